@@ -1,0 +1,471 @@
+/**
+ * The sandbox org's in-memory record store: rows per object, a settable clock, and the delete and update logs that
+ * the replication endpoints (`deleted/`, `updated/`) read.
+ *
+ * What the store maintains by itself, as Salesforce does:
+ * - Id (a valid 18-character Id with the object's key prefix), CreatedDate, CreatedById, LastModifiedDate,
+ *   LastModifiedById, SystemModstamp, IsDeleted (on objects that have it).
+ * - Derived and formula fields (User.Name, Opportunity.IsClosed/IsWon, Expected_Revenue_Formula__c ...), computed
+ *   on read, so a formula never moves SystemModstamp.
+ * - OpportunityHistory: inserting an Opportunity, or changing its StageName, Amount, CloseDate, Probability or
+ *   ForecastCategoryName, adds a history row stamped with the same time (turn off with `opportunityHistory: false`).
+ * - The Organization row (Id = `orgId`), an admin user (`adminUserId`, the default author of writes) and the
+ *   integration user (`integrationUserId`, the author of writes made through the API).
+ *
+ * Simplification: deletes do not cascade (deleting an Opportunity leaves its line items, splits and history).
+ */
+import { AppError } from '../../errors.ts';
+import { type FieldDef, type FieldValue, findField, SOBJECTS, type SObjectDef, type SRecord } from './schema.ts';
+
+export interface WriteOptions {
+  /**
+   * The modification time to record instead of the clock's now; a time in the past models a transaction that
+   * committed late (its SystemModstamp is older than records already visible).
+   */
+  stamp?: Date;
+  /** The User Id written into CreatedById/LastModifiedById; defaults to the admin user. */
+  by?: string;
+}
+
+export interface DeletedEntry {
+  id: string;
+  deletedDate: Date;
+}
+
+export interface UpdatedEntry {
+  id: string;
+  at: Date;
+}
+
+export interface StoreOptions {
+  /** Seeds the org id and the Id counter's starting point, so two stores with the same seed issue the same Ids. */
+  seed?: number;
+  /** The initial clock; defaults to the real time. */
+  now?: Date;
+  orgName?: string;
+  defaultCurrency?: string;
+  fiscalYearStartMonth?: number;
+  /** Write OpportunityHistory rows on Opportunity changes (default true). */
+  opportunityHistory?: boolean;
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const CHECKSUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+const HISTORY_FIELDS = ['StageName', 'Amount', 'CloseDate', 'Probability', 'ForecastCategoryName'] as const;
+
+/** The 3-character suffix that turns a 15-character Id into its case-insensitive 18-character form. */
+export function idChecksum(id15: string): string {
+  let out = '';
+  for (let chunk = 0; chunk < 3; chunk++) {
+    let bits = 0;
+    for (let i = 0; i < 5; i++) {
+      const c = id15.charAt(chunk * 5 + i);
+      if (c >= 'A' && c <= 'Z') bits |= 1 << i;
+    }
+    out += CHECKSUM.charAt(bits);
+  }
+  return out;
+}
+
+/** Whether `s` looks like a Salesforce Id (15 or 18 alphanumerics, with a correct checksum when 18). */
+export function isSalesforceId(s: string): boolean {
+  if (/^[0-9A-Za-z]{15}$/.test(s)) return true;
+  return /^[0-9A-Za-z]{18}$/.test(s) && idChecksum(s.slice(0, 15)) === s.slice(15);
+}
+
+/** `2026-01-01T00:00:00.000+0000`, the form Salesforce's REST API returns datetimes in. */
+export function formatSfDateTime(d: Date): string {
+  return d.toISOString().replace('Z', '+0000');
+}
+
+/** Parses a datetime in any ISO-8601 form Salesforce accepts (`Z`, `+0000`, `+00:00`); NaN date when invalid. */
+export function parseSfDateTime(s: string): Date {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?)(Z|[+-]\d{2}:?\d{2})$/.exec(s);
+  if (!m) return new Date(Number.NaN);
+  const zone = m[2] === 'Z' ? 'Z' : `${m[2]!.slice(0, 3)}:${m[2]!.slice(-2)}`;
+  return new Date(`${m[1]}${zone}`);
+}
+
+function toBase62(n: number, width: number): string {
+  let s = '';
+  let v = n;
+  while (v > 0) {
+    s = BASE62.charAt(v % 62) + s;
+    v = Math.floor(v / 62);
+  }
+  return s.padStart(width, '0');
+}
+
+function invalid(message: string, where: string, statusCode: string, fields: string[] = []): AppError {
+  return new AppError('RECORD_INVALID', message, { where, details: { statusCode, fields } });
+}
+
+/**
+ * Checks and normalizes one value for `f`: numbers for numeric types, `YYYY-MM-DD` for dates, datetimes rewritten
+ * to Salesforce's form. Throws RECORD_INVALID with `details.statusCode` set as Salesforce would name the problem.
+ */
+export function normalizeValue(obj: SObjectDef, f: FieldDef, value: unknown, where: string): FieldValue {
+  if (value === null || value === undefined) return null;
+  const bad = (what: string) =>
+    invalid(`${obj.name}.${f.name}: ${what}, got ${JSON.stringify(value)}`, where, 'INVALID_TYPE_ON_FIELD_IN_RECORD', [
+      f.name,
+    ]);
+  switch (f.type) {
+    case 'boolean':
+      if (typeof value !== 'boolean') throw bad('expected a boolean');
+      return value;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw bad('expected an integer');
+      return value;
+    case 'double':
+    case 'currency':
+    case 'percent':
+      if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw bad('expected a number');
+      return value;
+    case 'date':
+      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value)))
+        throw bad('expected a date as YYYY-MM-DD');
+      return value;
+    case 'datetime': {
+      const d = value instanceof Date ? value : typeof value === 'string' ? parseSfDateTime(value) : null;
+      if (!d || Number.isNaN(d.getTime())) throw bad('expected an ISO-8601 datetime');
+      return formatSfDateTime(d);
+    }
+    case 'id':
+    case 'reference':
+      if (typeof value !== 'string' || !isSalesforceId(value)) throw bad('expected a Salesforce Id');
+      return value.length === 15 ? value + idChecksum(value) : value;
+    default:
+      if (typeof value !== 'string') throw bad('expected a string');
+      if (f.type === 'picklist' || f.length === undefined) return value;
+      if (value.length > f.length)
+        throw invalid(
+          `${obj.name}.${f.name}: value is ${value.length} characters, the limit is ${f.length}`,
+          where,
+          'STRING_TOO_LONG',
+          [f.name],
+        );
+      return value;
+  }
+}
+
+/** The in-memory org. One instance per sandbox; all methods are synchronous. */
+export class SalesforceStore {
+  readonly orgId: string;
+  readonly adminUserId: string;
+  readonly integrationUserId: string;
+  private clock: number;
+  private counter: number;
+  private readonly rows = new Map<string, Map<string, SRecord>>();
+  private readonly deleted = new Map<string, DeletedEntry[]>();
+  private readonly updated = new Map<string, UpdatedEntry[]>();
+  private readonly trackHistory: boolean;
+
+  constructor(options: StoreOptions = {}) {
+    const seed = options.seed ?? 1;
+    this.clock = (options.now ?? new Date()).getTime();
+    this.trackHistory = options.opportunityHistory ?? true;
+    // Start the counter somewhere seed-dependent so Ids of different seeds differ, yet stay deterministic.
+    this.counter = ((seed * 7919) % 100_000) * 1000;
+    for (const name of Object.keys(SOBJECTS)) {
+      this.rows.set(name, new Map());
+      this.deleted.set(name, []);
+      this.updated.set(name, []);
+    }
+    this.orgId = this.newId('00D');
+    this.adminUserId = this.newId('005');
+    this.integrationUserId = this.newId('005');
+    const stamp = formatSfDateTime(this.now());
+    this.rows.get('Organization')!.set(this.orgId, {
+      Id: this.orgId,
+      Name: options.orgName ?? 'Sandbox Sales Org',
+      IsSandbox: true,
+      DefaultCurrencyIsoCode: options.defaultCurrency ?? 'USD',
+      FiscalYearStartMonth: options.fiscalYearStartMonth ?? 1,
+      OrganizationType: 'Enterprise Edition',
+      InstanceName: 'SANDBOX1',
+      TimeZoneSidKey: 'America/New_York',
+      CreatedDate: stamp,
+      CreatedById: this.adminUserId,
+      LastModifiedDate: stamp,
+      LastModifiedById: this.adminUserId,
+      SystemModstamp: stamp,
+    });
+    const users: Array<[string, string, string]> = [
+      [this.adminUserId, 'Admin', 'admin'],
+      [this.integrationUserId, 'Integration', 'integration'],
+    ];
+    for (const [id, last, alias] of users) {
+      this.rows.get('User')!.set(id, {
+        Id: id,
+        Username: `${alias}@sandbox-${this.orgId.toLowerCase()}.example.com`,
+        Email: `${alias}@sandbox.example.com`,
+        FirstName: 'Sandbox',
+        LastName: last,
+        Alias: alias.slice(0, 8),
+        IsActive: true,
+        UserType: 'Standard',
+        TimeZoneSidKey: 'America/New_York',
+        DefaultCurrencyIsoCode: options.defaultCurrency ?? 'USD',
+        CurrencyIsoCode: options.defaultCurrency ?? 'USD',
+        CreatedDate: stamp,
+        CreatedById: this.adminUserId,
+        LastModifiedDate: stamp,
+        LastModifiedById: this.adminUserId,
+        SystemModstamp: stamp,
+      });
+    }
+  }
+
+  // ---- clock ----
+
+  now(): Date {
+    return new Date(this.clock);
+  }
+
+  setNow(d: Date): void {
+    this.clock = d.getTime();
+  }
+
+  advance(ms: number): void {
+    this.clock += ms;
+  }
+
+  // ---- metadata ----
+
+  /** The object definition for `type` (exact API name); throws for an unknown object. */
+  describe(type: string): SObjectDef {
+    const def = SOBJECTS[type];
+    if (!def) throw new AppError('INTERNAL', `sandbox store: no object named "${type}"`, { where: type });
+    return def;
+  }
+
+  /** A fresh 18-character Id with the given key prefix. */
+  newId(keyPrefix: string): string {
+    this.counter += 1;
+    const id15 = `${keyPrefix}8d0${toBase62(this.counter, 9)}`;
+    return id15 + idChecksum(id15);
+  }
+
+  // ---- writes ----
+
+  /**
+   * Inserts a row and returns it as read back (with Id, audit fields and computed fields). Unlike the API, the store
+   * accepts read-only fields other than Id, audit fields and computed fields, so the generator can build history.
+   */
+  insert(type: string, fields: Record<string, unknown>, options: WriteOptions = {}): SRecord {
+    const def = this.describe(type);
+    const id = this.newId(def.keyPrefix);
+    const clean = this.normalize(def, fields, id);
+    const stamp = formatSfDateTime(options.stamp ?? this.now());
+    const by = options.by ?? this.adminUserId;
+    const row: SRecord = {
+      ...clean,
+      Id: id,
+      CreatedDate: stamp,
+      CreatedById: by,
+      SystemModstamp: stamp,
+    };
+    if (findField(def, 'LastModifiedDate')) {
+      row.LastModifiedDate = stamp;
+      row.LastModifiedById = by;
+    }
+    if (def.hasIsDeleted) row.IsDeleted = false;
+    this.checkUnique(def, row, id);
+    this.rows.get(type)!.set(id, row);
+    this.updated.get(type)!.push({ id, at: options.stamp ?? this.now() });
+    if (type === 'Opportunity' && this.trackHistory) this.addHistory(row, null, options);
+    return this.materialize(def, row);
+  }
+
+  /** Changes fields of a live row, bumping LastModifiedDate and SystemModstamp; returns the row as read back. */
+  update(type: string, id: string, fields: Record<string, unknown>, options: WriteOptions = {}): SRecord {
+    const def = this.describe(type);
+    const row = this.rows.get(type)!.get(id);
+    if (!row || row.IsDeleted === true) {
+      throw invalid(`${type} ${id} does not exist or is deleted`, id, 'ENTITY_IS_DELETED');
+    }
+    const clean = this.normalize(def, fields, id);
+    const next: SRecord = { ...row, ...clean };
+    this.checkUnique(def, next, id);
+    const stamp = formatSfDateTime(options.stamp ?? this.now());
+    next.SystemModstamp = stamp;
+    if (findField(def, 'LastModifiedDate')) {
+      next.LastModifiedDate = stamp;
+      next.LastModifiedById = options.by ?? this.adminUserId;
+    }
+    this.rows.get(type)!.set(id, next);
+    this.updated.get(type)!.push({ id, at: options.stamp ?? this.now() });
+    if (type === 'Opportunity' && this.trackHistory) this.addHistory(next, row, options);
+    return this.materialize(def, next);
+  }
+
+  /** Moves a row to the recycle bin: IsDeleted true, still returned by queryAll, listed by `deleted/`. */
+  softDelete(type: string, id: string, options: WriteOptions = {}): void {
+    const def = this.describe(type);
+    if (!def.hasIsDeleted) {
+      throw invalid(`${type} records cannot be deleted`, id, 'DELETE_FAILED');
+    }
+    const row = this.rows.get(type)!.get(id);
+    if (!row || row.IsDeleted === true) throw invalid(`${type} ${id} does not exist`, id, 'ENTITY_IS_DELETED');
+    const at = options.stamp ?? this.now();
+    const stamp = formatSfDateTime(at);
+    this.rows.get(type)!.set(id, {
+      ...row,
+      IsDeleted: true,
+      SystemModstamp: stamp,
+      ...(findField(def, 'LastModifiedDate')
+        ? { LastModifiedDate: stamp, LastModifiedById: options.by ?? this.adminUserId }
+        : {}),
+    });
+    this.deleted.get(type)!.push({ id, deletedDate: at });
+  }
+
+  /**
+   * Removes a row for good (a delete with the recycle bin emptied, or an object without a recycle bin): gone from
+   * queryAll, still listed by `deleted/` with its deletion time.
+   */
+  hardDelete(type: string, id: string, options: WriteOptions = {}): void {
+    this.describe(type);
+    const table = this.rows.get(type)!;
+    const row = table.get(id);
+    if (!row) throw invalid(`${type} ${id} does not exist`, id, 'ENTITY_IS_DELETED');
+    table.delete(id);
+    // A row already in the recycle bin was logged when it was soft-deleted.
+    if (row.IsDeleted !== true) this.deleted.get(type)!.push({ id, deletedDate: options.stamp ?? this.now() });
+  }
+
+  // ---- reads ----
+
+  /** One row as the API would read it, or undefined; deleted rows only with `includeDeleted`. */
+  get(type: string, id: string, options: { includeDeleted?: boolean } = {}): SRecord | undefined {
+    const def = this.describe(type);
+    const row = this.rows.get(type)!.get(id);
+    if (!row || (row.IsDeleted === true && !options.includeDeleted)) return undefined;
+    return this.materialize(def, row);
+  }
+
+  /** Every row of `type` in insertion order; recycle-bin rows only with `includeDeleted`. */
+  all(type: string, options: { includeDeleted?: boolean } = {}): SRecord[] {
+    const def = this.describe(type);
+    const out: SRecord[] = [];
+    for (const row of this.rows.get(type)!.values()) {
+      if (row.IsDeleted === true && !options.includeDeleted) continue;
+      out.push(this.materialize(def, row));
+    }
+    return out;
+  }
+
+  /** Finds the live row whose field `fieldName` equals `value` (for upserts on an external id). */
+  findBy(type: string, fieldName: string, value: FieldValue): SRecord | undefined {
+    const def = this.describe(type);
+    const f = findField(def, fieldName);
+    if (!f) return undefined;
+    for (const row of this.rows.get(type)!.values()) {
+      if (row.IsDeleted !== true && row[f.name] === value) return this.materialize(def, row);
+    }
+    return undefined;
+  }
+
+  count(type: string, options: { includeDeleted?: boolean } = {}): number {
+    let n = 0;
+    for (const row of this.rows.get(this.describe(type).name)!.values()) {
+      if (row.IsDeleted !== true || options.includeDeleted) n++;
+    }
+    return n;
+  }
+
+  /** Every deletion of `type`, oldest first. */
+  deletedLog(type: string): DeletedEntry[] {
+    this.describe(type);
+    return [...this.deleted.get(type)!];
+  }
+
+  /** Every insert and update of `type` with its modification time, in write order. */
+  updatedLog(type: string): UpdatedEntry[] {
+    this.describe(type);
+    return [...this.updated.get(type)!];
+  }
+
+  // ---- internals ----
+
+  private normalize(def: SObjectDef, fields: Record<string, unknown>, where: string): SRecord {
+    const out: SRecord = {};
+    for (const [key, value] of Object.entries(fields)) {
+      if (key === 'attributes') continue;
+      const f = findField(def, key);
+      if (!f) {
+        throw invalid(`No such column '${key}' on sobject of type ${def.name}`, where, 'INVALID_FIELD', [key]);
+      }
+      if (f.type === 'id' || f.compute || SYSTEM_FIELDS.has(f.name)) {
+        throw invalid(
+          `Unable to create/update fields: ${f.name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
+          where,
+          'INVALID_FIELD_FOR_INSERT_UPDATE',
+          [f.name],
+        );
+      }
+      out[f.name] = normalizeValue(def, f, value, where);
+    }
+    return out;
+  }
+
+  private checkUnique(def: SObjectDef, row: SRecord, id: string): void {
+    for (const f of def.fields) {
+      if (!f.unique) continue;
+      const v = row[f.name];
+      if (v === null || v === undefined) continue;
+      for (const other of this.rows.get(def.name)!.values()) {
+        if (other.Id !== id && other[f.name] === v) {
+          throw invalid(
+            `duplicate value found: ${f.name} duplicates value on record with id: ${other.Id}`,
+            id,
+            'DUPLICATE_VALUE',
+            [f.name],
+          );
+        }
+      }
+    }
+  }
+
+  private materialize(def: SObjectDef, row: SRecord): SRecord {
+    const out: SRecord = {};
+    for (const f of def.fields) {
+      out[f.name] = f.compute ? f.compute(row) : (row[f.name] ?? null);
+    }
+    return out;
+  }
+
+  private addHistory(now: SRecord, before: SRecord | null, options: WriteOptions): void {
+    if (before && HISTORY_FIELDS.every((k) => now[k] === before[k])) return;
+    const amount = typeof now.Amount === 'number' ? now.Amount : null;
+    const probability = typeof now.Probability === 'number' ? now.Probability : null;
+    this.insert(
+      'OpportunityHistory',
+      {
+        OpportunityId: now.Id,
+        StageName: now.StageName ?? null,
+        Amount: amount,
+        ExpectedRevenue: amount === null || probability === null ? null : Math.round(amount * probability) / 100,
+        CloseDate: now.CloseDate ?? null,
+        Probability: probability,
+        ForecastCategory: now.ForecastCategoryName ?? null,
+        PrevAmount: before ? (before.Amount ?? null) : null,
+        PrevCloseDate: before ? (before.CloseDate ?? null) : null,
+        CurrencyIsoCode: now.CurrencyIsoCode ?? null,
+      },
+      options,
+    );
+  }
+}
+
+const SYSTEM_FIELDS = new Set([
+  'Id',
+  'CreatedDate',
+  'CreatedById',
+  'LastModifiedDate',
+  'LastModifiedById',
+  'SystemModstamp',
+  'IsDeleted',
+]);

@@ -1,0 +1,399 @@
+/**
+ * Runs a parsed SOQL query against the sandbox store and shapes rows as the REST API returns them: each record has
+ * `attributes: { type, url }`, fields in SELECT order with the schema's casing, and relationship fields nested
+ * (`Owner: { attributes, Email }`, or `Owner: null` when the lookup is empty).
+ *
+ * Semantics kept from Salesforce: two-valued logic (`Field != 'x'` and `NOT IN` match rows where Field is null;
+ * `<`/`>` never match null), case-insensitive `=`/`LIKE`/`IN` and sorting on text, nulls first unless `NULLS LAST`,
+ * 15- and 18-character Ids compare equal. Simplifications: date literals are whole UTC days of the sandbox clock
+ * (Salesforce uses the user's time zone); ties in ORDER BY keep insertion order (Salesforce promises no order).
+ */
+import {
+  type FieldDef,
+  type FieldValue,
+  findField,
+  findRelationship,
+  findSObject,
+  type SObjectDef,
+  type SRecord,
+  sobjectByKeyPrefix,
+} from '../schema.ts';
+import type { SalesforceStore } from '../store.ts';
+import { parseSfDateTime } from '../store.ts';
+import { rowColumn, SoqlError } from './lexer.ts';
+import { type Condition, type FieldPath, type Literal, parseSoql } from './parser.ts';
+
+export interface QueryOptions {
+  /** queryAll: include rows in the recycle bin (IsDeleted = true). */
+  includeDeleted: boolean;
+  /** For each record's `attributes.url`, e.g. '62.0'. */
+  apiVersion: string;
+}
+
+export interface QueryAttributes {
+  type: string;
+  url: string;
+}
+
+/** A record as the REST API serialises it. */
+export interface ShapedRecord {
+  attributes: QueryAttributes;
+  [field: string]: unknown;
+}
+
+export interface QueryResult {
+  object: string;
+  /** True for `SELECT COUNT()`: no records, the count is totalSize. */
+  countOnly: boolean;
+  totalSize: number;
+  records: ShapedRecord[];
+}
+
+/** A validated field path: the lookups to follow, then the leaf field. */
+interface ResolvedPath {
+  hops: Array<{ ref: FieldDef; target: SObjectDef }>;
+  leaf: FieldDef;
+  /** Output key names with schema casing: relationship names, then the leaf field name. */
+  keys: string[];
+}
+
+/** Parses, validates against the schema and runs `soql`. Throws SoqlError for what Salesforce answers 400 to. */
+export function runQuery(store: SalesforceStore, soql: string, options: QueryOptions): QueryResult {
+  const q = parseSoql(soql);
+  const obj = findSObject(q.object.name);
+  if (!obj?.queryable) {
+    throw new SoqlError(
+      'INVALID_TYPE',
+      `${echo(soql, q.object.pos)}sObject type '${q.object.name}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.`,
+    );
+  }
+  const select = q.fields?.map((p) => resolvePath(soql, obj, p)) ?? null;
+  if (select) {
+    const seen = new Set<string>();
+    for (const [i, r] of select.entries()) {
+      const k = r.keys.join('.').toLowerCase();
+      if (seen.has(k)) {
+        throw new SoqlError(
+          'MALFORMED_QUERY',
+          `${echo(soql, q.fields![i]!.pos)}duplicate field selected: ${r.keys.join('.')}`,
+        );
+      }
+      seen.add(k);
+    }
+  }
+  const now = store.now();
+  const where = q.where ? compileCondition(soql, obj, q.where, now) : null;
+  const order = q.orderBy.map((o) => ({ path: resolvePath(soql, obj, o.field), desc: o.desc, nullsLast: o.nullsLast }));
+
+  const ctx: Ctx = { store, includeDeleted: options.includeDeleted };
+  let rows = store.all(obj.name, { includeDeleted: options.includeDeleted });
+  if (where) rows = rows.filter((r) => where(ctx, r));
+  if (order.length > 0) {
+    const keyed = rows.map((r) => ({ r, k: order.map((o) => valueAt(ctx, r, o.path)) }));
+    keyed.sort((a, b) => {
+      for (const [i, o] of order.entries()) {
+        const c = compareForSort(a.k[i] ?? null, b.k[i] ?? null, o.path.leaf, o.desc, o.nullsLast);
+        if (c !== 0) return c;
+      }
+      return 0;
+    });
+    rows = keyed.map((x) => x.r);
+  }
+  const offset = q.offset ?? 0;
+  const end = q.limit === null ? undefined : offset + q.limit;
+  rows = rows.slice(offset, end);
+
+  if (!select) return { object: obj.name, countOnly: true, totalSize: rows.length, records: [] };
+  const records = rows.map((r) => shape(ctx, obj, r, select, options.apiVersion));
+  return { object: obj.name, countOnly: false, totalSize: records.length, records };
+}
+
+interface Ctx {
+  store: SalesforceStore;
+  includeDeleted: boolean;
+}
+
+function echo(soql: string, pos: number): string {
+  return `\n${soql}\n${' '.repeat(Math.min(pos, soql.length))}^\nERROR at ${rowColumn(soql, pos)}\n`;
+}
+
+function resolvePath(soql: string, root: SObjectDef, path: FieldPath): ResolvedPath {
+  let obj = root;
+  const hops: ResolvedPath['hops'] = [];
+  const keys: string[] = [];
+  // `Opportunity.Amount` from Opportunity is allowed: a leading object name is dropped.
+  const parts =
+    path.parts.length > 1 && path.parts[0]!.toLowerCase() === root.name.toLowerCase()
+      ? path.parts.slice(1)
+      : path.parts;
+  for (const [i, part] of parts.entries()) {
+    if (i === parts.length - 1) {
+      const leaf = findField(obj, part);
+      if (!leaf) {
+        throw new SoqlError(
+          'INVALID_FIELD',
+          `${echo(soql, path.pos)}No such column '${part}' on entity '${obj.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`,
+        );
+      }
+      keys.push(leaf.name);
+      return { hops, leaf, keys };
+    }
+    const ref = findRelationship(obj, part);
+    const target = ref?.referenceTo?.[0] ? findSObject(ref.referenceTo[0]) : undefined;
+    if (!ref || !target) {
+      throw new SoqlError(
+        'INVALID_FIELD',
+        `${echo(soql, path.pos)}Didn't understand relationship '${part}' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names.`,
+      );
+    }
+    hops.push({ ref, target });
+    keys.push(ref.relationshipName!);
+    obj = target;
+  }
+  throw new SoqlError('MALFORMED_QUERY', `${echo(soql, path.pos)}empty field path`);
+}
+
+/** The parent row a lookup points at, typed by the Id's key prefix (so polymorphic lookups work). */
+function follow(ctx: Ctx, row: SRecord, ref: FieldDef): { row: SRecord; type: string } | null {
+  const id = row[ref.name];
+  if (typeof id !== 'string') return null;
+  const type = sobjectByKeyPrefix(id.slice(0, 3))?.name;
+  if (!type || !ref.referenceTo?.includes(type)) return null;
+  const parent = ctx.store.get(type, id, { includeDeleted: ctx.includeDeleted });
+  return parent ? { row: parent, type } : null;
+}
+
+function valueAt(ctx: Ctx, row: SRecord, path: ResolvedPath): FieldValue {
+  let cur: SRecord | null = row;
+  for (const hop of path.hops) {
+    cur = cur ? (follow(ctx, cur, hop.ref)?.row ?? null) : null;
+  }
+  return cur ? (cur[path.leaf.name] ?? null) : null;
+}
+
+function attributes(type: string, id: FieldValue, apiVersion: string): QueryAttributes {
+  return { type, url: `/services/data/v${apiVersion}/sobjects/${type}/${String(id)}` };
+}
+
+function shape(ctx: Ctx, obj: SObjectDef, row: SRecord, select: ResolvedPath[], apiVersion: string): ShapedRecord {
+  const out: ShapedRecord = { attributes: attributes(obj.name, row.Id ?? null, apiVersion) };
+  for (const path of select) {
+    let target: Record<string, unknown> = out;
+    let cur: SRecord | null = row;
+    let dead = false;
+    for (const hop of path.hops) {
+      const key = hop.ref.relationshipName!;
+      const parent: { row: SRecord; type: string } | null = cur ? follow(ctx, cur, hop.ref) : null;
+      if (!parent) {
+        if (!(key in target)) target[key] = null;
+        dead = true;
+        break;
+      }
+      let nested = target[key] as Record<string, unknown> | null | undefined;
+      if (!nested) {
+        nested = { attributes: attributes(parent.type, parent.row.Id ?? null, apiVersion) };
+        target[key] = nested;
+      }
+      target = nested;
+      cur = parent.row;
+    }
+    if (!dead && cur) target[path.leaf.name] = cur[path.leaf.name] ?? null;
+  }
+  return out;
+}
+
+// ---- WHERE ----
+
+type Predicate = (ctx: Ctx, row: SRecord) => boolean;
+
+const TEXT_TYPES = new Set(['string', 'textarea', 'picklist', 'email', 'phone', 'url', 'id', 'reference']);
+const NUMBER_TYPES = new Set(['int', 'double', 'currency', 'percent']);
+
+function compileCondition(soql: string, obj: SObjectDef, c: Condition, now: Date): Predicate {
+  switch (c.kind) {
+    case 'and': {
+      const items = c.items.map((i) => compileCondition(soql, obj, i, now));
+      return (ctx, r) => items.every((p) => p(ctx, r));
+    }
+    case 'or': {
+      const items = c.items.map((i) => compileCondition(soql, obj, i, now));
+      return (ctx, r) => items.some((p) => p(ctx, r));
+    }
+    case 'not': {
+      const inner = compileCondition(soql, obj, c.item, now);
+      return (ctx, r) => !inner(ctx, r);
+    }
+    case 'like': {
+      const path = resolvePath(soql, obj, c.field);
+      if (!TEXT_TYPES.has(path.leaf.type)) {
+        throw new SoqlError(
+          'INVALID_QUERY_FILTER_OPERATOR',
+          `${echo(soql, c.field.pos)}invalid operator on ${path.leaf.type} field: LIKE`,
+        );
+      }
+      const re = likeToRegExp(c.pattern);
+      return (ctx, r) => {
+        const v = valueAt(ctx, r, path);
+        return typeof v === 'string' && re.test(v);
+      };
+    }
+    case 'in': {
+      const path = resolvePath(soql, obj, c.field);
+      const tests = c.values.map((v) => comparator(soql, c.field, path.leaf, '=', v, now));
+      return (ctx, r) => {
+        const v = valueAt(ctx, r, path);
+        const hit = tests.some((t) => t(v));
+        return c.negate ? !hit : hit;
+      };
+    }
+    case 'cmp': {
+      const path = resolvePath(soql, obj, c.field);
+      const test = comparator(soql, c.field, path.leaf, c.op, c.value, now);
+      return (ctx, r) => test(valueAt(ctx, r, path));
+    }
+  }
+}
+
+/** `%` any run, `_` one character, `\%` and `\_` literal; case-insensitive like Salesforce. */
+export function likeToRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern.charAt(i);
+    if (ch === '\\' && (pattern.charAt(i + 1) === '%' || pattern.charAt(i + 1) === '_')) {
+      re += pattern.charAt(i + 1);
+      i++;
+    } else if (ch === '%') re += '.*';
+    else if (ch === '_') re += '.';
+    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 'is');
+}
+
+const DAY = 86_400_000;
+
+/** [start, end) in ms of a date literal, in whole UTC days of the sandbox clock. */
+function dateLiteralRange(lit: { name: string; n: number | null }, now: Date): [number, number] {
+  const today = Math.floor(now.getTime() / DAY) * DAY;
+  const n = lit.n ?? 0;
+  switch (lit.name) {
+    case 'today':
+      return [today, today + DAY];
+    case 'yesterday':
+      return [today - DAY, today];
+    case 'tomorrow':
+      return [today + DAY, today + 2 * DAY];
+    case 'last_n_days':
+      // Salesforce: starts n days before today at 00:00 and runs through the end of today.
+      return [today - n * DAY, today + DAY];
+    case 'next_n_days':
+      return [today + DAY, today + (n + 1) * DAY];
+    default: // n_days_ago: that one day
+      return [today - n * DAY, today - (n - 1) * DAY];
+  }
+}
+
+function typeMismatch(soql: string, field: FieldPath, leaf: FieldDef, expected: string): SoqlError {
+  return new SoqlError(
+    'INVALID_FIELD',
+    `${echo(soql, field.pos)}value of filter criterion for field '${leaf.name}' must be of type ${expected} and should not be enclosed in quotes`,
+  );
+}
+
+/** A test on one field value for `field op literal`, with the literal checked against the field's type. */
+function comparator(
+  soql: string,
+  field: FieldPath,
+  leaf: FieldDef,
+  op: '=' | '!=' | '<' | '<=' | '>' | '>=',
+  lit: Literal,
+  now: Date,
+): (v: FieldValue) => boolean {
+  if (lit.type === 'null') {
+    if (op === '=') return (v) => v === null;
+    if (op === '!=') return (v) => v !== null;
+    return () => false;
+  }
+  const t = leaf.type;
+  let cmp: (v: FieldValue) => number | null; // <0, 0, >0, or null when v is null
+  if (t === 'datetime' || t === 'date') {
+    const toMs = (v: FieldValue): number | null =>
+      typeof v !== 'string' ? null : t === 'date' ? Date.parse(`${v}T00:00:00Z`) : parseSfDateTime(v).getTime();
+    if (lit.type === 'dateLiteral') {
+      const [start, end] = dateLiteralRange(lit, now);
+      // A date literal is a range: = means inside it, < before its start, > at or after its end.
+      const inRange = (ms: number) => ms >= start && ms < end;
+      const tests: Record<typeof op, (ms: number) => boolean> = {
+        '=': inRange,
+        '!=': (ms) => !inRange(ms),
+        '<': (ms) => ms < start,
+        '<=': (ms) => ms < end,
+        '>': (ms) => ms >= end,
+        '>=': (ms) => ms >= start,
+      };
+      return (v) => {
+        const ms = toMs(v);
+        return ms === null ? op === '!=' : tests[op](ms);
+      };
+    }
+    if (t === 'datetime' && lit.type !== 'datetime') throw typeMismatch(soql, field, leaf, 'dateTime');
+    if (t === 'date' && lit.type !== 'date') throw typeMismatch(soql, field, leaf, 'date');
+    const target = t === 'date' ? Date.parse(`${lit.value}T00:00:00Z`) : parseSfDateTime(String(lit.value)).getTime();
+    cmp = (v) => {
+      const ms = toMs(v);
+      return ms === null ? null : ms - target;
+    };
+  } else if (NUMBER_TYPES.has(t)) {
+    if (lit.type !== 'number') throw typeMismatch(soql, field, leaf, 'number');
+    cmp = (v) => (typeof v === 'number' ? v - lit.value : null);
+  } else if (t === 'boolean') {
+    if (lit.type !== 'boolean') throw typeMismatch(soql, field, leaf, 'boolean');
+    cmp = (v) => (typeof v === 'boolean' ? Number(v) - Number(lit.value) : null);
+  } else {
+    if (lit.type !== 'string') throw typeMismatch(soql, field, leaf, 'string');
+    if (t === 'id' || t === 'reference') {
+      // 15- and 18-character forms of one Id are equal; Ids are otherwise case-sensitive.
+      const want = lit.value.slice(0, 15);
+      cmp = (v) => (typeof v === 'string' ? compareText(v.slice(0, 15), want) : null);
+    } else {
+      const want = lit.value.toLowerCase();
+      cmp = (v) => (typeof v === 'string' ? compareText(v.toLowerCase(), want) : null);
+    }
+  }
+  return (v) => {
+    const c = cmp(v);
+    if (c === null) return op === '!=';
+    switch (op) {
+      case '=':
+        return c === 0;
+      case '!=':
+        return c !== 0;
+      case '<':
+        return c < 0;
+      case '<=':
+        return c <= 0;
+      case '>':
+        return c > 0;
+      default:
+        return c >= 0;
+    }
+  };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareForSort(a: FieldValue, b: FieldValue, leaf: FieldDef, desc: boolean, nullsLast: boolean): number {
+  if (a === null || b === null) {
+    if (a === b) return 0;
+    // Where nulls go does not flip with DESC.
+    return (a === null ? -1 : 1) * (nullsLast ? -1 : 1);
+  }
+  let c: number;
+  if (typeof a === 'number' && typeof b === 'number') c = a - b;
+  else if (typeof a === 'boolean' && typeof b === 'boolean') c = Number(a) - Number(b);
+  else if (leaf.type === 'datetime') c = parseSfDateTime(String(a)).getTime() - parseSfDateTime(String(b)).getTime();
+  else if (leaf.type === 'id' || leaf.type === 'reference') c = compareText(String(a), String(b));
+  else c = compareText(String(a).toLowerCase(), String(b).toLowerCase());
+  return desc ? -c : c;
+}

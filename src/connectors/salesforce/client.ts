@@ -1,0 +1,254 @@
+/**
+ * The Salesforce REST client every read goes through: a jsforce `Connection` with jsforce's own retry switched
+ * off, our retry policy around every call, one session refresh on a 401, an API-call counter, and a daily-budget
+ * guard fed by `Sforce-Limit-Info` on every response. Queries are paged by hand through `nextRecordsUrl` (what
+ * jsforce's `queryMore` does) because `autoFetch` stops silently at `maxFetch` (10,000 by default).
+ */
+import { Connection } from 'jsforce';
+import { AppError } from '../../errors.ts';
+import type { Logger } from '../../util/log.ts';
+import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
+
+/** The session a client uses: a bearer token on an instance. */
+export interface SalesforceSession {
+  accessToken: string;
+  instanceUrl: string;
+  /** 18-character org id from the token response's identity URL, when known. */
+  orgId?: string;
+}
+
+/** Hands out sessions and replaces one the server refused (see auth.ts). */
+export interface SessionProvider {
+  current(): Promise<SalesforceSession>;
+  /** Called with the token the server refused; returns a fresh session (or a newer one another worker got). */
+  refresh(refusedAccessToken: string): Promise<SalesforceSession>;
+}
+
+export interface SalesforceClientOptions {
+  apiVersion: string;
+  session: SessionProvider;
+  log: Logger;
+  /** Stop before the org's daily API usage reaches this share of its allocation (0..1). */
+  budgetShare?: number;
+  retry?: Partial<RetryOptions>;
+  /** Injected in tests; resolves after ms unless the signal aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface QueryResult<T> {
+  totalSize: number;
+  done: boolean;
+  records: T[];
+  nextRecordsUrl?: string;
+}
+
+export interface DeletedResult {
+  deletedRecords: Array<{ id: string; deletedDate: string }>;
+  earliestDateAvailable: string;
+  latestDateCovered: string;
+}
+
+/** Minimal view of a describe result: what the connector checks. */
+export interface DescribeResult {
+  name: string;
+  fields: Array<{ name: string; type: string; calculated?: boolean; updateable?: boolean; externalId?: boolean }>;
+}
+
+export type SalesforceRecord = { Id?: string; [field: string]: unknown };
+
+type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+interface CapturedResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+/** Reads status, CRM error code and headers out of whatever jsforce threw for one attempt. */
+function describeFailure(err: unknown, response: CapturedResponse | undefined): CallFailure {
+  const e = err as { errorCode?: unknown; name?: unknown; code?: unknown; message?: unknown };
+  let code: string | undefined;
+  if (typeof e?.errorCode === 'string') code = e.errorCode;
+  else if (typeof e?.code === 'string') code = e.code;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  // node-fetch wraps socket errors: "request to ... failed, reason: socket hang up" with code ECONNRESET.
+  if (!response) return { code, message };
+  return { status: response.statusCode, code, message, headers: response.headers };
+}
+
+export class SalesforceClient {
+  readonly conn: Connection;
+  readonly apiVersion: string;
+  private readonly opts: SalesforceClientOptions;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private session: SalesforceSession | undefined;
+  private calls = 0;
+  /** Latest `Sforce-Limit-Info` reading. */
+  usage: { used: number; limit: number } | undefined;
+  /** Server clock from the latest response's Date header: cursors are bounded by the CRM's time, not ours. */
+  serverTime: Date | undefined;
+
+  constructor(opts: SalesforceClientOptions) {
+    this.opts = opts;
+    this.apiVersion = opts.apiVersion;
+    this.sleep = opts.sleep ?? defaultSleep;
+    // jsforce defaults to API 50.0; always pin the configured version. No refresh token or refreshFn is given, so
+    // jsforce's own session-refresh delegate stays off and a 401 reaches our retry policy.
+    this.conn = new Connection({ version: opts.apiVersion });
+  }
+
+  /** HTTP requests sent by this client (each attempt counts: Salesforce counts them against the allocation). */
+  apiCalls(): number {
+    return this.calls;
+  }
+
+  async currentSession(): Promise<SalesforceSession> {
+    this.session ??= await this.opts.session.current();
+    return this.session;
+  }
+
+  private assertBudget(where: string): void {
+    const share = this.opts.budgetShare ?? 0.5;
+    if (!this.usage || this.usage.limit <= 0) return;
+    if (this.usage.used >= share * this.usage.limit) {
+      throw new AppError(
+        'CRM_BUDGET_EXHAUSTED',
+        `the org has used ${this.usage.used} of its ${this.usage.limit} daily API calls, at or past the configured ` +
+          `share of ${Math.round(share * 100)}%; the sync stops here and resumes from its cursor on the next run`,
+        { where, details: { ...this.usage, share } },
+      );
+    }
+  }
+
+  /**
+   * Sends one REST request under the retry policy. `path` is relative to `/services/data/vXX.X` (e.g. `/query?q=`)
+   * or absolute from the instance root (`/services/data/...`, as in `nextRecordsUrl`).
+   */
+  async request<T>(
+    method: HttpMethod,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<T> {
+    let attempt = 0;
+    let refreshed = false;
+    for (;;) {
+      this.opts.signal?.throwIfAborted();
+      this.assertBudget(path);
+      attempt++;
+      const session = await this.currentSession();
+      this.conn.accessToken = session.accessToken;
+      this.conn.instanceUrl = session.instanceUrl;
+      let captured: CapturedResponse | undefined;
+      const baseTransport = this.conn._transport;
+      // A per-call transport that keeps the raw status and headers: jsforce's errors carry neither, and the retry
+      // policy needs Retry-After. The Date header gives the server's clock.
+      const transport = {
+        httpRequest: (req: unknown, o: unknown) => {
+          const p = baseTransport.httpRequest(req as never, o as never);
+          p.then(
+            (res) => {
+              captured = { statusCode: res.statusCode, headers: res.headers };
+            },
+            () => {},
+          );
+          return p;
+        },
+      };
+      const headers: Record<string, string> = { ...(options.headers ?? {}) };
+      if (options.body !== undefined) headers['content-type'] = 'application/json';
+      this.calls++;
+      try {
+        const result = await this.conn.request<T>(
+          {
+            method,
+            url: path,
+            headers,
+            ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+          },
+          { transport, retry: { maxRetries: 0 } },
+        );
+        this.observe(captured);
+        return result;
+      } catch (err) {
+        this.observe(captured);
+        const failure = describeFailure(err, captured);
+        const decision = decideRetry(failure, { attempt, refreshed }, this.opts.retry);
+        if (decision.action === 'retry') {
+          this.opts.log.warn({ path, attempt, delayMs: decision.delayMs }, `salesforce: ${decision.reason}; retrying`);
+          await this.sleep(decision.delayMs, this.opts.signal);
+          continue;
+        }
+        if (decision.action === 'refresh') {
+          refreshed = true;
+          this.opts.log.info({ path }, 'salesforce: session refused; refreshing once');
+          this.session = await this.opts.session.refresh(session.accessToken);
+          continue;
+        }
+        throw new AppError(decision.code, `Salesforce ${method} failed: ${decision.reason}: ${failure.message ?? ''}`, {
+          where: `${method} ${path.split('?')[0]}`,
+          retryable: decision.retryable,
+          cause: err,
+          ...(decision.retryAfterSeconds !== undefined ? { retryAfterSeconds: decision.retryAfterSeconds } : {}),
+          details: { status: failure.status, crmCode: failure.code },
+        });
+      }
+    }
+  }
+
+  private observe(res: CapturedResponse | undefined): void {
+    const api = this.conn.limitInfo?.apiUsage;
+    if (api) this.usage = { used: api.used, limit: api.limit };
+    const date = res?.headers.date;
+    if (date) {
+      const t = new Date(date);
+      if (!Number.isNaN(t.getTime())) this.serverTime = t;
+    }
+  }
+
+  /** First page of a SOQL query; `all` reads through queryAll so soft-deleted rows arrive too. */
+  query<T = SalesforceRecord>(
+    soql: string,
+    options: { all?: boolean; batchSize?: number } = {},
+  ): Promise<QueryResult<T>> {
+    const endpoint = options.all ? 'queryAll' : 'query';
+    return this.request<QueryResult<T>>('GET', `/${endpoint}?q=${encodeURIComponent(soql)}`, {
+      headers: options.batchSize ? { 'Sforce-Query-Options': `batchSize=${options.batchSize}` } : {},
+    });
+  }
+
+  /** The next page of a query, from the previous page's `nextRecordsUrl`. */
+  queryMore<T = SalesforceRecord>(nextRecordsUrl: string, batchSize?: number): Promise<QueryResult<T>> {
+    return this.request<QueryResult<T>>('GET', nextRecordsUrl, {
+      headers: batchSize ? { 'Sforce-Query-Options': `batchSize=${batchSize}` } : {},
+    });
+  }
+
+  /** Hard deletes between two instants (the feed covers the last 15 days only). */
+  deleted(sobject: string, start: Date, end: Date): Promise<DeletedResult> {
+    const fmt = (d: Date) => encodeURIComponent(`${d.toISOString().slice(0, 19)}Z`);
+    return this.request<DeletedResult>('GET', `/sobjects/${sobject}/deleted/?start=${fmt(start)}&end=${fmt(end)}`);
+  }
+
+  describe(sobject: string): Promise<DescribeResult> {
+    return this.request<DescribeResult>('GET', `/sobjects/${sobject}/describe`);
+  }
+
+  limits(): Promise<Record<string, { Max: number; Remaining: number }>> {
+    return this.request('GET', '/limits');
+  }
+}

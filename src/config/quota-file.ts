@@ -1,0 +1,98 @@
+/**
+ * Quotas from RevOps' file (`quotas: { source: file, path: quotas.csv }`), columns `email,period,amount,currency`.
+ * Amounts are read straight into decimal.js (never through a JS number) and periods must be ids of the configured
+ * fiscal calendar, so a quota for `FY2026-Q5` or `2026-Q1` is an error at its line and column, not a silent gap.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Decimal } from 'decimal.js';
+import { AppError, isAppError } from '../errors.ts';
+import { Dec } from '../util/money.ts';
+import type { FiscalCalendar, FiscalPeriod } from './calendar.ts';
+import { headerIndex, parseCsv } from './csv.ts';
+
+export interface QuotaRow {
+  /** Lower-cased rep email. */
+  readonly email: string;
+  readonly period: FiscalPeriod;
+  readonly amount: Decimal;
+  /** ISO 4217 code; the base currency when the row leaves it empty. */
+  readonly currency: string;
+  readonly line: number;
+}
+
+const AMOUNT_RE = /^\d+(\.\d+)?$/;
+
+/** Reads and validates a quota file against the fiscal calendar. */
+export async function loadQuotaFile(path: string, calendar: FiscalCalendar, baseCurrency: string): Promise<QuotaRow[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new AppError('QUOTA_FILE_INVALID', `cannot read the quota file ${path}: ${(cause as Error).message}`, {
+      where: path,
+      cause,
+    });
+  }
+  return parseQuotaFile(text, path, calendar, baseCurrency);
+}
+
+/** Validates quota file text; `file` is the name used in messages. */
+export function parseQuotaFile(text: string, file: string, calendar: FiscalCalendar, baseCurrency: string): QuotaRow[] {
+  const [header, ...body] = parseCsv(text, file, 'QUOTA_FILE_INVALID');
+  if (!header) throw new AppError('QUOTA_FILE_INVALID', `${file} is empty; expected a header row`, { where: file });
+  const index = headerIndex(header, ['email', 'period', 'amount', 'currency'], [], file, 'QUOTA_FILE_INVALID');
+  const fail = (line: number, column: number, message: string): never => {
+    throw new AppError('QUOTA_FILE_INVALID', `${file}:${line}:${column}: ${message}`, {
+      where: `${file}:${line}:${column}`,
+    });
+  };
+
+  const rows: QuotaRow[] = [];
+  const seen = new Map<string, number>();
+  for (const record of body) {
+    if (record.fields.length !== header.fields.length) {
+      fail(record.line, 1, `expected ${header.fields.length} fields like the header, found ${record.fields.length}`);
+    }
+    const get = (name: string) => {
+      const f = record.fields[index.get(name) as number] as { value: string; line: number; column: number };
+      return { ...f, value: f.value.trim() };
+    };
+    const email = get('email');
+    if (!/^[^\s@]+@[^\s@]+$/.test(email.value))
+      fail(email.line, email.column, `"${email.value}" is not an email address`);
+
+    const periodField = get('period');
+    let period: FiscalPeriod;
+    try {
+      period = calendar.periodById(periodField.value);
+    } catch (e) {
+      if (!isAppError(e, 'CALENDAR_INVALID')) throw e;
+      return fail(periodField.line, periodField.column, e.message);
+    }
+
+    const amount = get('amount');
+    if (!AMOUNT_RE.test(amount.value)) {
+      fail(amount.line, amount.column, `amount "${amount.value}" is not a non-negative number like 150000.00`);
+    }
+
+    const currency = get('currency');
+    if (currency.value !== '' && !/^[A-Z]{3}$/.test(currency.value)) {
+      fail(currency.line, currency.column, `currency "${currency.value}" is not a 3-letter ISO 4217 code like USD`);
+    }
+
+    const key = `${email.value.toLowerCase()} ${period.id}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      fail(record.line, email.column, `a second quota for ${email.value} in ${period.id} (first on line ${first})`);
+    }
+    seen.set(key, record.line);
+    rows.push({
+      email: email.value.toLowerCase(),
+      period,
+      amount: new Dec(amount.value),
+      currency: currency.value || baseCurrency,
+      line: record.line,
+    });
+  }
+  return rows;
+}

@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One PostgreSQL server for the run (DATABASE_URL or an embedded one); each file creates its own database.
+    globalSetup: ['test/setup/global-db.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

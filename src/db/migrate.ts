@@ -1,0 +1,101 @@
+/**
+ * Schema migrations with kysely's Migrator. The migration list is a static import map rather than a folder scan
+ * (`FileMigrationProvider` depends on how the loader resolves paths, which differs between tsx, the built copy and
+ * tests). Migrator serializes concurrent runs with a PostgreSQL advisory lock, so several processes may call
+ * `migrateToLatest` at once: one applies, the others find nothing to do.
+ */
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { AppError } from '../errors.ts';
+import * as m01 from './migrations/2026-11-25_01_connections_and_sync.ts';
+import * as m02 from './migrations/2026-11-25_02_people_and_org.ts';
+import * as m03 from './migrations/2026-11-25_03_crm_records.ts';
+import * as m04 from './migrations/2026-11-25_04_metrics_and_alerts.ts';
+import * as m05 from './migrations/2026-11-25_05_writeback_and_tokens.ts';
+
+/** Every migration, by name; names sort in the order they apply. Append new files here. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '2026-11-25_01_connections_and_sync': m01,
+  '2026-11-25_02_people_and_org': m02,
+  '2026-11-25_03_crm_records': m03,
+  '2026-11-25_04_metrics_and_alerts': m04,
+  '2026-11-25_05_writeback_and_tokens': m05,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };
+
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works below the app's types
+function migrator(db: Kysely<any>): Migrator {
+  return new Migrator({ db, provider });
+}
+
+/** The newest migration this build knows: the schema version it expects. */
+export function knownSchemaVersion(): string {
+  const names = Object.keys(MIGRATIONS).sort();
+  const last = names[names.length - 1];
+  if (last === undefined) throw new AppError('INTERNAL', 'no migrations are registered');
+  return last;
+}
+
+/**
+ * Applies every pending migration. Returns the names applied by this call (empty when the schema was current).
+ * Fails with MIGRATION_FAILED naming the migration, or SCHEMA_UNKNOWN when the database was migrated by a newer
+ * build.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works below the app's types
+export async function migrateToLatest(db: Kysely<any>): Promise<{ applied: string[] }> {
+  await assertSchemaKnown(db);
+  const { error, results } = await migrator(db).migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error !== undefined || failed !== undefined) {
+    const name = failed?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error ?? 'unknown error');
+    throw new AppError('MIGRATION_FAILED', `migration ${name ?? '(setup)'} failed: ${reason}`, {
+      cause: error,
+      where: name,
+    });
+  }
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+export interface SchemaStatus {
+  /** Names recorded in the database as applied. */
+  applied: string[];
+  /** Known to this build but not applied yet. */
+  pending: string[];
+  /** Applied by some other (newer) build and unknown to this one. */
+  unknown: string[];
+}
+
+/** What the database has applied compared with what this build knows. No migration table means nothing applied. */
+// biome-ignore lint/suspicious/noExplicitAny: reads kysely's own bookkeeping table
+export async function schemaStatus(db: Kysely<any>): Promise<SchemaStatus> {
+  const exists = await sql<{ t: string | null }>`select to_regclass('kysely_migration')::text as t`.execute(db);
+  const applied: string[] = [];
+  if (exists.rows[0]?.t) {
+    const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
+    for (const row of rows.rows) applied.push(row.name);
+  }
+  const known = new Set(Object.keys(MIGRATIONS));
+  const done = new Set(applied);
+  return {
+    applied,
+    pending: [...known].filter((n) => !done.has(n)).sort(),
+    unknown: applied.filter((n) => !known.has(n)),
+  };
+}
+
+/**
+ * For processes that must not migrate (workers): fails with SCHEMA_UNKNOWN when the database carries migrations
+ * this build does not know, i.e. a newer build migrated it and this one would misread its tables.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: reads kysely's own bookkeeping table
+export async function assertSchemaKnown(db: Kysely<any>): Promise<void> {
+  const { unknown } = await schemaStatus(db);
+  if (unknown.length > 0) {
+    throw new AppError(
+      'SCHEMA_UNKNOWN',
+      `the database has migrations this version does not know (${unknown.join(', ')}); this build knows up to ${knownSchemaVersion()}: upgrade quota-tracker`,
+      { details: { unknown } },
+    );
+  }
+}

@@ -1,0 +1,538 @@
+/**
+ * The warehouse as kysely sees it: one interface per table, with the same snake_case names as the SQL in
+ * `migrations/` (no camel-case plugin). This is the contract between sync, metrics, write-back and reports.
+ *
+ * Value conventions (set by the pg type parsers in `index.ts`):
+ * - `date` columns are `PlainDate` strings (`'YYYY-MM-DD'`), never JS Dates, so no time zone can shift them;
+ * - `numeric` columns (money, rates, probabilities) are decimal strings; parse them with `Dec`, never `Number`;
+ *   write them as strings (`dec.toString()`);
+ * - `bigint`/`bigserial` ids and counts are JS numbers;
+ * - `timestamptz` columns read as `Date` and accept a `Date` or an ISO string;
+ * - `jsonb` columns read as parsed JSON and are written as a JSON string (`toJsonb(value)`), because node-pg
+ *   would turn a JS array into a PostgreSQL array rather than JSON.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { PlainDate } from '../util/date.ts';
+
+/** timestamptz: reads as Date; accepts Date or ISO string. */
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** timestamptz with a database default (usually now()). */
+export type TimestampDefault = ColumnType<Date, Date | string | undefined, Date | string>;
+/** date: a `'YYYY-MM-DD'` string both ways. */
+export type DateColumn = PlainDate;
+/** numeric: a decimal string both ways. */
+export type Numeric = string;
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** jsonb: reads as parsed JSON, written as a JSON string (see `toJsonb`). */
+export type Jsonb<T = JsonValue> = ColumnType<T, string, string>;
+
+/** Serializes a value for a jsonb column. */
+export function toJsonb(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+export type ConnectionKind = 'salesforce' | 'hubspot';
+export type StageCategory = 'open' | 'won' | 'lost';
+export type SubjectKind = 'rep' | 'team' | 'region' | 'org';
+export type TokenRole = 'admin' | 'manager' | 'rep';
+
+/** Columns of every row copied from a CRM. `last_seen_run_id` lets a full scan mark unseen rows deleted. */
+export interface SyncedColumns {
+  connection_id: string;
+  external_id: string;
+  /** The CRM's own modification time (SystemModstamp, hs_lastmodifieddate). */
+  source_modified_at: Timestamp | null;
+  /** sha256 of the normalized record (`contentHash`); a write happens only when it changes. */
+  content_hash: string;
+  is_deleted: ColumnType<boolean, boolean | undefined, boolean>;
+  deleted_at: Timestamp | null;
+  last_seen_run_id: number | null;
+  synced_at: TimestampDefault;
+}
+
+export interface ConnectionsTable {
+  /** The connection id from the config file. */
+  id: string;
+  kind: ConnectionKind;
+  /** The Salesforce org id or HubSpot portal id, bound on first sync; a later mismatch is CRM_ORG_MISMATCH. */
+  crm_org_id: string | null;
+  instance_url: string | null;
+  /** The CRM's corporate (base) currency, when it reports one. */
+  corporate_currency: string | null;
+  bound_at: Timestamp | null;
+  created_at: TimestampDefault;
+  updated_at: TimestampDefault;
+}
+
+export interface CrmCredentialsTable {
+  connection_id: string;
+  /** e.g. 'refresh_token', 'access_token'. */
+  kind: string;
+  /** First 16 hex chars of sha256(key): tells a wrong key from corrupt data. */
+  key_id: string;
+  ciphertext: Buffer;
+  iv: Buffer;
+  auth_tag: Buffer;
+  updated_at: TimestampDefault;
+}
+
+export interface SyncCursorsTable {
+  connection_id: string;
+  stream: string;
+  cursor: Jsonb;
+  updated_at: TimestampDefault;
+}
+
+export type SyncRunStatus = 'running' | 'succeeded' | 'failed' | 'stopped_budget';
+
+export interface SyncRunsTable {
+  id: Generated<number>;
+  connection_id: string;
+  stream: string;
+  /** What started the run: 'schedule', 'cli', 'webhook', ... */
+  trigger: string;
+  full_scan: ColumnType<boolean, boolean | undefined, boolean>;
+  started_at: TimestampDefault;
+  finished_at: Timestamp | null;
+  status: ColumnType<SyncRunStatus, SyncRunStatus | undefined, SyncRunStatus>;
+  records_read: Generated<number>;
+  records_changed: Generated<number>;
+  records_deleted: Generated<number>;
+  records_quarantined: Generated<number>;
+  api_calls: Generated<number>;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+/** API calls per connection and UTC day, shared by all workers for the daily budget. */
+export interface CrmApiUsageTable {
+  connection_id: string;
+  day: DateColumn;
+  api_calls: Generated<number>;
+  /** What the CRM itself last reported (Sforce-Limit-Info, HubSpot daily headers). */
+  reported_used: number | null;
+  reported_limit: number | null;
+  updated_at: TimestampDefault;
+}
+
+export interface QuarantineTable {
+  id: Generated<number>;
+  connection_id: string;
+  stream: string;
+  external_id: string;
+  reason_code: string;
+  reason: string;
+  payload: Jsonb | null;
+  seen_count: Generated<number>;
+  first_seen_at: TimestampDefault;
+  last_seen_at: TimestampDefault;
+  resolved_at: Timestamp | null;
+}
+
+export interface DirtyKeysTable {
+  id: Generated<number>;
+  subject_kind: 'rep';
+  /** `<connection_id>:<owner external id>` or `person:<id>`. */
+  subject_key: string;
+  period_id: string;
+  reason: string;
+  enqueued_at: TimestampDefault;
+  claimed_at: Timestamp | null;
+  claimed_by: string | null;
+  attempts: Generated<number>;
+}
+
+export interface ChangeFeedTable {
+  id: Generated<number>;
+  connection_id: string;
+  stream: string;
+  external_id: string;
+  change: 'added' | 'changed' | 'deleted';
+  sync_run_id: number | null;
+  at: TimestampDefault;
+}
+
+export interface PersonsTable {
+  id: Generated<number>;
+  /** Unique case-insensitively. */
+  email: string;
+  name: string | null;
+  /** Org-file overrides; null means "ask the CRM". */
+  start_date: DateColumn | null;
+  territory: string | null;
+  territory_index: Numeric | null;
+  quota_carrying: boolean | null;
+  source: ColumnType<'crm' | 'file', 'crm' | 'file' | undefined, 'crm' | 'file'>;
+  created_at: TimestampDefault;
+  updated_at: TimestampDefault;
+}
+
+export interface RepsTable extends SyncedColumns {
+  person_id: number | null;
+  name: string;
+  email: string | null;
+  title: string | null;
+  role_external_id: string | null;
+  manager_external_id: string | null;
+  is_active: boolean;
+  start_date: DateColumn | null;
+  territory: string | null;
+  quota_carrying: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The user's default currency (Salesforce DefaultCurrencyIsoCode). */
+  currency: string | null;
+}
+
+export interface CrmRolesTable extends SyncedColumns {
+  name: string;
+  parent_external_id: string | null;
+}
+
+export interface OrgUnitsTable {
+  id: Generated<number>;
+  kind: 'org' | 'region' | 'team';
+  name: string;
+  parent_id: number | null;
+  manager_person_id: number | null;
+  source: 'crm' | 'file';
+  created_at: TimestampDefault;
+  updated_at: TimestampDefault;
+}
+
+/** A person's membership of a team; `valid_to` is exclusive and null while current; ranges never overlap. */
+export interface MembershipsTable {
+  id: Generated<number>;
+  person_id: number;
+  org_unit_id: number;
+  role: string | null;
+  valid_from: DateColumn;
+  valid_to: DateColumn | null;
+  source: 'crm' | 'file';
+  created_at: TimestampDefault;
+}
+
+export interface DealsTable extends SyncedColumns {
+  name: string | null;
+  owner_external_id: string | null;
+  /** Native currency amount (the configured amount field); null when the CRM has none. */
+  amount: Numeric | null;
+  /** ISO 4217, upper case. */
+  currency: string;
+  stage: string;
+  stage_category: StageCategory;
+  forecast_category: string | null;
+  /** 0..1. */
+  probability: Numeric | null;
+  close_date: DateColumn | null;
+  created_date: DateColumn;
+  deal_type: string | null;
+  product_line: string | null;
+  segment: string | null;
+  /** HubSpot pipeline id; null for Salesforce. */
+  pipeline: string | null;
+  account_external_id: string | null;
+  account_name: string | null;
+}
+
+export interface DealStageHistoryTable extends SyncedColumns {
+  deal_external_id: string;
+  stage: string;
+  stage_category: StageCategory;
+  amount: Numeric | null;
+  close_date: DateColumn | null;
+  probability: Numeric | null;
+  forecast_category: string | null;
+  changed_at: Timestamp;
+}
+
+export interface DealLineItemsTable extends SyncedColumns {
+  deal_external_id: string;
+  product_name: string | null;
+  product_family: string | null;
+  quantity: Numeric | null;
+  amount: Numeric | null;
+}
+
+export interface DealSplitsTable extends SyncedColumns {
+  deal_external_id: string;
+  owner_external_id: string;
+  /** 0..100, as Salesforce's SplitPercentage. */
+  split_percent: Numeric;
+  split_amount: Numeric | null;
+  split_type: string | null;
+  is_overlay: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export type ActivityType = 'call' | 'meeting' | 'email' | 'task' | 'proposal' | 'other';
+
+export interface ActivitiesTable extends SyncedColumns {
+  kind: 'task' | 'event';
+  owner_external_id: string | null;
+  activity_type: ActivityType;
+  subtype: string | null;
+  activity_date: DateColumn;
+  is_completed: boolean | null;
+  deal_external_id: string | null;
+}
+
+export interface LeadsTable extends SyncedColumns {
+  owner_external_id: string | null;
+  created_date: DateColumn;
+  status: string | null;
+  is_converted: ColumnType<boolean, boolean | undefined, boolean>;
+  converted_date: DateColumn | null;
+  converted_deal_external_id: string | null;
+}
+
+/** A quota from a CRM (connection + external id, owner) or from RevOps' file (person or org unit). */
+export interface QuotasTable {
+  id: Generated<number>;
+  source: 'crm' | 'file';
+  connection_id: string | null;
+  external_id: string | null;
+  person_id: number | null;
+  owner_external_id: string | null;
+  org_unit_id: number | null;
+  period_start: DateColumn;
+  period_end: DateColumn;
+  amount: Numeric;
+  currency: string;
+  product_line: string | null;
+  source_modified_at: Timestamp | null;
+  content_hash: string | null;
+  is_deleted: ColumnType<boolean, boolean | undefined, boolean>;
+  deleted_at: Timestamp | null;
+  last_seen_run_id: number | null;
+  synced_at: TimestampDefault;
+}
+
+/** `rate` = units of `currency` per 1 unit of the base currency; `valid_to` exclusive, null while current. */
+export interface FxRatesTable {
+  id: Generated<number>;
+  connection_id: string | null;
+  external_id: string | null;
+  currency: string;
+  rate: Numeric;
+  valid_from: DateColumn;
+  valid_to: DateColumn | null;
+  source: 'crm_dated' | 'crm_static' | 'file';
+  source_modified_at: Timestamp | null;
+  synced_at: TimestampDefault;
+}
+
+export interface CrmFiscalPeriodsTable extends SyncedColumns {
+  period_type: string;
+  start_date: DateColumn;
+  end_date: DateColumn;
+  fiscal_year: number | null;
+  number: number | null;
+}
+
+interface SnapshotColumns {
+  subject_kind: SubjectKind;
+  subject_id: string;
+  period_id: string;
+  as_of: DateColumn;
+  metrics: Jsonb;
+  /** Hash of `metrics`: unchanged means no write-back, no alert re-evaluation. */
+  value_hash: string;
+  config_hash: string;
+  computed_at: TimestampDefault;
+}
+
+export interface MetricSnapshotsTable extends SnapshotColumns {}
+
+export interface MetricSnapshotHistoryTable extends SnapshotColumns {
+  day: DateColumn;
+}
+
+export interface ConfigStateTable {
+  key: string;
+  hash: string;
+  value: Jsonb | null;
+  applied_at: TimestampDefault;
+}
+
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+export type AlertStatus = 'open' | 'escalated' | 'resolved';
+
+export interface AlertsTable {
+  id: Generated<number>;
+  rule: string;
+  subject_kind: SubjectKind;
+  subject_id: string;
+  period_id: string;
+  dedupe_key: string;
+  severity: AlertSeverity;
+  status: ColumnType<AlertStatus, AlertStatus | undefined, AlertStatus>;
+  message: string;
+  details: Jsonb | null;
+  value: Numeric | null;
+  opened_at: TimestampDefault;
+  escalated_at: Timestamp | null;
+  resolved_at: Timestamp | null;
+  updated_at: TimestampDefault;
+}
+
+export interface AlertTasksTable {
+  alert_id: number;
+  severity: AlertSeverity;
+  connection_id: string;
+  /** Stored in the Task's unique external-id field (Quota_Alert_Key__c). */
+  task_external_key: string;
+  /** The CRM user the task is assigned to (the rep's manager). */
+  assignee_external_id: string | null;
+  manager_person_id: number | null;
+  crm_task_id: string | null;
+  last_error: string | null;
+  created_at: TimestampDefault;
+  closed_at: Timestamp | null;
+}
+
+export type WritebackRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'stopped_budget';
+
+export interface WritebackRunsTable {
+  id: Generated<number>;
+  connection_id: string;
+  kind: ColumnType<'push' | 'revert', 'push' | 'revert' | undefined, 'push' | 'revert'>;
+  reverts_run_id: number | null;
+  mode: 'live' | 'dry-run';
+  as_of: DateColumn | null;
+  started_at: TimestampDefault;
+  finished_at: Timestamp | null;
+  status: ColumnType<WritebackRunStatus, WritebackRunStatus | undefined, WritebackRunStatus>;
+  api_calls: Generated<number>;
+  records_written: Generated<number>;
+  records_unchanged: Generated<number>;
+  records_failed: Generated<number>;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+interface WritebackTarget {
+  connection_id: string;
+  /** e.g. 'User', 'Quota_Scorecard__c'. */
+  target_object: string;
+  target_record_id: string;
+  field: string;
+}
+
+/** The value last pushed per CRM record and field, in the field's own units, as text; null clears the field. */
+export interface WritebackLedgerTable extends WritebackTarget {
+  value: string | null;
+  pushed_at: TimestampDefault;
+  run_id: number | null;
+}
+
+/** The newest value waiting to be pushed per target (an upsert replaces an older pending value). */
+export interface WritebackPendingTable extends WritebackTarget {
+  value: string | null;
+  as_of: DateColumn | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  enqueued_at: TimestampDefault;
+}
+
+/** Append-only: the database rejects UPDATE, DELETE and TRUNCATE. */
+export interface WritebackAuditTable extends WritebackTarget {
+  id: Generated<number>;
+  run_id: number;
+  value_before: string | null;
+  value_after: string | null;
+  ok: boolean;
+  error_code: string | null;
+  response: Jsonb | null;
+  at: TimestampDefault;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  /** sha256 hex of the whole token; the token itself is never stored. */
+  token_hash: string;
+  role: TokenRole;
+  /** The manager's or rep's email; required for those roles. */
+  subject_email: string | null;
+  created_at: TimestampDefault;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+export interface Database {
+  connections: ConnectionsTable;
+  crm_credentials: CrmCredentialsTable;
+  sync_cursors: SyncCursorsTable;
+  sync_runs: SyncRunsTable;
+  crm_api_usage: CrmApiUsageTable;
+  quarantine: QuarantineTable;
+  dirty_keys: DirtyKeysTable;
+  change_feed: ChangeFeedTable;
+  persons: PersonsTable;
+  reps: RepsTable;
+  crm_roles: CrmRolesTable;
+  org_units: OrgUnitsTable;
+  memberships: MembershipsTable;
+  deals: DealsTable;
+  deal_stage_history: DealStageHistoryTable;
+  deal_line_items: DealLineItemsTable;
+  deal_splits: DealSplitsTable;
+  activities: ActivitiesTable;
+  leads: LeadsTable;
+  quotas: QuotasTable;
+  fx_rates: FxRatesTable;
+  crm_fiscal_periods: CrmFiscalPeriodsTable;
+  metric_snapshots: MetricSnapshotsTable;
+  metric_snapshot_history: MetricSnapshotHistoryTable;
+  config_state: ConfigStateTable;
+  alerts: AlertsTable;
+  alert_tasks: AlertTasksTable;
+  writeback_runs: WritebackRunsTable;
+  writeback_ledger: WritebackLedgerTable;
+  writeback_pending: WritebackPendingTable;
+  writeback_audit: WritebackAuditTable;
+  api_tokens: ApiTokensTable;
+}
+
+/** Every table the migrations create; the schema test checks the database against this list. */
+export const TABLE_NAMES = [
+  'connections',
+  'crm_credentials',
+  'sync_cursors',
+  'sync_runs',
+  'crm_api_usage',
+  'quarantine',
+  'dirty_keys',
+  'change_feed',
+  'persons',
+  'reps',
+  'crm_roles',
+  'org_units',
+  'memberships',
+  'deals',
+  'deal_stage_history',
+  'deal_line_items',
+  'deal_splits',
+  'activities',
+  'leads',
+  'quotas',
+  'fx_rates',
+  'crm_fiscal_periods',
+  'metric_snapshots',
+  'metric_snapshot_history',
+  'config_state',
+  'alerts',
+  'alert_tasks',
+  'writeback_runs',
+  'writeback_ledger',
+  'writeback_pending',
+  'writeback_audit',
+  'api_tokens',
+] as const satisfies readonly (keyof Database)[];
+
+export type Deal = Selectable<DealsTable>;
+export type NewDeal = Insertable<DealsTable>;
+export type DealUpdate = Updateable<DealsTable>;
+export type Rep = Selectable<RepsTable>;
+export type NewRep = Insertable<RepsTable>;
+export type Quota = Selectable<QuotasTable>;
+export type MetricSnapshot = Selectable<MetricSnapshotsTable>;
+export type Alert = Selectable<AlertsTable>;
+export type ApiToken = Selectable<ApiTokensTable>;

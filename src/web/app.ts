@@ -1,0 +1,112 @@
+/**
+ * The web application: Hono, with every route registered through one registrar that enforces its access policy.
+ * Errors leave as `{ error: { code, message } }` with the status their code implies; internal faults never show
+ * their message to the client.
+ */
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.ts';
+import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import type { Logger } from '../util/log.ts';
+import { silentLogger } from '../util/log.ts';
+import {
+  assertRoutePolicy,
+  checkAccess,
+  databaseSubtree,
+  type RouteDef,
+  type RouteModule,
+  type SubtreeResolver,
+  type WebContext,
+  type WebEnv,
+} from './policy.ts';
+import { apiV1Routes } from './routes/api-v1.ts';
+import { healthRoutes } from './routes/health.ts';
+import { authenticate } from './tokens.ts';
+
+export interface WebAppOptions {
+  db: Kysely<Database>;
+  logger?: Logger;
+  /** Route groups added after the built-in health and API v1 routes (dashboard, reports, webhooks, ...). */
+  modules?: readonly RouteModule[];
+  /** Who is in whose subtree; defaults to the warehouse org tree. */
+  subtree?: SubtreeResolver;
+}
+
+export interface WebApp {
+  app: Hono<WebEnv>;
+  /** Every route and its policy, e.g. for a start-up log line or an audit. */
+  routes: readonly { method: string; path: string; policy: string }[];
+}
+
+const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+  AUTH_REQUIRED: 401,
+  AUTH_FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  USAGE: 400,
+  CONFIG_INVALID: 400,
+  JOB_PAYLOAD_INVALID: 400,
+  DB_UNAVAILABLE: 503,
+};
+
+/** Builds the app. Throws ROUTE_WITHOUT_POLICY when any route lacks a valid access policy. */
+export function createWebApp(options: WebAppOptions): WebApp {
+  const { db } = options;
+  const logger = options.logger ?? silentLogger;
+  const subtree = options.subtree ?? databaseSubtree(db);
+  const app = new Hono<WebEnv>();
+  const routes: { method: string; path: string; policy: string }[] = [];
+
+  app.use('*', async (c, next) => {
+    c.set('db', db);
+    c.set('logger', logger);
+    c.set('principal', null);
+    await next();
+  });
+
+  const registrar = {
+    route(def: RouteDef) {
+      assertRoutePolicy(def);
+      routes.push({ method: def.method, path: def.path, policy: def.policy });
+      app.on(def.method, def.path, async (c) => {
+        await enforce(c, def, subtree);
+        return def.handler(c);
+      });
+    },
+  };
+  for (const module of [healthRoutes, apiV1Routes, ...(options.modules ?? [])]) module(registrar);
+
+  app.notFound((c) =>
+    c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404),
+  );
+  app.onError((err, c) => {
+    if (isAppError(err)) {
+      const status = STATUS[err.code] ?? 500;
+      if (status >= 500) logger.error({ err, code: err.code, path: c.req.path }, 'request failed');
+      const message = status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.toUserString();
+      if (err.code === 'AUTH_REQUIRED') c.header('WWW-Authenticate', 'Bearer');
+      return c.json({ error: { code: err.code, message } }, status);
+    }
+    logger.error({ err, path: c.req.path }, 'unexpected error in a request');
+    return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
+  });
+
+  return { app, routes };
+}
+
+async function enforce(c: WebContext, def: RouteDef, subtree: SubtreeResolver): Promise<void> {
+  if (def.policy === 'public') return;
+  if (def.policy === 'signed-webhook') {
+    const raw = await c.req.text();
+    const ok = def.verify ? await def.verify(c.req.raw, raw) : false;
+    if (!ok) throw new AppError('AUTH_REQUIRED', 'the webhook signature is missing or does not match');
+    return;
+  }
+  const header = c.req.header('authorization');
+  if (!header) throw new AppError('AUTH_REQUIRED', 'send an API token as "Authorization: Bearer qt_..."');
+  const principal = await authenticate(c.var.db, header);
+  if (!principal) throw new AppError('AUTH_REQUIRED', 'the API token is unknown, malformed or revoked');
+  await checkAccess(def.policy, principal, def.subject?.(c), subtree);
+  c.set('principal', principal);
+}

@@ -1,0 +1,160 @@
+/**
+ * Conversion figures over a window of closed deals: win rate (by count and by value), average deal size, sales
+ * cycle, velocity; stage conversion from stage history; lead-to-opportunity by cohort month.
+ *
+ * Counts are of deals, not credits: a rep with a 50% split of a won deal has won one deal, worth his share.
+ */
+import { diffDays, type PlainDate } from '../../util/date.ts';
+import { Dec, ZERO } from '../../util/money.ts';
+import type { Credit } from './booking.ts';
+import type { Lead, Maybe, StageHistoryEntry } from './types.ts';
+import { none, some } from './types.ts';
+import { type DateWindow, inWindow } from './windows.ts';
+
+export interface ConversionFigures {
+  won: number;
+  lost: number;
+  wonAmount: Dec;
+  lostAmount: Dec;
+  winRate: Maybe<Dec>;
+  winRateByValue: Maybe<Dec>;
+  avgDealSize: Maybe<Dec>;
+  /** Mean of whole days from created to close of the won deals; a mean, so not always whole. */
+  salesCycleDays: Maybe<Dec>;
+  wonCredits: Credit[];
+  lostCredits: Credit[];
+}
+
+/** Win rate, deal size and cycle over credits closed in the window (default: trailing 4 quarters). */
+export function computeConversion(credits: readonly Credit[], window: DateWindow): ConversionFigures {
+  const wonCredits: Credit[] = [];
+  const lostCredits: Credit[] = [];
+  let wonAmount = ZERO;
+  let lostAmount = ZERO;
+  let cycleDays = 0;
+  const wonIds = new Set<string>();
+  const lostIds = new Set<string>();
+  for (const c of credits) {
+    if (c.category === 'open' || !inWindow(c.deal.closeDate, window)) continue;
+    if (c.category === 'won') {
+      wonCredits.push(c);
+      wonAmount = wonAmount.plus(c.amount);
+      if (!wonIds.has(c.deal.id)) {
+        wonIds.add(c.deal.id);
+        // A close date before the created date is a data error; it counts as a same-day close, not negative days.
+        cycleDays += Math.max(diffDays(c.deal.createdDate, c.deal.closeDate), 0);
+      }
+    } else {
+      lostCredits.push(c);
+      lostAmount = lostAmount.plus(c.amount);
+      lostIds.add(c.deal.id);
+    }
+  }
+  const won = wonIds.size;
+  const lost = lostIds.size;
+  const decided = won + lost;
+  const value = wonAmount.plus(lostAmount);
+  return {
+    won,
+    lost,
+    wonAmount,
+    lostAmount,
+    winRate: decided === 0 ? none('no_closed_deals') : some(new Dec(won).div(decided)),
+    winRateByValue: value.isZero() ? none('no_closed_deals') : some(wonAmount.div(value)),
+    avgDealSize: won === 0 ? none('no_won_deals') : some(wonAmount.div(won)),
+    salesCycleDays: won === 0 ? none('no_won_deals') : some(new Dec(cycleDays).div(won)),
+    wonCredits,
+    lostCredits,
+  };
+}
+
+/** `open deals * win rate * average deal size / sales cycle`, money per day. */
+export function velocity(openDeals: number, c: ConversionFigures): Maybe<Dec> {
+  if (c.winRate.value === null) return none(c.winRate.reason);
+  if (c.avgDealSize.value === null || c.salesCycleDays.value === null) return none('no_won_deals');
+  if (c.salesCycleDays.value.isZero()) return none('zero_sales_cycle');
+  return some(new Dec(openDeals).times(c.winRate.value).times(c.avgDealSize.value).div(c.salesCycleDays.value));
+}
+
+export interface StageConversion {
+  stage: string;
+  entered: number;
+  advanced: number;
+  rate: Maybe<Dec>;
+}
+
+/**
+ * For each stage s of the funnel but the last, the share of deals that entered s and later entered any stage
+ * further down `stageOrder` (skipping s+1 still counts: the deal got past s). Put the won stage last in
+ * `stageOrder`; stages not in it (lost) never count as advancing. "Later" is on or after the date s was entered.
+ */
+export function stageConversion(
+  history: readonly StageHistoryEntry[],
+  stageOrder: readonly string[],
+): StageConversion[] {
+  const index = new Map(stageOrder.map((s, i) => [s, i] as const));
+  // Per deal: the first date it entered each stage index.
+  const firstEntry = new Map<string, Map<number, PlainDate>>();
+  for (const h of history) {
+    const i = index.get(h.stage);
+    if (i === undefined) continue;
+    let m = firstEntry.get(h.dealId);
+    if (!m) {
+      m = new Map();
+      firstEntry.set(h.dealId, m);
+    }
+    const prev = m.get(i);
+    if (prev === undefined || h.date < prev) m.set(i, h.date);
+  }
+  const out: StageConversion[] = [];
+  for (let i = 0; i < stageOrder.length - 1; i++) {
+    let entered = 0;
+    let advanced = 0;
+    for (const m of firstEntry.values()) {
+      const at = m.get(i);
+      if (at === undefined) continue;
+      entered++;
+      for (const [j, d] of m) {
+        if (j > i && d >= at) {
+          advanced++;
+          break;
+        }
+      }
+    }
+    out.push({
+      stage: stageOrder[i] as string,
+      entered,
+      advanced,
+      rate: entered === 0 ? none('no_deals_entered') : some(new Dec(advanced).div(entered)),
+    });
+  }
+  return out;
+}
+
+export interface LeadCohort {
+  /** `YYYY-MM` of the leads' created date. */
+  month: string;
+  created: number;
+  /** Leads of the cohort converted on or before D. */
+  converted: number;
+  rate: Dec;
+}
+
+/** Lead-to-opportunity by cohort month, counting conversions up to D; cohorts sorted by month. */
+export function leadToOpportunity(leads: readonly Lead[], asOf: PlainDate): LeadCohort[] {
+  const cohorts = new Map<string, { created: number; converted: number }>();
+  for (const l of leads) {
+    if (l.createdDate > asOf) continue;
+    const month = l.createdDate.slice(0, 7);
+    let c = cohorts.get(month);
+    if (!c) {
+      c = { created: 0, converted: 0 };
+      cohorts.set(month, c);
+    }
+    c.created++;
+    if (l.convertedDate !== null && l.convertedDate <= asOf) c.converted++;
+  }
+  return [...cohorts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([month, c]) => ({ month, ...c, rate: new Dec(c.converted).div(c.created) }));
+}

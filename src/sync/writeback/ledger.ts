@@ -1,0 +1,223 @@
+/**
+ * The write-back ledger: what was last pushed per CRM record and field (`writeback_ledger`), the newest value
+ * waiting to be pushed per target (`writeback_pending`), and the diff between what the metrics say and what the
+ * CRM was last given. Only a difference becomes an API call; a value that goes back to what the ledger holds
+ * cancels its pending write.
+ *
+ * Everything here is CRM-neutral: a target is (connection, object, record id, field) and a value is the field's
+ * text in its own units (see fields.ts).
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.ts';
+import type { PlainDate } from '../../util/date.ts';
+
+/** The values one CRM record should hold: field API name -> ledger text (null clears the field). */
+export interface DesiredRecord {
+  targetObject: string;
+  targetRecordId: string;
+  fields: ReadonlyMap<string, string | null>;
+  /** The rep this record belongs to, for messages. */
+  label?: string;
+}
+
+/** One field whose desired value differs from what was last pushed. */
+export interface FieldChange {
+  targetObject: string;
+  targetRecordId: string;
+  field: string;
+  /** What the ledger says the CRM holds (null: never pushed, or cleared). */
+  before: string | null;
+  after: string | null;
+  /** Whether the ledger has a row for this field at all (false: never pushed). */
+  known: boolean;
+}
+
+export interface RecordChanges {
+  targetObject: string;
+  targetRecordId: string;
+  label?: string;
+  changes: FieldChange[];
+}
+
+type LedgerKey = string;
+const keyOf = (object: string, record: string, field: string): LedgerKey => `${object}\u0000${record}\u0000${field}`;
+
+/** The ledger of one connection as a map, limited to the given objects. */
+export async function loadLedger(
+  db: Kysely<Database>,
+  connectionId: string,
+  objects: readonly string[],
+): Promise<Map<LedgerKey, string | null>> {
+  const out = new Map<LedgerKey, string | null>();
+  if (objects.length === 0) return out;
+  const rows = await db
+    .selectFrom('writeback_ledger')
+    .select(['target_object', 'target_record_id', 'field', 'value'])
+    .where('connection_id', '=', connectionId)
+    .where('target_object', 'in', [...objects])
+    .execute();
+  for (const r of rows) out.set(keyOf(r.target_object, r.target_record_id, r.field), r.value);
+  return out;
+}
+
+/**
+ * Compares desired values with the ledger. A field never pushed counts as changed even when the desired value is
+ * null only if the ledger has no row for it and the value is not null: clearing a field we never wrote is a no-op.
+ */
+export async function diffAgainstLedger(
+  db: Kysely<Database>,
+  connectionId: string,
+  desired: readonly DesiredRecord[],
+): Promise<RecordChanges[]> {
+  const objects = [...new Set(desired.map((d) => d.targetObject))];
+  const ledger = await loadLedger(db, connectionId, objects);
+  const out: RecordChanges[] = [];
+  for (const rec of desired) {
+    const changes: FieldChange[] = [];
+    for (const [field, after] of rec.fields) {
+      const k = keyOf(rec.targetObject, rec.targetRecordId, field);
+      const known = ledger.has(k);
+      const before = ledger.get(k) ?? null;
+      if (known ? before === after : after === null) continue;
+      changes.push({ targetObject: rec.targetObject, targetRecordId: rec.targetRecordId, field, before, after, known });
+    }
+    if (changes.length > 0) {
+      out.push({
+        targetObject: rec.targetObject,
+        targetRecordId: rec.targetRecordId,
+        ...(rec.label !== undefined ? { label: rec.label } : {}),
+        changes,
+      });
+    }
+  }
+  return out;
+}
+
+export interface EnqueueSummary {
+  /** Fields now waiting to be pushed. */
+  pending: number;
+  /** Records with at least one pending field. */
+  records: number;
+  /** Fields equal to what was last pushed (nothing to do). */
+  unchanged: number;
+}
+
+const CHUNK = 1000;
+
+/**
+ * Queues the changed fields of `desired` for the next push. The pending table keeps one row per target, so a newer
+ * value replaces an older one that was never pushed; a field that went back to what the ledger holds loses its
+ * pending row.
+ */
+export async function enqueueWriteback(
+  db: Kysely<Database>,
+  connectionId: string,
+  desired: readonly DesiredRecord[],
+  asOf: PlainDate,
+): Promise<EnqueueSummary> {
+  const changed = await diffAgainstLedger(db, connectionId, desired);
+  const changedKeys = new Set<LedgerKey>();
+  const rows = changed.flatMap((r) =>
+    r.changes.map((c) => {
+      changedKeys.add(keyOf(c.targetObject, c.targetRecordId, c.field));
+      return {
+        connection_id: connectionId,
+        target_object: c.targetObject,
+        target_record_id: c.targetRecordId,
+        field: c.field,
+        value: c.after,
+        as_of: asOf,
+      };
+    }),
+  );
+  const unchangedTargets: Array<{ object: string; record: string; field: string }> = [];
+  let total = 0;
+  for (const rec of desired) {
+    for (const field of rec.fields.keys()) {
+      total++;
+      if (!changedKeys.has(keyOf(rec.targetObject, rec.targetRecordId, field))) {
+        unchangedTargets.push({ object: rec.targetObject, record: rec.targetRecordId, field });
+      }
+    }
+  }
+  await db.transaction().execute(async (trx) => {
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await trx
+        .insertInto('writeback_pending')
+        .values(rows.slice(i, i + CHUNK))
+        .onConflict((oc) =>
+          oc.columns(['connection_id', 'target_object', 'target_record_id', 'field']).doUpdateSet((eb) => ({
+            value: eb.ref('excluded.value'),
+            as_of: eb.ref('excluded.as_of'),
+            enqueued_at: new Date(),
+            attempts: 0,
+            last_error: null,
+          })),
+        )
+        .execute();
+    }
+    // A value that is back to what the CRM holds must not be pushed by an older pending row.
+    const byObject = new Map<string, Array<{ record: string; field: string }>>();
+    for (const t of unchangedTargets) {
+      const list = byObject.get(t.object) ?? [];
+      list.push(t);
+      byObject.set(t.object, list);
+    }
+    for (const [object, list] of byObject) {
+      for (let i = 0; i < list.length; i += CHUNK) {
+        const part = list.slice(i, i + CHUNK);
+        await trx
+          .deleteFrom('writeback_pending')
+          .where('connection_id', '=', connectionId)
+          .where('target_object', '=', object)
+          .where((eb) =>
+            eb.or(part.map((t) => eb.and([eb('target_record_id', '=', t.record), eb('field', '=', t.field)]))),
+          )
+          .execute();
+      }
+    }
+  });
+  return { pending: rows.length, records: changed.length, unchanged: total - rows.length };
+}
+
+/** A pending row as read for a push. */
+export interface PendingField {
+  targetObject: string;
+  targetRecordId: string;
+  field: string;
+  value: string | null;
+  asOf: PlainDate | null;
+  enqueuedAt: Date;
+}
+
+/** Everything waiting to be pushed for a connection, oldest first. */
+export async function loadPending(db: Kysely<Database>, connectionId: string): Promise<PendingField[]> {
+  const rows = await db
+    .selectFrom('writeback_pending')
+    .select(['target_object', 'target_record_id', 'field', 'value', 'as_of', 'enqueued_at'])
+    .where('connection_id', '=', connectionId)
+    .orderBy('enqueued_at')
+    .orderBy('target_record_id')
+    .orderBy('field')
+    .execute();
+  return rows.map((r) => ({
+    targetObject: r.target_object,
+    targetRecordId: r.target_record_id,
+    field: r.field,
+    value: r.value,
+    asOf: r.as_of,
+    enqueuedAt: r.enqueued_at,
+  }));
+}
+
+/** Fields waiting to be pushed, per connection (for `writeback plan` and health). */
+export async function countPending(db: Kysely<Database>, connectionId: string): Promise<number> {
+  const row = await db
+    .selectFrom('writeback_pending')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('connection_id', '=', connectionId)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+export { keyOf as ledgerKey };

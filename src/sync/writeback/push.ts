@@ -1,0 +1,410 @@
+/**
+ * One write-back run: drain the pending values of a connection, send only what differs from the ledger (plus the
+ * as-of date of each record that changed), record every field written in the append-only audit with its value
+ * before and after and the CRM's response, and move the ledger forward for what the CRM accepted.
+ *
+ * Crash safety: pending rows are deleted only after the CRM accepted the write and the ledger says so, in one
+ * transaction; a worker killed mid-run leaves them pending, and the next run sends the same values again (writes
+ * of field values are idempotent). A pending row replaced by a newer value while the run was in flight survives.
+ */
+import type { Insertable, Kysely } from 'kysely';
+import type { WriteIntent, WriteResult } from '../../connectors/types.ts';
+import { type Database, toJsonb, type WritebackAuditTable } from '../../db/schema.ts';
+import { AppError } from '../../errors.ts';
+import type { PlainDate } from '../../util/date.ts';
+import type { Logger } from '../../util/log.ts';
+import { type FieldUnit, toWireValue } from './fields.ts';
+import {
+  type FieldChange,
+  ledgerKey,
+  loadLedger,
+  loadPending,
+  type PendingField,
+  type RecordChanges,
+} from './ledger.ts';
+
+/** A CRM write result, optionally with the raw per-record response kept in the audit. */
+export interface SinkResult extends WriteResult {
+  response?: unknown;
+}
+
+/** The CRM side of a push: turns intents into batched API calls (connectors/<crm>/write). */
+export interface WritebackSink {
+  write(intents: readonly WriteIntent[]): Promise<SinkResult[]>;
+  /** API calls spent so far (for the run's bookkeeping). */
+  apiCalls(): number;
+}
+
+export interface PushOptions {
+  connectionId: string;
+  mode: 'live' | 'dry-run';
+  /** The as-of field's API name (sent with every record that has a changed value); null for none. */
+  asOfField: string | null;
+  /** Unit per field API name; fields not listed are text. */
+  units: ReadonlyMap<string, FieldUnit>;
+  sink: WritebackSink;
+  log: Logger;
+  /** The as-of date of the values, when pending rows carry none. */
+  asOf: PlainDate;
+}
+
+export interface PushResult {
+  runId: number;
+  mode: 'live' | 'dry-run';
+  /** Records with changed fields (what was, or in dry-run would be, sent). */
+  plan: RecordChanges[];
+  recordsWritten: number;
+  recordsFailed: number;
+  apiCalls: number;
+  failures: Array<{ targetRecordId: string; errorCode?: string; message?: string }>;
+}
+
+function unitOf(units: ReadonlyMap<string, FieldUnit>, field: string): FieldUnit {
+  return units.get(field) ?? 'text';
+}
+
+/** Intents for the changed records: their changed fields in wire form (and the as-of date when configured). */
+export function toIntents(plan: readonly RecordChanges[], units: ReadonlyMap<string, FieldUnit>): WriteIntent[] {
+  return plan.map((r) => {
+    const fields: WriteIntent['fields'] = {};
+    for (const c of r.changes) fields[c.field] = toWireValue(c.after, unitOf(units, c.field));
+    return { targetObject: r.targetObject, targetRecordId: r.targetRecordId, fields };
+  });
+}
+
+/** Groups pending fields that differ from the ledger into per-record changes, adding the as-of field. */
+export function planFromPending(
+  pending: readonly PendingField[],
+  ledger: ReadonlyMap<string, string | null>,
+  asOfField: string | null,
+  fallbackAsOf: PlainDate,
+): { plan: RecordChanges[]; stale: PendingField[] } {
+  const byRecord = new Map<string, { rec: RecordChanges; asOf: PlainDate | null }>();
+  const stale: PendingField[] = [];
+  for (const p of pending) {
+    if (p.field === asOfField) continue;
+    const k = ledgerKey(p.targetObject, p.targetRecordId, p.field);
+    const known = ledger.has(k);
+    const before = ledger.get(k) ?? null;
+    if (known ? before === p.value : p.value === null) {
+      stale.push(p);
+      continue;
+    }
+    const rk = `${p.targetObject}\u0000${p.targetRecordId}`;
+    let entry = byRecord.get(rk);
+    if (!entry) {
+      entry = { rec: { targetObject: p.targetObject, targetRecordId: p.targetRecordId, changes: [] }, asOf: null };
+      byRecord.set(rk, entry);
+    }
+    entry.rec.changes.push({ ...p, before, after: p.value, known });
+    if (p.asOf !== null && (entry.asOf === null || p.asOf > entry.asOf)) entry.asOf = p.asOf;
+  }
+  const plan: RecordChanges[] = [];
+  for (const { rec, asOf } of byRecord.values()) {
+    rec.changes.sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+    if (asOfField !== null) {
+      // The as-of date says when the values were computed, so it goes only with a value that changed.
+      const k = ledgerKey(rec.targetObject, rec.targetRecordId, asOfField);
+      const after = asOf ?? fallbackAsOf;
+      rec.changes.push({
+        targetObject: rec.targetObject,
+        targetRecordId: rec.targetRecordId,
+        field: asOfField,
+        before: ledger.get(k) ?? null,
+        after,
+        known: ledger.has(k),
+      });
+    }
+    plan.push(rec);
+  }
+  plan.sort((a, b) => (a.targetRecordId < b.targetRecordId ? -1 : a.targetRecordId > b.targetRecordId ? 1 : 0));
+  return { plan, stale };
+}
+
+async function startRun(
+  db: Kysely<Database>,
+  connectionId: string,
+  mode: 'live' | 'dry-run',
+  asOf: PlainDate | null,
+  revertsRunId: number | null = null,
+): Promise<number> {
+  const row = await db
+    .insertInto('writeback_runs')
+    .values({
+      connection_id: connectionId,
+      mode,
+      as_of: asOf,
+      kind: revertsRunId === null ? 'push' : 'revert',
+      reverts_run_id: revertsRunId,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Sends a plan and books the outcome (ledger, audit, pending). Shared by push and revert. */
+async function sendPlan(
+  db: Kysely<Database>,
+  runId: number,
+  plan: readonly RecordChanges[],
+  opts: Pick<PushOptions, 'connectionId' | 'units' | 'sink' | 'log'>,
+  pendingSeen: ReadonlyMap<string, PendingField> | null,
+): Promise<Pick<PushResult, 'recordsWritten' | 'recordsFailed' | 'apiCalls' | 'failures'>> {
+  const callsBefore = opts.sink.apiCalls();
+  let results: SinkResult[];
+  try {
+    results = plan.length > 0 ? await opts.sink.write(toIntents(plan, opts.units)) : [];
+  } catch (e) {
+    const apiCalls = opts.sink.apiCalls() - callsBefore;
+    const code = e instanceof AppError ? e.code : 'INTERNAL';
+    await db
+      .updateTable('writeback_runs')
+      .set({
+        finished_at: new Date(),
+        status: code === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed',
+        api_calls: apiCalls,
+        error_code: code,
+        error_message: e instanceof Error ? e.message : String(e),
+      })
+      .where('id', '=', runId)
+      .execute();
+    throw e;
+  }
+  const byRecord = new Map<string, SinkResult>();
+  for (const r of results) byRecord.set(r.targetRecordId, r);
+  const failures: PushResult['failures'] = [];
+  let written = 0;
+  await db.transaction().execute(async (trx) => {
+    const audit: Insertable<WritebackAuditTable>[] = [];
+    for (const rec of plan) {
+      const result = byRecord.get(rec.targetRecordId) ?? {
+        targetRecordId: rec.targetRecordId,
+        ok: false,
+        errorCode: 'NO_RESULT',
+        message: 'the CRM returned no result for this record',
+      };
+      if (result.ok) written++;
+      else
+        failures.push({
+          targetRecordId: rec.targetRecordId,
+          ...(result.errorCode !== undefined ? { errorCode: result.errorCode } : {}),
+          ...(result.message !== undefined ? { message: result.message } : {}),
+        });
+      const response = toJsonb(
+        result.response ?? { ok: result.ok, errorCode: result.errorCode ?? null, message: result.message ?? null },
+      );
+      for (const c of rec.changes) {
+        audit.push({
+          run_id: runId,
+          connection_id: opts.connectionId,
+          target_object: c.targetObject,
+          target_record_id: c.targetRecordId,
+          field: c.field,
+          value_before: c.before,
+          value_after: c.after,
+          ok: result.ok,
+          error_code: result.ok ? null : (result.errorCode ?? 'UNKNOWN'),
+          response,
+        });
+      }
+      if (result.ok) await bookSuccess(trx, runId, opts.connectionId, rec.changes, pendingSeen);
+      else if (pendingSeen) await bookFailure(trx, opts.connectionId, rec.changes, result.message ?? result.errorCode);
+    }
+    for (let i = 0; i < audit.length; i += 1000) {
+      await trx
+        .insertInto('writeback_audit')
+        .values(audit.slice(i, i + 1000))
+        .execute();
+    }
+  });
+  return {
+    recordsWritten: written,
+    recordsFailed: failures.length,
+    apiCalls: opts.sink.apiCalls() - callsBefore,
+    failures,
+  };
+}
+
+async function bookSuccess(
+  trx: Kysely<Database>,
+  runId: number,
+  connectionId: string,
+  changes: readonly FieldChange[],
+  pendingSeen: ReadonlyMap<string, PendingField> | null,
+): Promise<void> {
+  const now = new Date();
+  await trx
+    .insertInto('writeback_ledger')
+    .values(
+      changes.map((c) => ({
+        connection_id: connectionId,
+        target_object: c.targetObject,
+        target_record_id: c.targetRecordId,
+        field: c.field,
+        value: c.after,
+        pushed_at: now,
+        run_id: runId,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['connection_id', 'target_object', 'target_record_id', 'field']).doUpdateSet((eb) => ({
+        value: eb.ref('excluded.value'),
+        pushed_at: eb.ref('excluded.pushed_at'),
+        run_id: eb.ref('excluded.run_id'),
+      })),
+    )
+    .execute();
+  if (!pendingSeen) return;
+  for (const c of changes) {
+    const seen = pendingSeen.get(ledgerKey(c.targetObject, c.targetRecordId, c.field));
+    if (!seen) continue;
+    // Only if it still holds the value we sent: a different value enqueued while the write was in flight stays.
+    // (Compared by value: enqueued_at has microseconds, which a JS Date cannot carry back.)
+    await trx
+      .deleteFrom('writeback_pending')
+      .where('connection_id', '=', connectionId)
+      .where('target_object', '=', c.targetObject)
+      .where('target_record_id', '=', c.targetRecordId)
+      .where('field', '=', c.field)
+      .where((eb) => (c.after === null ? eb('value', 'is', null) : eb('value', '=', c.after)))
+      .execute();
+  }
+}
+
+async function bookFailure(
+  trx: Kysely<Database>,
+  connectionId: string,
+  changes: readonly FieldChange[],
+  error: string | undefined,
+): Promise<void> {
+  const rec = changes[0];
+  if (!rec) return;
+  await trx
+    .updateTable('writeback_pending')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error ?? 'write failed' }))
+    .where('connection_id', '=', connectionId)
+    .where('target_object', '=', rec.targetObject)
+    .where('target_record_id', '=', rec.targetRecordId)
+    .execute();
+}
+
+async function finishRun(
+  db: Kysely<Database>,
+  runId: number,
+  r: Pick<PushResult, 'recordsWritten' | 'recordsFailed' | 'apiCalls'>,
+  unchanged: number,
+): Promise<void> {
+  const status = r.recordsFailed === 0 ? 'succeeded' : r.recordsWritten === 0 ? 'failed' : 'partial';
+  await db
+    .updateTable('writeback_runs')
+    .set({
+      finished_at: new Date(),
+      status,
+      api_calls: r.apiCalls,
+      records_written: r.recordsWritten,
+      records_failed: r.recordsFailed,
+      records_unchanged: unchanged,
+    })
+    .where('id', '=', runId)
+    .execute();
+}
+
+/**
+ * Pushes what is pending for a connection. In dry-run mode the plan is computed, logged and returned, a run is
+ * recorded, and nothing is sent or changed: the pending values stay for when the mode goes live.
+ */
+export async function pushPending(db: Kysely<Database>, opts: PushOptions): Promise<PushResult> {
+  const pending = await loadPending(db, opts.connectionId);
+  const objects = [...new Set(pending.map((p) => p.targetObject))];
+  const ledger = await loadLedger(db, opts.connectionId, objects);
+  const { plan, stale } = planFromPending(pending, ledger, opts.asOfField, opts.asOf);
+  const runId = await startRun(db, opts.connectionId, opts.mode, opts.asOf);
+  if (opts.mode === 'dry-run') {
+    for (const rec of plan) {
+      opts.log.info(
+        { runId, record: rec.targetRecordId, changes: rec.changes.map((c) => [c.field, c.before, c.after]) },
+        'write-back dry run: would write',
+      );
+    }
+    const none = { recordsWritten: 0, recordsFailed: 0, apiCalls: 0 };
+    await finishRun(db, runId, none, stale.length);
+    return { runId, mode: 'dry-run', plan, ...none, failures: [] };
+  }
+  if (stale.length > 0) {
+    // Pending values that equal the ledger (the metric went back) have nothing to send.
+    await db.transaction().execute(async (trx) => {
+      for (const p of stale) {
+        await trx
+          .deleteFrom('writeback_pending')
+          .where('connection_id', '=', opts.connectionId)
+          .where('target_object', '=', p.targetObject)
+          .where('target_record_id', '=', p.targetRecordId)
+          .where('field', '=', p.field)
+          .where((eb) => (p.value === null ? eb('value', 'is', null) : eb('value', '=', p.value)))
+          .execute();
+      }
+    });
+  }
+  const seen = new Map<string, PendingField>();
+  for (const p of pending) seen.set(ledgerKey(p.targetObject, p.targetRecordId, p.field), p);
+  const sent = await sendPlan(db, runId, plan, opts, seen);
+  await finishRun(db, runId, sent, stale.length);
+  for (const f of sent.failures) {
+    opts.log.warn({ runId, record: f.targetRecordId, code: f.errorCode }, `write-back failed: ${f.message ?? ''}`);
+  }
+  return { runId, mode: 'live', plan, ...sent };
+}
+
+/**
+ * Restores the values a run replaced: every field the run wrote successfully goes back to its value before, as a
+ * new run of kind `revert` with its own audit. The ledger follows, so the next push sends the metrics again unless
+ * write-back is switched off.
+ */
+export async function revertRun(
+  db: Kysely<Database>,
+  runId: number,
+  opts: Pick<PushOptions, 'units' | 'sink' | 'log'> & { mode?: 'live' | 'dry-run' },
+): Promise<PushResult> {
+  const run = await db.selectFrom('writeback_runs').selectAll().where('id', '=', runId).executeTakeFirst();
+  if (!run) throw new AppError('NOT_FOUND', `there is no write-back run ${runId}`, { where: `--run ${runId}` });
+  if (run.mode !== 'live') {
+    throw new AppError('USAGE', `write-back run ${runId} was a dry run and wrote nothing to revert`, {
+      where: `--run ${runId}`,
+    });
+  }
+  const rows = await db
+    .selectFrom('writeback_audit')
+    .select(['target_object', 'target_record_id', 'field', 'value_before', 'value_after'])
+    .where('run_id', '=', runId)
+    .where('ok', '=', true)
+    .orderBy('id')
+    .execute();
+  const byRecord = new Map<string, RecordChanges>();
+  for (const r of rows) {
+    const k = `${r.target_object}\u0000${r.target_record_id}`;
+    let rec = byRecord.get(k);
+    if (!rec) {
+      rec = { targetObject: r.target_object, targetRecordId: r.target_record_id, changes: [] };
+      byRecord.set(k, rec);
+    }
+    rec.changes.push({
+      targetObject: r.target_object,
+      targetRecordId: r.target_record_id,
+      field: r.field,
+      before: r.value_after,
+      after: r.value_before,
+      known: true,
+    });
+  }
+  const plan = [...byRecord.values()];
+  const mode = opts.mode ?? 'live';
+  const revertId = await startRun(db, run.connection_id, mode, run.as_of, runId);
+  if (mode === 'dry-run') {
+    const none = { recordsWritten: 0, recordsFailed: 0, apiCalls: 0 };
+    await finishRun(db, revertId, none, 0);
+    return { runId: revertId, mode, plan, ...none, failures: [] };
+  }
+  const sent = await sendPlan(db, revertId, plan, { ...opts, connectionId: run.connection_id }, null);
+  await finishRun(db, revertId, sent, 0);
+  return { runId: revertId, mode, plan, ...sent };
+}

@@ -44,6 +44,8 @@ export interface FieldDef {
   unique?: boolean;
   /** A formula field: `describe` says calculated, the value is computed at read time and never bumps SystemModstamp. */
   calculated?: boolean;
+  /** The formula text `describe` reports for a calculated field. */
+  formula?: string;
   /** How the store derives the value from the rest of the row (formula fields and standard derived fields). */
   compute?: (row: SRecord) => FieldValue;
   referenceTo?: string[];
@@ -305,6 +307,7 @@ const list: SObjectDef[] = [
     field('Expected_Revenue_Formula__c', 'currency', {
       label: 'Expected Revenue (Formula)',
       calculated: true,
+      formula: 'Amount * Probability / 100',
       compute: (r) => {
         const a = num(r.Amount);
         const p = num(r.Probability);

@@ -1,0 +1,101 @@
+/**
+ * Faults on demand, deterministic by seed: a rule says which requests it hits (method, path substring) and how
+ * often (the next `count` matching requests, or each with a `probability` drawn from a seeded generator), and what
+ * happens: 429 with Retry-After, the 403 REQUEST_LIMIT_EXCEEDED variant, 500/503, a slow answer, a connection
+ * dropped mid-response, or an expired session.
+ */
+
+export type FaultKind =
+  | 'rate_limit_429'
+  | 'request_limit_403'
+  | 'error_500'
+  | 'unavailable_503'
+  | 'slow'
+  | 'drop'
+  | 'expire_session';
+
+export interface FaultRule {
+  kind: FaultKind;
+  /** Only requests with this method (case-insensitive). */
+  method?: string;
+  /** Only requests whose path contains this string (e.g. '/query', '/composite/sobjects', '/oauth2/token'). */
+  path?: string;
+  /** Hit the next `count` matching requests, then retire. */
+  count?: number;
+  /** Hit each matching request with this probability (0..1). Without count or probability: every match. */
+  probability?: number;
+  /** Seconds sent in Retry-After (429, and 403/503 when given). Default 2 for 429. */
+  retryAfterSeconds?: number;
+  /** Delay for `slow` (default 2000 ms). */
+  delayMs?: number;
+}
+
+export interface ActiveFault extends FaultRule {
+  id: number;
+  /** How many requests this rule has hit so far. */
+  hits: number;
+}
+
+/** mulberry32: small, fast, good enough to make fault selection reproducible. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class FaultInjector {
+  private rules: ActiveFault[] = [];
+  private nextId = 1;
+  private random: () => number;
+
+  constructor(private readonly seed = 1) {
+    this.random = mulberry32(seed);
+  }
+
+  /** Adds a rule; returns its id for `remove`. */
+  add(rule: FaultRule): number {
+    if (rule.probability !== undefined && (rule.probability < 0 || rule.probability > 1)) {
+      throw new RangeError(`fault probability must be within 0..1, got ${rule.probability}`);
+    }
+    const id = this.nextId++;
+    this.rules.push({ ...rule, id, hits: 0 });
+    return id;
+  }
+
+  remove(id: number): void {
+    this.rules = this.rules.filter((r) => r.id !== id);
+  }
+
+  /** Removes every rule and restarts the random sequence, so a test run is reproducible from here. */
+  clear(): void {
+    this.rules = [];
+    this.random = mulberry32(this.seed);
+  }
+
+  list(): ActiveFault[] {
+    return this.rules.map((r) => ({ ...r }));
+  }
+
+  /** The fault to apply to this request, if any; the first matching rule that fires wins. */
+  pick(method: string, path: string): ActiveFault | null {
+    for (const rule of this.rules) {
+      if (rule.method && rule.method.toUpperCase() !== method.toUpperCase()) continue;
+      if (rule.path && !path.includes(rule.path)) continue;
+      if (rule.count !== undefined) {
+        if (rule.hits >= rule.count) continue;
+      } else if (rule.probability !== undefined && this.random() >= rule.probability) {
+        continue;
+      }
+      rule.hits++;
+      const hit = { ...rule };
+      if (rule.count !== undefined && rule.hits >= rule.count) this.remove(rule.id);
+      return hit;
+    }
+    return null;
+  }
+}

@@ -87,12 +87,18 @@ export function simulateForecast(input: ForecastInput): ForecastResult {
     const p = checkProbability(d.pWin, 'pWin', d.id) * checkProbability(d.pInPeriod, 'pInPeriod', d.id);
     thresholds[i] = Math.floor(p * 4294967296);
   }
-  const next = mulberry32(seed);
   const totals = new Float64Array(trials);
   let grand = 0;
+  // mulberry32 inlined (the same sequence as `mulberry32(seed)`): this is the hot loop, trials x deals draws.
+  let state = seed >>> 0;
   for (let t = 0; t < trials; t++) {
     let s = 0;
-    for (let i = 0; i < n; i++) if (next() < (thresholds[i] as number)) s += cents[i] as number;
+    for (let i = 0; i < n; i++) {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let x = Math.imul(state ^ (state >>> 15), state | 1);
+      x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+      if ((x ^ (x >>> 14)) >>> 0 < (thresholds[i] as number)) s += cents[i] as number;
+    }
     totals[t] = s;
     grand += s;
   }

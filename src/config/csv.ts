@@ -21,7 +21,7 @@ export interface CsvRecord {
 
 /**
  * Parses CSV text into records of fields. A quote inside an unquoted field, text after a closing quote or an
- * unterminated quote is an error (with `code`) naming `file`, line and column.
+ * unterminated quote is an error (with `code`) whose `where` is `file:line:column`.
  */
 export function parseCsv(text: string, file: string, code: ErrorCode = 'CONFIG_FILE'): CsvRecord[] {
   const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -33,7 +33,7 @@ export function parseCsv(text: string, file: string, code: ErrorCode = 'CONFIG_F
   let i = 0;
 
   const fail = (message: string, atLine: number, atCol: number): never => {
-    throw new AppError(code, `${file}:${atLine}:${atCol}: ${message}`, { where: `${file}:${atLine}:${atCol}` });
+    throw new AppError(code, message, { where: `${file}:${atLine}:${atCol}` });
   };
 
   const endRecord = () => {
@@ -131,14 +131,12 @@ export function headerIndex(
   header.fields.forEach((f, i) => {
     const name = f.value.trim().toLowerCase();
     if (!known.has(name)) {
-      throw new AppError(
-        code,
-        `${file}:${f.line}:${f.column}: unknown column "${f.value}"; expected ${[...required, ...optional].join(', ')}`,
-        { where: `${file}:${f.line}:${f.column}` },
-      );
+      throw new AppError(code, `unknown column "${f.value}"; expected ${[...required, ...optional].join(', ')}`, {
+        where: `${file}:${f.line}:${f.column}`,
+      });
     }
     if (index.has(name)) {
-      throw new AppError(code, `${file}:${f.line}:${f.column}: column "${name}" appears twice`, {
+      throw new AppError(code, `column "${name}" appears twice`, {
         where: `${file}:${f.line}:${f.column}`,
       });
     }
@@ -146,13 +144,9 @@ export function headerIndex(
   });
   const missing = required.filter((r) => !index.has(r));
   if (missing.length > 0) {
-    throw new AppError(
-      code,
-      `${file}:${header.line}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
-      {
-        where: `${file}:${header.line}`,
-      },
-    );
+    throw new AppError(code, `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
+      where: `${file}:${header.line}:1`,
+    });
   }
   return index;
 }

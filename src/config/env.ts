@@ -31,7 +31,7 @@ export function interpolateString(value: string, env: Env, where: string, used?:
       if (v === undefined) {
         throw new AppError(
           'CONFIG_ENV_MISSING',
-          `environment variable ${name} is not set, but ${where} uses \${${name}}`,
+          `environment variable ${name} is not set, and the configuration needs it`,
           {
             where,
             details: { variable: name },
@@ -82,17 +82,17 @@ const PH_RE = /\uE000([0-9a-z]+)\uE001*/g;
  */
 export function parseYamlWithRefs(text: string, file: string): unknown {
   const refs: string[] = [];
+  // `$${...}` (a literal) is masked too: it is just as invalid inside a flow mapping.
   const masked = text.replace(/\$?\$\{[^}\n]*\}/g, (ref) => {
-    if (ref.startsWith('$$')) return ref;
     const id = (refs.push(ref) - 1).toString(36);
     return PH_OPEN + id + PH_PAD.repeat(Math.max(0, ref.length - id.length - 1));
   });
-  const doc = parseDocument(masked, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(masked, { prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
     const [line, col] = err.linePos?.[0] ? [err.linePos[0].line, err.linePos[0].col] : [0, 0];
     const reason = err.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? err.message;
-    throw new AppError('CONFIG_FILE', `${file}:${line}:${col}: not valid YAML: ${reason}`, {
+    throw new AppError('CONFIG_FILE', `the configuration file is not valid YAML: ${reason}`, {
       where: `${file}:${line}:${col}`,
     });
   }

@@ -99,7 +99,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
 /** Validates plain data against the schema; the first problems become one CONFIG_INVALID sentence. */
 export function validateConfig(data: unknown): Config {
-  const result = configSchema.safeParse(data);
+  // reportInput lets messages say what type was found; the values themselves are never shown.
+  const result = configSchema.safeParse(data, { reportInput: true });
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({ where: formatKeyPath(issue.path), text: describeIssue(issue) }));
   const [first] = issues as [{ where: string; text: string }];
@@ -124,10 +125,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(issue.input)}`;
     case 'invalid_union':
-      if ('discriminator' in issue && issue.options) {
-        return `expected one of ${(issue.options as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-      }
-      return issue.message;
+      // A discriminated union names the allowed values of its tag (`type`, `kind`, `source`) in its message.
+      return issue.message.replace(/^Invalid input: /, '');
     default:
       return issue.message.replace(/^Invalid input: /, '');
   }

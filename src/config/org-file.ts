@@ -62,7 +62,10 @@ export async function loadOrgFile(path: string): Promise<OrgFile> {
   return parseOrgFile(text, path);
 }
 
-/** Validates org file text; `file` is the name used in messages. All problems are collected, the first leads. */
+/**
+ * Validates org file text; `file` is the name used in messages. All problems are collected: the error's message
+ * and `where` (`file:line:column`) are the first one's, `details.problems` lists them all.
+ */
 export function parseOrgFile(text: string, file: string): OrgFile {
   const records = parseCsv(text, file, 'ORG_FILE_INVALID');
   const [header, ...body] = records;
@@ -70,18 +73,27 @@ export function parseOrgFile(text: string, file: string): OrgFile {
   const index = headerIndex(header, REQUIRED, OPTIONAL, file, 'ORG_FILE_INVALID');
   const problems: { where: string; message: string }[] = [];
   const problem = (line: number, column: number, message: string) =>
-    problems.push({ where: `${file}:${line}:${column}`, message: `${file}:${line}:${column}: ${message}` });
+    problems.push({ where: `${file}:${line}:${column}`, message });
 
   const rows: OrgRow[] = [];
+  const recordOf = new Map<OrgRow, CsvRecord>();
   for (const record of body) {
     const row = parseRow(record, index, header, problem);
-    if (row) rows.push(row);
+    if (row) {
+      rows.push(row);
+      recordOf.set(row, record);
+    }
   }
+  /** Reports a problem at the field `name` of a row that parsed. */
+  const problemAt = (row: OrgRow, name: Column, message: string) => {
+    const f = (recordOf.get(row) as CsvRecord).fields[index.get(name) as number] as CsvField;
+    problem(f.line, f.column, message);
+  };
 
   const byEmail = new Map<string, OrgRow>();
   for (const row of rows) {
     const first = byEmail.get(row.email);
-    if (first) problem(row.line, col(index, 'email'), `duplicate email ${row.email} (first on line ${first.line})`);
+    if (first) problemAt(row, 'email', `duplicate email ${row.email} (first on line ${first.line})`);
     else byEmail.set(row.email, row);
   }
 
@@ -90,9 +102,9 @@ export function parseOrgFile(text: string, file: string): OrgFile {
     const first = regionOfTeam.get(row.team);
     if (!first) regionOfTeam.set(row.team, row);
     else if (first.region !== row.region) {
-      problem(
-        row.line,
-        col(index, 'region'),
+      problemAt(
+        row,
+        'region',
         `team "${row.team}" is in region "${row.region}" here but in "${first.region}" on line ${first.line}; a team belongs to one region`,
       );
     }
@@ -100,13 +112,13 @@ export function parseOrgFile(text: string, file: string): OrgFile {
 
   for (const row of rows) {
     if (row.managerEmail !== null && !byEmail.has(row.managerEmail)) {
-      problem(row.line, col(index, 'manager_email'), `manager ${row.managerEmail} of ${row.email} is not in the file`);
+      problemAt(row, 'manager_email', `manager ${row.managerEmail} of ${row.email} is not in the file`);
     }
   }
 
   for (const cycle of managerCycles(byEmail)) {
     const at = byEmail.get(cycle[0] as string) as OrgRow;
-    problem(at.line, col(index, 'manager_email'), `the manager chain loops: ${[...cycle, cycle[0]].join(' -> ')}`);
+    problemAt(at, 'manager_email', `the manager chain loops: ${[...cycle, cycle[0]].join(' -> ')}`);
   }
 
   if (problems.length > 0) {
@@ -115,14 +127,10 @@ export function parseOrgFile(text: string, file: string): OrgFile {
       problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
     throw new AppError('ORG_FILE_INVALID', `${first.message}${more}`, {
       where: first.where,
-      details: { problems: problems.map((p) => p.message) },
+      details: { problems: problems.map((p) => `${p.where}: ${p.message}`) },
     });
   }
   return { path: file, rows, byEmail };
-}
-
-function col(index: Map<string, number>, name: Column): number {
-  return (index.get(name) ?? 0) + 1;
 }
 
 function parseRow(

@@ -42,7 +42,7 @@ export function parseQuotaFile(text: string, file: string, calendar: FiscalCalen
   if (!header) throw new AppError('QUOTA_FILE_INVALID', `${file} is empty; expected a header row`, { where: file });
   const index = headerIndex(header, ['email', 'period', 'amount', 'currency'], [], file, 'QUOTA_FILE_INVALID');
   const fail = (line: number, column: number, message: string): never => {
-    throw new AppError('QUOTA_FILE_INVALID', `${file}:${line}:${column}: ${message}`, {
+    throw new AppError('QUOTA_FILE_INVALID', message, {
       where: `${file}:${line}:${column}`,
     });
   };

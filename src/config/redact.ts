@@ -24,23 +24,20 @@ const AUTH_PUBLIC_KEYS = new Set(['kind']);
 
 /** A copy of any config-shaped value with secrets replaced by `[redacted]` and URL passwords masked. */
 export function redactValue<T>(value: T): T {
-  const walk = (node: unknown, underAuth: boolean, key: string | null): unknown => {
-    if (key !== null) {
-      const k = key.toLowerCase();
-      if (SECRET_KEYS.has(k) || (underAuth && !AUTH_PUBLIC_KEYS.has(key))) {
-        return node === undefined || node === null ? node : REDACTED;
-      }
-    }
+  const walk = (node: unknown, inAuth: boolean): unknown => {
     if (typeof node === 'string') return redactUrl(node);
-    if (Array.isArray(node)) return node.map((v) => walk(v, underAuth, null));
+    if (Array.isArray(node)) return node.map((v) => walk(v, inAuth));
     if (node !== null && typeof node === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(node)) out[k] = walk(v, underAuth || k === 'auth', k);
+      for (const [k, v] of Object.entries(node)) {
+        const secret = SECRET_KEYS.has(k.toLowerCase()) || (inAuth && !AUTH_PUBLIC_KEYS.has(k));
+        out[k] = secret && v !== undefined && v !== null ? REDACTED : walk(v, inAuth || k === 'auth');
+      }
       return out;
     }
     return node;
   };
-  return walk(value, false, null) as T;
+  return walk(value, false) as T;
 }
 
 /** The configuration with every secret replaced, for printing. */

@@ -297,14 +297,14 @@ export const forecastSchema = z.strictObject({
 const severity = z.enum(['info', 'warning', 'critical']);
 
 const rule = <T extends z.ZodRawShape>(shape: T, defaultSeverity: z.infer<typeof severity>) =>
-  z.strictObject({ enabled: bool(true), severity: severity.default(defaultSeverity), ...shape }).prefault({});
+  z.strictObject({ enabled: bool(true), severity: severity.default(defaultSeverity), ...shape });
 
 export const alertRulesSchema = z.strictObject({
-  at_risk_rep: rule({ below: num(ratio().default(0.7)) }, 'warning'),
+  at_risk_rep: rule({ below: num(ratio().default(0.7)) }, 'warning').prefault({}),
   pace_deterioration: rule(
     { dropPoints: num(z.number().gt(0).default(10)), lookbackDays: num(z.int().min(1).default(7)) },
     'warning',
-  ),
+  ).prefault({}),
   activity_drop: rule(
     {
       scoreBelow: num(z.number().min(0).default(60)),
@@ -313,7 +313,7 @@ export const alertRulesSchema = z.strictObject({
       dropShare: num(ratio().max(1).default(0.3)),
     },
     'warning',
-  ),
+  ).prefault({}),
   coverage_gap: rule(
     {
       critical: num(ratio().default(1.5)),
@@ -321,16 +321,16 @@ export const alertRulesSchema = z.strictObject({
       minDaysRemaining: num(z.int().min(0).default(14)),
     },
     'warning',
-  ),
+  ).prefault({}),
   conversion_decline: rule(
     { windowDays: num(z.int().min(1).default(90)), dropPoints: num(z.number().gt(0).default(10)) },
     'warning',
-  ),
+  ).prefault({}),
   velocity_slowdown: rule(
     { windowDays: num(z.int().min(1).default(90)), longerShare: num(z.number().gt(0).default(0.15)) },
     'info',
-  ),
-  accelerator_opportunity: rule({ within: num(ratio().default(0.1)) }, 'info'),
+  ).prefault({}),
+  accelerator_opportunity: rule({ within: num(ratio().default(0.1)) }, 'info').prefault({}),
 });
 
 export const alertsSchema = z.strictObject({

@@ -1,0 +1,25 @@
+/** `quota-tracker migrate`: apply the migrations this version knows; a second run applies nothing. */
+import { redactUrl } from '../../config/redact.ts';
+import { loadForCommand } from '../config-for-command.ts';
+import type { CommandContext } from '../program.ts';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const { loaded, logger } = await loadForCommand(ctx);
+  const { createDb } = await import('../../db/index.ts');
+  const { migrateToLatest } = await import('../../db/migrate.ts');
+  const { database } = loaded.config;
+  const handle = await createDb({ url: database.url, dataDir: database.dataDir, logger });
+  try {
+    const where = handle.embedded ? 'the embedded PostgreSQL server' : redactUrl(handle.url);
+    const { applied } = await migrateToLatest(handle.db);
+    if (applied.length === 0) {
+      ctx.io.stdout(`The database schema at ${where} is up to date; no migration to apply.`);
+    } else {
+      ctx.io.stdout(`Applied ${applied.length} migration${applied.length === 1 ? '' : 's'} to ${where}:`);
+      for (const name of applied) ctx.io.stdout(`  ${name}`);
+    }
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}

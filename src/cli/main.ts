@@ -1,0 +1,27 @@
+/**
+ * Entry point of the `quota-tracker` bin. The table below says what runs each command: a lazily imported module
+ * under `./commands/`, or the issue that will build it. Whoever builds a command replaces its one entry.
+ */
+import { readFileSync } from 'node:fs';
+import { type CommandTable, notBuilt, runCli } from './program.ts';
+
+export const COMMANDS: CommandTable = {
+  demo: notBuilt('issue 7'),
+  start: notBuilt('issue 7'),
+  worker: notBuilt('issue 7'),
+  sync: notBuilt('issue 5'),
+  recompute: notBuilt('issue 6'),
+  report: notBuilt('issue 6'),
+  'writeback plan': notBuilt('issue 7'),
+  'writeback revert': notBuilt('issue 7'),
+  sandbox: notBuilt('issue 4'),
+  'token create': () => import('./commands/token-create.ts'),
+  'token revoke': () => import('./commands/token-revoke.ts'),
+  migrate: () => import('./commands/migrate.ts'),
+  'config check': () => import('./commands/config-check.ts'),
+  'config schema': () => import('./commands/config-schema.ts'),
+};
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+process.exitCode = await runCli(process.argv.slice(2), COMMANDS, { version: pkg.version });

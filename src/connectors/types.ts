@@ -53,6 +53,19 @@ export interface StreamSpec {
 const stamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$/);
 const keyset = z.object({ stamp, id: z.string().min(1) });
 
+/** What a stream learned about the org on its first read, kept so that incremental runs spend no call on it. */
+const streamMeta = z.object({
+  /** Fields selected per object (defaults plus the optional ones the org has). */
+  fields: z.record(z.string(), z.array(z.string())),
+  /** Formula fields among them, per object. */
+  formulaFields: z.record(z.string(), z.array(z.string())).optional(),
+  timeZone: z.string(),
+  corporateCurrency: z.string(),
+  multiCurrency: z.boolean(),
+  /** The org lacks the feature (no splits, no dated rates): the stream reads nothing. */
+  unavailable: z.boolean().optional(),
+});
+
 /** Bookkeeping shared by both phases: when the slower passes last completed. */
 const passes = {
   /** Upper bound of the last hard-delete check (deleted() feed or full-scan sweep). */
@@ -61,25 +74,24 @@ const passes = {
   formulasRefreshedAt: stamp.optional(),
   /** A full-scan sweep is owed (after `--full`, or when the delete feed's window was missed). */
   sweepPending: z.boolean().optional(),
+  meta: streamMeta.optional(),
 };
 
 export const syncCursorSchema = z.discriminatedUnion('phase', [
   z.object({
     v: z.literal(1),
     phase: z.literal('initial'),
-    /** Fixed at the start of the initial read: its upper bound, and where the incremental phase will begin. */
-    highWater: stamp,
-    /** Keyset position of the last committed record. */
+    /** Keyset position of the last committed record of the full read. */
     after: keyset.optional(),
     ...passes,
   }),
   z.object({
     v: z.literal(1),
     phase: z.literal('incremental'),
-    /** Everything stamped up to here was read (minus late commits, which the lookback catches). */
+    /** Records stamped up to here were read; the next run starts here minus the lookback. */
     since: stamp,
-    /** Set while an incremental run is in progress: its upper bound and the last committed keyset position. */
-    run: z.object({ upTo: stamp, after: keyset.optional() }).optional(),
+    /** Keyset position of the last committed record while a run is in progress; cleared when it completes. */
+    after: keyset.optional(),
     ...passes,
   }),
 ]);
@@ -87,6 +99,7 @@ export const syncCursorSchema = z.discriminatedUnion('phase', [
 /** A versioned, validated position in a stream. */
 export type SyncCursor = z.infer<typeof syncCursorSchema>;
 export type Keyset = z.infer<typeof keyset>;
+export type StreamMeta = z.infer<typeof streamMeta>;
 
 /**
  * Reads a stored cursor. Anything unreadable (older version, hand-edited, truncated) means a full re-read: the
@@ -115,7 +128,7 @@ export interface NormalizedCommon {
 }
 
 export interface RepRow {
-  name: string | null;
+  name: string;
   email: string | null;
   title: string | null;
   role_external_id: string | null;
@@ -123,10 +136,11 @@ export interface RepRow {
   is_active: boolean;
   start_date: string | null;
   territory: string | null;
+  currency: string | null;
 }
 
 export interface CrmRoleRow {
-  name: string | null;
+  name: string;
   parent_external_id: string | null;
 }
 
@@ -134,22 +148,23 @@ export interface DealRow {
   name: string | null;
   owner_external_id: string | null;
   amount: string | null;
-  currency: string | null;
-  stage: string | null;
+  currency: string;
+  stage: string;
   stage_category: 'open' | 'won' | 'lost';
   forecast_category: string | null;
   probability: string | null;
   close_date: string;
-  created_date: string | null;
+  created_date: string;
   deal_type: string | null;
   product_line: string | null;
   segment: string | null;
+  account_external_id: string | null;
   account_name: string | null;
 }
 
 export interface DealStageHistoryRow {
   deal_external_id: string;
-  stage: string | null;
+  stage: string;
   stage_category: 'open' | 'won' | 'lost';
   amount: string | null;
   close_date: string | null;
@@ -160,14 +175,16 @@ export interface DealStageHistoryRow {
 
 export interface DealLineItemRow {
   deal_external_id: string;
+  product_name: string | null;
   product_family: string | null;
+  quantity: string | null;
   amount: string | null;
 }
 
 export interface DealSplitRow {
   deal_external_id: string;
-  owner_external_id: string | null;
-  split_percent: string | null;
+  owner_external_id: string;
+  split_percent: string;
   split_amount: string | null;
   split_type: string | null;
   is_overlay: boolean;
@@ -180,13 +197,14 @@ export interface ActivityRow {
   owner_external_id: string | null;
   activity_type: ActivityType;
   subtype: string | null;
-  activity_date: string | null;
+  activity_date: string;
+  is_completed: boolean | null;
   deal_external_id: string | null;
 }
 
 export interface LeadRow {
   owner_external_id: string | null;
-  created_date: string | null;
+  created_date: string;
   status: string | null;
   is_converted: boolean;
   converted_date: string | null;
@@ -198,7 +216,7 @@ export interface QuotaRow {
   period_start: string;
   period_end: string;
   amount: string;
-  currency: string | null;
+  currency: string;
   product_line: string | null;
 }
 

@@ -1,0 +1,256 @@
+/**
+ * Salesforce sessions for one connection: refresh-token, client-credentials, JWT-bearer and (deprecated but
+ * common) username-password flows through jsforce's OAuth2. A refresh token Salesforce rotates is saved encrypted,
+ * and the latest session is shared through the credential store so that a worker that got a 401 picks up the
+ * session another worker just obtained instead of refreshing again. Refreshes are serialized across processes by a
+ * lock keyed by connection (a PostgreSQL advisory lock in production).
+ */
+import { createSign } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { OAuth2 } from 'jsforce';
+import { AppError } from '../../errors.ts';
+import type { Logger } from '../../util/log.ts';
+import { decideRetry, type RetryOptions } from '../retry-policy.ts';
+import type { SalesforceSession, SessionProvider } from './client.ts';
+
+export type SalesforceAuthConfig =
+  | { kind: 'refresh_token'; clientId: string; clientSecret: string; refreshToken: string }
+  | { kind: 'client_credentials'; clientId: string; clientSecret: string }
+  | { kind: 'jwt'; clientId: string; username: string; privateKeyPath: string }
+  | { kind: 'password'; clientId: string; clientSecret: string; username: string; password: string };
+
+/** Encrypted per-connection storage (src/db/secrets.ts in production, a Map in tests). */
+export interface CredentialStore {
+  load(kind: string): Promise<string | null>;
+  save(kind: string, plaintext: string): Promise<void>;
+}
+
+/** Runs `fn` while holding the connection's refresh lock. */
+export interface RefreshLock {
+  run<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export interface SalesforceAuthOptions {
+  connectionId: string;
+  loginUrl: string;
+  auth: SalesforceAuthConfig;
+  log: Logger;
+  store?: CredentialStore;
+  lock?: RefreshLock;
+  retry?: Partial<RetryOptions>;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+  /** Reads the JWT private key; defaults to the file system. */
+  readKey?: (path: string) => Promise<string>;
+}
+
+interface TokenResponse {
+  access_token: string;
+  instance_url: string;
+  id?: string;
+  refresh_token?: string;
+}
+
+const SESSION_KIND = 'access_token';
+const REFRESH_KIND = 'refresh_token';
+
+function b64url(s: string | Buffer): string {
+  return Buffer.from(s).toString('base64url');
+}
+
+/** The RS256-signed assertion of the JWT-bearer flow (jsforce has no signer). */
+export function signJwtAssertion(
+  claims: { clientId: string; username: string; audience: string; now: Date; lifetimeSeconds?: number },
+  privateKeyPem: string,
+): string {
+  const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
+  const body = b64url(
+    JSON.stringify({
+      iss: claims.clientId,
+      sub: claims.username,
+      aud: claims.audience,
+      exp: Math.floor(claims.now.getTime() / 1000) + (claims.lifetimeSeconds ?? 180),
+    }),
+  );
+  const signer = createSign('RSA-SHA256');
+  signer.update(`${header}.${body}`);
+  return `${header}.${body}.${signer.sign(privateKeyPem).toString('base64url')}`;
+}
+
+/** The org id from a token response's identity URL (`.../id/<orgId>/<userId>`). */
+export function orgIdFromIdentityUrl(id: string | undefined): string | undefined {
+  if (!id) return undefined;
+  const parts = id.split('/').filter(Boolean);
+  const org = parts[parts.length - 2];
+  return org && /^00D[0-9A-Za-z]{12,15}$/.test(org) ? org : undefined;
+}
+
+/** A process-local lock, for a single process and for tests. */
+export function localRefreshLock(): RefreshLock {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    run<T>(fn: () => Promise<T>): Promise<T> {
+      const next = tail.then(fn, fn);
+      tail = next.catch(() => {});
+      return next;
+    },
+  };
+}
+
+export class SalesforceAuth implements SessionProvider {
+  private readonly opts: SalesforceAuthOptions;
+  private readonly oauth2: OAuth2;
+  private readonly lock: RefreshLock;
+  private session: SalesforceSession | undefined;
+
+  constructor(opts: SalesforceAuthOptions) {
+    this.opts = opts;
+    const a = opts.auth;
+    this.oauth2 = new OAuth2({
+      loginUrl: opts.loginUrl,
+      clientId: a.clientId,
+      ...('clientSecret' in a ? { clientSecret: a.clientSecret } : {}),
+    });
+    this.lock = opts.lock ?? localRefreshLock();
+  }
+
+  async current(): Promise<SalesforceSession> {
+    if (this.session) return this.session;
+    return this.lock.run(async () => {
+      if (this.session) return this.session;
+      const shared = await this.loadShared();
+      this.session = shared ?? (await this.login());
+      return this.session;
+    });
+  }
+
+  async refresh(refusedAccessToken: string): Promise<SalesforceSession> {
+    return this.lock.run(async () => {
+      // Another caller (this process or, through the store, another worker) may have refreshed already.
+      if (this.session && this.session.accessToken !== refusedAccessToken) return this.session;
+      const shared = await this.loadShared();
+      if (shared && shared.accessToken !== refusedAccessToken) {
+        this.session = shared;
+        return shared;
+      }
+      this.session = await this.login();
+      return this.session;
+    });
+  }
+
+  private async loadShared(): Promise<SalesforceSession | undefined> {
+    if (!this.opts.store) return undefined;
+    try {
+      const raw = await this.opts.store.load(SESSION_KIND);
+      if (!raw) return undefined;
+      const s = JSON.parse(raw) as SalesforceSession & { loginUrl?: string };
+      // A session stored for another login URL (the connection was re-pointed) is not ours.
+      if (s.loginUrl !== this.opts.loginUrl || !s.accessToken || !s.instanceUrl) return undefined;
+      return { accessToken: s.accessToken, instanceUrl: s.instanceUrl, ...(s.orgId ? { orgId: s.orgId } : {}) };
+    } catch (e) {
+      this.opts.log.warn({ err: (e as Error).message }, 'salesforce: stored session unreadable; logging in again');
+      return undefined;
+    }
+  }
+
+  private async saveQuietly(kind: string, value: string): Promise<void> {
+    if (!this.opts.store) return;
+    try {
+      await this.opts.store.save(kind, value);
+    } catch (e) {
+      this.opts.log.warn(
+        { connection: this.opts.connectionId, kind, err: (e as Error).message },
+        'salesforce: could not store a credential',
+      );
+      if (kind === REFRESH_KIND) throw e;
+    }
+  }
+
+  /** Obtains a new session with the configured flow. */
+  private async login(): Promise<SalesforceSession> {
+    const a = this.opts.auth;
+    let res: TokenResponse;
+    if (a.kind === 'refresh_token') {
+      const stored = this.opts.store ? await this.opts.store.load(REFRESH_KIND).catch(() => null) : null;
+      const token = stored ?? a.refreshToken;
+      try {
+        res = await this.token(() => this.oauth2.refreshToken(token));
+      } catch (e) {
+        // A stored rotated token that no longer works: the configured one may have been replaced on purpose.
+        if (stored && stored !== a.refreshToken) res = await this.token(() => this.oauth2.refreshToken(a.refreshToken));
+        else throw e;
+      }
+      if (res.refresh_token && res.refresh_token !== token) {
+        this.opts.log.info({ connection: this.opts.connectionId }, 'salesforce: refresh token rotated; saving it');
+        await this.saveQuietly(REFRESH_KIND, res.refresh_token);
+      }
+    } else if (a.kind === 'client_credentials') {
+      res = await this.token(() => this.oauth2.requestToken({ grant_type: 'client_credentials' }));
+    } else if (a.kind === 'jwt') {
+      const pem = await (this.opts.readKey ?? ((p) => readFile(p, 'utf8')))(a.privateKeyPath).catch((e: unknown) => {
+        throw new AppError('CONFIG_INVALID', `cannot read the JWT private key: ${(e as Error).message}`, {
+          where: `connections.${this.opts.connectionId}.auth.privateKeyPath`,
+        });
+      });
+      const assertion = signJwtAssertion(
+        {
+          clientId: a.clientId,
+          username: a.username,
+          audience: this.opts.loginUrl.replace(/\/$/, ''),
+          now: (this.opts.now ?? (() => new Date()))(),
+        },
+        pem,
+      );
+      res = await this.token(() =>
+        this.oauth2.requestToken({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }),
+      );
+    } else {
+      res = await this.token(() => this.oauth2.authenticate(a.username, a.password));
+    }
+    const orgId = orgIdFromIdentityUrl(res.id);
+    const session: SalesforceSession = {
+      accessToken: res.access_token,
+      instanceUrl: res.instance_url,
+      ...(orgId ? { orgId } : {}),
+    };
+    await this.saveQuietly(SESSION_KIND, JSON.stringify({ ...session, loginUrl: this.opts.loginUrl }));
+    return session;
+  }
+
+  /** One token request under the retry policy; OAuth errors (invalid_grant, ...) are auth failures, not retried. */
+  private async token(call: () => Promise<unknown>): Promise<TokenResponse> {
+    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = (await call()) as TokenResponse;
+        if (!res?.access_token || !res.instance_url) {
+          throw new AppError('CRM_AUTH_FAILED', 'the token endpoint answered without an access token', {
+            where: `connections.${this.opts.connectionId}.auth`,
+          });
+        }
+        return res;
+      } catch (e) {
+        if (e instanceof AppError) throw e;
+        const name = (e as { name?: string }).name ?? '';
+        const code = (e as { code?: string }).code;
+        const http = /^ERROR_HTTP_(\d{3})$/.exec(name);
+        const status = http ? Number(http[1]) : /^[a-z_]+$/.test(name) ? 400 : undefined;
+        const d = decideRetry(
+          { status, code, message: (e as Error).message },
+          { attempt, refreshed: true },
+          this.opts.retry,
+        );
+        if (d.action === 'retry') {
+          await sleep(d.delayMs);
+          continue;
+        }
+        const authFailure = status !== undefined && status >= 400 && status < 500;
+        throw new AppError(
+          authFailure ? 'CRM_AUTH_FAILED' : d.action === 'fail' ? d.code : 'CRM_AUTH_FAILED',
+          `Salesforce ${this.opts.auth.kind} login for connection "${this.opts.connectionId}" failed: ${name}: ${(e as Error).message}`,
+          { where: `connections.${this.opts.connectionId}.auth`, cause: e },
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Reading typed values out of a raw Salesforce record. Each reader either returns the value in its warehouse form
+ * (decimal strings for money, `YYYY-MM-DD` dates, ISO instants) or throws `Unnormalizable` with a reason code that
+ * names the field, so the record is quarantined and the run goes on.
+ */
+import { dateInZone, isPlainDate, type PlainDate } from '../../../util/date.ts';
+import { Dec } from '../../../util/money.ts';
+
+/** The record cannot be normalized; the sync quarantines it with this code and reason. */
+export class Unnormalizable extends Error {
+  readonly reasonCode: string;
+  constructor(reasonCode: string, reason: string) {
+    super(reason);
+    this.name = 'Unnormalizable';
+    this.reasonCode = reasonCode;
+  }
+}
+
+export type RawRecord = { [field: string]: unknown };
+
+/** What every normalizer needs to know about the org and the configuration. */
+export interface NormalizeContext {
+  /** The org's time zone: datetimes become dates there. */
+  timeZone: string;
+  /** The corporate currency; every amount is in it when the org is single-currency. */
+  corporateCurrency: string;
+  /** Whether records carry CurrencyIsoCode. */
+  multiCurrency: boolean;
+  /** Custom field names from the connection's `fields` mapping. */
+  fields: {
+    amount?: string;
+    segment?: string;
+    productLine?: string;
+    dealType?: string;
+    forecastCategory?: string;
+    startDate?: string;
+    territory?: string;
+  };
+}
+
+/** Walks a dotted path through relationship objects (`Account.Name`). */
+export function get(raw: RawRecord, path: string): unknown {
+  let v: unknown = raw;
+  for (const part of path.split('.')) {
+    if (v === null || v === undefined || typeof v !== 'object') return undefined;
+    v = (v as RawRecord)[part];
+  }
+  return v;
+}
+
+export function str(raw: RawRecord, path: string): string | null {
+  const v = get(raw, path);
+  if (v === null || v === undefined || v === '') return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw new Unnormalizable('BAD_VALUE', `${path} is not text: ${JSON.stringify(v)}`);
+}
+
+export function reqStr(raw: RawRecord, path: string, code: string): string {
+  const v = str(raw, path);
+  if (v === null) throw new Unnormalizable(code, `${path} is missing`);
+  return v;
+}
+
+export function bool(raw: RawRecord, path: string): boolean {
+  const v = get(raw, path);
+  if (v === null || v === undefined) return false;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new Unnormalizable('BAD_BOOLEAN', `${path} is not a boolean: ${JSON.stringify(v)}`);
+}
+
+/** A number as a canonical decimal string (never through float arithmetic beyond the JSON parse). */
+export function decimal(raw: RawRecord, path: string): string | null {
+  const v = get(raw, path);
+  if (v === null || v === undefined || v === '') return null;
+  if (typeof v !== 'number' && typeof v !== 'string') {
+    throw new Unnormalizable('BAD_NUMBER', `${path} is not a number: ${JSON.stringify(v)}`);
+  }
+  if (typeof v === 'number' && !Number.isFinite(v)) {
+    throw new Unnormalizable('BAD_NUMBER', `${path} is not a finite number`);
+  }
+  if (typeof v === 'string' && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) {
+    throw new Unnormalizable('BAD_NUMBER', `${path} is not a number: ${JSON.stringify(v)}`);
+  }
+  return new Dec(String(v).trim()).toFixed();
+}
+
+/** A Percent field (0..100) as a 0..1 ratio. */
+export function percentAsRatio(raw: RawRecord, path: string): string | null {
+  const d = decimal(raw, path);
+  if (d === null) return null;
+  const r = new Dec(d).div(100);
+  if (r.lt(0) || r.gt(1)) throw new Unnormalizable('BAD_PERCENT', `${path} is outside 0..100: ${d}`);
+  return r.toFixed();
+}
+
+/** An ISO instant from a Salesforce datetime (`2026-01-01T00:00:00.000+0000`). */
+export function instant(raw: RawRecord, path: string): string | null {
+  const v = get(raw, path);
+  if (v === null || v === undefined || v === '') return null;
+  const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(t)) throw new Unnormalizable('BAD_DATETIME', `${path} is not a datetime: ${JSON.stringify(v)}`);
+  return new Date(t).toISOString();
+}
+
+/** A Date field as given; a Datetime field becomes its date in the org's time zone. */
+export function date(raw: RawRecord, path: string, timeZone: string): PlainDate | null {
+  const v = get(raw, path);
+  if (v === null || v === undefined || v === '') return null;
+  if (typeof v === 'string' && isPlainDate(v)) return v;
+  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v))) {
+    return dateInZone(v, timeZone);
+  }
+  throw new Unnormalizable('BAD_DATE', `${path} is not a date: ${JSON.stringify(v)}`);
+}
+
+export function reqDate(raw: RawRecord, path: string, timeZone: string, code: string): PlainDate {
+  const d = date(raw, path, timeZone);
+  if (d === null) throw new Unnormalizable(code, `${path} is missing`);
+  return d;
+}
+
+/** The record's currency: CurrencyIsoCode on a multi-currency org, else the corporate currency. */
+export function currency(raw: RawRecord, ctx: NormalizeContext): string {
+  if (!ctx.multiCurrency) return ctx.corporateCurrency;
+  const c = str(raw, 'CurrencyIsoCode');
+  if (c === null) return ctx.corporateCurrency;
+  if (!/^[A-Z]{3}$/.test(c)) throw new Unnormalizable('BAD_CURRENCY', `CurrencyIsoCode is not ISO 4217: "${c}"`);
+  return c;
+}
+
+/** won if IsWon, lost if IsClosed and not IsWon, else open. */
+export function stageCategory(isClosed: boolean, isWon: boolean): 'open' | 'won' | 'lost' {
+  if (isWon) return 'won';
+  return isClosed ? 'lost' : 'open';
+}
+
+export function recordId(raw: RawRecord): string {
+  const id = get(raw, 'Id');
+  if (typeof id !== 'string' || id === '') throw new Unnormalizable('MISSING_ID', 'Id is missing');
+  return id;
+}

@@ -1,0 +1,99 @@
+/** Quotas, fiscal periods and currency rates: the planning data the metrics are measured against. */
+import { addDays, addMonths } from '../../../util/date.ts';
+import type { CrmFiscalPeriodRow, FxRateRow, QuotaRow } from '../../types.ts';
+import {
+  bool,
+  currency,
+  date,
+  decimal,
+  type NormalizeContext,
+  type RawRecord,
+  reqDate,
+  reqStr,
+  str,
+  Unnormalizable,
+} from './fields.ts';
+
+/** Static rates (CurrencyType) have no start: they hold from the beginning of time until replaced. */
+export const STATIC_RATE_FROM = '1970-01-01';
+
+/**
+ * A ForecastingQuota. Its period ends where its Period ends; without a Period the quota is taken as one fiscal
+ * quarter long (the default forecast period). Quantity quotas are not revenue and are quarantined.
+ */
+export function normalizeForecastingQuota(raw: RawRecord, ctx: NormalizeContext): QuotaRow {
+  if (bool(raw, 'IsQuantity')) throw new Unnormalizable('QUANTITY_QUOTA', 'IsQuantity quotas are not revenue quotas');
+  const amount = decimal(raw, 'QuotaAmount');
+  if (amount === null) throw new Unnormalizable('MISSING_AMOUNT', 'QuotaAmount is missing');
+  if (amount.startsWith('-')) throw new Unnormalizable('BAD_NUMBER', `QuotaAmount is negative: ${amount}`);
+  const start = reqDate(raw, 'StartDate', ctx.timeZone, 'MISSING_START_DATE');
+  const end = date(raw, 'Period.EndDate', ctx.timeZone) ?? addDays(addMonths(start, 3), -1);
+  return {
+    owner_external_id: reqStr(raw, 'QuotaOwnerId', 'MISSING_OWNER'),
+    period_start: start,
+    period_end: end,
+    amount,
+    currency: currency(raw, ctx),
+    product_line: str(raw, 'ProductFamily'),
+  };
+}
+
+export function normalizePeriod(raw: RawRecord, ctx: NormalizeContext): CrmFiscalPeriodRow {
+  const year = str(raw, 'FiscalYearSettings.Name');
+  const n = raw.Number;
+  return {
+    period_type: reqStr(raw, 'Type', 'MISSING_TYPE'),
+    start_date: reqDate(raw, 'StartDate', ctx.timeZone, 'MISSING_START_DATE'),
+    end_date: reqDate(raw, 'EndDate', ctx.timeZone, 'MISSING_END_DATE'),
+    fiscal_year: year && /^\d{4}$/.test(year) ? Number(year) : null,
+    number: typeof n === 'number' && Number.isInteger(n) ? n : null,
+  };
+}
+
+export function normalizeFiscalYear(raw: RawRecord, ctx: NormalizeContext): CrmFiscalPeriodRow {
+  const name = str(raw, 'Name');
+  return {
+    period_type: 'FiscalYear',
+    start_date: reqDate(raw, 'StartDate', ctx.timeZone, 'MISSING_START_DATE'),
+    end_date: reqDate(raw, 'EndDate', ctx.timeZone, 'MISSING_END_DATE'),
+    fiscal_year: name && /^\d{4}$/.test(name) ? Number(name) : null,
+    number: null,
+  };
+}
+
+function rate(raw: RawRecord): string {
+  const r = decimal(raw, 'ConversionRate');
+  if (r === null) throw new Unnormalizable('MISSING_RATE', 'ConversionRate is missing');
+  if (!/^[0-9.]+$/.test(r) || /^0*\.?0*$/.test(r)) throw new Unnormalizable('BAD_RATE', `ConversionRate is ${r}`);
+  return r;
+}
+
+function isoCode(raw: RawRecord): string {
+  const c = reqStr(raw, 'IsoCode', 'MISSING_CURRENCY');
+  if (!/^[A-Z]{3}$/.test(c)) throw new Unnormalizable('BAD_CURRENCY', `IsoCode is not ISO 4217: "${c}"`);
+  return c;
+}
+
+export function normalizeCurrencyType(raw: RawRecord): FxRateRow {
+  return {
+    currency: isoCode(raw),
+    rate: rate(raw),
+    valid_from: STATIC_RATE_FROM,
+    valid_to: null,
+    source: 'crm_static',
+  };
+}
+
+/** NextStartDate is exclusive, as valid_to is. */
+export function normalizeDatedRate(raw: RawRecord, ctx: NormalizeContext): FxRateRow {
+  const from = reqDate(raw, 'StartDate', ctx.timeZone, 'MISSING_START_DATE');
+  const to = date(raw, 'NextStartDate', ctx.timeZone);
+  return {
+    currency: isoCode(raw),
+    rate: rate(raw),
+    valid_from: from,
+    // Salesforce's last rate runs to 9999-12-31; that is "still current".
+    valid_to: to === null || to >= '9999-01-01' ? null : to,
+    source: 'crm_dated',
+  };
+}

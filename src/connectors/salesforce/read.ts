@@ -1,0 +1,349 @@
+/**
+ * Reading one Salesforce stream as pages, loss-free:
+ *
+ * - ascending by (SystemModstamp, Id) with keyset paging, so records sharing a stamp are never skipped and a
+ *   crash resumes after the last committed record;
+ * - an inclusive lower bound minus a lookback on each incremental run, for transactions that committed late;
+ * - queryAll where the object has IsDeleted, so soft deletes arrive as rows with is_deleted;
+ * - the `deleted()` feed for hard deletes inside its 15-day window, and a full-scan sweep (ids not seen are
+ *   deleted) when the gap is longer or after `--full`;
+ * - the high-water mark is the newest stamp read, never past the run's start;
+ * - formula fields (which change without moving the stamp) re-read on their own slower schedule.
+ */
+import { AppError, isAppError } from '../../errors.ts';
+import type { Logger } from '../../util/log.ts';
+import type {
+  Keyset,
+  NormalizedRecord,
+  Page,
+  QuarantinedRecord,
+  RecordPatch,
+  StreamMeta,
+  SyncCursor,
+} from '../types.ts';
+import type { SalesforceClient, SalesforceRecord } from './client.ts';
+import {
+  date,
+  decimal,
+  instant,
+  type NormalizeContext,
+  type RawRecord,
+  str,
+  Unnormalizable,
+} from './normalize/fields.ts';
+import type { ObjectRead, SalesforceFieldMapping, SalesforceStream } from './streams.ts';
+
+/** The delete feed keeps 15 days; ask for less so a slow run never falls off its edge. */
+export const DELETED_FEED_WINDOW_MS = 15 * 86_400_000 - 3_600_000;
+
+export interface OrgFacts {
+  timeZone: string;
+  corporateCurrency: string;
+  multiCurrency: boolean;
+}
+
+export interface StreamReadOptions {
+  client: SalesforceClient;
+  stream: SalesforceStream;
+  mapping: SalesforceFieldMapping;
+  orgFacts: () => Promise<OrgFacts>;
+  lookbackMinutes: number;
+  batchSize: number;
+  formulaRefreshEverySeconds: number;
+  log: Logger;
+  now: () => Date;
+  refreshFormulas?: boolean;
+  signal?: AbortSignal;
+}
+
+/** A SOQL datetime literal; whole seconds when the stamp has no milliseconds (as Salesforce's always do). */
+export function soqlDateTime(iso: string): string {
+  const d = new Date(iso);
+  const s = d.toISOString();
+  return s.endsWith('.000Z') ? `${s.slice(0, 19)}Z` : s;
+}
+
+function soqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The WHERE clause that resumes after a keyset position, or starts at an inclusive lower bound. */
+export function keysetWhere(field: string, after: Keyset | undefined, lowerBound: string | undefined): string {
+  if (after) {
+    const t = soqlDateTime(after.stamp);
+    return `WHERE (${field} > ${t} OR (${field} = ${t} AND Id > ${soqlString(after.id)}))`;
+  }
+  if (lowerBound) return `WHERE ${field} >= ${soqlDateTime(lowerBound)}`;
+  return '';
+}
+
+async function* queryPages(
+  opts: StreamReadOptions,
+  soql: string,
+  all: boolean,
+): AsyncGenerator<{ records: SalesforceRecord[]; apiCalls: number }> {
+  const { client, batchSize } = opts;
+  let before = client.apiCalls();
+  let res = await client.query<SalesforceRecord>(soql, { all, batchSize });
+  yield { records: res.records, apiCalls: client.apiCalls() - before };
+  while (!res.done && res.nextRecordsUrl) {
+    opts.signal?.throwIfAborted();
+    before = client.apiCalls();
+    res = await client.queryMore<SalesforceRecord>(res.nextRecordsUrl, batchSize);
+    yield { records: res.records, apiCalls: client.apiCalls() - before };
+  }
+}
+
+/** Learns the fields the org has for each object of the stream (one describe per object, once per stream). */
+async function discover(opts: StreamReadOptions): Promise<StreamMeta> {
+  const facts = await opts.orgFacts();
+  const fields: Record<string, string[]> = {};
+  const formulaFields: Record<string, string[]> = {};
+  for (const obj of opts.stream.objects) {
+    let described: Awaited<ReturnType<SalesforceClient['describe']>>;
+    try {
+      described = await opts.client.describe(obj.sobject);
+    } catch (e) {
+      if (opts.stream.optional && isAppError(e) && (e.code === 'CRM_REQUEST_INVALID' || e.code === 'CRM_PERMISSION')) {
+        opts.log.info({ stream: opts.stream.name }, `salesforce: the org has no ${obj.sobject}; stream skipped`);
+        return { fields: {}, ...facts, unavailable: true };
+      }
+      throw e;
+    }
+    const byName = new Map(described.fields.map((f) => [f.name.toLowerCase(), f]));
+    for (const f of obj.fields) {
+      if (f.includes('.')) continue; // relationship paths are checked by the query itself
+      if (!byName.has(f.toLowerCase())) {
+        throw new AppError('CRM_FIELD_MISSING', `${obj.sobject}.${f} is missing or hidden from the integration user`, {
+          where: `${obj.sobject}.${f}`,
+        });
+      }
+    }
+    const optional = (obj.optionalFields ?? []).filter((f) => byName.has(f.toLowerCase()));
+    fields[obj.sobject] = [...obj.fields, ...optional];
+    formulaFields[obj.sobject] = fields[obj.sobject]!.filter((f) => byName.get(f.toLowerCase())?.calculated === true);
+  }
+  return { fields, formulaFields, ...facts };
+}
+
+function normalizeContext(
+  meta: StreamMeta,
+  mapping: SalesforceFieldMapping,
+  user: string[] | undefined,
+): NormalizeContext {
+  const has = (f: string) => user?.includes(f) ?? false;
+  return {
+    timeZone: meta.timeZone,
+    corporateCurrency: meta.corporateCurrency,
+    multiCurrency: meta.multiCurrency,
+    fields: {
+      ...mapping,
+      startDate: mapping.startDate ?? (has('Start_Date__c') ? 'Start_Date__c' : undefined),
+      territory: mapping.territory ?? (has('Territory__c') ? 'Territory__c' : undefined),
+    },
+  };
+}
+
+interface Normalized {
+  records: NormalizedRecord[];
+  quarantined: QuarantinedRecord[];
+  /** Soft-deleted records that could not be normalized still delete their row. */
+  deletedIds: string[];
+}
+
+function stripAttributes(raw: SalesforceRecord): unknown {
+  return JSON.parse(JSON.stringify(raw, (k, v: unknown) => (k === 'attributes' ? undefined : v)));
+}
+
+export function normalizeRecords(
+  raws: readonly SalesforceRecord[],
+  obj: ObjectRead,
+  ctx: NormalizeContext,
+  cursorField: string,
+): Normalized {
+  const out: Normalized = { records: [], quarantined: [], deletedIds: [] };
+  for (const raw of raws) {
+    const id = typeof raw.Id === 'string' ? raw.Id : '';
+    try {
+      if (!id) throw new Unnormalizable('MISSING_ID', 'Id is missing');
+      const row = obj.normalize(raw as RawRecord, ctx);
+      out.records.push({
+        externalId: id,
+        sourceModifiedAt: instant(raw as RawRecord, cursorField),
+        isDeleted: raw.IsDeleted === true,
+        row,
+      });
+    } catch (e) {
+      if (!(e instanceof Unnormalizable)) throw e;
+      out.quarantined.push({
+        externalId: id,
+        reasonCode: e.reasonCode,
+        reason: `${obj.sobject} ${id || '(no Id)'}: ${e.message}`,
+        payload: stripAttributes(raw),
+      });
+      if (id && raw.IsDeleted === true) out.deletedIds.push(id);
+    }
+  }
+  return out;
+}
+
+function keysetOf(raw: SalesforceRecord, cursorField: string): Keyset | undefined {
+  const stamp = raw[cursorField];
+  if (typeof raw.Id !== 'string' || typeof stamp !== 'string') return undefined;
+  const t = Date.parse(stamp);
+  return Number.isNaN(t) ? undefined : { stamp: new Date(t).toISOString(), id: raw.Id };
+}
+
+const emptyPage = (cursor: SyncCursor, apiCalls = 0): Page => ({
+  records: [],
+  deletedIds: [],
+  quarantined: [],
+  cursor,
+  apiCalls,
+});
+
+/** Reads one stream from `from` (null: from the beginning). Each page's cursor is safe to store with its rows. */
+export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncCursor | null): AsyncGenerator<Page> {
+  const { stream, client } = opts;
+  const runStart = opts.now();
+  const runStartIso = runStart.toISOString();
+  let cursor: SyncCursor = from ?? { v: 1, phase: 'initial', deletesCheckedTo: runStartIso };
+  // Calls spent on discovery are reported with the first page.
+  let carried = 0;
+  if (!cursor.meta) {
+    const before = client.apiCalls();
+    cursor = { ...cursor, meta: await discover(opts) };
+    carried = client.apiCalls() - before;
+    if (cursor.meta?.unavailable) {
+      yield emptyPage({ v: 1, phase: 'incremental', since: runStartIso, meta: cursor.meta }, carried);
+      return;
+    }
+  }
+  const meta = cursor.meta!;
+  if (meta.unavailable) {
+    yield emptyPage(cursor);
+    return;
+  }
+  const nctx = normalizeContext(meta, opts.mapping, meta.fields.User);
+
+  if (stream.mode === 'full_refresh') {
+    yield* readFullRefresh(opts, cursor, meta, nctx, runStartIso, carried);
+    return;
+  }
+
+  const obj = stream.objects[0]!;
+  const cursorField = stream.cursorField ?? 'SystemModstamp';
+  const select = meta.fields[obj.sobject] ?? [...obj.fields];
+  const lower =
+    cursor.phase === 'incremental'
+      ? new Date(Date.parse(cursor.since) - opts.lookbackMinutes * 60_000).toISOString()
+      : undefined;
+  const soql = `SELECT ${select.join(', ')} FROM ${obj.sobject} ${keysetWhere(cursorField, cursor.after, lower)} ORDER BY ${cursorField} ASC, Id ASC`;
+  let last = cursor.after;
+  for await (const batch of queryPages(opts, soql.replace(/\s+/g, ' '), obj.hasIsDeleted)) {
+    const n = normalizeRecords(batch.records, obj, nctx, cursorField);
+    const lastRaw = batch.records[batch.records.length - 1];
+    const k = lastRaw ? keysetOf(lastRaw, cursorField) : undefined;
+    if (k) last = k;
+    cursor = { ...cursor, ...(last ? { after: last } : {}) };
+    yield { ...n, cursor, apiCalls: batch.apiCalls + carried };
+    carried = 0;
+  }
+
+  // The scan is complete: the high-water mark is the newest stamp read, never past this run's start.
+  const previous = cursor.phase === 'incremental' ? cursor.since : undefined;
+  let since = last?.stamp ?? previous ?? runStartIso;
+  if (previous && previous > since) since = previous;
+  if (since > runStartIso) since = runStartIso;
+  const { after: _after, ...rest } = cursor;
+  let done: SyncCursor = { ...rest, v: 1, phase: 'incremental', since };
+
+  // Hard deletes.
+  if (stream.supportsDeletedFeed || done.sweepPending) {
+    const checkedTo = done.deletesCheckedTo ?? runStartIso;
+    const fromT = new Date(Date.parse(checkedTo) - opts.lookbackMinutes * 60_000);
+    let sweep = done.sweepPending === true || runStart.getTime() - fromT.getTime() > DELETED_FEED_WINDOW_MS;
+    if (!sweep && stream.supportsDeletedFeed) {
+      const before = client.apiCalls();
+      const end = client.serverTime && client.serverTime < runStart ? client.serverTime : runStart;
+      const res = await client.deleted(obj.sobject, fromT, end > fromT ? end : runStart);
+      if (Date.parse(res.earliestDateAvailable) > fromT.getTime()) {
+        // The org purged its delete log past our last check: only a full scan can tell what went.
+        sweep = true;
+      } else {
+        const covered = res.latestDateCovered ? new Date(Date.parse(res.latestDateCovered)).toISOString() : undefined;
+        // The feed says how far it covered; the next check starts there (minus the lookback), never later.
+        done = { ...done, deletesCheckedTo: covered ?? checkedTo };
+        const ids = res.deletedRecords.map((r) => r.id);
+        yield { ...emptyPage(done, client.apiCalls() - before), deletedIds: ids };
+      }
+    }
+    if (sweep) {
+      const seen: string[] = [];
+      let calls = 0;
+      for await (const batch of queryPages(opts, `SELECT Id FROM ${obj.sobject}`, false)) {
+        for (const r of batch.records) if (typeof r.Id === 'string') seen.push(r.Id);
+        calls += batch.apiCalls;
+      }
+      done = { ...done, deletesCheckedTo: runStartIso, sweepPending: false };
+      yield { ...emptyPage(done, calls), sweepSeenIds: seen };
+    }
+  }
+
+  // Formula fields, on their slower schedule.
+  const formulas = (meta.formulaFields?.[obj.sobject] ?? []).filter((f) => f in stream.mappedColumns);
+  const dueAt = done.formulasRefreshedAt
+    ? Date.parse(done.formulasRefreshedAt) + opts.formulaRefreshEverySeconds * 1000
+    : Number.NEGATIVE_INFINITY;
+  if (formulas.length > 0 && (opts.refreshFormulas || runStart.getTime() >= dueAt) && from !== null) {
+    const soqlF = `SELECT Id, ${formulas.join(', ')} FROM ${obj.sobject}`;
+    for await (const batch of queryPages(opts, soqlF, false)) {
+      const patches: RecordPatch[] = [];
+      for (const r of batch.records) {
+        if (typeof r.Id !== 'string') continue;
+        const columns: RecordPatch['columns'] = {};
+        for (const f of formulas) {
+          const col = stream.mappedColumns[f]!;
+          try {
+            columns[col] =
+              col === 'amount'
+                ? decimal(r as RawRecord, f)
+                : col === 'start_date'
+                  ? date(r as RawRecord, f, nctx.timeZone)
+                  : str(r as RawRecord, f);
+          } catch {
+            // a bad formula value leaves the column as the last full read had it
+          }
+        }
+        patches.push({ externalId: r.Id, columns });
+      }
+      yield { ...emptyPage(done, batch.apiCalls), patches };
+    }
+    done = { ...done, formulasRefreshedAt: runStartIso };
+  }
+  yield emptyPage(done);
+}
+
+async function* readFullRefresh(
+  opts: StreamReadOptions,
+  start: SyncCursor,
+  meta: StreamMeta,
+  nctx: NormalizeContext,
+  runStartIso: string,
+  carried: number,
+): AsyncGenerator<Page> {
+  const seen: string[] = [];
+  for (const obj of opts.stream.objects) {
+    const select = meta.fields[obj.sobject] ?? [...obj.fields];
+    const soql = `SELECT ${select.join(', ')} FROM ${obj.sobject} ORDER BY Id ASC`;
+    for await (const batch of queryPages(opts, soql, obj.hasIsDeleted)) {
+      const n = normalizeRecords(batch.records, obj, nctx, opts.stream.cursorField ?? 'SystemModstamp');
+      for (const r of batch.records) if (typeof r.Id === 'string' && r.IsDeleted !== true) seen.push(r.Id);
+      // Mid-scan pages keep the starting cursor: a crash re-reads the whole (small) stream.
+      yield { ...n, cursor: start, apiCalls: batch.apiCalls + carried };
+      carried = 0;
+    }
+  }
+  const { after: _after, ...rest } = start;
+  yield { ...emptyPage({ ...rest, v: 1, phase: 'incremental', since: runStartIso }), sweepSeenIds: seen };
+}

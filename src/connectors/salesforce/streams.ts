@@ -1,0 +1,395 @@
+/**
+ * The Salesforce streams: which object each reads, the default field list, the fields read only where the org has
+ * them, how a record becomes a warehouse row, and how changes are found. Custom fields come from the connection's
+ * `fields` mapping (amount, segment, product line, deal type, forecast category, start date, territory).
+ */
+import type { StreamSpec, TableRows, WarehouseTable } from '../types.ts';
+import { normalizeEvent, normalizeTask } from './normalize/activities.ts';
+import {
+  normalizeLead,
+  normalizeLineItem,
+  normalizeOpportunity,
+  normalizeOpportunityHistory,
+  normalizeSplit,
+} from './normalize/deals.ts';
+import type { NormalizeContext, RawRecord } from './normalize/fields.ts';
+import { normalizeRole, normalizeUser } from './normalize/people.ts';
+import {
+  normalizeCurrencyType,
+  normalizeDatedRate,
+  normalizeFiscalYear,
+  normalizeForecastingQuota,
+  normalizePeriod,
+} from './normalize/planning.ts';
+
+/** The connection's custom field mapping, as the config file spells it. */
+export interface SalesforceFieldMapping {
+  amount?: string;
+  segment?: string;
+  productLine?: string;
+  dealType?: string;
+  forecastCategory?: string;
+  startDate?: string;
+  territory?: string;
+}
+
+/** One object read by a stream. */
+export interface ObjectRead<T extends WarehouseTable = WarehouseTable> {
+  sobject: string;
+  /** Always selected (the org must have them). */
+  fields: readonly string[];
+  /** Selected only when describe shows the org has them (Start_Date__c, CurrencyIsoCode, ...). */
+  optionalFields?: readonly string[];
+  /** Whether the object has IsDeleted (then it is read through queryAll and soft deletes arrive). */
+  hasIsDeleted: boolean;
+  normalize: (raw: RawRecord, ctx: NormalizeContext) => TableRows[T];
+}
+
+export interface SalesforceStream<T extends WarehouseTable = WarehouseTable> extends StreamSpec {
+  readonly table: T;
+  readonly objects: readonly ObjectRead<T>[];
+  /** A feature the org may not have: the stream reads nothing there (e.g. splits, dated rates). */
+  readonly optional?: boolean;
+  /**
+   * Restricts the full-scan sweep to this stream's own rows when two streams share a table (tasks and events in
+   * activities; static and dated rates in fx_rates).
+   */
+  readonly scope?: { readonly column: string; readonly value: string };
+  /** Warehouse column for each mapped CRM field, so a formula pass can patch it. */
+  readonly mappedColumns: Readonly<Record<string, string>>;
+}
+
+const AUDIT = ['Id', 'SystemModstamp'] as const;
+
+function def<T extends WarehouseTable>(s: SalesforceStream<T>): SalesforceStream<T> {
+  return s;
+}
+
+/** Every stream, in the order a full sync runs them (people before the records that point at them). */
+export function salesforceStreams(mapping: SalesforceFieldMapping = {}): SalesforceStream[] {
+  const m = mapping;
+  const oppMapped: Record<string, string> = {};
+  if (m.amount) oppMapped[m.amount] = 'amount';
+  if (m.segment) oppMapped[m.segment] = 'segment';
+  if (m.productLine) oppMapped[m.productLine] = 'product_line';
+  if (m.dealType) oppMapped[m.dealType] = 'deal_type';
+  if (m.forecastCategory) oppMapped[m.forecastCategory] = 'forecast_category';
+  const userMapped: Record<string, string> = {};
+  if (m.startDate) userMapped[m.startDate] = 'start_date';
+  if (m.territory) userMapped[m.territory] = 'territory';
+
+  const incremental = { mode: 'incremental' as const, cursorField: 'SystemModstamp', formulaFields: [] };
+  const fullRefresh = {
+    mode: 'full_refresh' as const,
+    cursorField: null,
+    supportsDeletedFeed: false,
+    formulaFields: [],
+  };
+
+  const streams: SalesforceStream[] = [
+    def({
+      name: 'users',
+      table: 'reps',
+      ...incremental,
+      // Users are deactivated, never deleted.
+      supportsDeletedFeed: false,
+      mappedColumns: userMapped,
+      objects: [
+        {
+          sobject: 'User',
+          fields: [
+            ...AUDIT,
+            'Name',
+            'FirstName',
+            'LastName',
+            'Username',
+            'Email',
+            'Title',
+            'UserRoleId',
+            'ManagerId',
+            'IsActive',
+            'CreatedDate',
+            ...Object.keys(userMapped),
+          ],
+          optionalFields: ['DefaultCurrencyIsoCode', 'Start_Date__c', 'Territory__c'],
+          hasIsDeleted: false,
+          normalize: normalizeUser,
+        },
+      ],
+    }),
+    def({
+      name: 'user_roles',
+      table: 'crm_roles',
+      ...fullRefresh,
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'UserRole',
+          fields: [...AUDIT, 'Name', 'ParentRoleId'],
+          hasIsDeleted: false,
+          normalize: normalizeRole,
+        },
+      ],
+    }),
+    def({
+      name: 'opportunities',
+      table: 'deals',
+      ...incremental,
+      supportsDeletedFeed: true,
+      dirty: { ownerColumn: 'owner_external_id', dateColumn: 'close_date' },
+      mappedColumns: oppMapped,
+      objects: [
+        {
+          sobject: 'Opportunity',
+          fields: [
+            ...AUDIT,
+            'IsDeleted',
+            'Name',
+            'OwnerId',
+            'Amount',
+            'StageName',
+            'IsClosed',
+            'IsWon',
+            'ForecastCategoryName',
+            'Probability',
+            'CloseDate',
+            'CreatedDate',
+            'Type',
+            'AccountId',
+            'Account.Name',
+            ...Object.keys(oppMapped),
+          ],
+          optionalFields: ['CurrencyIsoCode'],
+          hasIsDeleted: true,
+          normalize: normalizeOpportunity,
+        },
+      ],
+    }),
+    def({
+      name: 'opportunity_history',
+      table: 'deal_stage_history',
+      ...incremental,
+      supportsDeletedFeed: true,
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'OpportunityHistory',
+          fields: [
+            ...AUDIT,
+            'IsDeleted',
+            'OpportunityId',
+            'StageName',
+            'Amount',
+            'CloseDate',
+            'Probability',
+            'ForecastCategory',
+            'CreatedDate',
+          ],
+          hasIsDeleted: true,
+          normalize: normalizeOpportunityHistory,
+        },
+      ],
+    }),
+    def({
+      name: 'opportunity_line_items',
+      table: 'deal_line_items',
+      ...incremental,
+      supportsDeletedFeed: true,
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'OpportunityLineItem',
+          fields: [...AUDIT, 'IsDeleted', 'OpportunityId', 'Name', 'Product2.Family', 'Quantity', 'TotalPrice'],
+          hasIsDeleted: true,
+          normalize: normalizeLineItem,
+        },
+      ],
+    }),
+    def({
+      name: 'opportunity_splits',
+      table: 'deal_splits',
+      ...incremental,
+      supportsDeletedFeed: true,
+      optional: true,
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'OpportunitySplit',
+          fields: [
+            ...AUDIT,
+            'IsDeleted',
+            'OpportunityId',
+            'SplitOwnerId',
+            'SplitPercentage',
+            'SplitAmount',
+            'SplitTypeId',
+            'SplitType.DeveloperName',
+            'SplitType.IsTotalValidated',
+          ],
+          hasIsDeleted: true,
+          normalize: normalizeSplit,
+        },
+      ],
+    }),
+    def({
+      name: 'tasks',
+      table: 'activities',
+      ...incremental,
+      supportsDeletedFeed: true,
+      scope: { column: 'kind', value: 'task' },
+      dirty: { ownerColumn: 'owner_external_id', dateColumn: 'activity_date' },
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'Task',
+          fields: [
+            ...AUDIT,
+            'IsDeleted',
+            'OwnerId',
+            'TaskSubtype',
+            'Type',
+            'ActivityDate',
+            'CompletedDateTime',
+            'CreatedDate',
+            'WhatId',
+            'IsClosed',
+          ],
+          hasIsDeleted: true,
+          normalize: normalizeTask,
+        },
+      ],
+    }),
+    def({
+      name: 'events',
+      table: 'activities',
+      ...incremental,
+      supportsDeletedFeed: true,
+      scope: { column: 'kind', value: 'event' },
+      dirty: { ownerColumn: 'owner_external_id', dateColumn: 'activity_date' },
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'Event',
+          fields: [
+            ...AUDIT,
+            'IsDeleted',
+            'OwnerId',
+            'Type',
+            'EventSubtype',
+            'ActivityDate',
+            'ActivityDateTime',
+            'StartDateTime',
+            'CreatedDate',
+            'WhatId',
+          ],
+          hasIsDeleted: true,
+          normalize: normalizeEvent,
+        },
+      ],
+    }),
+    def({
+      name: 'leads',
+      table: 'leads',
+      ...incremental,
+      supportsDeletedFeed: true,
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'Lead',
+          fields: [
+            ...AUDIT,
+            'IsDeleted',
+            'OwnerId',
+            'CreatedDate',
+            'Status',
+            'IsConverted',
+            'ConvertedDate',
+            'ConvertedOpportunityId',
+          ],
+          hasIsDeleted: true,
+          normalize: normalizeLead,
+        },
+      ],
+    }),
+    def({
+      name: 'forecasting_quotas',
+      table: 'quotas',
+      ...incremental,
+      supportsDeletedFeed: true,
+      optional: true,
+      dirty: { ownerColumn: 'owner_external_id', dateColumn: 'period_start' },
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'ForecastingQuota',
+          fields: [
+            ...AUDIT,
+            'QuotaOwnerId',
+            'QuotaAmount',
+            'StartDate',
+            'PeriodId',
+            'Period.EndDate',
+            'ProductFamily',
+            'IsQuantity',
+          ],
+          optionalFields: ['CurrencyIsoCode'],
+          hasIsDeleted: false,
+          normalize: normalizeForecastingQuota,
+        },
+      ],
+    }),
+    def({
+      name: 'fiscal_periods',
+      table: 'crm_fiscal_periods',
+      ...fullRefresh,
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'FiscalYearSettings',
+          fields: [...AUDIT, 'Name', 'StartDate', 'EndDate'],
+          hasIsDeleted: false,
+          normalize: normalizeFiscalYear,
+        },
+        {
+          sobject: 'Period',
+          fields: [...AUDIT, 'Type', 'StartDate', 'EndDate', 'Number', 'FiscalYearSettings.Name'],
+          hasIsDeleted: false,
+          normalize: normalizePeriod,
+        },
+      ],
+    }),
+    def({
+      name: 'currency_types',
+      table: 'fx_rates',
+      ...fullRefresh,
+      optional: true,
+      scope: { column: 'source', value: 'crm_static' },
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'CurrencyType',
+          fields: [...AUDIT, 'IsoCode', 'ConversionRate', 'IsActive'],
+          hasIsDeleted: false,
+          normalize: normalizeCurrencyType,
+        },
+      ],
+    }),
+    def({
+      name: 'dated_conversion_rates',
+      table: 'fx_rates',
+      ...fullRefresh,
+      optional: true,
+      scope: { column: 'source', value: 'crm_dated' },
+      mappedColumns: {},
+      objects: [
+        {
+          sobject: 'DatedConversionRate',
+          fields: [...AUDIT, 'IsoCode', 'ConversionRate', 'StartDate', 'NextStartDate'],
+          hasIsDeleted: false,
+          normalize: normalizeDatedRate,
+        },
+      ],
+    }),
+  ];
+  return streams;
+}

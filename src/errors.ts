@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   // data
   RECORD_INVALID: { exit: 1, retryable: false, summary: 'a CRM record cannot be normalized' },
   CURSOR_INVALID: { exit: 1, retryable: false, summary: 'a stored sync cursor is unreadable' },
+  SYNC_IN_PROGRESS: { exit: 1, retryable: true, summary: 'another worker is already syncing this connection and stream' },
   NOT_FOUND: { exit: 1, retryable: false, summary: 'the requested subject or period does not exist' },
   // jobs
   JOB_HANDLER_MISSING: { exit: 1, retryable: false, summary: 'a job name has no handler' },

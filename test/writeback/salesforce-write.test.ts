@@ -55,7 +55,7 @@ describe('SalesforceWriter (User fields)', () => {
       ['PATCH', `${BASE}/composite/sobjects`, 200, false],
       ['PATCH', `${BASE}/composite/sobjects`, 1, false],
     ]);
-    expect((reqs[0]?.body as Body).records[0]).toEqual({
+    expect((reqs[0]?.body as Body | undefined)?.records[0]).toEqual({
       attributes: { type: 'User' },
       Id: '005000000000000',
       Quota_Attainment__c: 87,

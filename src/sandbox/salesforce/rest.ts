@@ -31,6 +31,8 @@ const DAY = 86_400_000;
 interface Cursor {
   records: ShapedRecord[];
   soql: string;
+  /** The batch size asked for when the cursor opened; query-more calls without the header keep it. */
+  batch: number;
 }
 
 /** Per-server state for the read endpoints: open query cursors. */
@@ -61,7 +63,7 @@ export class ReadApi {
       };
     }
     const locator = this.newLocator();
-    this.cursors.set(locator, { records: result.records, soql });
+    this.cursors.set(locator, { records: result.records, soql, batch });
     return this.page(locator, 0, batch, version);
   }
 
@@ -70,7 +72,7 @@ export class ReadApi {
     const m = /^([0-9A-Za-z]{15,18})-(\d+)$/.exec(locatorAndOffset);
     const cursor = m ? this.cursors.get(m[1]!) : undefined;
     if (!m || !cursor) return errorReply(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
-    return this.page(m[1]!, Number(m[2]), batchSize(queryOptions), version);
+    return this.page(m[1]!, Number(m[2]), queryOptions ? batchSize(queryOptions) : cursor.batch, version);
   }
 
   private page(locator: string, offset: number, batch: number, version: string): Reply {

@@ -43,7 +43,7 @@ export async function admin(sb: SalesforceSandbox, method: string, path: string,
 }
 
 /** The error a promise rejects with, or a failure if it resolves. */
-export async function rejection(p: Promise<unknown>): Promise<Error & { errorCode?: string; name: string }> {
+export async function rejection(p: PromiseLike<unknown>): Promise<Error & { errorCode?: string; name: string }> {
   try {
     await p;
   } catch (e) {

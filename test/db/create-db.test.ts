@@ -120,8 +120,9 @@ describe('createDb on the embedded server', { timeout: 180_000 }, () => {
     }
   });
 
+  // The data dir of the first test is reused (already initialised, server stopped), which saves an initdb.
   it('stops the server on SIGTERM and the process still dies of the signal', async () => {
-    const dataDir = join(root, 'signals');
+    const dataDir = join(root, 'main');
     const c = child(dataDir, 'hang');
     await c.firstLine;
     const pid = await postmasterPid(dataDir);
@@ -133,7 +134,7 @@ describe('createDb on the embedded server', { timeout: 180_000 }, () => {
   });
 
   it('keeps the exit code the program chose, and stops the server on process.exit without close()', async () => {
-    const dataDir = join(root, 'signals');
+    const dataDir = join(root, 'main');
     const chosen = await child(dataDir, 'exit-code').done;
     expect(chosen).toMatchObject({ code: 3, signal: null });
 

@@ -13,7 +13,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
@@ -52,17 +52,22 @@ interface StoredCredentials {
 
 /** Starts (or finds already running) the embedded server for a data directory. */
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
-  const log = options.logger ?? silentLogger;
   const dataDir = resolve(options.dataDir);
   const running = await findRunningServer(dataDir);
-  if (running) {
-    log.debug({ dataDir, port: running.port }, 'reusing the embedded PostgreSQL already running on this data dir');
-    return reuse(dataDir, running.port);
-  }
-
+  if (running) return reuse(dataDir, running.port, options.logger);
   // The server runs as the unprivileged `postgres` user when we are root, so every folder above the data dir must
   // be traversable by it: create them world-readable.
   await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
+  // Two processes starting at once on a fresh checkout would both run initdb on one folder: take turns.
+  return withStartupLock(dataDir, async () => {
+    const raced = await findRunningServer(dataDir);
+    if (raced) return reuse(dataDir, raced.port, options.logger);
+    return startNew(dataDir, options);
+  });
+}
+
+async function startNew(dataDir: string, options: EmbeddedServerOptions): Promise<EmbeddedServer> {
+  const log = options.logger ?? silentLogger;
   const initialised = existsSync(join(dataDir, 'PG_VERSION'));
   const credentials = initialised
     ? await readCredentials(dataDir)
@@ -110,7 +115,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   } catch (e) {
     // Another process of ours may have started the server on this data dir between our check and our start.
     const raced = await findRunningServer(dataDir);
-    if (raced) return reuse(dataDir, raced.port);
+    if (raced) return reuse(dataDir, raced.port, log);
     throw failure(`cannot start PostgreSQL on port ${port} with data in ${dataDir}`, e, logTail);
   }
 
@@ -134,17 +139,47 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
       log.info({ dataDir, port }, 'stopped embedded PostgreSQL');
     },
   };
+}
 
-  async function reuse(dir: string, runningPort: number): Promise<EmbeddedServer> {
-    const creds = await readCredentials(dir);
-    const urlForRunning = (database: string) => connectionUrl(creds, runningPort, database);
-    return {
-      adminUrl: urlForRunning('postgres'),
-      urlFor: urlForRunning,
-      port: runningPort,
-      started: false,
-      stop: async () => {},
-    };
+async function reuse(dataDir: string, port: number, logger?: Logger): Promise<EmbeddedServer> {
+  (logger ?? silentLogger).debug({ dataDir, port }, 'reusing the embedded PostgreSQL already running on this data dir');
+  const creds = await readCredentials(dataDir);
+  const urlFor = (database: string) => connectionUrl(creds, port, database);
+  return { adminUrl: urlFor('postgres'), urlFor, port, started: false, stop: async () => {} };
+}
+
+/**
+ * Runs `fn` holding `<dataDir>.lock` (a sibling: initdb needs the data dir itself empty). The file holds the
+ * holder's pid, so a lock left by a crashed process is taken over instead of waited on forever.
+ */
+async function withStartupLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
+  const lockFile = `${dataDir}.lock`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
+      if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
+        await rm(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new AppError(
+          'DB_EMBEDDED_FAILED',
+          `another process (pid ${holder}) has been starting PostgreSQL on ${dataDir} for two minutes`,
+          { where: lockFile },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockFile, { force: true });
   }
 }
 

@@ -17,7 +17,7 @@ function child(
   firstLine: Promise<string>;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 } {
-  const proc = spawn(process.execPath, ['bin/run-ts.js', CHILD, dataDir, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['bin/run-ts.js', CHILD, dataDir, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const firstLine = new Promise<string>((resolve) => {
@@ -118,6 +118,22 @@ describe('createDb on the embedded server', { timeout: 180_000 }, () => {
     } finally {
       await again.close();
     }
+  });
+
+  it('lets two processes start at once on a fresh data dir: one initialises and starts, the other reuses', async () => {
+    const dataDir = join(root, 'race');
+    const [x, y] = [child(dataDir, 'hold'), child(dataDir, 'hold')];
+    const [lx, ly] = await Promise.all([x.firstLine, y.firstLine]);
+    const px = JSON.parse(lx) as { port: number; embedded: boolean };
+    expect(px.embedded).toBe(true);
+    expect(JSON.parse(ly)).toEqual(px);
+    x.proc.stdin?.end();
+    y.proc.stdin?.end();
+    const [rx, ry] = await Promise.all([x.done, y.done]);
+    expect(rx).toMatchObject({ code: 0, stderr: '' });
+    expect(ry).toMatchObject({ code: 0, stderr: '' });
+    expect(existsSync(`${dataDir}.lock`)).toBe(false);
+    expect(await eventually(async () => (await postmasterPid(dataDir)) === null)).toBe(true);
   });
 
   // The data dir of the first test is reused (already initialised, server stopped), which saves an initdb.

@@ -158,11 +158,11 @@ export class SalesforceAuth implements SessionProvider {
     try {
       await this.opts.store.save(kind, value);
     } catch (e) {
-      this.opts.log.warn(
+      // The session in hand still works; only a later login with the old refresh token may fail, so say it loudly.
+      this.opts.log[kind === REFRESH_KIND ? 'error' : 'warn'](
         { connection: this.opts.connectionId, kind, err: (e as Error).message },
         'salesforce: could not store a credential',
       );
-      if (kind === REFRESH_KIND) throw e;
     }
   }
 

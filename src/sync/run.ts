@@ -1,0 +1,150 @@
+/**
+ * The generic sync runner: reads one stream of one connection through its connector and commits every page in
+ * its own transaction (rows, deletes, change feed, dirty keys, quarantine, cursor, run counters). One sync per
+ * connection and stream at a time (advisory lock); the connection is bound to its CRM org on the first sync and a
+ * different org later is refused.
+ */
+import type { Kysely } from 'kysely';
+import { type Connector, parseCursor, type StreamSpec, type SyncCursor } from '../connectors/types.ts';
+import type { Database } from '../db/schema.ts';
+import { AppError, isAppError } from '../errors.ts';
+import { type Logger, silentLogger } from '../util/log.ts';
+import { applyPage, type PeriodLookup } from './apply-page.ts';
+import { withAdvisoryLock } from './locks.ts';
+import { bindOrg, ensureConnection } from './org-binding.ts';
+
+export interface SyncProgress {
+  stream: string;
+  pages: number;
+  read: number;
+  changed: number;
+  deleted: number;
+  quarantined: number;
+  apiCalls: number;
+}
+
+export interface RunSyncOptions {
+  db: Kysely<Database>;
+  connector: Connector;
+  connectionId: string;
+  stream: string;
+  calendar: PeriodLookup;
+  /** What started it: 'cli', 'schedule', 'webhook', 'test'. */
+  trigger?: string;
+  /** Forget the cursor: read everything again, then sweep rows the CRM no longer has. */
+  full?: boolean;
+  log?: Logger;
+  signal?: AbortSignal;
+  now?: () => Date;
+  onProgress?: (p: SyncProgress) => void;
+}
+
+export type SyncStatus = 'succeeded' | 'failed' | 'stopped_budget';
+
+export interface SyncSummary extends SyncProgress {
+  runId: number;
+  status: SyncStatus;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/**
+ * Runs one stream. A CRM failure ends the run with status failed (or stopped_budget) and a summary naming the
+ * error; what was committed page by page stays, and the next run resumes from the last stored cursor.
+ */
+export async function runSync(opts: RunSyncOptions): Promise<SyncSummary> {
+  const { db, connector, connectionId } = opts;
+  const log = opts.log ?? silentLogger;
+  const spec = connector.streams().find((s) => s.name === opts.stream);
+  if (!spec) {
+    throw new AppError('USAGE', `unknown stream "${opts.stream}" for connection "${connectionId}"`, {
+      where: '--stream',
+      details: { known: connector.streams().map((s) => s.name) },
+    });
+  }
+  await ensureConnection(db, connectionId, connector.kind);
+  await bindOrg(db, connectionId, await connector.identify());
+
+  return withAdvisoryLock(db, `sync:${connectionId}:${spec.name}`, () => runLocked(opts, spec, log), {
+    what: `the sync of ${connectionId}/${spec.name}`,
+  });
+}
+
+async function startingCursor(opts: RunSyncOptions, spec: StreamSpec, log: Logger): Promise<SyncCursor | null> {
+  const row = await opts.db
+    .selectFrom('sync_cursors')
+    .select('cursor')
+    .where('connection_id', '=', opts.connectionId)
+    .where('stream', '=', spec.name)
+    .executeTakeFirst();
+  if (!opts.full) return parseCursor(row?.cursor ?? null, log);
+  // A full re-read owes a sweep when rows may exist that the CRM no longer has.
+  const now = (opts.now ?? (() => new Date()))().toISOString();
+  return { v: 1, phase: 'initial', deletesCheckedTo: now, sweepPending: row !== undefined };
+}
+
+async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): Promise<SyncSummary> {
+  const { db, connector, connectionId } = opts;
+  const cursor = await startingCursor(opts, spec, log);
+  const run = await db
+    .insertInto('sync_runs')
+    .values({
+      connection_id: connectionId,
+      stream: spec.name,
+      trigger: opts.trigger ?? 'cli',
+      full_scan: opts.full === true,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const progress: SyncProgress = {
+    stream: spec.name,
+    pages: 0,
+    read: 0,
+    changed: 0,
+    deleted: 0,
+    quarantined: 0,
+    apiCalls: 0,
+  };
+  const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar };
+  let status: SyncStatus = 'succeeded';
+  let error: AppError | undefined;
+  try {
+    const pages = connector.read(spec.name, cursor, {
+      log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    for await (const page of pages) {
+      const counts = await db.transaction().execute((trx) => applyPage(trx, ctx, page, page.cursor));
+      progress.pages++;
+      progress.read += counts.read;
+      progress.changed += counts.changed;
+      progress.deleted += counts.deleted;
+      progress.quarantined += counts.quarantined;
+      progress.apiCalls += page.apiCalls;
+      opts.onProgress?.({ ...progress });
+    }
+  } catch (e) {
+    error = isAppError(e)
+      ? e
+      : new AppError('INTERNAL', `sync of ${connectionId}/${spec.name} failed: ${(e as Error).message}`, { cause: e });
+    status = error.code === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed';
+    log.warn({ stream: spec.name, code: error.code, err: error.message }, `sync ${status}`);
+  }
+  await db
+    .updateTable('sync_runs')
+    .set({
+      status,
+      finished_at: new Date(),
+      error_code: error?.code ?? null,
+      error_message: error ? error.toUserString() : null,
+    })
+    .where('id', '=', run.id)
+    .execute();
+  return {
+    ...progress,
+    runId: run.id,
+    status,
+    ...(error ? { errorCode: error.code, errorMessage: error.toUserString() } : {}),
+  };
+}

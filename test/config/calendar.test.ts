@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { businessDaysBetween, createFiscalCalendar, type FiscalPeriod } from '../../src/config/calendar.ts';
+import { WEEKDAYS } from '../../src/config/schema.ts';
 import { isAppError } from '../../src/errors.ts';
+import { addDays, fromDayNumber, toDayNumber, weekday } from '../../src/util/date.ts';
 
 const span = (p: FiscalPeriod) => [p.id, p.start, p.end, p.days];
 
@@ -207,5 +210,57 @@ describe('business days', () => {
     const cal = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
     expect(cal.isBusinessDay('2026-11-26', ['2026-11-26'])).toBe(false);
     expect(cal.isBusinessDay('2026-11-27')).toBe(true);
+  });
+});
+
+describe('calendar invariants over many settings and dates', () => {
+  const settings = fc.oneof(
+    fc.record({ type: fc.constant('calendar' as const), fiscalYearStartMonth: fc.integer({ min: 1, max: 12 }) }),
+    fc.record({
+      type: fc.constantFrom('4-4-5' as const, '4-5-4' as const, '5-4-4' as const),
+      fiscalYearStartMonth: fc.constant(1),
+      yearEnd: fc.record({
+        month: fc.integer({ min: 1, max: 12 }),
+        weekday: fc.constantFrom(...WEEKDAYS),
+        rule: fc.constantFrom('last' as const, 'nearest' as const),
+      }),
+    }),
+  );
+  const date = fc.integer({ min: toDayNumber('1990-01-01'), max: toDayNumber('2070-12-31') }).map(fromDayNumber);
+  const kind = fc.constantFrom('year' as const, 'quarter' as const, 'month' as const);
+
+  it('puts every date in exactly one period of each kind, with neighbours that touch it', () => {
+    fc.assert(
+      fc.property(settings, date, kind, (s, d, k) => {
+        const cal = createFiscalCalendar(s);
+        const p = cal.periodContaining(d, k);
+        expect(d >= p.start && d <= p.end).toBe(true);
+        expect(cal.periodById(p.id)).toEqual(p);
+        expect(addDays(cal.previous(p).end, 1)).toBe(p.start);
+        expect(addDays(p.end, 1)).toBe(cal.next(p).start);
+        expect(cal.next(cal.previous(p))).toEqual(p);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('tiles each year with its months; retail years are 52 or 53 whole weeks ending on the weekday', () => {
+    fc.assert(
+      fc.property(settings, date, (s, d) => {
+        const cal = createFiscalCalendar(s);
+        const year = cal.periodContaining(d, 'year');
+        const months = cal.childrenOf(year, 'month');
+        expect(months[0]?.start).toBe(year.start);
+        expect(months[11]?.end).toBe(year.end);
+        for (let i = 1; i < 12; i++) expect(months[i]?.start).toBe(addDays(months[i - 1]?.end as string, 1));
+        if (s.type !== 'calendar') {
+          expect([364, 371]).toContain(year.days);
+          expect(weekday(year.end)).toBe(WEEKDAYS.indexOf(s.yearEnd.weekday));
+          // Only the last month can hold the extra week.
+          expect(months.slice(0, 11).every((m) => m.days % 7 === 0 && m.days <= 35)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -14,7 +14,7 @@ export const COMMANDS: CommandTable = {
   report: notBuilt('issue 6'),
   'writeback plan': notBuilt('issue 7'),
   'writeback revert': notBuilt('issue 7'),
-  sandbox: notBuilt('issue 4'),
+  sandbox: () => import('./commands/sandbox.ts'),
   'token create': () => import('./commands/token-create.ts'),
   'token revoke': () => import('./commands/token-revoke.ts'),
   migrate: () => import('./commands/migrate.ts'),

@@ -247,3 +247,73 @@ export function shouldEscalate(a: {
   if (a.alreadyEscalated) return false;
   return RANK[a.severityNow] > RANK[a.severityAtOpen] || diffDays(a.openedOn, a.asOf) >= (a.afterDays ?? 7);
 }
+
+/** Per-rule thresholds and margins as RevOps configures them (every key optional; the defaults are the definitions'). */
+export interface AlertThresholds {
+  at_risk_rep?: Parameters<typeof atRiskRep>[2];
+  pace_deterioration?: Parameters<typeof paceDeterioration>[3];
+  activity_drop?: Parameters<typeof activityDropRule>[3];
+  coverage_gap?: Parameters<typeof coverageGap>[3];
+  conversion_decline?: Parameters<typeof conversionDecline>[3];
+  velocity_slowdown?: Parameters<typeof velocitySlowdown>[3];
+  accelerator_opportunity?: Parameters<typeof acceleratorOpportunity>[4];
+}
+
+/** Everything the rules look at for one subject-period as of D. */
+export interface AlertInputs {
+  projectedAttainment: Maybe<Dec>;
+  paceIndexNow: Maybe<Dec>;
+  /** From the snapshot 7 days earlier; the engine supplies it. */
+  paceIndexWeekAgo: Maybe<Dec>;
+  activityScore: Maybe<Dec>;
+  activityDrop: Maybe<Dec>;
+  coverage: Maybe<Dec>;
+  daysRemaining: number;
+  winRateRecent: Maybe<Dec>;
+  winRatePrior: Maybe<Dec>;
+  cycleRecent: Maybe<Dec>;
+  cyclePrior: Maybe<Dec>;
+  /** The next tier above the projection, with the bookings still needed from actual to reach it. */
+  nextTier: { from: Dec; bookingsToReach: Dec } | null;
+  weightedPipeline: Dec;
+}
+
+/** Runs every enabled rule; `open` holds the rules whose alert is open now (for hysteresis). */
+export function evaluateAlerts(
+  inputs: AlertInputs,
+  open: ReadonlySet<AlertRule>,
+  thresholds: AlertThresholds = {},
+  enabled: ReadonlySet<AlertRule> | null = null,
+): RuleOutcome[] {
+  const all: RuleOutcome[] = [
+    atRiskRep(inputs.projectedAttainment, open.has('at_risk_rep'), thresholds.at_risk_rep),
+    paceDeterioration(
+      inputs.paceIndexNow,
+      inputs.paceIndexWeekAgo,
+      open.has('pace_deterioration'),
+      thresholds.pace_deterioration,
+    ),
+    activityDropRule(inputs.activityScore, inputs.activityDrop, open.has('activity_drop'), thresholds.activity_drop),
+    coverageGap(inputs.coverage, inputs.daysRemaining, open.has('coverage_gap'), thresholds.coverage_gap),
+    conversionDecline(
+      inputs.winRateRecent,
+      inputs.winRatePrior,
+      open.has('conversion_decline'),
+      thresholds.conversion_decline,
+    ),
+    velocitySlowdown(
+      inputs.cycleRecent,
+      inputs.cyclePrior,
+      open.has('velocity_slowdown'),
+      thresholds.velocity_slowdown,
+    ),
+    acceleratorOpportunity(
+      inputs.projectedAttainment,
+      inputs.nextTier,
+      inputs.weightedPipeline,
+      open.has('accelerator_opportunity'),
+      thresholds.accelerator_opportunity,
+    ),
+  ];
+  return enabled ? all.filter((o) => enabled.has(o.rule)) : all;
+}

@@ -9,7 +9,7 @@ import { Dec, ZERO } from '../../util/money.ts';
 import type { Credit } from './booking.ts';
 import type { Lead, Maybe, StageHistoryEntry } from './types.ts';
 import { none, some } from './types.ts';
-import { type DateWindow, inWindow } from './windows.ts';
+import { type DateWindow, inWindow, priorWindow, trailingDays } from './windows.ts';
 
 export interface ConversionFigures {
   won: number;
@@ -66,6 +66,19 @@ export function computeConversion(credits: readonly Credit[], window: DateWindow
     wonCredits,
     lostCredits,
   };
+}
+
+/**
+ * Conversion over the trailing N days (default 90) ending on D and over the N days before them: the inputs of the
+ * conversion_decline and velocity_slowdown rules.
+ */
+export function trailingComparison(
+  credits: readonly Credit[],
+  asOf: PlainDate,
+  days = 90,
+): { recent: ConversionFigures; prior: ConversionFigures } {
+  const recent = trailingDays(asOf, days);
+  return { recent: computeConversion(credits, recent), prior: computeConversion(credits, priorWindow(recent)) };
 }
 
 /** `open deals * win rate * average deal size / sales cycle`, money per day. */

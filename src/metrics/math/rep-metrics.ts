@@ -8,12 +8,13 @@
  */
 import type { PlainDate } from '../../util/date.ts';
 import type { Dec } from '../../util/money.ts';
-import { type ActivityFigures, computeActivity } from './activity.ts';
+import { type ActivityFigures, activityDrop, computeActivity } from './activity.ts';
 import { rampFactor, tenureAdjustedAttainment, territoryAdjustedAttainment } from './adjustments.ts';
+import type { AlertInputs } from './alerts.ts';
 import { type AttainmentFigures, computeAttainment } from './attainment.ts';
 import type { Credit } from './booking.ts';
 import { type CommissionResult, commissionFor, type NextTier, nextTier } from './commission.ts';
-import { type ConversionFigures, computeConversion, velocity } from './conversion.ts';
+import { type ConversionFigures, computeConversion, trailingComparison, velocity } from './conversion.ts';
 import { type ForecastResult, simulateForecast } from './forecast.ts';
 import { attainmentHistory, type HistoryInput, type HistoryPoint, type Trend, trend } from './history.ts';
 import { type ElapsedFraction, elapsedFraction, type LikePeriodBookings, type PacingBasis } from './pacing.ts';
@@ -61,6 +62,10 @@ export interface SubjectMetrics extends AttainmentFigures {
   salesCycleDays: Maybe<Dec>;
   velocity: Maybe<Dec>;
   activities: ActivityFigures;
+  /** Last 14 days against the prior 28, for the activity_drop rule. */
+  activityDrop: Maybe<Dec>;
+  /** Trailing 90 days against the 90 before, for conversion_decline and velocity_slowdown. */
+  trailing90: { recent: ConversionFigures; prior: ConversionFigures };
   forecast: ForecastResult;
   commission: {
     atActual: Maybe<CommissionResult>;
@@ -68,6 +73,8 @@ export interface SubjectMetrics extends AttainmentFigures {
     atP50: Maybe<CommissionResult>;
     nextTier: Maybe<NextTier>;
   };
+  /** The tier above the projection and the bookings still needed from actual to reach it (accelerator rule). */
+  nextTierAboveProjection: { from: Dec; bookingsToReach: Dec } | null;
   history: HistoryPoint[];
   trend: Trend;
   rampFactor: Dec;
@@ -135,6 +142,8 @@ export function computeSubjectMetrics(input: SubjectMetricsInput): SubjectMetric
     salesCycleDays: conversion.salesCycleDays,
     velocity: velocity(pipeline.openDeals, conversion),
     activities,
+    activityDrop: activityDrop(input.activities, asOf),
+    trailing90: trailingComparison(input.credits, asOf, 90),
     forecast,
     commission: {
       atActual: commissionFor(att.actual, Q, input.commission),
@@ -142,10 +151,40 @@ export function computeSubjectMetrics(input: SubjectMetricsInput): SubjectMetric
       atP50: commissionFor(forecast.p50, Q, input.commission),
       nextTier: nextTier(att.actual, Q, input.commission),
     },
+    nextTierAboveProjection: nextTierAbove(att.projectedTotal, att.actual, Q, input.commission),
     history,
     trend: trend(history),
     rampFactor: ramp,
     tenureAdjustedAttainment: tenureAdjustedAttainment(att.actual, Q, ramp),
     territoryAdjustedAttainment: territoryAdjustedAttainment(att.attainment, input.territoryIndex ?? null),
+  };
+}
+
+function nextTierAbove(
+  projected: Dec,
+  actual: Dec,
+  quota: Dec | null,
+  plan: CommissionPlan,
+): { from: Dec; bookingsToReach: Dec } | null {
+  const t = nextTier(projected, quota, plan).value;
+  return t === null ? null : { from: t.from, bookingsToReach: t.threshold.minus(actual) };
+}
+
+/** The alert rules' inputs from a subject's metrics; the pace index of 7 days earlier comes from its snapshot. */
+export function alertInputsFrom(m: SubjectMetrics, paceIndexWeekAgo: Maybe<Dec>): AlertInputs {
+  return {
+    projectedAttainment: m.projectedAttainment,
+    paceIndexNow: m.paceIndex,
+    paceIndexWeekAgo,
+    activityScore: m.activities.score,
+    activityDrop: m.activityDrop,
+    coverage: m.pipeline.coverage,
+    daysRemaining: m.days.remaining,
+    winRateRecent: m.trailing90.recent.winRate,
+    winRatePrior: m.trailing90.prior.winRate,
+    cycleRecent: m.trailing90.recent.salesCycleDays,
+    cyclePrior: m.trailing90.prior.salesCycleDays,
+    nextTier: m.nextTierAboveProjection,
+    weightedPipeline: m.pipeline.weighted,
   };
 }

@@ -12,10 +12,12 @@
  * W0, won 2026-03-31 (the day before the quarter) for 99,000, is in neither A nor the run rate.
  */
 import { describe, expect, it } from 'vitest';
+import { evaluateAlerts } from '../../../src/metrics/math/alerts.ts';
 import { bookDeals, creditsOf } from '../../../src/metrics/math/booking.ts';
 import { explainAttainment } from '../../../src/metrics/math/explain.ts';
-import { computeSubjectMetrics } from '../../../src/metrics/math/rep-metrics.ts';
+import { alertInputsFrom, computeSubjectMetrics } from '../../../src/metrics/math/rep-metrics.ts';
 import type { Period } from '../../../src/metrics/math/types.ts';
+import { some } from '../../../src/metrics/math/types.ts';
 import { formatMoney, formatRatio } from '../../../src/util/money.ts';
 import { d, deal, SEED_PLAN, SEED_TARGETS, USD_ONLY } from './fixtures.ts';
 
@@ -144,5 +146,20 @@ describe('the worked example of the metric definitions', () => {
     expect(deals.map((x) => x.id)).toEqual(['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9']);
     expect(deals[0]).toMatchObject({ name: 'Deal W1', closeDate: '2026-04-01' });
     expect(formatMoney(deals[0]!.amount)).toBe('60000.00');
+  });
+
+  it('evaluates the alert rules on these figures', () => {
+    // Pace index A / E = 522,000 / 481,318.68 = 1.0845; a week ago it was 1.20: a fall of 11.55 points.
+    expect(formatRatio(m.paceIndex.value!)).toBe('1.0845');
+    const outcomes = evaluateAlerts(alertInputsFrom(m, some(d('1.20'))), new Set());
+    const firing = outcomes.filter((o) => o.firing).map((o) => [o.rule, o.severity]);
+    // No activity logged: score 0. Trailing 90 days (03-15..06-12) win 10 of 11 (W0..W9, L1), the 90 before had no closed deal,
+    // so neither comparison rule can fire; 1.086 is above the only tier, so no accelerator either.
+    expect(firing).toEqual([
+      ['pace_deterioration', 'warning'],
+      ['activity_drop', 'warning'],
+    ]);
+    expect(formatRatio(m.trailing90.recent.winRate.value!)).toBe('0.9091');
+    expect(m.trailing90.prior.winRate.reason).toBe('no_closed_deals');
   });
 });

@@ -178,17 +178,16 @@ export const bookingSchema = z.strictObject({
 });
 
 const rampSchema = z
+  // Plain numbers (no string coercion for ${...}) so that the JSON Schema keeps the default.
   .array(
-    num(
-      z
-        .number()
-        .gt(0, { message: 'expected a ramp share above 0' })
-        .max(1, { message: 'expected a ramp share of at most 1' }),
-    ),
+    z
+      .number()
+      .gt(0, { message: 'expected a ramp share above 0' })
+      .max(1, { message: 'expected a ramp share of at most 1' }),
   )
   .min(1)
-  .default([0.25, 0.5, 0.75, 1.0])
-  .describe('share of quota by month of tenure; after the last entry the rep carries full quota');
+  .describe('share of quota by month of tenure; after the last entry the rep carries full quota')
+  .default([0.25, 0.5, 0.75, 1.0]);
 
 export const activityTargetsSchema = z.strictObject({
   window: dayWindowSchema.default('30d'),
@@ -211,15 +210,16 @@ export const activityTargetsSchema = z.strictObject({
 export const commissionSchema = z
   .strictObject({
     baseRate: num(ratio().max(1).default(0.1)),
+    // Plain numbers in the lists and nullable values (no string coercion) so that the JSON Schema keeps defaults.
     tiers: z
-      .array(z.strictObject({ from: num(ratio()), multiplier: num(z.number().gt(0)) }))
+      .array(z.strictObject({ from: ratio(), multiplier: z.number().gt(0) }))
       .default([{ from: 1.0, multiplier: 1.6 }]),
     decelerator: z
       .strictObject({ below: num(ratio()), multiplier: num(z.number().gt(0)) })
       .nullable()
       .default(null),
     /** Maximum payout as a multiple of the payout at 100% attainment; null means uncapped. */
-    cap: num(z.number().gt(0)).nullable().default(null),
+    cap: z.number().gt(0).nullable().default(null),
   })
   .superRefine((c, ctx) => {
     c.tiers.forEach((t, i) => {
@@ -424,12 +424,10 @@ export const salesforceConnectionSchema = z.strictObject({
   type: z.literal('salesforce'),
   loginUrl: httpUrlSchema.default('https://login.salesforce.com'),
   // YAML reads an unquoted 62.0 as the number 62; accept it and write it back as Salesforce spells it.
-  apiVersion: z
-    .preprocess(
-      (v) => (typeof v === 'number' && Number.isInteger(v) ? `${v}.0` : v),
-      z.string().regex(API_VERSION_RE, { message: 'expected a Salesforce API version like "62.0"' }),
-    )
-    .default('62.0'),
+  apiVersion: z.preprocess(
+    (v) => (typeof v === 'number' && Number.isInteger(v) ? `${v}.0` : v),
+    z.string().regex(API_VERSION_RE, { message: 'expected a Salesforce API version like "62.0"' }).default('62.0'),
+  ),
   auth: salesforceAuthSchema,
 });
 

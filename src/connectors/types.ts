@@ -286,6 +286,8 @@ export interface Page<T extends WarehouseTable = WarehouseTable> {
   cursor: SyncCursor;
   /** CRM API calls spent producing this page. */
   apiCalls: number;
+  /** How many records the current scan will return in all, when the CRM says (for progress bars). */
+  totalEstimate?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

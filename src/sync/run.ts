@@ -21,6 +21,8 @@ export interface SyncProgress {
   deleted: number;
   quarantined: number;
   apiCalls: number;
+  /** Records the current scan will return in all, when the CRM said (for a progress bar). */
+  total?: number;
 }
 
 export interface RunSyncOptions {
@@ -122,6 +124,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
       progress.deleted += counts.deleted;
       progress.quarantined += counts.quarantined;
       progress.apiCalls += page.apiCalls;
+      if (page.totalEstimate !== undefined) progress.total = page.totalEstimate;
       opts.onProgress?.({ ...progress });
     }
   } catch (e) {

@@ -81,16 +81,16 @@ async function* queryPages(
   opts: StreamReadOptions,
   soql: string,
   all: boolean,
-): AsyncGenerator<{ records: SalesforceRecord[]; apiCalls: number }> {
+): AsyncGenerator<{ records: SalesforceRecord[]; apiCalls: number; total: number }> {
   const { client, batchSize } = opts;
   let before = client.apiCalls();
   let res = await client.query<SalesforceRecord>(soql, { all, batchSize });
-  yield { records: res.records, apiCalls: client.apiCalls() - before };
+  yield { records: res.records, apiCalls: client.apiCalls() - before, total: res.totalSize };
   while (!res.done && res.nextRecordsUrl) {
     opts.signal?.throwIfAborted();
     before = client.apiCalls();
     res = await client.queryMore<SalesforceRecord>(res.nextRecordsUrl, batchSize);
-    yield { records: res.records, apiCalls: client.apiCalls() - before };
+    yield { records: res.records, apiCalls: client.apiCalls() - before, total: res.totalSize };
   }
 }
 
@@ -246,7 +246,7 @@ export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncC
     const k = lastRaw ? keysetOf(lastRaw, cursorField) : undefined;
     if (k) last = k;
     cursor = { ...cursor, ...(last ? { after: last } : {}) };
-    yield { ...n, cursor, apiCalls: batch.apiCalls + carried };
+    yield { ...n, cursor, apiCalls: batch.apiCalls + carried, totalEstimate: batch.total };
     carried = 0;
   }
 

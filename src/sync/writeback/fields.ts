@@ -76,7 +76,7 @@ export function defaultLayout(overrides: Partial<Record<WritebackFieldKey, strin
  */
 export interface RepMetricValues {
   attainment: string | null;
-  /** Pace variance as a ratio of expected-to-date: (A - E) / E, "0.0845" for 8.45% ahead. */
+  /** Pace index A / E: "1.0845" when 8.45% ahead of the expected-to-date (the report's `paceIndex`). */
   pace: string | null;
   projectedAttainment: string | null;
   status: string | null;

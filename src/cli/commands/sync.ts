@@ -1,0 +1,107 @@
+/**
+ * `quota-tracker sync [--connection ID] [--stream NAME] [--full] [--no-writeback] [--as-of DATE]`: runs the read
+ * side of the pipeline once, now: every stream of every enabled connection (or the one asked for) into the
+ * warehouse, with a progress bar on a terminal and one plain line per stream otherwise. Metrics and write-back are
+ * later steps (issues 6 and 7); the command says so rather than pretending to run them.
+ */
+import { createFiscalCalendar } from '../../config/calendar.ts';
+import { AppError } from '../../errors.ts';
+import type { SyncProgress, SyncSummary } from '../../sync/run.ts';
+import { loadForCommand } from '../config-for-command.ts';
+import type { CommandContext } from '../program.ts';
+
+const BAR_WIDTH = 24;
+
+/** One progress line: a bar when the CRM said how many records the scan has, counts otherwise. */
+export function progressLine(connectionId: string, p: SyncProgress): string {
+  const counts = `${p.read.toLocaleString('en-US')} read, ${p.changed} changed, ${p.deleted} deleted, ${p.apiCalls} API calls`;
+  if (p.total && p.total > 0) {
+    const share = Math.min(1, p.read / p.total);
+    const filled = Math.round(share * BAR_WIDTH);
+    return `${connectionId}/${p.stream} [${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${Math.round(share * 100)}% ${counts}`;
+  }
+  return `${connectionId}/${p.stream} ${counts}`;
+}
+
+export function summaryLine(connectionId: string, s: SyncSummary): string {
+  const base = `${connectionId}/${s.stream}: ${s.status}; ${s.read} read, ${s.changed} changed, ${s.deleted} deleted, ${s.quarantined} quarantined, ${s.apiCalls} API calls`;
+  return s.errorMessage ? `${base}; ${s.errorMessage}` : base;
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const { loaded, logger } = await loadForCommand(ctx);
+  const { config } = loaded;
+  const wanted = ctx.options.connection as string | undefined;
+  const connections = config.connections.filter((c) => (wanted ? c.id === wanted : c.enabled));
+  if (wanted && connections.length === 0) {
+    throw new AppError('USAGE', `no connection "${wanted}" in the configuration`, { where: '--connection' });
+  }
+  if (connections.length === 0) {
+    ctx.io.stderr('No enabled connection in the configuration: nothing to sync.');
+    return 0;
+  }
+
+  const { createDb } = await import('../../db/index.ts');
+  const { migrateToLatest } = await import('../../db/migrate.ts');
+  const { runSync } = await import('../../sync/run.ts');
+  const { connectorFor, resolveStreams } = await import('../../sync/connectors.ts');
+  const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
+  const abort = new AbortController();
+  const onSignal = () =>
+    abort.abort(new AppError('INTERNAL', 'interrupted; the next sync resumes where this one stopped'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = process.stderr.isTTY === true;
+  let failed = false;
+  try {
+    await migrateToLatest(handle.db);
+    const calendar = createFiscalCalendar(config.calendar);
+    for (const conn of connections) {
+      if (conn.type !== 'salesforce') {
+        ctx.io.stderr(`${conn.id}: HubSpot sync is not built yet; skipped.`);
+        continue;
+      }
+      const connector = await connectorFor(handle.db, conn, config, logger, abort.signal);
+      const streams = resolveStreams(
+        connector.streams().map((s) => s.name),
+        ctx.options.stream as string | undefined,
+      );
+      for (const stream of streams) {
+        if (abort.signal.aborted) break;
+        const summary = await runSync({
+          db: handle.db,
+          connector,
+          connectionId: conn.id,
+          stream,
+          calendar,
+          trigger: 'cli',
+          full: ctx.options.full === true,
+          log: logger,
+          signal: abort.signal,
+          onProgress: (p) => {
+            if (tty) process.stderr.write(`\r\x1b[2K${progressLine(conn.id, p)}`);
+          },
+        });
+        if (tty) process.stderr.write('\r\x1b[2K');
+        ctx.io.stdout(summaryLine(conn.id, summary));
+        if (summary.status === 'failed') failed = true;
+        if (summary.status === 'stopped_budget') {
+          ctx.io.stderr(`${conn.id}: stopped at the configured API budget; the next sync resumes from here.`);
+          break;
+        }
+        // An org mismatch or bad credentials will fail every stream the same way.
+        if (summary.errorCode === 'CRM_AUTH_FAILED' || summary.errorCode === 'CRM_ORG_MISMATCH') break;
+      }
+    }
+    const asOf = ctx.options.asOf as string | undefined;
+    ctx.io.stderr(
+      `Read side done. Metrics${asOf ? ` as of ${asOf}` : ''} and write-back are not built yet (issues 6 and 7): ` +
+        `nothing was computed or written to the CRM${ctx.options.writeback === false ? ' (--no-writeback)' : ''}.`,
+    );
+    return failed ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await handle.close();
+  }
+}

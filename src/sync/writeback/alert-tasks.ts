@@ -1,0 +1,332 @@
+/**
+ * Alert delivery: a CRM task for the rep's manager when an alert opens and one more when it escalates, closed
+ * when the alert resolves, at most N new tasks per manager per day.
+ *
+ * Exactly-once across crashes: the `alert_tasks` row (with its external key `dedupeKey:severity`) is committed
+ * before the CRM call, and the CRM call is an upsert on that key. A worker killed between the two leaves a row
+ * without `crm_task_id`, which the next delivery sends again; the CRM finds the task by its key instead of
+ * making a second one.
+ */
+import type { Kysely } from 'kysely';
+import type { FiscalCalendar } from '../../config/calendar.ts';
+import type { AlertTask } from '../../connectors/types.ts';
+import type { AlertSeverity, Database } from '../../db/schema.ts';
+import { addDays, type PlainDate } from '../../util/date.ts';
+import type { Logger } from '../../util/log.ts';
+import { Dec } from '../../util/money.ts';
+
+/** The CRM side of alert delivery (connectors/<crm>/tasks). */
+export interface TaskSink {
+  upsertTasks(
+    tasks: readonly AlertTask[],
+  ): Promise<Array<{ externalKey: string; ok: boolean; crmTaskId?: string; message?: string }>>;
+  closeTasks(
+    tasks: ReadonlyArray<{ externalKey: string; crmTaskId: string }>,
+  ): Promise<Array<{ externalKey: string; ok: boolean; message?: string }>>;
+}
+
+export interface DeliverOptions {
+  connectionId: string;
+  sink: TaskSink;
+  calendar: FiscalCalendar;
+  /** Today in the org's time zone: the cap's day and the tasks' due date base. */
+  today: PlainDate;
+  /** Midnight of `today` in the org's time zone, as an instant: tasks created since count toward the cap. */
+  dayStart: Date;
+  maxTasksPerManagerPerDay: number;
+  log: Logger;
+  /** Connections in config order: a person with reps in several gets tasks in the first that knows the manager. */
+  connectionOrder?: readonly string[];
+  /** Link to the dashboard in task descriptions. */
+  publicUrl?: string;
+}
+
+export interface DeliverResult {
+  created: number;
+  /** Sent again after an interrupted delivery, or reopened (found by key: no duplicate). */
+  resent: number;
+  closed: number;
+  /** Left for another day by the per-manager cap. */
+  capped: number;
+  /** Alerts whose rep has no manager in this CRM. */
+  noManager: number;
+  failed: number;
+}
+
+const RULE_TITLES: Record<string, string> = {
+  at_risk_rep: 'At risk',
+  pace_deterioration: 'Pace falling',
+  activity_drop: 'Activity dropped',
+  coverage_gap: 'Pipeline coverage gap',
+  conversion_decline: 'Win rate declining',
+  velocity_slowdown: 'Sales cycle slowing',
+  accelerator_opportunity: 'Near an accelerator',
+};
+
+interface RepTarget {
+  externalId: string;
+  name: string;
+  managerExternalId: string;
+  managerPersonId: number | null;
+}
+
+/** The task text: what fired, the numbers, and why it matters. */
+export function taskText(
+  alert: { rule: string; severity: string; message: string; value: string | null; period_id: string; status: string },
+  repName: string,
+  escalation: boolean,
+  publicUrl?: string,
+): { subject: string; description: string } {
+  const title = RULE_TITLES[alert.rule] ?? alert.rule;
+  const subject = `${escalation ? 'Escalated: ' : ''}${title}: ${repName} (${alert.period_id})`;
+  const lines = [
+    `${repName}: ${alert.message}.`,
+    `Rule ${alert.rule}, severity ${alert.severity}${escalation ? ', escalated because it has not cleared' : ''}, period ${alert.period_id}.`,
+  ];
+  if (alert.value !== null) {
+    const v = new Dec(alert.value);
+    lines.push(
+      `Watched value: ${v.abs().lt(10) ? `${v.times(100).toDecimalPlaces(1, Dec.ROUND_HALF_UP).toFixed(1)}%` : v.toFixed(2)}.`,
+    );
+  }
+  lines.push('This task closes by itself when the alert clears.');
+  if (publicUrl) lines.push(`Dashboard: ${publicUrl.replace(/\/$/, '')}/`);
+  lines.push('Created by quota-tracker.');
+  return { subject, description: lines.join('\n') };
+}
+
+async function repTargets(
+  db: Kysely<Database>,
+  connectionId: string,
+  subjectIds: readonly string[],
+  order: readonly string[],
+): Promise<Map<string, RepTarget>> {
+  const out = new Map<string, RepTarget>();
+  const personIds = subjectIds.filter((s) => s.startsWith('person:')).map((s) => Number(s.slice(7)));
+  const direct = subjectIds
+    .filter((s) => s.startsWith(`${connectionId}:`))
+    .map((s) => s.slice(connectionId.length + 1));
+  if (personIds.length === 0 && direct.length === 0) return out;
+  const rows = await db
+    .selectFrom('reps as r')
+    .leftJoin('reps as m', (j) =>
+      j.onRef('m.connection_id', '=', 'r.connection_id').onRef('m.external_id', '=', 'r.manager_external_id'),
+    )
+    .select([
+      'r.connection_id',
+      'r.external_id',
+      'r.person_id',
+      'r.name',
+      'r.manager_external_id',
+      'm.person_id as manager_person_id',
+    ])
+    .where('r.is_deleted', '=', false)
+    .where((eb) =>
+      eb.or([
+        ...(personIds.length > 0 ? [eb('r.person_id', 'in', personIds)] : []),
+        ...(direct.length > 0
+          ? [eb.and([eb('r.connection_id', '=', connectionId), eb('r.external_id', 'in', direct)])]
+          : []),
+      ]),
+    )
+    .execute();
+  const rank = (c: string) => {
+    const i = order.indexOf(c);
+    return i === -1 ? order.length : i;
+  };
+  rows.sort((a, b) => rank(a.connection_id) - rank(b.connection_id));
+  for (const r of rows) {
+    if (!r.manager_external_id) continue;
+    const subjectId = r.person_id === null ? `${r.connection_id}:${r.external_id}` : `person:${r.person_id}`;
+    if (out.has(subjectId)) continue;
+    // One CRM only: the first connection (in config order) where the rep has a manager.
+    if (r.connection_id !== connectionId) {
+      out.set(subjectId, { externalId: '', name: r.name, managerExternalId: '', managerPersonId: null });
+      continue;
+    }
+    out.set(subjectId, {
+      externalId: r.external_id,
+      name: r.name,
+      managerExternalId: r.manager_external_id,
+      managerPersonId: r.manager_person_id ?? null,
+    });
+  }
+  return out;
+}
+
+/** The rep's largest open deal closing in the rest of the period: where the manager should look first. */
+async function mostRelevantDeal(
+  db: Kysely<Database>,
+  connectionId: string,
+  repExternalId: string,
+  from: PlainDate,
+  to: PlainDate,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('deals')
+    .select('external_id')
+    .where('connection_id', '=', connectionId)
+    .where('owner_external_id', '=', repExternalId)
+    .where('is_deleted', '=', false)
+    .where('stage_category', '=', 'open')
+    .where('close_date', '>=', from)
+    .where('close_date', '<=', to)
+    .orderBy('amount', (ob) => ob.desc().nullsLast())
+    .orderBy('external_id')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.external_id;
+}
+
+/** Creates, re-sends and closes the alert tasks of one connection. */
+export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions): Promise<DeliverResult> {
+  const result: DeliverResult = { created: 0, resent: 0, closed: 0, capped: 0, noManager: 0, failed: 0 };
+  const active = await db
+    .selectFrom('alerts')
+    .selectAll()
+    .where('subject_kind', '=', 'rep')
+    .where('status', 'in', ['open', 'escalated'])
+    .orderBy('opened_at')
+    .orderBy('id')
+    .execute();
+  const existing = await db.selectFrom('alert_tasks').selectAll().execute();
+  const taskOf = new Map(existing.map((t) => [`${t.alert_id}:${t.severity}`, t]));
+  const targets = await repTargets(
+    db,
+    o.connectionId,
+    [...new Set(active.map((a) => a.subject_id))],
+    o.connectionOrder ?? [o.connectionId],
+  );
+
+  // Tasks created today per manager (the cap), counted from the table so every worker agrees.
+  const today = await db
+    .selectFrom('alert_tasks')
+    .select(['assignee_external_id'])
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('connection_id', '=', o.connectionId)
+    .where('created_at', '>=', o.dayStart)
+    .groupBy('assignee_external_id')
+    .execute();
+  const usedToday = new Map(today.map((t) => [t.assignee_external_id ?? '', Number(t.n)]));
+
+  const toSend: Array<{ task: AlertTask; isNew: boolean; alertId: number; severity: AlertSeverity }> = [];
+  for (const alert of active) {
+    const rep = targets.get(alert.subject_id);
+    if (!rep || rep.managerExternalId === '') {
+      if (!rep) result.noManager++;
+      continue;
+    }
+    // The opening task at the alert's severity; an escalation adds one keyed critical.
+    const slots: Array<{ severity: AlertSeverity; escalation: boolean }> = [];
+    const openSeverity = ((alert.details as { severityAtOpen?: AlertSeverity } | null)?.severityAtOpen ??
+      alert.severity) as AlertSeverity;
+    slots.push({ severity: openSeverity, escalation: false });
+    if (alert.status === 'escalated' && openSeverity !== 'critical')
+      slots.push({ severity: 'critical', escalation: true });
+    for (const slot of slots) {
+      const key = `${alert.dedupe_key}:${slot.severity}`;
+      const row = taskOf.get(`${alert.id}:${slot.severity}`);
+      const reopened = row?.closed_at != null && alert.opened_at > row.closed_at;
+      if (row && row.crm_task_id !== null && !reopened) continue;
+      const isNew = !row;
+      if (isNew) {
+        const used = usedToday.get(rep.managerExternalId) ?? 0;
+        if (used >= o.maxTasksPerManagerPerDay) {
+          result.capped++;
+          continue;
+        }
+        usedToday.set(rep.managerExternalId, used + 1);
+      }
+      const period = o.calendar.periodById(alert.period_id);
+      const what = await mostRelevantDeal(db, o.connectionId, rep.externalId, o.today, period.end);
+      const text = taskText(alert, rep.name, slot.escalation, o.publicUrl);
+      toSend.push({
+        alertId: alert.id,
+        severity: slot.severity,
+        isNew,
+        task: {
+          externalKey: key,
+          ownerExternalId: rep.managerExternalId,
+          subject: text.subject,
+          description: text.description,
+          dueDate: addDays(o.today, slot.severity === 'critical' ? 1 : 3),
+          ...(what ? { relatedToExternalId: what } : {}),
+        },
+      });
+      if (isNew) {
+        // Committed before the CRM call: a crash after it leaves a row without crm_task_id to send again.
+        await db
+          .insertInto('alert_tasks')
+          .values({
+            alert_id: alert.id,
+            severity: slot.severity,
+            connection_id: o.connectionId,
+            task_external_key: key,
+            assignee_external_id: rep.managerExternalId,
+            manager_person_id: rep.managerPersonId,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+    }
+  }
+
+  if (toSend.length > 0) {
+    const results = await o.sink.upsertTasks(toSend.map((t) => t.task));
+    const byKey = new Map(results.map((r) => [r.externalKey, r]));
+    for (const s of toSend) {
+      const r = byKey.get(s.task.externalKey);
+      if (r?.ok) {
+        if (s.isNew) result.created++;
+        else result.resent++;
+        await db
+          .updateTable('alert_tasks')
+          .set({ crm_task_id: r.crmTaskId ?? null, last_error: null, closed_at: null })
+          .where('alert_id', '=', s.alertId)
+          .where('severity', '=', s.severity)
+          .execute();
+      } else {
+        result.failed++;
+        await db
+          .updateTable('alert_tasks')
+          .set({ last_error: r?.message ?? 'no result from the CRM' })
+          .where('alert_id', '=', s.alertId)
+          .where('severity', '=', s.severity)
+          .execute();
+        o.log.warn({ key: s.task.externalKey, err: r?.message }, 'alert task not delivered; retried next time');
+      }
+    }
+  }
+
+  // Close the tasks of resolved alerts.
+  const toClose = await db
+    .selectFrom('alert_tasks as t')
+    .innerJoin('alerts as a', 'a.id', 't.alert_id')
+    .select(['t.alert_id', 't.severity', 't.task_external_key', 't.crm_task_id'])
+    .where('t.connection_id', '=', o.connectionId)
+    .where('t.closed_at', 'is', null)
+    .where('t.crm_task_id', 'is not', null)
+    .where('a.status', '=', 'resolved')
+    .execute();
+  if (toClose.length > 0) {
+    const results = await o.sink.closeTasks(
+      toClose.map((t) => ({ externalKey: t.task_external_key, crmTaskId: t.crm_task_id as string })),
+    );
+    const byKey = new Map(results.map((r) => [r.externalKey, r]));
+    for (const t of toClose) {
+      const r = byKey.get(t.task_external_key);
+      if (!r?.ok) {
+        result.failed++;
+        continue;
+      }
+      result.closed++;
+      await db
+        .updateTable('alert_tasks')
+        .set({ closed_at: new Date() })
+        .where('alert_id', '=', t.alert_id)
+        .where('severity', '=', t.severity)
+        .execute();
+    }
+  }
+  return result;
+}

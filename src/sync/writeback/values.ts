@@ -1,0 +1,95 @@
+/**
+ * What each rep's CRM record should hold: the metric snapshots of the current fiscal quarter, read per rep of a
+ * connection, turned into field values in the target's units. The rank is the rep's competition rank by
+ * attainment among every rep with a snapshot of the period (the org rank of `report rep`), ties sharing a rank.
+ */
+import type { Kysely } from 'kysely';
+import type { FiscalPeriod } from '../../config/calendar.ts';
+import type { Database } from '../../db/schema.ts';
+import { rankSubjects } from '../../metrics/math/ranking.ts';
+import { Dec } from '../../util/money.ts';
+import { type FieldLayout, metricFieldValues, type RepMetricValues } from './fields.ts';
+import type { DesiredRecord } from './ledger.ts';
+
+export interface WritebackTargetShape {
+  kind: 'user_fields' | 'custom_object';
+  /** `User` or the scorecard object. */
+  object: string;
+}
+
+/** The snapshot subject id of a rep (same rule as the metrics engine's `repKeyOf`). */
+export function repSubjectId(personId: number | null, connectionId: string, externalId: string): string {
+  return personId === null ? `${connectionId}:${externalId}` : `person:${personId}`;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+/** The write-back metrics out of a snapshot document (the `report rep` JSON shape). */
+export function valuesFromSnapshot(metrics: Record<string, unknown>, rank: number | null): RepMetricValues {
+  const pipeline = (metrics.pipeline ?? {}) as Record<string, unknown>;
+  return {
+    attainment: str(metrics.attainment),
+    pace: str(metrics.paceIndex),
+    projectedAttainment: str(metrics.projectedAttainment),
+    status: str(metrics.status),
+    coverage: str(pipeline.coverage),
+    rank,
+  };
+}
+
+export interface DesiredValues {
+  records: DesiredRecord[];
+  /** Rep external id -> scorecard identity, for custom-object targets. */
+  reps: Array<{ externalId: string; subjectId: string; name: string }>;
+}
+
+/**
+ * Desired field values for every active rep of a connection that has a snapshot for the period. A rep without a
+ * snapshot (no deals, no quota) gets nothing written.
+ */
+export async function desiredFromSnapshots(
+  db: Kysely<Database>,
+  opts: { connectionId: string; period: FiscalPeriod; target: WritebackTargetShape; layout: FieldLayout },
+): Promise<DesiredValues> {
+  const snapshots = await db
+    .selectFrom('metric_snapshots')
+    .select(['subject_id', 'metrics'])
+    .where('subject_kind', '=', 'rep')
+    .where('period_id', '=', opts.period.id)
+    .execute();
+  const bySubject = new Map(snapshots.map((s) => [s.subject_id, s.metrics as Record<string, unknown>]));
+  const ranks = new Map(
+    rankSubjects(
+      snapshots.map((s) => {
+        const a = str((s.metrics as Record<string, unknown>).attainment);
+        return { id: s.subject_id, value: a === null ? null : new Dec(a) };
+      }),
+    ).map((r) => [r.id, r.rank]),
+  );
+  const reps = await db
+    .selectFrom('reps')
+    .select(['external_id', 'person_id', 'name'])
+    .where('connection_id', '=', opts.connectionId)
+    .where('is_deleted', '=', false)
+    .where('is_active', '=', true)
+    .orderBy('external_id')
+    .execute();
+  const out: DesiredValues = { records: [], reps: [] };
+  for (const r of reps) {
+    const subjectId = repSubjectId(r.person_id, opts.connectionId, r.external_id);
+    const metrics = bySubject.get(subjectId);
+    if (!metrics) continue;
+    const values = valuesFromSnapshot(metrics, ranks.get(subjectId) ?? null);
+    const recordId = opts.target.kind === 'user_fields' ? r.external_id : `${r.external_id}:${opts.period.id}`;
+    out.records.push({
+      targetObject: opts.target.object,
+      targetRecordId: recordId,
+      fields: metricFieldValues(values, opts.layout, `rep ${r.external_id}`),
+      label: r.name,
+    });
+    out.reps.push({ externalId: r.external_id, subjectId, name: r.name });
+  }
+  return out;
+}

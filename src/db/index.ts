@@ -40,6 +40,12 @@ export interface DbHandle {
 export const EMBEDDED_DATABASE = 'quota_tracker';
 export const DEFAULT_DATA_DIR = '.quota-tracker/pg';
 
+const DATE_ARRAY = 1182;
+const INT8_ARRAY = 1016;
+const TEXT_ARRAY = 1009;
+const textArray = (value: string): unknown =>
+  (pg.types.getTypeParser as (oid: number, format: 'text') => (v: string) => unknown)(TEXT_ARRAY, 'text')(value);
+
 /**
  * How values come back from PostgreSQL: `date` stays the `'YYYY-MM-DD'` text (a JS Date would shift it by the
  * process time zone), `int8` (bigserial ids, counts) becomes a number, `numeric` stays a decimal string (pg's
@@ -49,6 +55,11 @@ export const typeParsers = {
   getTypeParser(oid: number, format?: string): (value: string) => unknown {
     if (oid === pg.types.builtins.DATE) return (value: string) => value;
     if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
+    // Arrays of them (array_agg of close dates or ids) follow the same rules, parsed as text[] first.
+    if (oid === DATE_ARRAY) return textArray;
+    if (oid === INT8_ARRAY) {
+      return (value: string) => (textArray(value) as (string | null)[]).map((v) => (v === null ? null : Number(v)));
+    }
     return pg.types.getTypeParser(oid, (format ?? 'text') as 'text') as (value: string) => unknown;
   },
 };

@@ -79,6 +79,10 @@ describe('warehouse schema', () => {
       .executeTakeFirstOrThrow();
     expect(run.status).toBe('running');
     expect(typeof run.id).toBe('number');
+    const arrays = await sql<{ dates: string[]; ids: (number | null)[]; big: number }>`
+      select array['2026-02-28'::date, '2024-02-29'::date] as dates, array[7::int8, null] as ids,
+        9007199254740991::int8 as big`.execute(t.db);
+    expect(arrays.rows[0]).toEqual({ dates: ['2026-02-28', '2024-02-29'], ids: [7, null], big: 9007199254740991 });
   });
 
   it('rejects a deal with a lower-case currency or a probability above 1', async () => {

@@ -1,0 +1,458 @@
+/**
+ * Reads what the metric math needs from the warehouse, as of a date D, in the math's plain shapes.
+ *
+ * - Reps are unified by person: every CRM user with the same person id is one rep (`person:<id>`); a user with no
+ *   person yet is its own rep (`<connection>:<user id>`). Deal, split, activity and quota owners are mapped to
+ *   these keys here, so the math never sees CRM ids of people.
+ * - The past is rebuilt from stage history: a deal created after D does not exist yet, and a deal changed after D
+ *   takes its stage, amount, close date and probability from its last history row on or before D (its first row
+ *   when all are later). The owner is the current one: stage history does not record owner changes.
+ * - Two modes with the same output: `loadAll` (one pass over each table, for the full recompute) and
+ *   `loadForReps` (only the rows of some reps, for an incremental recompute).
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../db/schema.ts';
+import { addDays, addMonths, type PlainDate } from '../../util/date.ts';
+import { Dec } from '../../util/money.ts';
+import type { Activity, ActivityType, Deal, DealSplit, FxRate, Membership, StageCategory } from '../math/types.ts';
+
+/** One rep: a person, or a CRM user not yet linked to a person. */
+export interface RepInfo {
+  key: string;
+  personId: number | null;
+  name: string;
+  email: string | null;
+  /** The CRM users behind this rep. */
+  users: { connectionId: string; externalId: string; managerExternalId: string | null }[];
+  isActive: boolean;
+  quotaCarrying: boolean;
+  startDate: PlainDate | null;
+  territory: string | null;
+  territoryIndex: Dec | null;
+}
+
+export interface OrgUnitInfo {
+  id: string;
+  kind: 'org' | 'region' | 'team';
+  name: string;
+  parentId: string | null;
+  managerPersonId: number | null;
+}
+
+/** A quota row, owner mapped to a rep key or an org unit. */
+export interface QuotaRecord {
+  repKey: string | null;
+  unitId: string | null;
+  start: PlainDate;
+  end: PlainDate;
+  amount: Dec;
+  currency: string;
+  source: 'crm' | 'file';
+}
+
+export interface WarehouseData {
+  asOf: PlainDate;
+  reps: Map<string, RepInfo>;
+  /** `<connection>:<user id>` to rep key. */
+  ownerToRep: Map<string, string>;
+  units: Map<string, OrgUnitInfo>;
+  memberships: Membership[];
+  deals: Deal[];
+  splits: DealSplit[];
+  activities: Activity[];
+  quotas: QuotaRecord[];
+  fx: FxRate[];
+}
+
+/** How far back rows matter for figures as of D: the conversion window plus the alert rules' prior windows. */
+export interface LoadWindow {
+  /** Oldest close date of a closed deal that any figure reads. */
+  closedFrom: PlainDate;
+  /** Oldest activity date read. */
+  activityFrom: PlainDate;
+}
+
+/** The window for periods as old as `oldestPeriodStart` and trailing windows of `conversionMonths`. */
+export function loadWindow(asOf: PlainDate, oldestPeriodStart: PlainDate, conversionMonths: number): LoadWindow {
+  // 180 days: the 90-day conversion and velocity rules compare with the 90 days before.
+  const trailing = [addDays(addMonths(asOf, -conversionMonths), 1), addDays(asOf, -179)].sort()[0] as PlainDate;
+  return {
+    closedFrom: oldestPeriodStart < trailing ? oldestPeriodStart : trailing,
+    // 42 days: the activity_drop rule's 14 days plus the 4 weeks before.
+    activityFrom: addDays(asOf, -59),
+  };
+}
+
+export function repKeyOf(personId: number | null, connectionId: string, externalId: string): string {
+  return personId === null ? `${connectionId}:${externalId}` : `person:${personId}`;
+}
+
+interface RepRow {
+  connection_id: string;
+  external_id: string;
+  person_id: number | null;
+  name: string;
+  email: string | null;
+  manager_external_id: string | null;
+  is_active: boolean;
+  start_date: PlainDate | null;
+  territory: string | null;
+  quota_carrying: boolean;
+  p_name: string | null;
+  p_start_date: PlainDate | null;
+  p_territory: string | null;
+  p_territory_index: string | null;
+  p_quota_carrying: boolean | null;
+}
+
+async function loadPeople(
+  db: Kysely<Database>,
+): Promise<Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>> {
+  const rows = await sql<RepRow>`
+    select r.connection_id, r.external_id, r.person_id, r.name, r.email, r.manager_external_id, r.is_active,
+           r.start_date, r.territory, r.quota_carrying,
+           p.name as p_name, p.start_date as p_start_date, p.territory as p_territory,
+           p.territory_index as p_territory_index, p.quota_carrying as p_quota_carrying
+    from reps r left join persons p on p.id = r.person_id
+    where not r.is_deleted
+    order by r.connection_id, r.external_id`.execute(db);
+  const reps = new Map<string, RepInfo>();
+  const ownerToRep = new Map<string, string>();
+  for (const r of rows.rows) {
+    const key = repKeyOf(r.person_id, r.connection_id, r.external_id);
+    ownerToRep.set(`${r.connection_id}:${r.external_id}`, key);
+    const user = { connectionId: r.connection_id, externalId: r.external_id, managerExternalId: r.manager_external_id };
+    const cur = reps.get(key);
+    if (cur) {
+      // The same person in a second CRM: active or quota-carrying in either counts; the org file's facts win.
+      cur.users.push(user);
+      cur.isActive ||= r.is_active;
+      cur.quotaCarrying = r.p_quota_carrying ?? (cur.quotaCarrying || r.quota_carrying);
+      cur.startDate ??= r.start_date;
+      cur.territory ??= r.territory;
+      continue;
+    }
+    reps.set(key, {
+      key,
+      personId: r.person_id,
+      name: r.p_name ?? r.name,
+      email: r.email === null ? null : r.email.toLowerCase(),
+      users: [user],
+      isActive: r.is_active,
+      quotaCarrying: r.p_quota_carrying ?? r.quota_carrying,
+      startDate: r.p_start_date ?? r.start_date,
+      territory: r.p_territory ?? r.territory,
+      territoryIndex: r.p_territory_index === null ? null : new Dec(r.p_territory_index),
+    });
+  }
+  const unitRows = await db
+    .selectFrom('org_units')
+    .select(['id', 'kind', 'name', 'parent_id', 'manager_person_id'])
+    .execute();
+  const units = new Map<string, OrgUnitInfo>();
+  for (const u of unitRows)
+    units.set(String(u.id), {
+      id: String(u.id),
+      kind: u.kind,
+      name: u.name,
+      parentId: u.parent_id === null ? null : String(u.parent_id),
+      managerPersonId: u.manager_person_id,
+    });
+  const mRows = await db
+    .selectFrom('memberships')
+    .select(['person_id', 'org_unit_id', 'valid_from', 'valid_to'])
+    .orderBy('person_id')
+    .orderBy('valid_from')
+    .execute();
+  const memberships: Membership[] = [];
+  for (const m of mRows) {
+    const team = units.get(String(m.org_unit_id));
+    if (!team || team.kind !== 'team') continue;
+    const region = team.parentId === null ? undefined : units.get(team.parentId);
+    memberships.push({
+      repId: `person:${m.person_id}`,
+      teamId: team.id,
+      // A team hung directly under the org (no region) is its own region-less group: region "none".
+      regionId: region && region.kind === 'region' ? region.id : 'none',
+      validFrom: m.valid_from,
+      validTo: m.valid_to,
+    });
+  }
+  return { reps, ownerToRep, units, memberships };
+}
+
+interface DealRow {
+  connection_id: string;
+  external_id: string;
+  name: string | null;
+  owner_external_id: string | null;
+  amount: string | null;
+  currency: string;
+  stage: string;
+  stage_category: StageCategory;
+  probability: string | null;
+  close_date: PlainDate | null;
+  created_date: PlainDate;
+  deal_type: string | null;
+  product_line: string | null;
+  segment: string | null;
+}
+
+interface HistoryRow {
+  connection_id: string;
+  deal_external_id: string;
+  stage: string;
+  stage_category: StageCategory;
+  amount: string | null;
+  close_date: PlainDate | null;
+  probability: string | null;
+  day: PlainDate;
+}
+
+/** Owner filter of a targeted load: `(connection, user id)` pairs. */
+type Owners = readonly { connectionId: string; externalId: string }[] | null;
+
+function ownerFilter(owners: Owners, alias: string) {
+  if (owners === null) return sql`true`;
+  if (owners.length === 0) return sql`false`;
+  const conns = owners.map((o) => o.connectionId);
+  const ids = owners.map((o) => o.externalId);
+  return sql`(${sql.ref(`${alias}.connection_id`)}, ${sql.ref(`${alias}.owner_external_id`)}) in (
+    select * from unnest(${conns}::text[], ${ids}::text[]))`;
+}
+
+async function loadDeals(
+  db: Kysely<Database>,
+  asOf: PlainDate,
+  timezone: string,
+  window: LoadWindow,
+  owners: Owners,
+  ownerToRep: ReadonlyMap<string, string>,
+  withSplits: boolean,
+): Promise<{ deals: Deal[]; splits: DealSplit[] }> {
+  // Deals whose current close date or category could matter; the as-of rewrite below may move a deal, so deals
+  // changed after D are read whatever their current close date.
+  const splitDeals =
+    withSplits && owners !== null
+      ? sql`or (d.connection_id, d.external_id) in (select s.connection_id, s.deal_external_id from deal_splits s
+             where not s.is_deleted and ${ownerFilter(owners, 's')})`
+      : sql``;
+  const rows = await sql<DealRow>`
+    select d.connection_id, d.external_id, d.name, d.owner_external_id, d.amount, d.currency, d.stage,
+           d.stage_category, d.probability, d.close_date, d.created_date, d.deal_type, d.product_line, d.segment
+    from deals d
+    where not d.is_deleted and d.created_date <= ${asOf} and d.owner_external_id is not null
+      and (${ownerFilter(owners, 'd')} ${splitDeals})
+      and (d.stage_category = 'open' or d.close_date >= ${window.closedFrom}
+           or exists (select 1 from deal_stage_history h where h.connection_id = d.connection_id
+                      and h.deal_external_id = d.external_id and h.changed_at >= ${asOf}::date - 1))`.execute(db);
+  const changedAfter = await sql<HistoryRow>`
+    select h.connection_id, h.deal_external_id, h.stage, h.stage_category, h.amount, h.close_date, h.probability,
+           (h.changed_at at time zone ${timezone})::date::text as day
+    from deal_stage_history h
+    where not h.is_deleted and (h.connection_id, h.deal_external_id) in (
+      select connection_id, deal_external_id from deal_stage_history
+      where not is_deleted and changed_at >= ${asOf}::date - 1 and (changed_at at time zone ${timezone})::date > ${asOf})
+    order by h.connection_id, h.deal_external_id, h.changed_at, h.external_id`.execute(db);
+  const history = new Map<string, HistoryRow[]>();
+  for (const h of changedAfter.rows) {
+    const k = `${h.connection_id}:${h.deal_external_id}`;
+    const list = history.get(k);
+    if (list) list.push(h);
+    else history.set(k, [h]);
+  }
+  const deals: Deal[] = [];
+  for (const r of rows.rows) {
+    const ownerId =
+      ownerToRep.get(`${r.connection_id}:${r.owner_external_id}`) ?? `${r.connection_id}:${r.owner_external_id}`;
+    let state = {
+      stage: r.stage,
+      stage_category: r.stage_category,
+      amount: r.amount,
+      close_date: r.close_date,
+      probability: r.probability,
+    };
+    const h = history.get(`${r.connection_id}:${r.external_id}`);
+    if (h && h.length > 0) {
+      let pick: HistoryRow = h[0] as HistoryRow;
+      for (const row of h) if (row.day <= asOf) pick = row;
+      state = pick;
+    }
+    if (state.close_date === null) continue;
+    if (state.stage_category !== 'open' && state.close_date < window.closedFrom) continue;
+    deals.push({
+      id: r.external_id,
+      name: r.name ?? r.external_id,
+      ownerId,
+      amount: state.amount === null ? null : new Dec(state.amount),
+      currency: r.currency,
+      stage: state.stage,
+      stageCategory: state.stage_category,
+      probability: state.probability === null ? null : new Dec(state.probability),
+      closeDate: state.close_date,
+      createdDate: r.created_date,
+      type: r.deal_type,
+      productLine: r.product_line,
+      segment: r.segment,
+    });
+  }
+  const splits: DealSplit[] = [];
+  if (withSplits) {
+    const ids = deals.map((d) => d.id);
+    const sRows = await sql<{
+      deal_external_id: string;
+      connection_id: string;
+      owner_external_id: string;
+      split_percent: string;
+      is_overlay: boolean;
+    }>`
+      select s.deal_external_id, s.connection_id, s.owner_external_id, s.split_percent, s.is_overlay
+      from deal_splits s where not s.is_deleted and s.deal_external_id = any(${ids}::text[])
+      order by s.deal_external_id, s.external_id`.execute(db);
+    for (const s of sRows.rows)
+      splits.push({
+        dealId: s.deal_external_id,
+        ownerId:
+          ownerToRep.get(`${s.connection_id}:${s.owner_external_id}`) ?? `${s.connection_id}:${s.owner_external_id}`,
+        percent: new Dec(s.split_percent),
+        overlay: s.is_overlay,
+      });
+  }
+  return { deals, splits };
+}
+
+async function loadActivities(
+  db: Kysely<Database>,
+  asOf: PlainDate,
+  window: LoadWindow,
+  owners: Owners,
+  ownerToRep: ReadonlyMap<string, string>,
+): Promise<Activity[]> {
+  const rows = await sql<{
+    connection_id: string;
+    external_id: string;
+    owner_external_id: string;
+    activity_type: ActivityType;
+    activity_date: PlainDate;
+  }>`
+    select a.connection_id, a.external_id, a.owner_external_id, a.activity_type, a.activity_date
+    from activities a
+    where not a.is_deleted and a.owner_external_id is not null and ${ownerFilter(owners, 'a')}
+      and a.activity_date between ${window.activityFrom} and ${asOf}`.execute(db);
+  return rows.rows.map((a) => ({
+    id: a.external_id,
+    ownerId: ownerToRep.get(`${a.connection_id}:${a.owner_external_id}`) ?? `${a.connection_id}:${a.owner_external_id}`,
+    type: a.activity_type,
+    date: a.activity_date,
+  }));
+}
+
+async function loadQuotas(
+  db: Kysely<Database>,
+  from: PlainDate,
+  reps: ReadonlyMap<string, RepInfo>,
+  ownerToRep: ReadonlyMap<string, string>,
+  only: ReadonlySet<string> | null,
+): Promise<QuotaRecord[]> {
+  const rows = await db
+    .selectFrom('quotas')
+    .select([
+      'source',
+      'connection_id',
+      'person_id',
+      'owner_external_id',
+      'org_unit_id',
+      'period_start',
+      'period_end',
+      'amount',
+      'currency',
+    ])
+    .where('is_deleted', '=', false)
+    .where('product_line', 'is', null)
+    .where('period_end', '>=', from)
+    .execute();
+  const out: QuotaRecord[] = [];
+  for (const q of rows) {
+    let repKey: string | null = null;
+    if (q.person_id !== null) repKey = `person:${q.person_id}`;
+    else if (q.owner_external_id !== null && q.connection_id !== null)
+      repKey = ownerToRep.get(`${q.connection_id}:${q.owner_external_id}`) ?? null;
+    const unitId = q.org_unit_id === null ? null : String(q.org_unit_id);
+    if (repKey === null && unitId === null) continue;
+    if (repKey !== null && !reps.has(repKey)) continue;
+    if (only !== null && repKey !== null && !only.has(repKey)) continue;
+    out.push({
+      repKey,
+      unitId,
+      start: q.period_start,
+      end: q.period_end,
+      amount: new Dec(q.amount),
+      currency: q.currency,
+      source: q.source,
+    });
+  }
+  return out;
+}
+
+async function loadFx(db: Kysely<Database>): Promise<FxRate[]> {
+  const rows = await db
+    .selectFrom('fx_rates')
+    .select(['currency', 'rate', 'valid_from', 'valid_to', 'source'])
+    .execute();
+  // When a currency has dated rates, they replace the static one (Salesforce keeps both with advanced currency
+  // management on); the file's rates win over the CRM's.
+  const rank = { file: 0, crm_dated: 1, crm_static: 2 } as const;
+  const best = new Map<string, number>();
+  for (const r of rows) best.set(r.currency, Math.min(best.get(r.currency) ?? 9, rank[r.source]));
+  return rows
+    .filter((r) => rank[r.source] === best.get(r.currency))
+    .map((r) => ({ currency: r.currency, rate: new Dec(r.rate), validFrom: r.valid_from, validTo: r.valid_to }));
+}
+
+export interface LoadOptions {
+  asOf: PlainDate;
+  timezone: string;
+  window: LoadWindow;
+  splits: boolean;
+}
+
+/** Every rep's rows as of D, one pass per table. */
+export async function loadAll(db: Kysely<Database>, o: LoadOptions): Promise<WarehouseData> {
+  const people = await loadPeople(db);
+  const [dealsAndSplits, activities, quotas, fx] = await Promise.all([
+    loadDeals(db, o.asOf, o.timezone, o.window, null, people.ownerToRep, o.splits),
+    loadActivities(db, o.asOf, o.window, null, people.ownerToRep),
+    loadQuotas(db, o.window.closedFrom, people.reps, people.ownerToRep, null),
+    loadFx(db),
+  ]);
+  return { asOf: o.asOf, ...people, ...dealsAndSplits, activities, quotas, fx };
+}
+
+/**
+ * The rows of some reps only (deals they own or hold a split of, their activities and quotas), plus the people,
+ * org units, memberships and rates that every figure needs. `people` may be passed in when already loaded.
+ */
+export async function loadForReps(
+  db: Kysely<Database>,
+  repKeys: ReadonlySet<string>,
+  o: LoadOptions,
+  people?: Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>,
+): Promise<WarehouseData> {
+  const p = people ?? (await loadPeople(db));
+  const owners: { connectionId: string; externalId: string }[] = [];
+  for (const key of repKeys) {
+    const rep = p.reps.get(key);
+    if (rep) for (const u of rep.users) owners.push({ connectionId: u.connectionId, externalId: u.externalId });
+    else if (!key.startsWith('person:')) {
+      const i = key.indexOf(':');
+      owners.push({ connectionId: key.slice(0, i), externalId: key.slice(i + 1) });
+    }
+  }
+  const [dealsAndSplits, activities, quotas, fx] = await Promise.all([
+    loadDeals(db, o.asOf, o.timezone, o.window, owners, p.ownerToRep, o.splits),
+    loadActivities(db, o.asOf, o.window, owners, p.ownerToRep),
+    loadQuotas(db, o.window.closedFrom, p.reps, p.ownerToRep, repKeys),
+    loadFx(db),
+  ]);
+  return { asOf: o.asOf, ...p, ...dealsAndSplits, activities, quotas, fx };
+}

@@ -1,0 +1,351 @@
+/**
+ * The prepared, in-memory model the figures are computed from: every rep's credits (booked, converted and split
+ * once), activities and quotas, the dated memberships, and each rep's credits already grouped by the team and
+ * region they count for. A recompute after one change re-books only the reps it touched (`replaceReps`) and
+ * rebuilds a group from its members' pre-grouped credits, never from the whole warehouse.
+ */
+import type { FiscalPeriod } from '../../config/calendar.ts';
+import type { PlainDate } from '../../util/date.ts';
+import { type Dec, ZERO } from '../../util/money.ts';
+import { bookDeals, type Credit } from '../math/booking.ts';
+import { buildFxTable, type ConversionIssue, convertAmount, type FxTable } from '../math/currency.ts';
+import { computeSubjectMetrics, type SubjectMetrics, seedFrom } from '../math/rep-metrics.ts';
+import {
+  groupQuota,
+  indexMemberships,
+  type MembershipIndex,
+  membershipOn,
+  ORG_ID,
+  quotaMembershipDate,
+  type RollupLevel,
+} from '../math/rollup.ts';
+import type { Activity, Deal, DealSplit, Period } from '../math/types.ts';
+import { trailingMonths } from '../math/windows.ts';
+import type { QuotaRecord, WarehouseData } from './load.ts';
+import type { EngineSettings } from './settings.ts';
+import type { SubjectKind, SubjectRef } from './types.ts';
+
+interface RepState {
+  credits: Credit[];
+  activities: Activity[];
+  quotas: QuotaRecord[];
+  /** Non-overlay credits by group id, per level, on each credit's attribution date. */
+  grouped: Record<RollupLevel, Map<string, Credit[]>>;
+  /** Activities by the group the rep belonged to on the activity date. */
+  groupedActivities: Record<RollupLevel, Map<string, Activity[]>>;
+}
+
+const LEVELS: readonly RollupLevel[] = ['team', 'region', 'org'];
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function groupIdOn(index: MembershipIndex, repKey: string, level: RollupLevel, date: PlainDate): string | null {
+  const m = membershipOn(index, repKey, date);
+  if (!m) return null;
+  return level === 'team' ? m.teamId : level === 'region' ? m.regionId : ORG_ID;
+}
+
+export class MetricsModel {
+  readonly asOf: PlainDate;
+  readonly settings: EngineSettings;
+  data: WarehouseData;
+  fx: FxTable;
+  memberships: MembershipIndex;
+  /** Issues from booking (deals left out for want of a rate, deals with no amount), by rep. */
+  readonly issues = new Map<string, ConversionIssue[]>();
+  private readonly reps = new Map<string, RepState>();
+  /** Members (ever) of each group, per level. */
+  private members: Record<RollupLevel, Map<string, Set<string>>> = {
+    team: new Map(),
+    region: new Map(),
+    org: new Map(),
+  };
+
+  constructor(data: WarehouseData, settings: EngineSettings) {
+    this.asOf = data.asOf;
+    this.settings = settings;
+    this.data = data;
+    this.fx = buildFxTable(settings.baseCurrency, data.fx);
+    this.memberships = indexMemberships(data.memberships);
+    this.indexMembers();
+    this.book(data.deals, data.splits, data.activities, data.quotas, null);
+  }
+
+  private indexMembers(): void {
+    this.members = { team: new Map(), region: new Map(), org: new Map() };
+    for (const m of this.data.memberships) {
+      for (const level of LEVELS) {
+        const id = level === 'team' ? m.teamId : level === 'region' ? m.regionId : ORG_ID;
+        const set = this.members[level].get(id) ?? new Set<string>();
+        this.members[level].set(id, set);
+        set.add(m.repId);
+      }
+    }
+  }
+
+  private emptyRep(): RepState {
+    return {
+      credits: [],
+      activities: [],
+      quotas: [],
+      grouped: { team: new Map(), region: new Map(), org: new Map() },
+      groupedActivities: { team: new Map(), region: new Map(), org: new Map() },
+    };
+  }
+
+  /** Books deals and files credits, activities and quotas under their reps; `only` limits which reps are kept. */
+  private book(
+    deals: readonly Deal[],
+    splits: readonly DealSplit[],
+    activities: readonly Activity[],
+    quotas: readonly QuotaRecord[],
+    only: ReadonlySet<string> | null,
+  ): void {
+    const keep = (rep: string) => only === null || only.has(rep);
+    const booked = bookDeals(deals, splits, this.settings.booking, this.fx, this.asOf);
+    if (booked.issues.length > 0) {
+      const owner = new Map(deals.map((d) => [d.id, d.ownerId] as const));
+      for (const issue of booked.issues) {
+        const o = owner.get(issue.recordId);
+        if (o !== undefined && keep(o)) push(this.issues, o, issue);
+      }
+    }
+    for (const c of booked.credits) {
+      // Overlay credits count only when RevOps turned on overlay splits.
+      if (c.overlay && !this.settings.overlaySplits) continue;
+      if (!keep(c.ownerId)) continue;
+      this.rep(c.ownerId).credits.push(c);
+    }
+    for (const a of activities) if (keep(a.ownerId)) this.rep(a.ownerId).activities.push(a);
+    for (const q of quotas) if (q.repKey !== null && keep(q.repKey)) this.rep(q.repKey).quotas.push(q);
+    for (const [key, state] of this.reps) if (only === null || only.has(key)) this.group(key, state);
+  }
+
+  private rep(key: string): RepState {
+    const found = this.reps.get(key);
+    if (found) return found;
+    const s = this.emptyRep();
+    this.reps.set(key, s);
+    return s;
+  }
+
+  private group(key: string, s: RepState): void {
+    for (const level of LEVELS) {
+      const byGroup = new Map<string, Credit[]>();
+      for (const c of s.credits) {
+        if (c.overlay) continue;
+        const g = groupIdOn(this.memberships, key, level, c.category === 'open' ? this.asOf : c.deal.closeDate);
+        if (g !== null) push(byGroup, g, c);
+      }
+      s.grouped[level] = byGroup;
+      const acts = new Map<string, Activity[]>();
+      for (const a of s.activities) {
+        const g = groupIdOn(this.memberships, key, level, a.date);
+        if (g !== null) push(acts, g, a);
+      }
+      s.groupedActivities[level] = acts;
+    }
+  }
+
+  /**
+   * Replaces some reps' rows with freshly loaded ones (deals, splits, activities and quotas of exactly those reps)
+   * and takes the people, memberships, group quotas and rates of `fresh` (they are small and always reloaded).
+   */
+  replaceReps(repKeys: ReadonlySet<string>, fresh: WarehouseData): void {
+    const membershipsChanged = JSON.stringify(fresh.memberships) !== JSON.stringify(this.data.memberships);
+    const fxChanged = JSON.stringify(fresh.fx) !== JSON.stringify(this.data.fx);
+    this.data = {
+      ...this.data,
+      reps: fresh.reps,
+      ownerToRep: fresh.ownerToRep,
+      units: fresh.units,
+      memberships: fresh.memberships,
+      fx: fresh.fx,
+    };
+    // Group quotas (no rep) come back with every load, so all of them are replaced along with the reps' own.
+    this.data.quotas = [
+      ...this.data.quotas.filter((q) => q.repKey !== null && !repKeys.has(q.repKey)),
+      ...fresh.quotas,
+    ];
+    if (fxChanged) this.fx = buildFxTable(this.settings.baseCurrency, fresh.fx);
+    if (membershipsChanged) {
+      this.memberships = indexMemberships(fresh.memberships);
+      this.indexMembers();
+    }
+    for (const key of repKeys) {
+      this.reps.delete(key);
+      this.issues.delete(key);
+    }
+    this.book(fresh.deals, fresh.splits, fresh.activities, fresh.quotas, repKeys);
+    if (membershipsChanged) for (const [key, s] of this.reps) this.group(key, s);
+  }
+
+  /** A rep's credits (overlays included when counted) and activities, as booked for D. */
+  repRows(repKey: string): { credits: readonly Credit[]; activities: readonly Activity[] } {
+    const s = this.reps.get(repKey);
+    return { credits: s?.credits ?? [], activities: s?.activities ?? [] };
+  }
+
+  /** Every rep key with rows or a rep record. */
+  repKeys(): string[] {
+    const keys = new Set<string>([...this.data.reps.keys(), ...this.reps.keys()]);
+    return [...keys].sort();
+  }
+
+  /** The groups of a rep on a date (D for current figures): its team, region and the org. */
+  ancestorsOf(repKey: string, date: PlainDate): SubjectRef[] {
+    const m = membershipOn(this.memberships, repKey, date);
+    if (!m) return [];
+    const out: SubjectRef[] = [{ kind: 'team', id: m.teamId }];
+    if (m.regionId !== 'none') out.push({ kind: 'region', id: m.regionId });
+    out.push({ kind: 'org', id: ORG_ID });
+    return out;
+  }
+
+  /** Every group a rep's credits in a period could count for: memberships overlapping `[from, to]`. */
+  groupsOfRep(repKey: string, from: PlainDate, to: PlainDate): SubjectRef[] {
+    const out = new Map<string, SubjectRef>();
+    for (const m of this.memberships.get(repKey) ?? []) {
+      if (m.validFrom > to || (m.validTo !== null && m.validTo <= from)) continue;
+      out.set(`team:${m.teamId}`, { kind: 'team', id: m.teamId });
+      if (m.regionId !== 'none') out.set(`region:${m.regionId}`, { kind: 'region', id: m.regionId });
+      out.set('org', { kind: 'org', id: ORG_ID });
+    }
+    return [...out.values()];
+  }
+
+  /** Groups of each level that have members. */
+  groups(level: RollupLevel): string[] {
+    return [...this.members[level].keys()].filter((id) => id !== 'none').sort();
+  }
+
+  membersOf(level: RollupLevel, groupId: string): string[] {
+    return [...(this.members[level].get(groupId) ?? [])].sort();
+  }
+
+  /** A rep's quota for a period in base currency: its quota rows inside the period, summed; null when none. */
+  repQuota(repKey: string, period: Period): { quota: Dec | null; issues: ConversionIssue[] } {
+    return this.sumQuotas(this.reps.get(repKey)?.quotas ?? [], period);
+  }
+
+  private sumQuotas(rows: readonly QuotaRecord[], period: Period): { quota: Dec | null; issues: ConversionIssue[] } {
+    let total: Dec | null = null;
+    const issues: ConversionIssue[] = [];
+    for (const q of rows) {
+      if (q.source !== this.settings.quotaSource) continue;
+      if (q.start < period.start || q.end > period.end) continue;
+      const converted = convertAmount(
+        this.fx,
+        q.amount,
+        q.currency,
+        period.start,
+        `quota ${q.repKey ?? q.unitId} ${q.start}..${q.end}`,
+      );
+      if (converted.amount === null) issues.push(converted.issue);
+      else total = (total ?? ZERO).plus(converted.amount);
+    }
+    return { quota: total, issues };
+  }
+
+  /** The group's quota: RevOps' own for the unit when set, else the sum of its reps' quotas on the membership date. */
+  groupQuota(level: RollupLevel, groupId: string, period: Period): Dec | null {
+    const override =
+      level === 'org'
+        ? null
+        : this.sumQuotas(
+            this.data.quotas.filter((q) => q.unitId === groupId),
+            period,
+          ).quota;
+    const repQuotas = new Map<string, Dec>();
+    const on = quotaMembershipDate(period, this.asOf);
+    for (const key of this.membersOf(level, groupId)) {
+      if (groupIdOn(this.memberships, key, level, on) !== groupId) continue;
+      const q = this.repQuota(key, period).quota;
+      if (q !== null) repQuotas.set(key, q);
+    }
+    return groupQuota(groupId, level, repQuotas, this.memberships, period, this.asOf, override).quota;
+  }
+
+  /** Every figure of one rep for one period as of D. */
+  computeRep(repKey: string, period: FiscalPeriod): SubjectMetrics {
+    const s = this.reps.get(repKey) ?? this.emptyRep();
+    const info = this.data.reps.get(repKey);
+    return computeSubjectMetrics({
+      ...this.common(`rep:${repKey}`, period),
+      quota: this.repQuota(repKey, period).quota,
+      credits: s.credits,
+      activities: s.activities,
+      activityTargets: this.settings.activity,
+      startDate: info?.startDate ?? null,
+      territoryIndex: info?.territoryIndex ?? null,
+    });
+  }
+
+  /** A group's credits and activities: its members' rows that count for it under dated membership. */
+  groupRows(level: RollupLevel, groupId: string): { credits: Credit[]; activities: Activity[] } {
+    const credits: Credit[] = [];
+    const activities: Activity[] = [];
+    for (const key of this.membersOf(level, groupId)) {
+      const s = this.reps.get(key);
+      if (!s) continue;
+      const c = s.grouped[level].get(groupId);
+      if (c) for (const x of c) credits.push(x);
+      const a = s.groupedActivities[level].get(groupId);
+      if (a) for (const x of a) activities.push(x);
+    }
+    return { credits, activities };
+  }
+
+  /** Every figure of a team, region or the org, from its members' credits grouped under dated membership. */
+  computeGroup(level: RollupLevel, groupId: string, period: FiscalPeriod): SubjectMetrics {
+    const { credits, activities } = this.groupRows(level, groupId);
+    const members = this.membersOf(level, groupId);
+    // A group's activity targets are its reps' targets together: the per-rep targets times its headcount on D.
+    const on = quotaMembershipDate(period, this.asOf);
+    const headcount = members.filter((k) => groupIdOn(this.memberships, k, level, on) === groupId).length;
+    const t = this.settings.activity;
+    const scaled = Object.fromEntries(
+      Object.entries(t.targets).map(([k, v]) => [
+        k,
+        (v === undefined ? ZERO : ZERO.plus(v)).times(Math.max(headcount, 1)),
+      ]),
+    );
+    return computeSubjectMetrics({
+      ...this.common(`${level}:${groupId}`, period),
+      quota: this.groupQuota(level, groupId, period),
+      credits,
+      activities,
+      activityTargets: { ...t, targets: scaled },
+    });
+  }
+
+  compute(subject: SubjectRef, period: FiscalPeriod): SubjectMetrics {
+    return subject.kind === 'rep'
+      ? this.computeRep(subject.id, period)
+      : this.computeGroup(subject.kind, subject.id, period);
+  }
+
+  private common(subjectId: string, period: FiscalPeriod) {
+    const s = this.settings;
+    return {
+      subjectId,
+      period: { id: period.id, start: period.start, end: period.end },
+      asOf: this.asOf,
+      conversionWindow: trailingMonths(this.asOf, s.conversionWindowMonths),
+      forecastSeed: seedFrom(`${s.forecast.seed}|${subjectId}|${period.id}|${this.asOf}`),
+      pacing: { basis: s.pacing.basis, holidays: s.pacing.holidays },
+      commission: s.commission,
+      forecastTrials: s.forecast.trials,
+      runRateWindowDays: s.runRateWindowDays,
+      statusBands: s.statusBands,
+      coverageBands: s.coverageBands,
+      ramp: s.ramp,
+    };
+  }
+}
+
+export type { SubjectKind };

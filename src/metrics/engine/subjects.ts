@@ -1,0 +1,86 @@
+/**
+ * Names and places of subjects for documents and reports: a rep's team, region and manager on D, a group's name
+ * and manager, and the lookups from what users type (`--rep EMAIL`, `--team NAME`) to subject ids.
+ */
+import { AppError } from '../../errors.ts';
+import type { SubjectInfo } from '../../reports/document.ts';
+import { membershipOn, ORG_ID } from '../math/rollup.ts';
+import type { MetricsModel } from './model.ts';
+import type { SubjectRef } from './types.ts';
+
+function personName(model: MetricsModel, personId: number | null): string | null {
+  if (personId === null) return null;
+  const rep = model.data.reps.get(`person:${personId}`);
+  return rep ? rep.name : null;
+}
+
+/** The subject block of a document. */
+export function describeSubject(model: MetricsModel, subject: SubjectRef): SubjectInfo {
+  const units = model.data.units;
+  if (subject.kind === 'rep') {
+    const rep = model.data.reps.get(subject.id);
+    const m = membershipOn(model.memberships, subject.id, model.asOf);
+    const team = m ? units.get(m.teamId) : undefined;
+    const region = m && m.regionId !== 'none' ? units.get(m.regionId) : undefined;
+    // The team's manager (org file or CRM role tree); else the CRM user's own manager field.
+    let manager = team ? personName(model, team.managerPersonId) : null;
+    if (manager === null && rep) {
+      for (const u of rep.users) {
+        if (u.managerExternalId === null) continue;
+        const key = model.data.ownerToRep.get(`${u.connectionId}:${u.managerExternalId}`);
+        const mgr = key === undefined ? undefined : model.data.reps.get(key);
+        if (mgr) {
+          manager = mgr.name;
+          break;
+        }
+      }
+    }
+    return {
+      type: 'rep',
+      id: subject.id,
+      name: rep?.name ?? subject.id,
+      email: rep?.email ?? null,
+      team: team?.name ?? null,
+      region: region?.name ?? null,
+      manager,
+    };
+  }
+  if (subject.kind === 'org') {
+    const org = [...units.values()].find((u) => u.kind === 'org');
+    return {
+      type: 'org',
+      id: ORG_ID,
+      name: org?.name ?? 'Organization',
+      email: null,
+      team: null,
+      region: null,
+      manager: personName(model, org?.managerPersonId ?? null),
+    };
+  }
+  const unit = units.get(subject.id);
+  const parent = unit?.parentId ? units.get(unit.parentId) : undefined;
+  return {
+    type: subject.kind,
+    id: subject.id,
+    name: unit?.name ?? subject.id,
+    email: null,
+    team: subject.kind === 'team' ? (unit?.name ?? null) : null,
+    region: subject.kind === 'team' ? (parent?.kind === 'region' ? parent.name : null) : (unit?.name ?? null),
+    manager: personName(model, unit?.managerPersonId ?? null),
+  };
+}
+
+/** The rep with this email (case-insensitive), or NOT_FOUND naming it. */
+export function findRep(model: MetricsModel, email: string): SubjectRef {
+  const want = email.trim().toLowerCase();
+  for (const rep of model.data.reps.values()) if (rep.email === want) return { kind: 'rep', id: rep.key };
+  throw new AppError('NOT_FOUND', `no rep has the email ${email}`, { where: '--rep' });
+}
+
+/** The team or region with this name (case-insensitive), or NOT_FOUND naming it. */
+export function findUnit(model: MetricsModel, kind: 'team' | 'region', name: string): SubjectRef {
+  const want = name.trim().toLowerCase();
+  for (const u of model.data.units.values())
+    if (u.kind === kind && u.name.toLowerCase() === want) return { kind, id: u.id };
+  throw new AppError('NOT_FOUND', `no ${kind} is named "${name}"`, { where: `--${kind}` });
+}

@@ -1,0 +1,60 @@
+/**
+ * The engine's own vocabulary: subjects, dirty keys and the change feed it hands to write-back and alerts.
+ */
+import type { PlainDate } from '../../util/date.ts';
+
+export type SubjectKind = 'rep' | 'team' | 'region' | 'org';
+
+/** A subject of a snapshot: a rep (`person:<id>` or `<connection>:<owner id>`), a team or region (org unit id), or `org`. */
+export interface SubjectRef {
+  kind: SubjectKind;
+  id: string;
+}
+
+/** A rep-period marked for recompute (a row of `dirty_keys`). */
+export interface DirtyKey {
+  /** `<connection_id>:<owner external id>` or `person:<id>`. */
+  subjectKey: string;
+  periodId: string;
+  reason?: string;
+}
+
+/** One subject-period whose stored metrics changed in a recompute. */
+export interface MetricChange {
+  subject: SubjectRef;
+  periodId: string;
+  asOf: PlainDate;
+  /** Top-level metric fields whose value differs from the stored snapshot (all fields for a new snapshot). */
+  changedFields: string[];
+  /** The new snapshot document (the `report` JSON shape without rank, history and alerts). */
+  metrics: Record<string, unknown>;
+  /** The previous document, or null when the subject-period had no snapshot. */
+  previous: Record<string, unknown> | null;
+}
+
+/** What one recompute did. */
+export interface RecomputeResult {
+  asOf: PlainDate;
+  /** Every subject-period recomputed, as `kind:id@period`, sorted. */
+  recomputed: string[];
+  /** Only those whose value changed (a snapshot was written). */
+  changes: MetricChange[];
+  /** Alerts opened, escalated or resolved by this recompute. */
+  alertEvents: AlertEvent[];
+}
+
+export interface AlertEvent {
+  alertId: number;
+  dedupeKey: string;
+  rule: string;
+  subject: SubjectRef;
+  periodId: string;
+  event: 'opened' | 'escalated' | 'resolved';
+  severity: 'info' | 'warning' | 'critical';
+  message: string;
+}
+
+/** `kind:id@period`, the key of a subject-period in sets and logs. */
+export function subjectPeriodKey(subject: SubjectRef, periodId: string): string {
+  return `${subject.kind}:${subject.id}@${periodId}`;
+}

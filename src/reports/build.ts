@@ -1,0 +1,258 @@
+/**
+ * Builds the report documents of the interface file from a prepared metrics model: `report rep|team|region|org`
+ * and `leaderboard`. Every figure comes from `computeSubjectMetrics` through `figuresDocument`, the same path the
+ * engine's snapshots take; this module adds what compares subjects or periods (rank, history) and the stored
+ * alerts.
+ */
+import type { Kysely } from 'kysely';
+import type { FiscalPeriod } from '../config/calendar.ts';
+import type { Database } from '../db/schema.ts';
+import type { MetricsModel } from '../metrics/engine/model.ts';
+import { describeSubject } from '../metrics/engine/subjects.ts';
+import type { SubjectRef } from '../metrics/engine/types.ts';
+import { computeAttainment } from '../metrics/math/attainment.ts';
+import { type Explanation, explainAttainment, explainConversion, explainPipeline } from '../metrics/math/explain.ts';
+import { elapsedFraction } from '../metrics/math/pacing.ts';
+import { rankSubjects } from '../metrics/math/ranking.ts';
+import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
+import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
+import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
+import { figuresDocument, type Json, type JsonObject } from './document.ts';
+
+export interface ReportContext {
+  db: Kysely<Database>;
+  model: MetricsModel;
+  period: FiscalPeriod;
+  /** Earlier periods for `history`, oldest first (the model must hold their deals). */
+  historyPeriods: readonly FiscalPeriod[];
+  explain: boolean;
+}
+
+/** Attainment (and actual) of a subject for a period, without the slower figures: for ranks and history. */
+function quickAttainment(
+  ctx: ReportContext,
+  subject: SubjectRef,
+  period: FiscalPeriod,
+): { quota: Dec | null; actual: Dec; attainment: Dec | null; projectedAttainment: Dec | null; status: string | null } {
+  const model = ctx.model;
+  const s = model.settings;
+  const quota =
+    subject.kind === 'rep'
+      ? model.repQuota(subject.id, period).quota
+      : model.groupQuota(subject.kind, subject.id, period);
+  const credits =
+    subject.kind === 'rep' ? model.repRows(subject.id).credits : model.groupRows(subject.kind, subject.id).credits;
+  const f = elapsedFraction({ basis: s.pacing.basis, holidays: s.pacing.holidays, period, asOf: model.asOf }).f;
+  const a = computeAttainment({
+    period,
+    asOf: model.asOf,
+    quota,
+    credits,
+    f,
+    runRateWindowDays: s.runRateWindowDays,
+    statusBands: s.statusBands,
+  });
+  return {
+    quota,
+    actual: a.actual,
+    attainment: a.attainment.value,
+    projectedAttainment: a.projectedAttainment.value,
+    status: a.status.value,
+  };
+}
+
+/** Reps of a scope on D (the team, region or org they belong to then). */
+export function repsIn(model: MetricsModel, scope: SubjectRef): string[] {
+  const out: string[] = [];
+  for (const key of model.repKeys()) {
+    const m = membershipOn(model.memberships, key, model.asOf);
+    if (scope.kind === 'org') {
+      if (m || model.data.reps.has(key)) out.push(key);
+    } else if (m && (scope.kind === 'team' ? m.teamId : m.regionId) === scope.id) out.push(key);
+  }
+  return out;
+}
+
+function rankIn(ctx: ReportContext, repKey: string, scope: SubjectRef | null): JsonObject {
+  if (scope === null) return { rank: null, of: 0, rankReason: 'no_membership' };
+  const ranked = rankSubjects(
+    repsIn(ctx.model, scope).map((id) => ({
+      id,
+      value: quickAttainment(ctx, { kind: 'rep', id }, ctx.period).attainment,
+    })),
+  );
+  const me = ranked.find((r) => r.id === repKey);
+  if (!me || me.rank === null)
+    return { rank: null, of: ranked.filter((r) => r.rank !== null).length, rankReason: 'no_quota' };
+  return { rank: me.rank, of: me.of, percentile: me.percentile === null ? null : formatRatio(me.percentile) };
+}
+
+function history(ctx: ReportContext, subject: SubjectRef): Json[] {
+  return ctx.historyPeriods.map((p) => {
+    const h = quickAttainment(ctx, subject, p);
+    const o: JsonObject = {
+      period: p.id,
+      quota: h.quota === null ? null : formatMoney(h.quota),
+      actual: formatMoney(h.actual),
+    };
+    o.attainment = h.attainment === null ? null : formatRatio(h.attainment);
+    if (h.quota === null) o.quotaReason = 'no_quota';
+    if (h.attainment === null) o.attainmentReason = 'no_quota';
+    return o;
+  });
+}
+
+async function alertsOf(ctx: ReportContext, subject: SubjectRef): Promise<Json[]> {
+  const rows = await ctx.db
+    .selectFrom('alerts')
+    .select(['rule', 'severity', 'message', 'status', 'opened_at'])
+    .where('subject_kind', '=', subject.kind)
+    .where('subject_id', '=', subject.id)
+    .where('period_id', '=', ctx.period.id)
+    .where('status', '<>', 'resolved')
+    .orderBy('rule')
+    .execute();
+  return rows.map((r) => ({ rule: r.rule, severity: r.severity, message: r.message, status: r.status }));
+}
+
+function explanation(m: SubjectMetrics): JsonObject {
+  const all: Record<string, Explanation> = {
+    ...explainAttainment(m, m.pacing),
+    ...explainPipeline(m.pipeline, m.remaining),
+    ...explainConversion(m.conversion),
+  };
+  const out: JsonObject = {};
+  for (const [k, e] of Object.entries(all))
+    out[k] = {
+      formula: e.formula,
+      working: e.working,
+      sums: e.sums.map((s) => ({
+        label: s.label,
+        total: formatMoney(s.total),
+        deals: s.deals.map((d) => ({
+          id: d.id,
+          name: d.name,
+          amount: formatMoney(d.amount),
+          closeDate: d.closeDate,
+          stage: d.stage,
+        })),
+      })),
+    };
+  return out;
+}
+
+/** The full document of one subject: figures, rank, alerts and history (and the working with `explain`). */
+export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Promise<JsonObject> {
+  const model = ctx.model;
+  const m = model.compute(subject, ctx.period);
+  const doc = figuresDocument(describeSubject(model, subject), ctx.period, m, model.settings.baseCurrency);
+  if (subject.kind === 'rep') {
+    const mem = membershipOn(model.memberships, subject.id, model.asOf);
+    doc.rank = {
+      team: rankIn(ctx, subject.id, mem ? { kind: 'team', id: mem.teamId } : null),
+      region: rankIn(ctx, subject.id, mem && mem.regionId !== 'none' ? { kind: 'region', id: mem.regionId } : null),
+      org: rankIn(ctx, subject.id, { kind: 'org', id: ORG_ID }),
+    };
+  } else {
+    doc.rank = groupRank(ctx, subject);
+  }
+  doc.alerts = await alertsOf(ctx, subject);
+  doc.history = history(ctx, subject);
+  if (ctx.explain) doc.explain = explanation(m);
+  return doc;
+}
+
+function groupRank(ctx: ReportContext, subject: SubjectRef): JsonObject {
+  if (subject.kind === 'org' || subject.kind === 'rep') return {};
+  const ranked = rankSubjects(
+    ctx.model
+      .groups(subject.kind)
+      .map((id) => ({ id, value: quickAttainment(ctx, { kind: subject.kind, id }, ctx.period).attainment })),
+  );
+  const me = ranked.find((r) => r.id === subject.id);
+  return {
+    org:
+      me && me.rank !== null ? { rank: me.rank, of: me.of } : { rank: null, of: me?.of ?? 0, rankReason: 'no_quota' },
+  };
+}
+
+function header(ctx: ReportContext, subject: SubjectRef): JsonObject {
+  const p = ctx.period;
+  const d = ctx.model.compute(subject, p).days;
+  return {
+    subject: describeSubject(ctx.model, subject) as unknown as JsonObject,
+    period: {
+      id: p.id,
+      start: p.start,
+      end: p.end,
+      daysTotal: d.total,
+      daysElapsed: d.elapsed,
+      daysRemaining: d.remaining,
+    },
+    asOf: ctx.model.asOf,
+    currency: ctx.model.settings.baseCurrency,
+  };
+}
+
+async function repObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
+  const out: Json[] = [];
+  for (const id of repsIn(ctx.model, scope).sort((a, b) => byName(ctx.model, a, b)))
+    out.push(await subjectReport(ctx, { kind: 'rep', id }));
+  return out;
+}
+
+function byName(model: MetricsModel, a: string, b: string): number {
+  const na = model.data.reps.get(a)?.name ?? a;
+  const nb = model.data.reps.get(b)?.name ?? b;
+  return na < nb ? -1 : na > nb ? 1 : a < b ? -1 : 1;
+}
+
+/** `report team`: `{ subject, period, asOf, currency, totals, reps }`. */
+export async function teamReport(ctx: ReportContext, team: SubjectRef): Promise<JsonObject> {
+  return { ...header(ctx, team), totals: await subjectReport(ctx, team), reps: await repObjects(ctx, team) };
+}
+
+/** `report region` / `report org`: `{ subject, period, asOf, currency, totals, teams, reps }`. */
+export async function groupReport(ctx: ReportContext, scope: SubjectRef): Promise<JsonObject> {
+  const teams: Json[] = [];
+  for (const id of ctx.model.groups('team')) {
+    const unit = ctx.model.data.units.get(id);
+    if (scope.kind === 'region' && unit?.parentId !== scope.id) continue;
+    teams.push(await subjectReport(ctx, { kind: 'team', id }));
+  }
+  return { ...header(ctx, scope), totals: await subjectReport(ctx, scope), teams, reps: await repObjects(ctx, scope) };
+}
+
+export type LeaderboardBy = 'attainment' | 'actual';
+
+/** `report leaderboard`: reps of a scope ranked by attainment (or actual), ties sharing a rank. */
+export function leaderboard(ctx: ReportContext, scope: SubjectRef, by: LeaderboardBy): JsonObject {
+  const rows = repsIn(ctx.model, scope).map((id) => ({ id, q: quickAttainment(ctx, { kind: 'rep', id }, ctx.period) }));
+  const ranked = rankSubjects(rows.map((r) => ({ id: r.id, value: by === 'actual' ? r.q.actual : r.q.attainment })));
+  const byId = new Map(rows.map((r) => [r.id, r.q] as const));
+  const entries: Json[] = ranked.map((r) => {
+    const q = byId.get(r.id) as ReturnType<typeof quickAttainment>;
+    const info = describeSubject(ctx.model, { kind: 'rep', id: r.id });
+    const e: JsonObject = {
+      rank: r.rank,
+      subject: { type: 'rep', id: r.id, name: info.name, email: info.email, team: info.team },
+      attainment: q.attainment === null ? null : formatRatio(q.attainment),
+      actual: formatMoney(q.actual),
+      quota: q.quota === null ? null : formatMoney(q.quota),
+      projectedAttainment: q.projectedAttainment === null ? null : formatRatio(q.projectedAttainment),
+      status: q.status,
+    };
+    if (q.attainment === null) e.attainmentReason = 'no_quota';
+    if (q.quota === null) e.quotaReason = 'no_quota';
+    if (q.projectedAttainment === null) e.projectedAttainmentReason = 'no_quota';
+    if (q.status === null) e.statusReason = 'no_quota';
+    return e;
+  });
+  return {
+    period: { id: ctx.period.id, start: ctx.period.start, end: ctx.period.end },
+    asOf: ctx.model.asOf,
+    scope: describeSubject(ctx.model, scope) as unknown as JsonObject,
+    by,
+    entries,
+  };
+}

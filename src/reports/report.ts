@@ -1,0 +1,152 @@
+/**
+ * `report <kind>`: resolves the request (who, which period, as of when) and builds the document. Reports compute
+ * from the warehouse as of the requested date (the past is rebuilt from stage history), through the same model
+ * and math as the engine's snapshots, so a report for today equals the stored snapshot.
+ */
+import type { Kysely } from 'kysely';
+import type { FiscalPeriod } from '../config/calendar.ts';
+import type { Database } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import type { MetricsEngine } from '../metrics/engine/engine.ts';
+import { findRep, findUnit } from '../metrics/engine/subjects.ts';
+import type { SubjectRef } from '../metrics/engine/types.ts';
+import { ORG_ID } from '../metrics/math/rollup.ts';
+import { isPlainDate, type PlainDate, today } from '../util/date.ts';
+import {
+  groupReport,
+  type LeaderboardBy,
+  leaderboard,
+  type ReportContext,
+  subjectReport,
+  teamReport,
+} from './build.ts';
+import type { JsonObject } from './document.ts';
+
+export const REPORT_KINDS = ['rep', 'team', 'region', 'org', 'leaderboard', 'trends', 'alerts'] as const;
+export type ReportKind = (typeof REPORT_KINDS)[number];
+
+export interface ReportRequest {
+  kind: ReportKind;
+  rep?: string;
+  team?: string;
+  region?: string;
+  /** Fiscal period id; default the quarter containing `asOf`. */
+  period?: string;
+  /** Default today in the configured time zone. */
+  asOf?: PlainDate;
+  explain?: boolean;
+  /** Leaderboard ranking: attainment (default) or actual. */
+  by?: LeaderboardBy;
+}
+
+export interface ResolvedRequest {
+  asOf: PlainDate;
+  period: FiscalPeriod;
+  history: FiscalPeriod[];
+}
+
+/** The as-of date and period of a request, with the earlier periods its history shows. */
+export function resolveRequest(engine: MetricsEngine, req: ReportRequest, now: Date = new Date()): ResolvedRequest {
+  const s = engine.settings;
+  if (req.asOf !== undefined && !isPlainDate(req.asOf))
+    throw new AppError('USAGE', `--as-of must be a date as YYYY-MM-DD, got "${req.asOf}"`, { where: '--as-of' });
+  const asOf = req.asOf ?? today(s.timezone, now);
+  const period =
+    req.period === undefined ? s.calendar.periodContaining(asOf, 'quarter') : s.calendar.periodById(req.period);
+  const history: FiscalPeriod[] = [];
+  let p = period;
+  for (let i = 0; i < s.historyPeriods; i++) {
+    p = s.calendar.previous(p);
+    history.unshift(p);
+  }
+  return { asOf, period, history };
+}
+
+function need(value: string | undefined, flag: string, kind: string): string {
+  if (value === undefined || value.trim() === '')
+    throw new AppError('USAGE', `report ${kind} needs ${flag}`, { where: flag });
+  return value;
+}
+
+/** Builds the JSON document of a report request. */
+export async function buildReport(
+  db: Kysely<Database>,
+  engine: MetricsEngine,
+  req: ReportRequest,
+): Promise<JsonObject> {
+  const r = resolveRequest(engine, req);
+  const model = await engine.loadModel(r.asOf, [...r.history, r.period]);
+  const ctx: ReportContext = { db, model, period: r.period, historyPeriods: r.history, explain: req.explain ?? false };
+  const scope = (): SubjectRef =>
+    req.team !== undefined
+      ? findUnit(model, 'team', req.team)
+      : req.region !== undefined
+        ? findUnit(model, 'region', req.region)
+        : { kind: 'org', id: ORG_ID };
+  switch (req.kind) {
+    case 'rep':
+      return subjectReport(ctx, findRep(model, need(req.rep, '--rep EMAIL', 'rep')));
+    case 'team':
+      return teamReport(ctx, findUnit(model, 'team', need(req.team, '--team NAME', 'team')));
+    case 'region':
+      return groupReport(ctx, findUnit(model, 'region', need(req.region, '--region NAME', 'region')));
+    case 'org':
+      return groupReport(ctx, { kind: 'org', id: ORG_ID });
+    case 'leaderboard':
+      return leaderboard(ctx, scope(), req.by ?? 'attainment');
+    case 'trends':
+      return trendsReport(ctx, scope());
+    case 'alerts':
+      return alertsReport(db, ctx);
+  }
+}
+
+/** `report trends`: quota, actual and attainment per period for the scope and each of its teams. */
+async function trendsReport(ctx: ReportContext, scope: SubjectRef): Promise<JsonObject> {
+  const doc = await subjectReport({ ...ctx, explain: false }, scope);
+  return {
+    scope: doc.subject ?? null,
+    period: doc.period ?? null,
+    asOf: ctx.model.asOf,
+    currency: ctx.model.settings.baseCurrency,
+    periods: [
+      ...((doc.history as JsonObject[] | undefined) ?? []),
+      {
+        period: ctx.period.id,
+        quota: doc.quota ?? null,
+        actual: doc.actual ?? null,
+        attainment: doc.attainment ?? null,
+        projectedAttainment: doc.projectedAttainment ?? null,
+      },
+    ],
+  };
+}
+
+/** `report alerts`: every open or escalated alert of the period. */
+async function alertsReport(db: Kysely<Database>, ctx: ReportContext): Promise<JsonObject> {
+  const rows = await db
+    .selectFrom('alerts')
+    .select(['rule', 'subject_kind', 'subject_id', 'severity', 'status', 'message', 'value', 'dedupe_key'])
+    .where('period_id', '=', ctx.period.id)
+    .where('status', '<>', 'resolved')
+    .orderBy('severity', 'desc')
+    .orderBy('rule')
+    .orderBy('subject_id')
+    .execute();
+  return {
+    period: { id: ctx.period.id, start: ctx.period.start, end: ctx.period.end },
+    asOf: ctx.model.asOf,
+    alerts: rows.map((a) => ({
+      rule: a.rule,
+      severity: a.severity,
+      status: a.status,
+      message: a.message,
+      subject: {
+        type: a.subject_kind,
+        id: a.subject_id,
+        name: ctx.model.data.reps.get(a.subject_id)?.name ?? a.subject_id,
+      },
+      dedupeKey: a.dedupe_key,
+    })),
+  };
+}

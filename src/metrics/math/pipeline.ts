@@ -45,7 +45,8 @@ export function coverageBand(coverage: Dec, bands: CoverageBands = DEFAULT_COVER
 }
 
 /**
- * Pipeline of a subject's credits. `remaining` is `max(Q - A, 0)` from attainment, or null (no quota): coverage is
+ * Pipeline of a subject's credits: open deals closing in `[D, period end]` (and, for a period that has not started,
+ * not before its start). Overdue deals are every open deal whose close date is before D, whatever the period. `remaining` is `max(Q - A, 0)` from attainment, or null (no quota): coverage is
  * then null with `no_quota`, and with `quota_met` when nothing remains.
  */
 export function computePipeline(
@@ -66,7 +67,7 @@ export function computePipeline(
     if (c.deal.closeDate < asOf) {
       overdue.push(c);
       overdueAmount = overdueAmount.plus(c.amount);
-    } else if (c.deal.closeDate <= period.end) {
+    } else if (c.deal.closeDate >= period.start && c.deal.closeDate <= period.end) {
       openCredits.push(c);
       dealIds.add(c.deal.id);
       open = open.plus(c.amount);

@@ -55,6 +55,27 @@ export function rankSubjects(entries: readonly RankInput[]): Ranked[] {
   return out;
 }
 
+/**
+ * Ranks within groups (each rep's team, region, or the whole org) in one pass: `groupOf` names the group of each
+ * entry (null leaves it out). Returns each entry's rank in its own group.
+ */
+export function rankWithinGroups(
+  entries: readonly RankInput[],
+  groupOf: (id: string) => string | null,
+): Map<string, Ranked & { group: string }> {
+  const groups = new Map<string, RankInput[]>();
+  for (const e of entries) {
+    const g = groupOf(e.id);
+    if (g === null) continue;
+    const list = groups.get(g);
+    if (list) list.push(e);
+    else groups.set(g, [e]);
+  }
+  const out = new Map<string, Ranked & { group: string }>();
+  for (const [group, list] of groups) for (const r of rankSubjects(list)) out.set(r.id, { ...r, group });
+  return out;
+}
+
 export interface TenureBand {
   label: string;
   /** Months of tenure from (inclusive). */

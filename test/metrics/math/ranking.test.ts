@@ -5,6 +5,7 @@ import {
   monthsOfTenure,
   peerGroups,
   rankSubjects,
+  rankWithinGroups,
   tenureBand,
 } from '../../../src/metrics/math/ranking.ts';
 import { formatRatio } from '../../../src/util/money.ts';
@@ -38,6 +39,28 @@ describe('ranking', () => {
   });
   it('ranks a lone subject first at percentile 1', () => {
     expect(rankSubjects([{ id: 'x', value: d(0) }])[0]).toMatchObject({ rank: 1, of: 1, percentile: d(1) });
+  });
+});
+
+describe('ranking within groups', () => {
+  it('ranks each subject inside its own team and leaves out subjects without a group', () => {
+    const team: Record<string, string | null> = { a: 'west', b: 'west', c: 'east', e: 'east', x: null };
+    const r = rankWithinGroups(
+      [
+        { id: 'a', value: d('0.5') },
+        { id: 'b', value: d('0.9') },
+        { id: 'c', value: d('0.7') },
+        { id: 'e', value: d('0.7') },
+        { id: 'x', value: d('2') },
+      ],
+      (id) => team[id] ?? null,
+    );
+    expect([...r.values()].map((v) => [v.id, v.group, v.rank, v.of]).sort()).toEqual([
+      ['a', 'west', 2, 2],
+      ['b', 'west', 1, 2],
+      ['c', 'east', 1, 2],
+      ['e', 'east', 1, 2],
+    ]);
   });
 });
 

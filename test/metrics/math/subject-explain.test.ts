@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { bookDeals, creditsOf } from '../../../src/metrics/math/booking.ts';
 import { explainConversion, explainPipeline } from '../../../src/metrics/math/explain.ts';
+import { computePipeline } from '../../../src/metrics/math/pipeline.ts';
 import { computeSubjectMetrics, seedFrom } from '../../../src/metrics/math/rep-metrics.ts';
 import type { Period } from '../../../src/metrics/math/types.ts';
 import { formatMoney, formatRatio } from '../../../src/util/money.ts';
@@ -74,6 +75,29 @@ describe('the forecast inside the subject computation', () => {
     expect(m.forecast.seed).toBe(seedFrom(`rep-sarah|FY2026-Q2|${D}`));
     // At P50 = 60,000 on a 100,000 quota: 6,000.
     expect(formatMoney(m.commission.atP50.value!.payout)).toBe('6000.00');
+  });
+});
+
+describe('a period that has not started', () => {
+  it('takes only open deals closing inside it as pipeline, and still lists overdue deals', () => {
+    const Q3: Period = { id: 'FY2026-Q3', start: '2026-07-01', end: '2026-09-30' };
+    const { credits: c } = bookDeals(
+      [
+        deal({ id: 'JUNE', amount: 1, closeDate: '2026-06-20', category: 'open' }),
+        deal({ id: 'JULY1', amount: 10, closeDate: '2026-07-01', category: 'open' }),
+        deal({ id: 'SEP30', amount: 100, closeDate: '2026-09-30', category: 'open' }),
+        deal({ id: 'OCT1', amount: 1000, closeDate: '2026-10-01', category: 'open' }),
+        deal({ id: 'OLD', amount: 5, closeDate: '2026-06-01', category: 'open' }),
+      ],
+      [],
+      { splits: false },
+      USD_ONLY,
+      D,
+    );
+    const p = computePipeline(c, Q3, D, { value: d(1000), reason: null });
+    expect(p.openCredits.map((x) => x.deal.id)).toEqual(['JULY1', 'SEP30']);
+    expect(p.open.toString()).toBe('110');
+    expect(p.overdue.map((x) => x.deal.id)).toEqual(['OLD']);
   });
 });
 

@@ -94,7 +94,9 @@ async function startNew(dataDir: string, options: EmbeddedServerOptions): Promis
     password: credentials.password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root, so as root the package runs it as a `postgres` user (created if missing).
+    // Not as anyone else: the package would then try `useradd` and fail.
+    createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8'],
     postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     onLog: remember,

@@ -150,6 +150,11 @@ export function normalizeValue(obj: SObjectDef, f: FieldDef, value: unknown, whe
   }
 }
 
+/** A field's value in a stored row: computed for derived and formula fields, null when absent. */
+export function fieldValue(f: FieldDef, row: SRecord): FieldValue {
+  return f.compute ? f.compute(row) : (row[f.name] ?? null);
+}
+
 /** The in-memory org. One instance per sandbox; all methods are synchronous. */
 export class SalesforceStore {
   readonly orgId: string;
@@ -161,6 +166,8 @@ export class SalesforceStore {
   private readonly deleted = new Map<string, DeletedEntry[]>();
   private readonly updated = new Map<string, UpdatedEntry[]>();
   private readonly trackHistory: boolean;
+  /** type -> unique field -> value -> Id of the live row holding it (recycle-bin rows release their values). */
+  private readonly uniques = new Map<string, Map<string, Map<FieldValue, string>>>();
 
   constructor(options: StoreOptions = {}) {
     const seed = options.seed ?? 1;
@@ -274,6 +281,7 @@ export class SalesforceStore {
     if (def.hasIsDeleted) row.IsDeleted = false;
     this.checkUnique(def, row, id);
     this.rows.get(type)!.set(id, row);
+    this.index(def, null, row);
     this.updated.get(type)!.push({ id, at: options.stamp ?? this.now() });
     if (type === 'Opportunity' && this.trackHistory) this.addHistory(row, null, options);
     return this.materialize(def, row);
@@ -296,6 +304,7 @@ export class SalesforceStore {
       next.LastModifiedById = options.by ?? this.adminUserId;
     }
     this.rows.get(type)!.set(id, next);
+    this.index(def, row, next);
     this.updated.get(type)!.push({ id, at: options.stamp ?? this.now() });
     if (type === 'Opportunity' && this.trackHistory) this.addHistory(next, row, options);
     return this.materialize(def, next);
@@ -319,6 +328,7 @@ export class SalesforceStore {
         ? { LastModifiedDate: stamp, LastModifiedById: options.by ?? this.adminUserId }
         : {}),
     });
+    this.index(def, row, null);
     this.deleted.get(type)!.push({ id, deletedDate: at });
   }
 
@@ -332,6 +342,7 @@ export class SalesforceStore {
     const row = table.get(id);
     if (!row) throw invalid(`${type} ${id} does not exist`, id, 'ENTITY_IS_DELETED');
     table.delete(id);
+    if (row.IsDeleted !== true) this.index(this.describe(type), row, null);
     // A row already in the recycle bin was logged when it was soft-deleted.
     if (row.IsDeleted !== true) this.deleted.get(type)!.push({ id, deletedDate: options.stamp ?? this.now() });
   }
@@ -357,11 +368,33 @@ export class SalesforceStore {
     return out;
   }
 
+  /**
+   * The stored rows of `type` without copying or computing derived fields, for the SOQL evaluator's scans. Callers
+   * must not modify them; read computed fields with `fieldValue`.
+   */
+  *scan(type: string, options: { includeDeleted?: boolean } = {}): IterableIterator<SRecord> {
+    for (const row of this.rows.get(this.describe(type).name)!.values()) {
+      if (row.IsDeleted === true && !options.includeDeleted) continue;
+      yield row;
+    }
+  }
+
+  /** One stored row without copying (see `scan`), or undefined. */
+  peek(type: string, id: string, options: { includeDeleted?: boolean } = {}): SRecord | undefined {
+    const row = this.rows.get(this.describe(type).name)!.get(id);
+    return !row || (row.IsDeleted === true && !options.includeDeleted) ? undefined : row;
+  }
+
   /** Finds the live row whose field `fieldName` equals `value` (for upserts on an external id). */
   findBy(type: string, fieldName: string, value: FieldValue): SRecord | undefined {
     const def = this.describe(type);
     const f = findField(def, fieldName);
     if (!f) return undefined;
+    const indexed = this.uniques.get(def.name)?.get(f.name);
+    if (f.unique) {
+      const id = indexed?.get(value);
+      return id === undefined ? undefined : this.get(type, id);
+    }
     for (const row of this.rows.get(type)!.values()) {
       if (row.IsDeleted !== true && row[f.name] === value) return this.materialize(def, row);
     }
@@ -412,28 +445,47 @@ export class SalesforceStore {
   }
 
   private checkUnique(def: SObjectDef, row: SRecord, id: string): void {
+    const byField = this.uniques.get(def.name);
+    if (!byField) return;
+    for (const [name, values] of byField) {
+      const v = row[name];
+      if (v === null || v === undefined) continue;
+      const holder = values.get(v);
+      if (holder !== undefined && holder !== id) {
+        throw invalid(
+          `duplicate value found: ${name} duplicates value on record with id: ${holder}`,
+          id,
+          'DUPLICATE_VALUE',
+          [name],
+        );
+      }
+    }
+  }
+
+  /** Moves a row's unique values in the index from `before` to `after` (either may be null). */
+  private index(def: SObjectDef, before: SRecord | null, after: SRecord | null): void {
     for (const f of def.fields) {
       if (!f.unique) continue;
-      const v = row[f.name];
-      if (v === null || v === undefined) continue;
-      for (const other of this.rows.get(def.name)!.values()) {
-        if (other.Id !== id && other[f.name] === v) {
-          throw invalid(
-            `duplicate value found: ${f.name} duplicates value on record with id: ${other.Id}`,
-            id,
-            'DUPLICATE_VALUE',
-            [f.name],
-          );
-        }
+      let byField = this.uniques.get(def.name);
+      if (!byField) {
+        byField = new Map();
+        this.uniques.set(def.name, byField);
       }
+      let values = byField.get(f.name);
+      if (!values) {
+        values = new Map();
+        byField.set(f.name, values);
+      }
+      const old = before?.[f.name];
+      if (old !== null && old !== undefined && values.get(old) === before?.Id) values.delete(old);
+      const now = after?.[f.name];
+      if (now !== null && now !== undefined) values.set(now, String(after!.Id));
     }
   }
 
   private materialize(def: SObjectDef, row: SRecord): SRecord {
     const out: SRecord = {};
-    for (const f of def.fields) {
-      out[f.name] = f.compute ? f.compute(row) : (row[f.name] ?? null);
-    }
+    for (const f of def.fields) out[f.name] = fieldValue(f, row);
     return out;
   }
 

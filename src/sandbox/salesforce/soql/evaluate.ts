@@ -19,7 +19,7 @@ import {
   sobjectByKeyPrefix,
 } from '../schema.ts';
 import type { SalesforceStore } from '../store.ts';
-import { parseSfDateTime } from '../store.ts';
+import { fieldValue, formatSfDateTime, parseSfDateTime } from '../store.ts';
 import { rowColumn, SoqlError } from './lexer.ts';
 import { type Condition, type FieldPath, type Literal, parseSoql } from './parser.ts';
 
@@ -86,13 +86,16 @@ export function runQuery(store: SalesforceStore, soql: string, options: QueryOpt
   const order = q.orderBy.map((o) => ({ path: resolvePath(soql, obj, o.field), desc: o.desc, nullsLast: o.nullsLast }));
 
   const ctx: Ctx = { store, includeDeleted: options.includeDeleted };
-  let rows = store.all(obj.name, { includeDeleted: options.includeDeleted });
-  if (where) rows = rows.filter((r) => where(ctx, r));
+  // Rows are the store's own (not copies); only the selected fields of the returned page are copied out.
+  let rows: SRecord[] = [];
+  for (const r of store.scan(obj.name, { includeDeleted: options.includeDeleted })) {
+    if (!where || where(ctx, r)) rows.push(r);
+  }
   if (order.length > 0) {
-    const keyed = rows.map((r) => ({ r, k: order.map((o) => valueAt(ctx, r, o.path)) }));
+    const keyed = rows.map((r) => ({ r, k: order.map((o) => sortKey(valueAt(ctx, r, o.path), o.path.leaf)) }));
     keyed.sort((a, b) => {
       for (const [i, o] of order.entries()) {
-        const c = compareForSort(a.k[i] ?? null, b.k[i] ?? null, o.path.leaf, o.desc, o.nullsLast);
+        const c = compareForSort(a.k[i] ?? null, b.k[i] ?? null, o.desc, o.nullsLast);
         if (c !== 0) return c;
       }
       return 0;
@@ -159,7 +162,7 @@ function follow(ctx: Ctx, row: SRecord, ref: FieldDef): { row: SRecord; type: st
   if (typeof id !== 'string') return null;
   const type = sobjectByKeyPrefix(id.slice(0, 3))?.name;
   if (!type || !ref.referenceTo?.includes(type)) return null;
-  const parent = ctx.store.get(type, id, { includeDeleted: ctx.includeDeleted });
+  const parent = ctx.store.peek(type, id, { includeDeleted: ctx.includeDeleted });
   return parent ? { row: parent, type } : null;
 }
 
@@ -168,7 +171,7 @@ function valueAt(ctx: Ctx, row: SRecord, path: ResolvedPath): FieldValue {
   for (const hop of path.hops) {
     cur = cur ? (follow(ctx, cur, hop.ref)?.row ?? null) : null;
   }
-  return cur ? (cur[path.leaf.name] ?? null) : null;
+  return cur ? fieldValue(path.leaf, cur) : null;
 }
 
 function attributes(type: string, id: FieldValue, apiVersion: string): QueryAttributes {
@@ -197,7 +200,7 @@ function shape(ctx: Ctx, obj: SObjectDef, row: SRecord, select: ResolvedPath[], 
       target = nested;
       cur = parent.row;
     }
-    if (!dead && cur) target[path.leaf.name] = cur[path.leaf.name] ?? null;
+    if (!dead && cur) target[path.leaf.name] = fieldValue(path.leaf, cur);
   }
   return out;
 }
@@ -316,32 +319,30 @@ function comparator(
   const t = leaf.type;
   let cmp: (v: FieldValue) => number | null; // <0, 0, >0, or null when v is null
   if (t === 'datetime' || t === 'date') {
-    const toMs = (v: FieldValue): number | null =>
-      typeof v !== 'string' ? null : t === 'date' ? Date.parse(`${v}T00:00:00Z`) : parseSfDateTime(v).getTime();
     if (lit.type === 'dateLiteral') {
-      const [start, end] = dateLiteralRange(lit, now);
+      const [startMs, endMs] = dateLiteralRange(lit, now);
+      // Bounds in the stored form, so rows compare as strings (see below).
+      const form = (ms: number) =>
+        t === 'date' ? new Date(ms).toISOString().slice(0, 10) : formatSfDateTime(new Date(ms));
+      const start = form(startMs);
+      const end = form(endMs);
       // A date literal is a range: = means inside it, < before its start, > at or after its end.
-      const inRange = (ms: number) => ms >= start && ms < end;
-      const tests: Record<typeof op, (ms: number) => boolean> = {
+      const inRange = (x: string) => x >= start && x < end;
+      const tests: Record<typeof op, (x: string) => boolean> = {
         '=': inRange,
-        '!=': (ms) => !inRange(ms),
-        '<': (ms) => ms < start,
-        '<=': (ms) => ms < end,
-        '>': (ms) => ms >= end,
-        '>=': (ms) => ms >= start,
+        '!=': (x) => !inRange(x),
+        '<': (x) => x < start,
+        '<=': (x) => x < end,
+        '>': (x) => x >= end,
+        '>=': (x) => x >= start,
       };
-      return (v) => {
-        const ms = toMs(v);
-        return ms === null ? op === '!=' : tests[op](ms);
-      };
+      return (v) => (typeof v === 'string' ? tests[op](v) : op === '!=');
     }
     if (t === 'datetime' && lit.type !== 'datetime') throw typeMismatch(soql, field, leaf, 'dateTime');
     if (t === 'date' && lit.type !== 'date') throw typeMismatch(soql, field, leaf, 'date');
-    const target = t === 'date' ? Date.parse(`${lit.value}T00:00:00Z`) : parseSfDateTime(String(lit.value)).getTime();
-    cmp = (v) => {
-      const ms = toMs(v);
-      return ms === null ? null : ms - target;
-    };
+    // Stored dates and datetimes share one fixed-width UTC form, so comparing strings compares instants.
+    const target = t === 'date' ? String(lit.value) : formatSfDateTime(parseSfDateTime(String(lit.value)));
+    cmp = (v) => (typeof v === 'string' ? compareText(v, target) : null);
   } else if (NUMBER_TYPES.has(t)) {
     if (lit.type !== 'number') throw typeMismatch(soql, field, leaf, 'number');
     cmp = (v) => (typeof v === 'number' ? v - lit.value : null);
@@ -383,7 +384,15 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function compareForSort(a: FieldValue, b: FieldValue, leaf: FieldDef, desc: boolean, nullsLast: boolean): number {
+/** A value prepared once for sorting: text lower-cased (sorting is case-insensitive) except Ids and datetimes. */
+function sortKey(v: FieldValue, leaf: FieldDef): FieldValue {
+  if (typeof v !== 'string') return v;
+  return leaf.type === 'id' || leaf.type === 'reference' || leaf.type === 'datetime' || leaf.type === 'date'
+    ? v
+    : v.toLowerCase();
+}
+
+function compareForSort(a: FieldValue, b: FieldValue, desc: boolean, nullsLast: boolean): number {
   if (a === null || b === null) {
     if (a === b) return 0;
     // Where nulls go does not flip with DESC.
@@ -392,8 +401,6 @@ function compareForSort(a: FieldValue, b: FieldValue, leaf: FieldDef, desc: bool
   let c: number;
   if (typeof a === 'number' && typeof b === 'number') c = a - b;
   else if (typeof a === 'boolean' && typeof b === 'boolean') c = Number(a) - Number(b);
-  else if (leaf.type === 'datetime') c = parseSfDateTime(String(a)).getTime() - parseSfDateTime(String(b)).getTime();
-  else if (leaf.type === 'id' || leaf.type === 'reference') c = compareText(String(a), String(b));
-  else c = compareText(String(a).toLowerCase(), String(b).toLowerCase());
+  else c = compareText(String(a), String(b));
   return desc ? -c : c;
 }

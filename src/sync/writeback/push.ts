@@ -106,6 +106,11 @@ export function planFromPending(
       // The as-of date says when the values were computed, so it goes only with a value that changed.
       const k = ledgerKey(rec.targetObject, rec.targetRecordId, asOfField);
       const after = asOf ?? fallbackAsOf;
+      // Same day as the last push: the field already says so.
+      if (ledger.has(k) && ledger.get(k) === after) {
+        plan.push(rec);
+        continue;
+      }
       rec.changes.push({
         targetObject: rec.targetObject,
         targetRecordId: rec.targetRecordId,

@@ -1,0 +1,181 @@
+/**
+ * Write-back of one connection, end to end: the current quarter's snapshots as field values, queued against the
+ * ledger, pushed (or, in dry-run mode, planned), plus alert-task delivery. This is what the `writeback` and
+ * `deliver-alerts` jobs and `quota-tracker sync` call.
+ *
+ * Kill switches: `writeback.enabled: false` (globally or per connection) does nothing at all; `writeback.mode:
+ * dry-run` computes and logs the plan and writes nothing. A past `asOf` (`sync --as-of`) writes nothing unless
+ * `deliver` is set: yesterday's numbers must not overwrite today's in the CRM.
+ */
+import type { Kysely } from 'kysely';
+import { createFiscalCalendar } from '../../config/calendar.ts';
+import type { Config, SalesforceConnectionConfig } from '../../config/schema.ts';
+import type { SalesforceConnector } from '../../connectors/salesforce/connector.ts';
+import { SalesforceTaskWriter } from '../../connectors/salesforce/tasks.ts';
+import { SalesforceWriter, scorecardKey, writeTargetFor } from '../../connectors/salesforce/write.ts';
+import type { Database } from '../../db/schema.ts';
+import { AppError } from '../../errors.ts';
+import { type PlainDate, today as todayIn } from '../../util/date.ts';
+import type { Logger } from '../../util/log.ts';
+import { type DeliverResult, deliverAlertTasks } from './alert-tasks.ts';
+import { defaultLayout, type FieldLayout, unitsByField } from './fields.ts';
+import { type EnqueueSummary, enqueueWriteback } from './ledger.ts';
+import { type PushResult, pushPending } from './push.ts';
+import { desiredFromSnapshots } from './values.ts';
+
+export interface WritebackContext {
+  db: Kysely<Database>;
+  config: Config;
+  log: Logger;
+  /** Returns the (cached) connector of a connection; the caller builds it (src/sync/connectors.ts). */
+  connector: (connectionId: string) => Promise<SalesforceConnector>;
+  now?: () => Date;
+}
+
+export interface RunWritebackOptions {
+  connectionId: string;
+  /** The as-of date of the values; default today in the configured time zone. */
+  asOf?: PlainDate;
+  /** With a past `asOf`, write anyway (`sync --as-of ... --deliver`). */
+  deliver?: boolean;
+  /** Overrides `writeback.mode` (`writeback plan` forces dry-run). */
+  mode?: 'live' | 'dry-run';
+}
+
+export type WritebackOutcome =
+  | { connectionId: string; status: 'disabled' | 'past_as_of' | 'not_supported'; reason: string }
+  | {
+      connectionId: string;
+      status: 'done';
+      asOf: PlainDate;
+      periodId: string;
+      enqueued: EnqueueSummary;
+      push: PushResult;
+    };
+
+/** Field layouts checked against describe, per connection, for the life of the process. */
+const layouts = new Map<string, FieldLayout>();
+
+function connectionOf(config: Config, id: string): SalesforceConnectionConfig | null {
+  const conn = config.connections.find((c) => c.id === id);
+  if (!conn) {
+    throw new AppError('CONFIG_INVALID', `there is no connection "${id}" in the configuration`, {
+      where: 'connections',
+    });
+  }
+  return conn.type === 'salesforce' ? conn : null;
+}
+
+/** Writes one connection's current values back (see the file comment). */
+export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions): Promise<WritebackOutcome> {
+  const { config, db, log } = ctx;
+  const conn = connectionOf(config, o.connectionId);
+  const id = o.connectionId;
+  if (!conn) return { connectionId: id, status: 'not_supported', reason: 'write-back to HubSpot is not built' };
+  if (!config.writeback.enabled || !conn.writeback.enabled) {
+    return { connectionId: id, status: 'disabled', reason: 'writeback.enabled is false' };
+  }
+  const now = ctx.now?.() ?? new Date();
+  const today = todayIn(config.calendar.timezone, now);
+  const asOf = o.asOf ?? today;
+  if (asOf < today && !o.deliver) {
+    return {
+      connectionId: id,
+      status: 'past_as_of',
+      reason: `values as of ${asOf} are stored but not written to the CRM (add --deliver to write them)`,
+    };
+  }
+  const calendar = createFiscalCalendar(config.calendar);
+  const period = calendar.periodContaining(asOf, 'quarter');
+  const target = writeTargetFor(conn.writeback);
+  const connector = await ctx.connector(id);
+  const writer = new SalesforceWriter(connector.client, {
+    target,
+    log,
+    scorecardIdentity: (key) => {
+      const [rep, periodId] = key.split(':');
+      if (!rep || !periodId) return undefined;
+      const p = calendar.periodById(periodId);
+      return { repUserId: rep, periodId, periodStart: p.start, periodEnd: p.end };
+    },
+  });
+  let layout = layouts.get(id);
+  if (!layout) {
+    layout = await writer.checkFields(defaultLayout(conn.writeback.fields), id);
+    layouts.set(id, layout);
+  }
+  const desired = await desiredFromSnapshots(db, { connectionId: id, period, target, layout });
+  const enqueued = await enqueueWriteback(db, id, desired.records, asOf);
+  const push = await pushPending(db, {
+    connectionId: id,
+    mode: o.mode ?? config.writeback.mode,
+    asOfField: layout.asOf.name,
+    units: unitsByField(layout),
+    sink: writer,
+    log,
+    asOf,
+  });
+  log.info(
+    {
+      connection: id,
+      runId: push.runId,
+      mode: push.mode,
+      records: push.plan.length,
+      written: push.recordsWritten,
+      failed: push.recordsFailed,
+      apiCalls: push.apiCalls,
+    },
+    'write-back run finished',
+  );
+  return { connectionId: id, status: 'done', asOf, periodId: period.id, enqueued, push };
+}
+
+/** The write-back of a scorecard key, exported for tests and the plan command. */
+export { scorecardKey };
+
+/** Midnight of `day` in a time zone, as an instant (for "tasks created today"). */
+export function startOfDay(day: PlainDate, timeZone: string): Date {
+  const guess = new Date(`${day}T00:00:00Z`);
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).formatToParts(guess);
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value);
+  const local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'));
+  return new Date(guess.getTime() - (local - guess.getTime()));
+}
+
+/** Delivers alert tasks through one connection (a no-op when alerts or write-back are off, or in dry-run). */
+export async function deliverAlerts(
+  ctx: WritebackContext,
+  connectionId: string,
+): Promise<DeliverResult | { skipped: string }> {
+  const { config, db, log } = ctx;
+  const conn = connectionOf(config, connectionId);
+  if (!conn) return { skipped: 'alert tasks in HubSpot are not built' };
+  if (!config.alerts.enabled) return { skipped: 'alerts.enabled is false' };
+  if (!config.writeback.enabled || !conn.writeback.enabled) return { skipped: 'writeback.enabled is false' };
+  if (config.writeback.mode === 'dry-run') return { skipped: 'writeback.mode is dry-run' };
+  const now = ctx.now?.() ?? new Date();
+  const today = todayIn(config.calendar.timezone, now);
+  const connector = await ctx.connector(connectionId);
+  const sink = new SalesforceTaskWriter(connector.client, log, conn.writeback.fields.alertKey);
+  const result = await deliverAlertTasks(db, {
+    connectionId,
+    sink,
+    calendar: createFiscalCalendar(config.calendar),
+    today,
+    dayStart: startOfDay(today, config.calendar.timezone),
+    maxTasksPerManagerPerDay: config.alerts.maxTasksPerManagerPerDay,
+    log,
+    connectionOrder: config.connections.map((c) => c.id),
+    ...(config.web.publicUrl ? { publicUrl: config.web.publicUrl } : {}),
+  });
+  log.info({ connection: connectionId, ...result }, 'alert tasks delivered');
+  return result;
+}

@@ -7,7 +7,8 @@
 import { parseDocument } from 'yaml';
 import { AppError } from '../errors.ts';
 
-const REF_RE = /(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+// One pass over `$${` (a literal) and references, so that a variable's value is never itself unescaped.
+const REF_RE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -23,24 +24,23 @@ export function formatKeyPath(path: readonly PropertyKey[]): string {
 
 /** Replaces the references in one string; `where` is its key path for the error. */
 export function interpolateString(value: string, env: Env, where: string, used?: Set<string>): string {
-  return value
-    .replace(REF_RE, (_m, name: string, fallback: string | undefined) => {
-      used?.add(name);
-      const v = env[name];
-      if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
-      if (v === undefined) {
-        throw new AppError(
-          'CONFIG_ENV_MISSING',
-          `environment variable ${name} is not set, and the configuration needs it`,
-          {
-            where,
-            details: { variable: name },
-          },
-        );
-      }
-      return v;
-    })
-    .replaceAll('$${', '${');
+  return value.replace(REF_RE, (match, name: string | undefined, fallback: string | undefined) => {
+    if (name === undefined) return match.slice(1);
+    used?.add(name);
+    const v = env[name];
+    if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
+    if (v === undefined) {
+      throw new AppError(
+        'CONFIG_ENV_MISSING',
+        `environment variable ${name} is not set, and the configuration needs it`,
+        {
+          where,
+          details: { variable: name },
+        },
+      );
+    }
+    return v;
+  });
 }
 
 /**

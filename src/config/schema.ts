@@ -218,7 +218,7 @@ export const commissionSchema = z
       .strictObject({ below: num(ratio()), multiplier: num(z.number().gt(0)) })
       .nullable()
       .default(null),
-    /** Maximum payout as a multiple of the payout at 100% attainment; null means uncapped. */
+    /** Maximum payout per period, in the base currency; null means uncapped. */
     cap: z.number().gt(0).nullable().default(null),
   })
   .superRefine((c, ctx) => {

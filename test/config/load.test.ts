@@ -87,6 +87,12 @@ describe('${NAME} in values', () => {
     );
   });
 
+  it('takes a variable value as it is, even when it looks like a reference', async () => {
+    const path = await fileWith('connections:\n  - { id: hs, type: hubspot, accessToken: "${HS_TOKEN}" }\n');
+    const { config } = await loadConfig({ path, env: { HS_TOKEN: 'p$${X}q${Y}' } });
+    expect(config.connections[0]).toMatchObject({ accessToken: 'p$${X}q${Y}' });
+  });
+
   it('ignores references in comments', async () => {
     const path = await fileWith('# token: ${NOT_SET}\nlogLevel: warn\n');
     expect((await loadConfig({ path, env: {} })).config.logLevel).toBe('warn');

@@ -75,14 +75,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   }
 
   const used = new Set<string>();
-  const fromFile = text === null ? {} : interpolateTree(parseYamlWithRefs(text, path), env, used);
-  if (fromFile !== undefined && (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile))) {
+  // An empty file (or one of comments only) parses to null: all defaults, like no file.
+  const fromFile = text === null ? {} : (interpolateTree(parseYamlWithRefs(text, path), env, used) ?? {});
+  if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
     throw new AppError('CONFIG_FILE', `${path} must hold a mapping of settings at the top level`, { where: path });
   }
-  const merged = deepMerge(
-    (fromFile ?? {}) as Record<string, unknown>,
-    (options.flags ?? {}) as Record<string, unknown>,
-  );
+  const merged = deepMerge(fromFile as Record<string, unknown>, (options.flags ?? {}) as Record<string, unknown>);
   for (const { env: name, path: keyPath } of ENV_FALLBACKS) {
     const v = env[name];
     if (v !== undefined && v.trim() !== '' && getPath(merged, keyPath) === undefined) {

@@ -178,6 +178,14 @@ describe('finding the file', () => {
     );
   });
 
+  it('treats an empty file as all defaults and rejects a file that is not a mapping', async () => {
+    const empty = await loadConfig({ path: await fileWith('# nothing set yet\n'), env: {} });
+    expect(empty.config.web).toEqual({ port: 8787, host: '127.0.0.1' });
+    const e = await failure(loadConfig({ path: await fileWith('- a\n- b\n'), env: {} }));
+    expect(e.code).toBe('CONFIG_FILE');
+    expect(e.message).toMatch(/must hold a mapping of settings at the top level$/);
+  });
+
   it('resolves relative paths against the file, not the working directory', async () => {
     const path = await fileWith('org: { file: org.csv }\nquotas: { source: file, path: ../q.csv }\n');
     const { config } = await loadConfig({ path, env: {}, cwd: '/' });

@@ -12,7 +12,15 @@ import type { RequestLog, RequestLogEntry } from './request-log.ts';
 import { errorReply, ReadApi, type Reply } from './rest.ts';
 import { findSObject } from './schema.ts';
 import type { SalesforceStore } from './store.ts';
-import { collectionCreate, collectionUpdate, collectionUpsert, RequestError, updateOne } from './writes.ts';
+import {
+  collectionCreate,
+  collectionDelete,
+  collectionUpdate,
+  collectionUpsert,
+  RequestError,
+  updateOne,
+  upsertOne,
+} from './writes.ts';
 
 /** Hooks into the generator's parts (A's oracle and one-off life changes), exposed through the test API. */
 export interface SandboxHooks {
@@ -215,11 +223,19 @@ export class SalesforceSandboxServer {
         }
         if (method === 'DELETE') return this.deleteOne(a, b);
       }
+      if (a && b && c && method === 'PATCH') {
+        const { status, result } = upsertOne(this.o.store, a, b, c, json(), userId);
+        return { status, body: result, records: 1 };
+      }
     }
     if (head === 'composite' && a === 'sobjects') {
       if (!b && method === 'POST') return results(collectionCreate(this.o.store, json(), userId));
       if (!b && method === 'PATCH') return results(collectionUpdate(this.o.store, json(), userId));
       if (b && c && method === 'PATCH') return results(collectionUpsert(this.o.store, b, c, json(), userId));
+      if (!b && method === 'DELETE') {
+        const ids = (url.searchParams.get('ids') ?? '').split(',').filter((x) => x !== '');
+        return results(collectionDelete(this.o.store, ids, url.searchParams.get('allOrNone') === 'true'));
+      }
     }
     return errorReply(404, 'NOT_FOUND', 'The requested resource does not exist');
   }

@@ -8,7 +8,7 @@
  * user, so they carry its LastModifiedById.
  */
 import { isAppError } from '../../errors.ts';
-import { findField, findSObject, type SObjectDef } from './schema.ts';
+import { findField, findSObject, type SObjectDef, sobjectByKeyPrefix } from './schema.ts';
 import { normalizeValue, type SalesforceStore } from './store.ts';
 
 export interface SaveError {
@@ -296,4 +296,86 @@ export function updateOne(store: SalesforceStore, typeName: string, id: string, 
       err.statusCode === 'INVALID_CROSS_REFERENCE_KEY' || err.statusCode === 'ENTITY_IS_DELETED' ? 404 : 400;
     throw new RequestError(err.statusCode, err.message, status);
   }
+}
+
+/**
+ * PATCH /sobjects/<type>/<externalIdField>/<value>: upsert one record. Answers 201 with the UpsertResult when it
+ * created the record, 200 when it updated one (API v46+ returns a body for both).
+ */
+export function upsertOne(
+  store: SalesforceStore,
+  typeName: string,
+  extField: string,
+  value: string,
+  body: unknown,
+  userId: string,
+): { status: number; result: SaveResult } {
+  const def = findSObject(typeName);
+  if (!def) throw new RequestError('NOT_FOUND', 'The requested resource does not exist', 404);
+  if (typeof body !== 'object' || body === null)
+    throw new RequestError('JSON_PARSER_ERROR', 'The request body must be a JSON object');
+  const f = findField(def, extField);
+  if (!f?.externalId) {
+    throw new RequestError(
+      'NOT_FOUND',
+      `Provided external ID field does not exist or is not accessible: ${extField}`,
+      404,
+    );
+  }
+  const record = { ...(body as Record<string, unknown>), attributes: { type: def.name }, [f.name]: value };
+  const [result] = collectionUpsert(store, def.name, f.name, { allOrNone: true, records: [record] }, userId);
+  const err = result?.errors[0];
+  if (!result || err) throw new RequestError(err?.statusCode ?? 'UNKNOWN_EXCEPTION', err?.message ?? 'upsert failed');
+  return { status: result.created ? 201 : 200, result };
+}
+
+/** DELETE /composite/sobjects?ids=a,b&allOrNone=: moves up to 200 records to the recycle bin. */
+export function collectionDelete(store: SalesforceStore, ids: string[], allOrNone: boolean): SaveResult[] {
+  if (ids.length > MAX_COLLECTION) {
+    throw new RequestError(
+      'EXCEEDED_ID_LIMIT',
+      `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`,
+    );
+  }
+  const plans = ids.map((id) => {
+    const def = sobjectOfId(id);
+    const live = def ? store.get(def.name, id) : undefined;
+    const errors: SaveError[] = [];
+    if (!def || !live) {
+      errors.push({ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] });
+    } else if (!def.deletable || !def.hasIsDeleted) {
+      errors.push({
+        statusCode: 'INVALID_TYPE',
+        message: `entity type ${def.name} does not support delete`,
+        fields: [],
+      });
+    }
+    return { id, def, errors };
+  });
+  if (allOrNone && plans.some((p) => p.errors.length > 0)) {
+    return plans.map((p) => ({
+      id: p.id,
+      success: false,
+      errors:
+        p.errors.length > 0
+          ? p.errors
+          : [
+              {
+                statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+                message:
+                  'Record rolled back because not all records were valid and the request was using AllOrNone header',
+                fields: [],
+              },
+            ],
+    }));
+  }
+  return plans.map((p) => {
+    if (p.errors.length > 0) return { id: p.id, success: false, errors: p.errors };
+    store.softDelete(p.def!.name, p.id);
+    return { id: p.id, success: true, errors: [] };
+  });
+}
+
+function sobjectOfId(id: string): SObjectDef | undefined {
+  return sobjectByKeyPrefix(id.slice(0, 3));
 }

@@ -268,6 +268,35 @@ describe('sObject Collections writes', () => {
   });
 });
 
+describe('single-record upsert and collection delete', () => {
+  it('upserts one scorecard by its external id: 201 created, then 200 updated', async () => {
+    const first = await conn
+      .sobject('Quota_Scorecard__c')
+      .upsert({ Scorecard_Key__c: 'rep:FY2026-Q1', Rep__c: repId, Quota_Attainment__c: 40 }, 'Scorecard_Key__c');
+    expect(first).toMatchObject({ success: true, created: true, id: expect.stringMatching(/^a00/) });
+    expect(sb.log.entries().at(-1)).toMatchObject({ method: 'PATCH', status: 201 });
+    const again = await conn
+      .sobject('Quota_Scorecard__c')
+      .upsert({ Scorecard_Key__c: 'rep:FY2026-Q1', Quota_Attainment__c: 55 }, 'Scorecard_Key__c');
+    expect(again).toMatchObject({ success: true, created: false, id: (first as { id: string }).id });
+    expect(sb.store.findBy('Quota_Scorecard__c', 'Scorecard_Key__c', 'rep:FY2026-Q1')?.Quota_Attainment__c).toBe(55);
+  });
+
+  it('deletes through DELETE composite/sobjects, per record', async () => {
+    const lead = sb.store.insert('Lead', { LastName: 'Del', Company: 'D', Status: 'Open - Not Contacted' });
+    const res = await conn.sobject('Lead').destroy([String(lead.Id), '00Q000000000000AAA']);
+    expect(res).toEqual([
+      { id: lead.Id, success: true, errors: [] },
+      {
+        id: '00Q000000000000AAA',
+        success: false,
+        errors: [{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }],
+      },
+    ]);
+    expect(sb.store.get('Lead', String(lead.Id), { includeDeleted: true })?.IsDeleted).toBe(true);
+  });
+});
+
 describe('limits and Sforce-Limit-Info', () => {
   it('counts API calls in /limits and in the header jsforce parses', async () => {
     const lim = (await conn.request('/limits')) as Record<string, { Max: number; Remaining: number }>;

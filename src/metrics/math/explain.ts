@@ -4,10 +4,12 @@
  * formatted as reports show them (money to cents, ratios to 4 places); the values themselves stay exact.
  */
 import type { PlainDate } from '../../util/date.ts';
-import { type Dec, formatMoney, formatRatio } from '../../util/money.ts';
+import { type Dec, formatMoney, formatRatio, ZERO } from '../../util/money.ts';
 import type { AttainmentFigures } from './attainment.ts';
 import type { Credit } from './booking.ts';
+import type { CommissionResult } from './commission.ts';
 import type { ConversionFigures } from './conversion.ts';
+import type { ForecastResult } from './forecast.ts';
 import type { ElapsedFraction } from './pacing.ts';
 import type { PipelineFigures } from './pipeline.ts';
 import type { Maybe } from './types.ts';
@@ -221,4 +223,36 @@ export function explainConversion(c: ConversionFigures): Record<string, Explanat
       [won],
     ),
   };
+}
+
+/** The working of a commission: each tier's bookings times its rate, then the cap. */
+export function explainCommission(figure: string, c: Maybe<CommissionResult>): Explanation {
+  return fig(
+    figure,
+    'sum over tiers of bookings in tier * rate, capped',
+    c.value === null ? c : { value: c.value.payout, reason: null },
+    () => {
+      const v = c.value as CommissionResult;
+      const parts = v.segments.filter((s) => !s.bookings.isZero()).map((s) => `${m(s.bookings)} * ${r(s.rate)}`);
+      const sum = `${parts.length === 0 ? '0' : parts.join(' + ')} = ${m(v.uncapped)}`;
+      return v.capped ? `${sum}, capped to ${m(v.payout)}` : v.decelerated ? `${sum} (decelerator)` : sum;
+    },
+  );
+}
+
+/** The method and seed of a forecast, so a P10 can be reproduced. */
+export function explainForecast(f: ForecastResult, deals: readonly Credit[]): Explanation {
+  return fig(
+    'forecast.p10',
+    'A + sum of won open in-period deals per trial; nearest-rank percentile',
+    { value: f.p10, reason: null },
+    () => `${f.trials} trials, seed ${f.seed}: P10 ${m(f.p10)}, P25 ${m(f.p25)}, P50 ${m(f.p50)}, P90 ${m(f.p90)}`,
+    [
+      {
+        label: 'open deals simulated',
+        total: deals.reduce((s, c) => s.plus(c.amount), ZERO),
+        deals: dealLines(deals),
+      },
+    ],
+  );
 }

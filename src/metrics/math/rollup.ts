@@ -112,6 +112,35 @@ export function groupQuota(
   return { quota: reps.length === 0 ? null : total, reps };
 }
 
+/**
+ * Every group's summed quota at one level in a single pass over the reps (sum of member reps' quotas on
+ * `quotaMembershipDate`); apply RevOps' overrides on top. Reps with no membership on that date are returned apart.
+ */
+export function groupQuotas(
+  level: RollupLevel,
+  repQuotas: ReadonlyMap<string, Dec>,
+  index: MembershipIndex,
+  period: Period,
+  asOf: PlainDate,
+  overrides: ReadonlyMap<string, Dec> = new Map(),
+): { quotas: Map<string, Dec>; unassigned: string[] } {
+  const on = quotaMembershipDate(period, asOf);
+  const quotas = new Map<string, Dec>();
+  const unassigned: string[] = [];
+  for (const [repId, q] of repQuotas) {
+    const m = membershipOn(index, repId, on);
+    if (!m) {
+      unassigned.push(repId);
+      continue;
+    }
+    const id = groupIdOf(m, level);
+    quotas.set(id, (quotas.get(id) ?? ZERO).plus(q));
+  }
+  for (const [id, q] of overrides) quotas.set(id, q);
+  unassigned.sort();
+  return { quotas, unassigned };
+}
+
 /** Sums of credited amounts by a deal attribute (product line, segment): the breakdowns of a subject's actual. */
 export function breakdownBy(
   credits: readonly Credit[],

@@ -1,6 +1,7 @@
 /** Commission with marginal tiers, decelerator and cap, worked by hand on a 600,000 quota. */
 import { describe, expect, it } from 'vitest';
 import { commissionFor, nextTier } from '../../../src/metrics/math/commission.ts';
+import { explainCommission } from '../../../src/metrics/math/explain.ts';
 import type { CommissionPlan } from '../../../src/metrics/math/types.ts';
 import { formatMoney } from '../../../src/util/money.ts';
 import { d, SEED_PLAN } from './fixtures.ts';
@@ -78,5 +79,18 @@ describe('without a quota', () => {
   it('is null with no_quota', () => {
     expect(commissionFor(d(1), null, SEED_PLAN)).toEqual({ value: null, reason: 'no_quota' });
     expect(nextTier(d(1), d(0), SEED_PLAN)).toEqual({ value: null, reason: 'no_quota' });
+  });
+});
+
+describe('explanation', () => {
+  it('shows each tier slice times its rate', () => {
+    expect(explainCommission('atProjected', commissionFor(d(650_000), Q, SEED_PLAN)).working).toBe(
+      '600000.00 * 0.1000 + 50000.00 * 0.1600 = 68000.00',
+    );
+    const capped = commissionFor(d(650_000), Q, { ...SEED_PLAN, cap: '65000' });
+    expect(explainCommission('atProjected', capped).working).toBe(
+      '600000.00 * 0.1000 + 50000.00 * 0.1600 = 68000.00, capped to 65000.00',
+    );
+    expect(explainCommission('atActual', commissionFor(d(1), null, SEED_PLAN)).reason).toBe('no_quota');
   });
 });

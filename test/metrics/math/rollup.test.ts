@@ -9,6 +9,7 @@ import {
   breakdownBy,
   groupCredits,
   groupQuota,
+  groupQuotas,
   indexMemberships,
   membershipOn,
 } from '../../../src/metrics/math/rollup.ts';
@@ -115,6 +116,24 @@ describe('team quota', () => {
     expect(groupQuota('west', 'team', repQuotas, index, Q2, '2026-05-01').quota?.toString()).toBe('500000');
     expect(groupQuota('west', 'team', repQuotas, index, Q2, D, d(450_000)).quota?.toString()).toBe('450000');
     expect(groupQuota('nowhere', 'team', repQuotas, index, Q2, D).quota).toBeNull();
+  });
+});
+
+describe('all team quotas at once', () => {
+  it('matches groupQuota for every team and applies overrides', () => {
+    const { quotas, unassigned } = groupQuotas(
+      'team',
+      new Map([...repQuotas, ['rep-gone', d(1)]]),
+      index,
+      Q2,
+      D,
+      new Map([['east', d(1)]]),
+    );
+    expect([...quotas].map(([k, v]) => [k, v.toString()]).sort()).toEqual([
+      ['east', '1'],
+      ['west', '300000'],
+    ]);
+    expect(unassigned).toEqual(['rep-gone']);
   });
 });
 

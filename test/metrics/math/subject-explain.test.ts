@@ -1,7 +1,7 @@
 /** The whole-subject computation on edge inputs, and the explanations of pipeline and conversion. */
 import { describe, expect, it } from 'vitest';
 import { bookDeals, creditsOf } from '../../../src/metrics/math/booking.ts';
-import { explainConversion, explainPipeline } from '../../../src/metrics/math/explain.ts';
+import { explainConversion, explainForecast, explainPipeline } from '../../../src/metrics/math/explain.ts';
 import { computePipeline } from '../../../src/metrics/math/pipeline.ts';
 import { computeSubjectMetrics, seedFrom } from '../../../src/metrics/math/rep-metrics.ts';
 import type { Period } from '../../../src/metrics/math/types.ts';
@@ -73,6 +73,11 @@ describe('the forecast inside the subject computation', () => {
     expect(formatMoney(m.forecast.p10)).toBe('60000.00');
     expect(formatMoney(m.forecast.p90)).toBe('60000.00');
     expect(m.forecast.seed).toBe(seedFrom(`rep-sarah|FY2026-Q2|${D}`));
+    const e = explainForecast(m.forecast, m.pipeline.openCredits);
+    expect(e.working).toBe(
+      `10000 trials, seed ${m.forecast.seed}: P10 60000.00, P25 60000.00, P50 60000.00, P90 60000.00`,
+    );
+    expect(e.sums[0]!.deals.map((x) => x.id)).toEqual(['O1', 'O2']);
     // At P50 = 60,000 on a 100,000 quota: 6,000.
     expect(formatMoney(m.commission.atP50.value!.payout)).toBe('6000.00');
   });

@@ -9,6 +9,7 @@ export {
   type PeriodKind,
   parsePeriodId,
 } from './calendar.ts';
+export { type FxRateRow, loadFxFile, parseFxFile } from './fx-file.ts';
 export { configJsonSchema } from './json-schema.ts';
 export {
   type ConfigFlags,

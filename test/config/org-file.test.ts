@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { parseCsv } from '../../src/config/csv.ts';
+import { parseFxFile } from '../../src/config/fx-file.ts';
 import { loadOrgFile, parseOrgFile } from '../../src/config/org-file.ts';
 import { parseQuotaFile } from '../../src/config/quota-file.ts';
 import { type AppError, isAppError } from '../../src/errors.ts';
+import { Dec } from '../../src/util/money.ts';
 
 function failure(f: () => unknown): AppError {
   try {
@@ -155,6 +157,36 @@ describe('quota file', () => {
   ])('rejects %j at its position', (rows, where, message) => {
     const e = failure(() => parseQuotaFile(`email,period,amount,currency\n${rows}\n`, 'quotas.csv', calendar, 'USD'));
     expect(e.code).toBe('QUOTA_FILE_INVALID');
+    expect(e.where).toBe(where);
+    expect(e.message).toContain(message);
+  });
+});
+
+describe('FX rate file', () => {
+  it('reads exact rates sorted by currency and date', () => {
+    const text = 'currency,valid_from,rate\nGBP,2026-10-01,0.79\nEUR,2026-11-01,0.93\nEUR,2026-10-01,0.92\n';
+    const rows = parseFxFile(text, 'fx.csv', 'USD');
+    expect(rows.map((r) => [r.currency, r.validFrom, r.rate.toString(), r.line])).toEqual([
+      ['EUR', '2026-10-01', '0.92', 4],
+      ['EUR', '2026-11-01', '0.93', 3],
+      ['GBP', '2026-10-01', '0.79', 2],
+    ]);
+    // 1,000 EUR at 0.92 EUR per USD is 1,086.956521739... USD, exactly as decimal division gives it.
+    expect(
+      new Dec(1000)
+        .div(rows[0]?.rate ?? 1)
+        .toDecimalPlaces(2)
+        .toString(),
+    ).toBe('1086.96');
+  });
+
+  it.each([
+    ['USD,2026-10-01,1', 'fx.csv:2:1', 'USD is the base currency'],
+    ['EUR,2026-13-01,0.9', 'fx.csv:2:5', 'valid_from "2026-13-01"'],
+    ['EUR,2026-10-01,0', 'fx.csv:2:16', 'rate "0" is not a number above zero'],
+    ['EUR,2026-10-01,0.9\nEUR,2026-10-01,0.91', 'fx.csv:3:1', 'a second EUR rate from 2026-10-01'],
+  ])('rejects %j at its position', (rows, where, message) => {
+    const e = failure(() => parseFxFile(`currency,valid_from,rate\n${rows}\n`, 'fx.csv', 'USD'));
     expect(e.where).toBe(where);
     expect(e.message).toContain(message);
   });

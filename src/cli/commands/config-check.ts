@@ -4,6 +4,7 @@
  * secret can reach the terminal or a CI log. Bad config exits 2 (from the AppError's code).
  */
 import { createFiscalCalendar } from '../../config/calendar.ts';
+import { loadFxFile } from '../../config/fx-file.ts';
 import type { LoadedConfig } from '../../config/load.ts';
 import { loadOrgFile } from '../../config/org-file.ts';
 import { loadQuotaFile } from '../../config/quota-file.ts';
@@ -22,6 +23,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     config.quotas.source === 'file'
       ? await loadQuotaFile(config.quotas.path, calendar, config.calendar.baseCurrency)
       : null;
+  const fx = config.fx.source === 'file' ? await loadFxFile(config.fx.path, config.calendar.baseCurrency) : null;
   const quarter = calendar.periodContaining(today(config.calendar.timezone), 'quarter');
 
   const lines = summarize(loaded, redactConfig(config));
@@ -32,6 +34,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     lines.push(`  org file: ${org.rows.length} people in ${teams} teams and ${regions} regions`);
   }
   if (quotas) lines.push(`  quota file: ${quotas.length} quotas`);
+  if (fx) lines.push(`  FX rate file: ${fx.length} rates for ${new Set(fx.map((r) => r.currency)).size} currencies`);
   ctx.io.stdout(lines.join('\n'));
 
   if (ctx.options.online === true) {

@@ -7,7 +7,7 @@
  * Everything here is CRM-neutral: a target is (connection, object, record id, field) and a value is the field's
  * text in its own units (see fields.ts).
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import type { PlainDate } from '../../util/date.ts';
 
@@ -157,24 +157,13 @@ export async function enqueueWriteback(
         .execute();
     }
     // A value that is back to what the CRM holds must not be pushed by an older pending row.
-    const byObject = new Map<string, Array<{ record: string; field: string }>>();
-    for (const t of unchangedTargets) {
-      const list = byObject.get(t.object) ?? [];
-      list.push(t);
-      byObject.set(t.object, list);
-    }
-    for (const [object, list] of byObject) {
-      for (let i = 0; i < list.length; i += CHUNK) {
-        const part = list.slice(i, i + CHUNK);
-        await trx
-          .deleteFrom('writeback_pending')
-          .where('connection_id', '=', connectionId)
-          .where('target_object', '=', object)
-          .where((eb) =>
-            eb.or(part.map((t) => eb.and([eb('target_record_id', '=', t.record), eb('field', '=', t.field)]))),
-          )
-          .execute();
-      }
+    for (let i = 0; i < unchangedTargets.length; i += CHUNK) {
+      const part = unchangedTargets.slice(i, i + CHUNK);
+      await sql`delete from writeback_pending p
+        using unnest(${part.map((t) => t.object)}::text[], ${part.map((t) => t.record)}::text[],
+                     ${part.map((t) => t.field)}::text[]) as t(o, r, f)
+        where p.connection_id = ${connectionId} and p.target_object = t.o and p.target_record_id = t.r
+          and p.field = t.f`.execute(trx);
     }
   });
   return { pending: rows.length, records: changed.length, unchanged: total - rows.length };

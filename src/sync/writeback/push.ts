@@ -7,7 +7,7 @@
  * transaction; a worker killed mid-run leaves them pending, and the next run sends the same values again (writes
  * of field values are idempotent). A pending row replaced by a newer value while the run was in flight survives.
  */
-import type { Insertable, Kysely } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import type { WriteIntent, WriteResult } from '../../connectors/types.ts';
 import { type Database, toJsonb, type WritebackAuditTable } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
@@ -181,6 +181,7 @@ async function sendPlan(
   let written = 0;
   await db.transaction().execute(async (trx) => {
     const audit: Insertable<WritebackAuditTable>[] = [];
+    const succeeded: FieldChange[] = [];
     for (const rec of plan) {
       const result = byRecord.get(rec.targetRecordId) ?? {
         targetRecordId: rec.targetRecordId,
@@ -212,9 +213,10 @@ async function sendPlan(
           response,
         });
       }
-      if (result.ok) await bookSuccess(trx, runId, opts.connectionId, rec.changes, pendingSeen);
+      if (result.ok) succeeded.push(...rec.changes);
       else if (pendingSeen) await bookFailure(trx, opts.connectionId, rec.changes, result.message ?? result.errorCode);
     }
+    await bookSuccess(trx, runId, opts.connectionId, succeeded, pendingSeen !== null);
     for (let i = 0; i < audit.length; i += 1000) {
       await trx
         .insertInto('writeback_audit')
@@ -235,45 +237,51 @@ async function bookSuccess(
   runId: number,
   connectionId: string,
   changes: readonly FieldChange[],
-  pendingSeen: ReadonlyMap<string, PendingField> | null,
+  clearPending: boolean,
 ): Promise<void> {
   const now = new Date();
-  await trx
-    .insertInto('writeback_ledger')
-    .values(
-      changes.map((c) => ({
-        connection_id: connectionId,
-        target_object: c.targetObject,
-        target_record_id: c.targetRecordId,
-        field: c.field,
-        value: c.after,
-        pushed_at: now,
-        run_id: runId,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.columns(['connection_id', 'target_object', 'target_record_id', 'field']).doUpdateSet((eb) => ({
-        value: eb.ref('excluded.value'),
-        pushed_at: eb.ref('excluded.pushed_at'),
-        run_id: eb.ref('excluded.run_id'),
-      })),
-    )
-    .execute();
-  if (!pendingSeen) return;
-  for (const c of changes) {
-    const seen = pendingSeen.get(ledgerKey(c.targetObject, c.targetRecordId, c.field));
-    if (!seen) continue;
-    // Only if it still holds the value we sent: a different value enqueued while the write was in flight stays.
-    // (Compared by value: enqueued_at has microseconds, which a JS Date cannot carry back.)
+  for (let i = 0; i < changes.length; i += 1000) {
+    const part = changes.slice(i, i + 1000);
     await trx
-      .deleteFrom('writeback_pending')
-      .where('connection_id', '=', connectionId)
-      .where('target_object', '=', c.targetObject)
-      .where('target_record_id', '=', c.targetRecordId)
-      .where('field', '=', c.field)
-      .where((eb) => (c.after === null ? eb('value', 'is', null) : eb('value', '=', c.after)))
+      .insertInto('writeback_ledger')
+      .values(
+        part.map((c) => ({
+          connection_id: connectionId,
+          target_object: c.targetObject,
+          target_record_id: c.targetRecordId,
+          field: c.field,
+          value: c.after,
+          pushed_at: now,
+          run_id: runId,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['connection_id', 'target_object', 'target_record_id', 'field']).doUpdateSet((eb) => ({
+          value: eb.ref('excluded.value'),
+          pushed_at: eb.ref('excluded.pushed_at'),
+          run_id: eb.ref('excluded.run_id'),
+        })),
+      )
       .execute();
+    if (clearPending) await deletePendingIfValue(trx, connectionId, part);
   }
+}
+
+/**
+ * Deletes pending rows only where they still hold the value given: a different value enqueued while a write was in
+ * flight stays for the next run. (Compared by value: enqueued_at has microseconds, which a JS Date cannot carry.)
+ */
+async function deletePendingIfValue(
+  trx: Kysely<Database>,
+  connectionId: string,
+  rows: ReadonlyArray<{ targetObject: string; targetRecordId: string; field: string; after: string | null }>,
+): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`delete from writeback_pending p
+    using unnest(${rows.map((r) => r.targetObject)}::text[], ${rows.map((r) => r.targetRecordId)}::text[],
+                 ${rows.map((r) => r.field)}::text[], ${rows.map((r) => r.after)}::text[]) as t(o, r, f, v)
+    where p.connection_id = ${connectionId} and p.target_object = t.o and p.target_record_id = t.r
+      and p.field = t.f and p.value is not distinct from t.v`.execute(trx);
 }
 
 async function bookFailure(
@@ -337,18 +345,11 @@ export async function pushPending(db: Kysely<Database>, opts: PushOptions): Prom
   }
   if (stale.length > 0) {
     // Pending values that equal the ledger (the metric went back) have nothing to send.
-    await db.transaction().execute(async (trx) => {
-      for (const p of stale) {
-        await trx
-          .deleteFrom('writeback_pending')
-          .where('connection_id', '=', opts.connectionId)
-          .where('target_object', '=', p.targetObject)
-          .where('target_record_id', '=', p.targetRecordId)
-          .where('field', '=', p.field)
-          .where((eb) => (p.value === null ? eb('value', 'is', null) : eb('value', '=', p.value)))
-          .execute();
-      }
-    });
+    await deletePendingIfValue(
+      db,
+      opts.connectionId,
+      stale.map((p) => ({ ...p, after: p.value })),
+    );
   }
   const seen = new Map<string, PendingField>();
   for (const p of pending) seen.set(ledgerKey(p.targetObject, p.targetRecordId, p.field), p);

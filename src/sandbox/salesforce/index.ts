@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../errors.ts';
+import { generateOrg, type OrgModel } from '../org/index.ts';
 import { type AuthCredentials, SandboxAuth } from './auth.ts';
 import { FaultInjector } from './faults.ts';
 import { RequestLog } from './request-log.ts';
@@ -54,44 +55,48 @@ export interface SalesforceSandbox {
   close(): Promise<void>;
 }
 
-/** What the optional generator-side modules are expected to export (looked up at run time). */
+/**
+ * The generator-side modules (Engineer A's), looked up at run time so the server works before they land. Expected
+ * exports, called exactly like this:
+ * - `populate.ts`: `populateSalesforce(store, org)` writes the org model into the store.
+ * - `life.ts`: `createLifeClock(store, org, { seed, tickMs })` returns `{ stop() }`; optional
+ *   `applyLifeChange(store, org, change)` applies one named change for `POST /__sandbox/life`.
+ * - `oracle.ts`: `salesforceOracle(store, stream)` returns the expected warehouse rows of one stream.
+ */
 interface GeneratorParts {
-  populate?: (store: SalesforceStore, opts: { seed: number; size: 'small' | 'medium'; anchorDate: string }) => unknown;
-  startLife?: (store: SalesforceStore, opts: { seed: number; tickMs: number }) => { stop(): void } | (() => void);
-  hooks: SandboxHooks;
+  populate?: (store: SalesforceStore, org: OrgModel) => unknown;
+  createLifeClock?: (store: SalesforceStore, org: OrgModel, opts: { seed: number; tickMs: number }) => { stop(): void };
+  applyLifeChange?: (store: SalesforceStore, org: OrgModel, change: Record<string, unknown>) => unknown;
+  oracle?: (store: SalesforceStore, stream: string) => unknown;
 }
 
-async function optionalModule(name: string): Promise<Record<string, unknown> | null> {
+type AnyFn = (...args: never[]) => unknown;
+
+async function optionalExport<T extends AnyFn>(file: string, name: string): Promise<T | undefined> {
+  let mod: Record<string, unknown>;
   try {
-    return (await import(new URL(name, import.meta.url).href)) as Record<string, unknown>;
+    mod = (await import(new URL(file, import.meta.url).href)) as Record<string, unknown>;
   } catch (e) {
-    // Only "not there yet" is tolerated; a module that exists but fails to load is a real error.
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes(name.slice(2))) return null;
+    // Only "not written yet" is tolerated; a module that exists but fails to load is a real error.
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes(file.slice(2))) return undefined;
     throw e;
   }
+  return typeof mod[name] === 'function' ? (mod[name] as T) : undefined;
 }
 
-/**
- * Adapts the generator's modules by their documented names (`populateSalesforce`, `createLifeClock`,
- * `salesforceOracle`/`oracle`, `applyLifeChange`). Returns empty parts when they are absent.
- */
 async function generatorParts(): Promise<GeneratorParts> {
-  const parts: GeneratorParts = { hooks: {} };
-  const populate = await optionalModule('./populate.ts');
-  const life = await optionalModule('./life.ts');
-  const oracle = await optionalModule('./oracle.ts');
-  const fn = (m: Record<string, unknown> | null, ...names: string[]) => {
-    for (const n of names) if (m && typeof m[n] === 'function') return m[n] as (...args: unknown[]) => unknown;
-    return undefined;
+  const [populate, createLifeClock, applyLifeChange, oracle] = await Promise.all([
+    optionalExport<NonNullable<GeneratorParts['populate']>>('./populate.ts', 'populateSalesforce'),
+    optionalExport<NonNullable<GeneratorParts['createLifeClock']>>('./life.ts', 'createLifeClock'),
+    optionalExport<NonNullable<GeneratorParts['applyLifeChange']>>('./life.ts', 'applyLifeChange'),
+    optionalExport<NonNullable<GeneratorParts['oracle']>>('./oracle.ts', 'salesforceOracle'),
+  ]);
+  return {
+    ...(populate ? { populate } : {}),
+    ...(createLifeClock ? { createLifeClock } : {}),
+    ...(applyLifeChange ? { applyLifeChange } : {}),
+    ...(oracle ? { oracle } : {}),
   };
-  const populateFn = fn(populate, 'populateSalesforce');
-  if (populateFn) parts.populate = (store, opts) => populateFn(store, opts);
-  const lifeFn = fn(life, 'createLifeClock');
-  if (lifeFn) parts.startLife = (store, opts) => lifeFn(store, opts) as { stop(): void };
-  const changeFn = fn(life, 'applyLifeChange', 'applyChange');
-  if (changeFn) parts.hooks.change = (change) => changeFn(parts.hooks, change);
-  const oracleFn = fn(oracle, 'salesforceOracle', 'oracle', 'expectedWarehouse');
-  return { ...parts, oracleFn } as GeneratorParts & { oracleFn?: (...a: unknown[]) => unknown };
 }
 
 export async function startSalesforceSandbox(options: SalesforceSandboxOptions): Promise<SalesforceSandbox> {
@@ -108,10 +113,13 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
     throw new AppError('USAGE', `anchorDate must be YYYY-MM-DD, got "${anchorDate}"`, { where: 'anchorDate' });
   }
   const store = new SalesforceStore({ seed: options.seed, now: new Date(`${anchorDate}T12:00:00.000Z`) });
-  const parts = (await generatorParts()) as GeneratorParts & { oracleFn?: (...a: unknown[]) => unknown };
-  if (options.populate !== false && parts.populate) {
-    parts.populate(store, { seed: options.seed, size: options.size, anchorDate });
-  }
+  const parts = await generatorParts();
+  // The org model is generated only when something consumes it.
+  const org =
+    options.populate !== false && (parts.populate || parts.createLifeClock || parts.applyLifeChange)
+      ? generateOrg({ seed: options.seed, size: options.size, anchorDate })
+      : undefined;
+  if (org && parts.populate) parts.populate(store, org);
   const integration = store.get('User', store.integrationUserId)!;
   const auth = new SandboxAuth({
     orgId: store.orgId,
@@ -124,9 +132,10 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   const faults = new FaultInjector(options.seed);
   const log = new RequestLog();
   const adminToken = randomBytes(24).toString('base64url');
-  const hooks: SandboxHooks = { ...parts.hooks };
-  const oracleFn = parts.oracleFn;
-  if (oracleFn) hooks.oracle = (stream) => oracleFn(store, stream);
+  const hooks: SandboxHooks = {};
+  const { oracle, applyLifeChange, createLifeClock } = parts;
+  if (oracle) hooks.oracle = (stream) => oracle(store, stream);
+  if (org && applyLifeChange) hooks.change = (change) => applyLifeChange(store, org, change);
   const server = new SalesforceSandboxServer({
     store,
     auth,
@@ -138,9 +147,9 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   });
   const url = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   let stopLife: (() => void) | undefined;
-  if (options.life && parts.startLife) {
-    const h = parts.startLife(store, { seed: options.seed, tickMs: options.life.tickMs });
-    stopLife = typeof h === 'function' ? h : () => h.stop();
+  if (options.life && org && createLifeClock) {
+    const clock = createLifeClock(store, org, { seed: options.seed, tickMs: options.life.tickMs });
+    stopLife = () => clock.stop();
   }
   return {
     url,

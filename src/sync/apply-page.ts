@@ -126,28 +126,48 @@ async function upsertRecord(trx: AnyDb, table: string, ctx: ApplyContext, rec: N
       .execute();
     return;
   }
-  const values = {
-    ...base,
+  await upsertSynced(trx, table, ctx, [{ rec, hash }]);
+}
+
+/** Upserts synced rows in batches: one statement per few hundred rows, not one per record. */
+async function upsertSynced(
+  trx: AnyDb,
+  table: string,
+  ctx: ApplyContext,
+  items: ReadonlyArray<{ rec: NormalizedRecord; hash: string }>,
+): Promise<void> {
+  const now = new Date();
+  const values = items.map(({ rec, hash }) => ({
+    connection_id: ctx.connectionId,
+    external_id: rec.externalId,
+    source_modified_at: rec.sourceModifiedAt,
+    synced_at: now,
     ...rec.row,
     content_hash: hash,
     is_deleted: rec.isDeleted,
-    deleted_at: rec.isDeleted ? new Date() : null,
+    deleted_at: rec.isDeleted ? now : null,
     last_seen_run_id: ctx.runId,
     ...(table === 'quotas' ? { source: 'crm' } : {}),
-  };
-  const { connection_id: _c, external_id: _e, ...update } = values;
-  await trx
-    .insertInto(table)
-    .values(values)
-    .onConflict((oc) => {
-      const target =
-        table === 'quotas'
-          ? oc.columns(['connection_id', 'external_id']).where('external_id', 'is not', null)
-          : oc.columns(['connection_id', 'external_id']);
-      return target.doUpdateSet(update);
-    })
-    .execute();
+  }));
+  const first = values[0];
+  if (!first) return;
+  const updateColumns = Object.keys(first).filter((k) => k !== 'connection_id' && k !== 'external_id');
+  for (let i = 0; i < values.length; i += UPSERT_CHUNK) {
+    await trx
+      .insertInto(table)
+      .values(values.slice(i, i + UPSERT_CHUNK))
+      .onConflict((oc) => {
+        const target =
+          table === 'quotas'
+            ? oc.columns(['connection_id', 'external_id']).where('external_id', 'is not', null)
+            : oc.columns(['connection_id', 'external_id']);
+        return target.doUpdateSet(Object.fromEntries(updateColumns.map((c) => [c, sql.ref(`excluded.${c}`)])));
+      })
+      .execute();
+  }
 }
+
+const UPSERT_CHUNK = 500;
 
 /** Links reps to persons by email (one human across CRMs). */
 async function linkPersons(trx: AnyDb, ctx: ApplyContext, records: readonly NormalizedRecord[]): Promise<void> {
@@ -210,14 +230,14 @@ export async function applyPage(
   const byId = new Map(page.records.map((r) => [r.externalId, r]));
   const existing = await loadExisting(trx, table, ctx, [...byId.keys()]);
   const written: NormalizedRecord[] = [];
+  const batch: Array<{ rec: NormalizedRecord; hash: string }> = [];
   for (const rec of byId.values()) {
     const hash = rowHash(rec.row);
     const old = existing.get(rec.externalId);
+    // fx_rates keeps no hash: rates are few, so they are simply upserted every time.
     if (old && old.content_hash === hash && old.is_deleted === rec.isDeleted) continue;
-    if (table === 'fx_rates' && old && old.content_hash === null) {
-      // no stored hash to compare: fall through and upsert (rates are few)
-    }
-    await upsertRecord(trx, table, ctx, rec, hash);
+    if (table === 'fx_rates') await upsertRecord(trx, table, ctx, rec, hash);
+    else batch.push({ rec, hash });
     written.push(rec);
     const d = ctx.stream.dirty;
     changes.push({
@@ -227,6 +247,7 @@ export async function applyPage(
       days: [old?.day ?? null, columnText(rec.row, d?.dateColumn)],
     });
   }
+  await upsertSynced(trx, table, ctx, batch);
   if (table === 'reps' && written.length > 0) await linkPersons(trx, ctx, written);
 
   // Formula-field patches: merge into the stored row and rewrite only when the hash moves.

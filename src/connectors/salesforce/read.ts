@@ -233,6 +233,45 @@ export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncC
 
   const obj = stream.objects[0]!;
   const cursorField = stream.cursorField ?? 'SystemModstamp';
+
+  // Hard deletes first, from the feed: its answer also tells the CRM's own clock at the start of the scan (the
+  // minute it covered up to), which becomes the high-water mark. Deleting before scanning also lets a record that
+  // was deleted and then restored come back alive from the scan.
+  let serverScanStart: string | undefined;
+  let sweep = cursor.sweepPending === true;
+  if (stream.supportsDeletedFeed && !sweep) {
+    const checkedTo = cursor.deletesCheckedTo ?? runStartIso;
+    const fromT = new Date(Date.parse(checkedTo) - opts.lookbackMinutes * 60_000);
+    if (runStart.getTime() - fromT.getTime() > DELETED_FEED_WINDOW_MS) sweep = true;
+    else {
+      const before = client.apiCalls();
+      try {
+        const res = await client.deleted(
+          obj.sobject,
+          fromT,
+          runStart > fromT ? runStart : new Date(fromT.getTime() + 60_000),
+        );
+        if (Date.parse(res.earliestDateAvailable) > fromT.getTime()) {
+          // The org purged its delete log past our last check: only a full scan can tell what went.
+          sweep = true;
+        } else {
+          const covered = new Date(Date.parse(res.latestDateCovered)).toISOString();
+          serverScanStart = covered;
+          // The next check starts where this one covered (minus the lookback), never later.
+          cursor = { ...cursor, deletesCheckedTo: covered };
+          yield {
+            ...emptyPage(cursor, client.apiCalls() - before + carried),
+            deletedIds: res.deletedRecords.map((r) => r.id),
+          };
+          carried = 0;
+        }
+      } catch (e) {
+        if (!(isAppError(e) && e.details?.crmCode === 'INVALID_REPLICATION_DATE')) throw e;
+        sweep = true;
+      }
+    }
+  }
+
   const select = meta.fields[obj.sobject] ?? [...obj.fields];
   const lower =
     cursor.phase === 'incremental'
@@ -250,44 +289,24 @@ export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncC
     carried = 0;
   }
 
-  // The scan is complete: the high-water mark is the newest stamp read, never past this run's start.
+  // The scan is complete. The high-water mark is the CRM's time when the scan began, else the newest stamp read
+  // (or the previous mark); never past this run's start.
   const previous = cursor.phase === 'incremental' ? cursor.since : undefined;
-  let since = last?.stamp ?? previous ?? runStartIso;
-  if (previous && previous > since) since = previous;
+  let since = serverScanStart ?? last?.stamp ?? previous ?? runStartIso;
+  if (!serverScanStart && previous && previous > since) since = previous;
   if (since > runStartIso) since = runStartIso;
   const { after: _after, ...rest } = cursor;
   let done: SyncCursor = { ...rest, v: 1, phase: 'incremental', since };
 
-  // Hard deletes.
-  if (stream.supportsDeletedFeed || done.sweepPending) {
-    const checkedTo = done.deletesCheckedTo ?? runStartIso;
-    const fromT = new Date(Date.parse(checkedTo) - opts.lookbackMinutes * 60_000);
-    let sweep = done.sweepPending === true || runStart.getTime() - fromT.getTime() > DELETED_FEED_WINDOW_MS;
-    if (!sweep && stream.supportsDeletedFeed) {
-      const before = client.apiCalls();
-      const end = client.serverTime && client.serverTime < runStart ? client.serverTime : runStart;
-      const res = await client.deleted(obj.sobject, fromT, end > fromT ? end : runStart);
-      if (Date.parse(res.earliestDateAvailable) > fromT.getTime()) {
-        // The org purged its delete log past our last check: only a full scan can tell what went.
-        sweep = true;
-      } else {
-        const covered = res.latestDateCovered ? new Date(Date.parse(res.latestDateCovered)).toISOString() : undefined;
-        // The feed says how far it covered; the next check starts there (minus the lookback), never later.
-        done = { ...done, deletesCheckedTo: covered ?? checkedTo };
-        const ids = res.deletedRecords.map((r) => r.id);
-        yield { ...emptyPage(done, client.apiCalls() - before), deletedIds: ids };
-      }
+  if (sweep) {
+    const seen: string[] = [];
+    let calls = 0;
+    for await (const batch of queryPages(opts, `SELECT Id FROM ${obj.sobject}`, false)) {
+      for (const r of batch.records) if (typeof r.Id === 'string') seen.push(r.Id);
+      calls += batch.apiCalls;
     }
-    if (sweep) {
-      const seen: string[] = [];
-      let calls = 0;
-      for await (const batch of queryPages(opts, `SELECT Id FROM ${obj.sobject}`, false)) {
-        for (const r of batch.records) if (typeof r.Id === 'string') seen.push(r.Id);
-        calls += batch.apiCalls;
-      }
-      done = { ...done, deletesCheckedTo: runStartIso, sweepPending: false };
-      yield { ...emptyPage(done, calls), sweepSeenIds: seen };
-    }
+    done = { ...done, deletesCheckedTo: serverScanStart ?? since, sweepPending: false };
+    yield { ...emptyPage(done, calls), sweepSeenIds: seen };
   }
 
   // Formula fields, on their slower schedule.

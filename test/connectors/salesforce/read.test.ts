@@ -119,10 +119,17 @@ describe('readSalesforceStream (opportunities)', () => {
     nock(INSTANCE)
       .get(`${V}/sobjects/Opportunity/describe`)
       .reply(200, oppDescribe)
+      .get(`${V}/sobjects/Opportunity/deleted/`)
+      .query({ start: '2026-03-02T11:50:00Z', end: '2026-03-02T12:00:00Z' })
+      .reply(200, {
+        deletedRecords: [],
+        earliestDateAvailable: '2026-02-15T00:00:00.000+0000',
+        latestDateCovered: '2026-03-02T11:59:00.000+0000',
+      })
       .get(`${V}/queryAll`)
       .query((q) => {
-        queries.push(String(q.q));
-        return true;
+        if (q.q !== undefined) queries.push(String(q.q));
+        return q.q !== undefined;
       })
       .reply(200, {
         totalSize: 3,
@@ -147,13 +154,6 @@ describe('readSalesforceStream (opportunities)', () => {
             Amount: null,
           }),
         ],
-      })
-      .get(`${V}/sobjects/Opportunity/deleted/`)
-      .query({ start: '2026-03-02T11:50:00Z', end: '2026-03-02T12:00:00Z' })
-      .reply(200, {
-        deletedRecords: [],
-        earliestDateAvailable: '2026-02-15T00:00:00.000+0000',
-        latestDateCovered: '2026-03-02T11:59:00.000+0000',
       });
 
     const pages = await collect(setup()(null));
@@ -162,7 +162,9 @@ describe('readSalesforceStream (opportunities)', () => {
         'Probability, CloseDate, CreatedDate, Type, AccountId, Account.Name, CurrencyIsoCode FROM Opportunity ' +
         'ORDER BY SystemModstamp ASC, Id ASC',
     ]);
-    const [p1, p2] = pages;
+    const [deletes, p1, p2] = pages;
+    // Hard deletes come first; describe and the delete feed are the calls of that page.
+    expect(deletes).toMatchObject({ deletedIds: [], records: [], apiCalls: 2 });
     expect(p1?.records).toEqual([
       {
         externalId: '006A',
@@ -191,17 +193,17 @@ describe('readSalesforceStream (opportunities)', () => {
       { externalId: '006B', reasonCode: 'MISSING_CLOSE_DATE', reason: 'Opportunity 006B: CloseDate is missing' },
     ]);
     expect(p1?.cursor).toMatchObject({ phase: 'initial', after: { stamp: '2026-03-01T10:00:00.000Z', id: '006B' } });
-    expect(p1?.apiCalls).toBe(2); // describe + first query page
+    expect(p1?.apiCalls).toBe(1);
     expect(p2?.records[0]).toMatchObject({
       externalId: '006C',
       isDeleted: true,
       row: { stage_category: 'open', probability: '0.1', amount: null },
     });
     const last = pages[pages.length - 1]!;
-    // High-water mark: the newest stamp read; deletes checked up to what the feed covered.
+    // High-water mark: the CRM's clock when the scan began (what the delete feed covered up to).
     expect(last.cursor).toMatchObject({
       phase: 'incremental',
-      since: '2026-03-01T11:00:00.000Z',
+      since: '2026-03-02T11:59:00.000Z',
       deletesCheckedTo: '2026-03-02T11:59:00.000Z',
     });
     expect(last.cursor.after).toBeUndefined();
@@ -225,8 +227,8 @@ describe('readSalesforceStream (opportunities)', () => {
     nock(INSTANCE)
       .get(`${V}/queryAll`)
       .query((q) => {
-        queries.push(String(q.q));
-        return true;
+        if (q.q !== undefined) queries.push(String(q.q));
+        return q.q !== undefined;
       })
       .reply(200, { totalSize: 0, done: true, records: [] })
       .get(`${V}/sobjects/Opportunity/deleted/`)
@@ -242,8 +244,8 @@ describe('readSalesforceStream (opportunities)', () => {
         'WHERE SystemModstamp >= 2026-03-02T10:50:00Z ORDER BY SystemModstamp ASC, Id ASC',
     ]);
     expect(pages.flatMap((p) => p.deletedIds)).toEqual(['006Z']);
-    // Nothing new was read: the mark stays where it was.
-    expect(pages[pages.length - 1]?.cursor).toMatchObject({ since: '2026-03-02T11:00:00.000Z' });
+    expect(pages[0]?.deletedIds).toEqual(['006Z']);
+    expect(pages[pages.length - 1]?.cursor).toMatchObject({ since: '2026-03-02T11:59:00.000Z' });
   });
 
   it('resumes an interrupted run after its last committed keyset', async () => {
@@ -263,8 +265,8 @@ describe('readSalesforceStream (opportunities)', () => {
     nock(INSTANCE)
       .get(`${V}/queryAll`)
       .query((q) => {
-        queries.push(String(q.q));
-        return true;
+        if (q.q !== undefined) queries.push(String(q.q));
+        return q.q !== undefined;
       })
       .reply(200, { totalSize: 0, done: true, records: [] })
       .get(`${V}/sobjects/Opportunity/deleted/`)
@@ -303,7 +305,11 @@ describe('readSalesforceStream (opportunities)', () => {
     const pages = await collect(setup()(cursor));
     const sweep = pages.find((p) => p.sweepSeenIds);
     expect(sweep?.sweepSeenIds).toEqual(['006A', '006C']);
-    expect(pages[pages.length - 1]?.cursor).toMatchObject({ deletesCheckedTo: NOW.toISOString(), sweepPending: false });
+    // Without the feed's word on the CRM clock, the next delete check starts from the high-water mark.
+    expect(pages[pages.length - 1]?.cursor).toMatchObject({
+      deletesCheckedTo: '2026-03-02T11:00:00.000Z',
+      sweepPending: false,
+    });
   });
 });
 

@@ -95,6 +95,17 @@ describe('quota-tracker config check', () => {
     );
   });
 
+  it('exits 2 when a JWT private key file cannot be read', async () => {
+    const path = await configFile(
+      'connections:\n  - { id: sf, type: salesforce, auth: { kind: jwt, clientId: c, username: u@x.com, privateKeyPath: keys/sf.pem } }\n',
+    );
+    const r = await runBin(['config', 'check', '--config', path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `the private key file ${resolve(path, '..', 'keys/sf.pem')} of connection sf cannot be read (at connections[0].auth.privateKeyPath)`,
+    );
+  });
+
   it('exits 2 when the named file does not exist, and runs on defaults without one', async () => {
     const missing = await runBin(['config', 'check', '--config', 'nope.yaml']);
     expect(missing.code).toBe(2);

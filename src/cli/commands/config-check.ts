@@ -3,6 +3,7 @@
  * quota files it names, then prints a short summary built only from the redacted configuration, so that no
  * secret can reach the terminal or a CI log. Bad config exits 2 (from the AppError's code).
  */
+import { access, constants } from 'node:fs/promises';
 import { createFiscalCalendar } from '../../config/calendar.ts';
 import { loadFxFile } from '../../config/fx-file.ts';
 import type { LoadedConfig } from '../../config/load.ts';
@@ -10,6 +11,7 @@ import { loadOrgFile } from '../../config/org-file.ts';
 import { loadQuotaFile } from '../../config/quota-file.ts';
 import { redactConfig } from '../../config/redact.ts';
 import type { Config } from '../../config/schema.ts';
+import { AppError } from '../../errors.ts';
 import { today } from '../../util/date.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
@@ -23,6 +25,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     config.quotas.source === 'file'
       ? await loadQuotaFile(config.quotas.path, calendar, config.calendar.baseCurrency)
       : null;
+  await checkKeyFiles(config);
   const fx = config.fx.source === 'file' ? await loadFxFile(config.fx.path, config.calendar.baseCurrency) : null;
   const quarter = calendar.periodContaining(today(config.calendar.timezone), 'quarter');
 
@@ -42,6 +45,21 @@ export async function run(ctx: CommandContext): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/** A JWT login's private key must be readable now rather than at the first sync; its content is never read here. */
+async function checkKeyFiles(config: Config): Promise<void> {
+  for (const [i, conn] of config.connections.entries()) {
+    if (conn.type !== 'salesforce' || conn.auth.kind !== 'jwt') continue;
+    const path = conn.auth.privateKeyPath;
+    try {
+      await access(path, constants.R_OK);
+    } catch {
+      throw new AppError('CONFIG_INVALID', `the private key file ${path} of connection ${conn.id} cannot be read`, {
+        where: `connections[${i}].auth.privateKeyPath`,
+      });
+    }
+  }
 }
 
 /** The summary, from the redacted copy only. */

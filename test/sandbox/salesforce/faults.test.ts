@@ -121,3 +121,35 @@ describe('faults on the wire, seen in the request log', () => {
     expect(log).toEqual([expect.objectContaining({ status: 500, fault: 'error_500' })]);
   });
 });
+
+describe('daily API allocation', () => {
+  it('answers 403 REQUEST_LIMIT_EXCEEDED once the configured allocation is used, with usage in the header', async () => {
+    const small = await startSalesforceSandbox({ seed: 32, size: 'small', populate: false, apiLimit: 2 });
+    try {
+      const t = (await new jsforce.OAuth2(oauth2(small)).requestToken({ grant_type: 'client_credentials' }))
+        .access_token;
+      const call = () =>
+        fetch(`${small.url}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${t}` } });
+      const statuses: Array<[number, string | null]> = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await call();
+        statuses.push([r.status, r.headers.get('sforce-limit-info')]);
+      }
+      expect(statuses).toEqual([
+        [200, 'api-usage=1/2'],
+        [200, 'api-usage=2/2'],
+        [403, 'api-usage=3/2'],
+      ]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('the test API can expire every session at once', async () => {
+    expect((await get('/services/data/v62.0/limits')).status).toBe(200);
+    expect((await admin(sb, 'POST', 'sessions/expire')).status).toBe(204);
+    const r = await get('/services/data/v62.0/limits');
+    expect(r.status).toBe(401);
+    token = (await new jsforce.OAuth2(oauth2(sb)).requestToken({ grant_type: 'client_credentials' })).access_token;
+  });
+});

@@ -176,7 +176,7 @@ function historyInstants(
     let at = instantAt(day, rng.next() * limit);
     if (at <= prev) {
       // Same day as the previous change: a few minutes later (rows stay strictly ordered).
-      const prevMinutes = (Number(prev.slice(11, 13)) - 12) * 60 + Number(prev.slice(14, 16));
+      const prevMinutes = (Number(prev.slice(11, 13)) - 11) * 60 + Number(prev.slice(14, 16));
       at = instantAt(prev.slice(0, 10), Math.min(limit, prevMinutes + 1 + rng.int(0, 3)) + 0.5);
       if (at <= prev) at = `${prev.slice(0, 20)}${String(Number(prev.slice(20, 23)) + 1).padStart(3, '0')}Z`;
     }

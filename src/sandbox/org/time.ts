@@ -1,7 +1,7 @@
 /**
  * Calendar helpers for the generator: calendar quarters and the instants records are stamped with.
  *
- * Every generated instant falls between 12:00 and 21:59 UTC, which is the same calendar day in the org's zone
+ * Every generated instant falls between 11:00 and 20:59 UTC, which is the same calendar day in the org's zone
  * (America/New_York, UTC-5 or UTC-4) and every European zone, so "a timestamp read as a date in the org's time
  * zone" gives the day the generator meant. Records on the anchor day itself are stamped before `anchorInstant`.
  */
@@ -17,9 +17,9 @@ import {
 import type { FiscalQuarter } from './model.ts';
 import type { Rng } from './random.ts';
 
-/** The moment the generated history ends: 13:00 UTC (8 or 9 am in New York) on the anchor date. */
+/** The moment the generated history ends: 12:00 UTC (7 or 8 am in New York) on the anchor date. */
 export function anchorInstant(anchor: PlainDate): string {
-  return `${anchor}T13:00:00.000Z`;
+  return `${anchor}T12:00:00.000Z`;
 }
 
 /** The calendar quarter containing a date, named for a fiscal year that starts in January. */
@@ -39,11 +39,11 @@ function pad(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-/** An instant at the given minute after 12:00 UTC on a date. */
-export function instantAt(d: PlainDate, minutesAfterNoonUtc: number): string {
-  const m = Math.max(0, Math.min(599, Math.floor(minutesAfterNoonUtc)));
-  const s = Math.floor((minutesAfterNoonUtc - Math.floor(minutesAfterNoonUtc)) * 60);
-  return `${d}T${pad(12 + Math.floor(m / 60))}:${pad(m % 60)}:${pad(s)}.000Z`;
+/** An instant at the given minute after 11:00 UTC on a date (0..599). */
+export function instantAt(d: PlainDate, minutesAfter11Utc: number): string {
+  const m = Math.max(0, Math.min(599, Math.floor(minutesAfter11Utc)));
+  const s = Math.floor((minutesAfter11Utc - Math.floor(minutesAfter11Utc)) * 60);
+  return `${d}T${pad(11 + Math.floor(m / 60))}:${pad(m % 60)}:${pad(s)}.000Z`;
 }
 
 /** A random working-hours instant on a date; on the anchor day only before `anchorInstant`. */

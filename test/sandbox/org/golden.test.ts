@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 // Committed golden hashes of generated orgs. A change here means every fixture built on the sandbox changes:
 // update them only for a deliberate change to the generator, and say so in the commit.
 const GOLDEN = {
-  small: 'c3ad6ac5501dfb25a10f5fa53440e87d57d16d07e2b10767973479eebab433d5',
-  medium: '3a7edee1ae76dc29fd9e8fca745427eec4e3e38e0b090115064424833fd151c8',
+  small: 'b6afabb801bdcdc9daa9a27923ac488f7f081eca49f2a6f081be8556f7e88708',
+  medium: 'cebb563436e64ff2e9700b0a890c366e11108d8aba766b77b9a9dd783b954e85',
 };
 
 /** Computes the hash in a fresh Node process, so nothing loaded or cached in this one can leak in. */

@@ -1,0 +1,465 @@
+/**
+ * `populateSalesforce`: the CRM-neutral org model as Salesforce records in the sandbox store. Every record is
+ * written with the stamp its history implies (CreatedDate at creation, SystemModstamp at its last change), and
+ * opportunities are replayed change by change so the store writes their OpportunityHistory rows itself.
+ *
+ * Ties are frequent, as in a real org: line items share their opportunity's creation stamp, splits its last
+ * change, all quotas of a quarter were loaded in one import, rates in one currency update.
+ *
+ * Simplifications: Salesforce creates a 100% revenue split for every opportunity once splits are enabled; the
+ * sandbox writes split rows only for deals that are actually split. The model's deal types map onto this org's
+ * Type picklist (New Business / Existing Business). Accounts are created only as the opportunities' parents.
+ */
+import { AppError } from '../../errors.ts';
+import { addDays, addMonths } from '../../util/date.ts';
+import { anchorInstant, type GenerateOrgOptions, generateOrg, type OrgModel, type Person } from '../org/index.ts';
+import type { SalesforceStore } from './store.ts';
+
+export interface PopulateResult {
+  org: OrgModel;
+  /** Salesforce Id of every model record by its key (people, deals, line items, splits, activities, leads, quotas). */
+  ids: Map<string, string>;
+  /** Ids of the UserRoles by region key / team key (`<teamKey>:manager`, `<teamKey>:rep`). */
+  roleIds: Map<string, string>;
+}
+
+const at = (instant: string): { stamp: Date } => ({ stamp: new Date(instant) });
+
+function isModel(x: OrgModel | GenerateOrgOptions): x is OrgModel {
+  return Array.isArray((x as OrgModel).deals);
+}
+
+/** Maps the model's deal type onto the sandbox org's Opportunity.Type picklist. */
+export function opportunityType(modelType: string): string {
+  return modelType === 'New Customer' ? 'New Business' : 'Existing Business';
+}
+
+/** TaskSubtype / Type of each model activity type (meetings are Events). */
+export const TASK_KIND = {
+  call: { subtype: 'Call', type: 'Call' },
+  email: { subtype: 'Email', type: 'Email' },
+  task: { subtype: 'Task', type: 'Other' },
+  // Proposals are ordinary tasks whose Type this org's admin added; the connector maps Type 'Proposal' to proposal.
+  proposal: { subtype: 'Task', type: 'Proposal' },
+} as const;
+
+/**
+ * Writes the org into `store`. Accepts the model itself, or the generator options (seed, size, anchorDate) to
+ * generate it first, which is how `startSalesforceSandbox` calls it.
+ */
+export function populateSalesforce(
+  store: SalesforceStore,
+  orgOrOptions: OrgModel | GenerateOrgOptions,
+): PopulateResult {
+  const org = isModel(orgOrOptions) ? orgOrOptions : generateOrg(orgOrOptions);
+  const end = new Date(anchorInstant(org.anchorDate));
+  if (store.now().getTime() < end.getTime()) {
+    throw new AppError(
+      'INTERNAL',
+      `the store clock (${store.now().toISOString()}) is before the end of the generated history (${end.toISOString()})`,
+      { where: 'populateSalesforce' },
+    );
+  }
+  const ids = new Map<string, string>();
+  const roleIds = new Map<string, string>();
+  const id = (key: string): string => {
+    const v = ids.get(key);
+    if (v === undefined)
+      throw new AppError('INTERNAL', `populate: ${key} was not written before it was referenced`, { where: key });
+    return v;
+  };
+  const firstDay = org.quarters[0]?.start ?? org.anchorDate;
+  const setupStamp = at(`${addDays(firstDay, -200)}T11:00:00.000Z`);
+
+  // Organization settings, currencies and fiscal periods: set up long before any deal.
+  store.update(
+    'Organization',
+    store.orgId,
+    {
+      Name: org.orgName,
+      DefaultCurrencyIsoCode: org.corporateCurrency,
+      FiscalYearStartMonth: org.fiscalYearStartMonth,
+    },
+    setupStamp,
+  );
+  for (const c of org.currencies) {
+    store.insert(
+      'CurrencyType',
+      {
+        IsoCode: c.code,
+        ConversionRate: c.rate,
+        DecimalPlaces: c.decimalPlaces,
+        IsActive: true,
+        IsCorporate: c.isCorporate,
+      },
+      setupStamp,
+    );
+    for (const r of c.dated) {
+      // A rate is entered when its range begins (the first one with the currency).
+      const stamp = r.startDate > firstDay ? at(`${r.startDate}T11:00:00.000Z`) : setupStamp;
+      store.insert(
+        'DatedConversionRate',
+        { IsoCode: c.code, ConversionRate: r.rate, StartDate: r.startDate, NextStartDate: r.nextStartDate },
+        stamp,
+      );
+    }
+  }
+  writePeriods(store, org, ids, setupStamp);
+
+  // Roles: VP at the root, a role per region, a manager and a rep role per team.
+  const root = store.insert(
+    'UserRole',
+    { Name: 'VP Sales', DeveloperName: 'VP_Sales', ParentRoleId: null },
+    setupStamp,
+  );
+  roleIds.set('root', String(root.Id));
+  for (const r of org.regions) {
+    const role = store.insert(
+      'UserRole',
+      { Name: `Director ${r.name}`, DeveloperName: devName(r.name), ParentRoleId: root.Id },
+      setupStamp,
+    );
+    roleIds.set(r.key, String(role.Id));
+  }
+  for (const t of org.teams) {
+    const mgr = store.insert(
+      'UserRole',
+      {
+        Name: `${t.name} Manager`,
+        DeveloperName: `${devName(t.name)}_Manager`,
+        ParentRoleId: roleIds.get(t.regionKey),
+      },
+      setupStamp,
+    );
+    const rep = store.insert(
+      'UserRole',
+      { Name: `${t.name} Rep`, DeveloperName: `${devName(t.name)}_Rep`, ParentRoleId: mgr.Id },
+      setupStamp,
+    );
+    roleIds.set(`${t.key}:manager`, String(mgr.Id));
+    roleIds.set(`${t.key}:rep`, String(rep.Id));
+  }
+
+  for (const p of org.people) writeUser(store, org, p, ids, roleIds);
+
+  // Products and accounts, created as the opportunities first need them.
+  const productIds = new Map<string, string>();
+  const accountIds = new Map<string, string>();
+  const splitTypes = {
+    Revenue: store.insert(
+      'OpportunitySplitType',
+      {
+        MasterLabel: 'Revenue',
+        DeveloperName: 'Revenue',
+        SplitField: 'Amount',
+        IsTotalValidated: true,
+        IsActive: true,
+      },
+      setupStamp,
+    ).Id,
+    Overlay: store.insert(
+      'OpportunitySplitType',
+      {
+        MasterLabel: 'Overlay',
+        DeveloperName: 'Overlay',
+        SplitField: 'Amount',
+        IsTotalValidated: false,
+        IsActive: true,
+      },
+      setupStamp,
+    ).Id,
+  };
+
+  for (const q of org.quotas) {
+    const row = store.insert(
+      'ForecastingQuota',
+      {
+        QuotaOwnerId: id(q.personKey),
+        QuotaAmount: q.amount,
+        StartDate: q.start,
+        PeriodId: ids.get(`period:${q.start}:Quarter`) ?? null,
+        CurrencyIsoCode: q.currency,
+        IsQuantity: false,
+        ForecastingTypeId: 'OpportunityRevenue',
+      },
+      at(q.createdAt),
+    );
+    ids.set(q.key, String(row.Id));
+  }
+
+  for (const d of org.deals) {
+    let accountId = accountIds.get(d.accountName);
+    if (accountId === undefined) {
+      accountId = String(
+        store.insert(
+          'Account',
+          { Name: d.accountName, OwnerId: id(d.ownerKey), CurrencyIsoCode: d.currency },
+          at(d.createdAt),
+        ).Id,
+      );
+      accountIds.set(d.accountName, accountId);
+    }
+    const [first, ...changes] = d.history;
+    if (!first) throw new AppError('INTERNAL', `deal ${d.key} has no history`, { where: d.key });
+    const opp = store.insert(
+      'Opportunity',
+      {
+        Name: d.name,
+        AccountId: accountId,
+        OwnerId: id(d.ownerKey),
+        Type: opportunityType(d.type),
+        LeadSource: d.leadSource,
+        Segment__c: d.segment,
+        CurrencyIsoCode: d.currency,
+        StageName: first.stage,
+        Amount: first.amount,
+        CloseDate: first.closeDate,
+        Probability: first.probability,
+        ForecastCategoryName: first.forecastCategory,
+      },
+      at(first.at),
+    );
+    const oppId = String(opp.Id);
+    ids.set(d.key, oppId);
+    for (const li of d.lineItems) {
+      let productId = productIds.get(li.productName);
+      if (productId === undefined) {
+        productId = String(
+          store.insert(
+            'Product2',
+            { Name: li.productName, ProductCode: devName(li.productName), Family: li.productFamily, IsActive: true },
+            setupStamp,
+          ).Id,
+        );
+        productIds.set(li.productName, productId);
+      }
+      const row = store.insert(
+        'OpportunityLineItem',
+        {
+          OpportunityId: oppId,
+          Product2Id: productId,
+          Quantity: li.quantity,
+          UnitPrice: li.unitPrice,
+          CurrencyIsoCode: d.currency,
+        },
+        at(first.at),
+      );
+      ids.set(li.key, String(row.Id));
+    }
+    for (const h of changes) {
+      store.update(
+        'Opportunity',
+        oppId,
+        {
+          StageName: h.stage,
+          Amount: h.amount,
+          CloseDate: h.closeDate,
+          Probability: h.probability,
+          ForecastCategoryName: h.forecastCategory,
+        },
+        at(h.at),
+      );
+    }
+    for (const s of d.splits) {
+      const row = store.insert(
+        'OpportunitySplit',
+        {
+          OpportunityId: oppId,
+          SplitOwnerId: id(s.personKey),
+          SplitPercentage: s.percent,
+          SplitAmount: d.amount === null ? null : (Number(d.amount) * s.percent) / 100,
+          SplitTypeId: splitTypes[s.kind],
+          CurrencyIsoCode: d.currency,
+        },
+        at(d.modifiedAt),
+      );
+      ids.set(s.key, String(row.Id));
+    }
+  }
+
+  for (const a of org.activities) {
+    const whatId = a.dealKey === null ? null : id(a.dealKey);
+    if (a.type === 'meeting') {
+      const start = new Date(a.createdAt);
+      const endAt = new Date(start.getTime() + (a.durationMinutes ?? 30) * 60_000);
+      const row = store.insert(
+        'Event',
+        {
+          Subject: a.subject,
+          OwnerId: id(a.ownerKey),
+          WhatId: whatId,
+          ActivityDate: a.date,
+          ActivityDateTime: start,
+          StartDateTime: start,
+          EndDateTime: endAt,
+          DurationInMinutes: a.durationMinutes ?? 30,
+          Type: 'Meeting',
+          EventSubtype: 'Event',
+        },
+        at(a.createdAt),
+      );
+      ids.set(a.key, String(row.Id));
+      continue;
+    }
+    const kind = TASK_KIND[a.type];
+    const row = store.insert(
+      'Task',
+      {
+        Subject: a.subject,
+        Status: a.completed ? 'Completed' : 'Not Started',
+        Priority: 'Normal',
+        OwnerId: id(a.ownerKey),
+        WhatId: whatId,
+        ActivityDate: a.date,
+        TaskSubtype: a.type === 'email' && a.bulk ? 'ListEmail' : kind.subtype,
+        Type: kind.type,
+        CompletedDateTime: a.completed ? new Date(a.createdAt) : null,
+        CallDurationInSeconds: a.type === 'call' && a.durationMinutes !== null ? a.durationMinutes * 60 : null,
+      },
+      at(a.createdAt),
+    );
+    ids.set(a.key, String(row.Id));
+  }
+
+  for (const l of org.leads) {
+    const row = store.insert(
+      'Lead',
+      {
+        FirstName: l.firstName,
+        LastName: l.lastName,
+        Company: l.company,
+        Email: l.email,
+        Status: l.convertedDate === null ? l.status : 'Working - Contacted',
+        OwnerId: id(l.ownerKey),
+        LeadSource: l.source,
+        IsConverted: false,
+        CurrencyIsoCode: org.corporateCurrency,
+      },
+      at(l.createdAt),
+    );
+    const leadId = String(row.Id);
+    ids.set(l.key, leadId);
+    if (l.convertedDealKey !== null) {
+      store.update(
+        'Lead',
+        leadId,
+        {
+          Status: 'Closed - Converted',
+          IsConverted: true,
+          ConvertedDate: l.convertedDate,
+          ConvertedOpportunityId: id(l.convertedDealKey),
+          ConvertedAccountId: store.get('Opportunity', id(l.convertedDealKey))?.AccountId ?? null,
+        },
+        at(l.modifiedAt),
+      );
+    } else if (l.modifiedAt !== l.createdAt) {
+      store.update('Lead', leadId, { Status: l.status }, at(l.modifiedAt));
+    }
+  }
+  return { org, ids, roleIds };
+}
+
+function devName(s: string): string {
+  return s.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
+}
+
+function writeUser(
+  store: SalesforceStore,
+  org: OrgModel,
+  p: Person,
+  ids: Map<string, string>,
+  roleIds: Map<string, string>,
+): void {
+  const team = org.teams.find((t) => t.key === p.teamKey);
+  const roleId =
+    p.role === 'vp'
+      ? roleIds.get('root')
+      : p.role === 'director'
+        ? roleIds.get(p.regionKey ?? '')
+        : team
+          ? roleIds.get(`${team.key}:${p.role === 'manager' ? 'manager' : 'rep'}`)
+          : undefined;
+  const fields = {
+    Username: p.username,
+    Email: p.email,
+    FirstName: p.firstName,
+    LastName: p.lastName,
+    Alias: `${p.firstName.slice(0, 1)}${p.lastName.replace(/[^A-Za-z]/g, '').slice(0, 4)}`.toLowerCase(),
+    IsActive: p.isActive,
+    ManagerId: p.managerKey === null ? null : (ids.get(p.managerKey) ?? null),
+    UserRoleId: roleId ?? null,
+    Title: p.title,
+    Department: 'Sales',
+    Division: org.regions.find((r) => r.key === p.regionKey)?.name ?? null,
+    TimeZoneSidKey: org.timezone,
+    DefaultCurrencyIsoCode: p.currency,
+    CurrencyIsoCode: p.currency,
+    UserType: 'Standard',
+    Start_Date__c: p.startDate,
+    Territory__c: p.territory,
+  };
+  if (p.role === 'admin') {
+    // The model's admin is the store's own admin user (the default author of every record).
+    store.update('User', store.adminUserId, { ...fields, ManagerId: null }, { stamp: new Date(p.createdAt) });
+    ids.set(p.key, store.adminUserId);
+    return;
+  }
+  const row = store.insert('User', fields, { stamp: new Date(p.createdAt) });
+  ids.set(p.key, String(row.Id));
+  // A rep who moved team, or left, had their User edited on that day.
+  const moved = p.teamHistory.length > 1 ? p.teamHistory[p.teamHistory.length - 1]?.from : undefined;
+  if (moved) store.update('User', String(row.Id), { Title: p.title }, { stamp: new Date(`${moved}T14:00:00.000Z`) });
+  if (p.endDate !== null)
+    store.update('User', String(row.Id), { IsActive: false }, { stamp: new Date(`${p.endDate}T14:00:00.000Z`) });
+}
+
+/** Standard fiscal years (January start): Year, Quarter and Month periods for every year the org's quarters touch. */
+function writePeriods(store: SalesforceStore, org: OrgModel, ids: Map<string, string>, stamp: { stamp: Date }): void {
+  const years = [...new Set(org.quarters.map((q) => q.fiscalYear))].sort();
+  for (const y of years) {
+    const start = `${y}-01-01`;
+    const fy = store.insert(
+      'FiscalYearSettings',
+      {
+        Name: String(y),
+        StartDate: start,
+        EndDate: `${y}-12-31`,
+        IsStandardYear: true,
+        YearType: 'Standard',
+        QuarterLabelScheme: 'NumberByYear',
+        PeriodLabelScheme: 'NumberByYear',
+        WeekStartDay: 1,
+      },
+      stamp,
+    );
+    const fyId = String(fy.Id);
+    ids.set(`fiscalYear:${y}`, fyId);
+    const period = (type: 'Year' | 'Quarter' | 'Month', s: string, e: string, n: number, label: string): void => {
+      const row = store.insert(
+        'Period',
+        {
+          FiscalYearSettingsId: fyId,
+          Type: type,
+          StartDate: s,
+          EndDate: e,
+          IsForecastPeriod: type === 'Quarter',
+          Number: n,
+          QuarterLabel: type === 'Quarter' ? `Q${n}` : null,
+          PeriodLabel: type === 'Month' ? String(n) : null,
+          FullyQualifiedLabel: label,
+        },
+        stamp,
+      );
+      ids.set(`period:${s}:${type}`, String(row.Id));
+    };
+    period('Year', start, `${y}-12-31`, 1, `FY ${y}`);
+    for (let q = 0; q < 4; q++) {
+      const qs = addMonths(start, q * 3);
+      period('Quarter', qs, addDays(addMonths(qs, 3), -1), q + 1, `Q${q + 1} FY ${y}`);
+    }
+    for (let m = 0; m < 12; m++) {
+      const ms = addMonths(start, m);
+      period('Month', ms, addDays(addMonths(ms, 1), -1), m + 1, `M${m + 1} FY ${y}`);
+    }
+  }
+}

@@ -10,7 +10,6 @@ export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return {
     ...schema,
-    $id: 'https://quota-tracker.dev/schema/quota-tracker.yaml.json',
     title: 'quota-tracker configuration',
     description: 'quota-tracker.yaml: CRM connections, fiscal calendar, quotas, metrics, alerts and write-back.',
   };

@@ -146,7 +146,12 @@ export class SalesforceAuth implements SessionProvider {
       const s = JSON.parse(raw) as SalesforceSession & { loginUrl?: string };
       // A session stored for another login URL (the connection was re-pointed) is not ours.
       if (s.loginUrl !== this.opts.loginUrl || !s.accessToken || !s.instanceUrl) return undefined;
-      return { accessToken: s.accessToken, instanceUrl: s.instanceUrl, ...(s.orgId ? { orgId: s.orgId } : {}) };
+      return {
+        accessToken: s.accessToken,
+        instanceUrl: s.instanceUrl,
+        ...(s.orgId ? { orgId: s.orgId } : {}),
+        ...(s.userId ? { userId: s.userId } : {}),
+      };
     } catch (e) {
       this.opts.log.warn({ err: (e as Error).message }, 'salesforce: stored session unreadable; logging in again');
       return undefined;
@@ -208,10 +213,12 @@ export class SalesforceAuth implements SessionProvider {
       res = await this.token(() => this.oauth2.authenticate(a.username, a.password));
     }
     const orgId = orgIdFromIdentityUrl(res.id);
+    const userId = res.id?.split('/').filter(Boolean).pop();
     const session: SalesforceSession = {
       accessToken: res.access_token,
       instanceUrl: res.instance_url,
       ...(orgId ? { orgId } : {}),
+      ...(orgId && userId?.startsWith('005') ? { userId } : {}),
     };
     await this.saveQuietly(SESSION_KIND, JSON.stringify({ ...session, loginUrl: this.opts.loginUrl }));
     return session;

@@ -15,6 +15,8 @@ export interface SalesforceSession {
   instanceUrl: string;
   /** 18-character org id from the token response's identity URL, when known. */
   orgId?: string;
+  /** The integration user's id, from the same URL. */
+  userId?: string;
 }
 
 /** Hands out sessions and replaces one the server refused (see auth.ts). */

@@ -1,0 +1,122 @@
+/**
+ * What `config check --online` verifies against a live org: the login works and which org it reaches; every field
+ * the streams would select is readable (describe, then a `LIMIT 1` query per object, because one field hidden by
+ * field-level security fails the whole SOQL query); View All on opportunities; and which optional features the
+ * org has. Every answer is a line a RevOps admin can act on.
+ */
+import { isAppError } from '../../errors.ts';
+import type { SalesforceConnector } from './connector.ts';
+
+export interface OnlineCheckLine {
+  ok: boolean | null;
+  /** null: could not be determined. */
+  text: string;
+}
+
+export interface OnlineCheckResult {
+  orgId?: string;
+  instanceUrl?: string;
+  lines: OnlineCheckLine[];
+  ok: boolean;
+}
+
+const FEATURES: ReadonlyArray<[string, string]> = [
+  ['DatedConversionRate', 'dated exchange rates (advanced currency management)'],
+  ['ForecastingQuota', 'collaborative forecasts quotas'],
+  ['OpportunitySplit', 'opportunity splits'],
+  ['Territory2', 'enterprise territory management'],
+];
+
+function message(e: unknown): string {
+  return isAppError(e) ? e.toUserString() : (e as Error).message;
+}
+
+async function exists(connector: SalesforceConnector, sobject: string): Promise<boolean> {
+  try {
+    await connector.client.describe(sobject);
+    return true;
+  } catch (e) {
+    if (isAppError(e) && (e.code === 'CRM_REQUEST_INVALID' || e.code === 'CRM_PERMISSION')) return false;
+    throw e;
+  }
+}
+
+export async function checkSalesforceOnline(connector: SalesforceConnector): Promise<OnlineCheckResult> {
+  const lines: OnlineCheckLine[] = [];
+  let identity: Awaited<ReturnType<SalesforceConnector['identify']>>;
+  try {
+    identity = await connector.identify();
+  } catch (e) {
+    return { lines: [{ ok: false, text: `login failed: ${message(e)}` }], ok: false };
+  }
+  lines.push({ ok: true, text: `logged in to org ${identity.orgId} at ${identity.instanceUrl}` });
+
+  // Fields: describe each object, then one LIMIT 1 query with exactly the fields a sync would select.
+  const seen = new Set<string>();
+  for (const stream of connector.streams()) {
+    const def = connector.streamDef(stream.name);
+    for (const obj of def.objects) {
+      if (seen.has(obj.sobject)) continue;
+      seen.add(obj.sobject);
+      let describedNames: Set<string>;
+      try {
+        const d = await connector.client.describe(obj.sobject);
+        describedNames = new Set(d.fields.map((f) => f.name.toLowerCase()));
+      } catch (e) {
+        lines.push({
+          ok: def.optional ? null : false,
+          text: `${obj.sobject}: not available (${message(e)})${def.optional ? '; the stream will be skipped' : ''}`,
+        });
+        continue;
+      }
+      const missing = obj.fields.filter((f) => !f.includes('.') && !describedNames.has(f.toLowerCase()));
+      if (missing.length > 0) {
+        lines.push({ ok: false, text: `${obj.sobject}: fields missing or hidden: ${missing.join(', ')}` });
+        continue;
+      }
+      const optional = (obj.optionalFields ?? []).filter((f) => describedNames.has(f.toLowerCase()));
+      const select = [...obj.fields, ...optional];
+      try {
+        await connector.client.query(`SELECT ${select.join(', ')} FROM ${obj.sobject} LIMIT 1`);
+        lines.push({ ok: true, text: `${obj.sobject}: ${select.length} fields readable` });
+      } catch (e) {
+        lines.push({ ok: false, text: `${obj.sobject}: the sync's query fails: ${message(e)}` });
+      }
+    }
+  }
+
+  // View All on opportunities: a rep-scoped integration user would silently miss other owners' deals.
+  const session = await connector.client.currentSession();
+  if (session.userId) {
+    try {
+      const res = await connector.client.query<{ Id: string }>(
+        `SELECT Id FROM ObjectPermissions WHERE SobjectType = 'Opportunity' AND PermissionsViewAllRecords = true ` +
+          `AND ParentId IN (SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '${session.userId}') LIMIT 1`,
+      );
+      lines.push(
+        res.records.length > 0
+          ? { ok: true, text: 'View All on Opportunity: granted' }
+          : { ok: false, text: 'View All on Opportunity: not granted; deals of other owners may be missing' },
+      );
+    } catch (e) {
+      lines.push({ ok: null, text: `View All on Opportunity: could not be determined (${message(e)})` });
+    }
+  } else {
+    lines.push({ ok: null, text: 'View All on Opportunity: could not be determined (no user id in the session)' });
+  }
+
+  // Features.
+  try {
+    const facts = await connector.orgFacts();
+    lines.push({
+      ok: true,
+      text: `multi-currency: ${facts.multiCurrency ? 'yes' : 'no'}; corporate currency ${facts.corporateCurrency}; time zone ${facts.timeZone}`,
+    });
+    for (const [sobject, label] of FEATURES) {
+      lines.push({ ok: true, text: `${label}: ${(await exists(connector, sobject)) ? 'yes' : 'no'}` });
+    }
+  } catch (e) {
+    lines.push({ ok: false, text: `org features could not be read: ${message(e)}` });
+  }
+  return { orgId: identity.orgId, instanceUrl: identity.instanceUrl, lines, ok: lines.every((l) => l.ok !== false) };
+}

@@ -178,6 +178,17 @@ describe('finding the file', () => {
     );
   });
 
+  it('takes --config over QUOTA_TRACKER_CONFIG over ./quota-tracker.yaml', async () => {
+    const flagFile = await fileWith('logLevel: warn\n');
+    const envFile = await fileWith('logLevel: error\n');
+    const cwdFile = await fileWith('logLevel: debug\n');
+    const cwd = cwdFile.slice(0, cwdFile.lastIndexOf('/'));
+    const env = { QUOTA_TRACKER_CONFIG: envFile };
+    expect((await loadConfig({ path: flagFile, env, cwd })).path).toBe(flagFile);
+    expect((await loadConfig({ env, cwd })).path).toBe(envFile);
+    expect((await loadConfig({ env: {}, cwd })).config.logLevel).toBe('debug');
+  });
+
   it('treats an empty file as all defaults and rejects a file that is not a mapping', async () => {
     const empty = await loadConfig({ path: await fileWith('# nothing set yet\n'), env: {} });
     expect(empty.config.web).toEqual({ port: 8787, host: '127.0.0.1' });

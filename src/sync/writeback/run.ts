@@ -89,16 +89,7 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   const period = calendar.periodContaining(asOf, 'quarter');
   const target = writeTargetFor(conn.writeback);
   const connector = await ctx.connector(id);
-  const writer = new SalesforceWriter(connector.client, {
-    target,
-    log,
-    scorecardIdentity: (key) => {
-      const [rep, periodId] = key.split(':');
-      if (!rep || !periodId) return undefined;
-      const p = calendar.periodById(periodId);
-      return { repUserId: rep, periodId, periodStart: p.start, periodEnd: p.end };
-    },
-  });
+  const writer = salesforceWriterFor(connector, conn, config, log);
   let layout = layouts.get(id);
   if (!layout) {
     layout = await writer.checkFields(defaultLayout(conn.writeback.fields), id);
@@ -130,8 +121,28 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   return { connectionId: id, status: 'done', asOf, periodId: period.id, enqueued, push };
 }
 
-/** The write-back of a scorecard key, exported for tests and the plan command. */
 export { scorecardKey };
+
+/** The write-back sink of a Salesforce connection, scorecard keys resolved through the fiscal calendar. */
+export function salesforceWriterFor(
+  connector: SalesforceConnector,
+  conn: SalesforceConnectionConfig,
+  config: Config,
+  log: Logger,
+): SalesforceWriter {
+  const calendar = createFiscalCalendar(config.calendar);
+  return new SalesforceWriter(connector.client, {
+    target: writeTargetFor(conn.writeback),
+    log,
+    scorecardIdentity: (key) => {
+      const cut = key.lastIndexOf(':');
+      if (cut <= 0) return undefined;
+      const periodId = key.slice(cut + 1);
+      const p = calendar.periodById(periodId);
+      return { repUserId: key.slice(0, cut), periodId, periodStart: p.start, periodEnd: p.end };
+    },
+  });
+}
 
 /** Midnight of `day` in a time zone, as an instant (for "tasks created today"). */
 export function startOfDay(day: PlainDate, timeZone: string): Date {

@@ -1,0 +1,163 @@
+/**
+ * The job handlers: each step of the pipeline (sync, metrics, write-back, alert delivery) as a job, and what each
+ * queues next. A sync that changed rows queues a recompute; a recompute that changed values queues write-back per
+ * connection, and one that opened, escalated or resolved alerts queues delivery. Queued follow-ups are
+ * deduplicated (runtime.ts), so a burst of pages asks for one recompute.
+ */
+import type { Kysely } from 'kysely';
+import { createFiscalCalendar } from '../config/calendar.ts';
+import type { Config } from '../config/schema.ts';
+import type { SalesforceConnector } from '../connectors/salesforce/connector.ts';
+import type { Database } from '../db/schema.ts';
+import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engine.ts';
+import type { RecomputeResult } from '../metrics/engine/types.ts';
+import { connectorFor } from '../sync/connectors.ts';
+import { runSync } from '../sync/run.ts';
+import { deliverAlerts, runWriteback, type WritebackContext, type WritebackOutcome } from '../sync/writeback/run.ts';
+import { today } from '../util/date.ts';
+import type { Logger } from '../util/log.ts';
+import type { Enqueue, JobHandlers } from './runtime.ts';
+import { RetryLater } from './runtime.ts';
+
+export interface PipelineContext {
+  db: Kysely<Database>;
+  config: Config;
+  log: Logger;
+  now?: () => Date;
+  /** Called after each write-back run (the e2e tests time change-to-write-back with it). */
+  onWriteback?: (outcome: WritebackOutcome) => void;
+}
+
+export interface Pipeline {
+  handlers: JobHandlers;
+  /** The (cached) connector of a connection. */
+  connector(connectionId: string): Promise<SalesforceConnector>;
+  engine: MetricsEngine;
+}
+
+/** Connections whose values are written back (enabled, Salesforce, write-back on). */
+export function writebackConnections(config: Config): string[] {
+  if (!config.writeback.enabled) return [];
+  return config.connections.filter((c) => c.enabled && c.type === 'salesforce' && c.writeback.enabled).map((c) => c.id);
+}
+
+async function followUps(result: RecomputeResult, config: Config, enqueue: Enqueue): Promise<void> {
+  if (result.changes.some((c) => c.subject.kind === 'rep')) {
+    for (const id of writebackConnections(config)) await enqueue('writeback', { v: 1, connectionId: id });
+  }
+  if (result.alertEvents.length > 0) await enqueue('deliver-alerts', { v: 1 });
+}
+
+export function createPipeline(ctx: PipelineContext): Pipeline {
+  const { db, config, log } = ctx;
+  const calendar = createFiscalCalendar(config.calendar);
+  const engine = createMetricsEngine({ db, config, logger: log, workerId: `pid-${process.pid}` });
+  const connectors = new Map<string, Promise<SalesforceConnector>>();
+  const connector = (id: string): Promise<SalesforceConnector> => {
+    let c = connectors.get(id);
+    if (!c) {
+      const conn = config.connections.find((x) => x.id === id);
+      if (!conn) {
+        throw new AppError('CONFIG_INVALID', `there is no connection "${id}" in the configuration (any more)`, {
+          where: 'connections',
+        });
+      }
+      c = connectorFor(db, conn, config, log);
+      c.catch(() => connectors.delete(id));
+      connectors.set(id, c);
+    }
+    return c;
+  };
+  const wbCtx: WritebackContext = { db, config, log, connector, ...(ctx.now ? { now: ctx.now } : {}) };
+  const todayNow = () => today(config.calendar.timezone, ctx.now?.() ?? new Date());
+
+  const handlers: JobHandlers = {
+    sync: async (p, job) => {
+      const c = await connector(p.connectionId);
+      let changedSoFar = 0;
+      let summary: Awaited<ReturnType<typeof runSync>>;
+      try {
+        summary = await runSync({
+          db,
+          connector: c,
+          connectionId: p.connectionId,
+          stream: p.stream,
+          calendar,
+          trigger: p.trigger,
+          log: job.log,
+          onProgress: (progress) => {
+            // Each committed page with changes asks for a recompute; deduplication keeps it to one waiting job.
+            if (progress.changed + progress.deleted > changedSoFar) {
+              changedSoFar = progress.changed + progress.deleted;
+              job.enqueue('recompute', { v: 1, reason: `sync ${p.connectionId}/${p.stream}` }).catch(() => {});
+            }
+          },
+        });
+      } catch (e) {
+        if (isAppError(e, 'SYNC_IN_PROGRESS')) {
+          // A scheduled run finds the previous one still going: skip it, the schedule comes back. Others wait.
+          if (p.trigger === 'schedule') return { skipped: 'in progress elsewhere' };
+          throw new RetryLater(10_000, e.message);
+        }
+        throw e;
+      }
+      if (summary.changed + summary.deleted > 0) {
+        await job.enqueue('recompute', { v: 1, reason: `sync ${p.connectionId}/${p.stream}` });
+      }
+      if (summary.status === 'stopped_budget') {
+        throw new AppError('CRM_BUDGET_EXHAUSTED', summary.errorMessage ?? 'the API budget is used up', {
+          where: `${p.connectionId}/${p.stream}`,
+        });
+      }
+      if (summary.status === 'failed') {
+        const code = (summary.errorCode ?? 'INTERNAL') as ErrorCode;
+        throw new AppError(code, summary.errorMessage ?? 'the sync failed', { where: `${p.connectionId}/${p.stream}` });
+      }
+      return { read: summary.read, changed: summary.changed, deleted: summary.deleted };
+    },
+
+    recompute: async (_p, job) => {
+      const asOf = todayNow();
+      if (await engine.configChanged()) {
+        const all = await engine.recomputeAll(asOf);
+        await followUps(all, config, job.enqueue);
+        return { recomputed: all.recomputed.length, changed: all.changes.length };
+      }
+      let recomputed = 0;
+      let changed = 0;
+      // Drain: marks made while we work are claimed in the next round rather than waiting for another job.
+      for (;;) {
+        const r = await engine.runDirty(asOf);
+        if (r.claimed === 0) break;
+        recomputed += r.recomputed.length;
+        changed += r.changes.length;
+        await followUps(r, config, job.enqueue);
+      }
+      return { recomputed, changed };
+    },
+
+    'daily-recompute': async (_p, job) => {
+      const r = await engine.recomputeAll(todayNow());
+      await followUps(r, config, job.enqueue);
+      // The as-of date moved: every rep's pacing figures did too, so write-back runs even without a change.
+      for (const id of writebackConnections(config)) await job.enqueue('writeback', { v: 1, connectionId: id });
+      return { recomputed: r.recomputed.length, changed: r.changes.length };
+    },
+
+    writeback: async (p) => {
+      const out = await runWriteback(wbCtx, { connectionId: p.connectionId });
+      ctx.onWriteback?.(out);
+      return out.status === 'done'
+        ? { runId: out.push.runId, written: out.push.recordsWritten, failed: out.push.recordsFailed }
+        : { skipped: out.reason };
+    },
+
+    'deliver-alerts': async () => {
+      const out: Record<string, unknown> = {};
+      for (const id of writebackConnections(config)) out[id] = await deliverAlerts(wbCtx, id);
+      return out;
+    },
+  };
+  return { handlers, connector, engine };
+}

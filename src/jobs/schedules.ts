@@ -1,0 +1,47 @@
+/**
+ * The Job Schedulers the config asks for: one per enabled connection and stream at the connection's schedule
+ * (`every` or `cron`, cron read in the configured time zone), and the daily recompute shortly after midnight in
+ * the org's time zone.
+ */
+
+import type { Config } from '../config/schema.ts';
+import { durationToSeconds } from '../config/schema.ts';
+import { salesforceStreams } from '../connectors/salesforce/streams.ts';
+import { DAILY_RECOMPUTE_SCHEDULER, syncSchedulerId } from './names.ts';
+import type { SchedulerSpec } from './runtime.ts';
+
+/** Ten past midnight: after the day has turned everywhere in the org's zone, before anyone looks. */
+export const DAILY_RECOMPUTE_CRON = '10 0 * * *';
+
+/** Stream names of a connection, as its connector reads them. HubSpot streams come with the HubSpot connector. */
+export function streamsOf(conn: Config['connections'][number]): string[] {
+  if (conn.type === 'salesforce') return salesforceStreams(conn.fields).map((s) => s.name);
+  return [];
+}
+
+export function desiredSchedulers(config: Config): SchedulerSpec[] {
+  const out: SchedulerSpec[] = [];
+  for (const conn of config.connections) {
+    if (!conn.enabled) continue;
+    for (const stream of streamsOf(conn)) {
+      const base = {
+        id: syncSchedulerId(conn.id, stream),
+        name: 'sync' as const,
+        data: { v: 1 as const, connectionId: conn.id, stream, trigger: 'schedule' as const },
+      };
+      out.push(
+        'every' in conn.schedule
+          ? { ...base, every: durationToSeconds(conn.schedule.every) * 1000 }
+          : { ...base, pattern: conn.schedule.cron, tz: config.calendar.timezone },
+      );
+    }
+  }
+  out.push({
+    id: DAILY_RECOMPUTE_SCHEDULER,
+    name: 'daily-recompute',
+    data: { v: 1 },
+    pattern: DAILY_RECOMPUTE_CRON,
+    tz: config.calendar.timezone,
+  });
+  return out;
+}

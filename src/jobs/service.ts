@@ -1,0 +1,84 @@
+/**
+ * The scheduled service as `start`, `worker` and `demo` run it: the queue backend chosen by the config, the job
+ * handlers of the pipeline, the schedulers reconciled with the config (not by plain workers), and the workers.
+ */
+import type { Config } from '../config/schema.ts';
+import type { DbHandle } from '../db/index.ts';
+import type { Logger } from '../util/log.ts';
+import { createQueueBackend } from './backend.ts';
+import { createPipeline, type Pipeline, type PipelineContext } from './pipeline.ts';
+import { JobRuntime } from './runtime.ts';
+import { desiredSchedulers } from './schedules.ts';
+
+export interface ServiceOptions {
+  config: Config;
+  db: DbHandle;
+  log: Logger;
+  /** Apply the PostgreSQL queue backend's schema migrations (start, demo), or only check them (worker). */
+  migrateQueue: boolean;
+  /** Make the Job Schedulers match the config (start, demo). */
+  reconcileSchedulers: boolean;
+  /** Jobs run at once per process. */
+  concurrency?: number;
+  onWriteback?: PipelineContext['onWriteback'];
+}
+
+export interface Service {
+  runtime: JobRuntime;
+  pipeline: Pipeline;
+  backend: 'redis' | 'postgres';
+  schedulers: string[];
+  /** Stops taking jobs, lets running ones finish, closes the queue connections. */
+  close(): Promise<void>;
+}
+
+/** The Redis URL of the config, else of the environment; empty means the PostgreSQL backend. */
+export function redisUrlOf(config: Config): string | undefined {
+  const url = config.queue.redisUrl ?? process.env.REDIS_URL;
+  return url && url.trim() !== '' ? url : undefined;
+}
+
+export async function startService(o: ServiceOptions): Promise<Service> {
+  const backend = createQueueBackend({
+    redisUrl: redisUrlOf(o.config),
+    databaseUrl: o.db.url,
+    prefix: o.config.queue.prefix,
+  });
+  await backend.prepare(o.migrateQueue);
+  const pipeline = createPipeline({
+    db: o.db.db,
+    config: o.config,
+    log: o.log,
+    ...(o.onWriteback ? { onWriteback: o.onWriteback } : {}),
+  });
+  // Fails with JOB_HANDLER_MISSING before any worker starts if a job name has no handler.
+  const runtime = new JobRuntime(backend, pipeline.handlers, o.log);
+  let schedulers: string[] = [];
+  if (o.reconcileSchedulers) {
+    const r = await runtime.reconcileSchedulers(desiredSchedulers(o.config));
+    schedulers = r.upserted;
+    if (r.removed.length > 0) o.log.info({ removed: r.removed }, 'removed job schedulers the config no longer names');
+  }
+  runtime.startWorkers({ concurrency: o.concurrency ?? 4 });
+  o.log.info({ backend: backend.kind, schedulers: schedulers.length }, 'job workers started');
+  return {
+    runtime,
+    pipeline,
+    backend: backend.kind,
+    schedulers,
+    close: () => runtime.close(),
+  };
+}
+
+/** Resolves on the first SIGTERM or SIGINT (and stops listening for them). */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

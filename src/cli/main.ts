@@ -7,13 +7,13 @@ import { type CommandTable, notBuilt, runCli } from './program.ts';
 
 export const COMMANDS: CommandTable = {
   demo: notBuilt('issue 7'),
-  start: notBuilt('issue 7'),
-  worker: notBuilt('issue 7'),
+  start: () => import('./commands/start.ts'),
+  worker: () => import('./commands/worker.ts'),
   sync: notBuilt('issue 5'),
   recompute: notBuilt('issue 6'),
   report: notBuilt('issue 6'),
-  'writeback plan': notBuilt('issue 7'),
-  'writeback revert': notBuilt('issue 7'),
+  'writeback plan': () => import('./commands/writeback.ts').then((m) => m.plan),
+  'writeback revert': () => import('./commands/writeback.ts').then((m) => m.revert),
   sandbox: () => import('./commands/sandbox.ts'),
   'token create': () => import('./commands/token-create.ts'),
   'token revoke': () => import('./commands/token-revoke.ts'),

@@ -1,0 +1,78 @@
+/**
+ * `quota-tracker report <rep|team|region|org|leaderboard|trends|alerts> [--rep EMAIL] [--team NAME]
+ * [--region NAME] [--period ID] [--as-of DATE] [--format text|md|json|csv|html] [--explain]`.
+ *
+ * `--format json` prints exactly one JSON document on stdout and nothing else; logs go to stderr.
+ */
+import { AppError } from '../../errors.ts';
+import { loadForCommand } from '../config-for-command.ts';
+import type { CommandContext } from '../program.ts';
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One row per rep (or leaderboard entry): the flat fields of each. */
+export function toCsv(kind: string, doc: Record<string, unknown>): string {
+  const rows = (kind === 'leaderboard' ? doc.entries : kind === 'rep' ? [doc] : doc.reps) as
+    | Record<string, unknown>[]
+    | undefined;
+  const list = rows ?? [];
+  const cols = ['name', 'email', 'team', 'quota', 'actual', 'attainment', 'projectedAttainment', 'status', 'rank'];
+  const lines = [cols.join(',')];
+  for (const r of list) {
+    const s = (r.subject ?? {}) as Record<string, unknown>;
+    const rank =
+      typeof r.rank === 'object' && r.rank !== null
+        ? ((r.rank as Record<string, { rank?: unknown }>).org?.rank ?? '')
+        : r.rank;
+    lines.push(
+      [s.name, s.email, s.team, r.quota, r.actual, r.attainment, r.projectedAttainment, r.status, rank]
+        .map(csvCell)
+        .join(','),
+    );
+  }
+  return lines.join('\n');
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const { loaded, logger } = await loadForCommand(ctx);
+  const { config } = loaded;
+  const kind = ctx.args[0];
+  if (kind === undefined)
+    throw new AppError('USAGE', 'report needs a kind: rep, team, region, org, leaderboard, trends or alerts');
+  const o = ctx.options;
+  const { createDb } = await import('../../db/index.ts');
+  const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
+  const { buildReport, REPORT_KINDS } = await import('../../reports/report.ts');
+  const { reportText } = await import('../../reports/text.ts');
+  if (!(REPORT_KINDS as readonly string[]).includes(kind))
+    throw new AppError('USAGE', `unknown report "${kind}"`, { where: 'report' });
+  const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
+  try {
+    const engine = new MetricsEngine({ db: handle.db, config, logger });
+    const doc = await buildReport(handle.db, engine, {
+      kind: kind as (typeof REPORT_KINDS)[number],
+      rep: o.rep as string | undefined,
+      team: o.team as string | undefined,
+      region: o.region as string | undefined,
+      period: o.period as string | undefined,
+      asOf: o.asOf as string | undefined,
+      explain: o.explain === true,
+    });
+    const format = (o.format as string | undefined) ?? 'text';
+    if (format === 'json') ctx.io.stdout(JSON.stringify(doc, null, 2));
+    else if (format === 'csv') ctx.io.stdout(toCsv(kind, doc));
+    else if (format === 'html')
+      ctx.io.stdout(`<!doctype html><meta charset="utf-8"><pre>${escapeHtml(reportText(kind, doc))}</pre>`);
+    else ctx.io.stdout(reportText(kind, doc));
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Every number `report team --format text` prints is a number of the JSON document: money as in the JSON (with
+ * thousands separators), percents as a JSON ratio times 100, counts and days as in the JSON. Run through the real
+ * CLI against the golden warehouse, so stdout of `--format json` must also be exactly one JSON document.
+ */
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertFixture, readFixture } from '../fixtures/warehouse/load.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/quota-tracker.js', import.meta.url));
+let t: TestDatabase;
+let configPath: string;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await insertFixture(
+    t.db,
+    await readFixture(fileURLToPath(new URL('../fixtures/warehouse/golden.json', import.meta.url))),
+  );
+  configPath = join(tmpdir(), `qt-report-${process.pid}.yaml`);
+  await writeFile(configPath, 'calendar: { timezone: America/New_York }\nforecast: { trials: 2000 }\n');
+});
+afterAll(() => t.drop());
+
+async function cli(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [bin, '--config', configPath, ...args], {
+    env: { ...process.env, DATABASE_URL: t.url },
+    maxBuffer: 10_000_000,
+  });
+  return stdout;
+}
+
+/** Every number in a JSON value, as the strings a report may print for it. */
+function jsonNumbers(v: unknown, out = new Set<string>()): Set<string> {
+  if (typeof v === 'number') out.add(String(v));
+  else if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) {
+    out.add(v.replace(/^-/, ''));
+    // A four-place ratio prints as a percent: 0.8700 -> 87.00.
+    if (/^-?\d+\.\d{4}$/.test(v)) out.add((Number(v.replace(/^-/, '')) * 100).toFixed(2));
+  } else if (typeof v === 'string') for (const m of v.matchAll(/\d+(?:\.\d+)?/g)) out.add(m[0]);
+  else if (Array.isArray(v)) for (const x of v) jsonNumbers(x, out);
+  else if (v && typeof v === 'object') for (const x of Object.values(v)) jsonNumbers(x, out);
+  return out;
+}
+
+describe('report team --format text', () => {
+  it('prints only numbers that are in the JSON', async () => {
+    const args = ['report', 'team', '--team', 'West Enterprise', '--as-of', '2026-06-12', '--period', 'FY2026-Q2'];
+    const json = JSON.parse(await cli(...args, '--format', 'json'));
+    const text = await cli(...args);
+    expect(json.totals.actual).toBe('722000.00');
+    const allowed = jsonNumbers(json);
+    // Labels that carry digits (P10, FY2026-Q2, the 30-day window) are not figures.
+    const figures = text
+      .replace(/FY\d{4}-[QM]\d+/g, '')
+      .replace(/P\d0/g, '')
+      .replace(/\d{4}-\d{2}-\d{2}/g, '')
+      .match(/-?[\d,]+(?:\.\d+)?/g)
+      ?.map((n) => n.replace(/,/g, '').replace(/^-/, ''))
+      .filter((n) => n !== '');
+    expect(figures?.length).toBeGreaterThan(40);
+    const strays = (figures ?? []).filter((n) => !allowed.has(n));
+    expect(strays).toEqual([]);
+    expect(text).toContain('722,000.00');
+    expect(text).toContain('60.17%');
+  }, 120_000);
+});

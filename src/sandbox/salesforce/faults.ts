@@ -2,7 +2,7 @@
  * Faults on demand, deterministic by seed: a rule says which requests it hits (method, path substring) and how
  * often (the next `count` matching requests, or each with a `probability` drawn from a seeded generator), and what
  * happens: 429 with Retry-After, the 403 REQUEST_LIMIT_EXCEEDED variant, 500/503, a slow answer, a connection
- * dropped mid-response, or an expired session.
+ * dropped mid-response, a QUERY_TIMEOUT, or an expired session.
  */
 
 export type FaultKind =
@@ -10,6 +10,8 @@ export type FaultKind =
   | 'request_limit_403'
   | 'error_500'
   | 'unavailable_503'
+  /** 400 QUERY_TIMEOUT, what Salesforce answers when a query on a big object runs too long. */
+  | 'query_timeout'
   | 'slow'
   | 'drop'
   | 'expire_session';

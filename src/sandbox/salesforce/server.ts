@@ -374,6 +374,8 @@ function faultReply(f: ActiveFault): Reply | null {
         'UNKNOWN_EXCEPTION',
         'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567890-12345 (-1234567890)',
       );
+    case 'query_timeout':
+      return errorReply(400, 'QUERY_TIMEOUT', 'Your query request was running for too long.');
     case 'unavailable_503':
       return withRetry(
         errorReply(503, 'SERVER_UNAVAILABLE', 'Server temporarily unavailable. Please try again later.'),

@@ -150,6 +150,21 @@ export function normalizeValue(obj: SObjectDef, f: FieldDef, value: unknown, whe
   }
 }
 
+const metaCache = new WeakMap<SObjectDef, { lastModified: boolean; unique: FieldDef[] }>();
+
+function meta(def: SObjectDef): { lastModified: boolean; unique: FieldDef[] } {
+  let m = metaCache.get(def);
+  if (!m) {
+    m = { lastModified: findField(def, 'LastModifiedDate') !== undefined, unique: def.fields.filter((f) => f.unique) };
+    metaCache.set(def, m);
+  }
+  return m;
+}
+
+/** Whether the object has LastModifiedDate/LastModifiedById (OpportunityHistory does not). */
+const hasLastModified = (def: SObjectDef): boolean => meta(def).lastModified;
+const uniqueFields = (def: SObjectDef): FieldDef[] => meta(def).unique;
+
 /** A field's value in a stored row: computed for derived and formula fields, null when absent. */
 export function fieldValue(f: FieldDef, row: SRecord): FieldValue {
   return f.compute ? f.compute(row) : (row[f.name] ?? null);
@@ -274,7 +289,7 @@ export class SalesforceStore {
       CreatedById: by,
       SystemModstamp: stamp,
     };
-    if (findField(def, 'LastModifiedDate')) {
+    if (hasLastModified(def)) {
       row.LastModifiedDate = stamp;
       row.LastModifiedById = by;
     }
@@ -299,7 +314,7 @@ export class SalesforceStore {
     this.checkUnique(def, next, id);
     const stamp = formatSfDateTime(options.stamp ?? this.now());
     next.SystemModstamp = stamp;
-    if (findField(def, 'LastModifiedDate')) {
+    if (hasLastModified(def)) {
       next.LastModifiedDate = stamp;
       next.LastModifiedById = options.by ?? this.adminUserId;
     }
@@ -324,9 +339,7 @@ export class SalesforceStore {
       ...row,
       IsDeleted: true,
       SystemModstamp: stamp,
-      ...(findField(def, 'LastModifiedDate')
-        ? { LastModifiedDate: stamp, LastModifiedById: options.by ?? this.adminUserId }
-        : {}),
+      ...(hasLastModified(def) ? { LastModifiedDate: stamp, LastModifiedById: options.by ?? this.adminUserId } : {}),
     });
     this.index(def, row, null);
     this.deleted.get(type)!.push({ id, deletedDate: at });
@@ -464,8 +477,7 @@ export class SalesforceStore {
 
   /** Moves a row's unique values in the index from `before` to `after` (either may be null). */
   private index(def: SObjectDef, before: SRecord | null, after: SRecord | null): void {
-    for (const f of def.fields) {
-      if (!f.unique) continue;
+    for (const f of uniqueFields(def)) {
       let byField = this.uniques.get(def.name);
       if (!byField) {
         byField = new Map();

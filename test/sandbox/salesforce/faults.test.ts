@@ -80,6 +80,13 @@ describe('faults on the wire, seen in the request log', () => {
     expect(sb.log.find('/query').map((e) => e.status)).toEqual([503, 503, 200]);
   });
 
+  it('QUERY_TIMEOUT answers 400 and is not retried by jsforce', async () => {
+    sb.faults.add({ kind: 'query_timeout', path: '/query', count: 1 });
+    const conn = new jsforce.Connection({ instanceUrl: sb.url, accessToken: token, version: '62.0' });
+    expect((await rejection(conn.query('SELECT Id FROM Organization'))).errorCode).toBe('QUERY_TIMEOUT');
+    expect(sb.log.find('/query').map((e) => [e.status, e.errorCode])).toEqual([[400, 'QUERY_TIMEOUT']]);
+  });
+
   it('a slow response takes at least its delay', async () => {
     sb.faults.add({ kind: 'slow', path: '/limits', count: 1, delayMs: 300 });
     expect((await get('/services/data/v62.0/limits')).status).toBe(200);

@@ -1,7 +1,8 @@
 /**
  * `quota-tracker config check [--online]`: validates the configuration file, the fiscal calendar, and the org and
  * quota files it names, then prints a short summary built only from the redacted configuration, so that no
- * secret can reach the terminal or a CI log. Bad config exits 2 (from the AppError's code).
+ * secret can reach the terminal or a CI log. Bad config exits 2 (from the AppError's code). `--online` then logs
+ * in to each connection (`config-online.ts`) and exits 1 when a check fails.
  */
 import { access, constants } from 'node:fs/promises';
 import { createFiscalCalendar } from '../../config/calendar.ts';
@@ -17,7 +18,7 @@ import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const { loaded } = await loadForCommand(ctx);
+  const { loaded, logger } = await loadForCommand(ctx);
   const { config } = loaded;
   const calendar = createFiscalCalendar(config.calendar);
   const org = config.org.file ? await loadOrgFile(config.org.file) : null;
@@ -41,8 +42,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   ctx.io.stdout(lines.join('\n'));
 
   if (ctx.options.online === true) {
-    ctx.io.stderr('quota-tracker config check --online is not built yet; see issue 5.');
-    return 1;
+    // The CRM clients load only for --online, so the offline check stays fast.
+    const { runOnlineChecks } = await import('./config-online.ts');
+    return runOnlineChecks(config, ctx.io, logger);
   }
   return 0;
 }

@@ -9,7 +9,7 @@ export const COMMANDS: CommandTable = {
   demo: notBuilt('issue 7'),
   start: () => import('./commands/start.ts'),
   worker: () => import('./commands/worker.ts'),
-  sync: notBuilt('issue 5'),
+  sync: () => import('./commands/sync.ts'),
   recompute: () => import('./commands/recompute.ts'),
   report: () => import('./commands/report.ts'),
   'writeback plan': () => import('./commands/writeback.ts').then((m) => m.plan),

@@ -78,6 +78,28 @@ async function loadExisting(
   ids: readonly string[],
 ): Promise<Map<string, Existing>> {
   if (ids.length === 0) return new Map();
+  if (table === 'fx_rates') {
+    // fx_rates stores no hash: compute it from the stored columns, as the normalizer's row has them.
+    const rates = await trx
+      .selectFrom('fx_rates')
+      .select([
+        'external_id',
+        'currency',
+        'rate',
+        sql<string>`valid_from::text`.as('valid_from'),
+        sql<string | null>`valid_to::text`.as('valid_to'),
+        'source',
+      ])
+      .where('connection_id', '=', ctx.connectionId)
+      .where('external_id', 'in', ids)
+      .execute();
+    return new Map(
+      rates.map((r) => {
+        const { external_id, ...row } = r as { external_id: string } & Record<string, unknown>;
+        return [external_id, { external_id, content_hash: rowHash(row), is_deleted: false, owner: null, day: null }];
+      }),
+    );
+  }
   const d = ctx.stream.dirty;
   const rows = (await trx
     .selectFrom(table)
@@ -234,7 +256,6 @@ export async function applyPage(
   for (const rec of byId.values()) {
     const hash = rowHash(rec.row);
     const old = existing.get(rec.externalId);
-    // fx_rates keeps no hash: rates are few, so they are simply upserted every time.
     if (old && old.content_hash === hash && old.is_deleted === rec.isDeleted) continue;
     if (table === 'fx_rates') await upsertRecord(trx, table, ctx, rec, hash);
     else batch.push({ rec, hash });

@@ -95,8 +95,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     const asOf = ctx.options.asOf as string | undefined;
     ctx.io.stderr(
-      `Read side done. Metrics${asOf ? ` as of ${asOf}` : ''} and write-back are not built yet (issues 6 and 7): ` +
-        `nothing was computed or written to the CRM${ctx.options.writeback === false ? ' (--no-writeback)' : ''}.`,
+      `Read side done. This command does not yet run the metrics${asOf ? ` as of ${asOf}` : ''} or the write-back ` +
+        `(issues 6 and 7): nothing was computed or written to the CRM${ctx.options.writeback === false ? ' (--no-writeback)' : ''}.`,
     );
     return failed ? 1 : 0;
   } finally {

@@ -27,8 +27,10 @@ const FEATURES: ReadonlyArray<[string, string]> = [
   ['Territory2', 'enterprise territory management'],
 ];
 
+/** The first line of an error: SOQL errors carry the whole query and a caret drawing after it. */
 function message(e: unknown): string {
-  return isAppError(e) ? e.toUserString() : (e as Error).message;
+  const text = isAppError(e) ? e.toUserString() : (e as Error).message;
+  return text.split('\n')[0]!.trim();
 }
 
 async function exists(connector: SalesforceConnector, sobject: string): Promise<boolean> {

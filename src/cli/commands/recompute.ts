@@ -19,6 +19,13 @@ export async function run(ctx: CommandContext): Promise<number> {
     const asOf = today(config.calendar.timezone);
     const from = ctx.options.from as string | undefined;
     const started = performance.now();
+    const { syncOrgModel } = await import('../../metrics/engine/org-model.ts');
+    const { loadOrgFile } = await import('../../config/org-file.ts');
+    await syncOrgModel(handle.db, {
+      orgFile: config.org.file ? await loadOrgFile(config.org.file) : null,
+      asOf,
+      periodId: engine.activePeriods(asOf)[0]?.id as string,
+    });
     const result = await engine.recomputeAll(asOf, from === undefined ? {} : { from });
     // Marks made before this run are covered by it; drop them rather than compute them twice.
     const dirty = await engine.runDirty(asOf);

@@ -57,7 +57,7 @@ export const CONFIG_STATE_KEY = 'metrics';
 
 export class MetricsEngine {
   readonly settings: EngineSettings;
-  private readonly db: Kysely<Database>;
+  readonly db: Kysely<Database>;
   private readonly config: Config;
   private readonly workerId: string;
   private readonly log: Logger;

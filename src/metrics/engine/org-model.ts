@@ -1,0 +1,198 @@
+/**
+ * The org model the roll-ups use: one person per human (reps of every CRM joined by email), teams and regions
+ * (from RevOps' org file when configured, else from the CRM role tree: a rep's role is the team, its parent role
+ * the region), and dated team memberships. When a person's team changes, the old membership ends on the day of
+ * the change (exclusive) and a new one starts, so closed deals keep counting for the team the owner was in on
+ * their close date; the person's current period is marked dirty.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { OrgFile } from '../../config/org-file.ts';
+import type { Database } from '../../db/schema.ts';
+import type { PlainDate } from '../../util/date.ts';
+import type { DirtyKey } from './types.ts';
+
+export interface OrgModelOptions {
+  /** RevOps' org file, or null to derive teams from the CRM role tree. */
+  orgFile: OrgFile | null;
+  /** The day a change takes effect (today, or the as-of date of a backfill). */
+  asOf: PlainDate;
+  /** The period marked dirty for people who changed team. */
+  periodId: string;
+  /** First day of a membership with no earlier one, when the person has no start date. */
+  defaultSince?: PlainDate;
+}
+
+export interface OrgModelResult {
+  /** Persons whose team changed (or who got their first one). */
+  moved: number[];
+  dirty: DirtyKey[];
+}
+
+interface Placement {
+  team: string;
+  region: string | null;
+  /** The team manager's email (org file) or person id (CRM). */
+  managerEmail: string | null;
+  managerPersonId: number | null;
+}
+
+const UNASSIGNED = 'Unassigned';
+
+async function linkPersons(db: Kysely<Database>): Promise<void> {
+  // Persons by email for every rep not yet linked; the unique index is on lower(email).
+  await sql`insert into persons (email, name)
+    select distinct on (lower(r.email)) lower(r.email), r.name from reps r
+    where r.email is not null and r.email <> '' and not r.is_deleted
+      and not exists (select 1 from persons p where lower(p.email) = lower(r.email))
+    order by lower(r.email), r.connection_id`.execute(db);
+  await sql`update reps r set person_id = p.id from persons p
+    where lower(p.email) = lower(r.email) and r.person_id is distinct from p.id`.execute(db);
+}
+
+async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<Map<number, Placement>> {
+  // The file's people exist even when no CRM has them (managers, new hires); its facts win over the CRM's.
+  for (const row of file.rows) {
+    await sql`insert into persons (email, name, start_date, territory, territory_index, quota_carrying, source)
+      values (${row.email}, ${row.name}, ${row.startDate}, ${row.territory}, ${row.territoryIndex?.toString() ?? null}, ${row.quotaCarrying}, 'file')
+      on conflict (lower(email)) do update set name = excluded.name, start_date = excluded.start_date,
+        territory = excluded.territory, territory_index = excluded.territory_index,
+        quota_carrying = excluded.quota_carrying, source = 'file', updated_at = now()`.execute(db);
+  }
+  const ids = await db.selectFrom('persons').select(['id', 'email']).execute();
+  const byEmail = new Map(ids.map((p) => [p.email.toLowerCase(), p.id] as const));
+  const out = new Map<number, Placement>();
+  for (const row of file.rows) {
+    const id = byEmail.get(row.email);
+    if (id === undefined || row.team === '') continue;
+    out.set(id, { team: row.team, region: row.region || null, managerEmail: row.managerEmail, managerPersonId: null });
+  }
+  for (const p of out.values()) if (p.managerEmail) p.managerPersonId = byEmail.get(p.managerEmail) ?? null;
+  return out;
+}
+
+async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Placement>> {
+  const rows = await sql<{
+    person_id: number;
+    team: string | null;
+    region: string | null;
+    manager_person_id: number | null;
+  }>`
+    select distinct on (r.person_id) r.person_id, role.name as team, parent.name as region, m.person_id as manager_person_id
+    from reps r
+    left join crm_roles role on role.connection_id = r.connection_id and role.external_id = r.role_external_id and not role.is_deleted
+    left join crm_roles parent on parent.connection_id = role.connection_id and parent.external_id = role.parent_external_id and not parent.is_deleted
+    left join reps m on m.connection_id = r.connection_id and m.external_id = r.manager_external_id
+    where r.person_id is not null and not r.is_deleted and r.is_active
+    order by r.person_id, r.connection_id`.execute(db);
+  const out = new Map<number, Placement>();
+  for (const r of rows.rows)
+    out.set(r.person_id, {
+      team: r.team ?? UNASSIGNED,
+      region: r.region,
+      managerEmail: null,
+      managerPersonId: r.manager_person_id,
+    });
+  return out;
+}
+
+async function unitId(
+  db: Kysely<Database>,
+  kind: 'org' | 'region' | 'team',
+  name: string,
+  parentId: number | null,
+  source: 'crm' | 'file',
+): Promise<number> {
+  const row = await sql<{ id: number }>`
+    insert into org_units (kind, name, parent_id, source) values (${kind}, ${name}, ${parentId}, ${source})
+    on conflict (kind, name) do update set parent_id = excluded.parent_id, source = excluded.source,
+      updated_at = case when org_units.parent_id is distinct from excluded.parent_id then now() else org_units.updated_at end
+    returning id`.execute(db);
+  return (row.rows[0] as { id: number }).id;
+}
+
+/** Brings persons, org units and memberships in line with the org file (or the CRM role tree) as of `asOf`. */
+export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Promise<OrgModelResult> {
+  const source = o.orgFile ? 'file' : 'crm';
+  return db.transaction().execute(async (trx) => {
+    await linkPersons(trx);
+    const placements = o.orgFile ? await placementsFromFile(trx, o.orgFile) : await placementsFromRoles(trx);
+    const orgId = await unitId(trx, 'org', 'Organization', null, source);
+    const teamIds = new Map<string, number>();
+    const managers = new Map<number, number | null>();
+    for (const p of placements.values()) {
+      if (teamIds.has(p.team)) continue;
+      const parent = p.region === null ? orgId : await unitId(trx, 'region', p.region, orgId, source);
+      const id = await unitId(trx, 'team', p.team, parent, source);
+      teamIds.set(p.team, id);
+    }
+    // A team's manager: the manager most of its members name.
+    const votes = new Map<number, Map<number, number>>();
+    for (const p of placements.values()) {
+      if (p.managerPersonId === null) continue;
+      const team = teamIds.get(p.team) as number;
+      const v = votes.get(team) ?? new Map<number, number>();
+      v.set(p.managerPersonId, (v.get(p.managerPersonId) ?? 0) + 1);
+      votes.set(team, v);
+    }
+    for (const [team, v] of votes)
+      managers.set(team, [...v.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null);
+    for (const [team, manager] of managers)
+      await trx.updateTable('org_units').set({ manager_person_id: manager }).where('id', '=', team).execute();
+
+    const current = await trx
+      .selectFrom('memberships')
+      .innerJoin('persons', 'persons.id', 'memberships.person_id')
+      .select([
+        'memberships.id',
+        'memberships.person_id',
+        'memberships.org_unit_id',
+        'memberships.valid_from',
+        'persons.start_date',
+      ])
+      .where('memberships.valid_to', 'is', null)
+      .execute();
+    const currentOf = new Map(current.map((m) => [m.person_id, m] as const));
+    // The org file's start date, else the earliest the CRMs give.
+    const starts = await sql<{ id: number; start: PlainDate | null }>`
+      select p.id, coalesce(p.start_date, min(r.start_date))::text as start from persons p
+      left join reps r on r.person_id = p.id group by p.id`.execute(trx);
+    const startOf = new Map(starts.rows.map((p) => [p.id, p.start] as const));
+    const past = await trx
+      .selectFrom('memberships')
+      .select('person_id')
+      .distinct()
+      .where('valid_to', 'is not', null)
+      .execute();
+    const hadTeam = new Set(past.map((m) => m.person_id));
+    const moved: number[] = [];
+    for (const [person, p] of placements) {
+      const team = teamIds.get(p.team) as number;
+      const cur = currentOf.get(person);
+      if (cur && cur.org_unit_id === team) continue;
+      if (cur && cur.valid_from >= o.asOf) {
+        // Moved again on the day it began: correct it rather than leave a zero-length membership.
+        await trx.updateTable('memberships').set({ org_unit_id: team, source }).where('id', '=', cur.id).execute();
+      } else {
+        if (cur) await trx.updateTable('memberships').set({ valid_to: o.asOf }).where('id', '=', cur.id).execute();
+        // A first membership reaches back to the start date, so earlier deals roll up; a rejoin starts today.
+        const since = cur || hadTeam.has(person) ? o.asOf : (startOf.get(person) ?? o.defaultSince ?? '2000-01-01');
+        await trx
+          .insertInto('memberships')
+          .values({ person_id: person, org_unit_id: team, valid_from: since, valid_to: null, source })
+          .execute();
+      }
+      moved.push(person);
+    }
+    // People no longer placed anywhere leave their team today.
+    for (const cur of current) {
+      if (placements.has(cur.person_id) || cur.valid_from >= o.asOf) continue;
+      await trx.updateTable('memberships').set({ valid_to: o.asOf }).where('id', '=', cur.id).execute();
+      moved.push(cur.person_id);
+    }
+    moved.sort((a, b) => a - b);
+    return {
+      moved,
+      dirty: moved.map((id) => ({ subjectKey: `person:${id}`, periodId: o.periodId, reason: 'team_changed' })),
+    };
+  });
+}

@@ -21,6 +21,8 @@ export interface ServiceOptions {
   /** Jobs run at once per process. */
   concurrency?: number;
   onWriteback?: PipelineContext['onWriteback'];
+  /** Force a backend regardless of the config and REDIS_URL (the demo runs on PostgreSQL). */
+  backend?: 'redis' | 'postgres';
 }
 
 export interface Service {
@@ -40,7 +42,7 @@ export function redisUrlOf(config: Config): string | undefined {
 
 export async function startService(o: ServiceOptions): Promise<Service> {
   const backend = createQueueBackend({
-    redisUrl: redisUrlOf(o.config),
+    redisUrl: o.backend === 'postgres' ? undefined : redisUrlOf(o.config),
     databaseUrl: o.db.url,
     prefix: o.config.queue.prefix,
   });

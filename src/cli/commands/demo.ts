@@ -1,0 +1,246 @@
+/**
+ * `quota-tracker demo [--seed N]`: the README's main job on embedded defaults, with nothing installed but
+ * `npm install`: a generated sales org behind the Salesforce sandbox, the embedded PostgreSQL server, BullMQ on its
+ * PostgreSQL backend, and one full pipeline through the real job workers (sync every stream, recompute the
+ * metrics, write the scores back to the reps' User records, alert tasks for their managers), then the team
+ * dashboard: the text of `report team` for every team.
+ *
+ * The demo uses a database of its own (`quota_tracker_demo`), emptied at each run, so it never mixes with a real
+ * warehouse and a different `--seed` (a different org) starts clean. `QUOTA_TRACKER_DEMO_SEED` sets the seed too.
+ */
+import type { Kysely } from 'kysely';
+import pg from 'pg';
+import { configSchema } from '../../config/schema.ts';
+import type { Database } from '../../db/schema.ts';
+import { AppError } from '../../errors.ts';
+import type { JsonObject } from '../../reports/document.ts';
+import { createLogger, type Logger } from '../../util/log.ts';
+import type { CommandContext } from '../program.ts';
+
+export const DEMO_DATABASE = 'quota_tracker_demo';
+
+export interface DemoOptions {
+  seed: number;
+  log: Logger;
+  /** PostgreSQL server to put the demo database on; default the embedded server. */
+  databaseUrl?: string;
+  /** Embedded server data directory (default ./.quota-tracker/pg). */
+  dataDir?: string;
+  /** Progress lines (stderr in the CLI). */
+  progress?: (line: string) => void;
+  /** Keep the database and sandbox open and hand them to the caller (tests compare with reports). */
+  keepOpen?: boolean;
+}
+
+export interface DemoResult {
+  asOf: string;
+  /** The dashboard text printed. */
+  text: string;
+  /** The team report documents the dashboard was printed from, by team name. */
+  teams: Map<string, JsonObject>;
+  summary: { records: number; snapshots: number; written: number; writebackCalls: number; tasks: number };
+  db?: Kysely<Database>;
+  close(): Promise<void>;
+}
+
+async function recreateDatabase(adminUrl: string, name: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the whole demo and returns the dashboard. */
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const started = Date.now();
+  const say = o.progress ?? (() => {});
+  const { startSalesforceSandbox } = await import('../../sandbox/salesforce/index.ts');
+  const { startEmbeddedServer } = await import('../../db/embedded.ts');
+  const { connect } = await import('../../db/index.ts');
+  const { migrateToLatest } = await import('../../db/migrate.ts');
+  const { startService } = await import('../../jobs/service.ts');
+  const { streamsOf } = await import('../../jobs/schedules.ts');
+  const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
+  const { buildReport } = await import('../../reports/report.ts');
+  const { reportText } = await import('../../reports/text.ts');
+  const { today } = await import('../../util/date.ts');
+
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+    closers.length = 0;
+  };
+  try {
+    const sb = await startSalesforceSandbox({ seed: o.seed, size: 'small' });
+    closers.push(() => sb.close());
+    if (sb.store.count('Opportunity') === 0) {
+      throw new AppError('INTERNAL', 'the sandbox org generator is not available in this build: the demo org is empty');
+    }
+    say(
+      `Salesforce sandbox (seed ${o.seed}) at ${sb.url}: ${sb.store.count('User')} users, ${sb.store.count('Opportunity')} opportunities`,
+    );
+
+    let adminUrl: string;
+    if (o.databaseUrl) {
+      adminUrl = withDatabase(o.databaseUrl, 'postgres');
+    } else {
+      const server = await startEmbeddedServer({ dataDir: o.dataDir ?? '.quota-tracker/pg', logger: o.log });
+      closers.push(() => server.stop());
+      adminUrl = server.adminUrl;
+    }
+    await recreateDatabase(adminUrl, DEMO_DATABASE);
+    const url = withDatabase(adminUrl, DEMO_DATABASE);
+    const db = await connect(url, 10, o.log);
+    closers.push(() => db.destroy());
+    await migrateToLatest(db);
+    say(`PostgreSQL ${o.databaseUrl ? 'at DATABASE_URL' : '(embedded)'}: database ${DEMO_DATABASE} migrated`);
+
+    const config = configSchema.parse({
+      queue: { prefix: 'quota-tracker-demo' },
+      writeback: { enabled: true, mode: 'live' },
+      connections: [
+        {
+          id: 'sf-sandbox',
+          type: 'salesforce',
+          loginUrl: sb.url,
+          apiVersion: '62.0',
+          auth: {
+            kind: 'refresh_token',
+            clientId: sb.credentials.clientId,
+            clientSecret: sb.credentials.clientSecret,
+            refreshToken: sb.credentials.refreshToken,
+          },
+          writeback: { target: 'user_fields' },
+        },
+      ],
+    });
+    const conn = config.connections[0];
+    if (!conn) throw new AppError('INTERNAL', 'the demo config has no connection');
+    const written = { records: 0, calls: 0 };
+    const service = await startService({
+      config,
+      db: { db, url, embedded: !o.databaseUrl, close: async () => {} },
+      log: o.log,
+      migrateQueue: true,
+      reconcileSchedulers: false,
+      backend: 'postgres',
+      onWriteback: (out) => {
+        if (out.status === 'done') {
+          written.records += out.push.recordsWritten;
+          written.calls += out.push.apiCalls;
+        }
+      },
+    });
+    closers.push(() => service.close());
+    say('BullMQ on PostgreSQL: workers started; running sync -> metrics -> write-back -> alert tasks');
+
+    const streams = streamsOf(conn);
+    const syncIds: string[] = [];
+    for (const stream of streams) {
+      const id = await service.runtime.enqueue('sync', { v: 1, connectionId: conn.id, stream, trigger: 'cli' });
+      if (id) syncIds.push(id);
+    }
+    // Settled: every sync finished and the queue has been empty for a moment (recompute, write-back and delivery
+    // are queued by the jobs before them).
+    const q = service.runtime.queue;
+    let quietSince = 0;
+    for (;;) {
+      if (Date.now() - started > 120_000) {
+        throw new AppError('INTERNAL', 'the demo pipeline did not settle within two minutes');
+      }
+      const states = await Promise.all(syncIds.map(async (id) => (await q.getJob(id))?.getState()));
+      const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+      const busy = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
+      const syncsDone = states.every((s) => s === 'completed' || s === 'failed' || s === undefined);
+      if (syncsDone && busy === 0) {
+        if (quietSince === 0) quietSince = Date.now();
+        if (Date.now() - quietSince > 600) break;
+      } else quietSince = 0;
+      await sleep(150);
+    }
+    const failed = await q.getFailed();
+    for (const f of failed) say(`job ${f.name} failed: ${f.failedReason}`);
+
+    const records = await db
+      .selectFrom('sync_runs')
+      .select((eb) => eb.fn.sum<string>('records_read').as('n'))
+      .executeTakeFirst();
+    const snapshots = await db
+      .selectFrom('metric_snapshots')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirst();
+    const tasks = await db
+      .selectFrom('alert_tasks')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('crm_task_id', 'is not', null)
+      .executeTakeFirst();
+    const summary = {
+      records: Number(records?.n ?? 0),
+      snapshots: Number(snapshots?.n ?? 0),
+      written: written.records,
+      writebackCalls: written.calls,
+      tasks: Number(tasks?.n ?? 0),
+    };
+
+    const asOf = today(config.calendar.timezone);
+    const engine = new MetricsEngine({ db, config, logger: o.log });
+    const org = await buildReport(db, engine, { kind: 'org', asOf });
+    const teamNames = ((org.teams ?? []) as JsonObject[])
+      .map((t) => (t.subject as JsonObject | undefined)?.name)
+      .filter((n): n is string => typeof n === 'string');
+    const teams = new Map<string, JsonObject>();
+    const parts: string[] = [];
+    for (const name of teamNames) {
+      const doc = await buildReport(db, engine, { kind: 'team', team: name, asOf });
+      teams.set(name, doc);
+      parts.push(reportText('team', doc));
+    }
+    if (teams.size === 0) {
+      // No teams yet (no org file and no role tree in this org): the org report is the dashboard.
+      teams.set('(org)', org);
+      parts.push(reportText('org', org));
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const header = [
+      `quota-tracker demo: seed ${o.seed}, as of ${asOf}, pipeline done in ${seconds} s`,
+      `  synced ${summary.records} records; ${summary.snapshots} metric snapshots; wrote scores to ${summary.written} User records in ${summary.writebackCalls} API calls; ${summary.tasks} alert tasks for managers`,
+      '',
+    ];
+    const text = [...header, parts.join('\n\n')].join('\n');
+    if (!o.keepOpen) await closeAll();
+    return { asOf, text, teams, summary, ...(o.keepOpen ? { db } : {}), close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const raw = ctx.options.seed ?? process.env.QUOTA_TRACKER_DEMO_SEED ?? 1;
+  const seed = Number(raw);
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new AppError('USAGE', `--seed expects a whole number, got "${String(raw)}"`, { where: '--seed' });
+  }
+  const log = createLogger({ level: ctx.globals.verbose ? 'debug' : 'warn' });
+  const url = process.env.DATABASE_URL;
+  const result = await runDemo({
+    seed,
+    log,
+    ...(url && url.trim() !== '' ? { databaseUrl: url } : {}),
+    progress: (line) => ctx.io.stderr(line),
+  });
+  ctx.io.stdout(result.text);
+  return 0;
+}

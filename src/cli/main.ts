@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { type CommandTable, notBuilt, runCli } from './program.ts';
 
 export const COMMANDS: CommandTable = {
-  demo: notBuilt('issue 7'),
+  demo: () => import('./commands/demo.ts'),
   start: () => import('./commands/start.ts'),
   worker: () => import('./commands/worker.ts'),
   sync: () => import('./commands/sync.ts'),

@@ -8,7 +8,11 @@ export const ERROR_CODES = {
   // usage and configuration (exit code 2)
   USAGE: { exit: 2, retryable: false, summary: 'bad command-line usage' },
   CONFIG_INVALID: { exit: 2, retryable: false, summary: 'a configuration value is invalid' },
-  CONFIG_ENV_MISSING: { exit: 2, retryable: false, summary: 'a ${NAME} in the configuration names an unset variable' },
+  CONFIG_ENV_MISSING: {
+    exit: 2,
+    retryable: false,
+    summary: 'the configuration names an environment variable that is not set',
+  },
   CONFIG_FILE: { exit: 2, retryable: false, summary: 'the configuration file cannot be read or parsed' },
   ORG_FILE_INVALID: { exit: 2, retryable: false, summary: 'the org file has an invalid row' },
   QUOTA_FILE_INVALID: { exit: 2, retryable: false, summary: 'the quota file has an invalid row' },
@@ -48,7 +52,11 @@ export const ERROR_CODES = {
   // data
   RECORD_INVALID: { exit: 1, retryable: false, summary: 'a CRM record cannot be normalized' },
   CURSOR_INVALID: { exit: 1, retryable: false, summary: 'a stored sync cursor is unreadable' },
-  SYNC_IN_PROGRESS: { exit: 1, retryable: true, summary: 'another worker is already syncing this connection and stream' },
+  SYNC_IN_PROGRESS: {
+    exit: 1,
+    retryable: true,
+    summary: 'another worker is already syncing this connection and stream',
+  },
   NOT_FOUND: { exit: 1, retryable: false, summary: 'the requested subject or period does not exist' },
   // jobs
   JOB_HANDLER_MISSING: { exit: 1, retryable: false, summary: 'a job name has no handler' },

@@ -5,7 +5,12 @@
 import { Decimal } from 'decimal.js';
 
 // A dedicated constructor so no other library's global Decimal settings can change our results.
-export const Dec: typeof Decimal = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_UP, toExpNeg: -30, toExpPos: 40 });
+export const Dec: typeof Decimal = Decimal.clone({
+  precision: 40,
+  rounding: Decimal.ROUND_HALF_UP,
+  toExpNeg: -30,
+  toExpPos: 40,
+});
 export type Dec = Decimal;
 
 export const ZERO = new Dec(0);

@@ -11,6 +11,7 @@ import type { SalesforceConnector } from '../connectors/salesforce/connector.ts'
 import type { Database } from '../db/schema.ts';
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
 import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engine.ts';
+import { runMetricsStep } from '../metrics/engine/step.ts';
 import type { RecomputeResult } from '../metrics/engine/types.ts';
 import { connectorFor } from '../sync/connectors.ts';
 import { runSync } from '../sync/run.ts';
@@ -119,14 +120,13 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
 
     recompute: async (_p, job) => {
       const asOf = todayNow();
-      if (await engine.configChanged()) {
-        const all = await engine.recomputeAll(asOf);
-        await followUps(all, config, job.enqueue);
-        return { recomputed: all.recomputed.length, changed: all.changes.length };
-      }
-      let recomputed = 0;
-      let changed = 0;
-      // Drain: marks made while we work are claimed in the next round rather than waiting for another job.
+      // The org model first (teams, memberships), then a full recompute on a config change or a new day, else
+      // the dirty rep-periods.
+      const step = await runMetricsStep(engine, asOf, config.org.file);
+      await followUps(step, config, job.enqueue);
+      let recomputed = step.recomputed.length;
+      let changed = step.changes.length;
+      // Drain: marks made while we worked are claimed now rather than waiting for another job.
       for (;;) {
         const r = await engine.runDirty(asOf);
         if (r.claimed === 0) break;
@@ -134,11 +134,13 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
         changed += r.changes.length;
         await followUps(r, config, job.enqueue);
       }
-      return { recomputed, changed };
+      return { mode: step.mode, why: step.why, recomputed, changed };
     },
 
     'daily-recompute': async (_p, job) => {
-      const r = await engine.recomputeAll(todayNow());
+      const asOf = todayNow();
+      let r: RecomputeResult = await runMetricsStep(engine, asOf, config.org.file);
+      if ((r as { mode?: string }).mode !== 'full') r = await engine.recomputeAll(asOf);
       await followUps(r, config, job.enqueue);
       // The as-of date moved: every rep's pacing figures did too, so write-back runs even without a change.
       for (const id of writebackConnections(config)) await job.enqueue('writeback', { v: 1, connectionId: id });

@@ -180,6 +180,8 @@ export class SalesforceStore {
   private readonly rows = new Map<string, Map<string, SRecord>>();
   private readonly deleted = new Map<string, DeletedEntry[]>();
   private readonly updated = new Map<string, UpdatedEntry[]>();
+  /** Last values of hard-deleted rows (by Id), for oracles: the API no longer serves them. */
+  private readonly graveyard = new Map<string, SRecord>();
   private readonly trackHistory: boolean;
   /** type -> unique field -> value -> Id of the live row holding it (recycle-bin rows release their values). */
   private readonly uniques = new Map<string, Map<string, Map<FieldValue, string>>>();
@@ -355,6 +357,7 @@ export class SalesforceStore {
     const row = table.get(id);
     if (!row) throw invalid(`${type} ${id} does not exist`, id, 'ENTITY_IS_DELETED');
     table.delete(id);
+    this.graveyard.set(id, row);
     if (row.IsDeleted !== true) this.index(this.describe(type), row, null);
     // A row already in the recycle bin was logged when it was soft-deleted.
     if (row.IsDeleted !== true) this.deleted.get(type)!.push({ id, deletedDate: options.stamp ?? this.now() });
@@ -420,6 +423,12 @@ export class SalesforceStore {
       if (row.IsDeleted !== true || options.includeDeleted) n++;
     }
     return n;
+  }
+
+  /** The last values of a hard-deleted row, as the API read it before it went (for oracles), or undefined. */
+  hardDeletedRow(type: string, id: string): SRecord | undefined {
+    const row = this.graveyard.get(id);
+    return row ? this.materialize(this.describe(type), row) : undefined;
   }
 
   /** Every deletion of `type`, oldest first. */

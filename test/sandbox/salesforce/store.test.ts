@@ -78,6 +78,8 @@ describe('SalesforceStore', () => {
     s.hardDelete('Lead', String(a.Id));
     expect(s.all('Lead', { includeDeleted: true })).toHaveLength(0);
     expect(s.deletedLog('Lead').map((e) => e.id)).toEqual([a.Id, b.Id]);
+    expect(s.hardDeletedRow('Lead', String(b.Id))).toMatchObject({ LastName: 'B', IsDeleted: false });
+    expect(s.hardDeletedRow('Lead', String(a.Id))).toMatchObject({ LastName: 'A', IsDeleted: true });
   });
 
   it('rejects unknown fields, bad types and duplicate external ids with the Salesforce status code', () => {

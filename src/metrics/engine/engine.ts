@@ -17,7 +17,7 @@ import type { PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import { applyOutcomes, evaluateRules, loadAlerts, openRules, weekAgo } from './alerts.ts';
-import { type LoadOptions, loadAll, loadForReps, loadWindow } from './load.ts';
+import { type LoadOptions, loadAll, loadForReps, loadWindow, peopleFingerprint } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { type EngineSettings, engineSettings } from './settings.ts';
 import { paceIndexesOnOrBefore, type SnapshotWrite, storeSnapshots } from './snapshots.ts';
@@ -50,6 +50,7 @@ interface CachedModel {
   model: MetricsModel;
   periods: FiscalPeriod[];
   loadedAt: Date;
+  people: string;
 }
 
 /** The config hash key in `config_state`. */
@@ -127,14 +128,22 @@ export class MetricsEngine {
         .execute();
       const keys = new Set(repKeys);
       for (const o of others) keys.add(o.subject_id);
-      const fresh = await loadForReps(this.db, keys, this.loadOptions(asOf, periods));
+      const people = await peopleFingerprint(this.db);
+      const d = c.model.data;
+      const same =
+        people === c.people
+          ? { reps: d.reps, ownerToRep: d.ownerToRep, units: d.units, memberships: d.memberships }
+          : undefined;
+      const fresh = await loadForReps(this.db, keys, this.loadOptions(asOf, periods), same);
       c.model.replaceReps(keys, fresh);
       c.loadedAt = loadedAt;
+      c.people = people;
       return c.model;
     }
     const loadedAt = await this.dbNow();
+    const people = await peopleFingerprint(this.db);
     const model = await this.loadModel(asOf, periods);
-    this.cache = { model, periods, loadedAt };
+    this.cache = { model, periods, loadedAt, people };
     return model;
   }
 
@@ -208,8 +217,9 @@ export class MetricsEngine {
   async recomputeAll(asOf: PlainDate, options: RecomputeAllOptions = {}): Promise<RecomputeResult> {
     const periods = this.activePeriods(asOf, options.from);
     const loadedAt = await this.dbNow();
+    const people = await peopleFingerprint(this.db);
     const model = await this.loadModel(asOf, periods);
-    this.cache = { model, periods, loadedAt };
+    this.cache = { model, periods, loadedAt, people };
     const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
     for (const period of periods) {
       for (const id of model.repKeys()) targets.push({ subject: { kind: 'rep', id }, period });

@@ -105,9 +105,24 @@ interface RepRow {
   p_quota_carrying: boolean | null;
 }
 
-async function loadPeople(
-  db: Kysely<Database>,
-): Promise<Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>> {
+/**
+ * A fingerprint of the people tables (reps, persons, org units, memberships): equal fingerprints mean the people
+ * part of a cached load is still current, so an incremental recompute need not read them again.
+ */
+export async function peopleFingerprint(db: Kysely<Database>): Promise<string> {
+  const r = await sql<{ f: string }>`select concat_ws('|',
+      (select md5(coalesce(string_agg(concat_ws(',', id, person_id, org_unit_id, valid_from, valid_to), ';' order by id), '')) from memberships),
+      (select concat_ws(',', count(*), max(synced_at)) from reps),
+      (select concat_ws(',', count(*), max(updated_at)) from persons),
+      (select md5(coalesce(string_agg(concat_ws(',', id, kind, name, parent_id, manager_person_id), ';' order by id), '')) from org_units)) as f`.execute(
+    db,
+  );
+  return (r.rows[0] as { f: string }).f;
+}
+
+export type People = Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>;
+
+async function loadPeople(db: Kysely<Database>): Promise<People> {
   const rows = await sql<RepRow>`
     select r.connection_id, r.external_id, r.person_id, r.name, r.email, r.manager_external_id, r.is_active,
            r.start_date, r.territory, r.quota_carrying,
@@ -353,7 +368,9 @@ async function loadQuotas(
   reps: ReadonlyMap<string, RepInfo>,
   ownerToRep: ReadonlyMap<string, string>,
   only: ReadonlySet<string> | null,
+  owners: Owners = null,
 ): Promise<QuotaRecord[]> {
+  const persons = only === null ? [] : [...only].filter((k) => k.startsWith('person:')).map((k) => Number(k.slice(7)));
   const rows = await db
     .selectFrom('quotas')
     .select([
@@ -370,6 +387,17 @@ async function loadQuotas(
     .where('is_deleted', '=', false)
     .where('product_line', 'is', null)
     .where('period_end', '>=', from)
+    .$if(owners !== null, (qb) =>
+      qb.where((eb) =>
+        eb.or([
+          eb('org_unit_id', 'is not', null),
+          ...(persons.length > 0 ? [eb('person_id', 'in', persons)] : []),
+          ...(owners ?? []).map((o) =>
+            eb.and([eb('connection_id', '=', o.connectionId), eb('owner_external_id', '=', o.externalId)]),
+          ),
+        ]),
+      ),
+    )
     .execute();
   const out: QuotaRecord[] = [];
   for (const q of rows) {
@@ -436,7 +464,7 @@ export async function loadForReps(
   db: Kysely<Database>,
   repKeys: ReadonlySet<string>,
   o: LoadOptions,
-  people?: Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>,
+  people?: People,
 ): Promise<WarehouseData> {
   const p = people ?? (await loadPeople(db));
   const owners: { connectionId: string; externalId: string }[] = [];
@@ -451,7 +479,7 @@ export async function loadForReps(
   const [dealsAndSplits, activities, quotas, fx] = await Promise.all([
     loadDeals(db, o.asOf, o.timezone, o.window, owners, p.ownerToRep, o.splits),
     loadActivities(db, o.asOf, o.window, owners, p.ownerToRep),
-    loadQuotas(db, o.window.closedFrom, p.reps, p.ownerToRep, repKeys),
+    loadQuotas(db, o.window.closedFrom, p.reps, p.ownerToRep, repKeys, owners),
     loadFx(db),
   ]);
   return { asOf: o.asOf, ...p, ...dealsAndSplits, activities, quotas, fx };

@@ -3,8 +3,9 @@
  * getUpdated, one record by Id, and limits. Each handler returns a Reply; `server.ts` does HTTP, auth, faults,
  * headers and the request log.
  *
- * Simplifications: query locators never expire (Salesforce drops them after 15 minutes idle) and hold a snapshot of
- * the whole result taken at the first page, as Salesforce's cursors do; getDeleted ignores the 600,000-id limit.
+ * Cursors hold a snapshot of the whole result taken at the first page, as Salesforce's do; as on Salesforce, at most
+ * 10 are open at once (opening another drops the oldest) and one idle for 15 minutes of real time is dropped, after
+ * which its locator answers INVALID_QUERY_LOCATOR. Simplification: getDeleted ignores the 600,000-id limit.
  */
 import { createHash } from 'node:crypto';
 import { type FieldDef, findSObject, SOBJECTS, type SObjectDef } from './schema.ts';
@@ -33,7 +34,13 @@ interface Cursor {
   soql: string;
   /** The batch size asked for when the cursor opened; query-more calls without the header keep it. */
   batch: number;
+  /** Real time of the last page served, for the idle timeout. */
+  usedAt: number;
 }
+
+/** Open cursors per sandbox (Salesforce: per user; the sandbox has one API user). */
+export const MAX_OPEN_CURSORS = 10;
+const CURSOR_IDLE_MS = 15 * 60_000;
 
 /** Per-server state for the read endpoints: open query cursors. */
 export class ReadApi {
@@ -63,15 +70,18 @@ export class ReadApi {
       };
     }
     const locator = this.newLocator();
-    this.cursors.set(locator, { records: result.records, soql, batch });
+    this.evictCursors(true);
+    this.cursors.set(locator, { records: result.records, soql, batch, usedAt: Date.now() });
     return this.page(locator, 0, batch, version);
   }
 
   /** GET query/<locator>-<offset>. */
   queryMore(locatorAndOffset: string, version: string, queryOptions: string | undefined): Reply {
     const m = /^([0-9A-Za-z]{15,18})-(\d+)$/.exec(locatorAndOffset);
+    this.evictCursors(false);
     const cursor = m ? this.cursors.get(m[1]!) : undefined;
     if (!m || !cursor) return errorReply(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
+    cursor.usedAt = Date.now();
     return this.page(m[1]!, Number(m[2]), queryOptions ? batchSize(queryOptions) : cursor.batch, version);
   }
 
@@ -92,6 +102,17 @@ export class ReadApi {
       records: records.length,
       locator: `${locator}-${offset}`,
     };
+  }
+
+  /** Drops idle cursors and, when about to open one, the oldest ones while the open count is at the limit. */
+  private evictCursors(makeRoom: boolean): void {
+    const now = Date.now();
+    for (const [k, c] of this.cursors) if (now - c.usedAt > CURSOR_IDLE_MS) this.cursors.delete(k);
+    while (makeRoom && this.cursors.size >= MAX_OPEN_CURSORS) {
+      const oldest = this.cursors.keys().next().value;
+      if (oldest === undefined) break;
+      this.cursors.delete(oldest);
+    }
   }
 
   private newLocator(): string {

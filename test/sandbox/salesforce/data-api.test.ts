@@ -95,6 +95,16 @@ describe('query, query-more and queryAll through jsforce', () => {
     expect(all).toMatchObject({ totalSize: 450, done: true });
   });
 
+  it('keeps at most 10 cursors open: an 11th drops the oldest, whose locator then fails', async () => {
+    const opts = { autoFetch: false, headers: { 'Sforce-Query-Options': 'batchSize=200' } } as never;
+    const firsts = [];
+    for (let i = 0; i < 11; i++) firsts.push(await conn.query('SELECT Id FROM Task', opts));
+    const err = await rejection(conn.queryMore(firsts[0]!.nextRecordsUrl!));
+    expect(err.errorCode).toBe('INVALID_QUERY_LOCATOR');
+    const second = await conn.queryMore(firsts[1]!.nextRecordsUrl!);
+    expect(second.records).toHaveLength(200);
+  });
+
   it('queryAll (scanAll) returns rows in the recycle bin, query does not', async () => {
     const lead = sb.store.insert('Lead', { LastName: 'Gone', Company: 'X', Status: 'Open - Not Contacted' });
     sb.store.softDelete('Lead', String(lead.Id));

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertFixture, readFixture } from '../fixtures/warehouse/load.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { jsonNumbers, textNumbers } from './numbers.ts';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/quota-tracker.js', import.meta.url));
@@ -37,19 +38,6 @@ async function cli(...args: string[]): Promise<string> {
   return stdout;
 }
 
-/** Every number in a JSON value, as the strings a report may print for it. */
-function jsonNumbers(v: unknown, out = new Set<string>()): Set<string> {
-  if (typeof v === 'number') out.add(String(v));
-  else if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) {
-    out.add(v.replace(/^-/, ''));
-    // A four-place ratio prints as a percent: 0.8700 -> 87.00.
-    if (/^-?\d+\.\d{4}$/.test(v)) out.add((Number(v.replace(/^-/, '')) * 100).toFixed(2));
-  } else if (typeof v === 'string') for (const m of v.matchAll(/\d+(?:\.\d+)?/g)) out.add(m[0]);
-  else if (Array.isArray(v)) for (const x of v) jsonNumbers(x, out);
-  else if (v && typeof v === 'object') for (const x of Object.values(v)) jsonNumbers(x, out);
-  return out;
-}
-
 describe('report team --format text', () => {
   it('prints only numbers that are in the JSON', async () => {
     const args = ['report', 'team', '--team', 'West Enterprise', '--as-of', '2026-06-12', '--period', 'FY2026-Q2'];
@@ -57,16 +45,9 @@ describe('report team --format text', () => {
     const text = await cli(...args);
     expect(json.totals.actual).toBe('722000.00');
     const allowed = jsonNumbers(json);
-    // Labels that carry digits (P10, FY2026-Q2, the 30-day window) are not figures.
-    const figures = text
-      .replace(/FY\d{4}-[QM]\d+/g, '')
-      .replace(/P\d0/g, '')
-      .replace(/\d{4}-\d{2}-\d{2}/g, '')
-      .match(/-?[\d,]+(?:\.\d+)?/g)
-      ?.map((n) => n.replace(/,/g, '').replace(/^-/, ''))
-      .filter((n) => n !== '');
-    expect(figures?.length).toBeGreaterThan(40);
-    const strays = (figures ?? []).filter((n) => !allowed.has(n));
+    const figures = textNumbers(text);
+    expect(figures.length).toBeGreaterThan(40);
+    const strays = figures.filter((n) => !allowed.has(n));
     expect(strays).toEqual([]);
     expect(text).toContain('722,000.00');
     expect(text).toContain('60.17%');

@@ -37,6 +37,7 @@ interface Existing {
   external_id: string;
   content_hash: string | null;
   is_deleted: boolean;
+  stamp?: string | null;
   owner: string | null;
   day: string | null;
 }
@@ -107,6 +108,7 @@ async function loadExisting(
       'external_id',
       table === 'fx_rates' ? sql<null>`null`.as('content_hash') : 'content_hash',
       table === 'fx_rates' ? sql<boolean>`false`.as('is_deleted') : 'is_deleted',
+      sql<string | null>`to_char(source_modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`.as('stamp'),
       d ? sql.ref(d.ownerColumn).as('owner') : sql<null>`null`.as('owner'),
       d ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
     ])
@@ -253,10 +255,16 @@ export async function applyPage(
   const existing = await loadExisting(trx, table, ctx, [...byId.keys()]);
   const written: NormalizedRecord[] = [];
   const batch: Array<{ rec: NormalizedRecord; hash: string }> = [];
+  const restamp: NormalizedRecord[] = [];
   for (const rec of byId.values()) {
     const hash = rowHash(rec.row);
     const old = existing.get(rec.externalId);
-    if (old && old.content_hash === hash && old.is_deleted === rec.isDeleted) continue;
+    if (old && old.content_hash === hash && old.is_deleted === rec.isDeleted) {
+      // Same content, newer stamp (an unmapped field changed, or the delete feed flagged it first): keep the
+      // CRM's stamp current without counting a change.
+      if (table !== 'fx_rates' && rec.sourceModifiedAt && old.stamp !== rec.sourceModifiedAt) restamp.push(rec);
+      continue;
+    }
     if (table === 'fx_rates') await upsertRecord(trx, table, ctx, rec, hash);
     else batch.push({ rec, hash });
     written.push(rec);
@@ -269,6 +277,11 @@ export async function applyPage(
     });
   }
   await upsertSynced(trx, table, ctx, batch);
+  if (restamp.length > 0) {
+    await sql`UPDATE ${sql.table(table)} AS t SET source_modified_at = v.stamp::timestamptz
+      FROM unnest(${restamp.map((r) => r.externalId)}::text[], ${restamp.map((r) => r.sourceModifiedAt)}::text[]) AS v(id, stamp)
+      WHERE t.connection_id = ${ctx.connectionId} AND t.external_id = v.id`.execute(trx);
+  }
   if (table === 'reps' && written.length > 0) await linkPersons(trx, ctx, written);
 
   // Formula-field patches: merge into the stored row and rewrite only when the hash moves.

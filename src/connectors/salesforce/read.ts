@@ -140,6 +140,7 @@ function normalizeContext(
       ...mapping,
       startDate: mapping.startDate ?? (has('Start_Date__c') ? 'Start_Date__c' : undefined),
       territory: mapping.territory ?? (has('Territory__c') ? 'Territory__c' : undefined),
+      segment: mapping.segment ?? (meta.fields.Opportunity?.includes('Segment__c') ? 'Segment__c' : undefined),
     },
   };
 }

@@ -38,7 +38,7 @@ export function normalizeTask(raw: RawRecord, ctx: NormalizeContext): ActivityRo
     owner_external_id: str(raw, 'OwnerId'),
     activity_type: taskActivityType(subtype, str(raw, 'Type')),
     subtype,
-    activity_date: activityDate(raw, ctx, ['CompletedDateTime', 'CreatedDate']),
+    activity_date: activityDate(raw, ctx, ['CreatedDate']),
     is_completed: raw.IsClosed === undefined ? null : bool(raw, 'IsClosed'),
     deal_external_id: relatedDeal(raw),
   };
@@ -49,8 +49,8 @@ export function normalizeEvent(raw: RawRecord, ctx: NormalizeContext): ActivityR
     kind: 'event',
     owner_external_id: str(raw, 'OwnerId'),
     activity_type: 'meeting',
-    subtype: str(raw, 'EventSubtype') ?? str(raw, 'Type'),
-    activity_date: activityDate(raw, ctx, ['ActivityDateTime', 'StartDateTime', 'CreatedDate']),
+    subtype: str(raw, 'EventSubtype'),
+    activity_date: activityDate(raw, ctx, ['ActivityDateTime', 'CreatedDate']),
     is_completed: null,
     deal_external_id: relatedDeal(raw),
   };

@@ -86,7 +86,7 @@ export function normalizeSplit(raw: RawRecord): DealSplitRow {
     owner_external_id: reqStr(raw, 'SplitOwnerId', 'MISSING_OWNER'),
     split_percent: pct,
     split_amount: decimal(raw, 'SplitAmount'),
-    split_type: str(raw, 'SplitType.DeveloperName') ?? str(raw, 'SplitTypeId'),
+    split_type: str(raw, 'SplitType.MasterLabel'),
     is_overlay: !validated,
   };
 }

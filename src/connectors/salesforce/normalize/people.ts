@@ -12,7 +12,7 @@ export function normalizeUser(raw: RawRecord, ctx: NormalizeContext): RepRow {
   const name = str(raw, 'Name') ?? [str(raw, 'FirstName'), str(raw, 'LastName')].filter(Boolean).join(' ');
   return {
     name: name || reqStr(raw, 'Username', 'MISSING_NAME'),
-    email: str(raw, 'Email')?.toLowerCase() ?? null,
+    email: str(raw, 'Email'),
     title: str(raw, 'Title'),
     role_external_id: str(raw, 'UserRoleId'),
     manager_external_id: str(raw, 'ManagerId'),

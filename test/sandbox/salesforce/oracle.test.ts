@@ -185,7 +185,7 @@ describe('expectedWarehouse on a hand-built org', () => {
 });
 
 describe('tableChecksum', () => {
-  const rows = [
+  const rows: [Record<string, unknown>, Record<string, unknown>] = [
     {
       external_id: 'b',
       amount: '0.7500',

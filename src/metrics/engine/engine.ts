@@ -64,6 +64,8 @@ export class MetricsEngine {
   private readonly log: Logger;
   private readonly staleClaimSeconds: number;
   private cache: CachedModel | null = null;
+  /** Where the last recompute spent its time, in ms: loading, computing per subject kind, storing, alerts. */
+  lastTimings: Record<string, number> = {};
 
   constructor(options: MetricsEngineOptions) {
     this.db = options.db;
@@ -250,10 +252,13 @@ export class MetricsEngine {
     targets: readonly { subject: SubjectRef; period: FiscalPeriod }[],
   ): Promise<RecomputeResult> {
     const asOf = model.asOf;
+    const timings: Record<string, number> = { rep: 0, team: 0, region: 0, org: 0 };
     const writes: SnapshotWrite[] = [];
     const repMetrics = new Map<string, { period: FiscalPeriod; metrics: ReturnType<MetricsModel['computeRep']> }[]>();
     for (const t of targets) {
+      const started = performance.now();
       const metrics = model.compute(t.subject, t.period);
+      timings[t.subject.kind] = (timings[t.subject.kind] ?? 0) + performance.now() - started;
       writes.push({
         subject: t.subject,
         periodId: t.period.id,
@@ -265,8 +270,13 @@ export class MetricsEngine {
         repMetrics.set(t.subject.id, list);
       }
     }
+    let started = performance.now();
     const changes: MetricChange[] = await storeSnapshots(this.db, writes, asOf, this.settings.configHash);
+    timings.store = performance.now() - started;
+    started = performance.now();
     const alertEvents = await this.runAlerts(model, repMetrics);
+    timings.alerts = performance.now() - started;
+    this.lastTimings = timings;
     return {
       asOf,
       recomputed: targets.map((t) => subjectPeriodKey(t.subject, t.period.id)).sort(),

@@ -1,0 +1,63 @@
+/**
+ * Alert lifecycle on the golden warehouse (Sarah Chen, FY2026-Q2): rules open on a recompute, escalate once after
+ * seven days open, and resolve when the value is back past the threshold; a reopened rule reuses its dedupe key.
+ *
+ * As of 2026-06-12 Sarah's activity fell 48.1% (7 activities in 14 days against 27 in the 28 before, and a score of
+ * 12.38) and her 90-day win rate fell from 100% (1 of 1) to 85.7% (6 of 7): activity_drop (critical) and
+ * conversion_decline open. A week later both still fire, so both escalate. Turning her one lost deal into a won one
+ * puts the recent win rate at 100%: conversion_decline resolves.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../src/config/load.ts';
+import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
+import { insertFixture, readFixture } from '../../fixtures/warehouse/load.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await insertFixture(
+    t.db,
+    await readFixture(fileURLToPath(new URL('../../fixtures/warehouse/golden.json', import.meta.url))),
+  );
+});
+afterAll(() => t.drop());
+
+const config = validateConfig({ calendar: { timezone: 'America/New_York' }, forecast: { trials: 500 } });
+const sarah = (events: { subject: { id: string }; rule: string; event: string }[]) =>
+  events
+    .filter((e) => e.subject.id === 'person:1')
+    .map((e) => `${e.rule}:${e.event}`)
+    .sort();
+
+describe('alert lifecycle', () => {
+  it('opens, escalates after a week, and resolves when the value clears', async () => {
+    const engine = new MetricsEngine({ db: t.db, config });
+    const first = await engine.recomputeAll('2026-06-12');
+    expect(sarah(first.alertEvents)).toEqual(['activity_drop:opened', 'conversion_decline:opened']);
+    const again = await engine.recomputeAll('2026-06-12');
+    expect(sarah(again.alertEvents)).toEqual([]);
+
+    const week = await engine.recomputeAll('2026-06-19');
+    expect(sarah(week.alertEvents)).toEqual(['activity_drop:escalated', 'conversion_decline:escalated']);
+
+    await t.db
+      .updateTable('deals')
+      .set({ stage: 'Closed Won', stage_category: 'won', probability: '1' })
+      .where('external_id', '=', '006SL')
+      .execute();
+    const cleared = await engine.recompute([{ subjectKey: 'sf:005SARAH', periodId: 'FY2026-Q2' }], '2026-06-19');
+    expect(sarah(cleared.alertEvents)).toEqual(['conversion_decline:resolved']);
+    const rows = await t.db
+      .selectFrom('alerts')
+      .select(['rule', 'status', 'dedupe_key'])
+      .where('subject_id', '=', 'person:1')
+      .orderBy('rule')
+      .execute();
+    expect(rows).toEqual([
+      { rule: 'activity_drop', status: 'escalated', dedupe_key: 'activity_drop:person:1:FY2026-Q2' },
+      { rule: 'conversion_decline', status: 'resolved', dedupe_key: 'conversion_decline:person:1:FY2026-Q2' },
+    ]);
+  }, 120_000);
+});

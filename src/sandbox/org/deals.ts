@@ -98,7 +98,8 @@ export function generateQuotas(ctx: DealContext, reps: Person[], quarters: Fisca
         end: q.end,
         amount: String(amount),
         currency: rep.currency,
-        createdAt: instantAt(minDate(createdDay, ctx.anchor), 60),
+        // All of a quarter's quotas come in one import (a tie); next quarter's, if not yet due, this morning.
+        createdAt: createdDay < ctx.anchor ? instantAt(createdDay, 60) : instantAt(ctx.anchor, 30),
       });
     }
   }

@@ -253,6 +253,20 @@ describe('the small org (seed 42, anchor 2026-11-15)', () => {
     expect(linked.length / org.activities.length).toBeGreaterThan(0.2);
   });
 
+  it('stamps every record before the generated history ends (12:00 UTC on the anchor day)', () => {
+    const end = `${ANCHOR}T12:00:00.000Z`;
+    const instants = [
+      ...org.people.map((p) => p.createdAt),
+      ...org.quotas.map((q) => q.createdAt),
+      ...org.deals.flatMap((d) => [d.createdAt, d.modifiedAt, ...d.history.map((h) => h.at)]),
+      ...org.activities.map((a) => a.createdAt),
+      ...org.leads.flatMap((l) => [l.createdAt, l.modifiedAt]),
+    ];
+    expect(instants.filter((t) => !(t < end))).toEqual([]);
+    // Instants are within working hours in UTC, so their date is the same in New York.
+    expect(instants.filter((t) => t.slice(11, 13) < '11' || t.slice(11, 13) > '20')).toEqual([]);
+  });
+
   it('converts some leads into the deals they became, on the day the deal was created', () => {
     const converted = org.leads.filter((l) => l.convertedDealKey !== null);
     expect(converted.length).toBeGreaterThan(50);

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 // Committed golden hashes of generated orgs. A change here means every fixture built on the sandbox changes:
 // update them only for a deliberate change to the generator, and say so in the commit.
 const GOLDEN = {
-  small: 'b6afabb801bdcdc9daa9a27923ac488f7f081eca49f2a6f081be8556f7e88708',
-  medium: 'cebb563436e64ff2e9700b0a890c366e11108d8aba766b77b9a9dd783b954e85',
+  small: '924edbba130223a658b8f86545c7a27ea49bee7f2a56975599cb18451b8d55cc',
+  medium: 'cf4ede571c04864504ae80b093d248940d7c5dfedc95188f450c8a329dd230f5',
 };
 
 /** Computes the hash in a fresh Node process, so nothing loaded or cached in this one can leak in. */

@@ -10,8 +10,8 @@
  * - activity_type: Task TaskSubtype Call -> call, Email / ListEmail / List Email -> email, Task -> task unless its
  *   Type is 'Proposal' (-> proposal); every Event -> meeting.
  * - dates as given; datetimes as dates in the org's time zone; instants (source_modified_at, changed_at) as ISO.
- * - is_deleted from IsDeleted; hard-deleted records keep their row with is_deleted true (the oracle knows their last
- *   values when they were deleted through the life clock, which remembers them; see `rememberHardDeleted`).
+ * - is_deleted from IsDeleted; hard-deleted records keep their row with is_deleted true, with their last values
+ *   (from the store's `hardDeletedRow`, or the life clock's copy) and the SystemModstamp of their last version.
  * - An Opportunity without CloseDate (which Salesforce itself would refuse) is quarantined as MISSING_CLOSE_DATE.
  *
  * Choices the spec leaves open, made here and named so the connector can agree or argue: deals.product_line is
@@ -137,7 +137,8 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
     const rows = store.all(sobject, { includeDeleted: true });
     for (const d of store.deletedLog(sobject)) {
       if (store.get(sobject, d.id, { includeDeleted: true })) continue;
-      const last = graveyard.get(d.id);
+      // The store keeps the last values of hard-deleted rows; the life clock's own copy covers older stores.
+      const last = store.hardDeletedRow(sobject, d.id) ?? graveyard.get(d.id);
       if (last) rows.push({ ...last, IsDeleted: true });
       else unknownHardDeletes.push({ stream, external_id: d.id });
     }

@@ -1,15 +1,18 @@
 /**
  * `startSalesforceSandbox`: a generated sales org behind a local Salesforce REST API, for the demo, end-to-end tests,
  * fault tests and benchmarks. Composes the org generator (`../org`), the Salesforce population step
- * (`populate.ts`), the life clock (`life.ts`) and the oracle (`oracle.ts`) when those modules are present; without
- * them the sandbox starts with an empty org (the Organization row and the admin and integration users), which
- * tests fill through `store`.
+ * (`populate.ts`), the life clock (`life.ts`) and the oracle (`oracle.ts`). With `populate: false` the sandbox
+ * starts with an empty org (the Organization row and the admin and integration users), which tests fill through
+ * `store`.
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../errors.ts';
 import { generateOrg, type OrgModel } from '../org/index.ts';
 import { type AuthCredentials, SandboxAuth } from './auth.ts';
 import { FaultInjector } from './faults.ts';
+import { applyLifeChange, createLifeClock } from './life.ts';
+import { salesforceOracle } from './oracle.ts';
+import { populateSalesforce } from './populate.ts';
 import { RequestLog } from './request-log.ts';
 import { SalesforceSandboxServer, type SandboxHooks } from './server.ts';
 import { SalesforceStore } from './store.ts';
@@ -55,50 +58,6 @@ export interface SalesforceSandbox {
   close(): Promise<void>;
 }
 
-/**
- * The generator-side modules (Engineer A's), looked up at run time so the server works before they land. Expected
- * exports, called exactly like this:
- * - `populate.ts`: `populateSalesforce(store, org)` writes the org model into the store.
- * - `life.ts`: `createLifeClock(store, org, { seed, tickMs })` returns `{ stop() }`; optional
- *   `applyLifeChange(store, org, change)` applies one named change for `POST /__sandbox/life`.
- * - `oracle.ts`: `salesforceOracle(store, stream)` returns the expected warehouse rows of one stream.
- */
-interface GeneratorParts {
-  populate?: (store: SalesforceStore, org: OrgModel) => unknown;
-  createLifeClock?: (store: SalesforceStore, org: OrgModel, opts: { seed: number; tickMs: number }) => { stop(): void };
-  applyLifeChange?: (store: SalesforceStore, org: OrgModel, change: Record<string, unknown>) => unknown;
-  oracle?: (store: SalesforceStore, stream: string) => unknown;
-}
-
-type AnyFn = (...args: never[]) => unknown;
-
-async function optionalExport<T extends AnyFn>(file: string, name: string): Promise<T | undefined> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(new URL(file, import.meta.url).href)) as Record<string, unknown>;
-  } catch (e) {
-    // Only "not written yet" is tolerated; a module that exists but fails to load is a real error.
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes(file.slice(2))) return undefined;
-    throw e;
-  }
-  return typeof mod[name] === 'function' ? (mod[name] as T) : undefined;
-}
-
-async function generatorParts(): Promise<GeneratorParts> {
-  const [populate, createLifeClock, applyLifeChange, oracle] = await Promise.all([
-    optionalExport<NonNullable<GeneratorParts['populate']>>('./populate.ts', 'populateSalesforce'),
-    optionalExport<NonNullable<GeneratorParts['createLifeClock']>>('./life.ts', 'createLifeClock'),
-    optionalExport<NonNullable<GeneratorParts['applyLifeChange']>>('./life.ts', 'applyLifeChange'),
-    optionalExport<NonNullable<GeneratorParts['oracle']>>('./oracle.ts', 'salesforceOracle'),
-  ]);
-  return {
-    ...(populate ? { populate } : {}),
-    ...(createLifeClock ? { createLifeClock } : {}),
-    ...(applyLifeChange ? { applyLifeChange } : {}),
-    ...(oracle ? { oracle } : {}),
-  };
-}
-
 export async function startSalesforceSandbox(options: SalesforceSandboxOptions): Promise<SalesforceSandbox> {
   if (!Number.isSafeInteger(options.seed)) {
     throw new AppError('USAGE', `sandbox seed must be an integer, got ${String(options.seed)}`, { where: 'seed' });
@@ -113,13 +72,11 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
     throw new AppError('USAGE', `anchorDate must be YYYY-MM-DD, got "${anchorDate}"`, { where: 'anchorDate' });
   }
   const store = new SalesforceStore({ seed: options.seed, now: new Date(`${anchorDate}T12:00:00.000Z`) });
-  const parts = await generatorParts();
-  // The org model is generated only when something consumes it.
-  const org =
-    options.populate !== false && (parts.populate || parts.createLifeClock || parts.applyLifeChange)
-      ? generateOrg({ seed: options.seed, size: options.size, anchorDate })
-      : undefined;
-  if (org && parts.populate) parts.populate(store, org);
+  // populate: false gives an empty org (the Organization row and the admin and integration users) for tests that
+  // insert their own records.
+  const org: OrgModel | undefined =
+    options.populate !== false ? generateOrg({ seed: options.seed, size: options.size, anchorDate }) : undefined;
+  if (org) populateSalesforce(store, org);
   const integration = store.get('User', store.integrationUserId)!;
   const auth = new SandboxAuth({
     orgId: store.orgId,
@@ -133,9 +90,8 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   const log = new RequestLog();
   const adminToken = randomBytes(24).toString('base64url');
   const hooks: SandboxHooks = {};
-  const { oracle, applyLifeChange, createLifeClock } = parts;
-  if (oracle) hooks.oracle = (stream) => oracle(store, stream);
-  if (org && applyLifeChange) hooks.change = (change) => applyLifeChange(store, org, change);
+  hooks.oracle = (stream) => salesforceOracle(store, stream);
+  hooks.change = (change) => applyLifeChange(store, change);
   const server = new SalesforceSandboxServer({
     store,
     auth,
@@ -147,8 +103,10 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   });
   const url = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   let stopLife: (() => void) | undefined;
-  if (options.life && org && createLifeClock) {
-    const clock = createLifeClock(store, org, { seed: options.seed, tickMs: options.life.tickMs });
+  if (options.life) {
+    const clock = org
+      ? createLifeClock(store, org, { seed: options.seed, tickMs: options.life.tickMs })
+      : createLifeClock(store, { seed: options.seed, tickMs: options.life.tickMs });
     stopLife = () => clock.stop();
   }
   return {

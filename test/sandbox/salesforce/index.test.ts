@@ -36,6 +36,18 @@ describe('startSalesforceSandbox with the generated org', () => {
     expect(body.streams.opportunities!.rows.length).toBeGreaterThan(100);
   });
 
+  it('applies one named life change through the test API, as an out-of-process test would', async () => {
+    const open = sb.store.all('Opportunity').find((r) => r.IsClosed === false && r.CloseDate);
+    expect(open).toBeDefined();
+    const res = await admin(sb, 'POST', 'life', { op: 'slip', oppId: open!.Id, days: 30 });
+    expect(res.status).toBe(200);
+    const after = sb.store.get('Opportunity', String(open!.Id))!;
+    const expected = new Date(`${String(open!.CloseDate)}T00:00:00Z`);
+    expected.setUTCDate(expected.getUTCDate() + 30);
+    expect(after.CloseDate).toBe(expected.toISOString().slice(0, 10));
+    expect(String(after.SystemModstamp) > String(open!.SystemModstamp)).toBe(true);
+  });
+
   it('rejects a bad size or seed with a usage error', async () => {
     const bad = await startSalesforceSandbox({ seed: 1, size: 'large' as never }).catch((e: unknown) => e);
     expect(isAppError(bad, 'USAGE')).toBe(true);

@@ -268,7 +268,7 @@ const list: SObjectDef[] = [
     [
       field('Name', 'string', { nillable: false, required: true }),
       field('ProductCode', 'string'),
-      field('Family', 'picklist', { picklistValues: ['Platform', 'Add-on', 'Services'] }),
+      field('Family', 'picklist', { picklistValues: ['Platform', 'Analytics', 'Services', 'Support', 'Add-on'] }),
       field('IsActive', 'boolean', { nillable: false }),
     ],
     { label: 'Product' },
@@ -382,7 +382,7 @@ const list: SObjectDef[] = [
       updateable: false,
       picklistValues: ['Task', 'Email', 'ListEmail', 'Cadence', 'Call', 'LinkedIn'],
     }),
-    field('Type', 'picklist', { picklistValues: ['Call', 'Email', 'Meeting', 'Other'] }),
+    field('Type', 'picklist', { picklistValues: ['Call', 'Email', 'Meeting', 'Proposal', 'Other'] }),
     field('IsClosed', 'boolean', { label: 'Closed', nillable: false, compute: (r) => r.Status === 'Completed' }),
     field('CompletedDateTime', 'datetime', RO),
     field('CallDurationInSeconds', 'int'),

@@ -292,6 +292,8 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       table: 'leads',
       ...incremental,
       supportsDeletedFeed: true,
+      // Lead conversion metrics count leads by owner and creation date.
+      dirty: { ownerColumn: 'owner_external_id', dateColumn: 'created_date' },
       mappedColumns: {},
       objects: [
         {

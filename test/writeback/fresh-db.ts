@@ -15,7 +15,7 @@ export interface FreshDb {
   drop(): Promise<void>;
 }
 
-export async function freshDatabase(prefix = 'wb'): Promise<FreshDb> {
+export async function freshDatabase(prefix = 'wb', poolSize = 4): Promise<FreshDb> {
   const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
@@ -25,7 +25,7 @@ export async function freshDatabase(prefix = 'wb'): Promise<FreshDb> {
   const u = new URL(base);
   u.pathname = `/${name}`;
   const url = u.toString();
-  const db = await connect(url, 4);
+  const db = await connect(url, poolSize);
   await migrateToLatest(db);
   return {
     db,

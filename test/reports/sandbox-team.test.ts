@@ -24,7 +24,7 @@ let t: TestDatabase;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  sb = await startSalesforceSandbox({ seed: 7, size: SIZE, anchorDate: AS_OF });
+  sb = await startSalesforceSandbox({ seed: Number(process.env.QT_SANDBOX_SEED ?? 7), size: SIZE, anchorDate: AS_OF });
   const connector = new SalesforceConnector({
     config: {
       id: 'sf',

@@ -229,6 +229,12 @@ export class MetricsEngine {
         for (const id of model.groups(level)) targets.push({ subject: { kind: level, id }, period });
     }
     const result = await this.computeAndStore(model, targets);
+    // Marks made before the load are covered by this run; marks made since stay for the next one.
+    await this.db
+      .deleteFrom('dirty_keys')
+      .where('claimed_at', 'is', null)
+      .where('enqueued_at', '<', loadedAt)
+      .execute();
     await this.db
       .insertInto('config_state')
       .values({ key: CONFIG_STATE_KEY, hash: this.settings.configHash, value: null })

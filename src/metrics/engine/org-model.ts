@@ -85,13 +85,21 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     where r.person_id is not null and not r.is_deleted and r.is_active
     order by r.person_id, r.connection_id`.execute(db);
   const out = new Map<number, Placement>();
-  for (const r of rows.rows)
+  // A user with no role keeps the team it has (set by an earlier org file, say); only the teamless go to Unassigned.
+  const current = await sql<{ person_id: number; team: string; region: string | null }>`
+    select m.person_id, t.name as team, case when p.kind = 'region' then p.name end as region
+    from memberships m join org_units t on t.id = m.org_unit_id left join org_units p on p.id = t.parent_id
+    where m.valid_to is null`.execute(db);
+  const kept = new Map(current.rows.map((c) => [c.person_id, c] as const));
+  for (const r of rows.rows) {
+    const keep = r.team === null ? kept.get(r.person_id) : undefined;
     out.set(r.person_id, {
-      team: r.team ?? UNASSIGNED,
-      region: r.region,
+      team: keep?.team ?? r.team ?? UNASSIGNED,
+      region: keep ? keep.region : r.region,
       managerEmail: null,
       managerPersonId: r.manager_person_id,
     });
+  }
   return out;
 }
 
@@ -110,13 +118,23 @@ async function unitId(
   return (row.rows[0] as { id: number }).id;
 }
 
-/** Brings persons, org units and memberships in line with the org file (or the CRM role tree) as of `asOf`. */
+/**
+ * Brings persons, org units and memberships in line with the org file (or the CRM role tree) as of `asOf`. Without
+ * an org file, a CRM user with no role keeps its current team.
+ */
 export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Promise<OrgModelResult> {
   const source = o.orgFile ? 'file' : 'crm';
   return db.transaction().execute(async (trx) => {
     await linkPersons(trx);
     const placements = o.orgFile ? await placementsFromFile(trx, o.orgFile) : await placementsFromRoles(trx);
-    const orgId = await unitId(trx, 'org', 'Organization', null, source);
+    // The org's root keeps whatever name it was given (by an earlier org file or by hand).
+    const root = await trx
+      .selectFrom('org_units')
+      .select('id')
+      .where('kind', '=', 'org')
+      .orderBy('id')
+      .executeTakeFirst();
+    const orgId = root?.id ?? (await unitId(trx, 'org', 'Organization', null, source));
     const teamIds = new Map<string, number>();
     const managers = new Map<number, number | null>();
     for (const p of placements.values()) {

@@ -1,0 +1,75 @@
+/**
+ * The pipeline's metrics step decides between a full and an incremental recompute: full under a new config, on a
+ * new day, or after a synced rate change (rates carry no owner, so the sync marks nothing); else only the dirty
+ * rep-periods, which an idle step leaves alone.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../src/config/load.ts';
+import { MetricsEngine, markDirty } from '../../../src/metrics/engine/engine.ts';
+import { runMetricsStep } from '../../../src/metrics/engine/step.ts';
+import { insertFixture, readFixture } from '../../fixtures/warehouse/load.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await insertFixture(
+    t.db,
+    await readFixture(fileURLToPath(new URL('../../fixtures/warehouse/golden.json', import.meta.url))),
+  );
+});
+afterAll(() => t.drop());
+
+describe('runMetricsStep', () => {
+  it('runs full on a new config, a rate change or a new day, else only dirty keys', async () => {
+    const engine = new MetricsEngine({
+      db: t.db,
+      config: validateConfig({ calendar: { timezone: 'America/New_York' }, forecast: { trials: 200 } }),
+    });
+    const first = await runMetricsStep(engine, '2026-06-12');
+    expect([first.mode, first.why]).toEqual(['full', 'config_changed']);
+    // Four reps (the manager Dana too), the two teams, Unassigned (Dana had no team and the CRM no role), West
+    // and the org, all for FY2026-Q2.
+    const unassigned = await t.db
+      .selectFrom('org_units')
+      .select('id')
+      .where('name', '=', 'Unassigned')
+      .executeTakeFirstOrThrow();
+    expect(
+      first.recomputed
+        .map((k) => k.replace('@FY2026-Q2', '').replace(`team:${unassigned.id}`, 'team:unassigned'))
+        .sort(),
+    ).toEqual([
+      'org:org',
+      'region:2',
+      'rep:person:1',
+      'rep:person:2',
+      'rep:person:3',
+      'rep:person:4',
+      'team:3',
+      'team:4',
+      'team:unassigned',
+    ]);
+
+    const idle = await runMetricsStep(engine, '2026-06-12');
+    expect([idle.mode, idle.recomputed]).toEqual(['incremental', []]);
+
+    await markDirty(t.db, [{ subjectKey: 'sf:005EMILY', periodId: 'FY2026-Q2', reason: 'test' }]);
+    const dirty = await runMetricsStep(engine, '2026-06-12');
+    expect([dirty.mode, dirty.recomputed]).toEqual([
+      'incremental',
+      ['org:org@FY2026-Q2', 'region:2@FY2026-Q2', 'rep:person:3@FY2026-Q2', 'team:4@FY2026-Q2'],
+    ]);
+
+    await t.db
+      .insertInto('change_feed')
+      .values({ connection_id: 'sf', stream: 'fx_rates', external_id: 'EUR', change: 'changed' })
+      .execute();
+    const rates = await runMetricsStep(engine, '2026-06-12');
+    expect([rates.mode, rates.why]).toEqual(['full', 'rates_changed']);
+
+    const tomorrow = await runMetricsStep(engine, '2026-06-13');
+    expect([tomorrow.mode, tomorrow.why, tomorrow.recomputed.length]).toEqual(['full', 'new_day', 9]);
+  }, 120_000);
+});

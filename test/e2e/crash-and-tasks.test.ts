@@ -1,0 +1,226 @@
+/**
+ * What a worker killed mid-delivery leaves behind, and what the next run makes of it, against the Salesforce
+ * sandbox: the CRM accepted a write but the process died before recording it. Simulated at that exact point (the
+ * sink performs the real CRM call, then throws as if the process had died), so the database is left as a kill
+ * would leave it. Also: the per-manager daily cap and closing tasks when alerts resolve.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFiscalCalendar } from '../../src/config/calendar.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
+import { SalesforceTaskWriter } from '../../src/connectors/salesforce/tasks.ts';
+import { SalesforceWriter, writeTargetFor } from '../../src/connectors/salesforce/write.ts';
+import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { deliverAlertTasks, type TaskSink } from '../../src/sync/writeback/alert-tasks.ts';
+import { defaultLayout, metricFieldValues, unitsByField } from '../../src/sync/writeback/fields.ts';
+import { enqueueWriteback } from '../../src/sync/writeback/ledger.ts';
+import { pushPending, type WritebackSink } from '../../src/sync/writeback/push.ts';
+import { today } from '../../src/util/date.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
+
+let sb: SalesforceSandbox;
+let fresh: FreshDb;
+let connector: SalesforceConnector;
+let managerId: string;
+const reps: string[] = [];
+const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
+const day = today('UTC');
+const periodId = calendar.periodContaining(day, 'quarter').id;
+
+class Killed extends Error {}
+
+beforeAll(async () => {
+  sb = await startSalesforceSandbox({ seed: 11, size: 'small', populate: false });
+  managerId = String(
+    sb.store.insert('User', { Username: 'm@x.test', Email: 'm@x.test', LastName: 'Boss', IsActive: true }).Id,
+  );
+  for (let i = 0; i < 7; i++) {
+    reps.push(
+      String(
+        sb.store.insert('User', {
+          Username: `r${i}@x.test`,
+          Email: `r${i}@x.test`,
+          LastName: `Rep${i}`,
+          IsActive: true,
+          ManagerId: managerId,
+        }).Id,
+      ),
+    );
+  }
+  const config = configSchema.parse({
+    connections: [
+      {
+        id: 'sf',
+        type: 'salesforce',
+        loginUrl: sb.url,
+        auth: {
+          kind: 'refresh_token',
+          clientId: sb.credentials.clientId,
+          clientSecret: sb.credentials.clientSecret,
+          refreshToken: sb.credentials.refreshToken,
+        },
+      },
+    ],
+  });
+  const conn = config.connections[0];
+  if (conn?.type !== 'salesforce') throw new Error('salesforce connection expected');
+  connector = new SalesforceConnector({ config: conn, log: silentLogger });
+  fresh = await freshDatabase('e2e_crash');
+  await fresh.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
+  await fresh.db
+    .insertInto('reps')
+    .values([
+      { connection_id: 'sf', external_id: managerId, content_hash: 'h', name: 'Boss', is_active: true },
+      ...reps.map((id, i) => ({
+        connection_id: 'sf',
+        external_id: id,
+        content_hash: 'h',
+        name: `Rep${i}`,
+        is_active: true,
+        manager_external_id: managerId,
+      })),
+    ])
+    .execute();
+  await fresh.db
+    .insertInto('alerts')
+    .values(
+      reps.map((id, i) => ({
+        rule: 'at_risk_rep',
+        subject_kind: 'rep' as const,
+        subject_id: `sf:${id}`,
+        period_id: periodId,
+        dedupe_key: `at_risk_rep:sf:${id}:${periodId}`,
+        severity: 'warning' as const,
+        message: `Projected attainment is 6${i}.0%, under 70.0%`,
+        value: `0.6${i}`,
+      })),
+    )
+    .execute();
+}, 60_000);
+
+afterAll(async () => {
+  await sb?.close();
+  await fresh?.drop();
+});
+
+const tasksInCrm = () =>
+  sb.store.all('Task').filter((t) => String(t.Quota_Alert_Key__c ?? '').startsWith('at_risk_rep:'));
+
+describe('a worker killed between the CRM call and its bookkeeping', () => {
+  it('re-sends alert tasks by key: no duplicate, and the cap holds (5 of 7 for one manager today)', async () => {
+    const real = new SalesforceTaskWriter(connector.client, silentLogger);
+    const dying: TaskSink = {
+      upsertTasks: async (tasks) => {
+        await real.upsertTasks(tasks);
+        throw new Killed('killed after Salesforce created the tasks');
+      },
+      closeTasks: (t) => real.closeTasks(t),
+    };
+    const opts = {
+      connectionId: 'sf',
+      calendar,
+      today: day,
+      dayStart: new Date(`${day}T00:00:00Z`),
+      maxTasksPerManagerPerDay: 5,
+      log: silentLogger,
+    };
+    await expect(deliverAlertTasks(fresh.db, { ...opts, sink: dying })).rejects.toThrow(Killed);
+    expect(tasksInCrm()).toHaveLength(5);
+    const pending = await fresh.db.selectFrom('alert_tasks').selectAll().where('crm_task_id', 'is', null).execute();
+    expect(pending).toHaveLength(5);
+
+    const again = await deliverAlertTasks(fresh.db, { ...opts, sink: real });
+    expect(again).toMatchObject({ created: 0, resent: 5, capped: 2, failed: 0 });
+    expect(tasksInCrm()).toHaveLength(5);
+    expect(new Set(tasksInCrm().map((t) => t.Quota_Alert_Key__c)).size).toBe(5);
+    expect(tasksInCrm().every((t) => t.OwnerId === managerId && t.Status === 'Not Started')).toBe(true);
+
+    // A third run (a restart) changes nothing.
+    expect(await deliverAlertTasks(fresh.db, { ...opts, sink: real })).toMatchObject({
+      created: 0,
+      resent: 0,
+      capped: 2,
+    });
+    expect(tasksInCrm()).toHaveLength(5);
+  });
+
+  it('closes the task when its alert resolves', async () => {
+    const real = new SalesforceTaskWriter(connector.client, silentLogger);
+    const first = await fresh.db.selectFrom('alert_tasks').selectAll().orderBy('alert_id').executeTakeFirstOrThrow();
+    await fresh.db
+      .updateTable('alerts')
+      .set({ status: 'resolved', resolved_at: new Date() })
+      .where('id', '=', first.alert_id)
+      .execute();
+    const r = await deliverAlertTasks(fresh.db, {
+      connectionId: 'sf',
+      sink: real,
+      calendar,
+      today: day,
+      dayStart: new Date(`${day}T00:00:00Z`),
+      maxTasksPerManagerPerDay: 5,
+      log: silentLogger,
+    });
+    expect(r.closed).toBe(1);
+    expect(sb.store.get('Task', first.crm_task_id as string)?.Status).toBe('Completed');
+  });
+
+  it('re-sends field values the CRM accepted but the ledger never recorded: nothing lost, same values', async () => {
+    const layout = defaultLayout();
+    const real = new SalesforceWriter(connector.client, {
+      target: writeTargetFor({ target: 'user_fields' }),
+      log: silentLogger,
+    });
+    let calls = 0;
+    const dying: WritebackSink = {
+      write: async (intents) => {
+        calls++;
+        await real.write(intents);
+        throw new Killed('killed after Salesforce applied the update');
+      },
+      apiCalls: () => real.apiCalls(),
+    };
+    const desired = reps.map((id, i) => ({
+      targetObject: 'User',
+      targetRecordId: id,
+      fields: metricFieldValues(
+        {
+          attainment: `0.5${i}00`,
+          pace: '0.9000',
+          projectedAttainment: '0.6000',
+          status: 'major_gap',
+          coverage: '1.2000',
+          rank: i + 1,
+        },
+        layout,
+        id,
+      ),
+    }));
+    await enqueueWriteback(fresh.db, 'sf', desired, day);
+    const push = (sink: WritebackSink) =>
+      pushPending(fresh.db, {
+        connectionId: 'sf',
+        mode: 'live',
+        asOfField: layout.asOf.name,
+        units: unitsByField(layout),
+        sink,
+        log: silentLogger,
+        asOf: day,
+      });
+    await expect(push(dying)).rejects.toThrow(Killed);
+    expect(calls).toBe(1);
+    const stillPending = await fresh.db.selectFrom('writeback_pending').selectAll().execute();
+    expect(stillPending).toHaveLength(7 * 6);
+    const run = await fresh.db.selectFrom('writeback_runs').selectAll().orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(run.status).toBe('failed');
+
+    const again = await push(real);
+    expect(again).toMatchObject({ recordsWritten: 7, recordsFailed: 0 });
+    expect(await fresh.db.selectFrom('writeback_pending').selectAll().execute()).toEqual([]);
+    const u = sb.store.get('User', reps[3] as string);
+    expect(u).toMatchObject({ Quota_Attainment__c: 53, Quota_Rank__c: 4, Quota_Metrics_As_Of__c: day });
+    // And a further run has nothing to send.
+    expect((await push(real)).plan).toEqual([]);
+  });
+});

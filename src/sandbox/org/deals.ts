@@ -5,6 +5,7 @@
  * end-of-quarter push, and walks each deal through the stages to its state at the anchor date. Deals closing
  * after the anchor are open pipeline, headed for their `fate`.
  */
+import { AppError } from '../../errors.ts';
 import { maxDate, minDate, type PlainDate } from '../../util/date.ts';
 import { rateOn } from './currencies.ts';
 import {
@@ -413,4 +414,37 @@ export function generateDeals(ctx: DealContext, reps: Person[], quotas: Quota[])
   const byKey = new Map(reps.map((r) => [r.key, r]));
   for (const d of drafts) addSplits(rng, d, reps, byKey, ctx.teams);
   return drafts;
+}
+
+/**
+ * Appends lost deals from the closed quarters until `drafts` holds `count`. The natural draw lands within a couple
+ * of percent of a size profile's deal count, above or below depending on seed and anchor (where the anchor falls
+ * in its quarter, which reps are still ramping), so an exact count needs both directions: the caller trims a
+ * surplus of old closed-lost deals, and this fills a shortfall with the same kind of deal. Each filler is an
+ * ordinary lost deal of a random active rep in one of the closed quarters they worked a full week of, so a few
+ * hundred of them leave win rates and bookings where they were (lost deals carry no splits and book nothing).
+ */
+export function topUpDeals(ctx: DealContext, reps: Person[], drafts: DraftDeal[], count: number): void {
+  const { rng, anchor } = ctx;
+  const slots: SlotPlan[] = [];
+  for (const rep of reps) {
+    if (rep.endDate !== null) continue;
+    for (let offset = ctx.firstQuarter; offset < 0; offset++) {
+      const quarter = quarterOffset(anchor, offset);
+      if (rep.startDate <= plusDays(quarter.end, -7)) slots.push({ rep, quarter, offset, target: 0 });
+    }
+  }
+  if (slots.length === 0) throw new AppError('INTERNAL', 'no rep worked a closed quarter: cannot add filler deals');
+  // makeDeal declines only a close date before the rep's eighth day, which these slots rule out; the bound is a
+  // guard against a future change to it turning this into an endless loop.
+  for (let tries = 0; drafts.length < count; tries++) {
+    if (tries > 10 * count) throw new AppError('INTERNAL', `could not fill the org up to ${count} deals`);
+    const slot = rng.pick(slots);
+    const repCurrency = ctx.currencies.get(slot.rep.currency) as Currency;
+    const team = ctx.teams.get(teamOn(slot.rep, slot.quarter.start) ?? '') as Team;
+    const profile = SEGMENT_PROFILES[team.segment];
+    const median = profile.median * ctx.amountScale * Number(rateOn(repCurrency, slot.quarter.start));
+    const draft = makeDeal(ctx, slot, 'lost', rng.logNormal(median, profile.sigma), repCurrency, 'any');
+    if (draft) drafts.push(draft);
+  }
 }

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.ts';
 import { type PlainDate, parsePlainDate } from '../../util/date.ts';
 import { generateActivities, generateLeads } from './activities.ts';
 import { generateCurrencies } from './currencies.ts';
-import { type DealContext, type DraftDeal, generateDeals, generateQuotas } from './deals.ts';
+import { type DealContext, type DraftDeal, generateDeals, generateQuotas, topUpDeals } from './deals.ts';
 import type { Currency, Deal, OrgModel, OrgSize, Person, Segment, Team } from './model.ts';
 import { type ChartOptions, generateChart, type RegionPlan } from './people.ts';
 import { Rng } from './random.ts';
@@ -34,7 +34,7 @@ interface SizeProfile {
   performanceSpread: number[] | null;
   rampingHires: number;
   amountScale: number;
-  /** Exact number of deals (trimmed from a slightly larger natural draw), or null for whatever comes out. */
+  /** Exact number of deals (the natural draw, trimmed or filled up to it), or null for whatever comes out. */
   dealCount: number | null;
   activityDays: number;
   currencies: string[];
@@ -174,7 +174,10 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
   };
   const quotas = generateQuotas(ctx, reps, quarters);
   let drafts = generateDeals(ctx, reps, quotas);
-  if (profile.dealCount !== null) drafts = trimTo(rng, drafts, profile.dealCount, anchor);
+  if (profile.dealCount !== null) {
+    if (drafts.length < profile.dealCount) topUpDeals(ctx, reps, drafts, profile.dealCount);
+    else drafts = trimTo(rng, drafts, profile.dealCount, anchor);
+  }
   applyDirtyRecords(rng, drafts, chart.leaverKey, anchor, current.start);
 
   const deals: Deal[] = [];
@@ -241,12 +244,12 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
   };
 }
 
-/** Drops random closed-lost deals until exactly `count` remain (the natural draw is a little larger). */
+/**
+ * Drops random old closed-lost deals until exactly `count` remain, when the natural draw came out larger (a smaller
+ * one is filled up by `topUpDeals` instead).
+ */
 function trimTo(rng: Rng, drafts: DraftDeal[], count: number, anchor: PlainDate): DraftDeal[] {
   const excess = drafts.length - count;
-  if (excess < 0) {
-    throw new AppError('INTERNAL', `the medium profile drew ${drafts.length} deals, fewer than the ${count} promised`);
-  }
   const candidates: number[] = [];
   drafts.forEach((d, i) => {
     if (d.stage === 'Closed Lost' && d.closeDate !== null && d.closeDate < plusDays(anchor, -120)) candidates.push(i);
@@ -273,30 +276,35 @@ function applyDirtyRecords(
 ): void {
   const open = (d: DraftDeal): boolean => d.stage !== 'Closed Won' && d.stage !== 'Closed Lost';
   const eligible = (d: DraftDeal): boolean => d.ownerKey !== leaverKey && d.dirty === null && d.splits.length === 0;
-  const choose = (pred: (d: DraftDeal) => boolean, what: string): DraftDeal => {
-    const list = drafts.filter((d) => eligible(d) && pred(d));
-    if (list.length === 0) throw new AppError('INTERNAL', `no deal fits the dirty record "${what}"`);
-    return rng.pick(list);
+  /** A random eligible deal fitting the first of `preds` that any deal fits. */
+  const choose = (what: string, ...preds: ((d: DraftDeal) => boolean)[]): DraftDeal => {
+    for (const pred of preds) {
+      const list = drafts.filter((d) => eligible(d) && pred(d));
+      if (list.length > 0) return rng.pick(list);
+    }
+    throw new AppError('INTERNAL', `no deal fits the dirty record "${what}"`);
   };
 
-  const noAmount = choose(
-    (d) => open(d) && d.quarterOffset === 0 && d.closeDate !== null && d.closeDate > anchor,
-    'no_amount',
-  );
+  // An open deal due later this quarter; when the anchor is the quarter's last day there is none, so next quarter's.
+  const dueAfterAnchor =
+    (offset: number) =>
+    (d: DraftDeal): boolean =>
+      open(d) && d.quarterOffset === offset && d.closeDate !== null && d.closeDate > anchor;
+  const noAmount = choose('no_amount', dueAfterAnchor(0), dueAfterAnchor(1));
   noAmount.dirty = 'no_amount';
   noAmount.amount = null;
   noAmount.lineItems = [];
   for (const h of noAmount.history) h.amount = null;
 
   const unknown = choose(
-    (d) => d.stage === 'Closed Won' && d.closeDate !== null && d.closeDate >= quarterStart && d.closeDate <= anchor,
     'unknown_currency',
+    (d) => d.stage === 'Closed Won' && d.closeDate !== null && d.closeDate >= quarterStart && d.closeDate <= anchor,
   );
   unknown.dirty = 'unknown_currency';
   unknown.currency = UNKNOWN_CURRENCY;
   unknown.lineItems = [];
 
-  const noClose = choose((d) => open(d) && d.quarterOffset === 1, 'null_close_date');
+  const noClose = choose('null_close_date', (d) => open(d) && d.quarterOffset === 1);
   noClose.dirty = 'null_close_date';
   noClose.closeDate = null;
   const last = noClose.history[noClose.history.length - 1];

@@ -6,7 +6,7 @@ export const COMMAND_TABLE_FOR_TESTS: CommandTable = {
   start: () => import('../../src/cli/commands/start.ts'),
   worker: () => import('../../src/cli/commands/worker.ts'),
   sync: () => import('../../src/cli/commands/sync.ts'),
-  recompute: notBuilt('not used here'),
+  recompute: () => import('../../src/cli/commands/recompute.ts'),
   report: () => import('../../src/cli/commands/report.ts'),
   'writeback plan': () => import('../../src/cli/commands/writeback.ts').then((m) => m.plan),
   'writeback revert': () => import('../../src/cli/commands/writeback.ts').then((m) => m.revert),

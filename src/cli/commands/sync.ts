@@ -95,9 +95,32 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     const asOf = ctx.options.asOf as string | undefined;
     ctx.io.stderr(
-      `Read side done. This command does not yet run the metrics${asOf ? ` as of ${asOf}` : ''} or the write-back ` +
-        `(issues 6 and 7): nothing was computed or written to the CRM${ctx.options.writeback === false ? ' (--no-writeback)' : ''}.`,
+      `Read side done. This command does not yet run the metrics${asOf ? ` as of ${asOf}` : ''} (issue 6)` +
+        (ctx.options.writeback === false
+          ? ': nothing was computed or written to the CRM (--no-writeback).'
+          : '; write-back below uses the metrics last computed.'),
     );
+    // --- write-back and alert tasks (issue 7): src/sync/writeback/run.ts ---
+    if (ctx.options.writeback !== false && !abort.signal.aborted) {
+      const { writebackStep } = await import('../../sync/writeback/run.ts');
+      const wb = {
+        db: handle.db,
+        config,
+        log: logger,
+        connector: (id: string) => {
+          const c = config.connections.find((x) => x.id === id);
+          if (!c) throw new AppError('USAGE', `no connection "${id}" in the configuration`, { where: '--connection' });
+          return connectorFor(handle.db, c, config, logger, abort.signal);
+        },
+      };
+      const lines = await writebackStep(wb, {
+        ...(asOf !== undefined ? { asOf } : {}),
+        deliver: ctx.options.deliver === true,
+        ...(wanted !== undefined ? { only: wanted } : {}),
+      });
+      for (const line of lines) ctx.io.stdout(line);
+    }
+    // --- end of write-back ---
     return failed ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);

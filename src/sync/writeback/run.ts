@@ -190,3 +190,41 @@ export async function deliverAlerts(
   log.info({ connection: connectionId, ...result }, 'alert tasks delivered');
   return result;
 }
+
+/**
+ * The write-back step of `quota-tracker sync`: write-back for every connection that has it (or just `only`), then
+ * alert tasks; returns one line per connection for the terminal. A past `asOf` writes nothing without `deliver`.
+ */
+export async function writebackStep(
+  ctx: WritebackContext,
+  o: { asOf?: PlainDate; deliver?: boolean; only?: string } = {},
+): Promise<string[]> {
+  const lines: string[] = [];
+  const ids = ctx.config.connections
+    .filter((c) => c.enabled && c.type === 'salesforce' && (o.only === undefined || c.id === o.only))
+    .map((c) => c.id);
+  for (const id of ids) {
+    const out = await runWriteback(ctx, {
+      connectionId: id,
+      ...(o.asOf !== undefined ? { asOf: o.asOf } : {}),
+      ...(o.deliver !== undefined ? { deliver: o.deliver } : {}),
+    });
+    if (out.status !== 'done') {
+      lines.push(`${id}: write-back skipped: ${out.reason}`);
+      continue;
+    }
+    const p = out.push;
+    lines.push(
+      p.mode === 'dry-run'
+        ? `${id}: write-back dry run #${p.runId}: ${p.plan.length} record(s) would change; nothing written`
+        : `${id}: write-back run #${p.runId}: ${p.recordsWritten} record(s) written, ${p.recordsFailed} failed, ${p.apiCalls} API call(s)`,
+    );
+    const alerts = await deliverAlerts(ctx, id);
+    lines.push(
+      'skipped' in alerts
+        ? `${id}: alert tasks skipped: ${alerts.skipped}`
+        : `${id}: alert tasks: ${alerts.created} created, ${alerts.resent} re-sent, ${alerts.closed} closed, ${alerts.capped} over the daily cap`,
+    );
+  }
+  return lines;
+}

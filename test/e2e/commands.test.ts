@@ -1,0 +1,101 @@
+/**
+ * The write-back commands through the CLI, in process, against the sandbox and a throw-away database:
+ * `sync` writes back after reading, `writeback plan` shows the diff without writing, `writeback revert` restores.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runCli } from '../../src/cli/program.ts';
+import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
+import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
+
+let sb: SalesforceSandbox;
+let fresh: FreshDb;
+let configPath: string;
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = process.env.DATABASE_URL;
+  process.env.DATABASE_URL = fresh.url;
+  try {
+    const code = await runCli(['--config', configPath, ...args], COMMAND_TABLE_FOR_TESTS, {
+      io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    if (saved === undefined) delete process.env.DATABASE_URL;
+    else process.env.DATABASE_URL = saved;
+  }
+}
+
+beforeAll(async () => {
+  sb = await startSalesforceSandbox({ seed: 3, size: 'small' });
+  fresh = await freshDatabase('e2e_cli', 12);
+  configPath = join(tmpdir(), `qt-cli-${process.pid}.yaml`);
+  writeFileSync(
+    configPath,
+    stringify({
+      database: { url: fresh.url },
+      logLevel: 'warn',
+      connections: [
+        {
+          id: 'sf',
+          type: 'salesforce',
+          loginUrl: sb.url,
+          auth: {
+            kind: 'refresh_token',
+            clientId: sb.credentials.clientId,
+            clientSecret: sb.credentials.clientSecret,
+            refreshToken: sb.credentials.refreshToken,
+          },
+        },
+      ],
+    }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await sb?.close();
+  await fresh?.drop();
+});
+
+describe('write-back commands', () => {
+  it('sync, recompute, writeback plan, sync (writes), plan (empty), revert', async () => {
+    const first = await cli('sync');
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain('sf: write-back run #');
+
+    const recompute = await cli('recompute');
+    expect(recompute.code, recompute.err).toBe(0);
+
+    const plan = await cli('writeback', 'plan');
+    expect(plan.code, plan.err).toBe(0);
+    expect(plan.out).toMatch(/sf User 005\w+\n {2}Pipeline_Coverage__c: \(empty\) -> [\d.]+/);
+    const planned = Number(/sf: (\d+) record\(s\) would change/.exec(plan.out)?.[1]);
+    expect(planned).toBeGreaterThan(0);
+    const written = sb.store.all('User').filter((u) => u.Quota_Attainment__c != null);
+    expect(written).toEqual([]);
+
+    const second = await cli('sync');
+    expect(second.code, second.err).toBe(0);
+    const m = /sf: write-back run #(\d+): (\d+) record\(s\) written, 0 failed/.exec(second.out);
+    expect(m?.[2]).toBe(String(planned));
+    expect(sb.store.all('User').filter((u) => u.Quota_Attainment__c != null)).toHaveLength(planned);
+
+    const again = await cli('writeback', 'plan');
+    expect(again.out).toContain('sf: 0 record(s) would change');
+
+    const revert = await cli('writeback', 'revert', '--run', String(m?.[1]));
+    expect(revert.code, revert.err).toBe(0);
+    expect(revert.out).toContain(`${planned} record(s) restored, 0 failed`);
+    expect(sb.store.all('User').filter((u) => u.Quota_Attainment__c != null)).toEqual([]);
+
+    const missing = await cli('writeback', 'revert', '--run', '9999');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('there is no write-back run 9999');
+  }, 150_000);
+});

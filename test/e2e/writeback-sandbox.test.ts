@@ -202,6 +202,24 @@ describe('write-back to the Salesforce sandbox', () => {
     expect(u?.LastModifiedById).toBe(sb.integrationUserId);
   });
 
+  it('honours the kill switches: enabled false writes nothing, a past as-of only with --deliver', async () => {
+    const before = compositeCalls().length;
+    const off = await runWriteback(
+      { ...ctx, config: { ...config, writeback: { enabled: false, mode: 'live' } } },
+      { connectionId: 'sf' },
+    );
+    expect(off).toMatchObject({ status: 'disabled' });
+    const past = await runWriteback(ctx, { connectionId: 'sf', asOf: '2026-01-15' });
+    expect(past).toMatchObject({ status: 'past_as_of' });
+    expect(compositeCalls().length).toBe(before);
+    const dry = await runWriteback(
+      { ...ctx, config: { ...config, writeback: { enabled: true, mode: 'dry-run' } } },
+      { connectionId: 'sf' },
+    );
+    expect(dry.status === 'done' && dry.push.mode).toBe('dry-run');
+    expect(compositeCalls().length).toBe(before);
+  });
+
   it('revert restores the values a run replaced (the first run: fields empty again)', async () => {
     const layout = defaultLayout();
     const writerCtx = (await import('../../src/connectors/salesforce/write.ts')).SalesforceWriter;

@@ -1,7 +1,8 @@
 /**
  * Against a synced Salesforce sandbox org: every number `report team --format text` prints equals the JSON.
  * The sandbox (real HTTP, the real jsforce connector and sync runner) is `small` by default; the issue's check is
- * on `medium` (500 reps, 100,000 deals), which takes minutes here: run it with QT_SANDBOX_SIZE=medium.
+ * on `medium` (500 reps, 100,000 deals), which takes about 15 minutes on this shared 2-core machine (sync ~8,
+ * report ~7): run it with QT_SANDBOX_SIZE=medium (passed with seed 1 on 2026-11-25; QT_SANDBOX_SEED picks another).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
@@ -24,7 +25,7 @@ let t: TestDatabase;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  sb = await startSalesforceSandbox({ seed: Number(process.env.QT_SANDBOX_SEED ?? 7), size: SIZE, anchorDate: AS_OF });
+  sb = await startSalesforceSandbox({ seed: Number(process.env.QT_SANDBOX_SEED ?? 1), size: SIZE, anchorDate: AS_OF });
   const connector = new SalesforceConnector({
     config: {
       id: 'sf',

@@ -88,7 +88,7 @@ export const revert: CommandModule = {
       const run = await handle.db.selectFrom('writeback_runs').selectAll().where('id', '=', runId).executeTakeFirst();
       if (!run) throw new AppError('NOT_FOUND', `there is no write-back run ${runId}`, { where: '--run' });
       const conn = config.connections.find((c) => c.id === run.connection_id);
-      if (!conn || conn.type !== 'salesforce') {
+      if (conn?.type !== 'salesforce') {
         throw new AppError(
           'CONFIG_INVALID',
           `run ${runId} wrote to connection "${run.connection_id}", which is not a Salesforce connection in the configuration`,

@@ -142,13 +142,16 @@ function execute(
 ): SaveResult[] {
   for (const p of plans) validate(store, p);
   const anyInvalid = plans.some((p) => p.errors.length > 0);
+  // As in the documented examples (test/fixtures/salesforce/collections-*.json): a failed item has no `created`,
+  // and a rolled-back item keeps the id of the existing record it would have updated (an insert has none).
   if (allOrNone && anyInvalid) {
-    return plans.map((p) => ({
-      success: false,
-      errors:
-        p.errors.length > 0
-          ? p.errors
-          : [
+    return plans.map((p) =>
+      p.errors.length > 0
+        ? { success: false, errors: p.errors }
+        : {
+            ...(p.mode === 'update' && p.id ? { id: p.id } : {}),
+            success: false,
+            errors: [
               {
                 statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
                 message:
@@ -156,13 +159,13 @@ function execute(
                 fields: [],
               },
             ],
-      ...(upsert ? { created: false } : {}),
-    }));
+          },
+    );
   }
   // Simplification: with allOrNone, a failure found only while writing (a duplicate value between two records of
   // the same call) is reported per record but earlier writes of the call are not undone.
   return plans.map((p) => {
-    if (p.errors.length > 0) return { success: false, errors: p.errors, ...(upsert ? { created: false } : {}) };
+    if (p.errors.length > 0) return { success: false, errors: p.errors };
     try {
       const row =
         p.mode === 'create'
@@ -175,7 +178,6 @@ function execute(
       return {
         success: false,
         errors: [{ statusCode: String(e.details?.statusCode ?? 'UNKNOWN_EXCEPTION'), message: e.message, fields }],
-        ...(upsert ? { created: false } : {}),
       };
     }
   });

@@ -2,15 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { admin, connect, fixture, keys, rejection } from './helpers.ts';
 
-const queryDoc = fixture<{ body: Record<string, unknown> }>('query-response.json');
+const queryDoc = fixture<{ body: Record<string, unknown>; unpagedBody: Record<string, unknown> }>(
+  'query-response.json',
+);
 const deletedDoc = fixture<{ body: Record<string, unknown> }>('getdeleted-response.json');
 const updatedDoc = fixture<{ body: Record<string, unknown> }>('getupdated-response.json');
-const createDoc = fixture<{ body: unknown[]; allOrNoneFailure: Array<{ errors: unknown[] }> }>(
+type DocResult = { id?: string; success: boolean; errors: unknown[]; created?: boolean };
+const createDoc = fixture<{ body: DocResult[]; partialFailure: DocResult[]; allOrNoneFailure: DocResult[] }>(
   'collections-create-response.json',
 );
-const upsertDoc = fixture<{ body: unknown[] }>('collections-upsert-response.json');
-const limitsDoc = fixture<{ body: Record<string, unknown> }>('limits-response.json');
-const errorsDoc = fixture<{ malformedQuery: Array<{ message: string; errorCode: string }> }>('errors.json');
+const upsertDoc = fixture<{ body: DocResult[]; partialFailure: DocResult[]; allOrNoneFailure: DocResult[] }>(
+  'collections-upsert-response.json',
+);
+const limitsDoc = fixture<{ body: Record<string, Record<string, unknown>> }>('limits-response.json');
+const errorsDoc = fixture<{
+  malformedQuery: Array<{ message: string; errorCode: string }>;
+  resourceDoesNotExist: unknown;
+}>('errors.json');
 
 let sb: SalesforceSandbox;
 let conn: ReturnType<typeof connect>;
@@ -93,6 +101,8 @@ describe('query, query-more and queryAll through jsforce', () => {
     expect(rest.records).toHaveLength(100);
     const all = await conn.query('SELECT Id FROM Task', { autoFetch: false } as never);
     expect(all).toMatchObject({ totalSize: 450, done: true });
+    // A last (or only) page has no nextRecordsUrl, as in the documented single-page example.
+    expect(keys(all)).toEqual(keys(queryDoc.unpagedBody));
   });
 
   it('keeps at most 10 cursors open: an 11th drops the oldest, whose locator then fails', async () => {
@@ -123,6 +133,11 @@ describe('query, query-more and queryAll through jsforce', () => {
     expect((await rejection(conn.query('SELECT Id FROM Bogus__c'))).errorCode).toBe('INVALID_TYPE');
     const last = sb.log.entries().at(-1)!;
     expect(last).toMatchObject({ status: 400, errorCode: 'INVALID_TYPE', soql: 'SELECT Id FROM Bogus__c' });
+    const missing = await fetch(`${sb.url}/services/data/v62.0/sobjects/Bogus__c/describe`, {
+      headers: { authorization: `Bearer ${conn.accessToken}` },
+    });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual(errorsDoc.resourceDoesNotExist);
   });
 
   it('COUNT() answers totalSize with no records', async () => {
@@ -253,14 +268,45 @@ describe('sObject Collections writes', () => {
       errors: [{ statusCode: 'DUPLICATE_VALUE', fields: ['Quota_Alert_Key__c'] }],
     });
 
+    // A failed item has no id, as in the documented partial-failure example.
+    expect(keys(mixed[1])).toEqual(keys(createDoc.partialFailure[0]));
+    expect(keys(mixed[0])).toEqual(keys(createDoc.partialFailure[1]));
+
+    // Same order as the documented allOrNone example: the invalid record first, then one rolled back.
     const before = sb.store.count('Lead');
     const all = await conn
       .sobject('Lead')
-      .create([{ LastName: 'Fine', Company: 'C' }, { Company: 'Broken' }], { allOrNone: true });
-    expect(all.map((r) => r.errors.map((e) => (e as unknown as { statusCode: string }).statusCode))).toEqual(
-      createDoc.allOrNoneFailure.map((r) => r.errors.map((e) => (e as { statusCode: string }).statusCode)),
-    );
+      .create([{ Company: 'Broken' }, { LastName: 'Fine', Company: 'C' }], { allOrNone: true });
+    expect(all.map(keys)).toEqual(createDoc.allOrNoneFailure.map(keys));
+    expect(all[0]).toMatchObject({ success: false, errors: [{ statusCode: 'REQUIRED_FIELD_MISSING' }] });
+    expect(all[1]).toEqual(createDoc.allOrNoneFailure[1]);
     expect(sb.store.count('Lead')).toBe(before);
+  });
+
+  it('upsert failures carry no created flag, and an allOrNone rollback keeps the existing record id', async () => {
+    const [kept] = await conn.sobject('Task').create([{ Subject: 'kept', Quota_Alert_Key__c: 'rep:2026-Q1:kept' }]);
+    const keptId = String(kept!.id);
+    const partial = await conn.sobject('Task').upsert(
+      [
+        { Quota_Alert_Key__c: 'rep:2026-Q1:kept', Subject: 'kept 2' },
+        { Quota_Alert_Key__c: 'rep:2026-Q1:bad', ActivityDate: 'soon' },
+      ],
+      'Quota_Alert_Key__c',
+    );
+    expect(partial[0]).toEqual({ id: keptId, success: true, errors: [], created: false });
+    expect(keys(partial[1])).toEqual(keys(upsertDoc.partialFailure[1]));
+    expect(partial[1]).toMatchObject({ errors: [{ statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD' }] });
+    const all = await conn.sobject('Task').upsert(
+      [
+        { Quota_Alert_Key__c: 'rep:2026-Q1:kept', Subject: 'kept 3' },
+        { Quota_Alert_Key__c: 'rep:2026-Q1:bad', ActivityDate: 'soon' },
+      ],
+      'Quota_Alert_Key__c',
+      { allOrNone: true },
+    );
+    expect(all.map(keys)).toEqual(upsertDoc.allOrNoneFailure.map(keys));
+    expect(all[0]).toEqual({ ...upsertDoc.allOrNoneFailure[0], id: keptId });
+    expect(sb.store.get('Task', keptId)!.Subject).toBe('kept 2');
   });
 
   it('fails the whole call for an unknown field and for more than 200 records', async () => {
@@ -310,7 +356,11 @@ describe('single-record upsert and collection delete', () => {
 describe('limits and Sforce-Limit-Info', () => {
   it('counts API calls in /limits and in the header jsforce parses', async () => {
     const lim = (await conn.request('/limits')) as Record<string, { Max: number; Remaining: number }>;
-    expect(keys(lim.DailyApiRequests)).toEqual(keys(limitsDoc.body.DailyApiRequests));
+    // A subset of the documented entries, each with the documented { Max, Remaining } shape.
+    expect(Object.keys(lim).sort()).toEqual(['DailyApiRequests', 'DailyBulkApiBatches', 'DailyBulkV2QueryJobs']);
+    for (const [name, entry] of Object.entries(lim)) expect(keys(entry)).toEqual(keys(limitsDoc.body[name]));
+    expect(lim.DailyBulkApiBatches).toEqual(limitsDoc.body.DailyBulkApiBatches);
+    expect(lim.DailyBulkV2QueryJobs).toEqual(limitsDoc.body.DailyBulkV2QueryJobs);
     expect(lim.DailyApiRequests!.Max).toBe(100_000);
     expect(lim.DailyApiRequests!.Remaining).toBe(100_000 - sb.server.apiUsed);
     const used = sb.server.apiUsed;

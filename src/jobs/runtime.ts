@@ -26,6 +26,9 @@ import {
 
 export const QUEUE_NAME = 'pipeline';
 
+const LOCK_MS =
+  Number(process.env.QUOTA_TRACKER_JOB_LOCK_MS) > 0 ? Number(process.env.QUOTA_TRACKER_JOB_LOCK_MS) : 60_000;
+
 /** What a handler gets besides its payload. */
 export interface JobContext {
   jobId: string;
@@ -148,8 +151,11 @@ export class JobRuntime {
     for (let i = 0; i < (options.count ?? 1); i++) {
       const worker = this.backend.worker(QUEUE_NAME, (job, token) => this.process(job, token), {
         concurrency: options.concurrency ?? 4,
-        // A sync page can take a while; the lock is renewed in the background meanwhile.
-        lockDuration: 60_000,
+        // A sync page can take a while; the lock is renewed in the background meanwhile. A worker that dies holds
+        // its jobs until the lock expires, then another worker takes them over (QUOTA_TRACKER_JOB_LOCK_MS shortens
+        // that, e.g. in tests).
+        lockDuration: LOCK_MS,
+        stalledInterval: Math.max(1_000, Math.floor(LOCK_MS / 2)),
       });
       worker.on('failed', (job, err) => {
         this.log.warn({ job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed');

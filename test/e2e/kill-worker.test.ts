@@ -1,0 +1,165 @@
+/**
+ * A `quota-tracker worker` process killed with SIGKILL while its write-back call is in flight, then a second worker
+ * started: the update still arrives, and the manager gets exactly one task. Real processes, the PostgreSQL queue
+ * backend, the Salesforce sandbox slowing the composite call so the kill lands inside it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { configSchema } from '../../src/config/schema.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import { createQueueBackend } from '../../src/jobs/backend.ts';
+import { startService } from '../../src/jobs/service.ts';
+import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
+
+let sb: SalesforceSandbox;
+let fresh: FreshDb;
+let cfgPath: string;
+const children: ChildProcess[] = [];
+
+function until<T>(check: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      const v = check();
+      if (v !== undefined && v !== false) return resolve(v as T);
+      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 100);
+    };
+    tick();
+  });
+}
+
+function worker(): ChildProcess {
+  const child = spawn(process.execPath, ['bin/quota-tracker.js', 'worker', '--config', cfgPath], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: { ...process.env, REDIS_URL: '', DATABASE_URL: fresh.url, QUOTA_TRACKER_JOB_LOCK_MS: '3000' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  sb = await startSalesforceSandbox({ seed: 6, size: 'small' });
+  fresh = await freshDatabase('e2e_kill', 12);
+  const raw = {
+    database: { url: fresh.url },
+    logLevel: 'warn',
+    queue: { prefix: 'qt_kill' },
+    alerts: { maxTasksPerManagerPerDay: 100 },
+    connections: [
+      {
+        id: 'sf',
+        type: 'salesforce',
+        loginUrl: sb.url,
+        auth: {
+          kind: 'refresh_token',
+          clientId: sb.credentials.clientId,
+          clientSecret: sb.credentials.clientSecret,
+          refreshToken: sb.credentials.refreshToken,
+        },
+      },
+    ],
+  };
+  cfgPath = join(tmpdir(), `qt-kill-${process.pid}.yaml`);
+  writeFileSync(cfgPath, stringify(raw));
+  await migrateToLatest(fresh.db);
+  // The first full pipeline, in process.
+  const config = configSchema.parse(raw);
+  let wrote = false;
+  const svc = await startService({
+    config,
+    db: { db: fresh.db, url: fresh.url, embedded: false, close: async () => {} },
+    log: silentLogger,
+    migrateQueue: true,
+    reconcileSchedulers: false,
+    backend: 'postgres',
+    onWriteback: (o) => {
+      if (o.status === 'done' && o.push.recordsWritten > 0) wrote = true;
+    },
+  });
+  for (const stream of [
+    'users',
+    'user_roles',
+    'opportunities',
+    'forecasting_quotas',
+    'fiscal_periods',
+    'currency_types',
+  ]) {
+    await svc.runtime.enqueue('sync', { v: 1, connectionId: 'sf', stream, trigger: 'cli' });
+  }
+  await until(() => wrote || undefined, 60_000, 'the first write-back');
+  await new Promise((r) => setTimeout(r, 1500));
+  await svc.close();
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await sb?.close();
+  await fresh?.drop();
+});
+
+it('a worker killed mid-write-back loses no update and the next one creates no duplicate task', async () => {
+  const rep = sb.store
+    .all('User')
+    .filter(
+      (u) =>
+        typeof u.Projected_Attainment__c === 'number' && (u.Projected_Attainment__c as number) >= 75 && u.ManagerId,
+    )
+    .map((u) => ({
+      u,
+      won: sb.store.all('Opportunity').filter((o) => o.OwnerId === u.Id && o.StageName === 'Closed Won'),
+    }))
+    .find((x) => x.won.length > 0);
+  expect(rep).toBeDefined();
+  if (!rep) return;
+  const repId = String(rep.u.Id);
+  sb.store.advance(60_000);
+  for (const o of rep.won) sb.store.update('Opportunity', String(o.Id), { StageName: 'Closed Lost' });
+  sb.faults.add({ kind: 'slow', method: 'PATCH', path: '/composite/sobjects', delayMs: 5_000, count: 1 });
+
+  const a = worker();
+  const queue = createQueueBackend({ databaseUrl: fresh.url, prefix: 'qt_kill' }).queue('pipeline');
+  await queue.add('sync', { v: 1, connectionId: 'sf', stream: 'opportunities', trigger: 'cli' });
+  const seen = sb.log.entries().length;
+  await until(
+    () =>
+      sb.log
+        .entries()
+        .slice(seen)
+        .find((e) => e.method === 'PATCH' && e.path.includes('/composite/sobjects')),
+    60_000,
+    'the write-back call',
+  );
+  a.kill('SIGKILL');
+  await new Promise((r) => a.on('exit', r));
+
+  const b = worker();
+  const after = await until(
+    () => {
+      const u = sb.store.get('User', repId);
+      return u && u.Quota_Attainment__c === 0 ? u : undefined;
+    },
+    60_000,
+    'the update after the restart',
+  );
+  expect(after.Projected_Attainment__c).toBeLessThan(70);
+  const tasks = () =>
+    sb.store
+      .all('Task')
+      .filter((t) => String(t.Quota_Alert_Key__c ?? '').startsWith('at_risk_rep:') && t.OwnerId === rep.u.ManagerId)
+      .filter((t) => String(t.Subject ?? '').includes(String(rep.u.Name)));
+  await until(() => (tasks().length > 0 ? true : undefined), 30_000, 'the task');
+  await new Promise((r) => setTimeout(r, 4_000));
+  expect(tasks()).toHaveLength(1);
+  b.kill('SIGTERM');
+  const code = await new Promise((r) => b.on('exit', (c) => r(c)));
+  expect(code).toBe(0);
+  await queue.close();
+}, 180_000);

@@ -105,7 +105,9 @@ export class SalesforceSandboxServer {
         reply = failure(e);
       }
     }
-    const isData = url.pathname.startsWith('/services/data');
+    // Documented as returned by every REST API request except the Versions URI (/services/data), which doesn't
+    // count towards the org's limit.
+    const isData = url.pathname.startsWith('/services/data/') && url.pathname.replace(/\/+$/, '') !== '/services/data';
     if (isData) {
       reply.headers = { ...reply.headers, 'Sforce-Limit-Info': `api-usage=${this.apiUsed}/${this.apiLimit}` };
     }

@@ -18,6 +18,7 @@ const limitsDoc = fixture<{ body: Record<string, Record<string, unknown>> }>('li
 const errorsDoc = fixture<{
   malformedQuery: Array<{ message: string; errorCode: string }>;
   resourceDoesNotExist: unknown;
+  limitHeader: string;
 }>('errors.json');
 
 let sb: SalesforceSandbox;
@@ -366,6 +367,18 @@ describe('limits and Sforce-Limit-Info', () => {
     const used = sb.server.apiUsed;
     await conn.query('SELECT Id FROM Organization');
     expect(conn.limitInfo.apiUsage).toEqual({ used: used + 1, limit: 100_000 });
+  });
+
+  it('sends the header in the documented form on every REST call but the Versions URI', async () => {
+    const shape = (h: string | null) => h?.replace(/\d+/g, 'N');
+    const auth = { authorization: `Bearer ${conn.accessToken}` };
+    const data = await fetch(`${sb.url}/services/data/v62.0/limits`, { headers: auth });
+    expect(shape(data.headers.get('sforce-limit-info'))).toBe(shape(errorsDoc.limitHeader));
+    const failed = await fetch(`${sb.url}/services/data/v62.0/sobjects/Bogus__c/describe`, { headers: auth });
+    expect(shape(failed.headers.get('sforce-limit-info'))).toBe(shape(errorsDoc.limitHeader));
+    const versions = await fetch(`${sb.url}/services/data`, { headers: auth });
+    expect(versions.status).toBe(200);
+    expect(versions.headers.get('sforce-limit-info')).toBeNull();
   });
 });
 

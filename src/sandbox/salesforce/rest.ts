@@ -134,15 +134,19 @@ export class ReadApi {
     };
   }
 
-  /** GET sobjects/<type>/describe. */
-  describe(typeName: string, version: string): Reply {
+  /** GET sobjects/<type>/describe; `instanceUrl` makes the absolute ui* URL templates. */
+  describe(typeName: string, version: string, instanceUrl = ''): Reply {
     const def = findSObject(typeName);
     if (!def) return errorReply(404, 'NOT_FOUND', 'The requested resource does not exist');
     return {
       status: 200,
       body: {
         ...objectSummary(def),
-        urls: objectUrls(def, version),
+        urls: {
+          ...objectUrls(def, version),
+          uiEditTemplate: `${instanceUrl}/{ID}/e`,
+          uiDetailTemplate: `${instanceUrl}/{ID}`,
+        },
         fields: def.fields.map(describeField),
         childRelationships: childRelationships(def),
         recordTypeInfos: [],
@@ -253,6 +257,7 @@ function objectSummary(o: SObjectDef) {
     labelPlural: o.labelPlural,
     keyPrefix: o.keyPrefix,
     custom: o.custom ?? false,
+    customSetting: false,
     createable: o.createable,
     updateable: o.updateable,
     deletable: o.deletable,
@@ -301,6 +306,9 @@ function describeField(f: FieldDef) {
     updateable: f.updateable,
     calculated: f.calculated ?? false,
     calculatedFormula: f.formula ?? null,
+    // Simplification: no field has a default. The documented describe example shows this key as `{ value: null }`;
+    // the sandbox answers the bare value, which is what jsforce's Field type (`defaultValue: Optional<string>`) reads.
+    defaultValue: null,
     custom: f.name.endsWith('__c'),
     externalId: f.externalId ?? false,
     unique: f.unique ?? false,
@@ -332,7 +340,13 @@ function childRelationships(def: SObjectDef) {
         f.referenceTo?.includes(def.name) &&
         !['CreatedById', 'LastModifiedById'].includes(f.name)
       ) {
-        out.push({ childSObject: o.name, field: f.name, cascadeDelete: false, relationshipName: null });
+        out.push({
+          childSObject: o.name,
+          field: f.name,
+          cascadeDelete: false,
+          deprecatedAndHidden: false,
+          relationshipName: null,
+        });
       }
     }
   }

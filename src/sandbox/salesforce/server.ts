@@ -213,7 +213,7 @@ export class SalesforceSandboxServer {
     }
     if (head === 'sobjects') {
       if (!a && method === 'GET') return this.read.globalDescribe(version);
-      if (a && b === 'describe' && !c && method === 'GET') return this.read.describe(a, version);
+      if (a && b === 'describe' && !c && method === 'GET') return this.read.describe(a, version, this.baseUrl);
       if (a && (b === 'deleted' || b === 'updated') && !c && method === 'GET') {
         return this.read.replication(b, a, url.searchParams.get('start'), url.searchParams.get('end'));
       }

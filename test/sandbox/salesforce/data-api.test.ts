@@ -14,6 +14,12 @@ const createDoc = fixture<{ body: DocResult[]; partialFailure: DocResult[]; allO
 const upsertDoc = fixture<{ body: DocResult[]; partialFailure: DocResult[]; allOrNoneFailure: DocResult[] }>(
   'collections-upsert-response.json',
 );
+const describeDoc = fixture<{
+  body: { fields: Array<Record<string, unknown>>; childRelationships: Array<Record<string, unknown>> } & Record<
+    string,
+    unknown
+  >;
+}>('describe-response.json');
 const limitsDoc = fixture<{ body: Record<string, Record<string, unknown>> }>('limits-response.json');
 const errorsDoc = fixture<{
   malformedQuery: Array<{ message: string; errorCode: string }>;
@@ -148,6 +154,26 @@ describe('query, query-more and queryAll through jsforce', () => {
 });
 
 describe('describe', () => {
+  it('answers every key the documented example shows, at each level', async () => {
+    const res = await fetch(`${sb.url}/services/data/v62.0/sobjects/User/describe`, {
+      headers: { authorization: `Bearer ${conn.accessToken}` },
+    });
+    const d = (await res.json()) as typeof describeDoc.body & { urls: Record<string, string> };
+    const doc = describeDoc.body;
+    expect(Object.keys(d)).toEqual(expect.arrayContaining(Object.keys(doc)));
+    expect(Object.keys(d.fields[0]!)).toEqual(expect.arrayContaining(Object.keys(doc.fields[0]!)));
+    expect(Object.keys(d.childRelationships[0]!)).toEqual(
+      expect.arrayContaining(Object.keys(doc.childRelationships[0]!)),
+    );
+    expect(d.urls).toMatchObject({
+      sobject: '/services/data/v62.0/sobjects/User',
+      uiEditTemplate: `${sb.url}/{ID}/e`,
+      uiDetailTemplate: `${sb.url}/{ID}`,
+    });
+    expect(d.fields[0]).toMatchObject({ name: 'Id', type: 'id', length: 18, updateable: false });
+    expect(d).toMatchObject({ custom: false, customSetting: false, keyPrefix: '005' });
+  });
+
   it('reports field types, updateability, external ids and formula fields', async () => {
     const user = await conn.sobject('User').describe();
     const f = (d: typeof user, n: string) => d.fields.find((x) => x.name === n)!;

@@ -45,7 +45,22 @@ export interface StreamSpec {
    * affected. Absent for streams that feed no per-rep metric (roles, rates, periods).
    */
   readonly dirty?: { readonly ownerColumn: string; readonly dateColumn: string };
+  /**
+   * Warehouse-side values this stream's changes can move (see src/sync/derive.ts): the runner recomputes them in
+   * the page's transaction. Their columns are not part of the normalized row, so not of its content hash.
+   */
+  readonly derives?: readonly Derivation[];
 }
+
+/**
+ * A column computed in the warehouse from other streams' rows, when no CRM field is mapped to it:
+ * - `deal_product_line`: deals.product_line is the product family of the deal's largest live line item (amount,
+ *   null as 0; lowest id on a tie), null without line items;
+ * - `rep_quota_carrying`: reps.quota_carrying is whether the user owns a live CRM quota, or true for every user
+ *   while the connection has no CRM quota at all (quotas then come from a file). The org file's `quota_carrying`
+ *   column still wins, in the metrics engine's person merge.
+ */
+export type Derivation = 'deal_product_line' | 'rep_quota_carrying';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cursor
@@ -137,6 +152,8 @@ export interface RepRow {
   start_date: string | null;
   territory: string | null;
   currency: string | null;
+  /** Only when a CRM field is mapped to it; else derived (`rep_quota_carrying`). */
+  quota_carrying?: boolean;
 }
 
 export interface CrmRoleRow {
@@ -156,7 +173,8 @@ export interface DealRow {
   close_date: string;
   created_date: string;
   deal_type: string | null;
-  product_line: string | null;
+  /** Only when a CRM field is mapped to it; else derived (`deal_product_line`). */
+  product_line?: string | null;
   segment: string | null;
   account_external_id: string | null;
   account_name: string | null;

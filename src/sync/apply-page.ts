@@ -9,6 +9,7 @@ import type { ColumnValue, NormalizedRecord, Page, StreamSpec } from '../connect
 import type { Database } from '../db/schema.ts';
 import { toJsonb } from '../db/schema.ts';
 import { contentHash } from '../util/hash.ts';
+import { runDerivations } from './derive.ts';
 
 /** The calendar piece the sync needs: which fiscal quarter a date falls in. */
 export interface PeriodLookup {
@@ -20,6 +21,8 @@ export interface ApplyContext {
   stream: StreamSpec & { scope?: { column: string; value: string } };
   runId: number;
   calendar: PeriodLookup;
+  /** The run's date (YYYY-MM-DD): the current quarter a rep-wide derived change marks dirty. */
+  today?: string;
 }
 
 export interface PageCounts {
@@ -294,9 +297,10 @@ export async function applyPage(
       .executeTakeFirst()) as Record<string, unknown> | undefined;
     if (!row || row.content_hash === undefined) continue;
     const merged = { ...row, ...patch.columns };
+    const derived = derivedColumns(ctx.stream);
     const pick = Object.fromEntries(
       Object.keys(row)
-        .filter((k) => !SYSTEM_COLUMNS.has(k))
+        .filter((k) => !SYSTEM_COLUMNS.has(k) && !derived.has(k))
         .map((k) => [k, merged[k] instanceof Date ? (merged[k] as Date).toISOString() : merged[k]]),
     );
     const hash = rowHash(pick);
@@ -316,20 +320,33 @@ export async function applyPage(
   counts.changed = changes.filter((c) => c.change !== 'deleted').length;
   counts.deleted = changes.filter((c) => c.change === 'deleted').length;
 
-  if (changes.length > 0) {
-    await trx
-      .insertInto('change_feed')
-      .values(
-        changes.map((c) => ({
-          connection_id: ctx.connectionId,
-          stream: ctx.stream.name,
-          external_id: c.externalId,
-          change: c.change,
-          sync_run_id: ctx.runId,
-        })),
-      )
-      .execute();
-    const keys = changes.flatMap((c) => dirtyKeys(ctx.connectionId, c.owners, c.days, ctx.calendar));
+  // Warehouse-side columns fed by this stream (a deal's product line from its line items, ...), recomputed for the
+  // rows this page moved; a derived value that changes marks its rep-periods dirty like a synced change does.
+  const derivedDirty = await runDerivations(trx, ctx.stream.derives ?? [], {
+    connectionId: ctx.connectionId,
+    table,
+    touchedIds: [...new Set(changes.map((c) => c.externalId))],
+    today: ctx.today ?? new Date().toISOString().slice(0, 10),
+  });
+
+  if (changes.length > 0 || derivedDirty.length > 0) {
+    if (changes.length > 0)
+      await trx
+        .insertInto('change_feed')
+        .values(
+          changes.map((c) => ({
+            connection_id: ctx.connectionId,
+            stream: ctx.stream.name,
+            external_id: c.externalId,
+            change: c.change,
+            sync_run_id: ctx.runId,
+          })),
+        )
+        .execute();
+    const keys = [
+      ...changes.flatMap((c) => dirtyKeys(ctx.connectionId, c.owners, c.days, ctx.calendar)),
+      ...derivedDirty.flatMap((d) => dirtyKeys(ctx.connectionId, [d.owner], [d.day], ctx.calendar)),
+    ];
     const unique = [...new Map(keys.map((k) => [`${k.subject_key}|${k.period_id}`, k])).values()];
     if (unique.length > 0) {
       await sql`INSERT INTO dirty_keys (subject_kind, subject_key, period_id, reason)
@@ -395,6 +412,27 @@ export async function applyPage(
     .where('id', '=', ctx.runId)
     .execute();
   return counts;
+}
+
+const DERIVED_COLUMNS: Readonly<Record<string, string>> = {
+  deal_product_line: 'product_line',
+  rep_quota_carrying: 'quota_carrying',
+};
+
+/** Columns of the stream's table that are derived in the warehouse, not part of its normalized rows. */
+function derivedColumns(stream: StreamSpec): Set<string> {
+  const own = new Set<string>();
+  for (const d of stream.derives ?? []) {
+    const col = DERIVED_COLUMNS[d];
+    if (!col) continue;
+    // A derivation lists on both streams that feed it; only the table that holds the column leaves it out.
+    if (
+      (d === 'deal_product_line' && stream.table === 'deals') ||
+      (d === 'rep_quota_carrying' && stream.table === 'reps')
+    )
+      own.add(col);
+  }
+  return own;
 }
 
 /**

@@ -107,7 +107,8 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     quarantined: 0,
     apiCalls: 0,
   };
-  const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar };
+  const today = (opts.now ?? (() => new Date()))().toISOString().slice(0, 10);
+  const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar, today };
   let status: SyncStatus = 'succeeded';
   let error: AppError | undefined;
   try {

@@ -17,7 +17,6 @@ import { normalizeRole, normalizeUser } from './normalize/people.ts';
 import {
   normalizeCurrencyType,
   normalizeDatedRate,
-  normalizeFiscalYear,
   normalizeForecastingQuota,
   normalizePeriod,
 } from './normalize/planning.ts';
@@ -31,6 +30,8 @@ export interface SalesforceFieldMapping {
   forecastCategory?: string;
   startDate?: string;
   territory?: string;
+  /** A User checkbox saying who carries a quota; unset: derived from who owns a ForecastingQuota. */
+  quotaCarrying?: string;
 }
 
 /** One object read by a stream. */
@@ -77,6 +78,10 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
   const userMapped: Record<string, string> = {};
   if (m.startDate) userMapped[m.startDate] = 'start_date';
   if (m.territory) userMapped[m.territory] = 'territory';
+  if (m.quotaCarrying) userMapped[m.quotaCarrying] = 'quota_carrying';
+  // Unmapped, these two are worked out in the warehouse once the streams they come from have synced.
+  const repDerives = m.quotaCarrying ? [] : (['rep_quota_carrying'] as const);
+  const dealDerives = m.productLine ? [] : (['deal_product_line'] as const);
 
   const incremental = { mode: 'incremental' as const, cursorField: 'SystemModstamp', formulaFields: [] };
   const fullRefresh = {
@@ -93,6 +98,7 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       ...incremental,
       // Users are deactivated, never deleted.
       supportsDeletedFeed: false,
+      derives: repDerives,
       mappedColumns: userMapped,
       objects: [
         {
@@ -137,6 +143,7 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       ...incremental,
       supportsDeletedFeed: true,
       dirty: { ownerColumn: 'owner_external_id', dateColumn: 'close_date' },
+      derives: dealDerives,
       mappedColumns: oppMapped,
       objects: [
         {
@@ -195,6 +202,7 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       table: 'deal_line_items',
       ...incremental,
       supportsDeletedFeed: true,
+      derives: dealDerives,
       mappedColumns: {},
       objects: [
         {
@@ -320,6 +328,7 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       supportsDeletedFeed: true,
       optional: true,
       dirty: { ownerColumn: 'owner_external_id', dateColumn: 'period_start' },
+      derives: repDerives,
       mappedColumns: {},
       objects: [
         {
@@ -346,12 +355,6 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       ...fullRefresh,
       mappedColumns: {},
       objects: [
-        {
-          sobject: 'FiscalYearSettings',
-          fields: [...AUDIT, 'Name', 'StartDate', 'EndDate'],
-          hasIsDeleted: false,
-          normalize: normalizeFiscalYear,
-        },
         {
           sobject: 'Period',
           fields: [...AUDIT, 'Type', 'StartDate', 'EndDate', 'Number', 'FiscalYearSettings.Name'],

@@ -15,10 +15,14 @@
  * - An Opportunity without CloseDate (which Salesforce itself would refuse) is quarantined as MISSING_CLOSE_DATE.
  *
  * Choices the spec leaves open, made here and named so the connector can agree or argue: deals.product_line is
- * the Product2.Family of the opportunity's largest line item (lowest Id on a tie), null without line items;
- * reps.start_date is Start_Date__c, else the CreatedDate as a date; reps.quota_carrying is whether the user owns
- * a ForecastingQuota; deal_splits.split_percent stays in Salesforce's 0..100 and is_overlay is a split type that
- * does not have to total 100%; quotas.period_end is the end of the quota's Period (else start + 3 months - 1 day).
+ * the Product2.Family of the opportunity's largest live line item by TotalPrice (a missing price counts as 0;
+ * lowest Id on a tie), null without line items; reps.start_date is Start_Date__c, else the CreatedDate as a date;
+ * reps.quota_carrying is whether the user owns a live revenue ForecastingQuota, or true for everyone while the
+ * org has none at all (quotas then come from elsewhere); deal_splits.split_percent stays in Salesforce's 0..100
+ * and is_overlay is a split type that does not have to total 100%; quotas.period_end is the end of the quota's
+ * Period (else start + 3 months - 1 day); crm_fiscal_periods holds the Period rows (their Year rows are the
+ * fiscal years); a static rate (CurrencyType) holds from 1970-01-01, the warehouse's "always", and fx_rates keeps
+ * no deleted rows and no is_deleted column (a rate gone from the org is gone from the table).
  */
 import { createHash } from 'node:crypto';
 import { addDays, addMonths, dateInZone } from '../../util/date.ts';
@@ -155,16 +159,17 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
   const products = new Map(store.all('Product2', { includeDeleted: true }).map((p) => [String(p.Id), p]));
   const family = (li: SRecord): string | null => str(products.get(String(li.Product2Id))?.Family);
   const largestItem = new Map<string, SRecord>();
+  const price = (li: SRecord | undefined): InstanceType<typeof Dec> => new Dec(decimalString(li?.TotalPrice) ?? 0);
   for (const li of lineItems) {
     if (li.IsDeleted === true) continue;
     const key = String(li.OpportunityId);
     const cur = largestItem.get(key);
-    const a = Number(li.TotalPrice ?? 0);
-    const b = Number(cur?.TotalPrice ?? 0);
-    if (!cur || a > b || (a === b && String(li.Id) < String(cur.Id))) largestItem.set(key, li);
+    const cmp = cur ? price(li).cmp(price(cur)) : 1;
+    if (!cur || cmp > 0 || (cmp === 0 && String(li.Id) < String(cur.Id))) largestItem.set(key, li);
   }
   const accounts = new Map(store.all('Account', { includeDeleted: true }).map((a) => [String(a.Id), a]));
-  const quotaOwners = new Set(store.all('ForecastingQuota').map((q) => String(q.QuotaOwnerId)));
+  const liveQuotas = store.all('ForecastingQuota').filter((q) => q.IsQuantity !== true);
+  const quotaOwners = new Set(liveQuotas.map((q) => String(q.QuotaOwnerId)));
   const splitTypes = new Map(store.all('OpportunitySplitType', { includeDeleted: true }).map((t) => [String(t.Id), t]));
   const periods = new Map(store.all('Period').map((p) => [String(p.Id), p]));
   const fiscalYears = new Map(store.all('FiscalYearSettings').map((f) => [String(f.Id), f]));
@@ -186,7 +191,7 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
       is_active: r.IsActive === true,
       start_date: str(r.Start_Date__c) ?? day(r.CreatedDate),
       territory: str(r.Territory__c),
-      quota_carrying: quotaOwners.has(String(r.Id)),
+      quota_carrying: liveQuotas.length === 0 || quotaOwners.has(String(r.Id)),
     })),
   );
   put(
@@ -323,27 +328,32 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
       number: decimalString(r.Number),
     })),
   );
+  // fx_rates has no is_deleted: a rate the org no longer has is not in the table.
+  const rate = (r: SRecord): OracleRow => {
+    const { is_deleted: _, ...rest } = common(r);
+    return { ...rest, currency: str(r.IsoCode), rate: decimalString(r.ConversionRate) };
+  };
   put(
     'currency_types',
-    rowsOf('currency_types').map((r) => ({
-      ...common(r),
-      currency: str(r.IsoCode),
-      rate: decimalString(r.ConversionRate),
-      valid_from: null,
-      valid_to: null,
-      source: 'crm_static',
-    })),
+    rowsOf('currency_types')
+      .filter((r) => r.IsDeleted !== true)
+      .map((r) => ({
+        ...rate(r),
+        valid_from: '1970-01-01',
+        valid_to: null,
+        source: 'crm_static',
+      })),
   );
   put(
     'dated_conversion_rates',
-    rowsOf('dated_conversion_rates').map((r) => ({
-      ...common(r),
-      currency: str(r.IsoCode),
-      rate: decimalString(r.ConversionRate),
-      valid_from: str(r.StartDate),
-      valid_to: str(r.NextStartDate),
-      source: 'crm_dated',
-    })),
+    rowsOf('dated_conversion_rates')
+      .filter((r) => r.IsDeleted !== true)
+      .map((r) => ({
+        ...rate(r),
+        valid_from: str(r.StartDate),
+        valid_to: str(r.NextStartDate),
+        source: 'crm_dated',
+      })),
   );
   return { streams, quarantined, unknownHardDeletes };
 }

@@ -182,7 +182,7 @@ describe('readSalesforceStream (opportunities)', () => {
           close_date: '2026-02-27',
           created_date: '2026-01-04',
           deal_type: 'New Business',
-          product_line: null,
+          // No product_line: unmapped, the warehouse derives it from the line items.
           segment: null,
           account_external_id: '001A',
           account_name: 'Globex',

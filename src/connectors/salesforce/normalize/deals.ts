@@ -31,7 +31,8 @@ export function normalizeOpportunity(raw: RawRecord, ctx: NormalizeContext): Dea
     close_date: reqDate(raw, 'CloseDate', ctx.timeZone, 'MISSING_CLOSE_DATE'),
     created_date: reqDate(raw, 'CreatedDate', ctx.timeZone, 'MISSING_CREATED_DATE'),
     deal_type: str(raw, f.dealType ?? 'Type'),
-    product_line: f.productLine ? str(raw, f.productLine) : null,
+    // Unmapped, the product line is derived from the line items in the warehouse (src/sync/derive.ts).
+    ...(f.productLine ? { product_line: str(raw, f.productLine) } : {}),
     segment: f.segment ? str(raw, f.segment) : null,
     account_external_id: str(raw, 'AccountId'),
     account_name: str(raw, 'Account.Name'),

@@ -35,6 +35,7 @@ export interface NormalizeContext {
     forecastCategory?: string;
     startDate?: string;
     territory?: string;
+    quotaCarrying?: string;
   };
 }
 

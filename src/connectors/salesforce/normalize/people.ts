@@ -22,6 +22,8 @@ export function normalizeUser(raw: RawRecord, ctx: NormalizeContext): RepRow {
       date(raw, 'CreatedDate', ctx.timeZone),
     territory: territoryField && raw[territoryField] !== undefined ? str(raw, territoryField) : null,
     currency: str(raw, 'DefaultCurrencyIsoCode'),
+    // Unmapped, whether the user carries a quota is derived from the quotas in the warehouse (src/sync/derive.ts).
+    ...(ctx.fields.quotaCarrying ? { quota_carrying: bool(raw, ctx.fields.quotaCarrying) } : {}),
   };
 }
 

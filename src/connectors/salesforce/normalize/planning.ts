@@ -14,7 +14,11 @@ import {
   Unnormalizable,
 } from './fields.ts';
 
-/** Static rates (CurrencyType) have no start: they hold from the beginning of time until replaced. */
+/**
+ * Static rates (CurrencyType) have no start: they hold from the beginning of time until replaced. The warehouse
+ * key (connection, source, currency, valid_from) needs a date, and a rate lookup `valid_from <= day` then needs
+ * no special case for them: 1970-01-01 stands for "always".
+ */
 export const STATIC_RATE_FROM = '1970-01-01';
 
 /**
@@ -38,6 +42,10 @@ export function normalizeForecastingQuota(raw: RawRecord, ctx: NormalizeContext)
   };
 }
 
+/**
+ * A Period row: Year, Quarter, Month (and Week) as the org defines them. Fiscal years come as its Year periods,
+ * so FiscalYearSettings is not read: its rows would only repeat them.
+ */
 export function normalizePeriod(raw: RawRecord, ctx: NormalizeContext): CrmFiscalPeriodRow {
   const year = str(raw, 'FiscalYearSettings.Name');
   const n = raw.Number;
@@ -47,17 +55,6 @@ export function normalizePeriod(raw: RawRecord, ctx: NormalizeContext): CrmFisca
     end_date: reqDate(raw, 'EndDate', ctx.timeZone, 'MISSING_END_DATE'),
     fiscal_year: year && /^\d{4}$/.test(year) ? Number(year) : null,
     number: typeof n === 'number' && Number.isInteger(n) ? n : null,
-  };
-}
-
-export function normalizeFiscalYear(raw: RawRecord, ctx: NormalizeContext): CrmFiscalPeriodRow {
-  const name = str(raw, 'Name');
-  return {
-    period_type: 'FiscalYear',
-    start_date: reqDate(raw, 'StartDate', ctx.timeZone, 'MISSING_START_DATE'),
-    end_date: reqDate(raw, 'EndDate', ctx.timeZone, 'MISSING_END_DATE'),
-    fiscal_year: name && /^\d{4}$/.test(name) ? Number(name) : null,
-    number: null,
   };
 }
 

@@ -1,0 +1,103 @@
+/**
+ * Columns worked out in the warehouse from other streams' rows, recomputed inside a page's transaction for the
+ * rows the page can have moved (the rules are on `Derivation` in src/connectors/types.ts). Only rows whose derived
+ * value actually changes are written, and each of them marks its rep-periods dirty, so the metrics follow a
+ * derived change the way they follow a synced one.
+ */
+import { sql } from 'kysely';
+import type { Derivation } from '../connectors/types.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: shares apply-page's run-time-table handle
+type AnyDb = import('kysely').Kysely<any>;
+
+/** What a page touched, as far as derivations care. */
+export interface DerivationInput {
+  connectionId: string;
+  /** The stream's table. */
+  table: string;
+  /** Rows of the page's table that were written (inserted, updated) or flagged deleted. */
+  touchedIds: readonly string[];
+  /** The run's "today", for the current quarter a rep-wide change marks dirty. */
+  today: string;
+}
+
+/** A rep-period a derived change made dirty. */
+export interface DerivedDirty {
+  owner: string;
+  day: string;
+}
+
+/** Runs the stream's derivations for what its page touched; returns the rep-days to mark dirty. */
+export async function runDerivations(
+  trx: AnyDb,
+  derives: readonly Derivation[],
+  input: DerivationInput,
+): Promise<DerivedDirty[]> {
+  if (input.touchedIds.length === 0) return [];
+  const out: DerivedDirty[] = [];
+  for (const d of derives) {
+    if (d === 'deal_product_line') out.push(...(await deriveProductLine(trx, input)));
+    else if (d === 'rep_quota_carrying') out.push(...(await deriveQuotaCarrying(trx, input)));
+  }
+  return out;
+}
+
+/**
+ * deals.product_line from the deal's largest live line item. A deals page recomputes its own deals (a fresh row
+ * starts null); a line-items page recomputes the deals its items belong to.
+ */
+async function deriveProductLine(trx: AnyDb, input: DerivationInput): Promise<DerivedDirty[]> {
+  const ids = [...input.touchedIds];
+  const dealIds =
+    input.table === 'deals'
+      ? sql`SELECT unnest(${ids}::text[]) AS id`
+      : sql`SELECT DISTINCT deal_external_id AS id FROM deal_line_items
+          WHERE connection_id = ${input.connectionId} AND external_id = ANY(${ids}::text[])`;
+  const { rows } = await sql<{ owner: string | null; day: string | null }>`
+    WITH target AS (${dealIds}),
+    pick AS (
+      SELECT d.external_id,
+        (SELECT li.product_family FROM deal_line_items li
+          WHERE li.connection_id = d.connection_id AND li.deal_external_id = d.external_id AND NOT li.is_deleted
+          ORDER BY coalesce(li.amount, 0) DESC, li.external_id
+          LIMIT 1) AS family
+      FROM deals d JOIN target t ON t.id = d.external_id
+      WHERE d.connection_id = ${input.connectionId}
+    )
+    UPDATE deals d SET product_line = pick.family
+    FROM pick
+    WHERE d.connection_id = ${input.connectionId} AND d.external_id = pick.external_id
+      AND d.product_line IS DISTINCT FROM pick.family
+    RETURNING d.owner_external_id AS owner, d.close_date::text AS day`.execute(trx);
+  return rows.flatMap((r) => (r.owner && r.day ? [{ owner: r.owner, day: r.day }] : []));
+}
+
+/**
+ * reps.quota_carrying from the live CRM quotas. A users page recomputes its own reps; a quotas page recomputes
+ * every rep of the connection, since its first quota (or the removal of its last) changes everyone's answer.
+ * A flip marks the rep's quota quarters and the current quarter dirty.
+ */
+async function deriveQuotaCarrying(trx: AnyDb, input: DerivationInput): Promise<DerivedDirty[]> {
+  const c = input.connectionId;
+  const only = input.table === 'reps' ? sql`AND r.external_id = ANY(${[...input.touchedIds]}::text[])` : sql``;
+  const { rows } = await sql<{ owner: string; days: string[] | null }>`
+    WITH live AS (
+      SELECT owner_external_id, period_start FROM quotas
+      WHERE source = 'crm' AND connection_id = ${c} AND NOT is_deleted
+    ),
+    answer AS (
+      SELECT r.external_id,
+        (NOT EXISTS (SELECT 1 FROM live) OR EXISTS (SELECT 1 FROM live WHERE owner_external_id = r.external_id))
+          AS carrying
+      FROM reps r WHERE r.connection_id = ${c} ${only}
+    )
+    UPDATE reps r SET quota_carrying = a.carrying
+    FROM answer a
+    WHERE r.connection_id = ${c} AND r.external_id = a.external_id AND r.quota_carrying IS DISTINCT FROM a.carrying
+    RETURNING r.external_id AS owner,
+      (SELECT array_agg(DISTINCT q.period_start::text) FROM quotas q
+        WHERE q.source = 'crm' AND q.connection_id = ${c} AND q.owner_external_id = r.external_id) AS days`.execute(
+    trx,
+  );
+  return rows.flatMap((r) => [input.today, ...(r.days ?? [])].map((day) => ({ owner: r.owner, day })));
+}

@@ -3,7 +3,8 @@
  * client_credentials, JWT bearer, password), revocation, and the sessions the data API checks.
  *
  * Bodies follow Salesforce's: `{ access_token, signature, scope, instance_url, id, token_type, issued_at }` with `id`
- * the identity URL `<login>/id/<orgId>/<userId>` that jsforce parses; failures are 400
+ * the identity URL `<login>/id/<orgId>/<userId>` that jsforce parses (the JWT bearer grant, as documented, answers
+ * without signature and issued_at; see test/fixtures/salesforce/oauth-token-response.json); failures are 400
  * `{ error, error_description }`. Simplifications: one connected app and one integration user; every grant logs in
  * as that user; sessions expire after a fixed lifetime measured on the real clock (not the sandbox clock, so a
  * sandbox anchored in the past still issues usable tokens).
@@ -161,10 +162,11 @@ export class SandboxAuth {
     if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) {
       return fail('invalid_grant', 'expired authorization code');
     }
-    return this.issue(baseUrl, 'api');
+    // The documented JWT bearer response has no signature and no issued_at.
+    return this.issue(baseUrl, 'api', undefined, false);
   }
 
-  private issue(baseUrl: string, scope: string, refreshToken?: string): TokenResult {
+  private issue(baseUrl: string, scope: string, refreshToken?: string, signed = true): TokenResult {
     const accessToken = `${this.options.orgId.slice(0, 15)}!${randomBytes(48).toString('base64url')}`;
     this.sessions.set(accessToken, { userId: this.options.userId, expiresAt: Date.now() + this.ttl, revoked: false });
     const id = `${baseUrl}/id/${this.options.orgId}/${this.options.userId}`;
@@ -173,14 +175,18 @@ export class SandboxAuth {
       access_token: accessToken,
       ...(refreshToken ? { refresh_token: refreshToken } : {}),
       // Salesforce signs id + issued_at with the consumer secret (HMAC-SHA256, base64).
-      signature: createHmac('sha256', this.credentials.clientSecret)
-        .update(id + issuedAt)
-        .digest('base64'),
+      ...(signed
+        ? {
+            signature: createHmac('sha256', this.credentials.clientSecret)
+              .update(id + issuedAt)
+              .digest('base64'),
+          }
+        : {}),
       scope,
       instance_url: baseUrl,
       id,
       token_type: 'Bearer',
-      issued_at: issuedAt,
+      ...(signed ? { issued_at: issuedAt } : {}),
     };
     return { status: 200, body };
   }

@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { connect, fixture, keys, oauth2, rejection, signAssertion } from './helpers.ts';
 
-const token = fixture<{ body: Record<string, string>; errorBody: Record<string, string> }>('oauth-token-response.json');
+const token = fixture<{
+  body: Record<string, string>;
+  jwtBearerBody: Record<string, string>;
+  errorBody: Record<string, string>;
+}>('oauth-token-response.json');
 const errors = fixture<{ invalidSession: unknown }>('errors.json');
 
 let sb: SalesforceSandbox;
@@ -51,6 +55,7 @@ describe('OAuth token endpoint through jsforce', () => {
       sb.credentials.privateKeyPem,
     );
     const jwt = await o.requestToken({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion });
+    expect(keys(jwt)).toEqual(keys(token.jwtBearerBody));
     const conn = new jsforce.Connection({
       instanceUrl: jwt.instance_url,
       accessToken: jwt.access_token,

@@ -42,8 +42,15 @@ function worker(): ChildProcess {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += String(d);
+  });
+  ready.set(child, () => err.includes('quota-tracker worker is running'));
   return child;
 }
+
+const ready = new Map<ChildProcess, () => boolean>();
 
 beforeAll(async () => {
   sb = await startSalesforceSandbox({ seed: 6, size: 'small' });
@@ -158,6 +165,9 @@ it('a worker killed mid-write-back loses no update and the next one creates no d
   await until(() => (tasks().length > 0 ? true : undefined), 30_000, 'the task');
   await new Promise((r) => setTimeout(r, 4_000));
   expect(tasks()).toHaveLength(1);
+  // (the update may have been applied by the killed worker's request in flight; B re-sends it when it takes over
+  // the stalled job, with the same values) - stop B once it is up, as an operator would
+  await until(() => ready.get(b)?.() || undefined, 60_000, 'the second worker to be up');
   b.kill('SIGTERM');
   const code = await new Promise((r) => b.on('exit', (c) => r(c)));
   expect(code).toBe(0);

@@ -207,7 +207,16 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       objects: [
         {
           sobject: 'OpportunityLineItem',
-          fields: [...AUDIT, 'IsDeleted', 'OpportunityId', 'Name', 'Product2.Family', 'Quantity', 'TotalPrice'],
+          fields: [
+            ...AUDIT,
+            'IsDeleted',
+            'OpportunityId',
+            'Name',
+            'Product2.Name',
+            'Product2.Family',
+            'Quantity',
+            'TotalPrice',
+          ],
           hasIsDeleted: true,
           normalize: normalizeLineItem,
         },

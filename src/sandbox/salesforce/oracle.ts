@@ -192,6 +192,7 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
       start_date: str(r.Start_Date__c) ?? day(r.CreatedDate),
       territory: str(r.Territory__c),
       quota_carrying: liveQuotas.length === 0 || quotaOwners.has(String(r.Id)),
+      currency: str(r.DefaultCurrencyIsoCode),
     })),
   );
   put(
@@ -220,6 +221,7 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
       deal_type: str(r.Type),
       product_line: item ? family(item) : null,
       segment: str(r.Segment__c),
+      account_external_id: str(r.AccountId),
       account_name: str(accounts.get(String(r.AccountId))?.Name),
     });
   }
@@ -243,7 +245,9 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
     lineItems.map((r) => ({
       ...common(r),
       deal_external_id: str(r.OpportunityId),
+      product_name: str(products.get(String(r.Product2Id))?.Name) ?? str(r.Name),
       product_family: family(r),
+      quantity: decimalString(r.Quantity),
       amount: decimalString(r.TotalPrice),
     })),
   );
@@ -273,6 +277,7 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
       activity_type: taskActivityType(r),
       subtype: str(r.TaskSubtype),
       activity_date: str(r.ActivityDate) ?? day(r.CreatedDate),
+      is_completed: r.IsClosed === true,
       deal_external_id: dealOf(r.WhatId),
     })),
   );
@@ -285,6 +290,7 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
       activity_type: 'meeting',
       subtype: str(r.EventSubtype),
       activity_date: str(r.ActivityDate) ?? day(r.ActivityDateTime ?? r.CreatedDate),
+      is_completed: null,
       deal_external_id: dealOf(r.WhatId),
     })),
   );

@@ -136,6 +136,7 @@ describe('expectedWarehouse on a hand-built org', () => {
       deal_type: 'New Business',
       product_line: null,
       segment: 'SMB',
+      account_external_id: null,
       account_name: null,
     });
     const lost = w.streams.opportunities?.rows.find((r) => r.external_id === h.lost.Id);
@@ -182,6 +183,56 @@ describe('expectedWarehouse on a hand-built org', () => {
     // Deleted straight in the store: the store itself remembers the last values.
     expect(byId.get(String(direct?.Id))).toMatchObject({ is_deleted: true, activity_type: 'call' });
     expect(out.unknownHardDeletes).toEqual([]);
+  });
+});
+
+describe('expectedWarehouse: the derived columns and the rate rows', () => {
+  it('takes the product line from the largest live line item, by decimal price, lowest id on a tie', () => {
+    const h = handOrg();
+    const product = (Name: string, Family: string) => h.store.insert('Product2', { Name, Family, IsActive: true });
+    const a = product('Core', 'Platform');
+    const b = product('Care', 'Support');
+    const c = product('Days', 'Services');
+    const item = (p: { Id?: unknown }, UnitPrice: number) =>
+      h.store.insert('OpportunityLineItem', { OpportunityId: h.opp.Id, Product2Id: p.Id, Quantity: 1, UnitPrice });
+    item(a, 100.1);
+    const big = item(c, 900);
+    item(b, 100.25);
+    const rowOf = (store: SalesforceStore) =>
+      expectedWarehouse(store, { connectionId: 'x' }).streams.opportunities?.rows.find(
+        (r) => r.external_id === h.opp.Id,
+      );
+    expect(rowOf(h.store)?.product_line).toBe('Services');
+    expect(
+      expectedWarehouse(h.store, { connectionId: 'x' }).streams.opportunity_line_items?.rows.find(
+        (r) => r.external_id === big.Id,
+      ),
+    ).toMatchObject({ product_name: 'Days', product_family: 'Services', quantity: '1', amount: '900' });
+    // Deleted, the largest no longer counts: 100.25 beats 100.1.
+    h.store.softDelete('OpportunityLineItem', String(big.Id));
+    expect(rowOf(h.store)?.product_line).toBe('Support');
+  });
+
+  it('counts every user as quota-carrying until the org has a quota, then only quota owners', () => {
+    const h = handOrg();
+    const other = h.store.insert('User', { Username: 'bo@x.example', LastName: 'Bo', IsActive: true });
+    const carrying = () =>
+      Object.fromEntries(
+        (expectedWarehouse(h.store, { connectionId: 'x' }).streams.users?.rows ?? []).map((r) => [
+          r.external_id,
+          r.quota_carrying,
+        ]),
+      );
+    expect(carrying()).toMatchObject({ [String(h.rep.Id)]: true, [String(other.Id)]: true });
+    h.store.insert('ForecastingQuota', { QuotaOwnerId: h.rep.Id, QuotaAmount: 100000, StartDate: '2026-10-01' });
+    expect(carrying()).toMatchObject({ [String(h.rep.Id)]: true, [String(other.Id)]: false });
+  });
+
+  it('starts static rates at 1970-01-01 and gives rate rows no is_deleted', () => {
+    const rows = expectedWarehouse(handOrg().store, { connectionId: 'x' }).streams.currency_types?.rows ?? [];
+    const eur = rows.find((r) => r.currency === 'EUR');
+    expect(eur).toMatchObject({ rate: '0.9215', valid_from: '1970-01-01', valid_to: null, source: 'crm_static' });
+    expect(eur && 'is_deleted' in eur).toBe(false);
   });
 });
 

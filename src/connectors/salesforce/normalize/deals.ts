@@ -69,7 +69,8 @@ export function normalizeOpportunityHistory(raw: RawRecord, ctx: NormalizeContex
 export function normalizeLineItem(raw: RawRecord): DealLineItemRow {
   return {
     deal_external_id: reqStr(raw, 'OpportunityId', 'MISSING_PARENT'),
-    product_name: str(raw, 'Name') ?? str(raw, 'Product2.Name'),
+    // The product's own name; the line item's Name is Salesforce's "<opportunity> <product>" compound.
+    product_name: str(raw, 'Product2.Name') ?? str(raw, 'Name'),
     product_family: str(raw, 'Product2.Family'),
     quantity: decimal(raw, 'Quantity'),
     amount: decimal(raw, 'TotalPrice'),

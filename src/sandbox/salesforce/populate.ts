@@ -72,7 +72,7 @@ export function populateSalesforce(
   const setupStamp = at(`${addDays(firstDay, -200)}T11:00:00.000Z`);
 
   // Organization settings, currencies and fiscal periods: set up long before any deal.
-  store.update(
+  store.loadUpdate(
     'Organization',
     store.orgId,
     {
@@ -83,7 +83,7 @@ export function populateSalesforce(
     setupStamp,
   );
   for (const c of org.currencies) {
-    store.insert(
+    store.load(
       'CurrencyType',
       {
         IsoCode: c.code,
@@ -97,7 +97,7 @@ export function populateSalesforce(
     for (const r of c.dated) {
       // A rate is entered when its range begins (the first one with the currency).
       const stamp = r.startDate > firstDay ? at(`${r.startDate}T11:00:00.000Z`) : setupStamp;
-      store.insert(
+      store.load(
         'DatedConversionRate',
         { IsoCode: c.code, ConversionRate: r.rate, StartDate: r.startDate, NextStartDate: r.nextStartDate },
         stamp,
@@ -107,22 +107,18 @@ export function populateSalesforce(
   writePeriods(store, org, ids, setupStamp);
 
   // Roles: VP at the root, a role per region, a manager and a rep role per team.
-  const root = store.insert(
-    'UserRole',
-    { Name: 'VP Sales', DeveloperName: 'VP_Sales', ParentRoleId: null },
-    setupStamp,
-  );
-  roleIds.set('root', String(root.Id));
+  const root = store.load('UserRole', { Name: 'VP Sales', DeveloperName: 'VP_Sales', ParentRoleId: null }, setupStamp);
+  roleIds.set('root', root);
   for (const r of org.regions) {
-    const role = store.insert(
+    const role = store.load(
       'UserRole',
-      { Name: `Director ${r.name}`, DeveloperName: devName(r.name), ParentRoleId: root.Id },
+      { Name: `Director ${r.name}`, DeveloperName: devName(r.name), ParentRoleId: root },
       setupStamp,
     );
-    roleIds.set(r.key, String(role.Id));
+    roleIds.set(r.key, role);
   }
   for (const t of org.teams) {
-    const mgr = store.insert(
+    const mgr = store.load(
       'UserRole',
       {
         Name: `${t.name} Manager`,
@@ -131,13 +127,13 @@ export function populateSalesforce(
       },
       setupStamp,
     );
-    const rep = store.insert(
+    const rep = store.load(
       'UserRole',
-      { Name: `${t.name} Rep`, DeveloperName: `${devName(t.name)}_Rep`, ParentRoleId: mgr.Id },
+      { Name: `${t.name} Rep`, DeveloperName: `${devName(t.name)}_Rep`, ParentRoleId: mgr },
       setupStamp,
     );
-    roleIds.set(`${t.key}:manager`, String(mgr.Id));
-    roleIds.set(`${t.key}:rep`, String(rep.Id));
+    roleIds.set(`${t.key}:manager`, mgr);
+    roleIds.set(`${t.key}:rep`, rep);
   }
 
   for (const p of org.people) writeUser(store, org, p, ids, roleIds);
@@ -146,7 +142,7 @@ export function populateSalesforce(
   const productIds = new Map<string, string>();
   const accountIds = new Map<string, string>();
   const splitTypes = {
-    Revenue: store.insert(
+    Revenue: store.load(
       'OpportunitySplitType',
       {
         MasterLabel: 'Revenue',
@@ -156,8 +152,8 @@ export function populateSalesforce(
         IsActive: true,
       },
       setupStamp,
-    ).Id,
-    Overlay: store.insert(
+    ),
+    Overlay: store.load(
       'OpportunitySplitType',
       {
         MasterLabel: 'Overlay',
@@ -167,11 +163,11 @@ export function populateSalesforce(
         IsActive: true,
       },
       setupStamp,
-    ).Id,
+    ),
   };
 
   for (const q of org.quotas) {
-    const row = store.insert(
+    const rowId = store.load(
       'ForecastingQuota',
       {
         QuotaOwnerId: id(q.personKey),
@@ -184,24 +180,22 @@ export function populateSalesforce(
       },
       at(q.createdAt),
     );
-    ids.set(q.key, String(row.Id));
+    ids.set(q.key, rowId);
   }
 
   for (const d of org.deals) {
     let accountId = accountIds.get(d.accountName);
     if (accountId === undefined) {
-      accountId = String(
-        store.insert(
-          'Account',
-          { Name: d.accountName, OwnerId: id(d.ownerKey), CurrencyIsoCode: d.currency },
-          at(d.createdAt),
-        ).Id,
+      accountId = store.load(
+        'Account',
+        { Name: d.accountName, OwnerId: id(d.ownerKey), CurrencyIsoCode: d.currency },
+        at(d.createdAt),
       );
       accountIds.set(d.accountName, accountId);
     }
     const [first, ...changes] = d.history;
     if (!first) throw new AppError('INTERNAL', `deal ${d.key} has no history`, { where: d.key });
-    const opp = store.insert(
+    const oppId = store.load(
       'Opportunity',
       {
         Name: d.name,
@@ -219,21 +213,18 @@ export function populateSalesforce(
       },
       at(first.at),
     );
-    const oppId = String(opp.Id);
     ids.set(d.key, oppId);
     for (const li of d.lineItems) {
       let productId = productIds.get(li.productName);
       if (productId === undefined) {
-        productId = String(
-          store.insert(
-            'Product2',
-            { Name: li.productName, ProductCode: devName(li.productName), Family: li.productFamily, IsActive: true },
-            setupStamp,
-          ).Id,
+        productId = store.load(
+          'Product2',
+          { Name: li.productName, ProductCode: devName(li.productName), Family: li.productFamily, IsActive: true },
+          setupStamp,
         );
         productIds.set(li.productName, productId);
       }
-      const row = store.insert(
+      const rowId = store.load(
         'OpportunityLineItem',
         {
           OpportunityId: oppId,
@@ -244,10 +235,10 @@ export function populateSalesforce(
         },
         at(first.at),
       );
-      ids.set(li.key, String(row.Id));
+      ids.set(li.key, rowId);
     }
     for (const h of changes) {
-      store.update(
+      store.loadUpdate(
         'Opportunity',
         oppId,
         {
@@ -261,7 +252,7 @@ export function populateSalesforce(
       );
     }
     for (const s of d.splits) {
-      const row = store.insert(
+      const rowId = store.load(
         'OpportunitySplit',
         {
           OpportunityId: oppId,
@@ -273,7 +264,7 @@ export function populateSalesforce(
         },
         at(d.modifiedAt),
       );
-      ids.set(s.key, String(row.Id));
+      ids.set(s.key, rowId);
     }
   }
 
@@ -282,7 +273,7 @@ export function populateSalesforce(
     if (a.type === 'meeting') {
       const start = new Date(a.createdAt);
       const endAt = new Date(start.getTime() + (a.durationMinutes ?? 30) * 60_000);
-      const row = store.insert(
+      const rowId = store.load(
         'Event',
         {
           Subject: a.subject,
@@ -298,11 +289,11 @@ export function populateSalesforce(
         },
         at(a.createdAt),
       );
-      ids.set(a.key, String(row.Id));
+      ids.set(a.key, rowId);
       continue;
     }
     const kind = TASK_KIND[a.type];
-    const row = store.insert(
+    const rowId = store.load(
       'Task',
       {
         Subject: a.subject,
@@ -318,11 +309,11 @@ export function populateSalesforce(
       },
       at(a.createdAt),
     );
-    ids.set(a.key, String(row.Id));
+    ids.set(a.key, rowId);
   }
 
   for (const l of org.leads) {
-    const row = store.insert(
+    const leadId = store.load(
       'Lead',
       {
         FirstName: l.firstName,
@@ -337,10 +328,9 @@ export function populateSalesforce(
       },
       at(l.createdAt),
     );
-    const leadId = String(row.Id);
     ids.set(l.key, leadId);
     if (l.convertedDealKey !== null) {
-      store.update(
+      store.loadUpdate(
         'Lead',
         leadId,
         {
@@ -348,12 +338,12 @@ export function populateSalesforce(
           IsConverted: true,
           ConvertedDate: l.convertedDate,
           ConvertedOpportunityId: id(l.convertedDealKey),
-          ConvertedAccountId: store.get('Opportunity', id(l.convertedDealKey))?.AccountId ?? null,
+          ConvertedAccountId: store.peek('Opportunity', id(l.convertedDealKey))?.AccountId ?? null,
         },
         at(l.modifiedAt),
       );
     } else if (l.modifiedAt !== l.createdAt) {
-      store.update('Lead', leadId, { Status: l.status }, at(l.modifiedAt));
+      store.loadUpdate('Lead', leadId, { Status: l.status }, at(l.modifiedAt));
     }
   }
   return { org, ids, roleIds };
@@ -400,17 +390,17 @@ function writeUser(
   };
   if (p.role === 'admin') {
     // The model's admin is the store's own admin user (the default author of every record).
-    store.update('User', store.adminUserId, { ...fields, ManagerId: null }, { stamp: new Date(p.createdAt) });
+    store.loadUpdate('User', store.adminUserId, { ...fields, ManagerId: null }, { stamp: new Date(p.createdAt) });
     ids.set(p.key, store.adminUserId);
     return;
   }
-  const row = store.insert('User', fields, { stamp: new Date(p.createdAt) });
-  ids.set(p.key, String(row.Id));
+  const rowId = store.load('User', fields, { stamp: new Date(p.createdAt) });
+  ids.set(p.key, rowId);
   // A rep who moved team, or left, had their User edited on that day.
   const moved = p.teamHistory.length > 1 ? p.teamHistory[p.teamHistory.length - 1]?.from : undefined;
-  if (moved) store.update('User', String(row.Id), { Title: p.title }, { stamp: new Date(`${moved}T14:00:00.000Z`) });
+  if (moved) store.loadUpdate('User', rowId, { Title: p.title }, { stamp: new Date(`${moved}T14:00:00.000Z`) });
   if (p.endDate !== null)
-    store.update('User', String(row.Id), { IsActive: false }, { stamp: new Date(`${p.endDate}T14:00:00.000Z`) });
+    store.loadUpdate('User', rowId, { IsActive: false }, { stamp: new Date(`${p.endDate}T14:00:00.000Z`) });
 }
 
 /** Standard fiscal years (January start): Year, Quarter and Month periods for every year the org's quarters touch. */
@@ -418,7 +408,7 @@ function writePeriods(store: SalesforceStore, org: OrgModel, ids: Map<string, st
   const years = [...new Set(org.quarters.map((q) => q.fiscalYear))].sort();
   for (const y of years) {
     const start = `${y}-01-01`;
-    const fy = store.insert(
+    const fyId = store.load(
       'FiscalYearSettings',
       {
         Name: String(y),
@@ -432,10 +422,9 @@ function writePeriods(store: SalesforceStore, org: OrgModel, ids: Map<string, st
       },
       stamp,
     );
-    const fyId = String(fy.Id);
     ids.set(`fiscalYear:${y}`, fyId);
     const period = (type: 'Year' | 'Quarter' | 'Month', s: string, e: string, n: number, label: string): void => {
-      const row = store.insert(
+      const rowId = store.load(
         'Period',
         {
           FiscalYearSettingsId: fyId,
@@ -450,7 +439,7 @@ function writePeriods(store: SalesforceStore, org: OrgModel, ids: Map<string, st
         },
         stamp,
       );
-      ids.set(`period:${s}:${type}`, String(row.Id));
+      ids.set(`period:${s}:${type}`, rowId);
     };
     period('Year', start, `${y}-12-31`, 1, `FY ${y}`);
     for (let q = 0; q < 4; q++) {

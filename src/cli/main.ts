@@ -3,7 +3,7 @@
  * under `./commands/`, or the issue that will build it. Whoever builds a command replaces its one entry.
  */
 import { readFileSync } from 'node:fs';
-import { type CommandTable, notBuilt, runCli } from './program.ts';
+import { type CommandTable, runCli } from './program.ts';
 
 export const COMMANDS: CommandTable = {
   demo: () => import('./commands/demo.ts'),

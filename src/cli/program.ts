@@ -119,7 +119,8 @@ function buildProgram(
       .command('demo')
       .description(
         'start the sandbox CRMs and the embedded database, run one full pipeline and print the team dashboard',
-      ),
+      )
+      .option('--seed <n>', 'seed of the generated sandbox org (another seed, another org)', intArg),
     'demo',
   );
   bind(

@@ -27,6 +27,7 @@ describe('quota-tracker --help', () => {
     );
     expect(r.stdout).toContain('token create --role <admin|manager|rep> [--subject <email>]');
     expect(r.stdout).toContain('writeback revert --run <id>');
+    expect(r.stdout).toContain('demo [--seed <n>]');
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The write-back commands through the CLI, in process, against the sandbox and a throw-away database:
- * `sync` writes back after reading, `writeback plan` shows the diff without writing, `writeback revert` restores.
+ * `sync` computes the metrics and writes back after reading (not with --no-writeback), `writeback plan` shows the diff without writing, `writeback revert` restores.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,10 +64,14 @@ afterAll(async () => {
 });
 
 describe('write-back commands', () => {
-  it('sync, recompute, writeback plan, sync (writes), plan (empty), revert', async () => {
-    const first = await cli('sync');
+  it('sync --no-writeback, recompute, writeback plan, sync (writes), plan (empty), revert', async () => {
+    // The whole pipeline computes metrics; --no-writeback keeps the CRM untouched.
+    const first = await cli('sync', '--no-writeback');
     expect(first.code, first.err).toBe(0);
-    expect(first.out).toContain('sf: write-back run #');
+    expect(first.out).toMatch(/metrics as of \d{4}-\d{2}-\d{2}: full recompute, [1-9]\d* subjects/);
+    expect(first.out).not.toContain('write-back run #');
+    expect(first.err).toContain('Nothing was written to the CRM (--no-writeback).');
+    expect(sb.store.all('User').filter((u) => u.Quota_Attainment__c != null)).toEqual([]);
 
     const recompute = await cli('recompute');
     expect(recompute.code, recompute.err).toBe(0);

@@ -1,8 +1,9 @@
 /**
- * `quota-tracker sync [--connection ID] [--stream NAME] [--full] [--no-writeback] [--as-of DATE]`: runs the read
- * side of the pipeline once, now: every stream of every enabled connection (or the one asked for) into the
- * warehouse, with a progress bar on a terminal and one plain line per stream otherwise. Metrics and write-back are
- * later steps (issues 6 and 7); the command says so rather than pretending to run them.
+ * `quota-tracker sync [--connection ID] [--stream NAME] [--full] [--no-writeback] [--as-of DATE] [--deliver]`: runs
+ * the pipeline once, now: every stream of every enabled connection (or the one asked for) into the warehouse, with
+ * a progress bar on a terminal and one plain line per stream otherwise; then the metrics of what changed, as of
+ * `--as-of` or today; then write-back and alert tasks (not with `--no-writeback`; for a past `--as-of` only with
+ * `--deliver`).
  */
 import { createFiscalCalendar } from '../../config/calendar.ts';
 import { AppError } from '../../errors.ts';
@@ -93,13 +94,20 @@ export async function run(ctx: CommandContext): Promise<number> {
         if (summary.errorCode === 'CRM_AUTH_FAILED' || summary.errorCode === 'CRM_ORG_MISMATCH') break;
       }
     }
+    // --- metrics (issue 6): recompute what the sync dirtied, as of --as-of or today ---
     const asOf = ctx.options.asOf as string | undefined;
-    ctx.io.stderr(
-      `Read side done. This command does not yet run the metrics${asOf ? ` as of ${asOf}` : ''} (issue 6)` +
-        (ctx.options.writeback === false
-          ? ': nothing was computed or written to the CRM (--no-writeback).'
-          : '; write-back below uses the metrics last computed.'),
-    );
+    if (!abort.signal.aborted) {
+      const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
+      const { runMetricsStep } = await import('../../metrics/engine/step.ts');
+      const { today } = await import('../../util/date.ts');
+      const engine = new MetricsEngine({ db: handle.db, config, logger, workerId: `cli-${process.pid}` });
+      const day = asOf ?? today(config.calendar.timezone);
+      const step = await runMetricsStep(engine, day, config.org.file);
+      ctx.io.stdout(
+        `metrics as of ${day}: ${step.mode} recompute, ${step.recomputed.length} subjects, ${step.changes.length} changed`,
+      );
+    }
+    if (ctx.options.writeback === false) ctx.io.stderr('Nothing was written to the CRM (--no-writeback).');
     // --- write-back and alert tasks (issue 7): src/sync/writeback/run.ts ---
     if (ctx.options.writeback !== false && !abort.signal.aborted) {
       const { writebackStep } = await import('../../sync/writeback/run.ts');

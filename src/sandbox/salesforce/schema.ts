@@ -179,7 +179,7 @@ export const QUOTA_STATUSES = [
   'at_risk',
   'likely_miss',
   'significant_gap',
-  'critical',
+  'major_gap',
 ] as const;
 
 const num = (v: FieldValue | undefined): number | null => (typeof v === 'number' ? v : null);

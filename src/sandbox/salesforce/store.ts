@@ -82,10 +82,19 @@ export function isSalesforceId(s: string): boolean {
 
 /** `2026-01-01T00:00:00.000+0000`, the form Salesforce's REST API returns datetimes in. */
 export function formatSfDateTime(d: Date): string {
+  const ms = d.getTime();
+  // Consecutive writes often share a stamp (an opportunity, its line items and its first history row; a task and
+  // its completion time), so the last one formatted is kept.
+  if (ms === lastFormatted.ms) return lastFormatted.text;
   // Joined rather than replaced: a join gives one flat string, where replace keeps a rope over a slice of the ISO
   // form alive (three heap objects instead of one, for every stamp of every row).
-  return [d.toISOString().slice(0, -1), '+0000'].join('');
+  const text = [d.toISOString().slice(0, -1), '+0000'].join('');
+  lastFormatted.ms = ms;
+  lastFormatted.text = text;
+  return text;
 }
+
+const lastFormatted = { ms: Number.NaN, text: '' };
 
 /** Parses a datetime in any ISO-8601 form Salesforce accepts (`Z`, `+0000`, `+00:00`); NaN date when invalid. */
 export function parseSfDateTime(s: string): Date {
@@ -169,15 +178,35 @@ export function normalizeValue(obj: SObjectDef, f: FieldDef, value: unknown, whe
   }
 }
 
-const metaCache = new WeakMap<SObjectDef, { lastModified: boolean; unique: FieldDef[] }>();
+interface DefMeta {
+  lastModified: boolean;
+  unique: FieldDef[];
+  /** Field by the exact spelling a write used (the case-insensitive lookup lowercases every key of every write). */
+  byKey: Map<string, FieldDef | undefined>;
+}
 
-function meta(def: SObjectDef): { lastModified: boolean; unique: FieldDef[] } {
+const metaCache = new WeakMap<SObjectDef, DefMeta>();
+
+function meta(def: SObjectDef): DefMeta {
   let m = metaCache.get(def);
   if (!m) {
-    m = { lastModified: findField(def, 'LastModifiedDate') !== undefined, unique: def.fields.filter((f) => f.unique) };
+    m = {
+      lastModified: findField(def, 'LastModifiedDate') !== undefined,
+      unique: def.fields.filter((f) => f.unique),
+      byKey: new Map(),
+    };
     metaCache.set(def, m);
   }
   return m;
+}
+
+/** `findField`, remembered per spelling (an API client's mistyped keys are few). */
+function fieldForKey(def: SObjectDef, key: string): FieldDef | undefined {
+  const byKey = meta(def).byKey;
+  if (byKey.has(key)) return byKey.get(key);
+  const f = findField(def, key);
+  if (byKey.size < 1000) byKey.set(key, f);
+  return f;
 }
 
 /** Whether the object has LastModifiedDate/LastModifiedById (OpportunityHistory does not). */
@@ -521,7 +550,7 @@ export class SalesforceStore {
     const out: SRecord = {};
     for (const [key, value] of Object.entries(fields)) {
       if (key === 'attributes') continue;
-      const f = findField(def, key);
+      const f = fieldForKey(def, key);
       if (!f) {
         throw invalid(`No such column '${key}' on sobject of type ${def.name}`, where, 'INVALID_FIELD', [key]);
       }

@@ -36,6 +36,27 @@ export interface SalesforceClientOptions {
   /** Injected in tests; resolves after ms unless the signal aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Longest wait for one complete answer (default 3 minutes, past Salesforce's own 120 s query limit). A
+   * connection dropped mid-response can leave jsforce waiting for the rest of the body forever; past this the
+   * attempt counts as a network failure and goes through the retry policy.
+   */
+  requestTimeoutMs?: number;
+}
+
+/** Default for `requestTimeoutMs`. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 180_000;
+
+/** Rejects with an ETIMEDOUT network failure when `p` has not settled within `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error(`${what}: no complete answer within ${ms} ms`), { code: 'ETIMEDOUT' })),
+      ms,
+    );
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface QueryResult<T> {
@@ -175,20 +196,26 @@ export class SalesforceClient {
       if (options.body !== undefined) headers['content-type'] = 'application/json';
       this.calls++;
       try {
-        const result = await this.conn.request<T>(
-          {
-            method,
-            url: path,
-            headers,
-            ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-          },
-          { transport, retry: { maxRetries: 0 } },
+        const result = await withTimeout(
+          this.conn.request<T>(
+            {
+              method,
+              url: path,
+              headers,
+              ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+            },
+            { transport, retry: { maxRetries: 0 } },
+          ) as Promise<T>,
+          this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+          `Salesforce ${method} ${path.split('?')[0]}`,
         );
         this.observe(captured);
         return result;
       } catch (err) {
         this.observe(captured);
-        const failure = describeFailure(err, captured);
+        // A timed-out answer may have sent its status line already: it is still a network failure, not a 200.
+        const timedOut = (err as { code?: unknown }).code === 'ETIMEDOUT';
+        const failure = describeFailure(err, timedOut ? undefined : captured);
         const decision = decideRetry(failure, { attempt, refreshed }, this.opts.retry);
         if (decision.action === 'retry') {
           this.opts.log.warn({ path, attempt, delayMs: decision.delayMs }, `salesforce: ${decision.reason}; retrying`);

@@ -35,6 +35,8 @@ export interface SalesforceConnectorOptions {
   retry?: Partial<RetryOptions>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
+  /** Longest wait for one complete answer (see SalesforceClientOptions). */
+  requestTimeoutMs?: number;
 }
 
 const DURATION_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
@@ -74,6 +76,7 @@ export class SalesforceConnector implements Connector {
       ...(opts.retry ? { retry: opts.retry } : {}),
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
     this.defs = salesforceStreams(c.fields ?? {});
   }

@@ -77,10 +77,16 @@ export function keysetWhere(field: string, after: Keyset | undefined, lowerBound
   return '';
 }
 
+/**
+ * A query's pages. `restart` gives the query that continues after the last record yielded: when Salesforce no
+ * longer knows a locator (closed after its last page was sent, on a connection that then dropped; idle 15 minutes;
+ * an 11th open cursor), the scan goes on from there instead of failing the run.
+ */
 async function* queryPages(
   opts: StreamReadOptions,
   soql: string,
   all: boolean,
+  restart?: () => string,
 ): AsyncGenerator<{ records: SalesforceRecord[]; apiCalls: number; total: number }> {
   const { client, batchSize } = opts;
   let before = client.apiCalls();
@@ -89,7 +95,13 @@ async function* queryPages(
   while (!res.done && res.nextRecordsUrl) {
     opts.signal?.throwIfAborted();
     before = client.apiCalls();
-    res = await client.queryMore<SalesforceRecord>(res.nextRecordsUrl, batchSize);
+    try {
+      res = await client.queryMore<SalesforceRecord>(res.nextRecordsUrl, batchSize);
+    } catch (e) {
+      if (!restart || !(isAppError(e) && e.details?.crmCode === 'INVALID_QUERY_LOCATOR')) throw e;
+      opts.log.warn({ stream: opts.stream.name }, 'salesforce: query locator gone; continuing after the last record');
+      res = await client.query<SalesforceRecord>(restart().replace(/\s+/g, ' '), { all, batchSize });
+    }
     yield { records: res.records, apiCalls: client.apiCalls() - before, total: res.totalSize };
   }
 }
@@ -278,9 +290,11 @@ export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncC
     cursor.phase === 'incremental'
       ? new Date(Date.parse(cursor.since) - opts.lookbackMinutes * 60_000).toISOString()
       : undefined;
-  const soql = `SELECT ${select.join(', ')} FROM ${obj.sobject} ${keysetWhere(cursorField, cursor.after, lower)} ORDER BY ${cursorField} ASC, Id ASC`;
+  const soqlAfter = (after: Keyset | undefined) =>
+    `SELECT ${select.join(', ')} FROM ${obj.sobject} ${keysetWhere(cursorField, after, lower)} ORDER BY ${cursorField} ASC, Id ASC`;
+  const soql = soqlAfter(cursor.after);
   let last = cursor.after;
-  for await (const batch of queryPages(opts, soql.replace(/\s+/g, ' '), obj.hasIsDeleted)) {
+  for await (const batch of queryPages(opts, soql.replace(/\s+/g, ' '), obj.hasIsDeleted, () => soqlAfter(last))) {
     const n = normalizeRecords(batch.records, obj, nctx, cursorField);
     const lastRaw = batch.records[batch.records.length - 1];
     const k = lastRaw ? keysetOf(lastRaw, cursorField) : undefined;
@@ -356,9 +370,14 @@ async function* readFullRefresh(
   for (const obj of opts.stream.objects) {
     const select = meta.fields[obj.sobject] ?? [...obj.fields];
     const soql = `SELECT ${select.join(', ')} FROM ${obj.sobject} ORDER BY Id ASC`;
-    for await (const batch of queryPages(opts, soql, obj.hasIsDeleted)) {
+    let lastId: string | undefined;
+    const restart = () =>
+      `SELECT ${select.join(', ')} FROM ${obj.sobject} ${lastId ? `WHERE Id > ${soqlString(lastId)} ` : ''}ORDER BY Id ASC`;
+    for await (const batch of queryPages(opts, soql, obj.hasIsDeleted, restart)) {
       const n = normalizeRecords(batch.records, obj, nctx, opts.stream.cursorField ?? 'SystemModstamp');
       for (const r of batch.records) if (typeof r.Id === 'string' && r.IsDeleted !== true) seen.push(r.Id);
+      const lastRaw = batch.records[batch.records.length - 1];
+      if (typeof lastRaw?.Id === 'string') lastId = lastRaw.Id;
       // Mid-scan pages keep the starting cursor: a crash re-reads the whole (small) stream.
       yield { ...n, cursor: start, apiCalls: batch.apiCalls + carried };
       carried = 0;

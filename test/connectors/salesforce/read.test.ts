@@ -314,6 +314,47 @@ describe('readSalesforceStream (opportunities)', () => {
 });
 
 describe('parseCursor', () => {
+  it('continues after the last record read when Salesforce no longer knows the query locator', async () => {
+    const queries: string[] = [];
+    nock(INSTANCE)
+      .get(`${V}/sobjects/Opportunity/describe`)
+      .reply(200, oppDescribe)
+      .get(`${V}/sobjects/Opportunity/deleted/`)
+      .query(true)
+      .reply(200, {
+        deletedRecords: [],
+        earliestDateAvailable: '2026-02-15T00:00:00.000+0000',
+        latestDateCovered: '2026-03-02T11:59:00.000+0000',
+      })
+      .get(`${V}/queryAll`)
+      .query((q) => {
+        if (q.q !== undefined) queries.push(String(q.q));
+        return q.q !== undefined;
+      })
+      .reply(200, {
+        totalSize: 3,
+        done: false,
+        nextRecordsUrl: `${V}/query/01gA-2000`,
+        records: [opp('006A', '2026-03-01T10:00:00.000+0000'), opp('006B', '2026-03-01T10:00:00.000+0000')],
+      })
+      .get(`${V}/query/01gA-2000`)
+      .reply(400, [{ errorCode: 'INVALID_QUERY_LOCATOR', message: 'invalid query locator' }])
+      .get(`${V}/queryAll`)
+      .query((q) => {
+        if (q.q !== undefined) queries.push(String(q.q));
+        return q.q !== undefined;
+      })
+      .reply(200, { totalSize: 1, done: true, records: [opp('006C', '2026-03-01T10:00:00.000+0000')] });
+
+    const pages = await collect(setup()(null));
+    // The second query starts after 006B, with the same stamp: the tie is kept, nothing is read twice.
+    expect(queries[1]).toContain(
+      'WHERE (SystemModstamp > 2026-03-01T10:00:00Z OR (SystemModstamp = 2026-03-01T10:00:00Z AND ' +
+        "Id > '006B')) ORDER BY SystemModstamp ASC, Id ASC",
+    );
+    expect(pages.flatMap((p) => p.records.map((r) => r.externalId))).toEqual(['006A', '006B', '006C']);
+  });
+
   it('treats an unreadable cursor as absent (full re-read), never a crash', () => {
     expect(parseCursor({ v: 2, phase: 'incremental', since: 'x' })).toBeNull();
     expect(parseCursor('garbage')).toBeNull();

@@ -186,6 +186,7 @@ export class MetricsEngine {
     asOf: PlainDate,
     options: RecomputeAllOptions = {},
   ): Promise<RecomputeResult> {
+    const started = performance.now();
     const periods = this.activePeriods(asOf, options.from);
     const mentioned = new Set<string>();
     for (const d of dirty) mentioned.add(d.subjectKey);
@@ -212,7 +213,10 @@ export class MetricsEngine {
       for (const t of this.touched(model, rep, period, periods))
         targets.set(subjectPeriodKey(t.subject, t.period.id), t);
     }
-    return this.computeAndStore(model, [...targets.values()]);
+    const loadMs = performance.now() - started;
+    const result = await this.computeAndStore(model, [...targets.values()]);
+    this.lastTimings.load = loadMs;
+    return result;
   }
 
   /** Recomputes every subject for every snapshotted period as of D (the daily run and `recompute`). */

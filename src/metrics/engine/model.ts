@@ -9,7 +9,15 @@ import type { PlainDate } from '../../util/date.ts';
 import { type Dec, ZERO } from '../../util/money.ts';
 import { bookDeals, type Credit } from '../math/booking.ts';
 import { buildFxTable, type ConversionIssue, convertAmount, type FxTable } from '../math/currency.ts';
-import { computeSubjectMetrics, type SubjectMetrics, seedFrom } from '../math/rep-metrics.ts';
+import {
+  computeSubjectMetrics,
+  mergeSubjectPartials,
+  type SubjectMetrics,
+  type SubjectPartial,
+  seedFrom,
+  subjectMetricsFromPartial,
+  subjectPartial,
+} from '../math/rep-metrics.ts';
 import {
   groupQuota,
   indexMemberships,
@@ -33,6 +41,10 @@ interface RepState {
   grouped: Record<RollupLevel, Map<string, Credit[]>>;
   /** Activities by the group the rep belonged to on the activity date. */
   groupedActivities: Record<RollupLevel, Map<string, Activity[]>>;
+  /** The rep's partial of each group-period it counts for (`level|group|period`), built on first use. */
+  parts: Map<string, SubjectPartial>;
+  /** Trial totals of the rep's grouped open pipeline per period, shared by its team, region and org partials. */
+  trials: Map<string, { credits: readonly Credit[]; totals: Float64Array }>;
 }
 
 const LEVELS: readonly RollupLevel[] = ['team', 'region', 'org'];
@@ -58,6 +70,8 @@ export class MetricsModel {
   /** Issues from booking (deals left out for want of a rate, deals with no amount), by rep. */
   readonly issues = new Map<string, ConversionIssue[]>();
   private readonly reps = new Map<string, RepState>();
+  /** The last merge of each group-period and the member partials it was made from (`level|group|period`). */
+  private readonly merges = new Map<string, { parts: SubjectPartial[]; merged: SubjectPartial }>();
   /** Members (ever) of each group, per level. */
   private members: Record<RollupLevel, Map<string, Set<string>>> = {
     team: new Map(),
@@ -94,6 +108,8 @@ export class MetricsModel {
       quotas: [],
       grouped: { team: new Map(), region: new Map(), org: new Map() },
       groupedActivities: { team: new Map(), region: new Map(), org: new Map() },
+      parts: new Map(),
+      trials: new Map(),
     };
   }
 
@@ -134,6 +150,8 @@ export class MetricsModel {
   }
 
   private group(key: string, s: RepState): void {
+    s.parts.clear();
+    s.trials.clear();
     for (const level of LEVELS) {
       const byGroup = new Map<string, Credit[]>();
       for (const c of s.credits) {
@@ -300,10 +318,47 @@ export class MetricsModel {
     return { credits, activities };
   }
 
-  /** Every figure of a team, region or the org, from its members' credits grouped under dated membership. */
+  /**
+   * A rep's partial of one group-period: the figures' additive parts over the credits and activities it counts for
+   * that group. Cached on the rep, so it goes when the rep is re-booked or regrouped.
+   */
+  private partOf(_repKey: string, s: RepState, level: RollupLevel, groupId: string, period: FiscalPeriod) {
+    const key = `${level}|${groupId}|${period.id}`;
+    const found = s.parts.get(key);
+    if (found) return found;
+    const part = subjectPartial(
+      {
+        ...this.common(`${level}:${groupId}`, period),
+        credits: s.grouped[level].get(groupId) ?? [],
+        activities: s.groupedActivities[level].get(groupId) ?? [],
+        activityTargets: this.settings.activity,
+      },
+      // Open credits count for the rep's groups on D, so its team, region and org usually share one pipeline.
+      (open, simulate) => {
+        const cached = s.trials.get(period.id);
+        if (cached && cached.credits.length === open.length && cached.credits.every((c, i) => c === open[i]))
+          return cached.totals;
+        const totals = simulate();
+        s.trials.set(period.id, { credits: [...open], totals });
+        return totals;
+      },
+    );
+    s.parts.set(key, part);
+    return part;
+  }
+
+  /**
+   * Every figure of a team, region or the org: its members' partials (credits grouped under dated membership)
+   * merged in member order, so a recompute after one change rebuilds only the changed rep's partial.
+   */
   computeGroup(level: RollupLevel, groupId: string, period: FiscalPeriod): SubjectMetrics {
-    const { credits, activities } = this.groupRows(level, groupId);
     const members = this.membersOf(level, groupId);
+    const parts: SubjectPartial[] = [];
+    for (const key of members) {
+      const s = this.reps.get(key);
+      if (!s || (!s.grouped[level].has(groupId) && !s.groupedActivities[level].has(groupId))) continue;
+      parts.push(this.partOf(key, s, level, groupId, period));
+    }
     // A group's activity targets are its reps' targets together: the per-rep targets times its headcount on D.
     const on = quotaMembershipDate(period, this.asOf);
     const headcount = members.filter((k) => groupIdOn(this.memberships, k, level, on) === groupId).length;
@@ -314,13 +369,21 @@ export class MetricsModel {
         (v === undefined ? ZERO : ZERO.plus(v)).times(Math.max(headcount, 1)),
       ]),
     );
-    return computeSubjectMetrics({
-      ...this.common(`${level}:${groupId}`, period),
-      quota: this.groupQuota(level, groupId, period),
-      credits,
-      activities,
-      activityTargets: { ...t, targets: scaled },
-    });
+    return subjectMetricsFromPartial(
+      {
+        ...this.common(`${level}:${groupId}`, period),
+        quota: this.groupQuota(level, groupId, period),
+        activityTargets: { ...t, targets: scaled },
+      },
+      this.mergeGroup(`${level}|${groupId}|${period.id}`, parts),
+    );
+  }
+
+  /** Merges a group's member partials, updating its last merge when only a few of them changed since. */
+  private mergeGroup(key: string, parts: SubjectPartial[]): SubjectPartial {
+    const merged = mergeSubjectPartials(parts, this.settings.forecast.trials, this.merges.get(key));
+    this.merges.set(key, { parts, merged });
+    return merged;
   }
 
   compute(subject: SubjectRef, period: FiscalPeriod): SubjectMetrics {
@@ -336,7 +399,9 @@ export class MetricsModel {
       period: { id: period.id, start: period.start, end: period.end },
       asOf: this.asOf,
       conversionWindow: trailingMonths(this.asOf, s.conversionWindowMonths),
-      forecastSeed: seedFrom(`${s.forecast.seed}|${subjectId}|${period.id}|${this.asOf}`),
+      // One seed for every subject of the period: each deal's stream is keyed by it and the deal id, so a group's
+      // trials are the sums of its members' trials.
+      forecastSeed: seedFrom(`${s.forecast.seed}|${period.id}|${this.asOf}`),
       pacing: { basis: s.pacing.basis, holidays: s.pacing.holidays },
       commission: s.commission,
       forecastTrials: s.forecast.trials,

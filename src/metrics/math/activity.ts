@@ -40,8 +40,12 @@ export function computeActivity(
   asOf: PlainDate,
   targets: ActivityTargets,
 ): ActivityFigures {
+  return activityFromCounts(countActivities(activities, trailingDays(asOf, targets.windowDays)), asOf, targets);
+}
+
+/** The activity figures from counts over the trailing window (a group passes its members' counts added up). */
+export function activityFromCounts(counts: ActivityCounts, asOf: PlainDate, targets: ActivityTargets): ActivityFigures {
   const window = trailingDays(asOf, targets.windowDays);
-  const counts = countActivities(activities, window);
   const cap = new Dec(targets.cap ?? '1.5');
   const terms: ActivityScoreTerm[] = [];
   let weighted = ZERO;
@@ -77,6 +81,17 @@ export function activityDrop(
   recentDays = 14,
   priorDays = 28,
 ): Maybe<Dec> {
+  const { recent, prior } = activityDropCounts(activities, asOf, recentDays, priorDays);
+  return activityDropFrom(recent, prior, recentDays, priorDays);
+}
+
+/** Activities in the recent window and in the prior one before it (the additive part of `activityDrop`). */
+export function activityDropCounts(
+  activities: readonly Activity[],
+  asOf: PlainDate,
+  recentDays = 14,
+  priorDays = 28,
+): { recent: number; prior: number } {
   const recent = trailingDays(asOf, recentDays);
   const prior = trailingDays(addDays(recent.start, -1), priorDays);
   let r = 0;
@@ -85,6 +100,11 @@ export function activityDrop(
     if (inWindow(a.date, recent)) r++;
     else if (inWindow(a.date, prior)) p++;
   }
+  return { recent: r, prior: p };
+}
+
+/** The activity drop from the counts of the two windows. */
+export function activityDropFrom(r: number, p: number, recentDays = 14, priorDays = 28): Maybe<Dec> {
   if (p === 0) return none('no_prior_activity');
   const recentRate = new Dec(r).div(recentDays);
   const priorRate = new Dec(p).div(priorDays);

@@ -80,13 +80,32 @@ export function statusBand(projectedAttainment: Dec, bands: StatusBands = DEFAUL
 
 /** Every core attainment figure of the definitions for one subject-period as of D. */
 export function computeAttainment(input: AttainmentInput): AttainmentFigures {
+  const actualCredits = wonIn(input.credits, toDateWindow(input.period, input.asOf));
+  const runRateCredits = wonIn(input.credits, trailingDays(input.asOf, input.runRateWindowDays ?? 30));
+  return attainmentFromSums(
+    input,
+    actualCredits,
+    sumCredits(actualCredits),
+    runRateCredits,
+    sumCredits(runRateCredits),
+  );
+}
+
+/**
+ * The attainment figures from the won credits of the period to date and of the run-rate window with their sums
+ * (a group passes its members' sums added up; the `credits` of the input are not read).
+ */
+export function attainmentFromSums(
+  input: Omit<AttainmentInput, 'credits'>,
+  actualCredits: Credit[],
+  A: Dec,
+  runRateCredits: Credit[],
+  runRateSum: Dec,
+): AttainmentFigures {
   const { period, asOf, f } = input;
   const days = periodDays(period, asOf);
-  const actualCredits = wonIn(input.credits, toDateWindow(period, asOf));
-  const A = sumCredits(actualCredits);
   const runRateWindowDays = input.runRateWindowDays ?? 30;
-  const runRateCredits = wonIn(input.credits, trailingDays(asOf, runRateWindowDays));
-  const currentRunRate = sumCredits(runRateCredits).div(runRateWindowDays);
+  const currentRunRate = runRateSum.div(runRateWindowDays);
   const projectedTotal = A.plus(currentRunRate.times(days.remaining));
   const Q = input.quota;
 

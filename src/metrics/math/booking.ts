@@ -23,6 +23,11 @@ export interface Credit {
   amount: Dec;
   /** Overlay credits count for the individual but never roll up into a team. */
   overlay: boolean;
+  /**
+   * True when this is the deal's only credit (the deal has no splits at all), so counting distinct deals across
+   * reps needs no set of ids for it; absent means "maybe shared" and is always safe.
+   */
+  sole?: boolean;
 }
 
 export interface BookingResult {
@@ -95,6 +100,7 @@ export function bookDeals(
         dealAmount,
         amount: dealAmount,
         overlay: false,
+        sole: dealSplits === undefined || dealSplits.length === 0,
       });
     for (const s of dealSplits ?? []) {
       const share = s.percent.div(HUNDRED);

@@ -9,7 +9,7 @@ import { Dec, ZERO } from '../../util/money.ts';
 import type { Credit } from './booking.ts';
 import type { Lead, Maybe, StageHistoryEntry } from './types.ts';
 import { none, some } from './types.ts';
-import { type DateWindow, inWindow, priorWindow, trailingDays } from './windows.ts';
+import { type DateWindow, priorWindow, trailingDays } from './windows.ts';
 
 export interface ConversionFigures {
   won: number;
@@ -25,33 +25,91 @@ export interface ConversionFigures {
   lostCredits: Credit[];
 }
 
-/** Win rate, deal size and cycle over credits closed in the window (default: trailing 4 quarters). */
-export function computeConversion(credits: readonly Credit[], window: DateWindow): ConversionFigures {
-  const wonCredits: Credit[] = [];
-  const lostCredits: Credit[] = [];
-  let wonAmount = ZERO;
-  let lostAmount = ZERO;
-  let cycleDays = 0;
-  const wonIds = new Set<string>();
-  const lostIds = new Set<string>();
+/**
+ * The additive part of conversion figures over a window: won and lost credits with their sums, and the distinct
+ * won and lost deals (sole credits counted, shared ones by id, each won deal's cycle days once).
+ */
+export interface ConversionPartial {
+  wonCredits: Credit[];
+  lostCredits: Credit[];
+  wonAmount: Dec;
+  lostAmount: Dec;
+  soleWon: number;
+  soleLost: number;
+  soleCycleDays: number;
+  /** Won deal id -> its whole days from created to close. */
+  sharedWon: Map<string, number>;
+  sharedLost: Set<string>;
+}
+
+function cycleDaysOf(c: Credit): number {
+  // A close date before the created date is a data error; it counts as a same-day close, not negative days.
+  return Math.max(diffDays(c.deal.createdDate, c.deal.closeDate), 0);
+}
+
+/** Credits closed in the window, split into the additive parts of the conversion figures. */
+export function conversionPartial(credits: readonly Credit[], window: DateWindow): ConversionPartial {
+  const p = emptyConversionPartial();
+  const { start, end } = window;
   for (const c of credits) {
-    if (c.category === 'open' || !inWindow(c.deal.closeDate, window)) continue;
+    if (c.category === 'open') continue;
+    const d = c.deal.closeDate;
+    if (d < start || d > end) continue;
     if (c.category === 'won') {
-      wonCredits.push(c);
-      wonAmount = wonAmount.plus(c.amount);
-      if (!wonIds.has(c.deal.id)) {
-        wonIds.add(c.deal.id);
-        // A close date before the created date is a data error; it counts as a same-day close, not negative days.
-        cycleDays += Math.max(diffDays(c.deal.createdDate, c.deal.closeDate), 0);
-      }
+      p.wonCredits.push(c);
+      p.wonAmount = p.wonAmount.plus(c.amount);
+      if (c.sole === true) {
+        p.soleWon++;
+        p.soleCycleDays += cycleDaysOf(c);
+      } else if (!p.sharedWon.has(c.deal.id)) p.sharedWon.set(c.deal.id, cycleDaysOf(c));
     } else {
-      lostCredits.push(c);
-      lostAmount = lostAmount.plus(c.amount);
-      lostIds.add(c.deal.id);
+      p.lostCredits.push(c);
+      p.lostAmount = p.lostAmount.plus(c.amount);
+      if (c.sole === true) p.soleLost++;
+      else p.sharedLost.add(c.deal.id);
     }
   }
-  const won = wonIds.size;
-  const lost = lostIds.size;
+  return p;
+}
+
+function emptyConversionPartial(): ConversionPartial {
+  return {
+    wonCredits: [],
+    lostCredits: [],
+    wonAmount: ZERO,
+    lostAmount: ZERO,
+    soleWon: 0,
+    soleLost: 0,
+    soleCycleDays: 0,
+    sharedWon: new Map(),
+    sharedLost: new Set(),
+  };
+}
+
+/** A group's conversion partial from its members' (sums added in order, lists concatenated, shared ids united). */
+export function mergeConversionPartials(parts: readonly ConversionPartial[]): ConversionPartial {
+  const out = emptyConversionPartial();
+  for (const p of parts) {
+    for (const c of p.wonCredits) out.wonCredits.push(c);
+    for (const c of p.lostCredits) out.lostCredits.push(c);
+    out.wonAmount = out.wonAmount.plus(p.wonAmount);
+    out.lostAmount = out.lostAmount.plus(p.lostAmount);
+    out.soleWon += p.soleWon;
+    out.soleLost += p.soleLost;
+    out.soleCycleDays += p.soleCycleDays;
+    for (const [id, days] of p.sharedWon) if (!out.sharedWon.has(id)) out.sharedWon.set(id, days);
+    for (const id of p.sharedLost) out.sharedLost.add(id);
+  }
+  return out;
+}
+
+/** Win rate, deal size and cycle from a (possibly merged) partial. */
+export function conversionFromPartial(p: ConversionPartial): ConversionFigures {
+  const won = p.soleWon + p.sharedWon.size;
+  const lost = p.soleLost + p.sharedLost.size;
+  let cycleDays = p.soleCycleDays;
+  for (const days of p.sharedWon.values()) cycleDays += days;
+  const { wonAmount, lostAmount } = p;
   const decided = won + lost;
   const value = wonAmount.plus(lostAmount);
   return {
@@ -63,9 +121,14 @@ export function computeConversion(credits: readonly Credit[], window: DateWindow
     winRateByValue: value.isZero() ? none('no_closed_deals') : some(wonAmount.div(value)),
     avgDealSize: won === 0 ? none('no_won_deals') : some(wonAmount.div(won)),
     salesCycleDays: won === 0 ? none('no_won_deals') : some(new Dec(cycleDays).div(won)),
-    wonCredits,
-    lostCredits,
+    wonCredits: p.wonCredits,
+    lostCredits: p.lostCredits,
   };
+}
+
+/** Win rate, deal size and cycle over credits closed in the window (default: trailing 4 quarters). */
+export function computeConversion(credits: readonly Credit[], window: DateWindow): ConversionFigures {
+  return conversionFromPartial(conversionPartial(credits, window));
 }
 
 /**

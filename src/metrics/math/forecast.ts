@@ -4,8 +4,10 @@
  *
  * - Inside the loop amounts are integer cents (each deal's base amount rounded half away from zero to the cent),
  *   held in float64, which is exact for integers below 2^53 (90 trillion in money).
- * - The PRNG is mulberry32, seeded by `seed`; deals are sorted by id first, so the order they arrive in never
- *   changes a result, and the same inputs and seed always give the same answer.
+ * - Each deal draws from its own mulberry32 stream, seeded by `seed` mixed with the deal id (`dealStreamSeed`), one
+ *   draw per trial: a deal's outcome in trial t is the same in every subject it counts for, so a group's trial
+ *   totals are the per-trial sums of its members' (`forecastFromTotals`). The order deals arrive in never changes a
+ *   result, and the same inputs and seed always give the same answer.
  * - Percentiles are nearest-rank: with the n trial totals sorted ascending, P_k is the value at 1-based rank
  *   `ceil(k * n / 100)`. So at least k% of trials ended at or under P_k; "90% confident to exceed X" means X = P10.
  */
@@ -69,48 +71,93 @@ function checkProbability(p: number, what: string, id: string): number {
   return p;
 }
 
-export function simulateForecast(input: ForecastInput): ForecastResult {
-  const trials = input.trials ?? 10_000;
-  const seed = input.seed ?? 1;
+/** FNV-1a over a string, continuing from `h`, with a final avalanche so near-identical ids seed distant streams. */
+function hashInto(h: number, text: string): number {
+  let x = h >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    x ^= text.charCodeAt(i);
+    x = Math.imul(x, 0x01000193) >>> 0;
+  }
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b) >>> 0;
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35) >>> 0;
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/**
+ * The seed of one deal's own stream: the forecast seed mixed with the deal id. A deal therefore draws the same
+ * outcome in trial t wherever it is simulated (a rep, its team, a split partner), which is what lets a group's
+ * trial totals be the per-trial sums of its members' totals.
+ */
+export function dealStreamSeed(seed: number, dealId: string): number {
+  return hashInto(Math.imul((0x811c9dc5 ^ seed) >>> 0, 0x01000193) >>> 0, dealId);
+}
+
+/** A deal's credited amount as integer cents (half away from zero) and its win threshold against a uint32 draw. */
+export function dealCentsAndThreshold(d: ForecastDeal): { cents: number; threshold: number } {
+  const p = checkProbability(d.pWin, 'pWin', d.id) * checkProbability(d.pInPeriod, 'pInPeriod', d.id);
+  // Won when a uniform uint32 falls under p * 2^32; p = 1 gives 2^32, above every uint32.
+  return {
+    cents: d.amount.times(100).toDecimalPlaces(0, Dec.ROUND_HALF_UP).toNumber(),
+    threshold: Math.floor(p * 4294967296),
+  };
+}
+
+/**
+ * Adds one deal's won cents to each trial's total, drawing from the deal's own mulberry32 stream (inlined: this
+ * is the hot loop). Totals are integers held in float64, exact below 2^53, so the order deals are added in never
+ * changes a total.
+ */
+export function addDealTrials(totals: Float64Array, streamSeed: number, cents: number, threshold: number): void {
+  if (threshold <= 0 || cents === 0) return;
+  let state = streamSeed >>> 0;
+  const n = totals.length;
+  for (let t = 0; t < n; t++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(state ^ (state >>> 15), state | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    if ((x ^ (x >>> 14)) >>> 0 < threshold) totals[t] = (totals[t] as number) + cents;
+  }
+}
+
+function checkTrials(trials: number): void {
   if (!Number.isInteger(trials) || trials < 1)
     throw new AppError('CONFIG_INVALID', `forecast trials must be a whole number >= 1, got ${trials}`, {
       where: 'forecast.trials',
     });
-  const deals = [...input.deals].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const n = deals.length;
-  const cents = new Float64Array(n);
-  // Won when a uniform uint32 falls under p * 2^32; p = 1 gives 2^32, above every uint32.
-  const thresholds = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const d = deals[i] as ForecastDeal;
-    cents[i] = d.amount.times(100).toDecimalPlaces(0, Dec.ROUND_HALF_UP).toNumber();
-    const p = checkProbability(d.pWin, 'pWin', d.id) * checkProbability(d.pInPeriod, 'pInPeriod', d.id);
-    thresholds[i] = Math.floor(p * 4294967296);
-  }
+}
+
+/** Each trial's won cents over the deals (before the actual is added), one stream per deal. */
+export function trialTotals(deals: readonly ForecastDeal[], trials: number, seed: number): Float64Array {
+  checkTrials(trials);
   const totals = new Float64Array(trials);
-  let grand = 0;
-  // mulberry32 inlined (the same sequence as `mulberry32(seed)`): this is the hot loop, trials x deals draws.
-  let state = seed >>> 0;
-  for (let t = 0; t < trials; t++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let x = Math.imul(state ^ (state >>> 15), state | 1);
-      x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-      if ((x ^ (x >>> 14)) >>> 0 < (thresholds[i] as number)) s += cents[i] as number;
-    }
-    totals[t] = s;
-    grand += s;
+  for (const d of deals) {
+    const { cents, threshold } = dealCentsAndThreshold(d);
+    addDealTrials(totals, dealStreamSeed(seed, d.id), cents, threshold);
   }
-  totals.sort();
-  const at = (k: number) => input.actual.plus(new Dec(totals[nearestRankIndex(k, trials)] as number).div(100));
+  return totals;
+}
+
+/**
+ * The forecast figures from each trial's won cents (not modified): percentiles by nearest rank, the mean and the
+ * share of trials reaching quota. A group passes the per-trial sums of its members' totals here.
+ */
+export function forecastFromTotals(actual: Dec, quota: Dec | null, totals: Float64Array, seed: number): ForecastResult {
+  const trials = totals.length;
+  checkTrials(trials);
+  const sorted = totals.slice().sort();
+  let grand = 0;
+  for (let t = 0; t < trials; t++) grand += sorted[t] as number;
+  const at = (k: number) => actual.plus(new Dec(sorted[nearestRankIndex(k, trials)] as number).div(100));
   let probabilityToHitQuota: Maybe<Dec>;
-  if (input.quota === null || input.quota.isZero()) probabilityToHitQuota = none('no_quota');
+  if (quota === null || quota.isZero()) probabilityToHitQuota = none('no_quota');
   else {
-    // A + won >= Q  <=>  won cents >= ceil((Q - A) * 100), exact in integers.
-    const needed = input.quota.minus(input.actual).times(100).ceil().toNumber();
+    // A + won >= Q  <=>  won cents >= ceil((Q - A) * 100), exact in integers; count from the top of the sort.
+    const needed = quota.minus(actual).times(100).ceil().toNumber();
     let hits = 0;
-    for (let t = 0; t < trials; t++) if ((totals[t] as number) >= needed) hits++;
+    for (let t = trials - 1; t >= 0 && (sorted[t] as number) >= needed; t--) hits++;
     probabilityToHitQuota = some(new Dec(hits).div(trials));
   }
   return {
@@ -120,7 +167,13 @@ export function simulateForecast(input: ForecastInput): ForecastResult {
     p25: at(25),
     p50: at(50),
     p90: at(90),
-    mean: input.actual.plus(new Dec(grand).div(trials).div(100)),
+    mean: actual.plus(new Dec(grand).div(trials).div(100)),
     probabilityToHitQuota,
   };
+}
+
+export function simulateForecast(input: ForecastInput): ForecastResult {
+  const trials = input.trials ?? 10_000;
+  const seed = input.seed ?? 1;
+  return forecastFromTotals(input.actual, input.quota, trialTotals(input.deals, trials, seed), seed);
 }

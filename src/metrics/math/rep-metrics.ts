@@ -6,21 +6,44 @@
  * Ranks and alerts are not here: ranks compare subjects (`ranking.ts`) and alerts need the previous state and
  * snapshots (`alerts.ts`); the engine fills them around this.
  */
+import { AppError } from '../../errors.ts';
 import type { PlainDate } from '../../util/date.ts';
-import type { Dec } from '../../util/money.ts';
-import { type ActivityFigures, activityDrop, computeActivity } from './activity.ts';
+import { type Dec, ZERO } from '../../util/money.ts';
+import {
+  ACTIVITY_TYPES,
+  type ActivityCounts,
+  type ActivityFigures,
+  activityDropCounts,
+  activityDropFrom,
+  activityFromCounts,
+  countActivities,
+} from './activity.ts';
 import { rampFactor, tenureAdjustedAttainment, territoryAdjustedAttainment } from './adjustments.ts';
 import type { AlertInputs } from './alerts.ts';
-import { type AttainmentFigures, computeAttainment } from './attainment.ts';
+import { type AttainmentFigures, attainmentFromSums, sumCredits, wonIn } from './attainment.ts';
 import type { Credit } from './booking.ts';
 import { type CommissionResult, commissionFor, type NextTier, nextTier } from './commission.ts';
-import { type ConversionFigures, computeConversion, trailingComparison, velocity } from './conversion.ts';
-import { type ForecastResult, simulateForecast } from './forecast.ts';
+import {
+  type ConversionFigures,
+  type ConversionPartial,
+  conversionFromPartial,
+  conversionPartial,
+  mergeConversionPartials,
+  velocity,
+} from './conversion.ts';
+import { type ForecastDeal, type ForecastResult, forecastFromTotals, trialTotals } from './forecast.ts';
 import { attainmentHistory, type HistoryInput, type HistoryPoint, type Trend, trend } from './history.ts';
 import { type ElapsedFraction, elapsedFraction, type LikePeriodBookings, type PacingBasis } from './pacing.ts';
-import { type CoverageBands, computePipeline, type PipelineFigures } from './pipeline.ts';
+import {
+  type CoverageBands,
+  mergePipelinePartials,
+  type PipelineFigures,
+  type PipelinePartial,
+  pipelineFromPartial,
+  pipelinePartial,
+} from './pipeline.ts';
 import type { Activity, ActivityTargets, CommissionPlan, Maybe, Period, RampSchedule, StatusBands } from './types.ts';
-import { type DateWindow, trailingMonths } from './windows.ts';
+import { type DateWindow, priorWindow, toDateWindow, trailingDays, trailingMonths } from './windows.ts';
 
 export interface SubjectMetricsInput {
   subjectId: string;
@@ -92,39 +115,201 @@ export function seedFrom(text: string): number {
   return h;
 }
 
+/**
+ * Everything a subject's figures need from its credits and activities that adds up across reps: sums, counts,
+ * credit lists and each forecast trial's won cents. A group's partial is its members' partials merged
+ * (`mergeSubjectPartials`), so a group is rebuilt from ~members partials, never from all its credits.
+ */
+export interface SubjectPartial {
+  actualCredits: Credit[];
+  actual: Dec;
+  runRateCredits: Credit[];
+  runRateSum: Dec;
+  pipeline: PipelinePartial;
+  conversion: ConversionPartial;
+  recent90: ConversionPartial;
+  prior90: ConversionPartial;
+  activityCounts: ActivityCounts;
+  dropRecent: number;
+  dropPrior: number;
+  /** Won cents of the open pipeline in each forecast trial (the actual not included). */
+  trials: Float64Array;
+}
+
+/** The inputs of `computeSubjectMetrics` that are the same for every subject of a period as of D. */
+export type PartialInput = Pick<
+  SubjectMetricsInput,
+  | 'period'
+  | 'asOf'
+  | 'credits'
+  | 'activities'
+  | 'activityTargets'
+  | 'forecastProbabilities'
+  | 'forecastTrials'
+  | 'forecastSeed'
+  | 'conversionWindow'
+  | 'runRateWindowDays'
+  | 'subjectId'
+>;
+
+/** The forecast deal of a credit; a deal's stream is keyed by its id alone, so split credits draw alike. */
+function forecastDealOf(c: Credit, probs: SubjectMetricsInput['forecastProbabilities']): ForecastDeal {
+  const p = probs?.get(c.deal.id);
+  return {
+    id: c.deal.id,
+    amount: c.amount,
+    pWin: p ? p.pWin : (c.deal.probability?.toNumber() ?? 0),
+    pInPeriod: p ? p.pInPeriod : 1,
+  };
+}
+
+function seedOf(input: Pick<SubjectMetricsInput, 'forecastSeed' | 'subjectId' | 'period' | 'asOf'>): number {
+  return input.forecastSeed ?? seedFrom(`${input.subjectId}|${input.period.id}|${input.asOf}`);
+}
+
+/**
+ * A subject's partial from its credits and activities. `trialsOf` may supply the trial totals of an open pipeline
+ * (a cache shared by a rep's team, region and org partials); by default they are simulated.
+ */
+export function subjectPartial(
+  input: PartialInput,
+  trialsOf?: (openCredits: readonly Credit[], simulate: () => Float64Array) => Float64Array,
+): SubjectPartial {
+  const { period, asOf, credits } = input;
+  const actualCredits = wonIn(credits, toDateWindow(period, asOf));
+  const runRateCredits = wonIn(credits, trailingDays(asOf, input.runRateWindowDays ?? 30));
+  const pipeline = pipelinePartial(credits, period, asOf);
+  const recent = trailingDays(asOf, 90);
+  const drop = activityDropCounts(input.activities, asOf);
+  const simulate = () =>
+    trialTotals(
+      pipeline.openCredits.map((c) => forecastDealOf(c, input.forecastProbabilities)),
+      input.forecastTrials ?? 10_000,
+      seedOf(input),
+    );
+  return {
+    actualCredits,
+    actual: sumCredits(actualCredits),
+    runRateCredits,
+    runRateSum: sumCredits(runRateCredits),
+    pipeline,
+    conversion: conversionPartial(credits, input.conversionWindow ?? trailingMonths(asOf, 12)),
+    recent90: conversionPartial(credits, recent),
+    prior90: conversionPartial(credits, priorWindow(recent)),
+    activityCounts: countActivities(input.activities, trailingDays(asOf, input.activityTargets.windowDays)),
+    dropRecent: drop.recent,
+    dropPrior: drop.prior,
+    trials: trialsOf ? trialsOf(pipeline.openCredits, simulate) : simulate(),
+  };
+}
+
+/**
+ * A group's partial: its members' partials merged in the order given (sums in that order, so reruns repeat).
+ * With `previous` (the last merge of this group and the member partials it was made from), only what changed is
+ * redone where order cannot matter: the trial totals are updated by difference (integers, exact) and the sorted
+ * pipeline lists by removing and merging in the changed members' credits. The result equals a merge from scratch.
+ */
+export function mergeSubjectPartials(
+  parts: readonly SubjectPartial[],
+  trials: number,
+  previous?: { parts: readonly SubjectPartial[]; merged: SubjectPartial },
+): SubjectPartial {
+  let delta: { removed: SubjectPartial[]; added: SubjectPartial[] } | null = null;
+  if (previous && previous.merged.trials.length === trials) {
+    const now = new Set(parts);
+    const before = new Set(previous.parts);
+    const removed = previous.parts.filter((p) => !now.has(p));
+    const added = parts.filter((p) => !before.has(p));
+    // Past a few changed members a rebuild is as cheap and simpler.
+    if (removed.length + added.length <= Math.max(8, parts.length / 8)) delta = { removed, added };
+  }
+  let totals: Float64Array;
+  if (delta && previous) {
+    totals = previous.merged.trials.slice();
+    for (const p of delta.removed) addTrials(totals, p.trials, -1);
+    for (const p of delta.added) addTrials(totals, p.trials, 1);
+  } else {
+    totals = new Float64Array(trials);
+    for (const p of parts) addTrials(totals, p.trials, 1);
+  }
+  let actual = ZERO;
+  let runRateSum = ZERO;
+  const actualCredits: Credit[] = [];
+  const runRateCredits: Credit[] = [];
+  const activityCounts: ActivityCounts = { call: 0, meeting: 0, email: 0, task: 0, proposal: 0, other: 0 };
+  let dropRecent = 0;
+  let dropPrior = 0;
+  for (const p of parts) {
+    actual = actual.plus(p.actual);
+    runRateSum = runRateSum.plus(p.runRateSum);
+    for (const c of p.actualCredits) actualCredits.push(c);
+    for (const c of p.runRateCredits) runRateCredits.push(c);
+    for (const k of ACTIVITY_TYPES) activityCounts[k] += p.activityCounts[k];
+    dropRecent += p.dropRecent;
+    dropPrior += p.dropPrior;
+  }
+  return {
+    actualCredits,
+    actual,
+    runRateCredits,
+    runRateSum,
+    pipeline: mergePipelinePartials(
+      parts.map((p) => p.pipeline),
+      delta && previous
+        ? {
+            merged: previous.merged.pipeline,
+            delta: { removed: delta.removed.map((p) => p.pipeline), added: delta.added.map((p) => p.pipeline) },
+          }
+        : undefined,
+    ),
+    conversion: mergeConversionPartials(parts.map((p) => p.conversion)),
+    recent90: mergeConversionPartials(parts.map((p) => p.recent90)),
+    prior90: mergeConversionPartials(parts.map((p) => p.prior90)),
+    activityCounts,
+    dropRecent,
+    dropPrior,
+    trials: totals,
+  };
+}
+
+/** Adds (sign 1) or takes away (sign -1) a member's trial totals; integer cents in float64, so exact either way. */
+function addTrials(totals: Float64Array, member: Float64Array, sign: 1 | -1): void {
+  const n = totals.length;
+  if (member.length !== n)
+    throw new AppError('INTERNAL', `a member's forecast has ${member.length} trials, the group ${n}`);
+  if (sign === 1) for (let t = 0; t < n; t++) totals[t] = (totals[t] as number) + (member[t] as number);
+  else for (let t = 0; t < n; t++) totals[t] = (totals[t] as number) - (member[t] as number);
+}
+
 export function computeSubjectMetrics(input: SubjectMetricsInput): SubjectMetrics {
+  return subjectMetricsFromPartial(input, subjectPartial(input));
+}
+
+/** Every figure of a subject from its (own or merged) partial; the `credits` and `activities` are not read. */
+export function subjectMetricsFromPartial(
+  input: Omit<SubjectMetricsInput, 'credits' | 'activities'>,
+  part: SubjectPartial,
+): SubjectMetrics {
   const { period, asOf } = input;
   const pacing = elapsedFraction({ ...input.pacing, period, asOf });
-  const att = computeAttainment({
-    period,
-    asOf,
-    quota: input.quota,
-    credits: input.credits,
-    f: pacing.f,
-    runRateWindowDays: input.runRateWindowDays,
-    statusBands: input.statusBands,
-  });
-  const pipeline = computePipeline(input.credits, period, asOf, att.remaining, input.coverageBands);
-  const conversion = computeConversion(input.credits, input.conversionWindow ?? trailingMonths(asOf, 12));
-  const activities = computeActivity(input.activities, asOf, input.activityTargets);
-
-  const probs = input.forecastProbabilities;
-  const forecast = simulateForecast({
-    actual: att.actual,
-    quota: att.quota.value,
-    deals: pipeline.openCredits.map((c) => {
-      const p = probs?.get(c.deal.id);
-      return {
-        // A subject may hold two credits of one deal (a split and an overlay); keep both, distinctly named.
-        id: `${c.deal.id}#${c.ownerId}#${c.overlay ? 'overlay' : 'revenue'}`,
-        amount: c.amount,
-        pWin: p ? p.pWin : (c.deal.probability?.toNumber() ?? 0),
-        pInPeriod: p ? p.pInPeriod : 1,
-      };
-    }),
-    trials: input.forecastTrials,
-    seed: input.forecastSeed ?? seedFrom(`${input.subjectId}|${period.id}|${asOf}`),
-  });
+  const att = attainmentFromSums(
+    {
+      period,
+      asOf,
+      quota: input.quota,
+      f: pacing.f,
+      runRateWindowDays: input.runRateWindowDays,
+      statusBands: input.statusBands,
+    },
+    part.actualCredits,
+    part.actual,
+    part.runRateCredits,
+    part.runRateSum,
+  );
+  const pipeline = pipelineFromPartial(part.pipeline, att.remaining, input.coverageBands);
+  const conversion = conversionFromPartial(part.conversion);
+  const activities = activityFromCounts(part.activityCounts, asOf, input.activityTargets);
+  const forecast = forecastFromTotals(att.actual, att.quota.value, part.trials, seedOf(input));
 
   const Q = att.quota.value;
   const history = attainmentHistory([...(input.history ?? []), { periodId: period.id, quota: Q, actual: att.actual }]);
@@ -142,8 +327,8 @@ export function computeSubjectMetrics(input: SubjectMetricsInput): SubjectMetric
     salesCycleDays: conversion.salesCycleDays,
     velocity: velocity(pipeline.openDeals, conversion),
     activities,
-    activityDrop: activityDrop(input.activities, asOf),
-    trailing90: trailingComparison(input.credits, asOf, 90),
+    activityDrop: activityDropFrom(part.dropRecent, part.dropPrior),
+    trailing90: { recent: conversionFromPartial(part.recent90), prior: conversionFromPartial(part.prior90) },
     forecast,
     commission: {
       atActual: commissionFor(att.actual, Q, input.commission),

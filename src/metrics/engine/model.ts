@@ -43,6 +43,8 @@ interface RepState {
   groupedActivities: Record<RollupLevel, Map<string, Activity[]>>;
   /** The rep's partial of each group-period it counts for (`level|group|period`), built on first use. */
   parts: Map<string, SubjectPartial>;
+  /** The rep's quota per period id (`repQuota`), built on first use. */
+  quotaCache: Map<string, { quota: Dec | null; issues: ConversionIssue[] }>;
   /** Trial totals of the rep's grouped open pipeline per period, shared by its team, region and org partials. */
   trials: Map<string, { credits: readonly Credit[]; totals: Float64Array }>;
 }
@@ -109,6 +111,7 @@ export class MetricsModel {
       grouped: { team: new Map(), region: new Map(), org: new Map() },
       groupedActivities: { team: new Map(), region: new Map(), org: new Map() },
       parts: new Map(),
+      quotaCache: new Map(),
       trials: new Map(),
     };
   }
@@ -189,7 +192,11 @@ export class MetricsModel {
       ...this.data.quotas.filter((q) => q.repKey !== null && !repKeys.has(q.repKey)),
       ...fresh.quotas,
     ];
-    if (fxChanged) this.fx = buildFxTable(this.settings.baseCurrency, fresh.fx);
+    if (fxChanged) {
+      this.fx = buildFxTable(this.settings.baseCurrency, fresh.fx);
+      // Quotas convert at the period's first-day rate: every rep's converted quotas go with the old rates.
+      for (const s of this.reps.values()) s.quotaCache.clear();
+    }
     if (membershipsChanged) {
       this.memberships = indexMemberships(fresh.memberships);
       this.indexMembers();
@@ -247,7 +254,15 @@ export class MetricsModel {
 
   /** A rep's quota for a period in base currency: its quota rows inside the period, summed; null when none. */
   repQuota(repKey: string, period: Period): { quota: Dec | null; issues: ConversionIssue[] } {
-    return this.sumQuotas(this.reps.get(repKey)?.quotas ?? [], period);
+    const s = this.reps.get(repKey);
+    if (!s) return this.sumQuotas([], period);
+    // Keyed by the period's dates too: callers may pass a period that is not a fiscal one.
+    const key = `${period.id}|${period.start}|${period.end}`;
+    const found = s.quotaCache.get(key);
+    if (found) return found;
+    const q = this.sumQuotas(s.quotas, period);
+    s.quotaCache.set(key, q);
+    return q;
   }
 
   private sumQuotas(rows: readonly QuotaRecord[], period: Period): { quota: Dec | null; issues: ConversionIssue[] } {

@@ -87,13 +87,15 @@ function emptyConversionPartial(): ConversionPartial {
 }
 
 /** A group's conversion partial from its members' (sums added in order, lists concatenated, shared ids united). */
-export function mergeConversionPartials(parts: readonly ConversionPartial[]): ConversionPartial {
+export function mergeConversionPartials(parts: readonly ConversionPartial[], withSums = true): ConversionPartial {
   const out = emptyConversionPartial();
   for (const p of parts) {
     for (const c of p.wonCredits) out.wonCredits.push(c);
     for (const c of p.lostCredits) out.lostCredits.push(c);
-    out.wonAmount = out.wonAmount.plus(p.wonAmount);
-    out.lostAmount = out.lostAmount.plus(p.lostAmount);
+    if (withSums) {
+      out.wonAmount = out.wonAmount.plus(p.wonAmount);
+      out.lostAmount = out.lostAmount.plus(p.lostAmount);
+    }
     out.soleWon += p.soleWon;
     out.soleLost += p.soleLost;
     out.soleCycleDays += p.soleCycleDays;

@@ -57,6 +57,8 @@ export interface PipelinePartial {
   sharedOpenDeals: Set<string>;
   overdue: Credit[];
   overdueAmount: Dec;
+  /** Set when the lists are already sorted by close date, deal and owner (a merge keeps them so). */
+  sorted?: boolean;
 }
 
 /** Open deals closing in `[D, period end]` (and not before the period starts) and open deals overdue at D. */
@@ -95,13 +97,22 @@ export interface MergeDelta<P> {
 
 /** `sorted` (by close date, deal, owner) without the credits of `removed`, with those of `added` merged in. */
 function updateSorted(sorted: readonly Credit[], removed: readonly Credit[][], added: readonly Credit[][]): Credit[] {
-  const gone = new Set<Credit>();
-  for (const list of removed) for (const c of list) gone.add(c);
-  const kept = gone.size === 0 ? sorted : sorted.filter((c) => !gone.has(c));
+  const outgoing: Credit[] = [];
+  for (const list of removed) for (const c of list) outgoing.push(c);
   const incoming: Credit[] = [];
   for (const list of added) for (const c of list) incoming.push(c);
-  if (incoming.length === 0) return kept === sorted ? [...sorted] : (kept as Credit[]);
+  outgoing.sort(byCloseThenId);
   incoming.sort(byCloseThenId);
+  // The usual case (a re-booked rep whose credits kept their dates and ids): swap them in place, no comparisons.
+  if (outgoing.length === incoming.length && outgoing.every((c, i) => byCloseThenId(c, incoming[i] as Credit) === 0)) {
+    if (outgoing.length === 0) return [...sorted];
+    const swap = new Map<Credit, Credit>();
+    for (let i = 0; i < outgoing.length; i++) swap.set(outgoing[i] as Credit, incoming[i] as Credit);
+    return sorted.map((c) => swap.get(c) ?? c);
+  }
+  const gone = new Set<Credit>(outgoing);
+  const kept = gone.size === 0 ? sorted : sorted.filter((c) => !gone.has(c));
+  if (incoming.length === 0) return kept === sorted ? [...sorted] : (kept as Credit[]);
   const out: Credit[] = new Array(kept.length + incoming.length);
   let i = 0;
   let j = 0;
@@ -130,6 +141,7 @@ function updateSorted(sorted: readonly Credit[], removed: readonly Credit[][], a
 export function mergePipelinePartials(
   parts: readonly PipelinePartial[],
   previous?: { merged: PipelinePartial; delta: MergeDelta<PipelinePartial> },
+  withSums = true,
 ): PipelinePartial {
   const out: PipelinePartial = {
     openCredits: [],
@@ -145,9 +157,11 @@ export function mergePipelinePartials(
       for (const c of p.openCredits) out.openCredits.push(c);
       for (const c of p.overdue) out.overdue.push(c);
     }
-    out.open = out.open.plus(p.open);
-    out.weighted = out.weighted.plus(p.weighted);
-    out.overdueAmount = out.overdueAmount.plus(p.overdueAmount);
+    if (withSums) {
+      out.open = out.open.plus(p.open);
+      out.weighted = out.weighted.plus(p.weighted);
+      out.overdueAmount = out.overdueAmount.plus(p.overdueAmount);
+    }
     out.soleOpenDeals += p.soleOpenDeals;
     for (const id of p.sharedOpenDeals) out.sharedOpenDeals.add(id);
   }
@@ -163,6 +177,7 @@ export function mergePipelinePartials(
       delta.removed.map((p) => p.overdue),
       delta.added.map((p) => p.overdue),
     );
+    out.sorted = true;
   }
   return out;
 }
@@ -185,8 +200,11 @@ export function computePipeline(
 /** The pipeline figures from a (possibly merged) partial; sorts its lists in place. */
 export function pipelineFromPartial(p: PipelinePartial, remaining: Maybe<Dec>, bands?: CoverageBands): PipelineFigures {
   const { openCredits, overdue, open } = p;
-  openCredits.sort(byCloseThenId);
-  overdue.sort(byCloseThenId);
+  if (p.sorted !== true) {
+    openCredits.sort(byCloseThenId);
+    overdue.sort(byCloseThenId);
+    p.sorted = true;
+  }
   let coverage: Maybe<Dec>;
   if (remaining.value === null) coverage = none(remaining.reason);
   else if (remaining.value.isZero()) coverage = none('quota_met');

@@ -8,7 +8,7 @@
  */
 import { AppError } from '../../errors.ts';
 import type { PlainDate } from '../../util/date.ts';
-import { type Dec, ZERO } from '../../util/money.ts';
+import { Dec, ZERO } from '../../util/money.ts';
 import {
   ACTIVITY_TYPES,
   type ActivityCounts,
@@ -134,7 +134,85 @@ export interface SubjectPartial {
   dropPrior: number;
   /** Won cents of the open pipeline in each forecast trial (the actual not included). */
   trials: Float64Array;
+  /** A merge's money sums, unrounded (`EXACT_SUMS` order), for updating it by difference. */
+  exactSums?: Dec[];
 }
+
+/**
+ * Unrounded decimals for a group's money sums: added without rounding, a sum updated by difference (minus the old
+ * partial, plus the new) equals the sum from scratch digit for digit, in any order. The figures round from there.
+ */
+const Exact = Dec.clone({ precision: 1e9 });
+
+type SumField = readonly [get: (p: SubjectPartial) => Dec, set: (p: SubjectPartial, v: Dec) => void];
+const EXACT_SUMS: readonly SumField[] = [
+  [
+    (p) => p.actual,
+    (p, v) => {
+      p.actual = v;
+    },
+  ],
+  [
+    (p) => p.runRateSum,
+    (p, v) => {
+      p.runRateSum = v;
+    },
+  ],
+  [
+    (p) => p.pipeline.open,
+    (p, v) => {
+      p.pipeline.open = v;
+    },
+  ],
+  [
+    (p) => p.pipeline.weighted,
+    (p, v) => {
+      p.pipeline.weighted = v;
+    },
+  ],
+  [
+    (p) => p.pipeline.overdueAmount,
+    (p, v) => {
+      p.pipeline.overdueAmount = v;
+    },
+  ],
+  [
+    (p) => p.conversion.wonAmount,
+    (p, v) => {
+      p.conversion.wonAmount = v;
+    },
+  ],
+  [
+    (p) => p.conversion.lostAmount,
+    (p, v) => {
+      p.conversion.lostAmount = v;
+    },
+  ],
+  [
+    (p) => p.recent90.wonAmount,
+    (p, v) => {
+      p.recent90.wonAmount = v;
+    },
+  ],
+  [
+    (p) => p.recent90.lostAmount,
+    (p, v) => {
+      p.recent90.lostAmount = v;
+    },
+  ],
+  [
+    (p) => p.prior90.wonAmount,
+    (p, v) => {
+      p.prior90.wonAmount = v;
+    },
+  ],
+  [
+    (p) => p.prior90.lostAmount,
+    (p, v) => {
+      p.prior90.lostAmount = v;
+    },
+  ],
+];
 
 /** The inputs of `computeSubjectMetrics` that are the same for every subject of a period as of D. */
 export type PartialInput = Pick<
@@ -224,35 +302,44 @@ export function mergeSubjectPartials(
     if (removed.length + added.length <= Math.max(8, parts.length / 8)) delta = { removed, added };
   }
   let totals: Float64Array;
-  if (delta && previous) {
+  let exact: Dec[];
+  const prevExact = previous?.merged.exactSums;
+  if (delta && previous && prevExact) {
     totals = previous.merged.trials.slice();
     for (const p of delta.removed) addTrials(totals, p.trials, -1);
     for (const p of delta.added) addTrials(totals, p.trials, 1);
+    exact = EXACT_SUMS.map(([get], i) => {
+      let v = prevExact[i] as Dec;
+      for (const p of delta.removed) v = v.minus(get(p));
+      for (const p of delta.added) v = v.plus(get(p));
+      return v;
+    });
   } else {
     totals = new Float64Array(trials);
     for (const p of parts) addTrials(totals, p.trials, 1);
+    exact = EXACT_SUMS.map(([get]) => {
+      let v: Dec = new Exact(0);
+      for (const p of parts) v = v.plus(get(p));
+      return v;
+    });
   }
-  let actual = ZERO;
-  let runRateSum = ZERO;
   const actualCredits: Credit[] = [];
   const runRateCredits: Credit[] = [];
   const activityCounts: ActivityCounts = { call: 0, meeting: 0, email: 0, task: 0, proposal: 0, other: 0 };
   let dropRecent = 0;
   let dropPrior = 0;
   for (const p of parts) {
-    actual = actual.plus(p.actual);
-    runRateSum = runRateSum.plus(p.runRateSum);
     for (const c of p.actualCredits) actualCredits.push(c);
     for (const c of p.runRateCredits) runRateCredits.push(c);
     for (const k of ACTIVITY_TYPES) activityCounts[k] += p.activityCounts[k];
     dropRecent += p.dropRecent;
     dropPrior += p.dropPrior;
   }
-  return {
+  const merged: SubjectPartial = {
     actualCredits,
-    actual,
+    actual: ZERO,
     runRateCredits,
-    runRateSum,
+    runRateSum: ZERO,
     pipeline: mergePipelinePartials(
       parts.map((p) => p.pipeline),
       delta && previous
@@ -261,15 +348,31 @@ export function mergeSubjectPartials(
             delta: { removed: delta.removed.map((p) => p.pipeline), added: delta.added.map((p) => p.pipeline) },
           }
         : undefined,
+      false,
     ),
-    conversion: mergeConversionPartials(parts.map((p) => p.conversion)),
-    recent90: mergeConversionPartials(parts.map((p) => p.recent90)),
-    prior90: mergeConversionPartials(parts.map((p) => p.prior90)),
+    conversion: mergeConversionPartials(
+      parts.map((p) => p.conversion),
+      false,
+    ),
+    recent90: mergeConversionPartials(
+      parts.map((p) => p.recent90),
+      false,
+    ),
+    prior90: mergeConversionPartials(
+      parts.map((p) => p.prior90),
+      false,
+    ),
     activityCounts,
     dropRecent,
     dropPrior,
     trials: totals,
+    exactSums: exact,
   };
+  // The figures take the exact sums as ordinary decimals (all their digits kept; later arithmetic rounds).
+  EXACT_SUMS.forEach(([, set], i) => {
+    set(merged, new Dec(exact[i] as Dec));
+  });
+  return merged;
 }
 
 /** Adds (sign 1) or takes away (sign -1) a member's trial totals; integer cents in float64, so exact either way. */

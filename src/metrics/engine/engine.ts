@@ -120,17 +120,20 @@ export class MetricsEngine {
   ): Promise<MetricsModel> {
     const c = this.cache;
     if (c && c.model.asOf === asOf && this.sameWindow(c.periods, periods)) {
-      const loadedAt = await this.dbNow();
-      const others = await this.db
-        .selectFrom('metric_snapshots')
-        .select('subject_id')
-        .distinct()
-        .where('subject_kind', '=', 'rep')
-        .where('computed_at', '>', c.loadedAt)
-        .execute();
+      // Independent reads, taken together (each is a round trip); all of them precede the reload below.
+      const [loadedAt, others, people] = await Promise.all([
+        this.dbNow(),
+        this.db
+          .selectFrom('metric_snapshots')
+          .select('subject_id')
+          .distinct()
+          .where('subject_kind', '=', 'rep')
+          .where('computed_at', '>', c.loadedAt)
+          .execute(),
+        peopleFingerprint(this.db),
+      ]);
       const keys = new Set(repKeys);
       for (const o of others) keys.add(o.subject_id);
-      const people = await peopleFingerprint(this.db);
       const d = c.model.data;
       const same =
         people === c.people
@@ -304,13 +307,10 @@ export class MetricsEngine {
     if (!a.enabled || repMetrics.size === 0) return [];
     const current = this.settings.calendar.periodContaining(model.asOf, 'quarter');
     const ids = [...repMetrics.keys()].filter((id) => repMetrics.get(id)?.some((x) => x.period.id === current.id));
-    const existing = await loadAlerts(this.db, ids, current.id);
-    const paces = await paceIndexesOnOrBefore(
-      this.db,
-      ids,
-      current.id,
-      weekAgo(model.asOf, a.rules.pace_deterioration.lookbackDays),
-    );
+    const [existing, paces] = await Promise.all([
+      loadAlerts(this.db, ids, current.id),
+      paceIndexesOnOrBefore(this.db, ids, current.id, weekAgo(model.asOf, a.rules.pace_deterioration.lookbackDays)),
+    ]);
     const events: AlertEvent[] = [];
     for (const id of ids) {
       const m = repMetrics.get(id)?.find((x) => x.period.id === current.id)?.metrics;

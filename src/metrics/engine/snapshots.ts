@@ -3,7 +3,7 @@
  * (or the config hash does), so write-back and alert delivery see exactly the subjects whose numbers moved. Each
  * write also sets the day's row in the history table, which trends and the pace_deterioration rule read.
  */
-import { type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
 import type { JsonObject } from '../../reports/document.ts';
 import type { PlainDate } from '../../util/date.ts';
@@ -25,8 +25,41 @@ export function changedFields(before: Record<string, unknown> | null, after: Rec
   return out.sort();
 }
 
+type SnapshotRow = Insertable<Database['metric_snapshots']>;
+type HistoryRow = Insertable<Database['metric_snapshot_history']>;
+
+function upsertSnapshots(db: Kysely<Database>, rows: SnapshotRow[]) {
+  return db
+    .insertInto('metric_snapshots')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(['subject_kind', 'subject_id', 'period_id']).doUpdateSet((eb) => ({
+        as_of: eb.ref('excluded.as_of'),
+        metrics: eb.ref('excluded.metrics'),
+        value_hash: eb.ref('excluded.value_hash'),
+        config_hash: eb.ref('excluded.config_hash'),
+        computed_at: sql`now()`,
+      })),
+    );
+}
+
+function upsertHistory(db: Kysely<Database>, rows: HistoryRow[]) {
+  return db
+    .insertInto('metric_snapshot_history')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(['subject_kind', 'subject_id', 'period_id', 'day']).doUpdateSet((eb) => ({
+        as_of: eb.ref('excluded.as_of'),
+        metrics: eb.ref('excluded.metrics'),
+        value_hash: eb.ref('excluded.value_hash'),
+        config_hash: eb.ref('excluded.config_hash'),
+        computed_at: sql`now()`,
+      })),
+    );
+}
+
 /**
- * Writes the documents that changed, in one transaction, and returns their changes. Unchanged documents still
+ * Writes the documents that changed, atomically (one statement, or one transaction for many), and returns their changes. Unchanged documents still
  * get a history row for the day when they have none yet (the first recompute of a day records every subject).
  */
 export async function storeSnapshots(
@@ -37,73 +70,63 @@ export async function storeSnapshots(
 ): Promise<MetricChange[]> {
   if (writes.length === 0) return [];
   const changes: MetricChange[] = [];
-  await db.transaction().execute(async (trx) => {
-    const kinds = writes.map((w) => w.subject.kind);
-    const ids = writes.map((w) => w.subject.id);
-    const periods = writes.map((w) => w.periodId);
-    const existing = await sql<{
-      subject_kind: string;
-      subject_id: string;
-      period_id: string;
-      value_hash: string;
-      config_hash: string;
-      metrics: Record<string, unknown>;
-      has_day: boolean;
-    }>`
-      select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
-             exists (select 1 from metric_snapshot_history h where h.subject_kind = s.subject_kind
-                     and h.subject_id = s.subject_id and h.period_id = s.period_id and h.day = ${asOf}) as has_day
-      from metric_snapshots s
-      join unnest(${kinds}::text[], ${ids}::text[], ${periods}::text[]) as k(kind, id, period)
-        on s.subject_kind = k.kind and s.subject_id = k.id and s.period_id = k.period`.execute(trx);
-    const byKey = new Map(existing.rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r] as const));
-    const snapshotRows = [];
-    const historyRows = [];
-    for (const w of writes) {
-      const hash = contentHash(w.doc);
-      const prev = byKey.get(`${w.subject.kind}:${w.subject.id}@${w.periodId}`);
-      const row = {
-        subject_kind: w.subject.kind,
-        subject_id: w.subject.id,
-        period_id: w.periodId,
-        as_of: asOf,
-        metrics: toJsonb(w.doc),
-        value_hash: hash,
-        config_hash: configHash,
-      };
-      const changed = !prev || prev.value_hash !== hash || prev.config_hash !== configHash;
-      if (changed) {
-        snapshotRows.push(row);
-        changes.push({
-          subject: w.subject,
-          periodId: w.periodId,
-          asOf,
-          changedFields: changedFields(prev?.metrics ?? null, w.doc),
-          metrics: w.doc,
-          previous: prev?.metrics ?? null,
-        });
-      }
-      if (changed || !prev?.has_day) historyRows.push({ ...row, day: asOf });
+  const kinds = writes.map((w) => w.subject.kind);
+  const ids = writes.map((w) => w.subject.id);
+  const periods = writes.map((w) => w.periodId);
+  const existing = await sql<{
+    subject_kind: string;
+    subject_id: string;
+    period_id: string;
+    value_hash: string;
+    config_hash: string;
+    metrics: Record<string, unknown>;
+    has_day: boolean;
+  }>`
+    select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
+           exists (select 1 from metric_snapshot_history h where h.subject_kind = s.subject_kind
+                   and h.subject_id = s.subject_id and h.period_id = s.period_id and h.day = ${asOf}) as has_day
+    from metric_snapshots s
+    join unnest(${kinds}::text[], ${ids}::text[], ${periods}::text[]) as k(kind, id, period)
+      on s.subject_kind = k.kind and s.subject_id = k.id and s.period_id = k.period`.execute(db);
+  const byKey = new Map(existing.rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r] as const));
+  const snapshotRows: SnapshotRow[] = [];
+  const historyRows: HistoryRow[] = [];
+  for (const w of writes) {
+    const hash = contentHash(w.doc);
+    const prev = byKey.get(`${w.subject.kind}:${w.subject.id}@${w.periodId}`);
+    const row = {
+      subject_kind: w.subject.kind,
+      subject_id: w.subject.id,
+      period_id: w.periodId,
+      as_of: asOf,
+      metrics: toJsonb(w.doc),
+      value_hash: hash,
+      config_hash: configHash,
+    };
+    const changed = !prev || prev.value_hash !== hash || prev.config_hash !== configHash;
+    if (changed) {
+      snapshotRows.push(row);
+      changes.push({
+        subject: w.subject,
+        periodId: w.periodId,
+        asOf,
+        changedFields: changedFields(prev?.metrics ?? null, w.doc),
+        metrics: w.doc,
+        previous: prev?.metrics ?? null,
+      });
     }
-    for (let i = 0; i < snapshotRows.length; i += 500) {
-      await trx
-        .insertInto('metric_snapshots')
-        .values(snapshotRows.slice(i, i + 500))
-        .onConflict((oc) =>
-          oc.columns(['subject_kind', 'subject_id', 'period_id']).doUpdateSet((eb) => ({
-            as_of: eb.ref('excluded.as_of'),
-            metrics: eb.ref('excluded.metrics'),
-            value_hash: eb.ref('excluded.value_hash'),
-            config_hash: eb.ref('excluded.config_hash'),
-            computed_at: sql`now()`,
-          })),
-        )
-        .execute();
-    }
-    for (let i = 0; i < historyRows.length; i += 500) {
-      await trx
+    if (changed || !prev?.has_day) historyRows.push({ ...row, day: asOf });
+  }
+  if (snapshotRows.length === 0 && historyRows.length === 0) return changes;
+  if (snapshotRows.length <= 500 && historyRows.length <= 500) {
+    // A few rows (one change's subjects): one statement, atomic by itself, one round trip.
+    if (snapshotRows.length === 0) await upsertHistory(db, historyRows).execute();
+    else if (historyRows.length === 0) await upsertSnapshots(db, snapshotRows).execute();
+    else
+      await db
+        .with('written', () => upsertSnapshots(db, snapshotRows))
         .insertInto('metric_snapshot_history')
-        .values(historyRows.slice(i, i + 500))
+        .values(historyRows)
         .onConflict((oc) =>
           oc.columns(['subject_kind', 'subject_id', 'period_id', 'day']).doUpdateSet((eb) => ({
             as_of: eb.ref('excluded.as_of'),
@@ -114,7 +137,12 @@ export async function storeSnapshots(
           })),
         )
         .execute();
-    }
+    return changes;
+  }
+  await db.transaction().execute(async (trx) => {
+    for (let i = 0; i < snapshotRows.length; i += 500)
+      await upsertSnapshots(trx, snapshotRows.slice(i, i + 500)).execute();
+    for (let i = 0; i < historyRows.length; i += 500) await upsertHistory(trx, historyRows.slice(i, i + 500)).execute();
   });
   return changes;
 }

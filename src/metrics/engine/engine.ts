@@ -5,7 +5,7 @@
  *
  * The engine keeps one prepared model per as-of date in memory: the first call loads the warehouse in one pass,
  * later calls reload only the reps they were asked about (plus any rep another worker recomputed since, found by
- * its snapshot's `computed_at`), so a group is rebuilt from its members' already-booked credits.
+ * its snapshot's `computed_at`), so a group is rebuilt from its members' cached partials (see `model.ts`).
  */
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';

@@ -1,8 +1,10 @@
 /**
  * The prepared, in-memory model the figures are computed from: every rep's credits (booked, converted and split
  * once), activities and quotas, the dated memberships, and each rep's credits already grouped by the team and
- * region they count for. A recompute after one change re-books only the reps it touched (`replaceReps`) and
- * rebuilds a group from its members' pre-grouped credits, never from the whole warehouse.
+ * region they count for. A recompute after one change re-books only the reps it touched (`replaceReps`); a group
+ * is merged from its members' partials (sums, counts, lists and forecast trials per rep, group and period, cached
+ * on the rep), and its last merge is updated by difference when only a few members changed: one changed deal
+ * costs one rep's partials, never a pass over the group's credits.
  */
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { PlainDate } from '../../util/date.ts';

@@ -155,7 +155,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
     return {
       name: 'recompute: full vs one changed deal (500 reps, 100,000 deals)',
       ok,
-      summary: `full ${fullMs.toFixed(0)} ms for ${subjects} subject snapshots; one change ${changeMs.toFixed(1)} ms for ${recomputed} subjects (${written} written; rep ${(split.rep ?? 0).toFixed(0)} ms, team ${(split.team ?? 0).toFixed(0)} ms, region ${(split.region ?? 0).toFixed(0)} ms, org ${(split.org ?? 0).toFixed(0)} ms to compute); ratio ${ratio.toFixed(1)}x (targets < 50 ms, >= 100x); 100 changes in one batch ${batchMs.toFixed(0)} ms (${batchResult.recomputed.length} subjects)`,
+      summary: `full ${fullMs.toFixed(0)} ms for ${subjects} subject snapshots; one change ${changeMs.toFixed(1)} ms for ${recomputed} subjects (${written} written; rep ${(split.rep ?? 0).toFixed(0)} ms, team ${(split.team ?? 0).toFixed(0)} ms, region ${(split.region ?? 0).toFixed(0)} ms, org ${(split.org ?? 0).toFixed(0)} ms to compute; load ${(split.load ?? 0).toFixed(0)} ms, store ${(split.store ?? 0).toFixed(0)} ms, alerts ${(split.alerts ?? 0).toFixed(0)} ms); ratio ${ratio.toFixed(1)}x (targets < 50 ms, >= 100x); 100 changes in one batch ${batchMs.toFixed(0)} ms (${batchResult.recomputed.length} subjects)`,
       metrics: {
         generate_ms: generateMs,
         full_recompute_ms: fullMs,
@@ -167,7 +167,9 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
         one_change_compute_team_ms: split.team ?? 0,
         one_change_compute_region_ms: split.region ?? 0,
         one_change_compute_org_ms: split.org ?? 0,
+        one_change_load_ms: split.load ?? 0,
         one_change_store_ms: split.store ?? 0,
+        one_change_alerts_ms: split.alerts ?? 0,
         batch_100_changes_ms: batchMs,
         batch_100_per_change_ms: batchMs / 100,
         subjects_full: subjects,

@@ -16,6 +16,7 @@ import { AppError } from '../../errors.ts';
 import type { JsonObject } from '../../reports/document.ts';
 import { createLogger, type Logger } from '../../util/log.ts';
 import type { CommandContext } from '../program.ts';
+import { sandboxConnection } from './sandbox.ts';
 
 export const DEMO_DATABASE = 'quota_tracker_demo';
 
@@ -110,21 +111,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const config = configSchema.parse({
       queue: { prefix: 'quota-tracker-demo' },
       writeback: { enabled: true, mode: 'live' },
-      connections: [
-        {
-          id: 'sf-sandbox',
-          type: 'salesforce',
-          loginUrl: sb.url,
-          apiVersion: '62.0',
-          auth: {
-            kind: 'refresh_token',
-            clientId: sb.credentials.clientId,
-            clientSecret: sb.credentials.clientSecret,
-            refreshToken: sb.credentials.refreshToken,
-          },
-          writeback: { target: 'user_fields' },
-        },
-      ],
+      connections: [sandboxConnection(sb)],
     });
     const conn = config.connections[0];
     if (!conn) throw new AppError('INTERNAL', 'the demo config has no connection');

@@ -13,26 +13,27 @@ import type { CommandContext } from '../program.ts';
 /** The default first port: stable, so a pasted config survives restarts. */
 export const DEFAULT_SANDBOX_PORT = 8410;
 
+/** The `connections:` entry that points a Salesforce connection at a running sandbox (the CLI block, the demo). */
+export function sandboxConnection(sb: SalesforceSandbox, id = 'sf-sandbox') {
+  return {
+    id,
+    type: 'salesforce' as const,
+    loginUrl: sb.url,
+    apiVersion: '62.0',
+    auth: {
+      kind: 'refresh_token' as const,
+      clientId: sb.credentials.clientId,
+      clientSecret: sb.credentials.clientSecret,
+      refreshToken: sb.credentials.refreshToken,
+    },
+    schedule: { every: '15m' },
+    writeback: { target: 'user_fields' as const },
+  };
+}
+
 /** The YAML a user pastes into quota-tracker.yaml: one salesforce connection pointing at the sandbox. */
 export function sandboxConfigBlock(sb: SalesforceSandbox, opts: { seed: number; size: string }): string {
-  const doc = {
-    connections: [
-      {
-        id: 'sf-sandbox',
-        type: 'salesforce',
-        loginUrl: sb.url,
-        apiVersion: '62.0',
-        auth: {
-          kind: 'refresh_token',
-          clientId: sb.credentials.clientId,
-          clientSecret: sb.credentials.clientSecret,
-          refreshToken: sb.credentials.refreshToken,
-        },
-        schedule: { every: '15m' },
-        writeback: { target: 'user_fields' },
-      },
-    ],
-  };
+  const doc = { connections: [sandboxConnection(sb)] };
   // yaml quotes "62.0" itself, since unquoted it would read back as a number.
   const yaml = stringify(doc, { lineWidth: 0 });
   return [

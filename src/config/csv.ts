@@ -150,3 +150,44 @@ export function headerIndex(
   }
   return index;
 }
+
+/** One data row of a CSV table: its line, and a named cell with its value trimmed and its position kept. */
+export interface CsvRow {
+  readonly line: number;
+  cell(name: string): CsvField;
+}
+
+/**
+ * Reads a CSV table with a header row: checks the header (see `headerIndex`), then yields each data row with its
+ * cells by column name, checking as it goes that the row has as many fields as the header (so errors come in file
+ * order, interleaved with the caller's own checks of earlier rows). `fail` throws `code` at `file:line:column`.
+ */
+export function readCsvTable(
+  text: string,
+  file: string,
+  code: ErrorCode,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): { rows: Iterable<CsvRow>; fail: (line: number, column: number, message: string) => never } {
+  const fail = (line: number, column: number, message: string): never => {
+    throw new AppError(code, message, { where: `${file}:${line}:${column}` });
+  };
+  const [header, ...body] = parseCsv(text, file, code);
+  if (!header) throw new AppError(code, `${file} is empty; expected a header row`, { where: file });
+  const index = headerIndex(header, required, optional, file, code);
+  function* rows(): Generator<CsvRow> {
+    for (const record of body) {
+      if (record.fields.length !== header!.fields.length) {
+        fail(record.line, 1, `expected ${header!.fields.length} fields like the header, found ${record.fields.length}`);
+      }
+      yield {
+        line: record.line,
+        cell: (name) => {
+          const f = record.fields[index.get(name) as number] as CsvField;
+          return { ...f, value: f.value.trim() };
+        },
+      };
+    }
+  }
+  return { rows: rows(), fail };
+}

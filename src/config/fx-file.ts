@@ -10,7 +10,7 @@ import type { Decimal } from 'decimal.js';
 import { AppError } from '../errors.ts';
 import { isPlainDate, type PlainDate } from '../util/date.ts';
 import { Dec } from '../util/money.ts';
-import { headerIndex, parseCsv } from './csv.ts';
+import { readCsvTable } from './csv.ts';
 
 export interface FxRateRow {
   readonly currency: string;
@@ -38,23 +38,12 @@ export async function loadFxFile(path: string, baseCurrency: string): Promise<Fx
 
 /** Validates FX file text, sorted by currency then date; `file` is the name used in messages. */
 export function parseFxFile(text: string, file: string, baseCurrency: string): FxRateRow[] {
-  const [header, ...body] = parseCsv(text, file, 'CONFIG_FILE');
-  if (!header) throw new AppError('CONFIG_FILE', `${file} is empty; expected a header row`, { where: file });
-  const index = headerIndex(header, ['currency', 'valid_from', 'rate'], [], file, 'CONFIG_FILE');
-  const fail = (line: number, column: number, message: string): never => {
-    throw new AppError('CONFIG_FILE', message, { where: `${file}:${line}:${column}` });
-  };
+  const { rows: records, fail } = readCsvTable(text, file, 'CONFIG_FILE', ['currency', 'valid_from', 'rate']);
 
   const rows: FxRateRow[] = [];
   const seen = new Map<string, number>();
-  for (const record of body) {
-    if (record.fields.length !== header.fields.length) {
-      fail(record.line, 1, `expected ${header.fields.length} fields like the header, found ${record.fields.length}`);
-    }
-    const get = (name: string) => {
-      const f = record.fields[index.get(name) as number] as { value: string; line: number; column: number };
-      return { ...f, value: f.value.trim() };
-    };
+  for (const record of records) {
+    const get = record.cell;
     const currency = get('currency');
     if (!/^[A-Z]{3}$/.test(currency.value)) {
       fail(currency.line, currency.column, `currency "${currency.value}" is not a 3-letter ISO 4217 code like EUR`);

@@ -8,7 +8,7 @@ import type { Decimal } from 'decimal.js';
 import { AppError, isAppError } from '../errors.ts';
 import { Dec } from '../util/money.ts';
 import type { FiscalCalendar, FiscalPeriod } from './calendar.ts';
-import { headerIndex, parseCsv } from './csv.ts';
+import { readCsvTable } from './csv.ts';
 
 export interface QuotaRow {
   /** Lower-cased rep email. */
@@ -38,25 +38,17 @@ export async function loadQuotaFile(path: string, calendar: FiscalCalendar, base
 
 /** Validates quota file text; `file` is the name used in messages. */
 export function parseQuotaFile(text: string, file: string, calendar: FiscalCalendar, baseCurrency: string): QuotaRow[] {
-  const [header, ...body] = parseCsv(text, file, 'QUOTA_FILE_INVALID');
-  if (!header) throw new AppError('QUOTA_FILE_INVALID', `${file} is empty; expected a header row`, { where: file });
-  const index = headerIndex(header, ['email', 'period', 'amount', 'currency'], [], file, 'QUOTA_FILE_INVALID');
-  const fail = (line: number, column: number, message: string): never => {
-    throw new AppError('QUOTA_FILE_INVALID', message, {
-      where: `${file}:${line}:${column}`,
-    });
-  };
+  const { rows: records, fail } = readCsvTable(text, file, 'QUOTA_FILE_INVALID', [
+    'email',
+    'period',
+    'amount',
+    'currency',
+  ]);
 
   const rows: QuotaRow[] = [];
   const seen = new Map<string, number>();
-  for (const record of body) {
-    if (record.fields.length !== header.fields.length) {
-      fail(record.line, 1, `expected ${header.fields.length} fields like the header, found ${record.fields.length}`);
-    }
-    const get = (name: string) => {
-      const f = record.fields[index.get(name) as number] as { value: string; line: number; column: number };
-      return { ...f, value: f.value.trim() };
-    };
+  for (const record of records) {
+    const get = record.cell;
     const email = get('email');
     if (!/^[^\s@]+@[^\s@]+$/.test(email.value))
       fail(email.line, email.column, `"${email.value}" is not an email address`);

@@ -12,7 +12,7 @@ import {
   normalizeOpportunityHistory,
   normalizeSplit,
 } from './normalize/deals.ts';
-import type { NormalizeContext, RawRecord } from './normalize/fields.ts';
+import type { NormalizeContext, RawRecord, SalesforceFieldMapping } from './normalize/fields.ts';
 import { normalizeRole, normalizeUser } from './normalize/people.ts';
 import {
   normalizeCurrencyType,
@@ -21,18 +21,8 @@ import {
   normalizePeriod,
 } from './normalize/planning.ts';
 
-/** The connection's custom field mapping, as the config file spells it. */
-export interface SalesforceFieldMapping {
-  amount?: string;
-  segment?: string;
-  productLine?: string;
-  dealType?: string;
-  forecastCategory?: string;
-  startDate?: string;
-  territory?: string;
-  /** A User checkbox saying who carries a quota; unset: derived from who owns a ForecastingQuota. */
-  quotaCarrying?: string;
-}
+/** The mapping lives beside the normalizers that read it; re-exported for the connector's callers. */
+export type { SalesforceFieldMapping } from './normalize/fields.ts';
 
 /** One object read by a stream. */
 export interface ObjectRead<T extends WarehouseTable = WarehouseTable> {

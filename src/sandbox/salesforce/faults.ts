@@ -4,6 +4,7 @@
  * happens: 429 with Retry-After, the 403 REQUEST_LIMIT_EXCEEDED variant, 500/503, a slow answer, a connection
  * dropped mid-response, a QUERY_TIMEOUT, or an expired session.
  */
+import { mulberry32 } from '../../util/random.ts';
 
 export type FaultKind =
   | 'rate_limit_429'
@@ -38,16 +39,10 @@ export interface ActiveFault extends FaultRule {
   hits: number;
 }
 
-/** mulberry32: small, fast, good enough to make fault selection reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A float in [0, 1) per call from mulberry32: fault selection that repeats from its seed. */
+function uniform(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 export class FaultInjector {
@@ -56,7 +51,7 @@ export class FaultInjector {
   private random: () => number;
 
   constructor(private readonly seed = 1) {
-    this.random = mulberry32(seed);
+    this.random = uniform(seed);
   }
 
   /** Adds a rule; returns its id for `remove`. */
@@ -76,7 +71,7 @@ export class FaultInjector {
   /** Removes every rule and restarts the random sequence, so a test run is reproducible from here. */
   clear(): void {
     this.rules = [];
-    this.random = mulberry32(this.seed);
+    this.random = uniform(this.seed);
   }
 
   list(): ActiveFault[] {

@@ -18,6 +18,19 @@ export class Unnormalizable extends Error {
 
 export type RawRecord = { [field: string]: unknown };
 
+/** The connection's custom field mapping, as the config file spells it. */
+export interface SalesforceFieldMapping {
+  amount?: string;
+  segment?: string;
+  productLine?: string;
+  dealType?: string;
+  forecastCategory?: string;
+  startDate?: string;
+  territory?: string;
+  /** A User checkbox saying who carries a quota; unset: derived from who owns a ForecastingQuota. */
+  quotaCarrying?: string;
+}
+
 /** What every normalizer needs to know about the org and the configuration. */
 export interface NormalizeContext {
   /** The org's time zone: datetimes become dates there. */
@@ -27,16 +40,7 @@ export interface NormalizeContext {
   /** Whether records carry CurrencyIsoCode. */
   multiCurrency: boolean;
   /** Custom field names from the connection's `fields` mapping. */
-  fields: {
-    amount?: string;
-    segment?: string;
-    productLine?: string;
-    dealType?: string;
-    forecastCategory?: string;
-    startDate?: string;
-    territory?: string;
-    quotaCarrying?: string;
-  };
+  fields: SalesforceFieldMapping;
 }
 
 /** Walks a dotted path through relationship objects (`Account.Name`). */

@@ -3,7 +3,7 @@
  * (or the config hash does), so write-back and alert delivery see exactly the subjects whose numbers moved. Each
  * write also sets the day's row in the history table, which trends and the pace_deterioration rule read.
  */
-import { type Insertable, type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, type OnConflictBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
 import type { JsonObject } from '../../reports/document.ts';
 import type { PlainDate } from '../../util/date.ts';
@@ -44,18 +44,18 @@ function upsertSnapshots(db: Kysely<Database>, rows: SnapshotRow[]) {
 }
 
 function upsertHistory(db: Kysely<Database>, rows: HistoryRow[]) {
-  return db
-    .insertInto('metric_snapshot_history')
-    .values(rows)
-    .onConflict((oc) =>
-      oc.columns(['subject_kind', 'subject_id', 'period_id', 'day']).doUpdateSet((eb) => ({
-        as_of: eb.ref('excluded.as_of'),
-        metrics: eb.ref('excluded.metrics'),
-        value_hash: eb.ref('excluded.value_hash'),
-        config_hash: eb.ref('excluded.config_hash'),
-        computed_at: sql`now()`,
-      })),
-    );
+  return db.insertInto('metric_snapshot_history').values(rows).onConflict(historyConflict);
+}
+
+/** A day's history row is replaced by the newer computation of that day. */
+function historyConflict(oc: OnConflictBuilder<Database, 'metric_snapshot_history'>) {
+  return oc.columns(['subject_kind', 'subject_id', 'period_id', 'day']).doUpdateSet((eb) => ({
+    as_of: eb.ref('excluded.as_of'),
+    metrics: eb.ref('excluded.metrics'),
+    value_hash: eb.ref('excluded.value_hash'),
+    config_hash: eb.ref('excluded.config_hash'),
+    computed_at: sql`now()`,
+  }));
 }
 
 /**
@@ -127,15 +127,7 @@ export async function storeSnapshots(
         .with('written', () => upsertSnapshots(db, snapshotRows))
         .insertInto('metric_snapshot_history')
         .values(historyRows)
-        .onConflict((oc) =>
-          oc.columns(['subject_kind', 'subject_id', 'period_id', 'day']).doUpdateSet((eb) => ({
-            as_of: eb.ref('excluded.as_of'),
-            metrics: eb.ref('excluded.metrics'),
-            value_hash: eb.ref('excluded.value_hash'),
-            config_hash: eb.ref('excluded.config_hash'),
-            computed_at: sql`now()`,
-          })),
-        )
+        .onConflict(historyConflict)
         .execute();
     return changes;
   }

@@ -42,9 +42,10 @@ export interface StreamSpec {
   readonly formulaFields: readonly string[];
   /**
    * Which columns of a row decide the metric subjects it touches: the owner and the date whose fiscal period is
-   * affected. Absent for streams that feed no per-rep metric (roles, rates, periods).
+   * affected. Without a date column the change is rep-wide (a user's name, manager, active flag): it marks the rep
+   * in the run's current period. Absent for streams that feed no per-rep metric (roles, rates, periods).
    */
-  readonly dirty?: { readonly ownerColumn: string; readonly dateColumn: string };
+  readonly dirty?: { readonly ownerColumn: string; readonly dateColumn?: string };
   /**
    * Warehouse-side values this stream's changes can move (see src/sync/derive.ts): the runner recomputes them in
    * the page's transaction. Their columns are not part of the normalized row, so not of its content hash.

@@ -58,6 +58,10 @@ export function rowHash(row: object): string {
   return contentHash(row);
 }
 
+function runDay(ctx: ApplyContext): string {
+  return ctx.today ?? new Date().toISOString().slice(0, 10);
+}
+
 /** Dirty keys for a set of owners and dates: every owner x every quarter. */
 export function dirtyKeys(
   connectionId: string,
@@ -113,7 +117,7 @@ async function loadExisting(
       table === 'fx_rates' ? sql<boolean>`false`.as('is_deleted') : 'is_deleted',
       sql<string | null>`to_char(source_modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`.as('stamp'),
       d ? sql.ref(d.ownerColumn).as('owner') : sql<null>`null`.as('owner'),
-      d ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
+      d?.dateColumn ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
     ])
     .where('connection_id', '=', ctx.connectionId)
     .where('external_id', 'in', ids)
@@ -235,10 +239,15 @@ async function markDeleted(
     .returning([
       'external_id',
       d ? sql.ref(d.ownerColumn).as('owner') : sql<null>`null`.as('owner'),
-      d ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
+      d?.dateColumn ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
     ])
     .execute()) as Array<{ external_id: string; owner: string | null; day: string | null }>;
-  return rows.map((r) => ({ externalId: r.external_id, change: 'deleted', owners: [r.owner], days: [r.day] }));
+  return rows.map((r) => ({
+    externalId: r.external_id,
+    change: 'deleted',
+    owners: [r.owner],
+    days: d && !d.dateColumn ? [runDay(ctx)] : [r.day],
+  }));
 }
 
 /** Applies one page inside `trx`; returns what it counted. */
@@ -275,8 +284,11 @@ export async function applyPage(
     changes.push({
       externalId: rec.externalId,
       change: !old ? 'added' : rec.isDeleted && !old.is_deleted ? 'deleted' : 'changed',
-      owners: [old?.owner ?? null, columnText(rec.row, d?.ownerColumn)],
-      days: [old?.day ?? null, columnText(rec.row, d?.dateColumn)],
+      owners: [
+        old?.owner ?? null,
+        d?.ownerColumn === 'external_id' ? rec.externalId : columnText(rec.row, d?.ownerColumn),
+      ],
+      days: d && !d.dateColumn ? [runDay(ctx)] : [old?.day ?? null, columnText(rec.row, d?.dateColumn)],
     });
   }
   await upsertSynced(trx, table, ctx, batch);
@@ -326,7 +338,7 @@ export async function applyPage(
     connectionId: ctx.connectionId,
     table,
     touchedIds: [...new Set(changes.map((c) => c.externalId))],
-    today: ctx.today ?? new Date().toISOString().slice(0, 10),
+    today: runDay(ctx),
   });
 
   if (changes.length > 0 || derivedDirty.length > 0) {

@@ -88,6 +88,9 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       ...incremental,
       // Users are deactivated, never deleted.
       supportsDeletedFeed: false,
+      // A user's own change (name, manager, active flag) moves all of their figures in the current period; it also
+      // places the deals and quotas synced before the user arrived.
+      dirty: { ownerColumn: 'external_id' },
       derives: repDerives,
       mappedColumns: userMapped,
       objects: [

@@ -226,28 +226,48 @@ export class MetricsEngine {
   async recomputeAll(asOf: PlainDate, options: RecomputeAllOptions = {}): Promise<RecomputeResult> {
     const periods = this.activePeriods(asOf, options.from);
     const loadedAt = await this.dbNow();
-    const people = await peopleFingerprint(this.db);
-    const model = await this.loadModel(asOf, periods);
-    this.cache = { model, periods, loadedAt, people };
-    const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
-    for (const period of periods) {
-      for (const id of model.repKeys()) targets.push({ subject: { kind: 'rep', id }, period });
-      for (const level of ['team', 'region', 'org'] as const)
-        for (const id of model.groups(level)) targets.push({ subject: { kind: level, id }, period });
+    // The marks this run covers are those committed before the load reads the warehouse; it claims them first, so
+    // a change made during the load marks a new row (a time cut-off would not do: a sync's marks carry its
+    // transaction's start time, so a sync committing during the load would have its marks dropped, rows unread).
+    const covered = await sql<{ id: number }>`
+      update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}
+      where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds})
+      returning id`.execute(this.db);
+    const ids = covered.rows.map((r) => r.id);
+    try {
+      const people = await peopleFingerprint(this.db);
+      const model = await this.loadModel(asOf, periods);
+      this.cache = { model, periods, loadedAt, people };
+      const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
+      for (const period of periods) {
+        for (const id of model.repKeys()) targets.push({ subject: { kind: 'rep', id }, period });
+        for (const level of ['team', 'region', 'org'] as const)
+          for (const id of model.groups(level)) targets.push({ subject: { kind: level, id }, period });
+      }
+      const result = await this.computeAndStore(model, targets);
+      await sql`delete from dirty_keys where id = any(${ids}::bigint[]) and claimed_by = ${this.workerId}`.execute(
+        this.db,
+      );
+      await this.db
+        .insertInto('config_state')
+        .values({ key: CONFIG_STATE_KEY, hash: this.settings.configHash, value: null })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ hash: this.settings.configHash, applied_at: new Date() }))
+        .execute();
+      return result;
+    } catch (e) {
+      await this.releaseClaims(ids);
+      throw e;
     }
-    const result = await this.computeAndStore(model, targets);
-    // Marks made before the load are covered by this run; marks made since stay for the next one.
-    await this.db
-      .deleteFrom('dirty_keys')
-      .where('claimed_at', 'is', null)
-      .where('enqueued_at', '<', loadedAt)
-      .execute();
-    await this.db
-      .insertInto('config_state')
-      .values({ key: CONFIG_STATE_KEY, hash: this.settings.configHash, value: null })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ hash: this.settings.configHash, applied_at: new Date() }))
-      .execute();
-    return result;
+  }
+
+  /** Gives claimed marks back after a failed recompute (a newer unclaimed mark of the same key already covers one). */
+  private async releaseClaims(ids: readonly number[]): Promise<void> {
+    await sql`delete from dirty_keys d where d.id = any(${ids}::bigint[]) and exists (
+      select 1 from dirty_keys u where u.claimed_at is null and u.subject_kind = d.subject_kind
+        and u.subject_key = d.subject_key and u.period_id = d.period_id)`.execute(this.db);
+    await sql`update dirty_keys set claimed_at = null, claimed_by = null where id = any(${ids}::bigint[])`.execute(
+      this.db,
+    );
   }
 
   /** True when the snapshots were computed under another config (or never): a full recompute is due. */
@@ -358,13 +378,7 @@ export class MetricsEngine {
       await this.db.deleteFrom('dirty_keys').where('id', 'in', ids).where('claimed_by', '=', this.workerId).execute();
       return { ...result, claimed: ids.length };
     } catch (e) {
-      // A newer unclaimed mark of the same key already covers it; release the others.
-      await sql`delete from dirty_keys d where d.id = any(${ids}::bigint[]) and exists (
-        select 1 from dirty_keys u where u.claimed_at is null and u.subject_kind = d.subject_kind
-          and u.subject_key = d.subject_key and u.period_id = d.period_id)`.execute(this.db);
-      await sql`update dirty_keys set claimed_at = null, claimed_by = null where id = any(${ids}::bigint[])`.execute(
-        this.db,
-      );
+      await this.releaseClaims(ids);
       throw e;
     }
   }

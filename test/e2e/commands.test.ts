@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../../src/cli/program.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 
@@ -41,19 +42,7 @@ beforeAll(async () => {
     stringify({
       database: { url: fresh.url },
       logLevel: 'warn',
-      connections: [
-        {
-          id: 'sf',
-          type: 'salesforce',
-          loginUrl: sb.url,
-          auth: {
-            kind: 'refresh_token',
-            clientId: sb.credentials.clientId,
-            clientSecret: sb.credentials.clientSecret,
-            refreshToken: sb.credentials.refreshToken,
-          },
-        },
-      ],
+      connections: [sandboxConnectionEntry(sb)],
     }),
   );
 }, 60_000);

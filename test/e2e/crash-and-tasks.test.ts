@@ -17,6 +17,7 @@ import { enqueueWriteback } from '../../src/sync/writeback/ledger.ts';
 import { pushPending, type WritebackSink } from '../../src/sync/writeback/push.ts';
 import { today } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 let sb: SalesforceSandbox;
@@ -49,19 +50,7 @@ beforeAll(async () => {
     );
   }
   const config = configSchema.parse({
-    connections: [
-      {
-        id: 'sf',
-        type: 'salesforce',
-        loginUrl: sb.url,
-        auth: {
-          kind: 'refresh_token',
-          clientId: sb.credentials.clientId,
-          clientSecret: sb.credentials.clientSecret,
-          refreshToken: sb.credentials.refreshToken,
-        },
-      },
-    ],
+    connections: [sandboxConnectionEntry(sb)],
   });
   const conn = config.connections[0];
   if (conn?.type !== 'salesforce') throw new Error('salesforce connection expected');

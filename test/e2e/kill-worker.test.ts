@@ -15,6 +15,7 @@ import { createQueueBackend } from '../../src/jobs/backend.ts';
 import { startService } from '../../src/jobs/service.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 let sb: SalesforceSandbox;
@@ -60,19 +61,7 @@ beforeAll(async () => {
     logLevel: 'warn',
     queue: { prefix: 'qt_kill' },
     alerts: { maxTasksPerManagerPerDay: 100 },
-    connections: [
-      {
-        id: 'sf',
-        type: 'salesforce',
-        loginUrl: sb.url,
-        auth: {
-          kind: 'refresh_token',
-          clientId: sb.credentials.clientId,
-          clientSecret: sb.credentials.clientSecret,
-          refreshToken: sb.credentials.refreshToken,
-        },
-      },
-    ],
+    connections: [sandboxConnectionEntry(sb)],
   };
   cfgPath = join(tmpdir(), `qt-kill-${process.pid}.yaml`);
   writeFileSync(cfgPath, stringify(raw));

@@ -9,6 +9,7 @@ import { type Service, startService } from '../../src/jobs/service.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import type { WritebackOutcome } from '../../src/sync/writeback/run.ts';
 import { createLogger, silentLogger } from '../../src/util/log.ts';
+import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { BACKEND_KINDS } from '../jobs/backends.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
@@ -47,20 +48,7 @@ describe.each(BACKEND_KINDS)('start on the %s backend', (kind) => {
       },
       // The generated org opens many alerts on its first run; the cap is tested elsewhere.
       alerts: { maxTasksPerManagerPerDay: 100 },
-      connections: [
-        {
-          id: 'sf',
-          type: 'salesforce',
-          loginUrl: sb.url,
-          auth: {
-            kind: 'refresh_token',
-            clientId: sb.credentials.clientId,
-            clientSecret: sb.credentials.clientSecret,
-            refreshToken: sb.credentials.refreshToken,
-          },
-          schedule: { every: '3s' },
-        },
-      ],
+      connections: [sandboxConnectionEntry(sb, { schedule: { every: '3s' } })],
     });
     service = await startService({
       config,

@@ -14,6 +14,7 @@ import { revertRun } from '../../src/sync/writeback/push.ts';
 import { runWriteback, type WritebackContext } from '../../src/sync/writeback/run.ts';
 import { today } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 const N = 401;
@@ -71,19 +72,7 @@ beforeAll(async () => {
   }
   config = configSchema.parse({
     calendar: { timezone: 'UTC' },
-    connections: [
-      {
-        id: 'sf',
-        type: 'salesforce',
-        loginUrl: sb.url,
-        auth: {
-          kind: 'refresh_token',
-          clientId: sb.credentials.clientId,
-          clientSecret: sb.credentials.clientSecret,
-          refreshToken: sb.credentials.refreshToken,
-        },
-      },
-    ],
+    connections: [sandboxConnectionEntry(sb)],
   });
   const conn = config.connections[0];
   if (conn?.type !== 'salesforce') throw new Error('expected a salesforce connection');

@@ -7,15 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { validateConfig } from '../../src/config/load.ts';
-import { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { syncOrgModel } from '../../src/metrics/engine/org-model.ts';
 import { buildReport } from '../../src/reports/report.ts';
 import { reportText } from '../../src/reports/text.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { runSync } from '../../src/sync/run.ts';
-import { silentLogger } from '../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { sandboxConnector } from '../helpers/sandbox.ts';
 import { jsonNumbers, textNumbers } from './numbers.ts';
 
 const SIZE = process.env.QT_SANDBOX_SIZE === 'medium' ? 'medium' : 'small';
@@ -26,22 +25,7 @@ let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();
   sb = await startSalesforceSandbox({ seed: Number(process.env.QT_SANDBOX_SEED ?? 1), size: SIZE, anchorDate: AS_OF });
-  const connector = new SalesforceConnector({
-    config: {
-      id: 'sf',
-      loginUrl: sb.url,
-      apiVersion: '62.0',
-      auth: {
-        kind: 'refresh_token',
-        clientId: sb.credentials.clientId,
-        clientSecret: sb.credentials.clientSecret,
-        refreshToken: sb.credentials.refreshToken,
-      },
-      sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize: 2000 },
-    },
-    log: silentLogger,
-    retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 8 },
-  });
+  const connector = sandboxConnector(sb);
   const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
   for (const s of connector.streams())
     await runSync({ db: t.db, connector, connectionId: 'sf', stream: s.name, calendar, now: () => sb.store.now() });

@@ -5,12 +5,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
-import { SalesforceConnector, type SalesforceConnectorConfig } from '../../src/connectors/salesforce/connector.ts';
+import type { SalesforceConnector, } from '../../src/connectors/salesforce/connector.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { runSync } from '../../src/sync/run.ts';
-import { silentLogger } from '../../src/util/log.ts';
 import { Dec } from '../../src/util/money.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { sandboxConnector } from '../helpers/sandbox.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
 let sb: SalesforceSandbox;
@@ -20,23 +20,7 @@ let ownerA: string;
 let ownerB: string;
 
 function connector(batchSize = 200): SalesforceConnector {
-  const config: SalesforceConnectorConfig = {
-    id: 'sf',
-    loginUrl: sb.url,
-    apiVersion: '62.0',
-    auth: {
-      kind: 'refresh_token',
-      clientId: sb.credentials.clientId,
-      clientSecret: sb.credentials.clientSecret,
-      refreshToken: sb.credentials.refreshToken,
-    },
-    sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize },
-  };
-  return new SalesforceConnector({
-    config,
-    log: silentLogger,
-    retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 8 },
-  });
+  return sandboxConnector(sb, { batchSize });
 }
 
 const sync = (c: SalesforceConnector, stream = 'opportunities', full = false) =>

@@ -10,12 +10,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
-import { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
+import type { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { rememberHardDeleted } from '../../src/sandbox/salesforce/oracle.ts';
 import { runSync } from '../../src/sync/run.ts';
-import { silentLogger } from '../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { sandboxConnector } from '../helpers/sandbox.ts';
 import { expectWarehouseEqualsOracle } from './helpers/oracle-compare.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
@@ -45,17 +45,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   sb = await startSalesforceSandbox({ seed: 5, size: 'small', anchorDate: '2026-03-02' });
   sb.store.advance(60 * 60_000);
-  const c = sb.credentials;
-  connector = new SalesforceConnector({
-    config: {
-      id: 'sf',
-      loginUrl: sb.url,
-      apiVersion: '62.0',
-      auth: { kind: 'refresh_token', clientId: c.clientId, clientSecret: c.clientSecret, refreshToken: c.refreshToken },
-      sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize: 2000 },
-    },
-    log: silentLogger,
-  });
+  connector = sandboxConnector(sb);
 }, 120_000);
 afterAll(async () => {
   await sb?.close();

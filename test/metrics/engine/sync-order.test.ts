@@ -7,14 +7,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../../src/config/calendar.ts';
 import { validateConfig } from '../../../src/config/load.ts';
-import { SalesforceConnector } from '../../../src/connectors/salesforce/connector.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
 import { runMetricsStep } from '../../../src/metrics/engine/step.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { runSync } from '../../../src/sync/run.ts';
 import { dateInZone } from '../../../src/util/date.ts';
-import { silentLogger } from '../../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { sandboxConnector } from '../../helpers/sandbox.ts';
 
 let sb: SalesforceSandbox;
 let t: TestDatabase;
@@ -67,21 +66,7 @@ it('a full recompute keeps the marks of a sync that commits while it reads the w
 
 it('deals and quotas synced before their users end on the figures of a full recompute', async () => {
   const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
-  const connector = new SalesforceConnector({
-    config: {
-      id: 'sf',
-      loginUrl: sb.url,
-      apiVersion: '62.0',
-      auth: {
-        kind: 'refresh_token',
-        clientId: sb.credentials.clientId,
-        clientSecret: sb.credentials.clientSecret,
-        refreshToken: sb.credentials.refreshToken,
-      },
-      sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize: 2000 },
-    },
-    log: silentLogger,
-  });
+  const connector = sandboxConnector(sb);
   const config = validateConfig({ forecast: { trials: 100 } });
   const engine = new MetricsEngine({ db: t.db, config });
   const asOf = dateInZone(sb.store.now(), 'UTC');

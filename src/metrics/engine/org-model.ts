@@ -1,9 +1,21 @@
 /**
  * The org model the roll-ups use: one person per human (reps of every CRM joined by email), teams and regions
- * (from RevOps' org file when configured, else from the CRM role tree: a rep's role is the team, its parent role
- * the region), and dated team memberships. When a person's team changes, the old membership ends on the day of
- * the change (exclusive) and a new one starts, so closed deals keep counting for the team the owner was in on
- * their close date; the person's current period is marked dirty.
+ * (from RevOps' org file when configured, else from the CRM role tree), and dated team memberships. When a
+ * person's team changes, the old membership ends on the day of the change (exclusive) and a new one starts, so
+ * closed deals keep counting for the team the owner was in on their close date; the person's current period is
+ * marked dirty.
+ *
+ * The role tree is read as Salesforce's forecast hierarchy reads it: a manager's role rolls up the roles below it.
+ * - A team is the people whose role reports into one manager role (a role with roles below it); its manager is
+ *   the person in that role, and its region is the role above it. A flat org's root role with nobody above it
+ *   is a team of its own, without a region.
+ * - A person whose role has roles below it and who carries no quota manages the team below (a manager, a
+ *   director, the VP) and is in no team; one who carries a quota too (a player-coach) is in the team they manage.
+ * - Teams and regions are named after their role without its job title ("NA Mid-Market Manager" gives the team
+ *   "NA Mid-Market", "Director North America" the region "North America"), so the name follows the role tree and
+ *   not who holds a role, and a rep changing role, or a manager changing, keeps the team's name. Two roles that
+ *   would share a name keep their full role names.
+ * - A person without a role keeps the team they have (set by an earlier org file, say), else "Unassigned".
  */
 import { type Kysely, sql } from 'kysely';
 import type { OrgFile } from '../../config/org-file.ts';
@@ -34,6 +46,8 @@ interface Placement {
   /** The team manager's email (org file) or person id (CRM). */
   managerEmail: string | null;
   managerPersonId: number | null;
+  /** The region's manager (the person in the region's CRM role); undefined leaves it as it is. */
+  regionManagerPersonId?: number | null;
 }
 
 const UNASSIGNED = 'Unassigned';
@@ -70,20 +84,126 @@ async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<
   return out;
 }
 
+interface RoleNode {
+  name: string;
+  parent: string | null;
+}
+
+/** A CRM role across connections: `<connection>:<external id>`. */
+const roleKey = (connection: string, externalId: string) => `${connection}:${externalId}`;
+
+// A job title at the start or end of a role name: "Director North America", "NA Mid-Market Manager", "VP, Sales",
+// "Head of EMEA", "West Sales Team". Only these words: a role name is the one naming RevOps maintains, so anything
+// else is kept as written.
+const TITLE = String.raw`(?:manager|mgr\.?|director|dir\.?|vice president|[sear]?vp|head|lead|leader|team)s?`;
+const LEADING_TITLE = new RegExp(
+  String.raw`^(?:(?:regional|area|senior|sr\.?)\s+)?${TITLE}(?:\s+of)?(?:\s*[,:\u2013-]\s*|\s+)`,
+  'i',
+);
+const TRAILING_TITLE = new RegExp(String.raw`(?:\s*[,\u2013-]\s*|\s+)${TITLE}$`, 'i');
+
+function withoutTitle(name: string): string {
+  const trimmed = name.trim();
+  const short = TRAILING_TITLE.test(trimmed) ? trimmed.replace(TRAILING_TITLE, '') : trimmed.replace(LEADING_TITLE, '');
+  return /\p{L}/u.test(short) ? short.trim() : trimmed;
+}
+
+/**
+ * The team or region name of every role that can name one: roles with roles below them, by their name without
+ * the job title, and roots without any (a flat org's only role), as written. When two such roles would share a
+ * name (a "West Manager" team under a "West Director" region, say), both keep their full names. The names depend
+ * on the role tree alone, never on who holds a role.
+ */
+function unitNames(roles: ReadonlyMap<string, RoleNode>, parents: ReadonlySet<string>): Map<string, string> {
+  const proposed = new Map<string, string>();
+  for (const [key, role] of roles) {
+    if (parents.has(key)) proposed.set(key, withoutTitle(role.name));
+    else if (role.parent === null) proposed.set(key, role.name);
+  }
+  const fullNames = new Map<string, Set<string>>();
+  for (const [key, name] of proposed) {
+    const names = fullNames.get(name.toLowerCase()) ?? new Set<string>();
+    names.add((roles.get(key) as RoleNode).name);
+    fullNames.set(name.toLowerCase(), names);
+  }
+  for (const [key, name] of proposed)
+    if ((fullNames.get(name.toLowerCase())?.size ?? 0) > 1) proposed.set(key, (roles.get(key) as RoleNode).name);
+  return proposed;
+}
+
+/** The most frequent entry, ties to the lowest: the manager most members name. */
+function mostNamed(ids: readonly number[]): number | null {
+  const votes = new Map<number, number>();
+  for (const id of ids) votes.set(id, (votes.get(id) ?? 0) + 1);
+  return [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null;
+}
+
 async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Placement>> {
-  const rows = await sql<{
+  const roleRows = await db
+    .selectFrom('crm_roles')
+    .select(['connection_id', 'external_id', 'name', 'parent_external_id'])
+    .where('is_deleted', '=', false)
+    .execute();
+  const roles = new Map<string, RoleNode>();
+  for (const r of roleRows)
+    roles.set(roleKey(r.connection_id, r.external_id), {
+      name: r.name,
+      parent: r.parent_external_id === null ? null : roleKey(r.connection_id, r.parent_external_id),
+    });
+  // A parent that is gone (deleted, not synced yet) makes its child a root.
+  for (const role of roles.values()) if (role.parent !== null && !roles.has(role.parent)) role.parent = null;
+  const parents = new Set<string>();
+  for (const role of roles.values()) if (role.parent !== null) parents.add(role.parent);
+  const names = unitNames(roles, parents);
+
+  // One CRM user per person (the first connection), with whether the person carries a quota in any CRM.
+  const people = await sql<{
     person_id: number;
-    team: string | null;
-    region: string | null;
+    connection_id: string;
+    role_external_id: string | null;
     manager_person_id: number | null;
+    quota_carrying: boolean;
   }>`
-    select distinct on (r.person_id) r.person_id, role.name as team, parent.name as region, m.person_id as manager_person_id
+    select distinct on (r.person_id) r.person_id, r.connection_id, r.role_external_id,
+      m.person_id as manager_person_id,
+      coalesce(p.quota_carrying, (select bool_or(q.quota_carrying) from reps q where q.person_id = r.person_id and not q.is_deleted), false) as quota_carrying
     from reps r
-    left join crm_roles role on role.connection_id = r.connection_id and role.external_id = r.role_external_id and not role.is_deleted
-    left join crm_roles parent on parent.connection_id = role.connection_id and parent.external_id = role.parent_external_id and not parent.is_deleted
+    join persons p on p.id = r.person_id
     left join reps m on m.connection_id = r.connection_id and m.external_id = r.manager_external_id
     where r.person_id is not null and not r.is_deleted and r.is_active
     order by r.person_id, r.connection_id`.execute(db);
+
+  const roleOf = new Map<number, string | null>();
+  const holders = new Map<string, number[]>();
+  for (const p of people.rows) {
+    const key = p.role_external_id === null ? null : roleKey(p.connection_id, p.role_external_id);
+    const role = key !== null && roles.has(key) ? key : null;
+    roleOf.set(p.person_id, role);
+    if (role !== null) holders.set(role, [...(holders.get(role) ?? []), p.person_id]);
+  }
+  // The role whose team a person is in: the role they report into, or their own when others report into it and
+  // they sell too (a player-coach). A person with reports and no quota is a manager, in no team.
+  const teamRoleOf = new Map<number, string>();
+  for (const p of people.rows) {
+    const role = roleOf.get(p.person_id) ?? null;
+    if (role === null) continue;
+    if (parents.has(role)) {
+      if (p.quota_carrying) teamRoleOf.set(p.person_id, role);
+    } else teamRoleOf.set(p.person_id, (roles.get(role) as RoleNode).parent ?? role);
+  }
+  const membersOf = new Map<string, number[]>();
+  for (const [person, team] of teamRoleOf) membersOf.set(team, [...(membersOf.get(team) ?? []), person]);
+  const managerOf = new Map(people.rows.map((p) => [p.person_id, p.manager_person_id] as const));
+  // A team's manager: whoever holds its role (the one most members name when several do); a vacant or flat role
+  // falls back to the manager most members name in the CRM.
+  const teamManager = new Map<string, number | null>();
+  for (const [team, members] of membersOf) {
+    const named = members.map((m) => managerOf.get(m) ?? null).filter((m): m is number => m !== null);
+    const inRole = parents.has(team) ? (holders.get(team) ?? []) : [];
+    const preferred = named.filter((m) => inRole.includes(m));
+    teamManager.set(team, mostNamed(preferred.length > 0 ? preferred : inRole.length > 0 ? inRole : named));
+  }
+
   const out = new Map<number, Placement>();
   // A user with no role keeps the team it has (set by an earlier org file, say); only the teamless go to Unassigned.
   const current = await sql<{ person_id: number; team: string; region: string | null }>`
@@ -91,13 +211,26 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     from memberships m join org_units t on t.id = m.org_unit_id left join org_units p on p.id = t.parent_id
     where m.valid_to is null`.execute(db);
   const kept = new Map(current.rows.map((c) => [c.person_id, c] as const));
-  for (const r of rows.rows) {
-    const keep = r.team === null ? kept.get(r.person_id) : undefined;
-    out.set(r.person_id, {
-      team: keep?.team ?? r.team ?? UNASSIGNED,
-      region: keep ? keep.region : r.region,
+  for (const p of people.rows) {
+    if (roleOf.get(p.person_id) === null) {
+      const keep = kept.get(p.person_id);
+      out.set(p.person_id, {
+        team: keep?.team ?? UNASSIGNED,
+        region: keep ? keep.region : null,
+        managerEmail: null,
+        managerPersonId: p.manager_person_id,
+      });
+      continue;
+    }
+    const team = teamRoleOf.get(p.person_id);
+    if (team === undefined) continue;
+    const regionRole = (roles.get(team) as RoleNode).parent;
+    out.set(p.person_id, {
+      team: names.get(team) as string,
+      region: regionRole === null ? null : (names.get(regionRole) as string),
       managerEmail: null,
-      managerPersonId: r.manager_person_id,
+      managerPersonId: teamManager.get(team) ?? null,
+      regionManagerPersonId: regionRole === null ? null : mostNamed(holders.get(regionRole) ?? []),
     });
   }
   return out;
@@ -137,11 +270,14 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
     const orgId = root?.id ?? (await unitId(trx, 'org', 'Organization', null, source));
     const teamIds = new Map<string, number>();
     const managers = new Map<number, number | null>();
+    const regionManagers = new Map<number, number | null>();
     for (const p of placements.values()) {
       if (teamIds.has(p.team)) continue;
       const parent = p.region === null ? orgId : await unitId(trx, 'region', p.region, orgId, source);
       const id = await unitId(trx, 'team', p.team, parent, source);
       teamIds.set(p.team, id);
+      if (p.region !== null && p.regionManagerPersonId !== undefined)
+        regionManagers.set(parent, p.regionManagerPersonId);
     }
     // A team's manager: the manager most of its members name.
     const votes = new Map<number, Map<number, number>>();
@@ -154,8 +290,8 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
     }
     for (const [team, v] of votes)
       managers.set(team, [...v.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null);
-    for (const [team, manager] of managers)
-      await trx.updateTable('org_units').set({ manager_person_id: manager }).where('id', '=', team).execute();
+    for (const [unit, manager] of [...managers, ...regionManagers])
+      await trx.updateTable('org_units').set({ manager_person_id: manager }).where('id', '=', unit).execute();
 
     const current = await trx
       .selectFrom('memberships')

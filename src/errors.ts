@@ -22,6 +22,11 @@ export const ERROR_CODES = {
   // database and migrations
   DB_UNAVAILABLE: { exit: 1, retryable: true, summary: 'the database cannot be reached' },
   DB_EMBEDDED_FAILED: { exit: 1, retryable: false, summary: 'the embedded PostgreSQL server failed to start' },
+  DB_EMBEDDED_UNREACHABLE: {
+    exit: 1,
+    retryable: false,
+    summary: 'the postgres user (the embedded server runs as it under root) cannot enter a folder it needs',
+  },
   MIGRATION_FAILED: { exit: 1, retryable: false, summary: 'a database migration failed' },
   SCHEMA_UNKNOWN: { exit: 1, retryable: false, summary: 'the database schema is newer than this program knows' },
   SECRET_KEY_MISSING: { exit: 2, retryable: false, summary: 'QUOTA_TRACKER_SECRET_KEY is needed to store credentials' },

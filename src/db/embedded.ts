@@ -20,6 +20,7 @@ import pg from 'pg';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
+import { assertPostgresCanReach } from './embedded-reach.ts';
 
 export interface EmbeddedServerOptions {
   dataDir: string;
@@ -56,8 +57,10 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   const running = await findRunningServer(dataDir);
   if (running) return reuse(dataDir, running.port, options.logger);
   // The server runs as the unprivileged `postgres` user when we are root, so every folder above the data dir must
-  // be traversable by it: create them world-readable.
+  // be traversable by it: create them world-readable, and check the ones that were there (and the way to the
+  // binaries) before initdb or postgres fails on them.
   await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
+  if (process.getuid?.() === 0) await assertPostgresCanReach(dataDir);
   // Two processes starting at once on a fresh checkout would both run initdb on one folder: take turns.
   return withStartupLock(dataDir, async () => {
     const raced = await findRunningServer(dataDir);

@@ -3,7 +3,8 @@
  * `npm install`: a generated sales org behind the Salesforce sandbox, the embedded PostgreSQL server, BullMQ on its
  * PostgreSQL backend, and one full pipeline through the real job workers (sync every stream, recompute the
  * metrics, write the scores back to the reps' User records, alert tasks for their managers), then the team
- * dashboard: the text of `report team` for every team.
+ * dashboard: the text of `report team` for the team with the most quota-carrying reps (ties by name), or of
+ * `report org` when no team has any.
  *
  * The demo uses a database of its own (`quota_tracker_demo`), emptied at each run, so it never mixes with a real
  * warehouse and a different `--seed` (a different org) starts clean. `QUOTA_TRACKER_DEMO_SEED` sets the seed too.
@@ -37,7 +38,7 @@ export interface DemoResult {
   asOf: string;
   /** The dashboard text printed. */
   text: string;
-  /** The team report documents the dashboard was printed from, by team name. */
+  /** The report document the dashboard was printed from, by team name (`(org)` for the org report). */
   teams: Map<string, JsonObject>;
   summary: { records: number; snapshots: number; written: number; writebackCalls: number; tasks: number };
   db?: Kysely<Database>;
@@ -50,6 +51,29 @@ async function recreateDatabase(adminUrl: string, name: string): Promise<void> {
   try {
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Waits until nobody is connected to `name` any more. A pg pool's end() resolves once it has asked its clients to
+ * close, before the server has seen them go; stopping the server right then terminates those backends, and each
+ * client reports it ("terminating connection due to administrator command") in the middle of the demo's output.
+ */
+async function waitForDisconnects(adminUrl: string, name: string, timeoutMs = 5000): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await c.query<{ n: string }>(
+        'select count(*) as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+        [name],
+      );
+      if (Number(r.rows[0]?.n ?? 0) === 0 || Date.now() > deadline) return;
+      await sleep(20);
+    }
   } finally {
     await c.end();
   }
@@ -100,6 +124,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const server = await startEmbeddedServer({ dataDir: o.dataDir ?? '.quota-tracker/pg', logger: o.log });
       closers.push(() => server.stop());
       adminUrl = server.adminUrl;
+      // Closers run last to first: this one runs after the pools below are closed, before the server stops.
+      if (server.started) closers.push(() => waitForDisconnects(server.adminUrl, DEMO_DATABASE));
     }
     await recreateDatabase(adminUrl, DEMO_DATABASE);
     const url = withDatabase(adminUrl, DEMO_DATABASE);
@@ -186,16 +212,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const org = await buildReport(db, engine, { kind: 'org', asOf });
     const teamNames = ((org.teams ?? []) as JsonObject[])
       .map((t) => (t.subject as JsonObject | undefined)?.name)
-      .filter((n): n is string => typeof n === 'string');
-    const teams = new Map<string, JsonObject>();
-    const parts: string[] = [];
+      .filter((n): n is string => typeof n === 'string')
+      .sort();
+    // One team's dashboard, as a manager would open it: the team with the most reps who carry a quota.
+    let shown: { name: string; doc: JsonObject; carrying: number } | undefined;
     for (const name of teamNames) {
       const doc = await buildReport(db, engine, { kind: 'team', team: name, asOf });
-      teams.set(name, doc);
-      parts.push(reportText('team', doc));
+      const carrying = ((doc.reps ?? []) as JsonObject[]).filter((r) => quotaCarrying(r)).length;
+      if (carrying > (shown?.carrying ?? 0)) shown = { name, doc, carrying };
     }
-    if (teams.size === 0) {
-      // No teams yet (no org file and no role tree in this org): the org report is the dashboard.
+    const teams = new Map<string, JsonObject>();
+    const parts: string[] = [];
+    if (shown) {
+      teams.set(shown.name, shown.doc);
+      parts.push(reportText('team', shown.doc));
+    } else {
+      // No team with a quota yet (no org file and no role tree in this org): the org report is the dashboard.
       teams.set('(org)', org);
       parts.push(reportText('org', org));
     }
@@ -203,6 +235,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const header = [
       `quota-tracker demo: seed ${o.seed}, as of ${asOf}, pipeline done in ${seconds} s`,
       `  synced ${summary.records} records; ${summary.snapshots} metric snapshots; wrote scores to ${summary.written} User records in ${summary.writebackCalls} API calls; ${summary.tasks} alert tasks for managers`,
+      shown
+        ? `  ${teamNames.length} teams; showing ${shown.name}, the one with the most quota-carrying reps (${shown.carrying})`
+        : `  no team has a quota-carrying rep yet; showing the whole org`,
       '',
     ];
     const text = [...header, parts.join('\n\n')].join('\n');
@@ -212,6 +247,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await closeAll();
     throw e;
   }
+}
+
+/** A rep line of a report carries a quota when it has one above zero for the period. */
+function quotaCarrying(rep: JsonObject): boolean {
+  const quota = rep.quota;
+  return typeof quota === 'string' && Number(quota) > 0;
 }
 
 export async function run(ctx: CommandContext): Promise<number> {

@@ -46,7 +46,11 @@ describe('demo', () => {
     expect(seconds).toBeLessThan(60);
     expect(first.summary.snapshots).toBeGreaterThan(0);
     expect(first.summary.written).toBeGreaterThan(0);
-    expect(first.teams.size).toBeGreaterThan(0);
+    // One team's dashboard: the team of a manager role with the most quota-carrying reps, never an empty one.
+    expect([...first.teams.keys()]).toEqual(['DACH SMB']);
+    expect(first.text).toContain('\nteam DACH SMB, region EMEA, manager Ruth Romero\n');
+    const shownReps = (first.teams.get('DACH SMB')?.reps ?? []) as JsonObject[];
+    expect(shownReps.map((r) => r.quota !== null)).toEqual([true, true, true, true]);
     for (const [name, doc] of first.teams) {
       const json = await reportJson(
         name === '(org)' ? ['org', '--as-of', first.asOf] : ['team', '--team', name, '--as-of', first.asOf],

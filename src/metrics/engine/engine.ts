@@ -5,9 +5,14 @@
  *
  * The engine keeps one prepared model per as-of date in memory: the first call loads the warehouse in one pass,
  * later calls reload only the reps they were asked about (plus any rep another worker recomputed since, found by
- * its snapshot's `computed_at`), so a group is rebuilt from its members' cached partials (see `model.ts`).
+ * its snapshot's `computed_at`: a snapshot this engine wrote itself is told apart by the `computed_at` its store
+ * returned), so a group is rebuilt from its members' cached partials (see `model.ts`).
+ *
+ * One change costs few round trips: the claim and what the cache needs to know (the time, reps other workers
+ * recomputed, the people fingerprint) are one statement; the reads of the changed reps go together; the store is
+ * one statement; the alert rules' reads run while the figures are computed; then the marks are deleted.
  */
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
@@ -16,20 +21,14 @@ import { figuresDocument } from '../../reports/document.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
+import type { SubjectMetrics } from '../math/rep-metrics.ts';
 import { applyOutcomes, evaluateRules, loadAlerts, openRules, weekAgo } from './alerts.ts';
-import { type LoadOptions, loadAll, loadForReps, loadWindow, peopleFingerprint } from './load.ts';
+import { type LoadOptions, loadAll, loadForReps, loadWindow, PEOPLE_FINGERPRINT } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { type EngineSettings, engineSettings } from './settings.ts';
-import { paceIndexesOnOrBefore, type SnapshotWrite, storeSnapshots } from './snapshots.ts';
+import { paceIndexesOnOrBefore, type SnapshotWrite, stampOf, storeSnapshots } from './snapshots.ts';
 import { describeSubject } from './subjects.ts';
-import {
-  type AlertEvent,
-  type DirtyKey,
-  type MetricChange,
-  type RecomputeResult,
-  type SubjectRef,
-  subjectPeriodKey,
-} from './types.ts';
+import { type AlertEvent, type DirtyKey, type RecomputeResult, type SubjectRef, subjectPeriodKey } from './types.ts';
 
 export interface MetricsEngineOptions {
   db: Kysely<Database>;
@@ -49,8 +48,26 @@ export interface RecomputeAllOptions {
 interface CachedModel {
   model: MetricsModel;
   periods: FiscalPeriod[];
-  loadedAt: Date;
+  /** The database time just before the model (or its last reload) read the warehouse (`stampOf`). */
+  loadedAt: string;
   people: string;
+  /** Rep snapshots this engine wrote since `loadedAt` (`id@period`), with the `computed_at` it wrote them with. */
+  own: Map<string, string>;
+}
+
+/** What the cache needs to know before a recompute reads the warehouse, read in the statement that claims. */
+interface Probe {
+  now: string;
+  /** Rep snapshots written since the cache's `loadedAt`: `[rep id, period id, computed_at]`. */
+  others: [string, string, string][];
+  people: string;
+}
+
+interface ClaimedKey {
+  id: number;
+  subject_key: string;
+  period_id: string;
+  reason: string;
 }
 
 /** The config hash key in `config_state`. */
@@ -64,7 +81,12 @@ export class MetricsEngine {
   private readonly log: Logger;
   private readonly staleClaimSeconds: number;
   private cache: CachedModel | null = null;
-  /** Where the last recompute spent its time, in ms: loading, computing per subject kind, storing, alerts. */
+  /**
+   * Where the last recompute spent its time, in ms: `probe` (the claim and what the cache needs to know), `fetch`
+   * and `book` (reading and re-booking the changed reps), `load` (everything before computing, those included),
+   * computing per subject kind (`rep`, `team`, `region`, `org`), `document`, `store`, `alerts`, `release` (the
+   * marks deleted).
+   */
   lastTimings: Record<string, number> = {};
 
   constructor(options: MetricsEngineOptions) {
@@ -103,13 +125,42 @@ export class MetricsEngine {
     return new MetricsModel(data, this.settings);
   }
 
-  private async dbNow(): Promise<Date> {
-    const r = await sql<{ now: Date }>`select now() as now`.execute(this.db);
-    return (r.rows[0] as { now: Date }).now;
-  }
-
   private sameWindow(a: readonly FiscalPeriod[], b: readonly FiscalPeriod[]): boolean {
     return a.length === b.length && a.every((p, i) => p.id === b[i]?.id);
+  }
+
+  /** The cache when it serves D over these periods. */
+  private warm(asOf: PlainDate, periods: readonly FiscalPeriod[]): CachedModel | null {
+    const c = this.cache;
+    return c && c.model.asOf === asOf && this.sameWindow(c.periods, periods) ? c : null;
+  }
+
+  /**
+   * Runs `claim` (an UPDATE ... RETURNING of dirty keys, or nothing) and reads the probe in the same statement:
+   * one round trip, one snapshot. With `ifClaimed`, the probe's reads are skipped when nothing was claimed (an
+   * idle poll stays cheap); its `people` is then empty.
+   */
+  private async claimAndProbe(
+    claim: RawBuilder<unknown> | null,
+    since: string | null,
+    ifClaimed = false,
+  ): Promise<{ claimed: ClaimedKey[]; probe: Probe }> {
+    const others =
+      since === null
+        ? sql`'[]'::json`
+        : sql`coalesce((select json_agg(json_build_array(subject_id, period_id, ${stampOf(sql`computed_at`)}))
+            from metric_snapshots where subject_kind = 'rep' and computed_at > ${since}::timestamptz), '[]'::json)`;
+    // Uncorrelated subqueries under CASE run only when their branch is taken: an empty claim reads nothing more.
+    const wanted = claim !== null && ifClaimed ? sql`exists (select 1 from claimed)` : sql`true`;
+    type Row = { claimed: ClaimedKey[]; now: string; others: Probe['others'] | null; people: string | null };
+    const r = await sql<Row>`
+      ${claim === null ? sql`` : sql`with claimed as (${claim})`}
+      select ${claim === null ? sql`'[]'::json` : sql`coalesce((select json_agg(c) from claimed c), '[]'::json)`} as claimed,
+             ${stampOf(sql`now()`)} as now,
+             case when ${wanted} then ${others} end as others,
+             case when ${wanted} then ${PEOPLE_FINGERPRINT} end as people`.execute(this.db);
+    const row = r.rows[0] as Row;
+    return { claimed: row.claimed, probe: { now: row.now, others: row.others ?? [], people: row.people ?? '' } };
   }
 
   /** The cached model for D, with `repKeys` (and reps other workers recomputed since) reloaded; or a full load. */
@@ -117,38 +168,33 @@ export class MetricsEngine {
     asOf: PlainDate,
     periods: FiscalPeriod[],
     repKeys: ReadonlySet<string>,
+    given?: Probe,
   ): Promise<MetricsModel> {
-    const c = this.cache;
-    if (c && c.model.asOf === asOf && this.sameWindow(c.periods, periods)) {
-      // Independent reads, taken together (each is a round trip); all of them precede the reload below.
-      const [loadedAt, others, people] = await Promise.all([
-        this.dbNow(),
-        this.db
-          .selectFrom('metric_snapshots')
-          .select('subject_id')
-          .distinct()
-          .where('subject_kind', '=', 'rep')
-          .where('computed_at', '>', c.loadedAt)
-          .execute(),
-        peopleFingerprint(this.db),
-      ]);
+    const c = this.warm(asOf, periods);
+    const t0 = performance.now();
+    const probe = given ?? (await this.claimAndProbe(null, c?.loadedAt ?? null)).probe;
+    if (!given) this.lastTimings.probe = performance.now() - t0;
+    if (c) {
       const keys = new Set(repKeys);
-      for (const o of others) keys.add(o.subject_id);
+      for (const [id, period, at] of probe.others) if (c.own.get(`${id}@${period}`) !== at) keys.add(id);
       const d = c.model.data;
       const same =
-        people === c.people
+        probe.people === c.people
           ? { reps: d.reps, ownerToRep: d.ownerToRep, units: d.units, memberships: d.memberships }
           : undefined;
+      let t = performance.now();
       const fresh = await loadForReps(this.db, keys, this.loadOptions(asOf, periods), same);
+      this.lastTimings.fetch = performance.now() - t;
+      t = performance.now();
       c.model.replaceReps(keys, fresh);
-      c.loadedAt = loadedAt;
-      c.people = people;
+      this.lastTimings.book = performance.now() - t;
+      c.loadedAt = probe.now;
+      c.people = probe.people;
+      c.own.clear();
       return c.model;
     }
-    const loadedAt = await this.dbNow();
-    const people = await peopleFingerprint(this.db);
     const model = await this.loadModel(asOf, periods);
-    this.cache = { model, periods, loadedAt, people };
+    this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: new Map() };
     return model;
   }
 
@@ -189,15 +235,24 @@ export class MetricsEngine {
     asOf: PlainDate,
     options: RecomputeAllOptions = {},
   ): Promise<RecomputeResult> {
-    const started = performance.now();
-    const periods = this.activePeriods(asOf, options.from);
+    this.lastTimings = {};
+    return this.recomputeKeys(dirty, asOf, this.activePeriods(asOf, options.from));
+  }
+
+  private async recomputeKeys(
+    dirty: readonly DirtyKey[],
+    asOf: PlainDate,
+    periods: FiscalPeriod[],
+    probe?: Probe,
+    started = performance.now(),
+  ): Promise<RecomputeResult> {
     const mentioned = new Set<string>();
     for (const d of dirty) mentioned.add(d.subjectKey);
     // Owner keys (`conn:user`) name a person once the people are known; resolve before and after loading.
     const resolve = (m: MetricsModel | undefined, k: string) =>
       k.startsWith('person:') ? k : (m?.data.ownerToRep.get(k) ?? k);
     const before = new Set([...mentioned].map((k) => resolve(this.cache?.model, k)));
-    const model = await this.modelFor(asOf, periods, before);
+    const model = await this.modelFor(asOf, periods, before, probe);
     const missing = new Set([...mentioned].map((k) => resolve(model, k)).filter((k) => !before.has(k)));
     if (missing.size > 0)
       model.replaceReps(missing, await loadForReps(this.db, missing, this.loadOptions(asOf, periods)));
@@ -216,28 +271,27 @@ export class MetricsEngine {
       for (const t of this.touched(model, rep, period, periods))
         targets.set(subjectPeriodKey(t.subject, t.period.id), t);
     }
-    const loadMs = performance.now() - started;
-    const result = await this.computeAndStore(model, [...targets.values()]);
-    this.lastTimings.load = loadMs;
-    return result;
+    this.lastTimings.load = performance.now() - started;
+    return this.computeAndStore(model, [...targets.values()]);
   }
 
   /** Recomputes every subject for every snapshotted period as of D (the daily run and `recompute`). */
   async recomputeAll(asOf: PlainDate, options: RecomputeAllOptions = {}): Promise<RecomputeResult> {
     const periods = this.activePeriods(asOf, options.from);
-    const loadedAt = await this.dbNow();
+    this.lastTimings = {};
     // The marks this run covers are those committed before the load reads the warehouse; it claims them first, so
     // a change made during the load marks a new row (a time cut-off would not do: a sync's marks carry its
     // transaction's start time, so a sync committing during the load would have its marks dropped, rows unread).
-    const covered = await sql<{ id: number }>`
-      update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}
-      where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds})
-      returning id`.execute(this.db);
-    const ids = covered.rows.map((r) => r.id);
+    const { claimed, probe } = await this.claimAndProbe(
+      sql`update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}
+        where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds})
+        returning id`,
+      null,
+    );
+    const ids = claimed.map((r) => r.id);
     try {
-      const people = await peopleFingerprint(this.db);
       const model = await this.loadModel(asOf, periods);
-      this.cache = { model, periods, loadedAt, people };
+      this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: new Map() };
       const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
       for (const period of periods) {
         for (const id of model.repKeys()) targets.push({ subject: { kind: 'rep', id }, period });
@@ -285,55 +339,82 @@ export class MetricsEngine {
     targets: readonly { subject: SubjectRef; period: FiscalPeriod }[],
   ): Promise<RecomputeResult> {
     const asOf = model.asOf;
-    const timings: Record<string, number> = { rep: 0, team: 0, region: 0, org: 0 };
+    const timings = this.lastTimings;
+    Object.assign(timings, { rep: 0, team: 0, region: 0, org: 0, document: 0 });
+    // The alert rules' reads depend only on which reps are recomputed: they run while the figures are computed.
+    const current = this.settings.calendar.periodContaining(asOf, 'quarter');
+    const alerting = this.settings.alerts.enabled
+      ? [
+          ...new Set(
+            targets.filter((t) => t.subject.kind === 'rep' && t.period.id === current.id).map((t) => t.subject.id),
+          ),
+        ]
+      : [];
+    const alertState = this.readAlertState(alerting, current, asOf);
+    // Awaited below; until then a failure must not surface as an unhandled rejection.
+    alertState.catch(() => {});
     const writes: SnapshotWrite[] = [];
-    const repMetrics = new Map<string, { period: FiscalPeriod; metrics: ReturnType<MetricsModel['computeRep']> }[]>();
+    const repMetrics = new Map<string, SubjectMetrics>();
     for (const t of targets) {
-      const started = performance.now();
+      let started = performance.now();
       const metrics = model.compute(t.subject, t.period);
       timings[t.subject.kind] = (timings[t.subject.kind] ?? 0) + performance.now() - started;
+      started = performance.now();
       writes.push({
         subject: t.subject,
         periodId: t.period.id,
         doc: figuresDocument(describeSubject(model, t.subject), t.period, metrics, this.settings.baseCurrency),
       });
-      if (t.subject.kind === 'rep') {
-        const list = repMetrics.get(t.subject.id) ?? [];
-        list.push({ period: t.period, metrics });
-        repMetrics.set(t.subject.id, list);
-      }
+      timings.document = (timings.document ?? 0) + performance.now() - started;
+      if (t.subject.kind === 'rep' && t.period.id === current.id) repMetrics.set(t.subject.id, metrics);
     }
     let started = performance.now();
-    const changes: MetricChange[] = await storeSnapshots(this.db, writes, asOf, this.settings.configHash);
+    const stored = await storeSnapshots(this.db, writes, asOf, this.settings.configHash);
     timings.store = performance.now() - started;
+    // This engine's own writes are no news to its cache: the next reload skips them (unless rewritten since).
+    if (this.cache?.model === model)
+      for (const c of stored.changes)
+        if (c.subject.kind === 'rep') this.cache.own.set(`${c.subject.id}@${c.periodId}`, stored.computedAt);
     started = performance.now();
-    const alertEvents = await this.runAlerts(model, repMetrics);
+    const alertEvents = await this.runAlerts(model, alerting, repMetrics, current, await alertState);
     timings.alerts = performance.now() - started;
-    this.lastTimings = timings;
     return {
       asOf,
       recomputed: targets.map((t) => subjectPeriodKey(t.subject, t.period.id)).sort(),
-      changes,
+      changes: stored.changes,
       alertEvents,
     };
+  }
+
+  /** The alerts of the reps (any status) and their pace indexes a lookback ago, for the alert rules. */
+  private async readAlertState(
+    ids: readonly string[],
+    current: FiscalPeriod,
+    asOf: PlainDate,
+  ): Promise<{ existing: Awaited<ReturnType<typeof loadAlerts>>; paces: Map<string, string | null> }> {
+    if (ids.length === 0) return { existing: new Map(), paces: new Map() };
+    const lookback = this.settings.alerts.rules.pace_deterioration.lookbackDays;
+    const [existing, paces] = await Promise.all([
+      loadAlerts(this.db, ids, current.id),
+      // At least a day back: today's history rows, which this recompute writes, are never read here.
+      paceIndexesOnOrBefore(this.db, ids, current.id, weekAgo(asOf, lookback)),
+    ]);
+    return { existing, paces };
   }
 
   /** Alert rules on the current quarter of each recomputed rep. */
   private async runAlerts(
     model: MetricsModel,
-    repMetrics: ReadonlyMap<string, { period: FiscalPeriod; metrics: ReturnType<MetricsModel['computeRep']> }[]>,
+    ids: readonly string[],
+    repMetrics: ReadonlyMap<string, SubjectMetrics>,
+    current: FiscalPeriod,
+    state: Awaited<ReturnType<MetricsEngine['readAlertState']>>,
   ): Promise<AlertEvent[]> {
     const a = this.settings.alerts;
-    if (!a.enabled || repMetrics.size === 0) return [];
-    const current = this.settings.calendar.periodContaining(model.asOf, 'quarter');
-    const ids = [...repMetrics.keys()].filter((id) => repMetrics.get(id)?.some((x) => x.period.id === current.id));
-    const [existing, paces] = await Promise.all([
-      loadAlerts(this.db, ids, current.id),
-      paceIndexesOnOrBefore(this.db, ids, current.id, weekAgo(model.asOf, a.rules.pace_deterioration.lookbackDays)),
-    ]);
+    const { existing, paces } = state;
     const events: AlertEvent[] = [];
     for (const id of ids) {
-      const m = repMetrics.get(id)?.find((x) => x.period.id === current.id)?.metrics;
+      const m = repMetrics.get(id);
       if (!m) continue;
       const rows = model.repRows(id);
       const outcomes: RuleOutcome[] = evaluateRules(
@@ -360,22 +441,34 @@ export class MetricsEngine {
    * them as of D and deletes them; on failure the claims are released for another try.
    */
   async runDirty(asOf: PlainDate, limit = 1000): Promise<RecomputeResult & { claimed: number }> {
-    const claimed = await sql<{ id: number; subject_key: string; period_id: string; reason: string }>`
-      update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}, attempts = attempts + 1
-      where id in (
-        select id from dirty_keys
-        where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds})
-        order by enqueued_at, id limit ${limit}
-        for update skip locked)
-      returning id, subject_key, period_id, reason`.execute(this.db);
-    const ids = claimed.rows.map((r) => r.id);
+    this.lastTimings = {};
+    const started = performance.now();
+    const periods = this.activePeriods(asOf);
+    const { claimed, probe } = await this.claimAndProbe(
+      sql`update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}, attempts = attempts + 1
+        where id in (
+          select id from dirty_keys
+          where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds})
+          order by enqueued_at, id limit ${limit}
+          for update skip locked)
+        returning id, subject_key, period_id, reason`,
+      this.warm(asOf, periods)?.loadedAt ?? null,
+      true,
+    );
+    this.lastTimings.probe = performance.now() - started;
+    const ids = claimed.map((r) => r.id);
     if (ids.length === 0) return { asOf, recomputed: [], changes: [], alertEvents: [], claimed: 0 };
     try {
-      const result = await this.recompute(
-        claimed.rows.map((r) => ({ subjectKey: r.subject_key, periodId: r.period_id, reason: r.reason })),
+      const result = await this.recomputeKeys(
+        claimed.map((r) => ({ subjectKey: r.subject_key, periodId: r.period_id, reason: r.reason })),
         asOf,
+        periods,
+        probe,
+        started,
       );
+      const t = performance.now();
       await this.db.deleteFrom('dirty_keys').where('id', 'in', ids).where('claimed_by', '=', this.workerId).execute();
+      this.lastTimings.release = performance.now() - t;
       return { ...result, claimed: ids.length };
     } catch (e) {
       await this.releaseClaims(ids);

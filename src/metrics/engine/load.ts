@@ -106,17 +106,19 @@ interface RepRow {
 }
 
 /**
- * A fingerprint of the people tables (reps, persons, org units, memberships): equal fingerprints mean the people
- * part of a cached load is still current, so an incremental recompute need not read them again.
+ * A fingerprint of the people tables (reps, persons, org units, memberships), as an SQL expression to select
+ * along with other reads: equal fingerprints mean the people part of a cached load is still current, so an
+ * incremental recompute need not read them again.
  */
+export const PEOPLE_FINGERPRINT = sql<string>`concat_ws('|',
+    (select md5(coalesce(string_agg(concat_ws(',', id, person_id, org_unit_id, valid_from, valid_to), ';' order by id), '')) from memberships),
+    (select concat_ws(',', count(*), max(synced_at)) from reps),
+    (select concat_ws(',', count(*), max(updated_at)) from persons),
+    (select md5(coalesce(string_agg(concat_ws(',', id, kind, name, parent_id, manager_person_id), ';' order by id), '')) from org_units))`;
+
+/** `PEOPLE_FINGERPRINT` on its own. */
 export async function peopleFingerprint(db: Kysely<Database>): Promise<string> {
-  const r = await sql<{ f: string }>`select concat_ws('|',
-      (select md5(coalesce(string_agg(concat_ws(',', id, person_id, org_unit_id, valid_from, valid_to), ';' order by id), '')) from memberships),
-      (select concat_ws(',', count(*), max(synced_at)) from reps),
-      (select concat_ws(',', count(*), max(updated_at)) from persons),
-      (select md5(coalesce(string_agg(concat_ws(',', id, kind, name, parent_id, manager_person_id), ';' order by id), '')) from org_units)) as f`.execute(
-    db,
-  );
+  const r = await sql<{ f: string }>`select ${PEOPLE_FINGERPRINT} as f`.execute(db);
   return (r.rows[0] as { f: string }).f;
 }
 
@@ -252,7 +254,9 @@ async function loadDeals(
       ? sql`or (d.connection_id, d.external_id) in (select s.connection_id, s.deal_external_id from deal_splits s
              where not s.is_deleted and ${ownerFilter(owners, 's')})`
       : sql``;
-  const rows = await sql<DealRow>`
+  // The two reads are independent: taken together, one round trip.
+  const [rows, changedAfter] = await Promise.all([
+    sql<DealRow>`
     select d.connection_id, d.external_id, d.name, d.owner_external_id, d.amount, d.currency, d.stage,
            d.stage_category, d.probability, d.close_date, d.created_date, d.deal_type, d.product_line, d.segment
     from deals d
@@ -260,15 +264,16 @@ async function loadDeals(
       and (${ownerFilter(owners, 'd')} ${splitDeals})
       and (d.stage_category = 'open' or d.close_date >= ${window.closedFrom}
            or exists (select 1 from deal_stage_history h where h.connection_id = d.connection_id
-                      and h.deal_external_id = d.external_id and h.changed_at >= ${asOf}::date - 1))`.execute(db);
-  const changedAfter = await sql<HistoryRow>`
+                      and h.deal_external_id = d.external_id and h.changed_at >= ${asOf}::date - 1))`.execute(db),
+    sql<HistoryRow>`
     select h.connection_id, h.deal_external_id, h.stage, h.stage_category, h.amount, h.close_date, h.probability,
            (h.changed_at at time zone ${timezone})::date::text as day
     from deal_stage_history h
     where not h.is_deleted and (h.connection_id, h.deal_external_id) in (
       select connection_id, deal_external_id from deal_stage_history
       where not is_deleted and changed_at >= ${asOf}::date - 1 and (changed_at at time zone ${timezone})::date > ${asOf})
-    order by h.connection_id, h.deal_external_id, h.changed_at, h.external_id`.execute(db);
+    order by h.connection_id, h.deal_external_id, h.changed_at, h.external_id`.execute(db),
+  ]);
   const history = new Map<string, HistoryRow[]>();
   for (const h of changedAfter.rows) {
     const k = `${h.connection_id}:${h.deal_external_id}`;

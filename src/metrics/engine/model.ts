@@ -12,7 +12,6 @@ import { type Dec, ZERO } from '../../util/money.ts';
 import { bookDeals, type Credit } from '../math/booking.ts';
 import { buildFxTable, type ConversionIssue, convertAmount, type FxTable } from '../math/currency.ts';
 import {
-  computeSubjectMetrics,
   mergeSubjectPartials,
   type SubjectMetrics,
   type SubjectPartial,
@@ -179,7 +178,10 @@ export class MetricsModel {
    * and takes the people, memberships, group quotas and rates of `fresh` (they are small and always reloaded).
    */
   replaceReps(repKeys: ReadonlySet<string>, fresh: WarehouseData): void {
-    const membershipsChanged = JSON.stringify(fresh.memberships) !== JSON.stringify(this.data.memberships);
+    // The same list (people not reloaded) is unchanged without looking.
+    const membershipsChanged =
+      fresh.memberships !== this.data.memberships &&
+      JSON.stringify(fresh.memberships) !== JSON.stringify(this.data.memberships);
     const fxChanged = JSON.stringify(fresh.fx) !== JSON.stringify(this.data.fx);
     this.data = {
       ...this.data,
@@ -309,7 +311,7 @@ export class MetricsModel {
   computeRep(repKey: string, period: FiscalPeriod): SubjectMetrics {
     const s = this.reps.get(repKey) ?? this.emptyRep();
     const info = this.data.reps.get(repKey);
-    return computeSubjectMetrics({
+    const input = {
       ...this.common(`rep:${repKey}`, period),
       quota: this.repQuota(repKey, period).quota,
       credits: s.credits,
@@ -317,7 +319,8 @@ export class MetricsModel {
       activityTargets: this.settings.activity,
       startDate: info?.startDate ?? null,
       territoryIndex: info?.territoryIndex ?? null,
-    });
+    };
+    return subjectMetricsFromPartial(input, subjectPartial(input, this.trialsOf(s, period)));
   }
 
   /** A group's credits and activities: its members' rows that count for it under dated membership. */
@@ -351,17 +354,25 @@ export class MetricsModel {
         activityTargets: this.settings.activity,
       },
       // Open credits count for the rep's groups on D, so its team, region and org usually share one pipeline.
-      (open, simulate) => {
-        const cached = s.trials.get(period.id);
-        if (cached && cached.credits.length === open.length && cached.credits.every((c, i) => c === open[i]))
-          return cached.totals;
-        const totals = simulate();
-        s.trials.set(period.id, { credits: [...open], totals });
-        return totals;
-      },
+      this.trialsOf(s, period),
     );
     s.parts.set(key, part);
     return part;
+  }
+
+  /**
+   * The trial totals of an open pipeline, cached per rep and period: the rep's own figures and its team, region
+   * and org partials usually simulate the same open credits (all the seeds of a period are one).
+   */
+  private trialsOf(s: RepState, period: FiscalPeriod) {
+    return (open: readonly Credit[], simulate: () => Float64Array): Float64Array => {
+      const cached = s.trials.get(period.id);
+      if (cached && cached.credits.length === open.length && cached.credits.every((c, i) => c === open[i]))
+        return cached.totals;
+      const totals = simulate();
+      s.trials.set(period.id, { credits: [...open], totals });
+      return totals;
+    };
   }
 
   /**

@@ -3,7 +3,7 @@
  * (or the config hash does), so write-back and alert delivery see exactly the subjects whose numbers moved. Each
  * write also sets the day's row in the history table, which trends and the pace_deterioration rule read.
  */
-import { type Insertable, type Kysely, type OnConflictBuilder, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
 import type { JsonObject } from '../../reports/document.ts';
 import type { PlainDate } from '../../util/date.ts';
@@ -25,118 +25,95 @@ export function changedFields(before: Record<string, unknown> | null, after: Rec
   return out.sort();
 }
 
-type SnapshotRow = Insertable<Database['metric_snapshots']>;
-type HistoryRow = Insertable<Database['metric_snapshot_history']>;
-
-function upsertSnapshots(db: Kysely<Database>, rows: SnapshotRow[]) {
-  return db
-    .insertInto('metric_snapshots')
-    .values(rows)
-    .onConflict((oc) =>
-      oc.columns(['subject_kind', 'subject_id', 'period_id']).doUpdateSet((eb) => ({
-        as_of: eb.ref('excluded.as_of'),
-        metrics: eb.ref('excluded.metrics'),
-        value_hash: eb.ref('excluded.value_hash'),
-        config_hash: eb.ref('excluded.config_hash'),
-        computed_at: sql`now()`,
-      })),
-    );
-}
-
-function upsertHistory(db: Kysely<Database>, rows: HistoryRow[]) {
-  return db.insertInto('metric_snapshot_history').values(rows).onConflict(historyConflict);
-}
-
-/** A day's history row is replaced by the newer computation of that day. */
-function historyConflict(oc: OnConflictBuilder<Database, 'metric_snapshot_history'>) {
-  return oc.columns(['subject_kind', 'subject_id', 'period_id', 'day']).doUpdateSet((eb) => ({
-    as_of: eb.ref('excluded.as_of'),
-    metrics: eb.ref('excluded.metrics'),
-    value_hash: eb.ref('excluded.value_hash'),
-    config_hash: eb.ref('excluded.config_hash'),
-    computed_at: sql`now()`,
-  }));
+/** What a store did: the changes, and the `computed_at` of every snapshot it wrote (`stampOf`). */
+export interface StoreResult {
+  changes: MetricChange[];
+  computedAt: string;
 }
 
 /**
- * Writes the documents that changed, atomically (one statement, or one transaction for many), and returns their changes. Unchanged documents still
- * get a history row for the day when they have none yet (the first recompute of a day records every subject).
+ * A timestamp as exact UTC text (microseconds): equal instants give equal strings whatever the session's time
+ * zone, and the text casts back to the same `timestamptz`.
+ */
+export function stampOf(ts: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`to_char(${ts} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+interface PreviousRow {
+  subject_kind: string;
+  subject_id: string;
+  period_id: string;
+  value_hash: string;
+  config_hash: string;
+  metrics: Record<string, unknown>;
+  has_day: boolean;
+}
+
+/**
+ * Writes the documents that changed and returns their changes, in one statement (atomic by itself, one round
+ * trip whatever the count): it reads the stored rows, writes a snapshot where the value or config hash differs,
+ * and a history row for the day where a snapshot was written or the day has none yet (the first recompute of a
+ * day records every subject). Every part of the statement sees the rows as they were before it, so the changes
+ * returned are exactly the writes made.
  */
 export async function storeSnapshots(
   db: Kysely<Database>,
   writes: readonly SnapshotWrite[],
   asOf: PlainDate,
   configHash: string,
-): Promise<MetricChange[]> {
-  if (writes.length === 0) return [];
+): Promise<StoreResult> {
+  if (writes.length === 0) return { changes: [], computedAt: '' };
+  const hashes = writes.map((w) => contentHash(w.doc));
+  const r = await sql<{ at: string; previous: PreviousRow[] }>`
+    with input as (
+      select * from unnest(${writes.map((w) => w.subject.kind)}::text[], ${writes.map((w) => w.subject.id)}::text[],
+        ${writes.map((w) => w.periodId)}::text[], ${writes.map((w) => toJsonb(w.doc))}::jsonb[], ${hashes}::text[])
+        as i(kind, id, period, metrics, value_hash)
+    ),
+    previous as (
+      select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
+             exists (select 1 from metric_snapshot_history h where h.subject_kind = s.subject_kind
+                     and h.subject_id = s.subject_id and h.period_id = s.period_id and h.day = ${asOf}) as has_day
+      from metric_snapshots s join input i on s.subject_kind = i.kind and s.subject_id = i.id and s.period_id = i.period
+    ),
+    decided as (
+      select i.*, (p.subject_id is null or p.value_hash <> i.value_hash or p.config_hash <> ${configHash}) as changed,
+             coalesce(p.has_day, false) as has_day
+      from input i left join previous p on p.subject_kind = i.kind and p.subject_id = i.id and p.period_id = i.period
+    ),
+    snapshots as (
+      insert into metric_snapshots (subject_kind, subject_id, period_id, as_of, metrics, value_hash, config_hash)
+      select kind, id, period, ${asOf}, metrics, value_hash, ${configHash} from decided where changed
+      on conflict (subject_kind, subject_id, period_id) do update set as_of = excluded.as_of,
+        metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
+        computed_at = now()
+    ),
+    history as (
+      -- a day's history row is replaced by the newer computation of that day
+      insert into metric_snapshot_history (subject_kind, subject_id, period_id, day, as_of, metrics, value_hash, config_hash)
+      select kind, id, period, ${asOf}, ${asOf}, metrics, value_hash, ${configHash} from decided where changed or not has_day
+      on conflict (subject_kind, subject_id, period_id, day) do update set as_of = excluded.as_of,
+        metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
+        computed_at = now()
+    )
+    select ${stampOf(sql`now()`)} as at, coalesce((select json_agg(p) from previous p), '[]') as previous`.execute(db);
+  const row = r.rows[0] as { at: string; previous: PreviousRow[] };
+  const byKey = new Map(row.previous.map((p) => [`${p.subject_kind}:${p.subject_id}@${p.period_id}`, p] as const));
   const changes: MetricChange[] = [];
-  const kinds = writes.map((w) => w.subject.kind);
-  const ids = writes.map((w) => w.subject.id);
-  const periods = writes.map((w) => w.periodId);
-  const existing = await sql<{
-    subject_kind: string;
-    subject_id: string;
-    period_id: string;
-    value_hash: string;
-    config_hash: string;
-    metrics: Record<string, unknown>;
-    has_day: boolean;
-  }>`
-    select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
-           exists (select 1 from metric_snapshot_history h where h.subject_kind = s.subject_kind
-                   and h.subject_id = s.subject_id and h.period_id = s.period_id and h.day = ${asOf}) as has_day
-    from metric_snapshots s
-    join unnest(${kinds}::text[], ${ids}::text[], ${periods}::text[]) as k(kind, id, period)
-      on s.subject_kind = k.kind and s.subject_id = k.id and s.period_id = k.period`.execute(db);
-  const byKey = new Map(existing.rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r] as const));
-  const snapshotRows: SnapshotRow[] = [];
-  const historyRows: HistoryRow[] = [];
-  for (const w of writes) {
-    const hash = contentHash(w.doc);
+  writes.forEach((w, i) => {
     const prev = byKey.get(`${w.subject.kind}:${w.subject.id}@${w.periodId}`);
-    const row = {
-      subject_kind: w.subject.kind,
-      subject_id: w.subject.id,
-      period_id: w.periodId,
-      as_of: asOf,
-      metrics: toJsonb(w.doc),
-      value_hash: hash,
-      config_hash: configHash,
-    };
-    const changed = !prev || prev.value_hash !== hash || prev.config_hash !== configHash;
-    if (changed) {
-      snapshotRows.push(row);
-      changes.push({
-        subject: w.subject,
-        periodId: w.periodId,
-        asOf,
-        changedFields: changedFields(prev?.metrics ?? null, w.doc),
-        metrics: w.doc,
-        previous: prev?.metrics ?? null,
-      });
-    }
-    if (changed || !prev?.has_day) historyRows.push({ ...row, day: asOf });
-  }
-  if (snapshotRows.length === 0 && historyRows.length === 0) return changes;
-  if (snapshotRows.length <= 500 && historyRows.length <= 500) {
-    // A few rows (one change's subjects): one statement, atomic by itself, one round trip.
-    if (snapshotRows.length === 0) await upsertHistory(db, historyRows).execute();
-    else if (historyRows.length === 0) await upsertSnapshots(db, snapshotRows).execute();
-    else
-      await db
-        .with('written', () => upsertSnapshots(db, snapshotRows))
-        .insertInto('metric_snapshot_history')
-        .values(historyRows)
-        .onConflict(historyConflict)
-        .execute();
-    return changes;
-  }
-  await db.transaction().execute(async (trx) => {
-    for (let i = 0; i < snapshotRows.length; i += 500)
-      await upsertSnapshots(trx, snapshotRows.slice(i, i + 500)).execute();
-    for (let i = 0; i < historyRows.length; i += 500) await upsertHistory(trx, historyRows.slice(i, i + 500)).execute();
+    // The statement's own test, repeated: these are the snapshots it wrote.
+    if (prev && prev.value_hash === hashes[i] && prev.config_hash === configHash) return;
+    changes.push({
+      subject: w.subject,
+      periodId: w.periodId,
+      asOf,
+      changedFields: changedFields(prev?.metrics ?? null, w.doc),
+      metrics: w.doc,
+      previous: prev?.metrics ?? null,
+    });
   });
-  return changes;
+  return { changes, computedAt: row.at };
 }
 
 /** The history document of a subject-period on the latest day on or before `day`, or null. */

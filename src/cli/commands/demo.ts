@@ -9,10 +9,12 @@
  * The demo uses a database of its own (`quota_tracker_demo`), emptied at each run, so it never mixes with a real
  * warehouse and a different `--seed` (a different org) starts clean. `QUOTA_TRACKER_DEMO_SEED` sets the seed too.
  */
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { configSchema } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
+import { SECRET_KEY_ENV } from '../../db/secrets.ts';
 import { AppError } from '../../errors.ts';
 import type { JsonObject } from '../../reports/document.ts';
 import { createLogger, type Logger } from '../../util/log.ts';
@@ -107,6 +109,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     for (const c of closers.reverse()) await c().catch(() => {});
     closers.length = 0;
   };
+  // The demo's database is emptied at each run, so a key made up for this run loses nothing and lets the sandbox's
+  // rotated refresh tokens be stored like in production (instead of a warning that the key is not set).
+  process.env[SECRET_KEY_ENV] ||= randomBytes(32).toString('base64');
   try {
     const sb = await startSalesforceSandbox({ seed: o.seed, size: 'small' });
     closers.push(() => sb.close());

@@ -86,12 +86,22 @@ export async function createDb(options: CreateDbOptions = {}): Promise<DbHandle>
   }
 }
 
+const closingHooks = new WeakMap<Kysely<Database>, () => void>();
+
 /** Kysely over a pool for one URL, with our type parsers; fails with DB_UNAVAILABLE when it cannot connect. */
 export async function connect(url: string, poolSize = 10, logger: Logger = silentLogger): Promise<Kysely<Database>> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, types: typeParsers as pg.CustomTypesConfig });
+  let closing = false;
   // An idle client's error (server restart, network drop) must not crash the process; the next query reconnects.
-  pool.on('error', (e) => logger.warn({ err: e.message }, 'idle PostgreSQL connection failed'));
+  // Once we are closing, the embedded server stopping right behind the pool's end() cuts connections still on their
+  // way out: expected, not worth a warning.
+  pool.on('error', (e) => {
+    if (!closing) logger.warn({ err: e.message }, 'idle PostgreSQL connection failed');
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  closingHooks.set(db, () => {
+    closing = true;
+  });
   try {
     await sql`select 1`.execute(db);
   } catch (e) {
@@ -114,6 +124,7 @@ function handle(db: Kysely<Database>, url: string, embedded: boolean, stopServer
     close() {
       closing ??= (async () => {
         try {
+          closingHooks.get(db)?.();
           await db.destroy();
         } finally {
           await stopServer();

@@ -69,7 +69,7 @@ export function figuresDocument(
   };
   put(o, 'quota', m.quota, money);
   o.actual = money(m.actual);
-  o.closedWonDeals = new Set(m.actualCredits.map((c) => c.deal.id)).size;
+  o.closedWonDeals = m.closedWonDeals;
   put(o, 'attainment', m.attainment, ratio);
   put(o, 'remaining', m.remaining, money);
   put(o, 'expectedToDate', m.expectedToDate, money);
@@ -94,7 +94,7 @@ export function figuresDocument(
   putAny(p, 'coverageBand', m.pipeline.coverageBand);
   p.openDeals = m.pipeline.openDeals;
   p.overdue = money(m.pipeline.overdueAmount);
-  p.overdueDeals = new Set(m.pipeline.overdue.map((c) => c.deal.id)).size;
+  p.overdueDeals = m.pipeline.overdueDeals;
   o.pipeline = p;
 
   put(o, 'winRate', m.winRate, ratio);

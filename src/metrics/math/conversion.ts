@@ -7,6 +7,7 @@
 import { diffDays, type PlainDate } from '../../util/date.ts';
 import { Dec, ZERO } from '../../util/money.ts';
 import type { Credit } from './booking.ts';
+import { concatOnRead } from './merged-lists.ts';
 import type { Lead, Maybe, StageHistoryEntry } from './types.ts';
 import { none, some } from './types.ts';
 import { type DateWindow, priorWindow, trailingDays } from './windows.ts';
@@ -86,12 +87,13 @@ function emptyConversionPartial(): ConversionPartial {
   };
 }
 
-/** A group's conversion partial from its members' (sums added in order, lists concatenated, shared ids united). */
+/**
+ * A group's conversion partial from its members' (sums added in order, shared ids united, the credit lists
+ * concatenated in order when first read).
+ */
 export function mergeConversionPartials(parts: readonly ConversionPartial[], withSums = true): ConversionPartial {
   const out = emptyConversionPartial();
   for (const p of parts) {
-    for (const c of p.wonCredits) out.wonCredits.push(c);
-    for (const c of p.lostCredits) out.lostCredits.push(c);
     if (withSums) {
       out.wonAmount = out.wonAmount.plus(p.wonAmount);
       out.lostAmount = out.lostAmount.plus(p.lostAmount);
@@ -102,6 +104,8 @@ export function mergeConversionPartials(parts: readonly ConversionPartial[], wit
     for (const [id, days] of p.sharedWon) if (!out.sharedWon.has(id)) out.sharedWon.set(id, days);
     for (const id of p.sharedLost) out.sharedLost.add(id);
   }
+  concatOnRead(out, 'wonCredits', () => parts.map((p) => p.wonCredits));
+  concatOnRead(out, 'lostCredits', () => parts.map((p) => p.lostCredits));
   return out;
 }
 
@@ -123,8 +127,13 @@ export function conversionFromPartial(p: ConversionPartial): ConversionFigures {
     winRateByValue: value.isZero() ? none('no_closed_deals') : some(wonAmount.div(value)),
     avgDealSize: won === 0 ? none('no_won_deals') : some(wonAmount.div(won)),
     salesCycleDays: won === 0 ? none('no_won_deals') : some(new Dec(cycleDays).div(won)),
-    wonCredits: p.wonCredits,
-    lostCredits: p.lostCredits,
+    // Read through: a merged partial's lists are made only if someone reads them.
+    get wonCredits() {
+      return p.wonCredits;
+    },
+    get lostCredits() {
+      return p.lostCredits;
+    },
   };
 }
 

@@ -5,6 +5,7 @@
 import type { PlainDate } from '../../util/date.ts';
 import { type Dec, type DecimalInput, ZERO } from '../../util/money.ts';
 import type { Credit } from './booking.ts';
+import { concatOnRead } from './merged-lists.ts';
 import { type Maybe, none, type Period, some } from './types.ts';
 
 export type CoverageBand = 'strong' | 'adequate' | 'low' | 'critical';
@@ -26,6 +27,8 @@ export interface PipelineFigures {
   /** Open credits whose close date is before D. */
   overdue: Credit[];
   overdueAmount: Dec;
+  /** Distinct deals among `overdue`. */
+  overdueDeals: number;
   coverage: Maybe<Dec>;
   coverageBand: Maybe<CoverageBand>;
 }
@@ -45,8 +48,8 @@ export function coverageBand(coverage: Dec, bands: CoverageBands = DEFAULT_COVER
 }
 
 /**
- * The additive part of a subject's pipeline: open and overdue credits (unsorted) with their sums, and the open
- * deals counted without double-counting a split deal (sole credits counted, shared ones by id). Members' partials
+ * The additive part of a subject's pipeline: open and overdue credits (unsorted) with their sums, and the open and
+ * overdue deals counted without double-counting a split deal (sole credits counted, shared ones by id). Members' partials
  * of a group merge by `mergePipelinePartials`.
  */
 export interface PipelinePartial {
@@ -57,7 +60,9 @@ export interface PipelinePartial {
   sharedOpenDeals: Set<string>;
   overdue: Credit[];
   overdueAmount: Dec;
-  /** Set when the lists are already sorted by close date, deal and owner (a merge keeps them so). */
+  soleOverdueDeals: number;
+  sharedOverdueDeals: Set<string>;
+  /** Set once the lists are sorted by close date, deal and owner. */
   sorted?: boolean;
 }
 
@@ -70,11 +75,15 @@ export function pipelinePartial(credits: readonly Credit[], period: Period, asOf
   let overdueAmount = ZERO;
   let soleOpenDeals = 0;
   const sharedOpenDeals = new Set<string>();
+  let soleOverdueDeals = 0;
+  const sharedOverdueDeals = new Set<string>();
   for (const c of credits) {
     if (c.category !== 'open') continue;
     if (c.deal.closeDate < asOf) {
       overdue.push(c);
       overdueAmount = overdueAmount.plus(c.amount);
+      if (c.sole === true) soleOverdueDeals++;
+      else sharedOverdueDeals.add(c.deal.id);
     } else if (c.deal.closeDate >= period.start && c.deal.closeDate <= period.end) {
       openCredits.push(c);
       if (c.sole === true) soleOpenDeals++;
@@ -83,66 +92,24 @@ export function pipelinePartial(credits: readonly Credit[], period: Period, asOf
       if (c.deal.probability !== null) weighted = weighted.plus(c.amount.times(c.deal.probability));
     }
   }
-  return { openCredits, open, weighted, soleOpenDeals, sharedOpenDeals, overdue, overdueAmount };
+  return {
+    openCredits,
+    open,
+    weighted,
+    soleOpenDeals,
+    sharedOpenDeals,
+    overdue,
+    overdueAmount,
+    soleOverdueDeals,
+    sharedOverdueDeals,
+  };
 }
 
 /**
- * The changes between a group's previous members' partials and its current ones, by identity: when few partials
- * changed, the sorted lists and trial totals of the previous merge are updated instead of rebuilt.
+ * A group's pipeline partial from its members' (sums added in order, shared ids united, the credit lists
+ * concatenated in order when first read).
  */
-export interface MergeDelta<P> {
-  removed: readonly P[];
-  added: readonly P[];
-}
-
-/** `sorted` (by close date, deal, owner) without the credits of `removed`, with those of `added` merged in. */
-function updateSorted(sorted: readonly Credit[], removed: readonly Credit[][], added: readonly Credit[][]): Credit[] {
-  const outgoing: Credit[] = [];
-  for (const list of removed) for (const c of list) outgoing.push(c);
-  const incoming: Credit[] = [];
-  for (const list of added) for (const c of list) incoming.push(c);
-  outgoing.sort(byCloseThenId);
-  incoming.sort(byCloseThenId);
-  // The usual case (a re-booked rep whose credits kept their dates and ids): swap them in place, no comparisons.
-  if (outgoing.length === incoming.length && outgoing.every((c, i) => byCloseThenId(c, incoming[i] as Credit) === 0)) {
-    if (outgoing.length === 0) return [...sorted];
-    const swap = new Map<Credit, Credit>();
-    for (let i = 0; i < outgoing.length; i++) swap.set(outgoing[i] as Credit, incoming[i] as Credit);
-    return sorted.map((c) => swap.get(c) ?? c);
-  }
-  const gone = new Set<Credit>(outgoing);
-  const kept = gone.size === 0 ? sorted : sorted.filter((c) => !gone.has(c));
-  if (incoming.length === 0) return kept === sorted ? [...sorted] : (kept as Credit[]);
-  const out: Credit[] = new Array(kept.length + incoming.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < kept.length && j < incoming.length) {
-    const a = kept[i] as Credit;
-    const b = incoming[j] as Credit;
-    if (byCloseThenId(a, b) <= 0) {
-      out[k++] = a;
-      i++;
-    } else {
-      out[k++] = b;
-      j++;
-    }
-  }
-  while (i < kept.length) out[k++] = kept[i++] as Credit;
-  while (j < incoming.length) out[k++] = incoming[j++] as Credit;
-  return out;
-}
-
-/**
- * A group's pipeline partial from its members' (sums added in order, shared ids united). The lists are
- * concatenated, or with `previous` (the last merge, whose lists `pipelineFromPartial` sorted) and the partials
- * that changed since, kept sorted by removing and merging in only the changed members' credits.
- */
-export function mergePipelinePartials(
-  parts: readonly PipelinePartial[],
-  previous?: { merged: PipelinePartial; delta: MergeDelta<PipelinePartial> },
-  withSums = true,
-): PipelinePartial {
+export function mergePipelinePartials(parts: readonly PipelinePartial[], withSums = true): PipelinePartial {
   const out: PipelinePartial = {
     openCredits: [],
     open: ZERO,
@@ -151,12 +118,10 @@ export function mergePipelinePartials(
     sharedOpenDeals: new Set(),
     overdue: [],
     overdueAmount: ZERO,
+    soleOverdueDeals: 0,
+    sharedOverdueDeals: new Set(),
   };
   for (const p of parts) {
-    if (!previous) {
-      for (const c of p.openCredits) out.openCredits.push(c);
-      for (const c of p.overdue) out.overdue.push(c);
-    }
     if (withSums) {
       out.open = out.open.plus(p.open);
       out.weighted = out.weighted.plus(p.weighted);
@@ -164,21 +129,11 @@ export function mergePipelinePartials(
     }
     out.soleOpenDeals += p.soleOpenDeals;
     for (const id of p.sharedOpenDeals) out.sharedOpenDeals.add(id);
+    out.soleOverdueDeals += p.soleOverdueDeals;
+    for (const id of p.sharedOverdueDeals) out.sharedOverdueDeals.add(id);
   }
-  if (previous) {
-    const { merged, delta } = previous;
-    out.openCredits = updateSorted(
-      merged.openCredits,
-      delta.removed.map((p) => p.openCredits),
-      delta.added.map((p) => p.openCredits),
-    );
-    out.overdue = updateSorted(
-      merged.overdue,
-      delta.removed.map((p) => p.overdue),
-      delta.added.map((p) => p.overdue),
-    );
-    out.sorted = true;
-  }
+  concatOnRead(out, 'openCredits', () => parts.map((p) => p.openCredits));
+  concatOnRead(out, 'overdue', () => parts.map((p) => p.overdue));
   return out;
 }
 
@@ -197,14 +152,17 @@ export function computePipeline(
   return pipelineFromPartial(pipelinePartial(credits, period, asOf), remaining, bands);
 }
 
-/** The pipeline figures from a (possibly merged) partial; sorts its lists in place. */
+/** The pipeline figures from a (possibly merged) partial; its lists are sorted in place when first read. */
 export function pipelineFromPartial(p: PipelinePartial, remaining: Maybe<Dec>, bands?: CoverageBands): PipelineFigures {
-  const { openCredits, overdue, open } = p;
-  if (p.sorted !== true) {
-    openCredits.sort(byCloseThenId);
-    overdue.sort(byCloseThenId);
-    p.sorted = true;
-  }
+  const { open } = p;
+  const sorted = () => {
+    if (p.sorted !== true) {
+      p.openCredits.sort(byCloseThenId);
+      p.overdue.sort(byCloseThenId);
+      p.sorted = true;
+    }
+    return p;
+  };
   let coverage: Maybe<Dec>;
   if (remaining.value === null) coverage = none(remaining.reason);
   else if (remaining.value.isZero()) coverage = none('quota_met');
@@ -213,9 +171,14 @@ export function pipelineFromPartial(p: PipelinePartial, remaining: Maybe<Dec>, b
     open,
     weighted: p.weighted,
     openDeals: p.soleOpenDeals + p.sharedOpenDeals.size,
-    openCredits,
-    overdue,
+    get openCredits() {
+      return sorted().openCredits;
+    },
+    get overdue() {
+      return sorted().overdue;
+    },
     overdueAmount: p.overdueAmount,
+    overdueDeals: p.soleOverdueDeals + p.sharedOverdueDeals.size,
     coverage,
     coverageBand: coverage.value === null ? none(coverage.reason) : some(coverageBand(coverage.value, bands)),
   };

@@ -75,6 +75,8 @@ export interface SubjectMetricsInput {
 
 export interface SubjectMetrics extends AttainmentFigures {
   subjectId: string;
+  /** Distinct deals among `actualCredits`. */
+  closedWonDeals: number;
   period: Period;
   asOf: PlainDate;
   pacing: ElapsedFraction;
@@ -123,6 +125,9 @@ export function seedFrom(text: string): number {
 export interface SubjectPartial {
   actualCredits: Credit[];
   actual: Dec;
+  /** The distinct deals of `actualCredits`: sole credits counted, shared ones by id. */
+  soleWonDeals: number;
+  sharedWonDeals: Set<string>;
   runRateCredits: Credit[];
   runRateSum: Dec;
   pipeline: PipelinePartial;
@@ -265,9 +270,17 @@ export function subjectPartial(
       input.forecastTrials ?? 10_000,
       seedOf(input),
     );
+  let soleWonDeals = 0;
+  const sharedWonDeals = new Set<string>();
+  for (const c of actualCredits) {
+    if (c.sole === true) soleWonDeals++;
+    else sharedWonDeals.add(c.deal.id);
+  }
   return {
     actualCredits,
     actual: sumCredits(actualCredits),
+    soleWonDeals,
+    sharedWonDeals,
     runRateCredits,
     runRateSum: sumCredits(runRateCredits),
     pipeline,
@@ -284,8 +297,8 @@ export function subjectPartial(
 /**
  * A group's partial: its members' partials merged in the order given (sums in that order, so reruns repeat).
  * With `previous` (the last merge of this group and the member partials it was made from), only what changed is
- * redone where order cannot matter: the trial totals are updated by difference (integers, exact) and the sorted
- * pipeline lists by removing and merging in the changed members' credits. The result equals a merge from scratch.
+ * redone where order cannot matter: the trial totals and the money sums are updated by difference (exact either
+ * way). The credit lists are concatenated only when read. The result equals a merge from scratch.
  */
 export function mergeSubjectPartials(
   parts: readonly SubjectPartial[],
@@ -328,7 +341,11 @@ export function mergeSubjectPartials(
   const activityCounts: ActivityCounts = { call: 0, meeting: 0, email: 0, task: 0, proposal: 0, other: 0 };
   let dropRecent = 0;
   let dropPrior = 0;
+  let soleWonDeals = 0;
+  const sharedWonDeals = new Set<string>();
   for (const p of parts) {
+    soleWonDeals += p.soleWonDeals;
+    for (const id of p.sharedWonDeals) sharedWonDeals.add(id);
     for (const c of p.actualCredits) actualCredits.push(c);
     for (const c of p.runRateCredits) runRateCredits.push(c);
     for (const k of ACTIVITY_TYPES) activityCounts[k] += p.activityCounts[k];
@@ -338,16 +355,12 @@ export function mergeSubjectPartials(
   const merged: SubjectPartial = {
     actualCredits,
     actual: ZERO,
+    soleWonDeals,
+    sharedWonDeals,
     runRateCredits,
     runRateSum: ZERO,
     pipeline: mergePipelinePartials(
       parts.map((p) => p.pipeline),
-      delta && previous
-        ? {
-            merged: previous.merged.pipeline,
-            delta: { removed: delta.removed.map((p) => p.pipeline), added: delta.added.map((p) => p.pipeline) },
-          }
-        : undefined,
       false,
     ),
     conversion: mergeConversionPartials(
@@ -420,6 +433,7 @@ export function subjectMetricsFromPartial(
   return {
     ...att,
     subjectId: input.subjectId,
+    closedWonDeals: part.soleWonDeals + part.sharedWonDeals.size,
     period,
     asOf,
     pacing,

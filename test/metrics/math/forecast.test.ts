@@ -1,7 +1,12 @@
 /** The seeded Monte Carlo: hand-checkable degenerate cases, the percentile definition, determinism. */
 import { describe, expect, it } from 'vitest';
 import { isAppError } from '../../../src/errors.ts';
-import { mulberry32, nearestRankIndex, simulateForecast } from '../../../src/metrics/math/forecast.ts';
+import {
+  forecastFromTotals,
+  mulberry32,
+  nearestRankIndex,
+  simulateForecast,
+} from '../../../src/metrics/math/forecast.ts';
 import { formatMoney, formatRatio } from '../../../src/util/money.ts';
 import { d } from './fixtures.ts';
 
@@ -11,6 +16,30 @@ describe('nearest-rank percentiles', () => {
     expect(nearestRankIndex(50, 3)).toBe(1); // ceil(1.5) = 2nd value
     expect(nearestRankIndex(90, 10)).toBe(8); // 9th of 10
     expect(nearestRankIndex(10, 1)).toBe(0);
+  });
+});
+
+describe('percentiles of trial totals', () => {
+  it('are the values a full sort puts at the nearest ranks, ties and all', () => {
+    const rand = mulberry32(11);
+    for (const [n, distinct] of [
+      [1, 1],
+      [7, 3],
+      [1000, 2],
+      [10_000, 50],
+      [10_000, 1_000_000],
+    ] as const) {
+      // Few distinct values make long runs of equal totals (a small pipeline: most trials win the same deals).
+      const totals = Float64Array.from({ length: n }, () => Math.floor(rand() * distinct) * 100);
+      const before = totals.slice();
+      const sorted = totals.slice().sort();
+      const r = forecastFromTotals(d(1000), d(1500), totals, 1);
+      const at = (k: number) => formatMoney(d(1000).plus(d((sorted[nearestRankIndex(k, n)] as number) / 100)));
+      expect([r.p10, r.p25, r.p50, r.p90].map(formatMoney)).toEqual([at(10), at(25), at(50), at(90)]);
+      const hits = sorted.filter((x) => x >= 50_000).length;
+      expect(formatRatio(r.probabilityToHitQuota.value!)).toBe(formatRatio(d(hits).div(n)));
+      expect(totals).toEqual(before);
+    }
   });
 });
 

@@ -6,9 +6,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { wonIn } from '../../../src/metrics/math/attainment.ts';
-import { bookDeals, creditsOf } from '../../../src/metrics/math/booking.ts';
+import { bookDeals, type Credit, creditsOf } from '../../../src/metrics/math/booking.ts';
 import { simulateForecast } from '../../../src/metrics/math/forecast.ts';
-import { computeSubjectMetrics, type SubjectMetrics } from '../../../src/metrics/math/rep-metrics.ts';
+import {
+  computeSubjectMetrics,
+  mergeSubjectPartials,
+  type SubjectMetrics,
+  subjectMetricsFromPartial,
+  subjectPartial,
+} from '../../../src/metrics/math/rep-metrics.ts';
 import { groupCredits, indexMemberships } from '../../../src/metrics/math/rollup.ts';
 import type { Deal, DealSplit, Membership, Period } from '../../../src/metrics/math/types.ts';
 import { addDays } from '../../../src/util/date.ts';
@@ -171,6 +177,51 @@ describe('properties', () => {
         },
       ),
       { numRuns: 40 },
+    );
+  });
+
+  it('counts a split deal once among the won and the overdue deals, for a rep and for a merge of reps', () => {
+    const distinct = (cs: readonly { deal: { id: string } }[]) => new Set(cs.map((c) => c.deal.id)).size;
+    fc.assert(
+      fc.property(inputsArb, ({ deals, splits }) => {
+        const { credits } = bookDeals(deals, splits, { splits: true }, rates, D);
+        const common = {
+          subjectId: 'all',
+          period: Q2,
+          asOf: D,
+          quota: new Dec(250_000),
+          pacing: { basis: 'calendar' as const },
+          activityTargets: SEED_TARGETS,
+          commission: SEED_PLAN,
+          forecastTrials: 20,
+          forecastSeed: 1,
+        };
+        const parts = REPS.map((r) => subjectPartial({ ...common, credits: creditsOf(credits, r), activities: [] }));
+        const merged = subjectMetricsFromPartial(common, mergeSubjectPartials(parts, 20));
+        const rep = metricsOf(deals, splits, 'rep-a');
+        for (const m of [merged, rep])
+          expect([m.closedWonDeals, m.pipeline.overdueDeals]).toEqual([
+            distinct(m.actualCredits),
+            distinct(m.pipeline.overdue),
+          ]);
+        // The merge's credit lists, made only when read, hold what one subject over all the credits holds.
+        const whole = computeSubjectMetrics({
+          ...common,
+          credits: REPS.flatMap((r) => creditsOf(credits, r)),
+          activities: [],
+        });
+        const keys = (cs: readonly Credit[]) => cs.map((c) => `${c.deal.id}/${c.ownerId}`);
+        const lists = (m: SubjectMetrics) => ({
+          open: keys(m.pipeline.openCredits),
+          overdue: keys(m.pipeline.overdue),
+          won: keys(m.conversion.wonCredits).sort(),
+          lost: keys(m.conversion.lostCredits).sort(),
+          recentWon: keys(m.trailing90.recent.wonCredits).sort(),
+          priorLost: keys(m.trailing90.prior.lostCredits).sort(),
+        });
+        expect(lists(merged)).toEqual(lists(whole));
+      }),
+      { numRuns: 100 },
     );
   });
 

@@ -115,6 +115,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
 
     // One change at a time: edit a deal closed this quarter, mark old/new owner x period as the sync does.
     const changeRuns: number[] = [];
+    const splits: Record<string, number>[] = [];
     let recomputed = 0;
     let written = 0;
     const deals = await sql<{ external_id: string; owner_external_id: string }>`
@@ -128,11 +129,15 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
       await markDirty(db, [{ subjectKey: `sf:${d.owner_external_id}`, periodId: PERIOD, reason: 'bench' }]);
       const r = await engine.runDirty(AS_OF);
       changeRuns.push(performance.now() - t);
+      splits.push({ ...engine.lastTimings });
       recomputed = r.recomputed.length;
       written = r.changes.length;
     }
     const changeMs = median(changeRuns);
-    const split = engine.lastTimings;
+    // Where one change spends its time (the engine's lastTimings), each part's median over the runs.
+    const split: Record<string, number> = {};
+    for (const k of new Set(splits.flatMap((x) => Object.keys(x)))) split[k] = median(splits.map((x) => x[k] ?? 0));
+    const ms = (k: string) => `${k} ${(split[k] ?? 0).toFixed(1)} ms`;
 
     // A sync page's worth: 100 deals of 100 reps changed, one runDirty for all of them.
     const batch = await sql<{ external_id: string; owner_external_id: string }>`
@@ -155,7 +160,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
     return {
       name: 'recompute: full vs one changed deal (500 reps, 100,000 deals)',
       ok,
-      summary: `full ${fullMs.toFixed(0)} ms for ${subjects} subject snapshots; one change ${changeMs.toFixed(1)} ms for ${recomputed} subjects (${written} written; rep ${(split.rep ?? 0).toFixed(0)} ms, team ${(split.team ?? 0).toFixed(0)} ms, region ${(split.region ?? 0).toFixed(0)} ms, org ${(split.org ?? 0).toFixed(0)} ms to compute; load ${(split.load ?? 0).toFixed(0)} ms, store ${(split.store ?? 0).toFixed(0)} ms, alerts ${(split.alerts ?? 0).toFixed(0)} ms); ratio ${ratio.toFixed(1)}x (targets < 50 ms, >= 100x); 100 changes in one batch ${batchMs.toFixed(0)} ms (${batchResult.recomputed.length} subjects)`,
+      summary: `full ${fullMs.toFixed(0)} ms for ${subjects} subject snapshots; one change ${changeMs.toFixed(1)} ms for ${recomputed} subjects (${written} written; medians: ${['probe', 'fetch', 'book'].map(ms).join(', ')} (load ${(split.load ?? 0).toFixed(1)} ms); compute ${['rep', 'team', 'region', 'org', 'document'].map(ms).join(', ')}; ${['store', 'alerts', 'release'].map(ms).join(', ')}); ratio ${ratio.toFixed(1)}x (targets < 50 ms, >= 100x); 100 changes in one batch ${batchMs.toFixed(0)} ms (${batchResult.recomputed.length} subjects)`,
       metrics: {
         generate_ms: generateMs,
         full_recompute_ms: fullMs,
@@ -167,9 +172,14 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
         one_change_compute_team_ms: split.team ?? 0,
         one_change_compute_region_ms: split.region ?? 0,
         one_change_compute_org_ms: split.org ?? 0,
+        one_change_document_ms: split.document ?? 0,
+        one_change_probe_ms: split.probe ?? 0,
+        one_change_fetch_ms: split.fetch ?? 0,
+        one_change_book_ms: split.book ?? 0,
         one_change_load_ms: split.load ?? 0,
         one_change_store_ms: split.store ?? 0,
         one_change_alerts_ms: split.alerts ?? 0,
+        one_change_release_ms: split.release ?? 0,
         batch_100_changes_ms: batchMs,
         batch_100_per_change_ms: batchMs / 100,
         subjects_full: subjects,

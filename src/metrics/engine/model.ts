@@ -64,6 +64,16 @@ function groupIdOn(index: MembershipIndex, repKey: string, level: RollupLevel, d
   return level === 'team' ? m.teamId : level === 'region' ? m.regionId : ORG_ID;
 }
 
+/** Whether two lists of quota rows differ, in any order. */
+function quotaRowsDiffer(a: readonly QuotaRecord[], b: readonly QuotaRecord[]): boolean {
+  if (a.length !== b.length) return true;
+  const text = (rows: readonly QuotaRecord[]) =>
+    rows.map((q) => [q.repKey, q.unitId, q.start, q.end, q.amount.toString(), q.currency, q.source].join('|')).sort();
+  const x = text(a);
+  const y = text(b);
+  return x.some((v, i) => v !== y[i]);
+}
+
 export class MetricsModel {
   readonly asOf: PlainDate;
   readonly settings: EngineSettings;
@@ -81,6 +91,11 @@ export class MetricsModel {
     region: new Map(),
     org: new Map(),
   };
+  /** `membersOf` and each group-period's headcount (`level|group|period`): they change with the memberships only. */
+  private readonly sortedMembers = new Map<string, readonly string[]>();
+  private readonly headcounts = new Map<string, number>();
+  /** Each group-period's quota (`level|group|period`), until a quota, rate or membership changes. */
+  private readonly groupQuotas = new Map<string, Dec | null>();
 
   constructor(data: WarehouseData, settings: EngineSettings) {
     this.asOf = data.asOf;
@@ -94,6 +109,9 @@ export class MetricsModel {
 
   private indexMembers(): void {
     this.members = { team: new Map(), region: new Map(), org: new Map() };
+    this.sortedMembers.clear();
+    this.headcounts.clear();
+    this.groupQuotas.clear();
     for (const m of this.data.memberships) {
       for (const level of LEVELS) {
         const id = level === 'team' ? m.teamId : level === 'region' ? m.regionId : ORG_ID;
@@ -192,10 +210,12 @@ export class MetricsModel {
       fx: fresh.fx,
     };
     // Group quotas (no rep) come back with every load, so all of them are replaced along with the reps' own.
+    const replaced = this.data.quotas.filter((q) => q.repKey === null || repKeys.has(q.repKey));
     this.data.quotas = [
       ...this.data.quotas.filter((q) => q.repKey !== null && !repKeys.has(q.repKey)),
       ...fresh.quotas,
     ];
+    if (fxChanged || quotaRowsDiffer(replaced, fresh.quotas)) this.groupQuotas.clear();
     if (fxChanged) {
       this.fx = buildFxTable(this.settings.baseCurrency, fresh.fx);
       // Quotas convert at the period's first-day rate: every rep's converted quotas go with the old rates.
@@ -252,8 +272,14 @@ export class MetricsModel {
     return [...this.members[level].keys()].filter((id) => id !== 'none').sort();
   }
 
-  membersOf(level: RollupLevel, groupId: string): string[] {
-    return [...(this.members[level].get(groupId) ?? [])].sort();
+  membersOf(level: RollupLevel, groupId: string): readonly string[] {
+    const key = `${level}|${groupId}`;
+    let found = this.sortedMembers.get(key);
+    if (!found) {
+      found = [...(this.members[level].get(groupId) ?? [])].sort();
+      this.sortedMembers.set(key, found);
+    }
+    return found;
   }
 
   /** A rep's quota for a period in base currency: its quota rows inside the period, summed; null when none. */
@@ -290,6 +316,15 @@ export class MetricsModel {
 
   /** The group's quota: RevOps' own for the unit when set, else the sum of its reps' quotas on the membership date. */
   groupQuota(level: RollupLevel, groupId: string, period: Period): Dec | null {
+    // Keyed by the period's dates too: callers may pass a period that is not a fiscal one.
+    const key = `${level}|${groupId}|${period.id}|${period.start}|${period.end}`;
+    if (this.groupQuotas.has(key)) return this.groupQuotas.get(key) as Dec | null;
+    const quota = this.sumGroupQuota(level, groupId, period);
+    this.groupQuotas.set(key, quota);
+    return quota;
+  }
+
+  private sumGroupQuota(level: RollupLevel, groupId: string, period: Period): Dec | null {
     const override =
       level === 'org'
         ? null
@@ -388,8 +423,13 @@ export class MetricsModel {
       parts.push(this.partOf(key, s, level, groupId, period));
     }
     // A group's activity targets are its reps' targets together: the per-rep targets times its headcount on D.
-    const on = quotaMembershipDate(period, this.asOf);
-    const headcount = members.filter((k) => groupIdOn(this.memberships, k, level, on) === groupId).length;
+    const countKey = `${level}|${groupId}|${period.id}|${period.start}|${period.end}`;
+    let headcount = this.headcounts.get(countKey);
+    if (headcount === undefined) {
+      const on = quotaMembershipDate(period, this.asOf);
+      headcount = members.filter((k) => groupIdOn(this.memberships, k, level, on) === groupId).length;
+      this.headcounts.set(countKey, headcount);
+    }
     const t = this.settings.activity;
     const scaled = Object.fromEntries(
       Object.entries(t.targets).map(([k, v]) => [

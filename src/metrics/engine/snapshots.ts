@@ -7,7 +7,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
 import type { JsonObject } from '../../reports/document.ts';
 import type { PlainDate } from '../../util/date.ts';
-import { contentHash } from '../../util/hash.ts';
+import { contentHash, stableStringify } from '../../util/hash.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
 
 export interface SnapshotWrite {
@@ -16,12 +16,12 @@ export interface SnapshotWrite {
   doc: JsonObject;
 }
 
-/** Top-level fields whose values differ (nested objects compared whole). */
+/** Top-level fields whose values differ (nested objects compared whole, by their stable JSON). */
 export function changedFields(before: Record<string, unknown> | null, after: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(after), ...Object.keys(before ?? {})]);
   const out: string[] = [];
   for (const k of keys)
-    if (before === null || contentHash(before[k] ?? null) !== contentHash(after[k] ?? null)) out.push(k);
+    if (before === null || stableStringify(before[k] ?? null) !== stableStringify(after[k] ?? null)) out.push(k);
   return out.sort();
 }
 

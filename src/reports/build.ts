@@ -4,7 +4,7 @@
  * engine's snapshots take; this module adds what compares subjects or periods (rank, history) and the stored
  * alerts.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
@@ -102,6 +102,9 @@ function history(ctx: ReportContext, subject: SubjectRef): Json[] {
   });
 }
 
+/** Alerts in the order a manager reads them: critical first, then warnings, then information. */
+export const bySeverity = sql<number>`case severity when 'critical' then 0 when 'warning' then 1 else 2 end`;
+
 async function alertsOf(ctx: ReportContext, subject: SubjectRef): Promise<Json[]> {
   const rows = await ctx.db
     .selectFrom('alerts')
@@ -110,6 +113,7 @@ async function alertsOf(ctx: ReportContext, subject: SubjectRef): Promise<Json[]
     .where('subject_id', '=', subject.id)
     .where('period_id', '=', ctx.period.id)
     .where('status', '<>', 'resolved')
+    .orderBy(bySeverity)
     .orderBy('rule')
     .execute();
   return rows.map((r) => ({ rule: r.rule, severity: r.severity, message: r.message, status: r.status }));

@@ -13,6 +13,7 @@ import type { SubjectRef } from '../metrics/engine/types.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import { isPlainDate, type PlainDate, today } from '../util/date.ts';
 import {
+  bySeverity,
   groupReport,
   type LeaderboardBy,
   leaderboard,
@@ -129,7 +130,7 @@ async function alertsReport(db: Kysely<Database>, ctx: ReportContext): Promise<J
     .select(['rule', 'subject_kind', 'subject_id', 'severity', 'status', 'message', 'value', 'dedupe_key'])
     .where('period_id', '=', ctx.period.id)
     .where('status', '<>', 'resolved')
-    .orderBy('severity', 'desc')
+    .orderBy(bySeverity)
     .orderBy('rule')
     .orderBy('subject_id')
     .execute();

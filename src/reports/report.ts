@@ -8,7 +8,7 @@ import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
-import { findRep, findUnit } from '../metrics/engine/subjects.ts';
+import { findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import { isPlainDate, type PlainDate, today } from '../util/date.ts';
@@ -63,9 +63,9 @@ export function resolveRequest(engine: MetricsEngine, req: ReportRequest, now: D
   return { asOf, period, history };
 }
 
-function need(value: string | undefined, flag: string, kind: string): string {
+function need(value: string | undefined, flag: string, kind: string, choices?: () => string): string {
   if (value === undefined || value.trim() === '')
-    throw new AppError('USAGE', `report ${kind} needs ${flag}`, { where: flag });
+    throw new AppError('USAGE', `report ${kind} needs ${flag}${choices ? `; ${choices()}` : ''}`, { where: flag });
   return value;
 }
 
@@ -88,9 +88,23 @@ export async function buildReport(
     case 'rep':
       return subjectReport(ctx, findRep(model, need(req.rep, '--rep EMAIL', 'rep')));
     case 'team':
-      return teamReport(ctx, findUnit(model, 'team', need(req.team, '--team NAME', 'team')));
+      return teamReport(
+        ctx,
+        findUnit(
+          model,
+          'team',
+          need(req.team, '--team NAME', 'team', () => unitChoices(model, 'team')),
+        ),
+      );
     case 'region':
-      return groupReport(ctx, findUnit(model, 'region', need(req.region, '--region NAME', 'region')));
+      return groupReport(
+        ctx,
+        findUnit(
+          model,
+          'region',
+          need(req.region, '--region NAME', 'region', () => unitChoices(model, 'region')),
+        ),
+      );
     case 'org':
       return groupReport(ctx, { kind: 'org', id: ORG_ID });
     case 'leaderboard':

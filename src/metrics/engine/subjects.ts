@@ -82,5 +82,25 @@ export function findUnit(model: MetricsModel, kind: 'team' | 'region', name: str
   const want = name.trim().toLowerCase();
   for (const u of model.data.units.values())
     if (u.kind === kind && u.name.toLowerCase() === want) return { kind, id: u.id };
-  throw new AppError('NOT_FOUND', `no ${kind} is named "${name}"`, { where: `--${kind}` });
+  throw new AppError('NOT_FOUND', `no ${kind} is named "${name}"; ${unitChoices(model, kind)}`, {
+    where: `--${kind}`,
+  });
+}
+
+/**
+ * "teams: A, B, C" (the first 20 names, sorted), for a message that tells the user what they can ask for: the units
+ * someone belongs to on the as-of date (units kept only for past memberships still answer when named).
+ */
+export function unitChoices(model: MetricsModel, kind: 'team' | 'region'): string {
+  const asOf = model.asOf;
+  const current = new Set<string>();
+  for (const m of model.data.memberships)
+    if (m.validFrom <= asOf && (m.validTo === null || m.validTo > asOf))
+      current.add(kind === 'team' ? m.teamId : m.regionId);
+  const units = [...model.data.units.values()].filter((u) => u.kind === kind);
+  const live = units.filter((u) => current.has(u.id));
+  const names = [...new Set((live.length > 0 ? live : units).map((u) => u.name))].sort((a, b) => a.localeCompare(b));
+  if (names.length === 0) return `there are no ${kind}s yet (run a sync first)`;
+  const shown = names.slice(0, 20).join(', ');
+  return `${kind}s: ${shown}${names.length > 20 ? `, and ${names.length - 20} more` : ''}`;
 }

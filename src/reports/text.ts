@@ -4,6 +4,7 @@
  * money with thousands separators, ratios as percents (the JSON ratio times 100, two places), coverage as a
  * multiple (the JSON ratio, two places).
  */
+import { groupThousands } from '../util/money.ts';
 import type { Json, JsonObject } from './document.ts';
 
 type Obj = Record<string, Json | undefined>;
@@ -20,10 +21,7 @@ function str(v: Json | undefined): string | null {
 export function money(v: Json | undefined, reason?: Json): string {
   const s = str(v);
   if (s === null) return na(reason);
-  const neg = s.startsWith('-');
-  const [int = '0', frac] = (neg ? s.slice(1) : s).split('.');
-  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${neg ? '-' : ''}${grouped}${frac === undefined ? '' : `.${frac}`}`;
+  return groupThousands(s);
 }
 
 /** A four-place ratio as a percent with two places, exactly (`0.8700` is `87.00%`). */

@@ -32,6 +32,19 @@ export function formatMoney(v: Decimal): string {
   return v.toDecimalPlaces(2, Decimal.ROUND_HALF_UP).toFixed(2);
 }
 
+/** Money for people (reports, task descriptions): two places with thousands separators, `129,220.98`. */
+export function formatMoneyGrouped(v: Decimal): string {
+  return groupThousands(formatMoney(v));
+}
+
+/** `-522000.00` as `-522,000.00`: commas in the integer part of a decimal string. */
+export function groupThousands(s: string): string {
+  const neg = s.startsWith('-');
+  const [int = '0', frac] = (neg ? s.slice(1) : s).split('.');
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${neg ? '-' : ''}${grouped}${frac === undefined ? '' : `.${frac}`}`;
+}
+
 /** A ratio for JSON: a decimal string with four places ("0.8700" for 87%). */
 export function formatRatio(v: Decimal): string {
   return v.toDecimalPlaces(4, Decimal.ROUND_HALF_UP).toFixed(4);

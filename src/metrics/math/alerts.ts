@@ -7,7 +7,7 @@
  */
 import type { PlainDate } from '../../util/date.ts';
 import { diffDays } from '../../util/date.ts';
-import { Dec, type DecimalInput } from '../../util/money.ts';
+import { Dec, type DecimalInput, formatMoneyGrouped } from '../../util/money.ts';
 import type { Maybe } from './types.ts';
 
 export type AlertRule =
@@ -200,7 +200,7 @@ export function velocitySlowdown(
     firing: true,
     severity: 'warning',
     value: growth,
-    message: `Sales cycle is ${pct(growth)} longer: ${r.toDecimalPlaces(1, Dec.ROUND_HALF_UP).toString()} days against ${p.toDecimalPlaces(1, Dec.ROUND_HALF_UP).toString()}.`,
+    message: `Sales cycle is ${pct(growth)} longer: ${r.toDecimalPlaces(1, Dec.ROUND_HALF_UP).toFixed(1)} days against ${p.toDecimalPlaces(1, Dec.ROUND_HALF_UP).toFixed(1)}.`,
   };
 }
 
@@ -226,7 +226,7 @@ export function acceleratorOpportunity(
     firing: true,
     severity: 'info',
     value: gap,
-    message: `Projected attainment ${pct(v)} is ${pts(gap)} under the ${pct(next.from)} tier, and weighted pipeline covers the ${next.bookingsToReach.toDecimalPlaces(2, Dec.ROUND_HALF_UP).toFixed(2)} still needed.`,
+    message: `Projected attainment ${pct(v)} is ${pts(gap)} under the ${pct(next.from)} tier, and weighted pipeline covers the ${formatMoneyGrouped(next.bookingsToReach)} still needed.`,
   };
 }
 

@@ -86,7 +86,7 @@ describe('conversion_decline and velocity_slowdown', () => {
   it('fires when the cycle is 15% or more longer: 80 against 68 is 17.6%, 75 is 10.3%', () => {
     expect(velocitySlowdown(v(80), v(68), false)).toMatchObject({
       firing: true,
-      message: 'Sales cycle is 17.6% longer: 80 days against 68.',
+      message: 'Sales cycle is 17.6% longer: 80.0 days against 68.0.',
     });
     expect(velocitySlowdown(v(75), v(68), false).firing).toBe(false);
     expect(velocitySlowdown(v(75), v(68), true).firing).toBe(true); // 10.3% >= 15% - 5%
@@ -96,7 +96,12 @@ describe('conversion_decline and velocity_slowdown', () => {
 describe('accelerator_opportunity', () => {
   const tier = { from: d('1.0'), bookingsToReach: d(30_000) };
   it('fires within 10 points of the next tier when weighted pipeline covers the gap', () => {
-    expect(acceleratorOpportunity(v('0.95'), tier, d(40_000), false)).toMatchObject({ firing: true, severity: 'info' });
+    expect(acceleratorOpportunity(v('0.95'), tier, d(40_000), false)).toMatchObject({
+      firing: true,
+      severity: 'info',
+      message:
+        'Projected attainment 95.0% is 5.0 points under the 100.0% tier, and weighted pipeline covers the 30,000.00 still needed.',
+    });
     expect(acceleratorOpportunity(v('0.95'), tier, d(20_000), false).firing).toBe(false);
     expect(acceleratorOpportunity(v('0.85'), tier, d(40_000), false).firing).toBe(false);
     expect(acceleratorOpportunity(v('1.05'), tier, d(40_000), false).firing).toBe(false);

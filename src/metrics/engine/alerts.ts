@@ -31,6 +31,7 @@ import type { SubjectMetrics } from '../math/rep-metrics.ts';
 import type { Activity, CommissionPlan, Maybe } from '../math/types.ts';
 import { none, some } from '../math/types.ts';
 import { priorWindow, trailingDays } from '../math/windows.ts';
+import type { RepInfo } from './load.ts';
 import type { AlertEvent, SubjectRef } from './types.ts';
 
 export interface RuleInputs {
@@ -255,6 +256,27 @@ export async function applyOutcomes(
     }
   }
   return events;
+}
+
+/**
+ * The rep rules watch people who sell: an active user with a quota this period (or flagged quota-carrying, a new hire
+ * whose quota is not in yet). A VP, a manager without quota, an integration user or someone who left would
+ * otherwise get "activity score is 0" every day, and their manager a task about it.
+ */
+export function watchedByAlerts(rep: RepInfo | undefined, quota: Dec | null): boolean {
+  if (!rep?.isActive) return false;
+  return (quota !== null && quota.gt(0)) || rep.quotaCarrying;
+}
+
+/** What closes the open alerts of someone the rules no longer watch (deactivated, quota removed). */
+export function unwatchedOutcomes(open: ReadonlySet<AlertRule>): RuleOutcome[] {
+  return [...open].map((rule) => ({
+    rule,
+    firing: false,
+    severity: null,
+    value: null,
+    message: 'No longer watched: the rep is inactive or carries no quota.',
+  }));
 }
 
 /** The day whose history snapshot the pace_deterioration rule compares with. */

@@ -22,7 +22,15 @@ import type { PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import type { SubjectMetrics } from '../math/rep-metrics.ts';
-import { applyOutcomes, evaluateRules, loadAlerts, openRules, weekAgo } from './alerts.ts';
+import {
+  applyOutcomes,
+  evaluateRules,
+  loadAlerts,
+  openRules,
+  unwatchedOutcomes,
+  watchedByAlerts,
+  weekAgo,
+} from './alerts.ts';
 import { type LoadOptions, loadAll, loadForReps, loadWindow, PEOPLE_FINGERPRINT } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { type EngineSettings, engineSettings } from './settings.ts';
@@ -417,18 +425,21 @@ export class MetricsEngine {
       const m = repMetrics.get(id);
       if (!m) continue;
       const rows = model.repRows(id);
-      const outcomes: RuleOutcome[] = evaluateRules(
-        {
-          metrics: m,
-          credits: rows.credits,
-          activities: rows.activities,
-          paceIndexWeekAgo: paces.get(id) ?? null,
-          commission: this.settings.commission,
-        },
-        a.rules,
-        a.hysteresis,
-        openRules(existing, id, current.id),
-      );
+      const open = openRules(existing, id, current.id);
+      const outcomes: RuleOutcome[] = watchedByAlerts(model.data.reps.get(id), m.quota.value)
+        ? evaluateRules(
+            {
+              metrics: m,
+              credits: rows.credits,
+              activities: rows.activities,
+              paceIndexWeekAgo: paces.get(id) ?? null,
+              commission: this.settings.commission,
+            },
+            a.rules,
+            a.hysteresis,
+            open,
+          )
+        : unwatchedOutcomes(open);
       events.push(
         ...(await applyOutcomes(this.db, { kind: 'rep', id }, current.id, model.asOf, outcomes, existing, a.rules)),
       );

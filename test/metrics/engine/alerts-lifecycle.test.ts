@@ -60,4 +60,30 @@ describe('alert lifecycle', () => {
       { rule: 'conversion_decline', status: 'resolved', dedupe_key: 'conversion_decline:person:1:FY2026-Q2' },
     ]);
   }, 120_000);
+
+  it('watches only active reps who carry quota: a manager without quota gets none, a rep who leaves has hers closed', async () => {
+    const engine = new MetricsEngine({ db: t.db, config });
+    const dana = await t.db
+      .selectFrom('reps')
+      .select('person_id')
+      .where('external_id', '=', '005DANA')
+      .executeTakeFirstOrThrow();
+    const danas = await t.db
+      .selectFrom('alerts')
+      .select('rule')
+      .where('subject_id', '=', `person:${dana.person_id}`)
+      .execute();
+    expect(danas).toEqual([]);
+
+    await t.db.updateTable('reps').set({ is_active: false }).where('external_id', '=', '005SARAH').execute();
+    const left = await engine.recomputeAll('2026-06-19');
+    expect(sarah(left.alertEvents)).toEqual(['activity_drop:resolved']);
+    const open = await t.db
+      .selectFrom('alerts')
+      .select('rule')
+      .where('subject_id', '=', 'person:1')
+      .where('status', '<>', 'resolved')
+      .execute();
+    expect(open).toEqual([]);
+  }, 120_000);
 });

@@ -3,7 +3,7 @@
  * connection, turned into field values in the target's units. The rank is the rep's competition rank by
  * attainment among every rep with a snapshot of the period (the org rank of `report rep`), ties sharing a rank.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Database } from '../../db/schema.ts';
 import { rankSubjects } from '../../metrics/math/ranking.ts';
@@ -46,8 +46,8 @@ export interface DesiredValues {
 }
 
 /**
- * Desired field values for every active rep of a connection that has a snapshot for the period. A rep without a
- * snapshot (no deals, no quota) gets nothing written.
+ * Desired field values for every active, quota-carrying rep of a connection that has a snapshot for the period. A
+ * rep without a snapshot (no deals, no quota) gets nothing written.
  */
 export async function desiredFromSnapshots(
   db: Kysely<Database>,
@@ -68,19 +68,34 @@ export async function desiredFromSnapshots(
       }),
     ).map((r) => [r.id, r.rank]),
   );
+  // Scores go to people who sell: a quota this period, or flagged quota-carrying (the org file's flag wins over the
+  // CRM's). A VP or an integration user gets no empty fields; someone who stopped carrying quota gets the fields we
+  // once wrote cleared, once.
   const reps = await db
-    .selectFrom('reps')
-    .select(['external_id', 'person_id', 'name'])
-    .where('connection_id', '=', opts.connectionId)
-    .where('is_deleted', '=', false)
-    .where('is_active', '=', true)
-    .orderBy('external_id')
+    .selectFrom('reps as r')
+    .leftJoin('persons as p', 'p.id', 'r.person_id')
+    .select([
+      'r.external_id',
+      'r.person_id',
+      'r.name',
+      sql<boolean>`coalesce(p.quota_carrying, r.quota_carrying)`.as('carrying'),
+      sql<boolean>`exists (select 1 from writeback_ledger l where l.connection_id = r.connection_id
+        and l.target_object = ${opts.target.object}
+        and l.target_record_id in (r.external_id, r.external_id || ':' || ${opts.period.id}) and l.value is not null)`.as(
+        'written',
+      ),
+    ])
+    .where('r.connection_id', '=', opts.connectionId)
+    .where('r.is_deleted', '=', false)
+    .where('r.is_active', '=', true)
+    .orderBy('r.external_id')
     .execute();
   const out: DesiredValues = { records: [], reps: [] };
   for (const r of reps) {
     const subjectId = repSubjectId(r.person_id, opts.connectionId, r.external_id);
     const metrics = bySubject.get(subjectId);
     if (!metrics) continue;
+    if (metrics.quota == null && !r.carrying && !r.written) continue;
     const values = valuesFromSnapshot(metrics, ranks.get(subjectId) ?? null);
     const recordId = opts.target.kind === 'user_fields' ? r.external_id : `${r.external_id}:${opts.period.id}`;
     out.records.push({

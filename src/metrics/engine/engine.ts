@@ -59,7 +59,10 @@ interface CachedModel {
   /** The database time just before the model (or its last reload) read the warehouse (`stampOf`). */
   loadedAt: string;
   people: string;
-  /** Rep snapshots this engine wrote since `loadedAt` (`id@period`), with the `computed_at` it wrote them with. */
+  /**
+   * Rep snapshots whose state the cache already holds (`id@period` -> `computed_at`): the ones this engine wrote and
+   * the ones it reloaded after another worker wrote them, within the probe's look-back.
+   */
   own: Map<string, string>;
 }
 
@@ -77,6 +80,14 @@ interface ClaimedKey {
   period_id: string;
   reason: string;
 }
+
+/**
+ * How far before the cache's `loadedAt` the probe looks for snapshots other workers wrote. A snapshot's `computed_at`
+ * is its transaction's start, so a write that began before our probe but committed after it carries an older stamp
+ * than `loadedAt`; looking back this far (far longer than one store statement takes) still finds it. Stamps already
+ * accounted for (our own writes, others' we reloaded) are remembered so they are not reloaded again.
+ */
+const KNOWN_LOOKBACK_SECONDS = 60;
 
 /** The config hash key in `config_state`. */
 export const CONFIG_STATE_KEY = 'metrics';
@@ -157,7 +168,8 @@ export class MetricsEngine {
       since === null
         ? sql`'[]'::json`
         : sql`coalesce((select json_agg(json_build_array(subject_id, period_id, ${stampOf(sql`computed_at`)}))
-            from metric_snapshots where subject_kind = 'rep' and computed_at > ${since}::timestamptz), '[]'::json)`;
+            from metric_snapshots where subject_kind = 'rep'
+              and computed_at > ${since}::timestamptz - make_interval(secs => ${KNOWN_LOOKBACK_SECONDS})), '[]'::json)`;
     // Uncorrelated subqueries under CASE run only when their branch is taken: an empty claim reads nothing more.
     const wanted = claim !== null && ifClaimed ? sql`exists (select 1 from claimed)` : sql`true`;
     type Row = { claimed: ClaimedKey[]; now: string; others: Probe['others'] | null; people: string | null };
@@ -184,7 +196,11 @@ export class MetricsEngine {
     if (!given) this.lastTimings.probe = performance.now() - t0;
     if (c) {
       const keys = new Set(repKeys);
-      for (const [id, period, at] of probe.others) if (c.own.get(`${id}@${period}`) !== at) keys.add(id);
+      for (const [id, period, at] of probe.others) {
+        const k = `${id}@${period}`;
+        if (c.own.get(k) !== at) keys.add(id);
+        c.own.set(k, at);
+      }
       const d = c.model.data;
       const same =
         probe.people === c.people
@@ -198,7 +214,9 @@ export class MetricsEngine {
       this.lastTimings.book = performance.now() - t;
       c.loadedAt = probe.now;
       c.people = probe.people;
-      c.own.clear();
+      // Forget stamps older than the look-back: the probe no longer returns them.
+      const horizon = new Date(Date.parse(probe.now) - KNOWN_LOOKBACK_SECONDS * 1000).toISOString().slice(0, 19);
+      for (const [k, at] of c.own) if (at.slice(0, 19) < horizon) c.own.delete(k);
       return c.model;
     }
     const model = await this.loadModel(asOf, periods);

@@ -1,0 +1,75 @@
+/**
+ * Two workers share the warehouse: each keeps its model in memory and reloads the reps the other one recomputed
+ * (found by their snapshots' `computed_at`). A snapshot's stamp is its transaction's start, so a write that began
+ * before this worker's probe and committed after it carries an older stamp than the probe; it must still be found,
+ * or the groups this worker computes go on with the other rep's old figures.
+ */
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { validateConfig } from '../../../src/config/load.ts';
+import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
+import { insertFixture, readFixture } from '../../fixtures/warehouse/load.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await insertFixture(
+    t.db,
+    await readFixture(fileURLToPath(new URL('../../fixtures/warehouse/golden.json', import.meta.url))),
+  );
+});
+afterAll(() => t.drop());
+
+const config = validateConfig({ calendar: { timezone: 'America/New_York' }, forecast: { trials: 200 } });
+const asOf = '2026-06-12';
+
+async function orgHash(): Promise<string> {
+  const r = await t.db
+    .selectFrom('metric_snapshots')
+    .select('value_hash')
+    .where('subject_kind', '=', 'org')
+    .where('period_id', '=', 'FY2026-Q2')
+    .executeTakeFirstOrThrow();
+  return r.value_hash;
+}
+
+it("reloads a rep whose snapshot another worker committed after this worker's probe, with an older stamp", async () => {
+  const a = new MetricsEngine({ db: t.db, config, workerId: 'a' });
+  await a.recomputeAll(asOf);
+  await a.recompute([{ subjectKey: 'sf:005SARAH', periodId: 'FY2026-Q2' }], asOf);
+
+  // Worker B, meanwhile: Tom's won deal grows, and B's snapshot of Tom lands stamped before A's last probe.
+  const deal = await t.db
+    .selectFrom('deals')
+    .select('external_id')
+    .where('owner_external_id', '=', '005TOM')
+    .where('stage_category', '=', 'won')
+    .where('close_date', '>=', '2026-04-01')
+    .where('close_date', '<=', asOf)
+    .orderBy('external_id')
+    .executeTakeFirstOrThrow();
+  await t.db
+    .updateTable('deals')
+    .set({ amount: sql`amount + 100000` })
+    .where('external_id', '=', deal.external_id)
+    .execute();
+  const tom = await t.db
+    .selectFrom('reps')
+    .select('person_id')
+    .where('external_id', '=', '005TOM')
+    .executeTakeFirstOrThrow();
+  await t.db
+    .updateTable('metric_snapshots')
+    .set({ computed_at: sql`now() - interval '10 seconds'`, value_hash: 'by-worker-b' })
+    .where('subject_kind', '=', 'rep')
+    .where('subject_id', '=', `person:${tom.person_id}`)
+    .execute();
+
+  // A recomputes Sarah again: the org it rolls up must include Tom's new figures.
+  await a.recompute([{ subjectKey: 'sf:005SARAH', periodId: 'FY2026-Q2' }], asOf);
+  const incremental = await orgHash();
+  await new MetricsEngine({ db: t.db, config, workerId: 'c' }).recomputeAll(asOf);
+  expect(incremental).toBe(await orgHash());
+}, 60_000);

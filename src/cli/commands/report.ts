@@ -13,8 +13,29 @@ function csvCell(v: unknown): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** One row per rep (or leaderboard entry): the flat fields of each. */
+function csvTable(cols: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  return [cols.join(','), ...rows.map((r) => r.map(csvCell).join(','))].join('\n');
+}
+
+/**
+ * One row per rep (or leaderboard entry): the flat fields of each; trends one row per period, alerts one per
+ * alert (their documents have no reps).
+ */
 export function toCsv(kind: string, doc: Record<string, unknown>): string {
+  if (kind === 'trends') {
+    const periods = (doc.periods ?? []) as Record<string, unknown>[];
+    return csvTable(
+      ['period', 'quota', 'actual', 'attainment'],
+      periods.map((p) => [p.period, p.quota, p.actual, p.attainment]),
+    );
+  }
+  if (kind === 'alerts') {
+    const alerts = (doc.alerts ?? []) as Record<string, unknown>[];
+    return csvTable(
+      ['severity', 'rule', 'name', 'status', 'message'],
+      alerts.map((a) => [a.severity, a.rule, (a.subject as { name?: unknown } | undefined)?.name, a.status, a.message]),
+    );
+  }
   const rows = (kind === 'leaderboard' ? doc.entries : kind === 'rep' ? [doc] : doc.reps) as
     | Record<string, unknown>[]
     | undefined;

@@ -63,8 +63,20 @@ const defaultIo: CliIo = {
 };
 
 function dateArg(value: string): string {
-  if (!isPlainDate(value)) throw new InvalidArgumentError(`expected a date as YYYY-MM-DD, got "${value}"`);
-  return value;
+  if (isPlainDate(value)) return value;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a day of the calendar`);
+  throw new InvalidArgumentError(`expected a date as YYYY-MM-DD, got "${value}"`);
+}
+
+// The syntax of parsePeriodId (src/config/calendar.ts), checked here so that a mistyped id is bad usage naming
+// its option before any database is opened; that module pulls in the config schema, too slow for `--help`.
+const PERIOD_ID = /^FY\d{4}(?:-(?:Q[1-4]|M(?:[1-9]|1[0-2])))?$/;
+
+function periodArg(value: string): string {
+  if (PERIOD_ID.test(value)) return value;
+  throw new InvalidArgumentError(
+    `"${value}" is not a period id; expected FY2026 (year), FY2026-Q4 (quarter) or FY2026-M11 (fiscal month)`,
+  );
 }
 
 function intArg(value: string): number {
@@ -146,7 +158,7 @@ function buildProgram(
     program
       .command('recompute')
       .description('recompute metrics and snapshots')
-      .option('--from <period>', 'first period to recompute, like FY2026-Q1'),
+      .option('--from <period>', 'first period to recompute, like FY2026-Q1', periodArg),
     'recompute',
   );
   bind(
@@ -167,7 +179,7 @@ function buildProgram(
       .option('--rep <email>', 'the rep')
       .option('--team <name>', 'the team')
       .option('--region <name>', 'the region')
-      .option('--period <id>', 'fiscal period, like FY2026-Q4 (default: the current quarter)')
+      .option('--period <id>', 'fiscal period, like FY2026-Q4 (default: the current quarter)', periodArg)
       .option('--as-of <date>', 'as-of date, YYYY-MM-DD (default: today in the configured time zone)', dateArg)
       .addOption(
         new Option('--format <format>', 'output format').choices(['text', 'md', 'json', 'csv', 'html']).default('text'),

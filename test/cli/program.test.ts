@@ -74,7 +74,16 @@ describe('commands not built yet', () => {
 describe('bad usage exits 2', () => {
   it.each([
     [['report', 'bogus'], "command-argument value 'bogus' is invalid for argument 'kind'"],
-    [['sync', '--as-of', '2026-02-30'], 'expected a date as YYYY-MM-DD, got "2026-02-30"'],
+    [
+      ['sync', '--as-of', '2026-02-30'],
+      "option '--as-of <date>' argument '2026-02-30' is invalid. \"2026-02-30\" is not a day of the calendar",
+    ],
+    [['report', 'org', '--as-of', 'yesterday'], 'expected a date as YYYY-MM-DD, got "yesterday"'],
+    [
+      ['report', 'org', '--period', 'FY2026-Q9'],
+      "option '--period <id>' argument 'FY2026-Q9' is invalid. \"FY2026-Q9\" is not a period id",
+    ],
+    [['recompute', '--from', 'Q3'], "option '--from <period>' argument 'Q3' is invalid. \"Q3\" is not a period id"],
     [['report', 'rep', '--format', 'pdf'], "argument 'pdf' is invalid"],
     [['token', 'create'], "required option '--role <role>' not specified"],
     [['frobnicate'], "unknown command 'frobnicate'"],

@@ -69,7 +69,7 @@ interface CachedModel {
 /** What the cache needs to know before a recompute reads the warehouse, read in the statement that claims. */
 interface Probe {
   now: string;
-  /** Rep snapshots written since the cache's `loadedAt`: `[rep id, period id, computed_at]`. */
+  /** Rep snapshots stamped after the cache's `loadedAt` less the look-back (before a full load: after now less it). */
   others: [string, string, string][];
   people: string;
 }
@@ -88,6 +88,11 @@ interface ClaimedKey {
  * accounted for (our own writes, others' we reloaded) are remembered so they are not reloaded again.
  */
 const KNOWN_LOOKBACK_SECONDS = 60;
+
+/** The stamps a full load taken after `probe` holds: every snapshot the probe saw was committed before the load. */
+function knownStamps(probe: Probe): Map<string, string> {
+  return new Map(probe.others.map(([id, period, at]) => [`${id}@${period}`, at]));
+}
 
 /** The config hash key in `config_state`. */
 export const CONFIG_STATE_KEY = 'metrics';
@@ -164,12 +169,11 @@ export class MetricsEngine {
     since: string | null,
     ifClaimed = false,
   ): Promise<{ claimed: ClaimedKey[]; probe: Probe }> {
-    const others =
-      since === null
-        ? sql`'[]'::json`
-        : sql`coalesce((select json_agg(json_build_array(subject_id, period_id, ${stampOf(sql`computed_at`)}))
+    // With no cache yet (`since` null), the recent snapshots the coming full load will read: the stamps it holds.
+    const from = since === null ? sql`now()` : sql`${since}::timestamptz`;
+    const others = sql`coalesce((select json_agg(json_build_array(subject_id, period_id, ${stampOf(sql`computed_at`)}))
             from metric_snapshots where subject_kind = 'rep'
-              and computed_at > ${since}::timestamptz - make_interval(secs => ${KNOWN_LOOKBACK_SECONDS})), '[]'::json)`;
+              and computed_at > ${from} - make_interval(secs => ${KNOWN_LOOKBACK_SECONDS})), '[]'::json)`;
     // Uncorrelated subqueries under CASE run only when their branch is taken: an empty claim reads nothing more.
     const wanted = claim !== null && ifClaimed ? sql`exists (select 1 from claimed)` : sql`true`;
     type Row = { claimed: ClaimedKey[]; now: string; others: Probe['others'] | null; people: string | null };
@@ -220,7 +224,7 @@ export class MetricsEngine {
       return c.model;
     }
     const model = await this.loadModel(asOf, periods);
-    this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: new Map() };
+    this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: knownStamps(probe) };
     return model;
   }
 
@@ -317,7 +321,7 @@ export class MetricsEngine {
     const ids = claimed.map((r) => r.id);
     try {
       const model = await this.loadModel(asOf, periods);
-      this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: new Map() };
+      this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: knownStamps(probe) };
       const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
       for (const period of periods) {
         for (const id of model.repKeys()) targets.push({ subject: { kind: 'rep', id }, period });

@@ -45,6 +45,9 @@ export function resolveStreams(known: readonly string[], requested: string | und
   );
 }
 
+// One sync builds a connector per step (read, write-back, alert tasks); the missing key is said once per process.
+const warnedNoSecretKey = new Set<string>();
+
 export async function connectorFor(
   db: Kysely<Database>,
   conn: ConnectionConfig,
@@ -60,7 +63,8 @@ export async function connectorFor(
   await ensureConnection(db, conn.id, 'salesforce');
   let store: CredentialStore | undefined;
   if (process.env[SECRET_KEY_ENV]) store = dbCredentialStore(db, conn.id);
-  else {
+  else if (!warnedNoSecretKey.has(conn.id)) {
+    warnedNoSecretKey.add(conn.id);
     log.warn(
       { connection: conn.id },
       `${SECRET_KEY_ENV} is not set: a refresh token Salesforce rotates cannot be saved, and each process logs in anew`,

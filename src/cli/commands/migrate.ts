@@ -4,7 +4,7 @@ import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const { loaded, logger } = await loadForCommand(ctx);
+  const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { createDb } = await import('../../db/index.ts');
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const { database } = loaded.config;

@@ -62,7 +62,7 @@ function escapeHtml(s: string): string {
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const { loaded, logger } = await loadForCommand(ctx);
+  const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { config } = loaded;
   const kind = ctx.args[0];
   if (kind === undefined)

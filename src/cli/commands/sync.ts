@@ -30,7 +30,7 @@ export function summaryLine(connectionId: string, s: SyncSummary): string {
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const { loaded, logger } = await loadForCommand(ctx);
+  const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { config } = loaded;
   const wanted = ctx.options.connection as string | undefined;
   const connections = config.connections.filter((c) => (wanted ? c.id === wanted : c.enabled));

@@ -9,7 +9,7 @@ import type { CommandContext } from '../program.ts';
 export async function run(ctx: CommandContext): Promise<number> {
   const role = ctx.options.role as 'admin' | 'manager' | 'rep';
   const subject = ctx.options.subject as string | undefined;
-  const { loaded, logger } = await loadForCommand(ctx);
+  const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { createDb } = await import('../../db/index.ts');
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const { createApiToken } = await import('../../web/tokens.ts');

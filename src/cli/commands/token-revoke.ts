@@ -4,7 +4,7 @@ import type { CommandContext } from '../program.ts';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const id = ctx.args[0] as string;
-  const { loaded, logger } = await loadForCommand(ctx);
+  const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { createDb } = await import('../../db/index.ts');
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const { revokeApiToken } = await import('../../web/tokens.ts');

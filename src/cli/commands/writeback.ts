@@ -12,7 +12,7 @@ import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext, CommandModule } from '../program.ts';
 
 async function open(ctx: CommandContext): Promise<{ config: Config; logger: Logger; handle: DbHandle }> {
-  const { loaded, logger } = await loadForCommand(ctx);
+  const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { createDb } = await import('../../db/index.ts');
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const config = loaded.config;

@@ -62,6 +62,29 @@ export async function storeSnapshots(
   asOf: PlainDate,
   configHash: string,
 ): Promise<StoreResult> {
+  if (writes.length <= STORE_CHUNK) return storeChunk(db, writes, asOf, configHash);
+  // A full recompute of a large org: bounded statements in one transaction (one `now()`, so one stamp).
+  return db.transaction().execute(async (trx) => {
+    const changes: MetricChange[] = [];
+    let computedAt = '';
+    for (let i = 0; i < writes.length; i += STORE_CHUNK) {
+      const r = await storeChunk(trx, writes.slice(i, i + STORE_CHUNK), asOf, configHash);
+      changes.push(...r.changes);
+      computedAt = r.computedAt;
+    }
+    return { changes, computedAt };
+  });
+}
+
+/** Documents per statement: keeps the parameters and the returned previous rows to a few megabytes. */
+const STORE_CHUNK = 1000;
+
+async function storeChunk(
+  db: Kysely<Database>,
+  writes: readonly SnapshotWrite[],
+  asOf: PlainDate,
+  configHash: string,
+): Promise<StoreResult> {
   if (writes.length === 0) return { changes: [], computedAt: '' };
   const hashes = writes.map((w) => contentHash(w.doc));
   const r = await sql<{ at: string; previous: PreviousRow[] }>`

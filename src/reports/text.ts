@@ -214,20 +214,37 @@ export function reportText(kind: string, d: JsonObject): string {
       `LEADERBOARD by ${str(o.by)} - ${str(scope.name)}, ${str(obj(o.period).id)} as of ${str(o.asOf)}`,
       '',
     ];
+    const unranked = new Map<string, string[]>();
     for (const e of Array.isArray(o.entries) ? o.entries : []) {
       const x = obj(e);
+      const name = str(obj(x.subject).name) ?? '';
+      // People without a quota (managers, VPs, the integration user) have no place on the board: one line names
+      // them, instead of a row of "n/a (no quota)" each.
+      if (x.rank == null) {
+        const why = typeof x.attainmentReason === 'string' ? x.attainmentReason.replace(/_/g, ' ') : 'no attainment';
+        unranked.set(why, [...(unranked.get(why) ?? []), name]);
+        continue;
+      }
       lines.push(
-        `  ${(x.rank == null ? '-' : `#${str(x.rank)}`).padEnd(5)}${(str(obj(x.subject).name) ?? '').padEnd(22)}${pct(x.attainment, x.attainmentReason).padStart(9)}  ${money(x.actual)} of ${money(x.quota, x.quotaReason)}  projected ${pct(x.projectedAttainment, x.projectedAttainmentReason)}`,
+        `  ${`#${str(x.rank)}`.padEnd(5)}${name.padEnd(22)}${pct(x.attainment, x.attainmentReason).padStart(9)}  ${money(x.actual).padStart(14)} of ${money(x.quota, x.quotaReason).padStart(14)}  projected ${pct(x.projectedAttainment, x.projectedAttainmentReason).padStart(8)}`,
       );
     }
+    if (unranked.size > 0) lines.push('');
+    for (const [why, names] of unranked) lines.push(`  Not ranked (${why}): ${names.join(', ')}`);
     return lines.join('\n');
   }
   if (kind === 'trends') {
-    const lines = [`TRENDS - ${str(obj(o.scope).name)} as of ${str(o.asOf)}`, ''];
+    const lines = [
+      `TRENDS - ${str(obj(o.scope).name)} as of ${str(o.asOf)}, in ${str(o.currency)}`,
+      '',
+      `  ${'Period'.padEnd(12)}${'Quota'.padStart(18)}${'Actual'.padStart(18)}${'Attainment'.padStart(20)}`,
+    ];
     for (const p of Array.isArray(o.periods) ? o.periods : []) {
       const x = obj(p);
+      // A period before any quota shows a dash: "n/a (no quota)" in two columns said the same thing twice.
+      const noQuota = x.quota == null;
       lines.push(
-        `  ${(str(x.period) ?? '').padEnd(12)}${money(x.quota, 'no_quota').padStart(18)}${money(x.actual).padStart(18)}${pct(x.attainment, 'no_quota').padStart(20)}`,
+        `  ${(str(x.period) ?? '').padEnd(12)}${(noQuota ? '-' : money(x.quota)).padStart(18)}${money(x.actual).padStart(18)}${(noQuota ? 'no quota' : pct(x.attainment, x.attainmentReason)).padStart(20)}`,
       );
     }
     return lines.join('\n');

@@ -20,7 +20,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { OrgFile } from '../../config/org-file.ts';
 import type { Database } from '../../db/schema.ts';
-import type { PlainDate } from '../../util/date.ts';
+import { addDays, type PlainDate } from '../../util/date.ts';
 import type { DirtyKey } from './types.ts';
 
 export interface OrgModelOptions {
@@ -48,6 +48,12 @@ interface Placement {
   managerPersonId: number | null;
   /** The region's manager (the person in the region's CRM role); undefined leaves it as it is. */
   regionManagerPersonId?: number | null;
+  /**
+   * Set for someone first seen already deactivated: the day they left (their user record's last change). Their
+   * deals up to then still count for the team their role places them in, through a membership that ends that day
+   * (null: the day is unknown, take the day of the sync).
+   */
+  leftOn?: PlainDate | null;
 }
 
 const UNASSIGNED = 'Unassigned';
@@ -162,22 +168,30 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
   for (const role of roles.values()) if (role.parent !== null) parents.add(role.parent);
   const names = unitNames(roles, parents);
 
-  // One CRM user per person (the first connection), with whether the person carries a quota in any CRM.
+  // One CRM user per person (an active one first, then the first connection), with whether the person carries a
+  // quota in any CRM. Deactivated people come too when we never placed them (first seen after they left).
   const people = await sql<{
     person_id: number;
     connection_id: string;
     role_external_id: string | null;
     manager_person_id: number | null;
     quota_carrying: boolean;
+    active: boolean;
+    left_on: PlainDate | null;
   }>`
     select distinct on (r.person_id) r.person_id, r.connection_id, r.role_external_id,
       m.person_id as manager_person_id,
-      coalesce(p.quota_carrying, (select bool_or(q.quota_carrying) from reps q where q.person_id = r.person_id and not q.is_deleted), false) as quota_carrying
+      coalesce(p.quota_carrying, (select bool_or(q.quota_carrying) from reps q where q.person_id = r.person_id and not q.is_deleted), false) as quota_carrying,
+      r.is_active as active,
+      (select max(q.source_modified_at) from reps q where q.person_id = r.person_id)::date::text as left_on
     from reps r
     join persons p on p.id = r.person_id
     left join reps m on m.connection_id = r.connection_id and m.external_id = r.manager_external_id
-    where r.person_id is not null and not r.is_deleted and r.is_active
-    order by r.person_id, r.connection_id`.execute(db);
+    where r.person_id is not null and not r.is_deleted
+      and (r.is_active or (
+        not exists (select 1 from reps a where a.person_id = r.person_id and a.is_active and not a.is_deleted)
+        and not exists (select 1 from memberships ms where ms.person_id = r.person_id)))
+    order by r.person_id, r.is_active desc, r.connection_id`.execute(db);
 
   const roleOf = new Map<number, string | null>();
   const holders = new Map<string, number[]>();
@@ -185,7 +199,8 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     const key = p.role_external_id === null ? null : roleKey(p.connection_id, p.role_external_id);
     const role = key !== null && roles.has(key) ? key : null;
     roleOf.set(p.person_id, role);
-    if (role !== null) append(holders, role, p.person_id);
+    // Who holds a role now: the leavers did once.
+    if (role !== null && p.active) append(holders, role, p.person_id);
   }
   // The role whose team a person is in: the role they report into, or their own when others report into it and
   // they sell too (a player-coach). A person with reports and no quota is a manager, in no team.
@@ -218,6 +233,7 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     where m.valid_to is null`.execute(db);
   const kept = new Map(current.rows.map((c) => [c.person_id, c] as const));
   for (const p of people.rows) {
+    const left = p.active ? {} : { leftOn: p.left_on };
     if (roleOf.get(p.person_id) === null) {
       const keep = kept.get(p.person_id);
       out.set(p.person_id, {
@@ -225,6 +241,7 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
         region: keep ? keep.region : null,
         managerEmail: null,
         managerPersonId: p.manager_person_id,
+        ...left,
       });
       continue;
     }
@@ -237,6 +254,7 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
       managerEmail: null,
       managerPersonId: teamManager.get(team) ?? null,
       regionManagerPersonId: regionRole === null ? null : mostNamed(holders.get(regionRole) ?? []),
+      ...left,
     });
   }
   return out;
@@ -328,6 +346,24 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
     for (const [person, p] of placements) {
       const team = teamIds.get(p.team) as number;
       const cur = currentOf.get(person);
+      if (p.leftOn !== undefined) {
+        // First seen after leaving (never placed before): a membership that ends the day after they left.
+        const leftOn = p.leftOn ?? o.asOf;
+        const until = addDays(leftOn, 1);
+        const start = startOf.get(person) ?? o.defaultSince ?? '2000-01-01';
+        await trx
+          .insertInto('memberships')
+          .values({
+            person_id: person,
+            org_unit_id: team,
+            valid_from: [start, leftOn].sort()[0] as PlainDate,
+            valid_to: until,
+            source,
+          })
+          .execute();
+        moved.push(person);
+        continue;
+      }
       if (cur && cur.org_unit_id === team) continue;
       if (cur && cur.valid_from >= o.asOf) {
         // Moved again on the day it began: correct it rather than leave a zero-length membership.

@@ -156,6 +156,24 @@ describe('syncOrgModel from the CRM role tree', () => {
       manager: 'nia@x.com',
     });
   });
+
+  it('places a rep first seen after leaving in the team of her role, until the day she left', async () => {
+    // Her deals of this quarter, before she left, must still count for the team (and the org above it).
+    await t.db
+      .insertInto('reps')
+      .values({
+        ...user('005L', 'lea@x.com', '00E4', '005N', '2022-01-01', true),
+        is_active: false,
+        source_modified_at: new Date('2026-05-10T15:00:00Z'),
+      })
+      .execute();
+    const r = await syncOrgModel(t.db, { orgFile: null, asOf: '2026-06-26', periodId: 'FY2026-Q2' });
+    expect(r.moved).toEqual([await personId(t.db, 'lea@x.com')]);
+    expect((await memberships(t.db)).filter((m) => m.email === 'lea@x.com')).toEqual([
+      { email: 'lea@x.com', name: 'West Enterprise', valid_from: '2022-01-01', valid_to: '2026-05-11' },
+    ]);
+    expect((await syncOrgModel(t.db, { orgFile: null, asOf: '2026-06-27', periodId: 'FY2026-Q2' })).moved).toEqual([]);
+  });
 });
 
 describe('team and region names from role names', () => {

@@ -16,6 +16,7 @@ import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
+import type { PlainDate } from '../util/date.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { figuresDocument, type Json, type JsonObject } from './document.ts';
 
@@ -198,9 +199,29 @@ function header(ctx: ReportContext, subject: SubjectRef): JsonObject {
   };
 }
 
+/**
+ * The reps a team's or region's report lists: its members on the as-of date, and those who left the company during
+ * the period while in it (their deals closed before they left are in the totals; someone who moved to another team
+ * is listed there instead). The org lists every rep.
+ */
+export function repsDuring(model: MetricsModel, scope: SubjectRef, period: FiscalPeriod): string[] {
+  const listed = repsIn(model, scope);
+  if (scope.kind === 'org' || scope.kind === 'rep') return listed;
+  const to = [model.asOf, period.end].sort()[0] as PlainDate;
+  const out = new Set(listed);
+  for (const m of model.data.memberships) {
+    if ((scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id || out.has(m.repId)) continue;
+    // validTo is exclusive: the membership covers [validFrom, validTo).
+    const overlaps = m.validFrom <= to && (m.validTo === null || m.validTo > period.start);
+    if (overlaps && model.data.reps.has(m.repId) && !membershipOn(model.memberships, m.repId, model.asOf))
+      out.add(m.repId);
+  }
+  return [...out];
+}
+
 async function repObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
   const out: Json[] = [];
-  for (const id of repsIn(ctx.model, scope).sort((a, b) => byName(ctx.model, a, b)))
+  for (const id of repsDuring(ctx.model, scope, ctx.period).sort((a, b) => byName(ctx.model, a, b)))
     out.push(await subjectReport(ctx, { kind: 'rep', id }));
   return out;
 }

@@ -1,7 +1,10 @@
 /**
  * The leaderboard and trends as text: a board of the people who are ranked, with those who carry no quota named
- * once at the end (not a row of "n/a (no quota)" each), and trends under column headings.
+ * once at the end (not a row of "n/a (no quota)" each), the same for the reps of a team, and trends under column
+ * headings.
  */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import type { JsonObject } from '../../src/reports/document.ts';
 import { reportText } from '../../src/reports/text.ts';
@@ -70,5 +73,19 @@ it('prints trends under headings, a period before any quota as "no quota" once',
     '  Period                   Quota            Actual          Attainment',
     '  FY2025-Q3                    -              0.00            no quota',
     '  FY2025-Q4         3,067,748.66      3,103,623.35             101.17%',
+  ]);
+});
+
+it('lists the reps of a team with a quota and names the others once below them', async () => {
+  const rep = JSON.parse(
+    await readFile(fileURLToPath(new URL('../fixtures/warehouse/golden-report-rep.json', import.meta.url)), 'utf8'),
+  );
+  const vp = { ...rep, subject: { name: 'Dana Brooks' }, attainment: null, attainmentReason: 'no_quota', status: null };
+  const text = reportText('team', { totals: rep, reps: [rep, vp] } as unknown as JsonObject).split('\n');
+  expect(text.slice(text.indexOf('REPS'))).toEqual([
+    'REPS',
+    '  Sarah Chen                 87.00% actual    108.60% projected  on track         needs 78,000.00  coverage 3.7179x  calls 10, meetings 3, score 12.38',
+    '',
+    '  Not ranked (no quota): Dana Brooks',
   ]);
 });

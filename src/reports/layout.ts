@@ -1,0 +1,402 @@
+/**
+ * What a report says, apart from how it is printed: a title, a line of context and sections of figures (a label
+ * and its value) or of rows under column headings. The Markdown and HTML renderers print all of it and the text
+ * renderer prints its figure sections, so the formats cannot drift apart on a label or a value.
+ */
+import type { JsonObject } from './document.ts';
+import { list, money, na, type Obj, obj, pct, signed, str, times, words } from './format.ts';
+
+export interface Column {
+  heading: string;
+  /** Numbers are right-aligned. */
+  numeric: boolean;
+}
+
+export type Block =
+  | { type: 'figures'; rows: [label: string, value: string][] }
+  | { type: 'table'; columns: Column[]; rows: string[][] }
+  | { type: 'paragraph'; text: string };
+
+export interface Section {
+  heading: string;
+  blocks: Block[];
+}
+
+export interface Layout {
+  title: string;
+  context: string | null;
+  sections: Section[];
+}
+
+function figures(heading: string, rows: [string, string][]): Section {
+  return { heading, blocks: [{ type: 'figures', rows }] };
+}
+
+function table(columns: [heading: string, numeric: boolean][], rows: string[][]): Block {
+  return { type: 'table', columns: columns.map(([heading, numeric]) => ({ heading, numeric })), rows };
+}
+
+function paragraph(text: string): Block {
+  return { type: 'paragraph', text };
+}
+
+function status(o: Obj, missing: string): string {
+  const s = str(o.status);
+  return s === null ? missing : words(s);
+}
+
+/** `Sarah Chen (rep) - FY2026-Q2 as of 2026-06-12, in USD` and `team West Enterprise, region West, ...`. */
+export function subjectHeading(d: JsonObject): { title: string; context: string | null } {
+  const o = d as Obj;
+  const subject = obj(o.subject);
+  const title = `${str(subject.name)} (${str(subject.type)}) - ${str(obj(o.period).id)} as of ${str(o.asOf)}, in ${str(o.currency)}`;
+  const where = [
+    subject.team && `team ${str(subject.team)}`,
+    subject.region && `region ${str(subject.region)}`,
+    subject.manager && `manager ${str(subject.manager)}`,
+  ].filter(Boolean);
+  return { title, context: where.length > 0 ? where.join(', ') : null };
+}
+
+/** Summary, pacing, projection, pipeline, activity, ranking and history of one subject's document. */
+export function figureSections(d: JsonObject): Section[] {
+  const o = d as Obj;
+  const period = obj(o.period);
+  const p = obj(o.pipeline);
+  const a = obj(o.activities);
+  const counts = obj(a.counts);
+  const f = obj(o.forecast);
+  const c = obj(o.commission);
+  const out: Section[] = [
+    figures('Summary', [
+      ['Quota', money(o.quota, o.quotaReason)],
+      ['Actual to date', `${money(o.actual)} (${str(o.closedWonDeals) ?? '0'} won deals)`],
+      ['Attainment', pct(o.attainment, o.attainmentReason)],
+      ['Remaining to goal', money(o.remaining, o.remainingReason)],
+      ['Status', status(o, na(o.statusReason))],
+    ]),
+    figures('Pacing', [
+      [
+        'Days elapsed',
+        `${str(period.daysElapsed)} of ${str(period.daysTotal)} (${str(period.daysRemaining)} remaining)`,
+      ],
+      ['Expected to date', money(o.expectedToDate, o.expectedToDateReason)],
+      [
+        'Pace variance',
+        o.paceVariance == null
+          ? na(o.paceVarianceReason)
+          : `${signed(money(o.paceVariance), o.paceVariance)} (${signed(pct(o.paceVariancePct, o.paceVariancePctReason), o.paceVariancePct)}), ${str(o.paceStatus)}`,
+      ],
+      [
+        'Required run rate',
+        o.requiredDailyRunRate == null
+          ? na(o.requiredDailyRunRateReason)
+          : `${money(o.requiredDailyRunRate)} a day, ${money(o.requiredWeeklyRunRate)} a week`,
+      ],
+    ]),
+    figures('Projection', [
+      ['Current run rate', `${money(o.currentRunRate)} a day (last ${str(o.runRateWindowDays)} days)`],
+      ['Projected total', money(o.projectedTotal)],
+      ['Projected attainment', pct(o.projectedAttainment, o.projectedAttainmentReason)],
+      ['Forecast P10 / P50 / P90', `${money(f.p10)} / ${money(f.p50)} / ${money(f.p90)}`],
+      ['Chance to hit quota', pct(f.probabilityToHitQuota, f.probabilityToHitQuotaReason)],
+      ['Commission at actual', money(c.atActual, c.atActualReason)],
+      ['Commission at projected', money(c.atProjected, c.atProjectedReason)],
+      [
+        'Next tier',
+        c.nextTier == null ? na(c.nextTierReason) : `${pct(c.nextTier)} of quota, ${money(c.bookingsToNextTier)} away`,
+      ],
+    ]),
+    figures('Pipeline', [
+      ['Open (in period)', `${money(p.open)} in ${str(p.openDeals)} deals`],
+      ['Weighted', money(p.weighted)],
+      ['Coverage', p.coverage == null ? na(p.coverageReason) : `${times(p.coverage)} (${str(p.coverageBand)})`],
+      ['Overdue (not pipeline)', `${money(p.overdue)} in ${str(p.overdueDeals)} deals`],
+      ['Win rate', pct(o.winRate, o.winRateReason)],
+      ['Average deal size', money(o.avgDealSize, o.avgDealSizeReason)],
+      ['Sales cycle', o.salesCycleDays == null ? na(o.salesCycleDaysReason) : `${str(o.salesCycleDays)} days`],
+      ['Velocity', o.velocity == null ? na(o.velocityReason) : `${money(o.velocity)} a day`],
+    ]),
+    figures(`Activity (${str(a.window)})`, [
+      ['Calls / meetings', `${str(counts.call)} / ${str(counts.meeting)}`],
+      ['Emails / tasks', `${str(counts.email)} / ${str(counts.task)}`],
+      ['Activity score', a.score == null ? na(a.scoreReason) : (str(a.score) ?? '')],
+    ]),
+  ];
+  const rank = obj(o.rank);
+  const ranks: [string, string][] = [];
+  for (const scope of ['team', 'region', 'org']) {
+    const r = obj(rank[scope]);
+    if (Object.keys(r).length === 0) continue;
+    ranks.push([
+      `${scope[0]?.toUpperCase()}${scope.slice(1)} rank`,
+      r.rank == null ? na(r.rankReason) : `#${str(r.rank)} of ${str(r.of)}`,
+    ]);
+  }
+  if (ranks.length > 0) out.push(figures('Ranking', ranks));
+  // Periods before any quota say nothing a manager can use: the history shows the periods that had one.
+  const history = list(o.history).filter((h) => h.quota != null);
+  if (history.length > 0)
+    out.push(
+      figures(
+        'History',
+        history.map((x) => [
+          str(x.period) ?? '',
+          `${pct(x.attainment, x.attainmentReason)} (${money(x.actual)} of ${money(x.quota)})`,
+        ]),
+      ),
+    );
+  return out;
+}
+
+function alertsSection(d: JsonObject): Section {
+  const alerts = list((d as Obj).alerts);
+  if (alerts.length === 0) return { heading: 'Alerts', blocks: [paragraph('none')] };
+  return {
+    heading: 'Alerts',
+    blocks: [
+      table(
+        [
+          ['Severity', false],
+          ['Rule', false],
+          ['Status', false],
+          ['Message', false],
+        ],
+        alerts.map((x) => [str(x.severity) ?? '', str(x.rule) ?? '', str(x.status) ?? '', str(x.message) ?? '']),
+      ),
+    ],
+  };
+}
+
+/** The `--explain` working: each figure's formula and working, and the deals of its sums. */
+function workingSection(d: JsonObject): Section | null {
+  const explain = obj((d as Obj).explain);
+  if (Object.keys(explain).length === 0) return null;
+  const blocks: Block[] = [];
+  for (const [k, e] of Object.entries(explain)) {
+    const x = obj(e);
+    blocks.push(paragraph(`${k} = ${str(x.formula)}`), paragraph(str(x.working) ?? ''));
+    const rows: string[][] = [];
+    for (const sum of list(x.sums)) {
+      for (const dd of list(sum.deals))
+        rows.push([
+          str(sum.label) ?? '',
+          str(dd.id) ?? '',
+          str(dd.name) ?? '',
+          str(dd.closeDate) ?? '',
+          str(dd.stage) ?? '',
+          money(dd.amount),
+        ]);
+      rows.push([`${str(sum.label)}, total`, '', '', '', '', money(sum.total)]);
+    }
+    if (rows.length > 0)
+      blocks.push(
+        table(
+          [
+            ['Sum', false],
+            ['Deal', false],
+            ['Name', false],
+            ['Close date', false],
+            ['Stage', false],
+            ['Amount', true],
+          ],
+          rows,
+        ),
+      );
+  }
+  return { heading: 'Working', blocks };
+}
+
+/**
+ * People without a quota (managers, VPs, the integration user) have no place in a board of attainment: they are
+ * named once per reason ("Not ranked (no quota): A, B") instead of a row of "n/a (no quota)" each.
+ */
+export function withoutQuota(
+  rows: readonly Obj[],
+  isRanked: (row: Obj) => boolean,
+): { ranked: Obj[]; notes: string[] } {
+  const ranked: Obj[] = [];
+  const unranked = new Map<string, string[]>();
+  for (const x of rows) {
+    if (isRanked(x)) {
+      ranked.push(x);
+      continue;
+    }
+    const why = typeof x.attainmentReason === 'string' ? words(x.attainmentReason) : 'no attainment';
+    unranked.set(why, [...(unranked.get(why) ?? []), str(obj(x.subject).name) ?? '']);
+  }
+  return { ranked, notes: [...unranked].map(([why, names]) => `Not ranked (${why}): ${names.join(', ')}`) };
+}
+
+/** Teams or reps of a team, region or org report, one row each. */
+function membersSection(heading: string, rows: readonly Obj[], notes: readonly string[]): Section {
+  const blocks: Block[] = [];
+  if (rows.length > 0)
+    blocks.push(
+      table(
+        [
+          ['Name', false],
+          ['Attainment', true],
+          ['Projected', true],
+          ['Status', false],
+          ['Needs', true],
+          ['Coverage', true],
+          ['Calls', true],
+          ['Meetings', true],
+          ['Activity score', true],
+        ],
+        rows.map((r) => {
+          const p = obj(r.pipeline);
+          const act = obj(r.activities);
+          const counts = obj(act.counts);
+          return [
+            str(obj(r.subject).name) ?? '',
+            pct(r.attainment, r.attainmentReason),
+            pct(r.projectedAttainment, r.projectedAttainmentReason),
+            status(r, 'no quota'),
+            money(r.remaining, r.remainingReason),
+            p.coverage == null ? na(p.coverageReason) : times(p.coverage),
+            str(counts.call) ?? '',
+            str(counts.meeting) ?? '',
+            str(act.score) ?? 'n/a',
+          ];
+        }),
+      ),
+    );
+  if (rows.length === 0 && notes.length === 0) blocks.push(paragraph('none'));
+  for (const n of notes) blocks.push(paragraph(n));
+  return { heading, blocks };
+}
+
+function subjectLayout(d: JsonObject): Layout {
+  const working = workingSection(d);
+  return {
+    ...subjectHeading(d),
+    sections: [...figureSections(d), alertsSection(d), ...(working ? [working] : [])],
+  };
+}
+
+function leaderboardLayout(o: Obj): Layout {
+  const { ranked, notes } = withoutQuota(list(o.entries), (x) => x.rank != null);
+  const rows = ranked.map((x) => {
+    const s = obj(x.subject);
+    return [
+      `#${str(x.rank)}`,
+      str(s.name) ?? '',
+      str(s.team) ?? '',
+      pct(x.attainment, x.attainmentReason),
+      money(x.actual),
+      money(x.quota, x.quotaReason),
+      pct(x.projectedAttainment, x.projectedAttainmentReason),
+      status(x, na(x.statusReason)),
+    ];
+  });
+  return {
+    title: `Leaderboard by ${str(o.by)} - ${str(obj(o.scope).name)}, ${str(obj(o.period).id)} as of ${str(o.asOf)}`,
+    context: null,
+    sections: [
+      {
+        heading: 'Ranking',
+        blocks: [
+          table(
+            [
+              ['Rank', true],
+              ['Name', false],
+              ['Team', false],
+              ['Attainment', true],
+              ['Actual', true],
+              ['Quota', true],
+              ['Projected', true],
+              ['Status', false],
+            ],
+            rows,
+          ),
+          ...notes.map(paragraph),
+        ],
+      },
+    ],
+  };
+}
+
+function trendsLayout(o: Obj): Layout {
+  const periods = list(o.periods);
+  const first = str(periods[0]?.period);
+  const last = str(periods[periods.length - 1]?.period);
+  const span = first === null ? '' : first === last ? `, ${first}` : `, ${first} to ${last}`;
+  return {
+    title: `Trends - ${str(obj(o.scope).name)}${span} as of ${str(o.asOf)}, in ${str(o.currency)}`,
+    context: null,
+    sections: [
+      {
+        heading: 'Attainment by period',
+        blocks: [
+          table(
+            [
+              ['Period', false],
+              ['Quota', true],
+              ['Actual', true],
+              ['Attainment', true],
+            ],
+            // A period before any quota shows a dash: "n/a (no quota)" in two columns said the same thing twice.
+            periods.map((x) => [
+              str(x.period) ?? '',
+              x.quota == null ? '-' : money(x.quota),
+              money(x.actual),
+              x.quota == null ? 'no quota' : pct(x.attainment, x.attainmentReason),
+            ]),
+          ),
+        ],
+      },
+    ],
+  };
+}
+
+function alertsLayout(o: Obj): Layout {
+  const alerts = list(o.alerts);
+  return {
+    title: `Alerts - ${str(obj(o.period).id)} as of ${str(o.asOf)}`,
+    context: null,
+    sections: [
+      {
+        heading: 'Open alerts',
+        blocks:
+          alerts.length === 0
+            ? [paragraph('none')]
+            : [
+                table(
+                  [
+                    ['Severity', false],
+                    ['Rule', false],
+                    ['Name', false],
+                    ['Status', false],
+                    ['Message', false],
+                  ],
+                  alerts.map((x) => [
+                    str(x.severity) ?? '',
+                    str(x.rule) ?? '',
+                    str(obj(x.subject).name) ?? '',
+                    str(x.status) ?? '',
+                    str(x.message) ?? '',
+                  ]),
+                ),
+              ],
+      },
+    ],
+  };
+}
+
+/** The layout of any report document. */
+export function reportLayout(kind: string, d: JsonObject): Layout {
+  const o = d as Obj;
+  if (kind === 'leaderboard') return leaderboardLayout(o);
+  if (kind === 'trends') return trendsLayout(o);
+  if (kind === 'alerts') return alertsLayout(o);
+  if (kind === 'rep') return subjectLayout(d);
+  // team, region, org: the totals, then one row per team and per rep.
+  const layout = subjectLayout(obj(o.totals) as JsonObject);
+  const teams = list(o.teams);
+  if (teams.length > 0) layout.sections.push(membersSection('Teams', teams, []));
+  const reps = withoutQuota(list(o.reps), (r) => r.attainment != null);
+  layout.sections.push(membersSection('Reps', reps.ranked, reps.notes));
+  return layout;
+}

@@ -25,3 +25,15 @@ export function textNumbers(text: string): string[] {
       .filter((n) => n !== '') ?? []
   );
 }
+
+/** What a reader of an HTML report sees: the text of the page without its style, tags and entities. */
+export function htmlText(html: string): string {
+  return html
+    .replace(/<style>[\s\S]*?<\/style>/g, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
+}

@@ -57,10 +57,6 @@ export function toCsv(kind: string, doc: Record<string, unknown>): string {
   return lines.join('\n');
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { config } = loaded;
@@ -71,7 +67,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { createDb } = await import('../../db/index.ts');
   const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
   const { buildReport, REPORT_KINDS } = await import('../../reports/report.ts');
-  const { reportText } = await import('../../reports/text.ts');
+  const { renderReport } = await import('../../reports/render.ts');
   if (!(REPORT_KINDS as readonly string[]).includes(kind))
     throw new AppError('USAGE', `unknown report "${kind}"`, { where: 'report' });
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
@@ -87,11 +83,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       explain: o.explain === true,
     });
     const format = (o.format as string | undefined) ?? 'text';
-    if (format === 'json') ctx.io.stdout(JSON.stringify(doc, null, 2));
-    else if (format === 'csv') ctx.io.stdout(toCsv(kind, doc));
-    else if (format === 'html')
-      ctx.io.stdout(`<!doctype html><meta charset="utf-8"><pre>${escapeHtml(reportText(kind, doc))}</pre>`);
-    else ctx.io.stdout(reportText(kind, doc));
+    ctx.io.stdout(format === 'csv' ? toCsv(kind, doc) : renderReport(format, kind, doc));
     return 0;
   } finally {
     await handle.close();

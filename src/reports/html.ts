@@ -1,0 +1,71 @@
+/**
+ * The report as one self-contained HTML document, to email or publish: no external resource and no script, a small
+ * inline style, `<h1>`/`<h2>`/`<table>` with the Markdown format's content. Every value is escaped (names come
+ * from the CRM); numbers are right-aligned; a status is written out, never shown by colour alone.
+ */
+import type { JsonObject } from './document.ts';
+import { type Block, reportLayout } from './layout.ts';
+
+export function escapeHtml(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+const STYLE = [
+  'body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em;color:#1f2328}',
+  'h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.5em}',
+  'table{border-collapse:collapse;margin:0.5em 0}',
+  'th,td{border:1px solid #d0d7de;padding:0.25em 0.75em;text-align:left;vertical-align:top}',
+  'thead th{background:#f6f8fa}',
+  '.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}',
+].join('\n');
+
+function cell(tag: 'th' | 'td', text: string, numeric: boolean, scope?: 'row' | 'col'): string {
+  const attrs = `${scope ? ` scope="${scope}"` : ''}${numeric ? ' class="num"' : ''}`;
+  return `<${tag}${attrs}>${escapeHtml(text)}</${tag}>`;
+}
+
+function block(b: Block): string[] {
+  if (b.type === 'paragraph') return [`<p>${escapeHtml(b.text)}</p>`];
+  if (b.type === 'figures')
+    return [
+      '<table>',
+      ...b.rows.map(([label, value]) => `<tr>${cell('th', label, false, 'row')}${cell('td', value, true)}</tr>`),
+      '</table>',
+    ];
+  return [
+    '<table>',
+    `<thead><tr>${b.columns.map((c) => cell('th', c.heading, c.numeric, 'col')).join('')}</tr></thead>`,
+    '<tbody>',
+    ...b.rows.map((r) => `<tr>${r.map((v, i) => cell('td', v, b.columns[i]?.numeric ?? false)).join('')}</tr>`),
+    '</tbody>',
+    '</table>',
+  ];
+}
+
+/** HTML of any report document. */
+export function reportHtml(kind: string, d: JsonObject): string {
+  const layout = reportLayout(kind, d);
+  const lines = [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<title>${escapeHtml(layout.title)}</title>`,
+    `<style>\n${STYLE}\n</style>`,
+    '</head>',
+    '<body>',
+    `<h1>${escapeHtml(layout.title)}</h1>`,
+  ];
+  if (layout.context !== null) lines.push(`<p>${escapeHtml(layout.context)}</p>`);
+  for (const section of layout.sections) {
+    lines.push(`<h2>${escapeHtml(section.heading)}</h2>`);
+    for (const b of section.blocks) lines.push(...block(b));
+  }
+  lines.push('</body>', '</html>', '');
+  return lines.join('\n');
+}

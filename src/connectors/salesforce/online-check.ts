@@ -27,10 +27,19 @@ const FEATURES: ReadonlyArray<[string, string]> = [
   ['Territory2', 'enterprise territory management'],
 ];
 
-/** The first line of an error: SOQL errors carry the whole query and a caret drawing after it. */
-function message(e: unknown): string {
+/**
+ * An error on one line. A SOQL error's message repeats the query with a caret under the fault and then
+ * `ERROR at Row:r:Column:c` before the API's own words: keep what failed (the first line) and those words.
+ */
+export function oneLineMessage(e: unknown): string {
   const text = isAppError(e) ? e.toUserString() : (e as Error).message;
-  return text.split('\n')[0]!.trim();
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const at = lines.findIndex((l) => /^ERROR at Row:\d+:Column:\d+$/.test(l));
+  if (at < 0) return lines[0] ?? '';
+  return [lines[0], ...lines.slice(at + 1)].join(' ');
 }
 
 async function exists(connector: SalesforceConnector, sobject: string): Promise<boolean> {
@@ -49,7 +58,7 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
   try {
     identity = await connector.identify();
   } catch (e) {
-    return { lines: [{ ok: false, text: `login failed: ${message(e)}` }], ok: false };
+    return { lines: [{ ok: false, text: `login failed: ${oneLineMessage(e)}` }], ok: false };
   }
   lines.push({ ok: true, text: `logged in to org ${identity.orgId} at ${identity.instanceUrl}` });
 
@@ -67,7 +76,7 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
       } catch (e) {
         lines.push({
           ok: def.optional ? null : false,
-          text: `${obj.sobject}: not available (${message(e)})${def.optional ? '; the stream will be skipped' : ''}`,
+          text: `${obj.sobject}: not available (${oneLineMessage(e)})${def.optional ? '; the stream will be skipped' : ''}`,
         });
         continue;
       }
@@ -82,7 +91,7 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
         await connector.client.query(`SELECT ${select.join(', ')} FROM ${obj.sobject} LIMIT 1`);
         lines.push({ ok: true, text: `${obj.sobject}: ${select.length} fields readable` });
       } catch (e) {
-        lines.push({ ok: false, text: `${obj.sobject}: the sync's query fails: ${message(e)}` });
+        lines.push({ ok: false, text: `${obj.sobject}: the sync's query fails: ${oneLineMessage(e)}` });
       }
     }
   }
@@ -101,7 +110,7 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
           : { ok: false, text: 'View All on Opportunity: not granted; deals of other owners may be missing' },
       );
     } catch (e) {
-      lines.push({ ok: null, text: `View All on Opportunity: could not be determined (${message(e)})` });
+      lines.push({ ok: null, text: `View All on Opportunity: could not be determined (${oneLineMessage(e)})` });
     }
   } else {
     lines.push({ ok: null, text: 'View All on Opportunity: could not be determined (no user id in the session)' });
@@ -118,7 +127,7 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
       lines.push({ ok: true, text: `${label}: ${(await exists(connector, sobject)) ? 'yes' : 'no'}` });
     }
   } catch (e) {
-    lines.push({ ok: false, text: `org features could not be read: ${message(e)}` });
+    lines.push({ ok: false, text: `org features could not be read: ${oneLineMessage(e)}` });
   }
   return { orgId: identity.orgId, instanceUrl: identity.instanceUrl, lines, ok: lines.every((l) => l.ok !== false) };
 }

@@ -2,8 +2,8 @@
  * `startSalesforceSandbox`: a generated sales org behind a local Salesforce REST API, for the demo, end-to-end tests,
  * fault tests and benchmarks. Composes the org generator (`../org`), the Salesforce population step
  * (`populate.ts`), the life clock (`life.ts`) and the oracle (`oracle.ts`). With `populate: false` the sandbox
- * starts with an empty org (the Organization row and the admin and integration users), which tests fill through
- * `store`.
+ * starts with an empty org (the Organization row, the admin and integration users and the integration user's
+ * permission sets), which tests fill through `store`.
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../errors.ts';
@@ -12,6 +12,7 @@ import { type AuthCredentials, SandboxAuth } from './auth.ts';
 import { FaultInjector } from './faults.ts';
 import { applyLifeChange, createLifeClock } from './life.ts';
 import { salesforceOracle } from './oracle.ts';
+import { grantIntegrationPermissions } from './permissions.ts';
 import { populateSalesforce } from './populate.ts';
 import { RequestLog } from './request-log.ts';
 import { SalesforceSandboxServer, type SandboxHooks } from './server.ts';
@@ -77,6 +78,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   const org: OrgModel | undefined =
     options.populate !== false ? generateOrg({ seed: options.seed, size: options.size, anchorDate }) : undefined;
   if (org) populateSalesforce(store, org);
+  grantIntegrationPermissions(store);
   const integration = store.get('User', store.integrationUserId)!;
   const auth = new SandboxAuth({
     orgId: store.orgId,

@@ -496,6 +496,51 @@ const list: SObjectDef[] = [
     ],
     { hasIsDeleted: false, label: 'Dated Conversion Rate' },
   ),
+  // The permission objects `config check --online` reads to learn whether the integration user has View All on
+  // opportunities (see permissions.ts). Simplified: no Profile object (a profile shows only as its permission set,
+  // IsOwnedByProfile), no permission set groups or assignment expiry, and the audit fields of every other object.
+  sobject(
+    'PermissionSet',
+    '0PS',
+    [
+      field('Name', 'string', { nillable: false, required: true }),
+      field('Label', 'string', { nillable: false, required: true }),
+      field('Description', 'string'),
+      field('IsOwnedByProfile', 'boolean', { ...RO, nillable: false }),
+      field('PermissionsViewAllData', 'boolean', { nillable: false, label: 'View All Data' }),
+      field('PermissionsModifyAllData', 'boolean', { nillable: false, label: 'Modify All Data' }),
+    ],
+    { hasIsDeleted: false, label: 'Permission Set' },
+  ),
+  sobject(
+    'PermissionSetAssignment',
+    '0Pa',
+    [
+      ref('AssigneeId', ['User'], { nillable: false, required: true, updateable: false, label: 'Assignee ID' }),
+      ref('PermissionSetId', ['PermissionSet'], { required: true, updateable: false, label: 'Permission Set ID' }),
+    ],
+    { hasIsDeleted: false, label: 'Permission Set Assignment' },
+  ),
+  sobject(
+    'ObjectPermissions',
+    '110',
+    [
+      ref('ParentId', ['PermissionSet'], { nillable: false, required: true, updateable: false, label: 'Parent ID' }),
+      field('SobjectType', 'picklist', {
+        nillable: false,
+        required: true,
+        updateable: false,
+        label: 'SObject Type Name',
+      }),
+      field('PermissionsRead', 'boolean', { nillable: false, label: 'Read Records' }),
+      field('PermissionsCreate', 'boolean', { nillable: false, label: 'Create Records' }),
+      field('PermissionsEdit', 'boolean', { nillable: false, label: 'Edit Records' }),
+      field('PermissionsDelete', 'boolean', { nillable: false, label: 'Delete Records' }),
+      field('PermissionsViewAllRecords', 'boolean', { nillable: false, label: 'Read All Records' }),
+      field('PermissionsModifyAllRecords', 'boolean', { nillable: false, label: 'Edit All Records' }),
+    ],
+    { hasIsDeleted: false, label: 'Object Permissions', labelPlural: 'Object Permissions' },
+  ),
   sobject(
     'Quota_Scorecard__c',
     'a00',

@@ -9,9 +9,10 @@ import {
   type SalesforceAuthConfig,
 } from '../../../src/connectors/salesforce/auth.ts';
 import { SalesforceConnector } from '../../../src/connectors/salesforce/connector.ts';
-import { checkSalesforceOnline } from '../../../src/connectors/salesforce/online-check.ts';
+import { checkSalesforceOnline, oneLineMessage } from '../../../src/connectors/salesforce/online-check.ts';
 import { isAppError } from '../../../src/errors.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
+import { integrationObjectPermissions } from '../../../src/sandbox/salesforce/permissions.ts';
 import { silentLogger } from '../../../src/util/log.ts';
 
 let sb: SalesforceSandbox;
@@ -116,24 +117,28 @@ describe('Salesforce auth flows', () => {
   });
 });
 
+function onlineConnector(): SalesforceConnector {
+  const c = sb.credentials;
+  return new SalesforceConnector({
+    config: {
+      id: 'sf',
+      loginUrl: sb.url,
+      apiVersion: '62.0',
+      auth: { kind: 'client_credentials', clientId: c.clientId, clientSecret: c.clientSecret },
+      sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize: 2000 },
+    },
+    log: silentLogger,
+  });
+}
+
 describe('config check --online', () => {
-  it('reports the org, readable fields per object and the features', async () => {
-    const c = sb.credentials;
-    const connector = new SalesforceConnector({
-      config: {
-        id: 'sf',
-        loginUrl: sb.url,
-        apiVersion: '62.0',
-        auth: { kind: 'client_credentials', clientId: c.clientId, clientSecret: c.clientSecret },
-        sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize: 2000 },
-      },
-      log: silentLogger,
-    });
-    const r = await checkSalesforceOnline(connector);
+  it('reports the org, readable fields per object, View All on opportunities and the features', async () => {
+    const r = await checkSalesforceOnline(onlineConnector());
     const texts = r.lines.map((l) => l.text);
     expect(r.orgId).toBe(sb.orgId);
     expect(texts).toContain(`logged in to org ${sb.orgId} at ${sb.url}`);
     expect(texts.some((t) => /^Opportunity: \d+ fields readable$/.test(t))).toBe(true);
+    expect(r.lines).toContainEqual({ ok: true, text: 'View All on Opportunity: granted' });
     expect(texts).toContain('opportunity splits: yes');
     expect(texts).toContain('multi-currency: yes; corporate currency USD; time zone America/New_York');
     expect(r.lines.filter((l) => l.ok === false)).toEqual([]);
@@ -155,5 +160,28 @@ describe('config check --online', () => {
     const r = await checkSalesforceOnline(connector);
     expect(r.ok).toBe(false);
     expect(r.lines.map((l) => l.text)).toContain('Opportunity: fields missing or hidden: Market_Segment__c');
+  });
+
+  it('says View All on Opportunity is not granted when no permission set of the integration user has it', async () => {
+    const rows = integrationObjectPermissions(sb.store, 'Opportunity').filter((p) => p.PermissionsViewAllRecords);
+    expect(rows).toHaveLength(1);
+    for (const p of rows) sb.store.update('ObjectPermissions', String(p.Id), { PermissionsViewAllRecords: false });
+    try {
+      const r = await checkSalesforceOnline(onlineConnector());
+      expect(r.ok).toBe(false);
+      expect(r.lines.filter((l) => l.ok === false)).toEqual([
+        { ok: false, text: 'View All on Opportunity: not granted; deals of other owners may be missing' },
+      ]);
+    } finally {
+      for (const p of rows) sb.store.update('ObjectPermissions', String(p.Id), { PermissionsViewAllRecords: true });
+    }
+  });
+
+  it("shows a failed query's own message on one line, not the query and caret drawing before it", async () => {
+    const connector = onlineConnector();
+    const err = await connector.client.query('SELECT Id FROM Opportunity WHERE Amount =').catch((e: unknown) => e);
+    expect(oneLineMessage(err)).toBe(
+      "Salesforce GET failed: request rejected (400 MALFORMED_QUERY): unexpected token: '<EOF>' (at GET /query)",
+    );
   });
 });

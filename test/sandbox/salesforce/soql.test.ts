@@ -198,4 +198,33 @@ describe('SOQL evaluator', () => {
     expect(errorOf(run("SELECT Id FROM Opportunity WHERE CloseDate > '2026-01-01'"))).toBe('INVALID_FIELD');
     expect(errorOf(run('SELECT Id, id FROM Opportunity'))).toBe('MALFORMED_QUERY');
   });
+
+  it('runs a semi-join on Ids, and refuses one that selects a non-Id, nests, or limits', () => {
+    const { s } = fixture();
+    const won = `SELECT OwnerId FROM Opportunity WHERE StageName = 'Closed Won'`;
+    expect(names(s, `SELECT Name FROM User WHERE Id IN (${won}) ORDER BY Name`)).toEqual(['Ann']);
+    expect(names(s, `SELECT Name FROM User WHERE Id NOT IN (${won}) AND IsActive = false`)).toEqual(['Bob']);
+    expect(
+      names(
+        s,
+        `SELECT Name FROM Opportunity WHERE OwnerId IN (SELECT Id FROM User WHERE Email = 'bob@x.io') ORDER BY Name`,
+      ),
+    ).toEqual(["O'3", 'o5_x']);
+    const run = (q: string) => () => runQuery(s, q, { includeDeleted: false, apiVersion: '62.0' });
+    expect(errorOf(run(`SELECT Id FROM User WHERE Email IN (SELECT OwnerId FROM Opportunity)`))).toBe(
+      'MALFORMED_QUERY',
+    );
+    expect(errorOf(run(`SELECT Id FROM User WHERE Id IN (SELECT Name FROM Opportunity)`))).toBe('MALFORMED_QUERY');
+    expect(errorOf(run(`SELECT Id FROM User WHERE Id IN (SELECT OwnerId FROM Opportunity LIMIT 1)`))).toBe(
+      'MALFORMED_QUERY',
+    );
+    expect(
+      errorOf(
+        run(
+          `SELECT Id FROM User WHERE Id IN (SELECT OwnerId FROM Opportunity WHERE AccountId IN (SELECT Id FROM Account))`,
+        ),
+      ),
+    ).toBe('MALFORMED_QUERY');
+    expect(errorOf(run(`SELECT Id FROM User WHERE Id IN (SELECT Id FROM Nope__c)`))).toBe('INVALID_TYPE');
+  });
 });

@@ -254,7 +254,58 @@ function compileCondition(soql: string, obj: SObjectDef, c: Condition, now: Date
       const test = comparator(soql, c.field, path.leaf, c.op, c.value, now);
       return (ctx, r) => test(valueAt(ctx, r, path));
     }
+    case 'semiJoin':
+      return compileSemiJoin(soql, obj, c, now);
   }
+}
+
+const ID_TYPES = new Set(['id', 'reference']);
+
+/** `Field [NOT] IN (SELECT RefId FROM Obj WHERE ...)`: the inner Ids are collected once per query, on first use. */
+function compileSemiJoin(
+  soql: string,
+  obj: SObjectDef,
+  c: Extract<Condition, { kind: 'semiJoin' }>,
+  now: Date,
+): Predicate {
+  const outer = resolvePath(soql, obj, c.field);
+  if (!ID_TYPES.has(outer.leaf.type)) {
+    throw new SoqlError(
+      'MALFORMED_QUERY',
+      `${echo(soql, c.field.pos)}Invalid semi join: the field '${outer.leaf.name}' must be an Id or a reference`,
+    );
+  }
+  const innerObj = findSObject(c.query.object.name);
+  if (!innerObj?.queryable) {
+    throw new SoqlError(
+      'INVALID_TYPE',
+      `${echo(soql, c.query.object.pos)}sObject type '${c.query.object.name}' is not supported.`,
+    );
+  }
+  const selected = c.query.fields![0]!;
+  const inner = resolvePath(soql, innerObj, selected);
+  if (!ID_TYPES.has(inner.leaf.type)) {
+    throw new SoqlError(
+      'MALFORMED_QUERY',
+      `${echo(soql, selected.pos)}Invalid semi join: the selected field '${inner.leaf.name}' must be an Id or a reference`,
+    );
+  }
+  const where = c.query.where ? compileCondition(soql, innerObj, c.query.where, now) : null;
+  let ids: Set<string> | undefined;
+  return (ctx, r) => {
+    if (!ids) {
+      ids = new Set();
+      for (const row of ctx.store.scan(innerObj.name, { includeDeleted: false })) {
+        if (where && !where(ctx, row)) continue;
+        const v = valueAt(ctx, row, inner);
+        // 15- and 18-character forms of one Id are equal.
+        if (typeof v === 'string') ids.add(v.slice(0, 15));
+      }
+    }
+    const v = valueAt(ctx, r, outer);
+    const hit = typeof v === 'string' && ids.has(v.slice(0, 15));
+    return c.negate ? !hit : hit;
+  };
 }
 
 /** `%` any run, `_` one character, `\%` and `\_` literal; case-insensitive like Salesforce. */

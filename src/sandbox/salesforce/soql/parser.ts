@@ -2,8 +2,10 @@
  * Parser for the SOQL subset: `SELECT fields | COUNT() FROM Object [WHERE cond] [ORDER BY ...] [LIMIT n] [OFFSET n]`.
  *
  * As on Salesforce, AND and OR cannot be mixed at one level without parentheses (`unexpected token: OR`), and NOT
- * applies to the single condition after it. Not supported (answer MALFORMED_QUERY): subqueries, GROUP BY, aggregate
- * functions other than COUNT(), TYPEOF, FOR VIEW/UPDATE, semi-joins, INCLUDES/EXCLUDES, convertCurrency().
+ * applies to the single condition after it. A semi-join (`Id [NOT] IN (SELECT RefId FROM Obj WHERE ...)`) selects one
+ * field and, as on Salesforce, takes no ORDER BY, LIMIT or OFFSET and no semi-join of its own. Not supported
+ * (answer MALFORMED_QUERY): parent-child subqueries in SELECT, GROUP BY, aggregate functions other than COUNT(),
+ * TYPEOF, FOR VIEW/UPDATE, INCLUDES/EXCLUDES, convertCurrency().
  */
 import { rowColumn, SoqlError, type Token, tokenize } from './lexer.ts';
 
@@ -31,6 +33,7 @@ export type Condition =
   | { kind: 'not'; item: Condition }
   | { kind: 'cmp'; field: FieldPath; op: CmpOp; value: Literal }
   | { kind: 'in'; field: FieldPath; negate: boolean; values: Literal[] }
+  | { kind: 'semiJoin'; field: FieldPath; negate: boolean; query: SoqlQuery; pos: number }
   | { kind: 'like'; field: FieldPath; pattern: string };
 
 export interface OrderItem {
@@ -85,12 +88,22 @@ export function parseSoql(text: string): SoqlQuery {
 class Parser {
   private readonly tokens: Token[];
   private i = 0;
+  /** Inside a semi-join's WHERE, where another semi-join is refused. */
+  private nested = false;
 
   constructor(private readonly text: string) {
     this.tokens = tokenize(text);
   }
 
   query(): SoqlQuery {
+    const q = this.select(false);
+    const end = this.peek();
+    if (end.kind !== 'eof') this.unexpected(end);
+    return q;
+  }
+
+  /** A SELECT statement; inside a semi-join it ends before the closing parenthesis. */
+  private select(nested: boolean): SoqlQuery {
     this.keyword('select');
     let fields: FieldPath[] | null = [];
     if (this.isKeyword('count') && this.peek(1).text === '(') {
@@ -111,8 +124,12 @@ class Parser {
     let where: Condition | null = null;
     if (this.isKeyword('where')) {
       this.next();
+      this.nested = nested;
       where = this.condition();
+      this.nested = false;
     }
+    if (nested)
+      return { fields, object: { name: objTok.text, pos: objTok.pos }, where, orderBy: [], limit: null, offset: null };
     const orderBy: OrderItem[] = [];
     if (this.isKeyword('order')) {
       this.next();
@@ -147,8 +164,6 @@ class Parser {
       this.next();
       offset = this.nonNegativeInt();
     }
-    const end = this.peek();
-    if (end.kind !== 'eof') this.unexpected(end);
     return { fields, object: { name: objTok.text, pos: objTok.pos }, where, orderBy, limit, offset };
   }
 
@@ -193,6 +208,16 @@ class Parser {
     if (this.isKeyword('in')) {
       this.next();
       this.punct('(');
+      if (this.isKeyword('select')) {
+        const pos = this.peek().pos;
+        if (this.nested) {
+          throw new SoqlError('MALFORMED_QUERY', `${this.echo(pos)}Nesting of semi join sub-selects is not supported`);
+        }
+        const query = this.select(true);
+        if (query.fields?.length !== 1) this.unexpected(this.peek());
+        this.punct(')');
+        return { kind: 'semiJoin', field, negate, query, pos };
+      }
       const values = [this.literal()];
       while (this.peek().text === ',') {
         this.next();

@@ -7,7 +7,7 @@
  * `toUserString()`), with the stack only under `--verbose`.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isAppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { isPlainDate } from '../util/date.ts';
 
 /** What a command module gets: its arguments, options, the global options, and where to write. */
@@ -184,7 +184,15 @@ function buildProgram(
       .addOption(
         new Option('--format <format>', 'output format').choices(['text', 'md', 'json', 'csv', 'html']).default('text'),
       )
-      .option('--explain', 'show the working behind each figure'),
+      .option('--explain', 'show the working behind each figure')
+      .hook('preAction', (cmd) => {
+        // Said before any config or database is opened; the team and region reports name their choices instead,
+        // which needs the warehouse.
+        const rep = cmd.opts().rep as string | undefined;
+        if (cmd.processedArgs[0] === 'rep' && (rep === undefined || rep.trim() === '')) {
+          throw new AppError('USAGE', "report rep needs the rep's email", { where: '--rep' });
+        }
+      }),
     'report',
   );
 
@@ -257,6 +265,9 @@ function buildProgram(
   return program;
 }
 
+/** The options that name a rep, team or region by what the user typed. */
+const SUBJECT_OPTIONS = new Set(['--rep', '--team', '--region']);
+
 /**
  * Runs the command line and returns the exit code; never calls process.exit, so tests can run it in-process.
  */
@@ -297,7 +308,9 @@ export async function runCli(
     if (isAppError(e)) {
       io.stderr(e.toUserString());
       if (verbose && e.stack) io.stderr(e.stack);
-      return e.exitCode;
+      // A rep, team or region named by an option that matches nobody is a typo on the command line: bad usage
+      // (the web API answers the same NOT_FOUND with a 404).
+      return e.code === 'NOT_FOUND' && SUBJECT_OPTIONS.has(e.where ?? '') ? 2 : e.exitCode;
     }
     const err = e instanceof Error ? e : new Error(String(e));
     io.stderr(`quota-tracker failed: ${err.message}`);

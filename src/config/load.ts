@@ -67,8 +67,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     if (!missing || explicit !== undefined) {
       const why = missing ? 'does not exist' : `cannot be read (${(cause as Error).message})`;
       const source = options.path !== undefined ? '--config' : explicit !== undefined ? 'QUOTA_TRACKER_CONFIG' : '';
-      throw new AppError('CONFIG_FILE', `the configuration file ${path} ${why}${source ? ` (from ${source})` : ''}`, {
-        where: path,
+      // The path is in the sentence already; `where` names what pointed at it.
+      throw new AppError('CONFIG_FILE', `the configuration file ${path} ${why}`, {
+        ...(source ? { where: source } : {}),
         cause,
       });
     }

@@ -26,7 +26,8 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Creates a token. Manager and rep tokens need a subject email (whose team or own figures they may see).
+ * Creates a token. Manager and rep tokens need a subject email (whose team or own figures they may see) that a
+ * person or a synced rep of the warehouse has.
  * Returns the id (for `token revoke`) and the token itself, which is not stored and cannot be shown again.
  */
 export async function createApiToken(
@@ -49,6 +50,14 @@ export async function createApiToken(
       where: '--subject',
     });
   }
+  // A manager or rep token acts as someone the warehouse knows; a typo would make a token that sees nothing.
+  if (subject !== null && options.role !== 'admin' && !(await personKnown(db, subject))) {
+    throw new AppError(
+      'USAGE',
+      `no person or rep in the warehouse has the email ${subject}; a ${options.role} token must act as someone synced from the CRM or listed in the org file`,
+      { where: '--subject' },
+    );
+  }
   const id = randomBytes(6).toString('hex');
   const token = `qt_${id}_${randomBytes(32).toString('base64url')}`;
   await db
@@ -56,6 +65,22 @@ export async function createApiToken(
     .values({ id, token_hash: hashToken(token), role: options.role, subject_email: subject })
     .execute();
   return { id, token };
+}
+
+/** Whether a person (org file or CRM) or a synced rep has this email, case-insensitively. */
+async function personKnown(db: Kysely<Database>, email: string): Promise<boolean> {
+  const person = await db
+    .selectFrom('persons')
+    .select('id')
+    .where(sql<string>`lower(email)`, '=', email)
+    .executeTakeFirst();
+  if (person) return true;
+  const rep = await db
+    .selectFrom('reps')
+    .select('external_id')
+    .where(sql<string>`lower(email)`, '=', email)
+    .executeTakeFirst();
+  return rep !== undefined;
 }
 
 /** Revokes a token by id; revoking twice is harmless. Unknown id: TOKEN_NOT_FOUND. */
@@ -66,7 +91,7 @@ export async function revokeApiToken(db: Kysely<Database>, id: string): Promise<
     .where('id', '=', id)
     .returning('id')
     .executeTakeFirst();
-  if (!row) throw new AppError('TOKEN_NOT_FOUND', `no API token with id "${id}"`, { where: id });
+  if (!row) throw new AppError('TOKEN_NOT_FOUND', `no API token has the id "${id}"`, { where: 'token revoke ID' });
 }
 
 /**

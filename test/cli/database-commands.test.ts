@@ -49,6 +49,8 @@ describe('quota-tracker migrate', () => {
 
 describe('quota-tracker token', () => {
   it('creates a token printed once on stdout, stores only its hash, and revokes it', async () => {
+    // The subject must be someone the warehouse knows (here from the org file); emails compare case-insensitively.
+    await query("insert into persons (email, name, source) values ('Dana@Example.com', 'Dana', 'file')");
     const created = await runBin(
       ['token', 'create', '--role', 'manager', '--subject', 'dana@example.com', '--config', config],
       {
@@ -71,12 +73,24 @@ describe('quota-tracker token', () => {
     expect(after[0]?.revoked_at).not.toBeNull();
   });
 
-  it('exits 1 on an unknown id and 2 on a rep token without a subject', async () => {
-    const unknown = await runBin(['token', 'revoke', 'no-such-id', '--config', config], { env });
+  it('exits 1 on an unknown id, and 2 on a rep token without a subject or for someone nobody knows', async () => {
+    const unknown = await runBin(['token', 'revoke', '99999', '--config', config], { env });
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe('no API token with id "no-such-id" (at no-such-id)\n');
+    expect(unknown.stderr).toBe('no API token has the id "99999" (at token revoke ID)\n');
     const noSubject = await runBin(['token', 'create', '--role', 'rep', '--config', config], { env });
     expect(noSubject.code).toBe(2);
     expect(noSubject.stderr).toContain('a rep token needs --subject EMAIL');
+    const before = await query<{ n: string }>('select count(*) as n from api_tokens');
+    const nobody = await runBin(
+      ['token', 'create', '--role', 'manager', '--subject', 'nobody@x.com', '--config', config],
+      { env },
+    );
+    expect(nobody.code).toBe(2);
+    expect(nobody.stdout).toBe('');
+    expect(nobody.stderr).toBe(
+      'no person or rep in the warehouse has the email nobody@x.com; a manager token must act as someone synced ' +
+        'from the CRM or listed in the org file (at --subject)\n',
+    );
+    expect(await query<{ n: string }>('select count(*) as n from api_tokens')).toEqual(before);
   });
 });

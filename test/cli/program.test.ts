@@ -85,6 +85,7 @@ describe('bad usage exits 2', () => {
     ],
     [['recompute', '--from', 'Q3'], "option '--from <period>' argument 'Q3' is invalid. \"Q3\" is not a period id"],
     [['report', 'rep', '--format', 'pdf'], "argument 'pdf' is invalid"],
+    [['report', 'rep', '--format', 'json'], "report rep needs the rep's email (at --rep)"],
     [['token', 'create'], "required option '--role <role>' not specified"],
     [['frobnicate'], "unknown command 'frobnicate'"],
     [['token'], 'Usage: quota-tracker token'],

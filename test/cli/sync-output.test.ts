@@ -49,3 +49,17 @@ it('logs at info again when LOG_LEVEL asks for it', { timeout: 120_000 }, async 
   expect(messages).toContain('write-back run finished');
   expect(messages.filter((m) => m.startsWith('QUOTA_TRACKER_SECRET_KEY is not set'))).toHaveLength(1);
 });
+
+it('says a mistyped --stream is bad usage before anything else, with no key warning', {
+  timeout: 120_000,
+}, async () => {
+  const r = await runBin(['sync', '--stream', 'nope', '--config', config]);
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toBe(
+    'unknown stream "nope"; known: users, user_roles, opportunities, opportunity_history, opportunity_line_items, ' +
+      'opportunity_splits, tasks, events, leads, forecasting_quotas, fiscal_periods, currency_types, ' +
+      'dated_conversion_rates, deals, deal_history, line_items, splits, activities, quotas, fx_rates, roles, periods ' +
+      '(at --stream)\n',
+  );
+});

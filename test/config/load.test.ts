@@ -173,8 +173,8 @@ describe('finding the file', () => {
     });
     const e = await failure(loadConfig({ cwd: dir, env: { QUOTA_TRACKER_CONFIG: 'missing.yaml' } }));
     expect(e.code).toBe('CONFIG_FILE');
-    expect(e.message).toBe(
-      `the configuration file ${join(dir, 'missing.yaml')} does not exist (from QUOTA_TRACKER_CONFIG)`,
+    expect(e.toUserString()).toBe(
+      `the configuration file ${join(dir, 'missing.yaml')} does not exist (at QUOTA_TRACKER_CONFIG)`,
     );
   });
 

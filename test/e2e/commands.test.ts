@@ -62,6 +62,26 @@ describe('write-back commands', () => {
     expect(first.err).toContain('Nothing was written to the CRM (--no-writeback).');
     expect(sb.store.all('User').filter((u) => u.Quota_Attainment__c != null)).toEqual([]);
 
+    // A rep nobody has is a typo on the command line (exit 2), as is report rep without --rep.
+    const nobody = await cli('report', 'rep', '--rep', 'nobody@x.com');
+    expect(nobody.code).toBe(2);
+    expect(nobody.err).toBe('no rep has the email nobody@x.com (at --rep)');
+    const noRep = await cli('report', 'rep');
+    expect(noRep.code).toBe(2);
+    expect(noRep.err).toBe("report rep needs the rep's email (at --rep)");
+    // A token may act as a synced rep (found by email, case-insensitively) but not as an unknown one.
+    const repEmail = String(
+      sb.store.all('User').find((u) => u.IsActive && !String(u.Email).endsWith('@sandbox.example.com'))?.Email,
+    );
+    const repToken = await cli('token', 'create', '--role', 'rep', '--subject', repEmail.toUpperCase());
+    expect(repToken.code, repToken.err).toBe(0);
+    expect(repToken.out).toMatch(/^qt_[0-9a-f]{12}_\S{43}$/);
+    const strangerToken = await cli('token', 'create', '--role', 'rep', '--subject', 'nobody@x.com');
+    expect(strangerToken.code).toBe(2);
+    expect(strangerToken.err).toMatch(
+      /^no person or rep in the warehouse has the email nobody@x\.com; .* \(at --subject\)$/,
+    );
+
     const recompute = await cli('recompute');
     expect(recompute.code, recompute.err).toBe(0);
 

@@ -6,6 +6,14 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();
+  // Manager and rep tokens act as people the warehouse knows.
+  await t.db
+    .insertInto('persons')
+    .values([
+      { email: 'maria@example.com', name: 'Maria', source: 'file' },
+      { email: 'rep@example.com', name: 'Rep', source: 'file' },
+    ])
+    .execute();
 });
 afterAll(() => t.drop());
 
@@ -48,7 +56,13 @@ describe('API tokens', () => {
     expect(await authenticate(t.db, undefined)).toBeNull();
   });
 
-  it('need a subject email for manager and rep tokens', async () => {
+  it('need a subject email for manager and rep tokens, of someone the warehouse knows', async () => {
+    await expect(createApiToken(t.db, { role: 'rep', subject: 'nobody@x.com' })).rejects.toMatchObject({
+      code: 'USAGE',
+      where: '--subject',
+      message:
+        'no person or rep in the warehouse has the email nobody@x.com; a rep token must act as someone synced from the CRM or listed in the org file',
+    });
     await expect(createApiToken(t.db, { role: 'rep' })).rejects.toMatchObject({ code: 'USAGE', where: '--subject' });
     await expect(createApiToken(t.db, { role: 'manager', subject: 'not-an-email' })).rejects.toMatchObject({
       code: 'USAGE',

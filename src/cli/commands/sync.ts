@@ -42,10 +42,19 @@ export async function run(ctx: CommandContext): Promise<number> {
     return 0;
   }
 
+  const { connectorFor, resolveStreams } = await import('../../sync/connectors.ts');
+  const { salesforceStreams } = await import('../../connectors/salesforce/streams.ts');
+  // A mistyped --stream is bad usage, said before the database opens or a connector warns about anything.
+  const streamsOf = new Map<string, string[]>();
+  for (const conn of connections) {
+    if (conn.type !== 'salesforce') continue;
+    const known = salesforceStreams(conn.fields ?? {}).map((s) => s.name);
+    streamsOf.set(conn.id, resolveStreams(known, ctx.options.stream as string | undefined));
+  }
+
   const { createDb } = await import('../../db/index.ts');
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const { runSync } = await import('../../sync/run.ts');
-  const { connectorFor, resolveStreams } = await import('../../sync/connectors.ts');
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   const abort = new AbortController();
   const onSignal = () =>
@@ -63,11 +72,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         continue;
       }
       const connector = await connectorFor(handle.db, conn, config, logger, abort.signal);
-      const streams = resolveStreams(
-        connector.streams().map((s) => s.name),
-        ctx.options.stream as string | undefined,
-      );
-      for (const stream of streams) {
+      for (const stream of streamsOf.get(conn.id) ?? []) {
         if (abort.signal.aborted) break;
         const summary = await runSync({
           db: handle.db,

@@ -1,7 +1,7 @@
 /**
  * `quota-tracker token create --role R [--subject EMAIL]`: the token goes alone to stdout (so that
  * `TOKEN=$(quota-tracker token create --role admin)` works) and is shown only this once; only its hash is stored.
- * Role and subject are checked by `createApiToken` (a manager or rep token needs a subject).
+ * Role and subject are checked by `createApiToken` (a manager or rep token needs a subject the warehouse knows).
  */
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';

@@ -100,14 +100,25 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
   const session = await connector.client.currentSession();
   if (session.userId) {
     try {
-      const res = await connector.client.query<{ Id: string }>(
+      const assigned = `SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '${session.userId}'`;
+      // View All on the object itself, or the View All Data user permission (what the shipped
+      // Quota_Tracker_Integration set grants), which Salesforce does not write out as ObjectPermissions rows.
+      const onObject = await connector.client.query<{ Id: string }>(
         `SELECT Id FROM ObjectPermissions WHERE SobjectType = 'Opportunity' AND PermissionsViewAllRecords = true ` +
-          `AND ParentId IN (SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '${session.userId}') LIMIT 1`,
+          `AND ParentId IN (${assigned}) LIMIT 1`,
       );
+      const viewAllData =
+        onObject.records.length > 0
+          ? null
+          : await connector.client.query<{ Id: string }>(
+              `SELECT Id FROM PermissionSet WHERE PermissionsViewAllData = true AND Id IN (${assigned}) LIMIT 1`,
+            );
       lines.push(
-        res.records.length > 0
+        onObject.records.length > 0
           ? { ok: true, text: 'View All on Opportunity: granted' }
-          : { ok: false, text: 'View All on Opportunity: not granted; deals of other owners may be missing' },
+          : (viewAllData?.records.length ?? 0) > 0
+            ? { ok: true, text: 'View All on Opportunity: granted (View All Data)' }
+            : { ok: false, text: 'View All on Opportunity: not granted; deals of other owners may be missing' },
       );
     } catch (e) {
       lines.push({ ok: null, text: `View All on Opportunity: could not be determined (${oneLineMessage(e)})` });

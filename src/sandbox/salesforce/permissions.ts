@@ -1,9 +1,9 @@
 /**
  * The integration user's permissions as a real org stores them: a profile (which Salesforce exposes as a permission
  * set with IsOwnedByProfile) granting read on what the sync reads, and the `Quota_Tracker_Integration` permission
- * set from salesforce-metadata/ assigned on top, which adds View All Data and so View All on every object. These
- * rows are what `config check --online` asks about; tests take View All away by updating the ObjectPermissions row
- * `integrationObjectPermissions` finds.
+ * set from salesforce-metadata/ assigned on top, which adds View All Data. These rows are what
+ * `config check --online` asks about; tests take View All away by clearing the set's View All Data, or grant it
+ * per object by updating the ObjectPermissions rows `integrationObjectPermissions` finds.
  */
 import type { SRecord } from './schema.ts';
 import type { SalesforceStore } from './store.ts';
@@ -44,9 +44,10 @@ export function grantIntegrationPermissions(store: SalesforceStore): void {
       PermissionsViewAllRecords: viewAll,
       PermissionsModifyAllRecords: false,
     });
-  // The profile reads; the set's View All Data comes with View All on each object, written out on its rows here.
+  // The profile reads; the set adds View All Data (a user permission: no ObjectPermissions rows of its own) and, as
+  // salesforce-metadata/ declares it, object permissions on the scorecard only.
   for (const type of OBJECTS) grant(profile, type, false);
-  for (const type of OBJECTS) grant(integration, type, true);
+  grant(integration, 'Quota_Scorecard__c', true);
   for (const set of [profile, integration]) {
     store.insert('PermissionSetAssignment', { AssigneeId: store.integrationUserId, PermissionSetId: set.Id });
   }

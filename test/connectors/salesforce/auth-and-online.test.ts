@@ -12,7 +12,10 @@ import { SalesforceConnector } from '../../../src/connectors/salesforce/connecto
 import { checkSalesforceOnline, oneLineMessage } from '../../../src/connectors/salesforce/online-check.ts';
 import { isAppError } from '../../../src/errors.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
-import { integrationObjectPermissions } from '../../../src/sandbox/salesforce/permissions.ts';
+import {
+  INTEGRATION_PERMISSION_SET,
+  integrationObjectPermissions,
+} from '../../../src/sandbox/salesforce/permissions.ts';
 import { silentLogger } from '../../../src/util/log.ts';
 
 let sb: SalesforceSandbox;
@@ -138,7 +141,7 @@ describe('config check --online', () => {
     expect(r.orgId).toBe(sb.orgId);
     expect(texts).toContain(`logged in to org ${sb.orgId} at ${sb.url}`);
     expect(texts.some((t) => /^Opportunity: \d+ fields readable$/.test(t))).toBe(true);
-    expect(r.lines).toContainEqual({ ok: true, text: 'View All on Opportunity: granted' });
+    expect(r.lines).toContainEqual({ ok: true, text: 'View All on Opportunity: granted (View All Data)' });
     expect(texts).toContain('opportunity splits: yes');
     expect(texts).toContain('multi-currency: yes; corporate currency USD; time zone America/New_York');
     expect(r.lines.filter((l) => l.ok === false)).toEqual([]);
@@ -163,17 +166,30 @@ describe('config check --online', () => {
   });
 
   it('says View All on Opportunity is not granted when no permission set of the integration user has it', async () => {
-    const rows = integrationObjectPermissions(sb.store, 'Opportunity').filter((p) => p.PermissionsViewAllRecords);
-    expect(rows).toHaveLength(1);
-    for (const p of rows) sb.store.update('ObjectPermissions', String(p.Id), { PermissionsViewAllRecords: false });
+    // The shipped integration set grants View All Data; take it away, then grant View All on Opportunity alone.
+    const set = sb.store.all('PermissionSet').find((p) => p.Name === INTEGRATION_PERMISSION_SET);
+    expect(set?.PermissionsViewAllData).toBe(true);
+    const id = String(set?.Id);
+    const granted = (r: Awaited<ReturnType<typeof checkSalesforceOnline>>) =>
+      r.lines.filter((l) => l.text.startsWith('View All on Opportunity'));
+    expect(granted(await checkSalesforceOnline(onlineConnector()))).toEqual([
+      { ok: true, text: 'View All on Opportunity: granted (View All Data)' },
+    ]);
+    sb.store.update('PermissionSet', id, { PermissionsViewAllData: false });
+    const rows = integrationObjectPermissions(sb.store, 'Opportunity');
     try {
       const r = await checkSalesforceOnline(onlineConnector());
       expect(r.ok).toBe(false);
       expect(r.lines.filter((l) => l.ok === false)).toEqual([
         { ok: false, text: 'View All on Opportunity: not granted; deals of other owners may be missing' },
       ]);
-    } finally {
       for (const p of rows) sb.store.update('ObjectPermissions', String(p.Id), { PermissionsViewAllRecords: true });
+      expect(granted(await checkSalesforceOnline(onlineConnector()))).toEqual([
+        { ok: true, text: 'View All on Opportunity: granted' },
+      ]);
+    } finally {
+      sb.store.update('PermissionSet', id, { PermissionsViewAllData: true });
+      for (const p of rows) sb.store.update('ObjectPermissions', String(p.Id), { PermissionsViewAllRecords: false });
     }
   });
 

@@ -195,6 +195,8 @@ export function populateSalesforce(
     }
     const [first, ...changes] = d.history;
     if (!first) throw new AppError('INTERNAL', `deal ${d.key} has no history`, { where: d.key });
+    // The opportunity and its line items are written at the same instant: parsed once.
+    const opened = at(first.at);
     const oppId = store.load(
       'Opportunity',
       {
@@ -211,7 +213,7 @@ export function populateSalesforce(
         Probability: first.probability,
         ForecastCategoryName: first.forecastCategory,
       },
-      at(first.at),
+      opened,
     );
     ids.set(d.key, oppId);
     for (const li of d.lineItems) {
@@ -233,7 +235,7 @@ export function populateSalesforce(
           UnitPrice: li.unitPrice,
           CurrencyIsoCode: d.currency,
         },
-        at(first.at),
+        opened,
       );
       ids.set(li.key, rowId);
     }
@@ -270,8 +272,11 @@ export function populateSalesforce(
 
   for (const a of org.activities) {
     const whatId = a.dealKey === null ? null : id(a.dealKey);
+    // One parse of the creation instant per activity: it is the write's stamp, a meeting's start and a completed
+    // task's completion time (the store only reads these Dates).
+    const created = at(a.createdAt);
     if (a.type === 'meeting') {
-      const start = new Date(a.createdAt);
+      const start = created.stamp;
       const endAt = new Date(start.getTime() + (a.durationMinutes ?? 30) * 60_000);
       const rowId = store.load(
         'Event',
@@ -287,7 +292,7 @@ export function populateSalesforce(
           Type: 'Meeting',
           EventSubtype: 'Event',
         },
-        at(a.createdAt),
+        created,
       );
       ids.set(a.key, rowId);
       continue;
@@ -304,10 +309,10 @@ export function populateSalesforce(
         ActivityDate: a.date,
         TaskSubtype: a.type === 'email' && a.bulk ? 'ListEmail' : kind.subtype,
         Type: kind.type,
-        CompletedDateTime: a.completed ? new Date(a.createdAt) : null,
+        CompletedDateTime: a.completed ? created.stamp : null,
         CallDurationInSeconds: a.type === 'call' && a.durationMinutes !== null ? a.durationMinutes * 60 : null,
       },
-      at(a.createdAt),
+      created,
     );
     ids.set(a.key, rowId);
   }

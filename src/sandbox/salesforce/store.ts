@@ -200,10 +200,13 @@ function meta(def: SObjectDef): DefMeta {
   return m;
 }
 
-/** `findField`, remembered per spelling (an API client's mistyped keys are few). */
-function fieldForKey(def: SObjectDef, key: string): FieldDef | undefined {
-  const byKey = meta(def).byKey;
-  if (byKey.has(key)) return byKey.get(key);
+/**
+ * `findField`, remembered per spelling (an API client's mistyped keys are few). Takes the object's `byKey` map
+ * rather than looking it up, and tries `get` before `has`: both run once per field of every row a populate writes.
+ */
+function fieldForKey(def: SObjectDef, byKey: DefMeta['byKey'], key: string): FieldDef | undefined {
+  const known = byKey.get(key);
+  if (known !== undefined || byKey.has(key)) return known;
   const f = findField(def, key);
   if (byKey.size < 1000) byKey.set(key, f);
   return f;
@@ -548,9 +551,12 @@ export class SalesforceStore {
 
   private normalize(def: SObjectDef, fields: Record<string, unknown>, where: string): SRecord {
     const out: SRecord = {};
-    for (const [key, value] of Object.entries(fields)) {
-      if (key === 'attributes') continue;
-      const f = fieldForKey(def, key);
+    const byKey = meta(def).byKey;
+    // for-in rather than Object.entries: no [key, value] array per field of every row a populate writes.
+    for (const key in fields) {
+      if (key === 'attributes' || !Object.hasOwn(fields, key)) continue;
+      const value = fields[key];
+      const f = fieldForKey(def, byKey, key);
       if (!f) {
         throw invalid(`No such column '${key}' on sobject of type ${def.name}`, where, 'INVALID_FIELD', [key]);
       }

@@ -7,6 +7,7 @@
  * `toUserString()`), with the stack only under `--verbose`.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { PERIOD_ID_EXPECTED, PERIOD_ID_RE } from '../config/period-id.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { isPlainDate } from '../util/date.ts';
 
@@ -68,15 +69,10 @@ function dateArg(value: string): string {
   throw new InvalidArgumentError(`expected a date as YYYY-MM-DD, got "${value}"`);
 }
 
-// The syntax of parsePeriodId (src/config/calendar.ts), checked here so that a mistyped id is bad usage naming
-// its option before any database is opened; that module pulls in the config schema, too slow for `--help`.
-const PERIOD_ID = /^FY\d{4}(?:-(?:Q[1-4]|M(?:[1-9]|1[0-2])))?$/;
-
+// Checked here so that a mistyped id is bad usage naming its option before any database is opened.
 function periodArg(value: string): string {
-  if (PERIOD_ID.test(value)) return value;
-  throw new InvalidArgumentError(
-    `"${value}" is not a period id; expected FY2026 (year), FY2026-Q4 (quarter) or FY2026-M11 (fiscal month)`,
-  );
+  if (PERIOD_ID_RE.test(value)) return value;
+  throw new InvalidArgumentError(`"${value}" is not a period id; ${PERIOD_ID_EXPECTED}`);
 }
 
 function intArg(value: string): number {

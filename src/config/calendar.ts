@@ -14,6 +14,7 @@
  */
 import { AppError } from '../errors.ts';
 import { addDays, daysInMonth, diffDays, isPlainDate, makeDate, type PlainDate, weekday } from '../util/date.ts';
+import { PERIOD_ID_EXPECTED, PERIOD_ID_RE } from './period-id.ts';
 import { type CalendarConfig, RETAIL_PATTERNS, type RetailPattern, WEEKDAYS, type WeekdayName } from './schema.ts';
 
 export type PeriodKind = 'year' | 'quarter' | 'month';
@@ -59,8 +60,6 @@ export interface FiscalCalendar {
 // ---------------------------------------------------------------------------------------------------------------
 // Period ids
 
-const PERIOD_ID_RE = /^FY(\d{4})(?:-(Q([1-4])|M([1-9]|1[0-2])))?$/;
-
 /** `FY2026`, `FY2026-Q4` or `FY2026-M11`. */
 export function formatPeriodId(kind: PeriodKind, fiscalYear: number, index: number): string {
   if (kind === 'year') return `FY${fiscalYear}`;
@@ -71,11 +70,7 @@ export function formatPeriodId(kind: PeriodKind, fiscalYear: number, index: numb
 export function parsePeriodId(id: string): { kind: PeriodKind; fiscalYear: number; index: number } {
   const m = PERIOD_ID_RE.exec(id);
   if (!m) {
-    throw new AppError(
-      'CALENDAR_INVALID',
-      `"${id}" is not a period id; expected FY2026 (year), FY2026-Q4 (quarter) or FY2026-M11 (fiscal month)`,
-      { where: id },
-    );
+    throw new AppError('CALENDAR_INVALID', `"${id}" is not a period id; ${PERIOD_ID_EXPECTED}`, { where: id });
   }
   const fiscalYear = Number(m[1]);
   if (m[3] !== undefined) return { kind: 'quarter', fiscalYear, index: Number(m[3]) };

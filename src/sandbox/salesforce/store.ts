@@ -86,15 +86,43 @@ export function formatSfDateTime(d: Date): string {
   // Consecutive writes often share a stamp (an opportunity, its line items and its first history row; a task and
   // its completion time), so the last one formatted is kept.
   if (ms === lastFormatted.ms) return lastFormatted.text;
-  // Joined rather than replaced: a join gives one flat string, where replace keeps a rope over a slice of the ISO
-  // form alive (three heap objects instead of one, for every stamp of every row).
-  const text = [d.toISOString().slice(0, -1), '+0000'].join('');
+  // Outside 1970..9999 (and for an invalid date, which throws) toISOString's own form is the reference.
+  if (!(ms >= 0 && ms < YEAR_10000_MS)) return [d.toISOString().slice(0, -1), '+0000'].join('');
+  // toISOString is most of the cost of a stamp, and a load writes a million stamps over a few hundred days: the
+  // day's `YYYY-MM-DDT` is kept, the time of day written from tables.
+  const day = Math.floor(ms / DAY_MS);
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) {
+    prefix = d.toISOString().slice(0, 11);
+    if (dayPrefixes.size < 100_000) dayPrefixes.set(day, prefix);
+  }
+  const inDay = ms - day * DAY_MS;
+  const seconds = Math.floor(inDay / 1000);
+  // Joined rather than concatenated: a join gives one flat string, where + keeps a rope of the parts alive
+  // (several heap objects instead of one, for every stamp of every row).
+  const text = [
+    prefix,
+    TWO_DIGITS[Math.floor(seconds / 3600)],
+    ':',
+    TWO_DIGITS[Math.floor(seconds / 60) % 60],
+    ':',
+    TWO_DIGITS[seconds % 60],
+    '.',
+    THREE_DIGITS[inDay % 1000],
+    '+0000',
+  ].join('');
   lastFormatted.ms = ms;
   lastFormatted.text = text;
   return text;
 }
 
 const lastFormatted = { ms: Number.NaN, text: '' };
+const DAY_MS = 86_400_000;
+const YEAR_10000_MS = Date.UTC(10000, 0, 1);
+/** `YYYY-MM-DDT` by days since 1970-01-01 (stamps cluster on the days a process writes; capped for odd queries). */
+const dayPrefixes = new Map<number, string>();
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
 /** Parses a datetime in any ISO-8601 form Salesforce accepts (`Z`, `+0000`, `+00:00`); NaN date when invalid. */
 export function parseSfDateTime(s: string): Date {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isAppError } from '../../../src/errors.ts';
-import { idChecksum, isSalesforceId, SalesforceStore } from '../../../src/sandbox/salesforce/store.ts';
+import {
+  formatSfDateTime,
+  idChecksum,
+  isSalesforceId,
+  SalesforceStore,
+} from '../../../src/sandbox/salesforce/store.ts';
 
 const T0 = new Date('2026-03-02T10:00:00.000Z');
 
@@ -10,6 +15,21 @@ describe('SalesforceStore', () => {
     expect(idChecksum('001A0000006Vm9r')).toBe('IAC');
     expect(isSalesforceId('001A0000006Vm9rIAC')).toBe(true);
     expect(isSalesforceId('001A0000006Vm9rIAD')).toBe(false);
+  });
+
+  it('writes datetimes as Salesforce does, to the millisecond, in any year', () => {
+    const cases: Array<[string, string]> = [
+      ['1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000+0000'],
+      ['2026-11-15T09:05:07.004Z', '2026-11-15T09:05:07.004+0000'],
+      ['2026-11-15T23:59:59.999Z', '2026-11-15T23:59:59.999+0000'],
+      ['2028-02-29T12:30:00.090Z', '2028-02-29T12:30:00.090+0000'],
+      ['1969-12-31T23:59:59.500Z', '1969-12-31T23:59:59.500+0000'],
+      ['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999+0000'],
+    ];
+    // Twice over, so the second pass reads each day from the store's cache of day prefixes.
+    for (const [iso, expected] of [...cases, ...cases]) expect(formatSfDateTime(new Date(iso))).toBe(expected);
+    expect(formatSfDateTime(new Date(Date.UTC(10000, 0, 1, 8)))).toBe('+010000-01-01T08:00:00.000+0000');
+    expect(() => formatSfDateTime(new Date(Number.NaN))).toThrow(RangeError);
   });
 
   it('assigns Ids with the key prefix and audit fields from the clock', () => {

@@ -16,7 +16,7 @@ import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
-import type { PlainDate } from '../util/date.ts';
+import { earlierOf } from '../util/date.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { figuresDocument, type Json, type JsonObject } from './document.ts';
 
@@ -207,7 +207,7 @@ function header(ctx: ReportContext, subject: SubjectRef): JsonObject {
 export function repsDuring(model: MetricsModel, scope: SubjectRef, period: FiscalPeriod): string[] {
   const listed = repsIn(model, scope);
   if (scope.kind === 'org' || scope.kind === 'rep') return listed;
-  const to = [model.asOf, period.end].sort()[0] as PlainDate;
+  const to = earlierOf(model.asOf, period.end);
   const out = new Set(listed);
   for (const m of model.data.memberships) {
     if ((scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id || out.has(m.repId)) continue;

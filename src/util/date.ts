@@ -49,6 +49,16 @@ export function addDays(d: PlainDate, n: number): PlainDate {
   return fromDayNumber(toDayNumber(d) + n);
 }
 
+/** The earlier of two dates (ISO dates order as text). */
+export function earlierOf(a: PlainDate, b: PlainDate): PlainDate {
+  return a <= b ? a : b;
+}
+
+/** The later of two dates. */
+export function laterOf(a: PlainDate, b: PlainDate): PlainDate {
+  return a >= b ? a : b;
+}
+
 /** Whole days from a to b (b - a). */
 export function diffDays(a: PlainDate, b: PlainDate): number {
   return toDayNumber(b) - toDayNumber(a);

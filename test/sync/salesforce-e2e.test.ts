@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
-import type { SalesforceConnector, } from '../../src/connectors/salesforce/connector.ts';
+import type { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { runSync } from '../../src/sync/run.ts';
 import { Dec } from '../../src/util/money.ts';

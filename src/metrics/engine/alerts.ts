@@ -264,8 +264,8 @@ export async function applyOutcomes(
  * otherwise get "activity score is 0" every day, and their manager a task about it.
  */
 export function watchedByAlerts(rep: RepInfo | undefined, quota: Dec | null): boolean {
-  if (!rep?.isActive) return false;
-  return (quota !== null && quota.gt(0)) || rep.quotaCarrying;
+  if (rep === undefined || !rep.isActive) return false;
+  return quota?.gt(0) === true || rep.quotaCarrying;
 }
 
 /** What closes the open alerts of someone the rules no longer watch (deactivated, quota removed). */

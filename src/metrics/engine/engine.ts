@@ -18,7 +18,7 @@ import type { Config } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { figuresDocument } from '../../reports/document.ts';
-import type { PlainDate } from '../../util/date.ts';
+import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import type { SubjectMetrics } from '../math/rep-metrics.ts';
@@ -134,7 +134,7 @@ export class MetricsEngine {
   }
 
   private loadOptions(asOf: PlainDate, periods: readonly FiscalPeriod[]): LoadOptions {
-    const oldest = periods.reduce((a, p) => (p.start < a ? p.start : a), asOf);
+    const oldest = periods.reduce((a, p) => earlierOf(p.start, a), asOf);
     return {
       asOf,
       timezone: this.settings.timezone,
@@ -248,7 +248,7 @@ export class MetricsEngine {
     const asOf = model.asOf;
     for (const a of snapshotted) {
       const from = loadWindow(asOf, a.start, this.settings.conversionWindowMonths).closedFrom;
-      const to = a.end > asOf ? a.end : asOf;
+      const to = laterOf(a.end, asOf);
       if (period.end < from || period.start > to) continue;
       out.push({ subject: { kind: 'rep', id: repKey }, period: a });
       const groups = new Map<string, SubjectRef>();

@@ -184,7 +184,7 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
   const memberships: Membership[] = [];
   for (const m of mRows) {
     const team = units.get(String(m.org_unit_id));
-    if (!team || team.kind !== 'team') continue;
+    if (team?.kind !== 'team') continue;
     const region = team.parentId === null ? undefined : units.get(team.parentId);
     memberships.push({
       repId: `person:${m.person_id}`,

@@ -20,7 +20,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { OrgFile } from '../../config/org-file.ts';
 import type { Database } from '../../db/schema.ts';
-import { addDays, type PlainDate } from '../../util/date.ts';
+import { addDays, earlierOf, type PlainDate } from '../../util/date.ts';
 import type { DirtyKey } from './types.ts';
 
 export interface OrgModelOptions {
@@ -356,7 +356,7 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
           .values({
             person_id: person,
             org_unit_id: team,
-            valid_from: [start, leftOn].sort()[0] as PlainDate,
+            valid_from: earlierOf(start, leftOn),
             valid_to: until,
             source,
           })

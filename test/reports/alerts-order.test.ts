@@ -1,22 +1,13 @@
-/**
- * `report alerts` and a rep's ALERTS section list what needs attention first: critical, then warning, then info
- * (the column is text, so an alphabetical sort would put critical last).
- */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { buildReport } from '../../src/reports/report.ts';
-import { insertFixture, readFixture } from '../fixtures/warehouse/load.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 
 let t: TestDatabase;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await insertFixture(
-    t.db,
-    await readFixture(fileURLToPath(new URL('../fixtures/warehouse/golden.json', import.meta.url))),
-  );
+  t = await goldenWarehouse();
   const alert = (rule: string, severity: 'info' | 'warning' | 'critical') => ({
     rule,
     subject_kind: 'rep' as const,

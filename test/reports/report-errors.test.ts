@@ -1,23 +1,14 @@
-/**
- * A report asked for a team or region that does not exist, or without one, says which ones there are on the
- * as-of date, so the user can correct the command without opening the database.
- */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { buildReport } from '../../src/reports/report.ts';
-import { insertFixture, readFixture } from '../fixtures/warehouse/load.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 
 let t: TestDatabase;
 let engine: MetricsEngine;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await insertFixture(
-    t.db,
-    await readFixture(fileURLToPath(new URL('../fixtures/warehouse/golden.json', import.meta.url))),
-  );
+  t = await goldenWarehouse();
   engine = new MetricsEngine({ db: t.db, config: validateConfig({ calendar: { timezone: 'America/New_York' } }) });
 });
 afterAll(() => t.drop());

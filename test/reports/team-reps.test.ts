@@ -1,24 +1,14 @@
-/**
- * A team report lists its members on the as-of date and anyone who left the company during the quarter while in
- * it (their deals up to then are in the team's totals); a rep who moved to another team is listed there.
- * Golden warehouse, FY2026-Q2 as of 2026-06-12: Tom moved from West Mid to West Enterprise on 2026-05-15.
- */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { buildReport } from '../../src/reports/report.ts';
-import { insertFixture, readFixture } from '../fixtures/warehouse/load.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 
 let t: TestDatabase;
 let engine: MetricsEngine;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await insertFixture(
-    t.db,
-    await readFixture(fileURLToPath(new URL('../fixtures/warehouse/golden.json', import.meta.url))),
-  );
+  t = await goldenWarehouse();
   // Emily left the company on 2026-06-01.
   await t.db.updateTable('memberships').set({ valid_to: '2026-06-02' }).where('person_id', '=', 3).execute();
   await t.db.updateTable('reps').set({ is_active: false }).where('external_id', '=', '005EMILY').execute();

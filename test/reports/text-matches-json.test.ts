@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertFixture, readFixture } from '../fixtures/warehouse/load.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 import { htmlText, jsonNumbers, textNumbers } from './numbers.ts';
 
 const run = promisify(execFile);
@@ -21,11 +21,7 @@ let t: TestDatabase;
 let configPath: string;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await insertFixture(
-    t.db,
-    await readFixture(fileURLToPath(new URL('../fixtures/warehouse/golden.json', import.meta.url))),
-  );
+  t = await goldenWarehouse();
   configPath = join(tmpdir(), `qt-report-${process.pid}.yaml`);
   await writeFile(configPath, 'calendar: { timezone: America/New_York }\nforecast: { trials: 2000 }\n');
 });

@@ -1,26 +1,12 @@
-/**
- * Alert lifecycle on the golden warehouse (Sarah Chen, FY2026-Q2): rules open on a recompute, escalate once after
- * seven days open, and resolve when the value is back past the threshold; a reopened rule reuses its dedupe key.
- *
- * As of 2026-06-12 Sarah's activity fell 48.1% (7 activities in 14 days against 27 in the 28 before, and a score of
- * 12.38) and her 90-day win rate fell from 100% (1 of 1) to 85.7% (6 of 7): activity_drop (critical) and
- * conversion_decline open. A week later both still fire, so both escalate. Turning her one lost deal into a won one
- * puts the recent win rate at 100%: conversion_decline resolves.
- */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
-import { insertFixture, readFixture } from '../../fixtures/warehouse/load.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { goldenWarehouse } from '../../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../../helpers/db.ts';
 
 let t: TestDatabase;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await insertFixture(
-    t.db,
-    await readFixture(fileURLToPath(new URL('../../fixtures/warehouse/golden.json', import.meta.url))),
-  );
+  t = await goldenWarehouse();
 });
 afterAll(() => t.drop());
 

@@ -1,24 +1,13 @@
-/**
- * Two workers share the warehouse: each keeps its model in memory and reloads the reps the other one recomputed
- * (found by their snapshots' `computed_at`). A snapshot's stamp is its transaction's start, so a write that began
- * before this worker's probe and committed after it carries an older stamp than the probe; it must still be found,
- * or the groups this worker computes go on with the other rep's old figures.
- */
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
-import { insertFixture, readFixture } from '../../fixtures/warehouse/load.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { goldenWarehouse } from '../../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../../helpers/db.ts';
 
 let t: TestDatabase;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await insertFixture(
-    t.db,
-    await readFixture(fileURLToPath(new URL('../../fixtures/warehouse/golden.json', import.meta.url))),
-  );
+  t = await goldenWarehouse();
 });
 afterAll(() => t.drop());
 

@@ -1,23 +1,13 @@
-/**
- * The pipeline's metrics step decides between a full and an incremental recompute: full under a new config, on a
- * new day, or after a synced rate change (rates carry no owner, so the sync marks nothing); else only the dirty
- * rep-periods, which an idle step leaves alone.
- */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { MetricsEngine, markDirty } from '../../../src/metrics/engine/engine.ts';
 import { runMetricsStep } from '../../../src/metrics/engine/step.ts';
-import { insertFixture, readFixture } from '../../fixtures/warehouse/load.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { goldenWarehouse } from '../../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../../helpers/db.ts';
 
 let t: TestDatabase;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await insertFixture(
-    t.db,
-    await readFixture(fileURLToPath(new URL('../../fixtures/warehouse/golden.json', import.meta.url))),
-  );
+  t = await goldenWarehouse();
 });
 afterAll(() => t.drop());
 

@@ -58,6 +58,18 @@ export function rowHash(row: object): string {
   return contentHash(row);
 }
 
+/**
+ * `config_state` key raised when a sync changes exchange rates, in the transaction that writes them; the metrics
+ * step takes it and recomputes everything. A flag rather than a watermark over the change feed's ids: ids are
+ * handed out at insert, not at commit, so a watermark can pass over a transaction that commits late.
+ */
+export const RATES_CHANGED_KEY = 'fx_rates_changed';
+
+export async function raiseRatesChanged(db: Kysely<Database>): Promise<void> {
+  await sql`insert into config_state (key, hash, value) values (${RATES_CHANGED_KEY}, 'raised', null)
+    on conflict (key) do update set applied_at = now()`.execute(db);
+}
+
 function runDay(ctx: ApplyContext): string {
   return ctx.today ?? new Date().toISOString().slice(0, 10);
 }
@@ -341,6 +353,7 @@ export async function applyPage(
     today: runDay(ctx),
   });
 
+  if (table === 'fx_rates' && changes.length > 0) await raiseRatesChanged(trxTyped);
   if (changes.length > 0 || derivedDirty.length > 0) {
     if (changes.length > 0)
       await trx

@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import { loadOrgFile } from '../../config/org-file.ts';
+import { RATES_CHANGED_KEY, raiseRatesChanged } from '../../sync/apply-page.ts';
 import type { PlainDate } from '../../util/date.ts';
 import type { MetricsEngine } from './engine.ts';
 import { markDirty } from './engine.ts';
@@ -15,9 +16,6 @@ export interface MetricsStepResult extends RecomputeResult {
   mode: 'full' | 'incremental';
   why: 'config_changed' | 'new_day' | 'rates_changed' | 'dirty_keys';
 }
-
-/** `config_state` key holding the last change-feed id the metrics step looked at. */
-export const FEED_KEY = 'metrics_change_feed';
 
 export async function runMetricsStep(
   engine: MetricsEngine,
@@ -32,24 +30,18 @@ export async function runMetricsStep(
     periodId: period,
   });
   await markDirty(db, org.dirty);
-  if (await engine.configChanged())
-    return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'config_changed' };
-  // A rate change carries no owner, so the sync marks nothing: any synced rate change since the last step means
-  // every subject with money in another currency may move; recompute all of them.
-  const seen = await db.selectFrom('config_state').select('hash').where('key', '=', FEED_KEY).executeTakeFirst();
-  const feed = await sql<{ last: number | null; rates: boolean | null }>`
-    select max(id) as last, bool_or(stream = 'fx_rates') as rates from change_feed where id > ${Number(seen?.hash ?? 0)}`.execute(
-    db,
-  );
-  const f = feed.rows[0];
-  if (f?.last != null) {
-    const last = String(f.last);
-    await db
-      .insertInto('config_state')
-      .values({ key: FEED_KEY, hash: last, value: null })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ hash: last, applied_at: new Date() }))
-      .execute();
-    if (f.rates) return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'rates_changed' };
+  // A rate change carries no owner, so the sync marks no rep: it raises a flag in the same transaction as the rates
+  // (see src/sync/apply-page.ts), and any money in another currency may move, so every subject is recomputed. The
+  // flag is taken before the recompute reads the rates (a sync committing later raises it again) and given back if
+  // the recompute fails.
+  const rates = await db.deleteFrom('config_state').where('key', '=', RATES_CHANGED_KEY).returning('key').execute();
+  try {
+    if (await engine.configChanged())
+      return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'config_changed' };
+    if (rates.length > 0) return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'rates_changed' };
+  } catch (e) {
+    if (rates.length > 0) await raiseRatesChanged(db);
+    throw e;
   }
   const last = await sql<{
     as_of: PlainDate | null;

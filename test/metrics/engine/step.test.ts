@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { MetricsEngine, markDirty } from '../../../src/metrics/engine/engine.ts';
 import { runMetricsStep } from '../../../src/metrics/engine/step.ts';
+import { raiseRatesChanged } from '../../../src/sync/apply-page.ts';
 import { goldenWarehouse } from '../../fixtures/warehouse/load.ts';
 import type { TestDatabase } from '../../helpers/db.ts';
 
@@ -52,12 +53,12 @@ describe('runMetricsStep', () => {
       ['org:org@FY2026-Q2', 'region:2@FY2026-Q2', 'rep:person:3@FY2026-Q2', 'team:4@FY2026-Q2'],
     ]);
 
-    await t.db
-      .insertInto('change_feed')
-      .values({ connection_id: 'sf', stream: 'fx_rates', external_id: 'EUR', change: 'changed' })
-      .execute();
+    // What a sync that changes a rate leaves behind (in the rates' own transaction).
+    await raiseRatesChanged(t.db);
     const rates = await runMetricsStep(engine, '2026-06-12');
     expect([rates.mode, rates.why]).toEqual(['full', 'rates_changed']);
+    const after = await runMetricsStep(engine, '2026-06-12');
+    expect([after.mode, after.recomputed]).toEqual(['incremental', []]);
 
     const tomorrow = await runMetricsStep(engine, '2026-06-13');
     expect([tomorrow.mode, tomorrow.why, tomorrow.recomputed.length]).toEqual(['full', 'new_day', 9]);

@@ -90,3 +90,24 @@ it('deals and quotas synced before their users end on the figures of a full reco
   const won = await t.db.selectFrom('metric_snapshots').select('metrics').where('subject_kind', '=', 'rep').execute();
   expect(won.some((r) => Number((r.metrics as { actual?: string }).actual ?? 0) > 0)).toBe(true);
 }, 120_000);
+
+it('a synced rate change makes the next metrics step recompute everything, once', async () => {
+  const config = validateConfig({ forecast: { trials: 100 } });
+  const engine = new MetricsEngine({ db: t.db, config });
+  const asOf = dateInZone(sb.store.now(), 'UTC');
+  const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
+  const connector = sandboxConnector(sb);
+  const sync = (stream: string) =>
+    runSync({ db: t.db, connector, connectionId: 'sf', stream, calendar, full: false, now: () => sb.store.now() });
+  await runMetricsStep(engine, asOf);
+  expect((await runMetricsStep(engine, asOf)).mode).toBe('incremental');
+
+  const eur = sb.store.all('CurrencyType').find((c) => c.IsoCode === 'EUR');
+  expect(eur).toBeDefined();
+  sb.store.advance(60_000);
+  sb.store.update('CurrencyType', String(eur?.Id), { ConversionRate: Number(eur?.ConversionRate) * 1.1 });
+  await sync('currency_types');
+  const step = await runMetricsStep(engine, asOf);
+  expect([step.mode, step.why]).toEqual(['full', 'rates_changed']);
+  expect((await runMetricsStep(engine, asOf)).mode).toBe('incremental');
+}, 120_000);

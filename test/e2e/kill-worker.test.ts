@@ -115,8 +115,29 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 250));
     quiet = wrote && (await settled()) ? quiet + 1 : 0;
   }
-  if (!candidate())
-    throw new Error('no rep at or above 75% projected with a manager and won deals after the first run');
+  if (!candidate()) {
+    const snaps = await fresh.db
+      .selectFrom('metric_snapshots')
+      .select(['subject_id', 'metrics', 'computed_at'])
+      .where('subject_kind', '=', 'rep')
+      .execute();
+    const runs = await fresh.db.selectFrom('sync_runs').selectAll().orderBy('id').execute();
+    const wb = await fresh.db.selectFrom('writeback_runs').selectAll().orderBy('id').execute();
+    const users = sb.store.all('User').map((u) => [u.Name, u.Projected_Attainment__c, u.Quota_Attainment__c]);
+    throw new Error(
+      `no rep at or above 75% projected with a manager and won deals after the first run: ${JSON.stringify({
+        snaps: snaps.map((x) => [
+          x.subject_id,
+          (x.metrics as { projectedAttainment?: string }).projectedAttainment,
+          (x.metrics as { actual?: string }).actual,
+          x.computed_at,
+        ]),
+        runs: runs.map((r) => [r.stream, r.status, r.started_at, r.finished_at, r.records_changed]),
+        wb,
+        users,
+      })}`,
+    );
+  }
   await svc.close();
 }, 120_000);
 

@@ -16,7 +16,7 @@ import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
-import { earlierOf } from '../util/date.ts';
+import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { figuresDocument, type Json, type JsonObject } from './document.ts';
 
@@ -221,9 +221,24 @@ export function repsDuring(model: MetricsModel, scope: SubjectRef, period: Fisca
 
 async function repObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
   const out: Json[] = [];
-  for (const id of repsDuring(ctx.model, scope, ctx.period).sort((a, b) => byName(ctx.model, a, b)))
-    out.push(await subjectReport(ctx, { kind: 'rep', id }));
+  const current = new Set(repsIn(ctx.model, scope));
+  for (const id of repsDuring(ctx.model, scope, ctx.period).sort((a, b) => byName(ctx.model, a, b))) {
+    const doc = await subjectReport(ctx, { kind: 'rep', id });
+    // A rep listed for the deals they brought before leaving says when they left.
+    out.push(current.has(id) ? doc : { ...doc, leftOn: lastDayIn(ctx.model, id, scope) });
+  }
   return out;
+}
+
+/** The last day a rep was in a team or region (memberships end the day after, exclusive). */
+function lastDayIn(model: MetricsModel, repId: string, scope: SubjectRef): PlainDate | null {
+  let end: PlainDate | null = null;
+  for (const m of model.data.memberships) {
+    if (m.repId !== repId || m.validTo === null) continue;
+    if ((scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id) continue;
+    if (end === null || m.validTo > end) end = m.validTo;
+  }
+  return end === null ? null : addDays(end, -1);
 }
 
 function byName(model: MetricsModel, a: string, b: string): number {

@@ -228,6 +228,13 @@ export function withoutQuota(
   return { ranked, notes: [...unranked].map(([why, names]) => `Not ranked (${why}): ${names.join(', ')}`) };
 }
 
+/** A row's name, with the day they left when a rep is listed for the deals they brought before leaving. */
+export function memberName(r: Obj): string {
+  const name = str(obj(r.subject).name) ?? '';
+  const left = str(r.leftOn);
+  return left === null ? name : `${name} (left ${left})`;
+}
+
 /** Teams or reps of a team, region or org report, one row each. */
 function membersSection(heading: string, rows: readonly Obj[], notes: readonly string[]): Section {
   const blocks: Block[] = [];
@@ -250,7 +257,7 @@ function membersSection(heading: string, rows: readonly Obj[], notes: readonly s
           const act = obj(r.activities);
           const counts = obj(act.counts);
           return [
-            str(obj(r.subject).name) ?? '',
+            memberName(r),
             pct(r.attainment, r.attainmentReason),
             pct(r.projectedAttainment, r.projectedAttainmentReason),
             status(r, 'no quota'),

@@ -6,7 +6,7 @@
  */
 import type { JsonObject } from './document.ts';
 import { list, money, na, type Obj, obj, pct, str, times } from './format.ts';
-import { figureSections, subjectHeading, withoutQuota } from './layout.ts';
+import { figureSections, memberName, subjectHeading, withoutQuota } from './layout.ts';
 
 export { money, pct };
 
@@ -57,11 +57,10 @@ export function subjectText(d: JsonObject, heading = true): string[] {
 }
 
 function repLine(r: Obj): string {
-  const s = obj(r.subject);
   const p = obj(r.pipeline);
   const counts = obj(obj(r.activities).counts);
   return [
-    `  ${(str(s.name) ?? '').padEnd(22)}`,
+    `  ${memberName(r).padEnd(22)}`,
     `${pct(r.attainment, r.attainmentReason).padStart(9)} actual`,
     `${pct(r.projectedAttainment, r.projectedAttainmentReason).padStart(9)} projected`,
     `${(str(r.status)?.replace(/_/g, ' ') ?? 'no quota').padEnd(15)}`,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
+import { renderReport } from '../../src/reports/render.ts';
 import { buildReport } from '../../src/reports/report.ts';
 import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
 import type { TestDatabase } from '../helpers/db.ts';
@@ -24,4 +25,25 @@ const names = async (team: string) => {
 it('lists a rep who left the company mid-quarter in her last team, and a mover only in his new one', async () => {
   expect(await names('West Mid')).toEqual(['Emily White']);
   expect(await names('West Enterprise')).toEqual(['Sarah Chen', 'Tom Anderson']);
+});
+
+it('says when a listed rep left, in the JSON and in every format', async () => {
+  const doc = await buildReport(t.db, engine, {
+    kind: 'team',
+    team: 'West Mid',
+    period: 'FY2026-Q2',
+    asOf: '2026-06-12',
+  });
+  const reps = doc.reps as { subject: { name: string }; leftOn?: string }[];
+  expect(reps.map((r) => [r.subject.name, r.leftOn])).toEqual([['Emily White', '2026-06-01']]);
+  expect(renderReport('text', 'team', doc)).toContain('  Emily White (left 2026-06-01)');
+  expect(renderReport('md', 'team', doc)).toContain('| Emily White (left 2026-06-01) |');
+  expect(renderReport('html', 'team', doc)).toContain('Emily White (left 2026-06-01)');
+  const current = await buildReport(t.db, engine, {
+    kind: 'team',
+    team: 'West Enterprise',
+    period: 'FY2026-Q2',
+    asOf: '2026-06-12',
+  });
+  expect((current.reps as { leftOn?: string }[]).every((r) => r.leftOn === undefined)).toBe(true);
 });

@@ -150,73 +150,29 @@ export interface SubjectPartial {
 const Exact = Dec.clone({ precision: 1e9 });
 
 type SumField = readonly [get: (p: SubjectPartial) => Dec, set: (p: SubjectPartial, v: Dec) => void];
+
+/** One money sum of a partial: the object holding it (the partial or one of its parts) and its key there. */
+function sumField<K extends string>(holder: (p: SubjectPartial) => Record<K, Dec>, key: K): SumField {
+  return [
+    (p) => holder(p)[key],
+    (p, v) => {
+      holder(p)[key] = v;
+    },
+  ];
+}
+
 const EXACT_SUMS: readonly SumField[] = [
-  [
-    (p) => p.actual,
-    (p, v) => {
-      p.actual = v;
-    },
-  ],
-  [
-    (p) => p.runRateSum,
-    (p, v) => {
-      p.runRateSum = v;
-    },
-  ],
-  [
-    (p) => p.pipeline.open,
-    (p, v) => {
-      p.pipeline.open = v;
-    },
-  ],
-  [
-    (p) => p.pipeline.weighted,
-    (p, v) => {
-      p.pipeline.weighted = v;
-    },
-  ],
-  [
-    (p) => p.pipeline.overdueAmount,
-    (p, v) => {
-      p.pipeline.overdueAmount = v;
-    },
-  ],
-  [
-    (p) => p.conversion.wonAmount,
-    (p, v) => {
-      p.conversion.wonAmount = v;
-    },
-  ],
-  [
-    (p) => p.conversion.lostAmount,
-    (p, v) => {
-      p.conversion.lostAmount = v;
-    },
-  ],
-  [
-    (p) => p.recent90.wonAmount,
-    (p, v) => {
-      p.recent90.wonAmount = v;
-    },
-  ],
-  [
-    (p) => p.recent90.lostAmount,
-    (p, v) => {
-      p.recent90.lostAmount = v;
-    },
-  ],
-  [
-    (p) => p.prior90.wonAmount,
-    (p, v) => {
-      p.prior90.wonAmount = v;
-    },
-  ],
-  [
-    (p) => p.prior90.lostAmount,
-    (p, v) => {
-      p.prior90.lostAmount = v;
-    },
-  ],
+  sumField((p) => p, 'actual'),
+  sumField((p) => p, 'runRateSum'),
+  sumField((p) => p.pipeline, 'open'),
+  sumField((p) => p.pipeline, 'weighted'),
+  sumField((p) => p.pipeline, 'overdueAmount'),
+  sumField((p) => p.conversion, 'wonAmount'),
+  sumField((p) => p.conversion, 'lostAmount'),
+  sumField((p) => p.recent90, 'wonAmount'),
+  sumField((p) => p.recent90, 'lostAmount'),
+  sumField((p) => p.prior90, 'wonAmount'),
+  sumField((p) => p.prior90, 'lostAmount'),
 ];
 
 /** The inputs of `computeSubjectMetrics` that are the same for every subject of a period as of D. */

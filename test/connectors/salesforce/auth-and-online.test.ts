@@ -8,7 +8,7 @@ import {
   SalesforceAuth,
   type SalesforceAuthConfig,
 } from '../../../src/connectors/salesforce/auth.ts';
-import { SalesforceConnector } from '../../../src/connectors/salesforce/connector.ts';
+import { SalesforceConnector, type SalesforceConnectorConfig } from '../../../src/connectors/salesforce/connector.ts';
 import { checkSalesforceOnline, oneLineMessage } from '../../../src/connectors/salesforce/online-check.ts';
 import { isAppError } from '../../../src/errors.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
@@ -120,7 +120,7 @@ describe('Salesforce auth flows', () => {
   });
 });
 
-function onlineConnector(): SalesforceConnector {
+function onlineConnector(fields?: SalesforceConnectorConfig['fields']): SalesforceConnector {
   const c = sb.credentials;
   return new SalesforceConnector({
     config: {
@@ -129,6 +129,7 @@ function onlineConnector(): SalesforceConnector {
       apiVersion: '62.0',
       auth: { kind: 'client_credentials', clientId: c.clientId, clientSecret: c.clientSecret },
       sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize: 2000 },
+      ...(fields ? { fields } : {}),
     },
     log: silentLogger,
   });
@@ -148,18 +149,7 @@ describe('config check --online', () => {
   });
 
   it('names a configured custom field the org does not have', async () => {
-    const c = sb.credentials;
-    const connector = new SalesforceConnector({
-      config: {
-        id: 'sf',
-        loginUrl: sb.url,
-        apiVersion: '62.0',
-        auth: { kind: 'client_credentials', clientId: c.clientId, clientSecret: c.clientSecret },
-        sync: { lookbackMinutes: 10, apiBudgetShare: 0.5, formulaRefreshEvery: '24h', batchSize: 2000 },
-        fields: { segment: 'Market_Segment__c' },
-      },
-      log: silentLogger,
-    });
+    const connector = onlineConnector({ segment: 'Market_Segment__c' });
     const r = await checkSalesforceOnline(connector);
     expect(r.ok).toBe(false);
     expect(r.lines.map((l) => l.text)).toContain('Opportunity: fields missing or hidden: Market_Segment__c');

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { insertQuotaRep } from './rep-rows.ts';
 
 const AS_OF = '2026-06-12';
 const CURRENT = 'FY2026-Q2';
@@ -28,49 +29,8 @@ async function seed(): Promise<void> {
       { id: 4, kind: 'team', name: 'Team 4', parent_id: 2, source: 'file' },
     ] as never)
     .execute();
-  for (const [i, ext] of REPS.entries()) {
-    const person = i + 1;
-    await db
-      .insertInto('persons')
-      .values({ id: person, email: `${ext}@x.com`, name: `Rep ${ext}` } as never)
-      .execute();
-    await db
-      .insertInto('reps')
-      .values({
-        connection_id: 'sf',
-        external_id: ext,
-        content_hash: 'h',
-        person_id: person,
-        name: `Rep ${ext}`,
-        email: `${ext}@x.com`,
-        is_active: true,
-      })
-      .execute();
-    await db
-      .insertInto('memberships')
-      .values({
-        person_id: person,
-        org_unit_id: i < 3 ? 3 : 4,
-        valid_from: '2020-01-01',
-        valid_to: null,
-        source: 'file',
-      })
-      .execute();
-    await db
-      .insertInto('quotas')
-      .values({
-        source: 'crm',
-        connection_id: 'sf',
-        external_id: `Q${ext}`,
-        owner_external_id: ext,
-        period_start: '2026-04-01',
-        period_end: '2026-06-30',
-        amount: '200000',
-        currency: 'USD',
-        content_hash: 'q',
-      })
-      .execute();
-  }
+  for (const [i, ext] of REPS.entries())
+    await insertQuotaRep(db, { person: i + 1, externalId: ext, teamId: i < 3 ? 3 : 4, quota: '200000' });
   // Four open deals closing this quarter per rep, with assorted probabilities, and one won deal each.
   const rows = [];
   for (const [i, ext] of REPS.entries()) {

@@ -14,6 +14,7 @@ import { validateConfig } from '../../../src/config/load.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
 import type { DirtyKey } from '../../../src/metrics/engine/types.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { insertQuotaRep } from './rep-rows.ts';
 
 const AS_OF = '2026-06-12';
 const CURRENT = 'FY2026-Q2';
@@ -74,43 +75,9 @@ async function reset(): Promise<TestState> {
       .values({ id: Number(team), kind: 'team', name: `Team ${team}`, parent_id: region, source: 'file' } as never)
       .execute();
   for (const [i, ext] of REPS.entries()) {
-    const person = i + 1;
-    await db
-      .insertInto('persons')
-      .values({ id: person, email: `${ext}@x.com`, name: `Rep ${ext}` } as never)
-      .execute();
-    await db
-      .insertInto('reps')
-      .values({
-        connection_id: 'sf',
-        external_id: ext,
-        content_hash: 'h',
-        person_id: person,
-        name: `Rep ${ext}`,
-        email: `${ext}@x.com`,
-        is_active: true,
-      })
-      .execute();
     const team: TeamId = i < 2 ? 3 : 4;
-    await db
-      .insertInto('memberships')
-      .values({ person_id: person, org_unit_id: team, valid_from: '2020-01-01', valid_to: null, source: 'file' })
-      .execute();
+    await insertQuotaRep(db, { person: i + 1, externalId: ext, teamId: team, quota: '300000' });
     state.teams.set(ext, [{ team, from: '2020-01-01' }]);
-    await db
-      .insertInto('quotas')
-      .values({
-        source: 'crm',
-        connection_id: 'sf',
-        external_id: `Q${ext}`,
-        owner_external_id: ext,
-        period_start: '2026-04-01',
-        period_end: '2026-06-30',
-        amount: '300000',
-        currency: 'USD',
-        content_hash: 'q',
-      })
-      .execute();
   }
   await db
     .insertInto('fx_rates')

@@ -200,45 +200,36 @@ function header(ctx: ReportContext, subject: SubjectRef): JsonObject {
 }
 
 /**
- * The reps a team's or region's report lists: its members on the as-of date, and those who left the company during
- * the period while in it (their deals closed before they left are in the totals; someone who moved to another team
- * is listed there instead). The org lists every rep.
+ * A team's or region's report lists its members on the as-of date and those who left the company during the period
+ * while in it (their deals closed before they left are in the totals; someone who moved to another team is listed
+ * there instead): these, with the last day they were in it. The org lists every rep, so it has none.
  */
-export function repsDuring(model: MetricsModel, scope: SubjectRef, period: FiscalPeriod): string[] {
-  const listed = repsIn(model, scope);
-  if (scope.kind === 'org' || scope.kind === 'rep') return listed;
+function leaversOf(model: MetricsModel, scope: SubjectRef, period: FiscalPeriod): Map<string, PlainDate> {
+  const out = new Map<string, PlainDate>();
+  if (scope.kind === 'org' || scope.kind === 'rep') return out;
   const to = earlierOf(model.asOf, period.end);
-  const out = new Set(listed);
   for (const m of model.data.memberships) {
-    if ((scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id || out.has(m.repId)) continue;
+    if (m.validTo === null || (scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id) continue;
     // validTo is exclusive: the membership covers [validFrom, validTo).
-    const overlaps = m.validFrom <= to && (m.validTo === null || m.validTo > period.start);
-    if (overlaps && model.data.reps.has(m.repId) && !membershipOn(model.memberships, m.repId, model.asOf))
-      out.add(m.repId);
-  }
-  return [...out];
-}
-
-async function repObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
-  const out: Json[] = [];
-  const current = new Set(repsIn(ctx.model, scope));
-  for (const id of repsDuring(ctx.model, scope, ctx.period).sort((a, b) => byName(ctx.model, a, b))) {
-    const doc = await subjectReport(ctx, { kind: 'rep', id });
-    // A rep listed for the deals they brought before leaving says when they left.
-    out.push(current.has(id) ? doc : { ...doc, leftOn: lastDayIn(ctx.model, id, scope) });
+    if (m.validFrom > to || m.validTo <= period.start || !model.data.reps.has(m.repId)) continue;
+    if (membershipOn(model.memberships, m.repId, model.asOf)) continue;
+    const last = addDays(m.validTo, -1);
+    const seen = out.get(m.repId);
+    if (seen === undefined || last > seen) out.set(m.repId, last);
   }
   return out;
 }
 
-/** The last day a rep was in a team or region (memberships end the day after, exclusive). */
-function lastDayIn(model: MetricsModel, repId: string, scope: SubjectRef): PlainDate | null {
-  let end: PlainDate | null = null;
-  for (const m of model.data.memberships) {
-    if (m.repId !== repId || m.validTo === null) continue;
-    if ((scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id) continue;
-    if (end === null || m.validTo > end) end = m.validTo;
+async function repObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
+  const leavers = leaversOf(ctx.model, scope, ctx.period);
+  const ids = [...repsIn(ctx.model, scope), ...leavers.keys()].sort((a, b) => byName(ctx.model, a, b));
+  const out: Json[] = [];
+  for (const id of ids) {
+    const doc = await subjectReport(ctx, { kind: 'rep', id });
+    const leftOn = leavers.get(id);
+    out.push(leftOn === undefined ? doc : { ...doc, leftOn });
   }
-  return end === null ? null : addDays(end, -1);
+  return out;
 }
 
 function byName(model: MetricsModel, a: string, b: string): number {

@@ -92,11 +92,11 @@ export function findUnit(model: MetricsModel, kind: 'team' | 'region', name: str
  * someone belongs to on the as-of date (units kept only for past memberships still answer when named).
  */
 export function unitChoices(model: MetricsModel, kind: 'team' | 'region'): string {
-  const asOf = model.asOf;
   const current = new Set<string>();
-  for (const m of model.data.memberships)
-    if (m.validFrom <= asOf && (m.validTo === null || m.validTo > asOf))
-      current.add(kind === 'team' ? m.teamId : m.regionId);
+  for (const rep of model.memberships.keys()) {
+    const m = membershipOn(model.memberships, rep, model.asOf);
+    if (m) current.add(kind === 'team' ? m.teamId : m.regionId);
+  }
   const units = [...model.data.units.values()].filter((u) => u.kind === kind);
   const live = units.filter((u) => current.has(u.id));
   const names = [...new Set((live.length > 0 ? live : units).map((u) => u.name))].sort((a, b) => a.localeCompare(b));

@@ -14,6 +14,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { addDays, addMonths, type PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
+import { pushTo } from '../../util/multimap.ts';
 import type { Activity, ActivityType, Deal, DealSplit, FxRate, Membership, StageCategory } from '../math/types.ts';
 
 /** One rep: a person, or a CRM user not yet linked to a person. */
@@ -276,10 +277,7 @@ async function loadDeals(
   ]);
   const history = new Map<string, HistoryRow[]>();
   for (const h of changedAfter.rows) {
-    const k = `${h.connection_id}:${h.deal_external_id}`;
-    const list = history.get(k);
-    if (list) list.push(h);
-    else history.set(k, [h]);
+    pushTo(history, `${h.connection_id}:${h.deal_external_id}`, h);
   }
   const deals: Deal[] = [];
   for (const r of rows.rows) {

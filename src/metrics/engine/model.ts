@@ -9,6 +9,7 @@
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { type Dec, ZERO } from '../../util/money.ts';
+import { pushTo } from '../../util/multimap.ts';
 import { bookDeals, type Credit } from '../math/booking.ts';
 import { buildFxTable, type ConversionIssue, convertAmount, type FxTable } from '../math/currency.ts';
 import {
@@ -51,12 +52,6 @@ interface RepState {
 }
 
 const LEVELS: readonly RollupLevel[] = ['team', 'region', 'org'];
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
-}
 
 function groupIdOn(index: MembershipIndex, repKey: string, level: RollupLevel, date: PlainDate): string | null {
   const m = membershipOn(index, repKey, date);
@@ -149,7 +144,7 @@ export class MetricsModel {
       const owner = new Map(deals.map((d) => [d.id, d.ownerId] as const));
       for (const issue of booked.issues) {
         const o = owner.get(issue.recordId);
-        if (o !== undefined && keep(o)) push(this.issues, o, issue);
+        if (o !== undefined && keep(o)) pushTo(this.issues, o, issue);
       }
     }
     for (const c of booked.credits) {
@@ -179,13 +174,13 @@ export class MetricsModel {
       for (const c of s.credits) {
         if (c.overlay) continue;
         const g = groupIdOn(this.memberships, key, level, c.category === 'open' ? this.asOf : c.deal.closeDate);
-        if (g !== null) push(byGroup, g, c);
+        if (g !== null) pushTo(byGroup, g, c);
       }
       s.grouped[level] = byGroup;
       const acts = new Map<string, Activity[]>();
       for (const a of s.activities) {
         const g = groupIdOn(this.memberships, key, level, a.date);
-        if (g !== null) push(acts, g, a);
+        if (g !== null) pushTo(acts, g, a);
       }
       s.groupedActivities[level] = acts;
     }

@@ -21,6 +21,7 @@ import { type Kysely, sql } from 'kysely';
 import type { OrgFile } from '../../config/org-file.ts';
 import type { Database } from '../../db/schema.ts';
 import { addDays, earlierOf, type PlainDate } from '../../util/date.ts';
+import { pushTo } from '../../util/multimap.ts';
 import type { DirtyKey } from './types.ts';
 
 export interface OrgModelOptions {
@@ -137,12 +138,6 @@ function unitNames(roles: ReadonlyMap<string, RoleNode>, parents: ReadonlySet<st
   return proposed;
 }
 
-function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
-}
-
 /** The most frequent entry, ties to the lowest: the manager most members name. */
 function mostNamed(ids: readonly number[]): number | null {
   const votes = new Map<number, number>();
@@ -200,7 +195,7 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     const role = key !== null && roles.has(key) ? key : null;
     roleOf.set(p.person_id, role);
     // Who holds a role now: the leavers did once.
-    if (role !== null && p.active) append(holders, role, p.person_id);
+    if (role !== null && p.active) pushTo(holders, role, p.person_id);
   }
   // The role whose team a person is in: the role they report into, or their own when others report into it and
   // they sell too (a player-coach). A person with reports and no quota is a manager, in no team.
@@ -213,7 +208,7 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     } else teamRoleOf.set(p.person_id, (roles.get(role) as RoleNode).parent ?? role);
   }
   const membersOf = new Map<string, number[]>();
-  for (const [person, team] of teamRoleOf) append(membersOf, team, person);
+  for (const [person, team] of teamRoleOf) pushTo(membersOf, team, person);
   const managerOf = new Map(people.rows.map((p) => [p.person_id, p.manager_person_id] as const));
   // A team's manager: whoever holds its role (the one most members name when several do); a vacant or flat role
   // falls back to the manager most members name in the CRM.

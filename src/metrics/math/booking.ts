@@ -6,6 +6,7 @@
  */
 import type { PlainDate } from '../../util/date.ts';
 import { Dec, ZERO } from '../../util/money.ts';
+import { pushTo } from '../../util/multimap.ts';
 import { type ConversionIssue, conversionDate, convertAmount, type FxTable } from './currency.ts';
 import type { BookingPolicy, Deal, DealSplit, StageCategory } from './types.ts';
 
@@ -65,9 +66,7 @@ export function bookDeals(
   const splitsByDeal = new Map<string, DealSplit[]>();
   if (policy.splits) {
     for (const s of splits) {
-      const list = splitsByDeal.get(s.dealId);
-      if (list) list.push(s);
-      else splitsByDeal.set(s.dealId, [s]);
+      pushTo(splitsByDeal, s.dealId, s);
     }
   }
   const credits: Credit[] = [];

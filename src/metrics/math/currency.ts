@@ -7,6 +7,7 @@
  */
 import type { PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
+import { pushTo } from '../../util/multimap.ts';
 import type { Deal, FxRate, Period, Quota } from './types.ts';
 
 /** Why a record could not be converted. */
@@ -27,9 +28,7 @@ export interface FxTable {
 export function buildFxTable(base: string, rates: readonly FxRate[]): FxTable {
   const byCurrency = new Map<string, FxRate[]>();
   for (const r of rates) {
-    const list = byCurrency.get(r.currency);
-    if (list) list.push(r);
-    else byCurrency.set(r.currency, [r]);
+    pushTo(byCurrency, r.currency, r);
   }
   for (const list of byCurrency.values())
     list.sort((a, b) => (a.validFrom < b.validFrom ? -1 : a.validFrom > b.validFrom ? 1 : 0));

@@ -4,6 +4,7 @@
  */
 import { addMonths, type PlainDate } from '../../util/date.ts';
 import { Dec, ZERO } from '../../util/money.ts';
+import { pushTo } from '../../util/multimap.ts';
 import type { StatusBand } from './types.ts';
 
 export interface RankInput {
@@ -67,9 +68,7 @@ export function rankWithinGroups(
   for (const e of entries) {
     const g = groupOf(e.id);
     if (g === null) continue;
-    const list = groups.get(g);
-    if (list) list.push(e);
-    else groups.set(g, [e]);
+    pushTo(groups, g, e);
   }
   const out = new Map<string, Ranked & { group: string }>();
   for (const [group, list] of groups) for (const r of rankSubjects(list)) out.set(r.id, { ...r, group });

@@ -6,6 +6,7 @@
  */
 import type { PlainDate } from '../../util/date.ts';
 import { type Dec, ZERO } from '../../util/money.ts';
+import { pushTo } from '../../util/multimap.ts';
 import type { Credit } from './booking.ts';
 import type { Membership, Period } from './types.ts';
 
@@ -20,9 +21,7 @@ export type MembershipIndex = ReadonlyMap<string, readonly Membership[]>;
 export function indexMemberships(memberships: readonly Membership[]): MembershipIndex {
   const byRep = new Map<string, Membership[]>();
   for (const m of memberships) {
-    const list = byRep.get(m.repId);
-    if (list) list.push(m);
-    else byRep.set(m.repId, [m]);
+    pushTo(byRep, m.repId, m);
   }
   for (const list of byRep.values())
     list.sort((a, b) => (a.validFrom < b.validFrom ? -1 : a.validFrom > b.validFrom ? 1 : 0));
@@ -69,10 +68,7 @@ export function groupCredits(
       unassigned.push(c);
       continue;
     }
-    const id = groupIdOf(m, level);
-    const list = groups.get(id);
-    if (list) list.push(c);
-    else groups.set(id, [c]);
+    pushTo(groups, groupIdOf(m, level), c);
   }
   return { groups, unassigned };
 }

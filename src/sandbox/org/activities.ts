@@ -4,6 +4,7 @@
  * Leads: a share of new-customer deals started as a converted lead; more leads never converted.
  */
 import { maxDate, minDate, type PlainDate } from '../../util/date.ts';
+import { pushTo } from '../../util/multimap.ts';
 import type { DraftDeal } from './deals.ts';
 import type { Activity, ActivityType, Lead, LeadStatus, Person } from './model.ts';
 import {
@@ -67,9 +68,7 @@ export function generateActivities(
 ): Activity[] {
   const byOwner = new Map<string, number[]>();
   deals.forEach((d, i) => {
-    const list = byOwner.get(d.ownerKey);
-    if (list) list.push(i);
-    else byOwner.set(d.ownerKey, [i]);
+    pushTo(byOwner, d.ownerKey, i);
   });
   const out: Activity[] = [];
   const late = plusDays(opts.anchor, -3);

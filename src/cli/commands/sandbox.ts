@@ -13,8 +13,8 @@ import type { CommandContext } from '../program.ts';
 /** The default first port: stable, so a pasted config survives restarts. */
 export const DEFAULT_SANDBOX_PORT = 8410;
 
-/** The `connections:` entry that points a Salesforce connection at a running sandbox (the CLI block, the demo). */
-export function sandboxConnection(sb: SalesforceSandbox, id = 'sf-sandbox') {
+/** A Salesforce connection entry that logs in to a running sandbox with its refresh token, and nothing more. */
+export function sandboxLogin(sb: SalesforceSandbox, id: string) {
   return {
     id,
     type: 'salesforce' as const,
@@ -26,9 +26,12 @@ export function sandboxConnection(sb: SalesforceSandbox, id = 'sf-sandbox') {
       clientSecret: sb.credentials.clientSecret,
       refreshToken: sb.credentials.refreshToken,
     },
-    schedule: { every: '15m' },
-    writeback: { target: 'user_fields' as const },
   };
+}
+
+/** The `connections:` entry that points a Salesforce connection at a running sandbox (the CLI block, the demo). */
+export function sandboxConnection(sb: SalesforceSandbox, id = 'sf-sandbox') {
+  return { ...sandboxLogin(sb, id), schedule: { every: '15m' }, writeback: { target: 'user_fields' as const } };
 }
 
 /** The YAML a user pastes into quota-tracker.yaml: one salesforce connection pointing at the sandbox. */

@@ -38,6 +38,8 @@ const summary = await runSync({
   stream: env('QT_STREAM'),
   calendar: createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 }),
   trigger: 'test',
+  // One line per committed page, so a test can kill the run at a chosen point of its progress.
+  onProgress: (p) => process.stdout.write(`page ${p.pages}\n`),
 });
 process.stdout.write(`${JSON.stringify(summary)}\n`);
 await db.destroy();

@@ -11,6 +11,7 @@ import * as m02 from './migrations/2026-11-25_02_people_and_org.ts';
 import * as m03 from './migrations/2026-11-25_03_crm_records.ts';
 import * as m04 from './migrations/2026-11-25_04_metrics_and_alerts.ts';
 import * as m05 from './migrations/2026-11-25_05_writeback_and_tokens.ts';
+import * as m06 from './migrations/2026-12-06_01_alert_task_day.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-11-25_03_crm_records': m03,
   '2026-11-25_04_metrics_and_alerts': m04,
   '2026-11-25_05_writeback_and_tokens': m05,
+  '2026-12-06_01_alert_task_day': m06,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

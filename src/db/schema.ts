@@ -384,6 +384,8 @@ export interface AlertTasksTable {
   manager_person_id: number | null;
   crm_task_id: string | null;
   last_error: string | null;
+  /** The day (org time zone, program clock) the task counts against its manager's daily cap. */
+  sent_on: string;
   created_at: TimestampDefault;
   closed_at: Timestamp | null;
 }

@@ -15,7 +15,7 @@ import { deliverAlertTasks, type TaskSink } from '../../src/sync/writeback/alert
 import { defaultLayout, metricFieldValues, unitsByField } from '../../src/sync/writeback/fields.ts';
 import { enqueueWriteback } from '../../src/sync/writeback/ledger.ts';
 import { pushPending, type WritebackSink } from '../../src/sync/writeback/push.ts';
-import { today } from '../../src/util/date.ts';
+import { addDays, today } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
@@ -110,7 +110,6 @@ describe('a worker killed between the CRM call and its bookkeeping', () => {
       connectionId: 'sf',
       calendar,
       today: day,
-      dayStart: new Date(`${day}T00:00:00Z`),
       maxTasksPerManagerPerDay: 5,
       log: silentLogger,
     };
@@ -147,12 +146,27 @@ describe('a worker killed between the CRM call and its bookkeeping', () => {
       sink: real,
       calendar,
       today: day,
-      dayStart: new Date(`${day}T00:00:00Z`),
       maxTasksPerManagerPerDay: 5,
       log: silentLogger,
     });
     expect(r.closed).toBe(1);
     expect(sb.store.get('Task', first.crm_task_id as string)?.Status).toBe('Completed');
+  });
+
+  it('counts the cap by the business day: the next day the two held back go out', async () => {
+    const real = new SalesforceTaskWriter(connector.client, silentLogger);
+    const r = await deliverAlertTasks(fresh.db, {
+      connectionId: 'sf',
+      sink: real,
+      calendar,
+      today: addDays(day, 1),
+      maxTasksPerManagerPerDay: 5,
+      log: silentLogger,
+    });
+    expect(r).toMatchObject({ created: 2, capped: 0, failed: 0 });
+    expect(tasksInCrm()).toHaveLength(7);
+    const days = await fresh.db.selectFrom('alert_tasks').select('sent_on').orderBy('alert_id').execute();
+    expect(days.map((d) => String(d.sent_on))).toEqual([...Array(5).fill(day), addDays(day, 1), addDays(day, 1)]);
   });
 
   it('re-sends field values the CRM accepted but the ledger never recorded: nothing lost, same values', async () => {

@@ -31,8 +31,6 @@ export interface DeliverOptions {
   calendar: FiscalCalendar;
   /** Today in the org's time zone: the cap's day and the tasks' due date base. */
   today: PlainDate;
-  /** Midnight of `today` in the org's time zone, as an instant: tasks created since count toward the cap. */
-  dayStart: Date;
   maxTasksPerManagerPerDay: number;
   log: Logger;
   /** Connections in config order: a person with reps in several gets tasks in the first that knows the manager. */
@@ -204,7 +202,7 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
     .select(['assignee_external_id'])
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('connection_id', '=', o.connectionId)
-    .where('created_at', '>=', o.dayStart)
+    .where('sent_on', '=', o.today)
     .groupBy('assignee_external_id')
     .execute();
   const usedToday = new Map(today.map((t) => [t.assignee_external_id ?? '', Number(t.n)]));
@@ -264,6 +262,7 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
             task_external_key: key,
             assignee_external_id: rep.managerExternalId,
             manager_person_id: rep.managerPersonId,
+            sent_on: o.today,
           })
           .onConflict((oc) => oc.doNothing())
           .execute();
@@ -322,7 +321,7 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
       result.closed++;
       await db
         .updateTable('alert_tasks')
-        .set({ closed_at: new Date() })
+        .set({ closed_at: new Date() }) // wall-clock: an audit stamp
         .where('alert_id', '=', t.alert_id)
         .where('severity', '=', t.severity)
         .execute();

@@ -7,7 +7,9 @@
  * dry-run` computes and logs the plan and writes nothing. A past `asOf` (`sync --as-of`) writes nothing unless
  * `deliver` is set: yesterday's numbers must not overwrite today's in the CRM.
  */
+
 import type { Kysely } from 'kysely';
+import { now } from '../../clock.ts';
 import { createFiscalCalendar } from '../../config/calendar.ts';
 import type { Config, SalesforceConnectionConfig } from '../../config/schema.ts';
 import type { SalesforceConnector } from '../../connectors/salesforce/connector.ts';
@@ -75,8 +77,7 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   if (!config.writeback.enabled || !conn.writeback.enabled) {
     return { connectionId: id, status: 'disabled', reason: 'writeback.enabled is false' };
   }
-  const now = ctx.now?.() ?? new Date();
-  const today = todayIn(config.calendar.timezone, now);
+  const today = todayIn(config.calendar.timezone, (ctx.now ?? now)());
   const asOf = o.asOf ?? today;
   if (asOf < today && !o.deliver) {
     return {
@@ -144,23 +145,6 @@ export function salesforceWriterFor(
   });
 }
 
-/** Midnight of `day` in a time zone, as an instant (for "tasks created today"). */
-export function startOfDay(day: PlainDate, timeZone: string): Date {
-  const guess = new Date(`${day}T00:00:00Z`);
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).formatToParts(guess);
-  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value);
-  const local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'));
-  return new Date(guess.getTime() - (local - guess.getTime()));
-}
-
 /** Delivers alert tasks through one connection (a no-op when alerts or write-back are off, or in dry-run). */
 export async function deliverAlerts(
   ctx: WritebackContext,
@@ -172,8 +156,7 @@ export async function deliverAlerts(
   if (!config.alerts.enabled) return { skipped: 'alerts.enabled is false' };
   if (!config.writeback.enabled || !conn.writeback.enabled) return { skipped: 'writeback.enabled is false' };
   if (config.writeback.mode === 'dry-run') return { skipped: 'writeback.mode is dry-run' };
-  const now = ctx.now?.() ?? new Date();
-  const today = todayIn(config.calendar.timezone, now);
+  const today = todayIn(config.calendar.timezone, (ctx.now ?? now)());
   const connector = await ctx.connector(connectionId);
   const sink = new SalesforceTaskWriter(connector.client, log, conn.writeback.fields.alertKey);
   const result = await deliverAlertTasks(db, {
@@ -181,7 +164,6 @@ export async function deliverAlerts(
     sink,
     calendar: createFiscalCalendar(config.calendar),
     today,
-    dayStart: startOfDay(today, config.calendar.timezone),
     maxTasksPerManagerPerDay: config.alerts.maxTasksPerManagerPerDay,
     log,
     connectionOrder: config.connections.map((c) => c.id),

@@ -6,7 +6,9 @@
  * Exit codes: 0 success, 1 failure, 2 bad usage or bad config. Errors go to stderr as one sentence (an AppError's
  * `toUserString()`), with the stack only under `--verbose`.
  */
+
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { clockFromEnv } from '../clock.ts';
 import { PERIOD_ID_EXPECTED, PERIOD_ID_RE } from '../config/period-id.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { isPlainDate } from '../util/date.ts';
@@ -282,6 +284,8 @@ export async function runCli(
       exitCode = 1;
       return;
     }
+    // A QUOTA_TRACKER_NOW that is not a date stops every command before it acts on some other day.
+    clockFromEnv();
     const mod = await impl();
     exitCode = await mod.run(ctx);
   });

@@ -159,7 +159,7 @@ async function reuse(dataDir: string, port: number, logger?: Logger): Promise<Em
  */
 async function withStartupLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   const lockFile = `${dataDir}.lock`;
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 120_000; // wall-clock: a timeout
   for (;;) {
     try {
       await writeFile(lockFile, String(process.pid), { flag: 'wx' });
@@ -171,6 +171,7 @@ async function withStartupLock<T>(dataDir: string, fn: () => Promise<T>): Promis
         await rm(lockFile, { force: true });
         continue;
       }
+      // wall-clock: a timeout
       if (Date.now() > deadline) {
         throw new AppError(
           'DB_EMBEDDED_FAILED',

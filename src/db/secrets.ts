@@ -105,7 +105,7 @@ export async function saveCredential(
     ciphertext: sealed.ciphertext,
     iv: sealed.iv,
     auth_tag: sealed.authTag,
-    updated_at: new Date(),
+    updated_at: new Date(), // wall-clock: an audit stamp
   };
   try {
     await db

@@ -4,7 +4,9 @@
  * connection, and one that opened, escalated or resolved alerts queues delivery. Queued follow-ups are
  * deduplicated (runtime.ts), so a burst of pages asks for one recompute.
  */
+
 import type { Kysely } from 'kysely';
+import { now } from '../clock.ts';
 import { createFiscalCalendar } from '../config/calendar.ts';
 import type { Config } from '../config/schema.ts';
 import type { SalesforceConnector } from '../connectors/salesforce/connector.ts';
@@ -71,7 +73,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     return c;
   };
   const wbCtx: WritebackContext = { db, config, log, connector, ...(ctx.now ? { now: ctx.now } : {}) };
-  const todayNow = () => today(config.calendar.timezone, ctx.now?.() ?? new Date());
+  const todayNow = () => today(config.calendar.timezone, (ctx.now ?? now)());
 
   const handlers: JobHandlers = {
     sync: async (p, job) => {

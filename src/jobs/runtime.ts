@@ -188,7 +188,7 @@ export class JobRuntime {
       const delay = delayFor(e);
       if (delay !== null && token !== undefined) {
         log.info({ delayMs: delay, reason: (e as Error).message }, 'job delayed');
-        await job.moveToDelayed(Date.now() + delay, token);
+        await job.moveToDelayed(Date.now() + delay, token); // wall-clock: BullMQ schedules in real time
         throw new DelayedError();
       }
       if (isPermanent(e)) {

@@ -3,7 +3,9 @@
  * from the warehouse as of the requested date (the past is rebuilt from stage history), through the same model
  * and math as the engine's snapshots, so a report for today equals the stored snapshot.
  */
+
 import type { Kysely } from 'kysely';
+import { now } from '../clock.ts';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -47,11 +49,11 @@ export interface ResolvedRequest {
 }
 
 /** The as-of date and period of a request, with the earlier periods its history shows. */
-export function resolveRequest(engine: MetricsEngine, req: ReportRequest, now: Date = new Date()): ResolvedRequest {
+export function resolveRequest(engine: MetricsEngine, req: ReportRequest, at: Date = now()): ResolvedRequest {
   const s = engine.settings;
   if (req.asOf !== undefined && !isPlainDate(req.asOf))
     throw new AppError('USAGE', `--as-of must be a date as YYYY-MM-DD, got "${req.asOf}"`, { where: '--as-of' });
-  const asOf = req.asOf ?? today(s.timezone, now);
+  const asOf = req.asOf ?? today(s.timezone, at);
   const period =
     req.period === undefined ? s.calendar.periodContaining(asOf, 'quarter') : s.calendar.periodById(req.period);
   const history: FiscalPeriod[] = [];

@@ -4,7 +4,9 @@
  * new owner x old and new fiscal quarter), quarantines what could not be normalized, and stores the cursor. If the
  * process dies, the transaction rolls back and the previous page's cursor is where the next run resumes.
  */
+
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { now } from '../clock.ts';
 import type { ColumnValue, NormalizedRecord, Page, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { toJsonb } from '../db/schema.ts';
@@ -67,11 +69,11 @@ export const RATES_CHANGED_KEY = 'fx_rates_changed';
 
 export async function raiseRatesChanged(db: Kysely<Database>): Promise<void> {
   await sql`insert into config_state (key, hash, value) values (${RATES_CHANGED_KEY}, 'raised', null)
-    on conflict (key) do update set applied_at = now()`.execute(db);
+    on conflict (key) do update set applied_at = now()`.execute(db); // wall-clock: an audit stamp
 }
 
 function runDay(ctx: ApplyContext): string {
-  return ctx.today ?? new Date().toISOString().slice(0, 10);
+  return ctx.today ?? now().toISOString().slice(0, 10);
 }
 
 /** Dirty keys for a set of owners and dates: every owner x every quarter. */
@@ -148,7 +150,7 @@ async function upsertRecord(trx: AnyDb, table: string, ctx: ApplyContext, rec: N
     connection_id: ctx.connectionId,
     external_id: rec.externalId,
     source_modified_at: rec.sourceModifiedAt,
-    synced_at: new Date(),
+    synced_at: new Date(), // wall-clock: an audit stamp
   };
   if (table === 'fx_rates') {
     // fx_rates is keyed by (connection, source, currency, valid_from) and keeps no hash or deleted flag.
@@ -163,7 +165,7 @@ async function upsertRecord(trx: AnyDb, table: string, ctx: ApplyContext, rec: N
           rate: (rec.row as { rate: string }).rate,
           valid_to: (rec.row as { valid_to: string | null }).valid_to,
           source_modified_at: rec.sourceModifiedAt,
-          synced_at: new Date(),
+          synced_at: new Date(), // wall-clock: an audit stamp
         }),
       )
       .execute();
@@ -179,16 +181,16 @@ async function upsertSynced(
   ctx: ApplyContext,
   items: ReadonlyArray<{ rec: NormalizedRecord; hash: string }>,
 ): Promise<void> {
-  const now = new Date();
+  const stamp = new Date(); // wall-clock: an audit stamp
   const values = items.map(({ rec, hash }) => ({
     connection_id: ctx.connectionId,
     external_id: rec.externalId,
     source_modified_at: rec.sourceModifiedAt,
-    synced_at: now,
+    synced_at: stamp,
     ...rec.row,
     content_hash: hash,
     is_deleted: rec.isDeleted,
-    deleted_at: rec.isDeleted ? now : null,
+    deleted_at: rec.isDeleted ? stamp : null,
     last_seen_run_id: ctx.runId,
     ...(table === 'quotas' ? { source: 'crm' } : {}),
   }));
@@ -241,7 +243,7 @@ async function markDeleted(
   }
   let q = trx
     .updateTable(table)
-    .set({ is_deleted: true, deleted_at: new Date(), last_seen_run_id: ctx.runId, synced_at: new Date() })
+    .set({ is_deleted: true, deleted_at: new Date(), last_seen_run_id: ctx.runId, synced_at: new Date() }) // wall-clock: audit stamps
     .where('connection_id', '=', ctx.connectionId)
     .where('is_deleted', '=', false);
   if (ctx.stream.scope) q = q.where(ctx.stream.scope.column, '=', ctx.stream.scope.value);
@@ -331,7 +333,7 @@ export async function applyPage(
     if (hash === row.content_hash) continue;
     await trx
       .updateTable(table)
-      .set({ ...patch.columns, content_hash: hash, synced_at: new Date() })
+      .set({ ...patch.columns, content_hash: hash, synced_at: new Date() }) // wall-clock: an audit stamp
       .where('connection_id', '=', ctx.connectionId)
       .where('external_id', '=', patch.externalId)
       .execute();
@@ -399,7 +401,7 @@ export async function applyPage(
           reason_code: q.reasonCode,
           reason: q.reason,
           payload: toJsonb(q.payload ?? null),
-          last_seen_at: new Date(),
+          last_seen_at: new Date(), // wall-clock: an audit stamp
           resolved_at: null,
           seen_count: sql`quarantine.seen_count + 1`,
         }),
@@ -409,7 +411,7 @@ export async function applyPage(
   if (byId.size > 0) {
     await trx
       .updateTable('quarantine')
-      .set({ resolved_at: new Date() })
+      .set({ resolved_at: new Date() }) // wall-clock: an audit stamp
       .where('connection_id', '=', ctx.connectionId)
       .where('stream', '=', ctx.stream.name)
       .where('resolved_at', 'is', null)
@@ -420,8 +422,9 @@ export async function applyPage(
   await trx
     .insertInto('sync_cursors')
     .values({ connection_id: ctx.connectionId, stream: ctx.stream.name, cursor: toJsonb(cursorJson) })
-    .onConflict((oc) =>
-      oc.columns(['connection_id', 'stream']).doUpdateSet({ cursor: toJsonb(cursorJson), updated_at: new Date() }),
+    .onConflict(
+      (oc) =>
+        oc.columns(['connection_id', 'stream']).doUpdateSet({ cursor: toJsonb(cursorJson), updated_at: new Date() }), // wall-clock: an audit stamp
     )
     .execute();
 

@@ -29,8 +29,9 @@ export async function bindOrg(db: Kysely<Database>, connectionId: string, identi
     .set({
       crm_org_id: identity.orgId,
       instance_url: identity.instanceUrl,
+      // wall-clock: audit stamps
       bound_at: new Date(),
-      updated_at: new Date(),
+      updated_at: new Date(), // wall-clock: see above
     })
     .where('id', '=', connectionId)
     .where('crm_org_id', 'is', null)

@@ -4,7 +4,9 @@
  * connection and stream at a time (advisory lock); the connection is bound to its CRM org on the first sync and a
  * different org later is refused.
  */
+
 import type { Kysely } from 'kysely';
+import { now } from '../clock.ts';
 import { type Connector, parseCursor, type StreamSpec, type SyncCursor } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -81,8 +83,8 @@ async function startingCursor(opts: RunSyncOptions, spec: StreamSpec, log: Logge
     .executeTakeFirst();
   if (!opts.full) return parseCursor(row?.cursor ?? null, log);
   // A full re-read owes a sweep when rows may exist that the CRM no longer has.
-  const now = (opts.now ?? (() => new Date()))().toISOString();
-  return { v: 1, phase: 'initial', deletesCheckedTo: now, sweepPending: row !== undefined };
+  const at = (opts.now ?? now)().toISOString();
+  return { v: 1, phase: 'initial', deletesCheckedTo: at, sweepPending: row !== undefined };
 }
 
 async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): Promise<SyncSummary> {
@@ -107,7 +109,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     quarantined: 0,
     apiCalls: 0,
   };
-  const today = (opts.now ?? (() => new Date()))().toISOString().slice(0, 10);
+  const today = (opts.now ?? now)().toISOString().slice(0, 10);
   const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar, today };
   let status: SyncStatus = 'succeeded';
   let error: AppError | undefined;
@@ -139,7 +141,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     .updateTable('sync_runs')
     .set({
       status,
-      finished_at: new Date(),
+      finished_at: new Date(), // wall-clock: an audit stamp
       error_code: error?.code ?? null,
       error_message: error ? error.toUserString() : null,
     })

@@ -2,6 +2,7 @@
  * Calendar dates as plain `YYYY-MM-DD` strings. Metrics are functions of dates in the org's time zone, never of
  * instants, so dates are handled as day numbers (days since 1970-01-01) and never pass through a local-time Date.
  */
+import { now } from '../clock.ts';
 import { AppError } from '../errors.ts';
 
 /** A calendar date, `YYYY-MM-DD`. */
@@ -124,7 +125,7 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
-/** Today in the given time zone. */
-export function today(timeZone: string, now: Date = new Date()): PlainDate {
-  return dateInZone(now, timeZone);
+/** Today in the given time zone, by the program's clock (`src/clock.ts`) unless `at` is given. */
+export function today(timeZone: string, at: Date = now()): PlainDate {
+  return dateInZone(at, timeZone);
 }

@@ -13,6 +13,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import type { Principal } from './tokens.ts';
 
@@ -83,9 +84,10 @@ export interface SubtreeResolver {
  * The org tree in the warehouse: a manager's subtree is every org unit they manage and the units below it, and a
  * person is in it when they are a current member of one of those units.
  */
-export function databaseSubtree(db: Kysely<Database>): SubtreeResolver {
+export function databaseSubtree(db: Kysely<Database>, timeZone = 'UTC'): SubtreeResolver {
   return {
     async isInSubtree(managerEmail, subjectEmail) {
+      const day = today(timeZone);
       const result = await sql<{ found: number }>`
         with recursive units as (
           select ou.id from org_units ou join persons p on p.id = ou.manager_person_id
@@ -95,7 +97,7 @@ export function databaseSubtree(db: Kysely<Database>): SubtreeResolver {
         )
         select 1 as found from memberships m join persons p on p.id = m.person_id
         where m.org_unit_id in (select id from units) and lower(p.email) = lower(${subjectEmail})
-          and m.valid_from <= current_date and (m.valid_to is null or m.valid_to > current_date)
+          and m.valid_from <= ${day} and (m.valid_to is null or m.valid_to > ${day})
         limit 1`.execute(db);
       return result.rows.length > 0;
     },

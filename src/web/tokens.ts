@@ -87,7 +87,7 @@ async function personKnown(db: Kysely<Database>, email: string): Promise<boolean
 export async function revokeApiToken(db: Kysely<Database>, id: string): Promise<void> {
   const row = await db
     .updateTable('api_tokens')
-    .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` })
+    .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` }) // wall-clock: an audit stamp
     .where('id', '=', id)
     .returning('id')
     .executeTakeFirst();
@@ -114,8 +114,9 @@ export async function authenticate(db: Kysely<Database>, bearer: string | null |
   const stored = Buffer.from(row.token_hash, 'hex');
   if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return null;
   if (row.revoked_at !== null) return null;
+  // wall-clock: last use is an audit stamp, written at most once a minute
   if (row.last_used_at === null || Date.now() - row.last_used_at.getTime() > 60_000) {
-    await db.updateTable('api_tokens').set({ last_used_at: new Date() }).where('id', '=', id).execute();
+    await db.updateTable('api_tokens').set({ last_used_at: new Date() }).where('id', '=', id).execute(); // wall-clock: see above
   }
   return { tokenId: row.id, role: row.role, subjectEmail: row.subject_email };
 }

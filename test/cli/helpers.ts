@@ -14,14 +14,16 @@ export interface RunResult {
 
 /**
  * Runs `node bin/quota-tracker.js ...args` in `cwd` (a fresh empty folder by default, so no stray
- * ./quota-tracker.yaml is picked up), with only the given environment on top of PATH and HOME.
+ * ./quota-tracker.yaml is picked up), with only the given environment on top of PATH, HOME and QUOTA_TRACKER_NOW.
  */
 export async function runBin(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): Promise<RunResult> {
   const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), 'qt-cli-')));
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env };
+  // The program's clock follows the run's (QUOTA_TRACKER_NOW), so a child lives on the same day as its test.
+  const pinned = process.env.QUOTA_TRACKER_NOW ? { QUOTA_TRACKER_NOW: process.env.QUOTA_TRACKER_NOW } : {};
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...pinned, ...options.env };
   return new Promise((done) => {
     execFile(process.execPath, [BIN, ...args], { cwd, env, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

@@ -32,6 +32,8 @@ export interface DemoOptions {
   dataDir?: string;
   /** Progress lines (stderr in the CLI). */
   progress?: (line: string) => void;
+  /** The database to (re)create for the demo; default `quota_tracker_demo` (tests running side by side pass their own). */
+  database?: string;
   /** Keep the database and sandbox open and hand them to the caller (tests compare with reports). */
   keepOpen?: boolean;
 }
@@ -67,12 +69,13 @@ async function waitForDisconnects(adminUrl: string, name: string, timeoutMs = 50
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   try {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + timeoutMs; // wall-clock: a timeout
     for (;;) {
       const r = await c.query<{ n: string }>(
         'select count(*) as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
         [name],
       );
+      // wall-clock: a timeout
       if (Number(r.rows[0]?.n ?? 0) === 0 || Date.now() > deadline) return;
       await sleep(20);
     }
@@ -91,8 +94,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the whole demo and returns the dashboard. */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
-  const started = Date.now();
+  const started = Date.now(); // wall-clock: the pipeline's duration
   const say = o.progress ?? (() => {});
+  const database = o.database ?? DEMO_DATABASE;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) {
+    throw new AppError('USAGE', `the demo database name must be a plain identifier, got "${database}"`);
+  }
   const { startSalesforceSandbox } = await import('../../sandbox/salesforce/index.ts');
   const { startEmbeddedServer } = await import('../../db/embedded.ts');
   const { connect } = await import('../../db/index.ts');
@@ -130,14 +137,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       closers.push(() => server.stop());
       adminUrl = server.adminUrl;
       // Closers run last to first: this one runs after the pools below are closed, before the server stops.
-      if (server.started) closers.push(() => waitForDisconnects(server.adminUrl, DEMO_DATABASE));
+      if (server.started) closers.push(() => waitForDisconnects(server.adminUrl, database));
     }
-    await recreateDatabase(adminUrl, DEMO_DATABASE);
-    const url = withDatabase(adminUrl, DEMO_DATABASE);
+    await recreateDatabase(adminUrl, database);
+    const url = withDatabase(adminUrl, database);
     const db = await connect(url, 10, o.log);
     closers.push(() => db.destroy());
     await migrateToLatest(db);
-    say(`PostgreSQL ${o.databaseUrl ? 'at DATABASE_URL' : '(embedded)'}: database ${DEMO_DATABASE} migrated`);
+    say(`PostgreSQL ${o.databaseUrl ? 'at DATABASE_URL' : '(embedded)'}: database ${database} migrated`);
 
     const config = configSchema.parse({
       queue: { prefix: 'quota-tracker-demo' },
@@ -175,6 +182,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const q = service.runtime.queue;
     let quietSince = 0;
     for (;;) {
+      // wall-clock: a timeout
       if (Date.now() - started > 120_000) {
         throw new AppError('INTERNAL', 'the demo pipeline did not settle within two minutes');
       }
@@ -183,8 +191,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const busy = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
       const syncsDone = states.every((s) => s === 'completed' || s === 'failed' || s === undefined);
       if (syncsDone && busy === 0) {
+        // wall-clock: how long the queue has been quiet
         if (quietSince === 0) quietSince = Date.now();
-        if (Date.now() - quietSince > 600) break;
+        if (Date.now() - quietSince > 600) break; // wall-clock: see above
       } else quietSince = 0;
       await sleep(150);
     }
@@ -236,7 +245,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       teams.set('(org)', org);
       parts.push(reportText('org', org));
     }
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1); // wall-clock: a duration
     const header = [
       `quota-tracker demo: seed ${o.seed}, as of ${asOf}, pipeline done in ${seconds} s`,
       `  synced ${summary.records} records; ${summary.snapshots} metric snapshots; wrote scores to ${summary.written} User records in ${summary.writebackCalls} API calls; ${summary.tasks} alert tasks for managers`,

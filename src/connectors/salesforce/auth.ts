@@ -202,6 +202,7 @@ export class SalesforceAuth implements SessionProvider {
           clientId: a.clientId,
           username: a.username,
           audience: this.opts.loginUrl.replace(/\/$/, ''),
+          // wall-clock: the CRM checks the assertion's expiry against real time, whatever day the program replays
           now: (this.opts.now ?? (() => new Date()))(),
         },
         pem,

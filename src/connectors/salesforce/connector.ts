@@ -2,6 +2,7 @@
  * The Salesforce connector: one per configured connection, holding its session, its REST client and what it
  * learned about the org. `read()` yields the pages of one stream (see read.ts).
  */
+import { now } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { RetryOptions } from '../retry-policy.ts';
@@ -147,7 +148,7 @@ export class SalesforceConnector implements Connector {
         batchSize: c.sync.batchSize,
         formulaRefreshEverySeconds: durationSeconds(c.sync.formulaRefreshEvery),
         log: ctx.log,
-        now: ctx.now ?? (() => new Date()),
+        now: ctx.now ?? now,
         ...(ctx.refreshFormulas ? { refreshFormulas: true } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       },

@@ -15,8 +15,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       instance_url text,
       corporate_currency text,
       bound_at timestamptz,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now(),
+      created_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
+      updated_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       CHECK ((crm_org_id IS NULL) = (bound_at IS NULL))
     )`,
     `CREATE TABLE crm_credentials (
@@ -26,14 +26,14 @@ export async function up(db: Kysely<any>): Promise<void> {
       ciphertext bytea NOT NULL,
       iv bytea NOT NULL CHECK (octet_length(iv) = 12),
       auth_tag bytea NOT NULL CHECK (octet_length(auth_tag) = 16),
-      updated_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       PRIMARY KEY (connection_id, kind)
     )`,
     `CREATE TABLE sync_cursors (
       connection_id text NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
       stream text NOT NULL,
       cursor jsonb NOT NULL,
-      updated_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       PRIMARY KEY (connection_id, stream)
     )`,
     `CREATE TABLE sync_runs (
@@ -42,7 +42,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       stream text NOT NULL,
       trigger text NOT NULL,
       full_scan boolean NOT NULL DEFAULT false,
-      started_at timestamptz NOT NULL DEFAULT now(),
+      started_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       finished_at timestamptz,
       status text NOT NULL DEFAULT 'running'
         CHECK (status IN ('running', 'succeeded', 'failed', 'stopped_budget')),
@@ -62,7 +62,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       api_calls integer NOT NULL DEFAULT 0,
       reported_used integer,
       reported_limit integer,
-      updated_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       PRIMARY KEY (connection_id, day)
     )`,
     `CREATE TABLE quarantine (
@@ -74,8 +74,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       reason text NOT NULL,
       payload jsonb,
       seen_count integer NOT NULL DEFAULT 1,
-      first_seen_at timestamptz NOT NULL DEFAULT now(),
-      last_seen_at timestamptz NOT NULL DEFAULT now(),
+      first_seen_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
+      last_seen_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       resolved_at timestamptz,
       UNIQUE (connection_id, stream, external_id)
     )`,
@@ -86,7 +86,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       subject_key text NOT NULL,
       period_id text NOT NULL,
       reason text NOT NULL,
-      enqueued_at timestamptz NOT NULL DEFAULT now(),
+      enqueued_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       claimed_at timestamptz,
       claimed_by text,
       attempts integer NOT NULL DEFAULT 0,
@@ -105,7 +105,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       external_id text NOT NULL,
       change text NOT NULL CHECK (change IN ('added', 'changed', 'deleted')),
       sync_run_id bigint REFERENCES sync_runs(id) ON DELETE SET NULL,
-      at timestamptz NOT NULL DEFAULT now()
+      at timestamptz NOT NULL DEFAULT now() -- wall-clock: when the row was written
     )`,
     'CREATE INDEX change_feed_run_idx ON change_feed (sync_run_id)',
     'CREATE INDEX change_feed_record_idx ON change_feed (connection_id, stream, external_id, id)',

@@ -22,8 +22,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       territory_index numeric CHECK (territory_index > 0),
       quota_carrying boolean,
       source text NOT NULL DEFAULT 'crm' CHECK (source IN ('crm', 'file')),
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now()
+      created_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
+      updated_at timestamptz NOT NULL DEFAULT now() -- wall-clock: when the row was written
     )`,
     'CREATE UNIQUE INDEX persons_email_uq ON persons (lower(email))',
     `CREATE TABLE reps (
@@ -59,8 +59,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       parent_id bigint REFERENCES org_units(id) ON DELETE SET NULL,
       manager_person_id bigint REFERENCES persons(id) ON DELETE SET NULL,
       source text NOT NULL CHECK (source IN ('crm', 'file')),
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now(),
+      created_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
+      updated_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       UNIQUE (kind, name),
       CHECK (parent_id IS NULL OR parent_id <> id)
     )`,
@@ -76,7 +76,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       valid_from date NOT NULL,
       valid_to date,
       source text NOT NULL CHECK (source IN ('crm', 'file')),
-      created_at timestamptz NOT NULL DEFAULT now(),
+      created_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       CHECK (valid_to IS NULL OR valid_to > valid_from),
       CONSTRAINT memberships_no_overlap
         EXCLUDE USING gist (person_id WITH =, daterange(valid_from, valid_to, '[)') WITH &&)

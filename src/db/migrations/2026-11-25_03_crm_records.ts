@@ -117,7 +117,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       is_deleted boolean NOT NULL DEFAULT false,
       deleted_at timestamptz,
       last_seen_run_id bigint,
-      synced_at timestamptz NOT NULL DEFAULT now(),
+      synced_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       CHECK (period_end >= period_start),
       CHECK (person_id IS NOT NULL OR owner_external_id IS NOT NULL OR org_unit_id IS NOT NULL),
       CHECK (source <> 'crm' OR (connection_id IS NOT NULL AND external_id IS NOT NULL AND content_hash IS NOT NULL))
@@ -140,7 +140,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       valid_to date,
       source text NOT NULL CHECK (source IN ('crm_dated', 'crm_static', 'file')),
       source_modified_at timestamptz,
-      synced_at timestamptz NOT NULL DEFAULT now(),
+      synced_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       CHECK (valid_to IS NULL OR valid_to > valid_from),
       UNIQUE NULLS NOT DISTINCT (connection_id, source, currency, valid_from)
     )`,

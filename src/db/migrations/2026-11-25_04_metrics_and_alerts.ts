@@ -18,7 +18,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       metrics jsonb NOT NULL,
       value_hash text NOT NULL,
       config_hash text NOT NULL,
-      computed_at timestamptz NOT NULL DEFAULT now(),
+      computed_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       PRIMARY KEY (subject_kind, subject_id, period_id)
     )`,
     // Leaderboards and roll-ups read every subject of a kind in one period.
@@ -32,14 +32,14 @@ export async function up(db: Kysely<any>): Promise<void> {
       metrics jsonb NOT NULL,
       value_hash text NOT NULL,
       config_hash text NOT NULL,
-      computed_at timestamptz NOT NULL DEFAULT now(),
+      computed_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       PRIMARY KEY (subject_kind, subject_id, period_id, day)
     )`,
     `CREATE TABLE config_state (
       key text PRIMARY KEY,
       hash text NOT NULL,
       value jsonb,
-      applied_at timestamptz NOT NULL DEFAULT now()
+      applied_at timestamptz NOT NULL DEFAULT now() -- wall-clock: when the row was written
     )`,
     `CREATE TABLE alerts (
       id bigserial PRIMARY KEY,
@@ -53,10 +53,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       message text NOT NULL,
       details jsonb,
       value numeric,
-      opened_at timestamptz NOT NULL DEFAULT now(),
+      opened_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       escalated_at timestamptz,
       resolved_at timestamptz,
-      updated_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       CHECK ((status = 'resolved') = (resolved_at IS NOT NULL))
     )`,
     'CREATE INDEX alerts_subject_idx ON alerts (subject_kind, subject_id, period_id)',
@@ -72,7 +72,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       manager_person_id bigint REFERENCES persons(id) ON DELETE SET NULL,
       crm_task_id text,
       last_error text,
-      created_at timestamptz NOT NULL DEFAULT now(),
+      created_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       closed_at timestamptz,
       PRIMARY KEY (alert_id, severity)
     )`,

@@ -21,7 +21,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       reverts_run_id bigint REFERENCES writeback_runs(id),
       mode text NOT NULL CHECK (mode IN ('live', 'dry-run')),
       as_of date,
-      started_at timestamptz NOT NULL DEFAULT now(),
+      started_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       finished_at timestamptz,
       status text NOT NULL DEFAULT 'running'
         CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'stopped_budget')),
@@ -36,7 +36,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     'CREATE INDEX writeback_runs_connection_idx ON writeback_runs (connection_id, started_at DESC)',
     `CREATE TABLE writeback_ledger (${TARGET_KEY},
       value text,
-      pushed_at timestamptz NOT NULL DEFAULT now(),
+      pushed_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       run_id bigint REFERENCES writeback_runs(id) ON DELETE SET NULL,
       PRIMARY KEY (connection_id, target_object, target_record_id, field)
     )`,
@@ -46,7 +46,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       as_of date,
       attempts integer NOT NULL DEFAULT 0,
       last_error text,
-      enqueued_at timestamptz NOT NULL DEFAULT now(),
+      enqueued_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       PRIMARY KEY (connection_id, target_object, target_record_id, field)
     )`,
     'CREATE INDEX writeback_pending_enqueued_idx ON writeback_pending (connection_id, enqueued_at)',
@@ -63,7 +63,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       ok boolean NOT NULL,
       error_code text,
       response jsonb,
-      at timestamptz NOT NULL DEFAULT now()
+      at timestamptz NOT NULL DEFAULT now() -- wall-clock: when the row was written
     )`,
     'CREATE INDEX writeback_audit_run_idx ON writeback_audit (run_id)',
     `CREATE INDEX writeback_audit_target_idx ON writeback_audit
@@ -84,7 +84,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       token_hash text NOT NULL UNIQUE CHECK (token_hash ~ '^[0-9a-f]{64}$'),
       role text NOT NULL CHECK (role IN ('admin', 'manager', 'rep')),
       subject_email text,
-      created_at timestamptz NOT NULL DEFAULT now(),
+      created_at timestamptz NOT NULL DEFAULT now(), -- wall-clock: when the row was written
       revoked_at timestamptz,
       last_used_at timestamptz,
       CHECK (role = 'admin' OR subject_email IS NOT NULL)

@@ -31,4 +31,4 @@ export const SYNCED_COLUMNS = `
   is_deleted boolean NOT NULL DEFAULT false,
   deleted_at timestamptz,
   last_seen_run_id bigint,
-  synced_at timestamptz NOT NULL DEFAULT now()`;
+  synced_at timestamptz NOT NULL DEFAULT now()`; // wall-clock: when the row was written, an audit stamp

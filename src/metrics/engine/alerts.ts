@@ -190,8 +190,8 @@ export async function applyOutcomes(
           insert into alerts (rule, subject_kind, subject_id, period_id, dedupe_key, severity, status, message, details, value)
           values (${o.rule}, ${subject.kind}, ${subject.id}, ${periodId}, ${key}, ${severity}, 'open', ${o.message}, ${details}::jsonb, ${value})
           on conflict (dedupe_key) do update set status = 'open', severity = excluded.severity, message = excluded.message,
-            details = excluded.details, value = excluded.value, opened_at = now(), escalated_at = null,
-            resolved_at = null, updated_at = now()
+            details = excluded.details, value = excluded.value, opened_at = now(), escalated_at = null, -- wall-clock: audit stamps
+            resolved_at = null, updated_at = now() -- wall-clock: audit stamps
           returning id`.execute(db);
         const id = row.rows[0]?.id as number;
         events.push({
@@ -221,8 +221,9 @@ export async function applyOutcomes(
           severity,
           message: o.message,
           value,
+          // wall-clock: audit stamps (escalation is decided on the as-of dates in details)
           updated_at: new Date(),
-          ...(escalate ? { status: 'escalated' as const, escalated_at: new Date() } : {}),
+          ...(escalate ? { status: 'escalated' as const, escalated_at: new Date() } : {}), // wall-clock: see above
         })
         .where('id', '=', cur.id)
         .execute();
@@ -240,7 +241,7 @@ export async function applyOutcomes(
     } else if (active) {
       await db
         .updateTable('alerts')
-        .set({ status: 'resolved', resolved_at: new Date(), updated_at: new Date(), value })
+        .set({ status: 'resolved', resolved_at: new Date(), updated_at: new Date(), value }) // wall-clock: audit stamps
         .where('id', '=', cur.id)
         .execute();
       events.push({

@@ -170,6 +170,7 @@ export class MetricsEngine {
     ifClaimed = false,
   ): Promise<{ claimed: ClaimedKey[]; probe: Probe }> {
     // With no cache yet (`since` null), the recent snapshots the coming full load will read: the stamps it holds.
+    // wall-clock: change probes compare the database's own commit-time stamps, never a business date
     const from = since === null ? sql`now()` : sql`${since}::timestamptz`;
     const others = sql`coalesce((select json_agg(json_build_array(subject_id, period_id, ${stampOf(sql`computed_at`)}))
             from metric_snapshots where subject_kind = 'rep'
@@ -180,7 +181,7 @@ export class MetricsEngine {
     const r = await sql<Row>`
       ${claim === null ? sql`` : sql`with claimed as (${claim})`}
       select ${claim === null ? sql`'[]'::json` : sql`coalesce((select json_agg(c) from claimed c), '[]'::json)`} as claimed,
-             ${stampOf(sql`now()`)} as now,
+             ${stampOf(sql`now()`)} as now, -- wall-clock: see above
              case when ${wanted} then ${others} end as others,
              case when ${wanted} then ${PEOPLE_FINGERPRINT} end as people`.execute(this.db);
     const row = r.rows[0] as Row;
@@ -313,8 +314,9 @@ export class MetricsEngine {
     // a change made during the load marks a new row (a time cut-off would not do: a sync's marks carry its
     // transaction's start time, so a sync committing during the load would have its marks dropped, rows unread).
     const { claimed, probe } = await this.claimAndProbe(
+      // wall-clock: claims are leases, timed in real time
       sql`update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}
-        where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds})
+        where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds}) -- wall-clock: a lease
         returning id`,
       null,
     );
@@ -335,7 +337,7 @@ export class MetricsEngine {
       await this.db
         .insertInto('config_state')
         .values({ key: CONFIG_STATE_KEY, hash: this.settings.configHash, value: null })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ hash: this.settings.configHash, applied_at: new Date() }))
+        .onConflict((oc) => oc.column('key').doUpdateSet({ hash: this.settings.configHash, applied_at: new Date() })) // wall-clock: an audit stamp
         .execute();
       return result;
     } catch (e) {
@@ -478,10 +480,11 @@ export class MetricsEngine {
     const started = performance.now();
     const periods = this.activePeriods(asOf);
     const { claimed, probe } = await this.claimAndProbe(
+      // wall-clock: claims are leases, timed in real time
       sql`update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}, attempts = attempts + 1
         where id in (
           select id from dirty_keys
-          where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds})
+          where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds}) -- wall-clock: a lease
           order by enqueued_at, id limit ${limit}
           for update skip locked)
         returning id, subject_key, period_id, reason`,

@@ -77,7 +77,7 @@ async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<
       values (${row.email}, ${row.name}, ${row.startDate}, ${row.territory}, ${row.territoryIndex?.toString() ?? null}, ${row.quotaCarrying}, 'file')
       on conflict (lower(email)) do update set name = excluded.name, start_date = excluded.start_date,
         territory = excluded.territory, territory_index = excluded.territory_index,
-        quota_carrying = excluded.quota_carrying, source = 'file', updated_at = now()`.execute(db);
+        quota_carrying = excluded.quota_carrying, source = 'file', updated_at = now()`.execute(db); // wall-clock: an audit stamp
   }
   const ids = await db.selectFrom('persons').select(['id', 'email']).execute();
   const byEmail = new Map(ids.map((p) => [p.email.toLowerCase(), p.id] as const));
@@ -265,7 +265,7 @@ async function unitId(
   const row = await sql<{ id: number }>`
     insert into org_units (kind, name, parent_id, source) values (${kind}, ${name}, ${parentId}, ${source})
     on conflict (kind, name) do update set parent_id = excluded.parent_id, source = excluded.source,
-      updated_at = case when org_units.parent_id is distinct from excluded.parent_id then now() else org_units.updated_at end
+      updated_at = case when org_units.parent_id is distinct from excluded.parent_id then now() else org_units.updated_at end -- wall-clock: an audit stamp
     returning id`.execute(db);
   return (row.rows[0] as { id: number }).id;
 }

@@ -109,7 +109,7 @@ async function storeChunk(
       select kind, id, period, ${asOf}, metrics, value_hash, ${configHash} from decided where changed
       on conflict (subject_kind, subject_id, period_id) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
-        computed_at = now()
+        computed_at = now() -- wall-clock: commit-time stamps the change probes compare
     ),
     history as (
       -- a day's history row is replaced by the newer computation of that day
@@ -117,8 +117,9 @@ async function storeChunk(
       select kind, id, period, ${asOf}, ${asOf}, metrics, value_hash, ${configHash} from decided where changed or not has_day
       on conflict (subject_kind, subject_id, period_id, day) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
-        computed_at = now()
+        computed_at = now() -- wall-clock: commit-time stamps the change probes compare
     )
+    -- wall-clock: the same stamp, returned
     select ${stampOf(sql`now()`)} as at, coalesce((select json_agg(p) from previous p), '[]') as previous`.execute(db);
   const row = r.rows[0] as { at: string; previous: PreviousRow[] };
   const byKey = new Map(row.previous.map((p) => [`${p.subject_kind}:${p.subject_id}@${p.period_id}`, p] as const));

@@ -159,6 +159,7 @@ export class SandboxAuth {
     if (!aud.some((a) => typeof a === 'string' && audiences.includes(a.replace(/\/$/, '')))) {
       return fail('invalid_grant', 'audience is invalid');
     }
+    // wall-clock: Salesforce checks an assertion's expiry against real time
     if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) {
       return fail('invalid_grant', 'expired authorization code');
     }
@@ -168,9 +169,9 @@ export class SandboxAuth {
 
   private issue(baseUrl: string, scope: string, refreshToken?: string, signed = true): TokenResult {
     const accessToken = `${this.options.orgId.slice(0, 15)}!${randomBytes(48).toString('base64url')}`;
-    this.sessions.set(accessToken, { userId: this.options.userId, expiresAt: Date.now() + this.ttl, revoked: false });
+    this.sessions.set(accessToken, { userId: this.options.userId, expiresAt: Date.now() + this.ttl, revoked: false }); // wall-clock: a session lifetime
     const id = `${baseUrl}/id/${this.options.orgId}/${this.options.userId}`;
-    const issuedAt = String(Date.now());
+    const issuedAt = String(Date.now()); // wall-clock: the token's issue time, as Salesforce stamps it
     const body: Record<string, string> = {
       access_token: accessToken,
       ...(refreshToken ? { refresh_token: refreshToken } : {}),
@@ -195,7 +196,7 @@ export class SandboxAuth {
   check(accessToken: string | undefined): string | null {
     if (!accessToken) return null;
     const s = this.sessions.get(accessToken);
-    if (!s || s.revoked || s.expiresAt <= Date.now()) return null;
+    if (!s || s.revoked || s.expiresAt <= Date.now()) return null; // wall-clock: a session lifetime
     return s.userId;
   }
 

@@ -5,7 +5,9 @@
  * starts with an empty org (the Organization row, the admin and integration users and the integration user's
  * permission sets), which tests fill through `store`.
  */
+
 import { randomBytes } from 'node:crypto';
+import { now } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
 import { generateOrg, type OrgModel } from '../org/index.ts';
 import { type AuthCredentials, SandboxAuth } from './auth.ts';
@@ -24,7 +26,10 @@ export interface SalesforceSandboxOptions {
   /** 0 or absent: any free port. */
   port?: number;
   host?: string;
-  /** The org's "today" (YYYY-MM-DD); the sandbox clock starts at 12:00 UTC that day. Default: the real today. */
+  /**
+   * The org's "today" (YYYY-MM-DD); the sandbox clock starts at 12:00 UTC that day. Default: today by the program's
+   * clock (`QUOTA_TRACKER_NOW`, else the real date).
+   */
   anchorDate?: string;
   /** Keep changing the org every `tickMs` of real time (needs life.ts). */
   life?: { tickMs: number };
@@ -68,7 +73,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
       where: 'size',
     });
   }
-  const anchorDate = options.anchorDate ?? new Date().toISOString().slice(0, 10);
+  const anchorDate = options.anchorDate ?? now().toISOString().slice(0, 10);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(anchorDate)) {
     throw new AppError('USAGE', `anchorDate must be YYYY-MM-DD, got "${anchorDate}"`, { where: 'anchorDate' });
   }

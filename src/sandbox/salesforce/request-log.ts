@@ -41,7 +41,7 @@ export class RequestLog {
       query,
       ...(query.q !== undefined ? { soql: query.q } : {}),
       status: 0,
-      startedAt: Date.now(),
+      startedAt: Date.now(), // wall-clock: a duration
       durationMs: 0,
     };
     this.list.push(entry);
@@ -51,7 +51,7 @@ export class RequestLog {
   finish(entry: RequestLogEntry, status: number, extra: Partial<RequestLogEntry> = {}): void {
     Object.assign(entry, extra);
     entry.status = status;
-    entry.durationMs = Date.now() - entry.startedAt;
+    entry.durationMs = Date.now() - entry.startedAt; // wall-clock: a duration
   }
 
   /** A copy of every entry so far, oldest first. */

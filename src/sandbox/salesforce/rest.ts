@@ -71,7 +71,7 @@ export class ReadApi {
     }
     const locator = this.newLocator();
     this.evictCursors(true);
-    this.cursors.set(locator, { records: result.records, soql, batch, usedAt: Date.now() });
+    this.cursors.set(locator, { records: result.records, soql, batch, usedAt: Date.now() }); // wall-clock: idle locators expire in real time
     return this.page(locator, 0, batch, version);
   }
 
@@ -81,7 +81,7 @@ export class ReadApi {
     this.evictCursors(false);
     const cursor = m ? this.cursors.get(m[1]!) : undefined;
     if (!m || !cursor) return errorReply(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
-    cursor.usedAt = Date.now();
+    cursor.usedAt = Date.now(); // wall-clock: idle locators expire in real time
     return this.page(m[1]!, Number(m[2]), queryOptions ? batchSize(queryOptions) : cursor.batch, version);
   }
 
@@ -106,7 +106,7 @@ export class ReadApi {
 
   /** Drops idle cursors and, when about to open one, the oldest ones while the open count is at the limit. */
   private evictCursors(makeRoom: boolean): void {
-    const now = Date.now();
+    const now = Date.now(); // wall-clock: idle locators expire in real time
     for (const [k, c] of this.cursors) if (now - c.usedAt > CURSOR_IDLE_MS) this.cursors.delete(k);
     while (makeRoom && this.cursors.size >= MAX_OPEN_CURSORS) {
       const oldest = this.cursors.keys().next().value;

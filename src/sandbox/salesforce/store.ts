@@ -14,6 +14,7 @@
  *
  * Simplification: deletes do not cascade (deleting an Opportunity leaves its line items, splits and history).
  */
+import { now } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
 import { type FieldDef, type FieldValue, findField, SOBJECTS, type SObjectDef, type SRecord } from './schema.ts';
 
@@ -271,7 +272,7 @@ export class SalesforceStore {
 
   constructor(options: StoreOptions = {}) {
     const seed = options.seed ?? 1;
-    this.clock = (options.now ?? new Date()).getTime();
+    this.clock = (options.now ?? now()).getTime();
     this.trackHistory = options.opportunityHistory ?? true;
     // Start the counter somewhere seed-dependent so Ids of different seeds differ, yet stay deterministic.
     this.counter = ((seed * 7919) % 100_000) * 1000;

@@ -149,7 +149,7 @@ export async function enqueueWriteback(
           oc.columns(['connection_id', 'target_object', 'target_record_id', 'field']).doUpdateSet((eb) => ({
             value: eb.ref('excluded.value'),
             as_of: eb.ref('excluded.as_of'),
-            enqueued_at: new Date(),
+            enqueued_at: new Date(), // wall-clock: an audit stamp
             attempts: 0,
             last_error: null,
           })),

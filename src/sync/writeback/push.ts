@@ -165,7 +165,7 @@ async function sendPlan(
     await db
       .updateTable('writeback_runs')
       .set({
-        finished_at: new Date(),
+        finished_at: new Date(), // wall-clock: an audit stamp
         status: code === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed',
         api_calls: apiCalls,
         error_code: code,
@@ -239,7 +239,7 @@ async function bookSuccess(
   changes: readonly FieldChange[],
   clearPending: boolean,
 ): Promise<void> {
-  const now = new Date();
+  const now = new Date(); // wall-clock: when the value was pushed, an audit stamp
   for (let i = 0; i < changes.length; i += 1000) {
     const part = changes.slice(i, i + 1000);
     await trx
@@ -311,7 +311,7 @@ async function finishRun(
   await db
     .updateTable('writeback_runs')
     .set({
-      finished_at: new Date(),
+      finished_at: new Date(), // wall-clock: an audit stamp
       status,
       api_calls: r.apiCalls,
       records_written: r.recordsWritten,

@@ -3,6 +3,8 @@
  * sandbox org. The dashboard's numbers must equal `report team|org --format json` run separately on the demo's
  * database for the same as-of date, and another seed must give other numbers.
  */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DemoResult, runDemo } from '../../src/cli/commands/demo.ts';
 import { runCli } from '../../src/cli/program.ts';
@@ -12,17 +14,23 @@ import { silentLogger } from '../../src/util/log.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// A database of this run's own, so two suites on one server (CI and a developer's) never drop each other's.
+const DATABASE = `qt_demo_${randomBytes(5).toString('hex')}`;
 let first: DemoResult | undefined;
 
 afterAll(async () => {
   await first?.close();
+  const admin = new pg.Client({ connectionString: BASE });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+  await admin.end();
 });
 
 async function reportJson(args: string[]): Promise<JsonObject> {
   const out: string[] = [];
   const err: string[] = [];
   const u = new URL(BASE);
-  u.pathname = '/quota_tracker_demo';
+  u.pathname = `/${DATABASE}`;
   const saved = process.env.DATABASE_URL;
   process.env.DATABASE_URL = u.toString();
   try {
@@ -38,42 +46,61 @@ async function reportJson(args: string[]): Promise<JsonObject> {
 }
 
 describe('demo', () => {
-  it('runs the full pipeline in under a minute and prints a dashboard equal to the JSON reports', async () => {
-    const t0 = Date.now();
-    first = await runDemo({ seed: 1, log: silentLogger, databaseUrl: BASE, keepOpen: true });
-    const seconds = (Date.now() - t0) / 1000;
-    console.log(`demo seed 1: ${seconds.toFixed(1)} s; ${JSON.stringify(first.summary)}`);
-    expect(seconds).toBeLessThan(60);
+  // The org is generated around the program's today, so which team is busiest changes with the date: these
+  // assertions hold on any day (the demo's time is a benchmark, `npm run bench -- demo`).
+  it('runs the full pipeline and prints the dashboard of the team with the most quota-carrying reps, equal to the JSON reports', async () => {
+    first = await runDemo({ seed: 1, log: silentLogger, databaseUrl: BASE, database: DATABASE, keepOpen: true });
+    console.log(`demo seed 1: ${JSON.stringify(first.summary)}`);
     expect(first.summary.snapshots).toBeGreaterThan(0);
     expect(first.summary.written).toBeGreaterThan(0);
-    // One team's dashboard: the team of a manager role with the most quota-carrying reps, never an empty one.
-    expect([...first.teams.keys()]).toEqual(['DACH SMB']);
-    expect(first.text).toContain('\nteam DACH SMB, region EMEA, manager Ruth Romero\n');
-    const shownReps = (first.teams.get('DACH SMB')?.reps ?? []) as JsonObject[];
-    expect(shownReps.map((r) => r.quota !== null)).toEqual([true, true, true, true]);
+    expect(first.text).toContain(`as of ${first.asOf}`);
+    // Every team of the org, counted through the command line: the one shown has the most reps with a quota
+    // (ties by name), never an empty one.
+    const org = await reportJson(['org', '--as-of', first.asOf]);
+    const names = ((org.teams ?? []) as JsonObject[]).map((t) => String((t.subject as JsonObject).name)).sort();
+    expect(names.length).toBeGreaterThan(1);
+    const carrying = new Map<string, number>();
+    for (const name of names) {
+      const team = await reportJson(['team', '--team', name, '--as-of', first.asOf]);
+      carrying.set(name, ((team.reps ?? []) as JsonObject[]).filter((r) => Number(r.quota ?? 0) > 0).length);
+    }
+    const most = Math.max(...carrying.values());
+    expect(most).toBeGreaterThan(0);
+    const busiest = names.find((n) => carrying.get(n) === most) as string;
+    expect([...first.teams.keys()]).toEqual([busiest]);
+    const shown = first.teams.get(busiest) as JsonObject;
+    const subject = shown.subject as JsonObject;
+    expect(subject.team).toBe(busiest);
+    const heading = [
+      `team ${busiest}`,
+      subject.region && `region ${subject.region}`,
+      subject.manager && `manager ${subject.manager}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    expect(first.text, 'the team heading names its region and manager').toContain(`\n${heading}\n`);
+    expect(first.text).toContain(`showing ${busiest}, the one with the most quota-carrying reps (${most})`);
     for (const [name, doc] of first.teams) {
-      const json = await reportJson(
-        name === '(org)' ? ['org', '--as-of', first.asOf] : ['team', '--team', name, '--as-of', first.asOf],
-      );
+      const json = await reportJson(['team', '--team', name, '--as-of', first.asOf]);
       // The same document, number for number...
       expect(json.totals).toEqual(doc.totals);
       expect(json.reps).toEqual(doc.reps);
       // ...and each rep's figures appear in the printed dashboard.
       for (const rep of (json.reps ?? []) as JsonObject[]) {
         const r = rep as Record<string, unknown>;
-        const name = String((r.subject as JsonObject).name);
-        const shown = pct(r.attainment as string | null, r.attainmentReason as string | undefined).trim();
-        const lines = first.text.split('\n').filter((l) => l.includes(name) && l.includes(shown));
-        expect(lines.length, `a dashboard line for ${name} showing ${shown}`).toBeGreaterThan(0);
+        const repName = String((r.subject as JsonObject).name);
+        const figure = pct(r.attainment as string | null, r.attainmentReason as string | undefined).trim();
+        const lines = first.text.split('\n').filter((l) => l.includes(repName) && l.includes(figure));
+        expect(lines.length, `a dashboard line for ${repName} showing ${figure}`).toBeGreaterThan(0);
       }
     }
-  }, 120_000);
+  }, 180_000);
 
   it('gives different numbers with another seed', async () => {
     await first?.close();
     const one = first?.text ?? '';
     first = undefined;
-    const other = await runDemo({ seed: 2, log: silentLogger, databaseUrl: BASE });
+    const other = await runDemo({ seed: 2, log: silentLogger, databaseUrl: BASE, database: DATABASE });
     const body = (t: string) => t.split('\n').slice(1).join('\n');
     expect(body(other.text)).not.toEqual(body(one));
   }, 120_000);

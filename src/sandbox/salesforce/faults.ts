@@ -17,12 +17,14 @@ export type FaultKind =
   | 'drop'
   | 'expire_session';
 
-export interface FaultRule {
-  kind: FaultKind;
+export interface FaultRule<K extends string = FaultKind> {
+  kind: K;
   /** Only requests with this method (case-insensitive). */
   method?: string;
   /** Only requests whose path contains this string (e.g. '/query', '/composite/sobjects', '/oauth2/token'). */
   path?: string;
+  /** Let the first `skip` matching requests through, then start hitting (a fault by call number). */
+  skip?: number;
   /** Hit the next `count` matching requests, then retire. */
   count?: number;
   /** Hit each matching request with this probability (0..1). Without count or probability: every match. */
@@ -33,10 +35,12 @@ export interface FaultRule {
   delayMs?: number;
 }
 
-export interface ActiveFault extends FaultRule {
+export interface ActiveFault<K extends string = FaultKind> extends FaultRule<K> {
   id: number;
   /** How many requests this rule has hit so far. */
   hits: number;
+  /** How many matching requests it has seen (skipped ones included). */
+  seen: number;
 }
 
 /** A float in [0, 1) per call from mulberry32: fault selection that repeats from its seed. */
@@ -45,8 +49,8 @@ function uniform(seed: number): () => number {
   return () => next() / 4294967296;
 }
 
-export class FaultInjector {
-  private rules: ActiveFault[] = [];
+export class FaultInjector<K extends string = FaultKind> {
+  private rules: ActiveFault<K>[] = [];
   private nextId = 1;
   private random: () => number;
 
@@ -55,12 +59,12 @@ export class FaultInjector {
   }
 
   /** Adds a rule; returns its id for `remove`. */
-  add(rule: FaultRule): number {
+  add(rule: FaultRule<K>): number {
     if (rule.probability !== undefined && (rule.probability < 0 || rule.probability > 1)) {
       throw new RangeError(`fault probability must be within 0..1, got ${rule.probability}`);
     }
     const id = this.nextId++;
-    this.rules.push({ ...rule, id, hits: 0 });
+    this.rules.push({ ...rule, id, hits: 0, seen: 0 });
     return id;
   }
 
@@ -74,15 +78,17 @@ export class FaultInjector {
     this.random = uniform(this.seed);
   }
 
-  list(): ActiveFault[] {
+  list(): ActiveFault<K>[] {
     return this.rules.map((r) => ({ ...r }));
   }
 
   /** The fault to apply to this request, if any; the first matching rule that fires wins. */
-  pick(method: string, path: string): ActiveFault | null {
+  pick(method: string, path: string): ActiveFault<K> | null {
     for (const rule of this.rules) {
       if (rule.method && rule.method.toUpperCase() !== method.toUpperCase()) continue;
       if (rule.path && !path.includes(rule.path)) continue;
+      rule.seen++;
+      if (rule.skip !== undefined && rule.seen <= rule.skip) continue;
       if (rule.count !== undefined) {
         if (rule.hits >= rule.count) continue;
       } else if (rule.probability !== undefined && this.random() >= rule.probability) {

@@ -26,6 +26,10 @@ export interface RequestLogEntry {
   fault?: string;
   /** The first errorCode (data API) or `error` (OAuth) of an error response. */
   errorCode?: string;
+  /** The request body as sent (JSON parsed when it is JSON), where the sandbox records it (HubSpot). */
+  requestBody?: unknown;
+  /** The response body, where the sandbox records it (HubSpot). */
+  responseBody?: unknown;
 }
 
 export class RequestLog {

@@ -279,6 +279,7 @@ export function populateHubSpot(store: HubSpotStore, org: OrgModel): HubSpotPopu
     }
     const deal = writeDeal(store, d, planOf(d.segment), id(d.ownerKey), day);
     ids.set(d.key, deal.id);
+    store.dealKeys.set(deal.id, d.key);
     associate(store, 'deals', deal.id, 'companies', acct.company, true);
     associate(store, 'deals', deal.id, 'contacts', acct.contact, false);
     for (const li of d.lineItems) {
@@ -340,17 +341,18 @@ export function populateHubSpot(store: HubSpotStore, org: OrgModel): HubSpotPopu
       },
       { ...quiet, stamp: created },
     );
-    const stage = LEAD_STAGE[l.status] ?? 'new-stage-id';
+    // Converted exactly when the model's lead became a deal, as the Salesforce rendering has it.
+    const converted = l.convertedDealKey !== null && l.convertedDate !== null;
+    const stage = converted
+      ? 'qualified-stage-id'
+      : l.status === 'Closed - Converted'
+        ? 'attempting-stage-id'
+        : (LEAD_STAGE[l.status] ?? 'new-stage-id');
     const history: Record<string, HistoryEntry[]> = {};
-    if (l.convertedDate && stage !== 'new-stage-id') {
-      const at = Math.max(day(l.convertedDate) + 15 * 3_600_000, created);
+    if (stage !== 'new-stage-id') {
+      const at = converted ? Math.max(day(l.convertedDate as string) + 15 * 3_600_000, created) : Math.max(Date.parse(l.modifiedAt), created);
       history.hs_pipeline_stage = [
         { value: stage, timestamp: at, sourceType: 'CRM_UI' },
-        { value: 'new-stage-id', timestamp: created, sourceType: 'CRM_UI' },
-      ];
-    } else if (stage !== 'new-stage-id') {
-      history.hs_pipeline_stage = [
-        { value: stage, timestamp: Date.parse(l.modifiedAt), sourceType: 'CRM_UI' },
         { value: 'new-stage-id', timestamp: created, sourceType: 'CRM_UI' },
       ];
     }
@@ -372,7 +374,7 @@ export function populateHubSpot(store: HubSpotStore, org: OrgModel): HubSpotPopu
     );
     ids.set(l.key, lead.id);
     associate(store, 'leads', lead.id, 'contacts', contact.id, true);
-    if (l.convertedDealKey) associate(store, 'leads', lead.id, 'deals', id(l.convertedDealKey), false);
+    if (converted) associate(store, 'leads', lead.id, 'deals', id(l.convertedDealKey as string), false);
   }
 
   refreshGoalProgress(store);
@@ -484,9 +486,13 @@ function writePerson(
 
 function writeDeal(store: HubSpotStore, d: Deal, plan: PipelinePlan, ownerId: number, day: (d: string) => number): HsRecord {
   const [first] = d.history;
-  if (!first) throw new AppError('INTERNAL', `deal ${d.key} has no history`, { where: d.key });
-  const info = STAGES.find((s) => s.stage === d.stage) ?? STAGES[0]!;
-  const closeMs = d.closeDate !== null ? day(d.closeDate) : null;
+  const last = d.history[d.history.length - 1];
+  if (!first || !last) throw new AppError('INTERNAL', `deal ${d.key} has no history`, { where: d.key });
+  // The deal's values are its last history row's, as the Salesforce rendering replays them (the model's own
+  // fields can hold an edit its history does not record; the two CRMs must show the same org).
+  const info = STAGES.find((s) => s.stage === last.stage) ?? STAGES[0]!;
+  const closeMs = last.closeDate !== null ? day(last.closeDate) : null;
+  const amount = last.amount;
   // The home amount freezes at close: the rate on the close date; open deals at today's rate.
   const rate = info.isClosed && closeMs !== null ? store.rateAt(d.currency, closeMs) : store.rateAt(d.currency, store.nowMs());
   const history: Record<string, HistoryEntry[]> = { dealstage: [], amount: [], closedate: [], hs_deal_stage_probability: [] };
@@ -507,11 +513,11 @@ function writeDeal(store: HubSpotStore, d: Deal, plan: PipelinePlan, ownerId: nu
   }
   const props: Props = {
     dealname: d.name,
-    amount: d.amount,
+    amount,
     deal_currency_code: d.currency,
-    amount_in_home_currency: homeAmount(d.amount, rate),
+    amount_in_home_currency: homeAmount(amount, rate),
     closedate: closeMs !== null ? iso(closeMs) : null,
-    dealstage: plan.stages[d.stage].id,
+    dealstage: plan.stages[last.stage].id,
     pipeline: plan.id,
     hubspot_owner_id: String(ownerId),
     dealtype: d.type === 'New Customer' ? 'newbusiness' : 'existingbusiness',

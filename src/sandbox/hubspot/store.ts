@@ -206,6 +206,8 @@ export class HubSpotStore {
   readonly groups = new Map<string, PropertyGroup[]>();
   readonly schemas: CustomSchema[] = [];
   readonly rates: ExchangeRate[] = [];
+  /** The generator's key of each deal it rendered (by HubSpot id): the oracle's CRM-neutral deal identity. */
+  readonly dealKeys = new Map<number, string>();
   /** Currencies the portal has (home first). */
   readonly currencies: string[] = [];
   private listeners: ((e: ChangeEvent) => void)[] = [];

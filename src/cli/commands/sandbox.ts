@@ -1,14 +1,23 @@
 /**
- * `quota-tracker sandbox [--port N] [--seed N] [--size small|medium]`: runs the Salesforce sandbox in the foreground
- * and prints a `connections:` block to paste into quota-tracker.yaml. The credentials are derived from the seed, so
- * the same seed prints the same block on every run and a pasted config keeps working after a restart.
+ * `quota-tracker sandbox [--crm salesforce|hubspot|both] [--port N] [--seed N] [--size small|medium] [--profile P]`:
+ * runs the sandbox CRM servers in the foreground and prints a `connections:` block to paste into
+ * quota-tracker.yaml (and, for HubSpot, which has no manager field, `org: { file }` naming an org.csv that matches
+ * the org). The credentials are derived from the seed, so the same seed prints the same block on every run and a
+ * pasted config keeps working after a restart. `--crm both` serves one org split across the two CRMs (the same
+ * people in both; each deal, activity and lead in one), Salesforce on the first port and HubSpot on the next.
  *
  * The printed credentials are the sandbox's own, made up for this local server; they are printed on purpose.
  */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { now } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
+import type { HubSpotSandbox } from '../../sandbox/hubspot/index.ts';
 import type { SalesforceSandbox } from '../../sandbox/salesforce/index.ts';
 import type { CommandContext } from '../program.ts';
+
+export type SandboxCrm = 'salesforce' | 'hubspot' | 'both';
 
 /** The default first port: stable, so a pasted config survives restarts. */
 export const DEFAULT_SANDBOX_PORT = 8410;
@@ -48,10 +57,54 @@ export function sandboxConfigBlock(sb: SalesforceSandbox, opts: { seed: number; 
   ].join('\n');
 }
 
+/** The `connections:` entry for a running HubSpot sandbox: a private app's token on the sandbox's base path. */
+export function hubspotSandboxConnection(sb: HubSpotSandbox, id = 'hs-sandbox') {
+  return {
+    id,
+    type: 'hubspot' as const,
+    basePath: sb.url,
+    accessToken: sb.credentials.accessToken,
+    webhookSecret: sb.credentials.clientSecret,
+    schedule: { every: '15m' },
+  };
+}
+
+function hubspotComments(sb: HubSpotSandbox, opts: { seed: number; size: string }): string[] {
+  return [
+    `# HubSpot sandbox: seed ${opts.seed}, size ${opts.size}, portal ${sb.portalId} (${sb.profile}), at ${sb.url}`,
+    `# OAuth (public app) refresh grant at ${sb.url}/oauth/v1/token: clientId ${sb.credentials.clientId}, clientSecret ${sb.credentials.clientSecret}, refreshToken ${sb.credentials.refreshToken}`,
+    `# Test API: ${sb.url}/__sandbox/{info,log,faults,clock,life,oracle,webhooks} with header X-Sandbox-Admin-Token: ${sb.credentials.adminToken}`,
+  ];
+}
+
+/** The block for `--crm hubspot` or `both`: connections, then the org file the hierarchy comes from. */
+export function multiConfigBlock(
+  sf: SalesforceSandbox | null,
+  hs: HubSpotSandbox,
+  orgFile: string,
+  opts: { seed: number; size: string },
+): string {
+  const connections = [...(sf ? [sandboxConnection(sf)] : []), hubspotSandboxConnection(hs)];
+  const yaml = stringify({ connections, org: { file: orgFile } }, { lineWidth: 0 });
+  return [
+    ...(sf
+      ? [
+          `# Salesforce sandbox: seed ${opts.seed}, size ${opts.size}, org ${sf.orgId}, at ${sf.url}`,
+          `# Salesforce test API: ${sf.url}/__sandbox/{info,log,faults,clock,change,oracle} with header X-Sandbox-Admin-Token: ${sf.credentials.adminToken}`,
+        ]
+      : []),
+    ...hubspotComments(hs, opts),
+    `# ${orgFile}: the org's hierarchy (HubSpot has no manager field)${sf ? '; the same people are in both CRMs, matched by email' : ''}.`,
+    yaml,
+  ].join('\n');
+}
+
 function resolveOptions(options: Readonly<Record<string, unknown>>): {
   port: number;
   seed: number;
   size: 'small' | 'medium';
+  crm: SandboxCrm;
+  profile: string | undefined;
 } {
   const size = (options.size as string | undefined) ?? 'small';
   if (size === 'large') {
@@ -70,21 +123,74 @@ function resolveOptions(options: Readonly<Record<string, unknown>>): {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new AppError('USAGE', `--port must be a port number, got ${String(port)}`, { where: '--port' });
   }
-  return { port, seed: (options.seed as number | undefined) ?? 1, size };
+  const crm = (options.crm as string | undefined) ?? 'salesforce';
+  if (crm !== 'salesforce' && crm !== 'hubspot' && crm !== 'both') {
+    throw new AppError('USAGE', `--crm must be salesforce, hubspot or both, got "${crm}"`, { where: '--crm' });
+  }
+  const profile = options.profile as string | undefined;
+  return { port, seed: (options.seed as number | undefined) ?? 1, size, crm, profile };
 }
 
-/** Starts the sandbox, prints the block, and serves until `until` settles (tests pass their own). */
+/** Starts the sandbox(es), prints the block, and serves until `until` settles (tests pass their own). */
 export async function runSandbox(ctx: CommandContext, until: Promise<unknown>): Promise<number> {
-  const { port, seed, size } = resolveOptions(ctx.options);
-  const { startSalesforceSandbox } = await import('../../sandbox/salesforce/index.ts');
-  const sb = await startSalesforceSandbox({ seed, size, port, life: { tickMs: 60_000 } });
+  const { port, seed, size, crm, profile } = resolveOptions(ctx.options);
+  if (crm === 'salesforce') {
+    if (profile !== undefined) {
+      throw new AppError('USAGE', `--profile ${profile}: this build has HubSpot profiles only (use --crm hubspot or both)`, {
+        where: '--profile',
+      });
+    }
+    const { startSalesforceSandbox } = await import('../../sandbox/salesforce/index.ts');
+    const sb = await startSalesforceSandbox({ seed, size, port, life: { tickMs: 60_000 } });
+    try {
+      ctx.io.stdout(sandboxConfigBlock(sb, { seed, size }));
+      ctx.io.stderr(`Salesforce sandbox listening on ${sb.url}; press Ctrl-C to stop.`);
+      await until;
+      return 0;
+    } finally {
+      await sb.close();
+    }
+  }
+  const { isHubSpotProfile, startHubSpotSandbox } = await import('../../sandbox/hubspot/index.ts');
+  if (profile !== undefined && !isHubSpotProfile(profile)) {
+    throw new AppError('USAGE', `--profile must be a HubSpot profile (starter, professional, enterprise, no-custom-objects), got "${profile}"`, {
+      where: '--profile',
+    });
+  }
+  const { generateOrg } = await import('../../sandbox/org/index.ts');
+  const { splitOrg } = await import('../../sandbox/org/split.ts');
+  const { writeOrgCsv } = await import('../../sandbox/org/org-csv.ts');
+  const anchorDate = now().toISOString().slice(0, 10);
+  const org = generateOrg({ seed, size, anchorDate });
+  const parts = crm === 'both' ? splitOrg(org) : null;
+  const dir = resolve('.quota-tracker', 'sandbox');
+  await mkdir(dir, { recursive: true });
+  const orgFile = resolve(dir, `org-${seed}-${size}.csv`);
+  await writeOrgCsv(org, orgFile);
+  let sf: SalesforceSandbox | null = null;
+  let hs: HubSpotSandbox | null = null;
   try {
-    ctx.io.stdout(sandboxConfigBlock(sb, { seed, size }));
-    ctx.io.stderr(`Salesforce sandbox listening on ${sb.url}; press Ctrl-C to stop.`);
+    if (parts) {
+      const { startSalesforceSandbox } = await import('../../sandbox/salesforce/index.ts');
+      sf = await startSalesforceSandbox({ seed, size, port, org: parts.first, life: { tickMs: 60_000 } });
+    }
+    hs = await startHubSpotSandbox({
+      seed,
+      size,
+      port: parts && port !== 0 ? port + 1 : port,
+      org: parts ? parts.second : org,
+      life: { tickMs: 60_000 },
+      ...(profile !== undefined && isHubSpotProfile(profile) ? { profile } : {}),
+    });
+    ctx.io.stdout(multiConfigBlock(sf, hs, orgFile, { seed, size }));
+    ctx.io.stderr(
+      `${sf ? `Salesforce sandbox on ${sf.url}, ` : ''}HubSpot sandbox on ${hs.url}; press Ctrl-C to stop.`,
+    );
     await until;
     return 0;
   } finally {
-    await sb.close();
+    await hs?.close();
+    await sf?.close();
   }
 }
 

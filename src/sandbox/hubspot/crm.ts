@@ -148,6 +148,11 @@ export function objectJson(
   return out;
 }
 
+/** A write's answer names the default properties and every property written, as HubSpot's does. */
+function wrote(ctx: CrmContext, type: string, props: Props): { properties: string[] } {
+  return { properties: [...ctx.store.typeDef(type).defaultProperties, ...Object.keys(props)] };
+}
+
 /** The object type named by a path segment, or a 404 reply. */
 function typeOrThrow(ctx: CrmContext, segment: string): string {
   const t = ctx.store.typeName(decodeURIComponent(segment));
@@ -280,7 +285,7 @@ export function objects(ctx: CrmContext, method: string, parts: string[], url: U
       const b0 = body() as { properties?: unknown; associations?: unknown };
       const checked = checkProps(ctx, type, b0?.properties ?? {});
       if ('errors' in checked) return propertyError(checked.errors);
-      return { status: 201, body: objectJson(ctx, type, createRecord(ctx, type, checked.ok, b0?.associations)) };
+      return { status: 201, body: objectJson(ctx, type, createRecord(ctx, type, checked.ok, b0?.associations), wrote(ctx, type, checked.ok)) };
     }
   }
   if (a === 'search' && method === 'POST' && b === undefined) return search(ctx, type, body() as SearchRequest);
@@ -328,7 +333,7 @@ export function objects(ctx: CrmContext, method: string, parts: string[], url: U
       const checked = checkProps(ctx, type, (body() as { properties?: unknown })?.properties ?? {});
       if ('errors' in checked) return propertyError(checked.errors);
       const props = type === 'deals' ? dealDerived(ctx, rec, checked.ok) : checked.ok;
-      return { status: 200, body: objectJson(ctx, type, ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' })) };
+      return { status: 200, body: objectJson(ctx, type, ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' }), wrote(ctx, type, props)) };
     }
     if (method === 'DELETE') {
       writableOrThrow(ctx, type);
@@ -446,7 +451,7 @@ function batchCreate(ctx: CrmContext, type: string, body: unknown, startedAt: st
     }
     const rec = createRecord(ctx, type, checked.ok, i.associations);
     results.push({
-      ...objectJson(ctx, type, rec),
+      ...objectJson(ctx, type, rec, wrote(ctx, type, rec.props)),
       ...(i.objectWriteTraceId !== undefined ? { objectWriteTraceId: String(i.objectWriteTraceId) } : {}),
     });
   }
@@ -471,7 +476,7 @@ function batchUpdate(ctx: CrmContext, type: string, body: unknown, startedAt: st
       continue;
     }
     const props = type === 'deals' ? dealDerived(ctx, rec, checked.ok) : checked.ok;
-    results.push(objectJson(ctx, type, ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' })));
+    results.push(objectJson(ctx, type, ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' }), wrote(ctx, type, props)));
   }
   if (missing.length) errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Object not found.  objectId are usually numeric.', context: { ids: missing } });
   return batchResult(results, errors, startedAt);
@@ -505,10 +510,10 @@ function batchUpsert(ctx: CrmContext, type: string, body: unknown, startedAt: st
     const existing = findByProperty(ctx, type, idProperty, key);
     if (existing) {
       const props = type === 'deals' ? dealDerived(ctx, existing, checked.ok) : checked.ok;
-      results.push({ ...objectJson(ctx, type, ctx.store.update(type, existing.id, props, { source: 'INTEGRATION' })), new: false });
+      results.push({ ...objectJson(ctx, type, ctx.store.update(type, existing.id, props, { source: 'INTEGRATION' }), wrote(ctx, type, { ...props, [idProperty]: key })), new: false });
     } else {
       const props = idProperty === 'hs_object_id' ? checked.ok : { ...checked.ok, [idProperty]: key };
-      results.push({ ...objectJson(ctx, type, createRecord(ctx, type, props, undefined)), new: true });
+      results.push({ ...objectJson(ctx, type, createRecord(ctx, type, props, undefined), wrote(ctx, type, props)), new: true });
     }
   }
   return batchResult(results, errors, startedAt);

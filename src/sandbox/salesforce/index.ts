@@ -35,6 +35,8 @@ export interface SalesforceSandboxOptions {
   life?: { tickMs: number };
   /** Generate and populate the org (default true); false gives an empty org for focused tests. */
   populate?: boolean;
+  /** The org to serve instead of generating one (a part of one, for `sandbox --crm both`). */
+  org?: OrgModel;
   /** Rotate the refresh token on every refresh. */
   rotateRefreshTokens?: boolean;
   /** DailyApiRequests Max. */
@@ -73,7 +75,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
       where: 'size',
     });
   }
-  const anchorDate = options.anchorDate ?? now().toISOString().slice(0, 10);
+  const anchorDate = options.anchorDate ?? options.org?.anchorDate ?? now().toISOString().slice(0, 10);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(anchorDate)) {
     throw new AppError('USAGE', `anchorDate must be YYYY-MM-DD, got "${anchorDate}"`, { where: 'anchorDate' });
   }
@@ -81,7 +83,9 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   // populate: false gives an empty org (the Organization row and the admin and integration users) for tests that
   // insert their own records.
   const org: OrgModel | undefined =
-    options.populate !== false ? generateOrg({ seed: options.seed, size: options.size, anchorDate }) : undefined;
+    options.populate !== false
+      ? (options.org ?? generateOrg({ seed: options.seed, size: options.size, anchorDate }))
+      : undefined;
   if (org) populateSalesforce(store, org);
   grantIntegrationPermissions(store);
   const integration = store.get('User', store.integrationUserId)!;

@@ -1,7 +1,8 @@
 /**
  * The `org.csv` that matches a generated org: who reports to whom, teams and regions, start dates, territories and
  * who carries quota. A CRM without a manager field (HubSpot) gets its hierarchy from this file, so the sandbox
- * writes the one that matches the org it serves. Directors and the VP sit in a `Sales Leadership` team.
+ * writes the one that matches the org it serves. A region's director sits in a `<region> Leadership` team of that
+ * region (a team belongs to one region), the VP in `Sales Leadership` of region `Global`; the admin is left out.
  */
 import { writeFile } from 'node:fs/promises';
 import type { OrgModel } from './model.ts';
@@ -17,15 +18,15 @@ export function orgCsv(org: OrgModel): string {
   const lines = ['email,name,team,region,manager_email,role,start_date,territory,quota_carrying'];
   for (const p of org.people) {
     if (p.role === 'admin') continue;
-    const team = p.teamKey ? teams.get(p.teamKey)?.name : 'Sales Leadership';
-    const region = p.regionKey ? regions.get(p.regionKey)?.name : 'Global';
+    const region = p.regionKey ? (regions.get(p.regionKey)?.name ?? 'Global') : 'Global';
+    const team = p.teamKey ? (teams.get(p.teamKey)?.name ?? 'Sales Leadership') : p.regionKey ? `${region} Leadership` : 'Sales Leadership';
     const manager = p.managerKey ? (people.get(p.managerKey)?.email.toLowerCase() ?? '') : '';
     lines.push(
       [
         p.email.toLowerCase(),
         p.name,
-        team ?? 'Sales Leadership',
-        region ?? 'Global',
+        team,
+        region,
         manager,
         p.role,
         p.startDate,

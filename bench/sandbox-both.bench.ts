@@ -7,8 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HubSpotStore } from '../src/sandbox/hubspot/store.ts';
 import { populateHubSpot } from '../src/sandbox/hubspot/populate.ts';
+import { HubSpotStore } from '../src/sandbox/hubspot/store.ts';
 import { generateOrg } from '../src/sandbox/org/index.ts';
 import { writeOrgCsv } from '../src/sandbox/org/org-csv.ts';
 import { splitOrg } from '../src/sandbox/org/split.ts';
@@ -54,6 +54,15 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
     name: 'sandbox --crm both --size medium: start',
     ok,
     summary: `${total.toFixed(1)} s CPU (generate + split ${generateCpu.toFixed(1)} s, Salesforce half ${salesforceCpu.toFixed(1)} s, HubSpot half ${hubspotCpu.toFixed(1)} s, org.csv ${csvCpu.toFixed(2)} s), ratio ${ratio.toFixed(2)} to the ${TARGET_CPU_S} s target; ${sfDeals} + ${hsDeals} deals; ${wallS.toFixed(1)} s wall`,
-    metrics: { cpu_s: total, generate_cpu_s: generateCpu, salesforce_cpu_s: salesforceCpu, hubspot_cpu_s: hubspotCpu, wall_s: wallS, ratio, sf_deals: sfDeals, hs_deals: hsDeals },
+    metrics: {
+      cpu_s: total,
+      generate_cpu_s: generateCpu,
+      salesforce_cpu_s: salesforceCpu,
+      hubspot_cpu_s: hubspotCpu,
+      wall_s: wallS,
+      ratio,
+      sf_deals: sfDeals,
+      hs_deals: hsDeals,
+    },
   };
 }

@@ -16,12 +16,21 @@
 import { validateConfig } from '../config/load.ts';
 import { engineSettings } from '../metrics/engine/settings.ts';
 import { bookDeals } from '../metrics/math/booking.ts';
-import { stageConversion, leadToOpportunity } from '../metrics/math/conversion.ts';
+import { leadToOpportunity, stageConversion } from '../metrics/math/conversion.ts';
 import { buildFxTable, convertQuota } from '../metrics/math/currency.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import { computeSubjectMetrics, type SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { groupCredits, groupQuotas, indexMemberships } from '../metrics/math/rollup.ts';
-import type { Activity, Deal, FxRate, Lead, Maybe, Membership, Period, StageHistoryEntry } from '../metrics/math/types.ts';
+import type {
+  Activity,
+  Deal,
+  FxRate,
+  Lead,
+  Maybe,
+  Membership,
+  Period,
+  StageHistoryEntry,
+} from '../metrics/math/types.ts';
 import { addDays, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { type OrgModel, quarterOf } from './org/index.ts';
@@ -146,7 +155,11 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
   const repQuotas = new Map<string, Dec>();
   for (const qq of records.quotas) {
     if (qq.start !== period.start) continue;
-    const c = convertQuota(fx, { subjectId: qq.ownerId, periodId: period.id, amount: qq.amount, currency: qq.currency }, period);
+    const c = convertQuota(
+      fx,
+      { subjectId: qq.ownerId, periodId: period.id, amount: qq.amount, currency: qq.currency },
+      period,
+    );
     if (c.amount !== null) repQuotas.set(qq.ownerId, (repQuotas.get(qq.ownerId) ?? new Dec(0)).plus(c.amount));
   }
   const common = {
@@ -203,10 +216,18 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
     const ids = level === 'team' ? org.teams.map((t) => t.key) : org.regions.map((r) => r.key);
     const out: Record<string, SubjectFigures> = {};
     for (const id of ids) {
-      const members = new Set(memberships.filter((m) => (level === 'team' ? m.teamId : m.regionId) === id).map((m) => m.repId));
+      const members = new Set(
+        memberships.filter((m) => (level === 'team' ? m.teamId : m.regionId) === id).map((m) => m.repId),
+      );
       const acts = [...members].flatMap((e) => activitiesBy.get(e) ?? []);
       out[id] = figuresOf(
-        computeSubjectMetrics({ ...common, subjectId: id, quota: quotas.get(id) ?? null, credits: groups.get(id) ?? [], activities: acts }),
+        computeSubjectMetrics({
+          ...common,
+          subjectId: id,
+          quota: quotas.get(id) ?? null,
+          credits: groups.get(id) ?? [],
+          activities: acts,
+        }),
       );
     }
     return out;

@@ -136,9 +136,13 @@ export async function runSandbox(ctx: CommandContext, until: Promise<unknown>): 
   const { port, seed, size, crm, profile } = resolveOptions(ctx.options);
   if (crm === 'salesforce') {
     if (profile !== undefined) {
-      throw new AppError('USAGE', `--profile ${profile}: this build has HubSpot profiles only (use --crm hubspot or both)`, {
-        where: '--profile',
-      });
+      throw new AppError(
+        'USAGE',
+        `--profile ${profile}: this build has HubSpot profiles only (use --crm hubspot or both)`,
+        {
+          where: '--profile',
+        },
+      );
     }
     const { startSalesforceSandbox } = await import('../../sandbox/salesforce/index.ts');
     const sb = await startSalesforceSandbox({ seed, size, port, life: { tickMs: 60_000 } });
@@ -153,9 +157,13 @@ export async function runSandbox(ctx: CommandContext, until: Promise<unknown>): 
   }
   const { isHubSpotProfile, startHubSpotSandbox } = await import('../../sandbox/hubspot/index.ts');
   if (profile !== undefined && !isHubSpotProfile(profile)) {
-    throw new AppError('USAGE', `--profile must be a HubSpot profile (starter, professional, enterprise, no-custom-objects), got "${profile}"`, {
-      where: '--profile',
-    });
+    throw new AppError(
+      'USAGE',
+      `--profile must be a HubSpot profile (starter, professional, enterprise, no-custom-objects), got "${profile}"`,
+      {
+        where: '--profile',
+      },
+    );
   }
   const { generateOrg } = await import('../../sandbox/org/index.ts');
   const { splitOrg } = await import('../../sandbox/org/split.ts');

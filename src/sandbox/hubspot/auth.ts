@@ -73,14 +73,19 @@ export class HubSpotAuth {
       return {
         status: 401,
         category: 'INVALID_AUTHENTICATION',
-        message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+        message:
+          'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
       };
     }
     // wall-clock: OAuth access tokens expire 30 minutes of real time after they were issued
     const now = Date.now();
     if (t.expiresAt !== null && now >= t.expiresAt) {
       const minutes = Math.max(1, Math.round((now - t.expiresAt) / 60_000));
-      return { status: 401, category: 'EXPIRED_AUTHENTICATION', message: `The OAuth token used to make this call expired ${minutes} minute(s) ago.` };
+      return {
+        status: 401,
+        category: 'EXPIRED_AUTHENTICATION',
+        message: `The OAuth token used to make this call expired ${minutes} minute(s) ago.`,
+      };
     }
     return { kind: t.kind };
   }
@@ -91,9 +96,12 @@ export class HubSpotAuth {
       status: 400,
       body: { status, message, correlationId: randomUUID() },
     });
-    if (params.get('grant_type') !== 'refresh_token') return err('BAD_GRANT_TYPE', 'grant_type must be refresh_token here');
-    if (params.get('client_id') !== this.credentials.clientId) return err('BAD_CLIENT_ID', 'missing or unknown client id');
-    if (params.get('client_secret') !== this.credentials.clientSecret) return err('BAD_CLIENT_SECRET', 'missing or invalid client secret');
+    if (params.get('grant_type') !== 'refresh_token')
+      return err('BAD_GRANT_TYPE', 'grant_type must be refresh_token here');
+    if (params.get('client_id') !== this.credentials.clientId)
+      return err('BAD_CLIENT_ID', 'missing or unknown client id');
+    if (params.get('client_secret') !== this.credentials.clientSecret)
+      return err('BAD_CLIENT_SECRET', 'missing or invalid client secret');
     const refresh = params.get('refresh_token') ?? '';
     if (!this.refreshTokens.has(refresh)) return err('BAD_REFRESH_TOKEN', 'missing or unknown refresh token');
     const access = `CKX${createHash('sha256').update(randomUUID()).digest('base64url')}`;
@@ -101,14 +109,19 @@ export class HubSpotAuth {
     this.tokens.set(access, { kind: 'oauth', expiresAt: Date.now() + this.ttlMs, refreshToken: refresh });
     return {
       status: 200,
-      body: { token_type: 'bearer', refresh_token: refresh, access_token: access, expires_in: Math.round(this.ttlMs / 1000) },
+      body: {
+        token_type: 'bearer',
+        refresh_token: refresh,
+        access_token: access,
+        expires_in: Math.round(this.ttlMs / 1000),
+      },
     };
   }
 
   /** `GET /oauth/v1/access-tokens/{token}`: what a token is, or null. */
   info(token: string, portalId: number): Record<string, unknown> | null {
     const t = this.tokens.get(token);
-    if (!t || t.kind !== 'oauth' || t.expiresAt === null) return null;
+    if (t?.kind !== 'oauth' || t.expiresAt === null) return null;
     return {
       token,
       hub_id: portalId,
@@ -116,7 +129,12 @@ export class HubSpotAuth {
       // wall-clock: seconds of real time the token has left
       expires_in: Math.max(0, Math.round((t.expiresAt - Date.now()) / 1000)),
       token_type: 'access',
-      scopes: ['crm.objects.deals.read', 'crm.objects.owners.read', 'crm.objects.goals.read', 'crm.schemas.custom.read'],
+      scopes: [
+        'crm.objects.deals.read',
+        'crm.objects.owners.read',
+        'crm.objects.goals.read',
+        'crm.schemas.custom.read',
+      ],
     };
   }
 

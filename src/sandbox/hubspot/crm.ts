@@ -11,8 +11,8 @@ import { Dec } from '../../util/money.ts';
 import { associationType, associationTypes, ENGAGEMENTS } from './objects.ts';
 import { homeAmount } from './populate.ts';
 import { groupNameOf, makeProperty } from './properties.ts';
-import { runSearch, SEARCH_LIMITS, type SearchRequest, SearchError, validateSearch } from './search.ts';
-import type { HsRecord, HubSpotStore, Owner, Props, PropertyDef } from './store.ts';
+import { runSearch, SEARCH_LIMITS, SearchError, type SearchRequest, validateSearch } from './search.ts';
+import type { HsRecord, HubSpotStore, Owner, PropertyDef, Props } from './store.ts';
 
 export interface Reply {
   status: number;
@@ -96,7 +96,11 @@ function historyOf(rec: HsRecord, names: readonly string[]): Record<string, unkn
   const out: Record<string, unknown[]> = {};
   for (const n of names) {
     const h = rec.history?.[n];
-    const entries = h ?? (rec.props[n] !== null && rec.props[n] !== undefined ? [{ value: rec.props[n], timestamp: rec.createdAt, sourceType: 'CRM_UI' }] : []);
+    const entries =
+      h ??
+      (rec.props[n] !== null && rec.props[n] !== undefined
+        ? [{ value: rec.props[n], timestamp: rec.createdAt, sourceType: 'CRM_UI' }]
+        : []);
     out[n] = entries.map((e) => ({ value: e.value, timestamp: iso(e.timestamp), sourceType: e.sourceType }));
   }
   return out;
@@ -163,25 +167,40 @@ function typeOrThrow(ctx: CrmContext, segment: string): string {
 function writableOrThrow(ctx: CrmContext, type: string): void {
   if (!ctx.store.typeDef(type).writable) {
     throw new ApiError(
-      hsError(403, 'MISSING_SCOPES', `${type} are read-only through the API: create and edit them in HubSpot's goals tool.`),
+      hsError(
+        403,
+        'MISSING_SCOPES',
+        `${type} are read-only through the API: create and edit them in HubSpot's goals tool.`,
+      ),
     );
   }
 }
 
 /** Property values checked against the type's definitions: unknown properties and read-only values are errors. */
 function checkProps(ctx: CrmContext, type: string, props: unknown): { ok: Props } | { errors: unknown[] } {
-  if (props === null || typeof props !== 'object' || Array.isArray(props)) return { errors: [{ message: 'properties must be an object', error: 'INVALID_INPUT' }] };
+  if (props === null || typeof props !== 'object' || Array.isArray(props))
+    return { errors: [{ message: 'properties must be an object', error: 'INVALID_INPUT' }] };
   const defs = new Map((ctx.store.properties.get(type) ?? []).map((p) => [p.name, p]));
   const errors: unknown[] = [];
   const ok: Props = {};
   for (const [name, raw] of Object.entries(props as Record<string, unknown>)) {
     const d = defs.get(name);
     if (!d) {
-      errors.push({ isValid: false, message: `Property "${name}" does not exist`, error: 'PROPERTY_DOESNT_EXIST', name });
+      errors.push({
+        isValid: false,
+        message: `Property "${name}" does not exist`,
+        error: 'PROPERTY_DOESNT_EXIST',
+        name,
+      });
       continue;
     }
     if (d.modificationMetadata.readOnlyValue) {
-      errors.push({ isValid: false, message: `"${name}" is a read only property; its value cannot be set.`, error: 'READ_ONLY_VALUE', name });
+      errors.push({
+        isValid: false,
+        message: `"${name}" is a read only property; its value cannot be set.`,
+        error: 'READ_ONLY_VALUE',
+        name,
+      });
       continue;
     }
     const v = raw === null || raw === undefined ? null : String(raw);
@@ -189,8 +208,19 @@ function checkProps(ctx: CrmContext, type: string, props: unknown): { ok: Props 
       errors.push({ isValid: false, message: `${v} was not a valid number.`, error: 'INVALID_INTEGER', name });
       continue;
     }
-    if (v !== null && v !== '' && d.type === 'enumeration' && d.options.length > 0 && !d.options.some((o) => o.value === v)) {
-      errors.push({ isValid: false, message: `${v} was not one of the allowed options`, error: 'INVALID_OPTION', name });
+    if (
+      v !== null &&
+      v !== '' &&
+      d.type === 'enumeration' &&
+      d.options.length > 0 &&
+      !d.options.some((o) => o.value === v)
+    ) {
+      errors.push({
+        isValid: false,
+        message: `${v} was not one of the allowed options`,
+        error: 'INVALID_OPTION',
+        name,
+      });
       continue;
     }
     ok[name] = v === '' ? null : v;
@@ -229,7 +259,9 @@ function createRecord(ctx: CrmContext, type: string, props: Props, associations:
   const rec = ctx.store.create(type, { ...derived }, { source: 'INTEGRATION' });
   for (const a of Array.isArray(associations) ? associations : []) {
     const toId = Number((a as { to?: { id?: unknown } }).to?.id);
-    const types = ((a as { types?: { associationTypeId?: number }[] }).types ?? []).map((t) => Number(t.associationTypeId));
+    const types = ((a as { types?: { associationTypeId?: number }[] }).types ?? []).map((t) =>
+      Number(t.associationTypeId),
+    );
     const toType = associationTargetOf(type, types[0] ?? 0);
     if (!toType || !ctx.store.get(toType, toId)) continue;
     const back = associationType(toType, type);
@@ -256,7 +288,13 @@ function isUniqueProperty(ctx: CrmContext, type: string, prop: string): boolean 
 }
 
 function batchResult(results: unknown[], errors: unknown[], startedAt: string, created = false): Reply {
-  const body: Record<string, unknown> = { status: 'COMPLETE', results, startedAt, completedAt: new Date().toISOString() };
+  const body: Record<string, unknown> = {
+    status: 'COMPLETE',
+    results,
+    startedAt,
+    // wall-clock: completedAt is an audit stamp of when the batch ran
+    completedAt: new Date().toISOString(),
+  };
   if (errors.length > 0) {
     body.numErrors = errors.length;
     body.errors = errors;
@@ -268,7 +306,10 @@ function batchResult(results: unknown[], errors: unknown[], startedAt: string, c
 function inputsOf(body: unknown, max: number): Record<string, unknown>[] {
   const inputs = (body as { inputs?: unknown } | null)?.inputs;
   if (!Array.isArray(inputs)) validation('inputs must be an array');
-  if (inputs.length > max) validation(`Batch input limit exceeded: ${inputs.length} inputs, the limit is ${max}.`, { context: { limit: [String(max)] } });
+  if (inputs.length > max)
+    validation(`Batch input limit exceeded: ${inputs.length} inputs, the limit is ${max}.`, {
+      context: { limit: [String(max)] },
+    });
   return inputs as Record<string, unknown>[];
 }
 
@@ -285,7 +326,15 @@ export function objects(ctx: CrmContext, method: string, parts: string[], url: U
       const b0 = body() as { properties?: unknown; associations?: unknown };
       const checked = checkProps(ctx, type, b0?.properties ?? {});
       if ('errors' in checked) return propertyError(checked.errors);
-      return { status: 201, body: objectJson(ctx, type, createRecord(ctx, type, checked.ok, b0?.associations), wrote(ctx, type, checked.ok)) };
+      return {
+        status: 201,
+        body: objectJson(
+          ctx,
+          type,
+          createRecord(ctx, type, checked.ok, b0?.associations),
+          wrote(ctx, type, checked.ok),
+        ),
+      };
     }
   }
   if (a === 'search' && method === 'POST' && b === undefined) return search(ctx, type, body() as SearchRequest);
@@ -304,7 +353,8 @@ export function objects(ctx: CrmContext, method: string, parts: string[], url: U
         return batchUpsert(ctx, type, body(), startedAt);
       case 'archive': {
         writableOrThrow(ctx, type);
-        for (const i of inputsOf(body(), BATCH_MAX)) if (ctx.store.get(type, String(i.id))) ctx.store.archive(type, String(i.id), { source: 'INTEGRATION' });
+        for (const i of inputsOf(body(), BATCH_MAX))
+          if (ctx.store.get(type, String(i.id))) ctx.store.archive(type, String(i.id), { source: 'INTEGRATION' });
         return { status: 204 };
       }
     }
@@ -316,7 +366,10 @@ export function objects(ctx: CrmContext, method: string, parts: string[], url: U
       ? findByProperty(ctx, type, idProperty, decodeURIComponent(a))
       : ctx.store.get(type, a, { archived });
     if (method === 'GET') {
-      if (!rec || rec.archived !== archived) return hsError(404, 'OBJECT_NOT_FOUND', 'Object not found.  objectId are usually numeric.', { context: { id: [a] } });
+      if (!rec || rec.archived !== archived)
+        return hsError(404, 'OBJECT_NOT_FOUND', 'Object not found.  objectId are usually numeric.', {
+          context: { id: [a] },
+        });
       return {
         status: 200,
         body: objectJson(ctx, type, rec, {
@@ -333,7 +386,15 @@ export function objects(ctx: CrmContext, method: string, parts: string[], url: U
       const checked = checkProps(ctx, type, (body() as { properties?: unknown })?.properties ?? {});
       if ('errors' in checked) return propertyError(checked.errors);
       const props = type === 'deals' ? dealDerived(ctx, rec, checked.ok) : checked.ok;
-      return { status: 200, body: objectJson(ctx, type, ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' }), wrote(ctx, type, props)) };
+      return {
+        status: 200,
+        body: objectJson(
+          ctx,
+          type,
+          ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' }),
+          wrote(ctx, type, props),
+        ),
+      };
     }
     if (method === 'DELETE') {
       writableOrThrow(ctx, type);
@@ -349,7 +410,8 @@ function list(ctx: CrmContext, type: string, url: URL): Reply {
   const max = history.length > 0 ? HISTORY_PAGE_MAX : LIST_MAX;
   const limit = Math.min(intParam(url, 'limit', 10), max);
   const afterRaw = url.searchParams.get('after');
-  if (afterRaw !== null && !/^\d+$/.test(afterRaw)) validation(`after must be a paging cursor from a previous page, got "${afterRaw}"`);
+  if (afterRaw !== null && !/^\d+$/.test(afterRaw))
+    validation(`after must be a paging cursor from a previous page, got "${afterRaw}"`);
   const archived = url.searchParams.get('archived') === 'true';
   const properties = listParam(url, 'properties');
   const associations = listParam(url, 'associations');
@@ -382,12 +444,18 @@ function search(ctx: CrmContext, type: string, req: SearchRequest): Reply {
     throw e;
   }
   const after = req.after === undefined || req.after === '' ? 0 : Number(req.after);
-  if (!Number.isInteger(after) || after < 0) return hsError(400, 'VALIDATION_ERROR', `after must be a non-negative integer, got ${String(req.after)}`);
+  if (!Number.isInteger(after) || after < 0)
+    return hsError(400, 'VALIDATION_ERROR', `after must be a non-negative integer, got ${String(req.after)}`);
   // The 10,000-result cap: a page starting at or beyond it is refused, as HubSpot refuses it.
   if (after >= SEARCH_LIMITS.maxResults) {
-    return hsError(400, 'VALIDATION_ERROR', `There was a problem with the request. Search results are limited to 10,000 results; after ${after} is beyond them.`, {
-      context: { after: [String(after)] },
-    });
+    return hsError(
+      400,
+      'VALIDATION_ERROR',
+      `There was a problem with the request. Search results are limited to 10,000 results; after ${after} is beyond them.`,
+      {
+        context: { after: [String(after)] },
+      },
+    );
   }
   const defs = new Map<string, PropertyDef>((ctx.store.properties.get(type) ?? []).map((p) => [p.name, p]));
   const def = ctx.store.typeDef(type);
@@ -445,7 +513,9 @@ function batchCreate(ctx: CrmContext, type: string, body: unknown, startedAt: st
         status: 'error',
         category: 'VALIDATION_ERROR',
         message: `Property values were not valid: ${JSON.stringify(checked.errors)}`,
-        context: { ...(i.objectWriteTraceId !== undefined ? { objectWriteTraceId: [String(i.objectWriteTraceId)] } : {}) },
+        context: {
+          ...(i.objectWriteTraceId !== undefined ? { objectWriteTraceId: [String(i.objectWriteTraceId)] } : {}),
+        },
       });
       continue;
     }
@@ -465,20 +535,34 @@ function batchUpdate(ctx: CrmContext, type: string, body: unknown, startedAt: st
   const missing: string[] = [];
   for (const i of inputs) {
     const key = String(i.id);
-    const rec = typeof i.idProperty === 'string' ? findByProperty(ctx, type, i.idProperty, key) : ctx.store.get(type, key);
+    const rec =
+      typeof i.idProperty === 'string' ? findByProperty(ctx, type, i.idProperty, key) : ctx.store.get(type, key);
     if (!rec) {
       missing.push(key);
       continue;
     }
     const checked = checkProps(ctx, type, i.properties ?? {});
     if ('errors' in checked) {
-      errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: `Property values were not valid: ${JSON.stringify(checked.errors)}`, context: { id: [key] } });
+      errors.push({
+        status: 'error',
+        category: 'VALIDATION_ERROR',
+        message: `Property values were not valid: ${JSON.stringify(checked.errors)}`,
+        context: { id: [key] },
+      });
       continue;
     }
     const props = type === 'deals' ? dealDerived(ctx, rec, checked.ok) : checked.ok;
-    results.push(objectJson(ctx, type, ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' }), wrote(ctx, type, props)));
+    results.push(
+      objectJson(ctx, type, ctx.store.update(type, rec.id, props, { source: 'INTEGRATION' }), wrote(ctx, type, props)),
+    );
   }
-  if (missing.length) errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Object not found.  objectId are usually numeric.', context: { ids: missing } });
+  if (missing.length)
+    errors.push({
+      status: 'error',
+      category: 'OBJECT_NOT_FOUND',
+      message: 'Object not found.  objectId are usually numeric.',
+      context: { ids: missing },
+    });
   return batchResult(results, errors, startedAt);
 }
 
@@ -504,16 +588,32 @@ function batchUpsert(ctx: CrmContext, type: string, body: unknown, startedAt: st
     }
     const checked = checkProps(ctx, type, i.properties ?? {});
     if ('errors' in checked) {
-      errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: `Property values were not valid: ${JSON.stringify(checked.errors)}`, context: { id: [key] } });
+      errors.push({
+        status: 'error',
+        category: 'VALIDATION_ERROR',
+        message: `Property values were not valid: ${JSON.stringify(checked.errors)}`,
+        context: { id: [key] },
+      });
       continue;
     }
     const existing = findByProperty(ctx, type, idProperty, key);
     if (existing) {
       const props = type === 'deals' ? dealDerived(ctx, existing, checked.ok) : checked.ok;
-      results.push({ ...objectJson(ctx, type, ctx.store.update(type, existing.id, props, { source: 'INTEGRATION' }), wrote(ctx, type, { ...props, [idProperty]: key })), new: false });
+      results.push({
+        ...objectJson(
+          ctx,
+          type,
+          ctx.store.update(type, existing.id, props, { source: 'INTEGRATION' }),
+          wrote(ctx, type, { ...props, [idProperty]: key }),
+        ),
+        new: false,
+      });
     } else {
       const props = idProperty === 'hs_object_id' ? checked.ok : { ...checked.ok, [idProperty]: key };
-      results.push({ ...objectJson(ctx, type, createRecord(ctx, type, props, undefined), wrote(ctx, type, props)), new: true });
+      results.push({
+        ...objectJson(ctx, type, createRecord(ctx, type, props, undefined), wrote(ctx, type, props)),
+        new: true,
+      });
     }
   }
   return batchResult(results, errors, startedAt);
@@ -531,7 +631,9 @@ export function associationsV4(ctx: CrmContext, method: string, parts: string[],
     const t = associationType(from, to);
     const results = t
       ? [
-          ...(t.primaryTypeId !== null ? [{ category: 'HUBSPOT_DEFINED', typeId: t.primaryTypeId, label: 'Primary' }] : []),
+          ...(t.primaryTypeId !== null
+            ? [{ category: 'HUBSPOT_DEFINED', typeId: t.primaryTypeId, label: 'Primary' }]
+            : []),
           { category: 'HUBSPOT_DEFINED', typeId: t.typeId, label: null },
         ]
       : [];
@@ -574,18 +676,28 @@ export function associationsV4(ctx: CrmContext, method: string, parts: string[],
       if (!ctx.store.get(from, f) || !ctx.store.get(to, tt)) continue;
       if (b === 'archive') ctx.store.unassociate(from, f, to, tt);
       else {
-        const types = Array.isArray(i.types) ? (i.types as { associationTypeId?: number }[]).map((x) => Number(x.associationTypeId)) : [t?.typeId ?? 0];
+        const types = Array.isArray(i.types)
+          ? (i.types as { associationTypeId?: number }[]).map((x) => Number(x.associationTypeId))
+          : [t?.typeId ?? 0];
         ctx.store.associate(from, f, to, tt, types, back ? [back.typeId] : []);
       }
     }
-    return b === 'archive' ? { status: 204 } : { status: 201, body: { status: 'COMPLETE', results: [], startedAt, completedAt: startedAt } };
+    return b === 'archive'
+      ? { status: 204 }
+      : { status: 201, body: { status: 'COMPLETE', results: [], startedAt, completedAt: startedAt } };
   }
   void url;
   return notFound();
 }
 
 /** `/crm/v4/objects/{type}/{id}/associations/{toType}[/{toId}]` */
-export function objectAssociationsV4(ctx: CrmContext, method: string, parts: string[], url: URL, body: () => unknown): Reply {
+export function objectAssociationsV4(
+  ctx: CrmContext,
+  method: string,
+  parts: string[],
+  url: URL,
+  body: () => unknown,
+): Reply {
   const [typeSeg, id, what, toSeg, toId] = parts;
   if (what !== 'associations') return notFound();
   const from = typeOrThrow(ctx, typeSeg ?? '');
@@ -607,9 +719,21 @@ export function objectAssociationsV4(ctx: CrmContext, method: string, parts: str
     if (!ctx.store.get(to, target)) return notFound();
     const t = associationType(from, to);
     const back = associationType(to, from);
-    const types = toSeg === 'default' ? [t?.typeId ?? 0] : ((body() as { associationTypeId?: number }[]) ?? []).map((x) => Number(x.associationTypeId));
+    const types =
+      toSeg === 'default'
+        ? [t?.typeId ?? 0]
+        : ((body() as { associationTypeId?: number }[]) ?? []).map((x) => Number(x.associationTypeId));
     ctx.store.associate(from, Number(id), to, Number(target), types, back ? [back.typeId] : []);
-    return { status: 200, body: { fromObjectTypeId: ctx.store.typeDef(from).objectTypeId, fromObjectId: Number(id), toObjectTypeId: ctx.store.typeDef(to).objectTypeId, toObjectId: Number(target), labels: [] } };
+    return {
+      status: 200,
+      body: {
+        fromObjectTypeId: ctx.store.typeDef(from).objectTypeId,
+        fromObjectId: Number(id),
+        toObjectTypeId: ctx.store.typeDef(to).objectTypeId,
+        toObjectId: Number(target),
+        labels: [],
+      },
+    };
   }
   if (method === 'DELETE' && target !== undefined) {
     ctx.store.unassociate(from, Number(id), to, Number(target));
@@ -630,7 +754,8 @@ export function properties(ctx: CrmContext, method: string, parts: string[], bod
     if (b === undefined && method === 'POST') {
       const g = body() as { name?: string; label?: string; displayOrder?: number };
       if (!g?.name || !g.label) return hsError(400, 'VALIDATION_ERROR', 'name and label are required');
-      if (groups.some((x) => x.name === g.name)) return hsError(409, 'OBJECT_ALREADY_EXISTS', `A property group named ${g.name} already exists`);
+      if (groups.some((x) => x.name === g.name))
+        return hsError(409, 'OBJECT_ALREADY_EXISTS', `A property group named ${g.name} already exists`);
       const group = { name: g.name, label: g.label, displayOrder: g.displayOrder ?? -1, archived: false };
       ctx.store.groups.set(type, [...groups, group]);
       return { status: 201, body: group };
@@ -645,10 +770,18 @@ export function properties(ctx: CrmContext, method: string, parts: string[], bod
   }
   const create = (p: Record<string, unknown>): PropertyDef | Reply => {
     const name = String(p.name ?? '');
-    if (!/^[a-z][a-z0-9_]*$/.test(name)) return hsError(400, 'VALIDATION_ERROR', `Property name "${name}" must be lower case letters, digits and underscores`);
-    if (!p.label || !p.type || !p.fieldType || !p.groupName) return hsError(400, 'VALIDATION_ERROR', 'name, label, type, fieldType and groupName are required');
-    if ((ctx.store.properties.get(type) ?? []).some((d) => d.name === name)) return hsError(409, 'OBJECT_ALREADY_EXISTS', `Property named ${name} already exists`);
-    if (!(ctx.store.groups.get(type) ?? []).some((g) => g.name === p.groupName)) return hsError(400, 'VALIDATION_ERROR', `Property group ${String(p.groupName)} does not exist`);
+    if (!/^[a-z][a-z0-9_]*$/.test(name))
+      return hsError(
+        400,
+        'VALIDATION_ERROR',
+        `Property name "${name}" must be lower case letters, digits and underscores`,
+      );
+    if (!p.label || !p.type || !p.fieldType || !p.groupName)
+      return hsError(400, 'VALIDATION_ERROR', 'name, label, type, fieldType and groupName are required');
+    if ((ctx.store.properties.get(type) ?? []).some((d) => d.name === name))
+      return hsError(409, 'OBJECT_ALREADY_EXISTS', `Property named ${name} already exists`);
+    if (!(ctx.store.groups.get(type) ?? []).some((g) => g.name === p.groupName))
+      return hsError(400, 'VALIDATION_ERROR', `Property group ${String(p.groupName)} does not exist`);
     const def = makeProperty(name, String(p.label), String(p.type), String(p.groupName), {
       custom: true,
       unique: p.hasUniqueValue === true,
@@ -680,7 +813,9 @@ export function properties(ctx: CrmContext, method: string, parts: string[], bod
   }
   if (a !== undefined && b === undefined && method === 'GET') {
     const d = defs.find((x) => x.name === a);
-    return d ? { status: 200, body: d } : hsError(404, 'OBJECT_NOT_FOUND', `Unable to find property ${a} on object type ${type}`);
+    return d
+      ? { status: 200, body: d }
+      : hsError(404, 'OBJECT_NOT_FOUND', `Unable to find property ${a} on object type ${type}`);
   }
   return notFound();
 }
@@ -694,14 +829,23 @@ export function schemas(ctx: CrmContext, method: string, parts: string[], body: 
     createdAt: iso(s.createdAt),
     updatedAt: iso(s.updatedAt),
     properties: ctx.store.properties.get(s.name) ?? [],
-    associations: s.associatedObjects.map((o) => ({ fromObjectTypeId: s.objectTypeId, toObjectTypeId: ctx.store.typeName(o) ? ctx.store.typeDef(ctx.store.typeName(o)!).objectTypeId : o, name: `${s.name}_to_${o}` })),
+    associations: s.associatedObjects.map((o) => ({
+      fromObjectTypeId: s.objectTypeId,
+      toObjectTypeId: ctx.store.typeName(o) ? ctx.store.typeDef(ctx.store.typeName(o)!).objectTypeId : o,
+      name: `${s.name}_to_${o}`,
+    })),
   });
   if (a === undefined && method === 'GET') return { status: 200, body: { results: ctx.store.schemas.map(json) } };
   if (a === undefined && method === 'POST') {
     if (!ctx.customObjects) {
-      return hsError(403, 'MISSING_SCOPES', 'This portal does not have access to custom objects: they need an Enterprise subscription.', {
-        errors: [{ message: 'custom objects require an Enterprise subscription', code: 'MISSING_SUBSCRIPTION' }],
-      });
+      return hsError(
+        403,
+        'MISSING_SCOPES',
+        'This portal does not have access to custom objects: they need an Enterprise subscription.',
+        {
+          errors: [{ message: 'custom objects require an Enterprise subscription', code: 'MISSING_SUBSCRIPTION' }],
+        },
+      );
     }
     const b = (body() ?? {}) as {
       name?: string;
@@ -713,12 +857,19 @@ export function schemas(ctx: CrmContext, method: string, parts: string[], body: 
       associatedObjects?: string[];
       properties?: Record<string, unknown>[];
     };
-    if (!b.name || !/^[a-z][a-z0-9_]*$/.test(b.name)) return hsError(400, 'VALIDATION_ERROR', 'name is required: lower case letters, digits and underscores');
-    if (!b.labels?.singular || !b.labels.plural) return hsError(400, 'VALIDATION_ERROR', 'labels.singular and labels.plural are required');
-    if (ctx.store.typeName(b.name)) return hsError(409, 'OBJECT_ALREADY_EXISTS', `An object type named ${b.name} already exists`);
+    if (!b.name || !/^[a-z][a-z0-9_]*$/.test(b.name))
+      return hsError(400, 'VALIDATION_ERROR', 'name is required: lower case letters, digits and underscores');
+    if (!b.labels?.singular || !b.labels.plural)
+      return hsError(400, 'VALIDATION_ERROR', 'labels.singular and labels.plural are required');
+    if (ctx.store.typeName(b.name))
+      return hsError(409, 'OBJECT_ALREADY_EXISTS', `An object type named ${b.name} already exists`);
     const props = b.properties ?? [];
     if (b.primaryDisplayProperty && !props.some((p) => p.name === b.primaryDisplayProperty))
-      return hsError(400, 'VALIDATION_ERROR', `primaryDisplayProperty ${b.primaryDisplayProperty} is not among the properties`);
+      return hsError(
+        400,
+        'VALIDATION_ERROR',
+        `primaryDisplayProperty ${b.primaryDisplayProperty} is not among the properties`,
+      );
     const at = ctx.store.nowMs();
     const schema = ctx.store.addCustomType({
       name: b.name,
@@ -733,7 +884,9 @@ export function schemas(ctx: CrmContext, method: string, parts: string[], body: 
       archived: false,
     });
     const group = groupNameOf(b.name);
-    ctx.store.groups.set(b.name, [{ name: group, label: `${b.labels.singular} information`, displayOrder: 0, archived: false }]);
+    ctx.store.groups.set(b.name, [
+      { name: group, label: `${b.labels.singular} information`, displayOrder: 0, archived: false },
+    ]);
     ctx.store.properties.set(b.name, [
       makeProperty('hs_object_id', 'Record ID', 'number', group, { readOnly: true, at, order: 0 }),
       makeProperty('hs_createdate', 'Create date', 'datetime', group, { readOnly: true, at, order: 1 }),
@@ -782,7 +935,9 @@ export function owners(ctx: CrmContext, method: string, parts: string[], url: UR
   const [id] = parts;
   if (id !== undefined && id !== '') {
     const byUser = url.searchParams.get('idProperty') === 'userId';
-    const o = [...ctx.store.owners.values()].find((x) => x.archived === archived && (byUser ? x.userIdIncludingInactive === Number(id) : x.id === Number(id)));
+    const o = [...ctx.store.owners.values()].find(
+      (x) => x.archived === archived && (byUser ? x.userIdIncludingInactive === Number(id) : x.id === Number(id)),
+    );
     return o ? { status: 200, body: ownerJson(o), records: 1 } : notFound();
   }
   const email = url.searchParams.get('email')?.toLowerCase();
@@ -805,18 +960,29 @@ export function settingsUsers(ctx: CrmContext, method: string, parts: string[], 
   if (a === 'teams') {
     return {
       status: 200,
-      body: { results: [...ctx.store.teams.values()].map((t) => ({ id: t.id, name: t.name, userIds: t.userIds, secondaryUserIds: t.secondaryUserIds })) },
+      body: {
+        results: [...ctx.store.teams.values()].map((t) => ({
+          id: t.id,
+          name: t.name,
+          userIds: t.userIds,
+          secondaryUserIds: t.secondaryUserIds,
+        })),
+      },
     };
   }
   if (a === 'roles') {
     return {
       status: 200,
       body: {
-        results: ['Sales Rep', 'Sales Manager', 'Sales Director', 'VP Sales'].map((name, i) => ({ id: String(900_000 + i), name, requiresBillingWrite: false })),
+        results: ['Sales Rep', 'Sales Manager', 'Sales Director', 'VP Sales'].map((name, i) => ({
+          id: String(900_000 + i),
+          name,
+          requiresBillingWrite: false,
+        })),
       },
     };
   }
-  const json = (u: (typeof ctx.store.users extends Map<number, infer U> ? U : never)) => ({
+  const json = (u: typeof ctx.store.users extends Map<number, infer U> ? U : never) => ({
     id: String(u.id),
     email: u.email,
     roleId: u.roleId,
@@ -830,7 +996,9 @@ export function settingsUsers(ctx: CrmContext, method: string, parts: string[], 
   }
   const limit = Math.min(intParam(url, 'limit', 100), 100);
   const after = url.searchParams.get('after');
-  const all = [...ctx.store.users.values()].sort((x, y) => x.id - y.id).filter((u) => after === null || u.id >= Number(after));
+  const all = [...ctx.store.users.values()]
+    .sort((x, y) => x.id - y.id)
+    .filter((u) => after === null || u.id >= Number(after));
   const body: Record<string, unknown> = { results: all.slice(0, limit).map(json) };
   const next = all[limit];
   if (next) body.paging = { next: { after: String(next.id) } };
@@ -867,9 +1035,25 @@ const CURRENCY_NAMES: Readonly<Record<string, string>> = {
 export function currencies(ctx: CrmContext, method: string, parts: string[], url: URL): Reply {
   if (method !== 'GET') return notFound();
   const [a, b] = parts;
-  const rateJson = (r: (typeof ctx.store.rates)[number]) => ({ ...r, effectiveAt: iso(r.effectiveAt), createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt) });
-  if (a === 'company-currency') return { status: 200, body: { currencyCode: ctx.store.homeCurrency, currencyName: CURRENCY_NAMES[ctx.store.homeCurrency] ?? ctx.store.homeCurrency } };
-  if (a === 'codes') return { status: 200, body: { results: ctx.store.currencies.map((c) => ({ currencyCode: c, currencyName: CURRENCY_NAMES[c] ?? c })) } };
+  const rateJson = (r: (typeof ctx.store.rates)[number]) => ({
+    ...r,
+    effectiveAt: iso(r.effectiveAt),
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+  });
+  if (a === 'company-currency')
+    return {
+      status: 200,
+      body: {
+        currencyCode: ctx.store.homeCurrency,
+        currencyName: CURRENCY_NAMES[ctx.store.homeCurrency] ?? ctx.store.homeCurrency,
+      },
+    };
+  if (a === 'codes')
+    return {
+      status: 200,
+      body: { results: ctx.store.currencies.map((c) => ({ currencyCode: c, currencyName: CURRENCY_NAMES[c] ?? c })) },
+    };
   if (a === 'exchange-rates') {
     if (b === 'current') {
       const now = ctx.store.nowMs();

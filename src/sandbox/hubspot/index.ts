@@ -61,12 +61,22 @@ export function isHubSpotProfile(p: string): p is HubSpotProfile {
 }
 
 /** Generates (or takes) the org and builds the populated store, without a server: what the bench measures. */
-export function buildHubSpotStore(opts: { seed: number; anchorDate: string; org?: OrgModel; size: 'small' | 'medium' }): {
+export function buildHubSpotStore(opts: {
+  seed: number;
+  anchorDate: string;
+  org?: OrgModel;
+  size: 'small' | 'medium';
+}): {
   store: HubSpotStore;
   org: OrgModel;
 } {
   const org = opts.org ?? generateOrg({ seed: opts.seed, size: opts.size, anchorDate: opts.anchorDate });
-  const store = new HubSpotStore({ seed: opts.seed, now: new Date(`${opts.anchorDate}T12:00:00.000Z`), timezone: org.timezone, homeCurrency: org.corporateCurrency });
+  const store = new HubSpotStore({
+    seed: opts.seed,
+    now: new Date(`${opts.anchorDate}T12:00:00.000Z`),
+    timezone: org.timezone,
+    homeCurrency: org.corporateCurrency,
+  });
   populateHubSpot(store, org);
   return { store, org };
 }
@@ -75,10 +85,16 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions): Promi
   if (!Number.isSafeInteger(options.seed))
     throw new AppError('USAGE', `sandbox seed must be an integer, got ${String(options.seed)}`, { where: 'seed' });
   if (options.size !== 'small' && options.size !== 'medium')
-    throw new AppError('USAGE', `sandbox size must be small or medium, got "${String(options.size)}"`, { where: 'size' });
+    throw new AppError('USAGE', `sandbox size must be small or medium, got "${String(options.size)}"`, {
+      where: 'size',
+    });
   const profile = options.profile ?? 'enterprise';
   if (!isHubSpotProfile(profile))
-    throw new AppError('USAGE', `HubSpot profile must be one of ${Object.keys(PROFILES).join(', ')}, got "${String(profile)}"`, { where: 'profile' });
+    throw new AppError(
+      'USAGE',
+      `HubSpot profile must be one of ${Object.keys(PROFILES).join(', ')}, got "${String(profile)}"`,
+      { where: 'profile' },
+    );
   const anchorDate = options.anchorDate ?? options.org?.anchorDate ?? now().toISOString().slice(0, 10);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(anchorDate))
     throw new AppError('USAGE', `anchorDate must be YYYY-MM-DD, got "${anchorDate}"`, { where: 'anchorDate' });
@@ -88,13 +104,27 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions): Promi
   if (options.populate === false) {
     store = new HubSpotStore({ seed: options.seed, now: new Date(`${anchorDate}T12:00:00.000Z`) });
   } else {
-    ({ store, org } = buildHubSpotStore({ seed: options.seed, anchorDate, size: options.size, ...(options.org ? { org: options.org } : {}) }));
+    ({ store, org } = buildHubSpotStore({
+      seed: options.seed,
+      anchorDate,
+      size: options.size,
+      ...(options.org ? { org: options.org } : {}),
+    }));
   }
-  const auth = new HubSpotAuth({ seed: options.seed, portalId: store.portalId, ...(options.oauthTtlMs !== undefined ? { oauthTtlMs: options.oauthTtlMs } : {}) });
+  const auth = new HubSpotAuth({
+    seed: options.seed,
+    portalId: store.portalId,
+    ...(options.oauthTtlMs !== undefined ? { oauthTtlMs: options.oauthTtlMs } : {}),
+  });
   const faults = new FaultInjector<HubSpotFaultKind>(options.seed);
   const log = new RequestLog();
   const limiter = new RateLimiter(profile, store.timezone, options.rateLimits);
-  const webhooks = new WebhookDispatcher(store, { appId: auth.credentials.appId, clientSecret: auth.credentials.clientSecret, seed: options.seed, ...options.webhooks });
+  const webhooks = new WebhookDispatcher(store, {
+    appId: auth.credentials.appId,
+    clientSecret: auth.credentials.clientSecret,
+    seed: options.seed,
+    ...options.webhooks,
+  });
   const adminToken = randomBytes(24).toString('base64url');
   const hooks: HubSpotHooks = {
     oracle: (asOf) => {
@@ -111,9 +141,20 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions): Promi
       return { subscriptions: webhooks.subscriptions(), deliveries: webhooks.deliveries };
     },
   };
-  const server = new HubSpotSandboxServer({ store, auth, faults, log, limiter, adminToken, customObjects: PROFILES[profile].customObjects, hooks });
+  const server = new HubSpotSandboxServer({
+    store,
+    auth,
+    faults,
+    log,
+    limiter,
+    adminToken,
+    customObjects: PROFILES[profile].customObjects,
+    hooks,
+  });
   const url = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  const life = options.life ? createHubSpotLifeClock(store, { seed: options.seed, tickMs: options.life.tickMs }) : undefined;
+  const life = options.life
+    ? createHubSpotLifeClock(store, { seed: options.seed, tickMs: options.life.tickMs })
+    : undefined;
   return {
     url,
     portalId: store.portalId,

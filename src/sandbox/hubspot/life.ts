@@ -80,8 +80,12 @@ export function lifeChanges(store: HubSpotStore): HubSpotLifeChanges {
   const close = (id: string, won: boolean, date?: PlainDate): HsRecord => {
     const rec = deal(id);
     const stage = stagesOf(store, rec.props.pipeline ?? null).find(won ? isWon : isLost);
-    if (!stage) throw new AppError('INTERNAL', `pipeline ${String(rec.props.pipeline)} has no ${won ? 'won' : 'lost'} stage`);
-    const out = write(rec, { dealstage: stage.id, closedate: new Date(zonedMidnight(date ?? today(), store.timezone)).toISOString() });
+    if (!stage)
+      throw new AppError('INTERNAL', `pipeline ${String(rec.props.pipeline)} has no ${won ? 'won' : 'lost'} stage`);
+    const out = write(rec, {
+      dealstage: stage.id,
+      closedate: new Date(zonedMidnight(date ?? today(), store.timezone)).toISOString(),
+    });
     if (won) refreshGoalProgress(store);
     return out;
   };
@@ -96,7 +100,8 @@ export function lifeChanges(store: HubSpotStore): HubSpotLifeChanges {
       const stages = stagesOf(store, rec.props.pipeline ?? null);
       const i = stages.findIndex((s) => s.id === rec.props.dealstage);
       const cur = stages[i];
-      if (cur && cur.metadata.isClosed === 'true') throw new AppError('USAGE', `deal ${id} is already closed`, { where: id });
+      if (cur && cur.metadata.isClosed === 'true')
+        throw new AppError('USAGE', `deal ${id} is already closed`, { where: id });
       const next = stages[i + 1];
       return next && next.metadata.isClosed !== 'true' ? write(rec, { dealstage: next.id }) : close(id, true);
     },
@@ -109,7 +114,8 @@ export function lifeChanges(store: HubSpotStore): HubSpotLifeChanges {
     },
     setAmount: (id, amount) => write(deal(id), { amount }),
     setCurrency: (id, currency, amount) => {
-      if (!store.currencies.includes(currency)) throw new AppError('USAGE', `the portal has no currency ${currency}`, { where: currency });
+      if (!store.currencies.includes(currency))
+        throw new AppError('USAGE', `the portal has no currency ${currency}`, { where: currency });
       return write(deal(id), { deal_currency_code: currency, amount });
     },
     moveOwner: (id, ownerId) => {
@@ -131,7 +137,9 @@ export function lifeChanges(store: HubSpotStore): HubSpotLifeChanges {
     restore: (type, id) => store.restore(type, id),
     lateCommit: (type, props, stampInPast, id) => {
       if (stampInPast.getTime() > store.nowMs())
-        throw new AppError('USAGE', `a late commit must be stamped in the past, got ${stampInPast.toISOString()}`, { where: type });
+        throw new AppError('USAGE', `a late commit must be stamped in the past, got ${stampInPast.toISOString()}`, {
+          where: type,
+        });
       const stamp = stampInPast.getTime();
       return id ? store.update(type, id, props, { stamp }) : store.create(type, props, { stamp, createdAt: stamp });
     },
@@ -146,7 +154,13 @@ export function lifeChanges(store: HubSpotStore): HubSpotLifeChanges {
       const type = kind === 'call' ? 'calls' : kind === 'email' ? 'emails' : 'meetings';
       const props: Props =
         kind === 'call'
-          ? { hs_timestamp: now, hs_call_title: 'Call', hs_call_status: 'COMPLETED', hs_call_duration: '600000', hs_call_direction: 'OUTBOUND' }
+          ? {
+              hs_timestamp: now,
+              hs_call_title: 'Call',
+              hs_call_status: 'COMPLETED',
+              hs_call_duration: '600000',
+              hs_call_direction: 'OUTBOUND',
+            }
           : kind === 'email'
             ? { hs_timestamp: now, hs_email_subject: 'Follow-up', hs_email_direction: 'EMAIL', hs_email_status: 'SENT' }
             : {
@@ -190,7 +204,8 @@ export interface HubSpotLifeOptions {
 }
 
 export function createHubSpotLifeClock(store: HubSpotStore, opts: HubSpotLifeOptions): HubSpotLifeClock {
-  if (!Number.isSafeInteger(opts.seed)) throw new AppError('USAGE', 'createHubSpotLifeClock needs { seed } (an integer)', { where: 'seed' });
+  if (!Number.isSafeInteger(opts.seed))
+    throw new AppError('USAGE', 'createHubSpotLifeClock needs { seed } (an integer)', { where: 'seed' });
   const rng = new Rng(opts.seed ^ 0x4b5b0711);
   const changes = lifeChanges(store);
   const advanceMs = opts.advanceMs ?? (opts.tickMs && opts.tickMs > 0 ? opts.tickMs : 15 * 60_000);
@@ -198,7 +213,10 @@ export function createHubSpotLifeClock(store: HubSpotStore, opts: HubSpotLifeOpt
   let archivedByLife: string[] = [];
 
   const activeOwners = (): string[] =>
-    [...store.owners.values()].filter((o) => !o.archived && o.teams.length > 0).map((o) => String(o.id)).sort();
+    [...store.owners.values()]
+      .filter((o) => !o.archived && o.teams.length > 0)
+      .map((o) => String(o.id))
+      .sort();
 
   const tick = (): HubSpotLifeEvent[] => {
     store.advance(advanceMs);
@@ -206,7 +224,9 @@ export function createHubSpotLifeClock(store: HubSpotStore, opts: HubSpotLifeOpt
     const owners = activeOwners();
     const ownerSet = new Set(owners);
     const open: HsRecord[] = [];
-    for (const d of store.scan('deals')) if (d.props.hs_is_closed !== 'true' && d.props.closedate && ownerSet.has(d.props.hubspot_owner_id ?? '')) open.push(d);
+    for (const d of store.scan('deals'))
+      if (d.props.hs_is_closed !== 'true' && d.props.closedate && ownerSet.has(d.props.hubspot_owner_id ?? ''))
+        open.push(d);
     if (open.length === 0 || owners.length === 0) return events;
     const n = rng.int(1, 4);
     for (let i = 0; i < n; i++) {
@@ -227,7 +247,11 @@ export function createHubSpotLifeClock(store: HubSpotStore, opts: HubSpotLifeOpt
       ] as const);
       switch (kind) {
         case 'activity': {
-          const rec = changes.logActivity(d.props.hubspot_owner_id as string, rng.pick(['call', 'call', 'email', 'email', 'meeting'] as const), rng.chance(0.6) ? id : null);
+          const rec = changes.logActivity(
+            d.props.hubspot_owner_id as string,
+            rng.pick(['call', 'call', 'email', 'email', 'meeting'] as const),
+            rng.chance(0.6) ? id : null,
+          );
           events.push({ kind: 'activity', type: 'engagement', id: String(rec.id) });
           break;
         }
@@ -335,11 +359,16 @@ export function applyHubSpotLifeChange(store: HubSpotStore, change: Record<strin
   const c = lifeChanges(store);
   const s = (k: string): string => {
     const v = change[k];
-    if (typeof v !== 'string') throw new AppError('USAGE', `life change ${String(change.op)}: "${k}" must be a string`, { where: k });
+    if (typeof v !== 'string')
+      throw new AppError('USAGE', `life change ${String(change.op)}: "${k}" must be a string`, { where: k });
     return v;
   };
   const props = (change.props ?? {}) as Props;
-  const json = (r: HsRecord) => ({ id: String(r.id), properties: r.props, updatedAt: new Date(r.updatedAt).toISOString() });
+  const json = (r: HsRecord) => ({
+    id: String(r.id),
+    properties: r.props,
+    updatedAt: new Date(r.updatedAt).toISOString(),
+  });
   switch (change.op) {
     case 'advanceStage':
       return json(c.advanceStage(s('dealId')));
@@ -364,11 +393,19 @@ export function applyHubSpotLifeChange(store: HubSpotStore, change: Record<strin
     case 'restore':
       return json(c.restore(s('type'), s('id')));
     case 'lateCommit':
-      return json(c.lateCommit(s('type'), props, new Date(s('stamp')), typeof change.id === 'string' ? change.id : undefined));
+      return json(
+        c.lateCommit(s('type'), props, new Date(s('stamp')), typeof change.id === 'string' ? change.id : undefined),
+      );
     case 'tie':
       return { stamp: c.tie(s('type'), (change.ids ?? []) as string[], props).toISOString() };
     case 'logActivity':
-      return json(c.logActivity(s('ownerId'), s('kind') as 'call' | 'email' | 'meeting', (change.dealId ?? null) as string | null));
+      return json(
+        c.logActivity(
+          s('ownerId'),
+          s('kind') as 'call' | 'email' | 'meeting',
+          (change.dealId ?? null) as string | null,
+        ),
+      );
     case 'newDeal':
       return json(c.newDeal(s('ownerId'), props));
     default:

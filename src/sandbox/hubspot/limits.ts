@@ -21,7 +21,12 @@ export const PROFILES: Readonly<
   starter: { label: 'Starter portal', tenSecondly: 100, daily: 250_000, customObjects: false },
   professional: { label: 'Professional portal', tenSecondly: 190, daily: 625_000, customObjects: false },
   enterprise: { label: 'Enterprise portal', tenSecondly: 190, daily: 1_000_000, customObjects: true },
-  'no-custom-objects': { label: 'Professional portal (no custom objects)', tenSecondly: 190, daily: 625_000, customObjects: false },
+  'no-custom-objects': {
+    label: 'Professional portal (no custom objects)',
+    tenSecondly: 190,
+    daily: 625_000,
+    customObjects: false,
+  },
 };
 
 /** OAuth (public) apps: 110 requests per 10 seconds per installing account, whatever the subscription. */
@@ -119,7 +124,11 @@ export class RateLimiter {
 }
 
 /** HubSpot's 429 body for a policy (`groupName` names the limit group, as HubSpot's does). */
-export function limitReply(policyName: 'DAILY' | 'TEN_SECONDLY_ROLLING' | 'SECONDLY', message: string, max?: number): Reply {
+export function limitReply(
+  policyName: 'DAILY' | 'TEN_SECONDLY_ROLLING' | 'SECONDLY',
+  message: string,
+  max?: number,
+): Reply {
   return {
     status: 429,
     body: {

@@ -25,7 +25,13 @@ export interface ObjectTypeDef {
   custom?: boolean;
 }
 
-const ENGAGEMENT_DEFAULTS = ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_timestamp', 'hubspot_owner_id'];
+const ENGAGEMENT_DEFAULTS = [
+  'hs_createdate',
+  'hs_lastmodifieddate',
+  'hs_object_id',
+  'hs_timestamp',
+  'hubspot_owner_id',
+];
 
 function def(
   name: string,
@@ -46,13 +52,31 @@ function def(
 }
 
 export const OBJECT_TYPES: readonly ObjectTypeDef[] = [
-  def('contacts', '0-1', ['contact'], ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'], {
-    stamp: 'lastmodifieddate',
-  }),
+  def(
+    'contacts',
+    '0-1',
+    ['contact'],
+    ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'],
+    {
+      stamp: 'lastmodifieddate',
+    },
+  ),
   def('companies', '0-2', ['company'], ['createdate', 'domain', 'hs_lastmodifieddate', 'hs_object_id', 'name']),
-  def('deals', '0-3', ['deal'], ['amount', 'closedate', 'createdate', 'dealname', 'dealstage', 'hs_lastmodifieddate', 'hs_object_id', 'pipeline']),
-  def('line_items', '0-8', ['line_item'], ['createdate', 'hs_lastmodifieddate', 'hs_object_id', 'name', 'price', 'quantity']),
-  def('tasks', '0-27', ['task'], [...ENGAGEMENT_DEFAULTS, 'hs_task_subject', 'hs_task_status'], { created: 'hs_createdate' }),
+  def(
+    'deals',
+    '0-3',
+    ['deal'],
+    ['amount', 'closedate', 'createdate', 'dealname', 'dealstage', 'hs_lastmodifieddate', 'hs_object_id', 'pipeline'],
+  ),
+  def(
+    'line_items',
+    '0-8',
+    ['line_item'],
+    ['createdate', 'hs_lastmodifieddate', 'hs_object_id', 'name', 'price', 'quantity'],
+  ),
+  def('tasks', '0-27', ['task'], [...ENGAGEMENT_DEFAULTS, 'hs_task_subject', 'hs_task_status'], {
+    created: 'hs_createdate',
+  }),
   def('notes', '0-46', ['note'], [...ENGAGEMENT_DEFAULTS, 'hs_note_body'], { created: 'hs_createdate' }),
   def('meetings', '0-47', ['meeting'], [...ENGAGEMENT_DEFAULTS, 'hs_meeting_title'], { created: 'hs_createdate' }),
   def('calls', '0-48', ['call'], [...ENGAGEMENT_DEFAULTS, 'hs_call_title'], { created: 'hs_createdate' }),
@@ -61,15 +85,35 @@ export const OBJECT_TYPES: readonly ObjectTypeDef[] = [
     'goal_targets',
     '0-74',
     ['goal_target', 'goals', 'goal'],
-    ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_goal_name', 'hs_target_amount', 'hs_start_datetime', 'hs_end_datetime'],
+    [
+      'hs_createdate',
+      'hs_lastmodifieddate',
+      'hs_object_id',
+      'hs_goal_name',
+      'hs_target_amount',
+      'hs_start_datetime',
+      'hs_end_datetime',
+    ],
     { created: 'hs_createdate', writable: false },
   ),
-  def('users', '0-115', ['user'], ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_email', 'hs_internal_user_id'], {
-    created: 'hs_createdate',
-  }),
-  def('leads', '0-136', ['lead'], ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_lead_name', 'hs_pipeline_stage'], {
-    created: 'hs_createdate',
-  }),
+  def(
+    'users',
+    '0-115',
+    ['user'],
+    ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_email', 'hs_internal_user_id'],
+    {
+      created: 'hs_createdate',
+    },
+  ),
+  def(
+    'leads',
+    '0-136',
+    ['lead'],
+    ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_lead_name', 'hs_pipeline_stage'],
+    {
+      created: 'hs_createdate',
+    },
+  ),
 ];
 
 /** Engagement types: each can be associated with contacts, companies and deals. */

@@ -102,12 +102,21 @@ export function hubspotRecords(store: HubSpotStore): NeutralRecords {
       const owner = emailOfOwner.get(a.props.hubspot_owner_id ?? '');
       const date = day(a.props.hs_timestamp) ?? dateInZone(a.createdAt, tz);
       if (!owner) continue;
-      records.activities.push({ id: `${type}:${a.id}`, ownerId: owner, type: kind === 'task' && a.props.activity_kind === 'proposal' ? 'proposal' : kind, date });
+      records.activities.push({
+        id: `${type}:${a.id}`,
+        ownerId: owner,
+        type: kind === 'task' && a.props.activity_kind === 'proposal' ? 'proposal' : kind,
+        date,
+      });
     }
   }
   for (const l of store.scan('leads')) {
     const q = l.history?.hs_pipeline_stage?.find((h) => h.value === 'qualified-stage-id');
-    const converted = q ? dateInZone(q.timestamp, tz) : l.props.hs_pipeline_stage === 'qualified-stage-id' ? dateInZone(l.updatedAt, tz) : null;
+    const converted = q
+      ? dateInZone(q.timestamp, tz)
+      : l.props.hs_pipeline_stage === 'qualified-stage-id'
+        ? dateInZone(l.updatedAt, tz)
+        : null;
     records.leads.push({ id: String(l.id), createdDate: dateInZone(l.createdAt, tz), convertedDate: converted });
   }
   return records;
@@ -115,5 +124,8 @@ export function hubspotRecords(store: HubSpotStore): NeutralRecords {
 
 /** Every figure of the HubSpot org as of a date (default: the store clock's date). */
 export function hubspotFigures(store: HubSpotStore, org: OrgModel, opts: Partial<FiguresOptions> = {}): Figures {
-  return computeFigures(org, hubspotRecords(store), { asOf: opts.asOf ?? dateInZone(store.now(), store.timezone), ...(opts.forecastTrials !== undefined ? { forecastTrials: opts.forecastTrials } : {}) });
+  return computeFigures(org, hubspotRecords(store), {
+    asOf: opts.asOf ?? dateInZone(store.now(), store.timezone),
+    ...(opts.forecastTrials !== undefined ? { forecastTrials: opts.forecastTrials } : {}),
+  });
 }

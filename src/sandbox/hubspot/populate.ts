@@ -21,7 +21,7 @@
 import { AppError } from '../../errors.ts';
 import { addDays } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
-import type { Activity, Deal, OrgModel, Person, Stage as ModelStage } from '../org/index.ts';
+import type { Activity, Deal, Stage as ModelStage, OrgModel, Person } from '../org/index.ts';
 import { STAGES } from '../org/index.ts';
 import { associationType } from './objects.ts';
 import { definePortalProperties } from './properties.ts';
@@ -257,7 +257,12 @@ export function populateHubSpot(store: HubSpotStore, org: OrgModel): HubSpotPopu
       const slug = d.accountName.toLowerCase().replace(/[^a-z0-9]+/g, '');
       const company = store.create(
         'companies',
-        { name: d.accountName, domain: `${slug}.example.com`, hubspot_owner_id: String(id(d.ownerKey)), industry: null },
+        {
+          name: d.accountName,
+          domain: `${slug}.example.com`,
+          hubspot_owner_id: String(id(d.ownerKey)),
+          industry: null,
+        },
         { ...quiet, stamp: created },
       );
       const n = ++contactSeq;
@@ -350,7 +355,9 @@ export function populateHubSpot(store: HubSpotStore, org: OrgModel): HubSpotPopu
         : (LEAD_STAGE[l.status] ?? 'new-stage-id');
     const history: Record<string, HistoryEntry[]> = {};
     if (stage !== 'new-stage-id') {
-      const at = converted ? Math.max(day(l.convertedDate as string) + 15 * 3_600_000, created) : Math.max(Date.parse(l.modifiedAt), created);
+      const at = converted
+        ? Math.max(day(l.convertedDate as string) + 15 * 3_600_000, created)
+        : Math.max(Date.parse(l.modifiedAt), created);
       history.hs_pipeline_stage = [
         { value: stage, timestamp: at, sourceType: 'CRM_UI' },
         { value: 'new-stage-id', timestamp: created, sourceType: 'CRM_UI' },
@@ -418,7 +425,14 @@ function leadPipeline(setup: number): Pipeline {
 }
 
 /** Associates two records with the HubSpot-defined types (and the primary one when `primary`). */
-export function associate(store: HubSpotStore, from: string, fromId: number, to: string, toId: number, primary: boolean): void {
+export function associate(
+  store: HubSpotStore,
+  from: string,
+  fromId: number,
+  to: string,
+  toId: number,
+  primary: boolean,
+): void {
   const fwd = associationType(from, to);
   const back = associationType(to, from);
   if (!fwd || !back) throw new AppError('INTERNAL', `no association type ${from} -> ${to}`, { where: `${from}>${to}` });
@@ -484,7 +498,13 @@ function writePerson(
   ids.set(`userobject:${p.key}`, rec.id);
 }
 
-function writeDeal(store: HubSpotStore, d: Deal, plan: PipelinePlan, ownerId: number, day: (d: string) => number): HsRecord {
+function writeDeal(
+  store: HubSpotStore,
+  d: Deal,
+  plan: PipelinePlan,
+  ownerId: number,
+  day: (d: string) => number,
+): HsRecord {
   const [first] = d.history;
   const last = d.history[d.history.length - 1];
   if (!first || !last) throw new AppError('INTERNAL', `deal ${d.key} has no history`, { where: d.key });
@@ -494,15 +514,22 @@ function writeDeal(store: HubSpotStore, d: Deal, plan: PipelinePlan, ownerId: nu
   const closeMs = last.closeDate !== null ? day(last.closeDate) : null;
   const amount = last.amount;
   // The home amount freezes at close: the rate on the close date; open deals at today's rate.
-  const rate = info.isClosed && closeMs !== null ? store.rateAt(d.currency, closeMs) : store.rateAt(d.currency, store.nowMs());
-  const history: Record<string, HistoryEntry[]> = { dealstage: [], amount: [], closedate: [], hs_deal_stage_probability: [] };
+  const rate =
+    info.isClosed && closeMs !== null ? store.rateAt(d.currency, closeMs) : store.rateAt(d.currency, store.nowMs());
+  const history: Record<string, HistoryEntry[]> = {
+    dealstage: [],
+    amount: [],
+    closedate: [],
+    hs_deal_stage_probability: [],
+  };
   let prev: { stage: string; amount: string | null; close: string | null; prob: string } | null = null;
   for (const h of d.history) {
     const at = Date.parse(h.at);
     const stage = plan.stages[h.stage].id;
     const close = h.closeDate !== null ? iso(day(h.closeDate)) : null;
     const prob = probabilityText(h.probability);
-    if (!prev || prev.stage !== stage) history.dealstage!.unshift({ value: stage, timestamp: at, sourceType: 'CRM_UI' });
+    if (!prev || prev.stage !== stage)
+      history.dealstage!.unshift({ value: stage, timestamp: at, sourceType: 'CRM_UI' });
     if (h.amount !== null && (!prev || prev.amount !== h.amount))
       history.amount!.unshift({ value: h.amount, timestamp: at, sourceType: 'CRM_UI' });
     if (close !== null && (!prev || prev.close !== close))
@@ -619,7 +646,9 @@ export function refreshGoalProgress(store: HubSpotStore, onlyUserId?: string): v
   for (const o of store.owners.values()) {
     ownerOfUser.set(String(o.userIdIncludingInactive), String(o.id));
   }
-  const goals = store.all('goal_targets').filter((g) => !g.archived && (!onlyUserId || g.props.hs_assignee_user_id === onlyUserId));
+  const goals = store
+    .all('goal_targets')
+    .filter((g) => !g.archived && (!onlyUserId || g.props.hs_assignee_user_id === onlyUserId));
   if (goals.length === 0) return;
   const wonByOwner = new Map<string, { close: number; home: string }[]>();
   for (const d of store.scan('deals')) {
@@ -642,6 +671,8 @@ export function refreshGoalProgress(store: HubSpotStore, onlyUserId?: string): v
     const value = home.times(rate).toDecimalPlaces(2);
     const target = new Dec(g.props.hs_target_amount ?? '0');
     g.props.hs_kpi_value = value.toString();
-    g.props.hs_kpi_progress_percent = target.isZero() ? '0' : value.div(target).times(100).toDecimalPlaces(2).toString();
+    g.props.hs_kpi_progress_percent = target.isZero()
+      ? '0'
+      : value.div(target).times(100).toDecimalPlaces(2).toString();
   }
 }

@@ -133,7 +133,11 @@ export class HubSpotSandboxServer {
     this.finishLog(entry, reply, fault);
     if (fault?.kind === 'drop') {
       const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? '');
-      res.writeHead(reply.status, { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)), ...reply.headers });
+      res.writeHead(reply.status, {
+        'content-type': JSON_TYPE,
+        'content-length': String(Buffer.byteLength(body)),
+        ...reply.headers,
+      });
       res.write(body.slice(0, Math.floor(body.length / 2)));
       setImmediate(() => res.socket?.destroy());
       return;
@@ -151,7 +155,9 @@ export class HubSpotSandboxServer {
           : '';
     this.o.log.finish(entry, reply.status, {
       ...(reply.records !== undefined ? { recordsReturned: reply.records } : {}),
-      ...(reply.headers?.['Retry-After'] !== undefined ? { retryAfterSeconds: Number(reply.headers['Retry-After']) } : {}),
+      ...(reply.headers?.['Retry-After'] !== undefined
+        ? { retryAfterSeconds: Number(reply.headers['Retry-After']) }
+        : {}),
       ...(fault ? { fault: fault.kind } : {}),
       ...(code ? { errorCode: code } : {}),
       ...(reply.body !== undefined ? { responseBody: reply.body } : {}),
@@ -185,17 +191,28 @@ export class HubSpotSandboxServer {
     const ctx = this.ctx;
     const body = () => parseJson(raw);
     const after = (prefix: string): string[] | null =>
-      path === prefix || path.startsWith(`${prefix}/`) ? path.slice(prefix.length).split('/').filter((s) => s !== '') : null;
-    let p: string[] | null;
-    if ((p = after('/crm/v3/objects'))) return objects(ctx, method, p, url, body);
-    if ((p = after('/crm/v4/associations'))) return associationsV4(ctx, method, p, body, url);
-    if ((p = after('/crm/v4/objects'))) return objectAssociationsV4(ctx, method, p, url, body);
-    if ((p = after('/crm/v3/properties'))) return properties(ctx, method, p, body, url);
-    if ((p = after('/crm-object-schemas/v3/schemas')) || (p = after('/crm/v3/schemas'))) return schemas(ctx, method, p, body);
-    if ((p = after('/crm/v3/owners'))) return owners(ctx, method, p, url);
-    if ((p = after('/crm/v3/pipelines'))) return pipelines(ctx, method, p);
-    if ((p = after('/settings/v3/users'))) return settingsUsers(ctx, method, p, url);
-    if ((p = after('/settings/v3/currencies'))) return currencies(ctx, method, p, url);
+      path === prefix || path.startsWith(`${prefix}/`)
+        ? path
+            .slice(prefix.length)
+            .split('/')
+            .filter((s) => s !== '')
+        : null;
+    const routes: [string, (p: string[]) => Reply][] = [
+      ['/crm/v3/objects', (p) => objects(ctx, method, p, url, body)],
+      ['/crm/v4/associations', (p) => associationsV4(ctx, method, p, body, url)],
+      ['/crm/v4/objects', (p) => objectAssociationsV4(ctx, method, p, url, body)],
+      ['/crm/v3/properties', (p) => properties(ctx, method, p, body, url)],
+      ['/crm-object-schemas/v3/schemas', (p) => schemas(ctx, method, p, body)],
+      ['/crm/v3/schemas', (p) => schemas(ctx, method, p, body)],
+      ['/crm/v3/owners', (p) => owners(ctx, method, p, url)],
+      ['/crm/v3/pipelines', (p) => pipelines(ctx, method, p)],
+      ['/settings/v3/users', (p) => settingsUsers(ctx, method, p, url)],
+      ['/settings/v3/currencies', (p) => currencies(ctx, method, p, url)],
+    ];
+    for (const [prefix, handle] of routes) {
+      const p = after(prefix);
+      if (p) return handle(p);
+    }
     if (path === '/account-info/v3/details' && method === 'GET') return accountDetails(ctx);
     if (path === '/account-info/v3/api-usage/daily/private-apps' && method === 'GET') {
       const { store, limiter } = this.o;
@@ -209,7 +226,8 @@ export class HubSpotSandboxServer {
 
   private async admin(req: IncomingMessage, method: string, url: URL, raw: string): Promise<Reply> {
     const token = header(req, 'x-sandbox-admin-token') ?? bearer(req);
-    if (token !== this.o.adminToken) return { status: 401, body: { error: 'the sandbox admin token is missing or wrong' } };
+    if (token !== this.o.adminToken)
+      return { status: 401, body: { error: 'the sandbox admin token is missing or wrong' } };
     const what = url.pathname.slice('/__sandbox/'.length).replace(/\/+$/, '');
     const { store, faults, log, auth, hooks, limiter } = this.o;
     try {
@@ -217,7 +235,11 @@ export class HubSpotSandboxServer {
         case 'GET info':
           return {
             status: 200,
-            body: { portalId: store.portalId, now: store.now().toISOString(), apiUsage: { used: limiter.dailyUsed, max: limiter.daily } },
+            body: {
+              portalId: store.portalId,
+              now: store.now().toISOString(),
+              apiUsage: { used: limiter.dailyUsed, max: limiter.daily },
+            },
           };
         case 'GET log':
           return { status: 200, body: log.entries() };
@@ -282,7 +304,11 @@ function faultReply(f: ActiveFault<HubSpotFaultKind>): Reply | null {
   });
   switch (f.kind) {
     case 'unauthorized_401':
-      return hsError(401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview');
+      return hsError(
+        401,
+        'INVALID_AUTHENTICATION',
+        'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+      );
     case 'rate_limit_429':
       return limitReply('TEN_SECONDLY_ROLLING', 'You have reached your ten_secondly_rolling limit.', 190);
     case 'daily_limit_429':
@@ -304,7 +330,12 @@ function faultReply(f: ActiveFault<HubSpotFaultKind>): Reply | null {
 
 function send(res: ServerResponse, reply: Reply): void {
   const isText = typeof reply.body === 'string';
-  const body = reply.body === undefined || reply.status === 204 ? undefined : isText ? (reply.body as string) : JSON.stringify(reply.body);
+  const body =
+    reply.body === undefined || reply.status === 204
+      ? undefined
+      : isText
+        ? (reply.body as string)
+        : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     ...(body !== undefined ? { 'content-type': isText ? 'text/html; charset=utf-8' : JSON_TYPE } : {}),
     ...reply.headers,
@@ -328,7 +359,9 @@ function parseJson(raw: string): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    throw new ApiError(hsError(400, 'VALIDATION_ERROR', 'Invalid input JSON on line 1: the request body is not valid JSON'));
+    throw new ApiError(
+      hsError(400, 'VALIDATION_ERROR', 'Invalid input JSON on line 1: the request body is not valid JSON'),
+    );
   }
 }
 

@@ -380,7 +380,10 @@ export class HubSpotStore {
       // A cleared value is recorded as an empty string, as HubSpot's history shows it.
       h.unshift({ value: v ?? '', timestamp: stamp, sourceType: source });
       rec.props[k] = v;
-      this.emit({ kind: 'propertyChange', type, id: rec.id, propertyName: k, propertyValue: v, occurredAt: stamp, source }, opts);
+      this.emit(
+        { kind: 'propertyChange', type, id: rec.id, propertyName: k, propertyValue: v, occurredAt: stamp, source },
+        opts,
+      );
     }
     rec.updatedAt = stamp;
     rec.props[t.def.stampProperty] = new Date(stamp).toISOString();
@@ -447,7 +450,14 @@ export class HubSpotStore {
   // ---- associations ----
 
   /** Associates two records both ways with the HubSpot-defined types given for each direction. */
-  associate(fromType: string, fromId: number, toType: string, toId: number, typeIds: number[], reverseTypeIds: number[]): void {
+  associate(
+    fromType: string,
+    fromId: number,
+    toType: string,
+    toId: number,
+    typeIds: number[],
+    reverseTypeIds: number[],
+  ): void {
     this.link(fromType, fromId, toType, toId, typeIds);
     this.link(toType, toId, fromType, fromId, reverseTypeIds);
   }

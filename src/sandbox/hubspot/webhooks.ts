@@ -107,7 +107,8 @@ export class WebhookDispatcher {
   }
 
   subscribe(input: SubscriptionInput): Subscription {
-    if (typeof input.url !== 'string' || !/^https?:\/\//.test(input.url)) throw new Error('a subscription needs an http(s) url');
+    if (typeof input.url !== 'string' || !/^https?:\/\//.test(input.url))
+      throw new Error('a subscription needs an http(s) url');
     const sub: Subscription = {
       id: this.nextSub++,
       url: input.url,
@@ -203,7 +204,12 @@ export class WebhookDispatcher {
     return queued === 0 && inflight === 0 && this.pendingTimers.size === 0;
   }
 
-  private async deliver(sub: Subscription, events: WebhookEvent[], attempt: number, firstFailureAt: number): Promise<void> {
+  private async deliver(
+    sub: Subscription,
+    events: WebhookEvent[],
+    attempt: number,
+    firstFailureAt: number,
+  ): Promise<void> {
     this.inflight.set(sub.id, (this.inflight.get(sub.id) ?? 0) + 1);
     const body = JSON.stringify(events.map((e) => ({ ...e, attemptNumber: attempt })));
     // wall-clock: receivers check the request timestamp against their real clock
@@ -224,14 +230,19 @@ export class WebhookDispatcher {
     };
     this.deliveries.push(delivery);
     try {
-      delivery.status = await post(sub.url, body, {
-        'content-type': 'application/json',
-        'user-agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/) (sandbox)',
-        'x-hubspot-signature-v3': v3,
-        'x-hubspot-request-timestamp': timestamp,
-        'x-hubspot-signature': v1,
-        'x-hubspot-signature-version': 'v1',
-      }, this.o.timeoutMs ?? 5000);
+      delivery.status = await post(
+        sub.url,
+        body,
+        {
+          'content-type': 'application/json',
+          'user-agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/) (sandbox)',
+          'x-hubspot-signature-v3': v3,
+          'x-hubspot-request-timestamp': timestamp,
+          'x-hubspot-signature': v1,
+          'x-hubspot-signature-version': 'v1',
+        },
+        this.o.timeoutMs ?? 5000,
+      );
     } catch (e) {
       delivery.error = e instanceof Error ? e.message : String(e);
     } finally {
@@ -244,7 +255,7 @@ export class WebhookDispatcher {
     // The n-th retry goes at a random time between the previous retry's deadline and its own (scheduled time).
     const at = retryDeadline(n - 1) + this.rng.next() * (retryDeadline(n) - retryDeadline(n - 1));
     // wall-clock: the wait until the retry is real time (compressed by timeScale)
-    const wait = Math.max(0, (at * (this.o.timeScale ?? 1)) - (Date.now() - start));
+    const wait = Math.max(0, at * (this.o.timeScale ?? 1) - (Date.now() - start));
     const t = setTimeout(() => {
       this.pendingTimers.delete(t);
       void this.deliver(sub, events, n, start);
@@ -256,11 +267,15 @@ export class WebhookDispatcher {
 
 function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);

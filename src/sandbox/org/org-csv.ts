@@ -19,7 +19,11 @@ export function orgCsv(org: OrgModel): string {
   for (const p of org.people) {
     if (p.role === 'admin') continue;
     const region = p.regionKey ? (regions.get(p.regionKey)?.name ?? 'Global') : 'Global';
-    const team = p.teamKey ? (teams.get(p.teamKey)?.name ?? 'Sales Leadership') : p.regionKey ? `${region} Leadership` : 'Sales Leadership';
+    const team = p.teamKey
+      ? (teams.get(p.teamKey)?.name ?? 'Sales Leadership')
+      : p.regionKey
+        ? `${region} Leadership`
+        : 'Sales Leadership';
     const manager = p.managerKey ? (people.get(p.managerKey)?.email.toLowerCase() ?? '') : '';
     lines.push(
       [

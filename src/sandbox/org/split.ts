@@ -29,8 +29,12 @@ export function splitOrg(org: OrgModel): SplitOrg {
   const part = (second: boolean): OrgModel => ({
     ...org,
     deals: org.deals.filter((d) => dealInSecond.get(d.key) === second),
-    activities: org.activities.filter((a) => (a.dealKey !== null ? dealInSecond.get(a.dealKey) : oddKey(a.key)) === second),
-    leads: org.leads.filter((l) => (l.convertedDealKey !== null ? dealInSecond.get(l.convertedDealKey) : oddKey(l.key)) === second),
+    activities: org.activities.filter(
+      (a) => (a.dealKey !== null ? dealInSecond.get(a.dealKey) : oddKey(a.key)) === second,
+    ),
+    leads: org.leads.filter(
+      (l) => (l.convertedDealKey !== null ? dealInSecond.get(l.convertedDealKey) : oddKey(l.key)) === second,
+    ),
     quotas: org.quotas.filter((q) => (personInSecond.get(q.personKey) ?? false) === second),
   });
   return { first: part(false), second: part(true) };

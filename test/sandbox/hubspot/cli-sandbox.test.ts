@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runSandbox } from '../../../src/cli/commands/sandbox.ts';
 import type { CommandContext } from '../../../src/cli/program.ts';
-import { parseOrgFile } from '../../../src/config/org-file.ts';
 import { validateConfig } from '../../../src/config/index.ts';
+import { parseOrgFile } from '../../../src/config/org-file.ts';
 import { isAppError } from '../../../src/errors.ts';
 
 function ctx(options: Record<string, unknown>, out: string[]): CommandContext {
@@ -70,12 +70,18 @@ describe('quota-tracker sandbox --crm', () => {
         version: '62.0',
       });
       const users = await conn.query<{ Email: string }>('SELECT Email FROM User');
-      const client = new Client({ accessToken: hs!.accessToken as string, basePath: hs!.basePath as string, numberOfApiCallRetries: 0 });
+      const client = new Client({
+        accessToken: hs!.accessToken as string,
+        basePath: hs!.basePath as string,
+        numberOfApiCallRetries: 0,
+      });
       const owners = await client.crm.owners.ownersApi.getPage(undefined, undefined, 500);
       const sfEmails = new Set(users.records.map((u) => u.Email.toLowerCase()));
       expect(owners.results.filter((o) => sfEmails.has(o.email!)).length).toBe(owners.results.length);
       const sfNames = (await conn.query<{ Name: string }>('SELECT Name FROM Opportunity')).totalSize;
-      const hsDeals = (await client.crm.deals.searchApi.doSearch({ filterGroups: [], sorts: [], properties: [], limit: 1, after: '0' })).total;
+      const hsDeals = (
+        await client.crm.deals.searchApi.doSearch({ filterGroups: [], sorts: [], properties: [], limit: 1, after: '0' })
+      ).total;
       expect(sfNames).toBeGreaterThan(100);
       expect(hsDeals).toBeGreaterThan(100);
     });
@@ -84,7 +90,9 @@ describe('quota-tracker sandbox --crm', () => {
   it('refuses an unknown --crm and a profile that is not a HubSpot one', async () => {
     const bad = await runSandbox(ctx({ crm: 'pipedrive' }, []), Promise.resolve()).catch((e: unknown) => e);
     expect(isAppError(bad, 'USAGE')).toBe(true);
-    const profile = await runSandbox(ctx({ crm: 'hubspot', profile: 'galactic' }, []), Promise.resolve()).catch((e: unknown) => e);
+    const profile = await runSandbox(ctx({ crm: 'hubspot', profile: 'galactic' }, []), Promise.resolve()).catch(
+      (e: unknown) => e,
+    );
     expect(isAppError(profile, 'USAGE')).toBe(true);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { Client } from '@hubspot/api-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubSpotSandbox, type HubSpotSandbox } from '../../../src/sandbox/hubspot/index.ts';
+import { type HubSpotSandbox, startHubSpotSandbox } from '../../../src/sandbox/hubspot/index.ts';
 
 const ANCHOR = '2026-11-15';
 let sb: HubSpotSandbox;
@@ -71,13 +71,22 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
 
   it('reads by id, by a unique property, and archived records only with archived=true', async () => {
     const [first] = (await client.crm.deals.basicApi.getPage(1)).results;
-    const one = await client.crm.deals.basicApi.getById(first!.id, ['dealname', 'amount_in_home_currency'], undefined, ['companies']);
+    const one = await client.crm.deals.basicApi.getById(first!.id, ['dealname', 'amount_in_home_currency'], undefined, [
+      'companies',
+    ]);
     expect(one.properties.hs_object_id).toBe(first!.id);
     expect(one.associations?.companies?.results.length).toBeGreaterThan(0);
     const contact = (await client.crm.contacts.basicApi.getPage(1, undefined, ['email'])).results[0]!;
     expect(contact.properties.lastmodifieddate).toBeTruthy();
     expect(contact.properties.hs_lastmodifieddate).toBeUndefined();
-    const byEmail = await client.crm.contacts.basicApi.getById(contact.properties.email!, undefined, undefined, undefined, false, 'email');
+    const byEmail = await client.crm.contacts.basicApi.getById(
+      contact.properties.email!,
+      undefined,
+      undefined,
+      undefined,
+      false,
+      'email',
+    );
     expect(byEmail.id).toBe(contact.id);
 
     await client.crm.deals.basicApi.archive(first!.id);
@@ -92,7 +101,19 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
   });
 
   it('serves every object type: contacts, companies, calls, meetings, emails, tasks, notes, leads, line items, goal targets, users', async () => {
-    const types = ['contacts', 'companies', 'calls', 'meetings', 'emails', 'tasks', 'notes', 'leads', 'line_items', 'goal_targets', 'users'];
+    const types = [
+      'contacts',
+      'companies',
+      'calls',
+      'meetings',
+      'emails',
+      'tasks',
+      'notes',
+      'leads',
+      'line_items',
+      'goal_targets',
+      'users',
+    ];
     for (const t of types) {
       const page = await client.crm.objects.basicApi.getPage(t, 10);
       expect(page.results.length, t).toBeGreaterThan(0);
@@ -112,7 +133,9 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
     const users = await client.settings.users.usersApi.getPage(100);
     expect(users.results.map((u) => u.id)).toContain(g.hs_assignee_user_id);
     // Goal targets are read-only through the API.
-    const denied = await failure(client.crm.objects.basicApi.create('goal_targets', { properties: { hs_goal_name: 'x' }, associations: [] }));
+    const denied = await failure(
+      client.crm.objects.basicApi.create('goal_targets', { properties: { hs_goal_name: 'x' }, associations: [] }),
+    );
     expect(denied.code).toBe(403);
   });
 
@@ -130,7 +153,8 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
     expect(first.results[0]!.propertiesWithHistory).toBeUndefined();
     expect((await failure(client.crm.deals.searchApi.doSearch({ ...req, limit: 201 }))).code).toBe(400);
     // Past 10,000 matches: page up to the cap, then the 400 (the small org's objects are fewer; add notes).
-    for (let i = 0; i < 10_100; i++) sb.store.create('notes', { hs_timestamp: '2026-11-01T10:00:00.000Z', hs_note_body: `n${i}` }, { quiet: true });
+    for (let i = 0; i < 10_100; i++)
+      sb.store.create('notes', { hs_timestamp: '2026-11-01T10:00:00.000Z', hs_note_body: `n${i}` }, { quiet: true });
     const all = await client.crm.objects.searchApi.doSearch('notes', { ...req, limit: 1 });
     expect(all.total).toBeGreaterThan(10_000);
     const last = await client.crm.objects.searchApi.doSearch('notes', { ...req, after: '9800' });
@@ -141,7 +165,10 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
     expect(capped.body).toMatchObject({ status: 'error', category: 'VALIDATION_ERROR' });
     expect(String(capped.body.message)).toContain('10,000');
     // Too many filters is a 400 as well.
-    const many = { ...req, filterGroups: [{ filters: Array.from({ length: 7 }, () => req.filterGroups[0]!.filters[0]!) }] };
+    const many = {
+      ...req,
+      filterGroups: [{ filters: Array.from({ length: 7 }, () => req.filterGroups[0]!.filters[0]!) }],
+    };
     expect((await failure(client.crm.deals.searchApi.doSearch(many))).code).toBe(400);
   });
 
@@ -154,7 +181,13 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
     });
     expect(read.results).toHaveLength(3);
     expect((read as { errors?: unknown[] }).errors).toHaveLength(1);
-    const tooMany = await failure(client.crm.deals.batchApi.read({ inputs: Array.from({ length: 101 }, (_, i) => ({ id: String(i) })), properties: [], propertiesWithHistory: [] }));
+    const tooMany = await failure(
+      client.crm.deals.batchApi.read({
+        inputs: Array.from({ length: 101 }, (_, i) => ({ id: String(i) })),
+        properties: [],
+        propertiesWithHistory: [],
+      }),
+    );
     expect(tooMany.code).toBe(400);
 
     await client.crm.properties.coreApi.create('companies', {
@@ -181,14 +214,19 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
 
     const created = await client.crm.deals.batchApi.create({
       inputs: [
-        { properties: { dealname: 'Batch one', amount: '1000', dealstage: 'appointmentscheduled', pipeline: 'default' }, associations: [] },
+        {
+          properties: { dealname: 'Batch one', amount: '1000', dealstage: 'appointmentscheduled', pipeline: 'default' },
+          associations: [],
+        },
         { properties: { dealname: 'Bad', no_such_property: 'x' }, associations: [] },
       ],
     });
     expect(created.results).toHaveLength(1);
     expect((created as { errors?: unknown[] }).errors).toHaveLength(1);
     expect(created.results[0]!.properties.amount_in_home_currency).toBe('1000');
-    const updated = await client.crm.deals.batchApi.update({ inputs: [{ id: created.results[0]!.id, properties: { dealstage: 'closedwon' } }] });
+    const updated = await client.crm.deals.batchApi.update({
+      inputs: [{ id: created.results[0]!.id, properties: { dealstage: 'closedwon' } }],
+    });
     expect(updated.results[0]!.properties.hs_lastmodifieddate).toBeTruthy();
     const won = await client.crm.deals.basicApi.getById(created.results[0]!.id, ['hs_is_closed_won', 'dealstage']);
     expect(won.properties.hs_is_closed_won).toBe('true');
@@ -196,12 +234,16 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
 
   it('reads associations v4 in batches (1,000 ids at most) and per record', async () => {
     const deals = (await client.crm.deals.basicApi.getPage(100)).results;
-    const res = await client.crm.associations.v4.batchApi.getPage('deals', 'companies', { inputs: deals.map((d) => ({ id: d.id })) });
+    const res = await client.crm.associations.v4.batchApi.getPage('deals', 'companies', {
+      inputs: deals.map((d) => ({ id: d.id })),
+    });
     expect(res.results.length).toBeGreaterThan(90);
     const types = res.results[0]!.to[0]!.associationTypes.map((t) => t.typeId).sort((a, b) => a - b);
     expect(types).toEqual([5, 341]);
     const over = await failure(
-      client.crm.associations.v4.batchApi.getPage('deals', 'companies', { inputs: Array.from({ length: 1001 }, (_, i) => ({ id: String(i) })) }),
+      client.crm.associations.v4.batchApi.getPage('deals', 'companies', {
+        inputs: Array.from({ length: 1001 }, (_, i) => ({ id: String(i) })),
+      }),
     );
     expect(over.code).toBe(400);
     const calls = await client.crm.associations.v4.basicApi.getPage('deals', deals[0]!.id, 'line_items');
@@ -210,9 +252,14 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
 
   it('serves properties, groups, schemas (custom objects), owners, users, teams, pipelines, currencies and usage', async () => {
     const props = await client.crm.properties.coreApi.getAll('deals');
-    expect(props.results.find((p) => p.name === 'amount_in_home_currency')?.modificationMetadata?.readOnlyValue).toBe(true);
+    expect(props.results.find((p) => p.name === 'amount_in_home_currency')?.modificationMetadata?.readOnlyValue).toBe(
+      true,
+    );
     expect(props.results.find((p) => p.name === 'segment')?.hubspotDefined).toBeUndefined();
-    const group = await client.crm.properties.groupsApi.create('deals', { name: 'quota_tracker', label: 'Quota tracker' });
+    const group = await client.crm.properties.groupsApi.create('deals', {
+      name: 'quota_tracker',
+      label: 'Quota tracker',
+    });
     expect(group.name).toBe('quota_tracker');
 
     const schema = await client.crm.schemas.coreApi.create({
@@ -220,11 +267,14 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
       labels: { singular: 'Scorecard', plural: 'Scorecards' },
       primaryDisplayProperty: 'key',
       requiredProperties: ['key'],
-      properties: [{ name: 'key', label: 'Key', type: 'string' as never, hasUniqueValue: true }, { name: 'attainment', label: 'Attainment', type: 'number' as never }],
+      properties: [
+        { name: 'key', label: 'Key', type: 'string' as never, hasUniqueValue: true },
+        { name: 'attainment', label: 'Attainment', type: 'number' as never },
+      ],
       associatedObjects: ['CONTACT'],
     } as never);
     expect(schema.objectTypeId).toMatch(/^2-\d+$/);
-    const up = await client.crm.objects.batchApi.upsert(schema.objectTypeId, {
+    const up = await client.crm.objects.batchApi.upsert(schema.objectTypeId as string, {
       inputs: [{ id: 'rep-1:FY2026-Q4', idProperty: 'key', properties: { attainment: '0.87' } }],
     });
     expect(up.results[0]!.properties.attainment).toBe('0.87');
@@ -243,17 +293,23 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
     expect(pipes.results.length).toBe(3);
     const numeric = pipes.results.find((p) => p.id !== 'default')!;
     expect(numeric.stages[0]!.id).toMatch(/^\d+$/);
-    expect(numeric.stages.map((s) => s.metadata.isClosed)).toContain('true');
-    expect(numeric.stages.find((s) => s.metadata.probability === '1.0')?.label).not.toBe('Closed Won');
+    expect(numeric.stages.map((s) => s.metadata?.isClosed)).toContain('true');
+    expect(numeric.stages.find((s) => s.metadata?.probability === '1.0')?.label).not.toBe('Closed Won');
 
-    const rates = (await (await client.apiRequest({ method: 'GET', path: '/settings/v3/currencies/exchange-rates/current' })).json()) as {
+    const rates = (await (
+      await client.apiRequest({ method: 'GET', path: '/settings/v3/currencies/exchange-rates/current' })
+    ).json()) as {
       results: { toCurrencyCode: string; conversionRate: string }[];
     };
     const eur = rates.results.find((r) => r.toCurrencyCode === 'EUR')!;
-    const deal = [...sb.store.scan('deals')].find((d) => d.props.deal_currency_code === 'EUR' && d.props.hs_is_closed === 'false' && d.props.amount)!;
+    const deal = [...sb.store.scan('deals')].find(
+      (d) => d.props.deal_currency_code === 'EUR' && d.props.hs_is_closed === 'false' && d.props.amount,
+    )!;
     const expected = Number(deal.props.amount) / Number(eur.conversionRate);
     expect(Number(deal.props.amount_in_home_currency)).toBeCloseTo(expected, 4);
-    const usage = (await (await client.apiRequest({ method: 'GET', path: '/account-info/v3/api-usage/daily/private-apps' })).json()) as {
+    const usage = (await (
+      await client.apiRequest({ method: 'GET', path: '/account-info/v3/api-usage/daily/private-apps' })
+    ).json()) as {
       results: { usageLimit: number; currentUsage: number }[];
     };
     expect(usage.results[0]!.usageLimit).toBe(1_000_000);
@@ -278,9 +334,18 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
     expect(res.headers.get('x-hubspot-ratelimit-max')).toBe('110');
     expect(res.headers.get('x-hubspot-ratelimit-daily')).toBeNull();
     await admin(sb, 'POST', 'tokens/expire');
-    expect((await failure(oauth.crm.deals.basicApi.getPage(1))).body).toMatchObject({ category: 'EXPIRED_AUTHENTICATION' });
+    expect((await failure(oauth.crm.deals.basicApi.getPage(1))).body).toMatchObject({
+      category: 'EXPIRED_AUTHENTICATION',
+    });
     const wrongRefresh = await failure(
-      new Client({ basePath: sb.url }).oauth.tokensApi.create('refresh_token', undefined, undefined, sb.credentials.clientId, sb.credentials.clientSecret, 'nope'),
+      new Client({ basePath: sb.url }).oauth.tokensApi.create(
+        'refresh_token',
+        undefined,
+        undefined,
+        sb.credentials.clientId,
+        sb.credentials.clientSecret,
+        'nope',
+      ),
     );
     expect(wrongRefresh.code).toBe(400);
   });
@@ -288,7 +353,12 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
 
 describe('limits and faults', () => {
   it('answers TEN_SECONDLY_ROLLING 429s with headers past the burst limit, SECONDLY for search, DAILY past the day', async () => {
-    const s = await startHubSpotSandbox({ seed: 7, size: 'small', anchorDate: ANCHOR, rateLimits: { tenSecondly: 5, daily: 9, searchPerSecond: 2 } });
+    const s = await startHubSpotSandbox({
+      seed: 7,
+      size: 'small',
+      anchorDate: ANCHOR,
+      rateLimits: { tenSecondly: 5, daily: 9, searchPerSecond: 2 },
+    });
     try {
       const c = clientFor(s);
       const res = await c.apiRequest({ method: 'GET', path: '/crm/v3/objects/deals?limit=1' });
@@ -299,7 +369,11 @@ describe('limits and faults', () => {
       for (let i = 0; i < 4; i++) await c.crm.deals.basicApi.getPage(1);
       const limited = await failure(c.crm.deals.basicApi.getPage(1));
       expect(limited.code).toBe(429);
-      expect(limited.body).toMatchObject({ status: 'error', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' });
+      expect(limited.body).toMatchObject({
+        status: 'error',
+        errorType: 'RATE_LIMIT',
+        policyName: 'TEN_SECONDLY_ROLLING',
+      });
       const search = { filterGroups: [], sorts: [], properties: [], limit: 1, after: '0' };
       const sres = await c.apiRequest({ method: 'POST', path: '/crm/v3/objects/deals/search', body: search });
       expect(sres.headers.get('x-hubspot-ratelimit-max')).toBeNull();
@@ -318,7 +392,12 @@ describe('limits and faults', () => {
     const s = await startHubSpotSandbox({ seed: 8, size: 'small', anchorDate: ANCHOR });
     try {
       const c = clientFor(s);
-      await admin(s, 'POST', 'faults', { kind: 'bad_gateway_502', path: '/crm/v3/objects/deals/search', skip: 1, count: 1 });
+      await admin(s, 'POST', 'faults', {
+        kind: 'bad_gateway_502',
+        path: '/crm/v3/objects/deals/search',
+        skip: 1,
+        count: 1,
+      });
       await admin(s, 'POST', 'faults', { kind: 'rate_limit_429', path: '/crm/v3/owners', count: 1 });
       await admin(s, 'POST', 'faults', { kind: 'reset', path: '/crm/v3/pipelines', count: 1 });
       const search = { filterGroups: [], sorts: [], properties: [], limit: 1, after: '0' };
@@ -327,10 +406,17 @@ describe('limits and faults', () => {
       expect(html.status).toBe(502);
       expect(html.headers.get('content-type')).toContain('text/html');
       await c.crm.deals.searchApi.doSearch(search);
-      expect((await failure(c.crm.owners.ownersApi.getPage())).body).toMatchObject({ policyName: 'TEN_SECONDLY_ROLLING' });
+      expect((await failure(c.crm.owners.ownersApi.getPage())).body).toMatchObject({
+        policyName: 'TEN_SECONDLY_ROLLING',
+      });
       await expect(c.crm.pipelines.pipelinesApi.getAll('deals')).rejects.toThrow();
       expect((await c.crm.pipelines.pipelinesApi.getAll('deals')).results).toHaveLength(3);
-      const log = (await admin(s, 'GET', 'log')) as { path: string; status: number; fault?: string; requestBody?: unknown }[];
+      const log = (await admin(s, 'GET', 'log')) as {
+        path: string;
+        status: number;
+        fault?: string;
+        requestBody?: unknown;
+      }[];
       const searches = log.filter((e) => e.path.endsWith('/search'));
       expect(searches.map((e) => e.status)).toEqual([200, 502, 200]);
       expect(searches[1]!.fault).toBe('bad_gateway_502');
@@ -342,7 +428,13 @@ describe('limits and faults', () => {
   });
 
   it('answers 403 to a custom object schema on the no-custom-objects profile', async () => {
-    const s = await startHubSpotSandbox({ seed: 9, size: 'small', anchorDate: ANCHOR, populate: false, profile: 'no-custom-objects' });
+    const s = await startHubSpotSandbox({
+      seed: 9,
+      size: 'small',
+      anchorDate: ANCHOR,
+      populate: false,
+      profile: 'no-custom-objects',
+    });
     try {
       const denied = await failure(
         clientFor(s).crm.schemas.coreApi.create({

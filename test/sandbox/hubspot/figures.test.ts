@@ -24,16 +24,20 @@ function salesforce(org: OrgModel, seed: number) {
 }
 
 describe('figures oracle', () => {
-  it.each([42, 7])('seed %i: HubSpot figures equal the Salesforce figures for the same org', (seed) => {
-    const org = generateOrg({ seed, size: 'small', anchorDate: ANCHOR });
-    const sf = salesforce(org, seed);
-    const { store } = buildHubSpotStore({ seed, anchorDate: ANCHOR, org, size: 'small' });
-    const a = salesforceFigures(sf.store, org, { asOf: ANCHOR }, sf.keys);
-    const b = hubspotFigures(store, org, { asOf: ANCHOR });
-    expect(Object.keys(b.reps).length).toBeGreaterThan(8);
-    expect(b.org.actual).not.toBe('0.00');
-    expect(b).toEqual(a);
-  }, 60_000);
+  it.each([42, 7])(
+    'seed %i: HubSpot figures equal the Salesforce figures for the same org',
+    (seed) => {
+      const org = generateOrg({ seed, size: 'small', anchorDate: ANCHOR });
+      const sf = salesforce(org, seed);
+      const { store } = buildHubSpotStore({ seed, anchorDate: ANCHOR, org, size: 'small' });
+      const a = salesforceFigures(sf.store, org, { asOf: ANCHOR }, sf.keys);
+      const b = hubspotFigures(store, org, { asOf: ANCHOR });
+      expect(Object.keys(b.reps).length).toBeGreaterThan(8);
+      expect(b.org.actual).not.toBe('0.00');
+      expect(b).toEqual(a);
+    },
+    60_000,
+  );
 
   it('one org split across both CRMs gives the single-CRM figures', () => {
     const org = generateOrg({ seed: 42, size: 'small', anchorDate: ANCHOR });
@@ -45,7 +49,9 @@ describe('figures oracle', () => {
     const sf = salesforce(first, 42);
     const { store } = buildHubSpotStore({ seed: 42, anchorDate: ANCHOR, org: second, size: 'small' });
     const whole = buildHubSpotStore({ seed: 42, anchorDate: ANCHOR, org, size: 'small' });
-    const combined = computeFigures(org, mergeRecords([salesforceRecords(sf.store, sf.keys), hubspotRecords(store)]), { asOf: ANCHOR });
+    const combined = computeFigures(org, mergeRecords([salesforceRecords(sf.store, sf.keys), hubspotRecords(store)]), {
+      asOf: ANCHOR,
+    });
     expect(combined).toEqual(hubspotFigures(whole.store, org, { asOf: ANCHOR }));
   }, 60_000);
 
@@ -55,7 +61,11 @@ describe('figures oracle', () => {
     const before = hubspotFigures(store, org, { asOf: ANCHOR });
     const owners = new Map([...store.owners.values()].map((o) => [String(o.id), o.email]));
     const deal = [...store.scan('deals')].find(
-      (d) => d.props.hs_is_closed === 'false' && d.props.deal_currency_code === 'USD' && d.props.amount && before.reps[owners.get(d.props.hubspot_owner_id ?? '') ?? ''],
+      (d) =>
+        d.props.hs_is_closed === 'false' &&
+        d.props.deal_currency_code === 'USD' &&
+        d.props.amount &&
+        before.reps[owners.get(d.props.hubspot_owner_id ?? '') ?? ''],
     )!;
     const email = owners.get(deal.props.hubspot_owner_id ?? '') as string;
     lifeChanges(store).closeWon(String(deal.id));

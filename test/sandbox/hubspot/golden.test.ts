@@ -29,7 +29,11 @@ describe('HubSpot sandbox golden hashes (fresh process)', () => {
   }, 60_000);
 
   // About 40 s and 1.2 GB: with the heavy tests.
-  it.runIf(process.env.QT_HEAVY === '1')('seed 42, medium, anchor 2026-11-15', () => {
-    expect(hashInChild(42, 'medium', '2026-11-15')).toBe(GOLDEN.medium);
-  }, 300_000);
+  it.runIf(process.env.QT_HEAVY === '1')(
+    'seed 42, medium, anchor 2026-11-15',
+    () => {
+      expect(hashInChild(42, 'medium', '2026-11-15')).toBe(GOLDEN.medium);
+    },
+    300_000,
+  );
 });

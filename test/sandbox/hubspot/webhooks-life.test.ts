@@ -45,7 +45,12 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), headers: req.headers, at: Date.now() });
+      received.push({
+        path: req.url ?? '',
+        body: Buffer.concat(chunks).toString('utf8'),
+        headers: req.headers,
+        at: Date.now(),
+      });
       if (req.url === '/flaky' && failFirst > 0) {
         failFirst--;
         res.writeHead(503).end();
@@ -74,14 +79,23 @@ async function settle(): Promise<void> {
 }
 
 function openDeal(): string {
-  for (const d of sb.store.scan('deals')) if (d.props.hs_is_closed === 'false' && d.props.closedate) return String(d.id);
+  for (const d of sb.store.scan('deals'))
+    if (d.props.hs_is_closed === 'false' && d.props.closedate) return String(d.id);
   throw new Error('no open deal');
 }
 
 describe('life and webhooks', () => {
   it('delivers batched, signed events for life changes; every valid delivery verifies, bad modes fail', async () => {
-    for (const [path, mode] of [['/valid', 'valid'], ['/bad', 'bad-signature'], ['/stale', 'stale-timestamp']] as const) {
-      sb.webhooks.subscribe({ url: `${base}${path}`, mode, types: ['deal.creation', 'deal.propertyChange', 'deal.deletion', 'deal.restore', 'object.creation'] });
+    for (const [path, mode] of [
+      ['/valid', 'valid'],
+      ['/bad', 'bad-signature'],
+      ['/stale', 'stale-timestamp'],
+    ] as const) {
+      sb.webhooks.subscribe({
+        url: `${base}${path}`,
+        mode,
+        types: ['deal.creation', 'deal.propertyChange', 'deal.deletion', 'deal.restore', 'object.creation'],
+      });
     }
     const clock = createHubSpotLifeClock(sb.store, { seed: 3 });
     const deal = openDeal();
@@ -93,7 +107,9 @@ describe('life and webhooks', () => {
     const valid = received.filter((r) => r.path === '/valid');
     expect(valid.length).toBeGreaterThan(0);
     for (const r of valid) expect(verifyV3(sb.credentials.clientSecret, 'POST', `${base}/valid`, r)).toBe(true);
-    const events = valid.flatMap((r) => JSON.parse(r.body) as { subscriptionType: string; objectId: number; eventId: number; portalId: number }[]);
+    const events = valid.flatMap(
+      (r) => JSON.parse(r.body) as { subscriptionType: string; objectId: number; eventId: number; portalId: number }[],
+    );
     expect(Math.max(...valid.map((r) => (JSON.parse(r.body) as unknown[]).length))).toBeLessThanOrEqual(100);
     expect(events.every((e) => e.portalId === sb.portalId)).toBe(true);
     const kinds = new Set(events.filter((e) => String(e.objectId) === deal).map((e) => e.subscriptionType));
@@ -129,7 +145,10 @@ describe('life and webhooks', () => {
     const clock = createHubSpotLifeClock(sb.store, { seed: 5 });
     sb.store.advance(60_000);
     const since = sb.store.nowMs();
-    const deals = [...sb.store.scan('deals')].filter((d) => d.props.hs_is_closed === 'false' && d.props.closedate).slice(0, 3).map((d) => String(d.id));
+    const deals = [...sb.store.scan('deals')]
+      .filter((d) => d.props.hs_is_closed === 'false' && d.props.closedate)
+      .slice(0, 3)
+      .map((d) => String(d.id));
     const won = clock.changes.closeWon(deals[0]!);
     const tieStamp = clock.changes.tie('deals', [deals[1]!, deals[2]!], { dealname: 'Tied' });
     // A write that commits now but is stamped before the ones above: a reader past `since` never sees it move.
@@ -137,7 +156,9 @@ describe('life and webhooks', () => {
     expect(late.updatedAt).toBe(since - 30_000);
 
     const search = await client.crm.deals.searchApi.doSearch({
-      filterGroups: [{ filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE' as never, value: String(since) }] }],
+      filterGroups: [
+        { filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE' as never, value: String(since) }] },
+      ],
       sorts: ['hs_object_id'],
       properties: ['dealstage', 'hs_is_closed_won', 'hs_lastmodifieddate'],
       limit: 200,
@@ -146,10 +167,16 @@ describe('life and webhooks', () => {
     const ids = search.results.map((r) => r.id);
     expect(ids).toEqual(expect.arrayContaining([deals[1], deals[2]]));
     expect(ids).not.toContain(deals[0]);
-    const tied = search.results.filter((r) => r.id === deals[1] || r.id === deals[2]).map((r) => r.properties.hs_lastmodifieddate);
+    const tied = search.results
+      .filter((r) => r.id === deals[1] || r.id === deals[2])
+      .map((r) => r.properties.hs_lastmodifieddate);
     expect(new Set(tied)).toEqual(new Set([tieStamp.toISOString()]));
 
-    const read = await client.crm.deals.basicApi.getById(deals[0]!, ['dealstage', 'hs_is_closed_won', 'dealname'], ['dealstage']);
+    const read = await client.crm.deals.basicApi.getById(
+      deals[0]!,
+      ['dealstage', 'hs_is_closed_won', 'dealname'],
+      ['dealstage'],
+    );
     expect(read.properties.hs_is_closed_won).toBe('true');
     expect(read.properties.dealname).toBe('Late');
     expect(read.properties.dealstage).toBe(won.props.dealstage);
@@ -162,7 +189,11 @@ describe('life and webhooks', () => {
     const created = events.find((e) => e.kind === 'new_deal');
     expect(created).toBeDefined();
     expect(sb.store.count('deals')).toBeGreaterThan(before - 2);
-    const fetched = await client.crm.deals.basicApi.getById(created!.id, ['amount_in_home_currency', 'amount', 'deal_currency_code']);
+    const fetched = await client.crm.deals.basicApi.getById(created!.id, [
+      'amount_in_home_currency',
+      'amount',
+      'deal_currency_code',
+    ]);
     expect(fetched.properties.amount).toBeTruthy();
   });
 });

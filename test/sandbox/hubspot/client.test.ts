@@ -351,6 +351,21 @@ describe('HubSpot sandbox through @hubspot/api-client', () => {
   });
 });
 
+describe('test API', () => {
+  it('serves the oracle: every figure for the org as of a date', async () => {
+    const f = (await admin(sb, 'GET', `oracle?asOf=${ANCHOR}`)) as {
+      period: { id: string };
+      reps: Record<string, { attainment: string }>;
+      org: { quota: string };
+    };
+    expect(f.period.id).toBe('FY2026-Q4');
+    expect(Object.keys(f.reps).length).toBeGreaterThan(8);
+    expect(Number(f.org.quota)).toBeGreaterThan(0);
+    const bad = await fetch(`${sb.url}/__sandbox/oracle`, { headers: { 'x-sandbox-admin-token': 'wrong' } });
+    expect(bad.status).toBe(401);
+  });
+});
+
 describe('limits and faults', () => {
   it('answers TEN_SECONDLY_ROLLING 429s with headers past the burst limit, SECONDLY for search, DAILY past the day', async () => {
     const s = await startHubSpotSandbox({
@@ -377,10 +392,15 @@ describe('limits and faults', () => {
       const search = { filterGroups: [], sorts: [], properties: [], limit: 1, after: '0' };
       const sres = await c.apiRequest({ method: 'POST', path: '/crm/v3/objects/deals/search', body: search });
       expect(sres.headers.get('x-hubspot-ratelimit-max')).toBeNull();
-      await c.crm.deals.searchApi.doSearch(search);
-      expect((await failure(c.crm.deals.searchApi.doSearch(search))).body).toMatchObject({ policyName: 'SECONDLY' });
-      await new Promise((r) => setTimeout(r, 1100));
-      for (let i = 0; i < 5; i++) await c.crm.deals.searchApi.doSearch(search).catch(() => undefined);
+      // Three at once against a limit of 2 a second: at least one is refused.
+      const burst = await Promise.allSettled([1, 2, 3].map(() => c.crm.deals.searchApi.doSearch(search)));
+      const refused = burst.filter((r) => r.status === 'rejected').map((r) => (r.reason as { body: unknown }).body);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused[0]).toMatchObject({ policyName: 'SECONDLY' });
+      // Use up the day (9 calls), pausing past each second's search limit.
+      while (s.limiter.dailyUsed < 9) {
+        await c.crm.deals.searchApi.doSearch(search).catch(() => new Promise((r) => setTimeout(r, 1100)));
+      }
       expect(s.limiter.dailyUsed).toBe(9);
       expect((await failure(c.crm.deals.searchApi.doSearch(search))).body).toMatchObject({ policyName: 'DAILY' });
     } finally {

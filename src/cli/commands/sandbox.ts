@@ -64,7 +64,6 @@ export function hubspotSandboxConnection(sb: HubSpotSandbox, id = 'hs-sandbox') 
     type: 'hubspot' as const,
     basePath: sb.url,
     accessToken: sb.credentials.accessToken,
-    webhookSecret: sb.credentials.clientSecret,
     schedule: { every: '15m' },
   };
 }
@@ -73,6 +72,7 @@ function hubspotComments(sb: HubSpotSandbox, opts: { seed: number; size: string 
   return [
     `# HubSpot sandbox: seed ${opts.seed}, size ${opts.size}, portal ${sb.portalId} (${sb.profile}), at ${sb.url}`,
     `# OAuth (public app) refresh grant at ${sb.url}/oauth/v1/token: clientId ${sb.credentials.clientId}, clientSecret ${sb.credentials.clientSecret}, refreshToken ${sb.credentials.refreshToken}`,
+    '# Webhooks are signed with that client secret (X-HubSpot-Signature-v3).',
     `# Test API: ${sb.url}/__sandbox/{info,log,faults,clock,life,oracle,webhooks} with header X-Sandbox-Admin-Token: ${sb.credentials.adminToken}`,
   ];
 }

@@ -75,6 +75,7 @@ export async function connectorFor(
     log,
     lock: pgRefreshLock(db, conn.id),
     defaultTimeZone: config.calendar.timezone,
+    defaultCurrency: config.calendar.baseCurrency,
     ...(store ? { store } : {}),
     ...(signal ? { signal } : {}),
   });

@@ -20,7 +20,12 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger): P
       io.stdout(`connection ${conn.id}: HubSpot online checks are not built yet`);
       continue;
     }
-    const connector = new SalesforceConnector({ config: conn, log, defaultTimeZone: config.calendar.timezone });
+    const connector = new SalesforceConnector({
+      config: conn,
+      log,
+      defaultTimeZone: config.calendar.timezone,
+      defaultCurrency: config.calendar.baseCurrency,
+    });
     const result = await checkSalesforceOnline(connector);
     io.stdout(`connection ${conn.id} (${conn.loginUrl}, API ${conn.apiVersion}):`);
     for (const line of result.lines) {

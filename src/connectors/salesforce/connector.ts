@@ -3,7 +3,7 @@
  * learned about the org. `read()` yields the pages of one stream (see read.ts).
  */
 import { now } from '../../clock.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { RetryOptions } from '../retry-policy.ts';
 import type { Connector, OrgIdentity, Page, ReadContext, StreamSpec, SyncCursor } from '../types.ts';
@@ -31,6 +31,8 @@ export interface SalesforceConnectorOptions {
   lock?: RefreshLock;
   /** Time zone to assume when the org does not say (the configured calendar's). */
   defaultTimeZone?: string;
+  /** Corporate currency to assume when the org names none (the configured base currency). */
+  defaultCurrency?: string;
   /** Overrides for tests. */
   session?: SessionProvider;
   retry?: Partial<RetryOptions>;
@@ -115,18 +117,57 @@ export class SalesforceConnector implements Connector {
     return { orgId, instanceUrl: s.instanceUrl };
   }
 
-  /** Time zone, corporate currency and multi-currency, from the Organization row (once per connector). */
+  /**
+   * Says once per connector, by name, that an optional field is not in this org (or hidden from the integration
+   * user): a sync goes on without it.
+   */
+  reportMissing(sobject: string, fields: readonly string[], consequence: string): void {
+    const fresh = fields.filter((f) => !this.reported.has(`${sobject}.${f}`));
+    if (fresh.length === 0) return;
+    for (const f of fresh) this.reported.add(`${sobject}.${f}`);
+    const names = fresh.map((f) => `${sobject}.${f}`).join(', ');
+    this.opts.log.warn(
+      { connection: this.opts.config.id, missing: fresh.map((f) => `${sobject}.${f}`) },
+      `salesforce: ${names} ${fresh.length === 1 ? 'is' : 'are'} not in this org or hidden from the integration user; ${consequence}`,
+    );
+  }
+
+  private readonly reported = new Set<string>();
+
+  /**
+   * Time zone, corporate currency and multi-currency (once per connector). Only fields describe lists are selected:
+   * a multi-currency org has no Organization.DefaultCurrencyIsoCode (its corporate currency is the CurrencyType with
+   * IsCorporate), and a single-currency org has no CurrencyType at all.
+   */
   orgFacts(): Promise<OrgFacts> {
     this.facts ??= (async () => {
+      const orgFields = await this.describedFields('Organization');
+      const wanted = ['TimeZoneSidKey', 'DefaultCurrencyIsoCode'];
+      const have = wanted.filter((f) => orgFields?.has(f.toLowerCase()));
+      const missing = wanted.filter((f) => !have.includes(f));
+      if (missing.length > 0) {
+        this.reportMissing(
+          'Organization',
+          missing,
+          'the time zone comes from the calendar, the currency from CurrencyType',
+        );
+      }
       const res = await this.client.query<{ TimeZoneSidKey?: string; DefaultCurrencyIsoCode?: string }>(
-        'SELECT Id, TimeZoneSidKey, DefaultCurrencyIsoCode FROM Organization LIMIT 1',
+        `SELECT ${['Id', ...have].join(', ')} FROM Organization LIMIT 1`,
       );
       const org = res.records[0] ?? {};
-      const opp = await this.client.describe('Opportunity');
-      const multiCurrency = opp.fields.some((f) => f.name === 'CurrencyIsoCode');
+      const oppFields = await this.describedFields('Opportunity');
+      const multiCurrency = oppFields?.has('currencyisocode') ?? false;
+      let corporate = org.DefaultCurrencyIsoCode ?? null;
+      if (corporate === null && (await this.describedFields('CurrencyType')) !== null) {
+        const cur = await this.client.query<{ IsoCode?: string }>(
+          'SELECT IsoCode FROM CurrencyType WHERE IsCorporate = true LIMIT 1',
+        );
+        corporate = cur.records[0]?.IsoCode ?? null;
+      }
       return {
         timeZone: org.TimeZoneSidKey ?? this.opts.defaultTimeZone ?? 'UTC',
-        corporateCurrency: org.DefaultCurrencyIsoCode ?? 'USD',
+        corporateCurrency: corporate ?? this.opts.defaultCurrency ?? 'USD',
         multiCurrency,
       };
     })();
@@ -134,6 +175,17 @@ export class SalesforceConnector implements Connector {
       this.facts = undefined;
     });
     return this.facts;
+  }
+
+  /** The lower-cased field names describe lists for `sobject`, or null when the org has no such object. */
+  async describedFields(sobject: string): Promise<Set<string> | null> {
+    try {
+      const d = await this.client.describe(sobject);
+      return new Set(d.fields.map((f) => f.name.toLowerCase()));
+    } catch (e) {
+      if (isAppError(e) && (e.code === 'CRM_REQUEST_INVALID' || e.code === 'CRM_PERMISSION')) return null;
+      throw e;
+    }
   }
 
   read(stream: string, from: SyncCursor | null, ctx: ReadContext): AsyncGenerator<Page> {
@@ -144,6 +196,7 @@ export class SalesforceConnector implements Connector {
         stream: this.streamDef(stream),
         mapping: c.fields ?? {},
         orgFacts: () => this.orgFacts(),
+        reportMissing: (sobject, fields, consequence) => this.reportMissing(sobject, fields, consequence),
         lookbackMinutes: c.sync.lookbackMinutes,
         batchSize: c.sync.batchSize,
         formulaRefreshEverySeconds: durationSeconds(c.sync.formulaRefreshEvery),

@@ -47,6 +47,8 @@ export interface StreamReadOptions {
   stream: SalesforceStream;
   mapping: SalesforceFieldMapping;
   orgFacts: () => Promise<OrgFacts>;
+  /** Says once, by name, that optional fields are missing (the connector remembers what it said). */
+  reportMissing?: (sobject: string, fields: readonly string[], consequence: string) => void;
   lookbackMinutes: number;
   batchSize: number;
   formulaRefreshEverySeconds: number;
@@ -132,6 +134,8 @@ async function discover(opts: StreamReadOptions): Promise<StreamMeta> {
       }
     }
     const optional = (obj.optionalFields ?? []).filter((f) => byName.has(f.toLowerCase()));
+    const absent = (obj.optionalFields ?? []).filter((f) => !byName.has(f.toLowerCase()));
+    if (absent.length > 0) opts.reportMissing?.(obj.sobject, absent, 'synced without it');
     fields[obj.sobject] = [...obj.fields, ...optional];
     formulaFields[obj.sobject] = fields[obj.sobject]!.filter((f) => byName.get(f.toLowerCase())?.calculated === true);
   }

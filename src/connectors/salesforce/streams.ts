@@ -252,18 +252,9 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       objects: [
         {
           sobject: 'Task',
-          fields: [
-            ...AUDIT,
-            'IsDeleted',
-            'OwnerId',
-            'TaskSubtype',
-            'Type',
-            'ActivityDate',
-            'CompletedDateTime',
-            'CreatedDate',
-            'WhatId',
-            'IsClosed',
-          ],
+          fields: [...AUDIT, 'IsDeleted', 'OwnerId', 'Type', 'ActivityDate', 'CreatedDate', 'WhatId', 'IsClosed'],
+          // TaskSubtype came with API 30 and Lightning's email logging; CompletedDateTime with API 44.
+          optionalFields: ['TaskSubtype', 'CompletedDateTime'],
           hasIsDeleted: true,
           normalize: normalizeTask,
         },
@@ -285,13 +276,13 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
             'IsDeleted',
             'OwnerId',
             'Type',
-            'EventSubtype',
             'ActivityDate',
             'ActivityDateTime',
             'StartDateTime',
             'CreatedDate',
             'WhatId',
           ],
+          optionalFields: ['EventSubtype'],
           hasIsDeleted: true,
           normalize: normalizeEvent,
         },
@@ -335,17 +326,9 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
       objects: [
         {
           sobject: 'ForecastingQuota',
-          fields: [
-            ...AUDIT,
-            'QuotaOwnerId',
-            'QuotaAmount',
-            'StartDate',
-            'PeriodId',
-            'Period.EndDate',
-            'ProductFamily',
-            'IsQuantity',
-          ],
-          optionalFields: ['CurrencyIsoCode'],
+          fields: [...AUDIT, 'QuotaOwnerId', 'QuotaAmount', 'StartDate', 'PeriodId', 'Period.EndDate'],
+          // ProductFamily exists only with product-family forecasts, IsQuantity with quantity forecasts.
+          optionalFields: ['CurrencyIsoCode', 'ProductFamily', 'IsQuantity'],
           hasIsDeleted: false,
           normalize: normalizeForecastingQuota,
         },

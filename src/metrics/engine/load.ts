@@ -425,6 +425,9 @@ async function loadQuotas(
   return out;
 }
 
+/** Earlier than any date a deal or quota can carry: an open range's start. */
+const OPEN_FROM = '0001-01-01';
+
 async function loadFx(db: Kysely<Database>): Promise<FxRate[]> {
   const rows = await db
     .selectFrom('fx_rates')
@@ -437,7 +440,13 @@ async function loadFx(db: Kysely<Database>): Promise<FxRate[]> {
   for (const r of rows) best.set(r.currency, Math.min(best.get(r.currency) ?? 9, rank[r.source]));
   return rows
     .filter((r) => rank[r.source] === best.get(r.currency))
-    .map((r) => ({ currency: r.currency, rate: new Dec(r.rate), validFrom: r.valid_from, validTo: r.valid_to }));
+    .map((r) => ({
+      currency: r.currency,
+      rate: new Dec(r.rate),
+      // Open ends (Salesforce's sentinel dates, stored as -infinity / infinity) hold from and to any date.
+      validFrom: r.valid_from === '-infinity' ? OPEN_FROM : r.valid_from,
+      validTo: r.valid_to === 'infinity' ? null : r.valid_to,
+    }));
 }
 
 export interface LoadOptions {

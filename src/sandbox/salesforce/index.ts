@@ -16,6 +16,7 @@ import { applyLifeChange, createLifeClock } from './life.ts';
 import { salesforceOracle } from './oracle.ts';
 import { grantIntegrationPermissions } from './permissions.ts';
 import { populateSalesforce } from './populate.ts';
+import { DEFAULT_POPULATE_SHAPE, PROFILE_NAMES, type SalesforceProfile, salesforceProfile } from './profiles.ts';
 import { RequestLog } from './request-log.ts';
 import { SalesforceSandboxServer, type SandboxHooks } from './server.ts';
 import { SalesforceStore } from './store.ts';
@@ -42,6 +43,8 @@ export interface SalesforceSandboxOptions {
   /** DailyApiRequests Max. */
   apiLimit?: number;
   sessionTtlMs?: number;
+  /** An org profile (profiles.ts): how this org differs from the default one. Absent: the default org. */
+  profile?: string;
 }
 
 export interface SalesforceSandboxCredentials extends AuthCredentials {
@@ -61,6 +64,10 @@ export interface SalesforceSandbox {
   faults: FaultInjector;
   log: RequestLog;
   server: SalesforceSandboxServer;
+  /** The generated org model as written (after the profile reshaped it); absent for an empty org. */
+  model?: OrgModel;
+  /** The profile the org was built with, if any. */
+  profile?: SalesforceProfile;
   /** Present when life.ts is: the running life clock's stop. */
   stopLife?: () => void;
   close(): Promise<void>;
@@ -79,23 +86,33 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   if (!/^\d{4}-\d{2}-\d{2}$/.test(anchorDate)) {
     throw new AppError('USAGE', `anchorDate must be YYYY-MM-DD, got "${anchorDate}"`, { where: 'anchorDate' });
   }
+  const profile = options.profile === undefined ? undefined : salesforceProfile(options.profile);
+  if (options.profile !== undefined && !profile) {
+    throw new AppError('USAGE', `unknown sandbox profile "${options.profile}"; known: ${PROFILE_NAMES.join(', ')}`, {
+      where: 'profile',
+    });
+  }
   const store = new SalesforceStore({ seed: options.seed, now: new Date(`${anchorDate}T12:00:00.000Z`) });
   // populate: false gives an empty org (the Organization row and the admin and integration users) for tests that
   // insert their own records.
-  const org: OrgModel | undefined =
+  const generated: OrgModel | undefined =
     options.populate !== false
       ? (options.org ?? generateOrg({ seed: options.seed, size: options.size, anchorDate }))
       : undefined;
-  if (org) populateSalesforce(store, org);
+  const org = generated && profile?.model ? profile.model(generated) : generated;
+  if (org) populateSalesforce(store, org, { ...DEFAULT_POPULATE_SHAPE, ...profile?.populate });
+  profile?.hide?.(store);
   grantIntegrationPermissions(store);
+  const rotate = options.rotateRefreshTokens ?? profile?.options?.rotateRefreshTokens;
+  const sessionTtlMs = options.sessionTtlMs ?? profile?.options?.sessionTtlMs;
   const integration = store.get('User', store.integrationUserId)!;
   const auth = new SandboxAuth({
     orgId: store.orgId,
     userId: store.integrationUserId,
     username: String(integration.Username),
     seed: options.seed,
-    ...(options.rotateRefreshTokens !== undefined ? { rotateRefreshTokens: options.rotateRefreshTokens } : {}),
-    ...(options.sessionTtlMs !== undefined ? { sessionTtlMs: options.sessionTtlMs } : {}),
+    ...(rotate !== undefined ? { rotateRefreshTokens: rotate } : {}),
+    ...(sessionTtlMs !== undefined ? { sessionTtlMs } : {}),
   });
   const faults = new FaultInjector(options.seed);
   const log = new RequestLog();
@@ -130,6 +147,8 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
     faults,
     log,
     server,
+    ...(org ? { model: org } : {}),
+    ...(profile ? { profile } : {}),
     ...(stopLife ? { stopLife } : {}),
     async close() {
       stopLife?.();

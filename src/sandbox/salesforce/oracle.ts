@@ -124,10 +124,13 @@ function taskActivityType(r: SRecord): string {
 
 /** The expected warehouse contents of every stream after a loss-free sync of `store`. */
 export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): ExpectedWarehouse {
-  const org = store.get('Organization', store.orgId) as SRecord;
+  // The oracle sees the org as the API shows it: an object the org lacks has no rows, a field hidden by field-level
+  // security has no value (profiles.ts).
+  const org = store.apiView('Organization', store.get('Organization', store.orgId) as SRecord);
   const tz = opts.timezone ?? String(org.TimeZoneSidKey ?? 'UTC');
-  const corporate = store.all('CurrencyType').find((c) => c.IsCorporate === true);
-  const multiCurrency = store.count('CurrencyType') > 1;
+  const currencyTypes = store.apiHasObject('CurrencyType') ? store.all('CurrencyType') : [];
+  const corporate = currencyTypes.find((c) => c.IsCorporate === true);
+  const multiCurrency = currencyTypes.length > 1 && store.apiHasField('Opportunity', 'CurrencyIsoCode');
   const corporateCode = String(corporate?.IsoCode ?? org.DefaultCurrencyIsoCode ?? 'USD');
   const day = (v: FieldValue | undefined): string | null =>
     v === null || v === undefined ? null : dateInZone(instant(v) as string, tz);
@@ -138,12 +141,13 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
 
   const rowsOf = (stream: string): SRecord[] => {
     const { sobject } = STREAMS[stream] as { sobject: string };
-    const rows = store.all(sobject, { includeDeleted: true });
+    if (!store.apiHasObject(sobject)) return [];
+    const rows = store.all(sobject, { includeDeleted: true }).map((r) => store.apiView(sobject, r));
     for (const d of store.deletedLog(sobject)) {
       if (store.get(sobject, d.id, { includeDeleted: true })) continue;
       // The store keeps the last values of hard-deleted rows; the life clock's own copy covers older stores.
       const last = store.hardDeletedRow(sobject, d.id) ?? graveyard.get(d.id);
-      if (last) rows.push({ ...last, IsDeleted: true });
+      if (last) rows.push({ ...store.apiView(sobject, last), IsDeleted: true });
       else unknownHardDeletes.push({ stream, external_id: d.id });
     }
     return rows;
@@ -168,7 +172,9 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
     if (!cur || cmp > 0 || (cmp === 0 && String(li.Id) < String(cur.Id))) largestItem.set(key, li);
   }
   const accounts = new Map(store.all('Account', { includeDeleted: true }).map((a) => [String(a.Id), a]));
-  const liveQuotas = store.all('ForecastingQuota').filter((q) => q.IsQuantity !== true);
+  const liveQuotas = store.apiHasObject('ForecastingQuota')
+    ? store.all('ForecastingQuota').filter((q) => q.IsQuantity !== true)
+    : [];
   const quotaOwners = new Set(liveQuotas.map((q) => String(q.QuotaOwnerId)));
   const splitTypes = new Map(store.all('OpportunitySplitType', { includeDeleted: true }).map((t) => [String(t.Id), t]));
   const periods = new Map(store.all('Period').map((p) => [String(p.Id), p]));
@@ -356,8 +362,9 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
       .filter((r) => r.IsDeleted !== true)
       .map((r) => ({
         ...rate(r),
-        valid_from: str(r.StartDate),
-        valid_to: str(r.NextStartDate),
+        // Salesforce's open-range sentinels are stored as PostgreSQL's open ends.
+        valid_from: r.StartDate === '0000-12-30' ? '-infinity' : str(r.StartDate),
+        valid_to: r.NextStartDate === '9999-12-31' ? 'infinity' : str(r.NextStartDate),
         source: 'crm_dated',
       })),
   );

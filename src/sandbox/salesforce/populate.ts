@@ -13,6 +13,7 @@
 import { AppError } from '../../errors.ts';
 import { addDays, addMonths } from '../../util/date.ts';
 import { anchorInstant, type GenerateOrgOptions, generateOrg, type OrgModel, type Person } from '../org/index.ts';
+import { DEFAULT_POPULATE_SHAPE, type PopulateShape } from './profiles.ts';
 import type { SalesforceStore } from './store.ts';
 
 export interface PopulateResult {
@@ -50,6 +51,7 @@ export const TASK_KIND = {
 export function populateSalesforce(
   store: SalesforceStore,
   orgOrOptions: OrgModel | GenerateOrgOptions,
+  shape: PopulateShape = DEFAULT_POPULATE_SHAPE,
 ): PopulateResult {
   const org = isModel(orgOrOptions) ? orgOrOptions : generateOrg(orgOrOptions);
   const end = new Date(anchorInstant(org.anchorDate));
@@ -94,47 +96,26 @@ export function populateSalesforce(
       },
       setupStamp,
     );
-    for (const r of c.dated) {
+    for (const [i, r] of c.dated.entries()) {
       // A rate is entered when its range begins (the first one with the currency).
       const stamp = r.startDate > firstDay ? at(`${r.startDate}T11:00:00.000Z`) : setupStamp;
+      // With the sentinels, the open ends are written as Salesforce writes them: the first range starts on
+      // 0000-12-30 and the last runs to 9999-12-31.
+      const sentinels = shape.datedRateSentinels;
       store.load(
         'DatedConversionRate',
-        { IsoCode: c.code, ConversionRate: r.rate, StartDate: r.startDate, NextStartDate: r.nextStartDate },
+        {
+          IsoCode: c.code,
+          ConversionRate: r.rate,
+          StartDate: sentinels && i === 0 ? '0000-12-30' : r.startDate,
+          NextStartDate: sentinels && r.nextStartDate === null ? '9999-12-31' : r.nextStartDate,
+        },
         stamp,
       );
     }
   }
-  writePeriods(store, org, ids, setupStamp);
-
-  // Roles: VP at the root, a role per region, a manager and a rep role per team.
-  const root = store.load('UserRole', { Name: 'VP Sales', DeveloperName: 'VP_Sales', ParentRoleId: null }, setupStamp);
-  roleIds.set('root', root);
-  for (const r of org.regions) {
-    const role = store.load(
-      'UserRole',
-      { Name: `Director ${r.name}`, DeveloperName: devName(r.name), ParentRoleId: root },
-      setupStamp,
-    );
-    roleIds.set(r.key, role);
-  }
-  for (const t of org.teams) {
-    const mgr = store.load(
-      'UserRole',
-      {
-        Name: `${t.name} Manager`,
-        DeveloperName: `${devName(t.name)}_Manager`,
-        ParentRoleId: roleIds.get(t.regionKey),
-      },
-      setupStamp,
-    );
-    const rep = store.load(
-      'UserRole',
-      { Name: `${t.name} Rep`, DeveloperName: `${devName(t.name)}_Rep`, ParentRoleId: mgr },
-      setupStamp,
-    );
-    roleIds.set(`${t.key}:manager`, mgr);
-    roleIds.set(`${t.key}:rep`, rep);
-  }
+  writePeriods(store, org, ids, setupStamp, shape.forecasting);
+  writeRoles(store, org, roleIds, setupStamp, shape);
 
   for (const p of org.people) writeUser(store, org, p, ids, roleIds);
 
@@ -166,7 +147,7 @@ export function populateSalesforce(
     ),
   };
 
-  for (const q of org.quotas) {
+  for (const q of shape.forecasting ? org.quotas : []) {
     const rowId = store.load(
       'ForecastingQuota',
       {
@@ -354,6 +335,59 @@ export function populateSalesforce(
   return { org, ids, roleIds };
 }
 
+/**
+ * The role tree in one of the three layouts real orgs use: the VP at the root and a role per region in the first
+ * two; then a manager role with a rep role below it per team (parent-role), or one role per team that the manager
+ * shares with the reps (shared-role, named "<team> Team"); manager-only writes no roles at all.
+ */
+function writeRoles(
+  store: SalesforceStore,
+  org: OrgModel,
+  roleIds: Map<string, string>,
+  setupStamp: { stamp: Date },
+  shape: PopulateShape,
+): void {
+  if (shape.hierarchy === 'manager-only') return;
+  const root = store.load('UserRole', { Name: 'VP Sales', DeveloperName: 'VP_Sales', ParentRoleId: null }, setupStamp);
+  roleIds.set('root', root);
+  for (const r of org.regions) {
+    const role = store.load(
+      'UserRole',
+      { Name: `Director ${r.name}`, DeveloperName: devName(r.name), ParentRoleId: root },
+      setupStamp,
+    );
+    roleIds.set(r.key, role);
+  }
+  for (const t of org.teams) {
+    if (shape.hierarchy === 'shared-role') {
+      const shared = store.load(
+        'UserRole',
+        { Name: `${t.name} Team`, DeveloperName: `${devName(t.name)}_Team`, ParentRoleId: roleIds.get(t.regionKey) },
+        setupStamp,
+      );
+      roleIds.set(`${t.key}:manager`, shared);
+      roleIds.set(`${t.key}:rep`, shared);
+      continue;
+    }
+    const mgr = store.load(
+      'UserRole',
+      {
+        Name: `${t.name} Manager`,
+        DeveloperName: `${devName(t.name)}_Manager`,
+        ParentRoleId: roleIds.get(t.regionKey),
+      },
+      setupStamp,
+    );
+    const rep = store.load(
+      'UserRole',
+      { Name: `${t.name} Rep`, DeveloperName: `${devName(t.name)}_Rep`, ParentRoleId: mgr },
+      setupStamp,
+    );
+    roleIds.set(`${t.key}:manager`, mgr);
+    roleIds.set(`${t.key}:rep`, rep);
+  }
+}
+
 function devName(s: string): string {
   return s.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
 }
@@ -409,7 +443,13 @@ function writeUser(
 }
 
 /** Standard fiscal years (January start): Year, Quarter and Month periods for every year the org's quarters touch. */
-function writePeriods(store: SalesforceStore, org: OrgModel, ids: Map<string, string>, stamp: { stamp: Date }): void {
+function writePeriods(
+  store: SalesforceStore,
+  org: OrgModel,
+  ids: Map<string, string>,
+  stamp: { stamp: Date },
+  forecasting: boolean,
+): void {
   const years = [...new Set(org.quarters.map((q) => q.fiscalYear))].sort();
   for (const y of years) {
     const start = `${y}-01-01`;
@@ -447,7 +487,8 @@ function writePeriods(store: SalesforceStore, org: OrgModel, ids: Map<string, st
       ids.set(`period:${s}:${type}`, rowId);
     };
     period('Year', start, `${y}-12-31`, 1, `FY ${y}`);
-    for (let q = 0; q < 4; q++) {
+    // Without Collaborative Forecasting the org has no forecast (Quarter) periods.
+    for (let q = 0; q < (forecasting ? 4 : 0); q++) {
       const qs = addMonths(start, q * 3);
       period('Quarter', qs, addDays(addMonths(qs, 3), -1), q + 1, `Q${q + 1} FY ${y}`);
     }

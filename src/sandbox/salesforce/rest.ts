@@ -129,7 +129,9 @@ export class ReadApi {
       body: {
         encoding: 'UTF-8',
         maxBatchSize: 200,
-        sobjects: Object.values(SOBJECTS).map((o) => ({ ...objectSummary(o), urls: objectUrls(o, version) })),
+        sobjects: Object.values(SOBJECTS)
+          .filter((o) => this.store.apiHasObject(o.name))
+          .map((o) => ({ ...objectSummary(o), urls: objectUrls(o, version) })),
       },
     };
   }
@@ -137,7 +139,8 @@ export class ReadApi {
   /** GET sobjects/<type>/describe; `instanceUrl` makes the absolute ui* URL templates. */
   describe(typeName: string, version: string, instanceUrl = ''): Reply {
     const def = findSObject(typeName);
-    if (!def) return errorReply(404, 'NOT_FOUND', 'The requested resource does not exist');
+    if (!def || !this.store.apiHasObject(def.name))
+      return errorReply(404, 'NOT_FOUND', 'The requested resource does not exist');
     return {
       status: 200,
       body: {
@@ -147,7 +150,8 @@ export class ReadApi {
           uiEditTemplate: `${instanceUrl}/{ID}/e`,
           uiDetailTemplate: `${instanceUrl}/{ID}`,
         },
-        fields: def.fields.map(describeField),
+        // Field-level security: a field the integration user cannot see is not in describe at all.
+        fields: def.fields.filter((f) => this.store.apiHasField(def.name, f.name)).map(describeField),
         childRelationships: childRelationships(def),
         recordTypeInfos: [],
         supportedScopes: [{ label: 'All', name: 'everything' }],
@@ -158,15 +162,19 @@ export class ReadApi {
   /** GET sobjects/<type>/<id>. */
   record(typeName: string, id: string, version: string, fieldList: string | null): Reply {
     const def = findSObject(typeName);
-    if (!def) return errorReply(404, 'NOT_FOUND', 'The requested resource does not exist');
+    if (!def || !this.store.apiHasObject(def.name))
+      return errorReply(404, 'NOT_FOUND', 'The requested resource does not exist');
     const row = this.store.get(def.name, id);
     if (!row) return errorReply(404, 'NOT_FOUND', 'The requested resource does not exist');
-    const names = fieldList ? fieldList.split(',').map((s) => s.trim()) : def.fields.map((f) => f.name);
+    const names = fieldList
+      ? fieldList.split(',').map((s) => s.trim())
+      : def.fields.filter((f) => this.store.apiHasField(def.name, f.name)).map((f) => f.name);
     const body: Record<string, unknown> = {
       attributes: { type: def.name, url: `/services/data/v${version}/sobjects/${def.name}/${row.Id}` },
     };
     for (const n of names) {
-      const f = def.fields.find((x) => x.name.toLowerCase() === n.toLowerCase());
+      const found = def.fields.find((x) => x.name.toLowerCase() === n.toLowerCase());
+      const f = found && this.store.apiHasField(def.name, found.name) ? found : undefined;
       if (!f) return errorReply(400, 'INVALID_FIELD', `No such column '${n}' on sobject of type ${def.name}`);
       body[f.name] = row[f.name] ?? null;
     }

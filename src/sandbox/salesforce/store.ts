@@ -269,6 +269,13 @@ export class SalesforceStore {
   private readonly trackHistory: boolean;
   /** type -> unique field -> value -> Id of the live row holding it (recycle-bin rows release their values). */
   private readonly uniques = new Map<string, Map<string, Map<FieldValue, string>>>();
+  /**
+   * What the API does not show of this org (see profiles.ts): objects of a feature the org lacks and fields that
+   * field-level security hides from the integration user. The rows stay in the store (tests and the oracle can see
+   * them); describe, SOQL and record reads answer as if they did not exist.
+   */
+  private readonly hiddenObjects = new Set<string>();
+  private readonly hiddenFields = new Map<string, Set<string>>();
 
   constructor(options: StoreOptions = {}) {
     const seed = options.seed ?? 1;
@@ -341,6 +348,40 @@ export class SalesforceStore {
   }
 
   // ---- metadata ----
+
+  /** Makes an object invisible to the API (a feature this org does not have). */
+  hideObject(type: string): void {
+    this.hiddenObjects.add(this.describe(type).name);
+  }
+
+  /** Makes a field invisible to the API (field-level security, or a field this org's edition lacks). */
+  hideField(type: string, field: string): void {
+    const def = this.describe(type);
+    const f = findField(def, field);
+    if (!f) throw new AppError('INTERNAL', `sandbox store: ${type} has no field ${field}`, { where: field });
+    const set = this.hiddenFields.get(def.name) ?? new Set<string>();
+    set.add(f.name.toLowerCase());
+    this.hiddenFields.set(def.name, set);
+  }
+
+  /** Whether the API shows `type` at all. */
+  apiHasObject(type: string): boolean {
+    return !this.hiddenObjects.has(type);
+  }
+
+  /** Whether the API shows `field` of `type` (both as the schema spells them, any case for the field). */
+  apiHasField(type: string, field: string): boolean {
+    return !this.hiddenObjects.has(type) && !(this.hiddenFields.get(type)?.has(field.toLowerCase()) ?? false);
+  }
+
+  /** A row as the API would serve it: without the fields it hides (the row itself when it hides none). */
+  apiView(type: string, row: SRecord): SRecord {
+    const hidden = this.hiddenFields.get(type);
+    if (!hidden || hidden.size === 0) return row;
+    const out: SRecord = {};
+    for (const [k, v] of Object.entries(row)) if (!hidden.has(k.toLowerCase())) out[k] = v;
+    return out;
+  }
 
   /** The object definition for `type` (exact API name); throws for an unknown object. */
   describe(type: string): SObjectDef {

@@ -53,10 +53,23 @@ export function get(raw: RawRecord, path: string): unknown {
   return v;
 }
 
+/**
+ * Values the warehouse cannot hold are the record's fault, found here and named by field, never a database error
+ * half-way through a page: PostgreSQL text holds no NUL character and its dates and timestamps have no year 0.
+ */
+function unstorable(path: string, what: string): Unnormalizable {
+  return new Unnormalizable('UNSTORABLE_VALUE', `${path} ${what}, which the warehouse cannot store`);
+}
+
+const YEAR_ZERO = /^0000-/;
+
 export function str(raw: RawRecord, path: string): string | null {
   const v = get(raw, path);
   if (v === null || v === undefined || v === '') return null;
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') {
+    if (v.includes('\u0000')) throw unstorable(path, 'contains a NUL character');
+    return v;
+  }
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   throw new Unnormalizable('BAD_VALUE', `${path} is not text: ${JSON.stringify(v)}`);
 }
@@ -107,13 +120,16 @@ export function instant(raw: RawRecord, path: string): string | null {
   if (v === null || v === undefined || v === '') return null;
   const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
   if (Number.isNaN(t)) throw new Unnormalizable('BAD_DATETIME', `${path} is not a datetime: ${JSON.stringify(v)}`);
-  return new Date(t).toISOString();
+  const iso = new Date(t).toISOString();
+  if (YEAR_ZERO.test(iso) || iso.startsWith('-') || iso.startsWith('+')) throw unstorable(path, `is ${String(v)}`);
+  return iso;
 }
 
 /** A Date field as given; a Datetime field becomes its date in the org's time zone. */
 export function date(raw: RawRecord, path: string, timeZone: string): PlainDate | null {
   const v = get(raw, path);
   if (v === null || v === undefined || v === '') return null;
+  if (typeof v === 'string' && YEAR_ZERO.test(v)) throw unstorable(path, `is ${v}`);
   if (typeof v === 'string' && isPlainDate(v)) return v;
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v))) {
     return dateInZone(v, timeZone);

@@ -81,16 +81,25 @@ export function normalizeCurrencyType(raw: RawRecord): FxRateRow {
   };
 }
 
+/**
+ * Salesforce marks a dated rate's open ends with sentinel dates: the first range of a currency starts on
+ * 0000-12-30 (a year PostgreSQL has no date for) and the last one runs to 9999-12-31. They are stored as the open
+ * ends PostgreSQL has for dates, `-infinity` and `infinity`, so a deal of any date finds its rate.
+ */
+export const OPEN_RANGE_START = '0000-12-30';
+export const OPEN_RANGE_END = '9999-12-31';
+
 /** NextStartDate is exclusive, as valid_to is. */
 export function normalizeDatedRate(raw: RawRecord, ctx: NormalizeContext): FxRateRow {
-  const from = reqDate(raw, 'StartDate', ctx.timeZone, 'MISSING_START_DATE');
-  const to = date(raw, 'NextStartDate', ctx.timeZone);
+  const startRaw = raw.StartDate;
+  const from =
+    startRaw === OPEN_RANGE_START ? '-infinity' : reqDate(raw, 'StartDate', ctx.timeZone, 'MISSING_START_DATE');
+  const to = raw.NextStartDate === OPEN_RANGE_END ? 'infinity' : date(raw, 'NextStartDate', ctx.timeZone);
   return {
     currency: isoCode(raw),
     rate: rate(raw),
     valid_from: from,
-    // Salesforce's last rate runs to 9999-12-31; that is "still current".
-    valid_to: to === null || to >= '9999-01-01' ? null : to,
+    valid_to: to,
     source: 'crm_dated',
   };
 }

@@ -59,8 +59,27 @@ interface ResolvedPath {
 
 /** Parses, validates against the schema and runs `soql`. Throws SoqlError for what Salesforce answers 400 to. */
 export function runQuery(store: SalesforceStore, soql: string, options: QueryOptions): QueryResult {
+  // The query is validated and run synchronously, so the store whose hidden objects and fields the path checks
+  // consult can be held here for its duration instead of threading it through every compile step.
+  apiStore = store;
+  try {
+    return runQueryOn(store, soql, options);
+  } finally {
+    apiStore = null;
+  }
+}
+
+let apiStore: SalesforceStore | null = null;
+
+/** An object the schema has and this org's API shows. */
+function visibleSObject(name: string): SObjectDef | undefined {
+  const obj = findSObject(name);
+  return obj && (apiStore?.apiHasObject(obj.name) ?? true) ? obj : undefined;
+}
+
+function runQueryOn(store: SalesforceStore, soql: string, options: QueryOptions): QueryResult {
   const q = parseSoql(soql);
-  const obj = findSObject(q.object.name);
+  const obj = visibleSObject(q.object.name);
   if (!obj?.queryable) {
     throw new SoqlError(
       'INVALID_TYPE',
@@ -131,7 +150,8 @@ function resolvePath(soql: string, root: SObjectDef, path: FieldPath): ResolvedP
       : path.parts;
   for (const [i, part] of parts.entries()) {
     if (i === parts.length - 1) {
-      const leaf = findField(obj, part);
+      const found = findField(obj, part);
+      const leaf = found && (apiStore?.apiHasField(obj.name, found.name) ?? true) ? found : undefined;
       if (!leaf) {
         throw new SoqlError(
           'INVALID_FIELD',
@@ -142,8 +162,8 @@ function resolvePath(soql: string, root: SObjectDef, path: FieldPath): ResolvedP
       return { hops, leaf, keys };
     }
     const ref = findRelationship(obj, part);
-    const target = ref?.referenceTo?.[0] ? findSObject(ref.referenceTo[0]) : undefined;
-    if (!ref || !target) {
+    const target = ref?.referenceTo?.[0] ? visibleSObject(ref.referenceTo[0]) : undefined;
+    if (!ref || !target || !(apiStore?.apiHasField(obj.name, ref.name) ?? true)) {
       throw new SoqlError(
         'INVALID_FIELD',
         `${echo(soql, path.pos)}Didn't understand relationship '${part}' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names.`,
@@ -275,7 +295,7 @@ function compileSemiJoin(
       `${echo(soql, c.field.pos)}Invalid semi join: the field '${outer.leaf.name}' must be an Id or a reference`,
     );
   }
-  const innerObj = findSObject(c.query.object.name);
+  const innerObj = visibleSObject(c.query.object.name);
   if (!innerObj?.queryable) {
     throw new SoqlError(
       'INVALID_TYPE',

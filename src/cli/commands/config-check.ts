@@ -85,6 +85,11 @@ function summarize(loaded: LoadedConfig, c: Config): string[] {
     const where =
       conn.type === 'salesforce' ? `${conn.loginUrl}, API ${conn.apiVersion}, ${conn.auth.kind} login` : conn.basePath;
     lines.push(`  connection ${conn.id}: ${conn.type} at ${where}; ${schedule}${conn.enabled ? '' : ' (disabled)'}`);
+    if (conn.type === 'hubspot') {
+      lines.push(
+        `    note: HubSpot is not built yet; this connection is valid, but a sync that includes it exits 1 naming it`,
+      );
+    }
   }
   if (loaded.envUsed.length > 0) lines.push(`  environment variables referenced: ${loaded.envUsed.join(', ')}`);
   lines.push(`  metric settings hash: ${loaded.hash.slice(0, 12)}`);

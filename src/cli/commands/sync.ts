@@ -68,7 +68,11 @@ export async function run(ctx: CommandContext): Promise<number> {
     const calendar = createFiscalCalendar(config.calendar);
     for (const conn of connections) {
       if (conn.type !== 'salesforce') {
-        ctx.io.stderr(`${conn.id}: HubSpot sync is not built yet; skipped.`);
+        // Nothing half-built exits 0: the other connections sync, and the run fails naming this one.
+        ctx.io.stderr(
+          `${conn.id}: HubSpot sync is not built yet; connection ${conn.id} was not synced (sync the others alone with --connection ID, or set enabled: false on it).`,
+        );
+        failed = true;
         continue;
       }
       const connector = await connectorFor(handle.db, conn, config, logger, abort.signal);

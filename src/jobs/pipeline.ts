@@ -16,6 +16,7 @@ import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engin
 import { runMetricsStep } from '../metrics/engine/step.ts';
 import type { RecomputeResult } from '../metrics/engine/types.ts';
 import { connectorFor } from '../sync/connectors.ts';
+import { planningFilesChanged } from '../sync/planning-files.ts';
 import { runSync } from '../sync/run.ts';
 import { deliverAlerts, runWriteback, type WritebackContext, type WritebackOutcome } from '../sync/writeback/run.ts';
 import { today } from '../util/date.ts';
@@ -107,6 +108,9 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       }
       if (summary.changed + summary.deleted > 0) {
         await job.enqueue('recompute', { v: 1, reason: `sync ${p.connectionId}/${p.stream}` });
+      } else if (await planningFilesChanged(db, config)) {
+        // Each schedule tick also notices an edited quota or rate file: the recompute loads it.
+        await job.enqueue('recompute', { v: 1, reason: 'planning file changed' });
       }
       if (summary.status === 'stopped_budget') {
         throw new AppError('CRM_BUDGET_EXHAUSTED', summary.errorMessage ?? 'the API budget is used up', {
@@ -124,7 +128,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       const asOf = todayNow();
       // The org model first (teams, memberships), then a full recompute on a config change or a new day, else
       // the dirty rep-periods.
-      const step = await runMetricsStep(engine, asOf, config.org.file);
+      const step = await runMetricsStep(engine, asOf, config.org.file, { badPlanningFile: 'keep-last-good' });
       await followUps(step, config, job.enqueue);
       let recomputed = step.recomputed.length;
       let changed = step.changes.length;
@@ -141,7 +145,9 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
 
     'daily-recompute': async (_p, job) => {
       const asOf = todayNow();
-      let r: RecomputeResult = await runMetricsStep(engine, asOf, config.org.file);
+      let r: RecomputeResult = await runMetricsStep(engine, asOf, config.org.file, {
+        badPlanningFile: 'keep-last-good',
+      });
       if ((r as { mode?: string }).mode !== 'full') r = await engine.recomputeAll(asOf);
       await followUps(r, config, job.enqueue);
       // The as-of date moved: every rep's pacing figures did too, so write-back runs even without a change.

@@ -12,6 +12,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { createDb } = await import('../../db/index.ts');
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
+  const { checkPlanningFiles, loadPlanningFiles } = await import('../../sync/planning-files.ts');
+  const { createFiscalCalendar } = await import('../../config/calendar.ts');
+  const calendar = createFiscalCalendar(config.calendar);
+  await checkPlanningFiles(config, calendar);
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {
     await migrateToLatest(handle.db);
@@ -19,8 +23,11 @@ export async function run(ctx: CommandContext): Promise<number> {
     const asOf = today(config.calendar.timezone);
     const from = ctx.options.from as string | undefined;
     const started = performance.now();
-    const { syncOrgModel } = await import('../../metrics/engine/org-model.ts');
+    const { linkPersons, syncOrgModel } = await import('../../metrics/engine/org-model.ts');
     const { loadOrgFile } = await import('../../config/org-file.ts');
+    // The quota and rate files as they are now (a changed file is loaded; the recompute below covers it).
+    await linkPersons(handle.db);
+    await loadPlanningFiles(handle.db, config, calendar, logger);
     await syncOrgModel(handle.db, {
       orgFile: config.org.file ? await loadOrgFile(config.org.file) : null,
       asOf,

@@ -100,9 +100,9 @@ export const CONFIG_STATE_KEY = 'metrics';
 export class MetricsEngine {
   readonly settings: EngineSettings;
   readonly db: Kysely<Database>;
-  private readonly config: Config;
+  readonly config: Config;
   private readonly workerId: string;
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly staleClaimSeconds: number;
   private cache: CachedModel | null = null;
   /**

@@ -59,7 +59,8 @@ interface Placement {
 
 const UNASSIGNED = 'Unassigned';
 
-async function linkPersons(db: Kysely<Database>): Promise<void> {
+/** One person per human: a person for every synced user's email, and each user linked to theirs. */
+export async function linkPersons(db: Kysely<Database>): Promise<void> {
   // Persons by email for every rep not yet linked; the unique index is on lower(email).
   await sql`insert into persons (email, name)
     select distinct on (lower(r.email)) lower(r.email), r.name from reps r

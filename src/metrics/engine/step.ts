@@ -6,10 +6,11 @@
 import { sql } from 'kysely';
 import { loadOrgFile } from '../../config/org-file.ts';
 import { RATES_CHANGED_KEY, raiseRatesChanged } from '../../sync/apply-page.ts';
+import { loadPlanningFiles, loadPlanningFilesKeepingLastGood } from '../../sync/planning-files.ts';
 import type { PlainDate } from '../../util/date.ts';
 import type { MetricsEngine } from './engine.ts';
 import { markDirty } from './engine.ts';
-import { syncOrgModel } from './org-model.ts';
+import { linkPersons, syncOrgModel } from './org-model.ts';
 import type { RecomputeResult } from './types.ts';
 
 export interface MetricsStepResult extends RecomputeResult {
@@ -17,13 +18,29 @@ export interface MetricsStepResult extends RecomputeResult {
   why: 'config_changed' | 'new_day' | 'rates_changed' | 'dirty_keys';
 }
 
+export interface MetricsStepOptions {
+  /**
+   * A planning file (quotas, rates) that turned bad: `throw` it (a command, exit 2 naming file:line:column), or keep
+   * the last good rows and report it on /readyz (a running service).
+   */
+  badPlanningFile?: 'throw' | 'keep-last-good';
+}
+
 export async function runMetricsStep(
   engine: MetricsEngine,
   asOf: PlainDate,
   orgFilePath?: string,
+  options: MetricsStepOptions = {},
 ): Promise<MetricsStepResult> {
   const db = engine.db;
   const period = engine.activePeriods(asOf)[0]?.id as string;
+  // RevOps' quota and rate files first: who carries a quota decides who is a rep in the org model below.
+  await linkPersons(db);
+  const planning =
+    options.badPlanningFile === 'keep-last-good'
+      ? await loadPlanningFilesKeepingLastGood(db, engine.config, engine.settings.calendar, engine.log)
+      : await loadPlanningFiles(db, engine.config, engine.settings.calendar, engine.log);
+  if (planning) await markDirty(db, planning.dirty);
   const org = await syncOrgModel(db, {
     orgFile: orgFilePath ? await loadOrgFile(orgFilePath) : null,
     asOf,

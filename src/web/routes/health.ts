@@ -1,8 +1,9 @@
 /**
  * Health endpoints for load balancers and orchestrators: `/healthz` says the process answers; `/readyz` says it can
- * do its work (database reachable, schema fully migrated and known to this build).
+ * do its work (database reachable, schema fully migrated and known to this build, quota and rate files readable).
  */
 import { schemaStatus } from '../../db/migrate.ts';
+import { planningFileError } from '../../sync/planning-files.ts';
 import type { RouteModule } from '../policy.ts';
 
 /** How long /readyz waits for the database before calling it unreachable. */
@@ -47,6 +48,14 @@ export const healthRoutes: RouteModule = (r) => {
             message: 'migrations are pending: run `quota-tracker migrate`',
             pending: status.pending,
           },
+          503,
+        );
+      }
+      // A quota or rate file that turned bad while running: the last good rows are in use, but RevOps must fix it.
+      const bad = await planningFileError(c.var.db);
+      if (bad) {
+        return c.json(
+          { status: 'unavailable', reason: 'planning_file_invalid', message: bad.message, where: bad.where },
           503,
         );
       }

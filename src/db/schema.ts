@@ -371,6 +371,9 @@ export interface AlertsTable {
   escalated_at: Timestamp | null;
   resolved_at: Timestamp | null;
   updated_at: TimestampDefault;
+  /** The business day the daily task cap held this alert's task back, and the day it goes out. */
+  task_held_on: ColumnType<DateColumn | null, DateColumn | null | undefined, DateColumn | null>;
+  task_goes_out_on: ColumnType<DateColumn | null, DateColumn | null | undefined, DateColumn | null>;
 }
 
 export interface AlertTasksTable {

@@ -382,7 +382,9 @@ function alertsLayout(o: Obj): Layout {
                     str(x.severity) ?? '',
                     str(x.rule) ?? '',
                     str(obj(x.subject).name) ?? '',
-                    str(x.status) ?? '',
+                    x.heldBack === true
+                      ? `${str(x.status) ?? ''}, task held back to ${str(x.taskGoesOutOn) ?? ''}`
+                      : (str(x.status) ?? ''),
                     str(x.message) ?? '',
                   ]),
                 ),

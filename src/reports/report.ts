@@ -143,7 +143,17 @@ async function trendsReport(ctx: ReportContext, scope: SubjectRef): Promise<Json
 async function alertsReport(db: Kysely<Database>, ctx: ReportContext): Promise<JsonObject> {
   const rows = await db
     .selectFrom('alerts')
-    .select(['rule', 'subject_kind', 'subject_id', 'severity', 'status', 'message', 'value', 'dedupe_key'])
+    .select([
+      'rule',
+      'subject_kind',
+      'subject_id',
+      'severity',
+      'status',
+      'message',
+      'value',
+      'dedupe_key',
+      'task_goes_out_on',
+    ])
     .where('period_id', '=', ctx.period.id)
     .where('status', '<>', 'resolved')
     .orderBy(bySeverity)
@@ -164,6 +174,9 @@ async function alertsReport(db: Kysely<Database>, ctx: ReportContext): Promise<J
         name: ctx.model.data.reps.get(a.subject_id)?.name ?? a.subject_id,
       },
       dedupeKey: a.dedupe_key,
+      // The manager's daily task cap held its task back: it goes out on that day's budget.
+      heldBack: a.task_goes_out_on !== null,
+      taskGoesOutOn: a.task_goes_out_on,
     })),
   };
 }

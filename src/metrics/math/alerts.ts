@@ -233,6 +233,68 @@ export function acceleratorOpportunity(
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 /**
+ * Which alert a manager hears about first when the daily task cap cannot take them all: by severity, then by this
+ * order of rules (a rep heading for a miss first, an upside last), then the oldest alert.
+ */
+export const RULE_PRIORITY: readonly AlertRule[] = [
+  'at_risk_rep',
+  'pace_deterioration',
+  'coverage_gap',
+  'conversion_decline',
+  'velocity_slowdown',
+  'activity_drop',
+  'accelerator_opportunity',
+];
+
+export interface TaskCandidate {
+  /** Who the task goes to: the cap is per manager. */
+  manager: string;
+  severity: Severity;
+  rule: string;
+  /** Ties after severity and rule: the older alert first (ISO instant), then the lower id. */
+  openedAt: string;
+  id: number;
+}
+
+function rulePriority(rule: string): number {
+  const i = RULE_PRIORITY.indexOf(rule as AlertRule);
+  return i === -1 ? RULE_PRIORITY.length : i;
+}
+
+/** Orders task candidates as they compete for the cap: severity, rule priority, age, id. */
+export function compareTaskCandidates(a: TaskCandidate, b: TaskCandidate): number {
+  return (
+    RANK[b.severity] - RANK[a.severity] ||
+    rulePriority(a.rule) - rulePriority(b.rule) ||
+    (a.openedAt < b.openedAt ? -1 : a.openedAt > b.openedAt ? 1 : 0) ||
+    a.id - b.id
+  );
+}
+
+/**
+ * The daily cap: each manager gets at most `cap` new tasks a day, counting `used` (already sent today); the rest
+ * are held back for the next day's budget, where they compete again.
+ */
+export function applyTaskCap<T extends TaskCandidate>(
+  candidates: readonly T[],
+  used: ReadonlyMap<string, number>,
+  cap: number,
+): { send: T[]; held: T[] } {
+  const count = new Map(used);
+  const send: T[] = [];
+  const held: T[] = [];
+  for (const c of [...candidates].sort(compareTaskCandidates)) {
+    const n = count.get(c.manager) ?? 0;
+    if (n >= cap) held.push(c);
+    else {
+      count.set(c.manager, n + 1);
+      send.push(c);
+    }
+  }
+  return { send, held };
+}
+
+/**
  * Escalation: an open alert escalates once, when its severity has risen since it opened or when it has stayed open
  * `afterDays` (default 7) days or more.
  */

@@ -1,6 +1,7 @@
 /**
  * Alert delivery: a CRM task for the rep's manager when an alert opens and one more when it escalates, closed
- * when the alert resolves, at most N new tasks per manager per day.
+ * when the alert resolves, at most N new tasks per manager per day. When a manager's alerts outnumber the cap,
+ * they compete by severity and then rule priority (`applyTaskCap`), and the ones held back wait for a later day.
  *
  * Exactly-once across crashes: the `alert_tasks` row (with its external key `dedupeKey:severity`) is committed
  * before the CRM call, and the CRM call is an upsert on that key. A worker killed between the two leaves a row
@@ -11,6 +12,7 @@ import type { Kysely } from 'kysely';
 import type { FiscalCalendar } from '../../config/calendar.ts';
 import type { AlertTask } from '../../connectors/types.ts';
 import type { AlertSeverity, Database } from '../../db/schema.ts';
+import { applyTaskCap, type TaskCandidate } from '../../metrics/math/alerts.ts';
 import { addDays, type PlainDate } from '../../util/date.ts';
 import type { Logger } from '../../util/log.ts';
 import { Dec } from '../../util/money.ts';
@@ -207,7 +209,14 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
     .execute();
   const usedToday = new Map(today.map((t) => [t.assignee_external_id ?? '', Number(t.n)]));
 
-  const toSend: Array<{ task: AlertTask; isNew: boolean; alertId: number; severity: AlertSeverity }> = [];
+  type Slot = TaskCandidate & {
+    alert: (typeof active)[number];
+    rep: RepTarget;
+    escalation: boolean;
+    isNew: boolean;
+  };
+  const resend: Slot[] = [];
+  const fresh: Slot[] = [];
   for (const alert of active) {
     const rep = targets.get(alert.subject_id);
     if (!rep || rep.managerExternalId === '') {
@@ -222,51 +231,86 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
     if (alert.status === 'escalated' && openSeverity !== 'critical')
       slots.push({ severity: 'critical', escalation: true });
     for (const slot of slots) {
-      const key = `${alert.dedupe_key}:${slot.severity}`;
       const row = taskOf.get(`${alert.id}:${slot.severity}`);
       const reopened = row?.closed_at != null && alert.opened_at > row.closed_at;
       if (row && row.crm_task_id !== null && !reopened) continue;
-      const isNew = !row;
-      if (isNew) {
-        const used = usedToday.get(rep.managerExternalId) ?? 0;
-        if (used >= o.maxTasksPerManagerPerDay) {
-          result.capped++;
-          continue;
-        }
-        usedToday.set(rep.managerExternalId, used + 1);
-      }
-      const period = o.calendar.periodById(alert.period_id);
-      const what = await mostRelevantDeal(db, o.connectionId, rep.externalId, o.today, period.end);
-      const text = taskText(alert, rep.name, slot.escalation, o.publicUrl);
-      toSend.push({
-        alertId: alert.id,
+      const s: Slot = {
+        manager: rep.managerExternalId,
         severity: slot.severity,
-        isNew,
-        task: {
-          externalKey: key,
-          ownerExternalId: rep.managerExternalId,
-          subject: text.subject,
-          description: text.description,
-          dueDate: addDays(o.today, slot.severity === 'critical' ? 1 : 3),
-          ...(what ? { relatedToExternalId: what } : {}),
-        },
-      });
-      if (isNew) {
-        // Committed before the CRM call: a crash after it leaves a row without crm_task_id to send again.
-        await db
-          .insertInto('alert_tasks')
-          .values({
-            alert_id: alert.id,
-            severity: slot.severity,
-            connection_id: o.connectionId,
-            task_external_key: key,
-            assignee_external_id: rep.managerExternalId,
-            manager_person_id: rep.managerPersonId,
-            sent_on: o.today,
-          })
-          .onConflict((oc) => oc.doNothing())
-          .execute();
-      }
+        rule: alert.rule,
+        openedAt: new Date(alert.opened_at).toISOString(),
+        id: alert.id,
+        alert,
+        rep,
+        escalation: slot.escalation,
+        isNew: !row,
+      };
+      (row ? resend : fresh).push(s);
+    }
+  }
+  // New tasks compete for each manager's daily budget by severity, then rule priority (docs/metrics.md): what
+  // the cap holds back is recorded on the alert and goes out on a later day's budget.
+  const { send, held } = applyTaskCap(fresh, usedToday, o.maxTasksPerManagerPerDay);
+  result.capped = held.length;
+  const goesOut = addDays(o.today, 1);
+  for (const h of held) {
+    await db
+      .updateTable('alerts')
+      .set((eb) => ({
+        task_held_on: eb.fn.coalesce('task_held_on', eb.val(o.today)),
+        task_goes_out_on: goesOut,
+      }))
+      .where('id', '=', h.id)
+      .execute();
+  }
+  if (held.length > 0) {
+    o.log.info(
+      { held: held.map((h) => ({ alert: h.alert.dedupe_key, severity: h.severity, manager: h.manager })) },
+      `alert tasks: the daily cap of ${o.maxTasksPerManagerPerDay} per manager held back ${held.length} task(s); they go out from ${goesOut}`,
+    );
+  }
+
+  const toSend: Array<{ task: AlertTask; isNew: boolean; alertId: number; severity: AlertSeverity }> = [];
+  for (const s of [...resend, ...send]) {
+    const { alert, rep } = s;
+    const key = `${alert.dedupe_key}:${s.severity}`;
+    const period = o.calendar.periodById(alert.period_id);
+    const what = await mostRelevantDeal(db, o.connectionId, rep.externalId, o.today, period.end);
+    const text = taskText(alert, rep.name, s.escalation, o.publicUrl);
+    toSend.push({
+      alertId: alert.id,
+      severity: s.severity,
+      isNew: s.isNew,
+      task: {
+        externalKey: key,
+        ownerExternalId: rep.managerExternalId,
+        subject: text.subject,
+        description: text.description,
+        dueDate: addDays(o.today, s.severity === 'critical' ? 1 : 3),
+        ...(what ? { relatedToExternalId: what } : {}),
+      },
+    });
+    if (s.isNew) {
+      // Committed before the CRM call: a crash after it leaves a row without crm_task_id to send again.
+      await db
+        .insertInto('alert_tasks')
+        .values({
+          alert_id: alert.id,
+          severity: s.severity,
+          connection_id: o.connectionId,
+          task_external_key: key,
+          assignee_external_id: rep.managerExternalId,
+          manager_person_id: rep.managerPersonId,
+          sent_on: o.today,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      await db
+        .updateTable('alerts')
+        .set({ task_held_on: null, task_goes_out_on: null })
+        .where('id', '=', alert.id)
+        .where('task_goes_out_on', 'is not', null)
+        .execute();
     }
   }
 

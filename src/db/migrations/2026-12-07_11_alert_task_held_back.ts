@@ -1,0 +1,19 @@
+/**
+ * An alert whose task the daily per-manager cap held back: the day it was held and the day it goes out (the next
+ * day's budget), so `report alerts` can list it and the next delivery sends it first by severity and priority.
+ */
+import type { Kysely } from 'kysely';
+import { run } from './sql.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations never see the app's types
+export async function up(db: Kysely<any>): Promise<void> {
+  await run(db, [
+    'ALTER TABLE alerts ADD COLUMN task_held_on date',
+    'ALTER TABLE alerts ADD COLUMN task_goes_out_on date',
+  ]);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations never see the app's types
+export async function down(db: Kysely<any>): Promise<void> {
+  await run(db, ['ALTER TABLE alerts DROP COLUMN task_goes_out_on', 'ALTER TABLE alerts DROP COLUMN task_held_on']);
+}

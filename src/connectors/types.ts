@@ -80,6 +80,8 @@ const streamMeta = z.object({
   multiCurrency: z.boolean(),
   /** The org lacks the feature (no splits, no dated rates): the stream reads nothing. */
   unavailable: z.boolean().optional(),
+  /** Per object, a SOQL condition that leaves out records that are not the org's own (our own alert tasks). */
+  exclude: z.record(z.string(), z.string()).optional(),
 });
 
 /** Bookkeeping shared by both phases: when the slower passes last completed. */

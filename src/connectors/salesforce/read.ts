@@ -113,6 +113,7 @@ async function discover(opts: StreamReadOptions): Promise<StreamMeta> {
   const facts = await opts.orgFacts();
   const fields: Record<string, string[]> = {};
   const formulaFields: Record<string, string[]> = {};
+  const exclude: Record<string, string> = {};
   for (const obj of opts.stream.objects) {
     let described: Awaited<ReturnType<SalesforceClient['describe']>>;
     try {
@@ -137,9 +138,11 @@ async function discover(opts: StreamReadOptions): Promise<StreamMeta> {
     const absent = (obj.optionalFields ?? []).filter((f) => !byName.has(f.toLowerCase()));
     if (absent.length > 0) opts.reportMissing?.(obj.sobject, absent, 'synced without it');
     fields[obj.sobject] = [...obj.fields, ...optional];
+    if (obj.excludeWhen && byName.has(obj.excludeWhen.field.toLowerCase()))
+      exclude[obj.sobject] = obj.excludeWhen.condition;
     formulaFields[obj.sobject] = fields[obj.sobject]!.filter((f) => byName.get(f.toLowerCase())?.calculated === true);
   }
-  return { fields, formulaFields, ...facts };
+  return { fields, formulaFields, exclude, ...facts };
 }
 
 function normalizeContext(
@@ -227,7 +230,9 @@ export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncC
   let cursor: SyncCursor = from ?? { v: 1, phase: 'initial', deletesCheckedTo: runStartIso };
   // Calls spent on discovery are reported with the first page.
   let carried = 0;
-  if (!cursor.meta) {
+  // A cursor stored before exclusions existed learns them again (else our own alert tasks would keep coming back).
+  const staleMeta = cursor.meta?.exclude === undefined && stream.objects.some((o) => o.excludeWhen);
+  if (!cursor.meta || staleMeta) {
     const before = client.apiCalls();
     cursor = { ...cursor, meta: await discover(opts) };
     carried = client.apiCalls() - before;
@@ -294,8 +299,14 @@ export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncC
     cursor.phase === 'incremental'
       ? new Date(Date.parse(cursor.since) - opts.lookbackMinutes * 60_000).toISOString()
       : undefined;
+  const exclusion = meta.exclude?.[obj.sobject];
+  const where = (after: Keyset | undefined) => {
+    const w = keysetWhere(cursorField, after, lower);
+    if (!exclusion) return w;
+    return w === '' ? `WHERE ${exclusion}` : `${w} AND ${exclusion}`;
+  };
   const soqlAfter = (after: Keyset | undefined) =>
-    `SELECT ${select.join(', ')} FROM ${obj.sobject} ${keysetWhere(cursorField, after, lower)} ORDER BY ${cursorField} ASC, Id ASC`;
+    `SELECT ${select.join(', ')} FROM ${obj.sobject} ${where(after)} ORDER BY ${cursorField} ASC, Id ASC`;
   const soql = soqlAfter(cursor.after);
   let last = cursor.after;
   for await (const batch of queryPages(opts, soql.replace(/\s+/g, ' '), obj.hasIsDeleted, () => soqlAfter(last))) {
@@ -320,7 +331,9 @@ export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncC
   if (sweep) {
     const seen: string[] = [];
     let calls = 0;
-    for await (const batch of queryPages(opts, `SELECT Id FROM ${obj.sobject}`, false)) {
+    // Records the read leaves out are not seen either: a row of ours synced before the exclusion is swept away.
+    const sweepSoql = `SELECT Id FROM ${obj.sobject}${exclusion ? ` WHERE ${exclusion}` : ''}`;
+    for await (const batch of queryPages(opts, sweepSoql, false)) {
       for (const r of batch.records) if (typeof r.Id === 'string') seen.push(r.Id);
       calls += batch.apiCalls;
     }

@@ -31,6 +31,11 @@ export interface ObjectRead<T extends WarehouseTable = WarehouseTable> {
   fields: readonly string[];
   /** Selected only when describe shows the org has them (Start_Date__c, CurrencyIsoCode, ...). */
   optionalFields?: readonly string[];
+  /**
+   * Records that are not the org's own and never count: when the org has `field`, the read adds `condition`.
+   * (Alert tasks quota-tracker created carry Quota_Alert_Key__c; they are nobody's activity.)
+   */
+  excludeWhen?: { field: string; condition: string };
   /** Whether the object has IsDeleted (then it is read through queryAll and soft deletes arrive). */
   hasIsDeleted: boolean;
   normalize: (raw: RawRecord, ctx: NormalizeContext) => TableRows[T];
@@ -255,6 +260,7 @@ export function salesforceStreams(mapping: SalesforceFieldMapping = {}): Salesfo
           fields: [...AUDIT, 'IsDeleted', 'OwnerId', 'Type', 'ActivityDate', 'CreatedDate', 'WhatId', 'IsClosed'],
           // TaskSubtype came with API 30 and Lightning's email logging; CompletedDateTime with API 44.
           optionalFields: ['TaskSubtype', 'CompletedDateTime'],
+          excludeWhen: { field: 'Quota_Alert_Key__c', condition: 'Quota_Alert_Key__c = null' },
           hasIsDeleted: true,
           normalize: normalizeTask,
         },

@@ -356,7 +356,10 @@ async function loadActivities(
     select a.connection_id, a.external_id, a.owner_external_id, a.activity_type, a.activity_date
     from activities a
     where not a.is_deleted and a.owner_external_id is not null and ${ownerFilter(owners, 'a')}
-      and a.activity_date between ${window.activityFrom} and ${asOf}`.execute(db);
+      and a.activity_date between ${window.activityFrom} and ${asOf}
+      -- An alert task quota-tracker created is nobody's activity (rows synced before the read left them out).
+      and not exists (select 1 from alert_tasks t
+        where t.connection_id = a.connection_id and t.crm_task_id = a.external_id)`.execute(db);
   return rows.rows.map((a) => ({
     id: a.external_id,
     ownerId: ownerToRep.get(`${a.connection_id}:${a.owner_external_id}`) ?? `${a.connection_id}:${a.owner_external_id}`,

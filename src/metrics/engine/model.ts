@@ -417,12 +417,15 @@ export class MetricsModel {
       if (!s || (!s.grouped[level].has(groupId) && !s.groupedActivities[level].has(groupId))) continue;
       parts.push(this.partOf(key, s, level, groupId, period));
     }
-    // A group's activity targets are its reps' targets together: the per-rep targets times its headcount on D.
+    // A group's activity targets are its reps' targets together: the per-rep targets times the number of people
+    // who carry a quota in it on D (a manager or an SDR placed in the org has no activity target of a rep's).
     const countKey = `${level}|${groupId}|${period.id}|${period.start}|${period.end}`;
     let headcount = this.headcounts.get(countKey);
     if (headcount === undefined) {
       const on = quotaMembershipDate(period, this.asOf);
-      headcount = members.filter((k) => groupIdOn(this.memberships, k, level, on) === groupId).length;
+      headcount = members.filter(
+        (k) => this.data.reps.get(k)?.quotaCarrying === true && groupIdOn(this.memberships, k, level, on) === groupId,
+      ).length;
       this.headcounts.set(countKey, headcount);
     }
     const t = this.settings.activity;

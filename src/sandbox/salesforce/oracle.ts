@@ -276,16 +276,19 @@ export function expectedWarehouse(store: SalesforceStore, opts: OracleOptions): 
     typeof whatId === 'string' && whatId.startsWith('006') ? whatId : null;
   put(
     'tasks',
-    rowsOf('tasks').map((r) => ({
-      ...common(r),
-      kind: 'task',
-      owner_external_id: str(r.OwnerId),
-      activity_type: taskActivityType(r),
-      subtype: str(r.TaskSubtype),
-      activity_date: str(r.ActivityDate) ?? day(r.CreatedDate),
-      is_completed: r.IsClosed === true,
-      deal_external_id: dealOf(r.WhatId),
-    })),
+    // The alert tasks quota-tracker created (they carry Quota_Alert_Key__c) are nobody's activity: never synced.
+    rowsOf('tasks')
+      .filter((r) => r.Quota_Alert_Key__c === null || r.Quota_Alert_Key__c === undefined)
+      .map((r) => ({
+        ...common(r),
+        kind: 'task',
+        owner_external_id: str(r.OwnerId),
+        activity_type: taskActivityType(r),
+        subtype: str(r.TaskSubtype),
+        activity_date: str(r.ActivityDate) ?? day(r.CreatedDate),
+        is_completed: r.IsClosed === true,
+        deal_external_id: dealOf(r.WhatId),
+      })),
   );
   put(
     'events',

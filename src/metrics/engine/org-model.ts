@@ -5,23 +5,15 @@
  * closed deals keep counting for the team the owner was in on their close date; the person's current period is
  * marked dirty.
  *
- * The role tree is read as Salesforce's forecast hierarchy reads it: a manager's role rolls up the roles below it.
- * - A team is the people whose role reports into one manager role (a role with roles below it); its manager is
- *   the person in that role, and its region is the role above it. A flat org's root role with nobody above it
- *   is a team of its own, without a region.
- * - A person whose role has roles below it and who carries no quota manages the team below (a manager, a
- *   director, the VP) and is in no team; one who carries a quota too (a player-coach) is in the team they manage.
- * - Teams and regions are named after their role without its job title ("NA Mid-Market Manager" gives the team
- *   "NA Mid-Market", "Director North America" the region "North America"), so the name follows the role tree and
- *   not who holds a role, and a rep changing role, or a manager changing, keeps the team's name. Two roles that
- *   would share a name keep their full role names.
- * - A person without a role keeps the team they have (set by an earlier org file, say), else "Unassigned".
+ * Without an org file, teams and regions come from the CRM hierarchy by one rule for its three layouts (manager in
+ * the parent role, manager sharing the reps' role, no roles at all: see hierarchy.ts and docs/metrics.md). A person
+ * the hierarchy cannot place keeps the team they have (set by an earlier org file, say), else "Unassigned".
  */
 import { type Kysely, sql } from 'kysely';
 import type { OrgFile } from '../../config/org-file.ts';
 import type { Database } from '../../db/schema.ts';
 import { addDays, earlierOf, type PlainDate } from '../../util/date.ts';
-import { pushTo } from '../../util/multimap.ts';
+import { type HierarchyRole, placeByHierarchy } from './hierarchy.ts';
 import type { DirtyKey } from './types.ts';
 
 export interface OrgModelOptions {
@@ -92,59 +84,8 @@ async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<
   return out;
 }
 
-interface RoleNode {
-  name: string;
-  parent: string | null;
-}
-
 /** A CRM role across connections: `<connection>:<external id>`. */
 const roleKey = (connection: string, externalId: string) => `${connection}:${externalId}`;
-
-// A job title at the start or end of a role name: "Director North America", "NA Mid-Market Manager", "VP, Sales",
-// "Head of EMEA", "West Sales Team". Only these words: a role name is the one naming RevOps maintains, so anything
-// else is kept as written.
-const TITLE = String.raw`(?:manager|mgr\.?|director|dir\.?|vice president|[sear]?vp|head|lead|leader|team)s?`;
-const LEADING_TITLE = new RegExp(
-  String.raw`^(?:(?:regional|area|senior|sr\.?)\s+)?${TITLE}(?:\s+of)?(?:\s*[,:\u2013-]\s*|\s+)`,
-  'i',
-);
-const TRAILING_TITLE = new RegExp(String.raw`(?:\s*[,\u2013-]\s*|\s+)${TITLE}$`, 'i');
-
-function withoutTitle(name: string): string {
-  const trimmed = name.trim();
-  const short = TRAILING_TITLE.test(trimmed) ? trimmed.replace(TRAILING_TITLE, '') : trimmed.replace(LEADING_TITLE, '');
-  return /\p{L}/u.test(short) ? short.trim() : trimmed;
-}
-
-/**
- * The team or region name of every role that can name one: roles with roles below them, by their name without
- * the job title, and roots without any (a flat org's only role), as written. When two such roles would share a
- * name (a "West Manager" team under a "West Director" region, say), both keep their full names. The names depend
- * on the role tree alone, never on who holds a role.
- */
-function unitNames(roles: ReadonlyMap<string, RoleNode>, parents: ReadonlySet<string>): Map<string, string> {
-  const proposed = new Map<string, string>();
-  for (const [key, role] of roles) {
-    if (parents.has(key)) proposed.set(key, withoutTitle(role.name));
-    else if (role.parent === null) proposed.set(key, role.name);
-  }
-  const fullNames = new Map<string, Set<string>>();
-  for (const [key, name] of proposed) {
-    const names = fullNames.get(name.toLowerCase()) ?? new Set<string>();
-    names.add((roles.get(key) as RoleNode).name);
-    fullNames.set(name.toLowerCase(), names);
-  }
-  for (const [key, name] of proposed)
-    if ((fullNames.get(name.toLowerCase())?.size ?? 0) > 1) proposed.set(key, (roles.get(key) as RoleNode).name);
-  return proposed;
-}
-
-/** The most frequent entry, ties to the lowest: the manager most members name. */
-function mostNamed(ids: readonly number[]): number | null {
-  const votes = new Map<number, number>();
-  for (const id of ids) votes.set(id, (votes.get(id) ?? 0) + 1);
-  return [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null;
-}
 
 async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Placement>> {
   const roleRows = await db
@@ -152,22 +93,17 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     .select(['connection_id', 'external_id', 'name', 'parent_external_id'])
     .where('is_deleted', '=', false)
     .execute();
-  const roles = new Map<string, RoleNode>();
-  for (const r of roleRows)
-    roles.set(roleKey(r.connection_id, r.external_id), {
-      name: r.name,
-      parent: r.parent_external_id === null ? null : roleKey(r.connection_id, r.parent_external_id),
-    });
-  // A parent that is gone (deleted, not synced yet) makes its child a root.
-  for (const role of roles.values()) if (role.parent !== null && !roles.has(role.parent)) role.parent = null;
-  const parents = new Set<string>();
-  for (const role of roles.values()) if (role.parent !== null) parents.add(role.parent);
-  const names = unitNames(roles, parents);
+  const roles: HierarchyRole[] = roleRows.map((r) => ({
+    key: roleKey(r.connection_id, r.external_id),
+    name: r.name,
+    parent: r.parent_external_id === null ? null : roleKey(r.connection_id, r.parent_external_id),
+  }));
 
   // One CRM user per person (an active one first, then the first connection), with whether the person carries a
   // quota in any CRM. Deactivated people come too when we never placed them (first seen after they left).
   const people = await sql<{
     person_id: number;
+    name: string | null;
     connection_id: string;
     role_external_id: string | null;
     manager_person_id: number | null;
@@ -175,7 +111,7 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
     active: boolean;
     left_on: PlainDate | null;
   }>`
-    select distinct on (r.person_id) r.person_id, r.connection_id, r.role_external_id,
+    select distinct on (r.person_id) r.person_id, r.name, r.connection_id, r.role_external_id,
       m.person_id as manager_person_id,
       coalesce(p.quota_carrying, (select bool_or(q.quota_carrying) from reps q where q.person_id = r.person_id and not q.is_deleted), false) as quota_carrying,
       r.is_active as active,
@@ -189,67 +125,48 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
         and not exists (select 1 from memberships ms where ms.person_id = r.person_id)))
     order by r.person_id, r.is_active desc, r.connection_id`.execute(db);
 
-  const roleOf = new Map<number, string | null>();
-  const holders = new Map<string, number[]>();
-  for (const p of people.rows) {
-    const key = p.role_external_id === null ? null : roleKey(p.connection_id, p.role_external_id);
-    const role = key !== null && roles.has(key) ? key : null;
-    roleOf.set(p.person_id, role);
-    // Who holds a role now: the leavers did once.
-    if (role !== null && p.active) pushTo(holders, role, p.person_id);
-  }
-  // The role whose team a person is in: the role they report into, or their own when others report into it and
-  // they sell too (a player-coach). A person with reports and no quota is a manager, in no team.
-  const teamRoleOf = new Map<number, string>();
-  for (const p of people.rows) {
-    const role = roleOf.get(p.person_id) ?? null;
-    if (role === null) continue;
-    if (parents.has(role)) {
-      if (p.quota_carrying) teamRoleOf.set(p.person_id, role);
-    } else teamRoleOf.set(p.person_id, (roles.get(role) as RoleNode).parent ?? role);
-  }
-  const membersOf = new Map<string, number[]>();
-  for (const [person, team] of teamRoleOf) pushTo(membersOf, team, person);
-  const managerOf = new Map(people.rows.map((p) => [p.person_id, p.manager_person_id] as const));
-  // A team's manager: whoever holds its role (the one most members name when several do); a vacant or flat role
-  // falls back to the manager most members name in the CRM.
-  const teamManager = new Map<string, number | null>();
-  for (const [team, members] of membersOf) {
-    const named = members.map((m) => managerOf.get(m) ?? null).filter((m): m is number => m !== null);
-    const inRole = parents.has(team) ? (holders.get(team) ?? []) : [];
-    const preferred = named.filter((m) => inRole.includes(m));
-    teamManager.set(team, mostNamed(preferred.length > 0 ? preferred : inRole.length > 0 ? inRole : named));
-  }
+  const tree = placeByHierarchy(
+    roles,
+    people.rows.map((p) => ({
+      id: p.person_id,
+      name: p.name ?? String(p.person_id),
+      role: p.role_external_id === null ? null : roleKey(p.connection_id, p.role_external_id),
+      manager: p.manager_person_id,
+      quotaCarrying: p.quota_carrying,
+      active: p.active,
+    })),
+  );
 
   const out = new Map<number, Placement>();
-  // A user with no role keeps the team it has (set by an earlier org file, say); only the teamless go to Unassigned.
+  // Whoever the hierarchy cannot place keeps the team they have (set by an earlier org file, say), else Unassigned.
   const current = await sql<{ person_id: number; team: string; region: string | null }>`
     select m.person_id, t.name as team, case when p.kind = 'region' then p.name end as region
     from memberships m join org_units t on t.id = m.org_unit_id left join org_units p on p.id = t.parent_id
     where m.valid_to is null`.execute(db);
   const kept = new Map(current.rows.map((c) => [c.person_id, c] as const));
+  const unplaced = new Set(tree.unplaced);
   for (const p of people.rows) {
     const left = p.active ? {} : { leftOn: p.left_on };
-    if (roleOf.get(p.person_id) === null) {
+    if (unplaced.has(p.person_id)) {
       const keep = kept.get(p.person_id);
       out.set(p.person_id, {
         team: keep?.team ?? UNASSIGNED,
         region: keep ? keep.region : null,
         managerEmail: null,
-        managerPersonId: p.manager_person_id,
+        // Unplaced: no role and no active manager, so nobody to name.
+        managerPersonId: null,
         ...left,
       });
       continue;
     }
-    const team = teamRoleOf.get(p.person_id);
-    if (team === undefined) continue;
-    const regionRole = (roles.get(team) as RoleNode).parent;
+    const placed = tree.placed.get(p.person_id);
+    if (!placed) continue;
     out.set(p.person_id, {
-      team: names.get(team) as string,
-      region: regionRole === null ? null : (names.get(regionRole) as string),
+      team: placed.team,
+      region: placed.region,
       managerEmail: null,
-      managerPersonId: teamManager.get(team) ?? null,
-      regionManagerPersonId: regionRole === null ? null : mostNamed(holders.get(regionRole) ?? []),
+      managerPersonId: placed.teamManager,
+      regionManagerPersonId: placed.region === null ? null : placed.regionManager,
       ...left,
     });
   }

@@ -109,14 +109,13 @@ describe('syncOrgModel from the CRM role tree', () => {
     expect(r.moved).toHaveLength(4);
     expect(await memberships(t.db)).toEqual([
       { email: 'ann@x.com', name: 'West Enterprise', valid_from: '2024-02-01', valid_to: null },
-      { email: 'bob@x.com', name: 'Unassigned', valid_from: '2025-01-01', valid_to: null },
+      // Bob has no role: he is in the team of the manager his CRM user names.
+      { email: 'bob@x.com', name: 'West Enterprise', valid_from: '2025-01-01', valid_to: null },
       { email: 'cal@x.com', name: 'West Enterprise', valid_from: '2023-03-01', valid_to: null },
       { email: 'max@x.com', name: 'West Mid-Market', valid_from: '2020-05-01', valid_to: null },
     ]);
     expect(await units(t.db)).toEqual([
       { kind: 'region', name: 'West', parent: 'Organization', manager: 'dirk@x.com' },
-      // Bob has no role: his team is Unassigned, with the manager his CRM user names.
-      { kind: 'team', name: 'Unassigned', parent: 'Organization', manager: 'mia@x.com' },
       { kind: 'team', name: 'West Enterprise', parent: 'West', manager: 'mia@x.com' },
       { kind: 'team', name: 'West Mid-Market', parent: 'West', manager: 'max@x.com' },
     ]);
@@ -247,17 +246,17 @@ describe('syncOrgModel from the org file', () => {
       'org.csv',
     );
     const r = await syncOrgModel(t.db, { orgFile: file, asOf: '2026-06-15', periodId: 'FY2026-Q2' });
-    const ids = await Promise.all(['ann@x.com', 'bob@x.com', 'mia@x.com'].map((e) => personId(t.db, e)));
+    // Bob's team does not change: without a role he was already in the team of the manager his CRM user names.
+    const ids = await Promise.all(['ann@x.com', 'mia@x.com'].map((e) => personId(t.db, e)));
     expect(r.dirty).toEqual(
       ids
         .sort((a, b) => a - b)
         .map((id) => ({ subjectKey: `person:${id}`, periodId: 'FY2026-Q2', reason: 'team_changed' })),
     );
     expect(await memberships(t.db)).toEqual([
-      { email: 'ann@x.com', name: 'Unassigned', valid_from: '2024-02-01', valid_to: '2026-06-15' },
+      { email: 'ann@x.com', name: 'West Enterprise', valid_from: '2024-02-01', valid_to: '2026-06-15' },
       { email: 'ann@x.com', name: 'West Mid', valid_from: '2026-06-15', valid_to: null },
-      { email: 'bob@x.com', name: 'Unassigned', valid_from: '2025-01-01', valid_to: '2026-06-15' },
-      { email: 'bob@x.com', name: 'West Enterprise', valid_from: '2026-06-15', valid_to: null },
+      { email: 'bob@x.com', name: 'West Enterprise', valid_from: '2025-01-01', valid_to: null },
       { email: 'mia@x.com', name: 'West Enterprise', valid_from: '2019-01-01', valid_to: null },
     ]);
     const mgr = await t.db

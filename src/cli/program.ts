@@ -130,7 +130,8 @@ function buildProgram(
       .description(
         'start the sandbox CRMs and the embedded database, run one full pipeline and print the team dashboard',
       )
-      .option('--seed <n>', 'seed of the generated sandbox org (another seed, another org)', intArg),
+      .option('--seed <n>', 'seed of the generated sandbox org (another seed, another org)', intArg)
+      .option('--profile <name>', 'a sandbox org profile (see `sandbox --profile`)'),
     'demo',
   );
   bind(
@@ -222,7 +223,10 @@ function buildProgram(
           .choices(['salesforce', 'hubspot', 'both'])
           .default('salesforce'),
       )
-      .option('--profile <name>', 'HubSpot portal profile: starter, professional, enterprise, no-custom-objects'),
+      .option(
+        '--profile <name>',
+        'an org that differs the way real orgs do; Salesforce: single-currency, dated-rates, parent-role, shared-role, manager-only, no-forecasting, restricted; HubSpot: starter, professional, enterprise, no-custom-objects',
+      ),
     'sandbox',
   );
 
@@ -248,7 +252,15 @@ function buildProgram(
     config
       .command('check')
       .description('validate the configuration file')
-      .option('--online', 'also log in to each CRM and check the org id, permissions, field access and features'),
+      .option('--online', 'also log in to each CRM and check the org id, permissions, field access and features')
+      .addOption(
+        new Option(
+          '--format <format>',
+          'json: print the derived teams and regions as one JSON document (with --online)',
+        )
+          .choices(['text', 'json'])
+          .default('text'),
+      ),
     'config check',
   );
   bind(config.command('schema').description('print the JSON Schema of the configuration file'), 'config schema');

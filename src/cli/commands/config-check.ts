@@ -39,12 +39,19 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (quotas) lines.push(`  quota file: ${quotas.length} quotas`);
   if (fx) lines.push(`  FX rate file: ${fx.length} rates for ${new Set(fx.map((r) => r.currency)).size} currencies`);
-  ctx.io.stdout(lines.join('\n'));
+  const json = ctx.options.format === 'json';
+  if (json && ctx.options.online !== true) {
+    throw new AppError('USAGE', '--format json prints the hierarchy of --online; use it with --online', {
+      where: '--format',
+    });
+  }
+  // With --format json, stdout carries only the JSON document.
+  (json ? ctx.io.stderr : ctx.io.stdout)(lines.join('\n'));
 
   if (ctx.options.online === true) {
     // The CRM clients load only for --online, so the offline check stays fast.
     const { runOnlineChecks } = await import('./config-online.ts');
-    return runOnlineChecks(config, ctx.io, logger);
+    return runOnlineChecks(config, ctx.io, logger, json);
   }
   return 0;
 }

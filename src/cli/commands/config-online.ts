@@ -4,20 +4,61 @@
  * nothing; secrets never reach the output (only org ids, URLs and field names are printed).
  */
 
+import { createFiscalCalendar } from '../../config/calendar.ts';
+import { loadQuotaFile } from '../../config/quota-file.ts';
 import type { Config } from '../../config/schema.ts';
 import { SalesforceConnector } from '../../connectors/salesforce/connector.ts';
-import { checkSalesforceOnline } from '../../connectors/salesforce/online-check.ts';
+import { checkSalesforceOnline, readLiveHierarchy } from '../../connectors/salesforce/online-check.ts';
+import {
+  type HierarchyTree,
+  hierarchyTree,
+  hierarchyTreeText,
+  placeByHierarchy,
+} from '../../metrics/engine/hierarchy.ts';
+import { today } from '../../util/date.ts';
 import type { Logger } from '../../util/log.ts';
 import type { CliIo } from '../program.ts';
 
-/** Runs the online checks; returns the exit code (0 all good, 1 a check failed). */
-export async function runOnlineChecks(config: Config, io: CliIo, log: Logger): Promise<number> {
+/**
+ * The teams and regions the hierarchy rule derives from the live org, before any sync: who carries a quota this
+ * quarter comes from the quota file when configured, else from ForecastingQuota (nobody, without one).
+ */
+async function liveTree(config: Config, connector: SalesforceConnector): Promise<HierarchyTree> {
+  const calendar = createFiscalCalendar(config.calendar);
+  const quarter = calendar.periodContaining(today(config.calendar.timezone), 'quarter');
+  const live = await readLiveHierarchy(connector, quarter);
+  let fileEmails: Set<string> | null = null;
+  if (config.quotas.source === 'file') {
+    const rows = await loadQuotaFile(config.quotas.path, calendar, config.calendar.baseCurrency);
+    fileEmails = new Set(
+      rows.filter((r) => r.period.start <= quarter.end && r.period.end >= quarter.start).map((r) => r.email),
+    );
+  }
+  const people = live.users.map((u) => ({
+    id: u.id,
+    name: u.name,
+    email: u.email,
+    role: u.roleId,
+    manager: u.managerId,
+    quotaCarrying: fileEmails ? fileEmails.has(u.email) : (live.quotaOwners?.has(u.id) ?? false),
+  }));
+  const roles = live.roles.map((r) => ({ key: r.id, name: r.name, parent: r.parentId }));
+  return hierarchyTree(placeByHierarchy(roles, people), people);
+}
+
+/**
+ * Runs the online checks; returns the exit code (0 all good, 1 a check failed). With `json`, stdout carries one
+ * document, the derived hierarchy `{ regions, unplaced }`, and the check lines go to stderr.
+ */
+export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, json = false): Promise<number> {
+  const out = json ? io.stderr : io.stdout;
+  const trees: HierarchyTree[] = [];
   let ok = true;
   const connections = config.connections.filter((c) => c.enabled);
-  if (connections.length === 0) io.stdout('Online checks: no enabled connection.');
+  if (connections.length === 0) out('Online checks: no enabled connection.');
   for (const conn of connections) {
     if (conn.type !== 'salesforce') {
-      io.stdout(`connection ${conn.id}: HubSpot online checks are not built yet`);
+      out(`connection ${conn.id}: HubSpot online checks are not built yet`);
       continue;
     }
     const connector = new SalesforceConnector({
@@ -27,13 +68,31 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger): P
       defaultCurrency: config.calendar.baseCurrency,
     });
     const result = await checkSalesforceOnline(connector);
-    io.stdout(`connection ${conn.id} (${conn.loginUrl}, API ${conn.apiVersion}):`);
+    out(`connection ${conn.id} (${conn.loginUrl}, API ${conn.apiVersion}):`);
     for (const line of result.lines) {
       const mark = line.ok === true ? 'ok  ' : line.ok === false ? 'FAIL' : '??  ';
-      io.stdout(`  ${mark} ${line.text}`);
+      out(`  ${mark} ${line.text}`);
     }
-    io.stdout(`  ${connector.apiCalls()} API calls`);
+    if (result.orgId !== undefined) {
+      try {
+        const tree = await liveTree(config, connector);
+        trees.push(tree);
+        out('  teams and regions as a sync will derive them (+ carries a quota this quarter):');
+        for (const l of hierarchyTreeText(tree, '    ')) out(l);
+      } catch (e) {
+        ok = false;
+        out(`  FAIL the hierarchy could not be read: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+    out(`  ${connector.apiCalls()} API calls`);
     if (!result.ok) ok = false;
+  }
+  if (json) {
+    const merged: HierarchyTree = {
+      regions: trees.flatMap((t) => t.regions),
+      unplaced: trees.flatMap((t) => t.unplaced),
+    };
+    io.stdout(JSON.stringify(merged, null, 2));
   }
   return ok ? 0 : 1;
 }

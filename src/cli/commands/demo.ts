@@ -10,6 +10,7 @@
  * warehouse and a different `--seed` (a different org) starts clean. `QUOTA_TRACKER_DEMO_SEED` sets the seed too.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { configSchema } from '../../config/schema.ts';
@@ -19,12 +20,14 @@ import { AppError } from '../../errors.ts';
 import type { JsonObject } from '../../reports/document.ts';
 import { createLogger, type Logger } from '../../util/log.ts';
 import type { CommandContext } from '../program.ts';
-import { sandboxConnection } from './sandbox.ts';
+import { sandboxConnection, sandboxProfileKeys } from './sandbox.ts';
 
 export const DEMO_DATABASE = 'quota_tracker_demo';
 
 export interface DemoOptions {
   seed: number;
+  /** A sandbox org profile (src/sandbox/salesforce/profiles.ts); default the default org. */
+  profile?: string;
   log: Logger;
   /** PostgreSQL server to put the demo database on; default the embedded server. */
   databaseUrl?: string;
@@ -120,7 +123,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // rotated refresh tokens be stored like in production (instead of a warning that the key is not set).
   process.env[SECRET_KEY_ENV] ||= randomBytes(32).toString('base64');
   try {
-    const sb = await startSalesforceSandbox({ seed: o.seed, size: 'small' });
+    const sb = await startSalesforceSandbox({
+      seed: o.seed,
+      size: 'small',
+      ...(o.profile !== undefined ? { profile: o.profile } : {}),
+    });
     closers.push(() => sb.close());
     if (sb.store.count('Opportunity') === 0) {
       throw new AppError('INTERNAL', 'the sandbox org generator is not available in this build: the demo org is empty');
@@ -150,6 +157,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       queue: { prefix: 'quota-tracker-demo' },
       writeback: { enabled: true, mode: 'live' },
       connections: [sandboxConnection(sb)],
+      ...(await sandboxProfileKeys(sb, join('.quota-tracker', 'sandbox', `${o.profile ?? 'default'}-seed${o.seed}`))),
     });
     const conn = config.connections[0];
     if (!conn) throw new AppError('INTERNAL', 'the demo config has no connection');
@@ -277,8 +285,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   const log = createLogger({ level: ctx.globals.verbose ? 'debug' : 'warn' });
   const url = process.env.DATABASE_URL;
+  const profile = ctx.options.profile as string | undefined;
   const result = await runDemo({
     seed,
+    ...(profile !== undefined ? { profile } : {}),
     log,
     ...(url && url.trim() !== '' ? { databaseUrl: url } : {}),
     progress: (line) => ctx.io.stderr(line),

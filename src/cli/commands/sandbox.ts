@@ -6,10 +6,15 @@
  * pasted config keeps working after a restart. `--crm both` serves one org split across the two CRMs (the same
  * people in both; each deal, activity and lead in one), Salesforce on the first port and HubSpot on the next.
  *
+ * With `--crm salesforce` (the default), `--profile` names a Salesforce org profile (src/sandbox/salesforce/profiles.ts:
+ * an org that differs the way real orgs do) and the block holds every top-level key it needs (a profile without
+ * Collaborative Forecasting writes its quotas.csv and prints `quotas:` with its absolute path); with `hubspot` or
+ * `both`, a HubSpot portal profile.
+ *
  * The printed credentials are the sandbox's own, made up for this local server; they are printed on purpose.
  */
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { now } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
@@ -43,13 +48,31 @@ export function sandboxConnection(sb: SalesforceSandbox, id = 'sf-sandbox') {
   return { ...sandboxLogin(sb, id), schedule: { every: '15m' }, writeback: { target: 'user_fields' as const } };
 }
 
+/**
+ * The top-level config keys a Salesforce profile's org needs besides its connection, with the files it writes
+ * (absolute paths, so the block works pasted into a config in any folder). `dir` is where the files go.
+ */
+export async function sandboxProfileKeys(sb: SalesforceSandbox, dir: string): Promise<Record<string, unknown>> {
+  if (!sb.profile?.quotasFile || !sb.model) return {};
+  const { quotaFileText } = await import('../../sandbox/salesforce/profiles.ts');
+  const folder = resolve(dir);
+  await mkdir(folder, { recursive: true });
+  const path = join(folder, 'quotas.csv');
+  await writeFile(path, quotaFileText(sb.model));
+  return { quotas: { source: 'file', path } };
+}
+
 /** The YAML a user pastes into quota-tracker.yaml: one salesforce connection pointing at the sandbox. */
-export function sandboxConfigBlock(sb: SalesforceSandbox, opts: { seed: number; size: string }): string {
-  const doc = { connections: [sandboxConnection(sb)] };
+export function sandboxConfigBlock(
+  sb: SalesforceSandbox,
+  opts: { seed: number; size: string },
+  extra: Record<string, unknown> = {},
+): string {
+  const doc = { connections: [sandboxConnection(sb)], ...extra };
   // yaml quotes "62.0" itself, since unquoted it would read back as a number.
   const yaml = stringify(doc, { lineWidth: 0 });
   return [
-    `# Salesforce sandbox: seed ${opts.seed}, size ${opts.size}, org ${sb.orgId}, at ${sb.url}`,
+    `# Salesforce sandbox: seed ${opts.seed}, size ${opts.size}${sb.profile ? `, profile ${sb.profile.name} (${sb.profile.summary})` : ''}, org ${sb.orgId}, at ${sb.url}`,
     `# Other auth kinds it accepts: { kind: password, clientId, clientSecret, username: ${sb.credentials.username}, password: ${sb.credentials.password} }`,
     '# and { kind: client_credentials, clientId, clientSecret }.',
     `# Test API: ${sb.url}/__sandbox/{info,log,faults,clock,change,oracle} with header X-Sandbox-Admin-Token: ${sb.credentials.adminToken}`,
@@ -135,19 +158,21 @@ function resolveOptions(options: Readonly<Record<string, unknown>>): {
 export async function runSandbox(ctx: CommandContext, until: Promise<unknown>): Promise<number> {
   const { port, seed, size, crm, profile } = resolveOptions(ctx.options);
   if (crm === 'salesforce') {
-    if (profile !== undefined) {
-      throw new AppError(
-        'USAGE',
-        `--profile ${profile}: this build has HubSpot profiles only (use --crm hubspot or both)`,
-        {
-          where: '--profile',
-        },
-      );
-    }
     const { startSalesforceSandbox } = await import('../../sandbox/salesforce/index.ts');
-    const sb = await startSalesforceSandbox({ seed, size, port, life: { tickMs: 60_000 } });
+    // An unknown profile is a usage error naming the known ones (startSalesforceSandbox says so).
+    const sb = await startSalesforceSandbox({
+      seed,
+      size,
+      port,
+      life: { tickMs: 60_000 },
+      ...(profile !== undefined ? { profile } : {}),
+    });
     try {
-      ctx.io.stdout(sandboxConfigBlock(sb, { seed, size }));
+      const extra = await sandboxProfileKeys(
+        sb,
+        join('.quota-tracker', 'sandbox', `${profile ?? 'default'}-seed${seed}`),
+      );
+      ctx.io.stdout(sandboxConfigBlock(sb, { seed, size }, extra));
       ctx.io.stderr(`Salesforce sandbox listening on ${sb.url}; press Ctrl-C to stop.`);
       await until;
       return 0;

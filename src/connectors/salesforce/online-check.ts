@@ -142,3 +142,68 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
   }
   return { orgId: identity.orgId, instanceUrl: identity.instanceUrl, lines, ok: lines.every((l) => l.ok !== false) };
 }
+
+/** What the org's hierarchy looks like now, as `config check --online` derives its tree from it. */
+export interface LiveHierarchy {
+  roles: Array<{ id: string; name: string; parentId: string | null }>;
+  users: Array<{ id: string; name: string; email: string; roleId: string | null; managerId: string | null }>;
+  /** Owners of a revenue ForecastingQuota starting in [from, to]; null when the org has no ForecastingQuota. */
+  quotaOwners: Set<string> | null;
+}
+
+async function allRecords<T>(connector: SalesforceConnector, soql: string): Promise<T[]> {
+  const out: T[] = [];
+  let res = await connector.client.query<T & Record<string, unknown>>(soql);
+  out.push(...res.records);
+  while (!res.done && res.nextRecordsUrl) {
+    res = await connector.client.queryMore<T & Record<string, unknown>>(res.nextRecordsUrl);
+    out.push(...res.records);
+  }
+  return out;
+}
+
+/**
+ * Reads roles, active users and the quarter's quota owners. Roles may be absent (an org without a role tree) and
+ * ForecastingQuota too (Collaborative Forecasting off): both read as empty, not as errors.
+ */
+export async function readLiveHierarchy(
+  connector: SalesforceConnector,
+  quarter: { start: string; end: string },
+): Promise<LiveHierarchy> {
+  const roles =
+    (await connector.describedFields('UserRole')) === null
+      ? []
+      : await allRecords<{ Id: string; Name: string; ParentRoleId: string | null }>(
+          connector,
+          'SELECT Id, Name, ParentRoleId FROM UserRole',
+        );
+  const users = await allRecords<{
+    Id: string;
+    Name: string;
+    Email: string;
+    UserRoleId: string | null;
+    ManagerId: string | null;
+  }>(connector, 'SELECT Id, Name, Email, UserRoleId, ManagerId FROM User WHERE IsActive = true');
+  let quotaOwners: Set<string> | null = null;
+  const fq = await connector.describedFields('ForecastingQuota');
+  if (fq !== null) {
+    const rows = await allRecords<{ QuotaOwnerId: string }>(
+      connector,
+      `SELECT QuotaOwnerId${fq.has('isquantity') ? ', IsQuantity' : ''} FROM ForecastingQuota WHERE StartDate >= ${quarter.start} AND StartDate <= ${quarter.end}`,
+    );
+    quotaOwners = new Set(
+      rows.filter((r) => (r as { IsQuantity?: boolean }).IsQuantity !== true).map((r) => r.QuotaOwnerId),
+    );
+  }
+  return {
+    roles: roles.map((r) => ({ id: r.Id, name: r.Name, parentId: r.ParentRoleId ?? null })),
+    users: users.map((u) => ({
+      id: u.Id,
+      name: u.Name,
+      email: (u.Email ?? '').toLowerCase(),
+      roleId: u.UserRoleId ?? null,
+      managerId: u.ManagerId ?? null,
+    })),
+    quotaOwners,
+  };
+}

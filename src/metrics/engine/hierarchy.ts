@@ -206,3 +206,79 @@ export function placeByHierarchy<Id extends string | number>(
   }
   return { placed, managers, unplaced };
 }
+
+/** The tree `config check --online` prints: regions, their teams with the manager, each rep with or without quota. */
+export interface HierarchyTree {
+  regions: Array<{
+    name: string | null;
+    teams: Array<{
+      name: string;
+      manager: string | null;
+      reps: Array<{ email: string; name: string; hasQuota: boolean }>;
+    }>;
+  }>;
+  unplaced: Array<{ email: string; name: string }>;
+}
+
+/** Groups a placement into the tree, sorted by name (teams without a region under a region named null, last). */
+export function hierarchyTree<Id extends string | number>(
+  result: HierarchyResult<Id>,
+  people: readonly (HierarchyPerson<Id> & { email: string })[],
+): HierarchyTree {
+  const byId = new Map(people.map((p) => [p.id, p]));
+  const regions = new Map<string, HierarchyTree['regions'][number]>();
+  const teams = new Map<string, HierarchyTree['regions'][number]['teams'][number]>();
+  for (const [id, pl] of result.placed) {
+    const p = byId.get(id);
+    if (!p) continue;
+    const regionKey = pl.region ?? '\u0000';
+    let region = regions.get(regionKey);
+    if (!region) {
+      region = { name: pl.region, teams: [] };
+      regions.set(regionKey, region);
+    }
+    let team = teams.get(pl.teamKey);
+    if (!team) {
+      team = {
+        name: pl.team,
+        manager: pl.teamManager === null ? null : (byId.get(pl.teamManager)?.name ?? null),
+        reps: [],
+      };
+      teams.set(pl.teamKey, team);
+      region.teams.push(team);
+    }
+    team.reps.push({ email: p.email, name: p.name, hasQuota: p.quotaCarrying });
+  }
+  const byName = (a: { name: string | null }, b: { name: string | null }) =>
+    a.name === b.name ? 0 : a.name === null ? 1 : b.name === null ? -1 : a.name < b.name ? -1 : 1;
+  const out = [...regions.values()].sort(byName);
+  for (const r of out) {
+    r.teams.sort(byName);
+    for (const t of r.teams) t.reps.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
+  }
+  const unplaced = result.unplaced
+    .map((id) => byId.get(id))
+    .filter((p): p is HierarchyPerson<Id> & { email: string } => p !== undefined)
+    .map((p) => ({ email: p.email, name: p.name }))
+    .sort((a, b) => (a.email < b.email ? -1 : 1));
+  return { regions: out, unplaced };
+}
+
+/** The tree as indented text: region, then team with its manager, then each rep marked with or without quota. */
+export function hierarchyTreeText(tree: HierarchyTree, indent = '  '): string[] {
+  const lines: string[] = [];
+  for (const r of tree.regions) {
+    lines.push(`${indent}${r.name ?? '(no region)'}`);
+    for (const t of r.teams) {
+      lines.push(`${indent}  ${t.name} (manager ${t.manager ?? 'none'})`);
+      for (const rep of t.reps)
+        lines.push(
+          `${indent}    ${rep.hasQuota ? '+' : '-'} ${rep.name} <${rep.email}>${rep.hasQuota ? '' : ' (no quota)'}`,
+        );
+    }
+  }
+  lines.push(
+    `${indent}unplaced (no role, no manager): ${tree.unplaced.length === 0 ? 'none' : tree.unplaced.map((u) => `${u.name} <${u.email}>`).join(', ')}`,
+  );
+  return lines;
+}

@@ -22,19 +22,19 @@ export function describeSubject(model: MetricsModel, subject: SubjectRef): Subje
     const m = membershipOn(model.memberships, subject.id, model.asOf);
     const team = m ? units.get(m.teamId) : undefined;
     const region = m && m.regionId !== 'none' ? units.get(m.regionId) : undefined;
-    // The team's manager (org file or CRM role tree); else the CRM user's own manager field.
-    let manager = team ? personName(model, team.managerPersonId) : null;
-    if (manager === null && rep) {
-      for (const u of rep.users) {
-        if (u.managerExternalId === null) continue;
-        const key = model.data.ownerToRep.get(`${u.connectionId}:${u.managerExternalId}`);
-        const mgr = key === undefined ? undefined : model.data.reps.get(key);
-        if (mgr) {
-          manager = mgr.name;
-          break;
-        }
+    // The person who receives the rep's alert tasks: the manager the rep's CRM user names (the first connection
+    // that names one, as task delivery picks it); else the team's manager (org file or CRM hierarchy).
+    let manager: string | null = null;
+    for (const u of rep?.users ?? []) {
+      if (u.managerExternalId === null) continue;
+      const key = model.data.ownerToRep.get(`${u.connectionId}:${u.managerExternalId}`);
+      const mgr = key === undefined ? undefined : model.data.reps.get(key);
+      if (mgr) {
+        manager = mgr.name;
+        break;
       }
     }
+    manager ??= team ? personName(model, team.managerPersonId) : null;
     return {
       type: 'rep',
       id: subject.id,

@@ -240,7 +240,54 @@ function byName(model: MetricsModel, a: string, b: string): number {
 
 /** `report team`: `{ subject, period, asOf, currency, totals, reps }`. */
 export async function teamReport(ctx: ReportContext, team: SubjectRef): Promise<JsonObject> {
-  return { ...header(ctx, team), totals: await subjectReport(ctx, team), reps: await repObjects(ctx, team) };
+  return {
+    ...header(ctx, team),
+    totals: await subjectReport(ctx, team),
+    reps: await repObjects(ctx, team),
+    // The alerts of its reps (members on the as-of date), each naming its rep: a manager reads them here.
+    alerts: await membersAlerts(ctx, repsIn(ctx.model, team)),
+  };
+}
+
+/** Open or escalated alerts of these reps in the period, most severe first, each naming its rep. */
+async function membersAlerts(ctx: ReportContext, repIds: readonly string[]): Promise<JsonObject[]> {
+  if (repIds.length === 0) return [];
+  const rows = await ctx.db
+    .selectFrom('alerts')
+    .select(['rule', 'severity', 'message', 'status', 'subject_id'])
+    .where('subject_kind', '=', 'rep')
+    .where('subject_id', 'in', [...repIds])
+    .where('period_id', '=', ctx.period.id)
+    .where('status', '<>', 'resolved')
+    .orderBy(bySeverity)
+    .orderBy('rule')
+    .orderBy('subject_id')
+    .execute();
+  return rows.map((r) => {
+    const info = describeSubject(ctx.model, { kind: 'rep', id: r.subject_id });
+    return {
+      rule: r.rule,
+      severity: r.severity,
+      status: r.status,
+      message: r.message,
+      rep: { id: r.subject_id, name: info.name, email: info.email },
+    };
+  });
+}
+
+/**
+ * A region's or the org's view of its reps' alerts: counts by rule and by severity, and the critical ones listed
+ * (the rest are a `report team` away).
+ */
+async function alertSummary(ctx: ReportContext, repIds: readonly string[]): Promise<JsonObject> {
+  const all = await membersAlerts(ctx, repIds);
+  const byRule: Record<string, number> = {};
+  const bySev: Record<string, number> = { critical: 0, warning: 0, info: 0 };
+  for (const a of all) {
+    byRule[a.rule as string] = (byRule[a.rule as string] ?? 0) + 1;
+    bySev[a.severity as string] = (bySev[a.severity as string] ?? 0) + 1;
+  }
+  return { alertCounts: { byRule, bySeverity: bySev }, criticalAlerts: all.filter((a) => a.severity === 'critical') };
 }
 
 /** `report region` / `report org`: `{ subject, period, asOf, currency, totals, teams, reps }`. */
@@ -251,7 +298,13 @@ export async function groupReport(ctx: ReportContext, scope: SubjectRef): Promis
     if (scope.kind === 'region' && unit?.parentId !== scope.id) continue;
     teams.push(await subjectReport(ctx, { kind: 'team', id }));
   }
-  return { ...header(ctx, scope), totals: await subjectReport(ctx, scope), teams, reps: await repObjects(ctx, scope) };
+  return {
+    ...header(ctx, scope),
+    totals: await subjectReport(ctx, scope),
+    teams,
+    reps: await repObjects(ctx, scope),
+    ...(await alertSummary(ctx, repsIn(ctx.model, scope))),
+  };
 }
 
 export type LeaderboardBy = 'attainment' | 'actual';

@@ -394,6 +394,35 @@ function alertsLayout(o: Obj): Layout {
   };
 }
 
+function repAlertsSection(o: Obj): Section | null {
+  const columns: Array<[string, boolean]> = [
+    ['Severity', false],
+    ['Rule', false],
+    ['Rep', false],
+    ['Message', false],
+  ];
+  const rows = (alerts: Obj[]) =>
+    alerts.map((x) => [str(x.severity) ?? '', str(x.rule) ?? '', str(obj(x.rep).name) ?? '', str(x.message) ?? '']);
+  if (Array.isArray(o.alerts)) {
+    const alerts = list(o.alerts);
+    return { heading: 'Alerts', blocks: alerts.length === 0 ? [paragraph('none')] : [table(columns, rows(alerts))] };
+  }
+  if (o.alertCounts === undefined) return null;
+  const counts = obj(o.alertCounts);
+  const sev = obj(counts.bySeverity);
+  const byRule = Object.entries(obj(counts.byRule)).map(([k, v]) => `${k} ${String(v)}`);
+  const critical = list(o.criticalAlerts);
+  return {
+    heading: 'Alerts',
+    blocks: [
+      paragraph(
+        `${String(sev.critical ?? 0)} critical, ${String(sev.warning ?? 0)} warning, ${String(sev.info ?? 0)} info${byRule.length > 0 ? ` (${byRule.join(', ')})` : ''}`,
+      ),
+      ...(critical.length > 0 ? [table(columns, rows(critical))] : []),
+    ],
+  };
+}
+
 /** The layout of any report document. */
 export function reportLayout(kind: string, d: JsonObject): Layout {
   const o = d as Obj;
@@ -403,6 +432,10 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   if (kind === 'rep') return subjectLayout(d);
   // team, region, org: the totals, then one row per team and per rep.
   const layout = subjectLayout(obj(o.totals) as JsonObject);
+  // The reps' alerts: a team lists them, a region or the org counts them and lists the critical ones.
+  const at = layout.sections.findIndex((s) => s.heading === 'Alerts');
+  const repAlerts = repAlertsSection(o);
+  if (repAlerts && at >= 0) layout.sections[at] = repAlerts;
   const teams = list(o.teams);
   if (teams.length > 0) layout.sections.push(membersSection('Teams', teams, []));
   const reps = withoutQuota(list(o.reps), (r) => r.attainment != null);

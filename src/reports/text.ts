@@ -15,7 +15,7 @@ function row(label: string, value: string): string {
 }
 
 /** The sections of one subject's document. */
-export function subjectText(d: JsonObject, heading = true): string[] {
+export function subjectText(d: JsonObject, heading = true, alertLines?: readonly string[]): string[] {
   const o = d as Obj;
   const lines: string[] = [];
   if (heading) {
@@ -30,8 +30,9 @@ export function subjectText(d: JsonObject, heading = true): string[] {
   }
   const alerts = Array.isArray(o.alerts) ? o.alerts : [];
   lines.push('', 'ALERTS');
-  if (alerts.length === 0) lines.push('  none');
-  for (const al of alerts) {
+  if (alertLines) lines.push(...alertLines);
+  else if (alerts.length === 0) lines.push('  none');
+  for (const al of alertLines ? [] : alerts) {
     const x = obj(al);
     lines.push(`  [${str(x.severity)}] ${str(x.rule)}: ${str(x.message)}`);
   }
@@ -68,6 +69,23 @@ function repLine(r: Obj): string {
     `coverage ${p.coverage == null ? na(p.coverageReason) : times(p.coverage)}`,
     `calls ${str(counts.call)}, meetings ${str(counts.meeting)}, score ${str(obj(r.activities).score) ?? 'n/a'}`,
   ].join('  ');
+}
+
+/** A team's reps' alerts, or a region's and the org's counts and critical alerts. */
+function repAlertLines(o: Obj): string[] | undefined {
+  const line = (x: Obj) => `  [${str(x.severity)}] ${str(x.rule)} ${str(obj(x.rep).name)}: ${str(x.message)}`;
+  if (Array.isArray(o.alerts)) {
+    const alerts = list(o.alerts);
+    return alerts.length === 0 ? ['  none'] : alerts.map(line);
+  }
+  if (o.alertCounts === undefined) return undefined;
+  const counts = obj(o.alertCounts);
+  const sev = obj(counts.bySeverity);
+  const byRule = Object.entries(obj(counts.byRule)).map(([k, v]) => `${k} ${String(v)}`);
+  return [
+    `  ${String(sev.critical ?? 0)} critical, ${String(sev.warning ?? 0)} warning, ${String(sev.info ?? 0)} info${byRule.length > 0 ? ` (${byRule.join(', ')})` : ''}`,
+    ...list(o.criticalAlerts).map(line),
+  ];
 }
 
 /** Text of any report document. */
@@ -115,9 +133,9 @@ export function reportText(kind: string, d: JsonObject): string {
     }
     return lines.join('\n');
   }
-  // team, region, org: totals, then teams and reps.
+  // team, region, org: totals (with the reps' alerts), then teams and reps.
   const totals = obj(o.totals) as JsonObject;
-  const lines = subjectText(totals);
+  const lines = subjectText(totals, true, repAlertLines(o));
   const teams = Array.isArray(o.teams) ? o.teams : [];
   if (teams.length > 0) {
     lines.push('', 'TEAMS');

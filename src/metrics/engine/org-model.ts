@@ -139,15 +139,17 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
 
   const out = new Map<number, Placement>();
   // Whoever the hierarchy cannot place keeps the team they have (set by an earlier org file, say), else Unassigned.
-  const current = await sql<{ person_id: number; team: string; region: string | null }>`
-    select m.person_id, t.name as team, case when p.kind = 'region' then p.name end as region
+  const current = await sql<{ person_id: number; team: string; region: string | null; source: string }>`
+    select m.person_id, t.name as team, case when p.kind = 'region' then p.name end as region, m.source
     from memberships m join org_units t on t.id = m.org_unit_id left join org_units p on p.id = t.parent_id
     where m.valid_to is null`.execute(db);
   const kept = new Map(current.rows.map((c) => [c.person_id, c] as const));
   const unplaced = new Set(tree.unplaced);
   for (const p of people.rows) {
     const left = p.active ? {} : { leftOn: p.left_on };
-    if (unplaced.has(p.person_id)) {
+    // Without a role, a team an org file once gave stays: the CRM has nothing better to say about where they sit.
+    const fromFile = p.role_external_id === null && kept.get(p.person_id)?.source === 'file';
+    if (unplaced.has(p.person_id) || fromFile) {
       const keep = kept.get(p.person_id);
       out.set(p.person_id, {
         team: keep?.team ?? UNASSIGNED,

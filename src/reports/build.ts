@@ -68,7 +68,8 @@ export function repsIn(model: MetricsModel, scope: SubjectRef): string[] {
   for (const key of model.repKeys()) {
     const m = membershipOn(model.memberships, key, model.asOf);
     if (scope.kind === 'org') {
-      if (m || model.data.reps.has(key)) out.push(key);
+      // Someone who left is listed apart (`leavers`), never ranked: only who belongs somewhere on D, or never did.
+      if (m || (model.data.reps.has(key) && !(model.memberships.get(key)?.length ?? 0))) out.push(key);
     } else if (m && (scope.kind === 'team' ? m.teamId : m.regionId) === scope.id) out.push(key);
   }
   return out;
@@ -200,16 +201,17 @@ function header(ctx: ReportContext, subject: SubjectRef): JsonObject {
 }
 
 /**
- * A team's or region's report lists its members on the as-of date and those who left the company during the period
- * while in it (their deals closed before they left are in the totals; someone who moved to another team is listed
- * there instead): these, with the last day they were in it. The org lists every rep, so it has none.
+ * Those who left the company during the period while in the scope (someone who moved to another team is listed
+ * there instead), with the last day they were in it: their deals closed before they left are in the totals and a
+ * share of their quota in the group's (docs/metrics.md, "People who left"); they are listed apart.
  */
 function leaversOf(model: MetricsModel, scope: SubjectRef, period: FiscalPeriod): Map<string, PlainDate> {
   const out = new Map<string, PlainDate>();
-  if (scope.kind === 'org' || scope.kind === 'rep') return out;
+  if (scope.kind === 'rep') return out;
   const to = earlierOf(model.asOf, period.end);
   for (const m of model.data.memberships) {
-    if (m.validTo === null || (scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id) continue;
+    if (m.validTo === null) continue;
+    if (scope.kind !== 'org' && (scope.kind === 'team' ? m.teamId : m.regionId) !== scope.id) continue;
     // validTo is exclusive: the membership covers [validFrom, validTo).
     if (m.validFrom > to || m.validTo <= period.start || !model.data.reps.has(m.repId)) continue;
     if (membershipOn(model.memberships, m.repId, model.asOf)) continue;
@@ -221,13 +223,35 @@ function leaversOf(model: MetricsModel, scope: SubjectRef, period: FiscalPeriod)
 }
 
 async function repObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
-  const leavers = leaversOf(ctx.model, scope, ctx.period);
-  const ids = [...repsIn(ctx.model, scope), ...leavers.keys()].sort((a, b) => byName(ctx.model, a, b));
+  const ids = repsIn(ctx.model, scope).sort((a, b) => byName(ctx.model, a, b));
   const out: Json[] = [];
+  for (const id of ids) out.push(await subjectReport(ctx, { kind: 'rep', id }));
+  return out;
+}
+
+/**
+ * The people who left during the period, apart from the reps: their figures while they were here, the last day
+ * they were in the scope, no rank, and their open deals, which need a new owner.
+ */
+async function leaverObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
+  const leavers = leaversOf(ctx.model, scope, ctx.period);
+  const ids = [...leavers.keys()].sort((a, b) => byName(ctx.model, a, b));
+  const out: Json[] = [];
+  const unranked = { rank: null, of: 0, rankReason: 'left' };
   for (const id of ids) {
     const doc = await subjectReport(ctx, { kind: 'rep', id });
-    const leftOn = leavers.get(id);
-    out.push(leftOn === undefined ? doc : { ...doc, leftOn });
+    out.push({
+      ...doc,
+      rank: { team: unranked, region: unranked, org: unranked },
+      leftOn: leavers.get(id) as PlainDate,
+      openDealsNeedingOwner: ctx.model.openDealsOf(id).map((d) => ({
+        id: d.id,
+        name: d.name,
+        amount: formatMoney(d.amount),
+        closeDate: d.closeDate,
+        stage: d.stage,
+      })),
+    });
   }
   return out;
 }
@@ -244,6 +268,7 @@ export async function teamReport(ctx: ReportContext, team: SubjectRef): Promise<
     ...header(ctx, team),
     totals: await subjectReport(ctx, team),
     reps: await repObjects(ctx, team),
+    leavers: await leaverObjects(ctx, team),
     // The alerts of its reps (members on the as-of date), each naming its rep: a manager reads them here.
     alerts: await membersAlerts(ctx, repsIn(ctx.model, team)),
   };
@@ -303,6 +328,7 @@ export async function groupReport(ctx: ReportContext, scope: SubjectRef): Promis
     totals: await subjectReport(ctx, scope),
     teams,
     reps: await repObjects(ctx, scope),
+    leavers: await leaverObjects(ctx, scope),
     ...(await alertSummary(ctx, repsIn(ctx.model, scope))),
   };
 }

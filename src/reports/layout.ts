@@ -235,6 +235,47 @@ export function memberName(r: Obj): string {
   return left === null ? name : `${name} (left ${left})`;
 }
 
+/** People who left during the period: what they booked while here, and the open deals that need a new owner. */
+function leaversSection(rows: readonly Obj[]): Section {
+  const deals = rows.flatMap((r) =>
+    list(r.openDealsNeedingOwner).map((d) => [
+      str(obj(r.subject).name) ?? '',
+      str(d.name) ?? '',
+      money(d.amount),
+      str(d.closeDate) ?? '',
+      str(d.stage) ?? '',
+    ]),
+  );
+  return {
+    heading: 'Left during the period',
+    blocks: [
+      table(
+        [
+          ['Name', false],
+          ['Actual', true],
+          ['Quota', true],
+        ],
+        rows.map((r) => [memberName(r), money(r.actual), money(r.quota, r.quotaReason)]),
+      ),
+      ...(deals.length === 0
+        ? []
+        : [
+            paragraph('Their open deals need a new owner:'),
+            table(
+              [
+                ['Owner who left', false],
+                ['Deal', false],
+                ['Amount', true],
+                ['Close date', false],
+                ['Stage', false],
+              ],
+              deals,
+            ),
+          ]),
+    ],
+  };
+}
+
 /** Teams or reps of a team, region or org report, one row each. */
 function membersSection(heading: string, rows: readonly Obj[], notes: readonly string[]): Section {
   const blocks: Block[] = [];
@@ -440,5 +481,7 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   if (teams.length > 0) layout.sections.push(membersSection('Teams', teams, []));
   const reps = withoutQuota(list(o.reps), (r) => r.attainment != null);
   layout.sections.push(membersSection('Reps', reps.ranked, reps.notes));
+  const leavers = list(o.leavers);
+  if (leavers.length > 0) layout.sections.push(leaversSection(leavers));
   return layout;
 }

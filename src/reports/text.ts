@@ -146,5 +146,16 @@ export function reportText(kind: string, d: JsonObject): string {
   for (const r of reps.ranked) lines.push(repLine(r));
   if (reps.ranked.length > 0 && reps.notes.length > 0) lines.push('');
   for (const n of reps.notes) lines.push(`  ${n}`);
+  const leavers = list(o.leavers);
+  if (leavers.length > 0) {
+    lines.push('', 'LEFT DURING THE PERIOD');
+    for (const r of leavers) {
+      lines.push(`  ${memberName(r).padEnd(34)}  actual ${money(r.actual)}  of quota ${money(r.quota, r.quotaReason)}`);
+      for (const d of list(r.openDealsNeedingOwner))
+        lines.push(
+          `    needs a new owner: ${str(d.name)} ${money(d.amount)} closing ${str(d.closeDate)} (${str(d.stage)})`,
+        );
+    }
+  }
   return lines.join('\n');
 }

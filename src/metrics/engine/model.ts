@@ -23,6 +23,7 @@ import {
 import {
   groupQuota,
   indexMemberships,
+  leaverShare,
   type MembershipIndex,
   membershipOn,
   ORG_ID,
@@ -329,12 +330,37 @@ export class MetricsModel {
           ).quota;
     const repQuotas = new Map<string, Dec>();
     const on = quotaMembershipDate(period, this.asOf);
+    // Someone who left during the period counts for the days she was a member (docs/metrics.md, "People who left").
+    let leavers: Dec | null = null;
     for (const key of this.membersOf(level, groupId)) {
-      if (groupIdOn(this.memberships, key, level, on) !== groupId) continue;
+      if (groupIdOn(this.memberships, key, level, on) !== groupId) {
+        const share = leaverShare(this.memberships, key, level, groupId, period, on);
+        const q = share ? this.repQuota(key, period).quota : null;
+        if (share && q !== null) leavers = (leavers ?? ZERO).plus(q.times(share.days).div(share.of));
+        continue;
+      }
       const q = this.repQuota(key, period).quota;
       if (q !== null) repQuotas.set(key, q);
     }
-    return groupQuota(groupId, level, repQuotas, this.memberships, period, this.asOf, override).quota;
+    const sum = groupQuota(groupId, level, repQuotas, this.memberships, period, this.asOf, override).quota;
+    if (override !== null || leavers === null) return sum;
+    return (sum ?? ZERO).plus(leavers);
+  }
+
+  /** The rep's own open deals (not split credits), largest first: what needs a new owner when she left. */
+  openDealsOf(repKey: string): Array<{ id: string; name: string; amount: Dec; closeDate: PlainDate; stage: string }> {
+    const s = this.reps.get(repKey);
+    if (!s) return [];
+    return s.credits
+      .filter((c) => c.category === 'open' && c.deal.ownerId === repKey && !c.overlay)
+      .map((c) => ({
+        id: c.deal.id,
+        name: c.deal.name,
+        amount: c.dealAmount,
+        closeDate: c.deal.closeDate,
+        stage: c.deal.stage,
+      }))
+      .sort((a, b) => b.amount.cmp(a.amount) || (a.id < b.id ? -1 : 1));
   }
 
   /** Every figure of one rep for one period as of D. */

@@ -4,7 +4,7 @@
  * figures come from its own sums (pass the grouped credits and quota to `computeAttainment`), never from averaging
  * its reps' ratios.
  */
-import type { PlainDate } from '../../util/date.ts';
+import { addDays, diffDays, type PlainDate } from '../../util/date.ts';
 import { type Dec, ZERO } from '../../util/money.ts';
 import { pushTo } from '../../util/multimap.ts';
 import type { Credit } from './booking.ts';
@@ -106,6 +106,33 @@ export function groupQuota(
   reps.sort();
   if (override !== null) return { quota: override, reps };
   return { quota: reps.length === 0 ? null : total, reps };
+}
+
+/**
+ * The share of a leaver's quota a group keeps: a rep with no membership anywhere on `on` (she left) who belonged
+ * to the group during the period counts for the days she was a member, over the period's days. Null for anyone
+ * still a member somewhere on `on` (a mover counts whole in the group she is in). Memberships are
+ * [validFrom, validTo).
+ */
+export function leaverShare(
+  index: MembershipIndex,
+  repId: string,
+  level: RollupLevel,
+  groupId: string,
+  period: Period,
+  on: PlainDate,
+): { days: number; of: number } | null {
+  if (membershipOn(index, repId, on)) return null;
+  const of = diffDays(period.start, period.end) + 1;
+  let days = 0;
+  for (const m of index.get(repId) ?? []) {
+    if (groupIdOf(m, level) !== groupId) continue;
+    const from = m.validFrom > period.start ? m.validFrom : period.start;
+    const lastDay = m.validTo === null ? period.end : addDays(m.validTo, -1);
+    const to = lastDay < period.end ? lastDay : period.end;
+    if (to >= from) days += diffDays(from, to) + 1;
+  }
+  return days > 0 ? { days, of } : null;
 }
 
 /**

@@ -60,12 +60,22 @@ export async function desiredFromSnapshots(
     .where('period_id', '=', opts.period.id)
     .execute();
   const bySubject = new Map(snapshots.map((s) => [s.subject_id, s.metrics as Record<string, unknown>]));
+  // Ranked among the people still here: someone who left is never ranked (nor written back).
+  const active = await db
+    .selectFrom('reps')
+    .select(['person_id', 'connection_id', 'external_id'])
+    .where('is_active', '=', true)
+    .where('is_deleted', '=', false)
+    .execute();
+  const activeIds = new Set(active.map((r) => repSubjectId(r.person_id, r.connection_id, r.external_id)));
   const ranks = new Map(
     rankSubjects(
-      snapshots.map((s) => {
-        const a = str((s.metrics as Record<string, unknown>).attainment);
-        return { id: s.subject_id, value: a === null ? null : new Dec(a) };
-      }),
+      snapshots
+        .filter((s) => activeIds.has(s.subject_id))
+        .map((s) => {
+          const a = str((s.metrics as Record<string, unknown>).attainment);
+          return { id: s.subject_id, value: a === null ? null : new Dec(a) };
+        }),
     ).map((r) => [r.id, r.rank]),
   );
   // Scores go to people who sell: a quota this period, or flagged quota-carrying (the org file's flag wins over the

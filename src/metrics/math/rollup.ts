@@ -4,7 +4,7 @@
  * figures come from its own sums (pass the grouped credits and quota to `computeAttainment`), never from averaging
  * its reps' ratios.
  */
-import { addDays, diffDays, type PlainDate } from '../../util/date.ts';
+import { addDays, diffDays, earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Dec, ZERO } from '../../util/money.ts';
 import { pushTo } from '../../util/multimap.ts';
 import type { Credit } from './booking.ts';
@@ -127,9 +127,8 @@ export function leaverShare(
   let days = 0;
   for (const m of index.get(repId) ?? []) {
     if (groupIdOf(m, level) !== groupId) continue;
-    const from = m.validFrom > period.start ? m.validFrom : period.start;
-    const lastDay = m.validTo === null ? period.end : addDays(m.validTo, -1);
-    const to = lastDay < period.end ? lastDay : period.end;
+    const from = laterOf(m.validFrom, period.start);
+    const to = earlierOf(m.validTo === null ? period.end : addDays(m.validTo, -1), period.end);
     if (to >= from) days += diffDays(from, to) + 1;
   }
   return days > 0 ? { days, of } : null;

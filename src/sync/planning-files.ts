@@ -7,8 +7,8 @@
  *
  * A malformed row is an AppError naming `file:line:column` (exit 2); `checkPlanningFiles` says so before a command
  * does any work, and in a running service the last good rows stay while the error is kept in `config_state`
- * (`/readyz` reports it) until the file is good again. Rows naming an email no synced user has are kept (they
- * link when the user arrives) and listed in one warning.
+ * (`/readyz` reports it) until the file is good again. Rows naming an email no synced user has are kept (on a
+ * person of that email, which the user joins when it syncs) and listed in one warning.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -104,6 +104,13 @@ async function loadQuotaFile(
       .where('source', '=', 'file')
       .where('org_unit_id', 'is', null)
       .execute();
+    // Every email of the file is a person, synced yet or not: a quota for someone whose user has not synced waits
+    // on their person and counts once the user arrives (persons are joined to users by email).
+    const emails = [...new Set(rows.map((r) => r.email))];
+    for (let i = 0; i < emails.length; i += 1000) {
+      await sql`insert into persons (email) select e from unnest(${emails.slice(i, i + 1000)}::text[]) as t(e)
+        on conflict (lower(email)) do nothing`.execute(trx);
+    }
     const persons = await trx.selectFrom('persons').select(['id', 'email']).execute();
     const personOf = new Map(persons.map((p) => [p.email.toLowerCase(), p.id] as const));
     await trx.deleteFrom('quotas').where('source', '=', 'file').where('org_unit_id', 'is', null).execute();
@@ -199,10 +206,6 @@ export async function loadPlanningFiles(
     const r = await loadQuotaFile(db, { ...config, quotas: config.quotas }, calendar);
     quotas = r.status;
     dirty = r.dirty;
-    // Users synced after the file was loaded.
-    await sql`update quotas q set person_id = p.id from persons p
-      where q.source = 'file' and q.org_unit_id is null and q.person_id is null
-        and lower(p.email) = q.external_id`.execute(db);
     // The file says who carries a quota, unless RevOps' org file says it for that person.
     await sql`update persons p set quota_carrying = exists (
         select 1 from quotas q where q.source = 'file' and q.person_id = p.id and not q.is_deleted)
@@ -230,7 +233,16 @@ export async function loadPlanningFiles(
             .distinct()
             .where('source', '=', 'file')
             .where('org_unit_id', 'is', null)
-            .where('person_id', 'is', null)
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom('reps')
+                    .select('reps.external_id')
+                    .whereRef('reps.person_id', '=', 'quotas.person_id')
+                    .where('reps.is_deleted', '=', false),
+                ),
+              ),
+            )
             .orderBy('external_id')
             .execute()
         ).map((r) => r.external_id as string)

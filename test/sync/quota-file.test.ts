@@ -7,6 +7,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { validateConfig } from '../../src/config/load.ts';
@@ -16,6 +17,7 @@ import { runMetricsStep } from '../../src/metrics/engine/step.ts';
 import { buildReport } from '../../src/reports/report.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { quotaFileText } from '../../src/sandbox/salesforce/profiles.ts';
+import { loadPlanningFiles } from '../../src/sync/planning-files.ts';
 import { runSync } from '../../src/sync/run.ts';
 import { createWebApp } from '../../src/web/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -156,5 +158,23 @@ describe('quotas from a file', () => {
     expect((after.totals as { actual: string }).actual).not.toBe((before.totals as { actual: string }).actual);
     // Unchanged file: nothing to load, no full recompute for rates.
     expect((await runMetricsStep(engine, AS_OF)).why).not.toBe('rates_changed');
+  }, 60_000);
+
+  it('lists rows naming an email no synced user has in one warning, and keeps them for when the user syncs', async () => {
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line).msg as string) });
+    const text = quotaFileText(crm.sb.model!);
+    await writeFile(path, `${text}nobody@example.com,FY2026-Q4,1000,USD\nghost@example.com,FY2026-Q4,2000,USD\n`);
+    const config = validateConfig({ ...base, quotas: { source: 'file', path } });
+    const r = await loadPlanningFiles(file.t.db, config, calendar, log);
+    expect(r.unmatched).toEqual(['ghost@example.com', 'nobody@example.com']);
+    expect(warnings.filter((w) => w.includes('no synced user has'))).toHaveLength(1);
+    expect(warnings[0]).toContain('ghost@example.com, nobody@example.com');
+    const kept = await file.t.db
+      .selectFrom('quotas')
+      .select('amount')
+      .where('external_id', '=', 'ghost@example.com')
+      .execute();
+    expect(kept).toEqual([{ amount: '2000' }]);
   }, 60_000);
 });

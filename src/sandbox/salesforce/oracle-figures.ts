@@ -1,7 +1,8 @@
 /**
- * The figures oracle: each rep's quota and bookings for a period, in the base currency, worked out from the
- * sandbox's store as its API shows it (profiles.ts) and nothing of quota-tracker's, so that end-to-end tests
- * compare the reports with an independent answer to the cent.
+ * The profiles' figures oracle: each rep's quota and bookings for a period, in the base currency, worked out from
+ * the sandbox's store as its API shows it (profiles.ts) by plain arithmetic, nothing of quota-tracker's (not even
+ * its metric math, which `../figures.ts` reuses to compare one org across CRMs), so that the profiles' end-to-end
+ * tests compare the reports with an independent answer to the cent, quotas from a quota file included.
  *
  * The rules it applies (those of docs/metrics.md): actual = won opportunities the rep owns with a close date in
  * [period start, as-of], each converted at the rate in force on its close date; quota = the rep's revenue quotas

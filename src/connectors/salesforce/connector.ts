@@ -145,13 +145,11 @@ export class SalesforceConnector implements Connector {
       const wanted = ['TimeZoneSidKey', 'DefaultCurrencyIsoCode'];
       const have = wanted.filter((f) => orgFields?.has(f.toLowerCase()));
       const missing = wanted.filter((f) => !have.includes(f));
-      if (missing.length > 0) {
-        this.reportMissing(
-          'Organization',
-          missing,
-          'the time zone comes from the calendar, the currency from CurrencyType',
-        );
-      }
+      const instead: Record<string, string> = {
+        TimeZoneSidKey: 'the time zone comes from the calendar',
+        DefaultCurrencyIsoCode: 'the corporate currency comes from CurrencyType',
+      };
+      if (missing.length > 0) this.reportMissing('Organization', missing, missing.map((f) => instead[f]).join('; '));
       const res = await this.client.query<{ TimeZoneSidKey?: string; DefaultCurrencyIsoCode?: string }>(
         `SELECT ${['Id', ...have].join(', ')} FROM Organization LIMIT 1`,
       );

@@ -86,10 +86,12 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
         continue;
       }
       const optional = (obj.optionalFields ?? []).filter((f) => describedNames.has(f.toLowerCase()));
+      const absent = (obj.optionalFields ?? []).filter((f) => !describedNames.has(f.toLowerCase()));
       const select = [...obj.fields, ...optional];
       try {
         await connector.client.query(`SELECT ${select.join(', ')} FROM ${obj.sobject} LIMIT 1`);
-        lines.push({ ok: true, text: `${obj.sobject}: ${select.length} fields readable` });
+        const without = absent.length > 0 ? `; optional, not in this org or hidden: ${absent.join(', ')}` : '';
+        lines.push({ ok: true, text: `${obj.sobject}: ${select.length} fields readable${without}` });
       } catch (e) {
         lines.push({ ok: false, text: `${obj.sobject}: the sync's query fails: ${oneLineMessage(e)}` });
       }

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import jsforce from 'jsforce';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -52,5 +54,43 @@ describe('quota-tracker sandbox', () => {
   it('refuses the large size with a usage error', async () => {
     const err = await runSandbox(ctx({ size: 'large' }, []), Promise.resolve()).catch((e: unknown) => e);
     expect(isAppError(err, 'USAGE')).toBe(true);
+  });
+
+  it('with --profile prints a self-contained block: top-level keys at column 0, the quota file by absolute path', async () => {
+    const out: string[] = [];
+    let stop!: () => void;
+    const until = new Promise<void>((r) => {
+      stop = r;
+    });
+    const running = runSandbox(ctx({ port: 0, seed: 5, size: 'small', profile: 'no-forecasting' }, out), until);
+    await expect.poll(() => out.length, { timeout: 20_000 }).toBeGreaterThan(0);
+    try {
+      const text = out[0]!;
+      const keys = text
+        .split('\n')
+        .filter((l) => /^[a-z]/i.test(l))
+        .map((l) => l.split(':')[0]);
+      expect(keys).toEqual(['connections', 'quotas']);
+      expect(text).toMatch(/profile no-forecasting/);
+      // Pasted under a calendar line, it is a working config from any folder.
+      const doc = parse(
+        `calendar: { type: calendar, fiscalYearStartMonth: 1, timezone: UTC, baseCurrency: USD }\n${text}`,
+      );
+      const config = validateConfig(doc);
+      if (config.quotas.source !== 'file') throw new Error('a quota file expected');
+      expect(isAbsolute(config.quotas.path)).toBe(true);
+      expect((await readFile(config.quotas.path, 'utf8')).split('\n')[0]).toBe('email,period,amount,currency');
+    } finally {
+      stop();
+    }
+    expect(await running).toBe(0);
+  });
+
+  it('refuses an unknown Salesforce profile, naming the known ones', async () => {
+    const err = await runSandbox(ctx({ port: 0, profile: 'galactic' }, []), Promise.resolve()).catch((e: unknown) => e);
+    expect(isAppError(err, 'USAGE')).toBe(true);
+    expect((err as Error).message).toMatch(
+      /single-currency, dated-rates, parent-role, shared-role, manager-only, no-forecasting, restricted/,
+    );
   });
 });

@@ -43,17 +43,19 @@ it('config check validates the HubSpot connection and notes that HubSpot is not 
 });
 
 it('sync --connection of the Salesforce connection syncs it and exits 0', { timeout: 180_000 }, async () => {
-  const r = await runBin(['sync', '--connection', 'sf', '--no-writeback', '--config', config], { env });
+  const r = await runBin(['sync', '--connection', 'sf', '--stream', 'users', '--no-writeback', '--config', config], {
+    env,
+  });
   expect(r.code, r.stderr).toBe(0);
-  expect(r.stdout).toMatch(/^sf\/opportunities: succeeded/m);
+  expect(r.stdout).toMatch(/^sf\/users: succeeded/m);
   expect(r.stderr).not.toMatch(/hs-main/);
 });
 
 it('a sync that includes the HubSpot connection syncs the others and exits 1 naming it', {
   timeout: 180_000,
 }, async () => {
-  const r = await runBin(['sync', '--no-writeback', '--config', config], { env });
+  const r = await runBin(['sync', '--stream', 'users', '--no-writeback', '--config', config], { env });
   expect(r.code).toBe(1);
-  expect(r.stdout).toMatch(/^sf\/opportunities: succeeded/m);
+  expect(r.stdout).toMatch(/^sf\/users: succeeded/m);
   expect(r.stderr).toMatch(/hs-main: HubSpot sync is not built yet; connection hs-main was not synced/);
 });

@@ -18,9 +18,9 @@ import type { RecomputeResult } from '../metrics/engine/types.ts';
 import { connectorFor } from '../sync/connectors.ts';
 import { planningFilesChanged } from '../sync/planning-files.ts';
 import { runSync } from '../sync/run.ts';
-import { deliverAlerts, runWriteback, type WritebackContext, type WritebackOutcome } from '../sync/writeback/run.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
+import { deliverAlerts, runWriteback, type WritebackContext, type WritebackOutcome } from '../writeback/run.ts';
 import type { Enqueue, JobHandlers } from './runtime.ts';
 import { RetryLater } from './runtime.ts';
 

@@ -11,12 +11,12 @@ import { SalesforceConnector } from '../../src/connectors/salesforce/connector.t
 import { SalesforceTaskWriter } from '../../src/connectors/salesforce/tasks.ts';
 import { SalesforceWriter, writeTargetFor } from '../../src/connectors/salesforce/write.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
-import { deliverAlertTasks, type TaskSink } from '../../src/sync/writeback/alert-tasks.ts';
-import { defaultLayout, metricFieldValues, unitsByField } from '../../src/sync/writeback/fields.ts';
-import { enqueueWriteback } from '../../src/sync/writeback/ledger.ts';
-import { pushPending, type WritebackSink } from '../../src/sync/writeback/push.ts';
 import { addDays, today } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { deliverAlertTasks, type TaskSink } from '../../src/writeback/alert-tasks.ts';
+import { defaultLayout, metricFieldValues, unitsByField } from '../../src/writeback/fields.ts';
+import { enqueueWriteback } from '../../src/writeback/ledger.ts';
+import { pushPending, type WritebackSink } from '../../src/writeback/push.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 

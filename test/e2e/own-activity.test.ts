@@ -14,9 +14,9 @@ import { activityFromCounts } from '../../src/metrics/math/activity.ts';
 import { buildReport } from '../../src/reports/report.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { runSync } from '../../src/sync/run.ts';
-import { deliverAlertTasks } from '../../src/sync/writeback/alert-tasks.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { Dec } from '../../src/util/money.ts';
+import { deliverAlertTasks } from '../../src/writeback/alert-tasks.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnector } from '../helpers/sandbox.ts';
 

@@ -9,11 +9,11 @@ import { type Config, configSchema } from '../../src/config/schema.ts';
 import { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
 import { toJsonb } from '../../src/db/schema.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
-import { defaultLayout, unitsByField } from '../../src/sync/writeback/fields.ts';
-import { revertRun } from '../../src/sync/writeback/push.ts';
-import { runWriteback, type WritebackContext } from '../../src/sync/writeback/run.ts';
 import { today } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { defaultLayout, unitsByField } from '../../src/writeback/fields.ts';
+import { revertRun } from '../../src/writeback/push.ts';
+import { runWriteback, type WritebackContext } from '../../src/writeback/run.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 

@@ -26,8 +26,8 @@ import { expectedRepFigures } from '../../src/sandbox/salesforce/oracle-figures.
 import { PROFILE_NAMES, quotaFileText } from '../../src/sandbox/salesforce/profiles.ts';
 import { connectorFor } from '../../src/sync/connectors.ts';
 import { runSync } from '../../src/sync/run.ts';
-import { writebackStep } from '../../src/sync/writeback/run.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { writebackStep } from '../../src/writeback/run.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnector } from '../helpers/sandbox.ts';
 import { expectWarehouseEqualsOracle } from './helpers/oracle-compare.ts';

@@ -14,9 +14,9 @@ import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { applyTaskCap } from '../../src/metrics/math/alerts.ts';
 import { buildReport } from '../../src/reports/report.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
-import { deliverAlertTasks } from '../../src/sync/writeback/alert-tasks.ts';
 import { addDays } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { deliverAlertTasks } from '../../src/writeback/alert-tasks.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { type FreshDb, freshDatabase } from './fresh-db.ts';
 

@@ -3,8 +3,8 @@ import { SalesforceClient, type SalesforceSession } from '../../src/connectors/s
 import { SalesforceTaskWriter } from '../../src/connectors/salesforce/tasks.ts';
 import { layoutFromDescribe, SalesforceWriter, writeTargetFor } from '../../src/connectors/salesforce/write.ts';
 import { isAppError } from '../../src/errors.ts';
-import { defaultLayout } from '../../src/sync/writeback/fields.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { defaultLayout } from '../../src/writeback/fields.ts';
 import { type StubHandler, type StubServer, startStub } from './stub-server.ts';
 
 const BASE = '/services/data/v62.0';

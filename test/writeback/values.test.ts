@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { toJsonb } from '../../src/db/schema.ts';
-import { defaultLayout } from '../../src/sync/writeback/fields.ts';
-import { desiredFromSnapshots } from '../../src/sync/writeback/values.ts';
+import { defaultLayout } from '../../src/writeback/fields.ts';
+import { desiredFromSnapshots } from '../../src/writeback/values.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 let t: TestDatabase;

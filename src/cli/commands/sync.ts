@@ -121,9 +121,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     }
     if (ctx.options.writeback === false) ctx.io.stderr('Nothing was written to the CRM (--no-writeback).');
-    // --- write-back and alert tasks (issue 7): src/sync/writeback/run.ts ---
+    // --- write-back and alert tasks (issue 7): src/writeback/run.ts ---
     if (ctx.options.writeback !== false && !abort.signal.aborted) {
-      const { writebackStep } = await import('../../sync/writeback/run.ts');
+      const { writebackStep } = await import('../../writeback/run.ts');
       const wb = {
         db: handle.db,
         config,

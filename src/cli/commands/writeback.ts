@@ -6,8 +6,8 @@
 import type { Config } from '../../config/schema.ts';
 import type { DbHandle } from '../../db/index.ts';
 import { AppError } from '../../errors.ts';
-import type { RecordChanges } from '../../sync/writeback/ledger.ts';
 import type { Logger } from '../../util/log.ts';
+import type { RecordChanges } from '../../writeback/ledger.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext, CommandModule } from '../program.ts';
 
@@ -38,7 +38,7 @@ export const plan: CommandModule = {
     const { config, logger, handle } = await open(ctx);
     try {
       const { connectorFor } = await import('../../sync/connectors.ts');
-      const { runWriteback } = await import('../../sync/writeback/run.ts');
+      const { runWriteback } = await import('../../writeback/run.ts');
       const wanted = ctx.options.connection as string | undefined;
       const conns = config.connections.filter((c) => (wanted ? c.id === wanted : c.enabled));
       if (wanted && conns.length === 0) {
@@ -98,9 +98,9 @@ export const revert: CommandModule = {
         );
       }
       const { connectorFor } = await import('../../sync/connectors.ts');
-      const { salesforceWriterFor } = await import('../../sync/writeback/run.ts');
-      const { defaultLayout, unitsByField } = await import('../../sync/writeback/fields.ts');
-      const { revertRun } = await import('../../sync/writeback/push.ts');
+      const { salesforceWriterFor } = await import('../../writeback/run.ts');
+      const { defaultLayout, unitsByField } = await import('../../writeback/fields.ts');
+      const { revertRun } = await import('../../writeback/push.ts');
       const connector = await connectorFor(handle.db, conn, config, logger);
       const writer = salesforceWriterFor(connector, conn, config, logger);
       const layout = await writer.checkFields(defaultLayout(conn.writeback.fields), conn.id);

@@ -11,9 +11,9 @@
  */
 
 import { AppError } from '../../errors.ts';
-import type { FieldLayout, FieldSpec, FieldUnit, WritebackFieldKey } from '../../sync/writeback/fields.ts';
-import type { SinkResult, WritebackSink } from '../../sync/writeback/push.ts';
 import type { Logger } from '../../util/log.ts';
+import type { FieldLayout, FieldSpec, FieldUnit, WritebackFieldKey } from '../../writeback/fields.ts';
+import type { SinkResult, WritebackSink } from '../../writeback/push.ts';
 import type { WriteIntent } from '../types.ts';
 import type { DescribeResult, SalesforceClient } from './client.ts';
 

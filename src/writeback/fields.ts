@@ -7,8 +7,8 @@
  * Values are kept as canonical decimal text (no trailing zeros: "87", "87.25", "0.87") in the ledger, so that a
  * value read back from the CRM as a JSON number compares equal to what we pushed.
  */
-import { AppError } from '../../errors.ts';
-import { Dec } from '../../util/money.ts';
+import { AppError } from '../errors.ts';
+import { Dec } from '../util/money.ts';
 
 /** The metrics written back per rep, by their config name (`connections[].writeback.fields.<name>`). */
 export const WRITEBACK_METRICS = ['attainment', 'pace', 'projectedAttainment', 'status', 'coverage', 'rank'] as const;

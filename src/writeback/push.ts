@@ -8,11 +8,11 @@
  * of field values are idempotent). A pending row replaced by a newer value while the run was in flight survives.
  */
 import { type Insertable, type Kysely, sql } from 'kysely';
-import type { WriteIntent, WriteResult } from '../../connectors/types.ts';
-import { type Database, toJsonb, type WritebackAuditTable } from '../../db/schema.ts';
-import { AppError } from '../../errors.ts';
-import type { PlainDate } from '../../util/date.ts';
-import type { Logger } from '../../util/log.ts';
+import type { WriteIntent, WriteResult } from '../connectors/types.ts';
+import { type Database, toJsonb, type WritebackAuditTable } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import type { PlainDate } from '../util/date.ts';
+import type { Logger } from '../util/log.ts';
 import { type FieldUnit, toWireValue } from './fields.ts';
 import {
   type FieldChange,

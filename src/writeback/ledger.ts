@@ -8,8 +8,8 @@
  * text in its own units (see fields.ts).
  */
 import { type Kysely, sql } from 'kysely';
-import type { Database } from '../../db/schema.ts';
-import type { PlainDate } from '../../util/date.ts';
+import type { Database } from '../db/schema.ts';
+import type { PlainDate } from '../util/date.ts';
 
 /** The values one CRM record should hold: field API name -> ledger text (null clears the field). */
 export interface DesiredRecord {

@@ -9,16 +9,16 @@
  */
 
 import type { Kysely } from 'kysely';
-import { now } from '../../clock.ts';
-import { createFiscalCalendar } from '../../config/calendar.ts';
-import type { Config, SalesforceConnectionConfig } from '../../config/schema.ts';
-import type { SalesforceConnector } from '../../connectors/salesforce/connector.ts';
-import { SalesforceTaskWriter } from '../../connectors/salesforce/tasks.ts';
-import { SalesforceWriter, scorecardKey, writeTargetFor } from '../../connectors/salesforce/write.ts';
-import type { Database } from '../../db/schema.ts';
-import { AppError } from '../../errors.ts';
-import { type PlainDate, today as todayIn } from '../../util/date.ts';
-import type { Logger } from '../../util/log.ts';
+import { now } from '../clock.ts';
+import { createFiscalCalendar } from '../config/calendar.ts';
+import type { Config, SalesforceConnectionConfig } from '../config/schema.ts';
+import type { SalesforceConnector } from '../connectors/salesforce/connector.ts';
+import { SalesforceTaskWriter } from '../connectors/salesforce/tasks.ts';
+import { SalesforceWriter, scorecardKey, writeTargetFor } from '../connectors/salesforce/write.ts';
+import type { Database } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { type PlainDate, today as todayIn } from '../util/date.ts';
+import type { Logger } from '../util/log.ts';
 import { type DeliverResult, deliverAlertTasks } from './alert-tasks.ts';
 import { defaultLayout, type FieldLayout, unitsByField } from './fields.ts';
 import { type EnqueueSummary, enqueueWriteback } from './ledger.ts';

@@ -4,10 +4,10 @@
  * attainment among every rep with a snapshot of the period (the org rank of `report rep`), ties sharing a rank.
  */
 import { type Kysely, sql } from 'kysely';
-import type { FiscalPeriod } from '../../config/calendar.ts';
-import type { Database } from '../../db/schema.ts';
-import { rankSubjects } from '../../metrics/math/ranking.ts';
-import { Dec } from '../../util/money.ts';
+import type { FiscalPeriod } from '../config/calendar.ts';
+import type { Database } from '../db/schema.ts';
+import { rankSubjects } from '../metrics/math/ranking.ts';
+import { Dec } from '../util/money.ts';
 import { type FieldLayout, metricFieldValues, type RepMetricValues } from './fields.ts';
 import type { DesiredRecord } from './ledger.ts';
 

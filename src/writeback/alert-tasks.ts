@@ -9,13 +9,13 @@
  * making a second one.
  */
 import type { Kysely } from 'kysely';
-import type { FiscalCalendar } from '../../config/calendar.ts';
-import type { AlertTask } from '../../connectors/types.ts';
-import type { AlertSeverity, Database } from '../../db/schema.ts';
-import { applyTaskCap, type TaskCandidate } from '../../metrics/math/alerts.ts';
-import { addDays, type PlainDate } from '../../util/date.ts';
-import type { Logger } from '../../util/log.ts';
-import { Dec } from '../../util/money.ts';
+import type { FiscalCalendar } from '../config/calendar.ts';
+import type { AlertTask } from '../connectors/types.ts';
+import type { AlertSeverity, Database } from '../db/schema.ts';
+import { applyTaskCap, type TaskCandidate } from '../metrics/math/alerts.ts';
+import { addDays, type PlainDate } from '../util/date.ts';
+import type { Logger } from '../util/log.ts';
+import { Dec } from '../util/money.ts';
 
 /** The CRM side of alert delivery (connectors/<crm>/tasks). */
 export interface TaskSink {

@@ -31,6 +31,8 @@ export interface PipelineContext {
   now?: () => Date;
   /** Called after each write-back run (the e2e tests time change-to-write-back with it). */
   onWriteback?: (outcome: WritebackOutcome) => void;
+  /** Aborted when the service shuts down: CRM calls, token requests and lock waits of running jobs end. */
+  signal?: AbortSignal;
 }
 
 export interface Pipeline {
@@ -67,7 +69,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
           where: 'connections',
         });
       }
-      c = connectorFor(db, conn, config, log);
+      c = connectorFor(db, conn, config, log, ctx.signal);
       c.catch(() => connectors.delete(id));
       connectors.set(id, c);
     }
@@ -90,6 +92,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
           calendar,
           trigger: p.trigger,
           log: job.log,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
           onProgress: (progress) => {
             // Each committed page with changes asks for a recompute; deduplication keeps it to one waiting job.
             if (progress.changed + progress.deleted > changedSoFar) {

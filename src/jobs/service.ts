@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/schema.ts';
 import type { DbHandle } from '../db/index.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
 import { createQueueBackend } from './backend.ts';
 import { createPipeline, type Pipeline, type PipelineContext } from './pipeline.ts';
@@ -47,10 +48,12 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     prefix: o.config.queue.prefix,
   });
   await backend.prepare(o.migrateQueue);
+  const shutdown = new AbortController();
   const pipeline = createPipeline({
     db: o.db.db,
     config: o.config,
     log: o.log,
+    signal: shutdown.signal,
     ...(o.onWriteback ? { onWriteback: o.onWriteback } : {}),
   });
   // Fails with JOB_HANDLER_MISSING before any worker starts if a job name has no handler.
@@ -68,8 +71,29 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     pipeline,
     backend: backend.kind,
     schedulers,
-    close: () => runtime.close(),
+    close: () => closeWithin(runtime, shutdown, o.log),
   };
+}
+
+/** How long running jobs get to finish on their own at shutdown before their CRM calls and lock waits are aborted. */
+export const SHUTDOWN_GRACE_MS = 4_000;
+
+/**
+ * Stops taking jobs and lets the running ones finish; past the grace, aborts them (each stops at its next CRM call,
+ * page or lock wait, with what it committed kept) so that a stop never waits on a stuck CRM answer.
+ */
+async function closeWithin(runtime: JobRuntime, shutdown: AbortController, log: Logger): Promise<void> {
+  const closing = runtime.close();
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), SHUTDOWN_GRACE_MS);
+  });
+  const first = await Promise.race([closing.then(() => 'done' as const), grace]).finally(() => clearTimeout(timer));
+  if (first === 'late') {
+    log.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'running jobs did not finish in time; aborting them');
+    shutdown.abort(new AppError('INTERNAL', 'the service is shutting down; the next run resumes from here'));
+  }
+  await closing;
 }
 
 /** Resolves on the first SIGTERM or SIGINT (and stops listening for them). */

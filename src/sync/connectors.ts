@@ -73,7 +73,7 @@ export async function connectorFor(
   return new SalesforceConnector({
     config: conn,
     log,
-    lock: pgRefreshLock(db, conn.id),
+    lock: pgRefreshLock(db, conn.id, signal ? { signal } : {}),
     defaultTimeZone: config.calendar.timezone,
     defaultCurrency: config.calendar.baseCurrency,
     ...(store ? { store } : {}),

@@ -9,18 +9,71 @@ import { loadCredential, saveCredential } from '../db/secrets.ts';
 import { AppError } from '../errors.ts';
 
 /**
+ * Longest wait for the token-refresh lock: past what its holder can take (6 token attempts of 30 s and their
+ * backoff come to under 4 minutes), so a wait this long means the holder is stuck, not slow.
+ */
+export const REFRESH_LOCK_WAIT_MS = 5 * 60_000;
+
+export interface LockOptions {
+  /** Wait for the lock (bounded by `maxWaitMs` and `signal`) instead of failing at once. */
+  wait?: boolean;
+  what?: string;
+  /** Longest wait when `wait` (default REFRESH_LOCK_WAIT_MS). */
+  maxWaitMs?: number;
+  /** Ends the wait with the signal's reason. */
+  signal?: AbortSignal;
+  /** Pause between tries while waiting; injected by tests. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
  * Runs `fn` holding the advisory lock for `key` on one pooled connection; if another session holds it, fails with
- * SYNC_IN_PROGRESS at once (`wait: false`) or waits for it (`wait: true`).
+ * SYNC_IN_PROGRESS at once (`wait: false`) or waits for it (`wait: true`). A wait polls pg_try_advisory_lock rather
+ * than blocking in pg_advisory_lock, which neither a timeout nor SIGTERM could end: it gives up after `maxWaitMs`
+ * (SYNC_IN_PROGRESS naming how long it waited) and at once when `signal` aborts.
  */
 export async function withAdvisoryLock<T>(
   db: Kysely<Database>,
   key: string,
   fn: () => Promise<T>,
-  options: { wait?: boolean; what?: string } = {},
+  options: LockOptions = {},
 ): Promise<T> {
+  options.signal?.throwIfAborted();
   return db.connection().execute(async (conn) => {
+    const tryLock = async () =>
+      (await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(hashtextextended(${key}, 0)) AS ok`.execute(conn)).rows[0]
+        ?.ok === true;
     if (options.wait) {
-      await sql`SELECT pg_advisory_lock(hashtextextended(${key}, 0))`.execute(conn);
+      const maxWaitMs = options.maxWaitMs ?? REFRESH_LOCK_WAIT_MS;
+      const sleep = options.sleep ?? sleepUnlessAborted;
+      let waited = 0;
+      for (let pause = 50; !(await tryLock()); pause = Math.min(1000, pause * 2)) {
+        if (waited >= maxWaitMs) {
+          throw new AppError(
+            'SYNC_IN_PROGRESS',
+            `${options.what ?? key} is held by another process, still after waiting ${Math.round(waited / 1000)} s; that process is stuck or the lock outlived it, and the next run tries again`,
+            { where: key },
+          );
+        }
+        const step = Math.min(pause, maxWaitMs - waited);
+        await sleep(step, options.signal);
+        waited += step;
+      }
     } else {
       const r = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(hashtextextended(${key}, 0)) AS ok`.execute(
         conn,
@@ -39,10 +92,19 @@ export async function withAdvisoryLock<T>(
   });
 }
 
-/** The Salesforce auth's refresh lock, shared by every worker on the warehouse. */
-export function pgRefreshLock(db: Kysely<Database>, connectionId: string): RefreshLock {
+/** The Salesforce auth's refresh lock, shared by every worker on the warehouse; waits are bounded and abortable. */
+export function pgRefreshLock(
+  db: Kysely<Database>,
+  connectionId: string,
+  options: Pick<LockOptions, 'maxWaitMs' | 'signal' | 'sleep'> = {},
+): RefreshLock {
   return {
-    run: (fn) => withAdvisoryLock(db, `token-refresh:${connectionId}`, fn, { wait: true }),
+    run: (fn) =>
+      withAdvisoryLock(db, `token-refresh:${connectionId}`, fn, {
+        ...options,
+        wait: true,
+        what: `the token refresh of connection "${connectionId}"`,
+      }),
   };
 }
 

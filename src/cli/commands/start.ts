@@ -5,6 +5,7 @@
  */
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
+import { armStopDeadline } from '../stop-deadline.ts';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx);
@@ -32,6 +33,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     );
     const sig = await stop;
     ctx.io.stderr(`${sig}: finishing running jobs and shutting down.`);
+    armStopDeadline(ctx.io, sig);
     return 0;
   } finally {
     await web?.close().catch(() => {});

@@ -61,8 +61,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { runSync } = await import('../../sync/run.ts');
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   const abort = new AbortController();
-  const onSignal = () =>
+  const { armStopDeadline } = await import('../stop-deadline.ts');
+  const onSignal = (sig: NodeJS.Signals) => {
     abort.abort(new AppError('INTERNAL', 'interrupted; the next sync resumes where this one stopped'));
+    armStopDeadline(ctx.io, sig);
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const tty = process.stderr.isTTY === true;

@@ -6,6 +6,7 @@
 import { AppError } from '../../errors.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
+import { armStopDeadline } from '../stop-deadline.ts';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx);
@@ -29,6 +30,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.io.stderr(`quota-tracker worker is running (jobs on ${service.backend}); SIGTERM stops it.`);
     const sig = await stop;
     ctx.io.stderr(`${sig}: finishing running jobs and shutting down.`);
+    armStopDeadline(ctx.io, sig);
     return 0;
   } finally {
     await service?.close().catch(() => {});

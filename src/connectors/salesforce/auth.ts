@@ -1,17 +1,17 @@
 /**
  * Salesforce sessions for one connection: refresh-token, client-credentials, JWT-bearer and (deprecated but
- * common) username-password flows through jsforce's OAuth2. A refresh token Salesforce rotates is saved encrypted,
+ * common) username-password flows, each token request bounded in time (token.ts) and under the one retry policy. A refresh token Salesforce rotates is saved encrypted,
  * and the latest session is shared through the credential store so that a worker that got a 401 picks up the
  * session another worker just obtained instead of refreshing again. Refreshes are serialized across processes by a
  * lock keyed by connection (a PostgreSQL advisory lock in production).
  */
 import { createSign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { OAuth2 } from 'jsforce';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
-import { decideRetry, type RetryOptions } from '../retry-policy.ts';
+import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
 import type { SalesforceSession, SessionProvider } from './client.ts';
+import { requestToken, TokenCallError, type TokenResponse } from './token.ts';
 
 export type SalesforceAuthConfig =
   | { kind: 'refresh_token'; clientId: string; clientSecret: string; refreshToken: string }
@@ -42,13 +42,10 @@ export interface SalesforceAuthOptions {
   now?: () => Date;
   /** Reads the JWT private key; defaults to the file system. */
   readKey?: (path: string) => Promise<string>;
-}
-
-interface TokenResponse {
-  access_token: string;
-  instance_url: string;
-  id?: string;
-  refresh_token?: string;
+  /** Longest wait for one token answer (default 30 s); past it the attempt is retried like a dropped connection. */
+  tokenTimeoutMs?: number;
+  /** Aborts a token request, the wait between attempts and the wait for the refresh lock. */
+  signal?: AbortSignal;
 }
 
 const SESSION_KIND = 'access_token';
@@ -97,21 +94,51 @@ export function localRefreshLock(): RefreshLock {
   };
 }
 
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
 export class SalesforceAuth implements SessionProvider {
   private readonly opts: SalesforceAuthOptions;
-  private readonly oauth2: OAuth2;
+  private readonly tokenUrl: string;
   private readonly lock: RefreshLock;
   private session: SalesforceSession | undefined;
 
   constructor(opts: SalesforceAuthOptions) {
     this.opts = opts;
-    const a = opts.auth;
-    this.oauth2 = new OAuth2({
-      loginUrl: opts.loginUrl,
-      clientId: a.clientId,
-      ...('clientSecret' in a ? { clientSecret: a.clientSecret } : {}),
-    });
+    this.tokenUrl = `${opts.loginUrl.replace(/\/+$/, '')}/services/oauth2/token`;
     this.lock = opts.lock ?? localRefreshLock();
+  }
+
+  /** The client id and, when the flow has one, the secret: every grant sends them. */
+  private client(): Record<string, string> {
+    const a = this.opts.auth;
+    return {
+      client_id: a.clientId,
+      ...('clientSecret' in a && a.clientSecret ? { client_secret: a.clientSecret } : {}),
+    };
+  }
+
+  private post(form: Record<string, string>): Promise<TokenResponse> {
+    return requestToken(
+      this.tokenUrl,
+      { ...form, ...this.client() },
+      {
+        ...(this.opts.tokenTimeoutMs !== undefined ? { timeoutMs: this.opts.tokenTimeoutMs } : {}),
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      },
+    );
   }
 
   async current(): Promise<SalesforceSession> {
@@ -179,10 +206,11 @@ export class SalesforceAuth implements SessionProvider {
       const stored = this.opts.store ? await this.opts.store.load(REFRESH_KIND).catch(() => null) : null;
       const token = stored ?? a.refreshToken;
       try {
-        res = await this.token(() => this.oauth2.refreshToken(token));
+        res = await this.token(() => this.post({ grant_type: 'refresh_token', refresh_token: token }));
       } catch (e) {
         // A stored rotated token that no longer works: the configured one may have been replaced on purpose.
-        if (stored && stored !== a.refreshToken) res = await this.token(() => this.oauth2.refreshToken(a.refreshToken));
+        if (stored && stored !== a.refreshToken)
+          res = await this.token(() => this.post({ grant_type: 'refresh_token', refresh_token: a.refreshToken }));
         else throw e;
       }
       if (res.refresh_token && res.refresh_token !== token) {
@@ -190,7 +218,7 @@ export class SalesforceAuth implements SessionProvider {
         await this.saveQuietly(REFRESH_KIND, res.refresh_token);
       }
     } else if (a.kind === 'client_credentials') {
-      res = await this.token(() => this.oauth2.requestToken({ grant_type: 'client_credentials' }));
+      res = await this.token(() => this.post({ grant_type: 'client_credentials' }));
     } else if (a.kind === 'jwt') {
       const pem = await (this.opts.readKey ?? ((p) => readFile(p, 'utf8')))(a.privateKeyPath).catch((e: unknown) => {
         throw new AppError('CONFIG_INVALID', `cannot read the JWT private key: ${(e as Error).message}`, {
@@ -207,11 +235,9 @@ export class SalesforceAuth implements SessionProvider {
         },
         pem,
       );
-      res = await this.token(() =>
-        this.oauth2.requestToken({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }),
-      );
+      res = await this.token(() => this.post({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }));
     } else {
-      res = await this.token(() => this.oauth2.authenticate(a.username, a.password));
+      res = await this.token(() => this.post({ grant_type: 'password', username: a.username, password: a.password }));
     }
     const orgId = orgIdFromIdentityUrl(res.id);
     const userId = res.id?.split('/').filter(Boolean).pop();
@@ -225,40 +251,55 @@ export class SalesforceAuth implements SessionProvider {
     return session;
   }
 
-  /** One token request under the retry policy; OAuth errors (invalid_grant, ...) are auth failures, not retried. */
-  private async token(call: () => Promise<unknown>): Promise<TokenResponse> {
-    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  /**
+   * One token request under the retry policy: network failures, timeouts and 5xx are tried again with backoff;
+   * OAuth refusals (invalid_grant, invalid_client, ...) and other 4xx are auth failures, sent once. Whatever ends
+   * it, the message carries what the CRM said.
+   */
+  private async token(call: () => Promise<TokenResponse>): Promise<TokenResponse> {
+    const sleep = this.opts.sleep ?? ((ms: number) => abortableSleep(ms, this.opts.signal));
+    const where = `connections.${this.opts.connectionId}.auth`;
+    const what = `Salesforce ${this.opts.auth.kind} login for connection "${this.opts.connectionId}"`;
     for (let attempt = 1; ; attempt++) {
+      this.opts.signal?.throwIfAborted();
+      let failure: CallFailure;
+      let cause: unknown;
       try {
-        const res = (await call()) as TokenResponse;
+        const res = await call();
         if (!res?.access_token || !res.instance_url) {
-          throw new AppError('CRM_AUTH_FAILED', 'the token endpoint answered without an access token', {
-            where: `connections.${this.opts.connectionId}.auth`,
+          throw new AppError('CRM_AUTH_FAILED', `${what} failed: the token endpoint answered without an access token`, {
+            where,
           });
         }
         return res;
       } catch (e) {
-        if (e instanceof AppError) throw e;
-        const name = (e as { name?: string }).name ?? '';
-        const code = (e as { code?: string }).code;
-        const http = /^ERROR_HTTP_(\d{3})$/.exec(name);
-        const status = http ? Number(http[1]) : /^[a-z_]+$/.test(name) ? 400 : undefined;
-        const d = decideRetry(
-          { status, code, message: (e as Error).message },
-          { attempt, refreshed: true },
-          this.opts.retry,
-        );
-        if (d.action === 'retry') {
-          await sleep(d.delayMs);
-          continue;
-        }
-        const authFailure = status !== undefined && status >= 400 && status < 500;
-        throw new AppError(
-          authFailure ? 'CRM_AUTH_FAILED' : d.action === 'fail' ? d.code : 'CRM_AUTH_FAILED',
-          `Salesforce ${this.opts.auth.kind} login for connection "${this.opts.connectionId}" failed: ${name}: ${(e as Error).message}`,
-          { where: `connections.${this.opts.connectionId}.auth`, cause: e },
-        );
+        if (!(e instanceof TokenCallError)) throw e;
+        failure = e.failure;
+        cause = e;
       }
+      const d = decideRetry(failure, { attempt, refreshed: true }, this.opts.retry);
+      const words = failure.message ?? '';
+      if (d.action === 'retry') {
+        this.opts.log.warn(
+          { connection: this.opts.connectionId, attempt, delayMs: d.delayMs },
+          `salesforce: token request: ${d.reason}; retrying: ${words}`,
+        );
+        await sleep(d.delayMs);
+        continue;
+      }
+      const status = failure.status;
+      const refused = status !== undefined && status >= 400 && status < 500 && status !== 429;
+      const code = refused ? 'CRM_AUTH_FAILED' : d.action === 'fail' ? d.code : 'CRM_AUTH_FAILED';
+      const reason = refused
+        ? `the token endpoint refused it (${status}${failure.code ? ` ${failure.code}` : ''})`
+        : d.reason;
+      throw new AppError(code, `${what} failed: ${reason}: ${words}`, {
+        where,
+        cause,
+        retryable: d.action === 'fail' ? d.retryable && !refused : false,
+        ...(d.action === 'fail' && d.retryAfterSeconds !== undefined ? { retryAfterSeconds: d.retryAfterSeconds } : {}),
+        details: { status, crmCode: failure.code },
+      });
     }
   }
 }

@@ -47,16 +47,28 @@ export interface SalesforceClientOptions {
 /** Default for `requestTimeoutMs`. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 180_000;
 
-/** Rejects with an ETIMEDOUT network failure when `p` has not settled within `ms`. */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * Rejects with an ETIMEDOUT network failure when `p` has not settled within `ms`, and with the signal's reason as
+ * soon as it aborts (jsforce's request takes no signal: a stop must not wait for the answer).
+ */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(Object.assign(new Error(`${what}: no complete answer within ${ms} ms`), { code: 'ETIMEDOUT' })),
       ms,
     );
+    if (signal) {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([p, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  });
 }
 
 export interface QueryResult<T> {
@@ -208,10 +220,12 @@ export class SalesforceClient {
           ) as Promise<T>,
           this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
           `Salesforce ${method} ${path.split('?')[0]}`,
+          this.opts.signal,
         );
         this.observe(captured);
         return result;
       } catch (err) {
+        if (this.opts.signal?.aborted) throw this.opts.signal.reason;
         this.observe(captured);
         // A timed-out answer may have sent its status line already: it is still a network failure, not a 200.
         const timedOut = (err as { code?: unknown }).code === 'ETIMEDOUT';

@@ -40,6 +40,8 @@ export interface SalesforceConnectorOptions {
   signal?: AbortSignal;
   /** Longest wait for one complete answer (see SalesforceClientOptions). */
   requestTimeoutMs?: number;
+  /** Longest wait for one token answer (default 30 s, see token.ts). */
+  tokenTimeoutMs?: number;
 }
 
 const DURATION_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
@@ -70,6 +72,8 @@ export class SalesforceConnector implements Connector {
         ...(opts.store ? { store: opts.store } : {}),
         ...(opts.lock ? { lock: opts.lock } : {}),
         ...(opts.retry ? { retry: opts.retry } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.tokenTimeoutMs !== undefined ? { tokenTimeoutMs: opts.tokenTimeoutMs } : {}),
       });
     this.client = new SalesforceClient({
       apiVersion: c.apiVersion,

@@ -38,6 +38,8 @@ export interface OrgUnitInfo {
   name: string;
   parentId: string | null;
   managerPersonId: number | null;
+  /** Where the unit comes from: RevOps' org file wins over the CRM's `ManagerId` for the rep's manager. */
+  source: 'crm' | 'file';
 }
 
 /** A quota row, owner mapped to a rep key or an org unit. */
@@ -165,7 +167,7 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
   }
   const unitRows = await db
     .selectFrom('org_units')
-    .select(['id', 'kind', 'name', 'parent_id', 'manager_person_id'])
+    .select(['id', 'kind', 'name', 'parent_id', 'manager_person_id', 'source'])
     .execute();
   const units = new Map<string, OrgUnitInfo>();
   for (const u of unitRows)
@@ -175,6 +177,7 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
       name: u.name,
       parentId: u.parent_id === null ? null : String(u.parent_id),
       managerPersonId: u.manager_person_id,
+      source: u.source,
     });
   const mRows = await db
     .selectFrom('memberships')

@@ -22,10 +22,12 @@ export function describeSubject(model: MetricsModel, subject: SubjectRef): Subje
     const m = membershipOn(model.memberships, subject.id, model.asOf);
     const team = m ? units.get(m.teamId) : undefined;
     const region = m && m.regionId !== 'none' ? units.get(m.regionId) : undefined;
-    // The person who receives the rep's alert tasks: the manager the rep's CRM user names (the first connection
-    // that names one, as task delivery picks it); else the team's manager (org file or CRM hierarchy).
-    let manager: string | null = null;
-    for (const u of rep?.users ?? []) {
+    // The person who receives the rep's alert tasks (alert delivery picks them by the same rule): the manager of
+    // the rep's team in an org file (it wins); else the manager the rep's CRM user names (the first connection that
+    // names one); else the team's manager the CRM hierarchy chose.
+    const teamManager = team && team.managerPersonId !== rep?.personId ? team.managerPersonId : null;
+    let manager: string | null = team?.source === 'file' ? personName(model, teamManager) : null;
+    for (const u of manager === null ? (rep?.users ?? []) : []) {
       if (u.managerExternalId === null) continue;
       const key = model.data.ownerToRep.get(`${u.connectionId}:${u.managerExternalId}`);
       const mgr = key === undefined ? undefined : model.data.reps.get(key);
@@ -34,7 +36,7 @@ export function describeSubject(model: MetricsModel, subject: SubjectRef): Subje
         break;
       }
     }
-    manager ??= team ? personName(model, team.managerPersonId) : null;
+    manager ??= personName(model, teamManager);
     return {
       type: 'rep',
       id: subject.id,

@@ -8,7 +8,7 @@
  * without `crm_task_id`, which the next delivery sends again; the CRM finds the task by its key instead of
  * making a second one.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { FiscalCalendar } from '../../config/calendar.ts';
 import type { AlertTask } from '../../connectors/types.ts';
 import type { AlertSeverity, Database } from '../../db/schema.ts';
@@ -107,29 +107,50 @@ async function repTargets(
     .filter((s) => s.startsWith(`${connectionId}:`))
     .map((s) => s.slice(connectionId.length + 1));
   if (personIds.length === 0 && direct.length === 0) return out;
-  const rows = await db
-    .selectFrom('reps as r')
-    .leftJoin('reps as m', (j) =>
-      j.onRef('m.connection_id', '=', 'r.connection_id').onRef('m.external_id', '=', 'r.manager_external_id'),
-    )
-    .select([
-      'r.connection_id',
-      'r.external_id',
-      'r.person_id',
-      'r.name',
-      'r.manager_external_id',
-      'm.person_id as manager_person_id',
-    ])
-    .where('r.is_deleted', '=', false)
-    .where((eb) =>
-      eb.or([
-        ...(personIds.length > 0 ? [eb('r.person_id', 'in', personIds)] : []),
-        ...(direct.length > 0
-          ? [eb.and([eb('r.connection_id', '=', connectionId), eb('r.external_id', 'in', direct)])]
-          : []),
-      ]),
-    )
-    .execute();
+  // The recipient is the manager the reports name for the rep (metrics/engine/subjects.ts, same rule): the manager
+  // of the rep's team in an org file (it wins); else the user the rep's `ManagerId` names; else the manager the
+  // CRM hierarchy chose for the team. Each as the user they are in this CRM. docs/metrics.md, "Teams and regions".
+  const rows = (
+    await sql<{
+      connection_id: string;
+      external_id: string;
+      person_id: number | null;
+      name: string;
+      crm_manager_external_id: string | null;
+      crm_manager_person_id: number | null;
+      team_manager_external_id: string | null;
+      team_manager_person_id: number | null;
+      team_from_file: boolean | null;
+    }>`
+      select r.connection_id, r.external_id, r.person_id, r.name,
+        r.manager_external_id as crm_manager_external_id, m.person_id as crm_manager_person_id,
+        tm.external_id as team_manager_external_id, tm.person_id as team_manager_person_id,
+        ou.source = 'file' as team_from_file
+      from reps r
+      left join reps m on m.connection_id = r.connection_id and m.external_id = r.manager_external_id
+      left join memberships ms on ms.person_id = r.person_id and ms.valid_to is null
+      left join org_units ou on ou.id = ms.org_unit_id and ou.manager_person_id is distinct from r.person_id
+      left join lateral (
+        select t.external_id, t.person_id from reps t
+        where t.connection_id = r.connection_id and t.person_id = ou.manager_person_id and not t.is_deleted
+        order by t.is_active desc, t.external_id limit 1
+      ) tm on true
+      where not r.is_deleted and (
+        ${personIds.length > 0 ? sql`r.person_id in (${sql.join(personIds)})` : sql`false`}
+        or ${direct.length > 0 ? sql`(r.connection_id = ${connectionId} and r.external_id in (${sql.join(direct)}))` : sql`false`}
+      )`.execute(db)
+  ).rows.map((r) => {
+    const fileFirst = r.team_from_file === true && r.team_manager_external_id !== null;
+    const crm = !fileFirst && r.crm_manager_external_id !== null;
+    return {
+      connection_id: r.connection_id,
+      external_id: r.external_id,
+      person_id: r.person_id,
+      name: r.name,
+      manager_external_id: crm ? r.crm_manager_external_id : r.team_manager_external_id,
+      manager_person_id: crm ? r.crm_manager_person_id : r.team_manager_person_id,
+    };
+  });
   const rank = (c: string) => {
     const i = order.indexOf(c);
     return i === -1 ? order.length : i;

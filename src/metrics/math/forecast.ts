@@ -13,6 +13,7 @@
  */
 import { AppError } from '../../errors.ts';
 import { Dec } from '../../util/money.ts';
+import { mulberry32 } from '../../util/random.ts';
 import type { Maybe } from './types.ts';
 import { none, some } from './types.ts';
 
@@ -46,7 +47,7 @@ export interface ForecastResult {
   probabilityToHitQuota: Maybe<Dec>;
 }
 
-export { mulberry32 } from '../../util/random.ts';
+export { mulberry32 };
 
 /** 1-based nearest rank of percentile k among n sorted values, as an index. */
 export function nearestRankIndex(k: number, n: number): number {
@@ -206,4 +207,90 @@ export function simulateForecast(input: ForecastInput): ForecastResult {
   const trials = input.trials ?? 10_000;
   const seed = input.seed ?? 1;
   return forecastFromTotals(input.actual, input.quota, trialTotals(input.deals, trials, seed), seed);
+}
+
+/**
+ * The shared period shock of each trial, `sigma * z_t` with `z_t` standard normal (Box-Muller over one mulberry32
+ * stream seeded by the forecast seed alone): the same in every subject of a period, so groups still add up.
+ */
+export function shockTable(seed: number, trials: number, sigma: number): Float64Array {
+  checkTrials(trials);
+  const out = new Float64Array(trials);
+  if (sigma === 0) return out;
+  const next = mulberry32(hashInto(seed ^ 0x5bd1e995, 'shock'));
+  const rand = () => next() / 4294967296;
+  for (let t = 0; t < trials; t += 2) {
+    // 1 - u keeps the logarithm's argument in (0, 1].
+    const r = Math.sqrt(-2 * Math.log(1 - rand()));
+    const a = 2 * Math.PI * rand();
+    out[t] = sigma * r * Math.cos(a);
+    if (t + 1 < trials) out[t + 1] = sigma * r * Math.sin(a);
+  }
+  return out;
+}
+
+/** `sigmoid(logit(p) + shock)`; 0 and 1 stay where they are. */
+export function shockedProbability(p: number, shock: number): number {
+  if (p <= 0 || p >= 1 || shock === 0) return p;
+  return 1 / (1 + ((1 - p) / p) * Math.exp(-shock));
+}
+
+/**
+ * Adds one deal's won cents to each trial's total under the shared shock: in trial t it wins when its own uniform
+ * draw falls under `sigmoid(logit(p) + shocks[t])`. With no shock this is `addDealTrials`, draw for draw.
+ */
+export function addShockedDealTrials(
+  totals: Float64Array,
+  streamSeed: number,
+  cents: number,
+  p: number,
+  shocks: Float64Array,
+): void {
+  if (cents === 0 || p <= 0) return;
+  let state = streamSeed >>> 0;
+  const n = totals.length;
+  const odds = (1 - p) / p;
+  for (let t = 0; t < n; t++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(state ^ (state >>> 15), state | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    const s = shocks[t] as number;
+    const pt = p >= 1 ? 1 : s === 0 ? p : 1 / (1 + odds * Math.exp(-s));
+    if ((x ^ (x >>> 14)) >>> 0 < Math.floor(pt * 4294967296)) totals[t] = (totals[t] as number) + cents;
+  }
+}
+
+/** Knuth's product-of-uniforms Poisson draw (the means here are a rep's deals a period: small). */
+function poisson(lambda: number, rand: () => number): number {
+  const limit = Math.exp(-lambda);
+  let k = 0;
+  let prod = rand();
+  while (prod > limit) {
+    k++;
+    prod *= rand();
+  }
+  return k;
+}
+
+/**
+ * Adds a compound Poisson term to each trial: a Poisson(lambda) count of amounts drawn uniformly from `cents`.
+ * One stream per term (seed it with the owner), so the term is the same wherever the owner is summed.
+ */
+export function addNewPipelineTrials(
+  totals: Float64Array,
+  streamSeed: number,
+  lambda: number,
+  cents: readonly number[],
+): void {
+  if (!(lambda > 0) || cents.length === 0) return;
+  if (!Number.isFinite(lambda) || lambda > 500)
+    throw new AppError('INTERNAL', `new-pipeline mean ${lambda} is outside what one rep's history can give`);
+  const next = mulberry32(streamSeed);
+  const rand = () => next() / 4294967296;
+  for (let t = 0; t < totals.length; t++) {
+    const count = poisson(lambda, rand);
+    let add = 0;
+    for (let i = 0; i < count; i++) add += cents[Math.floor(rand() * cents.length)] as number;
+    totals[t] = (totals[t] as number) + add;
+  }
 }

@@ -10,6 +10,7 @@ import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
+import type { MetricsModel } from '../metrics/engine/model.ts';
 import { findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
@@ -79,6 +80,16 @@ export async function buildReport(
 ): Promise<JsonObject> {
   const r = resolveRequest(engine, req);
   const model = await engine.loadModel(r.asOf, [...r.history, r.period]);
+  return buildReportFrom(db, model, r, req);
+}
+
+/** Builds the document of a resolved request from a model loaded for its as-of date and periods. */
+export async function buildReportFrom(
+  db: Kysely<Database>,
+  model: MetricsModel,
+  r: ResolvedRequest,
+  req: ReportRequest,
+): Promise<JsonObject> {
   const ctx: ReportContext = { db, model, period: r.period, historyPeriods: r.history, explain: req.explain ?? false };
   const scope = (): SubjectRef =>
     req.team !== undefined

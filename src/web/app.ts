@@ -6,15 +6,20 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Kysely } from 'kysely';
+import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import { ReportReader } from '../reports/read-model.ts';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
+import { openApiDocument } from './openapi.ts';
 import {
+  type AccessPolicy,
   assertRoutePolicy,
   checkAccess,
   databaseSubtree,
   type RouteDef,
+  type RouteDoc,
   type RouteModule,
   type SubtreeResolver,
   type WebContext,
@@ -22,6 +27,7 @@ import {
 } from './policy.ts';
 import { apiV1Routes } from './routes/api-v1.ts';
 import { healthRoutes } from './routes/health.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { authenticate } from './tokens.ts';
 
 export interface WebAppOptions {
@@ -31,12 +37,24 @@ export interface WebAppOptions {
   modules?: readonly RouteModule[];
   /** Who is in whose subtree; defaults to the warehouse org tree. */
   subtree?: SubtreeResolver;
+  /** The config the reports are computed with; without it the report routes answer 503. */
+  config?: Config;
+  /** The report read model; by default one is made from `config`. */
+  reports?: ReportReader;
 }
 
 export interface WebApp {
   app: Hono<WebEnv>;
   /** Every route and its policy, e.g. for a start-up log line or an audit. */
-  routes: readonly { method: string; path: string; policy: string }[];
+  routes: readonly RegisteredRoute[];
+  reports: ReportReader | null;
+}
+
+export interface RegisteredRoute {
+  method: string;
+  path: string;
+  policy: AccessPolicy;
+  doc?: RouteDoc;
 }
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -46,6 +64,7 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   TOKEN_NOT_FOUND: 404,
   USAGE: 400,
   CONFIG_INVALID: 400,
+  CALENDAR_INVALID: 400,
   JOB_PAYLOAD_INVALID: 400,
   DB_UNAVAILABLE: 503,
 };
@@ -55,27 +74,41 @@ export function createWebApp(options: WebAppOptions): WebApp {
   const { db } = options;
   const logger = options.logger ?? silentLogger;
   const subtree = options.subtree ?? databaseSubtree(db);
+  const reports = options.reports ?? (options.config ? new ReportReader({ db, config: options.config, logger }) : null);
   const app = new Hono<WebEnv>();
-  const routes: { method: string; path: string; policy: string }[] = [];
+  const routes: RegisteredRoute[] = [];
 
   app.use('*', async (c, next) => {
     c.set('db', db);
     c.set('logger', logger);
     c.set('principal', null);
+    c.set('reports', reports);
     await next();
   });
 
   const registrar = {
     route(def: RouteDef) {
       assertRoutePolicy(def);
-      routes.push({ method: def.method, path: def.path, policy: def.policy });
+      routes.push({ method: def.method, path: def.path, policy: def.policy, ...(def.doc ? { doc: def.doc } : {}) });
       app.on(def.method, def.path, async (c) => {
         await enforce(c, def, subtree);
-        return def.handler(c);
+        const res = await def.handler(c);
+        // Anything behind a token is about someone or holds a secret: no shared or browser cache may keep it.
+        if (def.policy !== 'public') res.headers.set('Cache-Control', 'no-store');
+        return res;
       });
     },
   };
-  for (const module of [healthRoutes, apiV1Routes, ...(options.modules ?? [])]) module(registrar);
+  const openApi: RouteModule = (r) =>
+    r.route({
+      method: 'GET',
+      path: '/api/v1/openapi.json',
+      policy: 'public',
+      doc: { summary: 'This document: every route of the server, its access policy and its parameters.' },
+      handler: (c) => c.json(openApiDocument(routes)),
+    });
+  for (const module of [healthRoutes, apiV1Routes, reportRoutes, openApi, ...(options.modules ?? [])])
+    module(registrar);
 
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404),
@@ -86,13 +119,14 @@ export function createWebApp(options: WebAppOptions): WebApp {
       if (status >= 500) logger.error({ err, code: err.code, path: c.req.path }, 'request failed');
       const message = status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.toUserString();
       if (err.code === 'AUTH_REQUIRED') c.header('WWW-Authenticate', 'Bearer');
+      c.header('Cache-Control', 'no-store');
       return c.json({ error: { code: err.code, message } }, status);
     }
     logger.error({ err, path: c.req.path }, 'unexpected error in a request');
     return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
   });
 
-  return { app, routes };
+  return { app, routes, reports };
 }
 
 async function enforce(c: WebContext, def: RouteDef, subtree: SubtreeResolver): Promise<void> {

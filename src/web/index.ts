@@ -1,10 +1,11 @@
 /** The web surface: app factory, server, access policies and API tokens. */
-export { createWebApp, type WebApp, type WebAppOptions } from './app.ts';
+export { createWebApp, type RegisteredRoute, type WebApp, type WebAppOptions } from './app.ts';
 export {
   ACCESS_POLICIES,
   type AccessPolicy,
   databaseSubtree,
   type RouteDef,
+  type RouteDoc,
   type RouteModule,
   type RouteRegistrar,
   type SubtreeResolver,

@@ -13,6 +13,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import type { ReportReader } from '../reports/read-model.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import type { Principal } from './tokens.ts';
@@ -26,6 +27,8 @@ export interface WebEnv extends Env {
     logger: Logger;
     /** Set by the policy check for token-authenticated routes; null on public and webhook routes. */
     principal: Principal | null;
+    /** The report read model; null when the app was built without a config (then report routes answer 503). */
+    reports: ReportReader | null;
   };
 }
 
@@ -45,6 +48,18 @@ export interface RouteDef {
   subject?: (c: WebContext) => string | undefined;
   /** Required for `signed-webhook`. */
   verify?: WebhookVerifier;
+  /** What the OpenAPI document says of the route. */
+  doc?: RouteDoc;
+}
+
+/** A route's description for `/api/v1/openapi.json`. */
+export interface RouteDoc {
+  summary: string;
+  description?: string;
+  tags?: string[];
+  query?: { name: string; description: string; required?: boolean; schema?: Record<string, unknown> }[];
+  /** The media type of a 200 answer; default application/json. */
+  produces?: string;
 }
 
 export interface RouteRegistrar {

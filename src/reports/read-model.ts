@@ -1,0 +1,161 @@
+/**
+ * The read model behind the web API and the agent tools: report documents built by the CLI's own builder
+ * (`buildReport`), kept while the stored snapshots say nothing moved.
+ *
+ * A request names a kind, its options and an as-of date. Its document is kept under a freshness stamp read in one
+ * statement: the newest `computed_at` of `metric_snapshots` (the engine writes a snapshot whenever a figure moves),
+ * the newest sync run, the open alerts and the people tables' fingerprint. While the stamp is unchanged, a repeated
+ * request is answered from memory (the current period no longer reloads the warehouse per request); once it moves,
+ * the next request builds again, loading the warehouse once for all kinds of that date and period. A past date is
+ * built the same way as the CLI builds it, so the API's JSON is the CLI's JSON byte for byte.
+ */
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { Config } from '../config/schema.ts';
+import type { Database } from '../db/schema.ts';
+import { MetricsEngine } from '../metrics/engine/engine.ts';
+import { PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
+import type { MetricsModel } from '../metrics/engine/model.ts';
+import { today } from '../util/date.ts';
+import type { Logger } from '../util/log.ts';
+import type { JsonObject } from './document.ts';
+import { renderReport } from './render.ts';
+import { buildReportFrom, type ReportRequest, type ResolvedRequest, resolveRequest } from './report.ts';
+
+export interface ReportAnswer {
+  doc: JsonObject;
+  /** The document as `report <kind> --format json` prints it. */
+  json: string;
+  /** The model the document was built from (for access checks and tools that look further). */
+  model: MetricsModel;
+  resolved: ResolvedRequest;
+  /** Whether the answer came from memory. */
+  cached: boolean;
+}
+
+interface Entry {
+  stamp: string;
+  doc: JsonObject;
+  json: string;
+  model: MetricsModel;
+  resolved: ResolvedRequest;
+}
+
+export interface ReportReaderOptions {
+  db: Kysely<Database>;
+  config: Config;
+  logger?: Logger;
+  /** Documents kept at most (least recently used go first). Default 256. */
+  maxDocuments?: number;
+  /** Characters of JSON kept at most across documents. Default 256 million (about 256 MB). */
+  maxChars?: number;
+}
+
+/** One instance per process: it owns the cache. */
+export class ReportReader {
+  readonly engine: MetricsEngine;
+  private readonly db: Kysely<Database>;
+  private readonly docs = new Map<string, Entry>();
+  private chars = 0;
+  private readonly maxDocuments: number;
+  private readonly maxChars: number;
+  /** Models by as-of date and period window, each under the stamp it was loaded at. */
+  private readonly models = new Map<string, { stamp: string; model: Promise<MetricsModel> }>();
+  private readonly building = new Map<string, Promise<Entry>>();
+  /** Counters for /metrics. */
+  readonly stats = { hits: 0, builds: 0, modelLoads: 0 };
+
+  constructor(options: ReportReaderOptions) {
+    this.db = options.db;
+    this.engine = new MetricsEngine({ db: options.db, config: options.config, logger: options.logger });
+    this.maxDocuments = options.maxDocuments ?? 256;
+    this.maxChars = options.maxChars ?? 256_000_000;
+  }
+
+  /** Today in the configured time zone (the default as-of date). */
+  today(): string {
+    return today(this.engine.settings.timezone);
+  }
+
+  /** What, if it moved, means a kept document may be out of date. One round trip. */
+  async stamp(): Promise<string> {
+    const r = await sql<{ s: string }>`select concat_ws('|',
+        (select max(computed_at)::text from metric_snapshots),
+        (select concat_ws(',', max(id), max(finished_at)) from sync_runs),
+        (select md5(coalesce(string_agg(concat_ws(',', id, status, severity, updated_at), ';' order by id), ''))
+           from alerts where status <> 'resolved'),
+        ${PEOPLE_FINGERPRINT}) as s`.execute(this.db);
+    return (r.rows[0] as { s: string }).s;
+  }
+
+  /** The document of a request, built as the CLI builds it or taken from memory while the stamp holds. */
+  async read(req: ReportRequest): Promise<ReportAnswer> {
+    const resolved = resolveRequest(this.engine, req);
+    const key = JSON.stringify([
+      req.kind,
+      req.rep?.trim().toLowerCase() ?? null,
+      req.team?.trim().toLowerCase() ?? null,
+      req.region?.trim().toLowerCase() ?? null,
+      resolved.period.id,
+      resolved.asOf,
+      req.explain ?? false,
+      req.by ?? null,
+    ]);
+    const stamp = await this.stamp();
+    const kept = this.docs.get(key);
+    if (kept && kept.stamp === stamp) {
+      this.stats.hits++;
+      // Most recently used last, so eviction takes the oldest.
+      this.docs.delete(key);
+      this.docs.set(key, kept);
+      return { ...kept, cached: true };
+    }
+    const flightKey = `${key}@${stamp}`;
+    let flight = this.building.get(flightKey);
+    if (!flight) {
+      flight = this.build(req, resolved, stamp).finally(() => this.building.delete(flightKey));
+      this.building.set(flightKey, flight);
+    }
+    const entry = await flight;
+    this.keep(key, entry);
+    return { ...entry, cached: false };
+  }
+
+  /** The model of a date and period window under the current stamp (loaded once, shared by every kind). */
+  async model(resolved: ResolvedRequest, stamp?: string): Promise<MetricsModel> {
+    const s = stamp ?? (await this.stamp());
+    const key = `${resolved.asOf}:${[...resolved.history, resolved.period].map((p) => p.id).join(',')}`;
+    const kept = this.models.get(key);
+    if (kept && kept.stamp === s) return kept.model;
+    this.stats.modelLoads++;
+    const model = this.engine.loadModel(resolved.asOf, [...resolved.history, resolved.period]);
+    // A failed load is not kept: the next request tries again.
+    model.catch(() => this.models.delete(key));
+    this.models.set(key, { stamp: s, model });
+    // Models are large: keep the three most recent windows (today's, and a couple of past dates being browsed).
+    while (this.models.size > 3) this.models.delete(this.models.keys().next().value as string);
+    return model;
+  }
+
+  private async build(req: ReportRequest, resolved: ResolvedRequest, stamp: string): Promise<Entry> {
+    this.stats.builds++;
+    const model = await this.model(resolved, stamp);
+    const doc = await buildReportFrom(this.db, model, resolved, req);
+    return { stamp, doc, json: renderReport('json', req.kind, doc), model, resolved };
+  }
+
+  private keep(key: string, entry: Entry): void {
+    const old = this.docs.get(key);
+    if (old) {
+      this.chars -= old.json.length;
+      this.docs.delete(key);
+    }
+    this.docs.set(key, entry);
+    this.chars += entry.json.length;
+    while (this.docs.size > this.maxDocuments || (this.chars > this.maxChars && this.docs.size > 1)) {
+      const [oldest, e] = this.docs.entries().next().value as [string, Entry];
+      this.docs.delete(oldest);
+      this.chars -= e.json.length;
+    }
+  }
+}

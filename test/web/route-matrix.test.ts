@@ -1,0 +1,151 @@
+/**
+ * The role-by-route matrix, generated from the route registry: every registered route must have a row here (a new
+ * route without one fails the first test), and each row is asked by every kind of caller (no token, a malformed
+ * one, a revoked one, an admin, two managers with different subtrees, two reps), including query parameters that
+ * name another rep or team. The org is the golden warehouse: Dana manages the region West and its teams; Mia
+ * manages only the team West Mid (Emily; Tom left it for West Enterprise on 2026-05-15); Sarah is in West
+ * Enterprise.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.ts';
+import { createWebApp } from '../../src/web/app.ts';
+import { createApiToken, revokeApiToken } from '../../src/web/tokens.ts';
+import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+
+const config = validateConfig({ calendar: { timezone: 'America/New_York' }, forecast: { trials: 200 } });
+const WHEN = 'period=FY2026-Q2&asOf=2026-06-12';
+
+const CALLERS = ['none', 'malformed', 'revoked', 'admin', 'dana', 'mia', 'sarah', 'emily'] as const;
+type Caller = (typeof CALLERS)[number];
+type Expect = Partial<Record<Caller, number>>;
+
+const ANON = { none: 401, malformed: 401, revoked: 401 } as const;
+const all = (status: number): Expect => Object.fromEntries(CALLERS.map((c) => [c, status]));
+const tokens = (e: Omit<Expect, keyof typeof ANON>): Expect => ({ ...ANON, ...e });
+const ONLY_ADMIN = tokens({ admin: 200, dana: 403, mia: 403, sarah: 403, emily: 403 });
+const ANY_TOKEN = tokens({ admin: 200, dana: 200, mia: 200, sarah: 200, emily: 200 });
+const DANA = tokens({ admin: 200, dana: 200, mia: 403, sarah: 403, emily: 403 });
+const DANA_MIA = tokens({ admin: 200, dana: 200, mia: 200, sarah: 403, emily: 403 });
+
+/** Every route of the registry, by `METHOD path`: the queries asked and the status each caller gets. */
+const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
+  'GET /healthz': [{ query: '', expect: all(200) }],
+  'GET /readyz': [{ query: '', expect: all(200) }],
+  'GET /api/v1/openapi.json': [{ query: '', expect: all(200) }],
+  'GET /api/v1/whoami': [{ query: '', expect: ANY_TOKEN }],
+  'GET /api/v1/admin/tokens': [{ query: '', expect: ONLY_ADMIN }],
+  'GET /api/v1/reports/rep': [
+    {
+      query: 'rep=sarah.chen@example.com',
+      expect: tokens({ admin: 200, dana: 200, mia: 403, sarah: 200, emily: 403 }),
+    },
+    {
+      query: 'rep=EMILY.WHITE@example.com',
+      expect: tokens({ admin: 200, dana: 200, mia: 200, sarah: 403, emily: 200 }),
+    },
+    { query: 'rep=dana.manager@example.com', expect: DANA },
+  ],
+  'GET /api/v1/reports/team': [
+    { query: 'team=West Enterprise', expect: DANA },
+    { query: 'team=west mid', expect: DANA_MIA },
+  ],
+  'GET /api/v1/reports/region': [{ query: 'region=West', expect: DANA }],
+  'GET /api/v1/reports/org': [{ query: '', expect: ONLY_ADMIN }],
+  'GET /api/v1/reports/leaderboard': [
+    { query: '', expect: ANY_TOKEN },
+    { query: 'team=West Enterprise', expect: ANY_TOKEN },
+  ],
+  'GET /api/v1/reports/trends': [
+    { query: 'team=West Mid', expect: DANA_MIA },
+    { query: 'region=West', expect: DANA },
+    { query: '', expect: ONLY_ADMIN },
+  ],
+  'GET /api/v1/reports/alerts': [{ query: '', expect: ANY_TOKEN }],
+};
+
+let t: TestDatabase;
+let web: ReturnType<typeof createWebApp>;
+const header: Partial<Record<Caller, string>> = {};
+
+beforeAll(async () => {
+  t = await goldenWarehouse();
+  const mia = await t.db
+    .insertInto('persons')
+    .values({ email: 'mia.mid@example.com', name: 'Mia Ortiz' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await t.db.updateTable('org_units').set({ manager_person_id: mia.id }).where('name', '=', 'West Mid').execute();
+  const bearer = async (o: Parameters<typeof createApiToken>[1]) => `Bearer ${(await createApiToken(t.db, o)).token}`;
+  header.admin = await bearer({ role: 'admin' });
+  header.dana = await bearer({ role: 'manager', subject: 'dana.manager@example.com' });
+  header.mia = await bearer({ role: 'manager', subject: 'mia.mid@example.com' });
+  header.sarah = await bearer({ role: 'rep', subject: 'sarah.chen@example.com' });
+  header.emily = await bearer({ role: 'rep', subject: 'emily.white@example.com' });
+  header.malformed = 'Bearer qt_not-a-token';
+  const revoked = await createApiToken(t.db, { role: 'admin' });
+  await revokeApiToken(t.db, revoked.id);
+  header.revoked = `Bearer ${revoked.token}`;
+  web = createWebApp({ db: t.db, config });
+}, 60_000);
+afterAll(() => t.drop());
+
+async function ask(caller: Caller, path: string): Promise<Response> {
+  const h = header[caller];
+  return web.app.request(path, h ? { headers: { authorization: h } } : {});
+}
+
+describe('the role-by-route matrix', () => {
+  it('has a row for every registered route and no row for a route that is not registered', () => {
+    expect(Object.keys(MATRIX).sort()).toEqual(web.routes.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('gives every caller the status of its row, on every route', async () => {
+    const wrong: string[] = [];
+    for (const route of web.routes) {
+      for (const row of MATRIX[`${route.method} ${route.path}`] ?? []) {
+        const query = [row.query, route.path.startsWith('/api/v1/reports/') ? WHEN : '']
+          .filter(Boolean)
+          .join('&')
+          .replace(/ /g, '%20');
+        const path = query ? `${route.path}?${query}` : route.path;
+        for (const caller of CALLERS) {
+          const want = row.expect[caller];
+          if (want === undefined) continue;
+          const res = await ask(caller, path);
+          if (res.status !== want) wrong.push(`${caller} ${route.method} ${path}: ${res.status}, expected ${want}`);
+          if (res.status === 401 || res.status === 403) {
+            const body = (await res.json()) as { error: { code: string } };
+            expect(body.error.code).toBe(res.status === 401 ? 'AUTH_REQUIRED' : 'AUTH_FORBIDDEN');
+          } else await res.arrayBuffer();
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  }, 120_000);
+});
+
+describe('what each caller sees of a shared report', () => {
+  it('shows a rep the leaderboard with names and ranks only, their own entry whole', async () => {
+    const res = await ask('sarah', `/api/v1/reports/leaderboard?${WHEN}`);
+    const doc = (await res.json()) as { entries: { rank: number; subject: { name: string }; actual?: string }[] };
+    const sarah = doc.entries.find((e) => e.subject.name === 'Sarah Chen');
+    const others = doc.entries.filter((e) => e.subject.name !== 'Sarah Chen');
+    expect(sarah?.actual).toBe('522000.00');
+    expect(others.length).toBeGreaterThan(0);
+    for (const e of others) expect(Object.keys(e).sort()).toEqual(['rank', 'subject']);
+    expect(JSON.stringify(others)).not.toMatch(/@example\.com|actual|quota|pipeline/);
+  });
+
+  it("shows a manager their subtree's leaderboard entries whole and the rest as names and ranks", async () => {
+    const res = await ask('mia', `/api/v1/reports/leaderboard?${WHEN}`);
+    const doc = (await res.json()) as { entries: { subject: { name: string }; actual?: string }[] };
+    const whole = doc.entries.filter((e) => e.actual !== undefined).map((e) => e.subject.name);
+    expect(whole).toEqual(['Emily White']);
+  });
+
+  it('answers a manager the same document as an admin inside their subtree', async () => {
+    const path = `/api/v1/reports/team?team=West%20Mid&${WHEN}`;
+    expect(await (await ask('mia', path)).text()).toBe(await (await ask('admin', path)).text());
+  });
+});

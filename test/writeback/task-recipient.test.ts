@@ -14,8 +14,8 @@ import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { syncOrgModel } from '../../src/metrics/engine/org-model.ts';
 import { buildReport } from '../../src/reports/report.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
-import { deliverAlertTasks } from '../../src/writeback/alert-tasks.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { deliverAlertTasks } from '../../src/writeback/alert-tasks.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 

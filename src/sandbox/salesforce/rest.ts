@@ -16,6 +16,8 @@ import { formatSfDateTime, idChecksum, parseSfDateTime, type SalesforceStore } f
 export interface Reply {
   status: number;
   body?: unknown;
+  /** A body sent as it is (the Bulk API's CSV) instead of `body` as JSON; its content-type goes in `headers`. */
+  text?: string;
   headers?: Record<string, string>;
   /** For the request log: how many records the body carries. */
   records?: number;

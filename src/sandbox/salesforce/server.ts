@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isAppError } from '../../errors.ts';
 import type { SandboxAuth } from './auth.ts';
+import { BulkQueryApi } from './bulk.ts';
 import type { ActiveFault, FaultInjector, FaultRule } from './faults.ts';
 import type { RequestLog, RequestLogEntry } from './request-log.ts';
 import { errorReply, ReadApi, type Reply } from './rest.ts';
@@ -45,12 +46,14 @@ const JSON_TYPE = 'application/json;charset=UTF-8';
 export class SalesforceSandboxServer {
   readonly server: Server;
   readonly read: ReadApi;
+  readonly bulk: BulkQueryApi;
   apiUsed = 0;
   apiLimit: number;
   private baseUrl = '';
 
   constructor(private readonly o: SandboxServerOptions) {
     this.read = new ReadApi(o.store);
+    this.bulk = new BulkQueryApi(o.store, () => o.store.integrationUserId);
     this.apiLimit = o.apiLimit ?? 100_000;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => {
@@ -114,9 +117,9 @@ export class SalesforceSandboxServer {
     this.finishLog(entry, reply, fault);
     if (fault?.kind === 'drop') {
       // Headers and half the body, then the socket goes away: the client sees a reset mid-response.
-      const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
+      const body = reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
       res.writeHead(reply.status, {
-        'content-type': JSON_TYPE,
+        ...(reply.text === undefined ? { 'content-type': JSON_TYPE } : {}),
         'content-length': String(Buffer.byteLength(body)),
         ...reply.headers,
       });
@@ -201,15 +204,28 @@ export class SalesforceSandboxServer {
       if (a) return this.read.queryMore(a, version, queryOptions);
       return this.read.query(url.searchParams.get('q'), version, head === 'queryAll', queryOptions);
     }
-    if (head === 'limits' && method === 'GET') {
+    if (head === 'limits' && a === 'recordCount' && !b && method === 'GET') {
+      return this.bulk.recordCount(url.searchParams.get('sObjects'));
+    }
+    if (head === 'limits' && !a && method === 'GET') {
       return {
         status: 200,
         body: {
           DailyApiRequests: { Max: this.apiLimit, Remaining: Math.max(0, this.apiLimit - this.apiUsed) },
           DailyBulkApiBatches: { Max: 15000, Remaining: 15000 },
-          DailyBulkV2QueryJobs: { Max: 10000, Remaining: 10000 },
+          DailyBulkV2QueryJobs: { Max: 10000, Remaining: Math.max(0, 10000 - this.bulk.created) },
         },
       };
+    }
+    if (head === 'jobs' && a === 'query') {
+      if (!b && method === 'POST') return this.bulk.create(json(), version);
+      if (!b && method === 'GET') return this.bulk.list();
+      if (b && !c && method === 'GET') return this.bulk.get(b);
+      if (b && !c && method === 'PATCH') return this.bulk.abort(b, json());
+      if (b && !c && method === 'DELETE') return this.bulk.remove(b);
+      if (b && c === 'results' && !parts[4] && method === 'GET') {
+        return this.bulk.results(b, version, url.searchParams.get('locator'), url.searchParams.get('maxRecords'));
+      }
     }
     if (head === 'sobjects') {
       if (!a && method === 'GET') return this.read.globalDescribe(version);
@@ -311,6 +327,8 @@ export class SalesforceSandboxServer {
           if (typeof b.advanceMs === 'number') store.advance(b.advanceMs);
           return { status: 200, body: { now: store.now().toISOString() } };
         }
+        case 'POST bulk':
+          return { status: 200, body: this.bulk.configure(parseJson(raw) as Parameters<BulkQueryApi['configure']>[0]) };
         case 'POST sessions/expire':
           auth.expire();
           return { status: 204 };
@@ -401,6 +419,11 @@ function results(list: unknown[]): Reply {
 }
 
 function send(res: ServerResponse, reply: Reply): void {
+  if (reply.text !== undefined) {
+    res.writeHead(reply.status, { 'content-length': String(Buffer.byteLength(reply.text)), ...reply.headers });
+    res.end(reply.text);
+    return;
+  }
   const body = reply.body === undefined || reply.status === 204 ? undefined : JSON.stringify(reply.body);
   res.writeHead(reply.status, { ...(body !== undefined ? { 'content-type': JSON_TYPE } : {}), ...reply.headers });
   res.end(body);

@@ -21,7 +21,7 @@ import {
 import type { SalesforceStore } from '../store.ts';
 import { fieldValue, formatSfDateTime, parseSfDateTime } from '../store.ts';
 import { rowColumn, SoqlError } from './lexer.ts';
-import { type Condition, type FieldPath, type Literal, parseSoql } from './parser.ts';
+import { type Condition, type FieldPath, type Literal, parseSoql, type SoqlQuery } from './parser.ts';
 
 export interface QueryOptions {
   /** queryAll: include rows in the recycle bin (IsDeleted = true). */
@@ -78,6 +78,48 @@ function visibleSObject(name: string): SObjectDef | undefined {
 }
 
 function runQueryOn(store: SalesforceStore, soql: string, options: QueryOptions): QueryResult {
+  const { obj, select, rows, ctx } = matchRows(store, soql, options.includeDeleted);
+  if (!select) return { object: obj.name, countOnly: true, totalSize: rows.length, records: [] };
+  const records = rows.map((r) => shape(ctx, obj, r, select, options.apiVersion));
+  return { object: obj.name, countOnly: false, totalSize: records.length, records };
+}
+
+/** A query's matching rows, unshaped, with how to read each selected column of a row (the Bulk API's CSV). */
+export interface RowSelection {
+  object: string;
+  /** The parsed query, for what the Bulk API refuses (COUNT(), OFFSET). */
+  query: SoqlQuery;
+  /** Column headers: the field paths with schema casing (`Owner.Email`); empty for `SELECT COUNT()`. */
+  columns: string[];
+  /** The matching rows: the store's own objects, which the served API replaces rather than changes. */
+  rows: SRecord[];
+  /** The selected values of one row, in column order; null where a lookup on the path is empty. */
+  values(row: SRecord): FieldValue[];
+}
+
+/** Parses, validates and runs `soql` like `runQuery`, returning the matching rows instead of shaped records. */
+export function selectRows(store: SalesforceStore, soql: string, options: { includeDeleted: boolean }): RowSelection {
+  apiStore = store;
+  try {
+    const { q, obj, select, rows, ctx } = matchRows(store, soql, options.includeDeleted);
+    const paths = select ?? [];
+    return {
+      object: obj.name,
+      query: q,
+      columns: paths.map((p) => p.keys.join('.')),
+      rows,
+      values: (row) => paths.map((p) => valueAt(ctx, row, p)),
+    };
+  } finally {
+    apiStore = null;
+  }
+}
+
+function matchRows(
+  store: SalesforceStore,
+  soql: string,
+  includeDeleted: boolean,
+): { q: SoqlQuery; obj: SObjectDef; select: ResolvedPath[] | null; rows: SRecord[]; ctx: Ctx } {
   const q = parseSoql(soql);
   const obj = visibleSObject(q.object.name);
   if (!obj?.queryable) {
@@ -104,10 +146,10 @@ function runQueryOn(store: SalesforceStore, soql: string, options: QueryOptions)
   const where = q.where ? compileCondition(soql, obj, q.where, now) : null;
   const order = q.orderBy.map((o) => ({ path: resolvePath(soql, obj, o.field), desc: o.desc, nullsLast: o.nullsLast }));
 
-  const ctx: Ctx = { store, includeDeleted: options.includeDeleted };
+  const ctx: Ctx = { store, includeDeleted };
   // Rows are the store's own (not copies); only the selected fields of the returned page are copied out.
   let rows: SRecord[] = [];
-  for (const r of store.scan(obj.name, { includeDeleted: options.includeDeleted })) {
+  for (const r of store.scan(obj.name, { includeDeleted })) {
     if (!where || where(ctx, r)) rows.push(r);
   }
   if (order.length > 0) {
@@ -123,11 +165,8 @@ function runQueryOn(store: SalesforceStore, soql: string, options: QueryOptions)
   }
   const offset = q.offset ?? 0;
   const end = q.limit === null ? undefined : offset + q.limit;
-  rows = rows.slice(offset, end);
-
-  if (!select) return { object: obj.name, countOnly: true, totalSize: rows.length, records: [] };
-  const records = rows.map((r) => shape(ctx, obj, r, select, options.apiVersion));
-  return { object: obj.name, countOnly: false, totalSize: records.length, records };
+  if (offset > 0 || end !== undefined) rows = rows.slice(offset, end);
+  return { q, obj, select, rows, ctx };
 }
 
 interface Ctx {

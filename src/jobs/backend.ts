@@ -40,6 +40,10 @@ export interface QueueBackend {
   prepare(migrate: boolean): Promise<void>;
   /** Closes every queue and worker made here, then the shared connection. */
   close(): Promise<void>;
+  /** One round trip to the datastore (readiness). */
+  ping(): Promise<void>;
+  /** Calls `cb` each time the connection to the datastore is back after a loss; returns the unsubscribe. */
+  onReconnect(cb: () => void): () => void;
 }
 
 /** PostgreSQL schema names allow letters, digits and underscores; prefixes like `quota-tracker` are mapped. */
@@ -83,6 +87,27 @@ export function createQueueBackend(opts: QueueBackendOptions): QueueBackend {
         await closeAll();
         connection.disconnect();
       },
+      ping: async () => {
+        await connection.ping();
+      },
+      onReconnect: (cb) => {
+        // 'ready' follows every (re)connection; only those after a loss matter.
+        let lost = false;
+        const onLost = () => {
+          lost = true;
+        };
+        const onReady = () => {
+          if (!lost) return;
+          lost = false;
+          cb();
+        };
+        connection.on('close', onLost);
+        connection.on('ready', onReady);
+        return () => {
+          connection.off('close', onLost);
+          connection.off('ready', onReady);
+        };
+      },
     };
   }
 
@@ -112,5 +137,16 @@ export function createQueueBackend(opts: QueueBackendOptions): QueueBackend {
       }
     },
     close: closeAll,
+    ping: async () => {
+      const client = new pg.Client({ connectionString: opts.databaseUrl });
+      await client.connect();
+      try {
+        await client.query('SELECT 1');
+      } finally {
+        await client.end();
+      }
+    },
+    // The PostgreSQL backend keeps its schedulers in the warehouse: they do not vanish with a connection.
+    onReconnect: () => () => {},
   };
 }

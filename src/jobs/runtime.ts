@@ -127,6 +127,16 @@ export class JobRuntime {
     return this.backend.kind;
   }
 
+  /** One round trip to the queue's datastore. */
+  ping(): Promise<void> {
+    return this.backend.ping();
+  }
+
+  /** See QueueBackend.onReconnect. */
+  onReconnect(cb: () => void): () => void {
+    return this.backend.onReconnect(cb);
+  }
+
   get queue(): Queue {
     this.queueInstance ??= this.backend.queue(QUEUE_NAME);
     return this.queueInstance;

@@ -9,6 +9,13 @@ import type { Logger } from '../util/log.ts';
 import { createQueueBackend } from './backend.ts';
 import { createPipeline, type Pipeline, type PipelineContext } from './pipeline.ts';
 import { JobRuntime } from './runtime.ts';
+import {
+  keepSchedulers,
+  missingSchedulersProblem,
+  overdueStreamsProblem,
+  queueProblem,
+  type ReadinessProblem,
+} from './schedule-health.ts';
 import { desiredSchedulers } from './schedules.ts';
 
 export interface ServiceOptions {
@@ -24,6 +31,8 @@ export interface ServiceOptions {
   onWriteback?: PipelineContext['onWriteback'];
   /** Force a backend regardless of the config and REDIS_URL (the demo runs on PostgreSQL). */
   backend?: 'redis' | 'postgres';
+  /** How often the scheduler owner checks that no scheduler went missing (default SCHEDULER_CHECK_MS). */
+  schedulerCheckMs?: number;
 }
 
 export interface Service {
@@ -31,6 +40,11 @@ export interface Service {
   pipeline: Pipeline;
   backend: 'redis' | 'postgres';
   schedulers: string[];
+  /**
+   * Why the service cannot do its work, or null: the queue unreachable, a scheduler missing (when this service
+   * owns them), or a stream not synced successfully within twice its interval.
+   */
+  readiness(): Promise<ReadinessProblem | null>;
   /** Stops taking jobs, lets running ones finish, closes the queue connections. */
   close(): Promise<void>;
 }
@@ -59,19 +73,34 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   // Fails with JOB_HANDLER_MISSING before any worker starts if a job name has no handler.
   const runtime = new JobRuntime(backend, pipeline.handlers, o.log);
   let schedulers: string[] = [];
+  const desired = desiredSchedulers(o.config);
+  let stopKeeping = () => {};
   if (o.reconcileSchedulers) {
-    const r = await runtime.reconcileSchedulers(desiredSchedulers(o.config));
+    const r = await runtime.reconcileSchedulers(desired);
     schedulers = r.upserted;
     if (r.removed.length > 0) o.log.info({ removed: r.removed }, 'removed job schedulers the config no longer names');
+    stopKeeping = keepSchedulers(runtime, desired, o.log, {
+      ...(o.schedulerCheckMs !== undefined ? { everyMs: o.schedulerCheckMs } : {}),
+      onReconnect: (cb) => runtime.onReconnect(cb),
+    });
   }
   runtime.startWorkers({ concurrency: o.concurrency ?? 4 });
   o.log.info({ backend: backend.kind, schedulers: schedulers.length }, 'job workers started');
+  const startedAt = new Date(); // wall-clock: compared with sync_runs.finished_at, an audit stamp in wall time
   return {
     runtime,
     pipeline,
     backend: backend.kind,
     schedulers,
-    close: () => closeWithin(runtime, shutdown, o.log),
+    readiness: async () =>
+      (await queueProblem(runtime)) ??
+      (o.reconcileSchedulers ? await missingSchedulersProblem(runtime, desired) : null) ??
+      // wall-clock: the age of the last successful sync, against wall-time audit stamps
+      (await overdueStreamsProblem(o.db.db, o.config, startedAt, new Date())),
+    close: async () => {
+      stopKeeping();
+      await closeWithin(runtime, shutdown, o.log);
+    },
   };
 }
 

@@ -18,6 +18,7 @@ import {
   assertRoutePolicy,
   checkAccess,
   databaseSubtree,
+  type ReadinessCheck,
   type RouteDef,
   type RouteDoc,
   type RouteModule,
@@ -41,6 +42,8 @@ export interface WebAppOptions {
   config?: Config;
   /** The report read model; by default one is made from `config`. */
   reports?: ReportReader;
+  /** Added to /readyz's checks (the job queue and its schedules, in `start`). */
+  readiness?: ReadinessCheck;
 }
 
 export interface WebApp {
@@ -83,6 +86,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     c.set('logger', logger);
     c.set('principal', null);
     c.set('reports', reports);
+    c.set('readiness', options.readiness);
     await next();
   });
 

@@ -29,10 +29,15 @@ export interface WebEnv extends Env {
     principal: Principal | null;
     /** The report read model; null when the app was built without a config (then report routes answer 503). */
     reports: ReportReader | null;
+    /** What the running service adds to /readyz (the job queue and its schedules), when it runs one. */
+    readiness: ReadinessCheck | undefined;
   };
 }
 
 export type WebContext = Context<WebEnv>;
+
+/** One more reason not to be ready, or null: `reason` is a stable key, `message` a sentence for the operator. */
+export type ReadinessCheck = () => Promise<{ reason: string; message: string; [detail: string]: unknown } | null>;
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Checks a webhook's signature; `rawBody` is the exact request body as received. */

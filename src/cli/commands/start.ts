@@ -26,7 +26,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     const { applied } = await migrateToLatest(handle.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     service = await startService({ config, db: handle, log: logger, migrateQueue: true, reconcileSchedulers: true });
-    web = await startWebServer({ db: handle.db, logger, config, port: config.web.port, host: config.web.host });
+    const running = service;
+    web = await startWebServer({
+      db: handle.db,
+      logger,
+      config,
+      port: config.web.port,
+      host: config.web.host,
+      readiness: () => running.readiness(),
+    });
     ctx.io.stderr(
       `quota-tracker is running: web ${web.url}, jobs on ${service.backend === 'redis' ? 'Redis' : 'PostgreSQL'}, ` +
         `${service.schedulers.length} schedule${service.schedulers.length === 1 ? '' : 's'}. Ctrl-C or SIGTERM stops it.`,

@@ -1,6 +1,7 @@
 /**
  * Health endpoints for load balancers and orchestrators: `/healthz` says the process answers; `/readyz` says it can
- * do its work (database reachable, schema fully migrated and known to this build, quota and rate files readable).
+ * do its work (database reachable, schema fully migrated and known to this build, quota and rate files readable,
+ * and in `start` the job queue reachable with every schedule in place and no stream overdue).
  */
 import { schemaStatus } from '../../db/migrate.ts';
 import { planningFileError } from '../../sync/planning-files.ts';
@@ -58,6 +59,11 @@ export const healthRoutes: RouteModule = (r) => {
           { status: 'unavailable', reason: 'planning_file_invalid', message: bad.message, where: bad.where },
           503,
         );
+      }
+      const service = c.var.readiness ? await c.var.readiness() : null;
+      if (service) {
+        c.var.logger.warn({ reason: service.reason }, `readiness check: ${service.message}`);
+        return c.json({ status: 'unavailable', ...service }, 503);
       }
       return c.json({ status: 'ready', schemaVersion: status.applied[status.applied.length - 1] ?? null });
     },

@@ -62,6 +62,11 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'another worker is already syncing this connection and stream',
   },
+  SYNC_ABANDONED: {
+    exit: 1,
+    retryable: true,
+    summary: 'a sync run ended with its process (killed or cut off from the database) before it finished',
+  },
   NOT_FOUND: { exit: 1, retryable: false, summary: 'the requested subject or period does not exist' },
   // jobs
   JOB_HANDLER_MISSING: { exit: 1, retryable: false, summary: 'a job name has no handler' },

@@ -13,6 +13,7 @@ import * as m04 from './migrations/2026-11-25_04_metrics_and_alerts.ts';
 import * as m05 from './migrations/2026-11-25_05_writeback_and_tokens.ts';
 import * as m06 from './migrations/2026-12-06_01_alert_task_day.ts';
 import * as m07 from './migrations/2026-12-07_11_alert_task_held_back.ts';
+import * as m08 from './migrations/2026-12-07_12_sync_run_abandoned.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-11-25_05_writeback_and_tokens': m05,
   '2026-12-06_01_alert_task_day': m06,
   '2026-12-07_11_alert_task_held_back': m07,
+  '2026-12-07_12_sync_run_abandoned': m08,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

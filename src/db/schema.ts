@@ -83,7 +83,8 @@ export interface SyncCursorsTable {
   updated_at: TimestampDefault;
 }
 
-export type SyncRunStatus = 'running' | 'succeeded' | 'failed' | 'stopped_budget';
+/** `abandoned`: its process went away before it finished (see src/sync/abandoned.ts). */
+export type SyncRunStatus = 'running' | 'succeeded' | 'failed' | 'stopped_budget' | 'abandoned';
 
 export interface SyncRunsTable {
   id: Generated<number>;

@@ -5,6 +5,7 @@
 import type { Config } from '../config/schema.ts';
 import type { DbHandle } from '../db/index.ts';
 import { AppError } from '../errors.ts';
+import { sweepAbandonedRuns } from '../sync/abandoned.ts';
 import type { Logger } from '../util/log.ts';
 import { createQueueBackend } from './backend.ts';
 import { createPipeline, type Pipeline, type PipelineContext } from './pipeline.ts';
@@ -62,6 +63,8 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     prefix: o.config.queue.prefix,
   });
   await backend.prepare(o.migrateQueue);
+  // Runs a killed process left marked running are closed before new ones start (the next run of each would too).
+  await sweepAbandonedRuns(o.db.db, o.log);
   const shutdown = new AbortController();
   const pipeline = createPipeline({
     db: o.db.db,

@@ -11,6 +11,7 @@ import { type Connector, parseCursor, type StreamSpec, type SyncCursor } from '.
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
+import { markAbandoned, syncLockKey } from './abandoned.ts';
 import { applyPage, type PeriodLookup } from './apply-page.ts';
 import { withAdvisoryLock } from './locks.ts';
 import { bindOrg, ensureConnection } from './org-binding.ts';
@@ -48,6 +49,8 @@ export type SyncStatus = 'succeeded' | 'failed' | 'stopped_budget';
 export interface SyncSummary extends SyncProgress {
   runId: number;
   status: SyncStatus;
+  /** Earlier runs of this stream found abandoned (their process gone) and marked so by this one. */
+  abandonedRuns?: number[];
   errorCode?: string;
   errorMessage?: string;
 }
@@ -69,7 +72,7 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary> {
   await ensureConnection(db, connectionId, connector.kind);
   await bindOrg(db, connectionId, await connector.identify());
 
-  return withAdvisoryLock(db, `sync:${connectionId}:${spec.name}`, () => runLocked(opts, spec, log), {
+  return withAdvisoryLock(db, syncLockKey(connectionId, spec.name), () => runLocked(opts, spec, log), {
     what: `the sync of ${connectionId}/${spec.name}`,
   });
 }
@@ -89,6 +92,8 @@ async function startingCursor(opts: RunSyncOptions, spec: StreamSpec, log: Logge
 
 async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): Promise<SyncSummary> {
   const { db, connector, connectionId } = opts;
+  // Holding the stream's lock, any run still marked running has no live process behind it.
+  const abandoned = await markAbandoned(db, connectionId, spec.name, log);
   const cursor = await startingCursor(opts, spec, log);
   const run = await db
     .insertInto('sync_runs')
@@ -151,6 +156,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     ...progress,
     runId: run.id,
     status,
+    ...(abandoned.length > 0 ? { abandonedRuns: abandoned.map((a) => a.id) } : {}),
     ...(error ? { errorCode: error.code, errorMessage: error.toUserString() } : {}),
   };
 }

@@ -25,7 +25,10 @@ export function progressLine(connectionId: string, p: SyncProgress): string {
 }
 
 export function summaryLine(connectionId: string, s: SyncSummary): string {
-  const base = `${connectionId}/${s.stream}: ${s.status}; ${s.read} read, ${s.changed} changed, ${s.deleted} deleted, ${s.quarantined} quarantined, ${s.apiCalls} API calls`;
+  const abandoned = s.abandonedRuns?.length
+    ? `; closed abandoned run${s.abandonedRuns.length === 1 ? '' : 's'} ${s.abandonedRuns.map((id) => `#${id}`).join(', ')} (its process had gone away)`
+    : '';
+  const base = `${connectionId}/${s.stream}: ${s.status}; ${s.read} read, ${s.changed} changed, ${s.deleted} deleted, ${s.quarantined} quarantined, ${s.apiCalls} API calls${abandoned}`;
   return s.errorMessage ? `${base}; ${s.errorMessage}` : base;
 }
 

@@ -96,13 +96,38 @@ export function parseYamlWithRefs(text: string, file: string): unknown {
       where: `${file}:${line}:${col}`,
     });
   }
-  const unmask = (node: unknown): unknown => {
+  const unmask = (node: unknown, path: readonly (string | number)[]): unknown => {
     if (typeof node === 'string') return node.replace(PH_RE, (_m, id: string) => refs[Number.parseInt(id, 36)] ?? '');
-    if (Array.isArray(node)) return node.map(unmask);
+    if (Array.isArray(node)) return node.map((v, i) => unmask(v, [...path, i]));
     if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(Object.entries(node).map(([k, v]) => [unmask(k) as string, unmask(v)]));
+      return Object.fromEntries(
+        Object.entries(node).map(([k, v]) => {
+          const key = unmask(k, path) as string;
+          // No setting is called that, and a merge or a copy would make it the object's prototype.
+          if (key === '__proto__') {
+            throw new AppError(
+              'CONFIG_INVALID',
+              `invalid configuration at ${formatKeyPath([...path, key])}: unknown key "__proto__"`,
+              {
+                where: formatKeyPath([...path, key]),
+              },
+            );
+          }
+          return [key, unmask(v, [...path, key])];
+        }),
+      );
     }
     return node;
   };
-  return unmask(doc.toJS());
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // yaml refuses documents whose aliases expand past maxAliasCount (the "billion laughs" attack).
+    throw new AppError('CONFIG_FILE', `the configuration file is not usable YAML: ${(e as Error).message}`, {
+      where: file,
+      cause: e,
+    });
+  }
+  return unmask(js, []);
 }

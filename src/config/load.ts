@@ -116,9 +116,12 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
       // Only the type of the wrong value: it may be a secret typed into the wrong place.
-      return issue.input === undefined
-        ? `is required (expected ${issue.expected})`
-        : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+      if (issue.input === undefined) return `is required (expected ${issue.expected})`;
+      // YAML's .inf and .nan are numbers to JavaScript but not to the schema.
+      if (typeof issue.input === 'number' && !Number.isFinite(issue.input)) {
+        return `expected a finite number, got ${String(issue.input)}`;
+      }
+      return `expected ${issue.expected}, got ${typeName(issue.input)}`;
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_value':

@@ -3,6 +3,7 @@
  * Errors leave as `{ error: { code, message } }` with the status their code implies; internal faults never show
  * their message to the client.
  */
+import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -10,6 +11,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { ReportReader } from '../reports/read-model.ts';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
@@ -30,6 +32,8 @@ import {
 import { FailureLimiter } from './rate-limit.ts';
 import { apiV1Routes } from './routes/api-v1.ts';
 import { healthRoutes } from './routes/health.ts';
+import { mcpRoutes } from './routes/mcp.ts';
+import { operatorRoutes } from './routes/operator.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { signInRoutes } from './routes/sign-in.ts';
 import { clientAddress, securityHeaders } from './security.ts';
@@ -51,6 +55,8 @@ export interface WebAppOptions {
   readiness?: ReadinessCheck;
   /** Counts failed sign-ins and bad tokens per address (10 a minute by default). */
   limiter?: FailureLimiter;
+  /** What the operator views read besides the warehouse: the job queue (Bull Board, queue depths) and the engine. */
+  operator?: { queue?: Queue; engine?: MetricsEngine };
 }
 
 export interface WebApp {
@@ -128,6 +134,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
     signInRoutes(limiter),
     apiV1Routes,
     reportRoutes,
+    mcpRoutes,
+    operatorRoutes({ db, config: options.config, reports, ...options.operator }),
     openApi,
     ...(options.modules ?? []),
   ])

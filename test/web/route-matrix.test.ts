@@ -67,6 +67,16 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
     { query: '', expect: ONLY_ADMIN },
   ],
   'GET /api/v1/reports/alerts': [{ query: '', expect: ANY_TOKEN }],
+  'GET /metrics': [{ query: '', expect: ONLY_ADMIN }],
+  'GET /api/v1/status': [{ query: '', expect: ONLY_ADMIN }],
+  // No queue in this app: an admin is told where Bull Board runs (404); test/web/operator.test.ts serves it.
+  'GET /admin/queues': [{ query: '', expect: { ...ONLY_ADMIN, admin: 404 } }],
+  'GET /admin/queues/*': [{ query: '', expect: { ...ONLY_ADMIN, admin: 404 } }],
+  // MCP without a message: 401 before anything is read; with a token the transport refuses the request itself
+  // (406: it accepts neither JSON nor an event stream). The tools' scopes are the matrix of test/web/mcp.test.ts.
+  'POST /mcp': [{ query: '', expect: tokens({ admin: 406, dana: 406, mia: 406, sarah: 406, emily: 406 }) }],
+  'GET /mcp': [{ query: '', expect: tokens({ admin: 405, dana: 405, mia: 405, sarah: 405, emily: 405 }) }],
+  'DELETE /mcp': [{ query: '', expect: tokens({ admin: 405, dana: 405, mia: 405, sarah: 405, emily: 405 }) }],
 };
 
 let t: TestDatabase;

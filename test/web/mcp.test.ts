@@ -132,7 +132,7 @@ describe('the role-by-tool matrix', () => {
       expect(Object.keys(TOOL_MATRIX).sort()).toEqual(tools.map((x) => x.name).sort());
       for (const tool of tools) {
         for (const row of TOOL_MATRIX[tool.name] ?? []) {
-          const r = (await client.callTool({ name: tool.name, arguments: row.args })) as {
+          const r = (await client.callTool({ name: tool.name, arguments: row.args })) as unknown as {
             isError?: boolean;
             structuredContent?: { error?: { status: number; code: string } };
           };
@@ -150,7 +150,7 @@ describe('the role-by-tool matrix', () => {
 describe('what the tools answer', () => {
   it('gives the scorecard the reports API gives, and explains a figure with its formula and deals', async () => {
     const client = await connect('sarah');
-    const card = (await client.callTool({ name: 'rep_scorecard', arguments: SARAH })) as {
+    const card = (await client.callTool({ name: 'rep_scorecard', arguments: SARAH })) as unknown as {
       structuredContent: Record<string, unknown>;
     };
     const api = await fetch(`${server.url}/api/v1/reports/rep?${new URLSearchParams(SARAH)}`, {
@@ -160,17 +160,20 @@ describe('what the tools answer', () => {
     const explained = (await client.callTool({
       name: 'explain_figure',
       arguments: { figure: 'attainment', ...SARAH },
-    })) as { structuredContent: { value: string; explanation: { formula: string; sums: unknown[] } } };
+    })) as unknown as { structuredContent: { value: string; explanation: { formula: string; sums: unknown[] } } };
     expect(explained.structuredContent.value).toBe(card.structuredContent.attainment);
     expect(explained.structuredContent.explanation.formula).toMatch(/\S/);
-    const unknown = (await client.callTool({ name: 'explain_figure', arguments: { figure: 'luck', ...SARAH } })) as {
+    const unknown = (await client.callTool({
+      name: 'explain_figure',
+      arguments: { figure: 'luck', ...SARAH },
+    })) as unknown as {
       isError: boolean;
       structuredContent: { error: { status: number; message: string } };
     };
     expect(unknown.isError).toBe(true);
     expect(unknown.structuredContent.error.message).toContain('attainment');
     // A rep's at-risk list holds themselves at most: others' statuses are not theirs to read.
-    const risk = (await client.callTool({ name: 'at_risk_reps', arguments: WHEN })) as {
+    const risk = (await client.callTool({ name: 'at_risk_reps', arguments: WHEN })) as unknown as {
       structuredContent: { reps: { subject: { name: string } }[] };
     };
     for (const r of risk.structuredContent.reps) expect(r.subject.name).toBe('Sarah Chen');

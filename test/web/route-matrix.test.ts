@@ -50,10 +50,13 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
       expect: tokens({ admin: 200, dana: 200, mia: 200, sarah: 403, emily: 200 }),
     },
     { query: 'rep=dana.manager@example.com', expect: DANA },
+    // No such rep: 404 to an admin, and to anyone else the same 403 as someone out of reach (no probing).
+    { query: 'rep=nobody@example.com', expect: tokens({ admin: 404, dana: 403, mia: 403, sarah: 403, emily: 403 }) },
   ],
   'GET /api/v1/reports/team': [
     { query: 'team=West Enterprise', expect: DANA },
     { query: 'team=west mid', expect: DANA_MIA },
+    { query: 'team=Nowhere', expect: tokens({ admin: 404, dana: 403, mia: 403, sarah: 403, emily: 403 }) },
   ],
   'GET /api/v1/reports/region': [{ query: 'region=West', expect: DANA }],
   'GET /api/v1/reports/org': [{ query: '', expect: ONLY_ADMIN }],

@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   // web and auth
   AUTH_REQUIRED: { exit: 1, retryable: false, summary: 'an API token is required' },
   AUTH_FORBIDDEN: { exit: 1, retryable: false, summary: 'the token is not allowed to do this' },
+  AUTH_RATE_LIMITED: {
+    exit: 1,
+    retryable: true,
+    summary: 'too many failed sign-ins or bad tokens from this address; wait and try again',
+  },
+  CSRF_INVALID: { exit: 1, retryable: false, summary: 'a form or unsafe request lacks the CSRF token of its session' },
   ROUTE_WITHOUT_POLICY: { exit: 1, retryable: false, summary: 'a web route was registered without an access policy' },
   TOKEN_NOT_FOUND: { exit: 1, retryable: false, summary: 'no such API token' },
   // CRM access

@@ -462,6 +462,16 @@ export interface ApiTokensTable {
   last_used_at: Timestamp | null;
 }
 
+export interface WebSessionsTable {
+  /** sha256 hex of the session id the cookie holds. */
+  id_hash: string;
+  token_id: string;
+  /** The token every form and unsafe request of the session must carry. */
+  csrf_token: string;
+  created_at: TimestampDefault;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   connections: ConnectionsTable;
   crm_credentials: CrmCredentialsTable;
@@ -495,6 +505,7 @@ export interface Database {
   writeback_pending: WritebackPendingTable;
   writeback_audit: WritebackAuditTable;
   api_tokens: ApiTokensTable;
+  web_sessions: WebSessionsTable;
 }
 
 /** Every table the migrations create; the schema test checks the database against this list. */
@@ -531,6 +542,7 @@ export const TABLE_NAMES = [
   'writeback_pending',
   'writeback_audit',
   'api_tokens',
+  'web_sessions',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

@@ -13,7 +13,7 @@ import type { SubjectRef } from '../metrics/engine/types.ts';
 import { computeAttainment } from '../metrics/math/attainment.ts';
 import { type Explanation, explainAttainment, explainConversion, explainPipeline } from '../metrics/math/explain.ts';
 import { elapsedFraction } from '../metrics/math/pacing.ts';
-import { rankSubjects } from '../metrics/math/ranking.ts';
+import { type Ranked, rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
@@ -75,17 +75,41 @@ export function repsIn(model: MetricsModel, scope: SubjectRef): string[] {
   return out;
 }
 
+/**
+ * The ranking of a scope's reps in a period, worked out once per model: a report on a region or the org ranks
+ * every one of its reps in their team, region and org, which would otherwise rank the whole org once per rep
+ * (quadratic: minutes at 5,000 reps). Kept by the model's data: re-booking reps (`replaceReps`) gives the model
+ * new data, and so new rankings.
+ */
+const rankings = new WeakMap<object, Map<string, Map<string, Ranked>>>();
+
+function rankingOf(ctx: ReportContext, scope: SubjectRef): Map<string, Ranked> {
+  let byScope = rankings.get(ctx.model.data);
+  if (!byScope) {
+    byScope = new Map();
+    rankings.set(ctx.model.data, byScope);
+  }
+  const key = `${ctx.period.id}|${scope.kind}:${scope.id}`;
+  let ranked = byScope.get(key);
+  if (!ranked) {
+    const list = rankSubjects(
+      repsIn(ctx.model, scope).map((id) => ({
+        id,
+        value: quickAttainment(ctx, { kind: 'rep', id }, ctx.period).attainment,
+      })),
+    );
+    ranked = new Map(list.map((r) => [r.id, r] as const));
+    byScope.set(key, ranked);
+  }
+  return ranked;
+}
+
 function rankIn(ctx: ReportContext, repKey: string, scope: SubjectRef | null): JsonObject {
   if (scope === null) return { rank: null, of: 0, rankReason: 'no_membership' };
-  const ranked = rankSubjects(
-    repsIn(ctx.model, scope).map((id) => ({
-      id,
-      value: quickAttainment(ctx, { kind: 'rep', id }, ctx.period).attainment,
-    })),
-  );
-  const me = ranked.find((r) => r.id === repKey);
+  const ranking = rankingOf(ctx, scope);
+  const me = ranking.get(repKey);
   if (!me || me.rank === null)
-    return { rank: null, of: ranked.filter((r) => r.rank !== null).length, rankReason: 'no_quota' };
+    return { rank: null, of: [...ranking.values()].filter((r) => r.rank !== null).length, rankReason: 'no_quota' };
   return { rank: me.rank, of: me.of, percentile: me.percentile === null ? null : formatRatio(me.percentile) };
 }
 

@@ -3,12 +3,15 @@
  * Errors leave as `{ error: { code, message } }` with the status their code implies; internal faults never show
  * their message to the client.
  */
+import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { ReportReader } from '../reports/read-model.ts';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
@@ -26,10 +29,16 @@ import {
   type WebContext,
   type WebEnv,
 } from './policy.ts';
+import { FailureLimiter } from './rate-limit.ts';
 import { apiV1Routes } from './routes/api-v1.ts';
 import { healthRoutes } from './routes/health.ts';
+import { mcpRoutes } from './routes/mcp.ts';
+import { operatorRoutes } from './routes/operator.ts';
 import { reportRoutes } from './routes/reports.ts';
-import { authenticate } from './tokens.ts';
+import { signInRoutes } from './routes/sign-in.ts';
+import { clientAddress, securityHeaders } from './security.ts';
+import { readSession, SESSION_COOKIE, sameSecret } from './sessions.ts';
+import { authenticate, type Principal } from './tokens.ts';
 
 export interface WebAppOptions {
   db: Kysely<Database>;
@@ -44,6 +53,10 @@ export interface WebAppOptions {
   reports?: ReportReader;
   /** Added to /readyz's checks (the job queue and its schedules, in `start`). */
   readiness?: ReadinessCheck;
+  /** Counts failed sign-ins and bad tokens per address (10 a minute by default). */
+  limiter?: FailureLimiter;
+  /** What the operator views read besides the warehouse: the job queue (Bull Board, queue depths) and the engine. */
+  operator?: { queue?: Queue; engine?: MetricsEngine };
 }
 
 export interface WebApp {
@@ -70,6 +83,8 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   CALENDAR_INVALID: 400,
   JOB_PAYLOAD_INVALID: 400,
   DB_UNAVAILABLE: 503,
+  AUTH_RATE_LIMITED: 429,
+  CSRF_INVALID: 403,
 };
 
 /** Builds the app. Throws ROUTE_WITHOUT_POLICY when any route lacks a valid access policy. */
@@ -78,15 +93,18 @@ export function createWebApp(options: WebAppOptions): WebApp {
   const logger = options.logger ?? silentLogger;
   const subtree = options.subtree ?? databaseSubtree(db);
   const reports = options.reports ?? (options.config ? new ReportReader({ db, config: options.config, logger }) : null);
+  const limiter = options.limiter ?? new FailureLimiter();
   const app = new Hono<WebEnv>();
   const routes: RegisteredRoute[] = [];
 
+  app.use('*', securityHeaders);
   app.use('*', async (c, next) => {
     c.set('db', db);
     c.set('logger', logger);
     c.set('principal', null);
     c.set('reports', reports);
     c.set('readiness', options.readiness);
+    c.set('publicUrl', options.config?.web.publicUrl);
     await next();
   });
 
@@ -95,7 +113,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
       assertRoutePolicy(def);
       routes.push({ method: def.method, path: def.path, policy: def.policy, ...(def.doc ? { doc: def.doc } : {}) });
       app.on(def.method, def.path, async (c) => {
-        await enforce(c, def, subtree);
+        await enforce(c, def, subtree, limiter);
         const res = await def.handler(c);
         // Anything behind a token is about someone or holds a secret: no shared or browser cache may keep it.
         if (def.policy !== 'public') res.headers.set('Cache-Control', 'no-store');
@@ -111,7 +129,16 @@ export function createWebApp(options: WebAppOptions): WebApp {
       doc: { summary: 'This document: every route of the server, its access policy and its parameters.' },
       handler: (c) => c.json(openApiDocument(routes)),
     });
-  for (const module of [healthRoutes, apiV1Routes, reportRoutes, openApi, ...(options.modules ?? [])])
+  for (const module of [
+    healthRoutes,
+    signInRoutes(limiter),
+    apiV1Routes,
+    reportRoutes,
+    mcpRoutes,
+    operatorRoutes({ db, config: options.config, reports, ...options.operator }),
+    openApi,
+    ...(options.modules ?? []),
+  ])
     module(registrar);
 
   app.notFound((c) =>
@@ -124,6 +151,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
       const message = status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.toUserString();
       if (err.code === 'AUTH_REQUIRED') c.header('WWW-Authenticate', 'Bearer');
       c.header('Cache-Control', 'no-store');
+      if (err.retryAfterSeconds !== undefined && status === 429) c.header('Retry-After', String(err.retryAfterSeconds));
       return c.json({ error: { code: err.code, message } }, status);
     }
     logger.error({ err, path: c.req.path }, 'unexpected error in a request');
@@ -133,7 +161,49 @@ export function createWebApp(options: WebAppOptions): WebApp {
   return { app, routes, reports };
 }
 
-async function enforce(c: WebContext, def: RouteDef, subtree: SubtreeResolver): Promise<void> {
+/** Who is asking: a bearer token (scripts), else the session cookie (browsers, with CSRF on unsafe methods). */
+async function identify(c: WebContext, limiter: FailureLimiter): Promise<Principal> {
+  const header = c.req.header('authorization');
+  if (header) {
+    const address = clientAddress(c);
+    const wait = limiter.retryAfter(address);
+    if (wait > 0)
+      throw new AppError('AUTH_RATE_LIMITED', `too many bad tokens from this address; try again in ${wait} s`, {
+        retryAfterSeconds: wait,
+      });
+    const principal = await authenticate(c.var.db, header);
+    if (!principal) {
+      limiter.fail(address);
+      throw new AppError('AUTH_REQUIRED', 'the API token is unknown, malformed or revoked');
+    }
+    return principal;
+  }
+  const cookie = getCookie(c, SESSION_COOKIE);
+  if (!cookie)
+    throw new AppError('AUTH_REQUIRED', 'send an API token as "Authorization: Bearer qt_..." or sign in at /login');
+  const session = await readSession(c.var.db, cookie);
+  if (!session) throw new AppError('AUTH_REQUIRED', 'the session has expired or its token was revoked: sign in again');
+  if (!SAFE_METHODS.has(c.req.method)) {
+    let presented = c.req.header('x-csrf-token');
+    if (
+      presented === undefined &&
+      /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(c.req.header('content-type') ?? '')
+    ) {
+      const form = await c.req.parseBody();
+      presented = typeof form._csrf === 'string' ? form._csrf : undefined;
+    }
+    if (!sameSecret(presented, session.csrf))
+      throw new AppError(
+        'CSRF_INVALID',
+        'this request needs the CSRF token of its session (form field _csrf or header X-CSRF-Token)',
+      );
+  }
+  return session.principal;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+async function enforce(c: WebContext, def: RouteDef, subtree: SubtreeResolver, limiter: FailureLimiter): Promise<void> {
   if (def.policy === 'public') return;
   if (def.policy === 'signed-webhook') {
     const raw = await c.req.text();
@@ -141,10 +211,7 @@ async function enforce(c: WebContext, def: RouteDef, subtree: SubtreeResolver): 
     if (!ok) throw new AppError('AUTH_REQUIRED', 'the webhook signature is missing or does not match');
     return;
   }
-  const header = c.req.header('authorization');
-  if (!header) throw new AppError('AUTH_REQUIRED', 'send an API token as "Authorization: Bearer qt_..."');
-  const principal = await authenticate(c.var.db, header);
-  if (!principal) throw new AppError('AUTH_REQUIRED', 'the API token is unknown, malformed or revoked');
+  const principal = await identify(c, limiter);
   await checkAccess(def.policy, principal, def.subject?.(c), subtree);
   c.set('principal', principal);
 }

@@ -31,6 +31,8 @@ export interface WebEnv extends Env {
     reports: ReportReader | null;
     /** What the running service adds to /readyz (the job queue and its schedules), when it runs one. */
     readiness: ReadinessCheck | undefined;
+    /** `web.publicUrl` of the config: an https one makes the session cookie Secure. */
+    publicUrl: string | undefined;
   };
 }
 

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { createWebApp } from '../../src/web/app.ts';
+import { FailureLimiter } from '../../src/web/rate-limit.ts';
 import { createApiToken, revokeApiToken } from '../../src/web/tokens.ts';
 import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
 import type { TestDatabase } from '../helpers/db.ts';
@@ -33,6 +34,10 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
   'GET /healthz': [{ query: '', expect: all(200) }],
   'GET /readyz': [{ query: '', expect: all(200) }],
   'GET /api/v1/openapi.json': [{ query: '', expect: all(200) }],
+  'GET /login': [{ query: '', expect: all(200) }],
+  // Without the form's CSRF cookie and field, whoever asks.
+  'POST /login': [{ query: '', expect: all(403) }],
+  'POST /logout': [{ query: '', expect: tokens({ admin: 303, dana: 303, mia: 303, sarah: 303, emily: 303 }) }],
   'GET /api/v1/whoami': [{ query: '', expect: ANY_TOKEN }],
   'GET /api/v1/admin/tokens': [{ query: '', expect: ONLY_ADMIN }],
   'GET /api/v1/reports/rep': [
@@ -45,10 +50,13 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
       expect: tokens({ admin: 200, dana: 200, mia: 200, sarah: 403, emily: 200 }),
     },
     { query: 'rep=dana.manager@example.com', expect: DANA },
+    // No such rep: 404 to an admin, and to anyone else the same 403 as someone out of reach (no probing).
+    { query: 'rep=nobody@example.com', expect: tokens({ admin: 404, dana: 403, mia: 403, sarah: 403, emily: 403 }) },
   ],
   'GET /api/v1/reports/team': [
     { query: 'team=West Enterprise', expect: DANA },
     { query: 'team=west mid', expect: DANA_MIA },
+    { query: 'team=Nowhere', expect: tokens({ admin: 404, dana: 403, mia: 403, sarah: 403, emily: 403 }) },
   ],
   'GET /api/v1/reports/region': [{ query: 'region=West', expect: DANA }],
   'GET /api/v1/reports/org': [{ query: '', expect: ONLY_ADMIN }],
@@ -62,6 +70,16 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
     { query: '', expect: ONLY_ADMIN },
   ],
   'GET /api/v1/reports/alerts': [{ query: '', expect: ANY_TOKEN }],
+  'GET /metrics': [{ query: '', expect: ONLY_ADMIN }],
+  'GET /api/v1/status': [{ query: '', expect: ONLY_ADMIN }],
+  // No queue in this app: an admin is told where Bull Board runs (404); test/web/operator.test.ts serves it.
+  'GET /admin/queues': [{ query: '', expect: { ...ONLY_ADMIN, admin: 404 } }],
+  'GET /admin/queues/*': [{ query: '', expect: { ...ONLY_ADMIN, admin: 404 } }],
+  // MCP without a message: 401 before anything is read; with a token the transport refuses the request itself
+  // (406: it accepts neither JSON nor an event stream). The tools' scopes are the matrix of test/web/mcp.test.ts.
+  'POST /mcp': [{ query: '', expect: tokens({ admin: 406, dana: 406, mia: 406, sarah: 406, emily: 406 }) }],
+  'GET /mcp': [{ query: '', expect: tokens({ admin: 405, dana: 405, mia: 405, sarah: 405, emily: 405 }) }],
+  'DELETE /mcp': [{ query: '', expect: tokens({ admin: 405, dana: 405, mia: 405, sarah: 405, emily: 405 }) }],
 };
 
 let t: TestDatabase;
@@ -86,13 +104,14 @@ beforeAll(async () => {
   const revoked = await createApiToken(t.db, { role: 'admin' });
   await revokeApiToken(t.db, revoked.id);
   header.revoked = `Bearer ${revoked.token}`;
-  web = createWebApp({ db: t.db, config });
+  // Every caller shares one address here (no socket): the limit on bad tokens is tested in sessions.test.ts.
+  web = createWebApp({ db: t.db, config, limiter: new FailureLimiter({ limit: Number.MAX_SAFE_INTEGER }) });
 }, 60_000);
 afterAll(() => t.drop());
 
-async function ask(caller: Caller, path: string): Promise<Response> {
+async function ask(caller: Caller, path: string, method = 'GET'): Promise<Response> {
   const h = header[caller];
-  return web.app.request(path, h ? { headers: { authorization: h } } : {});
+  return web.app.request(path, { method, ...(h ? { headers: { authorization: h } } : {}) });
 }
 
 describe('the role-by-route matrix', () => {
@@ -112,9 +131,9 @@ describe('the role-by-route matrix', () => {
         for (const caller of CALLERS) {
           const want = row.expect[caller];
           if (want === undefined) continue;
-          const res = await ask(caller, path);
+          const res = await ask(caller, path, route.method);
           if (res.status !== want) wrong.push(`${caller} ${route.method} ${path}: ${res.status}, expected ${want}`);
-          if (res.status === 401 || res.status === 403) {
+          if ((res.status === 401 || res.status === 403) && route.path !== '/login') {
             const body = (await res.json()) as { error: { code: string } };
             expect(body.error.code).toBe(res.status === 401 ? 'AUTH_REQUIRED' : 'AUTH_FORBIDDEN');
           } else await res.arrayBuffer();

@@ -34,6 +34,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       port: config.web.port,
       host: config.web.host,
       readiness: () => running.readiness(),
+      operator: { queue: running.runtime.queue, engine: running.pipeline.engine },
     });
     ctx.io.stderr(
       `quota-tracker is running: web ${web.url}, jobs on ${service.backend === 'redis' ? 'Redis' : 'PostgreSQL'}, ` +

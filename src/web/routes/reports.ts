@@ -5,7 +5,7 @@
  * covers the subject (src/web/reach.ts), 403 where it does not, and on the leaderboard and alerts only what they
  * may see of them.
  */
-import { AppError } from '../../errors.ts';
+import { AppError, isAppError } from '../../errors.ts';
 import { findRep, findUnit } from '../../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../../metrics/engine/types.ts';
 import { ORG_ID } from '../../metrics/math/rollup.ts';
@@ -130,7 +130,17 @@ export async function scopedReport(
   const resolved = resolveRequest(reader.engine, req);
   const model = await reader.model(resolved);
   const reach = await reachOf(db, model, principal);
-  const subject = subjectOf(req, model);
+  let subject: SubjectRef | null;
+  try {
+    subject = subjectOf(req, model);
+  } catch (e) {
+    // To anyone but an admin, "no such rep" and "not yours" look the same: no probing for who exists, and no
+    // list of every team name in the message.
+    if (reach.all || !isAppError(e, 'NOT_FOUND')) throw e;
+    throw new AppError('AUTH_FORBIDDEN', `this token may not see ${describe(req)} (or there is none)`, {
+      where: describe(req),
+    });
+  }
   if (subject !== null) mustSee(reach, subject, describe(req));
   const answer = await reader.read(req);
   if (reach.all) return { doc: answer.doc, json: answer.json };

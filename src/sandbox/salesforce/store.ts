@@ -468,6 +468,18 @@ export class SalesforceStore {
     if (row.IsDeleted !== true) this.deleted.get(type)!.push({ id, deletedDate: options.stamp ?? this.now() });
   }
 
+  /**
+   * Replaces the (empty) table of `type` with one that makes its rows on read (the large org's lazy tables): the
+   * store reads and writes a table only through Map's get, set, delete and iteration.
+   */
+  attachTable(type: string, table: Map<string, SRecord>): void {
+    const name = this.describe(type).name;
+    if (this.rows.get(name)!.size > 0) {
+      throw new AppError('INTERNAL', `cannot attach a table to ${name}: it already has rows`, { where: name });
+    }
+    this.rows.set(name, table);
+  }
+
   // ---- reads ----
 
   /** One row as the API would read it, or undefined; deleted rows only with `includeDeleted`. */

@@ -19,7 +19,7 @@ import { AppError } from '../../errors.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { rateOn } from './currencies.ts';
 import { type DealContext, type DraftDeal, makeDeal, SEGMENT_PROFILES, teamOn } from './deals.ts';
-import type { Activity, ActivityType, Currency, Deal, OrgModel, Person, Team } from './model.ts';
+import type { Activity, ActivityType, Currency, Deal, FiscalQuarter, OrgModel, Person, Team } from './model.ts';
 import { CALL_SUBJECTS, EMAIL_SUBJECTS, MEETING_SUBJECTS, TASK_SUBJECTS } from './names.ts';
 import { Rng } from './random.ts';
 import { daysBetween, isWeekday, plusDays, quarterOffset, workInstant } from './time.ts';
@@ -71,6 +71,11 @@ export class LazyOrg {
   private readonly base: Omit<DealContext, 'rng'>;
   private readonly currencies: Map<string, Currency>;
   private readonly teams: Map<string, Team>;
+  /** By quarter offset: the quarter and the share of it elapsed at the anchor. */
+  private readonly quarters = new Map<number, { quarter: FiscalQuarter; elapsed: number }>();
+  /** By rep index: the rep's team (no rep moves in a large org) and currency. */
+  private readonly repInfo: Array<{ team: Team; currency: Currency }>;
+  private readonly ctx: DealContext;
 
   constructor(readonly org: OrgModel) {
     if (!org.lazy) throw new AppError('INTERNAL', 'LazyOrg needs an org generated with size large', { where: 'org' });
@@ -80,6 +85,18 @@ export class LazyOrg {
     if (this.reps.length === 0) throw new AppError('INTERNAL', 'a large org without reps', { where: 'org' });
     this.currencies = new Map(org.currencies.map((c) => [c.code, c]));
     this.teams = new Map(org.teams.map((t) => [t.key, t]));
+    for (const [offset] of QUARTER_WEIGHTS) {
+      const quarter = quarterOffset(org.anchorDate, offset);
+      const elapsed =
+        offset === 0
+          ? (daysBetween(quarter.start, org.anchorDate) + 1) / (daysBetween(quarter.start, quarter.end) + 1)
+          : 1;
+      this.quarters.set(offset, { quarter, elapsed });
+    }
+    this.repInfo = this.reps.map((rep) => ({
+      team: this.teams.get(teamOn(rep, org.anchorDate) ?? '') as Team,
+      currency: this.currencies.get(rep.currency) as Currency,
+    }));
     this.base = {
       anchor: org.anchorDate,
       currencies: this.currencies,
@@ -89,6 +106,8 @@ export class LazyOrg {
       firstQuarter: -4,
       foreignDeals: [],
     };
+    // One context for every deal: only its Rng changes (deal() is not re-entrant, and nothing keeps the context).
+    this.ctx = { ...this.base, rng: new Rng(0) };
   }
 
   /** The rep owning deal `i` (deals are dealt round the reps). */
@@ -104,34 +123,27 @@ export class LazyOrg {
   deal(i: number): Deal {
     if (!Number.isInteger(i) || i < 0 || i >= this.dealCount) throw new RangeError(`no deal ${i}`);
     const rng = new Rng(seedOf(this.org.seed, 0xdea1, i));
-    const ctx: DealContext = { ...this.base, rng };
+    const ctx = this.ctx;
+    ctx.rng = rng;
     const rep = this.dealOwner(i);
-    const repCurrency = this.currencies.get(rep.currency) as Currency;
+    const { team, currency: repCurrency } = this.repInfo[i % this.reps.length]!;
+    const profile = SEGMENT_PROFILES[team.segment];
+    const winRate = Math.min(0.7, Math.max(0.05, (profile.winRate * rep.traits.skill * rep.traits.performance) / 0.9));
     const anchor = this.org.anchorDate;
     let draft: DraftDeal | null = null;
     for (let tries = 0; tries < 12 && !draft; tries++) {
       const offset = rng.weighted(QUARTER_WEIGHTS);
-      const quarter = quarterOffset(anchor, offset);
-      const team = this.teams.get(teamOn(rep, quarter.start) ?? '') as Team;
-      const profile = SEGMENT_PROFILES[team.segment];
-      const winRate = Math.min(
-        0.7,
-        Math.max(0.05, (profile.winRate * rep.traits.skill * rep.traits.performance) / 0.9),
-      );
+      const { quarter, elapsed } = this.quarters.get(offset)!;
       const fate = rng.chance(winRate) ? 'won' : 'lost';
       const median = profile.median * this.base.amountScale * Number(rateOn(repCurrency, quarter.start));
       const amount = rng.logNormal(median, profile.sigma);
-      const current = offset === 0;
-      const elapsed = current
-        ? (daysBetween(quarter.start, anchor) + 1) / (daysBetween(quarter.start, quarter.end) + 1)
-        : 1;
-      const when = current ? (rng.chance(elapsed) ? 'before' : 'after') : 'any';
+      const when = offset === 0 ? (rng.chance(elapsed) ? 'before' : 'after') : 'any';
       draft = makeDeal(ctx, { rep, quarter, offset, target: 0 }, fate, amount, repCurrency, when);
     }
     // A rep hired late has no room in old quarters: an open deal closing next quarter always fits.
     draft ??= makeDeal(
       ctx,
-      { rep, quarter: quarterOffset(anchor, 1), offset: 1, target: 0 },
+      { rep, quarter: this.quarters.get(1)!.quarter, offset: 1, target: 0 },
       'lost',
       SEGMENT_PROFILES.SMB.median,
       repCurrency,

@@ -19,7 +19,7 @@ import { COMPANY_SUFFIXES, COMPANY_WORDS } from '../org/names.ts';
 import { opportunityType, populateSalesforce, TASK_KIND } from './populate.ts';
 import type { PopulateShape } from './profiles.ts';
 import type { SRecord } from './schema.ts';
-import { formatSfDateTime, idChecksum, type SalesforceStore } from './store.ts';
+import { formatSfDateTime, type IndexedTable, idChecksum, type SalesforceStore } from './store.ts';
 
 const MARK = '9Lz';
 const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -59,7 +59,7 @@ interface LazySpec {
 }
 
 /** A store table whose rows are made on read; API writes go to an overlay. */
-export class LazyTable extends Map<string, SRecord> {
+export class LazyTable extends Map<string, SRecord> implements IndexedTable {
   private readonly tombstones = new Set<string>();
   private madeRows: number | undefined;
 
@@ -129,6 +129,28 @@ export class LazyTable extends Map<string, SRecord> {
       if (row !== null) yield [id, row];
     }
     for (const [id, row] of super.entries()) if (lazyIndex(this.spec.prefix, id) === null) yield [id, row];
+  }
+
+  *refEntries(): IterableIterator<[SRecord, number | SRecord]> {
+    const plain = super.size === 0 && this.tombstones.size === 0;
+    for (let i = 0; i < this.spec.slots; i++) {
+      const id = plain ? '' : lazyId(this.spec.prefix, i);
+      if (!plain) {
+        const own = super.get(id);
+        if (own !== undefined) {
+          yield [own, own];
+          continue;
+        }
+        if (this.tombstones.has(id)) continue;
+      }
+      const row = this.spec.make(i, lazyId(this.spec.prefix, i));
+      if (row !== null) yield [row, i];
+    }
+    for (const [id, row] of super.entries()) if (lazyIndex(this.spec.prefix, id) === null) yield [row, row];
+  }
+
+  rowAt(i: number): SRecord | undefined {
+    return i >= 0 && i < this.spec.slots ? (this.spec.make(i, lazyId(this.spec.prefix, i)) ?? undefined) : undefined;
   }
 
   override [Symbol.iterator](): MapIterator<[string, SRecord]> {
@@ -219,13 +241,9 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
       };
     },
   });
-  let historyRows = 0;
-  for (let i = 0; i < lazy.dealCount; i++) historyRows += lazy.deal(i).history.length;
-  cached = null;
   const history = new LazyTable({
     prefix: '008',
     slots: lazy.dealCount * HISTORY_SLOTS,
-    rows: historyRows,
     make(slot, id) {
       const d = dealAt(Math.floor(slot / HISTORY_SLOTS));
       const step = slot % HISTORY_SLOTS;

@@ -16,7 +16,7 @@
  * proposals in the medium org's daily proportions.
  */
 import { AppError } from '../../errors.ts';
-import type { PlainDate } from '../../util/date.ts';
+import { maxDate, type PlainDate } from '../../util/date.ts';
 import { rateOn } from './currencies.ts';
 import { type DealContext, type DraftDeal, makeDeal, SEGMENT_PROFILES, teamOn } from './deals.ts';
 import type { Activity, ActivityType, Currency, Deal, FiscalQuarter, OrgModel, Person, Team } from './model.ts';
@@ -129,7 +129,6 @@ export class LazyOrg {
     const { team, currency: repCurrency } = this.repInfo[i % this.reps.length]!;
     const profile = SEGMENT_PROFILES[team.segment];
     const winRate = Math.min(0.7, Math.max(0.05, (profile.winRate * rep.traits.skill * rep.traits.performance) / 0.9));
-    const anchor = this.org.anchorDate;
     let draft: DraftDeal | null = null;
     for (let tries = 0; tries < 12 && !draft; tries++) {
       const offset = rng.weighted(QUARTER_WEIGHTS);
@@ -165,7 +164,7 @@ export class LazyOrg {
     const rep = this.reps[repIndex] as Person;
     const anchor = this.org.anchorDate;
     const first = plusDays(anchor, -LAZY_ACTIVITY_DAYS);
-    const from = rep.startDate > first ? rep.startDate : first;
+    const from = maxDate(rep.startDate, first);
     const span = Math.max(0, daysBetween(from, anchor));
     let day: PlainDate = plusDays(from, rng.int(0, span));
     for (let tries = 0; tries < 6 && !isWeekday(day); tries++) day = plusDays(from, rng.int(0, span));

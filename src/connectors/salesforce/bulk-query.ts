@@ -271,3 +271,25 @@ function parseCsv(text: string): string[][] {
   }
   return rows;
 }
+
+/**
+ * About how many rows `sobject` has, to choose between REST and a bulk job: the Record Count resource's figure
+ * (a cached snapshot, one call for the object), or `SELECT COUNT()` where the resource lists nothing for it (it
+ * leaves out History objects) or is refused (it needs "View Setup and Configuration").
+ */
+export async function approximateRowCount(client: SalesforceClient, sobject: string): Promise<number> {
+  try {
+    const res = await client.request<{ sObjects?: Array<{ name: string; count: number }> }>(
+      'GET',
+      `/limits/recordCount?sObjects=${encodeURIComponent(sobject)}`,
+    );
+    const hit = res.sObjects?.find((o) => o.name.toLowerCase() === sobject.toLowerCase());
+    if (hit && Number.isFinite(hit.count)) return hit.count;
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+    const status = (e.details as { status?: unknown } | undefined)?.status;
+    if (status !== 403 && status !== 404) throw e;
+  }
+  const counted = await client.query(`SELECT COUNT() FROM ${sobject}`);
+  return counted.totalSize;
+}

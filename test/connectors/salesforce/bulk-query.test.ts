@@ -4,7 +4,12 @@
  * (seven days by the sandbox clock) or failed.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BulkPosition, bulkQuery, parseResultSet } from '../../../src/connectors/salesforce/bulk-query.ts';
+import {
+  approximateRowCount,
+  type BulkPosition,
+  bulkQuery,
+  parseResultSet,
+} from '../../../src/connectors/salesforce/bulk-query.ts';
 import { SalesforceClient } from '../../../src/connectors/salesforce/client.ts';
 import { isAppError } from '../../../src/errors.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
@@ -148,6 +153,24 @@ describe('bulkQuery', () => {
     })().catch((e: unknown) => e);
     expect(isAppError(err, 'CRM_BULK_JOB_FAILED')).toBe(true);
     expect(String((err as Error).message)).toContain('QUERY_TIMEOUT while chunking');
+  });
+});
+
+describe('approximateRowCount', () => {
+  it('takes the Record Count figure, and counts with SELECT COUNT() an object the resource does not list', async () => {
+    expect(await approximateRowCount(client, 'Opportunity')).toBe(sb.store.count('Opportunity'));
+    // History objects are not in the Record Count answer.
+    expect(await approximateRowCount(client, 'OpportunityHistory')).toBe(sb.store.count('OpportunityHistory'));
+    const log = (await (await admin(sb, 'GET', 'log')).json()) as Array<{
+      path: string;
+      query?: Record<string, string>;
+    }>;
+    const paths = log.map((e) => `${e.path.replace('/services/data/v62.0', '')} ${e.query?.q ?? ''}`.trim());
+    expect(paths).toEqual([
+      '/limits/recordCount',
+      '/limits/recordCount',
+      '/query SELECT COUNT() FROM OpportunityHistory',
+    ]);
   });
 });
 

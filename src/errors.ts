@@ -60,6 +60,11 @@ export const ERROR_CODES = {
   CRM_REQUEST_INVALID: { exit: 1, retryable: false, summary: 'the CRM rejected a request as invalid' },
   CRM_FIELD_MISSING: { exit: 1, retryable: false, summary: 'a configured CRM field is missing or not accessible' },
   CRM_PERMISSION: { exit: 1, retryable: false, summary: 'the integration user lacks a permission' },
+  CRM_BULK_JOB_FAILED: {
+    exit: 1,
+    retryable: true,
+    summary: 'a CRM bulk query job failed, was aborted or did not complete in time',
+  },
   // data
   RECORD_INVALID: { exit: 1, retryable: false, summary: 'a CRM record cannot be normalized' },
   CURSOR_INVALID: { exit: 1, retryable: false, summary: 'a stored sync cursor is unreadable' },

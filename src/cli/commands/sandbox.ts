@@ -125,22 +125,13 @@ export function multiConfigBlock(
 function resolveOptions(options: Readonly<Record<string, unknown>>): {
   port: number;
   seed: number;
-  size: 'small' | 'medium';
+  size: 'small' | 'medium' | 'large';
   crm: SandboxCrm;
   profile: string | undefined;
 } {
   const size = (options.size as string | undefined) ?? 'small';
-  if (size === 'large') {
-    throw new AppError(
-      'USAGE',
-      'sandbox size large is not built yet (it comes with Bulk API 2.0); use small or medium',
-      {
-        where: '--size',
-      },
-    );
-  }
-  if (size !== 'small' && size !== 'medium') {
-    throw new AppError('USAGE', `--size must be small or medium, got "${size}"`, { where: '--size' });
+  if (size !== 'small' && size !== 'medium' && size !== 'large') {
+    throw new AppError('USAGE', `--size must be small, medium or large, got "${size}"`, { where: '--size' });
   }
   const port = (options.port as number | undefined) ?? DEFAULT_SANDBOX_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -149,6 +140,13 @@ function resolveOptions(options: Readonly<Record<string, unknown>>): {
   const crm = (options.crm as string | undefined) ?? 'salesforce';
   if (crm !== 'salesforce' && crm !== 'hubspot' && crm !== 'both') {
     throw new AppError('USAGE', `--crm must be salesforce, hubspot or both, got "${crm}"`, { where: '--crm' });
+  }
+  if (size === 'large' && crm !== 'salesforce') {
+    throw new AppError(
+      'USAGE',
+      '--size large is built for the Salesforce sandbox only (HubSpot stays at medium for now); use --crm salesforce',
+      { where: '--size' },
+    );
   }
   const profile = options.profile as string | undefined;
   return { port, seed: (options.seed as number | undefined) ?? 1, size, crm, profile };
@@ -164,7 +162,8 @@ export async function runSandbox(ctx: CommandContext, until: Promise<unknown>): 
       seed,
       size,
       port,
-      life: { tickMs: 60_000 },
+      // The large org's deals are made from the seed on every read: it has no life clock to change them.
+      ...(size === 'large' ? {} : { life: { tickMs: 60_000 } }),
       ...(profile !== undefined ? { profile } : {}),
     });
     try {
@@ -193,6 +192,7 @@ export async function runSandbox(ctx: CommandContext, until: Promise<unknown>): 
   const { generateOrg } = await import('../../sandbox/org/index.ts');
   const { splitOrg } = await import('../../sandbox/org/split.ts');
   const { writeOrgCsv } = await import('../../sandbox/org/org-csv.ts');
+  if (size === 'large') throw new AppError('INTERNAL', 'resolveOptions let --size large through for HubSpot');
   const anchorDate = now().toISOString().slice(0, 10);
   const org = generateOrg({ seed, size, anchorDate });
   const parts = crm === 'both' ? splitOrg(org) : null;

@@ -97,6 +97,7 @@ type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 interface CapturedResponse {
   statusCode: number;
   headers: Record<string, string>;
+  body?: string;
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -177,7 +178,14 @@ export class SalesforceClient {
   async request<T>(
     method: HttpMethod,
     path: string,
-    options: { body?: unknown; headers?: Record<string, string> } = {},
+    options: {
+      body?: unknown;
+      headers?: Record<string, string>;
+      /** Parse the answer as this content type instead of its own (`text/plain` keeps a CSV body as text). */
+      responseType?: string;
+      /** Called with the successful attempt's status, headers and raw body. */
+      onResponse?: (res: { statusCode: number; headers: Record<string, string>; body: string }) => void;
+    } = {},
   ): Promise<T> {
     let attempt = 0;
     let refreshed = false;
@@ -197,7 +205,7 @@ export class SalesforceClient {
           const p = baseTransport.httpRequest(req as never, o as never);
           p.then(
             (res) => {
-              captured = { statusCode: res.statusCode, headers: res.headers };
+              captured = { statusCode: res.statusCode, headers: res.headers, body: res.body };
             },
             () => {},
           );
@@ -216,13 +224,20 @@ export class SalesforceClient {
               headers,
               ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
             },
-            { transport, retry: { maxRetries: 0 } },
+            {
+              transport,
+              retry: { maxRetries: 0 },
+              ...(options.responseType ? { responseType: options.responseType } : {}),
+            },
           ) as Promise<T>,
           this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
           `Salesforce ${method} ${path.split('?')[0]}`,
           this.opts.signal,
         );
         this.observe(captured);
+        if (options.onResponse && captured) {
+          options.onResponse({ statusCode: captured.statusCode, headers: captured.headers, body: captured.body ?? '' });
+        }
         return result;
       } catch (err) {
         if (this.opts.signal?.aborted) throw this.opts.signal.reason;
@@ -279,6 +294,22 @@ export class SalesforceClient {
     return this.request<QueryResult<T>>('GET', nextRecordsUrl, {
       headers: batchSize ? { 'Sforce-Query-Options': `batchSize=${batchSize}` } : {},
     });
+  }
+
+  /**
+   * A GET whose answer is text (a Bulk API result set in CSV), with its headers; the body is not parsed (jsforce
+   * would turn CSV into records, and lose the difference the caller needs).
+   */
+  async text(path: string): Promise<{ text: string; headers: Record<string, string> }> {
+    let got: { text: string; headers: Record<string, string> } = { text: '', headers: {} };
+    await this.request<unknown>('GET', path, {
+      headers: { Accept: 'text/csv' },
+      responseType: 'text/plain',
+      onResponse: (res) => {
+        got = { text: res.body, headers: res.headers };
+      },
+    });
+    return got;
   }
 
   /** Hard deletes between two instants (the feed covers the last 15 days only). */

@@ -69,7 +69,7 @@ export type DraftDeal = Omit<Deal, 'key' | 'lineItems' | 'splits'> & {
   quarterOffset: number;
 };
 
-function roundUnit(currency: Currency, amount: number): number {
+export function roundUnit(currency: Currency, amount: number): number {
   if (currency.decimalPlaces === 0) return Math.max(10_000, Math.round(amount / 10_000) * 10_000);
   return Math.max(100, Math.round(amount / 100) * 100);
 }
@@ -188,7 +188,7 @@ function historyInstants(
   return out;
 }
 
-interface SlotPlan {
+export interface SlotPlan {
   rep: Person;
   quarter: FiscalQuarter;
   offset: number;
@@ -243,7 +243,7 @@ function slotDeals(ctx: DealContext, slot: SlotPlan, out: DraftDeal[]): void {
   }
 }
 
-function makeDeal(
+export function makeDeal(
   ctx: DealContext,
   slot: SlotPlan,
   fate: 'won' | 'lost',

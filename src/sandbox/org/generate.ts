@@ -18,7 +18,20 @@ export interface GenerateOrgOptions {
   size: OrgSize;
   /** The org's "today": history ends here, open deals close after it. */
   anchorDate: PlainDate;
+  /**
+   * `large` only: other counts than 5,000 reps, 1,000,000 deals and 5,000,000 activities, so tests can run the
+   * same lazy machinery at a size that takes seconds.
+   */
+  largeCounts?: Partial<LargeCounts>;
 }
+
+export interface LargeCounts {
+  reps: number;
+  deals: number;
+  activities: number;
+}
+
+export const LARGE_COUNTS: Readonly<LargeCounts> = { reps: 5_000, deals: 1_000_000, activities: 5_000_000 };
 
 /** What the generator keeps aside for tests and the life clock: where its special cases are. */
 export interface OrgNotes {
@@ -73,7 +86,29 @@ function mediumRegions(): RegionPlan[] {
   }));
 }
 
-const PROFILES: Readonly<Record<OrgSize, () => SizeProfile>> = {
+/** Ten regions of teams of ten reps (5,000 reps: 500 teams), segments and currencies as in the medium org. */
+function largeRegions(repCount: number): RegionPlan[] {
+  const medium = mediumRegions();
+  const names = [...medium.map((r) => r.name), 'LATAM', 'ANZ', 'Nordics', 'India'];
+  const currencies: Record<string, string> = { LATAM: 'USD', ANZ: 'AUD', Nordics: 'EUR', India: 'USD' };
+  const teamCount = Math.max(1, Math.ceil(repCount / 10));
+  const regionCount = Math.min(names.length, teamCount);
+  const segments: Segment[] = ['Enterprise', 'Mid-Market', 'Mid-Market', 'SMB', 'SMB'];
+  return names.slice(0, regionCount).map((name, ri) => {
+    const template = medium[ri]?.teams ?? [];
+    const count = Math.floor(teamCount / regionCount) + (ri < teamCount % regionCount ? 1 : 0);
+    return {
+      name,
+      teams: Array.from({ length: count }, (_, i) => {
+        const segment = segments[i % segments.length] as Segment;
+        const currency = template[i % Math.max(1, template.length)]?.currency ?? currencies[name] ?? 'USD';
+        return { name: `${name} ${segment} ${i + 1}`, segment, currency };
+      }),
+    };
+  });
+}
+
+const PROFILES: Readonly<Record<OrgSize, (o: GenerateOrgOptions) => SizeProfile>> = {
   small: () => ({
     regions: [
       {
@@ -119,6 +154,21 @@ const PROFILES: Readonly<Record<OrgSize, () => SizeProfile>> = {
       ['CAD', 'USD', 0.1],
     ],
   }),
+  // Deals and activities are made lazily (lazy.ts): the counts are exact by construction.
+  large: (o) => {
+    const reps = o.largeCounts?.reps ?? LARGE_COUNTS.reps;
+    return {
+      regions: largeRegions(reps),
+      repCount: reps,
+      performanceSpread: null,
+      rampingHires: Math.floor(reps / 20),
+      amountScale: 0.7,
+      dealCount: o.largeCounts?.deals ?? LARGE_COUNTS.deals,
+      activityDays: 42,
+      currencies: ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD'],
+      foreignDeals: [],
+    };
+  },
 };
 
 /** Quarters of closed history before the anchor's quarter. */
@@ -137,9 +187,9 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
     throw new AppError('USAGE', `seed must be an integer, got ${String(opts.seed)}`, { where: 'seed' });
   const profileOf = PROFILES[opts.size];
   if (!profileOf)
-    throw new AppError('USAGE', `size must be small or medium, got "${String(opts.size)}"`, { where: 'size' });
+    throw new AppError('USAGE', `size must be small, medium or large, got "${String(opts.size)}"`, { where: 'size' });
   const anchor = parsePlainDate(opts.anchorDate, 'anchorDate');
-  const profile = profileOf();
+  const profile = profileOf(opts);
   const rng = new Rng(opts.seed);
 
   const current = quarterOf(anchor);
@@ -159,6 +209,7 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
     performanceSpread: profile.performanceSpread,
     rampingHires: profile.rampingHires,
     emailDomain: 'acme-analytics.example.com',
+    ...(opts.size === 'large' ? { specialCases: false } : {}),
   };
   const chart = generateChart(rng, anchor, chartOpts);
   const reps = chart.people.filter((p) => p.role === 'rep');
@@ -173,6 +224,35 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
     foreignDeals: profile.foreignDeals,
   };
   const quotas = generateQuotas(ctx, reps, quarters);
+  if (opts.size === 'large') {
+    const org: OrgModel = {
+      seed: opts.seed,
+      size: opts.size,
+      anchorDate: anchor,
+      orgName: 'Acme Analytics',
+      timezone: 'America/New_York',
+      corporateCurrency: 'USD',
+      fiscalYearStartMonth: 1,
+      quarters,
+      currentQuarterId: current.id,
+      currencies,
+      regions: chart.regions,
+      teams: chart.teams,
+      people: chart.people,
+      quotas,
+      deals: [],
+      activities: [],
+      leads: [],
+      lazy: {
+        deals: profile.dealCount ?? LARGE_COUNTS.deals,
+        activities: opts.largeCounts?.activities ?? LARGE_COUNTS.activities,
+      },
+    };
+    return {
+      org,
+      notes: { moverKey: '', leaverKey: '', rampingKeys: chart.rampingKeys, slackerKey: chart.slackerKey },
+    };
+  }
   let drafts = generateDeals(ctx, reps, quotas);
   if (profile.dealCount !== null) {
     if (drafts.length < profile.dealCount) topUpDeals(ctx, reps, drafts, profile.dealCount);

@@ -9,7 +9,7 @@
  */
 import type { PlainDate } from '../../util/date.ts';
 
-export type OrgSize = 'small' | 'medium';
+export type OrgSize = 'small' | 'medium' | 'large';
 
 export type Segment = 'Enterprise' | 'Mid-Market' | 'SMB';
 export const SEGMENTS: readonly Segment[] = ['Enterprise', 'Mid-Market', 'SMB'];
@@ -262,4 +262,15 @@ export interface OrgModel {
   deals: Deal[];
   activities: Activity[];
   leads: Lead[];
+  /**
+   * A `large` org: its deals and activities are not in `deals` and `activities` (which stay empty) but made one at
+   * a time by index from the seed (`lazy.ts`), so no sandbox holds a million of them at once.
+   */
+  lazy?: LazyCounts;
+}
+
+/** How many deals and activities a lazily generated org has. */
+export interface LazyCounts {
+  deals: number;
+  activities: number;
 }

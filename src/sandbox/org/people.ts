@@ -39,6 +39,8 @@ export interface ChartOptions {
   performanceSpread: number[] | null;
   rampingHires: number;
   emailDomain: string;
+  /** The mover and the leaver (default true); the large org leaves them out, its oracle sums teams plainly. */
+  specialCases?: boolean;
 }
 
 function slug(s: string): string {
@@ -183,6 +185,12 @@ export function generateChart(rng: Rng, anchor: PlainDate, opts: ChartOptions): 
     rampingKeys.push(r.key);
   }
 
+  if (opts.specialCases === false) {
+    const slacker = reps.reduce((lo, r) =>
+      r.traits.performance < lo.traits.performance && !rampingKeys.includes(r.key) ? r : lo,
+    );
+    return { regions, teams, people, moverKey: '', leaverKey: '', rampingKeys, slackerKey: slacker.key };
+  }
   // The mover changes team a few weeks into the current quarter, to another team of the same region.
   const mover = take();
   const fromTeam = teams.find((t) => t.key === mover.teamKey) as Team;

@@ -184,7 +184,7 @@ export class BulkQueryApi {
           job.state = 'Failed';
           job.errorMessage = job.failWith;
           // A failed job's results are gone; only its info remains.
-          job.selection = { ...job.selection, rows: [] };
+          job.selection = { ...job.selection, size: 0 };
         } else {
           job.state = 'JobComplete';
         }
@@ -215,7 +215,7 @@ export class BulkQueryApi {
       return errorReply(400, 'INVALIDJOBSTATE', `Job ${job.id} is ${job.state} and can no longer be aborted`);
     }
     job.state = 'Aborted';
-    job.selection = { ...job.selection, rows: [] };
+    job.selection = { ...job.selection, size: 0 };
     return { status: 200, body: this.info(job, false) };
   }
 
@@ -247,7 +247,7 @@ export class BulkQueryApi {
     let offset = 0;
     if (locator !== null && locator !== '') {
       const n = decodeLocator(locator);
-      if (n === null || n > job.selection.rows.length) {
+      if (n === null || n > job.selection.size) {
         return errorReply(400, 'INVALIDLOCATOR', `Invalid locator ${locator} for job ${job.id}`);
       }
       offset = n;
@@ -260,21 +260,23 @@ export class BulkQueryApi {
       }
       size = n;
     }
-    const rows = job.selection.rows.slice(offset, offset + size);
-    const next = offset + rows.length;
+    const count = Math.max(0, Math.min(size, job.selection.size - offset));
+    const next = offset + count;
     const delimiter = DELIMITERS[job.columnDelimiter]!;
     const eol = LINE_ENDINGS[job.lineEnding]!;
     const lines = [job.selection.columns.map((c) => quote(c)).join(delimiter)];
-    for (const row of rows) lines.push(job.selection.values(row).map(csvValue).join(delimiter));
+    for (let k = offset; k < next; k++) {
+      lines.push(job.selection.values(job.selection.rowAt(k)).map(csvValue).join(delimiter));
+    }
     return {
       status: 200,
       text: lines.join(eol) + eol,
       headers: {
         'content-type': 'text/csv',
-        'Sforce-NumberOfRecords': String(rows.length),
-        'Sforce-Locator': next < job.selection.rows.length ? encodeLocator(next) : 'null',
+        'Sforce-NumberOfRecords': String(count),
+        'Sforce-Locator': next < job.selection.size ? encodeLocator(next) : 'null',
       },
-      records: rows.length,
+      records: count,
       locator: `${job.id}-${offset}`,
     };
   }
@@ -320,7 +322,7 @@ export class BulkQueryApi {
             jobType: 'V2Query',
             lineEnding: job.lineEnding,
             columnDelimiter: job.columnDelimiter,
-            numberRecordsProcessed: job.state === 'JobComplete' ? job.selection.rows.length : 0,
+            numberRecordsProcessed: job.state === 'JobComplete' ? job.selection.size : 0,
             retries: 0,
             totalProcessingTime: job.state === 'JobComplete' ? 1000 : 0,
             isPkChunkingSupported: true,

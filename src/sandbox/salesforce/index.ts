@@ -9,9 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { now } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
-import { generateOrg, type OrgModel } from '../org/index.ts';
+import { generateOrg, type LargeCounts, type OrgModel } from '../org/index.ts';
 import { type AuthCredentials, SandboxAuth } from './auth.ts';
 import { FaultInjector } from './faults.ts';
+import { type LargePopulation, populateLarge } from './large.ts';
 import { applyLifeChange, createLifeClock } from './life.ts';
 import { salesforceOracle } from './oracle.ts';
 import { grantIntegrationPermissions } from './permissions.ts';
@@ -23,7 +24,9 @@ import { SalesforceStore } from './store.ts';
 
 export interface SalesforceSandboxOptions {
   seed: number;
-  size: 'small' | 'medium';
+  size: 'small' | 'medium' | 'large';
+  /** `large` only: smaller counts for tests (the same lazy tables at a size that takes seconds). */
+  largeCounts?: Partial<LargeCounts>;
   /** 0 or absent: any free port. */
   port?: number;
   host?: string;
@@ -68,6 +71,8 @@ export interface SalesforceSandbox {
   model?: OrgModel;
   /** The profile the org was built with, if any. */
   profile?: SalesforceProfile;
+  /** A large org's lazy deals and activities and its users' Ids. */
+  large?: LargePopulation;
   /** Present when life.ts is: the running life clock's stop. */
   stopLife?: () => void;
   close(): Promise<void>;
@@ -77,9 +82,14 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   if (!Number.isSafeInteger(options.seed)) {
     throw new AppError('USAGE', `sandbox seed must be an integer, got ${String(options.seed)}`, { where: 'seed' });
   }
-  if (options.size !== 'small' && options.size !== 'medium') {
-    throw new AppError('USAGE', `sandbox size must be small or medium, got "${String(options.size)}"`, {
+  if (options.size !== 'small' && options.size !== 'medium' && options.size !== 'large') {
+    throw new AppError('USAGE', `sandbox size must be small, medium or large, got "${String(options.size)}"`, {
       where: 'size',
+    });
+  }
+  if (options.size === 'large' && options.life) {
+    throw new AppError('USAGE', 'the large sandbox has no life clock (it changes a generated org held in memory)', {
+      where: 'life',
     });
   }
   const anchorDate = options.anchorDate ?? options.org?.anchorDate ?? now().toISOString().slice(0, 10);
@@ -97,10 +107,19 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
   // insert their own records.
   const generated: OrgModel | undefined =
     options.populate !== false
-      ? (options.org ?? generateOrg({ seed: options.seed, size: options.size, anchorDate }))
+      ? (options.org ??
+        generateOrg({
+          seed: options.seed,
+          size: options.size,
+          anchorDate,
+          ...(options.largeCounts ? { largeCounts: options.largeCounts } : {}),
+        }))
       : undefined;
   const org = generated && profile?.model ? profile.model(generated) : generated;
-  if (org) populateSalesforce(store, org, { ...DEFAULT_POPULATE_SHAPE, ...profile?.populate });
+  const shape = { ...DEFAULT_POPULATE_SHAPE, ...profile?.populate };
+  let large: LargePopulation | undefined;
+  if (org?.lazy) large = populateLarge(store, org, shape);
+  else if (org) populateSalesforce(store, org, shape);
   profile?.hide?.(store);
   grantIntegrationPermissions(store);
   const rotate = options.rotateRefreshTokens ?? profile?.options?.rotateRefreshTokens;
@@ -149,6 +168,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions):
     server,
     ...(org ? { model: org } : {}),
     ...(profile ? { profile } : {}),
+    ...(large ? { large } : {}),
     ...(stopLife ? { stopLife } : {}),
     async close() {
       stopLife?.();

@@ -251,6 +251,14 @@ export function fieldValue(f: FieldDef, row: SRecord): FieldValue {
 }
 
 /** The in-memory org. One instance per sandbox; all methods are synchronous. */
+/** A table whose rows can be referred to by index (the large org's lazy tables). */
+export interface IndexedTable {
+  /** Every row with its reference: an index for a made row, the row itself for one the API wrote. */
+  refEntries(): IterableIterator<[SRecord, number | SRecord]>;
+  /** The row made for index `i`, whatever the API wrote since. */
+  rowAt(i: number): SRecord | undefined;
+}
+
 export class SalesforceStore {
   readonly orgId: string;
   readonly adminUserId: string;
@@ -468,6 +476,18 @@ export class SalesforceStore {
     if (row.IsDeleted !== true) this.deleted.get(type)!.push({ id, deletedDate: options.stamp ?? this.now() });
   }
 
+  /**
+   * Replaces the (empty) table of `type` with one that makes its rows on read (the large org's lazy tables): the
+   * store reads and writes a table only through Map's get, set, delete and iteration.
+   */
+  attachTable(type: string, table: Map<string, SRecord>): void {
+    const name = this.describe(type).name;
+    if (this.rows.get(name)!.size > 0) {
+      throw new AppError('INTERNAL', `cannot attach a table to ${name}: it already has rows`, { where: name });
+    }
+    this.rows.set(name, table);
+  }
+
   // ---- reads ----
 
   /** One row as the API would read it, or undefined; deleted rows only with `includeDeleted`. */
@@ -498,6 +518,34 @@ export class SalesforceStore {
       if (row.IsDeleted === true && !options.includeDeleted) continue;
       yield row;
     }
+  }
+
+  /**
+   * `scan` with a reference to each row that `deref` turns back into the row as it is now: the row itself, or
+   * for a lazy table's untouched row its index (so holding millions of matches costs numbers, not rows).
+   */
+  *scanRefs(type: string, options: { includeDeleted?: boolean } = {}): IterableIterator<[SRecord, number | SRecord]> {
+    const table = this.rows.get(this.describe(type).name)! as Map<string, SRecord> & Partial<IndexedTable>;
+    if (table.refEntries) {
+      for (const [row, ref] of table.refEntries()) {
+        if (row.IsDeleted === true && !options.includeDeleted) continue;
+        yield [row, ref];
+      }
+      return;
+    }
+    for (const row of table.values()) {
+      if (row.IsDeleted === true && !options.includeDeleted) continue;
+      yield [row, row];
+    }
+  }
+
+  /** The row a `scanRefs` reference stands for. */
+  deref(type: string, ref: number | SRecord): SRecord {
+    if (typeof ref !== 'number') return ref;
+    const table = this.rows.get(this.describe(type).name)! as Map<string, SRecord> & Partial<IndexedTable>;
+    const row = table.rowAt?.(ref);
+    if (!row) throw new AppError('INTERNAL', `${type} has no row ${ref}`, { where: type });
+    return row;
   }
 
   /** One stored row without copying (see `scan`), or undefined. */

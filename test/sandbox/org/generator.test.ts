@@ -41,7 +41,7 @@ describe('generateOrg determinism', () => {
 
   it('rejects a bad size or anchor with a usage error naming the option', () => {
     const bad = (o: object) => () => generateOrg({ seed: 42, size: 'small', anchorDate: ANCHOR, ...o } as never);
-    expect(bad({ size: 'large' })).toThrow(/size must be small or medium, got "large"/);
+    expect(bad({ size: 'huge' })).toThrow(/size must be small, medium or large, got "huge"/);
     expect(bad({ anchorDate: '2026-13-01' })).toThrow(AppError);
     expect(bad({ anchorDate: '2026-13-01' })).toThrow(/anchorDate/);
     expect(bad({ seed: 1.5 })).toThrow(/seed must be an integer/);

@@ -51,9 +51,14 @@ describe('quota-tracker sandbox', () => {
     expect(await running).toBe(0);
   });
 
-  it('refuses the large size with a usage error', async () => {
-    const err = await runSandbox(ctx({ size: 'large' }, []), Promise.resolve()).catch((e: unknown) => e);
-    expect(isAppError(err, 'USAGE')).toBe(true);
+  it('refuses the large size for HubSpot and an unknown size, naming the option', async () => {
+    for (const crm of ['hubspot', 'both']) {
+      const err = await runSandbox(ctx({ size: 'large', crm }, []), Promise.resolve()).catch((e: unknown) => e);
+      expect(isAppError(err, 'USAGE')).toBe(true);
+      expect(String((err as Error).message)).toMatch(/--size large is built for the Salesforce sandbox only/);
+    }
+    const huge = await runSandbox(ctx({ size: 'huge' }, []), Promise.resolve()).catch((e: unknown) => e);
+    expect(String((huge as Error).message)).toMatch(/--size must be small, medium or large, got "huge"/);
   });
 
   it('with --profile prints a self-contained block: top-level keys at column 0, the quota file by absolute path', async () => {

@@ -49,7 +49,7 @@ describe('startSalesforceSandbox with the generated org', () => {
   });
 
   it('rejects a bad size or seed with a usage error', async () => {
-    const bad = await startSalesforceSandbox({ seed: 1, size: 'large' as never }).catch((e: unknown) => e);
+    const bad = await startSalesforceSandbox({ seed: 1, size: 'huge' as never }).catch((e: unknown) => e);
     expect(isAppError(bad, 'USAGE')).toBe(true);
     const seed = await startSalesforceSandbox({ seed: 1.5, size: 'small' }).catch((e: unknown) => e);
     expect(isAppError(seed, 'USAGE')).toBe(true);

@@ -91,23 +91,33 @@ export interface RowSelection {
   query: SoqlQuery;
   /** Column headers: the field paths with schema casing (`Owner.Email`); empty for `SELECT COUNT()`. */
   columns: string[];
-  /** The matching rows: the store's own objects, which the served API replaces rather than changes. */
-  rows: SRecord[];
+  /** How many rows matched. */
+  size: number;
+  /**
+   * Matching row `k` as it was when the query ran: the store's own row object (which the served API replaces
+   * rather than changes), or for a lazy table's untouched row the row made again from its index.
+   */
+  rowAt(k: number): SRecord;
   /** The selected values of one row, in column order; null where a lookup on the path is empty. */
   values(row: SRecord): FieldValue[];
 }
 
-/** Parses, validates and runs `soql` like `runQuery`, returning the matching rows instead of shaped records. */
+/**
+ * Parses, validates and runs `soql` like `runQuery`, returning the matching rows instead of shaped records. Without
+ * ORDER BY, rows of a lazy table are held by index, so a query over millions of them holds numbers, not rows.
+ */
 export function selectRows(store: SalesforceStore, soql: string, options: { includeDeleted: boolean }): RowSelection {
   apiStore = store;
   try {
-    const { q, obj, select, rows, ctx } = matchRows(store, soql, options.includeDeleted);
+    const { q, obj, select, rows, refs, ctx } = matchRows(store, soql, options.includeDeleted, true);
     const paths = select ?? [];
+    const type = obj.name;
     return {
-      object: obj.name,
+      object: type,
       query: q,
       columns: paths.map((p) => p.keys.join('.')),
-      rows,
+      size: refs ? refs.length : rows.length,
+      rowAt: refs ? (k) => store.deref(type, refs[k] as number | SRecord) : (k) => rows[k] as SRecord,
       values: (row) => paths.map((p) => valueAt(ctx, row, p)),
     };
   } finally {
@@ -119,7 +129,15 @@ function matchRows(
   store: SalesforceStore,
   soql: string,
   includeDeleted: boolean,
-): { q: SoqlQuery; obj: SObjectDef; select: ResolvedPath[] | null; rows: SRecord[]; ctx: Ctx } {
+  byRef = false,
+): {
+  q: SoqlQuery;
+  obj: SObjectDef;
+  select: ResolvedPath[] | null;
+  rows: SRecord[];
+  refs: Array<number | SRecord> | null;
+  ctx: Ctx;
+} {
   const q = parseSoql(soql);
   const obj = visibleSObject(q.object.name);
   if (!obj?.queryable) {
@@ -147,6 +165,15 @@ function matchRows(
   const order = q.orderBy.map((o) => ({ path: resolvePath(soql, obj, o.field), desc: o.desc, nullsLast: o.nullsLast }));
 
   const ctx: Ctx = { store, includeDeleted };
+  if (byRef && order.length === 0) {
+    let refs: Array<number | SRecord> = [];
+    for (const [r, ref] of store.scanRefs(obj.name, { includeDeleted })) {
+      if (!where || where(ctx, r)) refs.push(ref);
+    }
+    const from = q.offset ?? 0;
+    if (from > 0 || q.limit !== null) refs = refs.slice(from, q.limit === null ? undefined : from + q.limit);
+    return { q, obj, select, rows: [], refs, ctx };
+  }
   // Rows are the store's own (not copies); only the selected fields of the returned page are copied out.
   let rows: SRecord[] = [];
   for (const r of store.scan(obj.name, { includeDeleted })) {
@@ -166,7 +193,7 @@ function matchRows(
   const offset = q.offset ?? 0;
   const end = q.limit === null ? undefined : offset + q.limit;
   if (offset > 0 || end !== undefined) rows = rows.slice(offset, end);
-  return { q, obj, select, rows, ctx };
+  return { q, obj, select, rows, refs: null, ctx };
 }
 
 interface Ctx {

@@ -1,0 +1,345 @@
+/**
+ * The `large` org in the Salesforce store: users, roles, currencies, periods, quotas and accounts are written as
+ * for any org; Opportunity, OpportunityHistory, Task and Event are lazy tables whose rows are made from the
+ * generator's index (`../org/lazy.ts`) each time they are read, so a million opportunities, their history and five
+ * million activities cost no memory until a query holds on to them.
+ *
+ * A lazy table is the store's per-type `Map` (the store reads and writes rows only through `get`, `set`, `delete`
+ * and iteration), so everything the served API does works unchanged: a write puts the changed row in the table's
+ * overlay (a plain Map) and reads prefer it, a delete leaves a tombstone. Ids encode the index: the key prefix,
+ * `9Lz` (which the store's own counter-based Ids never contain at that place), nine base-62 digits, the checksum.
+ *
+ * Simplifications: getUpdated lists only rows the API wrote after start-up (a generated row's stamps are in the
+ * past, and its changes are in OpportunityHistory); a bulk job or query holds generated rows it matched.
+ */
+import { AppError } from '../../errors.ts';
+import type { Deal } from '../org/index.ts';
+import { LazyOrg, MEETING_EVERY, type OrgModel } from '../org/index.ts';
+import { COMPANY_SUFFIXES, COMPANY_WORDS } from '../org/names.ts';
+import { opportunityType, populateSalesforce, TASK_KIND } from './populate.ts';
+import type { PopulateShape } from './profiles.ts';
+import type { SRecord } from './schema.ts';
+import { formatSfDateTime, type IndexedTable, idChecksum, type SalesforceStore } from './store.ts';
+
+const MARK = '9Lz';
+const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+/** OpportunityHistory rows per deal an index has room for (a stage path has at most six). */
+const HISTORY_SLOTS = 8;
+
+export function lazyId(prefix: string, index: number): string {
+  let n = index;
+  let digits = '';
+  for (let k = 0; k < 9; k++) {
+    digits = DIGITS[n % 62] + digits;
+    n = Math.floor(n / 62);
+  }
+  const id15 = `${prefix}${MARK}${digits}`;
+  return id15 + idChecksum(id15);
+}
+
+function lazyIndex(prefix: string, id: string): number | null {
+  if (id.length !== 18 && id.length !== 15) return null;
+  if (!id.startsWith(prefix) || id.slice(3, 6) !== MARK) return null;
+  let n = 0;
+  for (let k = 6; k < 15; k++) {
+    const d = DIGITS.indexOf(id[k] as string);
+    if (d < 0) return null;
+    n = n * 62 + d;
+  }
+  return n;
+}
+
+interface LazySpec {
+  prefix: string;
+  /** Index slots; `make` may answer null for a slot without a row. */
+  slots: number;
+  make(index: number, id: string): SRecord | null;
+  /** Rows with a non-null `make` (computed on first need when absent). */
+  rows?: number;
+}
+
+/** A store table whose rows are made on read; API writes go to an overlay. */
+export class LazyTable extends Map<string, SRecord> implements IndexedTable {
+  private readonly tombstones = new Set<string>();
+  private madeRows: number | undefined;
+
+  constructor(private readonly spec: LazySpec) {
+    super();
+    this.madeRows = spec.rows;
+  }
+
+  override get(id: string): SRecord | undefined {
+    const own = super.get(id);
+    if (own !== undefined || this.tombstones.has(id)) return own;
+    const i = lazyIndex(this.spec.prefix, id);
+    if (i === null || i >= this.spec.slots) return undefined;
+    return this.spec.make(i, id.length === 18 ? id : lazyId(this.spec.prefix, i)) ?? undefined;
+  }
+
+  override has(id: string): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  override set(id: string, row: SRecord): this {
+    this.tombstones.delete(id);
+    return super.set(id, row);
+  }
+
+  override delete(id: string): boolean {
+    const had = this.has(id);
+    super.delete(id);
+    if (lazyIndex(this.spec.prefix, id) !== null) this.tombstones.add(id);
+    return had;
+  }
+
+  override get size(): number {
+    if (this.madeRows === undefined) {
+      let n = 0;
+      for (let i = 0; i < this.spec.slots; i++) if (this.spec.make(i, lazyId(this.spec.prefix, i)) !== null) n++;
+      this.madeRows = n;
+    }
+    let extra = 0;
+    for (const id of super.keys()) if (lazyIndex(this.spec.prefix, id) === null) extra++;
+    let gone = 0;
+    for (const id of this.tombstones) if (!super.has(id)) gone++;
+    return this.madeRows + extra - gone;
+  }
+
+  override *values(): MapIterator<SRecord> {
+    for (const [, row] of this.entries()) yield row;
+  }
+
+  override *keys(): MapIterator<string> {
+    for (const [id] of this.entries()) yield id;
+  }
+
+  override *entries(): MapIterator<[string, SRecord]> {
+    const plain = super.size === 0 && this.tombstones.size === 0;
+    for (let i = 0; i < this.spec.slots; i++) {
+      const id = lazyId(this.spec.prefix, i);
+      if (!plain) {
+        const own = super.get(id);
+        if (own !== undefined) {
+          yield [id, own];
+          continue;
+        }
+        if (this.tombstones.has(id)) continue;
+      }
+      const row = this.spec.make(i, id);
+      if (row !== null) yield [id, row];
+    }
+    for (const [id, row] of super.entries()) if (lazyIndex(this.spec.prefix, id) === null) yield [id, row];
+  }
+
+  *refEntries(): IterableIterator<[SRecord, number | SRecord]> {
+    const plain = super.size === 0 && this.tombstones.size === 0;
+    for (let i = 0; i < this.spec.slots; i++) {
+      const id = plain ? '' : lazyId(this.spec.prefix, i);
+      if (!plain) {
+        const own = super.get(id);
+        if (own !== undefined) {
+          yield [own, own];
+          continue;
+        }
+        if (this.tombstones.has(id)) continue;
+      }
+      const row = this.spec.make(i, lazyId(this.spec.prefix, i));
+      if (row !== null) yield [row, i];
+    }
+    for (const [id, row] of super.entries()) if (lazyIndex(this.spec.prefix, id) === null) yield [row, row];
+  }
+
+  rowAt(i: number): SRecord | undefined {
+    return i >= 0 && i < this.spec.slots ? (this.spec.make(i, lazyId(this.spec.prefix, i)) ?? undefined) : undefined;
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, SRecord]> {
+    return this.entries();
+  }
+
+  override forEach(fn: (value: SRecord, key: string, map: Map<string, SRecord>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+
+  override clear(): void {
+    throw new AppError('INTERNAL', 'a lazy table cannot be cleared', { where: 'LazyTable' });
+  }
+}
+
+export interface LargePopulation {
+  lazy: LazyOrg;
+  /** Salesforce Id of every person by key. */
+  userIds: Map<string, string>;
+}
+
+/** Writes the large org's materialised part and attaches its lazy tables. */
+export function populateLarge(store: SalesforceStore, org: OrgModel, shape: PopulateShape): LargePopulation {
+  const lazy = new LazyOrg(org);
+  const { ids } = populateSalesforce(store, org, shape);
+  const userIds = new Map<string, string>();
+  for (const p of org.people) {
+    const id = ids.get(p.key);
+    if (id !== undefined) userIds.set(p.key, id);
+  }
+  const userOf = (key: string): string => {
+    const id = userIds.get(key);
+    if (id === undefined) throw new AppError('INTERNAL', `large org: no user for ${key}`, { where: key });
+    return id;
+  };
+  const admin = store.adminUserId;
+
+  // One account per 50 deals (at least one), each owned by the rep whose deals it carries.
+  const accountCount = Math.max(1, Math.min(20_000, Math.ceil(lazy.dealCount / 50)));
+  const accountIds: string[] = [];
+  const setup = { stamp: new Date(`${org.quarters[0]?.start ?? org.anchorDate}T10:00:00.000Z`) };
+  for (let k = 0; k < accountCount; k++) {
+    const owner = lazy.dealOwner(k);
+    const name = `${COMPANY_WORDS[k % COMPANY_WORDS.length]} ${COMPANY_SUFFIXES[Math.floor(k / COMPANY_WORDS.length) % COMPANY_SUFFIXES.length]} ${k + 1}`;
+    accountIds.push(
+      store.load('Account', { Name: name, OwnerId: userOf(owner.key), CurrencyIsoCode: owner.currency }, setup),
+    );
+  }
+
+  // Consecutive reads of one deal (its row, then its history rows) make it once.
+  let cached: { i: number; deal: Deal } | null = null;
+  const dealAt = (i: number): Deal => {
+    if (cached?.i !== i) cached = { i, deal: lazy.deal(i) };
+    return cached.deal;
+  };
+  const money = (s: string | null): number | null => (s === null ? null : Number(s));
+  const currency = (code: string) => ({ CurrencyIsoCode: code });
+
+  const opportunity = new LazyTable({
+    prefix: '006',
+    slots: lazy.dealCount,
+    rows: lazy.dealCount,
+    make(i, id) {
+      const d = dealAt(i);
+      const last = d.history[d.history.length - 1]!;
+      const created = formatSfDateTime(new Date(d.createdAt));
+      const modified = formatSfDateTime(new Date(last.at));
+      return {
+        Name: d.name,
+        AccountId: accountIds[i % accountCount]!,
+        OwnerId: userOf(d.ownerKey),
+        Type: opportunityType(d.type),
+        LeadSource: d.leadSource,
+        Segment__c: d.segment,
+        ...currency(d.currency),
+        StageName: last.stage,
+        Amount: money(last.amount),
+        CloseDate: last.closeDate,
+        Probability: last.probability,
+        ForecastCategoryName: last.forecastCategory,
+        Id: id,
+        CreatedDate: created,
+        CreatedById: admin,
+        SystemModstamp: modified,
+        LastModifiedDate: modified,
+        LastModifiedById: admin,
+        IsDeleted: false,
+      };
+    },
+  });
+  const history = new LazyTable({
+    prefix: '008',
+    slots: lazy.dealCount * HISTORY_SLOTS,
+    make(slot, id) {
+      const d = dealAt(Math.floor(slot / HISTORY_SLOTS));
+      const step = slot % HISTORY_SLOTS;
+      const h = d.history[step];
+      if (!h) return null;
+      const prev = step > 0 ? d.history[step - 1]! : null;
+      const amount = money(h.amount);
+      const stamp = formatSfDateTime(new Date(h.at));
+      return {
+        OpportunityId: lazyId('006', Math.floor(slot / HISTORY_SLOTS)),
+        StageName: h.stage,
+        Amount: amount,
+        ExpectedRevenue: amount === null ? null : Math.round(amount * h.probability) / 100,
+        CloseDate: h.closeDate,
+        Probability: h.probability,
+        ForecastCategory: h.forecastCategory,
+        PrevAmount: prev ? money(prev.amount) : null,
+        PrevCloseDate: prev ? prev.closeDate : null,
+        ...currency(d.currency),
+        Id: id,
+        CreatedDate: stamp,
+        CreatedById: admin,
+        SystemModstamp: stamp,
+        IsDeleted: false,
+      };
+    },
+  });
+
+  const whatOf = (dealKey: string | null): string | null => {
+    const i = dealKey === null ? null : lazy.dealIndexOf(dealKey);
+    return i === null ? null : lazyId('006', i);
+  };
+  const audit = (id: string, at: string): SRecord => {
+    const stamp = formatSfDateTime(new Date(at));
+    return {
+      Id: id,
+      CreatedDate: stamp,
+      CreatedById: admin,
+      SystemModstamp: stamp,
+      LastModifiedDate: stamp,
+      LastModifiedById: admin,
+      IsDeleted: false,
+    };
+  };
+  const meetings = Math.floor(lazy.activityCount / MEETING_EVERY);
+  const taskCount = lazy.activityCount - meetings;
+  // Task t is activity t + floor(t / 4) (every fifth activity is skipped: it is a meeting); Event e is 5e + 4.
+  const task = new LazyTable({
+    prefix: '00T',
+    slots: taskCount,
+    rows: taskCount,
+    make(t, id) {
+      const a = lazy.activity(t + Math.floor(t / (MEETING_EVERY - 1)));
+      if (a.type === 'meeting') return null;
+      const kind = TASK_KIND[a.type];
+      return {
+        Subject: a.subject,
+        Status: a.completed ? 'Completed' : 'Not Started',
+        Priority: 'Normal',
+        OwnerId: userOf(a.ownerKey),
+        WhatId: whatOf(a.dealKey),
+        ActivityDate: a.date,
+        TaskSubtype: a.type === 'email' && a.bulk ? 'ListEmail' : kind.subtype,
+        Type: kind.type,
+        CompletedDateTime: a.completed ? formatSfDateTime(new Date(a.createdAt)) : null,
+        CallDurationInSeconds: a.type === 'call' && a.durationMinutes !== null ? a.durationMinutes * 60 : null,
+        ...audit(id, a.createdAt),
+      };
+    },
+  });
+  const event = new LazyTable({
+    prefix: '00U',
+    slots: meetings,
+    rows: meetings,
+    make(e, id) {
+      const a = lazy.activity(e * MEETING_EVERY + MEETING_EVERY - 1);
+      const start = new Date(a.createdAt);
+      const minutes = a.durationMinutes ?? 30;
+      return {
+        Subject: a.subject,
+        OwnerId: userOf(a.ownerKey),
+        WhatId: whatOf(a.dealKey),
+        ActivityDate: a.date,
+        ActivityDateTime: formatSfDateTime(start),
+        StartDateTime: formatSfDateTime(start),
+        EndDateTime: formatSfDateTime(new Date(start.getTime() + minutes * 60_000)),
+        DurationInMinutes: minutes,
+        Type: 'Meeting',
+        EventSubtype: 'Event',
+        ...audit(id, a.createdAt),
+      };
+    },
+  });
+  store.attachTable('Opportunity', opportunity);
+  store.attachTable('OpportunityHistory', history);
+  store.attachTable('Task', task);
+  store.attachTable('Event', event);
+  return { lazy, userIds };
+}

@@ -5,7 +5,7 @@
  *
  * On the warm server (each URL asked once first), it measures p50 and p95 over HTTP of the current period's team
  * report (20 teams in turn), the org leaderboard (all 5,000 reps ranked) and the org report (every team and rep),
- * and prints the cold first build of each. Target: p95 under 300 ms for each, current period.
+ * and prints the cold first build of each (timed in the server's read model while warming). Target: p95 under 300 ms for each, current period.
  */
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
@@ -16,6 +16,8 @@ import { connect } from '../src/db/index.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import type { Database } from '../src/db/schema.ts';
 import { MetricsEngine } from '../src/metrics/engine/engine.ts';
+import { ReportReader } from '../src/reports/read-model.ts';
+import type { ReportRequest } from '../src/reports/report.ts';
 import { startWebServer } from '../src/web/server.ts';
 import { createApiToken } from '../src/web/tokens.ts';
 
@@ -104,7 +106,8 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
     const recompute = await new MetricsEngine({ db, config, workerId: 'bench' }).recomputeAll(AS_OF);
     const recomputeMs = performance.now() - t;
     const { token } = await createApiToken(db, { role: 'admin' });
-    const web = await startWebServer({ db, config, port: 0 });
+    const reports = new ReportReader({ db, config });
+    const web = await startWebServer({ db, config, port: 0, reports });
     try {
       const get = async (path: string): Promise<{ ms: number; bytes: number }> => {
         const started = performance.now();
@@ -116,24 +119,34 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
         return { ms, bytes: body.byteLength };
       };
       const teams = Array.from({ length: 20 }, (_, i) => `Team ${String(1 + i * 25).padStart(3, '0')}`);
-      const kinds: Record<string, string[]> = {
-        team: teams.map((team) => `/api/v1/reports/team?team=${encodeURIComponent(team)}`),
-        leaderboard: ['/api/v1/reports/leaderboard'],
-        org: ['/api/v1/reports/org'],
+      const kinds: Record<string, { path: string; req: ReportRequest }[]> = {
+        team: teams.map((team) => ({
+          path: `/api/v1/reports/team?team=${encodeURIComponent(team)}`,
+          req: { kind: 'team', team },
+        })),
+        leaderboard: [{ path: '/api/v1/reports/leaderboard', req: { kind: 'leaderboard' } }],
+        org: [{ path: '/api/v1/reports/org', req: { kind: 'org' } }],
       };
+      // Warming: each document's first build, in the server's own read model (a cold org build takes minutes on
+      // a loaded machine, longer than an HTTP client waits for headers), timed apart from the warm requests.
       const cold: Record<string, number> = {};
       const bytes: Record<string, number> = {};
-      for (const [kind, paths] of Object.entries(kinds)) {
-        const first = [];
-        for (const p of paths) first.push(await get(p));
-        cold[kind] = Math.max(...first.map((f) => f.ms));
-        bytes[kind] = Math.max(...first.map((f) => f.bytes));
+      for (const [kind, list] of Object.entries(kinds)) {
+        let worst = 0;
+        for (const k of list) {
+          const started = performance.now();
+          const answer = await reports.read(k.req);
+          worst = Math.max(worst, performance.now() - started);
+          bytes[kind] = Math.max(bytes[kind] ?? 0, Buffer.byteLength(answer.json));
+        }
+        cold[kind] = worst;
+        for (const k of list) await get(k.path);
       }
       const samples: Record<string, number[]> = { team: [], leaderboard: [], org: [] };
       for (let round = 0; round < ROUNDS; round++) {
-        for (const p of kinds.team as string[]) samples.team?.push((await get(p)).ms);
-        for (let i = 0; i < 10; i++) samples.leaderboard?.push((await get(kinds.leaderboard?.[0] as string)).ms);
-        for (let i = 0; i < 10; i++) samples.org?.push((await get(kinds.org?.[0] as string)).ms);
+        for (const k of kinds.team ?? []) samples.team?.push((await get(k.path)).ms);
+        for (let i = 0; i < 10; i++) samples.leaderboard?.push((await get(kinds.leaderboard?.[0]?.path as string)).ms);
+        for (let i = 0; i < 10; i++) samples.org?.push((await get(kinds.org?.[0]?.path as string)).ms);
       }
       const metrics: Record<string, number> = {
         reps: REPS,
@@ -152,7 +165,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
         metrics[`${kind}_p50_ms`] = p50;
         metrics[`${kind}_p95_ms`] = p95;
         metrics[`${kind}_p95_ratio_to_target`] = p95 / TARGET_P95_MS;
-        metrics[`${kind}_cold_first_ms`] = cold[kind] as number;
+        metrics[`${kind}_cold_first_build_ms`] = cold[kind] as number;
         metrics[`${kind}_bytes`] = bytes[kind] as number;
         if (p95 >= TARGET_P95_MS) ok = false;
         parts.push(`${kind} p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms (${xs.length} requests)`);

@@ -10,7 +10,7 @@ import { findRep, findUnit } from '../../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../../metrics/engine/types.ts';
 import { ORG_ID } from '../../metrics/math/rollup.ts';
 import type { JsonObject } from '../../reports/document.ts';
-import type { ReportReader } from '../../reports/read-model.ts';
+import type { ReportAnswer, ReportReader } from '../../reports/read-model.ts';
 import { renderReport } from '../../reports/render.ts';
 import { REPORT_KINDS, type ReportKind, type ReportRequest, resolveRequest } from '../../reports/report.ts';
 import { isPlainDate } from '../../util/date.ts';
@@ -119,7 +119,7 @@ export async function scopedReport(
   principal: Principal,
   req: ReportRequest,
   db: Parameters<typeof reachOf>[0],
-): Promise<{ doc: JsonObject; json: string }> {
+): Promise<{ doc: JsonObject; json: string; answer: ReportAnswer | null }> {
   if (principal.role === 'rep' && !REP_KINDS.includes(req.kind))
     throw new AppError(
       'AUTH_FORBIDDEN',
@@ -128,7 +128,8 @@ export async function scopedReport(
     );
   // The check runs on the model before any document is built, so a refused request costs no build.
   const resolved = resolveRequest(reader.engine, req);
-  const model = await reader.model(resolved);
+  const stamp = await reader.stamp();
+  const model = await reader.model(resolved, stamp);
   const reach = await reachOf(db, model, principal);
   let subject: SubjectRef | null;
   try {
@@ -142,15 +143,16 @@ export async function scopedReport(
     });
   }
   if (subject !== null) mustSee(reach, subject, describe(req));
-  const answer = await reader.read(req);
-  if (reach.all) return { doc: answer.doc, json: answer.json };
+  const answer = await reader.read(req, stamp);
+  if (reach.all) return { doc: answer.doc, json: answer.json, answer };
   const doc =
     req.kind === 'leaderboard'
       ? leaderboardFor(reach, answer.doc)
       : req.kind === 'alerts'
         ? alertsFor(reach, answer.doc)
         : answer.doc;
-  return { doc, json: doc === answer.doc ? answer.json : renderReport('json', req.kind, doc) };
+  if (doc === answer.doc) return { doc, json: answer.json, answer };
+  return { doc, json: renderReport('json', req.kind, doc), answer: null };
 }
 
 function describe(req: ReportRequest): string {
@@ -185,8 +187,18 @@ export const reportRoutes: RouteModule = (r) => {
       handler: async (c) => {
         const principal = c.var.principal as Principal;
         const req = parseQuery(c, kind);
-        const { json } = await scopedReport(readerOf(c), principal, req, c.var.db);
-        return c.body(json, 200, { 'content-type': 'application/json; charset=utf-8' });
+        const { json, answer } = await scopedReport(readerOf(c), principal, req, c.var.db);
+        const headers: Record<string, string> = {
+          'content-type': 'application/json; charset=utf-8',
+          vary: 'Accept-Encoding',
+        };
+        if (!answer) return c.body(json, 200, headers);
+        // The whole document, as kept: its bytes encoded once, and gzipped once for clients that take it.
+        if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+          const zipped = await answer.gzipped();
+          return c.body(new Uint8Array(zipped), 200, { ...headers, 'content-encoding': 'gzip' });
+        }
+        return c.body(new Uint8Array(answer.body), 200, headers);
       },
     });
   }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
@@ -127,6 +128,20 @@ describe('GET /api/v1/reports/<kind>', () => {
     await sql`update metric_snapshots set computed_at = computed_at + interval '1 second'`.execute(t.db);
     expect(await (await api(path)).text()).toBe(first);
     expect(reader.stats.builds).toBe(builds + 1);
+  });
+});
+
+describe('compression', () => {
+  it('gzips a kept document for a client that accepts gzip, to the same bytes', async () => {
+    const path = `/api/v1/reports/org?${new URLSearchParams(WHEN)}`;
+    const plain = await api(path);
+    const text = await plain.text();
+    const zipped = await web.app.request(path, {
+      headers: { authorization: `Bearer ${admin}`, 'accept-encoding': 'gzip, deflate' },
+    });
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    expect(zipped.headers.get('vary')).toBe('Accept-Encoding');
+    expect(gunzipSync(Buffer.from(await zipped.arrayBuffer())).toString('utf8')).toBe(text);
   });
 });
 

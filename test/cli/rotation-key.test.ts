@@ -36,23 +36,25 @@ afterAll(async () => {
 });
 
 it('the default sandbox does not rotate: nothing is recorded and nothing is asked for', {
-  timeout: 120_000,
+  timeout: 300_000,
 }, async () => {
   const entry = { ...sandboxConnectionEntry(plain), id: 'steady' };
   const config = await configFile(stringify({ database: { url: t.url }, connections: [entry] }));
-  const r = await runBin(['sync', '--stream', 'users', '--no-writeback', '--config', config]);
+  const r = await runBin(['sync', '--stream', 'users', '--no-writeback', '--config', config], { timeoutMs: 240_000 });
   expect(r.code, r.stderr).toBe(0);
   expect(r.stderr).not.toContain('rotates the refresh token');
   expect(await rotationWithoutKey(t.db, configSchema.parse({ connections: [entry] }))).toEqual([]);
 });
 
 it('a rotation without the key is said in one sentence, and start and worker then refuse to run', {
-  timeout: 180_000,
+  timeout: 600_000,
 }, async () => {
   const entry = sandboxConnectionEntry(rotating);
   const config = await configFile(stringify({ database: { url: t.url }, connections: [entry] }));
   const sentence = rotationNeedsKeyMessage('sf');
-  const sync = await runBin(['sync', '--stream', 'users', '--no-writeback', '--config', config]);
+  const sync = await runBin(['sync', '--stream', 'users', '--no-writeback', '--config', config], {
+    timeoutMs: 240_000,
+  });
   expect(sync.code, sync.stderr).toBe(0);
   const logged = sync.stderr
     .split('\n')
@@ -62,7 +64,7 @@ it('a rotation without the key is said in one sentence, and start and worker the
   expect(await rotationWithoutKey(t.db, configSchema.parse({ connections: [entry] }))).toEqual(['sf']);
 
   for (const command of ['start', 'worker']) {
-    const r = await runBin([command, '--config', config]);
+    const r = await runBin([command, '--config', config], { timeoutMs: 240_000 });
     expect(r.code, `${command}: ${r.stderr}`).toBe(2);
     expect(r.stderr).toContain(sentence);
   }

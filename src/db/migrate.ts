@@ -15,6 +15,7 @@ import * as m06 from './migrations/2026-12-06_01_alert_task_day.ts';
 import * as m07 from './migrations/2026-12-07_11_alert_task_held_back.ts';
 import * as m08 from './migrations/2026-12-07_12_sync_run_abandoned.ts';
 import * as m09 from './migrations/2026-12-08_19_web_sessions.ts';
+import * as m10 from './migrations/2026-12-08_20_refresh_token_rotation.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -27,6 +28,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-07_11_alert_task_held_back': m07,
   '2026-12-07_12_sync_run_abandoned': m08,
   '2026-12-08_19_web_sessions': m09,
+  '2026-12-08_20_refresh_token_rotation': m10,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

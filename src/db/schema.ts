@@ -60,6 +60,8 @@ export interface ConnectionsTable {
   /** The CRM's corporate (base) currency, when it reports one. */
   corporate_currency: string | null;
   bound_at: Timestamp | null;
+  /** When the CRM last rotated the connection's refresh token (then the secret key is required to keep it). */
+  refresh_token_rotated_at: Timestamp | null;
   created_at: TimestampDefault;
   updated_at: TimestampDefault;
 }

@@ -3,9 +3,11 @@
  * handlers of the pipeline, the schedulers reconciled with the config (not by plain workers), and the workers.
  */
 import type { Config } from '../config/schema.ts';
+import { rotationNeedsKeyMessage } from '../connectors/salesforce/auth.ts';
 import type { DbHandle } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { sweepAbandonedRuns } from '../sync/abandoned.ts';
+import { rotationWithoutKey } from '../sync/connectors.ts';
 import type { Logger } from '../util/log.ts';
 import { createQueueBackend } from './backend.ts';
 import { createPipeline, type Pipeline, type PipelineContext } from './pipeline.ts';
@@ -96,6 +98,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     backend: backend.kind,
     schedulers,
     readiness: async () =>
+      (await rotationProblem(o.db.db, o.config)) ??
       (await queueProblem(runtime)) ??
       (o.reconcileSchedulers ? await missingSchedulersProblem(runtime, desired) : null) ??
       // wall-clock: the age of the last successful sync, against wall-time audit stamps
@@ -104,6 +107,17 @@ export async function startService(o: ServiceOptions): Promise<Service> {
       stopKeeping();
       await closeWithin(runtime, shutdown, o.log);
     },
+  };
+}
+
+/** A connection whose rotated refresh token could not be kept (no secret key): failing, with how to fix it. */
+async function rotationProblem(db: DbHandle['db'], config: Config): Promise<ReadinessProblem | null> {
+  const ids = await rotationWithoutKey(db, config);
+  if (ids.length === 0) return null;
+  return {
+    reason: 'secret_key_missing',
+    message: ids.map((id) => rotationNeedsKeyMessage(id)).join('; '),
+    connections: ids,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
-import type { CredentialStore } from '../connectors/salesforce/auth.ts';
+import { type CredentialStore, rotationNeedsKeyMessage } from '../connectors/salesforce/auth.ts';
 import { SalesforceConnector } from '../connectors/salesforce/connector.ts';
 import type { Database } from '../db/schema.ts';
 import { SECRET_KEY_ENV } from '../db/secrets.ts';
@@ -78,5 +78,40 @@ export async function connectorFor(
     defaultCurrency: config.calendar.baseCurrency,
     ...(store ? { store } : {}),
     ...(signal ? { signal } : {}),
+    onRotated: async () => {
+      await db
+        .updateTable('connections')
+        .set({ refresh_token_rotated_at: new Date() }) // wall-clock: an audit stamp
+        .where('id', '=', conn.id)
+        .execute();
+    },
   });
+}
+
+/**
+ * Connections of the config that the CRM has been seen rotating the refresh token of, while no secret key is set to
+ * keep the rotated token: each is a connection that stops logging in after the next restart.
+ */
+export async function rotationWithoutKey(db: Kysely<Database>, config: Config): Promise<string[]> {
+  if (process.env[SECRET_KEY_ENV]) return [];
+  const ids = config.connections.filter((c) => c.enabled && c.type === 'salesforce').map((c) => c.id);
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('connections')
+    .select('id')
+    .where('id', 'in', ids)
+    .where('refresh_token_rotated_at', 'is not', null)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Refuses to run a service (start, worker) that would lose a rotated refresh token at its next restart. */
+export async function assertSecretKeyForRotation(db: Kysely<Database>, config: Config): Promise<void> {
+  const [first, ...rest] = await rotationWithoutKey(db, config);
+  if (first === undefined) return;
+  throw new AppError(
+    'SECRET_KEY_MISSING',
+    `${rotationNeedsKeyMessage(first)}${rest.length ? ` (so does ${rest.map((r) => `"${r}"`).join(', ')})` : ''}`,
+    { where: SECRET_KEY_ENV },
+  );
 }

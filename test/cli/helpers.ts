@@ -18,17 +18,22 @@ export interface RunResult {
  */
 export async function runBin(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), 'qt-cli-')));
   // The program's clock follows the run's (QUOTA_TRACKER_NOW), so a child lives on the same day as its test.
   const pinned = process.env.QUOTA_TRACKER_NOW ? { QUOTA_TRACKER_NOW: process.env.QUOTA_TRACKER_NOW } : {};
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...pinned, ...options.env };
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, env, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd, env, timeout: options.timeoutMs ?? 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
   });
 }
 

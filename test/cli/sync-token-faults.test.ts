@@ -30,24 +30,26 @@ beforeEach(() => {
 });
 
 const syncUsers = ['sync', '--stream', 'users', '--no-writeback', '--config'];
+// A loaded CI machine can take a minute just to start the bin and recompute; the fault itself costs seconds.
+const slowMachine = { timeoutMs: 240_000 };
 
-it('after a dropped token answer, sync --stream users --no-writeback exits 0', { timeout: 120_000 }, async () => {
+it('after a dropped token answer, sync --stream users --no-writeback exits 0', { timeout: 300_000 }, async () => {
   sb.faults.add({ kind: 'drop', path: '/oauth2/token', count: 1 });
-  const r = await runBin([...syncUsers, config]);
+  const r = await runBin([...syncUsers, config], slowMachine);
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^sf\/users: succeeded; \d+ read/m);
   expect(sb.log.find('/oauth2/token').map((e) => e.fault ?? 'ok')).toEqual(['drop', 'ok']);
 });
 
-it('after token 500s, the retries log in and sync exits 0', { timeout: 120_000 }, async () => {
+it('after token 500s, the retries log in and sync exits 0', { timeout: 300_000 }, async () => {
   sb.faults.add({ kind: 'error_500', path: '/oauth2/token', count: 2 });
-  const r = await runBin([...syncUsers, config]);
+  const r = await runBin([...syncUsers, config], slowMachine);
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^sf\/users: succeeded/m);
   expect(sb.log.find('/oauth2/token')).toHaveLength(3);
 });
 
-it('an invalid_grant exits 1 with the CRM words, asking once', { timeout: 120_000 }, async () => {
+it('an invalid_grant exits 1 with the CRM words, asking once', { timeout: 300_000 }, async () => {
   const revoked = await configFile(
     stringify({
       database: { url: t.url },
@@ -58,7 +60,7 @@ it('an invalid_grant exits 1 with the CRM words, asking once', { timeout: 120_00
       ],
     }),
   );
-  const r = await runBin([...syncUsers, revoked]);
+  const r = await runBin([...syncUsers, revoked], slowMachine);
   expect(r.code).toBe(1);
   expect(r.stderr).toContain(
     'Salesforce refresh_token login for connection "sf" failed: the token endpoint refused it (400 invalid_grant): expired access/refresh token',
@@ -67,7 +69,7 @@ it('an invalid_grant exits 1 with the CRM words, asking once', { timeout: 120_00
 });
 
 it('SIGTERM while the token answer never comes ends sync, saying it was interrupted', {
-  timeout: 120_000,
+  timeout: 300_000,
 }, async () => {
   sb.faults.add({ kind: 'slow', path: '/oauth2/token', delayMs: 600_000 });
   const child = spawn(process.execPath, [BIN, ...syncUsers, config], {

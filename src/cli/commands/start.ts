@@ -25,6 +25,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     const { applied } = await migrateToLatest(handle.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    // A connection whose refresh token the CRM rotates loses it at each restart without the key: refuse (exit 2).
+    const { assertSecretKeyForRotation } = await import('../../sync/connectors.ts');
+    await assertSecretKeyForRotation(handle.db, config);
     service = await startService({ config, db: handle, log: logger, migrateQueue: true, reconcileSchedulers: true });
     const running = service;
     web = await startWebServer({

@@ -26,6 +26,9 @@ export async function run(ctx: CommandContext): Promise<number> {
         `the database is missing ${status.pending.length} migration(s) this build needs (${status.pending.join(', ')}); run quota-tracker migrate or start first`,
       );
     }
+    // A connection whose refresh token the CRM rotates loses it at each restart without the key: refuse (exit 2).
+    const { assertSecretKeyForRotation } = await import('../../sync/connectors.ts');
+    await assertSecretKeyForRotation(handle.db, config);
     service = await startService({ config, db: handle, log: logger, migrateQueue: false, reconcileSchedulers: false });
     ctx.io.stderr(`quota-tracker worker is running (jobs on ${service.backend}); SIGTERM stops it.`);
     const sig = await stop;

@@ -46,6 +46,13 @@ export interface SalesforceAuthOptions {
   tokenTimeoutMs?: number;
   /** Aborts a token request, the wait between attempts and the wait for the refresh lock. */
   signal?: AbortSignal;
+  /** Told each time the CRM rotates the refresh token, and whether it could be kept (a store to save it in). */
+  onRotated?: (kept: boolean) => Promise<void>;
+}
+
+/** What to do when a rotated refresh token cannot be kept: one sentence for logs, /readyz and start's refusal. */
+export function rotationNeedsKeyMessage(connectionId: string): string {
+  return `Salesforce rotates the refresh token of connection "${connectionId}" and QUOTA_TRACKER_SECRET_KEY is not set, so the new token cannot be kept and logins will fail after a restart; make a key with \`node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"\`, set it as QUOTA_TRACKER_SECRET_KEY and restart`;
 }
 
 const SESSION_KIND = 'access_token';
@@ -214,8 +221,17 @@ export class SalesforceAuth implements SessionProvider {
         else throw e;
       }
       if (res.refresh_token && res.refresh_token !== token) {
-        this.opts.log.info({ connection: this.opts.connectionId }, 'salesforce: refresh token rotated; saving it');
-        await this.saveQuietly(REFRESH_KIND, res.refresh_token);
+        if (this.opts.store) {
+          this.opts.log.info({ connection: this.opts.connectionId }, 'salesforce: refresh token rotated; saving it');
+          await this.saveQuietly(REFRESH_KIND, res.refresh_token);
+        } else {
+          this.opts.log.error({ connection: this.opts.connectionId }, rotationNeedsKeyMessage(this.opts.connectionId));
+        }
+        await this.opts
+          .onRotated?.(this.opts.store !== undefined)
+          .catch((e: unknown) =>
+            this.opts.log.warn({ err: (e as Error).message }, 'salesforce: could not record the token rotation'),
+          );
       }
     } else if (a.kind === 'client_credentials') {
       res = await this.token(() => this.post({ grant_type: 'client_credentials' }));

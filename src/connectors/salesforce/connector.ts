@@ -42,6 +42,8 @@ export interface SalesforceConnectorOptions {
   requestTimeoutMs?: number;
   /** Longest wait for one token answer (default 30 s, see token.ts). */
   tokenTimeoutMs?: number;
+  /** See SalesforceAuthOptions.onRotated. */
+  onRotated?: (kept: boolean) => Promise<void>;
 }
 
 const DURATION_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
@@ -74,6 +76,7 @@ export class SalesforceConnector implements Connector {
         ...(opts.retry ? { retry: opts.retry } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.tokenTimeoutMs !== undefined ? { tokenTimeoutMs: opts.tokenTimeoutMs } : {}),
+        ...(opts.onRotated ? { onRotated: opts.onRotated } : {}),
       });
     this.client = new SalesforceClient({
       apiVersion: c.apiVersion,

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import { now } from '../clock.ts';
 import { createFiscalCalendar } from '../config/calendar.ts';
 import type { Config } from '../config/schema.ts';
-import type { SalesforceConnector } from '../connectors/salesforce/connector.ts';
+import type { Connector } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
 import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engine.ts';
@@ -20,7 +20,13 @@ import { planningFilesChanged } from '../sync/planning-files.ts';
 import { runSync } from '../sync/run.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
-import { deliverAlerts, runWriteback, type WritebackContext, type WritebackOutcome } from '../writeback/run.ts';
+import {
+  deliverAlerts,
+  runWriteback,
+  type WritebackContext,
+  type WritebackOutcome,
+  writesTo,
+} from '../writeback/run.ts';
 import type { Enqueue, JobHandlers } from './runtime.ts';
 import { RetryLater } from './runtime.ts';
 
@@ -38,14 +44,14 @@ export interface PipelineContext {
 export interface Pipeline {
   handlers: JobHandlers;
   /** The (cached) connector of a connection. */
-  connector(connectionId: string): Promise<SalesforceConnector>;
+  connector(connectionId: string): Promise<Connector>;
   engine: MetricsEngine;
 }
 
-/** Connections whose values are written back (enabled, Salesforce, write-back on). */
+/** Connections whose values are written back (enabled, write-back built for their CRM, write-back on). */
 export function writebackConnections(config: Config): string[] {
   if (!config.writeback.enabled) return [];
-  return config.connections.filter((c) => c.enabled && c.type === 'salesforce' && c.writeback.enabled).map((c) => c.id);
+  return config.connections.filter((c) => c.enabled && writesTo(c) && c.writeback.enabled).map((c) => c.id);
 }
 
 async function followUps(result: RecomputeResult, config: Config, enqueue: Enqueue): Promise<void> {
@@ -59,8 +65,8 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
   const { db, config, log } = ctx;
   const calendar = createFiscalCalendar(config.calendar);
   const engine = createMetricsEngine({ db, config, logger: log, workerId: `pid-${process.pid}` });
-  const connectors = new Map<string, Promise<SalesforceConnector>>();
-  const connector = (id: string): Promise<SalesforceConnector> => {
+  const connectors = new Map<string, Promise<Connector>>();
+  const connector = (id: string): Promise<Connector> => {
     let c = connectors.get(id);
     if (!c) {
       const conn = config.connections.find((x) => x.id === id);

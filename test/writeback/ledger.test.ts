@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { WriteIntent } from '../../src/connectors/types.ts';
+import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
+import type { SinkResult, WritebackSink, WriteIntent } from '../../src/connectors/types.ts';
 import { silentLogger } from '../../src/util/log.ts';
-import { defaultLayout, metricFieldValues, type RepMetricValues, unitsByField } from '../../src/writeback/fields.ts';
+import { metricFieldValues, type RepMetricValues, unitsByField } from '../../src/writeback/fields.ts';
 import { type DesiredRecord, enqueueWriteback } from '../../src/writeback/ledger.ts';
-import { pushPending, revertRun, type SinkResult, type WritebackSink } from '../../src/writeback/push.ts';
+import { pushPending, revertRun } from '../../src/writeback/push.ts';
 import { type FreshDb, freshDatabase } from './fresh-db.ts';
 
 /** A CRM double: holds field values per record, counts calls, can fail chosen records. */

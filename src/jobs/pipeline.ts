@@ -11,7 +11,7 @@ import { createFiscalCalendar } from '../config/calendar.ts';
 import type { Config } from '../config/schema.ts';
 import type { Connector } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
-import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engine.ts';
 import { runMetricsStep } from '../metrics/engine/step.ts';
 import type { RecomputeResult } from '../metrics/engine/types.ts';
@@ -121,14 +121,22 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
         // Each schedule tick also notices an edited quota or rate file: the recompute loads it.
         await job.enqueue('recompute', { v: 1, reason: 'planning file changed' });
       }
+      // The run's own error, not a copy: its Retry-After sets the job's delay, its retryable flag whether to retry.
       if (summary.status === 'stopped_budget') {
-        throw new AppError('CRM_BUDGET_EXHAUSTED', summary.errorMessage ?? 'the API budget is used up', {
-          where: `${p.connectionId}/${p.stream}`,
-        });
+        throw (
+          summary.error ??
+          new AppError('CRM_BUDGET_EXHAUSTED', summary.errorMessage ?? 'the API budget is used up', {
+            where: `${p.connectionId}/${p.stream}`,
+          })
+        );
       }
       if (summary.status === 'failed') {
-        const code = (summary.errorCode ?? 'INTERNAL') as ErrorCode;
-        throw new AppError(code, summary.errorMessage ?? 'the sync failed', { where: `${p.connectionId}/${p.stream}` });
+        throw (
+          summary.error ??
+          new AppError('INTERNAL', summary.errorMessage ?? 'the sync failed', {
+            where: `${p.connectionId}/${p.stream}`,
+          })
+        );
       }
       return { read: summary.read, changed: summary.changed, deleted: summary.deleted };
     },

@@ -53,6 +53,11 @@ export interface SyncSummary extends SyncProgress {
   abandonedRuns?: number[];
   errorCode?: string;
   errorMessage?: string;
+  /**
+   * The error that ended the run, as thrown: its Retry-After, retryable override and cause reach whoever runs the
+   * sync (the job runtime delays the retry by it).
+   */
+  error?: AppError;
 }
 
 /**
@@ -157,6 +162,6 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     runId: run.id,
     status,
     ...(abandoned.length > 0 ? { abandonedRuns: abandoned.map((a) => a.id) } : {}),
-    ...(error ? { errorCode: error.code, errorMessage: error.toUserString() } : {}),
+    ...(error ? { errorCode: error.code, errorMessage: error.toUserString(), error } : {}),
   };
 }

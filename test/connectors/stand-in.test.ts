@@ -170,7 +170,6 @@ function standIn(recorded: Recorded): ConnectorKind {
     writes: true,
     retryCodes: NO_RETRY_CODES,
     lockKeys: {
-      sync: (connectionId, stream) => `stand-in-sync:${connectionId}:${stream}`,
       credentials: (connectionId) => `stand-in-credentials:${connectionId}`,
     },
   };

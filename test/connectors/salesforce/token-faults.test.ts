@@ -13,11 +13,11 @@ import { AppError, isAppError } from '../../../src/errors.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { pgRefreshLock } from '../../../src/sync/locks.ts';
 
-/** Salesforce's refresh-lock key (its registry entry's), the one `holdLock` takes. */
-const refreshKey = (connectionId: string) => salesforceKind.lockKeys.credentials(connectionId);
-
 import { silentLogger } from '../../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+
+/** Salesforce's refresh-lock key (its registry entry's), the one `holdLock` takes. */
+const refreshKey = (connectionId: string) => salesforceKind.lockKeys.credentials(connectionId);
 
 let sb: SalesforceSandbox;
 let t: TestDatabase;

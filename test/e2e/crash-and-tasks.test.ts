@@ -19,11 +19,11 @@ import { deliverAlertTasks } from '../../src/writeback/alert-tasks.ts';
 import { metricFieldValues, unitsByField } from '../../src/writeback/fields.ts';
 import { enqueueWriteback } from '../../src/writeback/ledger.ts';
 import { pushPending } from '../../src/writeback/push.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let connector: SalesforceConnector;
 let managerId: string;
 const reps: string[] = [];
@@ -57,7 +57,7 @@ beforeAll(async () => {
   const conn = config.connections[0];
   if (conn?.type !== 'salesforce') throw new Error('salesforce connection expected');
   connector = new SalesforceConnector({ config: conn, log: silentLogger });
-  fresh = await freshDatabase('e2e_crash');
+  fresh = await createTestDatabase();
   await fresh.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
   await fresh.db
     .insertInto('reps')

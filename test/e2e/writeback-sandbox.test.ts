@@ -15,12 +15,12 @@ import { silentLogger } from '../../src/util/log.ts';
 import { unitsByField } from '../../src/writeback/fields.ts';
 import { revertRun } from '../../src/writeback/push.ts';
 import { runWriteback, type WritebackContext } from '../../src/writeback/run.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 const N = 401;
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let config: Config;
 let ctx: WritebackContext;
 let connector: SalesforceConnector;
@@ -78,7 +78,7 @@ beforeAll(async () => {
   const conn = config.connections[0];
   if (conn?.type !== 'salesforce') throw new Error('expected a salesforce connection');
   connector = new SalesforceConnector({ config: conn, log: silentLogger });
-  fresh = await freshDatabase('e2e_wb');
+  fresh = await createTestDatabase();
   await fresh.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
   periodId = createFiscalCalendar(config.calendar).periodContaining(today('UTC'), 'quarter').id;
   await fresh.db

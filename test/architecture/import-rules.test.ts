@@ -70,4 +70,22 @@ describe('import rules', () => {
     const offending = all.filter((e) => e.from.startsWith('connectors/') && later.some((f) => e.to.startsWith(f)));
     expect(offending.map(show)).toEqual([]);
   });
+
+  it("metrics/ imports nothing from sync/ or reports/ (the figures document is metrics' own)", () => {
+    const offending = all.filter(
+      (e) => e.from.startsWith('metrics/') && ['sync/', 'reports/', 'writeback/'].some((f) => e.to.startsWith(f)),
+    );
+    expect(offending.map(show)).toEqual([]);
+  });
+
+  it('the dirty queue and the planning files belong to neither sync nor metrics', () => {
+    const offending = all.filter(
+      (e) =>
+        (e.from.startsWith('dirty/') || e.from.startsWith('planning/')) &&
+        ['sync/', 'metrics/', 'reports/', 'writeback/', 'connectors/'].some((f) => e.to.startsWith(f)),
+    );
+    expect(offending.map(show)).toEqual([]);
+    expect(all.some((e) => e.from === 'sync/apply-page.ts' && e.to === 'dirty/queue.ts')).toBe(true);
+    expect(all.some((e) => e.from === 'metrics/engine/engine.ts' && e.to === 'dirty/queue.ts')).toBe(true);
+  });
 });

@@ -36,7 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { config } = loaded;
   // A malformed quota or rate file is bad config: exit 2 naming file:line:column before anything is synced.
-  const { checkPlanningFiles } = await import('../../sync/planning-files.ts');
+  const { checkPlanningFiles } = await import('../../planning/files.ts');
   await checkPlanningFiles(config, createFiscalCalendar(config.calendar));
 
   const wanted = ctx.options.connection as string | undefined;

@@ -18,9 +18,9 @@ import type { Config } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
 import { type ClaimedKey, claimAll, claimBatch, completeClaims, markDirty, releaseClaims } from '../../dirty/queue.ts';
 import { AppError, isAppError } from '../../errors.ts';
-import { figuresDocument } from '../../reports/document.ts';
 import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
+import { figuresDocument } from '../document.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import type { SubjectMetrics } from '../math/rep-metrics.ts';
 import {

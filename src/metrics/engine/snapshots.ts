@@ -5,9 +5,9 @@
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
-import type { JsonObject } from '../../reports/document.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { contentHash, stableStringify } from '../../util/hash.ts';
+import type { JsonObject } from '../document.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
 
 export interface SnapshotWrite {

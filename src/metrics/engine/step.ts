@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import { loadOrgFile } from '../../config/org-file.ts';
 import { markDirty, raiseRatesChanged, takeRatesChanged } from '../../dirty/queue.ts';
-import { loadPlanningFiles, loadPlanningFilesKeepingLastGood } from '../../sync/planning-files.ts';
+import { loadPlanningFiles, loadPlanningFilesKeepingLastGood } from '../../planning/files.ts';
 import type { PlainDate } from '../../util/date.ts';
 import type { MetricsEngine } from './engine.ts';
 import { linkPersons, syncOrgModel } from './org-model.ts';

@@ -71,16 +71,6 @@ export function toWireValue(text: string | null, unit: FieldUnit): string | numb
   return unit === 'percent' || unit === 'number' ? Number(text) : text;
 }
 
-/**
- * A value the CRM returned (a JSON number for numeric fields) as ledger text, so it can be compared with what the
- * ledger says was pushed.
- */
-export function fromWireValue(value: unknown, spec: FieldSpec): string | null {
-  if (value === null || value === undefined) return null;
-  if (spec.unit === 'percent' || spec.unit === 'number') return canonicalDecimal(new Dec(String(value)), spec.scale);
-  return String(value);
-}
-
 /** The metric fields of one rep, in the layout's units: field API name -> ledger text. */
 export function metricFieldValues(
   values: RepMetricValues,

@@ -37,7 +37,22 @@ export interface RetryOptions {
   random: () => number;
   /** Wall clock in ms, for Retry-After given as an HTTP date. */
   now: () => number;
+  /** The CRM's error codes (the connector's registry entry). */
+  codes: RetryCodes;
 }
+
+/** A CRM's own error codes, as its connector extracts them into `CallFailure.code` (registry `retryCodes`). */
+export interface RetryCodes {
+  /** Rate or request limits: backed off like a 429 whatever the status. */
+  rate: ReadonlySet<string>;
+  /** "The request itself is wrong" about a field: sending it again gives the same answer. */
+  field: ReadonlySet<string>;
+  /** An expired session on a 401: refreshed once, then retried. */
+  session: ReadonlySet<string>;
+}
+
+/** For a CRM without codes of its own: statuses decide alone. */
+export const NO_RETRY_CODES: RetryCodes = { rate: new Set(), field: new Set(), session: new Set() };
 
 export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   maxAttempts: 6,
@@ -46,6 +61,7 @@ export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   maxRetryAfterMs: 5 * 60_000,
   random: Math.random,
   now: Date.now,
+  codes: NO_RETRY_CODES,
 };
 
 export type RetryDecision =
@@ -68,10 +84,6 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'ECONNABORTED',
 ]);
-
-/** Salesforce codes that mean "the request itself is wrong": sending it again gives the same answer. */
-const FIELD_CODES = new Set(['INVALID_FIELD', 'INVALID_TYPE', 'NO_SUCH_COLUMN', 'INVALID_FIELD_FOR_INSERT_UPDATE']);
-const RATE_CODES = new Set(['REQUEST_LIMIT_EXCEEDED', 'TOO_MANY_REQUESTS', 'RATE_LIMIT_EXCEEDED']);
 
 /** Seconds from a Retry-After header (delta-seconds or HTTP date); undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
@@ -140,11 +152,11 @@ export function decideRetry(
       reason: `unexpected failure: ${failure.message ?? code}`,
     };
   }
-  if (status === 429 || (code !== undefined && RATE_CODES.has(code)))
+  if (status === 429 || (code !== undefined && opts.codes.rate.has(code)))
     return transient('CRM_RATE_LIMITED', 'rate limited');
   if (status >= 500) return transient('CRM_UNAVAILABLE', 'server error');
   if (status === 401) {
-    if (!state.refreshed && (code === undefined || code === 'INVALID_SESSION_ID' || code.startsWith('ERROR_HTTP'))) {
+    if (!state.refreshed && (code === undefined || opts.codes.session.has(code) || code.startsWith('ERROR_HTTP'))) {
       return { action: 'refresh', reason: `session expired (${what})` };
     }
     return {
@@ -157,7 +169,7 @@ export function decideRetry(
   if (status === 403) {
     return { action: 'fail', code: 'CRM_PERMISSION', retryable: false, reason: `forbidden (${what})` };
   }
-  if (code !== undefined && FIELD_CODES.has(code)) {
+  if (code !== undefined && opts.codes.field.has(code)) {
     return { action: 'fail', code: 'CRM_FIELD_MISSING', retryable: false, reason: `invalid field (${what})` };
   }
   return { action: 'fail', code: 'CRM_REQUEST_INVALID', retryable: false, reason: `request rejected (${what})` };

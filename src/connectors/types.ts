@@ -4,8 +4,9 @@
  * The sync runner (src/sync/) commits a page's rows and its cursor in one transaction, so a crash resumes where it
  * stopped. Connectors never touch the warehouse.
  */
-import { z } from 'zod';
+import type { ConnectionConfig } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
+import type { RetryCodes } from './retry-policy.ts';
 
 /** The warehouse tables a connector stream can fill (see src/db/schema.ts). */
 export type WarehouseTable =
@@ -23,23 +24,26 @@ export type WarehouseTable =
 
 /** How a stream finds what changed. */
 export type StreamMode =
-  /** Keyset on (cursorField, Id), inclusive lower bound minus a lookback. */
+  /** Reads what changed since its cursor (each connector decides how: a keyset, a search window, ...). */
   | 'incremental'
   /** Small reference tables without a usable cursor: read whole every run; rows not seen are deleted. */
   | 'full_refresh';
 
+/**
+ * What the sync engine knows of a stream: where its rows go and how their changes reach the metrics. How the CRM
+ * is read (objects, cursor fields, delete feeds, formula passes) stays inside the connector.
+ */
 export interface StreamSpec {
   /** Stream name as users type it (`--stream deals`). */
   readonly name: string;
   /** The warehouse table its rows go to. */
   readonly table: WarehouseTable;
   readonly mode: StreamMode;
-  /** The CRM's modification stamp used as cursor (SystemModstamp, else LastModifiedDate); null for full_refresh. */
-  readonly cursorField: string | null;
-  /** Whether the CRM has a hard-delete feed for it (Salesforce `deleted()`). */
-  readonly supportsDeletedFeed: boolean;
-  /** CRM fields computed by formulas: their changes do not move the cursor, so they are re-read on a slower pass. */
-  readonly formulaFields: readonly string[];
+  /**
+   * The rows of the table that are this stream's own, when two streams share a table (tasks and events in
+   * activities; static and dated rates in fx_rates): a full-scan sweep or a full refresh touches only these.
+   */
+  readonly scope?: { readonly column: string; readonly value: string };
   /**
    * Which columns of a row decide the metric subjects it touches: the owner and the date whose fiscal period is
    * affected. Without a date column the change is rep-wide (a user's name, manager, active flag): it marks the rep
@@ -66,70 +70,14 @@ export type Derivation = 'deal_product_line' | 'rep_quota_carrying';
 // ---------------------------------------------------------------------------------------------------------------
 // Cursor
 
-const stamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$/);
-const keyset = z.object({ stamp, id: z.string().min(1) });
-
-/** What a stream learned about the org on its first read, kept so that incremental runs spend no call on it. */
-const streamMeta = z.object({
-  /** Fields selected per object (defaults plus the optional ones the org has). */
-  fields: z.record(z.string(), z.array(z.string())),
-  /** Formula fields among them, per object. */
-  formulaFields: z.record(z.string(), z.array(z.string())).optional(),
-  timeZone: z.string(),
-  corporateCurrency: z.string(),
-  multiCurrency: z.boolean(),
-  /** The org lacks the feature (no splits, no dated rates): the stream reads nothing. */
-  unavailable: z.boolean().optional(),
-  /** Per object, a SOQL condition that leaves out records that are not the org's own (our own alert tasks). */
-  exclude: z.record(z.string(), z.string()).optional(),
-});
-
-/** Bookkeeping shared by both phases: when the slower passes last completed. */
-const passes = {
-  /** Upper bound of the last hard-delete check (deleted() feed or full-scan sweep). */
-  deletesCheckedTo: stamp.optional(),
-  /** When formula fields were last re-read in full. */
-  formulasRefreshedAt: stamp.optional(),
-  /** A full-scan sweep is owed (after `--full`, or when the delete feed's window was missed). */
-  sweepPending: z.boolean().optional(),
-  meta: streamMeta.optional(),
-};
-
-export const syncCursorSchema = z.discriminatedUnion('phase', [
-  z.object({
-    v: z.literal(1),
-    phase: z.literal('initial'),
-    /** Keyset position of the last committed record of the full read. */
-    after: keyset.optional(),
-    ...passes,
-  }),
-  z.object({
-    v: z.literal(1),
-    phase: z.literal('incremental'),
-    /** Records stamped up to here were read; the next run starts here minus the lookback. */
-    since: stamp,
-    /** Keyset position of the last committed record while a run is in progress; cleared when it completes. */
-    after: keyset.optional(),
-    ...passes,
-  }),
-]);
-
-/** A versioned, validated position in a stream. */
-export type SyncCursor = z.infer<typeof syncCursorSchema>;
-export type Keyset = z.infer<typeof keyset>;
-export type StreamMeta = z.infer<typeof streamMeta>;
+/** A JSON value, as stored in a jsonb column. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**
- * Reads a stored cursor. Anything unreadable (older version, hand-edited, truncated) means a full re-read: the
- * stream then starts over from the initial phase, which is slow but never loses a record.
+ * A stream's position, opaque to the sync engine: it stores what a page carries and hands it back on the next run.
+ * Each connector parses and validates its own; one it cannot read means a full re-read of the stream.
  */
-export function parseCursor(raw: unknown, log?: Logger): SyncCursor | null {
-  if (raw == null) return null;
-  const parsed = syncCursorSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  log?.warn({ issues: parsed.error.issues.slice(0, 3) }, 'stored sync cursor is unreadable; re-reading the stream');
-  return null;
-}
+export type StreamCursor = JsonValue;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Normalized rows
@@ -303,8 +251,8 @@ export interface Page<T extends WarehouseTable = WarehouseTable> {
    * not listed are flagged deleted (the fallback when the delete feed cannot cover the gap).
    */
   sweepSeenIds?: string[];
-  /** The cursor to store with this page's rows. */
-  cursor: SyncCursor;
+  /** The cursor to store with this page's rows (opaque to the sync engine). */
+  cursor: StreamCursor;
   /** CRM API calls spent producing this page. */
   apiCalls: number;
   /** How many records the current scan will return in all, when the CRM says (for progress bars). */
@@ -322,9 +270,63 @@ export interface ReadContext {
   now?: () => Date;
   /** Ignore the stored cursor's formula schedule and re-read formula fields now. */
   refreshFormulas?: boolean;
+  /**
+   * `sync --full`: the stored cursor is ignored and the stream read from its start. `hadCursor` says the stream was
+   * synced before, so rows may exist that the CRM no longer has (a full read then owes a sweep).
+   */
+  full?: { hadCursor: boolean };
 }
 
-/** Write side, declared for the write-back issue. */
+/** What a connection learned about its CRM account when it logged in. */
+export interface OrgIdentity {
+  orgId: string;
+  instanceUrl: string;
+}
+
+/** Where a connector keeps secrets that must outlive the process (rotated refresh tokens, a shared session). */
+export interface CredentialStore {
+  load(kind: string): Promise<string | null>;
+  save(kind: string, plaintext: string): Promise<void>;
+}
+
+/** Runs `fn` while holding the connection's credential-refresh lock (one refresh at a time across workers). */
+export interface RefreshLock {
+  run<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The write port: what the write-back engine (src/writeback/) calls on a CRM
+
+/** The metrics written back per rep, by their config name (`connections[].writeback.fields.<name>`). */
+export const WRITEBACK_METRICS = ['attainment', 'pace', 'projectedAttainment', 'status', 'coverage', 'rank'] as const;
+export type WritebackMetric = (typeof WRITEBACK_METRICS)[number];
+
+/** Config names of every overridable field, the metrics plus the as-of date. */
+export type WritebackFieldKey = WritebackMetric | 'asOf';
+
+/** How a CRM field holds a value. */
+export type FieldUnit =
+  /** Percent: a ratio times 100 (87 for 87%). */
+  | 'percent'
+  /** A plain number: the ratio or count as it is (0.87). */
+  | 'number'
+  /** Text or picklist: the value's own text. */
+  | 'text'
+  /** A date, `YYYY-MM-DD`. */
+  | 'date';
+
+export interface FieldSpec {
+  /** The CRM field's API name. */
+  name: string;
+  unit: FieldUnit;
+  /** Decimal places the field keeps (Salesforce `scale`); values are rounded half away from zero to it. */
+  scale: number;
+}
+
+/** The field layout of one connection's write-back target. */
+export type FieldLayout = Readonly<Record<WritebackFieldKey, FieldSpec>>;
+
+/** One record's new field values, in the field's wire form. */
 export interface WriteIntent {
   targetObject: string;
   targetRecordId: string;
@@ -339,6 +341,34 @@ export interface WriteResult {
   retryable?: boolean;
 }
 
+/** A CRM write result, optionally with the raw per-record response kept in the audit. */
+export interface SinkResult extends WriteResult {
+  response?: unknown;
+}
+
+/** The CRM side of a push: turns intents into batched API calls (connectors/<crm>/write). */
+export interface WritebackSink {
+  write(intents: readonly WriteIntent[]): Promise<SinkResult[]>;
+  /** API calls spent so far (for the run's bookkeeping). */
+  apiCalls(): number;
+}
+
+/** The record each rep's values go to: the rep's own user record, or one record per rep and period. */
+export interface WriteTarget {
+  kind: 'user_fields' | 'custom_object';
+  /** The CRM object's API name (`User`, `Quota_Scorecard__c`). */
+  object: string;
+}
+
+/** A connection's write-back side: where the values go, in which fields and units, and the sink that writes them. */
+export interface WritePort extends WritebackSink {
+  readonly target: WriteTarget;
+  /** The connector's default field names under the connection's overrides, in the shipped metadata's units. */
+  defaultLayout(): FieldLayout;
+  /** Checks the target's fields against the CRM and returns the layout in the org's own units. */
+  checkFields(layout: FieldLayout, connectionId: string): Promise<FieldLayout>;
+}
+
 export interface AlertTask {
   externalKey: string;
   ownerExternalId: string;
@@ -348,10 +378,26 @@ export interface AlertTask {
   relatedToExternalId?: string;
 }
 
-/** What a connection learned about its CRM account when it logged in. */
-export interface OrgIdentity {
-  orgId: string;
-  instanceUrl: string;
+/** The CRM side of alert delivery (connectors/<crm>/tasks). */
+export interface TaskSink {
+  upsertTasks(
+    tasks: readonly AlertTask[],
+  ): Promise<Array<{ externalKey: string; ok: boolean; crmTaskId?: string; message?: string }>>;
+  closeTasks(
+    tasks: ReadonlyArray<{ externalKey: string; crmTaskId: string }>,
+  ): Promise<Array<{ externalKey: string; ok: boolean; message?: string }>>;
+}
+
+/** What the write side needs from the host: the connection's write-back settings and the fiscal calendar. */
+export interface WritePortContext {
+  log: Logger;
+  writeback: {
+    target: 'user_fields' | 'custom_object';
+    object?: string | undefined;
+    fields: Partial<Record<WritebackFieldKey | 'alertKey', string | undefined>>;
+  };
+  /** Start and end of a fiscal period by id (a scorecard record names its period). */
+  periodBounds: (periodId: string) => { start: string; end: string } | undefined;
 }
 
 export interface Connector {
@@ -359,11 +405,89 @@ export interface Connector {
   streams(): readonly StreamSpec[];
   /** Logs in (if needed) and says which CRM org this connection reaches. */
   identify(): Promise<OrgIdentity>;
-  read(stream: string, from: SyncCursor | null, ctx: ReadContext): AsyncGenerator<Page>;
+  /**
+   * The pages of one stream after `from`, the cursor the last committed page carried (null when there is none or
+   * `ctx.full` is set). An unreadable cursor means reading the stream from its start.
+   */
+  read(stream: string, from: StreamCursor | null, ctx: ReadContext): AsyncGenerator<Page>;
   /** API calls spent so far by this connector instance. */
   apiCalls(): number;
-  /** Write-back (a later issue). */
-  write?(intents: readonly WriteIntent[], ctx: ReadContext): Promise<WriteResult[]>;
-  /** Alert tasks for managers (a later issue). */
-  createTasks?(tasks: readonly AlertTask[], ctx: ReadContext): Promise<WriteResult[]>;
+  /** The write-back sink; absent when write-back to this CRM is not built. */
+  writePort?(ctx: WritePortContext): WritePort;
+  /** Alert tasks for managers; absent when they are not built for this CRM. */
+  taskSink?(ctx: WritePortContext): TaskSink;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the registry (registry.ts) holds per CRM
+
+/** What the host program gives a connector it creates: logging, defaults, and state shared across workers. */
+export interface ConnectorHost {
+  log: Logger;
+  /** Time zone to assume when the CRM does not say (the configured calendar's). */
+  defaultTimeZone: string;
+  /** Currency to assume when the CRM names none (the configured base currency). */
+  defaultCurrency: string;
+  /** Encrypted store for credentials the CRM rotates; absent without QUOTA_TRACKER_SECRET_KEY. */
+  credentials?: CredentialStore;
+  /** Serializes credential refreshes across workers (keyed by `lockKeys.credentials`). */
+  refreshLock?: RefreshLock;
+  signal?: AbortSignal;
+  /** Told each time the CRM rotates the refresh token, and whether it could be kept (a store to save it in). */
+  onRotated?: (kept: boolean) => Promise<void>;
+}
+
+/** One line of `config check --online`: ok, failed, or (null) could not be determined. */
+export interface OnlineCheckLine {
+  ok: boolean | null;
+  text: string;
+}
+
+export interface OnlineCheckResult {
+  orgId?: string;
+  instanceUrl?: string;
+  lines: OnlineCheckLine[];
+  ok: boolean;
+}
+
+/** What the CRM's hierarchy looks like now, as `config check --online` derives its tree from it. */
+export interface LiveHierarchy {
+  roles: Array<{ id: string; name: string; parentId: string | null }>;
+  users: Array<{ id: string; name: string; email: string; roleId: string | null; managerId: string | null }>;
+  /** Owners of a quota starting in the quarter; null when the CRM keeps no quotas. */
+  quotaOwners: Set<string> | null;
+}
+
+/** A logged-in look at a connection for `config check --online`; it touches no database and writes nothing. */
+export interface OnlineProbe {
+  check(): Promise<OnlineCheckResult>;
+  liveHierarchy(quarter: { start: string; end: string }): Promise<LiveHierarchy>;
+  apiCalls(): number;
+}
+
+/**
+ * Everything the rest of the program needs from one CRM, looked up by connection type. A new CRM is a folder under
+ * src/connectors/ plus one line in registry.ts.
+ */
+export interface ConnectorKind {
+  /** The CRM's name in messages (`Salesforce`). */
+  readonly label: string;
+  /** The streams a connection reads, in the order a full sync runs them (people before what points at them). */
+  streams(conn: ConnectionConfig): readonly StreamSpec[];
+  /** CRM-neutral stream names users may type (`deals`, `activities`), each standing for one or more streams. */
+  readonly streamAliases: Readonly<Record<string, readonly string[]>>;
+  create(conn: ConnectionConfig, host: ConnectorHost): Connector;
+  /** How the connection is reached, for headings (`https://login.salesforce.com, API 62.0`). */
+  describe(conn: ConnectionConfig): string;
+  online(conn: ConnectionConfig, host: ConnectorHost): OnlineProbe;
+  /** Whether its connectors have a write port and a task sink (write-back and alert tasks are built). */
+  readonly writes: boolean;
+  /** The CRM's error codes the retry policy reads (rate limit, invalid field, expired session). */
+  readonly retryCodes: RetryCodes;
+  /** Advisory-lock keys of what the CRM shares across workers: one credential refresh per connection. */
+  readonly lockKeys: {
+    credentials(connectionId: string): string;
+  };
+  /** One sentence for logs, /readyz and start's refusal when a rotated credential cannot be kept (no secret key). */
+  rotationNeedsKey(connectionId: string): string;
 }

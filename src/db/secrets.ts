@@ -146,13 +146,3 @@ export async function loadCredential(
     `crm_credentials(${connectionId}, ${kind})`,
   );
 }
-
-/** Removes a stored credential (e.g. after the CRM revoked it). Returns whether one existed. */
-export async function deleteCredential(db: Kysely<Database>, connectionId: string, kind: string): Promise<boolean> {
-  const result = await db
-    .deleteFrom('crm_credentials')
-    .where('connection_id', '=', connectionId)
-    .where('kind', '=', kind)
-    .executeTakeFirst();
-  return result.numDeletedRows > 0n;
-}

@@ -9,18 +9,24 @@ import type { Kysely } from 'kysely';
 import { now } from '../clock.ts';
 import { createFiscalCalendar } from '../config/calendar.ts';
 import type { Config } from '../config/schema.ts';
-import type { SalesforceConnector } from '../connectors/salesforce/connector.ts';
+import type { Connector } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
-import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engine.ts';
 import { runMetricsStep } from '../metrics/engine/step.ts';
 import type { RecomputeResult } from '../metrics/engine/types.ts';
+import { planningFilesChanged } from '../planning/files.ts';
 import { connectorFor } from '../sync/connectors.ts';
-import { planningFilesChanged } from '../sync/planning-files.ts';
 import { runSync } from '../sync/run.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
-import { deliverAlerts, runWriteback, type WritebackContext, type WritebackOutcome } from '../writeback/run.ts';
+import {
+  deliverAlerts,
+  runWriteback,
+  type WritebackContext,
+  type WritebackOutcome,
+  writesTo,
+} from '../writeback/run.ts';
 import type { Enqueue, JobHandlers } from './runtime.ts';
 import { RetryLater } from './runtime.ts';
 
@@ -38,14 +44,14 @@ export interface PipelineContext {
 export interface Pipeline {
   handlers: JobHandlers;
   /** The (cached) connector of a connection. */
-  connector(connectionId: string): Promise<SalesforceConnector>;
+  connector(connectionId: string): Promise<Connector>;
   engine: MetricsEngine;
 }
 
-/** Connections whose values are written back (enabled, Salesforce, write-back on). */
+/** Connections whose values are written back (enabled, write-back built for their CRM, write-back on). */
 export function writebackConnections(config: Config): string[] {
   if (!config.writeback.enabled) return [];
-  return config.connections.filter((c) => c.enabled && c.type === 'salesforce' && c.writeback.enabled).map((c) => c.id);
+  return config.connections.filter((c) => c.enabled && writesTo(c) && c.writeback.enabled).map((c) => c.id);
 }
 
 async function followUps(result: RecomputeResult, config: Config, enqueue: Enqueue): Promise<void> {
@@ -59,8 +65,8 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
   const { db, config, log } = ctx;
   const calendar = createFiscalCalendar(config.calendar);
   const engine = createMetricsEngine({ db, config, logger: log, workerId: `pid-${process.pid}` });
-  const connectors = new Map<string, Promise<SalesforceConnector>>();
-  const connector = (id: string): Promise<SalesforceConnector> => {
+  const connectors = new Map<string, Promise<Connector>>();
+  const connector = (id: string): Promise<Connector> => {
     let c = connectors.get(id);
     if (!c) {
       const conn = config.connections.find((x) => x.id === id);
@@ -115,14 +121,22 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
         // Each schedule tick also notices an edited quota or rate file: the recompute loads it.
         await job.enqueue('recompute', { v: 1, reason: 'planning file changed' });
       }
+      // The run's own error, not a copy: its Retry-After sets the job's delay, its retryable flag whether to retry.
       if (summary.status === 'stopped_budget') {
-        throw new AppError('CRM_BUDGET_EXHAUSTED', summary.errorMessage ?? 'the API budget is used up', {
-          where: `${p.connectionId}/${p.stream}`,
-        });
+        throw (
+          summary.error ??
+          new AppError('CRM_BUDGET_EXHAUSTED', summary.errorMessage ?? 'the API budget is used up', {
+            where: `${p.connectionId}/${p.stream}`,
+          })
+        );
       }
       if (summary.status === 'failed') {
-        const code = (summary.errorCode ?? 'INTERNAL') as ErrorCode;
-        throw new AppError(code, summary.errorMessage ?? 'the sync failed', { where: `${p.connectionId}/${p.stream}` });
+        throw (
+          summary.error ??
+          new AppError('INTERNAL', summary.errorMessage ?? 'the sync failed', {
+            where: `${p.connectionId}/${p.stream}`,
+          })
+        );
       }
       return { read: summary.read, changed: summary.changed, deleted: summary.deleted };
     },

@@ -6,17 +6,16 @@
 
 import type { Config } from '../config/schema.ts';
 import { durationToSeconds } from '../config/schema.ts';
-import { salesforceStreams } from '../connectors/salesforce/streams.ts';
+import { streamNamesOf } from '../connectors/registry.ts';
 import { DAILY_RECOMPUTE_SCHEDULER, syncSchedulerId } from './names.ts';
 import type { SchedulerSpec } from './runtime.ts';
 
 /** Ten past midnight: after the day has turned everywhere in the org's zone, before anyone looks. */
 export const DAILY_RECOMPUTE_CRON = '10 0 * * *';
 
-/** Stream names of a connection, as its connector reads them. HubSpot streams come with the HubSpot connector. */
+/** Stream names of a connection, as its connector reads them; none while its CRM's connector is not built. */
 export function streamsOf(conn: Config['connections'][number]): string[] {
-  if (conn.type === 'salesforce') return salesforceStreams(conn.fields).map((s) => s.name);
-  return [];
+  return streamNamesOf(conn);
 }
 
 export function desiredSchedulers(config: Config): SchedulerSpec[] {

@@ -3,11 +3,10 @@
  * handlers of the pipeline, the schedulers reconciled with the config (not by plain workers), and the workers.
  */
 import type { Config } from '../config/schema.ts';
-import { rotationNeedsKeyMessage } from '../connectors/salesforce/auth.ts';
 import type { DbHandle } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { sweepAbandonedRuns } from '../sync/abandoned.ts';
-import { rotationWithoutKey } from '../sync/connectors.ts';
+import { rotationNeedsKeyMessage, rotationWithoutKey } from '../sync/connectors.ts';
 import type { Logger } from '../util/log.ts';
 import { createQueueBackend } from './backend.ts';
 import { createPipeline, type Pipeline, type PipelineContext } from './pipeline.ts';
@@ -116,7 +115,7 @@ async function rotationProblem(db: DbHandle['db'], config: Config): Promise<Read
   if (ids.length === 0) return null;
   return {
     reason: 'secret_key_missing',
-    message: ids.map((id) => rotationNeedsKeyMessage(id)).join('; '),
+    message: ids.map((id) => rotationNeedsKeyMessage(config, id)).join('; '),
     connections: ids,
   };
 }

@@ -7,6 +7,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
+import { figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
@@ -18,7 +19,6 @@ import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
-import { figuresDocument, type Json, type JsonObject } from './document.ts';
 
 export interface ReportContext {
   db: Kysely<Database>;

@@ -3,8 +3,9 @@
  * each: money with thousands separators, ratios as percents (the JSON ratio times 100, two places), coverage as a
  * multiple (the JSON ratio), and a missing value as `n/a (reason)`. Every number printed is the JSON's number.
  */
+
+import type { Json } from '../metrics/document.ts';
 import { groupThousands } from '../util/money.ts';
-import type { Json } from './document.ts';
 
 export type Obj = Record<string, Json | undefined>;
 

@@ -3,7 +3,7 @@
  * inline style, `<h1>`/`<h2>`/`<table>` with the Markdown format's content. Every value is escaped (names come
  * from the CRM); numbers are right-aligned; a status is written out, never shown by colour alone.
  */
-import type { JsonObject } from './document.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import { type Block, reportLayout } from './layout.ts';
 
 export function escapeHtml(s: string): string {

@@ -3,7 +3,7 @@
  * and its value) or of rows under column headings. The Markdown and HTML renderers print all of it and the text
  * renderer prints its figure sections, so the formats cannot drift apart on a label or a value.
  */
-import type { JsonObject } from './document.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import { list, money, na, type Obj, obj, pct, signed, str, times, words } from './format.ts';
 
 export interface Column {

@@ -2,7 +2,7 @@
  * The report as GitHub-flavoured Markdown, for pasting into Slack, Notion or a wiki: a `#` title, a `##` heading
  * per section, tables for figures and for lists. Values are the text format's (same helpers, same words).
  */
-import type { JsonObject } from './document.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import { type Block, reportLayout } from './layout.ts';
 
 /**

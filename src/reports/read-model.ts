@@ -15,12 +15,12 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import { MetricsEngine } from '../metrics/engine/engine.ts';
 import { PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
-import type { JsonObject } from './document.ts';
 import { renderReport } from './render.ts';
 import { buildReportFrom, type ReportRequest, type ResolvedRequest, resolveRequest } from './report.ts';
 

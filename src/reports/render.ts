@@ -1,6 +1,6 @@
 /** `--format`: one function from a report document to what the command prints. */
 import { AppError } from '../errors.ts';
-import type { JsonObject } from './document.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import { reportHtml } from './html.ts';
 import { reportMarkdown } from './md.ts';
 import { reportText } from './text.ts';

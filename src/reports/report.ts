@@ -9,6 +9,7 @@ import { now } from '../clock.ts';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';
@@ -24,7 +25,6 @@ import {
   subjectReport,
   teamReport,
 } from './build.ts';
-import type { JsonObject } from './document.ts';
 
 export const REPORT_KINDS = ['rep', 'team', 'region', 'org', 'leaderboard', 'trends', 'alerts'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];

@@ -4,7 +4,7 @@
  * money with thousands separators, ratios as percents (the JSON ratio times 100, two places), coverage as a
  * multiple (the JSON ratio, two places).
  */
-import type { JsonObject } from './document.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import { list, money, na, type Obj, obj, pct, str, times } from './format.ts';
 import { figureSections, memberName, subjectHeading, withoutQuota } from './layout.ts';
 

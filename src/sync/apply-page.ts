@@ -10,6 +10,7 @@ import { now } from '../clock.ts';
 import type { ColumnValue, NormalizedRecord, Page, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { toJsonb } from '../db/schema.ts';
+import { dirtyKeysFor, markDirty, raiseRatesChanged } from '../dirty/queue.ts';
 import { contentHash } from '../util/hash.ts';
 import { runDerivations } from './derive.ts';
 
@@ -60,37 +61,8 @@ export function rowHash(row: object): string {
   return contentHash(row);
 }
 
-/**
- * `config_state` key raised when a sync changes exchange rates, in the transaction that writes them; the metrics
- * step takes it and recomputes everything. A flag rather than a watermark over the change feed's ids: ids are
- * handed out at insert, not at commit, so a watermark can pass over a transaction that commits late.
- */
-export const RATES_CHANGED_KEY = 'fx_rates_changed';
-
-export async function raiseRatesChanged(db: Kysely<Database>): Promise<void> {
-  await sql`insert into config_state (key, hash, value) values (${RATES_CHANGED_KEY}, 'raised', null)
-    on conflict (key) do update set applied_at = now()`.execute(db); // wall-clock: an audit stamp
-}
-
 function runDay(ctx: ApplyContext): string {
   return ctx.today ?? now().toISOString().slice(0, 10);
-}
-
-/** Dirty keys for a set of owners and dates: every owner x every quarter. */
-export function dirtyKeys(
-  connectionId: string,
-  owners: ReadonlyArray<string | null>,
-  days: ReadonlyArray<string | null>,
-  calendar: PeriodLookup,
-): Array<{ subject_key: string; period_id: string }> {
-  const out = new Map<string, { subject_key: string; period_id: string }>();
-  const periods = new Set<string>();
-  for (const d of days) if (d) periods.add(calendar.periodContaining(d, 'quarter').id);
-  for (const o of owners) {
-    if (!o) continue;
-    for (const p of periods) out.set(`${o}|${p}`, { subject_key: `${connectionId}:${o}`, period_id: p });
-  }
-  return [...out.values()];
 }
 
 async function loadExisting(
@@ -385,17 +357,11 @@ export async function applyPage(
           })),
         )
         .execute();
-    const keys = [
-      ...changes.flatMap((c) => dirtyKeys(ctx.connectionId, c.owners, c.days, ctx.calendar)),
-      ...derivedDirty.flatMap((d) => dirtyKeys(ctx.connectionId, [d.owner], [d.day], ctx.calendar)),
-    ];
-    const unique = [...new Map(keys.map((k) => [`${k.subject_key}|${k.period_id}`, k])).values()];
-    if (unique.length > 0) {
-      await sql`INSERT INTO dirty_keys (subject_kind, subject_key, period_id, reason)
-        SELECT 'rep', k, p, ${`sync:${ctx.stream.name}`}
-        FROM unnest(${unique.map((k) => k.subject_key)}::text[], ${unique.map((k) => k.period_id)}::text[]) AS t(k, p)
-        ON CONFLICT (subject_kind, subject_key, period_id) WHERE claimed_at IS NULL DO NOTHING`.execute(trx);
-    }
+    const reason = `sync:${ctx.stream.name}`;
+    await markDirty(trxTyped, [
+      ...changes.flatMap((c) => dirtyKeysFor(ctx.connectionId, c.owners, c.days, ctx.calendar, reason)),
+      ...derivedDirty.flatMap((d) => dirtyKeysFor(ctx.connectionId, [d.owner], [d.day], ctx.calendar, reason)),
+    ]);
   }
 
   // Quarantine: keep the newest payload and reason; a record that now normalizes is resolved.

@@ -1,11 +1,12 @@
 /**
- * Builds the connector for a configured connection, wired to the warehouse for what must hold across workers:
- * encrypted credentials (rotated refresh tokens, the shared session) and the token-refresh lock.
+ * Builds the connector for a configured connection through the registry, wired to the warehouse for what must
+ * hold across workers: encrypted credentials (rotated refresh tokens, the shared session) and the
+ * credential-refresh lock.
  */
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
-import { type CredentialStore, rotationNeedsKeyMessage } from '../connectors/salesforce/auth.ts';
-import { SalesforceConnector } from '../connectors/salesforce/connector.ts';
+import { connectorKind, crmLabel } from '../connectors/registry.ts';
+import type { Connector, CredentialStore } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { SECRET_KEY_ENV } from '../db/secrets.ts';
 import { AppError } from '../errors.ts';
@@ -14,36 +15,6 @@ import { dbCredentialStore, pgRefreshLock } from './locks.ts';
 import { ensureConnection } from './org-binding.ts';
 
 type ConnectionConfig = Config['connections'][number];
-
-/**
- * Stream names users may type: the connector's own, plus the CRM-neutral names of the interface file
- * (`deals`, `activities`, ...), each standing for one or more Salesforce streams.
- */
-export const STREAM_ALIASES: Readonly<Record<string, readonly string[]>> = {
-  deals: ['opportunities'],
-  deal_history: ['opportunity_history'],
-  line_items: ['opportunity_line_items'],
-  splits: ['opportunity_splits'],
-  activities: ['tasks', 'events'],
-  quotas: ['forecasting_quotas'],
-  fx_rates: ['currency_types', 'dated_conversion_rates'],
-  roles: ['user_roles'],
-  periods: ['fiscal_periods'],
-};
-
-export function resolveStreams(known: readonly string[], requested: string | undefined): string[] {
-  if (!requested) return [...known];
-  if (known.includes(requested)) return [requested];
-  const alias = STREAM_ALIASES[requested];
-  if (alias) return alias.filter((s) => known.includes(s));
-  throw new AppError(
-    'USAGE',
-    `unknown stream "${requested}"; known: ${[...known, ...Object.keys(STREAM_ALIASES)].join(', ')}`,
-    {
-      where: '--stream',
-    },
-  );
-}
 
 // One sync builds a connector per step (read, write-back, alert tasks); the missing key is said once per process.
 const warnedNoSecretKey = new Set<string>();
@@ -54,29 +25,29 @@ export async function connectorFor(
   config: Config,
   log: Logger,
   signal?: AbortSignal,
-): Promise<SalesforceConnector> {
-  if (conn.type !== 'salesforce') {
-    throw new AppError('NOT_BUILT', `HubSpot sync is not built yet (connection "${conn.id}")`, {
+): Promise<Connector> {
+  const kind = connectorKind(conn.type);
+  if (!kind) {
+    throw new AppError('NOT_BUILT', `${crmLabel(conn.type)} sync is not built yet (connection "${conn.id}")`, {
       where: `connections.${conn.id}`,
     });
   }
-  await ensureConnection(db, conn.id, 'salesforce');
+  await ensureConnection(db, conn.id, conn.type);
   let store: CredentialStore | undefined;
   if (process.env[SECRET_KEY_ENV]) store = dbCredentialStore(db, conn.id);
   else if (!warnedNoSecretKey.has(conn.id)) {
     warnedNoSecretKey.add(conn.id);
     log.warn(
       { connection: conn.id },
-      `${SECRET_KEY_ENV} is not set: a refresh token Salesforce rotates cannot be saved, and each process logs in anew`,
+      `${SECRET_KEY_ENV} is not set: a refresh token ${kind.label} rotates cannot be saved, and each process logs in anew`,
     );
   }
-  return new SalesforceConnector({
-    config: conn,
+  return kind.create(conn, {
     log,
-    lock: pgRefreshLock(db, conn.id, signal ? { signal } : {}),
+    refreshLock: pgRefreshLock(db, conn.id, kind.lockKeys.credentials(conn.id), signal ? { signal } : {}),
     defaultTimeZone: config.calendar.timezone,
     defaultCurrency: config.calendar.baseCurrency,
-    ...(store ? { store } : {}),
+    ...(store ? { credentials: store } : {}),
     ...(signal ? { signal } : {}),
     onRotated: async () => {
       await db
@@ -94,7 +65,7 @@ export async function connectorFor(
  */
 export async function rotationWithoutKey(db: Kysely<Database>, config: Config): Promise<string[]> {
   if (process.env[SECRET_KEY_ENV]) return [];
-  const ids = config.connections.filter((c) => c.enabled && c.type === 'salesforce').map((c) => c.id);
+  const ids = config.connections.filter((c) => c.enabled && connectorKind(c.type)).map((c) => c.id);
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom('connections')
@@ -111,7 +82,16 @@ export async function assertSecretKeyForRotation(db: Kysely<Database>, config: C
   if (first === undefined) return;
   throw new AppError(
     'SECRET_KEY_MISSING',
-    `${rotationNeedsKeyMessage(first)}${rest.length ? ` (so does ${rest.map((r) => `"${r}"`).join(', ')})` : ''}`,
+    `${rotationNeedsKeyMessage(config, first)}${rest.length ? ` (so does ${rest.map((r) => `"${r}"`).join(', ')})` : ''}`,
     { where: SECRET_KEY_ENV },
   );
+}
+
+/** What to do about a connection whose rotated credential cannot be kept, in its CRM's words. */
+export function rotationNeedsKeyMessage(config: Config, connectionId: string): string {
+  const conn = config.connections.find((c) => c.id === connectionId);
+  const kind = conn ? connectorKind(conn.type) : undefined;
+  return kind
+    ? kind.rotationNeedsKey(connectionId)
+    : `connection "${connectionId}" rotates its credentials and ${SECRET_KEY_ENV} is not set`;
 }

@@ -1,9 +1,9 @@
 /**
  * Cross-process coordination in PostgreSQL: session advisory locks keyed by text (one sync per connection and
- * stream; one token refresh per connection), and the credential store the Salesforce auth saves rotated tokens to.
+ * stream; one token refresh per connection), and the credential store connectors save rotated tokens to.
  */
 import { type Kysely, sql } from 'kysely';
-import type { CredentialStore, RefreshLock } from '../connectors/salesforce/auth.ts';
+import type { CredentialStore, RefreshLock } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { loadCredential, saveCredential } from '../db/secrets.ts';
 import { AppError } from '../errors.ts';
@@ -92,15 +92,19 @@ export async function withAdvisoryLock<T>(
   });
 }
 
-/** The Salesforce auth's refresh lock, shared by every worker on the warehouse; waits are bounded and abortable. */
+/**
+ * A connector's credential-refresh lock under `key` (its registry entry's `lockKeys.credentials`), shared by every
+ * worker on the warehouse; waits are bounded and abortable.
+ */
 export function pgRefreshLock(
   db: Kysely<Database>,
   connectionId: string,
+  key: string,
   options: Pick<LockOptions, 'maxWaitMs' | 'signal' | 'sleep'> = {},
 ): RefreshLock {
   return {
     run: (fn) =>
-      withAdvisoryLock(db, `token-refresh:${connectionId}`, fn, {
+      withAdvisoryLock(db, key, fn, {
         ...options,
         wait: true,
         what: `the token refresh of connection "${connectionId}"`,

@@ -7,7 +7,7 @@
 
 import type { Kysely } from 'kysely';
 import { now } from '../clock.ts';
-import { type Connector, parseCursor, type StreamSpec, type SyncCursor } from '../connectors/types.ts';
+import type { Connector, StreamCursor, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
@@ -53,6 +53,11 @@ export interface SyncSummary extends SyncProgress {
   abandonedRuns?: number[];
   errorCode?: string;
   errorMessage?: string;
+  /**
+   * The error that ended the run, as thrown: its Retry-After, retryable override and cause reach whoever runs the
+   * sync (the job runtime delays the retry by it).
+   */
+  error?: AppError;
 }
 
 /**
@@ -77,24 +82,22 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary> {
   });
 }
 
-async function startingCursor(opts: RunSyncOptions, spec: StreamSpec, log: Logger): Promise<SyncCursor | null> {
+/** The stored cursor, opaque here: the connector reads it (and re-reads the stream when it cannot). */
+async function storedCursor(opts: RunSyncOptions, spec: StreamSpec): Promise<{ cursor: StreamCursor } | undefined> {
   const row = await opts.db
     .selectFrom('sync_cursors')
     .select('cursor')
     .where('connection_id', '=', opts.connectionId)
     .where('stream', '=', spec.name)
     .executeTakeFirst();
-  if (!opts.full) return parseCursor(row?.cursor ?? null, log);
-  // A full re-read owes a sweep when rows may exist that the CRM no longer has.
-  const at = (opts.now ?? now)().toISOString();
-  return { v: 1, phase: 'initial', deletesCheckedTo: at, sweepPending: row !== undefined };
+  return row ? { cursor: (row.cursor ?? null) as StreamCursor } : undefined;
 }
 
 async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): Promise<SyncSummary> {
   const { db, connector, connectionId } = opts;
   // Holding the stream's lock, any run still marked running has no live process behind it.
   const abandoned = await markAbandoned(db, connectionId, spec.name, log);
-  const cursor = await startingCursor(opts, spec, log);
+  const stored = await storedCursor(opts, spec);
   const run = await db
     .insertInto('sync_runs')
     .values({
@@ -119,8 +122,10 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
   let status: SyncStatus = 'succeeded';
   let error: AppError | undefined;
   try {
-    const pages = connector.read(spec.name, cursor, {
+    const pages = connector.read(spec.name, opts.full ? null : (stored?.cursor ?? null), {
       log,
+      // A full re-read owes a sweep when rows may exist that the CRM no longer has.
+      ...(opts.full ? { full: { hadCursor: stored !== undefined } } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.now ? { now: opts.now } : {}),
     });
@@ -157,6 +162,6 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     runId: run.id,
     status,
     ...(abandoned.length > 0 ? { abandonedRuns: abandoned.map((a) => a.id) } : {}),
-    ...(error ? { errorCode: error.code, errorMessage: error.toUserString() } : {}),
+    ...(error ? { errorCode: error.code, errorMessage: error.toUserString(), error } : {}),
   };
 }

@@ -85,10 +85,6 @@ export function weekday(d: PlainDate): number {
   return (((toDayNumber(d) + 4) % 7) + 7) % 7;
 }
 
-export function compareDates(a: PlainDate, b: PlainDate): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 export function minDate(a: PlainDate, b: PlainDate): PlainDate {
   return a <= b ? a : b;
 }

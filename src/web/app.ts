@@ -6,11 +6,10 @@
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { AppError, type ErrorCode, isAppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { ReportReader } from '../reports/read-model.ts';
 import type { Logger } from '../util/log.ts';
@@ -73,20 +72,6 @@ export interface RegisteredRoute {
   doc?: RouteDoc;
 }
 
-const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
-  AUTH_REQUIRED: 401,
-  AUTH_FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  TOKEN_NOT_FOUND: 404,
-  USAGE: 400,
-  CONFIG_INVALID: 400,
-  CALENDAR_INVALID: 400,
-  JOB_PAYLOAD_INVALID: 400,
-  DB_UNAVAILABLE: 503,
-  AUTH_RATE_LIMITED: 429,
-  CSRF_INVALID: 403,
-};
-
 /** Builds the app. Throws ROUTE_WITHOUT_POLICY when any route lacks a valid access policy. */
 export function createWebApp(options: WebAppOptions): WebApp {
   const { db } = options;
@@ -146,12 +131,12 @@ export function createWebApp(options: WebAppOptions): WebApp {
   );
   app.onError((err, c) => {
     if (isAppError(err)) {
-      const status = STATUS[err.code] ?? 500;
+      const status = err.httpStatus;
       if (status >= 500) logger.error({ err, code: err.code, path: c.req.path }, 'request failed');
       const message = status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.toUserString();
       if (err.code === 'AUTH_REQUIRED') c.header('WWW-Authenticate', 'Bearer');
       c.header('Cache-Control', 'no-store');
-      if (err.retryAfterSeconds !== undefined && status === 429) c.header('Retry-After', String(err.retryAfterSeconds));
+      if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.ceil(err.retryAfterSeconds)));
       return c.json({ error: { code: err.code, message } }, status);
     }
     logger.error({ err, path: c.req.path }, 'unexpected error in a request');

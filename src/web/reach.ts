@@ -9,10 +9,10 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
-import type { JsonObject } from '../reports/document.ts';
 import type { Principal } from './tokens.ts';
 
 export interface Reach {

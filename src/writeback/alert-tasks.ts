@@ -10,22 +10,12 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { FiscalCalendar } from '../config/calendar.ts';
-import type { AlertTask } from '../connectors/types.ts';
+import type { AlertTask, TaskSink } from '../connectors/types.ts';
 import type { AlertSeverity, Database } from '../db/schema.ts';
 import { applyTaskCap, type TaskCandidate } from '../metrics/math/alerts.ts';
 import { addDays, type PlainDate } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import { Dec } from '../util/money.ts';
-
-/** The CRM side of alert delivery (connectors/<crm>/tasks). */
-export interface TaskSink {
-  upsertTasks(
-    tasks: readonly AlertTask[],
-  ): Promise<Array<{ externalKey: string; ok: boolean; crmTaskId?: string; message?: string }>>;
-  closeTasks(
-    tasks: ReadonlyArray<{ externalKey: string; crmTaskId: string }>,
-  ): Promise<Array<{ externalKey: string; ok: boolean; message?: string }>>;
-}
 
 export interface DeliverOptions {
   connectionId: string;

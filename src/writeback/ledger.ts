@@ -199,14 +199,4 @@ export async function loadPending(db: Kysely<Database>, connectionId: string): P
   }));
 }
 
-/** Fields waiting to be pushed, per connection (for `writeback plan` and health). */
-export async function countPending(db: Kysely<Database>, connectionId: string): Promise<number> {
-  const row = await db
-    .selectFrom('writeback_pending')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('connection_id', '=', connectionId)
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
-}
-
 export { keyOf as ledgerKey };

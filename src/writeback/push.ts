@@ -8,12 +8,12 @@
  * of field values are idempotent). A pending row replaced by a newer value while the run was in flight survives.
  */
 import { type Insertable, type Kysely, sql } from 'kysely';
-import type { WriteIntent, WriteResult } from '../connectors/types.ts';
+import type { FieldUnit, SinkResult, WritebackSink, WriteIntent } from '../connectors/types.ts';
 import { type Database, toJsonb, type WritebackAuditTable } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { PlainDate } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
-import { type FieldUnit, toWireValue } from './fields.ts';
+import { toWireValue } from './fields.ts';
 import {
   type FieldChange,
   ledgerKey,
@@ -22,18 +22,6 @@ import {
   type PendingField,
   type RecordChanges,
 } from './ledger.ts';
-
-/** A CRM write result, optionally with the raw per-record response kept in the audit. */
-export interface SinkResult extends WriteResult {
-  response?: unknown;
-}
-
-/** The CRM side of a push: turns intents into batched API calls (connectors/<crm>/write). */
-export interface WritebackSink {
-  write(intents: readonly WriteIntent[]): Promise<SinkResult[]>;
-  /** API calls spent so far (for the run's bookkeeping). */
-  apiCalls(): number;
-}
 
 export interface PushOptions {
   connectionId: string;

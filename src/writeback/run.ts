@@ -11,16 +11,15 @@
 import type { Kysely } from 'kysely';
 import { now } from '../clock.ts';
 import { createFiscalCalendar } from '../config/calendar.ts';
-import type { Config, SalesforceConnectionConfig } from '../config/schema.ts';
-import type { SalesforceConnector } from '../connectors/salesforce/connector.ts';
-import { SalesforceTaskWriter } from '../connectors/salesforce/tasks.ts';
-import { SalesforceWriter, scorecardKey, writeTargetFor } from '../connectors/salesforce/write.ts';
+import type { Config, ConnectionConfig } from '../config/schema.ts';
+import { connectorKind, crmLabel } from '../connectors/registry.ts';
+import type { Connector, FieldLayout, TaskSink, WritePort, WritePortContext } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { type PlainDate, today as todayIn } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import { type DeliverResult, deliverAlertTasks } from './alert-tasks.ts';
-import { defaultLayout, type FieldLayout, unitsByField } from './fields.ts';
+import { unitsByField } from './fields.ts';
 import { type EnqueueSummary, enqueueWriteback } from './ledger.ts';
 import { type PushResult, pushPending } from './push.ts';
 import { desiredFromSnapshots } from './values.ts';
@@ -30,7 +29,7 @@ export interface WritebackContext {
   config: Config;
   log: Logger;
   /** Returns the (cached) connector of a connection; the caller builds it (src/sync/connectors.ts). */
-  connector: (connectionId: string) => Promise<SalesforceConnector>;
+  connector: (connectionId: string) => Promise<Connector>;
   now?: () => Date;
 }
 
@@ -58,14 +57,46 @@ export type WritebackOutcome =
 /** Field layouts checked against describe, per connection, for the life of the process. */
 const layouts = new Map<string, FieldLayout>();
 
-function connectionOf(config: Config, id: string): SalesforceConnectionConfig | null {
+function connectionOf(config: Config, id: string): ConnectionConfig {
   const conn = config.connections.find((c) => c.id === id);
   if (!conn) {
     throw new AppError('CONFIG_INVALID', `there is no connection "${id}" in the configuration`, {
       where: 'connections',
     });
   }
-  return conn.type === 'salesforce' ? conn : null;
+  return conn;
+}
+
+/** Whether write-back and alert tasks are built for the connection's CRM (its registry entry says so). */
+export function writesTo(conn: ConnectionConfig): boolean {
+  return connectorKind(conn.type)?.writes === true;
+}
+
+function portContext(config: Config, conn: ConnectionConfig, log: Logger): WritePortContext {
+  const calendar = createFiscalCalendar(config.calendar);
+  return {
+    log,
+    writeback: conn.writeback,
+    periodBounds: (periodId) => {
+      const p = calendar.periodById(periodId);
+      return { start: p.start, end: p.end };
+    },
+  };
+}
+
+function notBuilt(conn: ConnectionConfig, what: string): AppError {
+  return new AppError('NOT_BUILT', `${what} ${crmLabel(conn.type)} is not built`, { where: `connections.${conn.id}` });
+}
+
+/** The write port of a connection's connector (write-back, `writeback revert`). */
+export function writePortFor(connector: Connector, conn: ConnectionConfig, config: Config, log: Logger): WritePort {
+  if (!connector.writePort) throw notBuilt(conn, 'write-back to');
+  return connector.writePort(portContext(config, conn, log));
+}
+
+function taskSinkFor(connector: Connector, conn: ConnectionConfig, config: Config, log: Logger): TaskSink {
+  if (!connector.taskSink) throw notBuilt(conn, 'alert tasks in');
+  return connector.taskSink(portContext(config, conn, log));
 }
 
 /** Writes one connection's current values back (see the file comment). */
@@ -73,7 +104,9 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   const { config, db, log } = ctx;
   const conn = connectionOf(config, o.connectionId);
   const id = o.connectionId;
-  if (!conn) return { connectionId: id, status: 'not_supported', reason: 'write-back to HubSpot is not built' };
+  if (!writesTo(conn)) {
+    return { connectionId: id, status: 'not_supported', reason: `write-back to ${crmLabel(conn.type)} is not built` };
+  }
   if (!config.writeback.enabled || !conn.writeback.enabled) {
     return { connectionId: id, status: 'disabled', reason: 'writeback.enabled is false' };
   }
@@ -88,12 +121,12 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   }
   const calendar = createFiscalCalendar(config.calendar);
   const period = calendar.periodContaining(asOf, 'quarter');
-  const target = writeTargetFor(conn.writeback);
   const connector = await ctx.connector(id);
-  const writer = salesforceWriterFor(connector, conn, config, log);
+  const writer = writePortFor(connector, conn, config, log);
+  const target = writer.target;
   let layout = layouts.get(id);
   if (!layout) {
-    layout = await writer.checkFields(defaultLayout(conn.writeback.fields), id);
+    layout = await writer.checkFields(writer.defaultLayout(), id);
     layouts.set(id, layout);
   }
   const desired = await desiredFromSnapshots(db, { connectionId: id, period, target, layout });
@@ -122,29 +155,6 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   return { connectionId: id, status: 'done', asOf, periodId: period.id, enqueued, push };
 }
 
-export { scorecardKey };
-
-/** The write-back sink of a Salesforce connection, scorecard keys resolved through the fiscal calendar. */
-export function salesforceWriterFor(
-  connector: SalesforceConnector,
-  conn: SalesforceConnectionConfig,
-  config: Config,
-  log: Logger,
-): SalesforceWriter {
-  const calendar = createFiscalCalendar(config.calendar);
-  return new SalesforceWriter(connector.client, {
-    target: writeTargetFor(conn.writeback),
-    log,
-    scorecardIdentity: (key) => {
-      const cut = key.lastIndexOf(':');
-      if (cut <= 0) return undefined;
-      const periodId = key.slice(cut + 1);
-      const p = calendar.periodById(periodId);
-      return { repUserId: key.slice(0, cut), periodId, periodStart: p.start, periodEnd: p.end };
-    },
-  });
-}
-
 /** Delivers alert tasks through one connection (a no-op when alerts or write-back are off, or in dry-run). */
 export async function deliverAlerts(
   ctx: WritebackContext,
@@ -152,13 +162,13 @@ export async function deliverAlerts(
 ): Promise<DeliverResult | { skipped: string }> {
   const { config, db, log } = ctx;
   const conn = connectionOf(config, connectionId);
-  if (!conn) return { skipped: 'alert tasks in HubSpot are not built' };
+  if (!writesTo(conn)) return { skipped: `alert tasks in ${crmLabel(conn.type)} are not built` };
   if (!config.alerts.enabled) return { skipped: 'alerts.enabled is false' };
   if (!config.writeback.enabled || !conn.writeback.enabled) return { skipped: 'writeback.enabled is false' };
   if (config.writeback.mode === 'dry-run') return { skipped: 'writeback.mode is dry-run' };
   const today = todayIn(config.calendar.timezone, (ctx.now ?? now)());
   const connector = await ctx.connector(connectionId);
-  const sink = new SalesforceTaskWriter(connector.client, log, conn.writeback.fields.alertKey);
+  const sink = taskSinkFor(connector, conn, config, log);
   const result = await deliverAlertTasks(db, {
     connectionId,
     sink,
@@ -183,7 +193,7 @@ export async function writebackStep(
 ): Promise<string[]> {
   const lines: string[] = [];
   const ids = ctx.config.connections
-    .filter((c) => c.enabled && c.type === 'salesforce' && (o.only === undefined || c.id === o.only))
+    .filter((c) => c.enabled && writesTo(c) && (o.only === undefined || c.id === o.only))
     .map((c) => c.id);
   for (const id of ids) {
     const out = await runWriteback(ctx, {

@@ -5,17 +5,15 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
+import type { FieldLayout, WriteTarget } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import { Dec } from '../util/money.ts';
-import { type FieldLayout, metricFieldValues, type RepMetricValues } from './fields.ts';
+import { metricFieldValues, type RepMetricValues } from './fields.ts';
 import type { DesiredRecord } from './ledger.ts';
 
-export interface WritebackTargetShape {
-  kind: 'user_fields' | 'custom_object';
-  /** `User` or the scorecard object. */
-  object: string;
-}
+/** Where the values go (the connector's write target). */
+export type WritebackTargetShape = WriteTarget;
 
 /** The snapshot subject id of a rep (same rule as the metrics engine's `repKeyOf`). */
 export function repSubjectId(personId: number | null, connectionId: string, externalId: string): string {

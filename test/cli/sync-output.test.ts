@@ -6,17 +6,17 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 import { configFile, runBin } from './helpers.ts';
 
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let config: string;
 
 beforeAll(async () => {
   sb = await startSalesforceSandbox({ seed: 3, size: 'small' });
-  fresh = await freshDatabase('cli_sync_out', 2);
+  fresh = await createTestDatabase({ poolSize: 2 });
   config = await configFile(stringify({ database: { url: fresh.url }, connections: [sandboxConnectionEntry(sb)] }));
 }, 60_000);
 

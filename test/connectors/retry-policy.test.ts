@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { decideRetry, parseRetryAfter, type RetryOptions } from '../../src/connectors/retry-policy.ts';
+import { SALESFORCE_RETRY_CODES } from '../../src/connectors/salesforce/retry-codes.ts';
 
 const NOW = Date.parse('2026-03-02T10:00:00Z');
 // random() = 0.5 so full jitter is half the ceiling: attempt 1 -> 250 ms, 2 -> 500, 3 -> 1000 with base 500.
-const opts: Partial<RetryOptions> = { random: () => 0.5, now: () => NOW, baseDelayMs: 500, maxDelayMs: 30_000 };
+// Salesforce's codes: the policy reads a CRM's codes from its registry entry.
+const opts: Partial<RetryOptions> = {
+  random: () => 0.5,
+  now: () => NOW,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  codes: SALESFORCE_RETRY_CODES,
+};
 const first = { attempt: 1, refreshed: false };
 
 describe('decideRetry: transient failures back off with full jitter', () => {

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../../src/cli/program.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let configPath: string;
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -35,7 +35,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 
 beforeAll(async () => {
   sb = await startSalesforceSandbox({ seed: 3, size: 'small' });
-  fresh = await freshDatabase('e2e_cli', 12);
+  fresh = await createTestDatabase({ poolSize: 12 });
   configPath = join(tmpdir(), `qt-cli-${process.pid}.yaml`);
   writeFileSync(
     configPath,

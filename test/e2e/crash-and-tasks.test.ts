@@ -10,18 +10,20 @@ import { configSchema } from '../../src/config/schema.ts';
 import { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
 import { SalesforceTaskWriter } from '../../src/connectors/salesforce/tasks.ts';
 import { SalesforceWriter, writeTargetFor } from '../../src/connectors/salesforce/write.ts';
+import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
+import type { TaskSink, WritebackSink } from '../../src/connectors/types.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { addDays, today } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
-import { deliverAlertTasks, type TaskSink } from '../../src/writeback/alert-tasks.ts';
-import { defaultLayout, metricFieldValues, unitsByField } from '../../src/writeback/fields.ts';
+import { deliverAlertTasks } from '../../src/writeback/alert-tasks.ts';
+import { metricFieldValues, unitsByField } from '../../src/writeback/fields.ts';
 import { enqueueWriteback } from '../../src/writeback/ledger.ts';
-import { pushPending, type WritebackSink } from '../../src/writeback/push.ts';
+import { pushPending } from '../../src/writeback/push.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let connector: SalesforceConnector;
 let managerId: string;
 const reps: string[] = [];
@@ -55,7 +57,7 @@ beforeAll(async () => {
   const conn = config.connections[0];
   if (conn?.type !== 'salesforce') throw new Error('salesforce connection expected');
   connector = new SalesforceConnector({ config: conn, log: silentLogger });
-  fresh = await freshDatabase('e2e_crash');
+  fresh = await createTestDatabase();
   await fresh.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
   await fresh.db
     .insertInto('reps')

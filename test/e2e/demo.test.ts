@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DemoResult, runDemo } from '../../src/cli/commands/demo.ts';
 import { runCli } from '../../src/cli/program.ts';
-import type { JsonObject } from '../../src/reports/document.ts';
+import type { JsonObject } from '../../src/metrics/document.ts';
 import { pct } from '../../src/reports/text.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';

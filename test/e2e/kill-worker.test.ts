@@ -15,11 +15,11 @@ import { createQueueBackend } from '../../src/jobs/backend.ts';
 import { startService } from '../../src/jobs/service.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let cfgPath: string;
 const children: ChildProcess[] = [];
 
@@ -55,7 +55,7 @@ const ready = new Map<ChildProcess, () => boolean>();
 
 beforeAll(async () => {
   sb = await startSalesforceSandbox({ seed: 6, size: 'small' });
-  fresh = await freshDatabase('e2e_kill', 12);
+  fresh = await createTestDatabase({ poolSize: 12 });
   const raw = {
     database: { url: fresh.url },
     logLevel: 'warn',

@@ -10,9 +10,9 @@ import { type Service, startService } from '../../src/jobs/service.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { createLogger, silentLogger } from '../../src/util/log.ts';
 import type { WritebackOutcome } from '../../src/writeback/run.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { BACKEND_KINDS } from '../jobs/backends.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const start = Date.now();
@@ -38,7 +38,7 @@ const PERIOD_START = '2026-10-01';
 
 describe.each(BACKEND_KINDS)('start on the %s backend', (kind) => {
   let sb: SalesforceSandbox;
-  let fresh: FreshDb;
+  let fresh: TestDatabase;
   let service: Service;
   let config: Config;
   const writebacks: Array<{ at: number; out: WritebackOutcome }> = [];
@@ -47,7 +47,7 @@ describe.each(BACKEND_KINDS)('start on the %s backend', (kind) => {
     setClock(clockStartingAt(ANCHOR));
     sb = await startSalesforceSandbox({ seed: 5, size: 'small', anchorDate: ANCHOR });
     // Each running sync holds one connection for its lock and one for its page: 2 x concurrency and more.
-    fresh = await freshDatabase(`e2e_${kind}`, 12);
+    fresh = await createTestDatabase({ poolSize: 12 });
     config = configSchema.parse({
       queue: {
         prefix: `qt_e2e_${kind}_${process.pid}`,

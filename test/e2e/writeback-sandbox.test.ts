@@ -7,19 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { type Config, configSchema } from '../../src/config/schema.ts';
 import { SalesforceConnector } from '../../src/connectors/salesforce/connector.ts';
+import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
 import { toJsonb } from '../../src/db/schema.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { today } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
-import { defaultLayout, unitsByField } from '../../src/writeback/fields.ts';
+import { unitsByField } from '../../src/writeback/fields.ts';
 import { revertRun } from '../../src/writeback/push.ts';
 import { runWriteback, type WritebackContext } from '../../src/writeback/run.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
 
 const N = 401;
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let config: Config;
 let ctx: WritebackContext;
 let connector: SalesforceConnector;
@@ -77,7 +78,7 @@ beforeAll(async () => {
   const conn = config.connections[0];
   if (conn?.type !== 'salesforce') throw new Error('expected a salesforce connection');
   connector = new SalesforceConnector({ config: conn, log: silentLogger });
-  fresh = await freshDatabase('e2e_wb');
+  fresh = await createTestDatabase();
   await fresh.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
   periodId = createFiscalCalendar(config.calendar).periodContaining(today('UTC'), 'quarter').id;
   await fresh.db

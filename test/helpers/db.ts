@@ -49,9 +49,11 @@ export async function createEmptyDatabase(): Promise<{ name: string; url: string
 }
 
 /** A fresh database with every migration applied. */
-export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { migrate?: boolean /** Connections in the pool (default 5). */; poolSize?: number } = {},
+): Promise<TestDatabase> {
   const empty = await createEmptyDatabase();
-  const db = await connect(empty.url, 5);
+  const db = await connect(empty.url, options.poolSize ?? 5);
   if (options.migrate ?? true) await migrateToLatest(db);
   let dropped = false;
   return {

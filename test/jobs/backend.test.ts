@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors.ts';
 import { createQueueBackend } from '../../src/jobs/backend.ts';
-import { type FreshDb, freshDatabase } from '../writeback/fresh-db.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
-let fresh: FreshDb;
+let fresh: TestDatabase;
 beforeAll(async () => {
-  fresh = await freshDatabase('jobs_schema');
+  fresh = await createTestDatabase();
 });
 afterAll(async () => fresh?.drop());
 

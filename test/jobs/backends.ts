@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/backend.ts';
-import { freshDatabase } from '../writeback/fresh-db.ts';
+import { createTestDatabase } from '../helpers/db.ts';
 
 export const BACKEND_KINDS = ['redis', 'postgres'] as const;
 
@@ -15,7 +15,7 @@ export interface TestBackend {
 }
 
 export async function testBackend(kind: (typeof BACKEND_KINDS)[number]): Promise<TestBackend> {
-  const fresh = await freshDatabase('jobs');
+  const fresh = await createTestDatabase();
   const prefix = `qt_test_${randomBytes(4).toString('hex')}`;
   const redisUrl = kind === 'redis' ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
   const made: QueueBackend[] = [];

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { JsonObject } from '../../src/reports/document.ts';
+import type { JsonObject } from '../../src/metrics/document.ts';
 import { reportHtml } from '../../src/reports/html.ts';
 import { reportMarkdown } from '../../src/reports/md.ts';
 import { reportText } from '../../src/reports/text.ts';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import type { JsonObject } from '../../src/reports/document.ts';
+import type { JsonObject } from '../../src/metrics/document.ts';
 import { reportText } from '../../src/reports/text.ts';
 
 it('ranks the reps with a quota and names the others on one line', () => {

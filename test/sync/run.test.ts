@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
-import type { Connector, DealRow, NormalizedRecord, Page, SyncCursor } from '../../src/connectors/types.ts';
+import type { SyncCursor } from '../../src/connectors/salesforce/cursor.ts';
+import type { Connector, DealRow, NormalizedRecord, Page } from '../../src/connectors/types.ts';
 import { isAppError } from '../../src/errors.ts';
 import { runSync } from '../../src/sync/run.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -47,9 +48,6 @@ function scripted(orgId: string, script: Array<Partial<Page> | Error>): Connecto
         name: 'opportunities',
         table: 'deals',
         mode: 'incremental',
-        cursorField: 'SystemModstamp',
-        supportsDeletedFeed: true,
-        formulaFields: [],
         dirty: { ownerColumn: 'owner_external_id', dateColumn: 'close_date' },
       },
     ],

@@ -17,8 +17,8 @@ import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbo
 import { addDays } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { deliverAlertTasks } from '../../src/writeback/alert-tasks.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
-import { type FreshDb, freshDatabase } from './fresh-db.ts';
 
 const DAY = '2026-11-20';
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
@@ -58,7 +58,7 @@ describe('applyTaskCap', () => {
 });
 
 let sb: SalesforceSandbox;
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let connector: SalesforceConnector;
 let managerId: string;
 const reps: string[] = [];
@@ -76,7 +76,7 @@ beforeAll(async () => {
   const conn = config.connections[0];
   if (conn?.type !== 'salesforce') throw new Error('salesforce connection expected');
   connector = new SalesforceConnector({ config: conn, log: silentLogger });
-  fresh = await freshDatabase('alert_cap');
+  fresh = await createTestDatabase();
   await fresh.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
   await fresh.db
     .insertInto('reps')

@@ -1,11 +1,12 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { WriteIntent } from '../../src/connectors/types.ts';
+import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
+import type { SinkResult, WritebackSink, WriteIntent } from '../../src/connectors/types.ts';
 import { silentLogger } from '../../src/util/log.ts';
-import { defaultLayout, metricFieldValues, type RepMetricValues, unitsByField } from '../../src/writeback/fields.ts';
+import { metricFieldValues, type RepMetricValues, unitsByField } from '../../src/writeback/fields.ts';
 import { type DesiredRecord, enqueueWriteback } from '../../src/writeback/ledger.ts';
-import { pushPending, revertRun, type SinkResult, type WritebackSink } from '../../src/writeback/push.ts';
-import { type FreshDb, freshDatabase } from './fresh-db.ts';
+import { pushPending, revertRun } from '../../src/writeback/push.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 /** A CRM double: holds field values per record, counts calls, can fail chosen records. */
 class MemoryCrm implements WritebackSink {
@@ -50,7 +51,7 @@ function rep(id: string, v: Partial<RepMetricValues> = {}): DesiredRecord {
   return { targetObject: 'User', targetRecordId: id, fields: metricFieldValues(values, layout, id) };
 }
 
-let fresh: FreshDb;
+let fresh: TestDatabase;
 let crm: MemoryCrm;
 const push = (mode: 'live' | 'dry-run' = 'live', asOf = '2026-11-20') =>
   pushPending(fresh.db, {
@@ -64,7 +65,7 @@ const push = (mode: 'live' | 'dry-run' = 'live', asOf = '2026-11-20') =>
   });
 
 beforeAll(async () => {
-  fresh = await freshDatabase();
+  fresh = await createTestDatabase();
   await fresh.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
 });
 afterAll(async () => fresh?.drop());

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALERT_KEY_FIELD } from '../../src/connectors/salesforce/tasks.ts';
-import { DEFAULT_FIELD_UNITS, defaultLayout } from '../../src/writeback/fields.ts';
+import { DEFAULT_FIELD_UNITS, defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
 
 const ROOT = new URL('../../salesforce-metadata/force-app/main/default/', import.meta.url);
 const TYPE_OF_UNIT = { percent: 'Percent', number: 'Number', text: 'Picklist', date: 'Date' } as const;

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SalesforceClient, type SalesforceSession } from '../../src/connectors/salesforce/client.ts';
 import { SalesforceTaskWriter } from '../../src/connectors/salesforce/tasks.ts';
 import { layoutFromDescribe, SalesforceWriter, writeTargetFor } from '../../src/connectors/salesforce/write.ts';
+import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
 import { isAppError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/util/log.ts';
-import { defaultLayout } from '../../src/writeback/fields.ts';
 import { type StubHandler, type StubServer, startStub } from './stub-server.ts';
 
 const BASE = '/services/data/v62.0';

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
+import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
 import { toJsonb } from '../../src/db/schema.ts';
-import { defaultLayout } from '../../src/writeback/fields.ts';
 import { desiredFromSnapshots } from '../../src/writeback/values.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 

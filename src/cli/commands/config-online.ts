@@ -1,14 +1,15 @@
 /**
- * The `--online` half of `quota-tracker config check`: logs in to every enabled Salesforce connection and checks
- * the org id, field access, View All on opportunities and the org's features. It touches no database and writes
- * nothing; secrets never reach the output (only org ids, URLs and field names are printed).
+ * The `--online` half of `quota-tracker config check`: logs in to every enabled connection through its registry
+ * entry and checks what its CRM needs (for Salesforce: the org id, field access, View All on opportunities and the
+ * org's features). It touches no database and writes nothing; secrets never reach the output (only org ids,
+ * URLs and field names are printed).
  */
 
 import { createFiscalCalendar } from '../../config/calendar.ts';
 import { loadQuotaFile } from '../../config/quota-file.ts';
 import type { Config } from '../../config/schema.ts';
-import { SalesforceConnector } from '../../connectors/salesforce/connector.ts';
-import { checkSalesforceOnline, readLiveHierarchy } from '../../connectors/salesforce/online-check.ts';
+import { connectorKind, crmLabel } from '../../connectors/registry.ts';
+import type { OnlineProbe } from '../../connectors/types.ts';
 import {
   type HierarchyTree,
   hierarchyTree,
@@ -23,10 +24,10 @@ import type { CliIo } from '../program.ts';
  * The teams and regions the hierarchy rule derives from the live org, before any sync: who carries a quota this
  * quarter comes from the quota file when configured, else from ForecastingQuota (nobody, without one).
  */
-async function liveTree(config: Config, connector: SalesforceConnector): Promise<HierarchyTree> {
+async function liveTree(config: Config, probe: OnlineProbe): Promise<HierarchyTree> {
   const calendar = createFiscalCalendar(config.calendar);
   const quarter = calendar.periodContaining(today(config.calendar.timezone), 'quarter');
-  const live = await readLiveHierarchy(connector, quarter);
+  const live = await probe.liveHierarchy(quarter);
   let fileEmails: Set<string> | null = null;
   if (config.quotas.source === 'file') {
     const rows = await loadQuotaFile(config.quotas.path, calendar, config.calendar.baseCurrency);
@@ -57,25 +58,25 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
   const connections = config.connections.filter((c) => c.enabled);
   if (connections.length === 0) out('Online checks: no enabled connection.');
   for (const conn of connections) {
-    if (conn.type !== 'salesforce') {
-      out(`connection ${conn.id}: HubSpot online checks are not built yet`);
+    const kind = connectorKind(conn.type);
+    if (!kind) {
+      out(`connection ${conn.id}: ${crmLabel(conn.type)} online checks are not built yet`);
       continue;
     }
-    const connector = new SalesforceConnector({
-      config: conn,
+    const probe = kind.online(conn, {
       log,
       defaultTimeZone: config.calendar.timezone,
       defaultCurrency: config.calendar.baseCurrency,
     });
-    const result = await checkSalesforceOnline(connector);
-    out(`connection ${conn.id} (${conn.loginUrl}, API ${conn.apiVersion}):`);
+    const result = await probe.check();
+    out(`connection ${conn.id} (${kind.describe(conn)}):`);
     for (const line of result.lines) {
       const mark = line.ok === true ? 'ok  ' : line.ok === false ? 'FAIL' : '??  ';
       out(`  ${mark} ${line.text}`);
     }
     if (result.orgId !== undefined) {
       try {
-        const tree = await liveTree(config, connector);
+        const tree = await liveTree(config, probe);
         trees.push(tree);
         out('  teams and regions as a sync will derive them (+ carries a quota this quarter):');
         for (const l of hierarchyTreeText(tree, '    ')) out(l);
@@ -84,7 +85,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
         out(`  FAIL the hierarchy could not be read: ${(e as Error).message.split('\n')[0]}`);
       }
     }
-    out(`  ${connector.apiCalls()} API calls`);
+    out(`  ${probe.apiCalls()} API calls`);
     if (!result.ok) ok = false;
   }
   if (json) {

@@ -17,7 +17,7 @@ import { configSchema } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
 import { SECRET_KEY_ENV } from '../../db/secrets.ts';
 import { AppError } from '../../errors.ts';
-import type { JsonObject } from '../../reports/document.ts';
+import type { JsonObject } from '../../metrics/document.ts';
 import { createLogger, type Logger } from '../../util/log.ts';
 import type { CommandContext } from '../program.ts';
 import { sandboxConnection, sandboxProfileKeys } from './sandbox.ts';

@@ -12,7 +12,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { createDb } = await import('../../db/index.ts');
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
-  const { checkPlanningFiles, loadPlanningFiles } = await import('../../sync/planning-files.ts');
+  const { checkPlanningFiles, loadPlanningFiles } = await import('../../planning/files.ts');
   const { createFiscalCalendar } = await import('../../config/calendar.ts');
   const calendar = createFiscalCalendar(config.calendar);
   await checkPlanningFiles(config, calendar);

@@ -11,7 +11,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx);
   const { config } = loaded;
   // A malformed quota or rate file stops the start-up naming file:line:column (exit 2), before anything runs.
-  const { checkPlanningFiles } = await import('../../sync/planning-files.ts');
+  const { checkPlanningFiles } = await import('../../planning/files.ts');
   const { createFiscalCalendar } = await import('../../config/calendar.ts');
   await checkPlanningFiles(config, createFiscalCalendar(config.calendar));
   const { createDb } = await import('../../db/index.ts');

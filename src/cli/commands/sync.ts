@@ -36,7 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
   const { config } = loaded;
   // A malformed quota or rate file is bad config: exit 2 naming file:line:column before anything is synced.
-  const { checkPlanningFiles } = await import('../../sync/planning-files.ts');
+  const { checkPlanningFiles } = await import('../../planning/files.ts');
   await checkPlanningFiles(config, createFiscalCalendar(config.calendar));
 
   const wanted = ctx.options.connection as string | undefined;
@@ -49,14 +49,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     return 0;
   }
 
-  const { connectorFor, resolveStreams } = await import('../../sync/connectors.ts');
-  const { salesforceStreams } = await import('../../connectors/salesforce/streams.ts');
+  const { connectorFor } = await import('../../sync/connectors.ts');
+  const { connectorKind, crmLabel, resolveStreams } = await import('../../connectors/registry.ts');
   // A mistyped --stream is bad usage, said before the database opens or a connector warns about anything.
   const streamsOf = new Map<string, string[]>();
   for (const conn of connections) {
-    if (conn.type !== 'salesforce') continue;
-    const known = salesforceStreams(conn.fields ?? {}).map((s) => s.name);
-    streamsOf.set(conn.id, resolveStreams(known, ctx.options.stream as string | undefined));
+    const kind = connectorKind(conn.type);
+    if (!kind) continue;
+    const known = kind.streams(conn).map((s) => s.name);
+    streamsOf.set(conn.id, resolveStreams(known, ctx.options.stream as string | undefined, kind.streamAliases));
   }
 
   const { createDb } = await import('../../db/index.ts');
@@ -77,10 +78,10 @@ export async function run(ctx: CommandContext): Promise<number> {
     await migrateToLatest(handle.db);
     const calendar = createFiscalCalendar(config.calendar);
     for (const conn of connections) {
-      if (conn.type !== 'salesforce') {
+      if (!connectorKind(conn.type)) {
         // Nothing half-built exits 0: the other connections sync, and the run fails naming this one.
         ctx.io.stderr(
-          `${conn.id}: HubSpot sync is not built yet; connection ${conn.id} was not synced (sync the others alone with --connection ID, or set enabled: false on it).`,
+          `${conn.id}: ${crmLabel(conn.type)} sync is not built yet; connection ${conn.id} was not synced (sync the others alone with --connection ID, or set enabled: false on it).`,
         );
         failed = true;
         continue;

@@ -88,22 +88,22 @@ export const revert: CommandModule = {
       const run = await handle.db.selectFrom('writeback_runs').selectAll().where('id', '=', runId).executeTakeFirst();
       if (!run) throw new AppError('NOT_FOUND', `there is no write-back run ${runId}`, { where: '--run' });
       const conn = config.connections.find((c) => c.id === run.connection_id);
-      if (conn?.type !== 'salesforce') {
+      const { writePortFor, writesTo } = await import('../../writeback/run.ts');
+      if (!conn || !writesTo(conn)) {
         throw new AppError(
           'CONFIG_INVALID',
-          `run ${runId} wrote to connection "${run.connection_id}", which is not a Salesforce connection in the configuration`,
+          `run ${runId} wrote to connection "${run.connection_id}", which is not a connection with write-back in the configuration`,
           {
             where: 'connections',
           },
         );
       }
       const { connectorFor } = await import('../../sync/connectors.ts');
-      const { salesforceWriterFor } = await import('../../writeback/run.ts');
-      const { defaultLayout, unitsByField } = await import('../../writeback/fields.ts');
+      const { unitsByField } = await import('../../writeback/fields.ts');
       const { revertRun } = await import('../../writeback/push.ts');
       const connector = await connectorFor(handle.db, conn, config, logger);
-      const writer = salesforceWriterFor(connector, conn, config, logger);
-      const layout = await writer.checkFields(defaultLayout(conn.writeback.fields), conn.id);
+      const writer = writePortFor(connector, conn, config, logger);
+      const layout = await writer.checkFields(writer.defaultLayout(), conn.id);
       const out = await revertRun(handle.db, runId, { units: unitsByField(layout), sink: writer, log: logger });
       ctx.io.stdout(
         `Reverted run ${runId} as run ${out.runId}: ${out.recordsWritten} record(s) restored, ${out.recordsFailed} failed, ${out.apiCalls} API call(s).`,

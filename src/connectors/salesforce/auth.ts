@@ -10,7 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
+import type { CredentialStore, RefreshLock } from '../types.ts';
 import type { SalesforceSession, SessionProvider } from './client.ts';
+import { SALESFORCE_RETRY_CODES } from './retry-codes.ts';
 import { requestToken, TokenCallError, type TokenResponse } from './token.ts';
 
 export type SalesforceAuthConfig =
@@ -19,16 +21,8 @@ export type SalesforceAuthConfig =
   | { kind: 'jwt'; clientId: string; username: string; privateKeyPath: string }
   | { kind: 'password'; clientId: string; clientSecret: string; username: string; password: string };
 
-/** Encrypted per-connection storage (src/db/secrets.ts in production, a Map in tests). */
-export interface CredentialStore {
-  load(kind: string): Promise<string | null>;
-  save(kind: string, plaintext: string): Promise<void>;
-}
-
-/** Runs `fn` while holding the connection's refresh lock. */
-export interface RefreshLock {
-  run<T>(fn: () => Promise<T>): Promise<T>;
-}
+/** The neutral contract (src/db/secrets.ts and an advisory lock in production, a Map and a queue in tests). */
+export type { CredentialStore, RefreshLock } from '../types.ts';
 
 export interface SalesforceAuthOptions {
   connectionId: string;
@@ -293,7 +287,11 @@ export class SalesforceAuth implements SessionProvider {
         failure = e.failure;
         cause = e;
       }
-      const d = decideRetry(failure, { attempt, refreshed: true }, this.opts.retry);
+      const d = decideRetry(
+        failure,
+        { attempt, refreshed: true },
+        { codes: SALESFORCE_RETRY_CODES, ...this.opts.retry },
+      );
       const words = failure.message ?? '';
       if (d.action === 'retry') {
         this.opts.log.warn(

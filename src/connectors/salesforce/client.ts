@@ -8,6 +8,7 @@ import { Connection } from 'jsforce';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
+import { SALESFORCE_RETRY_CODES } from './retry-codes.ts';
 
 /** The session a client uses: a bearer token on an instance. */
 export interface SalesforceSession {
@@ -245,7 +246,11 @@ export class SalesforceClient {
         // A timed-out answer may have sent its status line already: it is still a network failure, not a 200.
         const timedOut = (err as { code?: unknown }).code === 'ETIMEDOUT';
         const failure = describeFailure(err, timedOut ? undefined : captured);
-        const decision = decideRetry(failure, { attempt, refreshed }, this.opts.retry);
+        const decision = decideRetry(
+          failure,
+          { attempt, refreshed },
+          { codes: SALESFORCE_RETRY_CODES, ...this.opts.retry },
+        );
         if (decision.action === 'retry') {
           this.opts.log.warn({ path, attempt, delayMs: decision.delayMs }, `salesforce: ${decision.reason}; retrying`);
           await this.sleep(decision.delayMs, this.opts.signal);

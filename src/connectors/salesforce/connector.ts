@@ -6,11 +6,25 @@ import { now } from '../../clock.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { RetryOptions } from '../retry-policy.ts';
-import type { Connector, OrgIdentity, Page, ReadContext, StreamSpec, SyncCursor } from '../types.ts';
-import { type CredentialStore, type RefreshLock, SalesforceAuth, type SalesforceAuthConfig } from './auth.ts';
+import type {
+  Connector,
+  CredentialStore,
+  OrgIdentity,
+  Page,
+  ReadContext,
+  RefreshLock,
+  StreamCursor,
+  TaskSink,
+  WritePort,
+  WritePortContext,
+} from '../types.ts';
+import { SalesforceAuth, type SalesforceAuthConfig } from './auth.ts';
 import { SalesforceClient, type SessionProvider } from './client.ts';
+import { fullReadCursor, parseCursor } from './cursor.ts';
 import { type OrgFacts, readSalesforceStream } from './read.ts';
 import { type SalesforceFieldMapping, type SalesforceStream, salesforceStreams } from './streams.ts';
+import { SalesforceTaskWriter } from './tasks.ts';
+import { salesforceWritePort } from './write.ts';
 
 /** The parts of a salesforce connection's config the connector uses (`SalesforceConnectionConfig` fits). */
 export interface SalesforceConnectorConfig {
@@ -91,7 +105,7 @@ export class SalesforceConnector implements Connector {
     this.defs = salesforceStreams(c.fields ?? {});
   }
 
-  streams(): readonly StreamSpec[] {
+  streams(): readonly SalesforceStream[] {
     return this.defs;
   }
 
@@ -193,8 +207,9 @@ export class SalesforceConnector implements Connector {
     }
   }
 
-  read(stream: string, from: SyncCursor | null, ctx: ReadContext): AsyncGenerator<Page> {
+  read(stream: string, from: StreamCursor | null, ctx: ReadContext): AsyncGenerator<Page> {
     const c = this.opts.config;
+    const start = ctx.full ? fullReadCursor((ctx.now ?? now)(), ctx.full.hadCursor) : parseCursor(from, ctx.log);
     return readSalesforceStream(
       {
         client: this.client,
@@ -210,7 +225,17 @@ export class SalesforceConnector implements Connector {
         ...(ctx.refreshFormulas ? { refreshFormulas: true } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       },
-      from,
+      start,
     );
+  }
+
+  /** Write-back to the User records or to one scorecard per rep and period (write.ts). */
+  writePort(ctx: WritePortContext): WritePort {
+    return salesforceWritePort(this.client, ctx);
+  }
+
+  /** Alert tasks as Salesforce Tasks keyed on `Quota_Alert_Key__c` (or the configured field). */
+  taskSink(ctx: WritePortContext): TaskSink {
+    return new SalesforceTaskWriter(this.client, ctx.log, ctx.writeback.fields.alertKey);
   }
 }

@@ -5,20 +5,8 @@
  * org has. Every answer is a line a RevOps admin can act on.
  */
 import { isAppError } from '../../errors.ts';
+import type { LiveHierarchy, OnlineCheckLine, OnlineCheckResult } from '../types.ts';
 import type { SalesforceConnector } from './connector.ts';
-
-export interface OnlineCheckLine {
-  ok: boolean | null;
-  /** null: could not be determined. */
-  text: string;
-}
-
-export interface OnlineCheckResult {
-  orgId?: string;
-  instanceUrl?: string;
-  lines: OnlineCheckLine[];
-  ok: boolean;
-}
 
 const FEATURES: ReadonlyArray<[string, string]> = [
   ['DatedConversionRate', 'dated exchange rates (advanced currency management)'],
@@ -143,14 +131,6 @@ export async function checkSalesforceOnline(connector: SalesforceConnector): Pro
     lines.push({ ok: false, text: `org features could not be read: ${oneLineMessage(e)}` });
   }
   return { orgId: identity.orgId, instanceUrl: identity.instanceUrl, lines, ok: lines.every((l) => l.ok !== false) };
-}
-
-/** What the org's hierarchy looks like now, as `config check --online` derives its tree from it. */
-export interface LiveHierarchy {
-  roles: Array<{ id: string; name: string; parentId: string | null }>;
-  users: Array<{ id: string; name: string; email: string; roleId: string | null; managerId: string | null }>;
-  /** Owners of a revenue ForecastingQuota starting in [from, to]; null when the org has no ForecastingQuota. */
-  quotaOwners: Set<string> | null;
 }
 
 async function allRecords<T>(connector: SalesforceConnector, soql: string): Promise<T[]> {

@@ -12,16 +12,13 @@
  */
 import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
-import type {
-  Keyset,
-  NormalizedRecord,
-  Page,
-  QuarantinedRecord,
-  RecordPatch,
-  StreamMeta,
-  SyncCursor,
-} from '../types.ts';
+import type { NormalizedRecord, Page, QuarantinedRecord, RecordPatch } from '../types.ts';
 import type { SalesforceClient, SalesforceRecord } from './client.ts';
+import type { Keyset, StreamMeta, SyncCursor } from './cursor.ts';
+
+/** A page whose cursor is this folder's own (the engine stores it as opaque JSON). */
+export type SalesforcePage = Page & { cursor: SyncCursor };
+
 import {
   date,
   decimal,
@@ -214,7 +211,7 @@ function keysetOf(raw: SalesforceRecord, cursorField: string): Keyset | undefine
   return Number.isNaN(t) ? undefined : { stamp: new Date(t).toISOString(), id: raw.Id };
 }
 
-const emptyPage = (cursor: SyncCursor, apiCalls = 0): Page => ({
+const emptyPage = (cursor: SyncCursor, apiCalls = 0): SalesforcePage => ({
   records: [],
   deletedIds: [],
   quarantined: [],
@@ -223,7 +220,10 @@ const emptyPage = (cursor: SyncCursor, apiCalls = 0): Page => ({
 });
 
 /** Reads one stream from `from` (null: from the beginning). Each page's cursor is safe to store with its rows. */
-export async function* readSalesforceStream(opts: StreamReadOptions, from: SyncCursor | null): AsyncGenerator<Page> {
+export async function* readSalesforceStream(
+  opts: StreamReadOptions,
+  from: SyncCursor | null,
+): AsyncGenerator<SalesforcePage> {
   const { stream, client } = opts;
   const runStart = opts.now();
   const runStartIso = runStart.toISOString();
@@ -382,7 +382,7 @@ async function* readFullRefresh(
   nctx: NormalizeContext,
   runStartIso: string,
   carried: number,
-): AsyncGenerator<Page> {
+): AsyncGenerator<SalesforcePage> {
   const seen: string[] = [];
   for (const obj of opts.stream.objects) {
     const select = meta.fields[obj.sobject] ?? [...obj.fields];

@@ -46,11 +46,12 @@ export interface SalesforceStream<T extends WarehouseTable = WarehouseTable> ext
   readonly objects: readonly ObjectRead<T>[];
   /** A feature the org may not have: the stream reads nothing there (e.g. splits, dated rates). */
   readonly optional?: boolean;
-  /**
-   * Restricts the full-scan sweep to this stream's own rows when two streams share a table (tasks and events in
-   * activities; static and dated rates in fx_rates).
-   */
-  readonly scope?: { readonly column: string; readonly value: string };
+  /** The modification stamp used as keyset cursor (SystemModstamp); null for full_refresh. */
+  readonly cursorField: string | null;
+  /** Whether the object has a hard-delete feed (`deleted()`); without one a full-scan sweep finds deletes. */
+  readonly supportsDeletedFeed: boolean;
+  /** CRM fields computed by formulas: their changes do not move the cursor, so they are re-read on a slower pass. */
+  readonly formulaFields: readonly string[];
   /** Warehouse column for each mapped CRM field, so a formula pass can patch it. */
   readonly mappedColumns: Readonly<Record<string, string>>;
 }

@@ -12,10 +12,19 @@
 
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
-import type { FieldLayout, FieldSpec, FieldUnit, WritebackFieldKey } from '../../writeback/fields.ts';
-import type { SinkResult, WritebackSink } from '../../writeback/push.ts';
-import type { WriteIntent } from '../types.ts';
+import type {
+  FieldLayout,
+  FieldSpec,
+  FieldUnit,
+  SinkResult,
+  WritebackFieldKey,
+  WritebackSink,
+  WriteIntent,
+  WritePort,
+  WritePortContext,
+} from '../types.ts';
 import type { DescribeResult, SalesforceClient } from './client.ts';
+import { defaultLayout } from './write-fields.ts';
 
 /** Records per `composite/sobjects` request (the API's limit). */
 export const COMPOSITE_BATCH = 200;
@@ -267,4 +276,28 @@ export class SalesforceWriter implements WritebackSink {
       this.opts,
     );
   }
+}
+
+/** The write port of a Salesforce connection, scorecard identities resolved through the fiscal calendar. */
+export function salesforceWritePort(client: SalesforceClient, ctx: WritePortContext): WritePort {
+  const target = writeTargetFor(ctx.writeback);
+  const writer = new SalesforceWriter(client, {
+    target,
+    log: ctx.log,
+    scorecardIdentity: (key) => {
+      const cut = key.lastIndexOf(':');
+      if (cut <= 0) return undefined;
+      const periodId = key.slice(cut + 1);
+      const p = ctx.periodBounds(periodId);
+      if (!p) return undefined;
+      return { repUserId: key.slice(0, cut), periodId, periodStart: p.start, periodEnd: p.end };
+    },
+  });
+  return {
+    target,
+    defaultLayout: () => defaultLayout(ctx.writeback.fields),
+    checkFields: (layout, connectionId) => writer.checkFields(layout, connectionId),
+    write: (intents) => writer.write(intents),
+    apiCalls: () => writer.apiCalls(),
+  };
 }

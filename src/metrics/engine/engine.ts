@@ -16,10 +16,11 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
+import { type ClaimedKey, claimAll, claimBatch, completeClaims, markDirty, releaseClaims } from '../../dirty/queue.ts';
 import { AppError, isAppError } from '../../errors.ts';
-import { figuresDocument } from '../../reports/document.ts';
 import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
+import { figuresDocument } from '../document.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import type { SubjectMetrics } from '../math/rep-metrics.ts';
 import {
@@ -72,13 +73,6 @@ interface Probe {
   /** Rep snapshots stamped after the cache's `loadedAt` less the look-back (before a full load: after now less it). */
   others: [string, string, string][];
   people: string;
-}
-
-interface ClaimedKey {
-  id: number;
-  subject_key: string;
-  period_id: string;
-  reason: string;
 }
 
 /**
@@ -313,13 +307,7 @@ export class MetricsEngine {
     // The marks this run covers are those committed before the load reads the warehouse; it claims them first, so
     // a change made during the load marks a new row (a time cut-off would not do: a sync's marks carry its
     // transaction's start time, so a sync committing during the load would have its marks dropped, rows unread).
-    const { claimed, probe } = await this.claimAndProbe(
-      // wall-clock: claims are leases, timed in real time
-      sql`update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}
-        where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds}) -- wall-clock: a lease
-        returning id`,
-      null,
-    );
+    const { claimed, probe } = await this.claimAndProbe(claimAll(this.workerId, this.staleClaimSeconds), null);
     const ids = claimed.map((r) => r.id);
     try {
       const model = await this.loadModel(asOf, periods);
@@ -331,9 +319,7 @@ export class MetricsEngine {
           for (const id of model.groups(level)) targets.push({ subject: { kind: level, id }, period });
       }
       const result = await this.computeAndStore(model, targets);
-      await sql`delete from dirty_keys where id = any(${ids}::bigint[]) and claimed_by = ${this.workerId}`.execute(
-        this.db,
-      );
+      await completeClaims(this.db, ids, this.workerId);
       await this.db
         .insertInto('config_state')
         .values({ key: CONFIG_STATE_KEY, hash: this.settings.configHash, value: null })
@@ -341,19 +327,9 @@ export class MetricsEngine {
         .execute();
       return result;
     } catch (e) {
-      await this.releaseClaims(ids);
+      await releaseClaims(this.db, ids);
       throw e;
     }
-  }
-
-  /** Gives claimed marks back after a failed recompute (a newer unclaimed mark of the same key already covers one). */
-  private async releaseClaims(ids: readonly number[]): Promise<void> {
-    await sql`delete from dirty_keys d where d.id = any(${ids}::bigint[]) and exists (
-      select 1 from dirty_keys u where u.claimed_at is null and u.subject_kind = d.subject_kind
-        and u.subject_key = d.subject_key and u.period_id = d.period_id)`.execute(this.db);
-    await sql`update dirty_keys set claimed_at = null, claimed_by = null where id = any(${ids}::bigint[])`.execute(
-      this.db,
-    );
   }
 
   /** True when the snapshots were computed under another config (or never): a full recompute is due. */
@@ -480,14 +456,7 @@ export class MetricsEngine {
     const started = performance.now();
     const periods = this.activePeriods(asOf);
     const { claimed, probe } = await this.claimAndProbe(
-      // wall-clock: claims are leases, timed in real time
-      sql`update dirty_keys set claimed_at = now(), claimed_by = ${this.workerId}, attempts = attempts + 1
-        where id in (
-          select id from dirty_keys
-          where claimed_at is null or claimed_at < now() - make_interval(secs => ${this.staleClaimSeconds}) -- wall-clock: a lease
-          order by enqueued_at, id limit ${limit}
-          for update skip locked)
-        returning id, subject_key, period_id, reason`,
+      claimBatch(this.workerId, this.staleClaimSeconds, limit),
       this.warm(asOf, periods)?.loadedAt ?? null,
       true,
     );
@@ -503,27 +472,18 @@ export class MetricsEngine {
         started,
       );
       const t = performance.now();
-      await this.db.deleteFrom('dirty_keys').where('id', 'in', ids).where('claimed_by', '=', this.workerId).execute();
+      await completeClaims(this.db, ids, this.workerId);
       this.lastTimings.release = performance.now() - t;
       return { ...result, claimed: ids.length };
     } catch (e) {
-      await this.releaseClaims(ids);
+      await releaseClaims(this.db, ids);
       throw e;
     }
   }
 }
 
-/** Marks rep-periods dirty (coalescing with unclaimed marks of the same key). */
-export async function markDirty(db: Kysely<Database>, keys: readonly DirtyKey[]): Promise<void> {
-  if (keys.length === 0) return;
-  for (let i = 0; i < keys.length; i += 1000) {
-    const chunk = keys.slice(i, i + 1000);
-    await sql`insert into dirty_keys (subject_kind, subject_key, period_id, reason)
-      select 'rep', k, p, r from unnest(${chunk.map((k) => k.subjectKey)}::text[], ${chunk.map((k) => k.periodId)}::text[],
-        ${chunk.map((k) => k.reason ?? 'changed')}::text[]) as t(k, p, r)
-      on conflict (subject_kind, subject_key, period_id) where claimed_at is null do nothing`.execute(db);
-  }
-}
+/** Marks rep-periods dirty (the dirty queue's own function, kept here for the engine's callers). */
+export { markDirty };
 
 export function createMetricsEngine(options: MetricsEngineOptions): MetricsEngine {
   return new MetricsEngine(options);

@@ -119,12 +119,6 @@ export const PEOPLE_FINGERPRINT = sql<string>`concat_ws('|',
     (select concat_ws(',', count(*), max(updated_at)) from persons),
     (select md5(coalesce(string_agg(concat_ws(',', id, kind, name, parent_id, manager_person_id), ';' order by id), '')) from org_units))`;
 
-/** `PEOPLE_FINGERPRINT` on its own. */
-export async function peopleFingerprint(db: Kysely<Database>): Promise<string> {
-  const r = await sql<{ f: string }>`select ${PEOPLE_FINGERPRINT} as f`.execute(db);
-  return (r.rows[0] as { f: string }).f;
-}
-
 export type People = Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>;
 
 async function loadPeople(db: Kysely<Database>): Promise<People> {

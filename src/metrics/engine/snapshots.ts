@@ -5,9 +5,9 @@
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
-import type { JsonObject } from '../../reports/document.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { contentHash, stableStringify } from '../../util/hash.ts';
+import type { JsonObject } from '../document.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
 
 export interface SnapshotWrite {
@@ -138,26 +138,6 @@ async function storeChunk(
     });
   });
   return { changes, computedAt: row.at };
-}
-
-/** The history document of a subject-period on the latest day on or before `day`, or null. */
-export async function historyOnOrBefore(
-  db: Kysely<Database>,
-  subject: SubjectRef,
-  periodId: string,
-  day: PlainDate,
-): Promise<Record<string, unknown> | null> {
-  const row = await db
-    .selectFrom('metric_snapshot_history')
-    .select('metrics')
-    .where('subject_kind', '=', subject.kind)
-    .where('subject_id', '=', subject.id)
-    .where('period_id', '=', periodId)
-    .where('day', '<=', day)
-    .orderBy('day', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return (row?.metrics as Record<string, unknown> | undefined) ?? null;
 }
 
 /** Pace indexes on the latest history day on or before `day`, for many rep subjects at once. */

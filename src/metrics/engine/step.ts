@@ -5,11 +5,10 @@
  */
 import { sql } from 'kysely';
 import { loadOrgFile } from '../../config/org-file.ts';
-import { RATES_CHANGED_KEY, raiseRatesChanged } from '../../sync/apply-page.ts';
-import { loadPlanningFiles, loadPlanningFilesKeepingLastGood } from '../../sync/planning-files.ts';
+import { markDirty, raiseRatesChanged, takeRatesChanged } from '../../dirty/queue.ts';
+import { loadPlanningFiles, loadPlanningFilesKeepingLastGood } from '../../planning/files.ts';
 import type { PlainDate } from '../../util/date.ts';
 import type { MetricsEngine } from './engine.ts';
-import { markDirty } from './engine.ts';
 import { linkPersons, syncOrgModel } from './org-model.ts';
 import type { RecomputeResult } from './types.ts';
 
@@ -48,16 +47,16 @@ export async function runMetricsStep(
   });
   await markDirty(db, org.dirty);
   // A rate change carries no owner, so the sync marks no rep: it raises a flag in the same transaction as the rates
-  // (see src/sync/apply-page.ts), and any money in another currency may move, so every subject is recomputed. The
+  // (see src/dirty/queue.ts), and any money in another currency may move, so every subject is recomputed. The
   // flag is taken before the recompute reads the rates (a sync committing later raises it again) and given back if
   // the recompute fails.
-  const rates = await db.deleteFrom('config_state').where('key', '=', RATES_CHANGED_KEY).returning('key').execute();
+  const rates = await takeRatesChanged(db);
   try {
     if (await engine.configChanged())
       return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'config_changed' };
-    if (rates.length > 0) return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'rates_changed' };
+    if (rates) return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'rates_changed' };
   } catch (e) {
-    if (rates.length > 0) await raiseRatesChanged(db);
+    if (rates) await raiseRatesChanged(db);
     throw e;
   }
   const last = await sql<{

@@ -3,7 +3,7 @@
  * and manager, and the lookups from what users type (`--rep EMAIL`, `--team NAME`) to subject ids.
  */
 import { AppError } from '../../errors.ts';
-import type { SubjectInfo } from '../../reports/document.ts';
+import type { SubjectInfo } from '../document.ts';
 import { membershipOn, ORG_ID } from '../math/rollup.ts';
 import type { MetricsModel } from './model.ts';
 import type { SubjectRef } from './types.ts';

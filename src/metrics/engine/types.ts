@@ -11,13 +11,8 @@ export interface SubjectRef {
   id: string;
 }
 
-/** A rep-period marked for recompute (a row of `dirty_keys`). */
-export interface DirtyKey {
-  /** `<connection_id>:<owner external id>` or `person:<id>`. */
-  subjectKey: string;
-  periodId: string;
-  reason?: string;
-}
+/** A rep-period marked for recompute (the dirty queue's, src/dirty/queue.ts). */
+export type { DirtyKey } from '../../dirty/queue.ts';
 
 /** One subject-period whose stored metrics changed in a recompute. */
 export interface MetricChange {

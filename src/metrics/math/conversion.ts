@@ -10,7 +10,7 @@ import type { Credit } from './booking.ts';
 import { concatOnRead } from './merged-lists.ts';
 import type { Lead, Maybe, StageHistoryEntry } from './types.ts';
 import { none, some } from './types.ts';
-import { type DateWindow, priorWindow, trailingDays } from './windows.ts';
+import type { DateWindow } from './windows.ts';
 
 export interface ConversionFigures {
   won: number;
@@ -140,19 +140,6 @@ export function conversionFromPartial(p: ConversionPartial): ConversionFigures {
 /** Win rate, deal size and cycle over credits closed in the window (default: trailing 4 quarters). */
 export function computeConversion(credits: readonly Credit[], window: DateWindow): ConversionFigures {
   return conversionFromPartial(conversionPartial(credits, window));
-}
-
-/**
- * Conversion over the trailing N days (default 90) ending on D and over the N days before them: the inputs of the
- * conversion_decline and velocity_slowdown rules.
- */
-export function trailingComparison(
-  credits: readonly Credit[],
-  asOf: PlainDate,
-  days = 90,
-): { recent: ConversionFigures; prior: ConversionFigures } {
-  const recent = trailingDays(asOf, days);
-  return { recent: computeConversion(credits, recent), prior: computeConversion(credits, priorWindow(recent)) };
 }
 
 /** `open deals * win rate * average deal size / sales cycle`, money per day. */

@@ -4,7 +4,7 @@
  * and in `start` the job queue reachable with every schedule in place and no stream overdue).
  */
 import { schemaStatus } from '../../db/migrate.ts';
-import { planningFileError } from '../../sync/planning-files.ts';
+import { planningFileError } from '../../planning/files.ts';
 import type { RouteModule } from '../policy.ts';
 
 /** How long /readyz waits for the database before calling it unreachable. */

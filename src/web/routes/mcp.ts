@@ -12,7 +12,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/schema.ts';
 import { AppError, ERROR_CODES, isAppError } from '../../errors.ts';
-import type { JsonObject } from '../../reports/document.ts';
+import type { JsonObject } from '../../metrics/document.ts';
 import type { ReportReader } from '../../reports/read-model.ts';
 import type { ReportRequest } from '../../reports/report.ts';
 import type { RouteModule } from '../policy.ts';

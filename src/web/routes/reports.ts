@@ -6,10 +6,10 @@
  * may see of them.
  */
 import { AppError, isAppError } from '../../errors.ts';
+import type { JsonObject } from '../../metrics/document.ts';
 import { findRep, findUnit } from '../../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../../metrics/engine/types.ts';
 import { ORG_ID } from '../../metrics/math/rollup.ts';
-import type { JsonObject } from '../../reports/document.ts';
 import type { ReportAnswer, ReportReader } from '../../reports/read-model.ts';
 import { renderReport } from '../../reports/render.ts';
 import { REPORT_KINDS, type ReportKind, type ReportRequest, resolveRequest } from '../../reports/report.ts';

@@ -1,9 +1,10 @@
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SalesforceClient } from '../../../src/connectors/salesforce/client.ts';
+import { parseCursor, type SyncCursor } from '../../../src/connectors/salesforce/cursor.ts';
 import { keysetWhere, readSalesforceStream, soqlDateTime } from '../../../src/connectors/salesforce/read.ts';
 import { salesforceStreams } from '../../../src/connectors/salesforce/streams.ts';
-import { type Page, parseCursor, type SyncCursor } from '../../../src/connectors/types.ts';
+import type { Page } from '../../../src/connectors/types.ts';
 import { silentLogger } from '../../../src/util/log.ts';
 
 const INSTANCE = 'https://acme.my.salesforce.test';
@@ -85,8 +86,8 @@ function setup() {
     );
 }
 
-async function collect(gen: AsyncGenerator<Page>): Promise<Page[]> {
-  const pages: Page[] = [];
+async function collect<P extends Page>(gen: AsyncGenerator<P>): Promise<P[]> {
+  const pages: P[] = [];
   for await (const p of gen) pages.push(p);
   return pages;
 }

@@ -7,12 +7,17 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SalesforceAuth, type SalesforceAuthConfig } from '../../../src/connectors/salesforce/auth.ts';
+import { salesforceKind } from '../../../src/connectors/salesforce/index.ts';
 import { readTokenFailure } from '../../../src/connectors/salesforce/token.ts';
 import { AppError, isAppError } from '../../../src/errors.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { pgRefreshLock } from '../../../src/sync/locks.ts';
+
 import { silentLogger } from '../../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+
+/** Salesforce's refresh-lock key (its registry entry's), the one `holdLock` takes. */
+const refreshKey = (connectionId: string) => salesforceKind.lockKeys.credentials(connectionId);
 
 let sb: SalesforceSandbox;
 let t: TestDatabase;
@@ -167,7 +172,7 @@ describe('the refresh lock another process holds', () => {
     try {
       let ran = false;
       let slept = 0;
-      const lock = pgRefreshLock(t.db, 'bounded', {
+      const lock = pgRefreshLock(t.db, 'bounded', refreshKey('bounded'), {
         maxWaitMs: 2_000,
         // Counted, not slept: the bound is on the waiting the lock does, whatever the machine's speed.
         sleep: async (ms) => {
@@ -193,10 +198,12 @@ describe('the refresh lock another process holds', () => {
   it('a wait ends on abort, and the lock is taken once it is free', async () => {
     const release = await holdLock('abortable');
     const abort = new AbortController();
-    const waiting = pgRefreshLock(t.db, 'abortable', { signal: abort.signal }).run(async () => 'ran');
+    const waiting = pgRefreshLock(t.db, 'abortable', refreshKey('abortable'), { signal: abort.signal }).run(
+      async () => 'ran',
+    );
     abort.abort(new AppError('INTERNAL', 'interrupted'));
     expect((await failureOf(waiting)).message).toBe('interrupted');
-    const second = pgRefreshLock(t.db, 'abortable').run(async () => 'ran');
+    const second = pgRefreshLock(t.db, 'abortable', refreshKey('abortable')).run(async () => 'ran');
     await release();
     expect(await second).toBe('ran');
   });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
+import { raiseRatesChanged } from '../../../src/dirty/queue.ts';
 import { MetricsEngine, markDirty } from '../../../src/metrics/engine/engine.ts';
 import { runMetricsStep } from '../../../src/metrics/engine/step.ts';
-import { raiseRatesChanged } from '../../../src/sync/apply-page.ts';
 import { goldenWarehouse } from '../../fixtures/warehouse/load.ts';
 import type { TestDatabase } from '../../helpers/db.ts';
 

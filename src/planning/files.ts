@@ -18,10 +18,10 @@ import { parseFxFile } from '../config/fx-file.ts';
 import { parseQuotaFile } from '../config/quota-file.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
+import { raiseRatesChanged } from '../dirty/queue.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
 import { Dec } from '../util/money.ts';
-import { raiseRatesChanged } from './apply-page.ts';
 
 /** `config_state` keys: the hash of the last loaded file, and the error of a file that turned bad. */
 const QUOTA_HASH_KEY = 'quota_file_hash';

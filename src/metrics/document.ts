@@ -6,9 +6,9 @@
  * as a subject-period's snapshot, so a report and a snapshot can never disagree about a figure.
  */
 import type { FiscalPeriod } from '../config/calendar.ts';
-import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
-import type { Maybe } from '../metrics/math/types.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
+import type { SubjectMetrics } from './math/rep-metrics.ts';
+import type { Maybe } from './math/types.ts';
 
 /** Who a document is about. */
 export interface SubjectInfo {

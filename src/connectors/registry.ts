@@ -1,0 +1,73 @@
+/**
+ * The connector registry: connection type -> what the rest of the program needs from that CRM (see
+ * `ConnectorKind` in types.ts). Outside src/connectors/, code reaches a CRM only through here and the neutral
+ * types; adding a CRM is its folder plus one line below.
+ */
+import type { ConnectionConfig } from '../config/schema.ts';
+import { AppError } from '../errors.ts';
+import { salesforceKind } from './salesforce/index.ts';
+import type { ConnectorKind } from './types.ts';
+
+export type ConnectionType = ConnectionConfig['type'];
+
+const kinds = new Map<ConnectionType, ConnectorKind>([
+  ['salesforce', salesforceKind],
+  // ['hubspot', hubspotKind],
+]);
+
+/** Names for messages about a type whose connector is not built yet. */
+const LABELS: Readonly<Record<ConnectionType, string>> = { salesforce: 'Salesforce', hubspot: 'HubSpot' };
+
+/** The registry entry of a connection type; undefined while that CRM's connector is not built. */
+export function connectorKind(type: ConnectionType): ConnectorKind | undefined {
+  return kinds.get(type);
+}
+
+/** The CRM's name in messages (`HubSpot sync is not built yet`). */
+export function crmLabel(type: ConnectionType): string {
+  return kinds.get(type)?.label ?? LABELS[type];
+}
+
+/**
+ * Puts `kind` in the registry under `type` until the returned function is called, which restores what was there.
+ * For tests that run the pipeline with a stand-in CRM.
+ */
+export function registerConnectorKind(type: ConnectionType, kind: ConnectorKind): () => void {
+  const before = kinds.get(type);
+  kinds.set(type, kind);
+  return () => {
+    if (before) kinds.set(type, before);
+    else kinds.delete(type);
+  };
+}
+
+/** The stream names of a connection, in sync order; none while its CRM is not built. */
+export function streamNamesOf(conn: ConnectionConfig): string[] {
+  return (
+    connectorKind(conn.type)
+      ?.streams(conn)
+      .map((s) => s.name) ?? []
+  );
+}
+
+/**
+ * The streams `--stream NAME` stands for: all of them without a name, the stream itself, or the streams of a
+ * CRM-neutral alias (`deals`, `activities`, ...).
+ */
+export function resolveStreams(
+  known: readonly string[],
+  requested: string | undefined,
+  aliases: Readonly<Record<string, readonly string[]>>,
+): string[] {
+  if (!requested) return [...known];
+  if (known.includes(requested)) return [requested];
+  const alias = aliases[requested];
+  if (alias) return alias.filter((s) => known.includes(s));
+  throw new AppError(
+    'USAGE',
+    `unknown stream "${requested}"; known: ${[...known, ...Object.keys(aliases)].join(', ')}`,
+    {
+      where: '--stream',
+    },
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * The Salesforce write-back fields of the interface file: their default API names (shared by User and
+ * Quota_Scorecard__c) and the units of the shipped metadata (salesforce-metadata/), used until the org's describe
+ * says otherwise. A connection's `writeback.fields` overrides the names.
+ */
+import { type FieldLayout, type FieldSpec, WRITEBACK_METRICS, type WritebackFieldKey } from '../types.ts';
+
+export const DEFAULT_FIELD_NAMES: Readonly<Record<WritebackFieldKey, string>> = {
+  attainment: 'Quota_Attainment__c',
+  pace: 'Quota_Pace__c',
+  projectedAttainment: 'Projected_Attainment__c',
+  status: 'Quota_Status__c',
+  coverage: 'Pipeline_Coverage__c',
+  rank: 'Quota_Rank__c',
+  asOf: 'Quota_Metrics_As_Of__c',
+};
+
+export const DEFAULT_FIELD_UNITS: Readonly<Record<WritebackFieldKey, Omit<FieldSpec, 'name'>>> = {
+  attainment: { unit: 'percent', scale: 2 },
+  pace: { unit: 'percent', scale: 2 },
+  projectedAttainment: { unit: 'percent', scale: 2 },
+  status: { unit: 'text', scale: 0 },
+  coverage: { unit: 'number', scale: 4 },
+  rank: { unit: 'number', scale: 0 },
+  asOf: { unit: 'date', scale: 0 },
+};
+
+/** Field names from the config (overrides) over the defaults, with the default units. */
+export function defaultLayout(overrides: Partial<Record<WritebackFieldKey, string | undefined>> = {}): FieldLayout {
+  const out = {} as Record<WritebackFieldKey, FieldSpec>;
+  for (const key of [...WRITEBACK_METRICS, 'asOf'] as const) {
+    out[key] = { name: overrides[key] ?? DEFAULT_FIELD_NAMES[key], ...DEFAULT_FIELD_UNITS[key] };
+  }
+  return out;
+}

@@ -120,13 +120,24 @@ function checkTrials(trials: number): void {
     });
 }
 
-/** Each trial's won cents over the deals (before the actual is added), one stream per deal. */
-export function trialTotals(deals: readonly ForecastDeal[], trials: number, seed: number): Float64Array {
+/**
+ * Each trial's won cents over the deals (before the actual is added), one stream per deal; with `shocks` (one per
+ * trial, `shockTable`) every deal's log-odds move by the trial's shared shock.
+ */
+export function trialTotals(
+  deals: readonly ForecastDeal[],
+  trials: number,
+  seed: number,
+  shocks?: Float64Array,
+): Float64Array {
   checkTrials(trials);
+  if (shocks !== undefined && shocks.length !== trials)
+    throw new AppError('INTERNAL', `the forecast has ${trials} trials and ${shocks.length} shocks`);
   const totals = new Float64Array(trials);
   for (const d of deals) {
     const { cents, threshold } = dealCentsAndThreshold(d);
-    addDealTrials(totals, dealStreamSeed(seed, d.id), cents, threshold);
+    if (shocks === undefined) addDealTrials(totals, dealStreamSeed(seed, d.id), cents, threshold);
+    else addShockedDealTrials(totals, dealStreamSeed(seed, d.id), cents, d.pWin * d.pInPeriod, shocks);
   }
   return totals;
 }

@@ -173,6 +173,7 @@ function buildProgram(
           'leaderboard',
           'trends',
           'alerts',
+          'forecast',
         ]),
       )
       .option('--rep <email>', 'the rep')
@@ -184,6 +185,7 @@ function buildProgram(
         new Option('--format <format>', 'output format').choices(['text', 'md', 'json', 'csv', 'html']).default('text'),
       )
       .option('--explain', 'show the working behind each figure')
+      .option('--backtest', 'with forecast: backtest the forecast over the history (and store it for the forecasts)')
       .hook('preAction', (cmd) => {
         // Said before any config or database is opened; the team and region reports name their choices instead,
         // which needs the warehouse.

@@ -287,8 +287,17 @@ export const forecastSchema = z.strictObject({
   trials: num(z.int().min(100).max(1_000_000).default(10_000)),
   /** Seed of the Monte Carlo run, so that the same inputs give the same forecast. */
   seed: num(z.int().min(0).default(1)),
-  /** Deals a stage needs in history before its own win rate replaces the CRM probability. */
-  minStageHistory: num(z.int().min(1).default(20)),
+  /** How deal probabilities are learned from stage history (docs/metrics.md, "Forecast confidence"). */
+  calibration: z
+    .strictObject({
+      /** Won (deal, period) pairs the history needs before the forecast is calibrated. */
+      minWins: num(z.int().min(1).default(50)),
+      /** Lost or slipped (deal, period) pairs it needs too. */
+      minLosses: num(z.int().min(1).default(150)),
+      /** Snapshots' worth of pull of a (stage, weeks left) cell toward its stage, and of a stage toward the org. */
+      priorWeight: num(z.number().min(0).max(100_000).default(20)),
+    })
+    .prefault({}),
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import * as m07 from './migrations/2026-12-07_11_alert_task_held_back.ts';
 import * as m08 from './migrations/2026-12-07_12_sync_run_abandoned.ts';
 import * as m09 from './migrations/2026-12-08_19_web_sessions.ts';
 import * as m10 from './migrations/2026-12-08_20_refresh_token_rotation.ts';
+import * as m11 from './migrations/2026-12-09_17_forecast_calibrations.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -29,6 +30,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-07_12_sync_run_abandoned': m08,
   '2026-12-08_19_web_sessions': m09,
   '2026-12-08_20_refresh_token_rotation': m10,
+  '2026-12-09_17_forecast_calibrations': m11,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -474,6 +474,20 @@ export interface WebSessionsTable {
   expires_at: Timestamp;
 }
 
+/** One backtest of the forecast (`report forecast --backtest`); `result` is its JSON as the report prints it. */
+export interface ForecastCalibrationsTable {
+  id: Generated<number>;
+  period_kind: 'year' | 'quarter' | 'month';
+  as_of: DateColumn;
+  config_hash: string;
+  basis: 'calibrated' | 'crm_fallback';
+  periods: number;
+  origins: number;
+  p10_held: Numeric | null;
+  result: Jsonb;
+  computed_at: TimestampDefault;
+}
+
 export interface Database {
   connections: ConnectionsTable;
   crm_credentials: CrmCredentialsTable;
@@ -508,6 +522,7 @@ export interface Database {
   writeback_audit: WritebackAuditTable;
   api_tokens: ApiTokensTable;
   web_sessions: WebSessionsTable;
+  forecast_calibrations: ForecastCalibrationsTable;
 }
 
 /** Every table the migrations create; the schema test checks the database against this list. */
@@ -545,6 +560,7 @@ export const TABLE_NAMES = [
   'writeback_audit',
   'api_tokens',
   'web_sessions',
+  'forecast_calibrations',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

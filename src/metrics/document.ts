@@ -7,6 +7,7 @@
  */
 import type { FiscalPeriod } from '../config/calendar.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
+import { forecastCalibrationJson } from './forecast-basis.ts';
 import type { SubjectMetrics } from './math/rep-metrics.ts';
 import type { Maybe } from './math/types.ts';
 
@@ -125,6 +126,7 @@ export function figuresDocument(
   };
   put(f, 'probabilityToHitQuota', m.forecast.probabilityToHitQuota, ratio);
   f.trials = m.forecast.trials;
+  f.calibration = forecastCalibrationJson(m.forecast.calibration);
   o.forecast = f;
 
   const c: JsonObject = {};

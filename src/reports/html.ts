@@ -31,6 +31,8 @@ function cell(tag: 'th' | 'td', text: string, numeric: boolean, scope?: 'row' | 
 
 function block(b: Block): string[] {
   if (b.type === 'paragraph') return [`<p>${escapeHtml(b.text)}</p>`];
+  // Built from numbers only (forecast-layout.ts), so it is inserted as it is.
+  if (b.type === 'svg') return [`<figure>${b.svg}<figcaption>${escapeHtml(b.alt)}</figcaption></figure>`];
   if (b.type === 'figures')
     return [
       '<table>',

@@ -4,6 +4,8 @@
  * renderer prints its figure sections, so the formats cannot drift apart on a label or a value.
  */
 import type { JsonObject } from '../metrics/document.ts';
+import { forecastBasisLine } from '../metrics/forecast-basis.ts';
+import { forecastKindLayout } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, signed, str, times, words } from './format.ts';
 
 export interface Column {
@@ -15,7 +17,9 @@ export interface Column {
 export type Block =
   | { type: 'figures'; rows: [label: string, value: string][] }
   | { type: 'table'; columns: Column[]; rows: string[][] }
-  | { type: 'paragraph'; text: string };
+  | { type: 'paragraph'; text: string }
+  /** A diagram built from the document's numbers (no text from the CRM); other formats print `alt`. */
+  | { type: 'svg'; svg: string; alt: string };
 
 export interface Section {
   heading: string;
@@ -100,6 +104,7 @@ export function figureSections(d: JsonObject): Section[] {
       ['Projected attainment', pct(o.projectedAttainment, o.projectedAttainmentReason)],
       ['Forecast P10 / P50 / P90', `${money(f.p10)} / ${money(f.p50)} / ${money(f.p90)}`],
       ['Chance to hit quota', pct(f.probabilityToHitQuota, f.probabilityToHitQuotaReason)],
+      ['Forecast basis', forecastBasisLine(f.calibration as Obj | undefined)],
       ['Commission at actual', money(c.atActual, c.atActualReason)],
       ['Commission at projected', money(c.atProjected, c.atProjectedReason)],
       [
@@ -467,6 +472,8 @@ function repAlertsSection(o: Obj): Section | null {
 /** The layout of any report document. */
 export function reportLayout(kind: string, d: JsonObject): Layout {
   const o = d as Obj;
+  const forecast = forecastKindLayout(kind, o);
+  if (forecast) return forecast;
   if (kind === 'leaderboard') return leaderboardLayout(o);
   if (kind === 'trends') return trendsLayout(o);
   if (kind === 'alerts') return alertsLayout(o);

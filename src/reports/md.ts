@@ -22,6 +22,7 @@ function tableRow(cells: readonly string[]): string {
 
 function block(b: Block): string[] {
   if (b.type === 'paragraph') return [escapeMarkdown(b.text)];
+  if (b.type === 'svg') return [`_${escapeMarkdown(b.alt)} (the diagram is in --format html)_`];
   if (b.type === 'figures') return ['| Figure | Value |', '| --- | ---: |', ...b.rows.map((r) => tableRow(r))];
   return [
     tableRow(b.columns.map((c) => c.heading)),

@@ -5,8 +5,9 @@
  * multiple (the JSON ratio, two places).
  */
 import type { JsonObject } from '../metrics/document.ts';
+import { layoutText } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, str, times } from './format.ts';
-import { figureSections, memberName, subjectHeading, withoutQuota } from './layout.ts';
+import { figureSections, memberName, reportLayout, subjectHeading, withoutQuota } from './layout.ts';
 
 export { money, pct };
 
@@ -91,6 +92,7 @@ function repAlertLines(o: Obj): string[] | undefined {
 /** Text of any report document. */
 export function reportText(kind: string, d: JsonObject): string {
   const o = d as Obj;
+  if (kind === 'forecast' || kind === 'forecast-backtest') return layoutText(reportLayout(kind, d));
   if (kind === 'rep') return subjectText(d).join('\n');
   if (kind === 'leaderboard') {
     const scope = obj(o.scope);

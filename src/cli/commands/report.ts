@@ -1,6 +1,6 @@
 /**
- * `quota-tracker report <rep|team|region|org|leaderboard|trends|alerts> [--rep EMAIL] [--team NAME]
- * [--region NAME] [--period ID] [--as-of DATE] [--format text|md|json|csv|html] [--explain]`.
+ * `quota-tracker report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep EMAIL] [--team NAME]
+ * [--region NAME] [--period ID] [--as-of DATE] [--format text|md|json|csv|html] [--explain] [--backtest]`.
  *
  * `--format json` prints exactly one JSON document on stdout and nothing else; logs go to stderr.
  */
@@ -22,6 +22,26 @@ function csvTable(cols: readonly string[], rows: readonly (readonly unknown[])[]
  * alert (their documents have no reps).
  */
 export function toCsv(kind: string, doc: Record<string, unknown>): string {
+  if (kind === 'forecast') {
+    const deals = (doc.deals ?? []) as Record<string, unknown>[];
+    const cols = ['id', 'name', 'owner', 'amount', 'closeDate', 'stage', 'crmProbability', 'probability', 'expected'];
+    return csvTable(
+      cols,
+      deals.map((d) => cols.map((c) => d[c])),
+    );
+  }
+  if (kind === 'forecast-backtest') {
+    const b = (doc.baselines ?? {}) as Record<string, Record<string, unknown>>;
+    const rows: [string, Record<string, unknown>][] = [
+      ['model', (doc.model ?? {}) as Record<string, unknown>],
+      ['crm', b.crm ?? {}],
+      ['runRate', b.runRate ?? {}],
+    ];
+    return csvTable(
+      ['forecaster', 'brier', 'ece', 'p10Held', 'p10p90Covered', 'crps'],
+      rows.map(([n, s]) => [n, s.brier, s.ece, s.p10Held, s.p10p90Covered, s.crps]),
+    );
+  }
   if (kind === 'trends') {
     const periods = (doc.periods ?? []) as Record<string, unknown>[];
     return csvTable(
@@ -62,28 +82,38 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { config } = loaded;
   const kind = ctx.args[0];
   if (kind === undefined)
-    throw new AppError('USAGE', 'report needs a kind: rep, team, region, org, leaderboard, trends or alerts');
+    throw new AppError('USAGE', 'report needs a kind: rep, team, region, org, leaderboard, trends, alerts or forecast');
   const o = ctx.options;
   const { createDb } = await import('../../db/index.ts');
   const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
   const { buildReport, REPORT_KINDS } = await import('../../reports/report.ts');
+  const { buildForecastReport } = await import('../../reports/forecast-report.ts');
   const { renderReport } = await import('../../reports/render.ts');
-  if (!(REPORT_KINDS as readonly string[]).includes(kind))
+  if (!(REPORT_KINDS as readonly string[]).includes(kind) && kind !== 'forecast')
     throw new AppError('USAGE', `unknown report "${kind}"`, { where: 'report' });
+  if (o.backtest === true && kind !== 'forecast')
+    throw new AppError('USAGE', '--backtest goes with report forecast only', { where: '--backtest' });
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {
     const engine = new MetricsEngine({ db: handle.db, config, logger });
-    const doc = await buildReport(handle.db, engine, {
-      kind: kind as (typeof REPORT_KINDS)[number],
+    const who = {
       rep: o.rep as string | undefined,
       team: o.team as string | undefined,
       region: o.region as string | undefined,
       period: o.period as string | undefined,
       asOf: o.asOf as string | undefined,
-      explain: o.explain === true,
-    });
+    };
+    const doc =
+      kind === 'forecast'
+        ? await buildForecastReport(handle.db, engine, { ...who, backtest: o.backtest === true, config })
+        : await buildReport(handle.db, engine, {
+            kind: kind as (typeof REPORT_KINDS)[number],
+            ...who,
+            explain: o.explain === true,
+          });
     const format = (o.format as string | undefined) ?? 'text';
-    ctx.io.stdout(format === 'csv' ? toCsv(kind, doc) : renderReport(format, kind, doc));
+    const shown = kind === 'forecast' && o.backtest === true ? 'forecast-backtest' : kind;
+    ctx.io.stdout(format === 'csv' ? toCsv(shown, doc) : renderReport(format, shown, doc));
     return 0;
   } finally {
     await handle.close();

@@ -32,6 +32,7 @@ import {
   watchedByAlerts,
   weekAgo,
 } from './alerts.ts';
+import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
 import { type LoadOptions, loadAll, loadForReps, loadWindow, PEOPLE_FINGERPRINT } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { type EngineSettings, engineSettings } from './settings.ts';
@@ -140,7 +141,19 @@ export class MetricsEngine {
   /** A fresh model loaded in one pass over the warehouse (reports use this too). */
   async loadModel(asOf: PlainDate, periods: readonly FiscalPeriod[] = this.activePeriods(asOf)): Promise<MetricsModel> {
     const data = await loadAll(this.db, this.loadOptions(asOf, periods));
-    return new MetricsModel(data, this.settings);
+    const model = new MetricsModel(data, this.settings);
+    // The forecast learns from the whole stage history (metrics/engine/forecast-store.ts); it is read lazily.
+    Object.assign(
+      model.data,
+      await loadForecastInputs(this.db, {
+        asOf,
+        timezone: this.settings.timezone,
+        ownerToRep: data.ownerToRep,
+        fx: model.fx,
+        configHash: forecastConfigHash(this.config),
+      }),
+    );
+    return model;
   }
 
   private sameWindow(a: readonly FiscalPeriod[], b: readonly FiscalPeriod[]): boolean {

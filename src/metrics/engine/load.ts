@@ -15,7 +15,9 @@ import type { Database } from '../../db/schema.ts';
 import { addDays, addMonths, type PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
 import { pushTo } from '../../util/multimap.ts';
+import type { DealTimeline } from '../math/calibration.ts';
 import type { Activity, ActivityType, Deal, DealSplit, FxRate, Membership, StageCategory } from '../math/types.ts';
+import type { StoredBacktestSummary } from './forecast-model.ts';
 
 /** One rep: a person, or a CRM user not yet linked to a person. */
 export interface RepInfo {
@@ -65,6 +67,10 @@ export interface WarehouseData {
   activities: Activity[];
   quotas: QuotaRecord[];
   fx: FxRate[];
+  /** Every deal's stage history up to D, for the forecast's calibration (loaded with full loads only). */
+  dealTimelines?: DealTimeline[];
+  /** The last stored backtest per period kind, shown beside every forecast. */
+  forecastBacktests?: Map<string, StoredBacktestSummary>;
 }
 
 /** How far back rows matter for figures as of D: the conversion window plus the alert rules' prior windows. */

@@ -32,6 +32,7 @@ import {
 } from '../math/rollup.ts';
 import type { Activity, Deal, DealSplit, Period } from '../math/types.ts';
 import { trailingMonths } from '../math/windows.ts';
+import { type PeriodForecast, periodForecast } from './forecast-model.ts';
 import type { QuotaRecord, WarehouseData } from './load.ts';
 import type { EngineSettings } from './settings.ts';
 import type { SubjectKind, SubjectRef } from './types.ts';
@@ -92,6 +93,8 @@ export class MetricsModel {
   private readonly headcounts = new Map<string, number>();
   /** Each group-period's quota (`level|group|period`), until a quota, rate or membership changes. */
   private readonly groupQuotas = new Map<string, Dec | null>();
+  /** The forecast learned for each period (`period id`); the history it learns from is loaded with the model. */
+  private readonly forecasts = new Map<string, PeriodForecast | null>();
 
   constructor(data: WarehouseData, settings: EngineSettings) {
     this.asOf = data.asOf;
@@ -369,6 +372,7 @@ export class MetricsModel {
     const info = this.data.reps.get(repKey);
     const input = {
       ...this.common(`rep:${repKey}`, period),
+      forecastNewPipeline: this.forecastOf(period)?.newPipeline(repKey) ?? null,
       quota: this.repQuota(repKey, period).quota,
       credits: s.credits,
       activities: s.activities,
@@ -376,7 +380,10 @@ export class MetricsModel {
       startDate: info?.startDate ?? null,
       territoryIndex: info?.territoryIndex ?? null,
     };
-    return subjectMetricsFromPartial(input, subjectPartial(input, this.trialsOf(s, period)));
+    return subjectMetricsFromPartial(
+      input,
+      subjectPartial(input, this.trialsOf(s, period, input.forecastNewPipeline !== null)),
+    );
   }
 
   /** A group's credits and activities: its members' rows that count for it under dated membership. */
@@ -398,19 +405,25 @@ export class MetricsModel {
    * A rep's partial of one group-period: the figures' additive parts over the credits and activities it counts for
    * that group. Cached on the rep, so it goes when the rep is re-booked or regrouped.
    */
-  private partOf(_repKey: string, s: RepState, level: RollupLevel, groupId: string, period: FiscalPeriod) {
+  private partOf(repKey: string, s: RepState, level: RollupLevel, groupId: string, period: FiscalPeriod) {
     const key = `${level}|${groupId}|${period.id}`;
     const found = s.parts.get(key);
     if (found) return found;
+    // The rep's pipeline not created yet counts where the rep is on D, as its open deals do.
+    const newPipeline =
+      groupIdOn(this.memberships, repKey, level, this.asOf) === groupId
+        ? (this.forecastOf(period)?.newPipeline(repKey) ?? null)
+        : null;
     const part = subjectPartial(
       {
         ...this.common(`${level}:${groupId}`, period),
+        forecastNewPipeline: newPipeline,
         credits: s.grouped[level].get(groupId) ?? [],
         activities: s.groupedActivities[level].get(groupId) ?? [],
         activityTargets: this.settings.activity,
       },
       // Open credits count for the rep's groups on D, so its team, region and org usually share one pipeline.
-      this.trialsOf(s, period),
+      this.trialsOf(s, period, newPipeline !== null),
     );
     s.parts.set(key, part);
     return part;
@@ -420,13 +433,14 @@ export class MetricsModel {
    * The trial totals of an open pipeline, cached per rep and period: the rep's own figures and its team, region
    * and org partials usually simulate the same open credits (all the seeds of a period are one).
    */
-  private trialsOf(s: RepState, period: FiscalPeriod) {
+  private trialsOf(s: RepState, period: FiscalPeriod, withNewPipeline: boolean) {
+    const key = `${period.id}|${withNewPipeline}`;
     return (open: readonly Credit[], simulate: () => Float64Array): Float64Array => {
-      const cached = s.trials.get(period.id);
+      const cached = s.trials.get(key);
       if (cached && cached.credits.length === open.length && cached.credits.every((c, i) => c === open[i]))
         return cached.totals;
       const totals = simulate();
-      s.trials.set(period.id, { credits: [...open], totals });
+      s.trials.set(key, { credits: [...open], totals });
       return totals;
     };
   }
@@ -484,16 +498,54 @@ export class MetricsModel {
       : this.computeGroup(subject.kind, subject.id, period);
   }
 
+  /**
+   * The forecast learned for a period from the history loaded with the model (`data.dealTimelines`); null when the
+   * model was built without it (the figures then simulate the CRM's probabilities and say so).
+   */
+  forecastOf(period: FiscalPeriod): PeriodForecast | null {
+    const found = this.forecasts.get(period.id);
+    if (found !== undefined) return found;
+    const timelines = this.data.dealTimelines;
+    const s = this.settings;
+    const made =
+      timelines === undefined
+        ? null
+        : periodForecast({
+            timelines,
+            calendar: s.calendar,
+            period,
+            asOf: this.asOf,
+            settings: s.forecast.calibration,
+            trials: s.forecast.trials,
+            seed: this.forecastSeed(period),
+            backtest: this.data.forecastBacktests?.get(period.kind) ?? null,
+          });
+    this.forecasts.set(period.id, made);
+    return made;
+  }
+
+  private forecastSeed(period: FiscalPeriod): number {
+    return seedFrom(`${this.settings.forecast.seed}|${period.id}|${this.asOf}`);
+  }
+
   private common(subjectId: string, period: FiscalPeriod) {
     const s = this.settings;
+    const f = this.forecastOf(period);
     return {
+      ...(f === null
+        ? {}
+        : {
+            forecastDealProbability: (deal: Deal) => f.probability(deal).p,
+            forecastShocks: f.shocks,
+            forecastCalibration: f.info,
+          }),
       subjectId,
       period: { id: period.id, start: period.start, end: period.end },
       asOf: this.asOf,
       conversionWindow: trailingMonths(this.asOf, s.conversionWindowMonths),
       // One seed for every subject of the period: each deal's stream is keyed by it and the deal id, so a group's
       // trials are the sums of its members' trials.
-      forecastSeed: seedFrom(`${s.forecast.seed}|${period.id}|${this.asOf}`),
+      forecastSeed: this.forecastSeed(period),
       pacing: { basis: s.pacing.basis, holidays: s.pacing.holidays },
       commission: s.commission,
       forecastTrials: s.forecast.trials,

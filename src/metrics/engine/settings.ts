@@ -6,6 +6,7 @@ import { createFiscalCalendar, type FiscalCalendar } from '../../config/calendar
 import { configHash } from '../../config/load.ts';
 import { type Config, windowDays as windowDaysOf } from '../../config/schema.ts';
 import type { PlainDate } from '../../util/date.ts';
+import type { CalibrationSettings } from '../math/calibration.ts';
 import type { PacingBasis } from '../math/pacing.ts';
 import type { CoverageBands } from '../math/pipeline.ts';
 import type { ActivityTargets, BookingPolicy, CommissionPlan, RampSchedule, StatusBands } from '../math/types.ts';
@@ -28,7 +29,7 @@ export interface EngineSettings {
   conversionWindowMonths: number;
   historyPeriods: number;
   flatTrendPoints: number;
-  forecast: { trials: number; seed: number };
+  forecast: { trials: number; seed: number; calibration: CalibrationSettings };
   alerts: Config['alerts'];
   /** Hash of every setting that changes a metric value; stored with each snapshot. */
   configHash: string;
@@ -65,7 +66,11 @@ export function engineSettings(config: Config): EngineSettings {
     conversionWindowMonths: config.metrics.conversionWindowMonths,
     historyPeriods: config.metrics.historyPeriods,
     flatTrendPoints: config.metrics.flatTrendPoints,
-    forecast: { trials: config.forecast.trials, seed: config.forecast.seed },
+    forecast: {
+      trials: config.forecast.trials,
+      seed: config.forecast.seed,
+      calibration: { ...config.forecast.calibration },
+    },
     alerts: config.alerts,
     configHash: configHash(config),
   };

@@ -197,6 +197,8 @@ export function runBacktest(input: BacktestInput): BacktestResult {
   const crmPairs: { p: number; y: number }[] = [];
   const periodsScored = new Set<string>();
   let origins = 0;
+  // The periods ended before an origin are the same for every origin of a period: learn once per training set.
+  const learned = new Map<string, ReturnType<typeof learnCalibration>>();
   for (const period of ended) {
     const origins_ = weekOrigins(period);
     for (let week = 0; week < origins_.length; week++) {
@@ -204,7 +206,12 @@ export function runBacktest(input: BacktestInput): BacktestResult {
       const train = ended.filter((p) => p.end < origin);
       const trainSnaps = train.map((p) => snaps.get(p.id) ?? []);
       if (trainSnaps.every((s) => s.length === 0)) continue;
-      const cal = learnCalibration(trainSnaps, input.settings);
+      const trainKey = train.map((p) => p.id).join('|');
+      let cal = learned.get(trainKey);
+      if (!cal) {
+        cal = learnCalibration(trainSnaps, input.settings);
+        learned.set(trainKey, cal);
+      }
       const terms = cal.basis === 'calibrated' ? newPipelineTerms(input.timelines, train, week) : new Map();
       origins++;
       periodsScored.add(period.id);

@@ -94,7 +94,10 @@ export function periodSnapshots(timelines: readonly DealTimeline[], period: Peri
   const out: Snapshot[] = [];
   const origins = weekOrigins(period);
   for (const t of timelines) {
-    if (t.rows.length === 0) continue;
+    if (t.rows.length === 0 || t.createdDate > period.end) continue;
+    const last = t.rows[t.rows.length - 1] as DealHistoryRow;
+    // Closed before the period began: no origin of it can see the deal open.
+    if (last.category !== 'open' && last.date < period.start) continue;
     const won = wonDay(t);
     origins.forEach((origin, week) => {
       if (t.createdDate > origin) return;

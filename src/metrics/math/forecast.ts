@@ -120,13 +120,24 @@ function checkTrials(trials: number): void {
     });
 }
 
-/** Each trial's won cents over the deals (before the actual is added), one stream per deal. */
-export function trialTotals(deals: readonly ForecastDeal[], trials: number, seed: number): Float64Array {
+/**
+ * Each trial's won cents over the deals (before the actual is added), one stream per deal; with `shocks` (one per
+ * trial, `shockTable`) every deal's log-odds move by the trial's shared shock.
+ */
+export function trialTotals(
+  deals: readonly ForecastDeal[],
+  trials: number,
+  seed: number,
+  shocks?: Float64Array,
+): Float64Array {
   checkTrials(trials);
+  if (shocks !== undefined && shocks.length !== trials)
+    throw new AppError('INTERNAL', `the forecast has ${trials} trials and ${shocks.length} shocks`);
   const totals = new Float64Array(trials);
   for (const d of deals) {
     const { cents, threshold } = dealCentsAndThreshold(d);
-    addDealTrials(totals, dealStreamSeed(seed, d.id), cents, threshold);
+    if (shocks === undefined) addDealTrials(totals, dealStreamSeed(seed, d.id), cents, threshold);
+    else addShockedDealTrials(totals, dealStreamSeed(seed, d.id), cents, d.pWin * d.pInPeriod, shocks);
   }
   return totals;
 }
@@ -229,6 +240,17 @@ export function shockTable(seed: number, trials: number, sigma: number): Float64
   return out;
 }
 
+/** `exp(-shock)` per trial, worked out once per shock table (every deal of a period shares it: the hot loop). */
+const expNegCache = new WeakMap<Float64Array, Float64Array>();
+function expNegOf(shocks: Float64Array): Float64Array {
+  let f = expNegCache.get(shocks);
+  if (!f) {
+    f = shocks.map((s) => Math.exp(-s));
+    expNegCache.set(shocks, f);
+  }
+  return f;
+}
+
 /** `sigmoid(logit(p) + shock)`; 0 and 1 stay where they are. */
 export function shockedProbability(p: number, shock: number): number {
   if (p <= 0 || p >= 1 || shock === 0) return p;
@@ -250,12 +272,13 @@ export function addShockedDealTrials(
   let state = streamSeed >>> 0;
   const n = totals.length;
   const odds = (1 - p) / p;
+  const factors = expNegOf(shocks);
   for (let t = 0; t < n; t++) {
     state = (state + 0x6d2b79f5) >>> 0;
     let x = Math.imul(state ^ (state >>> 15), state | 1);
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    const s = shocks[t] as number;
-    const pt = p >= 1 ? 1 : s === 0 ? p : 1 / (1 + odds * Math.exp(-s));
+    const f = factors[t] as number;
+    const pt = p >= 1 || f === 1 ? p : 1 / (1 + odds * f);
     if ((x ^ (x >>> 14)) >>> 0 < Math.floor(pt * 4294967296)) totals[t] = (totals[t] as number) + cents;
   }
 }

@@ -22,6 +22,7 @@ import { rampFactor, tenureAdjustedAttainment, territoryAdjustedAttainment } fro
 import type { AlertInputs } from './alerts.ts';
 import { type AttainmentFigures, attainmentFromSums, sumCredits, wonIn } from './attainment.ts';
 import type { Credit } from './booking.ts';
+import type { CalibrationBasis } from './calibration.ts';
 import { type CommissionResult, commissionFor, type NextTier, nextTier } from './commission.ts';
 import {
   type ConversionFigures,
@@ -31,7 +32,14 @@ import {
   mergeConversionPartials,
   velocity,
 } from './conversion.ts';
-import { type ForecastDeal, type ForecastResult, forecastFromTotals, trialTotals } from './forecast.ts';
+import {
+  addNewPipelineTrials,
+  dealStreamSeed,
+  type ForecastDeal,
+  type ForecastResult,
+  forecastFromTotals,
+  trialTotals,
+} from './forecast.ts';
 import { attainmentHistory, type HistoryInput, type HistoryPoint, type Trend, trend } from './history.ts';
 import { type ElapsedFraction, elapsedFraction, type LikePeriodBookings, type PacingBasis } from './pacing.ts';
 import {
@@ -42,7 +50,16 @@ import {
   pipelineFromPartial,
   pipelinePartial,
 } from './pipeline.ts';
-import type { Activity, ActivityTargets, CommissionPlan, Maybe, Period, RampSchedule, StatusBands } from './types.ts';
+import type {
+  Activity,
+  ActivityTargets,
+  CommissionPlan,
+  Deal,
+  Maybe,
+  Period,
+  RampSchedule,
+  StatusBands,
+} from './types.ts';
 import { type DateWindow, priorWindow, toDateWindow, trailingDays, trailingMonths } from './windows.ts';
 
 export interface SubjectMetricsInput {
@@ -58,9 +75,17 @@ export interface SubjectMetricsInput {
   commission: CommissionPlan;
   /** Calibrated per-deal probabilities by deal id; a deal not listed uses its CRM probability and pInPeriod 1. */
   forecastProbabilities?: ReadonlyMap<string, { pWin: number; pInPeriod: number }>;
+  /** A deal's calibrated probability to be won inside the period (wins over `forecastProbabilities`). */
+  forecastDealProbability?: (deal: Deal) => number;
   forecastTrials?: number;
   /** Defaults to a hash of subject, period and D, so reruns repeat exactly. */
   forecastSeed?: number;
+  /** The shared period shock of each trial (`shockTable`); none: deals are independent. */
+  forecastShocks?: Float64Array;
+  /** The rep's pipeline not created yet: a compound Poisson drawn from its own stream (`streamKey`). */
+  forecastNewPipeline?: NewPipelineInput | null;
+  /** Where the forecast's probabilities came from; none: the CRM's, uncalibrated. */
+  forecastCalibration?: ForecastCalibrationInfo;
   /** Window of win rate, deal size and cycle; default the trailing 12 months ending on D. */
   conversionWindow?: DateWindow;
   runRateWindowDays?: number;
@@ -91,7 +116,7 @@ export interface SubjectMetrics extends AttainmentFigures {
   activityDrop: Maybe<Dec>;
   /** Trailing 90 days against the 90 before, for conversion_decline and velocity_slowdown. */
   trailing90: { recent: ConversionFigures; prior: ConversionFigures };
-  forecast: ForecastResult;
+  forecast: ForecastResult & { calibration: ForecastCalibrationInfo };
   commission: {
     atActual: Maybe<CommissionResult>;
     atProjected: Maybe<CommissionResult>;
@@ -106,6 +131,34 @@ export interface SubjectMetrics extends AttainmentFigures {
   tenureAdjustedAttainment: Maybe<Dec>;
   territoryAdjustedAttainment: Maybe<Dec>;
 }
+
+export interface NewPipelineInput {
+  streamKey: string;
+  lambda: number;
+  /** Amounts (base currency, integer cents) the term draws from. */
+  cents: readonly number[];
+}
+
+/** The basis of a forecast, shown beside every one (docs/metrics.md, "Enough history"). */
+export interface ForecastCalibrationInfo {
+  basis: CalibrationBasis;
+  /** Ended periods the calibration learned from. */
+  periods: number;
+  wins: number;
+  losses: number;
+  sigma: number;
+  /** From the last stored backtest: periods it scored and the share of outcomes at or above their P10. */
+  backtest: { asOf: PlainDate; periods: number; p10Held: Dec | null } | null;
+}
+
+export const UNCALIBRATED: ForecastCalibrationInfo = {
+  basis: 'crm_fallback',
+  periods: 0,
+  wins: 0,
+  losses: 0,
+  sigma: 0,
+  backtest: null,
+};
 
 /** FNV-1a, 32 bits: a stable seed from a string. */
 export function seedFrom(text: string): number {
@@ -184,15 +237,23 @@ export type PartialInput = Pick<
   | 'activities'
   | 'activityTargets'
   | 'forecastProbabilities'
+  | 'forecastDealProbability'
   | 'forecastTrials'
   | 'forecastSeed'
+  | 'forecastShocks'
+  | 'forecastNewPipeline'
   | 'conversionWindow'
   | 'runRateWindowDays'
   | 'subjectId'
 >;
 
 /** The forecast deal of a credit; a deal's stream is keyed by its id alone, so split credits draw alike. */
-function forecastDealOf(c: Credit, probs: SubjectMetricsInput['forecastProbabilities']): ForecastDeal {
+function forecastDealOf(
+  c: Credit,
+  probs: SubjectMetricsInput['forecastProbabilities'],
+  learned: SubjectMetricsInput['forecastDealProbability'],
+): ForecastDeal {
+  if (learned) return { id: c.deal.id, amount: c.amount, pWin: learned(c.deal), pInPeriod: 1 };
   const p = probs?.get(c.deal.id);
   return {
     id: c.deal.id,
@@ -220,12 +281,18 @@ export function subjectPartial(
   const pipeline = pipelinePartial(credits, period, asOf);
   const recent = trailingDays(asOf, 90);
   const drop = activityDropCounts(input.activities, asOf);
-  const simulate = () =>
-    trialTotals(
-      pipeline.openCredits.map((c) => forecastDealOf(c, input.forecastProbabilities)),
+  const simulate = () => {
+    const seed = seedOf(input);
+    const totals = trialTotals(
+      pipeline.openCredits.map((c) => forecastDealOf(c, input.forecastProbabilities, input.forecastDealProbability)),
       input.forecastTrials ?? 10_000,
-      seedOf(input),
+      seed,
+      input.forecastShocks,
     );
+    const n = input.forecastNewPipeline;
+    if (n) addNewPipelineTrials(totals, dealStreamSeed(seed, `new:${n.streamKey}`), n.lambda, n.cents);
+    return totals;
+  };
   let soleWonDeals = 0;
   const sharedWonDeals = new Set<string>();
   for (const c of actualCredits) {
@@ -381,7 +448,10 @@ export function subjectMetricsFromPartial(
   const pipeline = pipelineFromPartial(part.pipeline, att.remaining, input.coverageBands);
   const conversion = conversionFromPartial(part.conversion);
   const activities = activityFromCounts(part.activityCounts, asOf, input.activityTargets);
-  const forecast = forecastFromTotals(att.actual, att.quota.value, part.trials, seedOf(input));
+  const forecast = {
+    ...forecastFromTotals(att.actual, att.quota.value, part.trials, seedOf(input)),
+    calibration: input.forecastCalibration ?? UNCALIBRATED,
+  };
 
   const Q = att.quota.value;
   const history = attainmentHistory([...(input.history ?? []), { periodId: period.id, quota: Q, actual: att.actual }]);

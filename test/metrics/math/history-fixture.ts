@@ -20,7 +20,7 @@ export function quarters(n = 9): Period[] {
   });
 }
 
-export function syntheticHistory(seed: number, dealsPerQuarter: number, slip = 0.1): DealTimeline[] {
+export function syntheticHistory(seed: number, dealsPerQuarter: number, slip = 0.1, owners = 5): DealTimeline[] {
   const next = mulberry32(seed);
   const u = () => next() / 4294967296;
   const out: DealTimeline[] = [];
@@ -33,7 +33,7 @@ export function syntheticHistory(seed: number, dealsPerQuarter: number, slip = 0
       const slips = u() < slip;
       const won = !slips && u() < (TRUE_WIN[stage] as number);
       const id = `d${qi}-${i}`;
-      const owner = `rep-${i % 5}`;
+      const owner = `rep-${i % owners}`;
       const open = { stage, category: 'open' as const, probability: CRM_PROBABILITY[stage] as number };
       const rows = [{ date: created, closeDate: close, ...open }];
       let end = close;

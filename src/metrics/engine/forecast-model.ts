@@ -1,0 +1,102 @@
+/**
+ * The forecast of one period as of D, learned from the warehouse's history (docs/metrics.md, "Forecast
+ * confidence"): the calibration from the ended periods of the same kind, each open deal's probability and the
+ * cell it came from, each rep's new-pipeline term for the current week, and the trials' shared shocks.
+ */
+import type { FiscalCalendar, FiscalPeriod } from '../../config/calendar.ts';
+import type { PlainDate } from '../../util/date.ts';
+import { Dec } from '../../util/money.ts';
+import {
+  type Calibration,
+  type CalibrationSettings,
+  type DealProbability,
+  type DealTimeline,
+  dealProbability,
+  learnCalibration,
+  newPipelineTerms,
+  periodSnapshots,
+  weekIndex,
+  weeksLeft,
+} from '../math/calibration.ts';
+import { shockTable } from '../math/forecast.ts';
+import type { ForecastCalibrationInfo, NewPipelineInput } from '../math/rep-metrics.ts';
+import type { Deal } from '../math/types.ts';
+
+/** The last stored backtest of a period kind (`forecast_calibrations`), as reports show it. */
+export interface StoredBacktestSummary {
+  asOf: PlainDate;
+  periods: number;
+  p10Held: Dec | null;
+}
+
+export interface PeriodForecast {
+  calibration: Calibration;
+  /** Ended periods learned from, in time order. */
+  learnedFrom: FiscalPeriod[];
+  week: number;
+  shocks: Float64Array;
+  info: ForecastCalibrationInfo;
+  probability(deal: Deal): DealProbability;
+  newPipeline(repKey: string): NewPipelineInput | null;
+}
+
+const centsOf = (d: Dec) => d.times(100).toDecimalPlaces(0, Dec.ROUND_HALF_UP).toNumber();
+
+/** The ended periods of `period`'s kind before it (and before D) that the history reaches. */
+export function endedPeriods(
+  calendar: FiscalCalendar,
+  timelines: readonly DealTimeline[],
+  period: FiscalPeriod,
+  asOf: PlainDate,
+): FiscalPeriod[] {
+  let first: PlainDate | null = null;
+  for (const t of timelines) if (first === null || t.createdDate < first) first = t.createdDate;
+  if (first === null || first >= period.start) return [];
+  return calendar.periodsBetween(first, period.start, period.kind).filter((p) => p.end < period.start && p.end < asOf);
+}
+
+export function periodForecast(input: {
+  timelines: readonly DealTimeline[];
+  calendar: FiscalCalendar;
+  period: FiscalPeriod;
+  asOf: PlainDate;
+  settings: CalibrationSettings;
+  trials: number;
+  seed: number;
+  backtest: StoredBacktestSummary | null;
+}): PeriodForecast {
+  const { timelines, period, asOf } = input;
+  const learnedFrom = endedPeriods(input.calendar, timelines, period, asOf);
+  const calibration = learnCalibration(
+    learnedFrom.map((p) => periodSnapshots(timelines, p)),
+    input.settings,
+  );
+  const week = weekIndex(period, asOf);
+  const calibrated = calibration.basis === 'calibrated';
+  const terms = calibrated ? newPipelineTerms(timelines, learnedFrom, week) : new Map();
+  const cents = new Map<string, NewPipelineInput>();
+  for (const [owner, t] of terms)
+    cents.set(owner, { streamKey: owner, lambda: t.lambda, cents: t.amounts.map(centsOf) });
+  return {
+    calibration,
+    learnedFrom,
+    week,
+    shocks: shockTable(input.seed, input.trials, calibration.sigma),
+    info: {
+      basis: calibration.basis,
+      periods: calibration.periods,
+      wins: calibration.wins,
+      losses: calibration.losses,
+      sigma: calibration.sigma,
+      backtest: input.backtest,
+    },
+    probability: (deal) =>
+      dealProbability(
+        calibration,
+        deal.stage,
+        weeksLeft(asOf, period.end),
+        deal.probability === null ? null : deal.probability.toNumber(),
+      ),
+    newPipeline: (repKey) => cents.get(repKey) ?? null,
+  };
+}

@@ -40,7 +40,7 @@ function historyRows(timelines: readonly DealTimeline[]) {
       close_date: last.closeDate,
       created_date: t.createdDate,
     });
-    t.rows.forEach((r, j) =>
+    t.rows.forEach((r, j) => {
       history.push({
         connection_id: 'sf',
         external_id: `${id}-${j}`,
@@ -53,8 +53,8 @@ function historyRows(timelines: readonly DealTimeline[]) {
         probability: r.probability === null ? null : String(r.probability),
         // 15:00 UTC is the same date in New York.
         changed_at: `${r.date}T15:00:00Z`,
-      }),
-    );
+      });
+    });
   });
   return { deals, history };
 }

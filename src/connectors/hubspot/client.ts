@@ -16,6 +16,21 @@ export interface HubSpotClientOptions {
   retry?: Partial<RetryOptions>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
+  /** Longest wait for one complete answer, body included (default 60 s); past it the call counts as a timeout. */
+  requestTimeoutMs?: number;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/** `apiRequest` takes no abort signal: a stalled answer is abandoned after `ms` and retried as a timeout. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(Object.assign(new Error(`${what}: no complete answer within ${ms} ms`), { code: 'ETIMEDOUT' }));
+    }, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 interface RequestOptions {
@@ -89,13 +104,19 @@ export class HubSpotClient {
       let failure: CallFailure;
       let cause: unknown;
       try {
-        const res = await this.sdk.apiRequest({
-          method,
-          path,
-          ...(options.qs ? { qs: options.qs } : {}),
-          ...(options.body !== undefined ? { body: options.body } : {}),
-        });
-        const text = await res.text();
+        const { res, text } = await withTimeout(
+          (async () => {
+            const r = await this.sdk.apiRequest({
+              method,
+              path,
+              ...(options.qs ? { qs: options.qs } : {}),
+              ...(options.body !== undefined ? { body: options.body } : {}),
+            });
+            return { res: r, text: await r.text() };
+          })(),
+          this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+          `HubSpot ${method} ${path}`,
+        );
         if (res.status >= 200 && res.status < 300) {
           return (text ? JSON.parse(text) : null) as T;
         }

@@ -49,6 +49,7 @@ export interface HubSpotConnectorOptions {
   retry?: Partial<RetryOptions>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
+  requestTimeoutMs?: number;
 }
 
 const OWNERS_PAGE = 500;
@@ -80,6 +81,7 @@ export class HubSpotConnector implements Connector {
       ...(opts.retry ? { retry: opts.retry } : {}),
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
   }
 

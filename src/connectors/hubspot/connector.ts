@@ -135,13 +135,15 @@ export class HubSpotConnector implements Connector {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     };
     const start = ctx.full ? START : parseCursor(from, ctx.log);
+    // A first read of a stream never synced owes no deletes; a --full re-read of one synced before does.
+    const fresh = ctx.full ? !ctx.full.hadCursor : from === null;
     switch (stream) {
       case 'owners':
         return this.readOwners();
       case 'deals':
-        return readObjectStream(readOpts, this.dealPlan(), start) as AsyncGenerator<Page>;
+        return readObjectStream(readOpts, this.dealPlan(), start, fresh) as AsyncGenerator<Page>;
       case 'deal_stage_history':
-        return readObjectStream(readOpts, this.historyPlan(), start) as AsyncGenerator<Page>;
+        return readObjectStream(readOpts, this.historyPlan(), start, fresh) as AsyncGenerator<Page>;
       default:
         throw new AppError(
           'USAGE',

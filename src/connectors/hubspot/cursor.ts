@@ -7,8 +7,11 @@ import type { Logger } from '../../util/log.ts';
 import type { StreamCursor } from '../types.ts';
 
 export type Scan =
-  /** The first read: the list endpoint, in id order, `after` HubSpot's paging token. */
-  | { kind: 'list'; after: string | null; high: number; startedAt: number }
+  /**
+   * The first read: the list endpoint, in id order, `after` HubSpot's paging token. `fresh` when the stream was
+   * never read: no row can exist that HubSpot archived, so the archived list is skipped.
+   */
+  | { kind: 'list'; after: string | null; high: number; startedAt: number; fresh?: boolean }
   /** A later read: a stamp window from `lower` (inclusive), keyset by `hs_object_id` after `afterId`. */
   | { kind: 'search'; lower: number; afterId: string | null; high: number; startedAt: number }
   /** Deletes: the archived list, after the window; `next` is the `since` the run ends with. */
@@ -35,7 +38,13 @@ function parseScan(s: unknown): Scan | null | undefined {
   if (!s || typeof s !== 'object') return undefined;
   const o = s as Record<string, unknown>;
   if (o.kind === 'list' && isIdOrNull(o.after) && isNum(o.high) && isNum(o.startedAt)) {
-    return { kind: 'list', after: o.after, high: o.high, startedAt: o.startedAt };
+    return {
+      kind: 'list',
+      after: o.after,
+      high: o.high,
+      startedAt: o.startedAt,
+      ...(o.fresh === true ? { fresh: true } : {}),
+    };
   }
   if (o.kind === 'search' && isNum(o.lower) && isIdOrNull(o.afterId) && isNum(o.high) && isNum(o.startedAt)) {
     return { kind: 'search', lower: o.lower, afterId: o.afterId, high: o.high, startedAt: o.startedAt };

@@ -88,13 +88,15 @@ export async function* readObjectStream<T extends WarehouseTable>(
   opts: ReadOptions,
   plan: ObjectStreamPlan<T>,
   start: HubSpotCursor,
+  /** The stream was never read (no stored cursor, no earlier sync): nothing can be in the warehouse to delete. */
+  fresh = false,
 ): AsyncGenerator<Page<T>> {
   const { client } = opts;
   let since = start.since;
   let scan: Scan =
     start.scan ??
     (since === null
-      ? { kind: 'list', after: null, high: 0, startedAt: opts.now().getTime() }
+      ? { kind: 'list', after: null, high: 0, startedAt: opts.now().getTime(), ...(fresh ? { fresh: true } : {}) }
       : { kind: 'search', lower: since - opts.lookbackMs, afterId: null, high: 0, startedAt: opts.now().getTime() });
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason;
@@ -157,7 +159,7 @@ export async function* readObjectStream<T extends WarehouseTable>(
         nextScan = null;
       }
     }
-    if (nextScan?.kind === 'archived' && !plan.deletes) {
+    if (nextScan?.kind === 'archived' && (!plan.deletes || (scan.kind === 'list' && scan.fresh))) {
       since = nextScan.next;
       nextScan = null;
     }

@@ -51,7 +51,9 @@ export const hubspotKind: ConnectorKind = {
   writes: false,
   retryCodes: HUBSPOT_RETRY_CODES,
   lockKeys: {
-    sync: (connectionId, stream) => `sync:${connectionId}:${stream}`,
     credentials: (connectionId) => `token-refresh:${connectionId}`,
   },
+  // A private app's access token does not rotate; this is said only if a rotation were ever reported.
+  rotationNeedsKey: (connectionId) =>
+    `HubSpot connection "${connectionId}" reported a rotated credential, but a private app's token does not rotate`,
 };

@@ -5,6 +5,7 @@
  */
 import type { ConnectionConfig } from '../config/schema.ts';
 import { AppError } from '../errors.ts';
+import { hubspotKind } from './hubspot/index.ts';
 import { salesforceKind } from './salesforce/index.ts';
 import type { ConnectorKind } from './types.ts';
 
@@ -12,7 +13,7 @@ export type ConnectionType = ConnectionConfig['type'];
 
 const kinds = new Map<ConnectionType, ConnectorKind>([
   ['salesforce', salesforceKind],
-  // ['hubspot', hubspotKind],
+  ['hubspot', hubspotKind],
 ]);
 
 /** Names for messages about a type whose connector is not built yet. */

@@ -94,7 +94,7 @@ function summarize(loaded: LoadedConfig, c: Config): string[] {
     lines.push(`  connection ${conn.id}: ${conn.type} at ${where}; ${schedule}${conn.enabled ? '' : ' (disabled)'}`);
     if (conn.type === 'hubspot') {
       lines.push(
-        `    note: HubSpot is not built yet; this connection is valid, but a sync that includes it exits 1 naming it`,
+        `    note: HubSpot is read only for now (owners, deals, stage history); write-back and alert tasks to it are not built, so a sync that would write to it exits 1 naming it (use --no-writeback, or writeback.enabled: false on it)`,
       );
     }
   }

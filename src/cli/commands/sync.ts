@@ -87,6 +87,11 @@ export async function run(ctx: CommandContext): Promise<number> {
         continue;
       }
       const connector = await connectorFor(handle.db, conn, config, logger, abort.signal);
+      // A CRM read but not written (HubSpot for now): the read runs, and a run that was asked to write there fails
+      // naming it rather than skipping it silently.
+      const writeAsked =
+        ctx.options.writeback !== false && config.writeback.enabled && conn.writeback.enabled && conn.enabled;
+      const unwritable = writeAsked && connectorKind(conn.type)?.writes !== true;
       for (const stream of streamsOf.get(conn.id) ?? []) {
         if (abort.signal.aborted) break;
         const summary = await runSync({
@@ -112,6 +117,12 @@ export async function run(ctx: CommandContext): Promise<number> {
         }
         // An org mismatch or bad credentials will fail every stream the same way.
         if (summary.errorCode === 'CRM_AUTH_FAILED' || summary.errorCode === 'CRM_ORG_MISMATCH') break;
+      }
+      if (unwritable) {
+        ctx.io.stderr(
+          `${conn.id}: write-back to ${crmLabel(conn.type)} is not built yet; connection ${conn.id} was read but nothing was written to it (pass --no-writeback, or set writeback.enabled: false on it).`,
+        );
+        failed = true;
       }
     }
     // --- metrics (issue 6): recompute what the sync dirtied, as of --as-of or today ---

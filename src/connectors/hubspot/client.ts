@@ -1,0 +1,181 @@
+/**
+ * HubSpot over HTTP through the real `@hubspot/api-client` (`Client.apiRequest`, so every path comes from
+ * paths.ts), its own retry off (`numberOfApiCallRetries: 0`): the project's one retry policy decides. Each attempt
+ * counts as an API call, as HubSpot counts it against the portal's limits.
+ */
+import { Client } from '@hubspot/api-client';
+import { AppError } from '../../errors.ts';
+import type { Logger } from '../../util/log.ts';
+import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
+import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
+
+export interface HubSpotClientOptions {
+  accessToken: string;
+  basePath: string;
+  log: Logger;
+  retry?: Partial<RetryOptions>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal?: AbortSignal;
+  /** Longest wait for one complete answer, body included (default 60 s); past it the call counts as a timeout. */
+  requestTimeoutMs?: number;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/** `apiRequest` takes no abort signal: a stalled answer is abandoned after `ms` and retried as a timeout. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(Object.assign(new Error(`${what}: no complete answer within ${ms} ms`), { code: 'ETIMEDOUT' }));
+    }, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface RequestOptions {
+  qs?: Record<string, string>;
+  body?: unknown;
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+/** HubSpot's error body: `{ status, message, correlationId, category }`, a 429's `errorType` and `policyName`. */
+interface HubSpotErrorBody {
+  message?: string;
+  category?: string;
+  errorType?: string;
+  policyName?: string;
+}
+
+function parseErrorBody(text: string): HubSpotErrorBody | null {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' ? (v as HubSpotErrorBody) : null;
+  } catch {
+    return null;
+  }
+}
+
+export class HubSpotClient {
+  private readonly sdk: Client;
+  private readonly opts: HubSpotClientOptions;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private calls = 0;
+
+  constructor(opts: HubSpotClientOptions) {
+    this.opts = opts;
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.sdk = new Client({ accessToken: opts.accessToken, basePath: opts.basePath, numberOfApiCallRetries: 0 });
+  }
+
+  apiCalls(): number {
+    return this.calls;
+  }
+
+  get<T>(path: string, qs?: Record<string, string>): Promise<T> {
+    return this.request<T>('GET', path, qs ? { qs } : {});
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, { body });
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.opts.signal?.aborted) throw this.opts.signal.reason;
+      this.calls++;
+      let failure: CallFailure;
+      let cause: unknown;
+      try {
+        const { res, text } = await withTimeout(
+          (async () => {
+            const r = await this.sdk.apiRequest({
+              method,
+              path,
+              ...(options.qs ? { qs: options.qs } : {}),
+              ...(options.body !== undefined ? { body: options.body } : {}),
+            });
+            return { res: r, text: await r.text() };
+          })(),
+          this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+          `HubSpot ${method} ${path}`,
+        );
+        if (res.status >= 200 && res.status < 300) {
+          return (text ? JSON.parse(text) : null) as T;
+        }
+        const body = parseErrorBody(text);
+        const headers: Record<string, string> = {};
+        res.headers.forEach((v, k) => {
+          headers[k.toLowerCase()] = v;
+        });
+        if (res.status === 429 && body?.policyName === 'DAILY') {
+          // The daily allocation is spent: nothing retried today helps; the stream stops until the reset.
+          throw new AppError(
+            'CRM_RATE_LIMITED',
+            `HubSpot's daily API allocation for this portal is used up (429 DAILY); the stream stops until it resets at midnight in the portal's time zone`,
+            { where: `${method} ${path}`, retryable: true, details: { status: 429, crmCode: 'DAILY' } },
+          );
+        }
+        const code = body?.category ?? body?.errorType;
+        failure = {
+          status: res.status,
+          ...(code ? { code } : {}),
+          message: body?.message ?? text.slice(0, 200).replace(/\s+/g, ' '),
+          headers,
+        };
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        if (this.opts.signal?.aborted) throw this.opts.signal.reason;
+        cause = err;
+        const e = err as { code?: unknown; message?: unknown };
+        failure = {
+          ...(typeof e.code === 'string' ? { code: e.code } : {}),
+          message: typeof e.message === 'string' ? e.message : String(err),
+        };
+      }
+      const decision = decideRetry(
+        failure,
+        { attempt, refreshed: true },
+        { codes: HUBSPOT_RETRY_CODES, ...this.opts.retry },
+      );
+      if (decision.action === 'retry') {
+        this.opts.log.warn({ path, attempt, delayMs: decision.delayMs }, `hubspot: ${decision.reason}; retrying`);
+        await this.sleep(decision.delayMs, this.opts.signal);
+        continue;
+      }
+      // A private app's token does not expire: there is no session to refresh, so 'refresh' cannot happen here
+      // (refreshed is passed as true) and a 401 is an auth failure.
+      const reason = decision.action === 'fail' ? decision.reason : 'unexpected retry decision';
+      throw new AppError(
+        decision.action === 'fail' ? decision.code : 'INTERNAL',
+        `HubSpot ${method} ${path} failed: ${reason}: ${failure.message ?? ''}`,
+        {
+          where: `${method} ${path}`,
+          retryable: decision.action === 'fail' ? decision.retryable : false,
+          ...(cause !== undefined ? { cause } : {}),
+          ...(decision.action === 'fail' && decision.retryAfterSeconds !== undefined
+            ? { retryAfterSeconds: decision.retryAfterSeconds }
+            : {}),
+          details: { status: failure.status, crmCode: failure.code },
+        },
+      );
+    }
+  }
+}

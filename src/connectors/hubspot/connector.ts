@@ -1,0 +1,243 @@
+/**
+ * The HubSpot connector: one per configured connection, holding its client and what it learned about the portal
+ * (time zone, company currency, deal pipelines). `read()` yields the pages of one stream.
+ */
+import { now } from '../../clock.ts';
+import { AppError } from '../../errors.ts';
+import type { Logger } from '../../util/log.ts';
+import type { RetryOptions } from '../retry-policy.ts';
+import type {
+  Connector,
+  NormalizedRecord,
+  OrgIdentity,
+  Page,
+  QuarantinedRecord,
+  ReadContext,
+  StreamCursor,
+  StreamSpec,
+} from '../types.ts';
+import { HubSpotClient } from './client.ts';
+import { parseCursor, START } from './cursor.ts';
+import {
+  type HsObject,
+  type HsOwner,
+  type HsPipeline,
+  normalizeDeal,
+  normalizeOwner,
+  normalizeStageHistory,
+  type PortalFacts,
+  stageMap,
+  stampOf,
+  Unnormalizable,
+} from './normalize.ts';
+import { HUBSPOT_PATHS } from './paths.ts';
+import { type ObjectStreamPlan, readObjectStream } from './read.ts';
+import { DEAL_HISTORY_PROPERTIES, DEAL_PROPERTIES, HUBSPOT_STREAMS } from './streams.ts';
+
+export interface HubSpotConnectorConfig {
+  id: string;
+  accessToken: string;
+  basePath: string;
+  sync: { lookbackMinutes: number };
+}
+
+export interface HubSpotConnectorOptions {
+  config: HubSpotConnectorConfig;
+  log: Logger;
+  defaultTimeZone?: string;
+  defaultCurrency?: string;
+  retry?: Partial<RetryOptions>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal?: AbortSignal;
+  requestTimeoutMs?: number;
+}
+
+const OWNERS_PAGE = 500;
+
+interface AccountDetails {
+  portalId?: number;
+  timeZone?: string;
+  companyCurrency?: string;
+}
+
+function quarantine(id: string, e: unknown, payload: unknown): QuarantinedRecord {
+  if (e instanceof Unnormalizable) return { externalId: id, reasonCode: e.reasonCode, reason: e.message, payload };
+  throw e;
+}
+
+export class HubSpotConnector implements Connector {
+  readonly kind = 'hubspot' as const;
+  readonly client: HubSpotClient;
+  private readonly opts: HubSpotConnectorOptions;
+  private facts: Promise<PortalFacts> | undefined;
+  private account: Promise<AccountDetails> | undefined;
+
+  constructor(opts: HubSpotConnectorOptions) {
+    this.opts = opts;
+    this.client = new HubSpotClient({
+      accessToken: opts.config.accessToken,
+      basePath: opts.config.basePath,
+      log: opts.log,
+      ...(opts.retry ? { retry: opts.retry } : {}),
+      ...(opts.sleep ? { sleep: opts.sleep } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    });
+  }
+
+  streams(): readonly StreamSpec[] {
+    return HUBSPOT_STREAMS;
+  }
+
+  apiCalls(): number {
+    return this.client.apiCalls();
+  }
+
+  private accountDetails(): Promise<AccountDetails> {
+    this.account ??= this.client.get<AccountDetails>(HUBSPOT_PATHS.accountDetails);
+    this.account.catch(() => {
+      this.account = undefined;
+    });
+    return this.account;
+  }
+
+  async identify(): Promise<OrgIdentity> {
+    const d = await this.accountDetails();
+    if (d.portalId === undefined)
+      throw new AppError('CRM_AUTH_FAILED', 'HubSpot did not say which portal this token reaches');
+    return { orgId: String(d.portalId), instanceUrl: this.opts.config.basePath };
+  }
+
+  /** Time zone, company currency and the deal stages' meanings (three calls, once per connector). */
+  portalFacts(): Promise<PortalFacts> {
+    this.facts ??= (async () => {
+      const d = await this.accountDetails();
+      const p = await this.client.get<{ results: HsPipeline[] }>(HUBSPOT_PATHS.pipelines('deals'));
+      return {
+        timeZone: d.timeZone ?? this.opts.defaultTimeZone ?? 'UTC',
+        companyCurrency: d.companyCurrency ?? this.opts.defaultCurrency ?? 'USD',
+        stages: stageMap(p.results),
+      };
+    })();
+    this.facts.catch(() => {
+      this.facts = undefined;
+    });
+    return this.facts;
+  }
+
+  read(stream: string, from: StreamCursor | null, ctx: ReadContext): AsyncGenerator<Page> {
+    const nowFn = ctx.now ?? now;
+    const readOpts = {
+      client: this.client,
+      lookbackMs: this.opts.config.sync.lookbackMinutes * 60_000,
+      now: nowFn,
+      log: ctx.log,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    };
+    const start = ctx.full ? START : parseCursor(from, ctx.log);
+    // A first read of a stream never synced owes no deletes; a --full re-read of one synced before does.
+    const fresh = ctx.full ? !ctx.full.hadCursor : from === null;
+    switch (stream) {
+      case 'owners':
+        return this.readOwners();
+      case 'deals':
+        return readObjectStream(readOpts, this.dealPlan(), start, fresh) as AsyncGenerator<Page>;
+      case 'deal_stage_history':
+        return readObjectStream(readOpts, this.historyPlan(), start, fresh) as AsyncGenerator<Page>;
+      default:
+        throw new AppError(
+          'USAGE',
+          `unknown HubSpot stream "${stream}"; known: ${HUBSPOT_STREAMS.map((s) => s.name).join(', ')}`,
+          { where: '--stream' },
+        );
+    }
+  }
+
+  /** Owners, active and archived (a deactivated user's owner is archived), as one page with the sweep. */
+  private async *readOwners(): AsyncGenerator<Page<'reps'>> {
+    const before = this.client.apiCalls();
+    const owners: HsOwner[] = [];
+    for (const archived of ['false', 'true']) {
+      let after: string | undefined;
+      do {
+        const qs: Record<string, string> = { limit: String(OWNERS_PAGE), archived };
+        if (after) qs.after = after;
+        const res = await this.client.get<{ results: HsOwner[]; paging?: { next?: { after?: string } } }>(
+          HUBSPOT_PATHS.owners,
+          qs,
+        );
+        owners.push(...res.results);
+        after = res.paging?.next?.after;
+      } while (after);
+    }
+    // An owner is listed once, archived or not; should HubSpot ever list one both ways, the active one wins.
+    const byId = new Map<string, HsOwner>();
+    for (const o of owners) if (!byId.has(o.id)) byId.set(o.id, o);
+    const records: NormalizedRecord<'reps'>[] = [...byId.values()].map((o) => ({
+      externalId: o.id,
+      sourceModifiedAt: o.updatedAt ? new Date(o.updatedAt).toISOString() : null,
+      isDeleted: false,
+      row: normalizeOwner(o),
+    }));
+    yield {
+      records,
+      deletedIds: [],
+      quarantined: [],
+      sweepSeenIds: [...byId.keys()],
+      cursor: null,
+      apiCalls: this.client.apiCalls() - before,
+    };
+  }
+
+  private dealPlan(): ObjectStreamPlan<'deals'> {
+    return {
+      objectType: 'deals',
+      stampProperty: 'hs_lastmodifieddate',
+      properties: DEAL_PROPERTIES,
+      deletes: true,
+      toRows: async (objects: readonly HsObject[]) => {
+        const facts = await this.portalFacts();
+        const records: NormalizedRecord<'deals'>[] = [];
+        const quarantined: QuarantinedRecord[] = [];
+        for (const o of objects) {
+          try {
+            records.push({
+              externalId: o.id,
+              sourceModifiedAt: stampOf(o, 'hs_lastmodifieddate'),
+              isDeleted: false,
+              row: normalizeDeal(o, facts),
+            });
+          } catch (e) {
+            quarantined.push(quarantine(o.id, e, o));
+          }
+        }
+        return { records, quarantined };
+      },
+    };
+  }
+
+  private historyPlan(): ObjectStreamPlan<'deal_stage_history'> {
+    return {
+      objectType: 'deals',
+      stampProperty: 'hs_lastmodifieddate',
+      properties: ['pipeline', 'dealstage', 'hs_lastmodifieddate'],
+      history: DEAL_HISTORY_PROPERTIES,
+      deletes: false,
+      toRows: async (objects: readonly HsObject[]) => {
+        const facts = await this.portalFacts();
+        const records: NormalizedRecord<'deal_stage_history'>[] = [];
+        const quarantined: QuarantinedRecord[] = [];
+        for (const o of objects) {
+          try {
+            for (const h of normalizeStageHistory(o, facts)) {
+              records.push({ externalId: h.externalId, sourceModifiedAt: h.changedAt, isDeleted: false, row: h.row });
+            }
+          } catch (e) {
+            quarantined.push(quarantine(o.id, e, o));
+          }
+        }
+        return { records, quarantined };
+      },
+    };
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Every HubSpot API path the connector calls, in one place: HubSpot is moving to date-versioned paths
+ * (`/crm/objects/2026-03/{object}/search`, https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm)
+ * and retiring v1-v4. When a path must move, it moves here (the README lists them with their pages).
+ */
+export const HUBSPOT_PATHS = {
+  /** Portal time zone and company currency. */
+  accountDetails: '/account-info/v3/details',
+  /** Owners, `archived=true` for deactivated users' owners. */
+  owners: '/crm/v3/owners',
+  /** Pipelines and stages of an object type (`deals`). */
+  pipelines: (objectType: string) => `/crm/v3/pipelines/${objectType}`,
+  /** List an object type (100 a page, 50 with `propertiesWithHistory`). */
+  objects: (objectType: string) => `/crm/v3/objects/${objectType}`,
+  /** Search an object type (200 a page, 10,000 results a query). */
+  search: (objectType: string) => `/crm/v3/objects/${objectType}/search`,
+  /** Batch read by id (100 inputs, 50 with `propertiesWithHistory`). */
+  batchRead: (objectType: string) => `/crm/v3/objects/${objectType}/batch/read`,
+} as const;

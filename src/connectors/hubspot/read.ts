@@ -1,0 +1,179 @@
+/**
+ * Reading one HubSpot object stream loss-free at the page-size minimum of calls:
+ *
+ * - the first read lists the object (100 a page, 50 with `propertiesWithHistory`), in id order;
+ * - later reads search a stamp window `stamp >= since - lookback` (inclusive: records that share the last stamp
+ *   are read again, never lost), sorted by `hs_object_id` (search takes one sort), 200 a page. Every page is asked
+ *   for as `hs_object_id > last id seen` instead of by offset: a query's offset never reaches the 10,000-result cap
+ *   (a page past it is a 400: https://developers.hubspot.com/docs/api-reference/search/guide#limitations), a window
+ *   of any size is read completely, and a record modified while the window is read cannot shift the pages;
+ * - search returns no property history, so a stream that needs it batch-reads the ids it found with
+ *   `propertiesWithHistory` (50 inputs a call);
+ * - archiving does not move the stamp (airbytehq/airbyte#19838), so after the window the archived list
+ *   (`archived=true`, https://developers.hubspot.com/docs/api-reference/latest/crm/objects/companies/get-companies)
+ *   names the deletes.
+ *
+ * The next window starts at the highest stamp read, but never after the instant the scan started: a record
+ * written during the scan below the keyset position is stamped after that instant and comes with the next window.
+ */
+import type { Logger } from '../../util/log.ts';
+import type { NormalizedRecord, Page, QuarantinedRecord, WarehouseTable } from '../types.ts';
+import type { HubSpotClient } from './client.ts';
+import { type HubSpotCursor, type Scan, toJson } from './cursor.ts';
+import type { HsObject } from './normalize.ts';
+import { HUBSPOT_PATHS } from './paths.ts';
+
+export const LIST_PAGE = 100;
+export const LIST_PAGE_WITH_HISTORY = 50;
+export const SEARCH_PAGE = 200;
+export const BATCH_READ_WITH_HISTORY = 50;
+
+export interface ObjectStreamPlan<T extends WarehouseTable = WarehouseTable> {
+  objectType: string;
+  /** `hs_lastmodifieddate` (contacts: `lastmodifieddate`). */
+  stampProperty: string;
+  properties: readonly string[];
+  /** Properties whose history the rows need: then the list asks for it and a search is followed by batch reads. */
+  history?: readonly string[];
+  /** Whether archived records are this stream's deletes (their ids are its rows' ids). */
+  deletes: boolean;
+  toRows(objects: readonly HsObject[]): Promise<{ records: NormalizedRecord<T>[]; quarantined: QuarantinedRecord[] }>;
+}
+
+export interface ReadOptions {
+  client: HubSpotClient;
+  lookbackMs: number;
+  now: () => Date;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+interface ListAnswer {
+  results: HsObject[];
+  paging?: { next?: { after?: string } };
+  total?: number;
+}
+
+function stampMs(o: HsObject, prop: string): number {
+  const t = Date.parse(o.properties[prop] ?? o.updatedAt ?? '');
+  return Number.isNaN(t) ? 0 : t;
+}
+
+/** Where the next window starts: the highest stamp read, at most the scan's start, never before the last since. */
+function nextSince(prev: number | null, high: number, startedAt: number): number {
+  const candidate = high > 0 ? Math.min(high, startedAt) : startedAt;
+  return prev === null ? candidate : Math.max(prev, candidate);
+}
+
+async function batchReadWithHistory(
+  opts: ReadOptions,
+  plan: ObjectStreamPlan,
+  ids: readonly string[],
+): Promise<HsObject[]> {
+  const out: HsObject[] = [];
+  for (let i = 0; i < ids.length; i += BATCH_READ_WITH_HISTORY) {
+    const res = await opts.client.post<{ results: HsObject[] }>(HUBSPOT_PATHS.batchRead(plan.objectType), {
+      inputs: ids.slice(i, i + BATCH_READ_WITH_HISTORY).map((id) => ({ id })),
+      properties: plan.properties,
+      propertiesWithHistory: plan.history,
+    });
+    out.push(...res.results);
+  }
+  // A batch answers in no promised order; keep the keyset's.
+  const order = new Map(ids.map((id, i) => [id, i]));
+  return out.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+}
+
+export async function* readObjectStream<T extends WarehouseTable>(
+  opts: ReadOptions,
+  plan: ObjectStreamPlan<T>,
+  start: HubSpotCursor,
+  /** The stream was never read (no stored cursor, no earlier sync): nothing can be in the warehouse to delete. */
+  fresh = false,
+): AsyncGenerator<Page<T>> {
+  const { client } = opts;
+  let since = start.since;
+  let scan: Scan =
+    start.scan ??
+    (since === null
+      ? { kind: 'list', after: null, high: 0, startedAt: opts.now().getTime(), ...(fresh ? { fresh: true } : {}) }
+      : { kind: 'search', lower: since - opts.lookbackMs, afterId: null, high: 0, startedAt: opts.now().getTime() });
+  for (;;) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    const before = client.apiCalls();
+    let objects: HsObject[] = [];
+    let deletedIds: string[] = [];
+    let nextScan: Scan | null;
+    let totalEstimate: number | undefined;
+    if (scan.kind === 'list') {
+      const qs: Record<string, string> = {
+        limit: String(plan.history ? LIST_PAGE_WITH_HISTORY : LIST_PAGE),
+        properties: plan.properties.join(','),
+        archived: 'false',
+      };
+      if (plan.history) qs.propertiesWithHistory = plan.history.join(',');
+      if (scan.after) qs.after = scan.after;
+      const res = await client.get<ListAnswer>(HUBSPOT_PATHS.objects(plan.objectType), qs);
+      objects = res.results;
+      const high = Math.max(scan.high, ...objects.map((o) => stampMs(o, plan.stampProperty)));
+      const after = res.paging?.next?.after ?? null;
+      nextScan = after
+        ? { ...scan, after, high }
+        : { kind: 'archived', after: null, next: nextSince(since, high, scan.startedAt) };
+    } else if (scan.kind === 'search') {
+      const filters: Array<Record<string, string>> = [
+        { propertyName: plan.stampProperty, operator: 'GTE', value: String(scan.lower) },
+      ];
+      if (scan.afterId) filters.push({ propertyName: 'hs_object_id', operator: 'GT', value: scan.afterId });
+      const res = await client.post<ListAnswer>(HUBSPOT_PATHS.search(plan.objectType), {
+        filterGroups: [{ filters }],
+        sorts: [{ propertyName: 'hs_object_id', direction: 'ASCENDING' }],
+        properties: plan.history ? ['hs_object_id', plan.stampProperty] : plan.properties,
+        limit: SEARCH_PAGE,
+      });
+      if (scan.afterId === null && typeof res.total === 'number') totalEstimate = res.total;
+      const found = res.results;
+      objects =
+        plan.history && found.length > 0
+          ? await batchReadWithHistory(
+              opts,
+              plan,
+              found.map((o) => o.id),
+            )
+          : found;
+      const high = Math.max(scan.high, ...found.map((o) => stampMs(o, plan.stampProperty)));
+      const lastId = found.at(-1)?.id ?? null;
+      nextScan =
+        found.length === SEARCH_PAGE && lastId !== null
+          ? { ...scan, afterId: lastId, high }
+          : { kind: 'archived', after: null, next: nextSince(since, high, scan.startedAt) };
+    } else {
+      const qs: Record<string, string> = { limit: String(LIST_PAGE), properties: 'hs_object_id', archived: 'true' };
+      if (scan.after) qs.after = scan.after;
+      const res = await client.get<ListAnswer>(HUBSPOT_PATHS.objects(plan.objectType), qs);
+      deletedIds = res.results.map((o) => o.id);
+      const after = res.paging?.next?.after ?? null;
+      if (after) nextScan = { ...scan, after };
+      else {
+        since = scan.next;
+        nextScan = null;
+      }
+    }
+    if (nextScan?.kind === 'archived' && (!plan.deletes || (scan.kind === 'list' && scan.fresh))) {
+      since = nextScan.next;
+      nextScan = null;
+    }
+    const { records, quarantined } = objects.length > 0 ? await plan.toRows(objects) : { records: [], quarantined: [] };
+    const cursor: HubSpotCursor = { v: 1, since, scan: nextScan };
+    yield {
+      records,
+      deletedIds,
+      quarantined,
+      cursor: toJson(cursor),
+      apiCalls: client.apiCalls() - before,
+      ...(totalEstimate !== undefined ? { totalEstimate } : {}),
+    };
+    if (nextScan === null) return;
+    scan = nextScan;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The HubSpot streams, in the order a full sync runs them (owners before the deals that point at them).
+ */
+import type { StreamSpec } from '../types.ts';
+
+export const HUBSPOT_STREAMS: readonly StreamSpec[] = [
+  {
+    name: 'owners',
+    table: 'reps',
+    // A few hundred owners at most, in pages of 500: read whole every run, active and archived.
+    mode: 'full_refresh',
+    dirty: { ownerColumn: 'external_id' },
+    derives: ['rep_quota_carrying'],
+  },
+  {
+    name: 'deals',
+    table: 'deals',
+    mode: 'incremental',
+    dirty: { ownerColumn: 'owner_external_id', dateColumn: 'close_date' },
+    derives: ['deal_product_line'],
+  },
+  { name: 'deal_stage_history', table: 'deal_stage_history', mode: 'incremental' },
+];
+
+/** CRM-neutral names users may type, each standing for HubSpot streams. */
+export const HUBSPOT_STREAM_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  users: ['owners'],
+  deal_history: ['deal_stage_history'],
+};
+
+/** Deal properties read (HubSpot returns only the properties asked for). */
+export const DEAL_PROPERTIES = [
+  'dealname',
+  'hubspot_owner_id',
+  'amount',
+  'deal_currency_code',
+  'amount_in_home_currency',
+  'dealstage',
+  'pipeline',
+  'hs_deal_stage_probability',
+  'hs_manual_forecast_category',
+  'closedate',
+  'createdate',
+  'dealtype',
+  'hs_lastmodifieddate',
+] as const;
+
+/** Properties whose history the stage-history rows are built from. */
+export const DEAL_HISTORY_PROPERTIES = ['dealstage', 'amount', 'closedate', 'hs_deal_stage_probability'] as const;

@@ -1,0 +1,75 @@
+/**
+ * A `type: hubspot` connection now that HubSpot is read: `config check` says it is read only, `sync` reads it
+ * (owners, deals, stage history) beside Salesforce and exits 0 with --no-writeback, and a sync that would write
+ * back to it reads it, writes nothing there and exits 1 naming it (write-back to HubSpot is not built).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
+import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
+import { configFile, runBin } from './helpers.ts';
+
+let sb: SalesforceSandbox;
+let hs: HubSpotSandbox;
+let fresh: TestDatabase;
+let config: string;
+
+beforeAll(async () => {
+  sb = await startSalesforceSandbox({ seed: 3, size: 'small', anchorDate: '2026-11-20' });
+  hs = await startHubSpotSandbox({ seed: 3, size: 'small', anchorDate: '2026-11-20' });
+  fresh = await createTestDatabase({ poolSize: 2 });
+  config = await configFile(
+    stringify({
+      database: { url: fresh.url },
+      connections: [sandboxConnectionEntry(sb), hubspotSandboxConnection(hs, 'hs-main')],
+    }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await sb?.close();
+  await hs?.close();
+  await fresh?.drop();
+});
+
+const env = { QUOTA_TRACKER_NOW: '2026-11-20T15:00:00Z' };
+
+it('config check validates the HubSpot connection and notes that it is read only', async () => {
+  const r = await runBin(['config', 'check', '--config', config], { env });
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toContain(`connection hs-main: hubspot at ${hs.url}`);
+  expect(r.stdout).toMatch(/note: HubSpot is read only for now .*write-back and alert tasks to it are not built/);
+});
+
+it('sync --no-writeback reads HubSpot beside Salesforce and exits 0', { timeout: 180_000 }, async () => {
+  const r = await runBin(['sync', '--no-writeback', '--stream', 'users', '--config', config], { env });
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toMatch(/^sf\/users: succeeded/m);
+  expect(r.stdout).toMatch(/^hs-main\/owners: succeeded/m);
+  const d = await runBin(['sync', '--no-writeback', '--connection', 'hs-main', '--config', config], { env });
+  expect(d.code, d.stderr).toBe(0);
+  expect(d.stdout).toMatch(/^hs-main\/deals: succeeded/m);
+  expect(d.stdout).toMatch(/^hs-main\/deal_stage_history: succeeded/m);
+  const deals = await fresh.db
+    .selectFrom('deals')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('connection_id', '=', 'hs-main')
+    .executeTakeFirstOrThrow();
+  expect(Number(deals.n)).toBeGreaterThan(0);
+});
+
+it('a sync that would write back to HubSpot reads it, writes nothing there and exits 1 naming it', {
+  timeout: 180_000,
+}, async () => {
+  hs.log.clear();
+  const r = await runBin(['sync', '--connection', 'hs-main', '--stream', 'users', '--config', config], { env });
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(/^hs-main\/owners: succeeded/m);
+  expect(r.stderr).toMatch(
+    /hs-main: write-back to HubSpot is not built yet; connection hs-main was read but nothing was written to it/,
+  );
+  expect(hs.log.entries().filter((e) => e.method !== 'GET' && !e.path.endsWith('/search'))).toEqual([]);
+});

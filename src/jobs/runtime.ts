@@ -85,6 +85,9 @@ export function assertHandlers(handlers: Partial<JobHandlers>): asserts handlers
   }
 }
 
+/** Added to a "come back later" delay so that the job never returns before the CRM's window has passed. */
+export const RETRY_LATER_MARGIN_MS = 1_000;
+
 /** How long to delay a job for this error, or null when it is not a "come back later" error. */
 export function delayFor(e: unknown): number | null {
   if (e instanceof RetryLater) return e.delayMs;
@@ -198,7 +201,9 @@ export class JobRuntime {
       const delay = delayFor(e);
       if (delay !== null && token !== undefined) {
         log.info({ delayMs: delay, reason: (e as Error).message }, 'job delayed');
-        await job.moveToDelayed(Date.now() + delay, token); // wall-clock: BullMQ schedules in real time
+        // A second more than asked: the CRM counts its window from when it answered, which was before now, and
+        // BullMQ measures the delay from its own later reading of the clock, so an exact figure comes back early.
+        await job.moveToDelayed(Date.now() + delay + RETRY_LATER_MARGIN_MS, token); // wall-clock: BullMQ schedules in real time
         throw new DelayedError();
       }
       if (isPermanent(e)) {

@@ -109,9 +109,17 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
     const reports = new ReportReader({ db, config });
     const web = await startWebServer({ db, config, port: 0, reports });
     try {
+      let resets = 0;
       const get = async (path: string): Promise<{ ms: number; bytes: number }> => {
         const started = performance.now();
-        const res = await fetch(`${web.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        // A kept-alive connection the server has just closed resets on reuse: try once more on a new one, counted.
+        const res = await fetch(`${web.url}${path}`, { headers: { authorization: `Bearer ${token}` } }).catch(
+          (e: Error & { cause?: { code?: string } }) => {
+            if (e.cause?.code !== 'ECONNRESET') throw e;
+            resets++;
+            return fetch(`${web.url}${path}`, { headers: { authorization: `Bearer ${token}`, connection: 'close' } });
+          },
+        );
         const body = await res.arrayBuffer();
         const ms = performance.now() - started;
         if (res.status !== 200)
@@ -155,6 +163,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
         generate_ms: generateMs,
         recompute_all_ms: recomputeMs,
         snapshots: recompute.recomputed.length,
+        connection_resets_retried: resets,
       };
       let ok = true;
       const parts: string[] = [];

@@ -7,6 +7,7 @@ import type { CredentialStore, RefreshLock } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { loadCredential, saveCredential } from '../db/secrets.ts';
 import { AppError } from '../errors.ts';
+import { abortableSleep } from '../util/sleep.ts';
 
 /**
  * Longest wait for the token-refresh lock: past what its holder can take (6 token attempts of 30 s and their
@@ -24,21 +25,6 @@ export interface LockOptions {
   signal?: AbortSignal;
   /** Pause between tries while waiting; injected by tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
-
-function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }
 
 /**
@@ -60,7 +46,7 @@ export async function withAdvisoryLock<T>(
         ?.ok === true;
     if (options.wait) {
       const maxWaitMs = options.maxWaitMs ?? REFRESH_LOCK_WAIT_MS;
-      const sleep = options.sleep ?? sleepUnlessAborted;
+      const sleep = options.sleep ?? abortableSleep;
       let waited = 0;
       for (let pause = 50; !(await tryLock()); pause = Math.min(1000, pause * 2)) {
         if (waited >= maxWaitMs) {

@@ -9,6 +9,7 @@ import { createSign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { abortableSleep } from '../../util/sleep.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
 import type { CredentialStore, RefreshLock } from '../types.ts';
 import type { SalesforceSession, SessionProvider } from './client.ts';
@@ -93,21 +94,6 @@ export function localRefreshLock(): RefreshLock {
       return next;
     },
   };
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }
 
 export class SalesforceAuth implements SessionProvider {

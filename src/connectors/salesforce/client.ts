@@ -7,6 +7,7 @@
 import { Connection } from 'jsforce';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { abortableSleep } from '../../util/sleep.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
 import { SALESFORCE_RETRY_CODES } from './retry-codes.ts';
 
@@ -101,21 +102,6 @@ interface CapturedResponse {
   body?: string;
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
-}
-
 /** Reads status, CRM error code and headers out of whatever jsforce threw for one attempt. */
 function describeFailure(err: unknown, response: CapturedResponse | undefined): CallFailure {
   const e = err as { errorCode?: unknown; name?: unknown; code?: unknown; message?: unknown };
@@ -143,7 +129,7 @@ export class SalesforceClient {
   constructor(opts: SalesforceClientOptions) {
     this.opts = opts;
     this.apiVersion = opts.apiVersion;
-    this.sleep = opts.sleep ?? defaultSleep;
+    this.sleep = opts.sleep ?? abortableSleep;
     // jsforce defaults to API 50.0; always pin the configured version. No refresh token or refreshFn is given, so
     // jsforce's own session-refresh delegate stays off and a 401 reaches our retry policy.
     this.conn = new Connection({ version: opts.apiVersion });

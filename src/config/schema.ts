@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { isPlainDate, isValidTimeZone } from '../util/date.ts';
+import { addressBlockProblem } from '../util/ip.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -496,6 +497,18 @@ export const configSchema = z
         host: nonEmpty.default('127.0.0.1'),
         /** The URL users reach the dashboard at, for links in CRM tasks. */
         publicUrl: httpUrlSchema.optional(),
+        /**
+         * Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client, for the sign-in
+         * rate limit. Empty: the connection's peer is the client.
+         */
+        trustProxy: z
+          .array(
+            z.string().superRefine((v, ctx) => {
+              const problem = addressBlockProblem(v);
+              if (problem) ctx.addIssue({ code: 'custom', message: problem });
+            }),
+          )
+          .default([]),
       })
       .prefault({}),
     logLevel: z.enum(LOG_LEVELS).default('info'),

@@ -35,7 +35,7 @@ import { mcpRoutes } from './routes/mcp.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { signInRoutes } from './routes/sign-in.ts';
-import { clientAddress, securityHeaders } from './security.ts';
+import { clientAddressResolver, securityHeaders } from './security.ts';
 import { readSession, SESSION_COOKIE, sameSecret } from './sessions.ts';
 import { authenticate, type Principal } from './tokens.ts';
 
@@ -82,8 +82,10 @@ export function createWebApp(options: WebAppOptions): WebApp {
   const app = new Hono<WebEnv>();
   const routes: RegisteredRoute[] = [];
 
+  const clientAddress = clientAddressResolver(options.config?.web.trustProxy ?? []);
   app.use('*', securityHeaders);
   app.use('*', async (c, next) => {
+    c.set('clientAddress', clientAddress(c));
     c.set('db', db);
     c.set('logger', logger);
     c.set('principal', null);
@@ -150,7 +152,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
 async function identify(c: WebContext, limiter: FailureLimiter): Promise<Principal> {
   const header = c.req.header('authorization');
   if (header) {
-    const address = clientAddress(c);
+    const address = c.var.clientAddress;
     const wait = limiter.retryAfter(address);
     if (wait > 0)
       throw new AppError('AUTH_RATE_LIMITED', `too many bad tokens from this address; try again in ${wait} s`, {

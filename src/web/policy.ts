@@ -33,6 +33,8 @@ export interface WebEnv extends Env {
     readiness: ReadinessCheck | undefined;
     /** `web.publicUrl` of the config: an https one makes the session cookie Secure. */
     publicUrl: string | undefined;
+    /** The client's address for the sign-in limiter (`web.trustProxy` decides whether a proxy's header counts). */
+    clientAddress: string;
   };
 }
 

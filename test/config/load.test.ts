@@ -191,7 +191,7 @@ describe('finding the file', () => {
 
   it('treats an empty file as all defaults and rejects a file that is not a mapping', async () => {
     const empty = await loadConfig({ path: await fileWith('# nothing set yet\n'), env: {} });
-    expect(empty.config.web).toEqual({ port: 8787, host: '127.0.0.1' });
+    expect(empty.config.web).toEqual({ port: 8787, host: '127.0.0.1', trustProxy: [] });
     const e = await failure(loadConfig({ path: await fileWith('- a\n- b\n'), env: {} }));
     expect(e.code).toBe('CONFIG_FILE');
     expect(e.message).toMatch(/must hold a mapping of settings at the top level$/);

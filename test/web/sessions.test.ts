@@ -6,6 +6,7 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.ts';
 import { createWebApp } from '../../src/web/app.ts';
 import { FailureLimiter } from '../../src/web/rate-limit.ts';
 import { startWebServer } from '../../src/web/server.ts';
@@ -193,5 +194,60 @@ describe('failed sign-ins and bad tokens from one address', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('behind a reverse proxy (web.trustProxy)', () => {
+  const badToken = (i: number) => `qt_${String(i).padStart(12, '0')}_${'B'.repeat(43)}`;
+  async function statusesFrom(url: string, forwardedFor: string, n: number): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await fetch(`${url}/api/v1/whoami`, {
+        headers: { authorization: `Bearer ${badToken(i)}`, 'x-forwarded-for': forwardedFor },
+      });
+      await res.arrayBuffer();
+      out.push(res.status);
+    }
+    return out;
+  }
+
+  it('counts each client named by a listed proxy apart, and only the nearest untrusted hop', async () => {
+    const config = validateConfig({ web: { trustProxy: ['127.0.0.0/8', '10.1.0.0/16'] } });
+    const server = await startWebServer({ db: t.db, port: 0, config, limiter: new FailureLimiter() });
+    try {
+      // Ten failures from one client behind the proxy (through a second, listed proxy) lock that client out...
+      expect(await statusesFrom(server.url, '203.0.113.5, 10.1.2.3', 11)).toEqual([...Array(10).fill(401), 429]);
+      // ...and not a second client behind the same proxy,
+      expect(await statusesFrom(server.url, '203.0.113.6', 1)).toEqual([401]);
+      // nor can the locked-out client escape by writing its own address left of what the proxy appended.
+      expect(await statusesFrom(server.url, '198.51.100.77, 203.0.113.5', 1)).toEqual([429]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('ignores X-Forwarded-For when no proxy is listed: every claimed address counts as the peer', async () => {
+    const server = await startWebServer({
+      db: t.db,
+      port: 0,
+      config: validateConfig({}),
+      limiter: new FailureLimiter(),
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) statuses.push(...(await statusesFrom(server.url, `203.0.113.${i}`, 1)));
+      expect(statuses).toEqual([...Array(10).fill(401), 429]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses an entry that is not an address or block, naming it', () => {
+    expect(() => validateConfig({ web: { trustProxy: ['10.0.0.0/33'] } })).toThrow(
+      /web\.trustProxy\[0\]: .*prefix length/s,
+    );
+    expect(() => validateConfig({ web: { trustProxy: ['proxy.internal'] } })).toThrow(
+      /web\.trustProxy\[0\]: .*not an IPv4 or IPv6 address/s,
+    );
   });
 });

@@ -10,7 +10,6 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { escapeHtml } from '../../reports/html.ts';
 import type { RouteModule, WebContext, WebEnv } from '../policy.ts';
 import type { FailureLimiter } from '../rate-limit.ts';
-import { clientAddress } from '../security.ts';
 import {
   createSession,
   endSession,
@@ -105,7 +104,7 @@ export function signInRoutes(limiter: FailureLimiter): RouteModule {
       },
       handler: async (c) => {
         c.header('Cache-Control', 'no-store');
-        const address = clientAddress(c);
+        const address = c.var.clientAddress;
         const wait = limiter.retryAfter(address);
         if (wait > 0) {
           c.header('Retry-After', String(wait));

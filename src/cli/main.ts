@@ -15,6 +15,7 @@ export const COMMANDS: CommandTable = {
   'writeback plan': () => import('./commands/writeback.ts').then((m) => m.plan),
   'writeback revert': () => import('./commands/writeback.ts').then((m) => m.revert),
   sandbox: () => import('./commands/sandbox.ts'),
+  'quarantine list': () => import('./commands/quarantine-list.ts'),
   'token create': () => import('./commands/token-create.ts'),
   'token revoke': () => import('./commands/token-revoke.ts'),
   migrate: () => import('./commands/migrate.ts'),

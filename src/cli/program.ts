@@ -46,6 +46,7 @@ export const COMMAND_NAMES = [
   'writeback plan',
   'writeback revert',
   'sandbox',
+  'quarantine list',
   'token create',
   'token revoke',
   'migrate',
@@ -232,6 +233,16 @@ function buildProgram(
     'sandbox',
   );
 
+  const quarantine = program.command('quarantine').description('records a sync kept out of the warehouse');
+  bind(
+    quarantine
+      .command('list')
+      .description('list quarantined records with their connection, stream, record id, reason and when seen')
+      .option('--connection <id>', 'only this connection')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    'quarantine list',
+  );
+
   const token = program.command('token').description('API tokens for the web API and dashboard');
   bind(
     token
@@ -267,7 +278,7 @@ function buildProgram(
   );
   bind(config.command('schema').description('print the JSON Schema of the configuration file'), 'config schema');
 
-  for (const group of [writeback, token, config]) group.exitOverride();
+  for (const group of [writeback, quarantine, token, config]) group.exitOverride();
 
   // The command list above shows groups (`token`) only; spell out every full command with its usage as well.
   const full: string[] = [];

@@ -362,6 +362,18 @@ export const syncOptionsSchema = z.strictObject({
   /** How often formula fields (which change without a modification stamp) are re-read in full. */
   formulaRefreshEvery: durationSchema.default('24h'),
   batchSize: num(z.int().min(1).max(10_000).default(2000)),
+  /**
+   * Bounds a normalized record must keep to enter the warehouse; one outside them is quarantined with the reason
+   * (src/sync/sanity.ts), so an Amount of -1e15 or a 10 MB name never reaches the sums.
+   */
+  sanity: z
+    .strictObject({
+      /** Largest absolute amount a deal, line item, split, history row or quota may carry. */
+      maxAbsAmount: num(z.number().positive().max(Number.MAX_SAFE_INTEGER).default(1e12)),
+      /** Longest text (in characters) any normalized column may hold. */
+      maxTextLength: num(z.int().min(1).max(10_000_000).default(32_768)),
+    })
+    .prefault({}),
 });
 
 /** Custom CRM field names that hold what the tracker needs; unset means the CRM's standard field or none. */

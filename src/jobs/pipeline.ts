@@ -81,6 +81,10 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     }
     return c;
   };
+  const sanityOf = (id: string) => {
+    const conn = config.connections.find((x) => x.id === id);
+    return conn ? { sanity: conn.sync.sanity } : {};
+  };
   const wbCtx: WritebackContext = { db, config, log, connector, ...(ctx.now ? { now: ctx.now } : {}) };
   const todayNow = () => today(config.calendar.timezone, (ctx.now ?? now)());
 
@@ -98,6 +102,8 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
           calendar,
           trigger: p.trigger,
           log: job.log,
+          // The connection's bounds as configured (a connection gone from the config failed in connector() above).
+          ...sanityOf(p.connectionId),
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           onProgress: (progress) => {
             // Each committed page with changes asks for a recompute; deduplication keeps it to one waiting job.

@@ -13,6 +13,7 @@ import { toJsonb } from '../db/schema.ts';
 import { dirtyKeysFor, markDirty, raiseRatesChanged } from '../dirty/queue.ts';
 import { contentHash } from '../util/hash.ts';
 import { runDerivations } from './derive.ts';
+import { type SanityRules, screenPage } from './sanity.ts';
 
 /** The calendar piece the sync needs: which fiscal quarter a date falls in. */
 export interface PeriodLookup {
@@ -26,6 +27,8 @@ export interface ApplyContext {
   calendar: PeriodLookup;
   /** The run's date (YYYY-MM-DD): the current quarter a rep-wide derived change marks dirty. */
   today?: string;
+  /** The connection's `sync.sanity` bounds (default 1e12 and 32,768 characters). */
+  sanity?: SanityRules | undefined;
 }
 
 export interface PageCounts {
@@ -255,12 +258,14 @@ async function markDeleted(
 export async function applyPage(
   trxTyped: Transaction<Database>,
   ctx: ApplyContext,
-  page: Page,
+  unscreened: Page,
   cursorJson: unknown,
 ): Promise<PageCounts> {
   const trx = trxTyped as unknown as AnyDb;
   const table = ctx.stream.table;
-  const counts: PageCounts = { read: page.records.length, changed: 0, deleted: 0, quarantined: 0 };
+  // Records outside the sanity bounds, or naming an owner or currency nobody knows, join the page's quarantine.
+  const page = await screenPage(trxTyped, ctx, unscreened);
+  const counts: PageCounts = { read: unscreened.records.length, changed: 0, deleted: 0, quarantined: 0 };
   const changes: Change[] = [];
 
   // Last record wins when a page holds the same id twice (it cannot with keyset paging, but a CRM may).

@@ -15,6 +15,7 @@ import { markAbandoned, syncLockKey } from './abandoned.ts';
 import { applyPage, type PeriodLookup } from './apply-page.ts';
 import { withAdvisoryLock } from './locks.ts';
 import { bindOrg, ensureConnection } from './org-binding.ts';
+import type { SanityRules } from './sanity.ts';
 
 export interface SyncProgress {
   stream: string;
@@ -42,6 +43,8 @@ export interface RunSyncOptions {
   signal?: AbortSignal;
   now?: () => Date;
   onProgress?: (p: SyncProgress) => void;
+  /** The connection's `sync.sanity` bounds; the defaults when not given. */
+  sanity?: SanityRules;
 }
 
 export type SyncStatus = 'succeeded' | 'failed' | 'stopped_budget';
@@ -118,7 +121,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     apiCalls: 0,
   };
   const today = (opts.now ?? now)().toISOString().slice(0, 10);
-  const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar, today };
+  const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar, today, sanity: opts.sanity };
   let status: SyncStatus = 'succeeded';
   let error: AppError | undefined;
   try {

@@ -11,6 +11,7 @@ export const COMMAND_TABLE_FOR_TESTS: CommandTable = {
   'writeback plan': () => import('../../src/cli/commands/writeback.ts').then((m) => m.plan),
   'writeback revert': () => import('../../src/cli/commands/writeback.ts').then((m) => m.revert),
   sandbox: notBuilt('not used here'),
+  'quarantine list': () => import('../../src/cli/commands/quarantine-list.ts'),
   'token create': () => import('../../src/cli/commands/token-create.ts'),
   'token revoke': notBuilt('not used here'),
   migrate: notBuilt('not used here'),

@@ -101,6 +101,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           stream,
           calendar,
           trigger: 'cli',
+          sanity: conn.sync.sanity,
           full: ctx.options.full === true,
           log: logger,
           signal: abort.signal,

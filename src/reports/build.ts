@@ -192,14 +192,29 @@ export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Pr
   return doc;
 }
 
+/** The ranking of every team (or region) of the org in a period, worked out once per model, as `rankingOf`. */
+function groupRankingOf(ctx: ReportContext, kind: 'team' | 'region'): Map<string, Ranked> {
+  let byScope = rankings.get(ctx.model.data);
+  if (!byScope) {
+    byScope = new Map();
+    rankings.set(ctx.model.data, byScope);
+  }
+  const key = `${ctx.period.id}|groups:${kind}`;
+  let ranked = byScope.get(key);
+  if (!ranked) {
+    const list = rankSubjects(
+      ctx.model.groups(kind).map((id) => ({ id, value: quickAttainment(ctx, { kind, id }, ctx.period).attainment })),
+    );
+    ranked = new Map(list.map((r) => [r.id, r] as const));
+    byScope.set(key, ranked);
+  }
+  return ranked;
+}
+
 function groupRank(ctx: ReportContext, subject: SubjectRef): JsonObject {
   if (subject.kind === 'org' || subject.kind === 'rep') return {};
-  const ranked = rankSubjects(
-    ctx.model
-      .groups(subject.kind)
-      .map((id) => ({ id, value: quickAttainment(ctx, { kind: subject.kind, id }, ctx.period).attainment })),
-  );
-  const me = ranked.find((r) => r.id === subject.id);
+  // Once per model: the org report ranks each of 500 teams among all 500, which was 250,000 team sums.
+  const me = groupRankingOf(ctx, subject.kind).get(subject.id);
   return {
     org:
       me && me.rank !== null ? { rank: me.rank, of: me.of } : { rank: null, of: me?.of ?? 0, rankReason: 'no_quota' },

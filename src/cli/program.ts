@@ -228,7 +228,7 @@ function buildProgram(
       )
       .option(
         '--profile <name>',
-        'an org that differs the way real orgs do; Salesforce: single-currency, dated-rates, parent-role, shared-role, manager-only, no-forecasting, restricted; HubSpot: starter, professional, enterprise, no-custom-objects',
+        'an org that differs the way real orgs do; Salesforce: single-currency, dated-rates, parent-role, shared-role, manager-only, no-forecasting, restricted, rotating-refresh (refresh tokens rotate; needs QUOTA_TRACKER_SECRET_KEY); HubSpot: starter, professional, enterprise, no-custom-objects',
       ),
     'sandbox',
   );

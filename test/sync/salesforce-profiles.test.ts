@@ -47,7 +47,11 @@ interface RepLine {
 beforeAll(() => setClock(clockStartingAt(new Date(`${AS_OF}T15:00:00Z`))));
 afterAll(() => setClock(undefined));
 
-describe.each(PROFILE_NAMES)('the %s profile', (profile) => {
+// rotating-refresh is the default org behind a rotating connected app: an auth behaviour, not an org shape, tested
+// end to end through the CLI in test/cli/rotating-refresh-profile.test.ts.
+const ORG_PROFILES = PROFILE_NAMES.filter((p) => p !== 'rotating-refresh');
+
+describe.each(ORG_PROFILES)('the %s profile', (profile) => {
   let sb: SalesforceSandbox;
   let t: TestDatabase;
   let config: Config;

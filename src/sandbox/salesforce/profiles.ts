@@ -134,6 +134,12 @@ export const SALESFORCE_PROFILES: Readonly<Record<string, SalesforceProfile>> = 
       store.hideField('User', 'Start_Date__c');
     },
   },
+  'rotating-refresh': {
+    name: 'rotating-refresh',
+    summary:
+      'the default org behind a connected app that rotates refresh tokens: each refresh returns a new refresh token and revokes the one it used, so the connection must keep the new one (QUOTA_TRACKER_SECRET_KEY)',
+    options: { rotateRefreshTokens: true },
+  },
 };
 
 export const PROFILE_NAMES: readonly string[] = Object.keys(SALESFORCE_PROFILES);

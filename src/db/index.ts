@@ -98,6 +98,15 @@ export async function connect(url: string, poolSize = 10, logger: Logger = silen
   pool.on('error', (e) => {
     if (!closing) logger.warn({ err: e.message }, 'idle PostgreSQL connection failed');
   });
+  // A checked-out client has no pool listener: a connection cut while it is held between two queries (a page's
+  // transaction, the migrator's lock; pg_terminate_backend, a failover) emitted an unhandled 'error' and killed the
+  // process. With this listener the client's next query fails instead (the run ends failed, the next one resumes)
+  // and the pool drops the broken client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (e) => {
+      if (!closing) logger.warn({ err: e.message }, 'PostgreSQL connection failed while in use');
+    });
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   closingHooks.set(db, () => {
     closing = true;

@@ -12,7 +12,7 @@ import type { Database } from '../db/schema.ts';
 import { toJsonb } from '../db/schema.ts';
 import { dirtyKeysFor, markDirty, raiseRatesChanged } from '../dirty/queue.ts';
 import { contentHash } from '../util/hash.ts';
-import { runDerivations } from './derive.ts';
+import { lockDerivations, runDerivations } from './derive.ts';
 import { type SanityRules, screenPage } from './sanity.ts';
 
 /** The calendar piece the sync needs: which fiscal quarter a date falls in. */
@@ -263,6 +263,8 @@ export async function applyPage(
 ): Promise<PageCounts> {
   const trx = trxTyped as unknown as AnyDb;
   const table = ctx.stream.table;
+  // Pages feeding the same derived column commit one at a time (see lockDerivations).
+  await lockDerivations(trx, ctx.connectionId, ctx.stream.derives ?? []);
   // Records outside the sanity bounds, or naming an owner or currency nobody knows, join the page's quarantine.
   const page = await screenPage(trxTyped, ctx, unscreened);
   const counts: PageCounts = { read: unscreened.records.length, changed: 0, deleted: 0, quarantined: 0 };

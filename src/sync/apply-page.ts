@@ -220,14 +220,17 @@ async function markDeleted(
   trx: AnyDb,
   table: string,
   ctx: ApplyContext,
-  filter: { ids?: readonly string[]; notIn?: readonly string[] },
+  filter: { ids?: readonly string[]; notIn?: readonly string[]; notSwept?: boolean },
 ): Promise<Change[]> {
   const d = ctx.stream.dirty;
+  const unswept = sql<boolean>`NOT EXISTS (SELECT 1 FROM sync_sweep_seen s WHERE s.connection_id = ${ctx.connectionId}
+    AND s.stream = ${ctx.stream.name} AND s.external_id = ${sql.ref(`${table}.external_id`)})`;
   if (table === 'fx_rates') {
     let q = trx.deleteFrom('fx_rates').where('connection_id', '=', ctx.connectionId);
     if (ctx.stream.scope) q = q.where(ctx.stream.scope.column, '=', ctx.stream.scope.value);
     if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? filter.ids : ['\u0000']);
     if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
+    if (filter.notSwept) q = q.where(unswept);
     const rows = (await q.returning('external_id').execute()) as Array<{ external_id: string }>;
     return rows.map((r) => ({ externalId: r.external_id, change: 'deleted', owners: [], days: [] }));
   }
@@ -239,6 +242,7 @@ async function markDeleted(
   if (ctx.stream.scope) q = q.where(ctx.stream.scope.column, '=', ctx.stream.scope.value);
   if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? filter.ids : ['\u0000']);
   if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
+  if (filter.notSwept) q = q.where(unswept);
   const rows = (await q
     .returning([
       'external_id',
@@ -252,6 +256,34 @@ async function markDeleted(
     owners: [r.owner],
     days: d && !d.dateColumn ? [runDay(ctx)] : [r.day],
   }));
+}
+
+/**
+ * One page of a paged sweep: the ids it saw go to sync_sweep_seen (unnest of one array per page, never the whole
+ * stream); at the end, rows not seen are flagged deleted by an anti-join against that table, which is then emptied.
+ */
+async function sweepPage(
+  trx: AnyDb,
+  table: string,
+  ctx: ApplyContext,
+  sweep: NonNullable<Page['sweep']>,
+): Promise<Change[]> {
+  if (sweep.begin) {
+    await sql`DELETE FROM sync_sweep_seen WHERE connection_id = ${ctx.connectionId} AND stream = ${ctx.stream.name}`.execute(
+      trx,
+    );
+  }
+  if (sweep.seenIds.length > 0) {
+    await sql`INSERT INTO sync_sweep_seen (connection_id, stream, external_id)
+      SELECT ${ctx.connectionId}, ${ctx.stream.name}, id FROM unnest(${sweep.seenIds}::text[]) AS v(id)
+      ON CONFLICT DO NOTHING`.execute(trx);
+  }
+  if (!sweep.end) return [];
+  const changes = await markDeleted(trx, table, ctx, { notSwept: true });
+  await sql`DELETE FROM sync_sweep_seen WHERE connection_id = ${ctx.connectionId} AND stream = ${ctx.stream.name}`.execute(
+    trx,
+  );
+  return changes;
 }
 
 /** Applies one page inside `trx`; returns what it counted. */
@@ -336,6 +368,7 @@ export async function applyPage(
 
   if (page.deletedIds.length > 0) changes.push(...(await markDeleted(trx, table, ctx, { ids: page.deletedIds })));
   if (page.sweepSeenIds) changes.push(...(await markDeleted(trx, table, ctx, { notIn: page.sweepSeenIds })));
+  if (page.sweep) changes.push(...(await sweepPage(trx, table, ctx, page.sweep)));
 
   counts.changed = changes.filter((c) => c.change !== 'deleted').length;
   counts.deleted = changes.filter((c) => c.change === 'deleted').length;

@@ -116,6 +116,7 @@ export const ERROR_CODES = {
   },
   // data
   RECORD_INVALID: { exit: 1, http: 422, retryable: false, summary: 'a CRM record cannot be normalized' },
+  SNAPSHOT_INVALID: { exit: 1, http: 500, retryable: false, summary: 'a stored metric snapshot cannot be read' },
   CURSOR_INVALID: { exit: 1, http: 500, retryable: false, summary: 'a stored sync cursor is unreadable' },
   SYNC_IN_PROGRESS: {
     exit: 1,

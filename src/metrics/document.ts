@@ -6,10 +6,14 @@
  * as a subject-period's snapshot, so a report and a snapshot can never disagree about a figure.
  */
 import type { FiscalPeriod } from '../config/calendar.ts';
+import { AppError } from '../errors.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { forecastCalibrationJson } from './forecast-basis.ts';
+import type { CalibrationBasis } from './math/calibration.ts';
+import type { PacingBasis } from './math/pacing.ts';
+import type { CoverageBand } from './math/pipeline.ts';
 import type { SubjectMetrics } from './math/rep-metrics.ts';
-import type { Maybe } from './math/types.ts';
+import type { Maybe, StatusBand } from './math/types.ts';
 
 /** Who a document is about. */
 export interface SubjectInfo {
@@ -25,19 +29,120 @@ export interface SubjectInfo {
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-const money = formatMoney;
-const ratio = formatRatio;
+/**
+ * A figure that can be missing, as the document writes it: `key: value` or `key: null` beside `keyReason` (why it
+ * is missing: `no_quota`, `no_closed_deals`, ...). `K` is the key, `T` the value's type.
+ */
+export type Figure<K extends string, T = string> = { [P in K]: T | null } & { [P in `${K}Reason`]?: string };
 
-/** Sets `key` (formatted) or `key: null` plus `keyReason`. */
-function put(o: JsonObject, key: string, v: Maybe<Dec>, fmt: (d: Dec) => string): void {
-  o[key] = v.value === null ? null : fmt(v.value);
-  if (v.value === null) o[`${key}Reason`] = v.reason;
+export interface PeriodFigures {
+  id: string;
+  start: string;
+  end: string;
+  daysTotal: number;
+  daysElapsed: number;
+  daysRemaining: number;
 }
 
-function putAny<T extends Json>(o: JsonObject, key: string, v: Maybe<T>): void {
-  o[key] = v.value;
-  if (v.value === null) o[`${key}Reason`] = v.reason;
+export type PipelineFigures = {
+  open: string;
+  weighted: string;
+  openDeals: number;
+  overdue: string;
+  overdueDeals: number;
+} & Figure<'coverage'> &
+  Figure<'coverageBand', CoverageBand>;
+
+export type ActivityFigures = {
+  /** `YYYY-MM-DD..YYYY-MM-DD`. */
+  window: string;
+  counts: { call: number; meeting: number; email: number; task: number; proposal: number };
+} & Figure<'score'>;
+
+/** Where a forecast's probabilities came from (`forecast-basis.ts` writes it and prints its line). */
+export type ForecastCalibrationFigures = {
+  basis: CalibrationBasis;
+  periods: number;
+  backtestAsOf: string | null;
+  learnedFromPeriods: number;
+  wins: number;
+  losses: number;
+  shock: string;
+} & Figure<'p10Held'>;
+
+export type ForecastFigures = {
+  p10: string;
+  p25: string;
+  p50: string;
+  p90: string;
+  trials: number;
+  /** Absent from snapshots stored before the calibrated forecast (2026-12-06); reports then print the CRM basis. */
+  calibration?: ForecastCalibrationFigures;
+} & Figure<'probabilityToHitQuota'>;
+
+export type CommissionFigures = Figure<'atActual'> &
+  Figure<'atProjected'> &
+  Figure<'atP50'> &
+  Figure<'nextTier'> &
+  Figure<'bookingsToNextTier'>;
+
+/**
+ * The figures document: what the engine stores as a subject-period's snapshot (`metric_snapshots.metrics`), what
+ * write-back turns into CRM field values and what every report lays out. Money is a two-place string, a ratio a
+ * four-place string, a date `YYYY-MM-DD`; a missing figure is `null` with its reason (`Figure`).
+ * `parseFiguresDocument` reads a stored one.
+ */
+export type FiguresDocument = {
+  subject: SubjectInfo;
+  period: PeriodFigures;
+  asOf: string;
+  currency: string;
+  actual: string;
+  closedWonDeals: number;
+  pacingBasis: PacingBasis;
+  currentRunRate: string;
+  runRateWindowDays: number;
+  projectedTotal: string;
+  pipeline: PipelineFigures;
+  activities: ActivityFigures;
+  forecast: ForecastFigures;
+  commission: CommissionFigures;
+} & Figure<'quota'> &
+  Figure<'attainment'> &
+  Figure<'remaining'> &
+  Figure<'expectedToDate'> &
+  Figure<'paceVariance'> &
+  Figure<'paceVariancePct'> &
+  Figure<'paceStatus', 'ahead' | 'behind'> &
+  Figure<'paceIndex'> &
+  Figure<'requiredDailyRunRate'> &
+  Figure<'requiredWeeklyRunRate'> &
+  Figure<'projectedAttainment'> &
+  Figure<'status', StatusBand> &
+  Figure<'winRate'> &
+  Figure<'winRateByValue'> &
+  Figure<'avgDealSize'> &
+  Figure<'salesCycleDays'> &
+  Figure<'velocity'> &
+  Figure<'tenureAdjustedAttainment'> &
+  Figure<'territoryAdjustedAttainment'>;
+
+/**
+ * The document (or a part of it) as JSON, for the report envelopes that carry it (`totals`, `reps`, `forecast`):
+ * every value in it is JSON by construction; only its optional `...Reason` keys keep the type from saying so.
+ */
+export function asJson(doc: FiguresDocument | SubjectInfo | PeriodFigures | ForecastFigures): JsonObject {
+  return doc as unknown as JsonObject;
 }
+
+/** `key: value`, or `key: null` and `keyReason`, in that order (the stored JSON's key order is its hash's). */
+function fig<K extends string, T, U>(key: K, v: Maybe<T>, fmt: (t: T) => U): Figure<K, U> {
+  const o: Record<string, unknown> = { [key]: v.value === null ? null : fmt(v.value) };
+  if (v.value === null) o[`${key}Reason`] = v.reason;
+  return o as Figure<K, U>;
+}
+
+const same = <T>(t: T): T => t;
 
 /** A mean number of days, to two places like money (it is a mean, so not always whole). */
 function days(d: Dec): string {
@@ -54,8 +159,9 @@ export function figuresDocument(
   period: FiscalPeriod,
   m: SubjectMetrics,
   currency: string,
-): JsonObject {
-  const o: JsonObject = {
+): FiguresDocument {
+  const c = m.commission;
+  return {
     subject: { ...subject },
     period: {
       id: period.id,
@@ -67,106 +173,227 @@ export function figuresDocument(
     },
     asOf: m.asOf,
     currency,
-  };
-  put(o, 'quota', m.quota, money);
-  o.actual = money(m.actual);
-  o.closedWonDeals = m.closedWonDeals;
-  put(o, 'attainment', m.attainment, ratio);
-  put(o, 'remaining', m.remaining, money);
-  put(o, 'expectedToDate', m.expectedToDate, money);
-  put(o, 'paceVariance', m.paceVariance, money);
-  put(o, 'paceVariancePct', m.paceVariancePct, ratio);
-  putAny(o, 'paceStatus', m.paceStatus);
-  put(o, 'paceIndex', m.paceIndex, ratio);
-  o.pacingBasis = m.pacing.used;
-  put(o, 'requiredDailyRunRate', m.requiredDailyRunRate, money);
-  put(o, 'requiredWeeklyRunRate', m.requiredWeeklyRunRate, money);
-  o.currentRunRate = money(m.currentRunRate);
-  o.runRateWindowDays = m.runRateWindowDays;
-  o.projectedTotal = money(m.projectedTotal);
-  put(o, 'projectedAttainment', m.projectedAttainment, ratio);
-  putAny(o, 'status', m.status);
-
-  const p: JsonObject = {
-    open: money(m.pipeline.open),
-    weighted: money(m.pipeline.weighted),
-  };
-  put(p, 'coverage', m.pipeline.coverage, ratio);
-  putAny(p, 'coverageBand', m.pipeline.coverageBand);
-  p.openDeals = m.pipeline.openDeals;
-  p.overdue = money(m.pipeline.overdueAmount);
-  p.overdueDeals = m.pipeline.overdueDeals;
-  o.pipeline = p;
-
-  put(o, 'winRate', m.winRate, ratio);
-  put(o, 'winRateByValue', m.conversion.winRateByValue, ratio);
-  put(o, 'avgDealSize', m.avgDealSize, money);
-  put(o, 'salesCycleDays', m.salesCycleDays, days);
-  put(o, 'velocity', m.velocity, money);
-
-  const a = m.activities;
-  const act: JsonObject = {
-    window: `${a.window.start}..${a.window.end}`,
-    counts: {
-      call: a.counts.call,
-      meeting: a.counts.meeting,
-      email: a.counts.email,
-      task: a.counts.task,
-      proposal: a.counts.proposal,
+    ...fig('quota', m.quota, formatMoney),
+    actual: formatMoney(m.actual),
+    closedWonDeals: m.closedWonDeals,
+    ...fig('attainment', m.attainment, formatRatio),
+    ...fig('remaining', m.remaining, formatMoney),
+    ...fig('expectedToDate', m.expectedToDate, formatMoney),
+    ...fig('paceVariance', m.paceVariance, formatMoney),
+    ...fig('paceVariancePct', m.paceVariancePct, formatRatio),
+    ...fig('paceStatus', m.paceStatus, same),
+    ...fig('paceIndex', m.paceIndex, formatRatio),
+    pacingBasis: m.pacing.used,
+    ...fig('requiredDailyRunRate', m.requiredDailyRunRate, formatMoney),
+    ...fig('requiredWeeklyRunRate', m.requiredWeeklyRunRate, formatMoney),
+    currentRunRate: formatMoney(m.currentRunRate),
+    runRateWindowDays: m.runRateWindowDays,
+    projectedTotal: formatMoney(m.projectedTotal),
+    ...fig('projectedAttainment', m.projectedAttainment, formatRatio),
+    ...fig('status', m.status, same),
+    pipeline: {
+      open: formatMoney(m.pipeline.open),
+      weighted: formatMoney(m.pipeline.weighted),
+      ...fig('coverage', m.pipeline.coverage, formatRatio),
+      ...fig('coverageBand', m.pipeline.coverageBand, same),
+      openDeals: m.pipeline.openDeals,
+      overdue: formatMoney(m.pipeline.overdueAmount),
+      overdueDeals: m.pipeline.overdueDeals,
     },
+    ...fig('winRate', m.winRate, formatRatio),
+    ...fig('winRateByValue', m.conversion.winRateByValue, formatRatio),
+    ...fig('avgDealSize', m.avgDealSize, formatMoney),
+    ...fig('salesCycleDays', m.salesCycleDays, days),
+    ...fig('velocity', m.velocity, formatMoney),
+    activities: {
+      window: `${m.activities.window.start}..${m.activities.window.end}`,
+      counts: {
+        call: m.activities.counts.call,
+        meeting: m.activities.counts.meeting,
+        email: m.activities.counts.email,
+        task: m.activities.counts.task,
+        proposal: m.activities.counts.proposal,
+      },
+      ...fig('score', m.activities.score, (d) => d.toDecimalPlaces(2).toFixed(2)),
+    },
+    forecast: {
+      p10: formatMoney(m.forecast.p10),
+      p25: formatMoney(m.forecast.p25),
+      p50: formatMoney(m.forecast.p50),
+      p90: formatMoney(m.forecast.p90),
+      ...fig('probabilityToHitQuota', m.forecast.probabilityToHitQuota, formatRatio),
+      trials: m.forecast.trials,
+      calibration: forecastCalibrationJson(m.forecast.calibration),
+    },
+    commission: {
+      ...fig('atActual', c.atActual, (r) => formatMoney(r.payout)),
+      ...fig('atProjected', c.atProjected, (r) => formatMoney(r.payout)),
+      ...fig('atP50', c.atP50, (r) => formatMoney(r.payout)),
+      ...fig('nextTier', c.nextTier, (t) => formatRatio(t.from)),
+      ...fig('bookingsToNextTier', c.nextTier, (t) => formatMoney(t.bookingsToReach)),
+    },
+    ...fig('tenureAdjustedAttainment', m.tenureAdjustedAttainment, formatRatio),
+    ...fig('territoryAdjustedAttainment', m.territoryAdjustedAttainment, formatRatio),
   };
-  put(act, 'score', a.score, (d) => d.toDecimalPlaces(2).toFixed(2));
-  o.activities = act;
-
-  const f: JsonObject = {
-    p10: money(m.forecast.p10),
-    p25: money(m.forecast.p25),
-    p50: money(m.forecast.p50),
-    p90: money(m.forecast.p90),
-  };
-  put(f, 'probabilityToHitQuota', m.forecast.probabilityToHitQuota, ratio);
-  f.trials = m.forecast.trials;
-  f.calibration = forecastCalibrationJson(m.forecast.calibration);
-  o.forecast = f;
-
-  const c: JsonObject = {};
-  put(
-    c,
-    'atActual',
-    mapMaybe(m.commission.atActual, (r) => r.payout),
-    money,
-  );
-  put(
-    c,
-    'atProjected',
-    mapMaybe(m.commission.atProjected, (r) => r.payout),
-    money,
-  );
-  put(
-    c,
-    'atP50',
-    mapMaybe(m.commission.atP50, (r) => r.payout),
-    money,
-  );
-  put(
-    c,
-    'nextTier',
-    mapMaybe(m.commission.nextTier, (t) => t.from),
-    ratio,
-  );
-  put(
-    c,
-    'bookingsToNextTier',
-    mapMaybe(m.commission.nextTier, (t) => t.bookingsToReach),
-    money,
-  );
-  o.commission = c;
-
-  put(o, 'tenureAdjustedAttainment', m.tenureAdjustedAttainment, ratio);
-  put(o, 'territoryAdjustedAttainment', m.territoryAdjustedAttainment, ratio);
-  return o;
 }
 
-export function mapMaybe<T, U>(v: Maybe<T>, f: (t: T) => U): Maybe<U> {
-  return v.value === null ? { value: null, reason: v.reason as string } : { value: f(v.value), reason: null };
+/**
+ * What a stored document must hold, field by field: `s` a string, `n` a number, `s?` a string or null, `fig` a
+ * figure (a string, or null beside a string `...Reason`), `{ fig: words }` a figure that is one of the words,
+ * `{ one: words }` one of the words, `{ optional }` a field older documents lack, and `{ fields }` an object.
+ */
+type Spec =
+  | 's'
+  | 'n'
+  | 's?'
+  | 'fig'
+  | { fig: readonly string[] }
+  | { one: readonly string[] }
+  | { optional: Spec }
+  | { fields: Readonly<Record<string, Spec>> };
+
+const CALIBRATION_SPEC: Spec = {
+  fields: {
+    basis: { one: ['calibrated', 'crm_fallback'] },
+    periods: 'n',
+    p10Held: 'fig',
+    backtestAsOf: 's?',
+    learnedFromPeriods: 'n',
+    wins: 'n',
+    losses: 'n',
+    shock: 's',
+  },
+};
+
+const FIGURES_SPEC: Spec = {
+  fields: {
+    subject: {
+      fields: {
+        type: { one: ['rep', 'team', 'region', 'org'] },
+        id: 's',
+        name: 's',
+        email: 's?',
+        team: 's?',
+        region: 's?',
+        manager: 's?',
+      },
+    },
+    period: {
+      fields: { id: 's', start: 's', end: 's', daysTotal: 'n', daysElapsed: 'n', daysRemaining: 'n' },
+    },
+    asOf: 's',
+    currency: 's',
+    quota: 'fig',
+    actual: 's',
+    closedWonDeals: 'n',
+    attainment: 'fig',
+    remaining: 'fig',
+    expectedToDate: 'fig',
+    paceVariance: 'fig',
+    paceVariancePct: 'fig',
+    paceStatus: { fig: ['ahead', 'behind'] },
+    paceIndex: 'fig',
+    pacingBasis: { one: ['calendar', 'business', 'seasonal'] },
+    requiredDailyRunRate: 'fig',
+    requiredWeeklyRunRate: 'fig',
+    currentRunRate: 's',
+    runRateWindowDays: 'n',
+    projectedTotal: 's',
+    projectedAttainment: 'fig',
+    status: { fig: ['on_track', 'likely_to_hit', 'at_risk', 'likely_miss', 'significant_gap', 'major_gap'] },
+    pipeline: {
+      fields: {
+        open: 's',
+        weighted: 's',
+        coverage: 'fig',
+        coverageBand: { fig: ['strong', 'adequate', 'low', 'critical'] },
+        openDeals: 'n',
+        overdue: 's',
+        overdueDeals: 'n',
+      },
+    },
+    winRate: 'fig',
+    winRateByValue: 'fig',
+    avgDealSize: 'fig',
+    salesCycleDays: 'fig',
+    velocity: 'fig',
+    activities: {
+      fields: {
+        window: 's',
+        counts: { fields: { call: 'n', meeting: 'n', email: 'n', task: 'n', proposal: 'n' } },
+        score: 'fig',
+      },
+    },
+    forecast: {
+      fields: {
+        p10: 's',
+        p25: 's',
+        p50: 's',
+        p90: 's',
+        probabilityToHitQuota: 'fig',
+        trials: 'n',
+        calibration: { optional: CALIBRATION_SPEC },
+      },
+    },
+    commission: {
+      fields: { atActual: 'fig', atProjected: 'fig', atP50: 'fig', nextTier: 'fig', bookingsToNextTier: 'fig' },
+    },
+    tenureAdjustedAttainment: 'fig',
+    territoryAdjustedAttainment: 'fig',
+  },
+};
+
+function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The first field under `at` that does not meet `spec`, as `path: what was wrong`; null when all do. */
+function mismatch(v: unknown, spec: Spec, at: string, parent: Record<string, unknown>, key: string): string | null {
+  const figure = (words: readonly string[] | null): string | null => {
+    if (typeof v === 'string' && (words === null || words.includes(v))) return null;
+    if (v === null && typeof parent[`${key}Reason`] === 'string') return null;
+    const what = words === null ? 'a string' : `one of ${words.join(', ')}`;
+    return `${at}: expected ${what}, or null beside ${at}Reason; got ${shown(v)}`;
+  };
+  if (spec === 's') return typeof v === 'string' ? null : `${at}: expected a string, got ${shown(v)}`;
+  if (spec === 'n') return typeof v === 'number' ? null : `${at}: expected a number, got ${shown(v)}`;
+  if (spec === 's?')
+    return v === null || typeof v === 'string' ? null : `${at}: expected a string or null, got ${shown(v)}`;
+  if (spec === 'fig') return figure(null);
+  if ('fig' in spec) return figure(spec.fig);
+  if ('one' in spec)
+    return typeof v === 'string' && spec.one.includes(v)
+      ? null
+      : `${at}: expected one of ${spec.one.join(', ')}, got ${shown(v)}`;
+  if ('optional' in spec) return v === undefined ? null : mismatch(v, spec.optional, at, parent, key);
+  if (!isRecord(v)) return `${at || 'the document'}: expected an object, got ${shown(v)}`;
+  for (const [k, s] of Object.entries(spec.fields)) {
+    const bad = mismatch(v[k], s, at === '' ? k : `${at}.${k}`, v, k);
+    if (bad !== null) return bad;
+  }
+  return null;
+}
+
+/**
+ * A stored figures document (`metric_snapshots.metrics`), checked once where it leaves the database: every field
+ * the type names, with its type. Documents stored by earlier versions read too (the forecast's `calibration`, the
+ * one field added since, is optional). A document that does not fit is SNAPSHOT_INVALID naming the snapshot and
+ * the field; `recompute` writes it again.
+ */
+export function parseFiguresDocument(value: unknown, where: string): FiguresDocument {
+  const bad = mismatch(value, FIGURES_SPEC, '', {}, '');
+  if (bad !== null)
+    throw new AppError(
+      'SNAPSHOT_INVALID',
+      `the stored figures of ${where} cannot be read (${bad}); \`quota-tracker recompute\` writes them again`,
+      { where },
+    );
+  return value as FiguresDocument;
 }

@@ -5,29 +5,27 @@
  */
 
 import { formatRatio } from '../util/money.ts';
-import type { JsonObject } from './document.ts';
+import type { ForecastCalibrationFigures } from './document.ts';
 import type { ForecastCalibrationInfo } from './math/rep-metrics.ts';
 
-export function forecastCalibrationJson(c: ForecastCalibrationInfo): JsonObject {
-  const o: JsonObject = {
+export function forecastCalibrationJson(c: ForecastCalibrationInfo): ForecastCalibrationFigures {
+  const p10Held = c.backtest?.p10Held == null ? null : formatRatio(c.backtest.p10Held);
+  return {
     basis: c.basis,
     periods: c.backtest?.periods ?? c.periods,
-    p10Held: c.backtest?.p10Held == null ? null : formatRatio(c.backtest.p10Held),
+    p10Held,
+    ...(p10Held === null ? { p10HeldReason: c.backtest === null ? 'not_backtested' : 'no_outcomes' } : {}),
+    backtestAsOf: c.backtest?.asOf ?? null,
+    learnedFromPeriods: c.periods,
+    wins: c.wins,
+    losses: c.losses,
+    shock: c.sigma.toFixed(4),
   };
-  if (o.p10Held === null) o.p10HeldReason = c.backtest === null ? 'not_backtested' : 'no_outcomes';
-  o.backtestAsOf = c.backtest?.asOf ?? null;
-  o.learnedFromPeriods = c.periods;
-  o.wins = c.wins;
-  o.losses = c.losses;
-  o.shock = c.sigma.toFixed(4);
-  return o;
 }
 
-type Obj = Record<string, unknown>;
-
 /** The line beside a forecast, from its JSON `calibration` (reports render from the JSON). */
-export function forecastBasisLine(cal: Obj | undefined): string {
-  if (cal === undefined || cal.basis === undefined) return 'not enough history to calibrate: CRM stage probabilities';
+export function forecastBasisLine(cal: ForecastCalibrationFigures | undefined): string {
+  if (cal === undefined) return 'not enough history to calibrate: CRM stage probabilities';
   const held =
     typeof cal.p10Held === 'string'
       ? `the P10 held in ${(Number(cal.p10Held) * 100).toFixed(1)}% of them (backtest as of ${String(cal.backtestAsOf)})`

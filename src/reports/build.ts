@@ -7,7 +7,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
-import { figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
+import { asJson, type FiguresDocument, figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
@@ -113,7 +113,7 @@ function rankIn(ctx: ReportContext, repKey: string, scope: SubjectRef | null): J
   return { rank: me.rank, of: me.of, percentile: me.percentile === null ? null : formatRatio(me.percentile) };
 }
 
-function history(ctx: ReportContext, subject: SubjectRef): Json[] {
+function history(ctx: ReportContext, subject: SubjectRef): JsonObject[] {
   return ctx.historyPeriods.map((p) => {
     const h = quickAttainment(ctx, subject, p);
     const o: JsonObject = {
@@ -171,35 +171,66 @@ function explanation(m: SubjectMetrics): JsonObject {
   return out;
 }
 
+/**
+ * A subject's report: its figures document (what the engine stores) and what compares it with other subjects or
+ * periods: rank, the open alerts, history, and with `explain` the working.
+ */
+export type SubjectReport = FiguresDocument & {
+  rank: JsonObject;
+  alerts: Json[];
+  history: JsonObject[];
+  explain?: JsonObject;
+};
+
 /** The full document of one subject: figures, rank, alerts and history (and the working with `explain`). */
-export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Promise<JsonObject> {
+export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Promise<SubjectReport> {
   const model = ctx.model;
   const m = model.compute(subject, ctx.period);
   const doc = figuresDocument(describeSubject(model, subject), ctx.period, m, model.settings.baseCurrency);
+  let rank: JsonObject;
   if (subject.kind === 'rep') {
     const mem = membershipOn(model.memberships, subject.id, model.asOf);
-    doc.rank = {
+    rank = {
       team: rankIn(ctx, subject.id, mem ? { kind: 'team', id: mem.teamId } : null),
       region: rankIn(ctx, subject.id, mem && mem.regionId !== 'none' ? { kind: 'region', id: mem.regionId } : null),
       org: rankIn(ctx, subject.id, { kind: 'org', id: ORG_ID }),
     };
   } else {
-    doc.rank = groupRank(ctx, subject);
+    rank = groupRank(ctx, subject);
   }
-  doc.alerts = await alertsOf(ctx, subject);
-  doc.history = history(ctx, subject);
-  if (ctx.explain) doc.explain = explanation(m);
-  return doc;
+  // Added in this order after the figures: the JSON prints them so.
+  const alerts = await alertsOf(ctx, subject);
+  return Object.assign(doc, {
+    rank,
+    alerts,
+    history: history(ctx, subject),
+    ...(ctx.explain ? { explain: explanation(m) } : {}),
+  });
+}
+
+/** The ranking of every team (or region) of the org in a period, worked out once per model, as `rankingOf`. */
+function groupRankingOf(ctx: ReportContext, kind: 'team' | 'region'): Map<string, Ranked> {
+  let byScope = rankings.get(ctx.model.data);
+  if (!byScope) {
+    byScope = new Map();
+    rankings.set(ctx.model.data, byScope);
+  }
+  const key = `${ctx.period.id}|groups:${kind}`;
+  let ranked = byScope.get(key);
+  if (!ranked) {
+    const list = rankSubjects(
+      ctx.model.groups(kind).map((id) => ({ id, value: quickAttainment(ctx, { kind, id }, ctx.period).attainment })),
+    );
+    ranked = new Map(list.map((r) => [r.id, r] as const));
+    byScope.set(key, ranked);
+  }
+  return ranked;
 }
 
 function groupRank(ctx: ReportContext, subject: SubjectRef): JsonObject {
   if (subject.kind === 'org' || subject.kind === 'rep') return {};
-  const ranked = rankSubjects(
-    ctx.model
-      .groups(subject.kind)
-      .map((id) => ({ id, value: quickAttainment(ctx, { kind: subject.kind, id }, ctx.period).attainment })),
-  );
-  const me = ranked.find((r) => r.id === subject.id);
+  // Once per model: the org report ranks each of 500 teams among all 500, which was 250,000 team sums.
+  const me = groupRankingOf(ctx, subject.kind).get(subject.id);
   return {
     org:
       me && me.rank !== null ? { rank: me.rank, of: me.of } : { rank: null, of: me?.of ?? 0, rankReason: 'no_quota' },
@@ -249,7 +280,7 @@ function leaversOf(model: MetricsModel, scope: SubjectRef, period: FiscalPeriod)
 async function repObjects(ctx: ReportContext, scope: SubjectRef): Promise<Json[]> {
   const ids = repsIn(ctx.model, scope).sort((a, b) => byName(ctx.model, a, b));
   const out: Json[] = [];
-  for (const id of ids) out.push(await subjectReport(ctx, { kind: 'rep', id }));
+  for (const id of ids) out.push(asJson(await subjectReport(ctx, { kind: 'rep', id })));
   return out;
 }
 
@@ -265,7 +296,7 @@ async function leaverObjects(ctx: ReportContext, scope: SubjectRef): Promise<Jso
   for (const id of ids) {
     const doc = await subjectReport(ctx, { kind: 'rep', id });
     out.push({
-      ...doc,
+      ...asJson(doc),
       rank: { team: unranked, region: unranked, org: unranked },
       leftOn: leavers.get(id) as PlainDate,
       openDealsNeedingOwner: ctx.model.openDealsOf(id).map((d) => ({
@@ -290,7 +321,7 @@ function byName(model: MetricsModel, a: string, b: string): number {
 export async function teamReport(ctx: ReportContext, team: SubjectRef): Promise<JsonObject> {
   return {
     ...header(ctx, team),
-    totals: await subjectReport(ctx, team),
+    totals: asJson(await subjectReport(ctx, team)),
     reps: await repObjects(ctx, team),
     leavers: await leaverObjects(ctx, team),
     // The alerts of its reps (members on the as-of date), each naming its rep: a manager reads them here.
@@ -345,11 +376,11 @@ export async function groupReport(ctx: ReportContext, scope: SubjectRef): Promis
   for (const id of ctx.model.groups('team')) {
     const unit = ctx.model.data.units.get(id);
     if (scope.kind === 'region' && unit?.parentId !== scope.id) continue;
-    teams.push(await subjectReport(ctx, { kind: 'team', id }));
+    teams.push(asJson(await subjectReport(ctx, { kind: 'team', id })));
   }
   return {
     ...header(ctx, scope),
-    totals: await subjectReport(ctx, scope),
+    totals: asJson(await subjectReport(ctx, scope)),
     teams,
     reps: await repObjects(ctx, scope),
     leavers: await leaverObjects(ctx, scope),

@@ -2,6 +2,7 @@
  * Layouts of `report forecast` (the subject's forecast and its inputs) and `report forecast --backtest` (scores of
  * the model and the baselines, the reliability table and its diagram as an SVG), and their text form.
  */
+import type { ForecastCalibrationFigures } from '../metrics/document.ts';
 import { forecastBasisLine } from '../metrics/forecast-basis.ts';
 import { list, money, na, type Obj, obj, pct, str } from './format.ts';
 import type { Block, Layout, Section } from './layout.ts';
@@ -26,7 +27,7 @@ function forecastLayout(o: Obj): Layout {
   const deals = list(o.deals);
   return {
     title: `Forecast: ${str(s.name) ?? ''}, ${str(obj(o.period).id) ?? ''} as of ${str(o.asOf) ?? ''}`,
-    context: forecastBasisLine(f.calibration as Obj | undefined),
+    context: forecastBasisLine(f.calibration as ForecastCalibrationFigures | undefined),
     sections: [
       figures('Forecast', [
         ['Quota', money(o.quota, o.quotaReason)],
@@ -36,7 +37,7 @@ function forecastLayout(o: Obj): Layout {
         ['Chance to hit quota', pct(f.probabilityToHitQuota, f.probabilityToHitQuotaReason)],
         ['Commission at P50', o.commissionAtP50 == null ? na('no_quota') : money(o.commissionAtP50)],
         ['Run-rate projection', `${money(o.projectedTotal)} (${pct(o.projectedAttainment, 'no_quota')})`],
-        ['Basis', forecastBasisLine(f.calibration as Obj | undefined)],
+        ['Basis', forecastBasisLine(f.calibration as ForecastCalibrationFigures | undefined)],
       ]),
       table(
         'Open deals in the period',

@@ -9,7 +9,7 @@ import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
+import { asJson, figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { forecastConfigHash, storeBacktest } from '../metrics/engine/forecast-store.ts';
 import { describeSubject, findRep, findUnit } from '../metrics/engine/subjects.ts';
@@ -91,16 +91,16 @@ export function forecastReport(ctx: ReportContext, subject: SubjectRef): JsonObj
     ? 'The P50 and the run-rate projection agree within 5%.'
     : `The P50 is ${formatMoney(gap.abs())} ${gap.isPositive() ? 'above' : 'below'} the run-rate projection: the projection extrapolates the last ${m.runRateWindowDays} days' bookings (${formatMoney(m.currentRunRate)} a day) over the ${m.days.remaining} days left, while the forecast adds to the actual the open deals at their learned probabilities (${formatMoney(expectedOpen)} expected) and the pipeline not created yet (${formatMoney(expectedNew)} expected).`;
   return {
-    subject: doc.subject ?? null,
-    period: doc.period ?? null,
+    subject: asJson(doc.subject),
+    period: asJson(doc.period),
     asOf: model.asOf,
     currency: model.settings.baseCurrency,
-    quota: doc.quota ?? null,
-    actual: doc.actual ?? null,
-    projectedTotal: doc.projectedTotal ?? null,
-    projectedAttainment: doc.projectedAttainment ?? null,
-    forecast: doc.forecast ?? null,
-    commissionAtP50: (doc.commission as JsonObject | undefined)?.atP50 ?? null,
+    quota: doc.quota,
+    actual: doc.actual,
+    projectedTotal: doc.projectedTotal,
+    projectedAttainment: doc.projectedAttainment,
+    forecast: asJson(doc.forecast),
+    commissionAtP50: doc.commission.atP50,
     deals,
     newPipeline: {
       included: f !== null && f.calibration.basis === 'calibrated',

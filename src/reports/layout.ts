@@ -3,8 +3,9 @@
  * and its value) or of rows under column headings. The Markdown and HTML renderers print all of it and the text
  * renderer prints its figure sections, so the formats cannot drift apart on a label or a value.
  */
-import type { JsonObject } from '../metrics/document.ts';
+import type { FiguresDocument, Json, JsonObject, SubjectInfo } from '../metrics/document.ts';
 import { forecastBasisLine } from '../metrics/forecast-basis.ts';
+import type { SubjectReport } from './build.ts';
 import { forecastKindLayout } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, signed, str, times, words } from './format.ts';
 
@@ -44,52 +45,62 @@ function paragraph(text: string): Block {
   return { type: 'paragraph', text };
 }
 
-function status(o: Obj, missing: string): string {
-  const s = str(o.status);
+function status(v: Json | undefined, missing: string): string {
+  const s = str(v);
   return s === null ? missing : words(s);
 }
 
+/**
+ * A subject document of a report (a rep report; a group report's `totals` and its `teams`, `reps` and `leavers`
+ * rows), with a leaver's extras. Read through its type: `build.ts` makes each from `figuresDocument`.
+ */
+export type SubjectDoc = SubjectReport & { leftOn?: string; openDealsNeedingOwner?: JsonObject[] };
+
+export function subjectDoc(v: Json | undefined): SubjectDoc {
+  return v as unknown as SubjectDoc;
+}
+
+export function subjectDocs(v: Json | undefined): SubjectDoc[] {
+  return Array.isArray(v) ? (v as unknown as SubjectDoc[]) : [];
+}
+
 /** `Sarah Chen (rep) - FY2026-Q2 as of 2026-06-12, in USD` and `team West Enterprise, region West, ...`. */
-export function subjectHeading(d: JsonObject): { title: string; context: string | null } {
-  const o = d as Obj;
-  const subject = obj(o.subject);
-  const title = `${str(subject.name)} (${str(subject.type)}) - ${str(obj(o.period).id)} as of ${str(o.asOf)}, in ${str(o.currency)}`;
+export function subjectHeading(d: FiguresDocument): { title: string; context: string | null } {
+  const subject = d.subject;
+  const title = `${subject.name} (${subject.type}) - ${d.period.id} as of ${d.asOf}, in ${d.currency}`;
   const where = [
-    subject.team && `team ${str(subject.team)}`,
-    subject.region && `region ${str(subject.region)}`,
-    subject.manager && `manager ${str(subject.manager)}`,
+    subject.team && `team ${subject.team}`,
+    subject.region && `region ${subject.region}`,
+    subject.manager && `manager ${subject.manager}`,
   ].filter(Boolean);
   return { title, context: where.length > 0 ? where.join(', ') : null };
 }
 
 /** Summary, pacing, projection, pipeline, activity, ranking and history of one subject's document. */
-export function figureSections(d: JsonObject): Section[] {
-  const o = d as Obj;
-  const period = obj(o.period);
-  const p = obj(o.pipeline);
-  const a = obj(o.activities);
-  const counts = obj(a.counts);
-  const f = obj(o.forecast);
-  const c = obj(o.commission);
+export function figureSections(d: SubjectDoc): Section[] {
+  const o = d;
+  const period = d.period;
+  const p = d.pipeline;
+  const a = d.activities;
+  const counts = a.counts;
+  const f = d.forecast;
+  const c = d.commission;
   const out: Section[] = [
     figures('Summary', [
       ['Quota', money(o.quota, o.quotaReason)],
-      ['Actual to date', `${money(o.actual)} (${str(o.closedWonDeals) ?? '0'} won deals)`],
+      ['Actual to date', `${money(o.actual)} (${o.closedWonDeals} won deals)`],
       ['Attainment', pct(o.attainment, o.attainmentReason)],
       ['Remaining to goal', money(o.remaining, o.remainingReason)],
-      ['Status', status(o, na(o.statusReason))],
+      ['Status', status(o.status, na(o.statusReason))],
     ]),
     figures('Pacing', [
-      [
-        'Days elapsed',
-        `${str(period.daysElapsed)} of ${str(period.daysTotal)} (${str(period.daysRemaining)} remaining)`,
-      ],
+      ['Days elapsed', `${period.daysElapsed} of ${period.daysTotal} (${period.daysRemaining} remaining)`],
       ['Expected to date', money(o.expectedToDate, o.expectedToDateReason)],
       [
         'Pace variance',
         o.paceVariance == null
           ? na(o.paceVarianceReason)
-          : `${signed(money(o.paceVariance), o.paceVariance)} (${signed(pct(o.paceVariancePct, o.paceVariancePctReason), o.paceVariancePct)}), ${str(o.paceStatus)}`,
+          : `${signed(money(o.paceVariance), o.paceVariance)} (${signed(pct(o.paceVariancePct, o.paceVariancePctReason), o.paceVariancePct)}), ${o.paceStatus}`,
       ],
       [
         'Required run rate',
@@ -99,12 +110,12 @@ export function figureSections(d: JsonObject): Section[] {
       ],
     ]),
     figures('Projection', [
-      ['Current run rate', `${money(o.currentRunRate)} a day (last ${str(o.runRateWindowDays)} days)`],
+      ['Current run rate', `${money(o.currentRunRate)} a day (last ${o.runRateWindowDays} days)`],
       ['Projected total', money(o.projectedTotal)],
       ['Projected attainment', pct(o.projectedAttainment, o.projectedAttainmentReason)],
       ['Forecast P10 / P50 / P90', `${money(f.p10)} / ${money(f.p50)} / ${money(f.p90)}`],
       ['Chance to hit quota', pct(f.probabilityToHitQuota, f.probabilityToHitQuotaReason)],
-      ['Forecast basis', forecastBasisLine(f.calibration as Obj | undefined)],
+      ['Forecast basis', forecastBasisLine(f.calibration)],
       ['Commission at actual', money(c.atActual, c.atActualReason)],
       ['Commission at projected', money(c.atProjected, c.atProjectedReason)],
       [
@@ -113,22 +124,22 @@ export function figureSections(d: JsonObject): Section[] {
       ],
     ]),
     figures('Pipeline', [
-      ['Open (in period)', `${money(p.open)} in ${str(p.openDeals)} deals`],
+      ['Open (in period)', `${money(p.open)} in ${p.openDeals} deals`],
       ['Weighted', money(p.weighted)],
-      ['Coverage', p.coverage == null ? na(p.coverageReason) : `${times(p.coverage)} (${str(p.coverageBand)})`],
-      ['Overdue (not pipeline)', `${money(p.overdue)} in ${str(p.overdueDeals)} deals`],
+      ['Coverage', p.coverage == null ? na(p.coverageReason) : `${times(p.coverage)} (${p.coverageBand})`],
+      ['Overdue (not pipeline)', `${money(p.overdue)} in ${p.overdueDeals} deals`],
       ['Win rate', pct(o.winRate, o.winRateReason)],
       ['Average deal size', money(o.avgDealSize, o.avgDealSizeReason)],
-      ['Sales cycle', o.salesCycleDays == null ? na(o.salesCycleDaysReason) : `${str(o.salesCycleDays)} days`],
+      ['Sales cycle', o.salesCycleDays == null ? na(o.salesCycleDaysReason) : `${o.salesCycleDays} days`],
       ['Velocity', o.velocity == null ? na(o.velocityReason) : `${money(o.velocity)} a day`],
     ]),
-    figures(`Activity (${str(a.window)})`, [
-      ['Calls / meetings', `${str(counts.call)} / ${str(counts.meeting)}`],
-      ['Emails / tasks', `${str(counts.email)} / ${str(counts.task)}`],
-      ['Activity score', a.score == null ? na(a.scoreReason) : (str(a.score) ?? '')],
+    figures(`Activity (${a.window})`, [
+      ['Calls / meetings', `${counts.call} / ${counts.meeting}`],
+      ['Emails / tasks', `${counts.email} / ${counts.task}`],
+      ['Activity score', a.score == null ? na(a.scoreReason) : a.score],
     ]),
   ];
-  const rank = obj(o.rank);
+  const rank = d.rank;
   const ranks: [string, string][] = [];
   for (const scope of ['team', 'region', 'org']) {
     const r = obj(rank[scope]);
@@ -140,7 +151,7 @@ export function figureSections(d: JsonObject): Section[] {
   }
   if (ranks.length > 0) out.push(figures('Ranking', ranks));
   // Periods before any quota say nothing a manager can use: the history shows the periods that had one.
-  const history = list(o.history).filter((h) => h.quota != null);
+  const history = (d.history ?? []).filter((h) => h.quota != null);
   if (history.length > 0)
     out.push(
       figures(
@@ -154,8 +165,8 @@ export function figureSections(d: JsonObject): Section[] {
   return out;
 }
 
-function alertsSection(d: JsonObject): Section {
-  const alerts = list((d as Obj).alerts);
+function alertsSection(d: SubjectDoc): Section {
+  const alerts = list(d.alerts);
   if (alerts.length === 0) return { heading: 'Alerts', blocks: [paragraph('none')] };
   return {
     heading: 'Alerts',
@@ -174,8 +185,8 @@ function alertsSection(d: JsonObject): Section {
 }
 
 /** The `--explain` working: each figure's formula and working, and the deals of its sums. */
-function workingSection(d: JsonObject): Section | null {
-  const explain = obj((d as Obj).explain);
+function workingSection(d: SubjectDoc): Section | null {
+  const explain = d.explain ?? {};
   if (Object.keys(explain).length === 0) return null;
   const blocks: Block[] = [];
   for (const [k, e] of Object.entries(explain)) {
@@ -216,11 +227,11 @@ function workingSection(d: JsonObject): Section | null {
  * People without a quota (managers, VPs, the integration user) have no place in a board of attainment: they are
  * named once per reason ("Not ranked (no quota): A, B") instead of a row of "n/a (no quota)" each.
  */
-export function withoutQuota(
-  rows: readonly Obj[],
-  isRanked: (row: Obj) => boolean,
-): { ranked: Obj[]; notes: string[] } {
-  const ranked: Obj[] = [];
+export function withoutQuota<T extends { attainmentReason?: Json | undefined; subject?: Json | SubjectInfo }>(
+  rows: readonly T[],
+  isRanked: (row: T) => boolean,
+): { ranked: T[]; notes: string[] } {
+  const ranked: T[] = [];
   const unranked = new Map<string, string[]>();
   for (const x of rows) {
     if (isRanked(x)) {
@@ -228,23 +239,22 @@ export function withoutQuota(
       continue;
     }
     const why = typeof x.attainmentReason === 'string' ? words(x.attainmentReason) : 'no attainment';
-    unranked.set(why, [...(unranked.get(why) ?? []), str(obj(x.subject).name) ?? '']);
+    unranked.set(why, [...(unranked.get(why) ?? []), str((x.subject as { name?: Json } | undefined)?.name) ?? '']);
   }
   return { ranked, notes: [...unranked].map(([why, names]) => `Not ranked (${why}): ${names.join(', ')}`) };
 }
 
 /** A row's name, with the day they left when a rep is listed for the deals they brought before leaving. */
-export function memberName(r: Obj): string {
-  const name = str(obj(r.subject).name) ?? '';
-  const left = str(r.leftOn);
-  return left === null ? name : `${name} (left ${left})`;
+export function memberName(r: SubjectDoc): string {
+  const name = r.subject.name;
+  return r.leftOn === undefined ? name : `${name} (left ${r.leftOn})`;
 }
 
 /** People who left during the period: what they booked while here, and the open deals that need a new owner. */
-function leaversSection(rows: readonly Obj[]): Section {
+function leaversSection(rows: readonly SubjectDoc[]): Section {
   const deals = rows.flatMap((r) =>
-    list(r.openDealsNeedingOwner).map((d) => [
-      str(obj(r.subject).name) ?? '',
+    (r.openDealsNeedingOwner ?? []).map((d) => [
+      r.subject.name,
       str(d.name) ?? '',
       money(d.amount),
       str(d.closeDate) ?? '',
@@ -282,7 +292,7 @@ function leaversSection(rows: readonly Obj[]): Section {
 }
 
 /** Teams or reps of a team, region or org report, one row each. */
-function membersSection(heading: string, rows: readonly Obj[], notes: readonly string[]): Section {
+function membersSection(heading: string, rows: readonly SubjectDoc[], notes: readonly string[]): Section {
   const blocks: Block[] = [];
   if (rows.length > 0)
     blocks.push(
@@ -299,19 +309,18 @@ function membersSection(heading: string, rows: readonly Obj[], notes: readonly s
           ['Activity score', true],
         ],
         rows.map((r) => {
-          const p = obj(r.pipeline);
-          const act = obj(r.activities);
-          const counts = obj(act.counts);
+          const p = r.pipeline;
+          const act = r.activities;
           return [
             memberName(r),
             pct(r.attainment, r.attainmentReason),
             pct(r.projectedAttainment, r.projectedAttainmentReason),
-            status(r, 'no quota'),
+            status(r.status, 'no quota'),
             money(r.remaining, r.remainingReason),
             p.coverage == null ? na(p.coverageReason) : times(p.coverage),
-            str(counts.call) ?? '',
-            str(counts.meeting) ?? '',
-            str(act.score) ?? 'n/a',
+            String(act.counts.call),
+            String(act.counts.meeting),
+            act.score ?? 'n/a',
           ];
         }),
       ),
@@ -321,7 +330,7 @@ function membersSection(heading: string, rows: readonly Obj[], notes: readonly s
   return { heading, blocks };
 }
 
-function subjectLayout(d: JsonObject): Layout {
+function subjectLayout(d: SubjectDoc): Layout {
   const working = workingSection(d);
   return {
     ...subjectHeading(d),
@@ -341,7 +350,7 @@ function leaderboardLayout(o: Obj): Layout {
       money(x.actual),
       money(x.quota, x.quotaReason),
       pct(x.projectedAttainment, x.projectedAttainmentReason),
-      status(x, na(x.statusReason)),
+      status(x.status, na(x.statusReason)),
     ];
   });
   return {
@@ -477,18 +486,18 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   if (kind === 'leaderboard') return leaderboardLayout(o);
   if (kind === 'trends') return trendsLayout(o);
   if (kind === 'alerts') return alertsLayout(o);
-  if (kind === 'rep') return subjectLayout(d);
+  if (kind === 'rep') return subjectLayout(subjectDoc(d));
   // team, region, org: the totals, then one row per team and per rep.
-  const layout = subjectLayout(obj(o.totals) as JsonObject);
+  const layout = subjectLayout(subjectDoc(o.totals));
   // The reps' alerts: a team lists them, a region or the org counts them and lists the critical ones.
   const at = layout.sections.findIndex((s) => s.heading === 'Alerts');
   const repAlerts = repAlertsSection(o);
   if (repAlerts && at >= 0) layout.sections[at] = repAlerts;
-  const teams = list(o.teams);
+  const teams = subjectDocs(o.teams);
   if (teams.length > 0) layout.sections.push(membersSection('Teams', teams, []));
-  const reps = withoutQuota(list(o.reps), (r) => r.attainment != null);
+  const reps = withoutQuota(subjectDocs(o.reps), (r) => r.attainment != null);
   layout.sections.push(membersSection('Reps', reps.ranked, reps.notes));
-  const leavers = list(o.leavers);
+  const leavers = subjectDocs(o.leavers);
   if (leavers.length > 0) layout.sections.push(leaversSection(leavers));
   return layout;
 }

@@ -9,7 +9,7 @@ import { now } from '../clock.ts';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import type { JsonObject } from '../metrics/document.ts';
+import { asJson, type JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';
@@ -99,7 +99,7 @@ export async function buildReportFrom(
         : { kind: 'org', id: ORG_ID };
   switch (req.kind) {
     case 'rep':
-      return subjectReport(ctx, findRep(model, need(req.rep, '--rep EMAIL', 'rep')));
+      return asJson(await subjectReport(ctx, findRep(model, need(req.rep, '--rep EMAIL', 'rep'))));
     case 'team':
       return teamReport(
         ctx,
@@ -133,18 +133,18 @@ export async function buildReportFrom(
 async function trendsReport(ctx: ReportContext, scope: SubjectRef): Promise<JsonObject> {
   const doc = await subjectReport({ ...ctx, explain: false }, scope);
   return {
-    scope: doc.subject ?? null,
-    period: doc.period ?? null,
+    scope: asJson(doc.subject),
+    period: asJson(doc.period),
     asOf: ctx.model.asOf,
     currency: ctx.model.settings.baseCurrency,
     periods: [
-      ...((doc.history as JsonObject[] | undefined) ?? []),
+      ...doc.history,
       {
         period: ctx.period.id,
-        quota: doc.quota ?? null,
-        actual: doc.actual ?? null,
-        attainment: doc.attainment ?? null,
-        projectedAttainment: doc.projectedAttainment ?? null,
+        quota: doc.quota,
+        actual: doc.actual,
+        attainment: doc.attainment,
+        projectedAttainment: doc.projectedAttainment,
       },
     ],
   };

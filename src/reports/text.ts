@@ -7,7 +7,16 @@
 import type { JsonObject } from '../metrics/document.ts';
 import { layoutText } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, str, times } from './format.ts';
-import { figureSections, memberName, reportLayout, subjectHeading, withoutQuota } from './layout.ts';
+import {
+  figureSections,
+  memberName,
+  reportLayout,
+  type SubjectDoc,
+  subjectDoc,
+  subjectDocs,
+  subjectHeading,
+  withoutQuota,
+} from './layout.ts';
 
 export { money, pct };
 
@@ -16,8 +25,8 @@ function row(label: string, value: string): string {
 }
 
 /** The sections of one subject's document. */
-export function subjectText(d: JsonObject, heading = true, alertLines?: readonly string[]): string[] {
-  const o = d as Obj;
+export function subjectText(d: SubjectDoc, heading = true, alertLines?: readonly string[]): string[] {
+  const o = d;
   const lines: string[] = [];
   if (heading) {
     const { title, context } = subjectHeading(d);
@@ -29,7 +38,7 @@ export function subjectText(d: JsonObject, heading = true, alertLines?: readonly
     for (const block of section.blocks)
       if (block.type === 'figures') for (const [label, value] of block.rows) lines.push(row(label, value));
   }
-  const alerts = Array.isArray(o.alerts) ? o.alerts : [];
+  const alerts = o.alerts ?? [];
   lines.push('', 'ALERTS');
   if (alertLines) lines.push(...alertLines);
   else if (alerts.length === 0) lines.push('  none');
@@ -37,7 +46,7 @@ export function subjectText(d: JsonObject, heading = true, alertLines?: readonly
     const x = obj(al);
     lines.push(`  [${str(x.severity)}] ${str(x.rule)}: ${str(x.message)}`);
   }
-  const explain = obj(o.explain);
+  const explain = o.explain ?? {};
   if (Object.keys(explain).length > 0) {
     lines.push('', 'WORKING');
     for (const [k, e] of Object.entries(explain)) {
@@ -58,17 +67,17 @@ export function subjectText(d: JsonObject, heading = true, alertLines?: readonly
   return lines;
 }
 
-function repLine(r: Obj): string {
-  const p = obj(r.pipeline);
-  const counts = obj(obj(r.activities).counts);
+function repLine(r: SubjectDoc): string {
+  const p = r.pipeline;
+  const counts = r.activities.counts;
   return [
     `  ${memberName(r).padEnd(22)}`,
     `${pct(r.attainment, r.attainmentReason).padStart(9)} actual`,
     `${pct(r.projectedAttainment, r.projectedAttainmentReason).padStart(9)} projected`,
-    `${(str(r.status)?.replace(/_/g, ' ') ?? 'no quota').padEnd(15)}`,
+    `${(r.status?.replace(/_/g, ' ') ?? 'no quota').padEnd(15)}`,
     `needs ${money(r.remaining, r.remainingReason)}`,
     `coverage ${p.coverage == null ? na(p.coverageReason) : times(p.coverage)}`,
-    `calls ${str(counts.call)}, meetings ${str(counts.meeting)}, score ${str(obj(r.activities).score) ?? 'n/a'}`,
+    `calls ${counts.call}, meetings ${counts.meeting}, score ${r.activities.score ?? 'n/a'}`,
   ].join('  ');
 }
 
@@ -93,7 +102,7 @@ function repAlertLines(o: Obj): string[] | undefined {
 export function reportText(kind: string, d: JsonObject): string {
   const o = d as Obj;
   if (kind === 'forecast' || kind === 'forecast-backtest') return layoutText(reportLayout(kind, d));
-  if (kind === 'rep') return subjectText(d).join('\n');
+  if (kind === 'rep') return subjectText(subjectDoc(d)).join('\n');
   if (kind === 'leaderboard') {
     const scope = obj(o.scope);
     const lines = [
@@ -136,24 +145,23 @@ export function reportText(kind: string, d: JsonObject): string {
     return lines.join('\n');
   }
   // team, region, org: totals (with the reps' alerts), then teams and reps.
-  const totals = obj(o.totals) as JsonObject;
-  const lines = subjectText(totals, true, repAlertLines(o));
-  const teams = Array.isArray(o.teams) ? o.teams : [];
+  const lines = subjectText(subjectDoc(o.totals), true, repAlertLines(o));
+  const teams = subjectDocs(o.teams);
   if (teams.length > 0) {
     lines.push('', 'TEAMS');
-    for (const t of teams) lines.push(repLine(obj(t)));
+    for (const t of teams) lines.push(repLine(t));
   }
-  const reps = withoutQuota(list(o.reps), (r) => r.attainment != null);
+  const reps = withoutQuota(subjectDocs(o.reps), (r) => r.attainment != null);
   lines.push('', 'REPS');
   for (const r of reps.ranked) lines.push(repLine(r));
   if (reps.ranked.length > 0 && reps.notes.length > 0) lines.push('');
   for (const n of reps.notes) lines.push(`  ${n}`);
-  const leavers = list(o.leavers);
+  const leavers = subjectDocs(o.leavers);
   if (leavers.length > 0) {
     lines.push('', 'LEFT DURING THE PERIOD');
     for (const r of leavers) {
       lines.push(`  ${memberName(r).padEnd(34)}  actual ${money(r.actual)}  of quota ${money(r.quota, r.quotaReason)}`);
-      for (const d of list(r.openDealsNeedingOwner))
+      for (const d of r.openDealsNeedingOwner ?? [])
         lines.push(
           `    needs a new owner: ${str(d.name)} ${money(d.amount)} closing ${str(d.closeDate)} (${str(d.stage)})`,
         );

@@ -7,6 +7,7 @@ import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { FieldLayout, WriteTarget } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
+import { type FiguresDocument, parseFiguresDocument } from '../metrics/document.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import { Dec } from '../util/money.ts';
 import { metricFieldValues, type RepMetricValues } from './fields.ts';
@@ -20,19 +21,14 @@ export function repSubjectId(personId: number | null, connectionId: string, exte
   return personId === null ? `${connectionId}:${externalId}` : `person:${personId}`;
 }
 
-function str(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-/** The write-back metrics out of a snapshot document (the `report rep` JSON shape). */
-export function valuesFromSnapshot(metrics: Record<string, unknown>, rank: number | null): RepMetricValues {
-  const pipeline = (metrics.pipeline ?? {}) as Record<string, unknown>;
+/** The write-back metrics out of a snapshot's figures. */
+export function valuesFromSnapshot(metrics: FiguresDocument, rank: number | null): RepMetricValues {
   return {
-    attainment: str(metrics.attainment),
-    pace: str(metrics.paceIndex),
-    projectedAttainment: str(metrics.projectedAttainment),
-    status: str(metrics.status),
-    coverage: str(pipeline.coverage),
+    attainment: metrics.attainment,
+    pace: metrics.paceIndex,
+    projectedAttainment: metrics.projectedAttainment,
+    status: metrics.status,
+    coverage: metrics.pipeline.coverage,
     rank,
   };
 }
@@ -57,7 +53,9 @@ export async function desiredFromSnapshots(
     .where('subject_kind', '=', 'rep')
     .where('period_id', '=', opts.period.id)
     .execute();
-  const bySubject = new Map(snapshots.map((s) => [s.subject_id, s.metrics as Record<string, unknown>]));
+  const bySubject = new Map(
+    snapshots.map((s) => [s.subject_id, parseFiguresDocument(s.metrics, `rep ${s.subject_id} in ${opts.period.id}`)]),
+  );
   // Ranked among the people still here: someone who left is never ranked (nor written back).
   const active = await db
     .selectFrom('reps')
@@ -71,7 +69,7 @@ export async function desiredFromSnapshots(
       snapshots
         .filter((s) => activeIds.has(s.subject_id))
         .map((s) => {
-          const a = str((s.metrics as Record<string, unknown>).attainment);
+          const a = bySubject.get(s.subject_id)?.attainment ?? null;
           return { id: s.subject_id, value: a === null ? null : new Dec(a) };
         }),
     ).map((r) => [r.id, r.rank]),

@@ -16,6 +16,7 @@ import { unitsByField } from '../../src/writeback/fields.ts';
 import { revertRun } from '../../src/writeback/push.ts';
 import { runWriteback, type WritebackContext } from '../../src/writeback/run.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { sampleFigures } from '../helpers/figures.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 
 const N = 401;
@@ -28,14 +29,19 @@ const userIds: string[] = [];
 let periodId: string;
 
 /** A rep's metrics: attainment i/400 so every rep differs and ranks are distinct (highest i ranks first). */
+/** A whole stored document (write-back reads it through its type) with these figures; no quota, as before. */
 function metricsFor(i: number, over: Record<string, unknown> = {}) {
   const attainment = (i / 400).toFixed(4);
+  const doc = sampleFigures();
   return {
+    ...doc,
+    quota: null,
+    quotaReason: 'no_quota',
     attainment,
     paceIndex: ((i + 5) / 400).toFixed(4),
     projectedAttainment: ((i + 20) / 400).toFixed(4),
     status: i < 280 ? 'major_gap' : 'on_track',
-    pipeline: { coverage: (i / 100).toFixed(4) },
+    pipeline: { ...doc.pipeline, coverage: (i / 100).toFixed(4) },
     ...over,
   };
 }

@@ -128,6 +128,21 @@ describe('GET /api/v1/reports/<kind>', () => {
     await sql`update metric_snapshots set computed_at = computed_at + interval '1 second'`.execute(t.db);
     expect(await (await api(path)).text()).toBe(first);
     expect(reader.stats.builds).toBe(builds + 1);
+    expect(await (await api(path)).text()).toBe(first);
+    expect(reader.stats.builds).toBe(builds + 1);
+    // An open alert changed, even with its timestamps untouched: built again.
+    const open = await sql<{
+      n: number;
+    }>`update alerts set message = message where status <> 'resolved' returning 1 as n`.execute(t.db);
+    expect(open.rows.length).toBeGreaterThan(0);
+    await api(path);
+    expect(reader.stats.builds).toBe(builds + 2);
+    // A membership changed (a day earlier start): built again.
+    await sql`update memberships set valid_from = valid_from - 1 where id = (select min(id) from memberships)`.execute(
+      t.db,
+    );
+    await api(path);
+    expect(reader.stats.builds).toBe(builds + 3);
   });
 });
 

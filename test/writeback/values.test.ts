@@ -9,6 +9,7 @@ import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
 import { toJsonb } from '../../src/db/schema.ts';
 import { desiredFromSnapshots } from '../../src/writeback/values.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { sampleFigures } from '../helpers/figures.ts';
 
 let t: TestDatabase;
 const period = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 }).periodById('FY2026-Q4');
@@ -33,13 +34,20 @@ beforeAll(async () => {
     subject_id: `sf:${id}`,
     period_id: period.id,
     as_of: '2026-11-26',
+    // A whole stored document (write-back reads it through its type) with these figures.
     metrics: toJsonb({
+      ...sampleFigures(),
       quota,
+      ...(quota === null ? { quotaReason: 'no_quota' } : {}),
       attainment: quota === null ? null : '0.5000',
+      ...(quota === null ? { attainmentReason: 'no_quota' } : {}),
       paceIndex: null,
+      paceIndexReason: 'no_quota',
       projectedAttainment: null,
+      projectedAttainmentReason: 'no_quota',
       status: null,
-      pipeline: { coverage: null },
+      statusReason: 'no_quota',
+      pipeline: { ...sampleFigures().pipeline, coverage: null, coverageReason: 'no_quota' },
     }),
     value_hash: id,
     config_hash: 'c',

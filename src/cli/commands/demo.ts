@@ -18,6 +18,7 @@ import type { Database } from '../../db/schema.ts';
 import { SECRET_KEY_ENV } from '../../db/secrets.ts';
 import { AppError } from '../../errors.ts';
 import type { JsonObject } from '../../metrics/document.ts';
+import type { SubjectDoc } from '../../reports/layout.ts';
 import { createLogger, type Logger } from '../../util/log.ts';
 import type { CommandContext } from '../program.ts';
 import { sandboxConnection, sandboxProfileKeys } from './sandbox.ts';
@@ -112,6 +113,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
   const { buildReport } = await import('../../reports/report.ts');
   const { reportText } = await import('../../reports/text.ts');
+  const { subjectDocs } = await import('../../reports/layout.ts');
   const { today } = await import('../../util/date.ts');
 
   const closers: Array<() => Promise<void>> = [];
@@ -232,15 +234,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const asOf = today(config.calendar.timezone);
     const engine = new MetricsEngine({ db, config, logger: o.log });
     const org = await buildReport(db, engine, { kind: 'org', asOf });
-    const teamNames = ((org.teams ?? []) as JsonObject[])
-      .map((t) => (t.subject as JsonObject | undefined)?.name)
-      .filter((n): n is string => typeof n === 'string')
+    const teamNames = subjectDocs(org.teams)
+      .map((t) => t.subject.name)
       .sort();
     // One team's dashboard, as a manager would open it: the team with the most reps who carry a quota.
     let shown: { name: string; doc: JsonObject; carrying: number } | undefined;
     for (const name of teamNames) {
       const doc = await buildReport(db, engine, { kind: 'team', team: name, asOf });
-      const carrying = ((doc.reps ?? []) as JsonObject[]).filter((r) => quotaCarrying(r)).length;
+      const carrying = subjectDocs(doc.reps).filter((r) => quotaCarrying(r)).length;
       if (carrying > (shown?.carrying ?? 0)) shown = { name, doc, carrying };
     }
     const teams = new Map<string, JsonObject>();
@@ -272,9 +273,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 }
 
 /** A rep line of a report carries a quota when it has one above zero for the period. */
-function quotaCarrying(rep: JsonObject): boolean {
-  const quota = rep.quota;
-  return typeof quota === 'string' && Number(quota) > 0;
+function quotaCarrying(rep: SubjectDoc): boolean {
+  return rep.quota !== null && Number(rep.quota) > 0;
 }
 
 export async function run(ctx: CommandContext): Promise<number> {

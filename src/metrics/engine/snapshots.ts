@@ -7,21 +7,22 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { contentHash, stableStringify } from '../../util/hash.ts';
-import type { JsonObject } from '../document.ts';
+import type { FiguresDocument } from '../document.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
 
 export interface SnapshotWrite {
   subject: SubjectRef;
   periodId: string;
-  doc: JsonObject;
+  doc: FiguresDocument;
 }
 
 /** Top-level fields whose values differ (nested objects compared whole, by their stable JSON). */
-export function changedFields(before: Record<string, unknown> | null, after: Record<string, unknown>): string[] {
-  const keys = new Set([...Object.keys(after), ...Object.keys(before ?? {})]);
+export function changedFields(before: Record<string, unknown> | null, after: object): string[] {
+  const now = after as Record<string, unknown>;
+  const keys = new Set([...Object.keys(now), ...Object.keys(before ?? {})]);
   const out: string[] = [];
   for (const k of keys)
-    if (before === null || stableStringify(before[k] ?? null) !== stableStringify(after[k] ?? null)) out.push(k);
+    if (before === null || stableStringify(before[k] ?? null) !== stableStringify(now[k] ?? null)) out.push(k);
   return out.sort();
 }
 

@@ -2,6 +2,7 @@
  * The engine's own vocabulary: subjects, dirty keys and the change feed it hands to write-back and alerts.
  */
 import type { PlainDate } from '../../util/date.ts';
+import type { FiguresDocument } from '../document.ts';
 
 export type SubjectKind = 'rep' | 'team' | 'region' | 'org';
 
@@ -22,8 +23,8 @@ export interface MetricChange {
   /** Top-level metric fields whose value differs from the stored snapshot (all fields for a new snapshot). */
   changedFields: string[];
   /** The new snapshot document (the `report` JSON shape without rank, history and alerts). */
-  metrics: Record<string, unknown>;
-  /** The previous document, or null when the subject-period had no snapshot. */
+  metrics: FiguresDocument;
+  /** The previous document as stored (unparsed: only compared), or null when the subject-period had no snapshot. */
   previous: Record<string, unknown> | null;
 }
 

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { storeSnapshots } from '../../../src/metrics/engine/snapshots.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { sampleFigures } from '../../helpers/figures.ts';
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -16,7 +17,7 @@ it('stores 2,500 snapshots with their history rows and reports each change once'
   const writes = Array.from({ length: 2500 }, (_, i) => ({
     subject: { kind: 'rep' as const, id: `person:${i + 1}` },
     periodId: 'FY2026-Q4',
-    doc: { actual: `${i}.00` },
+    doc: sampleFigures(`${i}.00`),
   }));
   const first = await storeSnapshots(t.db, writes, '2026-11-26', 'c1');
   expect(first.changes).toHaveLength(2500);
@@ -35,7 +36,7 @@ it('stores 2,500 snapshots with their history rows and reports each change once'
   expect(again.changes).toEqual([]);
   const moved = await storeSnapshots(
     t.db,
-    writes.map((w, i) => (i === 1700 ? { ...w, doc: { actual: '1.00' } } : w)),
+    writes.map((w, i) => (i === 1700 ? { ...w, doc: sampleFigures('1.00') } : w)),
     '2026-11-26',
     'c1',
   );

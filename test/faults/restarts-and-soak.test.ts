@@ -229,6 +229,10 @@ describe.skipIf(!heavy)('start SIGKILLed mid write-back', () => {
     await new Promise((r) => setTimeout(r, 1000));
     await start.crash();
     const killedAt = stamp();
+    // The CRM applies the hung write 8 s after it arrived: the process died after the CRM took the values and before
+    // the ledger booked them, the crash window this scenario is about. (Restarting sooner lets the new run's write
+    // land first and the dead one's older values after it, which the ledger cannot see: a known limit, reported.)
+    await new Promise((r) => setTimeout(r, 9000));
     const runsAtKill = await t.db.selectFrom('writeback_runs').select(['id', 'status']).execute();
     console.log(`FAULT write-back runs at the kill: ${JSON.stringify(runsAtKill)}`);
 

@@ -1,10 +1,15 @@
 /**
  * A Redis server of the test's own, on a free port and without persistence, for tests that stop or restart Redis
  * (the shared one must never be touched). `kill()` is a crash (SIGKILL); `restart()` brings it back on the same
- * port, empty, as a Redis without persistence comes back in production.
+ * port, empty, as a Redis without persistence comes back in production. With `{ persist: true }` it keeps an
+ * append-only file fsynced on every write in a folder of its own, so `restart()` brings it back with its data, as a
+ * Redis with AOF persistence does after a crash.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 export interface OwnRedis {
@@ -49,11 +54,15 @@ async function waitReady(port: number): Promise<void> {
   throw new Error(`redis-server on port ${port} did not answer`);
 }
 
-export async function startOwnRedis(): Promise<OwnRedis> {
+export async function startOwnRedis(options: { persist?: boolean } = {}): Promise<OwnRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
+  const dir = options.persist ? mkdtempSync(join(tmpdir(), 'qt-redis-')) : undefined;
+  const persistence = dir
+    ? ['--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--save', '', '--appendonly', 'no'];
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence], {
       stdio: 'ignore',
     });
     await waitReady(port);
@@ -75,6 +84,9 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       await kill();
       await launch();
     },
-    stop: kill,
+    stop: async () => {
+      await kill();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -4,11 +4,11 @@
  * value actually changes are written, and each of them marks its rep-periods dirty, so the metrics follow a
  * derived change the way they follow a synced one.
  */
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Derivation } from '../connectors/types.ts';
+import type { Database } from '../db/schema.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: shares apply-page's run-time-table handle
-type AnyDb = import('kysely').Kysely<any>;
+type Db = Kysely<Database>;
 
 /** What a page touched, as far as derivations care. */
 export interface DerivationInput {
@@ -29,7 +29,7 @@ export interface DerivedDirty {
 
 /** Runs the stream's derivations for what its page touched; returns the rep-days to mark dirty. */
 export async function runDerivations(
-  trx: AnyDb,
+  trx: Db,
   derives: readonly Derivation[],
   input: DerivationInput,
 ): Promise<DerivedDirty[]> {
@@ -46,7 +46,7 @@ export async function runDerivations(
  * deals.product_line from the deal's largest live line item. A deals page recomputes its own deals (a fresh row
  * starts null); a line-items page recomputes the deals its items belong to.
  */
-async function deriveProductLine(trx: AnyDb, input: DerivationInput): Promise<DerivedDirty[]> {
+async function deriveProductLine(trx: Db, input: DerivationInput): Promise<DerivedDirty[]> {
   const ids = [...input.touchedIds];
   const dealIds =
     input.table === 'deals'
@@ -77,7 +77,7 @@ async function deriveProductLine(trx: AnyDb, input: DerivationInput): Promise<De
  * every rep of the connection, since its first quota (or the removal of its last) changes everyone's answer.
  * A flip marks the rep's quota quarters and the current quarter dirty.
  */
-async function deriveQuotaCarrying(trx: AnyDb, input: DerivationInput): Promise<DerivedDirty[]> {
+async function deriveQuotaCarrying(trx: Db, input: DerivationInput): Promise<DerivedDirty[]> {
   const c = input.connectionId;
   const only = input.table === 'reps' ? sql`AND r.external_id = ANY(${[...input.touchedIds]}::text[])` : sql``;
   const { rows } = await sql<{ owner: string; days: string[] | null }>`

@@ -451,6 +451,11 @@ export const salesforceConnectionSchema = z.strictObject({
     z.string().regex(API_VERSION_RE, { message: 'expected a Salesforce API version like "62.0"' }).default('62.0'),
   ),
   auth: salesforceAuthSchema,
+  /**
+   * Initial and `--full` reads of an object with more rows than this (by the Record Count API) go through a Bulk API
+   * 2.0 query job instead of REST pages; incremental reads always use REST.
+   */
+  bulkThreshold: num(z.int().min(0).default(100_000)),
 });
 
 export const hubspotConnectionSchema = z.strictObject({

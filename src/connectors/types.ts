@@ -251,6 +251,12 @@ export interface Page<T extends WarehouseTable = WarehouseTable> {
    * not listed are flagged deleted (the fallback when the delete feed cannot cover the gap).
    */
   sweepSeenIds?: string[];
+  /**
+   * A full-scan sweep spread over pages, for streams too large for one id list: `begin` forgets what an earlier,
+   * unfinished sweep of the stream saw; each page's `seenIds` are remembered (in the warehouse, with the page); on
+   * `end`, rows of this connection and stream not seen since `begin` are flagged deleted.
+   */
+  sweep?: { begin?: boolean; seenIds: string[]; end?: boolean };
   /** The cursor to store with this page's rows (opaque to the sync engine). */
   cursor: StreamCursor;
   /** CRM API calls spent producing this page. */

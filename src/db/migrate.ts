@@ -17,6 +17,7 @@ import * as m08 from './migrations/2026-12-07_12_sync_run_abandoned.ts';
 import * as m09 from './migrations/2026-12-08_19_web_sessions.ts';
 import * as m10 from './migrations/2026-12-08_20_refresh_token_rotation.ts';
 import * as m11 from './migrations/2026-12-09_17_forecast_calibrations.ts';
+import * as m12 from './migrations/2026-12-10_21_sync_sweep_seen.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -31,6 +32,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-08_19_web_sessions': m09,
   '2026-12-08_20_refresh_token_rotation': m10,
   '2026-12-09_17_forecast_calibrations': m11,
+  '2026-12-10_21_sync_sweep_seen': m12,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -78,6 +78,13 @@ export interface CrmCredentialsTable {
   updated_at: TimestampDefault;
 }
 
+/** Ids a paged full-scan sweep has seen (src/sync/apply-page.ts). */
+export interface SyncSweepSeenTable {
+  connection_id: string;
+  stream: string;
+  external_id: string;
+}
+
 export interface SyncCursorsTable {
   connection_id: string;
   stream: string;
@@ -492,6 +499,7 @@ export interface Database {
   connections: ConnectionsTable;
   crm_credentials: CrmCredentialsTable;
   sync_cursors: SyncCursorsTable;
+  sync_sweep_seen: SyncSweepSeenTable;
   sync_runs: SyncRunsTable;
   crm_api_usage: CrmApiUsageTable;
   quarantine: QuarantineTable;
@@ -561,6 +569,7 @@ export const TABLE_NAMES = [
   'api_tokens',
   'web_sessions',
   'forecast_calibrations',
+  'sync_sweep_seen',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

@@ -54,11 +54,33 @@ export function writebackConnections(config: Config): string[] {
   return config.connections.filter((c) => c.enabled && writesTo(c) && c.writeback.enabled).map((c) => c.id);
 }
 
-async function followUps(result: RecomputeResult, config: Config, enqueue: Enqueue): Promise<void> {
+/**
+ * Whether an alert task was claimed but its CRM call never answered (the process died in between: no task id, no
+ * error). Delivery sends such rows again, but only a delivery that runs does, and none ran after a restart unless
+ * an alert changed: the SIGKILL-mid-write-back fault scenario found two tasks waiting for good.
+ */
+export async function tasksInFlight(db: Kysely<Database>): Promise<boolean> {
+  const row = await db
+    .selectFrom('alert_tasks')
+    .select('alert_id')
+    .where('crm_task_id', 'is', null)
+    .where('closed_at', 'is', null)
+    .where('last_error', 'is', null)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+async function followUps(
+  db: Kysely<Database>,
+  result: RecomputeResult,
+  config: Config,
+  enqueue: Enqueue,
+): Promise<void> {
   if (result.changes.some((c) => c.subject.kind === 'rep')) {
     for (const id of writebackConnections(config)) await enqueue('writeback', { v: 1, connectionId: id });
   }
-  if (result.alertEvents.length > 0) await enqueue('deliver-alerts', { v: 1 });
+  if (result.alertEvents.length > 0 || (await tasksInFlight(db))) await enqueue('deliver-alerts', { v: 1 });
 }
 
 export function createPipeline(ctx: PipelineContext): Pipeline {
@@ -152,7 +174,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       // The org model first (teams, memberships), then a full recompute on a config change or a new day, else
       // the dirty rep-periods.
       const step = await runMetricsStep(engine, asOf, config.org.file, { badPlanningFile: 'keep-last-good' });
-      await followUps(step, config, job.enqueue);
+      await followUps(db, step, config, job.enqueue);
       let recomputed = step.recomputed.length;
       let changed = step.changes.length;
       // Drain: marks made while we worked are claimed now rather than waiting for another job.
@@ -161,7 +183,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
         if (r.claimed === 0) break;
         recomputed += r.recomputed.length;
         changed += r.changes.length;
-        await followUps(r, config, job.enqueue);
+        await followUps(db, r, config, job.enqueue);
       }
       return { mode: step.mode, why: step.why, recomputed, changed };
     },
@@ -172,7 +194,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
         badPlanningFile: 'keep-last-good',
       });
       if ((r as { mode?: string }).mode !== 'full') r = await engine.recomputeAll(asOf);
-      await followUps(r, config, job.enqueue);
+      await followUps(db, r, config, job.enqueue);
       // The as-of date moved: every rep's pacing figures did too, so write-back runs even without a change.
       for (const id of writebackConnections(config)) await job.enqueue('writeback', { v: 1, connectionId: id });
       return { recomputed: r.recomputed.length, changed: r.changes.length };

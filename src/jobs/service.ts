@@ -9,7 +9,7 @@ import { sweepAbandonedRuns } from '../sync/abandoned.ts';
 import { rotationNeedsKeyMessage, rotationWithoutKey } from '../sync/connectors.ts';
 import type { Logger } from '../util/log.ts';
 import { createQueueBackend } from './backend.ts';
-import { createPipeline, type Pipeline, type PipelineContext } from './pipeline.ts';
+import { createPipeline, type Pipeline, type PipelineContext, tasksInFlight } from './pipeline.ts';
 import { JobRuntime } from './runtime.ts';
 import {
   keepSchedulers,
@@ -89,6 +89,8 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     });
   }
   runtime.startWorkers({ concurrency: o.concurrency ?? 4 });
+  // Alert tasks a killed process claimed but never heard back about go out again now, not at the next alert change.
+  if (await tasksInFlight(o.db.db)) await runtime.enqueue('deliver-alerts', { v: 1 });
   o.log.info({ backend: backend.kind, schedulers: schedulers.length }, 'job workers started');
   const startedAt = new Date(); // wall-clock: compared with sync_runs.finished_at, an audit stamp in wall time
   return {

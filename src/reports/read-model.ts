@@ -3,8 +3,9 @@
  * (`buildReport`), kept while the stored snapshots say nothing moved.
  *
  * A request names a kind, its options and an as-of date. Its document is kept under a freshness stamp read in one
- * statement: the rows of `metric_snapshots` (the engine writes a snapshot whenever a figure moves), the newest sync
- * run, the open alerts and the people tables' fingerprint. While the stamp is unchanged, a repeated
+ * statement: the rows of `metric_snapshots` (the engine writes a snapshot whenever a figure moves), the pending
+ * dirty keys (a synced change that has not reached the snapshots yet), `config_state`, the open alerts and the
+ * people tables' fingerprint. While the stamp is unchanged, a repeated
  * request is answered from memory (the current period no longer reloads the warehouse per request); once it moves,
  * the next request builds again, loading the warehouse once for all kinds of that date and period. A past date is
  * built the same way as the CLI builds it, so the API's JSON is the CLI's JSON byte for byte.
@@ -89,13 +90,18 @@ export class ReportReader {
 
   /** What, if it moved, means a kept document may be out of date. One round trip. */
   async stamp(): Promise<string> {
+    // Not the sync runs: a sync that changed nothing (most of them, every few minutes) would throw away a document
+    // that took a minute to build at 5,000 reps. A change that moves a figure marks its rep-periods in dirty_keys in
+    // the transaction that writes it (src/dirty/queue.ts), and a recompute releases them as it writes snapshots;
+    // rates and loaded files raise flags and hashes in config_state.
     // Snapshots and open alerts by row count and the sum of their rows' xmin: every insert, update or delete writes
     // a row version under a new transaction id, so the pair moves with any change, including one committed after a
     // later-begun transaction's (which a newest-timestamp probe misses); and it formats and sorts nothing (a digest
     // of 16,784 open alerts' text took 94 ms, this 15). A freeze or xid wraparound only moves it spuriously.
     const r = await sql<{ s: string }>`select concat_ws('|',
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from metric_snapshots),
-        (select concat_ws(',', max(id), max(finished_at)) from sync_runs),
+        (select concat_ws(',', count(*), sum(xmin::text::bigint)) from dirty_keys),
+        (select concat_ws(',', count(*), sum(xmin::text::bigint)) from config_state),
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from alerts where status <> 'resolved'),
         ${PEOPLE_FINGERPRINT}) as s`.execute(this.db);
     return (r.rows[0] as { s: string }).s;

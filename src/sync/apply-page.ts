@@ -12,7 +12,7 @@ import type { NormalizedRecord, Page, StreamSpec } from '../connectors/types.ts'
 import type { Database } from '../db/schema.ts';
 import { toJsonb } from '../db/schema.ts';
 import { type Change, type PeriodLookup, recordChanges } from './change-feed.ts';
-import { runDerivations } from './derive.ts';
+import { lockDerivations, runDerivations } from './derive.ts';
 import { quarantine, resolveQuarantined } from './quarantine.ts';
 import { type SanityRules, screenPage } from './sanity.ts';
 import { changeOf, rowHash, type TableContext, tableStrategy } from './tables.ts';
@@ -52,6 +52,8 @@ export async function applyPage(
     stream: ctx.stream,
     today: ctx.today ?? now().toISOString().slice(0, 10),
   };
+  // Pages feeding the same derived column commit one at a time (see lockDerivations).
+  await lockDerivations(trx, ctx.connectionId, ctx.stream.derives ?? []);
   // Records outside the sanity bounds, or naming an owner or currency nobody knows, join the page's quarantine.
   const page = await screenPage(trx, ctx, unscreened);
   const counts: PageCounts = { read: unscreened.records.length, changed: 0, deleted: 0, quarantined: 0 };

@@ -27,6 +27,20 @@ export interface DerivedDirty {
   day: string;
 }
 
+/**
+ * Takes, for the rest of the page's transaction, one lock per derivation of the connection that the stream feeds.
+ * Call it first in the transaction. Two streams feed each derivation (deals and line items; users and quotas), and
+ * `start` and workers commit their pages concurrently: without the lock each page's derivation, under READ
+ * COMMITTED, missed the other's uncommitted rows, and both left the derived column stale for good (the
+ * SIGKILL-mid-write-back fault scenario found deals without their product line). Taken before any row is written,
+ * so a waiting page holds no row lock another one needs.
+ */
+export async function lockDerivations(trx: Db, connectionId: string, derives: readonly Derivation[]): Promise<void> {
+  for (const d of [...new Set(derives)].sort()) {
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`derive:${connectionId}:${d}`}, 0))`.execute(trx);
+  }
+}
+
 /** Runs the stream's derivations for what its page touched; returns the rep-days to mark dirty. */
 export async function runDerivations(
   trx: Db,

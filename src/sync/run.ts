@@ -132,8 +132,29 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.now ? { now: opts.now } : {}),
     });
-    for await (const page of pages) {
-      const counts = await db.transaction().execute((trx) => applyPage(trx, ctx, page, page.cursor));
+    // One page read ahead: the connector fetches and normalizes page n+1 while page n's transaction commits
+    // (the CRM, this process and PostgreSQL each busy at once, not in turn). Only committed pages' cursors are
+    // stored, so a page read ahead and never applied is read again by the next run.
+    const it = pages[Symbol.asyncIterator]();
+    let ahead = it.next();
+    for (;;) {
+      const next = await ahead;
+      if (next.done) break;
+      const page = next.value;
+      ahead = it.next();
+      // Its failure surfaces when it is awaited (after this page commits); not an unhandled rejection meanwhile.
+      ahead.catch(() => undefined);
+      let counts: Awaited<ReturnType<typeof applyPage>>;
+      try {
+        // A stop asked for while this page was read ahead applies before it, as it would before a fetch.
+        opts.signal?.throwIfAborted();
+        counts = await db.transaction().execute((trx) => applyPage(trx, ctx, page, page.cursor));
+      } catch (e) {
+        // Let the read ahead settle, then close the connector's generator (its finally blocks run).
+        await ahead.catch(() => undefined);
+        await it.return?.(undefined);
+        throw e;
+      }
       progress.pages++;
       progress.read += counts.read;
       progress.changed += counts.changed;

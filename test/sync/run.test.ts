@@ -241,6 +241,25 @@ describe('runSync', () => {
     await dirty();
   });
 
+  it('a sweep in pages stages its ids with each page; a killed one is begun again, and its end flags the unseen', async () => {
+    const sync = (script: Array<Partial<Page> | Error>) =>
+      runSync({ db: t.db, connector: scripted(ORG, script), connectionId: 'sf', stream: 'opportunities', calendar });
+    const staged = async () => (await t.db.selectFrom('sync_sweep_seen').select('external_id').execute()).length;
+    const killed = await sync([{ sweep: { begin: true, seenIds: ['006Q'] } }, new Error('killed')]);
+    expect(killed.status).toBe('failed');
+    expect(await staged()).toBe(1);
+    // Started over: what the killed sweep saw is forgotten, so 006Q, unseen this time, is flagged at the end.
+    const again = await sync([
+      { sweep: { begin: true, seenIds: ['006X'] } },
+      { sweep: { seenIds: ['006Y'] } },
+      { sweep: { seenIds: [], end: true } },
+    ]);
+    expect(again).toMatchObject({ status: 'succeeded', deleted: 1 });
+    expect(await t.db.selectFrom('deals').select('external_id').where('is_deleted', '=', false).execute()).toEqual([]);
+    expect(await staged()).toBe(0);
+    expect((await dirty()).length).toBeGreaterThan(0);
+  });
+
   it('refuses credentials that reach a different org', async () => {
     const err = await runSync({
       db: t.db,

@@ -131,18 +131,29 @@ describe('GET /api/v1/reports/<kind>', () => {
     expect(await (await api(path)).text()).toBe(first);
     expect(reader.stats.builds).toBe(builds + 1);
     // An open alert changed, even with its timestamps untouched: built again.
-    const open = await sql<{
-      n: number;
-    }>`update alerts set message = message where status <> 'resolved' returning 1 as n`.execute(t.db);
+    const open = await sql`update alerts set message = message where status <> 'resolved' returning 1 as n`.execute(
+      t.db,
+    );
     expect(open.rows.length).toBeGreaterThan(0);
     await api(path);
     expect(reader.stats.builds).toBe(builds + 2);
+    // A sync run that changed nothing: kept.
+    await sql`insert into sync_runs (connection_id, stream, trigger, status, finished_at)
+      values ('sf', 'opportunities', 'schedule', 'succeeded', now())`.execute(t.db);
+    await api(path);
+    expect(reader.stats.builds).toBe(builds + 2);
+    // A synced change marked its rep-period dirty, not yet recomputed: built again.
+    await sql`insert into dirty_keys (subject_kind, subject_key, period_id, reason)
+      values ('rep', 'sf:005000000000001', 'FY2026-Q2', 'changed')`.execute(t.db);
+    await api(path);
+    expect(reader.stats.builds).toBe(builds + 3);
+    await sql`delete from dirty_keys`.execute(t.db);
     // A membership changed (a day earlier start): built again.
     await sql`update memberships set valid_from = valid_from - 1 where id = (select min(id) from memberships)`.execute(
       t.db,
     );
     await api(path);
-    expect(reader.stats.builds).toBe(builds + 3);
+    expect(reader.stats.builds).toBe(builds + 4);
   });
 });
 

@@ -29,6 +29,8 @@ export interface BulkPage {
   /** The job was started again (the saved one was gone or failed): rows read before come again. */
   restarted: boolean;
   jobId: string;
+  /** When the job was created by the CRM's clock; set on the first page of a job this read created. */
+  jobCreatedDate?: string;
 }
 
 export interface BulkQueryOptions {
@@ -55,6 +57,7 @@ export interface BulkQueryOptions {
 
 interface JobInfo {
   id: string;
+  createdDate?: string;
   state: 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted' | string;
   errorMessage?: string;
   numberRecordsProcessed?: number;
@@ -68,11 +71,14 @@ export async function* bulkQuery(o: BulkQueryOptions): AsyncGenerator<BulkPage> 
   let restarted = false;
   let position: BulkPosition | null = o.resume ?? null;
 
+  // Creation stamps of the jobs this read created, handed out with each job's first page.
+  const createdDates = new Map<string, string>();
   const create = async (): Promise<BulkPosition> => {
     const job = await o.client.request<JobInfo>('POST', base, {
       body: { operation: o.all ? 'queryAll' : 'query', query: o.soql },
     });
     o.log.info({ jobId: job.id }, 'salesforce: bulk query job created');
+    if (job.createdDate) createdDates.set(job.id, job.createdDate);
     return { jobId: job.id, locator: null };
   };
 
@@ -166,7 +172,9 @@ export async function* bulkQuery(o: BulkQueryOptions): AsyncGenerator<BulkPage> 
     const records = parseResultSet(page.text, o.types);
     const jobId = position.jobId;
     const next = nextLocator && nextLocator !== 'null' ? { jobId, locator: nextLocator } : null;
-    yield { records, next, restarted, jobId };
+    const created = createdDates.get(jobId);
+    createdDates.delete(jobId);
+    yield { records, next, restarted, jobId, ...(created ? { jobCreatedDate: created } : {}) };
     restarted = false;
     if (!next) return;
     position = next;

@@ -89,7 +89,16 @@ export interface DeletedResult {
 /** Minimal view of a describe result: what the connector checks. */
 export interface DescribeResult {
   name: string;
-  fields: Array<{ name: string; type: string; calculated?: boolean; updateable?: boolean; externalId?: boolean }>;
+  fields: Array<{
+    name: string;
+    type: string;
+    calculated?: boolean;
+    updateable?: boolean;
+    externalId?: boolean;
+    /** For a lookup: the objects it may point at and the name of its child-to-parent path (`Owner`). */
+    referenceTo?: string[];
+    relationshipName?: string | null;
+  }>;
 }
 
 export type SalesforceRecord = { Id?: string; [field: string]: unknown };

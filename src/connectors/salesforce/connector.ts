@@ -34,6 +34,8 @@ export interface SalesforceConnectorConfig {
   auth: SalesforceAuthConfig;
   sync: { lookbackMinutes: number; apiBudgetShare: number; formulaRefreshEvery: string; batchSize: number };
   fields?: SalesforceFieldMapping;
+  /** Row count above which initial and full reads use a Bulk API 2.0 query job (see read.ts). */
+  bulkThreshold?: number;
 }
 
 export interface SalesforceConnectorOptions {
@@ -56,6 +58,8 @@ export interface SalesforceConnectorOptions {
   requestTimeoutMs?: number;
   /** Longest wait for one token answer (default 30 s, see token.ts). */
   tokenTimeoutMs?: number;
+  /** Bulk API reads: rows per result set and the wait between polls of a job (defaults in read.ts; tests shrink them). */
+  bulk?: { maxRecords?: number; pollMs?: number };
   /** See SalesforceAuthOptions.onRotated. */
   onRotated?: (kept: boolean) => Promise<void>;
 }
@@ -224,6 +228,10 @@ export class SalesforceConnector implements Connector {
         now: ctx.now ?? now,
         ...(ctx.refreshFormulas ? { refreshFormulas: true } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(c.bulkThreshold !== undefined ? { bulkThreshold: c.bulkThreshold } : {}),
+        ...(this.opts.sleep ? { sleep: this.opts.sleep } : {}),
+        ...(this.opts.bulk?.maxRecords !== undefined ? { bulkMaxRecords: this.opts.bulk.maxRecords } : {}),
+        ...(this.opts.bulk?.pollMs !== undefined ? { bulkPollMs: this.opts.bulk.pollMs } : {}),
       },
       start,
     );

@@ -24,6 +24,20 @@ const streamMeta = z.object({
   exclude: z.record(z.string(), z.string()).optional(),
 });
 
+/**
+ * A full read going through a Bulk API 2.0 query job: the job, the locator of the result set being applied (null:
+ * the first), how many of that set's rows are committed, and the CRM time the job's snapshot is no older than (the
+ * next incremental run starts there). A killed sync resumes the job here instead of starting over.
+ */
+const bulkRead = z.object({
+  jobId: z.string().min(1),
+  locator: z.string().min(1).nullable(),
+  skip: z.int().min(0),
+  since: stamp,
+  /** The read stages every id it sees for a sweep (a `--full` re-read of a synced stream). */
+  sweep: z.boolean().optional(),
+});
+
 /** Bookkeeping shared by both phases: when the slower passes last completed. */
 const passes = {
   /** Upper bound of the last hard-delete check (deleted() feed or full-scan sweep). */
@@ -41,6 +55,8 @@ export const syncCursorSchema = z.discriminatedUnion('phase', [
     phase: z.literal('initial'),
     /** Keyset position of the last committed record of the full read. */
     after: keyset.optional(),
+    /** Position in the bulk query job of a full read above the bulk threshold. */
+    bulk: bulkRead.optional(),
     ...passes,
   }),
   z.object({
@@ -58,6 +74,7 @@ export const syncCursorSchema = z.discriminatedUnion('phase', [
 export type SyncCursor = z.infer<typeof syncCursorSchema>;
 export type Keyset = z.infer<typeof keyset>;
 export type StreamMeta = z.infer<typeof streamMeta>;
+export type BulkRead = z.infer<typeof bulkRead>;
 
 /**
  * Reads a stored cursor. Anything unreadable (older version, hand-edited, truncated) means a full re-read: the

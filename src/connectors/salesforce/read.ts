@@ -12,9 +12,11 @@
  */
 import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { abortableSleep } from '../../util/sleep.ts';
 import type { NormalizedRecord, Page, QuarantinedRecord, RecordPatch } from '../types.ts';
+import { approximateRowCount, type BulkPosition, bulkQuery } from './bulk-query.ts';
 import type { SalesforceClient, SalesforceRecord } from './client.ts';
-import type { Keyset, StreamMeta, SyncCursor } from './cursor.ts';
+import type { BulkRead, Keyset, StreamMeta, SyncCursor } from './cursor.ts';
 
 /** A page whose cursor is this folder's own (the engine stores it as opaque JSON). */
 export type SalesforcePage = Page & { cursor: SyncCursor };
@@ -53,7 +55,24 @@ export interface StreamReadOptions {
   now: () => Date;
   refreshFormulas?: boolean;
   signal?: AbortSignal;
+  /**
+   * Initial and full reads of an object with more rows than this (Record Count API) go through a Bulk API 2.0
+   * query job; undefined: never.
+   */
+  bulkThreshold?: number;
+  /** Rows per bulk result set (`maxRecords`); each set is applied in pages of `batchSize`. */
+  bulkMaxRecords?: number;
+  /** Wait between polls of a bulk job. */
+  bulkPollMs?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
+
+/**
+ * Rows per bulk result set. Each set is held whole while its pages are applied (its CSV text, then its records):
+ * at 50,000 rows the sync process peaked about 120 MB higher than at 10,000 (80,000 tasks, measured in one
+ * process), while 10,000 still reads a million rows in about 100 calls, a fifth of REST's 500.
+ */
+export const BULK_MAX_RECORDS = 10_000;
 
 /** A SOQL datetime literal; whole seconds when the stamp has no milliseconds (as Salesforce's always do). */
 export function soqlDateTime(iso: string): string {
@@ -307,38 +326,83 @@ export async function* readSalesforceStream(
   };
   const soqlAfter = (after: Keyset | undefined) =>
     `SELECT ${select.join(', ')} FROM ${obj.sobject} ${where(after)} ORDER BY ${cursorField} ASC, Id ASC`;
-  const soql = soqlAfter(cursor.after);
+  // Initial and full reads of a large object go through a Bulk API 2.0 query job (one call per result set of
+  // BULK_MAX_RECORDS rows instead of one per 2,000); incremental runs stay on REST. A read already under way goes on the way it started.
+  let useBulk = cursor.phase === 'initial' && cursor.bulk !== undefined;
+  if (!useBulk && cursor.phase === 'initial' && !cursor.after && opts.bulkThreshold !== undefined) {
+    const before = client.apiCalls();
+    const count = await approximateRowCount(client, obj.sobject);
+    carried += client.apiCalls() - before;
+    useBulk = count > opts.bulkThreshold;
+    if (useBulk) opts.log.info({ stream: stream.name, count }, 'salesforce: reading the stream through Bulk API 2.0');
+  }
+
   let last = cursor.after;
-  for await (const batch of queryPages(opts, soql.replace(/\s+/g, ' '), obj.hasIsDeleted, () => soqlAfter(last))) {
-    const n = normalizeRecords(batch.records, obj, nctx, cursorField);
-    const lastRaw = batch.records[batch.records.length - 1];
-    const k = lastRaw ? keysetOf(lastRaw, cursorField) : undefined;
-    if (k) last = k;
-    cursor = { ...cursor, ...(last ? { after: last } : {}) };
-    yield { ...n, cursor, apiCalls: batch.apiCalls + carried, totalEstimate: batch.total };
-    carried = 0;
+  let bulkSince: string | undefined;
+  if (useBulk) {
+    const bulkSoql = `SELECT ${select.join(', ')} FROM ${obj.sobject}${exclusion ? ` WHERE ${exclusion}` : ''}`;
+    const state = { cursor, carried };
+    bulkSince = yield* readBulk(opts, state, {
+      obj,
+      select,
+      soql: bulkSoql,
+      nctx,
+      cursorField,
+      snapshotNoOlderThan: serverScanStart,
+      runStartIso,
+      sweep,
+    });
+    cursor = state.cursor;
+    carried = state.carried;
+  } else {
+    const soql = soqlAfter(cursor.after);
+    for await (const batch of queryPages(opts, soql.replace(/\s+/g, ' '), obj.hasIsDeleted, () => soqlAfter(last))) {
+      const n = normalizeRecords(batch.records, obj, nctx, cursorField);
+      const lastRaw = batch.records[batch.records.length - 1];
+      const k = lastRaw ? keysetOf(lastRaw, cursorField) : undefined;
+      if (k) last = k;
+      cursor = { ...cursor, ...(last ? { after: last } : {}) };
+      yield { ...n, cursor, apiCalls: batch.apiCalls + carried, totalEstimate: batch.total };
+      carried = 0;
+    }
   }
 
   // The scan is complete. The high-water mark is the CRM's time when the scan began, else the newest stamp read
-  // (or the previous mark); never past this run's start.
+  // (or the previous mark); never past this run's start. A bulk job's rows are as they were when the job was
+  // created, so its mark is that moment (no later than the delete check before it), and the next delete check
+  // starts there too: a record deleted after the job's snapshot may have been written back alive from it.
   const previous = cursor.phase === 'incremental' ? cursor.since : undefined;
-  let since = serverScanStart ?? last?.stamp ?? previous ?? runStartIso;
-  if (!serverScanStart && previous && previous > since) since = previous;
+  let since = bulkSince ?? serverScanStart ?? last?.stamp ?? previous ?? runStartIso;
+  if (!bulkSince && !serverScanStart && previous && previous > since) since = previous;
   if (since > runStartIso) since = runStartIso;
   const { after: _after, ...rest } = cursor;
-  let done: SyncCursor = { ...rest, v: 1, phase: 'incremental', since };
+  const { bulk: _bulk, ...restNoBulk } = rest as typeof rest & { bulk?: BulkRead };
+  let done: SyncCursor = { ...restNoBulk, v: 1, phase: 'incremental', since };
+  if (bulkSince && done.deletesCheckedTo && done.deletesCheckedTo > bulkSince)
+    done = { ...done, deletesCheckedTo: bulkSince };
 
-  if (sweep) {
-    const seen: string[] = [];
-    let calls = 0;
+  if (sweep && useBulk) {
+    // The bulk read staged every id it saw: what it did not see is gone.
+    done = { ...done, deletesCheckedTo: since, sweepPending: false };
+    yield { ...emptyPage(done, carried), sweep: { seenIds: [], end: true } };
+    carried = 0;
+  } else if (sweep) {
     // Records the read leaves out are not seen either: a row of ours synced before the exclusion is swept away.
+    // The ids go to the warehouse page by page (never one list of the whole stream); a run killed meanwhile owes
+    // the sweep again and starts it over.
     const sweepSoql = `SELECT Id FROM ${obj.sobject}${exclusion ? ` WHERE ${exclusion}` : ''}`;
+    const owing: SyncCursor = { ...done, sweepPending: true };
+    let begin = true;
     for await (const batch of queryPages(opts, sweepSoql, false)) {
-      for (const r of batch.records) if (typeof r.Id === 'string') seen.push(r.Id);
-      calls += batch.apiCalls;
+      const seenIds: string[] = [];
+      for (const r of batch.records) if (typeof r.Id === 'string') seenIds.push(r.Id);
+      yield { ...emptyPage(owing, batch.apiCalls + carried), sweep: { begin, seenIds } };
+      carried = 0;
+      begin = false;
     }
     done = { ...done, deletesCheckedTo: serverScanStart ?? since, sweepPending: false };
-    yield { ...emptyPage(done, calls), sweepSeenIds: seen };
+    yield { ...emptyPage(done, carried), sweep: { begin, seenIds: [], end: true } };
+    carried = 0;
   }
 
   // Formula fields, on their slower schedule.
@@ -373,6 +437,124 @@ export async function* readSalesforceStream(
     done = { ...done, formulasRefreshedAt: runStartIso };
   }
   yield emptyPage(done);
+}
+
+interface BulkReadSpec {
+  obj: ObjectRead;
+  select: readonly string[];
+  soql: string;
+  nctx: NormalizeContext;
+  cursorField: string;
+  /** The CRM's time when the delete check before this read covered up to (the job is created after it). */
+  snapshotNoOlderThan: string | undefined;
+  runStartIso: string;
+  /** Stage every id seen, for the sweep a `--full` re-read of a synced stream owes. */
+  sweep: boolean;
+}
+
+/**
+ * The field types a bulk result set needs to type its CSV cells, by column: the object's own fields, and each
+ * child-to-parent column (`SplitType.IsTotalValidated`) from the describe of the object its lookup points at.
+ */
+async function bulkTypes(client: SalesforceClient, sobject: string, select: readonly string[]) {
+  const d = await client.describe(sobject);
+  const types = new Map(d.fields.map((f) => [f.name, f.type]));
+  const byRelationship = new Map<string, string[]>();
+  for (const col of select) {
+    const parts = col.split('.');
+    if (parts.length !== 2) continue;
+    const list = byRelationship.get(parts[0]!) ?? [];
+    list.push(parts[1]!);
+    byRelationship.set(parts[0]!, list);
+  }
+  for (const [rel, cols] of byRelationship) {
+    const lookup = d.fields.find((f) => f.relationshipName === rel);
+    const target = lookup?.referenceTo?.[0];
+    if (!target) continue;
+    const parent = await client.describe(target);
+    for (const c of cols) {
+      const f = parent.fields.find((x) => x.name.toLowerCase() === c.toLowerCase());
+      if (f) types.set(`${rel}.${c}`, f.type);
+    }
+  }
+  return types;
+}
+
+/**
+ * A full read through a Bulk API 2.0 query job. Each result set (up to `bulkMaxRecords` rows, the only one in
+ * memory) is applied in pages of `batchSize`; every page's cursor names the job, the set's locator and how many of
+ * its rows are committed, so a killed sync resumes there. Returns the read's high-water mark.
+ */
+async function* readBulk(
+  opts: StreamReadOptions,
+  state: { cursor: SyncCursor; carried: number },
+  spec: BulkReadSpec,
+): AsyncGenerator<SalesforcePage, string> {
+  const { client } = opts;
+  const start = state.cursor.phase === 'initial' ? state.cursor.bulk : undefined;
+  let before = client.apiCalls();
+  const types = await bulkTypes(client, spec.obj.sobject, spec.select);
+  let bulk: BulkRead | undefined = start;
+  let skip = start?.skip ?? 0;
+  let setPosition: BulkPosition | null = start ? { jobId: start.jobId, locator: start.locator } : null;
+  const pages = bulkQuery({
+    client,
+    soql: spec.soql,
+    all: spec.obj.hasIsDeleted,
+    maxRecords: opts.bulkMaxRecords ?? BULK_MAX_RECORDS,
+    types,
+    ...(start ? { resume: { jobId: start.jobId, locator: start.locator } } : {}),
+    pollIntervalMs: opts.bulkPollMs ?? 1000,
+    log: opts.log,
+    sleep: opts.sleep ?? abortableSleep,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  for await (const set of pages) {
+    let calls = client.apiCalls() - before + state.carried;
+    state.carried = 0;
+    let begin = false;
+    if (set.restarted || !bulk) {
+      // A new job: its snapshot is no older than the delete check before it, else than its creation.
+      const created = set.jobCreatedDate ? new Date(Date.parse(set.jobCreatedDate)).toISOString() : undefined;
+      const since = bulk?.since ?? spec.snapshotNoOlderThan ?? created ?? spec.runStartIso;
+      bulk = { jobId: set.jobId, locator: null, skip: 0, since, ...(spec.sweep ? { sweep: true } : {}) };
+      setPosition = { jobId: set.jobId, locator: null };
+      skip = 0;
+      begin = spec.sweep;
+      if (set.restarted) opts.log.warn({ stream: opts.stream.name }, 'salesforce: bulk job started again; re-reading');
+    }
+    const here = setPosition ?? { jobId: set.jobId, locator: null };
+    const rows = set.records;
+    // A set with nothing left to apply still moves the cursor to the next set.
+    let offset = Math.min(skip, rows.length);
+    do {
+      opts.signal?.throwIfAborted();
+      const end = Math.min(rows.length, offset + opts.batchSize);
+      const chunk = rows.slice(offset, end);
+      offset = end;
+      const finished = offset >= rows.length;
+      bulk =
+        finished && set.next
+          ? { ...bulk, jobId: set.next.jobId, locator: set.next.locator, skip: 0 }
+          : { ...bulk, jobId: here.jobId, locator: here.locator, skip: offset };
+      state.cursor = { ...state.cursor, phase: 'initial', bulk } as SyncCursor;
+      const n = normalizeRecords(chunk, spec.obj, spec.nctx, spec.cursorField);
+      const page: SalesforcePage = { ...n, cursor: state.cursor, apiCalls: calls };
+      if (spec.sweep) {
+        const seenIds: string[] = [];
+        for (const r of chunk) if (typeof r.Id === 'string' && r.IsDeleted !== true) seenIds.push(r.Id);
+        page.sweep = { begin, seenIds };
+        begin = false;
+      }
+      yield page;
+      calls = 0;
+    } while (offset < rows.length);
+    skip = 0;
+    setPosition = set.next;
+    before = client.apiCalls();
+  }
+  state.carried += client.apiCalls() - before;
+  return bulk?.since ?? spec.runStartIso;
 }
 
 async function* readFullRefresh(

@@ -283,7 +283,7 @@ describe('readSalesforceStream (opportunities)', () => {
     );
   });
 
-  it('sweeps with a full id scan when the last delete check is older than the feed keeps', async () => {
+  it('sweeps with a paged full id scan when the last delete check is older than the feed keeps', async () => {
     const cursor: SyncCursor = {
       v: 1,
       phase: 'incremental',
@@ -304,8 +304,14 @@ describe('readSalesforceStream (opportunities)', () => {
       .query({ q: 'SELECT Id FROM Opportunity' })
       .reply(200, { totalSize: 2, done: true, records: [{ Id: '006A' }, { Id: '006C' }] });
     const pages = await collect(setup()(cursor));
-    const sweep = pages.find((p) => p.sweepSeenIds);
-    expect(sweep?.sweepSeenIds).toEqual(['006A', '006C']);
+    // The ids go to the warehouse page by page: a first page that begins the sweep, a last one that ends it.
+    const sweeps = pages.filter((p) => p.sweep);
+    expect(sweeps.map((p) => p.sweep)).toEqual([
+      { begin: true, seenIds: ['006A', '006C'] },
+      { begin: false, seenIds: [], end: true },
+    ]);
+    // Until the end page, the cursor still owes the sweep (a kill meanwhile starts it over).
+    expect(sweeps[0]?.cursor).toMatchObject({ sweepPending: true });
     // Without the feed's word on the CRM clock, the next delete check starts from the high-water mark.
     expect(pages[pages.length - 1]?.cursor).toMatchObject({
       deletesCheckedTo: '2026-03-02T11:00:00.000Z',

@@ -4,11 +4,11 @@
  * value actually changes are written, and each of them marks its rep-periods dirty, so the metrics follow a
  * derived change the way they follow a synced one.
  */
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Derivation } from '../connectors/types.ts';
+import type { Database } from '../db/schema.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: shares apply-page's run-time-table handle
-type AnyDb = import('kysely').Kysely<any>;
+type Db = Kysely<Database>;
 
 /** What a page touched, as far as derivations care. */
 export interface DerivationInput {
@@ -35,7 +35,7 @@ export interface DerivedDirty {
  * SIGKILL-mid-write-back fault scenario found deals without their product line). Taken before any row is written,
  * so a waiting page holds no row lock another one needs.
  */
-export async function lockDerivations(trx: AnyDb, connectionId: string, derives: readonly Derivation[]): Promise<void> {
+export async function lockDerivations(trx: Db, connectionId: string, derives: readonly Derivation[]): Promise<void> {
   for (const d of [...new Set(derives)].sort()) {
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`derive:${connectionId}:${d}`}, 0))`.execute(trx);
   }
@@ -43,7 +43,7 @@ export async function lockDerivations(trx: AnyDb, connectionId: string, derives:
 
 /** Runs the stream's derivations for what its page touched; returns the rep-days to mark dirty. */
 export async function runDerivations(
-  trx: AnyDb,
+  trx: Db,
   derives: readonly Derivation[],
   input: DerivationInput,
 ): Promise<DerivedDirty[]> {
@@ -60,7 +60,7 @@ export async function runDerivations(
  * deals.product_line from the deal's largest live line item. A deals page recomputes its own deals (a fresh row
  * starts null); a line-items page recomputes the deals its items belong to.
  */
-async function deriveProductLine(trx: AnyDb, input: DerivationInput): Promise<DerivedDirty[]> {
+async function deriveProductLine(trx: Db, input: DerivationInput): Promise<DerivedDirty[]> {
   const ids = [...input.touchedIds];
   const dealIds =
     input.table === 'deals'
@@ -91,7 +91,7 @@ async function deriveProductLine(trx: AnyDb, input: DerivationInput): Promise<De
  * every rep of the connection, since its first quota (or the removal of its last) changes everyone's answer.
  * A flip marks the rep's quota quarters and the current quarter dirty.
  */
-async function deriveQuotaCarrying(trx: AnyDb, input: DerivationInput): Promise<DerivedDirty[]> {
+async function deriveQuotaCarrying(trx: Db, input: DerivationInput): Promise<DerivedDirty[]> {
   const c = input.connectionId;
   const only = input.table === 'reps' ? sql`AND r.external_id = ANY(${[...input.touchedIds]}::text[])` : sql``;
   const { rows } = await sql<{ owner: string; days: string[] | null }>`

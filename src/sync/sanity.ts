@@ -13,6 +13,7 @@ import { sql, type Transaction } from 'kysely';
 import type { NormalizedRecord, Page, QuarantinedRecord } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { Dec } from '../util/money.ts';
+import { sanityChecksOf } from './tables.ts';
 
 /** `connections[].sync.sanity`. */
 export interface SanityRules {
@@ -31,12 +32,6 @@ export interface SanityContext {
 
 /** Money columns of the normalized rows (deals, stage history, line items, splits, quotas). */
 const AMOUNT_COLUMNS = new Set(['amount', 'split_amount']);
-
-/** Tables whose rows carry money in `currency`: a code that is no currency would make them unconvertible. */
-const CURRENCY_TABLES = new Set(['deals', 'quotas']);
-
-/** Tables whose `owner_external_id` must name a user the connection has synced. */
-const OWNER_TABLES = new Set(['deals', 'quotas']);
 
 /**
  * ISO 4217 codes of money (ICU's list), less the units of account no deal is priced in (SDR, Sucre); `XXX`
@@ -77,7 +72,12 @@ export function boundsViolation(
         };
       }
     }
-    if (column === 'currency' && CURRENCY_TABLES.has(table) && typeof value === 'string' && !isKnownCurrency(value)) {
+    if (
+      column === 'currency' &&
+      sanityChecksOf(table).currency &&
+      typeof value === 'string' &&
+      !isKnownCurrency(value)
+    ) {
       return { reasonCode: 'UNKNOWN_CURRENCY', reason: `currency "${value}" is not an ISO 4217 currency code` };
     }
   }
@@ -118,7 +118,7 @@ export async function screenPage(trx: Transaction<Database>, ctx: SanityContext,
     else kept.push(rec);
   }
 
-  if (OWNER_TABLES.has(table)) {
+  if (sanityChecksOf(table).owner) {
     const knowsUsers = await trx
       .selectFrom('reps')
       .select('external_id')

@@ -6,6 +6,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { FieldLayout, WriteTarget } from '../connectors/types.ts';
+import { carriesQuota } from '../db/quota-carrying.ts';
 import type { Database } from '../db/schema.ts';
 import { type FiguresDocument, parseFiguresDocument } from '../metrics/document.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
@@ -74,8 +75,8 @@ export async function desiredFromSnapshots(
         }),
     ).map((r) => [r.id, r.rank]),
   );
-  // Scores go to people who sell: a quota this period, or flagged quota-carrying (the org file's flag wins over the
-  // CRM's). A VP or an integration user gets no empty fields; someone who stopped carrying quota gets the fields we
+  // Scores go to people who sell: a quota this period, or carrying quota (db/quota-carrying.ts: the org file's flag
+  // wins over the CRM's). A VP or an integration user gets no empty fields; someone who stopped carrying quota gets the fields we
   // once wrote cleared, once.
   const reps = await db
     .selectFrom('reps as r')
@@ -84,7 +85,7 @@ export async function desiredFromSnapshots(
       'r.external_id',
       'r.person_id',
       'r.name',
-      sql<boolean>`coalesce(p.quota_carrying, r.quota_carrying)`.as('carrying'),
+      carriesQuota('r', 'p').as('carrying'),
       sql<boolean>`exists (select 1 from writeback_ledger l where l.connection_id = r.connection_id
         and l.target_object = ${opts.target.object}
         and l.target_record_id in (r.external_id, r.external_id || ':' || ${opts.period.id}) and l.value is not null)`.as(

@@ -85,7 +85,7 @@ describe('import rules', () => {
         ['sync/', 'metrics/', 'reports/', 'writeback/', 'connectors/'].some((f) => e.to.startsWith(f)),
     );
     expect(offending.map(show)).toEqual([]);
-    expect(all.some((e) => e.from === 'sync/apply-page.ts' && e.to === 'dirty/queue.ts')).toBe(true);
+    expect(all.some((e) => e.from === 'sync/change-feed.ts' && e.to === 'dirty/queue.ts')).toBe(true);
     expect(all.some((e) => e.from === 'metrics/engine/engine.ts' && e.to === 'dirty/queue.ts')).toBe(true);
   });
 });

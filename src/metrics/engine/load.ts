@@ -11,6 +11,7 @@
  *   `loadForReps` (only the rows of some reps, for an incremental recompute).
  */
 import { type Kysely, sql } from 'kysely';
+import { carriesQuota } from '../../db/quota-carrying.ts';
 import type { Database } from '../../db/schema.ts';
 import { addDays, addMonths, type PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
@@ -106,12 +107,12 @@ interface RepRow {
   is_active: boolean;
   start_date: PlainDate | null;
   territory: string | null;
-  quota_carrying: boolean;
   p_name: string | null;
   p_start_date: PlainDate | null;
   p_territory: string | null;
   p_territory_index: string | null;
-  p_quota_carrying: boolean | null;
+  /** The person's answer to "carries a quota" (db/quota-carrying.ts), the same on each of their users' rows. */
+  carrying: boolean;
 }
 
 /**
@@ -130,9 +131,9 @@ export type People = Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memb
 async function loadPeople(db: Kysely<Database>): Promise<People> {
   const rows = await sql<RepRow>`
     select r.connection_id, r.external_id, r.person_id, r.name, r.email, r.manager_external_id, r.is_active,
-           r.start_date, r.territory, r.quota_carrying,
+           r.start_date, r.territory,
            p.name as p_name, p.start_date as p_start_date, p.territory as p_territory,
-           p.territory_index as p_territory_index, p.quota_carrying as p_quota_carrying
+           p.territory_index as p_territory_index, ${carriesQuota('r', 'p')} as carrying
     from reps r left join persons p on p.id = r.person_id
     where not r.is_deleted
     order by r.connection_id, r.external_id`.execute(db);
@@ -144,10 +145,9 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
     const user = { connectionId: r.connection_id, externalId: r.external_id, managerExternalId: r.manager_external_id };
     const cur = reps.get(key);
     if (cur) {
-      // The same person in a second CRM: active or quota-carrying in either counts; the org file's facts win.
+      // The same person in a second CRM: active in either counts; the org file's facts win.
       cur.users.push(user);
       cur.isActive ||= r.is_active;
-      cur.quotaCarrying = r.p_quota_carrying ?? (cur.quotaCarrying || r.quota_carrying);
       cur.startDate ??= r.start_date;
       cur.territory ??= r.territory;
       continue;
@@ -159,7 +159,7 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
       email: r.email === null ? null : r.email.toLowerCase(),
       users: [user],
       isActive: r.is_active,
-      quotaCarrying: r.p_quota_carrying ?? r.quota_carrying,
+      quotaCarrying: r.carrying,
       startDate: r.p_start_date ?? r.start_date,
       territory: r.p_territory ?? r.territory,
       territoryIndex: r.p_territory_index === null ? null : new Dec(r.p_territory_index),

@@ -11,6 +11,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { OrgFile } from '../../config/org-file.ts';
+import { carriesQuota } from '../../db/quota-carrying.ts';
 import type { Database } from '../../db/schema.ts';
 import { addDays, earlierOf, type PlainDate } from '../../util/date.ts';
 import { type HierarchyRole, placeByHierarchy } from './hierarchy.ts';
@@ -113,7 +114,7 @@ async function placementsFromRoles(db: Kysely<Database>): Promise<Map<number, Pl
   }>`
     select distinct on (r.person_id) r.person_id, r.name, r.connection_id, r.role_external_id,
       m.person_id as manager_person_id,
-      coalesce(p.quota_carrying, (select bool_or(q.quota_carrying) from reps q where q.person_id = r.person_id and not q.is_deleted), false) as quota_carrying,
+      ${carriesQuota('r', 'p')} as quota_carrying,
       r.is_active as active,
       (select max(q.source_modified_at) from reps q where q.person_id = r.person_id)::date::text as left_on
     from reps r

@@ -1,10 +1,9 @@
 /**
- * Rankings with shared ranks (1, 2, 2, 4), percentiles, peer groups (segment and tenure band) and the distribution
- * of subjects by status band and by top / middle / bottom thirds.
+ * Rankings with shared ranks (1, 2, 2, 4), percentiles, whole months of tenure and the distribution of subjects by
+ * status band and by top / middle / bottom thirds.
  */
 import { addMonths, type PlainDate } from '../../util/date.ts';
 import { Dec, ZERO } from '../../util/money.ts';
-import { pushTo } from '../../util/multimap.ts';
 import type { StatusBand } from './types.ts';
 
 export interface RankInput {
@@ -56,40 +55,6 @@ export function rankSubjects(entries: readonly RankInput[]): Ranked[] {
   return out;
 }
 
-/**
- * Ranks within groups (each rep's team, region, or the whole org) in one pass: `groupOf` names the group of each
- * entry (null leaves it out). Returns each entry's rank in its own group.
- */
-export function rankWithinGroups(
-  entries: readonly RankInput[],
-  groupOf: (id: string) => string | null,
-): Map<string, Ranked & { group: string }> {
-  const groups = new Map<string, RankInput[]>();
-  for (const e of entries) {
-    const g = groupOf(e.id);
-    if (g === null) continue;
-    pushTo(groups, g, e);
-  }
-  const out = new Map<string, Ranked & { group: string }>();
-  for (const [group, list] of groups) for (const r of rankSubjects(list)) out.set(r.id, { ...r, group });
-  return out;
-}
-
-export interface TenureBand {
-  label: string;
-  /** Months of tenure from (inclusive). */
-  fromMonths: number;
-  /** Months of tenure to (exclusive); null = no end. */
-  toMonths: number | null;
-}
-
-export const DEFAULT_TENURE_BANDS: readonly TenureBand[] = [
-  { label: '0-6m', fromMonths: 0, toMonths: 6 },
-  { label: '6-12m', fromMonths: 6, toMonths: 12 },
-  { label: '12-24m', fromMonths: 12, toMonths: 24 },
-  { label: '24m+', fromMonths: 24, toMonths: null },
-];
-
 /** Whole months from `start` to `on`: the largest k with start + k months <= on; -1 before the start. */
 export function monthsOfTenure(start: PlainDate, on: PlainDate): number {
   if (on < start) return -1;
@@ -98,30 +63,6 @@ export function monthsOfTenure(start: PlainDate, on: PlainDate): number {
   let k = (oy - sy) * 12 + (om - sm);
   while (k > 0 && addMonths(start, k) > on) k--;
   return k;
-}
-
-export function tenureBand(start: PlainDate | null, asOf: PlainDate, bands = DEFAULT_TENURE_BANDS): string {
-  if (start === null) return 'unknown';
-  const m = monthsOfTenure(start, asOf);
-  for (const b of bands) if (m >= b.fromMonths && (b.toMonths === null || m < b.toMonths)) return b.label;
-  return 'unknown';
-}
-
-/** Peer groups: reps of the same segment and tenure band, keyed `segment|band`. Member ids sorted. */
-export function peerGroups(
-  reps: readonly { id: string; segment: string | null; startDate: PlainDate | null }[],
-  asOf: PlainDate,
-  bands = DEFAULT_TENURE_BANDS,
-): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const r of reps) {
-    const key = `${r.segment ?? '(none)'}|${tenureBand(r.startDate, asOf, bands)}`;
-    const g = groups.get(key);
-    if (g) g.push(r.id);
-    else groups.set(key, [r.id]);
-  }
-  for (const g of groups.values()) g.sort(cmpId);
-  return groups;
 }
 
 export interface DistributionInput {

@@ -19,7 +19,6 @@ import {
   countActivities,
 } from './activity.ts';
 import { rampFactor, tenureAdjustedAttainment, territoryAdjustedAttainment } from './adjustments.ts';
-import type { AlertInputs } from './alerts.ts';
 import { type AttainmentFigures, attainmentFromSums, sumCredits, wonIn } from './attainment.ts';
 import type { Credit } from './booking.ts';
 import type { CalibrationBasis } from './calibration.ts';
@@ -496,23 +495,4 @@ function nextTierAbove(
 ): { from: Dec; bookingsToReach: Dec } | null {
   const t = nextTier(projected, quota, plan).value;
   return t === null ? null : { from: t.from, bookingsToReach: t.threshold.minus(actual) };
-}
-
-/** The alert rules' inputs from a subject's metrics; the pace index of 7 days earlier comes from its snapshot. */
-export function alertInputsFrom(m: SubjectMetrics, paceIndexWeekAgo: Maybe<Dec>): AlertInputs {
-  return {
-    projectedAttainment: m.projectedAttainment,
-    paceIndexNow: m.paceIndex,
-    paceIndexWeekAgo,
-    activityScore: m.activities.score,
-    activityDrop: m.activityDrop,
-    coverage: m.pipeline.coverage,
-    daysRemaining: m.days.remaining,
-    winRateRecent: m.trailing90.recent.winRate,
-    winRatePrior: m.trailing90.prior.winRate,
-    cycleRecent: m.trailing90.recent.salesCycleDays,
-    cyclePrior: m.trailing90.prior.salesCycleDays,
-    nextTier: m.nextTierAboveProjection,
-    weightedPipeline: m.pipeline.weighted,
-  };
 }

@@ -1,13 +1,6 @@
-/** Shared ranks, percentiles, peer groups and distribution. */
+/** Shared ranks, percentiles, months of tenure and distribution. */
 import { describe, expect, it } from 'vitest';
-import {
-  distribution,
-  monthsOfTenure,
-  peerGroups,
-  rankSubjects,
-  rankWithinGroups,
-  tenureBand,
-} from '../../../src/metrics/math/ranking.ts';
+import { distribution, monthsOfTenure, rankSubjects } from '../../../src/metrics/math/ranking.ts';
 import { formatRatio } from '../../../src/util/money.ts';
 import { d } from './fixtures.ts';
 
@@ -42,49 +35,12 @@ describe('ranking', () => {
   });
 });
 
-describe('ranking within groups', () => {
-  it('ranks each subject inside its own team and leaves out subjects without a group', () => {
-    const team: Record<string, string | null> = { a: 'west', b: 'west', c: 'east', e: 'east', x: null };
-    const r = rankWithinGroups(
-      [
-        { id: 'a', value: d('0.5') },
-        { id: 'b', value: d('0.9') },
-        { id: 'c', value: d('0.7') },
-        { id: 'e', value: d('0.7') },
-        { id: 'x', value: d('2') },
-      ],
-      (id) => team[id] ?? null,
-    );
-    expect([...r.values()].map((v) => [v.id, v.group, v.rank, v.of]).sort()).toEqual([
-      ['a', 'west', 2, 2],
-      ['b', 'west', 1, 2],
-      ['c', 'east', 1, 2],
-      ['e', 'east', 1, 2],
-    ]);
-  });
-});
-
-describe('tenure and peer groups', () => {
+describe('tenure', () => {
   it('counts whole months of tenure', () => {
     expect(monthsOfTenure('2026-01-15', '2026-02-14')).toBe(0);
     expect(monthsOfTenure('2026-01-15', '2026-02-15')).toBe(1);
     expect(monthsOfTenure('2024-02-29', '2025-02-28')).toBe(12); // Feb 29 + 12 months clamps to Feb 28
     expect(monthsOfTenure('2026-03-01', '2026-02-28')).toBe(-1);
-    expect(tenureBand('2025-12-12', '2026-06-12')).toBe('6-12m'); // exactly 6 months
-    expect(tenureBand('2025-12-13', '2026-06-12')).toBe('0-6m'); // a day short
-    expect(tenureBand(null, '2026-06-12')).toBe('unknown');
-  });
-  it('groups reps by segment and tenure band', () => {
-    const g = peerGroups(
-      [
-        { id: 'a', segment: 'SMB', startDate: '2020-01-01' },
-        { id: 'b', segment: 'SMB', startDate: '2026-05-01' },
-        { id: 'c', segment: 'SMB', startDate: '2019-01-01' },
-        { id: 'e', segment: 'Enterprise', startDate: '2020-01-01' },
-      ],
-      '2026-06-12',
-    );
-    expect(Object.fromEntries(g)).toEqual({ 'SMB|24m+': ['a', 'c'], 'SMB|0-6m': ['b'], 'Enterprise|24m+': ['e'] });
   });
 });
 

@@ -12,12 +12,12 @@
  * W0, won 2026-03-31 (the day before the quarter) for 99,000, is in neither A nor the run rate.
  */
 import { describe, expect, it } from 'vitest';
-import { evaluateAlerts } from '../../../src/metrics/math/alerts.ts';
+import { alertRulesSchema } from '../../../src/config/schema.ts';
+import { evaluateRules } from '../../../src/metrics/engine/alerts.ts';
 import { bookDeals, creditsOf } from '../../../src/metrics/math/booking.ts';
 import { explainAttainment } from '../../../src/metrics/math/explain.ts';
-import { alertInputsFrom, computeSubjectMetrics } from '../../../src/metrics/math/rep-metrics.ts';
+import { computeSubjectMetrics } from '../../../src/metrics/math/rep-metrics.ts';
 import type { Period } from '../../../src/metrics/math/types.ts';
-import { some } from '../../../src/metrics/math/types.ts';
 import { formatMoney, formatRatio } from '../../../src/util/money.ts';
 import { d, deal, SEED_PLAN, SEED_TARGETS, USD_ONLY } from './fixtures.ts';
 
@@ -43,15 +43,19 @@ const deals = [
   deal({ id: 'O4', amount: 40_000, closeDate: '2026-06-11', category: 'open', probability: '0.9' }),
 ];
 
-function sarah() {
+function sarahsCredits() {
   const { credits, issues } = bookDeals(deals, [], { splits: false }, USD_ONLY, D);
   expect(issues).toEqual([]);
+  return creditsOf(credits, 'rep-sarah');
+}
+
+function sarah() {
   return computeSubjectMetrics({
     subjectId: 'rep-sarah',
     period: Q2,
     asOf: D,
     quota: d(600_000),
-    credits: creditsOf(credits, 'rep-sarah'),
+    credits: sarahsCredits(),
     activities: [],
     pacing: { basis: 'calendar' },
     activityTargets: SEED_TARGETS,
@@ -148,10 +152,17 @@ describe('the worked example of the metric definitions', () => {
     expect(formatMoney(deals[0]!.amount)).toBe('60000.00');
   });
 
-  it('evaluates the alert rules on these figures', () => {
+  it('evaluates the alert rules on these figures (the engine rules at their default settings)', () => {
     // Pace index A / E = 522,000 / 481,318.68 = 1.0845; a week ago it was 1.20: a fall of 11.55 points.
     expect(formatRatio(m.paceIndex.value!)).toBe('1.0845');
-    const outcomes = evaluateAlerts(alertInputsFrom(m, some(d('1.20'))), new Set());
+    const inputs = {
+      metrics: m,
+      credits: sarahsCredits(),
+      activities: [],
+      paceIndexWeekAgo: '1.2000',
+      commission: SEED_PLAN,
+    };
+    const outcomes = evaluateRules(inputs, alertRulesSchema.parse({}), 0.02, new Set());
     const firing = outcomes.filter((o) => o.firing).map((o) => [o.rule, o.severity]);
     // No activity logged: score 0. Trailing 90 days (03-15..06-12) win 10 of 11 (W0..W9, L1), the 90 before had no closed deal,
     // so neither comparison rule can fire; 1.086 is above the only tier, so no accelerator either.

@@ -1,0 +1,422 @@
+/**
+ * How a page's rows reach each warehouse table a stream fills: one strategy per table, so that the page writer
+ * (apply-page.ts) names no table. Every synced table but `fx_rates` keeps a content hash, a deleted flag and the
+ * CRM's stamp (`hashedTable`); what only one table needs is an option of its strategy: reps link to persons, the
+ * CRM's quotas live beside the quota file's rows, a table's own derived columns stay out of a patched row's hash.
+ * `fx_rates` keeps dated ranges keyed by currency and start, with no hash or deleted flag (`fxRatesTable`).
+ */
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type {
+  ColumnValue,
+  Derivation,
+  FxRateRow,
+  NormalizedRecord,
+  RecordPatch,
+  StreamSpec,
+  WarehouseTable,
+} from '../connectors/types.ts';
+import type { Database, SyncedColumns } from '../db/schema.ts';
+import { raiseRatesChanged } from '../dirty/queue.ts';
+import { contentHash } from '../util/hash.ts';
+import type { Change } from './change-feed.ts';
+
+/** What a table's strategy needs of the page's context. */
+export interface TableContext {
+  connectionId: string;
+  runId: number;
+  stream: StreamSpec & { scope?: { column: string; value: string } };
+  /** The run's date (YYYY-MM-DD): the current quarter a rep-wide change marks dirty. */
+  today: string;
+}
+
+/** A stored row, as far as deciding whether a record changed and whose figures it moves. */
+export interface StoredRow {
+  external_id: string;
+  content_hash: string | null;
+  is_deleted: boolean;
+  stamp?: string | null;
+  owner: string | null;
+  day: string | null;
+}
+
+/** Which of the stream's rows to flag deleted: these ids, or every row but these (a full-refresh sweep). */
+export interface DeleteFilter {
+  ids?: readonly string[];
+  notIn?: readonly string[];
+}
+
+/** Which sanity rules (sanity.ts) look at a table's rows beyond the bounds every row keeps. */
+export interface SanityChecks {
+  /** Its rows carry money in `currency`: a code that is no currency would make them unconvertible. */
+  readonly currency: boolean;
+  /** Its `owner_external_id` must name a user the connection has synced. */
+  readonly owner: boolean;
+}
+
+export interface TableStrategy {
+  readonly checks: SanityChecks;
+  /** The stored rows of these ids. */
+  load(trx: Transaction<Database>, ctx: TableContext, ids: readonly string[]): Promise<Map<string, StoredRow>>;
+  /** Writes the records whose content changed. */
+  write(
+    trx: Transaction<Database>,
+    ctx: TableContext,
+    items: ReadonlyArray<{ rec: NormalizedRecord; hash: string }>,
+  ): Promise<void>;
+  /** Whether an unchanged record's newer CRM stamp is kept (tables that store one). */
+  readonly keepsStamp: boolean;
+  /** Keeps the CRM's stamp current on rows whose content did not change. */
+  restamp(trx: Transaction<Database>, ctx: TableContext, recs: readonly NormalizedRecord[]): Promise<void>;
+  /** Merges formula-field patches into stored rows, rewriting a row only when its hash moves. */
+  patch(trx: Transaction<Database>, ctx: TableContext, patches: readonly RecordPatch[]): Promise<Change[]>;
+  /** Flags the stream's rows deleted (or removes them, where the table keeps no flag). */
+  markDeleted(trx: Transaction<Database>, ctx: TableContext, filter: DeleteFilter): Promise<Change[]>;
+  /** What the table alone does once the page's changes are known. */
+  afterChanges(trx: Transaction<Database>, changes: readonly Change[]): Promise<void>;
+}
+
+/** The hash of a normalized row: its own columns only, so a stamp bump with no real change writes nothing. */
+export function rowHash(row: object): string {
+  return contentHash(row);
+}
+
+/** The tables that keep a content hash and a deleted flag: every synced table but fx_rates. */
+type HashedTable = Exclude<WarehouseTable, 'fx_rates'>;
+
+/**
+ * A hashed table as the page writer addresses it: the synced columns every one has, and its own columns by name
+ * (the normalizers' row types in connectors/types.ts say which). One view for all of them, so that the table can
+ * be chosen at run time without giving up the types of the columns the writer itself sets.
+ */
+type PageRow = SyncedColumns & { [column: string]: unknown };
+type PageDb = { [T in HashedTable]: PageRow };
+
+function pageDb(trx: Transaction<Database>): Kysely<PageDb> {
+  return trx as unknown as Kysely<PageDb>;
+}
+
+function columnText(row: object, column: string | undefined): string | null {
+  if (!column) return null;
+  const v = (row as Record<string, ColumnValue>)[column];
+  return v === null || v === undefined ? null : String(v);
+}
+
+/** Who and when a new or changed record touches: its owner and day before (stored) and after (the record). */
+export function changeOf(ctx: TableContext, rec: NormalizedRecord, old: StoredRow | undefined): Change {
+  const d = ctx.stream.dirty;
+  return {
+    externalId: rec.externalId,
+    change: !old ? 'added' : rec.isDeleted && !old.is_deleted ? 'deleted' : 'changed',
+    owners: [
+      old?.owner ?? null,
+      d?.ownerColumn === 'external_id' ? rec.externalId : columnText(rec.row, d?.ownerColumn),
+    ],
+    days: d && !d.dateColumn ? [ctx.today] : [old?.day ?? null, columnText(rec.row, d?.dateColumn)],
+  };
+}
+
+/**
+ * Columns that are not part of a connector's normalized row (bookkeeping, links made here, and the columns only
+ * another CRM fills: `pipeline` is HubSpot's, `org_unit_id` the quota file's), left out of a patched row's hash.
+ */
+const SYSTEM_COLUMNS = new Set([
+  'pipeline',
+  'org_unit_id',
+  'id',
+  'connection_id',
+  'external_id',
+  'source_modified_at',
+  'content_hash',
+  'is_deleted',
+  'deleted_at',
+  'last_seen_run_id',
+  'synced_at',
+  'person_id',
+  'source',
+]);
+
+const NO_CHECKS: SanityChecks = { currency: false, owner: false };
+/** Money owned by a rep: deals and quotas. */
+const MONEY_OF_A_REP: SanityChecks = { currency: true, owner: true };
+
+/** Upserts per statement: a few hundred rows, not one statement per record. */
+const UPSERT_CHUNK = 500;
+
+interface HashedOptions {
+  checks?: SanityChecks;
+  /** Columns the writer sets on every row it writes (the CRM's quotas are `source: 'crm'`). */
+  extra?: Readonly<Record<string, ColumnValue>>;
+  /**
+   * The unique index an upsert lands on is partial (quotas: the file's rows have no external id), so the
+   * conflict target repeats its predicate.
+   */
+  partialKey?: boolean;
+  /** Columns of this table that a derivation fills in the warehouse: not part of a patched row's hash. */
+  derived?: Partial<Record<Derivation, string>>;
+  /** After the changed rows are written (reps: link each to its person). */
+  afterWrite?: (trx: Transaction<Database>, ctx: TableContext, written: readonly NormalizedRecord[]) => Promise<void>;
+}
+
+function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrategy {
+  const derivedOf = (stream: StreamSpec): Set<string> =>
+    new Set((stream.derives ?? []).flatMap((d) => (opts.derived?.[d] ? [opts.derived[d]] : [])));
+  return {
+    checks: opts.checks ?? NO_CHECKS,
+    keepsStamp: true,
+
+    async load(trx, ctx, ids) {
+      if (ids.length === 0) return new Map();
+      const d = ctx.stream.dirty;
+      const rows = (await pageDb(trx)
+        .selectFrom(table)
+        .select([
+          'external_id',
+          'content_hash',
+          'is_deleted',
+          sql<string | null>`to_char(source_modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`.as(
+            'stamp',
+          ),
+          d ? sql.ref(d.ownerColumn).as('owner') : sql<null>`null`.as('owner'),
+          d?.dateColumn ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
+        ])
+        .where('connection_id', '=', ctx.connectionId)
+        .where('external_id', 'in', [...ids])
+        .execute()) as StoredRow[];
+      return new Map(rows.map((r) => [r.external_id, r]));
+    },
+
+    async write(trx, ctx, items) {
+      const stamp = new Date(); // wall-clock: an audit stamp
+      const values = items.map(({ rec, hash }) => ({
+        connection_id: ctx.connectionId,
+        external_id: rec.externalId,
+        source_modified_at: rec.sourceModifiedAt,
+        synced_at: stamp,
+        ...rec.row,
+        content_hash: hash,
+        is_deleted: rec.isDeleted,
+        deleted_at: rec.isDeleted ? stamp : null,
+        last_seen_run_id: ctx.runId,
+        ...opts.extra,
+      }));
+      const first = values[0];
+      if (first) {
+        const updateColumns = Object.keys(first).filter((k) => k !== 'connection_id' && k !== 'external_id');
+        for (let i = 0; i < values.length; i += UPSERT_CHUNK) {
+          await pageDb(trx)
+            .insertInto(table)
+            .values(values.slice(i, i + UPSERT_CHUNK))
+            .onConflict((oc) => {
+              const key = oc.columns(['connection_id', 'external_id']);
+              const target = opts.partialKey ? key.where('external_id', 'is not', null) : key;
+              return target.doUpdateSet(Object.fromEntries(updateColumns.map((c) => [c, sql.ref(`excluded.${c}`)])));
+            })
+            .execute();
+        }
+      }
+      if (opts.afterWrite && items.length > 0)
+        await opts.afterWrite(
+          trx,
+          ctx,
+          items.map((i) => i.rec),
+        );
+    },
+
+    async restamp(trx, ctx, recs) {
+      if (recs.length === 0) return;
+      await sql`UPDATE ${sql.table(table)} AS t SET source_modified_at = v.stamp::timestamptz
+        FROM unnest(${recs.map((r) => r.externalId)}::text[], ${recs.map((r) => r.sourceModifiedAt)}::text[]) AS v(id, stamp)
+        WHERE t.connection_id = ${ctx.connectionId} AND t.external_id = v.id`.execute(trx);
+    },
+
+    async patch(trx, ctx, patches) {
+      const changes: Change[] = [];
+      for (const patch of patches) {
+        const row = (await pageDb(trx)
+          .selectFrom(table)
+          .selectAll()
+          .where('connection_id', '=', ctx.connectionId)
+          .where('external_id', '=', patch.externalId)
+          .executeTakeFirst()) as Record<string, unknown> | undefined;
+        if (!row || row.content_hash === undefined) continue;
+        const merged = { ...row, ...patch.columns };
+        const derived = derivedOf(ctx.stream);
+        const pick = Object.fromEntries(
+          Object.keys(row)
+            .filter((k) => !SYSTEM_COLUMNS.has(k) && !derived.has(k))
+            .map((k) => [k, merged[k] instanceof Date ? (merged[k] as Date).toISOString() : merged[k]]),
+        );
+        const hash = rowHash(pick);
+        if (hash === row.content_hash) continue;
+        await pageDb(trx)
+          .updateTable(table)
+          .set({ ...patch.columns, content_hash: hash, synced_at: new Date() }) // wall-clock: an audit stamp
+          .where('connection_id', '=', ctx.connectionId)
+          .where('external_id', '=', patch.externalId)
+          .execute();
+        changes.push({ externalId: patch.externalId, change: 'changed', owners: [], days: [] });
+      }
+      return changes;
+    },
+
+    async markDeleted(trx, ctx, filter) {
+      const d = ctx.stream.dirty;
+      let q = pageDb(trx)
+        .updateTable(table)
+        .set({ is_deleted: true, deleted_at: new Date(), last_seen_run_id: ctx.runId, synced_at: new Date() }) // wall-clock: audit stamps
+        .where('connection_id', '=', ctx.connectionId)
+        .where('is_deleted', '=', false);
+      if (ctx.stream.scope) q = q.where(ctx.stream.scope.column, '=', ctx.stream.scope.value);
+      if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? [...filter.ids] : ['\u0000']);
+      if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
+      const rows = (await q
+        .returning([
+          'external_id',
+          d ? sql.ref(d.ownerColumn).as('owner') : sql<null>`null`.as('owner'),
+          d?.dateColumn ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
+        ])
+        .execute()) as Array<{ external_id: string; owner: string | null; day: string | null }>;
+      return rows.map((r) => ({
+        externalId: r.external_id,
+        change: 'deleted',
+        owners: [r.owner],
+        days: d && !d.dateColumn ? [ctx.today] : [r.day],
+      }));
+    },
+
+    async afterChanges() {},
+  };
+}
+
+/**
+ * Links reps to persons by email (one human across CRMs), and keeps the person following the CRM: a renamed user
+ * renames the person (unless the org file named them: the file wins where it says), and a user whose email changed
+ * takes their person along to the new address (same human, same history), unless another CRM user still has the
+ * old one or a person already has the new one.
+ */
+async function linkPersons(
+  trx: Transaction<Database>,
+  ctx: TableContext,
+  records: readonly NormalizedRecord[],
+): Promise<void> {
+  for (const rec of records) {
+    const row = rec.row as { email?: string | null; name?: string };
+    if (!row.email) continue;
+    await sql`UPDATE persons p SET email = ${row.email}, updated_at = now() -- wall-clock: an audit stamp
+      FROM reps r
+      WHERE r.connection_id = ${ctx.connectionId} AND r.external_id = ${rec.externalId} AND p.id = r.person_id
+        AND lower(p.email) <> lower(${row.email})
+        AND NOT EXISTS (SELECT 1 FROM persons o WHERE lower(o.email) = lower(${row.email}))
+        AND NOT EXISTS (SELECT 1 FROM reps s WHERE s.person_id = p.id AND NOT s.is_deleted
+          AND NOT (s.connection_id = r.connection_id AND s.external_id = r.external_id)
+          AND lower(s.email) = lower(p.email))`.execute(trx);
+    await sql`INSERT INTO persons (email, name) VALUES (${row.email}, ${row.name ?? null})
+      ON CONFLICT ((lower(email))) DO UPDATE SET name = excluded.name, updated_at = now() -- wall-clock: an audit stamp
+      WHERE excluded.name IS NOT NULL AND persons.name IS DISTINCT FROM excluded.name
+        AND (persons.source = 'crm' OR coalesce(persons.name, '') = '')`.execute(trx);
+    await sql`UPDATE reps SET person_id = (SELECT id FROM persons WHERE lower(email) = lower(${row.email}))
+      WHERE connection_id = ${ctx.connectionId} AND external_id = ${rec.externalId}`.execute(trx);
+  }
+}
+
+/**
+ * fx_rates: dated ranges keyed by (connection, source, currency, valid_from), with no hash or deleted flag. A
+ * stored range's hash is worked out from its columns as the normalizer's row has them; a deleted range is removed;
+ * any change raises the rates-changed flag, since a rate moves every converted figure.
+ */
+const fxRatesTable: TableStrategy = {
+  checks: NO_CHECKS,
+  keepsStamp: false,
+
+  async load(trx, ctx, ids) {
+    if (ids.length === 0) return new Map();
+    const rates = await trx
+      .selectFrom('fx_rates')
+      .select([
+        'external_id',
+        'currency',
+        'rate',
+        sql<string>`valid_from::text`.as('valid_from'),
+        sql<string | null>`valid_to::text`.as('valid_to'),
+        'source',
+      ])
+      .where('connection_id', '=', ctx.connectionId)
+      .where('external_id', 'in', [...ids])
+      .execute();
+    return new Map(
+      rates.map((r) => {
+        const { external_id, ...row } = r;
+        return [external_id, { external_id, content_hash: rowHash(row), is_deleted: false, owner: null, day: null }];
+      }),
+    );
+  },
+
+  async write(trx, ctx, items) {
+    for (const { rec } of items) {
+      const row = rec.row as FxRateRow;
+      await trx
+        .insertInto('fx_rates')
+        .values({
+          connection_id: ctx.connectionId,
+          external_id: rec.externalId,
+          source_modified_at: rec.sourceModifiedAt,
+          ...row,
+        })
+        .onConflict((oc) =>
+          oc.columns(['connection_id', 'source', 'currency', 'valid_from']).doUpdateSet({
+            external_id: rec.externalId,
+            rate: row.rate,
+            valid_to: row.valid_to,
+            source_modified_at: rec.sourceModifiedAt,
+            synced_at: new Date(), // wall-clock: an audit stamp
+          }),
+        )
+        .execute();
+    }
+  },
+
+  async restamp() {},
+
+  // No formula fields feed a rate.
+  async patch() {
+    return [];
+  },
+
+  async markDeleted(trx, ctx, filter) {
+    let q = trx.deleteFrom('fx_rates').where('connection_id', '=', ctx.connectionId);
+    if (ctx.stream.scope) q = q.where(sql.ref(ctx.stream.scope.column), '=', ctx.stream.scope.value);
+    if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? [...filter.ids] : ['\u0000']);
+    if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
+    const rows = await q.returning('external_id').execute();
+    // A synced range has its external id (only a rate file's rows have none, and they are not this stream's).
+    return rows.map((r) => ({ externalId: r.external_id as string, change: 'deleted', owners: [], days: [] }));
+  },
+
+  async afterChanges(trx, changes) {
+    if (changes.length > 0) await raiseRatesChanged(trx);
+  },
+};
+
+const STRATEGIES: Readonly<Record<WarehouseTable, TableStrategy>> = {
+  reps: hashedTable('reps', { derived: { rep_quota_carrying: 'quota_carrying' }, afterWrite: linkPersons }),
+  crm_roles: hashedTable('crm_roles'),
+  deals: hashedTable('deals', { derived: { deal_product_line: 'product_line' }, checks: MONEY_OF_A_REP }),
+  deal_stage_history: hashedTable('deal_stage_history'),
+  deal_line_items: hashedTable('deal_line_items'),
+  deal_splits: hashedTable('deal_splits'),
+  activities: hashedTable('activities'),
+  leads: hashedTable('leads'),
+  quotas: hashedTable('quotas', { extra: { source: 'crm' }, partialKey: true, checks: MONEY_OF_A_REP }),
+  crm_fiscal_periods: hashedTable('crm_fiscal_periods'),
+  fx_rates: fxRatesTable,
+};
+
+/** The strategy of the table a stream fills. */
+export function tableStrategy(table: WarehouseTable): TableStrategy {
+  return STRATEGIES[table];
+}
+
+/** The sanity checks of a table by name (none for a name that is no synced table). */
+export function sanityChecksOf(table: string): SanityChecks {
+  return Object.hasOwn(STRATEGIES, table) ? STRATEGIES[table as WarehouseTable].checks : NO_CHECKS;
+}

@@ -15,7 +15,7 @@ import { type Change, type PeriodLookup, recordChanges } from './change-feed.ts'
 import { lockDerivations, runDerivations } from './derive.ts';
 import { quarantine, resolveQuarantined } from './quarantine.ts';
 import { type SanityRules, screenPage } from './sanity.ts';
-import { changeOf, rowHash, type TableContext, tableStrategy } from './tables.ts';
+import { changeOf, rowHash, type TableContext, type TableStrategy, tableStrategy } from './tables.ts';
 
 export type { PeriodLookup } from './change-feed.ts';
 export { rowHash } from './tables.ts';
@@ -36,6 +36,34 @@ export interface PageCounts {
   changed: number;
   deleted: number;
   quarantined: number;
+}
+
+/**
+ * One page of a paged sweep: the ids it saw go to sync_sweep_seen (unnest of one array per page, never the whole
+ * stream); at the end, rows not seen are flagged deleted by an anti-join against that table, which is then emptied.
+ */
+async function sweepPage(
+  trx: Transaction<Database>,
+  table: TableStrategy,
+  ctx: TableContext,
+  sweep: NonNullable<Page['sweep']>,
+): Promise<Change[]> {
+  if (sweep.begin) {
+    await sql`DELETE FROM sync_sweep_seen WHERE connection_id = ${ctx.connectionId} AND stream = ${ctx.stream.name}`.execute(
+      trx,
+    );
+  }
+  if (sweep.seenIds.length > 0) {
+    await sql`INSERT INTO sync_sweep_seen (connection_id, stream, external_id)
+      SELECT ${ctx.connectionId}, ${ctx.stream.name}, id FROM unnest(${sweep.seenIds}::text[]) AS v(id)
+      ON CONFLICT DO NOTHING`.execute(trx);
+  }
+  if (!sweep.end) return [];
+  const changes = await table.markDeleted(trx, ctx, { notSwept: true });
+  await sql`DELETE FROM sync_sweep_seen WHERE connection_id = ${ctx.connectionId} AND stream = ${ctx.stream.name}`.execute(
+    trx,
+  );
+  return changes;
 }
 
 /** Applies one page inside `trx`; returns what it counted. */
@@ -84,6 +112,7 @@ export async function applyPage(
 
   if (page.deletedIds.length > 0) changes.push(...(await table.markDeleted(trx, tctx, { ids: page.deletedIds })));
   if (page.sweepSeenIds) changes.push(...(await table.markDeleted(trx, tctx, { notIn: page.sweepSeenIds })));
+  if (page.sweep) changes.push(...(await sweepPage(trx, table, tctx, page.sweep)));
 
   counts.changed = changes.filter((c) => c.change !== 'deleted').length;
   counts.deleted = changes.filter((c) => c.change === 'deleted').length;

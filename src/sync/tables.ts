@@ -39,10 +39,20 @@ export interface StoredRow {
   day: string | null;
 }
 
-/** Which of the stream's rows to flag deleted: these ids, or every row but these (a full-refresh sweep). */
+/**
+ * Which of the stream's rows to flag deleted: these ids, every row but these (a full-refresh sweep), or every row
+ * a paged sweep did not stage in sync_sweep_seen.
+ */
 export interface DeleteFilter {
   ids?: readonly string[];
   notIn?: readonly string[];
+  notSwept?: boolean;
+}
+
+/** The rows of `table` a paged sweep of the stream did not see (an anti-join against sync_sweep_seen). */
+function unswept(table: WarehouseTable, ctx: TableContext) {
+  return sql<boolean>`NOT EXISTS (SELECT 1 FROM sync_sweep_seen s WHERE s.connection_id = ${ctx.connectionId}
+    AND s.stream = ${ctx.stream.name} AND s.external_id = ${sql.ref(`${table}.external_id`)})`;
 }
 
 /** Which sanity rules (sanity.ts) look at a table's rows beyond the bounds every row keeps. */
@@ -269,6 +279,7 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
       if (ctx.stream.scope) q = q.where(ctx.stream.scope.column, '=', ctx.stream.scope.value);
       if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? [...filter.ids] : ['\u0000']);
       if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
+      if (filter.notSwept) q = q.where(unswept(table, ctx));
       const rows = (await q
         .returning([
           'external_id',
@@ -387,6 +398,7 @@ const fxRatesTable: TableStrategy = {
     if (ctx.stream.scope) q = q.where(sql.ref(ctx.stream.scope.column), '=', ctx.stream.scope.value);
     if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? [...filter.ids] : ['\u0000']);
     if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
+    if (filter.notSwept) q = q.where(unswept('fx_rates', ctx));
     const rows = await q.returning('external_id').execute();
     // A synced range has its external id (only a rate file's rows have none, and they are not this stream's).
     return rows.map((r) => ({ externalId: r.external_id as string, change: 'deleted', owners: [], days: [] }));

@@ -135,11 +135,13 @@ export function asJson(doc: FiguresDocument | SubjectInfo | PeriodFigures | Fore
   return doc as unknown as JsonObject;
 }
 
-/** `key: value`, or `key: null` and `keyReason`, in that order (the stored JSON's key order is its hash's). */
-function fig<K extends string, T, U>(key: K, v: Maybe<T>, fmt: (t: T) => U): Figure<K, U> {
-  const o: Record<string, unknown> = { [key]: v.value === null ? null : fmt(v.value) };
+/**
+ * Sets `key` (formatted) or `key: null` and `keyReason`, in that order, on an object being built. Assignment, not
+ * a spread per figure: a document is built for every subject of every recompute and report.
+ */
+function put<T, U>(o: Record<string, unknown>, key: string, v: Maybe<T>, fmt: (t: T) => U): void {
+  o[key] = v.value === null ? null : fmt(v.value);
   if (v.value === null) o[`${key}Reason`] = v.reason;
-  return o as Figure<K, U>;
 }
 
 const same = <T>(t: T): T => t;
@@ -160,8 +162,7 @@ export function figuresDocument(
   m: SubjectMetrics,
   currency: string,
 ): FiguresDocument {
-  const c = m.commission;
-  return {
+  const o: Record<string, unknown> = {
     subject: { ...subject },
     period: {
       id: period.id,
@@ -173,68 +174,79 @@ export function figuresDocument(
     },
     asOf: m.asOf,
     currency,
-    ...fig('quota', m.quota, formatMoney),
-    actual: formatMoney(m.actual),
-    closedWonDeals: m.closedWonDeals,
-    ...fig('attainment', m.attainment, formatRatio),
-    ...fig('remaining', m.remaining, formatMoney),
-    ...fig('expectedToDate', m.expectedToDate, formatMoney),
-    ...fig('paceVariance', m.paceVariance, formatMoney),
-    ...fig('paceVariancePct', m.paceVariancePct, formatRatio),
-    ...fig('paceStatus', m.paceStatus, same),
-    ...fig('paceIndex', m.paceIndex, formatRatio),
-    pacingBasis: m.pacing.used,
-    ...fig('requiredDailyRunRate', m.requiredDailyRunRate, formatMoney),
-    ...fig('requiredWeeklyRunRate', m.requiredWeeklyRunRate, formatMoney),
-    currentRunRate: formatMoney(m.currentRunRate),
-    runRateWindowDays: m.runRateWindowDays,
-    projectedTotal: formatMoney(m.projectedTotal),
-    ...fig('projectedAttainment', m.projectedAttainment, formatRatio),
-    ...fig('status', m.status, same),
-    pipeline: {
-      open: formatMoney(m.pipeline.open),
-      weighted: formatMoney(m.pipeline.weighted),
-      ...fig('coverage', m.pipeline.coverage, formatRatio),
-      ...fig('coverageBand', m.pipeline.coverageBand, same),
-      openDeals: m.pipeline.openDeals,
-      overdue: formatMoney(m.pipeline.overdueAmount),
-      overdueDeals: m.pipeline.overdueDeals,
-    },
-    ...fig('winRate', m.winRate, formatRatio),
-    ...fig('winRateByValue', m.conversion.winRateByValue, formatRatio),
-    ...fig('avgDealSize', m.avgDealSize, formatMoney),
-    ...fig('salesCycleDays', m.salesCycleDays, days),
-    ...fig('velocity', m.velocity, formatMoney),
-    activities: {
-      window: `${m.activities.window.start}..${m.activities.window.end}`,
-      counts: {
-        call: m.activities.counts.call,
-        meeting: m.activities.counts.meeting,
-        email: m.activities.counts.email,
-        task: m.activities.counts.task,
-        proposal: m.activities.counts.proposal,
-      },
-      ...fig('score', m.activities.score, (d) => d.toDecimalPlaces(2).toFixed(2)),
-    },
-    forecast: {
-      p10: formatMoney(m.forecast.p10),
-      p25: formatMoney(m.forecast.p25),
-      p50: formatMoney(m.forecast.p50),
-      p90: formatMoney(m.forecast.p90),
-      ...fig('probabilityToHitQuota', m.forecast.probabilityToHitQuota, formatRatio),
-      trials: m.forecast.trials,
-      calibration: forecastCalibrationJson(m.forecast.calibration),
-    },
-    commission: {
-      ...fig('atActual', c.atActual, (r) => formatMoney(r.payout)),
-      ...fig('atProjected', c.atProjected, (r) => formatMoney(r.payout)),
-      ...fig('atP50', c.atP50, (r) => formatMoney(r.payout)),
-      ...fig('nextTier', c.nextTier, (t) => formatRatio(t.from)),
-      ...fig('bookingsToNextTier', c.nextTier, (t) => formatMoney(t.bookingsToReach)),
-    },
-    ...fig('tenureAdjustedAttainment', m.tenureAdjustedAttainment, formatRatio),
-    ...fig('territoryAdjustedAttainment', m.territoryAdjustedAttainment, formatRatio),
   };
+  put(o, 'quota', m.quota, formatMoney);
+  o.actual = formatMoney(m.actual);
+  o.closedWonDeals = m.closedWonDeals;
+  put(o, 'attainment', m.attainment, formatRatio);
+  put(o, 'remaining', m.remaining, formatMoney);
+  put(o, 'expectedToDate', m.expectedToDate, formatMoney);
+  put(o, 'paceVariance', m.paceVariance, formatMoney);
+  put(o, 'paceVariancePct', m.paceVariancePct, formatRatio);
+  put(o, 'paceStatus', m.paceStatus, same);
+  put(o, 'paceIndex', m.paceIndex, formatRatio);
+  o.pacingBasis = m.pacing.used;
+  put(o, 'requiredDailyRunRate', m.requiredDailyRunRate, formatMoney);
+  put(o, 'requiredWeeklyRunRate', m.requiredWeeklyRunRate, formatMoney);
+  o.currentRunRate = formatMoney(m.currentRunRate);
+  o.runRateWindowDays = m.runRateWindowDays;
+  o.projectedTotal = formatMoney(m.projectedTotal);
+  put(o, 'projectedAttainment', m.projectedAttainment, formatRatio);
+  put(o, 'status', m.status, same);
+
+  const p: Record<string, unknown> = { open: formatMoney(m.pipeline.open), weighted: formatMoney(m.pipeline.weighted) };
+  put(p, 'coverage', m.pipeline.coverage, formatRatio);
+  put(p, 'coverageBand', m.pipeline.coverageBand, same);
+  p.openDeals = m.pipeline.openDeals;
+  p.overdue = formatMoney(m.pipeline.overdueAmount);
+  p.overdueDeals = m.pipeline.overdueDeals;
+  o.pipeline = p;
+
+  put(o, 'winRate', m.winRate, formatRatio);
+  put(o, 'winRateByValue', m.conversion.winRateByValue, formatRatio);
+  put(o, 'avgDealSize', m.avgDealSize, formatMoney);
+  put(o, 'salesCycleDays', m.salesCycleDays, days);
+  put(o, 'velocity', m.velocity, formatMoney);
+
+  const a = m.activities;
+  const act: Record<string, unknown> = {
+    window: `${a.window.start}..${a.window.end}`,
+    counts: {
+      call: a.counts.call,
+      meeting: a.counts.meeting,
+      email: a.counts.email,
+      task: a.counts.task,
+      proposal: a.counts.proposal,
+    },
+  };
+  put(act, 'score', a.score, (d) => d.toDecimalPlaces(2).toFixed(2));
+  o.activities = act;
+
+  const f: Record<string, unknown> = {
+    p10: formatMoney(m.forecast.p10),
+    p25: formatMoney(m.forecast.p25),
+    p50: formatMoney(m.forecast.p50),
+    p90: formatMoney(m.forecast.p90),
+  };
+  put(f, 'probabilityToHitQuota', m.forecast.probabilityToHitQuota, formatRatio);
+  f.trials = m.forecast.trials;
+  f.calibration = forecastCalibrationJson(m.forecast.calibration);
+  o.forecast = f;
+
+  const c: Record<string, unknown> = {};
+  const cm = m.commission;
+  put(c, 'atActual', cm.atActual, (r) => formatMoney(r.payout));
+  put(c, 'atProjected', cm.atProjected, (r) => formatMoney(r.payout));
+  put(c, 'atP50', cm.atP50, (r) => formatMoney(r.payout));
+  put(c, 'nextTier', cm.nextTier, (t) => formatRatio(t.from));
+  put(c, 'bookingsToNextTier', cm.nextTier, (t) => formatMoney(t.bookingsToReach));
+  o.commission = c;
+
+  put(o, 'tenureAdjustedAttainment', m.tenureAdjustedAttainment, formatRatio);
+  put(o, 'territoryAdjustedAttainment', m.territoryAdjustedAttainment, formatRatio);
+  // Built field by field above for speed; its shape is FiguresDocument's (parseFiguresDocument accepts it: the
+  // write-back tests read every stored document through it).
+  return o as FiguresDocument;
 }
 
 /**

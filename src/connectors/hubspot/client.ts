@@ -6,6 +6,7 @@
 import { Client } from '@hubspot/api-client';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { abortableSleep } from '../../util/sleep.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
 
@@ -38,24 +39,6 @@ interface RequestOptions {
   body?: unknown;
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
-}
-
 /** HubSpot's error body: `{ status, message, correlationId, category }`, a 429's `errorType` and `policyName`. */
 interface HubSpotErrorBody {
   message?: string;
@@ -81,7 +64,7 @@ export class HubSpotClient {
 
   constructor(opts: HubSpotClientOptions) {
     this.opts = opts;
-    this.sleep = opts.sleep ?? defaultSleep;
+    this.sleep = opts.sleep ?? abortableSleep;
     this.sdk = new Client({ accessToken: opts.accessToken, basePath: opts.basePath, numberOfApiCallRetries: 0 });
   }
 

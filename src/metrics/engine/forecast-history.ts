@@ -10,6 +10,7 @@ import { Dec } from '../../util/money.ts';
 import type { DealHistoryRow, DealTimeline } from '../math/calibration.ts';
 import { convertAmount, type FxTable } from '../math/currency.ts';
 import type { StageCategory } from '../math/types.ts';
+import type { HistoryRow } from './load.ts';
 
 interface DealRow {
   connection_id: string;
@@ -22,17 +23,6 @@ interface DealRow {
   stage_category: StageCategory;
   close_date: PlainDate | null;
   probability: string | null;
-}
-
-interface HistoryRow {
-  connection_id: string;
-  deal_external_id: string;
-  stage: string;
-  stage_category: StageCategory;
-  amount: string | null;
-  close_date: PlainDate | null;
-  probability: string | null;
-  day: PlainDate;
 }
 
 export interface TimelineOptions {

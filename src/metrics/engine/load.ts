@@ -219,7 +219,8 @@ interface DealRow {
   segment: string | null;
 }
 
-interface HistoryRow {
+/** A row of `deal_stage_history` as the loads read it: the change's day in the configured time zone. */
+export interface HistoryRow {
   connection_id: string;
   deal_external_id: string;
   stage: string;

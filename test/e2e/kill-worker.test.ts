@@ -124,6 +124,16 @@ beforeAll(async () => {
     const runs = await fresh.db.selectFrom('sync_runs').selectAll().orderBy('id').execute();
     const wb = await fresh.db.selectFrom('writeback_runs').selectAll().orderBy('id').execute();
     const users = sb.store.all('User').map((u) => [u.Name, u.Projected_Attainment__c, u.Quota_Attainment__c]);
+    const deals = await fresh.db
+      .selectFrom('deals')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
+    const quarantined = await fresh.db
+      .selectFrom('quarantine')
+      .select(['stream', 'reason_code', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('resolved_at', 'is', null)
+      .groupBy(['stream', 'reason_code'])
+      .execute();
     throw new Error(
       `no rep at or above 75% projected with a manager and won deals after the first run: ${JSON.stringify({
         snaps: snaps.map((x) => [
@@ -135,6 +145,8 @@ beforeAll(async () => {
         runs: runs.map((r) => [r.stream, r.status, r.started_at, r.finished_at, r.records_changed]),
         wb,
         users,
+        deals: deals.n,
+        quarantined,
       })}`,
     );
   }

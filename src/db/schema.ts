@@ -349,7 +349,10 @@ interface SnapshotColumns {
   computed_at: TimestampDefault;
 }
 
-export interface MetricSnapshotsTable extends SnapshotColumns {}
+export interface MetricSnapshotsTable extends SnapshotColumns {
+  /** When the warehouse reads behind the figures began: a write that read earlier never replaces this row. */
+  inputs_at: TimestampDefault;
+}
 
 export interface MetricSnapshotHistoryTable extends SnapshotColumns {
   day: DateColumn;

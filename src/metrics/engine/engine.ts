@@ -195,13 +195,16 @@ export class MetricsEngine {
     return { claimed: row.claimed, probe: { now: row.now, others: row.others ?? [], people: row.people ?? '' } };
   }
 
-  /** The cached model for D, with `repKeys` (and reps other workers recomputed since) reloaded; or a full load. */
+  /**
+   * The cached model for D, with `repKeys` (and reps other workers recomputed since) reloaded; or a full load.
+   * `inputsAt` is the probe's clock, read before any of this call's loads: the stamp its figures are stored with.
+   */
   private async modelFor(
     asOf: PlainDate,
     periods: FiscalPeriod[],
     repKeys: ReadonlySet<string>,
     given?: Probe,
-  ): Promise<MetricsModel> {
+  ): Promise<{ model: MetricsModel; inputsAt: string }> {
     const c = this.warm(asOf, periods);
     const t0 = performance.now();
     const probe = given ?? (await this.claimAndProbe(null, c?.loadedAt ?? null)).probe;
@@ -229,11 +232,11 @@ export class MetricsEngine {
       // Forget stamps older than the look-back: the probe no longer returns them.
       const horizon = new Date(Date.parse(probe.now) - KNOWN_LOOKBACK_SECONDS * 1000).toISOString().slice(0, 19);
       for (const [k, at] of c.own) if (at.slice(0, 19) < horizon) c.own.delete(k);
-      return c.model;
+      return { model: c.model, inputsAt: probe.now };
     }
     const model = await this.loadModel(asOf, periods);
     this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: knownStamps(probe) };
-    return model;
+    return { model, inputsAt: probe.now };
   }
 
   /** Forgets the in-memory model (after a config, org or rate change, or to measure a cold start). */
@@ -290,7 +293,7 @@ export class MetricsEngine {
     const resolve = (m: MetricsModel | undefined, k: string) =>
       k.startsWith('person:') ? k : (m?.data.ownerToRep.get(k) ?? k);
     const before = new Set([...mentioned].map((k) => resolve(this.cache?.model, k)));
-    const model = await this.modelFor(asOf, periods, before, probe);
+    const { model, inputsAt } = await this.modelFor(asOf, periods, before, probe);
     const missing = new Set([...mentioned].map((k) => resolve(model, k)).filter((k) => !before.has(k)));
     if (missing.size > 0)
       model.replaceReps(missing, await loadForReps(this.db, missing, this.loadOptions(asOf, periods)));
@@ -310,7 +313,7 @@ export class MetricsEngine {
         targets.set(subjectPeriodKey(t.subject, t.period.id), t);
     }
     this.lastTimings.load = performance.now() - started;
-    return this.computeAndStore(model, [...targets.values()]);
+    return this.computeAndStore(model, [...targets.values()], inputsAt);
   }
 
   /** Recomputes every subject for every snapshotted period as of D (the daily run and `recompute`). */
@@ -331,7 +334,7 @@ export class MetricsEngine {
         for (const level of ['team', 'region', 'org'] as const)
           for (const id of model.groups(level)) targets.push({ subject: { kind: level, id }, period });
       }
-      const result = await this.computeAndStore(model, targets);
+      const result = await this.computeAndStore(model, targets, probe.now);
       await completeClaims(this.db, ids, this.workerId);
       await this.db
         .insertInto('config_state')
@@ -358,6 +361,7 @@ export class MetricsEngine {
   private async computeAndStore(
     model: MetricsModel,
     targets: readonly { subject: SubjectRef; period: FiscalPeriod }[],
+    inputsAt: string,
   ): Promise<RecomputeResult> {
     const asOf = model.asOf;
     const timings = this.lastTimings;
@@ -390,14 +394,24 @@ export class MetricsEngine {
       if (t.subject.kind === 'rep' && t.period.id === current.id) repMetrics.set(t.subject.id, metrics);
     }
     let started = performance.now();
-    const stored = await storeSnapshots(this.db, writes, asOf, this.settings.configHash);
+    const stored = await storeSnapshots(this.db, writes, asOf, this.settings.configHash, inputsAt);
     timings.store = performance.now() - started;
     // This engine's own writes are no news to its cache: the next reload skips them (unless rewritten since).
     if (this.cache?.model === model)
       for (const c of stored.changes)
         if (c.subject.kind === 'rep') this.cache.own.set(`${c.subject.id}@${c.periodId}`, stored.computedAt);
+    // A rep whose stored figures came from later reads than these is that recompute's to alert on, not this one's.
+    const superseded = new Set(
+      stored.superseded.filter((w) => w.subject.kind === 'rep' && w.periodId === current.id).map((w) => w.subject.id),
+    );
     started = performance.now();
-    const alertEvents = await this.runAlerts(model, alerting, repMetrics, current, await alertState);
+    const alertEvents = await this.runAlerts(
+      model,
+      superseded.size === 0 ? alerting : alerting.filter((id) => !superseded.has(id)),
+      repMetrics,
+      current,
+      await alertState,
+    );
     timings.alerts = performance.now() - started;
     return {
       asOf,

@@ -29,6 +29,8 @@ export function changedFields(before: Record<string, unknown> | null, after: obj
 /** What a store did: the changes, and the `computed_at` of every snapshot it wrote (`stampOf`). */
 export interface StoreResult {
   changes: MetricChange[];
+  /** Writes not made: the stored snapshot was computed from reads that began later (see `inputsAt`). */
+  superseded: SnapshotWrite[];
   computedAt: string;
 }
 
@@ -62,33 +64,43 @@ export async function storeSnapshots(
   writes: readonly SnapshotWrite[],
   asOf: PlainDate,
   configHash: string,
+  inputsAt: string,
 ): Promise<StoreResult> {
-  if (writes.length <= STORE_CHUNK) return storeChunk(db, writes, asOf, configHash);
+  if (writes.length <= STORE_CHUNK) return storeChunk(db, writes, asOf, configHash, inputsAt);
   // A full recompute of a large org: bounded statements in one transaction (one `now()`, so one stamp).
   return db.transaction().execute(async (trx) => {
     const changes: MetricChange[] = [];
+    const superseded: SnapshotWrite[] = [];
     let computedAt = '';
     for (let i = 0; i < writes.length; i += STORE_CHUNK) {
-      const r = await storeChunk(trx, writes.slice(i, i + STORE_CHUNK), asOf, configHash);
+      const r = await storeChunk(trx, writes.slice(i, i + STORE_CHUNK), asOf, configHash, inputsAt);
       changes.push(...r.changes);
+      superseded.push(...r.superseded);
       computedAt = r.computedAt;
     }
-    return { changes, computedAt };
+    return { changes, superseded, computedAt };
   });
 }
 
 /** Documents per statement: keeps the parameters and the returned previous rows to a few megabytes. */
 const STORE_CHUNK = 1000;
 
+/**
+ * `inputsAt` is when the reads behind these figures began (the database's clock at the recompute's claim). A
+ * stored snapshot whose reads began later is newer than these figures, however late they arrive: such writes are
+ * skipped, history included, and returned as superseded. Recomputes on several workers (the daily full run beside
+ * a sync's incremental one) may finish in any order; the later read wins, not the later write.
+ */
 async function storeChunk(
   db: Kysely<Database>,
   writes: readonly SnapshotWrite[],
   asOf: PlainDate,
   configHash: string,
+  inputsAt: string,
 ): Promise<StoreResult> {
-  if (writes.length === 0) return { changes: [], computedAt: '' };
+  if (writes.length === 0) return { changes: [], superseded: [], computedAt: '' };
   const hashes = writes.map((w) => contentHash(w.doc));
-  const r = await sql<{ at: string; previous: PreviousRow[] }>`
+  const r = await sql<{ at: string; previous: PreviousRow[]; written: string[] }>`
     with input as (
       select * from unnest(${writes.map((w) => w.subject.kind)}::text[], ${writes.map((w) => w.subject.id)}::text[],
         ${writes.map((w) => w.periodId)}::text[], ${writes.map((w) => toJsonb(w.doc))}::jsonb[], ${hashes}::text[])
@@ -96,39 +108,56 @@ async function storeChunk(
     ),
     previous as (
       select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
+             s.inputs_at > ${inputsAt}::timestamptz as newer,
              exists (select 1 from metric_snapshot_history h where h.subject_kind = s.subject_kind
                      and h.subject_id = s.subject_id and h.period_id = s.period_id and h.day = ${asOf}) as has_day
       from metric_snapshots s join input i on s.subject_kind = i.kind and s.subject_id = i.id and s.period_id = i.period
     ),
     decided as (
       select i.*, (p.subject_id is null or p.value_hash <> i.value_hash or p.config_hash <> ${configHash}) as changed,
-             coalesce(p.has_day, false) as has_day
+             coalesce(p.has_day, false) as has_day, coalesce(p.newer, false) as newer
       from input i left join previous p on p.subject_kind = i.kind and p.subject_id = i.id and p.period_id = i.period
     ),
     snapshots as (
-      insert into metric_snapshots (subject_kind, subject_id, period_id, as_of, metrics, value_hash, config_hash)
-      select kind, id, period, ${asOf}, metrics, value_hash, ${configHash} from decided where changed
+      insert into metric_snapshots (subject_kind, subject_id, period_id, as_of, metrics, value_hash, config_hash, inputs_at)
+      select kind, id, period, ${asOf}, metrics, value_hash, ${configHash}, ${inputsAt}::timestamptz
+      from decided where changed and not newer
       on conflict (subject_kind, subject_id, period_id) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
+        inputs_at = excluded.inputs_at,
         computed_at = now() -- wall-clock: commit-time stamps the change probes compare
+        -- checked again on the row as it is now: a newer one may have committed since this statement began
+        where metric_snapshots.inputs_at <= excluded.inputs_at
+      returning subject_kind || ':' || subject_id || '@' || period_id as key
     ),
     history as (
       -- a day's history row is replaced by the newer computation of that day
       insert into metric_snapshot_history (subject_kind, subject_id, period_id, day, as_of, metrics, value_hash, config_hash)
-      select kind, id, period, ${asOf}, ${asOf}, metrics, value_hash, ${configHash} from decided where changed or not has_day
+      select kind, id, period, ${asOf}, ${asOf}, metrics, value_hash, ${configHash} from decided d
+      where (d.changed and exists (select 1 from snapshots s where s.key = d.kind || ':' || d.id || '@' || d.period))
+         or (not d.changed and not d.has_day and not d.newer)
       on conflict (subject_kind, subject_id, period_id, day) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
         computed_at = now() -- wall-clock: commit-time stamps the change probes compare
     )
     -- wall-clock: the same stamp, returned
-    select ${stampOf(sql`now()`)} as at, coalesce((select json_agg(p) from previous p), '[]') as previous`.execute(db);
-  const row = r.rows[0] as { at: string; previous: PreviousRow[] };
-  const byKey = new Map(row.previous.map((p) => [`${p.subject_kind}:${p.subject_id}@${p.period_id}`, p] as const));
+    select ${stampOf(sql`now()`)} as at, coalesce((select json_agg(p) from previous p), '[]') as previous,
+      coalesce((select json_agg(s.key) from snapshots s), '[]') as written`.execute(db);
+  const row = r.rows[0] as { at: string; previous: PreviousRow[]; written: string[] };
+  const byKey = new Map<string, PreviousRow>(
+    row.previous.map((p) => [`${p.subject_kind}:${p.subject_id}@${p.period_id}`, p] as const),
+  );
+  const written = new Set(row.written);
   const changes: MetricChange[] = [];
+  const superseded: SnapshotWrite[] = [];
   writes.forEach((w, i) => {
-    const prev = byKey.get(`${w.subject.kind}:${w.subject.id}@${w.periodId}`);
-    // The statement's own test, repeated: these are the snapshots it wrote.
+    const key = `${w.subject.kind}:${w.subject.id}@${w.periodId}`;
+    const prev = byKey.get(key);
     if (prev && prev.value_hash === hashes[i] && prev.config_hash === configHash) return;
+    if (!written.has(key)) {
+      superseded.push(w);
+      return;
+    }
     changes.push({
       subject: w.subject,
       periodId: w.periodId,
@@ -138,7 +167,7 @@ async function storeChunk(
       previous: prev?.metrics ?? null,
     });
   });
-  return { changes, computedAt: row.at };
+  return { changes, superseded, computedAt: row.at };
 }
 
 /** Pace indexes on the latest history day on or before `day`, for many rep subjects at once. */

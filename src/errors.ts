@@ -130,6 +130,12 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'a sync run ended with its process (killed or cut off from the database) before it finished',
   },
+  WRITEBACK_ABANDONED: {
+    exit: 1,
+    http: 500,
+    retryable: true,
+    summary: 'a write-back run lost its lock (its process killed or cut off from the database); a newer run took over',
+  },
   NOT_FOUND: { exit: 1, http: 404, retryable: false, summary: 'the requested subject or period does not exist' },
   // jobs
   JOB_HANDLER_MISSING: { exit: 1, http: 500, retryable: false, summary: 'a job name has no handler' },

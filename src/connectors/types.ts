@@ -357,6 +357,11 @@ export interface WritebackSink {
   write(intents: readonly WriteIntent[]): Promise<SinkResult[]>;
   /** API calls spent so far (for the run's bookkeeping). */
   apiCalls(): number;
+  /**
+   * Longest a write call waits for the CRM's answer: a call sent by a process that then died may still land at
+   * the CRM until then (write-back fences on it, src/writeback/lock.ts).
+   */
+  readonly callTimeoutMs?: number;
 }
 
 /** The record each rep's values go to: the rep's own user record, or one record per rep and period. */

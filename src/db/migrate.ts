@@ -18,7 +18,8 @@ import * as m09 from './migrations/2026-12-08_19_web_sessions.ts';
 import * as m10 from './migrations/2026-12-08_20_refresh_token_rotation.ts';
 import * as m11 from './migrations/2026-12-09_17_forecast_calibrations.ts';
 import * as m12 from './migrations/2026-12-10_21_sync_sweep_seen.ts';
-import * as m13 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
+import * as m13 from './migrations/2026-12-11_12_writeback_run_lock.ts';
+import * as m14 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -34,7 +35,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-08_20_refresh_token_rotation': m10,
   '2026-12-09_17_forecast_calibrations': m11,
   '2026-12-10_21_sync_sweep_seen': m12,
-  '2026-12-11_13_snapshot_inputs_at': m13,
+  '2026-12-11_12_writeback_run_lock': m13,
+  '2026-12-11_13_snapshot_inputs_at': m14,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -406,7 +406,8 @@ export interface AlertTasksTable {
   closed_at: Timestamp | null;
 }
 
-export type WritebackRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'stopped_budget';
+/** `abandoned`: its process went away before it finished (see src/writeback/lock.ts). */
+export type WritebackRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'stopped_budget' | 'abandoned';
 
 export interface WritebackRunsTable {
   id: Generated<number>;
@@ -424,6 +425,10 @@ export interface WritebackRunsTable {
   records_failed: Generated<number>;
   error_code: string | null;
   error_message: string | null;
+  /** What the run's CRM call carries while it is out: [object, record id, field, value] per field. */
+  in_flight: Jsonb<Array<[string, string, string, string | null]>> | null;
+  /** Until when that call can still land at the CRM (the lease the run renews while it waits for the answer). */
+  write_deadline: Timestamp | null;
 }
 
 interface WritebackTarget {
@@ -439,6 +444,8 @@ export interface WritebackLedgerTable extends WritebackTarget {
   value: string | null;
   pushed_at: TimestampDefault;
   run_id: number | null;
+  /** The CRM may hold something else (a run died with this field in flight): the next run sends it again. */
+  uncertain: Generated<boolean>;
 }
 
 /** The newest value waiting to be pushed per target (an upsert replaces an older pending value). */

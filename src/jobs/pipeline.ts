@@ -107,7 +107,14 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     const conn = config.connections.find((x) => x.id === id);
     return conn ? { sanity: conn.sync.sanity } : {};
   };
-  const wbCtx: WritebackContext = { db, config, log, connector, ...(ctx.now ? { now: ctx.now } : {}) };
+  const wbCtx: WritebackContext = {
+    db,
+    config,
+    log,
+    connector,
+    ...(ctx.now ? { now: ctx.now } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  };
   const todayNow = () => today(config.calendar.timezone, (ctx.now ?? now)());
 
   const handlers: JobHandlers = {

@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import { sweepAbandonedRuns } from '../sync/abandoned.ts';
 import { rotationNeedsKeyMessage, rotationWithoutKey } from '../sync/connectors.ts';
 import type { Logger } from '../util/log.ts';
+import { sweepAbandonedWritebacks } from '../writeback/lock.ts';
 import { createQueueBackend } from './backend.ts';
 import { createPipeline, type Pipeline, type PipelineContext, tasksInFlight } from './pipeline.ts';
 import { JobRuntime } from './runtime.ts';
@@ -66,6 +67,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   await backend.prepare(o.migrateQueue);
   // Runs a killed process left marked running are closed before new ones start (the next run of each would too).
   await sweepAbandonedRuns(o.db.db, o.log);
+  await sweepAbandonedWritebacks(o.db.db, o.log);
   const shutdown = new AbortController();
   const pipeline = createPipeline({
     db: o.db.db,

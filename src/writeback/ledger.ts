@@ -60,9 +60,21 @@ export async function loadLedger(
   return out;
 }
 
+/** Ledger keys of the connection whose CRM value is in doubt (a run died with them in flight, lock.ts). */
+export async function loadUncertain(db: Kysely<Database>, connectionId: string): Promise<Set<LedgerKey>> {
+  const rows = await db
+    .selectFrom('writeback_ledger')
+    .select(['target_object', 'target_record_id', 'field'])
+    .where('connection_id', '=', connectionId)
+    .where('uncertain', '=', true)
+    .execute();
+  return new Set(rows.map((r) => keyOf(r.target_object, r.target_record_id, r.field)));
+}
+
 /**
  * Compares desired values with the ledger. A field never pushed counts as changed even when the desired value is
  * null only if the ledger has no row for it and the value is not null: clearing a field we never wrote is a no-op.
+ * An uncertain field (the CRM may hold something else) always counts as changed.
  */
 export async function diffAgainstLedger(
   db: Kysely<Database>,
@@ -71,6 +83,7 @@ export async function diffAgainstLedger(
 ): Promise<RecordChanges[]> {
   const objects = [...new Set(desired.map((d) => d.targetObject))];
   const ledger = await loadLedger(db, connectionId, objects);
+  const uncertain = await loadUncertain(db, connectionId);
   const out: RecordChanges[] = [];
   for (const rec of desired) {
     const changes: FieldChange[] = [];
@@ -78,7 +91,7 @@ export async function diffAgainstLedger(
       const k = keyOf(rec.targetObject, rec.targetRecordId, field);
       const known = ledger.has(k);
       const before = ledger.get(k) ?? null;
-      if (known ? before === after : after === null) continue;
+      if (!uncertain.has(k) && (known ? before === after : after === null)) continue;
       changes.push({ targetObject: rec.targetObject, targetRecordId: rec.targetRecordId, field, before, after, known });
     }
     if (changes.length > 0) {

@@ -6,22 +6,35 @@
  * Crash safety: pending rows are deleted only after the CRM accepted the write and the ledger says so, in one
  * transaction; a worker killed mid-run leaves them pending, and the next run sends the same values again (writes
  * of field values are idempotent). A pending row replaced by a newer value while the run was in flight survives.
+ *
+ * A run is fenced (lock.ts): it holds the connection's write-back lock, records each CRM call's fields and deadline
+ * before sending, books nothing once a newer run marked it abandoned, and waits out the deadline of a dead run's
+ * call before sending a different value to a field that call carried.
  */
-import { type Insertable, type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
 import type { FieldUnit, SinkResult, WritebackSink, WriteIntent } from '../connectors/types.ts';
-import { type Database, toJsonb, type WritebackAuditTable } from '../db/schema.ts';
-import { AppError } from '../errors.ts';
+import { type Database, toJsonb, type WritebackAuditTable, type WritebackRunsTable } from '../db/schema.ts';
+import { AppError, isAppError } from '../errors.ts';
 import type { PlainDate } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
+import { abortableSleep } from '../util/sleep.ts';
 import { toWireValue } from './fields.ts';
 import {
   type FieldChange,
   ledgerKey,
   loadLedger,
   loadPending,
+  loadUncertain,
   type PendingField,
   type RecordChanges,
 } from './ledger.ts';
+import { withWritebackLock } from './lock.ts';
+
+/**
+ * How long a CRM write call may be out when the sink does not say (the Salesforce client's request timeout): a
+ * call sent by a process that then died may land at the CRM until then.
+ */
+export const DEFAULT_CALL_TIMEOUT_MS = 180_000;
 
 export interface PushOptions {
   connectionId: string;
@@ -34,6 +47,10 @@ export interface PushOptions {
   log: Logger;
   /** The as-of date of the values, when pending rows carry none. */
   asOf: PlainDate;
+  /** Ends a wait for a dead run's call (lock.ts) with the signal's reason. */
+  signal?: AbortSignal;
+  /** The pause of that wait; injected by tests. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface PushResult {
@@ -66,6 +83,7 @@ export function planFromPending(
   ledger: ReadonlyMap<string, string | null>,
   asOfField: string | null,
   fallbackAsOf: PlainDate,
+  uncertain: ReadonlySet<string> = new Set(),
 ): { plan: RecordChanges[]; stale: PendingField[] } {
   const byRecord = new Map<string, { rec: RecordChanges; asOf: PlainDate | null }>();
   const stale: PendingField[] = [];
@@ -74,7 +92,7 @@ export function planFromPending(
     const k = ledgerKey(p.targetObject, p.targetRecordId, p.field);
     const known = ledger.has(k);
     const before = ledger.get(k) ?? null;
-    if (known ? before === p.value : p.value === null) {
+    if (!uncertain.has(k) && (known ? before === p.value : p.value === null)) {
       stale.push(p);
       continue;
     }
@@ -95,7 +113,7 @@ export function planFromPending(
       const k = ledgerKey(rec.targetObject, rec.targetRecordId, asOfField);
       const after = asOf ?? fallbackAsOf;
       // Same day as the last push: the field already says so.
-      if (ledger.has(k) && ledger.get(k) === after) {
+      if (!uncertain.has(k) && ledger.has(k) && ledger.get(k) === after) {
         plan.push(rec);
         continue;
       }
@@ -135,6 +153,92 @@ async function startRun(
   return row.id;
 }
 
+/** The run lost its lock: a newer run marked it abandoned, and what it sent must not be booked over the newer. */
+function fenced(runId: number): AppError {
+  return new AppError(
+    'WRITEBACK_ABANDONED',
+    `write-back run #${runId} lost its lock and was marked abandoned by a newer run; what it sent is not booked, the newer run sends its own values`,
+    { where: `write-back run #${runId}` },
+  );
+}
+
+type InFlight = Array<[string, string, string, string | null]>;
+
+function inFlightOf(plan: readonly RecordChanges[]): InFlight {
+  return plan.flatMap((r) =>
+    r.changes.map((c): InFlight[number] => [c.targetObject, c.targetRecordId, c.field, c.after]),
+  );
+}
+
+/**
+ * Records what the run's CRM call carries and until when it can land, and keeps that deadline ahead of the clock
+ * while the call is out; a process that dies stops renewing it. Fails with WRITEBACK_ABANDONED when the run lost
+ * its lock. Returns the function that stops the renewal.
+ */
+async function leaseCall(db: Kysely<Database>, runId: number, plan: readonly RecordChanges[], timeoutMs: number) {
+  // Renewed every `every` ms, so a call sent just before the last renewal can land until timeout + every after it.
+  const every = Math.max(100, Math.min(30_000, Math.round(timeoutMs / 3)));
+  const deadline = sql<Date>`now() + ${timeoutMs + every} * interval '1 millisecond'`;
+  const marked = await db
+    .updateTable('writeback_runs')
+    .set({ in_flight: toJsonb(inFlightOf(plan)), write_deadline: deadline })
+    .where('id', '=', runId)
+    .where('status', '=', 'running')
+    .returning('id')
+    .executeTakeFirst();
+  if (!marked) throw fenced(runId);
+  const timer = setInterval(() => {
+    db.updateTable('writeback_runs')
+      .set({ write_deadline: deadline })
+      .where('id', '=', runId)
+      .where('status', '=', 'running')
+      .execute()
+      .catch(() => {});
+  }, every);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * Waits until no call of an abandoned run that carried a different value for a field of `plan` can still land at
+ * the CRM: sending first would let the dead call overwrite the newer value. Same values go out at once.
+ */
+async function lateWriteFence(
+  db: Kysely<Database>,
+  plan: readonly RecordChanges[],
+  opts: Pick<PushOptions, 'connectionId' | 'log' | 'signal' | 'sleep'>,
+  runId: number,
+): Promise<void> {
+  if (plan.length === 0) return;
+  const dead = await sql<{ id: string; in_flight: InFlight; wait_ms: number }>`
+    select id, in_flight, ceil(extract(epoch from (write_deadline - now())) * 1000)::int as wait_ms
+    from writeback_runs
+    where connection_id = ${opts.connectionId} and status = 'abandoned' and in_flight is not null
+      and write_deadline > now()`.execute(db);
+  if (dead.rows.length === 0) return;
+  const next = new Map<string, string | null>();
+  for (const rec of plan)
+    for (const c of rec.changes) next.set(ledgerKey(c.targetObject, c.targetRecordId, c.field), c.after);
+  let waitMs = 0;
+  const runs: number[] = [];
+  for (const d of dead.rows) {
+    const clash = d.in_flight.some(([o, r, f, v]) => {
+      const k = ledgerKey(o, r, f);
+      return next.has(k) && next.get(k) !== v;
+    });
+    if (clash && d.wait_ms > 0) {
+      waitMs = Math.max(waitMs, d.wait_ms);
+      runs.push(Number(d.id));
+    }
+  }
+  if (waitMs === 0) return;
+  opts.log.warn(
+    { connection: opts.connectionId, runId, abandoned: runs, waitMs },
+    `write-back run #${runId} waits ${Math.ceil(waitMs / 1000)} s before writing: the CRM call of abandoned run${runs.length === 1 ? '' : 's'} ${runs.map((r) => `#${r}`).join(', ')} carried other values for the same fields and may still land until then`,
+  );
+  await (opts.sleep ?? abortableSleep)(waitMs, opts.signal);
+}
+
 /** Sends a plan and books the outcome (ledger, audit, pending). Shared by push and revert. */
 async function sendPlan(
   db: Kysely<Database>,
@@ -146,8 +250,17 @@ async function sendPlan(
   const callsBefore = opts.sink.apiCalls();
   let results: SinkResult[];
   try {
-    results = plan.length > 0 ? await opts.sink.write(toIntents(plan, opts.units)) : [];
+    if (plan.length === 0) results = [];
+    else {
+      const release = await leaseCall(db, runId, plan, opts.sink.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+      try {
+        results = await opts.sink.write(toIntents(plan, opts.units));
+      } finally {
+        release();
+      }
+    }
   } catch (e) {
+    if (isAppError(e, 'WRITEBACK_ABANDONED')) throw e;
     const apiCalls = opts.sink.apiCalls() - callsBefore;
     const code = e instanceof AppError ? e.code : 'INTERNAL';
     await db
@@ -158,8 +271,10 @@ async function sendPlan(
         api_calls: apiCalls,
         error_code: code,
         error_message: e instanceof Error ? e.message : String(e),
+        in_flight: null,
       })
       .where('id', '=', runId)
+      .where('status', '=', 'running')
       .execute();
     throw e;
   }
@@ -168,6 +283,15 @@ async function sendPlan(
   const failures: PushResult['failures'] = [];
   let written = 0;
   await db.transaction().execute(async (trx) => {
+    // Under the run row's lock, which marking it abandoned takes too: a run that lost its lock books nothing.
+    const run = await trx
+      .selectFrom('writeback_runs')
+      .select('status')
+      .where('id', '=', runId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (run?.status !== 'running') throw fenced(runId);
+    await trx.updateTable('writeback_runs').set({ in_flight: null }).where('id', '=', runId).execute();
     const audit: Insertable<WritebackAuditTable>[] = [];
     const succeeded: FieldChange[] = [];
     for (const rec of plan) {
@@ -248,6 +372,7 @@ async function bookSuccess(
           value: eb.ref('excluded.value'),
           pushed_at: eb.ref('excluded.pushed_at'),
           run_id: eb.ref('excluded.run_id'),
+          uncertain: false,
         })),
       )
       .execute();
@@ -307,6 +432,7 @@ async function finishRun(
       records_unchanged: unchanged,
     })
     .where('id', '=', runId)
+    .where('status', '=', 'running')
     .execute();
 }
 
@@ -318,7 +444,8 @@ export async function pushPending(db: Kysely<Database>, opts: PushOptions): Prom
   const pending = await loadPending(db, opts.connectionId);
   const objects = [...new Set(pending.map((p) => p.targetObject))];
   const ledger = await loadLedger(db, opts.connectionId, objects);
-  const { plan, stale } = planFromPending(pending, ledger, opts.asOfField, opts.asOf);
+  const uncertain = await loadUncertain(db, opts.connectionId);
+  const { plan, stale } = planFromPending(pending, ledger, opts.asOfField, opts.asOf, uncertain);
   const runId = await startRun(db, opts.connectionId, opts.mode, opts.asOf);
   if (opts.mode === 'dry-run') {
     for (const rec of plan) {
@@ -341,6 +468,7 @@ export async function pushPending(db: Kysely<Database>, opts: PushOptions): Prom
   }
   const seen = new Map<string, PendingField>();
   for (const p of pending) seen.set(ledgerKey(p.targetObject, p.targetRecordId, p.field), p);
+  await lateWriteFence(db, plan, opts, runId);
   const sent = await sendPlan(db, runId, plan, opts, seen);
   await finishRun(db, runId, sent, stale.length);
   for (const f of sent.failures) {
@@ -357,10 +485,21 @@ export async function pushPending(db: Kysely<Database>, opts: PushOptions): Prom
 export async function revertRun(
   db: Kysely<Database>,
   runId: number,
-  opts: Pick<PushOptions, 'units' | 'sink' | 'log'> & { mode?: 'live' | 'dry-run' },
+  opts: Pick<PushOptions, 'units' | 'sink' | 'log' | 'signal'> & { mode?: 'live' | 'dry-run' },
 ): Promise<PushResult> {
   const run = await db.selectFrom('writeback_runs').selectAll().where('id', '=', runId).executeTakeFirst();
   if (!run) throw new AppError('NOT_FOUND', `there is no write-back run ${runId}`, { where: `--run ${runId}` });
+  return withWritebackLock(db, run.connection_id, opts.log, () => revertLocked(db, run, opts), {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+}
+
+async function revertLocked(
+  db: Kysely<Database>,
+  run: Selectable<WritebackRunsTable>,
+  opts: Pick<PushOptions, 'units' | 'sink' | 'log'> & { mode?: 'live' | 'dry-run' },
+): Promise<PushResult> {
+  const runId = Number(run.id);
   if (run.mode !== 'live') {
     throw new AppError('USAGE', `write-back run ${runId} was a dry run and wrote nothing to revert`, {
       where: `--run ${runId}`,

@@ -21,6 +21,7 @@ import type { Logger } from '../util/log.ts';
 import { type DeliverResult, deliverAlertTasks } from './alert-tasks.ts';
 import { unitsByField } from './fields.ts';
 import { type EnqueueSummary, enqueueWriteback } from './ledger.ts';
+import { withWritebackLock } from './lock.ts';
 import { type PushResult, pushPending } from './push.ts';
 import { desiredFromSnapshots } from './values.ts';
 
@@ -31,6 +32,8 @@ export interface WritebackContext {
   /** Returns the (cached) connector of a connection; the caller builds it (src/sync/connectors.ts). */
   connector: (connectionId: string) => Promise<Connector>;
   now?: () => Date;
+  /** Ends a wait for the write-back lock or for a dead run's CRM call (lock.ts) with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface RunWritebackOptions {
@@ -129,17 +132,30 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
     layout = await writer.checkFields(writer.defaultLayout(), id);
     layouts.set(id, layout);
   }
-  const desired = await desiredFromSnapshots(db, { connectionId: id, period, target, layout });
-  const enqueued = await enqueueWriteback(db, id, desired.records, asOf);
-  const push = await pushPending(db, {
-    connectionId: id,
-    mode: o.mode ?? config.writeback.mode,
-    asOfField: layout.asOf.name,
-    units: unitsByField(layout),
-    sink: writer,
+  const fieldLayout = layout;
+  const signal = ctx.signal ? { signal: ctx.signal } : {};
+  // Under the lock from the diff on: a run a dead process left is abandoned (its fields in doubt) before we diff.
+  const { enqueued, push } = await withWritebackLock(
+    db,
+    id,
     log,
-    asOf,
-  });
+    async () => {
+      const desired = await desiredFromSnapshots(db, { connectionId: id, period, target, layout: fieldLayout });
+      const enqueued = await enqueueWriteback(db, id, desired.records, asOf);
+      const push = await pushPending(db, {
+        connectionId: id,
+        mode: o.mode ?? config.writeback.mode,
+        asOfField: fieldLayout.asOf.name,
+        units: unitsByField(fieldLayout),
+        sink: writer,
+        log,
+        asOf,
+        ...signal,
+      });
+      return { enqueued, push };
+    },
+    signal,
+  );
   log.info(
     {
       connection: id,

@@ -135,6 +135,11 @@ export class SalesforceClient {
   /** Server clock from the latest response's Date header: cursors are bounded by the CRM's time, not ours. */
   serverTime: Date | undefined;
 
+  /** Longest wait for one complete answer (`requestTimeoutMs`). */
+  get requestTimeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
   constructor(opts: SalesforceClientOptions) {
     this.opts = opts;
     this.apiVersion = opts.apiVersion;

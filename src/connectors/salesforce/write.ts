@@ -299,5 +299,6 @@ export function salesforceWritePort(client: SalesforceClient, ctx: WritePortCont
     checkFields: (layout, connectionId) => writer.checkFields(layout, connectionId),
     write: (intents) => writer.write(intents),
     apiCalls: () => writer.apiCalls(),
+    callTimeoutMs: client.requestTimeoutMs,
   };
 }

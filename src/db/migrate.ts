@@ -5,7 +5,8 @@
  * `migrateToLatest` at once: one applies, the others find nothing to do.
  */
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
+import type { Logger } from '../util/log.ts';
 import * as m01 from './migrations/2026-11-25_01_connections_and_sync.ts';
 import * as m02 from './migrations/2026-11-25_02_people_and_org.ts';
 import * as m03 from './migrations/2026-11-25_03_crm_records.ts';
@@ -54,13 +55,77 @@ export function knownSchemaVersion(): string {
   return last;
 }
 
+/** Attempts at the migrations when the connection to PostgreSQL is lost on the way (see `connectionLost`). */
+export const MIGRATION_ATTEMPTS = 3;
+
+/**
+ * Whether an error is the connection to PostgreSQL going away (pg_terminate_backend, a server restart or
+ * failover, a network cut) rather than something a migration got wrong. The pending migrations run in one
+ * transaction, which the server rolls back with the session, so trying again is safe.
+ */
+export function connectionLost(e: unknown): boolean {
+  for (let cur = e; cur instanceof Error; cur = (cur as { cause?: unknown }).cause) {
+    const code = (cur as { code?: unknown }).code;
+    // 57P01-57P03: administrator command, crash shutdown, cannot connect now; class 08: connection exceptions.
+    if (typeof code === 'string' && (/^57P0[123]$/.test(code) || code.startsWith('08'))) return true;
+    if (code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === 'EPIPE') return true;
+    if (/Connection terminated|terminating connection|Client has encountered a connection error/i.test(cur.message)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+export interface MigrateOptions {
+  /** Where a lost connection and the next attempt are reported. */
+  log?: Logger;
+  /** The pause before another attempt; injected by tests. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
 /**
  * Applies every pending migration. Returns the names applied by this call (empty when the schema was current).
- * Fails with MIGRATION_FAILED naming the migration, or SCHEMA_UNKNOWN when the database was migrated by a newer
- * build.
+ * A connection lost on the way is tried again (MIGRATION_ATTEMPTS in all); fails with MIGRATION_FAILED naming the
+ * migration (and, when the connection was lost every time, saying so), or SCHEMA_UNKNOWN when the database was
+ * migrated by a newer build.
  */
+export async function migrateToLatest(
+  // biome-ignore lint/suspicious/noExplicitAny: the migrator works below the app's types
+  db: Kysely<any>,
+  options: MigrateOptions = {},
+): Promise<{ applied: string[] }> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(db);
+    } catch (e) {
+      if (!connectionLost(e)) throw e;
+      const name = isAppError(e) ? e.where : undefined;
+      const what = `the connection to PostgreSQL was lost during migration ${name ?? '(setup)'} (${rootMessage(e)})`;
+      if (attempt >= MIGRATION_ATTEMPTS) {
+        throw new AppError(
+          'MIGRATION_FAILED',
+          `${what}, ${attempt} times; nothing of that migration was applied (the migrations run in one transaction): check the database server, then run the command again`,
+          { cause: e, ...(name !== undefined ? { where: name } : {}) },
+        );
+      }
+      options.log?.warn(
+        { attempt, of: MIGRATION_ATTEMPTS, migration: name ?? null },
+        `${what}; nothing of it was applied, trying again (attempt ${attempt + 1} of ${MIGRATION_ATTEMPTS})`,
+      );
+      await sleep(500 * attempt);
+    }
+  }
+}
+
+function rootMessage(e: unknown): string {
+  let cur = e;
+  while (cur instanceof Error && (cur as { cause?: unknown }).cause instanceof Error) cur = (cur as Error).cause;
+  return cur instanceof Error ? cur.message : String(cur);
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works below the app's types
-export async function migrateToLatest(db: Kysely<any>): Promise<{ applied: string[] }> {
+async function migrateOnce(db: Kysely<any>): Promise<{ applied: string[] }> {
   await assertSchemaKnown(db);
   const { error, results } = await migrator(db).migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -69,7 +134,7 @@ export async function migrateToLatest(db: Kysely<any>): Promise<{ applied: strin
     const reason = error instanceof Error ? error.message : String(error ?? 'unknown error');
     throw new AppError('MIGRATION_FAILED', `migration ${name ?? '(setup)'} failed: ${reason}`, {
       cause: error,
-      where: name,
+      ...(name !== undefined ? { where: name } : {}),
     });
   }
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };

@@ -11,7 +11,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const handle = await createDb({ url: database.url, dataDir: database.dataDir, logger });
   try {
     const where = handle.embedded ? 'the embedded PostgreSQL server' : redactUrl(handle.url);
-    const { applied } = await migrateToLatest(handle.db);
+    const { applied } = await migrateToLatest(handle.db, { log: logger });
     if (applied.length === 0) {
       ctx.io.stdout(`The database schema at ${where} is up to date; no migration to apply.`);
     } else {

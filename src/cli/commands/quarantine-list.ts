@@ -47,7 +47,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {
-    await migrateToLatest(handle.db);
+    await migrateToLatest(handle.db, { log: logger });
     if (wanted !== undefined && !config.connections.some((c) => c.id === wanted)) {
       // A connection dropped from the config may still have entries; only a name nobody knows is a typo.
       const stored = await handle.db.selectFrom('connections').select('id').where('id', '=', wanted).executeTakeFirst();

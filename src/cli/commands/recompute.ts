@@ -18,7 +18,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   await checkPlanningFiles(config, calendar);
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {
-    await migrateToLatest(handle.db);
+    await migrateToLatest(handle.db, { log: logger });
     const engine = new MetricsEngine({ db: handle.db, config, logger, workerId: `cli-${process.pid}` });
     const asOf = today(config.calendar.timezone);
     const from = ctx.options.from as string | undefined;

@@ -23,7 +23,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   let service: Awaited<ReturnType<typeof startService>> | undefined;
   let web: Awaited<ReturnType<typeof startWebServer>> | undefined;
   try {
-    const { applied } = await migrateToLatest(handle.db);
+    const { applied } = await migrateToLatest(handle.db, { log: logger });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     // A connection whose refresh token the CRM rotates loses it at each restart without the key: refuse (exit 2).
     const { assertSecretKeyForRotation } = await import('../../sync/connectors.ts');

@@ -75,7 +75,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const tty = process.stderr.isTTY === true;
   let failed = false;
   try {
-    await migrateToLatest(handle.db);
+    await migrateToLatest(handle.db, { log: logger });
     const calendar = createFiscalCalendar(config.calendar);
     for (const conn of connections) {
       if (!connectorKind(conn.type)) {

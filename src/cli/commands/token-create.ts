@@ -16,7 +16,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { database } = loaded.config;
   const handle = await createDb({ url: database.url, dataDir: database.dataDir, logger });
   try {
-    await migrateToLatest(handle.db);
+    await migrateToLatest(handle.db, { log: logger });
     const { id, token } = await createApiToken(handle.db, subject === undefined ? { role } : { role, subject });
     ctx.io.stderr(
       `Created API token ${id} (role ${role}${subject ? `, subject ${subject}` : ''}); it is shown only this once.`,

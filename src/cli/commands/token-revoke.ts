@@ -11,7 +11,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { database } = loaded.config;
   const handle = await createDb({ url: database.url, dataDir: database.dataDir, logger });
   try {
-    await migrateToLatest(handle.db);
+    await migrateToLatest(handle.db, { log: logger });
     await revokeApiToken(handle.db, id);
     ctx.io.stdout(`Revoked API token ${id}.`);
     return 0;

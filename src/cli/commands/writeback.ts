@@ -17,7 +17,7 @@ async function open(ctx: CommandContext): Promise<{ config: Config; logger: Logg
   const { migrateToLatest } = await import('../../db/migrate.ts');
   const config = loaded.config;
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
-  await migrateToLatest(handle.db);
+  await migrateToLatest(handle.db, { log: logger });
   return { config, logger, handle };
 }
 

@@ -1,0 +1,96 @@
+/**
+ * A PostgreSQL connection killed while the migrations run (pg_terminate_backend, a failover) is tried again: the
+ * pending migrations run in one transaction, which the server rolls back with the session. `migrate` then applies
+ * everything and exits 0, saying in its log that the connection was lost; a connection lost on every attempt ends
+ * in MIGRATION_FAILED saying so, not a stack trace.
+ *
+ * The cut lands deterministically: the test holds kysely's migration lock, so the migrating session waits for it
+ * inside the migrator, where the test terminates it.
+ */
+import pg from 'pg';
+import { afterAll, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { connect } from '../../src/db/index.ts';
+import { MIGRATION_ATTEMPTS, migrateToLatest } from '../../src/db/migrate.ts';
+import { isAppError } from '../../src/errors.ts';
+import { configFile, runBin } from '../cli/helpers.ts';
+import { createEmptyDatabase } from '../helpers/db.ts';
+
+/** kysely's migration lock id (its PostgresAdapter). */
+const MIGRATION_LOCK = '3853314791062309107';
+
+const drops: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const d of drops) await d().catch(() => {});
+});
+
+/** A fresh empty database and a session holding the migration lock in it. */
+async function lockedDatabase() {
+  const empty = await createEmptyDatabase();
+  const admin = new pg.Client({ connectionString: empty.url });
+  await admin.connect();
+  drops.push(async () => {
+    await admin.end().catch(() => {});
+    await empty.drop();
+  });
+  await admin.query(`select pg_advisory_lock(${MIGRATION_LOCK})`);
+  const cut = new Set<number>();
+  /** Terminates the next session that waits for the migration lock; its pid. */
+  const cutNextWaiter = async (): Promise<number> => {
+    // wall-clock: a bound on a wait
+    const t0 = Date.now();
+    for (;;) {
+      const { rows } = await admin.query<{ pid: number }>(
+        `select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()
+           and wait_event_type = 'Lock' and wait_event = 'advisory'`,
+        [empty.name],
+      );
+      // A terminated session can still show as waiting for a moment: each is cut once.
+      const pid = rows.find((r) => !cut.has(r.pid))?.pid;
+      if (pid !== undefined) {
+        cut.add(pid);
+        await admin.query('select pg_terminate_backend($1)', [pid]);
+        return pid;
+      }
+      if (Date.now() - t0 > 30_000) throw new Error('no session waited for the migration lock within 30 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const release = () => admin.query(`select pg_advisory_unlock(${MIGRATION_LOCK})`);
+  return { url: empty.url, cutNextWaiter, release };
+}
+
+it('`migrate` whose connection is killed mid-migration tries again and applies everything', async () => {
+  const d = await lockedDatabase();
+  const config = await configFile(stringify({ database: { url: d.url } }));
+  const run = runBin(['migrate', '--config', config]);
+  await d.cutNextWaiter();
+  await d.release();
+  const r = await run;
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toMatch(/^Applied \d+ migrations to /);
+  expect(r.stderr).toMatch(
+    /the connection to PostgreSQL was lost during migration \(setup\) \([^)]+\); nothing of it was applied, trying again \(attempt 2 of 3\)/,
+  );
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+});
+
+it('a connection lost on every attempt fails with MIGRATION_FAILED saying so', async () => {
+  const d = await lockedDatabase();
+  const db = await connect(d.url, 2);
+  try {
+    const migrating = migrateToLatest(db, { sleep: async () => {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    for (let i = 0; i < MIGRATION_ATTEMPTS; i++) await d.cutNextWaiter();
+    const e = await migrating;
+    expect(isAppError(e, 'MIGRATION_FAILED')).toBe(true);
+    expect((e as Error).message).toMatch(
+      /^the connection to PostgreSQL was lost during migration \(setup\) \([^)]+\), 3 times; nothing of that migration was applied/,
+    );
+  } finally {
+    await d.release();
+    await db.destroy();
+  }
+});

@@ -27,6 +27,11 @@ export interface ReportContext {
   /** Earlier periods for `history`, oldest first (the model must hold their deals). */
   historyPeriods: readonly FiscalPeriod[];
   explain: boolean;
+  /**
+   * The subject's stored figures of `period` (the read model's snapshots), used instead of computing them from the
+   * model; the model then serves names, memberships, ranks and history only. Absent: computed (the CLI).
+   */
+  stored?: (subject: SubjectRef) => FiguresDocument;
 }
 
 /** Attainment (and actual) of a subject for a period, without the slower figures: for ranks and history. */
@@ -185,8 +190,11 @@ export type SubjectReport = FiguresDocument & {
 /** The full document of one subject: figures, rank, alerts and history (and the working with `explain`). */
 export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Promise<SubjectReport> {
   const model = ctx.model;
-  const m = model.compute(subject, ctx.period);
-  const doc = figuresDocument(describeSubject(model, subject), ctx.period, m, model.settings.baseCurrency);
+  const m = ctx.stored ? null : model.compute(subject, ctx.period);
+  // A copy of the stored document: the rank, alerts and history below are added to it.
+  const doc = m
+    ? figuresDocument(describeSubject(model, subject), ctx.period, m, model.settings.baseCurrency)
+    : { ...(ctx.stored as (s: SubjectRef) => FiguresDocument)(subject) };
   let rank: JsonObject;
   if (subject.kind === 'rep') {
     const mem = membershipOn(model.memberships, subject.id, model.asOf);
@@ -204,7 +212,7 @@ export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Pr
     rank,
     alerts,
     history: history(ctx, subject),
-    ...(ctx.explain ? { explain: explanation(m) } : {}),
+    ...(ctx.explain ? { explain: explanation(m ?? model.compute(subject, ctx.period)) } : {}),
   });
 }
 
@@ -239,16 +247,19 @@ function groupRank(ctx: ReportContext, subject: SubjectRef): JsonObject {
 
 function header(ctx: ReportContext, subject: SubjectRef): JsonObject {
   const p = ctx.period;
-  const d = ctx.model.compute(subject, p).days;
+  const stored = ctx.stored?.(subject).period;
+  const days = stored
+    ? { total: stored.daysTotal, elapsed: stored.daysElapsed, remaining: stored.daysRemaining }
+    : ctx.model.compute(subject, p).days;
   return {
     subject: describeSubject(ctx.model, subject) as unknown as JsonObject,
     period: {
       id: p.id,
       start: p.start,
       end: p.end,
-      daysTotal: d.total,
-      daysElapsed: d.elapsed,
-      daysRemaining: d.remaining,
+      daysTotal: days.total,
+      daysElapsed: days.elapsed,
+      daysRemaining: days.remaining,
     },
     asOf: ctx.model.asOf,
     currency: ctx.model.settings.baseCurrency,

@@ -409,3 +409,28 @@ export function parseFiguresDocument(value: unknown, where: string): FiguresDocu
     );
   return value as FiguresDocument;
 }
+
+/** `o[key]` then `o[keyReason]` (when present) onto `out`, each nested object in its spec's order. */
+function ordered(v: unknown, spec: Spec): unknown {
+  if (typeof spec === 'string' || 'fig' in spec || 'one' in spec) return v;
+  if ('optional' in spec) return ordered(v, spec.optional);
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(spec.fields)) {
+    if (o[k] !== undefined) out[k] = ordered(o[k], s);
+    const reason = `${k}Reason`;
+    if (o[reason] !== undefined) out[reason] = o[reason];
+  }
+  // A field the spec does not name (a newer writer's) is kept, last.
+  for (const k of Object.keys(o)) if (!(k in out)) out[k] = o[k];
+  return out;
+}
+
+/**
+ * A parsed stored document with its keys in the order `figuresDocument` writes them. PostgreSQL's jsonb keeps
+ * keys in its own order (shortest first), and a report built from stored figures must print the bytes a report
+ * computed from the warehouse prints.
+ */
+export function inDocumentOrder(doc: FiguresDocument): FiguresDocument {
+  return ordered(doc, FIGURES_SPEC) as FiguresDocument;
+}

@@ -27,20 +27,93 @@ export interface ReportContext {
   /** Earlier periods for `history`, oldest first (the model must hold their deals). */
   historyPeriods: readonly FiscalPeriod[];
   explain: boolean;
+  /**
+   * The subject's stored figures of `period` (the read model's snapshots), used instead of computing them from the
+   * model; the model then serves names, memberships, ranks and history only. Absent: computed (the CLI).
+   */
+  stored?: (subject: SubjectRef) => FiguresDocument;
+  /** The period's open alerts by subject (`kind:id`), read once for a report on many subjects. */
+  alertsBySubject?: Map<string, Json[]>;
 }
 
+/**
+ * Every open alert of the period by subject, each subject's in `alertsOf`'s order: one statement for a report on
+ * a team, region or the org, not one per subject (5,525 at 5,000 reps).
+ */
+async function withAlerts(ctx: ReportContext): Promise<ReportContext> {
+  const rows = await ctx.db
+    .selectFrom('alerts')
+    .select(['subject_kind', 'subject_id', 'rule', 'severity', 'message', 'status'])
+    .where('period_id', '=', ctx.period.id)
+    .where('status', '<>', 'resolved')
+    .orderBy(bySeverity)
+    .orderBy('rule')
+    .orderBy('subject_id')
+    .execute();
+  const bySubject = new Map<string, Json[]>();
+  for (const r of rows) {
+    const k = `${r.subject_kind}:${r.subject_id}`;
+    const a = { rule: r.rule, severity: r.severity, message: r.message, status: r.status };
+    const list = bySubject.get(k);
+    if (list) list.push(a);
+    else bySubject.set(k, [a]);
+  }
+  return { ...ctx, alertsBySubject: bySubject };
+}
+
+type Quick = {
+  quota: Dec | null;
+  actual: Dec;
+  attainment: Dec | null;
+  projectedAttainment: Dec | null;
+  status: string | null;
+};
+
+/**
+ * Each subject-period's `quickAttainment` with what it was worked out from: the quota, the memberships index and
+ * the credit lists of the rep (or of every member of the group). A model re-booking a rep (`replaceReps`) gives
+ * that rep a new list, so after a one-deal change only that rep and its groups are worked out again, not the
+ * 5,000 reps' eight periods of history a report on the org shows.
+ */
+const quickMemo = new WeakMap<
+  MetricsModel,
+  Map<string, { memberships: object; quota: Dec | null; lists: readonly object[]; value: Quick }>
+>();
+
 /** Attainment (and actual) of a subject for a period, without the slower figures: for ranks and history. */
-function quickAttainment(
-  ctx: ReportContext,
-  subject: SubjectRef,
-  period: FiscalPeriod,
-): { quota: Dec | null; actual: Dec; attainment: Dec | null; projectedAttainment: Dec | null; status: string | null } {
+function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod): Quick {
   const model = ctx.model;
-  const s = model.settings;
   const quota =
     subject.kind === 'rep'
       ? model.repQuota(subject.id, period).quota
       : model.groupQuota(subject.kind, subject.id, period);
+  const lists =
+    subject.kind === 'rep'
+      ? [model.repRows(subject.id).credits]
+      : model.membersOf(subject.kind, subject.id).map((k) => model.repRows(k).credits);
+  let memo = quickMemo.get(model);
+  if (!memo) {
+    memo = new Map();
+    quickMemo.set(model, memo);
+  }
+  const key = `${subject.kind}:${subject.id}|${period.id}|${period.start}|${period.end}`;
+  const kept = memo.get(key);
+  if (
+    kept &&
+    kept.memberships === model.memberships &&
+    (kept.quota === null ? quota === null : quota !== null && kept.quota.eq(quota)) &&
+    kept.lists.length === lists.length &&
+    kept.lists.every((l, i) => l === lists[i])
+  )
+    return kept.value;
+  const value = computeQuick(ctx, subject, period, quota);
+  memo.set(key, { memberships: model.memberships, quota, lists, value });
+  return value;
+}
+
+function computeQuick(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod, quota: Dec | null): Quick {
+  const model = ctx.model;
+  const s = model.settings;
   const credits =
     subject.kind === 'rep' ? model.repRows(subject.id).credits : model.groupRows(subject.kind, subject.id).credits;
   const f = elapsedFraction({ basis: s.pacing.basis, holidays: s.pacing.holidays, period, asOf: model.asOf }).f;
@@ -62,17 +135,35 @@ function quickAttainment(
   };
 }
 
-/** Reps of a scope on D (the team, region or org they belong to then). */
+/**
+ * The reps of every scope on D, worked out once per model data (`replaceReps` gives new data): a report on the
+ * org asks for each of its 500 teams' reps, which was 500 passes over the 5,000 reps.
+ */
+const scopesOf = new WeakMap<object, Map<string, string[]>>();
+
+/** Reps of a scope on D (the team, region or org they belong to then), in rep key order. */
 export function repsIn(model: MetricsModel, scope: SubjectRef): string[] {
-  const out: string[] = [];
-  for (const key of model.repKeys()) {
-    const m = membershipOn(model.memberships, key, model.asOf);
-    if (scope.kind === 'org') {
+  let scopes = scopesOf.get(model.data);
+  if (!scopes) {
+    scopes = new Map([['org', []]]);
+    const add = (k: string, rep: string) => {
+      const list = scopes?.get(k);
+      if (list) list.push(rep);
+      else scopes?.set(k, [rep]);
+    };
+    for (const key of model.repKeys()) {
+      const m = membershipOn(model.memberships, key, model.asOf);
       // Someone who left is listed apart (`leavers`), never ranked: only who belongs somewhere on D, or never did.
-      if (m || (model.data.reps.has(key) && !(model.memberships.get(key)?.length ?? 0))) out.push(key);
-    } else if (m && (scope.kind === 'team' ? m.teamId : m.regionId) === scope.id) out.push(key);
+      if (m || (model.data.reps.has(key) && !(model.memberships.get(key)?.length ?? 0))) add('org', key);
+      if (m) {
+        add(`team:${m.teamId}`, key);
+        add(`region:${m.regionId}`, key);
+      }
+    }
+    scopesOf.set(model.data, scopes);
   }
-  return out;
+  // A copy: callers sort it.
+  return [...(scopes.get(scope.kind === 'org' ? 'org' : `${scope.kind}:${scope.id}`) ?? [])];
 }
 
 /**
@@ -132,6 +223,7 @@ function history(ctx: ReportContext, subject: SubjectRef): JsonObject[] {
 export const bySeverity = sql<number>`case severity when 'critical' then 0 when 'warning' then 1 else 2 end`;
 
 async function alertsOf(ctx: ReportContext, subject: SubjectRef): Promise<Json[]> {
+  if (ctx.alertsBySubject) return ctx.alertsBySubject.get(`${subject.kind}:${subject.id}`) ?? [];
   const rows = await ctx.db
     .selectFrom('alerts')
     .select(['rule', 'severity', 'message', 'status', 'opened_at'])
@@ -185,8 +277,11 @@ export type SubjectReport = FiguresDocument & {
 /** The full document of one subject: figures, rank, alerts and history (and the working with `explain`). */
 export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Promise<SubjectReport> {
   const model = ctx.model;
-  const m = model.compute(subject, ctx.period);
-  const doc = figuresDocument(describeSubject(model, subject), ctx.period, m, model.settings.baseCurrency);
+  const m = ctx.stored ? null : model.compute(subject, ctx.period);
+  // A copy of the stored document: the rank, alerts and history below are added to it.
+  const doc = m
+    ? figuresDocument(describeSubject(model, subject), ctx.period, m, model.settings.baseCurrency)
+    : { ...(ctx.stored as (s: SubjectRef) => FiguresDocument)(subject) };
   let rank: JsonObject;
   if (subject.kind === 'rep') {
     const mem = membershipOn(model.memberships, subject.id, model.asOf);
@@ -204,7 +299,7 @@ export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Pr
     rank,
     alerts,
     history: history(ctx, subject),
-    ...(ctx.explain ? { explain: explanation(m) } : {}),
+    ...(ctx.explain ? { explain: explanation(m ?? model.compute(subject, ctx.period)) } : {}),
   });
 }
 
@@ -239,16 +334,19 @@ function groupRank(ctx: ReportContext, subject: SubjectRef): JsonObject {
 
 function header(ctx: ReportContext, subject: SubjectRef): JsonObject {
   const p = ctx.period;
-  const d = ctx.model.compute(subject, p).days;
+  const stored = ctx.stored?.(subject).period;
+  const days = stored
+    ? { total: stored.daysTotal, elapsed: stored.daysElapsed, remaining: stored.daysRemaining }
+    : ctx.model.compute(subject, p).days;
   return {
     subject: describeSubject(ctx.model, subject) as unknown as JsonObject,
     period: {
       id: p.id,
       start: p.start,
       end: p.end,
-      daysTotal: d.total,
-      daysElapsed: d.elapsed,
-      daysRemaining: d.remaining,
+      daysTotal: days.total,
+      daysElapsed: days.elapsed,
+      daysRemaining: days.remaining,
     },
     asOf: ctx.model.asOf,
     currency: ctx.model.settings.baseCurrency,
@@ -318,7 +416,8 @@ function byName(model: MetricsModel, a: string, b: string): number {
 }
 
 /** `report team`: `{ subject, period, asOf, currency, totals, reps }`. */
-export async function teamReport(ctx: ReportContext, team: SubjectRef): Promise<JsonObject> {
+export async function teamReport(given: ReportContext, team: SubjectRef): Promise<JsonObject> {
+  const ctx = await withAlerts(given);
   return {
     ...header(ctx, team),
     totals: asJson(await subjectReport(ctx, team)),
@@ -371,7 +470,8 @@ async function alertSummary(ctx: ReportContext, repIds: readonly string[]): Prom
 }
 
 /** `report region` / `report org`: `{ subject, period, asOf, currency, totals, teams, reps }`. */
-export async function groupReport(ctx: ReportContext, scope: SubjectRef): Promise<JsonObject> {
+export async function groupReport(given: ReportContext, scope: SubjectRef): Promise<JsonObject> {
+  const ctx = await withAlerts(given);
   const teams: Json[] = [];
   for (const id of ctx.model.groups('team')) {
     const unit = ctx.model.data.units.get(id);
@@ -396,7 +496,7 @@ export function leaderboard(ctx: ReportContext, scope: SubjectRef, by: Leaderboa
   const ranked = rankSubjects(rows.map((r) => ({ id: r.id, value: by === 'actual' ? r.q.actual : r.q.attainment })));
   const byId = new Map(rows.map((r) => [r.id, r.q] as const));
   const entries: Json[] = ranked.map((r) => {
-    const q = byId.get(r.id) as ReturnType<typeof quickAttainment>;
+    const q = byId.get(r.id) as Quick;
     const info = describeSubject(ctx.model, { kind: 'rep', id: r.id });
     const e: JsonObject = {
       rank: r.rank,

@@ -1,6 +1,12 @@
 /**
  * The read model behind the web API and the agent tools: report documents built by the CLI's own builder
- * (`buildReport`), kept while the stored snapshots say nothing moved.
+ * (`buildReportFrom`), kept while the stored snapshots say nothing moved.
+ *
+ * Today's reports (the current period as of today, without `explain`) are built from the stored snapshots
+ * (`current-period.ts`): the figures the engine stored, and a model of people, quotas and won credits for names,
+ * ranks and history, both brought up to date by difference. When the snapshots are not today's (a recompute is due,
+ * or a subject has none), the document is computed from the warehouse as the CLI computes it, and a log line and the
+ * answer's `source` say so. Past dates and other periods are always computed.
  *
  * A request names a kind, its options and an as-of date. Its document is kept under a freshness stamp read in one
  * statement: the rows of `metric_snapshots` (the engine writes a snapshot whenever a figure moves), the pending
@@ -22,8 +28,12 @@ import { PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
+import { CurrentPeriod, NotStored } from './current-period.ts';
 import { renderReport } from './render.ts';
 import { buildReportFrom, type ReportRequest, type ResolvedRequest, resolveRequest } from './report.ts';
+
+/** Where a document's figures came from: the stored snapshots, or computed from the warehouse (as the CLI does). */
+export type ReportSource = 'snapshots' | 'warehouse';
 
 const gzipAsync = promisify(gzip);
 
@@ -38,6 +48,7 @@ export interface ReportAnswer {
   /** The model the document was built from (for access checks and tools that look further). */
   model: MetricsModel;
   resolved: ResolvedRequest;
+  source: ReportSource;
   /** Whether the answer came from memory. */
   cached: boolean;
 }
@@ -50,6 +61,7 @@ interface Entry {
   gzipped: () => Promise<Buffer>;
   model: MetricsModel;
   resolved: ResolvedRequest;
+  source: ReportSource;
 }
 
 export interface ReportReaderOptions {
@@ -60,6 +72,11 @@ export interface ReportReaderOptions {
   maxDocuments?: number;
   /** Characters of JSON kept at most across documents. Default 256 million (about 256 MB). */
   maxChars?: number;
+  /**
+   * `warehouse`: compute every document from the warehouse, today's too (the bench's comparison). Default
+   * `snapshots`: today's from the stored snapshots while they are current.
+   */
+  today?: ReportSource;
 }
 
 /** One instance per process: it owns the cache. */
@@ -73,14 +90,30 @@ export class ReportReader {
   /** Models by as-of date and period window, each under the stamp it was loaded at. */
   private readonly models = new Map<string, { stamp: string; model: Promise<MetricsModel> }>();
   private readonly building = new Map<string, Promise<Entry>>();
-  /** Counters for /metrics. */
-  readonly stats = { hits: 0, builds: 0, modelLoads: 0 };
+  private readonly current: CurrentPeriod | null;
+  private readonly log: Logger | undefined;
+  /**
+   * Counters for /metrics: `builds` of which `fromSnapshots` came from the stored snapshots and `fallbacks` were
+   * today's documents computed from the warehouse because the snapshots were not current.
+   */
+  readonly stats = { hits: 0, builds: 0, modelLoads: 0, fromSnapshots: 0, fallbacks: 0 };
 
   constructor(options: ReportReaderOptions) {
     this.db = options.db;
+    this.log = options.logger;
     this.engine = new MetricsEngine({ db: options.db, config: options.config, logger: options.logger });
     this.maxDocuments = options.maxDocuments ?? 256;
     this.maxChars = options.maxChars ?? 256_000_000;
+    this.current = options.today === 'warehouse' ? null : new CurrentPeriod(options.db, this.engine);
+  }
+
+  /** Whether a request is for today's figures of the current period: what the snapshots hold. */
+  private isToday(resolved: ResolvedRequest): boolean {
+    const asOf = this.today();
+    return (
+      resolved.asOf === asOf &&
+      resolved.period.id === this.engine.settings.calendar.periodContaining(asOf, 'quarter').id
+    );
   }
 
   /** Today in the configured time zone (the default as-of date). */
@@ -143,9 +176,18 @@ export class ReportReader {
     return { ...entry, cached: false };
   }
 
-  /** The model of a date and period window under the current stamp (loaded once, shared by every kind). */
+  /**
+   * The model of a date and period window under the current stamp (loaded once, shared by every kind). Today's is
+   * the one kept beside the snapshots (people, quotas and won credits, updated by difference): enough for access
+   * checks, names and ranks, never asked for a stored figure.
+   */
   async model(resolved: ResolvedRequest, stamp?: string): Promise<MetricsModel> {
     const s = stamp ?? (await this.stamp());
+    if (this.current && this.isToday(resolved)) return (await this.current.state(resolved, s)).model;
+    return this.computedModel(resolved, s);
+  }
+
+  private computedModel(resolved: ResolvedRequest, s: string): Promise<MetricsModel> {
     const key = `${resolved.asOf}:${[...resolved.history, resolved.period].map((p) => p.id).join(',')}`;
     const kept = this.models.get(key);
     if (kept && kept.stamp === s) return kept.model;
@@ -161,8 +203,38 @@ export class ReportReader {
 
   private async build(req: ReportRequest, resolved: ResolvedRequest, stamp: string): Promise<Entry> {
     this.stats.builds++;
-    const model = await this.model(resolved, stamp);
-    const doc = await buildReportFrom(this.db, model, resolved, req);
+    let built: { doc: JsonObject; model: MetricsModel } | null = null;
+    if (this.current && this.isToday(resolved)) {
+      // `explain` shows the deals behind each figure, which no snapshot holds: computed.
+      let why = req.explain ? 'explain needs the deals behind each figure' : null;
+      if (why === null) {
+        const state = await this.current.state(resolved, stamp);
+        why = state.stale;
+        if (why === null)
+          try {
+            const doc = await buildReportFrom(this.db, state.model, resolved, req, state.figures);
+            built = { doc, model: state.model };
+          } catch (e) {
+            if (!(e instanceof NotStored)) throw e;
+            why = e.message;
+          }
+      }
+      if (built) this.stats.fromSnapshots++;
+      else {
+        this.stats.fallbacks++;
+        // Visible, not silent: computing today's org report at 5,000 reps takes half a minute, not milliseconds.
+        this.log?.info(
+          { kind: req.kind, period: resolved.period.id, asOf: resolved.asOf, reason: why },
+          "today's report computed from the warehouse: the stored snapshots cannot answer it",
+        );
+      }
+    }
+    const source: ReportSource = built ? 'snapshots' : 'warehouse';
+    if (!built) {
+      const model = await this.computedModel(resolved, stamp);
+      built = { doc: await buildReportFrom(this.db, model, resolved, req), model };
+    }
+    const { doc, model } = built;
     const json = renderReport('json', req.kind, doc);
     const body = Buffer.from(json, 'utf8');
     let zipped: Promise<Buffer> | undefined;
@@ -170,7 +242,7 @@ export class ReportReader {
       zipped ??= gzipAsync(body);
       return zipped;
     };
-    return { stamp, doc, json, body, gzipped, model, resolved };
+    return { stamp, doc, json, body, gzipped, model, resolved, source };
   }
 
   private keep(key: string, entry: Entry): void {

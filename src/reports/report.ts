@@ -89,8 +89,10 @@ export async function buildReportFrom(
   model: MetricsModel,
   r: ResolvedRequest,
   req: ReportRequest,
+  stored?: ReportContext['stored'],
 ): Promise<JsonObject> {
   const ctx: ReportContext = { db, model, period: r.period, historyPeriods: r.history, explain: req.explain ?? false };
+  if (stored) ctx.stored = stored;
   const scope = (): SubjectRef =>
     req.team !== undefined
       ? findUnit(model, 'team', req.team)

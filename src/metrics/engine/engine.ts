@@ -128,7 +128,8 @@ export class MetricsEngine {
     return cal.periodsBetween(first.start, current, 'quarter');
   }
 
-  private loadOptions(asOf: PlainDate, periods: readonly FiscalPeriod[]): LoadOptions {
+  /** What a load as of D for these periods reads (the window of rows their figures and history need). */
+  loadOptions(asOf: PlainDate, periods: readonly FiscalPeriod[]): LoadOptions {
     const oldest = periods.reduce((a, p) => earlierOf(p.start, a), asOf);
     return {
       asOf,
@@ -138,10 +139,19 @@ export class MetricsEngine {
     };
   }
 
-  /** A fresh model loaded in one pass over the warehouse (reports use this too). */
-  async loadModel(asOf: PlainDate, periods: readonly FiscalPeriod[] = this.activePeriods(asOf)): Promise<MetricsModel> {
+  /**
+   * A fresh model loaded in one pass over the warehouse (reports use this too). `forecast: false` leaves out the
+   * forecast's training data (the whole stage history): for a model that serves names, memberships, quotas and won
+   * credits only, never the forecast figures (the reports' read model, beside the stored snapshots).
+   */
+  async loadModel(
+    asOf: PlainDate,
+    periods: readonly FiscalPeriod[] = this.activePeriods(asOf),
+    options: { forecast?: boolean } = {},
+  ): Promise<MetricsModel> {
     const data = await loadAll(this.db, this.loadOptions(asOf, periods));
     const model = new MetricsModel(data, this.settings);
+    if (options.forecast === false) return model;
     // The forecast learns from the whole stage history (metrics/engine/forecast-store.ts); it is read lazily.
     Object.assign(
       model.data,

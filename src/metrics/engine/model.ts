@@ -54,6 +54,8 @@ interface RepState {
 }
 
 const LEVELS: readonly RollupLevel[] = ['team', 'region', 'org'];
+const NO_CREDITS: readonly Credit[] = Object.freeze([]);
+const NO_ACTIVITIES: readonly Activity[] = Object.freeze([]);
 
 function groupIdOn(index: MembershipIndex, repKey: string, level: RollupLevel, date: PlainDate): string | null {
   const m = membershipOn(index, repKey, date);
@@ -235,7 +237,8 @@ export class MetricsModel {
   /** A rep's credits (overlays included when counted) and activities, as booked for D. */
   repRows(repKey: string): { credits: readonly Credit[]; activities: readonly Activity[] } {
     const s = this.reps.get(repKey);
-    return { credits: s?.credits ?? [], activities: s?.activities ?? [] };
+    // The same empty lists every time: reports remember what they worked out from a rep's list by its identity.
+    return { credits: s?.credits ?? NO_CREDITS, activities: s?.activities ?? NO_ACTIVITIES };
   }
 
   /** Every rep key with rows or a rep record. */

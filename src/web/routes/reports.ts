@@ -119,7 +119,7 @@ export async function scopedReport(
   principal: Principal,
   req: ReportRequest,
   db: Parameters<typeof reachOf>[0],
-): Promise<{ doc: JsonObject; json: string; answer: ReportAnswer | null }> {
+): Promise<{ doc: JsonObject; json: string; answer: ReportAnswer | null; source: ReportAnswer['source'] }> {
   if (principal.role === 'rep' && !REP_KINDS.includes(req.kind))
     throw new AppError(
       'AUTH_FORBIDDEN',
@@ -144,15 +144,16 @@ export async function scopedReport(
   }
   if (subject !== null) mustSee(reach, subject, describe(req));
   const answer = await reader.read(req, stamp);
-  if (reach.all) return { doc: answer.doc, json: answer.json, answer };
+  const source = answer.source;
+  if (reach.all) return { doc: answer.doc, json: answer.json, answer, source };
   const doc =
     req.kind === 'leaderboard'
       ? leaderboardFor(reach, answer.doc)
       : req.kind === 'alerts'
         ? alertsFor(reach, answer.doc)
         : answer.doc;
-  if (doc === answer.doc) return { doc, json: answer.json, answer };
-  return { doc, json: renderReport('json', req.kind, doc), answer: null };
+  if (doc === answer.doc) return { doc, json: answer.json, answer, source };
+  return { doc, json: renderReport('json', req.kind, doc), answer: null, source };
 }
 
 function describe(req: ReportRequest): string {
@@ -187,10 +188,13 @@ export const reportRoutes: RouteModule = (r) => {
       handler: async (c) => {
         const principal = c.var.principal as Principal;
         const req = parseQuery(c, kind);
-        const { json, answer } = await scopedReport(readerOf(c), principal, req, c.var.db);
+        const { json, answer, source } = await scopedReport(readerOf(c), principal, req, c.var.db);
         const headers: Record<string, string> = {
           'content-type': 'application/json; charset=utf-8',
           vary: 'Accept-Encoding',
+          // `snapshots` (today's figures as the engine stored them) or `warehouse` (computed, as the CLI does):
+          // an operator sees a fallback without reading the logs.
+          'x-report-source': source,
         };
         if (!answer) return c.body(json, 200, headers);
         // The whole document, as kept: its bytes encoded once, and gzipped once for clients that take it.

@@ -1,0 +1,178 @@
+/**
+ * Today's reports from what the engine stored: the figures documents of the current period (`metric_snapshots`,
+ * read through `parseFiguresDocument`) and a model of the people, memberships, quotas and won credits (no forecast
+ * training data, and no figure computed from it) for what a snapshot does not hold: names, ranks, history and
+ * leavers' open deals.
+ *
+ * Both are kept in memory and brought up to date by difference: one statement reads every snapshot's row version
+ * and the documents of only those that changed since the last look; the model then reloads only the reps whose
+ * snapshots changed (a change that moves a rep's figure rewrites that rep's snapshot), as the engine's own cache
+ * does. After a one-deal change and its recompute, that is four documents and one rep's rows, not the warehouse.
+ *
+ * The stored figures answer only while they are today's: no dirty key waiting for a recompute, every snapshot of
+ * the period as of today under the current config, and a snapshot for every subject a report names, describing it
+ * as the people tables do now. Otherwise `stale` (or `NotStored` while building) says why, and the read model
+ * computes from the warehouse instead, as the CLI does: a report built from figures that are about to change would
+ * differ from what `report --format json` prints.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/schema.ts';
+import { type FiguresDocument, inDocumentOrder, parseFiguresDocument, type SubjectInfo } from '../metrics/document.ts';
+import type { MetricsEngine } from '../metrics/engine/engine.ts';
+import { loadForReps, PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
+import type { MetricsModel } from '../metrics/engine/model.ts';
+import { describeSubject } from '../metrics/engine/subjects.ts';
+import type { SubjectRef } from '../metrics/engine/types.ts';
+import type { ResolvedRequest } from './report.ts';
+
+/**
+ * Thrown while building from stored figures when a subject the report names has none fit to use; the read model
+ * catches it and computes the report instead (it never reaches a caller).
+ */
+export class NotStored extends Error {}
+
+export interface CurrentState {
+  /** People, memberships, quotas and won credits as of today: never asked for a figure the snapshots hold. */
+  model: MetricsModel;
+  /** A subject's stored figures (keys in the document's order), or `NotStored`. */
+  figures: (subject: SubjectRef) => FiguresDocument;
+  /** Why the stored figures cannot answer now; null when they can. */
+  stale: string | null;
+  /** What the last refresh read: documents parsed and reps reloaded (0 and 0 when nothing moved). */
+  refreshed: { documents: number; reps: number; fullLoad: boolean };
+}
+
+interface Kept {
+  /** As-of date and period window the state is for. */
+  key: string;
+  stamp: string;
+  model: MetricsModel;
+  people: string;
+  docs: Map<string, { version: string; doc: FiguresDocument }>;
+  state: CurrentState;
+}
+
+type SnapshotRow = [kind: string, id: string, version: string, asOf: string, configHash: string, metrics: unknown];
+
+const sameSubject = (a: SubjectInfo, b: SubjectInfo): boolean =>
+  a.type === b.type &&
+  a.id === b.id &&
+  a.name === b.name &&
+  a.email === b.email &&
+  a.team === b.team &&
+  a.region === b.region &&
+  a.manager === b.manager;
+
+export class CurrentPeriod {
+  private kept: Kept | null = null;
+  private flight: { stamp: string; state: Promise<CurrentState> } | null = null;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: MetricsEngine,
+  ) {}
+
+  /** The state under `stamp` (the read model's freshness stamp): refreshed once per stamp, shared by requests. */
+  state(resolved: ResolvedRequest, stamp: string): Promise<CurrentState> {
+    const key = `${resolved.asOf}:${[...resolved.history, resolved.period].map((p) => p.id).join(',')}`;
+    const k = this.kept;
+    if (k && k.key === key && k.stamp === stamp) return Promise.resolve(k.state);
+    if (this.flight?.stamp === `${key}@${stamp}`) return this.flight.state;
+    const state = this.refresh(resolved, key, stamp);
+    this.flight = { stamp: `${key}@${stamp}`, state };
+    // A failed refresh is not kept: the next request tries again.
+    state
+      .catch(() => {})
+      .finally(() => {
+        if (this.flight?.state === state) this.flight = null;
+      });
+    return state;
+  }
+
+  private async refresh(resolved: ResolvedRequest, key: string, stamp: string): Promise<CurrentState> {
+    const settings = this.engine.settings;
+    const prev = this.kept?.key === key ? this.kept : null;
+    const known = prev ? [...prev.docs].map(([k, e]) => `${k}@${e.version}`) : [];
+    // One statement, one snapshot of the database: every row's version, the documents of the rows not known in
+    // that version, and what else decides whether they are today's.
+    const r = await sql<{ rows: SnapshotRow[]; dirty: number; config: string | null; people: string }>`
+      with known as (select unnest(${known}::text[]) as k)
+      select coalesce((select json_agg(json_build_array(s.subject_kind, s.subject_id, s.xmin::text, s.as_of::text,
+                 s.config_hash, case when s.subject_kind || ':' || s.subject_id || '@' || s.xmin::text in
+                 (select k from known) then null else s.metrics end))
+               from metric_snapshots s where s.period_id = ${resolved.period.id}), '[]'::json) as rows,
+             (select count(*)::int from dirty_keys) as dirty,
+             (select hash from config_state where key = 'metrics') as config,
+             ${PEOPLE_FINGERPRINT} as people`.execute(this.db);
+    const row = r.rows[0] as { rows: SnapshotRow[]; dirty: number; config: string | null; people: string };
+    // A copy: a build still running under the previous stamp keeps reading the documents it started with.
+    const docs = new Map(prev?.docs);
+    const seen = new Set<string>();
+    const changedReps = new Set<string>();
+    let parsed = 0;
+    let earlier = 0;
+    let otherConfig = 0;
+    for (const [kind, id, version, asOf, configHash, metrics] of row.rows) {
+      const k = `${kind}:${id}`;
+      seen.add(k);
+      if (asOf !== resolved.asOf) earlier++;
+      if (configHash !== settings.configHash) otherConfig++;
+      if (metrics === null) continue;
+      const doc = inDocumentOrder(parseFiguresDocument(metrics, `${kind} ${id} in ${resolved.period.id}`));
+      docs.set(k, { version, doc });
+      parsed++;
+      if (kind === 'rep') changedReps.add(id);
+    }
+    for (const k of docs.keys())
+      if (!seen.has(k)) {
+        docs.delete(k);
+        parsed++;
+        if (k.startsWith('rep:')) changedReps.add(k.slice(4));
+      }
+
+    const periods = [...resolved.history, resolved.period];
+    let model: MetricsModel;
+    let reps = 0;
+    let fullLoad = false;
+    if (!prev) {
+      // Read after the statement above: a snapshot written since is found by the next refresh and its rep reloaded.
+      model = await this.engine.loadModel(resolved.asOf, periods, { forecast: false });
+      fullLoad = true;
+    } else {
+      model = prev.model;
+      if (parsed > 0 || row.people !== prev.people) {
+        const d = model.data;
+        const same =
+          row.people === prev.people
+            ? { reps: d.reps, ownerToRep: d.ownerToRep, units: d.units, memberships: d.memberships }
+            : undefined;
+        // Group quotas and rates come back with every targeted load, so a changed team snapshot (its quota) is
+        // covered even when no rep's moved.
+        model.replaceReps(
+          changedReps,
+          await loadForReps(this.db, changedReps, this.engine.loadOptions(resolved.asOf, periods), same),
+        );
+        reps = changedReps.size;
+      }
+    }
+
+    let stale: string | null = null;
+    if (row.rows.length === 0) stale = `no snapshots of ${resolved.period.id} are stored`;
+    else if (row.dirty > 0) stale = `${row.dirty} dirty keys wait for a recompute`;
+    else if (row.config !== settings.configHash || otherConfig > 0)
+      stale = 'the snapshots were computed under another config';
+    else if (earlier > 0) stale = `${earlier} snapshots of ${resolved.period.id} are as of an earlier day`;
+
+    const figures = (subject: SubjectRef): FiguresDocument => {
+      const e = docs.get(`${subject.kind}:${subject.id}`);
+      if (!e) throw new NotStored(`no snapshot of ${subject.kind} ${subject.id} in ${resolved.period.id}`);
+      // A rename or a move the engine has not recomputed yet: the stored subject block would print the old one.
+      if (!sameSubject(e.doc.subject, describeSubject(model, subject)))
+        throw new NotStored(`the snapshot of ${subject.kind} ${subject.id} describes it as it was`);
+      return e.doc;
+    };
+    const state: CurrentState = { model, figures, stale, refreshed: { documents: parsed, reps, fullLoad } };
+    this.kept = { key, stamp, model, people: row.people, docs, state };
+    return state;
+  }
+}

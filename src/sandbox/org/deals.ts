@@ -8,6 +8,7 @@
 import { AppError } from '../../errors.ts';
 import { maxDate, minDate, type PlainDate } from '../../util/date.ts';
 import { rateOn } from './currencies.ts';
+import { type EarlyLife, liveDeal } from './deal-life.ts';
 import {
   type Currency,
   type Deal,
@@ -44,9 +45,6 @@ export const SEGMENT_PROFILES: Readonly<Record<Segment, SegmentProfile>> = {
   'Mid-Market': { median: 38_000, sigma: 0.5, cycleDays: 50, winRate: 0.28, quota: 300_000 },
   SMB: { median: 11_000, sigma: 0.45, cycleDays: 24, winRate: 0.38, quota: 120_000 },
 };
-
-/** How much of a future quarter's deals already exist at the anchor. */
-const PIPELINE_SHARE: Readonly<Record<number, number>> = { 1: 0.55, 2: 0.12 };
 
 export interface DealContext {
   rng: Rng;
@@ -196,53 +194,6 @@ export interface SlotPlan {
   target: number;
 }
 
-/**
- * Won amounts (in the rep's currency) that add up to about `target`: log-normal draws, the last one trimmed so a
- * single large deal does not overshoot by half a quota.
- */
-function wonAmounts(rng: Rng, target: number, median: number, sigma: number): number[] {
-  const out: number[] = [];
-  let booked = 0;
-  while (booked < target) {
-    let amt = rng.logNormal(median, sigma);
-    if (booked + amt > target * 1.05) amt = Math.max(target - booked, median * 0.3);
-    out.push(amt);
-    booked += amt;
-  }
-  return out;
-}
-
-/** Deal drafts for one rep and quarter. */
-function slotDeals(ctx: DealContext, slot: SlotPlan, out: DraftDeal[]): void {
-  const { rng, anchor } = ctx;
-  const { rep, quarter } = slot;
-  const repCurrency = ctx.currencies.get(rep.currency) as Currency;
-  const firstTeam = ctx.teams.get(teamOn(rep, maxDate(quarter.start, rep.startDate)) ?? '') as Team;
-  const profile = SEGMENT_PROFILES[firstTeam.segment];
-  const winRate = Math.min(0.65, Math.max(0.08, profile.winRate * rep.traits.skill));
-  const median = profile.median * ctx.amountScale * Number(rateOn(repCurrency, quarter.start));
-  // In the anchor's quarter the rep has booked about their pace so far (what the demo's pacing figures show);
-  // the rest of the quarter's wins are still open, with close dates pushed toward quarter end.
-  const split = quarter.start <= anchor && anchor < quarter.end;
-  const elapsed = split ? (daysBetween(quarter.start, anchor) + 1) / (daysBetween(quarter.start, quarter.end) + 1) : 1;
-  const parts: [number, 'before' | 'after' | 'any'][] = split
-    ? [
-        [slot.target * elapsed, 'before'],
-        [slot.target * (1 - elapsed), 'after'],
-      ]
-    : [[slot.target, 'any']];
-  for (const [target, when] of parts) {
-    const won = wonAmounts(rng, target, median, profile.sigma);
-    const lost = Math.round((won.length * (1 - winRate) * Math.exp(rng.normal(0, 0.15))) / winRate);
-    const plan: ['won' | 'lost', number][] = won.map((a) => ['won', a]);
-    for (let i = 0; i < lost; i++) plan.push(['lost', rng.logNormal(median, profile.sigma)]);
-    for (const [fate, amount] of plan) {
-      const draft = makeDeal(ctx, slot, fate, amount, repCurrency, when);
-      if (draft) out.push(draft);
-    }
-  }
-}
-
 export function makeDeal(
   ctx: DealContext,
   slot: SlotPlan,
@@ -387,11 +338,120 @@ function addSplits(
   }
 }
 
-/** All deal drafts for the reps, quarter by quarter, from `firstQuarter` through two quarters ahead. */
-export function generateDeals(ctx: DealContext, reps: Person[], quotas: Quota[]): DraftDeal[] {
+/**
+ * How far along deals come in and move before their close quarter, by segment (scaled by the rep's skill): SMB
+ * deals win more often than Mid-Market ones, and those more than Enterprise ones, while a deal's chances once
+ * in its close quarter are the same truth for all.
+ */
+const EARLY_AHEAD: Readonly<Record<Segment, EarlyLife>> = {
+  Enterprise: { startAhead: 0.05, advance: 0.03, lose: 0.03 },
+  'Mid-Market': { startAhead: 0.35, advance: 0.08, lose: 0.01 },
+  SMB: { startAhead: 0.8, advance: 0.25, lose: 0 },
+};
+
+/**
+ * The eventual win rate of a lived deal by segment, measured on the generated medium org: how many deals a rep
+ * needs for their bookings target. Bookings then vary around the target as real ones do; nothing steers a deal's
+ * outcome toward it.
+ */
+const LIVED_WIN_RATE: Readonly<Record<Segment, number>> = { Enterprise: 0.25, 'Mid-Market': 0.33, SMB: 0.4 };
+
+/**
+ * A deal whose stage history and outcome come from the sandbox's known truth (`liveDeal`): created a sales cycle
+ * before a close date in the slot's quarter, it lives week by week to the anchor (the leaver's last day), and the
+ * rest of its life is played out for its fate.
+ */
+export function makeLivedDeal(
+  ctx: DealContext,
+  slot: SlotPlan,
+  amountInRepCurrency: number,
+  repCurrency: Currency,
+): DraftDeal | null {
+  const { rng, anchor } = ctx;
+  const { rep, quarter } = slot;
+  let close = pickCloseDate(rng, quarter);
+  const earliestClose = plusDays(rep.startDate, 7);
+  if (close < earliestClose) {
+    if (earliestClose > quarter.end) return null;
+    close = plusDays(earliestClose, rng.int(0, Math.max(0, daysBetween(earliestClose, quarter.end))));
+  }
+  const team = ctx.teams.get(teamOn(rep, close) as string) as Team;
+  const segment: Segment = rng.chance(0.08) ? rng.pick(['Enterprise', 'Mid-Market', 'SMB'] as const) : team.segment;
+  const profile = SEGMENT_PROFILES[segment];
+  const cycle = Math.round(Math.min(400, Math.max(5, rng.logNormal(profile.cycleDays, 0.45))));
+  const asOf = rep.endDate !== null ? minDate(anchor, plusDays(rep.endDate, -1)) : anchor;
+  const created = maxDate(plusDays(close, -cycle), rep.startDate);
+  if (created > asOf) return null;
+
+  let currency = repCurrency;
+  for (const [home, other, share] of ctx.foreignDeals) {
+    if (home === repCurrency.code && rng.chance(share)) currency = ctx.currencies.get(other) as Currency;
+  }
+  const fx = currency === repCurrency ? 1 : Number(rateOn(currency, created)) / Number(rateOn(repCurrency, created));
+  const amount = roundUnit(currency, amountInRepCurrency * fx);
+
+  const skill = Math.min(1.6, Math.max(0.5, rep.traits.skill));
+  const ahead = EARLY_AHEAD[segment];
+  const life = liveDeal(
+    rng,
+    created,
+    {
+      startAhead: Math.min(0.9, ahead.startAhead * skill),
+      advance: Math.min(0.5, ahead.advance * skill),
+      lose: ahead.lose,
+    },
+    close,
+    asOf,
+  );
+  const resize = rng.chance(0.15) ? 0.8 + rng.next() * 0.45 : 1;
+  let prev = '';
+  const history: StageChange[] = life.events.map((e, i) => {
+    const early = i < Math.ceil(life.events.length / 2);
+    const at = instantAt(e.day, rng.next() * (e.day === anchor ? 59 : 599));
+    // Days only ever increase along a life; the guard keeps instants strictly ordered all the same.
+    const stamped = at > prev ? at : `${prev.slice(0, 20)}${String(Number(prev.slice(20, 23)) + 1).padStart(3, '0')}Z`;
+    prev = stamped;
+    const info = stageInfo(e.stage);
+    return {
+      at: stamped,
+      stage: e.stage,
+      amount: String(early && resize !== 1 ? roundUnit(currency, amount * resize) : amount),
+      closeDate: e.closeDate,
+      probability: info.probability,
+      forecastCategory: info.forecastCategory,
+    };
+  });
+  const last = history[history.length - 1] as StageChange;
+  const account = companyName(rng);
+  const family = rng.weighted(FAMILY_WEIGHTS);
+  const lineItems = rng.chance(0.6) ? lineItemsFor(rng, family, amount) : [];
+  return {
+    name: `${account} - ${family} ${segment === 'Enterprise' ? 'platform deal' : 'deal'}`,
+    accountName: account,
+    ownerKey: rep.key,
+    segment,
+    type: rng.weighted(DEAL_TYPES),
+    leadSource: rng.pick(LEAD_SOURCES),
+    currency: currency.code,
+    amount: String(amount),
+    closeDate: last.closeDate,
+    createdAt: history[0]?.at as string,
+    stage: last.stage,
+    fate: life.fate,
+    history,
+    lineItems,
+    splits: [],
+    dirty: null,
+    modifiedAt: last.at,
+    quarterOffset: slot.offset,
+  };
+}
+
+/** The slots of every rep and quarter from `firstQuarter` through two quarters ahead, with bookings targets. */
+function bookingSlots(ctx: DealContext, reps: Person[], quotas: Quota[]): SlotPlan[] {
   const { rng, anchor } = ctx;
   const quotaOf = new Map(quotas.map((q) => [`${q.personKey}|${q.periodId}`, q]));
-  const drafts: DraftDeal[] = [];
+  const slots: SlotPlan[] = [];
   for (const rep of reps) {
     const trend = rng.normal(0, 0.04);
     for (let offset = ctx.firstQuarter; offset <= 2; offset++) {
@@ -404,27 +464,44 @@ export function generateDeals(ctx: DealContext, reps: Person[], quotas: Quota[])
         : Number(quotas.find((q) => q.personKey === rep.key)?.amount ?? 0);
       const len = daysBetween(quarter.start, quarter.end) + 1;
       const tenure = Math.min(1, daysBetween(rep.startDate, quarter.end) / len);
-      // New hires book little in their first quarter: a ramp of about half their tenure share.
       const ramp = tenure < 1 ? tenure * 0.5 : 1;
       const perf = rep.traits.performance * Math.exp(rng.normal(0, 0.08) + trend * offset);
-      const share = offset > 0 ? (PIPELINE_SHARE[offset] ?? 0) : 1;
-      slotDeals(ctx, { rep, quarter, offset, target: quotaAmount * perf * ramp * share }, drafts);
+      slots.push({ rep, quarter, offset, target: quotaAmount * perf * ramp });
     }
   }
+  return slots;
+}
+
+/** Lived deals of one slot: as many as the target needs at the eventual win rate (decided before any outcome). */
+function livedSlotDeals(ctx: DealContext, slot: SlotPlan, out: DraftDeal[]): void {
+  const { rng } = ctx;
+  const repCurrency = ctx.currencies.get(slot.rep.currency) as Currency;
+  const team = ctx.teams.get(teamOn(slot.rep, maxDate(slot.quarter.start, slot.rep.startDate)) ?? '') as Team;
+  const profile = SEGMENT_PROFILES[team.segment];
+  const median = profile.median * ctx.amountScale * Number(rateOn(repCurrency, slot.quarter.start));
+  let expected = 0;
+  while (expected < slot.target) {
+    const amount = rng.logNormal(median, profile.sigma);
+    expected += amount * LIVED_WIN_RATE[team.segment];
+    const draft = makeLivedDeal(ctx, slot, amount, repCurrency);
+    if (draft) out.push(draft);
+  }
+}
+
+/** All deal drafts of the small and medium orgs: lived deals (`deal-life.ts`), so forecasts have a known truth. */
+export function generateLivedDeals(ctx: DealContext, reps: Person[], quotas: Quota[]): DraftDeal[] {
+  const drafts: DraftDeal[] = [];
+  for (const slot of bookingSlots(ctx, reps, quotas)) livedSlotDeals(ctx, slot, drafts);
   const byKey = new Map(reps.map((r) => [r.key, r]));
-  for (const d of drafts) addSplits(rng, d, reps, byKey, ctx.teams);
+  for (const d of drafts) addSplits(ctx.rng, d, reps, byKey, ctx.teams);
   return drafts;
 }
 
 /**
- * Appends lost deals from the closed quarters until `drafts` holds `count`. The natural draw lands within a couple
- * of percent of a size profile's deal count, above or below depending on seed and anchor (where the anchor falls
- * in its quarter, which reps are still ramping), so an exact count needs both directions: the caller trims a
- * surplus of old closed-lost deals, and this fills a shortfall with the same kind of deal. Each filler is an
- * ordinary lost deal of a random active rep in one of the closed quarters they worked a full week of, so a few
- * hundred of them leave win rates and bookings where they were (lost deals carry no splits and book nothing).
+ * Fills a shortfall up to `count` with lived deals of random closed-quarter slots of active reps: their outcomes
+ * come from the same truth, so the filler leaves the learned probabilities where they were.
  */
-export function topUpDeals(ctx: DealContext, reps: Person[], drafts: DraftDeal[], count: number): void {
+export function topUpLivedDeals(ctx: DealContext, reps: Person[], drafts: DraftDeal[], count: number): void {
   const { rng, anchor } = ctx;
   const slots: SlotPlan[] = [];
   for (const rep of reps) {
@@ -435,8 +512,6 @@ export function topUpDeals(ctx: DealContext, reps: Person[], drafts: DraftDeal[]
     }
   }
   if (slots.length === 0) throw new AppError('INTERNAL', 'no rep worked a closed quarter: cannot add filler deals');
-  // makeDeal declines only a close date before the rep's eighth day, which these slots rule out; the bound is a
-  // guard against a future change to it turning this into an endless loop.
   for (let tries = 0; drafts.length < count; tries++) {
     if (tries > 10 * count) throw new AppError('INTERNAL', `could not fill the org up to ${count} deals`);
     const slot = rng.pick(slots);
@@ -444,7 +519,7 @@ export function topUpDeals(ctx: DealContext, reps: Person[], drafts: DraftDeal[]
     const team = ctx.teams.get(teamOn(slot.rep, slot.quarter.start) ?? '') as Team;
     const profile = SEGMENT_PROFILES[team.segment];
     const median = profile.median * ctx.amountScale * Number(rateOn(repCurrency, slot.quarter.start));
-    const draft = makeDeal(ctx, slot, 'lost', rng.logNormal(median, profile.sigma), repCurrency, 'any');
+    const draft = makeLivedDeal(ctx, slot, rng.logNormal(median, profile.sigma), repCurrency);
     if (draft) drafts.push(draft);
   }
 }

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.ts';
 import { type PlainDate, parsePlainDate } from '../../util/date.ts';
 import { generateActivities, generateLeads } from './activities.ts';
 import { generateCurrencies } from './currencies.ts';
-import { type DealContext, type DraftDeal, generateDeals, generateQuotas, topUpDeals } from './deals.ts';
+import { type DealContext, type DraftDeal, generateLivedDeals, generateQuotas, topUpLivedDeals } from './deals.ts';
 import type { Currency, Deal, OrgModel, OrgSize, Person, Segment, Team } from './model.ts';
 import { type ChartOptions, generateChart, type RegionPlan } from './people.ts';
 import { Rng } from './random.ts';
@@ -52,6 +52,8 @@ interface SizeProfile {
   activityDays: number;
   currencies: string[];
   foreignDeals: [string, string, number][];
+  /** Quarters of closed history before the anchor's quarter. */
+  historyQuarters: number;
 }
 
 function mediumRegions(): RegionPlan[] {
@@ -138,13 +140,14 @@ const PROFILES: Readonly<Record<OrgSize, (o: GenerateOrgOptions) => SizeProfile>
       ['USD', 'JPY', 0.06],
       ['GBP', 'EUR', 0.06],
     ],
+    historyQuarters: 8,
   }),
   medium: () => ({
     regions: mediumRegions(),
     repCount: 500,
     performanceSpread: null,
     rampingHires: 25,
-    amountScale: 0.7,
+    amountScale: 0.83,
     dealCount: 100_000,
     activityDays: 42,
     currencies: ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD'],
@@ -153,6 +156,7 @@ const PROFILES: Readonly<Record<OrgSize, (o: GenerateOrgOptions) => SizeProfile>
       ['EUR', 'USD', 0.04],
       ['CAD', 'USD', 0.1],
     ],
+    historyQuarters: 8,
   }),
   // Deals and activities are made lazily (lazy.ts): the counts are exact by construction.
   large: (o) => {
@@ -167,12 +171,10 @@ const PROFILES: Readonly<Record<OrgSize, (o: GenerateOrgOptions) => SizeProfile>
       activityDays: 42,
       currencies: ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD'],
       foreignDeals: [],
+      historyQuarters: 4,
     };
   },
 };
-
-/** Quarters of closed history before the anchor's quarter. */
-const HISTORY_QUARTERS = 4;
 
 /** A currency no CurrencyType defines: the dirty "deal in a currency with no rate". */
 export const UNKNOWN_CURRENCY = 'CHF';
@@ -191,6 +193,8 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
   const anchor = parsePlainDate(opts.anchorDate, 'anchorDate');
   const profile = profileOf(opts);
   const rng = new Rng(opts.seed);
+  // Eight quarters for small and medium, so a forecast has that much history to learn from and test against.
+  const HISTORY_QUARTERS = profile.historyQuarters;
 
   const current = quarterOf(anchor);
   const firstQuarter = quarterOffset(anchor, -HISTORY_QUARTERS);
@@ -253,9 +257,9 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
       notes: { moverKey: '', leaverKey: '', rampingKeys: chart.rampingKeys, slackerKey: chart.slackerKey },
     };
   }
-  let drafts = generateDeals(ctx, reps, quotas);
+  let drafts = generateLivedDeals(ctx, reps, quotas);
   if (profile.dealCount !== null) {
-    if (drafts.length < profile.dealCount) topUpDeals(ctx, reps, drafts, profile.dealCount);
+    if (drafts.length < profile.dealCount) topUpLivedDeals(ctx, reps, drafts, profile.dealCount);
     else drafts = trimTo(rng, drafts, profile.dealCount, anchor);
   }
   applyDirtyRecords(rng, drafts, chart.leaverKey, anchor, current.start);
@@ -325,14 +329,17 @@ export function generateOrgWithNotes(opts: GenerateOrgOptions): { org: OrgModel;
 }
 
 /**
- * Drops random old closed-lost deals until exactly `count` remain, when the natural draw came out larger (a smaller
- * one is filled up by `topUpDeals` instead).
+ * Drops random old closed deals, won or lost alike, until exactly `count` remain, when the natural draw came out
+ * larger (a smaller one is filled up by `topUpLivedDeals` instead). Dropping lost deals only would raise the win
+ * rates away from the generator's truth.
  */
 function trimTo(rng: Rng, drafts: DraftDeal[], count: number, anchor: PlainDate): DraftDeal[] {
   const excess = drafts.length - count;
   const candidates: number[] = [];
   drafts.forEach((d, i) => {
-    if (d.stage === 'Closed Lost' && d.closeDate !== null && d.closeDate < plusDays(anchor, -120)) candidates.push(i);
+    const closed = d.stage === 'Closed Lost' || d.stage === 'Closed Won';
+    if (closed && d.splits.length === 0 && d.closeDate !== null && d.closeDate < plusDays(anchor, -120))
+      candidates.push(i);
   });
   if (candidates.length < excess)
     throw new AppError('INTERNAL', `cannot trim ${excess} deals from ${candidates.length} candidates`);
@@ -376,10 +383,11 @@ function applyDirtyRecords(
   noAmount.lineItems = [];
   for (const h of noAmount.history) h.amount = null;
 
-  const unknown = choose(
-    'unknown_currency',
-    (d) => d.stage === 'Closed Won' && d.closeDate !== null && d.closeDate >= quarterStart && d.closeDate <= anchor,
-  );
+  // On a quarter's first day nothing is won yet this quarter (a lived deal closes after a week origin): then a win
+  // of the last quarter's.
+  const wonBetween = (from: PlainDate) => (d: DraftDeal) =>
+    d.stage === 'Closed Won' && d.closeDate !== null && d.closeDate >= from && d.closeDate <= anchor;
+  const unknown = choose('unknown_currency', wonBetween(quarterStart), wonBetween(plusDays(anchor, -92)));
   unknown.dirty = 'unknown_currency';
   unknown.currency = UNKNOWN_CURRENCY;
   unknown.lineItems = [];

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 // pipeline and rate). A change here means every fixture built on the HubSpot sandbox changes: update them only for
 // a deliberate change to the generator or the rendering, and say so in the commit.
 const GOLDEN = {
-  small: 'd30e575c3154fce46a526f790a91609c7e2150d56a67763f0e8d70572614042e',
-  bothSmall: '0d4d81eea0e2536c553139fb8da9250d2675dfd4c64f58ee4387b57e6c850041',
-  medium: '788bc165fab035c8dcfb4a7a497b09af332833119d5a0902d239cf82b6fbc3ad',
+  small: 'a6eb51af3e6a7bdc7668a3e29b2a98c4d74e09d06ca6850f1ba4b96cfa2b1b92',
+  bothSmall: '76ff01841df20f1354af07f7e01ed7fdf896964c2c51f71f1b7e8e9db15d0780',
+  medium: '9c9d9c94c71bfef1107f3803b574d481b454cf499d7f426cbfdb5964995c1f9d',
 };
 
 /** Computes the hash in a fresh Node process, so nothing loaded or cached in this one can leak in. */

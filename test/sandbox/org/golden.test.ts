@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 // Committed golden hashes of generated orgs. A change here means every fixture built on the sandbox changes:
 // update them only for a deliberate change to the generator, and say so in the commit.
 const GOLDEN = {
-  small: '924edbba130223a658b8f86545c7a27ea49bee7f2a56975599cb18451b8d55cc',
-  medium: 'cf4ede571c04864504ae80b093d248940d7c5dfedc95188f450c8a329dd230f5',
+  small: '4107f151dc43340b1779cadde4ddcc5677cf5c0ad54ef18a85ff97895d35e544',
+  medium: '47df5a8f0860b96e3e2c2fa021125844603210289ec181f1272f1ac1d0ec0797',
 };
 
 /** Computes the hash in a fresh Node process, so nothing loaded or cached in this one can leak in. */

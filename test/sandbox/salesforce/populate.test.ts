@@ -23,8 +23,8 @@ describe('populateSalesforce (seed 42, small)', () => {
     expect(store.count('ForecastingQuota')).toBe(org.quotas.length);
     expect(store.count('CurrencyType')).toBe(4);
     expect(store.count('DatedConversionRate')).toBe(org.currencies.reduce((n, c) => n + c.dated.length, 0));
-    // Three fiscal years (2025..2027), each a year, four quarters and twelve months.
-    expect(store.count('Period')).toBe(3 * 17);
+    // Four fiscal years (2024..2027: eight quarters of history), each a year, four quarters and twelve months.
+    expect(store.count('Period')).toBe(4 * 17);
     expect(store.count('UserRole')).toBe(1 + org.regions.length + 2 * org.teams.length);
   });
 

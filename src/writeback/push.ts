@@ -178,7 +178,7 @@ function inFlightOf(plan: readonly RecordChanges[]): InFlight {
 async function leaseCall(db: Kysely<Database>, runId: number, plan: readonly RecordChanges[], timeoutMs: number) {
   // Renewed every `every` ms, so a call sent just before the last renewal can land until timeout + every after it.
   const every = Math.max(100, Math.min(30_000, Math.round(timeoutMs / 3)));
-  const deadline = sql<Date>`now() + ${timeoutMs + every} * interval '1 millisecond'`;
+  const deadline = sql<Date>`now() + ${timeoutMs + every} * interval '1 millisecond'`; // wall-clock: a lease
   const marked = await db
     .updateTable('writeback_runs')
     .set({ in_flight: toJsonb(inFlightOf(plan)), write_deadline: deadline })
@@ -211,10 +211,11 @@ async function lateWriteFence(
 ): Promise<void> {
   if (plan.length === 0) return;
   const dead = await sql<{ id: string; in_flight: InFlight; wait_ms: number }>`
-    select id, in_flight, ceil(extract(epoch from (write_deadline - now())) * 1000)::int as wait_ms
+    select id, in_flight, ceil(extract(epoch from (write_deadline - now())) * 1000)::int as wait_ms -- wall-clock: a lease
     from writeback_runs
     where connection_id = ${opts.connectionId} and status = 'abandoned' and in_flight is not null
-      and write_deadline > now()`.execute(db);
+      and write_deadline > now() -- wall-clock: a lease
+      `.execute(db);
   if (dead.rows.length === 0) return;
   const next = new Map<string, string | null>();
   for (const rec of plan)

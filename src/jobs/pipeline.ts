@@ -114,6 +114,8 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     connector,
     ...(ctx.now ? { now: ctx.now } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    // A write-back of another process in progress: come back later, not hold a worker slot waiting (writeback job).
+    lockWait: false,
   };
   const todayNow = () => today(config.calendar.timezone, (ctx.now ?? now)());
 
@@ -208,7 +210,13 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     },
 
     writeback: async (p) => {
-      const out = await runWriteback(wbCtx, { connectionId: p.connectionId });
+      let out: WritebackOutcome;
+      try {
+        out = await runWriteback(wbCtx, { connectionId: p.connectionId });
+      } catch (e) {
+        if (isAppError(e, 'SYNC_IN_PROGRESS')) throw new RetryLater(10_000, e.message);
+        throw e;
+      }
       ctx.onWriteback?.(out);
       return out.status === 'done'
         ? { runId: out.push.runId, written: out.push.recordsWritten, failed: out.push.recordsFailed }

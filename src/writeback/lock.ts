@@ -97,14 +97,15 @@ export async function markWritebackAbandoned(
 
 /**
  * Runs `fn` holding the connection's write-back lock, after marking the runs a dead process left `running`
- * abandoned. Waits for a live run of another process (bounded, and ended by `signal`).
+ * abandoned. Waits for a live run of another process (bounded, and ended by `signal`), or with `wait: false`
+ * fails at once with SYNC_IN_PROGRESS (a job comes back later rather than hold a worker slot while it waits).
  */
 export async function withWritebackLock<T>(
   db: Kysely<Database>,
   connectionId: string,
   log: Logger,
   fn: () => Promise<T>,
-  options: Pick<LockOptions, 'maxWaitMs' | 'signal' | 'sleep'> = {},
+  options: Pick<LockOptions, 'maxWaitMs' | 'signal' | 'sleep' | 'wait'> = {},
 ): Promise<T> {
   return withAdvisoryLock(
     db,
@@ -115,8 +116,8 @@ export async function withWritebackLock<T>(
     },
     {
       maxWaitMs: WRITEBACK_LOCK_WAIT_MS,
-      ...options,
       wait: true,
+      ...options,
       what: `the write-back of connection "${connectionId}"`,
     },
   );

@@ -34,6 +34,8 @@ export interface WritebackContext {
   now?: () => Date;
   /** Ends a wait for the write-back lock or for a dead run's CRM call (lock.ts) with the signal's reason. */
   signal?: AbortSignal;
+  /** Fail with SYNC_IN_PROGRESS at once when another process is writing back this connection (default: wait). */
+  lockWait?: boolean;
 }
 
 export interface RunWritebackOptions {
@@ -154,7 +156,7 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
       });
       return { enqueued, push };
     },
-    signal,
+    { ...signal, ...(ctx.lockWait === false ? { wait: false } : {}) },
   );
   log.info(
     {

@@ -16,6 +16,7 @@ import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
 import type { SinkResult, WritebackSink, WriteIntent } from '../../src/connectors/types.ts';
 import { connect } from '../../src/db/index.ts';
 import type { Database } from '../../src/db/schema.ts';
+import { isAppError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { metricFieldValues, type RepMetricValues, unitsByField } from '../../src/writeback/fields.ts';
 import { type DesiredRecord, enqueueWriteback } from '../../src/writeback/ledger.ts';
@@ -210,6 +211,9 @@ it('the same values as a dead call go out at once; a service start abandons a ru
   const swept = await t.db.connection().execute(async (conn) => {
     await sql`select pg_advisory_lock(hashtextextended(${writebackLockKey('hs')}, 0))`.execute(conn);
     try {
+      // A job does not wait for another process's write-back (it comes back later): it fails at once.
+      const busy = await withWritebackLock(t.db, 'hs', log, async () => 'ran', { wait: false }).catch((e: Error) => e);
+      expect(isAppError(busy, 'SYNC_IN_PROGRESS')).toBe(true);
       return await sweepAbandonedWritebacks(t.db, log);
     } finally {
       await sql`select pg_advisory_unlock(hashtextextended(${writebackLockKey('hs')}, 0))`.execute(conn);

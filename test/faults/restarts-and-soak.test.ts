@@ -235,7 +235,13 @@ describe.skipIf(!heavy)('start SIGKILLed mid write-back', () => {
 
     // Restarted at once: the CRM applies the held call some 7 s later, after the new process computed newer values.
     // Before the write-back lock, the new run wrote first and the dead call's older values landed on top of it (24
-    // User fields differed from the ledger in a full heavy run, where the restart came quicker than alone).
+    // User fields differed from the ledger in a full heavy run, where the restart came quicker than alone). A won
+    // deal grows meanwhile, so that the new values differ from the dead call's and the new run has to wait it out.
+    const won = sb.store.all('Opportunity').find((o) => o.StageName === 'Closed Won' && typeof o.Amount === 'number');
+    if (won) {
+      sb.store.advance(1000);
+      sb.store.update('Opportunity', String(won.Id), { Amount: (won.Amount as number) + 250_000 });
+    }
     start = service(['start', '--config', path]);
     await until('start is running again', 120_000, () => start.stderr().includes('quota-tracker is running'));
     const lastKilled = Math.max(0, ...runsAtKill.map((r) => Number(r.id)));
@@ -265,6 +271,10 @@ describe.skipIf(!heavy)('start SIGKILLed mid write-back', () => {
     );
     report('write-back and alert tasks complete after the restart', done);
     report('from the kill to completion', stamp() - killedAt);
+    const fence = /write-back run #\d+ waits \d+ s before writing[^"]*/.exec(start.stderr());
+    console.log(
+      `FAULT the new run ${fence ? `waited out the dead call: ${fence[0]}` : 'sent no value that clashed with the dead call before its deadline'}`,
+    );
 
     // Every value the ledger says was pushed is what the CRM's User holds.
     const ledger = await t.db

@@ -19,6 +19,7 @@ import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
+import { forecastWorking } from './forecast-inputs.ts';
 
 export interface ReportContext {
   db: Kysely<Database>;
@@ -237,7 +238,7 @@ async function alertsOf(ctx: ReportContext, subject: SubjectRef): Promise<Json[]
   return rows.map((r) => ({ rule: r.rule, severity: r.severity, message: r.message, status: r.status }));
 }
 
-function explanation(m: SubjectMetrics): JsonObject {
+function explanation(ctx: ReportContext, subject: SubjectRef, m: SubjectMetrics): JsonObject {
   const all: Record<string, Explanation> = {
     ...explainAttainment(m, m.pacing),
     ...explainPipeline(m.pipeline, m.remaining),
@@ -260,6 +261,7 @@ function explanation(m: SubjectMetrics): JsonObject {
         })),
       })),
     };
+  out.forecast = forecastWorking(ctx, subject, m);
   return out;
 }
 
@@ -299,7 +301,7 @@ export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Pr
     rank,
     alerts,
     history: history(ctx, subject),
-    ...(ctx.explain ? { explain: explanation(m ?? model.compute(subject, ctx.period)) } : {}),
+    ...(ctx.explain ? { explain: explanation(ctx, subject, m ?? model.compute(subject, ctx.period)) } : {}),
   });
 }
 

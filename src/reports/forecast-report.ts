@@ -9,87 +9,28 @@ import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { asJson, figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
+import { asJson, figuresDocument, type JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { forecastConfigHash, storeBacktest } from '../metrics/engine/forecast-store.ts';
 import { describeSubject, findRep, findUnit } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { type BacktestResult, type ForecasterScores, runBacktest } from '../metrics/math/backtest.ts';
-import type { Credit } from '../metrics/math/booking.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import type { PlainDate } from '../util/date.ts';
-import { Dec, formatMoney, formatRatio, ZERO } from '../util/money.ts';
+import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import type { ReportContext } from './build.ts';
+import { forecastInputs } from './forecast-inputs.ts';
 import { resolveRequest } from './report.ts';
 
 const ratio = (x: number | null): string | null => (x === null ? null : formatRatio(new Dec(x)));
 const moneyOf = (cents: number | null): string | null => (cents === null ? null : formatMoney(new Dec(cents).div(100)));
-
-function openCredits(ctx: ReportContext, subject: SubjectRef): readonly Credit[] {
-  const { model, period } = ctx;
-  const credits =
-    subject.kind === 'rep' ? model.repRows(subject.id).credits : model.groupRows(subject.kind, subject.id).credits;
-  return credits.filter(
-    (c) =>
-      c.category === 'open' &&
-      !(subject.kind !== 'rep' && c.overlay) &&
-      c.deal.closeDate >= model.asOf &&
-      c.deal.closeDate <= period.end,
-  );
-}
-
-/** The reps whose new-pipeline term a subject's forecast adds: the rep, or the group's members on D. */
-function repsOf(ctx: ReportContext, subject: SubjectRef): string[] {
-  if (subject.kind === 'rep') return [subject.id];
-  const out: string[] = [];
-  for (const key of ctx.model.membersOf(subject.kind, subject.id)) {
-    if (ctx.model.ancestorsOf(key, ctx.model.asOf).some((g) => g.kind === subject.kind && g.id === subject.id))
-      out.push(key);
-  }
-  return out;
-}
 
 /** The forecast of one subject with its inputs. */
 export function forecastReport(ctx: ReportContext, subject: SubjectRef): JsonObject {
   const { model, period } = ctx;
   const m = model.compute(subject, period);
   const doc = figuresDocument(describeSubject(model, subject), period, m, model.settings.baseCurrency);
-  const f = model.forecastOf(period);
-  const deals: Json[] = openCredits(ctx, subject)
-    .map((c) => {
-      const p = f?.probability(c.deal) ?? null;
-      return {
-        id: c.deal.id,
-        name: c.deal.name,
-        owner: model.data.reps.get(c.ownerId)?.name ?? c.ownerId,
-        amount: formatMoney(c.amount),
-        closeDate: c.deal.closeDate,
-        stage: c.deal.stage,
-        crmProbability: c.deal.probability === null ? null : formatRatio(c.deal.probability),
-        probability: p === null ? (c.deal.probability === null ? null : formatRatio(c.deal.probability)) : ratio(p.p),
-        cell: (p === null
-          ? { source: 'crm' }
-          : { source: p.source, stage: p.stage, weeksLeft: p.weeksLeft, snapshots: p.n }) as JsonObject,
-        expected: formatMoney(c.amount.times(p?.p ?? c.deal.probability ?? 0)),
-      } satisfies JsonObject;
-    })
-    .sort((a, b) => Number(b.amount) - Number(a.amount) || (a.id < b.id ? -1 : 1));
-  let lambda = 0;
-  let expectedNew = ZERO;
-  for (const rep of repsOf(ctx, subject)) {
-    const t = f?.newPipeline(rep);
-    if (!t || t.cents.length === 0) continue;
-    lambda += t.lambda;
-    const mean = new Dec(t.cents.reduce((s, c) => s + c, 0)).div(t.cents.length).div(100);
-    expectedNew = expectedNew.plus(mean.times(t.lambda));
-  }
-  const expectedOpen = deals.reduce((s, d) => s.plus(new Dec((d as { expected: string }).expected)), ZERO);
-  const projected = m.projectedTotal;
-  const p50 = m.forecast.p50;
-  const gap = p50.minus(projected);
-  const why = gap.abs().lte(projected.abs().times('0.05'))
-    ? 'The P50 and the run-rate projection agree within 5%.'
-    : `The P50 is ${formatMoney(gap.abs())} ${gap.isPositive() ? 'above' : 'below'} the run-rate projection: the projection extrapolates the last ${m.runRateWindowDays} days' bookings (${formatMoney(m.currentRunRate)} a day) over the ${m.days.remaining} days left, while the forecast adds to the actual the open deals at their learned probabilities (${formatMoney(expectedOpen)} expected) and the pipeline not created yet (${formatMoney(expectedNew)} expected).`;
+  const inputs = forecastInputs(ctx, subject, m);
   return {
     subject: asJson(doc.subject),
     period: asJson(doc.period),
@@ -101,14 +42,9 @@ export function forecastReport(ctx: ReportContext, subject: SubjectRef): JsonObj
     projectedAttainment: doc.projectedAttainment,
     forecast: asJson(doc.forecast),
     commissionAtP50: doc.commission.atP50,
-    deals,
-    newPipeline: {
-      included: f !== null && f.calibration.basis === 'calibrated',
-      week: f?.week ?? null,
-      expectedDeals: lambda.toFixed(4),
-      expectedAmount: formatMoney(expectedNew),
-    },
-    whyDiffers: why,
+    deals: inputs.deals,
+    newPipeline: inputs.newPipeline,
+    whyDiffers: inputs.whyDiffers,
   };
 }
 

@@ -184,6 +184,15 @@ function alertsSection(d: SubjectDoc): Section {
   };
 }
 
+/** A forecast deal's learned probability and the cell it came from; empty for the other sums' deals. */
+function learnedCell(dd: Obj): string {
+  if (!('probability' in dd)) return '';
+  const cell = obj(dd.cell);
+  const p = dd.probability == null ? 'n/a' : pct(dd.probability);
+  if (str(cell.source) === 'crm') return `${p} (CRM)`;
+  return `${p} (${str(cell.source)} ${str(cell.stage)}, ${str(cell.weeksLeft)} wk, n ${str(cell.snapshots)})`;
+}
+
 /** The `--explain` working: each figure's formula and working, and the deals of its sums. */
 function workingSection(d: SubjectDoc): Section | null {
   const explain = d.explain ?? {};
@@ -201,9 +210,10 @@ function workingSection(d: SubjectDoc): Section | null {
           str(dd.name) ?? '',
           str(dd.closeDate) ?? '',
           str(dd.stage) ?? '',
+          learnedCell(dd),
           money(dd.amount),
         ]);
-      rows.push([`${str(sum.label)}, total`, '', '', '', '', money(sum.total)]);
+      rows.push([`${str(sum.label)}, total`, '', '', '', '', '', money(sum.total)]);
     }
     if (rows.length > 0)
       blocks.push(
@@ -214,6 +224,7 @@ function workingSection(d: SubjectDoc): Section | null {
             ['Name', false],
             ['Close date', false],
             ['Stage', false],
+            ['Probability (cell)', false],
             ['Amount', true],
           ],
           rows,

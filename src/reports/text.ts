@@ -59,12 +59,23 @@ export function subjectText(d: SubjectDoc, heading = true, alertLines?: readonly
         lines.push(`    ${str(sum.label)}: ${money(sum.total)}`);
         for (const dl of deals) {
           const dd = obj(dl);
-          lines.push(`      ${str(dd.id)} ${str(dd.name)} ${money(dd.amount)} ${str(dd.closeDate)} ${str(dd.stage)}`);
+          lines.push(
+            `      ${str(dd.id)} ${str(dd.name)} ${money(dd.amount)} ${str(dd.closeDate)} ${str(dd.stage)}${learned(dd)}`,
+          );
         }
       }
     }
   }
   return lines;
+}
+
+/** A forecast deal's learned probability and its cell (`--explain`), empty for the other sums' deals. */
+function learned(dd: Obj): string {
+  if (!('probability' in dd)) return '';
+  const cell = obj(dd.cell);
+  const p = dd.probability == null ? 'n/a' : pct(dd.probability);
+  if (str(cell.source) === 'crm') return ` p ${p} (CRM stage probability)`;
+  return ` p ${p} (${str(cell.source)} ${str(cell.stage)}, ${str(cell.weeksLeft)} weeks left, ${str(cell.snapshots)} snapshots)`;
 }
 
 function repLine(r: SubjectDoc): string {

@@ -158,6 +158,42 @@ describe('the forecast learned from the warehouse history', () => {
     expect(Number(f.p50)).toBeLessThanOrEqual(Number(f.p90));
   });
 
+  it('report rep --explain shows the forecast inputs report forecast --rep shows: each deal with its learned probability and cell, and the new-pipeline term', async () => {
+    const config = configWith();
+    const engine = new MetricsEngine({ db: t.db, config });
+    const asOf = '2026-04-20';
+    const rep = 'sarah.chen@example.com';
+    const doc = await buildReport(t.db, engine, { kind: 'rep', rep, period: 'FY2026-Q2', asOf, explain: true });
+    const forecast = await buildForecastReport(t.db, engine, {
+      rep,
+      period: 'FY2026-Q2',
+      asOf,
+      backtest: false,
+      config,
+    });
+    const working = (doc.explain as Record<string, Record<string, unknown>>).forecast as {
+      working: string;
+      sums: { deals: { id: string; probability: string; cell: Record<string, unknown> }[] }[];
+    };
+    const byId = new Map(
+      (forecast.deals as { id: string; probability: string; cell: Record<string, unknown> }[]).map((d) => [d.id, d]),
+    );
+    const deals = working.sums[0]?.deals ?? [];
+    expect(deals.length).toBe(byId.size);
+    for (const d of deals) {
+      expect(d.probability).toBe(byId.get(d.id)?.probability);
+      expect(d.cell).toEqual(byId.get(d.id)?.cell);
+    }
+    const n = forecast.newPipeline as { expectedDeals: string; expectedAmount: string };
+    expect(working.working).toContain(`new pipeline (week 2): ${n.expectedDeals} deals expected`);
+    const text = renderReport('text', 'rep', doc);
+    const first = deals[0]?.cell as { source: string; stage: string };
+    expect(text).toContain(`(${first.source} ${first.stage}, `);
+    expect(text).toContain('forecast = P10..P90 of trials');
+    const md = renderReport('md', 'rep', doc);
+    expect(md).toContain('Probability (cell)');
+  });
+
   it('report forecast --backtest scores the model against both baselines, stores it, and forecasts then print the P10 line', async () => {
     const config = configWith();
     const engine = new MetricsEngine({ db: t.db, config });

@@ -1,6 +1,7 @@
 /**
- * The learned forecast at the medium org's scale (500 reps, 100,000 deals over nine quarters of stage history,
- * test/metrics/math/history-fixture.ts), without the database (its load is measured by recompute.bench.ts):
+ * The learned forecast on the medium sandbox org (seed 42, anchor 2026-11-15: 500 reps, 100,000 deals, eight ended
+ * quarters of stage history drawn from the generator's known truth, src/sandbox/org/deal-life.ts), without the
+ * database (its load is measured by recompute.bench.ts):
  * - one rep's forecast: 50 open deals at learned probabilities under the shared shock plus the new-pipeline term,
  *   10,000 trials; target under 50 ms (median of several runs);
  * - the full org forecast: learning the calibration from the history, then every rep's trials (informative);
@@ -23,24 +24,27 @@ import {
   forecastFromTotals,
   shockTable,
 } from '../src/metrics/math/forecast.ts';
+import { generateOrg } from '../src/sandbox/org/index.ts';
 import { Dec } from '../src/util/money.ts';
-import { quarters, syntheticHistory } from '../test/metrics/math/history-fixture.ts';
+import { orgPeriods, orgTimelines } from '../test/sandbox/org/forecast-truth.ts';
 
 const ONE_REP_TARGET_MS = 50;
 const BACKTEST_TARGET_S = 180;
 const MEMORY_TARGET_MB = 1024;
-const AS_OF = '2026-02-15';
+const AS_OF = '2026-11-15';
 const TRIALS = 10_000;
 
 const cents = (d: Dec | null) => (d === null ? 0 : d.times(100).round().toNumber());
 
 export async function run(): Promise<{ name: string; ok: boolean; summary: string; metrics: Record<string, number> }> {
-  const all = quarters();
+  let t0 = performance.now();
+  const org = generateOrg({ seed: 42, size: 'medium', anchorDate: AS_OF });
+  const timelines = orgTimelines(org);
+  const generateMs = performance.now() - t0;
+  // The quarters up to the anchor's: the ended ones are learned from, the anchor's is forecast.
+  const all = orgPeriods(org).filter((p) => p.start <= AS_OF);
   const current = all[all.length - 1] as (typeof all)[number];
   const ended = all.slice(0, -1);
-  let t0 = performance.now();
-  const timelines = syntheticHistory(7, Math.round(100_000 / all.length), 0.1, 500);
-  const generateMs = performance.now() - t0;
 
   // The full org forecast: learn, then each rep's open deals and new pipeline.
   t0 = performance.now();
@@ -120,7 +124,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
 
   const ok = oneRep < ONE_REP_TARGET_MS && backtestS <= BACKTEST_TARGET_S && peakMb < MEMORY_TARGET_MB;
   return {
-    name: 'learned forecast: one rep, the medium org, and the backtest',
+    name: 'learned forecast on the medium sandbox org: one rep, the org, and the backtest',
     ok,
     summary:
       `one rep ${oneRep.toFixed(2)} ms (target < ${ONE_REP_TARGET_MS}, ratio ${(oneRep / ONE_REP_TARGET_MS).toFixed(3)}); ` +

@@ -32,9 +32,12 @@ function cmpId(a: string, b: string): number {
 
 /** Ranks highest first; output sorted by rank (unranked last), ties by id, so input order never matters. */
 export function rankSubjects(entries: readonly RankInput[]): Ranked[] {
+  // Sorted by the values as doubles first, exactly only where two doubles are equal: rounding to a double keeps
+  // order (a < b gives a double <= b's), and comparing 5,000 decimals pairwise was most of ranking an org.
   const ranked = entries
     .filter((e): e is { id: string; value: Dec } => e.value !== null)
-    .sort((a, b) => b.value.comparedTo(a.value) || cmpId(a.id, b.id));
+    .map((e) => ({ id: e.id, value: e.value, n: e.value.toNumber() }))
+    .sort((a, b) => b.n - a.n || b.value.comparedTo(a.value) || cmpId(a.id, b.id));
   const of = ranked.length;
   const out: Ranked[] = [];
   for (let i = 0; i < of; i++) {

@@ -40,16 +40,15 @@ export interface ReportContext {
  * Every open alert of the period by subject, each subject's in `alertsOf`'s order: one statement for a report on
  * a team, region or the org, not one per subject (5,525 at 5,000 reps).
  */
-async function withAlerts(ctx: ReportContext): Promise<ReportContext> {
-  const rows = await ctx.db
+async function withAlerts(ctx: ReportContext, only?: readonly string[]): Promise<ReportContext> {
+  let q = ctx.db
     .selectFrom('alerts')
     .select(['subject_kind', 'subject_id', 'rule', 'severity', 'message', 'status'])
     .where('period_id', '=', ctx.period.id)
-    .where('status', '<>', 'resolved')
-    .orderBy(bySeverity)
-    .orderBy('rule')
-    .orderBy('subject_id')
-    .execute();
+    .where('status', '<>', 'resolved');
+  // A team's report needs its own and its people's alerts, not the org's 16,784.
+  if (only) q = q.where('subject_id', 'in', only.length > 0 ? [...only] : ['']);
+  const rows = await q.orderBy(bySeverity).orderBy('rule').orderBy('subject_id').execute();
   const bySubject = new Map<string, Json[]>();
   for (const r of rows) {
     const k = `${r.subject_kind}:${r.subject_id}`;
@@ -443,7 +442,11 @@ function byName(model: MetricsModel, a: string, b: string): number {
 
 /** `report team`: `{ subject, period, asOf, currency, totals, reps }`. */
 export async function teamReport(given: ReportContext, team: SubjectRef): Promise<JsonObject> {
-  const ctx = await withAlerts(given);
+  const ctx = await withAlerts(given, [
+    team.id,
+    ...repsIn(given.model, team),
+    ...leaversOf(given.model, team, given.period).keys(),
+  ]);
   return {
     ...header(ctx, team),
     totals: asJson(await subjectReport(ctx, team)),

@@ -98,6 +98,12 @@ describe("today's reports", () => {
       if (['team', 'region', 'org'].includes(c.req.kind)) expect(got.text, c.req.kind).not.toBe(before[i]?.text);
     }
     expect(web.reports?.stats.modelLoads).toBe(refreshed);
+    // An operator sees both in /metrics: builds by source, and the fallback while the key waited.
+    const metrics = await (await web.app.request('/metrics', { headers: { authorization: `Bearer ${admin}` } })).text();
+    const count = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(count('quota_tracker_report_builds_total\\{source="snapshots"\\}')).toBeGreaterThanOrEqual(14);
+    expect(count('quota_tracker_report_builds_total\\{source="warehouse"\\}')).toBeGreaterThanOrEqual(1);
+    expect(count('quota_tracker_report_snapshot_fallbacks_total')).toBe(1);
   }, 60_000);
 
   it('a rep who left: computed while the snapshots describe her as she was, then listed apart from the snapshots', async () => {

@@ -4,7 +4,8 @@
  * collection, where curl from outside took 24-170 ms for the same answer.
  *
  * Reads `{ url, token, requests: [{ key, path }] }` as JSON on stdin, asks for each path in turn over one kept-alive
- * connection (gzip accepted and inflated, as a browser does) and prints `[{ key, ms, bytes }]` as JSON: the time
+ * connection (gzip accepted and inflated, as a browser does) and prints `[{ key, ms, bytes, source }]` as JSON
+ * (`source`: the answer's `x-report-source`): the time
  * from the request to the whole JSON in hand. A connection the server closed while idle is retried once, counted.
  */
 import http from 'node:http';
@@ -22,7 +23,7 @@ const plan = JSON.parse(input) as Plan;
 const agent = new http.Agent({ keepAlive: true });
 let resets = 0;
 
-function once(path: string): Promise<{ status: number; body: Buffer }> {
+function once(path: string): Promise<{ status: number; body: Buffer; source: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(
       `${plan.url}${path}`,
@@ -35,6 +36,7 @@ function once(path: string): Promise<{ status: number; body: Buffer }> {
           const raw = Buffer.concat(parts);
           resolve({
             status: res.statusCode ?? 0,
+            source: String(res.headers['x-report-source'] ?? ''),
             body: res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw,
           });
         });
@@ -44,7 +46,7 @@ function once(path: string): Promise<{ status: number; body: Buffer }> {
   });
 }
 
-const out: { key: string; ms: number; bytes: number }[] = [];
+const out: { key: string; ms: number; bytes: number; source: string }[] = [];
 for (const r of plan.requests) {
   const started = performance.now();
   const res = await once(r.path).catch((e: NodeJS.ErrnoException) => {
@@ -57,7 +59,7 @@ for (const r of plan.requests) {
     console.error(`${r.path}: ${res.status} ${res.body.toString('utf8').slice(0, 300)}`);
     process.exit(1);
   }
-  out.push({ key: r.key, ms, bytes: res.body.byteLength });
+  out.push({ key: r.key, ms, bytes: res.body.byteLength, source: res.source });
 }
 agent.destroy();
 process.stdout.write(JSON.stringify({ results: out, resets }));

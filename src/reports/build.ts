@@ -41,16 +41,15 @@ export interface ReportContext {
  * Every open alert of the period by subject, each subject's in `alertsOf`'s order: one statement for a report on
  * a team, region or the org, not one per subject (5,525 at 5,000 reps).
  */
-async function withAlerts(ctx: ReportContext): Promise<ReportContext> {
-  const rows = await ctx.db
+async function withAlerts(ctx: ReportContext, only?: readonly string[]): Promise<ReportContext> {
+  let q = ctx.db
     .selectFrom('alerts')
     .select(['subject_kind', 'subject_id', 'rule', 'severity', 'message', 'status'])
     .where('period_id', '=', ctx.period.id)
-    .where('status', '<>', 'resolved')
-    .orderBy(bySeverity)
-    .orderBy('rule')
-    .orderBy('subject_id')
-    .execute();
+    .where('status', '<>', 'resolved');
+  // A team's report needs its own and its people's alerts, not the org's 16,784.
+  if (only) q = q.where('subject_id', 'in', only.length > 0 ? [...only] : ['']);
+  const rows = await q.orderBy(bySeverity).orderBy('rule').orderBy('subject_id').execute();
   const bySubject = new Map<string, Json[]>();
   for (const r of rows) {
     const k = `${r.subject_kind}:${r.subject_id}`;
@@ -71,27 +70,19 @@ type Quick = {
 };
 
 /**
- * Each subject-period's `quickAttainment` with what it was worked out from: the quota, the memberships index and
- * the credit lists of the rep (or of every member of the group). A model re-booking a rep (`replaceReps`) gives
+ * Each subject-period's `quickAttainment` with what it was worked out from: the rates, the quota, the memberships
+ * index and the credit lists of the rep (or of every member of the group). A model re-booking a rep (`replaceReps`) gives
  * that rep a new list, so after a one-deal change only that rep and its groups are worked out again, not the
  * 5,000 reps' eight periods of history a report on the org shows.
  */
 const quickMemo = new WeakMap<
   MetricsModel,
-  Map<string, { memberships: object; quota: Dec | null; lists: readonly object[]; value: Quick }>
+  Map<string, { fx: object; memberships: object; quota: Dec | null; lists: readonly object[]; value: Quick }>
 >();
 
 /** Attainment (and actual) of a subject for a period, without the slower figures: for ranks and history. */
 function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod): Quick {
   const model = ctx.model;
-  const quota =
-    subject.kind === 'rep'
-      ? model.repQuota(subject.id, period).quota
-      : model.groupQuota(subject.kind, subject.id, period);
-  const lists =
-    subject.kind === 'rep'
-      ? [model.repRows(subject.id).credits]
-      : model.membersOf(subject.kind, subject.id).map((k) => model.repRows(k).credits);
   let memo = quickMemo.get(model);
   if (!memo) {
     memo = new Map();
@@ -99,8 +90,21 @@ function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: Fiscal
   }
   const key = `${subject.kind}:${subject.id}|${period.id}|${period.start}|${period.end}`;
   const kept = memo.get(key);
+  if (subject.kind === 'rep') {
+    // A rep's list is new whenever the rep is re-booked, which is also when its quota rows are: the same list
+    // under the same rates is the same quota.
+    const list = model.repRows(subject.id).credits;
+    if (kept && kept.fx === model.fx && kept.lists[0] === list) return kept.value;
+    const quota = model.repQuota(subject.id, period).quota;
+    const value = computeQuick(ctx, subject, period, quota);
+    memo.set(key, { fx: model.fx, memberships: model.memberships, quota, lists: [list], value });
+    return value;
+  }
+  const quota = model.groupQuota(subject.kind, subject.id, period);
+  const lists = model.membersOf(subject.kind, subject.id).map((k) => model.repRows(k).credits);
   if (
     kept &&
+    kept.fx === model.fx &&
     kept.memberships === model.memberships &&
     (kept.quota === null ? quota === null : quota !== null && kept.quota.eq(quota)) &&
     kept.lists.length === lists.length &&
@@ -108,7 +112,7 @@ function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: Fiscal
   )
     return kept.value;
   const value = computeQuick(ctx, subject, period, quota);
-  memo.set(key, { memberships: model.memberships, quota, lists, value });
+  memo.set(key, { fx: model.fx, memberships: model.memberships, quota, lists, value });
   return value;
 }
 
@@ -184,15 +188,39 @@ function rankingOf(ctx: ReportContext, scope: SubjectRef): Map<string, Ranked> {
   const key = `${ctx.period.id}|${scope.kind}:${scope.id}`;
   let ranked = byScope.get(key);
   if (!ranked) {
-    const list = rankSubjects(
-      repsIn(ctx.model, scope).map((id) => ({
-        id,
-        value: quickAttainment(ctx, { kind: 'rep', id }, ctx.period).attainment,
-      })),
-    );
-    ranked = new Map(list.map((r) => [r.id, r] as const));
+    const ids = repsIn(ctx.model, scope);
+    ranked = rankOnce(ctx.model, key, ids, (id) => quickAttainment(ctx, { kind: 'rep', id }, ctx.period));
     byScope.set(key, ranked);
   }
+  return ranked;
+}
+
+/**
+ * A ranking with the subjects and attainments it was made from: after a one-deal change (new model data) only
+ * the changed rep's team, region and the org are ranked again; the other 499 teams keep theirs.
+ */
+const rankMemo = new WeakMap<
+  MetricsModel,
+  Map<string, { ids: string[]; quicks: Quick[]; ranked: Map<string, Ranked> }>
+>();
+
+function rankOnce(model: MetricsModel, key: string, ids: string[], quick: (id: string) => Quick): Map<string, Ranked> {
+  const quicks = ids.map(quick);
+  let memo = rankMemo.get(model);
+  if (!memo) {
+    memo = new Map();
+    rankMemo.set(model, memo);
+  }
+  const kept = memo.get(key);
+  if (
+    kept &&
+    kept.ids.length === ids.length &&
+    kept.ids.every((id, i) => id === ids[i] && kept.quicks[i] === quicks[i])
+  )
+    return kept.ranked;
+  const list = rankSubjects(ids.map((id, i) => ({ id, value: (quicks[i] as Quick).attainment })));
+  const ranked = new Map(list.map((r) => [r.id, r] as const));
+  memo.set(key, { ids, quicks, ranked });
   return ranked;
 }
 
@@ -315,10 +343,7 @@ function groupRankingOf(ctx: ReportContext, kind: 'team' | 'region'): Map<string
   const key = `${ctx.period.id}|groups:${kind}`;
   let ranked = byScope.get(key);
   if (!ranked) {
-    const list = rankSubjects(
-      ctx.model.groups(kind).map((id) => ({ id, value: quickAttainment(ctx, { kind, id }, ctx.period).attainment })),
-    );
-    ranked = new Map(list.map((r) => [r.id, r] as const));
+    ranked = rankOnce(ctx.model, key, ctx.model.groups(kind), (id) => quickAttainment(ctx, { kind, id }, ctx.period));
     byScope.set(key, ranked);
   }
   return ranked;
@@ -419,7 +444,11 @@ function byName(model: MetricsModel, a: string, b: string): number {
 
 /** `report team`: `{ subject, period, asOf, currency, totals, reps }`. */
 export async function teamReport(given: ReportContext, team: SubjectRef): Promise<JsonObject> {
-  const ctx = await withAlerts(given);
+  const ctx = await withAlerts(given, [
+    team.id,
+    ...repsIn(given.model, team),
+    ...leaversOf(given.model, team, given.period).keys(),
+  ]);
   return {
     ...header(ctx, team),
     totals: asJson(await subjectReport(ctx, team)),

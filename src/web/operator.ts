@@ -74,7 +74,13 @@ export interface OperatorStatus {
   queue: { name: string; counts: Record<string, number> } | { name: string; error: string } | null;
   alerts: { open: Record<string, number>; byRule: Record<string, number> };
   recompute: { lastPhaseSeconds: Record<string, number> } | null;
-  reports: { hits: number; builds: number; modelLoads: number } | null;
+  reports: {
+    hits: number;
+    builds: number;
+    modelLoads: number;
+    fromSnapshots: number;
+    fallbacks: number;
+  } | null;
 }
 
 const iso = (d: Date | string | null): string | null =>
@@ -439,6 +445,32 @@ export function operatorRegistry(sources: OperatorSources): Registry {
         this.inc({ answer: 'memory' }, r.hits);
         this.inc({ answer: 'built' }, r.builds);
       }
+    },
+  });
+  new Counter({
+    name: 'quota_tracker_report_builds_total',
+    help:
+      "Report documents built, by where their figures came from: today's stored snapshots, or computed from the " +
+      'warehouse (past dates, explain, and today while the snapshots are not current).',
+    labelNames: ['source'],
+    registers,
+    async collect() {
+      this.reset();
+      const r = (await status()).reports;
+      if (r) {
+        this.inc({ source: 'snapshots' }, r.fromSnapshots);
+        this.inc({ source: 'warehouse' }, r.builds - r.fromSnapshots);
+      }
+    },
+  });
+  new Counter({
+    name: 'quota_tracker_report_snapshot_fallbacks_total',
+    help: "Today's report documents computed from the warehouse because the stored snapshots were not current.",
+    registers,
+    async collect() {
+      this.reset();
+      const r = (await status()).reports;
+      if (r) this.inc(r.fallbacks);
     },
   });
   return registry;

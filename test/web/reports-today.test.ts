@@ -2,7 +2,8 @@
  * Today's reports come from the stored snapshots, not a reload of the warehouse: with the clock on the golden
  * warehouse's as-of date, every kind equals the document the CLI's builder computes (`report <kind> --format json`),
  * says `x-report-source: snapshots`, and after a deal changes: computed from the warehouse while its dirty key waits
- * (so no stale figure is served), and from the snapshots again, equal to the CLI's, once the engine recomputed.
+ * (so no stale figure is served), and from the snapshots again, equal to the CLI's, once the engine recomputed; the
+ * same for a rep who left, whose stored snapshot still names her team until the recompute.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +98,33 @@ describe("today's reports", () => {
       if (['team', 'region', 'org'].includes(c.req.kind)) expect(got.text, c.req.kind).not.toBe(before[i]?.text);
     }
     expect(web.reports?.stats.modelLoads).toBe(refreshed);
+    // An operator sees both in /metrics: builds by source, and the fallback while the key waited.
+    const metrics = await (await web.app.request('/metrics', { headers: { authorization: `Bearer ${admin}` } })).text();
+    const count = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(count('quota_tracker_report_builds_total\\{source="snapshots"\\}')).toBeGreaterThanOrEqual(14);
+    expect(count('quota_tracker_report_builds_total\\{source="warehouse"\\}')).toBeGreaterThanOrEqual(1);
+    expect(count('quota_tracker_report_snapshot_fallbacks_total')).toBe(1);
+  }, 60_000);
+
+  it('a rep who left: computed while the snapshots describe her as she was, then listed apart from the snapshots', async () => {
+    // Emily (West Mid) left on June 1; nothing has recomputed since.
+    await sql`update memberships set valid_to = '2026-06-01' where person_id = 3`.execute(t.db);
+    const cases: typeof CASES = [
+      { req: { kind: 'team', team: 'West Mid' }, query: { team: 'West Mid' } },
+      { req: { kind: 'org' }, query: {} },
+    ];
+    for (const c of cases) {
+      const got = await api(c);
+      expect(got.source, c.req.kind).toBe('warehouse');
+      expect(got.text, c.req.kind).toBe(await printed(c.req));
+    }
+    await engine.recomputeAll(TODAY);
+    for (const c of cases) {
+      const got = await api(c);
+      expect(got.source, c.req.kind).toBe('snapshots');
+      expect(got.text, c.req.kind).toBe(await printed(c.req));
+      const doc = JSON.parse(got.text) as { leavers: { subject: { email: string }; leftOn: string }[] };
+      expect(doc.leavers.map((l) => [l.subject.email, l.leftOn])).toEqual([['emily.white@example.com', '2026-05-31']]);
+    }
   }, 60_000);
 });

@@ -12,6 +12,7 @@ import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { computeAttainment } from '../metrics/math/attainment.ts';
+import type { Credit } from '../metrics/math/booking.ts';
 import { type Explanation, explainAttainment, explainConversion, explainPipeline } from '../metrics/math/explain.ts';
 import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { type Ranked, rankSubjects } from '../metrics/math/ranking.ts';
@@ -116,11 +117,29 @@ function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: Fiscal
   return value;
 }
 
+/** A group's credits per model data: the org's history gathers all 45,000 of them once, not once per period. */
+const groupCredits = new WeakMap<object, Map<string, readonly Credit[]>>();
+
+function creditsOf(model: MetricsModel, subject: SubjectRef): readonly Credit[] {
+  if (subject.kind === 'rep') return model.repRows(subject.id).credits;
+  let byGroup = groupCredits.get(model.data);
+  if (!byGroup) {
+    byGroup = new Map();
+    groupCredits.set(model.data, byGroup);
+  }
+  const key = `${subject.kind}:${subject.id}`;
+  let credits = byGroup.get(key);
+  if (!credits) {
+    credits = model.groupRows(subject.kind, subject.id).credits;
+    byGroup.set(key, credits);
+  }
+  return credits;
+}
+
 function computeQuick(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod, quota: Dec | null): Quick {
   const model = ctx.model;
   const s = model.settings;
-  const credits =
-    subject.kind === 'rep' ? model.repRows(subject.id).credits : model.groupRows(subject.kind, subject.id).credits;
+  const credits = creditsOf(model, subject);
   const f = elapsedFraction({ basis: s.pacing.basis, holidays: s.pacing.holidays, period, asOf: model.asOf }).f;
   const a = computeAttainment({
     period,

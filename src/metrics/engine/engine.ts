@@ -287,7 +287,8 @@ export class MetricsEngine {
     options: RecomputeAllOptions = {},
   ): Promise<RecomputeResult> {
     this.lastTimings = {};
-    return this.recomputeKeys(dirty, asOf, this.activePeriods(asOf, options.from));
+    const { superseded: _, ...result } = await this.recomputeKeys(dirty, asOf, this.activePeriods(asOf, options.from));
+    return result;
   }
 
   private async recomputeKeys(
@@ -296,7 +297,7 @@ export class MetricsEngine {
     periods: FiscalPeriod[],
     probe?: Probe,
     started = performance.now(),
-  ): Promise<RecomputeResult> {
+  ): Promise<Stored> {
     const mentioned = new Set<string>();
     for (const d of dirty) mentioned.add(d.subjectKey);
     // Owner keys (`conn:user`) name a person once the people are known; resolve before and after loading.
@@ -344,8 +345,8 @@ export class MetricsEngine {
         for (const level of ['team', 'region', 'org'] as const)
           for (const id of model.groups(level)) targets.push({ subject: { kind: level, id }, period });
       }
-      const result = await this.computeAndStore(model, targets, probe.now);
-      await completeClaims(this.db, ids, this.workerId);
+      const { superseded, ...result } = await this.computeAndStore(model, targets, probe.now);
+      await this.settleClaims(ids, superseded);
       await this.db
         .insertInto('config_state')
         .values({ key: CONFIG_STATE_KEY, hash: this.settings.configHash, value: null })
@@ -372,7 +373,7 @@ export class MetricsEngine {
     model: MetricsModel,
     targets: readonly { subject: SubjectRef; period: FiscalPeriod }[],
     inputsAt: string,
-  ): Promise<RecomputeResult> {
+  ): Promise<Stored> {
     const asOf = model.asOf;
     const timings = this.lastTimings;
     Object.assign(timings, { rep: 0, team: 0, region: 0, org: 0, document: 0 });
@@ -428,7 +429,22 @@ export class MetricsEngine {
       recomputed: targets.map((t) => subjectPeriodKey(t.subject, t.period.id)).sort(),
       changes: stored.changes,
       alertEvents,
+      superseded: stored.superseded.length,
     };
+  }
+
+  /**
+   * Deletes the marks a recompute covered; when some of its figures were superseded (a recompute that read later
+   * stored first), gives them back instead. The later reads may still lack a rep these marks stand for (its cached
+   * rows were older), so another pass with a fresh probe recomputes them rather than trusting either.
+   */
+  private async settleClaims(ids: readonly number[], superseded: number): Promise<void> {
+    if (superseded === 0) return completeClaims(this.db, ids, this.workerId);
+    this.log.info(
+      { superseded, marks: ids.length },
+      'figures superseded by a recompute that read the warehouse later; the marks go back for another pass',
+    );
+    await releaseClaims(this.db, ids);
   }
 
   /** The alerts of the reps (any status) and their pace indexes a lookback ago, for the alert rules. */
@@ -501,7 +517,7 @@ export class MetricsEngine {
     const ids = claimed.map((r) => r.id);
     if (ids.length === 0) return { asOf, recomputed: [], changes: [], alertEvents: [], claimed: 0 };
     try {
-      const result = await this.recomputeKeys(
+      const { superseded, ...result } = await this.recomputeKeys(
         claimed.map((r) => ({ subjectKey: r.subject_key, periodId: r.period_id, reason: r.reason })),
         asOf,
         periods,
@@ -509,7 +525,7 @@ export class MetricsEngine {
         started,
       );
       const t = performance.now();
-      await completeClaims(this.db, ids, this.workerId);
+      await this.settleClaims(ids, superseded);
       this.lastTimings.release = performance.now() - t;
       return { ...result, claimed: ids.length };
     } catch (e) {
@@ -518,6 +534,9 @@ export class MetricsEngine {
     }
   }
 }
+
+/** A recompute's result, and how many of its writes a recompute that read later had superseded. */
+type Stored = RecomputeResult & { superseded: number };
 
 /** Marks rep-periods dirty (the dirty queue's own function, kept here for the engine's callers). */
 export { markDirty };

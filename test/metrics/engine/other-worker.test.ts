@@ -62,3 +62,60 @@ it("reloads a rep whose snapshot another worker committed after this worker's pr
   await new MetricsEngine({ db: t.db, config, workerId: 'c' }).recomputeAll(asOf);
   expect(incremental).toBe(await orgHash());
 }, 60_000);
+
+it('gives its marks back when a recompute that read later stored first, and the next pass writes', async () => {
+  const a = new MetricsEngine({ db: t.db, config, workerId: 'a2' });
+  await a.recomputeAll(asOf);
+  const sarah = await t.db
+    .selectFrom('reps')
+    .select('person_id')
+    .where('external_id', '=', '005SARAH')
+    .executeTakeFirstOrThrow();
+  const subject = `person:${sarah.person_id}`;
+  const deal = await t.db
+    .selectFrom('deals')
+    .select('external_id')
+    .where('owner_external_id', '=', '005SARAH')
+    .where('stage_category', '=', 'won')
+    .where('close_date', '>=', '2026-04-01')
+    .where('close_date', '<=', asOf)
+    .orderBy('external_id')
+    .executeTakeFirstOrThrow();
+  await t.db
+    .updateTable('deals')
+    .set({ amount: sql`amount + 50000` })
+    .where('external_id', '=', deal.external_id)
+    .execute();
+  // Another worker's recompute of Sarah read the warehouse after this one will (its stamp is an hour ahead).
+  await t.db
+    .updateTable('metric_snapshots')
+    .set({ inputs_at: sql`now() + interval '1 hour'`, value_hash: 'by-a-later-read' })
+    .where('subject_kind', '=', 'rep')
+    .where('subject_id', '=', subject)
+    .execute();
+  await t.db
+    .insertInto('dirty_keys')
+    .values({ subject_kind: 'rep', subject_key: 'sf:005SARAH', period_id: 'FY2026-Q2', reason: 'test' })
+    .execute();
+  const first = await a.runDirty(asOf);
+  expect(first.claimed).toBe(1);
+  expect(first.changes.map((c) => c.subject.id)).not.toContain(subject);
+  // The mark is back, unclaimed, for another pass.
+  const marks = await t.db.selectFrom('dirty_keys').select(['subject_key', 'claimed_at']).execute();
+  expect(marks).toEqual([{ subject_key: 'sf:005SARAH', claimed_at: null }]);
+  const stored = await t.db
+    .selectFrom('metric_snapshots')
+    .select('value_hash')
+    .where('subject_id', '=', subject)
+    .executeTakeFirstOrThrow();
+  expect(stored.value_hash).toBe('by-a-later-read');
+  // Once the later reads' figures are older than a fresh probe, the next pass writes and the mark is done.
+  await t.db
+    .updateTable('metric_snapshots')
+    .set({ inputs_at: sql`now() - interval '1 second'` })
+    .where('subject_id', '=', subject)
+    .execute();
+  const second = await a.runDirty(asOf);
+  expect(second.changes.map((c) => c.subject.id)).toContain(subject);
+  expect(await t.db.selectFrom('dirty_keys').select('id').execute()).toEqual([]);
+}, 60_000);

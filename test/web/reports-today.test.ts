@@ -7,7 +7,7 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixedClock, setClock, wallClock } from '../../src/clock.ts';
+import { fixedClock, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { markDirty } from '../../src/dirty/queue.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   web = createWebApp({ db: t.db, config });
 });
 afterAll(async () => {
-  setClock(wallClock);
+  setClock(undefined);
   await t.drop();
 });
 

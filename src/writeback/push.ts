@@ -538,6 +538,8 @@ async function revertLocked(
     await finishRun(db, revertId, none, 0);
     return { runId: revertId, mode, plan, ...none, failures: [] };
   }
+  // A dead run's call may still land on the fields a revert puts back, as on those a push sends.
+  await lateWriteFence(db, plan, { ...opts, connectionId: run.connection_id }, revertId);
   const sent = await sendPlan(db, revertId, plan, { ...opts, connectionId: run.connection_id }, null);
   await finishRun(db, revertId, sent, 0);
   return { runId: revertId, mode, plan, ...sent };

@@ -257,24 +257,39 @@ export function makeDeal(
       forecastCategory: info.forecastCategory,
     };
   });
-  const last = history[history.length - 1] as StageChange;
+  return draftDeal(rng, slot, { segment, currency, amount, closeDate: close, createdAt, fate, history });
+}
+
+/**
+ * The deal a generated history adds up to, with its account, products and picklist values drawn around it (in
+ * this order: the goldens depend on the draws).
+ */
+function draftDeal(
+  rng: Rng,
+  slot: SlotPlan,
+  d: Pick<DraftDeal, 'segment' | 'closeDate' | 'createdAt' | 'fate' | 'history'> & {
+    currency: Currency;
+    amount: number;
+  },
+): DraftDeal {
+  const last = d.history[d.history.length - 1] as StageChange;
   const account = companyName(rng);
   const family = rng.weighted(FAMILY_WEIGHTS);
-  const lineItems = rng.chance(0.6) ? lineItemsFor(rng, family, amount) : [];
+  const lineItems = rng.chance(0.6) ? lineItemsFor(rng, family, d.amount) : [];
   return {
-    name: `${account} - ${family} ${segment === 'Enterprise' ? 'platform deal' : 'deal'}`,
+    name: `${account} - ${family} ${d.segment === 'Enterprise' ? 'platform deal' : 'deal'}`,
     accountName: account,
-    ownerKey: rep.key,
-    segment,
+    ownerKey: slot.rep.key,
+    segment: d.segment,
     type: rng.weighted(DEAL_TYPES),
     leadSource: rng.pick(LEAD_SOURCES),
-    currency: currency.code,
-    amount: String(amount),
-    closeDate: close,
-    createdAt,
+    currency: d.currency.code,
+    amount: String(d.amount),
+    closeDate: d.closeDate,
+    createdAt: d.createdAt,
     stage: last.stage,
-    fate,
-    history,
+    fate: d.fate,
+    history: d.history,
     lineItems,
     splits: [],
     dirty: null,
@@ -421,30 +436,9 @@ export function makeLivedDeal(
       forecastCategory: info.forecastCategory,
     };
   });
-  const last = history[history.length - 1] as StageChange;
-  const account = companyName(rng);
-  const family = rng.weighted(FAMILY_WEIGHTS);
-  const lineItems = rng.chance(0.6) ? lineItemsFor(rng, family, amount) : [];
-  return {
-    name: `${account} - ${family} ${segment === 'Enterprise' ? 'platform deal' : 'deal'}`,
-    accountName: account,
-    ownerKey: rep.key,
-    segment,
-    type: rng.weighted(DEAL_TYPES),
-    leadSource: rng.pick(LEAD_SOURCES),
-    currency: currency.code,
-    amount: String(amount),
-    closeDate: last.closeDate,
-    createdAt: history[0]?.at as string,
-    stage: last.stage,
-    fate: life.fate,
-    history,
-    lineItems,
-    splits: [],
-    dirty: null,
-    modifiedAt: last.at,
-    quarterOffset: slot.offset,
-  };
+  const closeDate = (history[history.length - 1] as StageChange).closeDate;
+  const createdAt = history[0]?.at as string;
+  return draftDeal(rng, slot, { segment, currency, amount, closeDate, createdAt, fate: life.fate, history });
 }
 
 /** The slots of every rep and quarter from `firstQuarter` through two quarters ahead, with bookings targets. */

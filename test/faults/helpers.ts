@@ -5,7 +5,6 @@
  * `/__sandbox/oracle` serves), no alert task was created twice in the CRM, and no sync run is left `running`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
 import type { Database } from '../../src/db/schema.ts';
@@ -21,16 +20,7 @@ export const CHILD_ENV = { QUOTA_TRACKER_NOW: `${ANCHOR}T15:00:00Z` };
 export const stamp = () => Date.now();
 export const report = (what: string, ms: number) => console.log(`FAULT ${what}: ${(ms / 1000).toFixed(1)} s`);
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../helpers/own-redis.ts';
 
 /** A long-running command of the bin (`start`, `worker`) with its stderr collected. */
 export interface Service {

@@ -8,7 +8,6 @@
  * bounds.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { configSchema } from '../../src/config/schema.ts';
@@ -18,22 +17,9 @@ import { BIN, configFile, runBin } from '../cli/helpers.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type OwnRedis, startOwnRedis } from '../helpers/own-redis.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
+import { freePort, report, stamp } from './helpers.ts';
 
 const heavy = process.env.QT_HEAVY === '1';
-// wall-clock: durations of the scenarios, reported
-const stamp = () => Date.now();
-const report = (what: string, ms: number) => console.log(`FAULT ${what}: ${(ms / 1000).toFixed(1)} s`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!heavy)('token endpoint faults, real timeouts', () => {
   let sb: SalesforceSandbox;

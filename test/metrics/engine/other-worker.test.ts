@@ -14,6 +14,24 @@ afterAll(() => t.drop());
 const config = validateConfig({ calendar: { timezone: 'America/New_York' }, forecast: { trials: 200 } });
 const asOf = '2026-06-12';
 
+/** Adds `by` to the owner's first deal won this quarter (as a sync would have). */
+async function growWonDeal(owner: string, by: number): Promise<void> {
+  const deal = await t.db
+    .selectFrom('deals')
+    .select('external_id')
+    .where('owner_external_id', '=', owner)
+    .where('stage_category', '=', 'won')
+    .where('close_date', '>=', '2026-04-01')
+    .where('close_date', '<=', asOf)
+    .orderBy('external_id')
+    .executeTakeFirstOrThrow();
+  await t.db
+    .updateTable('deals')
+    .set({ amount: sql`amount + ${by}` })
+    .where('external_id', '=', deal.external_id)
+    .execute();
+}
+
 async function orgHash(): Promise<string> {
   const r = await t.db
     .selectFrom('metric_snapshots')
@@ -30,20 +48,7 @@ it("reloads a rep whose snapshot another worker committed after this worker's pr
   await a.recompute([{ subjectKey: 'sf:005SARAH', periodId: 'FY2026-Q2' }], asOf);
 
   // Worker B, meanwhile: Tom's won deal grows, and B's snapshot of Tom lands stamped before A's last probe.
-  const deal = await t.db
-    .selectFrom('deals')
-    .select('external_id')
-    .where('owner_external_id', '=', '005TOM')
-    .where('stage_category', '=', 'won')
-    .where('close_date', '>=', '2026-04-01')
-    .where('close_date', '<=', asOf)
-    .orderBy('external_id')
-    .executeTakeFirstOrThrow();
-  await t.db
-    .updateTable('deals')
-    .set({ amount: sql`amount + 100000` })
-    .where('external_id', '=', deal.external_id)
-    .execute();
+  await growWonDeal('005TOM', 100_000);
   const tom = await t.db
     .selectFrom('reps')
     .select('person_id')
@@ -72,20 +77,7 @@ it('gives its marks back when a recompute that read later stored first, and the 
     .where('external_id', '=', '005SARAH')
     .executeTakeFirstOrThrow();
   const subject = `person:${sarah.person_id}`;
-  const deal = await t.db
-    .selectFrom('deals')
-    .select('external_id')
-    .where('owner_external_id', '=', '005SARAH')
-    .where('stage_category', '=', 'won')
-    .where('close_date', '>=', '2026-04-01')
-    .where('close_date', '<=', asOf)
-    .orderBy('external_id')
-    .executeTakeFirstOrThrow();
-  await t.db
-    .updateTable('deals')
-    .set({ amount: sql`amount + 50000` })
-    .where('external_id', '=', deal.external_id)
-    .execute();
+  await growWonDeal('005SARAH', 50_000);
   // Another worker's recompute of Sarah read the warehouse after this one will (its stamp is an hour ahead).
   await t.db
     .updateTable('metric_snapshots')

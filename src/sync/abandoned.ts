@@ -6,9 +6,8 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/schema.ts';
-import { isAppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
-import { withAdvisoryLock } from './locks.ts';
+import { ifLockFree } from './locks.ts';
 
 export interface AbandonedRun {
   id: number;
@@ -71,15 +70,10 @@ export async function sweepAbandonedRuns(db: Kysely<Database>, log: Logger): Pro
     .execute();
   const out: AbandonedRun[] = [];
   for (const s of streams) {
-    try {
-      out.push(
-        ...(await withAdvisoryLock(db, syncLockKey(s.connection_id, s.stream), () =>
-          markAbandoned(db, s.connection_id, s.stream, log),
-        )),
-      );
-    } catch (e) {
-      if (!isAppError(e, 'SYNC_IN_PROGRESS')) throw e;
-    }
+    const marked = await ifLockFree(db, syncLockKey(s.connection_id, s.stream), () =>
+      markAbandoned(db, s.connection_id, s.stream, log),
+    );
+    out.push(...(marked ?? []));
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { type Kysely, sql } from 'kysely';
 import type { CredentialStore, RefreshLock } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { loadCredential, saveCredential } from '../db/secrets.ts';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { abortableSleep } from '../util/sleep.ts';
 
 /**
@@ -76,6 +76,19 @@ export async function withAdvisoryLock<T>(
       await sql`SELECT pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(conn);
     }
   });
+}
+
+/**
+ * Runs `fn` under the lock for `key` if no other session holds it, else skips it (undefined): the sweeps that mark
+ * a dead process's runs abandoned use it, since a held lock means the run's process is alive.
+ */
+export async function ifLockFree<T>(db: Kysely<Database>, key: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await withAdvisoryLock(db, key, fn);
+  } catch (e) {
+    if (isAppError(e, 'SYNC_IN_PROGRESS')) return undefined;
+    throw e;
+  }
 }
 
 /**

@@ -17,8 +17,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.ts';
-import { isAppError } from '../errors.ts';
-import { type LockOptions, withAdvisoryLock } from '../sync/locks.ts';
+import { ifLockFree, type LockOptions, withAdvisoryLock } from '../sync/locks.ts';
 import type { Logger } from '../util/log.ts';
 
 /** The advisory lock key of one connection's write-back (runs and reverts). */
@@ -136,15 +135,10 @@ export async function sweepAbandonedWritebacks(db: Kysely<Database>, log: Logger
     .execute();
   const out: AbandonedWriteback[] = [];
   for (const c of conns) {
-    try {
-      out.push(
-        ...(await withAdvisoryLock(db, writebackLockKey(c.connection_id), () =>
-          markWritebackAbandoned(db, c.connection_id, log),
-        )),
-      );
-    } catch (e) {
-      if (!isAppError(e, 'SYNC_IN_PROGRESS')) throw e;
-    }
+    const marked = await ifLockFree(db, writebackLockKey(c.connection_id), () =>
+      markWritebackAbandoned(db, c.connection_id, log),
+    );
+    out.push(...(marked ?? []));
   }
   return out;
 }

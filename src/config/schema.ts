@@ -299,6 +299,20 @@ export const forecastSchema = z.strictObject({
       priorWeight: num(z.number().min(0).max(100_000).default(20)),
     })
     .prefault({}),
+  /**
+   * The service's own backtest (`report forecast --backtest`, stored), so every forecast prints how well its P10
+   * held without anyone running it by hand: on this cron in the org's time zone, and within a day whenever the
+   * current settings have none stored (a new deployment, a changed config).
+   */
+  backtest: z
+    .strictObject({
+      enabled: bool(true),
+      cron: z
+        .string()
+        .refine(isValidCron, { message: 'expected a 5-field cron expression like "30 2 * * 1"' })
+        .default('30 2 * * 1'),
+    })
+    .prefault({}),
 });
 
 // ---------------------------------------------------------------------------------------------------------------

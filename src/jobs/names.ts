@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 
-export const JOB_NAMES = ['sync', 'recompute', 'daily-recompute', 'writeback', 'deliver-alerts'] as const;
+export const JOB_NAMES = ['sync', 'recompute', 'daily-recompute', 'writeback', 'deliver-alerts', 'backtest'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 const trigger = z.enum(['schedule', 'cli', 'webhook', 'start']);
@@ -27,6 +27,8 @@ export const PAYLOAD_SCHEMAS = {
   writeback: z.strictObject({ v: z.literal(1), connectionId: z.string().min(1) }),
   /** Create tasks for alerts that opened or escalated, close those of resolved alerts. */
   'deliver-alerts': z.strictObject({ v: z.literal(1) }),
+  /** Backtest the current quarter's forecast over the ended quarters and store it (the P10 line of every report). */
+  backtest: z.strictObject({ v: z.literal(1), trigger: trigger.default('schedule') }),
 } as const satisfies Record<JobName, z.ZodType>;
 
 export type JobPayload<N extends JobName> = z.input<(typeof PAYLOAD_SCHEMAS)[N]>;
@@ -81,3 +83,4 @@ export function syncSchedulerId(connectionId: string, stream: string): string {
 }
 
 export const DAILY_RECOMPUTE_SCHEDULER = 'daily-recompute';
+export const BACKTEST_SCHEDULER = 'forecast-backtest';

@@ -13,12 +13,14 @@ import type { Connector } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engine.ts';
+import { backtestDue, forecastConfigHash } from '../metrics/engine/forecast-store.ts';
 import { runMetricsStep } from '../metrics/engine/step.ts';
 import type { RecomputeResult } from '../metrics/engine/types.ts';
 import { planningFilesChanged } from '../planning/files.ts';
+import { serviceBacktest } from '../reports/forecast-report.ts';
 import { connectorFor } from '../sync/connectors.ts';
 import { runSync } from '../sync/run.ts';
-import { today } from '../util/date.ts';
+import { type PlainDate, today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import {
   deliverAlerts,
@@ -118,6 +120,12 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     lockWait: false,
   };
   const todayNow = () => today(config.calendar.timezone, (ctx.now ?? now)());
+  const backtestDueNow = (asOf: PlainDate) =>
+    backtestDue(db, {
+      periodKind: calendar.periodContaining(asOf, 'quarter').kind,
+      configHash: forecastConfigHash(config),
+      asOf,
+    });
 
   const handlers: JobHandlers = {
     sync: async (p, job) => {
@@ -199,6 +207,10 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
 
     'daily-recompute': async (_p, job) => {
       const asOf = todayNow();
+      // A new deployment or a changed config has no backtest for its settings: have one today, not at the weekly
+      // cron. (Not at start-up: the first syncs of a new deployment are still arriving then.)
+      if (config.forecast.backtest.enabled && (await backtestDueNow(asOf)))
+        await job.enqueue('backtest', { v: 1, trigger: 'schedule' });
       let r: RecomputeResult = await runMetricsStep(engine, asOf, config.org.file, {
         badPlanningFile: 'keep-last-good',
       });
@@ -221,6 +233,15 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       return out.status === 'done'
         ? { runId: out.push.runId, written: out.push.recordsWritten, failed: out.push.recordsFailed }
         : { skipped: out.reason };
+    },
+
+    backtest: async (_p, job) => {
+      const asOf = todayNow();
+      const out = await serviceBacktest(db, engine, config, asOf);
+      // Every snapshot prints the stored backtest's line: recompute them so today's figures carry the new one.
+      const r = await engine.recomputeAll(asOf);
+      await followUps(db, r, config, job.enqueue);
+      return { ...out, recomputed: r.recomputed.length };
     },
 
     'deliver-alerts': async () => {

@@ -1,13 +1,13 @@
 /**
  * The Job Schedulers the config asks for: one per enabled connection and stream at the connection's schedule
  * (`every` or `cron`, cron read in the configured time zone), and the daily recompute shortly after midnight in
- * the org's time zone.
+ * the org's time zone, and the forecast's backtest on its cron (`forecast.backtest`) unless turned off.
  */
 
 import type { Config } from '../config/schema.ts';
 import { durationToSeconds } from '../config/schema.ts';
 import { streamNamesOf } from '../connectors/registry.ts';
-import { DAILY_RECOMPUTE_SCHEDULER, syncSchedulerId } from './names.ts';
+import { BACKTEST_SCHEDULER, DAILY_RECOMPUTE_SCHEDULER, syncSchedulerId } from './names.ts';
 import type { SchedulerSpec } from './runtime.ts';
 
 /** Ten past midnight: after the day has turned everywhere in the org's zone, before anyone looks. */
@@ -42,5 +42,13 @@ export function desiredSchedulers(config: Config): SchedulerSpec[] {
     pattern: DAILY_RECOMPUTE_CRON,
     tz: config.calendar.timezone,
   });
+  if (config.forecast.backtest.enabled)
+    out.push({
+      id: BACKTEST_SCHEDULER,
+      name: 'backtest',
+      data: { v: 1, trigger: 'schedule' },
+      pattern: config.forecast.backtest.cron,
+      tz: config.calendar.timezone,
+    });
   return out;
 }

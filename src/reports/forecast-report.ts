@@ -127,6 +127,27 @@ export async function backtestReport(ctx: ReportContext, config: Config): Promis
   return doc;
 }
 
+/**
+ * The service's backtest (the `backtest` job): the quarter containing D over every ended quarter, stored like
+ * `report forecast --backtest`, so the forecast line of every report says how well its P10 held.
+ */
+export async function serviceBacktest(
+  db: Kysely<Database>,
+  engine: MetricsEngine,
+  config: Config,
+  asOf: PlainDate,
+): Promise<{ periods: number; origins: number; p10Held: string | null; basis: string }> {
+  const period = engine.settings.calendar.periodContaining(asOf, 'quarter');
+  const model = await engine.loadModel(asOf, [period]);
+  const doc = await backtestReport({ db, model, period, historyPeriods: [], explain: false }, config);
+  return {
+    periods: doc.periods as number,
+    origins: doc.origins as number,
+    p10Held: (doc.model as { p10Held?: string | null }).p10Held ?? null,
+    basis: doc.basis as string,
+  };
+}
+
 export interface ForecastRequest {
   rep?: string;
   team?: string;

@@ -34,6 +34,7 @@ function recordingHandlers(calls: Calls, overrides: Partial<JobHandlers> = {}): 
     'daily-recompute': rec('daily-recompute'),
     writeback: rec('writeback'),
     'deliver-alerts': rec('deliver-alerts'),
+    backtest: rec('backtest'),
     ...overrides,
   };
 }
@@ -44,6 +45,7 @@ const emptyCalls = (): Calls => ({
   'daily-recompute': [],
   writeback: [],
   'deliver-alerts': [],
+  backtest: [],
 });
 
 it('refuses to start when a job name has no handler', () => {

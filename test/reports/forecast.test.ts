@@ -6,11 +6,16 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
+import { BACKTEST_SCHEDULER } from '../../src/jobs/names.ts';
+import { createPipeline } from '../../src/jobs/pipeline.ts';
+import { desiredSchedulers } from '../../src/jobs/schedules.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
+import { forecastConfigHash } from '../../src/metrics/engine/forecast-store.ts';
 import type { DealTimeline } from '../../src/metrics/math/calibration.ts';
 import { buildForecastReport } from '../../src/reports/forecast-report.ts';
 import { renderReport } from '../../src/reports/render.ts';
 import { buildReport } from '../../src/reports/report.ts';
+import { silentLogger } from '../../src/util/log.ts';
 import { GOLDEN_FIXTURE, insertFixture, readFixture } from '../fixtures/warehouse/load.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { syntheticHistory } from '../metrics/math/history-fixture.ts';
@@ -230,5 +235,80 @@ describe('the forecast learned from the warehouse history', () => {
     );
     // Other settings: the stored backtest is not theirs, and the line says so.
     expect(calibrationOf(await repReport({ priorWeight: 7 })).p10HeldReason).toBe('not_backtested');
+  });
+});
+
+describe('the service backtests on its own (forecast.backtest)', () => {
+  // Settings of their own (priorWeight 11), so no backtest of the tests above counts as theirs.
+  const serviceConfig = (backtest: Record<string, unknown> = {}) =>
+    validateConfig({
+      calendar: { timezone: 'America/New_York', baseCurrency: 'USD' },
+      forecast: { calibration: { priorWeight: 11 }, backtest },
+    });
+  // 16:00 UTC on AS_OF is AS_OF in New York.
+  const at = () => new Date(`${AS_OF}T16:00:00Z`);
+  const jobOf = (queued: string[]) => ({
+    jobId: 'test',
+    attempt: 1,
+    log: silentLogger,
+    enqueue: async (name: string) => {
+      queued.push(name);
+      return name;
+    },
+  });
+  const p10HeldInSnapshots = async () =>
+    (
+      await sql<{ subject_kind: string; p10: string | null }>`
+        select subject_kind, metrics #>> '{forecast,calibration,p10Held}' as p10
+        from metric_snapshots where period_id = 'FY2026-Q2' order by subject_kind, subject_id`.execute(t.db)
+    ).rows;
+
+  it('is a weekly job scheduler on forecast.backtest.cron in the org time zone, and none when turned off', () => {
+    const on = desiredSchedulers(serviceConfig({ cron: '15 4 * * 0' })).find((s) => s.id === BACKTEST_SCHEDULER);
+    expect(on).toMatchObject({ name: 'backtest', pattern: '15 4 * * 0', tz: 'America/New_York' });
+    expect(desiredSchedulers(serviceConfig()).find((s) => s.id === BACKTEST_SCHEDULER)?.pattern).toBe('30 2 * * 1');
+    expect(desiredSchedulers(serviceConfig({ enabled: false })).some((s) => s.name === 'backtest')).toBe(false);
+    expect(() => serviceConfig({ cron: 'every monday' })).toThrow(/forecast\.backtest\.cron/);
+  });
+
+  it('runs from the daily recompute when the settings have none, stores it, and every snapshot prints its P10 line', async () => {
+    const off: string[] = [];
+    const offPipeline = createPipeline({
+      db: t.db,
+      config: serviceConfig({ enabled: false }),
+      log: silentLogger,
+      now: at,
+    });
+    await offPipeline.handlers['daily-recompute']({ v: 1 }, jobOf(off));
+    expect(off).not.toContain('backtest');
+
+    const config = serviceConfig();
+    const pipeline = createPipeline({ db: t.db, config, log: silentLogger, now: at });
+    const queued: string[] = [];
+    await pipeline.handlers['daily-recompute']({ v: 1 }, jobOf(queued));
+    expect(queued).toContain('backtest');
+    const before = await p10HeldInSnapshots();
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((r) => r.p10 === null)).toBe(true);
+
+    const out = (await pipeline.handlers.backtest({ v: 1, trigger: 'schedule' }, jobOf([]))) as {
+      periods: number;
+      p10Held: string;
+      recomputed: number;
+    };
+    expect(out.periods).toBe(8);
+    expect(out.p10Held).toMatch(/^0\.\d+$/);
+    const stored = await sql<{ as_of: string; p10_held: string }>`
+      select as_of::text, p10_held from forecast_calibrations where config_hash = ${forecastConfigHash(config)}`.execute(
+      t.db,
+    );
+    expect(stored.rows).toEqual([{ as_of: AS_OF, p10_held: out.p10Held }]);
+    // No report had to be asked for: the stored figures every report of today reads already carry the line.
+    const after = await p10HeldInSnapshots();
+    expect(after.map((r) => r.p10)).toEqual(after.map(() => out.p10Held));
+
+    const again: string[] = [];
+    await pipeline.handlers['daily-recompute']({ v: 1 }, jobOf(again));
+    expect(again).not.toContain('backtest');
   });
 });

@@ -84,3 +84,24 @@ export async function storeBacktest(
     )
     .execute();
 }
+
+/**
+ * Whether the service should backtest now rather than wait for its weekly cron: the current settings have no
+ * stored backtest (a new deployment, a changed config), or the newest one found nothing to score and is from an
+ * earlier day (the history was still arriving).
+ */
+export async function backtestDue(
+  db: Kysely<Database>,
+  o: { periodKind: 'year' | 'quarter' | 'month'; configHash: string; asOf: PlainDate },
+): Promise<boolean> {
+  const last = await db
+    .selectFrom('forecast_calibrations')
+    .select(['origins', sql<PlainDate>`as_of::text`.as('as_of')])
+    .where('period_kind', '=', o.periodKind)
+    .where('config_hash', '=', o.configHash)
+    .orderBy('as_of', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return last === undefined || (last.origins === 0 && last.as_of < o.asOf);
+}

@@ -4,7 +4,7 @@
  * cell it came from, each rep's new-pipeline term for the current week, and the trials' shared shocks.
  */
 import type { FiscalCalendar, FiscalPeriod } from '../../config/calendar.ts';
-import type { PlainDate } from '../../util/date.ts';
+import { addDays, type PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
 import {
   type Calibration,
@@ -72,6 +72,11 @@ export function periodForecast(input: {
     input.settings,
   );
   const week = weekIndex(period, asOf);
+  // Today's deals take the cell their week's origin had in the history, as the new-pipeline term takes its week:
+  // counted from D itself, weeks left falls one cell off on some days of 90- and 92-day quarters (a 92-day
+  // quarter's origin k has 14 - k weeks left, the next day 13 - k), so a forecast would read a cell the history
+  // never trained for that week.
+  const originWeeksLeft = weeksLeft(addDays(period.start, 7 * week), period.end);
   const calibrated = calibration.basis === 'calibrated';
   const terms = calibrated ? newPipelineTerms(timelines, learnedFrom, week) : new Map();
   const cents = new Map<string, NewPipelineInput>();
@@ -94,7 +99,7 @@ export function periodForecast(input: {
       dealProbability(
         calibration,
         deal.stage,
-        weeksLeft(asOf, period.end),
+        originWeeksLeft,
         deal.probability === null ? null : deal.probability.toNumber(),
       ),
     newPipeline: (repKey) => cents.get(repKey) ?? null,

@@ -1,0 +1,54 @@
+/**
+ * Today's open deals read the (stage, weeks left) cell their week's origin had in the history, on every day of the
+ * week and in quarters of any length: the cells are trained on origins, so a 92-day quarter's Thursday must not
+ * read the cell of the following week.
+ */
+import { describe, expect, it } from 'vitest';
+import { createFiscalCalendar } from '../../../src/config/calendar.ts';
+import { periodForecast } from '../../../src/metrics/engine/forecast-model.ts';
+import { DEFAULT_CALIBRATION, weeksLeft } from '../../../src/metrics/math/calibration.ts';
+import type { Deal } from '../../../src/metrics/math/types.ts';
+import { addDays } from '../../../src/util/date.ts';
+import { Dec } from '../../../src/util/money.ts';
+import { syntheticHistory } from '../math/history-fixture.ts';
+
+const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
+const timelines = syntheticHistory(21, 120);
+const late = { stage: 'Late', probability: new Dec('0.9') } as Deal;
+
+function cellsOfWeek(quarterId: string, week: number) {
+  const period = calendar.periodById(quarterId);
+  const origin = addDays(period.start, 7 * week);
+  return Array.from({ length: 7 }, (_, d) => {
+    const f = periodForecast({
+      timelines,
+      calendar,
+      period,
+      asOf: addDays(origin, d),
+      settings: DEFAULT_CALIBRATION,
+      trials: 100,
+      seed: 1,
+      backtest: null,
+    });
+    return { week: f.week, cell: f.probability(late) };
+  });
+}
+
+describe("today's cell is its week origin's", () => {
+  it('in a 92-day quarter (FY2025-Q4): every day of week 6 reads the 8-weeks-left cell, as the origin did', () => {
+    const q = calendar.periodById('FY2025-Q4');
+    expect(q).toMatchObject({ start: '2025-10-01', end: '2025-12-31' });
+    expect(weeksLeft('2025-11-12', q.end)).toBe(8);
+    // Counted from the day itself, the Thursday would be in the 7-weeks-left cell.
+    expect(weeksLeft('2025-11-13', q.end)).toBe(7);
+    const days = cellsOfWeek('FY2025-Q4', 6);
+    expect(days.map((d) => d.week)).toEqual([6, 6, 6, 6, 6, 6, 6]);
+    expect(days.map((d) => d.cell.weeksLeft)).toEqual([8, 8, 8, 8, 8, 8, 8]);
+    expect(new Set(days.map((d) => d.cell.p)).size).toBe(1);
+  });
+
+  it('in a 90-day quarter (FY2025-Q1) the last day of a week reads its origin cell too', () => {
+    const days = cellsOfWeek('FY2025-Q1', 3);
+    expect(days.map((d) => d.cell.weeksLeft)).toEqual([10, 10, 10, 10, 10, 10, 10]);
+  });
+});

@@ -152,16 +152,6 @@ export interface DirtyKeysTable {
   attempts: Generated<number>;
 }
 
-export interface ChangeFeedTable {
-  id: Generated<number>;
-  connection_id: string;
-  stream: string;
-  external_id: string;
-  change: 'added' | 'changed' | 'deleted';
-  sync_run_id: number | null;
-  at: TimestampDefault;
-}
-
 export interface PersonsTable {
   id: Generated<number>;
   /** Unique case-insensitively. */
@@ -514,7 +504,6 @@ export interface Database {
   crm_api_usage: CrmApiUsageTable;
   quarantine: QuarantineTable;
   dirty_keys: DirtyKeysTable;
-  change_feed: ChangeFeedTable;
   persons: PersonsTable;
   reps: RepsTable;
   crm_roles: CrmRolesTable;
@@ -552,7 +541,6 @@ export const TABLE_NAMES = [
   'crm_api_usage',
   'quarantine',
   'dirty_keys',
-  'change_feed',
   'persons',
   'reps',
   'crm_roles',

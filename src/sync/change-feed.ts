@@ -1,7 +1,8 @@
 /**
- * What a page changed, as the rest of the program hears of it: one change-feed row per record added, changed or
- * deleted, and the dirty rep-periods those changes touch (old and new owner x old and new fiscal quarter, or the
- * current quarter for a rep-wide change), marked in the same transaction as the rows.
+ * What a page changed, as the rest of the program hears of it: the dirty rep-periods its changes touch (old and new
+ * owner x old and new fiscal quarter, or the current quarter for a rep-wide change), marked in the same transaction
+ * as the rows. That is the whole change feed: the metrics engine consumes these keys, and the run's counts are on
+ * its `sync_runs` row. (A per-record log was kept until migration 2026-12-12_21; nothing read it.)
  */
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/schema.ts';
@@ -13,7 +14,7 @@ export interface PeriodLookup {
   periodContaining(date: string, kind: 'quarter'): { id: string };
 }
 
-/** What changed for one record, for the change feed and the dirty keys. */
+/** What changed for one record: the rep-periods it makes dirty. */
 export interface Change {
   externalId: string;
   change: 'added' | 'changed' | 'deleted';
@@ -30,7 +31,7 @@ export interface FeedContext {
   calendar: PeriodLookup;
 }
 
-/** Records the page's changes in the change feed and marks their rep-periods (and the derived ones) dirty. */
+/** Marks the rep-periods the page's changes (and the derived ones) touch dirty. */
 export async function recordChanges(
   trx: Transaction<Database>,
   ctx: FeedContext,
@@ -38,19 +39,6 @@ export async function recordChanges(
   derivedDirty: readonly DerivedDirty[],
 ): Promise<void> {
   if (changes.length === 0 && derivedDirty.length === 0) return;
-  if (changes.length > 0)
-    await trx
-      .insertInto('change_feed')
-      .values(
-        changes.map((c) => ({
-          connection_id: ctx.connectionId,
-          stream: ctx.stream.name,
-          external_id: c.externalId,
-          change: c.change,
-          sync_run_id: ctx.runId,
-        })),
-      )
-      .execute();
   const reason = `sync:${ctx.stream.name}`;
   await markDirty(trx, [
     ...changes.flatMap((c) => dirtyKeysFor(ctx.connectionId, c.owners, c.days, ctx.calendar, reason)),

@@ -79,9 +79,14 @@ export function weekOrigins(period: Period): PlainDate[] {
   return out;
 }
 
-/** Whole weeks from `date` through the period's end inclusive, rounded up and capped at MAX_WEEKS_LEFT. */
+/**
+ * Weekly steps left after `date` until the period's end: the days after it through the end, in weeks rounded up (at
+ * least 1, capped at MAX_WEEKS_LEFT). What happens on an origin's own day is seen at that origin, so its steps are
+ * the days after it; counting the origin day as well gave week k of a 92-day quarter one more week than week k of
+ * a 91-day one with the same steps left, and pooled the two in one cell.
+ */
 export function weeksLeft(date: PlainDate, periodEnd: PlainDate): number {
-  return Math.min(Math.max(Math.ceil((diffDays(date, periodEnd) + 1) / 7), 1), MAX_WEEKS_LEFT);
+  return Math.min(Math.max(Math.ceil(diffDays(date, periodEnd) / 7), 1), MAX_WEEKS_LEFT);
 }
 
 /** The week index of a date in its period (0 on days 1 to 7). */

@@ -17,7 +17,11 @@ import { OPEN_STAGES, type Stage } from './model.ts';
 import type { Rng } from './random.ts';
 import { daysBetween, plusDays, quarterOf } from './time.ts';
 
-/** Weeks left from a week origin to the quarter's end, as the forecast counts them (capped at 13). */
+/**
+ * Weeks left from a week origin to the quarter's end, counting the origin's own day (capped at 13): the generator's
+ * clock for the quarter-end push. The forecast counts the steps after the origin instead (docs/metrics.md), one
+ * less at the origins of 92-day quarters; it learns the push from the history, whatever the generator's count.
+ */
 export function lifeWeeksLeft(origin: PlainDate, periodEnd: PlainDate): number {
   return Math.min(Math.max(Math.ceil((daysBetween(origin, periodEnd) + 1) / 7), 1), 13);
 }

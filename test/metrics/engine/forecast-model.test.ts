@@ -1,7 +1,7 @@
 /**
  * Today's open deals read the (stage, weeks left) cell their week's origin had in the history, on every day of the
- * week and in quarters of any length: the cells are trained on origins, so a 92-day quarter's Thursday must not
- * read the cell of the following week.
+ * week and in quarters of any length: the cells are trained on origins, so the last days of a week must not read
+ * the cell of the following week.
  */
 import { describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../../src/config/calendar.ts';
@@ -35,20 +35,20 @@ function cellsOfWeek(quarterId: string, week: number) {
 }
 
 describe("today's cell is its week origin's", () => {
-  it('in a 92-day quarter (FY2025-Q4): every day of week 6 reads the 8-weeks-left cell, as the origin did', () => {
-    const q = calendar.periodById('FY2025-Q4');
-    expect(q).toMatchObject({ start: '2025-10-01', end: '2025-12-31' });
-    expect(weeksLeft('2025-11-12', q.end)).toBe(8);
-    // Counted from the day itself, the Thursday would be in the 7-weeks-left cell.
-    expect(weeksLeft('2025-11-13', q.end)).toBe(7);
-    const days = cellsOfWeek('FY2025-Q4', 6);
-    expect(days.map((d) => d.week)).toEqual([6, 6, 6, 6, 6, 6, 6]);
+  it('in a 91-day quarter (FY2025-Q2): every day of week 5 reads the origin cell, 8 weeks left', () => {
+    const q = calendar.periodById('FY2025-Q2');
+    expect(q).toMatchObject({ start: '2025-04-01', end: '2025-06-30' });
+    expect(weeksLeft('2025-05-06', q.end)).toBe(8);
+    // Counted from the day itself, the week's last day would be in the 7-weeks-left cell.
+    expect(weeksLeft('2025-05-12', q.end)).toBe(7);
+    const days = cellsOfWeek('FY2025-Q2', 5);
+    expect(days.map((d) => d.week)).toEqual([5, 5, 5, 5, 5, 5, 5]);
     expect(days.map((d) => d.cell.weeksLeft)).toEqual([8, 8, 8, 8, 8, 8, 8]);
     expect(new Set(days.map((d) => d.cell.p)).size).toBe(1);
   });
 
-  it('in a 90-day quarter (FY2025-Q1) the last day of a week reads its origin cell too', () => {
-    const days = cellsOfWeek('FY2025-Q1', 3);
-    expect(days.map((d) => d.cell.weeksLeft)).toEqual([10, 10, 10, 10, 10, 10, 10]);
+  it('in 90- and 92-day quarters too (FY2025-Q1 week 3, FY2025-Q4 week 6)', () => {
+    expect(cellsOfWeek('FY2025-Q1', 3).map((d) => d.cell.weeksLeft)).toEqual([10, 10, 10, 10, 10, 10, 10]);
+    expect(cellsOfWeek('FY2025-Q4', 6).map((d) => d.cell.weeksLeft)).toEqual([7, 7, 7, 7, 7, 7, 7]);
   });
 });

@@ -18,6 +18,7 @@ import {
   weeksLeft,
 } from '../../../src/metrics/math/calibration.ts';
 import type { Period } from '../../../src/metrics/math/types.ts';
+import { addDays } from '../../../src/util/date.ts';
 import { Dec } from '../../../src/util/money.ts';
 import { quarters, syntheticHistory, TRUE_WIN } from './history-fixture.ts';
 
@@ -37,11 +38,24 @@ const closed = (date: string, won: boolean) => ({
 });
 
 describe('weeks left', () => {
-  it('counts whole weeks through the period end, rounded up and capped at 13', () => {
-    expect(weeksLeft('2026-01-01', '2026-03-31')).toBe(13); // 90 days
+  it('counts the weekly steps after the date through the period end, rounded up, at least 1 and at most 13', () => {
+    expect(weeksLeft('2026-01-01', '2026-03-31')).toBe(13); // 89 days after
     expect(weeksLeft('2025-12-01', '2026-03-31')).toBe(13); // capped
-    expect(weeksLeft('2026-03-25', '2026-03-31')).toBe(1); // 7 days
-    expect(weeksLeft('2026-03-24', '2026-03-31')).toBe(2); // 8 days
+    expect(weeksLeft('2026-03-24', '2026-03-31')).toBe(1); // 7 days after
+    expect(weeksLeft('2026-03-23', '2026-03-31')).toBe(2); // 8 days after
+    expect(weeksLeft('2026-03-31', '2026-03-31')).toBe(1); // the last day
+  });
+  it('gives week k the same weeks left in 90-, 91- and 92-day quarters', () => {
+    const quarters = [
+      ['2025-01-01', '2025-03-31'],
+      ['2025-04-01', '2025-06-30'],
+      ['2025-10-01', '2025-12-31'],
+    ] as const;
+    for (let k = 0; k <= 12; k++)
+      expect(
+        quarters.map(([start, end]) => weeksLeft(addDays(start, 7 * k), end)),
+        `week ${k}`,
+      ).toEqual([13 - k, 13 - k, 13 - k]);
   });
 });
 

@@ -208,12 +208,19 @@ describe('HubSpot line items, activities and leads against the sandbox', () => {
     const c = connector();
     sb.log.clear();
     const deleted: Record<string, number> = {};
+    const read: Record<string, number> = {};
     for (const s of ['owners', 'deals', ...STREAMS]) {
       const r = await sync(c, s);
       deleted[s] = r.deleted;
+      read[s] = r.read;
       if (s !== 'owners' && s !== 'deals') expect(r.quarantined, s).toBe(0);
     }
     expect(deleted).toMatchObject({ line_items: 1, calls: 1, leads: 1, emails: 0, meetings: 0, tasks: 0 });
+    // About k records each: the edits, what the life clock logged, and the lookback's few (not the whole object).
+    expect(read.line_items).toBeLessThan(10);
+    expect(read.tasks).toBeLessThan(10);
+    expect(read.leads).toBeLessThan(10);
+    expect(read.calls! + read.emails! + read.meetings!).toBeLessThan(logged + 10);
     expectOneAssociationCallPerPage();
     // Later syncs search: no list page of these streams.
     expect(

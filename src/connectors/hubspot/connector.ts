@@ -112,6 +112,11 @@ export class HubSpotConnector implements Connector {
     return { orgId: String(d.portalId), instanceUrl: this.opts.config.basePath };
   }
 
+  /** The portal's time zone (one call, shared with `portalFacts`): all that activities and leads need of it. */
+  private async timeZone(): Promise<string> {
+    return (await this.accountDetails()).timeZone ?? this.opts.defaultTimeZone ?? 'UTC';
+  }
+
   /** Time zone, company currency and the deal stages' meanings (three calls, once per connector). */
   portalFacts(): Promise<PortalFacts> {
     this.facts ??= (async () => {
@@ -154,7 +159,7 @@ export class HubSpotConnector implements Connector {
         return readObjectStream(
           readOpts,
           leadPlan(async () => ({
-            timeZone: (await this.portalFacts()).timeZone,
+            timeZone: await this.timeZone(),
             stageLabels: await this.leadStageLabels(),
           })),
           start,
@@ -162,7 +167,7 @@ export class HubSpotConnector implements Connector {
         ) as AsyncGenerator<Page>;
       default:
         if (isEngagementType(stream)) {
-          const plan = engagementPlan(stream, async () => (await this.portalFacts()).timeZone);
+          const plan = engagementPlan(stream, () => this.timeZone());
           return readObjectStream(readOpts, plan, start, fresh) as AsyncGenerator<Page>;
         }
         throw new AppError(

@@ -19,7 +19,13 @@ let config: string;
 
 beforeAll(async () => {
   sb = await startSalesforceSandbox({ seed: 3, size: 'small', anchorDate: '2026-11-20' });
-  hs = await startHubSpotSandbox({ seed: 3, size: 'small', anchorDate: '2026-11-20' });
+  // The 10-second limit is the retry policy's to wait out (hubspot-faults.test.ts); this reads faster.
+  hs = await startHubSpotSandbox({
+    seed: 3,
+    size: 'small',
+    anchorDate: '2026-11-20',
+    rateLimits: { tenSecondly: 100_000, searchPerSecond: 10_000 },
+  });
   fresh = await createTestDatabase({ poolSize: 2 });
   config = await configFile(
     stringify({
@@ -53,6 +59,9 @@ it('sync --no-writeback reads HubSpot beside Salesforce and exits 0', { timeout:
   expect(d.code, d.stderr).toBe(0);
   expect(d.stdout).toMatch(/^hs-main\/deals: succeeded/m);
   expect(d.stdout).toMatch(/^hs-main\/deal_stage_history: succeeded/m);
+  for (const stream of ['line_items', 'calls', 'emails', 'meetings', 'tasks', 'leads']) {
+    expect(d.stdout).toMatch(new RegExp(`^hs-main/${stream}: succeeded`, 'm'));
+  }
   const deals = await fresh.db
     .selectFrom('deals')
     .select((eb) => eb.fn.countAll<string>().as('n'))

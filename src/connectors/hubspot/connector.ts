@@ -16,8 +16,11 @@ import type {
   StreamCursor,
   StreamSpec,
 } from '../types.ts';
+import { engagementPlan, isEngagementType } from './activities.ts';
 import { HubSpotClient } from './client.ts';
 import { parseCursor, START } from './cursor.ts';
+import { leadPlan } from './leads.ts';
+import { lineItemPlan } from './line-items.ts';
 import {
   type HsObject,
   type HsOwner,
@@ -71,6 +74,7 @@ export class HubSpotConnector implements Connector {
   private readonly opts: HubSpotConnectorOptions;
   private facts: Promise<PortalFacts> | undefined;
   private account: Promise<AccountDetails> | undefined;
+  private leadStages: Promise<ReadonlyMap<string, string>> | undefined;
 
   constructor(opts: HubSpotConnectorOptions) {
     this.opts = opts;
@@ -106,6 +110,11 @@ export class HubSpotConnector implements Connector {
     if (d.portalId === undefined)
       throw new AppError('CRM_AUTH_FAILED', 'HubSpot did not say which portal this token reaches');
     return { orgId: String(d.portalId), instanceUrl: this.opts.config.basePath };
+  }
+
+  /** The portal's time zone (one call, shared with `portalFacts`): all that activities and leads need of it. */
+  private async timeZone(): Promise<string> {
+    return (await this.accountDetails()).timeZone ?? this.opts.defaultTimeZone ?? 'UTC';
   }
 
   /** Time zone, company currency and the deal stages' meanings (three calls, once per connector). */
@@ -144,13 +153,41 @@ export class HubSpotConnector implements Connector {
         return readObjectStream(readOpts, this.dealPlan(), start, fresh) as AsyncGenerator<Page>;
       case 'deal_stage_history':
         return readObjectStream(readOpts, this.historyPlan(), start, fresh) as AsyncGenerator<Page>;
+      case 'line_items':
+        return readObjectStream(readOpts, lineItemPlan(), start, fresh) as AsyncGenerator<Page>;
+      case 'leads':
+        return readObjectStream(
+          readOpts,
+          leadPlan(async () => ({
+            timeZone: await this.timeZone(),
+            stageLabels: await this.leadStageLabels(),
+          })),
+          start,
+          fresh,
+        ) as AsyncGenerator<Page>;
       default:
+        if (isEngagementType(stream)) {
+          const plan = engagementPlan(stream, () => this.timeZone());
+          return readObjectStream(readOpts, plan, start, fresh) as AsyncGenerator<Page>;
+        }
         throw new AppError(
           'USAGE',
           `unknown HubSpot stream "${stream}"; known: ${HUBSPOT_STREAMS.map((s) => s.name).join(', ')}`,
           { where: '--stream' },
         );
     }
+  }
+
+  /** Lead stage labels by id, from the leads pipelines (one call, once per connector). */
+  private leadStageLabels(): Promise<ReadonlyMap<string, string>> {
+    this.leadStages ??= (async () => {
+      const p = await this.client.get<{ results: HsPipeline[] }>(HUBSPOT_PATHS.pipelines('leads'));
+      return new Map(p.results.flatMap((x) => x.stages.map((s) => [s.id, s.label] as const)));
+    })();
+    this.leadStages.catch(() => {
+      this.leadStages = undefined;
+    });
+    return this.leadStages;
   }
 
   /** Owners, active and archived (a deactivated user's owner is archived), as one page with the sweep. */

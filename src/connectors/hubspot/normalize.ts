@@ -94,7 +94,7 @@ export function stageMap(pipelines: readonly HsPipeline[]): StageMap {
   return out;
 }
 
-function decimal(props: HsObject['properties'], name: string): string | null {
+export function decimal(props: HsObject['properties'], name: string): string | null {
   const v = props[name];
   if (v === null || v === undefined || v.trim() === '') return null;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) {
@@ -103,14 +103,14 @@ function decimal(props: HsObject['properties'], name: string): string | null {
   return new Dec(v.trim()).toFixed();
 }
 
-function instantDate(value: string | null | undefined, name: string, tz: string): PlainDate | null {
+export function instantDate(value: string | null | undefined, name: string, tz: string): PlainDate | null {
   if (value === null || value === undefined || value === '') return null;
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw new Unnormalizable('BAD_DATE', `${name} is not a date: ${JSON.stringify(value)}`);
   return dateInZone(t, tz);
 }
 
-function str(props: HsObject['properties'], name: string): string | null {
+export function str(props: HsObject['properties'], name: string): string | null {
   const v = props[name];
   return v === null || v === undefined || v === '' ? null : v;
 }

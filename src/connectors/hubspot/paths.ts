@@ -16,4 +16,6 @@ export const HUBSPOT_PATHS = {
   search: (objectType: string) => `/crm/v3/objects/${objectType}/search`,
   /** Batch read by id (100 inputs, 50 with `propertiesWithHistory`). */
   batchRead: (objectType: string) => `/crm/v3/objects/${objectType}/batch/read`,
+  /** Associations of many records to one object type: one call per page of ids (at most 1,000 ids a call). */
+  associationsBatchRead: (fromType: string, toType: string) => `/crm/v4/associations/${fromType}/${toType}/batch/read`,
 } as const;

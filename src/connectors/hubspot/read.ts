@@ -9,6 +9,8 @@
  *   of any size is read completely, and a record modified while the window is read cannot shift the pages;
  * - search returns no property history, so a stream that needs it batch-reads the ids it found with
  *   `propertiesWithHistory` (50 inputs a call);
+ * - a stream that needs its records' links (an activity's deal) reads them for the page's ids through the
+ *   associations v4 batch read, one call per page and association type (associations.ts);
  * - archiving does not move the stamp (airbytehq/airbyte#19838), so after the window the archived list
  *   (`archived=true`, https://developers.hubspot.com/docs/api-reference/latest/crm/objects/companies/get-companies)
  *   names the deletes.
@@ -18,6 +20,7 @@
  */
 import type { Logger } from '../../util/log.ts';
 import type { NormalizedRecord, Page, QuarantinedRecord, WarehouseTable } from '../types.ts';
+import { type Links, readAssociations } from './associations.ts';
 import type { HubSpotClient } from './client.ts';
 import { type HubSpotCursor, type Scan, toJson } from './cursor.ts';
 import type { HsObject } from './normalize.ts';
@@ -37,7 +40,27 @@ export interface ObjectStreamPlan<T extends WarehouseTable = WarehouseTable> {
   history?: readonly string[];
   /** Whether archived records are this stream's deletes (their ids are its rows' ids). */
   deletes: boolean;
-  toRows(objects: readonly HsObject[]): Promise<{ records: NormalizedRecord<T>[]; quarantined: QuarantinedRecord[] }>;
+  /** Object types whose associations each page's records need (read once per page and type). */
+  associations?: readonly string[];
+  toRows(objects: readonly HsObject[], links: ReadonlyMap<string, Links>): Promise<PlanRows<T>>;
+}
+
+export interface PlanRows<T extends WarehouseTable> {
+  records: NormalizedRecord<T>[];
+  quarantined: QuarantinedRecord[];
+  /** Records read that are not the stream's (alert tasks): flagged deleted should a row of theirs exist. */
+  deletedIds?: string[];
+}
+
+const NO_ROWS = { records: [], quarantined: [] };
+const NO_LINKS: ReadonlyMap<string, Links> = new Map();
+
+async function linksOf(opts: ReadOptions, plan: ObjectStreamPlan, objects: readonly HsObject[]) {
+  if (!plan.associations?.length || objects.length === 0) return NO_LINKS;
+  const ids = objects.map((o) => o.id);
+  const out = new Map<string, Links>();
+  for (const to of plan.associations) out.set(to, await readAssociations(opts.client, plan.objectType, to, ids));
+  return out;
 }
 
 export interface ReadOptions {
@@ -163,11 +186,13 @@ export async function* readObjectStream<T extends WarehouseTable>(
       since = nextScan.next;
       nextScan = null;
     }
-    const { records, quarantined } = objects.length > 0 ? await plan.toRows(objects) : { records: [], quarantined: [] };
+    const rows: PlanRows<T> =
+      objects.length > 0 ? await plan.toRows(objects, await linksOf(opts, plan, objects)) : NO_ROWS;
+    const { records, quarantined } = rows;
     const cursor: HubSpotCursor = { v: 1, since, scan: nextScan };
     yield {
       records,
-      deletedIds,
+      deletedIds: rows.deletedIds?.length ? [...deletedIds, ...rows.deletedIds] : deletedIds,
       quarantined,
       cursor: toJson(cursor),
       apiCalls: client.apiCalls() - before,

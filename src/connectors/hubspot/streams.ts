@@ -20,12 +20,32 @@ export const HUBSPOT_STREAMS: readonly StreamSpec[] = [
     derives: ['deal_product_line'],
   },
   { name: 'deal_stage_history', table: 'deal_stage_history', mode: 'incremental' },
+  // Deal products, activities and leads (line-items.ts, activities.ts, leads.ts), after the deals they point at.
+  { name: 'line_items', table: 'deal_line_items', mode: 'incremental', derives: ['deal_product_line'] },
+  ...(['calls', 'emails', 'meetings', 'tasks'] as const).map(
+    (type): StreamSpec => ({
+      name: type,
+      table: 'activities',
+      mode: 'incremental',
+      // Four streams share the table: each one's rows are those of its engagement object.
+      scope: { column: 'subtype', value: type },
+      dirty: { ownerColumn: 'owner_external_id', dateColumn: 'activity_date' },
+    }),
+  ),
+  {
+    name: 'leads',
+    table: 'leads',
+    mode: 'incremental',
+    // Lead conversion counts leads by owner and creation date.
+    dirty: { ownerColumn: 'owner_external_id', dateColumn: 'created_date' },
+  },
 ];
 
 /** CRM-neutral names users may type, each standing for HubSpot streams. */
 export const HUBSPOT_STREAM_ALIASES: Readonly<Record<string, readonly string[]>> = {
   users: ['owners'],
   deal_history: ['deal_stage_history'],
+  activities: ['calls', 'emails', 'meetings', 'tasks'],
 };
 
 /** Deal properties read (HubSpot returns only the properties asked for). */

@@ -9,7 +9,9 @@
  * - datetimes (close, created, activity timestamps, goal starts) as dates in the portal's time zone;
  * - owners by email; goal targets through `hs_assignee_user_id` and the owners' `userIdIncludingInactive`;
  * - archived records left out; a deal without a close date left out (a connector quarantines it);
- * - calls, emails, meetings and tasks are activities (a task whose `activity_kind` is `proposal` a proposal);
+ * - calls, emails, meetings and tasks are activities (a task whose `activity_kind` is `proposal` a proposal), except
+ *   the alert tasks quota-tracker creates (they carry `quota_alert_key`) and an engagement whose `hs_timestamp` is
+ *   not an instant (a connector quarantines it);
  * - a lead converted on the date its stage history entered `qualified-stage-id`.
  */
 import { dateInZone } from '../../util/date.ts';
@@ -99,6 +101,8 @@ export function hubspotRecords(store: HubSpotStore): NeutralRecords {
   }
   for (const [type, kind] of Object.entries(ACTIVITY_TYPES)) {
     for (const a of store.scan(type)) {
+      if (a.props.quota_alert_key) continue;
+      if (a.props.hs_timestamp && Number.isNaN(Date.parse(a.props.hs_timestamp))) continue;
       const owner = emailOfOwner.get(a.props.hubspot_owner_id ?? '');
       const date = day(a.props.hs_timestamp) ?? dateInZone(a.createdAt, tz);
       if (!owner) continue;

@@ -38,9 +38,12 @@ export class SearchError extends Error {}
 
 type Kind = 'number' | 'datetime' | 'text';
 
+/** HubSpot's stamps, datetimes on every object (leads, goal targets and users list no definition of them here). */
+const STAMPS: ReadonlySet<string> = new Set(['hs_lastmodifieddate', 'lastmodifieddate', 'hs_createdate', 'createdate']);
+
 function kindOf(defs: ReadonlyMap<string, PropertyDef>, name: string): Kind {
   if (name === 'hs_object_id') return 'number';
-  const t = defs.get(name)?.type;
+  const t = defs.get(name)?.type ?? (STAMPS.has(name) ? 'datetime' : undefined);
   if (t === 'number') return 'number';
   if (t === 'datetime' || t === 'date') return 'datetime';
   return 'text';

@@ -1,0 +1,287 @@
+/**
+ * HubSpot line items, calls, emails, meetings, tasks and leads end to end: the real @hubspot/api-client against the
+ * HubSpot sandbox over HTTP, the runner writing into a real PostgreSQL database. Activities and leads are compared
+ * with the sandbox oracle's CRM-neutral records (`hubspotRecords`, the records its figures are computed from);
+ * line items and the deal each record points at with the sandbox store's own associations. Nothing expected goes
+ * through our normalizer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFiscalCalendar } from '../../src/config/calendar.ts';
+import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
+import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { createHubSpotLifeClock } from '../../src/sandbox/hubspot/life.ts';
+import { hubspotRecords } from '../../src/sandbox/hubspot/oracle.ts';
+import { associate } from '../../src/sandbox/hubspot/populate.ts';
+import { runSync } from '../../src/sync/run.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { Dec } from '../../src/util/money.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
+const ENGAGEMENTS = ['calls', 'emails', 'meetings', 'tasks'] as const;
+const STREAMS = ['line_items', ...ENGAGEMENTS, 'leads'] as const;
+const FROM: Readonly<Record<string, string>> = { line_items: 'line_items', leads: 'leads' };
+let sb: HubSpotSandbox;
+let t: TestDatabase;
+
+function connector(): HubSpotConnector {
+  return new HubSpotConnector({
+    config: { id: 'hs', accessToken: sb.credentials.accessToken, basePath: sb.url, sync: { lookbackMinutes: 10 } },
+    log: silentLogger,
+  });
+}
+
+async function sync(c: HubSpotConnector, stream: string) {
+  const r = await runSync({ db: t.db, connector: c, connectionId: 'hs', stream, calendar, now: () => sb.store.now() });
+  expect(r.status, `${stream}: ${r.errorMessage}`).toBe('succeeded');
+  return r;
+}
+
+/** The lowest id a store record is associated with in `to` (what the connector keeps of several), or null. */
+function linked(from: string, id: number, to: string): string | null {
+  const ids = sb.store.associations(from, id, to).map((l) => l.toId);
+  return ids.length ? String(Math.min(...ids)) : null;
+}
+
+async function ownerEmails(): Promise<Map<string, string>> {
+  const reps = await t.db
+    .selectFrom('reps')
+    .select(['external_id', 'email'])
+    .where('connection_id', '=', 'hs')
+    .execute();
+  return new Map(reps.map((r) => [r.external_id, r.email ?? '']));
+}
+
+async function expectLineItems(): Promise<void> {
+  const want = [...sb.store.scan('line_items')]
+    .map((r) => ({
+      external_id: String(r.id),
+      deal_external_id: linked('line_items', r.id, 'deals'),
+      product_name: r.props.name ?? null,
+      product_family: r.props.product_family ?? null,
+      quantity: r.props.quantity ? new Dec(r.props.quantity).toFixed() : null,
+      amount: r.props.amount ? new Dec(r.props.amount).toFixed() : null,
+    }))
+    .sort((a, b) => a.external_id.localeCompare(b.external_id));
+  const got = await t.db
+    .selectFrom('deal_line_items')
+    .select(['external_id', 'deal_external_id', 'product_name', 'product_family', 'quantity', 'amount'])
+    .where('connection_id', '=', 'hs')
+    .where('is_deleted', '=', false)
+    .orderBy('external_id')
+    .execute();
+  expect(got.map((r) => ({ ...r, quantity: norm(r.quantity), amount: norm(r.amount) }))).toEqual(want);
+}
+
+const norm = (v: string | null) => (v === null ? null : new Dec(v).toFixed());
+
+/** Activities: the oracle's (owned ones, by owner email, type and date) and, for every live one, its deal. */
+async function expectActivities(): Promise<void> {
+  const emails = await ownerEmails();
+  const rows = await t.db
+    .selectFrom('activities')
+    .select(['external_id', 'subtype', 'owner_external_id', 'activity_type', 'activity_date', 'deal_external_id'])
+    .where('connection_id', '=', 'hs')
+    .where('is_deleted', '=', false)
+    .execute();
+  const got = rows
+    .filter((r) => r.owner_external_id !== null && emails.has(r.owner_external_id))
+    .map((r) => ({
+      id: `${r.subtype}:${r.external_id}`,
+      ownerId: emails.get(r.owner_external_id as string),
+      type: r.activity_type,
+      date: r.activity_date,
+    }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+  const want = [...hubspotRecords(sb.store).activities].sort((a, b) => a.id.localeCompare(b.id));
+  expect(got.length).toBe(want.length);
+  expect(got).toEqual(want);
+  const deals = new Map(rows.map((r) => [`${r.subtype}:${r.external_id}`, r.deal_external_id]));
+  for (const type of ENGAGEMENTS) {
+    for (const a of sb.store.scan(type)) {
+      if (!deals.has(`${type}:${a.id}`)) continue; // quarantined or an alert task: checked where they are made
+      expect(deals.get(`${type}:${a.id}`), `${type} ${a.id}`).toBe(linked(type, a.id, 'deals'));
+    }
+  }
+}
+
+/** Leads: the oracle's created and converted dates, and from the store each lead's owner and converted deal. */
+async function expectLeads(): Promise<void> {
+  const rows = await t.db
+    .selectFrom('leads')
+    .select(['external_id', 'owner_external_id', 'created_date', 'is_converted', 'converted_date'])
+    .select('converted_deal_external_id')
+    .where('connection_id', '=', 'hs')
+    .where('is_deleted', '=', false)
+    .orderBy('external_id')
+    .execute();
+  const want = [...hubspotRecords(sb.store).leads].sort((a, b) => a.id.localeCompare(b.id));
+  expect(
+    rows.map((r) => ({ id: r.external_id, createdDate: r.created_date, convertedDate: r.converted_date })),
+  ).toEqual(want);
+  for (const r of rows) {
+    const l = sb.store.get('leads', r.external_id);
+    expect(r.owner_external_id).toBe(l?.props.hubspot_owner_id ?? null);
+    expect(r.is_converted).toBe(r.converted_date !== null);
+    expect(r.converted_deal_external_id).toBe(linked('leads', Number(r.external_id), 'deals'));
+  }
+  expect(rows.some((r) => r.is_converted && r.converted_deal_external_id !== null)).toBe(true);
+}
+
+/** One association batch read per page that held records, for each stream: never one per record. */
+function expectOneAssociationCallPerPage(): void {
+  const log = sb.log.entries();
+  for (const s of STREAMS) {
+    const from = FROM[s] ?? s;
+    const pages = log.filter(
+      (e) =>
+        e.status === 200 &&
+        (e.recordsReturned ?? 0) > 0 &&
+        ((e.method === 'GET' && e.path === `/crm/v3/objects/${from}` && e.query.archived === 'false') ||
+          (e.method === 'POST' && e.path === `/crm/v3/objects/${from}/search`)),
+    );
+    const assoc = log.filter((e) => e.path === `/crm/v4/associations/${from}/deals/batch/read`);
+    expect(assoc.length, s).toBe(pages.length);
+    expect(pages.length, s).toBeGreaterThan(0);
+    // Each call asked for exactly the page's ids.
+    const sizes = assoc.map((e) => (e.requestBody as { inputs: unknown[] }).inputs.length);
+    expect(sizes, s).toEqual(pages.map((e) => e.recordsReturned));
+  }
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  // The search and 10-second limits are the retry policy's to wait out; these tests go faster than a portal allows.
+  sb = await startHubSpotSandbox({
+    seed: 11,
+    size: 'small',
+    anchorDate: '2026-11-15',
+    rateLimits: { searchPerSecond: 10_000, tenSecondly: 100_000 },
+  });
+}, 60_000);
+afterAll(async () => {
+  await sb?.close();
+  await t?.drop();
+});
+
+describe('HubSpot line items, activities and leads against the sandbox', () => {
+  it('the initial sync leaves line items, activities and leads equal to the oracle, one association call a page', async () => {
+    const c = connector();
+    await sync(c, 'owners');
+    await sync(c, 'deals');
+    sb.log.clear();
+    for (const s of STREAMS) {
+      const r = await sync(c, s);
+      expect(r.quarantined, s).toBe(0);
+      expect(r.read, s).toBe(sb.store.count(FROM[s] ?? s));
+    }
+    expectOneAssociationCallPerPage();
+    await expectLineItems();
+    await expectActivities();
+    await expectLeads();
+    // The deal product line is worked out from the line items, as for Salesforce.
+    const lines = await t.db.selectFrom('deals').select('product_line').where('product_line', 'is not', null).execute();
+    expect(lines.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('after a run of life-clock changes, edits and deletes, incremental syncs leave them equal to the oracle', async () => {
+    sb.store.advance(60 * 60_000); // past the lookback of everything read so far
+    const life = createHubSpotLifeClock(sb.store, { seed: 7, tickMs: 0, advanceMs: 10 * 60_000 });
+    let logged = 0;
+    for (let i = 0; i < 30; i++) logged += life.tick().filter((e) => e.kind === 'activity').length;
+    expect(logged).toBeGreaterThan(0);
+    const first = <T extends string>(type: T) => [...sb.store.scan(type)][3]!;
+    // Edits, a proposal, a completed task, a conversion, and one delete of each.
+    const item = first('line_items');
+    sb.store.update('line_items', item.id, { quantity: '7', amount: '7000' });
+    const task = first('tasks');
+    sb.store.update('tasks', task.id, { activity_kind: 'proposal', hs_task_status: 'COMPLETED' });
+    const lead = [...sb.store.scan('leads')].find((l) => l.props.hs_pipeline_stage !== 'qualified-stage-id')!;
+    const deal = [...sb.store.scan('deals')][5]!;
+    sb.store.update('leads', lead.id, { hs_pipeline_stage: 'qualified-stage-id' });
+    associate(sb.store, 'leads', lead.id, 'deals', deal.id, false);
+    sb.store.archive('line_items', [...sb.store.scan('line_items')][8]!.id);
+    sb.store.archive('calls', [...sb.store.scan('calls')][8]!.id);
+    sb.store.archive('leads', [...sb.store.scan('leads')][8]!.id);
+    sb.store.advance(60_000);
+
+    const c = connector();
+    sb.log.clear();
+    const deleted: Record<string, number> = {};
+    const read: Record<string, number> = {};
+    for (const s of ['owners', 'deals', ...STREAMS]) {
+      const r = await sync(c, s);
+      deleted[s] = r.deleted;
+      read[s] = r.read;
+      if (s !== 'owners' && s !== 'deals') expect(r.quarantined, s).toBe(0);
+    }
+    expect(deleted).toMatchObject({ line_items: 1, calls: 1, leads: 1, emails: 0, meetings: 0, tasks: 0 });
+    // About k records each: the edits, what the life clock logged, and the lookback's few (not the whole object).
+    expect(read.line_items).toBeLessThan(10);
+    expect(read.tasks).toBeLessThan(10);
+    expect(read.leads).toBeLessThan(10);
+    expect(read.calls! + read.emails! + read.meetings!).toBeLessThan(logged + 10);
+    expectOneAssociationCallPerPage();
+    // Later syncs search: no list page of these streams.
+    expect(
+      sb.log.entries().filter((e) => e.method === 'GET' && e.query.archived === 'false' && e.path !== '/crm/v3/owners'),
+    ).toEqual([]);
+    await expectLineItems();
+    await expectActivities();
+    await expectLeads();
+    const converted = await t.db
+      .selectFrom('leads')
+      .select(['is_converted', 'converted_deal_external_id'])
+      .where('external_id', '=', String(lead.id))
+      .executeTakeFirstOrThrow();
+    expect(converted).toEqual({ is_converted: true, converted_deal_external_id: String(deal.id) });
+  }, 120_000);
+
+  it('a malformed engagement is quarantined with the reason and the run goes on; alert tasks are no activity', async () => {
+    sb.store.advance(60 * 60_000);
+    const owner = [...sb.store.owners.values()].find((o) => !o.archived)!;
+    const ownerId = String(owner.id);
+    const bad = sb.store.create('calls', { hs_timestamp: 'yesterday', hubspot_owner_id: ownerId });
+    const good = sb.store.create('calls', { hs_timestamp: sb.store.now().toISOString(), hubspot_owner_id: ownerId });
+    // A task synced as activity that later turns out to be an alert task (it carries the marker) is flagged
+    // deleted; one that carries it from the start never becomes a row.
+    const later = sb.store.create('tasks', { hs_timestamp: sb.store.now().toISOString(), hubspot_owner_id: ownerId });
+    sb.store.advance(60_000);
+    const c = connector();
+    const calls = await sync(c, 'calls');
+    expect(calls).toMatchObject({ quarantined: 1 });
+    const q = await t.db
+      .selectFrom('quarantine')
+      .select(['reason_code', 'reason'])
+      .where('stream', '=', 'calls')
+      .where('external_id', '=', String(bad.id))
+      .executeTakeFirstOrThrow();
+    expect(q.reason_code).toBe('BAD_DATE');
+    expect(q.reason).toContain('hs_timestamp');
+    const goodRow = await t.db
+      .selectFrom('activities')
+      .select(['activity_type', 'owner_external_id'])
+      .where('external_id', '=', String(good.id))
+      .executeTakeFirst();
+    expect(goodRow).toEqual({ activity_type: 'call', owner_external_id: ownerId });
+    await sync(c, 'tasks');
+    sb.store.advance(60 * 60_000);
+    sb.store.update('tasks', later.id, { quota_alert_key: 'attainment:rep:2026-Q4' });
+    const alert = sb.store.create('tasks', {
+      hs_timestamp: sb.store.now().toISOString(),
+      hubspot_owner_id: ownerId,
+      hs_task_subject: 'Attainment below pace',
+      quota_alert_key: 'pace:rep:2026-Q4',
+    });
+    sb.store.advance(60_000);
+    const tasks = await sync(c, 'tasks');
+    expect(tasks).toMatchObject({ deleted: 1, quarantined: 0 });
+    const rows = await t.db
+      .selectFrom('activities')
+      .select(['external_id', 'is_deleted'])
+      .where('external_id', 'in', [String(later.id), String(alert.id)])
+      .execute();
+    expect(rows).toEqual([{ external_id: String(later.id), is_deleted: true }]);
+    await expectActivities();
+  }, 60_000);
+});

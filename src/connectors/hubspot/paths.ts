@@ -16,4 +16,8 @@ export const HUBSPOT_PATHS = {
   search: (objectType: string) => `/crm/v3/objects/${objectType}/search`,
   /** Batch read by id (100 inputs, 50 with `propertiesWithHistory`). */
   batchRead: (objectType: string) => `/crm/v3/objects/${objectType}/batch/read`,
+  /** The portal's exchange rates, paged (`after` an offset). */
+  exchangeRates: '/settings/v3/currencies/exchange-rates',
+  /** The portal's daily API usage for private apps (`usageLimit`, `currentUsage`, `resetsAt`). */
+  dailyUsage: '/account-info/v3/api-usage/daily/private-apps',
 } as const;

@@ -104,10 +104,15 @@ export class HubSpotClient {
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const limits = this.opts.limits;
     const where = `${method} ${path}`;
-    if (limits?.needsUsage() && path !== HUBSPOT_PATHS.dailyUsage) await this.checkUsage(limits, where);
+    // Which portal the token reaches is asked before any stream runs (outside its status): it waits for a window
+    // slot like any call but is not stopped by the daily share, which stops the stream that reads next.
+    const shared = path !== HUBSPOT_PATHS.dailyUsage && path !== HUBSPOT_PATHS.accountDetails;
+    if (limits?.needsUsage() && shared) await this.checkUsage(limits, where);
     for (let attempt = 1; ; attempt++) {
       if (this.opts.signal?.aborted) throw this.opts.signal.reason;
-      const release = limits ? await limits.acquire(method === 'POST' && path.endsWith('/search'), where) : null;
+      const release = limits
+        ? await limits.acquire(method === 'POST' && path.endsWith('/search'), shared ? where : null)
+        : null;
       this.calls++;
       let failure: CallFailure;
       let cause: unknown;
@@ -161,8 +166,9 @@ export class HubSpotClient {
           message: typeof e.message === 'string' ? e.message : String(err),
         };
       } finally {
-        if (release) await release();
+        // The answer's headers first: they may say the window's length, which the slot is then held for.
         if (limits && answered) await limits.learn(answered);
+        if (release) await release();
       }
       const decision = decideRetry(
         failure,

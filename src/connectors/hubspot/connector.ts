@@ -171,7 +171,11 @@ export class HubSpotConnector implements Connector {
           () => this.fetchOwners(),
         ) as AsyncGenerator<Page>;
       case 'exchange_rates':
-        return readExchangeRates(this.client, () => this.portalFacts()) as AsyncGenerator<Page>;
+        return readExchangeRates(
+          this.client,
+          () => this.portalFacts(),
+          this.opts.defaultCurrency,
+        ) as AsyncGenerator<Page>;
       default:
         throw new AppError(
           'USAGE',

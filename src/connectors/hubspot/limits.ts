@@ -58,15 +58,20 @@ export class HubSpotLimits {
     this.searchMax = o.searchPerSecond ?? SEARCH_PER_SECOND;
   }
 
-  /** Waits for a slot of the burst window (or the search window) and counts the call against the day's share. */
-  async acquire(isSearch: boolean, where: string): Promise<() => Promise<void>> {
-    await this.spendDaily(where);
+  /**
+   * Waits for a slot of the burst window (or the search window) and counts the call against the day's share
+   * (`where` null: a call the share does not stop). The returned release holds the slot one window more, the
+   * window as the answer said it.
+   */
+  async acquire(isSearch: boolean, where: string | null): Promise<() => Promise<void>> {
+    if (where !== null) await this.spendDaily(where);
     const key = isSearch ? `${this.key}:search` : `${this.key}:burst`;
-    const { max, windowMs } = isSearch ? { max: this.searchMax, windowMs: 1000 } : this.burst;
+    const window = () => (isSearch ? { max: this.searchMax, windowMs: 1000 } : this.burst);
     for (;;) {
       if (this.o.signal?.aborted) throw this.o.signal.reason;
+      const { max, windowMs } = window();
       const r = await this.o.budget.take(key, max, windowMs);
-      if ('slot' in r) return () => this.o.budget.release(key, r.slot, windowMs);
+      if ('slot' in r) return () => this.o.budget.release(key, r.slot, window().windowMs);
       // Real time: the window is HubSpot's, measured on the clock it keeps.
       await abortableSleep(r.waitMs, this.o.signal);
     }

@@ -3,6 +3,7 @@
  * users, and the exchange rates (100 a page). Each is one page with the full sweep: what HubSpot no longer lists
  * (or now quarantines) leaves the warehouse.
  */
+import { AppError } from '../../errors.ts';
 import type { NormalizedRecord, Page, QuarantinedRecord } from '../types.ts';
 import type { HubSpotClient } from './client.ts';
 import { type HsObject, type HsOwner, type PortalFacts, Unnormalizable } from './normalize.ts';
@@ -75,9 +76,22 @@ export async function* readGoalTargets(
 export async function* readExchangeRates(
   client: HubSpotClient,
   facts: () => Promise<PortalFacts>,
+  /** The configured base currency (`calendar.baseCurrency`), when the host says. */
+  baseCurrency?: string,
 ): AsyncGenerator<Page<'fx_rates'>> {
   const before = client.apiCalls();
   const f = await facts();
+  // HubSpot's rates are per unit of the company currency; the metrics convert into the base currency with them
+  // as they are, so the two must be one currency (as Salesforce's corporate currency must).
+  if (baseCurrency !== undefined && baseCurrency !== f.companyCurrency) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `the HubSpot portal's company currency is ${f.companyCurrency} and its exchange rates are per ${f.companyCurrency}, ` +
+        `but calendar.baseCurrency is ${baseCurrency}: set baseCurrency to ${f.companyCurrency}, or give the rates in ` +
+        'an FX file (fx: { source: file })',
+      { where: 'calendar.baseCurrency' },
+    );
+  }
   const rates = await listAll<HsExchangeRate>(client, HUBSPOT_PATHS.exchangeRates, { limit: String(LIST_PAGE) });
   const { rows, quarantined } = exchangeRateRows(rates, f);
   yield {

@@ -132,7 +132,14 @@ export class HubSpotLimits {
     const daily = Number(headers['x-hubspot-ratelimit-daily']);
     const remaining = Number(headers['x-hubspot-ratelimit-daily-remaining']);
     const day = this.day;
-    if (day?.resetsAt && Number.isInteger(daily) && Number.isInteger(remaining) && daily > 0) {
+    // Only news is written: HubSpot's count above what this budget has counted (another worker, another app).
+    if (
+      day?.resetsAt &&
+      Number.isInteger(daily) &&
+      Number.isInteger(remaining) &&
+      daily > 0 &&
+      (daily - remaining > day.used || daily !== day.limit)
+    ) {
       this.day = await this.o.budget.reportDaily(`${this.key}:daily`, {
         used: daily - remaining,
         limit: daily,

@@ -84,8 +84,12 @@ export class HubSpotClient {
     return this.request<T>('POST', path, { body });
   }
 
-  /** Checks the day's usage with HubSpot once per connector, before its first call counts against the share. */
-  private async checkUsage(limits: HubSpotLimits, where: string): Promise<void> {
+  /**
+   * Checks the day's usage with HubSpot once per connector, before its first call counts against the share
+   * (`where` null: only record it; the share then stops the first call that counts, inside a stream).
+   */
+  async checkUsage(limits: HubSpotLimits | undefined = this.opts.limits, where: string | null = null): Promise<void> {
+    if (!limits?.needsUsage()) return;
     let answer: UsageAnswer;
     try {
       answer = await this.request<UsageAnswer>('GET', HUBSPOT_PATHS.dailyUsage);
@@ -107,7 +111,7 @@ export class HubSpotClient {
     // Which portal the token reaches is asked before any stream runs (outside its status): it waits for a window
     // slot like any call but is not stopped by the daily share, which stops the stream that reads next.
     const shared = path !== HUBSPOT_PATHS.dailyUsage && path !== HUBSPOT_PATHS.accountDetails;
-    if (limits?.needsUsage() && shared) await this.checkUsage(limits, where);
+    if (shared) await this.checkUsage(limits, where);
     for (let attempt = 1; ; attempt++) {
       if (this.opts.signal?.aborted) throw this.opts.signal.reason;
       const release = limits

@@ -125,6 +125,9 @@ export class HubSpotConnector implements Connector {
     const d = await this.accountDetails();
     if (d.portalId === undefined)
       throw new AppError('CRM_AUTH_FAILED', 'HubSpot did not say which portal this token reaches');
+    // The day's usage is the connector's to know, as its portal is: asked here once, it stops the first stream call
+    // past the share (a stream's status), and no stream's calls pay for it.
+    await this.client.checkUsage();
     return { orgId: String(d.portalId), instanceUrl: this.opts.config.basePath };
   }
 

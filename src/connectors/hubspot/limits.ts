@@ -100,8 +100,8 @@ export class HubSpotLimits {
     return this.day === null;
   }
 
-  /** The usage endpoint's answer: the day as HubSpot counts it. Throws when the share is already spent. */
-  async reportUsage(a: UsageAnswer, where: string): Promise<void> {
+  /** The usage endpoint's answer: the day as HubSpot counts it. Throws when the share is spent (given `where`). */
+  async reportUsage(a: UsageAnswer, where: string | null): Promise<void> {
     const r = a.results?.find((x) => x.name === 'private-apps-api-calls-daily') ?? a.results?.[0];
     if (!r || typeof r.usageLimit !== 'number' || typeof r.currentUsage !== 'number' || !r.resetsAt) {
       this.o.log.warn({ answer: a }, 'hubspot: the daily usage endpoint gave no usage; the daily share is not checked');
@@ -113,7 +113,7 @@ export class HubSpotLimits {
       limit: r.usageLimit,
       resetsAt: r.resetsAt,
     });
-    if (this.day.used >= this.o.share * this.day.limit) throw this.exhausted(this.day, where);
+    if (where !== null && this.day.used >= this.o.share * this.day.limit) throw this.exhausted(this.day, where);
   }
 
   /** The usage endpoint cannot be read (an OAuth token, a missing scope): the share goes unchecked, said once. */

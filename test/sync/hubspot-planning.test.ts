@@ -2,7 +2,8 @@
  * HubSpot's planning streams against the sandbox oracle: goal targets become the reps' quotas (the assignee's user
  * mapped to an owner, a departed rep's through `userIdIncludingInactive`), the portal's exchange rates become dated
  * ranges, and what is not a rep's revenue quota (a calls goal, a team's goal, an unknown user's) is quarantined with
- * its reason. After a new rate and a goal turned into another type, a resync matches the oracle again.
+ * its reason. After a new rate and a goal turned into another type, a resync matches the oracle again. Rates per
+ * unit of a company currency other than the configured base currency are refused, naming the setting.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
@@ -160,6 +161,19 @@ describe('HubSpot goal targets and exchange rates', () => {
     expect(await warehouseQuotas()).toEqual(oracleQuotas());
     expect((await quarantined()).get(String(goal.id))).toBe('NOT_REVENUE_GOAL');
     expect(await sync(c, 'exchange_rates')).toMatchObject({ status: 'succeeded' });
+    expect(await warehouseRates()).toEqual(oracleRates());
+  });
+
+  it('rates per unit of a company currency that is not the base currency are refused, naming the setting', async () => {
+    const c = new HubSpotConnector({
+      config: { id: 'hs', accessToken: sb.credentials.accessToken, basePath: sb.url, sync: { lookbackMinutes: 10 } },
+      log: silentLogger,
+      defaultCurrency: 'EUR',
+    });
+    const s = await sync(c, 'exchange_rates');
+    expect(s).toMatchObject({ status: 'failed', errorCode: 'CONFIG_INVALID' });
+    expect(s.errorMessage).toMatch(/company currency is USD .* calendar\.baseCurrency is EUR/);
+    // What the last good sync stored stays.
     expect(await warehouseRates()).toEqual(oracleRates());
   });
 });

@@ -6,6 +6,7 @@
  */
 import type { ConnectionConfig } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
+import type { RateBudget } from './rate-budget.ts';
 import type { RetryCodes } from './retry-policy.ts';
 
 /** The warehouse tables a connector stream can fill (see src/db/schema.ts). */
@@ -443,6 +444,8 @@ export interface ConnectorHost {
   credentials?: CredentialStore;
   /** Serializes credential refreshes across workers (keyed by `lockKeys.credentials`). */
   refreshLock?: RefreshLock;
+  /** The CRM account's rate limits, shared by every worker (src/sync/rate-budget.ts); absent: this process only. */
+  rateBudget?: RateBudget;
   signal?: AbortSignal;
   /** Told each time the CRM rotates the refresh token, and whether it could be kept (a store to save it in). */
   onRotated?: (kept: boolean) => Promise<void>;

@@ -21,7 +21,8 @@ import * as m11 from './migrations/2026-12-09_17_forecast_calibrations.ts';
 import * as m12 from './migrations/2026-12-10_21_sync_sweep_seen.ts';
 import * as m13 from './migrations/2026-12-11_12_writeback_run_lock.ts';
 import * as m14 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
-import * as m15 from './migrations/2026-12-12_21_drop_change_feed.ts';
+import * as m15 from './migrations/2026-12-12_01_crm_rate_budget.ts';
+import * as m16 from './migrations/2026-12-12_21_drop_change_feed.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -39,7 +40,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-10_21_sync_sweep_seen': m12,
   '2026-12-11_12_writeback_run_lock': m13,
   '2026-12-11_13_snapshot_inputs_at': m14,
-  '2026-12-12_21_drop_change_feed': m15,
+  '2026-12-12_01_crm_rate_budget': m15,
+  '2026-12-12_21_drop_change_feed': m16,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -125,6 +125,22 @@ export interface CrmApiUsageTable {
   updated_at: TimestampDefault;
 }
 
+/** A slot of a shared rate window (src/sync/rate-budget.ts). */
+export interface CrmRateSlotsTable {
+  id: Generated<number>;
+  budget_key: string;
+  held_until: Date;
+}
+
+/** A CRM account's daily allocation as last reported, plus the calls counted since. */
+export interface CrmDailyBudgetTable {
+  budget_key: string;
+  used: number;
+  usage_limit: number;
+  resets_at: string;
+  updated_at: TimestampDefault;
+}
+
 export interface QuarantineTable {
   id: Generated<number>;
   connection_id: string;
@@ -502,6 +518,8 @@ export interface Database {
   sync_sweep_seen: SyncSweepSeenTable;
   sync_runs: SyncRunsTable;
   crm_api_usage: CrmApiUsageTable;
+  crm_rate_slots: CrmRateSlotsTable;
+  crm_daily_budget: CrmDailyBudgetTable;
   quarantine: QuarantineTable;
   dirty_keys: DirtyKeysTable;
   persons: PersonsTable;
@@ -568,6 +586,8 @@ export const TABLE_NAMES = [
   'web_sessions',
   'forecast_calibrations',
   'sync_sweep_seen',
+  'crm_rate_slots',
+  'crm_daily_budget',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

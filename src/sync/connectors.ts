@@ -1,7 +1,7 @@
 /**
  * Builds the connector for a configured connection through the registry, wired to the warehouse for what must
  * hold across workers: encrypted credentials (rotated refresh tokens, the shared session) and the
- * credential-refresh lock.
+ * credential-refresh lock, and the CRM account's rate budget.
  */
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
@@ -13,6 +13,7 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
 import { dbCredentialStore, pgRefreshLock } from './locks.ts';
 import { ensureConnection } from './org-binding.ts';
+import { pgRateBudget } from './rate-budget.ts';
 
 type ConnectionConfig = Config['connections'][number];
 
@@ -47,6 +48,7 @@ export async function connectorFor(
     refreshLock: pgRefreshLock(db, conn.id, kind.lockKeys.credentials(conn.id), signal ? { signal } : {}),
     defaultTimeZone: config.calendar.timezone,
     defaultCurrency: config.calendar.baseCurrency,
+    rateBudget: pgRateBudget(db),
     ...(store ? { credentials: store } : {}),
     ...(signal ? { signal } : {}),
     onRotated: async () => {

@@ -21,6 +21,8 @@ function connector(): HubSpotConnector {
   return new HubSpotConnector({
     config: { id: 'hs', accessToken: sb.credentials.accessToken, basePath: sb.url, sync: { lookbackMinutes: 10 } },
     log: silentLogger,
+    // The sandbox's search limit is lifted below; the connector's budget is told the same.
+    searchPerSecond: 10_000,
   });
 }
 

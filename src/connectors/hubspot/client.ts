@@ -8,6 +8,8 @@ import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { abortableSleep } from '../../util/sleep.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
+import type { HubSpotLimits, UsageAnswer } from './limits.ts';
+import { HUBSPOT_PATHS } from './paths.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
 
 export interface HubSpotClientOptions {
@@ -19,6 +21,8 @@ export interface HubSpotClientOptions {
   signal?: AbortSignal;
   /** Longest wait for one complete answer, body included (default 60 s); past it the call counts as a timeout. */
   requestTimeoutMs?: number;
+  /** The portal's rate budget (limits.ts): every attempt waits for a slot and counts against the day's share. */
+  limits?: HubSpotLimits;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -80,12 +84,43 @@ export class HubSpotClient {
     return this.request<T>('POST', path, { body });
   }
 
+  /**
+   * Checks the day's usage with HubSpot once per connector, before its first call counts against the share
+   * (`where` null: only record it; the share then stops the first call that counts, inside a stream).
+   */
+  async checkUsage(limits: HubSpotLimits | undefined = this.opts.limits, where: string | null = null): Promise<void> {
+    if (!limits?.needsUsage()) return;
+    let answer: UsageAnswer;
+    try {
+      answer = await this.request<UsageAnswer>('GET', HUBSPOT_PATHS.dailyUsage);
+    } catch (e) {
+      if (this.opts.signal?.aborted) throw e;
+      // An OAuth token or a token without the scope cannot read it; the call it precedes still says what is wrong
+      // with the token. A spent allocation or an auth failure is the stream's answer.
+      if (e instanceof AppError && ['CRM_AUTH_FAILED', 'CRM_RATE_LIMITED', 'CRM_BUDGET_EXHAUSTED'].includes(e.code))
+        throw e;
+      limits.usageUnavailable(e instanceof Error ? e.message : String(e));
+      return;
+    }
+    await limits.reportUsage(answer, where);
+  }
+
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const limits = this.opts.limits;
+    const where = `${method} ${path}`;
+    // Which portal the token reaches is asked before any stream runs (outside its status): it waits for a window
+    // slot like any call but is not stopped by the daily share, which stops the stream that reads next.
+    const shared = path !== HUBSPOT_PATHS.dailyUsage && path !== HUBSPOT_PATHS.accountDetails;
+    if (shared) await this.checkUsage(limits, where);
     for (let attempt = 1; ; attempt++) {
       if (this.opts.signal?.aborted) throw this.opts.signal.reason;
+      const release = limits
+        ? await limits.acquire(method === 'POST' && path.endsWith('/search'), shared ? where : null)
+        : null;
       this.calls++;
       let failure: CallFailure;
       let cause: unknown;
+      let answered: Record<string, string> | null = null;
       try {
         const { res, text } = await withTimeout(
           (async () => {
@@ -100,14 +135,16 @@ export class HubSpotClient {
           this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
           `HubSpot ${method} ${path}`,
         );
+        const seen: Record<string, string> = {};
+        res.headers.forEach((v, k) => {
+          seen[k.toLowerCase()] = v;
+        });
+        answered = seen;
         if (res.status >= 200 && res.status < 300) {
           return (text ? JSON.parse(text) : null) as T;
         }
         const body = parseErrorBody(text);
-        const headers: Record<string, string> = {};
-        res.headers.forEach((v, k) => {
-          headers[k.toLowerCase()] = v;
-        });
+        const headers = answered;
         if (res.status === 429 && body?.policyName === 'DAILY') {
           // The daily allocation is spent: nothing retried today helps; the stream stops until the reset.
           throw new AppError(
@@ -132,6 +169,10 @@ export class HubSpotClient {
           ...(typeof e.code === 'string' ? { code: e.code } : {}),
           message: typeof e.message === 'string' ? e.message : String(err),
         };
+      } finally {
+        // The answer's headers first: they may say the window's length, which the slot is then held for.
+        if (limits && answered) await limits.learn(answered);
+        if (release) await release();
       }
       const decision = decideRetry(
         failure,

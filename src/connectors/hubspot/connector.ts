@@ -5,6 +5,7 @@
 import { now } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { memoryRateBudget, type RateBudget } from '../rate-budget.ts';
 import type { RetryOptions } from '../retry-policy.ts';
 import type {
   Connector,
@@ -20,6 +21,7 @@ import { engagementPlan, isEngagementType } from './activities.ts';
 import { HubSpotClient } from './client.ts';
 import { parseCursor, START } from './cursor.ts';
 import { leadPlan } from './leads.ts';
+import { HubSpotLimits } from './limits.ts';
 import { lineItemPlan } from './line-items.ts';
 import {
   type HsObject,
@@ -34,6 +36,7 @@ import {
   Unnormalizable,
 } from './normalize.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
+import { readExchangeRates, readGoalTargets } from './planning-read.ts';
 import { type ObjectStreamPlan, readObjectStream } from './read.ts';
 import { DEAL_HISTORY_PROPERTIES, DEAL_PROPERTIES, HUBSPOT_STREAMS } from './streams.ts';
 
@@ -41,7 +44,8 @@ export interface HubSpotConnectorConfig {
   id: string;
   accessToken: string;
   basePath: string;
-  sync: { lookbackMinutes: number };
+  /** `apiBudgetShare`: the share of the portal's daily allocation this tool may use (default 0.5). */
+  sync: { lookbackMinutes: number; apiBudgetShare?: number };
 }
 
 export interface HubSpotConnectorOptions {
@@ -53,9 +57,16 @@ export interface HubSpotConnectorOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
   requestTimeoutMs?: number;
+  /** Where the portal's rate budget lives (the host's PostgreSQL); default: shared within this process only. */
+  budget?: RateBudget;
+  /** The search limit to keep to, when a sandbox sets another than HubSpot's 5 a second. */
+  searchPerSecond?: number;
 }
 
 const OWNERS_PAGE = 500;
+
+/** Connectors without a host budget (tests, the bench) share this one within the process. */
+const processBudget = memoryRateBudget();
 
 interface AccountDetails {
   portalId?: number;
@@ -86,6 +97,15 @@ export class HubSpotConnector implements Connector {
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+      limits: new HubSpotLimits({
+        budget: opts.budget ?? processBudget,
+        accessToken: opts.config.accessToken,
+        basePath: opts.config.basePath,
+        share: opts.config.sync.apiBudgetShare ?? 0.5,
+        ...(opts.searchPerSecond !== undefined ? { searchPerSecond: opts.searchPerSecond } : {}),
+        log: opts.log,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
     });
   }
 
@@ -109,6 +129,9 @@ export class HubSpotConnector implements Connector {
     const d = await this.accountDetails();
     if (d.portalId === undefined)
       throw new AppError('CRM_AUTH_FAILED', 'HubSpot did not say which portal this token reaches');
+    // The day's usage is the connector's to know, as its portal is: asked here once, it stops the first stream call
+    // past the share (a stream's status), and no stream's calls pay for it.
+    await this.client.checkUsage();
     return { orgId: String(d.portalId), instanceUrl: this.opts.config.basePath };
   }
 
@@ -165,6 +188,18 @@ export class HubSpotConnector implements Connector {
           start,
           fresh,
         ) as AsyncGenerator<Page>;
+      case 'goal_targets':
+        return readGoalTargets(
+          this.client,
+          () => this.portalFacts(),
+          () => this.fetchOwners(),
+        ) as AsyncGenerator<Page>;
+      case 'exchange_rates':
+        return readExchangeRates(
+          this.client,
+          () => this.portalFacts(),
+          this.opts.defaultCurrency,
+        ) as AsyncGenerator<Page>;
       default:
         if (isEngagementType(stream)) {
           const plan = engagementPlan(stream, () => this.timeZone());
@@ -193,20 +228,7 @@ export class HubSpotConnector implements Connector {
   /** Owners, active and archived (a deactivated user's owner is archived), as one page with the sweep. */
   private async *readOwners(): AsyncGenerator<Page<'reps'>> {
     const before = this.client.apiCalls();
-    const owners: HsOwner[] = [];
-    for (const archived of ['false', 'true']) {
-      let after: string | undefined;
-      do {
-        const qs: Record<string, string> = { limit: String(OWNERS_PAGE), archived };
-        if (after) qs.after = after;
-        const res = await this.client.get<{ results: HsOwner[]; paging?: { next?: { after?: string } } }>(
-          HUBSPOT_PATHS.owners,
-          qs,
-        );
-        owners.push(...res.results);
-        after = res.paging?.next?.after;
-      } while (after);
-    }
+    const owners = await this.fetchOwners();
     // An owner is listed once, archived or not; should HubSpot ever list one both ways, the active one wins.
     const byId = new Map<string, HsOwner>();
     for (const o of owners) if (!byId.has(o.id)) byId.set(o.id, o);
@@ -224,6 +246,25 @@ export class HubSpotConnector implements Connector {
       cursor: null,
       apiCalls: this.client.apiCalls() - before,
     };
+  }
+
+  /** Every owner, active then archived (500 a page). */
+  private async fetchOwners(): Promise<HsOwner[]> {
+    const owners: HsOwner[] = [];
+    for (const archived of ['false', 'true']) {
+      let after: string | undefined;
+      do {
+        const qs: Record<string, string> = { limit: String(OWNERS_PAGE), archived };
+        if (after) qs.after = after;
+        const res = await this.client.get<{ results: HsOwner[]; paging?: { next?: { after?: string } } }>(
+          HUBSPOT_PATHS.owners,
+          qs,
+        );
+        owners.push(...res.results);
+        after = res.paging?.next?.after;
+      } while (after);
+    }
+    return owners;
   }
 
   private dealPlan(): ObjectStreamPlan<'deals'> {

@@ -26,6 +26,7 @@ function create(conn: ConnectionConfig, host: ConnectorHost): HubSpotConnector {
     defaultTimeZone: host.defaultTimeZone,
     defaultCurrency: host.defaultCurrency,
     ...(host.signal ? { signal: host.signal } : {}),
+    ...(host.rateBudget ? { budget: host.rateBudget } : {}),
   });
 }
 

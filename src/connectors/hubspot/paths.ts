@@ -18,4 +18,8 @@ export const HUBSPOT_PATHS = {
   batchRead: (objectType: string) => `/crm/v3/objects/${objectType}/batch/read`,
   /** Associations of many records to one object type: one call per page of ids (at most 1,000 ids a call). */
   associationsBatchRead: (fromType: string, toType: string) => `/crm/v4/associations/${fromType}/${toType}/batch/read`,
+  /** The portal's exchange rates, paged (`after` an offset). */
+  exchangeRates: '/settings/v3/currencies/exchange-rates',
+  /** The portal's daily API usage for private apps (`usageLimit`, `currentUsage`, `resetsAt`). */
+  dailyUsage: '/account-info/v3/api-usage/daily/private-apps',
 } as const;

@@ -39,6 +39,17 @@ export const HUBSPOT_STREAMS: readonly StreamSpec[] = [
     // Lead conversion counts leads by owner and creation date.
     dirty: { ownerColumn: 'owner_external_id', dateColumn: 'created_date' },
   },
+  {
+    // Goal targets as quotas (planning.ts). A few per rep and period, read whole every run: a target's owner comes
+    // from the owners' user ids, which change (a user deactivated, an owner made) without moving its stamp.
+    name: 'goal_targets',
+    table: 'quotas',
+    mode: 'full_refresh',
+    dirty: { ownerColumn: 'owner_external_id', dateColumn: 'period_start' },
+    derives: ['rep_quota_carrying'],
+  },
+  // The portal's exchange rates as dated ranges; a new rate ends the range before it, so all are read every run.
+  { name: 'exchange_rates', table: 'fx_rates', mode: 'full_refresh', scope: { column: 'source', value: 'crm_dated' } },
 ];
 
 /** CRM-neutral names users may type, each standing for HubSpot streams. */
@@ -46,6 +57,8 @@ export const HUBSPOT_STREAM_ALIASES: Readonly<Record<string, readonly string[]>>
   users: ['owners'],
   deal_history: ['deal_stage_history'],
   activities: ['calls', 'emails', 'meetings', 'tasks'],
+  quotas: ['goal_targets'],
+  fx_rates: ['exchange_rates'],
 };
 
 /** Deal properties read (HubSpot returns only the properties asked for). */

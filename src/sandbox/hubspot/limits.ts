@@ -38,6 +38,11 @@ export interface LimitOptions {
   tenSecondly?: number;
   daily?: number;
   searchPerSecond?: number;
+  /**
+   * The burst window's length (HubSpot's is 10 seconds). Tests shorten it to run a saturated window quickly; the
+   * answers' `X-HubSpot-RateLimit-Interval-Milliseconds` say it, as HubSpot's do.
+   */
+  windowMs?: number;
 }
 
 export class RateLimiter {
@@ -48,6 +53,7 @@ export class RateLimiter {
   readonly tenSecondly: number;
   readonly daily: number;
   readonly searchPerSecond: number;
+  readonly windowMs: number;
 
   constructor(
     profile: HubSpotProfile,
@@ -58,6 +64,7 @@ export class RateLimiter {
     this.tenSecondly = opts.tenSecondly ?? p.tenSecondly;
     this.daily = opts.daily ?? p.daily;
     this.searchPerSecond = opts.searchPerSecond ?? SEARCH_PER_SECOND;
+    this.windowMs = opts.windowMs ?? WINDOW_MS;
   }
 
   private rollDay(orgNow: Date): void {
@@ -86,17 +93,24 @@ export class RateLimiter {
       this.dailyUsed++;
       return { headers: {} };
     }
-    const window = (this.burst.get(kind) ?? []).filter((t) => now - t < WINDOW_MS);
+    const window = (this.burst.get(kind) ?? []).filter((t) => now - t < this.windowMs);
     this.burst.set(kind, window);
     if (window.length >= max) {
-      return { reply: limitReply('TEN_SECONDLY_ROLLING', 'You have reached your ten_secondly_rolling limit.', max) };
+      return {
+        reply: limitReply(
+          'TEN_SECONDLY_ROLLING',
+          'You have reached your ten_secondly_rolling limit.',
+          max,
+          this.windowMs,
+        ),
+      };
     }
     window.push(now);
     this.dailyUsed++;
     const headers: Record<string, string> = {
       'X-HubSpot-RateLimit-Max': String(max),
       'X-HubSpot-RateLimit-Remaining': String(max - window.length),
-      'X-HubSpot-RateLimit-Interval-Milliseconds': String(WINDOW_MS),
+      'X-HubSpot-RateLimit-Interval-Milliseconds': String(this.windowMs),
     };
     if (kind === 'private_app') {
       headers['X-HubSpot-RateLimit-Daily'] = String(this.daily);
@@ -128,6 +142,7 @@ export function limitReply(
   policyName: 'DAILY' | 'TEN_SECONDLY_ROLLING' | 'SECONDLY',
   message: string,
   max?: number,
+  windowMs = WINDOW_MS,
 ): Reply {
   return {
     status: 429,
@@ -144,7 +159,7 @@ export function limitReply(
           headers: {
             'X-HubSpot-RateLimit-Max': String(max),
             'X-HubSpot-RateLimit-Remaining': '0',
-            'X-HubSpot-RateLimit-Interval-Milliseconds': String(WINDOW_MS),
+            'X-HubSpot-RateLimit-Interval-Milliseconds': String(windowMs),
           },
         }
       : {}),

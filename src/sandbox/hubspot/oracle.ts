@@ -7,7 +7,8 @@
  * - amounts in `deal_currency_code`, converted with the portal's exchange rates (each in force from its
  *   `effectiveAt` to the next one), not `amount_in_home_currency`;
  * - datetimes (close, created, activity timestamps, goal starts) as dates in the portal's time zone;
- * - owners by email; goal targets through `hs_assignee_user_id` and the owners' `userIdIncludingInactive`;
+ * - owners by email; goal targets of type `sales_quota` through `hs_assignee_user_id` and the owners'
+ *   `userIdIncludingInactive`;
  * - archived records left out; a deal without a close date left out (a connector quarantines it);
  * - calls, emails, meetings and tasks are activities (a task whose `activity_kind` is `proposal` a proposal), except
  *   the alert tasks quota-tracker creates (they carry `quota_alert_key`) and an engagement whose `hs_timestamp` is
@@ -75,6 +76,8 @@ export function hubspotRecords(store: HubSpotStore): NeutralRecords {
     });
   }
   for (const g of store.scan('goal_targets')) {
+    // Only revenue quotas are quotas: a calls-made or deals-created goal is another kind of target.
+    if (g.props.hs_goal_type !== 'sales_quota') continue;
     const owner = emailOfUser.get(g.props.hs_assignee_user_id ?? '');
     const start = day(g.props.hs_start_datetime);
     if (!owner || !start || !g.props.hs_target_amount) continue;

@@ -1,0 +1,143 @@
+/**
+ * The HubSpot read of a `medium` org end to end, behind QT_HEAVY=1: owners, deals, stage history, goal targets and
+ * exchange rates through the real client and the shared PostgreSQL budget (the sandbox's enterprise limits: 190
+ * calls per 10 s), then the warehouse held against the sandbox store and its oracle: every live deal with its
+ * owner, amount, currency, stage and close date, every stage-history entry once, the quotas and the rates.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFiscalCalendar } from '../../src/config/calendar.ts';
+import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
+import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { hubspotRecords } from '../../src/sandbox/hubspot/oracle.ts';
+import { pgRateBudget } from '../../src/sync/rate-budget.ts';
+import { runSync } from '../../src/sync/run.ts';
+import { dateInZone } from '../../src/util/date.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { Dec } from '../../src/util/money.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const heavy = process.env.QT_HEAVY === '1';
+const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
+let sb: HubSpotSandbox;
+let t: TestDatabase;
+
+describe.skipIf(!heavy)('a medium HubSpot org end to end', () => {
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    sb = await startHubSpotSandbox({ seed: 42, size: 'medium', anchorDate: '2026-11-15' });
+  }, 600_000);
+  afterAll(async () => {
+    await sb?.close();
+    await t?.drop();
+  });
+
+  it('the warehouse equals the store and its oracle after the initial sync', { timeout: 1_800_000 }, async () => {
+    const c = new HubSpotConnector({
+      config: { id: 'hs', accessToken: sb.credentials.accessToken, basePath: sb.url, sync: { lookbackMinutes: 10 } },
+      log: silentLogger,
+      budget: pgRateBudget(t.db),
+    });
+    const started = Date.now();
+    const streams = ['owners', 'deals', 'deal_stage_history', 'goal_targets', 'exchange_rates'];
+    const summaries: Record<string, { read: number; apiCalls: number; seconds: number }> = {};
+    for (const stream of streams) {
+      const s0 = Date.now();
+      const s = await runSync({
+        db: t.db,
+        connector: c,
+        connectionId: 'hs',
+        stream,
+        calendar,
+        now: () => sb.store.now(),
+      });
+      expect(s, `${stream}: ${s.errorMessage ?? ''}`).toMatchObject({ status: 'succeeded' });
+      summaries[stream] = { read: s.read, apiCalls: s.apiCalls, seconds: (Date.now() - s0) / 1000 };
+    }
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`medium HubSpot read: ${seconds.toFixed(1)} s`, JSON.stringify(summaries));
+
+    const tz = sb.store.timezone;
+    const stages = new Map<string, { label: string; category: string }>();
+    for (const p of sb.store.pipelines.get('deals') ?? []) {
+      for (const s of p.stages) {
+        const closed = s.metadata.isClosed === 'true';
+        stages.set(`${p.id}|${s.id}`, {
+          label: s.label,
+          category: !closed ? 'open' : Number(s.metadata.probability) === 1 ? 'won' : 'lost',
+        });
+      }
+    }
+    const want: string[] = [];
+    let entries = 0;
+    for (const r of sb.store.scan('deals')) {
+      const p = r.props;
+      entries += (r.history?.dealstage ?? []).filter((h) => stages.has(`${p.pipeline ?? 'default'}|${h.value}`)).length;
+      const s = stages.get(`${p.pipeline ?? 'default'}|${p.dealstage ?? ''}`);
+      if (!p.closedate || !s) continue;
+      want.push(
+        [
+          r.id,
+          p.hubspot_owner_id ?? '',
+          p.amount ? new Dec(p.amount).toFixed() : '',
+          p.deal_currency_code ?? sb.store.homeCurrency,
+          s.label,
+          s.category,
+          dateInZone(p.closedate, tz),
+        ].join('|'),
+      );
+    }
+    const deals = await t.db
+      .selectFrom('deals')
+      .select(['external_id', 'owner_external_id', 'amount', 'currency', 'stage', 'stage_category', 'close_date'])
+      .where('connection_id', '=', 'hs')
+      .where('is_deleted', '=', false)
+      .execute();
+    const got = deals.map((d) =>
+      [
+        d.external_id,
+        d.owner_external_id ?? '',
+        d.amount === null ? '' : new Dec(d.amount).toFixed(),
+        d.currency,
+        d.stage,
+        d.stage_category,
+        d.close_date,
+      ].join('|'),
+    );
+    expect(got.length).toBeGreaterThan(10_000);
+    expect(got.sort()).toEqual(want.sort());
+    const history = await t.db
+      .selectFrom('deal_stage_history')
+      .select((eb) => [eb.fn.countAll<string>().as('n'), eb.fn.count<string>('external_id').distinct().as('d')])
+      .where('connection_id', '=', 'hs')
+      .executeTakeFirstOrThrow();
+    expect({ n: Number(history.n), d: Number(history.d) }).toEqual({ n: entries, d: entries });
+
+    const oracle = hubspotRecords(sb.store);
+    const quotas = await t.db
+      .selectFrom('quotas')
+      .innerJoin('reps', (j) =>
+        j
+          .onRef('reps.external_id', '=', 'quotas.owner_external_id')
+          .onRef('reps.connection_id', '=', 'quotas.connection_id'),
+      )
+      .select(['reps.email', 'quotas.period_start', 'quotas.amount', 'quotas.currency'])
+      .where('quotas.connection_id', '=', 'hs')
+      .where('quotas.is_deleted', '=', false)
+      .execute();
+    expect(
+      quotas.map((q) => `${q.email}|${q.period_start}|${new Dec(q.amount).toFixed()}|${q.currency}`).sort(),
+    ).toEqual(
+      oracle.quotas.map((q) => `${q.ownerId.toLowerCase()}|${q.start}|${q.amount.toFixed()}|${q.currency}`).sort(),
+    );
+    const rates = await t.db
+      .selectFrom('fx_rates')
+      .select(['currency', 'rate', 'valid_from', 'valid_to'])
+      .where('connection_id', '=', 'hs')
+      .execute();
+    expect(
+      rates.map((r) => `${r.currency}|${new Dec(r.rate).toFixed()}|${r.valid_from}|${r.valid_to ?? ''}`).sort(),
+    ).toEqual(oracle.rates.map((r) => `${r.currency}|${r.rate.toFixed()}|${r.validFrom}|${r.validTo ?? ''}`).sort());
+    // The shared budget kept the pace: the sandbox refused nothing for the burst window.
+    expect(sb.log.entries().filter((e) => e.errorCode === 'TEN_SECONDLY_ROLLING').length).toBe(0);
+  });
+});

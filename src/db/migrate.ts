@@ -21,6 +21,7 @@ import * as m11 from './migrations/2026-12-09_17_forecast_calibrations.ts';
 import * as m12 from './migrations/2026-12-10_21_sync_sweep_seen.ts';
 import * as m13 from './migrations/2026-12-11_12_writeback_run_lock.ts';
 import * as m14 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
+import * as m15 from './migrations/2026-12-11_14_writeback_unwritten_doubt.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -38,6 +39,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-10_21_sync_sweep_seen': m12,
   '2026-12-11_12_writeback_run_lock': m13,
   '2026-12-11_13_snapshot_inputs_at': m14,
+  '2026-12-11_14_writeback_unwritten_doubt': m15,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

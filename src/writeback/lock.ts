@@ -15,10 +15,11 @@
  * - the dead process, should it be alive after all (its database session was cut), books nothing: its run is no
  *   longer `running` (push.ts checks under the run row's lock), so it cannot move the ledger back.
  */
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { ifLockFree, type LockOptions, withAdvisoryLock } from '../sync/locks.ts';
 import type { Logger } from '../util/log.ts';
+import { markUncertain } from './ledger.ts';
 
 /** The advisory lock key of one connection's write-back (runs and reverts). */
 export function writebackLockKey(connectionId: string): string {
@@ -65,13 +66,11 @@ export async function markWritebackAbandoned(
       const fields = r.in_flight ?? [];
       if (fields.length > 0) {
         // The CRM holds either the ledger's value or the one in flight: neither may be trusted to skip a send.
-        await sql`insert into writeback_ledger as l
-            (connection_id, target_object, target_record_id, field, value, run_id, uncertain)
-          select ${connectionId}, t.o, t.r, t.f, null, ${r.id}, true
-          from unnest(${fields.map((f) => f[0])}::text[], ${fields.map((f) => f[1])}::text[],
-                      ${fields.map((f) => f[2])}::text[]) as t(o, r, f)
-          on conflict (connection_id, target_object, target_record_id, field) do update set uncertain = true`.execute(
+        await markUncertain(
           trx,
+          connectionId,
+          Number(r.id),
+          fields.map(([targetObject, targetRecordId, field]) => ({ targetObject, targetRecordId, field })),
         );
       }
       const run = { id: Number(r.id), connectionId, startedAt: r.started_at, inFlight: fields.length };

@@ -186,6 +186,13 @@ export class SalesforceClient {
       responseType?: string;
       /** Called with the successful attempt's status, headers and raw body. */
       onResponse?: (res: { statusCode: number; headers: Record<string, string>; body: string }) => void;
+      /**
+       * Awaited right before each attempt goes out (after any backoff pause and session refresh); what it throws
+       * ends the request unsent. A write's lease check (WriteCallGuard.beforeCall).
+       */
+      beforeAttempt?: () => Promise<void>;
+      /** Told how each attempt ended: the HTTP status answered, or null for no answer (timeout, reset, cut body). */
+      afterAttempt?: (status: number | null) => void;
     } = {},
   ): Promise<T> {
     let attempt = 0;
@@ -215,6 +222,7 @@ export class SalesforceClient {
       };
       const headers: Record<string, string> = { ...(options.headers ?? {}) };
       if (options.body !== undefined) headers['content-type'] = 'application/json';
+      await options.beforeAttempt?.();
       this.calls++;
       try {
         const result = await withTimeout(
@@ -236,15 +244,18 @@ export class SalesforceClient {
           this.opts.signal,
         );
         this.observe(captured);
+        options.afterAttempt?.(captured?.statusCode ?? 200);
         if (options.onResponse && captured) {
           options.onResponse({ statusCode: captured.statusCode, headers: captured.headers, body: captured.body ?? '' });
         }
         return result;
       } catch (err) {
-        if (this.opts.signal?.aborted) throw this.opts.signal.reason;
-        this.observe(captured);
         // A timed-out answer may have sent its status line already: it is still a network failure, not a 200.
         const timedOut = (err as { code?: unknown }).code === 'ETIMEDOUT';
+        const aborted = this.opts.signal?.aborted === true;
+        options.afterAttempt?.(timedOut || aborted ? null : (captured?.statusCode ?? null));
+        if (aborted) throw this.opts.signal?.reason;
+        this.observe(captured);
         const failure = describeFailure(err, timedOut ? undefined : captured);
         const decision = decideRetry(
           failure,

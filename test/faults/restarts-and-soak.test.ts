@@ -274,7 +274,7 @@ describe.skipIf(!heavy)('start SIGKILLed mid write-back', () => {
     // The job does not wait in its slot: it comes back once the dead call cannot land (RetryLater).
     const fence = /the write-back of \w+ (?:waits \d+ s before writing|comes back in \d+ s)[^"]*/.exec(start.stderr());
     console.log(
-      `FAULT the new run ${fence ? `waited out the dead call: ${fence[0]}` : 'sent no value that clashed with the dead call before its deadline'}`,
+      `FAULT the new run ${fence ? `held back until the dead call could no longer land: ${fence[0]}` : 'sent no value that clashed with the dead call before its deadline'}`,
     );
 
     // Every value the ledger says was pushed is what the CRM's User holds.

@@ -136,6 +136,13 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'a write-back run lost its lock (its process killed or cut off from the database); a newer run took over',
   },
+  WRITEBACK_DEFERRED: {
+    exit: 1,
+    http: 503,
+    retryable: true,
+    summary:
+      'an earlier write-back call may still land on the fields this run would change; the run comes back after its deadline',
+  },
   NOT_FOUND: { exit: 1, http: 404, retryable: false, summary: 'the requested subject or period does not exist' },
   // jobs
   JOB_HANDLER_MISSING: { exit: 1, http: 500, retryable: false, summary: 'a job name has no handler' },

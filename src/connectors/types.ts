@@ -353,9 +353,26 @@ export interface SinkResult extends WriteResult {
   response?: unknown;
 }
 
+/**
+ * What a sink calls around every CRM request of a write: each batch, each retry, each re-send. One write is many
+ * requests (a Salesforce composite call carries 200 records, a HubSpot batch 100), and the write-back engine must be
+ * able to stop a run between any two of them (src/writeback/lock.ts):
+ * - `beforeCall`, awaited right before the request goes out (after any backoff pause), renews the run's lease and
+ *   throws WRITEBACK_ABANDONED when a newer run took the connection over; the sink then sends nothing more and lets
+ *   that error through;
+ * - `afterCall` says how the request ended: the HTTP status the CRM answered (any status, the body read whole), or
+ *   null when no answer came (a timeout, a reset connection, a body cut short): such a request may have been
+ *   applied, or may still be, so the engine keeps its fields in doubt.
+ */
+export interface WriteCallGuard {
+  beforeCall(): Promise<void>;
+  afterCall(status: number | null): void;
+}
+
 /** The CRM side of a push: turns intents into batched API calls (connectors/<crm>/write). */
 export interface WritebackSink {
-  write(intents: readonly WriteIntent[]): Promise<SinkResult[]>;
+  /** Sends the intents; calls `guard` around every request it makes (see WriteCallGuard). */
+  write(intents: readonly WriteIntent[], guard: WriteCallGuard): Promise<SinkResult[]>;
   /** API calls spent so far (for the run's bookkeeping). */
   apiCalls(): number;
   /**

@@ -4,7 +4,15 @@
  * tests). Migrator serializes concurrent runs with a PostgreSQL advisory lock, so several processes may call
  * `migrateToLatest` at once: one applies, the others find nothing to do.
  */
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import {
+  type Kysely,
+  type KyselyPlugin,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  type OperationNode,
+  sql,
+} from 'kysely';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
 import * as m01 from './migrations/2026-11-25_01_connections_and_sync.ts';
@@ -21,8 +29,9 @@ import * as m11 from './migrations/2026-12-09_17_forecast_calibrations.ts';
 import * as m12 from './migrations/2026-12-10_21_sync_sweep_seen.ts';
 import * as m13 from './migrations/2026-12-11_12_writeback_run_lock.ts';
 import * as m14 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
-import * as m15 from './migrations/2026-12-12_01_crm_rate_budget.ts';
-import * as m16 from './migrations/2026-12-12_21_drop_change_feed.ts';
+import * as m15 from './migrations/2026-12-11_14_writeback_unwritten_doubt.ts';
+import * as m16 from './migrations/2026-12-12_01_crm_rate_budget.ts';
+import * as m17 from './migrations/2026-12-12_21_drop_change_feed.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -40,8 +49,9 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-10_21_sync_sweep_seen': m12,
   '2026-12-11_12_writeback_run_lock': m13,
   '2026-12-11_13_snapshot_inputs_at': m14,
-  '2026-12-12_01_crm_rate_budget': m15,
-  '2026-12-12_21_drop_change_feed': m16,
+  '2026-12-11_14_writeback_unwritten_doubt': m15,
+  '2026-12-12_01_crm_rate_budget': m16,
+  '2026-12-12_21_drop_change_feed': m17,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };
@@ -73,7 +83,13 @@ export function connectionLost(e: unknown): boolean {
     // 57P01-57P03: administrator command, crash shutdown, cannot connect now; class 08: connection exceptions.
     if (typeof code === 'string' && (/^57P0[123]$/.test(code) || code.startsWith('08'))) return true;
     if (code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === 'EPIPE') return true;
-    if (/Connection terminated|terminating connection|Client has encountered a connection error/i.test(cur.message)) {
+    // kysely's pg driver: the rollback after a failed statement (a COMMIT whose answer never came) finds the
+    // connection marked broken by the client's error event and throws this instead of the first error.
+    if (
+      /Connection terminated|terminating connection|Client has encountered a connection error|Postgres connection has been discarded/i.test(
+        cur.message,
+      )
+    ) {
       return true;
     }
   }
@@ -87,39 +103,125 @@ export interface MigrateOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+export interface MigrateResult {
+  /** Names applied by this call, in order (empty when the schema was current). */
+  applied: string[];
+  /**
+   * Those of `applied` that an attempt whose connection was lost committed after all: its COMMIT reached the
+   * server and only the answer was lost, so the retry found them applied.
+   */
+  committedUnanswered: string[];
+}
+
+/**
+ * Records the names a migration attempt inserted into kysely's migration table, once the server answered the
+ * insert (inside the attempt's transaction): after a lost connection they tell "our COMMIT landed" from "someone
+ * else applied them" or "nothing happened".
+ */
+function recordInserts(into: Set<string>): KyselyPlugin {
+  const names = new Map<unknown, string>();
+  return {
+    transformQuery({ node, queryId }) {
+      const name = migrationInsertName(node);
+      if (name !== undefined) names.set(queryId, name);
+      return node;
+    },
+    async transformResult({ result, queryId }) {
+      const name = names.get(queryId);
+      if (name !== undefined) {
+        names.delete(queryId);
+        into.add(name);
+      }
+      return result;
+    },
+  };
+}
+
+/** The migration name of kysely's `insert into kysely_migration (name, timestamp) values (...)`, else undefined. */
+function migrationInsertName(node: OperationNode): string | undefined {
+  const n = node as OperationNode & {
+    into?: { table?: { identifier?: { name?: string } } };
+    columns?: ReadonlyArray<{ column?: { name?: string } }>;
+    values?: { values?: ReadonlyArray<{ kind: string; values?: ReadonlyArray<unknown> }> };
+  };
+  if (n.kind !== 'InsertQueryNode' || n.into?.table?.identifier?.name !== 'kysely_migration') return undefined;
+  const at = n.columns?.findIndex((c) => c.column?.name === 'name') ?? -1;
+  const row = n.values?.values?.[0];
+  if (at < 0 || !row?.values) return undefined;
+  const v = row.kind === 'PrimitiveValueListNode' ? row.values[at] : (row.values[at] as { value?: unknown })?.value;
+  return typeof v === 'string' ? v : undefined;
+}
+
 /**
  * Applies every pending migration. Returns the names applied by this call (empty when the schema was current).
- * A connection lost on the way is tried again (MIGRATION_ATTEMPTS in all); fails with MIGRATION_FAILED naming the
- * migration (and, when the connection was lost every time, saying so), or SCHEMA_UNKNOWN when the database was
- * migrated by a newer build.
+ * A connection lost on the way is tried again (MIGRATION_ATTEMPTS in all); when the lost attempt's COMMIT had
+ * reached the server after all, the retry finds its migrations applied and reports them as applied by that
+ * attempt (`committedUnanswered`), not "up to date". Fails with MIGRATION_FAILED naming the migration (and, when
+ * the connection was lost every time, saying so), or SCHEMA_UNKNOWN when the database was migrated by a newer build.
  */
 export async function migrateToLatest(
   // biome-ignore lint/suspicious/noExplicitAny: the migrator works below the app's types
   db: Kysely<any>,
   options: MigrateOptions = {},
-): Promise<{ applied: string[] }> {
+): Promise<MigrateResult> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  /** Names inserted by attempts whose connection was then lost. */
+  const lostAttempts: Array<{ attempt: number; inserted: string[] }> = [];
   for (let attempt = 1; ; attempt++) {
+    const inserted = new Set<string>();
     try {
-      return await migrateOnce(db);
+      const { applied } = await migrateOnce(db.withPlugin(recordInserts(inserted)));
+      const earlier = await committedAfterAll(db, lostAttempts, applied);
+      for (const e of earlier) {
+        options.log?.warn(
+          { attempt: e.attempt, migrations: e.names },
+          `attempt ${e.attempt} had applied ${e.names.join(', ')} after all: its COMMIT reached the server, only the answer was lost`,
+        );
+      }
+      const committedUnanswered = earlier.flatMap((e) => e.names);
+      return { applied: [...committedUnanswered, ...applied].sort(), committedUnanswered };
     } catch (e) {
       if (!connectionLost(e)) throw e;
+      lostAttempts.push({ attempt, inserted: [...inserted] });
       const name = isAppError(e) ? e.where : undefined;
       const what = `the connection to PostgreSQL was lost during migration ${name ?? '(setup)'} (${rootMessage(e)})`;
+      // Lost after the last insert, the COMMIT may have landed: the next attempt finds out.
+      const maybe = inserted.size > 0 ? 'its transaction may or may not have committed' : undefined;
       if (attempt >= MIGRATION_ATTEMPTS) {
         throw new AppError(
           'MIGRATION_FAILED',
-          `${what}, ${attempt} times; nothing of that migration was applied (the migrations run in one transaction): check the database server, then run the command again`,
+          `${what}, ${attempt} times; ${maybe ?? 'nothing of that migration was applied (the migrations run in one transaction)'}: check the database server, then run the command again`,
           { cause: e, ...(name !== undefined ? { where: name } : {}) },
         );
       }
       options.log?.warn(
         { attempt, of: MIGRATION_ATTEMPTS, migration: name ?? null },
-        `${what}; nothing of it was applied, trying again (attempt ${attempt + 1} of ${MIGRATION_ATTEMPTS})`,
+        `${what}; ${maybe ?? 'nothing of it was applied'}, trying again (attempt ${attempt + 1} of ${MIGRATION_ATTEMPTS})`,
       );
       await sleep(500 * attempt);
     }
   }
+}
+
+/**
+ * Of the names lost attempts inserted, those the database has now and the last attempt did not apply itself: the
+ * lost attempt's COMMIT landed. (Had it not, its transaction rolled back and the last attempt applied them.)
+ */
+async function committedAfterAll(
+  // biome-ignore lint/suspicious/noExplicitAny: reads kysely's own bookkeeping table
+  db: Kysely<any>,
+  lost: ReadonlyArray<{ attempt: number; inserted: string[] }>,
+  appliedNow: readonly string[],
+): Promise<Array<{ attempt: number; names: string[] }>> {
+  if (!lost.some((l) => l.inserted.length > 0)) return [];
+  const present = new Set((await schemaStatus(db)).applied);
+  const mine = new Set(appliedNow);
+  const out: Array<{ attempt: number; names: string[] }> = [];
+  for (const l of lost) {
+    const names = l.inserted.filter((n) => present.has(n) && !mine.has(n));
+    if (names.length > 0) out.push({ attempt: l.attempt, names });
+  }
+  return out;
 }
 
 function rootMessage(e: unknown): string {

@@ -452,6 +452,8 @@ export interface WritebackLedgerTable extends WritebackTarget {
   run_id: number | null;
   /** The CRM may hold something else (a run died with this field in flight): the next run sends it again. */
   uncertain: Generated<boolean>;
+  /** False for a field we never wrote that a dead call of ours may have written: `value` is then no value of ours. */
+  written: Generated<boolean>;
 }
 
 /** The newest value waiting to be pushed per target (an upsert replaces an older pending value). */
@@ -468,6 +470,8 @@ export interface WritebackAuditTable extends WritebackTarget {
   id: Generated<number>;
   run_id: number;
   value_before: string | null;
+  /** The field was never written by us and a dead call of ours may have written it: `value_before` is unknown. */
+  before_unknown: Generated<boolean>;
   value_after: string | null;
   ok: boolean;
   error_code: string | null;

@@ -116,7 +116,8 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     connector,
     ...(ctx.now ? { now: ctx.now } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
-    // A write-back of another process in progress: come back later, not hold a worker slot waiting (writeback job).
+    // Another process's write-back in progress, or an earlier run's call that may still land on the fields: come
+    // back later (RetryLater), not hold a worker slot waiting (writeback job).
     lockWait: false,
   };
   const todayNow = () => today(config.calendar.timezone, (ctx.now ?? now)());
@@ -227,6 +228,8 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
         out = await runWriteback(wbCtx, { connectionId: p.connectionId });
       } catch (e) {
         if (isAppError(e, 'SYNC_IN_PROGRESS')) throw new RetryLater(10_000, e.message);
+        // An earlier run's call may still land on these fields: come back once it cannot, not wait in the slot.
+        if (isAppError(e, 'WRITEBACK_DEFERRED')) throw new RetryLater((e.retryAfterSeconds ?? 10) * 1000, e.message);
         throw e;
       }
       ctx.onWriteback?.(out);

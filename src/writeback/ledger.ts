@@ -28,8 +28,13 @@ export interface FieldChange {
   /** What the ledger says the CRM holds (null: never pushed, or cleared). */
   before: string | null;
   after: string | null;
-  /** Whether the ledger has a row for this field at all (false: never pushed). */
+  /** Whether the ledger holds a value we pushed to this field (false: never pushed). */
   known: boolean;
+  /**
+   * Never pushed, yet a dead call of ours may have put a value there (the ledger row is uncertain and unwritten):
+   * what the CRM held before this change is unknown, so a revert leaves the field alone.
+   */
+  beforeUnknown?: boolean;
 }
 
 export interface RecordChanges {
@@ -55,6 +60,8 @@ export async function loadLedger(
     .select(['target_object', 'target_record_id', 'field', 'value'])
     .where('connection_id', '=', connectionId)
     .where('target_object', 'in', [...objects])
+    // A row for a field only a dead call of ours may have written holds no value of ours (loadUncertain has it).
+    .where('written', '=', true)
     .execute();
   for (const r of rows) out.set(keyOf(r.target_object, r.target_record_id, r.field), r.value);
   return out;
@@ -91,8 +98,17 @@ export async function diffAgainstLedger(
       const k = keyOf(rec.targetObject, rec.targetRecordId, field);
       const known = ledger.has(k);
       const before = ledger.get(k) ?? null;
-      if (!uncertain.has(k) && (known ? before === after : after === null)) continue;
-      changes.push({ targetObject: rec.targetObject, targetRecordId: rec.targetRecordId, field, before, after, known });
+      const doubt = uncertain.has(k);
+      if (!doubt && (known ? before === after : after === null)) continue;
+      changes.push({
+        targetObject: rec.targetObject,
+        targetRecordId: rec.targetRecordId,
+        field,
+        before,
+        after,
+        known,
+        ...(doubt && !known ? { beforeUnknown: true } : {}),
+      });
     }
     if (changes.length > 0) {
       out.push({
@@ -104,6 +120,29 @@ export async function diffAgainstLedger(
     }
   }
   return out;
+}
+
+/**
+ * Puts fields in doubt after a CRM request of run `runId` that carried them may have been applied without our
+ * knowing (its process died with the call out, or the call got no answer): the CRM holds the ledger's value or the
+ * one sent, so the next run sends them whatever the metric says. A field we had never written keeps saying so
+ * (`written` false, no value): the ledger must not claim we wrote it empty, which a revert would put back.
+ */
+export async function markUncertain(
+  trx: Kysely<Database>,
+  connectionId: string,
+  runId: number,
+  fields: ReadonlyArray<{ targetObject: string; targetRecordId: string; field: string }>,
+): Promise<void> {
+  for (let i = 0; i < fields.length; i += CHUNK) {
+    const part = fields.slice(i, i + CHUNK);
+    await sql`insert into writeback_ledger as l
+        (connection_id, target_object, target_record_id, field, value, run_id, uncertain, written)
+      select ${connectionId}, t.o, t.r, t.f, null, ${runId}, true, false
+      from unnest(${part.map((f) => f.targetObject)}::text[], ${part.map((f) => f.targetRecordId)}::text[],
+                  ${part.map((f) => f.field)}::text[]) as t(o, r, f)
+      on conflict (connection_id, target_object, target_record_id, field) do update set uncertain = true`.execute(trx);
+  }
 }
 
 export interface EnqueueSummary {

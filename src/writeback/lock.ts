@@ -6,19 +6,26 @@
  * behind it: the next run, or the next service start, marks it `abandoned` and says so in the log.
  *
  * A dead run's CRM call may still be out: the CRM can apply it after the process died (it got the request, the
- * answer had nowhere to go). So a run records, before each call, what it carries and until when it can still land
- * (`in_flight`, `write_deadline`; the run renews the deadline while it waits for the answer). When it is abandoned:
+ * answer had nowhere to go). So a run records, before its write, what it carries and until when it can still land
+ * (`in_flight`, `write_deadline`), and renews the deadline before every CRM request of the write (a write is many:
+ * batches, retries; WriteCallGuard in connectors/types.ts) and while one is out. When it is abandoned:
  * - the ledger rows of those fields turn `uncertain` (the CRM holds either value), so the next run sends them again
- *   even where the metric went back to what the ledger says;
+ *   even where the metric went back to what the ledger says; a field we had never written stays marked so
+ *   (`written` false), and a revert leaves it alone;
  * - the next run that would send a different value to one of those fields first waits out the deadline
- *   (`lateWriteFence` in push.ts), so the dead call cannot land on top of the newer value;
- * - the dead process, should it be alive after all (its database session was cut), books nothing: its run is no
- *   longer `running` (push.ts checks under the run row's lock), so it cannot move the ledger back.
+ *   (`lateWriteFence` in push.ts; a job comes back later instead), so the dead call cannot land on top of the newer
+ *   value;
+ * - the dead process, should it be alive after all (its database session was cut), sends no further request: the
+ *   renewal before each one updates no row once its run is no longer `running`, and that stops the write; nor does
+ *   it book anything (push.ts checks under the run row's lock), so it cannot move the ledger back.
+ * A live run whose request got no answer (a timeout, a reset) is treated alike: its fields turn uncertain and its
+ * deadline stands for the next run.
  */
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { ifLockFree, type LockOptions, withAdvisoryLock } from '../sync/locks.ts';
 import type { Logger } from '../util/log.ts';
+import { markUncertain } from './ledger.ts';
 
 /** The advisory lock key of one connection's write-back (runs and reverts). */
 export function writebackLockKey(connectionId: string): string {
@@ -65,13 +72,11 @@ export async function markWritebackAbandoned(
       const fields = r.in_flight ?? [];
       if (fields.length > 0) {
         // The CRM holds either the ledger's value or the one in flight: neither may be trusted to skip a send.
-        await sql`insert into writeback_ledger as l
-            (connection_id, target_object, target_record_id, field, value, run_id, uncertain)
-          select ${connectionId}, t.o, t.r, t.f, null, ${r.id}, true
-          from unnest(${fields.map((f) => f[0])}::text[], ${fields.map((f) => f[1])}::text[],
-                      ${fields.map((f) => f[2])}::text[]) as t(o, r, f)
-          on conflict (connection_id, target_object, target_record_id, field) do update set uncertain = true`.execute(
+        await markUncertain(
           trx,
+          connectionId,
+          Number(r.id),
+          fields.map(([targetObject, targetRecordId, field]) => ({ targetObject, targetRecordId, field })),
         );
       }
       const run = { id: Number(r.id), connectionId, startedAt: r.started_at, inFlight: fields.length };

@@ -12,7 +12,7 @@
  * call before sending a different value to a field that call carried.
  */
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
-import type { FieldUnit, SinkResult, WritebackSink, WriteIntent } from '../connectors/types.ts';
+import type { FieldUnit, SinkResult, WritebackSink, WriteCallGuard, WriteIntent } from '../connectors/types.ts';
 import { type Database, toJsonb, type WritebackAuditTable, type WritebackRunsTable } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { PlainDate } from '../util/date.ts';
@@ -25,6 +25,7 @@ import {
   loadLedger,
   loadPending,
   loadUncertain,
+  markUncertain,
   type PendingField,
   type RecordChanges,
 } from './ledger.ts';
@@ -49,6 +50,13 @@ export interface PushOptions {
   asOf: PlainDate;
   /** Ends a wait for a dead run's call (lock.ts) with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * What to do when an earlier run's unanswered call may still land on a field this run sends another value to:
+   * `wait` it out here (the CLI: a foreground command the user is watching, the wait bounded by the call timeout
+   * plus a renewal, ended by SIGTERM), or `defer`: fail at once with WRITEBACK_DEFERRED and when to come back (a
+   * job, which must not hold a worker slot for minutes).
+   */
+  lateWrite?: 'wait' | 'defer';
   /** The pause of that wait; injected by tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -77,6 +85,11 @@ export function toIntents(plan: readonly RecordChanges[], units: ReadonlyMap<str
   });
 }
 
+/** A field we never wrote that a dead call of ours may have written: its value before is nobody's guess. */
+function unknownBefore(uncertain: ReadonlySet<string>, k: string, known: boolean): { beforeUnknown?: true } {
+  return uncertain.has(k) && !known ? { beforeUnknown: true } : {};
+}
+
 /** Groups pending fields that differ from the ledger into per-record changes, adding the as-of field. */
 export function planFromPending(
   pending: readonly PendingField[],
@@ -102,7 +115,7 @@ export function planFromPending(
       entry = { rec: { targetObject: p.targetObject, targetRecordId: p.targetRecordId, changes: [] }, asOf: null };
       byRecord.set(rk, entry);
     }
-    entry.rec.changes.push({ ...p, before, after: p.value, known });
+    entry.rec.changes.push({ ...p, before, after: p.value, known, ...unknownBefore(uncertain, k, known) });
     if (p.asOf !== null && (entry.asOf === null || p.asOf > entry.asOf)) entry.asOf = p.asOf;
   }
   const plan: RecordChanges[] = [];
@@ -124,6 +137,7 @@ export function planFromPending(
         before: ledger.get(k) ?? null,
         after,
         known: ledger.has(k),
+        ...unknownBefore(uncertain, k, ledger.has(k)),
       });
     }
     plan.push(rec);
@@ -171,49 +185,95 @@ function inFlightOf(plan: readonly RecordChanges[]): InFlight {
 }
 
 /**
- * Records what the run's CRM call carries and until when it can land, and keeps that deadline ahead of the clock
- * while the call is out; a process that dies stops renewing it. Fails with WRITEBACK_ABANDONED when the run lost
- * its lock. Returns the function that stops the renewal.
+ * The lease of a run's CRM write: what it carries and until when a request of it can still land at the CRM
+ * (`in_flight`, `write_deadline`). A write is many requests (batches, retries), so the sink calls the lease around
+ * each of them (WriteCallGuard): before each, the deadline moves to now + the call timeout under the condition
+ * that the run is still `running`, and a renewal that updates no row (a newer run marked it abandoned) stops the
+ * write before that request goes out. A timer keeps the deadline ahead while a request is out; a process that dies
+ * stops renewing it. Whatever a run sent after its last renewal can land until the deadline that renewal set, and
+ * the run that abandoned it waits that deadline out (lateWriteFence).
  */
-async function leaseCall(db: Kysely<Database>, runId: number, plan: readonly RecordChanges[], timeoutMs: number) {
-  // Renewed every `every` ms, so a call sent just before the last renewal can land until timeout + every after it.
-  const every = Math.max(100, Math.min(30_000, Math.round(timeoutMs / 3)));
-  const deadline = sql<Date>`now() + ${timeoutMs + every} * interval '1 millisecond'`; // wall-clock: a lease
-  const marked = await db
-    .updateTable('writeback_runs')
-    .set({ in_flight: toJsonb(inFlightOf(plan)), write_deadline: deadline })
-    .where('id', '=', runId)
-    .where('status', '=', 'running')
-    .returning('id')
-    .executeTakeFirst();
-  if (!marked) throw fenced(runId);
-  const timer = setInterval(() => {
-    db.updateTable('writeback_runs')
-      .set({ write_deadline: deadline })
-      .where('id', '=', runId)
+class CallLease implements WriteCallGuard {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly deadline;
+  private readonly every: number;
+  private lost = false;
+  /** Requests that ended without an answer: they may have been applied, or may still be. */
+  unanswered = 0;
+  /** Requests the CRM answered with a 2xx: some of their records were applied. */
+  accepted = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly runId: number,
+    timeoutMs: number,
+  ) {
+    // Renewed every `every` ms, so a request sent just before the last renewal can land until timeout + every.
+    this.every = Math.max(100, Math.min(30_000, Math.round(timeoutMs / 3)));
+    this.deadline = sql<Date>`now() + ${timeoutMs + this.every} * interval '1 millisecond'`; // wall-clock: a lease
+  }
+
+  /** Records the fields the write carries; fails with WRITEBACK_ABANDONED when the run lost its lock. */
+  async start(plan: readonly RecordChanges[]): Promise<void> {
+    const marked = await this.db
+      .updateTable('writeback_runs')
+      .set({ in_flight: toJsonb(inFlightOf(plan)), write_deadline: this.deadline })
+      .where('id', '=', this.runId)
       .where('status', '=', 'running')
-      .execute()
-      .catch(() => {});
-  }, every);
-  timer.unref();
-  return () => clearInterval(timer);
+      .returning('id')
+      .executeTakeFirst();
+    if (!marked) throw fenced(this.runId);
+    this.timer = setInterval(() => {
+      this.renew().catch(() => {});
+    }, this.every);
+    this.timer.unref();
+  }
+
+  private async renew(): Promise<boolean> {
+    if (this.lost) return false;
+    const row = await this.db
+      .updateTable('writeback_runs')
+      .set({ write_deadline: this.deadline })
+      .where('id', '=', this.runId)
+      .where('status', '=', 'running')
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) this.lost = true;
+    return row !== undefined;
+  }
+
+  async beforeCall(): Promise<void> {
+    if (!(await this.renew())) throw fenced(this.runId);
+  }
+
+  afterCall(status: number | null): void {
+    if (status === null) this.unanswered++;
+    else if (status >= 200 && status < 300) this.accepted++;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
 
 /**
- * Waits until no call of an abandoned run that carried a different value for a field of `plan` can still land at
- * the CRM: sending first would let the dead call overwrite the newer value. Same values go out at once.
+ * Waits until no request of an earlier run that carried a different value for a field of `plan` can still land at
+ * the CRM (a run abandoned with its call out, or one whose request went unanswered): sending first would let that
+ * request overwrite the newer value. Same values go out at once. With `lateWrite: 'defer'` (a job: a wait of up to
+ * the call timeout must not hold a worker slot) it fails at once with WRITEBACK_DEFERRED, whose retryAfterSeconds
+ * says when to come back; the caller has not started a run yet, so nothing is left behind.
  */
 async function lateWriteFence(
   db: Kysely<Database>,
   plan: readonly RecordChanges[],
-  opts: Pick<PushOptions, 'connectionId' | 'log' | 'signal' | 'sleep'>,
-  runId: number,
+  opts: Pick<PushOptions, 'connectionId' | 'log' | 'signal' | 'sleep' | 'lateWrite'>,
+  what: string,
 ): Promise<void> {
   if (plan.length === 0) return;
-  const dead = await sql<{ id: string; in_flight: InFlight; wait_ms: number }>`
-    select id, in_flight, ceil(extract(epoch from (write_deadline - now())) * 1000)::int as wait_ms -- wall-clock: a lease
+  const dead = await sql<{ id: string; status: string; in_flight: InFlight; wait_ms: number }>`
+    select id, status, in_flight, ceil(extract(epoch from (write_deadline - now())) * 1000)::int as wait_ms -- wall-clock: a lease
     from writeback_runs
-    where connection_id = ${opts.connectionId} and status = 'abandoned' and in_flight is not null
+    where connection_id = ${opts.connectionId} and status <> 'running' and in_flight is not null
       and write_deadline > now() -- wall-clock: a lease
       `.execute(db);
   if (dead.rows.length === 0) return;
@@ -221,7 +281,7 @@ async function lateWriteFence(
   for (const rec of plan)
     for (const c of rec.changes) next.set(ledgerKey(c.targetObject, c.targetRecordId, c.field), c.after);
   let waitMs = 0;
-  const runs: number[] = [];
+  const runs: string[] = [];
   for (const d of dead.rows) {
     const clash = d.in_flight.some(([o, r, f, v]) => {
       const k = ledgerKey(o, r, f);
@@ -229,13 +289,20 @@ async function lateWriteFence(
     });
     if (clash && d.wait_ms > 0) {
       waitMs = Math.max(waitMs, d.wait_ms);
-      runs.push(Number(d.id));
+      runs.push(`${d.status} run #${d.id}`);
     }
   }
   if (waitMs === 0) return;
+  const why = `the CRM call of ${runs.join(', ')} carried other values for the same fields and may still land until then`;
+  if (opts.lateWrite === 'defer') {
+    throw new AppError('WRITEBACK_DEFERRED', `${what} comes back in ${Math.ceil(waitMs / 1000)} s: ${why}`, {
+      where: `connection ${opts.connectionId}`,
+      retryAfterSeconds: Math.ceil(waitMs / 1000),
+    });
+  }
   opts.log.warn(
-    { connection: opts.connectionId, runId, abandoned: runs, waitMs },
-    `write-back run #${runId} waits ${Math.ceil(waitMs / 1000)} s before writing: the CRM call of abandoned run${runs.length === 1 ? '' : 's'} ${runs.map((r) => `#${r}`).join(', ')} carried other values for the same fields and may still land until then`,
+    { connection: opts.connectionId, waitMs, runs },
+    `${what} waits ${Math.ceil(waitMs / 1000)} s before writing: ${why}`,
   );
   await (opts.sleep ?? abortableSleep)(waitMs, opts.signal);
 }
@@ -249,34 +316,57 @@ async function sendPlan(
   pendingSeen: ReadonlyMap<string, PendingField> | null,
 ): Promise<Pick<PushResult, 'recordsWritten' | 'recordsFailed' | 'apiCalls' | 'failures'>> {
   const callsBefore = opts.sink.apiCalls();
+  const lease = new CallLease(db, runId, opts.sink.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
   let results: SinkResult[];
   try {
     if (plan.length === 0) results = [];
     else {
-      const release = await leaseCall(db, runId, plan, opts.sink.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+      await lease.start(plan);
       try {
-        results = await opts.sink.write(toIntents(plan, opts.units));
+        results = await opts.sink.write(toIntents(plan, opts.units), lease);
       } finally {
-        release();
+        lease.stop();
       }
     }
   } catch (e) {
+    // The newer run that abandoned this one put its fields in doubt already.
     if (isAppError(e, 'WRITEBACK_ABANDONED')) throw e;
     const apiCalls = opts.sink.apiCalls() - callsBefore;
     const code = e instanceof AppError ? e.code : 'INTERNAL';
-    await db
-      .updateTable('writeback_runs')
-      .set({
-        finished_at: new Date(), // wall-clock: an audit stamp
-        status: code === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed',
-        api_calls: apiCalls,
-        error_code: code,
-        error_message: e instanceof Error ? e.message : String(e),
-        in_flight: null,
-      })
-      .where('id', '=', runId)
-      .where('status', '=', 'running')
-      .execute();
+    // A request that got no answer may have been applied, or may still be; one answered 2xx was, at least in
+    // part, though the failure lost its per-record results. Then the CRM holds the plan's values or the ledger's,
+    // so the fields stay in doubt and are sent again whatever the metric says next; and a request without an
+    // answer keeps the run's deadline, which the next run sending other values waits out (lateWriteFence).
+    const doubt = lease.unanswered + lease.accepted > 0;
+    await db.transaction().execute(async (trx) => {
+      const failed = await trx
+        .updateTable('writeback_runs')
+        .set({
+          finished_at: new Date(), // wall-clock: an audit stamp
+          status: code === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed',
+          api_calls: apiCalls,
+          error_code: code,
+          error_message: e instanceof Error ? e.message : String(e),
+          ...(lease.unanswered > 0 ? {} : { in_flight: null }),
+        })
+        .where('id', '=', runId)
+        .where('status', '=', 'running')
+        .returning('id')
+        .executeTakeFirst();
+      if (failed && doubt)
+        await markUncertain(
+          trx,
+          opts.connectionId,
+          runId,
+          plan.flatMap((r) => r.changes),
+        );
+    });
+    if (doubt) {
+      opts.log.warn(
+        { connection: opts.connectionId, runId, unanswered: lease.unanswered, accepted: lease.accepted },
+        `write-back run #${runId} failed after the CRM ${lease.unanswered > 0 ? `left ${lease.unanswered} request(s) unanswered` : `applied part of the write`}: its ${plan.reduce((n, r) => n + r.changes.length, 0)} field(s) may hold the new values or the old ones, so they are sent again`,
+      );
+    }
     throw e;
   }
   const byRecord = new Map<string, SinkResult>();
@@ -292,7 +382,9 @@ async function sendPlan(
       .forUpdate()
       .executeTakeFirst();
     if (run?.status !== 'running') throw fenced(runId);
-    await trx.updateTable('writeback_runs').set({ in_flight: null }).where('id', '=', runId).execute();
+    // A request that got no answer before a retry was answered may still land: its deadline stays for the next run.
+    if (lease.unanswered === 0)
+      await trx.updateTable('writeback_runs').set({ in_flight: null }).where('id', '=', runId).execute();
     const audit: Insertable<WritebackAuditTable>[] = [];
     const succeeded: FieldChange[] = [];
     for (const rec of plan) {
@@ -320,6 +412,7 @@ async function sendPlan(
           target_record_id: c.targetRecordId,
           field: c.field,
           value_before: c.before,
+          before_unknown: c.beforeUnknown === true,
           value_after: c.after,
           ok: result.ok,
           error_code: result.ok ? null : (result.errorCode ?? 'UNKNOWN'),
@@ -374,6 +467,7 @@ async function bookSuccess(
           pushed_at: eb.ref('excluded.pushed_at'),
           run_id: eb.ref('excluded.run_id'),
           uncertain: false,
+          written: true,
         })),
       )
       .execute();
@@ -447,6 +541,8 @@ export async function pushPending(db: Kysely<Database>, opts: PushOptions): Prom
   const ledger = await loadLedger(db, opts.connectionId, objects);
   const uncertain = await loadUncertain(db, opts.connectionId);
   const { plan, stale } = planFromPending(pending, ledger, opts.asOfField, opts.asOf, uncertain);
+  // Before the run starts: a deferred write leaves no run behind, only its pending values.
+  if (opts.mode === 'live') await lateWriteFence(db, plan, opts, `the write-back of ${opts.connectionId}`);
   const runId = await startRun(db, opts.connectionId, opts.mode, opts.asOf);
   if (opts.mode === 'dry-run') {
     for (const rec of plan) {
@@ -469,7 +565,6 @@ export async function pushPending(db: Kysely<Database>, opts: PushOptions): Prom
   }
   const seen = new Map<string, PendingField>();
   for (const p of pending) seen.set(ledgerKey(p.targetObject, p.targetRecordId, p.field), p);
-  await lateWriteFence(db, plan, opts, runId);
   const sent = await sendPlan(db, runId, plan, opts, seen);
   await finishRun(db, runId, sent, stale.length);
   for (const f of sent.failures) {
@@ -486,7 +581,7 @@ export async function pushPending(db: Kysely<Database>, opts: PushOptions): Prom
 export async function revertRun(
   db: Kysely<Database>,
   runId: number,
-  opts: Pick<PushOptions, 'units' | 'sink' | 'log' | 'signal'> & { mode?: 'live' | 'dry-run' },
+  opts: Pick<PushOptions, 'units' | 'sink' | 'log' | 'signal' | 'sleep' | 'lateWrite'> & { mode?: 'live' | 'dry-run' },
 ): Promise<PushResult> {
   const run = await db.selectFrom('writeback_runs').selectAll().where('id', '=', runId).executeTakeFirst();
   if (!run) throw new AppError('NOT_FOUND', `there is no write-back run ${runId}`, { where: `--run ${runId}` });
@@ -498,7 +593,7 @@ export async function revertRun(
 async function revertLocked(
   db: Kysely<Database>,
   run: Selectable<WritebackRunsTable>,
-  opts: Pick<PushOptions, 'units' | 'sink' | 'log'> & { mode?: 'live' | 'dry-run' },
+  opts: Pick<PushOptions, 'units' | 'sink' | 'log' | 'signal' | 'sleep' | 'lateWrite'> & { mode?: 'live' | 'dry-run' },
 ): Promise<PushResult> {
   const runId = Number(run.id);
   if (run.mode !== 'live') {
@@ -508,13 +603,20 @@ async function revertLocked(
   }
   const rows = await db
     .selectFrom('writeback_audit')
-    .select(['target_object', 'target_record_id', 'field', 'value_before', 'value_after'])
+    .select(['target_object', 'target_record_id', 'field', 'value_before', 'value_after', 'before_unknown'])
     .where('run_id', '=', runId)
     .where('ok', '=', true)
     .orderBy('id')
     .execute();
   const byRecord = new Map<string, RecordChanges>();
+  const leftAlone: string[] = [];
   for (const r of rows) {
+    // Never written by us before the run, and a dead call of ours may or may not have put a value there: there is
+    // no value of ours to restore, and clearing it could erase what someone else keeps in the field.
+    if (r.before_unknown) {
+      leftAlone.push(`${r.target_record_id}.${r.field}`);
+      continue;
+    }
     const k = `${r.target_object}\u0000${r.target_record_id}`;
     let rec = byRecord.get(k);
     if (!rec) {
@@ -530,17 +632,24 @@ async function revertLocked(
       known: true,
     });
   }
+  if (leftAlone.length > 0) {
+    opts.log.warn(
+      { connection: run.connection_id, run: runId, leftAlone },
+      `the revert of write-back run #${runId} leaves ${leftAlone.length} field(s) as they are: quota-tracker had never written them before that run, so it has no earlier value of its own to put back (${leftAlone.slice(0, 5).join(', ')}${leftAlone.length > 5 ? ', ...' : ''})`,
+    );
+  }
   const plan = [...byRecord.values()];
   const mode = opts.mode ?? 'live';
+  const connOpts = { ...opts, connectionId: run.connection_id };
+  // A dead run's call may still land on the fields a revert puts back, as on those a push sends.
+  if (mode === 'live') await lateWriteFence(db, plan, connOpts, `the revert of write-back run #${runId}`);
   const revertId = await startRun(db, run.connection_id, mode, run.as_of, runId);
   if (mode === 'dry-run') {
     const none = { recordsWritten: 0, recordsFailed: 0, apiCalls: 0 };
     await finishRun(db, revertId, none, 0);
     return { runId: revertId, mode, plan, ...none, failures: [] };
   }
-  // A dead run's call may still land on the fields a revert puts back, as on those a push sends.
-  await lateWriteFence(db, plan, { ...opts, connectionId: run.connection_id }, revertId);
-  const sent = await sendPlan(db, revertId, plan, { ...opts, connectionId: run.connection_id }, null);
+  const sent = await sendPlan(db, revertId, plan, connOpts, null);
   await finishRun(db, revertId, sent, 0);
   return { runId: revertId, mode, plan, ...sent };
 }

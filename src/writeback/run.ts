@@ -34,7 +34,12 @@ export interface WritebackContext {
   now?: () => Date;
   /** Ends a wait for the write-back lock or for a dead run's CRM call (lock.ts) with the signal's reason. */
   signal?: AbortSignal;
-  /** Fail with SYNC_IN_PROGRESS at once when another process is writing back this connection (default: wait). */
+  /**
+   * false: never wait in the process (a job, which must not hold a worker slot): fail at once with
+   * SYNC_IN_PROGRESS when another process is writing back this connection, and with WRITEBACK_DEFERRED (its
+   * retryAfterSeconds) when an earlier run's call may still land on the fields (push.ts lateWriteFence). Default:
+   * wait for both (the CLI).
+   */
   lockWait?: boolean;
 }
 
@@ -152,6 +157,7 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
         sink: writer,
         log,
         asOf,
+        lateWrite: ctx.lockWait === false ? 'defer' : 'wait',
         ...signal,
       });
       return { enqueued, push };

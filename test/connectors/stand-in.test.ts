@@ -4,6 +4,7 @@
  * tasks end to end through the job handlers, with nothing but its registry entry to find it. If a step still
  * reached for Salesforce, this run would fail or write nothing.
  */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
@@ -22,7 +23,7 @@ import type {
   WritePortContext,
 } from '../../src/connectors/types.ts';
 import { createPipeline } from '../../src/jobs/pipeline.ts';
-import type { JobContext } from '../../src/jobs/runtime.ts';
+import { type JobContext, RetryLater } from '../../src/jobs/runtime.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
@@ -141,8 +142,13 @@ function standIn(recorded: Recorded): ConnectorKind {
         target: { kind: 'user_fields', object: 'contact' },
         defaultLayout: () => LAYOUT,
         checkFields: async (layout) => layout,
-        write: async (intents) => {
-          recorded.writes.push(...intents);
+        // One request per record, each fenced as the contract asks (WriteCallGuard).
+        write: async (intents, guard) => {
+          for (const i of intents) {
+            await guard.beforeCall();
+            recorded.writes.push(i);
+            guard.afterCall(200);
+          }
           return intents.map((i) => ({ targetRecordId: i.targetRecordId, ok: true }));
         },
         apiCalls: () => recorded.writes.length,
@@ -247,6 +253,28 @@ describe('a second CRM through the registry', () => {
     expect(byRep.get('r2')).toMatchObject({ fields: { quota_attainment: 5, quota_rank: 2 } });
     expect(recorded.portContexts[0]?.writeback.target).toBe('user_fields');
     expect(recorded.portContexts[0]?.periodBounds('FY2026-Q4')).toEqual({ start: '2026-10-01', end: '2026-12-31' });
+
+    // A write-back whose fields an earlier run's unanswered call may still overwrite (its process died with r1's
+    // attainment at 50 in flight, its deadline an hour ahead) does not wait in the worker slot: the job comes
+    // back when that call can no longer land, and nothing is sent meanwhile.
+    await t.db
+      .insertInto('writeback_runs')
+      .values({
+        connection_id: 'other',
+        mode: 'live',
+        as_of: '2026-11-20',
+        in_flight: JSON.stringify([['contact', 'r1', 'quota_attainment', '50']]),
+        write_deadline: sql<Date>`now() + interval '1 hour'`, // wall-clock: a lease is on the database's clock
+      })
+      .execute();
+    const writesBefore = recorded.writes.length;
+    const later = await pipeline.handlers.writeback({ v: 1, connectionId: 'other' }, job).catch((e: unknown) => e);
+    expect(later).toBeInstanceOf(RetryLater);
+    expect((later as RetryLater).delayMs).toBeGreaterThan(3_000_000);
+    expect((later as RetryLater).message).toMatch(
+      /^the write-back of other comes back in \d+ s: the CRM call of abandoned run #\d+/,
+    );
+    expect(recorded.writes.length).toBe(writesBefore);
 
     const delivered = await pipeline.handlers['deliver-alerts']({ v: 1 }, job);
     expect(delivered).toMatchObject({ other: { created: recorded.tasks.length, failed: 0 } });

@@ -5,13 +5,16 @@
  * in MIGRATION_FAILED saying so, not a stack trace.
  *
  * The cut lands deterministically: the test holds kysely's migration lock, so the migrating session waits for it
- * inside the migrator, where the test terminates it.
+ * inside the migrator, where the test terminates it. A cut after the COMMIT went out goes through a proxy that
+ * forwards the migrations' COMMIT to the server and drops the connection instead of its answer.
  */
+import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import pg from 'pg';
+import pino from 'pino';
 import { afterAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { connect } from '../../src/db/index.ts';
-import { MIGRATION_ATTEMPTS, migrateToLatest } from '../../src/db/migrate.ts';
+import { MIGRATION_ATTEMPTS, MIGRATIONS, migrateToLatest } from '../../src/db/migrate.ts';
 import { isAppError } from '../../src/errors.ts';
 import { configFile, runBin } from '../cli/helpers.ts';
 import { createEmptyDatabase } from '../helpers/db.ts';
@@ -93,4 +96,83 @@ it('a connection lost on every attempt fails with MIGRATION_FAILED saying so', a
     await d.release();
     await db.destroy();
   }
+});
+
+/**
+ * A TCP proxy to the test server that, once, forwards the COMMIT of the transaction that inserted into kysely's
+ * migration table and then drops the connection instead of passing the server's answer back: the migrations are
+ * committed, the client never hears so.
+ */
+async function commitAnswerDroppingProxy(url: string) {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  let cut = 0;
+  const server = createServer((client) => {
+    const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
+    sockets.add(client);
+    sockets.add(upstream);
+    let inserted = false;
+    let committing = false;
+    client.on('data', (d) => {
+      const text = d.toString('latin1');
+      if (cut === 0 && /insert into "kysely_migration"/i.test(text)) inserted = true;
+      // A simple-protocol Query message: 'Q', its length, the text.
+      if (inserted && cut === 0 && /Q[\s\S]{4}commit\0/i.test(text)) committing = true;
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (committing) {
+        committing = false;
+        cut++;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(d);
+    });
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      a.on('error', () => {});
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as { port: number }).port);
+  return {
+    url: proxied.toString(),
+    cuts: () => cut,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+it('a COMMIT that landed but whose answer was lost: the retry reports the migrations applied by that attempt, not "up to date"', async () => {
+  const empty = await createEmptyDatabase();
+  const proxy = await commitAnswerDroppingProxy(empty.url);
+  const db = await connect(proxy.url, 2);
+  drops.push(async () => {
+    await db.destroy().catch(() => {});
+    await proxy.close();
+    await empty.drop();
+  });
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (s: string) => lines.push(JSON.parse(s).msg) });
+  const r = await migrateToLatest(db, { log, sleep: async () => {} });
+  expect(proxy.cuts()).toBe(1);
+  // Every migration, each as committed by the first attempt (what `migrate` prints, one line each).
+  const all = Object.keys(MIGRATIONS).sort();
+  expect(r).toEqual({ applied: all, committedUnanswered: all });
+  expect(lines).toContainEqual(
+    expect.stringMatching(/its transaction may or may not have committed, trying again \(attempt 2 of 3\)$/),
+  );
+  expect(lines).toContainEqual(
+    `attempt 1 had applied ${all.join(', ')} after all: its COMMIT reached the server, only the answer was lost`,
+  );
 });

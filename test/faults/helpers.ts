@@ -68,10 +68,12 @@ export async function until(what: string, ms: number, check: () => Promise<boole
   return stamp() - t0;
 }
 
-export async function readyz(port: number): Promise<{ status: number; body: { reason?: string } }> {
+export async function readyz(
+  port: number,
+): Promise<{ status: number; body: { reason?: string; message?: string; [detail: string]: unknown } }> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(15_000) });
-    return { status: res.status, body: (await res.json()) as { reason?: string } };
+    return { status: res.status, body: (await res.json()) as { reason?: string; message?: string } };
   } catch (e) {
     return { status: 0, body: { reason: (e as Error).message } };
   }

@@ -271,9 +271,10 @@ describe.skipIf(!heavy)('start SIGKILLed mid write-back', () => {
     );
     report('write-back and alert tasks complete after the restart', done);
     report('from the kill to completion', stamp() - killedAt);
-    const fence = /write-back run #\d+ waits \d+ s before writing[^"]*/.exec(start.stderr());
+    // The job does not wait in its slot: it comes back once the dead call cannot land (RetryLater).
+    const fence = /the write-back of \w+ (?:waits \d+ s before writing|comes back in \d+ s)[^"]*/.exec(start.stderr());
     console.log(
-      `FAULT the new run ${fence ? `waited out the dead call: ${fence[0]}` : 'sent no value that clashed with the dead call before its deadline'}`,
+      `FAULT the new run ${fence ? `held back until the dead call could no longer land: ${fence[0]}` : 'sent no value that clashed with the dead call before its deadline'}`,
     );
 
     // Every value the ledger says was pushed is what the CRM's User holds.
@@ -358,12 +359,29 @@ describe.skipIf(!heavy)('two workers and start on one Redis, one-minute schedule
       const r = await readyz(port);
       if (r.status !== 200) {
         readyzFailures++;
-        unready.push(`${r.status} ${r.body.reason ?? ''}`);
+        const at = Math.round((stamp() - soakStart) / 1000);
+        unready.push(`${at} s: ${r.status} ${r.body.reason ?? ''}`);
+        // Why: the reason's words (which stream, its last success), and that stream's recent runs.
+        console.log(`FAULT soak readyz ${r.status} at ${at} s: ${JSON.stringify(r.body)}`);
+        const recent = await t.db
+          .selectFrom('sync_runs')
+          .select(['id', 'stream', 'status', 'trigger', 'started_at', 'finished_at', 'error_code', 'error_message'])
+          .orderBy('id', 'desc')
+          .limit(12)
+          .execute();
+        console.log(`FAULT soak recent sync runs: ${JSON.stringify(recent)}`);
       }
       for (const s of [start, ...workers]) expect(s.child.exitCode, s.stderr().slice(-2000)).toBeNull();
     }
     clearInterval(changer);
     sb.faults.clear();
+    // The processes' logs, for reading why /readyz was not 200 (QT_FAULT_LOGS names a directory).
+    if (process.env.QT_FAULT_LOGS) {
+      const { writeFile } = await import('node:fs/promises');
+      const names = ['start', 'worker-1', 'worker-2'];
+      for (const [i, s] of [start, ...workers].entries())
+        await writeFile(`${process.env.QT_FAULT_LOGS}/soak-${names[i]}.log`, s.stderr());
+    }
     const clearedAt = await t.db
       .selectFrom('sync_runs')
       .select((eb) => eb.fn.max('id').as('id'))

@@ -10,7 +10,14 @@ export interface StubRequest {
   body: unknown;
 }
 
-export type StubHandler = (req: StubRequest) => { status?: number; json: unknown; headers?: Record<string, string> };
+export interface StubReply {
+  status?: number;
+  json: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A reply, later (the handler may do work first), or `null`: no answer ever (a CRM that holds the request). */
+export type StubHandler = (req: StubRequest) => StubReply | null | Promise<StubReply | null>;
 
 export interface StubServer {
   url: string;
@@ -25,15 +32,16 @@ export async function startStub(handler: StubHandler): Promise<StubServer> {
     req.on('data', (c) => {
       raw += c;
     });
-    req.on('end', () => {
+    req.on('end', async () => {
       const r: StubRequest = { method: req.method ?? '', path: req.url ?? '', body: raw ? JSON.parse(raw) : null };
       requests.push(r);
-      let out: ReturnType<StubHandler>;
+      let out: StubReply | null;
       try {
-        out = handler(r);
+        out = await handler(r);
       } catch (e) {
         out = { status: 500, json: [{ errorCode: 'TEST_HANDLER', message: String(e) }] };
       }
+      if (out === null) return;
       res.writeHead(out.status ?? 200, { 'content-type': 'application/json', ...(out.headers ?? {}) });
       res.end(JSON.stringify(out.json));
     });
@@ -43,6 +51,10 @@ export async function startStub(handler: StubHandler): Promise<StubServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }

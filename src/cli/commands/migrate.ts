@@ -11,12 +11,17 @@ export async function run(ctx: CommandContext): Promise<number> {
   const handle = await createDb({ url: database.url, dataDir: database.dataDir, logger });
   try {
     const where = handle.embedded ? 'the embedded PostgreSQL server' : redactUrl(handle.url);
-    const { applied } = await migrateToLatest(handle.db, { log: logger });
+    const { applied, committedUnanswered } = await migrateToLatest(handle.db, { log: logger });
+    const lostReply = new Set(committedUnanswered);
     if (applied.length === 0) {
       ctx.io.stdout(`The database schema at ${where} is up to date; no migration to apply.`);
     } else {
       ctx.io.stdout(`Applied ${applied.length} migration${applied.length === 1 ? '' : 's'} to ${where}:`);
-      for (const name of applied) ctx.io.stdout(`  ${name}`);
+      for (const name of applied) {
+        ctx.io.stdout(
+          `  ${name}${lostReply.has(name) ? ' (by the attempt whose connection was lost: its COMMIT had reached the server)' : ''}`,
+        );
+      }
     }
     return 0;
   } finally {

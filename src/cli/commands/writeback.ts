@@ -28,7 +28,10 @@ export function planLines(connectionId: string, plan: readonly RecordChanges[]):
   const lines: string[] = [];
   for (const r of plan) {
     lines.push(`${connectionId} ${r.targetObject} ${r.targetRecordId}${r.label ? ` (${r.label})` : ''}`);
-    for (const c of r.changes) lines.push(`  ${c.field}: ${show(c.before)} -> ${show(c.after)}`);
+    for (const c of r.changes)
+      lines.push(
+        `  ${c.field}: ${c.beforeUnknown ? '(unknown: never written by us)' : show(c.before)} -> ${show(c.after)}`,
+      );
   }
   return lines;
 }

@@ -4,6 +4,7 @@
  * guard fed by `Sforce-Limit-Info` on every response. Queries are paged by hand through `nextRecordsUrl` (what
  * jsforce's `queryMore` does) because `autoFetch` stops silently at `maxFetch` (10,000 by default).
  */
+import { PassThrough } from 'node:stream';
 import { Connection } from 'jsforce';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
@@ -71,6 +72,50 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, signal?: AbortS
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   });
+}
+
+/** What jsforce hands a transport: the request with its absolute URL and the session's headers. */
+interface JsforceRequest {
+  method?: string;
+  url?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * One HTTP exchange for jsforce, the body read whole before it answers. jsforce's own transport pipes node-fetch's
+ * body into its stream with `pipe()`, which does not pass the body's error on: a connection reset after the
+ * headers (a proxy or load balancer cutting it, the sandbox's `drop` fault) left the request waiting for the rest
+ * until our request timeout, 180 s. In the 10-minute soak under faults that one stall kept a one-minute stream
+ * from succeeding for 3 minutes, and /readyz said sync_overdue 4 times. Here the reset fails the attempt at once,
+ * as a network error the retry policy retries.
+ */
+async function wholeExchange(req: JsforceRequest, signal: AbortSignal): Promise<CapturedResponse & { body: string }> {
+  try {
+    const res = await fetch(req.url ?? '', {
+      method: req.method ?? 'GET',
+      headers: req.headers ?? {},
+      ...(req.body !== undefined && req.method !== 'GET' ? { body: req.body } : {}),
+      redirect: 'manual',
+      signal,
+    });
+    const body = await res.text();
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => {
+      headers[k.toLowerCase()] = v;
+    });
+    return { statusCode: res.status, headers, body };
+  } catch (e) {
+    if (signal.aborted) throw e;
+    // undici says "fetch failed" or "terminated" and keeps the socket's code on the cause.
+    const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+    const code = typeof cause?.code === 'string' ? cause.code : 'ECONNRESET';
+    const why = typeof cause?.message === 'string' ? cause.message : (e as Error).message;
+    throw Object.assign(new Error(`the connection failed before the answer was complete: ${why} (${code})`), {
+      code,
+      cause: e,
+    });
+  }
 }
 
 export interface QueryResult<T> {
@@ -186,6 +231,13 @@ export class SalesforceClient {
       responseType?: string;
       /** Called with the successful attempt's status, headers and raw body. */
       onResponse?: (res: { statusCode: number; headers: Record<string, string>; body: string }) => void;
+      /**
+       * Awaited right before each attempt goes out (after any backoff pause and session refresh); what it throws
+       * ends the request unsent. A write's lease check (WriteCallGuard.beforeCall).
+       */
+      beforeAttempt?: () => Promise<void>;
+      /** Told how each attempt ended: the HTTP status answered, or null for no answer (timeout, reset, cut body). */
+      afterAttempt?: (status: number | null) => void;
     } = {},
   ): Promise<T> {
     let attempt = 0;
@@ -198,23 +250,22 @@ export class SalesforceClient {
       this.conn.accessToken = session.accessToken;
       this.conn.instanceUrl = session.instanceUrl;
       let captured: CapturedResponse | undefined;
-      const baseTransport = this.conn._transport;
-      // A per-call transport that keeps the raw status and headers: jsforce's errors carry neither, and the retry
-      // policy needs Retry-After. The Date header gives the server's clock.
+      // Our own transport for this attempt: it keeps the raw status and headers (jsforce's errors carry neither, and
+      // the retry policy needs Retry-After; the Date header gives the server's clock), and it reads the body whole
+      // with its errors (see wholeExchange). Ended when the attempt is (a timeout, a stop).
+      const exchange = new AbortController();
       const transport = {
-        httpRequest: (req: unknown, o: unknown) => {
-          const p = baseTransport.httpRequest(req as never, o as never);
-          p.then(
-            (res) => {
-              captured = { statusCode: res.statusCode, headers: res.headers, body: res.body };
-            },
-            () => {},
-          );
-          return p;
+        httpRequest: (req: unknown) => {
+          const p = wholeExchange(req as JsforceRequest, exchange.signal).then((res) => {
+            captured = res;
+            return res;
+          });
+          return Object.assign(p, { stream: () => new PassThrough() });
         },
       };
       const headers: Record<string, string> = { ...(options.headers ?? {}) };
       if (options.body !== undefined) headers['content-type'] = 'application/json';
+      await options.beforeAttempt?.();
       this.calls++;
       try {
         const result = await withTimeout(
@@ -234,17 +285,20 @@ export class SalesforceClient {
           this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
           `Salesforce ${method} ${path.split('?')[0]}`,
           this.opts.signal,
-        );
+        ).finally(() => exchange.abort());
         this.observe(captured);
+        options.afterAttempt?.(captured?.statusCode ?? 200);
         if (options.onResponse && captured) {
           options.onResponse({ statusCode: captured.statusCode, headers: captured.headers, body: captured.body ?? '' });
         }
         return result;
       } catch (err) {
-        if (this.opts.signal?.aborted) throw this.opts.signal.reason;
-        this.observe(captured);
         // A timed-out answer may have sent its status line already: it is still a network failure, not a 200.
         const timedOut = (err as { code?: unknown }).code === 'ETIMEDOUT';
+        const aborted = this.opts.signal?.aborted === true;
+        options.afterAttempt?.(timedOut || aborted ? null : (captured?.statusCode ?? null));
+        if (aborted) throw this.opts.signal?.reason;
+        this.observe(captured);
         const failure = describeFailure(err, timedOut ? undefined : captured);
         const decision = decideRetry(
           failure,

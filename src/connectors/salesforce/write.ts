@@ -19,6 +19,7 @@ import type {
   SinkResult,
   WritebackFieldKey,
   WritebackSink,
+  WriteCallGuard,
   WriteIntent,
   WritePort,
   WritePortContext,
@@ -149,7 +150,9 @@ export interface CompositeOptions {
 
 /**
  * Sends records through `composite/sobjects` in batches of 200 with allOrNone=false: PATCH by Id (no
- * `externalIdField`) or upsert on an external id field. Returns one result per record, in input order.
+ * `externalIdField`) or upsert on an external id field. Returns one result per record, in input order. `guard`
+ * sees every request, each batch and each retry of it (WriteCallGuard): what its `beforeCall` throws stops the
+ * write there.
  */
 export async function compositeWrite(
   client: SalesforceClient,
@@ -157,6 +160,7 @@ export async function compositeWrite(
   records: ReadonlyArray<{ key: string; body: Record<string, unknown> }>,
   externalIdField: string | null,
   opts: CompositeOptions,
+  guard?: WriteCallGuard,
 ): Promise<Array<SinkResult & { crmId?: string; created?: boolean }>> {
   const results = new Map<string, SinkResult & { crmId?: string; created?: boolean }>();
   let todo = [...records];
@@ -171,7 +175,10 @@ export async function compositeWrite(
         allOrNone: false,
         records: batch.map((r) => ({ attributes: { type: object }, ...r.body })),
       };
-      const items = await client.request<CompositeItem[]>('PATCH', path, { body });
+      const items = await client.request<CompositeItem[]>('PATCH', path, {
+        body,
+        ...(guard ? { beforeAttempt: () => guard.beforeCall(), afterAttempt: (s) => guard.afterCall(s) } : {}),
+      });
       batch.forEach((rec, j) => {
         const item = items[j];
         if (item?.success) {
@@ -234,7 +241,7 @@ export class SalesforceWriter implements WritebackSink {
     return layoutFromDescribe(describe, layout, connectionId);
   }
 
-  async write(intents: readonly WriteIntent[]): Promise<SinkResult[]> {
+  async write(intents: readonly WriteIntent[], guard?: WriteCallGuard): Promise<SinkResult[]> {
     const { target } = this.opts;
     const records = intents.map((i) => {
       if (i.targetObject !== target.object) {
@@ -274,6 +281,7 @@ export class SalesforceWriter implements WritebackSink {
       records,
       target.kind === 'custom_object' ? target.externalIdField : null,
       this.opts,
+      guard,
     );
   }
 }
@@ -297,7 +305,7 @@ export function salesforceWritePort(client: SalesforceClient, ctx: WritePortCont
     target,
     defaultLayout: () => defaultLayout(ctx.writeback.fields),
     checkFields: (layout, connectionId) => writer.checkFields(layout, connectionId),
-    write: (intents) => writer.write(intents),
+    write: (intents, guard) => writer.write(intents, guard),
     apiCalls: () => writer.apiCalls(),
     callTimeoutMs: client.requestTimeoutMs,
   };

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nock from 'nock';
+import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SalesforceClient, type SalesforceSession } from '../../../src/connectors/salesforce/client.ts';
 import { isAppError } from '../../../src/errors.ts';
@@ -118,6 +119,48 @@ describe('SalesforceClient', () => {
       expect(await client.limits()).toEqual({ ok: true });
       expect(hits).toBe(2);
       expect(sleeps).toEqual([250]);
+    } finally {
+      nock.disableNetConnect();
+      server.close();
+    }
+  });
+
+  it('retries at once a connection reset after the headers, mid-body, not after the request timeout', async () => {
+    // The sandbox's `drop` fault, and a proxy cutting a long answer: the status line and half the body, then a reset.
+    // jsforce's own transport never noticed (pipe() drops the body's error) and the attempt waited out the 180 s
+    // request timeout; in the soak that stalled a one-minute stream for 3 minutes.
+    let hits = 0;
+    const body = JSON.stringify({ totalSize: 1, done: true, records: [{ Id: '006A', Name: 'x'.repeat(2000) }] });
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+      if (hits === 1) {
+        res.write(body.slice(0, body.length / 2));
+        setImmediate(() => res.socket?.destroy());
+        return;
+      }
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    nock.enableNetConnect('127.0.0.1');
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const warnings: string[] = [];
+      const client = new SalesforceClient({
+        apiVersion: '62.0',
+        session: {
+          current: async () => ({ accessToken: 't', instanceUrl: `http://127.0.0.1:${port}` }),
+          refresh: async () => ({ accessToken: 't', instanceUrl: `http://127.0.0.1:${port}` }),
+        },
+        log: pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line).msg) }),
+        retry: { random: () => 0.5 },
+        sleep: async () => {},
+      });
+      const page = await client.query('SELECT Id, Name FROM Opportunity');
+      expect(page.records[0]?.Id).toBe('006A');
+      expect(hits).toBe(2);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/^salesforce: network error \((?!ETIMEDOUT)[A-Z_]+\), attempt 1; retrying$/);
     } finally {
       nock.disableNetConnect();
       server.close();

@@ -310,5 +310,15 @@ describe('the service backtests on its own (forecast.backtest)', () => {
     const again: string[] = [];
     await pipeline.handlers['daily-recompute']({ v: 1 }, jobOf(again));
     expect(again).not.toContain('backtest');
+    // Another schedule is not another model: the stored backtest still counts.
+    const moved: string[] = [];
+    const movedPipeline = createPipeline({
+      db: t.db,
+      config: serviceConfig({ cron: '0 5 * * 2' }),
+      log: silentLogger,
+      now: at,
+    });
+    await movedPipeline.handlers['daily-recompute']({ v: 1 }, jobOf(moved));
+    expect(moved).not.toContain('backtest');
   });
 });

@@ -13,11 +13,22 @@ import type { FxTable } from '../math/currency.ts';
 import { loadDealTimelines } from './forecast-history.ts';
 import type { StoredBacktestSummary } from './forecast-model.ts';
 
-/** The settings a backtest depends on: a stored one is shown only while they are unchanged. */
+/**
+ * The model's version: a stored backtest scored an older model (2: weeks left counts the steps after an origin)
+ * and is not shown beside the new one's forecasts.
+ */
+const FORECAST_MODEL_VERSION = 2;
+
+/**
+ * The settings a backtest depends on: a stored one is shown only while they are unchanged. When the service runs
+ * its backtest (`forecast.backtest`) is not one of them.
+ */
 export function forecastConfigHash(config: Config): string {
+  const { backtest: _when, ...forecast } = config.forecast;
   return contentHash({
+    model: FORECAST_MODEL_VERSION,
     calendar: config.calendar,
-    forecast: config.forecast,
+    forecast,
     booking: config.booking,
     runRateWindow: config.metrics.runRateWindow,
     fields: config.connections.map((c) => ({ id: c.id, fields: c.fields })),

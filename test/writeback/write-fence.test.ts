@@ -243,14 +243,16 @@ it('a record that failed after an unanswered attempt of its batch stays in doubt
       }
       if (mode === 'lockX') {
         mode = 'ok';
+        const locked = (req.body as Body).records.filter((r: Body) => r.Id === '005X');
+        applyTo(crm, { records: (req.body as Body).records.filter((r: Body) => r.Id !== '005X') });
         return {
           json: (req.body as Body).records.map((r: Body) =>
-            r.Id === '005X'
+            locked.includes(r)
               ? {
                   success: false,
                   errors: [{ statusCode: 'UNABLE_TO_LOCK_ROW', message: 'unable to obtain exclusive access' }],
                 }
-              : (applyTo(crm, { records: [r] }), { id: r.Id, success: true, errors: [] }),
+              : { id: r.Id, success: true, errors: [] },
           ),
         };
       }

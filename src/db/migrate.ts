@@ -111,52 +111,72 @@ export interface MigrateResult {
    * server and only the answer was lost, so the retry found them applied.
    */
   committedUnanswered: string[];
+  /**
+   * Migrations a lost attempt had run whose transaction rolled back, and that another process applied before the
+   * retry: not in `applied`, which holds only what this call did.
+   */
+  appliedByOthers: string[];
+}
+
+/** A row an attempt inserted into kysely's migration table: the name and the timestamp this process chose. */
+interface MigrationInsert {
+  name: string;
+  timestamp: string;
 }
 
 /**
- * Records the names a migration attempt inserted into kysely's migration table, once the server answered the
- * insert (inside the attempt's transaction): after a lost connection they tell "our COMMIT landed" from "someone
- * else applied them" or "nothing happened".
+ * Records the rows a migration attempt inserted into kysely's migration table, once the server answered the insert
+ * (inside the attempt's transaction). The timestamp is one this process made (kysely's Migrator sends
+ * `new Date().toISOString()`), so after a lost connection the row found in the table tells "our COMMIT landed" (our
+ * timestamp) from "ours rolled back and another process applied it" (its own, later timestamp: it could take the
+ * migration lock only after our session ended).
  */
-function recordInserts(into: Set<string>): KyselyPlugin {
-  const names = new Map<unknown, string>();
+function recordInserts(into: Map<string, MigrationInsert>): KyselyPlugin {
+  const pending = new Map<unknown, MigrationInsert>();
   return {
     transformQuery({ node, queryId }) {
-      const name = migrationInsertName(node);
-      if (name !== undefined) names.set(queryId, name);
+      const row = migrationInsert(node);
+      if (row !== undefined) pending.set(queryId, row);
       return node;
     },
     async transformResult({ result, queryId }) {
-      const name = names.get(queryId);
-      if (name !== undefined) {
-        names.delete(queryId);
-        into.add(name);
+      const row = pending.get(queryId);
+      if (row !== undefined) {
+        pending.delete(queryId);
+        into.set(row.name, row);
       }
       return result;
     },
   };
 }
 
-/** The migration name of kysely's `insert into kysely_migration (name, timestamp) values (...)`, else undefined. */
-function migrationInsertName(node: OperationNode): string | undefined {
+/** Name and timestamp of kysely's `insert into kysely_migration (name, timestamp) values (...)`, else undefined. */
+function migrationInsert(node: OperationNode): MigrationInsert | undefined {
   const n = node as OperationNode & {
     into?: { table?: { identifier?: { name?: string } } };
     columns?: ReadonlyArray<{ column?: { name?: string } }>;
     values?: { values?: ReadonlyArray<{ kind: string; values?: ReadonlyArray<unknown> }> };
   };
   if (n.kind !== 'InsertQueryNode' || n.into?.table?.identifier?.name !== 'kysely_migration') return undefined;
-  const at = n.columns?.findIndex((c) => c.column?.name === 'name') ?? -1;
   const row = n.values?.values?.[0];
-  if (at < 0 || !row?.values) return undefined;
-  const v = row.kind === 'PrimitiveValueListNode' ? row.values[at] : (row.values[at] as { value?: unknown })?.value;
-  return typeof v === 'string' ? v : undefined;
+  const values = row?.values;
+  if (!row || !values) return undefined;
+  const column = (c: string): unknown => {
+    const at = n.columns?.findIndex((col) => col.column?.name === c) ?? -1;
+    if (at < 0) return undefined;
+    return row.kind === 'PrimitiveValueListNode' ? values[at] : (values[at] as { value?: unknown })?.value;
+  };
+  const name = column('name');
+  const timestamp = column('timestamp');
+  return typeof name === 'string' && typeof timestamp === 'string' ? { name, timestamp } : undefined;
 }
 
 /**
  * Applies every pending migration. Returns the names applied by this call (empty when the schema was current).
  * A connection lost on the way is tried again (MIGRATION_ATTEMPTS in all); when the lost attempt's COMMIT had
  * reached the server after all, the retry finds its migrations applied and reports them as applied by that
- * attempt (`committedUnanswered`), not "up to date". Fails with MIGRATION_FAILED naming the migration (and, when
+ * attempt (`committedUnanswered`), not "up to date"; when it had rolled back and another process applied them
+ * meanwhile, it says so (`appliedByOthers`). Fails with MIGRATION_FAILED naming the migration (and, when
  * the connection was lost every time, saying so), or SCHEMA_UNKNOWN when the database was migrated by a newer build.
  */
 export async function migrateToLatest(
@@ -165,24 +185,34 @@ export async function migrateToLatest(
   options: MigrateOptions = {},
 ): Promise<MigrateResult> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  /** Names inserted by attempts whose connection was then lost. */
-  const lostAttempts: Array<{ attempt: number; inserted: string[] }> = [];
+  /** Rows inserted by attempts whose connection was then lost. */
+  const lostAttempts: Array<{ attempt: number; inserted: MigrationInsert[] }> = [];
   for (let attempt = 1; ; attempt++) {
-    const inserted = new Set<string>();
+    const inserted = new Map<string, MigrationInsert>();
     try {
       const { applied } = await migrateOnce(db.withPlugin(recordInserts(inserted)));
-      const earlier = await committedAfterAll(db, lostAttempts, applied);
-      for (const e of earlier) {
+      const { ours, others } = await committedAfterAll(db, lostAttempts, applied);
+      for (const e of ours) {
         options.log?.warn(
           { attempt: e.attempt, migrations: e.names },
           `attempt ${e.attempt} had applied ${e.names.join(', ')} after all: its COMMIT reached the server, only the answer was lost`,
         );
       }
-      const committedUnanswered = earlier.flatMap((e) => e.names);
-      return { applied: [...committedUnanswered, ...applied].sort(), committedUnanswered };
+      for (const e of others) {
+        options.log?.warn(
+          { attempt: e.attempt, migrations: e.names },
+          `attempt ${e.attempt}'s transaction had rolled back; another process applied ${e.names.join(', ')} meanwhile`,
+        );
+      }
+      const committedUnanswered = ours.flatMap((e) => e.names);
+      return {
+        applied: [...committedUnanswered, ...applied].sort(),
+        committedUnanswered,
+        appliedByOthers: others.flatMap((e) => e.names).sort(),
+      };
     } catch (e) {
       if (!connectionLost(e)) throw e;
-      lostAttempts.push({ attempt, inserted: [...inserted] });
+      lostAttempts.push({ attempt, inserted: [...inserted.values()] });
       const name = isAppError(e) ? e.where : undefined;
       const what = `the connection to PostgreSQL was lost during migration ${name ?? '(setup)'} (${rootMessage(e)})`;
       // Lost after the last insert, the COMMIT may have landed: the next attempt finds out.
@@ -203,25 +233,47 @@ export async function migrateToLatest(
   }
 }
 
+type ByAttempt = Array<{ attempt: number; names: string[] }>;
+
 /**
- * Of the names lost attempts inserted, those the database has now and the last attempt did not apply itself: the
- * lost attempt's COMMIT landed. (Had it not, its transaction rolled back and the last attempt applied them.)
+ * Of the rows lost attempts inserted, those the database has now that the last attempt did not apply itself:
+ * `ours` when the row carries the attempt's own timestamp (its COMMIT landed), `others` when it carries another
+ * (it rolled back, and another process applied the migration before the retry).
  */
 async function committedAfterAll(
   // biome-ignore lint/suspicious/noExplicitAny: reads kysely's own bookkeeping table
   db: Kysely<any>,
-  lost: ReadonlyArray<{ attempt: number; inserted: string[] }>,
+  lost: ReadonlyArray<{ attempt: number; inserted: MigrationInsert[] }>,
   appliedNow: readonly string[],
-): Promise<Array<{ attempt: number; names: string[] }>> {
-  if (!lost.some((l) => l.inserted.length > 0)) return [];
-  const present = new Set((await schemaStatus(db)).applied);
+): Promise<{ ours: ByAttempt; others: ByAttempt }> {
+  const ours: ByAttempt = [];
+  const others: ByAttempt = [];
+  if (!lost.some((l) => l.inserted.length > 0)) return { ours, others };
+  const rows = await sql<{ name: string; timestamp: string }>`select name, timestamp from kysely_migration`.execute(db);
+  const present = new Map(rows.rows.map((r) => [r.name, r.timestamp]));
   const mine = new Set(appliedNow);
-  const out: Array<{ attempt: number; names: string[] }> = [];
+  const add = (to: ByAttempt, attempt: number, name: string) => {
+    const e = to.find((x) => x.attempt === attempt);
+    if (e) e.names.push(name);
+    else to.push({ attempt, names: [name] });
+  };
+  // Each name once: two lost attempts may both have inserted it (the first rolled back, the second landed).
+  const tried = new Map<string, Array<{ attempt: number; timestamp: string }>>();
   for (const l of lost) {
-    const names = l.inserted.filter((n) => present.has(n) && !mine.has(n));
-    if (names.length > 0) out.push({ attempt: l.attempt, names });
+    for (const r of l.inserted)
+      tried.set(r.name, [...(tried.get(r.name) ?? []), { attempt: l.attempt, timestamp: r.timestamp }]);
   }
-  return out;
+  for (const [name, attempts] of tried) {
+    const at = present.get(name);
+    if (at === undefined || mine.has(name)) continue;
+    const landed = attempts.find((a) => a.timestamp === at);
+    if (landed) add(ours, landed.attempt, name);
+    else add(others, attempts[attempts.length - 1]?.attempt ?? 0, name);
+  }
+  for (const e of [...ours, ...others]) e.names.sort();
+  ours.sort((a, b) => a.attempt - b.attempt);
+  others.sort((a, b) => a.attempt - b.attempt);
+  return { ours, others };
 }
 
 function rootMessage(e: unknown): string {

@@ -387,6 +387,7 @@ async function sendPlan(
       await trx.updateTable('writeback_runs').set({ in_flight: null }).where('id', '=', runId).execute();
     const audit: Insertable<WritebackAuditTable>[] = [];
     const succeeded: FieldChange[] = [];
+    const notSucceeded: FieldChange[] = [];
     for (const rec of plan) {
       const result = byRecord.get(rec.targetRecordId) ?? {
         targetRecordId: rec.targetRecordId,
@@ -420,8 +421,16 @@ async function sendPlan(
         });
       }
       if (result.ok) succeeded.push(...rec.changes);
-      else if (pendingSeen) await bookFailure(trx, opts.connectionId, rec.changes, result.message ?? result.errorCode);
+      else {
+        notSucceeded.push(...rec.changes);
+        if (pendingSeen) await bookFailure(trx, opts.connectionId, rec.changes, result.message ?? result.errorCode);
+      }
     }
+    // A request that got no answer may have been applied (a composite batch that timed out, then its retry answered
+    // UNABLE_TO_LOCK_ROW or no result for a record): we do not know which records it carried, so every record that
+    // did not succeed may hold the value sent or the ledger's, and is sent again whatever the metric says next.
+    if (lease.unanswered > 0 && notSucceeded.length > 0)
+      await markUncertain(trx, opts.connectionId, runId, notSucceeded);
     await bookSuccess(trx, runId, opts.connectionId, succeeded, pendingSeen !== null);
     for (let i = 0; i < audit.length; i += 1000) {
       await trx

@@ -6,7 +6,8 @@
  *
  * The cut lands deterministically: the test holds kysely's migration lock, so the migrating session waits for it
  * inside the migrator, where the test terminates it. A cut after the COMMIT went out goes through a proxy that
- * forwards the migrations' COMMIT to the server and drops the connection instead of its answer.
+ * forwards the migrations' COMMIT to the server and drops the connection instead of its answer; a cut before it
+ * drops the COMMIT, and another process migrates before the retry: `migrate` then says who applied what.
  */
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import pg from 'pg';
@@ -101,12 +102,18 @@ it('a connection lost on every attempt fails with MIGRATION_FAILED saying so', a
 /**
  * A TCP proxy to the test server that, once, forwards the COMMIT of the transaction that inserted into kysely's
  * migration table and then drops the connection instead of passing the server's answer back: the migrations are
- * committed, the client never hears so.
+ * committed, the client never hears so. With `commit: 'drop'` it drops the connection instead of forwarding that
+ * COMMIT (the server rolls the migrations back), runs `meanwhile`, and forwards nothing more until it is done.
  */
-async function commitAnswerDroppingProxy(url: string) {
+async function commitAnswerDroppingProxy(
+  url: string,
+  commit: 'forward' | 'drop' = 'forward',
+  meanwhile: () => Promise<void> = async () => {},
+) {
   const target = new URL(url);
   const sockets = new Set<Socket>();
   let cut = 0;
+  let held: Promise<void> = Promise.resolve();
   const server = createServer((client) => {
     const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
     sockets.add(client);
@@ -117,8 +124,17 @@ async function commitAnswerDroppingProxy(url: string) {
       const text = d.toString('latin1');
       if (cut === 0 && /insert into "kysely_migration"/i.test(text)) inserted = true;
       // A simple-protocol Query message: 'Q', its length, the text.
-      if (inserted && cut === 0 && /Q[\s\S]{4}commit\0/i.test(text)) committing = true;
-      upstream.write(d);
+      if (inserted && cut === 0 && /Q[\s\S]{4}commit\0/i.test(text)) {
+        if (commit === 'drop') {
+          cut++;
+          client.destroy();
+          upstream.destroy();
+          held = meanwhile();
+          return;
+        }
+        committing = true;
+      }
+      held.then(() => upstream.write(d));
     });
     upstream.on('data', (d) => {
       if (committing) {
@@ -168,11 +184,38 @@ it('a COMMIT that landed but whose answer was lost: the retry reports the migrat
   expect(proxy.cuts()).toBe(1);
   // Every migration, each as committed by the first attempt (what `migrate` prints, one line each).
   const all = Object.keys(MIGRATIONS).sort();
-  expect(r).toEqual({ applied: all, committedUnanswered: all });
+  expect(r).toEqual({ applied: all, committedUnanswered: all, appliedByOthers: [] });
   expect(lines).toContainEqual(
     expect.stringMatching(/its transaction may or may not have committed, trying again \(attempt 2 of 3\)$/),
   );
   expect(lines).toContainEqual(
     `attempt 1 had applied ${all.join(', ')} after all: its COMMIT reached the server, only the answer was lost`,
   );
+});
+
+it('an attempt lost before its COMMIT whose migrations another process applied meanwhile does not claim them', async () => {
+  const empty = await createEmptyDatabase();
+  const other = await connect(empty.url, 2);
+  // While the lost attempt's transaction rolls back, another process (a second replica starting) migrates.
+  let otherApplied: string[] = [];
+  const proxy = await commitAnswerDroppingProxy(empty.url, 'drop', async () => {
+    otherApplied = (await migrateToLatest(other)).applied;
+  });
+  drops.push(async () => {
+    await other.destroy().catch(() => {});
+    await proxy.close();
+    await empty.drop();
+  });
+  const config = await configFile(stringify({ database: { url: proxy.url } }));
+  const r = await runBin(['migrate', '--config', config]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(proxy.cuts()).toBe(1);
+  const all = Object.keys(MIGRATIONS).sort();
+  expect(otherApplied).toEqual(all);
+  expect(r.stderr).toContain(
+    `attempt 1's transaction had rolled back; another process applied ${all.join(', ')} meanwhile`,
+  );
+  expect(r.stdout).toMatch(/^Another process applied \d+ migrations to .* while this command's connection was lost:\n/);
+  expect(r.stdout).toMatch(/The database schema at .* is up to date; no migration left to apply\.\n?$/);
+  expect(r.stdout).not.toMatch(/Applied|COMMIT/);
 });

@@ -3,7 +3,8 @@
  * each of them: a run whose lease a newer run took stops before its next request; a request the CRM never
  * answered leaves its fields in doubt (sent again) and its deadline standing (a different value waits it out, or a
  * job comes back later); a field we never wrote that such a request carried stays "never written" in the ledger,
- * so a revert leaves it alone; a revert waits out an earlier run's call as a push does.
+ * so a revert leaves it alone; a revert waits out an earlier run's call as a push does. A record whose retry failed
+ * after an unanswered attempt of its batch is in doubt too (that attempt may have landed).
  *
  * The Salesforce side is the real SalesforceWriter and client over HTTP against a stub CRM.
  */
@@ -39,7 +40,7 @@ beforeAll(async () => {
   db = t.db;
   await db
     .insertInto('connections')
-    .values(['c1', 'c2', 'c3', 'c4'].map((id) => ({ id, kind: 'salesforce' })))
+    .values(['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => ({ id, kind: 'salesforce' })))
     .execute();
 });
 afterAll(async () => {
@@ -65,7 +66,7 @@ function rep(id: string, attainment: string): DesiredRecord {
 }
 
 /** The real Salesforce write sink against a stub CRM; each attempt times out after `timeoutMs`. */
-async function salesforceSink(handler: StubHandler, timeoutMs = 5_000): Promise<WritebackSink> {
+async function salesforceSink(handler: StubHandler, timeoutMs = 5_000, recordRetries?: number): Promise<WritebackSink> {
   await stub?.close();
   stub = await startStub(handler);
   const url = stub.url;
@@ -81,7 +82,11 @@ async function salesforceSink(handler: StubHandler, timeoutMs = 5_000): Promise<
     sleep: async () => {},
     requestTimeoutMs: timeoutMs,
   });
-  const writer = new SalesforceWriter(client, { target: writeTargetFor({ target: 'user_fields' }), log: silentLogger });
+  const writer = new SalesforceWriter(client, {
+    target: writeTargetFor({ target: 'user_fields' }),
+    log: silentLogger,
+    ...(recordRetries !== undefined ? { recordRetries } : {}),
+  });
   return {
     write: (intents, guard) => writer.write(intents, guard),
     apiCalls: () => client.apiCalls(),
@@ -222,6 +227,69 @@ it('a write whose request got no answer keeps its fields in doubt and its deadli
   const last = (await runs('c2')).at(-1);
   expect(last).toMatchObject({ status: 'failed', in_flight: null });
   expect(await ledgerOf('c2', '005A')).toEqual({ value: '50', uncertain: false, written: true });
+});
+
+it('a record that failed after an unanswered attempt of its batch stays in doubt, so the metric going back is sent', async () => {
+  // The ledger and the CRM hold 50% for 005X and 005Y.
+  const crm = new Map<string, Record<string, unknown>>();
+  let mode: 'ok' | 'hold' | 'lockX' = 'ok';
+  const sink = await salesforceSink(
+    (req) => {
+      if (mode === 'hold') {
+        // The CRM applies the batch and the answer never comes; the client's retry of it is answered below.
+        applyTo(crm, req.body);
+        mode = 'lockX';
+        return null;
+      }
+      if (mode === 'lockX') {
+        mode = 'ok';
+        const locked = (req.body as Body).records.filter((r: Body) => r.Id === '005X');
+        applyTo(crm, { records: (req.body as Body).records.filter((r: Body) => r.Id !== '005X') });
+        return {
+          json: (req.body as Body).records.map((r: Body) =>
+            locked.includes(r)
+              ? {
+                  success: false,
+                  errors: [{ statusCode: 'UNABLE_TO_LOCK_ROW', message: 'unable to obtain exclusive access' }],
+                }
+              : { id: r.Id, success: true, errors: [] },
+          ),
+        };
+      }
+      applyTo(crm, req.body);
+      return allOk(req.body);
+    },
+    300,
+    0,
+  );
+  await enqueueWriteback(db, 'c5', [rep('005X', '0.5000'), rep('005Y', '0.5000')], ASOF);
+  await push('c5', sink);
+  mode = 'hold';
+  await enqueueWriteback(db, 'c5', [rep('005X', '0.7000'), rep('005Y', '0.7000')], ASOF);
+  const r = await push('c5', sink);
+  expect(r).toMatchObject({
+    recordsWritten: 1,
+    recordsFailed: 1,
+    failures: [{ targetRecordId: '005X', errorCode: 'UNABLE_TO_LOCK_ROW' }],
+  });
+  // The timed-out attempt landed: the CRM holds 70% for 005X although its retry failed.
+  expect(crm.get('005X')?.[ATT]).toBe(70);
+  expect(await ledgerOf('c5', '005X')).toEqual({ value: '50', uncertain: true, written: true });
+  expect(await ledgerOf('c5', '005Y')).toEqual({ value: '70', uncertain: false, written: true });
+
+  // The metric of 005X goes back to 50%, the ledger's value: it is sent all the same (once the unanswered attempt
+  // can no longer land), and the CRM follows.
+  await enqueueWriteback(db, 'c5', [rep('005X', '0.5000'), rep('005Y', '0.7000')], ASOF);
+  const waits: number[] = [];
+  const again = await push('c5', sink, {
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
+  });
+  expect(waits).toHaveLength(1);
+  expect(again.plan.map((p) => p.targetRecordId)).toEqual(['005X']);
+  expect(crm.get('005X')?.[ATT]).toBe(50);
+  expect(await ledgerOf('c5', '005X')).toEqual({ value: '50', uncertain: false, written: true });
 });
 
 /** A CRM double for the revert cases: holds values, applies every write. */

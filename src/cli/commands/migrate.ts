@@ -11,10 +11,19 @@ export async function run(ctx: CommandContext): Promise<number> {
   const handle = await createDb({ url: database.url, dataDir: database.dataDir, logger });
   try {
     const where = handle.embedded ? 'the embedded PostgreSQL server' : redactUrl(handle.url);
-    const { applied, committedUnanswered } = await migrateToLatest(handle.db, { log: logger });
+    const { applied, committedUnanswered, appliedByOthers } = await migrateToLatest(handle.db, { log: logger });
     const lostReply = new Set(committedUnanswered);
+    if (appliedByOthers.length > 0) {
+      // Our attempt rolled back with its lost connection; the schema is current, but not by this command.
+      ctx.io.stdout(
+        `Another process applied ${appliedByOthers.length} migration${appliedByOthers.length === 1 ? '' : 's'} to ${where} while this command's connection was lost:`,
+      );
+      for (const name of appliedByOthers) ctx.io.stdout(`  ${name}`);
+    }
     if (applied.length === 0) {
-      ctx.io.stdout(`The database schema at ${where} is up to date; no migration to apply.`);
+      ctx.io.stdout(
+        `The database schema at ${where} is up to date; no migration ${appliedByOthers.length > 0 ? 'left ' : ''}to apply.`,
+      );
     } else {
       ctx.io.stdout(`Applied ${applied.length} migration${applied.length === 1 ? '' : 's'} to ${where}:`);
       for (const name of applied) {

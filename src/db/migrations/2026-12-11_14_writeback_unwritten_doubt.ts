@@ -12,6 +12,14 @@ export async function up(db: Kysely<any>): Promise<void> {
   await run(db, [
     'ALTER TABLE writeback_ledger ADD COLUMN written boolean NOT NULL DEFAULT true',
     'ALTER TABLE writeback_audit ADD COLUMN before_unknown boolean NOT NULL DEFAULT false',
+    // Before this column, a field we had never written that a dead or unanswered call put in doubt got a row with
+    // no value; with the default it would read "we wrote it empty", which a revert would put back over someone
+    // else's value. A field we did write empty has a successful audit row (the audit is append-only, never pruned).
+    `UPDATE writeback_ledger l SET written = false
+      WHERE l.uncertain AND l.value IS NULL
+        AND NOT EXISTS (SELECT 1 FROM writeback_audit a
+          WHERE a.connection_id = l.connection_id AND a.target_object = l.target_object
+            AND a.target_record_id = l.target_record_id AND a.field = l.field AND a.ok)`,
   ]);
 }
 

@@ -20,7 +20,14 @@ import { leadToOpportunity, stageConversion } from '../metrics/math/conversion.t
 import { buildFxTable, convertQuota } from '../metrics/math/currency.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import { computeSubjectMetrics, type SubjectMetrics } from '../metrics/math/rep-metrics.ts';
-import { groupCredits, groupQuotas, indexMemberships } from '../metrics/math/rollup.ts';
+import {
+  groupCredits,
+  groupQuotas,
+  indexMemberships,
+  leaverShare,
+  membershipOn,
+  quotaMembershipDate,
+} from '../metrics/math/rollup.ts';
 import type {
   Activity,
   Deal,
@@ -86,7 +93,10 @@ export function membershipsOf(org: OrgModel): { memberships: Membership[]; start
     for (const s of p.teamHistory) {
       const t = teams.get(s.teamKey);
       if (!t) continue;
-      memberships.push({ repId: email, teamId: t.key, regionId: t.regionKey, validFrom: s.from, validTo: s.to });
+      // A leaver's last stint ends on the day they left, which is still a day in (docs/metrics.md, "left on day
+      // 62 of 91" counts 62 days): the membership runs to the day after. A move's day is already the new team's.
+      const validTo = s.to !== null && s.to === p.endDate ? addDays(s.to, 1) : s.to;
+      memberships.push({ repId: email, teamId: t.key, regionId: t.regionKey, validFrom: s.from, validTo });
     }
   }
   return { memberships, startDates };
@@ -150,6 +160,9 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
   const fx = buildFxTable(org.corporateCurrency, records.rates);
   const booked = bookDeals(records.deals, [], s.booking, fx, asOf);
   const { memberships, startDates } = membershipsOf(org);
+  const quotaCarriers = new Set(
+    org.people.filter((p) => p.role === 'rep' && p.quotaCarrying).map((p) => p.email.toLowerCase()),
+  );
   const index = indexMemberships(memberships);
 
   const repQuotas = new Map<string, Dec>();
@@ -202,7 +215,9 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
     reps[email] = figuresOf(m);
     attainments.push({ id: email, value: m.attainment.value });
   }
-  for (const r of rankSubjects(attainments)) {
+  // People who left during the period (no membership on the quota date) are never ranked.
+  const onQuotaDate = quotaMembershipDate(period, asOf);
+  for (const r of rankSubjects(attainments.filter((a) => membershipOn(index, a.id, onQuotaDate) !== null))) {
     const f = reps[r.id];
     if (f) {
       f.rankInOrg = r.rank;
@@ -211,15 +226,34 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
   }
 
   const group = (level: 'team' | 'region'): Record<string, SubjectFigures> => {
+    const groupOf = (m: Membership | null): string | null => (m ? (level === 'team' ? m.teamId : m.regionId) : null);
     const { groups } = groupCredits(booked.credits, index, level, asOf);
-    const { quotas } = groupQuotas(level, repQuotas, index, period, asOf);
+    const { quotas, unassigned } = groupQuotas(level, repQuotas, index, period, asOf);
+    // A leaver's quota counts toward each group they were in, prorated to their days in it over the period's.
+    for (const repId of unassigned) {
+      const q = repQuotas.get(repId) as Dec;
+      for (const id of new Set(memberships.filter((m) => m.repId === repId).map(groupOf))) {
+        if (id === null) continue;
+        const share = leaverShare(index, repId, level, id, period, quotaMembershipDate(period, asOf));
+        if (share) quotas.set(id, (quotas.get(id) ?? new Dec(0)).plus(q.times(share.days).div(share.of)));
+      }
+    }
     const ids = level === 'team' ? org.teams.map((t) => t.key) : org.regions.map((r) => r.key);
     const out: Record<string, SubjectFigures> = {};
+    // Headcount for the activity targets: quota carriers in the group on the quota membership date.
+    const on = quotaMembershipDate(period, asOf);
     for (const id of ids) {
-      const members = new Set(
-        memberships.filter((m) => (level === 'team' ? m.teamId : m.regionId) === id).map((m) => m.repId),
+      const members = new Set(memberships.filter((m) => groupOf(m) === id).map((m) => m.repId));
+      // An activity counts for the group its owner was in on its date (dated membership, as credits do).
+      const acts = [...members].flatMap((e) =>
+        (activitiesBy.get(e) ?? []).filter((a) => groupOf(membershipOn(index, e, a.date)) === id),
       );
-      const acts = [...members].flatMap((e) => activitiesBy.get(e) ?? []);
+      const headcount = [...members].filter(
+        (e) => quotaCarriers.has(e) && groupOf(membershipOn(index, e, on)) === id,
+      ).length;
+      const targets = Object.fromEntries(
+        Object.entries(s.activity.targets).map(([k, v]) => [k, new Dec(v ?? 0).times(Math.max(headcount, 1))]),
+      );
       out[id] = figuresOf(
         computeSubjectMetrics({
           ...common,
@@ -227,6 +261,7 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
           quota: quotas.get(id) ?? null,
           credits: groups.get(id) ?? [],
           activities: acts,
+          activityTargets: { ...s.activity, targets },
         }),
       );
     }

@@ -82,6 +82,22 @@ async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<
     out.set(id, { team: row.team, region: row.region || null, managerEmail: row.managerEmail, managerPersonId: null });
   }
   for (const p of out.values()) if (p.managerEmail) p.managerPersonId = byEmail.get(p.managerEmail) ?? null;
+  // The file names who sits where, the CRMs who has left, as the role tree has it: someone deactivated in every CRM
+  // (a HubSpot owner archived with its user) first seen that way gets a membership that ends the day they left; one
+  // already placed is placed no more, so a current membership ends today and an ended one is not reopened.
+  const left = await sql<{ person_id: number; left_on: PlainDate | null; placed: boolean }>`
+    select r.person_id, max(r.source_modified_at)::date::text as left_on,
+      exists (select 1 from memberships ms where ms.person_id = r.person_id) as placed
+    from reps r
+    where r.person_id is not null and not r.is_deleted
+      and not exists (select 1 from reps a where a.person_id = r.person_id and a.is_active and not a.is_deleted)
+    group by r.person_id`.execute(db);
+  for (const l of left.rows) {
+    const p = out.get(l.person_id);
+    if (!p) continue;
+    if (l.placed) out.delete(l.person_id);
+    else p.leftOn = l.left_on;
+  }
   return out;
 }
 

@@ -59,11 +59,22 @@ export function pgRateBudget(db: Kysely<Database>): RateBudget {
         INSERT INTO crm_daily_budget (budget_key, used, usage_limit, resets_at)
         VALUES (${key}, ${u.used}, ${u.limit}, ${u.resetsAt})
         ON CONFLICT (budget_key) DO UPDATE SET
-          used = CASE WHEN crm_daily_budget.resets_at = excluded.resets_at
-            THEN greatest(crm_daily_budget.used, excluded.used) ELSE excluded.used END,
+          used = CASE
+            WHEN excluded.resets_at::timestamptz = crm_daily_budget.resets_at::timestamptz
+              THEN greatest(crm_daily_budget.used, excluded.used)
+            ELSE excluded.used END,
           usage_limit = excluded.usage_limit, resets_at = excluded.resets_at, updated_at = now()
+        -- A report of an earlier day (a worker still counting yesterday) never rolls the row back: the instants are
+        -- compared as instants, not as text (one instant has many spellings).
+        WHERE excluded.resets_at::timestamptz >= crm_daily_budget.resets_at::timestamptz
         RETURNING used, usage_limit, resets_at`.execute(db);
-      return row(r.rows[0]) ?? u;
+      if (r.rows[0]) return row(r.rows[0]) ?? u;
+      const kept = await db
+        .selectFrom('crm_daily_budget')
+        .select(['used', 'usage_limit', 'resets_at'])
+        .where('budget_key', '=', key)
+        .executeTakeFirst();
+      return row(kept) ?? u;
     },
   };
 }

@@ -61,6 +61,8 @@ export interface HubSpotConnectorOptions {
   budget?: RateBudget;
   /** The search limit to keep to, when a sandbox sets another than HubSpot's 5 a second. */
   searchPerSecond?: number;
+  /** The clock the daily share's reset is read on (default the program's, clock.ts); a sandbox's in tests. */
+  now?: () => Date;
 }
 
 const OWNERS_PAGE = 500;
@@ -103,6 +105,7 @@ export class HubSpotConnector implements Connector {
         basePath: opts.config.basePath,
         share: opts.config.sync.apiBudgetShare ?? 0.5,
         ...(opts.searchPerSecond !== undefined ? { searchPerSecond: opts.searchPerSecond } : {}),
+        ...(opts.now ? { now: opts.now } : {}),
         log: opts.log,
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),

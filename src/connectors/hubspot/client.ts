@@ -80,6 +80,21 @@ export class HubSpotClient {
     return this.request<T>('GET', path, qs ? { qs } : {});
   }
 
+  /** Every page of a list that pages by `after` (`paging.next.after`), its results in order. */
+  async getAll<T>(path: string, qs: Record<string, string>): Promise<T[]> {
+    const out: T[] = [];
+    let after: string | undefined;
+    do {
+      const res = await this.get<{ results: T[]; paging?: { next?: { after?: string } } }>(
+        path,
+        after ? { ...qs, after } : qs,
+      );
+      out.push(...res.results);
+      after = res.paging?.next?.after;
+    } while (after);
+    return out;
+  }
+
   post<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('POST', path, { body });
   }

@@ -32,12 +32,12 @@ import {
   normalizeStageHistory,
   type PortalFacts,
   stageMap,
-  stampOf,
   Unnormalizable,
 } from './normalize.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
 import { readExchangeRates, readGoalTargets } from './planning-read.ts';
 import { type ObjectStreamPlan, readObjectStream } from './read.ts';
+import { planRows } from './record-rows.ts';
 import { DEAL_HISTORY_PROPERTIES, DEAL_PROPERTIES, HUBSPOT_OPTIONAL_STREAMS, HUBSPOT_STREAMS } from './streams.ts';
 
 export interface HubSpotConnectorConfig {
@@ -308,21 +308,9 @@ export class HubSpotConnector implements Connector {
 
   /** Every owner, active then archived (500 a page). */
   private async fetchOwners(): Promise<HsOwner[]> {
-    const owners: HsOwner[] = [];
-    for (const archived of ['false', 'true']) {
-      let after: string | undefined;
-      do {
-        const qs: Record<string, string> = { limit: String(OWNERS_PAGE), archived };
-        if (after) qs.after = after;
-        const res = await this.client.get<{ results: HsOwner[]; paging?: { next?: { after?: string } } }>(
-          HUBSPOT_PATHS.owners,
-          qs,
-        );
-        owners.push(...res.results);
-        after = res.paging?.next?.after;
-      } while (after);
-    }
-    return owners;
+    const page = (archived: string) =>
+      this.client.getAll<HsOwner>(HUBSPOT_PATHS.owners, { limit: String(OWNERS_PAGE), archived });
+    return [...(await page('false')), ...(await page('true'))];
   }
 
   private dealPlan(): ObjectStreamPlan<'deals'> {
@@ -333,21 +321,7 @@ export class HubSpotConnector implements Connector {
       deletes: true,
       toRows: async (objects: readonly HsObject[]) => {
         const facts = await this.portalFacts();
-        const records: NormalizedRecord<'deals'>[] = [];
-        const quarantined: QuarantinedRecord[] = [];
-        for (const o of objects) {
-          try {
-            records.push({
-              externalId: o.id,
-              sourceModifiedAt: stampOf(o, 'hs_lastmodifieddate'),
-              isDeleted: false,
-              row: normalizeDeal(o, facts),
-            });
-          } catch (e) {
-            quarantined.push(quarantine(o.id, e, o));
-          }
-        }
-        return { records, quarantined };
+        return planRows<'deals'>(objects, 'hs_lastmodifieddate', (o) => normalizeDeal(o, facts));
       },
     };
   }

@@ -40,6 +40,7 @@ export const ORPHAN_HOLD_MS = 120_000;
 export const MAX_POLL_MS = 250;
 
 /** A budget within one process: workers in the same process share it; other processes do not see it. */
+// wall-clock: the burst windows are the CRM's, on real time
 export function memoryRateBudget(now: () => number = () => Date.now()): RateBudget {
   const windows = new Map<string, Map<string, number>>();
   const days = new Map<string, DailyUsage>();

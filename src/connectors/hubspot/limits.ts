@@ -158,6 +158,8 @@ export class HubSpotLimits {
       resetsAt: new Date(resetsAt).toISOString(),
     });
     this.adopt(day);
+    // A reset already gone by (a stale answer) would have every call ask again: once a minute is enough.
+    if (this.askAt <= this.nowMs()) this.askAt = this.nowMs() + USAGE_RETRY_MS.transient;
     if (where !== null && day.used >= this.o.share * day.limit) throw this.exhausted(day, where);
   }
 

@@ -26,8 +26,9 @@ export interface RateBudget {
   /** Counts `calls` more calls against the day; returns the usage after them (null before any report). */
   countDaily(key: string, calls: number): Promise<DailyUsage | null>;
   /**
-   * What the CRM reported. A report for another reset instant starts a new day at its count; the same day keeps
-   * the higher of the count so far and the report (calls counted here may not have reached the report yet).
+   * What the CRM reported. A report for a later reset instant starts a new day at its count; the same day keeps
+   * the higher of the count so far and the report (calls counted here may not have reached the report yet); a
+   * report for an earlier one (a worker still counting yesterday) changes nothing. Returns the day as kept.
    */
   reportDaily(key: string, usage: DailyUsage): Promise<DailyUsage>;
 }
@@ -39,6 +40,7 @@ export const ORPHAN_HOLD_MS = 120_000;
 export const MAX_POLL_MS = 250;
 
 /** A budget within one process: workers in the same process share it; other processes do not see it. */
+// wall-clock: the burst windows are the CRM's, on real time
 export function memoryRateBudget(now: () => number = () => Date.now()): RateBudget {
   const windows = new Map<string, Map<string, number>>();
   const days = new Map<string, DailyUsage>();
@@ -80,7 +82,11 @@ export function memoryRateBudget(now: () => number = () => Date.now()): RateBudg
     },
     async reportDaily(key, usage) {
       const d = days.get(key);
-      const next = d && d.resetsAt === usage.resetsAt ? { ...usage, used: Math.max(d.used, usage.used) } : usage;
+      const was = d ? Date.parse(d.resetsAt) : Number.NaN;
+      const is = Date.parse(usage.resetsAt);
+      // An earlier day's report never rolls the day back.
+      if (d && is < was) return d;
+      const next = d && is === was ? { ...usage, used: Math.max(d.used, usage.used) } : usage;
       days.set(key, next);
       return next;
     },

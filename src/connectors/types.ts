@@ -457,6 +457,8 @@ export interface ConnectorHost {
   defaultTimeZone: string;
   /** Currency to assume when the CRM names none (the configured base currency). */
   defaultCurrency: string;
+  /** The exchange rates come from a file (`fx: { source: file }`): a CRM's own rates are not read. */
+  fxFromFile?: boolean;
   /** Encrypted store for credentials the CRM rotates; absent without QUOTA_TRACKER_SECRET_KEY. */
   credentials?: CredentialStore;
   /** Serializes credential refreshes across workers (keyed by `lockKeys.credentials`). */

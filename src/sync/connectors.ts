@@ -48,6 +48,7 @@ export async function connectorFor(
     refreshLock: pgRefreshLock(db, conn.id, kind.lockKeys.credentials(conn.id), signal ? { signal } : {}),
     defaultTimeZone: config.calendar.timezone,
     defaultCurrency: config.calendar.baseCurrency,
+    fxFromFile: config.fx.source === 'file',
     rateBudget: pgRateBudget(db),
     ...(store ? { credentials: store } : {}),
     ...(signal ? { signal } : {}),

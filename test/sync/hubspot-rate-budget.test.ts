@@ -6,9 +6,10 @@
  * The window is the sandbox's, shortened to 1 s (the answers' headers say so, as HubSpot's do), so a saturated
  * window takes seconds, not minutes; what is asserted is the limiter's count, never a duration.
  */
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
-import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
+import { HubSpotConnector, type HubSpotConnectorOptions } from '../../src/connectors/hubspot/connector.ts';
 import { memoryRateBudget, type RateBudget } from '../../src/connectors/rate-budget.ts';
 import type { Page } from '../../src/connectors/types.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
@@ -20,7 +21,12 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
 let t: TestDatabase;
 
-function connector(sb: HubSpotSandbox, budget: RateBudget, share = 0.5): HubSpotConnector {
+function connector(
+  sb: HubSpotSandbox,
+  budget: RateBudget,
+  share = 0.5,
+  extra: Partial<HubSpotConnectorOptions> = {},
+): HubSpotConnector {
   return new HubSpotConnector({
     config: {
       id: 'hs',
@@ -33,6 +39,7 @@ function connector(sb: HubSpotSandbox, budget: RateBudget, share = 0.5): HubSpot
     // A refused call is retried at once: the test counts refusals, it does not wait them out.
     sleep: async () => {},
     retry: { maxAttempts: 50 },
+    ...extra,
   });
 }
 
@@ -159,4 +166,127 @@ describe('the daily share', () => {
       .executeTakeFirstOrThrow();
     expect(Number(rows.n)).toBe(live);
   }, 120_000);
+});
+
+describe('the daily share in a worker that keeps its connector for days', () => {
+  let sb: HubSpotSandbox;
+  const DAILY = 24;
+  beforeAll(async () => {
+    sb = await startHubSpotSandbox({
+      seed: 5,
+      size: 'small',
+      anchorDate: '2026-11-15',
+      rateLimits: { daily: DAILY, searchPerSecond: 10_000 },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await sb?.close();
+  });
+
+  const sync = (c: HubSpotConnector, stream: string, connectionId = 'hs-worker') =>
+    runSync({ db: t.db, connector: c, connectionId, stream, calendar, now: () => sb.store.now() });
+  const usageAsks = () =>
+    sb.log.entries().filter((e) => e.path === '/account-info/v3/api-usage/daily/private-apps').length;
+
+  it('one connector reads on after the reset: the usage endpoint is asked again once the day has turned', async () => {
+    const c = connector(sb, pgRateBudget(t.db), 0.5, { now: () => sb.store.now() });
+    expect(await sync(c, 'deal_stage_history')).toMatchObject({ status: 'stopped_budget' });
+    let days = 0;
+    for (;;) {
+      sb.store.advance(24 * 3_600_000);
+      days++;
+      sb.log.clear();
+      const next = await sync(c, 'deal_stage_history');
+      // Each new day is asked about once, and reads before the share stops it again (if it does).
+      expect(usageAsks()).toBe(1);
+      expect(next.read).toBeGreaterThan(0);
+      expect(sb.limiter.dailyUsed).toBeLessThanOrEqual(DAILY / 2);
+      if (next.status === 'succeeded') break;
+      expect(next).toMatchObject({ status: 'stopped_budget' });
+      // The reset it names is ahead of the portal's clock, never one gone by.
+      const reset = /resets the count at (\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(next.errorMessage ?? '')?.[1];
+      expect(Date.parse(reset ?? '')).toBeGreaterThan(sb.store.now().getTime());
+      expect(days).toBeLessThan(20);
+    }
+    expect(days).toBeGreaterThan(1);
+  }, 120_000);
+
+  it('a 5xx from the usage endpoint leaves the share unchecked for a minute, not for the life of the worker', async () => {
+    sb.store.advance(24 * 3_600_000);
+    const c = connector(sb, pgRateBudget(t.db), 0.5, { now: () => sb.store.now(), retry: { maxAttempts: 2 } });
+    sb.faults.add({ kind: 'error_500', path: '/account-info/v3/api-usage', count: 2 });
+    sb.log.clear();
+    expect(await sync(c, 'owners', 'hs-5xx')).toMatchObject({ status: 'succeeded' });
+    expect(usageAsks()).toBe(2);
+    // Within the minute the endpoint is not asked again; after it, it is, and the share stops the stream again.
+    sb.log.clear();
+    await sync(c, 'owners', 'hs-5xx');
+    expect(usageAsks()).toBe(0);
+    sb.store.advance(61_000);
+    sb.log.clear();
+    const stopped = await sync(c, 'deal_stage_history', 'hs-5xx');
+    expect(usageAsks()).toBe(1);
+    expect(stopped).toMatchObject({ status: 'stopped_budget', errorCode: 'CRM_BUDGET_EXHAUSTED' });
+    expect(sb.limiter.dailyUsed).toBeLessThanOrEqual(DAILY / 2);
+  }, 120_000);
+
+  it('an answer whose rate-limit headers cannot be recorded is kept, and its slot is released', async () => {
+    sb.store.advance(24 * 3_600_000);
+    const pg = pgRateBudget(t.db);
+    let armed = false;
+    let taken = 0;
+    let released = 0;
+    const budget: RateBudget = {
+      ...pg,
+      take: async (k, max, w) => {
+        const r = await pg.take(k, max, w);
+        if ('slot' in r) taken++;
+        return r;
+      },
+      release: async (k, slot, w) => {
+        released++;
+        await pg.release(k, slot, w);
+      },
+      reportDaily: async (k, u) => {
+        if (armed) throw new Error('connection terminated unexpectedly');
+        return pg.reportDaily(k, u);
+      },
+    };
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const c = connector(sb, budget, 0.9, { now: () => sb.store.now(), log });
+    await c.identify();
+    armed = true;
+    // Another app's calls: the next answer's daily headers are news, which the budget fails to record.
+    sb.limiter.dailyUsed += 3;
+    expect(await drain(c, 'owners')).toBeGreaterThan(0);
+    expect(released).toBe(taken);
+    expect(lines.join('\n')).toMatch(/rate-limit headers of an answer could not be recorded/);
+  }, 60_000);
+});
+
+describe('the day as the budget keeps it', () => {
+  for (const [name, make] of [
+    ['PostgreSQL', () => pgRateBudget(t.db)],
+    ['in-process', () => memoryRateBudget()],
+  ] as const) {
+    it(`${name}: an earlier day's report never rolls the day back; one instant spelt two ways is one day`, async () => {
+      const b = make();
+      const key = `rollback-${name}`;
+      await b.reportDaily(key, { used: 10, limit: 100, resetsAt: '2026-11-16T05:00:00.000Z' });
+      // The same instant without milliseconds: the same day, keeping the higher count.
+      expect(await b.reportDaily(key, { used: 4, limit: 100, resetsAt: '2026-11-16T05:00:00Z' })).toMatchObject({
+        used: 10,
+      });
+      // A worker still counting the day before: the later day stands.
+      const kept = await b.reportDaily(key, { used: 3, limit: 100, resetsAt: '2026-11-15T05:00:00.000Z' });
+      expect(Date.parse(kept.resetsAt)).toBe(Date.parse('2026-11-16T05:00:00Z'));
+      expect(kept.used).toBe(10);
+      expect(await b.daily(key)).toMatchObject({ used: 10 });
+      // The next day starts at its own count.
+      expect(await b.reportDaily(key, { used: 2, limit: 100, resetsAt: '2026-11-17T05:00:00Z' })).toMatchObject({
+        used: 2,
+      });
+    });
+  }
 });

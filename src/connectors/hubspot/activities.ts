@@ -5,7 +5,7 @@
  * - kind: a meeting is an `event` (Salesforce's Event); a call, an email or a task a `task` (Salesforce logs calls
  *   and emails as Tasks). `subtype` is the engagement object (`calls` ...), which is also each stream's scope in
  *   the shared table;
- * - type: calls `call`, emails `email` (list emails too, `hs_email_sent_via: BULK`), meetings `meeting`, tasks
+ * - type: calls `call`, emails `email` (list emails too, as Salesforce's ListEmail), meetings `meeting`, tasks
  *   `task`, or `proposal` where the portal's custom task property `activity_kind` says so (HubSpot has no proposal
  *   type; the property is the portal admin's mapping);
  * - owner `hubspot_owner_id`; date `hs_timestamp`, the engagement's own instant
@@ -13,8 +13,10 @@
  *   portal's time zone, else the creation date; an `hs_timestamp` that is not an instant quarantines the record;
  * - the deal from the engagement's associations to deals (v4 batch read, one call a page); HubSpot gives
  *   engagement-to-deal links no primary, so of several the lowest deal id is taken;
- * - completed: a task by `hs_task_status` COMPLETED; a logged call or email happened (true); a meeting null, as a
- *   Salesforce Event.
+ * - completed (`is_completed`, a flag the figures do not filter on: every engagement counts, as every Salesforce
+ *   Task and Event does): a task by `hs_task_status` COMPLETED; a call by `hs_call_status` (held: COMPLETED, BUSY,
+ *   NO_ANSWER or none; not: queued, ringing, canceled, failed); a meeting by `hs_meeting_outcome` COMPLETED (null
+ *   without one, as a Salesforce Event); an email true.
  *
  * The alert tasks quota-tracker will create in HubSpot carry the task property `quota_alert_key` (the marker
  * Salesforce's carry in `Quota_Alert_Key__c`, docs/metrics.md "Activity"): a task with it is nobody's activity. It
@@ -41,10 +43,42 @@ const COMMON = ['hubspot_owner_id', 'hs_timestamp', 'hs_createdate', 'hs_lastmod
 /** Engagement properties read (HubSpot returns only the properties asked for). */
 export const ENGAGEMENT_PROPERTIES: Readonly<Record<EngagementType, readonly string[]>> = {
   calls: [...COMMON, 'hs_call_status'],
-  emails: [...COMMON, 'hs_email_sent_via'],
-  meetings: [...COMMON],
-  tasks: [...COMMON, 'hs_task_status', 'hs_task_type', 'activity_kind', ALERT_KEY_PROPERTY],
+  // A list (bulk) email counts as an email, as Salesforce's ListEmail task does: its sender is not read.
+  emails: [...COMMON],
+  meetings: [...COMMON, 'hs_meeting_outcome'],
+  tasks: [...COMMON, 'hs_task_status', 'activity_kind', ALERT_KEY_PROPERTY],
 };
+
+/**
+ * Call statuses of a call that took place, answered or not (https://developers.hubspot.com/docs/api/crm/calls:
+ * `hs_call_status` BUSY, CALLING_CRM_USER, CANCELED, COMPLETED, CONNECTING, FAILED, IN_PROGRESS, NO_ANSWER, QUEUED,
+ * RINGING). A call logged by hand carries no status and took place; a queued, ringing or canceled one has not.
+ */
+const CALL_DONE = new Set(['COMPLETED', 'BUSY', 'NO_ANSWER']);
+
+/**
+ * Whether the engagement is done (`is_completed`): a task by `hs_task_status`, a call by `hs_call_status`, a meeting
+ * by `hs_meeting_outcome` (https://developers.hubspot.com/docs/api/crm/meetings: SCHEDULED, COMPLETED, RESCHEDULED,
+ * NO_SHOW, CANCELED; none: unknown, as a Salesforce event's), an email always.
+ */
+function completed(type: EngagementType, p: HsObject['properties']): boolean | null {
+  switch (type) {
+    case 'calls': {
+      const s = str(p, 'hs_call_status');
+      return s === null || CALL_DONE.has(s.toUpperCase());
+    }
+    case 'emails':
+      return true;
+    case 'meetings': {
+      const s = str(p, 'hs_meeting_outcome');
+      return s === null ? null : s.toUpperCase() === 'COMPLETED';
+    }
+    case 'tasks': {
+      const s = str(p, 'hs_task_status');
+      return s === null ? null : s === 'COMPLETED';
+    }
+  }
+}
 
 export function isEngagementType(s: string): s is EngagementType {
   return (ENGAGEMENT_STREAMS as readonly string[]).includes(s);
@@ -74,15 +108,13 @@ export function normalizeEngagement(
     instantDate(p.hs_timestamp, 'hs_timestamp', timeZone) ??
     instantDate(p.hs_createdate ?? o.createdAt, 'hs_createdate', timeZone);
   if (date === null) throw new Unnormalizable('MISSING_ACTIVITY_DATE', 'hs_timestamp and hs_createdate are empty');
-  const status = str(p, 'hs_task_status');
   return {
     kind: type === 'meetings' ? 'event' : 'task',
     owner_external_id: str(p, 'hubspot_owner_id'),
     activity_type: activityType(type, o),
     subtype: type,
     activity_date: date,
-    is_completed:
-      type === 'meetings' ? null : type === 'tasks' ? (status === null ? null : status === 'COMPLETED') : true,
+    is_completed: completed(type, p),
     deal_external_id: dealIds?.[0] ?? null,
   };
 }

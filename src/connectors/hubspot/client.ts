@@ -80,13 +80,29 @@ export class HubSpotClient {
     return this.request<T>('GET', path, qs ? { qs } : {});
   }
 
+  /** Every page of a list that pages by `after` (`paging.next.after`), its results in order. */
+  async getAll<T>(path: string, qs: Record<string, string>): Promise<T[]> {
+    const out: T[] = [];
+    let after: string | undefined;
+    do {
+      const res = await this.get<{ results: T[]; paging?: { next?: { after?: string } } }>(
+        path,
+        after ? { ...qs, after } : qs,
+      );
+      out.push(...res.results);
+      after = res.paging?.next?.after;
+    } while (after);
+    return out;
+  }
+
   post<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('POST', path, { body });
   }
 
   /**
-   * Checks the day's usage with HubSpot once per connector, before its first call counts against the share
-   * (`where` null: only record it; the share then stops the first call that counts, inside a stream).
+   * Checks the day's usage with HubSpot when it is due (limits.ts `needsUsage`: first, after the day's reset, or a
+   * while after a failed ask), before the call that counts against the share (`where` null: only record it; the
+   * share then stops the first call that counts, inside a stream).
    */
   async checkUsage(limits: HubSpotLimits | undefined = this.opts.limits, where: string | null = null): Promise<void> {
     if (!limits?.needsUsage()) return;
@@ -99,10 +115,19 @@ export class HubSpotClient {
       // with the token. A spent allocation or an auth failure is the stream's answer.
       if (e instanceof AppError && ['CRM_AUTH_FAILED', 'CRM_RATE_LIMITED', 'CRM_BUDGET_EXHAUSTED'].includes(e.code))
         throw e;
-      limits.usageUnavailable(e instanceof Error ? e.message : String(e));
+      // A 5xx or a timeout (retryable, its retries spent) may pass: asked again a minute on, not never again.
+      const transient = !(e instanceof AppError) || e.retryable;
+      limits.usageUnavailable(e instanceof Error ? e.message : String(e), transient);
       return;
     }
     await limits.reportUsage(answer, where);
+  }
+
+  private unlearned(where: string, e: unknown): void {
+    this.opts.log.warn(
+      { where, err: e instanceof Error ? e.message : String(e) },
+      'hubspot: the rate-limit headers of an answer could not be recorded in the rate budget; the answer is kept',
+    );
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -170,9 +195,13 @@ export class HubSpotClient {
           message: typeof e.message === 'string' ? e.message : String(err),
         };
       } finally {
-        // The answer's headers first: they may say the window's length, which the slot is then held for.
-        if (limits && answered) await limits.learn(answered);
-        if (release) await release();
+        try {
+          // The answer's headers first: they may say the window's length, which the slot is then held for. Failing
+          // to record them (the budget's database) loses no answer: the call's outcome stands, and it is said.
+          if (limits && answered) await limits.learn(answered).catch((e: unknown) => this.unlearned(where, e));
+        } finally {
+          if (release) await release();
+        }
       }
       const decision = decideRetry(
         failure,

@@ -3,7 +3,7 @@
  * (time zone, company currency, deal pipelines). `read()` yields the pages of one stream.
  */
 import { now } from '../../clock.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { memoryRateBudget, type RateBudget } from '../rate-budget.ts';
 import type { RetryOptions } from '../retry-policy.ts';
@@ -32,13 +32,13 @@ import {
   normalizeStageHistory,
   type PortalFacts,
   stageMap,
-  stampOf,
   Unnormalizable,
 } from './normalize.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
 import { readExchangeRates, readGoalTargets } from './planning-read.ts';
 import { type ObjectStreamPlan, readObjectStream } from './read.ts';
-import { DEAL_HISTORY_PROPERTIES, DEAL_PROPERTIES, HUBSPOT_STREAMS } from './streams.ts';
+import { planRows } from './record-rows.ts';
+import { DEAL_HISTORY_PROPERTIES, DEAL_PROPERTIES, HUBSPOT_OPTIONAL_STREAMS, HUBSPOT_STREAMS } from './streams.ts';
 
 export interface HubSpotConnectorConfig {
   id: string;
@@ -61,6 +61,10 @@ export interface HubSpotConnectorOptions {
   budget?: RateBudget;
   /** The search limit to keep to, when a sandbox sets another than HubSpot's 5 a second. */
   searchPerSecond?: number;
+  /** The exchange rates come from a file (`fx: { source: file }`): the portal's are not read. */
+  fxFromFile?: boolean;
+  /** The clock the daily share's reset is read on (default the program's, clock.ts); a sandbox's in tests. */
+  now?: () => Date;
 }
 
 const OWNERS_PAGE = 500;
@@ -77,6 +81,17 @@ interface AccountDetails {
 function quarantine(id: string, e: unknown, payload: unknown): QuarantinedRecord {
   if (e instanceof Unnormalizable) return { externalId: id, reasonCode: e.reasonCode, reason: e.message, payload };
   throw e;
+}
+
+/** HubSpot refused the object itself: a missing scope or subscription (403), or an object type the portal lacks. */
+function refusedObject(e: unknown): e is AppError {
+  if (!isAppError(e)) return false;
+  if (e.code === 'CRM_PERMISSION') return true;
+  const status = e.details?.status;
+  return (
+    e.code === 'CRM_REQUEST_INVALID' &&
+    (status === 404 || (status === 400 && /unable to infer object type/i.test(e.message)))
+  );
 }
 
 export class HubSpotConnector implements Connector {
@@ -103,6 +118,7 @@ export class HubSpotConnector implements Connector {
         basePath: opts.config.basePath,
         share: opts.config.sync.apiBudgetShare ?? 0.5,
         ...(opts.searchPerSecond !== undefined ? { searchPerSecond: opts.searchPerSecond } : {}),
+        ...(opts.now ? { now: opts.now } : {}),
         log: opts.log,
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
@@ -158,6 +174,41 @@ export class HubSpotConnector implements Connector {
   }
 
   read(stream: string, from: StreamCursor | null, ctx: ReadContext): AsyncGenerator<Page> {
+    const pages = this.readStream(stream, from, ctx);
+    return HUBSPOT_OPTIONAL_STREAMS.has(stream) ? this.unlessRefused(stream, from, pages, ctx.log) : pages;
+  }
+
+  /**
+   * An optional stream whose object HubSpot refuses before anything was read (403: the token lacks the scope or the
+   * subscription the object; 400/404: the portal has no such object type) reads nothing: its cursor stays, its rows
+   * stay (nothing is swept), and the run succeeds with one line saying why. A refusal after the first page is a
+   * failure like any other.
+   */
+  private async *unlessRefused(
+    stream: string,
+    from: StreamCursor | null,
+    pages: AsyncGenerator<Page>,
+    log: Logger,
+  ): AsyncGenerator<Page> {
+    const before = this.client.apiCalls();
+    let first = true;
+    try {
+      for await (const p of pages) {
+        first = false;
+        yield p;
+      }
+    } catch (e) {
+      if (!first || !refusedObject(e)) throw e;
+      log.warn(
+        { stream, reason: e.message },
+        `hubspot: the portal or token has no access to ${stream} (${e.details?.status ?? ''} ${String(e.details?.crmCode ?? e.code)}); ` +
+          'the stream is skipped this run, nothing read',
+      );
+      yield { records: [], deletedIds: [], quarantined: [], cursor: from, apiCalls: this.client.apiCalls() - before };
+    }
+  }
+
+  private readStream(stream: string, from: StreamCursor | null, ctx: ReadContext): AsyncGenerator<Page> {
     const nowFn = ctx.now ?? now;
     const readOpts = {
       client: this.client,
@@ -195,6 +246,7 @@ export class HubSpotConnector implements Connector {
           () => this.fetchOwners(),
         ) as AsyncGenerator<Page>;
       case 'exchange_rates':
+        if (this.opts.fxFromFile) return this.fxFromFile(from, ctx.log);
         return readExchangeRates(
           this.client,
           () => this.portalFacts(),
@@ -211,6 +263,12 @@ export class HubSpotConnector implements Connector {
           { where: '--stream' },
         );
     }
+  }
+
+  /** `fx: { source: file }`: the rates are the file's; the portal's are not read (nor checked against baseCurrency). */
+  private async *fxFromFile(from: StreamCursor | null, log: Logger): AsyncGenerator<Page> {
+    log.info({ stream: 'exchange_rates' }, 'hubspot: exchange rates come from the FX file (fx.source: file); not read');
+    yield { records: [], deletedIds: [], quarantined: [], cursor: from, apiCalls: 0 };
   }
 
   /** Lead stage labels by id, from the leads pipelines (one call, once per connector). */
@@ -250,21 +308,9 @@ export class HubSpotConnector implements Connector {
 
   /** Every owner, active then archived (500 a page). */
   private async fetchOwners(): Promise<HsOwner[]> {
-    const owners: HsOwner[] = [];
-    for (const archived of ['false', 'true']) {
-      let after: string | undefined;
-      do {
-        const qs: Record<string, string> = { limit: String(OWNERS_PAGE), archived };
-        if (after) qs.after = after;
-        const res = await this.client.get<{ results: HsOwner[]; paging?: { next?: { after?: string } } }>(
-          HUBSPOT_PATHS.owners,
-          qs,
-        );
-        owners.push(...res.results);
-        after = res.paging?.next?.after;
-      } while (after);
-    }
-    return owners;
+    const page = (archived: string) =>
+      this.client.getAll<HsOwner>(HUBSPOT_PATHS.owners, { limit: String(OWNERS_PAGE), archived });
+    return [...(await page('false')), ...(await page('true'))];
   }
 
   private dealPlan(): ObjectStreamPlan<'deals'> {
@@ -275,21 +321,7 @@ export class HubSpotConnector implements Connector {
       deletes: true,
       toRows: async (objects: readonly HsObject[]) => {
         const facts = await this.portalFacts();
-        const records: NormalizedRecord<'deals'>[] = [];
-        const quarantined: QuarantinedRecord[] = [];
-        for (const o of objects) {
-          try {
-            records.push({
-              externalId: o.id,
-              sourceModifiedAt: stampOf(o, 'hs_lastmodifieddate'),
-              isDeleted: false,
-              row: normalizeDeal(o, facts),
-            });
-          } catch (e) {
-            quarantined.push(quarantine(o.id, e, o));
-          }
-        }
-        return { records, quarantined };
+        return planRows<'deals'>(objects, 'hs_lastmodifieddate', (o) => normalizeDeal(o, facts));
       },
     };
   }

@@ -25,6 +25,7 @@ function create(conn: ConnectionConfig, host: ConnectorHost): HubSpotConnector {
     log: host.log,
     defaultTimeZone: host.defaultTimeZone,
     defaultCurrency: host.defaultCurrency,
+    ...(host.fxFromFile ? { fxFromFile: true } : {}),
     ...(host.signal ? { signal: host.signal } : {}),
     ...(host.rateBudget ? { budget: host.rateBudget } : {}),
   });

@@ -10,15 +10,20 @@
  *   https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase, counts it "per authentication
  *   token"); searches carry no rate-limit headers, so this one is never learned, only configured;
  * - the day's allocation: `sync.apiBudgetShare` of it, checked against the usage endpoint
- *   (`/account-info/v3/api-usage/daily/private-apps`: `usageLimit`, `currentUsage`, `resetsAt`) once per connector
- *   and kept current from `X-HubSpot-RateLimit-Daily` / `-Daily-Remaining` on every private-app answer. At the
- *   share, the stream stops with CRM_BUDGET_EXHAUSTED (status `stopped_budget`) naming the reset; the next sync
- *   asks the usage endpoint again and resumes from the stream's cursor once the day has turned.
+ *   (`/account-info/v3/api-usage/daily/private-apps`: `usageLimit`, `currentUsage`, `collectedAt`, `resetsAt`)
+ *   before the first call that counts and again at the first call on or after `resetsAt` (a worker keeps its
+ *   connector for days; the reset is read on HubSpot's clock, which `collectedAt` relates to this one), and kept
+ *   current from `X-HubSpot-RateLimit-Daily` / `-Daily-Remaining` on every private-app answer of the day being
+ *   counted. At the share, the stream stops with CRM_BUDGET_EXHAUSTED (status `stopped_budget`) naming the reset;
+ *   the first call after the reset asks the usage endpoint again and the stream resumes from its cursor. When the
+ *   endpoint cannot be read the share goes unchecked until it is asked again: a minute later after a failure that
+ *   may pass (5xx, timeout), an hour later when the token cannot read it (OAuth, a missing scope).
  *
  * Slots are taken before a call and held until a window after its answer (../rate-budget.ts), so two workers never
  * send more than the window allows between them, whatever their requests' latency.
  */
 import { createHash } from 'node:crypto';
+import { now as clockNow } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { abortableSleep } from '../../util/sleep.ts';
@@ -27,6 +32,8 @@ import type { DailyUsage, RateBudget } from '../rate-budget.ts';
 /** The lowest burst limit HubSpot publishes for a private app (Starter), until the answers say the portal's. */
 export const DEFAULT_TEN_SECONDLY = { max: 100, windowMs: 10_000 };
 export const SEARCH_PER_SECOND = 5;
+/** How soon the usage endpoint is asked again after an answer that may pass (5xx, timeout) / one that will not. */
+export const USAGE_RETRY_MS = { transient: 60_000, refused: 3_600_000 };
 
 export interface HubSpotLimitsOptions {
   budget: RateBudget;
@@ -38,18 +45,35 @@ export interface HubSpotLimitsOptions {
   searchPerSecond?: number;
   log: Logger;
   signal?: AbortSignal;
+  /** The program's clock (clock.ts), against which `resetsAt` is compared; a sandbox's in tests. */
+  now?: () => Date;
 }
 
 /** What `/account-info/v3/api-usage/daily/private-apps` answers. */
 export interface UsageAnswer {
-  results?: Array<{ name?: string; usageLimit?: number; currentUsage?: number; resetsAt?: string }>;
+  results?: Array<{
+    name?: string;
+    usageLimit?: number;
+    currentUsage?: number;
+    collectedAt?: string;
+    resetsAt?: string;
+  }>;
 }
 
 export class HubSpotLimits {
   private readonly key: string;
   private burst = { ...DEFAULT_TEN_SECONDLY };
   private readonly searchMax: number;
+  /** The day being counted, as HubSpot last reported it (null: unchecked). */
   private day: DailyUsage | null = null;
+  /** When the usage endpoint is to be asked (epoch ms): at once, at the day's reset, or after a failed ask. */
+  private askAt = 0;
+  /**
+   * This clock minus HubSpot's (ms), from the usage answer's `collectedAt`: `resetsAt` is HubSpot's instant, and a
+   * clock set elsewhere (`QUOTA_TRACKER_NOW`, a skewed host) must still see the day turn when HubSpot's does.
+   */
+  private skew = 0;
+  private unavailableSaid = false;
 
   constructor(private readonly o: HubSpotLimitsOptions) {
     // The token, hashed: every worker of the connection shares the key, and no secret is stored.
@@ -77,12 +101,30 @@ export class HubSpotLimits {
     }
   }
 
+  private nowMs(): number {
+    return (this.o.now ?? clockNow)().getTime();
+  }
+
+  /** The day last reported, while it lasts: past its reset its count says nothing of today's. */
+  private current(): DailyUsage | null {
+    const d = this.day;
+    return d && this.nowMs() < Date.parse(d.resetsAt) + this.skew ? d : null;
+  }
+
   private async spendDaily(where: string): Promise<void> {
-    if (this.day === null) return;
+    if (this.current() === null) return;
     const d = await this.o.budget.countDaily(`${this.key}:daily`, 1);
     if (d === null) return;
-    this.day = d;
+    this.adopt(d);
     if (d.used - 1 >= this.o.share * d.limit) throw this.exhausted(d, where);
+  }
+
+  /** The budget's day (another worker may have reported the next one): the next ask is at its reset. */
+  private adopt(d: DailyUsage): void {
+    const reset = Date.parse(d.resetsAt);
+    this.day = d;
+    this.askAt = Number.isFinite(reset) ? reset + this.skew : this.nowMs() + USAGE_RETRY_MS.transient;
+    this.unavailableSaid = false;
   }
 
   exhausted(d: DailyUsage, where: string): AppError {
@@ -95,31 +137,47 @@ export class HubSpotLimits {
     );
   }
 
-  /** Whether the day has been checked against the usage endpoint yet (once per connector). */
+  /** Whether the usage endpoint is due: never asked, the day it reported has reset, or a failed ask is to be retried. */
   needsUsage(): boolean {
-    return this.day === null;
+    return this.nowMs() >= this.askAt;
   }
 
   /** The usage endpoint's answer: the day as HubSpot counts it. Throws when the share is spent (given `where`). */
   async reportUsage(a: UsageAnswer, where: string | null): Promise<void> {
     const r = a.results?.find((x) => x.name === 'private-apps-api-calls-daily') ?? a.results?.[0];
-    if (!r || typeof r.usageLimit !== 'number' || typeof r.currentUsage !== 'number' || !r.resetsAt) {
-      this.o.log.warn({ answer: a }, 'hubspot: the daily usage endpoint gave no usage; the daily share is not checked');
-      this.day = { used: 0, limit: Number.POSITIVE_INFINITY, resetsAt: '' };
+    const resetsAt = r?.resetsAt ? Date.parse(r.resetsAt) : Number.NaN;
+    if (!r || typeof r.usageLimit !== 'number' || typeof r.currentUsage !== 'number' || !Number.isFinite(resetsAt)) {
+      this.usageUnavailable(`the daily usage endpoint gave no usage: ${JSON.stringify(a).slice(0, 200)}`, false);
       return;
     }
-    this.day = await this.o.budget.reportDaily(`${this.key}:daily`, {
+    const collected = r.collectedAt ? Date.parse(r.collectedAt) : Number.NaN;
+    this.skew = Number.isFinite(collected) ? this.nowMs() - collected : 0;
+    const day = await this.o.budget.reportDaily(`${this.key}:daily`, {
       used: r.currentUsage,
       limit: r.usageLimit,
-      resetsAt: r.resetsAt,
+      resetsAt: new Date(resetsAt).toISOString(),
     });
-    if (where !== null && this.day.used >= this.o.share * this.day.limit) throw this.exhausted(this.day, where);
+    this.adopt(day);
+    // A reset already gone by (a stale answer) would have every call ask again: once a minute is enough.
+    if (this.askAt <= this.nowMs()) this.askAt = this.nowMs() + USAGE_RETRY_MS.transient;
+    if (where !== null && day.used >= this.o.share * day.limit) throw this.exhausted(day, where);
   }
 
-  /** The usage endpoint cannot be read (an OAuth token, a missing scope): the share goes unchecked, said once. */
-  usageUnavailable(reason: string): void {
-    this.o.log.warn({ reason }, 'hubspot: the daily usage endpoint cannot be read; the daily share is not checked');
-    this.day = { used: 0, limit: Number.POSITIVE_INFINITY, resetsAt: '' };
+  /**
+   * The usage endpoint cannot be read: the share goes unchecked until it is asked again, a minute on after a
+   * failure that may pass (`transient`), an hour on when the token cannot read it (OAuth, a missing scope).
+   * Said once until an ask succeeds.
+   */
+  usageUnavailable(reason: string, transient: boolean): void {
+    if (!this.unavailableSaid) {
+      this.o.log.warn(
+        { reason },
+        'hubspot: the daily usage endpoint cannot be read; the daily share is not checked until it can be',
+      );
+    }
+    this.unavailableSaid = true;
+    this.day = null;
+    this.askAt = this.nowMs() + (transient ? USAGE_RETRY_MS.transient : USAGE_RETRY_MS.refused);
   }
 
   /** Learns the burst window from an answer's headers and the day's count from its daily headers. */
@@ -131,20 +189,23 @@ export class HubSpotLimits {
     }
     const daily = Number(headers['x-hubspot-ratelimit-daily']);
     const remaining = Number(headers['x-hubspot-ratelimit-daily-remaining']);
-    const day = this.day;
+    // Only the day being counted takes the headers: past its reset they count a day whose reset is not known yet.
+    const day = this.current();
     // Only news is written: HubSpot's count above what this budget has counted (another worker, another app).
     if (
-      day?.resetsAt &&
+      day &&
       Number.isInteger(daily) &&
       Number.isInteger(remaining) &&
       daily > 0 &&
       (daily - remaining > day.used || daily !== day.limit)
     ) {
-      this.day = await this.o.budget.reportDaily(`${this.key}:daily`, {
-        used: daily - remaining,
-        limit: daily,
-        resetsAt: day.resetsAt,
-      });
+      this.adopt(
+        await this.o.budget.reportDaily(`${this.key}:daily`, {
+          used: daily - remaining,
+          limit: daily,
+          resetsAt: day.resetsAt,
+        }),
+      );
     }
   }
 }

@@ -19,9 +19,8 @@ import { planRows } from './record-rows.ts';
 export const LINE_ITEM_PROPERTIES = [
   'name',
   'quantity',
-  'price',
+  // The amount is the deal's share; price and currency (the deal's) have no column.
   'amount',
-  'hs_line_item_currency_code',
   'product_family',
   'hs_lastmodifieddate',
 ] as const;

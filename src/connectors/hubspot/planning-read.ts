@@ -4,9 +4,9 @@
  * (or now quarantines) leaves the warehouse.
  */
 import { AppError } from '../../errors.ts';
-import type { NormalizedRecord, Page, QuarantinedRecord } from '../types.ts';
+import type { Page } from '../types.ts';
 import type { HubSpotClient } from './client.ts';
-import { type HsObject, type HsOwner, type PortalFacts, Unnormalizable } from './normalize.ts';
+import type { HsObject, HsOwner, PortalFacts } from './normalize.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
 import {
   exchangeRateRows,
@@ -16,22 +16,7 @@ import {
   ownersByUser,
 } from './planning.ts';
 import { LIST_PAGE } from './read.ts';
-
-interface Paged<T> {
-  results: T[];
-  paging?: { next?: { after?: string } };
-}
-
-async function listAll<T>(client: HubSpotClient, path: string, qs: Record<string, string>): Promise<T[]> {
-  const out: T[] = [];
-  let after: string | undefined;
-  do {
-    const res = await client.get<Paged<T>>(path, after ? { ...qs, after } : qs);
-    out.push(...res.results);
-    after = res.paging?.next?.after;
-  } while (after);
-  return out;
-}
+import { planRows } from './record-rows.ts';
 
 export async function* readGoalTargets(
   client: HubSpotClient,
@@ -41,27 +26,14 @@ export async function* readGoalTargets(
   const before = client.apiCalls();
   const f = await facts();
   const byUser = ownersByUser(await owners());
-  const goals = await listAll<HsObject>(client, HUBSPOT_PATHS.objects('goal_targets'), {
+  const goals = await client.getAll<HsObject>(HUBSPOT_PATHS.objects('goal_targets'), {
     limit: String(LIST_PAGE),
     properties: GOAL_PROPERTIES.join(','),
     archived: 'false',
   });
-  const records: NormalizedRecord<'quotas'>[] = [];
-  const quarantined: QuarantinedRecord[] = [];
-  for (const g of goals) {
-    try {
-      const stamp = g.properties.hs_lastmodifieddate ?? g.updatedAt ?? null;
-      records.push({
-        externalId: g.id,
-        sourceModifiedAt: stamp && !Number.isNaN(Date.parse(stamp)) ? new Date(stamp).toISOString() : null,
-        isDeleted: false,
-        row: normalizeGoalTarget(g, f, byUser),
-      });
-    } catch (e) {
-      if (!(e instanceof Unnormalizable)) throw e;
-      quarantined.push({ externalId: g.id, reasonCode: e.reasonCode, reason: e.message, payload: g });
-    }
-  }
+  const { records, quarantined } = planRows<'quotas'>(goals, 'hs_lastmodifieddate', (g) =>
+    normalizeGoalTarget(g, f, byUser),
+  );
   yield {
     records,
     deletedIds: [],
@@ -92,7 +64,7 @@ export async function* readExchangeRates(
       { where: 'calendar.baseCurrency' },
     );
   }
-  const rates = await listAll<HsExchangeRate>(client, HUBSPOT_PATHS.exchangeRates, { limit: String(LIST_PAGE) });
+  const rates = await client.getAll<HsExchangeRate>(HUBSPOT_PATHS.exchangeRates, { limit: String(LIST_PAGE) });
   const { rows, quarantined } = exchangeRateRows(rates, f);
   yield {
     records: rows.map((r) => ({ ...r, isDeleted: false })),

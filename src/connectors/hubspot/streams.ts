@@ -3,6 +3,14 @@
  */
 import type { StreamSpec } from '../types.ts';
 
+/**
+ * Streams a portal may not have: the leads object needs Sales Hub Professional or above, goal targets the
+ * `crm.objects.goals.read` scope (https://developers.hubspot.com/docs/api-reference/latest/crm/objects/goals/guide,
+ * https://developers.hubspot.com/docs/api/crm/leads). Where HubSpot refuses the object (403 MISSING_SCOPES, or no
+ * such object type), the stream reads nothing and says so; it is not a failed run every interval.
+ */
+export const HUBSPOT_OPTIONAL_STREAMS: ReadonlySet<string> = new Set(['leads', 'goal_targets']);
+
 export const HUBSPOT_STREAMS: readonly StreamSpec[] = [
   {
     name: 'owners',

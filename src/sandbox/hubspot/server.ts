@@ -41,6 +41,7 @@ export type HubSpotFaultKind =
   | 'bad_gateway_502'
   | 'unavailable_503'
   | 'timeout_504'
+  | 'missing_scopes_403'
   | 'slow'
   | 'drop'
   | 'reset';
@@ -315,6 +316,9 @@ function faultReply(f: ActiveFault<HubSpotFaultKind>): Reply | null {
       return limitReply('DAILY', 'You have reached your daily limit.');
     case 'secondly_429':
       return limitReply('SECONDLY', 'You have reached your secondly limit.');
+    case 'missing_scopes_403':
+      // A token without the object's scope, or a portal whose subscription lacks the object.
+      return hsError(403, 'MISSING_SCOPES', "This app hasn't been granted all required scopes to make this call.");
     case 'error_500':
       return html(500, 'Internal Server Error');
     case 'bad_gateway_502':

@@ -43,7 +43,7 @@ describe('engagements as activities', () => {
       is_completed: true,
       deal_external_id: null,
     });
-    expect(row('emails', { hs_email_sent_via: 'BULK' })).toMatchObject({ kind: 'task', activity_type: 'email' });
+    expect(row('emails')).toMatchObject({ kind: 'task', activity_type: 'email', is_completed: true });
     expect(row('meetings')).toMatchObject({ kind: 'event', activity_type: 'meeting', is_completed: null });
     expect(row('tasks', { hs_task_status: 'NOT_STARTED' })).toMatchObject({
       activity_type: 'task',
@@ -53,6 +53,19 @@ describe('engagements as activities', () => {
       activity_type: 'proposal',
       is_completed: true,
     });
+  });
+
+  it('a call or meeting not held (scheduled, canceled, no-show) is not completed; a call made unanswered is', () => {
+    const done = (type: 'calls' | 'meetings', p: HsObject['properties']) =>
+      normalizeEngagement(type, obj({ hs_timestamp: at, ...p }), undefined, TZ).is_completed;
+    expect(done('calls', { hs_call_status: 'COMPLETED' })).toBe(true);
+    expect(done('calls', { hs_call_status: 'NO_ANSWER' })).toBe(true);
+    expect(done('calls', { hs_call_status: 'CANCELED' })).toBe(false);
+    expect(done('calls', { hs_call_status: 'QUEUED' })).toBe(false);
+    expect(done('meetings', { hs_meeting_outcome: 'COMPLETED' })).toBe(true);
+    expect(done('meetings', { hs_meeting_outcome: 'SCHEDULED' })).toBe(false);
+    expect(done('meetings', { hs_meeting_outcome: 'CANCELED' })).toBe(false);
+    expect(done('meetings', { hs_meeting_outcome: 'NO_SHOW' })).toBe(false);
   });
 
   it('falls back to the creation date, keeps the first of several deals, and quarantines a timestamp that is no instant', () => {

@@ -68,6 +68,20 @@ export async function until(what: string, ms: number, check: () => Promise<boole
   return stamp() - t0;
 }
 
+/** `until`, and on a timeout the error carries `say()`'s account of the state. */
+export async function untilOrSay(
+  what: string,
+  ms: number,
+  say: () => Promise<string>,
+  check: () => Promise<boolean> | boolean,
+): Promise<number> {
+  try {
+    return await until(what, ms, check);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; ${await say()}`);
+  }
+}
+
 export async function readyz(
   port: number,
 ): Promise<{ status: number; body: { reason?: string; message?: string; [detail: string]: unknown } }> {

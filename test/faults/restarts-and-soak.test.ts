@@ -43,6 +43,7 @@ import {
   type Service,
   stamp,
   until,
+  untilOrSay,
 } from './helpers.ts';
 
 const heavy = process.env.QT_HEAVY === '1';
@@ -245,9 +246,30 @@ describe.skipIf(!heavy)('start SIGKILLed mid write-back', () => {
     start = service(['start', '--config', path]);
     await until('start is running again', 120_000, () => start.stderr().includes('quota-tracker is running'));
     const lastKilled = Math.max(0, ...runsAtKill.map((r) => Number(r.id)));
-    const done = await until(
+    // On a timeout, what the warehouse and the restarted process say, so the failure names its cause.
+    const diagnosis = async () =>
+      JSON.stringify({
+        runs: await t.db
+          .selectFrom('writeback_runs')
+          .select(['id', 'status', 'records_written', 'error_code', 'error_message', 'write_deadline'])
+          .orderBy('id')
+          .execute(),
+        pendingTasks: await t.db
+          .selectFrom('alert_tasks')
+          .select(['alert_id', 'last_error', 'sent_on'])
+          .where('crm_task_id', 'is', null)
+          .where('closed_at', 'is', null)
+          .execute(),
+        log: start
+          .stderr()
+          .split('\n')
+          .filter((l) => /write-back|writeback|deliver|job failed|error/i.test(l))
+          .slice(-30),
+      });
+    const done = await untilOrSay(
       'a write-back run after the restart succeeded and every alert task is in the CRM',
       600_000,
+      diagnosis,
       async () => {
         const ok = await t.db
           .selectFrom('writeback_runs')

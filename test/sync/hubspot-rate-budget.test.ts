@@ -98,16 +98,20 @@ describe('the portal budget across workers', () => {
   }, 120_000);
 });
 
+/** A portal of its own with a 24-call day (search unbounded), so a share of it is reached in a few pages. */
+const DAILY = 24;
+const dailySandbox = () =>
+  startHubSpotSandbox({
+    seed: 5,
+    size: 'small',
+    anchorDate: '2026-11-15',
+    rateLimits: { daily: DAILY, searchPerSecond: 10_000 },
+  });
+
 describe('the daily share', () => {
   let sb: HubSpotSandbox;
-  const DAILY = 24;
   beforeAll(async () => {
-    sb = await startHubSpotSandbox({
-      seed: 5,
-      size: 'small',
-      anchorDate: '2026-11-15',
-      rateLimits: { daily: DAILY, searchPerSecond: 10_000 },
-    });
+    sb = await dailySandbox();
   }, 60_000);
   afterAll(async () => {
     await sb?.close();
@@ -170,14 +174,8 @@ describe('the daily share', () => {
 
 describe('the daily share in a worker that keeps its connector for days', () => {
   let sb: HubSpotSandbox;
-  const DAILY = 24;
   beforeAll(async () => {
-    sb = await startHubSpotSandbox({
-      seed: 5,
-      size: 'small',
-      anchorDate: '2026-11-15',
-      rateLimits: { daily: DAILY, searchPerSecond: 10_000 },
-    });
+    sb = await dailySandbox();
   }, 60_000);
   afterAll(async () => {
     await sb?.close();

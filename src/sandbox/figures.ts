@@ -10,23 +10,28 @@
  * pipeline (`stage-0` ... `stage-6`, won `stage-5`), teams and regions by the org model's keys (the org file).
  *
  * Choices: figures are for quota-carrying reps and every team, region and the org; money is rounded to cents and
- * ratios to 4 places on output, as the definitions say; the forecast runs `forecastTrials` trials (default 1,000);
+ * ratios to 4 places on output, as the definitions say; the forecast runs `forecastTrials` trials (default 1,000)
+ * on the `crm_fallback` basis, as the engine does without enough history to calibrate;
  * history-based pacing and alerts (which need snapshots) are left to the engine.
  */
 import { validateConfig } from '../config/load.ts';
 import { engineSettings } from '../metrics/engine/settings.ts';
 import { bookDeals } from '../metrics/math/booking.ts';
+import { FALLBACK_SIGMA } from '../metrics/math/calibration.ts';
 import { leadToOpportunity, stageConversion } from '../metrics/math/conversion.ts';
 import { buildFxTable, convertQuota } from '../metrics/math/currency.ts';
+import { shockTable } from '../metrics/math/forecast.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
-import { computeSubjectMetrics, type SubjectMetrics } from '../metrics/math/rep-metrics.ts';
+import { computeSubjectMetrics, type SubjectMetrics, seedFrom } from '../metrics/math/rep-metrics.ts';
 import {
   groupCredits,
   groupQuotas,
   indexMemberships,
   leaverShare,
   membershipOn,
+  ORG_ID,
   quotaMembershipDate,
+  type RollupLevel,
 } from '../metrics/math/rollup.ts';
 import type {
   Activity,
@@ -175,13 +180,20 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
     );
     if (c.amount !== null) repQuotas.set(qq.ownerId, (repQuotas.get(qq.ownerId) ?? new Dec(0)).plus(c.amount));
   }
+  const trials = opts.forecastTrials ?? 1000;
+  const seed = seedFrom(`${s.forecast.seed}|${period.id}|${asOf}`);
   const common = {
     period,
     asOf,
     pacing: { basis: 'calendar' as const },
     activityTargets: s.activity,
     commission: s.commission,
-    forecastTrials: opts.forecastTrials ?? 1000,
+    forecastTrials: trials,
+    // The engine's forecast on the `crm_fallback` basis (docs/metrics.md, "Enough history"): the CRM's
+    // probabilities, one seed for every subject of the period, the fallback's shared shock and no new-pipeline term
+    // (that term needs the calibrated basis). The oracle learns no history, so it models that basis only.
+    forecastSeed: seed,
+    forecastShocks: shockTable(seed, trials, FALLBACK_SIGMA),
     runRateWindowDays: s.runRateWindowDays,
     statusBands: s.statusBands,
     coverageBands: s.coverageBands,
@@ -225,8 +237,11 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
     }
   }
 
-  const group = (level: 'team' | 'region'): Record<string, SubjectFigures> => {
-    const groupOf = (m: Membership | null): string | null => (m ? (level === 'team' ? m.teamId : m.regionId) : null);
+  // The org rolls up as a team or region does (docs/metrics.md, "People who left"): a leaver's quota prorated, an
+  // open deal counted where its owner is on D, activity targets by the headcount on D.
+  const group = (level: RollupLevel): Record<string, SubjectFigures> => {
+    const groupOf = (m: Membership | null): string | null =>
+      m ? (level === 'team' ? m.teamId : level === 'region' ? m.regionId : ORG_ID) : null;
     const { groups } = groupCredits(booked.credits, index, level, asOf);
     const { quotas, unassigned } = groupQuotas(level, repQuotas, index, period, asOf);
     // A leaver's quota counts toward each group they were in, prorated to their days in it over the period's.
@@ -238,7 +253,8 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
         if (share) quotas.set(id, (quotas.get(id) ?? new Dec(0)).plus(q.times(share.days).div(share.of)));
       }
     }
-    const ids = level === 'team' ? org.teams.map((t) => t.key) : org.regions.map((r) => r.key);
+    const ids =
+      level === 'team' ? org.teams.map((t) => t.key) : level === 'region' ? org.regions.map((r) => r.key) : [ORG_ID];
     const out: Record<string, SubjectFigures> = {};
     // Headcount for the activity targets: quota carriers in the group on the quota membership date.
     const on = quotaMembershipDate(period, asOf);
@@ -267,23 +283,13 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
     }
     return out;
   };
-  const orgQuota = [...repQuotas.values()].reduce((a, b) => a.plus(b), new Dec(0));
-  const orgFigures = figuresOf(
-    computeSubjectMetrics({
-      ...common,
-      subjectId: 'org',
-      quota: repQuotas.size ? orgQuota : null,
-      credits: booked.credits.filter((c) => !c.overlay),
-      activities: records.activities,
-    }),
-  );
   return {
     asOf,
     period,
     reps,
     teams: group('team'),
     regions: group('region'),
-    org: orgFigures,
+    org: group('org')[ORG_ID] as SubjectFigures,
     stageConversion: stageConversion(records.stageHistory, NEUTRAL_STAGES).map((x) => ({
       stage: x.stage,
       entered: x.entered,

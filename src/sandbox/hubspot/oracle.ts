@@ -28,8 +28,15 @@ const ACTIVITY_TYPES: Readonly<Record<string, 'call' | 'email' | 'meeting' | 'ta
   tasks: 'task',
 };
 
+/**
+ * How the oracle names deals: by the generator's key (`org`, the default), so the forecast's seeded draws repeat
+ * across CRMs and one org's figures equal the Salesforce rendering's; or by HubSpot's own id (`crm`), as the
+ * warehouse keys them, so the draws repeat the engine's and its forecast figures can be compared too.
+ */
+export type DealIds = 'org' | 'crm';
+
 /** The store as neutral records. */
-export function hubspotRecords(store: HubSpotStore): NeutralRecords {
+export function hubspotRecords(store: HubSpotStore, dealIds: DealIds = 'org'): NeutralRecords {
   const tz = store.timezone;
   const day = (v: string | null | undefined): string | null => (v ? dateInZone(v, tz) : null);
   const emailOfOwner = new Map<string, string>();
@@ -46,7 +53,8 @@ export function hubspotRecords(store: HubSpotStore): NeutralRecords {
       stageInfo.set(`${p.id}|${s.id}`, { position: s.displayOrder, category });
     }
   }
-  const dealId = (r: HsRecord): string => store.dealKeys.get(r.id) ?? `hubspot:${r.id}`;
+  const dealId = (r: HsRecord): string =>
+    dealIds === 'crm' ? String(r.id) : (store.dealKeys.get(r.id) ?? `hubspot:${r.id}`);
   const records: NeutralRecords = { deals: [], stageHistory: [], quotas: [], rates: [], activities: [], leads: [] };
 
   for (const r of store.scan('deals')) {
@@ -130,8 +138,12 @@ export function hubspotRecords(store: HubSpotStore): NeutralRecords {
 }
 
 /** Every figure of the HubSpot org as of a date (default: the store clock's date). */
-export function hubspotFigures(store: HubSpotStore, org: OrgModel, opts: Partial<FiguresOptions> = {}): Figures {
-  return computeFigures(org, hubspotRecords(store), {
+export function hubspotFigures(
+  store: HubSpotStore,
+  org: OrgModel,
+  opts: Partial<FiguresOptions> & { dealIds?: DealIds } = {},
+): Figures {
+  return computeFigures(org, hubspotRecords(store, opts.dealIds), {
     asOf: opts.asOf ?? dateInZone(store.now(), store.timezone),
     ...(opts.forecastTrials !== undefined ? { forecastTrials: opts.forecastTrials } : {}),
   });

@@ -144,6 +144,14 @@ export const ERROR_CODES = {
       'an earlier write-back call may still land on the fields this run would change; the run comes back after its deadline',
   },
   NOT_FOUND: { exit: 1, http: 404, retryable: false, summary: 'the requested subject or period does not exist' },
+  // report deliveries
+  DELIVERY_UNKNOWN: { exit: 2, http: 404, retryable: false, summary: 'no report delivery has this id' },
+  DELIVERY_WEBHOOK_FAILED: {
+    exit: 1,
+    http: 502,
+    retryable: false,
+    summary: 'a report delivery webhook refused the message or did not answer',
+  },
   // jobs
   JOB_HANDLER_MISSING: { exit: 1, http: 500, retryable: false, summary: 'a job name has no handler' },
   JOB_PAYLOAD_INVALID: { exit: 1, http: 400, retryable: false, summary: 'a job payload is invalid' },

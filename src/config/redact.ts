@@ -17,6 +17,8 @@ const SECRET_KEYS = new Set([
   'secret',
   'token',
   'apikey',
+  // A Slack incoming-webhook URL is its own credential.
+  'webhook',
 ]);
 
 /** Under `auth` every value is treated as a secret except the kind of login, which says nothing. */

@@ -284,6 +284,41 @@ export const metricsSchema = z.strictObject({
   flatTrendPoints: num(z.number().min(0).default(2)),
 });
 
+/** What a report delivery sends: the org summary, each team's dashboard, the org leaderboard. */
+export const DELIVERY_CONTENTS = ['org', 'teams', 'leaderboard'] as const;
+
+/**
+ * One scheduled report delivery (`reports.deliveries[]`): `when` is `month-end` (the quarter to date as of each
+ * fiscal month's last day), `quarter-end` (each ended quarter as of its last day) or a 5-field cron in the org's
+ * time zone (the current quarter as of that day); each goes to a folder as HTML and Markdown files and/or to a
+ * webhook as Slack-compatible JSON linking to the HTML, at most once per period (or cron slot) and delivery.
+ */
+export const deliverySchema = z
+  .strictObject({
+    /** Names the delivery in its files, the database and the logs. */
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+      message: 'expected lowercase letters, digits and dashes, like "month-end-org"',
+    }),
+    when: z.string().refine((v) => v === 'month-end' || v === 'quarter-end' || isValidCron(v), {
+      message: 'expected month-end, quarter-end or a 5-field cron expression like "0 8 * * 1"',
+    }),
+    what: z
+      .array(z.enum(DELIVERY_CONTENTS))
+      .min(1)
+      .default([...DELIVERY_CONTENTS]),
+    /** Folder the files are written under (`<folder>/<id>/<slot>/`), created when missing. */
+    folder: nonEmpty.optional(),
+    /** A Slack-compatible incoming-webhook URL (a secret: write it as `${ENV_NAME}`). */
+    webhook: httpUrlSchema.optional(),
+  })
+  .refine((d) => d.folder !== undefined || d.webhook !== undefined, {
+    message: 'a delivery needs a folder, a webhook or both',
+  });
+
+export const reportsSchema = z.strictObject({
+  deliveries: z.array(deliverySchema).default([]),
+});
+
 export const forecastSchema = z.strictObject({
   trials: num(z.int().min(100).max(1_000_000).default(10_000)),
   /** Seed of the Monte Carlo run, so that the same inputs give the same forecast. */
@@ -519,6 +554,7 @@ export const configSchema = z
     coverageBands: coverageBandsSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
     forecast: forecastSchema.prefault({}),
+    reports: reportsSchema.prefault({}),
     alerts: alertsSchema.prefault({}),
     writeback: z.strictObject({ enabled: bool(true), mode: z.enum(['live', 'dry-run']).default('live') }).prefault({}),
     connections: z.array(connectionSchema).default([]),
@@ -558,6 +594,24 @@ export const configSchema = z
         seen.set(conn.id, i);
       }
     });
+    const deliveries = new Map<string, number>();
+    c.reports.deliveries.forEach((d, i) => {
+      const first = deliveries.get(d.id);
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reports', 'deliveries', i, 'id'],
+          message: `delivery id "${d.id}" is already used by reports.deliveries[${first}]`,
+        });
+      else deliveries.set(d.id, i);
+      // The message links to the HTML, which the web server serves at web.publicUrl.
+      if (d.webhook !== undefined && c.web.publicUrl === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reports', 'deliveries', i, 'webhook'],
+          message: 'a webhook delivery links to its HTML on the dashboard: set web.publicUrl',
+        });
+    });
   });
 
 /** The validated configuration, defaults filled in. Other modules read settings from this type. */
@@ -570,4 +624,5 @@ export type ConnectionConfig = Config['connections'][number];
 export type SalesforceConnectionConfig = Extract<ConnectionConfig, { type: 'salesforce' }>;
 export type HubspotConnectionConfig = Extract<ConnectionConfig, { type: 'hubspot' }>;
 export type AlertRuleName = keyof Config['alerts']['rules'];
+export type DeliveryConfig = Config['reports']['deliveries'][number];
 export type StatusBand = keyof Config['statusBands'] | 'major_gap';

@@ -141,6 +141,28 @@ export interface CrmDailyBudgetTable {
   updated_at: TimestampDefault;
 }
 
+export interface ReportDeliveriesTable {
+  delivery_id: string;
+  slot: string;
+  period_id: string;
+  as_of: DateColumn;
+  state: 'claimed' | 'written' | 'sending' | 'sent';
+  webhook_status: number | null;
+  last_error: string | null;
+  claimed_at: TimestampDefault;
+  finished_at: Date | null;
+}
+
+export interface ReportDeliveryFilesTable {
+  delivery_id: string;
+  slot: string;
+  name: string;
+  report_kind: 'org' | 'team' | 'leaderboard';
+  team: string | null;
+  content_type: string;
+  body: string;
+}
+
 export interface QuarantineTable {
   id: Generated<number>;
   connection_id: string;
@@ -524,6 +546,8 @@ export interface Database {
   crm_api_usage: CrmApiUsageTable;
   crm_rate_slots: CrmRateSlotsTable;
   crm_daily_budget: CrmDailyBudgetTable;
+  report_deliveries: ReportDeliveriesTable;
+  report_delivery_files: ReportDeliveryFilesTable;
   quarantine: QuarantineTable;
   dirty_keys: DirtyKeysTable;
   persons: PersonsTable;
@@ -592,6 +616,8 @@ export const TABLE_NAMES = [
   'sync_sweep_seen',
   'crm_rate_slots',
   'crm_daily_budget',
+  'report_deliveries',
+  'report_delivery_files',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

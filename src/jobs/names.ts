@@ -6,7 +6,15 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 
-export const JOB_NAMES = ['sync', 'recompute', 'daily-recompute', 'writeback', 'deliver-alerts', 'backtest'] as const;
+export const JOB_NAMES = [
+  'sync',
+  'recompute',
+  'daily-recompute',
+  'writeback',
+  'deliver-alerts',
+  'backtest',
+  'deliver-reports',
+] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 const trigger = z.enum(['schedule', 'cli', 'webhook', 'start']);
@@ -29,6 +37,8 @@ export const PAYLOAD_SCHEMAS = {
   'deliver-alerts': z.strictObject({ v: z.literal(1) }),
   /** Backtest the current quarter's forecast over the ended quarters and store it (the P10 line of every report). */
   backtest: z.strictObject({ v: z.literal(1), trigger: trigger.default('schedule') }),
+  /** Render and send what one report delivery (`reports.deliveries[].id`) owes, if it has not been sent. */
+  'deliver-reports': z.strictObject({ v: z.literal(1), deliveryId: z.string().min(1) }),
 } as const satisfies Record<JobName, z.ZodType>;
 
 export type JobPayload<N extends JobName> = z.input<(typeof PAYLOAD_SCHEMAS)[N]>;
@@ -72,6 +82,8 @@ export function dedupeId<N extends JobName>(name: N, payload: JobPayload<N>): st
     }
     case 'writeback':
       return `writeback:${(payload as JobPayload<'writeback'>).connectionId}`;
+    case 'deliver-reports':
+      return `deliver-reports:${(payload as JobPayload<'deliver-reports'>).deliveryId}`;
     default:
       return name;
   }
@@ -84,3 +96,8 @@ export function syncSchedulerId(connectionId: string, stream: string): string {
 
 export const DAILY_RECOMPUTE_SCHEDULER = 'daily-recompute';
 export const BACKTEST_SCHEDULER = 'forecast-backtest';
+
+/** Scheduler id of a report delivery. */
+export function deliverySchedulerId(deliveryId: string): string {
+  return `deliver-reports:${deliveryId}`;
+}

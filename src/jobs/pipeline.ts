@@ -17,6 +17,7 @@ import { backtestDue, forecastConfigHash } from '../metrics/engine/forecast-stor
 import { runMetricsStep } from '../metrics/engine/step.ts';
 import type { RecomputeResult } from '../metrics/engine/types.ts';
 import { planningFilesChanged } from '../planning/files.ts';
+import { runDelivery } from '../reports/deliveries.ts';
 import { serviceBacktest } from '../reports/forecast-report.ts';
 import { connectorFor } from '../sync/connectors.ts';
 import { runSync } from '../sync/run.ts';
@@ -246,6 +247,15 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       await followUps(db, r, config, job.enqueue);
       return { ...out, recomputed: r.recomputed.length };
     },
+
+    // The job that made the unanswered call failed with DELIVERY_WEBHOOK_FAILED; later checks of that slot only
+    // warn (runDelivery logs it), as nothing can be done about a message that may have arrived.
+    'deliver-reports': async (p, job) =>
+      runDelivery(
+        { db, engine, config, log: job.log, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+        p.deliveryId,
+        (ctx.now ?? now)(),
+      ),
 
     'deliver-alerts': async () => {
       const out: Record<string, unknown> = {};

@@ -1,13 +1,16 @@
 /**
  * The Job Schedulers the config asks for: one per enabled connection and stream at the connection's schedule
  * (`every` or `cron`, cron read in the configured time zone), and the daily recompute shortly after midnight in
- * the org's time zone, and the forecast's backtest on its cron (`forecast.backtest`) unless turned off.
+ * the org's time zone, the forecast's backtest on its cron (`forecast.backtest`) unless turned off, and each report
+ * delivery: on its cron, or daily (DELIVERY_CHECK_CRON) for `month-end` and `quarter-end`, when the job itself
+ * decides whether a period has ended.
  */
 
 import type { Config } from '../config/schema.ts';
 import { durationToSeconds } from '../config/schema.ts';
 import { streamNamesOf } from '../connectors/registry.ts';
-import { BACKTEST_SCHEDULER, DAILY_RECOMPUTE_SCHEDULER, syncSchedulerId } from './names.ts';
+import { DELIVERY_CHECK_CRON } from '../reports/deliveries.ts';
+import { BACKTEST_SCHEDULER, DAILY_RECOMPUTE_SCHEDULER, deliverySchedulerId, syncSchedulerId } from './names.ts';
 import type { SchedulerSpec } from './runtime.ts';
 
 /** Ten past midnight: after the day has turned everywhere in the org's zone, before anyone looks. */
@@ -48,6 +51,14 @@ export function desiredSchedulers(config: Config): SchedulerSpec[] {
       name: 'backtest',
       data: { v: 1, trigger: 'schedule' },
       pattern: config.forecast.backtest.cron,
+      tz: config.calendar.timezone,
+    });
+  for (const d of config.reports.deliveries)
+    out.push({
+      id: deliverySchedulerId(d.id),
+      name: 'deliver-reports',
+      data: { v: 1, deliveryId: d.id },
+      pattern: d.when === 'month-end' || d.when === 'quarter-end' ? DELIVERY_CHECK_CRON : d.when,
       tz: config.calendar.timezone,
     });
   return out;

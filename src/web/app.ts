@@ -30,6 +30,7 @@ import {
 } from './policy.ts';
 import { FailureLimiter } from './rate-limit.ts';
 import { apiV1Routes } from './routes/api-v1.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mcpRoutes } from './routes/mcp.ts';
 import { operatorRoutes } from './routes/operator.ts';
@@ -121,6 +122,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     signInRoutes(limiter),
     apiV1Routes,
     reportRoutes,
+    deliveryRoutes,
     mcpRoutes,
     operatorRoutes({ db, config: options.config, reports, ...options.operator }),
     openApi,

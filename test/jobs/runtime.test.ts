@@ -35,6 +35,7 @@ function recordingHandlers(calls: Calls, overrides: Partial<JobHandlers> = {}): 
     writeback: rec('writeback'),
     'deliver-alerts': rec('deliver-alerts'),
     backtest: rec('backtest'),
+    'deliver-reports': rec('deliver-reports'),
     ...overrides,
   };
 }
@@ -43,6 +44,7 @@ const emptyCalls = (): Calls => ({
   sync: [],
   recompute: [],
   'daily-recompute': [],
+  'deliver-reports': [],
   writeback: [],
   'deliver-alerts': [],
   backtest: [],

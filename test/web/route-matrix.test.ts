@@ -70,6 +70,11 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
     { query: '', expect: ONLY_ADMIN },
   ],
   'GET /api/v1/reports/alerts': [{ query: '', expect: ANY_TOKEN }],
+  // No delivery in this warehouse (the path's own `:name` is asked): 404 past the policy; the per-file scopes are
+  // test/reports/deliveries.test.ts's.
+  'GET /deliveries/:deliveryId/:slot/:name': [
+    { query: '', expect: tokens({ admin: 404, dana: 404, mia: 404, sarah: 403, emily: 403 }) },
+  ],
   'GET /metrics': [{ query: '', expect: ONLY_ADMIN }],
   'GET /api/v1/status': [{ query: '', expect: ONLY_ADMIN }],
   // No queue in this app: an admin is told where Bull Board runs (404); test/web/operator.test.ts serves it.

@@ -90,10 +90,10 @@ export function findUnit(model: MetricsModel, kind: 'team' | 'region', name: str
 }
 
 /**
- * "teams: A, B, C" (the first 20 names, sorted), for a message that tells the user what they can ask for: the units
- * someone belongs to on the as-of date (units kept only for past memberships still answer when named).
+ * The names of the teams or regions someone belongs to on the as-of date, sorted (all units of the kind when nobody
+ * does, so that units kept only for past memberships still answer).
  */
-export function unitChoices(model: MetricsModel, kind: 'team' | 'region'): string {
+export function liveUnitNames(model: MetricsModel, kind: 'team' | 'region'): string[] {
   const current = new Set<string>();
   for (const rep of model.memberships.keys()) {
     const m = membershipOn(model.memberships, rep, model.asOf);
@@ -101,7 +101,12 @@ export function unitChoices(model: MetricsModel, kind: 'team' | 'region'): strin
   }
   const units = [...model.data.units.values()].filter((u) => u.kind === kind);
   const live = units.filter((u) => current.has(u.id));
-  const names = [...new Set((live.length > 0 ? live : units).map((u) => u.name))].sort((a, b) => a.localeCompare(b));
+  return [...new Set((live.length > 0 ? live : units).map((u) => u.name))].sort((a, b) => a.localeCompare(b));
+}
+
+/** "teams: A, B, C" (the first 20 of `liveUnitNames`), for a message that tells the user what they can ask for. */
+export function unitChoices(model: MetricsModel, kind: 'team' | 'region'): string {
+  const names = liveUnitNames(model, kind);
   if (names.length === 0) return `there are no ${kind}s yet (run a sync first)`;
   const shown = names.slice(0, 20).join(', ');
   return `${kind}s: ${shown}${names.length > 20 ? `, and ${names.length - 20} more` : ''}`;

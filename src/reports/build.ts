@@ -19,8 +19,9 @@ import { type Ranked, rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
-import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
+import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { forecastWorking } from './forecast-inputs.ts';
+import { teamDashboard } from './scorecard.ts';
 
 export interface ReportContext {
   db: Kysely<Database>;
@@ -247,13 +248,27 @@ function rankIn(ctx: ReportContext, repKey: string, scope: SubjectRef | null): J
   if (scope === null) return { rank: null, of: 0, rankReason: 'no_membership' };
   const ranking = rankingOf(ctx, scope);
   const me = ranking.get(repKey);
+  // The peer group the rank is in: its name and everyone in it on D, ranked or not (`of` counts the ranked).
+  const peers = {
+    group:
+      scope.kind === 'org'
+        ? describeSubject(ctx.model, scope).name
+        : (ctx.model.data.units.get(scope.id)?.name ?? scope.id),
+    groupSize: ranking.size,
+  };
   if (!me || me.rank === null)
-    return { rank: null, of: [...ranking.values()].filter((r) => r.rank !== null).length, rankReason: 'no_quota' };
-  return { rank: me.rank, of: me.of, percentile: me.percentile === null ? null : formatRatio(me.percentile) };
+    return {
+      rank: null,
+      of: [...ranking.values()].filter((r) => r.rank !== null).length,
+      rankReason: 'no_quota',
+      ...peers,
+    };
+  return { rank: me.rank, of: me.of, percentile: me.percentile === null ? null : formatRatio(me.percentile), ...peers };
 }
 
 function history(ctx: ReportContext, subject: SubjectRef): JsonObject[] {
-  return ctx.historyPeriods.map((p) => {
+  let before: Dec | null = null;
+  return ctx.historyPeriods.map((p, i) => {
     const h = quickAttainment(ctx, subject, p);
     const o: JsonObject = {
       period: p.id,
@@ -263,6 +278,12 @@ function history(ctx: ReportContext, subject: SubjectRef): JsonObject[] {
     o.attainment = h.attainment === null ? null : formatRatio(h.attainment);
     if (h.quota === null) o.quotaReason = 'no_quota';
     if (h.attainment === null) o.attainmentReason = 'no_quota';
+    // Change on the period before, in attainment (a ratio: 0.0500 is 5 points), from the ratios as printed.
+    const now = h.attainment === null ? null : new Dec(formatRatio(h.attainment));
+    o.qoqChange = now === null || before === null ? null : formatRatio(now.minus(before));
+    if (now === null || before === null)
+      o.qoqChangeReason = i === 0 ? 'no_earlier_period' : now === null ? 'no_quota' : 'no_quota_before';
+    before = now;
     return o;
   });
 }
@@ -468,13 +489,16 @@ export async function teamReport(given: ReportContext, team: SubjectRef): Promis
     ...repsIn(given.model, team),
     ...leaversOf(given.model, team, given.period).keys(),
   ]);
+  const totals = asJson(await subjectReport(ctx, team));
+  const reps = await repObjects(ctx, team);
   return {
     ...header(ctx, team),
-    totals: asJson(await subjectReport(ctx, team)),
-    reps: await repObjects(ctx, team),
+    totals,
+    reps,
     leavers: await leaverObjects(ctx, team),
     // The alerts of its reps (members on the as-of date), each naming its rep: a manager reads them here.
     alerts: await membersAlerts(ctx, repsIn(ctx.model, team)),
+    ...teamDashboard(ctx, totals, reps as JsonObject[]),
   };
 }
 

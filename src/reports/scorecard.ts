@@ -55,7 +55,7 @@ function gapDeals(ctx: ReportContext, subject: SubjectRef, remaining: Json | und
   const out: JsonObject[] = [];
   let total = ZERO;
   let needed: number | null = null;
-  if (gap !== null && gap.lte(0)) needed = 0;
+  if (gap?.lte(0)) needed = 0;
   for (const { c, p } of gap === null || needed === 0 ? [] : deals) {
     total = total.plus(c.amount);
     out.push({
@@ -315,6 +315,8 @@ export function teamDashboard(ctx: ReportContext, totals: JsonObject, reps: read
     const t = a.targets[type];
     targets[type] = t === undefined ? null : new Dec(t).toFixed();
   }
+  // A score of 100 is every weighted type at its target (docs/metrics.md, "Activity").
+  targets.score = '100';
   const activityRow = (r: JsonObject): JsonObject => {
     const act = r.activities as JsonObject;
     const c = act.counts as JsonObject;

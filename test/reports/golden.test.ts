@@ -134,7 +134,10 @@ describe('report rep on the golden warehouse', () => {
       'ahead_of_pace',
       'projected_to_hit',
     ]);
-    expect(golden.focusAreas.map((x: { rule: string }) => x.rule)).toEqual(['win_rate_below_team', 'activity_below_target']);
+    expect(golden.focusAreas.map((x: { rule: string }) => x.rule)).toEqual([
+      'win_rate_below_team',
+      'activity_below_target',
+    ]);
     // The Monte Carlo stays between "nothing more closes" and "everything in the pipeline closes".
     for (const k of ['p10', 'p25', 'p50', 'p90']) {
       expect(Number(golden.forecast[k])).toBeGreaterThanOrEqual(522000);

@@ -8,6 +8,7 @@ import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { asJson, type FiguresDocument, figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
+import type { PeriodForecast } from '../metrics/engine/forecast-model.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
@@ -37,6 +38,11 @@ export interface ReportContext {
   stored?: (subject: SubjectRef) => FiguresDocument;
   /** The period's open alerts by subject (`kind:id`), read once for a report on many subjects. */
   alertsBySubject?: Map<string, Json[]>;
+  /**
+   * With `stored`: the forecast learned for a period (its deals' probabilities), which the stored snapshots' model
+   * does not hold; the rep scorecard's gap deals need it. Absent: the model's own (`model.forecastOf`).
+   */
+  forecast?: (period: FiscalPeriod) => Promise<PeriodForecast | null>;
 }
 
 /**

@@ -130,10 +130,7 @@ export function figureSections(d: SubjectDoc): Section[] {
       ['Commission at P50', money(c.atP50, c.atP50Reason)],
       ...((c as Obj).atQuota === undefined
         ? []
-        : ([['Commission at quota (100%)', money((c as Obj).atQuota, (c as Obj).atQuotaReason)]] as [
-            string,
-            string,
-          ][])),
+        : ([['Commission at quota', money((c as Obj).atQuota, (c as Obj).atQuotaReason)]] as [string, string][])),
       [
         'Next tier',
         c.nextTier == null ? na(c.nextTierReason) : `${pct(c.nextTier)} of quota, ${money(c.bookingsToNextTier)} away`,
@@ -495,8 +492,8 @@ export function dashboardSections(o: Obj): Section[] {
       ['Team gap to 100%', money(g.gapToQuota, g.gapToQuotaReason)],
       ['Projected total', money(g.projected)],
       ['Projected gap', money(g.projectedGap, g.projectedGapReason)],
-      ['Surplus of those on track', `${money(onTrack.surplus)} (${str(onTrack.reps)} reps)`],
-      ['Gap of those at risk or missing', `${money(behind.gap)} (${str(behind.reps)} reps)`],
+      ['Surplus (on track)', `${money(onTrack.surplus)} (${str(onTrack.reps)} reps)`],
+      ['Gap (at risk or missing)', `${money(behind.gap)} (${str(behind.reps)} reps)`],
     ]),
   );
   const cov = obj(o.coverageTable);

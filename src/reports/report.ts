@@ -91,9 +91,11 @@ export async function buildReportFrom(
   r: ResolvedRequest,
   req: ReportRequest,
   stored?: ReportContext['stored'],
+  forecast?: ReportContext['forecast'],
 ): Promise<JsonObject> {
   const ctx: ReportContext = { db, model, period: r.period, historyPeriods: r.history, explain: req.explain ?? false };
   if (stored) ctx.stored = stored;
+  if (forecast) ctx.forecast = forecast;
   const scope = (): SubjectRef =>
     req.team !== undefined
       ? findUnit(model, 'team', req.team)

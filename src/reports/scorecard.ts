@@ -36,10 +36,11 @@ export function commissionAtQuota(ctx: ReportContext, quota: Json | undefined): 
  * The open deals due in the period, most likely first (the forecast's learned probability, else the CRM's), each
  * with the running total of their amounts, until the total reaches the remaining gap.
  */
-function gapDeals(ctx: ReportContext, subject: SubjectRef, remaining: Json | undefined): JsonObject {
-  const f = ctx.model.forecastOf(ctx.period);
-  // The learned probabilities come from the whole stage history, which the stored snapshots' model leaves out.
-  if (f === null && ctx.stored) throw new NotStored('the gap deals need the forecast’s learned probabilities');
+async function gapDeals(ctx: ReportContext, subject: SubjectRef, remaining: Json | undefined): Promise<JsonObject> {
+  // The learned probabilities come from the whole stage history, which the stored snapshots' model leaves out: the
+  // read model passes the forecast it learned apart (`ctx.forecast`).
+  if (ctx.stored && !ctx.forecast) throw new NotStored('the gap deals need the forecast’s learned probabilities');
+  const f = ctx.forecast ? await ctx.forecast(ctx.period) : ctx.model.forecastOf(ctx.period);
   const deals = openCredits(ctx, subject).map((c) => {
     const learned = f?.probability(c.deal) ?? null;
     const p = learned === null ? c.deal.probability : new Dec(learned.p);
@@ -215,7 +216,7 @@ function findings(
   if (projected !== null) {
     if (projected.gte(1))
       strengths.push({ rule: 'projected_to_hit', text: `projected to reach ${pts(projected)} of quota` });
-    else focus.push({ rule: 'projected_short', text: `projected to reach ${pts(projected)} of quota` });
+    else focus.push({ rule: 'projected_short', text: `projected to reach ${pts(projected)} of quota, short of 100%` });
   }
   return { strengths, focus };
 }
@@ -237,7 +238,7 @@ export async function repScorecard(
   // A copy: a stored document's commission block is shared with the read model's cache.
   out.commission = { ...(doc.commission as unknown as JsonObject), ...commissionAtQuota(ctx, doc.quota) };
   out.trend = trend(doc.history);
-  out.gapDeals = gapDeals(ctx, subject, doc.remaining);
+  out.gapDeals = await gapDeals(ctx, subject, doc.remaining);
   out.leadConversion = await leadConversion(ctx, subject.id);
   out.strengths = strengths as unknown as Json;
   out.focusAreas = focus as unknown as Json;

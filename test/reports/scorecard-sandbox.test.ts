@@ -2,8 +2,10 @@
  * The rep scorecard and the team dashboard on a synced Salesforce sandbox org (small, seed 1, anchored and clocked
  * on 2026-11-20): every section in every format, each format's figures those of the JSON, and the JSON equal to the
  * sandbox's oracle where it has the figure: quotas and bookings (`expectedRepFigures`, worked from the store by plain
- * arithmetic), each rep's leads by cohort month (counted here from the store's Lead rows), and the people who are
- * not reps (managers, VPs, directors, the integration user) absent from the dashboard's rep rows.
+ * arithmetic), each rep's open pipeline and activity counts (`salesforceFigures`), each rep's leads by cohort month
+ * (counted here from the store's Lead rows), and the people who are not reps (managers, VPs, directors, the
+ * integration user) absent from the dashboard's rep rows. Today's rep scorecard from the web's read model (stored
+ * snapshots, calibrated forecast) is the same JSON.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock, setClock } from '../../src/clock.ts';
@@ -16,6 +18,8 @@ import { toCsv } from '../../src/reports/csv.ts';
 import { ReportReader } from '../../src/reports/read-model.ts';
 import { renderReport } from '../../src/reports/render.ts';
 import { buildReport } from '../../src/reports/report.ts';
+import type { OrgModel } from '../../src/sandbox/org/index.ts';
+import { salesforceFigures } from '../../src/sandbox/salesforce/figures.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { expectedRepFigures, type RepFigures } from '../../src/sandbox/salesforce/oracle-figures.ts';
 import { runSync } from '../../src/sync/run.ts';
@@ -118,6 +122,21 @@ describe('rep scorecard and team dashboard on the small sandbox org', () => {
       const want = o.quota === null ? null : Dec.max(new Dec(o.quota).minus(o.actual), 0).toFixed(2);
       expect(r.remaining).toBe(want);
       if (o.quota !== null) quotaSum = quotaSum.plus(o.quota);
+    }
+    // The open pipeline and the activity counts per rep: the figures oracle's (worked from the store's records).
+    const figures = salesforceFigures(sb.store, sb.model as OrgModel, { asOf: AS_OF, forecastTrials: 100 });
+    for (const r of rows) {
+      const want = figures.reps[r.rep.email] ?? {};
+      expect([r.open, r.openDeals], r.rep.email).toEqual([want.openPipeline, want.openDeals]);
+    }
+    for (const r of team.activityTable.reps as Doc[]) {
+      const want = figures.reps[r.rep.email] ?? {};
+      expect([r.calls, r.meetings, r.emails, r.tasks], r.rep.email).toEqual([
+        want['activities.call'],
+        want['activities.meeting'],
+        want['activities.email'],
+        want['activities.task'],
+      ]);
     }
     const bands = team.distribution as Doc[];
     expect(bands.reduce((s, b) => s.plus(b.quota), new Dec(0)).toFixed(2)).toBe(quotaSum.toFixed(2));

@@ -250,18 +250,25 @@ function rankOnce(model: MetricsModel, key: string, ids: string[], quick: (id: s
   return ranked;
 }
 
+/** The org's name per model data: looked up once, not once per rep of a 5,000-rep report. */
+const orgNames = new WeakMap<object, string>();
+
+function groupName(model: MetricsModel, scope: SubjectRef): string {
+  if (scope.kind !== 'org') return model.data.units.get(scope.id)?.name ?? scope.id;
+  let name = orgNames.get(model.data);
+  if (name === undefined) {
+    name = describeSubject(model, scope).name;
+    orgNames.set(model.data, name);
+  }
+  return name;
+}
+
 function rankIn(ctx: ReportContext, repKey: string, scope: SubjectRef | null): JsonObject {
   if (scope === null) return { rank: null, of: 0, rankReason: 'no_membership' };
   const ranking = rankingOf(ctx, scope);
   const me = ranking.get(repKey);
   // The peer group the rank is in: its name and everyone in it on D, ranked or not (`of` counts the ranked).
-  const peers = {
-    group:
-      scope.kind === 'org'
-        ? describeSubject(ctx.model, scope).name
-        : (ctx.model.data.units.get(scope.id)?.name ?? scope.id),
-    groupSize: ranking.size,
-  };
+  const peers = { group: groupName(ctx.model, scope), groupSize: ranking.size };
   if (!me || me.rank === null)
     return {
       rank: null,

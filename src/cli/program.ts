@@ -177,7 +177,7 @@ function buildProgram(
           'forecast',
         ]),
       )
-      .option('--rep <email>', 'the rep')
+      .option('--rep <email|name>', 'the rep, by email or by name (case-insensitive)')
       .option('--team <name>', 'the team')
       .option('--region <name>', 'the region')
       .option('--period <id>', 'fiscal period, like FY2026-Q4 (default: the current quarter)', periodArg)
@@ -192,7 +192,7 @@ function buildProgram(
         // which needs the warehouse.
         const rep = cmd.opts().rep as string | undefined;
         if (cmd.processedArgs[0] === 'rep' && (rep === undefined || rep.trim() === '')) {
-          throw new AppError('USAGE', "report rep needs the rep's email", { where: '--rep' });
+          throw new AppError('USAGE', "report rep needs the rep's email or name", { where: '--rep' });
         }
       }),
     'report',

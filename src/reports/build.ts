@@ -8,6 +8,7 @@ import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { asJson, type FiguresDocument, figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
+import type { PeriodForecast } from '../metrics/engine/forecast-model.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
@@ -19,8 +20,9 @@ import { type Ranked, rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
-import { type Dec, formatMoney, formatRatio } from '../util/money.ts';
+import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { forecastWorking } from './forecast-inputs.ts';
+import { teamDashboard } from './scorecard.ts';
 
 export interface ReportContext {
   db: Kysely<Database>;
@@ -36,6 +38,11 @@ export interface ReportContext {
   stored?: (subject: SubjectRef) => FiguresDocument;
   /** The period's open alerts by subject (`kind:id`), read once for a report on many subjects. */
   alertsBySubject?: Map<string, Json[]>;
+  /**
+   * With `stored`: the forecast learned for a period (its deals' probabilities), which the stored snapshots' model
+   * does not hold; the rep scorecard's gap deals need it. Absent: the model's own (`model.forecastOf`).
+   */
+  forecast?: (period: FiscalPeriod) => Promise<PeriodForecast | null>;
 }
 
 /**
@@ -243,17 +250,38 @@ function rankOnce(model: MetricsModel, key: string, ids: string[], quick: (id: s
   return ranked;
 }
 
+/** The org's name per model data: looked up once, not once per rep of a 5,000-rep report. */
+const orgNames = new WeakMap<object, string>();
+
+function groupName(model: MetricsModel, scope: SubjectRef): string {
+  if (scope.kind !== 'org') return model.data.units.get(scope.id)?.name ?? scope.id;
+  let name = orgNames.get(model.data);
+  if (name === undefined) {
+    name = describeSubject(model, scope).name;
+    orgNames.set(model.data, name);
+  }
+  return name;
+}
+
 function rankIn(ctx: ReportContext, repKey: string, scope: SubjectRef | null): JsonObject {
   if (scope === null) return { rank: null, of: 0, rankReason: 'no_membership' };
   const ranking = rankingOf(ctx, scope);
   const me = ranking.get(repKey);
+  // The peer group the rank is in: its name and everyone in it on D, ranked or not (`of` counts the ranked).
+  const peers = { group: groupName(ctx.model, scope), groupSize: ranking.size };
   if (!me || me.rank === null)
-    return { rank: null, of: [...ranking.values()].filter((r) => r.rank !== null).length, rankReason: 'no_quota' };
-  return { rank: me.rank, of: me.of, percentile: me.percentile === null ? null : formatRatio(me.percentile) };
+    return {
+      rank: null,
+      of: [...ranking.values()].filter((r) => r.rank !== null).length,
+      rankReason: 'no_quota',
+      ...peers,
+    };
+  return { rank: me.rank, of: me.of, percentile: me.percentile === null ? null : formatRatio(me.percentile), ...peers };
 }
 
 function history(ctx: ReportContext, subject: SubjectRef): JsonObject[] {
-  return ctx.historyPeriods.map((p) => {
+  let before: Dec | null = null;
+  return ctx.historyPeriods.map((p, i) => {
     const h = quickAttainment(ctx, subject, p);
     const o: JsonObject = {
       period: p.id,
@@ -263,6 +291,12 @@ function history(ctx: ReportContext, subject: SubjectRef): JsonObject[] {
     o.attainment = h.attainment === null ? null : formatRatio(h.attainment);
     if (h.quota === null) o.quotaReason = 'no_quota';
     if (h.attainment === null) o.attainmentReason = 'no_quota';
+    // Change on the period before, in attainment (a ratio: 0.0500 is 5 points), from the ratios as printed.
+    const now = h.attainment === null ? null : new Dec(formatRatio(h.attainment));
+    o.qoqChange = now === null || before === null ? null : formatRatio(now.minus(before));
+    if (now === null || before === null)
+      o.qoqChangeReason = i === 0 ? 'no_earlier_period' : now === null ? 'no_quota' : 'no_quota_before';
+    before = now;
     return o;
   });
 }
@@ -468,13 +502,16 @@ export async function teamReport(given: ReportContext, team: SubjectRef): Promis
     ...repsIn(given.model, team),
     ...leaversOf(given.model, team, given.period).keys(),
   ]);
+  const totals = asJson(await subjectReport(ctx, team));
+  const reps = await repObjects(ctx, team);
   return {
     ...header(ctx, team),
-    totals: asJson(await subjectReport(ctx, team)),
-    reps: await repObjects(ctx, team),
+    totals,
+    reps,
     leavers: await leaverObjects(ctx, team),
     // The alerts of its reps (members on the as-of date), each naming its rep: a manager reads them here.
     alerts: await membersAlerts(ctx, repsIn(ctx.model, team)),
+    ...teamDashboard(ctx, totals, reps as JsonObject[]),
   };
 }
 

@@ -12,7 +12,8 @@ import type { ReportContext } from './build.ts';
 
 const ratio = (x: number | null): string | null => (x === null ? null : formatRatio(new Dec(x)));
 
-function openCredits(ctx: ReportContext, subject: SubjectRef): readonly Credit[] {
+/** A subject's open credits due in the period (not yet closed, closing by its end): its open pipeline's deals. */
+export function openCredits(ctx: ReportContext, subject: SubjectRef): readonly Credit[] {
   const { model, period } = ctx;
   const credits =
     subject.kind === 'rep' ? model.repRows(subject.id).credits : model.groupRows(subject.kind, subject.id).credits;

@@ -59,3 +59,10 @@ export function signed(text: string, raw: Json | undefined): string {
   const s = str(raw);
   return s !== null && !s.startsWith('-') ? `+${text}` : text;
 }
+
+/** A ratio difference as signed percentage points (`0.0500` is `+5.00 pts`). */
+export function points(v: Json | undefined, reason?: Json): string {
+  const s = str(v);
+  if (s === null) return na(reason);
+  return signed(`${pct(v).slice(0, -1)} pts`, v);
+}

@@ -1,7 +1,7 @@
 /**
  * The report as one self-contained HTML document, to email or publish: no external resource and no script, a small
  * inline style, `<h1>`/`<h2>`/`<table>` with the Markdown format's content. Every value is escaped (names come
- * from the CRM); numbers are right-aligned; a status is written out, never shown by colour alone.
+ * from the CRM); numbers are right-aligned; a status is written out and coloured, never shown by colour alone.
  */
 import type { JsonObject } from '../metrics/document.ts';
 import { type Block, reportLayout } from './layout.ts';
@@ -22,10 +22,41 @@ const STYLE = [
   'th,td{border:1px solid #d0d7de;padding:0.25em 0.75em;text-align:left;vertical-align:top}',
   'thead th{background:#f6f8fa}',
   '.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}',
+  '.tone-good{background:#dafbe1;color:#116329}.tone-fair{background:#fff8c5;color:#7d4e00}',
+  '.tone-poor{background:#ffebe9;color:#a40e26}',
 ].join('\n');
 
+/**
+ * Status colours: a cell naming a status band, a coverage band or an alert's severity (alone, or as a figure's
+ * `(band)` suffix, or a pace's `ahead`/`behind` ending) gets the band's class. The word stays printed: colour adds to
+ * it, never replaces it.
+ */
+const TONES: Record<string, 'good' | 'fair' | 'poor'> = {
+  'on track': 'good',
+  strong: 'good',
+  ahead: 'good',
+  'likely to hit': 'fair',
+  adequate: 'fair',
+  'at risk': 'fair',
+  warning: 'fair',
+  'likely miss': 'poor',
+  'significant gap': 'poor',
+  'major gap': 'poor',
+  low: 'poor',
+  critical: 'poor',
+  behind: 'poor',
+};
+
+export function toneOf(text: string): 'good' | 'fair' | 'poor' | null {
+  const t = text.trim();
+  const word = TONES[t] !== undefined ? t : (/\(([a-z ]+)\)$/.exec(t)?.[1] ?? /, (ahead|behind)$/.exec(t)?.[1]);
+  return word === undefined ? null : (TONES[word] ?? null);
+}
+
 function cell(tag: 'th' | 'td', text: string, numeric: boolean, scope?: 'row' | 'col'): string {
-  const attrs = `${scope ? ` scope="${scope}"` : ''}${numeric ? ' class="num"' : ''}`;
+  const tone = tag === 'td' ? toneOf(text) : null;
+  const classes = [numeric ? 'num' : null, tone ? `tone-${tone}` : null].filter(Boolean);
+  const attrs = `${scope ? ` scope="${scope}"` : ''}${classes.length > 0 ? ` class="${classes.join(' ')}"` : ''}`;
   return `<${tag}${attrs}>${escapeHtml(text)}</${tag}>`;
 }
 

@@ -7,7 +7,7 @@ import type { FiguresDocument, Json, JsonObject, SubjectInfo } from '../metrics/
 import { forecastBasisLine } from '../metrics/forecast-basis.ts';
 import type { SubjectReport } from './build.ts';
 import { forecastKindLayout } from './forecast-layout.ts';
-import { list, money, na, type Obj, obj, pct, signed, str, times, words } from './format.ts';
+import { list, money, na, type Obj, obj, pct, points, signed, str, times, words } from './format.ts';
 
 export interface Column {
   heading: string;
@@ -54,7 +54,16 @@ function status(v: Json | undefined, missing: string): string {
  * A subject document of a report (a rep report; a group report's `totals` and its `teams`, `reps` and `leavers`
  * rows), with a leaver's extras. Read through its type: `build.ts` makes each from `figuresDocument`.
  */
-export type SubjectDoc = SubjectReport & { leftOn?: string; openDealsNeedingOwner?: JsonObject[] };
+export type SubjectDoc = SubjectReport & {
+  leftOn?: string;
+  openDealsNeedingOwner?: JsonObject[];
+  /** The rep scorecard's (scorecard.ts): absent from a group report's rows. */
+  trend?: Obj;
+  gapDeals?: Obj;
+  leadConversion?: Obj;
+  strengths?: JsonObject[];
+  focusAreas?: JsonObject[];
+};
 
 export function subjectDoc(v: Json | undefined): SubjectDoc {
   return v as unknown as SubjectDoc;
@@ -118,6 +127,10 @@ export function figureSections(d: SubjectDoc): Section[] {
       ['Forecast basis', forecastBasisLine(f.calibration)],
       ['Commission at actual', money(c.atActual, c.atActualReason)],
       ['Commission at projected', money(c.atProjected, c.atProjectedReason)],
+      ['Commission at P50', money(c.atP50, c.atP50Reason)],
+      ...((c as Obj).atQuota === undefined
+        ? []
+        : ([['Commission at quota', money((c as Obj).atQuota, (c as Obj).atQuotaReason)]] as [string, string][])),
       [
         'Next tier',
         c.nextTier == null ? na(c.nextTierReason) : `${pct(c.nextTier)} of quota, ${money(c.bookingsToNextTier)} away`,
@@ -144,23 +157,34 @@ export function figureSections(d: SubjectDoc): Section[] {
   for (const scope of ['team', 'region', 'org']) {
     const r = obj(rank[scope]);
     if (Object.keys(r).length === 0) continue;
+    const peers = r.group == null ? '' : ` (${str(r.group)}, ${str(r.groupSize)} people)`;
     ranks.push([
       `${scope[0]?.toUpperCase()}${scope.slice(1)} rank`,
-      r.rank == null ? na(r.rankReason) : `#${str(r.rank)} of ${str(r.of)}`,
+      `${r.rank == null ? na(r.rankReason) : `#${str(r.rank)} of ${str(r.of)}`}${peers}`,
     ]);
   }
   if (ranks.length > 0) out.push(figures('Ranking', ranks));
   // Periods before any quota say nothing a manager can use: the history shows the periods that had one.
   const history = (d.history ?? []).filter((h) => h.quota != null);
+  const trend = d.trend;
   if (history.length > 0)
     out.push(
-      figures(
-        'History',
-        history.map((x) => [
+      figures('History', [
+        ...history.map((x): [string, string] => [
           str(x.period) ?? '',
-          `${pct(x.attainment, x.attainmentReason)} (${money(x.actual)} of ${money(x.quota)})`,
+          `${pct(x.attainment, x.attainmentReason)} (${money(x.actual)} of ${money(x.quota)})${x.qoqChange == null ? '' : `, QoQ ${points(x.qoqChange)}`}`,
         ]),
-      ),
+        ...(trend === undefined
+          ? []
+          : ([
+              [
+                'Trend (least squares)',
+                trend.slope == null
+                  ? na(trend.slopeReason)
+                  : `${points(trend.slope)} a period over ${Array.isArray(trend.periods) ? trend.periods.length : 0} periods`,
+              ],
+            ] as [string, string][])),
+      ]),
     );
   return out;
 }
@@ -341,12 +365,219 @@ function membersSection(heading: string, rows: readonly SubjectDoc[], notes: rea
   return { heading, blocks };
 }
 
+/** The rep scorecard's sections (gap deals, lead conversion, strengths and focus areas); none for other rows. */
+export function scorecardSections(d: SubjectDoc): Section[] {
+  const out: Section[] = [];
+  const g = d.gapDeals;
+  if (g !== undefined) {
+    const deals = list(g.deals);
+    const summary =
+      g.gap == null
+        ? `No gap to close: ${na(g.gapReason)}.`
+        : g.dealsNeeded == null
+          ? `Gap ${money(g.gap)}: every open deal in the period together leaves ${money(g.shortfall)} short.`
+          : `Gap ${money(g.gap)}: closed by ${str(g.dealsNeeded)} deals, most likely first.`;
+    out.push({
+      heading: 'Deals that close the gap',
+      blocks: [
+        paragraph(summary),
+        ...(deals.length === 0
+          ? []
+          : [
+              table(
+                [
+                  ['Deal', false],
+                  ['Name', false],
+                  ['Close date', false],
+                  ['Stage', false],
+                  ['Probability', true],
+                  ['Amount', true],
+                  ['Running total', true],
+                ],
+                deals.map((x) => [
+                  str(x.id) ?? '',
+                  str(x.name) ?? '',
+                  str(x.closeDate) ?? '',
+                  str(x.stage) ?? '',
+                  pct(x.probability, 'no_probability'),
+                  money(x.amount),
+                  money(x.runningTotal),
+                ]),
+              ),
+            ]),
+      ],
+    });
+  }
+  const l = d.leadConversion;
+  if (l !== undefined) {
+    const cohorts = list(l.cohorts);
+    out.push({
+      heading: 'Lead conversion',
+      blocks:
+        cohorts.length === 0
+          ? [paragraph(`No leads created in ${str(l.window)}.`)]
+          : [
+              table(
+                [
+                  ['Cohort month', false],
+                  ['Created', true],
+                  ['Converted', true],
+                  ['Rate', true],
+                ],
+                [
+                  ...cohorts.map((x) => [
+                    str(x.month) ?? '',
+                    str(x.created) ?? '',
+                    str(x.converted) ?? '',
+                    pct(x.rate),
+                  ]),
+                  ['Total', str(l.created) ?? '', str(l.converted) ?? '', pct(l.rate, l.rateReason)],
+                ],
+              ),
+            ],
+    });
+  }
+  for (const [heading, items] of [
+    ['Strengths', d.strengths],
+    ['Focus areas', d.focusAreas],
+  ] as const) {
+    if (items === undefined) continue;
+    const found = list(items as Json);
+    out.push({
+      heading,
+      blocks: found.length === 0 ? [paragraph('none')] : found.map((x) => paragraph(`${str(x.text)}`)),
+    });
+  }
+  return out;
+}
+
 function subjectLayout(d: SubjectDoc): Layout {
   const working = workingSection(d);
   return {
     ...subjectHeading(d),
-    sections: [...figureSections(d), alertsSection(d), ...(working ? [working] : [])],
+    sections: [...figureSections(d), ...scorecardSections(d), alertsSection(d), ...(working ? [working] : [])],
   };
+}
+
+const repName = (x: Obj) => str(obj(x.rep).name) ?? '';
+
+/** The team dashboard's sections (scorecard.ts `teamDashboard`); none when the document has none. */
+export function dashboardSections(o: Obj): Section[] {
+  if (o.distribution === undefined) return [];
+  const out: Section[] = [];
+  out.push({
+    heading: 'Status distribution',
+    blocks: [
+      table(
+        [
+          ['Status', false],
+          ['Reps', true],
+          ['Quota', true],
+          ['Projected', true],
+        ],
+        list(o.distribution).map((x) => [
+          words(str(x.status) ?? ''),
+          str(x.reps) ?? '',
+          money(x.quota),
+          money(x.projected),
+        ]),
+      ),
+    ],
+  });
+  const g = obj(o.gapAnalysis);
+  const onTrack = obj(g.onTrack);
+  const behind = obj(g.behind);
+  out.push(
+    figures('Gap analysis', [
+      ['Team gap to 100%', money(g.gapToQuota, g.gapToQuotaReason)],
+      ['Projected total', money(g.projected)],
+      ['Projected gap', money(g.projectedGap, g.projectedGapReason)],
+      ['Surplus (on track)', `${money(onTrack.surplus)} (${str(onTrack.reps)} reps)`],
+      ['Gap (at risk or missing)', `${money(behind.gap)} (${str(behind.reps)} reps)`],
+    ]),
+  );
+  const cov = obj(o.coverageTable);
+  const covRow = (name: string, x: Obj) => [
+    name,
+    money(x.remaining, x.remainingReason),
+    money(x.open),
+    str(x.openDeals) ?? '',
+    x.coverage == null ? na(x.coverageReason) : times(x.coverage),
+    x.coverageBand == null ? '' : words(str(x.coverageBand) ?? ''),
+  ];
+  out.push({
+    heading: 'Pipeline coverage',
+    blocks: [
+      table(
+        [
+          ['Rep', false],
+          ['Remaining', true],
+          ['Open pipeline', true],
+          ['Deals', true],
+          ['Coverage', true],
+          ['Band', false],
+        ],
+        [...list(cov.reps).map((x) => covRow(repName(x), x)), covRow('Team', obj(cov.total))],
+      ),
+    ],
+  });
+  const act = obj(o.activityTable);
+  const t = obj(act.targets);
+  const actRow = (name: string, x: Obj) => [
+    name,
+    str(x.calls) ?? '',
+    str(x.meetings) ?? '',
+    str(x.emails) ?? '',
+    str(x.tasks) ?? '',
+    x.score == null ? na(x.scoreReason) : (str(x.score) ?? ''),
+  ];
+  const target = (v: Json | undefined) => str(v) ?? '-';
+  out.push({
+    heading: `Activity against targets (${str(act.window)})`,
+    blocks: [
+      table(
+        [
+          ['Rep', false],
+          ['Calls', true],
+          ['Meetings', true],
+          ['Emails', true],
+          ['Tasks', true],
+          ['Score', true],
+        ],
+        [
+          ['Target per rep', target(t.call), target(t.meeting), target(t.email), target(t.task), target(t.score)],
+          ...list(act.reps).map((x) => actRow(repName(x), x)),
+          actRow('Team', obj(act.total)),
+        ],
+      ),
+    ],
+  });
+  const sc = obj(o.scenarios);
+  out.push({
+    heading: 'Scenarios',
+    blocks: [
+      table(
+        [
+          ['Scenario', false],
+          ['Forecast', false],
+          ['Total', true],
+          ['Attainment', true],
+          ['Gap to quota', true],
+        ],
+        (
+          [
+            ['Best', 'P90', 'best'],
+            ['Base', 'P50', 'base'],
+            ['Worst', 'P10', 'worst'],
+          ] as const
+        ).map(([label, q, k]) => {
+          const x = obj(sc[k]);
+          return [label, q, money(x.total), pct(x.attainment, x.attainmentReason), money(x.gap, x.gapReason)];
+        }),
+      ),
+    ],
+  });
+  return out;
 }
 
 function leaderboardLayout(o: Obj): Layout {
@@ -510,5 +741,6 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   layout.sections.push(membersSection('Reps', reps.ranked, reps.notes));
   const leavers = subjectDocs(o.leavers);
   if (leavers.length > 0) layout.sections.push(leaversSection(leavers));
+  layout.sections.push(...dashboardSections(o));
   return layout;
 }

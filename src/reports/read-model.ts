@@ -20,12 +20,15 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import type { JsonObject } from '../metrics/document.ts';
 import { MetricsEngine } from '../metrics/engine/engine.ts';
+import type { PeriodForecast } from '../metrics/engine/forecast-model.ts';
+import { forecastConfigHash, loadForecastInputs } from '../metrics/engine/forecast-store.ts';
 import { PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
-import type { MetricsModel } from '../metrics/engine/model.ts';
+import { MetricsModel } from '../metrics/engine/model.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import { CurrentPeriod, NotStored } from './current-period.ts';
@@ -91,6 +94,9 @@ export class ReportReader {
   private readonly models = new Map<string, { stamp: string; model: Promise<MetricsModel> }>();
   private readonly building = new Map<string, Promise<Entry>>();
   private readonly current: CurrentPeriod | null;
+  private readonly config: Config;
+  /** The last forecast learned beside the stored figures (`learnedForecast`), by stamp, date and period. */
+  private forecast: { key: string; value: Promise<PeriodForecast | null> } | null = null;
   private readonly log: Logger | undefined;
   /**
    * Counters for /metrics: `builds` of which `fromSnapshots` came from the stored snapshots and `fallbacks` were
@@ -100,6 +106,7 @@ export class ReportReader {
 
   constructor(options: ReportReaderOptions) {
     this.db = options.db;
+    this.config = options.config;
     this.log = options.logger;
     this.engine = new MetricsEngine({ db: options.db, config: options.config, logger: options.logger });
     this.maxDocuments = options.maxDocuments ?? 256;
@@ -212,7 +219,11 @@ export class ReportReader {
         why = state.stale;
         if (why === null)
           try {
-            const doc = await buildReportFrom(this.db, state.model, resolved, req, state.figures);
+            const forecast =
+              req.kind === 'rep'
+                ? (p: FiscalPeriod) => this.learnedForecast(resolved, stamp, state.model, p)
+                : undefined;
+            const doc = await buildReportFrom(this.db, state.model, resolved, req, state.figures, forecast);
             built = { doc, model: state.model };
           } catch (e) {
             if (!(e instanceof NotStored)) throw e;
@@ -243,6 +254,41 @@ export class ReportReader {
       return zipped;
     };
     return { stamp, doc, json, body, gzipped, model, resolved, source };
+  }
+
+  /**
+   * The forecast a fresh load would learn for `period` as of the request's date, for the rep scorecard's gap deals
+   * beside the stored figures: the stage history is read once per stamp (a synced stage change marks dirty keys,
+   * which moves the stamp), and the forecast learned on a model holding only the people and that history.
+   */
+  private learnedForecast(
+    resolved: ResolvedRequest,
+    stamp: string,
+    model: MetricsModel,
+    period: FiscalPeriod,
+  ): Promise<PeriodForecast | null> {
+    const key = `${stamp}|${resolved.asOf}|${period.id}`;
+    if (this.forecast?.key === key) return this.forecast.value;
+    const value = (async () => {
+      const inputs = await loadForecastInputs(this.db, {
+        asOf: resolved.asOf,
+        timezone: this.engine.settings.timezone,
+        ownerToRep: model.data.ownerToRep,
+        fx: model.fx,
+        configHash: forecastConfigHash(this.config),
+      });
+      const people = new MetricsModel(
+        { ...model.data, deals: [], splits: [], activities: [], quotas: [], ...inputs },
+        this.engine.settings,
+      );
+      return people.forecastOf(period);
+    })();
+    // A failed load is not kept: the next request tries again.
+    value.catch(() => {
+      if (this.forecast?.value === value) this.forecast = null;
+    });
+    this.forecast = { key, value };
+    return value;
   }
 
   private keep(key: string, entry: Entry): void {

@@ -9,10 +9,10 @@ import { now } from '../clock.ts';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { asJson, type JsonObject } from '../metrics/document.ts';
+import { asJson, figuresDocument, type JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
-import { findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';
+import { describeSubject, findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import { isPlainDate, type PlainDate, today } from '../util/date.ts';
@@ -25,6 +25,7 @@ import {
   subjectReport,
   teamReport,
 } from './build.ts';
+import { repScorecard } from './scorecard.ts';
 
 export const REPORT_KINDS = ['rep', 'team', 'region', 'org', 'leaderboard', 'trends', 'alerts'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];
@@ -90,9 +91,11 @@ export async function buildReportFrom(
   r: ResolvedRequest,
   req: ReportRequest,
   stored?: ReportContext['stored'],
+  forecast?: ReportContext['forecast'],
 ): Promise<JsonObject> {
   const ctx: ReportContext = { db, model, period: r.period, historyPeriods: r.history, explain: req.explain ?? false };
   if (stored) ctx.stored = stored;
+  if (forecast) ctx.forecast = forecast;
   const scope = (): SubjectRef =>
     req.team !== undefined
       ? findUnit(model, 'team', req.team)
@@ -100,8 +103,19 @@ export async function buildReportFrom(
         ? findUnit(model, 'region', req.region)
         : { kind: 'org', id: ORG_ID };
   switch (req.kind) {
-    case 'rep':
-      return asJson(await subjectReport(ctx, findRep(model, need(req.rep, '--rep EMAIL', 'rep'))));
+    case 'rep': {
+      const rep = findRep(model, need(req.rep, '--rep EMAIL|NAME', 'rep'));
+      return repScorecard(ctx, rep, await subjectReport(ctx, rep), (team) =>
+        ctx.stored
+          ? ctx.stored(team)
+          : figuresDocument(
+              describeSubject(model, team),
+              ctx.period,
+              model.compute(team, ctx.period),
+              model.settings.baseCurrency,
+            ),
+      );
+    }
     case 'team':
       return teamReport(
         ctx,

@@ -8,10 +8,13 @@ import type { JsonObject } from '../metrics/document.ts';
 import { layoutText } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, str, times } from './format.ts';
 import {
+  dashboardSections,
   figureSections,
   memberName,
   reportLayout,
+  type Section,
   type SubjectDoc,
+  scorecardSections,
   subjectDoc,
   subjectDocs,
   subjectHeading,
@@ -22,6 +25,24 @@ export { money, pct };
 
 function row(label: string, value: string): string {
   return `  ${label.padEnd(26)}${value}`;
+}
+
+/** A layout section as the text prints it: its heading in capitals, figures as rows, tables as aligned columns. */
+export function sectionLines(section: Section): string[] {
+  const lines = ['', section.heading.toUpperCase()];
+  for (const b of section.blocks) {
+    if (b.type === 'figures') for (const [l, v] of b.rows) lines.push(row(l, v));
+    else if (b.type === 'paragraph') lines.push(`  ${b.text}`);
+    else if (b.type === 'svg') lines.push(`  (diagram in --format html: ${b.alt})`);
+    else {
+      const widths = b.columns.map((c, i) => Math.max(c.heading.length, ...b.rows.map((r) => (r[i] ?? '').length)));
+      const fmt = (cells: readonly string[]) =>
+        `  ${cells.map((v, i) => (b.columns[i]?.numeric ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd();
+      lines.push(fmt(b.columns.map((c) => c.heading)));
+      for (const r of b.rows) lines.push(fmt(r));
+    }
+  }
+  return lines;
 }
 
 /** The sections of one subject's document. */
@@ -38,6 +59,7 @@ export function subjectText(d: SubjectDoc, heading = true, alertLines?: readonly
     for (const block of section.blocks)
       if (block.type === 'figures') for (const [label, value] of block.rows) lines.push(row(label, value));
   }
+  for (const section of scorecardSections(d)) lines.push(...sectionLines(section));
   const alerts = o.alerts ?? [];
   lines.push('', 'ALERTS');
   if (alertLines) lines.push(...alertLines);
@@ -178,5 +200,6 @@ export function reportText(kind: string, d: JsonObject): string {
         );
     }
   }
+  for (const section of dashboardSections(o)) lines.push(...sectionLines(section));
   return lines.join('\n');
 }

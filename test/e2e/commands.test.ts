@@ -68,7 +68,7 @@ describe('write-back commands', () => {
     expect(nobody.err).toBe('no rep has the email nobody@x.com (at --rep)');
     const noRep = await cli('report', 'rep');
     expect(noRep.code).toBe(2);
-    expect(noRep.err).toBe("report rep needs the rep's email (at --rep)");
+    expect(noRep.err).toBe("report rep needs the rep's email or name (at --rep)");
     // A token may act as a synced rep (found by email, case-insensitively) but not as an unknown one.
     const repEmail = String(
       sb.store.all('User').find((u) => u.IsActive && !String(u.Email).endsWith('@sandbox.example.com'))?.Email,

@@ -1,8 +1,10 @@
 /**
- * `report trends|alerts --format csv` print their rows (they have no reps, and used to print the rep header alone).
+ * `report trends|alerts --format csv` print their rows (they have no reps, and used to print the rep header alone);
+ * rep and group reports a first `type` column (`rep` rows, then a group's `total` row); no cell runs as a formula.
  */
 import { expect, it } from 'vitest';
 import { toCsv } from '../../src/cli/commands/report.ts';
+import { neutralise } from '../../src/reports/csv.ts';
 
 it('prints one row per period of a trends report, an empty cell where there was no quota', () => {
   const doc = {
@@ -36,17 +38,65 @@ it('prints one row per alert of an alerts report, quoting a message with a comma
   );
 });
 
-it('still prints one row per rep of a rep report', () => {
+it('prints a rep report as one rep row under a first type column, with the columns the text shows', () => {
   const doc = {
     subject: { name: 'Tom Berg', email: 'tom.berg@example.com', team: 'NA Enterprise' },
     quota: '600000.00',
     actual: '395500.00',
     attainment: '0.6592',
+    projectedTotal: '856920.00',
     projectedAttainment: '1.4282',
     status: 'on_track',
+    remaining: '204500.00',
+    pipeline: { open: '300000.00', coverage: '1.4670', coverageBand: 'critical' },
+    activities: { counts: { call: 10, meeting: 2, email: 30, task: 4 }, score: '25.00' },
     rank: { org: { rank: 3, of: 12 } },
   };
-  expect(toCsv('rep', doc).split('\n')[1]).toBe(
-    'Tom Berg,tom.berg@example.com,NA Enterprise,600000.00,395500.00,0.6592,1.4282,on_track,3',
+  expect(toCsv('rep', doc).split('\n')).toEqual([
+    'type,name,email,team,quota,actual,attainment,projectedTotal,projectedAttainment,status,remaining,openPipeline,coverage,coverageBand,calls,meetings,emails,tasks,activityScore,rank',
+    'rep,Tom Berg,tom.berg@example.com,NA Enterprise,600000.00,395500.00,0.6592,856920.00,1.4282,on_track,204500.00,300000.00,1.4670,critical,10,2,30,4,25.00,3',
+  ]);
+});
+
+it('prints a team report as its reps with a quota, then a total row of its totals', () => {
+  const rep = (name: string, attainment: string | null) => ({
+    subject: { name, email: null, team: 'West' },
+    quota: attainment === null ? null : '100.00',
+    actual: '50.00',
+    attainment,
+    rank: { org: { rank: 1, of: 1 } },
+  });
+  const doc = {
+    totals: {
+      subject: { name: 'West', email: null, team: null },
+      quota: '100.00',
+      actual: '50.00',
+      attainment: '0.5000',
+    },
+    reps: [rep('Ann', '0.5000'), rep('Dana Manager', null)],
+  };
+  const lines = toCsv('team', doc).split('\n');
+  expect(lines.map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['type,name', 'rep,Ann', 'total,West']);
+  // The total row has no rank: a team's totals are not one of its reps.
+  expect(lines[2]?.endsWith(',')).toBe(true);
+});
+
+it('neutralises a cell a spreadsheet would run as a formula, and keeps negative figures as numbers', () => {
+  const doc = {
+    subject: { name: '=HYPERLINK("http://x","y")', email: '@sum(A1)', team: '+1-team' },
+    quota: '100.00',
+    actual: '-20.00',
+    attainment: '-0.2000',
+    status: '\tmajor_gap',
+    rank: { org: { rank: 1, of: 1 } },
+  };
+  const row = toCsv('rep', doc).split('\n')[1] as string;
+  expect(row.startsWith('rep,"\'=HYPERLINK(""http://x"",""y"")",\'@sum(A1),\'+1-team,100.00,-20.00,-0.2000,')).toBe(
+    true,
   );
+  expect(row).toContain(",'\tmajor_gap,");
+  expect(neutralise('-1234.50')).toBe('-1234.50');
+  expect(neutralise('-x')).toBe("'-x");
+  expect(neutralise('\rcmd')).toBe("'\rcmd");
+  expect(neutralise('Ann')).toBe('Ann');
 });

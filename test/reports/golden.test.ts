@@ -105,6 +105,8 @@ describe('report rep on the golden warehouse', () => {
       quota: '500000.00',
       actual: '80000.00',
       attainment: '0.1600',
+      qoqChange: null,
+      qoqChangeReason: 'no_quota_before',
     });
     expect(golden.history[6]).toEqual({
       period: 'FY2025-Q4',
@@ -113,7 +115,29 @@ describe('report rep on the golden warehouse', () => {
       actual: '0.00',
       attainment: null,
       attainmentReason: 'no_quota',
+      qoqChange: null,
+      qoqChangeReason: 'no_quota',
     });
+    // Scorecard: 10% of the 600,000 quota at 100%; the gap of 78,000 closed by the likeliest open deals, 006S7
+    // (70%, 40,000) then 006O1 (60%, 150,000): 190,000 running; one quarter with a quota is too few for a slope.
+    expect(golden.commission.atQuota).toBe('60000.00');
+    expect(golden.gapDeals).toMatchObject({ gap: '78000.00', dealsNeeded: 2, shortfall: '0.00' });
+    expect(golden.gapDeals.deals.map((d: { id: string; runningTotal: string }) => [d.id, d.runningTotal])).toEqual([
+      ['006S7', '40000.00'],
+      ['006O1', '190000.00'],
+    ]);
+    expect(golden.trend).toEqual({ periods: ['FY2026-Q1'], slope: null, slopeReason: 'too_few_periods' });
+    expect(golden.rank.team).toMatchObject({ rank: 1, of: 2, group: 'West Enterprise', groupSize: 2 });
+    // Sarah's win rate 7/8 against West Enterprise's 8/9; coverage 3.7179 is strong; 12.38 is under 100.
+    expect(golden.strengths.map((x: { rule: string }) => x.rule)).toEqual([
+      'coverage_strong',
+      'ahead_of_pace',
+      'projected_to_hit',
+    ]);
+    expect(golden.focusAreas.map((x: { rule: string }) => x.rule)).toEqual([
+      'win_rate_below_team',
+      'activity_below_target',
+    ]);
     // The Monte Carlo stays between "nothing more closes" and "everything in the pipeline closes".
     for (const k of ['p10', 'p25', 'p50', 'p90']) {
       expect(Number(golden.forecast[k])).toBeGreaterThanOrEqual(522000);

@@ -176,6 +176,10 @@ describe('report --format md', () => {
       '## Activity (2026-05-14..2026-06-12)',
       '## Ranking',
       '## History',
+      '## Deals that close the gap',
+      '## Lead conversion',
+      '## Strengths',
+      '## Focus areas',
       '## Alerts',
     ]);
     expect(mdSection(md, 'Pacing')).toEqual([
@@ -192,6 +196,7 @@ describe('report --format md', () => {
       '| Figure | Value |',
       '| --- | ---: |',
       '| FY2026-Q1 | 16.00% (80,000.00 of 500,000.00) |',
+      '| Trend (least squares) | n/a (too few periods) |',
     ]);
     expect(mdSection(md, 'Alerts')[3]).toBe(
       '| critical | activity\\_drop | open | Activity score is 12 and the last 14 days are down 48.1% on the prior 4 weeks. |',
@@ -237,7 +242,7 @@ describe('report --format html', () => {
     expect(html).not.toMatch(/<script|<link|<img|src=|href=|url\(|@import/i);
   });
 
-  it('prints the leaderboard as a table, every name escaped, numbers right-aligned, status as words', () => {
+  it('prints the leaderboard as a table, every name escaped, numbers right-aligned, status as words and colours', () => {
     const html = reportHtml('leaderboard', board);
     expect(html.slice(html.indexOf('<body>')).split('\n')).toEqual([
       '<body>',
@@ -246,8 +251,8 @@ describe('report --format html', () => {
       '<table>',
       '<thead><tr><th scope="col" class="num">Rank</th><th scope="col">Name</th><th scope="col">Team</th><th scope="col" class="num">Attainment</th><th scope="col" class="num">Actual</th><th scope="col" class="num">Quota</th><th scope="col" class="num">Projected</th><th scope="col">Status</th></tr></thead>',
       '<tbody>',
-      '<tr><td class="num">#1</td><td>Zoe *Star* Larsen</td><td>West|East</td><td class="num">67.95%</td><td class="num">202,140.27</td><td class="num">297,497.67</td><td class="num">114.70%</td><td>on track</td></tr>',
-      '<tr><td class="num">#2</td><td>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Co&quot;</td><td>North_1</td><td class="num">-5.00%</td><td class="num">-1,000.00</td><td class="num">20,000.00</td><td class="num">0.00%</td><td>major gap</td></tr>',
+      '<tr><td class="num">#1</td><td>Zoe *Star* Larsen</td><td>West|East</td><td class="num">67.95%</td><td class="num">202,140.27</td><td class="num">297,497.67</td><td class="num">114.70%</td><td class="tone-good">on track</td></tr>',
+      '<tr><td class="num">#2</td><td>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Co&quot;</td><td>North_1</td><td class="num">-5.00%</td><td class="num">-1,000.00</td><td class="num">20,000.00</td><td class="num">0.00%</td><td class="tone-poor">major gap</td></tr>',
       '</tbody>',
       '</table>',
       '<p>Not ranked (no quota): Ben `Brown`</p>',
@@ -279,7 +284,7 @@ describe('report --format html', () => {
         '<tr><th scope="row">Actual to date</th><td class="num">522,000.00 (6 won deals)</td></tr>',
         '<tr><th scope="row">Attainment</th><td class="num">87.00%</td></tr>',
         '<tr><th scope="row">Remaining to goal</th><td class="num">78,000.00</td></tr>',
-        '<tr><th scope="row">Status</th><td class="num">on track</td></tr>',
+        '<tr><th scope="row">Status</th><td class="num tone-good">on track</td></tr>',
         '</table>',
       ].join('\n'),
     );

@@ -1,81 +1,16 @@
 /**
- * `quota-tracker report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep EMAIL] [--team NAME]
+ * `quota-tracker report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep EMAIL|NAME] [--team NAME]
  * [--region NAME] [--period ID] [--as-of DATE] [--format text|md|json|csv|html] [--explain] [--backtest]`.
  *
  * `--format json` prints exactly one JSON document on stdout and nothing else; logs go to stderr.
  */
 import { AppError } from '../../errors.ts';
+import { toCsv } from '../../reports/csv.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
-function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-function csvTable(cols: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  return [cols.join(','), ...rows.map((r) => r.map(csvCell).join(','))].join('\n');
-}
-
-/**
- * One row per rep (or leaderboard entry): the flat fields of each; trends one row per period, alerts one per
- * alert (their documents have no reps).
- */
-export function toCsv(kind: string, doc: Record<string, unknown>): string {
-  if (kind === 'forecast') {
-    const deals = (doc.deals ?? []) as Record<string, unknown>[];
-    const cols = ['id', 'name', 'owner', 'amount', 'closeDate', 'stage', 'crmProbability', 'probability', 'expected'];
-    return csvTable(
-      cols,
-      deals.map((d) => cols.map((c) => d[c])),
-    );
-  }
-  if (kind === 'forecast-backtest') {
-    const b = (doc.baselines ?? {}) as Record<string, Record<string, unknown>>;
-    const rows: [string, Record<string, unknown>][] = [
-      ['model', (doc.model ?? {}) as Record<string, unknown>],
-      ['crm', b.crm ?? {}],
-      ['runRate', b.runRate ?? {}],
-    ];
-    return csvTable(
-      ['forecaster', 'brier', 'ece', 'p10Held', 'p10p90Covered', 'crps'],
-      rows.map(([n, s]) => [n, s.brier, s.ece, s.p10Held, s.p10p90Covered, s.crps]),
-    );
-  }
-  if (kind === 'trends') {
-    const periods = (doc.periods ?? []) as Record<string, unknown>[];
-    return csvTable(
-      ['period', 'quota', 'actual', 'attainment'],
-      periods.map((p) => [p.period, p.quota, p.actual, p.attainment]),
-    );
-  }
-  if (kind === 'alerts') {
-    const alerts = (doc.alerts ?? []) as Record<string, unknown>[];
-    return csvTable(
-      ['severity', 'rule', 'name', 'status', 'message'],
-      alerts.map((a) => [a.severity, a.rule, (a.subject as { name?: unknown } | undefined)?.name, a.status, a.message]),
-    );
-  }
-  const rows = (kind === 'leaderboard' ? doc.entries : kind === 'rep' ? [doc] : doc.reps) as
-    | Record<string, unknown>[]
-    | undefined;
-  const list = rows ?? [];
-  const cols = ['name', 'email', 'team', 'quota', 'actual', 'attainment', 'projectedAttainment', 'status', 'rank'];
-  const lines = [cols.join(',')];
-  for (const r of list) {
-    const s = (r.subject ?? {}) as Record<string, unknown>;
-    const rank =
-      typeof r.rank === 'object' && r.rank !== null
-        ? ((r.rank as Record<string, { rank?: unknown }>).org?.rank ?? '')
-        : r.rank;
-    lines.push(
-      [s.name, s.email, s.team, r.quota, r.actual, r.attainment, r.projectedAttainment, r.status, rank]
-        .map(csvCell)
-        .join(','),
-    );
-  }
-  return lines.join('\n');
-}
+// The CSV renderer lives with the other formats (src/reports/csv.ts); re-exported for the tests that import it here.
+export { toCsv };
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx, { quiet: true });

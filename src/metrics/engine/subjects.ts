@@ -73,10 +73,35 @@ export function describeSubject(model: MetricsModel, subject: SubjectRef): Subje
 }
 
 /** The rep with this email (case-insensitive), or NOT_FOUND naming it. */
-export function findRep(model: MetricsModel, email: string): SubjectRef {
-  const want = email.trim().toLowerCase();
+export function findRep(model: MetricsModel, emailOrName: string): SubjectRef {
+  const want = emailOrName.trim().toLowerCase();
   for (const rep of model.data.reps.values()) if (rep.email === want) return { kind: 'rep', id: rep.key };
-  throw new AppError('NOT_FOUND', `no rep has the email ${email}`, { where: '--rep' });
+  // Not an email of anyone: a name, case-insensitive, which must name one person.
+  const named = [...model.data.reps.values()].filter((r) => r.name.trim().toLowerCase() === want);
+  if (named.length === 1) return { kind: 'rep', id: (named[0] as (typeof named)[number]).key };
+  if (named.length > 1) {
+    const who = named
+      .map((r) => {
+        const team = describeSubject(model, { kind: 'rep', id: r.key }).team;
+        return `${r.name} <${r.email ?? r.key}>${team ? ` (${team})` : ''}`;
+      })
+      .sort();
+    throw new AppError(
+      'USAGE',
+      `${named.length} people are named "${emailOrName.trim()}": ${who.join(', ')}; give --rep EMAIL`,
+      {
+        where: '--rep',
+      },
+    );
+  }
+  const asked = emailOrName.trim();
+  throw new AppError(
+    'NOT_FOUND',
+    asked.includes('@') ? `no rep has the email ${asked}` : `no rep is named "${asked}"`,
+    {
+      where: '--rep',
+    },
+  );
 }
 
 /** The team or region with this name (case-insensitive), or NOT_FOUND naming it. */

@@ -144,6 +144,13 @@ export const ERROR_CODES = {
       'an earlier write-back call may still land on the fields this run would change; the run comes back after its deadline',
   },
   NOT_FOUND: { exit: 1, http: 404, retryable: false, summary: 'the requested subject or period does not exist' },
+  WEBHOOK_NOT_RECEIVED: {
+    exit: 1,
+    http: 503,
+    retryable: true,
+    summary:
+      'a signed webhook could not be acted on now (no job queue here, or the queue refused); the CRM redelivers it',
+  },
   // report deliveries
   DELIVERY_UNKNOWN: { exit: 2, http: 404, retryable: false, summary: 'no report delivery has this id' },
   DELIVERY_WEBHOOK_FAILED: {

@@ -24,6 +24,11 @@ export function connectorKind(type: ConnectionType): ConnectorKind | undefined {
   return kinds.get(type);
 }
 
+/** Every connection type whose CRM pushes changes we receive, with its receiver. */
+export function webhookReceivers(): { type: ConnectionType; receiver: NonNullable<ConnectorKind['webhooks']> }[] {
+  return [...kinds].flatMap(([type, kind]) => (kind.webhooks ? [{ type, receiver: kind.webhooks }] : []));
+}
+
 /** The CRM's name in messages (`HubSpot sync is not built yet`). */
 export function crmLabel(type: ConnectionType): string {
   return kinds.get(type)?.label ?? LABELS[type];

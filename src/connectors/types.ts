@@ -502,6 +502,29 @@ export interface OnlineProbe {
  * Everything the rest of the program needs from one CRM, looked up by connection type. A new CRM is a folder under
  * src/connectors/ plus one line in registry.ts.
  */
+/** What a request to a webhook route is, as the receiver checks it. */
+export interface WebhookRequest {
+  method: string;
+  /** The URLs the CRM may have signed: the public one it posts to, and the one this server saw. */
+  uris: readonly string[];
+  /** The exact body as received. */
+  body: string;
+  header(name: string): string | null;
+  nowMs: number;
+}
+
+/** Why a webhook request is refused, or `ok`. */
+export type WebhookCheck = 'ok' | 'missing' | 'bad-signature' | 'stale' | 'no-secret';
+
+/** Change notifications a CRM pushes: `POST /webhooks/<path>`. They only make syncs run sooner; polling stays. */
+export interface WebhookReceiver {
+  readonly path: string;
+  /** The request checked against one connection's secret (no secret configured: `no-secret`). */
+  verify(conn: ConnectionConfig, req: WebhookRequest): WebhookCheck;
+  /** The events of a verified body, each with its id and the connection's streams it touches; null if malformed. */
+  events(conn: ConnectionConfig, body: string): { id: string; streams: string[] }[] | null;
+}
+
 export interface ConnectorKind {
   /** The CRM's name in messages (`Salesforce`). */
   readonly label: string;
@@ -523,4 +546,6 @@ export interface ConnectorKind {
   };
   /** One sentence for logs, /readyz and start's refusal when a rotated credential cannot be kept (no secret key). */
   rotationNeedsKey(connectionId: string): string;
+  /** Where the CRM pushes changes; absent for a CRM whose pushes are not received. */
+  readonly webhooks?: WebhookReceiver;
 }

@@ -32,7 +32,8 @@ import * as m14 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
 import * as m15 from './migrations/2026-12-11_14_writeback_unwritten_doubt.ts';
 import * as m16 from './migrations/2026-12-12_01_crm_rate_budget.ts';
 import * as m17 from './migrations/2026-12-12_21_drop_change_feed.ts';
-import * as m18 from './migrations/2026-12-13_18_report_deliveries.ts';
+import * as m18 from './migrations/2026-12-13_16_webhook_events.ts';
+import * as m19 from './migrations/2026-12-13_18_report_deliveries.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -53,7 +54,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-11_14_writeback_unwritten_doubt': m15,
   '2026-12-12_01_crm_rate_budget': m16,
   '2026-12-12_21_drop_change_feed': m17,
-  '2026-12-13_18_report_deliveries': m18,
+  '2026-12-13_16_webhook_events': m18,
+  '2026-12-13_18_report_deliveries': m19,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

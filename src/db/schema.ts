@@ -141,6 +141,12 @@ export interface CrmDailyBudgetTable {
   updated_at: TimestampDefault;
 }
 
+export interface WebhookEventsTable {
+  connection_id: string;
+  event_id: string;
+  received_at: TimestampDefault;
+}
+
 export interface ReportDeliveriesTable {
   delivery_id: string;
   slot: string;
@@ -546,6 +552,7 @@ export interface Database {
   crm_api_usage: CrmApiUsageTable;
   crm_rate_slots: CrmRateSlotsTable;
   crm_daily_budget: CrmDailyBudgetTable;
+  webhook_events: WebhookEventsTable;
   report_deliveries: ReportDeliveriesTable;
   report_delivery_files: ReportDeliveryFilesTable;
   quarantine: QuarantineTable;
@@ -616,6 +623,7 @@ export const TABLE_NAMES = [
   'sync_sweep_seen',
   'crm_rate_slots',
   'crm_daily_budget',
+  'webhook_events',
   'report_deliveries',
   'report_delivery_files',
 ] as const satisfies readonly (keyof Database)[];

@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
+import type { Enqueue } from '../jobs/runtime.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { ReportReader } from '../reports/read-model.ts';
 import type { Logger } from '../util/log.ts';
@@ -36,6 +37,7 @@ import { mcpRoutes } from './routes/mcp.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { signInRoutes } from './routes/sign-in.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { clientAddressResolver, securityHeaders } from './security.ts';
 import { readSession, SESSION_COOKIE, sameSecret } from './sessions.ts';
 import { authenticate, type Principal } from './tokens.ts';
@@ -57,6 +59,8 @@ export interface WebAppOptions {
   limiter?: FailureLimiter;
   /** What the operator views read besides the warehouse: the job queue (Bull Board, queue depths) and the engine. */
   operator?: { queue?: Queue; engine?: MetricsEngine };
+  /** Queues jobs (the running service's): webhooks turn into syncs through it. */
+  enqueue?: Enqueue;
 }
 
 export interface WebApp {
@@ -123,6 +127,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     apiV1Routes,
     reportRoutes,
     deliveryRoutes,
+    webhookRoutes({ config: options.config, enqueue: options.enqueue }),
     mcpRoutes,
     operatorRoutes({ db, config: options.config, reports, ...options.operator }),
     openApi,

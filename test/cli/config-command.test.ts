@@ -162,6 +162,7 @@ describe('quota-tracker config schema', () => {
         'queue',
         'quotas',
         'ramp',
+        'reports',
         'statusBands',
         'web',
         'writeback',

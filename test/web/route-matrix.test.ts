@@ -75,6 +75,8 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
   'GET /deliveries/:deliveryId/:slot/:name': [
     { query: '', expect: tokens({ admin: 404, dana: 404, mia: 404, sarah: 403, emily: 403 }) },
   ],
+  // A signed webhook: no token of any kind stands for the CRM's signature (test/e2e/hubspot-webhooks.test.ts).
+  'POST /webhooks/hubspot': [{ query: '', expect: all(401) }],
   'GET /metrics': [{ query: '', expect: ONLY_ADMIN }],
   'GET /api/v1/status': [{ query: '', expect: ONLY_ADMIN }],
   // No queue in this app: an admin is told where Bull Board runs (404); test/web/operator.test.ts serves it.

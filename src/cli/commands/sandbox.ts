@@ -87,6 +87,8 @@ export function hubspotSandboxConnection(sb: HubSpotSandbox, id = 'hs-sandbox') 
     type: 'hubspot' as const,
     basePath: sb.url,
     accessToken: sb.credentials.accessToken,
+    // The sandbox signs its webhooks with the app's client secret, as HubSpot does.
+    webhookSecret: sb.credentials.clientSecret,
     schedule: { every: '15m' },
   };
 }

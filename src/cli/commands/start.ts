@@ -38,6 +38,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       host: config.web.host,
       readiness: () => running.readiness(),
       operator: { queue: running.runtime.queue, engine: running.pipeline.engine },
+      enqueue: running.runtime.enqueue,
     });
     ctx.io.stderr(
       `quota-tracker is running: web ${web.url}, jobs on ${service.backend === 'redis' ? 'Redis' : 'PostgreSQL'}, ` +

@@ -4,10 +4,11 @@
  */
 import type { ConnectionConfig, HubspotConnectionConfig } from '../../config/schema.ts';
 import { AppError } from '../../errors.ts';
-import type { ConnectorHost, ConnectorKind } from '../types.ts';
+import type { ConnectorHost, ConnectorKind, WebhookReceiver } from '../types.ts';
 import { HubSpotConnector } from './connector.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
 import { HUBSPOT_STREAM_ALIASES, HUBSPOT_STREAMS } from './streams.ts';
+import { checkSignatureV3, parseWebhookBatch, streamsTouched } from './webhooks.ts';
 
 function hubspotConfig(conn: ConnectionConfig): HubspotConnectionConfig {
   if (conn.type !== 'hubspot') {
@@ -30,6 +31,29 @@ function create(conn: ConnectionConfig, host: ConnectorHost): HubSpotConnector {
     ...(host.rateBudget ? { budget: host.rateBudget } : {}),
   });
 }
+
+const webhooks: WebhookReceiver = {
+  path: 'hubspot',
+  verify: (conn, req) => {
+    const secret = hubspotConfig(conn).webhookSecret;
+    if (!secret) return 'no-secret';
+    return checkSignatureV3({
+      secret,
+      method: req.method,
+      uris: req.uris,
+      body: req.body,
+      signature: req.header('x-hubspot-signature-v3'),
+      timestamp: req.header('x-hubspot-request-timestamp'),
+      nowMs: req.nowMs,
+    });
+  },
+  events: (_conn, body) => {
+    const batch = parseWebhookBatch(body);
+    if (!batch) return null;
+    const known = HUBSPOT_STREAMS.map((s) => s.name);
+    return batch.map((e) => ({ id: String(e.eventId), streams: streamsTouched([e], known) }));
+  },
+};
 
 export const hubspotKind: ConnectorKind = {
   label: 'HubSpot',
@@ -58,4 +82,5 @@ export const hubspotKind: ConnectorKind = {
   // A private app's access token does not rotate; this is said only if a rotation were ever reported.
   rotationNeedsKey: (connectionId) =>
     `HubSpot connection "${connectionId}" reported a rotated credential, but a private app's token does not rotate`,
+  webhooks,
 };

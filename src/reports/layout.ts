@@ -6,6 +6,7 @@
 import type { FiguresDocument, Json, JsonObject, SubjectInfo } from '../metrics/document.ts';
 import { forecastBasisLine } from '../metrics/forecast-basis.ts';
 import type { SubjectReport } from './build.ts';
+import { burnUpSvg, distributionSvg } from './charts.ts';
 import { forecastKindLayout } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, points, signed, str, times, words } from './format.ts';
 
@@ -63,6 +64,7 @@ export type SubjectDoc = SubjectReport & {
   leadConversion?: Obj;
   strengths?: JsonObject[];
   focusAreas?: JsonObject[];
+  burnup?: Obj;
 };
 
 export function subjectDoc(v: Json | undefined): SubjectDoc {
@@ -368,6 +370,37 @@ function membersSection(heading: string, rows: readonly SubjectDoc[], notes: rea
 /** The rep scorecard's sections (gap deals, lead conversion, strengths and focus areas); none for other rows. */
 export function scorecardSections(d: SubjectDoc): Section[] {
   const out: Section[] = [];
+  if (d.burnup !== undefined) {
+    const points = list(d.burnup.points).map((p) => ({ date: str(p.date) ?? '', actual: str(p.actual) ?? '0' }));
+    const f = d.forecast as unknown as Obj | undefined;
+    out.push({
+      heading: 'Pacing burn-up',
+      blocks: [
+        // Built from numbers and dates only (charts.ts escapes every text), so it is inserted as it is.
+        {
+          type: 'svg',
+          svg: burnUpSvg({
+            period: { start: d.period.start, end: d.period.end },
+            asOf: d.asOf,
+            points,
+            quota: str(d.quota),
+            expectedToDate: str(d.expectedToDate),
+            projectedTotal: str(d.projectedTotal),
+            p10: str(f?.p10),
+            p90: str(f?.p90),
+          }),
+          alt: 'actual to date against the expected pace, the projection and the P10-P90 band to period end',
+        },
+        table(
+          [
+            ['Week ending', false],
+            ['Actual to date', true],
+          ],
+          points.map((p) => [p.date, money(p.actual)]),
+        ),
+      ],
+    });
+  }
   const g = d.gapDeals;
   if (g !== undefined) {
     const deals = list(g.deals);
@@ -468,6 +501,13 @@ export function dashboardSections(o: Obj): Section[] {
   out.push({
     heading: 'Status distribution',
     blocks: [
+      {
+        type: 'svg',
+        svg: distributionSvg(
+          list(o.distribution).map((x) => ({ status: str(x.status) ?? '', reps: Number(x.reps ?? 0) })),
+        ),
+        alt: 'reps per status band',
+      },
       table(
         [
           ['Status', false],

@@ -12,7 +12,7 @@ import type { SubjectRef } from '../metrics/engine/types.ts';
 import { commissionFor } from '../metrics/math/commission.ts';
 import { leadToOpportunity } from '../metrics/math/conversion.ts';
 import { membershipOn } from '../metrics/math/rollup.ts';
-import { addMonths, type PlainDate } from '../util/date.ts';
+import { addDays, addMonths, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio, ZERO } from '../util/money.ts';
 import type { ReportContext, SubjectReport } from './build.ts';
 import { NotStored } from './current-period.ts';
@@ -81,6 +81,36 @@ async function gapDeals(ctx: ReportContext, subject: SubjectRef, remaining: Json
   doc.shortfall = gap === null ? null : formatMoney(Dec.max(gap.minus(total), 0));
   doc.deals = out;
   return doc;
+}
+
+/**
+ * The burn-up's actual line: the cumulative won amount (base currency, the rep's credits as `actual` counts them)
+ * at the end of each week of the period before D, and on D, whose point is the report's `actual`.
+ */
+export function burnup(ctx: ReportContext, subject: SubjectRef): JsonObject {
+  const { model, period } = ctx;
+  const credits =
+    subject.kind === 'rep' ? model.repRows(subject.id).credits : model.groupRows(subject.kind, subject.id).credits;
+  const won = credits
+    .filter(
+      (c) =>
+        c.category === 'won' &&
+        !(subject.kind !== 'rep' && c.overlay) &&
+        c.deal.closeDate >= period.start &&
+        c.deal.closeDate <= model.asOf,
+    )
+    .sort((a, b) => (a.deal.closeDate < b.deal.closeDate ? -1 : a.deal.closeDate > b.deal.closeDate ? 1 : 0));
+  const dates: PlainDate[] = [];
+  for (let d = addDays(period.start, 6); d < model.asOf; d = addDays(d, 7)) dates.push(d);
+  if (model.asOf >= period.start) dates.push(model.asOf <= period.end ? model.asOf : period.end);
+  let i = 0;
+  let sum = ZERO;
+  const points = dates.map((date) => {
+    for (; i < won.length && (won[i] as (typeof won)[number]).deal.closeDate <= date; i++)
+      sum = sum.plus((won[i] as (typeof won)[number]).amount);
+    return { date, actual: formatMoney(sum) } satisfies JsonObject;
+  });
+  return { points };
 }
 
 /**
@@ -240,6 +270,7 @@ export async function repScorecard(
   out.trend = trend(doc.history);
   out.gapDeals = await gapDeals(ctx, subject, doc.remaining);
   out.leadConversion = await leadConversion(ctx, subject.id);
+  out.burnup = burnup(ctx, subject);
   out.strengths = strengths as unknown as Json;
   out.focusAreas = focus as unknown as Json;
   return out;

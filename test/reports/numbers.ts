@@ -28,12 +28,16 @@ export function textNumbers(text: string): string[] {
 
 /** What a reader of an HTML report sees: the text of the page without its style, tags and entities. */
 export function htmlText(html: string): string {
-  return html
-    .replace(/<style>[\s\S]*?<\/style>/g, ' ')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&amp;/g, '&');
+  return (
+    html
+      .replace(/<style>[\s\S]*?<\/style>/g, ' ')
+      // A chart is a picture: its axis labels are rounded, and the table beside it carries its figures.
+      .replace(/<svg[\s\S]*?<\/svg>/g, ' ')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&')
+  );
 }

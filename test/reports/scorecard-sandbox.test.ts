@@ -178,6 +178,15 @@ describe('rep scorecard and team dashboard on the small sandbox org', () => {
     formatsAgree('rep', doc, ['Deals that close the gap', 'Lead conversion', 'Strengths', 'Focus areas', 'History']);
     const o = oracle.get(email) as RepFigures;
     expect([doc.quota, doc.actual]).toEqual([o.quota, o.actual]);
+    // The burn-up: weekly cumulative actual, its last point on D the actual itself, drawn as an SVG in the HTML.
+    const points = doc.burnup.points as { date: string; actual: string }[];
+    expect(points.at(-1)).toEqual({ date: AS_OF, actual: doc.actual });
+    expect(points.map((p) => p.date)).toEqual([...points.map((p) => p.date)].sort());
+    for (let i = 1; i < points.length; i++)
+      expect(Number(points[i]?.actual)).toBeGreaterThanOrEqual(Number(points[i - 1]?.actual));
+    const html = renderReport('html', 'rep', doc);
+    expect(html).toMatch(/<h2>Pacing burn-up<\/h2>\n<figure><svg [^>]*role="img"/);
+    expect(renderReport('html', 'team', team)).toMatch(/<h2>Status distribution<\/h2>\n<figure><svg /);
     // Commission at 100%: the default plan's 10% of quota.
     expect(doc.commission.atQuota).toBe(new Dec(o.quota as string).times('0.1').toFixed(2));
     // Gap deals: most likely first, running totals of their amounts, stopping once the gap is closed.

@@ -128,6 +128,24 @@ describe('rep scorecard', () => {
     expect(text).toMatch(/ {2}Total +4 +2 +50\.00%/);
   });
 
+  it('burns up: the won amount to the end of each week of the quarter, and on D, drawn in the HTML', async () => {
+    const doc = await build('rep', { rep: 'sarah.chen@example.com' });
+    // Sarah's wins in FY2026-Q2 (golden.json): 100,000 on 04-10, 120,000 on 04-28, 86,000 on 05-05, 92,000 EUR on
+    // 05-20 (100,000.00 USD at its rate), 66,000 on 06-01, 50,000 on 06-10; 45,000 on 06-14 is after D (06-12).
+    const weeks = ['04-07', '04-14', '04-21', '04-28', '05-05', '05-12', '05-19', '05-26', '06-02', '06-09', '06-12'];
+    const actual = [0, 100_000, 100_000, 220_000, 306_000, 306_000, 306_000, 406_000, 472_000, 472_000, 522_000];
+    expect(doc.burnup.points).toEqual(weeks.map((w, i) => ({ date: `2026-${w}`, actual: `${actual[i]}.00` })));
+    expect(doc.actual).toBe('522000.00');
+    const html = renderReport('html', 'rep', doc);
+    const svg = /<svg[\s\S]*?<\/svg>/.exec(html)?.[0] ?? '';
+    expect(svg).toContain(
+      'aria-label="Pacing burn-up 2026-04-01 to 2026-06-30: actual 522k on 2026-06-12 against a quota of 600k',
+    );
+    // The actual line: the origin, then one vertex per point.
+    expect(/<polyline points="([^"]+)" fill="none" stroke="#1a7f37"/.exec(svg)?.[1]?.split(' ')).toHaveLength(12);
+    expect(renderReport('text', 'rep', doc)).toMatch(/\nPACING BURN-UP\n[\s\S]*2026-06-12 +522,000\.00/);
+  });
+
   it('finds a rep by name, case-insensitive; an ambiguous name exits 2 naming each match', async () => {
     const byName = await cli('report', 'rep', '--rep', '  tom ANDERSON ', '--format', 'json', '--as-of', at.asOf);
     expect(byName.code, byName.err).toBe(0);

@@ -101,8 +101,10 @@ export function burnup(ctx: ReportContext, subject: SubjectRef): JsonObject {
     )
     .sort((a, b) => (a.deal.closeDate < b.deal.closeDate ? -1 : a.deal.closeDate > b.deal.closeDate ? 1 : 0));
   const dates: PlainDate[] = [];
-  for (let d = addDays(period.start, 6); d < model.asOf; d = addDays(d, 7)) dates.push(d);
-  if (model.asOf >= period.start) dates.push(model.asOf <= period.end ? model.asOf : period.end);
+  // A report as of a day after the period ends draws the whole period (dates compare as strings).
+  const last = [model.asOf, period.end].sort()[0] as PlainDate;
+  for (let d = addDays(period.start, 6); d < last; d = addDays(d, 7)) dates.push(d);
+  if (last >= period.start) dates.push(last);
   let i = 0;
   let sum = ZERO;
   const points = dates.map((date) => {

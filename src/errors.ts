@@ -191,7 +191,10 @@ export class AppError extends Error {
 
   /** One sentence for stderr: the message plus where, never a stack. */
   toUserString(): string {
-    return this.where ? `${this.message} (at ${this.where})` : this.message;
+    // A sentence that already says where (`invalid configuration at web.port: ...`) is not told twice.
+    return this.where && !this.message.includes(`at ${this.where}`)
+      ? `${this.message} (at ${this.where})`
+      : this.message;
   }
 }
 

@@ -220,7 +220,14 @@ function buildProgram(
       .description('run the sandbox CRM servers alone and print the config block that points at them')
       .option('--port <n>', 'first port to listen on', intArg)
       .option('--seed <n>', 'seed of the generated org', intArg)
-      .addOption(new Option('--size <size>', 'size of the generated org').choices(['small', 'medium', 'large']))
+      .addOption(
+        new Option(
+          '--size <size>',
+          'size of the generated org (large, 5,000 reps and 1,000,000 opportunities, is Salesforce only)',
+        )
+          .choices(['small', 'medium', 'large'])
+          .default('small'),
+      )
       .addOption(
         new Option('--crm <crm>', 'which CRM to serve: one org in Salesforce, in HubSpot, or split across both')
           .choices(['salesforce', 'hubspot', 'both'])

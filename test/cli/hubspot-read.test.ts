@@ -48,6 +48,8 @@ it('config check validates the HubSpot connection and notes that it is read only
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toContain(`connection hs-main: hubspot at ${hs.url}`);
   expect(r.stdout).toMatch(/note: HubSpot is read only for now .*write-back and alert tasks to it are not built/);
+  // Beside Salesforce the owners may be its users, dated there: only the warehouse can tell (see below).
+  expect(r.stdout).not.toContain('ramp cannot apply');
 });
 
 it('sync --no-writeback reads HubSpot beside Salesforce and exits 0', { timeout: 180_000 }, async () => {
@@ -57,6 +59,8 @@ it('sync --no-writeback reads HubSpot beside Salesforce and exits 0', { timeout:
   expect(r.stdout).toMatch(/^hs-main\/owners: succeeded/m);
   const d = await runBin(['sync', '--no-writeback', '--connection', 'hs-main', '--config', config], { env });
   expect(d.code, d.stderr).toBe(0);
+  // The HubSpot owners are the Salesforce users (matched by email), dated by them: ramp applies, nothing is said.
+  expect(d.stderr).not.toContain('ramp cannot apply');
   expect(d.stdout).toMatch(/^hs-main\/deals: succeeded/m);
   expect(d.stdout).toMatch(/^hs-main\/deal_stage_history: succeeded/m);
   for (const stream of ['line_items', 'calls', 'emails', 'meetings', 'tasks', 'leads']) {
@@ -81,4 +85,29 @@ it('a sync that would write back to HubSpot reads it, writes nothing there and e
     /hs-main: write-back to HubSpot is not built yet; connection hs-main was read but nothing was written to it/,
   );
   expect(hs.log.entries().filter((e) => e.method !== 'GET' && !e.path.endsWith('/search'))).toEqual([]);
+});
+
+it('HubSpot alone without start dates: config check and sync each say once that ramp cannot apply', {
+  timeout: 240_000,
+}, async () => {
+  const alone = await createTestDatabase({ poolSize: 2 });
+  try {
+    const path = await configFile(
+      stringify({ database: { url: alone.url }, connections: [hubspotSandboxConnection(hs, 'hs-main')] }),
+    );
+    const check = await runBin(['config', 'check', '--config', path], { env });
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout.match(/ramp cannot apply/g)).toHaveLength(1);
+    expect(check.stdout).toContain(
+      'note: ramp cannot apply to the reps of connection hs-main: HubSpot owners have no start date and there is no org file, so their quotas count in full from their first day; add a start_date column to the org file (org: { file }).',
+    );
+    const sync = await runBin(['sync', '--no-writeback', '--config', path], { env });
+    expect(sync.code, sync.stderr).toBe(0);
+    expect((sync.stdout + sync.stderr).match(/ramp cannot apply/g)).toHaveLength(1);
+    expect(sync.stderr).toMatch(
+      /^ramp cannot apply: none of the \d+ reps with a quota has a start date \(HubSpot owners have none\), so their quotas count in full from their first day; add a start_date column to the org file \(org: \{ file \}\)\.$/m,
+    );
+  } finally {
+    await alone.drop();
+  }
 });

@@ -138,6 +138,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       ctx.io.stdout(
         `metrics as of ${day}: ${step.mode} recompute, ${step.recomputed.length} subjects, ${step.changes.length} changed`,
       );
+      const { rampWarehouseNotice } = await import('../ramp-notice.ts');
+      const ramp = await rampWarehouseNotice(handle.db, config);
+      if (ramp) ctx.io.stderr(ramp);
     }
     if (ctx.options.writeback === false) ctx.io.stderr('Nothing was written to the CRM (--no-writeback).');
     // --- write-back and alert tasks (issue 7): src/writeback/run.ts ---

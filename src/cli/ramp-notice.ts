@@ -5,7 +5,7 @@
  * the org file's `start_date` column can give one), `sync` from the warehouse (the reps with a quota who have none).
  */
 import { type Kysely, sql } from 'kysely';
-import type { OrgFileRow } from '../config/org-file.ts';
+import type { OrgRow } from '../config/org-file.ts';
 import type { Config } from '../config/schema.ts';
 import { carriesQuota } from '../db/quota-carrying.ts';
 import type { Database } from '../db/schema.ts';
@@ -18,7 +18,7 @@ function rampScales(config: Config): boolean {
 const HOW = 'add a start_date column to the org file (org: { file })';
 
 /** The config check's sentence, or null when every connection has a source of start dates. */
-export function rampConfigNotice(config: Config, orgRows: readonly OrgFileRow[] | null): string | null {
+export function rampConfigNotice(config: Config, orgRows: readonly OrgRow[] | null): string | null {
   if (!rampScales(config)) return null;
   if (orgRows?.some((r) => r.startDate !== null)) return null;
   const enabled = config.connections.filter((c) => c.enabled);

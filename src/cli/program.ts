@@ -44,10 +44,12 @@ export const COMMAND_NAMES = [
   'recompute',
   'report',
   'writeback plan',
+  'writeback runs',
   'writeback revert',
   'sandbox',
   'quarantine list',
   'token create',
+  'token list',
   'token revoke',
   'migrate',
   'config check',
@@ -202,9 +204,19 @@ function buildProgram(
   bind(
     writeback
       .command('plan')
-      .description('show what would be written (values before and after) without writing')
-      .option('--connection <id>', 'only this connection'),
+      .description('show what would be written (values before and after, for whom) without writing')
+      .option('--connection <id>', 'only this connection')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
     'writeback plan',
+  );
+  bind(
+    writeback
+      .command('runs')
+      .description('list past write-back runs, newest first (the ids revert --run takes)')
+      .option('--connection <id>', 'only this connection')
+      .option('--limit <n>', 'at most this many runs (default 20)', intArg)
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    'writeback runs',
   );
   bind(
     writeback
@@ -262,6 +274,13 @@ function buildProgram(
       )
       .option('--subject <email>', 'the manager or rep the token acts as'),
     'token create',
+  );
+  bind(
+    token
+      .command('list')
+      .description('list API tokens (id, role, subject, created, last used, revoked), never their secrets')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    'token list',
   );
   bind(token.command('revoke').description('revoke an API token').argument('<id>', 'token id'), 'token revoke');
 

@@ -149,7 +149,10 @@ function buildProgram(
       .command('sync')
       .description('run the pipeline once now, without the scheduler')
       .option('--connection <id>', 'only this connection')
-      .option('--stream <name>', 'only this stream (users, deals, deal_history, activities, quotas, fx_rates, leads)')
+      .option(
+        '--stream <name>',
+        'only this stream, as sync prints it (opportunities, hs-main/goal_targets), or a name for the same data in either CRM (users, deals, deal_history, line_items, activities, quotas, fx_rates, leads)',
+      )
       .option('--full', 'read everything again instead of incrementally')
       .option('--no-writeback', 'compute but do not write to the CRMs')
       .option('--as-of <date>', 'compute metrics, write-back values and alerts as of this date (YYYY-MM-DD)', dateArg)

@@ -52,18 +52,31 @@ export function streamNamesOf(conn: ConnectionConfig): string[] {
 }
 
 /**
- * The streams `--stream NAME` stands for: all of them without a name, the stream itself, or the streams of a
- * CRM-neutral alias (`deals`, `activities`, ...).
+ * The streams of one connection a `--stream NAME` stands for: all of them without a name, the stream itself (as a
+ * sync prints it), or the streams of a CRM-neutral alias (`deals`, `activities`, ...); null when this connection
+ * has no stream of that name. Case does not matter.
  */
+export function matchStreams(
+  known: readonly string[],
+  requested: string | undefined,
+  aliases: Readonly<Record<string, readonly string[]>>,
+): string[] | null {
+  if (!requested) return [...known];
+  const name = requested.trim().toLowerCase();
+  if (known.includes(name)) return [name];
+  const alias = aliases[name];
+  if (alias) return alias.filter((s) => known.includes(s));
+  return null;
+}
+
+/** As matchStreams, for a single connection: an unknown name is bad usage listing the names it has. */
 export function resolveStreams(
   known: readonly string[],
   requested: string | undefined,
   aliases: Readonly<Record<string, readonly string[]>>,
 ): string[] {
-  if (!requested) return [...known];
-  if (known.includes(requested)) return [requested];
-  const alias = aliases[requested];
-  if (alias) return alias.filter((s) => known.includes(s));
+  const found = matchStreams(known, requested, aliases);
+  if (found) return found;
   throw new AppError(
     'USAGE',
     `unknown stream "${requested}"; known: ${[...known, ...Object.keys(aliases)].join(', ')}`,

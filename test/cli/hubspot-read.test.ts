@@ -87,6 +87,52 @@ it('a sync that would write back to HubSpot reads it, writes nothing there and e
   expect(hs.log.entries().filter((e) => e.method !== 'GET' && !e.path.endsWith('/search'))).toEqual([]);
 });
 
+it('--stream takes each name a sync prints, and a name for the same data in both CRMs', {
+  timeout: 240_000,
+}, async () => {
+  const sync = (...args: string[]) => runBin(['sync', '--no-writeback', ...args, '--config', config], { env });
+  const streamsOf = (out: string) => [...out.matchAll(/^(\S+\/\S+): succeeded/gm)].map((m) => m[1]);
+  // A name both CRMs have data for: what it stands for is said first, in the names the summaries print.
+  const quotas = await sync('--stream', 'quotas');
+  expect(quotas.code, quotas.stderr).toBe(0);
+  expect(streamsOf(quotas.stdout)).toEqual(['sf/forecasting_quotas', 'hs-main/goal_targets']);
+  expect(quotas.stderr).toContain('--stream quotas: sf/forecasting_quotas, hs-main/goal_targets\n');
+  // Each printed name, pasted back: that stream alone (the connection/stream form picks the connection too).
+  for (const printed of streamsOf(quotas.stdout)) {
+    const again = await sync('--stream', printed as string);
+    expect(again.code, again.stderr).toBe(0);
+    expect(streamsOf(again.stdout)).toEqual([printed]);
+    expect(again.stderr).not.toContain('--stream');
+  }
+  // A name only one CRM has syncs that connection, not a usage error for the other.
+  const goals = await sync('--stream', 'GOAL_TARGETS');
+  expect(goals.code, goals.stderr).toBe(0);
+  expect(streamsOf(goals.stdout)).toEqual(['hs-main/goal_targets']);
+  const activities = await sync('--stream', 'activities');
+  expect(streamsOf(activities.stdout)).toEqual([
+    'sf/tasks',
+    'sf/events',
+    'hs-main/calls',
+    'hs-main/emails',
+    'hs-main/meetings',
+    'hs-main/tasks',
+  ]);
+  // Progress and summary counts share one format.
+  expect(activities.stdout).toMatch(/^hs-main\/emails: succeeded; \d{1,3}(,\d{3})* read, /m);
+  expect(activities.stdout).not.toMatch(/\d{4} (read|changed|API)/);
+
+  const nope = await sync('--stream', 'nope');
+  expect(nope.code).toBe(2);
+  expect(nope.stderr).toMatch(
+    /^unknown stream "nope"; sf: users, user_roles, opportunities, .*; hs-main: owners, deals, .*goal_targets.*; or a name for the same data in either CRM: activities, deal_history, deals, fx_rates, line_items, periods, quotas, roles, splits, users \(at --stream\)\n$/,
+  );
+  const clash = await sync('--stream', 'sf/opportunities', '--connection', 'hs-main');
+  expect(clash.code).toBe(2);
+  expect(clash.stderr).toBe(
+    '--stream sf/opportunities names connection sf, but --connection is hs-main (at --stream)\n',
+  );
+});
+
 it('HubSpot alone without start dates: config check and sync each say once that ramp cannot apply', {
   timeout: 240_000,
 }, async () => {

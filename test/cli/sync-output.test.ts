@@ -57,9 +57,9 @@ it('says a mistyped --stream is bad usage before anything else, with no key warn
   expect(r.code).toBe(2);
   expect(r.stdout).toBe('');
   expect(r.stderr).toBe(
-    'unknown stream "nope"; known: users, user_roles, opportunities, opportunity_history, opportunity_line_items, ' +
+    'unknown stream "nope"; sf: users, user_roles, opportunities, opportunity_history, opportunity_line_items, ' +
       'opportunity_splits, tasks, events, leads, forecasting_quotas, fiscal_periods, currency_types, ' +
-      'dated_conversion_rates, deals, deal_history, line_items, splits, activities, quotas, fx_rates, roles, periods ' +
-      '(at --stream)\n',
+      'dated_conversion_rates; or a name for the same data in either CRM: activities, deal_history, deals, fx_rates, ' +
+      'line_items, periods, quotas, roles, splits (at --stream)\n',
   );
 });

@@ -6,6 +6,7 @@
 import type { Config } from '../../config/schema.ts';
 import type { DbHandle } from '../../db/index.ts';
 import { AppError } from '../../errors.ts';
+import { count } from '../../util/count.ts';
 import type { Logger } from '../../util/log.ts';
 import type { RecordChanges } from '../../writeback/ledger.ts';
 import { loadForCommand } from '../config-for-command.ts';
@@ -157,8 +158,6 @@ export const plan: CommandModule = {
   },
 };
 
-const count = (n: number) => n.toLocaleString('en-US');
-
 /** A run as `writeback runs` shows it. */
 export interface RunListing {
   id: number;
@@ -275,7 +274,7 @@ export const revert: CommandModule = {
       const layout = await writer.checkFields(writer.defaultLayout(), conn.id);
       const out = await revertRun(handle.db, runId, { units: unitsByField(layout), sink: writer, log: logger });
       ctx.io.stdout(
-        `Reverted run ${runId} as run ${out.runId}: ${out.recordsWritten} record(s) restored, ${out.recordsFailed} failed, ${out.apiCalls} API call(s).`,
+        `Reverted run ${runId} as run ${out.runId}: ${count(out.recordsWritten)} record(s) restored, ${count(out.recordsFailed)} failed, ${count(out.apiCalls)} API call(s).`,
       );
       for (const f of out.failures) ctx.io.stderr(`  ${f.targetRecordId}: ${f.errorCode ?? ''} ${f.message ?? ''}`);
       return out.recordsFailed === 0 ? 0 : 1;

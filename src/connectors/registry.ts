@@ -4,7 +4,6 @@
  * types; adding a CRM is its folder plus one line below.
  */
 import type { ConnectionConfig } from '../config/schema.ts';
-import { AppError } from '../errors.ts';
 import { hubspotKind } from './hubspot/index.ts';
 import { salesforceKind } from './salesforce/index.ts';
 import type { ConnectorKind } from './types.ts';
@@ -67,21 +66,4 @@ export function matchStreams(
   const alias = aliases[name];
   if (alias) return alias.filter((s) => known.includes(s));
   return null;
-}
-
-/** As matchStreams, for a single connection: an unknown name is bad usage listing the names it has. */
-export function resolveStreams(
-  known: readonly string[],
-  requested: string | undefined,
-  aliases: Readonly<Record<string, readonly string[]>>,
-): string[] {
-  const found = matchStreams(known, requested, aliases);
-  if (found) return found;
-  throw new AppError(
-    'USAGE',
-    `unknown stream "${requested}"; known: ${[...known, ...Object.keys(aliases)].join(', ')}`,
-    {
-      where: '--stream',
-    },
-  );
 }

@@ -57,6 +57,8 @@ it('sync --no-writeback reads HubSpot beside Salesforce and exits 0', { timeout:
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^sf\/users: succeeded/m);
   expect(r.stdout).toMatch(/^hs-main\/owners: succeeded/m);
+  // Two connections, one process: the missing key is one fact, said once.
+  expect(r.stderr.split('QUOTA_TRACKER_SECRET_KEY is not set').length - 1).toBe(1);
   const d = await runBin(['sync', '--no-writeback', '--connection', 'hs-main', '--config', config], { env });
   expect(d.code, d.stderr).toBe(0);
   // The HubSpot owners are the Salesforce users (matched by email), dated by them: ramp applies, nothing is said.

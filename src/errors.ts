@@ -26,6 +26,12 @@ export const ERROR_CODES = {
   ORG_FILE_INVALID: { exit: 2, http: 500, retryable: false, summary: 'the org file has an invalid row' },
   QUOTA_FILE_INVALID: { exit: 2, http: 500, retryable: false, summary: 'the quota file has an invalid row' },
   CALENDAR_INVALID: { exit: 2, http: 400, retryable: false, summary: 'a fiscal calendar or period id is invalid' },
+  PERIOD_NOT_STARTED: {
+    exit: 2,
+    http: 400,
+    retryable: false,
+    summary: 'the period asked for has not started yet, so it has nothing to report',
+  },
   // not built yet (exit code 1)
   NOT_BUILT: { exit: 1, http: 501, retryable: false, summary: 'this command is not built yet' },
   // database and migrations
@@ -206,7 +212,10 @@ export class AppError extends Error {
 
   /** One sentence for stderr: the message plus where, never a stack. */
   toUserString(): string {
-    return this.where ? `${this.message} (at ${this.where})` : this.message;
+    // A sentence that already says where (`invalid configuration at web.port: ...`) is not told twice.
+    return this.where && !this.message.includes(`at ${this.where}`)
+      ? `${this.message} (at ${this.where})`
+      : this.message;
   }
 }
 

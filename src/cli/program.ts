@@ -44,10 +44,12 @@ export const COMMAND_NAMES = [
   'recompute',
   'report',
   'writeback plan',
+  'writeback runs',
   'writeback revert',
   'sandbox',
   'quarantine list',
   'token create',
+  'token list',
   'token revoke',
   'migrate',
   'config check',
@@ -147,7 +149,10 @@ function buildProgram(
       .command('sync')
       .description('run the pipeline once now, without the scheduler')
       .option('--connection <id>', 'only this connection')
-      .option('--stream <name>', 'only this stream (users, deals, deal_history, activities, quotas, fx_rates, leads)')
+      .option(
+        '--stream <name>',
+        'only this stream, as sync prints it (opportunities, hs-main/goal_targets), or a name for the same data in either CRM (users, deals, deal_history, line_items, activities, quotas, fx_rates, leads)',
+      )
       .option('--full', 'read everything again instead of incrementally')
       .option('--no-writeback', 'compute but do not write to the CRMs')
       .option('--as-of <date>', 'compute metrics, write-back values and alerts as of this date (YYYY-MM-DD)', dateArg)
@@ -202,9 +207,19 @@ function buildProgram(
   bind(
     writeback
       .command('plan')
-      .description('show what would be written (values before and after) without writing')
-      .option('--connection <id>', 'only this connection'),
+      .description('show what would be written (values before and after, for whom) without writing')
+      .option('--connection <id>', 'only this connection')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
     'writeback plan',
+  );
+  bind(
+    writeback
+      .command('runs')
+      .description('list past write-back runs, newest first (the ids revert --run takes)')
+      .option('--connection <id>', 'only this connection')
+      .option('--limit <n>', 'at most this many runs (default 20)', intArg)
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    'writeback runs',
   );
   bind(
     writeback
@@ -220,7 +235,14 @@ function buildProgram(
       .description('run the sandbox CRM servers alone and print the config block that points at them')
       .option('--port <n>', 'first port to listen on', intArg)
       .option('--seed <n>', 'seed of the generated org', intArg)
-      .addOption(new Option('--size <size>', 'size of the generated org').choices(['small', 'medium', 'large']))
+      .addOption(
+        new Option(
+          '--size <size>',
+          'size of the generated org (large, 5,000 reps and 1,000,000 opportunities, is Salesforce only)',
+        )
+          .choices(['small', 'medium', 'large'])
+          .default('small'),
+      )
       .addOption(
         new Option('--crm <crm>', 'which CRM to serve: one org in Salesforce, in HubSpot, or split across both')
           .choices(['salesforce', 'hubspot', 'both'])
@@ -255,6 +277,13 @@ function buildProgram(
       )
       .option('--subject <email>', 'the manager or rep the token acts as'),
     'token create',
+  );
+  bind(
+    token
+      .command('list')
+      .description('list API tokens (id, role, subject, created, last used, revoked), never their secrets')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    'token list',
   );
   bind(token.command('revoke').description('revoke an API token').argument('<id>', 'token id'), 'token revoke');
 

@@ -101,7 +101,7 @@ export function validateConfig(data: unknown): Config {
   // reportInput lets messages say what type was found; the values themselves are never shown.
   const result = configSchema.safeParse(data, { reportInput: true });
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({ where: formatKeyPath(issue.path), text: describeIssue(issue) }));
+  const issues = oneIssuePerFault(result.error.issues, data);
   const [first] = issues as [{ where: string; text: string }];
   const rest = issues.slice(1, 3).map((i) => `${i.where}: ${i.text}`);
   const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
@@ -110,6 +110,136 @@ export function validateConfig(data: unknown): Config {
     `invalid configuration at ${first.where}: ${first.text}${rest.length ? `; also ${rest.join('; ')}` : ''}${more}`,
     { where: first.where, details: { issues } },
   );
+}
+
+type Issue = z.core.$ZodIssue;
+type PathKey = PropertyKey;
+
+/**
+ * The schema's issues as the user's faults: an unknown key is its own entry and suggests the nearest key the
+ * schema knows there (`unknown key "calender"; did you mean "calendar"?`), and a misspelt required key is one
+ * fault, not two (the unknown spelling and the missing key it meant).
+ */
+function oneIssuePerFault(raw: readonly Issue[], data: unknown): Array<{ where: string; text: string }> {
+  const out: Array<{ where: string; text: string; path: readonly PathKey[] }> = [];
+  const meant = new Set<string>();
+  for (const issue of raw) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const known = knownKeys(configSchema, issue.path, data);
+    for (const key of issue.keys) {
+      const near = nearest(key, known);
+      if (near !== undefined) meant.add(JSON.stringify([...issue.path, near].map(String)));
+      out.push({
+        where: formatKeyPath(issue.path),
+        text: `unknown key "${key}"${near !== undefined ? `; did you mean "${near}"?` : ''}`,
+        path: issue.path,
+      });
+    }
+  }
+  const rest = raw
+    .filter((issue) => issue.code !== 'unrecognized_keys')
+    .filter(
+      (issue) =>
+        !(
+          issue.code === 'invalid_type' &&
+          issue.input === undefined &&
+          meant.has(JSON.stringify(issue.path.map(String)))
+        ),
+    )
+    .map((issue) => ({ where: formatKeyPath(issue.path), text: describeIssue(issue), path: issue.path }));
+  // In the order zod met them: each entry where the first issue at its path stood.
+  const firstOf = (e: { path: readonly PathKey[] }) =>
+    raw.findIndex((issue) => JSON.stringify(issue.path.map(String)) === JSON.stringify(e.path.map(String)));
+  return [...out, ...rest]
+    .map((e, i) => ({ e, at: firstOf(e), i }))
+    .sort((a, b) => a.at - b.at || a.i - b.i)
+    .map(({ e }) => ({ where: e.where, text: e.text }));
+}
+
+/** The keys the schema accepts for the mapping at `path` of `data` (a tagged union: the branch the tag picks). */
+function knownKeys(schema: z.core.$ZodType, path: readonly PathKey[], data: unknown): string[] {
+  let here: z.core.$ZodType | undefined = schema;
+  let value: unknown = data;
+  for (const step of [...path, null]) {
+    const options = unwrapped(here, value);
+    if (step === null) return [...new Set(options.flatMap((o) => Object.keys(objectShape(o) ?? {})))];
+    here = undefined;
+    for (const o of options) {
+      const def = o._zod.def as { type: string; element?: z.core.$ZodType; valueType?: z.core.$ZodType };
+      const shape = objectShape(o);
+      const next = def.type === 'array' ? def.element : def.type === 'record' ? def.valueType : shape?.[String(step)];
+      if (next) {
+        here = next;
+        break;
+      }
+    }
+    value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[step] : undefined;
+    if (!here) return [];
+  }
+  return [];
+}
+
+function objectShape(schema: z.core.$ZodType): Record<string, z.core.$ZodType> | undefined {
+  const def = schema._zod.def as { type: string; shape?: Record<string, z.core.$ZodType> };
+  return def.type === 'object' ? def.shape : undefined;
+}
+
+/** Looks through wrappers (default, optional, preprocess, lazy) to the object, array or union options beneath. */
+function unwrapped(schema: z.core.$ZodType | undefined, value: unknown, depth = 0): z.core.$ZodType[] {
+  if (!schema || depth > 20) return [];
+  const def = schema._zod.def as {
+    type: string;
+    innerType?: z.core.$ZodType;
+    in?: z.core.$ZodType;
+    out?: z.core.$ZodType;
+    getter?: () => z.core.$ZodType;
+    options?: z.core.$ZodType[];
+    discriminator?: string;
+  };
+  if (def.innerType) return unwrapped(def.innerType, value, depth + 1);
+  if (def.type === 'pipe') {
+    // A preprocess is a pipe from a transform into the real schema.
+    const inner = unwrapped(def.out, value, depth + 1);
+    return inner.length > 0 ? inner : unwrapped(def.in, value, depth + 1);
+  }
+  if (def.type === 'lazy' && def.getter) return unwrapped(def.getter(), value, depth + 1);
+  if (def.type === 'union' && def.options) {
+    const all = def.options.flatMap((o) => unwrapped(o, value, depth + 1));
+    const tag = def.discriminator;
+    if (tag === undefined || value === null || typeof value !== 'object') return all;
+    const chosen = all.filter((o) => {
+      const t = objectShape(o)?.[tag];
+      const values = (t?._zod.def as { values?: unknown[] } | undefined)?.values;
+      return values?.includes((value as Record<string, unknown>)[tag]) === true;
+    });
+    return chosen.length > 0 ? chosen : all;
+  }
+  return [schema];
+}
+
+/** The known key nearest to a mistyped one, when it is near enough to be the one meant. */
+export function nearest(key: string, known: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = name.toLowerCase() === key.toLowerCase() ? 0.5 : editDistance(key, name);
+    if (best === undefined || distance < best.distance) best = { name, distance };
+  }
+  if (best === undefined) return undefined;
+  return best.distance <= Math.max(1, Math.floor(Math.max(key.length, best.name.length) / 3)) ? best.name : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] as number;
+      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length] as number;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -124,8 +254,17 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `expected ${issue.expected}, got ${typeName(issue.input)}`;
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    case 'invalid_value':
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(issue.input)}`;
+    case 'invalid_value': {
+      const near =
+        typeof issue.input === 'string'
+          ? nearest(
+              issue.input,
+              issue.values.filter((v): v is string => typeof v === 'string'),
+            )
+          : undefined;
+      const hint = near !== undefined ? `; did you mean "${near}"?` : '';
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(issue.input)}${hint}`;
+    }
     case 'invalid_union':
       // A discriminated union names the allowed values of its tag (`type`, `kind`, `source`) in its message.
       return issue.message.replace(/^Invalid input: /, '');

@@ -4,7 +4,6 @@
  * types; adding a CRM is its folder plus one line below.
  */
 import type { ConnectionConfig } from '../config/schema.ts';
-import { AppError } from '../errors.ts';
 import { hubspotKind } from './hubspot/index.ts';
 import { salesforceKind } from './salesforce/index.ts';
 import type { ConnectorKind } from './types.ts';
@@ -57,23 +56,19 @@ export function streamNamesOf(conn: ConnectionConfig): string[] {
 }
 
 /**
- * The streams `--stream NAME` stands for: all of them without a name, the stream itself, or the streams of a
- * CRM-neutral alias (`deals`, `activities`, ...).
+ * The streams of one connection a `--stream NAME` stands for: all of them without a name, the stream itself (as a
+ * sync prints it), or the streams of a CRM-neutral alias (`deals`, `activities`, ...); null when this connection
+ * has no stream of that name. Case does not matter.
  */
-export function resolveStreams(
+export function matchStreams(
   known: readonly string[],
   requested: string | undefined,
   aliases: Readonly<Record<string, readonly string[]>>,
-): string[] {
+): string[] | null {
   if (!requested) return [...known];
-  if (known.includes(requested)) return [requested];
-  const alias = aliases[requested];
+  const name = requested.trim().toLowerCase();
+  if (known.includes(name)) return [name];
+  const alias = aliases[name];
   if (alias) return alias.filter((s) => known.includes(s));
-  throw new AppError(
-    'USAGE',
-    `unknown stream "${requested}"; known: ${[...known, ...Object.keys(aliases)].join(', ')}`,
-    {
-      where: '--stream',
-    },
-  );
+  return null;
 }

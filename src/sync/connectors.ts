@@ -17,8 +17,12 @@ import { pgRateBudget } from './rate-budget.ts';
 
 type ConnectionConfig = Config['connections'][number];
 
-// One sync builds a connector per step (read, write-back, alert tasks); the missing key is said once per process.
-const warnedNoSecretKey = new Set<string>();
+// One sync builds a connector per step (read, write-back, alert tasks) and per connection; the missing key is one
+// fact about the process, said once.
+let warnedNoSecretKey = false;
+
+/** The warning, one sentence for every connection of the process. */
+export const NO_SECRET_KEY_WARNING = `${SECRET_KEY_ENV} is not set, so CRM logins are not stored: each process logs in anew, and a refresh token the CRM rotates cannot be kept.`;
 
 export async function connectorFor(
   db: Kysely<Database>,
@@ -36,12 +40,9 @@ export async function connectorFor(
   await ensureConnection(db, conn.id, conn.type);
   let store: CredentialStore | undefined;
   if (process.env[SECRET_KEY_ENV]) store = dbCredentialStore(db, conn.id);
-  else if (!warnedNoSecretKey.has(conn.id)) {
-    warnedNoSecretKey.add(conn.id);
-    log.warn(
-      { connection: conn.id },
-      `${SECRET_KEY_ENV} is not set: a refresh token ${kind.label} rotates cannot be saved, and each process logs in anew`,
-    );
+  else if (!warnedNoSecretKey) {
+    warnedNoSecretKey = true;
+    log.warn(NO_SECRET_KEY_WARNING);
   }
   return kind.create(conn, {
     log,

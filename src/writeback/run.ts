@@ -16,6 +16,7 @@ import { connectorKind, crmLabel } from '../connectors/registry.ts';
 import type { Connector, FieldLayout, TaskSink, WritePort, WritePortContext } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import { count } from '../util/count.ts';
 import { type PlainDate, today as todayIn } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import { type DeliverResult, deliverAlertTasks } from './alert-tasks.ts';
@@ -232,14 +233,14 @@ export async function writebackStep(
     const p = out.push;
     lines.push(
       p.mode === 'dry-run'
-        ? `${id}: write-back dry run #${p.runId}: ${p.plan.length} record(s) would change; nothing written`
-        : `${id}: write-back run #${p.runId}: ${p.recordsWritten} record(s) written, ${p.recordsFailed} failed, ${p.apiCalls} API call(s)`,
+        ? `${id}: write-back dry run #${p.runId}: ${count(p.plan.length)} record(s) would change; nothing written`
+        : `${id}: write-back run #${p.runId}: ${count(p.recordsWritten)} record(s) written, ${count(p.recordsFailed)} failed, ${count(p.apiCalls)} API call(s)`,
     );
     const alerts = await deliverAlerts(ctx, id);
     lines.push(
       'skipped' in alerts
         ? `${id}: alert tasks skipped: ${alerts.skipped}`
-        : `${id}: alert tasks: ${alerts.created} created, ${alerts.resent} re-sent, ${alerts.closed} closed, ${alerts.capped} over the daily cap`,
+        : `${id}: alert tasks: ${count(alerts.created)} created, ${count(alerts.resent)} re-sent, ${count(alerts.closed)} closed, ${count(alerts.capped)} over the daily cap`,
     );
   }
   return lines;

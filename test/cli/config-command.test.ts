@@ -1,4 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are configuration text with ${NAME} references.
+import { type AddressInfo, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { configFile, runBin } from './helpers.ts';
@@ -70,9 +71,42 @@ describe('quota-tracker config check', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim()).toBe(
-      'invalid configuration at calendar.fiscalYearStartMonth: Too big: expected number to be <=12 (at calendar.fiscalYearStartMonth)',
+      'invalid configuration at calendar.fiscalYearStartMonth: Too big: expected number to be <=12',
     );
     expectNoSecrets(r.stderr, Object.values(SECRETS));
+  });
+
+  it('suggests the nearest known key for an unknown one, one message per mistake', async () => {
+    const path = await configFile(
+      [
+        'calender: { timezone: UTC }',
+        'statusBands: { ontrack: 1.0 }',
+        'connections:',
+        '  - id: sf',
+        '    type: salesforce',
+        '    loginUrl: https://login.salesforce.com',
+        // A misspelt required key: one fault, not "unknown pasword" and "password is required".
+        '    auth: { kind: password, clientId: c, clientSecret: s, username: u@x.com, pasword: p }',
+        'writeback: { mode: dryrun }',
+        '',
+      ].join('\n'),
+    );
+    const r = await runBin(['config', 'check', '--config', path]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(
+      // Four mistakes, four faults (in the schema's order): the first three said, the count of the rest.
+      'invalid configuration at statusBands: unknown key "ontrack"; did you mean "on_track"?; ' +
+        'also writeback.mode: expected one of "live", "dry-run", got "dryrun"; did you mean "dry-run"?; ' +
+        'connections[0].auth: unknown key "pasword"; did you mean "password"?; and 1 more',
+    );
+    expect(r.stderr).not.toContain('is required');
+    const alone = await configFile('calender: { timezone: UTC }\n');
+    const w = await runBin(['config', 'check', '--config', alone]);
+    expect(w.code).toBe(2);
+    expect(w.stderr.trim()).toBe(
+      'invalid configuration at (top level): unknown key "calender"; did you mean "calendar"?',
+    );
   });
 
   it('exits 2 naming the variable when a ${NAME} is not set', async () => {
@@ -124,6 +158,32 @@ describe('quota-tracker config check', () => {
     const bad = await runBin(['config', 'check', '--online', '--config', await configFile('web: { port: -1 }\n')]);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
+  });
+
+  it('names loginUrl, not auth, when the login URL cannot be reached', { timeout: 60_000 }, async () => {
+    // A port that was free a moment ago: nothing listens there, so every login attempt is refused.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((r) => server.close(() => r()));
+    const path = await configFile(
+      [
+        'connections:',
+        '  - id: sf',
+        '    type: salesforce',
+        `    loginUrl: http://127.0.0.1:${port}`,
+        '    auth: { kind: password, clientId: c, clientSecret: s, username: u@x.com, password: p }',
+        '',
+      ].join('\n'),
+    );
+    const r = await runBin(['config', 'check', '--online', '--config', path]);
+    expect(r.code).toBe(1);
+    const line = r.stdout.split('\n').find((l) => l.includes('FAIL login failed')) ?? '';
+    expect(line).toContain(`loginUrl http://127.0.0.1:${port} cannot be reached: network error (ECONNREFUSED)`);
+    expect(line).toMatch(/\(at connections\.sf\.loginUrl\)$/);
+    expect(line).not.toContain('.auth');
+    // The refusal is said once, not once per layer that passed it on.
+    expect(line.split('ECONNREFUSED').length - 1).toBeLessThanOrEqual(2);
   });
 
   it('shows the stack only with --verbose', async () => {

@@ -97,8 +97,12 @@ describe('quarantine at the sync', () => {
   it('sync goes on past the bad records, exits 0 and counts them quarantined', { timeout: 240_000 }, async () => {
     const r = await runBin(['sync', '--no-writeback', '--config', config], { env, timeoutMs: 230_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^sf\/opportunities: succeeded; \d+ read, \d+ changed, 0 deleted, (\d+) quarantined/m);
-    expect(r.stdout).toMatch(/^hs-main\/deals: succeeded; \d+ read, \d+ changed, 0 deleted, (\d+) quarantined/m);
+    expect(r.stdout).toMatch(
+      /^sf\/opportunities: succeeded; [\d,]+ read, [\d,]+ changed, 0 deleted, ([\d,]+) quarantined/m,
+    );
+    expect(r.stdout).toMatch(
+      /^hs-main\/deals: succeeded; [\d,]+ read, [\d,]+ changed, 0 deleted, ([\d,]+) quarantined/m,
+    );
     const sfDeals = await dealIds('sf');
     const hsDeals = await dealIds('hs-main');
     for (const k of ['amount', 'text', 'owner', 'currency']) {

@@ -87,7 +87,8 @@ describe('write-back commands', () => {
 
     const plan = await cli('writeback', 'plan');
     expect(plan.code, plan.err).toBe(0);
-    expect(plan.out).toMatch(/sf User 005\w+\n {2}Pipeline_Coverage__c: \(empty\) -> [\d.]+/);
+    // Each record names its rep: `sf User 005... Dana Lee <dana@...>`.
+    expect(plan.out).toMatch(/sf User 005\w+ [^\n<]+ <[^>\n]+@[^>\n]+>\n {2}Pipeline_Coverage__c: \(empty\) -> [\d.]+/);
     const planned = Number(/sf: (\d+) record\(s\) would change/.exec(plan.out)?.[1]);
     expect(planned).toBeGreaterThan(0);
     const written = sb.store.all('User').filter((u) => u.Quota_Attainment__c != null);

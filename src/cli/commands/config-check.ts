@@ -16,6 +16,7 @@ import { AppError } from '../../errors.ts';
 import { today } from '../../util/date.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
+import { rampConfigNotice } from '../ramp-notice.ts';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx);
@@ -38,6 +39,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     lines.push(`  org file: ${org.rows.length} people in ${teams} teams and ${regions} regions`);
   }
   if (quotas) lines.push(`  quota file: ${quotas.length} quotas`);
+  const ramp = rampConfigNotice(config, org?.rows ?? null);
+  if (ramp) lines.push(`  note: ${ramp}`);
   if (fx) lines.push(`  FX rate file: ${fx.length} rates for ${new Set(fx.map((r) => r.currency)).size} currencies`);
   const json = ctx.options.format === 'json';
   if (json && ctx.options.online !== true) {

@@ -4,13 +4,33 @@
  *
  * `--format json` prints exactly one JSON document on stdout and nothing else; logs go to stderr.
  */
+import { createFiscalCalendar } from '../../config/calendar.ts';
+import type { Config } from '../../config/schema.ts';
 import { AppError } from '../../errors.ts';
 import { toCsv } from '../../reports/csv.ts';
+import { today } from '../../util/date.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
 // The CSV renderer lives with the other formats (src/reports/csv.ts); re-exported for the tests that import it here.
 export { toCsv };
+
+/**
+ * A period that starts after the as-of date has no quota pace, no bookings and no history yet: its report would be
+ * a page of zeros that reads like a disaster. Said before the database is opened, naming the period and its start.
+ */
+function assertPeriodStarted(config: Config, periodId: string | undefined, asOfOption: string | undefined): void {
+  if (periodId === undefined) return;
+  const period = createFiscalCalendar(config.calendar).periodById(periodId);
+  const asOf = asOfOption ?? today(config.calendar.timezone);
+  if (period.start <= asOf) return;
+  const when = asOfOption === undefined ? `today is ${asOf}` : `--as-of is ${asOf}`;
+  throw new AppError(
+    'PERIOD_NOT_STARTED',
+    `${period.id} has not started: it starts on ${period.start} and ${when}; ask for a period that has started, or leave out --period for the current quarter`,
+    { where: '--period' },
+  );
+}
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { loaded, logger } = await loadForCommand(ctx, { quiet: true });
@@ -28,6 +48,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw new AppError('USAGE', `unknown report "${kind}"`, { where: 'report' });
   if (o.backtest === true && kind !== 'forecast')
     throw new AppError('USAGE', '--backtest goes with report forecast only', { where: '--backtest' });
+  assertPeriodStarted(config, o.period as string | undefined, o.asOf as string | undefined);
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {
     const engine = new MetricsEngine({ db: handle.db, config, logger });

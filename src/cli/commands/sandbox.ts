@@ -1,5 +1,5 @@
 /**
- * `quota-tracker sandbox [--crm salesforce|hubspot|both] [--port N] [--seed N] [--size small|medium] [--profile P]`:
+ * `quota-tracker sandbox [--crm salesforce|hubspot|both] [--port N] [--seed N] [--size small|medium|large] [--profile P]`:
  * runs the sandbox CRM servers in the foreground and prints a `connections:` block to paste into
  * quota-tracker.yaml (and, for HubSpot, which has no manager field, `org: { file }` naming an org.csv that matches
  * the org). The credentials are derived from the seed, so the same seed prints the same block on every run and a

@@ -8,6 +8,7 @@
 import { createFiscalCalendar } from '../../config/calendar.ts';
 import { AppError } from '../../errors.ts';
 import type { SyncProgress, SyncSummary } from '../../sync/run.ts';
+import { count } from '../../util/count.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
@@ -15,7 +16,7 @@ const BAR_WIDTH = 24;
 
 /** One progress line: a bar when the CRM said how many records the scan has, counts otherwise. */
 export function progressLine(connectionId: string, p: SyncProgress): string {
-  const counts = `${p.read.toLocaleString('en-US')} read, ${p.changed} changed, ${p.deleted} deleted, ${p.apiCalls} API calls`;
+  const counts = `${count(p.read)} read, ${count(p.changed)} changed, ${count(p.deleted)} deleted, ${count(p.apiCalls)} API calls`;
   if (p.total && p.total > 0) {
     const share = Math.min(1, p.read / p.total);
     const filled = Math.round(share * BAR_WIDTH);
@@ -28,8 +29,27 @@ export function summaryLine(connectionId: string, s: SyncSummary): string {
   const abandoned = s.abandonedRuns?.length
     ? `; closed abandoned run${s.abandonedRuns.length === 1 ? '' : 's'} ${s.abandonedRuns.map((id) => `#${id}`).join(', ')} (its process had gone away)`
     : '';
-  const base = `${connectionId}/${s.stream}: ${s.status}; ${s.read} read, ${s.changed} changed, ${s.deleted} deleted, ${s.quarantined} quarantined, ${s.apiCalls} API calls${abandoned}`;
+  const base = `${connectionId}/${s.stream}: ${s.status}; ${count(s.read)} read, ${count(s.changed)} changed, ${count(s.deleted)} deleted, ${count(s.quarantined)} quarantined, ${count(s.apiCalls)} API calls${abandoned}`;
   return s.errorMessage ? `${base}; ${s.errorMessage}` : base;
+}
+
+/**
+ * `--stream conn/stream`, as the summary lines print it, names the connection too; it must agree with
+ * `--connection` when both are given.
+ */
+export function streamOption(
+  connection: string | undefined,
+  stream: string | undefined,
+): { connection: string | undefined; stream: string | undefined } {
+  const slash = stream?.indexOf('/') ?? -1;
+  if (stream === undefined || slash < 0) return { connection, stream };
+  const named = stream.slice(0, slash);
+  if (connection !== undefined && connection !== named) {
+    throw new AppError('USAGE', `--stream ${stream} names connection ${named}, but --connection is ${connection}`, {
+      where: '--stream',
+    });
+  }
+  return { connection: named, stream: stream.slice(slash + 1) };
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -39,8 +59,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { checkPlanningFiles } = await import('../../planning/files.ts');
   await checkPlanningFiles(config, createFiscalCalendar(config.calendar));
 
-  const wanted = ctx.options.connection as string | undefined;
-  const connections = config.connections.filter((c) => (wanted ? c.id === wanted : c.enabled));
+  const { connection: wanted, stream: requested } = streamOption(
+    ctx.options.connection as string | undefined,
+    ctx.options.stream as string | undefined,
+  );
+  let connections = config.connections.filter((c) => (wanted ? c.id === wanted : c.enabled));
   if (wanted && connections.length === 0) {
     throw new AppError('USAGE', `no connection "${wanted}" in the configuration`, { where: '--connection' });
   }
@@ -50,14 +73,36 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
 
   const { connectorFor } = await import('../../sync/connectors.ts');
-  const { connectorKind, crmLabel, resolveStreams } = await import('../../connectors/registry.ts');
-  // A mistyped --stream is bad usage, said before the database opens or a connector warns about anything.
+  const { connectorKind, crmLabel, matchStreams } = await import('../../connectors/registry.ts');
+  // A mistyped --stream is bad usage, said before the database opens or a connector warns about anything. A name
+  // one CRM has and the other lacks (`opportunities`, `goal_targets`) syncs the connections that have it.
   const streamsOf = new Map<string, string[]>();
+  const knownOf = new Map<string, string[]>();
+  const aliasNames = new Set<string>();
   for (const conn of connections) {
     const kind = connectorKind(conn.type);
     if (!kind) continue;
     const known = kind.streams(conn).map((s) => s.name);
-    streamsOf.set(conn.id, resolveStreams(known, ctx.options.stream as string | undefined, kind.streamAliases));
+    knownOf.set(conn.id, known);
+    for (const a of Object.keys(kind.streamAliases)) aliasNames.add(a);
+    const found = matchStreams(known, requested, kind.streamAliases);
+    if (found) streamsOf.set(conn.id, found);
+  }
+  if (requested !== undefined) {
+    if (streamsOf.size === 0) {
+      const known = [...knownOf].map(([id, names]) => `${id}: ${names.join(', ')}`).join('; ');
+      throw new AppError(
+        'USAGE',
+        `unknown stream "${requested}"; ${known || 'no connection with a sync'}; or a name for the same data in either CRM: ${[...aliasNames].sort().join(', ')}`,
+        { where: '--stream' },
+      );
+    }
+    connections = connections.filter((c) => streamsOf.has(c.id) || !connectorKind(c.type));
+    // What the name stood for, in the names the summary lines below use.
+    const chosen = [...streamsOf].flatMap(([id, names]) => names.map((n) => `${id}/${n}`));
+    if (chosen.length !== 1 || !chosen[0]?.endsWith(`/${requested.trim().toLowerCase()}`)) {
+      ctx.io.stderr(`--stream ${requested}: ${chosen.join(', ') || 'no stream of it in the enabled connections'}`);
+    }
   }
 
   const { createDb } = await import('../../db/index.ts');
@@ -136,8 +181,11 @@ export async function run(ctx: CommandContext): Promise<number> {
       const day = asOf ?? today(config.calendar.timezone);
       const step = await runMetricsStep(engine, day, config.org.file);
       ctx.io.stdout(
-        `metrics as of ${day}: ${step.mode} recompute, ${step.recomputed.length} subjects, ${step.changes.length} changed`,
+        `metrics as of ${day}: ${step.mode} recompute, ${count(step.recomputed.length)} subjects, ${count(step.changes.length)} changed`,
       );
+      const { rampWarehouseNotice } = await import('../ramp-notice.ts');
+      const ramp = await rampWarehouseNotice(handle.db, config);
+      if (ramp) ctx.io.stderr(ramp);
     }
     if (ctx.options.writeback === false) ctx.io.stderr('Nothing was written to the CRM (--no-writeback).');
     // --- write-back and alert tasks (issue 7): src/writeback/run.ts ---

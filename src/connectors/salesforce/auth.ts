@@ -290,11 +290,18 @@ export class SalesforceAuth implements SessionProvider {
       const status = failure.status;
       const refused = status !== undefined && status >= 400 && status < 500 && status !== 429;
       const code = refused ? 'CRM_AUTH_FAILED' : d.action === 'fail' ? d.code : 'CRM_AUTH_FAILED';
+      // No HTTP answer at all: the address is at fault (a typo, a host that does not resolve, a closed port), not
+      // the credentials, so the sentence names loginUrl.
+      const unreached = status === undefined;
       const reason = refused
         ? `the token endpoint refused it (${status}${failure.code ? ` ${failure.code}` : ''})`
-        : d.reason;
-      throw new AppError(code, `${what} failed: ${reason}: ${words}`, {
-        where,
+        : unreached
+          ? `loginUrl ${this.opts.loginUrl} cannot be reached: ${d.reason}`
+          : d.reason;
+      // The retry policy's reason may already end with the CRM's words; say them once.
+      const tail = words && !reason.includes(words) ? `: ${words}` : '';
+      throw new AppError(code, `${what} failed: ${reason}${tail}`, {
+        where: unreached ? `connections.${this.opts.connectionId}.loginUrl` : where,
         cause,
         retryable: d.action === 'fail' ? d.retryable && !refused : false,
         ...(d.action === 'fail' && d.retryAfterSeconds !== undefined ? { retryAfterSeconds: d.retryAfterSeconds } : {}),

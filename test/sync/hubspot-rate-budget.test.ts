@@ -26,11 +26,12 @@ function connector(
   budget: RateBudget,
   share = 0.5,
   extra: Partial<HubSpotConnectorOptions> = {},
+  accessToken = sb.credentials.accessToken,
 ): HubSpotConnector {
   return new HubSpotConnector({
     config: {
       id: 'hs',
-      accessToken: sb.credentials.accessToken,
+      accessToken,
       basePath: sb.url,
       sync: { lookbackMinutes: 10, apiBudgetShare: share },
     },
@@ -260,6 +261,51 @@ describe('the daily share in a worker that keeps its connector for days', () => 
     expect(await drain(c, 'owners')).toBeGreaterThan(0);
     expect(released).toBe(taken);
     expect(lines.join('\n')).toMatch(/rate-limit headers of an answer could not be recorded/);
+  }, 60_000);
+});
+
+describe('the daily share is the portal’s, whatever the token', () => {
+  let sb: HubSpotSandbox;
+  beforeAll(async () => {
+    sb = await dailySandbox();
+  }, 60_000);
+  afterAll(async () => {
+    await sb?.close();
+  });
+
+  const sync = (c: HubSpotConnector, connectionId: string) =>
+    runSync({
+      db: t.db,
+      connector: c,
+      connectionId,
+      stream: 'deal_stage_history',
+      calendar,
+      now: () => sb.store.now(),
+    });
+
+  it('two connections with different tokens to one portal count one day between them', async () => {
+    const budget = pgRateBudget(t.db);
+    // Two private apps of one portal: each connection its own token (and burst window), the day the portal's.
+    const a = connector(sb, budget, 0.5, { now: () => sb.store.now() });
+    const b = connector(sb, budget, 0.5, { now: () => sb.store.now() }, sb.auth.addPrivateApp());
+    // Both ask which portal they reach and the day's usage before either reads a stream.
+    await a.identify();
+    await b.identify();
+    expect(await sync(a, 'hs-token-a')).toMatchObject({ status: 'stopped_budget' });
+    // The calls A made after B last asked HubSpot are B's day too: B's first stream call is not sent.
+    sb.log.clear();
+    const stopped = await sync(b, 'hs-token-b');
+    expect(stopped).toMatchObject({ status: 'stopped_budget', errorCode: 'CRM_BUDGET_EXHAUSTED', read: 0 });
+    expect(sb.log.entries().map((e) => e.path)).toEqual([]);
+    expect(sb.limiter.dailyUsed).toBeLessThanOrEqual(DAILY / 2);
+    // One day for the portal, named by its id (no token in it); none per token.
+    const days = await t.db
+      .selectFrom('crm_daily_budget')
+      .select(['budget_key', 'used'])
+      .where('budget_key', 'like', `%${sb.url}%`)
+      .execute();
+    expect(days.map((d) => d.budget_key)).toEqual([`hubspot:${sb.url}|portal:${sb.portalId}:daily`]);
+    expect(days[0]?.used).toBeGreaterThanOrEqual(DAILY / 2);
   }, 60_000);
 });
 

@@ -108,6 +108,8 @@ export class HubSpotClient {
     if (!limits?.needsUsage()) return;
     let answer: UsageAnswer;
     try {
+      // Which portal's day this is (the day is the portal's, whatever the token): known before it is recorded.
+      await limits.resolveDailyKey();
       answer = await this.request<UsageAnswer>('GET', HUBSPOT_PATHS.dailyUsage);
     } catch (e) {
       if (this.opts.signal?.aborted) throw e;

@@ -119,6 +119,11 @@ export class HubSpotConnector implements Connector {
         share: opts.config.sync.apiBudgetShare ?? 0.5,
         ...(opts.searchPerSecond !== undefined ? { searchPerSecond: opts.searchPerSecond } : {}),
         ...(opts.now ? { now: opts.now } : {}),
+        // The day's allocation is the portal's: counted under its id, whichever token calls.
+        portal: async () => {
+          const id = (await this.accountDetails()).portalId;
+          return id === undefined ? undefined : String(id);
+        },
         log: opts.log,
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),

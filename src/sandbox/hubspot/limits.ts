@@ -46,7 +46,8 @@ export interface LimitOptions {
 }
 
 export class RateLimiter {
-  private readonly burst = new Map<TokenKind, number[]>();
+  /** Burst windows by app (HubSpot's 10-second limit is per app; the daily one the portal's, shared). */
+  private readonly burst = new Map<string, number[]>();
   private search: number[] = [];
   private dailyDate = '';
   dailyUsed = 0;
@@ -76,7 +77,12 @@ export class RateLimiter {
   }
 
   /** Counts one request; returns the 429 to answer, or the headers to add. */
-  take(kind: TokenKind, isSearch: boolean, orgNow: Date): { reply: Reply } | { headers: Record<string, string> } {
+  take(
+    kind: TokenKind,
+    isSearch: boolean,
+    orgNow: Date,
+    app: string = kind,
+  ): { reply: Reply } | { headers: Record<string, string> } {
     // wall-clock: the burst windows measure the client's real pace
     const now = Date.now();
     this.rollDay(orgNow);
@@ -93,8 +99,8 @@ export class RateLimiter {
       this.dailyUsed++;
       return { headers: {} };
     }
-    const window = (this.burst.get(kind) ?? []).filter((t) => now - t < this.windowMs);
-    this.burst.set(kind, window);
+    const window = (this.burst.get(app) ?? []).filter((t) => now - t < this.windowMs);
+    this.burst.set(app, window);
     if (window.length >= max) {
       return {
         reply: limitReply(

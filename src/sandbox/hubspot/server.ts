@@ -182,7 +182,7 @@ export class HubSpotSandboxServer {
     const who = auth.check(bearer(req));
     if ('status' in who) return hsError(401, who.category, who.message);
     const isSearch = /\/search$/.test(path) && method === 'POST';
-    const taken = limiter.take(who.kind, isSearch, store.now());
+    const taken = limiter.take(who.kind, isSearch, store.now(), who.app);
     if ('reply' in taken) return taken.reply;
     const reply = this.api(method, path, url, raw);
     return { ...reply, headers: { ...taken.headers, ...reply.headers } };

@@ -429,6 +429,12 @@ export interface WritePortContext {
   periodBounds: (periodId: string) => { start: string; end: string } | undefined;
 }
 
+/** A CRM account's daily API allocation as reported: calls used today and the day's limit. */
+export interface ApiUsage {
+  used: number;
+  limit: number;
+}
+
 export interface Connector {
   readonly kind: 'salesforce' | 'hubspot';
   streams(): readonly StreamSpec[];
@@ -441,6 +447,11 @@ export interface Connector {
   read(stream: string, from: StreamCursor | null, ctx: ReadContext): AsyncGenerator<Page>;
   /** API calls spent so far by this connector instance. */
   apiCalls(): number;
+  /**
+   * The CRM account's daily API allocation as the CRM last reported it (Sforce-Limit-Info; HubSpot's usage endpoint
+   * and daily headers, the portal's count whatever the token), null before any report: the operator's budget left.
+   */
+  apiUsage?(): Promise<ApiUsage | null>;
   /** The write-back sink; absent when write-back to this CRM is not built. */
   writePort?(ctx: WritePortContext): WritePort;
   /** Alert tasks for managers; absent when they are not built for this CRM. */

@@ -5,7 +5,7 @@
  * different org later is refused.
  */
 
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { now } from '../clock.ts';
 import type { Connector, StreamCursor, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
@@ -77,12 +77,45 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary> {
       details: { known: connector.streams().map((s) => s.name) },
     });
   }
+  const callsBefore = connector.apiCalls();
   await ensureConnection(db, connectionId, connector.kind);
-  await bindOrg(db, connectionId, await connector.identify());
+  try {
+    await bindOrg(db, connectionId, await connector.identify());
+    return await withAdvisoryLock(db, syncLockKey(connectionId, spec.name), () => runLocked(opts, spec, log), {
+      what: `the sync of ${connectionId}/${spec.name}`,
+    });
+  } finally {
+    await recordApiUsage(db, connectionId, connector, connector.apiCalls() - callsBefore, log);
+  }
+}
 
-  return withAdvisoryLock(db, syncLockKey(connectionId, spec.name), () => runLocked(opts, spec, log), {
-    what: `the sync of ${connectionId}/${spec.name}`,
-  });
+/**
+ * Today's API use of the connection (`crm_api_usage`, what the operator's status and /metrics show with the budget
+ * left): the calls this run made, identify's included, added to the day's, and the account's daily usage as the CRM
+ * last reported it. A failure here is logged: the run's outcome stands.
+ */
+async function recordApiUsage(
+  db: Kysely<Database>,
+  connectionId: string,
+  connector: Connector,
+  calls: number,
+  log: Logger,
+): Promise<void> {
+  try {
+    const usage = (await connector.apiUsage?.()) ?? null;
+    if (calls <= 0 && usage === null) return;
+    await sql`
+      INSERT INTO crm_api_usage (connection_id, day, api_calls, reported_used, reported_limit)
+      VALUES (${connectionId}, (now() at time zone 'UTC')::date, ${calls}, ${usage?.used ?? null}, ${usage?.limit ?? null}) -- wall-clock: the operator's day (web/operator.ts reads the same UTC day)
+      ON CONFLICT (connection_id, day) DO UPDATE SET
+        api_calls = crm_api_usage.api_calls + excluded.api_calls,
+        reported_used = coalesce(excluded.reported_used, crm_api_usage.reported_used),
+        reported_limit = coalesce(excluded.reported_limit, crm_api_usage.reported_limit),
+        updated_at = now() -- wall-clock: when the row was written
+      `.execute(db);
+  } catch (e) {
+    log.warn({ connectionId, err: (e as Error).message }, 'the API usage of the run could not be recorded');
+  }
 }
 
 /** The stored cursor, opaque here: the connector reads it (and re-reads the stream when it cannot). */

@@ -76,6 +76,10 @@ export class HubSpotClient {
     return this.calls;
   }
 
+  get limits(): HubSpotLimits | undefined {
+    return this.opts.limits;
+  }
+
   get<T>(path: string, qs?: Record<string, string>): Promise<T> {
     return this.request<T>('GET', path, qs ? { qs } : {});
   }

@@ -8,6 +8,7 @@ import type { Logger } from '../../util/log.ts';
 import { memoryRateBudget, type RateBudget } from '../rate-budget.ts';
 import type { RetryOptions } from '../retry-policy.ts';
 import type {
+  ApiUsage,
   Connector,
   NormalizedRecord,
   OrgIdentity,
@@ -136,6 +137,11 @@ export class HubSpotConnector implements Connector {
 
   apiCalls(): number {
     return this.client.apiCalls();
+  }
+
+  /** The portal's day as the shared budget keeps it (HubSpot's usage report, plus every worker's calls since). */
+  apiUsage(): Promise<ApiUsage | null> {
+    return this.client.limits?.usage() ?? Promise.resolve(null);
   }
 
   private accountDetails(): Promise<AccountDetails> {

@@ -167,6 +167,13 @@ export class HubSpotLimits {
     );
   }
 
+  /** The portal's day as the budget keeps it now (null before a usage report, or once its reset has passed). */
+  async usage(): Promise<{ used: number; limit: number } | null> {
+    if (this.current() === null) return null;
+    const d = await this.o.budget.daily(this.dayKey);
+    return d ? { used: d.used, limit: d.limit } : null;
+  }
+
   /** Whether the usage endpoint is due: never asked, the day it reported has reset, or a failed ask is to be retried. */
   needsUsage(): boolean {
     return this.nowMs() >= this.askAt;

@@ -140,10 +140,9 @@ export class HubSpotAuth {
     const refresh = params.get('refresh_token') ?? '';
     if (!this.refreshTokens.has(refresh)) return err('BAD_REFRESH_TOKEN', 'missing or unknown refresh token');
     const access = `CKX${createHash('sha256').update(randomUUID()).digest('base64url')}`;
-    // wall-clock: the token's 30-minute lifetime runs in real time
     this.tokens.set(access, {
       kind: 'oauth',
-      expiresAt: Date.now() + this.ttlMs,
+      expiresAt: Date.now() + this.ttlMs, // wall-clock: the token's 30-minute lifetime runs in real time
       refreshToken: refresh,
       app: 'oauth-app',
       scopes: null,

@@ -282,6 +282,18 @@ export interface ReadContext {
    * synced before, so rows may exist that the CRM no longer has (a full read then owes a sweep).
    */
   full?: { hadCursor: boolean };
+  /**
+   * The stream's live rows as the warehouse holds them: external id and one column's value, ascending by external id
+   * after `afterId`, at most `limit`. For links the CRM does not stamp (HubSpot's associations): a connector holds
+   * what it reads now against what it wrote, and re-reads only the records whose link moved.
+   */
+  stored?: (column: string, afterId: string | null, limit: number) => Promise<StoredValue[]>;
+}
+
+/** A stored row's id and one column's value (`ReadContext.stored`). */
+export interface StoredValue {
+  externalId: string;
+  value: string | null;
 }
 
 /** What a connection learned about its CRM account when it logged in. */

@@ -7,7 +7,7 @@
 
 import { type Kysely, sql } from 'kysely';
 import { now } from '../clock.ts';
-import type { Connector, StreamCursor, StreamSpec } from '../connectors/types.ts';
+import type { Connector, StoredValue, StreamCursor, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
@@ -118,6 +118,30 @@ async function recordApiUsage(
   }
 }
 
+/** The stream's live rows (its scope's, in a shared table): id and one column, keyset by external id. */
+async function storedValues(
+  db: Kysely<Database>,
+  connectionId: string,
+  spec: StreamSpec,
+  column: string,
+  afterId: string | null,
+  limit: number,
+): Promise<StoredValue[]> {
+  // biome-ignore lint/suspicious/noExplicitAny: the stream's table and column are named by its spec at run time
+  let q = (db as unknown as Kysely<any>)
+    .selectFrom(spec.table)
+    .select(['external_id', sql.ref(column).as('value')])
+    .where('connection_id', '=', connectionId)
+    .where('is_deleted', '=', false);
+  if (spec.scope) q = q.where(spec.scope.column, '=', spec.scope.value);
+  if (afterId !== null) q = q.where('external_id', '>', afterId);
+  const rows = (await q.orderBy('external_id').limit(limit).execute()) as Array<{
+    external_id: string;
+    value: unknown;
+  }>;
+  return rows.map((r) => ({ externalId: r.external_id, value: r.value === null ? null : String(r.value) }));
+}
+
 /** The stored cursor, opaque here: the connector reads it (and re-reads the stream when it cannot). */
 async function storedCursor(opts: RunSyncOptions, spec: StreamSpec): Promise<{ cursor: StreamCursor } | undefined> {
   const row = await opts.db
@@ -164,6 +188,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
       ...(opts.full ? { full: { hadCursor: stored !== undefined } } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.now ? { now: opts.now } : {}),
+      stored: (column, afterId, limit) => storedValues(db, connectionId, spec, column, afterId, limit),
     });
     // One page read ahead: the connector fetches and normalizes page n+1 while page n's transaction commits
     // (the CRM, this process and PostgreSQL each busy at once, not in turn). Only committed pages' cursors are

@@ -227,6 +227,7 @@ export class HubSpotConnector implements Connector {
       now: nowFn,
       log: ctx.log,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.stored ? { stored: ctx.stored } : {}),
     };
     const start = ctx.full ? START : parseCursor(from, ctx.log);
     // A first read of a stream never synced owes no deletes; a --full re-read of one synced before does.

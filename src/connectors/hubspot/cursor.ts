@@ -14,6 +14,11 @@ export type Scan =
   | { kind: 'list'; after: string | null; high: number; startedAt: number; fresh?: boolean }
   /** A later read: a stamp window from `lower` (inclusive), keyset by `hs_object_id` after `afterId`. */
   | { kind: 'search'; lower: number; afterId: string | null; high: number; startedAt: number }
+  /**
+   * Links made after a record was read (associations move no stamp): after a search window, the stream's stored rows
+   * in external-id order after `afterId`, each page's associations read again (README, "Links made later").
+   */
+  | { kind: 'relink'; afterId: string | null; next: number }
   /** Deletes: the archived list, after the window; `next` is the `since` the run ends with. */
   | { kind: 'archived'; after: string | null; next: number };
 
@@ -48,6 +53,9 @@ function parseScan(s: unknown): Scan | null | undefined {
   }
   if (o.kind === 'search' && isNum(o.lower) && isIdOrNull(o.afterId) && isNum(o.high) && isNum(o.startedAt)) {
     return { kind: 'search', lower: o.lower, afterId: o.afterId, high: o.high, startedAt: o.startedAt };
+  }
+  if (o.kind === 'relink' && isIdOrNull(o.afterId) && isNum(o.next)) {
+    return { kind: 'relink', afterId: o.afterId, next: o.next };
   }
   if (o.kind === 'archived' && isIdOrNull(o.after) && isNum(o.next)) {
     return { kind: 'archived', after: o.after, next: o.next };

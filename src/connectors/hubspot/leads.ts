@@ -75,6 +75,7 @@ export function leadPlan(facts: () => Promise<{ timeZone: string; stageLabels: R
     history: LEAD_HISTORY_PROPERTIES,
     deletes: true,
     associations: ['deals'],
+    relinkColumn: 'converted_deal_external_id',
     toRows: async (objects, links) => {
       const f = await facts();
       const deals = links.get('deals');

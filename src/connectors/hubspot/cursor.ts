@@ -26,6 +26,8 @@ export interface HubSpotCursor {
   v: 1;
   since: number | null;
   scan: Scan | null;
+  /** The object read when it is not the stream's own (`contacts`: leads from lifecycle stages, no leads object). */
+  object?: string;
 }
 
 export const START: HubSpotCursor = { v: 1, since: null, scan: null };
@@ -70,7 +72,12 @@ export function parseCursor(from: StreamCursor | null, log: Logger): HubSpotCurs
     const o = from as Record<string, unknown>;
     const scan = parseScan(o.scan ?? null);
     if (o.v === 1 && (o.since === null || isNum(o.since)) && scan !== undefined) {
-      return { v: 1, since: o.since as number | null, scan };
+      return {
+        v: 1,
+        since: o.since as number | null,
+        scan,
+        ...(typeof o.object === 'string' && o.object !== '' ? { object: o.object } : {}),
+      };
     }
   }
   log.warn({ cursor: from }, 'hubspot: the stored cursor is not one this connector wrote; reading the stream anew');
@@ -78,5 +85,10 @@ export function parseCursor(from: StreamCursor | null, log: Logger): HubSpotCurs
 }
 
 export function toJson(c: HubSpotCursor): StreamCursor {
-  return { v: c.v, since: c.since, scan: c.scan as unknown as StreamCursor };
+  return {
+    v: c.v,
+    since: c.since,
+    scan: c.scan as unknown as StreamCursor,
+    ...(c.object !== undefined ? { object: c.object } : {}),
+  };
 }

@@ -48,6 +48,8 @@ export interface ObjectStreamPlan<T extends WarehouseTable = WarehouseTable> {
    * later"). Needs `associations` to hold `deals`.
    */
   relinkColumn?: string;
+  /** The cursor names the object read (a stream read from another object than its own: leads from contacts). */
+  tagCursor?: boolean;
   toRows(objects: readonly HsObject[], links: ReadonlyMap<string, Links>): Promise<PlanRows<T>>;
 }
 
@@ -258,7 +260,12 @@ export async function* readObjectStream<T extends WarehouseTable>(
     const rows: PlanRows<T> =
       objects.length > 0 ? await plan.toRows(objects, pageLinks ?? (await linksOf(opts, plan, objects))) : NO_ROWS;
     const { records, quarantined } = rows;
-    const cursor: HubSpotCursor = { v: 1, since, scan: nextScan };
+    const cursor: HubSpotCursor = {
+      v: 1,
+      since,
+      scan: nextScan,
+      ...(plan.tagCursor ? { object: plan.objectType } : {}),
+    };
     yield {
       records,
       deletedIds: rows.deletedIds?.length ? [...deletedIds, ...rows.deletedIds] : deletedIds,

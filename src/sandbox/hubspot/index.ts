@@ -66,6 +66,8 @@ export function buildHubSpotStore(opts: {
   anchorDate: string;
   org?: OrgModel;
   size: 'small' | 'medium';
+  /** The portal has the leads object (default true; the `starter` profile has not). */
+  leadsObject?: boolean;
 }): {
   store: HubSpotStore;
   org: OrgModel;
@@ -77,7 +79,7 @@ export function buildHubSpotStore(opts: {
     timezone: org.timezone,
     homeCurrency: org.corporateCurrency,
   });
-  populateHubSpot(store, org);
+  populateHubSpot(store, org, { leadsObject: opts.leadsObject ?? true });
   return { store, org };
 }
 
@@ -103,11 +105,13 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions): Promi
   let org: OrgModel | undefined;
   if (options.populate === false) {
     store = new HubSpotStore({ seed: options.seed, now: new Date(`${anchorDate}T12:00:00.000Z`) });
+    store.leadsObject = PROFILES[profile].leadsObject;
   } else {
     ({ store, org } = buildHubSpotStore({
       seed: options.seed,
       anchorDate,
       size: options.size,
+      leadsObject: PROFILES[profile].leadsObject,
       ...(options.org ? { org: options.org } : {}),
     }));
   }

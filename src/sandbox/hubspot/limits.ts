@@ -16,16 +16,35 @@ import type { Reply } from './crm.ts';
 export type HubSpotProfile = 'starter' | 'professional' | 'enterprise' | 'no-custom-objects';
 
 export const PROFILES: Readonly<
-  Record<HubSpotProfile, { label: string; tenSecondly: number; daily: number; customObjects: boolean }>
+  Record<
+    HubSpotProfile,
+    { label: string; tenSecondly: number; daily: number; customObjects: boolean; leadsObject: boolean }
+  >
 > = {
-  starter: { label: 'Starter portal', tenSecondly: 100, daily: 250_000, customObjects: false },
-  professional: { label: 'Professional portal', tenSecondly: 190, daily: 625_000, customObjects: false },
-  enterprise: { label: 'Enterprise portal', tenSecondly: 190, daily: 1_000_000, customObjects: true },
+  // The leads object (and lead pipelines) come with Sales Hub Professional and Enterprise
+  // (https://developers.hubspot.com/docs/methods/pipelines/pipelines_overview): a Starter portal's leads are
+  // contacts at lifecycle stage `lead`.
+  starter: { label: 'Starter portal', tenSecondly: 100, daily: 250_000, customObjects: false, leadsObject: false },
+  professional: {
+    label: 'Professional portal',
+    tenSecondly: 190,
+    daily: 625_000,
+    customObjects: false,
+    leadsObject: true,
+  },
+  enterprise: {
+    label: 'Enterprise portal',
+    tenSecondly: 190,
+    daily: 1_000_000,
+    customObjects: true,
+    leadsObject: true,
+  },
   'no-custom-objects': {
     label: 'Professional portal (no custom objects)',
     tenSecondly: 190,
     daily: 625_000,
     customObjects: false,
+    leadsObject: true,
   },
 };
 

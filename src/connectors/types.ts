@@ -264,6 +264,12 @@ export interface Page<T extends WarehouseTable = WarehouseTable> {
   apiCalls: number;
   /** How many records the current scan will return in all, when the CRM says (for progress bars). */
   totalEstimate?: number;
+  /**
+   * The account cannot be read for this stream (a scope the token lacks, an object the subscription lacks) and the
+   * stream is optional: nothing was read, the cursor and rows stay, and the run's status is `skipped` with this code
+   * and reason (not a failure every interval).
+   */
+  skipped?: { code: string; reason: string };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import * as m14 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
 import * as m15 from './migrations/2026-12-11_14_writeback_unwritten_doubt.ts';
 import * as m16 from './migrations/2026-12-12_01_crm_rate_budget.ts';
 import * as m17 from './migrations/2026-12-12_21_drop_change_feed.ts';
+import * as m18 from './migrations/2026-12-13_15_sync_run_skipped.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -52,6 +53,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-11_14_writeback_unwritten_doubt': m15,
   '2026-12-12_01_crm_rate_budget': m16,
   '2026-12-12_21_drop_change_feed': m17,
+  '2026-12-13_15_sync_run_skipped': m18,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -7,7 +7,7 @@
 
 import { type Kysely, sql } from 'kysely';
 import { now } from '../clock.ts';
-import type { Connector, StoredValue, StreamCursor, StreamSpec } from '../connectors/types.ts';
+import type { Connector, Page, StoredValue, StreamCursor, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
@@ -47,7 +47,8 @@ export interface RunSyncOptions {
   sanity?: SanityRules;
 }
 
-export type SyncStatus = 'succeeded' | 'failed' | 'stopped_budget';
+/** `skipped`: an optional stream the account cannot be read for (the connector said why); nothing read, not a failure. */
+export type SyncStatus = 'succeeded' | 'failed' | 'stopped_budget' | 'skipped';
 
 export interface SyncSummary extends SyncProgress {
   runId: number;
@@ -181,6 +182,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
   const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar, today, sanity: opts.sanity };
   let status: SyncStatus = 'succeeded';
   let error: AppError | undefined;
+  let skipped: Page['skipped'];
   try {
     const pages = connector.read(spec.name, opts.full ? null : (stored?.cursor ?? null), {
       log,
@@ -220,6 +222,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
       progress.quarantined += counts.quarantined;
       progress.apiCalls += page.apiCalls;
       if (page.totalEstimate !== undefined) progress.total = page.totalEstimate;
+      if (page.skipped) skipped = page.skipped;
       opts.onProgress?.({ ...progress });
     }
   } catch (e) {
@@ -229,13 +232,14 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     status = error.code === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed';
     log.warn({ stream: spec.name, code: error.code, err: error.message }, `sync ${status}`);
   }
+  if (!error && skipped) status = 'skipped';
   await db
     .updateTable('sync_runs')
     .set({
       status,
       finished_at: new Date(), // wall-clock: an audit stamp
-      error_code: error?.code ?? null,
-      error_message: error ? error.toUserString() : null,
+      error_code: error?.code ?? (status === 'skipped' ? (skipped?.code ?? null) : null),
+      error_message: error ? error.toUserString() : status === 'skipped' ? (skipped?.reason ?? null) : null,
     })
     .where('id', '=', run.id)
     .execute();
@@ -245,5 +249,6 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     status,
     ...(abandoned.length > 0 ? { abandonedRuns: abandoned.map((a) => a.id) } : {}),
     ...(error ? { errorCode: error.code, errorMessage: error.toUserString(), error } : {}),
+    ...(!error && skipped ? { errorCode: skipped.code, errorMessage: skipped.reason } : {}),
   };
 }

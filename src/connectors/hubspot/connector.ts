@@ -217,12 +217,18 @@ export class HubSpotConnector implements Connector {
       }
     } catch (e) {
       if (!first || !refusedObject(e)) throw e;
-      log.warn(
-        { stream, reason: e.message },
-        `hubspot: the portal or token has no access to ${stream} (${e.details?.status ?? ''} ${String(e.details?.crmCode ?? e.code)}); ` +
-          'the stream is skipped this run, nothing read',
-      );
-      yield { records: [], deletedIds: [], quarantined: [], cursor: from, apiCalls: this.client.apiCalls() - before };
+      const scopes = Array.isArray(e.details?.missingScopes) ? (e.details.missingScopes as string[]) : [];
+      const why = `${e.details?.status ?? ''} ${String(e.details?.crmCode ?? e.code)}${scopes.length ? `: the token lacks ${scopes.join(', ')}` : ''}`;
+      const reason = `hubspot: the portal or token has no access to ${stream} (${why}); the stream is skipped this run, nothing read`;
+      log.warn({ stream, reason: e.message }, reason);
+      yield {
+        records: [],
+        deletedIds: [],
+        quarantined: [],
+        cursor: from,
+        apiCalls: this.client.apiCalls() - before,
+        skipped: { code: e.code, reason },
+      };
     }
   }
 

@@ -34,6 +34,11 @@ export interface HubSpotSandboxOptions {
   /** Subscription tier: limits and custom objects (default `enterprise`). */
   profile?: HubSpotProfile;
   rateLimits?: LimitOptions;
+  /**
+   * The scopes the private app's token is granted (default all): a token lacking some is refused with HubSpot's 403
+   * MISSING_SCOPES on exactly those objects (scopes.ts).
+   */
+  scopes?: readonly string[];
   webhooks?: { batchMs?: number; timeScale?: number; timeoutMs?: number };
   oauthTtlMs?: number;
 }
@@ -119,6 +124,7 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions): Promi
     seed: options.seed,
     portalId: store.portalId,
     ...(options.oauthTtlMs !== undefined ? { oauthTtlMs: options.oauthTtlMs } : {}),
+    ...(options.scopes ? { scopes: options.scopes } : {}),
   });
   const faults = new FaultInjector<HubSpotFaultKind>(options.seed);
   const log = new RequestLog();

@@ -10,9 +10,10 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
-import type { ConnectionConfig } from '../../src/config/schema.ts';
+import type { Config, ConnectionConfig } from '../../src/config/schema.ts';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../src/connectors/hubspot/connector.ts';
 import { hubspotKind } from '../../src/connectors/hubspot/index.ts';
+import { overdueStreamsProblem } from '../../src/jobs/schedule-health.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { allReadScopes } from '../../src/sandbox/hubspot/scopes.ts';
 import { runSync } from '../../src/sync/run.ts';
@@ -36,8 +37,8 @@ function connector(
   });
 }
 
-const sync = (c: HubSpotConnector, stream: string) =>
-  runSync({ db: t.db, connector: c, connectionId: 'hs-opt', stream, calendar, log, now: () => sb.store.now() });
+const sync = (c: HubSpotConnector, stream: string, connectionId = 'hs-opt') =>
+  runSync({ db: t.db, connector: c, connectionId, stream, calendar, log, now: () => sb.store.now() });
 
 const count = async (table: 'quotas' | 'leads') =>
   Number(
@@ -129,6 +130,22 @@ describe('HubSpot streams the portal lacks', () => {
     }
     // What the token may read, it reads.
     expect(await sync(limited, 'owners')).toMatchObject({ status: 'succeeded' });
+
+    // A connection whose token never reached leads: its skipped runs are the stream done for the interval, and
+    // /readyz does not call it overdue (a stream that only failed is).
+    for (const stream of ['leads', 'deals'])
+      expect(await sync(limited, stream, 'hs-scope')).toMatchObject({
+        status: stream === 'leads' ? 'skipped' : 'failed',
+      });
+    const config = {
+      connections: [{ id: 'hs-scope', type: 'hubspot', enabled: true, schedule: { every: '15m' } }],
+    } as unknown as Config;
+    // wall-clock: the runs' finished_at are real instants; the check is made ten minutes after them
+    const later = new Date(Date.now() + 10 * 60_000);
+    const overdue = await overdueStreamsProblem(t.db, config, new Date(later.getTime() - 3 * 3_600_000), later);
+    const names = (overdue?.overdue as Array<{ stream: string }> | undefined)?.map((o) => o.stream) ?? [];
+    expect(names).toContain('hs-scope/deals');
+    expect(names).not.toContain('hs-scope/leads');
   }, 60_000);
 
   it('with fx from a file, exchange_rates reads nothing instead of failing CONFIG_INVALID', async () => {

@@ -12,6 +12,7 @@ import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
 import { HUBSPOT_STREAMS } from '../../src/connectors/hubspot/streams.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { applyHubSpotLifeChange } from '../../src/sandbox/hubspot/life.ts';
 import type { HubSpotFaultRule } from '../../src/sandbox/hubspot/server.ts';
 import { runSync, type SyncSummary } from '../../src/sync/run.ts';
 import { silentLogger } from '../../src/util/log.ts';
@@ -127,5 +128,36 @@ describe('HubSpot read under faults', () => {
     const got = await hubspotWarehouse(faulted.db, 'hs');
     expect(counts(got)).toEqual(counts(want));
     expect(got).toEqual(want);
+
+    // An incremental pass (search windows, then the stored links read again) under faults of its own: a link made
+    // after the records were read reaches both warehouses alike.
+    const call = [...sb.store.scan('calls')].find((r) => sb.store.associations('calls', r.id, 'deals').length === 0);
+    const deal = [...sb.store.scan('deals')][3];
+    if (!call || !deal) throw new Error('the sandbox has no unlinked call or no deal');
+    applyHubSpotLifeChange(sb.store, { op: 'associate', type: 'calls', id: String(call.id), dealId: String(deal.id) });
+    sb.store.advance(60_000);
+    for (const s of STREAMS) expect(await sync(clean, s), s).toMatchObject({ status: 'succeeded' });
+    sb.faults.add({ kind: 'reset', path: '/crm/v4/associations/calls/deals', count: 1 });
+    sb.faults.add({ kind: 'rate_limit_429', path: '/crm/v4/associations/meetings/deals', count: 1 });
+    sb.faults.add({ kind: 'unauthorized_401', path: '/crm/v4/associations/line_items/deals', count: 1 });
+    sb.faults.add({ kind: 'bad_gateway_502', path: '/crm/v3/objects/calls/batch/read', count: 1 });
+    const again: string[] = [];
+    for (const s of STREAMS) {
+      const r = await sync(faulted, s);
+      if (r.status !== 'succeeded') {
+        again.push(`${s} ${r.errorCode}`);
+        expect(await sync(faulted, s), s).toMatchObject({ status: 'succeeded' });
+      }
+    }
+    expect(again).toEqual(['line_items CRM_AUTH_FAILED']);
+    expect(sb.faults.list()).toEqual([]);
+    const linked = await faulted.db
+      .selectFrom('activities')
+      .select('deal_external_id')
+      .where('connection_id', '=', 'hs')
+      .where('external_id', '=', String(call.id))
+      .executeTakeFirstOrThrow();
+    expect(linked.deal_external_id).toBe(String(deal.id));
+    expect(await hubspotWarehouse(faulted.db, 'hs')).toEqual(await hubspotWarehouse(clean.db, 'hs'));
   });
 });

@@ -264,6 +264,12 @@ export interface Page<T extends WarehouseTable = WarehouseTable> {
   apiCalls: number;
   /** How many records the current scan will return in all, when the CRM says (for progress bars). */
   totalEstimate?: number;
+  /**
+   * The account cannot be read for this stream (a scope the token lacks, an object the subscription lacks) and the
+   * stream is optional: nothing was read, the cursor and rows stay, and the run's status is `skipped` with this code
+   * and reason (not a failure every interval).
+   */
+  skipped?: { code: string; reason: string };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -282,6 +288,18 @@ export interface ReadContext {
    * synced before, so rows may exist that the CRM no longer has (a full read then owes a sweep).
    */
   full?: { hadCursor: boolean };
+  /**
+   * The stream's live rows as the warehouse holds them: external id and one column's value, ascending by external id
+   * after `afterId`, at most `limit`. For links the CRM does not stamp (HubSpot's associations): a connector holds
+   * what it reads now against what it wrote, and re-reads only the records whose link moved.
+   */
+  stored?: (column: string, afterId: string | null, limit: number) => Promise<StoredValue[]>;
+}
+
+/** A stored row's id and one column's value (`ReadContext.stored`). */
+export interface StoredValue {
+  externalId: string;
+  value: string | null;
 }
 
 /** What a connection learned about its CRM account when it logged in. */
@@ -429,6 +447,12 @@ export interface WritePortContext {
   periodBounds: (periodId: string) => { start: string; end: string } | undefined;
 }
 
+/** A CRM account's daily API allocation as reported: calls used today and the day's limit. */
+export interface ApiUsage {
+  used: number;
+  limit: number;
+}
+
 export interface Connector {
   readonly kind: 'salesforce' | 'hubspot';
   streams(): readonly StreamSpec[];
@@ -441,6 +465,11 @@ export interface Connector {
   read(stream: string, from: StreamCursor | null, ctx: ReadContext): AsyncGenerator<Page>;
   /** API calls spent so far by this connector instance. */
   apiCalls(): number;
+  /**
+   * The CRM account's daily API allocation as the CRM last reported it (Sforce-Limit-Info; HubSpot's usage endpoint
+   * and daily headers, the portal's count whatever the token), null before any report: the operator's budget left.
+   */
+  apiUsage?(): Promise<ApiUsage | null>;
   /** The write-back sink; absent when write-back to this CRM is not built. */
   writePort?(ctx: WritePortContext): WritePort;
   /** Alert tasks for managers; absent when they are not built for this CRM. */

@@ -32,8 +32,9 @@ import * as m14 from './migrations/2026-12-11_13_snapshot_inputs_at.ts';
 import * as m15 from './migrations/2026-12-11_14_writeback_unwritten_doubt.ts';
 import * as m16 from './migrations/2026-12-12_01_crm_rate_budget.ts';
 import * as m17 from './migrations/2026-12-12_21_drop_change_feed.ts';
-import * as m18 from './migrations/2026-12-13_16_webhook_events.ts';
-import * as m19 from './migrations/2026-12-13_18_report_deliveries.ts';
+import * as m18 from './migrations/2026-12-13_15_sync_run_skipped.ts';
+import * as m19 from './migrations/2026-12-13_16_webhook_events.ts';
+import * as m20 from './migrations/2026-12-13_18_report_deliveries.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -54,8 +55,9 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-11_14_writeback_unwritten_doubt': m15,
   '2026-12-12_01_crm_rate_budget': m16,
   '2026-12-12_21_drop_change_feed': m17,
-  '2026-12-13_16_webhook_events': m18,
-  '2026-12-13_18_report_deliveries': m19,
+  '2026-12-13_15_sync_run_skipped': m18,
+  '2026-12-13_16_webhook_events': m19,
+  '2026-12-13_18_report_deliveries': m20,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

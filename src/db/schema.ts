@@ -93,7 +93,7 @@ export interface SyncCursorsTable {
 }
 
 /** `abandoned`: its process went away before it finished (see src/sync/abandoned.ts). */
-export type SyncRunStatus = 'running' | 'succeeded' | 'failed' | 'stopped_budget' | 'abandoned';
+export type SyncRunStatus = 'running' | 'succeeded' | 'failed' | 'stopped_budget' | 'abandoned' | 'skipped';
 
 export interface SyncRunsTable {
   id: Generated<number>;

@@ -124,7 +124,8 @@ export async function overdueStreamsProblem(
     .selectFrom('sync_runs')
     .select(['connection_id', 'stream'])
     .select((eb) => eb.fn.max('finished_at').as('finished'))
-    .where('status', '=', 'succeeded')
+    // A skipped run (an optional stream the account cannot be read for) is the stream done for the interval.
+    .where('status', 'in', ['succeeded', 'skipped'])
     .groupBy(['connection_id', 'stream'])
     .execute();
   const lastOf = new Map(last.map((r) => [`${r.connection_id}/${r.stream}`, r.finished as Date | null]));

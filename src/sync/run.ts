@@ -5,9 +5,9 @@
  * different org later is refused.
  */
 
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { now } from '../clock.ts';
-import type { Connector, StreamCursor, StreamSpec } from '../connectors/types.ts';
+import type { Connector, Page, StoredValue, StreamCursor, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
@@ -47,7 +47,8 @@ export interface RunSyncOptions {
   sanity?: SanityRules;
 }
 
-export type SyncStatus = 'succeeded' | 'failed' | 'stopped_budget';
+/** `skipped`: an optional stream the account cannot be read for (the connector said why); nothing read, not a failure. */
+export type SyncStatus = 'succeeded' | 'failed' | 'stopped_budget' | 'skipped';
 
 export interface SyncSummary extends SyncProgress {
   runId: number;
@@ -77,12 +78,69 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary> {
       details: { known: connector.streams().map((s) => s.name) },
     });
   }
+  const callsBefore = connector.apiCalls();
   await ensureConnection(db, connectionId, connector.kind);
-  await bindOrg(db, connectionId, await connector.identify());
+  try {
+    await bindOrg(db, connectionId, await connector.identify());
+    return await withAdvisoryLock(db, syncLockKey(connectionId, spec.name), () => runLocked(opts, spec, log), {
+      what: `the sync of ${connectionId}/${spec.name}`,
+    });
+  } finally {
+    await recordApiUsage(db, connectionId, connector, connector.apiCalls() - callsBefore, log);
+  }
+}
 
-  return withAdvisoryLock(db, syncLockKey(connectionId, spec.name), () => runLocked(opts, spec, log), {
-    what: `the sync of ${connectionId}/${spec.name}`,
-  });
+/**
+ * Today's API use of the connection (`crm_api_usage`, what the operator's status and /metrics show with the budget
+ * left): the calls this run made, identify's included, added to the day's, and the account's daily usage as the CRM
+ * last reported it. A failure here is logged: the run's outcome stands.
+ */
+async function recordApiUsage(
+  db: Kysely<Database>,
+  connectionId: string,
+  connector: Connector,
+  calls: number,
+  log: Logger,
+): Promise<void> {
+  try {
+    const usage = (await connector.apiUsage?.()) ?? null;
+    if (calls <= 0 && usage === null) return;
+    await sql`
+      INSERT INTO crm_api_usage (connection_id, day, api_calls, reported_used, reported_limit)
+      VALUES (${connectionId}, (now() at time zone 'UTC')::date, ${calls}, ${usage?.used ?? null}, ${usage?.limit ?? null}) -- wall-clock: the operator's day (web/operator.ts reads the same UTC day)
+      ON CONFLICT (connection_id, day) DO UPDATE SET
+        api_calls = crm_api_usage.api_calls + excluded.api_calls,
+        reported_used = coalesce(excluded.reported_used, crm_api_usage.reported_used),
+        reported_limit = coalesce(excluded.reported_limit, crm_api_usage.reported_limit),
+        updated_at = now() -- wall-clock: when the row was written
+      `.execute(db);
+  } catch (e) {
+    log.warn({ connectionId, err: (e as Error).message }, 'the API usage of the run could not be recorded');
+  }
+}
+
+/** The stream's live rows (its scope's, in a shared table): id and one column, keyset by external id. */
+async function storedValues(
+  db: Kysely<Database>,
+  connectionId: string,
+  spec: StreamSpec,
+  column: string,
+  afterId: string | null,
+  limit: number,
+): Promise<StoredValue[]> {
+  // biome-ignore lint/suspicious/noExplicitAny: the stream's table and column are named by its spec at run time
+  let q = (db as unknown as Kysely<any>)
+    .selectFrom(spec.table)
+    .select(['external_id', sql.ref(column).as('value')])
+    .where('connection_id', '=', connectionId)
+    .where('is_deleted', '=', false);
+  if (spec.scope) q = q.where(spec.scope.column, '=', spec.scope.value);
+  if (afterId !== null) q = q.where('external_id', '>', afterId);
+  const rows = (await q.orderBy('external_id').limit(limit).execute()) as Array<{
+    external_id: string;
+    value: unknown;
+  }>;
+  return rows.map((r) => ({ externalId: r.external_id, value: r.value === null ? null : String(r.value) }));
 }
 
 /** The stored cursor, opaque here: the connector reads it (and re-reads the stream when it cannot). */
@@ -124,6 +182,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
   const ctx = { connectionId, stream: spec, runId: run.id, calendar: opts.calendar, today, sanity: opts.sanity };
   let status: SyncStatus = 'succeeded';
   let error: AppError | undefined;
+  let skipped: Page['skipped'];
   try {
     const pages = connector.read(spec.name, opts.full ? null : (stored?.cursor ?? null), {
       log,
@@ -131,6 +190,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
       ...(opts.full ? { full: { hadCursor: stored !== undefined } } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.now ? { now: opts.now } : {}),
+      stored: (column, afterId, limit) => storedValues(db, connectionId, spec, column, afterId, limit),
     });
     // One page read ahead: the connector fetches and normalizes page n+1 while page n's transaction commits
     // (the CRM, this process and PostgreSQL each busy at once, not in turn). Only committed pages' cursors are
@@ -162,6 +222,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
       progress.quarantined += counts.quarantined;
       progress.apiCalls += page.apiCalls;
       if (page.totalEstimate !== undefined) progress.total = page.totalEstimate;
+      if (page.skipped) skipped = page.skipped;
       opts.onProgress?.({ ...progress });
     }
   } catch (e) {
@@ -171,13 +232,14 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     status = error.code === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed';
     log.warn({ stream: spec.name, code: error.code, err: error.message }, `sync ${status}`);
   }
+  if (!error && skipped) status = 'skipped';
   await db
     .updateTable('sync_runs')
     .set({
       status,
       finished_at: new Date(), // wall-clock: an audit stamp
-      error_code: error?.code ?? null,
-      error_message: error ? error.toUserString() : null,
+      error_code: error?.code ?? (status === 'skipped' ? (skipped?.code ?? null) : null),
+      error_message: error ? error.toUserString() : status === 'skipped' ? (skipped?.reason ?? null) : null,
     })
     .where('id', '=', run.id)
     .execute();
@@ -187,5 +249,6 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     status,
     ...(abandoned.length > 0 ? { abandonedRuns: abandoned.map((a) => a.id) } : {}),
     ...(error ? { errorCode: error.code, errorMessage: error.toUserString(), error } : {}),
+    ...(!error && skipped ? { errorCode: skipped.code, errorMessage: skipped.reason } : {}),
   };
 }

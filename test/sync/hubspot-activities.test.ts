@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
-import { createHubSpotLifeClock } from '../../src/sandbox/hubspot/life.ts';
+import { applyHubSpotLifeChange, createHubSpotLifeClock } from '../../src/sandbox/hubspot/life.ts';
 import { hubspotRecords } from '../../src/sandbox/hubspot/oracle.ts';
 import { associate } from '../../src/sandbox/hubspot/populate.ts';
 import { runSync } from '../../src/sync/run.ts';
@@ -129,7 +129,14 @@ async function expectLeads(): Promise<void> {
 }
 
 /** One association batch read per page that held records, for each stream: never one per record. */
-function expectOneAssociationCallPerPage(): void {
+/**
+ * One association call per page read (its ids exactly); after a search window (`relinked`: the run's deletes by
+ * stream), one more per 1,000 stored rows of the stream, which read the stored records' links again (links made
+ * after a record was read).
+ */
+async function expectOneAssociationCallPerPage(
+  relinked?: Readonly<Record<string, { deleted: number; read: number }>>,
+): Promise<void> {
   const log = sb.log.entries();
   for (const s of STREAMS) {
     const from = FROM[s] ?? s;
@@ -141,12 +148,36 @@ function expectOneAssociationCallPerPage(): void {
           (e.method === 'POST' && e.path === `/crm/v3/objects/${from}/search`)),
     );
     const assoc = log.filter((e) => e.path === `/crm/v4/associations/${from}/deals/batch/read`);
-    expect(assoc.length, s).toBe(pages.length);
-    expect(pages.length, s).toBeGreaterThan(0);
-    // Each call asked for exactly the page's ids.
     const sizes = assoc.map((e) => (e.requestBody as { inputs: unknown[] }).inputs.length);
-    expect(sizes, s).toEqual(pages.map((e) => e.recordsReturned));
+    // The relink reads the rows stored before the archived list flagged this run's deletes; the window's last page
+    // may still be committing (the runner reads a page ahead), its records just read with their links.
+    const run = relinked?.[s];
+    const stored = run ? (await storedRows(s)) + run.deleted : 0;
+    const relinks = Math.ceil(stored / 1000);
+    expect(assoc.length, s).toBe(pages.length + relinks);
+    expect(pages.length + relinks, s).toBeGreaterThan(0);
+    // Each call asked for exactly the page's ids; the relink calls for every stored row once.
+    expect(sizes.slice(0, pages.length), s).toEqual(pages.map((e) => e.recordsReturned));
+    const relinkedRows = sizes.slice(pages.length).reduce((a, b) => a + b, 0);
+    expect(relinkedRows, s).toBeLessThanOrEqual(stored);
+    expect(relinkedRows, s).toBeGreaterThanOrEqual(stored - (run?.read ?? 0));
   }
+}
+
+const TABLE: Readonly<Record<string, 'deal_line_items' | 'activities' | 'leads'>> = {
+  line_items: 'deal_line_items',
+  leads: 'leads',
+};
+
+/** Live rows of a stream in the warehouse. */
+async function storedRows(stream: string): Promise<number> {
+  let q = t.db
+    .selectFrom(TABLE[stream] ?? 'activities')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('connection_id', '=', 'hs')
+    .where('is_deleted', '=', false);
+  if (!TABLE[stream]) q = q.where('subtype', '=', stream);
+  return Number((await q.executeTakeFirstOrThrow()).n);
 }
 
 beforeAll(async () => {
@@ -175,7 +206,7 @@ describe('HubSpot line items, activities and leads against the sandbox', () => {
       expect(r.quarantined, s).toBe(0);
       expect(r.read, s).toBe(sb.store.count(FROM[s] ?? s));
     }
-    expectOneAssociationCallPerPage();
+    await expectOneAssociationCallPerPage();
     await expectLineItems();
     await expectActivities();
     await expectLeads();
@@ -221,7 +252,9 @@ describe('HubSpot line items, activities and leads against the sandbox', () => {
     expect(read.tasks).toBeLessThan(10);
     expect(read.leads).toBeLessThan(10);
     expect(read.calls! + read.emails! + read.meetings!).toBeLessThan(logged + 10);
-    expectOneAssociationCallPerPage();
+    await expectOneAssociationCallPerPage(
+      Object.fromEntries(STREAMS.map((x) => [x, { deleted: deleted[x] ?? 0, read: read[x] ?? 0 }])),
+    );
     // Later syncs search: no list page of these streams.
     expect(
       sb.log.entries().filter((e) => e.method === 'GET' && e.query.archived === 'false' && e.path !== '/crm/v3/owners'),
@@ -235,6 +268,69 @@ describe('HubSpot line items, activities and leads against the sandbox', () => {
       .where('external_id', '=', String(lead.id))
       .executeTakeFirstOrThrow();
     expect(converted).toEqual({ is_converted: true, converted_deal_external_id: String(deal.id) });
+  }, 120_000);
+
+  it('a link made after a record was read is found by the next sync, in bounded calls', async () => {
+    // What a sync with nothing changed reads again (the window's inclusive bound re-reads the last stamp's records).
+    sb.store.advance(60 * 60_000);
+    const c = connector();
+    const again: Record<string, number> = {};
+    for (const s of STREAMS) again[s] = (await sync(c, s)).read;
+    const stamp = (type: string, id: number) => sb.store.peek(type, id)?.props.hs_lastmodifieddate;
+    // A call with no deal linked to one; a line item linked to a deal below its own (the lowest is kept); a lead
+    // linked to a deal. Through the sandbox's life change: no stamp moves, on either side.
+    const call = [...sb.store.scan('calls')].find((r) => linked('calls', r.id, 'deals') === null)!;
+    const lowest = [...sb.store.scan('deals')][0]!;
+    const item = [...sb.store.scan('line_items')].find((r) => Number(linked('line_items', r.id, 'deals')) > lowest.id)!;
+    expect(Number(linked('line_items', item.id, 'deals'))).toBeGreaterThan(lowest.id);
+    const lead = [...sb.store.scan('leads')].find((r) => linked('leads', r.id, 'deals') === null)!;
+    const deal = [...sb.store.scan('deals')][7]!;
+    const before = [
+      stamp('calls', call.id),
+      stamp('line_items', item.id),
+      stamp('leads', lead.id),
+      stamp('deals', deal.id),
+    ];
+    for (const [type, id, to] of [
+      ['calls', call.id, deal.id],
+      ['line_items', item.id, lowest.id],
+      ['leads', lead.id, deal.id],
+    ] as const)
+      applyHubSpotLifeChange(sb.store, { op: 'associate', type, id: String(id), dealId: String(to) });
+    expect([
+      stamp('calls', call.id),
+      stamp('line_items', item.id),
+      stamp('leads', lead.id),
+      stamp('deals', deal.id),
+    ]).toEqual(before);
+
+    sb.log.clear();
+    const read: Record<string, number> = {};
+    for (const s of STREAMS) read[s] = (await sync(c, s)).read - (again[s] ?? 0);
+    // Beyond that, only the relinked records were read, one each.
+    expect(read).toEqual({ line_items: 1, calls: 1, emails: 0, meetings: 0, tasks: 0, leads: 1 });
+    await expectOneAssociationCallPerPage(
+      Object.fromEntries(STREAMS.map((x) => [x, { deleted: 0, read: (again[x] ?? 0) + (read[x] ?? 0) }])),
+    );
+    // Per stream: one association call per 1,000 stored rows, and one batch read where a link moved.
+    const batchReads = (from: string) =>
+      sb.log.entries().filter((e) => e.path === `/crm/v3/objects/${from}/batch/read`).length;
+    // (Leads need their stage history, which search does not give: the window's page is batch-read too.)
+    expect(STREAMS.map((s) => batchReads(FROM[s] ?? s))).toEqual([1, 1, 0, 0, 0, 1 + (again.leads ? 1 : 0)]);
+    const dealOf = async (table: 'activities' | 'deal_line_items', id: number) =>
+      (
+        await t.db
+          .selectFrom(table)
+          .select('deal_external_id')
+          .where('connection_id', '=', 'hs')
+          .where('external_id', '=', String(id))
+          .executeTakeFirstOrThrow()
+      ).deal_external_id;
+    expect(await dealOf('activities', call.id)).toBe(String(deal.id));
+    expect(await dealOf('deal_line_items', item.id)).toBe(String(lowest.id));
+    await expectLineItems();
+    await expectActivities();
+    await expectLeads();
   }, 120_000);
 
   it('a malformed engagement is quarantined with the reason and the run goes on; alert tasks are no activity', async () => {

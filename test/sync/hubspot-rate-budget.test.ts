@@ -9,6 +9,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
+import type { Config } from '../../src/config/schema.ts';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../src/connectors/hubspot/connector.ts';
 import { memoryRateBudget, type RateBudget } from '../../src/connectors/rate-budget.ts';
 import type { Page } from '../../src/connectors/types.ts';
@@ -16,6 +17,7 @@ import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubs
 import { pgRateBudget } from '../../src/sync/rate-budget.ts';
 import { runSync } from '../../src/sync/run.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { operatorStatus } from '../../src/web/operator.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
@@ -26,11 +28,12 @@ function connector(
   budget: RateBudget,
   share = 0.5,
   extra: Partial<HubSpotConnectorOptions> = {},
+  accessToken = sb.credentials.accessToken,
 ): HubSpotConnector {
   return new HubSpotConnector({
     config: {
       id: 'hs',
-      accessToken: sb.credentials.accessToken,
+      accessToken,
       basePath: sb.url,
       sync: { lookbackMinutes: 10, apiBudgetShare: share },
     },
@@ -260,6 +263,102 @@ describe('the daily share in a worker that keeps its connector for days', () => 
     expect(await drain(c, 'owners')).toBeGreaterThan(0);
     expect(released).toBe(taken);
     expect(lines.join('\n')).toMatch(/rate-limit headers of an answer could not be recorded/);
+  }, 60_000);
+});
+
+describe('the daily share is the portal’s, whatever the token', () => {
+  let sb: HubSpotSandbox;
+  beforeAll(async () => {
+    sb = await dailySandbox();
+  }, 60_000);
+  afterAll(async () => {
+    await sb?.close();
+  });
+
+  const sync = (c: HubSpotConnector, connectionId: string) =>
+    runSync({
+      db: t.db,
+      connector: c,
+      connectionId,
+      stream: 'deal_stage_history',
+      calendar,
+      now: () => sb.store.now(),
+    });
+
+  it('two connections with different tokens to one portal count one day between them', async () => {
+    const budget = pgRateBudget(t.db);
+    // Two private apps of one portal: each connection its own token (and burst window), the day the portal's.
+    const a = connector(sb, budget, 0.5, { now: () => sb.store.now() });
+    const b = connector(sb, budget, 0.5, { now: () => sb.store.now() }, sb.auth.addPrivateApp());
+    // Both ask which portal they reach and the day's usage before either reads a stream.
+    await a.identify();
+    await b.identify();
+    expect(await sync(a, 'hs-token-a')).toMatchObject({ status: 'stopped_budget' });
+    // The calls A made after B last asked HubSpot are B's day too: B's first stream call is not sent.
+    sb.log.clear();
+    const stopped = await sync(b, 'hs-token-b');
+    expect(stopped).toMatchObject({ status: 'stopped_budget', errorCode: 'CRM_BUDGET_EXHAUSTED', read: 0 });
+    expect(sb.log.entries().map((e) => e.path)).toEqual([]);
+    expect(sb.limiter.dailyUsed).toBeLessThanOrEqual(DAILY / 2);
+    // One day for the portal, named by its id (no token in it); none per token.
+    const days = await t.db
+      .selectFrom('crm_daily_budget')
+      .select(['budget_key', 'used'])
+      .where('budget_key', 'like', `%${sb.url}%`)
+      .execute();
+    expect(days.map((d) => d.budget_key)).toEqual([`hubspot:${sb.url}|portal:${sb.portalId}:daily`]);
+    expect(days[0]?.used).toBeGreaterThanOrEqual(DAILY / 2);
+  }, 60_000);
+});
+
+describe('the operator’s view of the portal’s day', () => {
+  let sb: HubSpotSandbox;
+  const LIMIT = 1_000;
+  beforeAll(async () => {
+    sb = await startHubSpotSandbox({
+      seed: 5,
+      size: 'small',
+      anchorDate: '2026-11-15',
+      rateLimits: { daily: LIMIT, searchPerSecond: 10_000 },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await sb?.close();
+  });
+
+  it('after a HubSpot sync the status shows the portal’s daily usage and the budget left', async () => {
+    const config = {
+      connections: [{ id: 'hs-usage', type: 'hubspot', sync: { lookbackMinutes: 10, apiBudgetShare: 0.5 } }],
+    } as unknown as Config;
+    const c = connector(sb, pgRateBudget(t.db), 0.5, { now: () => sb.store.now() });
+    for (const stream of ['owners', 'deals']) {
+      expect(
+        await runSync({
+          db: t.db,
+          connector: c,
+          connectionId: 'hs-usage',
+          stream,
+          calendar,
+          now: () => sb.store.now(),
+        }),
+      ).toMatchObject({ status: 'succeeded' });
+      // Another app of the portal made calls today: the portal's usage counts them (HubSpot's daily headers say
+      // so), this connection's calls do not.
+      if (stream === 'owners') sb.limiter.dailyUsed += 40;
+    }
+    const usage = (await operatorStatus({ db: t.db, config })).connections.find(
+      (x) => x.id === 'hs-usage',
+    )?.apiUsageToday;
+    const used = sb.limiter.dailyUsed;
+    expect(used).toBeGreaterThan(40);
+    expect(usage).toEqual({
+      calls: c.apiCalls(),
+      reportedUsed: used,
+      reportedLimit: LIMIT,
+      budgetLeft: LIMIT / 2 - used,
+    });
+    // The calls are this connection's own, identify's included: all the sandbox served but the other app's 40.
+    expect(c.apiCalls()).toBe(used - 40);
   }, 60_000);
 });
 

@@ -126,6 +126,7 @@ export function engagementPlan(type: EngagementType, timeZone: () => Promise<str
     properties: ENGAGEMENT_PROPERTIES[type],
     deletes: true,
     associations: ['deals'],
+    relinkColumn: 'deal_external_id',
     toRows: async (objects, links) => {
       const tz = await timeZone();
       const deals: Links = links.get('deals') ?? new Map();

@@ -10,8 +10,8 @@
  * answer, not a failure. Any other per-record error means the page's links are not known, so the page fails (and is
  * read again by the next attempt) rather than being written without them.
  *
- * Associations do not move the modification stamp (airbytehq/airbyte#44554): a link added after a record was read
- * comes with the record's next change, not before (see the README, "Next").
+ * Associations do not move the modification stamp (airbytehq/airbyte#44554): a link added after a record was read is
+ * found by the relink pass after each search window (read.ts, README "Links made later").
  */
 import { AppError } from '../../errors.ts';
 import type { HubSpotClient } from './client.ts';

@@ -49,6 +49,18 @@ interface HubSpotErrorBody {
   category?: string;
   errorType?: string;
   policyName?: string;
+  /** A 403 MISSING_SCOPES names the scopes: `errors[].context.requiredGranularScopes`. */
+  errors?: Array<{ context?: { requiredGranularScopes?: unknown } }>;
+}
+
+/** The scopes a MISSING_SCOPES refusal names (empty when it names none). */
+export function requiredScopesOf(body: HubSpotErrorBody | null): string[] {
+  const out = new Set<string>();
+  for (const e of body?.errors ?? []) {
+    const s = e.context?.requiredGranularScopes;
+    if (Array.isArray(s)) for (const x of s) if (typeof x === 'string') out.add(x);
+  }
+  return [...out];
 }
 
 function parseErrorBody(text: string): HubSpotErrorBody | null {
@@ -74,6 +86,10 @@ export class HubSpotClient {
 
   apiCalls(): number {
     return this.calls;
+  }
+
+  get limits(): HubSpotLimits | undefined {
+    return this.opts.limits;
   }
 
   get<T>(path: string, qs?: Record<string, string>): Promise<T> {
@@ -108,6 +124,8 @@ export class HubSpotClient {
     if (!limits?.needsUsage()) return;
     let answer: UsageAnswer;
     try {
+      // Which portal's day this is (the day is the portal's, whatever the token): known before it is recorded.
+      await limits.resolveDailyKey();
       answer = await this.request<UsageAnswer>('GET', HUBSPOT_PATHS.dailyUsage);
     } catch (e) {
       if (this.opts.signal?.aborted) throw e;
@@ -146,6 +164,7 @@ export class HubSpotClient {
       let failure: CallFailure;
       let cause: unknown;
       let answered: Record<string, string> | null = null;
+      let missingScopes: string[] | undefined;
       try {
         const { res, text } = await withTimeout(
           (async () => {
@@ -179,12 +198,17 @@ export class HubSpotClient {
           );
         }
         const code = body?.category ?? body?.errorType;
+        const scopes = code === 'MISSING_SCOPES' ? requiredScopesOf(body) : [];
         failure = {
           status: res.status,
           ...(code ? { code } : {}),
-          message: body?.message ?? text.slice(0, 200).replace(/\s+/g, ' '),
+          // A missing scope is said as what to grant: the token's private app lacks it.
+          message: scopes.length
+            ? `the private app's token lacks the scope${scopes.length > 1 ? 's' : ''} ${scopes.join(', ')}; grant ${scopes.length > 1 ? 'them' : 'it'} to the app in HubSpot (${body?.message ?? ''})`
+            : (body?.message ?? text.slice(0, 200).replace(/\s+/g, ' ')),
           headers,
         };
+        if (scopes.length) missingScopes = scopes;
       } catch (err) {
         if (err instanceof AppError) throw err;
         if (this.opts.signal?.aborted) throw this.opts.signal.reason;
@@ -226,7 +250,11 @@ export class HubSpotClient {
           ...(decision.action === 'fail' && decision.retryAfterSeconds !== undefined
             ? { retryAfterSeconds: decision.retryAfterSeconds }
             : {}),
-          details: { status: failure.status, crmCode: failure.code },
+          details: {
+            status: failure.status,
+            crmCode: failure.code,
+            ...(missingScopes ? { missingScopes } : {}),
+          },
         },
       );
     }

@@ -8,6 +8,7 @@ import type { Logger } from '../../util/log.ts';
 import { memoryRateBudget, type RateBudget } from '../rate-budget.ts';
 import type { RetryOptions } from '../retry-policy.ts';
 import type {
+  ApiUsage,
   Connector,
   NormalizedRecord,
   OrgIdentity,
@@ -19,8 +20,8 @@ import type {
 } from '../types.ts';
 import { engagementPlan, isEngagementType } from './activities.ts';
 import { HubSpotClient } from './client.ts';
-import { parseCursor, START } from './cursor.ts';
-import { leadPlan } from './leads.ts';
+import { type HubSpotCursor, parseCursor, START } from './cursor.ts';
+import { contactLeadPlan, leadPlan } from './leads.ts';
 import { HubSpotLimits } from './limits.ts';
 import { lineItemPlan } from './line-items.ts';
 import {
@@ -36,7 +37,7 @@ import {
 } from './normalize.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
 import { readExchangeRates, readGoalTargets } from './planning-read.ts';
-import { type ObjectStreamPlan, readObjectStream } from './read.ts';
+import { type ObjectStreamPlan, type ReadOptions, readObjectStream } from './read.ts';
 import { planRows } from './record-rows.ts';
 import { DEAL_HISTORY_PROPERTIES, DEAL_PROPERTIES, HUBSPOT_OPTIONAL_STREAMS, HUBSPOT_STREAMS } from './streams.ts';
 
@@ -83,6 +84,13 @@ function quarantine(id: string, e: unknown, payload: unknown): QuarantinedRecord
   throw e;
 }
 
+/** HubSpot does not know the object type on this portal (no subscription for it): 404, or 400 "Unable to infer". */
+function noSuchObject(e: unknown): e is AppError {
+  if (!isAppError(e) || e.code !== 'CRM_REQUEST_INVALID') return false;
+  const status = e.details?.status;
+  return status === 404 || (status === 400 && /unable to infer object type/i.test(e.message));
+}
+
 /** HubSpot refused the object itself: a missing scope or subscription (403), or an object type the portal lacks. */
 function refusedObject(e: unknown): e is AppError {
   if (!isAppError(e)) return false;
@@ -119,6 +127,11 @@ export class HubSpotConnector implements Connector {
         share: opts.config.sync.apiBudgetShare ?? 0.5,
         ...(opts.searchPerSecond !== undefined ? { searchPerSecond: opts.searchPerSecond } : {}),
         ...(opts.now ? { now: opts.now } : {}),
+        // The day's allocation is the portal's: counted under its id, whichever token calls.
+        portal: async () => {
+          const id = (await this.accountDetails()).portalId;
+          return id === undefined ? undefined : String(id);
+        },
         log: opts.log,
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
@@ -131,6 +144,11 @@ export class HubSpotConnector implements Connector {
 
   apiCalls(): number {
     return this.client.apiCalls();
+  }
+
+  /** The portal's day as the shared budget keeps it (HubSpot's usage report, plus every worker's calls since). */
+  apiUsage(): Promise<ApiUsage | null> {
+    return this.client.limits?.usage() ?? Promise.resolve(null);
   }
 
   private accountDetails(): Promise<AccountDetails> {
@@ -199,12 +217,18 @@ export class HubSpotConnector implements Connector {
       }
     } catch (e) {
       if (!first || !refusedObject(e)) throw e;
-      log.warn(
-        { stream, reason: e.message },
-        `hubspot: the portal or token has no access to ${stream} (${e.details?.status ?? ''} ${String(e.details?.crmCode ?? e.code)}); ` +
-          'the stream is skipped this run, nothing read',
-      );
-      yield { records: [], deletedIds: [], quarantined: [], cursor: from, apiCalls: this.client.apiCalls() - before };
+      const scopes = Array.isArray(e.details?.missingScopes) ? (e.details.missingScopes as string[]) : [];
+      const why = `${e.details?.status ?? ''} ${String(e.details?.crmCode ?? e.code)}${scopes.length ? `: the token lacks ${scopes.join(', ')}` : ''}`;
+      const reason = `hubspot: the portal or token has no access to ${stream} (${why}); the stream is skipped this run, nothing read`;
+      log.warn({ stream, reason: e.message }, reason);
+      yield {
+        records: [],
+        deletedIds: [],
+        quarantined: [],
+        cursor: from,
+        apiCalls: this.client.apiCalls() - before,
+        skipped: { code: e.code, reason },
+      };
     }
   }
 
@@ -216,6 +240,7 @@ export class HubSpotConnector implements Connector {
       now: nowFn,
       log: ctx.log,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.stored ? { stored: ctx.stored } : {}),
     };
     const start = ctx.full ? START : parseCursor(from, ctx.log);
     // A first read of a stream never synced owes no deletes; a --full re-read of one synced before does.
@@ -230,15 +255,7 @@ export class HubSpotConnector implements Connector {
       case 'line_items':
         return readObjectStream(readOpts, lineItemPlan(), start, fresh) as AsyncGenerator<Page>;
       case 'leads':
-        return readObjectStream(
-          readOpts,
-          leadPlan(async () => ({
-            timeZone: await this.timeZone(),
-            stageLabels: await this.leadStageLabels(),
-          })),
-          start,
-          fresh,
-        ) as AsyncGenerator<Page>;
+        return this.readLeads(readOpts, start, fresh, ctx.log);
       case 'goal_targets':
         return readGoalTargets(
           this.client,
@@ -262,6 +279,52 @@ export class HubSpotConnector implements Connector {
           `unknown HubSpot stream "${stream}"; known: ${HUBSPOT_STREAMS.map((s) => s.name).join(', ')}`,
           { where: '--stream' },
         );
+    }
+  }
+
+  /**
+   * Leads from the leads object; on a portal without it (HubSpot does not know the object type: a 400 "Unable to
+   * infer object type" or a 404, before anything was read) from contacts' lifecycle stages (leads.ts), and from then
+   * on straight from contacts (the cursor says so). A 403 (the token lacks the leads scope) is not a missing object:
+   * the optional stream's refusal handles it.
+   */
+  private async *readLeads(
+    readOpts: ReadOptions,
+    start: HubSpotCursor,
+    fresh: boolean,
+    log: Logger,
+  ): AsyncGenerator<Page> {
+    const lifecycle = (from: HubSpotCursor, isFresh: boolean) =>
+      readObjectStream(
+        readOpts,
+        contactLeadPlan(() => this.timeZone()),
+        from,
+        isFresh,
+      ) as AsyncGenerator<Page>;
+    if (start.object === 'contacts') {
+      yield* lifecycle(start, fresh);
+      return;
+    }
+    const leads = readObjectStream(
+      readOpts,
+      leadPlan(async () => ({ timeZone: await this.timeZone(), stageLabels: await this.leadStageLabels() })),
+      start,
+      fresh,
+    ) as AsyncGenerator<Page>;
+    let first = true;
+    try {
+      for await (const p of leads) {
+        first = false;
+        yield p;
+      }
+    } catch (e) {
+      if (!first || !noSuchObject(e)) throw e;
+      log.info(
+        { stream: 'leads', reason: e.message },
+        'hubspot: the portal has no leads object; leads come from contacts’ lifecycle stages (hs_lifecyclestage_*_date)',
+      );
+      // Nothing of the contacts was read before: their first read owes no deletes.
+      yield* lifecycle(START, true);
     }
   }
 

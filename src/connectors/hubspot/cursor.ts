@@ -14,6 +14,11 @@ export type Scan =
   | { kind: 'list'; after: string | null; high: number; startedAt: number; fresh?: boolean }
   /** A later read: a stamp window from `lower` (inclusive), keyset by `hs_object_id` after `afterId`. */
   | { kind: 'search'; lower: number; afterId: string | null; high: number; startedAt: number }
+  /**
+   * Links made after a record was read (associations move no stamp): after a search window, the stream's stored rows
+   * in external-id order after `afterId`, each page's associations read again (README, "Links made later").
+   */
+  | { kind: 'relink'; afterId: string | null; next: number }
   /** Deletes: the archived list, after the window; `next` is the `since` the run ends with. */
   | { kind: 'archived'; after: string | null; next: number };
 
@@ -21,6 +26,8 @@ export interface HubSpotCursor {
   v: 1;
   since: number | null;
   scan: Scan | null;
+  /** The object read when it is not the stream's own (`contacts`: leads from lifecycle stages, no leads object). */
+  object?: string;
 }
 
 export const START: HubSpotCursor = { v: 1, since: null, scan: null };
@@ -49,6 +56,9 @@ function parseScan(s: unknown): Scan | null | undefined {
   if (o.kind === 'search' && isNum(o.lower) && isIdOrNull(o.afterId) && isNum(o.high) && isNum(o.startedAt)) {
     return { kind: 'search', lower: o.lower, afterId: o.afterId, high: o.high, startedAt: o.startedAt };
   }
+  if (o.kind === 'relink' && isIdOrNull(o.afterId) && isNum(o.next)) {
+    return { kind: 'relink', afterId: o.afterId, next: o.next };
+  }
   if (o.kind === 'archived' && isIdOrNull(o.after) && isNum(o.next)) {
     return { kind: 'archived', after: o.after, next: o.next };
   }
@@ -62,7 +72,12 @@ export function parseCursor(from: StreamCursor | null, log: Logger): HubSpotCurs
     const o = from as Record<string, unknown>;
     const scan = parseScan(o.scan ?? null);
     if (o.v === 1 && (o.since === null || isNum(o.since)) && scan !== undefined) {
-      return { v: 1, since: o.since as number | null, scan };
+      return {
+        v: 1,
+        since: o.since as number | null,
+        scan,
+        ...(typeof o.object === 'string' && o.object !== '' ? { object: o.object } : {}),
+      };
     }
   }
   log.warn({ cursor: from }, 'hubspot: the stored cursor is not one this connector wrote; reading the stream anew');
@@ -70,5 +85,10 @@ export function parseCursor(from: StreamCursor | null, log: Logger): HubSpotCurs
 }
 
 export function toJson(c: HubSpotCursor): StreamCursor {
-  return { v: c.v, since: c.since, scan: c.scan as unknown as StreamCursor };
+  return {
+    v: c.v,
+    since: c.since,
+    scan: c.scan as unknown as StreamCursor,
+    ...(c.object !== undefined ? { object: c.object } : {}),
+  };
 }

@@ -12,8 +12,12 @@
  *   batch-read with it; ⚠ a lead in the qualified stage with no history entry for it is dated by its stamp;
  * - the converted deal from the lead's associations to deals (v4 batch read, one call a page), the lowest id.
  *
- * Contacts' lifecycle (`lifecyclestage` and its history) would stand in on a portal without the leads object; that
- * read is not built (README, "Next").
+ * On a portal without the leads object (HubSpot answers the leads read "Unable to infer object type", or 404) the
+ * stream reads contacts' lifecycle instead (`contactLeadPlan`): a contact is a lead once it has
+ * `hs_lifecyclestage_lead_date` (the day it became one), converted on the first of `hs_lifecyclestage_opportunity_date`
+ * and `hs_lifecyclestage_customer_date` (a deal was made for it), its deal the lowest associated one
+ * (https://knowledge.hubspot.com/records/use-lifecycle-stages: "date entered" properties per stage; contacts stamp
+ * `lastmodifieddate`). A contact that never was a lead (a buyer made an opportunity at once) is not one.
  */
 import type { LeadRow } from '../types.ts';
 import { type HsObject, instantDate, stampOf, str, Unnormalizable } from './normalize.ts';
@@ -75,6 +79,7 @@ export function leadPlan(facts: () => Promise<{ timeZone: string; stageLabels: R
     history: LEAD_HISTORY_PROPERTIES,
     deletes: true,
     associations: ['deals'],
+    relinkColumn: 'converted_deal_external_id',
     toRows: async (objects, links) => {
       const f = await facts();
       const deals = links.get('deals');
@@ -84,4 +89,72 @@ export function leadPlan(facts: () => Promise<{ timeZone: string; stageLabels: R
     },
   };
   return plan;
+}
+
+/** Contacts' properties read for their lifecycle as leads (no leads object). */
+export const CONTACT_LEAD_PROPERTIES = [
+  'hubspot_owner_id',
+  'createdate',
+  'lifecyclestage',
+  'hs_lifecyclestage_lead_date',
+  'hs_lifecyclestage_opportunity_date',
+  'hs_lifecyclestage_customer_date',
+  'lastmodifieddate',
+] as const;
+
+/** Lifecycle stages past a lead's conversion: a deal exists for the contact. */
+const CONVERTED_STAGES = new Set(['opportunity', 'customer']);
+
+/** A contact that became a lead as a `leads` row, or null when it never was one. */
+export function normalizeContactLead(
+  o: HsObject,
+  dealIds: readonly string[] | undefined,
+  timeZone: string,
+): LeadRow | null {
+  const p = o.properties;
+  if (str(p, 'hs_lifecyclestage_lead_date') === null) return null;
+  const created = instantDate(p.hs_lifecyclestage_lead_date, 'hs_lifecyclestage_lead_date', timeZone);
+  const stage = str(p, 'lifecyclestage');
+  const dates = ['hs_lifecyclestage_opportunity_date', 'hs_lifecyclestage_customer_date']
+    .map((k) => ({ k, t: str(p, k) }))
+    .filter((x): x is { k: string; t: string } => x.t !== null)
+    .map(({ k, t }) => ({ k, ms: Date.parse(t), t }));
+  const bad = dates.find((d) => Number.isNaN(d.ms));
+  if (bad) throw new Unnormalizable('BAD_DATE', `${bad.k} ${bad.t} is not an instant`);
+  const first = dates.sort((a, b) => a.ms - b.ms)[0];
+  // ⚠ A contact at a converted stage without its date is dated by its stamp, as a qualified lead without history.
+  const convertedAt = first
+    ? new Date(first.ms).toISOString()
+    : stage !== null && CONVERTED_STAGES.has(stage)
+      ? stampOf(o, 'lastmodifieddate')
+      : null;
+  const converted = instantDate(convertedAt, 'lifecyclestage', timeZone);
+  return {
+    owner_external_id: str(p, 'hubspot_owner_id'),
+    created_date: created as string,
+    status: stage,
+    is_converted: converted !== null,
+    converted_date: converted,
+    converted_deal_external_id: dealIds?.[0] ?? null,
+  };
+}
+
+/** Leads from contacts' lifecycle stages, for a portal without the leads object. */
+export function contactLeadPlan(timeZone: () => Promise<string>): ObjectStreamPlan<'leads'> {
+  return {
+    objectType: 'contacts',
+    stampProperty: 'lastmodifieddate',
+    properties: CONTACT_LEAD_PROPERTIES,
+    deletes: true,
+    associations: ['deals'],
+    relinkColumn: 'converted_deal_external_id',
+    tagCursor: true,
+    toRows: async (objects, links) => {
+      const tz = await timeZone();
+      const deals = links.get('deals');
+      // Contacts that never were leads are not this stream's: left out (a row of one, should it exist, stays).
+      const leads = objects.filter((o) => str(o.properties, 'hs_lifecyclestage_lead_date') !== null);
+      return planRows(leads, 'lastmodifieddate', (o) => normalizeContactLead(o, deals?.get(o.id), tz) as LeadRow);
+    },
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * HubSpot's limits as one budget shared by every worker calling the portal with this app's token
- * (https://developers.hubspot.com/docs/api/usage-details):
+ * HubSpot's limits as one budget shared by every worker calling the portal with this app's token, the day's by
+ * every worker calling the portal with any token (https://developers.hubspot.com/docs/api/usage-details):
  *
  * - the burst limit, a rolling 10-second window per app (100 to 190 calls by subscription). Its size comes from the
  *   answers themselves, `X-HubSpot-RateLimit-Max` and `-Interval-Milliseconds`; until one has been read, the lowest
@@ -47,6 +47,12 @@ export interface HubSpotLimitsOptions {
   signal?: AbortSignal;
   /** The program's clock (clock.ts), against which `resetsAt` is compared; a sandbox's in tests. */
   now?: () => Date;
+  /**
+   * The portal the token reaches (`/account-info/v3/details`), asked once before the day is first counted: the
+   * daily allocation is the portal's, shared by all its apps and tokens. Without it (or when HubSpot names none) the
+   * day is counted per token.
+   */
+  portal?: () => Promise<string | undefined>;
 }
 
 /** What `/account-info/v3/api-usage/daily/private-apps` answers. */
@@ -61,7 +67,10 @@ export interface UsageAnswer {
 }
 
 export class HubSpotLimits {
+  /** The app's windows (burst, search): HubSpot counts them per app and token. */
   private readonly key: string;
+  /** The day's key: the portal's (every token and app of it counts against one allocation), once known. */
+  private dailyKey: string | null = null;
   private burst = { ...DEFAULT_TEN_SECONDLY };
   private readonly searchMax: number;
   /** The day being counted, as HubSpot last reported it (null: unchecked). */
@@ -111,9 +120,30 @@ export class HubSpotLimits {
     return d && this.nowMs() < Date.parse(d.resetsAt) + this.skew ? d : null;
   }
 
+  /**
+   * The key the day is counted under: the portal's, so two connections with different tokens (two private apps, a
+   * rotated token) to one portal share one day, as HubSpot counts it: the usage endpoint gives "the daily API usage
+   * for private apps in the account"
+   * (https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-usage-details), one
+   * count and limit for the account whichever app asks, where the burst limit is per app
+   * (https://developers.hubspot.com/docs/api/usage-details). Asked once; a portal HubSpot does not name falls back to
+   * the token.
+   */
+  async resolveDailyKey(): Promise<string> {
+    if (this.dailyKey !== null) return this.dailyKey;
+    const portal = this.o.portal ? await this.o.portal() : undefined;
+    this.dailyKey = portal !== undefined ? `hubspot:${this.o.basePath}|portal:${portal}:daily` : `${this.key}:daily`;
+    return this.dailyKey;
+  }
+
+  /** The day's key once resolved (a day is only current after a usage report, which resolves it). */
+  private get dayKey(): string {
+    return this.dailyKey ?? `${this.key}:daily`;
+  }
+
   private async spendDaily(where: string): Promise<void> {
     if (this.current() === null) return;
-    const d = await this.o.budget.countDaily(`${this.key}:daily`, 1);
+    const d = await this.o.budget.countDaily(this.dayKey, 1);
     if (d === null) return;
     this.adopt(d);
     if (d.used - 1 >= this.o.share * d.limit) throw this.exhausted(d, where);
@@ -137,6 +167,13 @@ export class HubSpotLimits {
     );
   }
 
+  /** The portal's day as the budget keeps it now (null before a usage report, or once its reset has passed). */
+  async usage(): Promise<{ used: number; limit: number } | null> {
+    if (this.current() === null) return null;
+    const d = await this.o.budget.daily(this.dayKey);
+    return d ? { used: d.used, limit: d.limit } : null;
+  }
+
   /** Whether the usage endpoint is due: never asked, the day it reported has reset, or a failed ask is to be retried. */
   needsUsage(): boolean {
     return this.nowMs() >= this.askAt;
@@ -152,7 +189,7 @@ export class HubSpotLimits {
     }
     const collected = r.collectedAt ? Date.parse(r.collectedAt) : Number.NaN;
     this.skew = Number.isFinite(collected) ? this.nowMs() - collected : 0;
-    const day = await this.o.budget.reportDaily(`${this.key}:daily`, {
+    const day = await this.o.budget.reportDaily(await this.resolveDailyKey(), {
       used: r.currentUsage,
       limit: r.usageLimit,
       resetsAt: new Date(resetsAt).toISOString(),
@@ -200,7 +237,7 @@ export class HubSpotLimits {
       (daily - remaining > day.used || daily !== day.limit)
     ) {
       this.adopt(
-        await this.o.budget.reportDaily(`${this.key}:daily`, {
+        await this.o.budget.reportDaily(this.dayKey, {
           used: daily - remaining,
           limit: daily,
           resetsAt: day.resetsAt,

@@ -45,6 +45,7 @@ export function lineItemPlan(): ObjectStreamPlan<'deal_line_items'> {
     properties: LINE_ITEM_PROPERTIES,
     deletes: true,
     associations: ['deals'],
+    relinkColumn: 'deal_external_id',
     toRows: async (objects, links) => {
       const deals = links.get('deals');
       return planRows(objects, 'hs_lastmodifieddate', (o) => normalizeLineItem(o, deals?.get(o.id)));

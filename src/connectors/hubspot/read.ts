@@ -19,8 +19,8 @@
  * written during the scan below the keyset position is stamped after that instant and comes with the next window.
  */
 import type { Logger } from '../../util/log.ts';
-import type { NormalizedRecord, Page, QuarantinedRecord, WarehouseTable } from '../types.ts';
-import { type Links, readAssociations } from './associations.ts';
+import type { NormalizedRecord, Page, QuarantinedRecord, StoredValue, WarehouseTable } from '../types.ts';
+import { ASSOCIATION_BATCH, type Links, readAssociations } from './associations.ts';
 import type { HubSpotClient } from './client.ts';
 import { type HubSpotCursor, type Scan, toJson } from './cursor.ts';
 import type { HsObject } from './normalize.ts';
@@ -42,6 +42,14 @@ export interface ObjectStreamPlan<T extends WarehouseTable = WarehouseTable> {
   deletes: boolean;
   /** Object types whose associations each page's records need (read once per page and type). */
   associations?: readonly string[];
+  /**
+   * The warehouse column holding the deal a record is linked to (the lowest associated deal id): after a search
+   * window the stored rows' links are read again and the records whose link moved are re-read (README, "Links made
+   * later"). Needs `associations` to hold `deals`.
+   */
+  relinkColumn?: string;
+  /** The cursor names the object read (a stream read from another object than its own: leads from contacts). */
+  tagCursor?: boolean;
   toRows(objects: readonly HsObject[], links: ReadonlyMap<string, Links>): Promise<PlanRows<T>>;
 }
 
@@ -69,6 +77,56 @@ export interface ReadOptions {
   now: () => Date;
   log: Logger;
   signal?: AbortSignal;
+  /** The stream's stored rows (ReadContext.stored): absent, links made later are not looked for. */
+  stored?: (column: string, afterId: string | null, limit: number) => Promise<StoredValue[]>;
+}
+
+/** Stored rows whose links one relink page reads again: one association batch read (1,000 ids) a page. */
+export const RELINK_PAGE = ASSOCIATION_BATCH;
+/** Records a batch read takes (without history). */
+export const BATCH_READ = 100;
+
+/** The records of `ids` as a batch read gives them (with history where the plan needs it), in `ids` order. */
+async function batchRead(opts: ReadOptions, plan: ObjectStreamPlan, ids: readonly string[]): Promise<HsObject[]> {
+  if (plan.history) return batchReadWithHistory(opts, plan, ids);
+  const out: HsObject[] = [];
+  for (let i = 0; i < ids.length; i += BATCH_READ) {
+    const res = await opts.client.post<{ results: HsObject[] }>(HUBSPOT_PATHS.batchRead(plan.objectType), {
+      inputs: ids.slice(i, i + BATCH_READ).map((id) => ({ id })),
+      properties: plan.properties,
+    });
+    out.push(...res.results);
+  }
+  const order = new Map(ids.map((id, i) => [id, i]));
+  return out.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+}
+
+/**
+ * One relink page: the stored rows after `afterId`, their deal associations read again in one call, and the records
+ * whose lowest deal is not the stored one batch-read (100 a call) to be written anew with their links.
+ */
+async function relinkPage(
+  opts: ReadOptions,
+  plan: ObjectStreamPlan,
+  afterId: string | null,
+): Promise<{ objects: HsObject[]; links: ReadonlyMap<string, Links>; lastId: string | null; full: boolean }> {
+  const column = plan.relinkColumn as string;
+  const stored = opts.stored ? await opts.stored(column, afterId, RELINK_PAGE) : [];
+  const lastId = stored.at(-1)?.externalId ?? null;
+  if (stored.length === 0) return { objects: [], links: NO_LINKS, lastId, full: false };
+  const deals = await readAssociations(
+    opts.client,
+    plan.objectType,
+    'deals',
+    stored.map((r) => r.externalId),
+  );
+  const moved = stored.filter((r) => (deals.get(r.externalId)?.[0] ?? null) !== r.value).map((r) => r.externalId);
+  // A record archived since is the archived list's to name; a batch read leaves it out.
+  const objects = moved.length > 0 ? await batchRead(opts, plan, moved) : [];
+  const links = new Map<string, Links>([
+    ['deals', new Map(moved.flatMap((id) => (deals.has(id) ? [[id, deals.get(id) ?? []] as const] : [])))],
+  ]);
+  return { objects, links, lastId, full: stored.length === RELINK_PAGE };
 }
 
 interface ListAnswer {
@@ -128,6 +186,8 @@ export async function* readObjectStream<T extends WarehouseTable>(
     let deletedIds: string[] = [];
     let nextScan: Scan | null;
     let totalEstimate: number | undefined;
+    /** Links a relink page already read for its records (no second association call). */
+    let pageLinks: ReadonlyMap<string, Links> | null = null;
     if (scan.kind === 'list') {
       const qs: Record<string, string> = {
         limit: String(plan.history ? LIST_PAGE_WITH_HISTORY : LIST_PAGE),
@@ -166,10 +226,21 @@ export async function* readObjectStream<T extends WarehouseTable>(
           : found;
       const high = Math.max(scan.high, ...found.map((o) => stampMs(o, plan.stampProperty)));
       const lastId = found.at(-1)?.id ?? null;
+      const next = nextSince(since, high, scan.startedAt);
       nextScan =
         found.length === SEARCH_PAGE && lastId !== null
           ? { ...scan, afterId: lastId, high }
-          : { kind: 'archived', after: null, next: nextSince(since, high, scan.startedAt) };
+          : plan.relinkColumn && opts.stored
+            ? { kind: 'relink', afterId: null, next }
+            : { kind: 'archived', after: null, next };
+    } else if (scan.kind === 'relink') {
+      const page = await relinkPage(opts, plan, scan.afterId);
+      objects = page.objects;
+      pageLinks = page.links;
+      nextScan =
+        page.full && page.lastId !== null
+          ? { ...scan, afterId: page.lastId }
+          : { kind: 'archived', after: null, next: scan.next };
     } else {
       const qs: Record<string, string> = { limit: String(LIST_PAGE), properties: 'hs_object_id', archived: 'true' };
       if (scan.after) qs.after = scan.after;
@@ -187,9 +258,14 @@ export async function* readObjectStream<T extends WarehouseTable>(
       nextScan = null;
     }
     const rows: PlanRows<T> =
-      objects.length > 0 ? await plan.toRows(objects, await linksOf(opts, plan, objects)) : NO_ROWS;
+      objects.length > 0 ? await plan.toRows(objects, pageLinks ?? (await linksOf(opts, plan, objects))) : NO_ROWS;
     const { records, quarantined } = rows;
-    const cursor: HubSpotCursor = { v: 1, since, scan: nextScan };
+    const cursor: HubSpotCursor = {
+      v: 1,
+      since,
+      scan: nextScan,
+      ...(plan.tagCursor ? { object: plan.objectType } : {}),
+    };
     yield {
       records,
       deletedIds: rows.deletedIds?.length ? [...deletedIds, ...rows.deletedIds] : deletedIds,

@@ -7,6 +7,7 @@ import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { RetryOptions } from '../retry-policy.ts';
 import type {
+  ApiUsage,
   Connector,
   CredentialStore,
   OrgIdentity,
@@ -129,6 +130,11 @@ export class SalesforceConnector implements Connector {
 
   apiCalls(): number {
     return this.client.apiCalls();
+  }
+
+  /** The org's usage as the last answer's Sforce-Limit-Info said. */
+  async apiUsage(): Promise<ApiUsage | null> {
+    return this.client.usage ? { ...this.client.usage } : null;
   }
 
   async identify(): Promise<OrgIdentity> {

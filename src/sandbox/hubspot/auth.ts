@@ -24,6 +24,17 @@ interface Issued {
   /** Wall-clock expiry (OAuth access tokens), or null. */
   expiresAt: number | null;
   refreshToken?: string;
+  /** The app the token belongs to: HubSpot's burst window is per app (a rotated token keeps its app). */
+  app: string;
+  /** The scopes granted to the app (null: every scope the sandbox knows). */
+  scopes: ReadonlySet<string> | null;
+}
+
+/** Who a valid token is: its kind, its app, the scopes it was granted (null: all). */
+export interface Caller {
+  kind: TokenKind;
+  app: string;
+  scopes: ReadonlySet<string> | null;
 }
 
 /** OAuth access tokens last 30 minutes (`expires_in: 1800`). */
@@ -42,8 +53,11 @@ export class HubSpotAuth {
   private readonly tokens = new Map<string, Issued>();
   private readonly refreshTokens = new Set<string>();
   private readonly ttlMs: number;
+  private apps = 1;
+  private readonly privateScopes: ReadonlySet<string> | null;
 
-  constructor(opts: { seed: number; portalId: number; oauthTtlMs?: number }) {
+  /** `scopes`: what the private app's token is granted (default every scope: a token lacking some is a profile). */
+  constructor(opts: { seed: number; portalId: number; oauthTtlMs?: number; scopes?: readonly string[] }) {
     const s = opts.seed;
     this.credentials = {
       accessToken: `pat-na1-${uuidFrom(derive(s, 'private-app'))}`,
@@ -53,13 +67,19 @@ export class HubSpotAuth {
       appId: 1_000_000 + (Math.abs(s) % 900_000),
     };
     this.ttlMs = opts.oauthTtlMs ?? OAUTH_TTL_SECONDS * 1000;
-    this.tokens.set(this.credentials.accessToken, { kind: 'private_app', expiresAt: null });
+    this.privateScopes = opts.scopes ? new Set(opts.scopes) : null;
+    this.tokens.set(this.credentials.accessToken, {
+      kind: 'private_app',
+      expiresAt: null,
+      app: 'private-app-1',
+      scopes: this.privateScopes,
+    });
     this.refreshTokens.add(this.credentials.refreshToken);
     void opts.portalId;
   }
 
   /** The kind of a valid token, or the 401 to answer. */
-  check(token: string | undefined): { kind: TokenKind } | { status: 401; category: string; message: string } {
+  check(token: string | undefined): Caller | { status: 401; category: string; message: string } {
     if (!token) {
       return {
         status: 401,
@@ -87,7 +107,22 @@ export class HubSpotAuth {
         message: `The OAuth token used to make this call expired ${minutes} minute(s) ago.`,
       };
     }
-    return { kind: t.kind };
+    return { kind: t.kind, app: t.app, scopes: t.scopes };
+  }
+
+  /**
+   * Another private app of the same portal (a second integration, or a second connection's app), with its own token
+   * and burst window, granted `scopes` (default all); the portal's daily allocation is shared with every other.
+   */
+  addPrivateApp(opts: { scopes?: readonly string[] } = {}): string {
+    const token = `pat-na1-${randomUUID()}`;
+    this.tokens.set(token, {
+      kind: 'private_app',
+      expiresAt: null,
+      app: `private-app-${++this.apps}`,
+      scopes: opts.scopes ? new Set(opts.scopes) : null,
+    });
+    return token;
   }
 
   /** `POST /oauth/v1/token` with `grant_type=refresh_token`. */
@@ -105,8 +140,13 @@ export class HubSpotAuth {
     const refresh = params.get('refresh_token') ?? '';
     if (!this.refreshTokens.has(refresh)) return err('BAD_REFRESH_TOKEN', 'missing or unknown refresh token');
     const access = `CKX${createHash('sha256').update(randomUUID()).digest('base64url')}`;
-    // wall-clock: the token's 30-minute lifetime runs in real time
-    this.tokens.set(access, { kind: 'oauth', expiresAt: Date.now() + this.ttlMs, refreshToken: refresh });
+    this.tokens.set(access, {
+      kind: 'oauth',
+      expiresAt: Date.now() + this.ttlMs, // wall-clock: the token's 30-minute lifetime runs in real time
+      refreshToken: refresh,
+      app: 'oauth-app',
+      scopes: null,
+    });
     return {
       status: 200,
       body: {
@@ -158,10 +198,16 @@ export class HubSpotAuth {
 
   /** A new private app token (the old one stops working), as rotating it in HubSpot's settings does. */
   rotatePrivateToken(): string {
+    const old = this.tokens.get(this.credentials.accessToken);
     this.tokens.delete(this.credentials.accessToken);
     const next = `pat-na1-${randomUUID()}`;
     this.credentials.accessToken = next;
-    this.tokens.set(next, { kind: 'private_app', expiresAt: null });
+    this.tokens.set(next, {
+      kind: 'private_app',
+      expiresAt: null,
+      app: old?.app ?? 'private-app-1',
+      scopes: old?.scopes ?? this.privateScopes,
+    });
     return next;
   }
 }

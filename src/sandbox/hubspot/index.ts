@@ -34,6 +34,11 @@ export interface HubSpotSandboxOptions {
   /** Subscription tier: limits and custom objects (default `enterprise`). */
   profile?: HubSpotProfile;
   rateLimits?: LimitOptions;
+  /**
+   * The scopes the private app's token is granted (default all): a token lacking some is refused with HubSpot's 403
+   * MISSING_SCOPES on exactly those objects (scopes.ts).
+   */
+  scopes?: readonly string[];
   webhooks?: { batchMs?: number; timeScale?: number; timeoutMs?: number };
   oauthTtlMs?: number;
 }
@@ -66,6 +71,8 @@ export function buildHubSpotStore(opts: {
   anchorDate: string;
   org?: OrgModel;
   size: 'small' | 'medium';
+  /** The portal has the leads object (default true; the `starter` profile has not). */
+  leadsObject?: boolean;
 }): {
   store: HubSpotStore;
   org: OrgModel;
@@ -77,7 +84,7 @@ export function buildHubSpotStore(opts: {
     timezone: org.timezone,
     homeCurrency: org.corporateCurrency,
   });
-  populateHubSpot(store, org);
+  populateHubSpot(store, org, { leadsObject: opts.leadsObject ?? true });
   return { store, org };
 }
 
@@ -103,11 +110,13 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions): Promi
   let org: OrgModel | undefined;
   if (options.populate === false) {
     store = new HubSpotStore({ seed: options.seed, now: new Date(`${anchorDate}T12:00:00.000Z`) });
+    store.leadsObject = PROFILES[profile].leadsObject;
   } else {
     ({ store, org } = buildHubSpotStore({
       seed: options.seed,
       anchorDate,
       size: options.size,
+      leadsObject: PROFILES[profile].leadsObject,
       ...(options.org ? { org: options.org } : {}),
     }));
   }
@@ -115,6 +124,7 @@ export async function startHubSpotSandbox(options: HubSpotSandboxOptions): Promi
     seed: options.seed,
     portalId: store.portalId,
     ...(options.oauthTtlMs !== undefined ? { oauthTtlMs: options.oauthTtlMs } : {}),
+    ...(options.scopes ? { scopes: options.scopes } : {}),
   });
   const faults = new FaultInjector<HubSpotFaultKind>(options.seed);
   const log = new RequestLog();

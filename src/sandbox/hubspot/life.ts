@@ -50,6 +50,11 @@ export interface HubSpotLifeChanges {
   tie(type: string, ids: readonly string[], props?: Props): Date;
   logActivity(ownerId: string, kind: 'call' | 'email' | 'meeting', dealId?: string | null): HsRecord;
   newDeal(ownerId: string, props?: Props): HsRecord;
+  /**
+   * Links a record (an engagement, a line item, a lead) to a deal after the fact, as a rep does from the deal's
+   * timeline: no stamp moves on either side (airbytehq/airbyte#44554), so a read by stamp does not see it.
+   */
+  associate(type: string, id: string, dealId: string): void;
 }
 
 export interface HubSpotLifeClock {
@@ -147,6 +152,11 @@ export function lifeChanges(store: HubSpotStore): HubSpotLifeChanges {
       const stamp = store.nowMs();
       for (const id of ids) store.update(type, id, { ...props }, { stamp });
       return new Date(stamp);
+    },
+    associate: (type, id, dealId) => {
+      if (!store.get(type, id)) throw new AppError('NOT_FOUND', `no live ${type} ${id}`, { where: id });
+      if (!store.get('deals', dealId)) throw new AppError('NOT_FOUND', `no live deal ${dealId}`, { where: dealId });
+      associate(store, type, Number(id), 'deals', Number(dealId), false);
     },
     logActivity: (ownerId, kind, dealId = null) => {
       ownerOrThrow(ownerId);
@@ -408,6 +418,9 @@ export function applyHubSpotLifeChange(store: HubSpotStore, change: Record<strin
       );
     case 'newDeal':
       return json(c.newDeal(s('ownerId'), props));
+    case 'associate':
+      c.associate(s('type'), s('id'), s('dealId'));
+      return { ok: true };
     default:
       throw new AppError('USAGE', `unknown life change op "${String(change.op)}"`, { where: 'op' });
   }

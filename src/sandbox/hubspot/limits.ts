@@ -16,16 +16,35 @@ import type { Reply } from './crm.ts';
 export type HubSpotProfile = 'starter' | 'professional' | 'enterprise' | 'no-custom-objects';
 
 export const PROFILES: Readonly<
-  Record<HubSpotProfile, { label: string; tenSecondly: number; daily: number; customObjects: boolean }>
+  Record<
+    HubSpotProfile,
+    { label: string; tenSecondly: number; daily: number; customObjects: boolean; leadsObject: boolean }
+  >
 > = {
-  starter: { label: 'Starter portal', tenSecondly: 100, daily: 250_000, customObjects: false },
-  professional: { label: 'Professional portal', tenSecondly: 190, daily: 625_000, customObjects: false },
-  enterprise: { label: 'Enterprise portal', tenSecondly: 190, daily: 1_000_000, customObjects: true },
+  // The leads object (and lead pipelines) come with Sales Hub Professional and Enterprise
+  // (https://developers.hubspot.com/docs/methods/pipelines/pipelines_overview): a Starter portal's leads are
+  // contacts at lifecycle stage `lead`.
+  starter: { label: 'Starter portal', tenSecondly: 100, daily: 250_000, customObjects: false, leadsObject: false },
+  professional: {
+    label: 'Professional portal',
+    tenSecondly: 190,
+    daily: 625_000,
+    customObjects: false,
+    leadsObject: true,
+  },
+  enterprise: {
+    label: 'Enterprise portal',
+    tenSecondly: 190,
+    daily: 1_000_000,
+    customObjects: true,
+    leadsObject: true,
+  },
   'no-custom-objects': {
     label: 'Professional portal (no custom objects)',
     tenSecondly: 190,
     daily: 625_000,
     customObjects: false,
+    leadsObject: true,
   },
 };
 
@@ -46,7 +65,8 @@ export interface LimitOptions {
 }
 
 export class RateLimiter {
-  private readonly burst = new Map<TokenKind, number[]>();
+  /** Burst windows by app (HubSpot's 10-second limit is per app; the daily one the portal's, shared). */
+  private readonly burst = new Map<string, number[]>();
   private search: number[] = [];
   private dailyDate = '';
   dailyUsed = 0;
@@ -76,7 +96,12 @@ export class RateLimiter {
   }
 
   /** Counts one request; returns the 429 to answer, or the headers to add. */
-  take(kind: TokenKind, isSearch: boolean, orgNow: Date): { reply: Reply } | { headers: Record<string, string> } {
+  take(
+    kind: TokenKind,
+    isSearch: boolean,
+    orgNow: Date,
+    app: string = kind,
+  ): { reply: Reply } | { headers: Record<string, string> } {
     // wall-clock: the burst windows measure the client's real pace
     const now = Date.now();
     this.rollDay(orgNow);
@@ -93,8 +118,8 @@ export class RateLimiter {
       this.dailyUsed++;
       return { headers: {} };
     }
-    const window = (this.burst.get(kind) ?? []).filter((t) => now - t < this.windowMs);
-    this.burst.set(kind, window);
+    const window = (this.burst.get(app) ?? []).filter((t) => now - t < this.windowMs);
+    this.burst.set(app, window);
     if (window.length >= max) {
       return {
         reply: limitReply(

@@ -125,6 +125,19 @@ export function hubspotRecords(store: HubSpotStore, dealIds: DealIds = 'org'): N
       });
     }
   }
+  // Without the leads object, the leads are the contacts that became leads, converted when they became opportunities.
+  if (!store.leadsObject) {
+    for (const c of store.scan('contacts')) {
+      const lead = c.props.hs_lifecyclestage_lead_date;
+      if (!lead) continue;
+      const opp = c.props.hs_lifecyclestage_opportunity_date ?? c.props.hs_lifecyclestage_customer_date;
+      records.leads.push({
+        id: String(c.id),
+        createdDate: dateInZone(lead, tz),
+        convertedDate: opp ? dateInZone(opp, tz) : null,
+      });
+    }
+  }
   for (const l of store.scan('leads')) {
     const q = l.history?.hs_pipeline_stage?.find((h) => h.value === 'qualified-stage-id');
     const converted = q

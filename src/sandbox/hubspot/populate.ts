@@ -141,7 +141,18 @@ export function homeAmount(amount: string | null, rate: string | null): string |
   return new Dec(amount).div(rate).toDecimalPlaces(6).toString();
 }
 
-export function populateHubSpot(store: HubSpotStore, org: OrgModel): HubSpotPopulateResult {
+/**
+ * `leadsObject: false` (a portal without the leads object, `store.leadsObject`): the org's leads are contacts that
+ * became leads on `hs_lifecyclestage_lead_date` and, when converted, opportunities on
+ * `hs_lifecyclestage_opportunity_date` (the instant the leads object's qualified stage would have been entered),
+ * associated with their deal; no lead object is made.
+ */
+export function populateHubSpot(
+  store: HubSpotStore,
+  org: OrgModel,
+  opts: { leadsObject?: boolean } = {},
+): HubSpotPopulateResult {
+  store.leadsObject = opts.leadsObject ?? true;
   const tz = store.timezone;
   const ids = new Map<string, number>();
   const id = (key: string): number => {
@@ -331,9 +342,31 @@ export function populateHubSpot(store: HubSpotStore, org: OrgModel): HubSpotPopu
     }
   }
 
-  // Leads, each with its primary contact.
+  // Leads, each with its primary contact (or, without the leads object, as the contact's lifecycle).
   for (const l of org.leads) {
     const created = Date.parse(l.createdAt);
+    if (!store.leadsObject) {
+      const converted = l.convertedDealKey !== null && l.convertedDate !== null;
+      const at = converted ? Math.max(day(l.convertedDate as string) + 15 * 3_600_000, created) : null;
+      const contact = store.create(
+        'contacts',
+        {
+          firstname: l.firstName,
+          lastname: l.lastName,
+          email: l.email.toLowerCase(),
+          company: l.company,
+          lifecyclestage: at !== null ? 'opportunity' : 'lead',
+          hs_lifecyclestage_lead_date: new Date(created).toISOString(),
+          ...(at !== null ? { hs_lifecyclestage_opportunity_date: new Date(at).toISOString() } : {}),
+          hubspot_owner_id: String(id(l.ownerKey)),
+          hs_lead_source: l.source,
+        },
+        { ...quiet, createdAt: created, stamp: Math.max(Date.parse(l.modifiedAt), created, at ?? 0) },
+      );
+      ids.set(l.key, contact.id);
+      if (converted) associate(store, 'contacts', contact.id, 'deals', id(l.convertedDealKey as string), false);
+      continue;
+    }
     const contact = store.create(
       'contacts',
       {

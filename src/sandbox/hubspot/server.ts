@@ -30,6 +30,7 @@ import {
 import type { RateLimiter } from './limits.ts';
 import { limitReply } from './limits.ts';
 import { zonedMidnight } from './populate.ts';
+import { missingScopes, requiredScopes } from './scopes.ts';
 import type { HubSpotStore } from './store.ts';
 
 export type HubSpotFaultKind =
@@ -41,7 +42,6 @@ export type HubSpotFaultKind =
   | 'bad_gateway_502'
   | 'unavailable_503'
   | 'timeout_504'
-  | 'missing_scopes_403'
   | 'slow'
   | 'drop'
   | 'reset';
@@ -181,8 +181,14 @@ export class HubSpotSandboxServer {
     }
     const who = auth.check(bearer(req));
     if ('status' in who) return hsError(401, who.category, who.message);
+    // A token granted only some scopes (the scope profile) is refused on exactly the objects it lacks.
+    if (who.scopes) {
+      const granted = who.scopes;
+      const missing = requiredScopes(store, method, path).filter((x) => !granted.has(x));
+      if (missing.length > 0) return missingScopes(missing);
+    }
     const isSearch = /\/search$/.test(path) && method === 'POST';
-    const taken = limiter.take(who.kind, isSearch, store.now());
+    const taken = limiter.take(who.kind, isSearch, store.now(), who.app);
     if ('reply' in taken) return taken.reply;
     const reply = this.api(method, path, url, raw);
     return { ...reply, headers: { ...taken.headers, ...reply.headers } };
@@ -316,9 +322,6 @@ function faultReply(f: ActiveFault<HubSpotFaultKind>): Reply | null {
       return limitReply('DAILY', 'You have reached your daily limit.');
     case 'secondly_429':
       return limitReply('SECONDLY', 'You have reached your secondly limit.');
-    case 'missing_scopes_403':
-      // A token without the object's scope, or a portal whose subscription lacks the object.
-      return hsError(403, 'MISSING_SCOPES', "This app hasn't been granted all required scopes to make this call.");
     case 'error_500':
       return html(500, 'Internal Server Error');
     case 'bad_gateway_502':

@@ -210,6 +210,11 @@ export class HubSpotStore {
   readonly dealKeys = new Map<number, string>();
   /** Currencies the portal has (home first). */
   readonly currencies: string[] = [];
+  /**
+   * The portal has the leads object (Sales Hub Professional and up). Without it the `leads` type answers as an
+   * unknown object type, and the org's leads are contacts with their lifecycle stage dates (populate.ts).
+   */
+  leadsObject = true;
   private listeners: ((e: ChangeEvent) => void)[] = [];
   private nextCustom = 1;
 
@@ -247,7 +252,9 @@ export class HubSpotStore {
 
   /** The canonical type name for a path segment (`deal`, `deals`, `0-3`, `p123_scorecard`, `2-7`), or undefined. */
   typeName(segment: string): string | undefined {
-    return this.aliases.get(segment.toLowerCase()) ?? this.aliases.get(segment);
+    const t = this.aliases.get(segment.toLowerCase()) ?? this.aliases.get(segment);
+    // A portal without the leads object does not know the type: HubSpot answers "Unable to infer object type".
+    return t === 'leads' && !this.leadsObject ? undefined : t;
   }
 
   typeDef(name: string): ObjectTypeDef {

@@ -433,6 +433,11 @@ export interface TaskSink {
   closeTasks(
     tasks: ReadonlyArray<{ externalKey: string; crmTaskId: string }>,
   ): Promise<Array<{ externalKey: string; ok: boolean; message?: string }>>;
+  /**
+   * The tasks that exist in the CRM for these keys (key -> CRM task id): what became of a task whose creation was
+   * sent but never confirmed (the process died mid-call) once its alert no longer needs it.
+   */
+  findTasks(keys: readonly string[]): Promise<Map<string, string>>;
 }
 
 /** What the write side needs from the host: the connection's write-back settings and the fiscal calendar. */

@@ -352,6 +352,41 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
     }
   }
 
+  // A task claimed before a crash whose alert has resolved since is resent by nobody: ask the CRM whether the
+  // unanswered call made it. Made: it is closed below like any other; never made: nothing is left to close.
+  const unconfirmed = await db
+    .selectFrom('alert_tasks as t')
+    .innerJoin('alerts as a', 'a.id', 't.alert_id')
+    .select(['t.alert_id', 't.severity', 't.task_external_key'])
+    .where('t.connection_id', '=', o.connectionId)
+    .where('t.crm_task_id', 'is', null)
+    .where('t.closed_at', 'is', null)
+    .where('a.status', 'not in', ['open', 'escalated'])
+    .execute();
+  if (unconfirmed.length > 0) {
+    const found = await o.sink.findTasks(unconfirmed.map((t) => t.task_external_key));
+    for (const t of unconfirmed) {
+      const id = found.get(t.task_external_key);
+      await db
+        .updateTable('alert_tasks')
+        .set(
+          id !== undefined
+            ? { crm_task_id: id, last_error: null }
+            : {
+                closed_at: new Date(), // wall-clock: an audit stamp
+                last_error: 'its alert resolved before the task was confirmed, and the CRM has no such task',
+              },
+        )
+        .where('alert_id', '=', t.alert_id)
+        .where('severity', '=', t.severity)
+        .execute();
+    }
+    o.log.info(
+      { found: found.size, never: unconfirmed.length - found.size },
+      `alert tasks: ${unconfirmed.length} claimed before a restart belong to resolved alerts: ${found.size} found in the CRM (closed now), ${unconfirmed.length - found.size} never made`,
+    );
+  }
+
   // Close the tasks of resolved alerts.
   const toClose = await db
     .selectFrom('alert_tasks as t')

@@ -107,6 +107,7 @@ describe('a worker killed between the CRM call and its bookkeeping', () => {
         throw new Killed('killed after Salesforce created the tasks');
       },
       closeTasks: (t) => real.closeTasks(t),
+      findTasks: (k) => real.findTasks(k),
     };
     const opts = {
       connectionId: 'sf',
@@ -169,6 +170,70 @@ describe('a worker killed between the CRM call and its bookkeeping', () => {
     expect(tasksInCrm()).toHaveLength(7);
     const days = await fresh.db.selectFrom('alert_tasks').select('sent_on').orderBy('alert_id').execute();
     expect(days.map((d) => String(d.sent_on))).toEqual([...Array(5).fill(day), addDays(day, 1), addDays(day, 1)]);
+  });
+
+  it('a task claimed before a crash whose alert resolves meanwhile: found in the CRM and closed, or never made', async () => {
+    const real = new SalesforceTaskWriter(connector.client, silentLogger);
+    const later = addDays(day, 2);
+    const opts = { connectionId: 'sf', calendar, today: later, maxTasksPerManagerPerDay: 5, log: silentLogger };
+    const [made, never] = await fresh.db
+      .insertInto('alerts')
+      .values(
+        [0, 1].map((i) => ({
+          rule: 'pace_deterioration',
+          subject_kind: 'rep' as const,
+          subject_id: `sf:${reps[i]}`,
+          period_id: periodId,
+          dedupe_key: `pace_deterioration:sf:${reps[i]}:${periodId}`,
+          severity: 'warning' as const,
+          message: `Pace index fell to 0.8${i}`,
+          value: `0.8${i}`,
+        })),
+      )
+      .returning('id')
+      .execute();
+    if (!made || !never) throw new Error('two alerts expected');
+    // The first delivery dies: after Salesforce made the first alert's task, before the second's call left.
+    const dying: TaskSink = {
+      upsertTasks: async (tasks) => {
+        const first = tasks.filter((t) => t.externalKey.startsWith(`pace_deterioration:sf:${reps[0]}`));
+        await real.upsertTasks(first);
+        throw new Killed('killed after the first task was made');
+      },
+      closeTasks: (t) => real.closeTasks(t),
+      findTasks: (k) => real.findTasks(k),
+    };
+    await expect(deliverAlertTasks(fresh.db, { ...opts, sink: dying })).rejects.toThrow(Killed);
+    const keyOf = (id: number) => `pace_deterioration:sf:${reps[id === made.id ? 0 : 1]}:${periodId}:warning`;
+    const inCrm = (id: number) => sb.store.all('Task').filter((t) => t.Quota_Alert_Key__c === keyOf(id));
+    expect(inCrm(made.id)).toHaveLength(1);
+    expect(inCrm(never.id)).toHaveLength(0);
+    // Both alerts clear before the restart: neither task is sent again.
+    await fresh.db
+      .updateTable('alerts')
+      .set({ status: 'resolved', resolved_at: new Date() })
+      .where('id', 'in', [made.id, never.id])
+      .execute();
+    const r = await deliverAlertTasks(fresh.db, { ...opts, sink: real });
+    expect(r).toMatchObject({ created: 0, resent: 0, closed: 1, failed: 0 });
+    expect(inCrm(made.id).map((t) => t.Status)).toEqual(['Completed']);
+    expect(inCrm(never.id)).toHaveLength(0);
+    const rows = await fresh.db
+      .selectFrom('alert_tasks')
+      .select(['alert_id', 'crm_task_id', 'closed_at', 'last_error'])
+      .where('alert_id', 'in', [made.id, never.id])
+      .orderBy('alert_id')
+      .execute();
+    expect(rows.map((x) => [x.crm_task_id !== null, x.closed_at !== null, x.last_error])).toEqual([
+      [true, true, null],
+      [false, true, 'its alert resolved before the task was confirmed, and the CRM has no such task'],
+    ]);
+    // Nothing is left pending, so a later run has nothing to do.
+    expect(await deliverAlertTasks(fresh.db, { ...opts, sink: real })).toMatchObject({
+      created: 0,
+      resent: 0,
+      closed: 0,
+    });
   });
 
   it('re-sends field values the CRM accepted but the ledger never recorded: nothing lost, same values', async () => {

@@ -78,6 +78,24 @@ export class SalesforceTaskWriter {
     });
   }
 
+  /** Existing (not deleted) tasks carrying these keys, key -> Task Id; 100 keys a query. */
+  async findTasks(keys: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    for (let i = 0; i < keys.length; i += 100) {
+      const chunk = keys.slice(i, i + 100);
+      let page = await this.client.query<{ Id: string } & Record<string, unknown>>(
+        `SELECT Id, ${this.keyField} FROM Task WHERE ${this.keyField} IN (${chunk.map(quote).join(', ')})`,
+      );
+      for (;;) {
+        for (const r of page.records) out.set(String(r[this.keyField]), r.Id);
+        if (page.done || !page.nextRecordsUrl) break;
+        page = await this.client.queryMore(page.nextRecordsUrl);
+      }
+    }
+    return out;
+  }
+
   private async send(records: Array<{ key: string; body: Record<string, unknown> }>): Promise<TaskResult[]> {
     const results = await compositeWrite(this.client, 'Task', records, this.keyField, { log: this.log });
     return results.map((r) => ({

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
 import { HUBSPOT_STREAMS } from '../../src/connectors/hubspot/streams.ts';
+import { memoryRateBudget, type RateBudget } from '../../src/connectors/rate-budget.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { applyHubSpotLifeChange } from '../../src/sandbox/hubspot/life.ts';
 import type { HubSpotFaultRule } from '../../src/sandbox/hubspot/server.ts';
@@ -24,9 +25,16 @@ let sb: HubSpotSandbox;
 let clean: TestDatabase;
 let faulted: TestDatabase;
 
+/**
+ * The portal's day as every worker shares it. A DAILY 429 marks it used up until HubSpot's reset, so each run after
+ * one starts a new day: the reset, as the next run would meet it (the sandbox's fault was one refusal, not a day).
+ */
+let day: RateBudget = memoryRateBudget();
+
 function connector(): HubSpotConnector {
   return new HubSpotConnector({
     config: { id: 'hs', accessToken: sb.credentials.accessToken, basePath: sb.url, sync: { lookbackMinutes: 10 } },
+    budget: day,
     log: silentLogger,
     // Backoff without the wait: what is tested is that the policy retries, not how long it sleeps.
     sleep: async () => {},
@@ -97,8 +105,16 @@ describe('HubSpot read under faults', () => {
       for (let attempt = 1; ; attempt++) {
         const r = await sync(faulted, s);
         if (r.status === 'succeeded') break;
-        expect(r.status, `${s}: ${r.errorMessage}`).toBe('failed');
+        expect(r.status, `${s}: ${r.errorMessage}`).toBe(
+          r.errorCode === 'CRM_BUDGET_EXHAUSTED' ? 'stopped_budget' : 'failed',
+        );
         stops.push({ stream: s, errorCode: r.errorCode, errorMessage: r.errorMessage, pages: r.pages });
+        if (r.status === 'stopped_budget') {
+          // Until the reset, the budget keeps the stream from calling at all.
+          const again = await sync(faulted, s);
+          expect(again).toMatchObject({ status: 'stopped_budget', apiCalls: 0 });
+          day = memoryRateBudget();
+        }
         expect(attempt, `${s} still failing: ${r.errorMessage}`).toBeLessThan(4);
       }
     }
@@ -107,16 +123,16 @@ describe('HubSpot read under faults', () => {
     // The stops are the 401s and the DAILY 429s, each on its own stream, and only those.
     expect(stops.map((s) => `${s.stream} ${s.errorCode}`).sort()).toEqual(
       [
-        'calls CRM_RATE_LIMITED',
+        'calls CRM_BUDGET_EXHAUSTED',
         'deals CRM_AUTH_FAILED',
         'leads CRM_AUTH_FAILED',
         'line_items CRM_AUTH_FAILED',
         'meetings CRM_AUTH_FAILED',
-        'tasks CRM_RATE_LIMITED',
+        'tasks CRM_BUDGET_EXHAUSTED',
       ].sort(),
     );
-    for (const s of stops.filter((x) => x.errorCode === 'CRM_RATE_LIMITED'))
-      expect(s.errorMessage).toMatch(/daily API allocation .* used up \(429 DAILY\)/);
+    for (const s of stops.filter((x) => x.errorCode === 'CRM_BUDGET_EXHAUSTED'))
+      expect(s.errorMessage).toMatch(/daily API allocation is used up \(429 DAILY; .* resumes from its cursor after/);
     // Stopped mid-stream, after committed pages, so the reruns resumed rather than started over.
     expect(stops.filter((s) => s.pages > 0).map((s) => s.stream)).toEqual(
       expect.arrayContaining(['deals', 'line_items', 'calls']),

@@ -190,10 +190,12 @@ export class HubSpotClient {
         const body = parseErrorBody(text);
         const headers = answered;
         if (res.status === 429 && body?.policyName === 'DAILY') {
-          // The daily allocation is spent: nothing retried today helps; the stream stops until the reset.
+          // The daily allocation is spent: nothing retried today helps; the stream stops until the reset, and the
+          // budget keeps every other worker from calling before it.
+          if (limits) throw await limits.dailyRefused(`${method} ${path}`);
           throw new AppError(
-            'CRM_RATE_LIMITED',
-            `HubSpot's daily API allocation for this portal is used up (429 DAILY); the stream stops until it resets at midnight in the portal's time zone`,
+            'CRM_BUDGET_EXHAUSTED',
+            `HubSpot refused the call: the portal's daily API allocation is used up (429 DAILY); the stream stops here and resumes from its cursor after HubSpot resets the count at midnight in the portal's time zone`,
             { where: `${method} ${path}`, retryable: true, details: { status: 429, crmCode: 'DAILY' } },
           );
         }

@@ -167,6 +167,32 @@ export class HubSpotLimits {
     );
   }
 
+  /**
+   * HubSpot answered 429 DAILY: the portal's allocation is spent (every app of the portal counts, not only this
+   * one). The day is kept as used up to its limit, so no worker calls again before the reset; the stream stops with
+   * `stopped_budget`. A day not known yet (no usage report: the token cannot read it) is not written: the next run
+   * asks HubSpot again, and is refused again until midnight in the portal's time zone.
+   */
+  async dailyRefused(where: string): Promise<AppError> {
+    const d = this.current();
+    const kept = d
+      ? await this.o.budget.reportDaily(this.dayKey, { used: d.limit, limit: d.limit, resetsAt: d.resetsAt })
+      : null;
+    if (kept) this.adopt(kept);
+    return new AppError(
+      'CRM_BUDGET_EXHAUSTED',
+      `HubSpot refused the call: the portal's daily API allocation is used up (429 DAILY; every app of the portal ` +
+        `counts); the stream stops here and resumes from its cursor after HubSpot resets the count ${
+          kept ? `at ${kept.resetsAt}` : "at midnight in the portal's time zone"
+        }`,
+      {
+        where,
+        retryable: true,
+        details: { status: 429, crmCode: 'DAILY', ...(kept ? { limit: kept.limit, resetsAt: kept.resetsAt } : {}) },
+      },
+    );
+  }
+
   /** The portal's day as the budget keeps it now (null before a usage report, or once its reset has passed). */
   async usage(): Promise<{ used: number; limit: number } | null> {
     if (this.current() === null) return null;

@@ -1,12 +1,15 @@
 /**
- * The HubSpot read of a `medium` org end to end, behind QT_HEAVY=1: owners, deals, stage history, goal targets and
- * exchange rates through the real client and the shared PostgreSQL budget (the sandbox's enterprise limits: 190
- * calls per 10 s), then the warehouse held against the sandbox store and its oracle: every live deal with its
- * owner, amount, currency, stage and close date, every stage-history entry once, the quotas and the rates.
+ * The HubSpot read of a `medium` org end to end, behind QT_HEAVY=1: every stream (owners, deals, stage history,
+ * line items, calls, emails, meetings, tasks, leads, goal targets, exchange rates) through the real client and the
+ * shared PostgreSQL budget (the sandbox's enterprise limits: 190 calls per 10 s), then the warehouse held against
+ * the sandbox store and its oracle: every live deal with its owner, amount, currency, stage and close date, every
+ * stage-history entry once, every line item stored or quarantined, every activity and lead as the oracle reads
+ * them, the quotas and the rates.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
+import { HUBSPOT_STREAMS } from '../../src/connectors/hubspot/streams.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { hubspotRecords } from '../../src/sandbox/hubspot/oracle.ts';
 import { pgRateBudget } from '../../src/sync/rate-budget.ts';
@@ -38,7 +41,7 @@ describe.skipIf(!heavy)('a medium HubSpot org end to end', () => {
       budget: pgRateBudget(t.db),
     });
     const started = Date.now();
-    const streams = ['owners', 'deals', 'deal_stage_history', 'goal_targets', 'exchange_rates'];
+    const streams = HUBSPOT_STREAMS.map((x) => x.name);
     const summaries: Record<string, { read: number; apiCalls: number; seconds: number }> = {};
     for (const stream of streams) {
       const s0 = Date.now();
@@ -137,6 +140,53 @@ describe.skipIf(!heavy)('a medium HubSpot org end to end', () => {
     expect(
       rates.map((r) => `${r.currency}|${new Dec(r.rate).toFixed()}|${r.valid_from}|${r.valid_to ?? ''}`).sort(),
     ).toEqual(oracle.rates.map((r) => `${r.currency}|${r.rate.toFixed()}|${r.validFrom}|${r.validTo ?? ''}`).sort());
+    // Line items: each live one stored, or quarantined with its reason (a line item with no deal).
+    const stored = await t.db
+      .selectFrom('deal_line_items')
+      .select('external_id')
+      .where('connection_id', '=', 'hs')
+      .where('is_deleted', '=', false)
+      .execute();
+    const held = await t.db
+      .selectFrom('quarantine')
+      .select('external_id')
+      .where('connection_id', '=', 'hs')
+      .where('stream', '=', 'line_items')
+      .execute();
+    const items = [...sb.store.scan('line_items')].map((r) => String(r.id)).sort();
+    expect(items.length).toBeGreaterThan(1_000);
+    expect([...stored, ...held].map((r) => r.external_id).sort()).toEqual(items);
+    // Activities and leads as the oracle reads them (alert tasks and engagements without an instant left out).
+    const people = new Map(
+      (await t.db.selectFrom('reps').select(['external_id', 'email']).where('connection_id', '=', 'hs').execute()).map(
+        (r) => [r.external_id, (r.email ?? '').toLowerCase()],
+      ),
+    );
+    const acts = await t.db
+      .selectFrom('activities')
+      .select(['external_id', 'subtype', 'owner_external_id', 'activity_type', 'activity_date'])
+      .where('connection_id', '=', 'hs')
+      .where('is_deleted', '=', false)
+      .execute();
+    const gotActs = acts
+      .filter((r) => r.owner_external_id !== null && people.has(r.owner_external_id))
+      .map(
+        (r) =>
+          `${r.subtype}:${r.external_id}|${people.get(r.owner_external_id as string)}|${r.activity_type}|${r.activity_date}`,
+      )
+      .sort();
+    const wantActs = oracle.activities.map((a) => `${a.id}|${a.ownerId.toLowerCase()}|${a.type}|${a.date}`).sort();
+    expect(gotActs.length).toBeGreaterThan(10_000);
+    expect(gotActs).toEqual(wantActs);
+    const leads = await t.db
+      .selectFrom('leads')
+      .select(['external_id', 'created_date', 'converted_date'])
+      .where('connection_id', '=', 'hs')
+      .where('is_deleted', '=', false)
+      .execute();
+    expect(leads.map((l) => `${l.external_id}|${l.created_date}|${l.converted_date ?? ''}`).sort()).toEqual(
+      oracle.leads.map((l) => `${l.id}|${l.createdDate}|${l.convertedDate ?? ''}`).sort(),
+    );
     // The shared budget kept the pace: the sandbox refused nothing for the burst window.
     expect(sb.log.entries().filter((e) => e.errorCode === 'TEN_SECONDLY_ROLLING').length).toBe(0);
   });

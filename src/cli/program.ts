@@ -183,6 +183,15 @@ function buildProgram(
       .option('--period <id>', 'fiscal period, like FY2026-Q4 (default: the current quarter)', periodArg)
       .option('--as-of <date>', 'as-of date, YYYY-MM-DD (default: today in the configured time zone)', dateArg)
       .addOption(
+        new Option('--by <scope>', 'with trends: the scopes side by side').choices([
+          'region',
+          'team',
+          'segment',
+          'product-line',
+        ]),
+      )
+      .option('--periods <n>', 'with trends: how many periods, ending with --period (default 4)')
+      .addOption(
         new Option('--format <format>', 'output format').choices(['text', 'md', 'json', 'csv', 'html']).default('text'),
       )
       .option('--explain', 'show the working behind each figure')

@@ -110,10 +110,62 @@ export function toCsv(kind: string, doc: Row): string {
     );
   }
   if (kind === 'trends') {
-    const periods = (doc.periods ?? []) as Row[];
+    // A `period` row per scope and period (the scope's own first, then each of `--by`), then a `top` or `bottom`
+    // row per consistent performer with their mean and spread.
+    const series = (Array.isArray(doc.series) ? doc.series : [{ scope: doc.scope, periods: doc.periods }]) as Row[];
+    const c = o(doc.consistency);
+    const performer = (type: string) => (x: Row) => [
+      type,
+      o(x.rep).name,
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      x.mean,
+      x.spread,
+    ];
     return csvTable(
-      ['period', 'quota', 'actual', 'attainment'],
-      periods.map((p) => [p.period, p.quota, p.actual, p.attainment]),
+      [
+        'type',
+        'scope',
+        'period',
+        'partial',
+        'quota',
+        'actual',
+        'attainment',
+        'qoq',
+        'yoy',
+        'projectedActual',
+        'projectedAttainment',
+        'mean',
+        'spread',
+      ],
+      [
+        ...series.flatMap((s) =>
+          ((s.periods ?? []) as Row[]).map((p) => [
+            'period',
+            o(s.scope).name,
+            p.period,
+            p.partial === true ? 'true' : p.partial === false ? 'false' : '',
+            p.quota,
+            p.actual,
+            p.attainment,
+            p.qoq,
+            p.yoy,
+            p.projectedActual,
+            p.projectedAttainment,
+            '',
+            '',
+          ]),
+        ),
+        ...((c.top ?? []) as Row[]).map(performer('top')),
+        ...((c.bottom ?? []) as Row[]).map(performer('bottom')),
+      ],
     );
   }
   if (kind === 'alerts') {

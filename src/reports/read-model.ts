@@ -162,6 +162,8 @@ export class ReportReader {
       resolved.asOf,
       req.explain ?? false,
       req.by ?? null,
+      req.trendBy ?? null,
+      req.periods ?? null,
     ]);
     const stamp = knownStamp ?? (await this.stamp());
     const kept = this.docs.get(key);
@@ -211,7 +213,8 @@ export class ReportReader {
   private async build(req: ReportRequest, resolved: ResolvedRequest, stamp: string): Promise<Entry> {
     this.stats.builds++;
     let built: { doc: JsonObject; model: MetricsModel } | null = null;
-    if (this.current && this.isToday(resolved)) {
+    // Trends compute every period they show (the snapshots hold the current one only), as the CLI does.
+    if (this.current && this.isToday(resolved) && req.kind !== 'trends') {
       // `explain` shows the deals behind each figure, which no snapshot holds: computed.
       let why = req.explain ? 'explain needs the deals behind each figure' : null;
       if (why === null) {

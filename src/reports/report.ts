@@ -26,6 +26,7 @@ import {
   teamReport,
 } from './build.ts';
 import { repScorecard } from './scorecard.ts';
+import { DEFAULT_TREND_PERIODS, type TrendBy, trendHistory, trendsReport } from './trends.ts';
 
 export const REPORT_KINDS = ['rep', 'team', 'region', 'org', 'leaderboard', 'trends', 'alerts'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];
@@ -42,6 +43,10 @@ export interface ReportRequest {
   explain?: boolean;
   /** Leaderboard ranking: attainment (default) or actual. */
   by?: LeaderboardBy;
+  /** Trends: the scopes side by side (`--by`). */
+  trendBy?: TrendBy;
+  /** Trends: how many periods, ending with `period` (`--periods`, default 4). */
+  periods?: number;
 }
 
 export interface ResolvedRequest {
@@ -58,6 +63,9 @@ export function resolveRequest(engine: MetricsEngine, req: ReportRequest, at: Da
   const asOf = req.asOf ?? today(s.timezone, at);
   const period =
     req.period === undefined ? s.calendar.periodContaining(asOf, 'quarter') : s.calendar.periodById(req.period);
+  // Trends show N periods and compare each with the year before: the model holds them all.
+  if (req.kind === 'trends')
+    return { asOf, period, history: trendHistory(s.calendar, period, req.periods ?? DEFAULT_TREND_PERIODS) };
   const history: FiscalPeriod[] = [];
   let p = period;
   for (let i = 0; i < s.historyPeriods; i++) {
@@ -138,32 +146,22 @@ export async function buildReportFrom(
       return groupReport(ctx, { kind: 'org', id: ORG_ID });
     case 'leaderboard':
       return leaderboard(ctx, scope(), req.by ?? 'attainment');
-    case 'trends':
-      return trendsReport(ctx, scope());
+    case 'trends': {
+      // Figures of the periods shown only, computed: the stored snapshots hold the current period's alone.
+      const { stored: _stored, ...computed } = ctx;
+      const opts = {
+        periods: req.periods ?? DEFAULT_TREND_PERIODS,
+        ...(req.trendBy ? { by: req.trendBy } : {}),
+      };
+      return trendsReport(
+        computed,
+        req.rep !== undefined ? findRep(model, need(req.rep, '--rep EMAIL|NAME', 'trends')) : scope(),
+        opts,
+      );
+    }
     case 'alerts':
       return alertsReport(db, ctx);
   }
-}
-
-/** `report trends`: quota, actual and attainment per period for the scope and each of its teams. */
-async function trendsReport(ctx: ReportContext, scope: SubjectRef): Promise<JsonObject> {
-  const doc = await subjectReport({ ...ctx, explain: false }, scope);
-  return {
-    scope: asJson(doc.subject),
-    period: asJson(doc.period),
-    asOf: ctx.model.asOf,
-    currency: ctx.model.settings.baseCurrency,
-    periods: [
-      ...doc.history,
-      {
-        period: ctx.period.id,
-        quota: doc.quota,
-        actual: doc.actual,
-        attainment: doc.attainment,
-        projectedAttainment: doc.projectedAttainment,
-      },
-    ],
-  };
 }
 
 /** `report alerts`: every open or escalated alert of the period. */

@@ -152,19 +152,9 @@ export function reportText(kind: string, d: JsonObject): string {
     return lines.join('\n');
   }
   if (kind === 'trends') {
-    const lines = [
-      `TRENDS - ${str(obj(o.scope).name)} as of ${str(o.asOf)}, in ${str(o.currency)}`,
-      '',
-      `  ${'Period'.padEnd(12)}${'Quota'.padStart(18)}${'Actual'.padStart(18)}${'Attainment'.padStart(20)}`,
-    ];
-    for (const p of Array.isArray(o.periods) ? o.periods : []) {
-      const x = obj(p);
-      // A period before any quota shows a dash: "n/a (no quota)" in two columns said the same thing twice.
-      const noQuota = x.quota == null;
-      lines.push(
-        `  ${(str(x.period) ?? '').padEnd(12)}${(noQuota ? '-' : money(x.quota)).padStart(18)}${money(x.actual).padStart(18)}${(noQuota ? 'no quota' : pct(x.attainment, x.attainmentReason)).padStart(20)}`,
-      );
-    }
+    const layout = reportLayout(kind, d);
+    const lines = [layout.title.replace(/^Trends/, 'TRENDS')];
+    for (const section of layout.sections) lines.push(...sectionLines(section));
     return lines.join('\n');
   }
   if (kind === 'alerts') {

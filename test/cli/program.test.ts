@@ -20,7 +20,7 @@ describe('quota-tracker --help', () => {
     expect(r.code).toBe(0);
     for (const name of COMMAND_NAMES) expect(r.stdout).toMatch(new RegExp(`^  ${name}( |$)`, 'm'));
     expect(r.stdout).toContain(
-      'report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep <email|name>] [--team <name>] [--region <name>] [--period <id>] [--as-of <date>] [--format <text|md|json|csv|html>] [--explain] [--backtest]',
+      'report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep <email|name>] [--team <name>] [--region <name>] [--period <id>] [--as-of <date>] [--by <region|team|segment|product-line>] [--periods <n>] [--format <text|md|json|csv|html>] [--explain] [--backtest]',
     );
     expect(r.stdout).toContain(
       'sync [--connection <id>] [--stream <name>] [--full] [--no-writeback] [--as-of <date>] [--deliver]',

@@ -213,8 +213,9 @@ export class ReportReader {
   private async build(req: ReportRequest, resolved: ResolvedRequest, stamp: string): Promise<Entry> {
     this.stats.builds++;
     let built: { doc: JsonObject; model: MetricsModel } | null = null;
-    // Trends compute every period they show (the snapshots hold the current one only), as the CLI does.
-    if (this.current && this.isToday(resolved) && req.kind !== 'trends') {
+    // Trends read no stored figure: every period they show is worked out from the model's quotas and won credits,
+    // which today's model keeps up to date as it does for ranks and history.
+    if (this.current && this.isToday(resolved)) {
       // `explain` shows the deals behind each figure, which no snapshot holds: computed.
       let why = req.explain ? 'explain needs the deals behind each figure' : null;
       if (why === null) {

@@ -9,7 +9,7 @@ import { now } from '../clock.ts';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { asJson, figuresDocument, type JsonObject } from '../metrics/document.ts';
+import { figuresDocument, type JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject, findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';

@@ -829,6 +829,72 @@ function repAlertsSection(o: Obj): Section | null {
   };
 }
 
+/** A subject's `byProductLine` and `bySegment`: its actual per product line and segment, and the attainment of each. */
+export function breakdownSections(o: Obj): Section[] {
+  const out: Section[] = [];
+  const lines = list(o.byProductLine);
+  if (o.byProductLine !== undefined)
+    out.push({
+      heading: 'By product line',
+      blocks:
+        lines.length === 0
+          ? [paragraph('no won deals in the period')]
+          : [
+              table(
+                [
+                  ['Product line', false],
+                  ['Quota', true],
+                  ['Actual', true],
+                  ['Deals', true],
+                  ['Share of actual', true],
+                  ['Attainment', true],
+                ],
+                lines.map((x) => [
+                  str(x.productLine) ?? '',
+                  x.quota == null ? '-' : money(x.quota),
+                  money(x.actual),
+                  str(x.deals) ?? '',
+                  pct(x.shareOfActual, 'no_actual'),
+                  `${pct(x.attainment, x.attainmentReason)}${x.attainmentBasis === 'subject_quota' && x.attainment != null ? ' of the quota' : ''}`,
+                ]),
+              ),
+              ...(lines.some((x) => x.attainmentBasis === 'subject_quota')
+                ? [paragraph('A line without a quota of its own: its attainment is its actual over the whole quota.')]
+                : []),
+            ],
+    });
+  const segments = list(o.bySegment);
+  if (o.bySegment !== undefined)
+    out.push({
+      heading: 'By segment',
+      blocks:
+        segments.length === 0
+          ? [paragraph('no won deals in the period')]
+          : [
+              table(
+                [
+                  ['Segment', false],
+                  ['Actual', true],
+                  ['Deals', true],
+                  ['Share of actual', true],
+                  ['Attainment', true],
+                ],
+                segments.map((x) => [
+                  str(x.segment) ?? '',
+                  money(x.actual),
+                  str(x.deals) ?? '',
+                  pct(x.shareOfActual, 'no_actual'),
+                  pct(x.attainment, x.attainmentReason),
+                ]),
+              ),
+              paragraph(
+                "A segment's attainment is its actual over the whole quota: the segments' add up to the total.",
+              ),
+            ],
+    });
+  return out;
+}
+
 /** The layout of any report document. */
 export function reportLayout(kind: string, d: JsonObject): Layout {
   const o = d as Obj;
@@ -837,7 +903,11 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   if (kind === 'leaderboard') return leaderboardLayout(o);
   if (kind === 'trends') return trendsLayout(o);
   if (kind === 'alerts') return alertsLayout(o);
-  if (kind === 'rep') return subjectLayout(subjectDoc(d));
+  if (kind === 'rep') {
+    const rep = subjectLayout(subjectDoc(d));
+    rep.sections.push(...breakdownSections(o));
+    return rep;
+  }
   // team, region, org: the totals, then one row per team and per rep.
   const layout = subjectLayout(subjectDoc(o.totals));
   // The reps' alerts: a team lists them, a region or the org counts them and lists the critical ones.
@@ -850,6 +920,6 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   layout.sections.push(membersSection('Reps', reps.ranked, reps.notes));
   const leavers = subjectDocs(o.leavers);
   if (leavers.length > 0) layout.sections.push(leaversSection(leavers));
-  layout.sections.push(...dashboardSections(o));
+  layout.sections.push(...dashboardSections(o), ...breakdownSections(o));
   return layout;
 }

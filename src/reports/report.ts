@@ -16,6 +16,7 @@ import { describeSubject, findRep, findUnit, unitChoices } from '../metrics/engi
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import { isPlainDate, type PlainDate, today } from '../util/date.ts';
+import { breakdownsOf, type LineQuotas, lineQuotasOf, subjectLineQuotas } from './breakdowns.ts';
 import {
   bySeverity,
   groupReport,
@@ -113,45 +114,52 @@ export async function buildReportFrom(
   switch (req.kind) {
     case 'rep': {
       const rep = findRep(model, need(req.rep, '--rep EMAIL|NAME', 'rep'));
-      return repScorecard(ctx, rep, await subjectReport(ctx, rep), (team) =>
-        ctx.stored
-          ? ctx.stored(team)
-          : figuresDocument(
-              describeSubject(model, team),
-              ctx.period,
-              model.compute(team, ctx.period),
-              model.settings.baseCurrency,
-            ),
+      return withBreakdowns(
+        ctx,
+        rep,
+        repScorecard(ctx, rep, await subjectReport(ctx, rep), (team) =>
+          ctx.stored
+            ? ctx.stored(team)
+            : figuresDocument(
+                describeSubject(model, team),
+                ctx.period,
+                model.compute(team, ctx.period),
+                model.settings.baseCurrency,
+              ),
+        ),
       );
     }
-    case 'team':
-      return teamReport(
-        ctx,
-        findUnit(
-          model,
-          'team',
-          need(req.team, '--team NAME', 'team', () => unitChoices(model, 'team')),
-        ),
+    case 'team': {
+      const team = findUnit(
+        model,
+        'team',
+        need(req.team, '--team NAME', 'team', () => unitChoices(model, 'team')),
       );
-    case 'region':
-      return groupReport(
-        ctx,
-        findUnit(
-          model,
-          'region',
-          need(req.region, '--region NAME', 'region', () => unitChoices(model, 'region')),
-        ),
+      return withBreakdowns(ctx, team, teamReport(ctx, team));
+    }
+    case 'region': {
+      const region = findUnit(
+        model,
+        'region',
+        need(req.region, '--region NAME', 'region', () => unitChoices(model, 'region')),
       );
+      return withBreakdowns(ctx, region, groupReport(ctx, region));
+    }
     case 'org':
-      return groupReport(ctx, { kind: 'org', id: ORG_ID });
+      return withBreakdowns(ctx, { kind: 'org', id: ORG_ID }, groupReport(ctx, { kind: 'org', id: ORG_ID }));
     case 'leaderboard':
       return leaderboard(ctx, scope(), req.by ?? 'attainment');
     case 'trends': {
       // Figures of the periods shown only, computed: the stored snapshots hold the current period's alone.
       const { stored: _stored, ...computed } = ctx;
+      const lineQuotas = new Map<string, LineQuotas>();
+      if (req.trendBy === 'product-line')
+        for (const p of [...ctx.historyPeriods, ctx.period]) lineQuotas.set(p.id, await lineQuotasOf(db, model, p));
       const opts = {
         periods: req.periods ?? DEFAULT_TREND_PERIODS,
         ...(req.trendBy ? { by: req.trendBy } : {}),
+        productLineQuota: (scope: SubjectRef, line: string, p: FiscalPeriod) =>
+          subjectLineQuotas(model, scope, p, lineQuotas.get(p.id) ?? new Map()).get(line) ?? null,
       };
       return trendsReport(
         computed,
@@ -162,6 +170,12 @@ export async function buildReportFrom(
     case 'alerts':
       return alertsReport(db, ctx);
   }
+}
+
+/** The subject's report with its `byProductLine` and `bySegment` (breakdowns.ts) after its other sections. */
+async function withBreakdowns(ctx: ReportContext, subject: SubjectRef, doc: Promise<JsonObject>): Promise<JsonObject> {
+  const built = await doc;
+  return { ...built, ...(await breakdownsOf(ctx, subject)) };
 }
 
 /** `report alerts`: every open or escalated alert of the period. */

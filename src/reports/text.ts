@@ -8,6 +8,7 @@ import type { JsonObject } from '../metrics/document.ts';
 import { layoutText } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, str, times } from './format.ts';
 import {
+  breakdownSections,
   dashboardSections,
   figureSections,
   memberName,
@@ -135,7 +136,11 @@ function repAlertLines(o: Obj): string[] | undefined {
 export function reportText(kind: string, d: JsonObject): string {
   const o = d as Obj;
   if (kind === 'forecast' || kind === 'forecast-backtest') return layoutText(reportLayout(kind, d));
-  if (kind === 'rep') return subjectText(subjectDoc(d)).join('\n');
+  if (kind === 'rep') {
+    const lines = subjectText(subjectDoc(d));
+    for (const section of breakdownSections(o)) lines.push(...sectionLines(section));
+    return lines.join('\n');
+  }
   if (kind === 'leaderboard') {
     const scope = obj(o.scope);
     const lines = [
@@ -190,6 +195,6 @@ export function reportText(kind: string, d: JsonObject): string {
         );
     }
   }
-  for (const section of dashboardSections(o)) lines.push(...sectionLines(section));
+  for (const section of [...dashboardSections(o), ...breakdownSections(o)]) lines.push(...sectionLines(section));
   return lines.join('\n');
 }

@@ -26,7 +26,8 @@ function create(conn: ConnectionConfig, host: ConnectorHost): HubSpotConnector {
       accessToken: c.accessToken,
       basePath: c.basePath,
       sync: c.sync,
-      ...(c.fields.segment ? { fields: { segment: c.fields.segment } } : {}),
+      // A connection built in code may leave out the mapping the config schema defaults to {}.
+      ...(c.fields?.segment ? { fields: { segment: c.fields.segment } } : {}),
     },
     log: host.log,
     defaultTimeZone: host.defaultTimeZone,

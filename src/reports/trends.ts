@@ -261,8 +261,9 @@ export function trendsReport(ctx: ReportContext, scope: SubjectRef, opts: Trends
         points: (p) => {
           // Without a quota of its own, a part's attainment is its share of the scope's quota: the parts' add up to
           // the scope's.
-          const quota = hasOwn ? lineQuota(p) : own(p).quota;
-          return partPoint(model, mine, p, quota);
+          if (hasOwn) return partPoint(model, mine, p, lineQuota(p));
+          // Its attainment is over the scope's quota, which is not its own: no quota is printed for it.
+          return { ...partPoint(model, mine, p, own(p).quota), quota: null };
         },
       });
     }
@@ -346,7 +347,7 @@ function periodRows(
       yoy: ratioChange(compared, ratio(cal.samePeriodLastYear(p))),
       partial,
     };
-    if (x.quota === null) o.quotaReason = 'no_quota';
+    if (x.quota === null) o.quotaReason = s.basis === 'scope_quota' ? 'no_own_quota' : 'no_quota';
     if (attainment === null) o.attainmentReason = 'no_quota';
     if (o.qoq === null) o.qoqReason = compared === null ? 'no_quota' : 'no_quota_before';
     if (o.yoy === null) o.yoyReason = compared === null ? 'no_quota' : 'no_quota_a_year_before';

@@ -145,6 +145,49 @@ describe('product lines and segments', () => {
     expect(series['(none)'].periods[1].attainment).toBe('0.3600');
   });
 
+  it('trends for Sarah over four quarters: the two before her first quota left out, Q2 partial, qoq on its projection', async () => {
+    const engine = new MetricsEngine({ db: t.db, config });
+    const doc = (await buildReport(t.db, engine, {
+      kind: 'trends',
+      rep: 'sarah.chen@example.com',
+      periods: 4,
+      ...WHEN,
+    })) as Doc;
+    // FY2025-Q3 and FY2025-Q4 had no quota for her: left out. Q1: 80,000 of 500,000 = 16.00%.
+    expect(doc.periods).toEqual([
+      {
+        period: 'FY2026-Q1',
+        start: '2026-01-01',
+        end: '2026-03-31',
+        quota: '500000.00',
+        actual: '80000.00',
+        attainment: '0.1600',
+        qoq: null,
+        yoy: null,
+        partial: false,
+        qoqReason: 'no_quota_before',
+        yoyReason: 'no_quota_a_year_before',
+      },
+      {
+        period: 'FY2026-Q2',
+        start: '2026-04-01',
+        end: '2026-06-30',
+        quota: '600000.00',
+        actual: '522000.00',
+        attainment: '0.8700',
+        // Her projected attainment, 108.60%, less Q1's 16.00%.
+        qoq: '0.9260',
+        yoy: null,
+        partial: true,
+        yoyReason: 'no_quota_a_year_before',
+        projectedActual: '651600.00',
+        projectedAttainment: '1.0860',
+      },
+    ]);
+    // One complete period shown: nobody can be consistent over it.
+    expect(doc.consistency).toMatchObject({ periods: ['FY2026-Q1'], top: [], bottom: [] });
+  });
+
   it("a quota file's product_line column gives the same figures", async () => {
     await t.db.deleteFrom('quotas').where('product_line', 'is not', null).execute();
     const dir = await mkdtemp(join(tmpdir(), 'qt-lines-'));

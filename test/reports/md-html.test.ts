@@ -181,6 +181,15 @@ describe('report --format md', () => {
       '## Strengths',
       '## Focus areas',
       '## Alerts',
+      '## By product line',
+      '## By segment',
+    ]);
+    expect(mdSection(md, 'By segment')).toEqual([
+      '## By segment',
+      '| Segment | Actual | Deals | Share of actual | Attainment |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      '| (none) | 522,000.00 | 6 | 100.00% | 87.00% |',
+      "A segment's attainment is its actual over the whole quota: the segments' add up to the total.",
     ]);
     expect(mdSection(md, 'Pacing')).toEqual([
       '## Pacing',

@@ -11,6 +11,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { clockFromEnv } from '../clock.ts';
 import { PERIOD_ID_EXPECTED, PERIOD_ID_RE } from '../config/period-id.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { parseTrendPeriods } from '../reports/trend-options.ts';
 import { isPlainDate } from '../util/date.ts';
 
 /** What a command module gets: its arguments, options, the global options, and where to write. */
@@ -203,6 +204,10 @@ function buildProgram(
         if (cmd.processedArgs[0] === 'rep' && (rep === undefined || rep.trim() === '')) {
           throw new AppError('USAGE', "report rep needs the rep's email or name", { where: '--rep' });
         }
+        for (const flag of ['by', 'periods'] as const)
+          if (cmd.opts()[flag] !== undefined && cmd.processedArgs[0] !== 'trends')
+            throw new AppError('USAGE', `--${flag} goes with report trends only`, { where: `--${flag}` });
+        parseTrendPeriods(cmd.opts().periods as string | undefined, '--periods');
       }),
     'report',
   );

@@ -16,13 +16,16 @@ import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { creditsOf, type Quick, quickAttainment, type ReportContext, repsIn } from './build.ts';
 
-export const TREND_BY = ['region', 'team', 'segment', 'product-line'] as const;
-export type TrendBy = (typeof TREND_BY)[number];
+import type { TrendBy } from './trend-options.ts';
 
-/** Periods `report trends` shows unless `--periods` says otherwise. */
-export const DEFAULT_TREND_PERIODS = 4;
-/** `--periods` at most: 5 years of quarters. */
-export const MAX_TREND_PERIODS = 20;
+export {
+  DEFAULT_TREND_PERIODS,
+  MAX_TREND_PERIODS,
+  parseTrendBy,
+  parseTrendPeriods,
+  TREND_BY,
+  type TrendBy,
+} from './trend-options.ts';
 
 /** A consistent performer's mean attainment over the periods is at least this (top) or below `BOTTOM` (bottom). */
 export const CONSISTENT_TOP_MEAN = new Dec('1.0000');
@@ -31,27 +34,6 @@ export const CONSISTENT_BOTTOM_MEAN = new Dec('0.7000');
 export const CONSISTENT_MAX_SPREAD = new Dec('0.2500');
 /** How many reps each list names at most. */
 export const CONSISTENT_LIST = 5;
-
-/** `--periods N` as given on the command line or the query string: a whole number from 1 to 20. */
-export function parseTrendPeriods(v: string | number | undefined, where: string): number | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v).trim();
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 1 || n > MAX_TREND_PERIODS)
-    throw new AppError('USAGE', `${where} must be a whole number from 1 to ${MAX_TREND_PERIODS}, got "${s}"`, {
-      where,
-    });
-  return n;
-}
-
-export function parseTrendBy(v: string | undefined, where: string): TrendBy | undefined {
-  if (v === undefined) return undefined;
-  const s = v.trim().toLowerCase().replace(/_/g, '-');
-  const by = s === 'productline' ? 'product-line' : s;
-  if (!(TREND_BY as readonly string[]).includes(by))
-    throw new AppError('USAGE', `${where} must be one of ${TREND_BY.join(', ')}, got "${v}"`, { where });
-  return by as TrendBy;
-}
 
 /**
  * The periods a trends request needs loaded, oldest first, ending before `period`: the `shown - 1` before it and

@@ -11,6 +11,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { clockFromEnv } from '../clock.ts';
 import { PERIOD_ID_EXPECTED, PERIOD_ID_RE } from '../config/period-id.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { parseTrendPeriods } from '../reports/trend-options.ts';
 import { isPlainDate } from '../util/date.ts';
 
 /** What a command module gets: its arguments, options, the global options, and where to write. */
@@ -188,6 +189,15 @@ function buildProgram(
       .option('--period <id>', 'fiscal period, like FY2026-Q4 (default: the current quarter)', periodArg)
       .option('--as-of <date>', 'as-of date, YYYY-MM-DD (default: today in the configured time zone)', dateArg)
       .addOption(
+        new Option('--by <scope>', 'with trends: the scopes side by side').choices([
+          'region',
+          'team',
+          'segment',
+          'product-line',
+        ]),
+      )
+      .option('--periods <n>', 'with trends: how many periods, ending with --period (default 4)')
+      .addOption(
         new Option('--format <format>', 'output format').choices(['text', 'md', 'json', 'csv', 'html']).default('text'),
       )
       .option('--explain', 'show the working behind each figure')
@@ -199,6 +209,10 @@ function buildProgram(
         if (cmd.processedArgs[0] === 'rep' && (rep === undefined || rep.trim() === '')) {
           throw new AppError('USAGE', "report rep needs the rep's email or name", { where: '--rep' });
         }
+        for (const flag of ['by', 'periods'] as const)
+          if (cmd.opts()[flag] !== undefined && cmd.processedArgs[0] !== 'trends')
+            throw new AppError('USAGE', `--${flag} goes with report trends only`, { where: `--${flag}` });
+        parseTrendPeriods(cmd.opts().periods as string | undefined, '--periods');
       }),
     'report',
   );

@@ -183,7 +183,10 @@ export function readCsvTable(
       yield {
         line: record.line,
         cell: (name) => {
-          const f = record.fields[index.get(name) as number] as CsvField;
+          const at = index.get(name);
+          // An optional column the file leaves out reads as empty.
+          if (at === undefined) return { value: '', line: record.line, column: 1 } as CsvField;
+          const f = record.fields[at] as CsvField;
           return { ...f, value: f.value.trim() };
         },
       };

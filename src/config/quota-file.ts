@@ -1,5 +1,7 @@
 /**
- * Quotas from RevOps' file (`quotas: { source: file, path: quotas.csv }`), columns `email,period,amount,currency`.
+ * Quotas from RevOps' file (`quotas: { source: file, path: quotas.csv }`), columns `email,period,amount,currency`
+ * and an optional `product_line`: a row with a product line is that line's quota (the reports' `byProductLine`), not
+ * part of the rep's quota.
  * Amounts are read straight into decimal.js (never through a JS number) and periods must be ids of the configured
  * fiscal calendar, so a quota for `FY2026-Q5` or `2026-Q1` is an error at its line and column, not a silent gap.
  */
@@ -17,6 +19,8 @@ export interface QuotaRow {
   readonly amount: Decimal;
   /** ISO 4217 code; the base currency when the row leaves it empty. */
   readonly currency: string;
+  /** The product line (family) the quota is for; null for the rep's quota. */
+  readonly productLine: string | null;
   readonly line: number;
 }
 
@@ -38,12 +42,13 @@ export async function loadQuotaFile(path: string, calendar: FiscalCalendar, base
 
 /** Validates quota file text; `file` is the name used in messages. */
 export function parseQuotaFile(text: string, file: string, calendar: FiscalCalendar, baseCurrency: string): QuotaRow[] {
-  const { rows: records, fail } = readCsvTable(text, file, 'QUOTA_FILE_INVALID', [
-    'email',
-    'period',
-    'amount',
-    'currency',
-  ]);
+  const { rows: records, fail } = readCsvTable(
+    text,
+    file,
+    'QUOTA_FILE_INVALID',
+    ['email', 'period', 'amount', 'currency'],
+    ['product_line'],
+  );
 
   const rows: QuotaRow[] = [];
   const seen = new Map<string, number>();
@@ -72,10 +77,15 @@ export function parseQuotaFile(text: string, file: string, calendar: FiscalCalen
       fail(currency.line, currency.column, `currency "${currency.value}" is not a 3-letter ISO 4217 code like USD`);
     }
 
-    const key = `${email.value.toLowerCase()} ${period.id}`;
+    const productLine = get('product_line').value || null;
+    const key = `${email.value.toLowerCase()} ${period.id} ${productLine ?? ''}`;
     const first = seen.get(key);
     if (first !== undefined) {
-      fail(record.line, email.column, `a second quota for ${email.value} in ${period.id} (first on line ${first})`);
+      fail(
+        record.line,
+        email.column,
+        `a second quota for ${email.value} in ${period.id}${productLine === null ? '' : ` for ${productLine}`} (first on line ${first})`,
+      );
     }
     seen.set(key, record.line);
     rows.push({
@@ -83,6 +93,7 @@ export function parseQuotaFile(text: string, file: string, calendar: FiscalCalen
       period,
       amount: new Dec(amount.value),
       currency: currency.value || baseCurrency,
+      productLine,
       line: record.line,
     });
   }

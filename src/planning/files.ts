@@ -100,7 +100,7 @@ async function loadQuotaFile(
   return db.transaction().execute(async (trx) => {
     const before = await trx
       .selectFrom('quotas')
-      .select(['external_id', 'person_id', 'period_start', 'period_end', 'amount', 'currency'])
+      .select(['external_id', 'person_id', 'period_start', 'period_end', 'amount', 'currency', 'product_line'])
       .where('source', '=', 'file')
       .where('org_unit_id', 'is', null)
       .execute();
@@ -114,8 +114,8 @@ async function loadQuotaFile(
     const persons = await trx.selectFrom('persons').select(['id', 'email']).execute();
     const personOf = new Map(persons.map((p) => [p.email.toLowerCase(), p.id] as const));
     await trx.deleteFrom('quotas').where('source', '=', 'file').where('org_unit_id', 'is', null).execute();
-    const key = (email: string | null, start: string) => `${email ?? ''}|${start}`;
-    const old = new Map(before.map((r) => [key(r.external_id, r.period_start), r] as const));
+    const key = (email: string | null, start: string, line: string | null) => `${email ?? ''}|${start}|${line ?? ''}`;
+    const old = new Map(before.map((r) => [key(r.external_id, r.period_start, r.product_line), r] as const));
     const dirty = new Map<string, DirtyKey>();
     const touch = (personId: number | null, start: string, end: string) => {
       if (personId === null) return;
@@ -135,13 +135,13 @@ async function loadQuotaFile(
         period_end: r.period.end,
         amount: r.amount.toFixed(),
         currency: r.currency,
-        product_line: null,
+        product_line: r.productLine,
         content_hash: file.hash.slice(0, 16),
         is_deleted: false,
       }));
       await trx.insertInto('quotas').values(chunk).execute();
       for (const r of chunk) {
-        const k = key(r.external_id, r.period_start);
+        const k = key(r.external_id, r.period_start, r.product_line);
         seen.add(k);
         const was = old.get(k);
         const same =

@@ -69,7 +69,7 @@ async function withAlerts(ctx: ReportContext, only?: readonly string[]): Promise
   return { ...ctx, alertsBySubject: bySubject };
 }
 
-type Quick = {
+export type Quick = {
   quota: Dec | null;
   actual: Dec;
   attainment: Dec | null;
@@ -89,7 +89,7 @@ const quickMemo = new WeakMap<
 >();
 
 /** Attainment (and actual) of a subject for a period, without the slower figures: for ranks and history. */
-function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod): Quick {
+export function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod): Quick {
   const model = ctx.model;
   let memo = quickMemo.get(model);
   if (!memo) {
@@ -127,7 +127,7 @@ function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: Fiscal
 /** A group's credits per model data: the org's history gathers all 45,000 of them once, not once per period. */
 const groupCredits = new WeakMap<object, Map<string, readonly Credit[]>>();
 
-function creditsOf(model: MetricsModel, subject: SubjectRef): readonly Credit[] {
+export function creditsOf(model: MetricsModel, subject: SubjectRef): readonly Credit[] {
   if (subject.kind === 'rep') return model.repRows(subject.id).credits;
   let byGroup = groupCredits.get(model.data);
   if (!byGroup) {

@@ -53,6 +53,21 @@ export const SUBJECT_COLUMNS = [
   'rank',
 ] as const;
 
+/**
+ * The subject's `byProductLine` and `bySegment` as `product_line` and `segment` rows: the line or segment in the
+ * name column, its quota (a product line's own), actual and attainment; the other columns empty.
+ */
+function breakdownRows(doc: Row): unknown[][] {
+  const row = (type: string, name: unknown, x: Row) =>
+    SUBJECT_COLUMNS.map((c) =>
+      c === 'type' ? type : c === 'name' ? name : c === 'quota' || c === 'actual' || c === 'attainment' ? x[c] : '',
+    );
+  return [
+    ...((doc.byProductLine ?? []) as Row[]).map((x) => row('product_line', x.productLine, x)),
+    ...((doc.bySegment ?? []) as Row[]).map((x) => row('segment', x.segment, x)),
+  ];
+}
+
 function subjectRow(type: 'rep' | 'total', r: Row): unknown[] {
   const s = o(r.subject);
   const p = o(r.pipeline);
@@ -110,10 +125,62 @@ export function toCsv(kind: string, doc: Row): string {
     );
   }
   if (kind === 'trends') {
-    const periods = (doc.periods ?? []) as Row[];
+    // A `period` row per scope and period (the scope's own first, then each of `--by`), then a `top` or `bottom`
+    // row per consistent performer with their mean and spread.
+    const series = (Array.isArray(doc.series) ? doc.series : [{ scope: doc.scope, periods: doc.periods }]) as Row[];
+    const c = o(doc.consistency);
+    const performer = (type: string) => (x: Row) => [
+      type,
+      o(x.rep).name,
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      x.mean,
+      x.spread,
+    ];
     return csvTable(
-      ['period', 'quota', 'actual', 'attainment'],
-      periods.map((p) => [p.period, p.quota, p.actual, p.attainment]),
+      [
+        'type',
+        'scope',
+        'period',
+        'partial',
+        'quota',
+        'actual',
+        'attainment',
+        'qoq',
+        'yoy',
+        'projectedActual',
+        'projectedAttainment',
+        'mean',
+        'spread',
+      ],
+      [
+        ...series.flatMap((s) =>
+          ((s.periods ?? []) as Row[]).map((p) => [
+            'period',
+            o(s.scope).name,
+            p.period,
+            p.partial === true ? 'true' : p.partial === false ? 'false' : '',
+            p.quota,
+            p.actual,
+            p.attainment,
+            p.qoq,
+            p.yoy,
+            p.projectedActual,
+            p.projectedAttainment,
+            '',
+            '',
+          ]),
+        ),
+        ...((c.top ?? []) as Row[]).map(performer('top')),
+        ...((c.bottom ?? []) as Row[]).map(performer('bottom')),
+      ],
     );
   }
   if (kind === 'alerts') {
@@ -133,9 +200,13 @@ export function toCsv(kind: string, doc: Row): string {
       }),
     );
   }
-  if (kind === 'rep') return csvTable(SUBJECT_COLUMNS, [subjectRow('rep', doc)]);
+  if (kind === 'rep') return csvTable(SUBJECT_COLUMNS, [subjectRow('rep', doc), ...breakdownRows(doc)]);
   // team, region, org: its reps on D, then its totals.
   // The rows the text prints: people without a quota (managers, VPs, the integration user) are no rep rows.
   const reps = ((doc.reps ?? []) as Row[]).filter((r) => r.attainment != null);
-  return csvTable(SUBJECT_COLUMNS, [...reps.map((r) => subjectRow('rep', r)), subjectRow('total', o(doc.totals))]);
+  return csvTable(SUBJECT_COLUMNS, [
+    ...reps.map((r) => subjectRow('rep', r)),
+    subjectRow('total', o(doc.totals)),
+    ...breakdownRows(doc),
+  ]);
 }

@@ -662,36 +662,145 @@ function leaderboardLayout(o: Obj): Layout {
   };
 }
 
+/** A trends period's label: the current period is marked as to date. */
+function trendPeriod(x: Obj): string {
+  return `${str(x.period) ?? ''}${x.partial === true ? ' (to date)' : ''}`;
+}
+
+/** `FY2026-Q3 101.17%, FY2026-Q4 87.00%` of a consistent performer. */
+function trendAttainments(x: Obj): string {
+  return list(x.attainments)
+    .map((a) => `${str(a.period) ?? ''} ${pct(a.attainment)}`)
+    .join(', ');
+}
+
 function trendsLayout(o: Obj): Layout {
-  const periods = list(o.periods);
+  const series = Array.isArray(o.series) ? list(o.series) : [{ scope: o.scope, periods: o.periods ?? [] }];
+  const periods = list(series[0]?.periods);
   const first = str(periods[0]?.period);
   const last = str(periods[periods.length - 1]?.period);
   const span = first === null ? '' : first === last ? `, ${first}` : `, ${first} to ${last}`;
-  return {
-    title: `Trends - ${str(obj(o.scope).name)}${span} as of ${str(o.asOf)}, in ${str(o.currency)}`,
-    context: null,
-    sections: [
-      {
-        heading: 'Attainment by period',
-        blocks: [
-          table(
-            [
-              ['Period', false],
-              ['Quota', true],
-              ['Actual', true],
-              ['Attainment', true],
-            ],
-            // A period before any quota shows a dash: "n/a (no quota)" in two columns said the same thing twice.
-            periods.map((x) => [
-              str(x.period) ?? '',
-              x.quota == null ? '-' : money(x.quota),
-              money(x.actual),
-              x.quota == null ? 'no quota' : pct(x.attainment, x.attainmentReason),
-            ]),
-          ),
+  const by = str(o.by);
+  const many = series.length > 1;
+  const anyPartial = periods.some((x) => x.partial === true);
+  const sections: Section[] = [];
+  // A period without a quota shows a dash: "n/a (no quota)" in two columns said the same thing twice.
+  const rows = series.flatMap((s) =>
+    list(s.periods).map((x) => [
+      ...(many ? [str(obj(s.scope).name) ?? ''] : []),
+      trendPeriod(x),
+      x.quota == null ? '-' : money(x.quota),
+      money(x.actual),
+      x.attainment == null ? 'no quota' : pct(x.attainment),
+      x.qoq == null ? '-' : points(x.qoq),
+      x.yoy == null ? '-' : points(x.yoy),
+      ...(anyPartial
+        ? [
+            x.partial === true ? money(x.projectedActual) : '',
+            x.partial === true ? pct(x.projectedAttainment, x.projectedAttainmentReason) : '',
+          ]
+        : []),
+    ]),
+  );
+  sections.push({
+    heading: 'Attainment by period',
+    blocks: [
+      ...(anyPartial
+        ? [paragraph('The period to date is partial: its QoQ and YoY compare its projected attainment.')]
+        : []),
+      table(
+        [
+          ...(many
+            ? ([[by === null ? 'Scope' : words(by).replace(/^./, (c) => c.toUpperCase()), false]] as [
+                string,
+                boolean,
+              ][])
+            : []),
+          ['Period', false],
+          ['Quota', true],
+          ['Actual', true],
+          ['Attainment', true],
+          ['QoQ', true],
+          ['YoY', true],
+          ...(anyPartial
+            ? ([
+                ['Projected actual', true],
+                ['Projected', true],
+              ] as [string, boolean][])
+            : []),
         ],
-      },
+        rows,
+      ),
+      ...(series.some((s) => s.attainmentBasis === 'scope_quota')
+        ? [
+            paragraph(
+              `A ${words(by ?? 'part').replace('-', ' ')} without a quota of its own: its attainment is its actual over ${str(obj(o.scope).name) ?? 'the scope'}'s quota.`,
+            ),
+          ]
+        : []),
     ],
+  });
+  if (many)
+    sections.push({
+      heading: 'Side by side',
+      blocks: [
+        table(
+          [
+            [by === null ? 'Scope' : words(by).replace(/^./, (c) => c.toUpperCase()), false],
+            ...periods.map((p): [string, boolean] => [trendPeriod(p), true]),
+          ],
+          series.map((s) => [
+            str(obj(s.scope).name) ?? '',
+            ...list(s.periods).map((x) => (x.attainment == null ? '-' : pct(x.attainment))),
+          ]),
+        ),
+      ],
+    });
+  if (o.consistency !== undefined) {
+    const c = obj(o.consistency);
+    const ids = Array.isArray(c.periods) ? c.periods.map((p) => str(p) ?? '') : [];
+    const lines = (label: string, xs: Obj[]) =>
+      xs.map((x) => [
+        label,
+        str(obj(x.rep).name) ?? '',
+        str(obj(x.rep).team) ?? '',
+        pct(x.mean),
+        points(x.spread).replace(/^\+/, ''),
+        trendAttainments(x),
+      ]);
+    const all = [...lines('top', list(c.top)), ...lines('bottom', list(c.bottom))];
+    sections.push({
+      heading: 'Consistent performers',
+      blocks: [
+        paragraph(
+          ids.length < 2
+            ? 'Needs two complete periods shown.'
+            : `Over ${ids.join(', ')}: a quota in each, a spread of at most ${points(c.spreadAtMost).replace(/^\+/, '')}, mean attainment at least ${pct(c.topMeanAtLeast)} (top) or below ${pct(c.bottomMeanBelow)} (bottom), lowest spread first.`,
+        ),
+        ...(ids.length < 2
+          ? []
+          : all.length === 0
+            ? [paragraph('none')]
+            : [
+                table(
+                  [
+                    ['List', false],
+                    ['Rep', false],
+                    ['Team', false],
+                    ['Mean', true],
+                    ['Spread', true],
+                    ['Attainment by period', false],
+                  ],
+                  all,
+                ),
+              ]),
+      ],
+    });
+  }
+  return {
+    title: `Trends - ${str(obj(o.scope).name)}${by === null ? '' : ` by ${words(by).replace('-', ' ')}`}${span} as of ${str(o.asOf)}, in ${str(o.currency)}`,
+    context: null,
+    sections,
   };
 }
 
@@ -760,6 +869,72 @@ function repAlertsSection(o: Obj): Section | null {
   };
 }
 
+/** A subject's `byProductLine` and `bySegment`: its actual per product line and segment, and the attainment of each. */
+export function breakdownSections(o: Obj): Section[] {
+  const out: Section[] = [];
+  const lines = list(o.byProductLine);
+  if (o.byProductLine !== undefined)
+    out.push({
+      heading: 'By product line',
+      blocks:
+        lines.length === 0
+          ? [paragraph('no won deals in the period')]
+          : [
+              table(
+                [
+                  ['Product line', false],
+                  ['Quota', true],
+                  ['Actual', true],
+                  ['Deals', true],
+                  ['Share of actual', true],
+                  ['Attainment', true],
+                ],
+                lines.map((x) => [
+                  str(x.productLine) ?? '',
+                  x.quota == null ? '-' : money(x.quota),
+                  money(x.actual),
+                  str(x.deals) ?? '',
+                  pct(x.shareOfActual, 'no_actual'),
+                  `${pct(x.attainment, x.attainmentReason)}${x.attainmentBasis === 'subject_quota' && x.attainment != null ? ' of the quota' : ''}`,
+                ]),
+              ),
+              ...(lines.some((x) => x.attainmentBasis === 'subject_quota')
+                ? [paragraph('A line without a quota of its own: its attainment is its actual over the whole quota.')]
+                : []),
+            ],
+    });
+  const segments = list(o.bySegment);
+  if (o.bySegment !== undefined)
+    out.push({
+      heading: 'By segment',
+      blocks:
+        segments.length === 0
+          ? [paragraph('no won deals in the period')]
+          : [
+              table(
+                [
+                  ['Segment', false],
+                  ['Actual', true],
+                  ['Deals', true],
+                  ['Share of actual', true],
+                  ['Attainment', true],
+                ],
+                segments.map((x) => [
+                  str(x.segment) ?? '',
+                  money(x.actual),
+                  str(x.deals) ?? '',
+                  pct(x.shareOfActual, 'no_actual'),
+                  pct(x.attainment, x.attainmentReason),
+                ]),
+              ),
+              paragraph(
+                "A segment's attainment is its actual over the whole quota: the segments' add up to the total.",
+              ),
+            ],
+    });
+  return out;
+}
+
 /** The layout of any report document. */
 export function reportLayout(kind: string, d: JsonObject): Layout {
   const o = d as Obj;
@@ -768,7 +943,11 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   if (kind === 'leaderboard') return leaderboardLayout(o);
   if (kind === 'trends') return trendsLayout(o);
   if (kind === 'alerts') return alertsLayout(o);
-  if (kind === 'rep') return subjectLayout(subjectDoc(d));
+  if (kind === 'rep') {
+    const rep = subjectLayout(subjectDoc(d));
+    rep.sections.push(...breakdownSections(o));
+    return rep;
+  }
   // team, region, org: the totals, then one row per team and per rep.
   const layout = subjectLayout(subjectDoc(o.totals));
   // The reps' alerts: a team lists them, a region or the org counts them and lists the critical ones.
@@ -781,6 +960,6 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   layout.sections.push(membersSection('Reps', reps.ranked, reps.notes));
   const leavers = subjectDocs(o.leavers);
   if (leavers.length > 0) layout.sections.push(leaversSection(leavers));
-  layout.sections.push(...dashboardSections(o));
+  layout.sections.push(...dashboardSections(o), ...breakdownSections(o));
   return layout;
 }

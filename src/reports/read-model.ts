@@ -162,6 +162,8 @@ export class ReportReader {
       resolved.asOf,
       req.explain ?? false,
       req.by ?? null,
+      req.trendBy ?? null,
+      req.periods ?? null,
     ]);
     const stamp = knownStamp ?? (await this.stamp());
     const kept = this.docs.get(key);
@@ -211,6 +213,8 @@ export class ReportReader {
   private async build(req: ReportRequest, resolved: ResolvedRequest, stamp: string): Promise<Entry> {
     this.stats.builds++;
     let built: { doc: JsonObject; model: MetricsModel } | null = null;
+    // Trends read no stored figure: every period they show is worked out from the model's quotas and won credits,
+    // which today's model keeps up to date as it does for ranks and history.
     if (this.current && this.isToday(resolved)) {
       // `explain` shows the deals behind each figure, which no snapshot holds: computed.
       let why = req.explain ? 'explain needs the deals behind each figure' : null;

@@ -9,13 +9,14 @@ import { now } from '../clock.ts';
 import type { FiscalPeriod } from '../config/calendar.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { asJson, figuresDocument, type JsonObject } from '../metrics/document.ts';
+import { figuresDocument, type JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject, findRep, findUnit, unitChoices } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import { isPlainDate, type PlainDate, today } from '../util/date.ts';
+import { breakdownsOf, type LineQuotas, lineQuotasOf, subjectLineQuotas } from './breakdowns.ts';
 import {
   bySeverity,
   groupReport,
@@ -26,6 +27,7 @@ import {
   teamReport,
 } from './build.ts';
 import { repScorecard } from './scorecard.ts';
+import { DEFAULT_TREND_PERIODS, type TrendBy, trendHistory, trendsReport } from './trends.ts';
 
 export const REPORT_KINDS = ['rep', 'team', 'region', 'org', 'leaderboard', 'trends', 'alerts'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];
@@ -42,6 +44,10 @@ export interface ReportRequest {
   explain?: boolean;
   /** Leaderboard ranking: attainment (default) or actual. */
   by?: LeaderboardBy;
+  /** Trends: the scopes side by side (`--by`). */
+  trendBy?: TrendBy;
+  /** Trends: how many periods, ending with `period` (`--periods`, default 4). */
+  periods?: number;
 }
 
 export interface ResolvedRequest {
@@ -58,6 +64,9 @@ export function resolveRequest(engine: MetricsEngine, req: ReportRequest, at: Da
   const asOf = req.asOf ?? today(s.timezone, at);
   const period =
     req.period === undefined ? s.calendar.periodContaining(asOf, 'quarter') : s.calendar.periodById(req.period);
+  // Trends show N periods and compare each with the year before: the model holds them all.
+  if (req.kind === 'trends')
+    return { asOf, period, history: trendHistory(s.calendar, period, req.periods ?? DEFAULT_TREND_PERIODS) };
   const history: FiscalPeriod[] = [];
   let p = period;
   for (let i = 0; i < s.historyPeriods; i++) {
@@ -105,65 +114,68 @@ export async function buildReportFrom(
   switch (req.kind) {
     case 'rep': {
       const rep = findRep(model, need(req.rep, '--rep EMAIL|NAME', 'rep'));
-      return repScorecard(ctx, rep, await subjectReport(ctx, rep), (team) =>
-        ctx.stored
-          ? ctx.stored(team)
-          : figuresDocument(
-              describeSubject(model, team),
-              ctx.period,
-              model.compute(team, ctx.period),
-              model.settings.baseCurrency,
-            ),
+      return withBreakdowns(
+        ctx,
+        rep,
+        repScorecard(ctx, rep, await subjectReport(ctx, rep), (team) =>
+          ctx.stored
+            ? ctx.stored(team)
+            : figuresDocument(
+                describeSubject(model, team),
+                ctx.period,
+                model.compute(team, ctx.period),
+                model.settings.baseCurrency,
+              ),
+        ),
       );
     }
-    case 'team':
-      return teamReport(
-        ctx,
-        findUnit(
-          model,
-          'team',
-          need(req.team, '--team NAME', 'team', () => unitChoices(model, 'team')),
-        ),
+    case 'team': {
+      const team = findUnit(
+        model,
+        'team',
+        need(req.team, '--team NAME', 'team', () => unitChoices(model, 'team')),
       );
-    case 'region':
-      return groupReport(
-        ctx,
-        findUnit(
-          model,
-          'region',
-          need(req.region, '--region NAME', 'region', () => unitChoices(model, 'region')),
-        ),
+      return withBreakdowns(ctx, team, teamReport(ctx, team));
+    }
+    case 'region': {
+      const region = findUnit(
+        model,
+        'region',
+        need(req.region, '--region NAME', 'region', () => unitChoices(model, 'region')),
       );
+      return withBreakdowns(ctx, region, groupReport(ctx, region));
+    }
     case 'org':
-      return groupReport(ctx, { kind: 'org', id: ORG_ID });
+      return withBreakdowns(ctx, { kind: 'org', id: ORG_ID }, groupReport(ctx, { kind: 'org', id: ORG_ID }));
     case 'leaderboard':
       return leaderboard(ctx, scope(), req.by ?? 'attainment');
-    case 'trends':
-      return trendsReport(ctx, scope());
+    case 'trends': {
+      // Figures of the periods shown only, computed: the stored snapshots hold the current period's alone.
+      const { stored: _stored, ...computed } = ctx;
+      const lineQuotas = new Map<string, LineQuotas>();
+      if (req.trendBy === 'product-line')
+        for (const p of [...ctx.historyPeriods, ctx.period]) lineQuotas.set(p.id, await lineQuotasOf(db, model, p));
+      const opts = {
+        periods: req.periods ?? DEFAULT_TREND_PERIODS,
+        ...(req.trendBy ? { by: req.trendBy } : {}),
+        productLineQuota: (scope: SubjectRef, line: string, p: FiscalPeriod) =>
+          subjectLineQuotas(model, scope, p, lineQuotas.get(p.id) ?? new Map()).get(line) ?? null,
+      };
+      return trendsReport(
+        computed,
+        req.rep !== undefined ? findRep(model, need(req.rep, '--rep EMAIL|NAME', 'trends')) : scope(),
+        opts,
+      );
+    }
     case 'alerts':
       return alertsReport(db, ctx);
   }
 }
 
-/** `report trends`: quota, actual and attainment per period for the scope and each of its teams. */
-async function trendsReport(ctx: ReportContext, scope: SubjectRef): Promise<JsonObject> {
-  const doc = await subjectReport({ ...ctx, explain: false }, scope);
-  return {
-    scope: asJson(doc.subject),
-    period: asJson(doc.period),
-    asOf: ctx.model.asOf,
-    currency: ctx.model.settings.baseCurrency,
-    periods: [
-      ...doc.history,
-      {
-        period: ctx.period.id,
-        quota: doc.quota,
-        actual: doc.actual,
-        attainment: doc.attainment,
-        projectedAttainment: doc.projectedAttainment,
-      },
-    ],
-  };
+/** The subject's report with its `byProductLine` and `bySegment` (breakdowns.ts) after its other sections. */
+async function withBreakdowns(ctx: ReportContext, subject: SubjectRef, doc: Promise<JsonObject>): Promise<JsonObject> {
+  const built = await doc;
+  return { ...built, ...(await breakdownsOf(ctx, subject)) };
 }
 
 /** `report alerts`: every open or escalated alert of the period. */

@@ -8,6 +8,7 @@ import type { JsonObject } from '../metrics/document.ts';
 import { layoutText } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, str, times } from './format.ts';
 import {
+  breakdownSections,
   dashboardSections,
   figureSections,
   memberName,
@@ -135,7 +136,11 @@ function repAlertLines(o: Obj): string[] | undefined {
 export function reportText(kind: string, d: JsonObject): string {
   const o = d as Obj;
   if (kind === 'forecast' || kind === 'forecast-backtest') return layoutText(reportLayout(kind, d));
-  if (kind === 'rep') return subjectText(subjectDoc(d)).join('\n');
+  if (kind === 'rep') {
+    const lines = subjectText(subjectDoc(d));
+    for (const section of breakdownSections(o)) lines.push(...sectionLines(section));
+    return lines.join('\n');
+  }
   if (kind === 'leaderboard') {
     const scope = obj(o.scope);
     const lines = [
@@ -152,19 +157,9 @@ export function reportText(kind: string, d: JsonObject): string {
     return lines.join('\n');
   }
   if (kind === 'trends') {
-    const lines = [
-      `TRENDS - ${str(obj(o.scope).name)} as of ${str(o.asOf)}, in ${str(o.currency)}`,
-      '',
-      `  ${'Period'.padEnd(12)}${'Quota'.padStart(18)}${'Actual'.padStart(18)}${'Attainment'.padStart(20)}`,
-    ];
-    for (const p of Array.isArray(o.periods) ? o.periods : []) {
-      const x = obj(p);
-      // A period before any quota shows a dash: "n/a (no quota)" in two columns said the same thing twice.
-      const noQuota = x.quota == null;
-      lines.push(
-        `  ${(str(x.period) ?? '').padEnd(12)}${(noQuota ? '-' : money(x.quota)).padStart(18)}${money(x.actual).padStart(18)}${(noQuota ? 'no quota' : pct(x.attainment, x.attainmentReason)).padStart(20)}`,
-      );
-    }
+    const layout = reportLayout(kind, d);
+    const lines = [layout.title.replace(/^Trends/, 'TRENDS')];
+    for (const section of layout.sections) lines.push(...sectionLines(section));
     return lines.join('\n');
   }
   if (kind === 'alerts') {
@@ -200,6 +195,6 @@ export function reportText(kind: string, d: JsonObject): string {
         );
     }
   }
-  for (const section of dashboardSections(o)) lines.push(...sectionLines(section));
+  for (const section of [...dashboardSections(o), ...breakdownSections(o)]) lines.push(...sectionLines(section));
   return lines.join('\n');
 }

@@ -20,7 +20,7 @@ describe('quota-tracker --help', () => {
     expect(r.code).toBe(0);
     for (const name of COMMAND_NAMES) expect(r.stdout).toMatch(new RegExp(`^  ${name}( |$)`, 'm'));
     expect(r.stdout).toContain(
-      'report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep <email|name>] [--team <name>] [--region <name>] [--period <id>] [--as-of <date>] [--format <text|md|json|csv|html>] [--explain] [--backtest]',
+      'report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep <email|name>] [--team <name>] [--region <name>] [--period <id>] [--as-of <date>] [--by <region|team|segment|product-line>] [--periods <n>] [--format <text|md|json|csv|html>] [--explain] [--backtest]',
     );
     expect(r.stdout).toContain(
       'sync [--connection <id>] [--stream <name>] [--full] [--no-writeback] [--as-of <date>] [--deliver]',
@@ -86,6 +86,9 @@ describe('bad usage exits 2', () => {
     [['recompute', '--from', 'Q3'], "option '--from <period>' argument 'Q3' is invalid. \"Q3\" is not a period id"],
     [['report', 'rep', '--format', 'pdf'], "argument 'pdf' is invalid"],
     [['report', 'rep', '--format', 'json'], "report rep needs the rep's email or name (at --rep)"],
+    [['report', 'org', '--by', 'region'], '--by goes with report trends only (at --by)'],
+    [['report', 'trends', '--by', 'country'], "argument 'country' is invalid"],
+    [['report', 'trends', '--periods', '0'], '--periods must be a whole number from 1 to 20, got "0" (at --periods)'],
     [['token', 'create'], "required option '--role <role>' not specified"],
     [['frobnicate'], "unknown command 'frobnicate'"],
     [['token'], 'Usage: quota-tracker token'],

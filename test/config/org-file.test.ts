@@ -149,6 +149,25 @@ describe('quota file', () => {
     expect(rows[0]?.amount.plus(rows[1]?.amount ?? 0).toString()).toBe('0.3');
   });
 
+  it('reads an optional product_line column: a line quota beside the rep quota of the same period', () => {
+    const text =
+      'email,period,amount,currency,product_line\na@example.com,FY2027-Q1,600,USD,\na@example.com,FY2027-Q1,300,USD,Platform\n';
+    const rows = parseQuotaFile(text, 'quotas.csv', calendar, 'USD');
+    expect(rows.map((r) => [r.amount.toString(), r.productLine])).toEqual([
+      ['600', null],
+      ['300', 'Platform'],
+    ]);
+    // Without the column every row is the rep's quota.
+    expect(
+      parseQuotaFile('email,period,amount,currency\na@example.com,FY2027-Q1,600,USD\n', 'q', calendar, 'USD')[0]
+        ?.productLine,
+    ).toBeNull();
+    const e = failure(() =>
+      parseQuotaFile(`${text}a@example.com,FY2027-Q1,100,USD,Platform\n`, 'quotas.csv', calendar, 'USD'),
+    );
+    expect(e.message).toContain('a second quota for a@example.com in FY2027-Q1 for Platform (first on line 3)');
+  });
+
   it.each([
     ['a@example.com,2026-Q1,100,USD', 'quotas.csv:2:15', 'is not a period id'],
     ['a@example.com,FY2026-Q1,1e5,USD', 'quotas.csv:2:25', 'amount "1e5" is not a non-negative number'],

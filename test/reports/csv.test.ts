@@ -14,8 +14,55 @@ it('prints one row per period of a trends report, an empty cell where there was 
     ],
   };
   expect(toCsv('trends', doc)).toBe(
-    ['period,quota,actual,attainment', 'FY2026-Q1,,0.00,', 'FY2026-Q2,600000.00,522000.00,0.8700'].join('\n'),
+    [
+      'type,scope,period,partial,quota,actual,attainment,qoq,yoy,projectedActual,projectedAttainment,mean,spread',
+      'period,,FY2026-Q1,,,0.00,,,,,,,',
+      'period,,FY2026-Q2,,600000.00,522000.00,0.8700,,,,,,',
+    ].join('\n'),
   );
+});
+
+it('prints a trends report by region: a period row per scope and period, then the consistent performers', () => {
+  const doc = {
+    series: [
+      {
+        scope: { name: 'West' },
+        periods: [
+          {
+            period: 'FY2026-Q3',
+            quota: '100.00',
+            actual: '100.00',
+            attainment: '1.0000',
+            qoq: null,
+            yoy: '-0.0500',
+            partial: false,
+          },
+          {
+            period: 'FY2026-Q4',
+            quota: '100.00',
+            actual: '40.00',
+            attainment: '0.4000',
+            qoq: '0.1000',
+            yoy: null,
+            partial: true,
+            projectedActual: '110.00',
+            projectedAttainment: '1.1000',
+          },
+        ],
+      },
+    ],
+    consistency: {
+      top: [{ rep: { name: '=Ana' }, mean: '1.1000', spread: '0.1000' }],
+      bottom: [{ rep: { name: 'Bo' }, mean: '0.5000', spread: '0.0000' }],
+    },
+  };
+  expect(toCsv('trends', doc).split('\n')).toEqual([
+    'type,scope,period,partial,quota,actual,attainment,qoq,yoy,projectedActual,projectedAttainment,mean,spread',
+    'period,West,FY2026-Q3,false,100.00,100.00,1.0000,,-0.0500,,,,',
+    'period,West,FY2026-Q4,true,100.00,40.00,0.4000,0.1000,,110.00,1.1000,,',
+    "top,'=Ana,,,,,,,,,,1.1000,0.1000",
+    'bottom,Bo,,,,,,,,,,0.5000,0.0000',
+  ]);
 });
 
 it('prints one row per alert of an alerts report, quoting a message with a comma', () => {

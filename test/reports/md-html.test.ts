@@ -138,10 +138,10 @@ describe('report --format md', () => {
         '',
         '## Attainment by period',
         '',
-        '| Period | Quota | Actual | Attainment |',
-        '| --- | ---: | ---: | ---: |',
-        '| FY2026-Q1 | - | 0.00 | no quota |',
-        '| FY2026-Q2 | 3,067,748.66 | 3,103,623.35 | 101.17% |',
+        '| Period | Quota | Actual | Attainment | QoQ | YoY |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        '| FY2026-Q1 | - | 0.00 | no quota | - | - |',
+        '| FY2026-Q2 | 3,067,748.66 | 3,103,623.35 | 101.17% | - | - |',
         '',
       ].join('\n'),
     );
@@ -182,6 +182,15 @@ describe('report --format md', () => {
       '## Strengths',
       '## Focus areas',
       '## Alerts',
+      '## By product line',
+      '## By segment',
+    ]);
+    expect(mdSection(md, 'By segment')).toEqual([
+      '## By segment',
+      '| Segment | Actual | Deals | Share of actual | Attainment |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      '| (none) | 522,000.00 | 6 | 100.00% | 87.00% |',
+      "A segment's attainment is its actual over the whole quota: the segments' add up to the total.",
     ]);
     expect(mdSection(md, 'Pacing')).toEqual([
       '## Pacing',

@@ -102,6 +102,8 @@ describe('rep scorecard and team dashboard on the small sandbox org', () => {
       `Activity against targets (${team.activityTable.window})`,
       'Scenarios',
       'Alerts',
+      'By product line',
+      'By segment',
     ]);
     const people = new Map((sb.model?.people ?? []).map((p) => [p.email.toLowerCase(), p]));
     const rows = team.coverageTable.reps as Doc[];
@@ -163,7 +165,7 @@ describe('rep scorecard and team dashboard on the small sandbox org', () => {
     // The CSV: a rep row per rep with a quota, then the team's total row.
     const csv = toCsv('team', team).split('\n');
     expect(csv[0]?.startsWith('type,name,')).toBe(true);
-    expect(csv.at(-1)).toMatch(new RegExp(`^total,${teamName},`));
+    expect(csv.find((l) => l.startsWith('total,'))).toMatch(new RegExp(`^total,${teamName},`));
     expect(csv.filter((l) => l.startsWith('rep,')).length).toBe(
       (team.reps as Doc[]).filter((r) => r.attainment != null).length,
     );
@@ -175,8 +177,39 @@ describe('rep scorecard and team dashboard on the small sandbox org', () => {
     const doc = await report('rep', { rep: email });
     const byName = await report('rep', { rep: ` ${(doc.subject.name as string).toUpperCase()} ` });
     expect(byName).toEqual(doc);
-    formatsAgree('rep', doc, ['Deals that close the gap', 'Lead conversion', 'Strengths', 'Focus areas', 'History']);
+    formatsAgree('rep', doc, [
+      'Deals that close the gap',
+      'Lead conversion',
+      'Strengths',
+      'Focus areas',
+      'History',
+      'By product line',
+      'By segment',
+    ]);
     const o = oracle.get(email) as RepFigures;
+    // By segment (Opportunity.Segment__c, which the connector reads when fields.segment is not set): each segment's
+    // actual is the oracle's bookings of the rep's won opportunities of that segment; the shares add up to the whole.
+    const segments = doc.bySegment as Doc[];
+    expect(segments.length).toBeGreaterThan(0);
+    let sum = new Dec(0);
+    for (const s of segments) {
+      expect(['Enterprise', 'Mid-Market', 'SMB']).toContain(s.segment);
+      const only = expectedRepFigures(sb.store, {
+        start: PERIOD.start,
+        end: PERIOD.end,
+        asOf: AS_OF,
+        only: (d) => d.Segment__c === s.segment,
+      }).get(email) as RepFigures;
+      expect(s.actual, s.segment).toBe(only.actual);
+      expect(s.attainment).toBe(new Dec(s.actual).div(doc.quota).toFixed(4));
+      sum = sum.plus(s.actual);
+    }
+    expect(sum.toFixed(2)).toBe(doc.actual);
+    // By product line (the family of each deal's largest line item): families of the sandbox's products, adding up.
+    const lines = doc.byProductLine as Doc[];
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(['Platform', 'Analytics', 'Services', 'Support', '(none)']).toContain(l.productLine);
+    expect(lines.reduce((a, l) => a.plus(l.actual), new Dec(0)).toFixed(2)).toBe(doc.actual);
     expect([doc.quota, doc.actual]).toEqual([o.quota, o.actual]);
     // The burn-up: weekly cumulative actual, its last point on D the actual itself, drawn as an SVG in the HTML.
     const points = doc.burnup.points as { date: string; actual: string }[];

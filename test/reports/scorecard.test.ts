@@ -258,6 +258,9 @@ describe('team dashboard', () => {
       'rep,Sarah Chen',
       'rep,Tom Anderson',
       'total,West Enterprise',
+      // The golden warehouse maps no product line or segment: each breakdown is one (none) row.
+      'product_line,(none)',
+      'segment,(none)',
     ]);
   });
 

@@ -68,11 +68,96 @@ it('prints trends under headings, a period before any quota as "no quota" once',
     ],
   } as unknown as JsonObject;
   expect(reportText('trends', doc).split('\n')).toEqual([
-    'TRENDS - Organization as of 2026-11-26, in USD',
+    'TRENDS - Organization, FY2025-Q3 to FY2025-Q4 as of 2026-11-26, in USD',
     '',
-    '  Period                   Quota            Actual          Attainment',
-    '  FY2025-Q3                    -              0.00            no quota',
-    '  FY2025-Q4         3,067,748.66      3,103,623.35             101.17%',
+    'ATTAINMENT BY PERIOD',
+    '  Period            Quota        Actual  Attainment  QoQ  YoY',
+    '  FY2025-Q3             -          0.00    no quota    -    -',
+    '  FY2025-Q4  3,067,748.66  3,103,623.35     101.17%    -    -',
+  ]);
+});
+
+it('prints trends by region side by side, the partial period with its projection, the consistent performers', () => {
+  const row = (period: string, quota: string, actual: string, attainment: string, qoq: string | null) => ({
+    period,
+    quota,
+    actual,
+    attainment,
+    qoq,
+    yoy: null,
+    yoyReason: 'no_quota_a_year_before',
+    partial: false,
+  });
+  const doc = {
+    scope: { type: 'org', id: 'org', name: 'Org' },
+    asOf: '2026-11-20',
+    currency: 'USD',
+    by: 'region',
+    series: [
+      {
+        scope: { type: 'org', id: 'org', name: 'Org' },
+        periods: [
+          row('FY2026-Q3', '200.00', '150.00', '0.7500', null),
+          {
+            ...row('FY2026-Q4', '200.00', '60.00', '0.3000', '0.1500'),
+            partial: true,
+            projectedActual: '180.00',
+            projectedAttainment: '0.9000',
+          },
+        ],
+      },
+      {
+        scope: { type: 'region', id: '2', name: 'West' },
+        periods: [
+          row('FY2026-Q3', '100.00', '100.00', '1.0000', null),
+          {
+            ...row('FY2026-Q4', '100.00', '40.00', '0.4000', '0.1000'),
+            partial: true,
+            projectedActual: '110.00',
+            projectedAttainment: '1.1000',
+          },
+        ],
+      },
+    ],
+    consistency: {
+      periods: ['FY2026-Q2', 'FY2026-Q3'],
+      topMeanAtLeast: '1.0000',
+      bottomMeanBelow: '0.7000',
+      spreadAtMost: '0.2500',
+      top: [
+        {
+          rep: { name: 'Ana Ito', team: 'West 1' },
+          mean: '1.1000',
+          spread: '0.1000',
+          attainments: [
+            { period: 'FY2026-Q2', attainment: '1.0000' },
+            { period: 'FY2026-Q3', attainment: '1.2000' },
+          ],
+        },
+      ],
+      bottom: [],
+    },
+  } as unknown as JsonObject;
+  expect(reportText('trends', doc).split('\n')).toEqual([
+    'TRENDS - Org by region, FY2026-Q3 to FY2026-Q4 as of 2026-11-20, in USD',
+    '',
+    'ATTAINMENT BY PERIOD',
+    '  The period to date is partial: its QoQ and YoY compare its projected attainment.',
+    '  Region  Period                Quota  Actual  Attainment         QoQ  YoY  Projected actual  Projected',
+    '  Org     FY2026-Q3            200.00  150.00      75.00%           -    -',
+    '  Org     FY2026-Q4 (to date)  200.00   60.00      30.00%  +15.00 pts    -            180.00     90.00%',
+    '  West    FY2026-Q3            100.00  100.00     100.00%           -    -',
+    '  West    FY2026-Q4 (to date)  100.00   40.00      40.00%  +10.00 pts    -            110.00    110.00%',
+    '',
+    'SIDE BY SIDE',
+    '  Region  FY2026-Q3  FY2026-Q4 (to date)',
+    '  Org        75.00%               30.00%',
+    '  West      100.00%               40.00%',
+    '',
+    'CONSISTENT PERFORMERS',
+    '  Over FY2026-Q2, FY2026-Q3: a quota in each, a spread of at most 25.00 pts, mean attainment at least 100.00% (top) or below 70.00% (bottom), lowest spread first.',
+    '  List  Rep      Team       Mean     Spread  Attainment by period',
+    '  top   Ana Ito  West 1  110.00%  10.00 pts  FY2026-Q2 100.00%, FY2026-Q3 120.00%',
   ]);
 });
 

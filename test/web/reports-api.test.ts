@@ -58,6 +58,16 @@ const CASES: { kind: string; query: Record<string, string>; args: string[] }[] =
   { kind: 'org', query: {}, args: [] },
   { kind: 'leaderboard', query: { team: 'West Mid' }, args: ['--team', 'West Mid'] },
   { kind: 'trends', query: { region: 'West' }, args: ['--region', 'West'] },
+  {
+    kind: 'trends',
+    query: { by: 'team', periods: '2' },
+    args: ['--by', 'team', '--periods', '2'],
+  },
+  {
+    kind: 'trends',
+    query: { region: 'West', by: 'segment', periods: '3' },
+    args: ['--region', 'West', '--by', 'segment', '--periods', '3'],
+  },
   { kind: 'alerts', query: {}, args: [] },
 ];
 
@@ -73,6 +83,11 @@ describe('GET /api/v1/reports/<kind>', () => {
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(`${await res.text()}\n`, k.kind).toBe(printed[i]);
     }
+    // Trends by team show each team of the org beside it, two periods each.
+    const byTeam = JSON.parse(printed[6] as string);
+    expect(byTeam.by).toBe('team');
+    expect(byTeam.series.length).toBeGreaterThan(2);
+    for (const s of byTeam.series) expect(s.periods.length).toBeLessThanOrEqual(2);
     // The figures are real: Sarah's actual of the hand-worked golden example.
     expect(JSON.parse(printed[0] as string).actual).toBe('522000.00');
   }, 120_000);
@@ -110,6 +125,17 @@ describe('GET /api/v1/reports/<kind>', () => {
     expect(period.status).toBe(400);
     const noRep = await api('/api/v1/reports/rep');
     expect(noRep.status).toBe(400);
+    // Trends' own parameters: a bad value, or on another kind, is a 400 naming it.
+    for (const [path, says] of [
+      ['/api/v1/reports/trends?periods=0', 'periods must be a whole number from 1 to 20'],
+      ['/api/v1/reports/trends?by=country', 'by must be one of region, team, segment, product-line'],
+      ['/api/v1/reports/org?by=region', '"by" goes with trends only'],
+      ['/api/v1/reports/trends?team=West%20Mid&by=region', '--by region breaks down the org'],
+    ] as const) {
+      const res = await api(`${path}&${new URLSearchParams(WHEN)}`);
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message, path).toContain(says);
+    }
   });
 
   it('serves a repeated request from memory until a snapshot moves, then builds again', async () => {

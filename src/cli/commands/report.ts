@@ -1,6 +1,7 @@
 /**
  * `quota-tracker report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep EMAIL|NAME] [--team NAME]
- * [--region NAME] [--period ID] [--as-of DATE] [--format text|md|json|csv|html] [--explain] [--backtest]`.
+ * [--region NAME] [--period ID] [--as-of DATE] [--by region|team|segment|product-line] [--periods N]
+ * [--format text|md|json|csv|html] [--explain] [--backtest]`.
  *
  * `--format json` prints exactly one JSON document on stdout and nothing else; logs go to stderr.
  */
@@ -48,6 +49,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw new AppError('USAGE', `unknown report "${kind}"`, { where: 'report' });
   if (o.backtest === true && kind !== 'forecast')
     throw new AppError('USAGE', '--backtest goes with report forecast only', { where: '--backtest' });
+  const { parseTrendBy, parseTrendPeriods } = await import('../../reports/trends.ts');
+  for (const flag of ['by', 'periods'] as const)
+    if (o[flag] !== undefined && kind !== 'trends')
+      throw new AppError('USAGE', `--${flag} goes with report trends only`, { where: `--${flag}` });
+  const trendBy = parseTrendBy(o.by as string | undefined, '--by');
+  const periods = parseTrendPeriods(o.periods as string | undefined, '--periods');
   assertPeriodStarted(config, o.period as string | undefined, o.asOf as string | undefined);
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {
@@ -66,6 +73,8 @@ export async function run(ctx: CommandContext): Promise<number> {
             kind: kind as (typeof REPORT_KINDS)[number],
             ...who,
             explain: o.explain === true,
+            ...(trendBy ? { trendBy } : {}),
+            ...(periods !== undefined ? { periods } : {}),
           });
     const format = (o.format as string | undefined) ?? 'text';
     const shown = kind === 'forecast' && o.backtest === true ? 'forecast-backtest' : kind;

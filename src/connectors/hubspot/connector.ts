@@ -47,6 +47,11 @@ export interface HubSpotConnectorConfig {
   basePath: string;
   /** `apiBudgetShare`: the share of the portal's daily allocation this tool may use (default 0.5). */
   sync: { lookbackMinutes: number; apiBudgetShare?: number };
+  /**
+   * `fields.segment`: the deal property holding the segment (a portal's custom property, e.g. `segment`); without
+   * it deals have none. https://developers.hubspot.com/docs/api/crm/properties
+   */
+  fields?: { segment?: string };
 }
 
 export interface HubSpotConnectorOptions {
@@ -377,14 +382,15 @@ export class HubSpotConnector implements Connector {
   }
 
   private dealPlan(): ObjectStreamPlan<'deals'> {
+    const segment = this.opts.config.fields?.segment;
     return {
       objectType: 'deals',
       stampProperty: 'hs_lastmodifieddate',
-      properties: DEAL_PROPERTIES,
+      properties: segment ? [...DEAL_PROPERTIES, segment] : DEAL_PROPERTIES,
       deletes: true,
       toRows: async (objects: readonly HsObject[]) => {
         const facts = await this.portalFacts();
-        return planRows<'deals'>(objects, 'hs_lastmodifieddate', (o) => normalizeDeal(o, facts));
+        return planRows<'deals'>(objects, 'hs_lastmodifieddate', (o) => normalizeDeal(o, facts, segment));
       },
     };
   }

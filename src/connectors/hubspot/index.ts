@@ -22,7 +22,14 @@ function hubspotConfig(conn: ConnectionConfig): HubspotConnectionConfig {
 function create(conn: ConnectionConfig, host: ConnectorHost): HubSpotConnector {
   const c = hubspotConfig(conn);
   return new HubSpotConnector({
-    config: { id: c.id, accessToken: c.accessToken, basePath: c.basePath, sync: c.sync },
+    config: {
+      id: c.id,
+      accessToken: c.accessToken,
+      basePath: c.basePath,
+      sync: c.sync,
+      // A connection built in code may leave out the mapping the config schema defaults to {}.
+      ...(c.fields?.segment ? { fields: { segment: c.fields.segment } } : {}),
+    },
     log: host.log,
     defaultTimeZone: host.defaultTimeZone,
     defaultCurrency: host.defaultCurrency,

@@ -150,7 +150,8 @@ export function normalizeOwner(o: HsOwner): RepRow {
   };
 }
 
-export function normalizeDeal(o: HsObject, facts: PortalFacts): DealRow {
+/** `segmentProperty`: the deal property `fields.segment` maps (none: deals have no segment). */
+export function normalizeDeal(o: HsObject, facts: PortalFacts, segmentProperty?: string): DealRow {
   const p = o.properties;
   const stage = stageOf(p, str(p, 'dealstage'), facts);
   const close = instantDate(p.closedate, 'closedate', facts.timeZone);
@@ -169,7 +170,7 @@ export function normalizeDeal(o: HsObject, facts: PortalFacts): DealRow {
     close_date: close,
     created_date: created,
     deal_type: str(p, 'dealtype'),
-    segment: null,
+    segment: segmentProperty ? str(p, segmentProperty) : null,
     account_external_id: null,
     account_name: null,
   };

@@ -58,7 +58,8 @@ export function salesforceRecords(
   }
   for (const q of store.all('ForecastingQuota')) {
     const owner = email.get(String(q.QuotaOwnerId));
-    if (!owner || q.IsQuantity === true || str(q.QuotaAmount) === null) continue;
+    // A product family's quota is not part of the rep's (docs/metrics.md, "Product lines and segments").
+    if (!owner || q.IsQuantity === true || str(q.QuotaAmount) === null || str(q.ProductFamily) !== null) continue;
     records.quotas.push({
       ownerId: owner,
       start: String(q.StartDate),

@@ -21,6 +21,8 @@ export interface FigureOracleOptions {
   asOf: string;
   /** The quota file's rows, for an org whose quotas are not in the CRM. */
   fileQuotas?: ReadonlyArray<{ email: string; start: string; amount: string; currency: string }>;
+  /** Only the won opportunities this keeps count (a segment's, for the reports' `bySegment`). */
+  only?: (opportunity: Readonly<Record<string, unknown>>) => boolean;
 }
 
 export interface RepFigures {
@@ -66,6 +68,7 @@ export function expectedRepFigures(store: SalesforceStore, o: FigureOracleOption
   };
   for (const d of store.all('Opportunity')) {
     if (d.IsWon !== true || d.Amount === null || d.Amount === undefined) continue;
+    if (o.only && !o.only(d)) continue;
     const close = String(d.CloseDate ?? '');
     if (close < o.start || close > o.asOf) continue;
     const email = emailOf.get(String(d.OwnerId));

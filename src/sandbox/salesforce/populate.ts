@@ -10,10 +10,12 @@
  * sandbox writes split rows only for deals that are actually split. The model's deal types map onto this org's
  * Type picklist (New Business / Existing Business). Accounts are created only as the opportunities' parents.
  */
+
 import { AppError } from '../../errors.ts';
 import { addDays, addMonths } from '../../util/date.ts';
+import { Dec } from '../../util/money.ts';
 import { anchorInstant, type GenerateOrgOptions, generateOrg, type OrgModel, type Person } from '../org/index.ts';
-import { DEFAULT_POPULATE_SHAPE, type PopulateShape } from './profiles.ts';
+import { DEFAULT_POPULATE_SHAPE, type PopulateShape, PRODUCT_FAMILY_QUOTA_SHARES } from './profiles.ts';
 import type { SalesforceStore } from './store.ts';
 
 export interface PopulateResult {
@@ -162,6 +164,24 @@ export function populateSalesforce(
       at(q.createdAt),
     );
     ids.set(q.key, rowId);
+    // Product-family forecasts keep a quota per family beside the revenue one, ProductFamily naming it:
+    // https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-forecastingquota.html
+    // (ProductFamily: the product family the quota is for, with product family forecasts enabled).
+    for (const [family, share] of shape.productFamilyQuotas ? PRODUCT_FAMILY_QUOTA_SHARES : [])
+      store.load(
+        'ForecastingQuota',
+        {
+          QuotaOwnerId: id(q.personKey),
+          QuotaAmount: new Dec(q.amount).times(share).toFixed(2),
+          StartDate: q.start,
+          PeriodId: ids.get(`period:${q.start}:Quarter`) ?? null,
+          CurrencyIsoCode: q.currency,
+          IsQuantity: false,
+          ForecastingTypeId: 'OpportunityRevenueProductFamily',
+          ProductFamily: family,
+        },
+        at(q.createdAt),
+      );
   }
 
   for (const d of org.deals) {

@@ -21,6 +21,11 @@ export interface PopulateShape {
   datedRateSentinels: boolean;
   /** Collaborative Forecasting on: ForecastingQuota rows and Quarter periods. */
   forecasting: boolean;
+  /**
+   * Product-family forecasts on as well: beside each rep's revenue quota, one ForecastingQuota per product family
+   * (`ProductFamily` set) splitting it by `PRODUCT_FAMILY_QUOTA_SHARES`.
+   */
+  productFamilyQuotas?: boolean;
 }
 
 export const DEFAULT_POPULATE_SHAPE: PopulateShape = {
@@ -28,6 +33,17 @@ export const DEFAULT_POPULATE_SHAPE: PopulateShape = {
   datedRateSentinels: false,
   forecasting: true,
 };
+
+/**
+ * How the product-family-forecasts profile splits a rep's quota across the families of the sandbox's products
+ * (the shares add up to 1, so the family quotas add up to the rep's).
+ */
+export const PRODUCT_FAMILY_QUOTA_SHARES: ReadonlyArray<readonly [family: string, share: string]> = [
+  ['Platform', '0.5'],
+  ['Analytics', '0.25'],
+  ['Services', '0.15'],
+  ['Support', '0.1'],
+];
 
 export interface SalesforceProfile {
   name: string;
@@ -117,6 +133,12 @@ export const SALESFORCE_PROFILES: Readonly<Record<string, SalesforceProfile>> = 
     name: 'manager-only',
     summary: 'no roles at all: teams and regions only through User.ManagerId',
     populate: { hierarchy: 'manager-only' },
+  },
+  'product-family-forecasts': {
+    name: 'product-family-forecasts',
+    summary:
+      "product-family forecasts on: each rep's revenue ForecastingQuota and one per product family (ProductFamily set), which the reports' byProductLine read",
+    populate: { productFamilyQuotas: true },
   },
   'no-forecasting': {
     name: 'no-forecasting',

@@ -1,6 +1,7 @@
 /**
  * `/api/v1/reports/{rep|team|region|org|leaderboard|trends|alerts}`: the CLI's reports over HTTP. The query
- * parameters are the CLI's options (`rep`, `team`, `region`, `period`, `asOf`, `explain`), and the body is exactly
+ * parameters are the CLI's options (`rep`, `team`, `region`, `period`, `asOf`, `explain`, and for trends `by` and
+ * `periods`), and the body is exactly
  * what `report <kind> --format json` prints for an admin; other tokens get the same document where their reach
  * covers the subject (src/web/reach.ts), 403 where it does not, and on the leaderboard and alerts only what they
  * may see of them.
@@ -13,13 +14,14 @@ import { ORG_ID } from '../../metrics/math/rollup.ts';
 import type { ReportAnswer, ReportReader } from '../../reports/read-model.ts';
 import { renderReport } from '../../reports/render.ts';
 import { REPORT_KINDS, type ReportKind, type ReportRequest, resolveRequest } from '../../reports/report.ts';
+import { parseTrendBy, parseTrendPeriods, TREND_BY } from '../../reports/trends.ts';
 import { isPlainDate } from '../../util/date.ts';
 import type { RouteDoc, RouteModule, WebContext } from '../policy.ts';
 import { alertsFor, leaderboardFor, mustSee, reachOf } from '../reach.ts';
 import type { Principal } from '../tokens.ts';
 
 /** The query parameters, as the CLI's options are named (`asOf` for `--as-of`). */
-export const REPORT_QUERY = ['rep', 'team', 'region', 'period', 'asOf', 'explain'] as const;
+export const REPORT_QUERY = ['rep', 'team', 'region', 'period', 'asOf', 'explain', 'by', 'periods'] as const;
 
 const QUERY_DOC: Record<(typeof REPORT_QUERY)[number], string> = {
   rep: "the rep's email (`--rep`)",
@@ -28,6 +30,8 @@ const QUERY_DOC: Record<(typeof REPORT_QUERY)[number], string> = {
   period: 'fiscal period id like FY2026-Q4 (`--period`; default the quarter containing asOf)',
   asOf: 'as-of date YYYY-MM-DD (`--as-of`; default today in the configured time zone)',
   explain: 'true to include the working behind each figure (`--explain`)',
+  by: 'trends only: the scopes side by side, region, team, segment or product-line (`--by`)',
+  periods: 'trends only: how many periods, ending with period (`--periods`, default 4)',
 };
 
 const SUMMARY: Record<ReportKind, string> = {
@@ -73,6 +77,18 @@ function parseQuery(c: WebContext, kind: ReportKind): ReportRequest {
   if (region !== undefined) req.region = region;
   if (period !== undefined) req.period = period;
   if (asOf !== undefined) req.asOf = asOf;
+  const by = one('by');
+  const periods = one('periods');
+  for (const [name, v] of [
+    ['by', by],
+    ['periods', periods],
+  ] as const)
+    if (v !== undefined && kind !== 'trends')
+      throw new AppError('USAGE', `query parameter "${name}" goes with trends only`, { where: name });
+  const trendBy = parseTrendBy(by, 'by');
+  const n = parseTrendPeriods(periods, 'periods');
+  if (trendBy) req.trendBy = trendBy;
+  if (n !== undefined) req.periods = n;
   if (kind === 'rep' && req.rep === undefined)
     throw new AppError('USAGE', "report rep needs the rep's email", { where: 'rep' });
   return req;
@@ -100,6 +116,7 @@ function subjectOf(req: ReportRequest, model: Parameters<typeof findRep>[0]): Su
     case 'org':
       return { kind: 'org', id: ORG_ID };
     case 'trends':
+      if (req.rep !== undefined) return findRep(model, req.rep);
       return req.team !== undefined
         ? findUnit(model, 'team', req.team)
         : req.region !== undefined
@@ -168,7 +185,7 @@ export const reportRoutes: RouteModule = (r) => {
     const doc: RouteDoc = {
       summary: SUMMARY[kind],
       tags: ['reports'],
-      query: REPORT_QUERY.map((name) => ({
+      query: REPORT_QUERY.filter((n) => kind === 'trends' || (n !== 'by' && n !== 'periods')).map((name) => ({
         name,
         description: QUERY_DOC[name],
         required: (kind === 'rep' && name === 'rep') || (kind === 'team' && name === 'team') || undefined,
@@ -177,7 +194,11 @@ export const reportRoutes: RouteModule = (r) => {
             ? { type: 'string', format: 'date' }
             : name === 'explain'
               ? { type: 'boolean' }
-              : { type: 'string' },
+              : name === 'periods'
+                ? { type: 'integer', minimum: 1, maximum: 20 }
+                : name === 'by'
+                  ? { type: 'string', enum: [...TREND_BY] }
+                  : { type: 'string' },
       })),
     };
     r.route({

@@ -153,8 +153,10 @@ export async function scopedReport(
     subject = subjectOf(req, model);
   } catch (e) {
     // To anyone but an admin, "no such rep" and "not yours" look the same: no probing for who exists, and no
-    // list of every team name in the message.
-    if (reach.all || !isAppError(e, 'NOT_FOUND')) throw e;
+    // list of every team name in the message. A name several people share lists them with their emails and teams:
+    // refused the same way (they ask by email).
+    const ambiguous = isAppError(e, 'USAGE') && e.where === '--rep';
+    if (reach.all || !(isAppError(e, 'NOT_FOUND') || ambiguous)) throw e;
     throw new AppError('AUTH_FORBIDDEN', `this token may not see ${describe(req)} (or there is none)`, {
       where: describe(req),
     });

@@ -7,6 +7,7 @@
 
 import { type Kysely, sql } from 'kysely';
 import { now } from '../clock.ts';
+import { type CallCounter, countingCalls } from '../connectors/call-count.ts';
 import type { Connector, Page, StoredValue, StreamCursor, StreamSpec } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -78,15 +79,18 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary> {
       details: { known: connector.streams().map((s) => s.name) },
     });
   }
-  const callsBefore = connector.apiCalls();
+  // This run's calls only: the connector may be syncing other streams, or writing back, at the same time.
+  const counter: CallCounter = { calls: 0 };
   await ensureConnection(db, connectionId, connector.kind);
   try {
-    await bindOrg(db, connectionId, await connector.identify());
-    return await withAdvisoryLock(db, syncLockKey(connectionId, spec.name), () => runLocked(opts, spec, log), {
-      what: `the sync of ${connectionId}/${spec.name}`,
+    return await countingCalls(counter, async () => {
+      await bindOrg(db, connectionId, await connector.identify());
+      return withAdvisoryLock(db, syncLockKey(connectionId, spec.name), () => runLocked(opts, spec, log), {
+        what: `the sync of ${connectionId}/${spec.name}`,
+      });
     });
   } finally {
-    await recordApiUsage(db, connectionId, connector, connector.apiCalls() - callsBefore, log);
+    await recordApiUsage(db, connectionId, connector, counter.calls, log);
   }
 }
 

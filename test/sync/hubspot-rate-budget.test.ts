@@ -360,6 +360,26 @@ describe('the operator’s view of the portal’s day', () => {
     // The calls are this connection's own, identify's included: all the sandbox served but the other app's 40.
     expect(c.apiCalls()).toBe(used - 40);
   }, 60_000);
+
+  it('streams synced side by side on one connector count each call once', async () => {
+    const config = {
+      connections: [{ id: 'hs-side', type: 'hubspot', sync: { lookbackMinutes: 10, apiBudgetShare: 1 } }],
+    } as unknown as Config;
+    // One connector, as a worker keeps one per connection, running three streams at once.
+    const c = connector(sb, pgRateBudget(t.db), 1, { now: () => sb.store.now() });
+    const runs = await Promise.all(
+      ['owners', 'deals', 'goal_targets'].map((stream) =>
+        runSync({ db: t.db, connector: c, connectionId: 'hs-side', stream, calendar, now: () => sb.store.now() }),
+      ),
+    );
+    for (const r of runs) expect(r).toMatchObject({ status: 'succeeded' });
+    const usage = (await operatorStatus({ db: t.db, config })).connections.find(
+      (x) => x.id === 'hs-side',
+    )?.apiUsageToday;
+    // Each run's own calls, added up: the connector's total, not the runs' overlapping differences of it.
+    expect(c.apiCalls()).toBeGreaterThan(3);
+    expect(usage?.calls).toBe(c.apiCalls());
+  }, 60_000);
 });
 
 describe('the day as the budget keeps it', () => {

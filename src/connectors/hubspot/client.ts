@@ -7,6 +7,7 @@ import { Client } from '@hubspot/api-client';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { abortableSleep } from '../../util/sleep.ts';
+import { countCall } from '../call-count.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
 import type { HubSpotLimits, UsageAnswer } from './limits.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
@@ -161,6 +162,7 @@ export class HubSpotClient {
         ? await limits.acquire(method === 'POST' && path.endsWith('/search'), shared ? where : null)
         : null;
       this.calls++;
+      countCall();
       let failure: CallFailure;
       let cause: unknown;
       let answered: Record<string, string> | null = null;

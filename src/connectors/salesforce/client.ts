@@ -9,6 +9,7 @@ import { Connection } from 'jsforce';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { abortableSleep } from '../../util/sleep.ts';
+import { countCall } from '../call-count.ts';
 import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
 import { SALESFORCE_RETRY_CODES } from './retry-codes.ts';
 
@@ -267,6 +268,7 @@ export class SalesforceClient {
       if (options.body !== undefined) headers['content-type'] = 'application/json';
       await options.beforeAttempt?.();
       this.calls++;
+      countCall();
       try {
         const result = await withTimeout(
           this.conn.request<T>(

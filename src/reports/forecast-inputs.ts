@@ -96,32 +96,3 @@ export function forecastInputs(ctx: ReportContext, subject: SubjectRef, m: Subje
     whyDiffers,
   };
 }
-
-/** The forecast's entry of `--explain`: its inputs in the shape of the other figures' working. */
-export function forecastWorking(ctx: ReportContext, subject: SubjectRef, m: SubjectMetrics): JsonObject {
-  const x = forecastInputs(ctx, subject, m);
-  const n = x.newPipeline;
-  const newTerm =
-    n.included === true
-      ? `new pipeline (week ${String(n.week)}): ${String(n.expectedDeals)} deals expected, ${formatMoney(x.expectedNew)}`
-      : 'new pipeline: left out (not enough history to learn it)';
-  return {
-    formula: 'P10..P90 of trials of actual + open deals won at their learned probabilities + new pipeline',
-    working: `open deals ${formatMoney(x.expectedOpen)} expected; ${newTerm}. ${x.whyDiffers}`,
-    sums: [
-      {
-        label: 'open deals due in the period, at learned probabilities',
-        total: formatMoney(x.expectedOpen),
-        deals: x.deals.map((d) => ({
-          id: d.id as Json,
-          name: d.name as Json,
-          amount: d.amount as Json,
-          closeDate: d.closeDate as Json,
-          stage: d.stage as Json,
-          probability: d.probability as Json,
-          cell: d.cell as Json,
-        })),
-      },
-    ],
-  };
-}

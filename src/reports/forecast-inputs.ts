@@ -3,7 +3,7 @@
  * due in the period with its learned probability and the cell it came from, the pipeline not created yet, and why
  * the P50 and the run-rate projection differ when they do (docs/metrics.md, "One story").
  */
-import type { Json, JsonObject } from '../metrics/document.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import type { Credit } from '../metrics/math/booking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';

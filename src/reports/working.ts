@@ -68,10 +68,7 @@ export class Working {
   private readonly deals = new Map<string, DealRow>();
   readonly figures: Record<string, JsonObject> = {};
 
-  constructor(
-    private readonly ctx: ReportContext,
-    private readonly subject: SubjectRef,
-  ) {}
+  constructor(private readonly ctx: ReportContext) {}
 
   /** A deal's row, made on first sight, marked with the columns of `use`. */
   private mark(credits: readonly { id: string; amount: Dec }[], use: DealUse, sumAmount: boolean): string[] {
@@ -251,7 +248,7 @@ export function subjectWorking(
   doc: JsonObject,
   ranks: readonly RankScope[],
 ): Working {
-  const w = new Working(ctx, subject);
+  const w = new Working(ctx);
   const v = (path: string) => valueAt(doc, path);
   const att = explainAttainment(m, m.pacing);
   for (const [k, e] of Object.entries(att)) w.add(k, e, v(k));

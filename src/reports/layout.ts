@@ -279,7 +279,7 @@ export function workingSection(d: SubjectDoc): Section | null {
   if (deals.length > 0) {
     const group = d.subject.type !== 'rep';
     blocks.push(
-      paragraph(`Deals (${deals.length}, each once; a column marks the figures that use the deal)`),
+      paragraph('Deals, each once (a column marks the figures that use the deal)'),
       table(
         [
           ['Deal', false],

@@ -111,7 +111,13 @@ export class Working {
       const ids = this.mark(s.deals, s.use, true);
       const deals = s.deals.length === 0 ? this.idsOf(s.use) : ids;
       if (s.deals.length > 0) this.byUse.set(s.use, ids);
-      sums.push({ label: s.label, column: COLUMNS[s.use][0] as string, total: formatMoney(s.total), deals });
+      sums.push({
+        label: s.label,
+        column: COLUMNS[s.use][0] as string,
+        total: formatMoney(s.total),
+        count: deals.length,
+        deals,
+      });
     }
     this.figures[key] = {
       formula: e.formula,
@@ -298,6 +304,7 @@ export function subjectWorking(
           label: 'open deals due in the period, at learned probabilities',
           column: 'forecast',
           total: formatMoney(x.expectedOpen),
+          count: fdeals.length,
           deals: fdeals,
         },
       ],
@@ -409,7 +416,17 @@ export function scorecardWorking(ctx: ReportContext, doc: JsonObject, quota: Dec
       ? 'not available: no_quota'
       : `gap ${String(g.gap)}: ${deals.map((d) => `${String(d.id)} ${String(d.amount)}`).join(' + ') || 'no deals'} = ${deals.length > 0 ? String(deals[deals.length - 1]?.runningTotal) : '0.00'}; shortfall ${String(g.shortfall)}`,
     valueAt(doc, 'gapDeals.dealsNeeded'),
-    { sums: [{ label: 'gap deals, in order', column: 'gapDeals', total: String(g.gap ?? '0.00'), deals: ids }] },
+    {
+      sums: [
+        {
+          label: 'gap deals, in order',
+          column: 'gapDeals',
+          total: String(g.gap ?? '0.00'),
+          count: ids.length,
+          deals: ids,
+        },
+      ],
+    },
   );
   doc.explain = w.toJson();
 }

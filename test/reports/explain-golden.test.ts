@@ -19,7 +19,7 @@ interface Figure {
   formula: string;
   working: string;
   value: unknown;
-  sums?: { label: string; column: string; total: string; deals: string[] }[];
+  sums?: { label: string; column: string; total: string; count: number; deals: string[] }[];
   [k: string]: unknown;
 }
 interface DealRow {
@@ -170,7 +170,7 @@ describe('report rep --explain on the golden warehouse', () => {
         expect(out, `${format} ${k}`).toContain(as(f.working));
       }
       // The deal table is the working's last block (the gap-deal table above it lists some deals too).
-      const table = out.slice(out.lastIndexOf('Deals ('));
+      const table = out.slice(out.lastIndexOf('Deals, each once'));
       for (const d of explain.deals) {
         const rows = table.split('\n').filter((l) => new RegExp(`^\\s*\\|?\\s*${d.id}\\s`).test(l));
         expect(rows.length, `${format} ${d.id}`).toBe(1);

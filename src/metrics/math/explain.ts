@@ -71,6 +71,7 @@ export function dealLines(credits: readonly Credit[]): DealLine[] {
 }
 
 const m = formatMoney;
+const count = (n: number) => `${n} ${n === 1 ? 'deal' : 'deals'}`;
 const r = formatRatio;
 
 function fig(
@@ -110,7 +111,7 @@ export function explainAttainment(a: AttainmentFigures, pacing: ElapsedFraction)
       'actual',
       'sum of won amounts closed in [period start, D]',
       { value: a.actual, reason: null },
-      () => `${a.actualCredits.length} deals = ${m(a.actual)}`,
+      () => `${count(a.actualCredits.length)} = ${m(a.actual)}`,
       [actualSum],
     ),
     attainment: fig(
@@ -192,7 +193,7 @@ export function explainPipeline(p: PipelineFigures, remaining: Maybe<Dec>): Reco
       'pipeline.open',
       'sum of open amounts closing in [D, period end]',
       { value: p.open, reason: null },
-      () => `${p.openDeals} deals = ${m(p.open)}`,
+      () => `${count(p.openDeals)} = ${m(p.open)}`,
       [openSum, overdueSum],
     ),
     weighted: fig(

@@ -14,15 +14,14 @@ import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import { computeAttainment } from '../metrics/math/attainment.ts';
 import type { Credit } from '../metrics/math/booking.ts';
-import { type Explanation, explainAttainment, explainConversion, explainPipeline } from '../metrics/math/explain.ts';
 import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { type Ranked, rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
-import { forecastWorking } from './forecast-inputs.ts';
 import { teamDashboard } from './scorecard.ts';
+import { type RankScope, subjectWorking } from './working.ts';
 
 export interface ReportContext {
   db: Kysely<Database>;
@@ -319,31 +318,34 @@ async function alertsOf(ctx: ReportContext, subject: SubjectRef): Promise<Json[]
   return rows.map((r) => ({ rule: r.rule, severity: r.severity, message: r.message, status: r.status }));
 }
 
-function explanation(ctx: ReportContext, subject: SubjectRef, m: SubjectMetrics): JsonObject {
-  const all: Record<string, Explanation> = {
-    ...explainAttainment(m, m.pacing),
-    ...explainPipeline(m.pipeline, m.remaining),
-    ...explainConversion(m.conversion),
-  };
-  const out: JsonObject = {};
-  for (const [k, e] of Object.entries(all))
-    out[k] = {
-      formula: e.formula,
-      working: e.working,
-      sums: e.sums.map((s) => ({
-        label: s.label,
-        total: formatMoney(s.total),
-        deals: s.deals.map((d) => ({
-          id: d.id,
-          name: d.name,
-          amount: formatMoney(d.amount),
-          closeDate: d.closeDate,
-          stage: d.stage,
-        })),
-      })),
-    };
-  out.forecast = forecastWorking(ctx, subject, m);
-  return out;
+/** The `--explain` working of a subject (working.ts), with the peers of each ranking the report shows. */
+function explanation(ctx: ReportContext, subject: SubjectRef, m: SubjectMetrics, doc: JsonObject): JsonObject {
+  const model = ctx.model;
+  const ranks: RankScope[] = [];
+  if (subject.kind === 'rep') {
+    const mem = membershipOn(model.memberships, subject.id, model.asOf);
+    const scopes: [string, SubjectRef | null][] = [
+      ['team', mem ? { kind: 'team', id: mem.teamId } : null],
+      ['region', mem && mem.regionId !== 'none' ? { kind: 'region', id: mem.regionId } : null],
+      ['org', { kind: 'org', id: ORG_ID }],
+    ];
+    for (const [name, scope] of scopes)
+      if (scope)
+        ranks.push({
+          scope: name,
+          group: groupName(model, scope),
+          ranked: rankingOf(ctx, scope),
+          name: (id) => model.data.reps.get(id)?.name ?? id,
+        });
+  } else if (subject.kind !== 'org') {
+    ranks.push({
+      scope: 'org',
+      group: groupName(model, { kind: 'org', id: ORG_ID }),
+      ranked: groupRankingOf(ctx, subject.kind),
+      name: (id) => model.data.units.get(id)?.name ?? id,
+    });
+  }
+  return subjectWorking(ctx, subject, m, doc, ranks).toJson();
 }
 
 /**
@@ -378,12 +380,15 @@ export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Pr
   }
   // Added in this order after the figures: the JSON prints them so.
   const alerts = await alertsOf(ctx, subject);
-  return Object.assign(doc, {
-    rank,
-    alerts,
-    history: history(ctx, subject),
-    ...(ctx.explain ? { explain: explanation(ctx, subject, m ?? model.compute(subject, ctx.period)) } : {}),
-  });
+  const out = Object.assign(doc, { rank, alerts, history: history(ctx, subject) });
+  if (ctx.explain)
+    (out as SubjectReport).explain = explanation(
+      ctx,
+      subject,
+      m ?? model.compute(subject, ctx.period),
+      out as unknown as JsonObject,
+    );
+  return out;
 }
 
 /** The ranking of every team (or region) of the org in a period, worked out once per model, as `rankingOf`. */

@@ -3,7 +3,7 @@
  * due in the period with its learned probability and the cell it came from, the pipeline not created yet, and why
  * the P50 and the run-rate projection differ when they do (docs/metrics.md, "One story").
  */
-import type { Json, JsonObject } from '../metrics/document.ts';
+import type { JsonObject } from '../metrics/document.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
 import type { Credit } from '../metrics/math/booking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
@@ -94,34 +94,5 @@ export function forecastInputs(ctx: ReportContext, subject: SubjectRef, m: Subje
     },
     expectedNew,
     whyDiffers,
-  };
-}
-
-/** The forecast's entry of `--explain`: its inputs in the shape of the other figures' working. */
-export function forecastWorking(ctx: ReportContext, subject: SubjectRef, m: SubjectMetrics): JsonObject {
-  const x = forecastInputs(ctx, subject, m);
-  const n = x.newPipeline;
-  const newTerm =
-    n.included === true
-      ? `new pipeline (week ${String(n.week)}): ${String(n.expectedDeals)} deals expected, ${formatMoney(x.expectedNew)}`
-      : 'new pipeline: left out (not enough history to learn it)';
-  return {
-    formula: 'P10..P90 of trials of actual + open deals won at their learned probabilities + new pipeline',
-    working: `open deals ${formatMoney(x.expectedOpen)} expected; ${newTerm}. ${x.whyDiffers}`,
-    sums: [
-      {
-        label: 'open deals due in the period, at learned probabilities',
-        total: formatMoney(x.expectedOpen),
-        deals: x.deals.map((d) => ({
-          id: d.id as Json,
-          name: d.name as Json,
-          amount: d.amount as Json,
-          closeDate: d.closeDate as Json,
-          stage: d.stage as Json,
-          probability: d.probability as Json,
-          cell: d.cell as Json,
-        })),
-      },
-    ],
   };
 }

@@ -210,52 +210,99 @@ function alertsSection(d: SubjectDoc): Section {
   };
 }
 
-/** A forecast deal's learned probability and the cell it came from; empty for the other sums' deals. */
+/** A forecast deal's learned probability and the cell it came from (`x` without them). */
 function learnedCell(dd: Obj): string {
-  if (!('probability' in dd)) return '';
+  if (!('probability' in dd)) return 'x';
   const cell = obj(dd.cell);
   const p = dd.probability == null ? 'n/a' : pct(dd.probability);
   if (str(cell.source) === 'crm') return `${p} (CRM)`;
   return `${p} (${str(cell.source)} ${str(cell.stage)}, ${str(cell.weeksLeft)} wk, n ${str(cell.snapshots)})`;
 }
 
-/** The `--explain` working: each figure's formula and working, and the deals of its sums. */
-function workingSection(d: SubjectDoc): Section | null {
-  const explain = d.explain ?? {};
-  if (Object.keys(explain).length === 0) return null;
+/** The deal table's columns (working.ts `DEAL_USES`) as the readable formats head them. */
+const USE_HEADINGS: [use: string, heading: string][] = [
+  ['actual', 'Actual'],
+  ['runRate', 'Run rate'],
+  ['pipeline', 'Pipeline'],
+  ['overdue', 'Overdue'],
+  ['winRate', 'Win rate'],
+  ['salesCycle', 'Size, cycle'],
+  ['forecast', 'Forecast p (cell)'],
+  ['gapDeals', 'Gap deal'],
+];
+
+/** A deal table row's cell for one use: blank when the deal does not feed it. */
+function useCell(dd: Obj, use: string): string {
+  if (!Array.isArray(dd.usedBy) || !dd.usedBy.includes(use)) return '';
+  if (use === 'winRate') return str(dd.conversion) ?? 'x';
+  if (use === 'forecast') return learnedCell(obj(dd.forecast));
+  if (use === 'gapDeals') return `#${str(dd.gapOrder)}`;
+  return 'x';
+}
+
+/**
+ * The `--explain` working: each figure's formula and working, its sums naming their deals by id, and one table of
+ * the deals with a column per figure using them.
+ */
+export function workingSection(d: SubjectDoc): Section | null {
+  const explain = obj(d.explain);
+  const figures = obj(explain.figures);
+  if (Object.keys(figures).length === 0) return null;
   const blocks: Block[] = [];
-  for (const [k, e] of Object.entries(explain)) {
+  // A sum shown once: a later figure summing the same deals names the first figure instead.
+  const shown = new Map<string, string>();
+  for (const [k, e] of Object.entries(figures)) {
     const x = obj(e);
-    blocks.push(paragraph(`${k} = ${str(x.formula)}`), paragraph(str(x.working) ?? ''));
-    const rows: string[][] = [];
+    const again: string[] = [];
+    const sums: Block[] = [];
     for (const sum of list(x.sums)) {
-      for (const dd of list(sum.deals))
-        rows.push([
-          str(sum.label) ?? '',
-          str(dd.id) ?? '',
-          str(dd.name) ?? '',
-          str(dd.closeDate) ?? '',
-          str(dd.stage) ?? '',
-          learnedCell(dd),
-          money(dd.amount),
-        ]);
-      rows.push([`${str(sum.label)}, total`, '', '', '', '', '', money(sum.total)]);
-    }
-    if (rows.length > 0)
-      blocks.push(
-        table(
-          [
-            ['Sum', false],
-            ['Deal', false],
-            ['Name', false],
-            ['Close date', false],
-            ['Stage', false],
-            ['Probability (cell)', false],
-            ['Amount', true],
-          ],
-          rows,
+      const ids = (Array.isArray(sum.deals) ? sum.deals : []).map((id) => str(id) ?? '');
+      const key = `${str(sum.column)}|${ids.join(',')}`;
+      const first = shown.get(key);
+      if (first !== undefined) {
+        again.push(first);
+        continue;
+      }
+      shown.set(key, k);
+      const column = USE_HEADINGS.find(([u]) => u === str(sum.column))?.[1] ?? str(sum.column);
+      const n = `${ids.length} ${ids.length === 1 ? 'deal' : 'deals'}`;
+      sums.push(
+        paragraph(
+          `  ${str(sum.label)}: ${money(sum.total)} (${n}, column ${column})${ids.length > 0 ? `: ${ids.join(', ')}` : ''}`,
         ),
       );
+    }
+    const same = again.length > 0 ? ` (deals as in ${[...new Set(again)].join(', ')})` : '';
+    blocks.push(paragraph(`${k} = ${str(x.formula)}`), paragraph(`  ${str(x.working) ?? ''}${same}`), ...sums);
+  }
+  const deals = list(explain.deals);
+  if (deals.length > 0) {
+    const group = d.subject.type !== 'rep';
+    blocks.push(
+      paragraph('Deals, each once (a column marks the figures that use the deal)'),
+      table(
+        [
+          ['Deal', false],
+          ['Name', false],
+          ...(group ? ([['Owner', false]] as [string, boolean][]) : []),
+          ['Created', false],
+          ['Close date', false],
+          ['Stage', false],
+          ['Amount', true],
+          ...USE_HEADINGS.map(([, h]) => [h, false] as [string, boolean]),
+        ],
+        deals.map((dd) => [
+          str(dd.id) ?? '',
+          str(dd.name) ?? '',
+          ...(group ? [str(dd.owner) ?? ''] : []),
+          str(dd.createdDate) ?? '',
+          str(dd.closeDate) ?? '',
+          str(dd.stage) ?? '',
+          money(dd.amount),
+          ...USE_HEADINGS.map(([u]) => useCell(dd, u)),
+        ]),
+      ),
+    );
   }
   return { heading: 'Working', blocks };
 }

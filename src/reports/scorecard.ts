@@ -17,6 +17,7 @@ import { Dec, formatMoney, formatRatio, ZERO } from '../util/money.ts';
 import type { ReportContext, SubjectReport } from './build.ts';
 import { NotStored } from './current-period.ts';
 import { openCredits } from './forecast-inputs.ts';
+import { scorecardWorking } from './working.ts';
 
 const dec = (v: Json | undefined): Dec | null => (typeof v === 'string' ? new Dec(v) : null);
 
@@ -275,6 +276,7 @@ export async function repScorecard(
   out.burnup = burnup(ctx, subject);
   out.strengths = strengths as unknown as Json;
   out.focusAreas = focus as unknown as Json;
+  scorecardWorking(ctx, out, dec(doc.quota));
   return out;
 }
 

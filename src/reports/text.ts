@@ -20,6 +20,7 @@ import {
   subjectDocs,
   subjectHeading,
   withoutQuota,
+  workingSection,
 } from './layout.ts';
 
 export { money, pct };
@@ -69,36 +70,9 @@ export function subjectText(d: SubjectDoc, heading = true, alertLines?: readonly
     const x = obj(al);
     lines.push(`  [${str(x.severity)}] ${str(x.rule)}: ${str(x.message)}`);
   }
-  const explain = o.explain ?? {};
-  if (Object.keys(explain).length > 0) {
-    lines.push('', 'WORKING');
-    for (const [k, e] of Object.entries(explain)) {
-      const x = obj(e);
-      lines.push(`  ${k} = ${str(x.formula)}`);
-      lines.push(`    ${str(x.working)}`);
-      for (const s of Array.isArray(x.sums) ? x.sums : []) {
-        const sum = obj(s);
-        const deals = Array.isArray(sum.deals) ? sum.deals : [];
-        lines.push(`    ${str(sum.label)}: ${money(sum.total)}`);
-        for (const dl of deals) {
-          const dd = obj(dl);
-          lines.push(
-            `      ${str(dd.id)} ${str(dd.name)} ${money(dd.amount)} ${str(dd.closeDate)} ${str(dd.stage)}${learned(dd)}`,
-          );
-        }
-      }
-    }
-  }
+  const working = workingSection(d);
+  if (working) lines.push(...sectionLines(working));
   return lines;
-}
-
-/** A forecast deal's learned probability and its cell (`--explain`), empty for the other sums' deals. */
-function learned(dd: Obj): string {
-  if (!('probability' in dd)) return '';
-  const cell = obj(dd.cell);
-  const p = dd.probability == null ? 'n/a' : pct(dd.probability);
-  if (str(cell.source) === 'crm') return ` p ${p} (CRM stage probability)`;
-  return ` p ${p} (${str(cell.source)} ${str(cell.stage)}, ${str(cell.weeksLeft)} weeks left, ${str(cell.snapshots)} snapshots)`;
 }
 
 function repLine(r: SubjectDoc): string {

@@ -176,14 +176,17 @@ describe('the forecast learned from the warehouse history', () => {
       backtest: false,
       config,
     });
-    const working = (doc.explain as Record<string, Record<string, unknown>>).forecast as {
-      working: string;
-      sums: { deals: { id: string; probability: string; cell: Record<string, unknown> }[] }[];
+    const explain = doc.explain as {
+      figures: { forecast: { working: string; sums: { deals: string[] }[] } };
+      deals: { id: string; forecast?: { probability: string; cell: Record<string, unknown> } }[];
     };
+    const working = explain.figures.forecast;
     const byId = new Map(
       (forecast.deals as { id: string; probability: string; cell: Record<string, unknown> }[]).map((d) => [d.id, d]),
     );
-    const deals = working.sums[0]?.deals ?? [];
+    // The forecast names its deals by id; their learned probability and cell are on the deal table's rows.
+    const table = new Map(explain.deals.map((d) => [d.id, d]));
+    const deals = (working.sums[0]?.deals ?? []).map((id) => ({ id, ...table.get(id)?.forecast }));
     expect(deals.length).toBe(byId.size);
     for (const d of deals) {
       expect(d.probability).toBe(byId.get(d.id)?.probability);
@@ -196,7 +199,7 @@ describe('the forecast learned from the warehouse history', () => {
     expect(text).toContain(`(${first.source} ${first.stage}, `);
     expect(text).toContain('forecast = P10..P90 of trials');
     const md = renderReport('md', 'rep', doc);
-    expect(md).toContain('Probability (cell)');
+    expect(md).toContain('Forecast p (cell)');
   });
 
   it('report forecast --backtest scores the model against both baselines, stores it, and forecasts then print the P10 line', async () => {

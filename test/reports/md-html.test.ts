@@ -303,17 +303,26 @@ describe('report --format html', () => {
 
 describe('md and html print only numbers of the JSON', () => {
   const explain = {
-    attainment: {
-      formula: 'A / Q',
-      working: '522000.00 / 600000.00 = 0.8700',
-      sums: [
-        {
-          label: 'won in period',
-          total: '522000.00',
-          deals: [{ id: '006S1', name: 'Acme', amount: '100000.00', closeDate: '2026-04-20', stage: 'Closed Won' }],
-        },
-      ],
+    figures: {
+      attainment: {
+        formula: 'A / Q',
+        working: '522000.00 / 600000.00 = 0.8700',
+        value: '0.8700',
+        sums: [{ label: 'won in period', column: 'actual', total: '522000.00', deals: ['006S1'] }],
+      },
     },
+    deals: [
+      {
+        id: '006S1',
+        name: 'Acme',
+        owner: 'Sarah Chen',
+        amount: '100000.00',
+        createdDate: '2026-02-09',
+        closeDate: '2026-04-20',
+        stage: 'Closed Won',
+        usedBy: ['actual'],
+      },
+    ],
   };
 
   for (const kind of ['rep', 'team', 'leaderboard', 'trends', 'alerts']) {

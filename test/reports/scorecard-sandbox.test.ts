@@ -269,3 +269,37 @@ describe('rep scorecard and team dashboard on the small sandbox org', () => {
     expect(answer.json).toBe(renderReport('json', 'rep', doc));
   }, 300_000);
 });
+
+describe('report rep --explain on the small sandbox org', () => {
+  it('lists each deal once, with the figures using it summing to the report’s figures, in every format', async () => {
+    const [email, o] = [...oracle.entries()].find(([, f]) => f.quota !== null && f.actual !== '0.00') as [
+      string,
+      RepFigures,
+    ];
+    const doc = (await buildReport(t.db, engine, {
+      kind: 'rep',
+      rep: email,
+      period: PERIOD.id,
+      asOf: AS_OF,
+      explain: true,
+    })) as Doc;
+    expect(doc.actual).toBe(o.actual);
+    const deals = doc.explain.deals as { id: string; amount: string; usedBy: string[]; conversion?: string }[];
+    expect(new Set(deals.map((d) => d.id)).size).toBe(deals.length);
+    const sum = (use: string) =>
+      deals
+        .filter((d) => d.usedBy.includes(use))
+        .reduce((s, d) => s.plus(d.amount), new Dec(0))
+        .toFixed(2);
+    expect(sum('actual')).toBe(doc.actual);
+    expect(sum('pipeline')).toBe(doc.pipeline.open);
+    expect(deals.filter((d) => d.usedBy.includes('pipeline')).length).toBe(doc.pipeline.openDeals);
+    const won = deals.filter((d) => d.conversion === 'won').length;
+    const lost = deals.filter((d) => d.conversion === 'lost').length;
+    expect(new Dec(won).div(won + lost).toFixed(4)).toBe(doc.winRate);
+    const figures = doc.explain.figures as Record<string, { sums?: { deals: string[] }[] }>;
+    const named = new Set(Object.values(figures).flatMap((f) => (f.sums ?? []).flatMap((s) => s.deals)));
+    expect([...named].sort()).toEqual(deals.map((d) => d.id).sort());
+    formatsAgree('rep', doc, ['Working']);
+  }, 120_000);
+});

@@ -5,6 +5,7 @@
  */
 import type { PlainDate } from '../../util/date.ts';
 import { type Dec, formatMoney, formatRatio, ZERO } from '../../util/money.ts';
+import type { ActivityFigures } from './activity.ts';
 import type { AttainmentFigures } from './attainment.ts';
 import type { Credit } from './booking.ts';
 import type { CommissionResult } from './commission.ts';
@@ -24,6 +25,8 @@ export interface DealLine {
   /** Share credited (1 without splits). */
   share: Dec;
   closeDate: PlainDate;
+  createdDate: PlainDate;
+  ownerId: string;
   stage: string;
 }
 
@@ -34,7 +37,20 @@ export interface Explanation {
   working: string;
   value: Dec | null;
   reason: string | null;
-  sums: { label: string; total: Dec; deals: DealLine[] }[];
+  sums: ExplainedSum[];
+}
+
+/**
+ * Which part of a report a sum's deals feed: the deal table of `--explain` has a column per use, and each figure
+ * names its sums' deals by id.
+ */
+export type DealUse = 'actual' | 'runRate' | 'pipeline' | 'overdue' | 'won' | 'lost' | 'forecast';
+
+export interface ExplainedSum {
+  label: string;
+  use: DealUse;
+  total: Dec;
+  deals: DealLine[];
 }
 
 export function dealLines(credits: readonly Credit[]): DealLine[] {
@@ -47,12 +63,15 @@ export function dealLines(credits: readonly Credit[]): DealLine[] {
       currency: c.deal.currency,
       share: c.share,
       closeDate: c.deal.closeDate,
+      createdDate: c.deal.createdDate,
+      ownerId: c.ownerId,
       stage: c.deal.stage,
     }))
     .sort((a, b) => (a.closeDate !== b.closeDate ? (a.closeDate < b.closeDate ? -1 : 1) : a.id < b.id ? -1 : 1));
 }
 
 const m = formatMoney;
+const count = (n: number) => `${n} ${n === 1 ? 'deal' : 'deals'}`;
 const r = formatRatio;
 
 function fig(
@@ -69,13 +88,15 @@ function fig(
 
 /** The working of every core attainment figure. */
 export function explainAttainment(a: AttainmentFigures, pacing: ElapsedFraction): Record<string, Explanation> {
-  const actualSum = {
+  const actualSum: ExplainedSum = {
     label: 'won deals closed in [period start, D]',
+    use: 'actual',
     total: a.actual,
     deals: dealLines(a.actualCredits),
   };
-  const runSum = {
+  const runSum: ExplainedSum = {
     label: `won deals closed in the trailing ${a.runRateWindowDays} days`,
+    use: 'runRate',
     total: a.currentRunRate.times(a.runRateWindowDays),
     deals: dealLines(a.runRateCredits),
   };
@@ -90,7 +111,7 @@ export function explainAttainment(a: AttainmentFigures, pacing: ElapsedFraction)
       'actual',
       'sum of won amounts closed in [period start, D]',
       { value: a.actual, reason: null },
-      () => `${a.actualCredits.length} deals = ${m(a.actual)}`,
+      () => `${count(a.actualCredits.length)} = ${m(a.actual)}`,
       [actualSum],
     ),
     attainment: fig(
@@ -155,9 +176,15 @@ export function explainAttainment(a: AttainmentFigures, pacing: ElapsedFraction)
 
 /** The working of the pipeline figures; overdue deals are listed apart. */
 export function explainPipeline(p: PipelineFigures, remaining: Maybe<Dec>): Record<string, Explanation> {
-  const openSum = { label: 'open deals closing in [D, period end]', total: p.open, deals: dealLines(p.openCredits) };
-  const overdueSum = {
+  const openSum: ExplainedSum = {
+    label: 'open deals closing in [D, period end]',
+    use: 'pipeline',
+    total: p.open,
+    deals: dealLines(p.openCredits),
+  };
+  const overdueSum: ExplainedSum = {
     label: 'overdue open deals (close date before D; not pipeline)',
+    use: 'overdue',
     total: p.overdueAmount,
     deals: dealLines(p.overdue),
   };
@@ -166,7 +193,7 @@ export function explainPipeline(p: PipelineFigures, remaining: Maybe<Dec>): Reco
       'pipeline.open',
       'sum of open amounts closing in [D, period end]',
       { value: p.open, reason: null },
-      () => `${p.openDeals} deals = ${m(p.open)}`,
+      () => `${count(p.openDeals)} = ${m(p.open)}`,
       [openSum, overdueSum],
     ),
     weighted: fig(
@@ -191,8 +218,18 @@ export function explainPipeline(p: PipelineFigures, remaining: Maybe<Dec>): Reco
 
 /** The working of win rate, deal size and cycle. */
 export function explainConversion(c: ConversionFigures): Record<string, Explanation> {
-  const won = { label: 'won deals in the window', total: c.wonAmount, deals: dealLines(c.wonCredits) };
-  const lost = { label: 'lost deals in the window', total: c.lostAmount, deals: dealLines(c.lostCredits) };
+  const won: ExplainedSum = {
+    label: 'won deals in the window',
+    use: 'won',
+    total: c.wonAmount,
+    deals: dealLines(c.wonCredits),
+  };
+  const lost: ExplainedSum = {
+    label: 'lost deals in the window',
+    use: 'lost',
+    total: c.lostAmount,
+    deals: dealLines(c.lostCredits),
+  };
   return {
     winRate: fig(
       'winRate',
@@ -233,7 +270,9 @@ export function explainCommission(figure: string, c: Maybe<CommissionResult>): E
     c.value === null ? c : { value: c.value.payout, reason: null },
     () => {
       const v = c.value as CommissionResult;
-      const parts = v.segments.filter((s) => !s.bookings.isZero()).map((s) => `${m(s.bookings)} * ${r(s.rate)}`);
+      const parts = v.segments
+        .filter((s) => !s.bookings.isZero())
+        .map((s) => `${m(s.bookings)} * ${r(s.rate)} [${m(s.from)}, ${s.to === null ? 'up' : m(s.to)})`);
       const sum = `${parts.length === 0 ? '0' : parts.join(' + ')} = ${m(v.uncapped)}`;
       return v.capped ? `${sum}, capped to ${m(v.payout)}` : v.decelerated ? `${sum} (decelerator)` : sum;
     },
@@ -250,9 +289,48 @@ export function explainForecast(f: ForecastResult, deals: readonly Credit[]): Ex
     [
       {
         label: 'open deals simulated',
+        use: 'forecast',
         total: deals.reduce((s, c) => s.plus(c.amount), ZERO),
         deals: dealLines(deals),
       },
     ],
   );
+}
+
+/** Velocity from the pipeline's deal count and the window's conversion (docs/metrics.md, "Pipeline and conversion"). */
+export function explainVelocity(openDeals: number, c: ConversionFigures, v: Maybe<Dec>, open: Dec): Explanation {
+  return fig(
+    'velocity',
+    'open deals * win rate * average deal size / sales cycle, a day',
+    v,
+    () =>
+      `${openDeals} * ${r(c.winRate.value as Dec)} * ${m(c.avgDealSize.value as Dec)} / ${r(c.salesCycleDays.value as Dec)} = ${m(v.value as Dec)}`,
+    [
+      { label: 'open deals (the count)', use: 'pipeline', total: open, deals: [] },
+      { label: 'won deals in the window (win rate, size, cycle)', use: 'won', total: c.wonAmount, deals: [] },
+    ],
+  );
+}
+
+/** The activity score with each type's count, target, weight and the cap. */
+export function explainActivity(a: ActivityFigures, cap: Dec): Explanation {
+  const weights = a.terms.reduce((s, t) => s.plus(t.weight), ZERO);
+  return fig(
+    'activityScore',
+    `100 * sum(w * min(count / target, ${cap.toString()})) / sum(w), counts over ${a.window.start}..${a.window.end}`,
+    a.score,
+    () =>
+      `100 * (${a.terms
+        .map((t) => `${t.weight.toString()} * min(${t.actual} ${t.type} / ${t.target.toString()}, ${cap.toString()})`)
+        .join(' + ')}) / ${weights.toString()} = ${(a.score.value as Dec).toDecimalPlaces(2).toFixed(2)}`,
+  );
+}
+
+/** The chance to hit quota: the share of the forecast's trials reaching it. */
+export function explainChance(f: ForecastResult, quota: Dec | null): Explanation {
+  const p = f.probabilityToHitQuota;
+  return fig('probabilityToHitQuota', 'trials with total >= Q / trials', p, () => {
+    const hits = (p.value as Dec).times(f.trials).round().toString();
+    return `${hits} of ${f.trials} trials (seed ${f.seed}) reach ${m(quota as Dec)} = ${r(p.value as Dec)}`;
+  });
 }

@@ -145,7 +145,7 @@ export function agentServer(reader: ReportReader, db: Kysely<Database>, principa
     {
       title: 'Explain a figure',
       description:
-        'How a figure of a rep or a team was worked out: its formula, the working with the numbers, and the deals summed (`report --explain`). Figures: attainment, expected, variance, runRate, projected, required, pipeline, coverage, winRate and the others the scorecard lists.',
+        'How a figure of a rep or a team was worked out: its formula, the working with the numbers, and the deals summed (`report --explain`). Figures by their JSON path: attainment, expectedToDate, currentRunRate, projectedTotal, pipeline.coverage, winRate, velocity, activities.score, forecast, forecast.probabilityToHitQuota, commission.atP50, rank, history and the others of `explain.figures`.',
       inputSchema: {
         figure: z.string().describe('the figure, e.g. attainment, projected, coverage, winRate'),
         rep: z.string().optional().describe("the rep's email (or give team)"),
@@ -160,8 +160,8 @@ export function agentServer(reader: ReportReader, db: Kysely<Database>, principa
         const kind = rest.rep !== undefined ? 'rep' : 'team';
         const doc = await report({ kind, ...pick(rest), explain: true } as ReportRequest);
         const holder = kind === 'rep' ? doc : (doc.totals as JsonObject);
-        const explain = (holder.explain ?? {}) as JsonObject;
-        const working = explain[figure];
+        const explain = ((holder.explain as JsonObject | undefined)?.figures ?? {}) as JsonObject;
+        const working = explain[figure] as JsonObject | undefined;
         if (working === undefined) {
           const known = Object.keys(explain).sort().join(', ');
           throw new AppError('USAGE', `no figure "${figure}"; figures: ${known}`, { where: 'figure' });
@@ -171,7 +171,7 @@ export function agentServer(reader: ReportReader, db: Kysely<Database>, principa
           period: doc.period ?? null,
           asOf: doc.asOf ?? null,
           figure,
-          value: holder[figure] ?? null,
+          value: working.value ?? null,
           explanation: working,
         };
       }),

@@ -83,13 +83,13 @@ describe('without a quota', () => {
 });
 
 describe('explanation', () => {
-  it('shows each tier slice times its rate', () => {
+  it('shows each tier slice times its rate, with the range of bookings the tier covers', () => {
     expect(explainCommission('atProjected', commissionFor(d(650_000), Q, SEED_PLAN)).working).toBe(
-      '600000.00 * 0.1000 + 50000.00 * 0.1600 = 68000.00',
+      '600000.00 * 0.1000 [0.00, 600000.00) + 50000.00 * 0.1600 [600000.00, up) = 68000.00',
     );
     const capped = commissionFor(d(650_000), Q, { ...SEED_PLAN, cap: '65000' });
     expect(explainCommission('atProjected', capped).working).toBe(
-      '600000.00 * 0.1000 + 50000.00 * 0.1600 = 68000.00, capped to 65000.00',
+      '600000.00 * 0.1000 [0.00, 600000.00) + 50000.00 * 0.1600 [600000.00, up) = 68000.00, capped to 65000.00',
     );
     expect(explainCommission('atActual', commissionFor(d(1), null, SEED_PLAN)).reason).toBe('no_quota');
   });

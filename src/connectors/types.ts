@@ -555,8 +555,11 @@ export interface WebhookReceiver {
   readonly path: string;
   /** The request checked against one connection's secret (no secret configured: `no-secret`). */
   verify(conn: ConnectionConfig, req: WebhookRequest): WebhookCheck;
-  /** The events of a verified body, each with its id and the connection's streams it touches; null if malformed. */
-  events(conn: ConnectionConfig, body: string): { id: string; streams: string[] }[] | null;
+  /**
+   * The events of a verified body, each with the key a redelivery repeats, the account it is about (the CRM's org
+   * or portal id, where the event says) and the connection's streams it touches; null if malformed.
+   */
+  events(conn: ConnectionConfig, body: string): { id: string; account?: string; streams: string[] }[] | null;
 }
 
 export interface ConnectorKind {

@@ -8,7 +8,7 @@ import type { ConnectorHost, ConnectorKind, WebhookReceiver } from '../types.ts'
 import { HubSpotConnector } from './connector.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
 import { HUBSPOT_STREAM_ALIASES, HUBSPOT_STREAMS } from './streams.ts';
-import { checkSignatureV3, parseWebhookBatch, streamsTouched } from './webhooks.ts';
+import { checkSignatureV3, eventKey, parseWebhookBatch, streamsTouched } from './webhooks.ts';
 
 function hubspotConfig(conn: ConnectionConfig): HubspotConnectionConfig {
   if (conn.type !== 'hubspot') {
@@ -58,7 +58,11 @@ const webhooks: WebhookReceiver = {
     const batch = parseWebhookBatch(body);
     if (!batch) return null;
     const known = HUBSPOT_STREAMS.map((s) => s.name);
-    return batch.map((e) => ({ id: String(e.eventId), streams: streamsTouched([e], known) }));
+    return batch.map((e) => ({
+      id: eventKey(e),
+      ...(e.portalId !== undefined ? { account: String(e.portalId) } : {}),
+      streams: streamsTouched([e], known),
+    }));
   },
 };
 

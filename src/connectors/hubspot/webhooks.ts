@@ -48,12 +48,24 @@ export function checkSignatureV3(o: {
 /** One event of a webhook batch, as much of it as the receiver reads. */
 export interface HubSpotWebhookEvent {
   eventId: number;
+  subscriptionId?: number;
+  objectId?: number;
+  occurredAt?: number;
   portalId?: number;
   subscriptionType: string;
   objectTypeId?: string;
   propertyName?: string;
   fromObjectTypeId?: string;
   toObjectTypeId?: string;
+}
+
+/**
+ * The key a redelivery repeats and a new event does not: HubSpot says of `eventId` "this value is not guaranteed to
+ * be unique" (https://developers.hubspot.com/docs/api/webhooks, event payload), so it is taken with the subscription,
+ * the object and the instant; `attemptNumber`, the one field a retry changes, is left out.
+ */
+export function eventKey(e: HubSpotWebhookEvent): string {
+  return `${e.eventId}:${e.subscriptionId ?? ''}:${e.objectId ?? ''}:${e.occurredAt ?? ''}`;
 }
 
 /** The streams each object type feeds (deals also feed their stage history). */
@@ -96,6 +108,9 @@ export function parseWebhookBatch(body: string): HubSpotWebhookEvent[] | null {
       eventId: r.eventId,
       subscriptionType: r.subscriptionType,
       ...(typeof r.portalId === 'number' ? { portalId: r.portalId } : {}),
+      ...(typeof r.subscriptionId === 'number' ? { subscriptionId: r.subscriptionId } : {}),
+      ...(typeof r.objectId === 'number' ? { objectId: r.objectId } : {}),
+      ...(typeof r.occurredAt === 'number' ? { occurredAt: r.occurredAt } : {}),
       ...str('objectTypeId'),
       ...str('propertyName'),
       ...str('fromObjectTypeId'),

@@ -56,6 +56,8 @@ export interface Delivery {
   sentAt: number;
   timestamp: string;
   signatureV3: string;
+  /** The body as sent, for tests that replay a delivery. */
+  body: string;
 }
 
 /** Retries after the first attempt. */
@@ -227,6 +229,7 @@ export class WebhookDispatcher {
       sentAt,
       timestamp,
       signatureV3: v3,
+      body,
     };
     this.deliveries.push(delivery);
     try {

@@ -67,9 +67,14 @@ export function webhookRoutes(o: WebhookRouteOptions): RouteModule {
             );
           const out: Record<string, { accepted: number; duplicates: number; syncs: string[] }> = {};
           for (const conn of conns) {
-            const events = receiver.events(conn, body);
-            if (!events)
-              throw new AppError('USAGE', `the ${type} webhook body is not a batch of events`, { where: path });
+            const all = receiver.events(conn, body);
+            if (!all) throw new AppError('USAGE', `the ${type} webhook body is not a batch of events`, { where: path });
+            // One app (one secret) may be installed on several portals: a connection takes its own portal's events
+            // (the account its first sync bound it to), and all of them while it is not bound yet.
+            const bound = (
+              await c.var.db.selectFrom('connections').select('crm_org_id').where('id', '=', conn.id).executeTakeFirst()
+            )?.crm_org_id;
+            const events = bound ? all.filter((e) => e.account === undefined || e.account === bound) : all;
             const got = await acceptWebhookEvents(c.var.db, conn.id, events);
             try {
               for (const stream of got.streams)

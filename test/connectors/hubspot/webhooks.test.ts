@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { HUBSPOT_STREAMS } from '../../../src/connectors/hubspot/streams.ts';
 import {
   checkSignatureV3,
+  eventKey,
   parseWebhookBatch,
   streamsTouched,
   WEBHOOK_MAX_AGE_MS,
@@ -60,11 +61,46 @@ describe('signature v3', () => {
 describe('event batches', () => {
   const known = HUBSPOT_STREAMS.map((s) => s.name);
   it('parses a batch; anything else is not one', () => {
-    expect(parseWebhookBatch(BODY)).toEqual([{ eventId: 1, subscriptionType: 'deal.propertyChange' }]);
+    expect(parseWebhookBatch(BODY)).toEqual([{ eventId: 1, subscriptionType: 'deal.propertyChange', objectId: 7 }]);
     expect(parseWebhookBatch('{"eventId":1}')).toBeNull();
     expect(parseWebhookBatch('[{"eventId":"1","subscriptionType":"deal.creation"}]')).toBeNull();
     expect(parseWebhookBatch('not json')).toBeNull();
     expect(parseWebhookBatch('[]')).toEqual([]);
+  });
+
+  it('keys an event by what a redelivery repeats: not the attempt, and not the event id alone (not unique)', () => {
+    const [a, retry, other] =
+      parseWebhookBatch(
+        JSON.stringify([
+          {
+            eventId: 9,
+            subscriptionId: 3,
+            objectId: 7,
+            occurredAt: 100,
+            attemptNumber: 0,
+            subscriptionType: 'deal.creation',
+          },
+          {
+            eventId: 9,
+            subscriptionId: 3,
+            objectId: 7,
+            occurredAt: 100,
+            attemptNumber: 4,
+            subscriptionType: 'deal.creation',
+          },
+          {
+            eventId: 9,
+            subscriptionId: 3,
+            objectId: 8,
+            occurredAt: 160,
+            attemptNumber: 0,
+            subscriptionType: 'deal.creation',
+          },
+        ]),
+      ) ?? [];
+    if (!a || !retry || !other) throw new Error('three events expected');
+    expect(eventKey(retry)).toBe(eventKey(a));
+    expect(eventKey(other)).not.toBe(eventKey(a));
   });
 
   it('maps legacy and generic types to the streams that read them, both sides of an association, nothing else', () => {

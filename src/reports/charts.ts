@@ -6,6 +6,8 @@
  * carries a `<title>` and an `aria-label`, and the report prints the same figures in a table beside it.
  */
 
+import { diffDays } from '../util/date.ts';
+
 /** Escapes text for SVG markup (the same five characters as HTML). */
 function esc(s: string): string {
   return s
@@ -21,10 +23,6 @@ const num = (v: unknown): number | null => {
   const n = Number(v);
   return Number.isFinite(n) ? n : null;
 };
-
-const DAY_MS = 86_400_000;
-const dayIndex = (start: string, d: string) =>
-  Math.round((Date.parse(`${d}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / DAY_MS);
 
 /** Money for an axis: 1.2M, 350k, 900. */
 export function shortMoney(v: number): string {
@@ -57,8 +55,8 @@ const PAD = { left: 56, right: 16, top: 16, bottom: 30 };
  * the P10-P90 band a shaded wedge from today's actual to the two percentiles at period end; the quota a level line.
  */
 export function burnUpSvg(o: BurnUpInput): string {
-  const total = Math.max(dayIndex(o.period.start, o.period.end) + 1, 1);
-  const today = Math.min(Math.max(dayIndex(o.period.start, o.asOf) + 1, 0), total);
+  const total = Math.max(diffDays(o.period.start, o.period.end) + 1, 1);
+  const today = Math.min(Math.max(diffDays(o.period.start, o.asOf) + 1, 0), total);
   const quota = num(o.quota);
   const actual = num(o.points[o.points.length - 1]?.actual) ?? 0;
   const projected = num(o.projectedTotal);
@@ -110,7 +108,7 @@ export function burnUpSvg(o: BurnUpInput): string {
   const line = [xy(0, 0)];
   for (const p of o.points) {
     const v = num(p.actual);
-    if (v !== null) line.push(xy(Math.min(dayIndex(o.period.start, p.date) + 1, total), v));
+    if (v !== null) line.push(xy(Math.min(diffDays(o.period.start, p.date) + 1, total), v));
   }
   parts.push(
     `<polyline points="${line.join(' ')}" fill="none" stroke="#1a7f37" stroke-width="2.5"><title>actual to date</title></polyline>`,

@@ -22,7 +22,7 @@ import { AppError } from '../errors.ts';
 import type { JsonObject } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { liveUnitNames } from '../metrics/engine/subjects.ts';
-import { dateInZone, type PlainDate } from '../util/date.ts';
+import { dateInZone, diffDays, type PlainDate } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import { renderReport } from './render.ts';
 import { buildReportFrom, type ReportRequest, resolveRequest } from './report.ts';
@@ -38,10 +38,6 @@ export interface DeliverySlot {
   asOf: PlainDate;
 }
 
-function daysBetween(a: PlainDate, b: PlainDate): number {
-  return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86_400_000);
-}
-
 /**
  * The slot a delivery owes at instant `at`: the last ended fiscal month or quarter (if it ended at most
  * DELIVERY_CATCH_UP_DAYS ago), or the latest cron fire at or before `at`. Null when nothing is owed.
@@ -51,7 +47,7 @@ export function deliverySlot(when: string, calendar: FiscalCalendar, timezone: s
     const kind = when === 'month-end' ? 'month' : 'quarter';
     const today = dateInZone(at.toISOString(), timezone);
     const ended = calendar.previous(calendar.periodContaining(today, kind));
-    if (daysBetween(ended.end, today) > DELIVERY_CATCH_UP_DAYS) return null;
+    if (diffDays(ended.end, today) > DELIVERY_CATCH_UP_DAYS) return null;
     return { slot: ended.id, period: calendar.periodContaining(ended.end, 'quarter'), asOf: ended.end };
   }
   // A second on: a job that runs on its fire's very millisecond still counts that fire, not the one before.

@@ -22,6 +22,8 @@ export const REDACT_PATHS = [
   'Authorization',
   'privateKey',
   'webhookSecret',
+  // A Slack incoming-webhook URL (reports.deliveries[].webhook) is its own credential, as config output says.
+  'webhook',
   '*.password',
   '*.clientSecret',
   '*.refreshToken',
@@ -35,6 +37,7 @@ export const REDACT_PATHS = [
   '*.Authorization',
   '*.privateKey',
   '*.webhookSecret',
+  '*.webhook',
   'headers.authorization',
   'req.headers.authorization',
 ];

@@ -261,6 +261,10 @@ describe('the deliver-reports job on the golden warehouse', () => {
 
   it('the link opens the stored file for whom the report API lets in', async () => {
     const config = configFor({ id: 'quarterly', when: 'quarter-end', folder, webhook: hookUrl });
+    // Delivered here if no test before this one did (run alone); else already delivered, and nothing is sent again.
+    expect(['delivered', 'already-delivered']).toContain(
+      ((await deliver(config, 'quarterly')) as { status: string }).status,
+    );
     const web = createWebApp({ db: t.db, config });
     const bearer = async (o: Parameters<typeof createApiToken>[1]) => ({
       authorization: `Bearer ${(await createApiToken(t.db, o)).token}`,
@@ -286,6 +290,16 @@ describe('the deliver-reports job on the golden warehouse', () => {
       await readFile(join(folder, 'quarterly', 'FY2026-Q2', 'team-west-enterprise.md'), 'utf8'),
     );
     expect((await get('team-west-enterprise.md', sarah)).status).toBe(403);
+    expect((await get('org.html', sarah)).status).toBe(403);
+    // The leaderboard is every token's, as over the API: a rep sees it anew from their part of it (names and ranks
+    // of the others), an admin as it was sent.
+    const board = await get('leaderboard.html', sarah);
+    expect(board.status).toBe(200);
+    expect(board.headers.get('x-delivery-copy')).toBe('scoped');
+    const boardText = await board.text();
+    expect(boardText).toContain('Sarah Chen');
+    expect(boardText).not.toBe(await readFile(join(folder, 'quarterly', 'FY2026-Q2', 'leaderboard.html'), 'utf8'));
+    expect((await get('leaderboard.html', admin)).headers.get('x-delivery-copy')).toBe('as-sent');
     expect((await get('nothing.html', admin)).status).toBe(404);
   }, 120_000);
 });

@@ -73,7 +73,7 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
   // No delivery in this warehouse (the path's own `:name` is asked): 404 past the policy; the per-file scopes are
   // test/reports/deliveries.test.ts's.
   'GET /deliveries/:deliveryId/:slot/:name': [
-    { query: '', expect: tokens({ admin: 404, dana: 404, mia: 404, sarah: 403, emily: 403 }) },
+    { query: '', expect: tokens({ admin: 404, dana: 404, mia: 404, sarah: 404, emily: 404 }) },
   ],
   // A signed webhook: no token of any kind stands for the CRM's signature (test/e2e/hubspot-webhooks.test.ts).
   'POST /webhooks/hubspot': [{ query: '', expect: all(401) }],

@@ -2,8 +2,8 @@
  * `GET /deliveries/{deliveryId}/{slot}/{name}`: a file a scheduled report delivery rendered (`reports.deliveries`),
  * from its stored copy, so the link in the delivery's webhook message opens the report as it was sent. Whom it lets
  * in is whom the report API lets in for the same report, period and date: the org summary admins only, a team's
- * dashboard the managers above the team; a leaderboard a manager's token sees in part is rendered anew from that
- * part (the stored copy shows everyone).
+ * dashboard the managers above the team, the leaderboard every token; a leaderboard a token sees in part (a rep's,
+ * a manager's) is rendered anew from that part (the stored copy shows everyone). An admin gets the stored copy.
  */
 
 import { deliveryFile } from '../../reports/deliveries.ts';
@@ -16,7 +16,8 @@ export const deliveryRoutes: RouteModule = (r) =>
   r.route({
     method: 'GET',
     path: '/deliveries/:deliveryId/:slot/:name',
-    policy: 'manager',
+    // Any token: whom each file lets in is decided below, as the report API decides for that report.
+    policy: 'rep',
     doc: {
       summary: 'A report file a scheduled delivery rendered (HTML or Markdown), as it was sent.',
       produces: 'text/html',
@@ -25,6 +26,9 @@ export const deliveryRoutes: RouteModule = (r) =>
       const { deliveryId = '', slot = '', name = '' } = c.req.param();
       const f = await deliveryFile(c.var.db, deliveryId, slot, name);
       if (!f) return c.json({ error: { code: 'NOT_FOUND', message: `no delivered file ${name} for ${slot}` } }, 404);
+      // An admin sees every report whole: the stored copy, as sent, even of a team renamed or gone since.
+      if ((c.var.principal as Principal).role === 'admin')
+        return c.body(f.body, 200, { 'content-type': f.contentType, 'x-delivery-copy': 'as-sent' });
       const seen = await scopedReport(
         readerOf(c),
         c.var.principal as Principal,

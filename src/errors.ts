@@ -114,6 +114,12 @@ export const ERROR_CODES = {
     summary: 'a configured CRM field is missing or not accessible',
   },
   CRM_PERMISSION: { exit: 1, http: 502, retryable: false, summary: 'the integration user lacks a permission' },
+  CRM_OBJECT_GONE: {
+    exit: 1,
+    http: 502,
+    retryable: false,
+    summary: 'a CRM object a stream read before is gone from the account (a plan change); a full read switches over',
+  },
   CRM_BULK_JOB_FAILED: {
     exit: 1,
     http: 502,

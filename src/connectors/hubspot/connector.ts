@@ -260,7 +260,7 @@ export class HubSpotConnector implements Connector {
       case 'line_items':
         return readObjectStream(readOpts, lineItemPlan(), start, fresh) as AsyncGenerator<Page>;
       case 'leads':
-        return this.readLeads(readOpts, start, fresh, ctx.log);
+        return this.readLeads(readOpts, start, fresh, ctx.full !== undefined, ctx.log);
       case 'goal_targets':
         return readGoalTargets(
           this.client,
@@ -297,6 +297,7 @@ export class HubSpotConnector implements Connector {
     readOpts: ReadOptions,
     start: HubSpotCursor,
     fresh: boolean,
+    full: boolean,
     log: Logger,
   ): AsyncGenerator<Page> {
     const lifecycle = (from: HubSpotCursor, isFresh: boolean) =>
@@ -324,12 +325,21 @@ export class HubSpotConnector implements Connector {
       }
     } catch (e) {
       if (!first || !noSuchObject(e)) throw e;
+      // A stream that holds rows of the leads object (the portal lost it: a plan downgrade) would keep them beside
+      // the contacts read now, and count leads twice: only a full read, which removes what it no longer sees, may
+      // switch it over.
+      if (!fresh && !full)
+        throw new AppError(
+          'CRM_OBJECT_GONE',
+          "the portal no longer has the leads object, and the leads stream holds leads read from it; run `sync --stream leads --full` to read leads from contacts' lifecycle stages instead (that full read removes the old rows)",
+          { where: 'leads' },
+        );
       log.info(
         { stream: 'leads', reason: e.message },
         'hubspot: the portal has no leads object; leads come from contacts’ lifecycle stages (hs_lifecyclestage_*_date)',
       );
-      // Nothing of the contacts was read before: their first read owes no deletes.
-      yield* lifecycle(START, true);
+      // A first read owes no deletes; a full read of a stream read before does (the runner sweeps what it did not see).
+      yield* lifecycle(START, fresh);
     }
   }
 

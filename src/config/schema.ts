@@ -507,8 +507,18 @@ export const salesforceConnectionSchema = z.strictObject({
   bulkThreshold: num(z.int().min(0).default(100_000)),
 });
 
+/**
+ * What a HubSpot connection maps: a deal's segment and product line (custom deal properties). Its people come from
+ * the owners and the org file, its amounts are HubSpot's own: a key mapped here that nothing would read is refused.
+ */
+export const hubspotFieldMappingSchema = z.strictObject({
+  segment: nonEmpty.optional(),
+  productLine: nonEmpty.optional(),
+});
+
 export const hubspotConnectionSchema = z.strictObject({
   ...common,
+  fields: hubspotFieldMappingSchema.prefault({}),
   type: z.literal('hubspot'),
   /** A private-app access token. */
   accessToken: nonEmpty,

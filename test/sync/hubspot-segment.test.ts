@@ -72,3 +72,40 @@ it('reads the mapped deal property into deals.segment, and none without the mapp
   expect(new Set([...mapped.values()].filter((s) => s !== null))).toEqual(new Set(['Enterprise', 'Mid-Market', 'SMB']));
   expect([...(await segments('hs-plain')).values()].every((s) => s === null)).toBe(true);
 }, 120_000);
+
+it('fields.productLine: the mapped deal property is the product line, not the line items’ family', async () => {
+  // A portal keeping the product line on the deal (a custom property), on some deals; the line items say otherwise.
+  const deals = sb.store.all('deals').slice(0, 12);
+  deals.forEach((d, i) => {
+    sb.store.update('deals', d.id, { qt_product_line: i % 2 ? 'Platform' : 'Services' });
+  });
+  const c = connector('hs-pl', { productLine: 'qt_product_line' });
+  // Nothing derives the product line from line items for this connection.
+  expect(c.streams().some((s) => s.derives?.includes('deal_product_line'))).toBe(false);
+  expect(
+    connector('hs-derived', {})
+      .streams()
+      .some((s) => s.derives?.includes('deal_product_line')),
+  ).toBe(true);
+  for (const stream of ['owners', 'deals', 'line_items'])
+    expect(
+      await runSync({ db: t.db, connector: c, connectionId: 'hs-pl', stream, calendar, now: () => sb.store.now() }),
+      stream,
+    ).toMatchObject({ status: 'succeeded' });
+  const rows = await t.db
+    .selectFrom('deals')
+    .select(['external_id', 'product_line'])
+    .where('connection_id', '=', 'hs-pl')
+    .execute();
+  const got = new Map(rows.map((r) => [r.external_id, r.product_line]));
+  const want = new Map(sb.store.all('deals').map((d) => [String(d.id), d.props.qt_product_line ?? null]));
+  expect(got.size).toBeGreaterThan(20);
+  for (const [id, line] of got) expect(line, id).toBe(want.get(id) ?? null);
+  expect(new Set([...got.values()].filter((x) => x !== null))).toEqual(new Set(['Platform', 'Services']));
+}, 120_000);
+
+it('refuses a HubSpot field mapping nothing would read', () => {
+  expect(() =>
+    validateConfig({ connections: [{ id: 'h', type: 'hubspot', accessToken: 'x', fields: { amount: 'amount' } }] }),
+  ).toThrow(/connections\[0\]\.fields: unknown key "amount"/);
+});

@@ -39,7 +39,13 @@ import { HUBSPOT_PATHS } from './paths.ts';
 import { readExchangeRates, readGoalTargets } from './planning-read.ts';
 import { type ObjectStreamPlan, type ReadOptions, readObjectStream } from './read.ts';
 import { planRows } from './record-rows.ts';
-import { DEAL_HISTORY_PROPERTIES, DEAL_PROPERTIES, HUBSPOT_OPTIONAL_STREAMS, HUBSPOT_STREAMS } from './streams.ts';
+import {
+  DEAL_HISTORY_PROPERTIES,
+  DEAL_PROPERTIES,
+  HUBSPOT_OPTIONAL_STREAMS,
+  HUBSPOT_STREAMS,
+  hubspotStreams,
+} from './streams.ts';
 
 export interface HubSpotConnectorConfig {
   id: string;
@@ -51,7 +57,7 @@ export interface HubSpotConnectorConfig {
    * `fields.segment`: the deal property holding the segment (a portal's custom property, e.g. `segment`); without
    * it deals have none. https://developers.hubspot.com/docs/api/crm/properties
    */
-  fields?: { segment?: string };
+  fields?: { segment?: string; productLine?: string };
 }
 
 export interface HubSpotConnectorOptions {
@@ -144,7 +150,7 @@ export class HubSpotConnector implements Connector {
   }
 
   streams(): readonly StreamSpec[] {
-    return HUBSPOT_STREAMS;
+    return hubspotStreams(this.opts.config.fields);
   }
 
   apiCalls(): number {
@@ -392,15 +398,16 @@ export class HubSpotConnector implements Connector {
   }
 
   private dealPlan(): ObjectStreamPlan<'deals'> {
-    const segment = this.opts.config.fields?.segment;
+    const mapped = this.opts.config.fields ?? {};
+    const extra = [mapped.segment, mapped.productLine].filter((x): x is string => x !== undefined && x !== '');
     return {
       objectType: 'deals',
       stampProperty: 'hs_lastmodifieddate',
-      properties: segment ? [...DEAL_PROPERTIES, segment] : DEAL_PROPERTIES,
+      properties: [...DEAL_PROPERTIES, ...extra.filter((x) => !(DEAL_PROPERTIES as readonly string[]).includes(x))],
       deletes: true,
       toRows: async (objects: readonly HsObject[]) => {
         const facts = await this.portalFacts();
-        return planRows<'deals'>(objects, 'hs_lastmodifieddate', (o) => normalizeDeal(o, facts, segment));
+        return planRows<'deals'>(objects, 'hs_lastmodifieddate', (o) => normalizeDeal(o, facts, mapped));
       },
     };
   }

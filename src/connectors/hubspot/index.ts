@@ -7,7 +7,7 @@ import { AppError } from '../../errors.ts';
 import type { ConnectorHost, ConnectorKind, WebhookReceiver } from '../types.ts';
 import { HubSpotConnector } from './connector.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
-import { HUBSPOT_STREAM_ALIASES, HUBSPOT_STREAMS } from './streams.ts';
+import { HUBSPOT_STREAM_ALIASES, HUBSPOT_STREAMS, hubspotStreams } from './streams.ts';
 import { checkSignatureV3, eventKey, parseWebhookBatch, streamsTouched } from './webhooks.ts';
 
 function hubspotConfig(conn: ConnectionConfig): HubspotConnectionConfig {
@@ -28,7 +28,10 @@ function create(conn: ConnectionConfig, host: ConnectorHost): HubSpotConnector {
       basePath: c.basePath,
       sync: c.sync,
       // A connection built in code may leave out the mapping the config schema defaults to {}.
-      ...(c.fields?.segment ? { fields: { segment: c.fields.segment } } : {}),
+      fields: {
+        ...(c.fields?.segment ? { segment: c.fields.segment } : {}),
+        ...(c.fields?.productLine ? { productLine: c.fields.productLine } : {}),
+      },
     },
     log: host.log,
     defaultTimeZone: host.defaultTimeZone,
@@ -68,7 +71,7 @@ const webhooks: WebhookReceiver = {
 
 export const hubspotKind: ConnectorKind = {
   label: 'HubSpot',
-  streams: () => HUBSPOT_STREAMS,
+  streams: (conn) => hubspotStreams(hubspotConfig(conn).fields ?? {}),
   streamAliases: HUBSPOT_STREAM_ALIASES,
   create,
   describe: (conn) => hubspotConfig(conn).basePath,

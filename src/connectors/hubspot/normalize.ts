@@ -150,8 +150,15 @@ export function normalizeOwner(o: HsOwner): RepRow {
   };
 }
 
-/** `segmentProperty`: the deal property `fields.segment` maps (none: deals have no segment). */
-export function normalizeDeal(o: HsObject, facts: PortalFacts, segmentProperty?: string): DealRow {
+/**
+ * `mapped`: the deal properties `fields.segment` and `fields.productLine` name (none: deals have no segment, and
+ * the product line is worked out from the line items).
+ */
+export function normalizeDeal(
+  o: HsObject,
+  facts: PortalFacts,
+  mapped: { segment?: string | undefined; productLine?: string | undefined } = {},
+): DealRow {
   const p = o.properties;
   const stage = stageOf(p, str(p, 'dealstage'), facts);
   const close = instantDate(p.closedate, 'closedate', facts.timeZone);
@@ -170,7 +177,8 @@ export function normalizeDeal(o: HsObject, facts: PortalFacts, segmentProperty?:
     close_date: close,
     created_date: created,
     deal_type: str(p, 'dealtype'),
-    segment: segmentProperty ? str(p, segmentProperty) : null,
+    segment: mapped.segment ? str(p, mapped.segment) : null,
+    ...(mapped.productLine ? { product_line: str(p, mapped.productLine) } : {}),
     account_external_id: null,
     account_name: null,
   };

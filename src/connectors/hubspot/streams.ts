@@ -11,7 +11,7 @@ import type { StreamSpec } from '../types.ts';
  */
 export const HUBSPOT_OPTIONAL_STREAMS: ReadonlySet<string> = new Set(['leads', 'goal_targets']);
 
-export const HUBSPOT_STREAMS: readonly StreamSpec[] = [
+const STREAMS: readonly StreamSpec[] = [
   {
     name: 'owners',
     table: 'reps',
@@ -59,6 +59,21 @@ export const HUBSPOT_STREAMS: readonly StreamSpec[] = [
   // The portal's exchange rates as dated ranges; a new rate ends the range before it, so all are read every run.
   { name: 'exchange_rates', table: 'fx_rates', mode: 'full_refresh', scope: { column: 'source', value: 'crm_dated' } },
 ];
+
+/**
+ * The streams of a connection. With `fields.productLine` a deal's product line is that property's value, as for
+ * Salesforce; without it, it is worked out from the deal's line items in the warehouse (`deal_product_line`).
+ */
+export function hubspotStreams(fields: { productLine?: string | undefined } = {}): readonly StreamSpec[] {
+  if (!fields.productLine) return STREAMS;
+  return STREAMS.map((s) =>
+    s.derives?.includes('deal_product_line')
+      ? { ...s, derives: s.derives.filter((d) => d !== 'deal_product_line') }
+      : s,
+  );
+}
+
+export const HUBSPOT_STREAMS: readonly StreamSpec[] = STREAMS;
 
 /** CRM-neutral names users may type, each standing for HubSpot streams. */
 export const HUBSPOT_STREAM_ALIASES: Readonly<Record<string, readonly string[]>> = {

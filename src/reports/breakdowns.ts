@@ -17,7 +17,7 @@ import { convertAmount } from '../metrics/math/currency.ts';
 import { membershipOn, quotaMembershipDate } from '../metrics/math/rollup.ts';
 import { toDateWindow } from '../metrics/math/windows.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
-import { creditsOf, quickAttainment, type ReportContext } from './build.ts';
+import { creditsOf, quickAttainment, type ReportContext } from './context.ts';
 
 /** Where a deal has no product line or segment (the field is empty or not mapped). */
 export const NONE = '(none)';

@@ -4,45 +4,22 @@
  * engine's snapshots take; this module adds what compares subjects or periods (rank, history) and the stored
  * alerts.
  */
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { FiscalPeriod } from '../config/calendar.ts';
-import type { Database } from '../db/schema.ts';
 import { asJson, type FiguresDocument, figuresDocument, type Json, type JsonObject } from '../metrics/document.ts';
-import type { PeriodForecast } from '../metrics/engine/forecast-model.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
-import { computeAttainment } from '../metrics/math/attainment.ts';
-import type { Credit } from '../metrics/math/booking.ts';
-import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { type Ranked, rankSubjects } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
+import { type Quick, quickAttainment, type ReportContext, repsIn, type SubjectReport } from './context.ts';
 import { teamDashboard } from './scorecard.ts';
 import { type RankScope, subjectWorking } from './working.ts';
 
-export interface ReportContext {
-  db: Kysely<Database>;
-  model: MetricsModel;
-  period: FiscalPeriod;
-  /** Earlier periods for `history`, oldest first (the model must hold their deals). */
-  historyPeriods: readonly FiscalPeriod[];
-  explain: boolean;
-  /**
-   * The subject's stored figures of `period` (the read model's snapshots), used instead of computing them from the
-   * model; the model then serves names, memberships, ranks and history only. Absent: computed (the CLI).
-   */
-  stored?: (subject: SubjectRef) => FiguresDocument;
-  /** The period's open alerts by subject (`kind:id`), read once for a report on many subjects. */
-  alertsBySubject?: Map<string, Json[]>;
-  /**
-   * With `stored`: the forecast learned for a period (its deals' probabilities), which the stored snapshots' model
-   * does not hold; the rep scorecard's gap deals need it. Absent: the model's own (`model.forecastOf`).
-   */
-  forecast?: (period: FiscalPeriod) => Promise<PeriodForecast | null>;
-}
+export type { ReportContext, SubjectReport } from './context.ts';
 
 /**
  * Every open alert of the period by subject, each subject's in `alertsOf`'s order: one statement for a report on
@@ -66,134 +43,6 @@ async function withAlerts(ctx: ReportContext, only?: readonly string[]): Promise
     else bySubject.set(k, [a]);
   }
   return { ...ctx, alertsBySubject: bySubject };
-}
-
-export type Quick = {
-  quota: Dec | null;
-  actual: Dec;
-  attainment: Dec | null;
-  projectedAttainment: Dec | null;
-  status: string | null;
-};
-
-/**
- * Each subject-period's `quickAttainment` with what it was worked out from: the rates, the quota, the memberships
- * index and the credit lists of the rep (or of every member of the group). A model re-booking a rep (`replaceReps`) gives
- * that rep a new list, so after a one-deal change only that rep and its groups are worked out again, not the
- * 5,000 reps' eight periods of history a report on the org shows.
- */
-const quickMemo = new WeakMap<
-  MetricsModel,
-  Map<string, { fx: object; memberships: object; quota: Dec | null; lists: readonly object[]; value: Quick }>
->();
-
-/** Attainment (and actual) of a subject for a period, without the slower figures: for ranks and history. */
-export function quickAttainment(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod): Quick {
-  const model = ctx.model;
-  let memo = quickMemo.get(model);
-  if (!memo) {
-    memo = new Map();
-    quickMemo.set(model, memo);
-  }
-  const key = `${subject.kind}:${subject.id}|${period.id}|${period.start}|${period.end}`;
-  const kept = memo.get(key);
-  if (subject.kind === 'rep') {
-    // A rep's list is new whenever the rep is re-booked, which is also when its quota rows are: the same list
-    // under the same rates is the same quota.
-    const list = model.repRows(subject.id).credits;
-    if (kept && kept.fx === model.fx && kept.lists[0] === list) return kept.value;
-    const quota = model.repQuota(subject.id, period).quota;
-    const value = computeQuick(ctx, subject, period, quota);
-    memo.set(key, { fx: model.fx, memberships: model.memberships, quota, lists: [list], value });
-    return value;
-  }
-  const quota = model.groupQuota(subject.kind, subject.id, period);
-  const lists = model.membersOf(subject.kind, subject.id).map((k) => model.repRows(k).credits);
-  if (
-    kept &&
-    kept.fx === model.fx &&
-    kept.memberships === model.memberships &&
-    (kept.quota === null ? quota === null : quota !== null && kept.quota.eq(quota)) &&
-    kept.lists.length === lists.length &&
-    kept.lists.every((l, i) => l === lists[i])
-  )
-    return kept.value;
-  const value = computeQuick(ctx, subject, period, quota);
-  memo.set(key, { fx: model.fx, memberships: model.memberships, quota, lists, value });
-  return value;
-}
-
-/** A group's credits per model data: the org's history gathers all 45,000 of them once, not once per period. */
-const groupCredits = new WeakMap<object, Map<string, readonly Credit[]>>();
-
-export function creditsOf(model: MetricsModel, subject: SubjectRef): readonly Credit[] {
-  if (subject.kind === 'rep') return model.repRows(subject.id).credits;
-  let byGroup = groupCredits.get(model.data);
-  if (!byGroup) {
-    byGroup = new Map();
-    groupCredits.set(model.data, byGroup);
-  }
-  const key = `${subject.kind}:${subject.id}`;
-  let credits = byGroup.get(key);
-  if (!credits) {
-    credits = model.groupRows(subject.kind, subject.id).credits;
-    byGroup.set(key, credits);
-  }
-  return credits;
-}
-
-function computeQuick(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod, quota: Dec | null): Quick {
-  const model = ctx.model;
-  const s = model.settings;
-  const credits = creditsOf(model, subject);
-  const f = elapsedFraction({ basis: s.pacing.basis, holidays: s.pacing.holidays, period, asOf: model.asOf }).f;
-  const a = computeAttainment({
-    period,
-    asOf: model.asOf,
-    quota,
-    credits,
-    f,
-    runRateWindowDays: s.runRateWindowDays,
-    statusBands: s.statusBands,
-  });
-  return {
-    quota,
-    actual: a.actual,
-    attainment: a.attainment.value,
-    projectedAttainment: a.projectedAttainment.value,
-    status: a.status.value,
-  };
-}
-
-/**
- * The reps of every scope on D, worked out once per model data (`replaceReps` gives new data): a report on the
- * org asks for each of its 500 teams' reps, which was 500 passes over the 5,000 reps.
- */
-const scopesOf = new WeakMap<object, Map<string, string[]>>();
-
-/** Reps of a scope on D (the team, region or org they belong to then), in rep key order. */
-export function repsIn(model: MetricsModel, scope: SubjectRef): string[] {
-  let scopes = scopesOf.get(model.data);
-  if (!scopes) {
-    scopes = new Map([['org', []]]);
-    const add = (k: string, rep: string) => {
-      const list = scopes?.get(k);
-      if (list) list.push(rep);
-      else scopes?.set(k, [rep]);
-    };
-    for (const key of model.repKeys()) {
-      const m = membershipOn(model.memberships, key, model.asOf);
-      // Someone who left is listed apart (`leavers`), never ranked: only who belongs somewhere on D, or never did.
-      if (m || (model.data.reps.has(key) && !(model.memberships.get(key)?.length ?? 0))) add('org', key);
-      if (m) {
-        add(`team:${m.teamId}`, key);
-        add(`region:${m.regionId}`, key);
-      }
-    }
-    scopesOf.set(model.data, scopes);
-  }
-  // A copy: callers sort it.
-  return [...(scopes.get(scope.kind === 'org' ? 'org' : `${scope.kind}:${scope.id}`) ?? [])];
 }
 
 /**
@@ -347,17 +196,6 @@ function explanation(ctx: ReportContext, subject: SubjectRef, m: SubjectMetrics,
   }
   return subjectWorking(ctx, subject, m, doc, ranks).toJson();
 }
-
-/**
- * A subject's report: its figures document (what the engine stores) and what compares it with other subjects or
- * periods: rank, the open alerts, history, and with `explain` the working.
- */
-export type SubjectReport = FiguresDocument & {
-  rank: JsonObject;
-  alerts: Json[];
-  history: JsonObject[];
-  explain?: JsonObject;
-};
 
 /** The full document of one subject: figures, rank, alerts and history (and the working with `explain`). */
 export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Promise<SubjectReport> {

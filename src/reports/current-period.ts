@@ -23,7 +23,7 @@ import { loadForReps, PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
-import type { ResolvedRequest } from './report.ts';
+import type { ResolvedRequest } from './context.ts';
 
 /**
  * Thrown while building from stored figures when a subject the report names has none fit to use; the read model

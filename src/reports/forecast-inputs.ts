@@ -8,7 +8,7 @@ import type { SubjectRef } from '../metrics/engine/types.ts';
 import type { Credit } from '../metrics/math/booking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { Dec, formatMoney, formatRatio, ZERO } from '../util/money.ts';
-import type { ReportContext } from './build.ts';
+import type { ReportContext } from './context.ts';
 
 const ratio = (x: number | null): string | null => (x === null ? null : formatRatio(new Dec(x)));
 

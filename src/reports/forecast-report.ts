@@ -18,7 +18,7 @@ import { type BacktestResult, type ForecasterScores, runBacktest } from '../metr
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import type { PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
-import type { ReportContext } from './build.ts';
+import type { ReportContext } from './context.ts';
 import { forecastInputs } from './forecast-inputs.ts';
 import { resolveRequest } from './report.ts';
 

@@ -5,8 +5,8 @@
  */
 import type { FiguresDocument, Json, JsonObject, SubjectInfo } from '../metrics/document.ts';
 import { forecastBasisLine } from '../metrics/forecast-basis.ts';
-import type { SubjectReport } from './build.ts';
 import { burnUpSvg, distributionSvg } from './charts.ts';
+import type { SubjectReport } from './context.ts';
 import { forecastKindLayout } from './forecast-layout.ts';
 import { list, money, na, type Obj, obj, pct, points, signed, str, times, words } from './format.ts';
 

@@ -26,6 +26,10 @@ import {
   subjectReport,
   teamReport,
 } from './build.ts';
+import type { ResolvedRequest } from './context.ts';
+
+export type { ResolvedRequest };
+
 import { repScorecard } from './scorecard.ts';
 import { DEFAULT_TREND_PERIODS, type TrendBy, trendHistory, trendsReport } from './trends.ts';
 
@@ -48,12 +52,6 @@ export interface ReportRequest {
   trendBy?: TrendBy;
   /** Trends: how many periods, ending with `period` (`--periods`, default 4). */
   periods?: number;
-}
-
-export interface ResolvedRequest {
-  asOf: PlainDate;
-  period: FiscalPeriod;
-  history: FiscalPeriod[];
 }
 
 /** The as-of date and period of a request, with the earlier periods its history shows. */

@@ -14,7 +14,7 @@ import { leadToOpportunity } from '../metrics/math/conversion.ts';
 import { membershipOn } from '../metrics/math/rollup.ts';
 import { addDays, addMonths, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio, ZERO } from '../util/money.ts';
-import type { ReportContext, SubjectReport } from './build.ts';
+import type { ReportContext, SubjectReport } from './context.ts';
 import { NotStored } from './current-period.ts';
 import { openCredits } from './forecast-inputs.ts';
 import { scorecardWorking } from './working.ts';

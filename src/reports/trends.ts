@@ -14,7 +14,7 @@ import { computeAttainment } from '../metrics/math/attainment.ts';
 import type { Credit } from '../metrics/math/booking.ts';
 import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
-import { creditsOf, type Quick, quickAttainment, type ReportContext, repsIn } from './build.ts';
+import { creditsOf, type Quick, quickAttainment, type ReportContext, repsIn } from './context.ts';
 
 import type { TrendBy } from './trend-options.ts';
 

@@ -21,7 +21,7 @@ import {
 import type { Ranked } from '../metrics/math/ranking.ts';
 import type { SubjectMetrics } from '../metrics/math/rep-metrics.ts';
 import { Dec, formatMoney, formatRatio, ZERO } from '../util/money.ts';
-import type { ReportContext } from './build.ts';
+import type { ReportContext } from './context.ts';
 import { forecastInputs } from './forecast-inputs.ts';
 
 /** The deal table's columns, in order: which figures a deal feeds. */

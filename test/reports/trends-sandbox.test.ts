@@ -137,10 +137,6 @@ describe('report trends --by region over four quarters on the small sandbox org'
   it('text, md, html and csv print the JSON figures', () => {
     const allowed = jsonNumbers(doc);
     const text = renderReport('text', 'trends', doc);
-    require('node:fs').writeFileSync(
-      '.scratch/trends.txt',
-      `${text}\n${toCsv('trends', doc)}\n${JSON.stringify(doc, null, 1)}`,
-    );
     const md = renderReport('md', 'trends', doc);
     const html = renderReport('html', 'trends', doc);
     for (const printed of [text, md, htmlText(html)]) {

@@ -95,7 +95,7 @@ describe('quota-tracker sandbox', () => {
     const err = await runSandbox(ctx({ port: 0, profile: 'galactic' }, []), Promise.resolve()).catch((e: unknown) => e);
     expect(isAppError(err, 'USAGE')).toBe(true);
     expect((err as Error).message).toMatch(
-      /single-currency, dated-rates, parent-role, shared-role, manager-only, no-forecasting, restricted/,
+      /single-currency, dated-rates, parent-role, shared-role, manager-only, product-family-forecasts, no-forecasting, restricted/,
     );
   });
 });

@@ -507,8 +507,19 @@ export const salesforceConnectionSchema = z.strictObject({
   bulkThreshold: num(z.int().min(0).default(100_000)),
 });
 
+/**
+ * A HubSpot connection's write-back: scores go to the "Quota scorecard" custom object (`custom_object`, the
+ * default) or nowhere (`off`: a portal that cannot hold custom objects; scores still reach the reports).
+ */
+export const hubspotWritebackSchema = z.strictObject({
+  enabled: bool(true),
+  target: z.enum(['custom_object', 'off']).default('custom_object'),
+  fields: writebackFieldsSchema.prefault({}),
+});
+
 export const hubspotConnectionSchema = z.strictObject({
   ...common,
+  writeback: hubspotWritebackSchema.prefault({}),
   type: z.literal('hubspot'),
   /** A private-app access token. */
   accessToken: nonEmpty,

@@ -40,8 +40,11 @@ export async function ensureAlertKeyProperty(client: HubSpotClient): Promise<str
     if (!isAppError(e) || (e.details as { status?: number } | undefined)?.status !== 404) throw e;
   }
   const groups = await client.get<{ results: Array<{ name: string }> }>(HUBSPOT_PATHS.propertyGroups('tasks'));
-  const groupName =
-    groups.results.find((g) => g.name === 'taskinformation')?.name ?? groups.results[0]?.name ?? 'taskinformation';
+  let groupName = groups.results.find((g) => g.name === 'taskinformation')?.name ?? groups.results[0]?.name;
+  if (!groupName) {
+    groupName = 'quota_tracker';
+    await client.post(HUBSPOT_PATHS.propertyGroups('tasks'), { name: groupName, label: 'Quota tracker' });
+  }
   const def = { name: ALERT_KEY_PROPERTY, label: 'Quota alert key', type: 'string', fieldType: 'text', groupName };
   try {
     await client.post(HUBSPOT_PATHS.properties('tasks'), { ...def, hasUniqueValue: true });

@@ -16,10 +16,13 @@ import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
 import { type CommandTable, runCli } from '../../src/cli/program.ts';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
+import { HubSpotClient } from '../../src/connectors/hubspot/client.ts';
+import { hubspotWritePort } from '../../src/connectors/hubspot/write.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { lifeChanges } from '../../src/sandbox/hubspot/life.ts';
 import type { HsRecord } from '../../src/sandbox/hubspot/store.ts';
 import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
+import { silentLogger } from '../../src/util/log.ts';
 import { Dec } from '../../src/util/money.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
@@ -249,6 +252,36 @@ describe('HubSpot write-back', () => {
     expect(again.code, again.err).toBe(0);
     expect(tasksWithKey().length).toBe(keyed.length);
   }, 600_000);
+
+  it('the write port sends 250 scorecards in 3 calls and reads a 207 per input', async () => {
+    const client = new HubSpotClient({ accessToken: sb.credentials.accessToken, basePath: sb.url, log: silentLogger });
+    const port = hubspotWritePort(
+      client,
+      {
+        log: silentLogger,
+        writeback: { target: 'custom_object', fields: {} },
+        periodBounds: () => ({ start: '2027-01-01', end: '2027-03-31' }),
+      },
+      'hs',
+    );
+    const intents = Array.from({ length: 250 }, (_, i) => ({
+      targetObject: 'quota_scorecard',
+      targetRecordId: `${900_000 + i}:FY2027-Q1`,
+      fields: { qt_attainment: i, qt_status: 'on_track' },
+    }));
+    const seen: Array<number | null> = [];
+    const guard = { beforeCall: async () => {}, afterCall: (s: number | null) => void seen.push(s) };
+    sb.log.clear();
+    sb.faults.add({ kind: 'input_error_207', method: 'POST', path: '/batch/upsert', skip: 1, count: 1 });
+    const results = await port.write(intents, guard);
+    expect(upserts().map((e) => e.status)).toEqual([200, 207, 200]);
+    expect(seen).toEqual([200, 207, 200]);
+    // The second call's first input (the 101st) failed, alone; the others were written.
+    const failed = results.filter((r) => !r.ok);
+    expect(failed.map((r) => [r.targetRecordId, r.errorCode])).toEqual([['900100:FY2027-Q1', 'VALIDATION_ERROR']]);
+    expect(results.filter((r) => r.ok).length).toBe(249);
+    expect(scorecards().filter((c) => c.props.qt_period === 'FY2027-Q1').length).toBe(249);
+  }, 60_000);
 
   it('writeback.target off writes nothing to HubSpot', async () => {
     const db = await createTestDatabase({ poolSize: 4 });

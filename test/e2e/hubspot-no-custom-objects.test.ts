@@ -67,7 +67,14 @@ async function cli(args: string[], target?: 'off'): Promise<{ code: number; out:
 }
 
 beforeAll(async () => {
-  sb = await startHubSpotSandbox({ seed: 42, size: 'small', anchorDate: ANCHOR, profile: 'no-custom-objects' });
+  sb = await startHubSpotSandbox({
+    seed: 42,
+    size: 'small',
+    anchorDate: ANCHOR,
+    // The 10-second and search limits are the retry policy's to wait out (hubspot-faults); these runs read faster.
+    rateLimits: { tenSecondly: 100_000, searchPerSecond: 10_000 },
+    profile: 'no-custom-objects',
+  });
   dir = await mkdtemp(join(tmpdir(), 'qt-hs-nco-'));
   await writeOrgCsv(sb.org!, join(dir, 'org.csv'));
   t = await createTestDatabase({ poolSize: 4 });

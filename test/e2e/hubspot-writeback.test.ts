@@ -87,7 +87,13 @@ const scorecards = (): HsRecord[] => [...sb.store.scan('quota_scorecard')];
 const tasksWithKey = (): HsRecord[] => [...sb.store.scan('tasks')].filter((r) => r.props.quota_alert_key);
 
 beforeAll(async () => {
-  sb = await startHubSpotSandbox({ seed: 42, size: 'small', anchorDate: ANCHOR });
+  sb = await startHubSpotSandbox({
+    seed: 42,
+    size: 'small',
+    anchorDate: ANCHOR,
+    // The 10-second and search limits are the retry policy's to wait out (hubspot-faults); these runs read faster.
+    rateLimits: { tenSecondly: 100_000, searchPerSecond: 10_000 },
+  });
   orgModel = sb.org;
   dir = await mkdtemp(join(tmpdir(), 'qt-hs-write-'));
   await writeOrgCsv(sb.org!, join(dir, 'org.csv'));

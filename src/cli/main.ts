@@ -19,6 +19,7 @@ export const COMMANDS: CommandTable = {
   'quarantine list': () => import('./commands/quarantine-list.ts'),
   'token create': () => import('./commands/token-create.ts'),
   'token list': () => import('./commands/token-list.ts'),
+  'setup hubspot': () => import('./commands/setup.ts'),
   'token revoke': () => import('./commands/token-revoke.ts'),
   migrate: () => import('./commands/migrate.ts'),
   'config check': () => import('./commands/config-check.ts'),

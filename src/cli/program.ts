@@ -53,6 +53,7 @@ export const COMMAND_NAMES = [
   'token list',
   'token revoke',
   'migrate',
+  'setup hubspot',
   'config check',
   'config schema',
 ] as const;
@@ -303,6 +304,15 @@ function buildProgram(
 
   bind(program.command('migrate').description('apply database migrations'), 'migrate');
 
+  const setup = program.command('setup').description('make what write-back needs in a CRM account');
+  bind(
+    setup
+      .command('hubspot')
+      .description('create the Quota scorecard custom object, its properties and the alert task property (idempotent)')
+      .option('--connection <id>', 'only this HubSpot connection'),
+    'setup hubspot',
+  );
+
   const config = program.command('config').description('validate the configuration or print its JSON Schema');
   bind(
     config
@@ -321,7 +331,7 @@ function buildProgram(
   );
   bind(config.command('schema').description('print the JSON Schema of the configuration file'), 'config schema');
 
-  for (const group of [writeback, quarantine, token, config]) group.exitOverride();
+  for (const group of [writeback, quarantine, token, setup, config]) group.exitOverride();
 
   // The command list above shows groups (`token`) only; spell out every full command with its usage as well.
   const full: string[] = [];

@@ -516,9 +516,20 @@ export const hubspotFieldMappingSchema = z.strictObject({
   productLine: nonEmpty.optional(),
 });
 
+/**
+ * A HubSpot connection's write-back: scores go to the "Quota scorecard" custom object (`custom_object`, the
+ * default) or nowhere (`off`: a portal that cannot hold custom objects; scores still reach the reports).
+ */
+export const hubspotWritebackSchema = z.strictObject({
+  enabled: bool(true),
+  target: z.enum(['custom_object', 'off']).default('custom_object'),
+  fields: writebackFieldsSchema.prefault({}),
+});
+
 export const hubspotConnectionSchema = z.strictObject({
   ...common,
   fields: hubspotFieldMappingSchema.prefault({}),
+  writeback: hubspotWritebackSchema.prefault({}),
   type: z.literal('hubspot'),
   /** A private-app access token. */
   accessToken: nonEmpty,

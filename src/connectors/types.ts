@@ -444,7 +444,8 @@ export interface TaskSink {
 export interface WritePortContext {
   log: Logger;
   writeback: {
-    target: 'user_fields' | 'custom_object';
+    /** `off` (HubSpot): scores are not written anywhere; the run stops before it asks for a port. */
+    target: 'user_fields' | 'custom_object' | 'off';
     object?: string | undefined;
     fields: Partial<Record<WritebackFieldKey | 'alertKey', string | undefined>>;
   };
@@ -585,4 +586,9 @@ export interface ConnectorKind {
   rotationNeedsKey(connectionId: string): string;
   /** Where the CRM pushes changes; absent for a CRM whose pushes are not received. */
   readonly webhooks?: WebhookReceiver;
+  /**
+   * `quota-tracker setup <crm>`: makes what write-back needs in the CRM account (objects, properties), idempotent;
+   * absent where there is nothing to make (Salesforce ships metadata to deploy instead).
+   */
+  setup?(conn: ConnectionConfig, host: ConnectorHost): Promise<{ made: string[]; notes: string[]; apiCalls: number }>;
 }

@@ -121,6 +121,9 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   if (!config.writeback.enabled || !conn.writeback.enabled) {
     return { connectionId: id, status: 'disabled', reason: 'writeback.enabled is false' };
   }
+  if (conn.writeback.target === 'off') {
+    return { connectionId: id, status: 'disabled', reason: 'writeback.target is off (scores stay in the reports)' };
+  }
   const today = todayIn(config.calendar.timezone, (ctx.now ?? now)());
   const asOf = o.asOf ?? today;
   if (asOf < today && !o.deliver) {
@@ -226,16 +229,19 @@ export async function writebackStep(
       ...(o.asOf !== undefined ? { asOf: o.asOf } : {}),
       ...(o.deliver !== undefined ? { deliver: o.deliver } : {}),
     });
+    // Scores with nowhere to go (`writeback.target: off`) still leave the managers' tasks to deliver.
+    const targetOff = ctx.config.connections.find((c) => c.id === id)?.writeback.target === 'off';
     if (out.status !== 'done') {
       lines.push(`${id}: write-back skipped: ${out.reason}`);
-      continue;
+      if (!targetOff || out.status !== 'disabled') continue;
+    } else {
+      const p = out.push;
+      lines.push(
+        p.mode === 'dry-run'
+          ? `${id}: write-back dry run #${p.runId}: ${count(p.plan.length)} record(s) would change; nothing written`
+          : `${id}: write-back run #${p.runId}: ${count(p.recordsWritten)} record(s) written, ${count(p.recordsFailed)} failed, ${count(p.apiCalls)} API call(s)`,
+      );
     }
-    const p = out.push;
-    lines.push(
-      p.mode === 'dry-run'
-        ? `${id}: write-back dry run #${p.runId}: ${count(p.plan.length)} record(s) would change; nothing written`
-        : `${id}: write-back run #${p.runId}: ${count(p.recordsWritten)} record(s) written, ${count(p.recordsFailed)} failed, ${count(p.apiCalls)} API call(s)`,
-    );
     const alerts = await deliverAlerts(ctx, id);
     lines.push(
       'skipped' in alerts

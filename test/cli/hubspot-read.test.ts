@@ -1,7 +1,7 @@
 /**
- * A `type: hubspot` connection now that HubSpot is read: `config check` says it is read only, `sync` reads it
- * (owners, deals, stage history) beside Salesforce and exits 0 with --no-writeback, and a sync that would write
- * back to it reads it, writes nothing there and exits 1 naming it (write-back to HubSpot is not built).
+ * A `type: hubspot` connection: `config check` says where its scores go, `sync` reads it (owners, deals, stage
+ * history) beside Salesforce and exits 0 with --no-writeback, and a sync that writes back to it makes the Quota
+ * scorecard object and writes the scores there (test/e2e/hubspot-writeback.test.ts checks the values).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -43,11 +43,11 @@ afterAll(async () => {
 
 const env = { QUOTA_TRACKER_NOW: '2026-11-20T15:00:00Z' };
 
-it('config check validates the HubSpot connection and notes that it is read only', async () => {
+it('config check validates the HubSpot connection and says where its scores go', async () => {
   const r = await runBin(['config', 'check', '--config', config], { env });
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toContain(`connection hs-main: hubspot at ${hs.url}`);
-  expect(r.stdout).toMatch(/note: HubSpot is read only for now .*write-back and alert tasks to it are not built/);
+  expect(r.stdout).toMatch(/write-back: scores to the Quota scorecard custom object/);
   // Beside Salesforce the owners may be its users, dated there: only the warehouse can tell (see below).
   expect(r.stdout).not.toContain('ramp cannot apply');
 });
@@ -76,17 +76,17 @@ it('sync --no-writeback reads HubSpot beside Salesforce and exits 0', { timeout:
   expect(Number(deals.n)).toBeGreaterThan(0);
 });
 
-it('a sync that would write back to HubSpot reads it, writes nothing there and exits 1 naming it', {
+it('a sync that writes back to HubSpot makes the scorecard object and upserts the scores there', {
   timeout: 180_000,
 }, async () => {
   hs.log.clear();
   const r = await runBin(['sync', '--connection', 'hs-main', '--stream', 'users', '--config', config], { env });
-  expect(r.code).toBe(1);
+  expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^hs-main\/owners: succeeded/m);
-  expect(r.stderr).toMatch(
-    /hs-main: write-back to HubSpot is not built yet; connection hs-main was read but nothing was written to it/,
-  );
-  expect(hs.log.entries().filter((e) => e.method !== 'GET' && !e.path.endsWith('/search'))).toEqual([]);
+  expect(r.stdout).toMatch(/^hs-main: write-back run #\d+: /m);
+  const posts = hs.log.entries().filter((e) => e.method === 'POST' && !e.path.endsWith('/search'));
+  expect(posts.some((e) => e.path === '/crm/v3/schemas' && e.status === 201)).toBe(true);
+  expect(posts.some((e) => /\/batch\/upsert$/.test(e.path) && e.status === 200)).toBe(true);
 });
 
 it('--stream takes each name a sync prints, and a name for the same data in both CRMs', {

@@ -252,7 +252,8 @@ describe('a second CRM through the registry', () => {
       fields: { quota_attainment: 90, quota_rank: 1, quota_metrics_as_of: '2026-11-20' },
     });
     expect(byRep.get('r2')).toMatchObject({ fields: { quota_attainment: 5, quota_rank: 2 } });
-    expect(recorded.portContexts[0]?.writeback.target).toBe('user_fields');
+    // The stand-in is registered as `hubspot`: that connection type's default target.
+    expect(recorded.portContexts[0]?.writeback.target).toBe('custom_object');
     expect(recorded.portContexts[0]?.periodBounds('FY2026-Q4')).toEqual({ start: '2026-10-01', end: '2026-12-31' });
 
     // A write-back whose fields an earlier run's unanswered call may still overwrite (its process died with r1's

@@ -15,6 +15,7 @@ export const COMMAND_TABLE_FOR_TESTS: CommandTable = {
   'quarantine list': () => import('../../src/cli/commands/quarantine-list.ts'),
   'token create': () => import('../../src/cli/commands/token-create.ts'),
   'token list': () => import('../../src/cli/commands/token-list.ts'),
+  'setup hubspot': () => import('../../src/cli/commands/setup.ts'),
   'token revoke': notBuilt('not used here'),
   migrate: notBuilt('not used here'),
   'config check': notBuilt('not used here'),

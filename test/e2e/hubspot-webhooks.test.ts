@@ -3,11 +3,13 @@
  * `POST /webhooks/hubspot` on a real web server whose job queue is the service's. A bad signature and a stale
  * timestamp are refused with 401 and change nothing; a good batch becomes one incremental sync of the streams it
  * touches, so a deal won in HubSpot reaches the org's figures long before the 15-minute schedule would (the test
- * prints the seconds); a replayed batch does nothing the second time.
+ * prints the seconds) and the rep's Quota scorecard record in HubSpot through write-back (the seconds printed, a
+ * generous bound asserted: speed goes to the benches); a replayed batch does nothing the second time.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
@@ -17,6 +19,7 @@ import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubs
 import { signatureV3 } from '../../src/sandbox/hubspot/webhooks.ts';
 import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { Dec } from '../../src/util/money.ts';
 import { type RunningWebServer, startWebServer } from '../../src/web/index.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
@@ -179,9 +182,18 @@ describe('POST /webhooks/hubspot', () => {
         stages.set(`${p.id}|${s.id}`, { won: closed && Number(s.metadata.probability) === 1, closed });
         if (p.id === 'default' && closed && Number(s.metadata.probability) === 1) wonStage = s.id;
       }
+    // Owned by a rep with a quota this quarter, so the scorecard has an attainment to move.
+    const withQuota = new Set(
+      (
+        await sql<{ external_id: string }>`select r.external_id from reps r join metric_snapshots m
+          on m.subject_id = 'person:' || r.person_id and m.subject_kind = 'rep' and m.period_id = 'FY2026-Q4'
+          where r.connection_id = 'hs' and m.metrics->>'quota' is not null`.execute(t.db)
+      ).rows.map((r) => r.external_id),
+    );
     const deal = [...sb.store.scan('deals')].find(
       (r) =>
         (r.props.pipeline ?? 'default') === 'default' &&
+        withQuota.has(String(r.props.hubspot_owner_id)) &&
         stages.get(`default|${r.props.dealstage}`)?.closed === false &&
         Number(r.props.amount) > 0 &&
         r.props.deal_currency_code === sb.org?.corporateCurrency &&
@@ -191,6 +203,13 @@ describe('POST /webhooks/hubspot', () => {
     if (!deal) return;
     sb.webhooks.subscribe({ url: hook, types: ['deal.propertyChange', 'deal.creation', 'deal.deletion'] });
     const runs = await syncRuns();
+    // The rep's scorecard in HubSpot (written back by the service's first round, or made by this change's).
+    const cardKey = `${deal.props.hubspot_owner_id}:FY2026-Q4`;
+    const card = () =>
+      sb.store.typeName('quota_scorecard')
+        ? [...sb.store.scan('quota_scorecard')].find((r) => r.props.qt_key === cardKey)
+        : undefined;
+    const cardBefore = Number(card()?.props.qt_attainment ?? -1);
     // wall-clock: the test measures real seconds from the change to the figures
     const changedAt = Date.now();
     sb.store.update('deals', deal.id, { dealstage: wonStage, closedate: `${ANCHOR}T12:00:00.000Z` });
@@ -205,6 +224,27 @@ describe('POST /webhooks/hubspot', () => {
     const seconds = (Date.now() - changedAt) / 1000; // wall-clock: see above
     console.log(`webhook: a deal won in HubSpot reached the org's figures in ${seconds.toFixed(1)} s`);
     expect(after - before).toBeCloseTo(Number(deal.props.amount), 2);
+    // ... and the rep's scorecard record in HubSpot, through the write-back the recompute queues: the rep's
+    // attainment with the won deal, as a percent.
+    const repNow = await sql<{ attainment: string | null }>`select m.metrics->>'attainment' as attainment
+      from reps r join metric_snapshots m on m.subject_id = 'person:' || r.person_id
+      where r.connection_id = 'hs' and r.external_id = ${String(deal.props.hubspot_owner_id)}
+        and m.subject_kind = 'rep' and m.period_id = 'FY2026-Q4'`.execute(t.db);
+    const expected = Number(new Dec(repNow.rows[0]?.attainment ?? '0').times(100).toDecimalPlaces(2));
+    expect(expected).toBeGreaterThan(0);
+    const written = await until(
+      async () => {
+        const v = card()?.props.qt_attainment;
+        return v && Number(v) === expected ? Number(v) : undefined;
+      },
+      60_000,
+      `the scorecard ${cardKey} to show the won deal`,
+    );
+    const toCard = (Date.now() - changedAt) / 1000; // wall-clock: see above
+    console.log(
+      `webhook: the won deal reached the rep's HubSpot scorecard in ${toCard.toFixed(1)} s (attainment ${cardBefore} -> ${written})`,
+    );
+    expect(toCard).toBeLessThan(60);
     expect(await syncRuns()).toBeGreaterThan(runs);
     const delivered = sb.webhooks.deliveries.filter((d) => d.status === 200);
     expect(delivered.length).toBeGreaterThan(0);

@@ -97,7 +97,9 @@ function summarize(loaded: LoadedConfig, c: Config): string[] {
     lines.push(`  connection ${conn.id}: ${conn.type} at ${where}; ${schedule}${conn.enabled ? '' : ' (disabled)'}`);
     if (conn.type === 'hubspot') {
       lines.push(
-        `    note: HubSpot is read only for now (owners, deals, stage history); write-back and alert tasks to it are not built, so a sync that would write to it exits 1 naming it (use --no-writeback, or writeback.enabled: false on it)`,
+        conn.writeback.target === 'off'
+          ? '    write-back: off (writeback.target: off); scores stay in the reports, alert tasks go to the managers'
+          : '    write-back: scores to the Quota scorecard custom object (`quota-tracker setup hubspot` or the first sync makes it; Enterprise portals only: `config check --online` says whether this one can hold it)',
       );
     }
   }

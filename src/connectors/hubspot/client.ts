@@ -42,6 +42,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 interface RequestOptions {
   qs?: Record<string, string>;
   body?: unknown;
+  /** Awaited right before each attempt goes out (a write's fence: it may throw to send nothing more). */
+  beforeAttempt?: () => Promise<void>;
+  /** How each attempt ended: the HTTP status answered, or null when no whole answer came. */
+  afterAttempt?: (status: number | null) => void;
 }
 
 /** HubSpot's error body: `{ status, message, correlationId, category }`, a 429's `errorType` and `policyName`. */
@@ -87,6 +91,11 @@ export class HubSpotClient {
 
   apiCalls(): number {
     return this.calls;
+  }
+
+  /** Longest wait for one answer: a write sent by a process that then died may land until then. */
+  get requestTimeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   get limits(): HubSpotLimits | undefined {
@@ -161,9 +170,18 @@ export class HubSpotClient {
       const release = limits
         ? await limits.acquire(method === 'POST' && path.endsWith('/search'), shared ? where : null)
         : null;
+      if (options.beforeAttempt) {
+        try {
+          await options.beforeAttempt();
+        } catch (e) {
+          if (release) await release();
+          throw e;
+        }
+      }
       this.calls++;
       countCall();
       let failure: CallFailure;
+      let attemptStatus: number | null = null;
       let cause: unknown;
       let answered: Record<string, string> | null = null;
       let missingScopes: string[] | undefined;
@@ -176,7 +194,9 @@ export class HubSpotClient {
               ...(options.qs ? { qs: options.qs } : {}),
               ...(options.body !== undefined ? { body: options.body } : {}),
             });
-            return { res: r, text: await r.text() };
+            const text = await r.text();
+            attemptStatus = r.status;
+            return { res: r, text };
           })(),
           this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
           `HubSpot ${method} ${path}`,
@@ -223,6 +243,7 @@ export class HubSpotClient {
           message: typeof e.message === 'string' ? e.message : String(err),
         };
       } finally {
+        options.afterAttempt?.(attemptStatus);
         try {
           // The answer's headers first: they may say the window's length, which the slot is then held for. Failing
           // to record them (the budget's database) loses no answer: the call's outcome stands, and it is said.

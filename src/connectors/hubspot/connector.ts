@@ -17,6 +17,9 @@ import type {
   ReadContext,
   StreamCursor,
   StreamSpec,
+  TaskSink,
+  WritePort,
+  WritePortContext,
 } from '../types.ts';
 import { engagementPlan, isEngagementType } from './activities.ts';
 import { HubSpotClient } from './client.ts';
@@ -46,6 +49,8 @@ import {
   HUBSPOT_STREAMS,
   hubspotStreams,
 } from './streams.ts';
+import { HubSpotTaskWriter } from './tasks.ts';
+import { hubspotWritePort } from './write.ts';
 
 export interface HubSpotConnectorConfig {
   id: string;
@@ -155,6 +160,16 @@ export class HubSpotConnector implements Connector {
 
   apiCalls(): number {
     return this.client.apiCalls();
+  }
+
+  /** Scores to the "Quota scorecard" custom object, upserted on `qt_key` (write.ts). */
+  writePort(ctx: WritePortContext): WritePort {
+    return hubspotWritePort(this.client, ctx, this.opts.config.id);
+  }
+
+  /** Alert tasks as HubSpot tasks keyed on `quota_alert_key` (tasks.ts). */
+  taskSink(ctx: WritePortContext): TaskSink {
+    return new HubSpotTaskWriter(this.client, ctx.log);
   }
 
   /** The portal's day as the shared budget keeps it (HubSpot's usage report, plus every worker's calls since). */

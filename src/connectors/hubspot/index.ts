@@ -1,12 +1,13 @@
 /**
  * HubSpot's registry entry: how the rest of the program creates a HubSpot connector, names its streams, classifies
- * its errors and keys its locks. Read only for now: write-back and alert tasks are not built (`writes: false`).
+ * its errors and keys its locks, and makes what write-back needs in the portal (`setup`).
  */
 import type { ConnectionConfig, HubspotConnectionConfig } from '../../config/schema.ts';
 import { AppError } from '../../errors.ts';
 import type { ConnectorHost, ConnectorKind, WebhookReceiver } from '../types.ts';
 import { HubSpotConnector } from './connector.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
+import { checkHubspotOnline, setupHubspot } from './setup.ts';
 import { HUBSPOT_STREAM_ALIASES, HUBSPOT_STREAMS, hubspotStreams } from './streams.ts';
 import { checkSignatureV3, eventKey, parseWebhookBatch, streamsTouched } from './webhooks.ts';
 
@@ -75,20 +76,25 @@ export const hubspotKind: ConnectorKind = {
   streamAliases: HUBSPOT_STREAM_ALIASES,
   create,
   describe: (conn) => hubspotConfig(conn).basePath,
-  // Not built yet: `config check --online` says so for this connection and fails (no org id, so no tree).
-  online: (conn) => ({
-    check: async () => ({
-      ok: false,
-      lines: [{ ok: false, text: `HubSpot online checks are not built yet (connection ${conn.id})` }],
-    }),
-    liveHierarchy: async () => {
-      throw new AppError('NOT_BUILT', `HubSpot online checks are not built yet (connection "${conn.id}")`, {
-        where: `connections.${conn.id}`,
-      });
-    },
-    apiCalls: () => 0,
-  }),
-  writes: false,
+  // No org id in the answer: HubSpot's teams come from the org file, so there is no live hierarchy to print.
+  online: (conn, host) => {
+    let calls = 0;
+    return {
+      check: async () => {
+        const r = await checkHubspotOnline(hubspotConfig(conn), host.log);
+        calls += r.apiCalls;
+        return { ok: r.ok, lines: r.lines };
+      },
+      liveHierarchy: async () => {
+        throw new AppError('NOT_BUILT', `HubSpot has no live hierarchy; teams come from the org file`, {
+          where: `connections.${conn.id}`,
+        });
+      },
+      apiCalls: () => calls,
+    };
+  },
+  setup: (conn, host) => setupHubspot(hubspotConfig(conn), host.log),
+  writes: true,
   retryCodes: HUBSPOT_RETRY_CODES,
   lockKeys: {
     credentials: (connectionId) => `token-refresh:${connectionId}`,

@@ -22,4 +22,17 @@ export const HUBSPOT_PATHS = {
   exchangeRates: '/settings/v3/currencies/exchange-rates',
   /** The portal's daily API usage for private apps (`usageLimit`, `currentUsage`, `resetsAt`). */
   dailyUsage: '/account-info/v3/api-usage/daily/private-apps',
+  /** Batch upsert on a unique property (100 inputs), batch create and update (write-back, alert tasks). */
+  batchUpsert: (objectType: string) => `/crm/v3/objects/${objectType}/batch/upsert`,
+  batchCreate: (objectType: string) => `/crm/v3/objects/${objectType}/batch/create`,
+  batchUpdate: (objectType: string) => `/crm/v3/objects/${objectType}/batch/update`,
+  /** Custom object schemas: list and create (https://developers.hubspot.com/docs/api-reference/crm-custom-objects-v3/guide). */
+  schemas: '/crm/v3/schemas',
+  /** Properties of an object type: one by name, batch create, groups. */
+  property: (objectType: string, name: string) => `/crm/v3/properties/${objectType}/${name}`,
+  properties: (objectType: string) => `/crm/v3/properties/${objectType}`,
+  propertiesBatchCreate: (objectType: string) => `/crm/v3/properties/${objectType}/batch/create`,
+  propertyGroups: (objectType: string) => `/crm/v3/properties/${objectType}/groups`,
+  /** How many custom object schemas the portal may hold (0: none; https://developers.hubspot.com/docs/api-reference/crm-limits-tracking-v3/limits/get-crm-v3-limits-custom-object-types). */
+  customObjectLimits: '/crm/v3/limits/custom-object-types',
 } as const;

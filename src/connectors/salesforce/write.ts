@@ -288,7 +288,10 @@ export class SalesforceWriter implements WritebackSink {
 
 /** The write port of a Salesforce connection, scorecard identities resolved through the fiscal calendar. */
 export function salesforceWritePort(client: SalesforceClient, ctx: WritePortContext): WritePort {
-  const target = writeTargetFor(ctx.writeback);
+  const target = writeTargetFor({
+    ...ctx.writeback,
+    target: ctx.writeback.target === 'user_fields' ? 'user_fields' : 'custom_object',
+  });
   const writer = new SalesforceWriter(client, {
     target,
     log: ctx.log,

@@ -891,13 +891,17 @@ export function schemas(ctx: CrmContext, method: string, parts: string[], body: 
       makeProperty('hs_object_id', 'Record ID', 'number', group, { readOnly: true, at, order: 0 }),
       makeProperty('hs_createdate', 'Create date', 'datetime', group, { readOnly: true, at, order: 1 }),
       makeProperty('hs_lastmodifieddate', 'Last modified', 'datetime', group, { readOnly: true, at, order: 2 }),
+      // ⚠ A custom object's records have an owner like any CRM record (the custom objects guide assigns them;
+      // https://developers.hubspot.com/docs/api-reference/crm-custom-objects-v3/guide): `hubspot_owner_id` is
+      // among its default properties here, not one the schema must declare.
+      makeProperty('hubspot_owner_id', 'Owner', 'enumeration', group, { at, order: 3 }),
       ...props.map((p, i) =>
         makeProperty(String(p.name), String(p.label ?? p.name), String(p.type ?? 'string'), group, {
           custom: true,
           unique: p.hasUniqueValue === true,
           options: Array.isArray(p.options) ? (p.options as { value: string }[]).map((o) => o.value) : [],
           at,
-          order: 3 + i,
+          order: 4 + i,
         }),
       ),
     ]);
@@ -909,6 +913,21 @@ export function schemas(ctx: CrmContext, method: string, parts: string[], body: 
     return s ? { status: 200, body: json(s) } : notFound();
   }
   return notFound();
+}
+
+/**
+ * `GET /crm/v3/limits/custom-object-types`: `{ limit, percentage, usage }`, the custom object schemas the portal may
+ * hold and holds (https://developers.hubspot.com/docs/api-reference/crm-limits-tracking-v3/limits/get-crm-v3-limits-custom-object-types).
+ * ⚠ A portal without custom objects answers `limit: 0` (the page does not say; custom objects are Enterprise only,
+ * https://developers.hubspot.com/docs/api-reference/crm-limits-tracking-v3/guide); Enterprise's limit is 10 here.
+ */
+export function customObjectLimits(ctx: CrmContext): Reply {
+  const limit = ctx.customObjects ? 10 : 0;
+  const usage = ctx.store.schemas.length;
+  return {
+    status: 200,
+    body: { limit, usage, percentage: limit === 0 ? 0 : Math.round((usage / limit) * 10_000) / 100 },
+  };
 }
 
 // ---- owners, users, teams, pipelines, currencies, account ----

@@ -16,6 +16,7 @@ import {
   associationsV4,
   type CrmContext,
   currencies,
+  customObjectLimits,
   hsError,
   notFound,
   objectAssociationsV4,
@@ -44,7 +45,9 @@ export type HubSpotFaultKind =
   | 'timeout_504'
   | 'slow'
   | 'drop'
-  | 'reset';
+  | 'reset'
+  /** A batch call answers 207: its first input fails (VALIDATION_ERROR), the others are applied. */
+  | 'input_error_207';
 
 export type HubSpotFaultRule = FaultRule<HubSpotFaultKind>;
 
@@ -123,9 +126,19 @@ export class HubSpotSandboxServer {
       return;
     }
     let reply = fault ? faultReply(fault) : null;
+    let failedInput: Record<string, unknown> | undefined;
+    let routed = raw;
+    if (fault?.kind === 'input_error_207') {
+      const b = parseOr(raw) as { inputs?: unknown } | null;
+      if (b && Array.isArray(b.inputs) && b.inputs.length > 0) {
+        failedInput = b.inputs[0] as Record<string, unknown>;
+        routed = JSON.stringify({ ...b, inputs: b.inputs.slice(1) });
+      }
+    }
     if (!reply) {
       try {
-        reply = this.route(req, method, url, raw);
+        reply = this.route(req, method, url, routed);
+        if (failedInput) reply = withFailedInput(reply, failedInput);
       } catch (e) {
         if (e instanceof ApiError) reply = e.reply;
         else throw e;
@@ -221,6 +234,7 @@ export class HubSpotSandboxServer {
       if (p) return handle(p);
     }
     if (path === '/account-info/v3/details' && method === 'GET') return accountDetails(ctx);
+    if (path === '/crm/v3/limits/custom-object-types' && method === 'GET') return customObjectLimits(ctx);
     if (path === '/account-info/v3/api-usage/daily/private-apps' && method === 'GET') {
       const { store, limiter } = this.o;
       const tomorrow = zonedMidnight(nextDay(dateInZone(store.now(), store.timezone)), store.timezone);
@@ -333,6 +347,25 @@ function faultReply(f: ActiveFault<HubSpotFaultKind>): Reply | null {
     default:
       return null;
   }
+}
+
+/**
+ * The answer of a batch call one of whose inputs failed: a 207 with the others' results and that input's error
+ * (https://developers.hubspot.com/docs/api-reference/latest/error-handling, "Multi-status errors").
+ */
+function withFailedInput(reply: Reply, input: Record<string, unknown>): Reply {
+  if (reply.status >= 300 || !reply.body || typeof reply.body !== 'object') return reply;
+  const body = reply.body as { results?: unknown[]; errors?: unknown[]; numErrors?: number };
+  const errors = [
+    ...(body.errors ?? []),
+    {
+      status: 'error',
+      category: 'VALIDATION_ERROR',
+      message: 'Property values were not valid (injected fault)',
+      context: { id: [String(input.id ?? '')] },
+    },
+  ];
+  return { ...reply, status: 207, body: { ...body, numErrors: errors.length, errors } };
 }
 
 function send(res: ServerResponse, reply: Reply): void {

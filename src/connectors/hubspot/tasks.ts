@@ -1,0 +1,223 @@
+/**
+ * Alert tasks in HubSpot: one task per alert and severity for the rep's manager (`hubspot_owner_id`), associated
+ * with the most relevant deal (task -> deal, association type 216), carrying the unique task property
+ * `quota_alert_key` (`dedupeKey:severity`), which the read side skips (activities.ts) and which finds a task made
+ * before: a create is preceded by a search on the keys, so a delivery re-sent after a crash or a lost answer finds
+ * the task instead of making a second one (the `alert_tasks` row is claimed before the call, src/writeback/).
+ * Closing sets `hs_task_status: COMPLETED` (https://developers.hubspot.com/docs/api/crm/tasks).
+ */
+
+import { isAppError } from '../../errors.ts';
+import type { Logger } from '../../util/log.ts';
+import type { AlertTask, TaskSink } from '../types.ts';
+import { ALERT_KEY_PROPERTY } from './activities.ts';
+import type { HubSpotClient } from './client.ts';
+import { HUBSPOT_PATHS } from './paths.ts';
+import { HUBSPOT_BATCH } from './write.ts';
+
+/** HubSpot's defined association type of a task to a deal. */
+export const TASK_TO_DEAL = 216;
+
+export interface HubSpotTaskResult {
+  externalKey: string;
+  ok: boolean;
+  crmTaskId?: string;
+  created?: boolean;
+  errorCode?: string;
+  message?: string;
+  retryable?: boolean;
+}
+
+/**
+ * Makes the task property `quota_alert_key` when the portal lacks it: unique where the portal allows one, a plain
+ * text property otherwise (the search before each create still finds a task made before). Returns what it made.
+ */
+export async function ensureAlertKeyProperty(client: HubSpotClient): Promise<string[]> {
+  try {
+    await client.get(HUBSPOT_PATHS.property('tasks', ALERT_KEY_PROPERTY));
+    return [];
+  } catch (e) {
+    if (!isAppError(e) || (e.details as { status?: number } | undefined)?.status !== 404) throw e;
+  }
+  const groups = await client.get<{ results: Array<{ name: string }> }>(HUBSPOT_PATHS.propertyGroups('tasks'));
+  let groupName = groups.results.find((g) => g.name === 'taskinformation')?.name ?? groups.results[0]?.name;
+  if (!groupName) {
+    groupName = 'quota_tracker';
+    await client.post(HUBSPOT_PATHS.propertyGroups('tasks'), { name: groupName, label: 'Quota tracker' });
+  }
+  const def = { name: ALERT_KEY_PROPERTY, label: 'Quota alert key', type: 'string', fieldType: 'text', groupName };
+  try {
+    await client.post(HUBSPOT_PATHS.properties('tasks'), { ...def, hasUniqueValue: true });
+    return [`task property ${ALERT_KEY_PROPERTY} (unique)`];
+  } catch (e) {
+    if (!isAppError(e) || (e.details as { status?: number } | undefined)?.status !== 400) throw e;
+    await client.post(HUBSPOT_PATHS.properties('tasks'), def);
+    return [`task property ${ALERT_KEY_PROPERTY}`];
+  }
+}
+
+interface TaskAnswer {
+  results?: Array<{ id: string; properties?: Record<string, string | null> }>;
+  errors?: Array<{ category?: string; message?: string; context?: Record<string, unknown> }>;
+}
+
+/** Creates, finds and closes alert tasks through one HubSpot connection. */
+export class HubSpotTaskWriter implements TaskSink {
+  private ensured = false;
+
+  constructor(
+    private readonly client: HubSpotClient,
+    private readonly log: Logger,
+  ) {}
+
+  apiCalls(): number {
+    return this.client.apiCalls();
+  }
+
+  private async ensure(): Promise<void> {
+    if (this.ensured) return;
+    for (const line of await ensureAlertKeyProperty(this.client)) this.log.info({}, `hubspot setup: created ${line}`);
+    this.ensured = true;
+  }
+
+  /** Existing tasks carrying these keys, key -> task id: a search, 100 keys a filter. */
+  async findTasks(keys: readonly string[]): Promise<Map<string, string>> {
+    await this.ensure();
+    const out = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += 100) {
+      const chunk = keys.slice(i, i + 100);
+      let after: string | undefined;
+      do {
+        const page = await this.client.post<{
+          results: Array<{ id: string; properties?: Record<string, string | null> }>;
+          paging?: { next?: { after?: string } };
+        }>(HUBSPOT_PATHS.search('tasks'), {
+          filterGroups: [{ filters: [{ propertyName: ALERT_KEY_PROPERTY, operator: 'IN', values: chunk }] }],
+          properties: [ALERT_KEY_PROPERTY],
+          limit: 100,
+          ...(after ? { after } : {}),
+        });
+        for (const r of page.results) {
+          const k = r.properties?.[ALERT_KEY_PROPERTY];
+          if (k && !out.has(k)) out.set(k, r.id);
+        }
+        after = page.paging?.next?.after;
+      } while (after);
+    }
+    return out;
+  }
+
+  /** Creates the tasks not made yet; a task found by its key is answered as it is (created: false). */
+  async upsertTasks(tasks: readonly AlertTask[]): Promise<HubSpotTaskResult[]> {
+    const found = await this.findTasks(tasks.map((t) => t.externalKey));
+    const results = new Map<string, HubSpotTaskResult>();
+    for (const t of tasks) {
+      const id = found.get(t.externalKey);
+      if (id) results.set(t.externalKey, { externalKey: t.externalKey, ok: true, crmTaskId: id, created: false });
+    }
+    const todo = tasks.filter((t) => !found.has(t.externalKey));
+    for (let i = 0; i < todo.length; i += HUBSPOT_BATCH) {
+      const batch = todo.slice(i, i + HUBSPOT_BATCH);
+      let answer: TaskAnswer;
+      try {
+        answer = await this.client.post<TaskAnswer>(HUBSPOT_PATHS.batchCreate('tasks'), {
+          inputs: batch.map((t) => ({
+            objectWriteTraceId: t.externalKey,
+            properties: {
+              [ALERT_KEY_PROPERTY]: t.externalKey,
+              hubspot_owner_id: t.ownerExternalId,
+              hs_task_subject: t.subject.slice(0, 255),
+              hs_task_body: t.description.slice(0, 65_000),
+              hs_task_status: 'NOT_STARTED',
+              hs_task_priority: 'HIGH',
+              hs_timestamp: `${t.dueDate}T00:00:00.000Z`,
+            },
+            ...(t.relatedToExternalId
+              ? {
+                  associations: [
+                    {
+                      to: { id: t.relatedToExternalId },
+                      types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: TASK_TO_DEAL }],
+                    },
+                  ],
+                }
+              : {}),
+          })),
+        });
+      } catch (e) {
+        // The batch may or may not have been applied: its keys stay unconfirmed, and the next delivery searches.
+        for (const t of batch)
+          results.set(t.externalKey, {
+            externalKey: t.externalKey,
+            ok: false,
+            errorCode: isAppError(e) ? e.code : 'NO_ANSWER',
+            message: e instanceof Error ? e.message : String(e),
+            retryable: true,
+          });
+        continue;
+      }
+      const made = new Map((answer.results ?? []).map((r) => [r.properties?.[ALERT_KEY_PROPERTY] ?? '', r.id]));
+      for (const t of batch) {
+        const id = made.get(t.externalKey);
+        if (id) {
+          results.set(t.externalKey, { externalKey: t.externalKey, ok: true, crmTaskId: id, created: true });
+          continue;
+        }
+        const err =
+          (answer.errors ?? []).find((e) =>
+            Object.values(e.context ?? {}).some((v) => Array.isArray(v) && v.map(String).includes(t.externalKey)),
+          ) ?? answer.errors?.[0];
+        results.set(t.externalKey, {
+          externalKey: t.externalKey,
+          ok: false,
+          errorCode: err?.category ?? 'NO_RESULT',
+          message: err?.message ?? 'HubSpot returned no result for this task',
+          retryable: true,
+        });
+      }
+    }
+    return tasks.map(
+      (t) => results.get(t.externalKey) ?? { externalKey: t.externalKey, ok: false, errorCode: 'NO_RESULT' },
+    );
+  }
+
+  /** Marks tasks completed (the alert resolved). A task a user deleted counts as closed: never re-made to close it. */
+  async closeTasks(tasks: ReadonlyArray<{ externalKey: string; crmTaskId: string }>): Promise<HubSpotTaskResult[]> {
+    const out: HubSpotTaskResult[] = [];
+    for (let i = 0; i < tasks.length; i += HUBSPOT_BATCH) {
+      const batch = tasks.slice(i, i + HUBSPOT_BATCH);
+      let answer: TaskAnswer;
+      try {
+        answer = await this.client.post<TaskAnswer>(HUBSPOT_PATHS.batchUpdate('tasks'), {
+          inputs: batch.map((t) => ({ id: t.crmTaskId, properties: { hs_task_status: 'COMPLETED' } })),
+        });
+      } catch (e) {
+        for (const t of batch)
+          out.push({
+            externalKey: t.externalKey,
+            ok: false,
+            crmTaskId: t.crmTaskId,
+            message: e instanceof Error ? e.message : String(e),
+            retryable: true,
+          });
+        continue;
+      }
+      const done = new Set((answer.results ?? []).map((r) => r.id));
+      const gone = new Set(
+        (answer.errors ?? [])
+          .filter((e) => e.category === 'OBJECT_NOT_FOUND')
+          .flatMap((e) => Object.values(e.context ?? {}).flatMap((v) => (Array.isArray(v) ? v.map(String) : []))),
+      );
+      for (const t of batch) {
+        const ok = done.has(t.crmTaskId) || gone.has(t.crmTaskId);
+        out.push({
+          externalKey: t.externalKey,
+          ok,
+          crmTaskId: t.crmTaskId,
+          ...(ok ? {} : { message: answer.errors?.[0]?.message ?? 'HubSpot returned no result for this task' }),
+        });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * The HubSpot write side for scores: one "Quota scorecard" custom object record per rep and period, owned by the rep
+ * (`hubspot_owner_id`) and keyed by the unique property `qt_key = ownerId:period`, written with batch upsert
+ * (`/crm/v3/objects/{objectTypeId}/batch/upsert`, `idProperty: qt_key`, 100 inputs a call). A retried upsert finds
+ * the record it made, so a re-sent batch never makes a second scorecard.
+ *
+ * HubSpot has no field on a user that a rep sees on their own record (Salesforce's User fields), hence the object.
+ * Its schema and properties are made by `ensureScorecardSchema` (`quota-tracker setup hubspot`, and the first write
+ * when they are missing): idempotent, it creates only what the portal lacks and says what it made.
+ */
+
+import { AppError, isAppError } from '../../errors.ts';
+import {
+  type FieldLayout,
+  type FieldSpec,
+  type SinkResult,
+  WRITEBACK_METRICS,
+  type WritebackFieldKey,
+  type WriteCallGuard,
+  type WriteIntent,
+  type WritePort,
+  type WritePortContext,
+} from '../types.ts';
+import type { HubSpotClient } from './client.ts';
+import { HUBSPOT_PATHS } from './paths.ts';
+
+/** The custom object's name (its `name` in the schema; the portal gives it an object type id `2-n`). */
+export const SCORECARD_OBJECT = 'quota_scorecard';
+/** The unique property each scorecard is upserted on: `ownerId:periodId`. */
+export const SCORECARD_KEY = 'qt_key';
+/** Inputs per batch call (HubSpot's limit). */
+export const HUBSPOT_BATCH = 100;
+
+export const DEFAULT_PROPERTY_NAMES: Readonly<Record<WritebackFieldKey, string>> = {
+  attainment: 'qt_attainment',
+  pace: 'qt_pace',
+  projectedAttainment: 'qt_projected_attainment',
+  status: 'qt_status',
+  coverage: 'qt_coverage',
+  rank: 'qt_rank',
+  asOf: 'qt_as_of',
+};
+
+/** Units of the properties `ensureScorecardSchema` makes: percents as 87.5 for 87.5%, as the Salesforce fields. */
+const PROPERTY_UNITS: Readonly<Record<WritebackFieldKey, Omit<FieldSpec, 'name'>>> = {
+  attainment: { unit: 'percent', scale: 2 },
+  pace: { unit: 'percent', scale: 2 },
+  projectedAttainment: { unit: 'percent', scale: 2 },
+  status: { unit: 'text', scale: 0 },
+  coverage: { unit: 'number', scale: 4 },
+  rank: { unit: 'number', scale: 0 },
+  asOf: { unit: 'date', scale: 0 },
+};
+
+const LABELS: Readonly<Record<WritebackFieldKey, string>> = {
+  attainment: 'Attainment (%)',
+  pace: 'Pace index (%)',
+  projectedAttainment: 'Projected attainment (%)',
+  status: 'Status',
+  coverage: 'Pipeline coverage',
+  rank: 'Rank',
+  asOf: 'Metrics as of',
+};
+
+/** A property definition as the properties and schemas APIs take it. */
+interface PropertyInput {
+  name: string;
+  label: string;
+  type: 'string' | 'number' | 'date';
+  fieldType: 'text' | 'number' | 'date';
+  hasUniqueValue?: boolean;
+  groupName?: string;
+}
+
+/** The layout under the connection's overrides (`writeback.fields.<metric>` names a property). */
+export function hubspotDefaultLayout(
+  overrides: Partial<Record<WritebackFieldKey, string | undefined>> = {},
+): FieldLayout {
+  const out = {} as Record<WritebackFieldKey, FieldSpec>;
+  for (const key of [...WRITEBACK_METRICS, 'asOf'] as const) {
+    out[key] = { name: overrides[key] ?? DEFAULT_PROPERTY_NAMES[key], ...PROPERTY_UNITS[key] };
+  }
+  return out;
+}
+
+/** Every property the scorecard needs: its key and identity, and each write-back field of the layout. */
+function scorecardProperties(layout: FieldLayout): PropertyInput[] {
+  const text = (name: string, label: string): PropertyInput => ({ name, label, type: 'string', fieldType: 'text' });
+  const date = (name: string, label: string): PropertyInput => ({ name, label, type: 'date', fieldType: 'date' });
+  const out: PropertyInput[] = [
+    { ...text(SCORECARD_KEY, 'Scorecard key'), hasUniqueValue: true },
+    text('qt_name', 'Scorecard'),
+    text('qt_period', 'Period'),
+    date('qt_period_start', 'Period start'),
+    date('qt_period_end', 'Period end'),
+  ];
+  for (const key of [...WRITEBACK_METRICS, 'asOf'] as const) {
+    const spec = layout[key];
+    out.push(
+      spec.unit === 'date'
+        ? date(spec.name, LABELS[key])
+        : spec.unit === 'text'
+          ? text(spec.name, LABELS[key])
+          : { name: spec.name, label: LABELS[key], type: 'number', fieldType: 'number' },
+    );
+  }
+  return out;
+}
+
+interface SchemaJson {
+  name: string;
+  objectTypeId: string;
+  properties?: Array<{ name: string; type?: string; groupName?: string }>;
+}
+
+/** What `ensureScorecardSchema` found or made. */
+export interface SchemaSetup {
+  objectTypeId: string;
+  /** What this run created, one line each (`schema quota_scorecard (2-123)`, `property qt_rank`); empty: nothing. */
+  made: string[];
+  /** Property name -> HubSpot type, as the portal has them now. */
+  types: Map<string, string>;
+}
+
+/** The portal cannot hold custom objects (not Enterprise): the refusal says what to set instead. */
+export function noCustomObjects(connectionId: string, cause?: unknown): AppError {
+  return new AppError(
+    'CRM_PERMISSION',
+    `this HubSpot portal cannot hold custom objects (they need an Enterprise subscription), so scores have nowhere to go; set connections.${connectionId}.writeback.target: off (the scores still reach the reports)`,
+    { where: `connections.${connectionId}.writeback.target`, ...(cause !== undefined ? { cause } : {}) },
+  );
+}
+
+/**
+ * Makes the scorecard object and its properties where the portal lacks them; changes nothing when all are there.
+ * Calls: one schemas list, plus one create of the schema (with every property) or one batch create of the missing
+ * properties.
+ */
+export async function ensureScorecardSchema(
+  client: HubSpotClient,
+  layout: FieldLayout,
+  connectionId: string,
+): Promise<SchemaSetup> {
+  const wanted = scorecardProperties(layout);
+  const list = await client.get<{ results: SchemaJson[] }>(HUBSPOT_PATHS.schemas);
+  const existing = list.results.find((s) => s.name === SCORECARD_OBJECT);
+  if (!existing) {
+    let created: SchemaJson;
+    try {
+      created = await client.post<SchemaJson>(HUBSPOT_PATHS.schemas, {
+        name: SCORECARD_OBJECT,
+        labels: { singular: 'Quota scorecard', plural: 'Quota scorecards' },
+        primaryDisplayProperty: 'qt_name',
+        requiredProperties: [SCORECARD_KEY],
+        searchableProperties: [SCORECARD_KEY, 'qt_name'],
+        secondaryDisplayProperties: [DEFAULT_PROPERTY_NAMES.attainment],
+        associatedObjects: [],
+        properties: wanted.map(({ groupName: _g, ...p }) => p),
+      });
+    } catch (e) {
+      if (isAppError(e) && (e.details as { status?: number } | undefined)?.status === 403)
+        throw noCustomObjects(connectionId, e);
+      throw e;
+    }
+    return {
+      objectTypeId: created.objectTypeId,
+      made: [
+        `custom object ${SCORECARD_OBJECT} (${created.objectTypeId}) with properties ${wanted.map((p) => p.name).join(', ')}`,
+      ],
+      types: new Map((created.properties ?? []).map((p) => [p.name, p.type ?? 'string'])),
+    };
+  }
+  const have = new Map((existing.properties ?? []).map((p) => [p.name, p]));
+  const missing = wanted.filter((p) => !have.has(p.name));
+  const types = new Map([...have].map(([n, p]) => [n, p.type ?? 'string']));
+  if (missing.length === 0) return { objectTypeId: existing.objectTypeId, made: [], types };
+  const group =
+    (existing.properties ?? []).find((p) => p.name === SCORECARD_KEY)?.groupName ??
+    (existing.properties ?? [])[0]?.groupName ??
+    `${SCORECARD_OBJECT}_information`;
+  await client.post(HUBSPOT_PATHS.propertiesBatchCreate(existing.objectTypeId), {
+    inputs: missing.map((p) => ({ ...p, groupName: group })),
+  });
+  for (const p of missing) types.set(p.name, p.type);
+  return {
+    objectTypeId: existing.objectTypeId,
+    made: missing.map((p) => `property ${p.name} on ${SCORECARD_OBJECT}`),
+    types,
+  };
+}
+
+/** The layout checked against the portal's property types: a property of another type cannot hold its metric. */
+function layoutFromTypes(layout: FieldLayout, types: Map<string, string>, connectionId: string): FieldLayout {
+  for (const [key, spec] of Object.entries(layout) as Array<[WritebackFieldKey, FieldSpec]>) {
+    const t = types.get(spec.name);
+    const fits =
+      spec.unit === 'date'
+        ? t === 'date' || t === 'datetime'
+        : spec.unit === 'text'
+          ? t === 'string' || t === 'enumeration'
+          : t === 'number';
+    if (!fits) {
+      throw new AppError(
+        'CRM_FIELD_MISSING',
+        `${SCORECARD_OBJECT}.${spec.name} is a ${t ?? 'missing'} property, which cannot hold the ${key} value`,
+        { where: `connections.${connectionId}.writeback.fields.${key}` },
+      );
+    }
+  }
+  return layout;
+}
+
+/** A batch answer: `results` for the inputs applied; a 207 adds `errors` (HubSpot's multi-status). */
+interface BatchAnswer {
+  status?: string;
+  results?: Array<{ id: string; properties?: Record<string, string | null>; new?: boolean }>;
+  errors?: Array<{ category?: string; message?: string; context?: Record<string, unknown> }>;
+  numErrors?: number;
+}
+
+/** The message of a batch error naming `key` in its context, else the first error's. */
+function errorFor(answer: BatchAnswer, key: string): { code: string; message: string } {
+  const errors = answer.errors ?? [];
+  const named = errors.find((e) =>
+    Object.values(e.context ?? {}).some((v) => (Array.isArray(v) ? v.map(String).includes(key) : String(v) === key)),
+  );
+  const e = named ?? errors[0];
+  return { code: e?.category ?? 'NO_RESULT', message: e?.message ?? 'HubSpot returned no result for this input' };
+}
+
+/** Who and which period a scorecard key stands for. */
+interface ScorecardIdentity {
+  ownerId: string;
+  periodId: string;
+  periodStart: string;
+  periodEnd: string;
+}
+
+/**
+ * Sends upserts of one object type on a unique property, 100 inputs a call, each call through `guard`, and reads
+ * the 207s per input. Returns one result per input, in input order.
+ */
+export async function batchUpsert(
+  client: HubSpotClient,
+  objectType: string,
+  idProperty: string,
+  inputs: ReadonlyArray<{ key: string; properties: Record<string, string> }>,
+  guard?: WriteCallGuard,
+): Promise<Array<SinkResult & { crmId?: string }>> {
+  const out: Array<SinkResult & { crmId?: string }> = [];
+  for (let i = 0; i < inputs.length; i += HUBSPOT_BATCH) {
+    const batch = inputs.slice(i, i + HUBSPOT_BATCH);
+    const answer = await client.request<BatchAnswer>('POST', HUBSPOT_PATHS.batchUpsert(objectType), {
+      body: { inputs: batch.map((b) => ({ id: b.key, idProperty, properties: b.properties })) },
+      ...(guard ? { beforeAttempt: () => guard.beforeCall(), afterAttempt: (s) => guard.afterCall(s) } : {}),
+    });
+    const done = new Map((answer.results ?? []).map((r) => [r.properties?.[idProperty] ?? '', r]));
+    for (const b of batch) {
+      const r = done.get(b.key);
+      if (r) {
+        out.push({ targetRecordId: b.key, ok: true, crmId: r.id, response: r });
+        continue;
+      }
+      const err = errorFor(answer, b.key);
+      out.push({
+        targetRecordId: b.key,
+        ok: false,
+        errorCode: err.code,
+        message: err.message,
+        // A validation error comes back the same when sent again; anything else may pass later.
+        retryable: err.code !== 'VALIDATION_ERROR',
+        response: answer.errors ?? null,
+      });
+    }
+  }
+  return out;
+}
+
+/** Property values as HubSpot takes them: strings, an empty string clearing the value. */
+function asProperties(fields: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = v === null || v === undefined ? '' : String(v);
+  return out;
+}
+
+/** The write port of a HubSpot connection: scorecards upserted on `qt_key`. */
+export function hubspotWritePort(client: HubSpotClient, ctx: WritePortContext, connectionId: string): WritePort {
+  let schema: SchemaSetup | undefined;
+  const ensure = async (layout: FieldLayout): Promise<SchemaSetup> => {
+    if (!schema) {
+      schema = await ensureScorecardSchema(client, layout, connectionId);
+      for (const line of schema.made) ctx.log.info({ connection: connectionId }, `hubspot setup: created ${line}`);
+    }
+    return schema;
+  };
+  const identity = (key: string): ScorecardIdentity | undefined => {
+    const cut = key.lastIndexOf(':');
+    if (cut <= 0) return undefined;
+    const periodId = key.slice(cut + 1);
+    const p = ctx.periodBounds(periodId);
+    return p ? { ownerId: key.slice(0, cut), periodId, periodStart: p.start, periodEnd: p.end } : undefined;
+  };
+  return {
+    target: { kind: 'custom_object', object: SCORECARD_OBJECT },
+    defaultLayout: () => hubspotDefaultLayout(ctx.writeback.fields),
+    checkFields: async (layout, id) => layoutFromTypes(layout, (await ensure(layout)).types, id),
+    write: async (intents: readonly WriteIntent[], guard: WriteCallGuard) => {
+      const { objectTypeId } = await ensure(hubspotDefaultLayout(ctx.writeback.fields));
+      const inputs = intents.map((i) => {
+        if (i.targetObject !== SCORECARD_OBJECT) {
+          throw new AppError(
+            'INTERNAL',
+            `a write-back intent for ${i.targetObject} reached the HubSpot scorecard writer`,
+            {
+              where: i.targetRecordId,
+            },
+          );
+        }
+        const who = identity(i.targetRecordId);
+        if (!who) {
+          throw new AppError('INTERNAL', `no rep and period known for scorecard key ${i.targetRecordId}`, {
+            where: i.targetRecordId,
+          });
+        }
+        return {
+          key: i.targetRecordId,
+          properties: asProperties({
+            // Sent with every upsert: it creates the scorecard the first time and changes nothing after.
+            qt_name: `${who.periodId} scorecard`,
+            hubspot_owner_id: who.ownerId,
+            qt_period: who.periodId,
+            qt_period_start: who.periodStart,
+            qt_period_end: who.periodEnd,
+            ...i.fields,
+          }),
+        };
+      });
+      return batchUpsert(client, objectTypeId, SCORECARD_KEY, inputs, guard);
+    },
+    apiCalls: () => client.apiCalls(),
+    callTimeoutMs: client.requestTimeoutMs,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * A HubSpot portal that cannot hold custom objects (the sandbox's `no-custom-objects` profile): `config check
+ * --online` says so and asks for `writeback.target: off` (exit 1), and passes with it; a sync with the default target
+ * fails naming the setting, and with `target: off` the scores still reach the reports. Alert tasks through the task
+ * sink against the sandbox: created once (a second send finds them by `quota_alert_key`), associated with their
+ * deal, completed when closed, a deleted one counting as closed.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
+import { type CommandTable, runCli } from '../../src/cli/program.ts';
+import { clockStartingAt, setClock } from '../../src/clock.ts';
+import { HubSpotClient } from '../../src/connectors/hubspot/client.ts';
+import { HubSpotTaskWriter } from '../../src/connectors/hubspot/tasks.ts';
+import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
+
+// `config check` as the binary runs it (the shared test table leaves it out).
+const TABLE: CommandTable = {
+  ...COMMAND_TABLE_FOR_TESTS,
+  'config check': () => import('../../src/cli/commands/config-check.ts'),
+};
+
+const ANCHOR = '2026-11-20';
+const NOW = '2026-11-20T15:00:00Z';
+
+let sb: HubSpotSandbox;
+let t: TestDatabase;
+let dir: string;
+
+async function cli(args: string[], target?: 'off'): Promise<{ code: number; out: string; err: string }> {
+  const org = sb.org!;
+  const configPath = join(dir, `config-${target ?? 'default'}.yaml`);
+  await writeFile(
+    configPath,
+    stringify({
+      database: { url: t.url },
+      logLevel: 'warn',
+      calendar: {
+        type: 'calendar',
+        fiscalYearStartMonth: 1,
+        timezone: org.timezone,
+        baseCurrency: org.corporateCurrency,
+      },
+      forecast: { trials: 100, backtest: { enabled: false } },
+      connections: [{ ...hubspotSandboxConnection(sb, 'hs'), ...(target ? { writeback: { target } } : {}) }],
+      org: { file: join(dir, 'org.csv') },
+    }),
+  );
+  const out: string[] = [];
+  const err: string[] = [];
+  setClock(clockStartingAt(NOW));
+  try {
+    const code = await runCli(['--config', configPath, ...args], TABLE, {
+      io: { stdout: (x) => out.push(x), stderr: (x) => err.push(x) },
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    setClock(undefined);
+  }
+}
+
+beforeAll(async () => {
+  sb = await startHubSpotSandbox({
+    seed: 42,
+    size: 'small',
+    anchorDate: ANCHOR,
+    // The 10-second and search limits are the retry policy's to wait out (hubspot-faults); these runs read faster.
+    rateLimits: { tenSecondly: 100_000, searchPerSecond: 10_000 },
+    profile: 'no-custom-objects',
+  });
+  dir = await mkdtemp(join(tmpdir(), 'qt-hs-nco-'));
+  await writeOrgCsv(sb.org!, join(dir, 'org.csv'));
+  t = await createTestDatabase({ poolSize: 4 });
+}, 120_000);
+
+afterAll(async () => {
+  await t?.drop();
+  await sb?.close();
+});
+
+describe('a HubSpot portal without custom objects', () => {
+  it('config check --online asks for writeback.target: off, and passes with it', async () => {
+    const asked = await cli(['config', 'check', '--online']);
+    expect(asked.code).toBe(1);
+    expect(asked.out).toMatch(/FAIL .*cannot hold custom objects.*set connections\.hs\.writeback\.target: off/);
+    const off = await cli(['config', 'check', '--online'], 'off');
+    expect(off.code, off.out).toBe(0);
+    expect(off.out).toMatch(/ok {3}.*writeback\.target is off/);
+  }, 60_000);
+
+  it('sync with the default target fails naming the setting; with target off the scores reach the reports', async () => {
+    const failed = await cli(['sync']);
+    expect(failed.code).not.toBe(0);
+    expect(`${failed.out}\n${failed.err}`).toMatch(/writeback\.target: off/);
+    const off = await cli(['sync'], 'off');
+    expect(off.code, off.err).toBe(0);
+    expect(off.out).toMatch(/write-back skipped: writeback\.target is off/);
+    expect(sb.log.entries().some((e) => /\/batch\/upsert$/.test(e.path))).toBe(false);
+    const rep = sb.org!.people.find((p) => p.role === 'rep' && p.isActive && p.quotaCarrying)!;
+    const report = await cli(['report', 'rep', '--rep', rep.email, '--format', 'json'], 'off');
+    expect(report.code, report.err).toBe(0);
+    expect(JSON.parse(report.out).quota).not.toBeNull();
+  }, 300_000);
+});
+
+describe('HubSpot alert tasks', () => {
+  it('are created once, found again by key, completed when closed; a deleted one counts as closed', async () => {
+    const client = new HubSpotClient({ accessToken: sb.credentials.accessToken, basePath: sb.url, log: silentLogger });
+    const sink = new HubSpotTaskWriter(client, silentLogger);
+    const deal = [...sb.store.scan('deals')].find((d) => d.props.hs_is_closed === 'false')!;
+    const owner = String(deal.props.hubspot_owner_id);
+    const task = (key: string) => ({
+      externalKey: key,
+      ownerExternalId: owner,
+      subject: `At risk: someone (${key})`,
+      description: 'numbers',
+      dueDate: '2026-11-23',
+      relatedToExternalId: String(deal.id),
+    });
+    const first = await sink.upsertTasks([task('k1'), task('k2')]);
+    expect(first.map((r) => [r.ok, r.created])).toEqual([
+      [true, true],
+      [true, true],
+    ]);
+    const again = await sink.upsertTasks([task('k1'), task('k2')]);
+    expect(again.map((r) => r.crmTaskId)).toEqual(first.map((r) => r.crmTaskId));
+    expect(again.every((r) => r.created === false)).toBe(true);
+    const made = sb.store.get('tasks', first[0]!.crmTaskId!)!;
+    expect(made.props.hubspot_owner_id).toBe(owner);
+    expect(sb.store.associations('tasks', made.id, 'deals').map((l) => String(l.toId))).toEqual([String(deal.id)]);
+    expect(await sink.findTasks(['k1', 'k2', 'k3'])).toEqual(
+      new Map([
+        ['k1', first[0]!.crmTaskId],
+        ['k2', first[1]!.crmTaskId],
+      ]),
+    );
+    sb.store.archive('tasks', first[1]!.crmTaskId!, { source: 'CRM_UI' });
+    const closed = await sink.closeTasks(first.map((r) => ({ externalKey: r.externalKey, crmTaskId: r.crmTaskId! })));
+    expect(closed.map((r) => r.ok)).toEqual([true, true]);
+    expect(sb.store.get('tasks', first[0]!.crmTaskId!)!.props.hs_task_status).toBe('COMPLETED');
+  }, 60_000);
+});

@@ -8,7 +8,7 @@ import { AppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { abortableSleep } from '../../util/sleep.ts';
 import { countCall } from '../call-count.ts';
-import { type CallFailure, decideRetry, type RetryOptions } from '../retry-policy.ts';
+import { type CallFailure, decideRetry, type RetryDecision, type RetryOptions } from '../retry-policy.ts';
 import type { HubSpotLimits, UsageAnswer } from './limits.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
@@ -46,6 +46,12 @@ interface RequestOptions {
   beforeAttempt?: () => Promise<void>;
   /** How each attempt ended: the HTTP status answered, or null when no whole answer came. */
   afterAttempt?: (status: number | null) => void;
+  /**
+   * false for a call HubSpot may have applied without our hearing it and that is not safe to send twice (a batch
+   * create): an attempt with no whole answer, or a 5xx, is not sent again here; the caller finds out what landed.
+   * A refusal that applied nothing (429) is still retried.
+   */
+  retryUnanswered?: boolean;
 }
 
 /** HubSpot's error body: `{ status, message, correlationId, category }`, a 429's `errorType` and `policyName`. */
@@ -252,11 +258,16 @@ export class HubSpotClient {
           if (release) await release();
         }
       }
-      const decision = decideRetry(
-        failure,
-        { attempt, refreshed: true },
-        { codes: HUBSPOT_RETRY_CODES, ...this.opts.retry },
-      );
+      const unanswered = failure.status === undefined || failure.status >= 500;
+      const decision: RetryDecision =
+        options.retryUnanswered === false && unanswered
+          ? {
+              action: 'fail',
+              code: 'CRM_UNAVAILABLE',
+              retryable: true,
+              reason: 'no whole answer to a call that may have been applied: not sent again',
+            }
+          : decideRetry(failure, { attempt, refreshed: true }, { codes: HUBSPOT_RETRY_CODES, ...this.opts.retry });
       if (decision.action === 'retry') {
         this.opts.log.warn({ path, attempt, delayMs: decision.delayMs }, `hubspot: ${decision.reason}; retrying`);
         await this.sleep(decision.delayMs, this.opts.signal);

@@ -120,29 +120,36 @@ export class HubSpotTaskWriter implements TaskSink {
       const batch = todo.slice(i, i + HUBSPOT_BATCH);
       let answer: TaskAnswer;
       try {
-        answer = await this.client.post<TaskAnswer>(HUBSPOT_PATHS.batchCreate('tasks'), {
-          inputs: batch.map((t) => ({
-            objectWriteTraceId: t.externalKey,
-            properties: {
-              [ALERT_KEY_PROPERTY]: t.externalKey,
-              hubspot_owner_id: t.ownerExternalId,
-              hs_task_subject: t.subject.slice(0, 255),
-              hs_task_body: t.description.slice(0, 65_000),
-              hs_task_status: 'NOT_STARTED',
-              hs_task_priority: 'HIGH',
-              hs_timestamp: `${t.dueDate}T00:00:00.000Z`,
-            },
-            ...(t.relatedToExternalId
-              ? {
-                  associations: [
-                    {
-                      to: { id: t.relatedToExternalId },
-                      types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: TASK_TO_DEAL }],
-                    },
-                  ],
-                }
-              : {}),
-          })),
+        // Never re-sent by the client after an attempt that may have landed: with a plain (not unique) key property
+        // a second create would make every task of the batch twice. The next delivery's search finds what landed.
+        answer = await this.client.request<TaskAnswer>('POST', HUBSPOT_PATHS.batchCreate('tasks'), {
+          retryUnanswered: false,
+          body: {
+            inputs: batch.map((t) => ({
+              objectWriteTraceId: t.externalKey,
+              properties: {
+                [ALERT_KEY_PROPERTY]: t.externalKey,
+                hubspot_owner_id: t.ownerExternalId,
+                hs_task_subject: t.subject.slice(0, 255),
+                hs_task_body: t.description.slice(0, 65_000),
+                hs_task_status: 'NOT_STARTED',
+                hs_task_priority: 'HIGH',
+                // Noon UTC is the due day's date in every time zone from UTC-11 to UTC+11 (midnight UTC shows as the
+                // day before in the Americas).
+                hs_timestamp: `${t.dueDate}T12:00:00.000Z`,
+              },
+              ...(t.relatedToExternalId
+                ? {
+                    associations: [
+                      {
+                        to: { id: t.relatedToExternalId },
+                        types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: TASK_TO_DEAL }],
+                      },
+                    ],
+                  }
+                : {}),
+            })),
+          },
         });
       } catch (e) {
         // The batch may or may not have been applied: its keys stay unconfirmed, and the next delivery searches.

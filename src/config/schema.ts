@@ -523,7 +523,8 @@ export const hubspotFieldMappingSchema = z.strictObject({
 export const hubspotWritebackSchema = z.strictObject({
   enabled: bool(true),
   target: z.enum(['custom_object', 'off']).default('custom_object'),
-  fields: writebackFieldsSchema.prefault({}),
+  // The task key property is always `quota_alert_key` on HubSpot (the read side skips tasks carrying it).
+  fields: writebackFieldsSchema.omit({ alertKey: true }).prefault({}),
 });
 
 export const hubspotConnectionSchema = z.strictObject({

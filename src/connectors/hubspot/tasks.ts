@@ -18,6 +18,9 @@ import { HUBSPOT_BATCH } from './write.ts';
 /** HubSpot's defined association type of a task to a deal. */
 export const TASK_TO_DEAL = 216;
 
+/** A task's key as the task property holds it: lower case (see `findTasks`). */
+const stored = (key: string): string => key.toLowerCase();
+
 export interface HubSpotTaskResult {
   externalKey: string;
   ok: boolean;
@@ -84,8 +87,12 @@ export class HubSpotTaskWriter implements TaskSink {
   async findTasks(keys: readonly string[]): Promise<Map<string, string>> {
     await this.ensure();
     const out = new Map<string, string>();
-    for (let i = 0; i < keys.length; i += 100) {
-      const chunk = keys.slice(i, i + 100);
+    // Keys are written and searched lower-cased (`stored`): the search's IN compares string values as HubSpot
+    // indexes them, and a key's case must not decide whether a task is found.
+    const asked = new Map(keys.map((k) => [stored(k), k]));
+    const all = [...asked.keys()];
+    for (let i = 0; i < all.length; i += 100) {
+      const chunk = all.slice(i, i + 100);
       let after: string | undefined;
       do {
         const page = await this.client.post<{
@@ -98,7 +105,8 @@ export class HubSpotTaskWriter implements TaskSink {
           ...(after ? { after } : {}),
         });
         for (const r of page.results) {
-          const k = r.properties?.[ALERT_KEY_PROPERTY];
+          const v = r.properties?.[ALERT_KEY_PROPERTY];
+          const k = v ? asked.get(stored(v)) : undefined;
           if (k && !out.has(k)) out.set(k, r.id);
         }
         after = page.paging?.next?.after;
@@ -128,7 +136,7 @@ export class HubSpotTaskWriter implements TaskSink {
             inputs: batch.map((t) => ({
               objectWriteTraceId: t.externalKey,
               properties: {
-                [ALERT_KEY_PROPERTY]: t.externalKey,
+                [ALERT_KEY_PROPERTY]: stored(t.externalKey),
                 hubspot_owner_id: t.ownerExternalId,
                 hs_task_subject: t.subject.slice(0, 255),
                 hs_task_body: t.description.slice(0, 65_000),
@@ -163,9 +171,9 @@ export class HubSpotTaskWriter implements TaskSink {
           });
         continue;
       }
-      const made = new Map((answer.results ?? []).map((r) => [r.properties?.[ALERT_KEY_PROPERTY] ?? '', r.id]));
+      const made = new Map((answer.results ?? []).map((r) => [stored(r.properties?.[ALERT_KEY_PROPERTY] ?? ''), r.id]));
       for (const t of batch) {
-        const id = made.get(t.externalKey);
+        const id = made.get(stored(t.externalKey));
         if (id) {
           results.set(t.externalKey, { externalKey: t.externalKey, ok: true, crmTaskId: id, created: true });
           continue;

@@ -153,7 +153,9 @@ export async function ensureScorecardSchema(
         primaryDisplayProperty: 'qt_name',
         requiredProperties: [SCORECARD_KEY],
         searchableProperties: [SCORECARD_KEY, 'qt_name'],
-        secondaryDisplayProperties: [DEFAULT_PROPERTY_NAMES.attainment],
+        // The attainment property as this connection names it (writeback.fields.attainment): HubSpot refuses a
+        // display property the schema does not define.
+        secondaryDisplayProperties: [layout.attainment.name],
         associatedObjects: [],
         properties: wanted.map(({ groupName: _g, ...p }) => p),
       });

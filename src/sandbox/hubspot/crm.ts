@@ -864,12 +864,17 @@ export function schemas(ctx: CrmContext, method: string, parts: string[], body: 
     if (ctx.store.typeName(b.name))
       return hsError(409, 'OBJECT_ALREADY_EXISTS', `An object type named ${b.name} already exists`);
     const props = b.properties ?? [];
-    if (b.primaryDisplayProperty && !props.some((p) => p.name === b.primaryDisplayProperty))
-      return hsError(
-        400,
-        'VALIDATION_ERROR',
-        `primaryDisplayProperty ${b.primaryDisplayProperty} is not among the properties`,
-      );
+    // Every property the schema names (display, searchable, required) must be one it defines
+    // (https://developers.hubspot.com/docs/api/crm/crm-custom-objects, "Create a custom object").
+    const named: Array<[string, string | undefined]> = [
+      ['primaryDisplayProperty', b.primaryDisplayProperty],
+      ...(b.secondaryDisplayProperties ?? []).map((n) => ['secondaryDisplayProperties', n] as [string, string]),
+      ...(b.searchableProperties ?? []).map((n) => ['searchableProperties', n] as [string, string]),
+      ...(b.requiredProperties ?? []).map((n) => ['requiredProperties', n] as [string, string]),
+    ];
+    for (const [key, name] of named)
+      if (name && !props.some((p) => p.name === name))
+        return hsError(400, 'VALIDATION_ERROR', `${key} ${name} is not among the properties`);
     const at = ctx.store.nowMs();
     const schema = ctx.store.addCustomType({
       name: b.name,

@@ -289,6 +289,38 @@ describe('HubSpot write-back', () => {
     expect(scorecards().filter((c) => c.props.qt_period === 'FY2027-Q1').length).toBe(249);
   }, 60_000);
 
+  it('a batch refused whole (400) for one bad input is sent again in halves: the others are written, that one fails', async () => {
+    const client = new HubSpotClient({ accessToken: sb.credentials.accessToken, basePath: sb.url, log: silentLogger });
+    const port = hubspotWritePort(
+      client,
+      {
+        log: silentLogger,
+        writeback: { target: 'custom_object', fields: {} },
+        periodBounds: () => ({ start: '2027-04-01', end: '2027-06-30' }),
+      },
+      'hs',
+    );
+    const intents = Array.from({ length: 8 }, (_, i) => ({
+      targetObject: 'quota_scorecard',
+      targetRecordId: `${910_000 + i}:FY2027-Q2`,
+      fields: { qt_attainment: i, qt_status: 'on_track' },
+    }));
+    sb.log.clear();
+    // The first input of the batch is the one HubSpot will not take.
+    sb.faults.add({ kind: 'poison_input_400', method: 'POST', path: '/batch/upsert' });
+    try {
+      const results = await port.write(intents, { beforeCall: async () => {}, afterCall: () => {} });
+      const failed = results.filter((r) => !r.ok);
+      expect(failed.map((r) => [r.targetRecordId, r.retryable])).toEqual([['910000:FY2027-Q2', false]]);
+      expect(results.filter((r) => r.ok).length).toBe(7);
+      expect(scorecards().filter((c) => c.props.qt_period === 'FY2027-Q2').length).toBe(7);
+      // 8 refused, 4 refused + 4 written, 2 refused + 2 written, 1 refused + 1 written: log2(8) + 1 rounds.
+      expect(upserts().map((e) => e.status)).toEqual([400, 400, 400, 400, 200, 200, 200]);
+    } finally {
+      sb.faults.clear();
+    }
+  }, 60_000);
+
   it('writeback.target off writes nothing to HubSpot', async () => {
     const db = await createTestDatabase({ poolSize: 4 });
     try {

@@ -250,12 +250,37 @@ export async function batchUpsert(
   guard?: WriteCallGuard,
 ): Promise<Array<SinkResult & { crmId?: string }>> {
   const out: Array<SinkResult & { crmId?: string }> = [];
-  for (let i = 0; i < inputs.length; i += HUBSPOT_BATCH) {
-    const batch = inputs.slice(i, i + HUBSPOT_BATCH);
-    const answer = await client.request<BatchAnswer>('POST', HUBSPOT_PATHS.batchUpsert(objectType), {
-      body: { inputs: batch.map((b) => ({ id: b.key, idProperty, properties: b.properties })) },
-      ...(guard ? { beforeAttempt: () => guard.beforeCall(), afterAttempt: (s) => guard.afterCall(s) } : {}),
-    });
+  type Input = (typeof inputs)[number];
+  const send = async (batch: readonly Input[]): Promise<void> => {
+    let answer: BatchAnswer;
+    try {
+      answer = await client.request<BatchAnswer>('POST', HUBSPOT_PATHS.batchUpsert(objectType), {
+        body: { inputs: batch.map((b) => ({ id: b.key, idProperty, properties: b.properties })) },
+        ...(guard ? { beforeAttempt: () => guard.beforeCall(), afterAttempt: (st) => guard.afterCall(st) } : {}),
+      });
+    } catch (e) {
+      // HubSpot refuses a whole batch (400) for one bad input as often as it answers 207: a refusal applied
+      // nothing, so the batch is sent again in halves down to the input at fault, which alone fails (the others
+      // are written). Anything else (no answer, 5xx, a 429 past its retries) may have landed: the caller's fence.
+      const status = isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
+      if (status === undefined || status < 400 || status >= 500 || status === 429) throw e;
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await send(batch.slice(0, half));
+        await send(batch.slice(half));
+        return;
+      }
+      const only = batch[0] as Input;
+      out.push({
+        targetRecordId: only.key,
+        ok: false,
+        errorCode: (e as { details?: { crmCode?: string } }).details?.crmCode ?? 'VALIDATION_ERROR',
+        message: e instanceof Error ? e.message : String(e),
+        retryable: false,
+        response: null,
+      });
+      return;
+    }
     const done = new Map((answer.results ?? []).map((r) => [r.properties?.[idProperty] ?? '', r]));
     for (const b of batch) {
       const r = done.get(b.key);
@@ -274,7 +299,8 @@ export async function batchUpsert(
         response: answer.errors ?? null,
       });
     }
-  }
+  };
+  for (let i = 0; i < inputs.length; i += HUBSPOT_BATCH) await send(inputs.slice(i, i + HUBSPOT_BATCH));
   return out;
 }
 

@@ -47,7 +47,13 @@ export type HubSpotFaultKind =
   | 'drop'
   | 'reset'
   /** A batch call answers 207: its first input fails (VALIDATION_ERROR), the others are applied. */
-  | 'input_error_207';
+  | 'input_error_207'
+  /**
+   * One input HubSpot will not take (the first input of the first batch the rule meets) makes every batch that holds
+   * it answer 400 VALIDATION_ERROR as a whole, applying nothing, as HubSpot refuses a batch for one bad value; a batch
+   * without it goes through.
+   */
+  | 'poison_input_400';
 
 export type HubSpotFaultRule = FaultRule<HubSpotFaultKind>;
 
@@ -73,6 +79,8 @@ const JSON_TYPE = 'application/json;charset=utf-8';
 export class HubSpotSandboxServer {
   readonly server: Server;
   private baseUrl = '';
+  /** The input `poison_input_400` refuses, once it has met one. */
+  private poison: string | null = null;
 
   constructor(private readonly o: HubSpotServerOptions) {
     this.server = createServer((req, res) => {
@@ -125,7 +133,21 @@ export class HubSpotSandboxServer {
       req.socket.destroy();
       return;
     }
-    let reply = fault ? faultReply(fault) : null;
+    let reply = fault && fault.kind !== 'poison_input_400' ? faultReply(fault) : null;
+    if (fault?.kind === 'poison_input_400') {
+      const inputs = (parseOr(raw) as { inputs?: Array<{ id?: unknown }> } | null)?.inputs ?? [];
+      this.poison ??= inputs[0] ? JSON.stringify(inputs[0].id ?? inputs[0]) : null;
+      if (this.poison !== null && inputs.some((i) => JSON.stringify(i.id ?? i) === this.poison))
+        reply = {
+          status: 400,
+          body: {
+            status: 'error',
+            category: 'VALIDATION_ERROR',
+            message: `Property values were not valid for input ${this.poison}`,
+            correlationId: 'sandbox-poison',
+          },
+        };
+    }
     let failedInput: Record<string, unknown> | undefined;
     let routed = raw;
     if (fault?.kind === 'input_error_207') {

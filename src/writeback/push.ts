@@ -12,6 +12,7 @@
  * call before sending a different value to a field that call carried.
  */
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import { type CallCounter, countingCalls } from '../connectors/call-count.ts';
 import type { FieldUnit, SinkResult, WritebackSink, WriteCallGuard, WriteIntent } from '../connectors/types.ts';
 import { type Database, toJsonb, type WritebackAuditTable, type WritebackRunsTable } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -315,7 +316,8 @@ async function sendPlan(
   opts: Pick<PushOptions, 'connectionId' | 'units' | 'sink' | 'log'>,
   pendingSeen: ReadonlyMap<string, PendingField> | null,
 ): Promise<Pick<PushResult, 'recordsWritten' | 'recordsFailed' | 'apiCalls' | 'failures'>> {
-  const callsBefore = opts.sink.apiCalls();
+  // This run's calls only: the sink's client may be syncing streams at the same time (call-count.ts).
+  const counter: CallCounter = { calls: 0 };
   const lease = new CallLease(db, runId, opts.sink.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
   let results: SinkResult[];
   try {
@@ -323,7 +325,7 @@ async function sendPlan(
     else {
       await lease.start(plan);
       try {
-        results = await opts.sink.write(toIntents(plan, opts.units), lease);
+        results = await countingCalls(counter, () => opts.sink.write(toIntents(plan, opts.units), lease));
       } finally {
         lease.stop();
       }
@@ -331,7 +333,7 @@ async function sendPlan(
   } catch (e) {
     // The newer run that abandoned this one put its fields in doubt already.
     if (isAppError(e, 'WRITEBACK_ABANDONED')) throw e;
-    const apiCalls = opts.sink.apiCalls() - callsBefore;
+    const apiCalls = counter.calls;
     const code = e instanceof AppError ? e.code : 'INTERNAL';
     // A request that got no answer may have been applied, or may still be; one answered 2xx was, at least in
     // part, though the failure lost its per-record results. Then the CRM holds the plan's values or the ledger's,
@@ -442,7 +444,7 @@ async function sendPlan(
   return {
     recordsWritten: written,
     recordsFailed: failures.length,
-    apiCalls: opts.sink.apiCalls() - callsBefore,
+    apiCalls: counter.calls,
     failures,
   };
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { countCall } from '../../src/connectors/call-count.ts';
 import { defaultLayout } from '../../src/connectors/salesforce/write-fields.ts';
 import type { SinkResult, WritebackSink, WriteIntent } from '../../src/connectors/types.ts';
 import { silentLogger } from '../../src/util/log.ts';
@@ -17,6 +18,8 @@ class MemoryCrm implements WritebackSink {
   beforeReturn: (() => Promise<void>) | undefined;
   async write(intents: readonly WriteIntent[]): Promise<SinkResult[]> {
     this.calls++;
+    // One CRM call, reported as a real client reports its calls (a run counts its own, src/connectors/call-count.ts).
+    countCall();
     this.sent.push([...intents]);
     const out: SinkResult[] = [];
     for (const i of intents) {

@@ -124,8 +124,7 @@ export class HubSpotTaskWriter implements TaskSink {
       if (id) results.set(t.externalKey, { externalKey: t.externalKey, ok: true, crmTaskId: id, created: false });
     }
     const todo = tasks.filter((t) => !found.has(t.externalKey));
-    for (let i = 0; i < todo.length; i += HUBSPOT_BATCH) {
-      const batch = todo.slice(i, i + HUBSPOT_BATCH);
+    const send = async (batch: readonly AlertTask[]): Promise<void> => {
       let answer: TaskAnswer;
       try {
         // Never re-sent by the client after an attempt that may have landed: with a plain (not unique) key property
@@ -160,16 +159,26 @@ export class HubSpotTaskWriter implements TaskSink {
           },
         });
       } catch (e) {
-        // The batch may or may not have been applied: its keys stay unconfirmed, and the next delivery searches.
+        const status = isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
+        const refused = status !== undefined && status >= 400 && status < 500 && status !== 429;
+        // Refused whole (400) for one bad input (an owner gone, a deal deleted): nothing was made, so the batch goes
+        // again in halves, down to the task at fault, which alone fails; the others are made.
+        if (refused && batch.length > 1) {
+          const half = Math.ceil(batch.length / 2);
+          await send(batch.slice(0, half));
+          await send(batch.slice(half));
+          return;
+        }
+        // Else the batch may or may not have been applied: its keys stay unconfirmed, and the next delivery searches.
         for (const t of batch)
           results.set(t.externalKey, {
             externalKey: t.externalKey,
             ok: false,
             errorCode: isAppError(e) ? e.code : 'NO_ANSWER',
             message: e instanceof Error ? e.message : String(e),
-            retryable: true,
+            retryable: !refused,
           });
-        continue;
+        return;
       }
       const made = new Map((answer.results ?? []).map((r) => [stored(r.properties?.[ALERT_KEY_PROPERTY] ?? ''), r.id]));
       for (const t of batch) {
@@ -190,7 +199,8 @@ export class HubSpotTaskWriter implements TaskSink {
           retryable: true,
         });
       }
-    }
+    };
+    for (let i = 0; i < todo.length; i += HUBSPOT_BATCH) await send(todo.slice(i, i + HUBSPOT_BATCH));
     return tasks.map(
       (t) => results.get(t.externalKey) ?? { externalKey: t.externalKey, ok: false, errorCode: 'NO_RESULT' },
     );

@@ -73,4 +73,27 @@ describe('a task create whose answer never came', () => {
     // Due on the 18th wherever the manager sits: noon UTC.
     for (const r of made()) expect(r.props.hs_timestamp).toMatch(/^2026-11-18T12:00:00(\.000)?Z$|^1795/);
   });
+
+  it('a batch refused whole (400) for one task is sent again in halves: the others are made, that one fails', async () => {
+    const client = new HubSpotClient({ accessToken: sb.credentials.accessToken, basePath: sb.url, log: silentLogger });
+    const owner = String([...sb.store.owners.values()][0]?.id);
+    const tasks = ['c', 'd', 'e'].map((x) => task(`at_risk_rep:${x}:FY2026-Q4:warning`, owner));
+    const writer = new HubSpotTaskWriter(client, silentLogger);
+    sb.log.clear();
+    // The first task of the batch is the one HubSpot will not take (an owner gone, a deal deleted).
+    sb.faults.add({ kind: 'poison_input_400', method: 'POST', path: '/crm/v3/objects/tasks/batch/create' });
+    try {
+      const r = await writer.upsertTasks(tasks);
+      expect(r.map((x) => [x.externalKey.split(':')[1], x.ok, x.retryable ?? null])).toEqual([
+        ['c', false, false],
+        ['d', true, null],
+        ['e', true, null],
+      ]);
+      // [c, d, e] refused; [c, d] refused, [c] refused, [d] made; [e] made.
+      const creates = sb.log.entries().filter((e) => e.path === '/crm/v3/objects/tasks/batch/create');
+      expect(creates.map((e) => e.status)).toEqual([400, 400, 400, 201, 201]);
+    } finally {
+      sb.faults.clear();
+    }
+  });
 });

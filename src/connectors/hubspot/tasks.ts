@@ -160,7 +160,8 @@ export class HubSpotTaskWriter implements TaskSink {
         });
       } catch (e) {
         const status = isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
-        const refused = status !== undefined && status >= 400 && status < 500 && status !== 429;
+        // A validation refusal (400) is about the tasks; anything else (a 401, 403, no answer) is not split.
+        const refused = status === 400;
         // Refused whole (400) for one bad input (an owner gone, a deal deleted): nothing was made, so the batch goes
         // again in halves, down to the task at fault, which alone fails; the others are made.
         if (refused && batch.length > 1) {

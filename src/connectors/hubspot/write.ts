@@ -263,7 +263,8 @@ export async function batchUpsert(
       // nothing, so the batch is sent again in halves down to the input at fault, which alone fails (the others
       // are written). Anything else (no answer, 5xx, a 429 past its retries) may have landed: the caller's fence.
       const status = isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
-      if (status === undefined || status < 400 || status >= 500 || status === 429) throw e;
+      // Only a validation refusal (400) is about the inputs; a 401 or 403 is about the token, and fails the write.
+      if (status !== 400) throw e;
       if (batch.length > 1) {
         const half = Math.ceil(batch.length / 2);
         await send(batch.slice(0, half));

@@ -119,12 +119,16 @@ export function creditsOf(model: MetricsModel, subject: SubjectRef): readonly Cr
   return credits;
 }
 
-function computeQuick(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod, quota: Dec | null): Quick {
-  const model = ctx.model;
+/** Attainment of some credits against a quota in a period, as of the model's date, with the model's settings. */
+export function attainmentOf(
+  model: MetricsModel,
+  credits: readonly Credit[],
+  period: FiscalPeriod,
+  quota: Dec | null,
+): ReturnType<typeof computeAttainment> {
   const s = model.settings;
-  const credits = creditsOf(model, subject);
   const f = elapsedFraction({ basis: s.pacing.basis, holidays: s.pacing.holidays, period, asOf: model.asOf }).f;
-  const a = computeAttainment({
+  return computeAttainment({
     period,
     asOf: model.asOf,
     quota,
@@ -133,6 +137,10 @@ function computeQuick(ctx: ReportContext, subject: SubjectRef, period: FiscalPer
     runRateWindowDays: s.runRateWindowDays,
     statusBands: s.statusBands,
   });
+}
+
+function computeQuick(ctx: ReportContext, subject: SubjectRef, period: FiscalPeriod, quota: Dec | null): Quick {
+  const a = attainmentOf(ctx.model, creditsOf(ctx.model, subject), period, quota);
   return {
     quota,
     actual: a.actual,

@@ -10,11 +10,9 @@ import type { JsonObject } from '../metrics/document.ts';
 import type { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
-import { computeAttainment } from '../metrics/math/attainment.ts';
 import type { Credit } from '../metrics/math/booking.ts';
-import { elapsedFraction } from '../metrics/math/pacing.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
-import { creditsOf, type Quick, quickAttainment, type ReportContext, repsIn } from './context.ts';
+import { attainmentOf, creditsOf, type Quick, quickAttainment, type ReportContext, repsIn } from './context.ts';
 
 import type { TrendBy } from './trend-options.ts';
 
@@ -132,17 +130,7 @@ function isPartial(period: FiscalPeriod, asOf: string): boolean {
 
 /** A part of a scope's credits (one segment's or product line's) worked out as `quickAttainment` works out the whole. */
 function partPoint(model: MetricsModel, credits: readonly Credit[], period: FiscalPeriod, quota: Dec | null): Point {
-  const s = model.settings;
-  const f = elapsedFraction({ basis: s.pacing.basis, holidays: s.pacing.holidays, period, asOf: model.asOf }).f;
-  const a = computeAttainment({
-    period,
-    asOf: model.asOf,
-    quota,
-    credits,
-    f,
-    runRateWindowDays: s.runRateWindowDays,
-    statusBands: s.statusBands,
-  });
+  const a = attainmentOf(model, credits, period, quota);
   return {
     quota,
     actual: a.actual,

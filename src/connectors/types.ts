@@ -351,6 +351,20 @@ export interface FieldSpec {
 /** The field layout of one connection's write-back target. */
 export type FieldLayout = Readonly<Record<WritebackFieldKey, FieldSpec>>;
 
+/**
+ * The unit and scale of each write-back value in every CRM's default layout: percents as 87.5 for 87.5% (Salesforce
+ * Percent fields, HubSpot number properties alike), coverage to 4 places, the rank a whole number.
+ */
+export const DEFAULT_FIELD_UNITS: Readonly<Record<WritebackFieldKey, Omit<FieldSpec, 'name'>>> = {
+  attainment: { unit: 'percent', scale: 2 },
+  pace: { unit: 'percent', scale: 2 },
+  projectedAttainment: { unit: 'percent', scale: 2 },
+  status: { unit: 'text', scale: 0 },
+  coverage: { unit: 'number', scale: 4 },
+  rank: { unit: 'number', scale: 0 },
+  asOf: { unit: 'date', scale: 0 },
+};
+
 /** One record's new field values, in the field's wire form. */
 export interface WriteIntent {
   targetObject: string;

@@ -11,6 +11,7 @@
 
 import { AppError, isAppError } from '../../errors.ts';
 import {
+  DEFAULT_FIELD_UNITS,
   type FieldLayout,
   type FieldSpec,
   type SinkResult,
@@ -41,17 +42,6 @@ export const DEFAULT_PROPERTY_NAMES: Readonly<Record<WritebackFieldKey, string>>
   asOf: 'qt_as_of',
 };
 
-/** Units of the properties `ensureScorecardSchema` makes: percents as 87.5 for 87.5%, as the Salesforce fields. */
-const PROPERTY_UNITS: Readonly<Record<WritebackFieldKey, Omit<FieldSpec, 'name'>>> = {
-  attainment: { unit: 'percent', scale: 2 },
-  pace: { unit: 'percent', scale: 2 },
-  projectedAttainment: { unit: 'percent', scale: 2 },
-  status: { unit: 'text', scale: 0 },
-  coverage: { unit: 'number', scale: 4 },
-  rank: { unit: 'number', scale: 0 },
-  asOf: { unit: 'date', scale: 0 },
-};
-
 const LABELS: Readonly<Record<WritebackFieldKey, string>> = {
   attainment: 'Attainment (%)',
   pace: 'Pace index (%)',
@@ -78,7 +68,7 @@ export function hubspotDefaultLayout(
 ): FieldLayout {
   const out = {} as Record<WritebackFieldKey, FieldSpec>;
   for (const key of [...WRITEBACK_METRICS, 'asOf'] as const) {
-    out[key] = { name: overrides[key] ?? DEFAULT_PROPERTY_NAMES[key], ...PROPERTY_UNITS[key] };
+    out[key] = { name: overrides[key] ?? DEFAULT_PROPERTY_NAMES[key], ...DEFAULT_FIELD_UNITS[key] };
   }
   return out;
 }

@@ -3,7 +3,13 @@
  * Quota_Scorecard__c) and the units of the shipped metadata (salesforce-metadata/), used until the org's describe
  * says otherwise. A connection's `writeback.fields` overrides the names.
  */
-import { type FieldLayout, type FieldSpec, WRITEBACK_METRICS, type WritebackFieldKey } from '../types.ts';
+import {
+  DEFAULT_FIELD_UNITS,
+  type FieldLayout,
+  type FieldSpec,
+  WRITEBACK_METRICS,
+  type WritebackFieldKey,
+} from '../types.ts';
 
 export const DEFAULT_FIELD_NAMES: Readonly<Record<WritebackFieldKey, string>> = {
   attainment: 'Quota_Attainment__c',
@@ -15,15 +21,7 @@ export const DEFAULT_FIELD_NAMES: Readonly<Record<WritebackFieldKey, string>> = 
   asOf: 'Quota_Metrics_As_Of__c',
 };
 
-export const DEFAULT_FIELD_UNITS: Readonly<Record<WritebackFieldKey, Omit<FieldSpec, 'name'>>> = {
-  attainment: { unit: 'percent', scale: 2 },
-  pace: { unit: 'percent', scale: 2 },
-  projectedAttainment: { unit: 'percent', scale: 2 },
-  status: { unit: 'text', scale: 0 },
-  coverage: { unit: 'number', scale: 4 },
-  rank: { unit: 'number', scale: 0 },
-  asOf: { unit: 'date', scale: 0 },
-};
+export { DEFAULT_FIELD_UNITS };
 
 /** Field names from the config (overrides) over the defaults, with the default units. */
 export function defaultLayout(overrides: Partial<Record<WritebackFieldKey, string | undefined>> = {}): FieldLayout {

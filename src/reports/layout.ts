@@ -240,6 +240,9 @@ function useCell(dd: Obj, use: string): string {
   return 'x';
 }
 
+/** How many deal ids a sum line of the working lists before it points to the deal table instead. */
+const SUM_IDS_LISTED = 6;
+
 /**
  * The `--explain` working: each figure's formula and working, its sums naming their deals by id, and one table of
  * the deals with a column per figure using them.
@@ -266,11 +269,13 @@ export function workingSection(d: SubjectDoc): Section | null {
       shown.set(key, k);
       const column = USE_HEADINGS.find(([u]) => u === str(sum.column))?.[1] ?? str(sum.column);
       const n = `${ids.length} ${ids.length === 1 ? 'deal' : 'deals'}`;
-      sums.push(
-        paragraph(
-          `  ${str(sum.label)}: ${money(sum.total)} (${n}, column ${column})${ids.length > 0 ? `: ${ids.join(', ')}` : ''}`,
-        ),
-      );
+      // A few ids read as a list; more would make one line hundreds of characters long (a rep with 69 lost deals),
+      // and the deal table below already marks every one of them in this column.
+      const which =
+        ids.length <= SUM_IDS_LISTED
+          ? `(${n}, column ${column})${ids.length > 0 ? `: ${ids.join(', ')}` : ''}`
+          : `(${n}, each marked in the deal table's ${column} column)`;
+      sums.push(paragraph(`  ${str(sum.label)}: ${money(sum.total)} ${which}`));
     }
     const same = again.length > 0 ? ` (deals as in ${[...new Set(again)].join(', ')})` : '';
     blocks.push(paragraph(`${k} = ${str(x.formula)}`), paragraph(`  ${str(x.working) ?? ''}${same}`), ...sums);

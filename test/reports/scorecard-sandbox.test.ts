@@ -301,5 +301,12 @@ describe('report rep --explain on the small sandbox org', () => {
     const named = new Set(Object.values(figures).flatMap((f) => (f.sums ?? []).flatMap((s) => s.deals)));
     expect([...named].sort()).toEqual(deals.map((d) => d.id).sort());
     formatsAgree('rep', doc, ['Working']);
+    // A sum of many deals points to the deal table's column instead of listing every id, and long workings wrap:
+    // only the deal table's rows are wider than the text's 120 columns (before, one line held 520 characters).
+    const text = renderReport('text', 'rep', doc);
+    const working = text.slice(text.indexOf('\nWORKING\n'), text.lastIndexOf('Deals, each once')).split('\n');
+    const longest = Math.max(...working.map((l) => l.length));
+    console.log(`working: ${working.length} lines above the deal table, the longest ${longest} characters`);
+    expect(longest).toBeLessThanOrEqual(120);
   }, 120_000);
 });

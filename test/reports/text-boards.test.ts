@@ -155,7 +155,8 @@ it('prints trends by region side by side, the partial period with its projection
     '  West      100.00%               40.00%',
     '',
     'CONSISTENT PERFORMERS',
-    '  Over FY2026-Q2, FY2026-Q3: a quota in each, a spread of at most 25.00 pts, mean attainment at least 100.00% (top) or below 70.00% (bottom), lowest spread first.',
+    '  Over FY2026-Q2, FY2026-Q3: a quota in each, a spread of at most 25.00 pts, mean attainment at least 100.00% (top) or',
+    '      below 70.00% (bottom), lowest spread first.',
     '  List  Rep      Team       Mean     Spread  Attainment by period',
     '  top   Ana Ito  West 1  110.00%  10.00 pts  FY2026-Q2 100.00%, FY2026-Q3 120.00%',
   ]);

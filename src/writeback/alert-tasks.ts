@@ -200,7 +200,15 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
     .orderBy('opened_at')
     .orderBy('id')
     .execute();
-  const existing = await db.selectFrom('alert_tasks').selectAll().execute();
+  // The task rows of the active alerts only: the table keeps every task ever made, and closing reads its own rows.
+  const existing =
+    active.length === 0
+      ? []
+      : await db
+          .selectFrom('alert_tasks')
+          .selectAll()
+          .where(sql<boolean>`alert_id = any(${active.map((a) => String(a.id))}::bigint[])`)
+          .execute();
   const taskOf = new Map(existing.map((t) => [`${t.alert_id}:${t.severity}`, t]));
   const targets = await repTargets(
     db,

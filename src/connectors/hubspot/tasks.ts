@@ -210,23 +210,34 @@ export class HubSpotTaskWriter implements TaskSink {
   /** Marks tasks completed (the alert resolved). A task a user deleted counts as closed: never re-made to close it. */
   async closeTasks(tasks: ReadonlyArray<{ externalKey: string; crmTaskId: string }>): Promise<HubSpotTaskResult[]> {
     const out: HubSpotTaskResult[] = [];
-    for (let i = 0; i < tasks.length; i += HUBSPOT_BATCH) {
-      const batch = tasks.slice(i, i + HUBSPOT_BATCH);
+    type Task = (typeof tasks)[number];
+    const send = async (batch: readonly Task[]): Promise<void> => {
       let answer: TaskAnswer;
       try {
         answer = await this.client.post<TaskAnswer>(HUBSPOT_PATHS.batchUpdate('tasks'), {
           inputs: batch.map((t) => ({ id: t.crmTaskId, properties: { hs_task_status: 'COMPLETED' } })),
         });
       } catch (e) {
+        // HubSpot answers a batch holding a task a user deleted either with a 207 naming it (below) or by refusing
+        // the whole batch (404 OBJECT_NOT_FOUND, or a 400), applying nothing. A refusal is about the inputs, so the
+        // batch is sent again in halves down to the task at fault: alone, a 404 means it is gone, which is as good
+        // as closed; the others close. A 401, 403, 429 or 5xx is about the call, and the whole batch waits.
+        const status = isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
+        if ((status === 400 || status === 404) && batch.length > 1) {
+          const half = Math.ceil(batch.length / 2);
+          await send(batch.slice(0, half));
+          await send(batch.slice(half));
+          return;
+        }
+        const gone = status === 404;
         for (const t of batch)
           out.push({
             externalKey: t.externalKey,
-            ok: false,
+            ok: gone,
             crmTaskId: t.crmTaskId,
-            message: e instanceof Error ? e.message : String(e),
-            retryable: true,
+            ...(gone ? {} : { message: e instanceof Error ? e.message : String(e), retryable: status !== 400 }),
           });
-        continue;
+        return;
       }
       const done = new Set((answer.results ?? []).map((r) => r.id));
       const gone = new Set(
@@ -243,7 +254,8 @@ export class HubSpotTaskWriter implements TaskSink {
           ...(ok ? {} : { message: answer.errors?.[0]?.message ?? 'HubSpot returned no result for this task' }),
         });
       }
-    }
+    };
+    for (let i = 0; i < tasks.length; i += HUBSPOT_BATCH) await send(tasks.slice(i, i + HUBSPOT_BATCH));
     return out;
   }
 }

@@ -53,7 +53,14 @@ export type HubSpotFaultKind =
    * it answer 400 VALIDATION_ERROR as a whole, applying nothing, as HubSpot refuses a batch for one bad value; a batch
    * without it goes through.
    */
-  | 'poison_input_400';
+  | 'poison_input_400'
+  /**
+   * A batch update holding an id the portal does not have (a record a user deleted) is refused as a whole, 404
+   * OBJECT_NOT_FOUND, nothing applied; without such an id it goes through. The sandbox's default answers a 207 naming
+   * the missing ids; HubSpot's reference documents neither for `batch/update`, so both are served and a connector
+   * must take both.
+   */
+  | 'missing_refuses_batch_404';
 
 export type HubSpotFaultRule = FaultRule<HubSpotFaultKind>;
 
@@ -133,7 +140,11 @@ export class HubSpotSandboxServer {
       req.socket.destroy();
       return;
     }
-    let reply = fault && fault.kind !== 'poison_input_400' ? faultReply(fault) : null;
+    let reply =
+      fault && fault.kind !== 'poison_input_400' && fault.kind !== 'missing_refuses_batch_404'
+        ? faultReply(fault)
+        : null;
+    if (fault?.kind === 'missing_refuses_batch_404') reply = this.missingRefusal(url.pathname, raw);
     if (fault?.kind === 'poison_input_400') {
       const inputs = (parseOr(raw) as { inputs?: Array<{ id?: unknown }> } | null)?.inputs ?? [];
       this.poison ??= inputs[0] ? JSON.stringify(inputs[0].id ?? inputs[0]) : null;
@@ -198,6 +209,20 @@ export class HubSpotSandboxServer {
       ...(code ? { errorCode: code } : {}),
       ...(reply.body !== undefined ? { responseBody: reply.body } : {}),
     });
+  }
+
+  /** `missing_refuses_batch_404`: the whole batch update refused when one of its ids is not in the portal. */
+  private missingRefusal(path: string, raw: string): Reply | null {
+    const m = /^\/crm\/v3\/objects\/([^/]+)\/batch\/update$/.exec(path);
+    const type = m ? this.o.store.typeName(m[1] as string) : undefined;
+    if (type === undefined) return null;
+    const inputs = (parseOr(raw) as { inputs?: Array<{ id?: unknown }> } | null)?.inputs ?? [];
+    const missing = inputs.map((i) => String(i.id)).filter((id) => !this.o.store.get(type, id));
+    return missing.length === 0
+      ? null
+      : hsError(404, 'OBJECT_NOT_FOUND', `Could not find objects with ids: ${missing.join(', ')}`, {
+          context: { ids: missing },
+        });
   }
 
   private route(req: IncomingMessage, method: string, url: URL, raw: string): Reply {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { dateInZone } from '../../util/date.ts';
 import { type ActiveFault, FaultInjector, type FaultRule } from '../salesforce/faults.ts';
 import type { RequestLog, RequestLogEntry } from '../salesforce/request-log.ts';
+import { sharedTestRoute } from '../test-api.ts';
 import type { HubSpotAuth } from './auth.ts';
 import {
   ApiError,
@@ -299,6 +300,8 @@ export class HubSpotSandboxServer {
     const what = url.pathname.slice('/__sandbox/'.length).replace(/\/+$/, '');
     const { store, faults, log, auth, hooks, limiter } = this.o;
     try {
+      const shared = sharedTestRoute(`${method} ${what}`, raw, { log, faults, store, parseJson });
+      if (shared) return shared;
       switch (`${method} ${what}`) {
         case 'GET info':
           return {
@@ -309,24 +312,6 @@ export class HubSpotSandboxServer {
               apiUsage: { used: limiter.dailyUsed, max: limiter.daily },
             },
           };
-        case 'GET log':
-          return { status: 200, body: log.entries() };
-        case 'DELETE log':
-          log.clear();
-          return { status: 204 };
-        case 'GET faults':
-          return { status: 200, body: faults.list() };
-        case 'POST faults':
-          return { status: 201, body: { id: faults.add(parseJson(raw) as HubSpotFaultRule) } };
-        case 'DELETE faults':
-          faults.clear();
-          return { status: 204 };
-        case 'POST clock': {
-          const b = parseJson(raw) as { advanceMs?: number; now?: string };
-          if (typeof b.now === 'string') store.setNow(new Date(b.now));
-          if (typeof b.advanceMs === 'number') store.advance(b.advanceMs);
-          return { status: 200, body: { now: store.now().toISOString() } };
-        }
         case 'POST tokens/expire':
           auth.expire();
           return { status: 204 };

@@ -6,9 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAppError } from '../../errors.ts';
+import { sharedTestRoute } from '../test-api.ts';
 import type { SandboxAuth } from './auth.ts';
 import { BulkQueryApi } from './bulk.ts';
-import type { ActiveFault, FaultInjector, FaultRule } from './faults.ts';
+import type { ActiveFault, FaultInjector } from './faults.ts';
 import type { RequestLog, RequestLogEntry } from './request-log.ts';
 import { errorReply, ReadApi, type Reply } from './rest.ts';
 import { findSObject } from './schema.ts';
@@ -299,6 +300,8 @@ export class SalesforceSandboxServer {
     const what = url.pathname.slice('/__sandbox/'.length).replace(/\/+$/, '');
     const { store, faults, log, auth, hooks } = this.o;
     try {
+      const shared = sharedTestRoute(`${method} ${what}`, raw, { log, faults, store, parseJson });
+      if (shared) return shared;
       switch (`${method} ${what}`) {
         case 'GET info':
           return {
@@ -309,24 +312,6 @@ export class SalesforceSandboxServer {
               apiUsage: { used: this.apiUsed, max: this.apiLimit },
             },
           };
-        case 'GET log':
-          return { status: 200, body: log.entries() };
-        case 'DELETE log':
-          log.clear();
-          return { status: 204 };
-        case 'GET faults':
-          return { status: 200, body: faults.list() };
-        case 'POST faults':
-          return { status: 201, body: { id: faults.add(parseJson(raw) as FaultRule) } };
-        case 'DELETE faults':
-          faults.clear();
-          return { status: 204 };
-        case 'POST clock': {
-          const b = parseJson(raw) as { advanceMs?: number; now?: string };
-          if (typeof b.now === 'string') store.setNow(new Date(b.now));
-          if (typeof b.advanceMs === 'number') store.advance(b.advanceMs);
-          return { status: 200, body: { now: store.now().toISOString() } };
-        }
         case 'POST bulk':
           return { status: 200, body: this.bulk.configure(parseJson(raw) as Parameters<BulkQueryApi['configure']>[0]) };
         case 'POST sessions/expire':

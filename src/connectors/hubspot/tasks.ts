@@ -211,7 +211,18 @@ export class HubSpotTaskWriter implements TaskSink {
   async closeTasks(tasks: ReadonlyArray<{ externalKey: string; crmTaskId: string }>): Promise<HubSpotTaskResult[]> {
     const out: HubSpotTaskResult[] = [];
     type Task = (typeof tasks)[number];
-    const send = async (batch: readonly Task[]): Promise<void> => {
+    const failAll = (batch: readonly Task[], e: unknown, retryable: boolean) => {
+      for (const t of batch)
+        out.push({
+          externalKey: t.externalKey,
+          ok: false,
+          crmTaskId: t.crmTaskId,
+          message: e instanceof Error ? e.message : String(e),
+          retryable,
+        });
+    };
+    // `probed`: the batch holds only tasks a read just found, so a refusal is not about a deleted one.
+    const send = async (batch: readonly Task[], probed: boolean): Promise<void> => {
       let answer: TaskAnswer;
       try {
         answer = await this.client.post<TaskAnswer>(HUBSPOT_PATHS.batchUpdate('tasks'), {
@@ -219,24 +230,22 @@ export class HubSpotTaskWriter implements TaskSink {
         });
       } catch (e) {
         // HubSpot answers a batch holding a task a user deleted either with a 207 naming it (below) or by refusing
-        // the whole batch (404 OBJECT_NOT_FOUND, or a 400), applying nothing. A refusal is about the inputs, so the
-        // batch is sent again in halves down to the task at fault: alone, a 404 means it is gone, which is as good
-        // as closed; the others close. A 401, 403, 429 or 5xx is about the call, and the whole batch waits.
+        // the whole batch (404 OBJECT_NOT_FOUND, or a 400), applying nothing. Which tasks still exist is asked once
+        // (a batch read: one call): those that do not are gone, as good as closed; the rest are sent again. A
+        // refusal of tasks that all exist, or a read that fails too (a 404 about the path, a proxy), is about the
+        // call: nothing is counted closed. A 401, 403, 429 or 5xx is about the call as well.
         const status = isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
-        if ((status === 400 || status === 404) && batch.length > 1) {
-          const half = Math.ceil(batch.length / 2);
-          await send(batch.slice(0, half));
-          await send(batch.slice(half));
-          return;
+        if ((status !== 400 && status !== 404) || probed) return failAll(batch, e, status !== 400);
+        let found: Set<string>;
+        try {
+          found = await this.existing(batch.map((t) => t.crmTaskId));
+        } catch {
+          return failAll(batch, e, true);
         }
-        const gone = status === 404;
+        const left = batch.filter((t) => found.has(t.crmTaskId));
         for (const t of batch)
-          out.push({
-            externalKey: t.externalKey,
-            ok: gone,
-            crmTaskId: t.crmTaskId,
-            ...(gone ? {} : { message: e instanceof Error ? e.message : String(e), retryable: status !== 400 }),
-          });
+          if (!found.has(t.crmTaskId)) out.push({ externalKey: t.externalKey, ok: true, crmTaskId: t.crmTaskId });
+        if (left.length > 0) await send(left, true);
         return;
       }
       const done = new Set((answer.results ?? []).map((r) => r.id));
@@ -255,7 +264,16 @@ export class HubSpotTaskWriter implements TaskSink {
         });
       }
     };
-    for (let i = 0; i < tasks.length; i += HUBSPOT_BATCH) await send(tasks.slice(i, i + HUBSPOT_BATCH));
+    for (let i = 0; i < tasks.length; i += HUBSPOT_BATCH) await send(tasks.slice(i, i + HUBSPOT_BATCH), false);
     return out;
+  }
+
+  /** The task ids of `ids` the portal has (a batch read, up to 100: one call; a missing id is an error in a 207). */
+  private async existing(ids: readonly string[]): Promise<Set<string>> {
+    const answer = await this.client.post<TaskAnswer>(HUBSPOT_PATHS.batchRead('tasks'), {
+      inputs: ids.map((id) => ({ id })),
+      properties: ['hs_task_status'],
+    });
+    return new Set((answer.results ?? []).map((r) => r.id));
   }
 }

@@ -61,7 +61,9 @@ export type HubSpotFaultKind =
    * the missing ids; HubSpot's reference documents neither for `batch/update`, so both are served and a connector
    * must take both.
    */
-  | 'missing_refuses_batch_404';
+  | 'missing_refuses_batch_404'
+  /** A 404 for the call itself (a proxy in front, a path the portal does not serve): about no record. */
+  | 'not_found_404';
 
 export type HubSpotFaultRule = FaultRule<HubSpotFaultKind>;
 
@@ -362,6 +364,8 @@ function faultReply(f: ActiveFault<HubSpotFaultKind>): Reply | null {
         'INVALID_AUTHENTICATION',
         'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
       );
+    case 'not_found_404':
+      return hsError(404, 'OBJECT_NOT_FOUND', 'resource not found');
     case 'rate_limit_429':
       return limitReply('TEN_SECONDLY_ROLLING', 'You have reached your ten_secondly_rolling limit.', 190);
     case 'daily_limit_429':

@@ -6,6 +6,7 @@ import type { ForecastCalibrationFigures } from '../metrics/document.ts';
 import { forecastBasisLine } from '../metrics/forecast-basis.ts';
 import { list, money, na, type Obj, obj, pct, str } from './format.ts';
 import type { Block, Layout, Section } from './layout.ts';
+import { sectionLines } from './text-lines.ts';
 
 const figures = (heading: string, rows: [string, string][]): Section => ({
   heading,
@@ -206,24 +207,10 @@ export function forecastKindLayout(kind: string, o: Obj): Layout | null {
   return null;
 }
 
-/** Plain text of a layout: figure rows, tables with padded columns, paragraphs; an SVG by its description. */
+/** Plain text of a layout: figure rows, tables with padded columns, wrapped paragraphs; an SVG by its description. */
 export function layoutText(layout: Layout): string {
   const lines = [layout.title];
   if (layout.context !== null) lines.push(layout.context);
-  for (const section of layout.sections) {
-    lines.push('', section.heading.toUpperCase());
-    for (const b of section.blocks) {
-      if (b.type === 'figures') for (const [l, v] of b.rows) lines.push(`  ${l.padEnd(26)}${v}`);
-      else if (b.type === 'paragraph') lines.push(`  ${b.text}`);
-      else if (b.type === 'svg') lines.push(`  (diagram in --format html: ${b.alt})`);
-      else {
-        const widths = b.columns.map((c, i) => Math.max(c.heading.length, ...b.rows.map((r) => (r[i] ?? '').length)));
-        const fmt = (cells: readonly string[]) =>
-          `  ${cells.map((v, i) => (b.columns[i]?.numeric ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd();
-        lines.push(fmt(b.columns.map((c) => c.heading)));
-        for (const r of b.rows) lines.push(fmt(r));
-      }
-    }
-  }
+  for (const section of layout.sections) lines.push(...sectionLines(section));
   return lines.join('\n');
 }

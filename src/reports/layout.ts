@@ -254,6 +254,12 @@ export function workingSection(d: SubjectDoc): Section | null {
   const blocks: Block[] = [];
   // A sum shown once: a later figure summing the same deals names the first figure instead.
   const shown = new Map<string, string>();
+  // Each deal-table column's marked deals: a sum whose deals are exactly one column's can point to it.
+  const marked = new Map<string, string>();
+  for (const [use] of USE_HEADINGS) {
+    const inColumn = list(explain.deals).filter((dd) => Array.isArray(dd.usedBy) && dd.usedBy.includes(use));
+    marked.set(use, inColumn.map((dd) => str(dd.id) ?? '').join(','));
+  }
   for (const [k, e] of Object.entries(figures)) {
     const x = obj(e);
     const again: string[] = [];
@@ -269,12 +275,14 @@ export function workingSection(d: SubjectDoc): Section | null {
       shown.set(key, k);
       const column = USE_HEADINGS.find(([u]) => u === str(sum.column))?.[1] ?? str(sum.column);
       const n = `${ids.length} ${ids.length === 1 ? 'deal' : 'deals'}`;
-      // A few ids read as a list; more would make one line hundreds of characters long (a rep with 69 lost deals),
-      // and the deal table below already marks every one of them in this column.
+      // A few ids read as a list. Many (a rep with 69 lost deals) are pointed to in the deal table instead, when one
+      // of its columns marks exactly them; else (won and lost deals share the win-rate column) they are listed.
+      const sorted = [...ids].sort().join(',');
+      const exact = USE_HEADINGS.find(([u]) => [...(marked.get(u) ?? '').split(',')].sort().join(',') === sorted);
       const which =
-        ids.length <= SUM_IDS_LISTED
-          ? `(${n}, column ${column})${ids.length > 0 ? `: ${ids.join(', ')}` : ''}`
-          : `(${n}, each marked in the deal table's ${column} column)`;
+        ids.length > SUM_IDS_LISTED && exact
+          ? `(${n}, each marked in the deal table's ${exact[1]} column)`
+          : `(${n}, column ${column})${ids.length > 0 ? `: ${ids.join(', ')}` : ''}`;
       sums.push(paragraph(`  ${str(sum.label)}: ${money(sum.total)} ${which}`));
     }
     const same = again.length > 0 ? ` (deals as in ${[...new Set(again)].join(', ')})` : '';

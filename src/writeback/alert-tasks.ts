@@ -189,6 +189,32 @@ async function mostRelevantDeal(
   return row?.external_id;
 }
 
+/**
+ * The connection's tasks not closed yet, with their alert's status. Read in two steps, each by an index: the open
+ * tasks (few: those of active alerts and those waiting to be closed; `alert_tasks_open_idx`), then their alerts by
+ * id. The table keeps every task ever made and `alerts` every alert, so a join planned from the alerts' side would
+ * read both whole on every run.
+ */
+async function openTasks(db: Kysely<Database>, connectionId: string) {
+  const tasks = await db
+    .selectFrom('alert_tasks')
+    .select(['alert_id', 'severity', 'task_external_key', 'crm_task_id'])
+    .where('connection_id', '=', connectionId)
+    .where('closed_at', 'is', null)
+    .execute();
+  if (tasks.length === 0) return [];
+  const alerts = await db
+    .selectFrom('alerts')
+    .select(['id', 'status'])
+    .where(sql<boolean>`id = any(${[...new Set(tasks.map((t) => String(t.alert_id)))]}::bigint[])`)
+    .execute();
+  const statusOf = new Map(alerts.map((a) => [String(a.id), a.status]));
+  return tasks.flatMap((t) => {
+    const status = statusOf.get(String(t.alert_id));
+    return status === undefined ? [] : [{ ...t, status }];
+  });
+}
+
 /** Creates, re-sends and closes the alert tasks of one connection. */
 export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions): Promise<DeliverResult> {
   const result: DeliverResult = { created: 0, resent: 0, closed: 0, capped: 0, noManager: 0, failed: 0 };
@@ -362,15 +388,9 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
 
   // A task claimed before a crash whose alert has resolved since is resent by nobody: ask the CRM whether the
   // unanswered call made it. Made: it is closed below like any other; never made: nothing is left to close.
-  const unconfirmed = await db
-    .selectFrom('alert_tasks as t')
-    .innerJoin('alerts as a', 'a.id', 't.alert_id')
-    .select(['t.alert_id', 't.severity', 't.task_external_key'])
-    .where('t.connection_id', '=', o.connectionId)
-    .where('t.crm_task_id', 'is', null)
-    .where('t.closed_at', 'is', null)
-    .where('a.status', 'not in', ['open', 'escalated'])
-    .execute();
+  const unconfirmed = (await openTasks(db, o.connectionId)).filter(
+    (t) => t.crm_task_id === null && t.status !== 'open' && t.status !== 'escalated',
+  );
   if (unconfirmed.length > 0) {
     const found = await o.sink.findTasks(unconfirmed.map((t) => t.task_external_key));
     for (const t of unconfirmed) {
@@ -395,16 +415,10 @@ export async function deliverAlertTasks(db: Kysely<Database>, o: DeliverOptions)
     );
   }
 
-  // Close the tasks of resolved alerts.
-  const toClose = await db
-    .selectFrom('alert_tasks as t')
-    .innerJoin('alerts as a', 'a.id', 't.alert_id')
-    .select(['t.alert_id', 't.severity', 't.task_external_key', 't.crm_task_id'])
-    .where('t.connection_id', '=', o.connectionId)
-    .where('t.closed_at', 'is', null)
-    .where('t.crm_task_id', 'is not', null)
-    .where('a.status', '=', 'resolved')
-    .execute();
+  // Close the tasks of resolved alerts (read again: the step above confirmed some).
+  const toClose = (await openTasks(db, o.connectionId)).filter(
+    (t) => t.crm_task_id !== null && t.status === 'resolved',
+  );
   if (toClose.length > 0) {
     const results = await o.sink.closeTasks(
       toClose.map((t) => ({ externalKey: t.task_external_key, crmTaskId: t.crm_task_id as string })),

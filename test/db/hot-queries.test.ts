@@ -10,7 +10,7 @@
  * (a whole-table read, which grows with the org's history): either fails, naming the statement. Two control
  * statements show the check can see both.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -29,7 +29,10 @@ import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 const AS_OF = '2026-11-20';
 const NOW = `${AS_OF}T15:00:00Z`;
 
-/** The tables that grow with the org's deals and activities (at 1M deals: millions of rows each). */
+/**
+ * The tables that grow with the org's deals, activities and history (at 1M deals: millions of rows each). Not
+ * `dirty_keys`: a queue each recompute drains, whose claim reads what is pending by design.
+ */
 const BIG = new Set([
   'deals',
   'deal_stage_history',
@@ -44,7 +47,6 @@ const BIG = new Set([
   'writeback_ledger',
   'writeback_audit',
   'quarantine',
-  'dirty_keys',
   'sync_sweep_seen',
   'webhook_events',
 ]);
@@ -156,6 +158,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   pg.Client.prototype.query = query;
+  if (dir) await rm(dir, { recursive: true, force: true });
   await sb?.close();
   await hs?.close();
   await sf?.drop();
@@ -165,50 +168,110 @@ afterAll(async () => {
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
   Filter?: string;
   Plans?: PlanNode[];
 }
 
-function seqScans(node: PlanNode, out: { table: string; filter: string | null }[] = []) {
-  if (node['Node Type'] === 'Seq Scan' && node['Relation Name'] && BIG.has(node['Relation Name']))
-    out.push({ table: node['Relation Name'], filter: node.Filter ?? null });
-  for (const p of node.Plans ?? []) seqScans(p, out);
+/** The indexes of the big tables (a bitmap index scan names its index, not its table). */
+const BIG_INDEX =
+  /^(deals|deal_stage_history|deal_line_items|deal_splits|activities|leads|metric_snapshots|metric_snapshot_history|alerts|alert_tasks|writeback_ledger|writeback_audit|quarantine|sync_sweep_seen|webhook_events)_/;
+
+interface Scan {
+  what: string;
+  /** `missing`: a condition no index serves; `whole`: no condition, the whole table or index read. */
+  kind: 'missing' | 'whole';
+}
+
+/**
+ * The scans of a plan that read a big table without an index condition: sequentially (with seq scans priced out,
+ * only where no index serves), or through a whole index (an index scan with no `Index Cond`, which is how the
+ * planner reads a whole table once sequential scans are priced out), except under a `Limit` (the first rows of an
+ * index order).
+ */
+function unboundedScans(node: PlanNode, partial: ReadonlySet<string>, limited = false, out: Scan[] = []): Scan[] {
+  const type = node['Node Type'];
+  const table = node['Relation Name'];
+  const index = node['Index Name'];
+  if (type === 'Seq Scan' && table && BIG.has(table))
+    out.push({ what: `${table}${node.Filter ? ` (${node.Filter})` : ''}`, kind: node.Filter ? 'missing' : 'whole' });
+  const big = (table !== undefined && BIG.has(table)) || (index !== undefined && BIG_INDEX.test(index));
+  // A partial index holds only the live rows (open alerts, unclaimed keys): reading all of it is bounded by them.
+  if (/Index/.test(type) && big && !node['Index Cond'] && !limited && !partial.has(index ?? ''))
+    out.push({ what: `${table ?? ''} via ${index} (no index condition)`, kind: 'whole' });
+  for (const p of node.Plans ?? []) unboundedScans(p, partial, limited || type === 'Limit', out);
   return out;
 }
 
+/**
+ * Statements that read a whole big table by design today: the metrics engine's full model load and the reports'
+ * (src/metrics/engine/load.ts), which issue 22's flat-memory work replaces. Each is named here so that a new one
+ * fails until it is looked at.
+ */
+const KNOWN_WHOLE: readonly RegExp[] = [
+  // The model's deals, stage history (the forecast's training) and activities (load.ts, forecast-store.ts).
+  /^\s*select connection_id, external_id, owner_external_id, created_date::text as created_date, amount, currency, stage, stage_category, close_date::text as close_date, probability from deals where not is_deleted/,
+  /^\s*select h\.connection_id, h\.deal_external_id, h\.stage, h\.stage_category, h\.amount, h\.close_date::text as close_date, h\.probability, \(h\.changed_at at time zone \$1\)::date::text as day from deal_stage_history h/,
+  /^\s*select a\.connection_id, a\.external_id, a\.owner_external_id, a\.activity_type, a\.activity_date from activities a where not a\.is_deleted/,
+];
+
 describe('the statements of a whole pipeline on the small sandbox org', () => {
-  it('never scan a big table sequentially, for a condition or whole', async () => {
+  it('never read a big table without an index condition, for a condition or whole', async () => {
     const missing: string[] = [];
     const whole: string[] = [];
-    let planned = 0;
-    let unplanned = 0;
+    const unplanned: string[] = [];
+    const known = new Set<string>();
+    const planned = new Map<string, number>();
     const databaseOf = (t: TestDatabase) => new URL(t.url).pathname.slice(1);
-    for (const t of [sf, hub]) {
+    // Controls, first in each database: a condition no index serves, no condition at all, and a whole index read.
+    const controls = [
+      'select * from deals where name = $1',
+      'select * from alert_tasks',
+      'select * from alert_tasks order by alert_id',
+    ];
+    for (const [crm, t] of [
+      ['Salesforce', sf],
+      ['HubSpot', hub],
+    ] as const) {
       const client = new pg.Client({ connectionString: t.url });
       await client.connect();
       await client.query('analyze');
-      // Controls, first in each database: a condition no index serves, and no condition at all.
+      const partial = new Set(
+        (
+          await client.query<{ name: string }>(
+            'select indexrelid::regclass::text as name from pg_index where indpred is not null',
+          )
+        ).rows.map((r) => r.name),
+      );
       const statements: [string, unknown[]][] = [
-        ['select * from deals where name = $1', ['x']],
-        ['select * from alert_tasks', []],
+        [controls[0] as string, ['x']],
+        [controls[1] as string, []],
+        [controls[2] as string, []],
         ...(seen.get(databaseOf(t)) ?? []),
       ];
       try {
         for (const [text, values] of statements) {
           if (![...BIG].some((b) => new RegExp(`\\b${b}\\b`).test(text))) continue;
+          const flat = text.replace(/\s+/g, ' ');
+          const where = flat.slice(0, 200);
           await client.query('begin');
           try {
+            // Sequential scans, hash and merge joins priced out: a join that can look its rows up by an index does
+            // (as it must at size), so a whole read left in the plan is one no index can serve.
             await client.query('set local enable_seqscan = off');
+            await client.query('set local enable_hashjoin = off');
+            await client.query('set local enable_mergejoin = off');
             const r = await client.query(`explain (format json) ${text}`, values);
-            planned++;
+            planned.set(crm, (planned.get(crm) ?? 0) + 1);
             const plan = (r.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]?.Plan as PlanNode;
-            for (const scan of seqScans(plan)) {
-              const where = text.replace(/\s+/g, ' ').slice(0, 160);
-              if (scan.filter === null) whole.push(`${scan.table}: ${where}`);
-              else missing.push(`${scan.table} (${scan.filter}): ${where}`);
+            for (const scan of unboundedScans(plan, partial)) {
+              if (scan.kind === 'missing') missing.push(`${crm} ${scan.what}: ${where}`);
+              else if (KNOWN_WHOLE.some((k) => k.test(flat))) known.add(where);
+              else whole.push(`${crm} ${scan.what}: ${where}`);
             }
-          } catch {
-            unplanned++;
+          } catch (e) {
+            unplanned.push(`${crm} ${(e as Error).message}: ${where}`);
           } finally {
             await client.query('rollback');
           }
@@ -217,19 +280,22 @@ describe('the statements of a whole pipeline on the small sandbox org', () => {
         await client.end();
       }
     }
-    const counts = [sf, hub].map((t) => seen.get(databaseOf(t))?.size ?? 0);
+    const isControl = (x: string) => controls.some((c) => x.endsWith(`: ${c}`));
     console.log(
-      `distinct statements: Salesforce ${counts[0]}, HubSpot ${counts[1]}; ${planned - 4} on big tables planned, ` +
-        `${unplanned} not plannable; whole-table reads ${whole.length - 2}, missing indexes ${missing.length - 2} ` +
-        '(less the controls)',
+      `distinct statements: Salesforce ${seen.get(databaseOf(sf))?.size ?? 0}, HubSpot ${seen.get(databaseOf(hub))?.size ?? 0}; ` +
+        `on big tables planned: Salesforce ${(planned.get('Salesforce') ?? 0) - 3}, HubSpot ${(planned.get('HubSpot') ?? 0) - 3}; ` +
+        `whole reads by design (the model load): ${known.size}\n` +
+        [...missing, ...whole].filter((x) => !isControl(x)).join('\n'),
     );
-    const controls = (xs: string[]) =>
-      xs.filter((x) => /: select \* from (deals where name = \$1|alert_tasks)$/.test(x));
-    expect(controls(missing)).toHaveLength(2);
-    expect(controls(whole)).toHaveLength(2);
-    expect(planned - 4).toBeGreaterThan(100);
-    expect(unplanned).toBe(0);
-    expect(missing.filter((x) => !controls(missing).includes(x))).toEqual([]);
-    expect(whole.filter((x) => !controls(whole).includes(x))).toEqual([]);
+    // Each control is caught in each database: 1 missing index, 2 whole reads.
+    expect(missing.filter(isControl)).toHaveLength(2);
+    expect(whole.filter(isControl)).toHaveLength(4);
+    expect(planned.get('Salesforce') ?? 0).toBeGreaterThan(50);
+    expect(planned.get('HubSpot') ?? 0).toBeGreaterThan(50);
+    expect(unplanned).toEqual([]);
+    expect(missing.filter((x) => !isControl(x))).toEqual([]);
+    expect(whole.filter((x) => !isControl(x))).toEqual([]);
+    // The model load's reads are still there (when issue 22 removes them, this list and KNOWN_WHOLE go).
+    expect(known.size).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -291,9 +291,16 @@ export interface ReadContext {
   /**
    * The stream's live rows as the warehouse holds them: external id and one column's value, ascending by external id
    * after `afterId`, at most `limit`. For links the CRM does not stamp (HubSpot's associations): a connector holds
-   * what it reads now against what it wrote, and re-reads only the records whose link moved.
+   * what it reads now against what it wrote, and re-reads only the records whose link moved. With `quarantined` (a
+   * reason code), the stream's open quarantine entries of that reason that have no live row come too, value null:
+   * records kept out for a missing link, rechecked when the link may have come.
    */
-  stored?: (column: string, afterId: string | null, limit: number) => Promise<StoredValue[]>;
+  stored?: (column: string, afterId: string | null, limit: number, quarantined?: string) => Promise<StoredValue[]>;
+  /**
+   * How many rows `stored` goes through (with `quarantined`, the open quarantine entries of that reason too): what
+   * a connector sizes a bounded pass over them by.
+   */
+  storedCount?: (quarantined?: string) => Promise<number>;
 }
 
 /** A stored row's id and one column's value (`ReadContext.stored`). */

@@ -384,6 +384,14 @@ function asProperties(fields: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+/**
+ * A scorecard record's name, what HubSpot shows for it (the schema's primary display property): the rep and the
+ * period, "Sarah Chen · 2026-Q4", so a list of scorecards says whose each is; the owner id when the rep has no name.
+ */
+export function scorecardName(repName: string | undefined, who: { ownerId: string; periodId: string }): string {
+  return `${repName?.trim() || `Owner ${who.ownerId}`} · ${who.periodId}`;
+}
+
 /** The write port of a HubSpot connection: scorecards upserted on `qt_key`. */
 export function hubspotWritePort(client: HubSpotClient, ctx: WritePortContext, connectionId: string): WritePort {
   let schema: SchemaSetup | undefined;
@@ -407,6 +415,8 @@ export function hubspotWritePort(client: HubSpotClient, ctx: WritePortContext, c
     checkFields: async (layout, id) => layoutFromTypes(layout, (await ensure(layout)).types, id),
     write: async (intents: readonly WriteIntent[], guard: WriteCallGuard) => {
       const { objectTypeId } = await ensure(hubspotDefaultLayout(ctx.writeback.fields));
+      const owners = intents.flatMap((i) => identity(i.targetRecordId)?.ownerId ?? []);
+      const names = (await ctx.repNames?.(owners)) ?? new Map<string, string>();
       const inputs = intents.map((i) => {
         if (i.targetObject !== SCORECARD_OBJECT) {
           throw new AppError(
@@ -427,7 +437,7 @@ export function hubspotWritePort(client: HubSpotClient, ctx: WritePortContext, c
           key: i.targetRecordId,
           properties: asProperties({
             // Sent with every upsert: it creates the scorecard the first time and changes nothing after.
-            qt_name: `${who.periodId} scorecard`,
+            qt_name: scorecardName(names.get(who.ownerId), who),
             hubspot_owner_id: who.ownerId,
             qt_period: who.periodId,
             qt_period_start: who.periodStart,

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { HubSpotClient } from '../../../src/connectors/hubspot/client.ts';
-import { ensureScorecardSchema, hubspotDefaultLayout } from '../../../src/connectors/hubspot/write.ts';
+import { ensureScorecardSchema, hubspotDefaultLayout, scorecardName } from '../../../src/connectors/hubspot/write.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../../src/sandbox/hubspot/index.ts';
 import { silentLogger } from '../../../src/util/log.ts';
 
@@ -138,4 +138,10 @@ it('two setups adding the same missing properties at once: equal is success, dif
   } finally {
     await portal.close();
   }
+});
+
+it('a scorecard is named after its rep and period, or its owner id when the rep has no name', () => {
+  expect(scorecardName('Sarah Chen', { ownerId: '81', periodId: '2026-Q4' })).toBe('Sarah Chen · 2026-Q4');
+  expect(scorecardName(undefined, { ownerId: '81', periodId: '2026-Q4' })).toBe('Owner 81 · 2026-Q4');
+  expect(scorecardName('  ', { ownerId: '81', periodId: '2026-Q4' })).toBe('Owner 81 · 2026-Q4');
 });

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { HubSpotClient } from '../../../src/connectors/hubspot/client.ts';
+import { ensureAlertKeyProperty } from '../../../src/connectors/hubspot/tasks.ts';
 import { ensureScorecardSchema, hubspotDefaultLayout, scorecardName } from '../../../src/connectors/hubspot/write.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../../src/sandbox/hubspot/index.ts';
 import { silentLogger } from '../../../src/util/log.ts';
@@ -144,4 +145,20 @@ it('a scorecard is named after its rep and period, or its owner id when the rep 
   expect(scorecardName('Sarah Chen', { ownerId: '81', periodId: '2026-Q4' })).toBe('Sarah Chen · 2026-Q4');
   expect(scorecardName(undefined, { ownerId: '81', periodId: '2026-Q4' })).toBe('Owner 81 · 2026-Q4');
   expect(scorecardName('  ', { ownerId: '81', periodId: '2026-Q4' })).toBe('Owner 81 · 2026-Q4');
+});
+
+it('two setups making the task key property at once: the one answered 409 uses the property the other made', async () => {
+  const { sb: portal, client } = await emptyPortal();
+  try {
+    portal.faults.add({ kind: 'slow', method: 'POST', path: '/crm/v3/properties/tasks', count: 1, delayMs: 500 });
+    const [a, b] = await Promise.all([ensureAlertKeyProperty(client()), ensureAlertKeyProperty(client())]);
+    const creates = portal.log
+      .entries()
+      .filter((e) => e.method === 'POST' && e.path === '/crm/v3/properties/tasks')
+      .map((e) => e.status);
+    expect(creates.sort()).toEqual([201, 409]);
+    expect([a, b].map((m) => m.length).sort()).toEqual([0, 1]);
+  } finally {
+    await portal.close();
+  }
 });

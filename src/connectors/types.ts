@@ -4,6 +4,7 @@
  * The sync runner (src/sync/) commits a page's rows and its cursor in one transaction, so a crash resumes where it
  * stopped. Connectors never touch the warehouse.
  */
+import type { OrgRow } from '../config/org-file.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
 import type { RateBudget } from './rate-budget.ts';
@@ -291,9 +292,16 @@ export interface ReadContext {
   /**
    * The stream's live rows as the warehouse holds them: external id and one column's value, ascending by external id
    * after `afterId`, at most `limit`. For links the CRM does not stamp (HubSpot's associations): a connector holds
-   * what it reads now against what it wrote, and re-reads only the records whose link moved.
+   * what it reads now against what it wrote, and re-reads only the records whose link moved. With `quarantined` (a
+   * reason code), the stream's open quarantine entries of that reason that have no live row come too, value null:
+   * records kept out for a missing link, rechecked when the link may have come.
    */
-  stored?: (column: string, afterId: string | null, limit: number) => Promise<StoredValue[]>;
+  stored?: (column: string, afterId: string | null, limit: number, quarantined?: string) => Promise<StoredValue[]>;
+  /**
+   * How many rows `stored` goes through (with `quarantined`, the open quarantine entries of that reason too): what
+   * a connector sizes a bounded pass over them by.
+   */
+  storedCount?: (quarantined?: string) => Promise<number>;
 }
 
 /** A stored row's id and one column's value (`ReadContext.stored`). */
@@ -465,6 +473,8 @@ export interface WritePortContext {
   };
   /** Start and end of a fiscal period by id (a scorecard record names its period). */
   periodBounds: (periodId: string) => { start: string; end: string } | undefined;
+  /** The connection's reps' names by external id, as the warehouse has them (a scorecard record names its rep). */
+  repNames?: (externalIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;
 }
 
 /** A CRM account's daily API allocation as reported: calls used today and the day's limit. */
@@ -517,6 +527,11 @@ export interface ConnectorHost {
   signal?: AbortSignal;
   /** Told each time the CRM rotates the refresh token, and whether it could be kept (a store to save it in). */
   onRotated?: (kept: boolean) => Promise<void>;
+  /**
+   * The org file's rows (`org.file`), for `config check --online` to hold its teams' managers against the CRM's
+   * users; null when no org file is configured. Absent outside that check.
+   */
+  orgRows?: readonly OrgRow[] | null;
 }
 
 /** One line of `config check --online`: ok, failed, or (null) could not be determined. */

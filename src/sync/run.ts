@@ -123,7 +123,10 @@ async function recordApiUsage(
   }
 }
 
-/** The stream's live rows (its scope's, in a shared table): id and one column, keyset by external id. */
+/**
+ * The stream's live rows (its scope's, in a shared table): id and one column, keyset by external id. With
+ * `quarantined`, also the stream's open quarantine entries of that reason code without a live row, value null.
+ */
 async function storedValues(
   db: Kysely<Database>,
   connectionId: string,
@@ -131,20 +134,74 @@ async function storedValues(
   column: string,
   afterId: string | null,
   limit: number,
+  quarantined?: string,
 ): Promise<StoredValue[]> {
+  let live = liveRows(db, connectionId, spec).select([
+    'external_id',
+    sql<string | null>`${sql.ref(column)}::text`.as('value'),
+  ]);
+  if (afterId !== null) live = live.where('external_id', '>', afterId);
+  // biome-ignore lint/suspicious/noExplicitAny: the union's two halves are typed by the stream's table at run time
+  let q: any = live;
+  if (quarantined !== undefined) {
+    let held = quarantinedRows(db, connectionId, spec, quarantined).select([
+      'q.external_id',
+      sql<string | null>`null::text`.as('value'),
+    ]);
+    if (afterId !== null) held = held.where('q.external_id', '>', afterId);
+    q = live.unionAll(held);
+  }
+  const rows = (await q.orderBy('external_id').limit(limit).execute()) as Array<{
+    external_id: string;
+    value: string | null;
+  }>;
+  return rows.map((r) => ({ externalId: r.external_id, value: r.value }));
+}
+
+/** How many rows `storedValues` goes through. */
+async function storedCount(
+  db: Kysely<Database>,
+  connectionId: string,
+  spec: StreamSpec,
+  quarantined?: string,
+): Promise<number> {
+  const count = async (q: { executeTakeFirst(): Promise<unknown> }) =>
+    Number(((await q.executeTakeFirst()) as { n?: string | number } | undefined)?.n ?? 0);
+  const live = await count(liveRows(db, connectionId, spec).select(sql<string>`count(*)`.as('n')));
+  if (quarantined === undefined) return live;
+  return (
+    live + (await count(quarantinedRows(db, connectionId, spec, quarantined).select(sql<string>`count(*)`.as('n'))))
+  );
+}
+
+function liveRows(db: Kysely<Database>, connectionId: string, spec: StreamSpec) {
   // biome-ignore lint/suspicious/noExplicitAny: the stream's table and column are named by its spec at run time
   let q = (db as unknown as Kysely<any>)
     .selectFrom(spec.table)
-    .select(['external_id', sql.ref(column).as('value')])
     .where('connection_id', '=', connectionId)
     .where('is_deleted', '=', false);
   if (spec.scope) q = q.where(spec.scope.column, '=', spec.scope.value);
-  if (afterId !== null) q = q.where('external_id', '>', afterId);
-  const rows = (await q.orderBy('external_id').limit(limit).execute()) as Array<{
-    external_id: string;
-    value: unknown;
-  }>;
-  return rows.map((r) => ({ externalId: r.external_id, value: r.value === null ? null : String(r.value) }));
+  return q;
+}
+
+/** Open quarantine entries of the stream with this reason and no live row. */
+function quarantinedRows(db: Kysely<Database>, connectionId: string, spec: StreamSpec, reasonCode: string) {
+  // biome-ignore lint/suspicious/noExplicitAny: the stream's table is named by its spec at run time
+  return (db as unknown as Kysely<any>)
+    .selectFrom('quarantine as q')
+    .where('q.connection_id', '=', connectionId)
+    .where('q.stream', '=', spec.name)
+    .where('q.reason_code', '=', reasonCode)
+    .where('q.resolved_at', 'is', null)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          liveRows(db, connectionId, spec)
+            .select(sql`1`.as('one'))
+            .whereRef(`${spec.table}.external_id`, '=', 'q.external_id'),
+        ),
+      ),
+    );
 }
 
 /** The stored cursor, opaque here: the connector reads it (and re-reads the stream when it cannot). */
@@ -194,7 +251,9 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
       ...(opts.full ? { full: { hadCursor: stored !== undefined } } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.now ? { now: opts.now } : {}),
-      stored: (column, afterId, limit) => storedValues(db, connectionId, spec, column, afterId, limit),
+      stored: (column, afterId, limit, quarantined) =>
+        storedValues(db, connectionId, spec, column, afterId, limit, quarantined),
+      storedCount: (quarantined) => storedCount(db, connectionId, spec, quarantined),
     });
     // One page read ahead: the connector fetches and normalizes page n+1 while page n's transaction commits
     // (the CRM, this process and PostgreSQL each busy at once, not in turn). Only committed pages' cursors are

@@ -83,7 +83,7 @@ export function writesTo(conn: ConnectionConfig): boolean {
   return connectorKind(conn.type)?.writes === true;
 }
 
-function portContext(config: Config, conn: ConnectionConfig, log: Logger): WritePortContext {
+function portContext(config: Config, conn: ConnectionConfig, log: Logger, db?: Kysely<Database>): WritePortContext {
   const calendar = createFiscalCalendar(config.calendar);
   return {
     log,
@@ -92,7 +92,24 @@ function portContext(config: Config, conn: ConnectionConfig, log: Logger): Write
       const p = calendar.periodById(periodId);
       return { start: p.start, end: p.end };
     },
+    ...(db ? { repNames: (ids: readonly string[]) => repNames(db, conn.id, ids) } : {}),
   };
+}
+
+/** The names of a connection's reps by external id (those without a name are left out). */
+async function repNames(
+  db: Kysely<Database>,
+  connectionId: string,
+  ids: readonly string[],
+): Promise<ReadonlyMap<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('reps')
+    .select(['external_id', 'name'])
+    .where('connection_id', '=', connectionId)
+    .where('external_id', 'in', [...new Set(ids)])
+    .execute();
+  return new Map(rows.flatMap((r) => (r.name ? [[r.external_id, r.name] as const] : [])));
 }
 
 function notBuilt(conn: ConnectionConfig, what: string): AppError {
@@ -100,9 +117,15 @@ function notBuilt(conn: ConnectionConfig, what: string): AppError {
 }
 
 /** The write port of a connection's connector (write-back, `writeback revert`). */
-export function writePortFor(connector: Connector, conn: ConnectionConfig, config: Config, log: Logger): WritePort {
+export function writePortFor(
+  connector: Connector,
+  conn: ConnectionConfig,
+  config: Config,
+  log: Logger,
+  db?: Kysely<Database>,
+): WritePort {
   if (!connector.writePort) throw notBuilt(conn, 'write-back to');
-  return connector.writePort(portContext(config, conn, log));
+  return connector.writePort(portContext(config, conn, log, db));
 }
 
 function taskSinkFor(connector: Connector, conn: ConnectionConfig, config: Config, log: Logger): TaskSink {
@@ -136,7 +159,7 @@ export async function runWriteback(ctx: WritebackContext, o: RunWritebackOptions
   const calendar = createFiscalCalendar(config.calendar);
   const period = calendar.periodContaining(asOf, 'quarter');
   const connector = await ctx.connector(id);
-  const writer = writePortFor(connector, conn, config, log);
+  const writer = writePortFor(connector, conn, config, log, db);
   const target = writer.target;
   let layout = layouts.get(id);
   if (!layout) {

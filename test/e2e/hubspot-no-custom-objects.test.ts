@@ -5,7 +5,7 @@
  * sink against the sandbox: created once (a second send finds them by `quota_alert_key`), associated with their
  * deal, completed when closed, a deleted one counting as closed.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
 import { type CommandTable, runCli } from '../../src/cli/program.ts';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
+import { parseOrgFile } from '../../src/config/org-file.ts';
 import { HubSpotClient } from '../../src/connectors/hubspot/client.ts';
 import { HubSpotTaskWriter } from '../../src/connectors/hubspot/tasks.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
@@ -93,6 +94,45 @@ describe('a HubSpot portal without custom objects', () => {
     const off = await cli(['config', 'check', '--online'], 'off');
     expect(off.code, off.out).toBe(0);
     expect(off.out).toMatch(/ok {3}.*writeback\.target is off/);
+  }, 60_000);
+
+  it('config check --online lists the teams without a known manager (they get no alert task)', async () => {
+    const path = join(dir, 'org.csv');
+    const text = await readFile(path, 'utf8');
+    const file = parseOrgFile(text, path);
+    // The teams with reps (a leadership team, whose members carry no quota, gets no alerts to send anywhere).
+    const teams = [...new Set(file.rows.filter((r) => r.role === 'rep').map((r) => r.team))].sort();
+    expect(teams.length).toBeGreaterThan(2);
+    const whole = await cli(['config', 'check', '--online'], 'off');
+    expect(whole.code, whole.out).toBe(0);
+    expect(whole.out).toContain(`ok   every team's manager in the org file is a HubSpot owner (${teams.length} teams)`);
+    // One team's manager is nobody in the portal, another's members name none.
+    const [first, second] = teams;
+    const csv = [
+      'email,name,team,region,manager_email,role',
+      ...file.rows.map((r) =>
+        [
+          r.email,
+          r.name,
+          r.team,
+          r.region,
+          r.team === first ? 'nobody@example.com' : r.team === second ? '' : (r.managerEmail ?? ''),
+          r.role,
+        ].join(','),
+      ),
+      // A manager the file knows and the portal does not.
+      `nobody@example.com,Nobody Here,${first},${file.rows.find((r) => r.team === first)?.region ?? ''},,manager`,
+    ].join('\n');
+    await writeFile(path, `${csv}\n`);
+    try {
+      const listed = await cli(['config', 'check', '--online'], 'off');
+      expect(listed.code, `${listed.out}\n${listed.err}`).toBe(0);
+      expect(listed.out).toContain(
+        `??   2 teams have no known manager and get no alert task: ${first} (nobody@example.com is no HubSpot owner), ${second} (no manager_email)`,
+      );
+    } finally {
+      await writeFile(path, text);
+    }
   }, 60_000);
 
   it('sync with the default target fails naming the setting; with target off the scores reach the reports', async () => {

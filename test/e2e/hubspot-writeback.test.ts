@@ -160,8 +160,18 @@ describe('HubSpot write-back', () => {
     const ok = upserts().filter((e) => e.status === 200);
     expect(ok.length).toBe(Math.ceil(cards.length / 100));
     expect(upserts().filter((e) => e.status === 503).length).toBe(1);
-    // Each scorecard is the rep's own, keyed ownerId:period.
+    // Each scorecard is the rep's own, keyed ownerId:period, and named after the rep and the period.
     for (const c of cards) expect(c.props.qt_key).toBe(`${c.props.hubspot_owner_id}:${PERIOD}`);
+    const names = new Map(
+      (await t.db.selectFrom('reps').select(['external_id', 'name']).where('connection_id', '=', 'hs').execute()).map(
+        (r) => [r.external_id, r.name],
+      ),
+    );
+    for (const c of cards) {
+      const name = names.get(c.props.hubspot_owner_id ?? '');
+      expect(name, c.props.qt_key ?? '').toMatch(/\S \S/);
+      expect(c.props.qt_name).toBe(`${name} · ${PERIOD}`);
+    }
 
     // Values equal the rep report's, in the properties' units.
     const reps = await t.db

@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import { HubSpotConnector } from '../../src/connectors/hubspot/connector.ts';
+import { RELINK_PAGE, RELINK_ROTATION_RUNS, relinkCallsPerRun } from '../../src/connectors/hubspot/read.ts';
+import { ASSOCIATION_RESULT_PAGE } from '../../src/sandbox/hubspot/crm.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { applyHubSpotLifeChange, createHubSpotLifeClock } from '../../src/sandbox/hubspot/life.ts';
 import { hubspotRecords } from '../../src/sandbox/hubspot/oracle.ts';
@@ -128,11 +130,10 @@ async function expectLeads(): Promise<void> {
   expect(rows.some((r) => r.is_converted && r.converted_deal_external_id !== null)).toBe(true);
 }
 
-/** One association batch read per page that held records, for each stream: never one per record. */
 /**
- * One association call per page read (its ids exactly); after a search window (`relinked`: the run's deletes by
- * stream), one more per 1,000 stored rows of the stream, which read the stored records' links again (links made
- * after a record was read).
+ * One association call per page read (its ids exactly); after a search window (`relinked`: the run's deletes and
+ * reads by stream), the relink slice: ceil(stored / 24,000) calls of 1,000 stored rows (all of them when fewer),
+ * which read those records' links again (links made after a record was read), whatever the stream's size.
  */
 async function expectOneAssociationCallPerPage(
   relinked?: Readonly<Record<string, { deleted: number; read: number }>>,
@@ -153,14 +154,15 @@ async function expectOneAssociationCallPerPage(
     // may still be committing (the runner reads a page ahead), its records just read with their links.
     const run = relinked?.[s];
     const stored = run ? (await storedRows(s)) + run.deleted : 0;
-    const relinks = Math.ceil(stored / 1000);
+    const relinks = relinkCallsPerRun(stored);
+    expect(relinks, s).toBe(run ? 1 : 0); // the small org: one call a run, however many rows a stream holds
     expect(assoc.length, s).toBe(pages.length + relinks);
     expect(pages.length + relinks, s).toBeGreaterThan(0);
-    // Each call asked for exactly the page's ids; the relink calls for every stored row once.
+    // Each call asked for exactly the page's ids; the relink call for a slice of 1,000 stored rows (all, if fewer).
     expect(sizes.slice(0, pages.length), s).toEqual(pages.map((e) => e.recordsReturned));
     const relinkedRows = sizes.slice(pages.length).reduce((a, b) => a + b, 0);
-    expect(relinkedRows, s).toBeLessThanOrEqual(stored);
-    expect(relinkedRows, s).toBeGreaterThanOrEqual(stored - (run?.read ?? 0));
+    expect(relinkedRows, s).toBeLessThanOrEqual(Math.min(stored, relinks * RELINK_PAGE));
+    expect(relinkedRows, s).toBeGreaterThanOrEqual(Math.min(stored - (run?.read ?? 0), relinks * RELINK_PAGE));
   }
 }
 
@@ -270,18 +272,34 @@ describe('HubSpot line items, activities and leads against the sandbox', () => {
     expect(converted).toEqual({ is_converted: true, converted_deal_external_id: String(deal.id) });
   }, 120_000);
 
-  it('a link made after a record was read is found by the next sync, in bounded calls', async () => {
-    // What a sync with nothing changed reads again (the window's inclusive bound re-reads the last stamp's records).
+  it('a link made after a record was read is found within one rotation of the relink slice, one call a run', async () => {
+    // One rotation: as many runs as the largest stream has slices of 1,000 rows (emails: 7 here), within the
+    // documented bound of 24 runs. Before the bound, every run read every stored row's links (7 calls for emails).
+    const sizes = await Promise.all(STREAMS.map((s) => storedRows(s)));
+    const rotation = Math.max(...sizes.map((n) => Math.ceil(n / RELINK_PAGE)));
+    expect(rotation).toBeGreaterThan(1);
+    expect(rotation).toBeLessThanOrEqual(RELINK_ROTATION_RUNS);
     sb.store.advance(60 * 60_000);
     const c = connector();
+    // A rotation first, which finds what the earlier tests' life clock linked after reading; then what a sync with
+    // nothing changed reads again (the window's inclusive bound re-reads the last stamp's records).
+    for (let run = 0; run < rotation; run++) for (const s of STREAMS) await sync(c, s);
     const again: Record<string, number> = {};
     for (const s of STREAMS) again[s] = (await sync(c, s)).read;
     const stamp = (type: string, id: number) => sb.store.peek(type, id)?.props.hs_lastmodifieddate;
     // A call with no deal linked to one; a line item linked to a deal below its own (the lowest is kept); a lead
-    // linked to a deal. Through the sandbox's life change: no stamp moves, on either side.
-    const call = [...sb.store.scan('calls')].find((r) => linked('calls', r.id, 'deals') === null)!;
+    // linked to a deal. Through the sandbox's life change: no stamp moves, on either side. The call and the line item
+    // are the last ones outside the window each run reads again: the rotation reaches them late.
+    const newest = (type: string) =>
+      Math.max(...[...sb.store.scan(type)].map((r) => Date.parse(stamp(type, r.id) ?? '')));
+    const old = (type: string, id: number) => Date.parse(stamp(type, id) ?? '') < newest(type) - 30 * 60_000;
+    const call = [...sb.store.scan('calls')]
+      .reverse()
+      .find((r) => linked('calls', r.id, 'deals') === null && old('calls', r.id))!;
     const lowest = [...sb.store.scan('deals')][0]!;
-    const item = [...sb.store.scan('line_items')].find((r) => Number(linked('line_items', r.id, 'deals')) > lowest.id)!;
+    const item = [...sb.store.scan('line_items')]
+      .reverse()
+      .find((r) => Number(linked('line_items', r.id, 'deals')) > lowest.id && old('line_items', r.id))!;
     expect(Number(linked('line_items', item.id, 'deals'))).toBeGreaterThan(lowest.id);
     const lead = [...sb.store.scan('leads')].find((r) => linked('leads', r.id, 'deals') === null)!;
     const deal = [...sb.store.scan('deals')][7]!;
@@ -304,19 +322,34 @@ describe('HubSpot line items, activities and leads against the sandbox', () => {
       stamp('deals', deal.id),
     ]).toEqual(before);
 
-    sb.log.clear();
-    const read: Record<string, number> = {};
-    for (const s of STREAMS) read[s] = (await sync(c, s)).read - (again[s] ?? 0);
-    // Beyond that, only the relinked records were read, one each.
+    const read: Record<string, number> = Object.fromEntries(STREAMS.map((s) => [s, 0]));
+    const batchReads: Record<string, number> = Object.fromEntries(STREAMS.map((s) => [s, 0]));
+    for (let run = 0; run < rotation; run++) {
+      sb.log.clear();
+      const thisRun: Record<string, number> = {};
+      for (const s of STREAMS) {
+        thisRun[s] = (await sync(c, s)).read;
+        read[s]! += thisRun[s]! - (again[s] ?? 0);
+        const from = FROM[s] ?? s;
+        batchReads[s]! += sb.log.entries().filter((e) => e.path === `/crm/v3/objects/${from}/batch/read`).length;
+      }
+      // Per stream and run: one association call for the relink slice, whatever the stream holds.
+      await expectOneAssociationCallPerPage(
+        Object.fromEntries(STREAMS.map((x) => [x, { deleted: 0, read: thisRun[x] ?? 0 }])),
+      );
+    }
+    // Beyond what each run reads again, only the relinked records were read, once each, over the rotation.
     expect(read).toEqual({ line_items: 1, calls: 1, emails: 0, meetings: 0, tasks: 0, leads: 1 });
-    await expectOneAssociationCallPerPage(
-      Object.fromEntries(STREAMS.map((x) => [x, { deleted: 0, read: (again[x] ?? 0) + (read[x] ?? 0) }])),
-    );
-    // Per stream: one association call per 1,000 stored rows, and one batch read where a link moved.
-    const batchReads = (from: string) =>
-      sb.log.entries().filter((e) => e.path === `/crm/v3/objects/${from}/batch/read`).length;
-    // (Leads need their stage history, which search does not give: the window's page is batch-read too.)
-    expect(STREAMS.map((s) => batchReads(FROM[s] ?? s))).toEqual([1, 1, 0, 0, 0, 1 + (again.leads ? 1 : 0)]);
+    // One batch read where a link moved (leads need their stage history, which search does not give: the window's
+    // page is batch-read every run too).
+    expect(batchReads).toEqual({
+      line_items: 1,
+      calls: 1,
+      emails: 0,
+      meetings: 0,
+      tasks: 0,
+      leads: 1 + (again.leads ? rotation : 0),
+    });
     const dealOf = async (table: 'activities' | 'deal_line_items', id: number) =>
       (
         await t.db
@@ -378,6 +411,90 @@ describe('HubSpot line items, activities and leads against the sandbox', () => {
       .where('external_id', 'in', [String(later.id), String(alert.id)])
       .execute();
     expect(rows).toEqual([{ external_id: String(later.id), is_deleted: true }]);
+    await expectActivities();
+  }, 60_000);
+
+  it('a line item quarantined for having no deal comes into the warehouse once a deal is linked to it', async () => {
+    sb.store.advance(60 * 60_000);
+    const c = connector();
+    const orphan = sb.store.create('line_items', { name: 'Quote seat', quantity: '2', amount: '300' });
+    sb.store.advance(60_000);
+    expect(await sync(c, 'line_items')).toMatchObject({ quarantined: 1 });
+    const entry = () =>
+      t.db
+        .selectFrom('quarantine')
+        .select(['reason_code', 'resolved_at'])
+        .where('stream', '=', 'line_items')
+        .where('external_id', '=', String(orphan.id))
+        .executeTakeFirstOrThrow();
+    expect(await entry()).toMatchObject({ reason_code: 'MISSING_PARENT', resolved_at: null });
+    // Another line item changes past the lookback: the window moves on and no longer reads the orphan.
+    sb.store.advance(30 * 60_000);
+    const other = [...sb.store.scan('line_items')][2]!;
+    sb.store.update('line_items', other.id, { quantity: '3' });
+    sb.store.advance(60_000);
+    await sync(c, 'line_items');
+    // The link comes later and moves no stamp.
+    const deal = [...sb.store.scan('deals')][4]!;
+    const stampBefore = sb.store.peek('line_items', orphan.id)?.props.hs_lastmodifieddate;
+    applyHubSpotLifeChange(sb.store, {
+      op: 'associate',
+      type: 'line_items',
+      id: String(orphan.id),
+      dealId: String(deal.id),
+    });
+    expect(sb.store.peek('line_items', orphan.id)?.props.hs_lastmodifieddate).toBe(stampBefore);
+    sb.store.advance(60_000);
+    // The relink rotation holds the quarantined one with the stored rows: it is found within one rotation.
+    const rotation = Math.ceil(((await storedRows('line_items')) + 1) / RELINK_PAGE);
+    const row = () =>
+      t.db
+        .selectFrom('deal_line_items')
+        .select(['deal_external_id', 'product_name'])
+        .where('connection_id', '=', 'hs')
+        .where('external_id', '=', String(orphan.id))
+        .executeTakeFirst();
+    let runs = 0;
+    while (runs < rotation && (await row()) === undefined) {
+      await sync(c, 'line_items');
+      runs++;
+    }
+    expect(await row()).toEqual({ deal_external_id: String(deal.id), product_name: 'Quote seat' });
+    expect((await entry()).resolved_at).not.toBeNull();
+    await expectLineItems();
+  }, 60_000);
+
+  it('a record with more associations than one answer holds has every page read: its lowest deal is on the second', async () => {
+    sb.store.advance(60 * 60_000);
+    const c = connector();
+    const owner = [...sb.store.owners.values()].find((o) => !o.archived)!;
+    const call = sb.store.create('calls', {
+      hs_timestamp: sb.store.now().toISOString(),
+      hubspot_owner_id: String(owner.id),
+    });
+    // Linked highest deal first: the sandbox answers in the order links were made, so the lowest is on page two.
+    const deals = [...sb.store.scan('deals')].slice(0, ASSOCIATION_RESULT_PAGE + 100).reverse();
+    for (const d of deals) associate(sb.store, 'calls', call.id, 'deals', d.id, false);
+    const lowest = String(Math.min(...deals.map((d) => d.id)));
+    sb.store.advance(60_000);
+    sb.log.clear();
+    await sync(c, 'calls');
+    const row = await t.db
+      .selectFrom('activities')
+      .select('deal_external_id')
+      .where('connection_id', '=', 'hs')
+      .where('external_id', '=', String(call.id))
+      .executeTakeFirstOrThrow();
+    expect(row.deal_external_id).toBe(lowest);
+    // The window's page, then the call alone from where its answer stopped (its `after` beside its id); the relink
+    // slice's call reads every page too (the call is in it: nothing moved, nothing batch-read).
+    const assoc = sb.log
+      .entries()
+      .filter((e) => e.path === '/crm/v4/associations/calls/deals/batch/read')
+      .map((e) => (e.requestBody as { inputs: Array<{ id: string; after?: string }> }).inputs);
+    const followUps = assoc.filter((inputs) => inputs.some((i) => i.after !== undefined));
+    expect(followUps[0]).toEqual([{ id: String(call.id), after: expect.any(String) }]);
+    expect(sb.log.entries().filter((e) => e.path === '/crm/v3/objects/calls/batch/read')).toEqual([]);
     await expectActivities();
   }, 60_000);
 });

@@ -6,6 +6,7 @@
  */
 
 import { createFiscalCalendar } from '../../config/calendar.ts';
+import { loadOrgFile } from '../../config/org-file.ts';
 import { loadQuotaFile } from '../../config/quota-file.ts';
 import type { Config } from '../../config/schema.ts';
 import { connectorKind, crmLabel } from '../../connectors/registry.ts';
@@ -57,6 +58,8 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
   let ok = true;
   const connections = config.connections.filter((c) => c.enabled);
   if (connections.length === 0) out('Online checks: no enabled connection.');
+  // Read once for every connection: a team's manager must be one of the CRM's users to get its alert tasks.
+  const orgRows = config.org.file ? (await loadOrgFile(config.org.file)).rows : null;
   for (const conn of connections) {
     const kind = connectorKind(conn.type);
     if (!kind) {
@@ -67,6 +70,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
       log,
       defaultTimeZone: config.calendar.timezone,
       defaultCurrency: config.calendar.baseCurrency,
+      orgRows,
     });
     const result = await probe.check();
     out(`connection ${conn.id} (${kind.describe(conn)}):`);

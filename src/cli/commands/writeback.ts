@@ -270,7 +270,7 @@ export const revert: CommandModule = {
       const { unitsByField } = await import('../../writeback/fields.ts');
       const { revertRun } = await import('../../writeback/push.ts');
       const connector = await connectorFor(handle.db, conn, config, logger);
-      const writer = writePortFor(connector, conn, config, logger);
+      const writer = writePortFor(connector, conn, config, logger, handle.db);
       const layout = await writer.checkFields(writer.defaultLayout(), conn.id);
       const out = await revertRun(handle.db, runId, { units: unitsByField(layout), sink: writer, log: logger });
       ctx.io.stdout(

@@ -6,6 +6,12 @@
  * (https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api); a page holds at
  * most 200, so it is one call.
  *
+ * A record with more associations than one answer holds gets `paging.next.after` on its result ("The 'after' field in
+ * a returned paging object can be added alongside the 'id' to retrieve the next page of associations from that
+ * objectId ... The 'paging' field will only be present if there are more pages", the batch read's reference above):
+ * those records are asked again with their `after`, up to 1,000 a call, until no result pages, so every link is
+ * read, whatever page the lowest deal id is on.
+ *
  * A record with no association of the type is an error inside a 207 (`NO_ASSOCIATIONS_FOUND`): that is an empty
  * answer, not a failure. Any other per-record error means the page's links are not known, so the page fails (and is
  * read again by the next attempt) rather than being written without them.
@@ -21,7 +27,11 @@ import { HUBSPOT_PATHS } from './paths.ts';
 export const ASSOCIATION_BATCH = 1000;
 
 interface AssociationAnswer {
-  results?: Array<{ from: { id: string }; to: Array<{ toObjectId: number | string }> }>;
+  results?: Array<{
+    from: { id: string };
+    to: Array<{ toObjectId: number | string }>;
+    paging?: { next?: { after?: string } };
+  }>;
   errors?: Array<{ category?: string; subCategory?: string; message?: string; context?: { fromObjectId?: string[] } }>;
 }
 
@@ -39,22 +49,30 @@ export async function readAssociations(
   ids: readonly string[],
 ): Promise<Links> {
   const out = new Map<string, string[]>();
-  for (let i = 0; i < ids.length; i += ASSOCIATION_BATCH) {
-    const res = await client.post<AssociationAnswer>(HUBSPOT_PATHS.associationsBatchRead(fromType, toType), {
-      inputs: ids.slice(i, i + ASSOCIATION_BATCH).map((id) => ({ id })),
-    });
-    const failed = (res.errors ?? []).filter((e) => !isNone(e));
-    if (failed.length > 0) {
-      throw new AppError(
-        'CRM_UNAVAILABLE',
-        `HubSpot could not say which ${toType} ${failed.length} ${fromType} are associated with: ${failed[0]?.message ?? failed[0]?.category ?? 'no reason given'}`,
-        { where: `POST ${HUBSPOT_PATHS.associationsBatchRead(fromType, toType)}`, retryable: true },
-      );
+  let inputs: Array<{ id: string; after?: string }> = ids.map((id) => ({ id }));
+  while (inputs.length > 0) {
+    // The records whose answer paged, asked again from where it stopped.
+    const more: Array<{ id: string; after: string }> = [];
+    for (let i = 0; i < inputs.length; i += ASSOCIATION_BATCH) {
+      const res = await client.post<AssociationAnswer>(HUBSPOT_PATHS.associationsBatchRead(fromType, toType), {
+        inputs: inputs.slice(i, i + ASSOCIATION_BATCH),
+      });
+      const failed = (res.errors ?? []).filter((e) => !isNone(e));
+      if (failed.length > 0) {
+        throw new AppError(
+          'CRM_UNAVAILABLE',
+          `HubSpot could not say which ${toType} ${failed.length} ${fromType} are associated with: ${failed[0]?.message ?? failed[0]?.category ?? 'no reason given'}`,
+          { where: `POST ${HUBSPOT_PATHS.associationsBatchRead(fromType, toType)}`, retryable: true },
+        );
+      }
+      for (const r of res.results ?? []) {
+        const from = String(r.from.id);
+        out.set(from, [...(out.get(from) ?? []), ...r.to.map((t) => String(t.toObjectId))]);
+        const after = r.paging?.next?.after;
+        if (after) more.push({ id: from, after });
+      }
     }
-    for (const r of res.results ?? []) {
-      const to = r.to.map((t) => String(t.toObjectId));
-      out.set(String(r.from.id), [...(out.get(String(r.from.id)) ?? []), ...to]);
-    }
+    inputs = more;
   }
   for (const [k, v] of out) out.set(k, [...new Set(v)].sort(byNumericId));
   return out;

@@ -15,10 +15,11 @@ export type Scan =
   /** A later read: a stamp window from `lower` (inclusive), keyset by `hs_object_id` after `afterId`. */
   | { kind: 'search'; lower: number; afterId: string | null; high: number; startedAt: number }
   /**
-   * Links made after a record was read (associations move no stamp): after a search window, the stream's stored rows
-   * in external-id order after `afterId`, each page's associations read again (README, "Links made later").
+   * Links made after a record was read (associations move no stamp): after a search window, the next slice of the
+   * stream's stored rows in external-id order after `afterId` (wrapping to the first), each page's associations read
+   * again; `calls` association calls are left in this run's slice (README, "Links made later").
    */
-  | { kind: 'relink'; afterId: string | null; next: number }
+  | { kind: 'relink'; afterId: string | null; next: number; calls: number }
   /** Deletes: the archived list, after the window; `next` is the `since` the run ends with. */
   | { kind: 'archived'; after: string | null; next: number };
 
@@ -28,6 +29,8 @@ export interface HubSpotCursor {
   scan: Scan | null;
   /** The object read when it is not the stream's own (`contacts`: leads from lifecycle stages, no leads object). */
   object?: string;
+  /** The stored row the relink rotation resumes after (absent: from the first); kept from run to run. */
+  relink?: string;
 }
 
 export const START: HubSpotCursor = { v: 1, since: null, scan: null };
@@ -57,7 +60,8 @@ function parseScan(s: unknown): Scan | null | undefined {
     return { kind: 'search', lower: o.lower, afterId: o.afterId, high: o.high, startedAt: o.startedAt };
   }
   if (o.kind === 'relink' && isIdOrNull(o.afterId) && isNum(o.next)) {
-    return { kind: 'relink', afterId: o.afterId, next: o.next };
+    // A cursor written before the slice was bounded resumes with one call left.
+    return { kind: 'relink', afterId: o.afterId, next: o.next, calls: isNum(o.calls) ? o.calls : 1 };
   }
   if (o.kind === 'archived' && isIdOrNull(o.after) && isNum(o.next)) {
     return { kind: 'archived', after: o.after, next: o.next };
@@ -77,6 +81,7 @@ export function parseCursor(from: StreamCursor | null, log: Logger): HubSpotCurs
         since: o.since as number | null,
         scan,
         ...(typeof o.object === 'string' && o.object !== '' ? { object: o.object } : {}),
+        ...(typeof o.relink === 'string' && o.relink !== '' ? { relink: o.relink } : {}),
       };
     }
   }
@@ -90,5 +95,6 @@ export function toJson(c: HubSpotCursor): StreamCursor {
     since: c.since,
     scan: c.scan as unknown as StreamCursor,
     ...(c.object !== undefined ? { object: c.object } : {}),
+    ...(c.relink !== undefined ? { relink: c.relink } : {}),
   };
 }

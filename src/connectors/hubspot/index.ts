@@ -81,7 +81,7 @@ export const hubspotKind: ConnectorKind = {
     let calls = 0;
     return {
       check: async () => {
-        const r = await checkHubspotOnline(hubspotConfig(conn), host.log);
+        const r = await checkHubspotOnline(hubspotConfig(conn), host.log, host.orgRows);
         calls += r.apiCalls;
         return { ok: r.ok, lines: r.lines };
       },

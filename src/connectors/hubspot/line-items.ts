@@ -4,7 +4,8 @@
  * belongs to one deal (HubSpot copies a product onto each deal it is added to,
  * https://developers.hubspot.com/docs/api-reference/latest/crm/objects/line-items/guide); should it name several,
  * the lowest deal id is taken. One on no deal (a quote's or an order's) has no place in the table: quarantined
- * `MISSING_PARENT`, as Salesforce's would be.
+ * `MISSING_PARENT`, as Salesforce's would be, and rechecked by the relink rotation (read.ts): once it is linked to a
+ * deal it is read and written, and its quarantine entry resolved.
  *
  * Product name `name`, quantity `quantity`, amount `amount` (HubSpot's net price: quantity times unit price less
  * discount), in the deal's currency. The product family is the portal's custom line-item property
@@ -46,6 +47,8 @@ export function lineItemPlan(): ObjectStreamPlan<'deal_line_items'> {
     deletes: true,
     associations: ['deals'],
     relinkColumn: 'deal_external_id',
+    // One kept out for being on no deal is rechecked with the stored rows: linked later, it comes into the table.
+    relinkQuarantined: 'MISSING_PARENT',
     toRows: async (objects, links) => {
       const deals = links.get('deals');
       return planRows(objects, 'hs_lastmodifieddate', (o) => normalizeLineItem(o, deals?.get(o.id)));

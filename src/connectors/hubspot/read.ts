@@ -44,10 +44,15 @@ export interface ObjectStreamPlan<T extends WarehouseTable = WarehouseTable> {
   associations?: readonly string[];
   /**
    * The warehouse column holding the deal a record is linked to (the lowest associated deal id): after a search
-   * window the stored rows' links are read again and the records whose link moved are re-read (README, "Links made
-   * later"). Needs `associations` to hold `deals`.
+   * window a rotating slice of the stored rows has its links read again and the records whose link moved are
+   * re-read (README, "Links made later"). Needs `associations` to hold `deals`.
    */
   relinkColumn?: string;
+  /**
+   * The quarantine reason of a record kept out for having no link (a line item on no deal): such records join the
+   * relink rotation with no stored link, so one linked later comes out of quarantine into the warehouse.
+   */
+  relinkQuarantined?: string;
   /** The cursor names the object read (a stream read from another object than its own: leads from contacts). */
   tagCursor?: boolean;
   toRows(objects: readonly HsObject[], links: ReadonlyMap<string, Links>): Promise<PlanRows<T>>;
@@ -78,11 +83,23 @@ export interface ReadOptions {
   log: Logger;
   signal?: AbortSignal;
   /** The stream's stored rows (ReadContext.stored): absent, links made later are not looked for. */
-  stored?: (column: string, afterId: string | null, limit: number) => Promise<StoredValue[]>;
+  stored?: (column: string, afterId: string | null, limit: number, quarantined?: string) => Promise<StoredValue[]>;
+  /** How many rows `stored` goes through (ReadContext.storedCount). */
+  storedCount?: (quarantined?: string) => Promise<number>;
 }
 
 /** Stored rows whose links one relink page reads again: one association batch read (1,000 ids) a page. */
 export const RELINK_PAGE = ASSOCIATION_BATCH;
+/**
+ * Runs one rotation of the relink pass spans: each run reads the links of the next 1/RELINK_ROTATION_RUNS of the
+ * stored rows (whole association calls, at least one), so a link made later is found within this many runs.
+ */
+export const RELINK_ROTATION_RUNS = 24;
+
+/** Association calls one run's relink slice makes over `stored` rows: ceil(stored / (1,000 x runs)), 0 for none. */
+export function relinkCallsPerRun(stored: number): number {
+  return stored <= 0 ? 0 : Math.ceil(stored / (RELINK_PAGE * RELINK_ROTATION_RUNS));
+}
 /** Records a batch read takes (without history). */
 export const BATCH_READ = 100;
 
@@ -102,18 +119,29 @@ async function batchRead(opts: ReadOptions, plan: ObjectStreamPlan, ids: readonl
 }
 
 /**
- * One relink page: the stored rows after `afterId`, their deal associations read again in one call, and the records
- * whose lowest deal is not the stored one batch-read (100 a call) to be written anew with their links.
+ * One relink page: the next RELINK_PAGE stored rows after `afterId`, wrapping to the first rows at the end (each row
+ * once), their deal associations read again in one call, and the records whose lowest deal is not the stored one
+ * batch-read (100 a call) to be written anew with their links. `at` is the row the rotation goes on after (null: the
+ * first row next).
  */
 async function relinkPage(
   opts: ReadOptions,
   plan: ObjectStreamPlan,
   afterId: string | null,
-): Promise<{ objects: HsObject[]; links: ReadonlyMap<string, Links>; lastId: string | null; full: boolean }> {
+): Promise<{ objects: HsObject[]; links: ReadonlyMap<string, Links>; at: string | null }> {
   const column = plan.relinkColumn as string;
-  const stored = opts.stored ? await opts.stored(column, afterId, RELINK_PAGE) : [];
-  const lastId = stored.at(-1)?.externalId ?? null;
-  if (stored.length === 0) return { objects: [], links: NO_LINKS, lastId, full: false };
+  const page = (after: string | null, limit: number) =>
+    opts.stored ? opts.stored(column, after, limit, plan.relinkQuarantined) : Promise.resolve([]);
+  let stored = await page(afterId, RELINK_PAGE);
+  let at = stored.length === RELINK_PAGE ? (stored.at(-1)?.externalId ?? null) : null;
+  if (stored.length < RELINK_PAGE && afterId !== null) {
+    // The end of the rows: the page goes on from the first, up to where it began.
+    const seen = new Set(stored.map((r) => r.externalId));
+    const wrapped = (await page(null, RELINK_PAGE - stored.length)).filter((r) => !seen.has(r.externalId));
+    stored = [...stored, ...wrapped];
+    at = wrapped.at(-1)?.externalId ?? null;
+  }
+  if (stored.length === 0) return { objects: [], links: NO_LINKS, at: null };
   const deals = await readAssociations(
     opts.client,
     plan.objectType,
@@ -126,7 +154,7 @@ async function relinkPage(
   const links = new Map<string, Links>([
     ['deals', new Map(moved.flatMap((id) => (deals.has(id) ? [[id, deals.get(id) ?? []] as const] : [])))],
   ]);
-  return { objects, links, lastId, full: stored.length === RELINK_PAGE };
+  return { objects, links, at };
 }
 
 interface ListAnswer {
@@ -174,6 +202,7 @@ export async function* readObjectStream<T extends WarehouseTable>(
 ): AsyncGenerator<Page<T>> {
   const { client } = opts;
   let since = start.since;
+  let relinkAt = start.relink ?? null;
   let scan: Scan =
     start.scan ??
     (since === null
@@ -227,19 +256,24 @@ export async function* readObjectStream<T extends WarehouseTable>(
       const high = Math.max(scan.high, ...found.map((o) => stampMs(o, plan.stampProperty)));
       const lastId = found.at(-1)?.id ?? null;
       const next = nextSince(since, high, scan.startedAt);
+      const relinkCalls =
+        found.length === SEARCH_PAGE || !plan.relinkColumn || !opts.stored
+          ? 0
+          : relinkCallsPerRun((await opts.storedCount?.(plan.relinkQuarantined)) ?? RELINK_PAGE);
       nextScan =
         found.length === SEARCH_PAGE && lastId !== null
           ? { ...scan, afterId: lastId, high }
-          : plan.relinkColumn && opts.stored
-            ? { kind: 'relink', afterId: null, next }
+          : relinkCalls > 0
+            ? { kind: 'relink', afterId: relinkAt, next, calls: relinkCalls }
             : { kind: 'archived', after: null, next };
     } else if (scan.kind === 'relink') {
       const page = await relinkPage(opts, plan, scan.afterId);
       objects = page.objects;
       pageLinks = page.links;
+      relinkAt = page.at;
       nextScan =
-        page.full && page.lastId !== null
-          ? { ...scan, afterId: page.lastId }
+        scan.calls > 1
+          ? { ...scan, afterId: page.at, calls: scan.calls - 1 }
           : { kind: 'archived', after: null, next: scan.next };
     } else {
       const qs: Record<string, string> = { limit: String(LIST_PAGE), properties: 'hs_object_id', archived: 'true' };
@@ -265,6 +299,7 @@ export async function* readObjectStream<T extends WarehouseTable>(
       since,
       scan: nextScan,
       ...(plan.tagCursor ? { object: plan.objectType } : {}),
+      ...(relinkAt !== null ? { relink: relinkAt } : {}),
     };
     yield {
       records,

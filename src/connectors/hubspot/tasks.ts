@@ -7,7 +7,7 @@
  * Closing sets `hs_task_status: COMPLETED` (https://developers.hubspot.com/docs/api/crm/tasks).
  */
 
-import { isAppError } from '../../errors.ts';
+import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { AlertTask, TaskSink } from '../types.ts';
 import { ALERT_KEY_PROPERTY } from './activities.ts';
@@ -44,18 +44,38 @@ export async function ensureAlertKeyProperty(client: HubSpotClient): Promise<str
   }
   const groups = await client.get<{ results: Array<{ name: string }> }>(HUBSPOT_PATHS.propertyGroups('tasks'));
   let groupName = groups.results.find((g) => g.name === 'taskinformation')?.name ?? groups.results[0]?.name;
+  const statusOf = (e: unknown) => (isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined);
   if (!groupName) {
     groupName = 'quota_tracker';
-    await client.post(HUBSPOT_PATHS.propertyGroups('tasks'), { name: groupName, label: 'Quota tracker' });
+    try {
+      await client.post(HUBSPOT_PATHS.propertyGroups('tasks'), { name: groupName, label: 'Quota tracker' });
+    } catch (e) {
+      // Another setup made the group meanwhile: it is the same group.
+      if (statusOf(e) !== 409) throw e;
+    }
   }
   const def = { name: ALERT_KEY_PROPERTY, label: 'Quota alert key', type: 'string', fieldType: 'text', groupName };
   try {
-    await client.post(HUBSPOT_PATHS.properties('tasks'), { ...def, hasUniqueValue: true });
-    return [`task property ${ALERT_KEY_PROPERTY} (unique)`];
+    try {
+      await client.post(HUBSPOT_PATHS.properties('tasks'), { ...def, hasUniqueValue: true });
+      return [`task property ${ALERT_KEY_PROPERTY} (unique)`];
+    } catch (e) {
+      if (statusOf(e) !== 400) throw e;
+      await client.post(HUBSPOT_PATHS.properties('tasks'), def);
+      return [`task property ${ALERT_KEY_PROPERTY}`];
+    }
   } catch (e) {
-    if (!isAppError(e) || (e.details as { status?: number } | undefined)?.status !== 400) throw e;
-    await client.post(HUBSPOT_PATHS.properties('tasks'), def);
-    return [`task property ${ALERT_KEY_PROPERTY}`];
+    // Another setup made it between the look and the create (409): theirs serves if it is a text property.
+    if (statusOf(e) !== 409) throw e;
+    const made = await client.get<{ type?: string }>(HUBSPOT_PATHS.property('tasks', ALERT_KEY_PROPERTY));
+    if (made.type !== 'string') {
+      throw new AppError(
+        'CRM_FIELD_MISSING',
+        `the task property ${ALERT_KEY_PROPERTY} was made meanwhile as a ${made.type} property; alert keys need a text (string) property: delete it in HubSpot and run \`quota-tracker setup hubspot\` again`,
+        { where: `tasks.${ALERT_KEY_PROPERTY}` },
+      );
+    }
+    return [];
   }
 }
 

@@ -100,7 +100,64 @@ function scorecardProperties(layout: FieldLayout): PropertyInput[] {
 interface SchemaJson {
   name: string;
   objectTypeId: string;
-  properties?: Array<{ name: string; type?: string; groupName?: string }>;
+  properties?: Array<{ name: string; type?: string; groupName?: string; hasUniqueValue?: boolean }>;
+}
+
+function statusOf(e: unknown): number | undefined {
+  return isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
+}
+
+/**
+ * The key must be a unique property: batch upsert matches on it (`idProperty`), and HubSpot takes only a property
+ * with `hasUniqueValue` there. HubSpot's property update does not take `hasUniqueValue`
+ * (https://developers.hubspot.com/docs/api-reference/latest/crm/properties/update-property lists what it changes),
+ * so an existing key made without it cannot be fixed through the API: the error says what to do by hand.
+ */
+function checkUniqueKey(schema: SchemaJson): void {
+  const key = (schema.properties ?? []).find((p) => p.name === SCORECARD_KEY);
+  if (!key || key.hasUniqueValue === true) return;
+  throw new AppError(
+    'CRM_FIELD_MISSING',
+    `the ${SCORECARD_OBJECT} property ${SCORECARD_KEY} exists but does not require unique values (hasUniqueValue is false), so scorecards cannot be upserted on it; HubSpot's API cannot change that on an existing property: in HubSpot turn on "Require unique values" in the property's rules (Settings > Properties > Quota scorecard > ${SCORECARD_KEY}), or delete the property and run \`quota-tracker setup hubspot\` again, which makes it unique`,
+    { where: `${SCORECARD_OBJECT}.${SCORECARD_KEY} (${schema.objectTypeId})` },
+  );
+}
+
+/** The object's schema as the portal has it now (after a create another process made first). */
+async function readSchema(client: HubSpotClient): Promise<SchemaJson | undefined> {
+  const list = await client.get<{ results: SchemaJson[] }>(HUBSPOT_PATHS.schemas);
+  return list.results.find((s) => s.name === SCORECARD_OBJECT);
+}
+
+/**
+ * After a create answered 409 or named properties that exist (another `setup` or `sync` made them meanwhile): the
+ * portal's properties are read again, and the run succeeds when each wanted one is there with the wanted type (and
+ * the key unique); otherwise it fails naming what differs.
+ */
+async function acceptIfEqual(
+  client: HubSpotClient,
+  objectTypeId: string,
+  wanted: readonly PropertyInput[],
+): Promise<Map<string, string>> {
+  const now = await client.get<{ results: Array<{ name: string; type?: string; hasUniqueValue?: boolean }> }>(
+    HUBSPOT_PATHS.properties(objectTypeId),
+  );
+  const have = new Map(now.results.map((p) => [p.name, p]));
+  const differ = wanted.flatMap((w) => {
+    const h = have.get(w.name);
+    if (!h) return [`${w.name} is missing`];
+    if ((h.type ?? 'string') !== w.type) return [`${w.name} is a ${h.type} property, not ${w.type}`];
+    if (w.hasUniqueValue === true && h.hasUniqueValue !== true) return [`${w.name} does not require unique values`];
+    return [];
+  });
+  if (differ.length > 0) {
+    throw new AppError(
+      'CRM_FIELD_MISSING',
+      `the ${SCORECARD_OBJECT} properties were being made by another process too, and they differ from what quota-tracker needs: ${differ.join('; ')}`,
+      { where: `${SCORECARD_OBJECT} (${objectTypeId})` },
+    );
+  }
+  return new Map(now.results.map((p) => [p.name, p.type ?? 'string']));
 }
 
 /** What `ensureScorecardSchema` found or made. */
@@ -124,7 +181,9 @@ export function noCustomObjects(connectionId: string, cause?: unknown): AppError
 /**
  * Makes the scorecard object and its properties where the portal lacks them; changes nothing when all are there.
  * Calls: one schemas list, plus one create of the schema (with every property) or one batch create of the missing
- * properties.
+ * properties. An existing key property that is not unique fails (checkUniqueKey). A create another process beat us
+ * to (409, or a batch create naming properties that exist) is a success when what it made is what we need
+ * (acceptIfEqual).
  */
 export async function ensureScorecardSchema(
   client: HubSpotClient,
@@ -132,12 +191,10 @@ export async function ensureScorecardSchema(
   connectionId: string,
 ): Promise<SchemaSetup> {
   const wanted = scorecardProperties(layout);
-  const list = await client.get<{ results: SchemaJson[] }>(HUBSPOT_PATHS.schemas);
-  const existing = list.results.find((s) => s.name === SCORECARD_OBJECT);
+  let existing = await readSchema(client);
   if (!existing) {
-    let created: SchemaJson;
     try {
-      created = await client.post<SchemaJson>(HUBSPOT_PATHS.schemas, {
+      const created = await client.post<SchemaJson>(HUBSPOT_PATHS.schemas, {
         name: SCORECARD_OBJECT,
         labels: { singular: 'Quota scorecard', plural: 'Quota scorecards' },
         primaryDisplayProperty: 'qt_name',
@@ -149,19 +206,22 @@ export async function ensureScorecardSchema(
         associatedObjects: [],
         properties: wanted.map(({ groupName: _g, ...p }) => p),
       });
+      return {
+        objectTypeId: created.objectTypeId,
+        made: [
+          `custom object ${SCORECARD_OBJECT} (${created.objectTypeId}) with properties ${wanted.map((p) => p.name).join(', ')}`,
+        ],
+        types: new Map((created.properties ?? []).map((p) => [p.name, p.type ?? 'string'])),
+      };
     } catch (e) {
-      if (isAppError(e) && (e.details as { status?: number } | undefined)?.status === 403)
-        throw noCustomObjects(connectionId, e);
-      throw e;
+      if (statusOf(e) === 403) throw noCustomObjects(connectionId, e);
+      // Another setup made it between the list and the create: theirs is used if it is what we need.
+      if (statusOf(e) !== 409) throw e;
+      existing = await readSchema(client);
+      if (!existing) throw e;
     }
-    return {
-      objectTypeId: created.objectTypeId,
-      made: [
-        `custom object ${SCORECARD_OBJECT} (${created.objectTypeId}) with properties ${wanted.map((p) => p.name).join(', ')}`,
-      ],
-      types: new Map((created.properties ?? []).map((p) => [p.name, p.type ?? 'string'])),
-    };
   }
+  checkUniqueKey(existing);
   const have = new Map((existing.properties ?? []).map((p) => [p.name, p]));
   const missing = wanted.filter((p) => !have.has(p.name));
   const types = new Map([...have].map(([n, p]) => [n, p.type ?? 'string']));
@@ -170,9 +230,31 @@ export async function ensureScorecardSchema(
     (existing.properties ?? []).find((p) => p.name === SCORECARD_KEY)?.groupName ??
     (existing.properties ?? [])[0]?.groupName ??
     `${SCORECARD_OBJECT}_information`;
-  await client.post(HUBSPOT_PATHS.propertiesBatchCreate(existing.objectTypeId), {
-    inputs: missing.map((p) => ({ ...p, groupName: group })),
-  });
+  type Answer = { results?: Array<{ name: string }>; errors?: Array<{ category?: string; message?: string }> };
+  let answer: Answer | null = null;
+  try {
+    answer = await client.post<Answer>(HUBSPOT_PATHS.propertiesBatchCreate(existing.objectTypeId), {
+      inputs: missing.map((p) => ({ ...p, groupName: group })),
+    });
+  } catch (e) {
+    if (statusOf(e) !== 409) throw e;
+  }
+  const refused = (answer?.errors ?? []).filter((e) => e.category !== 'OBJECT_ALREADY_EXISTS');
+  if (refused.length > 0) {
+    throw new AppError(
+      'CRM_REQUEST_INVALID',
+      `HubSpot refused ${refused.length} ${SCORECARD_OBJECT} propert${refused.length > 1 ? 'ies' : 'y'}: ${refused[0]?.message ?? refused[0]?.category ?? 'no reason given'}`,
+      { where: `POST ${HUBSPOT_PATHS.propertiesBatchCreate(existing.objectTypeId)}` },
+    );
+  }
+  if (answer === null || (answer.errors ?? []).length > 0) {
+    // Some or all were made by another process meanwhile (409, or a 207 saying they exist): equal is success.
+    return {
+      objectTypeId: existing.objectTypeId,
+      made: (answer?.results ?? []).map((p) => `property ${p.name} on ${SCORECARD_OBJECT}`),
+      types: await acceptIfEqual(client, existing.objectTypeId, wanted),
+    };
+  }
   for (const p of missing) types.set(p.name, p.type);
   return {
     objectTypeId: existing.objectTypeId,
@@ -302,6 +384,14 @@ function asProperties(fields: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+/**
+ * A scorecard record's name, what HubSpot shows for it (the schema's primary display property): the rep and the
+ * period, "Sarah Chen · 2026-Q4", so a list of scorecards says whose each is; the owner id when the rep has no name.
+ */
+export function scorecardName(repName: string | undefined, who: { ownerId: string; periodId: string }): string {
+  return `${repName?.trim() || `Owner ${who.ownerId}`} · ${who.periodId}`;
+}
+
 /** The write port of a HubSpot connection: scorecards upserted on `qt_key`. */
 export function hubspotWritePort(client: HubSpotClient, ctx: WritePortContext, connectionId: string): WritePort {
   let schema: SchemaSetup | undefined;
@@ -325,6 +415,8 @@ export function hubspotWritePort(client: HubSpotClient, ctx: WritePortContext, c
     checkFields: async (layout, id) => layoutFromTypes(layout, (await ensure(layout)).types, id),
     write: async (intents: readonly WriteIntent[], guard: WriteCallGuard) => {
       const { objectTypeId } = await ensure(hubspotDefaultLayout(ctx.writeback.fields));
+      const owners = intents.flatMap((i) => identity(i.targetRecordId)?.ownerId ?? []);
+      const names = (await ctx.repNames?.(owners)) ?? new Map<string, string>();
       const inputs = intents.map((i) => {
         if (i.targetObject !== SCORECARD_OBJECT) {
           throw new AppError(
@@ -345,7 +437,7 @@ export function hubspotWritePort(client: HubSpotClient, ctx: WritePortContext, c
           key: i.targetRecordId,
           properties: asProperties({
             // Sent with every upsert: it creates the scorecard the first time and changes nothing after.
-            qt_name: `${who.periodId} scorecard`,
+            qt_name: scorecardName(names.get(who.ownerId), who),
             hubspot_owner_id: who.ownerId,
             qt_period: who.periodId,
             qt_period_start: who.periodStart,

@@ -26,6 +26,22 @@ export const LIST_MAX = 100;
 export const HISTORY_PAGE_MAX = 50;
 export const BATCH_MAX = 100;
 export const ASSOCIATION_BATCH_MAX = 1000;
+/**
+ * Associations one batch-read result holds for one record ⚠ (HubSpot does not say; the sandbox takes the 500 its
+ * per-record list pages by): a record with more gets `paging.next.after`, to be sent back beside its id.
+ */
+export const ASSOCIATION_RESULT_PAGE = 500;
+
+/** A batch-read paging token (opaque to a client, as HubSpot's are): the offset into the record's associations. */
+function associationAfter(offset: number): string {
+  return Buffer.from(`assoc:${offset}`).toString('base64url');
+}
+
+function associationOffset(after: unknown): number | null {
+  if (after === undefined || after === null || after === '') return 0;
+  const m = /^assoc:(\d+)$/.exec(Buffer.from(String(after), 'base64url').toString());
+  return m ? Number(m[1]) : null;
+}
 
 /** HubSpot's error body: status, message, correlationId, category, and context or errors when there are some. */
 export function hsError(status: number, category: string, message: string, extra: Record<string, unknown> = {}): Reply {
@@ -646,7 +662,10 @@ export function associationsV4(ctx: CrmContext, method: string, parts: string[],
     let records = 0;
     for (const i of inputs) {
       const id = String(i.id);
-      const links = ctx.store.get(from, id) ? ctx.store.associations(from, Number(id), to) : [];
+      const offset = associationOffset(i.after);
+      if (offset === null) validation(`Invalid after token for ${singular(from)} ${id}.`);
+      const all = ctx.store.get(from, id) ? ctx.store.associations(from, Number(id), to) : [];
+      const links = all.slice(offset, offset + ASSOCIATION_RESULT_PAGE);
       if (links.length === 0) {
         errors.push({
           status: 'error',
@@ -658,9 +677,12 @@ export function associationsV4(ctx: CrmContext, method: string, parts: string[],
         continue;
       }
       records += links.length;
+      const next = offset + ASSOCIATION_RESULT_PAGE;
       results.push({
         from: { id },
         to: links.map((l) => ({ toObjectId: l.toId, associationTypes: l.typeIds.map((t) => labelOf(from, to, t)) })),
+        // Only while more remain, as HubSpot's reference says.
+        ...(next < all.length ? { paging: { next: { after: associationAfter(next) } } } : {}),
       });
     }
     const reply = batchResult(results, errors, startedAt);

@@ -51,13 +51,14 @@ let t: TestDatabase;
 
 async function cli(
   args: string[],
-  o: { now?: string; orgFile?: string } = {},
+  o: { now?: string; orgFile?: string; db?: TestDatabase; extra?: Record<string, unknown> } = {},
 ): Promise<{ code: number; out: string; err: string }> {
+  const db = o.db ?? t;
   const configPath = join(dir, 'quota-tracker.yaml');
   await writeFile(
     configPath,
     stringify({
-      database: { url: t.url },
+      database: { url: db.url },
       logLevel: 'warn',
       calendar: {
         type: 'calendar',
@@ -71,12 +72,13 @@ async function cli(
       alerts: { maxTasksPerManagerPerDay: 1000 },
       connections: [sandboxConnection(sf, 'sf'), hubspotSandboxConnection(hs, 'hs')],
       org: { file: o.orgFile ?? join(dir, 'org.csv') },
+      ...o.extra,
     }),
   );
   const out: string[] = [];
   const err: string[] = [];
   const saved = process.env.DATABASE_URL;
-  process.env.DATABASE_URL = t.url;
+  process.env.DATABASE_URL = db.url;
   setClock(clockStartingAt(o.now ?? NOW));
   try {
     const code = await runCli(['--config', configPath, ...args], TABLE, {
@@ -101,6 +103,40 @@ const hsTasks = (): HsRecord[] => [...hs.store.scan('tasks')].filter((r) => r.pr
 const pct = (v: string) => Number(new Dec(v).toDecimalPlaces(4, Dec.ROUND_HALF_UP).times(100).toDecimalPlaces(2));
 
 let firstSync = '';
+
+/**
+ * Syncs both CRMs into `db` as a service would have over the quarter: org.csv has no dates, and the warehouse dates
+ * a move by the day it first sees the file say so (hubspot-reports), so the first sync reads the file as it stood at
+ * the quarter's start and each move's day recomputes with that day's file. Then today's sync with today's file:
+ * recompute, write-back to both CRMs, alert tasks. Returns that sync's output.
+ */
+async function warehouse(db: TestDatabase, csvOn: (date: string) => string): Promise<string> {
+  const m = await cli(['migrate'], { db });
+  expect(m.code, m.err).toBe(0);
+  const file = async (date: string): Promise<string> => {
+    const path = join(dir, `org-${date}.csv`);
+    await writeFile(path, csvOn(date));
+    return path;
+  };
+  const r = await cli(['sync', '--no-writeback'], { db, orgFile: await file(oracle.period.start) });
+  expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+  const moveDays = [
+    ...new Set(
+      org.people.flatMap((p) =>
+        p.teamHistory.slice(1).flatMap((s) => (s.from > oracle.period.start && s.from <= AS_OF ? [s.from] : [])),
+      ),
+    ),
+  ].sort();
+  for (const day of moveDays) {
+    const x = await cli(['recompute'], { db, now: `${day}T15:00:00Z`, orgFile: await file(day) });
+    expect(x.code, x.err).toBe(0);
+  }
+  sf.log.clear();
+  hs.log.clear();
+  const s = await cli(['sync'], { db, orgFile: await file(AS_OF) });
+  expect(s.code, `${s.out}\n${s.err}`).toBe(0);
+  return s.out;
+}
 /** The first write-back's calls, as each sandbox logged them. */
 let writeCalls = { sfComposite: 0, hsUpserts: 0 };
 
@@ -124,33 +160,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'qt-both-'));
   await writeFile(join(dir, 'org.csv'), orgCsv(org));
   t = await createTestDatabase({ poolSize: 4 });
-  const m = await cli(['migrate']);
-  expect(m.code, m.err).toBe(0);
-  // org.csv has no dates: the warehouse dates a move by the day it first sees the file say so (hubspot-reports).
-  const file = async (date: string): Promise<string> => {
-    const path = join(dir, `org-${date}.csv`);
-    await writeFile(path, orgCsv(orgOn(org, date)));
-    return path;
-  };
-  const r = await cli(['sync', '--no-writeback'], { orgFile: await file(oracle.period.start) });
-  expect(r.code, `${r.out}\n${r.err}`).toBe(0);
-  const moveDays = [
-    ...new Set(
-      org.people.flatMap((p) =>
-        p.teamHistory.slice(1).flatMap((s) => (s.from > oracle.period.start && s.from <= AS_OF ? [s.from] : [])),
-      ),
-    ),
-  ].sort();
-  for (const day of moveDays) {
-    const x = await cli(['recompute'], { now: `${day}T15:00:00Z`, orgFile: await file(day) });
-    expect(x.code, x.err).toBe(0);
-  }
-  // Today's sync with today's org file: recompute, write-back to both CRMs, alert tasks.
-  sf.log.clear();
-  hs.log.clear();
-  const s = await cli(['sync']);
-  expect(s.code, `${s.out}\n${s.err}`).toBe(0);
-  firstSync = s.out;
+  firstSync = await warehouse(t, (date) => orgCsv(orgOn(org, date)));
   writeCalls = {
     sfComposite: sf.log.entries().filter((e) => e.path.includes('/composite/sobjects') && e.method === 'PATCH').length,
     hsUpserts: hs.log
@@ -288,4 +298,129 @@ describe('one org split across Salesforce and HubSpot', () => {
     expect(sfTasks().length).toBe(keys.length);
     expect(hsTasks()).toEqual([]);
   }, 300_000);
+});
+
+describe('org.csv binds a person whose emails differ across the CRMs', () => {
+  let t2: TestDatabase;
+  let email = '';
+  let ownerId = '';
+  let sync = '';
+  let upsertIds: Array<{ id: string; properties: Record<string, string> }> = [];
+
+  beforeAll(async () => {
+    // The rep with the most HubSpot deals; HubSpot now knows them by another address.
+    const owners = [...hs.store.owners.values()];
+    const dealsOf = (id: number) => [...hs.store.scan('deals')].filter((d) => d.props.hubspot_owner_id === String(id));
+    const owner = owners
+      .filter((o) => oracle.reps[o.email.toLowerCase()]?.quota && !o.archived)
+      .sort((a, b) => dealsOf(b.id).length - dealsOf(a.id).length)[0]!;
+    email = owner.email.toLowerCase();
+    ownerId = String(owner.id);
+    owner.email = email.replace('@', '.hs@');
+    owner.updatedAt = hs.store.now().getTime();
+    // org.csv binds that owner id to the person's row; every other row is matched by email as before.
+    const bind = (csv: string) =>
+      csv
+        .trimEnd()
+        .split('\n')
+        .map((line, i) =>
+          i === 0 ? `${line},hubspot_owner_id` : line.startsWith(`${email},`) ? `${line},${ownerId}` : `${line},`,
+        )
+        .join('\n');
+    expect(bind(orgCsv(org))).toContain(`,${ownerId}`);
+    t2 = await createTestDatabase({ poolSize: 4 });
+    sync = await warehouse(t2, (date) => bind(orgCsv(orgOn(org, date))));
+    upsertIds = hs.log
+      .entries()
+      .filter((e) => e.method === 'POST' && /^\/crm\/v3\/objects\/2-\d+\/batch\/upsert$/.test(e.path))
+      .flatMap((e) => (e.requestBody as { inputs: Array<{ id: string; properties: Record<string, string> }> }).inputs);
+  }, 300_000);
+
+  afterAll(async () => {
+    await t2?.drop();
+  });
+
+  it('is one person: their figures and their team the oracle, HubSpot deals included, no second person', async () => {
+    const rep = await cli(['report', 'rep', '--rep', email, '--format', 'json', '--explain'], { db: t2 });
+    expect(rep.code, rep.err).toBe(0);
+    const doc = JSON.parse(rep.out) as {
+      attainment: string | null;
+      subject: { team: string };
+      explain: { deals: Array<{ id: string }> };
+    };
+    expect(differences(oracle.reps[email]!, doc)).toEqual({});
+    const hsIds = new Set([...hs.store.scan('deals')].map((d) => String(d.id)));
+    expect(doc.explain.deals.filter((d) => hsIds.has(d.id)).length).toBeGreaterThan(0);
+    const team = org.teams.find((x) => x.name === doc.subject.team)!;
+    const teamDoc = await cli(['report', 'team', '--team', team.name, '--format', 'json'], { db: t2 });
+    expect(teamDoc.code, teamDoc.err).toBe(0);
+    expect(differences(oracle.teams[team.key]!, (JSON.parse(teamDoc.out) as { totals: unknown }).totals)).toEqual({});
+    const persons = await t2.db.selectFrom('persons').select('email').execute();
+    expect(persons.filter((p) => p.email.toLowerCase() === email.replace('@', '.hs@'))).toEqual([]);
+    // The person's scorecard in HubSpot is the bound owner's, with the person's figures.
+    expect(sync).toMatch(/hs: write-back run #\d+: [1-9]/);
+    const card = upsertIds.find((i) => i.id === `${ownerId}:${PERIOD}`);
+    expect(card, `${ownerId}:${PERIOD}`).toBeTruthy();
+    if (doc.attainment !== null) expect(Number(card!.properties.qt_attainment)).toBe(pct(doc.attainment));
+  }, 300_000);
+});
+
+describe('a person with a quota in both CRMs: quotas.preferConnection says whose counts', () => {
+  let email = '';
+  const HS_AMOUNT = '777000.00';
+
+  beforeAll(async () => {
+    // A rep whose quota this quarter is in Salesforce, in the org's own currency; HubSpot gets one too, another amount.
+    const users = new Map(sf.store.all('User').map((u) => [String(u.Id), String(u.Email).toLowerCase()]));
+    const sfQuota = sf.store
+      .all('ForecastingQuota')
+      .find(
+        (q) =>
+          q.StartDate === oracle.period.start &&
+          q.CurrencyIsoCode === org.corporateCurrency &&
+          !q.ProductFamily &&
+          [...hs.store.owners.values()].some((o) => o.email.toLowerCase() === users.get(String(q.QuotaOwnerId))) &&
+          oracle.reps[users.get(String(q.QuotaOwnerId)) ?? '']?.quota === new Dec(String(q.QuotaAmount)).toFixed(2),
+      )!;
+    email = users.get(String(sfQuota.QuotaOwnerId))!;
+    const owner = [...hs.store.owners.values()].find((o) => o.email.toLowerCase() === email)!;
+    const model = [...hs.store.scan('goal_targets')].find(
+      (g) => g.props.hs_start_datetime?.slice(0, 10) === oracle.period.start,
+    )!;
+    hs.store.create('goal_targets', {
+      ...model.props,
+      hs_goal_name: `${PERIOD} quota: ${email}`,
+      hs_assignee_user_id: String(owner.userIdIncludingInactive),
+      hs_target_amount: HS_AMOUNT,
+      hs_goal_target_currency_code: org.corporateCurrency,
+      hs_target_amount_in_home_currency: HS_AMOUNT,
+    });
+    expect(HS_AMOUNT).not.toBe(oracle.reps[email]!.quota);
+    const r = await cli(['sync']);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+  }, 300_000);
+
+  const quota = async (extra: Record<string, unknown>) => {
+    const r = await cli(['recompute'], { extra });
+    expect(r.code, r.err).toBe(0);
+    const doc = await cli(['report', 'rep', '--rep', email, '--format', 'json'], { extra });
+    expect(doc.code, doc.err).toBe(0);
+    return (JSON.parse(doc.out) as { quota: string | null }).quota;
+  };
+
+  it('the first connection listed by default, the one named when set; never both added', async () => {
+    expect(await quota({})).toBe(oracle.reps[email]!.quota);
+    expect(await quota({ quotas: { source: 'crm', preferConnection: 'sf' } })).toBe(oracle.reps[email]!.quota);
+    expect(await quota({ quotas: { source: 'crm', preferConnection: 'hs' } })).toBe(HS_AMOUNT);
+    console.log(
+      `both CRMs: ${email}: quota ${oracle.reps[email]!.quota} from sf (default), ${HS_AMOUNT} with preferConnection: hs`,
+    );
+  }, 300_000);
+
+  it('an unknown connection id is a config error naming the key', async () => {
+    const r = await cli(['recompute'], { extra: { quotas: { source: 'crm', preferConnection: 'nope' } } });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('quotas.preferConnection');
+    expect(r.err).toContain('there is no connection "nope" (connections: sf, hs)');
+  });
 });

@@ -284,12 +284,26 @@ function show(v: unknown): string {
   return Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v;
 }
 
+/**
+ * Whose CRM quota counts when several connections hold one for the same person and period, best first:
+ * `quotas.preferConnection`, then the connections in the order listed.
+ */
+export function quotaPreference(config: Config): string[] {
+  const ids = config.connections.map((c) => c.id);
+  const preferred = config.quotas.source === 'crm' ? config.quotas.preferConnection : undefined;
+  return preferred === undefined ? ids : [preferred, ...ids.filter((id) => id !== preferred)];
+}
+
 /** Settings whose change changes metric values (not secrets, schedules, ports or where the database is). */
 export function configHash(config: Config): string {
   return contentHash({
     calendar: config.calendar,
     pacing: config.pacing,
-    quotas: config.quotas.source,
+    // The preference matters only where two CRMs can both hold a person's quota; one connection hashes as before.
+    quotas:
+      config.quotas.source === 'crm' && config.connections.length > 1
+        ? { source: 'crm', prefer: quotaPreference(config) }
+        : config.quotas.source,
     booking: config.booking,
     ramp: config.ramp,
     activityTargets: config.activityTargets,

@@ -5,7 +5,9 @@
  * file, line and column.
  *
  * Columns: `email,name,team,region,manager_email,role` and optionally `start_date,territory,territory_index,
- * quota_carrying`, in any order, header names case-insensitive.
+ * quota_carrying,salesforce_user_id,hubspot_owner_id`, in any order, header names case-insensitive. The last two
+ * bind a person whose email differs from one CRM to the other: the CRM user with that id is this row's person,
+ * whatever email the CRM gives it.
  */
 import { readFile } from 'node:fs/promises';
 import type { Decimal } from 'decimal.js';
@@ -30,6 +32,10 @@ export interface OrgRow {
   readonly territoryIndex: Decimal | null;
   /** Null when the file does not say, so the CRM or the role decides. */
   readonly quotaCarrying: boolean | null;
+  /** The Salesforce User id (15 or 18 characters) that is this person whatever its email; null: matched by email. */
+  readonly salesforceUserId: string | null;
+  /** The HubSpot owner id that is this person whatever its email; null: matched by email. */
+  readonly hubspotOwnerId: string | null;
   /** Line of the row in the file, for messages about it later. */
   readonly line: number;
 }
@@ -41,7 +47,19 @@ export interface OrgFile {
 }
 
 const REQUIRED = ['email', 'name', 'team', 'region', 'manager_email', 'role'] as const;
-const OPTIONAL = ['start_date', 'territory', 'territory_index', 'quota_carrying'] as const;
+const OPTIONAL = [
+  'start_date',
+  'territory',
+  'territory_index',
+  'quota_carrying',
+  'salesforce_user_id',
+  'hubspot_owner_id',
+] as const;
+/** The CRM id columns, each naming one user of its CRM: an id on two rows would make one user two people. */
+const BINDINGS = [
+  ['salesforce_user_id', 'salesforceUserId'],
+  ['hubspot_owner_id', 'hubspotOwnerId'],
+] as const;
 type Column = (typeof REQUIRED)[number] | (typeof OPTIONAL)[number];
 
 const EMAIL_RE = /^[^\s@,;<>"]+@[^\s@,;<>"]+\.[^\s@,;<>"]+$/;
@@ -95,6 +113,19 @@ export function parseOrgFile(text: string, file: string): OrgFile {
     const first = byEmail.get(row.email);
     if (first) problemAt(row, 'email', `duplicate email ${row.email} (first on line ${first.line})`);
     else byEmail.set(row.email, row);
+  }
+
+  for (const [column, key] of BINDINGS) {
+    const byId = new Map<string, OrgRow>();
+    for (const row of rows) {
+      const id = row[key];
+      if (id === null) continue;
+      // Salesforce's 18-character id is the 15-character one with a checksum: both name the same user.
+      const norm = key === 'salesforceUserId' ? id.slice(0, 15) : id;
+      const first = byId.get(norm);
+      if (first) problemAt(row, column, `${column} ${id} is bound to ${first.email} already (line ${first.line})`);
+      else byId.set(norm, row);
+    }
   }
 
   const regionOfTeam = new Map<string, OrgRow>();
@@ -194,6 +225,13 @@ function parseRow(
     else bad('quota_carrying', `quota_carrying "${qcRaw}" is not true or false`);
   }
 
+  const sfId = text('salesforce_user_id');
+  if (sfId !== '' && !/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(sfId))
+    bad('salesforce_user_id', `salesforce_user_id "${sfId}" is not a Salesforce user id (15 or 18 letters and digits)`);
+  const hsId = text('hubspot_owner_id');
+  if (hsId !== '' && !/^\d+$/.test(hsId))
+    bad('hubspot_owner_id', `hubspot_owner_id "${hsId}" is not a HubSpot owner id (digits)`);
+
   if (!ok) return null;
   return {
     email,
@@ -206,6 +244,8 @@ function parseRow(
     territory: text('territory') || null,
     territoryIndex,
     quotaCarrying,
+    salesforceUserId: sfId === '' ? null : sfId,
+    hubspotOwnerId: hsId === '' ? null : hsId,
     line: record.line,
   };
 }

@@ -158,7 +158,14 @@ export const pacingSchema = z.strictObject({
 const fileSourceSchema = z.strictObject({ source: z.literal('file'), path: nonEmpty });
 
 export const quotasSchema = z.discriminatedUnion('source', [
-  z.strictObject({ source: z.literal('crm') }),
+  z.strictObject({
+    source: z.literal('crm'),
+    /**
+     * Whose quota counts when several CRMs hold one for the same person and period: this connection's (default the
+     * first connection listed).
+     */
+    preferConnection: nonEmpty.optional(),
+  }),
   fileSourceSchema,
 ]);
 
@@ -616,6 +623,12 @@ export const configSchema = z
         seen.set(conn.id, i);
       }
     });
+    if (c.quotas.source === 'crm' && c.quotas.preferConnection !== undefined && !seen.has(c.quotas.preferConnection))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quotas', 'preferConnection'],
+        message: `there is no connection "${c.quotas.preferConnection}" (connections: ${[...seen.keys()].join(', ') || 'none'})`,
+      });
     const deliveries = new Map<string, number>();
     c.reports.deliveries.forEach((d, i) => {
       const first = deliveries.get(d.id);

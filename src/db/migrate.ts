@@ -35,7 +35,8 @@ import * as m17 from './migrations/2026-12-12_21_drop_change_feed.ts';
 import * as m18 from './migrations/2026-12-13_15_sync_run_skipped.ts';
 import * as m19 from './migrations/2026-12-13_16_webhook_events.ts';
 import * as m20 from './migrations/2026-12-13_18_report_deliveries.ts';
-import * as m21 from './migrations/2026-12-14_02_alert_tasks_open.ts';
+import * as m21 from './migrations/2026-12-14_01_person_bindings.ts';
+import * as m22 from './migrations/2026-12-14_02_alert_tasks_open.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -59,7 +60,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-13_15_sync_run_skipped': m18,
   '2026-12-13_16_webhook_events': m19,
   '2026-12-13_18_report_deliveries': m20,
-  '2026-12-14_02_alert_tasks_open': m21,
+  '2026-12-14_01_person_bindings': m21,
+  '2026-12-14_02_alert_tasks_open': m22,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -211,6 +211,14 @@ export interface PersonsTable {
   updated_at: TimestampDefault;
 }
 
+/** org.csv's CRM id bindings (migration 2026-12-14_01): that CRM user is the person with `email`. */
+export interface PersonBindingsTable {
+  crm: ConnectionKind;
+  /** A HubSpot owner id, or a Salesforce user id's first 15 characters. */
+  external_id: string;
+  email: string;
+}
+
 export interface RepsTable extends SyncedColumns {
   person_id: number | null;
   name: string;
@@ -558,6 +566,7 @@ export interface Database {
   quarantine: QuarantineTable;
   dirty_keys: DirtyKeysTable;
   persons: PersonsTable;
+  person_bindings: PersonBindingsTable;
   reps: RepsTable;
   crm_roles: CrmRolesTable;
   org_units: OrgUnitsTable;
@@ -626,6 +635,7 @@ export const TABLE_NAMES = [
   'webhook_events',
   'report_deliveries',
   'report_delivery_files',
+  'person_bindings',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

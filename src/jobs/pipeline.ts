@@ -51,10 +51,19 @@ export interface Pipeline {
   engine: MetricsEngine;
 }
 
-/** Connections whose values are written back (enabled, write-back built for their CRM, write-back on). */
-export function writebackConnections(config: Config): string[] {
+/** Connections that receive alert tasks (enabled, write-back built for their CRM, write-back on). */
+export function taskConnections(config: Config): string[] {
   if (!config.writeback.enabled) return [];
   return config.connections.filter((c) => c.enabled && writesTo(c) && c.writeback.enabled).map((c) => c.id);
+}
+
+/**
+ * Connections whose values are written back: those receiving tasks, less those whose scores have nowhere to go
+ * (`writeback.target: off`), for which no write-back job is queued at all.
+ */
+export function writebackConnections(config: Config): string[] {
+  const off = new Set(config.connections.filter((c) => c.writeback.target === 'off').map((c) => c.id));
+  return taskConnections(config).filter((id) => !off.has(id));
 }
 
 /**
@@ -259,7 +268,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
 
     'deliver-alerts': async () => {
       const out: Record<string, unknown> = {};
-      for (const id of writebackConnections(config)) out[id] = await deliverAlerts(wbCtx, id);
+      for (const id of taskConnections(config)) out[id] = await deliverAlerts(wbCtx, id);
       return out;
     },
   };

@@ -305,8 +305,17 @@ export function computeFigures(org: OrgModel, records: NeutralRecords, opts: Fig
   };
 }
 
-/** Merges the records of several CRMs (one org split across them). */
+/**
+ * Merges the records of several CRMs (one org split across them), in the order of their connections: a person's
+ * quotas for a period come from the first part holding any (the default of `quotas.preferConnection`), never the
+ * sum of two CRMs'.
+ */
 export function mergeRecords(parts: readonly NeutralRecords[]): NeutralRecords {
+  const quotaFrom = new Map<string, number>();
+  parts.forEach((p, i) => {
+    for (const q of p.quotas)
+      if (!quotaFrom.has(`${q.ownerId}|${q.start}`)) quotaFrom.set(`${q.ownerId}|${q.start}`, i);
+  });
   const seenRates = new Set<string>();
   const rates: FxRate[] = [];
   for (const p of parts) {
@@ -320,7 +329,7 @@ export function mergeRecords(parts: readonly NeutralRecords[]): NeutralRecords {
   return {
     deals: parts.flatMap((p) => p.deals),
     stageHistory: parts.flatMap((p) => p.stageHistory),
-    quotas: parts.flatMap((p) => p.quotas),
+    quotas: parts.flatMap((p, i) => p.quotas.filter((q) => quotaFrom.get(`${q.ownerId}|${q.start}`) === i)),
     rates,
     activities: parts.flatMap((p) => p.activities),
     leads: parts.flatMap((p) => p.leads),

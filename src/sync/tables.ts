@@ -303,29 +303,39 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
  * Links reps to persons by email (one human across CRMs), and keeps the person following the CRM: a renamed user
  * renames the person (unless the org file named them: the file wins where it says), and a user whose email changed
  * takes their person along to the new address (same human, same history), unless another CRM user still has the
- * old one or a person already has the new one.
+ * old one or a person already has the new one. A user org.csv binds by id (`salesforce_user_id`,
+ * `hubspot_owner_id`: person_bindings) is the bound person whatever its email says.
  */
 async function linkPersons(
   trx: Transaction<Database>,
   ctx: TableContext,
   records: readonly NormalizedRecord[],
 ): Promise<void> {
+  const bindings = await sql<{ external_id: string; email: string; crm: string }>`select b.external_id, b.email, b.crm
+    from person_bindings b join connections c on c.kind = b.crm where c.id = ${ctx.connectionId}`.execute(trx);
+  const bound = new Map(bindings.rows.map((b) => [b.external_id, b.email] as const));
+  // A Salesforce binding holds the id's first 15 characters (the 18-character id adds a checksum).
+  const bindingOf = (id: string) => bound.get(bindings.rows[0]?.crm === 'salesforce' ? id.slice(0, 15) : id);
   for (const rec of records) {
     const row = rec.row as { email?: string | null; name?: string };
-    if (!row.email) continue;
-    await sql`UPDATE persons p SET email = ${row.email}, updated_at = now() -- wall-clock: an audit stamp
+    const boundEmail = bindingOf(rec.externalId);
+    const email = boundEmail ?? row.email;
+    if (!email) continue;
+    if (boundEmail === undefined) {
+      await sql`UPDATE persons p SET email = ${email}, updated_at = now() -- wall-clock: an audit stamp
       FROM reps r
       WHERE r.connection_id = ${ctx.connectionId} AND r.external_id = ${rec.externalId} AND p.id = r.person_id
-        AND lower(p.email) <> lower(${row.email})
-        AND NOT EXISTS (SELECT 1 FROM persons o WHERE lower(o.email) = lower(${row.email}))
+        AND lower(p.email) <> lower(${email})
+        AND NOT EXISTS (SELECT 1 FROM persons o WHERE lower(o.email) = lower(${email}))
         AND NOT EXISTS (SELECT 1 FROM reps s WHERE s.person_id = p.id AND NOT s.is_deleted
           AND NOT (s.connection_id = r.connection_id AND s.external_id = r.external_id)
           AND lower(s.email) = lower(p.email))`.execute(trx);
-    await sql`INSERT INTO persons (email, name) VALUES (${row.email}, ${row.name ?? null})
+    }
+    await sql`INSERT INTO persons (email, name) VALUES (${email}, ${row.name ?? null})
       ON CONFLICT ((lower(email))) DO UPDATE SET name = excluded.name, updated_at = now() -- wall-clock: an audit stamp
       WHERE excluded.name IS NOT NULL AND persons.name IS DISTINCT FROM excluded.name
         AND (persons.source = 'crm' OR coalesce(persons.name, '') = '')`.execute(trx);
-    await sql`UPDATE reps SET person_id = (SELECT id FROM persons WHERE lower(email) = lower(${row.email}))
+    await sql`UPDATE reps SET person_id = (SELECT id FROM persons WHERE lower(email) = lower(${email}))
       WHERE connection_id = ${ctx.connectionId} AND external_id = ${rec.externalId}`.execute(trx);
   }
 }

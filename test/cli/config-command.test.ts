@@ -230,6 +230,12 @@ describe('quota-tracker config schema', () => {
     );
     const kinds = (schema.properties?.connections?.items?.oneOf ?? []).map((s) => s.properties?.type?.const);
     expect(kinds).toEqual(['salesforce', 'hubspot']);
+    // quotas: { source: crm, preferConnection } beside { source: file, path }.
+    const quotas = (schema.properties?.quotas as { oneOf?: Array<{ properties?: Record<string, unknown> }> })?.oneOf;
+    expect(quotas?.map((q) => Object.keys(q.properties ?? {}).sort())).toEqual([
+      ['preferConnection', 'source'],
+      ['path', 'source'],
+    ]);
     expect(schema.properties?.web?.properties?.port?.default).toBe(8787);
     expect(problems(schema, schema)).toEqual([]);
   });

@@ -94,6 +94,28 @@ describe('org file', () => {
     );
   });
 
+  it('reads the CRM id bindings, and refuses an id bound twice or one that is no id, naming line and column', () => {
+    const head = `${HEADER},salesforce_user_id,hubspot_owner_id`;
+    const ok = parseOrgFile(`${head}\na@x.com,A,T,R,,rep,005000000000001AAA,77\nb@x.com,B,T,R,,rep,,\n`, 'org.csv');
+    expect(ok.byEmail.get('a@x.com')).toMatchObject({ salesforceUserId: '005000000000001AAA', hubspotOwnerId: '77' });
+    expect(ok.byEmail.get('b@x.com')).toMatchObject({ salesforceUserId: null, hubspotOwnerId: null });
+    const twice = `${head}\na@x.com,A,T,R,,rep,,77\nb@x.com,B,T,R,,rep,,77\n`;
+    expect(failure(() => parseOrgFile(twice, 'org.csv')).toUserString()).toBe(
+      'hubspot_owner_id 77 is bound to a@x.com already (line 2) (at org.csv:3:21)',
+    );
+    // The 15-character id and its 18-character form name one user.
+    const sfTwice = `${head}\na@x.com,A,T,R,,rep,005000000000001AAA,\nb@x.com,B,T,R,,rep,005000000000001,\n`;
+    expect(failure(() => parseOrgFile(sfTwice, 'org.csv')).message).toBe(
+      'salesforce_user_id 005000000000001 is bound to a@x.com already (line 2)',
+    );
+    expect(
+      failure(() => parseOrgFile(`${head}\na@x.com,A,T,R,,rep,not-an-id,x1\n`, 'org.csv')).details?.problems,
+    ).toEqual([
+      'org.csv:2:20: salesforce_user_id "not-an-id" is not a Salesforce user id (15 or 18 letters and digits)',
+      'org.csv:2:30: hubspot_owner_id "x1" is not a HubSpot owner id (digits)',
+    ]);
+  });
+
   it('finds a cycle in the manager chain', () => {
     const text = [
       HEADER,

@@ -26,6 +26,7 @@ import { orgCsv, writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { quotaFileText } from '../../src/sandbox/salesforce/profiles.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
+import { differences, orgOn } from './oracle-paths.ts';
 
 const AS_OF = '2026-11-20';
 const NOW = '2026-11-20T15:00:00Z';
@@ -84,17 +85,6 @@ async function cli(
   }
 }
 
-/** The org as org.csv said on `date`: each rep in the team of their stint that day (a leaver keeps their last). */
-function orgOn(date: string): OrgModel {
-  const teams = new Map(org.teams.map((t) => [t.key, t]));
-  const people = org.people.map((p) => {
-    const stint = p.teamHistory.find((s) => s.from <= date && (s.to === null || date < s.to));
-    const team = stint ? teams.get(stint.teamKey) : undefined;
-    return team ? { ...p, teamKey: team.key, regionKey: team.regionKey, managerKey: team.managerKey } : p;
-  });
-  return { ...org, people };
-}
-
 /**
  * org.csv has no dates: the warehouse dates a move by the day it first sees the file say so. RevOps edits the file
  * on the day of each move this quarter, and the service recomputes that day; so the warehouse is synced with the
@@ -104,7 +94,7 @@ async function warehouse(name: string, quotas: Record<string, unknown>): Promise
   const w: Warehouse = { t: await createTestDatabase({ poolSize: 4 }), name, quotas };
   const file = async (date: string): Promise<string> => {
     const path = join(dir, `org-${date}.csv`);
-    await writeFile(path, orgCsv(orgOn(date)));
+    await writeFile(path, orgCsv(orgOn(org, date)));
     return path;
   };
   const r = await cli(w, ['sync', '--no-writeback'], { orgFile: await file(oracle.period.start) });
@@ -149,76 +139,6 @@ afterAll(async () => {
   await hs?.close();
   await crm?.t.drop();
 });
-
-/** Every oracle figure -> where `report rep|team|region|org --format json` prints it (its `totals` for a group). */
-const PATHS: Record<string, string> = {
-  quota: 'quota',
-  actual: 'actual',
-  closedWonDeals: 'closedWonDeals',
-  attainment: 'attainment',
-  remaining: 'remaining',
-  expectedToDate: 'expectedToDate',
-  paceVariance: 'paceVariance',
-  paceVariancePct: 'paceVariancePct',
-  paceStatus: 'paceStatus',
-  requiredDailyRunRate: 'requiredDailyRunRate',
-  requiredWeeklyRunRate: 'requiredWeeklyRunRate',
-  currentRunRate: 'currentRunRate',
-  projectedTotal: 'projectedTotal',
-  projectedAttainment: 'projectedAttainment',
-  status: 'status',
-  daysElapsed: 'period.daysElapsed',
-  daysRemaining: 'period.daysRemaining',
-  openPipeline: 'pipeline.open',
-  weightedPipeline: 'pipeline.weighted',
-  openDeals: 'pipeline.openDeals',
-  overdueAmount: 'pipeline.overdue',
-  coverage: 'pipeline.coverage',
-  coverageBand: 'pipeline.coverageBand',
-  winRate: 'winRate',
-  avgDealSize: 'avgDealSize',
-  salesCycleDays: 'salesCycleDays',
-  velocity: 'velocity',
-  activityScore: 'activities.score',
-  forecastP10: 'forecast.p10',
-  forecastP50: 'forecast.p50',
-  forecastP90: 'forecast.p90',
-  forecastProbabilityToHitQuota: 'forecast.probabilityToHitQuota',
-  commissionAtActual: 'commission.atActual',
-  commissionAtProjected: 'commission.atProjected',
-  tenureAdjustedAttainment: 'tenureAdjustedAttainment',
-  'activities.call': 'activities.counts.call',
-  'activities.meeting': 'activities.counts.meeting',
-  'activities.email': 'activities.counts.email',
-  'activities.task': 'activities.counts.task',
-  'activities.proposal': 'activities.counts.proposal',
-  rankInOrg: 'rank.org.rank',
-};
-
-function at(doc: unknown, path: string): unknown {
-  let v: unknown = doc;
-  for (const k of path.split('.'))
-    v = v === null || typeof v !== 'object' ? undefined : (v as Record<string, unknown>)[k];
-  return v;
-}
-
-/** The oracle's value as the report prints it: a ratio to the places of the report's string. */
-function asPrinted(expected: string | number | null, printed: unknown): unknown {
-  if (typeof expected !== 'string' || typeof printed !== 'string' || !/^-?\d+\.\d+$/.test(expected)) return expected;
-  const places = printed.split('.')[1]?.length ?? 0;
-  return Number(expected).toFixed(places);
-}
-
-function differences(expected: Record<string, string | number | null>, doc: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [figure, path] of Object.entries(PATHS)) {
-    if (!(figure in expected)) continue;
-    const printed = at(doc, path) ?? null;
-    const want = asPrinted(expected[figure] ?? null, printed);
-    if (want !== printed) out[figure] = { oracle: want, report: printed };
-  }
-  return out;
-}
 
 async function repDifferences(w: Warehouse): Promise<Record<string, Record<string, unknown>>> {
   const out: Record<string, Record<string, unknown>> = {};

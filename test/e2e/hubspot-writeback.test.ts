@@ -16,8 +16,11 @@ import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
 import { type CommandTable, runCli } from '../../src/cli/program.ts';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
+import { validateConfig } from '../../src/config/load.ts';
 import { HubSpotClient } from '../../src/connectors/hubspot/client.ts';
 import { hubspotWritePort } from '../../src/connectors/hubspot/write.ts';
+import { createPipeline } from '../../src/jobs/pipeline.ts';
+import type { JobContext } from '../../src/jobs/runtime.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { lifeChanges } from '../../src/sandbox/hubspot/life.ts';
 import type { HsRecord } from '../../src/sandbox/hubspot/store.ts';
@@ -331,16 +334,67 @@ describe('HubSpot write-back', () => {
     }
   }, 60_000);
 
-  it('writeback.target off writes nothing to HubSpot', async () => {
+  it('writeback.target off: no write-back job is queued and no scorecard call reaches HubSpot; tasks still go', async () => {
     const db = await createTestDatabase({ poolSize: 4 });
     try {
       sb.log.clear();
       const r = await cli(['sync'], { target: 'off', db });
       expect(r.code, r.err).toBe(0);
       expect(r.out).toMatch(/write-back skipped: writeback.target is off/);
-      expect(upserts().length).toBe(0);
-      expect(sb.log.entries().filter((e) => e.method === 'POST' && e.path.includes('/schemas')).length).toBe(0);
+      // The service: the daily recompute queues write-back for every connection whose scores have somewhere to go,
+      // and alert delivery for those receiving tasks.
+      const config = validateConfig({
+        database: { url: db.url },
+        calendar: {
+          type: 'calendar',
+          fiscalYearStartMonth: 1,
+          timezone: orgModel!.timezone,
+          baseCurrency: orgModel!.corporateCurrency,
+        },
+        forecast: { trials: 100, backtest: { enabled: false } },
+        alerts: { maxTasksPerManagerPerDay: 1000 },
+        connections: [{ ...hubspotSandboxConnection(sb, 'hs'), writeback: { target: 'off' } }],
+        org: { file: join(dir, 'org.csv') },
+      });
+      const queued: Array<{ name: string; payload: unknown }> = [];
+      const job = {
+        jobId: 'test',
+        attempt: 1,
+        log: silentLogger,
+        enqueue: async (name: string, payload: unknown) => {
+          queued.push({ name, payload });
+          return 'id';
+        },
+      } as unknown as JobContext;
+      setClock(clockStartingAt(NOW));
+      const pipeline = createPipeline({ db: db.db, config, log: silentLogger });
+      await pipeline.handlers['daily-recompute']({ v: 1 }, job);
+      expect(queued.filter((q) => q.name === 'writeback')).toEqual([]);
+      const delivered = (await pipeline.handlers['deliver-alerts']({ v: 1 }, job)) as Record<string, unknown>;
+      expect(Object.keys(delivered)).toEqual(['hs']);
+      // A write-back job queued before the setting changed finds nothing to do and calls nobody.
+      const before = sb.log.entries().length;
+      expect(await pipeline.handlers.writeback({ v: 1, connectionId: 'hs' }, job)).toEqual({
+        skipped: 'writeback.target is off (scores stay in the reports)',
+      });
+      expect(sb.log.entries().length).toBe(before);
+      const scorecardCalls = sb.log
+        .entries()
+        .filter((e) => /\/crm\/v3\/(schemas|objects\/(2-\d+|quota_scorecard|p\d+_quota_scorecard))/.test(e.path));
+      expect(scorecardCalls).toEqual([]);
+      expect(await db.db.selectFrom('writeback_runs').select('id').execute()).toEqual([]);
+      // The managers' tasks still went, to HubSpot.
+      const taskCalls = sb.log
+        .entries()
+        .filter((e) => e.method === 'POST' && e.path.startsWith('/crm/v3/objects/tasks'));
+      const tasks = await db.db.selectFrom('alert_tasks').select('crm_task_id').execute();
+      console.log(
+        `HubSpot target off: ${sb.log.entries().length} calls, 0 to the scorecard, ${taskCalls.length} task calls, ${tasks.length} tasks`,
+      );
+      expect(tasks.length).toBeGreaterThan(0);
+      expect(taskCalls.length).toBeGreaterThan(0);
     } finally {
+      setClock(undefined);
       await db.drop();
     }
   }, 300_000);

@@ -26,10 +26,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     const { linkPersons, syncOrgModel } = await import('../../metrics/engine/org-model.ts');
     const { loadOrgFile } = await import('../../config/org-file.ts');
     // The quota and rate files as they are now (a changed file is loaded; the recompute below covers it).
-    await linkPersons(handle.db);
+    const orgFile = config.org.file ? await loadOrgFile(config.org.file) : null;
+    // Everything is recomputed below, so the persons whose users moved need no marks.
+    await linkPersons(handle.db, orgFile);
     await loadPlanningFiles(handle.db, config, calendar, logger);
     await syncOrgModel(handle.db, {
-      orgFile: config.org.file ? await loadOrgFile(config.org.file) : null,
+      orgFile,
       asOf,
       periodId: engine.activePeriods(asOf)[0]?.id as string,
     });

@@ -54,6 +54,8 @@ export interface QuotaRecord {
   amount: Dec;
   currency: string;
   source: 'crm' | 'file';
+  /** The CRM connection the row came from; null for a file's row. */
+  connectionId: string | null;
 }
 
 export interface WarehouseData {
@@ -108,6 +110,7 @@ interface RepRow {
   start_date: PlainDate | null;
   territory: string | null;
   p_name: string | null;
+  p_email: string | null;
   p_start_date: PlainDate | null;
   p_territory: string | null;
   p_territory_index: string | null;
@@ -132,7 +135,7 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
   const rows = await sql<RepRow>`
     select r.connection_id, r.external_id, r.person_id, r.name, r.email, r.manager_external_id, r.is_active,
            r.start_date, r.territory,
-           p.name as p_name, p.start_date as p_start_date, p.territory as p_territory,
+           p.name as p_name, p.email as p_email, p.start_date as p_start_date, p.territory as p_territory,
            p.territory_index as p_territory_index, ${carriesQuota('r', 'p')} as carrying
     from reps r left join persons p on p.id = r.person_id
     where not r.is_deleted
@@ -156,7 +159,8 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
       key,
       personId: r.person_id,
       name: r.p_name ?? r.name,
-      email: r.email === null ? null : r.email.toLowerCase(),
+      // The person's email: a user org.csv binds by id may have another one in its CRM.
+      email: (r.p_email ?? r.email)?.toLowerCase() ?? null,
       users: [user],
       isActive: r.is_active,
       quotaCarrying: r.carrying,
@@ -427,6 +431,7 @@ async function loadQuotas(
       amount: new Dec(q.amount),
       currency: q.currency,
       source: q.source,
+      connectionId: q.source === 'crm' ? q.connection_id : null,
     });
   }
   return out;

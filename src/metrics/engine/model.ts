@@ -67,7 +67,11 @@ function groupIdOn(index: MembershipIndex, repKey: string, level: RollupLevel, d
 function quotaRowsDiffer(a: readonly QuotaRecord[], b: readonly QuotaRecord[]): boolean {
   if (a.length !== b.length) return true;
   const text = (rows: readonly QuotaRecord[]) =>
-    rows.map((q) => [q.repKey, q.unitId, q.start, q.end, q.amount.toString(), q.currency, q.source].join('|')).sort();
+    rows
+      .map((q) =>
+        [q.repKey, q.unitId, q.start, q.end, q.amount.toString(), q.currency, q.source, q.connectionId].join('|'),
+      )
+      .sort();
   const x = text(a);
   const y = text(b);
   return x.some((v, i) => v !== y[i]);
@@ -300,9 +304,19 @@ export class MetricsModel {
   private sumQuotas(rows: readonly QuotaRecord[], period: Period): { quota: Dec | null; issues: ConversionIssue[] } {
     let total: Dec | null = null;
     const issues: ConversionIssue[] = [];
-    for (const q of rows) {
-      if (q.source !== this.settings.quotaSource) continue;
-      if (q.start < period.start || q.end > period.end) continue;
+    const inPeriod = rows.filter(
+      (q) => q.source === this.settings.quotaSource && q.start >= period.start && q.end <= period.end,
+    );
+    // One person's quota comes from one CRM: where several connections hold one for the period, the preferred
+    // connection's rows count (quotas.preferConnection, else the first listed), never their sum.
+    const from = new Set(inPeriod.flatMap((q) => (q.connectionId === null ? [] : [q.connectionId])));
+    const rank = (id: string) => {
+      const i = this.settings.quotaPreference.indexOf(id);
+      return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+    };
+    const chosen = from.size > 1 ? [...from].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0] : undefined;
+    for (const q of inPeriod) {
+      if (chosen !== undefined && q.connectionId !== null && q.connectionId !== chosen) continue;
       const converted = convertAmount(
         this.fx,
         q.amount,

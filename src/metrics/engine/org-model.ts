@@ -52,16 +52,69 @@ interface Placement {
 
 const UNASSIGNED = 'Unassigned';
 
-/** One person per human: a person for every synced user's email, and each user linked to theirs. */
-export async function linkPersons(db: Kysely<Database>): Promise<void> {
+/**
+ * The org file's CRM id bindings (`salesforce_user_id`, `hubspot_owner_id`) replace the stored ones: the file is the
+ * whole truth about them, so a binding it drops is dropped. Without an org file there are none.
+ */
+export async function writeBindings(db: Kysely<Database>, file: OrgFile | null): Promise<void> {
+  const rows = (file?.rows ?? []).flatMap((r) => [
+    ...(r.salesforceUserId !== null
+      ? [{ crm: 'salesforce' as const, external_id: r.salesforceUserId.slice(0, 15), email: r.email }]
+      : []),
+    ...(r.hubspotOwnerId !== null ? [{ crm: 'hubspot' as const, external_id: r.hubspotOwnerId, email: r.email }] : []),
+  ]);
+  await db.deleteFrom('person_bindings').execute();
+  if (rows.length > 0) await db.insertInto('person_bindings').values(rows).execute();
+}
+
+/**
+ * The email a rep stands for, as SQL over `reps r`: the email the org file binds its CRM id to, else its own.
+ * A Salesforce binding holds the id's first 15 characters (the 18-character id adds a checksum).
+ */
+export const personEmailOf = sql<string | null>`coalesce((select b.email from person_bindings b
+  join connections c on c.kind = b.crm where c.id = r.connection_id
+    and b.external_id = case when c.kind = 'salesforce' then left(r.external_id, 15) else r.external_id end), r.email)`;
+
+/**
+ * One person per human: a person for every synced user's email (or the email org.csv binds the user to), and each
+ * user linked to theirs. With `file` (null: no org file), its bindings are stored first. Returns the persons whose
+ * users changed: the one a user left and the one it joined, whose figures move with the user's deals.
+ */
+export async function linkPersons(db: Kysely<Database>, file?: OrgFile | null): Promise<number[]> {
+  if (file !== undefined) await writeBindings(db, file);
   // Persons by email for every rep not yet linked; the unique index is on lower(email).
   await sql`insert into persons (email, name)
-    select distinct on (lower(r.email)) lower(r.email), r.name from reps r
-    where r.email is not null and r.email <> '' and not r.is_deleted
-      and not exists (select 1 from persons p where lower(p.email) = lower(r.email))
-    order by lower(r.email), r.connection_id`.execute(db);
-  await sql`update reps r set person_id = p.id from persons p
-    where lower(p.email) = lower(r.email) and r.person_id is distinct from p.id`.execute(db);
+    select distinct on (lower(e.email)) lower(e.email), e.name
+    from (select ${personEmailOf} as email, r.name, r.connection_id from reps r
+      where r.email is not null and r.email <> '' and not r.is_deleted) e
+    where e.email is not null and e.email <> ''
+      and not exists (select 1 from persons p where lower(p.email) = lower(e.email))
+    order by lower(e.email), e.connection_id`.execute(db);
+  const moved = await sql<{ before: number | null; after: number }>`
+    with e as (select r.connection_id, r.external_id, r.person_id, ${personEmailOf} as email from reps r),
+    m as (select e.connection_id, e.external_id, e.person_id as before, p.id as after
+      from e join persons p on lower(p.email) = lower(e.email) where e.person_id is distinct from p.id)
+    update reps r set person_id = m.after from m
+    where r.connection_id = m.connection_id and r.external_id = m.external_id
+    returning m.before, m.after`.execute(db);
+  // A person made for a user's own email before the org file bound that user elsewhere stood for nobody: gone,
+  // unless anything else holds it (a membership, a unit it manages, a quota file's row, the org file).
+  const left = [...new Set(moved.rows.flatMap((m) => (m.before === null ? [] : [m.before])))];
+  const gone = new Set<number>();
+  if (left.length > 0) {
+    const deleted = await sql<{
+      id: number;
+    }>`delete from persons p where p.id in (${sql.join(left)}) and p.source = 'crm'
+      and not exists (select 1 from reps r where r.person_id = p.id)
+      and not exists (select 1 from memberships m where m.person_id = p.id)
+      and not exists (select 1 from org_units u where u.manager_person_id = p.id)
+      and not exists (select 1 from quotas q where q.person_id = p.id)
+      returning p.id`.execute(db);
+    for (const d of deleted.rows) gone.add(Number(d.id));
+  }
+  return [...new Set(moved.rows.flatMap((m) => (m.before === null ? [m.after] : [m.before, m.after])))]
+    .filter((id) => !gone.has(Number(id)))
+    .sort((a, b) => a - b);
 }
 
 async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<Map<number, Placement>> {
@@ -214,7 +267,7 @@ async function unitId(
 export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Promise<OrgModelResult> {
   const source = o.orgFile ? 'file' : 'crm';
   return db.transaction().execute(async (trx) => {
-    await linkPersons(trx);
+    const relinked = await linkPersons(trx, o.orgFile);
     const placements = o.orgFile ? await placementsFromFile(trx, o.orgFile) : await placementsFromRoles(trx);
     // The org's root keeps whatever name it was given (by an earlier org file or by hand).
     const root = await trx
@@ -320,7 +373,11 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
     moved.sort((a, b) => a - b);
     return {
       moved,
-      dirty: moved.map((id) => ({ subjectKey: `person:${id}`, periodId: o.periodId, reason: 'team_changed' })),
+      dirty: [
+        ...moved.map((id) => ({ subjectKey: `person:${id}`, periodId: o.periodId, reason: 'team_changed' })),
+        // A user now standing for another person (an org.csv binding) takes its deals, quotas and activity along.
+        ...relinked.map((id) => ({ subjectKey: `person:${id}`, periodId: o.periodId, reason: 'person_linked' })),
+      ],
     };
   });
 }

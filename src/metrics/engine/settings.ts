@@ -3,7 +3,7 @@
  * parameters, never the config object, so this is the one place that knows how config keys map onto them.
  */
 import { createFiscalCalendar, type FiscalCalendar } from '../../config/calendar.ts';
-import { configHash } from '../../config/load.ts';
+import { configHash, quotaPreference } from '../../config/load.ts';
 import { type Config, windowDays as windowDaysOf } from '../../config/schema.ts';
 import type { PlainDate } from '../../util/date.ts';
 import type { CalibrationSettings } from '../math/calibration.ts';
@@ -20,6 +20,8 @@ export interface EngineSettings {
   /** Overlay splits credit individuals only when splits are `all`. */
   overlaySplits: boolean;
   quotaSource: 'crm' | 'file';
+  /** Connections best first: whose CRM quota counts when several hold one for a person and period. */
+  quotaPreference: string[];
   ramp: RampSchedule;
   activity: ActivityTargets;
   commission: CommissionPlan;
@@ -52,6 +54,7 @@ export function engineSettings(config: Config): EngineSettings {
     booking: { wonStages: config.booking.wonStages, splits: config.booking.splits !== 'off' },
     overlaySplits: config.booking.splits === 'all',
     quotaSource: config.quotas.source,
+    quotaPreference: quotaPreference(config),
     ramp: config.ramp,
     activity: { windowDays: windowDaysOf(a.window), targets, weights: { ...a.weights }, cap: a.cap },
     commission: {

@@ -33,15 +33,22 @@ export async function runMetricsStep(
 ): Promise<MetricsStepResult> {
   const db = engine.db;
   const period = engine.activePeriods(asOf)[0]?.id as string;
-  // RevOps' quota and rate files first: who carries a quota decides who is a rep in the org model below.
-  await linkPersons(db);
+  const orgFile = orgFilePath ? await loadOrgFile(orgFilePath) : null;
+  // RevOps' quota and rate files first: who carries a quota decides who is a rep in the org model below. Users are
+  // linked to persons before (the org file's CRM id bindings included), and a user now standing for another person
+  // moves both persons' figures.
+  const relinked = await linkPersons(db, orgFile);
+  await markDirty(
+    db,
+    relinked.map((id) => ({ subjectKey: `person:${id}`, periodId: period, reason: 'person_linked' })),
+  );
   const planning =
     options.badPlanningFile === 'keep-last-good'
       ? await loadPlanningFilesKeepingLastGood(db, engine.config, engine.settings.calendar, engine.log)
       : await loadPlanningFiles(db, engine.config, engine.settings.calendar, engine.log);
   if (planning) await markDirty(db, planning.dirty);
   const org = await syncOrgModel(db, {
-    orgFile: orgFilePath ? await loadOrgFile(orgFilePath) : null,
+    orgFile,
     asOf,
     periodId: period,
   });

@@ -14,6 +14,7 @@ import { splitOrg } from '../../../src/sandbox/org/split.ts';
 import { salesforceFigures, salesforceRecords } from '../../../src/sandbox/salesforce/figures.ts';
 import { populateSalesforce } from '../../../src/sandbox/salesforce/populate.ts';
 import { SalesforceStore } from '../../../src/sandbox/salesforce/store.ts';
+import { Dec } from '../../../src/util/money.ts';
 
 const ANCHOR = '2026-11-15';
 
@@ -54,6 +55,24 @@ describe('figures oracle', () => {
     });
     expect(combined).toEqual(hubspotFigures(whole.store, org, { asOf: ANCHOR }));
   }, 60_000);
+
+  it("merging two CRMs takes a person and period's quota from the first that has one, never the sum", () => {
+    const none = { deals: [], stageHistory: [], rates: [], activities: [], leads: [] };
+    const q = (ownerId: string, amount: number) => ({
+      ownerId,
+      start: '2026-10-01',
+      amount: new Dec(amount),
+      currency: 'USD',
+    });
+    const merged = mergeRecords([
+      { ...none, quotas: [q('a@x.com', 100)] },
+      { ...none, quotas: [q('a@x.com', 900), q('b@x.com', 200)] },
+    ]);
+    expect(merged.quotas.map((x) => [x.ownerId, x.amount.toString()])).toEqual([
+      ['a@x.com', '100'],
+      ['b@x.com', '200'],
+    ]);
+  });
 
   it('follows the life clock: a deal won today adds its home amount to its owner', () => {
     const org = generateOrg({ seed: 42, size: 'small', anchorDate: ANCHOR });

@@ -56,8 +56,16 @@ async function admin(url: string, q: string): Promise<void> {
   }
 }
 
-/** 5,000 reps with few deals each, deterministic (PostgreSQL's setseed). */
-export async function generateLargeOrg(db: Kysely<Database>): Promise<void> {
+/**
+ * 5,000 reps with few deals each, deterministic (PostgreSQL's setseed); a smaller org of the same shape with `size`
+ * (the dashboard's browser test pages a leaderboard of 150). `teams / regions` must be whole.
+ */
+export async function generateLargeOrg(
+  db: Kysely<Database>,
+  size: { reps: number; teamSize: number; regions: number } = { reps: REPS, teamSize: TEAM_SIZE, regions: REGIONS },
+): Promise<void> {
+  const { reps: REPS, teamSize: TEAM_SIZE, regions: REGIONS } = size;
+  const TEAMS = REPS / TEAM_SIZE;
   const s = (q: string) => sql.raw(q).execute(db);
   const deals = REPS * DEALS_PER_REP;
   await s('select setseed(0.19)');

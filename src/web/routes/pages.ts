@@ -120,6 +120,8 @@ interface PageBody {
   context?: string | null;
   body: Markup;
   filters?: Record<string, string> | false;
+  /** The period and date the document is for, shown in the filter when the URL names none. */
+  shown?: { period: string; asOf: string };
 }
 
 /**
@@ -144,7 +146,11 @@ async function page(c: WebContext, current: string, make: (when: When) => Promis
         filters:
           doc.filters === false
             ? null
-            : { period: when.period ?? '', asOf: when.asOf ?? '', hidden: doc.filters ?? {} },
+            : {
+                period: when.period ?? doc.shown?.period ?? '',
+                asOf: when.asOf ?? doc.shown?.asOf ?? '',
+                hidden: doc.filters ?? {},
+              },
         body: doc.body,
       }),
     );
@@ -154,6 +160,10 @@ async function page(c: WebContext, current: string, make: (when: When) => Promis
     const title = status === 403 ? 'Not yours to see' : status === 404 ? 'Not found' : 'Cannot show this page';
     return c.html(errorPage(title, e.toUserString(), navFor(p, when), whoOf(p)), status);
   }
+}
+
+function shownOf(doc: JsonObject): { period: string; asOf: string } {
+  return { period: str(obj(doc.period).id) ?? '', asOf: str(doc.asOf) ?? '' };
 }
 
 /** The headline figures of a subject document as tiles. */
@@ -355,6 +365,7 @@ async function overview(c: WebContext, when: When, scope: { kind: 'org' } | { ki
     context: `${periodLine(doc as unknown as SubjectDoc)}${totals.subject.manager ? `, manager ${totals.subject.manager}` : ''}`,
     body: h`${parts}`,
     filters: (scope.kind === 'region' ? { region: scope.name } : {}) as Record<string, string>,
+    shown: shownOf(doc),
   };
 }
 
@@ -513,6 +524,7 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
             title: `Team ${totals.subject.name}`,
             context: `${periodLine(doc as unknown as SubjectDoc)}${totals.subject.region ? `, region ${totals.subject.region}` : ''}${totals.subject.manager ? `, manager ${totals.subject.manager}` : ''}`,
             body: h`${parts}`,
+            shown: shownOf(doc),
           };
         }),
     });
@@ -559,6 +571,7 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
             context: `${periodLine(doc)}${doc.subject.team ? `, team ${doc.subject.team}` : ''}${doc.subject.manager ? `, manager ${doc.subject.manager}` : ''}`,
             body: h`${parts}<p class="card wide"><a href="${explainHref}">${explain ? 'Hide the working' : 'Explain every figure (the working behind each)'}</a></p>`,
             filters: (explain ? { explain: 'true' } : {}) as Record<string, string>,
+            shown: shownOf(doc as unknown as JsonObject),
           };
         }),
     });
@@ -596,6 +609,7 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
             context: `${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
             body: board,
             filters: hidden,
+            shown: shownOf(doc),
           };
         }),
     });
@@ -643,6 +657,7 @@ ${when.period ? h`<input type="hidden" name="period" value="${when.period}">` : 
             context: `${periods.length} periods to ${str(obj(doc.period).id) ?? ''}, as of ${str(doc.asOf) ?? ''}`,
             body: h`${chart}${layout.sections.map((s) => card(s, { wide: true, sortable: true }))}`,
             filters: hidden,
+            shown: shownOf(doc),
           };
         }),
     });
@@ -741,6 +756,7 @@ ${when.period ? h`<input type="hidden" name="period" value="${when.period}">` : 
             context: `${alerts.length} open in ${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
             body: h`${alertCountsCard(chosen ? shown : alerts)}${summary}${detail}`,
             filters: (chosen ? { team: chosen } : {}) as Record<string, string>,
+            shown: shownOf(doc),
           };
         }),
     });

@@ -104,15 +104,29 @@ function whoOf(p: Principal): string {
   return p.subjectEmail ? `${p.subjectEmail} (${p.role})` : p.role;
 }
 
+/**
+ * The read model's stamp, read once per page: every document of a page is of the same moment, and an overview that
+ * reads the org, each region and the alerts asks the database for it once, not once a document.
+ */
+const stamps = new WeakMap<WebContext, Promise<string>>();
+function stampOf(c: WebContext): Promise<string> {
+  let s = stamps.get(c);
+  if (!s) {
+    s = readerOf(c).stamp();
+    stamps.set(c, s);
+  }
+  return s;
+}
+
 async function read(c: WebContext, req: ReportRequest): Promise<JsonObject> {
-  return (await scopedReport(readerOf(c), principalOf(c), req, c.var.db)).doc;
+  return (await scopedReport(readerOf(c), principalOf(c), req, c.var.db, await stampOf(c))).doc;
 }
 
 /** The model a request is read from (cached by the read model), for who is in which team and what one manages. */
 async function modelOf(c: WebContext, req: ReportRequest): Promise<MetricsModel> {
   const reader = readerOf(c);
   const resolved = resolveRequest(reader.engine, req);
-  return reader.model(resolved, await reader.stamp());
+  return reader.model(resolved, await stampOf(c));
 }
 
 interface PageBody {

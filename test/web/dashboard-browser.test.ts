@@ -6,7 +6,8 @@
  * checked against the JSON API with the same token, axe-core (injected into the page) finds no serious or critical
  * violation, the browser logs no error (a CSP refusal of a script would show there), and a screenshot is saved
  * under test-artifacts/. The leaderboard is paged with htmx (its Next link swaps the board and pushes the URL) and
- * a table is sorted by a click.
+ * a table is sorted by a click; the filter bar asks for another date. `QT_TIMINGS=1` prints each page's load, axe and
+ * screenshot times.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -244,6 +245,16 @@ describe('the dashboard in Chromium', () => {
     expect(sorted).toEqual([...sorted].sort((a, b) => a - b));
     expect(sorted.length).toBe(team.reps.filter((r) => r.attainment !== null).length);
 
+    // The filter bar asks for another date on the same page (htmx swaps the page and pushes the URL).
+    await page.fill('input[name=asOf]', '2026-05-29');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL(/asOf=2026-05-29/);
+    expect(decodeURIComponent(new URL(page.url()).pathname)).toBe('/teams/Team 001');
+    await page.waitForFunction("document.querySelector('.context')?.textContent?.includes('as of 2026-05-29')");
+    const earlier = (await api('manager', '/api/v1/reports/team?team=Team%20001&asOf=2026-05-29')) as {
+      totals: Record<string, unknown>;
+    };
+    await checkTiles(page, earlier.totals);
     await visit(page, 'manager', '/reps/rep1@example.com', 'rep-scorecard');
     await checkTiles(page, await api('manager', '/api/v1/reports/rep?rep=rep1@example.com'));
     await visit(page, 'manager', '/trends?region=Region%2001&by=team', 'trends');

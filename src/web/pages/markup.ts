@@ -144,16 +144,17 @@ export interface ShellOptions {
   current: string;
   who: string;
   /** The filter bar's values; null for pages without one. */
-  filters: { period: string; asOf: string; hidden?: Record<string, string> } | null;
+  /** The filter bar's values and the path it submits to (the page's own); null for pages without one. */
+  filters: { action: string; period: string; asOf: string; hidden?: Record<string, string> } | null;
   body: Markup;
 }
 
 /** The whole page: one stylesheet, htmx and the sorter (scripts from this origin only: the CSP allows no inline). */
 export function shell(o: ShellOptions): string {
   const filters = o.filters
-    ? h`<form class="filters" method="get" hx-get="${o.current}" hx-target="main" hx-select="main" hx-swap="outerHTML" hx-push-url="true">
+    ? h`<form class="filters" method="get" action="${o.filters.action}" hx-get="${o.filters.action}" hx-target="main" hx-select="main" hx-swap="outerHTML" hx-push-url="true">
 ${Object.entries(o.filters.hidden ?? {}).map(([k, v]) => h`<input type="hidden" name="${k}" value="${v}">`)}
-<label>Period <input name="period" value="${o.filters.period}" size="10" pattern="FY[0-9]{4}-(Q[1-4]|M[0-9]{1,2}|H[12])?.*"></label>
+<label>Period <input name="period" value="${o.filters.period}" size="10"></label>
 <label>As of <input type="date" name="asOf" value="${o.filters.asOf}"></label>
 <button type="submit">Show</button></form>`
     : '';

@@ -161,6 +161,7 @@ async function page(c: WebContext, current: string, make: (when: When) => Promis
           doc.filters === false
             ? null
             : {
+                action: new URL(c.req.url).pathname,
                 period: when.period ?? doc.shown?.period ?? '',
                 asOf: when.asOf ?? doc.shown?.asOf ?? '',
                 hidden: doc.filters ?? {},

@@ -5,7 +5,9 @@
  *
  * On the warm server (each URL asked once first), it measures p50 and p95 over HTTP of the current period's team
  * report (20 teams in turn), the org leaderboard (all 5,000 reps ranked) and the org report (every team and rep),
- * and prints the cold first build of each (timed in the server's read model while warming). The client is a process
+ * and prints the cold first build of each (timed in the server's read model while warming). Then the same for the
+ * dashboard's pages (HTML): the org overview, two region overviews, 20 team dashboards, 20 rep scorecards, 20
+ * leaderboard pages, the trends by region and the alerts (`page_*` figures). The client is a process
  * of its own (bench/http-client.ts) that accepts gzip and inflates, as a browser does. Target: p95 under 300 ms for
  * each, current period.
  *
@@ -56,8 +58,16 @@ async function admin(url: string, q: string): Promise<void> {
   }
 }
 
-/** 5,000 reps with few deals each, deterministic (PostgreSQL's setseed). */
-export async function generateLargeOrg(db: Kysely<Database>): Promise<void> {
+/**
+ * 5,000 reps with few deals each, deterministic (PostgreSQL's setseed); a smaller org of the same shape with `size`
+ * (the dashboard's browser test pages a leaderboard of 150). `teams / regions` must be whole.
+ */
+export async function generateLargeOrg(
+  db: Kysely<Database>,
+  size: { reps: number; teamSize: number; regions: number } = { reps: REPS, teamSize: TEAM_SIZE, regions: REGIONS },
+): Promise<void> {
+  const { reps: REPS, teamSize: TEAM_SIZE, regions: REGIONS } = size;
+  const TEAMS = REPS / TEAM_SIZE;
   const s = (q: string) => sql.raw(q).execute(db);
   const deals = REPS * DEALS_PER_REP;
   await s('select setseed(0.19)');
@@ -175,7 +185,40 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
       const measured = await client(requests);
       const samples: Record<string, number[]> = { team: [], leaderboard: [], org: [] };
       for (const r of measured.results) samples[r.key]?.push(r.ms);
-      const resets = measured.resets;
+      let resets = measured.resets;
+
+      // The dashboard's pages (src/web/routes/pages.ts) on the same warm server: their documents are built first in
+      // the read model (the org overview reads the org, each region and the alerts), then each URL once over HTTP.
+      const pageReps = Array.from({ length: 20 }, (_, i) => `rep${1 + i * 250}@example.com`);
+      const regionNames = Array.from({ length: REGIONS }, (_, i) => `Region ${String(1 + i).padStart(2, '0')}`);
+      const warmDocs: ReportRequest[] = [
+        { kind: 'alerts' },
+        { kind: 'trends', trendBy: 'region' },
+        ...regionNames.map((region): ReportRequest => ({ kind: 'region', region })),
+        ...pageReps.map((rep): ReportRequest => ({ kind: 'rep', rep })),
+      ];
+      const pageWarmStarted = performance.now();
+      for (const req of warmDocs) await reports.read(req);
+      const pageWarmMs = performance.now() - pageWarmStarted;
+      const pageKinds: Record<string, string[]> = {
+        page_overview: ['/'],
+        page_region: ['/?region=Region%2001', '/?region=Region%2013'],
+        page_team: teams.map((team) => `/teams/${encodeURIComponent(team)}`),
+        page_rep: pageReps.map((rep) => `/reps/${encodeURIComponent(rep)}`),
+        page_leaderboard: Array.from({ length: 20 }, (_, i) => `/leaderboard?page=${1 + i * 5}`),
+        page_trends: ['/trends?by=region'],
+        page_alerts: ['/alerts'],
+      };
+      await client(Object.entries(pageKinds).flatMap(([key, paths]) => paths.map((path) => ({ key, path }))));
+      const pageRequests: { key: string; path: string }[] = [];
+      for (let round = 0; round < ROUNDS; round++)
+        for (const [key, paths] of Object.entries(pageKinds))
+          for (let i = 0; i < Math.max(10, paths.length); i++)
+            pageRequests.push({ key, path: paths[i % paths.length] as string });
+      const pageMeasured = await client(pageRequests);
+      resets += pageMeasured.resets;
+      for (const key of Object.keys(pageKinds)) samples[key] = [];
+      for (const r of pageMeasured.results) samples[r.key]?.push(r.ms);
 
       // The first answer after a one-deal change and its recompute.
       const computing = new ReportReader({ db, config, today: 'warehouse' });
@@ -244,6 +287,17 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
         if (p95 >= TARGET_P95_MS) ok = false;
         parts.push(`${kind} p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms (${xs.length} requests)`);
       }
+      for (const kind of Object.keys(pageKinds)) {
+        const xs = samples[kind] as number[];
+        const p50 = percentile(xs, 50);
+        const p95 = percentile(xs, 95);
+        metrics[`${kind}_p50_ms`] = p50;
+        metrics[`${kind}_p95_ms`] = p95;
+        metrics[`${kind}_p95_ratio_to_target`] = p95 / TARGET_P95_MS;
+        if (p95 >= TARGET_P95_MS) ok = false;
+        parts.push(`${kind} p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms (${xs.length} requests)`);
+      }
+      metrics.page_documents_first_build_ms = pageWarmMs;
       for (const kind of ['team', 'org']) {
         const http = afterChange[`${kind}_http_ms`] as number;
         const snap = afterChange[`${kind}_snapshots_ms`] as number;
@@ -259,7 +313,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
       }
       metrics.load_average_1m = loadavg()[0] as number;
       return {
-        name: `web: reports over HTTP at ${REPS.toLocaleString('en-US')} reps, current period, warm server`,
+        name: `web: reports and dashboard pages over HTTP at ${REPS.toLocaleString('en-US')} reps, current period, warm server`,
         ok,
         summary: `${parts.join('; ')}; target p95 < ${TARGET_P95_MS} ms each`,
         metrics,

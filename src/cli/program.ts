@@ -136,7 +136,9 @@ function buildProgram(
         'start the sandbox CRMs and the embedded database, run one full pipeline and print the team dashboard',
       )
       .option('--seed <n>', 'seed of the generated sandbox org (another seed, another org)', intArg)
-      .option('--profile <name>', 'a sandbox org profile (see `sandbox --profile`)'),
+      .option('--profile <name>', 'a sandbox org profile (see `sandbox --profile`)')
+      .option('--serve', 'keep serving the dashboard until Ctrl-C even when stdout is not a terminal')
+      .option('--port <n>', 'port of the dashboard (default 8787; 0 for any free one)', intArg),
     'demo',
   );
   bind(

@@ -16,7 +16,7 @@ import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { type Quick, quickAttainment, type ReportContext, repsIn, type SubjectReport } from './context.ts';
-import { teamDashboard } from './scorecard.ts';
+import { burnup, teamDashboard } from './scorecard.ts';
 import { type RankScope, subjectWorking } from './working.ts';
 
 export type { ReportContext, SubjectReport } from './context.ts';
@@ -355,6 +355,8 @@ export async function teamReport(given: ReportContext, team: SubjectRef): Promis
     // The alerts of its reps (members on the as-of date), each naming its rep: a manager reads them here.
     alerts: await membersAlerts(ctx, repsIn(ctx.model, team)),
     ...teamDashboard(ctx, totals, reps as JsonObject[]),
+    // The team's pacing burn-up (its members' won credits, as its actual counts them), as a rep scorecard has one.
+    burnup: burnup(ctx, team),
   };
 }
 

@@ -153,3 +153,130 @@ export function distributionSvg(rows: readonly { status: string; reps: number }[
   parts.push('</svg>');
   return parts.join('');
 }
+
+/** One bin of the attainment histogram: its label (`80-90%`) and its reps by status band. */
+export interface HistogramBin {
+  label: string;
+  byStatus: Readonly<Record<string, number>>;
+}
+
+/** Status bands in drawing order (best at the bottom of a bar), as BAND_COLOURS lists them. */
+export const BAND_ORDER = Object.keys(BAND_COLOURS);
+
+export function bandColour(status: string): string {
+  return BAND_COLOURS[status] ?? '#8c959f';
+}
+
+/**
+ * The attainment histogram: one bar per bin (never per rep, so 5,000 reps draw as many bars as 5), each stacked by
+ * the status bands of its reps in their colours.
+ */
+export function histogramSvg(bins: readonly HistogramBin[]): string {
+  const w = 560;
+  const hgt = 240;
+  const pad = { left: 40, right: 8, top: 12, bottom: 46 };
+  const totals = bins.map((b) => Object.values(b.byStatus).reduce((s, n) => s + n, 0));
+  const max = Math.max(1, ...totals);
+  const slot = (w - pad.left - pad.right) / Math.max(bins.length, 1);
+  const y = (v: number) => hgt - pad.bottom - (v / max) * (hgt - pad.top - pad.bottom);
+  const all = totals.reduce((s, n) => s + n, 0);
+  const label = `Attainment of ${all} reps in ${bins.length} bins: ${bins.map((b, i) => `${b.label} ${totals[i]}`).join(', ')}`;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${hgt}" viewBox="0 0 ${w} ${hgt}" role="img" aria-label="${esc(label)}">`,
+    `<title>${esc(label)}</title>`,
+    `<line x1="${pad.left}" y1="${y(0)}" x2="${w - pad.right}" y2="${y(0)}" stroke="#8c959f"/>`,
+  ];
+  for (const f of [0.5, 1]) {
+    const v = Math.round(max * f);
+    parts.push(
+      `<text x="${pad.left - 6}" y="${(y(v) + 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#57606a">${v}</text>`,
+      `<line x1="${pad.left}" y1="${y(v).toFixed(1)}" x2="${w - pad.right}" y2="${y(v).toFixed(1)}" stroke="#eaeef2"/>`,
+    );
+  }
+  bins.forEach((b, i) => {
+    const x = pad.left + i * slot + 2;
+    let base = 0;
+    for (const status of BAND_ORDER) {
+      const n = b.byStatus[status] ?? 0;
+      if (n === 0) continue;
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y(base + n).toFixed(1)}" width="${(slot - 4).toFixed(1)}" height="${(y(base) - y(base + n)).toFixed(1)}" fill="${bandColour(status)}"><title>${esc(`${b.label}: ${n} ${status.replace(/_/g, ' ')}`)}</title></rect>`,
+      );
+      base += n;
+    }
+    const cx = x + (slot - 4) / 2;
+    parts.push(
+      `<text x="${cx.toFixed(1)}" y="${hgt - pad.bottom + 12}" font-size="9" text-anchor="end" fill="#57606a" transform="rotate(-40 ${cx.toFixed(1)} ${hgt - pad.bottom + 12})">${esc(b.label)}</text>`,
+    );
+    if (totals[i])
+      parts.push(
+        `<text x="${cx.toFixed(1)}" y="${(y(totals[i] as number) - 3).toFixed(1)}" font-size="9" text-anchor="middle" fill="#1f2328">${totals[i]}</text>`,
+      );
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+const SERIES_COLOURS = ['#0969da', '#1a7f37', '#bf8700', '#8250df', '#cf222e', '#1b7c83', '#bc4c00', '#57606a'];
+
+/**
+ * Scopes side by side over periods: one line of attainment (percent) per scope, a dashed level at 100%. A period
+ * without a quota leaves a gap in its line.
+ */
+export function trendLinesSvg(
+  periods: readonly string[],
+  series: readonly { name: string; values: readonly (number | null)[] }[],
+): string {
+  const w = 620;
+  const hgt = 280;
+  const pad = { left: 44, right: 150, top: 14, bottom: 30 };
+  const vals = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
+  const top = Math.max(1.2, ...vals) * 1.05;
+  const bottom = Math.min(0, ...vals);
+  const x = (i: number) =>
+    pad.left + (periods.length <= 1 ? 0.5 : i / (periods.length - 1)) * (w - pad.left - pad.right);
+  const y = (v: number) => hgt - pad.bottom - ((v - bottom) / (top - bottom)) * (hgt - pad.top - pad.bottom);
+  const label = `Attainment by period, ${periods[0] ?? ''} to ${periods[periods.length - 1] ?? ''}: ${series
+    .map((s) => `${s.name} ${s.values.map((v) => (v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`)).join(', ')}`)
+    .join('; ')}`;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${hgt}" viewBox="0 0 ${w} ${hgt}" role="img" aria-label="${esc(label)}">`,
+    `<title>${esc(label)}</title>`,
+    `<line x1="${pad.left}" y1="${y(bottom)}" x2="${w - pad.right}" y2="${y(bottom)}" stroke="#8c959f"/>`,
+    `<line x1="${pad.left}" y1="${y(1).toFixed(1)}" x2="${w - pad.right}" y2="${y(1).toFixed(1)}" stroke="#cf222e" stroke-dasharray="4 3"/>`,
+    `<text x="${pad.left - 6}" y="${(y(1) + 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#cf222e">100%</text>`,
+    `<text x="${pad.left - 6}" y="${(y(0.5) + 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#57606a">50%</text>`,
+  ];
+  periods.forEach((p, i) => {
+    parts.push(
+      `<text x="${x(i).toFixed(1)}" y="${hgt - 10}" font-size="10" text-anchor="middle" fill="#57606a">${esc(p)}</text>`,
+    );
+  });
+  series.forEach((s, si) => {
+    const colour = SERIES_COLOURS[si % SERIES_COLOURS.length] as string;
+    let run: string[] = [];
+    const flush = () => {
+      if (run.length > 1)
+        parts.push(`<polyline points="${run.join(' ')}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+      run = [];
+    };
+    s.values.forEach((v, i) => {
+      if (v === null) {
+        flush();
+        return;
+      }
+      run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+      parts.push(
+        `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${colour}"><title>${esc(`${s.name} ${periods[i] ?? ''}: ${(v * 100).toFixed(2)}%`)}</title></circle>`,
+      );
+    });
+    flush();
+    const ly = pad.top + 6 + si * 16;
+    parts.push(
+      `<rect x="${w - pad.right + 12}" y="${ly - 8}" width="10" height="10" fill="${colour}"/>`,
+      `<text x="${w - pad.right + 26}" y="${ly + 1}" font-size="11" fill="#1f2328">${esc(s.name.length > 20 ? `${s.name.slice(0, 19)}…` : s.name)}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}

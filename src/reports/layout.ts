@@ -389,7 +389,7 @@ function leaversSection(rows: readonly SubjectDoc[]): Section {
 }
 
 /** Teams or reps of a team, region or org report, one row each. */
-function membersSection(heading: string, rows: readonly SubjectDoc[], notes: readonly string[]): Section {
+export function membersSection(heading: string, rows: readonly SubjectDoc[], notes: readonly string[]): Section {
   const blocks: Block[] = [];
   if (rows.length > 0)
     blocks.push(
@@ -427,40 +427,43 @@ function membersSection(heading: string, rows: readonly SubjectDoc[], notes: rea
   return { heading, blocks };
 }
 
+/** The pacing burn-up of a subject document (a rep's scorecard, a team's totals) and its points as a table. */
+export function burnUpSection(d: SubjectDoc, burnup: Obj): Section {
+  const points = list(burnup.points).map((p) => ({ date: str(p.date) ?? '', actual: str(p.actual) ?? '0' }));
+  const f = d.forecast as unknown as Obj | undefined;
+  return {
+    heading: 'Pacing burn-up',
+    blocks: [
+      // Built from numbers and dates only (charts.ts escapes every text), so it is inserted as it is.
+      {
+        type: 'svg',
+        svg: burnUpSvg({
+          period: { start: d.period.start, end: d.period.end },
+          asOf: d.asOf,
+          points,
+          quota: str(d.quota),
+          expectedToDate: str(d.expectedToDate),
+          projectedTotal: str(d.projectedTotal),
+          p10: str(f?.p10),
+          p90: str(f?.p90),
+        }),
+        alt: 'actual to date against the expected pace, the projection and the P10-P90 band to period end',
+      },
+      table(
+        [
+          ['Week ending', false],
+          ['Actual to date', true],
+        ],
+        points.map((p) => [p.date, money(p.actual)]),
+      ),
+    ],
+  };
+}
+
 /** The rep scorecard's sections (gap deals, lead conversion, strengths and focus areas); none for other rows. */
 export function scorecardSections(d: SubjectDoc): Section[] {
   const out: Section[] = [];
-  if (d.burnup !== undefined) {
-    const points = list(d.burnup.points).map((p) => ({ date: str(p.date) ?? '', actual: str(p.actual) ?? '0' }));
-    const f = d.forecast as unknown as Obj | undefined;
-    out.push({
-      heading: 'Pacing burn-up',
-      blocks: [
-        // Built from numbers and dates only (charts.ts escapes every text), so it is inserted as it is.
-        {
-          type: 'svg',
-          svg: burnUpSvg({
-            period: { start: d.period.start, end: d.period.end },
-            asOf: d.asOf,
-            points,
-            quota: str(d.quota),
-            expectedToDate: str(d.expectedToDate),
-            projectedTotal: str(d.projectedTotal),
-            p10: str(f?.p10),
-            p90: str(f?.p90),
-          }),
-          alt: 'actual to date against the expected pace, the projection and the P10-P90 band to period end',
-        },
-        table(
-          [
-            ['Week ending', false],
-            ['Actual to date', true],
-          ],
-          points.map((p) => [p.date, money(p.actual)]),
-        ),
-      ],
-    });
-  }
+  if (d.burnup !== undefined) out.push(burnUpSection(d, d.burnup));
   const g = d.gapDeals;
   if (g !== undefined) {
     const deals = list(g.deals);
@@ -558,6 +561,7 @@ const repName = (x: Obj) => str(obj(x.rep).name) ?? '';
 export function dashboardSections(o: Obj): Section[] {
   if (o.distribution === undefined) return [];
   const out: Section[] = [];
+  if (o.burnup !== undefined) out.push(burnUpSection(subjectDoc(o.totals), obj(o.burnup)));
   out.push({
     heading: 'Status distribution',
     blocks: [

@@ -35,6 +35,7 @@ import { deliveryRoutes } from './routes/deliveries.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mcpRoutes } from './routes/mcp.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { pageRoutes } from './routes/pages.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { signInRoutes } from './routes/sign-in.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -130,6 +131,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     webhookRoutes({ config: options.config, enqueue: options.enqueue }),
     mcpRoutes,
     operatorRoutes({ db, config: options.config, reports, ...options.operator }),
+    pageRoutes({ db, config: options.config, reports, ...options.operator }),
     openApi,
     ...(options.modules ?? []),
   ])
@@ -143,6 +145,17 @@ export function createWebApp(options: WebAppOptions): WebApp {
       const status = err.httpStatus;
       if (status >= 500) logger.error({ err, code: err.code, path: c.req.path }, 'request failed');
       const message = status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.toUserString();
+      // A browser opening a page without a session (no token sent) is shown the sign-in form, then the page.
+      if (
+        err.code === 'AUTH_REQUIRED' &&
+        c.req.method === 'GET' &&
+        !c.req.header('authorization') &&
+        (c.req.header('accept') ?? '').includes('text/html')
+      ) {
+        const url = new URL(c.req.url);
+        c.header('Cache-Control', 'no-store');
+        return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+      }
       if (err.code === 'AUTH_REQUIRED') c.header('WWW-Authenticate', 'Bearer');
       c.header('Cache-Control', 'no-store');
       if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.ceil(err.retryAfterSeconds)));

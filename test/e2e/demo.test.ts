@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DemoResult, runDemo } from '../../src/cli/commands/demo.ts';
+import { type DemoResult, runDemo, runDemoCommand } from '../../src/cli/commands/demo.ts';
 import { runCli } from '../../src/cli/program.ts';
 import type { JsonObject } from '../../src/metrics/document.ts';
 import { pct } from '../../src/reports/text.ts';
@@ -104,4 +104,43 @@ describe('demo', () => {
     const body = (t: string) => t.split('\n').slice(1).join('\n');
     expect(body(other.text)).not.toEqual(body(one));
   }, 120_000);
+  it('with --serve, prints the dashboard URL and a token for it and serves the pages until stopped', async () => {
+    const out: string[] = [];
+    let stop = () => {};
+    const stopped = new Promise<void>((r) => {
+      stop = r;
+    });
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = BASE;
+    const running = runCli(
+      ['demo', '--serve', '--port', '0'],
+      {
+        ...COMMAND_TABLE_FOR_TESTS,
+        demo: async () => ({ run: (ctx) => runDemoCommand(ctx, stopped, { database: DATABASE }) }),
+      },
+      { io: { stdout: (t) => out.push(t), stderr: () => {} } },
+    );
+    try {
+      let line: string | undefined;
+      for (let i = 0; i < 600 && !line; i++) {
+        line = out.join('\n').match(/^Dashboard: (http:\/\/\S+)\//m)?.[1];
+        if (!line) await new Promise((r) => setTimeout(r, 200));
+      }
+      const token = out.join('\n').match(/admin token: (qt_\S+)/)?.[1];
+      expect(line, out.join('\n')).toBeDefined();
+      expect(token).toBeDefined();
+      const page = await fetch(`${line}/`, { headers: { authorization: `Bearer ${token}` } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('Attainment distribution');
+      // A browser without a session is sent to sign in first.
+      const anon = await fetch(`${line}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      expect(anon.status).toBe(303);
+      expect(anon.headers.get('location')).toBe('/login?next=%2F');
+    } finally {
+      stop();
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+    }
+    expect(await running).toBe(0);
+  }, 240_000);
 });

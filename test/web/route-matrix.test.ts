@@ -86,8 +86,46 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
   // (406: it accepts neither JSON nor an event stream). The tools' scopes are the matrix of test/web/mcp.test.ts.
   'POST /mcp': [{ query: '', expect: tokens({ admin: 406, dana: 406, mia: 406, sarah: 406, emily: 406 }) }],
   'GET /mcp': [{ query: '', expect: tokens({ admin: 405, dana: 405, mia: 405, sarah: 405, emily: 405 }) }],
+  // The dashboard pages ask the same reports as the API, so they answer the same 403s (an HTML page saying so).
+  'GET /assets/htmx.min.js': [{ query: '', expect: all(200) }],
+  'GET /assets/dashboard.js': [{ query: '', expect: all(200) }],
+  'GET /assets/dashboard.css': [{ query: '', expect: all(200) }],
+  // The org for an admin and for Dana (she manages the org's only region, West, whose page it is); Mia manages one
+  // team (303 to it); a rep goes to their scorecard (303).
+  'GET /': [
+    { query: '', expect: tokens({ admin: 200, dana: 200, mia: 303, sarah: 303, emily: 303 }) },
+    { query: 'region=West', expect: DANA },
+  ],
+  'GET /teams/:team': [
+    { query: 'path=West Enterprise', expect: DANA },
+    { query: 'path=West Mid', expect: DANA_MIA },
+    { query: 'path=Nowhere', expect: tokens({ admin: 404, dana: 403, mia: 403, sarah: 403, emily: 403 }) },
+  ],
+  'GET /reps/:rep': [
+    {
+      query: 'path=sarah.chen@example.com',
+      expect: tokens({ admin: 200, dana: 200, mia: 403, sarah: 200, emily: 403 }),
+    },
+    {
+      query: 'path=emily.white@example.com',
+      expect: tokens({ admin: 200, dana: 200, mia: 200, sarah: 403, emily: 200 }),
+    },
+  ],
+  'GET /leaderboard': [
+    { query: '', expect: ANY_TOKEN },
+    { query: 'page=2', expect: ANY_TOKEN },
+  ],
+  'GET /trends': [
+    { query: 'team=West Mid', expect: DANA_MIA },
+    { query: '', expect: ONLY_ADMIN },
+  ],
+  'GET /alerts': [{ query: '', expect: ANY_TOKEN }],
+  'GET /operator': [{ query: '', expect: ONLY_ADMIN }],
   'DELETE /mcp': [{ query: '', expect: tokens({ admin: 405, dana: 405, mia: 405, sarah: 405, emily: 405 }) }],
 };
+
+/** The dashboard's pages: dated like the reports, and their 403 is a page (HTML), not the API's JSON. */
+const PAGES = new Set(['/', '/teams/:team', '/reps/:rep', '/leaderboard', '/trends', '/alerts', '/operator']);
 
 let t: TestDatabase;
 let web: ReturnType<typeof createWebApp>;
@@ -130,17 +168,24 @@ describe('the role-by-route matrix', () => {
     const wrong: string[] = [];
     for (const route of web.routes) {
       for (const row of MATRIX[`${route.method} ${route.path}`] ?? []) {
-        const query = [row.query, route.path.startsWith('/api/v1/reports/') ? WHEN : '']
+        // A page's `:param` is given as `path=...`; the reports and pages are asked on the fixture's date.
+        const param = /^path=(.*)$/.exec(row.query)?.[1];
+        const dated = route.path.startsWith('/api/v1/reports/') || PAGES.has(route.path);
+        const query = [param === undefined ? row.query : '', dated ? WHEN : '']
           .filter(Boolean)
           .join('&')
           .replace(/ /g, '%20');
-        const path = query ? `${route.path}?${query}` : route.path;
+        const base = param === undefined ? route.path : route.path.replace(/:[a-z]+$/, encodeURIComponent(param));
+        const path = query ? `${base}?${query}` : base;
         for (const caller of CALLERS) {
           const want = row.expect[caller];
           if (want === undefined) continue;
           const res = await ask(caller, path, route.method);
           if (res.status !== want) wrong.push(`${caller} ${route.method} ${path}: ${res.status}, expected ${want}`);
-          if ((res.status === 401 || res.status === 403) && route.path !== '/login') {
+          if ((res.status === 401 || res.status === 403) && PAGES.has(route.path) && res.status === 403) {
+            expect(res.headers.get('content-type')).toMatch(/text\/html/);
+            await res.arrayBuffer();
+          } else if ((res.status === 401 || res.status === 403) && route.path !== '/login') {
             const body = (await res.json()) as { error: { code: string } };
             expect(body.error.code).toBe(res.status === 401 ? 'AUTH_REQUIRED' : 'AUTH_FORBIDDEN');
           } else await res.arrayBuffer();

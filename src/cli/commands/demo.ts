@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
-import { configSchema } from '../../config/schema.ts';
+import { type Config, configSchema } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
 import { SECRET_KEY_ENV } from '../../db/secrets.ts';
 import { AppError } from '../../errors.ts';
@@ -50,6 +50,8 @@ export interface DemoResult {
   teams: Map<string, JsonObject>;
   summary: { records: number; snapshots: number; written: number; writebackCalls: number; tasks: number };
   db?: Kysely<Database>;
+  /** With `keepOpen`: the demo's config (for a web server over its database). */
+  config?: Config;
   close(): Promise<void>;
 }
 
@@ -265,7 +267,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     ];
     const text = [...header, parts.join('\n\n')].join('\n');
     if (!o.keepOpen) await closeAll();
-    return { asOf, text, teams, summary, ...(o.keepOpen ? { db } : {}), close: closeAll };
+    return { asOf, text, teams, summary, ...(o.keepOpen ? { db, config } : {}), close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;
@@ -277,12 +279,31 @@ function quotaCarrying(rep: SubjectDoc): boolean {
   return rep.quota !== null && Number(rep.quota) > 0;
 }
 
-export async function run(ctx: CommandContext): Promise<number> {
+/**
+ * The command: the demo, then on a terminal (or with `--serve`) the dashboard over its database until Ctrl-C
+ * (`stopped`); without a terminal (scripts, CI) it exits 0 once the dashboard text is printed, as before.
+ */
+export async function runDemoCommand(
+  ctx: CommandContext,
+  stopped: Promise<void>,
+  /** Tests running side by side give their own database. */
+  overrides: Pick<DemoOptions, 'database'> = {},
+): Promise<number> {
   const raw = ctx.options.seed ?? process.env.QUOTA_TRACKER_DEMO_SEED ?? 1;
   const seed = Number(raw);
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new AppError('USAGE', `--seed expects a whole number, got "${String(raw)}"`, { where: '--seed' });
   }
+  const port = ctx.options.port === undefined ? DEMO_PORT : Number(ctx.options.port);
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535)
+    throw new AppError(
+      'USAGE',
+      `--port expects a port number (0 for any free one), got "${String(ctx.options.port)}"`,
+      {
+        where: '--port',
+      },
+    );
+  const serve = ctx.options.serve === true || process.stdout.isTTY === true;
   const log = createLogger({ level: ctx.globals.verbose ? 'debug' : 'warn' });
   const url = process.env.DATABASE_URL;
   const profile = ctx.options.profile as string | undefined;
@@ -292,7 +313,45 @@ export async function run(ctx: CommandContext): Promise<number> {
     log,
     ...(url && url.trim() !== '' ? { databaseUrl: url } : {}),
     progress: (line) => ctx.io.stderr(line),
+    keepOpen: serve,
+    ...overrides,
   });
   ctx.io.stdout(result.text);
+  if (!serve) return 0;
+  try {
+    const { startWebServer } = await import('../../web/server.ts');
+    const { createApiToken } = await import('../../web/tokens.ts');
+    const db = result.db as Kysely<Database>;
+    // The demo's own database, emptied at each run: a token made for this run opens its dashboard and nothing else.
+    const token = await createApiToken(db, { role: 'admin' });
+    const web = await startWebServer({ db, config: result.config as Config, port, logger: log });
+    try {
+      const team = [...result.teams.keys()].find((k) => k !== '(org)');
+      ctx.io.stdout(
+        [
+          '',
+          `Dashboard: ${web.url}/${team ? `  (the team above: ${web.url}/teams/${encodeURIComponent(team)})` : ''}`,
+          `Sign in there with this run's admin token: ${token.token}`,
+          'Serving until Ctrl-C.',
+        ].join('\n'),
+      );
+      await stopped;
+    } finally {
+      await web.close();
+    }
+  } finally {
+    await result.close();
+  }
   return 0;
+}
+
+/** `web.port`'s default: the dashboard where `start` would serve it. */
+const DEMO_PORT = 8787;
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  return runDemoCommand(ctx, stopped);
 }

@@ -136,6 +136,8 @@ export async function scopedReport(
   principal: Principal,
   req: ReportRequest,
   db: Parameters<typeof reachOf>[0],
+  /** The read model's freshness stamp, when the caller reads several documents of one moment (a dashboard page). */
+  knownStamp?: string,
 ): Promise<{ doc: JsonObject; json: string; answer: ReportAnswer | null; source: ReportAnswer['source'] }> {
   if (principal.role === 'rep' && !REP_KINDS.includes(req.kind))
     throw new AppError(
@@ -145,7 +147,7 @@ export async function scopedReport(
     );
   // The check runs on the model before any document is built, so a refused request costs no build.
   const resolved = resolveRequest(reader.engine, req);
-  const stamp = await reader.stamp();
+  const stamp = knownStamp ?? (await reader.stamp());
   const model = await reader.model(resolved, stamp);
   const reach = await reachOf(db, model, principal);
   let subject: SubjectRef | null;

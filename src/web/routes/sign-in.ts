@@ -35,7 +35,7 @@ function secure(c: Context<WebEnv>, publicUrl: string | undefined): boolean {
 function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} - quota-tracker</title>
+<title>${escapeHtml(title)} - quota-tracker</title><link rel="icon" href="data:,">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
 label,input,button{display:block;width:100%;box-sizing:border-box}input{margin:.25rem 0 1rem;padding:.5rem;font:inherit}
 button{padding:.5rem;font:inherit;cursor:pointer}.error{color:#a00}</style></head>

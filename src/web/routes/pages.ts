@@ -1,0 +1,899 @@
+/**
+ * The dashboard: server-rendered pages over the same report documents as `/api/v1/reports/*` (scopedReport, so a
+ * page shows exactly what the viewer's token may read of `report ... --format json`, and answers 403 where the API
+ * does). Every page takes `?period=` and `?asOf=`; the sign-in cookie and a Bearer token both work, and a browser
+ * that is not signed in is sent to /login (app.ts). The layouts are the reports' own (src/reports/layout.ts), the
+ * charts the reports' SVG (src/reports/charts.ts), each with its table beside it.
+ *
+ * - `/`: the org or region overview (what the viewer manages; a rep goes to their scorecard)
+ * - `/teams/:team`: the team dashboard
+ * - `/reps/:rep`: the rep scorecard (`?explain=true` adds the working behind each figure)
+ * - `/leaderboard`: 50 a page (htmx swaps the board), the viewer's own row pinned on top
+ * - `/trends`: scopes side by side over N periods, a line chart and the table
+ * - `/alerts`: open alerts of the period by team, counts by rule and severity
+ * - `/operator` (admin): each connection's last sync, cursor age, errors and quarantined records
+ */
+import { AppError, isAppError } from '../../errors.ts';
+import type { JsonObject } from '../../metrics/document.ts';
+import type { MetricsModel } from '../../metrics/engine/model.ts';
+import { membershipOn } from '../../metrics/math/rollup.ts';
+import { bandColour, histogramSvg, trendLinesSvg } from '../../reports/charts.ts';
+import { list, money, na, type Obj, obj, pct, str, times, words } from '../../reports/format.ts';
+import { toneOf as reportTone } from '../../reports/html.ts';
+import {
+  membersSection,
+  reportLayout,
+  type Section,
+  type SubjectDoc,
+  subjectDoc,
+  subjectDocs,
+  withoutQuota,
+} from '../../reports/layout.ts';
+import { type ReportRequest, resolveRequest } from '../../reports/report.ts';
+import { parseTrendBy, parseTrendPeriods } from '../../reports/trends.ts';
+import { isPlainDate } from '../../util/date.ts';
+import type { OperatorSources } from '../operator.ts';
+import { operatorStatus } from '../operator.ts';
+import { assetRoutes } from '../pages/assets.ts';
+import {
+  card,
+  errorPage,
+  h,
+  type Markup,
+  type NavItem,
+  shell,
+  type Tile,
+  table,
+  tiles,
+  trusted,
+} from '../pages/markup.ts';
+import type { RouteModule, WebContext } from '../policy.ts';
+import { reachOf } from '../reach.ts';
+import type { Principal } from '../tokens.ts';
+import { readerOf, scopedReport } from './reports.ts';
+
+/** Rows a leaderboard page shows. */
+export const LEADERBOARD_PAGE_SIZE = 50;
+/** Alerts the alerts page lists without a team chosen (the critical ones first). */
+const ALERTS_SHOWN = 100;
+
+interface When {
+  period?: string;
+  asOf?: string;
+}
+
+function one(c: WebContext, name: string): string | undefined {
+  const v = c.req.query(name);
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function whenOf(c: WebContext): When {
+  const asOf = one(c, 'asOf');
+  if (asOf !== undefined && !isPlainDate(asOf))
+    throw new AppError('USAGE', `asOf must be a date as YYYY-MM-DD, got "${asOf}"`, { where: 'asOf' });
+  const period = one(c, 'period');
+  return { ...(period ? { period } : {}), ...(asOf ? { asOf } : {}) };
+}
+
+/** `?period=...&asOf=...` to carry the viewer's date across links. */
+function carry(when: When, extra: Record<string, string | undefined> = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...extra, period: when.period, asOf: when.asOf })) if (v) q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+function principalOf(c: WebContext): Principal {
+  return c.var.principal as Principal;
+}
+
+function navFor(p: Principal, when: When): NavItem[] {
+  const q = carry(when);
+  const items: NavItem[] = [];
+  if (p.role !== 'rep') items.push({ href: `/${q}`, label: 'Overview' });
+  if (p.subjectEmail && p.role === 'rep')
+    items.push({ href: `/reps/${encodeURIComponent(p.subjectEmail)}${q}`, label: 'My scorecard' });
+  items.push({ href: `/leaderboard${q}`, label: 'Leaderboard' });
+  if (p.role !== 'rep') items.push({ href: `/trends${q}`, label: 'Trends' });
+  items.push({ href: `/alerts${q}`, label: 'Alerts' });
+  if (p.role === 'admin') items.push({ href: '/operator', label: 'Operator' });
+  return items;
+}
+
+function whoOf(p: Principal): string {
+  return p.subjectEmail ? `${p.subjectEmail} (${p.role})` : p.role;
+}
+
+/**
+ * The read model's stamp, read once per page: every document of a page is of the same moment, and an overview that
+ * reads the org, each region and the alerts asks the database for it once, not once a document.
+ */
+const stamps = new WeakMap<WebContext, Promise<string>>();
+function stampOf(c: WebContext): Promise<string> {
+  let s = stamps.get(c);
+  if (!s) {
+    s = readerOf(c).stamp();
+    stamps.set(c, s);
+  }
+  return s;
+}
+
+async function read(c: WebContext, req: ReportRequest): Promise<JsonObject> {
+  return (await scopedReport(readerOf(c), principalOf(c), req, c.var.db, await stampOf(c))).doc;
+}
+
+/** The model a request is read from (cached by the read model), for who is in which team and what one manages. */
+async function modelOf(c: WebContext, req: ReportRequest): Promise<MetricsModel> {
+  const reader = readerOf(c);
+  const resolved = resolveRequest(reader.engine, req);
+  return reader.model(resolved, await stampOf(c));
+}
+
+interface PageBody {
+  title: string;
+  context?: string | null;
+  body: Markup;
+  filters?: Record<string, string> | false;
+  /** The period and date the document is for, shown in the filter when the URL names none. */
+  shown?: { period: string; asOf: string };
+}
+
+/**
+ * Runs a page: its HTML, or an error page with the error's status (403 out of scope, 404, 400) and its sentence.
+ * A fragment request from htmx (`HX-Request`) may answer a Response of its own.
+ */
+async function page(c: WebContext, current: string, make: (when: When) => Promise<PageBody | Response>) {
+  const p = principalOf(c);
+  let when: When = {};
+  try {
+    when = whenOf(c);
+    const out = await make(when);
+    if (out instanceof Response) return out;
+    const doc = out;
+    return c.html(
+      shell({
+        title: doc.title,
+        context: doc.context ?? null,
+        nav: navFor(p, when),
+        current,
+        who: whoOf(p),
+        filters:
+          doc.filters === false
+            ? null
+            : {
+                action: new URL(c.req.url).pathname,
+                period: when.period ?? doc.shown?.period ?? '',
+                asOf: when.asOf ?? doc.shown?.asOf ?? '',
+                hidden: doc.filters ?? {},
+              },
+        body: doc.body,
+      }),
+    );
+  } catch (e) {
+    if (!isAppError(e) || e.httpStatus >= 500) throw e;
+    const status = e.httpStatus as 400 | 403 | 404 | 409 | 422;
+    const title = status === 403 ? 'Not yours to see' : status === 404 ? 'Not found' : 'Cannot show this page';
+    return c.html(errorPage(title, e.toUserString(), navFor(p, when), whoOf(p)), status);
+  }
+}
+
+function shownOf(doc: JsonObject): { period: string; asOf: string } {
+  return { period: str(obj(doc.period).id) ?? '', asOf: str(doc.asOf) ?? '' };
+}
+
+/** The headline figures of a subject document as tiles. */
+function subjectTiles(d: SubjectDoc): Markup {
+  const p = d.pipeline;
+  const f = d.forecast;
+  const list: Tile[] = [
+    {
+      key: 'attainment',
+      label: 'Attainment',
+      value: pct(d.attainment, d.attainmentReason),
+      sub: `${money(d.actual)} of ${money(d.quota, d.quotaReason)}`,
+      tone: d.status ? words(d.status) : '',
+    },
+    {
+      key: 'projectedAttainment',
+      label: 'Projected',
+      value: pct(d.projectedAttainment, d.projectedAttainmentReason),
+      sub: `${money(d.projectedTotal)} at period end`,
+      tone: d.status ? words(d.status) : '',
+    },
+    {
+      key: 'status',
+      label: 'Status',
+      value: d.status ? words(d.status) : na(d.statusReason),
+    },
+    {
+      key: 'paceVariancePct',
+      label: 'Pace',
+      value: d.paceVariancePct == null ? na(d.paceVariancePctReason) : pct(d.paceVariancePct),
+      sub: d.paceStatus ? `${d.paceStatus}, expected ${money(d.expectedToDate)}` : undefined,
+      tone: d.paceStatus ?? '',
+    },
+    {
+      key: 'probabilityToHitQuota',
+      label: 'Chance to hit',
+      value: pct(f.probabilityToHitQuota, f.probabilityToHitQuotaReason),
+      sub: `P10 ${money(f.p10)} / P90 ${money(f.p90)}`,
+      tone: '',
+    },
+    {
+      key: 'coverage',
+      label: 'Coverage',
+      value: p.coverage == null ? na(p.coverageReason) : times(p.coverage),
+      sub: `${money(p.open)} open in ${p.openDeals} deals`,
+      tone: p.coverageBand ? words(p.coverageBand) : '',
+    },
+  ];
+  return tiles(list);
+}
+
+function periodLine(d: { period: { id: string }; asOf: string; currency?: string }): string {
+  return `${d.period.id} as of ${d.asOf}${d.currency ? `, in ${d.currency}` : ''}`;
+}
+
+function sectionsByHeading(layout: { sections: Section[] }): Map<string, Section> {
+  return new Map(layout.sections.map((s) => [s.heading.replace(/ \(.*\)$/, ''), s]));
+}
+
+/** Attainment bins of 10% from 0 to 150% and one above, by status band: the histogram's data. */
+export function attainmentBins(reps: readonly SubjectDoc[]): { label: string; byStatus: Record<string, number> }[] {
+  const bins = Array.from({ length: 16 }, (_, i) => ({
+    label: i === 15 ? '150%+' : `${i * 10}-${i * 10 + 10}%`,
+    byStatus: {} as Record<string, number>,
+  }));
+  for (const r of reps) {
+    if (r.attainment == null) continue;
+    const i = Math.min(15, Math.max(0, Math.floor(Number(r.attainment) * 10)));
+    const bin = bins[i] as (typeof bins)[number];
+    const status = r.status ?? 'no_quota';
+    bin.byStatus[status] = (bin.byStatus[status] ?? 0) + 1;
+  }
+  return bins;
+}
+
+function histogramCard(reps: readonly SubjectDoc[]): Markup {
+  const bins = attainmentBins(reps);
+  const statuses = [...new Set(bins.flatMap((b) => Object.keys(b.byStatus)))];
+  const order = ['on_track', 'likely_to_hit', 'at_risk', 'likely_miss', 'significant_gap', 'major_gap', 'no_quota'];
+  statuses.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  const counted = bins.reduce((s, b) => s + Object.values(b.byStatus).reduce((x, n) => x + n, 0), 0);
+  const rows = bins.map((b) => [
+    b.label,
+    String(Object.values(b.byStatus).reduce((x, n) => x + n, 0)),
+    ...statuses.map((s) => String(b.byStatus[s] ?? 0)),
+  ]);
+  return h`<section class="card wide" id="s-attainment-distribution" aria-labelledby="s-attainment-distribution-h"><h2 id="s-attainment-distribution-h">Attainment distribution</h2>
+<p>${counted} reps with a quota, in bins of 10% of attainment, coloured by status band.</p>
+<div class="legend">${statuses.map((s) => h`<span style="--c:${bandColour(s)}">${words(s)}</span>`)}</div>
+<div class="chart-pair"><figure class="chart">${trusted(histogramSvg(bins))}<figcaption>reps per attainment bin, by status band</figcaption></figure>
+${table(
+  [
+    { heading: 'Attainment', numeric: false },
+    { heading: 'Reps', numeric: true },
+    ...statuses.map((s) => ({ heading: words(s), numeric: true })),
+  ],
+  rows,
+)}</div></section>`;
+}
+
+/** Open alerts counted by rule (rows) and severity (columns). */
+function alertCountsCard(alerts: readonly Obj[]): Markup {
+  const severities = ['critical', 'warning', 'info'];
+  const byRule = new Map<string, Record<string, number>>();
+  for (const a of alerts) {
+    const rule = str(a.rule) ?? '';
+    const row = byRule.get(rule) ?? {};
+    const sev = str(a.severity) ?? '';
+    row[sev] = (row[sev] ?? 0) + 1;
+    byRule.set(rule, row);
+  }
+  const rows = [...byRule]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([rule, n]) => [
+      words(rule),
+      ...severities.map((s) => String(n[s] ?? 0)),
+      String(Object.values(n).reduce((x, y) => x + y, 0)),
+    ]);
+  const total = severities.map((s) => String(alerts.filter((a) => a.severity === s).length));
+  return h`<section class="card" id="s-alert-counts" aria-labelledby="s-alert-counts-h"><h2 id="s-alert-counts-h">Open alerts by rule and severity</h2>
+${
+  rows.length === 0
+    ? h`<p>No open alerts.</p>`
+    : table(
+        [
+          { heading: 'Rule', numeric: false },
+          ...severities.map((s) => ({ heading: s, numeric: true })),
+          { heading: 'Total', numeric: true },
+        ],
+        [...rows, ['All rules', ...total, String(alerts.length)]],
+        { sortable: true },
+      )
+}</section>`;
+}
+
+/** The units a manager manages at the top of their reach (those whose parent they do not also manage). */
+function topUnits(model: MetricsModel, units: ReadonlySet<string>): { kind: string; name: string }[] {
+  const out: { kind: string; name: string }[] = [];
+  for (const id of units) {
+    const u = model.data.units.get(id);
+    if (!u || (u.parentId !== null && units.has(u.parentId))) continue;
+    out.push({ kind: u.kind, name: u.name });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+function teamHref(name: string, when: When): string {
+  return `/teams/${encodeURIComponent(name)}${carry(when)}`;
+}
+
+function repHref(email: string | null | undefined, when: When): string | null {
+  return email ? `/reps/${encodeURIComponent(email)}${carry(when)}` : null;
+}
+
+/** The org or a region: tiles, regions and teams, the attainment histogram and the alert counts. */
+async function overview(c: WebContext, when: When, scope: { kind: 'org' } | { kind: 'region'; name: string }) {
+  const req: ReportRequest =
+    scope.kind === 'org' ? { kind: 'org', ...when } : { kind: 'region', region: scope.name, ...when };
+  const doc = await read(c, req);
+  const alertsDoc = await read(c, { kind: 'alerts', ...when });
+  const totals = subjectDoc(doc.totals);
+  const teams = subjectDocs(doc.teams);
+  // The overview shows no per-rep rows (5,000 in a large org's report): its layout is made without them.
+  const layout = reportLayout(req.kind, { ...doc, reps: [] });
+  const parts: Markup[] = [subjectTiles(totals)];
+  if (scope.kind === 'org') {
+    const regionNames = [...new Set(teams.map((t) => t.subject.region).filter((r): r is string => !!r))].sort();
+    const regions = await Promise.all(
+      regionNames.map(async (name) => subjectDoc((await read(c, { kind: 'region', region: name, ...when })).totals)),
+    );
+    const section = membersSection('Regions', regions, []);
+    parts.push(
+      card(section, {
+        sortable: true,
+        wide: true,
+        links: regions.map((r) => `/${carry(when, { region: r.subject.name })}`),
+      }),
+    );
+  }
+  const teamSection = sectionsByHeading(layout).get('Teams');
+  if (teamSection)
+    parts.push(
+      card(teamSection, { sortable: true, wide: true, links: teams.map((t) => teamHref(t.subject.name, when)) }),
+    );
+  parts.push(histogramCard(subjectDocs(doc.reps)));
+  const regionTeams = new Set(teams.map((t) => t.subject.name));
+  const model = scope.kind === 'region' ? await modelOf(c, { kind: 'alerts', ...when }) : null;
+  const alerts = list(alertsDoc.alerts).filter((a) => {
+    if (!model) return true;
+    const s = obj(a.subject);
+    const m = membershipOn(model.memberships, String(s.id), model.asOf);
+    return m ? regionTeams.has(model.data.units.get(m.teamId)?.name ?? '') : false;
+  });
+  parts.push(alertCountsCard(alerts));
+  const by = sectionsByHeading(layout);
+  for (const heading of ['Projection', 'Pipeline', 'By product line', 'By segment'])
+    if (by.get(heading)) parts.push(card(by.get(heading) as Section));
+  return {
+    title: scope.kind === 'org' ? `${totals.subject.name}: overview` : `Region ${totals.subject.name}`,
+    context: `${periodLine(doc as unknown as SubjectDoc)}${totals.subject.manager ? `, manager ${totals.subject.manager}` : ''}`,
+    body: h`${parts}`,
+    filters: (scope.kind === 'region' ? { region: scope.name } : {}) as Record<string, string>,
+    shown: shownOf(doc),
+  };
+}
+
+function leaderboardBoard(
+  doc: JsonObject,
+  when: When,
+  p: Principal,
+  pageNo: number,
+  scope: Record<string, string | undefined>,
+): Markup {
+  const entries = list(doc.entries);
+  const { ranked, notes } = withoutQuota(entries, (x) => x.rank != null);
+  const pages = Math.max(1, Math.ceil(ranked.length / LEADERBOARD_PAGE_SIZE));
+  const pageAt = Math.min(Math.max(1, pageNo), pages);
+  const slice = ranked.slice((pageAt - 1) * LEADERBOARD_PAGE_SIZE, pageAt * LEADERBOARD_PAGE_SIZE);
+  const self = p.subjectEmail;
+  const mine = self ? ranked.find((e) => str(obj(e.subject).email)?.toLowerCase() === self) : undefined;
+  const row = (x: Obj, pinned: boolean) => {
+    const s = obj(x.subject);
+    const cells = [
+      `#${str(x.rank)}`,
+      str(s.name) ?? '',
+      str(s.team) ?? '',
+      x.attainment === undefined ? '' : pct(x.attainment, x.attainmentReason),
+      x.actual === undefined ? '' : money(x.actual),
+      x.quota === undefined ? '' : money(x.quota, x.quotaReason),
+      x.projectedAttainment === undefined ? '' : pct(x.projectedAttainment, x.projectedAttainmentReason),
+      x.status === undefined ? '' : x.status === null ? na(x.statusReason) : words(str(x.status) ?? ''),
+    ];
+    const href = repHref(str(s.email), when);
+    return h`<tr${pinned ? h` class="pinned"` : ''} data-rank="${str(x.rank)}">${cells.map((v, i) =>
+      i === 1 && href
+        ? h`<td><a href="${href}">${v}</a>${pinned ? ' (you)' : ''}</td>`
+        : h`<td class="${[i === 0 || i >= 3 ? 'num' : '', i === 7 ? toneFor(v) : ''].filter(Boolean).join(' ')}">${v}</td>`,
+    )}</tr>`;
+  };
+  const link = (n: number, label: string) => {
+    const href = `/leaderboard${carry(when, { ...scope, page: String(n) })}`;
+    return n < 1 || n > pages || n === pageAt
+      ? h`<span aria-disabled="true">${label}</span>`
+      : h`<a href="${href}" hx-get="${href}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" rel="${n < pageAt ? 'prev' : 'next'}">${label}</a>`;
+  };
+  const heads = ['Rank', 'Name', 'Team', 'Attainment', 'Actual', 'Quota', 'Projected', 'Status'];
+  return h`<section class="card wide" id="board" aria-labelledby="board-h"><h2 id="board-h">Ranking by ${str(doc.by) ?? 'attainment'}, page ${pageAt} of ${pages}</h2>
+<div class="table-wrap"><table class="sortable"><thead><tr>${heads.map(
+    (x, i) =>
+      h`<th scope="col" class="${i === 0 || i >= 3 ? 'num' : ''}" aria-sort="none"><button type="button" class="sort" data-numeric="${i === 0 || (i >= 3 && i < 7) ? '1' : '0'}">${x}</button></th>`,
+  )}</tr>
+${mine ? row(mine, true) : ''}</thead>
+<tbody>${slice.map((x) => row(x, false))}</tbody></table></div>
+<nav class="pager" aria-label="Leaderboard pages">${link(pageAt - 1, 'Previous')}<span>${`${(pageAt - 1) * LEADERBOARD_PAGE_SIZE + (slice.length ? 1 : 0)}-${(pageAt - 1) * LEADERBOARD_PAGE_SIZE + slice.length} of ${ranked.length}`}</span>${link(pageAt + 1, 'Next')}</nav>
+${notes.map((n) => h`<p>${n}</p>`)}</section>`;
+}
+
+function toneFor(text: string): string {
+  const t = reportTone(text);
+  return t ? `tone-${t}` : '';
+}
+
+/** Cells of a trend series: attainment per period as a ratio, null where there is none. */
+function trendSeries(doc: JsonObject): { periods: string[]; series: { name: string; values: (number | null)[] }[] } {
+  const periods = list(doc.periods).map((x) => str(x.period) ?? '');
+  const raw = list(doc.series);
+  const series = (raw.length > 0 ? raw : [{ scope: doc.scope, periods: doc.periods }]).map((s) => {
+    const byPeriod = new Map(list(s.periods).map((x) => [str(x.period) ?? '', x]));
+    return {
+      name: str(obj(s.scope).name) ?? '',
+      values: periods.map((id) => {
+        const v = str(byPeriod.get(id)?.attainment);
+        return v === null ? null : Number(v);
+      }),
+    };
+  });
+  return { periods, series };
+}
+
+export function pageRoutes(sources: OperatorSources): RouteModule {
+  return (r) => {
+    assetRoutes(r);
+
+    r.route({
+      method: 'GET',
+      path: '/',
+      policy: 'rep',
+      doc: {
+        summary:
+          'The overview (HTML): the org, or the region a manager manages, by region and team, the attainment histogram and alert counts; a rep is sent to their scorecard. Query: period, asOf, region.',
+        produces: 'text/html',
+      },
+      handler: (c) =>
+        page(c, '/', async (when) => {
+          const p = principalOf(c);
+          const region = one(c, 'region');
+          if (region !== undefined) return overview(c, when, { kind: 'region', name: region });
+          if (p.role === 'admin') return overview(c, when, { kind: 'org' });
+          const model = await modelOf(c, { kind: 'leaderboard', ...when });
+          const reach = await reachOf(c.var.db, model, p);
+          const tops = topUnits(model, reach.units);
+          const only = tops.length === 1 ? tops[0] : undefined;
+          if (only?.kind === 'org') return overview(c, when, { kind: 'org' });
+          if (only?.kind === 'region') return overview(c, when, { kind: 'region', name: only.name });
+          if (only?.kind === 'team') return c.redirect(teamHref(only.name, when), 303);
+          if (tops.length === 0) {
+            if (p.subjectEmail) return c.redirect(repHref(p.subjectEmail, when) as string, 303);
+            return c.redirect(`/leaderboard${carry(when)}`, 303);
+          }
+          return {
+            title: 'What you manage',
+            context: `${model.asOf}`,
+            body: h`<section class="card wide"><ul>${tops.map(
+              (u) =>
+                h`<li><a href="${u.kind === 'team' ? teamHref(u.name, when) : `/${carry(when, { region: u.name })}`}">${u.kind} ${u.name}</a></li>`,
+            )}</ul></section>`,
+          };
+        }),
+    });
+
+    r.route({
+      method: 'GET',
+      path: '/teams/:team',
+      policy: 'rep',
+      doc: {
+        summary:
+          'The team dashboard (HTML): summary, burn-up, the sortable rep table, coverage, activity, gap analysis and open alerts (`report team`). Query: period, asOf.',
+        produces: 'text/html',
+      },
+      handler: (c) =>
+        page(c, '/teams', async (when) => {
+          const name = c.req.param('team') ?? '';
+          const doc = await read(c, { kind: 'team', team: name, ...when });
+          const totals = subjectDoc(doc.totals);
+          const layout = reportLayout('team', doc);
+          const by = sectionsByHeading(layout);
+          const reps = withoutQuota(subjectDocs(doc.reps), (x) => x.attainment != null).ranked;
+          const parts: Markup[] = [subjectTiles(totals)];
+          const used = new Set<string>();
+          const put = (heading: string, o: Parameters<typeof card>[1] = {}) => {
+            const s = by.get(heading);
+            if (!s) return;
+            used.add(heading);
+            parts.push(card(s, o));
+          };
+          put('Pacing burn-up', { wide: true });
+          put('Reps', { sortable: true, wide: true, links: reps.map((x) => repHref(x.subject.email, when)) });
+          put('Gap analysis');
+          put('Scenarios');
+          put('Status distribution', { wide: true });
+          put('Pipeline coverage', { sortable: true });
+          put('Activity against targets', { sortable: true });
+          put('Alerts', { sortable: true, wide: true });
+          for (const s of layout.sections) {
+            const key = s.heading.replace(/ \(.*\)$/, '');
+            if (!used.has(key) && key !== 'Working') parts.push(card(s));
+          }
+          return {
+            title: `Team ${totals.subject.name}`,
+            context: `${periodLine(doc as unknown as SubjectDoc)}${totals.subject.region ? `, region ${totals.subject.region}` : ''}${totals.subject.manager ? `, manager ${totals.subject.manager}` : ''}`,
+            body: h`${parts}`,
+            shown: shownOf(doc),
+          };
+        }),
+    });
+
+    r.route({
+      method: 'GET',
+      path: '/reps/:rep',
+      policy: 'rep',
+      doc: {
+        summary:
+          "A rep's scorecard (HTML): figures, burn-up, the deals that close the gap, history, rank and commission (`report rep`). Query: period, asOf, explain.",
+        produces: 'text/html',
+      },
+      handler: (c) =>
+        page(c, '/reps', async (when) => {
+          const rep = c.req.param('rep') ?? '';
+          const explain = one(c, 'explain') === 'true';
+          const doc = subjectDoc(await read(c, { kind: 'rep', rep, explain, ...when }));
+          const layout = reportLayout('rep', doc as unknown as JsonObject);
+          const by = sectionsByHeading(layout);
+          const parts: Markup[] = [subjectTiles(doc)];
+          const used = new Set<string>();
+          const put = (heading: string, o: Parameters<typeof card>[1] = {}) => {
+            const s = by.get(heading);
+            if (!s) return;
+            used.add(heading);
+            parts.push(card(s, o));
+          };
+          put('Pacing burn-up', { wide: true });
+          put('Deals that close the gap', { wide: true });
+          put('Ranking');
+          put('Projection');
+          put('History');
+          put('Summary');
+          put('Pacing');
+          put('Pipeline');
+          for (const s of layout.sections) {
+            const key = s.heading.replace(/ \(.*\)$/, '');
+            if (!used.has(key)) parts.push(card(s, { wide: key === 'Working' }));
+          }
+          const explainHref = `/reps/${encodeURIComponent(rep)}${carry(when, explain ? {} : { explain: 'true' })}`;
+          return {
+            title: doc.subject.name,
+            context: `${periodLine(doc)}${doc.subject.team ? `, team ${doc.subject.team}` : ''}${doc.subject.manager ? `, manager ${doc.subject.manager}` : ''}`,
+            body: h`${parts}<p class="card wide"><a href="${explainHref}">${explain ? 'Hide the working' : 'Explain every figure (the working behind each)'}</a></p>`,
+            filters: (explain ? { explain: 'true' } : {}) as Record<string, string>,
+            shown: shownOf(doc as unknown as JsonObject),
+          };
+        }),
+    });
+
+    r.route({
+      method: 'GET',
+      path: '/leaderboard',
+      policy: 'rep',
+      doc: {
+        summary:
+          'The leaderboard (HTML), 50 a page, the viewer pinned on top (`report leaderboard`). Query: period, asOf, team, region, page; with HX-Request only the board.',
+        produces: 'text/html',
+      },
+      handler: (c) =>
+        page(c, '/leaderboard', async (when) => {
+          const team = one(c, 'team');
+          const region = one(c, 'region');
+          const pageRaw = one(c, 'page') ?? '1';
+          if (!/^[1-9][0-9]{0,5}$/.test(pageRaw))
+            throw new AppError('USAGE', `page must be a whole number from 1, got "${pageRaw}"`, { where: 'page' });
+          const doc = await read(c, {
+            kind: 'leaderboard',
+            ...(team ? { team } : {}),
+            ...(region ? { region } : {}),
+            ...when,
+          });
+          const scope = { team, region };
+          const board = leaderboardBoard(doc, when, principalOf(c), Number(pageRaw), scope);
+          if (c.req.header('hx-request') === 'true' && c.req.header('hx-target') === 'board') return c.html(board.html);
+          const hidden: Record<string, string> = {};
+          if (team) hidden.team = team;
+          if (region) hidden.region = region;
+          return {
+            title: `Leaderboard - ${str(obj(doc.scope).name) ?? ''}`,
+            context: `${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
+            body: board,
+            filters: hidden,
+            shown: shownOf(doc),
+          };
+        }),
+    });
+
+    r.route({
+      method: 'GET',
+      path: '/trends',
+      policy: 'rep',
+      doc: {
+        summary:
+          'Trends (HTML): attainment over N periods, scopes side by side, as a line chart and a table (`report trends`). Query: period, asOf, team, region, rep, by, periods.',
+        produces: 'text/html',
+      },
+      handler: (c) =>
+        page(c, '/trends', async (when) => {
+          const req: ReportRequest = { kind: 'trends', ...when };
+          for (const k of ['team', 'region', 'rep'] as const) {
+            const v = one(c, k);
+            if (v) req[k] = v;
+          }
+          const by = parseTrendBy(one(c, 'by'), 'by');
+          const n = parseTrendPeriods(one(c, 'periods'), 'periods');
+          if (by) req.trendBy = by;
+          if (n !== undefined) req.periods = n;
+          const doc = await read(c, req);
+          const layout = reportLayout('trends', doc);
+          const { periods, series } = trendSeries(doc);
+          const hidden: Record<string, string> = {};
+          for (const k of ['team', 'region', 'rep', 'by', 'periods']) {
+            const v = one(c, k);
+            if (v) hidden[k] = v;
+          }
+          const chart = h`<section class="card wide" id="s-trend-chart" aria-labelledby="s-trend-chart-h"><h2 id="s-trend-chart-h">Attainment over ${periods.length} periods</h2>
+<form class="filters" method="get" action="/trends">${Object.entries(hidden)
+            .filter(([k]) => k !== 'by' && k !== 'periods')
+            .map(([k, v]) => h`<input type="hidden" name="${k}" value="${v}">`)}
+${when.period ? h`<input type="hidden" name="period" value="${when.period}">` : ''}${when.asOf ? h`<input type="hidden" name="asOf" value="${when.asOf}">` : ''}
+<label>Side by side <select name="by"><option value="">none</option>${['region', 'team', 'segment', 'product-line'].map(
+            (b) => h`<option value="${b}"${hidden.by === b ? h` selected` : ''}>${b}</option>`,
+          )}</select></label>
+<label>Periods <input name="periods" type="number" min="1" max="20" value="${hidden.periods ?? String(periods.length)}"></label><button type="submit">Show</button></form>
+<div class="chart-pair"><figure class="chart">${trusted(trendLinesSvg(periods, series))}<figcaption>attainment per period; the dashed line is 100%</figcaption></figure></div></section>`;
+          return {
+            title: `Trends - ${str(obj(doc.scope).name) ?? ''}`,
+            context: `${periods.length} periods to ${str(obj(doc.period).id) ?? ''}, as of ${str(doc.asOf) ?? ''}`,
+            body: h`${chart}${layout.sections.map((s) => card(s, { wide: true, sortable: true }))}`,
+            filters: hidden,
+            shown: shownOf(doc),
+          };
+        }),
+    });
+
+    r.route({
+      method: 'GET',
+      path: '/alerts',
+      policy: 'rep',
+      doc: {
+        summary:
+          "Open alerts of the period (HTML): counts by rule and severity and by team, the critical ones or one team's (`report alerts`). Query: period, asOf, team.",
+        produces: 'text/html',
+      },
+      handler: (c) =>
+        page(c, '/alerts', async (when) => {
+          const doc = await read(c, { kind: 'alerts', ...when });
+          const model = await modelOf(c, { kind: 'alerts', ...when });
+          const alerts = list(doc.alerts);
+          const teamOf = (a: Obj): string => {
+            const s = obj(a.subject);
+            const id = String(s.id);
+            if (s.type !== 'rep') return model.data.units.get(id)?.name ?? '';
+            const m = membershipOn(model.memberships, id, model.asOf);
+            return m ? (model.data.units.get(m.teamId)?.name ?? '') : '';
+          };
+          const byTeam = new Map<string, Obj[]>();
+          for (const a of alerts) {
+            const t = teamOf(a) || 'No team';
+            byTeam.set(t, [...(byTeam.get(t) ?? []), a]);
+          }
+          const teams = [...byTeam].sort(([a], [b]) => (a < b ? -1 : 1));
+          const chosen = one(c, 'team');
+          const severities = ['critical', 'warning', 'info'];
+          const summary = card(
+            {
+              heading: 'By team',
+              blocks: [
+                {
+                  type: 'table',
+                  columns: [
+                    { heading: 'Team', numeric: false },
+                    ...severities.map((x) => ({ heading: x, numeric: true })),
+                    { heading: 'Total', numeric: true },
+                  ],
+                  rows: teams.map(([team, rows]) => [
+                    team,
+                    ...severities.map((x) => String(rows.filter((a) => a.severity === x).length)),
+                    String(rows.length),
+                  ]),
+                },
+              ],
+            },
+            { sortable: true, links: teams.map(([team]) => `/alerts${carry(when, { team })}`) },
+          );
+          // One team's alerts when one is chosen, else the critical ones of all: thousands of rows help no one.
+          const shown = chosen
+            ? (byTeam.get(chosen) ?? [])
+            : alerts.filter((a) => a.severity === 'critical').slice(0, ALERTS_SHOWN);
+          const heading = chosen
+            ? `${chosen}: ${shown.length} open`
+            : `Critical alerts${shown.length === ALERTS_SHOWN ? ` (the first ${ALERTS_SHOWN}; choose a team for its own)` : ''}`;
+          const detail = card(
+            {
+              heading,
+              blocks:
+                shown.length === 0
+                  ? [{ type: 'paragraph', text: 'none' }]
+                  : [
+                      {
+                        type: 'table',
+                        columns: [
+                          { heading: 'Name', numeric: false },
+                          { heading: 'Team', numeric: false },
+                          { heading: 'Severity', numeric: false },
+                          { heading: 'Rule', numeric: false },
+                          { heading: 'Status', numeric: false },
+                          { heading: 'Message', numeric: false },
+                        ],
+                        rows: shown.map((x) => [
+                          str(obj(x.subject).name) ?? '',
+                          teamOf(x),
+                          str(x.severity) ?? '',
+                          words(str(x.rule) ?? ''),
+                          x.heldBack === true
+                            ? `${str(x.status) ?? ''}, task held back to ${str(x.taskGoesOutOn) ?? ''}`
+                            : (str(x.status) ?? ''),
+                          str(x.message) ?? '',
+                        ]),
+                      },
+                    ],
+            },
+            { sortable: true, wide: true },
+          );
+          return {
+            title: chosen ? `Alerts - ${chosen}` : 'Alerts',
+            context: `${alerts.length} open in ${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
+            body: h`${alertCountsCard(chosen ? shown : alerts)}${summary}${detail}`,
+            filters: (chosen ? { team: chosen } : {}) as Record<string, string>,
+            shown: shownOf(doc),
+          };
+        }),
+    });
+
+    r.route({
+      method: 'GET',
+      path: '/operator',
+      // Checked in the page, so a manager or rep who follows a link is shown the 403 as a page too.
+      policy: 'rep',
+      doc: {
+        summary:
+          "The operators' status view (HTML): each connection's last sync per stream, cursor age, errors and quarantined records (`/api/v1/status`).",
+        produces: 'text/html',
+      },
+      handler: (c) =>
+        page(c, '/operator', async () => {
+          const p = principalOf(c);
+          if (p.role !== 'admin')
+            throw new AppError(
+              'AUTH_FORBIDDEN',
+              `the operator view needs an admin token; this token's role is ${p.role}`,
+            );
+          const s = await operatorStatus(sources);
+          const age = (sec: number | null) =>
+            sec === null
+              ? 'n/a'
+              : sec < 120
+                ? `${Math.round(sec)} s`
+                : sec < 7200
+                  ? `${Math.round(sec / 60)} min`
+                  : `${(sec / 3600).toFixed(1)} h`;
+          const parts: Markup[] = [
+            tiles([
+              { key: 'connections', label: 'Connections', value: String(s.connections.length), tone: '' },
+              {
+                key: 'failing',
+                label: 'Streams failing',
+                value: String(s.connections.flatMap((x) => x.streams).filter((x) => x.error !== null).length),
+                tone: '',
+              },
+              {
+                key: 'quarantined',
+                label: 'Quarantined',
+                value: String(s.connections.reduce((n, x) => n + x.quarantine.open, 0)),
+                tone: '',
+              },
+              { key: 'schema', label: 'Schema', value: s.schema.version ?? 'none', tone: '' },
+            ]),
+          ];
+          for (const conn of s.connections) {
+            parts.push(
+              card(
+                {
+                  heading: `Connection ${conn.id} (${conn.kind}${conn.configured ? '' : ', not in the config'})`,
+                  blocks: [
+                    {
+                      type: 'table',
+                      columns: [
+                        { heading: 'Stream', numeric: false },
+                        { heading: 'Last sync', numeric: false },
+                        { heading: 'Status', numeric: false },
+                        { heading: 'Read', numeric: true },
+                        { heading: 'Changed', numeric: true },
+                        { heading: 'Cursor age', numeric: true },
+                        { heading: 'Error', numeric: false },
+                      ],
+                      rows: conn.streams.map((x) => [
+                        x.stream,
+                        x.finishedAt ?? x.startedAt,
+                        x.status,
+                        String(x.recordsRead),
+                        String(x.recordsChanged),
+                        age(x.cursorAgeSeconds),
+                        x.error ? `${x.error.code ?? ''} ${x.error.message ?? ''}`.trim() : '',
+                      ]),
+                    },
+                    {
+                      type: 'figures',
+                      rows: [
+                        ['API calls today', String(conn.apiUsageToday.calls)],
+                        [
+                          'Budget left',
+                          conn.apiUsageToday.budgetLeft === null ? 'n/a' : String(conn.apiUsageToday.budgetLeft),
+                        ],
+                        ['Quarantined records', String(conn.quarantine.open)],
+                      ],
+                    },
+                    ...(conn.quarantine.reasons.length === 0
+                      ? []
+                      : [
+                          {
+                            type: 'table' as const,
+                            columns: [
+                              { heading: 'Stream', numeric: false },
+                              { heading: 'Reason', numeric: false },
+                              { heading: 'Records', numeric: true },
+                              { heading: 'Example', numeric: false },
+                            ],
+                            rows: conn.quarantine.reasons.map((q) => [
+                              q.stream,
+                              q.reasonCode,
+                              String(q.count),
+                              q.example,
+                            ]),
+                          },
+                        ]),
+                  ],
+                },
+                { wide: true },
+              ),
+            );
+          }
+          if (s.connections.length === 0)
+            parts.push(h`<section class="card"><p>No connection has synced yet.</p></section>`);
+          return {
+            title: 'Operator status',
+            context: `schema ${s.schema.version ?? 'none'}${s.schema.pending.length ? `, ${s.schema.pending.length} migrations pending` : ''}`,
+            body: h`${parts}<p class="card wide">The same figures as JSON: <a href="/api/v1/status">/api/v1/status</a>; Prometheus: <a href="/metrics">/metrics</a>.</p>`,
+            filters: false,
+          };
+        }),
+    });
+  };
+}

@@ -24,8 +24,18 @@ import { authenticate } from '../tokens.ts';
 
 /** Where to go after signing in: a path on this site only (no `//host`, no scheme), else the sign-in page. */
 export function safeNext(next: string | undefined): string {
-  if (!next?.startsWith('/') || next.startsWith('//') || next.includes('\\')) return '/login';
-  return next;
+  if (!next?.startsWith('/')) return '/login';
+  // Resolved the way a browser resolves a Location header: browsers drop tabs and newlines and read a backslash as a
+  // slash, so `/\t/evil.example` would leave the site. Only a path that stays on this origin is followed.
+  const base = 'http://quota-tracker.invalid';
+  let url: URL;
+  try {
+    url = new URL(next, base);
+  } catch {
+    return '/login';
+  }
+  if (url.origin !== base || [...next].some((ch) => ch.charCodeAt(0) < 0x20 || ch === '\\')) return '/login';
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 function secure(c: Context<WebEnv>, publicUrl: string | undefined): boolean {

@@ -77,8 +77,9 @@ it('two setups at once: the one whose create answers 409 uses the object the oth
   const { sb: portal, client } = await emptyPortal();
   try {
     const layout = hubspotDefaultLayout({});
-    // The first create to arrive is held back, so the second is made first and the held one meets it (409).
-    portal.faults.add({ kind: 'slow', method: 'POST', path: '/crm/v3/schemas', count: 1, delayMs: 500 });
+    // The first create to arrive is held back (3 s: far longer than the other process takes to get there, however
+    // loaded the machine), so the second is made first and the held one meets it (409).
+    portal.faults.add({ kind: 'slow', method: 'POST', path: '/crm/v3/schemas', count: 1, delayMs: 3000 });
     const [a, b] = await Promise.all([
       ensureScorecardSchema(client(), layout, 'hs'),
       ensureScorecardSchema(client(), layout, 'hs'),
@@ -105,7 +106,7 @@ it('two setups adding the same missing properties at once: equal is success, dif
       method: 'POST',
       path: '/crm/v3/properties/',
       count: 1,
-      delayMs: 500,
+      delayMs: 3000,
     });
     const [a, b] = await Promise.all([
       ensureScorecardSchema(client(), renamed, 'hs'),
@@ -119,11 +120,14 @@ it('two setups adding the same missing properties at once: equal is success, dif
     const typeId = a.objectTypeId;
     const groupOf = (await client().get<{ results: Array<{ name: string }> }>(`/crm/v3/properties/${typeId}/groups`))
       .results[0]?.name;
-    portal.faults.add({ kind: 'slow', method: 'POST', path: '/crm/v3/properties/', count: 1, delayMs: 500 });
+    portal.log.clear();
+    portal.faults.add({ kind: 'slow', method: 'POST', path: '/crm/v3/properties/', count: 1, delayMs: 3000 });
     const [mine, theirs] = await Promise.allSettled([
       ensureScorecardSchema(client(), other, 'hs'),
       (async () => {
-        await new Promise((r) => setTimeout(r, 100));
+        // Once the held create has arrived (it took the one slow slot), the other process makes its own.
+        while (!portal.log.entries().some((e) => e.method === 'POST' && e.path.startsWith('/crm/v3/properties/')))
+          await new Promise((r) => setTimeout(r, 10));
         await client().post(`/crm/v3/properties/${typeId}`, {
           name: 'qt_attainment_3',
           label: 'Attainment',
@@ -150,7 +154,7 @@ it('a scorecard is named after its rep and period, or its owner id when the rep 
 it('two setups making the task key property at once: the one answered 409 uses the property the other made', async () => {
   const { sb: portal, client } = await emptyPortal();
   try {
-    portal.faults.add({ kind: 'slow', method: 'POST', path: '/crm/v3/properties/tasks', count: 1, delayMs: 500 });
+    portal.faults.add({ kind: 'slow', method: 'POST', path: '/crm/v3/properties/tasks', count: 1, delayMs: 3000 });
     const [a, b] = await Promise.all([ensureAlertKeyProperty(client()), ensureAlertKeyProperty(client())]);
     const creates = portal.log
       .entries()

@@ -307,16 +307,8 @@ export class MetricsModel {
     const inPeriod = rows.filter(
       (q) => q.source === this.settings.quotaSource && q.start >= period.start && q.end <= period.end,
     );
-    // One person's quota comes from one CRM: where several connections hold one for the period, the preferred
-    // connection's rows count (quotas.preferConnection, else the first listed), never their sum.
-    const from = new Set(inPeriod.flatMap((q) => (q.connectionId === null ? [] : [q.connectionId])));
-    const rank = (id: string) => {
-      const i = this.settings.quotaPreference.indexOf(id);
-      return i === -1 ? Number.MAX_SAFE_INTEGER : i;
-    };
-    const chosen = from.size > 1 ? [...from].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))[0] : undefined;
-    for (const q of inPeriod) {
-      if (chosen !== undefined && q.connectionId !== null && q.connectionId !== chosen) continue;
+    const taken = preferredQuotaRows(inPeriod, this.settings.quotaPreference);
+    for (const q of taken) {
       const converted = convertAmount(
         this.fx,
         q.amount,
@@ -575,3 +567,37 @@ export class MetricsModel {
 }
 
 export type { SubjectKind };
+
+/**
+ * One person's quota comes from one CRM for any stretch of days: where several connections hold a quota for the same
+ * days, the rows of the connection first in `preference` (quotas.preferConnection, else the connections as listed)
+ * count, never their sum. A less preferred connection's row still counts when no row already taken overlaps it
+ * (Salesforce holding October and HubSpot November and December make a quarter's quota of all three). Rows without a
+ * connection (a quota file's) are always taken.
+ */
+export function preferredQuotaRows<Q extends { connectionId: string | null; start: string; end: string }>(
+  rows: readonly Q[],
+  preference: readonly string[],
+): Q[] {
+  const rank = (id: string | null) => {
+    if (id === null) return -1;
+    const i = preference.indexOf(id);
+    return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  const ordered = [...rows].sort(
+    (a, b) => rank(a.connectionId) - rank(b.connectionId) || (a.connectionId ?? '').localeCompare(b.connectionId ?? ''),
+  );
+  const taken: Q[] = [];
+  for (const q of ordered) {
+    const overlaps = taken.some(
+      (t) =>
+        q.connectionId !== null &&
+        t.connectionId !== null &&
+        t.connectionId !== q.connectionId &&
+        t.start <= q.end &&
+        q.start <= t.end,
+    );
+    if (!overlaps) taken.push(q);
+  }
+  return taken;
+}

@@ -218,5 +218,31 @@ describe('HubSpot alert tasks', () => {
     }
     for (const i of [0, 1, 3, 4])
       expect(sb.store.get('tasks', more[i]!.crmTaskId!)!.props.hs_task_status, keys[i]).toBe('COMPLETED');
+
+    // One task HubSpot will not take, in a batch of tasks that all exist: found by halves, the others close.
+    const last = await sink.upsertTasks(['k9', 'k10', 'k11', 'k12'].map(task));
+    fault = sb.faults.add({ kind: 'poison_input_400', path: '/tasks/batch/update' });
+    sb.log.clear();
+    try {
+      const results = await sink.closeTasks(last.map((r) => ({ externalKey: r.externalKey, crmTaskId: r.crmTaskId! })));
+      expect(results.filter((r) => !r.ok).map((r) => [r.externalKey, r.retryable])).toEqual([['k9', false]]);
+      expect(
+        results
+          .filter((r) => r.ok)
+          .map((r) => r.externalKey)
+          .sort(),
+      ).toEqual(['k10', 'k11', 'k12']);
+      expect(calls()).toEqual([
+        'update 400',
+        'read 200',
+        'update 400',
+        'update 400',
+        'update 200',
+        'update 400',
+        'update 200',
+      ]);
+    } finally {
+      sb.faults.remove(fault);
+    }
   }, 60_000);
 });

@@ -50,6 +50,7 @@ export async function readAssociations(
 ): Promise<Links> {
   const out = new Map<string, string[]>();
   let inputs: Array<{ id: string; after?: string }> = ids.map((id) => ({ id }));
+  const asked = new Set<string>();
   while (inputs.length > 0) {
     // The records whose answer paged, asked again from where it stopped.
     const more: Array<{ id: string; after: string }> = [];
@@ -69,7 +70,17 @@ export async function readAssociations(
         const from = String(r.from.id);
         out.set(from, [...(out.get(from) ?? []), ...r.to.map((t) => String(t.toObjectId))]);
         const after = r.paging?.next?.after;
-        if (after) more.push({ id: from, after });
+        if (after) {
+          // A marker HubSpot gave for this record before would read the same page again, for ever.
+          if (asked.has(`${from}|${after}`))
+            throw new AppError(
+              'CRM_UNAVAILABLE',
+              `HubSpot gave the same association page marker twice for ${fromType} ${from}: its ${toType} links cannot be read to the end`,
+              { where: `POST ${HUBSPOT_PATHS.associationsBatchRead(fromType, toType)}`, retryable: true },
+            );
+          asked.add(`${from}|${after}`);
+          more.push({ id: from, after });
+        }
       }
     }
     inputs = more;

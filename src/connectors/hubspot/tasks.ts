@@ -241,32 +241,21 @@ export class HubSpotTaskWriter implements TaskSink {
           retryable,
         });
     };
-    // `probed`: the batch holds only tasks a read just found, so a refusal is not about a deleted one.
-    const send = async (batch: readonly Task[], probed: boolean): Promise<void> => {
+    const statusOf = (e: unknown) =>
+      isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
+    const refusal = (e: unknown) => statusOf(e) === 400 || statusOf(e) === 404;
+    // One batch update: its 207 read per task; a refusal of the whole batch (400, 404) is returned to the caller,
+    // any other failure (401, 403, 429, 5xx: about the call) fails the batch, to be sent again next time.
+    const attempt = async (batch: readonly Task[]): Promise<unknown | null> => {
       let answer: TaskAnswer;
       try {
         answer = await this.client.post<TaskAnswer>(HUBSPOT_PATHS.batchUpdate('tasks'), {
           inputs: batch.map((t) => ({ id: t.crmTaskId, properties: { hs_task_status: 'COMPLETED' } })),
         });
       } catch (e) {
-        // HubSpot answers a batch holding a task a user deleted either with a 207 naming it (below) or by refusing
-        // the whole batch (404 OBJECT_NOT_FOUND, or a 400), applying nothing. Which tasks still exist is asked once
-        // (a batch read: one call): those that do not are gone, as good as closed; the rest are sent again. A
-        // refusal of tasks that all exist, or a read that fails too (a 404 about the path, a proxy), is about the
-        // call: nothing is counted closed. A 401, 403, 429 or 5xx is about the call as well.
-        const status = isAppError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
-        if ((status !== 400 && status !== 404) || probed) return failAll(batch, e, status !== 400);
-        let found: Set<string>;
-        try {
-          found = await this.existing(batch.map((t) => t.crmTaskId));
-        } catch {
-          return failAll(batch, e, true);
-        }
-        const left = batch.filter((t) => found.has(t.crmTaskId));
-        for (const t of batch)
-          if (!found.has(t.crmTaskId)) out.push({ externalKey: t.externalKey, ok: true, crmTaskId: t.crmTaskId });
-        if (left.length > 0) await send(left, true);
-        return;
+        if (refusal(e)) return e;
+        failAll(batch, e, true);
+        return null;
       }
       const done = new Set((answer.results ?? []).map((r) => r.id));
       const gone = new Set(
@@ -283,8 +272,41 @@ export class HubSpotTaskWriter implements TaskSink {
           ...(ok ? {} : { message: answer.errors?.[0]?.message ?? 'HubSpot returned no result for this task' }),
         });
       }
+      return null;
     };
-    for (let i = 0; i < tasks.length; i += HUBSPOT_BATCH) await send(tasks.slice(i, i + HUBSPOT_BATCH), false);
+    // Tasks that all exist, refused whole: a bad one among them is found by halves, and when both halves are
+    // refused the refusal is about every task (a property the portal will not take): they fail without more calls.
+    const isolate = async (batch: readonly Task[], e: unknown): Promise<void> => {
+      if (batch.length === 1) return failAll(batch, e, statusOf(e) !== 400);
+      const half = Math.ceil(batch.length / 2);
+      const halves = [batch.slice(0, half), batch.slice(half)] as const;
+      const first = await attempt(halves[0]);
+      const second = await attempt(halves[1]);
+      if (first !== null && second !== null) return failAll(batch, first, statusOf(first) !== 400);
+      if (first !== null) await isolate(halves[0], first);
+      if (second !== null) await isolate(halves[1], second);
+    };
+    // HubSpot answers a batch holding a task a user deleted either with a 207 naming it or by refusing the whole
+    // batch (404 OBJECT_NOT_FOUND, or a 400), applying nothing. Which tasks still exist is then asked once (a batch
+    // read: one call): those that do not are gone, as good as closed; the rest are sent again. A read that fails too
+    // (a 404 about the path, a proxy) means the refusal was about the call: nothing is counted closed.
+    const send = async (batch: readonly Task[]): Promise<void> => {
+      const refused = await attempt(batch);
+      if (refused === null) return;
+      let found: Set<string>;
+      try {
+        found = await this.existing(batch.map((t) => t.crmTaskId));
+      } catch {
+        return failAll(batch, refused, true);
+      }
+      for (const t of batch)
+        if (!found.has(t.crmTaskId)) out.push({ externalKey: t.externalKey, ok: true, crmTaskId: t.crmTaskId });
+      const left = batch.filter((t) => found.has(t.crmTaskId));
+      if (left.length === 0) return;
+      const again = await attempt(left);
+      if (again !== null) await isolate(left, again);
+    };
+    for (let i = 0; i < tasks.length; i += HUBSPOT_BATCH) await send(tasks.slice(i, i + HUBSPOT_BATCH));
     return out;
   }
 

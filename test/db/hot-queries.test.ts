@@ -176,8 +176,7 @@ interface PlanNode {
 }
 
 /** The indexes of the big tables (a bitmap index scan names its index, not its table). */
-const BIG_INDEX =
-  /^(deals|deal_stage_history|deal_line_items|deal_splits|activities|leads|metric_snapshots|metric_snapshot_history|alerts|alert_tasks|writeback_ledger|writeback_audit|quarantine|sync_sweep_seen|webhook_events)_/;
+const BIG_INDEX = new RegExp(`^(${[...BIG].join('|')})_`);
 
 interface Scan {
   what: string;

@@ -55,6 +55,6 @@ export async function resolveQuarantined(
     .where('connection_id', '=', ctx.connectionId)
     .where('stream', '=', ctx.stream.name)
     .where('resolved_at', 'is', null)
-    .where('external_id', 'in', [...externalIds])
+    .where(sql<boolean>`external_id = ANY(${[...externalIds]}::text[])`)
     .execute();
 }

@@ -149,8 +149,58 @@ const NO_CHECKS: SanityChecks = { currency: false, owner: false };
 /** Money owned by a rep: deals and quotas. */
 const MONEY_OF_A_REP: SanityChecks = { currency: true, owner: true };
 
-/** Upserts per statement: a few hundred rows, not one statement per record. */
-const UPSERT_CHUNK = 500;
+/**
+ * Rows per upsert statement. Each statement sends one array per column (unnest), so its size costs no parse or
+ * bind time; the chunk only bounds one statement's memory on both sides.
+ */
+const UPSERT_CHUNK = 2_000;
+
+/** Each synced table's column types, read once per process from the catalog (migrations run before any sync). */
+const columnTypes = new Map<string, Promise<Map<string, string>>>();
+
+function typesOf(trx: Transaction<Database>, table: HashedTable): Promise<Map<string, string>> {
+  let types = columnTypes.get(table);
+  if (!types) {
+    types = sql<{ name: string; type: string }>`SELECT attname AS name, format_type(atttypid, atttypmod) AS type
+      FROM pg_attribute WHERE attrelid = ${table}::regclass AND attnum > 0 AND NOT attisdropped`
+      .execute(trx)
+      .then((r) => new Map(r.rows.map((c) => [c.name, c.type])));
+    // A failed read (a transaction already aborted) is not remembered.
+    types.catch(() => columnTypes.delete(table));
+    columnTypes.set(table, types);
+  }
+  return types;
+}
+
+/**
+ * One upsert of rows that share their columns, as one array per column (`unnest`), instead of a multi-row VALUES
+ * with a bind parameter per cell: a 2,000-row page of 20 columns is 20 parameters, not 40,000, which PostgreSQL
+ * parses, binds and plans in a fraction of the time. On conflict every written column takes the new value.
+ */
+async function upsertRows(
+  trx: Transaction<Database>,
+  table: HashedTable,
+  rows: ReadonlyArray<Record<string, unknown>>,
+  opts: HashedOptions,
+): Promise<void> {
+  const first = rows[0];
+  if (!first) return;
+  const types = await typesOf(trx, table);
+  const columns = Object.keys(first);
+  const arrays = columns.map((c) => {
+    const type = types.get(c);
+    if (!type) throw new Error(`${table} has no column ${c}`);
+    return sql`${rows.map((r) => r[c] ?? null)}::${sql.raw(type)}[]`;
+  });
+  const names = sql.join(columns.map((c) => sql.ref(c)));
+  const updates = columns
+    .filter((c) => c !== 'connection_id' && c !== 'external_id')
+    .map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`);
+  await sql`INSERT INTO ${sql.table(table)} (${names})
+    SELECT * FROM unnest(${sql.join(arrays)}) AS v(${names})
+    ON CONFLICT (connection_id, external_id) ${opts.partialKey ? sql`WHERE external_id IS NOT NULL` : sql``}
+    DO UPDATE SET ${sql.join(updates)}`.execute(trx);
+}
 
 interface HashedOptions {
   checks?: SanityChecks;
@@ -190,7 +240,8 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
           d?.dateColumn ? sql`${sql.ref(d.dateColumn)}::text`.as('day') : sql<null>`null`.as('day'),
         ])
         .where('connection_id', '=', ctx.connectionId)
-        .where('external_id', 'in', [...ids])
+        // One array parameter, not one per id: a 2,000-id page is parsed and bound once, not 2,000 times.
+        .where(sql<boolean>`external_id = ANY(${[...ids]}::text[])`)
         .execute()) as StoredRow[];
       return new Map(rows.map((r) => [r.external_id, r]));
     },
@@ -209,20 +260,18 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
         last_seen_run_id: ctx.runId,
         ...opts.extra,
       }));
-      const first = values[0];
-      if (first) {
-        const updateColumns = Object.keys(first).filter((k) => k !== 'connection_id' && k !== 'external_id');
-        for (let i = 0; i < values.length; i += UPSERT_CHUNK) {
-          await pageDb(trx)
-            .insertInto(table)
-            .values(values.slice(i, i + UPSERT_CHUNK))
-            .onConflict((oc) => {
-              const key = oc.columns(['connection_id', 'external_id']);
-              const target = opts.partialKey ? key.where('external_id', 'is not', null) : key;
-              return target.doUpdateSet(Object.fromEntries(updateColumns.map((c) => [c, sql.ref(`excluded.${c}`)])));
-            })
-            .execute();
-        }
+      // Rows are grouped by their set of columns (a normalizer gives every row the same set; the guard keeps a
+      // column a row lacks at its default, as a multi-row VALUES would, instead of writing null over it).
+      const groups = new Map<string, Array<Record<string, unknown>>>();
+      for (const v of values) {
+        const key = Object.keys(v).join(',');
+        const group = groups.get(key);
+        if (group) group.push(v);
+        else groups.set(key, [v]);
+      }
+      for (const rows of groups.values()) {
+        for (let i = 0; i < rows.length; i += UPSERT_CHUNK)
+          await upsertRows(trx, table, rows.slice(i, i + UPSERT_CHUNK), opts);
       }
       if (opts.afterWrite && items.length > 0)
         await opts.afterWrite(
@@ -277,7 +326,7 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
         .where('connection_id', '=', ctx.connectionId)
         .where('is_deleted', '=', false);
       if (ctx.stream.scope) q = q.where(ctx.stream.scope.column, '=', ctx.stream.scope.value);
-      if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? [...filter.ids] : ['\u0000']);
+      if (filter.ids) q = q.where(sql<boolean>`external_id = ANY(${[...filter.ids]}::text[])`);
       if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
       if (filter.notSwept) q = q.where(unswept(table, ctx));
       const rows = (await q
@@ -406,7 +455,7 @@ const fxRatesTable: TableStrategy = {
   async markDeleted(trx, ctx, filter) {
     let q = trx.deleteFrom('fx_rates').where('connection_id', '=', ctx.connectionId);
     if (ctx.stream.scope) q = q.where(sql.ref(ctx.stream.scope.column), '=', ctx.stream.scope.value);
-    if (filter.ids) q = q.where('external_id', 'in', filter.ids.length ? [...filter.ids] : ['\u0000']);
+    if (filter.ids) q = q.where(sql<boolean>`external_id = ANY(${[...filter.ids]}::text[])`);
     if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
     if (filter.notSwept) q = q.where(unswept('fx_rates', ctx));
     const rows = await q.returning('external_id').execute();

@@ -15,6 +15,45 @@ import type { CommandContext } from '../program.ts';
 const BAR_WIDTH = 24;
 
 /** One progress line: a bar when the CRM said how many records the scan has, counts otherwise. */
+/** The warehouse tables of the streams every other stream's checks rely on: synced first, alone. */
+const PEOPLE_TABLES = new Set(['reps', 'crm_roles']);
+
+/** Streams of one connection synced at once by `sync` (the service runs each stream as its own job). */
+const STREAMS_AT_ONCE = 2;
+
+/**
+ * Runs `task` over `items`, at most `width` at once, and hands each result to `done` in the items' order as soon
+ * as it and every earlier one are in. A task that throws lets the others finish, then its error is thrown.
+ */
+async function inTurns<T, R>(
+  items: readonly T[],
+  width: number,
+  task: (item: T) => Promise<R>,
+  done: (result: R) => void,
+): Promise<void> {
+  const results = new Array<{ value: R } | undefined>(items.length);
+  let next = 0;
+  let flushed = 0;
+  let error: { e: unknown } | undefined;
+  const lane = async () => {
+    while (next < items.length && !error) {
+      const i = next++;
+      try {
+        results[i] = { value: await task(items[i] as T) };
+      } catch (e) {
+        error ??= { e };
+        return;
+      }
+      for (let r = results[flushed]; r !== undefined; r = results[flushed]) {
+        flushed++;
+        done(r.value);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  if (error) throw error.e;
+}
+
 export function progressLine(connectionId: string, p: SyncProgress): string {
   const counts = `${count(p.read)} read, ${count(p.changed)} changed, ${count(p.deleted)} deleted, ${count(p.apiCalls)} API calls`;
   if (p.total && p.total > 0) {
@@ -137,8 +176,20 @@ export async function run(ctx: CommandContext): Promise<number> {
       const writeAsked =
         ctx.options.writeback !== false && config.writeback.enabled && conn.writeback.enabled && conn.enabled;
       const unwritable = writeAsked && connectorKind(conn.type)?.writes !== true;
-      for (const stream of streamsOf.get(conn.id) ?? []) {
-        if (abort.signal.aborted) break;
+      const streams = streamsOf.get(conn.id) ?? [];
+      const specs = new Map(
+        connectorKind(conn.type)
+          ?.streams(conn)
+          .map((s) => [s.name, s]) ?? [],
+      );
+      // The users and roles streams go first, alone: the other streams' owner checks need the users. The rest
+      // run STREAMS_AT_ONCE at a time, as the service's workers run them, so that the CRM, this process and
+      // PostgreSQL work at once instead of in turn; their summaries print in sync order.
+      const people = streams.filter((s) => PEOPLE_TABLES.has(specs.get(s)?.table ?? ''));
+      const rest = streams.filter((s) => !people.includes(s));
+      let stop = false;
+      const syncOne = async (stream: string): Promise<SyncSummary | undefined> => {
+        if (abort.signal.aborted || stop) return undefined;
         const summary = await runSync({
           db: handle.db,
           connector,
@@ -154,16 +205,28 @@ export async function run(ctx: CommandContext): Promise<number> {
             if (tty) process.stderr.write(`\r\x1b[2K${progressLine(conn.id, p)}`);
           },
         });
+        // A budget stop, an org mismatch or bad credentials will stop every stream the same way: start no more.
+        if (
+          summary.status === 'stopped_budget' ||
+          summary.errorCode === 'CRM_AUTH_FAILED' ||
+          summary.errorCode === 'CRM_ORG_MISMATCH'
+        )
+          stop = true;
+        return summary;
+      };
+      let budgetSaid = false;
+      const report = (summary: SyncSummary | undefined) => {
+        if (!summary) return;
         if (tty) process.stderr.write('\r\x1b[2K');
         ctx.io.stdout(summaryLine(conn.id, summary));
         if (summary.status === 'failed') failed = true;
-        if (summary.status === 'stopped_budget') {
+        if (summary.status === 'stopped_budget' && !budgetSaid) {
+          budgetSaid = true;
           ctx.io.stderr(`${conn.id}: stopped at the configured API budget; the next sync resumes from here.`);
-          break;
         }
-        // An org mismatch or bad credentials will fail every stream the same way.
-        if (summary.errorCode === 'CRM_AUTH_FAILED' || summary.errorCode === 'CRM_ORG_MISMATCH') break;
-      }
+      };
+      for (const stream of people) report(await syncOne(stream));
+      await inTurns(rest, STREAMS_AT_ONCE, syncOne, report);
       if (unwritable) {
         ctx.io.stderr(
           `${conn.id}: write-back to ${crmLabel(conn.type)} is not built yet; connection ${conn.id} was read but nothing was written to it (pass --no-writeback, or set writeback.enabled: false on it).`,

@@ -122,9 +122,48 @@ export async function linkPersons(db: Kysely<Database>, file?: OrgFile | null): 
       returning p.id`.execute(db);
     for (const d of deleted.rows) gone.add(Number(d.id));
   }
+  await retireUnlinked(db, [...gone]);
   return [...new Set(moved.rows.flatMap((m) => (m.before === null ? [m.after] : [m.before, m.after])))]
     .filter((id) => !gone.has(Number(id)))
     .sort((a, b) => a - b);
+}
+
+/**
+ * A rep subject that stands for no CRM user any more (a person whose users an org.csv binding moved to another, or a
+ * user's own key once the user has a person) is computed by nobody: the engine only sees users. Its open alerts are
+ * resolved, so write-back closes their CRM tasks like any other's (the person who has the user now is recomputed
+ * and gets alerts of their own, to their own manager), and its stored figures go, so no report or leaderboard lists
+ * it beside the person it was merged into (`deleted`: the persons this link removed). Reps rows are never deleted, so
+ * a person without any never had a user of its own or has lost them all to a binding. The reads go through the
+ * open-alerts index and the snapshots' keys.
+ */
+async function retireUnlinked(db: Kysely<Database>, deleted: readonly number[]): Promise<void> {
+  const resolved = await sql<{
+    subject_id: string;
+  }>`update alerts a set status = 'resolved', resolved_at = now(), updated_at = now() -- wall-clock: audit stamps
+    where a.status <> 'resolved' and a.subject_kind = 'rep' and case
+      when a.subject_id like 'person:%' then not exists (
+        select 1 from reps r where r.person_id = substr(a.subject_id, 8)::bigint)
+      else exists (
+        select 1 from reps r where r.connection_id || ':' || r.external_id = a.subject_id and r.person_id is not null)
+      end
+    returning a.subject_id`.execute(db);
+  const unlinked = await sql<{ subject_id: string }>`select 'person:' || p.id as subject_id from persons p
+    where not exists (select 1 from reps r where r.person_id = p.id)`.execute(db);
+  const ids = [
+    ...new Set([
+      ...unlinked.rows.map((r) => r.subject_id),
+      ...resolved.rows.map((r) => r.subject_id),
+      ...deleted.map((id) => `person:${id}`),
+    ]),
+  ];
+  if (ids.length === 0) return;
+  for (const table of ['metric_snapshots', 'metric_snapshot_history'] as const)
+    await db
+      .deleteFrom(table)
+      .where('subject_kind', '=', 'rep')
+      .where(sql<boolean>`subject_id = any(${ids}::text[])`)
+      .execute();
 }
 
 async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<Map<number, Placement>> {

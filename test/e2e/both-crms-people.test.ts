@@ -3,11 +3,15 @@
  * Salesforce and a HubSpot sandbox, synced through the CLI):
  * - a binding org.csv adds after a first run (`salesforce_user_id` for a user whose email differs): the person the
  *   first run made for that user's own email stood for nobody; its alerts resolve, their tasks close in the CRM, and
- *   no report lists it.
+ *   no report lists it;
+ * - who receives a rep's alert tasks: `config check --online` names the manager and CRM user delivery routes them to
+ *   (a manager bound only through `hubspot_owner_id`, a tie between two managers), a manager who is a user only in
+ *   the second CRM gets the tasks there, and a manager neither CRM knows gets none and is listed.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { hubspotSandboxConnection, sandboxConnection } from '../../src/cli/commands/sandbox.ts';
@@ -22,7 +26,11 @@ import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 
-const TABLE: CommandTable = { ...COMMAND_TABLE_FOR_TESTS, migrate: () => import('../../src/cli/commands/migrate.ts') };
+const TABLE: CommandTable = {
+  ...COMMAND_TABLE_FOR_TESTS,
+  migrate: () => import('../../src/cli/commands/migrate.ts'),
+  'config check': () => import('../../src/cli/commands/config-check.ts'),
+};
 
 const SEED = 3;
 const AS_OF = '2026-11-20';
@@ -99,6 +107,8 @@ function bindCsv(csv: string, column: string, email: string, id: string): string
   return `${lines.join('\n')}\n`;
 }
 
+const sfUserOf = (email: string) =>
+  String(sf.store.all('User').find((u) => String(u.Email).toLowerCase() === email)?.Id);
 const sfTasks = () => sf.store.all('Task').filter((r) => r.Quota_Alert_Key__c);
 
 describe.skipIf(repeatPass)('a binding org.csv adds after a first run', () => {
@@ -202,4 +212,163 @@ describe.skipIf(repeatPass)('a binding org.csv adds after a first run', () => {
       sf.store.update('User', String(user.Id), { Email: user.Email });
     }
   }, 120_000);
+});
+
+describe.skipIf(repeatPass)('who receives the tasks: config check --online names whom delivery routes them to', () => {
+  let t: TestDatabase;
+  /** Team T1: its manager is a HubSpot owner only (Salesforce knows the same human by another email). */
+  let t1 = '';
+  let m1 = '';
+  /** Team T2: a tie between two managers, the one first in the file winning. */
+  let t2 = '';
+  /** Team T3: its manager is bound to a HubSpot owner with another email only through hubspot_owner_id. */
+  let t3 = '';
+  let m3Owner = '';
+  /** A rep bound across the CRMs: Salesforce and HubSpot know them by different emails. */
+  let rep = '';
+  let repHsEmail = '';
+  let file = '';
+  const restore: Array<() => void> = [];
+
+  beforeAll(async () => {
+    const teamsWithReps = org.teams.filter((x) =>
+      org.people.some((p) => p.teamKey === x.key && p.role === 'rep' && p.isActive && p.quotaCarrying),
+    );
+    const managerOf = (key: string) =>
+      org.people.find((p) => p.key === teamsWithReps.find((x) => x.key === key)?.managerKey);
+    const [a, b, c] = teamsWithReps;
+    t1 = a!.name;
+    t2 = b!.name;
+    t3 = c!.name;
+    m1 = managerOf(a!.key)!.email.toLowerCase();
+    const m3 = managerOf(c!.key)!.email.toLowerCase();
+    // T1's manager: Salesforce knows them by another address, so in Salesforce they are someone else.
+    const sfUser = sf.store.all('User').find((u) => String(u.Email).toLowerCase() === m1)!;
+    sf.store.update('User', String(sfUser.Id), { Email: m1.replace('@', '.elsewhere@') });
+    restore.push(() => sf.store.update('User', String(sfUser.Id), { Email: sfUser.Email }));
+    // T3's manager: HubSpot knows them by another address, and org.csv binds the owner id.
+    const owner3 = [...hs.store.owners.values()].find((o) => o.email.toLowerCase() === m3)!;
+    m3Owner = String(owner3.id);
+    const m3Email = owner3.email;
+    owner3.email = m3.replace('@', '.hs@');
+    restore.push(() => {
+      owner3.email = m3Email;
+    });
+    // A rep of another team, bound in HubSpot the same way.
+    const r = org.people.find(
+      (p) => p.role === 'rep' && p.isActive && p.quotaCarrying && ![a, b, c].some((x) => x!.key === p.teamKey),
+    )!;
+    rep = r.email.toLowerCase();
+    const owner = [...hs.store.owners.values()].find((o) => o.email.toLowerCase() === rep)!;
+    repHsEmail = rep.replace('@', '.hs@');
+    const repEmail = owner.email;
+    owner.email = repHsEmail;
+    restore.push(() => {
+      owner.email = repEmail;
+    });
+    // T2: half its members name its manager, half another team's, whose row moves to the top of the file.
+    const other = managerOf(c!.key)!.email.toLowerCase();
+    const csv = orgCsv(org).trimEnd().split('\n');
+    const header = csv[0]!.split(',');
+    const col = (name: string) => header.indexOf(name);
+    const lines = csv.slice(1).map((l) => l.split(','));
+    const t2Rows = lines.filter((l) => l[col('team')] === t2);
+    t2Rows.forEach((l, i) => {
+      l[col('manager_email')] = i % 2 === 0 ? other : managerOf(b!.key)!.email.toLowerCase();
+    });
+    if (t2Rows.length % 2 === 1) t2Rows[t2Rows.length - 1]![col('manager_email')] = '';
+    const top = lines.findIndex((l) => l[col('email')]!.toLowerCase() === other);
+    lines.unshift(...lines.splice(top, 1));
+    const out = [
+      `${header.join(',')},hubspot_owner_id`,
+      ...lines.map((l) => {
+        const email = l[col('email')]!.toLowerCase();
+        return `${l.join(',')},${email === m3 ? m3Owner : email === rep ? String(owner.id) : ''}`;
+      }),
+    ];
+    file = join(dir, 'org-routing.csv');
+    await writeFile(file, `${out.join('\n')}\n`);
+    t = await createTestDatabase({ poolSize: 4 });
+    const s = await cli(t, ['sync'], { orgFile: file });
+    expect(s.code, `${s.out}\n${s.err}`).toBe(0);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const f of restore) f();
+    await t?.drop();
+  });
+
+  const hsOnly = () => ({ connections: [hubspotSandboxConnection(hs, 'hs')] });
+  const online = async (extra?: Record<string, unknown>, orgFile = file) => {
+    const r = await cli(t, ['config', 'check', '--online'], { orgFile, ...(extra ? { extra } : {}) });
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    return r.out;
+  };
+  const managerOfTeam = async (team: string) =>
+    (
+      await t.db
+        .selectFrom('org_units as u')
+        .innerJoin('persons as p', 'p.id', 'u.manager_person_id')
+        .select('p.email')
+        .where('u.kind', '=', 'team')
+        .where('u.name', '=', team)
+        .executeTakeFirstOrThrow()
+    ).email;
+  const tasksOfTeam = (team: string) =>
+    t.db
+      .selectFrom('alert_tasks as k')
+      .innerJoin('alerts as a', 'a.id', 'k.alert_id')
+      .innerJoin('memberships as m', (j) =>
+        j.on(sql<boolean>`m.person_id = substr(a.subject_id, 8)::int and m.valid_to is null`),
+      )
+      .innerJoin('org_units as u', 'u.id', 'm.org_unit_id')
+      .select(['k.connection_id', 'k.assignee_external_id'])
+      .where('u.name', '=', team)
+      .execute();
+
+  it('config check --online knows a manager bound only through hubspot_owner_id', async () => {
+    const out = await online(hsOnly());
+    expect(out).not.toContain('no known manager');
+    expect(out).toContain(`${t3}: ${await managerOfTeam(t3)} (hs HubSpot owner ${m3Owner})`);
+  }, 60_000);
+
+  it('config check --online names the manager of a tie that routing picks: the one first in the org file', async () => {
+    const manager = await managerOfTeam(t2);
+    const out = await online();
+    expect(out).toMatch(new RegExp(`${t2.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${manager} \\(`));
+    // The other candidate of the tie is named nowhere for it.
+    const line = out.split('\n').find((l) => l.includes('tasks go to'))!;
+    const named = line.slice(line.indexOf(`${t2}: `)).split(';')[0]!;
+    expect(named).toBe(`${t2}: ${manager} (sf Salesforce user ${sfUserOf(manager)})`);
+  }, 60_000);
+
+  it("a rep's manager who is a user only in the second CRM gets the tasks there; in neither, none, and config check says so", async () => {
+    const owner = [...hs.store.owners.values()].find((o) => o.email.toLowerCase() === m1)!;
+    const tasks = await tasksOfTeam(t1);
+    expect(tasks.length).toBeGreaterThan(0);
+    expect(new Set(tasks.map((x) => `${x.connection_id} ${x.assignee_external_id}`))).toEqual(
+      new Set([`hs ${owner.id}`]),
+    );
+    expect(await online()).toContain(`${t1}: ${m1} (hs HubSpot owner ${owner.id})`);
+    // The team's manager is nobody either CRM knows: no task, and the check lists the team.
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    const header = lines[0]!.split(',');
+    const nobody = 'nobody@example.com';
+    const moved = lines.map((l, i) => {
+      const cells = l.split(',');
+      if (i > 0 && cells[header.indexOf('team')] === t1 && cells[header.indexOf('role')] === 'rep')
+        cells[header.indexOf('manager_email')] = nobody;
+      return cells.join(',');
+    });
+    const region = lines.find((l) => l.split(',')[header.indexOf('team')] === t1)!.split(',')[header.indexOf('region')];
+    moved.push([nobody, 'Nobody Here', t1, region, '', 'manager', ...header.slice(6).map(() => '')].join(','));
+    const nobodyFile = join(dir, 'org-nobody.csv');
+    await writeFile(nobodyFile, `${moved.join('\n')}\n`);
+    const out = await online(undefined, nobodyFile);
+    expect(out).toMatch(
+      new RegExp(
+        `no known manager and gets? no alert task: .*${t1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(${nobody} is a user in none of the CRMs of `,
+      ),
+    );
+  }, 60_000);
 });

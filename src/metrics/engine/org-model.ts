@@ -15,6 +15,7 @@ import { carriesQuota } from '../../db/quota-carrying.ts';
 import type { Database } from '../../db/schema.ts';
 import { addDays, earlierOf, type PlainDate } from '../../util/date.ts';
 import { type HierarchyRole, placeByHierarchy } from './hierarchy.ts';
+import { pickTeamManagers } from './task-routing.ts';
 import type { DirtyKey } from './types.ts';
 
 export interface OrgModelOptions {
@@ -40,6 +41,8 @@ interface Placement {
   /** The team manager's email (org file) or person id (CRM). */
   managerEmail: string | null;
   managerPersonId: number | null;
+  /** The manager's row in the org file (its index): of a tie between managers, the first wins. */
+  managerRank?: number;
   /** The region's manager (the person in the region's CRM role); undefined leaves it as it is. */
   regionManagerPersonId?: number | null;
   /**
@@ -183,7 +186,13 @@ async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<
     if (id === undefined || row.team === '') continue;
     out.set(id, { team: row.team, region: row.region || null, managerEmail: row.managerEmail, managerPersonId: null });
   }
-  for (const p of out.values()) if (p.managerEmail) p.managerPersonId = byEmail.get(p.managerEmail) ?? null;
+  const rowOf = new Map(file.rows.map((r, i) => [r.email, i]));
+  for (const p of out.values()) {
+    if (!p.managerEmail) continue;
+    p.managerPersonId = byEmail.get(p.managerEmail) ?? null;
+    const rank = rowOf.get(p.managerEmail);
+    if (rank !== undefined) p.managerRank = rank;
+  }
   // The file names who sits where, the CRMs who has left, as the role tree has it: someone deactivated in every CRM
   // (a HubSpot owner archived with its user) first seen that way gets a membership that ends the day they left; one
   // already placed is placed no more, so a current membership ends today and an ended one is not reopened.
@@ -337,17 +346,16 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
       if (p.region !== null && p.regionManagerPersonId !== undefined)
         regionManagers.set(parent, p.regionManagerPersonId);
     }
-    // A team's manager: the manager most of its members name.
-    const votes = new Map<number, Map<number, number>>();
-    for (const p of placements.values()) {
-      if (p.managerPersonId === null) continue;
-      const team = teamIds.get(p.team) as number;
-      const v = votes.get(team) ?? new Map<number, number>();
-      v.set(p.managerPersonId, (v.get(p.managerPersonId) ?? 0) + 1);
-      votes.set(team, v);
-    }
-    for (const [team, v] of votes)
-      managers.set(team, [...v.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null);
+    // A team's manager: the manager most of its members name; of a tie, the first in the org file (else the lowest
+    // person id). `config check --online` names the same one (task-routing.ts).
+    const fileRank = new Map<number, number>();
+    for (const p of placements.values())
+      if (p.managerPersonId !== null && p.managerRank !== undefined) fileRank.set(p.managerPersonId, p.managerRank);
+    const picked = pickTeamManagers(
+      [...placements.values()].map((p) => ({ team: p.team, manager: p.managerPersonId })),
+      (id) => fileRank.get(id) ?? id,
+    );
+    for (const [team, manager] of picked) managers.set(teamIds.get(team) as number, manager);
     for (const [unit, manager] of [...managers, ...regionManagers])
       await trx.updateTable('org_units').set({ manager_person_id: manager }).where('id', '=', unit).execute();
 

@@ -6,7 +6,8 @@
  *   no report lists it;
  * - who receives a rep's alert tasks: `config check --online` names the manager and CRM user delivery routes them to
  *   (a manager bound only through `hubspot_owner_id`, a tie between two managers), a manager who is a user only in
- *   the second CRM gets the tasks there, and a manager neither CRM knows gets none and is listed.
+ *   the second CRM gets the tasks there, and a manager neither CRM knows gets none and is listed;
+ * - `report --rep` finds a person bound across the CRMs by the email either CRM gives them.
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -370,5 +371,14 @@ describe.skipIf(repeatPass)('who receives the tasks: config check --online names
         `no known manager and gets? no alert task: .*${t1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(${nobody} is a user in none of the CRMs of `,
       ),
     );
+  }, 60_000);
+
+  it('report --rep finds a person bound across the CRMs by either email', async () => {
+    const byPerson = await cli(t, ['report', 'rep', '--rep', rep, '--format', 'json'], { orgFile: file });
+    expect(byPerson.code, byPerson.err).toBe(0);
+    const byHubspot = await cli(t, ['report', 'rep', '--rep', repHsEmail, '--format', 'json'], { orgFile: file });
+    expect(byHubspot.code, byHubspot.err).toBe(0);
+    expect(JSON.parse(byHubspot.out)).toEqual(JSON.parse(byPerson.out));
+    expect((JSON.parse(byHubspot.out) as { subject: { email: string } }).subject.email).toBe(rep);
   }, 60_000);
 });

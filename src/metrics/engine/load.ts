@@ -319,6 +319,7 @@ async function loadDeals(
     if (state.stage_category !== 'open' && state.close_date < window.closedFrom) continue;
     deals.push({
       id: r.external_id,
+      connectionId: r.connection_id,
       name: r.name ?? r.external_id,
       ownerId,
       amount: state.amount === null ? null : new Dec(state.amount),

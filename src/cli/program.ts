@@ -136,6 +136,10 @@ function buildProgram(
         'start the sandbox CRMs and the embedded database, run one full pipeline and print the team dashboard',
       )
       .option('--seed <n>', 'seed of the generated sandbox org (another seed, another org)', intArg)
+      .option(
+        '--crm <crm>',
+        'salesforce (default), or both: one org split across the Salesforce and HubSpot sandboxes, each figure saying which CRM it came from',
+      )
       .option('--profile <name>', 'a sandbox org profile (see `sandbox --profile`)')
       .option('--serve', 'keep serving the dashboard until Ctrl-C even when stdout is not a terminal')
       .option('--port <n>', 'port of the dashboard (default 8787; 0 for any free one)', intArg),

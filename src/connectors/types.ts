@@ -555,10 +555,21 @@ export interface LiveHierarchy {
   quotaOwners: Set<string> | null;
 }
 
+/** A CRM user as `config check --online` routes alert tasks to it (emails lower-cased). */
+export interface OnlineUser {
+  id: string;
+  email: string;
+  active: boolean;
+  /** The user the CRM names as its manager (Salesforce `ManagerId`); null where the CRM has none. */
+  managerId: string | null;
+}
+
 /** A logged-in look at a connection for `config check --online`; it touches no database and writes nothing. */
 export interface OnlineProbe {
   check(): Promise<OnlineCheckResult>;
   liveHierarchy(quarter: { start: string; end: string }): Promise<LiveHierarchy>;
+  /** Every user, active or not: who can own an alert task. */
+  users?(): Promise<OnlineUser[]>;
   apiCalls(): number;
 }
 

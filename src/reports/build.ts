@@ -17,6 +17,7 @@ import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { type Quick, quickAttainment, type ReportContext, repsIn, type SubjectReport } from './context.ts';
 import { burnup, teamDashboard } from './scorecard.ts';
+import { sourcesOf } from './sources.ts';
 import { type RankScope, subjectWorking } from './working.ts';
 
 export type { ReportContext, SubjectReport } from './context.ts';
@@ -218,7 +219,7 @@ export async function subjectReport(ctx: ReportContext, subject: SubjectRef): Pr
   }
   // Added in this order after the figures: the JSON prints them so.
   const alerts = await alertsOf(ctx, subject);
-  const out = Object.assign(doc, { rank, alerts, history: history(ctx, subject) });
+  const out = Object.assign(doc, { rank, alerts, history: history(ctx, subject), sources: sourcesOf(ctx, subject) });
   if (ctx.explain)
     (out as SubjectReport).explain = explanation(
       ctx,

@@ -65,6 +65,8 @@ export type SubjectDoc = SubjectReport & {
   strengths?: JsonObject[];
   focusAreas?: JsonObject[];
   burnup?: Obj;
+  /** Where the numbers came from (sources.ts): the quota's connections, the actual by connection. */
+  sources?: Obj;
 };
 
 export function subjectDoc(v: Json | undefined): SubjectDoc {
@@ -188,6 +190,19 @@ export function figureSections(d: SubjectDoc): Section[] {
             ] as [string, string][])),
       ]),
     );
+  const sources = d.sources;
+  if (sources !== undefined) {
+    const quotaFrom = Array.isArray(sources.quota) ? (sources.quota as Json[]).map((x) => String(x)) : [];
+    out.push(
+      figures('Sources', [
+        ['Quota from', quotaFrom.length === 0 ? 'no quota' : quotaFrom.join(', ')],
+        ...list(sources.actual).map((x): [string, string] => [
+          `Actual from ${str(x.connection) ?? ''}`,
+          `${money(x.amount)} (${str(x.deals) ?? '0'} won deals)`,
+        ]),
+      ]),
+    );
+  }
   return out;
 }
 
@@ -483,6 +498,7 @@ export function scorecardSections(d: SubjectDoc): Section[] {
               table(
                 [
                   ['Deal', false],
+                  ['Connection', false],
                   ['Name', false],
                   ['Close date', false],
                   ['Stage', false],
@@ -492,6 +508,7 @@ export function scorecardSections(d: SubjectDoc): Section[] {
                 ],
                 deals.map((x) => [
                   str(x.id) ?? '',
+                  str(x.connection) ?? '',
                   str(x.name) ?? '',
                   str(x.closeDate) ?? '',
                   str(x.stage) ?? '',

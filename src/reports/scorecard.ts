@@ -62,6 +62,7 @@ async function gapDeals(ctx: ReportContext, subject: SubjectRef, remaining: Json
     total = total.plus(c.amount);
     out.push({
       id: c.deal.id,
+      connection: c.deal.connectionId ?? null,
       name: c.deal.name,
       amount: formatMoney(c.amount),
       closeDate: c.deal.closeDate,

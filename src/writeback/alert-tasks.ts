@@ -12,10 +12,12 @@ import { type Kysely, sql } from 'kysely';
 import type { FiscalCalendar } from '../config/calendar.ts';
 import type { AlertTask, TaskSink } from '../connectors/types.ts';
 import type { AlertSeverity, Database } from '../db/schema.ts';
+import { type RoutingUser, taskRecipient } from '../metrics/engine/task-routing.ts';
 import { applyTaskCap, type TaskCandidate } from '../metrics/math/alerts.ts';
 import { addDays, type PlainDate } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
 import { Dec } from '../util/money.ts';
+import { pushTo } from '../util/multimap.ts';
 
 export interface DeliverOptions {
   connectionId: string;
@@ -97,70 +99,92 @@ async function repTargets(
     .filter((s) => s.startsWith(`${connectionId}:`))
     .map((s) => s.slice(connectionId.length + 1));
   if (personIds.length === 0 && direct.length === 0) return out;
-  // The recipient is the manager the reports name for the rep (metrics/engine/subjects.ts, same rule): the manager
-  // of the rep's team in an org file (it wins); else the user the rep's `ManagerId` names; else the manager the
-  // CRM hierarchy chose for the team. Each as the user they are in this CRM. docs/metrics.md, "Teams and regions".
-  const rows = (
+  // The recipient is the manager the reports name for the rep (metrics/engine/subjects.ts), in the first of the rep's
+  // connections where that manager is a user: one rule with `config check --online` (metrics/engine/task-routing.ts).
+  const reps = (
     await sql<{
       connection_id: string;
       external_id: string;
       person_id: number | null;
       name: string;
-      crm_manager_external_id: string | null;
-      crm_manager_person_id: number | null;
-      team_manager_external_id: string | null;
+      is_active: boolean;
+      manager_external_id: string | null;
       team_manager_person_id: number | null;
       team_from_file: boolean | null;
     }>`
-      select r.connection_id, r.external_id, r.person_id, r.name,
-        r.manager_external_id as crm_manager_external_id, m.person_id as crm_manager_person_id,
-        tm.external_id as team_manager_external_id, tm.person_id as team_manager_person_id,
-        ou.source = 'file' as team_from_file
+      select r.connection_id, r.external_id, r.person_id, r.name, r.is_active, r.manager_external_id,
+        ou.manager_person_id as team_manager_person_id, ou.source = 'file' as team_from_file
       from reps r
-      left join reps m on m.connection_id = r.connection_id and m.external_id = r.manager_external_id
       left join memberships ms on ms.person_id = r.person_id and ms.valid_to is null
-      left join org_units ou on ou.id = ms.org_unit_id and ou.manager_person_id is distinct from r.person_id
-      left join lateral (
-        select t.external_id, t.person_id from reps t
-        where t.connection_id = r.connection_id and t.person_id = ou.manager_person_id and not t.is_deleted
-        order by t.is_active desc, t.external_id limit 1
-      ) tm on true
+      left join org_units ou on ou.id = ms.org_unit_id
       where not r.is_deleted and (
         ${personIds.length > 0 ? sql`r.person_id in (${sql.join(personIds)})` : sql`false`}
         or ${direct.length > 0 ? sql`(r.connection_id = ${connectionId} and r.external_id in (${sql.join(direct)}))` : sql`false`}
       )`.execute(db)
-  ).rows.map((r) => {
-    const fileFirst = r.team_from_file === true && r.team_manager_external_id !== null;
-    const crm = !fileFirst && r.crm_manager_external_id !== null;
-    return {
-      connection_id: r.connection_id,
-      external_id: r.external_id,
-      person_id: r.person_id,
-      name: r.name,
-      manager_external_id: crm ? r.crm_manager_external_id : r.team_manager_external_id,
-      manager_person_id: crm ? r.crm_manager_person_id : r.team_manager_person_id,
-    };
+  ).rows;
+  const teamManagers = [
+    ...new Set(reps.flatMap((r) => (r.team_manager_person_id === null ? [] : [r.team_manager_person_id]))),
+  ];
+  const named = reps.flatMap((r) =>
+    r.manager_external_id === null ? [] : [`${r.connection_id}:${r.manager_external_id}`],
+  );
+  const managers = (
+    await sql<{
+      connection_id: string;
+      external_id: string;
+      person_id: number | null;
+      is_active: boolean;
+      is_deleted: boolean;
+    }>`
+      select m.connection_id, m.external_id, m.person_id, m.is_active, m.is_deleted from reps m
+      where ${teamManagers.length > 0 ? sql`m.person_id in (${sql.join(teamManagers)})` : sql`false`}
+        or ${named.length > 0 ? sql`m.connection_id || ':' || m.external_id in (${sql.join(named)})` : sql`false`}`.execute(
+      db,
+    )
+  ).rows;
+  const user = (r: {
+    connection_id: string;
+    external_id: string;
+    person_id: number | null;
+    is_active: boolean;
+    manager_external_id?: string | null;
+  }): RoutingUser<number> => ({
+    connectionId: r.connection_id,
+    externalId: r.external_id,
+    person: r.person_id,
+    active: r.is_active,
+    managerExternalId: r.manager_external_id ?? null,
   });
-  const rank = (c: string) => {
-    const i = order.indexOf(c);
-    return i === -1 ? order.length : i;
-  };
-  rows.sort((a, b) => rank(a.connection_id) - rank(b.connection_id));
-  for (const r of rows) {
-    if (!r.manager_external_id) continue;
-    const subjectId = r.person_id === null ? `${r.connection_id}:${r.external_id}` : `person:${r.person_id}`;
-    if (out.has(subjectId)) continue;
-    // One CRM only: the first connection (in config order) where the rep has a manager.
-    if (r.connection_id !== connectionId) {
-      out.set(subjectId, { externalId: '', name: r.name, managerExternalId: '', managerPersonId: null });
-      continue;
-    }
-    out.set(subjectId, {
-      externalId: r.external_id,
-      name: r.name,
-      managerExternalId: r.manager_external_id,
-      managerPersonId: r.manager_person_id ?? null,
+  const usersOf = new Map<number, RoutingUser<number>[]>();
+  for (const m of managers) if (m.person_id !== null && !m.is_deleted) pushTo(usersOf, m.person_id, user(m));
+  const personOf = new Map(managers.map((m) => [`${m.connection_id}:${m.external_id}`, m.person_id]));
+  const bySubject = new Map<string, typeof reps>();
+  for (const r of reps)
+    pushTo(bySubject, r.person_id === null ? `${r.connection_id}:${r.external_id}` : `person:${r.person_id}`, r);
+  for (const [subjectId, rows] of bySubject) {
+    const team = rows[0] as (typeof rows)[number];
+    const to = taskRecipient<number>({
+      order,
+      repUsers: rows.map(user),
+      fileManager: team.team_from_file === true ? team.team_manager_person_id : null,
+      hierarchyManager: team.team_from_file === true ? null : team.team_manager_person_id,
+      usersOf: (p) => usersOf.get(p) ?? [],
+      personOfUser: (c, id) => personOf.get(`${c}:${id}`) ?? null,
     });
+    if (to === null) continue;
+    const rep = rows.find((r) => r.connection_id === to.connectionId && r.external_id === to.repExternalId);
+    // One CRM only: a task another connection delivers is none of this one's.
+    out.set(
+      subjectId,
+      to.connectionId !== connectionId
+        ? { externalId: '', name: rep?.name ?? '', managerExternalId: '', managerPersonId: null }
+        : {
+            externalId: to.repExternalId,
+            name: rep?.name ?? '',
+            managerExternalId: to.managerExternalId,
+            managerPersonId: to.managerPerson,
+          },
+    );
   }
   return out;
 }

@@ -6,19 +6,21 @@
  */
 
 import { createFiscalCalendar } from '../../config/calendar.ts';
-import { loadOrgFile } from '../../config/org-file.ts';
+import { loadOrgFile, type OrgRow } from '../../config/org-file.ts';
 import { loadQuotaFile } from '../../config/quota-file.ts';
 import type { Config } from '../../config/schema.ts';
 import { connectorKind, crmLabel } from '../../connectors/registry.ts';
-import type { OnlineProbe } from '../../connectors/types.ts';
+import type { OnlineCheckLine, OnlineProbe, OnlineUser } from '../../connectors/types.ts';
 import {
   type HierarchyTree,
   hierarchyTree,
   hierarchyTreeText,
   placeByHierarchy,
 } from '../../metrics/engine/hierarchy.ts';
+import { pickTeamManagers, type RoutingUser, taskRecipient } from '../../metrics/engine/task-routing.ts';
 import { today } from '../../util/date.ts';
 import type { Logger } from '../../util/log.ts';
+import { pushTo } from '../../util/multimap.ts';
 import type { CliIo } from '../program.ts';
 
 /**
@@ -48,6 +50,107 @@ async function liveTree(config: Config, probe: OnlineProbe): Promise<HierarchyTr
   return hierarchyTree(placeByHierarchy(roles, people), people);
 }
 
+interface ConnectionUsers {
+  id: string;
+  kind: string;
+  label: string;
+  users: OnlineUser[];
+}
+
+/**
+ * Where each team's alert tasks go, by the org file and the CRMs' users as they are now, through the rule delivery
+ * routes them by (metrics/engine/task-routing.ts): the team's manager (most of its members name them; of a tie,
+ * the first in the file), in the first of each rep's connections where that manager is a user (a user stands for
+ * the file's row that binds its id, else for its email). Teams with a member who carries quota only. A line of its
+ * own, not a failure: the figures are whole without the tasks.
+ */
+export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly ConnectionUsers[]): OnlineCheckLine[] {
+  const bound = new Map<string, string>();
+  for (const r of rows) {
+    if (r.salesforceUserId !== null) bound.set(`salesforce:${r.salesforceUserId.slice(0, 15)}`, r.email);
+    if (r.hubspotOwnerId !== null) bound.set(`hubspot:${r.hubspotOwnerId}`, r.email);
+  }
+  const all: RoutingUser<string>[] = connections.flatMap((c) =>
+    c.users.map((u) => ({
+      connectionId: c.id,
+      externalId: u.id,
+      person:
+        bound.get(`${c.kind}:${c.kind === 'salesforce' ? u.id.slice(0, 15) : u.id}`) ??
+        (u.email === '' ? null : u.email),
+      active: u.active,
+      managerExternalId: u.managerId,
+    })),
+  );
+  const usersOf = new Map<string, RoutingUser<string>[]>();
+  for (const u of all) if (u.person !== null) pushTo(usersOf, u.person, u);
+  const personOf = new Map(all.map((u) => [`${u.connectionId}:${u.externalId}`, u.person]));
+  const order = connections.map((c) => c.id);
+  const rowOf = new Map(rows.map((r, i) => [r.email, i]));
+  const managers = pickTeamManagers(
+    rows.filter((r) => r.team !== '').map((r) => ({ team: r.team, manager: r.managerEmail })),
+    (m) => rowOf.get(m) ?? rows.length,
+  );
+  const carries = (r: OrgRow) => r.quotaCarrying ?? r.role === 'rep';
+  const teams = [...new Set(rows.filter((r) => r.team !== '' && carries(r)).map((r) => r.team))].sort((a, b) =>
+    a.localeCompare(b),
+  );
+  const labelOf = new Map(connections.map((c) => [c.id, c.label]));
+  const single = connections.length === 1 ? connections[0] : undefined;
+  const userWord = (label: string) => (label === 'HubSpot' ? 'HubSpot owner' : `${label} user`);
+  const routed: string[] = [];
+  const missing: string[] = [];
+  let counted = 0;
+  for (const team of teams) {
+    const manager = managers.get(team) ?? null;
+    const to = new Set<string>();
+    const none: string[] = [];
+    let reps = 0;
+    for (const r of rows) {
+      if (r.team !== team || !carries(r)) continue;
+      const repUsers = usersOf.get(r.email) ?? [];
+      // Someone no CRM has yet (a new hire) has no figures, so no alerts.
+      if (repUsers.length === 0) continue;
+      reps++;
+      const recipient = taskRecipient({
+        order,
+        repUsers,
+        fileManager: manager,
+        hierarchyManager: null,
+        usersOf: (p) => usersOf.get(p) ?? [],
+        personOfUser: (c, id) => personOf.get(`${c}:${id}`) ?? null,
+      });
+      if (recipient === null) none.push(r.name);
+      else
+        to.add(
+          `${recipient.managerPerson ?? '?'} (${recipient.connectionId} ${userWord(labelOf.get(recipient.connectionId) ?? '')} ${recipient.managerExternalId})`,
+        );
+    }
+    if (reps === 0) continue;
+    counted++;
+    if (to.size > 0) routed.push(`${team}: ${[...to].join(', ')}`);
+    if (none.length === 0) continue;
+    if (manager === null) missing.push(`${team} (no manager_email)`);
+    else if (single) missing.push(`${team} (${manager} is no ${userWord(single.label)})`);
+    else missing.push(`${team} (${manager} is a user in none of the CRMs of ${none.join(', ')})`);
+  }
+  const what = single ? userWord(single.label) : 'user in a CRM of its reps';
+  if (missing.length === 0)
+    return [
+      {
+        ok: true,
+        text: `every team's manager in the org file is a ${what} (${counted} teams): tasks go to ${routed.join('; ')}`,
+      },
+    ];
+  const lines: OnlineCheckLine[] = [
+    {
+      ok: null,
+      text: `${missing.length} team${missing.length > 1 ? 's have' : ' has'} no known manager and get${missing.length > 1 ? '' : 's'} no alert task: ${missing.join(', ')}; set manager_email in the org file to a ${what}'s email`,
+    },
+  ];
+  if (routed.length > 0) lines.push({ ok: true, text: `the other teams' tasks go to ${routed.join('; ')}` });
+  return lines;
+}
+
 /**
  * Runs the online checks; returns the exit code (0 all good, 1 a check failed). With `json`, stdout carries one
  * document, the derived hierarchy `{ regions, unplaced }`, and the check lines go to stderr.
@@ -60,6 +163,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
   if (connections.length === 0) out('Online checks: no enabled connection.');
   // Read once for every connection: a team's manager must be one of the CRM's users to get its alert tasks.
   const orgRows = config.org.file ? (await loadOrgFile(config.org.file)).rows : null;
+  const crmUsers: ConnectionUsers[] = [];
   for (const conn of connections) {
     const kind = connectorKind(conn.type);
     if (!kind) {
@@ -89,8 +193,22 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
         out(`  FAIL the hierarchy could not be read: ${(e as Error).message.split('\n')[0]}`);
       }
     }
+    if (orgRows !== null && probe.users) {
+      try {
+        crmUsers.push({ id: conn.id, kind: conn.type, label: crmLabel(conn.type), users: await probe.users() });
+      } catch (e) {
+        out(`  ??   its users could not be read: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
     out(`  ${probe.apiCalls()} API calls`);
     if (!result.ok) ok = false;
+  }
+  if (orgRows !== null && crmUsers.length > 0) {
+    out(`alert tasks (by the org file's managers):`);
+    for (const line of taskRoutingLines(orgRows, crmUsers)) {
+      const mark = line.ok === true ? 'ok  ' : line.ok === false ? 'FAIL' : '??  ';
+      out(`  ${mark} ${line.text}`);
+    }
   }
   if (json) {
     const merged: HierarchyTree = {

@@ -6,11 +6,16 @@
  * dashboard: the text of `report team` for the team with the most quota-carrying reps (ties by name), or of
  * `report org` when no team has any.
  *
+ * `--crm both` puts one org split across the Salesforce and the HubSpot sandbox (`sandbox --crm both`) behind two
+ * connections synced at once, with the org file HubSpot's hierarchy comes from; every report then says which
+ * connection each figure's quota and deals came from (reports/sources.ts).
+ *
  * The demo uses a database of its own (`quota_tracker_demo`), emptied at each run, so it never mixes with a real
  * warehouse and a different `--seed` (a different org) starts clean. `QUOTA_TRACKER_DEMO_SEED` sets the seed too.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { type Config, configSchema } from '../../config/schema.ts';
@@ -21,12 +26,18 @@ import type { JsonObject } from '../../metrics/document.ts';
 import type { SubjectDoc } from '../../reports/layout.ts';
 import { createLogger, type Logger } from '../../util/log.ts';
 import type { CommandContext } from '../program.ts';
-import { sandboxConnection, sandboxProfileKeys } from './sandbox.ts';
+import { hubspotSandboxConnection, sandboxConnection, sandboxProfileKeys } from './sandbox.ts';
 
 export const DEMO_DATABASE = 'quota_tracker_demo';
 
+/** The CRMs `demo --crm` runs on: the Salesforce sandbox, or one org split across both (`sandbox --crm both`). */
+export const DEMO_CRMS = ['salesforce', 'both'] as const;
+export type DemoCrm = (typeof DEMO_CRMS)[number];
+
 export interface DemoOptions {
   seed: number;
+  /** Which sandbox CRMs (default salesforce). */
+  crm?: DemoCrm;
   /** A sandbox org profile (src/sandbox/salesforce/profiles.ts); default the default org. */
   profile?: string;
   log: Logger;
@@ -126,19 +137,57 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // The demo's database is emptied at each run, so a key made up for this run loses nothing and lets the sandbox's
   // rotated refresh tokens be stored like in production (instead of a warning that the key is not set).
   process.env[SECRET_KEY_ENV] ||= randomBytes(32).toString('base64');
+  const crm = o.crm ?? 'salesforce';
   try {
-    const sb = await startSalesforceSandbox({
-      seed: o.seed,
-      size: 'small',
-      ...(o.profile !== undefined ? { profile: o.profile } : {}),
-    });
-    closers.push(() => sb.close());
-    if (sb.store.count('Opportunity') === 0) {
+    // One generated org: behind the Salesforce sandbox alone, or split across it and the HubSpot one (the same people
+    // in each; each deal, activity and quota in one) with the org file HubSpot's hierarchy comes from.
+    let sb: Awaited<ReturnType<typeof startSalesforceSandbox>> | null = null;
+    let hs: import('../../sandbox/hubspot/index.ts').HubSpotSandbox | null = null;
+    let orgFile: string | null = null;
+    if (crm === 'salesforce') {
+      sb = await startSalesforceSandbox({
+        seed: o.seed,
+        size: 'small',
+        ...(o.profile !== undefined ? { profile: o.profile } : {}),
+      });
+    } else {
+      if (o.profile !== undefined)
+        throw new AppError('USAGE', '--profile names a Salesforce org profile: it goes with --crm salesforce only', {
+          where: '--profile',
+        });
+      const { generateOrg } = await import('../../sandbox/org/index.ts');
+      const { splitOrg } = await import('../../sandbox/org/split.ts');
+      const { writeOrgCsv } = await import('../../sandbox/org/org-csv.ts');
+      const { startHubSpotSandbox } = await import('../../sandbox/hubspot/index.ts');
+      const { now } = await import('../../clock.ts');
+      const org = generateOrg({ seed: o.seed, size: 'small', anchorDate: now().toISOString().slice(0, 10) });
+      const parts = splitOrg(org);
+      const dir = join('.quota-tracker', 'sandbox');
+      await mkdir(dir, { recursive: true });
+      orgFile = resolve(dir, `demo-org-${o.seed}.csv`);
+      await writeOrgCsv(org, orgFile);
+      const first = await startSalesforceSandbox({ seed: o.seed, size: 'small', org: parts.first });
+      sb = first;
+      closers.push(() => first.close());
+      hs = await startHubSpotSandbox({ seed: o.seed, size: 'small', org: parts.second });
+      const portal = hs;
+      closers.push(() => portal.close());
+    }
+    if (crm === 'salesforce' && sb) {
+      const only = sb;
+      closers.push(() => only.close());
+    }
+    if (sb && sb.store.count('Opportunity') === 0) {
       throw new AppError('INTERNAL', 'the sandbox org generator is not available in this build: the demo org is empty');
     }
-    say(
-      `Salesforce sandbox (seed ${o.seed}) at ${sb.url}: ${sb.store.count('User')} users, ${sb.store.count('Opportunity')} opportunities`,
-    );
+    if (sb)
+      say(
+        `Salesforce sandbox (seed ${o.seed}) at ${sb.url}: ${sb.store.count('User')} users, ${sb.store.count('Opportunity')} opportunities`,
+      );
+    if (hs)
+      say(
+        `HubSpot sandbox (seed ${o.seed}) at ${hs.url}: ${hs.store.owners.size} owners, ${[...hs.store.scan('deals')].length} deals (the same people as Salesforce, the other half of the deals)`,
+      );
 
     let adminUrl: string;
     if (o.databaseUrl) {
@@ -160,11 +209,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const config = configSchema.parse({
       queue: { prefix: 'quota-tracker-demo' },
       writeback: { enabled: true, mode: 'live' },
-      connections: [sandboxConnection(sb)],
-      ...(await sandboxProfileKeys(sb, join('.quota-tracker', 'sandbox', `${o.profile ?? 'default'}-seed${o.seed}`))),
+      connections: [...(sb ? [sandboxConnection(sb)] : []), ...(hs ? [hubspotSandboxConnection(hs)] : [])],
+      ...(orgFile ? { org: { file: orgFile } } : {}),
+      ...(sb && crm === 'salesforce'
+        ? await sandboxProfileKeys(sb, join('.quota-tracker', 'sandbox', `${o.profile ?? 'default'}-seed${o.seed}`))
+        : {}),
     });
-    const conn = config.connections[0];
-    if (!conn) throw new AppError('INTERNAL', 'the demo config has no connection');
+    if (config.connections.length === 0) throw new AppError('INTERNAL', 'the demo config has no connection');
     const written = { records: 0, calls: 0 };
     const service = await startService({
       config,
@@ -183,12 +234,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     closers.push(() => service.close());
     say('BullMQ on PostgreSQL: workers started; running sync -> metrics -> write-back -> alert tasks');
 
-    const streams = streamsOf(conn);
     const syncIds: string[] = [];
-    for (const stream of streams) {
-      const id = await service.runtime.enqueue('sync', { v: 1, connectionId: conn.id, stream, trigger: 'cli' });
-      if (id) syncIds.push(id);
-    }
+    for (const conn of config.connections)
+      for (const stream of streamsOf(conn)) {
+        const id = await service.runtime.enqueue('sync', { v: 1, connectionId: conn.id, stream, trigger: 'cli' });
+        if (id) syncIds.push(id);
+      }
     // Settled: every sync finished and the queue has been empty for a moment (recompute, write-back and delivery
     // are queued by the jobs before them).
     const q = service.runtime.queue;
@@ -257,9 +308,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       parts.push(reportText('org', org));
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(1); // wall-clock: a duration
+    const where = config.connections.map((c) => `${c.id} (${c.type === 'salesforce' ? 'Salesforce' : 'HubSpot'})`);
     const header = [
       `quota-tracker demo: seed ${o.seed}, as of ${asOf}, pipeline done in ${seconds} s`,
-      `  synced ${summary.records} records; ${summary.snapshots} metric snapshots; wrote scores to ${summary.written} User records in ${summary.writebackCalls} API calls; ${summary.tasks} alert tasks for managers`,
+      `  connections: ${where.join(', ')}${where.length > 1 ? "; each figure's Sources say which connection its quota and deals came from" : ''}`,
+      `  synced ${summary.records} records; ${summary.snapshots} metric snapshots; wrote scores to ${summary.written} ${crm === 'salesforce' ? 'User records' : 'records (Salesforce User fields, HubSpot scorecards)'} in ${summary.writebackCalls} API calls; ${summary.tasks} alert tasks for managers`,
       shown
         ? `  ${teamNames.length} teams; showing ${shown.name}, the one with the most quota-carrying reps (${shown.carrying})`
         : `  no team has a quota-carrying rep yet; showing the whole org`,
@@ -307,8 +360,12 @@ export async function runDemoCommand(
   const log = createLogger({ level: ctx.globals.verbose ? 'debug' : 'warn' });
   const url = process.env.DATABASE_URL;
   const profile = ctx.options.profile as string | undefined;
+  const crm = (ctx.options.crm as string | undefined) ?? 'salesforce';
+  if (!(DEMO_CRMS as readonly string[]).includes(crm))
+    throw new AppError('USAGE', `--crm must be ${DEMO_CRMS.join(' or ')}, got "${crm}"`, { where: '--crm' });
   const result = await runDemo({
     seed,
+    crm: crm as DemoCrm,
     ...(profile !== undefined ? { profile } : {}),
     log,
     ...(url && url.trim() !== '' ? { databaseUrl: url } : {}),

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.ts';
 import type { ConnectorHost, ConnectorKind, WebhookReceiver } from '../types.ts';
 import { HubSpotConnector } from './connector.ts';
 import { HUBSPOT_RETRY_CODES } from './retry-codes.ts';
-import { checkHubspotOnline, setupHubspot } from './setup.ts';
+import { checkHubspotOnline, hubspotUsers, setupHubspot } from './setup.ts';
 import { HUBSPOT_STREAM_ALIASES, HUBSPOT_STREAMS, hubspotStreams } from './streams.ts';
 import { checkSignatureV3, eventKey, parseWebhookBatch, streamsTouched } from './webhooks.ts';
 
@@ -84,6 +84,11 @@ export const hubspotKind: ConnectorKind = {
         const r = await checkHubspotOnline(hubspotConfig(conn), host.log, host.orgRows);
         calls += r.apiCalls;
         return { ok: r.ok, lines: r.lines };
+      },
+      users: async () => {
+        const r = await hubspotUsers(hubspotConfig(conn), host.log);
+        calls += r.apiCalls;
+        return r.users;
       },
       liveHierarchy: async () => {
         throw new AppError('NOT_BUILT', `HubSpot has no live hierarchy; teams come from the org file`, {

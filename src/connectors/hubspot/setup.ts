@@ -8,7 +8,7 @@ import type { OrgRow } from '../../config/org-file.ts';
 import type { HubspotConnectionConfig } from '../../config/schema.ts';
 import { isAppError } from '../../errors.ts';
 import type { Logger } from '../../util/log.ts';
-import type { OnlineCheckLine, OnlineCheckResult } from '../types.ts';
+import type { OnlineCheckLine, OnlineCheckResult, OnlineUser } from '../types.ts';
 import { HubSpotClient } from './client.ts';
 import { HUBSPOT_PATHS } from './paths.ts';
 import { ensureAlertKeyProperty } from './tasks.ts';
@@ -108,50 +108,36 @@ export async function checkHubspotOnline(
   } else {
     lines.push({ ok: canHold, text: why });
   }
-  if (orgRows !== undefined) lines.push(await managerLine(client, orgRows));
+  if (orgRows === null) lines.push(noOrgFileLine());
   return { ok: lines.every((l) => l.ok !== false), lines, apiCalls: client.apiCalls() };
 }
 
 /**
- * Teams whose alerts reach nobody (teams with a member who carries quota): an alert task goes to the rep's team
- * manager as the org file names it (HubSpot
- * owners have no manager), and only when that manager is one of the portal's owners (its email; active or archived
- * owners, 500 a page). A team's manager is the one most of its members name (`metrics/engine/org-model.ts`; of a tie,
- * the first in the file). A line of its own, not a failure: the figures are whole without the tasks.
+ * HubSpot owners have no manager, so without an org file no team has one and alert tasks go to nobody. With one,
+ * `config check --online` holds its teams' managers against every connection's users (cli/commands/config-online.ts,
+ * by the rule alert delivery routes tasks with).
  */
-async function managerLine(client: HubSpotClient, rows: readonly OrgRow[] | null): Promise<OnlineCheckLine> {
-  if (rows === null)
-    return {
-      ok: null,
-      text: 'no org file (org.file): HubSpot owners have no manager, so no team has one and alert tasks go to nobody',
-    };
-  const owners = [
-    ...(await client.getAll<{ email?: string }>(HUBSPOT_PATHS.owners, { limit: '500', archived: 'false' })),
-    ...(await client.getAll<{ email?: string }>(HUBSPOT_PATHS.owners, { limit: '500', archived: 'true' })),
-  ];
-  const ownerEmails = new Set(owners.flatMap((o) => (o.email ? [o.email.toLowerCase()] : [])));
-  const order = new Map(rows.map((r, i) => [r.email, i]));
-  const votes = new Map<string, Map<string, number>>();
-  // Teams where someone may get alerts: a member who carries quota (the file's flag, else a `rep` role).
-  const alerted = new Set(rows.filter((r) => r.quotaCarrying ?? r.role === 'rep').map((r) => r.team));
-  for (const r of rows) {
-    if (r.team === '' || !alerted.has(r.team)) continue;
-    const v = votes.get(r.team) ?? new Map<string, number>();
-    votes.set(r.team, v);
-    if (r.managerEmail) v.set(r.managerEmail, (v.get(r.managerEmail) ?? 0) + 1);
-  }
-  const missing: string[] = [];
-  for (const [team, v] of [...votes].sort(([a], [b]) => a.localeCompare(b))) {
-    const manager = [...v].sort(
-      (a, b) => b[1] - a[1] || (order.get(a[0]) ?? rows.length) - (order.get(b[0]) ?? rows.length),
-    )[0]?.[0];
-    if (manager === undefined) missing.push(`${team} (no manager_email)`);
-    else if (!ownerEmails.has(manager)) missing.push(`${team} (${manager} is no HubSpot owner)`);
-  }
-  if (missing.length === 0)
-    return { ok: true, text: `every team's manager in the org file is a HubSpot owner (${votes.size} teams)` };
+function noOrgFileLine(): OnlineCheckLine {
   return {
     ok: null,
-    text: `${missing.length} team${missing.length > 1 ? 's have' : ' has'} no known manager and get${missing.length > 1 ? '' : 's'} no alert task: ${missing.join(', ')}; set manager_email in the org file to a HubSpot user's email`,
+    text: 'no org file (org.file): HubSpot owners have no manager, so no team has one and alert tasks go to nobody',
   };
+}
+
+/** The portal's owners, active and archived (500 a page), as the users `config check --online` routes tasks to. */
+export async function hubspotUsers(
+  conn: HubspotConnectionConfig,
+  log: Logger,
+): Promise<{ users: OnlineUser[]; apiCalls: number }> {
+  const client = clientOf(conn, log);
+  const page = (archived: boolean) =>
+    client.getAll<{ id: string | number; email?: string }>(HUBSPOT_PATHS.owners, {
+      limit: '500',
+      archived: String(archived),
+    });
+  const users = [
+    ...(await page(false)).map((o) => ({ o, active: true })),
+    ...(await page(true)).map((o) => ({ o, active: false })),
+  ].map(({ o, active }) => ({ id: String(o.id), email: (o.email ?? '').toLowerCase(), active, managerId: null }));
+  return { users, apiCalls: client.apiCalls() };
 }

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.ts';
 import type { ConnectorHost, ConnectorKind } from '../types.ts';
 import { rotationNeedsKeyMessage } from './auth.ts';
 import { SalesforceConnector } from './connector.ts';
-import { checkSalesforceOnline, readLiveHierarchy } from './online-check.ts';
+import { checkSalesforceOnline, readLiveHierarchy, readUsers } from './online-check.ts';
 import { SALESFORCE_RETRY_CODES } from './retry-codes.ts';
 import { salesforceStreams } from './streams.ts';
 
@@ -58,6 +58,7 @@ export const salesforceKind: ConnectorKind = {
     return {
       check: () => checkSalesforceOnline(connector),
       liveHierarchy: (quarter) => readLiveHierarchy(connector, quarter),
+      users: () => readUsers(connector),
       apiCalls: () => connector.apiCalls(),
     };
   },

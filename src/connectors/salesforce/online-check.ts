@@ -5,7 +5,7 @@
  * org has. Every answer is a line a RevOps admin can act on.
  */
 import { isAppError } from '../../errors.ts';
-import type { LiveHierarchy, OnlineCheckLine, OnlineCheckResult } from '../types.ts';
+import type { LiveHierarchy, OnlineCheckLine, OnlineCheckResult, OnlineUser } from '../types.ts';
 import type { SalesforceConnector } from './connector.ts';
 
 const FEATURES: ReadonlyArray<[string, string]> = [
@@ -188,4 +188,18 @@ export async function readLiveHierarchy(
     })),
     quotaOwners,
   };
+}
+
+/** Every user, active or not, with its manager: who can own an alert task (`config check --online`). */
+export async function readUsers(connector: SalesforceConnector): Promise<OnlineUser[]> {
+  const users = await allRecords<{ Id: string; Email: string | null; IsActive: boolean; ManagerId: string | null }>(
+    connector,
+    'SELECT Id, Email, IsActive, ManagerId FROM User',
+  );
+  return users.map((u) => ({
+    id: u.Id,
+    email: (u.Email ?? '').toLowerCase(),
+    active: u.IsActive,
+    managerId: u.ManagerId ?? null,
+  }));
 }

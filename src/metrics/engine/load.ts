@@ -27,7 +27,13 @@ export interface RepInfo {
   name: string;
   email: string | null;
   /** The CRM users behind this rep. */
-  users: { connectionId: string; externalId: string; managerExternalId: string | null }[];
+  users: {
+    connectionId: string;
+    externalId: string;
+    managerExternalId: string | null;
+    /** The email this CRM gives the user (lower-cased): org.csv may bind a user whose email is not the person's. */
+    email?: string | null;
+  }[];
   isActive: boolean;
   quotaCarrying: boolean;
   startDate: PlainDate | null;
@@ -145,7 +151,12 @@ async function loadPeople(db: Kysely<Database>): Promise<People> {
   for (const r of rows.rows) {
     const key = repKeyOf(r.person_id, r.connection_id, r.external_id);
     ownerToRep.set(`${r.connection_id}:${r.external_id}`, key);
-    const user = { connectionId: r.connection_id, externalId: r.external_id, managerExternalId: r.manager_external_id };
+    const user = {
+      connectionId: r.connection_id,
+      externalId: r.external_id,
+      managerExternalId: r.manager_external_id,
+      email: r.email?.toLowerCase() ?? null,
+    };
     const cur = reps.get(key);
     if (cur) {
       // The same person in a second CRM: active in either counts; the org file's facts win.
@@ -308,6 +319,7 @@ async function loadDeals(
     if (state.stage_category !== 'open' && state.close_date < window.closedFrom) continue;
     deals.push({
       id: r.external_id,
+      connectionId: r.connection_id,
       name: r.name ?? r.external_id,
       ownerId,
       amount: state.amount === null ? null : new Dec(state.amount),

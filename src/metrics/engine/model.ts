@@ -288,6 +288,19 @@ export class MetricsModel {
     return found;
   }
 
+  /**
+   * Where a rep's quota for a period comes from: the connections of the quota rows it takes (`file` for RevOps' quota
+   * file), sorted; empty without a quota.
+   */
+  repQuotaSources(repKey: string, period: Period): string[] {
+    const rows = (this.reps.get(repKey)?.quotas ?? []).filter(
+      (q) => q.source === this.settings.quotaSource && q.start >= period.start && q.end <= period.end,
+    );
+    return [
+      ...new Set(preferredQuotaRows(rows, this.settings.quotaPreference).map((q) => q.connectionId ?? 'file')),
+    ].sort();
+  }
+
   /** A rep's quota for a period in base currency: its quota rows inside the period, summed; null when none. */
   repQuota(repKey: string, period: Period): { quota: Dec | null; issues: ConversionIssue[] } {
     const s = this.reps.get(repKey);

@@ -15,6 +15,7 @@ import { carriesQuota } from '../../db/quota-carrying.ts';
 import type { Database } from '../../db/schema.ts';
 import { addDays, earlierOf, type PlainDate } from '../../util/date.ts';
 import { type HierarchyRole, placeByHierarchy } from './hierarchy.ts';
+import { pickTeamManagers } from './task-routing.ts';
 import type { DirtyKey } from './types.ts';
 
 export interface OrgModelOptions {
@@ -40,6 +41,8 @@ interface Placement {
   /** The team manager's email (org file) or person id (CRM). */
   managerEmail: string | null;
   managerPersonId: number | null;
+  /** The manager's row in the org file (its index): of a tie between managers, the first wins. */
+  managerRank?: number;
   /** The region's manager (the person in the region's CRM role); undefined leaves it as it is. */
   regionManagerPersonId?: number | null;
   /**
@@ -122,9 +125,48 @@ export async function linkPersons(db: Kysely<Database>, file?: OrgFile | null): 
       returning p.id`.execute(db);
     for (const d of deleted.rows) gone.add(Number(d.id));
   }
+  await retireUnlinked(db, [...gone]);
   return [...new Set(moved.rows.flatMap((m) => (m.before === null ? [m.after] : [m.before, m.after])))]
     .filter((id) => !gone.has(Number(id)))
     .sort((a, b) => a - b);
+}
+
+/**
+ * A rep subject that stands for no CRM user any more (a person whose users an org.csv binding moved to another, or a
+ * user's own key once the user has a person) is computed by nobody: the engine only sees users. Its open alerts are
+ * resolved, so write-back closes their CRM tasks like any other's (the person who has the user now is recomputed
+ * and gets alerts of their own, to their own manager), and its stored figures go, so no report or leaderboard lists
+ * it beside the person it was merged into (`deleted`: the persons this link removed). Reps rows are never deleted, so
+ * a person without any never had a user of its own or has lost them all to a binding. The reads go through the
+ * open-alerts index and the snapshots' keys.
+ */
+async function retireUnlinked(db: Kysely<Database>, deleted: readonly number[]): Promise<void> {
+  const resolved = await sql<{
+    subject_id: string;
+  }>`update alerts a set status = 'resolved', resolved_at = now(), updated_at = now() -- wall-clock: audit stamps
+    where a.status <> 'resolved' and a.subject_kind = 'rep' and case
+      when a.subject_id like 'person:%' then not exists (
+        select 1 from reps r where r.person_id = substr(a.subject_id, 8)::bigint)
+      else exists (
+        select 1 from reps r where r.connection_id || ':' || r.external_id = a.subject_id and r.person_id is not null)
+      end
+    returning a.subject_id`.execute(db);
+  const unlinked = await sql<{ subject_id: string }>`select 'person:' || p.id as subject_id from persons p
+    where not exists (select 1 from reps r where r.person_id = p.id)`.execute(db);
+  const ids = [
+    ...new Set([
+      ...unlinked.rows.map((r) => r.subject_id),
+      ...resolved.rows.map((r) => r.subject_id),
+      ...deleted.map((id) => `person:${id}`),
+    ]),
+  ];
+  if (ids.length === 0) return;
+  for (const table of ['metric_snapshots', 'metric_snapshot_history'] as const)
+    await db
+      .deleteFrom(table)
+      .where('subject_kind', '=', 'rep')
+      .where(sql<boolean>`subject_id = any(${ids}::text[])`)
+      .execute();
 }
 
 async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<Map<number, Placement>> {
@@ -144,7 +186,13 @@ async function placementsFromFile(db: Kysely<Database>, file: OrgFile): Promise<
     if (id === undefined || row.team === '') continue;
     out.set(id, { team: row.team, region: row.region || null, managerEmail: row.managerEmail, managerPersonId: null });
   }
-  for (const p of out.values()) if (p.managerEmail) p.managerPersonId = byEmail.get(p.managerEmail) ?? null;
+  const rowOf = new Map(file.rows.map((r, i) => [r.email, i]));
+  for (const p of out.values()) {
+    if (!p.managerEmail) continue;
+    p.managerPersonId = byEmail.get(p.managerEmail) ?? null;
+    const rank = rowOf.get(p.managerEmail);
+    if (rank !== undefined) p.managerRank = rank;
+  }
   // The file names who sits where, the CRMs who has left, as the role tree has it: someone deactivated in every CRM
   // (a HubSpot owner archived with its user) first seen that way gets a membership that ends the day they left; one
   // already placed is placed no more, so a current membership ends today and an ended one is not reopened.
@@ -298,17 +346,16 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
       if (p.region !== null && p.regionManagerPersonId !== undefined)
         regionManagers.set(parent, p.regionManagerPersonId);
     }
-    // A team's manager: the manager most of its members name.
-    const votes = new Map<number, Map<number, number>>();
-    for (const p of placements.values()) {
-      if (p.managerPersonId === null) continue;
-      const team = teamIds.get(p.team) as number;
-      const v = votes.get(team) ?? new Map<number, number>();
-      v.set(p.managerPersonId, (v.get(p.managerPersonId) ?? 0) + 1);
-      votes.set(team, v);
-    }
-    for (const [team, v] of votes)
-      managers.set(team, [...v.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null);
+    // A team's manager: the manager most of its members name; of a tie, the first in the org file (else the lowest
+    // person id). `config check --online` names the same one (task-routing.ts).
+    const fileRank = new Map<number, number>();
+    for (const p of placements.values())
+      if (p.managerPersonId !== null && p.managerRank !== undefined) fileRank.set(p.managerPersonId, p.managerRank);
+    const picked = pickTeamManagers(
+      [...placements.values()].map((p) => ({ team: p.team, manager: p.managerPersonId })),
+      (id) => fileRank.get(id) ?? id,
+    );
+    for (const [team, manager] of picked) managers.set(teamIds.get(team) as number, manager);
     for (const [unit, manager] of [...managers, ...regionManagers])
       await trx.updateTable('org_units').set({ manager_person_id: manager }).where('id', '=', unit).execute();
 

@@ -72,10 +72,13 @@ export function describeSubject(model: MetricsModel, subject: SubjectRef): Subje
   };
 }
 
-/** The rep with this email (case-insensitive), or NOT_FOUND naming it. */
+/** The rep with this email (the person's or any of their CRM users', case-insensitive) or name, or NOT_FOUND. */
 export function findRep(model: MetricsModel, emailOrName: string): SubjectRef {
   const want = emailOrName.trim().toLowerCase();
   for (const rep of model.data.reps.values()) if (rep.email === want) return { kind: 'rep', id: rep.key };
+  // A person bound across CRMs (org.csv) is found by the email any of their CRM users has too.
+  for (const rep of model.data.reps.values())
+    if (rep.users.some((u) => u.email === want)) return { kind: 'rep', id: rep.key };
   // Not an email of anyone: a name, case-insensitive, which must name one person.
   const named = [...model.data.reps.values()].filter((r) => r.name.trim().toLowerCase() === want);
   if (named.length === 1) return { kind: 'rep', id: (named[0] as (typeof named)[number]).key };

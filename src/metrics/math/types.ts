@@ -20,6 +20,8 @@ export type StageCategory = 'open' | 'won' | 'lost';
 /** A deal (Salesforce Opportunity, HubSpot deal) as the connector normalized it. */
 export interface Deal {
   id: string;
+  /** The connection (CRM) the deal was read from: reports say where each number came from. */
+  connectionId?: string;
   name: string;
   ownerId: string;
   /** Native amount in the booking policy's amount field; null when the CRM has none. */

@@ -1,0 +1,113 @@
+/**
+ * Who receives a rep's alert tasks, and in which CRM: one rule, used by alert delivery (writeback/alert-tasks.ts, on
+ * the warehouse) and by `config check --online` (on the org file and the CRMs' live users), so the check names
+ * exactly the user delivery will give the tasks to. docs/metrics.md, "Early warnings".
+ *
+ * - A team's manager is the one most of its members name; of a tie, the one ranked first (the org file: the
+ *   manager's row first in the file; the CRM hierarchy: the lowest person id).
+ * - The rep's manager is their team's manager from the org file when it names one (it wins); else the user the
+ *   rep's CRM user names as its manager (`ManagerId`; the first connection whose user names one); else the manager
+ *   the CRM hierarchy chose for the team.
+ * - The task goes to the first of the rep's connections (config order) where that manager is a user, as the
+ *   manager's user there (an active one first, then the lowest id); a manager who is a user in none of them gets no
+ *   task.
+ */
+
+/** A team's manager by its members' votes; of a tie, the lowest `rank`. Members without a manager do not vote. */
+export function pickTeamManagers<K>(
+  members: Iterable<{ team: string; manager: K | null }>,
+  rank: (manager: K) => number,
+): Map<string, K> {
+  const votes = new Map<string, Map<K, number>>();
+  for (const m of members) {
+    if (m.manager === null) continue;
+    const v = votes.get(m.team) ?? new Map<K, number>();
+    v.set(m.manager, (v.get(m.manager) ?? 0) + 1);
+    votes.set(m.team, v);
+  }
+  const out = new Map<string, K>();
+  for (const [team, v] of votes) {
+    const best = [...v].sort((a, b) => b[1] - a[1] || rank(a[0]) - rank(b[0]))[0];
+    if (best) out.set(team, best[0]);
+  }
+  return out;
+}
+
+/** A CRM user, as routing sees it. `person` is who they stand for (a person id, or an email before any sync). */
+export interface RoutingUser<P> {
+  connectionId: string;
+  externalId: string;
+  person: P | null;
+  active: boolean;
+  /** The user its CRM names as its manager (Salesforce `ManagerId`); null in HubSpot. */
+  managerExternalId: string | null;
+}
+
+export interface RoutingInput<P> {
+  /** Connection ids in config order. */
+  order: readonly string[];
+  /** The rep's users (any connection). */
+  repUsers: readonly RoutingUser<P>[];
+  /** The manager the org file names for the rep's team; null: no file team, or it names nobody. */
+  fileManager: P | null;
+  /** The manager the CRM hierarchy chose for the rep's team (no org file); null: none. */
+  hierarchyManager: P | null;
+  /** The users who stand for a person. */
+  usersOf(person: P): readonly RoutingUser<P>[];
+  /** The person a connection's user stands for (null: unknown, or not linked yet). */
+  personOfUser(connectionId: string, externalId: string): P | null;
+}
+
+export interface TaskRecipient<P> {
+  connectionId: string;
+  /** The rep's user in that connection (the task is about them). */
+  repExternalId: string;
+  /** The manager's user there, who owns the task. */
+  managerExternalId: string;
+  managerPerson: P | null;
+}
+
+const rankOf = (order: readonly string[], c: string) => {
+  const i = order.indexOf(c);
+  return i === -1 ? order.length : i;
+};
+
+/** The manager's user in a connection: an active one first, then the lowest id. */
+function userIn<P>(users: readonly RoutingUser<P>[], connectionId: string): RoutingUser<P> | undefined {
+  return users
+    .filter((u) => u.connectionId === connectionId)
+    .sort((a, b) => Number(b.active) - Number(a.active) || (a.externalId < b.externalId ? -1 : 1))[0];
+}
+
+/** Where the rep's alert tasks go, or null when their manager is a user in none of the rep's connections. */
+export function taskRecipient<P>(o: RoutingInput<P>): TaskRecipient<P> | null {
+  const repUsers = [...o.repUsers].sort((a, b) => rankOf(o.order, a.connectionId) - rankOf(o.order, b.connectionId));
+  const self = repUsers[0]?.person ?? null;
+  const fileManager = o.fileManager !== null && o.fileManager !== self ? o.fileManager : null;
+  const inFirstConnection = (manager: P): TaskRecipient<P> | null => {
+    const theirs = o.usersOf(manager);
+    for (const r of repUsers) {
+      const u = userIn(theirs, r.connectionId);
+      if (u)
+        return {
+          connectionId: r.connectionId,
+          repExternalId: r.externalId,
+          managerExternalId: u.externalId,
+          managerPerson: manager,
+        };
+    }
+    return null;
+  };
+  if (fileManager !== null) return inFirstConnection(fileManager);
+  for (const r of repUsers) {
+    if (r.managerExternalId === null) continue;
+    return {
+      connectionId: r.connectionId,
+      repExternalId: r.externalId,
+      managerExternalId: r.managerExternalId,
+      managerPerson: o.personOfUser(r.connectionId, r.managerExternalId),
+    };
+  }
+  const hierarchy = o.hierarchyManager !== null && o.hierarchyManager !== self ? o.hierarchyManager : null;
+  return hierarchy === null ? null : inFirstConnection(hierarchy);
+}

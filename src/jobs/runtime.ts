@@ -10,6 +10,7 @@
  *   delayed for that long (`moveToDelayed` + `DelayedError`), which is not a failed attempt;
  * - anything else is retried with exponential backoff and jitter, up to `attempts`.
  */
+import { hostname } from 'node:os';
 import { DelayedError, type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -186,6 +187,8 @@ export class JobRuntime {
         (job, token) => this.process(job, token),
         {
           concurrency: shardWorker ? 1 : (options.concurrency ?? 4),
+          // Each job records the process that took it (`processedBy`, shown by Bull Board).
+          name: `${hostname()}:${process.pid}`,
           // A sync page can take a while; the lock is renewed in the background meanwhile. A worker that dies holds
           // its jobs until the lock expires, then another worker takes them over (QUOTA_TRACKER_JOB_LOCK_MS shortens
           // that, e.g. in tests).

@@ -6,13 +6,18 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
+import { startService } from '../../src/jobs/service.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { mergeRun, runningRun, runShard, shardOf, startShardedRun } from '../../src/metrics/engine/shards.ts';
+import { silentLogger } from '../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { SHARDED_AS_OF as AS_OF, seedShardedOrg } from '../helpers/sharded-org.ts';
 
 let t: TestDatabase;
+/** The single-process run's snapshots (the first test's), which every sharded run must store. */
+let expected = new Map<string, unknown>();
 
 const config = validateConfig({
   calendar: { timezone: 'America/New_York' },
@@ -46,7 +51,7 @@ describe('a full recompute in rep shards', () => {
   it('stores the figures a single-process full recompute stores, each subject once, and merges once', async () => {
     const single = new MetricsEngine({ db: t.db, config, workerId: 'single' });
     const all = await single.recomputeAll(AS_OF);
-    const expected = await snapshots();
+    expected = await snapshots();
     expect(all.recomputed.length).toBe(expected.size);
     expect([...expected.keys()].some((k) => k.startsWith('rep:sf:005X'))).toBe(true);
     await clearFigures();
@@ -86,6 +91,47 @@ describe('a full recompute in rep shards', () => {
     expect(await engine.configChanged()).toBe(false);
     expect(await runningRun(engine, AS_OF)).toBeNull();
   }, 120_000);
+
+  it('runs as jobs on the PostgreSQL queue backend: queue.recomputeShards splits the daily recompute', async () => {
+    expect(expected.size).toBeGreaterThan(0);
+    await clearFigures();
+    const raw = { ...config, queue: { ...config.queue, prefix: 'qt_shards_pg', recomputeShards: 3 } };
+    setClock(clockStartingAt(`${AS_OF}T15:00:00Z`));
+    const svc = await startService({
+      config: raw,
+      db: { db: t.db, url: t.url, embedded: false, close: async () => {} },
+      log: silentLogger,
+      migrateQueue: true,
+      reconcileSchedulers: false,
+      backend: 'postgres',
+    });
+    try {
+      const last = await t.db
+        .selectFrom('recompute_runs')
+        .select((eb) => eb.fn.max('id').as('id'))
+        .executeTakeFirst();
+      await svc.runtime.enqueue('daily-recompute', { v: 1 });
+      const deadline = Date.now() + 60_000; // wall-clock: a test's own timeout
+      let run: { id: number; shards: number } | undefined;
+      while (!run && Date.now() < deadline) {
+        // wall-clock: see above
+        await new Promise((r) => setTimeout(r, 100));
+        run = await t.db
+          .selectFrom('recompute_runs')
+          .select(['id', 'shards'])
+          .where('status', '=', 'done')
+          .where('id', '>', Number(last?.id ?? 0))
+          .executeTakeFirst();
+      }
+      expect(run?.shards).toBe(3);
+      const got = await snapshots();
+      expect(got.size).toBe(expected.size);
+      for (const [k, doc] of expected) expect(got.get(k), k).toEqual(doc);
+    } finally {
+      await svc.close();
+      setClock(undefined);
+    }
+  }, 90_000);
 
   it('spreads reps over the shards by a hash of their key', () => {
     const counts = [0, 0, 0, 0];

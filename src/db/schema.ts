@@ -157,6 +157,8 @@ export interface RecomputeRunsTable {
   pending: number;
   inputs_at: Timestamp;
   claimed: Generated<string[]>;
+  /** The forecast learned once for the run, per period (shards.ts). */
+  forecast: ColumnType<JsonValue, string | undefined, string>;
   reason: string;
   always_writeback: Generated<boolean>;
   status: Generated<'running' | 'done' | 'abandoned'>;

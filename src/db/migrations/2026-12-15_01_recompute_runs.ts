@@ -20,6 +20,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       pending integer NOT NULL,
       inputs_at timestamptz NOT NULL,
       claimed bigint[] NOT NULL DEFAULT '{}',
+      forecast jsonb NOT NULL DEFAULT '{}',
       reason text NOT NULL,
       always_writeback boolean NOT NULL DEFAULT false,
       status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'abandoned')),

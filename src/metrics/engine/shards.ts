@@ -7,7 +7,8 @@
  *   stands for, which a full load books as reps of their own) from the rows of those reps only (`loadForReps`), and
  *   each group's share of them: the reps' partials of every team, region and the org they count for, merged per
  *   group (`MetricsModel.shardPartials`). The forecast's Monte Carlo of a group is the sum of its members' trials,
- *   so it runs once per rep, in the rep's shard.
+ *   so it runs once per rep, in the rep's shard. What the forecast learns from the stage history is learned once,
+ *   by the plan, and stored with the run (`recompute_runs.forecast`): no shard reads the whole history.
  * - The shard's snapshots, alerts, group shares and done mark commit in one transaction whose first statement takes
  *   the done mark: a shard is stored at most once (a second taker finds it done and stores nothing), and a worker
  *   killed before the commit leaves nothing behind, so the job's retry (BullMQ moves a stalled job back) redoes it.
@@ -29,12 +30,12 @@ import { Dec } from '../../util/money.ts';
 import { figuresDocument } from '../document.ts';
 import type { ConversionPartial } from '../math/conversion.ts';
 import type { PipelinePartial } from '../math/pipeline.ts';
-import type { ForecastCalibrationInfo, SubjectPartial } from '../math/rep-metrics.ts';
+import { type ForecastCalibrationInfo, type SubjectPartial, seedFrom } from '../math/rep-metrics.ts';
 import type { RollupLevel } from '../math/rollup.ts';
 import { CONFIG_STATE_KEY, type MetricsEngine } from './engine.ts';
-import type { PeriodForecast } from './forecast-model.ts';
+import { forecastFrom, type LearnedForecast, learnForecast } from './forecast-model.ts';
 import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
-import { loadForReps, loadGroupInputs, loadPeople } from './load.ts';
+import { type LoadOptions, loadForReps, loadGroupInputs, loadPeople } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { type SnapshotWrite, stampOf, storeSnapshots } from './snapshots.ts';
 import { describeSubject } from './subjects.ts';
@@ -77,6 +78,7 @@ interface RunRow {
   pending: number;
   inputs_at: string;
   claimed: string[];
+  forecast: Record<string, RunForecastJson>;
   always_writeback: boolean;
   status: 'running' | 'done' | 'abandoned';
   rep_changes: number;
@@ -88,7 +90,7 @@ interface RunRow {
 async function readRun(db: Kysely<Database>, runId: number): Promise<RunRow | undefined> {
   const r = await sql<RunRow>`
     select id::int as id, as_of::text as as_of, period_ids, config_hash, shards, pending,
-           ${stampOf(sql`inputs_at`)} as inputs_at, claimed::text[] as claimed, always_writeback, status,
+           ${stampOf(sql`inputs_at`)} as inputs_at, claimed::text[] as claimed, forecast, always_writeback, status,
            rep_changes, alert_events, superseded,
            created_at < now() - make_interval(secs => ${STUCK_RUN_SECONDS}) as stuck -- wall-clock: a lease
     from recompute_runs where id = ${runId}`.execute(db);
@@ -180,6 +182,7 @@ export async function startShardedRun(
       id: string;
     }>`select nextval(pg_get_serial_sequence('recompute_runs', 'id')) as id`.execute(trx);
     const runId = Number(next.rows[0]?.id);
+    const forecast = await learnRunForecast(engine, trx, asOf, periods);
     const { claimed, probe } = await engine.claimAndProbe(
       claimAll(runWorkerId(runId), engine.staleClaimSeconds),
       null,
@@ -197,6 +200,7 @@ export async function startShardedRun(
         pending: o.shards,
         inputs_at: probe.now,
         claimed: claimed.map((c) => String(c.id)),
+        forecast: JSON.stringify(forecast),
         reason: o.reason,
         always_writeback: o.alwaysWriteback,
       })
@@ -217,9 +221,6 @@ export async function startShardedRun(
     };
   });
 }
-
-/** The forecasts a worker learned for a run, kept for its next shards of the same run (one stage-history read). */
-let forecastCache: { runId: number; byPeriod: Map<string, PeriodForecast | null> } | null = null;
 
 export interface ShardOutcome {
   status: 'done' | 'skipped';
@@ -273,18 +274,12 @@ export async function runShard(
   // Owners no rep row stands for are reps of their own in a full load: shard 0 read their rows.
   const subjects = shard === 0 ? [...keys, ...model.repKeys().filter((k) => !people.reps.has(k))].sort() : keys.sort();
 
-  if (forecastCache?.runId !== runId) {
-    const inputs = await loadForecastInputs(db, {
-      asOf,
-      timezone: engine.settings.timezone,
-      ownerToRep: people.ownerToRep,
-      fx: model.fx,
-      configHash: forecastConfigHash(engine.config),
-    });
-    const learner = new MetricsModel({ ...data, deals: [], splits: [], activities: [], ...inputs }, engine.settings);
-    forecastCache = { runId, byPeriod: new Map(periods.map((p) => [p.id, learner.forecastOf(p)] as const)) };
+  // The forecast the plan learned for the run (one read of the stage history for all shards).
+  for (const period of periods) {
+    const f = run.forecast[period.id];
+    if (f)
+      model.presetForecast(period.id, forecastFrom(decodeLearned(f.learned), forecastInput(engine, period, asOf, f)));
   }
-  for (const [id, f] of forecastCache.byPeriod) model.presetForecast(id, f);
 
   const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
   for (const period of periods) for (const id of subjects) targets.push({ subject: { kind: 'rep', id }, period });
@@ -581,6 +576,96 @@ function decodeInfo(j: InfoJson): ForecastCalibrationInfo {
   const b = j.backtest;
   return {
     ...j,
+    backtest: b === null ? null : { ...b, p10Held: b.p10Held === null ? null : new Dec(b.p10Held) },
+  };
+}
+
+// --- the forecast learned once per run: the calibration's tables (maps as entry lists), the periods learned from,
+// the new-pipeline terms, and the stored backtest line.
+
+interface RunForecastJson {
+  learned: LearnedJson;
+  backtest: { asOf: PlainDate; periods: number; p10Held: string | null } | null;
+}
+
+type LearnedJson = Omit<LearnedForecast, 'calibration'> & {
+  calibration: Omit<LearnedForecast['calibration'], 'table'> & {
+    table: Omit<LearnedForecast['calibration']['table'], 'stages' | 'cells'> & {
+      stages: [string, unknown][];
+      cells: [string, unknown][];
+    };
+  };
+};
+
+/** Learns each period's forecast from the stage history as of D, as a full load's model would. */
+async function learnRunForecast(
+  engine: MetricsEngine,
+  db: Kysely<Database>,
+  asOf: PlainDate,
+  periods: readonly FiscalPeriod[],
+): Promise<Record<string, RunForecastJson>> {
+  const options: LoadOptions = engine.loadOptions(asOf, periods);
+  const base = new MetricsModel(await loadGroupInputs(db, options), engine.settings);
+  const inputs = await loadForecastInputs(db, {
+    asOf,
+    timezone: engine.settings.timezone,
+    ownerToRep: base.data.ownerToRep,
+    fx: base.fx,
+    configHash: forecastConfigHash(engine.config),
+  });
+  const out: Record<string, RunForecastJson> = {};
+  for (const period of periods) {
+    const l = learnForecast({
+      timelines: inputs.dealTimelines,
+      calendar: engine.settings.calendar,
+      period,
+      asOf,
+      settings: engine.settings.forecast.calibration,
+    });
+    const b = inputs.forecastBacktests.get(period.kind) ?? null;
+    out[period.id] = {
+      learned: {
+        ...l,
+        calibration: {
+          ...l.calibration,
+          table: {
+            ...l.calibration.table,
+            stages: [...l.calibration.table.stages],
+            cells: [...l.calibration.table.cells],
+          },
+        },
+      },
+      backtest: b === null ? null : { ...b, p10Held: b.p10Held === null ? null : b.p10Held.toString() },
+    };
+  }
+  return out;
+}
+
+function decodeLearned(j: LearnedJson): LearnedForecast {
+  const t = j.calibration.table;
+  return {
+    ...j,
+    calibration: {
+      ...j.calibration,
+      table: {
+        ...t,
+        stages: new Map(t.stages) as LearnedForecast['calibration']['table']['stages'],
+        cells: new Map(t.cells) as LearnedForecast['calibration']['table']['cells'],
+      },
+    },
+  };
+}
+
+/** The rest of a forecast's inputs, as the model would give them (its seed: the settings', the period's and D's). */
+function forecastInput(engine: MetricsEngine, period: FiscalPeriod, asOf: PlainDate, f: RunForecastJson) {
+  const s = engine.settings;
+  const b = f.backtest;
+  return {
+    calendar: s.calendar,
+    period,
+    asOf,
+    trials: s.forecast.trials,
+    seed: seedFrom(`${s.forecast.seed}|${period.id}|${asOf}`),
     backtest: b === null ? null : { ...b, p10Held: b.p10Held === null ? null : new Dec(b.p10Held) },
   };
 }

@@ -34,8 +34,15 @@ async function admin(url: string, q: string): Promise<void> {
   }
 }
 
-/** Fills the warehouse with deterministic pseudo-random rows (PostgreSQL's setseed). */
-export async function generateMediumWarehouse(db: Kysely<Database>): Promise<void> {
+/**
+ * Fills the warehouse with deterministic pseudo-random rows (PostgreSQL's setseed): `medium` by default, or fewer
+ * reps, deals and activities (tests of the sharded recompute use a small one).
+ */
+export async function generateMediumWarehouse(
+  db: Kysely<Database>,
+  size: { reps: number; deals: number; activities: number } = { reps: REPS, deals: DEALS, activities: 150_000 },
+): Promise<void> {
+  const { reps: REPS, deals: DEALS } = size;
   const s = (q: string) => sql.raw(q).execute(db);
   await s(`select setseed(0.42)`);
   await s(`insert into connections (id, kind) values ('sf', 'salesforce')`);
@@ -78,7 +85,7 @@ export async function generateMediumWarehouse(db: Kysely<Database>): Promise<voi
   await s(`insert into activities (connection_id, external_id, content_hash, kind, owner_external_id, activity_type, activity_date)
            select 'sf', '00T' || n, 'h', 'task', '005R' || lpad((1 + n % ${REPS})::text, 4, '0'),
                   (array['call', 'call', 'email', 'email', 'meeting', 'task'])[1 + (random() * 5)::int], date '${AS_OF}' - (random() * 59)::int
-           from generate_series(1, 150000) n`);
+           from generate_series(1, ${size.activities}) n`);
   await s('analyze');
 }
 

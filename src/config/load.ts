@@ -23,6 +23,7 @@ export const ENV_FALLBACKS: ReadonlyArray<{ env: string; path: readonly string[]
   { env: 'DATABASE_URL', path: ['database', 'url'] },
   { env: 'QUOTA_TRACKER_DATA_DIR', path: ['database', 'dataDir'] },
   { env: 'REDIS_URL', path: ['queue', 'redisUrl'] },
+  { env: 'QUOTA_TRACKER_RECOMPUTE_SHARDS', path: ['queue', 'recomputeShards'] },
   { env: 'QUOTA_TRACKER_PORT', path: ['web', 'port'] },
   { env: 'QUOTA_TRACKER_HOST', path: ['web', 'host'] },
   { env: 'QUOTA_TRACKER_PUBLIC_URL', path: ['web', 'publicUrl'] },

@@ -568,6 +568,11 @@ export const configSchema = z
         /** Redis URL; not given means BullMQ's PostgreSQL backend on the warehouse database. */
         redisUrl: nonEmpty.optional(),
         prefix: nonEmpty.default('quota-tracker'),
+        /**
+         * Rep shards a full recompute run by the service is split into, each a job any worker takes (one at a time
+         * per process), the teams, regions and org merged from them once all are in. 1: one job, in one worker.
+         */
+        recomputeShards: num(z.int().min(1).max(256).default(1)),
       })
       .prefault({}),
     calendar: calendarSchema.prefault({}),

@@ -147,6 +147,45 @@ export interface WebhookEventsTable {
   received_at: TimestampDefault;
 }
 
+/** A full recompute split into rep shards (src/metrics/engine/shards.ts). */
+export interface RecomputeRunsTable {
+  id: Generated<number>;
+  as_of: DateColumn;
+  period_ids: string[];
+  config_hash: string;
+  shards: number;
+  pending: number;
+  inputs_at: Timestamp;
+  claimed: Generated<string[]>;
+  /** The forecast learned once for the run, per period (shards.ts). */
+  forecast: ColumnType<JsonValue, string | undefined, string>;
+  reason: string;
+  always_writeback: Generated<boolean>;
+  status: Generated<'running' | 'done' | 'abandoned'>;
+  rep_changes: Generated<number>;
+  alert_events: Generated<number>;
+  superseded: Generated<number>;
+  created_at: TimestampDefault;
+  finished_at: Date | null;
+}
+
+export interface RecomputeShardsTable {
+  run_id: number;
+  shard: number;
+  done_at: Date | null;
+  done_by: string | null;
+  subjects: number | null;
+  forecast: Jsonb | null;
+}
+
+export interface RecomputePartsTable {
+  run_id: number;
+  shard: number;
+  group_key: string;
+  part: Jsonb;
+  trials: Buffer;
+}
+
 export interface ReportDeliveriesTable {
   delivery_id: string;
   slot: string;
@@ -562,6 +601,9 @@ export interface Database {
   crm_daily_budget: CrmDailyBudgetTable;
   webhook_events: WebhookEventsTable;
   report_deliveries: ReportDeliveriesTable;
+  recompute_runs: RecomputeRunsTable;
+  recompute_shards: RecomputeShardsTable;
+  recompute_parts: RecomputePartsTable;
   report_delivery_files: ReportDeliveryFilesTable;
   quarantine: QuarantineTable;
   dirty_keys: DirtyKeysTable;
@@ -636,6 +678,9 @@ export const TABLE_NAMES = [
   'report_deliveries',
   'report_delivery_files',
   'person_bindings',
+  'recompute_runs',
+  'recompute_shards',
+  'recompute_parts',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

@@ -14,6 +14,8 @@ export const JOB_NAMES = [
   'deliver-alerts',
   'backtest',
   'deliver-reports',
+  'recompute-shard',
+  'recompute-merge',
 ] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
@@ -39,6 +41,10 @@ export const PAYLOAD_SCHEMAS = {
   backtest: z.strictObject({ v: z.literal(1), trigger: trigger.default('schedule') }),
   /** Render and send what one report delivery (`reports.deliveries[].id`) owes, if it has not been sent. */
   'deliver-reports': z.strictObject({ v: z.literal(1), deliveryId: z.string().min(1) }),
+  /** Compute and store one rep shard of a sharded full recompute (src/metrics/engine/shards.ts). */
+  'recompute-shard': z.strictObject({ v: z.literal(1), runId: z.int().min(1), shard: z.int().min(0) }),
+  /** Every team, region and the org of a sharded run whose shards are all in. */
+  'recompute-merge': z.strictObject({ v: z.literal(1), runId: z.int().min(1) }),
 } as const satisfies Record<JobName, z.ZodType>;
 
 export type JobPayload<N extends JobName> = z.input<(typeof PAYLOAD_SCHEMAS)[N]>;
@@ -84,6 +90,12 @@ export function dedupeId<N extends JobName>(name: N, payload: JobPayload<N>): st
       return `writeback:${(payload as JobPayload<'writeback'>).connectionId}`;
     case 'deliver-reports':
       return `deliver-reports:${(payload as JobPayload<'deliver-reports'>).deliveryId}`;
+    case 'recompute-shard': {
+      const p = payload as JobPayload<'recompute-shard'>;
+      return `recompute-shard:${p.runId}:${p.shard}`;
+    }
+    case 'recompute-merge':
+      return `recompute-merge:${(payload as JobPayload<'recompute-merge'>).runId}`;
     default:
       return name;
   }

@@ -14,7 +14,8 @@ import type { Database } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { createMetricsEngine, type MetricsEngine } from '../metrics/engine/engine.ts';
 import { backtestDue, forecastConfigHash } from '../metrics/engine/forecast-store.ts';
-import { runMetricsStep } from '../metrics/engine/step.ts';
+import { mergeRun, type RunRef, runningRun, runShard, startShardedRun } from '../metrics/engine/shards.ts';
+import { type FullReason, runMetricsStep } from '../metrics/engine/step.ts';
 import type { RecomputeResult } from '../metrics/engine/types.ts';
 import { planningFilesChanged } from '../planning/files.ts';
 import { runDelivery } from '../reports/deliveries.ts';
@@ -138,6 +139,24 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       asOf,
     });
 
+  // A full recompute split into rep shards (queue.recomputeShards): planned here, computed by whichever workers take
+  // the shard jobs, merged by the last one's merge job, which queues the follow-ups.
+  const shards = config.queue.recomputeShards;
+  const workerId = `pid-${process.pid}`;
+  const queueRun = async (ref: RunRef, enqueue: Enqueue) => {
+    for (const shard of ref.todo) await enqueue('recompute-shard', { v: 1, runId: ref.runId, shard });
+    if (ref.mergeDue) await enqueue('recompute-merge', { v: 1, runId: ref.runId });
+  };
+  const shardedFull = async (
+    asOf: PlainDate,
+    enqueue: Enqueue,
+    o: { reason: FullReason | 'daily' | 'backtest'; alwaysWriteback: boolean; force?: boolean },
+  ): Promise<RecomputeResult & { run: number }> => {
+    const ref = await startShardedRun(engine, asOf, { shards, ...o });
+    await queueRun(ref, enqueue);
+    return { asOf, recomputed: [], changes: [], alertEvents: [], run: ref.runId };
+  };
+
   const handlers: JobHandlers = {
     sync: async (p, job) => {
       const c = await connector(p.connectionId);
@@ -199,9 +218,25 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
 
     recompute: async (_p, job) => {
       const asOf = todayNow();
+      if (shards > 1) {
+        // A sharded run of today is under way: its merge queues the next pass (marks made meanwhile wait for it,
+        // rather than a cold full load here recomputing what the shards are computing). Its shard jobs are queued
+        // again, which is a no-op unless a lost queue dropped them.
+        const running = await runningRun(engine, asOf);
+        if (running) {
+          await queueRun(running, job.enqueue);
+          return { deferred: `sharded recompute ${running.runId} under way` };
+        }
+      }
       // The org model first (teams, memberships), then a full recompute on a config change or a new day, else
       // the dirty rep-periods.
-      const step = await runMetricsStep(engine, asOf, config.org.file, { badPlanningFile: 'keep-last-good' });
+      const step = await runMetricsStep(engine, asOf, config.org.file, {
+        badPlanningFile: 'keep-last-good',
+        ...(shards > 1
+          ? { full: (why: FullReason) => shardedFull(asOf, job.enqueue, { reason: why, alwaysWriteback: false }) }
+          : {}),
+      });
+      if (step.run !== undefined) return { mode: step.mode, why: step.why, run: step.run };
       await followUps(db, step, config, job.enqueue);
       let recomputed = step.recomputed.length;
       let changed = step.changes.length;
@@ -222,6 +257,15 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       // cron. (Not at start-up: the first syncs of a new deployment are still arriving then.)
       if (config.forecast.backtest.enabled && (await backtestDueNow(asOf)))
         await job.enqueue('backtest', { v: 1, trigger: 'schedule' });
+      if (shards > 1) {
+        // The merge queues the follow-ups, write-back included (the as-of date moved).
+        const step = await runMetricsStep(engine, asOf, config.org.file, {
+          badPlanningFile: 'keep-last-good',
+          full: () => shardedFull(asOf, job.enqueue, { reason: 'daily', alwaysWriteback: true }),
+        });
+        const run = step.run ?? (await shardedFull(asOf, job.enqueue, { reason: 'daily', alwaysWriteback: true })).run;
+        return { run };
+      }
       let r: RecomputeResult = await runMetricsStep(engine, asOf, config.org.file, {
         badPlanningFile: 'keep-last-good',
       });
@@ -251,7 +295,13 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
     backtest: async (_p, job) => {
       const asOf = todayNow();
       const out = await serviceBacktest(db, engine, config, asOf);
-      // Every snapshot prints the stored backtest's line: recompute them so today's figures carry the new one.
+      // Every snapshot prints the stored backtest's line: recompute them so today's figures carry the new one (a
+      // sharded run under way read the warehouse before it: planned anew).
+      if (shards > 1)
+        return {
+          ...out,
+          run: (await shardedFull(asOf, job.enqueue, { reason: 'backtest', alwaysWriteback: false, force: true })).run,
+        };
       const r = await engine.recomputeAll(asOf);
       await followUps(db, r, config, job.enqueue);
       return { ...out, recomputed: r.recomputed.length };
@@ -265,6 +315,24 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
         p.deliveryId,
         (ctx.now ?? now)(),
       ),
+
+    'recompute-shard': async (p, job) => {
+      const out = await runShard(engine, p.runId, p.shard, workerId);
+      if (out.mergeDue) await job.enqueue('recompute-merge', { v: 1, runId: p.runId });
+      return out;
+    },
+
+    'recompute-merge': async (p, job) => {
+      const out = await mergeRun(engine, p.runId);
+      if (out.status === 'done') {
+        if (out.repChanges + out.changes.length > 0 || out.alwaysWriteback)
+          for (const id of writebackConnections(config)) await job.enqueue('writeback', { v: 1, connectionId: id });
+        if (out.alertEvents > 0 || (await tasksInFlight(db))) await job.enqueue('deliver-alerts', { v: 1 });
+        // Marks made while the run computed (and a rates flag raised meanwhile) are the next pass's.
+        await job.enqueue('recompute', { v: 1, reason: `after sharded recompute ${p.runId}` });
+      }
+      return { status: out.status, reason: out.reason, groups: out.groups, changed: out.changes.length };
+    },
 
     'deliver-alerts': async () => {
       const out: Record<string, unknown> = {};

@@ -10,6 +10,7 @@
  *   delayed for that long (`moveToDelayed` + `DelayedError`), which is not a failed attempt;
  * - anything else is retried with exponential backoff and jitter, up to `attempts`.
  */
+import { hostname } from 'node:os';
 import { DelayedError, type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -25,6 +26,14 @@ import {
 } from './names.ts';
 
 export const QUEUE_NAME = 'pipeline';
+
+/**
+ * The shards and merges of a sharded full recompute (src/metrics/engine/shards.ts) have a queue of their own, taken
+ * one job at a time per process: each is a few seconds of one core, so N worker processes compute N shards at once
+ * (on the main queue one process would take four and run them in turn on its one thread).
+ */
+export const SHARD_QUEUE_NAME = 'recompute-shards';
+const SHARD_JOBS: ReadonlySet<JobName> = new Set(['recompute-shard', 'recompute-merge']);
 
 const LOCK_MS =
   Number(process.env.QUOTA_TRACKER_JOB_LOCK_MS) > 0 ? Number(process.env.QUOTA_TRACKER_JOB_LOCK_MS) : 60_000;
@@ -116,6 +125,7 @@ export interface SchedulerSpec {
 
 export class JobRuntime {
   private queueInstance: Queue | undefined;
+  private shardQueueInstance: Queue | undefined;
   private readonly workers: Worker[] = [];
 
   constructor(
@@ -145,13 +155,19 @@ export class JobRuntime {
     return this.queueInstance;
   }
 
+  /** The queue of the shards and merges of sharded recomputes. */
+  get shardQueue(): Queue {
+    this.shardQueueInstance ??= this.backend.queue(SHARD_QUEUE_NAME);
+    return this.shardQueueInstance;
+  }
+
   /**
    * Queues a job. Jobs with the same deduplication id coalesce: at most one runs and one waits, and the waiting one
    * carries the newest payload, so a burst of sync pages asks for one recompute, not hundreds.
    */
   enqueue: Enqueue = async (name, payload, opts = {}) => {
     parsePayload(name, payload);
-    const job = await this.queue.add(name, payload, {
+    const job = await (SHARD_JOBS.has(name) ? this.shardQueue : this.queue).add(name, payload, {
       ...DEFAULT_JOB_OPTIONS,
       deduplication: { id: dedupeId(name, payload), keepLastIfActive: true },
       ...(opts.delayMs ? { delay: opts.delayMs } : {}),
@@ -159,17 +175,27 @@ export class JobRuntime {
     return job.id;
   };
 
-  /** Starts `count` workers on the queue (each running `concurrency` jobs at once). */
+  /**
+   * Starts `count` workers on the queue (each running `concurrency` jobs at once), and as many on the shard queue
+   * (one job at a time each).
+   */
   startWorkers(options: { concurrency?: number; count?: number } = {}): Worker[] {
-    for (let i = 0; i < (options.count ?? 1); i++) {
-      const worker = this.backend.worker(QUEUE_NAME, (job, token) => this.process(job, token), {
-        concurrency: options.concurrency ?? 4,
-        // A sync page can take a while; the lock is renewed in the background meanwhile. A worker that dies holds
-        // its jobs until the lock expires, then another worker takes them over (QUOTA_TRACKER_JOB_LOCK_MS shortens
-        // that, e.g. in tests).
-        lockDuration: LOCK_MS,
-        stalledInterval: Math.max(1_000, Math.floor(LOCK_MS / 2)),
-      });
+    for (let i = 0; i < 2 * (options.count ?? 1); i++) {
+      const shardWorker = i % 2 === 1;
+      const worker = this.backend.worker(
+        shardWorker ? SHARD_QUEUE_NAME : QUEUE_NAME,
+        (job, token) => this.process(job, token),
+        {
+          concurrency: shardWorker ? 1 : (options.concurrency ?? 4),
+          // Each job records the process that took it (`processedBy`, shown by Bull Board).
+          name: `${hostname()}:${process.pid}`,
+          // A sync page can take a while; the lock is renewed in the background meanwhile. A worker that dies holds
+          // its jobs until the lock expires, then another worker takes them over (QUOTA_TRACKER_JOB_LOCK_MS shortens
+          // that, e.g. in tests).
+          lockDuration: LOCK_MS,
+          stalledInterval: Math.max(1_000, Math.floor(LOCK_MS / 2)),
+        },
+      );
       worker.on('failed', (job, err) => {
         this.log.warn({ job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed');
       });

@@ -49,6 +49,18 @@ describe('precedence: flag, then file, then environment', () => {
     expect(loaded.config.queue.redisUrl).toBeUndefined();
     expect(loaded.envUsed).toEqual(['DATABASE_URL', 'DB_URL', 'REDIS_URL']);
   });
+
+  it('splits full recomputes into QUOTA_TRACKER_RECOMPUTE_SHARDS shards when the file names no count', async () => {
+    const env = { QUOTA_TRACKER_RECOMPUTE_SHARDS: '12' };
+    const without = await fileWith('logLevel: warn\n');
+    expect((await loadConfig({ path: without, env })).config.queue.recomputeShards).toBe(12);
+    expect((await loadConfig({ path: without, env: {} })).config.queue.recomputeShards).toBe(1);
+    const set = await fileWith('queue: { recomputeShards: 4 }\n');
+    expect((await loadConfig({ path: set, env })).config.queue.recomputeShards).toBe(4);
+    await expect(loadConfig({ path: without, env: { QUOTA_TRACKER_RECOMPUTE_SHARDS: '0' } })).rejects.toThrow(
+      /queue\.recomputeShards/,
+    );
+  });
 });
 
 describe('${NAME} in values', () => {

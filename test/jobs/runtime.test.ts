@@ -36,6 +36,8 @@ function recordingHandlers(calls: Calls, overrides: Partial<JobHandlers> = {}): 
     'deliver-alerts': rec('deliver-alerts'),
     backtest: rec('backtest'),
     'deliver-reports': rec('deliver-reports'),
+    'recompute-shard': rec('recompute-shard'),
+    'recompute-merge': rec('recompute-merge'),
     ...overrides,
   };
 }
@@ -48,6 +50,8 @@ const emptyCalls = (): Calls => ({
   writeback: [],
   'deliver-alerts': [],
   backtest: [],
+  'recompute-shard': [],
+  'recompute-merge': [],
 });
 
 it('refuses to start when a job name has no handler', () => {

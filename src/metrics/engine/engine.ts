@@ -69,7 +69,7 @@ interface CachedModel {
 }
 
 /** What the cache needs to know before a recompute reads the warehouse, read in the statement that claims. */
-interface Probe {
+export interface Probe {
   now: string;
   /** Rep snapshots stamped after the cache's `loadedAt` less the look-back (before a full load: after now less it). */
   others: [string, string, string][];
@@ -98,7 +98,7 @@ export class MetricsEngine {
   readonly config: Config;
   private readonly workerId: string;
   readonly log: Logger;
-  private readonly staleClaimSeconds: number;
+  readonly staleClaimSeconds: number;
   private cache: CachedModel | null = null;
   /**
    * Where the last recompute spent its time, in ms: `probe` (the claim and what the cache needs to know), `fetch`
@@ -181,10 +181,11 @@ export class MetricsEngine {
    * one round trip, one snapshot. With `ifClaimed`, the probe's reads are skipped when nothing was claimed (an
    * idle poll stays cheap); its `people` is then empty.
    */
-  private async claimAndProbe(
+  async claimAndProbe(
     claim: RawBuilder<unknown> | null,
     since: string | null,
     ifClaimed = false,
+    db: Kysely<Database> = this.db,
   ): Promise<{ claimed: ClaimedKey[]; probe: Probe }> {
     // With no cache yet (`since` null), the recent snapshots the coming full load will read: the stamps it holds.
     // wall-clock: change probes compare the database's own commit-time stamps, never a business date
@@ -200,7 +201,7 @@ export class MetricsEngine {
       select ${claim === null ? sql`'[]'::json` : sql`coalesce((select json_agg(c) from claimed c), '[]'::json)`} as claimed,
              ${stampOf(sql`now()`)} as now, -- wall-clock: see above
              case when ${wanted} then ${others} end as others,
-             case when ${wanted} then ${PEOPLE_FINGERPRINT} end as people`.execute(this.db);
+             case when ${wanted} then ${PEOPLE_FINGERPRINT} end as people`.execute(db);
     const row = r.rows[0] as Row;
     return { claimed: row.claimed, probe: { now: row.now, others: row.others ?? [], people: row.people ?? '' } };
   }
@@ -374,6 +375,15 @@ export class MetricsEngine {
     targets: readonly { subject: SubjectRef; period: FiscalPeriod }[],
     inputsAt: string,
   ): Promise<Stored> {
+    return this.commit(model, this.prepare(model, targets), inputsAt);
+  }
+
+  /**
+   * The figures of the targets as documents (the CPU part of a recompute), with the alert rules' reads started
+   * beside them; `commit` stores them. Apart so that a shard of a full recompute computes outside the transaction
+   * that stores its snapshots with its done mark.
+   */
+  prepare(model: MetricsModel, targets: readonly { subject: SubjectRef; period: FiscalPeriod }[]): Prepared {
     const asOf = model.asOf;
     const timings = this.lastTimings;
     Object.assign(timings, { rep: 0, team: 0, region: 0, org: 0, document: 0 });
@@ -404,8 +414,24 @@ export class MetricsEngine {
       timings.document = (timings.document ?? 0) + performance.now() - started;
       if (t.subject.kind === 'rep' && t.period.id === current.id) repMetrics.set(t.subject.id, metrics);
     }
+    return { targets, writes, repMetrics, alerting, alertState, current };
+  }
+
+  /**
+   * Stores prepared figures (only what changed, never over figures read later than `inputsAt`) and applies the
+   * alert rules to the reps among them, on `db` (a transaction of the caller's, or the engine's pool).
+   */
+  async commit(
+    model: MetricsModel,
+    prepared: Prepared,
+    inputsAt: string,
+    db: Kysely<Database> = this.db,
+  ): Promise<Stored> {
+    const { targets, writes, repMetrics, alerting, alertState, current } = prepared;
+    const asOf = model.asOf;
+    const timings = this.lastTimings;
     let started = performance.now();
-    const stored = await storeSnapshots(this.db, writes, asOf, this.settings.configHash, inputsAt);
+    const stored = await storeSnapshots(db, writes, asOf, this.settings.configHash, inputsAt);
     timings.store = performance.now() - started;
     // This engine's own writes are no news to its cache: the next reload skips them (unless rewritten since).
     if (this.cache?.model === model)
@@ -417,6 +443,7 @@ export class MetricsEngine {
     );
     started = performance.now();
     const alertEvents = await this.runAlerts(
+      db,
       model,
       superseded.size === 0 ? alerting : alerting.filter((id) => !superseded.has(id)),
       repMetrics,
@@ -448,7 +475,7 @@ export class MetricsEngine {
   }
 
   /** The alerts of the reps (any status) and their pace indexes a lookback ago, for the alert rules. */
-  private async readAlertState(
+  async readAlertState(
     ids: readonly string[],
     current: FiscalPeriod,
     asOf: PlainDate,
@@ -465,6 +492,7 @@ export class MetricsEngine {
 
   /** Alert rules on the current quarter of each recomputed rep. */
   private async runAlerts(
+    db: Kysely<Database>,
     model: MetricsModel,
     ids: readonly string[],
     repMetrics: ReadonlyMap<string, SubjectMetrics>,
@@ -494,7 +522,7 @@ export class MetricsEngine {
           )
         : unwatchedOutcomes(open);
       events.push(
-        ...(await applyOutcomes(this.db, { kind: 'rep', id }, current.id, model.asOf, outcomes, existing, a.rules)),
+        ...(await applyOutcomes(db, { kind: 'rep', id }, current.id, model.asOf, outcomes, existing, a.rules)),
       );
     }
     return events;
@@ -536,7 +564,17 @@ export class MetricsEngine {
 }
 
 /** A recompute's result, and how many of its writes a recompute that read later had superseded. */
-type Stored = RecomputeResult & { superseded: number };
+export type Stored = RecomputeResult & { superseded: number };
+
+/** Figures computed and not yet stored (`MetricsEngine.prepare`). */
+export interface Prepared {
+  targets: readonly { subject: SubjectRef; period: FiscalPeriod }[];
+  writes: SnapshotWrite[];
+  repMetrics: Map<string, SubjectMetrics>;
+  alerting: string[];
+  alertState: Promise<{ existing: Awaited<ReturnType<typeof loadAlerts>>; paces: Map<string, string | null> }>;
+  current: FiscalPeriod;
+}
 
 /** Marks rep-periods dirty (the dirty queue's own function, kept here for the engine's callers). */
 export { markDirty };

@@ -55,6 +55,39 @@ export function endedPeriods(
   return calendar.periodsBetween(first, period.start, period.kind).filter((p) => p.end < period.start && p.end < asOf);
 }
 
+/**
+ * What a forecast learns from the stage history: plain data (the calibration, the periods learned from, each rep's
+ * new-pipeline term), so that the shards of a sharded recompute share one learning instead of each reading the
+ * whole history (src/metrics/engine/shards.ts).
+ */
+export interface LearnedForecast {
+  calibration: Calibration;
+  learnedFrom: string[];
+  newPipeline: [string, NewPipelineInput][];
+}
+
+export function learnForecast(input: {
+  timelines: readonly DealTimeline[];
+  calendar: FiscalCalendar;
+  period: FiscalPeriod;
+  asOf: PlainDate;
+  settings: CalibrationSettings;
+}): LearnedForecast {
+  const { timelines, period, asOf } = input;
+  const learnedFrom = endedPeriods(input.calendar, timelines, period, asOf);
+  const calibration = learnCalibration(
+    learnedFrom.map((p) => periodSnapshots(timelines, p)),
+    input.settings,
+  );
+  const week = weekIndex(period, asOf);
+  const calibrated = calibration.basis === 'calibrated';
+  const terms = calibrated ? newPipelineTerms(timelines, learnedFrom, week) : new Map();
+  const cents: [string, NewPipelineInput][] = [];
+  for (const [owner, t] of terms)
+    cents.push([owner, { streamKey: owner, lambda: t.lambda, cents: t.amounts.map(centsOf) }]);
+  return { calibration, learnedFrom: learnedFrom.map((p) => p.id), newPipeline: cents };
+}
+
 export function periodForecast(input: {
   timelines: readonly DealTimeline[];
   calendar: FiscalCalendar;
@@ -65,23 +98,31 @@ export function periodForecast(input: {
   seed: number;
   backtest: StoredBacktestSummary | null;
 }): PeriodForecast {
-  const { timelines, period, asOf } = input;
-  const learnedFrom = endedPeriods(input.calendar, timelines, period, asOf);
-  const calibration = learnCalibration(
-    learnedFrom.map((p) => periodSnapshots(timelines, p)),
-    input.settings,
-  );
+  return forecastFrom(learnForecast(input), input);
+}
+
+/** The forecast of a period from what was learned (`learnForecast`), its trials' shocks drawn from `seed`. */
+export function forecastFrom(
+  learned: LearnedForecast,
+  input: {
+    calendar: FiscalCalendar;
+    period: FiscalPeriod;
+    asOf: PlainDate;
+    trials: number;
+    seed: number;
+    backtest: StoredBacktestSummary | null;
+  },
+): PeriodForecast {
+  const { period, asOf } = input;
+  const { calibration } = learned;
+  const learnedFrom = learned.learnedFrom.map((id) => input.calendar.periodById(id));
   const week = weekIndex(period, asOf);
   // Today's deals take the cell their week's origin had in the history, as the new-pipeline term takes its week:
   // counted from D itself, weeks left falls one cell off on some days of 90- and 92-day quarters (a 92-day
   // quarter's origin k has 14 - k weeks left, the next day 13 - k), so a forecast would read a cell the history
   // never trained for that week.
   const originWeeksLeft = weeksLeft(addDays(period.start, 7 * week), period.end);
-  const calibrated = calibration.basis === 'calibrated';
-  const terms = calibrated ? newPipelineTerms(timelines, learnedFrom, week) : new Map();
-  const cents = new Map<string, NewPipelineInput>();
-  for (const [owner, t] of terms)
-    cents.set(owner, { streamKey: owner, lambda: t.lambda, cents: t.amounts.map(centsOf) });
+  const cents = new Map(learned.newPipeline);
   return {
     calibration,
     learnedFrom,

@@ -137,7 +137,7 @@ export const PEOPLE_FINGERPRINT = sql<string>`concat_ws('|',
 
 export type People = Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>;
 
-async function loadPeople(db: Kysely<Database>): Promise<People> {
+export async function loadPeople(db: Kysely<Database>): Promise<People> {
   const rows = await sql<RepRow>`
     select r.connection_id, r.external_id, r.person_id, r.name, r.email, r.manager_external_id, r.is_active,
            r.start_date, r.territory,
@@ -246,16 +246,26 @@ export interface HistoryRow {
   day: PlainDate;
 }
 
-/** Owner filter of a targeted load: `(connection, user id)` pairs. */
-type Owners = readonly { connectionId: string; externalId: string }[] | null;
+/**
+ * Owner filter of a targeted load: `(connection, user id)` pairs, and with `orphans` also every owner that no live
+ * `reps` row stands for (a full load books those as reps of their own; one rep shard of a full recompute takes them).
+ */
+interface Owners {
+  pairs: readonly { connectionId: string; externalId: string }[];
+  orphans?: boolean;
+}
 
-function ownerFilter(owners: Owners, alias: string) {
+function ownerFilter(owners: Owners | null, alias: string) {
   if (owners === null) return sql`true`;
-  if (owners.length === 0) return sql`false`;
-  const conns = owners.map((o) => o.connectionId);
-  const ids = owners.map((o) => o.externalId);
-  return sql`(${sql.ref(`${alias}.connection_id`)}, ${sql.ref(`${alias}.owner_external_id`)}) in (
-    select * from unnest(${conns}::text[], ${ids}::text[]))`;
+  const conn = sql.ref(`${alias}.connection_id`);
+  const owner = sql.ref(`${alias}.owner_external_id`);
+  const orphans = owners.orphans
+    ? sql`not exists (select 1 from reps r where r.connection_id = ${conn} and r.external_id = ${owner} and not r.is_deleted)`
+    : sql`false`;
+  if (owners.pairs.length === 0) return orphans;
+  const conns = owners.pairs.map((o) => o.connectionId);
+  const ids = owners.pairs.map((o) => o.externalId);
+  return sql`((${conn}, ${owner}) in (select * from unnest(${conns}::text[], ${ids}::text[])) or ${orphans})`;
 }
 
 async function loadDeals(
@@ -263,7 +273,7 @@ async function loadDeals(
   asOf: PlainDate,
   timezone: string,
   window: LoadWindow,
-  owners: Owners,
+  owners: Owners | null,
   ownerToRep: ReadonlyMap<string, string>,
   withSplits: boolean,
 ): Promise<{ deals: Deal[]; splits: DealSplit[] }> {
@@ -363,7 +373,7 @@ async function loadActivities(
   db: Kysely<Database>,
   asOf: PlainDate,
   window: LoadWindow,
-  owners: Owners,
+  owners: Owners | null,
   ownerToRep: ReadonlyMap<string, string>,
 ): Promise<Activity[]> {
   const rows = await sql<{
@@ -394,7 +404,7 @@ async function loadQuotas(
   reps: ReadonlyMap<string, RepInfo>,
   ownerToRep: ReadonlyMap<string, string>,
   only: ReadonlySet<string> | null,
-  owners: Owners = null,
+  owners: Owners | null = null,
 ): Promise<QuotaRecord[]> {
   const persons = only === null ? [] : [...only].filter((k) => k.startsWith('person:')).map((k) => Number(k.slice(7)));
   const rows = await db
@@ -418,7 +428,7 @@ async function loadQuotas(
         eb.or([
           eb('org_unit_id', 'is not', null),
           ...(persons.length > 0 ? [eb('person_id', 'in', persons)] : []),
-          ...(owners ?? []).map((o) =>
+          ...(owners?.pairs ?? []).map((o) =>
             eb.and([eb('connection_id', '=', o.connectionId), eb('owner_external_id', '=', o.externalId)]),
           ),
         ]),
@@ -494,24 +504,27 @@ export async function loadAll(db: Kysely<Database>, o: LoadOptions): Promise<War
 
 /**
  * The rows of some reps only (deals they own or hold a split of, their activities and quotas), plus the people,
- * org units, memberships and rates that every figure needs. `people` may be passed in when already loaded.
+ * org units, memberships and rates that every figure needs. `people` may be passed in when already loaded; with
+ * `orphans`, also the rows of owners no live rep row stands for.
  */
 export async function loadForReps(
   db: Kysely<Database>,
   repKeys: ReadonlySet<string>,
   o: LoadOptions,
   people?: People,
+  options: { orphans?: boolean } = {},
 ): Promise<WarehouseData> {
   const p = people ?? (await loadPeople(db));
-  const owners: { connectionId: string; externalId: string }[] = [];
+  const pairs: { connectionId: string; externalId: string }[] = [];
   for (const key of repKeys) {
     const rep = p.reps.get(key);
-    if (rep) for (const u of rep.users) owners.push({ connectionId: u.connectionId, externalId: u.externalId });
+    if (rep) for (const u of rep.users) pairs.push({ connectionId: u.connectionId, externalId: u.externalId });
     else if (!key.startsWith('person:')) {
       const i = key.indexOf(':');
-      owners.push({ connectionId: key.slice(0, i), externalId: key.slice(i + 1) });
+      pairs.push({ connectionId: key.slice(0, i), externalId: key.slice(i + 1) });
     }
   }
+  const owners: Owners = { pairs, ...(options.orphans ? { orphans: true } : {}) };
   const [dealsAndSplits, activities, quotas, fx] = await Promise.all([
     loadDeals(db, o.asOf, o.timezone, o.window, owners, p.ownerToRep, o.splits),
     loadActivities(db, o.asOf, o.window, owners, p.ownerToRep),
@@ -519,4 +532,17 @@ export async function loadForReps(
     loadFx(db),
   ]);
   return { asOf: o.asOf, ...p, ...dealsAndSplits, activities, quotas, fx };
+}
+
+/**
+ * What a group's figures need besides its members' partials: the people, org units, memberships, every quota row
+ * (a group's quota is its own or its members' sum) and the rates; no deal or activity is read.
+ */
+export async function loadGroupInputs(db: Kysely<Database>, o: LoadOptions): Promise<WarehouseData> {
+  const people = await loadPeople(db);
+  const [quotas, fx] = await Promise.all([
+    loadQuotas(db, o.window.closedFrom, people.reps, people.ownerToRep, null),
+    loadFx(db),
+  ]);
+  return { asOf: o.asOf, ...people, deals: [], splits: [], activities: [], quotas, fx };
 }

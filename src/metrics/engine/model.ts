@@ -13,6 +13,7 @@ import { pushTo } from '../../util/multimap.ts';
 import { bookDeals, type Credit } from '../math/booking.ts';
 import { buildFxTable, type ConversionIssue, convertAmount, type FxTable } from '../math/currency.ts';
 import {
+  type ForecastCalibrationInfo,
   mergeSubjectPartials,
   type SubjectMetrics,
   type SubjectPartial,
@@ -479,6 +480,56 @@ export class MetricsModel {
       if (!s || (!s.grouped[level].has(groupId) && !s.groupedActivities[level].has(groupId))) continue;
       parts.push(this.partOf(key, s, level, groupId, period));
     }
+    return this.groupFigures(level, groupId, period, this.mergeGroup(`${level}|${groupId}|${period.id}`, parts));
+  }
+
+  /**
+   * The partials of some reps (a shard of a full recompute) in each group-period they count for, merged per group
+   * (`level|group` -> partial): the shard's share of every team, region and the org, which `computeGroupFrom` adds
+   * up with the other shards' shares. Merges are exact in any grouping (integer-cent trials, unrounded money sums,
+   * counts and sets of shared deal ids), so the group's figures equal those `computeGroup` makes from all members.
+   */
+  shardPartials(repKeys: readonly string[], period: FiscalPeriod): Map<string, SubjectPartial> {
+    const byGroup = new Map<string, SubjectPartial[]>();
+    for (const key of repKeys) {
+      const s = this.reps.get(key);
+      if (!s) continue;
+      for (const level of LEVELS) {
+        const ids = new Set([...s.grouped[level].keys(), ...s.groupedActivities[level].keys()]);
+        for (const id of ids) {
+          if (id === 'none') continue;
+          pushTo(byGroup, `${level}|${id}`, this.partOf(key, s, level, id, period));
+        }
+      }
+    }
+    const out = new Map<string, SubjectPartial>();
+    for (const [k, parts] of byGroup) out.set(k, mergeSubjectPartials(parts, this.settings.forecast.trials));
+    return out;
+  }
+
+  /**
+   * A group's figures from the shards' merged partials (`shardPartials`), with the forecast's calibration line the
+   * shards learned (this model may hold no stage history).
+   */
+  computeGroupFrom(
+    level: RollupLevel,
+    groupId: string,
+    period: FiscalPeriod,
+    shardParts: readonly SubjectPartial[],
+    calibration: ForecastCalibrationInfo | undefined,
+  ): SubjectMetrics {
+    const merged = mergeSubjectPartials(shardParts, this.settings.forecast.trials);
+    return this.groupFigures(level, groupId, period, merged, calibration);
+  }
+
+  private groupFigures(
+    level: RollupLevel,
+    groupId: string,
+    period: FiscalPeriod,
+    merged: SubjectPartial,
+    calibration?: ForecastCalibrationInfo,
+  ): SubjectMetrics {
+    const members = this.membersOf(level, groupId);
     // A group's activity targets are its reps' targets together: the per-rep targets times the number of people
     // who carry a quota in it on D (a manager or an SDR placed in the org has no activity target of a rep's).
     const countKey = `${level}|${groupId}|${period.id}|${period.start}|${period.end}`;
@@ -500,10 +551,11 @@ export class MetricsModel {
     return subjectMetricsFromPartial(
       {
         ...this.common(`${level}:${groupId}`, period),
+        ...(calibration ? { forecastCalibration: calibration } : {}),
         quota: this.groupQuota(level, groupId, period),
         activityTargets: { ...t, targets: scaled },
       },
-      this.mergeGroup(`${level}|${groupId}|${period.id}`, parts),
+      merged,
     );
   }
 
@@ -518,6 +570,11 @@ export class MetricsModel {
     return subject.kind === 'rep'
       ? this.computeRep(subject.id, period)
       : this.computeGroup(subject.kind, subject.id, period);
+  }
+
+  /** Uses a forecast learned elsewhere for a period (the same history, D and settings: the shards of a run share one). */
+  presetForecast(periodId: string, forecast: PeriodForecast | null): void {
+    this.forecasts.set(periodId, forecast);
   }
 
   /**

@@ -67,8 +67,11 @@ export async function storeSnapshots(
   inputsAt: string,
 ): Promise<StoreResult> {
   if (writes.length <= STORE_CHUNK) return storeChunk(db, writes, asOf, configHash, inputsAt);
-  // A full recompute of a large org: bounded statements in one transaction (one `now()`, so one stamp).
-  return db.transaction().execute(async (trx) => {
+  // A full recompute of a large org: bounded statements in one transaction (one `now()`, so one stamp); the
+  // caller's own when it has one (a shard stores its snapshots with its done mark).
+  const inOne = <T>(f: (trx: Kysely<Database>) => Promise<T>) =>
+    db.isTransaction ? f(db) : db.transaction().execute(f);
+  return inOne(async (trx) => {
     const changes: MetricChange[] = [];
     const superseded: SnapshotWrite[] = [];
     let computedAt = '';

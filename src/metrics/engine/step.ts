@@ -15,7 +15,12 @@ import type { RecomputeResult } from './types.ts';
 export interface MetricsStepResult extends RecomputeResult {
   mode: 'full' | 'incremental';
   why: 'config_changed' | 'new_day' | 'rates_changed' | 'dirty_keys';
+  /** The sharded run a full recompute was queued as (`full`), still to finish. */
+  run?: number;
 }
+
+/** Why a full recompute is due. */
+export type FullReason = 'config_changed' | 'new_day' | 'rates_changed';
 
 export interface MetricsStepOptions {
   /**
@@ -23,6 +28,11 @@ export interface MetricsStepOptions {
    * the last good rows and report it on /readyz (a running service).
    */
   badPlanningFile?: 'throw' | 'keep-last-good';
+  /**
+   * Runs a full recompute in place of `engine.recomputeAll`: the service queues it as a sharded run
+   * (src/metrics/engine/shards.ts) when `queue.recomputeShards` is above 1, and returns before it is done.
+   */
+  full?: (why: FullReason) => Promise<RecomputeResult & { run?: number }>;
 }
 
 export async function runMetricsStep(
@@ -58,10 +68,10 @@ export async function runMetricsStep(
   // flag is taken before the recompute reads the rates (a sync committing later raises it again) and given back if
   // the recompute fails.
   const rates = await takeRatesChanged(db);
+  const full = options.full ?? (() => engine.recomputeAll(asOf));
   try {
-    if (await engine.configChanged())
-      return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'config_changed' };
-    if (rates) return { ...(await engine.recomputeAll(asOf)), mode: 'full', why: 'rates_changed' };
+    if (await engine.configChanged()) return { ...(await full('config_changed')), mode: 'full', why: 'config_changed' };
+    if (rates) return { ...(await full('rates_changed')), mode: 'full', why: 'rates_changed' };
   } catch (e) {
     if (rates) await raiseRatesChanged(db);
     throw e;
@@ -71,8 +81,7 @@ export async function runMetricsStep(
   }>`select max(as_of)::text as as_of from metric_snapshots where period_id = ${period}`.execute(db);
   const lastAsOf = last.rows[0]?.as_of ?? null;
   if (lastAsOf === null || lastAsOf < asOf) {
-    const result = await engine.recomputeAll(asOf);
-    return { ...result, mode: 'full', why: 'new_day' };
+    return { ...(await full('new_day')), mode: 'full', why: 'new_day' };
   }
   return { ...(await engine.runDirty(asOf)), mode: 'incremental', why: 'dirty_keys' };
 }

@@ -1,0 +1,141 @@
+/**
+ * A full recompute split into rep shards (src/metrics/engine/shards.ts), driven in process: every subject's snapshot
+ * equals the one a single-process `recomputeAll` stores (reps, teams, regions, the org, forecasts included), with
+ * split deals shared across shards, a rep who moved teams, owners no rep row stands for, and stage history for the
+ * forecast to learn from; a shard taken twice stores once; a run is joined, not planned twice.
+ */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockStartingAt, setClock } from '../../src/clock.ts';
+import { validateConfig } from '../../src/config/load.ts';
+import { startService } from '../../src/jobs/service.ts';
+import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
+import { mergeRun, runningRun, runShard, shardOf, startShardedRun } from '../../src/metrics/engine/shards.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { SHARDED_AS_OF as AS_OF, seedShardedOrg } from '../helpers/sharded-org.ts';
+
+let t: TestDatabase;
+/** The single-process run's snapshots (the first test's), which every sharded run must store. */
+let expected = new Map<string, unknown>();
+
+const config = validateConfig({
+  calendar: { timezone: 'America/New_York' },
+  booking: { splits: 'revenue' },
+  forecast: { trials: 500, backtest: { enabled: false } },
+});
+
+async function snapshots(): Promise<Map<string, unknown>> {
+  const rows = await t.db
+    .selectFrom('metric_snapshots')
+    .select(['subject_kind', 'subject_id', 'period_id', 'metrics', 'as_of'])
+    .execute();
+  return new Map(rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r.metrics]));
+}
+
+async function clearFigures(): Promise<void> {
+  await sql`truncate metric_snapshots, metric_snapshot_history, alerts cascade`.execute(t.db);
+  await t.db.deleteFrom('config_state').execute();
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase({ poolSize: 6 });
+  await seedShardedOrg(t.db);
+}, 120_000);
+
+afterAll(async () => {
+  await t?.drop();
+});
+
+describe('a full recompute in rep shards', () => {
+  it('stores the figures a single-process full recompute stores, each subject once, and merges once', async () => {
+    const single = new MetricsEngine({ db: t.db, config, workerId: 'single' });
+    const all = await single.recomputeAll(AS_OF);
+    expected = await snapshots();
+    expect(all.recomputed.length).toBe(expected.size);
+    expect([...expected.keys()].some((k) => k.startsWith('rep:sf:005X'))).toBe(true);
+    await clearFigures();
+
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded' });
+    const ref = await startShardedRun(engine, AS_OF, { shards: 4, reason: 'test', alwaysWriteback: false });
+    expect(ref.todo).toEqual([0, 1, 2, 3]);
+    // Asked again while it runs: the same run, not a second one.
+    const again = await startShardedRun(engine, AS_OF, { shards: 4, reason: 'test', alwaysWriteback: false });
+    expect(again).toMatchObject({ runId: ref.runId, joined: true });
+    expect((await runningRun(engine, AS_OF))?.runId).toBe(ref.runId);
+
+    let subjects = 0;
+    const outcomes = [];
+    for (const shard of ref.todo) {
+      const out = await runShard(engine, ref.runId, shard, 'w1');
+      outcomes.push(out);
+      subjects += out.subjects;
+      // Taken again (a retried job): nothing is stored a second time.
+      expect(await runShard(engine, ref.runId, shard, 'w2')).toMatchObject({ status: 'skipped', subjects: 0 });
+    }
+    expect(outcomes.map((o) => o.mergeDue)).toEqual([false, false, false, true]);
+    const merged = await mergeRun(engine, ref.runId);
+    expect(merged.status).toBe('done');
+    expect((await mergeRun(engine, ref.runId)).status).toBe('skipped');
+    expect(subjects + merged.groups).toBe(expected.size);
+
+    const got = await snapshots();
+    expect(got.size).toBe(expected.size);
+    for (const [k, doc] of expected) expect(got.get(k), k).toEqual(doc);
+    // Each rep in exactly one shard; the group shares are gone once merged; the config is recorded as applied.
+    const shards = await t.db.selectFrom('recompute_shards').selectAll().where('run_id', '=', ref.runId).execute();
+    expect(shards.every((s) => s.done_by === 'w1')).toBe(true);
+    expect(
+      await t.db.selectFrom('recompute_parts').select('group_key').where('run_id', '=', ref.runId).execute(),
+    ).toEqual([]);
+    expect(await engine.configChanged()).toBe(false);
+    expect(await runningRun(engine, AS_OF)).toBeNull();
+  }, 120_000);
+
+  it('runs as jobs on the PostgreSQL queue backend: queue.recomputeShards splits the daily recompute', async () => {
+    expect(expected.size).toBeGreaterThan(0);
+    await clearFigures();
+    const raw = { ...config, queue: { ...config.queue, prefix: 'qt_shards_pg', recomputeShards: 3 } };
+    setClock(clockStartingAt(`${AS_OF}T15:00:00Z`));
+    const svc = await startService({
+      config: raw,
+      db: { db: t.db, url: t.url, embedded: false, close: async () => {} },
+      log: silentLogger,
+      migrateQueue: true,
+      reconcileSchedulers: false,
+      backend: 'postgres',
+    });
+    try {
+      const last = await t.db
+        .selectFrom('recompute_runs')
+        .select((eb) => eb.fn.max('id').as('id'))
+        .executeTakeFirst();
+      await svc.runtime.enqueue('daily-recompute', { v: 1 });
+      const deadline = Date.now() + 60_000; // wall-clock: a test's own timeout
+      let run: { id: number; shards: number } | undefined;
+      while (!run && Date.now() < deadline) {
+        // wall-clock: see above
+        await new Promise((r) => setTimeout(r, 100));
+        run = await t.db
+          .selectFrom('recompute_runs')
+          .select(['id', 'shards'])
+          .where('status', '=', 'done')
+          .where('id', '>', Number(last?.id ?? 0))
+          .executeTakeFirst();
+      }
+      expect(run?.shards).toBe(3);
+      const got = await snapshots();
+      expect(got.size).toBe(expected.size);
+      for (const [k, doc] of expected) expect(got.get(k), k).toEqual(doc);
+    } finally {
+      await svc.close();
+      setClock(undefined);
+    }
+  }, 90_000);
+
+  it('spreads reps over the shards by a hash of their key', () => {
+    const counts = [0, 0, 0, 0];
+    for (let i = 1; i <= 400; i++) counts[shardOf(`person:${i}`, 4)]! += 1;
+    for (const c of counts) expect(c).toBeGreaterThan(60);
+  });
+});

@@ -401,9 +401,19 @@ async function alertSummary(ctx: ReportContext, repIds: readonly string[]): Prom
   return { alertCounts: { byRule, bySeverity: bySev }, criticalAlerts: all.filter((a) => a.severity === 'critical') };
 }
 
-/** `report region` / `report org`: `{ subject, period, asOf, currency, totals, teams, reps }`. */
+/**
+ * `report region` / `report org`: `{ subject, period, asOf, currency, totals, teams, reps }`, and the org's
+ * `regions` before its teams: each region's row is its `report region`'s totals, so an overview of the org reads
+ * one document, not one report per region.
+ */
 export async function groupReport(given: ReportContext, scope: SubjectRef): Promise<JsonObject> {
   const ctx = await withAlerts(given);
+  const regions: Json[] = [];
+  if (scope.kind === 'org') {
+    const name = (id: string) => ctx.model.data.units.get(id)?.name ?? id;
+    const ids = ctx.model.groups('region').sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+    for (const id of ids) regions.push(asJson(await subjectReport(ctx, { kind: 'region', id })));
+  }
   const teams: Json[] = [];
   for (const id of ctx.model.groups('team')) {
     const unit = ctx.model.data.units.get(id);
@@ -413,6 +423,7 @@ export async function groupReport(given: ReportContext, scope: SubjectRef): Prom
   return {
     ...header(ctx, scope),
     totals: asJson(await subjectReport(ctx, scope)),
+    ...(scope.kind === 'org' ? { regions } : {}),
     teams,
     reps: await repObjects(ctx, scope),
     leavers: await leaverObjects(ctx, scope),

@@ -1018,6 +1018,8 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   const at = layout.sections.findIndex((s) => s.heading === 'Alerts');
   const repAlerts = repAlertsSection(o);
   if (repAlerts && at >= 0) layout.sections[at] = repAlerts;
+  const regions = subjectDocs(o.regions);
+  if (regions.length > 0) layout.sections.push(membersSection('Regions', regions, []));
   const teams = subjectDocs(o.teams);
   if (teams.length > 0) layout.sections.push(membersSection('Teams', teams, []));
   const reps = withoutQuota(subjectDocs(o.reps), (r) => r.attainment != null);

@@ -124,8 +124,13 @@ export function reportText(kind: string, d: JsonObject): string {
     }
     return lines.join('\n');
   }
-  // team, region, org: totals (with the reps' alerts), then teams and reps.
+  // team, region, org: totals (with the reps' alerts), then the org's regions, teams and reps.
   const lines = subjectText(subjectDoc(o.totals), true, repAlertLines(o));
+  const regions = subjectDocs(o.regions);
+  if (regions.length > 0) {
+    lines.push('', 'REGIONS');
+    for (const r of regions) lines.push(repLine(r));
+  }
   const teams = subjectDocs(o.teams);
   if (teams.length > 0) {
     lines.push('', 'TEAMS');

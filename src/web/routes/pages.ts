@@ -21,6 +21,8 @@ import { bandColour, histogramSvg, trendLinesSvg } from '../../reports/charts.ts
 import { list, money, na, type Obj, obj, pct, str, times, words } from '../../reports/format.ts';
 import { toneOf as reportTone } from '../../reports/html.ts';
 import {
+  breakdownSections,
+  figureSections,
   membersSection,
   reportLayout,
   type Section,
@@ -120,6 +122,25 @@ function stampOf(c: WebContext): Promise<string> {
 
 async function read(c: WebContext, req: ReportRequest): Promise<JsonObject> {
   return (await scopedReport(readerOf(c), principalOf(c), req, c.var.db, await stampOf(c))).doc;
+}
+
+/**
+ * What a page works out from a report document, kept with the document: while its stamp holds, the read model
+ * hands every request the same document object, so an overview of 500 teams or an alerts page of 16,784 alerts is
+ * laid out once a stamp, not once a request. A document cut down to one viewer's reach is a new object each
+ * request, worked out anew; a new stamp builds a new document, and what was kept with the old one goes with it.
+ */
+const derived = new WeakMap<object, Map<string, unknown>>();
+function once<T>(doc: object, key: string, make: () => T): T {
+  let kept = derived.get(doc);
+  if (!kept) {
+    kept = new Map();
+    derived.set(doc, kept);
+  }
+  if (kept.has(key)) return kept.get(key) as T;
+  const value = make();
+  kept.set(key, value);
+  return value;
 }
 
 /** The model a request is read from (cached by the read model), for who is in which team and what one manages. */
@@ -372,46 +393,56 @@ async function overview(c: WebContext, when: When, scope: { kind: 'org' } | { ki
   const doc = await read(c, req);
   const alertsDoc = await read(c, { kind: 'alerts', ...when });
   const totals = subjectDoc(doc.totals);
-  const teams = subjectDocs(doc.teams);
-  // The overview shows no per-rep rows (5,000 in a large org's report): its layout is made without them.
-  const layout = reportLayout(req.kind, { ...doc, reps: [] });
-  const parts: Markup[] = [subjectTiles(totals)];
-  if (scope.kind === 'org') {
-    const regionNames = [...new Set(teams.map((t) => t.subject.region).filter((r): r is string => !!r))].sort();
-    const regions = await Promise.all(
-      regionNames.map(async (name) => subjectDoc((await read(c, { kind: 'region', region: name, ...when })).totals)),
-    );
-    const section = membersSection('Regions', regions, []);
-    parts.push(
-      card(section, {
-        sortable: true,
-        wide: true,
-        links: regions.map((r) => `/${carry(when, { region: r.subject.name })}`),
-      }),
-    );
-  }
-  const teamSection = sectionsByHeading(layout).get('Teams');
-  if (teamSection)
-    parts.push(
-      card(teamSection, { sortable: true, wide: true, links: teams.map((t) => teamHref(t.subject.name, when)) }),
-    );
-  parts.push(histogramCard(subjectDocs(doc.reps)));
-  const regionTeams = new Set(teams.map((t) => t.subject.name));
   const model = scope.kind === 'region' ? await modelOf(c, { kind: 'alerts', ...when }) : null;
-  const alerts = list(alertsDoc.alerts).filter((a) => {
-    if (!model) return true;
-    const s = obj(a.subject);
-    const m = membershipOn(model.memberships, String(s.id), model.asOf);
-    return m ? regionTeams.has(model.data.units.get(m.teamId)?.name ?? '') : false;
+  const q = carry(when);
+  // Only the sections the overview shows: a large org's report holds 5,000 reps and hundreds of critical alerts.
+  const [before, after] = once(doc, `overview|${q}`, () => {
+    const teams = subjectDocs(doc.teams);
+    const regions = subjectDocs(doc.regions);
+    const by = sectionsByHeading({
+      sections: [
+        ...figureSections(totals),
+        ...(regions.length > 0 ? [membersSection('Regions', regions, [])] : []),
+        ...(teams.length > 0 ? [membersSection('Teams', teams, [])] : []),
+        ...breakdownSections(doc as Obj),
+      ],
+    });
+    const top: Markup[] = [subjectTiles(totals)];
+    // The org report's regions: each row is that region's report's totals.
+    const regionSection = by.get('Regions');
+    if (regionSection)
+      top.push(
+        card(regionSection, {
+          sortable: true,
+          wide: true,
+          links: regions.map((r) => `/${carry(when, { region: r.subject.name })}`),
+        }),
+      );
+    const teamSection = by.get('Teams');
+    if (teamSection)
+      top.push(
+        card(teamSection, { sortable: true, wide: true, links: teams.map((t) => teamHref(t.subject.name, when)) }),
+      );
+    top.push(histogramCard(subjectDocs(doc.reps)));
+    const bottom: Markup[] = [];
+    for (const heading of ['Projection', 'Pipeline', 'By product line', 'By segment'])
+      if (by.get(heading)) bottom.push(card(by.get(heading) as Section));
+    return [h`${top}`, h`${bottom}`] as const;
   });
-  parts.push(alertCountsCard(alerts));
-  const by = sectionsByHeading(layout);
-  for (const heading of ['Projection', 'Pipeline', 'By product line', 'By segment'])
-    if (by.get(heading)) parts.push(card(by.get(heading) as Section));
+  const counts = once(alertsDoc, `counts|${scope.kind === 'region' ? scope.name : ''}`, () => {
+    const regionTeams = new Set(subjectDocs(doc.teams).map((t) => t.subject.name));
+    const alerts = list(alertsDoc.alerts).filter((a) => {
+      if (!model) return true;
+      const s = obj(a.subject);
+      const m = membershipOn(model.memberships, String(s.id), model.asOf);
+      return m ? regionTeams.has(model.data.units.get(m.teamId)?.name ?? '') : false;
+    });
+    return alertCountsCard(alerts);
+  });
   return {
     title: scope.kind === 'org' ? `${totals.subject.name}: overview` : `Region ${totals.subject.name}`,
     context: `${periodLine(doc as unknown as SubjectDoc)}${totals.subject.manager ? `, manager ${totals.subject.manager}` : ''}`,
-    body: h`${parts}`,
+    body: h`${before}${counts}${after}`,
     filters: (scope.kind === 'region' ? { region: scope.name } : {}) as Record<string, string>,
     shown: shownOf(doc),
   };
@@ -715,86 +746,97 @@ ${when.period ? h`<input type="hidden" name="period" value="${when.period}">` : 
         page(c, '/alerts', async (when) => {
           const doc = await read(c, { kind: 'alerts', ...when });
           const model = await modelOf(c, { kind: 'alerts', ...when });
-          const alerts = list(doc.alerts);
-          const teamOf = (a: Obj): string => {
-            const s = obj(a.subject);
-            const id = String(s.id);
-            if (s.type !== 'rep') return model.data.units.get(id)?.name ?? '';
-            const m = membershipOn(model.memberships, id, model.asOf);
-            return m ? (model.data.units.get(m.teamId)?.name ?? '') : '';
-          };
-          const byTeam = new Map<string, Obj[]>();
-          for (const a of alerts) {
-            const t = teamOf(a) || 'No team';
-            byTeam.set(t, [...(byTeam.get(t) ?? []), a]);
-          }
-          const teams = [...byTeam].sort(([a], [b]) => (a < b ? -1 : 1));
           const chosen = one(c, 'team');
-          const severities = ['critical', 'warning', 'info'];
-          const summary = card(
-            {
-              heading: 'By team',
-              blocks: [
-                {
-                  type: 'table',
-                  columns: [
-                    { heading: 'Team', numeric: false },
-                    ...severities.map((x) => ({ heading: x, numeric: true })),
-                    { heading: 'Total', numeric: true },
-                  ],
-                  rows: teams.map(([team, rows]) => [
-                    team,
-                    ...severities.map((x) => String(rows.filter((a) => a.severity === x).length)),
-                    String(rows.length),
-                  ]),
-                },
-              ],
-            },
-            { sortable: true, links: teams.map(([team]) => `/alerts${carry(when, { team })}`) },
-          );
-          // One team's alerts when one is chosen, else the critical ones of all: thousands of rows help no one.
-          const shown = chosen
-            ? (byTeam.get(chosen) ?? [])
-            : alerts.filter((a) => a.severity === 'critical').slice(0, ALERTS_SHOWN);
-          const heading = chosen
-            ? `${chosen}: ${shown.length} open`
-            : `Critical alerts${shown.length === ALERTS_SHOWN ? ` (the first ${ALERTS_SHOWN}; choose a team for its own)` : ''}`;
-          const detail = card(
-            {
-              heading,
-              blocks:
-                shown.length === 0
-                  ? [{ type: 'paragraph', text: 'none' }]
-                  : [
-                      {
-                        type: 'table',
-                        columns: [
-                          { heading: 'Name', numeric: false },
-                          { heading: 'Team', numeric: false },
-                          { heading: 'Severity', numeric: false },
-                          { heading: 'Rule', numeric: false },
-                          { heading: 'Status', numeric: false },
-                          { heading: 'Message', numeric: false },
-                        ],
-                        rows: shown.map((x) => [
-                          str(obj(x.subject).name) ?? '',
-                          teamOf(x),
-                          str(x.severity) ?? '',
-                          words(str(x.rule) ?? ''),
-                          x.heldBack === true
-                            ? `${str(x.status) ?? ''}, task held back to ${str(x.taskGoesOutOn) ?? ''}`
-                            : (str(x.status) ?? ''),
-                          str(x.message) ?? '',
-                        ]),
-                      },
+          const alerts = list(doc.alerts);
+          // Each alert's team, looked up once a document (16,784 membership look-ups at 5,000 reps).
+          const { teamOf, byTeam, teams } = once(doc, 'by-team', () => {
+            const teamOf = new Map<Obj, string>();
+            for (const a of alerts) {
+              const s = obj(a.subject);
+              const id = String(s.id);
+              if (s.type !== 'rep') teamOf.set(a, model.data.units.get(id)?.name ?? '');
+              else {
+                const m = membershipOn(model.memberships, id, model.asOf);
+                teamOf.set(a, m ? (model.data.units.get(m.teamId)?.name ?? '') : '');
+              }
+            }
+            const byTeam = new Map<string, Obj[]>();
+            for (const a of alerts) {
+              const t = teamOf.get(a) || 'No team';
+              const rows = byTeam.get(t);
+              if (rows) rows.push(a);
+              else byTeam.set(t, [a]);
+            }
+            return { teamOf, byTeam, teams: [...byTeam].sort(([a], [b]) => (a < b ? -1 : 1)) };
+          });
+          const cards = once(doc, `cards|${carry(when)}|${chosen ?? ''}`, () => {
+            // One team's alerts when one is chosen, else the critical ones of all: thousands of rows help no one.
+            const shown = chosen
+              ? (byTeam.get(chosen) ?? [])
+              : alerts.filter((a) => a.severity === 'critical').slice(0, ALERTS_SHOWN);
+            const severities = ['critical', 'warning', 'info'];
+            const summary = card(
+              {
+                heading: 'By team',
+                blocks: [
+                  {
+                    type: 'table',
+                    columns: [
+                      { heading: 'Team', numeric: false },
+                      ...severities.map((x) => ({ heading: x, numeric: true })),
+                      { heading: 'Total', numeric: true },
                     ],
-            },
-            { sortable: true, wide: true },
-          );
+                    rows: teams.map(([team, rows]) => {
+                      const n: Record<string, number> = {};
+                      for (const a of rows) n[str(a.severity) ?? ''] = (n[str(a.severity) ?? ''] ?? 0) + 1;
+                      return [team, ...severities.map((x) => String(n[x] ?? 0)), String(rows.length)];
+                    }),
+                  },
+                ],
+              },
+              { sortable: true, links: teams.map(([team]) => `/alerts${carry(when, { team })}`) },
+            );
+            const heading = chosen
+              ? `${chosen}: ${shown.length} open`
+              : `Critical alerts${shown.length === ALERTS_SHOWN ? ` (the first ${ALERTS_SHOWN}; choose a team for its own)` : ''}`;
+            const detail = card(
+              {
+                heading,
+                blocks:
+                  shown.length === 0
+                    ? [{ type: 'paragraph', text: 'none' }]
+                    : [
+                        {
+                          type: 'table',
+                          columns: [
+                            { heading: 'Name', numeric: false },
+                            { heading: 'Team', numeric: false },
+                            { heading: 'Severity', numeric: false },
+                            { heading: 'Rule', numeric: false },
+                            { heading: 'Status', numeric: false },
+                            { heading: 'Message', numeric: false },
+                          ],
+                          rows: shown.map((x) => [
+                            str(obj(x.subject).name) ?? '',
+                            teamOf.get(x) ?? '',
+                            str(x.severity) ?? '',
+                            words(str(x.rule) ?? ''),
+                            x.heldBack === true
+                              ? `${str(x.status) ?? ''}, task held back to ${str(x.taskGoesOutOn) ?? ''}`
+                              : (str(x.status) ?? ''),
+                            str(x.message) ?? '',
+                          ]),
+                        },
+                      ],
+              },
+              { sortable: true, wide: true },
+            );
+            return h`${alertCountsCard(chosen ? shown : alerts)}${summary}${detail}`;
+          });
           return {
             title: chosen ? `Alerts - ${chosen}` : 'Alerts',
             context: `${alerts.length} open in ${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
-            body: h`${alertCountsCard(chosen ? shown : alerts)}${summary}${detail}`,
+            body: cards,
             filters: (chosen ? { team: chosen } : {}) as Record<string, string>,
             shown: shownOf(doc),
           };

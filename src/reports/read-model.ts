@@ -183,7 +183,7 @@ export class ReportReader {
       resolved.period.id,
       resolved.asOf,
       req.explain ?? false,
-      req.by ?? null,
+      req.kind === 'leaderboard' ? (req.metric ?? 'attainment') : null,
       req.trendBy ?? null,
       req.periods ?? null,
     ]);

@@ -47,6 +47,8 @@ const CASES: { req: ReportRequest; query: Record<string, string> }[] = [
   { req: { kind: 'leaderboard', team: 'West Mid' }, query: { team: 'West Mid' } },
   { req: { kind: 'trends', region: 'West' }, query: { region: 'West' } },
   { req: { kind: 'alerts' }, query: {} },
+  { req: { kind: 'leaderboard', metric: 'pipeline-coverage' }, query: { metric: 'pipeline-coverage' } },
+  { req: { kind: 'leaderboard', metric: 'activity-score' }, query: { metric: 'activity-score' } },
 ];
 
 /** What `report <kind> --format json` prints today: the CLI's builder on a fresh engine, as the command runs it. */

@@ -7,14 +7,15 @@
  *
  * - `/`: the org or region overview (what the viewer manages; a rep goes to their scorecard)
  * - `/teams/:team`: the team dashboard
- * - `/reps/:rep`: the rep scorecard (`?explain=true` adds the working behind each figure)
- * - `/leaderboard`: 50 a page (htmx swaps the board), the viewer's own row pinned on top
+ * - `/reps/:rep`: the rep scorecard (`?explain=true` adds the working behind each figure, `?explain=<figure>` that
+ *   figure's beside the tiles, linked from each tile)
+ * - `/leaderboard`: 50 a page (htmx swaps the board) by `?metric=`, the viewer's own row pinned on top
  * - `/trends`: scopes side by side over N periods, a line chart and the table
  * - `/alerts`: open alerts of the period by team, counts by rule and severity
  * - `/operator` (admin): each connection's last sync, cursor age, errors and quarantined records
  */
 import { AppError, isAppError } from '../../errors.ts';
-import type { JsonObject } from '../../metrics/document.ts';
+import type { Json, JsonObject } from '../../metrics/document.ts';
 import type { MetricsModel } from '../../metrics/engine/model.ts';
 import { membershipOn } from '../../metrics/math/rollup.ts';
 import { bandColour, histogramSvg, trendLinesSvg } from '../../reports/charts.ts';
@@ -23,6 +24,8 @@ import { toneOf as reportTone } from '../../reports/html.ts';
 import {
   breakdownSections,
   figureSections,
+  figureWorking,
+  leaderboardMetric,
   membersSection,
   reportLayout,
   type Section,
@@ -31,6 +34,11 @@ import {
   subjectDocs,
   withoutQuota,
 } from '../../reports/layout.ts';
+import {
+  LEADERBOARD_METRICS,
+  type LeaderboardMetric,
+  parseLeaderboardMetric,
+} from '../../reports/leaderboard-options.ts';
 import { type ReportRequest, resolveRequest } from '../../reports/report.ts';
 import { parseTrendBy, parseTrendPeriods } from '../../reports/trends.ts';
 import { isPlainDate } from '../../util/date.ts';
@@ -38,6 +46,7 @@ import type { OperatorSources } from '../operator.ts';
 import { operatorStatus } from '../operator.ts';
 import { assetRoutes } from '../pages/assets.ts';
 import {
+  block,
   card,
   errorPage,
   h,
@@ -203,7 +212,20 @@ function shownOf(doc: JsonObject): { period: string; asOf: string } {
 }
 
 /** The headline figures of a subject document as tiles. */
-function subjectTiles(d: SubjectDoc): Markup {
+/** The scorecard's tiles' figures in the `--explain` working. */
+const TILE_FIGURES: Record<string, string> = {
+  attainment: 'attainment',
+  projectedAttainment: 'projectedAttainment',
+  paceVariancePct: 'paceVariancePct',
+  probabilityToHitQuota: 'forecast.probabilityToHitQuota',
+  coverage: 'pipeline.coverage',
+};
+
+/**
+ * The headline figures of a subject document as tiles; with `explain` (the rep scorecard), each tile whose figure
+ * the working explains links to its working, and the one being explained is marked.
+ */
+function subjectTiles(d: SubjectDoc, explain?: { href: (figure: string) => string; shown: string | null }): Markup {
   const p = d.pipeline;
   const f = d.forecast;
   const list: Tile[] = [
@@ -248,6 +270,13 @@ function subjectTiles(d: SubjectDoc): Markup {
       tone: p.coverageBand ? words(p.coverageBand) : '',
     },
   ];
+  if (explain)
+    for (const t of list) {
+      const figure = TILE_FIGURES[t.key];
+      if (figure === undefined) continue;
+      t.explain = explain.href(figure);
+      t.explained = figure === explain.shown;
+    }
   return tiles(list);
 }
 
@@ -448,6 +477,16 @@ async function overview(c: WebContext, when: When, scope: { kind: 'org' } | { ki
   };
 }
 
+/** The leaderboard's metrics as the page names them in its selector. */
+const METRIC_LABELS: Record<LeaderboardMetric, string> = {
+  attainment: 'Attainment',
+  'projected-attainment': 'Projected attainment',
+  actual: 'Actual (bookings)',
+  'pipeline-coverage': 'Pipeline coverage',
+  'activity-score': 'Activity score',
+  activities: 'Activities',
+};
+
 function leaderboardBoard(
   doc: JsonObject,
   when: When,
@@ -456,47 +495,92 @@ function leaderboardBoard(
   scope: Record<string, string | undefined>,
 ): Markup {
   const entries = list(doc.entries);
-  const { ranked, notes } = withoutQuota(entries, (x) => x.rank != null);
+  const metric = leaderboardMetric(doc.by);
+  const { ranked, notes } = withoutQuota(entries, (x) => x.rank != null, metric.reasonOf);
   const pages = Math.max(1, Math.ceil(ranked.length / LEADERBOARD_PAGE_SIZE));
   const pageAt = Math.min(Math.max(1, pageNo), pages);
   const slice = ranked.slice((pageAt - 1) * LEADERBOARD_PAGE_SIZE, pageAt * LEADERBOARD_PAGE_SIZE);
-  const self = p.subjectEmail;
-  const mine = self ? ranked.find((e) => str(obj(e.subject).email)?.toLowerCase() === self) : undefined;
+  // Emails match whatever their case (a token's subject, the CRM's address); the viewer's row is pinned whether
+  // or not this metric ranks them.
+  const self = p.subjectEmail?.toLowerCase();
+  const mine = self ? entries.find((e) => str(obj(e.subject).email)?.toLowerCase() === self) : undefined;
+  type Column = { heading: string; numeric: boolean; sorts: boolean; value: (x: Obj) => string; tone?: boolean };
+  const extra: Column[] = metric.column
+    ? [{ heading: metric.column.heading, numeric: true, sorts: true, value: metric.column.value }]
+    : [];
+  const columns: Column[] = [
+    { heading: 'Rank', numeric: true, sorts: true, value: (x) => (x.rank == null ? 'not ranked' : `#${str(x.rank)}`) },
+    { heading: 'Name', numeric: false, sorts: false, value: (x) => str(obj(x.subject).name) ?? '' },
+    { heading: 'Team', numeric: false, sorts: false, value: (x) => str(obj(x.subject).team) ?? '' },
+    ...extra,
+    {
+      heading: 'Attainment',
+      numeric: true,
+      sorts: true,
+      value: (x) => (x.attainment === undefined ? '' : pct(x.attainment, x.attainmentReason)),
+    },
+    { heading: 'Actual', numeric: true, sorts: true, value: (x) => (x.actual === undefined ? '' : money(x.actual)) },
+    {
+      heading: 'Quota',
+      numeric: true,
+      sorts: true,
+      value: (x) => (x.quota === undefined ? '' : money(x.quota, x.quotaReason)),
+    },
+    {
+      heading: 'Projected',
+      numeric: true,
+      sorts: true,
+      value: (x) =>
+        x.projectedAttainment === undefined ? '' : pct(x.projectedAttainment, x.projectedAttainmentReason),
+    },
+    {
+      heading: 'Status',
+      numeric: false,
+      sorts: false,
+      tone: true,
+      value: (x) => (x.status === undefined ? '' : x.status === null ? na(x.statusReason) : words(str(x.status) ?? '')),
+    },
+  ];
   const row = (x: Obj, pinned: boolean) => {
-    const s = obj(x.subject);
-    const cells = [
-      `#${str(x.rank)}`,
-      str(s.name) ?? '',
-      str(s.team) ?? '',
-      x.attainment === undefined ? '' : pct(x.attainment, x.attainmentReason),
-      x.actual === undefined ? '' : money(x.actual),
-      x.quota === undefined ? '' : money(x.quota, x.quotaReason),
-      x.projectedAttainment === undefined ? '' : pct(x.projectedAttainment, x.projectedAttainmentReason),
-      x.status === undefined ? '' : x.status === null ? na(x.statusReason) : words(str(x.status) ?? ''),
-    ];
-    const href = repHref(str(s.email), when);
-    return h`<tr${pinned ? h` class="pinned"` : ''} data-rank="${str(x.rank)}">${cells.map((v, i) =>
-      i === 1 && href
+    const href = repHref(str(obj(x.subject).email), when);
+    return h`<tr${pinned ? h` class="pinned"` : ''} data-rank="${str(x.rank) ?? ''}">${columns.map((col, i) => {
+      const v = col.value(x);
+      return i === 1 && href
         ? h`<td><a href="${href}">${v}</a>${pinned ? ' (you)' : ''}</td>`
-        : h`<td class="${[i === 0 || i >= 3 ? 'num' : '', i === 7 ? toneFor(v) : ''].filter(Boolean).join(' ')}">${v}</td>`,
-    )}</tr>`;
+        : h`<td class="${[col.numeric ? 'num' : '', col.tone ? toneFor(v) : ''].filter(Boolean).join(' ')}">${v}</td>`;
+    })}</tr>`;
   };
+  const by = str(doc.by) ?? 'attainment';
+  const metricParam = by === 'attainment' ? undefined : by;
   const link = (n: number, label: string) => {
-    const href = `/leaderboard${carry(when, { ...scope, page: String(n) })}`;
+    const href = `/leaderboard${carry(when, { ...scope, metric: metricParam, page: String(n) })}`;
     return n < 1 || n > pages || n === pageAt
       ? h`<span aria-disabled="true">${label}</span>`
       : h`<a href="${href}" hx-get="${href}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" rel="${n < pageAt ? 'prev' : 'next'}">${label}</a>`;
   };
-  const heads = ['Rank', 'Name', 'Team', 'Attainment', 'Actual', 'Quota', 'Projected', 'Status'];
-  return h`<section class="card wide" id="board" aria-labelledby="board-h"><h2 id="board-h">Ranking by ${str(doc.by) ?? 'attainment'}, page ${pageAt} of ${pages}</h2>
-<div class="table-wrap"><table class="sortable"><thead><tr>${heads.map(
-    (x, i) =>
-      h`<th scope="col" class="${i === 0 || i >= 3 ? 'num' : ''}" aria-sort="none"><button type="button" class="sort" data-numeric="${i === 0 || (i >= 3 && i < 7) ? '1' : '0'}">${x}</button></th>`,
+  const label = METRIC_LABELS[by as LeaderboardMetric] ?? by;
+  return h`<section class="card wide" id="board" aria-labelledby="board-h" data-metric="${by}"><h2 id="board-h">Ranking by ${label.toLowerCase()}, page ${pageAt} of ${pages}</h2>
+<div class="table-wrap"><table class="sortable"><thead><tr>${columns.map(
+    (col) =>
+      h`<th scope="col" class="${col.numeric ? 'num' : ''}" aria-sort="none"><button type="button" class="sort" data-numeric="${col.numeric && col.sorts ? '1' : '0'}">${col.heading}</button></th>`,
   )}</tr>
 ${mine ? row(mine, true) : ''}</thead>
 <tbody>${slice.map((x) => row(x, false))}</tbody></table></div>
 <nav class="pager" aria-label="Leaderboard pages">${link(pageAt - 1, 'Previous')}<span>${`${(pageAt - 1) * LEADERBOARD_PAGE_SIZE + (slice.length ? 1 : 0)}-${(pageAt - 1) * LEADERBOARD_PAGE_SIZE + slice.length} of ${ranked.length}`}</span>${link(pageAt + 1, 'Next')}</nav>
 ${notes.map((n) => h`<p>${n}</p>`)}</section>`;
+}
+
+/** The leaderboard's "Ranked by" choice: a plain GET form that keeps the scope, period and date. */
+function metricForm(by: string, when: When, scope: Record<string, string | undefined>): Markup {
+  const keep = { ...scope, period: when.period, asOf: when.asOf };
+  return h`<section class="card wide" aria-label="Ranking"><form class="filters" method="get" action="/leaderboard">${Object.entries(
+    keep,
+  )
+    .filter((e): e is [string, string] => !!e[1])
+    .map(([k, v]) => h`<input type="hidden" name="${k}" value="${v}">`)}
+<label>Ranked by <select name="metric">${LEADERBOARD_METRICS.map(
+    (m) => h`<option value="${m}"${m === by ? h` selected` : ''}>${METRIC_LABELS[m]}</option>`,
+  )}</select></label><button type="submit">Rank</button></form></section>`;
 }
 
 function toneFor(text: string): string {
@@ -610,17 +694,40 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
       policy: 'rep',
       doc: {
         summary:
-          "A rep's scorecard (HTML): figures, burn-up, the deals that close the gap, history, rank and commission (`report rep`). Query: period, asOf, explain.",
+          "A rep's scorecard (HTML): figures, burn-up, the deals that close the gap, history, rank and commission (`report rep`). Query: period, asOf, explain (true for every figure's working, or one figure's key for its own).",
         produces: 'text/html',
       },
       handler: (c) =>
         page(c, '/reps', async (when) => {
           const rep = c.req.param('rep') ?? '';
-          const explain = one(c, 'explain') === 'true';
-          const doc = subjectDoc(await read(c, { kind: 'rep', rep, explain, ...when }));
-          const layout = reportLayout('rep', doc as unknown as JsonObject);
+          // `true`: every figure's working (the Working section); a figure's key: that figure's, beside the tiles.
+          const asked = one(c, 'explain');
+          const explain = asked === 'true';
+          const figure = asked !== undefined && asked !== 'true' && asked !== 'false' ? asked : null;
+          const doc = subjectDoc(await read(c, { kind: 'rep', rep, explain: explain || figure !== null, ...when }));
+          const layout = reportLayout('rep', (figure ? { ...doc, explain: undefined } : doc) as unknown as JsonObject);
+          const figureHref = (key: string) =>
+            `/reps/${encodeURIComponent(rep)}${carry(when, { explain: key })}#explain`;
+          let working: Markup = h``;
+          if (figure !== null) {
+            const lines = figureWorking(doc, figure);
+            const known = Object.keys(obj(obj(doc.explain as unknown as Json).figures));
+            if (lines === null)
+              throw new AppError(
+                'USAGE',
+                `explain must be true or one of the scorecard's figures: ${known.join(', ')}; got "${figure}"`,
+                { where: 'explain' },
+              );
+            working = h`<section class="card wide" id="explain" aria-labelledby="explain-h"><h2 id="explain-h">How ${figure} is worked out</h2>
+${lines.map((b) => block(b))}
+<details><summary>Explain another figure</summary><ul class="figure-list">${known.map(
+              (k) => h`<li><a href="${figureHref(k)}"${k === figure ? h` aria-current="true"` : ''}>${k}</a></li>`,
+            )}</ul></details>
+<p><a href="/reps/${encodeURIComponent(rep)}${carry(when, { explain: 'true' })}#s-working">Every figure's working, with the deal table</a></p></section>`;
+          }
           const parts: Markup[] = [
-            subjectTiles(doc),
+            subjectTiles(doc, { href: figureHref, shown: figure }),
+            working,
             ...cardsInOrder(
               layout,
               [
@@ -641,7 +748,7 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
             title: doc.subject.name,
             context: `${periodLine(doc)}${doc.subject.team ? `, team ${doc.subject.team}` : ''}${doc.subject.manager ? `, manager ${doc.subject.manager}` : ''}`,
             body: h`${parts}<p class="card wide"><a href="${explainHref}">${explain ? 'Hide the working' : 'Explain every figure (the working behind each)'}</a></p>`,
-            filters: (explain ? { explain: 'true' } : {}) as Record<string, string>,
+            filters: (explain || figure ? { explain: figure ?? 'true' } : {}) as Record<string, string>,
             shown: shownOf(doc as unknown as JsonObject),
           };
         }),
@@ -653,7 +760,7 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
       policy: 'rep',
       doc: {
         summary:
-          'The leaderboard (HTML), 50 a page, the viewer pinned on top (`report leaderboard`). Query: period, asOf, team, region, page; with HX-Request only the board.',
+          'The leaderboard (HTML), 50 a page, ranked by a metric (`report leaderboard --metric`), the viewer pinned on top (`report leaderboard`). Query: period, asOf, team, region, metric, page; with HX-Request only the board.',
         produces: 'text/html',
       },
       handler: (c) =>
@@ -663,10 +770,12 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
           const pageRaw = one(c, 'page') ?? '1';
           if (!/^[1-9][0-9]{0,5}$/.test(pageRaw))
             throw new AppError('USAGE', `page must be a whole number from 1, got "${pageRaw}"`, { where: 'page' });
+          const metric = parseLeaderboardMetric(one(c, 'metric'), 'metric');
           const doc = await read(c, {
             kind: 'leaderboard',
             ...(team ? { team } : {}),
             ...(region ? { region } : {}),
+            ...(metric ? { metric } : {}),
             ...when,
           });
           const scope = { team, region };
@@ -675,10 +784,11 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
           const hidden: Record<string, string> = {};
           if (team) hidden.team = team;
           if (region) hidden.region = region;
+          if (metric && metric !== 'attainment') hidden.metric = metric;
           return {
             title: `Leaderboard - ${str(obj(doc.scope).name) ?? ''}`,
             context: `${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
-            body: board,
+            body: h`${metricForm(str(doc.by) ?? 'attainment', when, scope)}${board}`,
             filters: hidden,
             shown: shownOf(doc),
           };

@@ -188,7 +188,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
       let resets = measured.resets;
 
       // The dashboard's pages (src/web/routes/pages.ts) on the same warm server: their documents are built first in
-      // the read model (the org overview reads the org, each region and the alerts), then each URL once over HTTP.
+      // the read model (the org overview reads the org, whose regions it lists, and the alerts; the region pages their region), then each URL once over HTTP.
       const pageReps = Array.from({ length: 20 }, (_, i) => `rep${1 + i * 250}@example.com`);
       const regionNames = Array.from({ length: REGIONS }, (_, i) => `Region ${String(1 + i).padStart(2, '0')}`);
       const warmDocs: ReportRequest[] = [

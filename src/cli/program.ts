@@ -11,6 +11,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { clockFromEnv } from '../clock.ts';
 import { PERIOD_ID_EXPECTED, PERIOD_ID_RE } from '../config/period-id.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { LEADERBOARD_METRICS } from '../reports/leaderboard-options.ts';
 import { parseTrendPeriods } from '../reports/trend-options.ts';
 import { isPlainDate } from '../util/date.ts';
 
@@ -205,6 +206,11 @@ function buildProgram(
       )
       .option('--periods <n>', 'with trends: how many periods, ending with --period (default 4)')
       .addOption(
+        new Option('--metric <metric>', 'with leaderboard: what the reps are ranked by (default attainment)').choices(
+          LEADERBOARD_METRICS,
+        ),
+      )
+      .addOption(
         new Option('--format <format>', 'output format').choices(['text', 'md', 'json', 'csv', 'html']).default('text'),
       )
       .option('--explain', 'show the working behind each figure')
@@ -219,6 +225,8 @@ function buildProgram(
         for (const flag of ['by', 'periods'] as const)
           if (cmd.opts()[flag] !== undefined && cmd.processedArgs[0] !== 'trends')
             throw new AppError('USAGE', `--${flag} goes with report trends only`, { where: `--${flag}` });
+        if (cmd.opts().metric !== undefined && cmd.processedArgs[0] !== 'leaderboard')
+          throw new AppError('USAGE', '--metric goes with report leaderboard only', { where: '--metric' });
         parseTrendPeriods(cmd.opts().periods as string | undefined, '--periods');
       }),
     'report',

@@ -16,6 +16,7 @@ import { membershipOn, ORG_ID } from '../metrics/math/rollup.ts';
 import { addDays, earlierOf, type PlainDate } from '../util/date.ts';
 import { Dec, formatMoney, formatRatio } from '../util/money.ts';
 import { type Quick, quickAttainment, type ReportContext, repsIn, type SubjectReport } from './context.ts';
+import type { LeaderboardMetric } from './leaderboard-options.ts';
 import { burnup, teamDashboard } from './scorecard.ts';
 import { sourcesOf } from './sources.ts';
 import { type RankScope, subjectWorking } from './working.ts';
@@ -402,9 +403,19 @@ async function alertSummary(ctx: ReportContext, repIds: readonly string[]): Prom
   return { alertCounts: { byRule, bySeverity: bySev }, criticalAlerts: all.filter((a) => a.severity === 'critical') };
 }
 
-/** `report region` / `report org`: `{ subject, period, asOf, currency, totals, teams, reps }`. */
+/**
+ * `report region` / `report org`: `{ subject, period, asOf, currency, totals, teams, reps }`, and the org's
+ * `regions` before its teams: each region's row is its `report region`'s totals, so an overview of the org reads
+ * one document, not one report per region.
+ */
 export async function groupReport(given: ReportContext, scope: SubjectRef): Promise<JsonObject> {
   const ctx = await withAlerts(given);
+  const regions: Json[] = [];
+  if (scope.kind === 'org') {
+    const name = (id: string) => ctx.model.data.units.get(id)?.name ?? id;
+    const ids = ctx.model.groups('region').sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+    for (const id of ids) regions.push(asJson(await subjectReport(ctx, { kind: 'region', id })));
+  }
   const teams: Json[] = [];
   for (const id of ctx.model.groups('team')) {
     const unit = ctx.model.data.units.get(id);
@@ -414,6 +425,7 @@ export async function groupReport(given: ReportContext, scope: SubjectRef): Prom
   return {
     ...header(ctx, scope),
     totals: asJson(await subjectReport(ctx, scope)),
+    ...(scope.kind === 'org' ? { regions } : {}),
     teams,
     reps: await repObjects(ctx, scope),
     leavers: await leaverObjects(ctx, scope),
@@ -421,15 +433,60 @@ export async function groupReport(given: ReportContext, scope: SubjectRef): Prom
   };
 }
 
-export type LeaderboardBy = 'attainment' | 'actual';
+/**
+ * A rep's figure a leaderboard ranks by (null: not ranked), with the entry fields that print it when it is not one
+ * the entry has anyway. Coverage and activity are read from the rep's figures document: the stored snapshot where
+ * the report is built from them, else computed as the snapshot would be.
+ */
+function metricOf(
+  ctx: ReportContext,
+  metric: LeaderboardMetric,
+  id: string,
+  q: Quick,
+): { value: Dec | null; fields: JsonObject } {
+  if (metric === 'attainment') return { value: q.attainment, fields: {} };
+  if (metric === 'projected-attainment') return { value: q.projectedAttainment, fields: {} };
+  if (metric === 'actual') return { value: q.actual, fields: {} };
+  const ref: SubjectRef = { kind: 'rep', id };
+  const model = ctx.model;
+  const doc = ctx.stored
+    ? ctx.stored(ref)
+    : figuresDocument(
+        describeSubject(model, ref),
+        ctx.period,
+        model.compute(ref, ctx.period),
+        model.settings.baseCurrency,
+      );
+  if (metric === 'pipeline-coverage') {
+    const p = doc.pipeline;
+    return {
+      value: p.coverage === null ? null : new Dec(p.coverage),
+      fields: { coverage: p.coverage, ...(p.coverage === null ? { coverageReason: p.coverageReason ?? null } : {}) },
+    };
+  }
+  const a = doc.activities;
+  if (metric === 'activity-score')
+    return {
+      value: a.score === null ? null : new Dec(a.score),
+      fields: { activityScore: a.score, ...(a.score === null ? { activityScoreReason: a.scoreReason ?? null } : {}) },
+    };
+  const n = a.counts.call + a.counts.meeting + a.counts.email + a.counts.task + a.counts.proposal;
+  return { value: new Dec(n), fields: { activities: n } };
+}
 
-/** `report leaderboard`: reps of a scope ranked by attainment (or actual), ties sharing a rank. */
-export function leaderboard(ctx: ReportContext, scope: SubjectRef, by: LeaderboardBy): JsonObject {
-  const rows = repsIn(ctx.model, scope).map((id) => ({ id, q: quickAttainment(ctx, { kind: 'rep', id }, ctx.period) }));
-  const ranked = rankSubjects(rows.map((r) => ({ id: r.id, value: by === 'actual' ? r.q.actual : r.q.attainment })));
-  const byId = new Map(rows.map((r) => [r.id, r.q] as const));
+/**
+ * `report leaderboard`: reps of a scope ranked by a metric (attainment unless `--metric` says otherwise), ties
+ * sharing a rank; `by` names the metric.
+ */
+export function leaderboard(ctx: ReportContext, scope: SubjectRef, metric: LeaderboardMetric): JsonObject {
+  const rows = repsIn(ctx.model, scope).map((id) => {
+    const q = quickAttainment(ctx, { kind: 'rep', id }, ctx.period);
+    return { id, q, ...metricOf(ctx, metric, id, q) };
+  });
+  const ranked = rankSubjects(rows.map((r) => ({ id: r.id, value: r.value })));
+  const byId = new Map(rows.map((r) => [r.id, r] as const));
   const entries: Json[] = ranked.map((r) => {
-    const q = byId.get(r.id) as Quick;
+    const { q, fields } = byId.get(r.id) as (typeof rows)[number];
     const info = describeSubject(ctx.model, { kind: 'rep', id: r.id });
     const e: JsonObject = {
       rank: r.rank,
@@ -439,6 +496,7 @@ export function leaderboard(ctx: ReportContext, scope: SubjectRef, by: Leaderboa
       quota: q.quota === null ? null : formatMoney(q.quota),
       projectedAttainment: q.projectedAttainment === null ? null : formatRatio(q.projectedAttainment),
       status: q.status,
+      ...fields,
     };
     if (q.attainment === null) e.attainmentReason = 'no_quota';
     if (q.quota === null) e.quotaReason = 'no_quota';
@@ -450,7 +508,7 @@ export function leaderboard(ctx: ReportContext, scope: SubjectRef, by: Leaderboa
     period: { id: ctx.period.id, start: ctx.period.start, end: ctx.period.end },
     asOf: ctx.model.asOf,
     scope: describeSubject(ctx.model, scope) as unknown as JsonObject,
-    by,
+    by: metric,
     entries,
   };
 }

@@ -192,11 +192,40 @@ export function toCsv(kind: string, doc: Row): string {
   }
   if (kind === 'leaderboard') {
     const entries = (doc.entries ?? []) as Row[];
+    // The ranked metric's own field, where it is not one of the usual columns.
+    const extra = (
+      { 'pipeline-coverage': 'coverage', 'activity-score': 'activityScore', activities: 'activities' } as Record<
+        string,
+        string
+      >
+    )[String(doc.by)];
     return csvTable(
-      ['name', 'email', 'team', 'quota', 'actual', 'attainment', 'projectedAttainment', 'status', 'rank'],
+      [
+        'name',
+        'email',
+        'team',
+        'quota',
+        'actual',
+        'attainment',
+        'projectedAttainment',
+        'status',
+        ...(extra ? [extra] : []),
+        'rank',
+      ],
       entries.map((e) => {
         const s = o(e.subject);
-        return [s.name, s.email, s.team, e.quota, e.actual, e.attainment, e.projectedAttainment, e.status, e.rank];
+        return [
+          s.name,
+          s.email,
+          s.team,
+          e.quota,
+          e.actual,
+          e.attainment,
+          e.projectedAttainment,
+          e.status,
+          ...(extra ? [e[extra]] : []),
+          e.rank,
+        ];
       }),
     );
   }

@@ -263,10 +263,25 @@ const SUM_IDS_LISTED = 6;
  * the deals with a column per figure using them.
  */
 export function workingSection(d: SubjectDoc): Section | null {
+  const w = workingBlocks(d);
+  if (w === null) return null;
+  return { heading: 'Working', blocks: [...[...w.figures.values()].flat(), ...w.deals] };
+}
+
+/**
+ * One figure's lines of the `--explain` working (`attainment`, `pipeline.coverage`, ...), as `workingSection` prints
+ * them: its formula, working and sums; null when the document's working has no such figure.
+ */
+export function figureWorking(d: SubjectDoc, figure: string): Block[] | null {
+  return workingBlocks(d)?.figures.get(figure) ?? null;
+}
+
+/** The working's lines of each figure, in the document's order, and the deal table's. */
+function workingBlocks(d: SubjectDoc): { figures: Map<string, Block[]>; deals: Block[] } | null {
   const explain = obj(d.explain);
   const figures = obj(explain.figures);
   if (Object.keys(figures).length === 0) return null;
-  const blocks: Block[] = [];
+  const byFigure = new Map<string, Block[]>();
   // A sum shown once: a later figure summing the same deals names the first figure instead.
   const shown = new Map<string, string>();
   // Each deal-table column's marked deals: a sum whose deals are exactly one column's can point to it.
@@ -301,8 +316,9 @@ export function workingSection(d: SubjectDoc): Section | null {
       sums.push(paragraph(`  ${str(sum.label)}: ${money(sum.total)} ${which}`));
     }
     const same = again.length > 0 ? ` (deals as in ${[...new Set(again)].join(', ')})` : '';
-    blocks.push(paragraph(`${k} = ${str(x.formula)}`), paragraph(`  ${str(x.working) ?? ''}${same}`), ...sums);
+    byFigure.set(k, [paragraph(`${k} = ${str(x.formula)}`), paragraph(`  ${str(x.working) ?? ''}${same}`), ...sums]);
   }
+  const blocks: Block[] = [];
   const deals = list(explain.deals);
   if (deals.length > 0) {
     const group = d.subject.type !== 'rep';
@@ -332,7 +348,7 @@ export function workingSection(d: SubjectDoc): Section | null {
       ),
     );
   }
-  return { heading: 'Working', blocks };
+  return { figures: byFigure, deals: blocks };
 }
 
 /**
@@ -342,6 +358,8 @@ export function workingSection(d: SubjectDoc): Section | null {
 export function withoutQuota<T extends { attainmentReason?: Json | undefined; subject?: Json | SubjectInfo }>(
   rows: readonly T[],
   isRanked: (row: T) => boolean,
+  /** Why a row is not ranked; default its attainment's reason. */
+  reasonOf: (row: T) => Json | undefined = (row) => row.attainmentReason,
 ): { ranked: T[]; notes: string[] } {
   const ranked: T[] = [];
   const unranked = new Map<string, string[]>();
@@ -350,7 +368,8 @@ export function withoutQuota<T extends { attainmentReason?: Json | undefined; su
       ranked.push(x);
       continue;
     }
-    const why = typeof x.attainmentReason === 'string' ? words(x.attainmentReason) : 'no attainment';
+    const reason = reasonOf(x);
+    const why = typeof reason === 'string' ? words(reason) : 'no attainment';
     unranked.set(why, [...(unranked.get(why) ?? []), str((x.subject as { name?: Json } | undefined)?.name) ?? '']);
   }
   return { ranked, notes: [...unranked].map(([why, names]) => `Not ranked (${why}): ${names.join(', ')}`) };
@@ -701,14 +720,48 @@ export function dashboardSections(o: Obj): Section[] {
   return out;
 }
 
+/**
+ * The column of a leaderboard's ranked metric where the entries' usual columns (attainment, actual, quota,
+ * projected) do not show it, and why an entry is not ranked by it.
+ */
+export function leaderboardMetric(by: Json | undefined): {
+  column: { heading: string; value: (x: Obj) => string } | null;
+  reasonOf: (x: Obj) => Json | undefined;
+} {
+  switch (by) {
+    case 'pipeline-coverage':
+      return {
+        column: { heading: 'Coverage', value: (x) => (x.coverage == null ? na(x.coverageReason) : times(x.coverage)) },
+        reasonOf: (x) => x.coverageReason,
+      };
+    case 'activity-score':
+      return {
+        column: {
+          heading: 'Activity score',
+          value: (x) => (x.activityScore == null ? na(x.activityScoreReason) : (str(x.activityScore) ?? '')),
+        },
+        reasonOf: (x) => x.activityScoreReason,
+      };
+    case 'activities':
+      return { column: { heading: 'Activities', value: (x) => str(x.activities) ?? '' }, reasonOf: () => undefined };
+    case 'projected-attainment':
+      return { column: null, reasonOf: (x) => x.projectedAttainmentReason };
+    default:
+      return { column: null, reasonOf: (x) => x.attainmentReason };
+  }
+}
+
 function leaderboardLayout(o: Obj): Layout {
-  const { ranked, notes } = withoutQuota(list(o.entries), (x) => x.rank != null);
+  const metric = leaderboardMetric(o.by);
+  const { ranked, notes } = withoutQuota(list(o.entries), (x) => x.rank != null, metric.reasonOf);
+  const column = metric.column;
   const rows = ranked.map((x) => {
     const s = obj(x.subject);
     return [
       `#${str(x.rank)}`,
       str(s.name) ?? '',
       str(s.team) ?? '',
+      ...(column ? [column.value(x)] : []),
       pct(x.attainment, x.attainmentReason),
       money(x.actual),
       money(x.quota, x.quotaReason),
@@ -728,6 +781,7 @@ function leaderboardLayout(o: Obj): Layout {
               ['Rank', true],
               ['Name', false],
               ['Team', false],
+              ...(column ? ([[column.heading, true]] as [string, boolean][]) : []),
               ['Attainment', true],
               ['Actual', true],
               ['Quota', true],
@@ -1035,6 +1089,8 @@ export function reportLayout(kind: string, d: JsonObject): Layout {
   const at = layout.sections.findIndex((s) => s.heading === 'Alerts');
   const repAlerts = repAlertsSection(o);
   if (repAlerts && at >= 0) layout.sections[at] = repAlerts;
+  const regions = subjectDocs(o.regions);
+  if (regions.length > 0) layout.sections.push(membersSection('Regions', regions, []));
   const teams = subjectDocs(o.teams);
   if (teams.length > 0) layout.sections.push(membersSection('Teams', teams, []));
   const reps = withoutQuota(subjectDocs(o.reps), (r) => r.attainment != null);

@@ -98,6 +98,8 @@ export class ReportReader {
   /** The last forecast learned beside the stored figures (`learnedForecast`), by stamp, date and period. */
   private forecast: { key: string; value: Promise<PeriodForecast | null> } | null = null;
   private readonly log: Logger | undefined;
+  /** The last full stamp and the database snapshot it was read in (`stamp`). */
+  private lastStamp: { snapshot: string; stamp: string } | null = null;
   /**
    * Counters for /metrics: `builds` of which `fromSnapshots` came from the stored snapshots and `fallbacks` were
    * today's documents computed from the warehouse because the snapshots were not current.
@@ -128,8 +130,26 @@ export class ReportReader {
     return today(this.engine.settings.timezone);
   }
 
-  /** What, if it moved, means a kept document may be out of date. One round trip. */
+  /**
+   * What, if it moved, means a kept document may be out of date. One round trip: a tiny one while no transaction
+   * that wrote has ended since the last full stamp.
+   */
   async stamp(): Promise<string> {
+    // The full stamp counts tens of thousands of rows (40 ms a request at 5,000 reps, most of a page's time, and
+    // several times that on a loaded machine). Two reads whose database snapshots are equal (the same transactions
+    // running, the same ones ended) see the same rows, so the stamp the last full read found still holds. A
+    // snapshot moves whenever any transaction that wrote ends, in any table: then the full stamp is read again.
+    const last = this.lastStamp;
+    if (last) {
+      const r = await sql<{ snapshot: string }>`select pg_current_snapshot()::text as snapshot`.execute(this.db);
+      if (r.rows[0]?.snapshot === last.snapshot) return last.stamp;
+    }
+    const full = await this.fullStamp();
+    this.lastStamp = full;
+    return full.stamp;
+  }
+
+  private async fullStamp(): Promise<{ snapshot: string; stamp: string }> {
     // Not the sync runs: a sync that changed nothing (most of them, every few minutes) would throw away a document
     // that took a minute to build at 5,000 reps. A change that moves a figure marks its rep-periods in dirty_keys in
     // the transaction that writes it (src/dirty/queue.ts), and a recompute releases them as it writes snapshots;
@@ -138,13 +158,15 @@ export class ReportReader {
     // a row version under a new transaction id, so the pair moves with any change, including one committed after a
     // later-begun transaction's (which a newest-timestamp probe misses); and it formats and sorts nothing (a digest
     // of 16,784 open alerts' text took 94 ms, this 15). A freeze or xid wraparound only moves it spuriously.
-    const r = await sql<{ s: string }>`select concat_ws('|',
+    // pg_current_snapshot() is the statement's own snapshot: the one the counts below were read in.
+    const r = await sql<{ s: string; snapshot: string }>`select pg_current_snapshot()::text as snapshot, concat_ws('|',
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from metric_snapshots),
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from dirty_keys),
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from config_state),
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from alerts where status <> 'resolved'),
         ${PEOPLE_FINGERPRINT}) as s`.execute(this.db);
-    return (r.rows[0] as { s: string }).s;
+    const row = r.rows[0] as { s: string; snapshot: string };
+    return { snapshot: row.snapshot, stamp: row.s };
   }
 
   /**
@@ -161,7 +183,7 @@ export class ReportReader {
       resolved.period.id,
       resolved.asOf,
       req.explain ?? false,
-      req.by ?? null,
+      req.kind === 'leaderboard' ? (req.metric ?? 'attainment') : null,
       req.trendBy ?? null,
       req.periods ?? null,
     ]);

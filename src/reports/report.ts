@@ -17,16 +17,9 @@ import type { SubjectRef } from '../metrics/engine/types.ts';
 import { ORG_ID } from '../metrics/math/rollup.ts';
 import { isPlainDate, type PlainDate, today } from '../util/date.ts';
 import { breakdownsOf, type LineQuotas, lineQuotasOf, subjectLineQuotas } from './breakdowns.ts';
-import {
-  bySeverity,
-  groupReport,
-  type LeaderboardBy,
-  leaderboard,
-  type ReportContext,
-  subjectReport,
-  teamReport,
-} from './build.ts';
+import { bySeverity, groupReport, leaderboard, type ReportContext, subjectReport, teamReport } from './build.ts';
 import type { ResolvedRequest } from './context.ts';
+import type { LeaderboardMetric } from './leaderboard-options.ts';
 
 export type { ResolvedRequest };
 
@@ -46,8 +39,8 @@ export interface ReportRequest {
   /** Default today in the configured time zone. */
   asOf?: PlainDate;
   explain?: boolean;
-  /** Leaderboard ranking: attainment (default) or actual. */
-  by?: LeaderboardBy;
+  /** Leaderboard: what the reps are ranked by (`--metric`, default attainment). */
+  metric?: LeaderboardMetric;
   /** Trends: the scopes side by side (`--by`). */
   trendBy?: TrendBy;
   /** Trends: how many periods, ending with `period` (`--periods`, default 4). */
@@ -146,7 +139,7 @@ export async function buildReportFrom(
     case 'org':
       return withBreakdowns(ctx, { kind: 'org', id: ORG_ID }, groupReport(ctx, { kind: 'org', id: ORG_ID }));
     case 'leaderboard':
-      return leaderboard(ctx, scope(), req.by ?? 'attainment');
+      return leaderboard(ctx, scope(), req.metric ?? 'attainment');
     case 'trends': {
       // Figures of the periods shown only, computed: the stored snapshots hold the current period's alone.
       const { stored: _stored, ...computed } = ctx;

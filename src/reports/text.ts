@@ -11,6 +11,7 @@ import {
   breakdownSections,
   dashboardSections,
   figureSections,
+  leaderboardMetric,
   memberName,
   reportLayout,
   type SubjectDoc,
@@ -99,10 +100,12 @@ export function reportText(kind: string, d: JsonObject): string {
       `LEADERBOARD by ${str(o.by)} - ${str(scope.name)}, ${str(obj(o.period).id)} as of ${str(o.asOf)}`,
       '',
     ];
-    const { ranked, notes } = withoutQuota(list(o.entries), (x) => x.rank != null);
+    const metric = leaderboardMetric(o.by);
+    const { ranked, notes } = withoutQuota(list(o.entries), (x) => x.rank != null, metric.reasonOf);
+    const column = metric.column;
     for (const x of ranked)
       lines.push(
-        `  ${`#${str(x.rank)}`.padEnd(5)}${(str(obj(x.subject).name) ?? '').padEnd(22)}${pct(x.attainment, x.attainmentReason).padStart(9)}  ${money(x.actual).padStart(14)} of ${money(x.quota, x.quotaReason).padStart(14)}  projected ${pct(x.projectedAttainment, x.projectedAttainmentReason).padStart(8)}`,
+        `  ${`#${str(x.rank)}`.padEnd(5)}${(str(obj(x.subject).name) ?? '').padEnd(22)}${pct(x.attainment, x.attainmentReason).padStart(9)}  ${money(x.actual).padStart(14)} of ${money(x.quota, x.quotaReason).padStart(14)}  projected ${pct(x.projectedAttainment, x.projectedAttainmentReason).padStart(8)}${column ? `  ${column.heading.toLowerCase()} ${column.value(x)}` : ''}`,
       );
     if (notes.length > 0) lines.push('');
     for (const n of notes) lines.push(`  ${n}`);
@@ -124,8 +127,13 @@ export function reportText(kind: string, d: JsonObject): string {
     }
     return lines.join('\n');
   }
-  // team, region, org: totals (with the reps' alerts), then teams and reps.
+  // team, region, org: totals (with the reps' alerts), then the org's regions, teams and reps.
   const lines = subjectText(subjectDoc(o.totals), true, repAlertLines(o));
+  const regions = subjectDocs(o.regions);
+  if (regions.length > 0) {
+    lines.push('', 'REGIONS');
+    for (const r of regions) lines.push(repLine(r));
+  }
   const teams = subjectDocs(o.teams);
   if (teams.length > 0) {
     lines.push('', 'TEAMS');

@@ -146,15 +146,21 @@ export function createWebApp(options: WebAppOptions): WebApp {
       if (status >= 500) logger.error({ err, code: err.code, path: c.req.path }, 'request failed');
       const message = status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.toUserString();
       // A browser opening a page without a session (no token sent) is shown the sign-in form, then the page.
-      if (
-        err.code === 'AUTH_REQUIRED' &&
-        c.req.method === 'GET' &&
-        !c.req.header('authorization') &&
-        (c.req.header('accept') ?? '').includes('text/html')
-      ) {
+      if (err.code === 'AUTH_REQUIRED' && !c.req.header('authorization')) {
         const url = new URL(c.req.url);
-        c.header('Cache-Control', 'no-store');
-        return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+        const login = `/login?next=${encodeURIComponent(url.pathname + url.search)}`;
+        // htmx asking for a fragment (a leaderboard page, the filter bar) after the session ended: a redirect would
+        // be followed inside the request and the sign-in form swapped into the page, and a bare 401 is ignored, so
+        // the board would just stop moving. HX-Redirect sends the whole browser to the sign-in form instead.
+        if (c.req.header('hx-request') === 'true') {
+          c.header('Cache-Control', 'no-store');
+          c.header('HX-Redirect', c.req.method === 'GET' ? login : `/login?next=${encodeURIComponent(pageOf(c))}`);
+          return c.json({ error: { code: err.code, message } }, 401);
+        }
+        if (c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')) {
+          c.header('Cache-Control', 'no-store');
+          return c.redirect(login, 303);
+        }
       }
       if (err.code === 'AUTH_REQUIRED') c.header('WWW-Authenticate', 'Bearer');
       c.header('Cache-Control', 'no-store');
@@ -166,6 +172,17 @@ export function createWebApp(options: WebAppOptions): WebApp {
   });
 
   return { app, routes, reports };
+}
+
+/** The page an htmx request was made from (`HX-Current-URL`, this origin's only), else the overview. */
+function pageOf(c: WebContext): string {
+  const own = new URL(c.req.url);
+  try {
+    const current = new URL(c.req.header('hx-current-url') ?? '/', own);
+    return current.origin === own.origin ? current.pathname + current.search : '/';
+  } catch {
+    return '/';
+  }
 }
 
 /** Who is asking: a bearer token (scripts), else the session cookie (browsers, with CSRF on unsafe methods). */

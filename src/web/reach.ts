@@ -37,9 +37,11 @@ async function personIdOf(db: Kysely<Database>, email: string): Promise<number |
 
 export async function reachOf(db: Kysely<Database>, model: MetricsModel, principal: Principal): Promise<Reach> {
   if (principal.role === 'admin') return { all: true, self: null, units: new Set(), model };
-  const email = principal.subjectEmail;
+  // Emails compare whatever their case: a token's subject and a CRM's address may be written differently.
+  const email = principal.subjectEmail?.toLowerCase() ?? null;
   let self: string | null = null;
-  if (email !== null) for (const rep of model.data.reps.values()) if (rep.email === email) self = rep.key;
+  if (email !== null)
+    for (const rep of model.data.reps.values()) if (rep.email?.toLowerCase() === email) self = rep.key;
   const units = new Set<string>();
   if (principal.role === 'manager' && email !== null) {
     const personId = await personIdOf(db, email);

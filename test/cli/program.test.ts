@@ -20,7 +20,7 @@ describe('quota-tracker --help', () => {
     expect(r.code).toBe(0);
     for (const name of COMMAND_NAMES) expect(r.stdout).toMatch(new RegExp(`^  ${name}( |$)`, 'm'));
     expect(r.stdout).toContain(
-      'report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep <email|name>] [--team <name>] [--region <name>] [--period <id>] [--as-of <date>] [--by <region|team|segment|product-line>] [--periods <n>] [--format <text|md|json|csv|html>] [--explain] [--backtest]',
+      'report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep <email|name>] [--team <name>] [--region <name>] [--period <id>] [--as-of <date>] [--by <region|team|segment|product-line>] [--periods <n>] [--metric <attainment|projected-attainment|actual|pipeline-coverage|activity-score|activities>] [--format <text|md|json|csv|html>] [--explain] [--backtest]',
     );
     expect(r.stdout).toContain(
       'sync [--connection <id>] [--stream <name>] [--full] [--no-writeback] [--as-of <date>] [--deliver]',
@@ -89,6 +89,11 @@ describe('bad usage exits 2', () => {
     [['report', 'org', '--by', 'region'], '--by goes with report trends only (at --by)'],
     [['report', 'trends', '--by', 'country'], "argument 'country' is invalid"],
     [['report', 'trends', '--periods', '0'], '--periods must be a whole number from 1 to 20, got "0" (at --periods)'],
+    [
+      ['report', 'leaderboard', '--metric', 'bogus'],
+      "argument 'bogus' is invalid. Allowed choices are attainment, projected-attainment, actual, pipeline-coverage, activity-score, activities.",
+    ],
+    [['report', 'org', '--metric', 'actual'], '--metric goes with report leaderboard only (at --metric)'],
     [['token', 'create'], "required option '--role <role>' not specified"],
     [['frobnicate'], "unknown command 'frobnicate'"],
     [['token'], 'Usage: quota-tracker token'],

@@ -43,6 +43,8 @@ let web: RunningWebServer;
 let context: BrowserContext;
 let profile: string;
 const errors: string[] = [];
+/** Set once the rep's session is ended on purpose: its htmx request's 401 is then expected. */
+let sessionEnded = false;
 
 beforeAll(async () => {
   setClock(fixedClock(`${AS_OF}T16:00:00Z`));
@@ -99,8 +101,10 @@ async function open(role: Role): Promise<Page> {
   await context.clearCookies();
   const page = await context.newPage();
   page.on('console', (m) => {
-    // A page refused on purpose (403) is logged by the browser as a failed load: that one is expected.
-    if (m.type() === 'error' && !/status of 403/.test(m.text())) errors.push(`${role} ${page.url()}: ${m.text()}`);
+    // A page refused on purpose (403) is logged by the browser as a failed load: that one is expected, and so is
+    // the 401 of the htmx request made after the session was ended on purpose.
+    const expected = sessionEnded ? /status of 40[13]/ : /status of 403/;
+    if (m.type() === 'error' && !expected.test(m.text())) errors.push(`${role} ${page.url()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => errors.push(`${role} ${page.url()}: ${e.message}`));
   if (role === 'admin') {
@@ -207,9 +211,36 @@ describe.skipIf(repeatPass)('the dashboard in Chromium', () => {
     expect(second.map((r) => r.name)).toEqual(ranked.slice(50, 100).map((e) => e.subject.name));
     await page.screenshot({ path: join(ARTIFACTS, 'rep-leaderboard-page-2.png'), fullPage: true });
 
+    // Ranked by another metric, chosen in the page: the board follows the API's order, the rep still pinned.
+    await page.selectOption('select[name=metric]', 'pipeline-coverage');
+    await page.click('form:has(select[name=metric]) button[type=submit]');
+    await page.waitForURL(/metric=pipeline-coverage/);
+    expect(await page.getAttribute('#board', 'data-metric')).toBe('pipeline-coverage');
+    expect(await axe(page)).toEqual([]);
+    const byCoverage = (await api('rep', '/api/v1/reports/leaderboard?metric=pipeline-coverage')) as unknown as {
+      entries: Entry[];
+    };
+    expect((await boardRows(page)).map((r) => r.name)).toEqual(
+      byCoverage.entries
+        .filter((e) => e.rank != null)
+        .slice(0, 50)
+        .map((e) => e.subject.name),
+    );
+    expect(await page.locator('#board thead tr.pinned').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'rep-leaderboard-coverage.png'), fullPage: true });
+
     await visit(page, 'rep', '/alerts', 'alerts');
     await visit(page, 'rep', '/teams/Team%20001', 'team-refused', 403);
     await visit(page, 'rep', '/operator', 'operator-refused', 403);
+
+    // The session ends (expired or signed out elsewhere) while the board is open: the next htmx page turn sends
+    // the browser to the sign-in form, coming back to that page, instead of silently doing nothing.
+    await visit(page, 'rep', '/leaderboard', 'leaderboard-before-expiry');
+    sessionEnded = true;
+    await sql`delete from web_sessions`.execute(t.db);
+    await page.click('#board a[rel=next]');
+    await page.waitForURL(/\/login\?next=/);
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/leaderboard?page=2');
     await page.close();
   }, 120_000);
 
@@ -275,13 +306,33 @@ describe.skipIf(repeatPass)('the dashboard in Chromium', () => {
     await visit(page, 'admin', '/', 'overview');
     const org = (await api('admin', '/api/v1/reports/org')) as { totals: Record<string, unknown> };
     await checkTiles(page, org.totals);
-    expect(await page.locator('#s-regions tbody tr').count()).toBe(3);
+    // The regions, from the org report's own `regions`: each row as that region's report says.
+    const regionRows = await page.$$eval('#s-regions tbody tr', (rows) =>
+      rows.map((r) => [r.cells[0]?.textContent?.trim() ?? '', r.cells[1]?.textContent?.trim() ?? '']),
+    );
+    expect(regionRows.length).toBe(3);
+    for (const [name, attainment] of regionRows) {
+      const region = (await api('admin', `/api/v1/reports/region?region=${encodeURIComponent(name as string)}`)) as {
+        totals: Record<string, unknown>;
+      };
+      expect(attainment, name).toBe(pct(region.totals.attainment as string, region.totals.attainmentReason as string));
+    }
     const alerts = (await api('admin', '/api/v1/reports/alerts')) as { alerts: unknown[] };
     const counted = (await page.textContent('#s-alert-counts tbody tr:last-child td:last-child'))?.trim();
     expect(counted).toBe(String(alerts.alerts.length));
     await visit(page, 'admin', '/teams/Team%20012', 'team');
     await visit(page, 'admin', '/reps/rep150@example.com?explain=true', 'rep-explained');
     expect(await page.locator('#s-working').count()).toBe(1);
+    // One figure's working, from its tile's link: shown beside the tiles, that tile marked.
+    await visit(page, 'admin', '/reps/rep150@example.com', 'rep-scorecard');
+    await page.click('[data-figure="coverage"] a.tile-explain');
+    await page.waitForURL(/explain=pipeline.coverage/);
+    expect(await page.textContent('#explain h2')).toContain('pipeline.coverage');
+    expect(await page.textContent('#explain')).toContain('pipeline.coverage = ');
+    expect(await page.locator('[data-figure="coverage"].explained').count()).toBe(1);
+    expect(await page.locator('#s-working').count()).toBe(0);
+    expect(await axe(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'admin-rep-explain-coverage.png'), fullPage: true });
     await visit(page, 'admin', '/leaderboard?page=3', 'leaderboard-page-3');
     const board = (await api('admin', '/api/v1/reports/leaderboard')) as unknown as { entries: Entry[] };
     expect((await boardRows(page)).map((r) => r.name)).toEqual(

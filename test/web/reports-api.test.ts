@@ -69,6 +69,8 @@ const CASES: { kind: string; query: Record<string, string>; args: string[] }[] =
     args: ['--region', 'West', '--by', 'segment', '--periods', '3'],
   },
   { kind: 'alerts', query: {}, args: [] },
+  { kind: 'leaderboard', query: { metric: 'pipeline-coverage' }, args: ['--metric', 'pipeline-coverage'] },
+  { kind: 'leaderboard', query: { metric: 'activities' }, args: ['--metric', 'activities'] },
 ];
 
 describe('GET /api/v1/reports/<kind>', () => {
@@ -90,6 +92,20 @@ describe('GET /api/v1/reports/<kind>', () => {
     for (const s of byTeam.series) expect(s.periods.length).toBeLessThanOrEqual(2);
     // The figures are real: Sarah's actual of the hand-worked golden example.
     expect(JSON.parse(printed[0] as string).actual).toBe('522000.00');
+    // Another metric: ranked by it, highest first, each entry showing it; those it cannot rank last, unranked.
+    for (const [at, field] of [
+      [9, 'coverage'],
+      [10, 'activities'],
+    ] as const) {
+      const board = JSON.parse(printed[at] as string) as { by: string; entries: Record<string, unknown>[] };
+      expect(board.by).toBe(CASES[at]?.query.metric);
+      const ranked = board.entries.filter((e) => e.rank !== null);
+      expect(ranked.length, field).toBeGreaterThan(1);
+      const values = ranked.map((e) => Number(e[field]));
+      expect(values, field).toEqual([...values].sort((a, b) => b - a));
+      expect(new Set(values).size, field).toBeGreaterThan(1);
+      for (const e of board.entries.filter((x) => x.rank === null)) expect(e[field] ?? null, field).toBeNull();
+    }
   }, 120_000);
 
   it('takes --explain as explain=true, with the working the CLI prints', async () => {
@@ -131,6 +147,11 @@ describe('GET /api/v1/reports/<kind>', () => {
       ['/api/v1/reports/trends?by=country', 'by must be one of region, team, segment, product-line'],
       ['/api/v1/reports/org?by=region', '"by" goes with trends only'],
       ['/api/v1/reports/trends?team=West%20Mid&by=region', '--by region breaks down the org'],
+      [
+        '/api/v1/reports/leaderboard?metric=bogus',
+        'metric must be one of attainment, projected-attainment, actual, pipeline-coverage, activity-score, activities',
+      ],
+      ['/api/v1/reports/org?metric=actual', '"metric" goes with leaderboard only'],
     ] as const) {
       const res = await api(`${path}&${new URLSearchParams(WHEN)}`);
       expect(res.status, path).toBe(400);

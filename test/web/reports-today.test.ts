@@ -47,6 +47,8 @@ const CASES: { req: ReportRequest; query: Record<string, string> }[] = [
   { req: { kind: 'leaderboard', team: 'West Mid' }, query: { team: 'West Mid' } },
   { req: { kind: 'trends', region: 'West' }, query: { region: 'West' } },
   { req: { kind: 'alerts' }, query: {} },
+  { req: { kind: 'leaderboard', metric: 'pipeline-coverage' }, query: { metric: 'pipeline-coverage' } },
+  { req: { kind: 'leaderboard', metric: 'activity-score' }, query: { metric: 'activity-score' } },
 ];
 
 /** What `report <kind> --format json` prints today: the CLI's builder on a fresh engine, as the command runs it. */
@@ -73,6 +75,19 @@ describe("today's reports", () => {
     // No full warehouse model was loaded for any of them.
     expect(web.reports?.stats.modelLoads).toBe(loads);
   }, 60_000);
+
+  it("the org report lists each region as that region's report's totals", async () => {
+    const org = JSON.parse((await api(CASES[3] as (typeof CASES)[number])).text) as {
+      regions: { subject: { name: string } }[];
+      teams: { subject: { region: string | null } }[];
+    };
+    const names = [...new Set(org.teams.map((x) => x.subject.region).filter((r): r is string => r !== null))].sort();
+    expect(org.regions.map((r) => r.subject.name)).toEqual(names);
+    for (const r of org.regions) {
+      const region = await api({ req: { kind: 'region' }, query: { region: r.subject.name } });
+      expect(r, r.subject.name).toEqual((JSON.parse(region.text) as { totals: unknown }).totals);
+    }
+  });
 
   it('after a deal changes: computed while its recompute is due, then from the snapshots again, equal to the CLI', async () => {
     const before = await Promise.all(CASES.map(api));

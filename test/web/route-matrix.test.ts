@@ -8,6 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
+import type { Json } from '../../src/metrics/document.ts';
+import { escapeHtml } from '../../src/reports/html.ts';
+import { figureWorking, subjectDoc } from '../../src/reports/layout.ts';
 import { createWebApp } from '../../src/web/app.ts';
 import { FailureLimiter } from '../../src/web/rate-limit.ts';
 import { createApiToken, revokeApiToken } from '../../src/web/tokens.ts';
@@ -63,6 +66,7 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
   'GET /api/v1/reports/leaderboard': [
     { query: '', expect: ANY_TOKEN },
     { query: 'team=West Enterprise', expect: ANY_TOKEN },
+    { query: 'metric=activity-score', expect: ANY_TOKEN },
   ],
   'GET /api/v1/reports/trends': [
     { query: 'team=West Mid', expect: DANA_MIA },
@@ -114,6 +118,9 @@ const MATRIX: Record<string, { query: string; expect: Expect }[]> = {
   'GET /leaderboard': [
     { query: '', expect: ANY_TOKEN },
     { query: 'page=2', expect: ANY_TOKEN },
+    { query: 'metric=pipeline-coverage', expect: ANY_TOKEN },
+    // An unknown metric is a 400 page naming the metrics, to whoever may see the leaderboard.
+    { query: 'metric=bogus', expect: tokens({ admin: 400, dana: 400, mia: 400, sarah: 400, emily: 400 }) },
   ],
   'GET /trends': [
     { query: 'team=West Mid', expect: DANA_MIA },
@@ -213,6 +220,59 @@ describe('what each caller sees of a shared report', () => {
     const doc = (await res.json()) as { entries: { subject: { name: string }; actual?: string }[] };
     const whole = doc.entries.filter((e) => e.actual !== undefined).map((e) => e.subject.name);
     expect(whole).toEqual(['Emily White']);
+  });
+
+  it("pins the viewer's own leaderboard row whatever the case of their token's email, for any metric", async () => {
+    // A token whose subject is written in another case than the CRM's address (Sarah Chen's).
+    const made = await createApiToken(t.db, { role: 'rep', subject: 'sarah.chen@example.com' });
+    await t.db
+      .updateTable('api_tokens')
+      .set({ subject_email: 'Sarah.Chen@Example.COM' })
+      .where('id', '=', made.id)
+      .execute();
+    for (const metric of ['attainment', 'pipeline-coverage', 'activities']) {
+      const res = await web.app.request(`/leaderboard?metric=${metric}&${WHEN}`, {
+        headers: { authorization: `Bearer ${made.token}` },
+      });
+      expect(res.status, metric).toBe(200);
+      const html = await res.text();
+      const pinned = /<tr class="pinned"[^>]*>(.*?)<\/tr>/s.exec(html)?.[1] ?? '';
+      expect(pinned, metric).toContain('Sarah Chen</a> (you)');
+      // Her own figures, as the JSON gives them to her: her actual is in her row.
+      expect(pinned, metric).toContain('522,000.00');
+    }
+    const bad = await web.app.request(`/leaderboard?metric=bogus&${WHEN}`, {
+      headers: { authorization: `Bearer ${made.token}` },
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain(
+      'metric must be one of attainment, projected-attainment, actual, pipeline-coverage, activity-score, activities',
+    );
+  });
+
+  it("explains each scorecard figure from its tile, with the lines the CLI's --explain prints", async () => {
+    const scorecard = await (await ask('sarah', `/reps/sarah.chen@example.com?${WHEN}`)).text();
+    for (const figure of ['attainment', 'projectedAttainment', 'pipeline.coverage'])
+      expect(scorecard).toMatch(new RegExp(`\\?explain=${encodeURIComponent(figure)}&amp;[^"]*#explain"`));
+    const json = subjectDoc(
+      (await (
+        await ask('sarah', `/api/v1/reports/rep?rep=sarah.chen@example.com&explain=true&${WHEN}`)
+      ).json()) as Json,
+    );
+    for (const figure of ['attainment', 'pipeline.coverage']) {
+      const res = await ask('sarah', `/reps/sarah.chen@example.com?explain=${figure}&${WHEN}`);
+      expect(res.status, figure).toBe(200);
+      const html = await res.text();
+      const section = /<section class="card wide" id="explain".*?<\/section>/s.exec(html)?.[0] ?? '';
+      const lines = (figureWorking(json, figure) ?? []).map((b) => (b.type === 'paragraph' ? b.text : ''));
+      expect(lines[0], figure).toMatch(new RegExp(`^${figure.replace('.', '\\.')} = `));
+      for (const line of lines) expect(section, figure).toContain(escapeHtml(line));
+      // Only that figure's: not the whole Working section.
+      expect(html).not.toContain('id="s-working"');
+    }
+    const bad = await ask('sarah', `/reps/sarah.chen@example.com?explain=bogus&${WHEN}`);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('explain must be true or one of the scorecard&#39;s figures: ');
   });
 
   it('answers a manager the same document as an admin inside their subtree', async () => {

@@ -102,6 +102,39 @@ describe('signing in with a token', () => {
     expect(((await expired.json()) as { error: { message: string } }).error.message).toContain('expired');
   });
 
+  it('sends the browser to sign in when an htmx request comes after the session ended (HX-Redirect)', async () => {
+    const made = await createApiToken(t.db, { role: 'admin' });
+    const session = cookieValue((await signIn(made.token)).cookie);
+    await sql`update web_sessions set expires_at = expires_at - interval '8 hours'
+      where token_id = ${made.id}`.execute(t.db);
+    // The leaderboard's Next link (htmx swaps the board) with the expired cookie, and with none at all.
+    for (const cookie of [`qt_session=${session}`, undefined]) {
+      const res = await web.app.request('/leaderboard?page=2', {
+        headers: { 'hx-request': 'true', 'hx-target': 'board', ...(cookie ? { cookie } : {}) },
+      });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('hx-redirect')).toBe('/login?next=%2Fleaderboard%3Fpage%3D2');
+      await res.arrayBuffer();
+    }
+    // An unsafe htmx request goes back to the page it was made from, never to another site.
+    for (const [current, next] of [
+      ['http://localhost/teams/West%20Mid?asOf=2026-06-12', '%2Fteams%2FWest%2520Mid%3FasOf%3D2026-06-12'],
+      ['https://evil.example.com/x', '%2F'],
+    ] as const) {
+      const res = await web.app.request('/logout', {
+        method: 'POST',
+        headers: { 'hx-request': 'true', 'hx-current-url': current, cookie: `qt_session=${session}` },
+      });
+      expect(res.status, current).toBe(401);
+      expect(res.headers.get('hx-redirect'), current).toBe(`/login?next=${next}`);
+      await res.arrayBuffer();
+    }
+    // A script (no htmx) still gets the plain 401.
+    const plain = await web.app.request('/api/v1/whoami', { headers: { cookie: `qt_session=${session}` } });
+    expect(plain.status).toBe(401);
+    expect(plain.headers.get('hx-redirect')).toBeNull();
+  });
+
   it('needs the session CSRF token on unsafe requests made with the cookie, not with a bearer token', async () => {
     const made = await createApiToken(t.db, { role: 'admin' });
     const session = cookieValue((await signIn(made.token)).cookie);

@@ -1,6 +1,7 @@
 /**
  * `quota-tracker report <rep|team|region|org|leaderboard|trends|alerts|forecast> [--rep EMAIL|NAME] [--team NAME]
  * [--region NAME] [--period ID] [--as-of DATE] [--by region|team|segment|product-line] [--periods N]
+ * [--metric attainment|projected-attainment|actual|pipeline-coverage|activity-score|activities]
  * [--format text|md|json|csv|html] [--explain] [--backtest]`.
  *
  * `--format json` prints exactly one JSON document on stdout and nothing else; logs go to stderr.
@@ -53,6 +54,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   for (const flag of ['by', 'periods'] as const)
     if (o[flag] !== undefined && kind !== 'trends')
       throw new AppError('USAGE', `--${flag} goes with report trends only`, { where: `--${flag}` });
+  if (o.metric !== undefined && kind !== 'leaderboard')
+    throw new AppError('USAGE', '--metric goes with report leaderboard only', { where: '--metric' });
+  const { parseLeaderboardMetric } = await import('../../reports/leaderboard-options.ts');
+  const metric = parseLeaderboardMetric(o.metric as string | undefined, '--metric');
   const trendBy = parseTrendBy(o.by as string | undefined, '--by');
   const periods = parseTrendPeriods(o.periods as string | undefined, '--periods');
   assertPeriodStarted(config, o.period as string | undefined, o.asOf as string | undefined);
@@ -75,6 +80,7 @@ export async function run(ctx: CommandContext): Promise<number> {
             explain: o.explain === true,
             ...(trendBy ? { trendBy } : {}),
             ...(periods !== undefined ? { periods } : {}),
+            ...(metric ? { metric } : {}),
           });
     const format = (o.format as string | undefined) ?? 'text';
     const shown = kind === 'forecast' && o.backtest === true ? 'forecast-backtest' : kind;

@@ -35,6 +35,8 @@ h2{font-size:1.05rem;margin:0 0 .6rem}
 .tile-label{font-size:.8rem;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
 .tile-value{font-size:1.4rem;font-weight:600;font-variant-numeric:tabular-nums}
 .tile-sub{font-size:.82rem;color:var(--muted)}
+.tile-explain{font-size:.8rem}.tile.explained{outline:3px solid var(--line)}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 .tile.tone-good{border-left-color:#1a7f37}.tile.tone-fair{border-left-color:#bf8700}.tile.tone-poor{border-left-color:#cf222e}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.9rem 1rem;min-width:0}
 .chart-pair{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}

@@ -53,12 +53,16 @@ export interface Tile {
   sub?: string;
   /** The words that pick the tile's colour (a status, a band); default the value. */
   tone?: string;
+  /** Where this figure's working is shown (the rep scorecard's `?explain=<figure>`). */
+  explain?: string;
+  /** This tile's working is shown on the page (`#explain`). */
+  explained?: boolean;
 }
 
 export function tiles(list: readonly Tile[]): Markup {
   return h`<div class="tiles">${list.map(
     (t) =>
-      h`<div class="tile ${toneClass(t.tone ?? t.value)}" data-figure="${t.key}"><div class="tile-label">${t.label}</div><div class="tile-value">${t.value}</div>${t.sub ? h`<div class="tile-sub">${t.sub}</div>` : ''}</div>`,
+      h`<div class="tile ${toneClass(t.tone ?? t.value)}${t.explained ? ' explained' : ''}" data-figure="${t.key}"${t.explained ? h` aria-describedby="explain-h"` : ''}><div class="tile-label">${t.label}</div><div class="tile-value">${t.value}</div>${t.sub ? h`<div class="tile-sub">${t.sub}</div>` : ''}${t.explain ? h`<a class="tile-explain" href="${t.explain}">explain<span class="sr-only"> ${t.label.toLowerCase()}</span></a>` : ''}</div>`,
   )}</div>`;
 }
 

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { Database } from '../../db/schema.ts';
 import { AppError, ERROR_CODES, isAppError } from '../../errors.ts';
 import type { JsonObject } from '../../metrics/document.ts';
+import { LEADERBOARD_METRICS } from '../../reports/leaderboard-options.ts';
 import type { ReportReader } from '../../reports/read-model.ts';
 import type { ReportRequest } from '../../reports/report.ts';
 import type { RouteModule } from '../policy.ts';
@@ -133,8 +134,15 @@ export function agentServer(reader: ReportReader, db: Kysely<Database>, principa
     {
       title: 'Leaderboard',
       description:
-        "Reps of the org, a team or a region ranked by attainment (`report leaderboard --format json`); reps outside the token's reach show name and rank only.",
-      inputSchema: { ...scope, ...when },
+        "Reps of the org, a team or a region ranked by attainment or another metric (`report leaderboard --format json`); reps outside the token's reach show name and rank only.",
+      inputSchema: {
+        ...scope,
+        metric: z
+          .enum(LEADERBOARD_METRICS)
+          .optional()
+          .describe('what the reps are ranked by (`--metric`, default attainment)'),
+        ...when,
+      },
       annotations: READ_ONLY,
     },
     (a) => run(() => report({ kind: 'leaderboard', ...pick(a) } as ReportRequest)),

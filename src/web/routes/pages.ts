@@ -7,20 +7,25 @@
  *
  * - `/`: the org or region overview (what the viewer manages; a rep goes to their scorecard)
  * - `/teams/:team`: the team dashboard
- * - `/reps/:rep`: the rep scorecard (`?explain=true` adds the working behind each figure)
- * - `/leaderboard`: 50 a page (htmx swaps the board), the viewer's own row pinned on top
+ * - `/reps/:rep`: the rep scorecard (`?explain=true` adds the working behind each figure, `?explain=<figure>` that
+ *   figure's beside the tiles, linked from each tile)
+ * - `/leaderboard`: 50 a page (htmx swaps the board) by `?metric=`, the viewer's own row pinned on top
  * - `/trends`: scopes side by side over N periods, a line chart and the table
  * - `/alerts`: open alerts of the period by team, counts by rule and severity
  * - `/operator` (admin): each connection's last sync, cursor age, errors and quarantined records
  */
 import { AppError, isAppError } from '../../errors.ts';
-import type { JsonObject } from '../../metrics/document.ts';
+import type { Json, JsonObject } from '../../metrics/document.ts';
 import type { MetricsModel } from '../../metrics/engine/model.ts';
 import { membershipOn } from '../../metrics/math/rollup.ts';
 import { bandColour, histogramSvg, trendLinesSvg } from '../../reports/charts.ts';
 import { list, money, na, type Obj, obj, pct, str, times, words } from '../../reports/format.ts';
 import { toneOf as reportTone } from '../../reports/html.ts';
 import {
+  breakdownSections,
+  figureSections,
+  figureWorking,
+  leaderboardMetric,
   membersSection,
   reportLayout,
   type Section,
@@ -29,6 +34,11 @@ import {
   subjectDocs,
   withoutQuota,
 } from '../../reports/layout.ts';
+import {
+  LEADERBOARD_METRICS,
+  type LeaderboardMetric,
+  parseLeaderboardMetric,
+} from '../../reports/leaderboard-options.ts';
 import { type ReportRequest, resolveRequest } from '../../reports/report.ts';
 import { parseTrendBy, parseTrendPeriods } from '../../reports/trends.ts';
 import { isPlainDate } from '../../util/date.ts';
@@ -36,6 +46,7 @@ import type { OperatorSources } from '../operator.ts';
 import { operatorStatus } from '../operator.ts';
 import { assetRoutes } from '../pages/assets.ts';
 import {
+  block,
   card,
   errorPage,
   h,
@@ -122,6 +133,25 @@ async function read(c: WebContext, req: ReportRequest): Promise<JsonObject> {
   return (await scopedReport(readerOf(c), principalOf(c), req, c.var.db, await stampOf(c))).doc;
 }
 
+/**
+ * What a page works out from a report document, kept with the document: while its stamp holds, the read model
+ * hands every request the same document object, so an overview of 500 teams or an alerts page of 16,784 alerts is
+ * laid out once a stamp, not once a request. A document cut down to one viewer's reach is a new object each
+ * request, worked out anew; a new stamp builds a new document, and what was kept with the old one goes with it.
+ */
+const derived = new WeakMap<object, Map<string, unknown>>();
+function once<T>(doc: object, key: string, make: () => T): T {
+  let kept = derived.get(doc);
+  if (!kept) {
+    kept = new Map();
+    derived.set(doc, kept);
+  }
+  if (kept.has(key)) return kept.get(key) as T;
+  const value = make();
+  kept.set(key, value);
+  return value;
+}
+
 /** The model a request is read from (cached by the read model), for who is in which team and what one manages. */
 async function modelOf(c: WebContext, req: ReportRequest): Promise<MetricsModel> {
   const reader = readerOf(c);
@@ -182,7 +212,20 @@ function shownOf(doc: JsonObject): { period: string; asOf: string } {
 }
 
 /** The headline figures of a subject document as tiles. */
-function subjectTiles(d: SubjectDoc): Markup {
+/** The scorecard's tiles' figures in the `--explain` working. */
+const TILE_FIGURES: Record<string, string> = {
+  attainment: 'attainment',
+  projectedAttainment: 'projectedAttainment',
+  paceVariancePct: 'paceVariancePct',
+  probabilityToHitQuota: 'forecast.probabilityToHitQuota',
+  coverage: 'pipeline.coverage',
+};
+
+/**
+ * The headline figures of a subject document as tiles; with `explain` (the rep scorecard), each tile whose figure
+ * the working explains links to its working, and the one being explained is marked.
+ */
+function subjectTiles(d: SubjectDoc, explain?: { href: (figure: string) => string; shown: string | null }): Markup {
   const p = d.pipeline;
   const f = d.forecast;
   const list: Tile[] = [
@@ -227,6 +270,13 @@ function subjectTiles(d: SubjectDoc): Markup {
       tone: p.coverageBand ? words(p.coverageBand) : '',
     },
   ];
+  if (explain)
+    for (const t of list) {
+      const figure = TILE_FIGURES[t.key];
+      if (figure === undefined) continue;
+      t.explain = explain.href(figure);
+      t.explained = figure === explain.shown;
+    }
   return tiles(list);
 }
 
@@ -372,50 +422,70 @@ async function overview(c: WebContext, when: When, scope: { kind: 'org' } | { ki
   const doc = await read(c, req);
   const alertsDoc = await read(c, { kind: 'alerts', ...when });
   const totals = subjectDoc(doc.totals);
-  const teams = subjectDocs(doc.teams);
-  // The overview shows no per-rep rows (5,000 in a large org's report): its layout is made without them.
-  const layout = reportLayout(req.kind, { ...doc, reps: [] });
-  const parts: Markup[] = [subjectTiles(totals)];
-  if (scope.kind === 'org') {
-    const regionNames = [...new Set(teams.map((t) => t.subject.region).filter((r): r is string => !!r))].sort();
-    const regions = await Promise.all(
-      regionNames.map(async (name) => subjectDoc((await read(c, { kind: 'region', region: name, ...when })).totals)),
-    );
-    const section = membersSection('Regions', regions, []);
-    parts.push(
-      card(section, {
-        sortable: true,
-        wide: true,
-        links: regions.map((r) => `/${carry(when, { region: r.subject.name })}`),
-      }),
-    );
-  }
-  const teamSection = sectionsByHeading(layout).get('Teams');
-  if (teamSection)
-    parts.push(
-      card(teamSection, { sortable: true, wide: true, links: teams.map((t) => teamHref(t.subject.name, when)) }),
-    );
-  parts.push(histogramCard(subjectDocs(doc.reps)));
-  const regionTeams = new Set(teams.map((t) => t.subject.name));
   const model = scope.kind === 'region' ? await modelOf(c, { kind: 'alerts', ...when }) : null;
-  const alerts = list(alertsDoc.alerts).filter((a) => {
-    if (!model) return true;
-    const s = obj(a.subject);
-    const m = membershipOn(model.memberships, String(s.id), model.asOf);
-    return m ? regionTeams.has(model.data.units.get(m.teamId)?.name ?? '') : false;
+  const q = carry(when);
+  // Only the sections the overview shows: a large org's report holds 5,000 reps and hundreds of critical alerts.
+  const [before, after] = once(doc, `overview|${q}`, () => {
+    const teams = subjectDocs(doc.teams);
+    const regions = subjectDocs(doc.regions);
+    const by = sectionsByHeading({
+      sections: [
+        ...figureSections(totals),
+        ...(regions.length > 0 ? [membersSection('Regions', regions, [])] : []),
+        ...(teams.length > 0 ? [membersSection('Teams', teams, [])] : []),
+        ...breakdownSections(doc as Obj),
+      ],
+    });
+    const top: Markup[] = [subjectTiles(totals)];
+    // The org report's regions: each row is that region's report's totals.
+    const regionSection = by.get('Regions');
+    if (regionSection)
+      top.push(
+        card(regionSection, {
+          sortable: true,
+          wide: true,
+          links: regions.map((r) => `/${carry(when, { region: r.subject.name })}`),
+        }),
+      );
+    const teamSection = by.get('Teams');
+    if (teamSection)
+      top.push(
+        card(teamSection, { sortable: true, wide: true, links: teams.map((t) => teamHref(t.subject.name, when)) }),
+      );
+    top.push(histogramCard(subjectDocs(doc.reps)));
+    const bottom: Markup[] = [];
+    for (const heading of ['Projection', 'Pipeline', 'By product line', 'By segment'])
+      if (by.get(heading)) bottom.push(card(by.get(heading) as Section));
+    return [h`${top}`, h`${bottom}`] as const;
   });
-  parts.push(alertCountsCard(alerts));
-  const by = sectionsByHeading(layout);
-  for (const heading of ['Projection', 'Pipeline', 'By product line', 'By segment'])
-    if (by.get(heading)) parts.push(card(by.get(heading) as Section));
+  const counts = once(alertsDoc, `counts|${scope.kind === 'region' ? scope.name : ''}`, () => {
+    const regionTeams = new Set(subjectDocs(doc.teams).map((t) => t.subject.name));
+    const alerts = list(alertsDoc.alerts).filter((a) => {
+      if (!model) return true;
+      const s = obj(a.subject);
+      const m = membershipOn(model.memberships, String(s.id), model.asOf);
+      return m ? regionTeams.has(model.data.units.get(m.teamId)?.name ?? '') : false;
+    });
+    return alertCountsCard(alerts);
+  });
   return {
     title: scope.kind === 'org' ? `${totals.subject.name}: overview` : `Region ${totals.subject.name}`,
     context: `${periodLine(doc as unknown as SubjectDoc)}${totals.subject.manager ? `, manager ${totals.subject.manager}` : ''}`,
-    body: h`${parts}`,
+    body: h`${before}${counts}${after}`,
     filters: (scope.kind === 'region' ? { region: scope.name } : {}) as Record<string, string>,
     shown: shownOf(doc),
   };
 }
+
+/** The leaderboard's metrics as the page names them in its selector. */
+const METRIC_LABELS: Record<LeaderboardMetric, string> = {
+  attainment: 'Attainment',
+  'projected-attainment': 'Projected attainment',
+  actual: 'Actual (bookings)',
+  'pipeline-coverage': 'Pipeline coverage',
+  'activity-score': 'Activity score',
+  activities: 'Activities',
+};
 
 function leaderboardBoard(
   doc: JsonObject,
@@ -425,47 +495,92 @@ function leaderboardBoard(
   scope: Record<string, string | undefined>,
 ): Markup {
   const entries = list(doc.entries);
-  const { ranked, notes } = withoutQuota(entries, (x) => x.rank != null);
+  const metric = leaderboardMetric(doc.by);
+  const { ranked, notes } = withoutQuota(entries, (x) => x.rank != null, metric.reasonOf);
   const pages = Math.max(1, Math.ceil(ranked.length / LEADERBOARD_PAGE_SIZE));
   const pageAt = Math.min(Math.max(1, pageNo), pages);
   const slice = ranked.slice((pageAt - 1) * LEADERBOARD_PAGE_SIZE, pageAt * LEADERBOARD_PAGE_SIZE);
-  const self = p.subjectEmail;
-  const mine = self ? ranked.find((e) => str(obj(e.subject).email)?.toLowerCase() === self) : undefined;
+  // Emails match whatever their case (a token's subject, the CRM's address); the viewer's row is pinned whether
+  // or not this metric ranks them.
+  const self = p.subjectEmail?.toLowerCase();
+  const mine = self ? entries.find((e) => str(obj(e.subject).email)?.toLowerCase() === self) : undefined;
+  type Column = { heading: string; numeric: boolean; sorts: boolean; value: (x: Obj) => string; tone?: boolean };
+  const extra: Column[] = metric.column
+    ? [{ heading: metric.column.heading, numeric: true, sorts: true, value: metric.column.value }]
+    : [];
+  const columns: Column[] = [
+    { heading: 'Rank', numeric: true, sorts: true, value: (x) => (x.rank == null ? 'not ranked' : `#${str(x.rank)}`) },
+    { heading: 'Name', numeric: false, sorts: false, value: (x) => str(obj(x.subject).name) ?? '' },
+    { heading: 'Team', numeric: false, sorts: false, value: (x) => str(obj(x.subject).team) ?? '' },
+    ...extra,
+    {
+      heading: 'Attainment',
+      numeric: true,
+      sorts: true,
+      value: (x) => (x.attainment === undefined ? '' : pct(x.attainment, x.attainmentReason)),
+    },
+    { heading: 'Actual', numeric: true, sorts: true, value: (x) => (x.actual === undefined ? '' : money(x.actual)) },
+    {
+      heading: 'Quota',
+      numeric: true,
+      sorts: true,
+      value: (x) => (x.quota === undefined ? '' : money(x.quota, x.quotaReason)),
+    },
+    {
+      heading: 'Projected',
+      numeric: true,
+      sorts: true,
+      value: (x) =>
+        x.projectedAttainment === undefined ? '' : pct(x.projectedAttainment, x.projectedAttainmentReason),
+    },
+    {
+      heading: 'Status',
+      numeric: false,
+      sorts: false,
+      tone: true,
+      value: (x) => (x.status === undefined ? '' : x.status === null ? na(x.statusReason) : words(str(x.status) ?? '')),
+    },
+  ];
   const row = (x: Obj, pinned: boolean) => {
-    const s = obj(x.subject);
-    const cells = [
-      `#${str(x.rank)}`,
-      str(s.name) ?? '',
-      str(s.team) ?? '',
-      x.attainment === undefined ? '' : pct(x.attainment, x.attainmentReason),
-      x.actual === undefined ? '' : money(x.actual),
-      x.quota === undefined ? '' : money(x.quota, x.quotaReason),
-      x.projectedAttainment === undefined ? '' : pct(x.projectedAttainment, x.projectedAttainmentReason),
-      x.status === undefined ? '' : x.status === null ? na(x.statusReason) : words(str(x.status) ?? ''),
-    ];
-    const href = repHref(str(s.email), when);
-    return h`<tr${pinned ? h` class="pinned"` : ''} data-rank="${str(x.rank)}">${cells.map((v, i) =>
-      i === 1 && href
+    const href = repHref(str(obj(x.subject).email), when);
+    return h`<tr${pinned ? h` class="pinned"` : ''} data-rank="${str(x.rank) ?? ''}">${columns.map((col, i) => {
+      const v = col.value(x);
+      return i === 1 && href
         ? h`<td><a href="${href}">${v}</a>${pinned ? ' (you)' : ''}</td>`
-        : h`<td class="${[i === 0 || i >= 3 ? 'num' : '', i === 7 ? toneFor(v) : ''].filter(Boolean).join(' ')}">${v}</td>`,
-    )}</tr>`;
+        : h`<td class="${[col.numeric ? 'num' : '', col.tone ? toneFor(v) : ''].filter(Boolean).join(' ')}">${v}</td>`;
+    })}</tr>`;
   };
+  const by = str(doc.by) ?? 'attainment';
+  const metricParam = by === 'attainment' ? undefined : by;
   const link = (n: number, label: string) => {
-    const href = `/leaderboard${carry(when, { ...scope, page: String(n) })}`;
+    const href = `/leaderboard${carry(when, { ...scope, metric: metricParam, page: String(n) })}`;
     return n < 1 || n > pages || n === pageAt
       ? h`<span aria-disabled="true">${label}</span>`
       : h`<a href="${href}" hx-get="${href}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" rel="${n < pageAt ? 'prev' : 'next'}">${label}</a>`;
   };
-  const heads = ['Rank', 'Name', 'Team', 'Attainment', 'Actual', 'Quota', 'Projected', 'Status'];
-  return h`<section class="card wide" id="board" aria-labelledby="board-h"><h2 id="board-h">Ranking by ${str(doc.by) ?? 'attainment'}, page ${pageAt} of ${pages}</h2>
-<div class="table-wrap"><table class="sortable"><thead><tr>${heads.map(
-    (x, i) =>
-      h`<th scope="col" class="${i === 0 || i >= 3 ? 'num' : ''}" aria-sort="none"><button type="button" class="sort" data-numeric="${i === 0 || (i >= 3 && i < 7) ? '1' : '0'}">${x}</button></th>`,
+  const label = METRIC_LABELS[by as LeaderboardMetric] ?? by;
+  return h`<section class="card wide" id="board" aria-labelledby="board-h" data-metric="${by}"><h2 id="board-h">Ranking by ${label.toLowerCase()}, page ${pageAt} of ${pages}</h2>
+<div class="table-wrap"><table class="sortable"><thead><tr>${columns.map(
+    (col) =>
+      h`<th scope="col" class="${col.numeric ? 'num' : ''}" aria-sort="none"><button type="button" class="sort" data-numeric="${col.numeric && col.sorts ? '1' : '0'}">${col.heading}</button></th>`,
   )}</tr>
 ${mine ? row(mine, true) : ''}</thead>
 <tbody>${slice.map((x) => row(x, false))}</tbody></table></div>
 <nav class="pager" aria-label="Leaderboard pages">${link(pageAt - 1, 'Previous')}<span>${`${(pageAt - 1) * LEADERBOARD_PAGE_SIZE + (slice.length ? 1 : 0)}-${(pageAt - 1) * LEADERBOARD_PAGE_SIZE + slice.length} of ${ranked.length}`}</span>${link(pageAt + 1, 'Next')}</nav>
 ${notes.map((n) => h`<p>${n}</p>`)}</section>`;
+}
+
+/** The leaderboard's "Ranked by" choice: a plain GET form that keeps the scope, period and date. */
+function metricForm(by: string, when: When, scope: Record<string, string | undefined>): Markup {
+  const keep = { ...scope, period: when.period, asOf: when.asOf };
+  return h`<section class="card wide" aria-label="Ranking"><form class="filters" method="get" action="/leaderboard">${Object.entries(
+    keep,
+  )
+    .filter((e): e is [string, string] => !!e[1])
+    .map(([k, v]) => h`<input type="hidden" name="${k}" value="${v}">`)}
+<label>Ranked by <select name="metric">${LEADERBOARD_METRICS.map(
+    (m) => h`<option value="${m}"${m === by ? h` selected` : ''}>${METRIC_LABELS[m]}</option>`,
+  )}</select></label><button type="submit">Rank</button></form></section>`;
 }
 
 function toneFor(text: string): string {
@@ -579,17 +694,40 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
       policy: 'rep',
       doc: {
         summary:
-          "A rep's scorecard (HTML): figures, burn-up, the deals that close the gap, history, rank and commission (`report rep`). Query: period, asOf, explain.",
+          "A rep's scorecard (HTML): figures, burn-up, the deals that close the gap, history, rank and commission (`report rep`). Query: period, asOf, explain (true for every figure's working, or one figure's key for its own).",
         produces: 'text/html',
       },
       handler: (c) =>
         page(c, '/reps', async (when) => {
           const rep = c.req.param('rep') ?? '';
-          const explain = one(c, 'explain') === 'true';
-          const doc = subjectDoc(await read(c, { kind: 'rep', rep, explain, ...when }));
-          const layout = reportLayout('rep', doc as unknown as JsonObject);
+          // `true`: every figure's working (the Working section); a figure's key: that figure's, beside the tiles.
+          const asked = one(c, 'explain');
+          const explain = asked === 'true';
+          const figure = asked !== undefined && asked !== 'true' && asked !== 'false' ? asked : null;
+          const doc = subjectDoc(await read(c, { kind: 'rep', rep, explain: explain || figure !== null, ...when }));
+          const layout = reportLayout('rep', (figure ? { ...doc, explain: undefined } : doc) as unknown as JsonObject);
+          const figureHref = (key: string) =>
+            `/reps/${encodeURIComponent(rep)}${carry(when, { explain: key })}#explain`;
+          let working: Markup = h``;
+          if (figure !== null) {
+            const lines = figureWorking(doc, figure);
+            const known = Object.keys(obj(obj(doc.explain as unknown as Json).figures));
+            if (lines === null)
+              throw new AppError(
+                'USAGE',
+                `explain must be true or one of the scorecard's figures: ${known.join(', ')}; got "${figure}"`,
+                { where: 'explain' },
+              );
+            working = h`<section class="card wide" id="explain" aria-labelledby="explain-h"><h2 id="explain-h">How ${figure} is worked out</h2>
+${lines.map((b) => block(b))}
+<details><summary>Explain another figure</summary><ul class="figure-list">${known.map(
+              (k) => h`<li><a href="${figureHref(k)}"${k === figure ? h` aria-current="true"` : ''}>${k}</a></li>`,
+            )}</ul></details>
+<p><a href="/reps/${encodeURIComponent(rep)}${carry(when, { explain: 'true' })}#s-working">Every figure's working, with the deal table</a></p></section>`;
+          }
           const parts: Markup[] = [
-            subjectTiles(doc),
+            subjectTiles(doc, { href: figureHref, shown: figure }),
+            working,
             ...cardsInOrder(
               layout,
               [
@@ -610,7 +748,7 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
             title: doc.subject.name,
             context: `${periodLine(doc)}${doc.subject.team ? `, team ${doc.subject.team}` : ''}${doc.subject.manager ? `, manager ${doc.subject.manager}` : ''}`,
             body: h`${parts}<p class="card wide"><a href="${explainHref}">${explain ? 'Hide the working' : 'Explain every figure (the working behind each)'}</a></p>`,
-            filters: (explain ? { explain: 'true' } : {}) as Record<string, string>,
+            filters: (explain || figure ? { explain: figure ?? 'true' } : {}) as Record<string, string>,
             shown: shownOf(doc as unknown as JsonObject),
           };
         }),
@@ -622,7 +760,7 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
       policy: 'rep',
       doc: {
         summary:
-          'The leaderboard (HTML), 50 a page, the viewer pinned on top (`report leaderboard`). Query: period, asOf, team, region, page; with HX-Request only the board.',
+          'The leaderboard (HTML), 50 a page, ranked by a metric (`report leaderboard --metric`), the viewer pinned on top (`report leaderboard`). Query: period, asOf, team, region, metric, page; with HX-Request only the board.',
         produces: 'text/html',
       },
       handler: (c) =>
@@ -632,10 +770,12 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
           const pageRaw = one(c, 'page') ?? '1';
           if (!/^[1-9][0-9]{0,5}$/.test(pageRaw))
             throw new AppError('USAGE', `page must be a whole number from 1, got "${pageRaw}"`, { where: 'page' });
+          const metric = parseLeaderboardMetric(one(c, 'metric'), 'metric');
           const doc = await read(c, {
             kind: 'leaderboard',
             ...(team ? { team } : {}),
             ...(region ? { region } : {}),
+            ...(metric ? { metric } : {}),
             ...when,
           });
           const scope = { team, region };
@@ -644,10 +784,11 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
           const hidden: Record<string, string> = {};
           if (team) hidden.team = team;
           if (region) hidden.region = region;
+          if (metric && metric !== 'attainment') hidden.metric = metric;
           return {
             title: `Leaderboard - ${str(obj(doc.scope).name) ?? ''}`,
             context: `${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
-            body: board,
+            body: h`${metricForm(str(doc.by) ?? 'attainment', when, scope)}${board}`,
             filters: hidden,
             shown: shownOf(doc),
           };
@@ -715,86 +856,97 @@ ${when.period ? h`<input type="hidden" name="period" value="${when.period}">` : 
         page(c, '/alerts', async (when) => {
           const doc = await read(c, { kind: 'alerts', ...when });
           const model = await modelOf(c, { kind: 'alerts', ...when });
-          const alerts = list(doc.alerts);
-          const teamOf = (a: Obj): string => {
-            const s = obj(a.subject);
-            const id = String(s.id);
-            if (s.type !== 'rep') return model.data.units.get(id)?.name ?? '';
-            const m = membershipOn(model.memberships, id, model.asOf);
-            return m ? (model.data.units.get(m.teamId)?.name ?? '') : '';
-          };
-          const byTeam = new Map<string, Obj[]>();
-          for (const a of alerts) {
-            const t = teamOf(a) || 'No team';
-            byTeam.set(t, [...(byTeam.get(t) ?? []), a]);
-          }
-          const teams = [...byTeam].sort(([a], [b]) => (a < b ? -1 : 1));
           const chosen = one(c, 'team');
-          const severities = ['critical', 'warning', 'info'];
-          const summary = card(
-            {
-              heading: 'By team',
-              blocks: [
-                {
-                  type: 'table',
-                  columns: [
-                    { heading: 'Team', numeric: false },
-                    ...severities.map((x) => ({ heading: x, numeric: true })),
-                    { heading: 'Total', numeric: true },
-                  ],
-                  rows: teams.map(([team, rows]) => [
-                    team,
-                    ...severities.map((x) => String(rows.filter((a) => a.severity === x).length)),
-                    String(rows.length),
-                  ]),
-                },
-              ],
-            },
-            { sortable: true, links: teams.map(([team]) => `/alerts${carry(when, { team })}`) },
-          );
-          // One team's alerts when one is chosen, else the critical ones of all: thousands of rows help no one.
-          const shown = chosen
-            ? (byTeam.get(chosen) ?? [])
-            : alerts.filter((a) => a.severity === 'critical').slice(0, ALERTS_SHOWN);
-          const heading = chosen
-            ? `${chosen}: ${shown.length} open`
-            : `Critical alerts${shown.length === ALERTS_SHOWN ? ` (the first ${ALERTS_SHOWN}; choose a team for its own)` : ''}`;
-          const detail = card(
-            {
-              heading,
-              blocks:
-                shown.length === 0
-                  ? [{ type: 'paragraph', text: 'none' }]
-                  : [
-                      {
-                        type: 'table',
-                        columns: [
-                          { heading: 'Name', numeric: false },
-                          { heading: 'Team', numeric: false },
-                          { heading: 'Severity', numeric: false },
-                          { heading: 'Rule', numeric: false },
-                          { heading: 'Status', numeric: false },
-                          { heading: 'Message', numeric: false },
-                        ],
-                        rows: shown.map((x) => [
-                          str(obj(x.subject).name) ?? '',
-                          teamOf(x),
-                          str(x.severity) ?? '',
-                          words(str(x.rule) ?? ''),
-                          x.heldBack === true
-                            ? `${str(x.status) ?? ''}, task held back to ${str(x.taskGoesOutOn) ?? ''}`
-                            : (str(x.status) ?? ''),
-                          str(x.message) ?? '',
-                        ]),
-                      },
+          const alerts = list(doc.alerts);
+          // Each alert's team, looked up once a document (16,784 membership look-ups at 5,000 reps).
+          const { teamOf, byTeam, teams } = once(doc, 'by-team', () => {
+            const teamOf = new Map<Obj, string>();
+            for (const a of alerts) {
+              const s = obj(a.subject);
+              const id = String(s.id);
+              if (s.type !== 'rep') teamOf.set(a, model.data.units.get(id)?.name ?? '');
+              else {
+                const m = membershipOn(model.memberships, id, model.asOf);
+                teamOf.set(a, m ? (model.data.units.get(m.teamId)?.name ?? '') : '');
+              }
+            }
+            const byTeam = new Map<string, Obj[]>();
+            for (const a of alerts) {
+              const t = teamOf.get(a) || 'No team';
+              const rows = byTeam.get(t);
+              if (rows) rows.push(a);
+              else byTeam.set(t, [a]);
+            }
+            return { teamOf, byTeam, teams: [...byTeam].sort(([a], [b]) => (a < b ? -1 : 1)) };
+          });
+          const cards = once(doc, `cards|${carry(when)}|${chosen ?? ''}`, () => {
+            // One team's alerts when one is chosen, else the critical ones of all: thousands of rows help no one.
+            const shown = chosen
+              ? (byTeam.get(chosen) ?? [])
+              : alerts.filter((a) => a.severity === 'critical').slice(0, ALERTS_SHOWN);
+            const severities = ['critical', 'warning', 'info'];
+            const summary = card(
+              {
+                heading: 'By team',
+                blocks: [
+                  {
+                    type: 'table',
+                    columns: [
+                      { heading: 'Team', numeric: false },
+                      ...severities.map((x) => ({ heading: x, numeric: true })),
+                      { heading: 'Total', numeric: true },
                     ],
-            },
-            { sortable: true, wide: true },
-          );
+                    rows: teams.map(([team, rows]) => {
+                      const n: Record<string, number> = {};
+                      for (const a of rows) n[str(a.severity) ?? ''] = (n[str(a.severity) ?? ''] ?? 0) + 1;
+                      return [team, ...severities.map((x) => String(n[x] ?? 0)), String(rows.length)];
+                    }),
+                  },
+                ],
+              },
+              { sortable: true, links: teams.map(([team]) => `/alerts${carry(when, { team })}`) },
+            );
+            const heading = chosen
+              ? `${chosen}: ${shown.length} open`
+              : `Critical alerts${shown.length === ALERTS_SHOWN ? ` (the first ${ALERTS_SHOWN}; choose a team for its own)` : ''}`;
+            const detail = card(
+              {
+                heading,
+                blocks:
+                  shown.length === 0
+                    ? [{ type: 'paragraph', text: 'none' }]
+                    : [
+                        {
+                          type: 'table',
+                          columns: [
+                            { heading: 'Name', numeric: false },
+                            { heading: 'Team', numeric: false },
+                            { heading: 'Severity', numeric: false },
+                            { heading: 'Rule', numeric: false },
+                            { heading: 'Status', numeric: false },
+                            { heading: 'Message', numeric: false },
+                          ],
+                          rows: shown.map((x) => [
+                            str(obj(x.subject).name) ?? '',
+                            teamOf.get(x) ?? '',
+                            str(x.severity) ?? '',
+                            words(str(x.rule) ?? ''),
+                            x.heldBack === true
+                              ? `${str(x.status) ?? ''}, task held back to ${str(x.taskGoesOutOn) ?? ''}`
+                              : (str(x.status) ?? ''),
+                            str(x.message) ?? '',
+                          ]),
+                        },
+                      ],
+              },
+              { sortable: true, wide: true },
+            );
+            return h`${alertCountsCard(chosen ? shown : alerts)}${summary}${detail}`;
+          });
           return {
             title: chosen ? `Alerts - ${chosen}` : 'Alerts',
             context: `${alerts.length} open in ${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,
-            body: h`${alertCountsCard(chosen ? shown : alerts)}${summary}${detail}`,
+            body: cards,
             filters: (chosen ? { team: chosen } : {}) as Record<string, string>,
             shown: shownOf(doc),
           };

@@ -11,6 +11,7 @@ import type { JsonObject } from '../../metrics/document.ts';
 import { findRep, findUnit } from '../../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../../metrics/engine/types.ts';
 import { ORG_ID } from '../../metrics/math/rollup.ts';
+import { LEADERBOARD_METRICS, parseLeaderboardMetric } from '../../reports/leaderboard-options.ts';
 import type { ReportAnswer, ReportReader } from '../../reports/read-model.ts';
 import { renderReport } from '../../reports/render.ts';
 import { REPORT_KINDS, type ReportKind, type ReportRequest, resolveRequest } from '../../reports/report.ts';
@@ -21,7 +22,7 @@ import { alertsFor, leaderboardFor, mustSee, reachOf } from '../reach.ts';
 import type { Principal } from '../tokens.ts';
 
 /** The query parameters, as the CLI's options are named (`asOf` for `--as-of`). */
-export const REPORT_QUERY = ['rep', 'team', 'region', 'period', 'asOf', 'explain', 'by', 'periods'] as const;
+export const REPORT_QUERY = ['rep', 'team', 'region', 'period', 'asOf', 'explain', 'by', 'periods', 'metric'] as const;
 
 const QUERY_DOC: Record<(typeof REPORT_QUERY)[number], string> = {
   rep: "the rep's email (`--rep`)",
@@ -32,6 +33,7 @@ const QUERY_DOC: Record<(typeof REPORT_QUERY)[number], string> = {
   explain: 'true to include the working behind each figure (`--explain`)',
   by: 'trends only: the scopes side by side, region, team, segment or product-line (`--by`)',
   periods: 'trends only: how many periods, ending with period (`--periods`, default 4)',
+  metric: `leaderboard only: what the reps are ranked by, ${LEADERBOARD_METRICS.join(', ')} (\`--metric\`, default attainment)`,
 };
 
 const SUMMARY: Record<ReportKind, string> = {
@@ -39,7 +41,8 @@ const SUMMARY: Record<ReportKind, string> = {
   team: "A team: totals, each rep, leavers and the reps' alerts (`report team --format json`).",
   region: 'A region: totals, its teams and reps (`report region --format json`).',
   org: 'The whole org: totals, every team and rep (`report org --format json`).',
-  leaderboard: 'Reps of the org, a team or a region ranked by attainment (`report leaderboard --format json`).',
+  leaderboard:
+    'Reps of the org, a team or a region ranked by attainment or another metric (`report leaderboard --format json`).',
   trends: 'Quota, actual and attainment per period for a scope (`report trends --format json`).',
   alerts: 'Open and escalated alerts of the period (`report alerts --format json`).',
 };
@@ -85,6 +88,11 @@ function parseQuery(c: WebContext, kind: ReportKind): ReportRequest {
   ] as const)
     if (v !== undefined && kind !== 'trends')
       throw new AppError('USAGE', `query parameter "${name}" goes with trends only`, { where: name });
+  const metric = one('metric');
+  if (metric !== undefined && kind !== 'leaderboard')
+    throw new AppError('USAGE', 'query parameter "metric" goes with leaderboard only', { where: 'metric' });
+  const ranked = parseLeaderboardMetric(metric, 'metric');
+  if (ranked) req.metric = ranked;
   const trendBy = parseTrendBy(by, 'by');
   const n = parseTrendPeriods(periods, 'periods');
   if (trendBy) req.trendBy = trendBy;
@@ -189,7 +197,9 @@ export const reportRoutes: RouteModule = (r) => {
     const doc: RouteDoc = {
       summary: SUMMARY[kind],
       tags: ['reports'],
-      query: REPORT_QUERY.filter((n) => kind === 'trends' || (n !== 'by' && n !== 'periods')).map((name) => ({
+      query: REPORT_QUERY.filter(
+        (n) => (kind === 'trends' || (n !== 'by' && n !== 'periods')) && (kind === 'leaderboard' || n !== 'metric'),
+      ).map((name) => ({
         name,
         description: QUERY_DOC[name],
         required: (kind === 'rep' && name === 'rep') || (kind === 'team' && name === 'team') || undefined,
@@ -202,7 +212,9 @@ export const reportRoutes: RouteModule = (r) => {
                 ? { type: 'integer', minimum: 1, maximum: 20 }
                 : name === 'by'
                   ? { type: 'string', enum: [...TREND_BY] }
-                  : { type: 'string' },
+                  : name === 'metric'
+                    ? { type: 'string', enum: [...LEADERBOARD_METRICS] }
+                    : { type: 'string' },
       })),
     };
     r.route({

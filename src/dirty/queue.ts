@@ -52,7 +52,19 @@ export function dirtyKeysFor(
 /** Marks rep-periods dirty, coalescing with unclaimed marks of the same key (and with each other). */
 export async function markDirty(db: Kysely<Database>, keys: readonly DirtyKey[]): Promise<void> {
   if (keys.length === 0) return;
-  const unique = [...new Map(keys.map((k) => [`${k.subjectKey}|${k.periodId}`, k])).values()];
+  // In key order: two transactions marking overlapping keys (two streams syncing at once) then take the unique
+  // index's locks in the same order and cannot deadlock.
+  const unique = [...new Map(keys.map((k) => [`${k.subjectKey}|${k.periodId}`, k])).values()].sort((a, b) =>
+    a.subjectKey < b.subjectKey
+      ? -1
+      : a.subjectKey > b.subjectKey
+        ? 1
+        : a.periodId < b.periodId
+          ? -1
+          : a.periodId > b.periodId
+            ? 1
+            : 0,
+  );
   for (let i = 0; i < unique.length; i += 1000) {
     const chunk = unique.slice(i, i + 1000);
     await sql`insert into dirty_keys (subject_kind, subject_key, period_id, reason)

@@ -155,21 +155,16 @@ const MONEY_OF_A_REP: SanityChecks = { currency: true, owner: true };
  */
 const UPSERT_CHUNK = 2_000;
 
-/** Each synced table's column types, read once per process from the catalog (migrations run before any sync). */
-const columnTypes = new Map<string, Promise<Map<string, string>>>();
-
-function typesOf(trx: Transaction<Database>, table: HashedTable): Promise<Map<string, string>> {
-  let types = columnTypes.get(table);
-  if (!types) {
-    types = sql<{ name: string; type: string }>`SELECT attname AS name, format_type(atttypid, atttypmod) AS type
-      FROM pg_attribute WHERE attrelid = ${table}::regclass AND attnum > 0 AND NOT attisdropped`
-      .execute(trx)
-      .then((r) => new Map(r.rows.map((c) => [c.name, c.type])));
-    // A failed read (a transaction already aborted) is not remembered.
-    types.catch(() => columnTypes.delete(table));
-    columnTypes.set(table, types);
-  }
-  return types;
+/**
+ * A table's column types, read from the catalog once per page written (a fraction of a millisecond, and never stale
+ * after a migration in a long-running worker). Only types an array of text literals carries exactly are taken: an
+ * array column would be flattened by unnest, and a length or precision limit would cut silently where a VALUES
+ * insert raises an error.
+ */
+async function typesOf(trx: Transaction<Database>, table: HashedTable): Promise<Map<string, string>> {
+  const r = await sql<{ name: string; type: string }>`SELECT attname AS name, format_type(atttypid, atttypmod) AS type
+    FROM pg_attribute WHERE attrelid = ${table}::regclass AND attnum > 0 AND NOT attisdropped`.execute(trx);
+  return new Map(r.rows.map((c) => [c.name, c.type]));
 }
 
 /**
@@ -180,16 +175,18 @@ function typesOf(trx: Transaction<Database>, table: HashedTable): Promise<Map<st
 async function upsertRows(
   trx: Transaction<Database>,
   table: HashedTable,
+  types: ReadonlyMap<string, string>,
   rows: ReadonlyArray<Record<string, unknown>>,
   opts: HashedOptions,
 ): Promise<void> {
   const first = rows[0];
   if (!first) return;
-  const types = await typesOf(trx, table);
   const columns = Object.keys(first);
   const arrays = columns.map((c) => {
     const type = types.get(c);
     if (!type) throw new Error(`${table} has no column ${c}`);
+    if (type.endsWith(']') || type.includes('('))
+      throw new Error(`${table}.${c} is ${type}: the page upsert carries only unbounded scalar columns`);
     return sql`${rows.map((r) => r[c] ?? null)}::${sql.raw(type)}[]`;
   });
   const names = sql.join(columns.map((c) => sql.ref(c)));
@@ -260,18 +257,20 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
         last_seen_run_id: ctx.runId,
         ...opts.extra,
       }));
-      // Rows are grouped by their set of columns (a normalizer gives every row the same set; the guard keeps a
-      // column a row lacks at its default, as a multi-row VALUES would, instead of writing null over it).
+      // Rows are grouped by the columns they set (a normalizer gives every row the same ones). A column a row
+      // leaves out, or sets to undefined, keeps its default, as in a multi-row VALUES: it is not written as null.
       const groups = new Map<string, Array<Record<string, unknown>>>();
       for (const v of values) {
-        const key = Object.keys(v).join(',');
+        const set = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
+        const key = Object.keys(set).join(',');
         const group = groups.get(key);
-        if (group) group.push(v);
-        else groups.set(key, [v]);
+        if (group) group.push(set);
+        else groups.set(key, [set]);
       }
+      const types = groups.size > 0 ? await typesOf(trx, table) : new Map<string, string>();
       for (const rows of groups.values()) {
         for (let i = 0; i < rows.length; i += UPSERT_CHUNK)
-          await upsertRows(trx, table, rows.slice(i, i + UPSERT_CHUNK), opts);
+          await upsertRows(trx, table, types, rows.slice(i, i + UPSERT_CHUNK), opts);
       }
       if (opts.afterWrite && items.length > 0)
         await opts.afterWrite(

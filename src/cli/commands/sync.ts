@@ -9,51 +9,19 @@ import { createFiscalCalendar } from '../../config/calendar.ts';
 import { AppError } from '../../errors.ts';
 import type { SyncProgress, SyncSummary } from '../../sync/run.ts';
 import { count } from '../../util/count.ts';
+import { inTurns } from '../../util/in-turns.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
 const BAR_WIDTH = 24;
 
-/** One progress line: a bar when the CRM said how many records the scan has, counts otherwise. */
 /** The warehouse tables of the streams every other stream's checks rely on: synced first, alone. */
 const PEOPLE_TABLES = new Set(['reps', 'crm_roles']);
 
 /** Streams of one connection synced at once by `sync` (the service runs each stream as its own job). */
 const STREAMS_AT_ONCE = 2;
 
-/**
- * Runs `task` over `items`, at most `width` at once, and hands each result to `done` in the items' order as soon
- * as it and every earlier one are in. A task that throws lets the others finish, then its error is thrown.
- */
-async function inTurns<T, R>(
-  items: readonly T[],
-  width: number,
-  task: (item: T) => Promise<R>,
-  done: (result: R) => void,
-): Promise<void> {
-  const results = new Array<{ value: R } | undefined>(items.length);
-  let next = 0;
-  let flushed = 0;
-  let error: { e: unknown } | undefined;
-  const lane = async () => {
-    while (next < items.length && !error) {
-      const i = next++;
-      try {
-        results[i] = { value: await task(items[i] as T) };
-      } catch (e) {
-        error ??= { e };
-        return;
-      }
-      for (let r = results[flushed]; r !== undefined; r = results[flushed]) {
-        flushed++;
-        done(r.value);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
-  if (error) throw error.e;
-}
-
+/** One progress line: a bar when the CRM said how many records the scan has, counts otherwise. */
 export function progressLine(connectionId: string, p: SyncProgress): string {
   const counts = `${count(p.read)} read, ${count(p.changed)} changed, ${count(p.deleted)} deleted, ${count(p.apiCalls)} API calls`;
   if (p.total && p.total > 0) {

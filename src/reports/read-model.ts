@@ -36,6 +36,13 @@ import { renderReport } from './render.ts';
 import { buildReportFrom, type ReportRequest, type ResolvedRequest, resolveRequest } from './report.ts';
 
 /** Where a document's figures came from: the stored snapshots, or computed from the warehouse (as the CLI does). */
+/**
+ * The database snapshot a cheap stamp check compares, with the server's start time and the database's name: after a
+ * restart, a restore or a re-created cluster, transaction ids start again and an equal snapshot text may describe
+ * other rows.
+ */
+const SNAPSHOT = sql<string>`concat_ws('|', pg_current_snapshot()::text, pg_postmaster_start_time()::text, current_database())`;
+
 export type ReportSource = 'snapshots' | 'warehouse';
 
 const gzipAsync = promisify(gzip);
@@ -141,7 +148,7 @@ export class ReportReader {
     // snapshot moves whenever any transaction that wrote ends, in any table: then the full stamp is read again.
     const last = this.lastStamp;
     if (last) {
-      const r = await sql<{ snapshot: string }>`select pg_current_snapshot()::text as snapshot`.execute(this.db);
+      const r = await sql<{ snapshot: string }>`select ${SNAPSHOT} as snapshot`.execute(this.db);
       if (r.rows[0]?.snapshot === last.snapshot) return last.stamp;
     }
     const full = await this.fullStamp();
@@ -159,7 +166,7 @@ export class ReportReader {
     // later-begun transaction's (which a newest-timestamp probe misses); and it formats and sorts nothing (a digest
     // of 16,784 open alerts' text took 94 ms, this 15). A freeze or xid wraparound only moves it spuriously.
     // pg_current_snapshot() is the statement's own snapshot: the one the counts below were read in.
-    const r = await sql<{ s: string; snapshot: string }>`select pg_current_snapshot()::text as snapshot, concat_ws('|',
+    const r = await sql<{ s: string; snapshot: string }>`select ${SNAPSHOT} as snapshot, concat_ws('|',
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from metric_snapshots),
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from dirty_keys),
         (select concat_ws(',', count(*), sum(xmin::text::bigint)) from config_state),

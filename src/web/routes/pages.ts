@@ -702,8 +702,11 @@ export function pageRoutes(sources: OperatorSources): RouteModule {
           const rep = c.req.param('rep') ?? '';
           // `true`: every figure's working (the Working section); a figure's key: that figure's, beside the tiles.
           const asked = one(c, 'explain');
-          const explain = asked === 'true';
-          const figure = asked !== undefined && asked !== 'true' && asked !== 'false' ? asked : null;
+          // The yes/no spellings a link or a hand-typed URL may carry; anything else names a figure.
+          const flag = asked?.toLowerCase();
+          const explain = flag === 'true' || flag === '1' || flag === 'yes';
+          const figure =
+            asked !== undefined && !['true', 'false', '1', '0', 'yes', 'no', ''].includes(flag ?? '') ? asked : null;
           const doc = subjectDoc(await read(c, { kind: 'rep', rep, explain: explain || figure !== null, ...when }));
           const layout = reportLayout('rep', (figure ? { ...doc, explain: undefined } : doc) as unknown as JsonObject);
           const figureHref = (key: string) =>
@@ -879,7 +882,7 @@ ${when.period ? h`<input type="hidden" name="period" value="${when.period}">` : 
             }
             return { teamOf, byTeam, teams: [...byTeam].sort(([a], [b]) => (a < b ? -1 : 1)) };
           });
-          const cards = once(doc, `cards|${carry(when)}|${chosen ?? ''}`, () => {
+          const build = () => {
             // One team's alerts when one is chosen, else the critical ones of all: thousands of rows help no one.
             const shown = chosen
               ? (byTeam.get(chosen) ?? [])
@@ -942,7 +945,11 @@ ${when.period ? h`<input type="hidden" name="period" value="${when.period}">` : 
               { sortable: true, wide: true },
             );
             return h`${alertCountsCard(chosen ? shown : alerts)}${summary}${detail}`;
-          });
+          };
+          // Cached per document for a team that exists (or none chosen) only: a ?team= naming no team would
+          // otherwise keep a copy per spelling until the stamp moves.
+          const cards =
+            chosen && !byTeam.has(chosen) ? build() : once(doc, `cards|${carry(when)}|${chosen ?? ''}`, build);
           return {
             title: chosen ? `Alerts - ${chosen}` : 'Alerts',
             context: `${alerts.length} open in ${str(obj(doc.period).id) ?? ''} as of ${str(doc.asOf) ?? ''}`,

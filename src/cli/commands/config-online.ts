@@ -99,10 +99,12 @@ export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly 
   const userWord = (label: string) => (label === 'HubSpot' ? 'HubSpot owner' : `${label} user`);
   const routed: string[] = [];
   const missing: string[] = [];
+  const fallback: string[] = [];
   let counted = 0;
   for (const team of teams) {
     const manager = managers.get(team) ?? null;
     const to = new Set<string>();
+    const instead = new Set<string>();
     const none: string[] = [];
     let reps = 0;
     for (const r of rows) {
@@ -119,34 +121,44 @@ export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly 
         usersOf: (p) => usersOf.get(p) ?? [],
         personOfUser: (c, id) => personOf.get(`${c}:${id}`) ?? null,
       });
-      if (recipient === null) none.push(r.name);
-      else
-        to.add(
-          `${recipient.managerPerson ?? '?'} (${recipient.connectionId} ${userWord(labelOf.get(recipient.connectionId) ?? '')} ${recipient.managerExternalId})`,
-        );
+      if (recipient === null) {
+        none.push(r.name);
+        continue;
+      }
+      const who = `${recipient.managerPerson ?? '?'} (${recipient.connectionId} ${userWord(labelOf.get(recipient.connectionId) ?? '')} ${recipient.managerExternalId})`;
+      // The file's manager is a user in no CRM of this rep's: delivery falls back to the CRM's manager.
+      if (manager !== null && recipient.via !== 'file') instead.add(who);
+      else to.add(who);
     }
     if (reps === 0) continue;
     counted++;
     if (to.size > 0) routed.push(`${team}: ${[...to].join(', ')}`);
+    if (instead.size > 0)
+      fallback.push(`${team}'s tasks go to ${[...instead].join(', ')} because ${manager} is in no CRM`);
     if (none.length === 0) continue;
     if (manager === null) missing.push(`${team} (no manager_email)`);
     else if (single) missing.push(`${team} (${manager} is no ${userWord(single.label)})`);
     else missing.push(`${team} (${manager} is a user in none of the CRMs of ${none.join(', ')})`);
   }
   const what = single ? userWord(single.label) : 'user in a CRM of its reps';
-  if (missing.length === 0)
+  if (missing.length === 0 && fallback.length === 0)
     return [
       {
         ok: true,
         text: `every team's manager in the org file is a ${what} (${counted} teams): tasks go to ${routed.join('; ')}`,
       },
     ];
-  const lines: OnlineCheckLine[] = [
-    {
+  const lines: OnlineCheckLine[] = [];
+  if (missing.length > 0)
+    lines.push({
       ok: null,
       text: `${missing.length} team${missing.length > 1 ? 's have' : ' has'} no known manager and get${missing.length > 1 ? '' : 's'} no alert task: ${missing.join(', ')}; set manager_email in the org file to a ${what}'s email`,
-    },
-  ];
+    });
+  if (fallback.length > 0)
+    lines.push({
+      ok: null,
+      text: `${fallback.join('; ')} (the CRM's manager of each rep instead); set manager_email in the org file to a ${what}'s email`,
+    });
   if (routed.length > 0) lines.push({ ok: true, text: `the other teams' tasks go to ${routed.join('; ')}` });
   return lines;
 }

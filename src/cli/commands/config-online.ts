@@ -86,9 +86,18 @@ export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly 
   const personOf = new Map(all.map((u) => [`${u.connectionId}:${u.externalId}`, u.person]));
   const order = connections.map((c) => c.id);
   const rowOf = new Map(rows.map((r, i) => [r.email, i]));
+  // The warehouse's rule (org-model.ts): a manager votes only as a person (a file row or a CRM user); a tie goes to
+  // the first row in the file, then (no person ids before a sync) the email.
   const managers = pickTeamManagers(
-    rows.filter((r) => r.team !== '').map((r) => ({ team: r.team, manager: r.managerEmail })),
-    (m) => rowOf.get(m) ?? rows.length,
+    rows
+      .filter((r) => r.team !== '')
+      .map((r) => ({
+        team: r.team,
+        manager:
+          r.managerEmail !== null && (rowOf.has(r.managerEmail) || usersOf.has(r.managerEmail)) ? r.managerEmail : null,
+      })),
+    (m) => rowOf.get(m),
+    (a, b) => (a < b ? -1 : a > b ? 1 : 0),
   );
   const carries = (r: OrgRow) => r.quotaCarrying ?? r.role === 'rep';
   const teams = [...new Set(rows.filter((r) => r.team !== '' && carries(r)).map((r) => r.team))].sort((a, b) =>

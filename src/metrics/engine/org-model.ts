@@ -353,7 +353,8 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
       if (p.managerPersonId !== null && p.managerRank !== undefined) fileRank.set(p.managerPersonId, p.managerRank);
     const picked = pickTeamManagers(
       [...placements.values()].map((p) => ({ team: p.team, manager: p.managerPersonId })),
-      (id) => fileRank.get(id) ?? id,
+      (id) => fileRank.get(id),
+      (a, b) => a - b,
     );
     for (const [team, manager] of picked) managers.set(teamIds.get(team) as number, manager);
     for (const [unit, manager] of [...managers, ...regionManagers])

@@ -3,8 +3,8 @@
  * the warehouse) and by `config check --online` (on the org file and the CRMs' live users), so the check names
  * exactly the user delivery will give the tasks to. docs/metrics.md, "Early warnings".
  *
- * - A team's manager is the one most of its members name; of a tie, the one ranked first (the org file: the
- *   manager's row first in the file; the CRM hierarchy: the lowest person id).
+ * - A team's manager is the one most of its members name; of a tie, the one whose row comes first in the org file
+ *   (a manager with no row after every row), then the lowest person id (`managerOrder`).
  * - The rep's manager is their team's manager from the org file when it names one and that manager is a user in one
  *   of the rep's connections (it wins); else the user the rep's CRM user names as its manager (`ManagerId`; the
  *   first connection whose user names one); else the manager the CRM hierarchy chose for the team. A file manager
@@ -14,11 +14,31 @@
  *   the rep's connections is there no task.
  */
 
-/** A team's manager by its members' votes; of a tie, the lowest `rank`. Members without a manager do not vote. */
+/**
+ * The order of a tie between team managers, the same for delivery and the check: the manager's row in the org file
+ * first (one with no row after every row), then `then` (the lowest person id; before a sync, the email).
+ */
+export function managerOrder<K>(
+  fileRow: (manager: K) => number | undefined,
+  then: (a: K, b: K) => number,
+): (a: K, b: K) => number {
+  return (a, b) => {
+    const ra = fileRow(a) ?? Number.POSITIVE_INFINITY;
+    const rb = fileRow(b) ?? Number.POSITIVE_INFINITY;
+    return ra === rb ? then(a, b) : ra < rb ? -1 : 1;
+  };
+}
+
+/**
+ * A team's manager by its members' votes; of a tie, the first by `managerOrder`. Members without a manager (none
+ * named, or one who is nobody: no file row and no CRM user) do not vote.
+ */
 export function pickTeamManagers<K>(
   members: Iterable<{ team: string; manager: K | null }>,
-  rank: (manager: K) => number,
+  fileRow: (manager: K) => number | undefined,
+  then: (a: K, b: K) => number,
 ): Map<string, K> {
+  const order = managerOrder(fileRow, then);
   const votes = new Map<string, Map<K, number>>();
   for (const m of members) {
     if (m.manager === null) continue;
@@ -28,7 +48,7 @@ export function pickTeamManagers<K>(
   }
   const out = new Map<string, K>();
   for (const [team, v] of votes) {
-    const best = [...v].sort((a, b) => b[1] - a[1] || rank(a[0]) - rank(b[0]))[0];
+    const best = [...v].sort((a, b) => b[1] - a[1] || order(a[0], b[0]))[0];
     if (best) out.set(team, best[0]);
   }
   return out;

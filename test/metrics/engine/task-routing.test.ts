@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { taskRoutingLines } from '../../../src/cli/commands/config-online.ts';
 import type { OrgRow } from '../../../src/config/org-file.ts';
-import { type RoutingUser, taskRecipient } from '../../../src/metrics/engine/task-routing.ts';
+import { pickTeamManagers, type RoutingUser, taskRecipient } from '../../../src/metrics/engine/task-routing.ts';
 
 const row = (email: string, team: string, managerEmail: string | null, role = 'rep', line = 2): OrgRow => ({
   email,
@@ -71,5 +71,52 @@ describe('config check --online routing lines', () => {
       .join('\n');
     expect(text).toContain("T1's tasks go to boss@x.io (sf Salesforce user 005M) because nobody@x.io is in no CRM");
     expect(text).not.toContain('no known manager');
+  });
+});
+
+describe('a team manager by votes', () => {
+  it('counts no vote for a manager email that is nobody, in the file or a CRM', () => {
+    const rows = [
+      row('zed@x.io', 'North', null, 'manager'),
+      row('a@x.io', 'T', 'ghost@x.io', 'rep', 3),
+      row('b@x.io', 'T', 'ghost@x.io', 'rep', 4),
+      row('c@x.io', 'T', 'zed@x.io', 'rep', 5),
+    ];
+    const users = ['A:a', 'B:b', 'C:c', 'Z:zed'].map((x) => {
+      const [id, name] = x.split(':') as [string, string];
+      return { id, email: `${name}@x.io`, active: true, managerId: null };
+    });
+    const text = taskRoutingLines(rows, [{ id: 'sf', kind: 'salesforce', label: 'Salesforce', users }])
+      .map((l) => l.text)
+      .join('\n');
+    expect(text).toContain('T: zed@x.io (sf Salesforce user Z)');
+  });
+});
+
+describe('pickTeamManagers', () => {
+  it('gives a tie to the manager with a row in the org file over one without, whatever their person ids', () => {
+    // Person 1 has no row; person 7 is on row 3: the warehouse once ranked the id 1 against the row 3.
+    const fileRow = new Map([[7, 3]]);
+    const picked = pickTeamManagers(
+      [
+        { team: 'T', manager: 1 },
+        { team: 'T', manager: 7 },
+      ],
+      (id) => fileRow.get(id),
+      (a, b) => a - b,
+    );
+    expect(picked.get('T')).toBe(7);
+  });
+
+  it('of two managers without a row, the lowest person id', () => {
+    const picked = pickTeamManagers(
+      [
+        { team: 'T', manager: 9 },
+        { team: 'T', manager: 4 },
+      ],
+      () => undefined,
+      (a, b) => a - b,
+    );
+    expect(picked.get('T')).toBe(4);
   });
 });

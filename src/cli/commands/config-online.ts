@@ -64,7 +64,25 @@ interface ConnectionUsers {
  * the file's row that binds its id, else for its email). Teams with a member who carries quota only. A line of its
  * own, not a failure: the figures are whole without the tasks.
  */
-export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly ConnectionUsers[]): OnlineCheckLine[] {
+export function taskRoutingLines(
+  rows: readonly OrgRow[],
+  connections: readonly ConnectionUsers[],
+  unread: readonly string[] = [],
+): OnlineCheckLine[] {
+  // A connection whose users could not be read hides its users: a manager may be one there after all.
+  const incomplete: OnlineCheckLine[] =
+    unread.length === 0
+      ? []
+      : [
+          {
+            ok: null,
+            text: `incomplete: the users of ${unread.join(', ')} could not be read, so a manager named below as in no CRM may be a user there`,
+          },
+        ];
+  return [...incomplete, ...routingLines(rows, connections)];
+}
+
+function routingLines(rows: readonly OrgRow[], connections: readonly ConnectionUsers[]): OnlineCheckLine[] {
   const bound = new Map<string, string>();
   for (const r of rows) {
     if (r.salesforceUserId !== null) bound.set(`salesforce:${r.salesforceUserId.slice(0, 15)}`, r.email);
@@ -185,6 +203,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
   // Read once for every connection: a team's manager must be one of the CRM's users to get its alert tasks.
   const orgRows = config.org.file ? (await loadOrgFile(config.org.file)).rows : null;
   const crmUsers: ConnectionUsers[] = [];
+  const unread: string[] = [];
   for (const conn of connections) {
     const kind = connectorKind(conn.type);
     if (!kind) {
@@ -218,6 +237,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
       try {
         crmUsers.push({ id: conn.id, kind: conn.type, label: crmLabel(conn.type), users: await probe.users() });
       } catch (e) {
+        unread.push(conn.id);
         out(`  ??   its users could not be read: ${(e as Error).message.split('\n')[0]}`);
       }
     }
@@ -226,7 +246,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
   }
   if (orgRows !== null && crmUsers.length > 0) {
     out(`alert tasks (by the org file's managers):`);
-    for (const line of taskRoutingLines(orgRows, crmUsers)) {
+    for (const line of taskRoutingLines(orgRows, crmUsers, unread)) {
       const mark = line.ok === true ? 'ok  ' : line.ok === false ? 'FAIL' : '??  ';
       out(`  ${mark} ${line.text}`);
     }

@@ -120,3 +120,15 @@ describe('pickTeamManagers', () => {
     expect(picked.get('T')).toBe(4);
   });
 });
+
+describe('config check --online routing lines when a connection cannot be read', () => {
+  it('says they are incomplete, naming the connection whose users it could not read', () => {
+    const rows = [row('m@x.io', 'T', null, 'manager'), row('a@x.io', 'T', 'm@x.io', 'rep', 3)];
+    const users = [{ id: 'A', email: 'a@x.io', active: true, managerId: null }];
+    const lines = taskRoutingLines(rows, [{ id: 'sf', kind: 'salesforce', label: 'Salesforce', users }], ['hs']);
+    expect(lines[0]).toEqual({
+      ok: null,
+      text: 'incomplete: the users of hs could not be read, so a manager named below as in no CRM may be a user there',
+    });
+  });
+});

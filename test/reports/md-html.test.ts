@@ -176,6 +176,7 @@ describe('report --format md', () => {
       '## Activity (2026-05-14..2026-06-12)',
       '## Ranking',
       '## History',
+      '## Sources',
       '## Pacing burn-up',
       '## Deals that close the gap',
       '## Lead conversion',

@@ -164,6 +164,25 @@ describe.skipIf(repeatPass)('a binding org.csv adds after a first run', () => {
           .execute();
       expect((await snapshotsOf()).length).toBeGreaterThan(0);
 
+      // The alerts of every other rep, which the binding does not touch: still open after it.
+      const repPerson = (await t.db
+        .selectFrom('persons')
+        .select('id')
+        .where('email', '=', rep.email.toLowerCase())
+        .executeTakeFirst())!;
+      const openOthers = async () =>
+        (
+          await t.db
+            .selectFrom('alerts')
+            .select(['id', 'subject_id'])
+            .where('status', '<>', 'resolved')
+            .where('subject_kind', '=', 'rep')
+            .where('subject_id', 'not in', [`person:${ghost.id}`, `person:${repPerson?.id ?? 0}`])
+            .execute()
+        ).map((a) => a.id);
+      const othersBefore = await openOthers();
+      expect(othersBefore.length).toBeGreaterThan(0);
+
       // org.csv now binds that user to the rep's row.
       const bound = join(dir, 'org-bound-sf.csv');
       await writeFile(bound, bindCsv(orgCsv(org), 'salesforce_user_id', rep.email, String(user.Id)));
@@ -173,6 +192,20 @@ describe.skipIf(repeatPass)('a binding org.csv adds after a first run', () => {
       expect(after.filter((a) => a.status !== 'resolved')).toEqual([]);
       expect(after.filter((a) => a.crm_task_id !== null && a.closed_at === null)).toEqual([]);
       expect(taskStatus().every((s) => s === 'Completed')).toBe(true);
+      expect(await openOthers()).toEqual(expect.arrayContaining(othersBefore));
+      // The bound person has the user's figures now, so the alerts the old person had (too few deals for the quota).
+      const repAfter = (await t.db
+        .selectFrom('persons')
+        .select('id')
+        .where('email', '=', rep.email.toLowerCase())
+        .executeTakeFirstOrThrow())!;
+      const boundAlerts = await t.db
+        .selectFrom('alerts')
+        .select('rule')
+        .where('subject_id', '=', `person:${repAfter.id}`)
+        .where('status', '<>', 'resolved')
+        .execute();
+      expect(boundAlerts.length).toBeGreaterThan(0);
       console.log(
         `late binding: ${before.filter((a) => a.status !== 'resolved').length} alerts of the old person resolved, ${keys.length} Salesforce tasks closed`,
       );

@@ -196,10 +196,13 @@ export function figureSections(d: SubjectDoc): Section[] {
     out.push(
       figures('Sources', [
         ['Quota from', quotaFrom.length === 0 ? 'no quota' : quotaFrom.join(', ')],
-        ...list(sources.actual).map((x): [string, string] => [
-          `Actual from ${str(x.connection) ?? ''}`,
-          `${money(x.amount)} (${str(x.deals) ?? '0'} won deals)`,
-        ]),
+        ...list(sources.actual).map((x): [string, string] => {
+          const deals = str(x.deals) ?? '0';
+          return [
+            `Actual from ${str(x.connection) ?? ''}`,
+            `${money(x.amount)} (${deals} won deal${deals === '1' ? '' : 's'})`,
+          ];
+        }),
       ]),
     );
   }

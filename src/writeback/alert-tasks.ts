@@ -125,8 +125,9 @@ async function repTargets(
   const teamManagers = [
     ...new Set(reps.flatMap((r) => (r.team_manager_person_id === null ? [] : [r.team_manager_person_id]))),
   ];
+  // Row pairs, so the reps key index finds them.
   const named = reps.flatMap((r) =>
-    r.manager_external_id === null ? [] : [`${r.connection_id}:${r.manager_external_id}`],
+    r.manager_external_id === null ? [] : [sql`(${r.connection_id}, ${r.manager_external_id})`],
   );
   const managers = (
     await sql<{
@@ -138,9 +139,7 @@ async function repTargets(
     }>`
       select m.connection_id, m.external_id, m.person_id, m.is_active, m.is_deleted from reps m
       where ${teamManagers.length > 0 ? sql`m.person_id in (${sql.join(teamManagers)})` : sql`false`}
-        or ${named.length > 0 ? sql`m.connection_id || ':' || m.external_id in (${sql.join(named)})` : sql`false`}`.execute(
-      db,
-    )
+        or ${named.length > 0 ? sql`(m.connection_id, m.external_id) in (${sql.join(named)})` : sql`false`}`.execute(db)
   ).rows;
   const user = (r: {
     connection_id: string;

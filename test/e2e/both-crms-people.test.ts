@@ -164,6 +164,25 @@ describe.skipIf(repeatPass)('a binding org.csv adds after a first run', () => {
           .execute();
       expect((await snapshotsOf()).length).toBeGreaterThan(0);
 
+      // The alerts of every other rep, which the binding does not touch: still open after it.
+      const repPerson = (await t.db
+        .selectFrom('persons')
+        .select('id')
+        .where('email', '=', rep.email.toLowerCase())
+        .executeTakeFirst())!;
+      const openOthers = async () =>
+        (
+          await t.db
+            .selectFrom('alerts')
+            .select(['id', 'subject_id'])
+            .where('status', '<>', 'resolved')
+            .where('subject_kind', '=', 'rep')
+            .where('subject_id', 'not in', [`person:${ghost.id}`, `person:${repPerson?.id ?? 0}`])
+            .execute()
+        ).map((a) => a.id);
+      const othersBefore = await openOthers();
+      expect(othersBefore.length).toBeGreaterThan(0);
+
       // org.csv now binds that user to the rep's row.
       const bound = join(dir, 'org-bound-sf.csv');
       await writeFile(bound, bindCsv(orgCsv(org), 'salesforce_user_id', rep.email, String(user.Id)));
@@ -173,6 +192,20 @@ describe.skipIf(repeatPass)('a binding org.csv adds after a first run', () => {
       expect(after.filter((a) => a.status !== 'resolved')).toEqual([]);
       expect(after.filter((a) => a.crm_task_id !== null && a.closed_at === null)).toEqual([]);
       expect(taskStatus().every((s) => s === 'Completed')).toBe(true);
+      expect(await openOthers()).toEqual(expect.arrayContaining(othersBefore));
+      // The bound person has the user's figures now, so the alerts the old person had (too few deals for the quota).
+      const repAfter = (await t.db
+        .selectFrom('persons')
+        .select('id')
+        .where('email', '=', rep.email.toLowerCase())
+        .executeTakeFirstOrThrow())!;
+      const boundAlerts = await t.db
+        .selectFrom('alerts')
+        .select('rule')
+        .where('subject_id', '=', `person:${repAfter.id}`)
+        .where('status', '<>', 'resolved')
+        .execute();
+      expect(boundAlerts.length).toBeGreaterThan(0);
       console.log(
         `late binding: ${before.filter((a) => a.status !== 'resolved').length} alerts of the old person resolved, ${keys.length} Salesforce tasks closed`,
       );
@@ -219,6 +252,7 @@ describe.skipIf(repeatPass)('who receives the tasks: config check --online names
   let t: TestDatabase;
   /** Team T1: its manager is a HubSpot owner only (Salesforce knows the same human by another email). */
   let t1 = '';
+  let a1Key = '';
   let m1 = '';
   /** Team T2: a tie between two managers, the one first in the file winning. */
   let t2 = '';
@@ -239,6 +273,7 @@ describe.skipIf(repeatPass)('who receives the tasks: config check --online names
       org.people.find((p) => p.key === teamsWithReps.find((x) => x.key === key)?.managerKey);
     const [a, b, c] = teamsWithReps;
     t1 = a!.name;
+    a1Key = a!.key;
     t2 = b!.name;
     t3 = c!.name;
     m1 = managerOf(a!.key)!.email.toLowerCase();
@@ -343,7 +378,7 @@ describe.skipIf(repeatPass)('who receives the tasks: config check --online names
     expect(named).toBe(`${t2}: ${manager} (sf Salesforce user ${sfUserOf(manager)})`);
   }, 60_000);
 
-  it("a rep's manager who is a user only in the second CRM gets the tasks there; in neither, none, and config check says so", async () => {
+  it("a rep's manager who is a user only in the second CRM gets the tasks there; in neither, their CRM manager does, and config check says so", async () => {
     const owner = [...hs.store.owners.values()].find((o) => o.email.toLowerCase() === m1)!;
     const tasks = await tasksOfTeam(t1);
     expect(tasks.length).toBeGreaterThan(0);
@@ -366,11 +401,25 @@ describe.skipIf(repeatPass)('who receives the tasks: config check --online names
     const nobodyFile = join(dir, 'org-nobody.csv');
     await writeFile(nobodyFile, `${moved.join('\n')}\n`);
     const out = await online(undefined, nobodyFile);
-    expect(out).toMatch(
-      new RegExp(
-        `no known manager and gets? no alert task: .*${t1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(${nobody} is a user in none of the CRMs of `,
-      ),
+    // A rep whose Salesforce user names a manager (ManagerId) gets the tasks there; a HubSpot-only rep, none.
+    const t1Emails = new Set(
+      org.people
+        .filter((p) => p.teamKey === a1Key && p.role === 'rep' && p.quotaCarrying)
+        .map((p) => p.email.toLowerCase()),
     );
+    const sfUsers = sf.store.all('User');
+    const withManager = sfUsers.filter((x) => t1Emails.has(String(x.Email).toLowerCase()) && x.ManagerId);
+    const onlyHs = [...t1Emails].filter((e) => !sfUsers.some((x) => String(x.Email).toLowerCase() === e));
+    expect(withManager.length + onlyHs.length).toBeGreaterThan(0);
+    const team = t1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    if (withManager.length > 0)
+      expect(out).toMatch(new RegExp(`${team}'s tasks go to .*\\(sf Salesforce user .*because ${nobody} is in no CRM`));
+    if (onlyHs.length > 0)
+      expect(out).toMatch(
+        new RegExp(
+          `no known manager and gets? no alert task: .*${team} \\(${nobody} is a user in none of the CRMs of `,
+        ),
+      );
   }, 60_000);
 
   it('report --rep finds a person bound across the CRMs by either email', async () => {

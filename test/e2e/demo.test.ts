@@ -219,6 +219,20 @@ describe('demo', () => {
           if (sources.actual.length === 2 && r.quota !== null && Number(r.remaining) > 0) mixed ??= email;
         }
         expect(mixed, 'a rep with won deals from both CRMs and a gap').toBeDefined();
+        // The org's totals and each team's add up the same way, to the cent.
+        const addsUp = (d: JsonObject, what: string) => {
+          const parts = (d.sources as Sources).actual;
+          expect(
+            parts.reduce((t, a) => t + Math.round(Number(a.amount) * 100), 0),
+            what,
+          ).toBe(Math.round(Number(d.actual) * 100));
+          return parts.length;
+        };
+        expect(addsUp(org.totals as JsonObject, 'org')).toBe(2);
+        const teams = (org.teams ?? []) as JsonObject[];
+        expect(teams.length).toBeGreaterThan(0);
+        const split = teams.filter((x) => addsUp(x, String((x.subject as JsonObject).name)) === 2);
+        expect(split.length, 'a team with won deals from both CRMs').toBeGreaterThan(0);
         const doc = await reportJson(['rep', '--rep', mixed as string]);
         const deals = ((doc.gapDeals as JsonObject).deals ?? []) as JsonObject[];
         expect(deals.length).toBeGreaterThan(0);

@@ -146,6 +146,42 @@ describe('rep scorecard', () => {
     expect(renderReport('text', 'rep', doc)).toMatch(/\nPACING BURN-UP\n[\s\S]*2026-06-12 +522,000\.00/);
   });
 
+  it('an email two persons have through their CRM users exits 2 naming both', async () => {
+    const ids = await t.db
+      .selectFrom('persons')
+      .select(['id', 'email'])
+      .where('email', 'in', ['sarah.chen@example.com', 'tom.anderson@example.com'])
+      .execute();
+    expect(ids).toHaveLength(2);
+    const shared = ids.map((p) => ({
+      connection_id: 'sf',
+      external_id: `005SHARED${p.id}`,
+      content_hash: `h-shared-${p.id}`,
+      person_id: p.id,
+      name: 'Shared Inbox',
+      email: 'sales@example.com',
+      is_active: false,
+      quota_carrying: false,
+    }));
+    await t.db.insertInto('reps').values(shared).execute();
+    try {
+      const r = await cli('report', 'rep', '--rep', 'sales@example.com', '--as-of', at.asOf);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(
+        /^2 people have a CRM user with the email sales@example\.com: .*Sarah Chen <sarah\.chen@example\.com>.*Tom Anderson <tom\.anderson@example\.com>/,
+      );
+    } finally {
+      await t.db
+        .deleteFrom('reps')
+        .where(
+          'external_id',
+          'in',
+          shared.map((x) => x.external_id),
+        )
+        .execute();
+    }
+  });
+
   it('finds a rep by name, case-insensitive; an ambiguous name exits 2 naming each match', async () => {
     const byName = await cli('report', 'rep', '--rep', '  tom ANDERSON ', '--format', 'json', '--as-of', at.asOf);
     expect(byName.code, byName.err).toBe(0);

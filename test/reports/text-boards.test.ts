@@ -175,3 +175,16 @@ it('lists the reps of a team with a quota and names the others once below them',
     '  Not ranked (no quota): Dana Brooks',
   ]);
 });
+
+it("counts a connection's won deals in the Sources section, one deal in the singular", async () => {
+  const rep = JSON.parse(
+    await readFile(fileURLToPath(new URL('../fixtures/warehouse/golden-report-rep.json', import.meta.url)), 'utf8'),
+  );
+  rep.sources.actual = [
+    { connection: 'sf', amount: '500000.00', deals: 5 },
+    { connection: 'hs', amount: '22000.00', deals: 1 },
+  ];
+  const text = reportText('rep', rep as JsonObject);
+  expect(text).toMatch(/Actual from sf\s+500,000\.00 \(5 won deals\)/);
+  expect(text).toMatch(/Actual from hs\s+22,000\.00 \(1 won deal\)/);
+});

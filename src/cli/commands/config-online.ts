@@ -64,7 +64,25 @@ interface ConnectionUsers {
  * the file's row that binds its id, else for its email). Teams with a member who carries quota only. A line of its
  * own, not a failure: the figures are whole without the tasks.
  */
-export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly ConnectionUsers[]): OnlineCheckLine[] {
+export function taskRoutingLines(
+  rows: readonly OrgRow[],
+  connections: readonly ConnectionUsers[],
+  unread: readonly string[] = [],
+): OnlineCheckLine[] {
+  // A connection whose users could not be read hides its users: a manager may be one there after all.
+  const incomplete: OnlineCheckLine[] =
+    unread.length === 0
+      ? []
+      : [
+          {
+            ok: null,
+            text: `incomplete: the users of ${unread.join(', ')} could not be read, so a manager named below as in no CRM may be a user there`,
+          },
+        ];
+  return [...incomplete, ...routingLines(rows, connections)];
+}
+
+function routingLines(rows: readonly OrgRow[], connections: readonly ConnectionUsers[]): OnlineCheckLine[] {
   const bound = new Map<string, string>();
   for (const r of rows) {
     if (r.salesforceUserId !== null) bound.set(`salesforce:${r.salesforceUserId.slice(0, 15)}`, r.email);
@@ -86,9 +104,18 @@ export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly 
   const personOf = new Map(all.map((u) => [`${u.connectionId}:${u.externalId}`, u.person]));
   const order = connections.map((c) => c.id);
   const rowOf = new Map(rows.map((r, i) => [r.email, i]));
+  // The warehouse's rule (org-model.ts): a manager votes only as a person (a file row or a CRM user); a tie goes to
+  // the first row in the file, then (no person ids before a sync) the email.
   const managers = pickTeamManagers(
-    rows.filter((r) => r.team !== '').map((r) => ({ team: r.team, manager: r.managerEmail })),
-    (m) => rowOf.get(m) ?? rows.length,
+    rows
+      .filter((r) => r.team !== '')
+      .map((r) => ({
+        team: r.team,
+        manager:
+          r.managerEmail !== null && (rowOf.has(r.managerEmail) || usersOf.has(r.managerEmail)) ? r.managerEmail : null,
+      })),
+    (m) => rowOf.get(m),
+    (a, b) => (a < b ? -1 : a > b ? 1 : 0),
   );
   const carries = (r: OrgRow) => r.quotaCarrying ?? r.role === 'rep';
   const teams = [...new Set(rows.filter((r) => r.team !== '' && carries(r)).map((r) => r.team))].sort((a, b) =>
@@ -99,10 +126,12 @@ export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly 
   const userWord = (label: string) => (label === 'HubSpot' ? 'HubSpot owner' : `${label} user`);
   const routed: string[] = [];
   const missing: string[] = [];
+  const fallback: string[] = [];
   let counted = 0;
   for (const team of teams) {
     const manager = managers.get(team) ?? null;
     const to = new Set<string>();
+    const instead = new Set<string>();
     const none: string[] = [];
     let reps = 0;
     for (const r of rows) {
@@ -119,34 +148,44 @@ export function taskRoutingLines(rows: readonly OrgRow[], connections: readonly 
         usersOf: (p) => usersOf.get(p) ?? [],
         personOfUser: (c, id) => personOf.get(`${c}:${id}`) ?? null,
       });
-      if (recipient === null) none.push(r.name);
-      else
-        to.add(
-          `${recipient.managerPerson ?? '?'} (${recipient.connectionId} ${userWord(labelOf.get(recipient.connectionId) ?? '')} ${recipient.managerExternalId})`,
-        );
+      if (recipient === null) {
+        none.push(r.name);
+        continue;
+      }
+      const who = `${recipient.managerPerson ?? '?'} (${recipient.connectionId} ${userWord(labelOf.get(recipient.connectionId) ?? '')} ${recipient.managerExternalId})`;
+      // The file's manager is a user in no CRM of this rep's: delivery falls back to the CRM's manager.
+      if (manager !== null && recipient.via !== 'file') instead.add(who);
+      else to.add(who);
     }
     if (reps === 0) continue;
     counted++;
     if (to.size > 0) routed.push(`${team}: ${[...to].join(', ')}`);
+    if (instead.size > 0)
+      fallback.push(`${team}'s tasks go to ${[...instead].join(', ')} because ${manager} is in no CRM`);
     if (none.length === 0) continue;
     if (manager === null) missing.push(`${team} (no manager_email)`);
     else if (single) missing.push(`${team} (${manager} is no ${userWord(single.label)})`);
     else missing.push(`${team} (${manager} is a user in none of the CRMs of ${none.join(', ')})`);
   }
   const what = single ? userWord(single.label) : 'user in a CRM of its reps';
-  if (missing.length === 0)
+  if (missing.length === 0 && fallback.length === 0)
     return [
       {
         ok: true,
         text: `every team's manager in the org file is a ${what} (${counted} teams): tasks go to ${routed.join('; ')}`,
       },
     ];
-  const lines: OnlineCheckLine[] = [
-    {
+  const lines: OnlineCheckLine[] = [];
+  if (missing.length > 0)
+    lines.push({
       ok: null,
       text: `${missing.length} team${missing.length > 1 ? 's have' : ' has'} no known manager and get${missing.length > 1 ? '' : 's'} no alert task: ${missing.join(', ')}; set manager_email in the org file to a ${what}'s email`,
-    },
-  ];
+    });
+  if (fallback.length > 0)
+    lines.push({
+      ok: null,
+      text: `${fallback.join('; ')} (the CRM's manager of each rep instead); set manager_email in the org file to a ${what}'s email`,
+    });
   if (routed.length > 0) lines.push({ ok: true, text: `the other teams' tasks go to ${routed.join('; ')}` });
   return lines;
 }
@@ -164,6 +203,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
   // Read once for every connection: a team's manager must be one of the CRM's users to get its alert tasks.
   const orgRows = config.org.file ? (await loadOrgFile(config.org.file)).rows : null;
   const crmUsers: ConnectionUsers[] = [];
+  const unread: string[] = [];
   for (const conn of connections) {
     const kind = connectorKind(conn.type);
     if (!kind) {
@@ -197,6 +237,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
       try {
         crmUsers.push({ id: conn.id, kind: conn.type, label: crmLabel(conn.type), users: await probe.users() });
       } catch (e) {
+        unread.push(conn.id);
         out(`  ??   its users could not be read: ${(e as Error).message.split('\n')[0]}`);
       }
     }
@@ -205,7 +246,7 @@ export async function runOnlineChecks(config: Config, io: CliIo, log: Logger, js
   }
   if (orgRows !== null && crmUsers.length > 0) {
     out(`alert tasks (by the org file's managers):`);
-    for (const line of taskRoutingLines(orgRows, crmUsers)) {
+    for (const line of taskRoutingLines(orgRows, crmUsers, unread)) {
       const mark = line.ok === true ? 'ok  ' : line.ok === false ? 'FAIL' : '??  ';
       out(`  ${mark} ${line.text}`);
     }

@@ -137,22 +137,26 @@ export async function linkPersons(db: Kysely<Database>, file?: OrgFile | null): 
  * resolved, so write-back closes their CRM tasks like any other's (the person who has the user now is recomputed
  * and gets alerts of their own, to their own manager), and its stored figures go, so no report or leaderboard lists
  * it beside the person it was merged into (`deleted`: the persons this link removed). Reps rows are never deleted, so
- * a person without any never had a user of its own or has lost them all to a binding. The reads go through the
- * open-alerts index and the snapshots' keys.
+ * a person without any never had a user of its own or has lost them all to a binding; one whose users the CRMs all
+ * deleted is computed by nobody either and goes the same way. A malformed `person:` id is left alone rather than
+ * failing every sync. The reads go through the open-alerts index and the reps' keys.
  */
 async function retireUnlinked(db: Kysely<Database>, deleted: readonly number[]): Promise<void> {
   const resolved = await sql<{
     subject_id: string;
   }>`update alerts a set status = 'resolved', resolved_at = now(), updated_at = now() -- wall-clock: audit stamps
     where a.status <> 'resolved' and a.subject_kind = 'rep' and case
-      when a.subject_id like 'person:%' then not exists (
-        select 1 from reps r where r.person_id = substr(a.subject_id, 8)::bigint)
+      when a.subject_id ~ '^person:[0-9]+$' then not exists (
+        select 1 from reps r where r.person_id = substr(a.subject_id, 8)::bigint and not r.is_deleted)
+      when a.subject_id like 'person:%' then false
       else exists (
-        select 1 from reps r where r.connection_id || ':' || r.external_id = a.subject_id and r.person_id is not null)
+        select 1 from reps r where r.connection_id = split_part(a.subject_id, ':', 1)
+          and r.external_id = substr(a.subject_id, length(split_part(a.subject_id, ':', 1)) + 2)
+          and r.person_id is not null)
       end
     returning a.subject_id`.execute(db);
   const unlinked = await sql<{ subject_id: string }>`select 'person:' || p.id as subject_id from persons p
-    where not exists (select 1 from reps r where r.person_id = p.id)`.execute(db);
+    where not exists (select 1 from reps r where r.person_id = p.id and not r.is_deleted)`.execute(db);
   const ids = [
     ...new Set([
       ...unlinked.rows.map((r) => r.subject_id),
@@ -353,7 +357,8 @@ export async function syncOrgModel(db: Kysely<Database>, o: OrgModelOptions): Pr
       if (p.managerPersonId !== null && p.managerRank !== undefined) fileRank.set(p.managerPersonId, p.managerRank);
     const picked = pickTeamManagers(
       [...placements.values()].map((p) => ({ team: p.team, manager: p.managerPersonId })),
-      (id) => fileRank.get(id) ?? id,
+      (id) => fileRank.get(id),
+      (a, b) => a - b,
     );
     for (const [team, manager] of picked) managers.set(teamIds.get(team) as number, manager);
     for (const [unit, manager] of [...managers, ...regionManagers])

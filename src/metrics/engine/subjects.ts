@@ -76,11 +76,12 @@ export function describeSubject(model: MetricsModel, subject: SubjectRef): Subje
 export function findRep(model: MetricsModel, emailOrName: string): SubjectRef {
   const want = emailOrName.trim().toLowerCase();
   for (const rep of model.data.reps.values()) if (rep.email === want) return { kind: 'rep', id: rep.key };
-  // A person bound across CRMs (org.csv) is found by the email any of their CRM users has too.
-  for (const rep of model.data.reps.values())
-    if (rep.users.some((u) => u.email === want)) return { kind: 'rep', id: rep.key };
+  // A person bound across CRMs (org.csv) is found by the email any of their CRM users has too; two persons whose
+  // users share an email are as ambiguous as two of one name.
+  const byUser = [...model.data.reps.values()].filter((r) => r.users.some((u) => u.email === want));
   // Not an email of anyone: a name, case-insensitive, which must name one person.
-  const named = [...model.data.reps.values()].filter((r) => r.name.trim().toLowerCase() === want);
+  const named =
+    byUser.length > 0 ? byUser : [...model.data.reps.values()].filter((r) => r.name.trim().toLowerCase() === want);
   if (named.length === 1) return { kind: 'rep', id: (named[0] as (typeof named)[number]).key };
   if (named.length > 1) {
     const who = named
@@ -91,7 +92,9 @@ export function findRep(model: MetricsModel, emailOrName: string): SubjectRef {
       .sort();
     throw new AppError(
       'USAGE',
-      `${named.length} people are named "${emailOrName.trim()}": ${who.join(', ')}; give --rep EMAIL`,
+      byUser.length > 0
+        ? `${named.length} people have a CRM user with the email ${emailOrName.trim()}: ${who.join(', ')}; give --rep the person's own email`
+        : `${named.length} people are named "${emailOrName.trim()}": ${who.join(', ')}; give --rep EMAIL`,
       {
         where: '--rep',
       },

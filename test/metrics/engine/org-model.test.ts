@@ -268,3 +268,48 @@ describe('syncOrgModel from the org file', () => {
     expect(mgr.manager_person_id).toBe(await personId(t.db, 'mia@x.com'));
   });
 });
+
+describe('the rep subjects a sync retires', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await setUp(
+      [role('00E1', 'Director West', null), role('00E2', 'West Rep', '00E1')],
+      [
+        user('005A', 'ann@x.com', '00E2', null, '2024-02-01', true),
+        user('005B', 'bob@x.com', '00E2', null, '2024-02-01', true),
+        user('005C', 'cat@x.com', '00E2', null, '2024-02-01', true),
+      ],
+    );
+    await syncOrgModel(t.db, { orgFile: null, asOf: '2026-06-12', periodId: 'FY2026-Q2' });
+  });
+  afterAll(() => t.drop());
+
+  it("resolves a person's alerts once the CRMs deleted all their users, keeps others', and a malformed id fails nothing", async () => {
+    const [ann, bob] = await Promise.all(['ann@x.com', 'bob@x.com'].map((e) => personId(t.db, e)));
+    const alert = (subject: string) => ({
+      rule: 'at_risk_rep',
+      subject_kind: 'rep' as const,
+      subject_id: subject,
+      period_id: 'FY2026-Q2',
+      dedupe_key: `at_risk_rep:${subject}`,
+      severity: 'warning' as const,
+      message: 'behind',
+      details: null,
+      value: null,
+    });
+    await t.db
+      .insertInto('alerts')
+      .values([alert(`person:${ann}`), alert(`person:${bob}`), alert('person:12x'), alert('sf:005C')])
+      .execute();
+    await t.db.updateTable('reps').set({ is_deleted: true }).where('external_id', '=', '005A').execute();
+    await syncOrgModel(t.db, { orgFile: null, asOf: '2026-06-15', periodId: 'FY2026-Q2' });
+    const status = await t.db.selectFrom('alerts').select(['subject_id', 'status']).orderBy('subject_id').execute();
+    expect(Object.fromEntries(status.map((a) => [a.subject_id, a.status]))).toEqual({
+      [`person:${ann}`]: 'resolved',
+      [`person:${bob}`]: 'open',
+      'person:12x': 'open',
+      // Cat's user has a person: the user's own key stands for nobody any more.
+      'sf:005C': 'resolved',
+    });
+  });
+});

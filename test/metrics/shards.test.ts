@@ -8,6 +8,9 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
+import type { QueueBackend } from '../../src/jobs/backend.ts';
+import { JOB_NAMES } from '../../src/jobs/names.ts';
+import { type JobHandlers, JobRuntime, SHARD_QUEUE_NAME } from '../../src/jobs/runtime.ts';
 import { startService } from '../../src/jobs/service.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { mergeRun, runningRun, runShard, shardOf, startShardedRun } from '../../src/metrics/engine/shards.ts';
@@ -132,6 +135,23 @@ describe('a full recompute in rep shards', () => {
       setClock(undefined);
     }
   }, 90_000);
+
+  it('starts a shard-queue worker only when the recompute is sharded', () => {
+    const opened: string[] = [];
+    const fake = {
+      kind: 'postgres',
+      worker: (name: string) => {
+        opened.push(name);
+        return { on: () => {}, close: async () => {} };
+      },
+    } as unknown as QueueBackend;
+    const handlers = Object.fromEntries(JOB_NAMES.map((n) => [n, async () => {}])) as unknown as JobHandlers;
+    expect(new JobRuntime(fake, handlers, silentLogger).startWorkers({ count: 2 })).toHaveLength(2);
+    expect(opened.filter((n) => n === SHARD_QUEUE_NAME)).toEqual([]);
+    opened.length = 0;
+    expect(new JobRuntime(fake, handlers, silentLogger).startWorkers({ count: 2, shards: true })).toHaveLength(4);
+    expect(opened.filter((n) => n === SHARD_QUEUE_NAME)).toHaveLength(2);
+  });
 
   it('spreads reps over the shards by a hash of their key', () => {
     const counts = [0, 0, 0, 0];

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
+import { completeClaims } from '../../src/dirty/queue.ts';
 import type { QueueBackend } from '../../src/jobs/backend.ts';
 import { JOB_NAMES } from '../../src/jobs/names.ts';
 import { type JobHandlers, JobRuntime, SHARD_QUEUE_NAME } from '../../src/jobs/runtime.ts';
@@ -152,6 +153,22 @@ describe('a full recompute in rep shards', () => {
     expect(new JobRuntime(fake, handlers, silentLogger).startWorkers({ count: 2, shards: true })).toHaveLength(4);
     expect(opened.filter((n) => n === SHARD_QUEUE_NAME)).toHaveLength(2);
   });
+
+  it("settles a run's claimed marks however many there are (above the 65,535 bind parameters)", async () => {
+    const ids = await sql<{ id: string }>`insert into dirty_keys (subject_kind, subject_key, period_id, reason,
+        claimed_at, claimed_by)
+      select 'rep', 'many:' || i, 'FY2026-Q1', 'test', now(), 'run:999999' from generate_series(1, 70000) i
+      returning id`.execute(t.db);
+    await completeClaims(
+      t.db,
+      ids.rows.map((r) => Number(r.id)),
+      'run:999999',
+    );
+    const left = await sql<{
+      n: number;
+    }>`select count(*)::int as n from dirty_keys where claimed_by = 'run:999999'`.execute(t.db);
+    expect(left.rows[0]?.n).toBe(0);
+  }, 30_000);
 
   it('spreads reps over the shards by a hash of their key', () => {
     const counts = [0, 0, 0, 0];

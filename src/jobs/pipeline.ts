@@ -324,7 +324,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
 
     'recompute-merge': async (p, job) => {
       const out = await mergeRun(engine, p.runId);
-      if (out.status === 'done') {
+      if (out.status !== 'skipped') {
         if (out.repChanges + out.changes.length > 0 || out.alwaysWriteback)
           for (const id of writebackConnections(config)) await job.enqueue('writeback', { v: 1, connectionId: id });
         if (out.alertEvents > 0 || (await tasksInFlight(db))) await job.enqueue('deliver-alerts', { v: 1 });

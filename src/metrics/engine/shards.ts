@@ -333,7 +333,8 @@ export async function runShard(
 const PARTS_CHUNK = 50;
 
 export interface MergeOutcome {
-  status: 'done' | 'skipped';
+  /** `merged`: the run was merged before (a retry of a merge whose worker died after its commit). */
+  status: 'done' | 'merged' | 'skipped';
   reason?: string;
   groups: number;
   /** The group snapshots that changed. */
@@ -358,6 +359,9 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
     alertEvents: 0,
     alwaysWriteback: false,
   });
+  // Merged already: the counts the run stored let the caller queue its follow-ups again (they are deduplicated), as
+  // a worker killed between the merge's commit and its queueing would otherwise lose them.
+  if (run?.status === 'done') return merged(run);
   if (run?.status !== 'running') return none(`run ${runId} is ${run?.status ?? 'gone'}`);
   if (run.pending > 0) return none(`${run.pending} shards of run ${runId} are still to do`);
   const cal = engine.settings.calendar;
@@ -411,7 +415,10 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
       .where('pending', '=', 0)
       .returning('id')
       .execute();
-    if (taken.length === 0) return none('merged by another worker meanwhile');
+    if (taken.length === 0) {
+      const now = await readRun(trx, runId);
+      return now?.status === 'done' ? merged(now) : none(`run ${runId} is ${now?.status ?? 'gone'}`);
+    }
     const stored = await storeSnapshots(trx, writes, run.as_of, engine.settings.configHash, run.inputs_at);
     await trx.deleteFrom('recompute_parts').where('run_id', '=', runId).execute();
     const ids = run.claimed.map(Number);
@@ -434,6 +441,18 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
       alwaysWriteback: run.always_writeback,
     };
   });
+}
+
+function merged(run: RunRow): MergeOutcome {
+  return {
+    status: 'merged',
+    reason: `run ${run.id} was merged before`,
+    groups: 0,
+    changes: [],
+    repChanges: run.rep_changes,
+    alertEvents: run.alert_events,
+    alwaysWriteback: run.always_writeback,
+  };
 }
 
 // --- a group share in the database: the partial's sums, counts and shared-deal ids (no credit lists: no stored

@@ -109,6 +109,45 @@ describe('a full recompute in rep shards', () => {
     expect(await runningRun(engine, AS_OF)).toBeNull();
   }, 120_000);
 
+  it('a run given up keeps no group shares, and a shard of it computed late stores nothing', async () => {
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded' });
+    const ref = await startShardedRun(engine, AS_OF, { shards: 3, reason: 'test', alwaysWriteback: false });
+    expect((await runShard(engine, ref.runId, 0, 'w1')).status).toBe('done');
+    const parts = () =>
+      t.db.selectFrom('recompute_parts').select('group_key').where('run_id', '=', ref.runId).execute();
+    expect((await parts()).length).toBeGreaterThan(0);
+    const again = await startShardedRun(engine, AS_OF, {
+      shards: 3,
+      reason: 'test',
+      alwaysWriteback: false,
+      force: true,
+    });
+    expect(again.runId).not.toBe(ref.runId);
+    expect(await parts()).toEqual([]);
+    // A shard computing while its run is given up: the giving up holds the run row until it commits, and the shard
+    // (which read the run as running before) stores nothing when it comes to commit, whichever is first.
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const giveUp = t.db.transaction().execute(async (trx) => {
+      await sql`select id from recompute_runs where id = ${again.runId} for update`.execute(trx);
+      await trx.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', again.runId).execute();
+      await gate;
+    });
+    const late = runShard(engine, again.runId, 1, 'w1');
+    setTimeout(() => release(), 300);
+    await giveUp;
+    expect(await late).toMatchObject({ status: 'skipped' });
+    const shard1 = await t.db
+      .selectFrom('recompute_shards')
+      .select('done_at')
+      .where('run_id', '=', again.runId)
+      .where('shard', '=', 1)
+      .executeTakeFirst();
+    expect(shard1?.done_at).toBeNull();
+  }, 60_000);
+
   it('runs as jobs on the PostgreSQL queue backend: queue.recomputeShards splits the daily recompute', async () => {
     expect(expected.size).toBeGreaterThan(0);
     await clearFigures();

@@ -116,6 +116,10 @@ async function refOf(db: Kysely<Database>, run: RunRow, joined: boolean): Promis
 
 /** Gives up a run: its marks go back to the queue (their reps are recomputed by the next pass). */
 async function abandon(db: Kysely<Database>, run: RunRow): Promise<void> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => abandon(trx, run));
+  // FOR UPDATE waits for the shard commits under way (each holds the run row FOR KEY SHARE, which a plain status
+  // update would not wait for), and a shard committing after this finds the run given up and stores nothing.
+  await sql`select id from recompute_runs where id = ${run.id} for update`.execute(db);
   const taken = await db
     .updateTable('recompute_runs')
     .set({ status: 'abandoned', finished_at: new Date() }) // wall-clock: an audit stamp
@@ -123,7 +127,10 @@ async function abandon(db: Kysely<Database>, run: RunRow): Promise<void> {
     .where('status', '=', 'running')
     .returning('id')
     .execute();
-  if (taken.length > 0 && run.claimed.length > 0) await releaseClaims(db, run.claimed.map(Number));
+  if (taken.length === 0) return;
+  if (run.claimed.length > 0) await releaseClaims(db, run.claimed.map(Number));
+  // Its finished shards' group shares are never merged.
+  await db.deleteFrom('recompute_parts').where('run_id', '=', run.id).execute();
 }
 
 /** The unfinished run of date D under the engine's config, if any (stuck runs are given up here). */
@@ -294,7 +301,12 @@ export async function runShard(
   }
 
   return db.transaction().execute(async (trx) => {
-    // First: the done mark. A second taker of this shard waits here for the first's commit, then finds it done.
+    // First: the run, still running (a run given up meanwhile keeps nothing of a late shard). KEY SHARE: shards
+    // commit side by side (the count down below does not wait for it), while abandon's FOR UPDATE waits for them.
+    const state = await sql<{ status: string }>`
+      select status from recompute_runs where id = ${runId} for key share`.execute(trx);
+    if (state.rows[0]?.status !== 'running') return skipped(`run ${runId} is ${state.rows[0]?.status ?? 'gone'}`);
+    // Then the done mark. A second taker of this shard waits here for the first's commit, then finds it done.
     const taken = await trx
       .updateTable('recompute_shards')
       .set({

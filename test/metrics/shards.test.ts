@@ -16,6 +16,8 @@ import { type Enqueue, type JobHandlers, JobRuntime, SHARD_QUEUE_NAME } from '..
 import { startService } from '../../src/jobs/service.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { mergeRun, runningRun, runShard, shardOf, startShardedRun } from '../../src/metrics/engine/shards.ts';
+import { runMetricsStep } from '../../src/metrics/engine/step.ts';
+import { addDays } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { SHARDED_AS_OF as AS_OF, seedShardedOrg } from '../helpers/sharded-org.ts';
@@ -146,6 +148,35 @@ describe('a full recompute in rep shards', () => {
       .where('shard', '=', 1)
       .executeTakeFirst();
     expect(shard1?.done_at).toBeNull();
+  }, 60_000);
+
+  it('a run given up leaves the new day and a rates change to the next step, as a full recompute', async () => {
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded' });
+    const next = addDays(AS_OF, 1);
+    const ref = await startShardedRun(engine, next, { shards: 3, reason: 'rates_changed', alwaysWriteback: false });
+    expect((await runShard(engine, ref.runId, 0, 'w1')).status).toBe('done');
+    // Given up (a forced plan of another run, here given up too): the rates flag it took is raised again.
+    const other = await startShardedRun(engine, next, {
+      shards: 3,
+      reason: 'test',
+      alwaysWriteback: false,
+      force: true,
+    });
+    await startShardedRun(engine, AS_OF, { shards: 3, reason: 'test', alwaysWriteback: false, force: true });
+    expect(await runningRun(engine, next)).toBeNull();
+    expect(other.runId).not.toBe(ref.runId);
+    const whys: string[] = [];
+    const full = async (why: string) => {
+      whys.push(why);
+      return { asOf: next, recomputed: [], changes: [], alertEvents: [] };
+    };
+    expect((await runMetricsStep(engine, next, undefined, { full })).why).toBe('rates_changed');
+    // Shard 0 moved its reps' snapshots to the new day; the day is still due a full recompute.
+    expect((await runMetricsStep(engine, next, undefined, { full })).why).toBe('new_day');
+    expect(whys).toEqual(['rates_changed', 'new_day']);
+    const still = await runningRun(engine, AS_OF);
+    if (still)
+      await t.db.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', still.runId).execute();
   }, 60_000);
 
   it('runs as jobs on the PostgreSQL queue backend: queue.recomputeShards splits the daily recompute', async () => {

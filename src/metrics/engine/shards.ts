@@ -24,7 +24,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Database } from '../../db/schema.ts';
-import { claimAll, completeClaims, releaseClaims } from '../../dirty/queue.ts';
+import { claimAll, completeClaims, raiseRatesChanged, releaseClaims } from '../../dirty/queue.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
 import { figuresDocument } from '../document.ts';
@@ -32,7 +32,7 @@ import type { ConversionPartial } from '../math/conversion.ts';
 import type { PipelinePartial } from '../math/pipeline.ts';
 import { type ForecastCalibrationInfo, type SubjectPartial, seedFrom } from '../math/rep-metrics.ts';
 import type { RollupLevel } from '../math/rollup.ts';
-import { CONFIG_STATE_KEY, type MetricsEngine } from './engine.ts';
+import { type MetricsEngine, markFullRecompute } from './engine.ts';
 import { forecastFrom, type LearnedForecast, learnForecast } from './forecast-model.ts';
 import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadPeople } from './load.ts';
@@ -80,6 +80,7 @@ interface RunRow {
   claimed: string[];
   forecast: Record<string, RunForecastJson>;
   always_writeback: boolean;
+  reason: string;
   status: 'running' | 'done' | 'abandoned';
   rep_changes: number;
   alert_events: number;
@@ -90,7 +91,7 @@ interface RunRow {
 async function readRun(db: Kysely<Database>, runId: number): Promise<RunRow | undefined> {
   const r = await sql<RunRow>`
     select id::int as id, as_of::text as as_of, period_ids, config_hash, shards, pending,
-           ${stampOf(sql`inputs_at`)} as inputs_at, claimed::text[] as claimed, forecast, always_writeback, status,
+           ${stampOf(sql`inputs_at`)} as inputs_at, claimed::text[] as claimed, forecast, always_writeback, reason, status,
            rep_changes, alert_events, superseded,
            created_at < now() - make_interval(secs => ${STUCK_RUN_SECONDS}) as stuck -- wall-clock: a lease
     from recompute_runs where id = ${runId}`.execute(db);
@@ -129,6 +130,8 @@ async function abandon(db: Kysely<Database>, run: RunRow): Promise<void> {
     .execute();
   if (taken.length === 0) return;
   if (run.claimed.length > 0) await releaseClaims(db, run.claimed.map(Number));
+  // The run took the rates flag: raised again, the next step recomputes everything (its marks cover no rate).
+  if (run.reason === 'rates_changed') await raiseRatesChanged(db);
   // Its finished shards' group shares are never merged.
   await db.deleteFrom('recompute_parts').where('run_id', '=', run.id).execute();
 }
@@ -437,13 +440,7 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
     // As recomputeAll settles them: figures superseded by a later read give their marks back for another pass.
     if (run.superseded + stored.superseded.length === 0) await completeClaims(trx, ids, runWorkerId(runId));
     else await releaseClaims(trx, ids);
-    await trx
-      .insertInto('config_state')
-      .values({ key: CONFIG_STATE_KEY, hash: engine.settings.configHash, value: null })
-      .onConflict(
-        (oc) => oc.column('key').doUpdateSet({ hash: engine.settings.configHash, applied_at: new Date() }), // wall-clock: an audit stamp
-      )
-      .execute();
+    await markFullRecompute(trx, engine.settings.configHash, run.as_of);
     return {
       status: 'done' as const,
       groups: writes.length,

@@ -12,7 +12,7 @@ import { completeClaims } from '../../src/dirty/queue.ts';
 import type { QueueBackend } from '../../src/jobs/backend.ts';
 import { JOB_NAMES } from '../../src/jobs/names.ts';
 import { createPipeline } from '../../src/jobs/pipeline.ts';
-import { type Enqueue, type JobHandlers, JobRuntime, SHARD_QUEUE_NAME } from '../../src/jobs/runtime.ts';
+import { type Enqueue, type JobHandlers, JobRuntime, RetryLater, SHARD_QUEUE_NAME } from '../../src/jobs/runtime.ts';
 import { startService } from '../../src/jobs/service.ts';
 import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { mergeRun, runningRun, runShard, shardOf, startShardedRun } from '../../src/metrics/engine/shards.ts';
@@ -177,6 +177,27 @@ describe('a full recompute in rep shards', () => {
     const still = await runningRun(engine, AS_OF);
     if (still)
       await t.db.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', still.runId).execute();
+  }, 60_000);
+
+  it("a worker of another configuration leaves the run's shards and merge for later, and keeps the run", async () => {
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded' });
+    const ref = await startShardedRun(engine, AS_OF, {
+      shards: 2,
+      reason: 'test',
+      alwaysWriteback: false,
+      force: true,
+    });
+    const changed = validateConfig({ ...config, forecast: { ...config.forecast, trials: 400 } });
+    const stranger = new MetricsEngine({ db: t.db, config: changed, workerId: 'other' });
+    expect(await runShard(stranger, ref.runId, 0, 'w9')).toMatchObject({ status: 'skipped', otherConfig: true });
+    expect(await mergeRun(stranger, ref.runId)).toMatchObject({ status: 'skipped', otherConfig: true });
+    const job = { jobId: 's', attempt: 1, log: silentLogger, enqueue: (async () => undefined) as unknown as Enqueue };
+    const handlers = createPipeline({ db: t.db, config: changed, log: silentLogger }).handlers;
+    await expect(handlers['recompute-shard']({ v: 1, runId: ref.runId, shard: 1 }, job)).rejects.toBeInstanceOf(
+      RetryLater,
+    );
+    expect((await runningRun(engine, AS_OF))?.runId).toBe(ref.runId);
+    await t.db.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', ref.runId).execute();
   }, 60_000);
 
   it('runs as jobs on the PostgreSQL queue backend: queue.recomputeShards splits the daily recompute', async () => {

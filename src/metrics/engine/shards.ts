@@ -232,8 +232,12 @@ export async function startShardedRun(
   });
 }
 
+const OTHER_CONFIG = 'the run was planned under another configuration';
+
 export interface ShardOutcome {
   status: 'done' | 'skipped';
+  /** This process runs another configuration than the run's: the job is to be taken again later. */
+  otherConfig?: boolean;
   reason?: string;
   subjects: number;
   repChanges: number;
@@ -258,12 +262,9 @@ export async function runShard(
     mergeDue,
   });
   if (run?.status !== 'running') return skipped(`run ${runId} is ${run?.status ?? 'gone'}`);
-  if (run.config_hash !== engine.settings.configHash) {
-    // A worker of another configuration (a rolling change): the figures would not be the run's. The run is given
-    // up; the next recompute under the new config plans its own.
-    await abandon(db, run);
-    return skipped('the run was planned under another configuration');
-  }
+  // A worker of another configuration (a rolling change): its figures would not be the run's. The job comes back
+  // later for a worker of the run's config; a recompute under the new config gives the run up and plans its own.
+  if (run.config_hash !== engine.settings.configHash) return { ...skipped(OTHER_CONFIG), otherConfig: true };
   const done = await db
     .selectFrom('recompute_shards')
     .select('done_at')
@@ -350,6 +351,8 @@ const PARTS_CHUNK = 50;
 export interface MergeOutcome {
   /** `merged`: the run was merged before (a retry of a merge whose worker died after its commit). */
   status: 'done' | 'merged' | 'skipped';
+  /** As ShardOutcome's. */
+  otherConfig?: boolean;
   reason?: string;
   groups: number;
   /** The group snapshots that changed. */
@@ -378,6 +381,7 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
   // a worker killed between the merge's commit and its queueing would otherwise lose them.
   if (run?.status === 'done') return merged(run);
   if (run?.status !== 'running') return none(`run ${runId} is ${run?.status ?? 'gone'}`);
+  if (run.config_hash !== engine.settings.configHash) return { ...none(OTHER_CONFIG), otherConfig: true };
   if (run.pending > 0) return none(`${run.pending} shards of run ${runId} are still to do`);
   const cal = engine.settings.calendar;
   const periods: FiscalPeriod[] = run.period_ids.map((id) => cal.periodById(id));

@@ -261,6 +261,10 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       if (config.forecast.backtest.enabled && (await backtestDueNow(asOf)))
         await job.enqueue('backtest', { v: 1, trigger: 'schedule' });
       if (shards > 1) {
+        // A sharded run of today under way is joined (and told to write back), as `recompute` defers to it: the
+        // step below would recompute the dirty marks the run's merge leaves for its next pass.
+        if (await runningRun(engine, asOf))
+          return { run: (await shardedFull(asOf, job.enqueue, { reason: 'daily', alwaysWriteback: true })).run };
         // The merge queues the follow-ups, write-back included (the as-of date moved).
         const step = await runMetricsStep(engine, asOf, config.org.file, {
           badPlanningFile: 'keep-last-good',

@@ -14,7 +14,7 @@ import { JOB_NAMES } from '../../src/jobs/names.ts';
 import { createPipeline } from '../../src/jobs/pipeline.ts';
 import { type Enqueue, type JobHandlers, JobRuntime, RetryLater, SHARD_QUEUE_NAME } from '../../src/jobs/runtime.ts';
 import { startService } from '../../src/jobs/service.ts';
-import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
+import { MetricsEngine, markFullRecompute } from '../../src/metrics/engine/engine.ts';
 import { mergeRun, runningRun, runShard, shardOf, startShardedRun } from '../../src/metrics/engine/shards.ts';
 import { runMetricsStep } from '../../src/metrics/engine/step.ts';
 import { addDays } from '../../src/util/date.ts';
@@ -273,6 +273,51 @@ describe('a full recompute in rep shards', () => {
     }>`select count(*)::int as n from dirty_keys where claimed_by = 'run:999999'`.execute(t.db);
     expect(left.rows[0]?.n).toBe(0);
   }, 30_000);
+
+  it('a daily recompute joins the sharded run under way and leaves the dirty marks to its next pass', async () => {
+    setClock(clockStartingAt(`${AS_OF}T15:00:00Z`));
+    try {
+      const raw = { ...config, queue: { ...config.queue, recomputeShards: 3 } };
+      const pipeline = createPipeline({ db: t.db, config: raw, log: silentLogger });
+      const ref = await startShardedRun(pipeline.engine, AS_OF, {
+        shards: 3,
+        reason: 'test',
+        alwaysWriteback: false,
+        force: true,
+      });
+      // Today's full recompute is recorded as done: the step itself would only recompute the dirty marks.
+      await markFullRecompute(t.db, pipeline.engine.settings.configHash, AS_OF);
+      const mark = await sql<{ id: string }>`insert into dirty_keys (subject_kind, subject_key, period_id, reason)
+        values ('rep', 'daily:mark', 'FY2026-Q2', 'test') returning id`.execute(t.db);
+      const queued: string[] = [];
+      const enqueue = (async (name: string) => {
+        queued.push(name);
+        return undefined;
+      }) as unknown as Enqueue;
+      const out = await pipeline.handlers['daily-recompute'](
+        { v: 1 },
+        { jobId: 'd', attempt: 1, log: silentLogger, enqueue },
+      );
+      expect(out).toMatchObject({ run: ref.runId });
+      const row = await t.db
+        .selectFrom('dirty_keys')
+        .select('claimed_by')
+        .where('id', '=', Number(mark.rows[0]?.id))
+        .executeTakeFirst();
+      expect(row).toEqual({ claimed_by: null });
+      expect(queued.filter((n) => n === 'recompute-shard')).toHaveLength(3);
+      const run = await t.db
+        .selectFrom('recompute_runs')
+        .select('always_writeback')
+        .where('id', '=', ref.runId)
+        .executeTakeFirst();
+      expect(run?.always_writeback).toBe(true);
+      await t.db.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', ref.runId).execute();
+      await t.db.deleteFrom('dirty_keys').where('subject_key', '=', 'daily:mark').execute();
+    } finally {
+      setClock(undefined);
+    }
+  }, 60_000);
 
   it('spreads reps over the shards by a hash of their key', () => {
     const counts = [0, 0, 0, 0];

@@ -105,7 +105,8 @@ export function claimBatch(workerId: string, staleClaimSeconds: number, limit: n
 /** Deletes the marks a recompute covered (only while this worker still holds them). */
 export async function completeClaims(db: Kysely<Database>, ids: readonly number[], workerId: string): Promise<void> {
   if (ids.length === 0) return;
-  await db.deleteFrom('dirty_keys').where('id', 'in', ids).where('claimed_by', '=', workerId).execute();
+  // One array parameter, not one a mark: a full recompute's claim can pass the protocol's 65,535 parameters.
+  await sql`delete from dirty_keys where id = any(${ids}::bigint[]) and claimed_by = ${workerId}`.execute(db);
 }
 
 /** Gives claimed marks back after a failed recompute (a newer unclaimed mark of the same key already covers one). */

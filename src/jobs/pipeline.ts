@@ -34,6 +34,9 @@ import {
 import type { Enqueue, JobHandlers } from './runtime.ts';
 import { RetryLater } from './runtime.ts';
 
+/** How long a shard or merge job of a run planned under another configuration waits before it is tried again. */
+const OTHER_CONFIG_RETRY_MS = 30_000;
+
 export interface PipelineContext {
   db: Kysely<Database>;
   config: Config;
@@ -258,6 +261,10 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
       if (config.forecast.backtest.enabled && (await backtestDueNow(asOf)))
         await job.enqueue('backtest', { v: 1, trigger: 'schedule' });
       if (shards > 1) {
+        // A sharded run of today under way is joined (and told to write back), as `recompute` defers to it: the
+        // step below would recompute the dirty marks the run's merge leaves for its next pass.
+        if (await runningRun(engine, asOf))
+          return { run: (await shardedFull(asOf, job.enqueue, { reason: 'daily', alwaysWriteback: true })).run };
         // The merge queues the follow-ups, write-back included (the as-of date moved).
         const step = await runMetricsStep(engine, asOf, config.org.file, {
           badPlanningFile: 'keep-last-good',
@@ -318,13 +325,16 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
 
     'recompute-shard': async (p, job) => {
       const out = await runShard(engine, p.runId, p.shard, workerId);
+      // A rolling config change: a worker of the run's config (or the run's giving up) is awaited.
+      if (out.otherConfig) throw new RetryLater(OTHER_CONFIG_RETRY_MS, out.reason ?? 'another configuration');
       if (out.mergeDue) await job.enqueue('recompute-merge', { v: 1, runId: p.runId });
       return out;
     },
 
     'recompute-merge': async (p, job) => {
       const out = await mergeRun(engine, p.runId);
-      if (out.status === 'done') {
+      if (out.otherConfig) throw new RetryLater(OTHER_CONFIG_RETRY_MS, out.reason ?? 'another configuration');
+      if (out.status !== 'skipped') {
         if (out.repChanges + out.changes.length > 0 || out.alwaysWriteback)
           for (const id of writebackConnections(config)) await job.enqueue('writeback', { v: 1, connectionId: id });
         if (out.alertEvents > 0 || (await tasksInFlight(db))) await job.enqueue('deliver-alerts', { v: 1 });

@@ -176,12 +176,14 @@ export class JobRuntime {
   };
 
   /**
-   * Starts `count` workers on the queue (each running `concurrency` jobs at once), and as many on the shard queue
-   * (one job at a time each).
+   * Starts `count` workers on the queue (each running `concurrency` jobs at once), and with `shards` (a sharded
+   * recompute is configured: queue.recomputeShards above 1) as many on the shard queue (one job at a time each);
+   * without, no shard job is ever queued, so no shard worker holds a connection polling for one.
    */
-  startWorkers(options: { concurrency?: number; count?: number } = {}): Worker[] {
-    for (let i = 0; i < 2 * (options.count ?? 1); i++) {
-      const shardWorker = i % 2 === 1;
+  startWorkers(options: { concurrency?: number; count?: number; shards?: boolean } = {}): Worker[] {
+    const perCount = options.shards ? 2 : 1;
+    for (let i = 0; i < perCount * (options.count ?? 1); i++) {
+      const shardWorker = i % perCount === 1;
       const worker = this.backend.worker(
         shardWorker ? SHARD_QUEUE_NAME : QUEUE_NAME,
         (job, token) => this.process(job, token),

@@ -90,7 +90,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
       onReconnect: (cb) => runtime.onReconnect(cb),
     });
   }
-  runtime.startWorkers({ concurrency: o.concurrency ?? 4 });
+  runtime.startWorkers({ concurrency: o.concurrency ?? 4, shards: o.config.queue.recomputeShards > 1 });
   // Alert tasks a killed process claimed but never heard back about go out again now, not at the next alert change.
   if (await tasksInFlight(o.db.db)) await runtime.enqueue('deliver-alerts', { v: 1 });
   o.log.info({ backend: backend.kind, schedulers: schedulers.length }, 'job workers started');

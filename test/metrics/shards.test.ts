@@ -8,9 +8,16 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
+import { completeClaims } from '../../src/dirty/queue.ts';
+import type { QueueBackend } from '../../src/jobs/backend.ts';
+import { JOB_NAMES } from '../../src/jobs/names.ts';
+import { createPipeline } from '../../src/jobs/pipeline.ts';
+import { type Enqueue, type JobHandlers, JobRuntime, RetryLater, SHARD_QUEUE_NAME } from '../../src/jobs/runtime.ts';
 import { startService } from '../../src/jobs/service.ts';
-import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
+import { MetricsEngine, markFullRecompute } from '../../src/metrics/engine/engine.ts';
 import { mergeRun, runningRun, runShard, shardOf, startShardedRun } from '../../src/metrics/engine/shards.ts';
+import { runMetricsStep } from '../../src/metrics/engine/step.ts';
+import { addDays } from '../../src/util/date.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { SHARDED_AS_OF as AS_OF, seedShardedOrg } from '../helpers/sharded-org.ts';
@@ -76,7 +83,19 @@ describe('a full recompute in rep shards', () => {
     expect(outcomes.map((o) => o.mergeDue)).toEqual([false, false, false, true]);
     const merged = await mergeRun(engine, ref.runId);
     expect(merged.status).toBe('done');
-    expect((await mergeRun(engine, ref.runId)).status).toBe('skipped');
+    // Asked again (the merge job's retry after its worker died past the commit): the follow-ups are queued again.
+    expect(await mergeRun(engine, ref.runId)).toMatchObject({ status: 'merged', groups: 0 });
+    const queued: string[] = [];
+    const pipeline = createPipeline({ db: t.db, config, log: silentLogger });
+    const enqueue = async (name: string) => {
+      queued.push(name);
+      return undefined;
+    };
+    await pipeline.handlers['recompute-merge'](
+      { v: 1, runId: ref.runId },
+      { jobId: 'm', attempt: 2, log: silentLogger, enqueue: enqueue as unknown as Enqueue },
+    );
+    expect(queued).toContain('recompute');
     expect(subjects + merged.groups).toBe(expected.size);
 
     const got = await snapshots();
@@ -91,6 +110,95 @@ describe('a full recompute in rep shards', () => {
     expect(await engine.configChanged()).toBe(false);
     expect(await runningRun(engine, AS_OF)).toBeNull();
   }, 120_000);
+
+  it('a run given up keeps no group shares, and a shard of it computed late stores nothing', async () => {
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded' });
+    const ref = await startShardedRun(engine, AS_OF, { shards: 3, reason: 'test', alwaysWriteback: false });
+    expect((await runShard(engine, ref.runId, 0, 'w1')).status).toBe('done');
+    const parts = () =>
+      t.db.selectFrom('recompute_parts').select('group_key').where('run_id', '=', ref.runId).execute();
+    expect((await parts()).length).toBeGreaterThan(0);
+    const again = await startShardedRun(engine, AS_OF, {
+      shards: 3,
+      reason: 'test',
+      alwaysWriteback: false,
+      force: true,
+    });
+    expect(again.runId).not.toBe(ref.runId);
+    expect(await parts()).toEqual([]);
+    // A shard computing while its run is given up: the giving up holds the run row until it commits, and the shard
+    // (which read the run as running before) stores nothing when it comes to commit, whichever is first.
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const giveUp = t.db.transaction().execute(async (trx) => {
+      await sql`select id from recompute_runs where id = ${again.runId} for update`.execute(trx);
+      await trx.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', again.runId).execute();
+      await gate;
+    });
+    const late = runShard(engine, again.runId, 1, 'w1');
+    setTimeout(() => release(), 300);
+    await giveUp;
+    expect(await late).toMatchObject({ status: 'skipped' });
+    const shard1 = await t.db
+      .selectFrom('recompute_shards')
+      .select('done_at')
+      .where('run_id', '=', again.runId)
+      .where('shard', '=', 1)
+      .executeTakeFirst();
+    expect(shard1?.done_at).toBeNull();
+  }, 60_000);
+
+  it('a run given up leaves the new day and a rates change to the next step, as a full recompute', async () => {
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded' });
+    const next = addDays(AS_OF, 1);
+    const ref = await startShardedRun(engine, next, { shards: 3, reason: 'rates_changed', alwaysWriteback: false });
+    expect((await runShard(engine, ref.runId, 0, 'w1')).status).toBe('done');
+    // Given up (a forced plan of another run, here given up too): the rates flag it took is raised again.
+    const other = await startShardedRun(engine, next, {
+      shards: 3,
+      reason: 'test',
+      alwaysWriteback: false,
+      force: true,
+    });
+    await startShardedRun(engine, AS_OF, { shards: 3, reason: 'test', alwaysWriteback: false, force: true });
+    expect(await runningRun(engine, next)).toBeNull();
+    expect(other.runId).not.toBe(ref.runId);
+    const whys: string[] = [];
+    const full = async (why: string) => {
+      whys.push(why);
+      return { asOf: next, recomputed: [], changes: [], alertEvents: [] };
+    };
+    expect((await runMetricsStep(engine, next, undefined, { full })).why).toBe('rates_changed');
+    // Shard 0 moved its reps' snapshots to the new day; the day is still due a full recompute.
+    expect((await runMetricsStep(engine, next, undefined, { full })).why).toBe('new_day');
+    expect(whys).toEqual(['rates_changed', 'new_day']);
+    const still = await runningRun(engine, AS_OF);
+    if (still)
+      await t.db.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', still.runId).execute();
+  }, 60_000);
+
+  it("a worker of another configuration leaves the run's shards and merge for later, and keeps the run", async () => {
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded' });
+    const ref = await startShardedRun(engine, AS_OF, {
+      shards: 2,
+      reason: 'test',
+      alwaysWriteback: false,
+      force: true,
+    });
+    const changed = validateConfig({ ...config, forecast: { ...config.forecast, trials: 400 } });
+    const stranger = new MetricsEngine({ db: t.db, config: changed, workerId: 'other' });
+    expect(await runShard(stranger, ref.runId, 0, 'w9')).toMatchObject({ status: 'skipped', otherConfig: true });
+    expect(await mergeRun(stranger, ref.runId)).toMatchObject({ status: 'skipped', otherConfig: true });
+    const job = { jobId: 's', attempt: 1, log: silentLogger, enqueue: (async () => undefined) as unknown as Enqueue };
+    const handlers = createPipeline({ db: t.db, config: changed, log: silentLogger }).handlers;
+    await expect(handlers['recompute-shard']({ v: 1, runId: ref.runId, shard: 1 }, job)).rejects.toBeInstanceOf(
+      RetryLater,
+    );
+    expect((await runningRun(engine, AS_OF))?.runId).toBe(ref.runId);
+    await t.db.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', ref.runId).execute();
+  }, 60_000);
 
   it('runs as jobs on the PostgreSQL queue backend: queue.recomputeShards splits the daily recompute', async () => {
     expect(expected.size).toBeGreaterThan(0);
@@ -132,6 +240,84 @@ describe('a full recompute in rep shards', () => {
       setClock(undefined);
     }
   }, 90_000);
+
+  it('starts a shard-queue worker only when the recompute is sharded', () => {
+    const opened: string[] = [];
+    const fake = {
+      kind: 'postgres',
+      worker: (name: string) => {
+        opened.push(name);
+        return { on: () => {}, close: async () => {} };
+      },
+    } as unknown as QueueBackend;
+    const handlers = Object.fromEntries(JOB_NAMES.map((n) => [n, async () => {}])) as unknown as JobHandlers;
+    expect(new JobRuntime(fake, handlers, silentLogger).startWorkers({ count: 2 })).toHaveLength(2);
+    expect(opened.filter((n) => n === SHARD_QUEUE_NAME)).toEqual([]);
+    opened.length = 0;
+    expect(new JobRuntime(fake, handlers, silentLogger).startWorkers({ count: 2, shards: true })).toHaveLength(4);
+    expect(opened.filter((n) => n === SHARD_QUEUE_NAME)).toHaveLength(2);
+  });
+
+  it("settles a run's claimed marks however many there are (above the 65,535 bind parameters)", async () => {
+    const ids = await sql<{ id: string }>`insert into dirty_keys (subject_kind, subject_key, period_id, reason,
+        claimed_at, claimed_by)
+      select 'rep', 'many:' || i, 'FY2026-Q1', 'test', now(), 'run:999999' from generate_series(1, 70000) i
+      returning id`.execute(t.db);
+    await completeClaims(
+      t.db,
+      ids.rows.map((r) => Number(r.id)),
+      'run:999999',
+    );
+    const left = await sql<{
+      n: number;
+    }>`select count(*)::int as n from dirty_keys where claimed_by = 'run:999999'`.execute(t.db);
+    expect(left.rows[0]?.n).toBe(0);
+  }, 30_000);
+
+  it('a daily recompute joins the sharded run under way and leaves the dirty marks to its next pass', async () => {
+    setClock(clockStartingAt(`${AS_OF}T15:00:00Z`));
+    try {
+      const raw = { ...config, queue: { ...config.queue, recomputeShards: 3 } };
+      const pipeline = createPipeline({ db: t.db, config: raw, log: silentLogger });
+      const ref = await startShardedRun(pipeline.engine, AS_OF, {
+        shards: 3,
+        reason: 'test',
+        alwaysWriteback: false,
+        force: true,
+      });
+      // Today's full recompute is recorded as done: the step itself would only recompute the dirty marks.
+      await markFullRecompute(t.db, pipeline.engine.settings.configHash, AS_OF);
+      const mark = await sql<{ id: string }>`insert into dirty_keys (subject_kind, subject_key, period_id, reason)
+        values ('rep', 'daily:mark', 'FY2026-Q2', 'test') returning id`.execute(t.db);
+      const queued: string[] = [];
+      const enqueue = (async (name: string) => {
+        queued.push(name);
+        return undefined;
+      }) as unknown as Enqueue;
+      const out = await pipeline.handlers['daily-recompute'](
+        { v: 1 },
+        { jobId: 'd', attempt: 1, log: silentLogger, enqueue },
+      );
+      expect(out).toMatchObject({ run: ref.runId });
+      const row = await t.db
+        .selectFrom('dirty_keys')
+        .select('claimed_by')
+        .where('id', '=', Number(mark.rows[0]?.id))
+        .executeTakeFirst();
+      expect(row).toEqual({ claimed_by: null });
+      expect(queued.filter((n) => n === 'recompute-shard')).toHaveLength(3);
+      const run = await t.db
+        .selectFrom('recompute_runs')
+        .select('always_writeback')
+        .where('id', '=', ref.runId)
+        .executeTakeFirst();
+      expect(run?.always_writeback).toBe(true);
+      await t.db.updateTable('recompute_runs').set({ status: 'abandoned' }).where('id', '=', ref.runId).execute();
+      await t.db.deleteFrom('dirty_keys').where('subject_key', '=', 'daily:mark').execute();
+    } finally {
+      setClock(undefined);
+    }
+  }, 60_000);
 
   it('spreads reps over the shards by a hash of their key', () => {
     const counts = [0, 0, 0, 0];

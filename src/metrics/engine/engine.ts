@@ -92,6 +92,30 @@ function knownStamps(probe: Probe): Map<string, string> {
 /** The config hash key in `config_state`. */
 export const CONFIG_STATE_KEY = 'metrics';
 
+/**
+ * Records a finished full recompute as of D under a config (its `value` says D): the metrics step's "new day" test
+ * reads it, not the snapshots' dates, which the finished shards of a run given up have moved on too.
+ */
+export async function markFullRecompute(db: Kysely<Database>, configHash: string, asOf: PlainDate): Promise<void> {
+  const value = JSON.stringify({ fullAsOf: asOf });
+  await db
+    .insertInto('config_state')
+    .values({ key: CONFIG_STATE_KEY, hash: configHash, value })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ hash: configHash, value, applied_at: new Date() })) // wall-clock: an audit stamp
+    .execute();
+}
+
+/** The date of the last finished full recompute, if one recorded it. */
+export async function lastFullRecompute(db: Kysely<Database>): Promise<PlainDate | null> {
+  const row = await db
+    .selectFrom('config_state')
+    .select('value')
+    .where('key', '=', CONFIG_STATE_KEY)
+    .executeTakeFirst();
+  const v = row?.value as { fullAsOf?: PlainDate } | null | undefined;
+  return v?.fullAsOf ?? null;
+}
+
 export class MetricsEngine {
   readonly settings: EngineSettings;
   readonly db: Kysely<Database>;
@@ -348,11 +372,7 @@ export class MetricsEngine {
       }
       const { superseded, ...result } = await this.computeAndStore(model, targets, probe.now);
       await this.settleClaims(ids, superseded);
-      await this.db
-        .insertInto('config_state')
-        .values({ key: CONFIG_STATE_KEY, hash: this.settings.configHash, value: null })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ hash: this.settings.configHash, applied_at: new Date() })) // wall-clock: an audit stamp
-        .execute();
+      await markFullRecompute(this.db, this.settings.configHash, asOf);
       return result;
     } catch (e) {
       await releaseClaims(this.db, ids);

@@ -24,7 +24,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Database } from '../../db/schema.ts';
-import { claimAll, completeClaims, releaseClaims } from '../../dirty/queue.ts';
+import { claimAll, completeClaims, raiseRatesChanged, releaseClaims } from '../../dirty/queue.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
 import { figuresDocument } from '../document.ts';
@@ -32,7 +32,7 @@ import type { ConversionPartial } from '../math/conversion.ts';
 import type { PipelinePartial } from '../math/pipeline.ts';
 import { type ForecastCalibrationInfo, type SubjectPartial, seedFrom } from '../math/rep-metrics.ts';
 import type { RollupLevel } from '../math/rollup.ts';
-import { CONFIG_STATE_KEY, type MetricsEngine } from './engine.ts';
+import { type MetricsEngine, markFullRecompute } from './engine.ts';
 import { forecastFrom, type LearnedForecast, learnForecast } from './forecast-model.ts';
 import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadPeople } from './load.ts';
@@ -80,6 +80,7 @@ interface RunRow {
   claimed: string[];
   forecast: Record<string, RunForecastJson>;
   always_writeback: boolean;
+  reason: string;
   status: 'running' | 'done' | 'abandoned';
   rep_changes: number;
   alert_events: number;
@@ -90,7 +91,7 @@ interface RunRow {
 async function readRun(db: Kysely<Database>, runId: number): Promise<RunRow | undefined> {
   const r = await sql<RunRow>`
     select id::int as id, as_of::text as as_of, period_ids, config_hash, shards, pending,
-           ${stampOf(sql`inputs_at`)} as inputs_at, claimed::text[] as claimed, forecast, always_writeback, status,
+           ${stampOf(sql`inputs_at`)} as inputs_at, claimed::text[] as claimed, forecast, always_writeback, reason, status,
            rep_changes, alert_events, superseded,
            created_at < now() - make_interval(secs => ${STUCK_RUN_SECONDS}) as stuck -- wall-clock: a lease
     from recompute_runs where id = ${runId}`.execute(db);
@@ -116,6 +117,10 @@ async function refOf(db: Kysely<Database>, run: RunRow, joined: boolean): Promis
 
 /** Gives up a run: its marks go back to the queue (their reps are recomputed by the next pass). */
 async function abandon(db: Kysely<Database>, run: RunRow): Promise<void> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => abandon(trx, run));
+  // FOR UPDATE waits for the shard commits under way (each holds the run row FOR KEY SHARE, which a plain status
+  // update would not wait for), and a shard committing after this finds the run given up and stores nothing.
+  await sql`select id from recompute_runs where id = ${run.id} for update`.execute(db);
   const taken = await db
     .updateTable('recompute_runs')
     .set({ status: 'abandoned', finished_at: new Date() }) // wall-clock: an audit stamp
@@ -123,7 +128,12 @@ async function abandon(db: Kysely<Database>, run: RunRow): Promise<void> {
     .where('status', '=', 'running')
     .returning('id')
     .execute();
-  if (taken.length > 0 && run.claimed.length > 0) await releaseClaims(db, run.claimed.map(Number));
+  if (taken.length === 0) return;
+  if (run.claimed.length > 0) await releaseClaims(db, run.claimed.map(Number));
+  // The run took the rates flag: raised again, the next step recomputes everything (its marks cover no rate).
+  if (run.reason === 'rates_changed') await raiseRatesChanged(db);
+  // Its finished shards' group shares are never merged.
+  await db.deleteFrom('recompute_parts').where('run_id', '=', run.id).execute();
 }
 
 /** The unfinished run of date D under the engine's config, if any (stuck runs are given up here). */
@@ -222,8 +232,12 @@ export async function startShardedRun(
   });
 }
 
+const OTHER_CONFIG = 'the run was planned under another configuration';
+
 export interface ShardOutcome {
   status: 'done' | 'skipped';
+  /** This process runs another configuration than the run's: the job is to be taken again later. */
+  otherConfig?: boolean;
   reason?: string;
   subjects: number;
   repChanges: number;
@@ -248,12 +262,9 @@ export async function runShard(
     mergeDue,
   });
   if (run?.status !== 'running') return skipped(`run ${runId} is ${run?.status ?? 'gone'}`);
-  if (run.config_hash !== engine.settings.configHash) {
-    // A worker of another configuration (a rolling change): the figures would not be the run's. The run is given
-    // up; the next recompute under the new config plans its own.
-    await abandon(db, run);
-    return skipped('the run was planned under another configuration');
-  }
+  // A worker of another configuration (a rolling change): its figures would not be the run's. The job comes back
+  // later for a worker of the run's config; a recompute under the new config gives the run up and plans its own.
+  if (run.config_hash !== engine.settings.configHash) return { ...skipped(OTHER_CONFIG), otherConfig: true };
   const done = await db
     .selectFrom('recompute_shards')
     .select('done_at')
@@ -294,7 +305,12 @@ export async function runShard(
   }
 
   return db.transaction().execute(async (trx) => {
-    // First: the done mark. A second taker of this shard waits here for the first's commit, then finds it done.
+    // First: the run, still running (a run given up meanwhile keeps nothing of a late shard). KEY SHARE: shards
+    // commit side by side (the count down below does not wait for it), while abandon's FOR UPDATE waits for them.
+    const state = await sql<{ status: string }>`
+      select status from recompute_runs where id = ${runId} for key share`.execute(trx);
+    if (state.rows[0]?.status !== 'running') return skipped(`run ${runId} is ${state.rows[0]?.status ?? 'gone'}`);
+    // Then the done mark. A second taker of this shard waits here for the first's commit, then finds it done.
     const taken = await trx
       .updateTable('recompute_shards')
       .set({
@@ -333,7 +349,10 @@ export async function runShard(
 const PARTS_CHUNK = 50;
 
 export interface MergeOutcome {
-  status: 'done' | 'skipped';
+  /** `merged`: the run was merged before (a retry of a merge whose worker died after its commit). */
+  status: 'done' | 'merged' | 'skipped';
+  /** As ShardOutcome's. */
+  otherConfig?: boolean;
   reason?: string;
   groups: number;
   /** The group snapshots that changed. */
@@ -358,7 +377,11 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
     alertEvents: 0,
     alwaysWriteback: false,
   });
+  // Merged already: the counts the run stored let the caller queue its follow-ups again (they are deduplicated), as
+  // a worker killed between the merge's commit and its queueing would otherwise lose them.
+  if (run?.status === 'done') return merged(run);
   if (run?.status !== 'running') return none(`run ${runId} is ${run?.status ?? 'gone'}`);
+  if (run.config_hash !== engine.settings.configHash) return { ...none(OTHER_CONFIG), otherConfig: true };
   if (run.pending > 0) return none(`${run.pending} shards of run ${runId} are still to do`);
   const cal = engine.settings.calendar;
   const periods: FiscalPeriod[] = run.period_ids.map((id) => cal.periodById(id));
@@ -411,20 +434,17 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
       .where('pending', '=', 0)
       .returning('id')
       .execute();
-    if (taken.length === 0) return none('merged by another worker meanwhile');
+    if (taken.length === 0) {
+      const now = await readRun(trx, runId);
+      return now?.status === 'done' ? merged(now) : none(`run ${runId} is ${now?.status ?? 'gone'}`);
+    }
     const stored = await storeSnapshots(trx, writes, run.as_of, engine.settings.configHash, run.inputs_at);
     await trx.deleteFrom('recompute_parts').where('run_id', '=', runId).execute();
     const ids = run.claimed.map(Number);
     // As recomputeAll settles them: figures superseded by a later read give their marks back for another pass.
     if (run.superseded + stored.superseded.length === 0) await completeClaims(trx, ids, runWorkerId(runId));
     else await releaseClaims(trx, ids);
-    await trx
-      .insertInto('config_state')
-      .values({ key: CONFIG_STATE_KEY, hash: engine.settings.configHash, value: null })
-      .onConflict(
-        (oc) => oc.column('key').doUpdateSet({ hash: engine.settings.configHash, applied_at: new Date() }), // wall-clock: an audit stamp
-      )
-      .execute();
+    await markFullRecompute(trx, engine.settings.configHash, run.as_of);
     return {
       status: 'done' as const,
       groups: writes.length,
@@ -434,6 +454,18 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
       alwaysWriteback: run.always_writeback,
     };
   });
+}
+
+function merged(run: RunRow): MergeOutcome {
+  return {
+    status: 'merged',
+    reason: `run ${run.id} was merged before`,
+    groups: 0,
+    changes: [],
+    repChanges: run.rep_changes,
+    alertEvents: run.alert_events,
+    alwaysWriteback: run.always_writeback,
+  };
 }
 
 // --- a group share in the database: the partial's sums, counts and shared-deal ids (no credit lists: no stored

@@ -8,7 +8,7 @@ import { loadOrgFile } from '../../config/org-file.ts';
 import { markDirty, raiseRatesChanged, takeRatesChanged } from '../../dirty/queue.ts';
 import { loadPlanningFiles, loadPlanningFilesKeepingLastGood } from '../../planning/files.ts';
 import type { PlainDate } from '../../util/date.ts';
-import type { MetricsEngine } from './engine.ts';
+import { lastFullRecompute, type MetricsEngine } from './engine.ts';
 import { linkPersons, syncOrgModel } from './org-model.ts';
 import type { RecomputeResult } from './types.ts';
 
@@ -76,10 +76,15 @@ export async function runMetricsStep(
     if (rates) await raiseRatesChanged(db);
     throw e;
   }
-  const last = await sql<{
-    as_of: PlainDate | null;
-  }>`select max(as_of)::text as as_of from metric_snapshots where period_id = ${period}`.execute(db);
-  const lastAsOf = last.rows[0]?.as_of ?? null;
+  // The day of the last finished full recompute (a sharded run given up has moved some snapshots on, not all); a
+  // database from before that record falls back on the snapshots' dates.
+  let lastAsOf = await lastFullRecompute(db);
+  if (lastAsOf === null) {
+    const last = await sql<{
+      as_of: PlainDate | null;
+    }>`select max(as_of)::text as as_of from metric_snapshots where period_id = ${period}`.execute(db);
+    lastAsOf = last.rows[0]?.as_of ?? null;
+  }
   if (lastAsOf === null || lastAsOf < asOf) {
     return { ...(await full('new_day')), mode: 'full', why: 'new_day' };
   }

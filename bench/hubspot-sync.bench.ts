@@ -16,7 +16,6 @@
  * read's paging needs (hubspot-faults.test.ts covers them).
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { createFiscalCalendar } from '../src/config/calendar.ts';
 import { HubSpotConnector } from '../src/connectors/hubspot/connector.ts';
 import { connect } from '../src/db/index.ts';
@@ -24,6 +23,7 @@ import { migrateToLatest } from '../src/db/migrate.ts';
 import { startHubSpotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { runSync } from '../src/sync/run.ts';
 import { silentLogger } from '../src/util/log.ts';
+import { admin } from './admin.ts';
 
 const K = 250;
 
@@ -37,16 +37,6 @@ const STREAMS: ReadonlyArray<{ stream: string; object: string; page: number; lin
   { stream: 'tasks', object: 'tasks', page: 100, links: 1, prop: 'hs_task_subject' },
   { stream: 'leads', object: 'leads', page: 50, links: 1, prop: 'hs_lead_name' },
 ];
-
-async function admin(url: string, q: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(q);
-  } finally {
-    await c.end();
-  }
-}
 
 export async function run(): Promise<{ name: string; ok: boolean; summary: string; metrics: Record<string, number> }> {
   const size = process.env.QT_BENCH_SIZE === 'medium' ? 'medium' : 'small';

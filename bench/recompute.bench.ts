@@ -12,27 +12,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import pg from 'pg';
 import { validateConfig } from '../src/config/load.ts';
 import { connect } from '../src/db/index.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import type { Database } from '../src/db/schema.ts';
 import { MetricsEngine, markDirty } from '../src/metrics/engine/engine.ts';
+import { admin } from './admin.ts';
 
 const AS_OF = '2026-06-12';
 const PERIOD = 'FY2026-Q2';
 const REPS = 500;
 const DEALS = 100_000;
-
-async function admin(url: string, q: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(q);
-  } finally {
-    await c.end();
-  }
-}
 
 /**
  * Fills the warehouse with deterministic pseudo-random rows (PostgreSQL's setseed): `medium` by default, or fewer

@@ -19,7 +19,6 @@ import { rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { validateConfig } from '../src/config/load.ts';
 import { connect } from '../src/db/index.ts';
@@ -27,6 +26,7 @@ import { migrateToLatest } from '../src/db/migrate.ts';
 import { createQueueBackend } from '../src/jobs/backend.ts';
 import { QUEUE_NAME } from '../src/jobs/runtime.ts';
 import { MetricsEngine } from '../src/metrics/engine/engine.ts';
+import { admin } from './admin.ts';
 import type { BenchResult, BenchRow } from './index.ts';
 import { generateMediumWarehouse } from './recompute.bench.ts';
 
@@ -39,16 +39,6 @@ function row(value: number, unit: string, goal: string): BenchRow {
   const b = Number(bound);
   const met = op === '>=' ? value >= b : op === '<=' ? value <= b : op === '<' ? value < b : value > b;
   return { value: Number(value.toFixed(3)), unit, goal, met };
-}
-
-async function admin(url: string, q: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(q);
-  } finally {
-    await c.end();
-  }
 }
 
 function median(xs: number[]): number {

@@ -23,7 +23,6 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type Kysely, sql } from 'kysely';
-import pg from 'pg';
 import { fixedClock, setClock } from '../src/clock.ts';
 import { validateConfig } from '../src/config/load.ts';
 import { connect } from '../src/db/index.ts';
@@ -35,6 +34,7 @@ import { ReportReader } from '../src/reports/read-model.ts';
 import type { ReportRequest } from '../src/reports/report.ts';
 import { startWebServer } from '../src/web/server.ts';
 import { createApiToken } from '../src/web/tokens.ts';
+import { admin } from './admin.ts';
 
 const AS_OF = '2026-06-12';
 const REPS = 5_000;
@@ -47,16 +47,6 @@ const TARGET_P95_MS = 300;
 const TARGET_COLD_MS = 1000;
 const runTs = fileURLToPath(new URL('../bin/run-ts.js', import.meta.url));
 const httpClient = fileURLToPath(new URL('./http-client.ts', import.meta.url));
-
-async function admin(url: string, q: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(q);
-  } finally {
-    await c.end();
-  }
-}
 
 /**
  * 5,000 reps with few deals each, deterministic (PostgreSQL's setseed); a smaller org of the same shape with `size`

@@ -5,6 +5,8 @@
  * prints for a rep. The project has no CSV library: RFC 4180 quoting is written here, with the formula
  * neutralisation below.
  */
+import type { Json } from '../metrics/document.ts';
+import { leaderboardMetric } from './layout.ts';
 
 /**
  * A cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a
@@ -193,12 +195,7 @@ export function toCsv(kind: string, doc: Row): string {
   if (kind === 'leaderboard') {
     const entries = (doc.entries ?? []) as Row[];
     // The ranked metric's own field, where it is not one of the usual columns.
-    const extra = (
-      { 'pipeline-coverage': 'coverage', 'activity-score': 'activityScore', activities: 'activities' } as Record<
-        string,
-        string
-      >
-    )[String(doc.by)];
+    const extra = leaderboardMetric(doc.by as Json | undefined).column?.field;
     return csvTable(
       [
         'name',

@@ -728,25 +728,34 @@ export function dashboardSections(o: Obj): Section[] {
  * projected) do not show it, and why an entry is not ranked by it.
  */
 export function leaderboardMetric(by: Json | undefined): {
-  column: { heading: string; value: (x: Obj) => string } | null;
+  /** `field`: the entries' JSON field holding the metric (the CSV's column name). */
+  column: { heading: string; field: string; value: (x: Obj) => string } | null;
   reasonOf: (x: Obj) => Json | undefined;
 } {
   switch (by) {
     case 'pipeline-coverage':
       return {
-        column: { heading: 'Coverage', value: (x) => (x.coverage == null ? na(x.coverageReason) : times(x.coverage)) },
+        column: {
+          heading: 'Coverage',
+          field: 'coverage',
+          value: (x) => (x.coverage == null ? na(x.coverageReason) : times(x.coverage)),
+        },
         reasonOf: (x) => x.coverageReason,
       };
     case 'activity-score':
       return {
         column: {
           heading: 'Activity score',
+          field: 'activityScore',
           value: (x) => (x.activityScore == null ? na(x.activityScoreReason) : (str(x.activityScore) ?? '')),
         },
         reasonOf: (x) => x.activityScoreReason,
       };
     case 'activities':
-      return { column: { heading: 'Activities', value: (x) => str(x.activities) ?? '' }, reasonOf: () => undefined };
+      return {
+        column: { heading: 'Activities', field: 'activities', value: (x) => str(x.activities) ?? '' },
+        reasonOf: () => undefined,
+      };
     case 'projected-attainment':
       return { column: null, reasonOf: (x) => x.projectedAttainmentReason };
     default:

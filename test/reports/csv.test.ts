@@ -147,3 +147,28 @@ it('neutralises a cell a spreadsheet would run as a formula, and keeps negative 
   expect(neutralise('\rcmd')).toBe("'\rcmd");
   expect(neutralise('Ann')).toBe('Ann');
 });
+
+it("prints a leaderboard ranked by a metric the usual columns lack with that metric's own column, before the rank", () => {
+  const entry = (name: string, coverage: string | null, rank: number | null) => ({
+    subject: { name, email: `${name.toLowerCase()}@x.example`, team: 'West' },
+    quota: '100.00',
+    actual: '50.00',
+    attainment: '0.5000',
+    projectedAttainment: '0.9000',
+    status: 'on_track',
+    coverage,
+    rank,
+  });
+  const doc = { by: 'pipeline-coverage', entries: [entry('Ann', '2.50', 1), entry('Bo', null, null)] };
+  expect(toCsv('leaderboard', doc)).toBe(
+    [
+      'name,email,team,quota,actual,attainment,projectedAttainment,status,coverage,rank',
+      'Ann,ann@x.example,West,100.00,50.00,0.5000,0.9000,on_track,2.50,1',
+      'Bo,bo@x.example,West,100.00,50.00,0.5000,0.9000,on_track,,',
+    ].join('\n'),
+  );
+  // Ranked by attainment, the usual columns show it: no extra column.
+  expect(toCsv('leaderboard', { ...doc, by: 'attainment' }).split('\n')[0]).toBe(
+    'name,email,team,quota,actual,attainment,projectedAttainment,status,rank',
+  );
+});

@@ -54,17 +54,9 @@ export async function markDirty(db: Kysely<Database>, keys: readonly DirtyKey[])
   if (keys.length === 0) return;
   // In key order: two transactions marking overlapping keys (two streams syncing at once) then take the unique
   // index's locks in the same order and cannot deadlock.
-  const unique = [...new Map(keys.map((k) => [`${k.subjectKey}|${k.periodId}`, k])).values()].sort((a, b) =>
-    a.subjectKey < b.subjectKey
-      ? -1
-      : a.subjectKey > b.subjectKey
-        ? 1
-        : a.periodId < b.periodId
-          ? -1
-          : a.periodId > b.periodId
-            ? 1
-            : 0,
-  );
+  const unique = [...new Map(keys.map((k) => [`${k.subjectKey}|${k.periodId}`, k]))]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, k]) => k);
   for (let i = 0; i < unique.length; i += 1000) {
     const chunk = unique.slice(i, i + 1000);
     await sql`insert into dirty_keys (subject_kind, subject_key, period_id, reason)

@@ -58,8 +58,8 @@ export interface WebAppOptions {
   readiness?: ReadinessCheck;
   /** Counts failed sign-ins and bad tokens per address (10 a minute by default). */
   limiter?: FailureLimiter;
-  /** What the operator views read besides the warehouse: the job queue (Bull Board, queue depths) and the engine. */
-  operator?: { queue?: Queue; engine?: MetricsEngine };
+  /** What the operator views read besides the warehouse: the job queues (Bull Board, queue depths) and the engine. */
+  operator?: { queue?: Queue; shardQueue?: Queue | undefined; engine?: MetricsEngine };
   /** Queues jobs (the running service's): webhooks turn into syncs through it. */
   enqueue?: Enqueue;
 }

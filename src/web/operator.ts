@@ -20,6 +20,11 @@ export interface OperatorSources {
   config?: Config | undefined;
   /** The pipeline's job queue (BullMQ, on Redis or PostgreSQL). */
   queue?: Queue | undefined;
+  /**
+   * The queue of a sharded full recompute's shard jobs (`queue.recomputeShards` above 1): a run's shards wait there,
+   * not in the pipeline queue, so without it a stuck run looks like an idle queue.
+   */
+  shardQueue?: Queue | undefined;
   /** The engine of this process's workers: its last recompute's phase timings. */
   engine?: MetricsEngine | undefined;
   reports?: ReportReader | null | undefined;
@@ -68,10 +73,14 @@ export interface ConnectionStatus {
   };
 }
 
+export type QueueStatus = { name: string; counts: Record<string, number> } | { name: string; error: string };
+
 export interface OperatorStatus {
   schema: { version: string | null; pending: string[]; unknown: string[] };
   connections: ConnectionStatus[];
-  queue: { name: string; counts: Record<string, number> } | { name: string; error: string } | null;
+  queue: QueueStatus | null;
+  /** The shard jobs' queue when this process runs a sharded recompute, else null. */
+  shardQueue: QueueStatus | null;
   alerts: { open: Record<string, number>; byRule: Record<string, number> };
   recompute: { lastPhaseSeconds: Record<string, number> } | null;
   reports: {
@@ -103,6 +112,18 @@ interface RunRow {
   last_ok: Date | null;
   cursor_at: Date | null;
   cursor_age: string | null;
+}
+
+async function queueStatus(q: Queue | undefined): Promise<QueueStatus | null> {
+  if (!q) return null;
+  try {
+    return {
+      name: q.name,
+      counts: await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+    };
+  } catch (e) {
+    return { name: q.name, error: (e as Error).message };
+  }
 }
 
 /** The status document of `/api/v1/status`, in a handful of queries whatever the number of runs kept. */
@@ -252,15 +273,7 @@ export async function operatorStatus(s: OperatorSources): Promise<OperatorStatus
     byRule[a.rule] = (byRule[a.rule] ?? 0) + Number(a.n);
   }
 
-  let queue: OperatorStatus['queue'] = null;
-  if (s.queue) {
-    try {
-      const counts = await s.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed');
-      queue = { name: s.queue.name, counts };
-    } catch (e) {
-      queue = { name: s.queue.name, error: (e as Error).message };
-    }
-  }
+  const [queue, shardQueue] = await Promise.all([queueStatus(s.queue), queueStatus(s.shardQueue)]);
   const timings = s.engine?.lastTimings;
   return {
     schema: {
@@ -270,6 +283,7 @@ export async function operatorStatus(s: OperatorSources): Promise<OperatorStatus
     },
     connections,
     queue,
+    shardQueue,
     alerts: { open, byRule },
     recompute:
       timings && Object.keys(timings).length > 0
@@ -380,13 +394,15 @@ export function operatorRegistry(sources: OperatorSources): Registry {
   });
   new Gauge({
     name: 'quota_tracker_queue_jobs',
-    help: 'Jobs in the pipeline queue, by state (failed: kept for inspection).',
+    help: 'Jobs in the pipeline queue and (with a sharded recompute) the shard queue, by state (failed: kept for inspection).',
     labelNames: ['queue', 'state'],
     registers,
     async collect() {
       this.reset();
-      const q = (await status()).queue;
-      if (q && 'counts' in q) for (const [state, n] of Object.entries(q.counts)) this.set({ queue: q.name, state }, n);
+      const { queue, shardQueue } = await status();
+      for (const q of [queue, shardQueue])
+        if (q && 'counts' in q)
+          for (const [state, n] of Object.entries(q.counts)) this.set({ queue: q.name, state }, n);
     },
   });
   new Counter({

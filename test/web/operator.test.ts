@@ -26,6 +26,10 @@ beforeAll(async () => {
   const queue = backend.queue('pipeline');
   await queue.add('sync', { v: 1 });
   await queue.add('recompute', { v: 1 }, { delay: 60_000 });
+  // A sharded run's shard jobs wait on a queue of their own: two waiting shards, counted apart from the pipeline.
+  const shardQueue = backend.queue('recompute-shards');
+  await shardQueue.add('recompute-shard', { runId: 1, shard: 0 });
+  await shardQueue.add('recompute-shard', { runId: 1, shard: 1 });
 
   await t.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
   await sql`insert into sync_runs (connection_id, stream, trigger, started_at, finished_at, status, records_read,
@@ -83,7 +87,7 @@ beforeAll(async () => {
   bearer.admin = `Bearer ${(await createApiToken(t.db, { role: 'admin' })).token}`;
   bearer.manager = `Bearer ${(await createApiToken(t.db, { role: 'manager', subject: 'm@example.com' })).token}`;
   bearer.rep = `Bearer ${(await createApiToken(t.db, { role: 'rep', subject: 'r@example.com' })).token}`;
-  web = createWebApp({ db: t.db, operator: { queue } });
+  web = createWebApp({ db: t.db, operator: { queue, shardQueue } });
 }, 60_000);
 afterAll(async () => {
   await backend?.close();
@@ -126,6 +130,7 @@ describe('/metrics', () => {
     );
     expect(text).toContain('quota_tracker_queue_jobs{queue="pipeline",state="waiting"} 1');
     expect(text).toContain('quota_tracker_queue_jobs{queue="pipeline",state="delayed"} 1');
+    expect(text).toContain('quota_tracker_queue_jobs{queue="recompute-shards",state="waiting"} 2');
     expect(text).toContain('quota_tracker_alerts_open{severity="critical"} 1');
   });
 
@@ -154,7 +159,8 @@ describe('/api/v1/status', () => {
         }[];
         quarantine: { open: number; reasons: { reasonCode: string; count: number; example: string }[] };
       }[];
-      queue: { counts: Record<string, number> };
+      queue: { name: string; counts: Record<string, number> };
+      shardQueue: { name: string; counts: Record<string, number> } | null;
       alerts: { open: Record<string, number> };
     };
     expect(s.schema.version).toBe(knownSchemaVersion());
@@ -169,7 +175,8 @@ describe('/api/v1/status', () => {
     expect(sf?.quarantine.open).toBe(3);
     expect(sf?.quarantine.reasons[0]).toMatchObject({ reasonCode: 'AMOUNT_INVALID', count: 2 });
     expect(sf?.quarantine.reasons[0]?.example).toMatch(/^Amount ".*" is not a number$/);
-    expect(s.queue.counts).toMatchObject({ waiting: 1, delayed: 1, failed: 0 });
+    expect(s.queue).toMatchObject({ name: 'pipeline', counts: { waiting: 1, delayed: 1, failed: 0 } });
+    expect(s.shardQueue).toMatchObject({ name: 'recompute-shards', counts: { waiting: 2, delayed: 0, failed: 0 } });
     expect(s.alerts.open).toEqual({ critical: 1, warning: 0, info: 0 });
     expect((await get('/api/v1/status', 'manager')).status).toBe(403);
   });
@@ -187,7 +194,10 @@ describe('Bull Board', () => {
     const api = await get('/admin/queues/api/queues', 'admin');
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
-    expect(body.queues.map((q) => [q.name, q.readOnlyMode])).toEqual([['pipeline', true]]);
+    expect(body.queues.map((q) => [q.name, q.readOnlyMode])).toEqual([
+      ['pipeline', true],
+      ['recompute-shards', true],
+    ]);
     expect((await get('/admin/queues')).status).toBe(401);
     expect((await get('/admin/queues', 'manager')).status).toBe(403);
     expect((await get('/admin/queues/api/queues', 'rep')).status).toBe(403);

@@ -37,7 +37,11 @@ export async function run(ctx: CommandContext): Promise<number> {
       port: config.web.port,
       host: config.web.host,
       readiness: () => running.readiness(),
-      operator: { queue: running.runtime.queue, engine: running.pipeline.engine },
+      operator: {
+        queue: running.runtime.queue,
+        shardQueue: config.queue.recomputeShards > 1 ? running.runtime.shardQueue : undefined,
+        engine: running.pipeline.engine,
+      },
       enqueue: running.runtime.enqueue,
     });
     ctx.io.stderr(

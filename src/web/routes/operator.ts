@@ -23,7 +23,9 @@ function bullBoard(sources: OperatorSources): Hono | null {
   const adapter = new HonoAdapter(serveStatic);
   adapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: [new BullMQAdapter(sources.queue, { readOnlyMode: true })],
+    queues: [sources.queue, ...(sources.shardQueue ? [sources.shardQueue] : [])].map(
+      (q) => new BullMQAdapter(q, { readOnlyMode: true }),
+    ),
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: 'quota-tracker jobs' } },
   });

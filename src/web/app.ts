@@ -154,6 +154,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
         // the board would just stop moving. HX-Redirect sends the whole browser to the sign-in form instead.
         if (c.req.header('hx-request') === 'true') {
           c.header('Cache-Control', 'no-store');
+          // Every 401 names its scheme (RFC 9110 section 15.5.2), this one too.
+          c.header('WWW-Authenticate', 'Bearer');
           c.header('HX-Redirect', c.req.method === 'GET' ? login : `/login?next=${encodeURIComponent(pageOf(c))}`);
           return c.json({ error: { code: err.code, message } }, 401);
         }

@@ -114,6 +114,7 @@ describe('signing in with a token', () => {
       });
       expect(res.status).toBe(401);
       expect(res.headers.get('hx-redirect')).toBe('/login?next=%2Fleaderboard%3Fpage%3D2');
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
       await res.arrayBuffer();
     }
     // An unsafe htmx request goes back to the page it was made from, never to another site.

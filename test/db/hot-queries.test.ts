@@ -10,19 +10,16 @@
  * (a whole-table read, which grows with the org's history): either fails, naming the statement. Two control
  * statements show the check can see both.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
-import { runCli } from '../../src/cli/program.ts';
-import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
-import { COMMAND_TABLE_FOR_TESTS } from '../e2e/command-table.ts';
+import { runCliCaptured, writeConfig } from '../e2e/run-cli.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
@@ -64,27 +61,16 @@ const query = pg.Client.prototype.query;
 
 async function cli(t: TestDatabase, connection: Record<string, unknown>, args: string[]): Promise<void> {
   const configPath = join(dir, `${String(connection.id)}.yaml`);
-  await writeFile(
-    configPath,
-    stringify({
-      database: { url: t.url },
-      logLevel: 'warn',
-      calendar: { type: 'calendar', fiscalYearStartMonth: 1, timezone: 'UTC' },
-      forecast: { trials: 200, backtest: { enabled: false } },
-      connections: [connection],
-      ...(connection.type === 'hubspot' ? { org: { file: join(dir, 'org.csv') } } : {}),
-    }),
-  );
-  const err: string[] = [];
-  setClock(clockStartingAt(NOW));
-  try {
-    const code = await runCli(['--config', configPath, ...args], COMMAND_TABLE_FOR_TESTS, {
-      io: { stdout: () => {}, stderr: (s) => err.push(s) },
-    });
-    expect(code, `${args.join(' ')}: ${err.join('\n')}`).toBe(0);
-  } finally {
-    setClock(undefined);
-  }
+  await writeConfig(configPath, {
+    database: { url: t.url },
+    logLevel: 'warn',
+    calendar: { type: 'calendar', fiscalYearStartMonth: 1, timezone: 'UTC' },
+    forecast: { trials: 200, backtest: { enabled: false } },
+    connections: [connection],
+    ...(connection.type === 'hubspot' ? { org: { file: join(dir, 'org.csv') } } : {}),
+  });
+  const { code, err } = await runCliCaptured(['--config', configPath, ...args], { now: NOW });
+  expect(code, `${args.join(' ')}: ${err}`).toBe(0);
 }
 
 /**

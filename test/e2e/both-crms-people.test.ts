@@ -14,10 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { hubspotSandboxConnection, sandboxConnection } from '../../src/cli/commands/sandbox.ts';
-import { type CommandTable, runCli } from '../../src/cli/program.ts';
-import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { generateOrg, type OrgModel } from '../../src/sandbox/org/index.ts';
 import { orgCsv } from '../../src/sandbox/org/org-csv.ts';
@@ -25,13 +22,7 @@ import { splitOrg } from '../../src/sandbox/org/split.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
-
-const TABLE: CommandTable = {
-  ...COMMAND_TABLE_FOR_TESTS,
-  migrate: () => import('../../src/cli/commands/migrate.ts'),
-  'config check': () => import('../../src/cli/commands/config-check.ts'),
-};
+import { orgCalendar, runCliCaptured, TABLE_WITH_ADMIN, writeConfig } from './run-cli.ts';
 
 const SEED = 3;
 const AS_OF = '2026-11-20';
@@ -48,35 +39,17 @@ async function cli(
   o: { orgFile?: string; extra?: Record<string, unknown> } = {},
 ): Promise<{ code: number; out: string; err: string }> {
   const configPath = join(dir, 'quota-tracker.yaml');
-  await writeFile(
-    configPath,
-    stringify({
-      database: { url: db.url },
-      logLevel: 'warn',
-      calendar: {
-        type: 'calendar',
-        fiscalYearStartMonth: 1,
-        timezone: org.timezone,
-        baseCurrency: org.corporateCurrency,
-      },
-      forecast: { trials: 100, backtest: { enabled: false } },
-      alerts: { maxTasksPerManagerPerDay: 1000 },
-      connections: [sandboxConnection(sf, 'sf'), hubspotSandboxConnection(hs, 'hs')],
-      org: { file: o.orgFile ?? join(dir, 'org.csv') },
-      ...o.extra,
-    }),
-  );
-  const out: string[] = [];
-  const err: string[] = [];
-  setClock(clockStartingAt(NOW));
-  try {
-    const code = await runCli(['--config', configPath, ...args], TABLE, {
-      io: { stdout: (x) => out.push(x), stderr: (x) => err.push(x) },
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    setClock(undefined);
-  }
+  await writeConfig(configPath, {
+    database: { url: db.url },
+    logLevel: 'warn',
+    calendar: orgCalendar(org),
+    forecast: { trials: 100, backtest: { enabled: false } },
+    alerts: { maxTasksPerManagerPerDay: 1000 },
+    connections: [sandboxConnection(sf, 'sf'), hubspotSandboxConnection(hs, 'hs')],
+    org: { file: o.orgFile ?? join(dir, 'org.csv') },
+    ...o.extra,
+  });
+  return runCliCaptured(['--config', configPath, ...args], { now: NOW, table: TABLE_WITH_ADMIN });
 }
 
 beforeAll(async () => {

@@ -16,10 +16,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { hubspotSandboxConnection, sandboxConnection } from '../../src/cli/commands/sandbox.ts';
-import { type CommandTable, runCli } from '../../src/cli/program.ts';
-import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { computeFigures, type Figures, mergeRecords } from '../../src/sandbox/figures.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { hubspotRecords } from '../../src/sandbox/hubspot/oracle.ts';
@@ -32,10 +29,8 @@ import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbo
 import { Dec } from '../../src/util/money.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 import { differences, orgOn } from './oracle-paths.ts';
-
-const TABLE: CommandTable = { ...COMMAND_TABLE_FOR_TESTS, migrate: () => import('../../src/cli/commands/migrate.ts') };
+import { orgCalendar, runCliCaptured, TABLE_WITH_ADMIN, writeConfig } from './run-cli.ts';
 
 const SEED = 3;
 const AS_OF = '2026-11-20';
@@ -56,41 +51,23 @@ async function cli(
 ): Promise<{ code: number; out: string; err: string }> {
   const db = o.db ?? t;
   const configPath = join(dir, 'quota-tracker.yaml');
-  await writeFile(
-    configPath,
-    stringify({
-      database: { url: db.url },
-      logLevel: 'warn',
-      calendar: {
-        type: 'calendar',
-        fiscalYearStartMonth: 1,
-        timezone: org.timezone,
-        baseCurrency: org.corporateCurrency,
-      },
-      // The oracle draws with the CRM's stage probabilities: keep the engine from calibrating them on history.
-      forecast: { trials: TRIALS, calibration: { minWins: 1_000_000 }, backtest: { enabled: false } },
-      // Every alert's task goes out today: the cap's holding back is another test's (alert-cap).
-      alerts: { maxTasksPerManagerPerDay: 1000 },
-      connections: [sandboxConnection(sf, 'sf'), hubspotSandboxConnection(hs, 'hs')],
-      org: { file: o.orgFile ?? join(dir, 'org.csv') },
-      ...o.extra,
-    }),
-  );
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = process.env.DATABASE_URL;
-  process.env.DATABASE_URL = db.url;
-  setClock(clockStartingAt(o.now ?? NOW));
-  try {
-    const code = await runCli(['--config', configPath, ...args], TABLE, {
-      io: { stdout: (x) => out.push(x), stderr: (x) => err.push(x) },
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    setClock(undefined);
-    if (saved === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = saved;
-  }
+  await writeConfig(configPath, {
+    database: { url: db.url },
+    logLevel: 'warn',
+    calendar: orgCalendar(org),
+    // The oracle draws with the CRM's stage probabilities: keep the engine from calibrating them on history.
+    forecast: { trials: TRIALS, calibration: { minWins: 1_000_000 }, backtest: { enabled: false } },
+    // Every alert's task goes out today: the cap's holding back is another test's (alert-cap).
+    alerts: { maxTasksPerManagerPerDay: 1000 },
+    connections: [sandboxConnection(sf, 'sf'), hubspotSandboxConnection(hs, 'hs')],
+    org: { file: o.orgFile ?? join(dir, 'org.csv') },
+    ...o.extra,
+  });
+  return runCliCaptured(['--config', configPath, ...args], {
+    now: o.now ?? NOW,
+    databaseUrl: db.url,
+    table: TABLE_WITH_ADMIN,
+  });
 }
 
 async function json<T>(args: string[]): Promise<T> {

@@ -14,6 +14,7 @@ import { pct } from '../../src/reports/text.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
+import { runCliCaptured } from './run-cli.ts';
 
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 // A database of this run's own, so two suites on one server (CI and a developer's) never drop each other's.
@@ -28,42 +29,17 @@ afterAll(async () => {
   await admin.end();
 });
 
+/** `report ...args` on the demo's database; exits 0. */
 async function report(args: string[]): Promise<string> {
-  const out: string[] = [];
-  const err: string[] = [];
   const u = new URL(BASE);
   u.pathname = `/${DATABASE}`;
-  const saved = process.env.DATABASE_URL;
-  process.env.DATABASE_URL = u.toString();
-  try {
-    const code = await runCli(['report', ...args], COMMAND_TABLE_FOR_TESTS, {
-      io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
-    });
-    expect(code, err.join('\n')).toBe(0);
-  } finally {
-    if (saved === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = saved;
-  }
-  return out.join('\n');
+  const { code, out, err } = await runCliCaptured(['report', ...args], { databaseUrl: u.toString() });
+  expect(code, err).toBe(0);
+  return out;
 }
 
 async function reportJson(args: string[]): Promise<JsonObject> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const u = new URL(BASE);
-  u.pathname = `/${DATABASE}`;
-  const saved = process.env.DATABASE_URL;
-  process.env.DATABASE_URL = u.toString();
-  try {
-    const code = await runCli(['report', ...args, '--format', 'json'], COMMAND_TABLE_FOR_TESTS, {
-      io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
-    });
-    expect(code, err.join('\n')).toBe(0);
-  } finally {
-    if (saved === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = saved;
-  }
-  return JSON.parse(out.join('')) as JsonObject;
+  return JSON.parse(await report([...args, '--format', 'json'])) as JsonObject;
 }
 
 describe('demo', () => {

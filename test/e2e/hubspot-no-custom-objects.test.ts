@@ -9,10 +9,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
-import { type CommandTable, runCli } from '../../src/cli/program.ts';
-import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { parseOrgFile } from '../../src/config/org-file.ts';
 import { HubSpotClient } from '../../src/connectors/hubspot/client.ts';
 import { HubSpotTaskWriter } from '../../src/connectors/hubspot/tasks.ts';
@@ -21,13 +18,7 @@ import { writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
-
-// `config check` as the binary runs it (the shared test table leaves it out).
-const TABLE: CommandTable = {
-  ...COMMAND_TABLE_FOR_TESTS,
-  'config check': () => import('../../src/cli/commands/config-check.ts'),
-};
+import { orgCalendar, runCliCaptured, TABLE_WITH_ADMIN, writeConfig } from './run-cli.ts';
 
 const ANCHOR = '2026-11-20';
 const NOW = '2026-11-20T15:00:00Z';
@@ -39,33 +30,15 @@ let dir: string;
 async function cli(args: string[], target?: 'off'): Promise<{ code: number; out: string; err: string }> {
   const org = sb.org!;
   const configPath = join(dir, `config-${target ?? 'default'}.yaml`);
-  await writeFile(
-    configPath,
-    stringify({
-      database: { url: t.url },
-      logLevel: 'warn',
-      calendar: {
-        type: 'calendar',
-        fiscalYearStartMonth: 1,
-        timezone: org.timezone,
-        baseCurrency: org.corporateCurrency,
-      },
-      forecast: { trials: 100, backtest: { enabled: false } },
-      connections: [{ ...hubspotSandboxConnection(sb, 'hs'), ...(target ? { writeback: { target } } : {}) }],
-      org: { file: join(dir, 'org.csv') },
-    }),
-  );
-  const out: string[] = [];
-  const err: string[] = [];
-  setClock(clockStartingAt(NOW));
-  try {
-    const code = await runCli(['--config', configPath, ...args], TABLE, {
-      io: { stdout: (x) => out.push(x), stderr: (x) => err.push(x) },
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    setClock(undefined);
-  }
+  await writeConfig(configPath, {
+    database: { url: t.url },
+    logLevel: 'warn',
+    calendar: orgCalendar(org),
+    forecast: { trials: 100, backtest: { enabled: false } },
+    connections: [{ ...hubspotSandboxConnection(sb, 'hs'), ...(target ? { writeback: { target } } : {}) }],
+    org: { file: join(dir, 'org.csv') },
+  });
+  return runCliCaptured(['--config', configPath, ...args], { now: NOW, table: TABLE_WITH_ADMIN });
 }
 
 beforeAll(async () => {

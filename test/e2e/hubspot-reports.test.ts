@@ -14,10 +14,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
-import { runCli } from '../../src/cli/program.ts';
-import { clockStartingAt, setClock } from '../../src/clock.ts';
 import type { Figures } from '../../src/sandbox/figures.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { hubspotFigures } from '../../src/sandbox/hubspot/oracle.ts';
@@ -26,8 +23,8 @@ import { orgCsv, writeOrgCsv } from '../../src/sandbox/org/org-csv.ts';
 import { quotaFileText } from '../../src/sandbox/salesforce/profiles.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
 import { differences, orgOn } from './oracle-paths.ts';
+import { orgCalendar, runCliCaptured, writeConfig } from './run-cli.ts';
 
 const AS_OF = '2026-11-20';
 const NOW = '2026-11-20T15:00:00Z';
@@ -50,40 +47,17 @@ async function cli(
   o: { now?: string; orgFile?: string } = {},
 ): Promise<{ code: number; out: string; err: string }> {
   const configPath = join(dir, `${w.name}.yaml`);
-  await writeFile(
-    configPath,
-    stringify({
-      database: { url: w.t.url },
-      logLevel: 'warn',
-      calendar: {
-        type: 'calendar',
-        fiscalYearStartMonth: 1,
-        timezone: org.timezone,
-        baseCurrency: org.corporateCurrency,
-      },
-      // The oracle draws with the CRM's stage probabilities: keep the engine from calibrating them on history.
-      forecast: { trials: TRIALS, calibration: { minWins: 1_000_000 }, backtest: { enabled: false } },
-      connections: [hubspotSandboxConnection(hs, 'hs')],
-      org: { file: o.orgFile ?? join(dir, 'org.csv') },
-      quotas: w.quotas,
-    }),
-  );
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = process.env.DATABASE_URL;
-  process.env.DATABASE_URL = w.t.url;
-  // In process the program's clock is read once from QUOTA_TRACKER_NOW: each command sets its day here.
-  setClock(clockStartingAt(o.now ?? NOW));
-  try {
-    const code = await runCli(['--config', configPath, ...args], COMMAND_TABLE_FOR_TESTS, {
-      io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    setClock(undefined);
-    if (saved === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = saved;
-  }
+  await writeConfig(configPath, {
+    database: { url: w.t.url },
+    logLevel: 'warn',
+    calendar: orgCalendar(org),
+    // The oracle draws with the CRM's stage probabilities: keep the engine from calibrating them on history.
+    forecast: { trials: TRIALS, calibration: { minWins: 1_000_000 }, backtest: { enabled: false } },
+    connections: [hubspotSandboxConnection(hs, 'hs')],
+    org: { file: o.orgFile ?? join(dir, 'org.csv') },
+    quotas: w.quotas,
+  });
+  return runCliCaptured(['--config', configPath, ...args], { now: o.now ?? NOW, databaseUrl: w.t.url });
 }
 
 /**

@@ -7,14 +7,12 @@
  * the manager, naming the rep, through a 503 on the first scorecard write and a 207 failing one task of the first
  * create; none duplicated by the next runs. `setup hubspot` is idempotent; `writeback.target: off` writes nothing.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
-import { type CommandTable, runCli } from '../../src/cli/program.ts';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { HubSpotClient } from '../../src/connectors/hubspot/client.ts';
@@ -29,10 +27,9 @@ import { silentLogger } from '../../src/util/log.ts';
 import { Dec } from '../../src/util/money.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { COMMAND_TABLE_FOR_TESTS } from './command-table.ts';
+import { orgCalendar, runCliCaptured, TABLE_WITH_ADMIN, writeConfig } from './run-cli.ts';
 
 // `migrate` as the binary runs it (the shared test table leaves it out).
-const TABLE: CommandTable = { ...COMMAND_TABLE_FOR_TESTS, migrate: () => import('../../src/cli/commands/migrate.ts') };
 
 const ANCHOR = '2026-11-20';
 const NOW = '2026-11-20T15:00:00Z';
@@ -50,39 +47,19 @@ async function cli(
   const db = o.db ?? t;
   const configPath = join(dir, `config-${o.target ?? 'default'}.yaml`);
   const org = orgModel!;
-  await writeFile(
-    configPath,
-    stringify({
-      database: { url: db.url },
-      logLevel: 'warn',
-      calendar: {
-        type: 'calendar',
-        fiscalYearStartMonth: 1,
-        timezone: org.timezone,
-        baseCurrency: org.corporateCurrency,
-      },
-      forecast: { trials: 100, backtest: { enabled: false } },
-      connections: [
-        { ...hubspotSandboxConnection(sb, 'hs'), ...(o.target ? { writeback: { target: o.target } } : {}) },
-      ],
-      org: { file: join(dir, 'org.csv') },
-    }),
-  );
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = process.env.DATABASE_URL;
-  process.env.DATABASE_URL = db.url;
-  setClock(clockStartingAt(NOW));
-  try {
-    const code = await runCli(['--config', configPath, ...args], TABLE, {
-      io: { stdout: (x) => out.push(x), stderr: (x) => err.push(x) },
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    setClock(undefined);
-    if (saved === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = saved;
-  }
+  await writeConfig(configPath, {
+    database: { url: db.url },
+    logLevel: 'warn',
+    calendar: orgCalendar(org),
+    forecast: { trials: 100, backtest: { enabled: false } },
+    connections: [{ ...hubspotSandboxConnection(sb, 'hs'), ...(o.target ? { writeback: { target: o.target } } : {}) }],
+    org: { file: join(dir, 'org.csv') },
+  });
+  return runCliCaptured(['--config', configPath, ...args], {
+    now: NOW,
+    databaseUrl: db.url,
+    table: TABLE_WITH_ADMIN,
+  });
 }
 
 const upserts = () =>

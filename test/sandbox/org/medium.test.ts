@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type Deal, generateOrgWithNotes } from '../../../src/sandbox/org/index.ts';
+import { repeatPass } from '../../helpers/ci-pass.ts';
 
-describe('the medium org (seed 42, anchor 2026-11-15)', () => {
+// Pure generation from a pinned anchor: the same org in every CI pass, so the first pass checks it.
+describe.skipIf(repeatPass)('the medium org (seed 42, anchor 2026-11-15)', () => {
   it('has 500 reps and exactly 100,000 deals, with the special cases once each', () => {
     const { org, notes } = generateOrgWithNotes({ seed: 42, size: 'medium', anchorDate: '2026-11-15' });
     const reps = org.people.filter((p) => p.role === 'rep');

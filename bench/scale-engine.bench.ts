@@ -134,7 +134,7 @@ export async function run(): Promise<BenchResult> {
 
     const deals = await sql<{ external_id: string; owner_external_id: string }>`
       select external_id, owner_external_id from deals where stage_category = 'won' and close_date between '2026-04-01' and ${AS_OF}
-      order by external_id limit ${2 * RUNS}`.execute(db);
+      order by external_id limit ${2 * RUNS + 3}`.execute(db);
     const change = async (engine: MetricsEngine, i: number) => {
       const d = deals.rows[i];
       if (!d) throw new Error('too few won deals this quarter');
@@ -158,6 +158,12 @@ export async function run(): Promise<BenchResult> {
     const coldRuns = [];
     for (let i = 0; i < RUNS; i++)
       coldRuns.push(await change(new MetricsEngine({ db, config, workerId: `bench-cold-${i}` }), RUNS + i));
+    // The same with the whole model loaded (`coldStart: 'full'`, what every cold start did before cold.ts).
+    const fullLoadRuns = [];
+    for (let i = 0; i < 3; i++)
+      fullLoadRuns.push(
+        await change(new MetricsEngine({ db, config, workerId: `bench-full-${i}`, coldStart: 'full' }), 2 * RUNS + i),
+      );
     const warmMs = median(warmRuns.map((r) => r.ms));
     const coldMs = median(coldRuns.map((r) => r.ms));
     const coldMedian = coldRuns.find((r) => r.ms === coldMs);
@@ -197,6 +203,9 @@ export async function run(): Promise<BenchResult> {
       warmCpuS: round(median(warmRuns.map((r) => r.cpuS)), 3),
       coldRunsMs: coldRuns.map((r) => round(r.ms, 0)),
       coldCpuS: round(median(coldRuns.map((r) => r.cpuS)), 3),
+      coldFromStoredState: coldRuns.every((r) => 'cold' in r.timings),
+      coldFullLoadRunsMs: fullLoadRuns.map((r) => round(r.ms, 0)),
+      coldFullLoadCpuS: round(median(fullLoadRuns.map((r) => r.cpuS)), 3),
       coldTimingsMs: Object.fromEntries(Object.entries(coldMedian?.timings ?? {}).map(([k, v]) => [k, round(v, 1)])),
       subjectsOneChange: coldMedian?.subjects ?? 0,
       ...(slope ? { rssSlope: slope } : {}),

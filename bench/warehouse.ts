@@ -25,11 +25,11 @@ export async function generateMediumWarehouse(
   await s(`select setseed(0.42)`);
   await s(`insert into connections (id, kind) values ('sf', 'salesforce')`);
   await s(
-    `insert into persons (id, email, name) select i, 'rep' || i || '@example.com', 'Rep ' || lpad(i::text, 3, '0') from generate_series(1, ${REPS}) i`,
+    `insert into persons (id, email, name) select i, 'rep' || i || '@example.com', 'Rep ' || lpad(i::text, ${Math.max(3, String(REPS).length)}, '0') from generate_series(1, ${REPS}) i`,
   );
   await s(`select setval(pg_get_serial_sequence('persons', 'id'), ${REPS})`);
   await s(`insert into reps (connection_id, external_id, content_hash, person_id, name, email, is_active, start_date, quota_carrying)
-           select 'sf', '005R' || lpad(i::text, 4, '0'), 'h', i, 'Rep ' || lpad(i::text, 3, '0'), 'rep' || i || '@example.com', true,
+           select 'sf', '005R' || lpad(i::text, 4, '0'), 'h', i, 'Rep ' || lpad(i::text, ${Math.max(3, String(REPS).length)}, '0'), 'rep' || i || '@example.com', true,
                   date '2020-01-06' + (i * 3), true from generate_series(1, ${REPS}) i`);
   await s(`insert into org_units (id, kind, name, parent_id, source) values (1, 'org', 'Medium Org', null, 'file')`);
   // Ten reps a team and ten teams a region: 50 teams in 5 regions up to 500 reps (tiny orgs leave teams empty).
@@ -39,7 +39,7 @@ export async function generateMediumWarehouse(
     `insert into org_units (id, kind, name, parent_id, source) select 1 + r, 'region', 'Region ' || r, 1, 'file' from generate_series(1, ${REGIONS}) r`,
   );
   await s(
-    `insert into org_units (id, kind, name, parent_id, source) select ${1 + REGIONS} + t, 'team', 'Team ' || lpad(t::text, 2, '0'), 2 + (t - 1) / 10, 'file' from generate_series(1, ${TEAMS}) t`,
+    `insert into org_units (id, kind, name, parent_id, source) select ${1 + REGIONS} + t, 'team', 'Team ' || lpad(t::text, ${String(TEAMS).length}, '0'), 2 + (t - 1) / 10, 'file' from generate_series(1, ${TEAMS}) t`,
   );
   await s(`select setval(pg_get_serial_sequence('org_units', 'id'), ${1 + REGIONS + TEAMS})`);
   // Ten reps a team; every 25th rep moved teams on 2026-05-01, so dated membership is exercised.
@@ -55,7 +55,7 @@ export async function generateMediumWarehouse(
            from generate_series(1, ${REPS}) i, generate_series(0, 7) q`);
   await s(`insert into deals (connection_id, external_id, content_hash, name, owner_external_id, amount, currency, stage, stage_category,
                               probability, close_date, created_date)
-           select 'sf', '006D' || lpad(n::text, 6, '0'), 'h', 'Deal ' || n, '005R' || lpad((1 + (n * 7919) % ${REPS})::text, 4, '0'),
+           select 'sf', '006D' || lpad(n::text, ${Math.max(6, String(DEALS).length)}, '0'), 'h', 'Deal ' || n, '005R' || lpad((1 + (n * 7919) % ${REPS})::text, 4, '0'),
                   round((5000 + random() * 145000)::numeric, 2), case when random() < 0.1 then 'EUR' else 'USD' end,
                   case when c < date '${AS_OF}' then (case when r < 0.35 then 'Closed Won' when r < 0.92 then 'Closed Lost' else 'Proposal' end)
                        else (case when r < 0.5 then 'Qualification' else 'Negotiation' end) end,

@@ -168,22 +168,27 @@ export async function run(): Promise<BenchResult> {
     const coldMs = median(coldRuns.map((r) => r.ms));
     const coldMedian = coldRuns.find((r) => r.ms === coldMs);
 
-    let slope: Record<string, number> | null = null;
+    let slope: Record<string, number> | null = null as Record<string, number> | null;
     if (process.env.QT_BENCH_SLOPE === '1' && sizeName !== 'slope') {
-      const big = await warehouse(server, SIZES.slope as Size);
-      try {
-        const r = await recomputeInChild(big.url);
-        slope = {
-          reps: (SIZES.slope as Size).reps,
-          deals: (SIZES.slope as Size).deals,
-          rssMb: round(r.rssMb, 0),
-          s: round(r.s),
-          cpuS: round(r.cpuS),
-          mbPer100kDeals: round(((r.rssMb - child.rssMb) / ((SIZES.slope as Size).deals - size.deals)) * 100_000, 1),
-        };
-      } finally {
-        await big.done();
-      }
+      const big = await warehouse(server, SIZES.slope as Size).catch((e: Error) => {
+        slope = { failed: 1 };
+        console.error(`the slope's warehouse: ${e.message}`);
+        return null;
+      });
+      if (big)
+        try {
+          const r = await recomputeInChild(big.url);
+          slope = {
+            reps: (SIZES.slope as Size).reps,
+            deals: (SIZES.slope as Size).deals,
+            rssMb: round(r.rssMb, 0),
+            s: round(r.s),
+            cpuS: round(r.cpuS),
+            mbPer100kDeals: round(((r.rssMb - child.rssMb) / ((SIZES.slope as Size).deals - size.deals)) * 100_000, 1),
+          };
+        } finally {
+          await big.done();
+        }
     }
     const loadAfter = loadavg();
     const rows = {

@@ -55,6 +55,11 @@ export interface MetricsEngineOptions {
    * that does not match; `full` always loads the whole warehouse (and keeps it cached for the next call).
    */
   coldStart?: 'stored' | 'full';
+  /**
+   * After this many recomputes from the stored state, the next one without a cache loads the whole model and keeps
+   * it (a worker that keeps getting changes pays one full load, then the warm path's cost). Default 10.
+   */
+  warmAfterColdRuns?: number;
 }
 
 export interface RecomputeAllOptions {
@@ -132,6 +137,8 @@ export class MetricsEngine {
   readonly staleClaimSeconds: number;
   private cache: CachedModel | null = null;
   readonly coldStart: 'stored' | 'full';
+  private readonly warmAfterColdRuns: number;
+  private coldRuns = 0;
   /**
    * Where the last recompute spent its time, in ms: `probe` (the claim and what the cache needs to know), `fetch`
    * and `book` (reading and re-booking the changed reps), `load` (everything before computing, those included),
@@ -148,6 +155,7 @@ export class MetricsEngine {
     this.log = options.logger ?? silentLogger;
     this.staleClaimSeconds = options.staleClaimSeconds ?? 600;
     this.coldStart = options.coldStart ?? 'stored';
+    this.warmAfterColdRuns = options.warmAfterColdRuns ?? 10;
   }
 
   /** The periods snapshotted as of D: the fiscal quarter containing D, and with `from` every quarter since. */
@@ -279,13 +287,16 @@ export class MetricsEngine {
       for (const [k, at] of c.own) if (at.slice(0, 19) < horizon) c.own.delete(k);
       return { model: c.model, inputsAt: probe.now };
     }
-    if (this.coldStart === 'stored' && probe.people !== '') {
+    if (this.coldStart === 'stored' && this.coldRuns < this.warmAfterColdRuns && probe.people !== '') {
       // Not cached: it holds the rows of the changed reps' teams only.
       const t = performance.now();
       const cold = await coldModel(this, asOf, periods, repKeys, probe.people, this.loadOptions(asOf, periods));
       // `cold`: the targeted load's time; `coldMissed`: its stored state did not match and the full load follows.
       this.lastTimings[cold ? 'cold' : 'coldMissed'] = performance.now() - t;
-      if (cold) return { model: cold.model, inputsAt: probe.now, loaded: cold.loaded };
+      if (cold) {
+        this.coldRuns++;
+        return { model: cold.model, inputsAt: probe.now, loaded: cold.loaded };
+      }
     }
     const model = await this.loadModel(asOf, periods);
     model.people = probe.people;

@@ -53,20 +53,20 @@ async function warehouse(server: string, size: Size) {
   u.pathname = `/${name}`;
   const url = u.toString();
   const db = await connect(url, 4);
-  const t = performance.now();
-  await migrateToLatest(db);
-  await generateMediumWarehouse(db, size);
-  await addSplitsOrphansAndHistory(db, size.reps);
-  const generateS = (performance.now() - t) / 1000;
-  return {
-    db,
-    url,
-    generateS,
-    done: async () => {
-      await db.destroy();
-      await admin(server, `drop database if exists ${name} with (force)`).catch(() => undefined);
-    },
+  const done = async () => {
+    await db.destroy();
+    await admin(server, `drop database if exists ${name} with (force)`).catch(() => undefined);
   };
+  const t = performance.now();
+  try {
+    await migrateToLatest(db);
+    await generateMediumWarehouse(db, size);
+    await addSplitsOrphansAndHistory(db, size.reps);
+  } catch (e) {
+    await done();
+    throw e;
+  }
+  return { db, url, generateS: (performance.now() - t) / 1000, done };
 }
 
 /** `quota-tracker recompute` in its own process: wall s, CPU s and peak RSS (MB) read from /proc while it ran. */

@@ -32,24 +32,13 @@ import { createQueueBackend } from '../src/jobs/backend.ts';
 import { QUEUE_NAME } from '../src/jobs/runtime.ts';
 import { MetricsEngine } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
-import type { BenchResult, BenchRow } from './index.ts';
-import { generateMediumWarehouse } from './recompute.bench.ts';
+import type { BenchResult } from './index.ts';
+import { median, row } from './rows.ts';
+import { generateMediumWarehouse } from './warehouse.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/quota-tracker.js');
 const AS_OF = '2026-06-12';
 const RUNS = 3;
-
-function row(value: number, unit: string, goal: string): BenchRow {
-  const [op, bound] = goal.split(' ') as [string, string];
-  const b = Number(bound);
-  const met = op === '>=' ? value >= b : op === '<=' ? value <= b : op === '<' ? value < b : value > b;
-  return { value: Number(value.toFixed(3)), unit, goal, met };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -186,6 +186,29 @@ export interface RecomputePartsTable {
   trials: Buffer;
 }
 
+/** The forecast a full recompute learned for a period (src/metrics/engine/cold.ts). */
+export interface LearnedForecastsTable {
+  period_id: string;
+  as_of: DateColumn;
+  config_hash: string;
+  people: string;
+  hash: string;
+  forecast: Jsonb;
+}
+
+/** A team's merged partial for a period, as the last recompute of the team left it (src/metrics/engine/cold.ts). */
+export interface TeamPartsTable {
+  period_id: string;
+  team_id: string;
+  as_of: DateColumn;
+  config_hash: string;
+  people: string;
+  forecast_hash: string;
+  inputs_at: Timestamp;
+  part: Jsonb;
+  trials: Buffer;
+}
+
 export interface ReportDeliveriesTable {
   delivery_id: string;
   slot: string;
@@ -604,6 +627,8 @@ export interface Database {
   recompute_runs: RecomputeRunsTable;
   recompute_shards: RecomputeShardsTable;
   recompute_parts: RecomputePartsTable;
+  learned_forecasts: LearnedForecastsTable;
+  team_parts: TeamPartsTable;
   report_delivery_files: ReportDeliveryFilesTable;
   quarantine: QuarantineTable;
   dirty_keys: DirtyKeysTable;
@@ -681,6 +706,8 @@ export const TABLE_NAMES = [
   'recompute_runs',
   'recompute_shards',
   'recompute_parts',
+  'learned_forecasts',
+  'team_parts',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

@@ -32,6 +32,7 @@ import {
   watchedByAlerts,
   weekAgo,
 } from './alerts.ts';
+import { coldModel, storeLearnedForecasts, storeTeamParts } from './cold.ts';
 import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
 import { type LoadOptions, loadAll, loadForReps, loadWindow, PEOPLE_FINGERPRINT } from './load.ts';
 import { MetricsModel } from './model.ts';
@@ -48,6 +49,17 @@ export interface MetricsEngineOptions {
   logger?: Logger;
   /** Claims older than this are taken over (their worker died). Default 600 s. */
   staleClaimSeconds?: number;
+  /**
+   * With nothing cached, how an incremental recompute gets its model: `stored` (the default) loads only the dirty
+   * reps' teams and merges the rest from what the last recompute stored (cold.ts), falling back to a full load when
+   * that does not match; `full` always loads the whole warehouse (and keeps it cached for the next call).
+   */
+  coldStart?: 'stored' | 'full';
+  /**
+   * After this many recomputes from the stored state, the next one without a cache loads the whole model and keeps
+   * it (a worker that keeps getting changes pays one full load, then the warm path's cost). Default 10.
+   */
+  warmAfterColdRuns?: number;
 }
 
 export interface RecomputeAllOptions {
@@ -124,6 +136,9 @@ export class MetricsEngine {
   readonly log: Logger;
   readonly staleClaimSeconds: number;
   private cache: CachedModel | null = null;
+  readonly coldStart: 'stored' | 'full';
+  private readonly warmAfterColdRuns: number;
+  private coldRuns = 0;
   /**
    * Where the last recompute spent its time, in ms: `probe` (the claim and what the cache needs to know), `fetch`
    * and `book` (reading and re-booking the changed reps), `load` (everything before computing, those included),
@@ -139,6 +154,8 @@ export class MetricsEngine {
     this.workerId = options.workerId ?? `pid-${process.pid}`;
     this.log = options.logger ?? silentLogger;
     this.staleClaimSeconds = options.staleClaimSeconds ?? 600;
+    this.coldStart = options.coldStart ?? 'stored';
+    this.warmAfterColdRuns = options.warmAfterColdRuns ?? 10;
   }
 
   /** The periods snapshotted as of D: the fiscal quarter containing D, and with `from` every quarter since. */
@@ -239,7 +256,7 @@ export class MetricsEngine {
     periods: FiscalPeriod[],
     repKeys: ReadonlySet<string>,
     given?: Probe,
-  ): Promise<{ model: MetricsModel; inputsAt: string }> {
+  ): Promise<{ model: MetricsModel; inputsAt: string; loaded?: ReadonlySet<string> }> {
     const c = this.warm(asOf, periods);
     const t0 = performance.now();
     const probe = given ?? (await this.claimAndProbe(null, c?.loadedAt ?? null)).probe;
@@ -264,12 +281,25 @@ export class MetricsEngine {
       this.lastTimings.book = performance.now() - t;
       c.loadedAt = probe.now;
       c.people = probe.people;
+      c.model.people = probe.people;
       // Forget stamps older than the look-back: the probe no longer returns them.
       const horizon = new Date(Date.parse(probe.now) - KNOWN_LOOKBACK_SECONDS * 1000).toISOString().slice(0, 19);
       for (const [k, at] of c.own) if (at.slice(0, 19) < horizon) c.own.delete(k);
       return { model: c.model, inputsAt: probe.now };
     }
+    if (this.coldStart === 'stored' && this.coldRuns < this.warmAfterColdRuns && probe.people !== '') {
+      // Not cached: it holds the rows of the changed reps' teams only.
+      const t = performance.now();
+      const cold = await coldModel(this, asOf, periods, repKeys, probe.people, this.loadOptions(asOf, periods));
+      // `cold`: the targeted load's time; `coldMissed`: its stored state did not match and the full load follows.
+      this.lastTimings[cold ? 'cold' : 'coldMissed'] = performance.now() - t;
+      if (cold) {
+        this.coldRuns++;
+        return { model: cold.model, inputsAt: probe.now, loaded: cold.loaded };
+      }
+    }
     const model = await this.loadModel(asOf, periods);
+    model.people = probe.people;
     this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: knownStamps(probe) };
     return { model, inputsAt: probe.now };
   }
@@ -329,8 +359,9 @@ export class MetricsEngine {
     const resolve = (m: MetricsModel | undefined, k: string) =>
       k.startsWith('person:') ? k : (m?.data.ownerToRep.get(k) ?? k);
     const before = new Set([...mentioned].map((k) => resolve(this.cache?.model, k)));
-    const { model, inputsAt } = await this.modelFor(asOf, periods, before, probe);
-    const missing = new Set([...mentioned].map((k) => resolve(model, k)).filter((k) => !before.has(k)));
+    const { model, inputsAt, loaded } = await this.modelFor(asOf, periods, before, probe);
+    const had = loaded ?? before;
+    const missing = new Set([...mentioned].map((k) => resolve(model, k)).filter((k) => !had.has(k)));
     if (missing.size > 0)
       model.replaceReps(missing, await loadForReps(this.db, missing, this.loadOptions(asOf, periods)));
 
@@ -363,6 +394,7 @@ export class MetricsEngine {
     const ids = claimed.map((r) => r.id);
     try {
       const model = await this.loadModel(asOf, periods);
+      model.people = probe.people;
       this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: knownStamps(probe) };
       const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
       for (const period of periods) {
@@ -371,6 +403,7 @@ export class MetricsEngine {
           for (const id of model.groups(level)) targets.push({ subject: { kind: level, id }, period });
       }
       const { superseded, ...result } = await this.computeAndStore(model, targets, probe.now);
+      await storeLearnedForecasts(this.db, model, periods, this.settings.configHash);
       await this.settleClaims(ids, superseded);
       await markFullRecompute(this.db, this.settings.configHash, asOf);
       return result;
@@ -453,6 +486,12 @@ export class MetricsEngine {
     let started = performance.now();
     const stored = await storeSnapshots(db, writes, asOf, this.settings.configHash, inputsAt);
     timings.store = performance.now() - started;
+    started = performance.now();
+    const teams = targets
+      .filter((t) => t.subject.kind === 'team')
+      .map((t) => ({ teamId: t.subject.id, period: t.period }));
+    await storeTeamParts(db, model, teams, { configHash: this.settings.configHash, inputsAt });
+    timings.parts = performance.now() - started;
     // This engine's own writes are no news to its cache: the next reload skips them (unless rewritten since).
     if (this.cache?.model === model)
       for (const c of stored.changes)

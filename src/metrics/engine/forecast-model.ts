@@ -66,6 +66,45 @@ export interface LearnedForecast {
   newPipeline: [string, NewPipelineInput][];
 }
 
+/** A learned forecast as JSON (its calibration table's maps as entry lists). */
+export type LearnedJson = Omit<LearnedForecast, 'calibration'> & {
+  calibration: Omit<LearnedForecast['calibration'], 'table'> & {
+    table: Omit<LearnedForecast['calibration']['table'], 'stages' | 'cells'> & {
+      stages: [string, unknown][];
+      cells: [string, unknown][];
+    };
+  };
+};
+
+export function encodeLearned(l: LearnedForecast): LearnedJson {
+  return {
+    ...l,
+    calibration: {
+      ...l.calibration,
+      table: {
+        ...l.calibration.table,
+        stages: [...l.calibration.table.stages],
+        cells: [...l.calibration.table.cells],
+      },
+    },
+  };
+}
+
+export function decodeLearned(j: LearnedJson): LearnedForecast {
+  const t = j.calibration.table;
+  return {
+    ...j,
+    calibration: {
+      ...j.calibration,
+      table: {
+        ...t,
+        stages: new Map(t.stages) as LearnedForecast['calibration']['table']['stages'],
+        cells: new Map(t.cells) as LearnedForecast['calibration']['table']['cells'],
+      },
+    },
+  };
+}
+
 export function learnForecast(input: {
   timelines: readonly DealTimeline[];
   calendar: FiscalCalendar;

@@ -8,6 +8,7 @@
  */
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { PlainDate } from '../../util/date.ts';
+import { contentHash } from '../../util/hash.ts';
 import { type Dec, ZERO } from '../../util/money.ts';
 import { pushTo } from '../../util/multimap.ts';
 import { bookDeals, type Credit } from '../math/booking.ts';
@@ -33,7 +34,13 @@ import {
 } from '../math/rollup.ts';
 import type { Activity, Deal, DealSplit, Period } from '../math/types.ts';
 import { trailingMonths } from '../math/windows.ts';
-import { type PeriodForecast, periodForecast } from './forecast-model.ts';
+import {
+  encodeLearned,
+  forecastFrom,
+  type LearnedForecast,
+  learnForecast,
+  type PeriodForecast,
+} from './forecast-model.ts';
 import type { QuotaRecord, WarehouseData } from './load.ts';
 import type { EngineSettings } from './settings.ts';
 import type { SubjectKind, SubjectRef } from './types.ts';
@@ -102,6 +109,17 @@ export class MetricsModel {
   private readonly groupQuotas = new Map<string, Dec | null>();
   /** The forecast learned for each period (`period id`); the history it learns from is loaded with the model. */
   private readonly forecasts = new Map<string, PeriodForecast | null>();
+  /** What each period's forecast learned, and its content hash (stored with team partials: cold.ts). */
+  private readonly learned = new Map<string, { learned: LearnedForecast; hash?: string }>();
+  /** Each team's region (`none` for a team hung under the org), from the memberships. */
+  private teamRegion = new Map<string, string>();
+  /**
+   * Set on a model that holds the rows of only some teams' members (cold.ts): the other teams' merged partials as
+   * stored (`team|period` -> partial), from which regions and the org are merged with the loaded teams' own.
+   */
+  private storedTeams: { parts: ReadonlyMap<string, SubjectPartial>; loaded: ReadonlySet<string> } | null = null;
+  /** The people fingerprint the model's people were read under; set, its recomputes store their team partials. */
+  people?: string;
 
   constructor(data: WarehouseData, settings: EngineSettings) {
     this.asOf = data.asOf;
@@ -118,7 +136,9 @@ export class MetricsModel {
     this.sortedMembers.clear();
     this.headcounts.clear();
     this.groupQuotas.clear();
+    this.teamRegion = new Map();
     for (const m of this.data.memberships) {
+      this.teamRegion.set(m.teamId, m.regionId);
       for (const level of LEVELS) {
         const id = level === 'team' ? m.teamId : level === 'region' ? m.regionId : ORG_ID;
         const set = this.members[level].get(id) ?? new Set<string>();
@@ -473,6 +493,28 @@ export class MetricsModel {
    * merged in member order, so a recompute after one change rebuilds only the changed rep's partial.
    */
   computeGroup(level: RollupLevel, groupId: string, period: FiscalPeriod): SubjectMetrics {
+    return this.groupFigures(level, groupId, period, this.groupPartial(level, groupId, period));
+  }
+
+  /**
+   * A group's merged partial: from its members' partials; or, on a model with stored team partials, a region's or
+   * the org's from its teams' (a group's credits and activities are exactly its teams': each counts for the team
+   * and the region of the rep's membership on its date, and merges are exact in any grouping).
+   */
+  groupPartial(level: RollupLevel, groupId: string, period: FiscalPeriod): SubjectPartial {
+    const stored = this.storedTeams;
+    if (stored && level !== 'team') {
+      const parts: SubjectPartial[] = [];
+      for (const team of this.groups('team')) {
+        if (level === 'region' && this.teamRegion.get(team) !== groupId) continue;
+        const part = stored.loaded.has(team)
+          ? this.groupPartial('team', team, period)
+          : stored.parts.get(`${team}|${period.id}`);
+        if (!part) throw new Error(`no stored partial of team ${team} for ${period.id}`);
+        parts.push(part);
+      }
+      return mergeSubjectPartials(parts, this.settings.forecast.trials);
+    }
     const members = this.membersOf(level, groupId);
     const parts: SubjectPartial[] = [];
     for (const key of members) {
@@ -480,7 +522,20 @@ export class MetricsModel {
       if (!s || (!s.grouped[level].has(groupId) && !s.groupedActivities[level].has(groupId))) continue;
       parts.push(this.partOf(key, s, level, groupId, period));
     }
-    return this.groupFigures(level, groupId, period, this.mergeGroup(`${level}|${groupId}|${period.id}`, parts));
+    return this.mergeGroup(`${level}|${groupId}|${period.id}`, parts);
+  }
+
+  /** The team partial the last `computeGroup` of the team merged, if any. */
+  lastTeamPartial(teamId: string, periodId: string): SubjectPartial | undefined {
+    return this.merges.get(`team|${teamId}|${periodId}`)?.merged;
+  }
+
+  /**
+   * Regions and the org merged from stored team partials, except the `loaded` teams, whose members' rows this model
+   * holds (cold.ts).
+   */
+  useStoredTeams(parts: ReadonlyMap<string, SubjectPartial>, loaded: ReadonlySet<string>): void {
+    this.storedTeams = { parts, loaded };
   }
 
   /**
@@ -573,8 +628,18 @@ export class MetricsModel {
   }
 
   /** Uses a forecast learned elsewhere for a period (the same history, D and settings: the shards of a run share one). */
-  presetForecast(periodId: string, forecast: PeriodForecast | null): void {
+  presetForecast(periodId: string, forecast: PeriodForecast | null, learned?: LearnedForecast, hash?: string): void {
     this.forecasts.set(periodId, forecast);
+    if (learned) this.learned.set(periodId, hash === undefined ? { learned } : { learned, hash });
+  }
+
+  /** What a period's forecast learned (null without a forecast), with its content hash. */
+  learnedOf(period: FiscalPeriod): { learned: LearnedForecast; hash: string } | null {
+    if (this.forecastOf(period) === null) return null;
+    const l = this.learned.get(period.id);
+    if (!l) return null;
+    l.hash ??= contentHash(encodeLearned(l.learned));
+    return l as { learned: LearnedForecast; hash: string };
   }
 
   /**
@@ -586,20 +651,24 @@ export class MetricsModel {
     if (found !== undefined) return found;
     const timelines = this.data.dealTimelines;
     const s = this.settings;
-    const made =
-      timelines === undefined
-        ? null
-        : periodForecast({
-            timelines,
-            calendar: s.calendar,
-            period,
-            asOf: this.asOf,
-            settings: s.forecast.calibration,
-            trials: s.forecast.trials,
-            seed: this.forecastSeed(period),
-            backtest: this.data.forecastBacktests?.get(period.kind) ?? null,
-          });
+    if (timelines === undefined) {
+      this.forecasts.set(period.id, null);
+      return null;
+    }
+    const input = {
+      timelines,
+      calendar: s.calendar,
+      period,
+      asOf: this.asOf,
+      settings: s.forecast.calibration,
+      trials: s.forecast.trials,
+      seed: this.forecastSeed(period),
+      backtest: this.data.forecastBacktests?.get(period.kind) ?? null,
+    };
+    const learned = learnForecast(input);
+    const made = forecastFrom(learned, input);
     this.forecasts.set(period.id, made);
+    this.learned.set(period.id, { learned });
     return made;
   }
 

@@ -33,7 +33,15 @@ import type { PipelinePartial } from '../math/pipeline.ts';
 import { type ForecastCalibrationInfo, type SubjectPartial, seedFrom } from '../math/rep-metrics.ts';
 import type { RollupLevel } from '../math/rollup.ts';
 import { type MetricsEngine, markFullRecompute } from './engine.ts';
-import { forecastFrom, type LearnedForecast, learnForecast } from './forecast-model.ts';
+import {
+  decodeLearned,
+  encodeLearned,
+  forecastFrom,
+  type LearnedForecast,
+  type LearnedJson,
+  learnForecast,
+  type StoredBacktestSummary,
+} from './forecast-model.ts';
 import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadPeople } from './load.ts';
 import { MetricsModel } from './model.ts';
@@ -440,6 +448,9 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
     }
     const stored = await storeSnapshots(trx, writes, run.as_of, engine.settings.configHash, run.inputs_at);
     await trx.deleteFrom('recompute_parts').where('run_id', '=', runId).execute();
+    // The stored team partials a fresh process starts from (cold.ts) are older than these figures: without a
+    // learned forecast to match, they are not read until an unsharded full recompute stores both again.
+    await trx.deleteFrom('learned_forecasts').execute();
     const ids = run.claimed.map(Number);
     // As recomputeAll settles them: figures superseded by a later read give their marks back for another pass.
     if (run.superseded + stored.superseded.length === 0) await completeClaims(trx, ids, runWorkerId(runId));
@@ -615,19 +626,18 @@ function decodeInfo(j: InfoJson): ForecastCalibrationInfo {
 // --- the forecast learned once per run: the calibration's tables (maps as entry lists), the periods learned from,
 // the new-pipeline terms, and the stored backtest line.
 
-interface RunForecastJson {
+export interface RunForecastJson {
   learned: LearnedJson;
   backtest: { asOf: PlainDate; periods: number; p10Held: string | null } | null;
 }
 
-type LearnedJson = Omit<LearnedForecast, 'calibration'> & {
-  calibration: Omit<LearnedForecast['calibration'], 'table'> & {
-    table: Omit<LearnedForecast['calibration']['table'], 'stages' | 'cells'> & {
-      stages: [string, unknown][];
-      cells: [string, unknown][];
-    };
+/** A learned forecast and its backtest line as JSON (a run's, or a full recompute's in `learned_forecasts`). */
+export function encodeRunForecast(l: LearnedForecast, b: StoredBacktestSummary | null): RunForecastJson {
+  return {
+    learned: encodeLearned(l),
+    backtest: b === null ? null : { ...b, p10Held: b.p10Held === null ? null : b.p10Held.toString() },
   };
-};
+}
 
 /** Learns each period's forecast from the stage history as of D, as a full load's model would. */
 async function learnRunForecast(
@@ -655,41 +665,13 @@ async function learnRunForecast(
       settings: engine.settings.forecast.calibration,
     });
     const b = inputs.forecastBacktests.get(period.kind) ?? null;
-    out[period.id] = {
-      learned: {
-        ...l,
-        calibration: {
-          ...l.calibration,
-          table: {
-            ...l.calibration.table,
-            stages: [...l.calibration.table.stages],
-            cells: [...l.calibration.table.cells],
-          },
-        },
-      },
-      backtest: b === null ? null : { ...b, p10Held: b.p10Held === null ? null : b.p10Held.toString() },
-    };
+    out[period.id] = encodeRunForecast(l, b);
   }
   return out;
 }
 
-function decodeLearned(j: LearnedJson): LearnedForecast {
-  const t = j.calibration.table;
-  return {
-    ...j,
-    calibration: {
-      ...j.calibration,
-      table: {
-        ...t,
-        stages: new Map(t.stages) as LearnedForecast['calibration']['table']['stages'],
-        cells: new Map(t.cells) as LearnedForecast['calibration']['table']['cells'],
-      },
-    },
-  };
-}
-
 /** The rest of a forecast's inputs, as the model would give them (its seed: the settings', the period's and D's). */
-function forecastInput(engine: MetricsEngine, period: FiscalPeriod, asOf: PlainDate, f: RunForecastJson) {
+export function forecastInput(engine: MetricsEngine, period: FiscalPeriod, asOf: PlainDate, f: RunForecastJson) {
   const s = engine.settings;
   const b = f.backtest;
   return {

@@ -21,7 +21,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
@@ -71,25 +71,65 @@ function psql(url: string, command: string): Promise<void> {
   });
 }
 
+/** CPU seconds (user + system) of a process so far, from /proc/<pid>/stat; -1 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return -1;
+  }
+}
+
 interface ChildRun {
   code: number;
   stderr: string;
-  /** [ms since start, RSS bytes] every 200 ms. */
-  samples: Array<[number, number]>;
+  /** [ms since start, RSS bytes, child CPU s, PostgreSQL backends' CPU s] every 200 ms. */
+  samples: Array<[number, number, number, number]>;
   peakRss: number;
   startedAt: number;
 }
 
-/** Runs the real bin and samples its resident memory (VmRSS, and VmHWM for the peak) until it exits. */
-function runBin(args: string[], cwd: string): Promise<ChildRun> {
+/**
+ * Runs the real bin and samples its resident memory (VmRSS, and VmHWM for the peak) until it exits, with its CPU
+ * time and that of the PostgreSQL backends serving `dbName` (when the server runs on this machine; the machine is
+ * shared, so CPU seconds compare runs where wall time cannot).
+ */
+function runBin(args: string[], cwd: string, server?: string, dbName?: string): Promise<ChildRun> {
   return new Promise((done) => {
+    const backends = new Map<number, number>();
+    let monitor: pg.Client | undefined;
+    if (server && dbName) {
+      monitor = new pg.Client({ connectionString: server });
+      monitor.connect().catch(() => {
+        monitor = undefined;
+      });
+    }
+    let polling = false;
+    const pollBackends = () => {
+      if (!monitor || polling) return;
+      polling = true;
+      monitor
+        .query('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [dbName])
+        .then((r) => {
+          for (const { pid } of r.rows as Array<{ pid: number }>) {
+            const c = cpuSeconds(pid);
+            if (c >= 0) backends.set(pid, Math.max(backends.get(pid) ?? 0, c));
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          polling = false;
+        });
+    };
     const startedAt = Date.now(); // wall-clock: sample times are matched with sync_runs stamps
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    const samples: Array<[number, number]> = [];
+    const samples: ChildRun['samples'] = [];
     let peakRss = 0;
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
@@ -100,7 +140,9 @@ function runBin(args: string[], cwd: string): Promise<ChildRun> {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
         const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-        samples.push([Date.now(), rss]); // wall-clock: see startedAt
+        pollBackends();
+        const pgCpu = [...backends.values()].reduce((a, b) => a + b, 0);
+        samples.push([Date.now(), rss, cpuSeconds(child.pid ?? 0), pgCpu]); // wall-clock: see startedAt
         peakRss = Math.max(peakRss, hwm);
       } catch {
         // the child has exited between two samples
@@ -109,6 +151,7 @@ function runBin(args: string[], cwd: string): Promise<ChildRun> {
     const timer = setInterval(sample, 200);
     child.on('exit', (code) => {
       clearInterval(timer);
+      monitor?.end().catch(() => undefined);
       done({ code: code ?? 1, stderr, samples, peakRss, startedAt });
     });
   });
@@ -161,7 +204,7 @@ export async function run(): Promise<BenchResult> {
     );
 
     // --- initial sync, every stream ---
-    const initial = await runBin(['sync', '--no-writeback', '--config', config], dir);
+    const initial = await runBin(['sync', '--no-writeback', '--config', config], dir, server, name);
     if (initial.code !== 0) {
       stages.push(`initial sync exited ${initial.code}: ${initial.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       throw new Error(stages.join('; '));
@@ -180,6 +223,10 @@ export async function run(): Promise<BenchResult> {
     const syncRate = records / syncS;
     const syncEnd = runs!.last.getTime();
     const rssDuringSync = Math.max(0, ...initial.samples.filter(([t]) => t <= syncEnd).map(([, r]) => r));
+    // CPU seconds over the sync's span (the samples nearest its first start and last end).
+    const during = initial.samples.filter(([t]) => t >= runs!.first.getTime() && t <= syncEnd);
+    const cpuSpan = (k: 2 | 3) =>
+      during.length > 1 ? Number(((during.at(-1)![k] as number) - (during[0]![k] as number)).toFixed(1)) : null;
     const bulkStreams = new Set(['opportunities', 'opportunity_history', 'tasks', 'events']);
     const minimumInitial = perStream.reduce(
       (n, s) => n + Math.max(1, Math.ceil(Number(s.read) / (bulkStreams.has(s.stream) ? BULK_MAX_RECORDS : 2_000))),
@@ -256,6 +303,9 @@ export async function run(): Promise<BenchResult> {
       incrementalRead: incRead,
       incrementalApiCalls: incCalls,
       peakRssWholeProcessMb: Math.round(initial.peakRss / 1e6),
+      syncCpuClientS: cpuSpan(2),
+      syncCpuPostgresS: cpuSpan(3),
+      loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
       perStream: Object.fromEntries(perStream.map((s) => [s.stream, { read: Number(s.read), calls: Number(s.calls) }])),
     };
     const missed = Object.entries(rows).filter(([, r]) => !r.met);

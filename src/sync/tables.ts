@@ -67,11 +67,15 @@ export interface TableStrategy {
   readonly checks: SanityChecks;
   /** The stored rows of these ids. */
   load(trx: Transaction<Database>, ctx: TableContext, ids: readonly string[]): Promise<Map<string, StoredRow>>;
-  /** Writes the records whose content changed. */
+  /**
+   * Writes the records whose content changed. `stored: false` says `load` found no row of that id (in this
+   * transaction): such rows are inserted without the upsert's conflict check, which falls back to it if one
+   * appeared meanwhile.
+   */
   write(
     trx: Transaction<Database>,
     ctx: TableContext,
-    items: ReadonlyArray<{ rec: NormalizedRecord; hash: string }>,
+    items: ReadonlyArray<{ rec: NormalizedRecord; hash: string; stored?: boolean }>,
   ): Promise<void>;
   /** Whether an unchanged record's newer CRM stamp is kept (tables that store one). */
   readonly keepsStamp: boolean;
@@ -168,7 +172,35 @@ async function typesOf(trx: Transaction<Database>, table: HashedTable): Promise<
 }
 
 /**
- * One upsert of rows that share their columns, as one array per column (`unnest`), instead of a multi-row VALUES
+ * One PostgreSQL array literal (`{"a","b",NULL}`) of a column's values, sent as one text parameter and cast to the
+ * column's array type. Written here rather than by the driver, which escapes each element with two regular
+ * expressions and looks every value's type up again: on a 468,000-record sync that was 2 of the client's 26 CPU
+ * seconds. Strings are quoted with `"` and `\` escaped; Dates go as ISO instants (timestamptz columns); other
+ * objects as JSON.
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    let text: string;
+    if (v === null || v === undefined) {
+      parts[i] = 'NULL';
+      continue;
+    }
+    if (typeof v === 'string') text = v;
+    else if (typeof v === 'number' || typeof v === 'bigint') text = String(v);
+    else if (typeof v === 'boolean') text = v ? 'true' : 'false';
+    else if (v instanceof Date) text = v.toISOString();
+    else text = JSON.stringify(v);
+    parts[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`;
+  }
+  return `{${parts.join(',')}}`;
+}
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
+/**
+ * One insert of rows that share their columns, as one array per column (`unnest`), instead of a multi-row VALUES
  * with a bind parameter per cell: a 2,000-row page of 20 columns is 20 parameters, not 40,000, which PostgreSQL
  * parses, binds and plans in a fraction of the time. On conflict every written column takes the new value.
  */
@@ -176,25 +208,42 @@ async function upsertRows(
   trx: Transaction<Database>,
   table: HashedTable,
   types: ReadonlyMap<string, string>,
+  columns: readonly string[],
   rows: ReadonlyArray<Record<string, unknown>>,
   opts: HashedOptions,
+  fresh = false,
 ): Promise<void> {
-  const first = rows[0];
-  if (!first) return;
-  const columns = Object.keys(first);
+  if (rows.length === 0) return;
   const arrays = columns.map((c) => {
     const type = types.get(c);
     if (!type) throw new Error(`${table} has no column ${c}`);
     if (type.endsWith(']') || type.includes('('))
       throw new Error(`${table}.${c} is ${type}: the page upsert carries only unbounded scalar columns`);
-    return sql`${rows.map((r) => r[c] ?? null)}::${sql.raw(type)}[]`;
+    const values = new Array<unknown>(rows.length);
+    for (let i = 0; i < rows.length; i++) values[i] = rows[i]![c];
+    return sql`${arrayLiteral(values)}::${sql.raw(type)}[]`;
   });
   const names = sql.join(columns.map((c) => sql.ref(c)));
   const updates = columns
     .filter((c) => c !== 'connection_id' && c !== 'external_id')
     .map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`);
-  await sql`INSERT INTO ${sql.table(table)} (${names})
-    SELECT * FROM unnest(${sql.join(arrays)}) AS v(${names})
+  const rowsOf = sql`SELECT * FROM unnest(${sql.join(arrays)}) AS v(${names})`;
+  if (fresh) {
+    // Rows no stored row had a moment ago (the first sync writes nothing else): a plain insert, a third cheaper
+    // for PostgreSQL than the upsert's speculative one. Should a row of one of these ids have been committed since
+    // (another writer of the table), the savepoint takes the insert back and the upsert below writes them.
+    await sql`SAVEPOINT fresh_rows`.execute(trx);
+    try {
+      await sql`INSERT INTO ${sql.table(table)} (${names}) ${rowsOf}`.execute(trx);
+      await sql`RELEASE SAVEPOINT fresh_rows`.execute(trx);
+      return;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== '23505') throw e;
+      await sql`ROLLBACK TO SAVEPOINT fresh_rows`.execute(trx);
+      await sql`RELEASE SAVEPOINT fresh_rows`.execute(trx);
+    }
+  }
+  await sql`INSERT INTO ${sql.table(table)} (${names}) ${rowsOf}
     ON CONFLICT (connection_id, external_id) ${opts.partialKey ? sql`WHERE external_id IS NOT NULL` : sql``}
     DO UPDATE SET ${sql.join(updates)}`.execute(trx);
 }
@@ -245,32 +294,45 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
 
     async write(trx, ctx, items) {
       const stamp = new Date(); // wall-clock: an audit stamp
-      const values = items.map(({ rec, hash }) => ({
-        connection_id: ctx.connectionId,
-        external_id: rec.externalId,
-        source_modified_at: rec.sourceModifiedAt,
-        synced_at: stamp,
-        ...rec.row,
-        content_hash: hash,
-        is_deleted: rec.isDeleted,
-        deleted_at: rec.isDeleted ? stamp : null,
-        last_seen_run_id: ctx.runId,
-        ...opts.extra,
-      }));
       // Rows are grouped by the columns they set (a normalizer gives every row the same ones). A column a row
       // leaves out, or sets to undefined, keeps its default, as in a multi-row VALUES: it is not written as null.
-      const groups = new Map<string, Array<Record<string, unknown>>>();
-      for (const v of values) {
-        const set = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
-        const key = Object.keys(set).join(',');
-        const group = groups.get(key);
-        if (group) group.push(set);
-        else groups.set(key, [set]);
+      // One object a row, its columns set in the order a spread of the same parts would give.
+      const groups = new Map<string, { columns: string[]; rows: Array<Record<string, unknown>>; fresh: boolean }>();
+      for (const { rec, hash, stored } of items) {
+        const set: Record<string, unknown> = {
+          connection_id: ctx.connectionId,
+          external_id: rec.externalId,
+          source_modified_at: rec.sourceModifiedAt,
+          synced_at: stamp,
+        };
+        const row = rec.row as unknown as Record<string, unknown>;
+        for (const k in row) set[k] = row[k];
+        set.content_hash = hash;
+        set.is_deleted = rec.isDeleted;
+        set.deleted_at = rec.isDeleted ? stamp : null;
+        set.last_seen_run_id = ctx.runId;
+        if (opts.extra) for (const k in opts.extra) set[k] = opts.extra[k];
+        const fresh = stored === false;
+        let key = fresh ? 'fresh:' : '';
+        for (const k in set) if (set[k] !== undefined) key += `${k},`;
+        let group = groups.get(key);
+        if (!group) {
+          group = {
+            columns: key
+              .replace(/^fresh:/, '')
+              .split(',')
+              .slice(0, -1),
+            rows: [],
+            fresh,
+          };
+          groups.set(key, group);
+        }
+        group.rows.push(set);
       }
       const types = groups.size > 0 ? await typesOf(trx, table) : new Map<string, string>();
-      for (const rows of groups.values()) {
+      for (const { columns, rows, fresh } of groups.values()) {
         for (let i = 0; i < rows.length; i += UPSERT_CHUNK)
-          await upsertRows(trx, table, types, rows.slice(i, i + UPSERT_CHUNK), opts);
+          await upsertRows(trx, table, types, columns, rows.slice(i, i + UPSERT_CHUNK), opts, fresh);
       }
       if (opts.afterWrite && items.length > 0)
         await opts.afterWrite(

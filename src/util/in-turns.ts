@@ -2,13 +2,16 @@
  * Runs `task` over `items`, at most `width` at once, and hands each result to `done` in the items' order as soon
  * as it and every earlier one are in. A task that throws starts no new task; the running ones finish, every result
  * that came in is handed over in order (the failed item's place skipped), then the first error is thrown.
+ * `startOrder` (indexes of `items`) says which to start first; the results are still handed over in the items' order.
  */
 export async function inTurns<T, R>(
   items: readonly T[],
   width: number,
   task: (item: T) => Promise<R>,
   done: (result: R) => void,
+  startOrder?: readonly number[],
 ): Promise<void> {
+  const order = startOrder ?? items.map((_, i) => i);
   const results = new Array<{ value: R } | undefined>(items.length);
   let next = 0;
   let flushed = 0;
@@ -20,8 +23,8 @@ export async function inTurns<T, R>(
     }
   };
   const lane = async () => {
-    while (next < items.length && !error) {
-      const i = next++;
+    while (next < order.length && !error) {
+      const i = order[next++] as number;
       try {
         results[i] = { value: await task(items[i] as T) };
       } catch (e) {
@@ -31,7 +34,7 @@ export async function inTurns<T, R>(
       if (!error) flush();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  await Promise.all(Array.from({ length: Math.min(width, order.length) }, lane));
   if (error) {
     for (; flushed < results.length; flushed++) {
       const r = results[flushed];

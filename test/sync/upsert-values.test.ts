@@ -9,6 +9,7 @@ import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import type { ActivityRow, DealRow, NormalizedRecord, Page, QuotaRow, StreamSpec } from '../../src/connectors/types.ts';
 import { applyPage } from '../../src/sync/apply-page.ts';
 import { ensureConnection } from '../../src/sync/org-binding.ts';
+import { arrayLiteral, rowHash, tableStrategy } from '../../src/sync/tables.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
@@ -21,7 +22,23 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const NAMES = ['He said "yes"', 'C:\\deals\\new', 'a, b, c', '{not, an, array}', 'NULL', '', null, 'ünïcødé – ✓'];
+const NAMES = [
+  'He said "yes"',
+  'C:\\deals\\new',
+  'a, b, c',
+  '{not, an, array}',
+  'NULL',
+  '',
+  null,
+  'ünïcødé – ✓',
+  'tab\there',
+  'two\nlines\r\nand CRLF',
+  'ends with a backslash \\',
+  '\\"',
+  '"',
+  ' spaced ',
+  '\\N',
+];
 
 const spec = (name: string, table: StreamSpec['table']): StreamSpec => ({ name, table, mode: 'incremental' });
 const page = (records: NormalizedRecord[]): Page => ({
@@ -85,7 +102,7 @@ describe('the page upsert', () => {
         stamp: string;
       }>`select external_id, name, account_name, amount::text as amount, close_date::text as close_date,
         to_char(source_modified_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as stamp
-        from deals where connection_id = 'sf' order by external_id`
+        from deals where connection_id = 'sf' order by length(external_id), external_id`
         .execute(t.db)
         .then((r) => r.rows);
     expect(await read()).toEqual(
@@ -116,6 +133,51 @@ describe('the page upsert', () => {
     );
   });
 
+  it('writes a row it was told is new through the upsert when one of its id was stored meanwhile', async () => {
+    const rec = (subtype: string): NormalizedRecord<'activities'> => ({
+      externalId: 'RACE1',
+      sourceModifiedAt: '2026-11-20T10:00:00.000Z',
+      isDeleted: false,
+      row: {
+        kind: 'task',
+        owner_external_id: null,
+        activity_type: 'call',
+        subtype,
+        activity_date: '2026-11-19',
+        is_completed: true,
+        deal_external_id: null,
+      } satisfies ActivityRow,
+    });
+    await apply(spec('tasks', 'activities'), [rec('first')]);
+    const run = await t.db
+      .insertInto('sync_runs')
+      .values({ connection_id: 'sf', stream: 'tasks', trigger: 'test', full_scan: false })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const ctx = { connectionId: 'sf', runId: run.id, stream: spec('tasks', 'activities'), today: '2026-11-20' };
+    // `stored: false` as a page would say had its load run before another writer committed the row.
+    await t.db.transaction().execute(async (trx) => {
+      await tableStrategy('activities').write(trx, ctx, [
+        { rec: rec('second'), hash: rowHash(rec('second').row), stored: false },
+      ]);
+      // The transaction goes on after the savepoint took the plain insert back.
+      await sql`select 1`.execute(trx);
+    });
+    const rows = await t.db
+      .selectFrom('activities')
+      .select(['subtype', 'last_seen_run_id'])
+      .where('external_id', '=', 'RACE1')
+      .execute();
+    expect(rows).toEqual([{ subtype: 'second', last_seen_run_id: run.id }]);
+  });
+
+  it('writes array literals PostgreSQL reads back element for element', async () => {
+    const values = [...NAMES, 12.5, true, false, new Date('2026-01-02T03:04:05.678Z'), undefined];
+    const back = await sql<{ v: Array<string | null> }>`select ${arrayLiteral(values)}::text[] as v`.execute(t.db);
+    expect(back.rows[0]!.v).toEqual([...NAMES, '12.5', 'true', 'false', '2026-01-02T03:04:05.678Z', null]);
+    expect(arrayLiteral([])).toBe('{}');
+  });
+
   it('stores booleans and null booleans, and the CRM quotas through their partial key with source crm', async () => {
     const activity = (id: string, done: boolean | null): NormalizedRecord<'activities'> => ({
       externalId: id,
@@ -135,6 +197,7 @@ describe('the page upsert', () => {
     const acts = await t.db
       .selectFrom('activities')
       .select(['external_id', 'is_completed', 'subtype', 'is_deleted'])
+      .where('external_id', 'in', ['T1', 'T2', 'T3'])
       .orderBy('external_id')
       .execute();
     expect(acts).toEqual([

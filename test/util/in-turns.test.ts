@@ -36,6 +36,22 @@ describe('inTurns', () => {
     expect(done).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('starts the items in the start order given, and still hands the results over in the items order', async () => {
+    const g = gated(['a', 'b', 'c', 'd']);
+    const done: string[] = [];
+    const all = inTurns(g.names, 2, g.task, (r) => done.push(r), [2, 3, 0, 1]);
+    expect(g.started).toEqual(['c', 'd']);
+    await g.open('c');
+    expect(g.started).toEqual(['c', 'd', 'a']);
+    // c is in, but a (before it in the items) is not: nothing is handed over yet.
+    expect(done).toEqual([]);
+    await g.open('a');
+    await g.open('d');
+    await g.open('b');
+    await all;
+    expect(done).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   it('after a task throws, starts no new task, lets the running one finish, hands over what came in, then throws', async () => {
     const g = gated(['a', 'bad', 'c', 'd']);
     const done: string[] = [];

@@ -18,6 +18,9 @@ const BAR_WIDTH = 24;
 /** The warehouse tables of the streams every other stream's checks rely on: synced first, alone. */
 const PEOPLE_TABLES = new Set(['reps', 'crm_roles']);
 
+/** The tables that hold most of an org's rows (activities, stage history): their streams start first. */
+const LARGE_TABLES = new Set(['activities', 'deal_stage_history']);
+
 /** Streams of one connection synced at once by `sync` (the service runs each stream as its own job). */
 const STREAMS_AT_ONCE = 2;
 
@@ -194,7 +197,13 @@ export async function run(ctx: CommandContext): Promise<number> {
         }
       };
       for (const stream of people) report(await syncOne(stream));
-      await inTurns(rest, STREAMS_AT_ONCE, syncOne, report);
+      // The streams of the biggest tables start first, so that two streams still run together at the end instead
+      // of the largest one alone (on the 468,000-record bench org the tasks stream ran alone for its last 13 s).
+      const startOrder = rest
+        .map((s, i) => ({ i, first: LARGE_TABLES.has(specs.get(s)?.table ?? '') }))
+        .sort((a, b) => Number(b.first) - Number(a.first) || a.i - b.i)
+        .map((x) => x.i);
+      await inTurns(rest, STREAMS_AT_ONCE, syncOne, report, startOrder);
       if (unwritable) {
         ctx.io.stderr(
           `${conn.id}: write-back to ${crmLabel(conn.type)} is not built yet; connection ${conn.id} was read but nothing was written to it (pass --no-writeback, or set writeback.enabled: false on it).`,

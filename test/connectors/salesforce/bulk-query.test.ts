@@ -8,6 +8,7 @@ import {
   approximateRowCount,
   type BulkPosition,
   bulkQuery,
+  parseCsv,
   parseResultSet,
 } from '../../../src/connectors/salesforce/bulk-query.ts';
 import { SalesforceClient } from '../../../src/connectors/salesforce/client.ts';
@@ -181,5 +182,21 @@ describe('parseResultSet', () => {
       { Id: '1', Name: 'a, "b"\nc', Owner: null, Amount: 2.5 },
       { Id: '2', Name: 'x', Owner: { Email: 'e@x' }, Amount: null },
     ]);
+  });
+});
+
+describe('parseCsv', () => {
+  it('reads quoted cells with commas, doubled quotes and line breaks, empty cells, CRLF and a missing last newline', () => {
+    const text = '"Id","Name","Note"\r\n"1","a, b","say ""hi""\r\nthen go"\r\n2,,"x"\n"3","\\","",\n4,"tail"';
+    expect(parseCsv(text)).toEqual([
+      ['Id', 'Name', 'Note'],
+      ['1', 'a, b', 'say "hi"\r\nthen go'],
+      ['2', '', 'x'],
+      ['3', '\\', '', ''],
+      ['4', 'tail'],
+    ]);
+    expect(parseCsv('')).toEqual([]);
+    expect(parseCsv('a,')).toEqual([['a', '']]);
+    expect(parseCsv('"unterminated, still one cell')).toEqual([['unterminated, still one cell']]);
   });
 });

@@ -45,6 +45,8 @@ export interface NormalizeContext {
 
 /** Walks a dotted path through relationship objects (`Account.Name`). */
 export function get(raw: RawRecord, path: string): unknown {
+  // Most fields are the record's own: no split (an array a field of every record read) for them.
+  if (!path.includes('.')) return raw[path];
   let v: unknown = raw;
   for (const part of path.split('.')) {
     if (v === null || v === undefined || typeof v !== 'object') return undefined;

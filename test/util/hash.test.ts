@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { contentHash, stableStringify } from '../../src/util/hash.ts';
+
+/** The serialization every stored content hash was made with: a sorted copy of each object, through a replacer. */
+function sortedCopyStringify(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v as object)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]]),
+        )
+      : v,
+  );
+}
+
+describe('stableStringify', () => {
+  it('gives the text the stored hashes were made from, for flat rows and for everything else', () => {
+    const cases: unknown[] = [
+      {},
+      { b: 1, a: 'x"\n\u2028\\', c: null, d: undefined, e: true, f: -0, g: 1e21, h: 0.1, i: false },
+      { '"key': 'v', a: '', ü: 'é' },
+      { x: Number.NaN, y: Number.POSITIVE_INFINITY },
+      { d: new Date(0) },
+      [1, { b: 2, a: 1 }],
+      { n: { b: 1, a: 2 }, a: [3, { z: 1, y: 2 }] },
+      'text',
+      5,
+      null,
+    ];
+    for (const c of cases) expect(stableStringify(c)).toBe(sortedCopyStringify(c));
+    expect(contentHash({ b: 1, a: 'x' })).toBe(contentHash({ a: 'x', b: 1 }));
+  });
+});

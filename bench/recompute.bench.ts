@@ -11,73 +11,16 @@
  * Targets: one change under 50 ms, and at least 100x faster than the full recompute.
  */
 import { randomBytes } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import { validateConfig } from '../src/config/load.ts';
 import { connect } from '../src/db/index.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
-import type { Database } from '../src/db/schema.ts';
 import { MetricsEngine, markDirty } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
+import { generateWarehouse } from './warehouse.ts';
 
 const AS_OF = '2026-06-12';
 const PERIOD = 'FY2026-Q2';
-const REPS = 500;
-const DEALS = 100_000;
-
-/**
- * Fills the warehouse with deterministic pseudo-random rows (PostgreSQL's setseed): `medium` by default, or fewer
- * reps, deals and activities (tests of the sharded recompute use a small one).
- */
-export async function generateMediumWarehouse(
-  db: Kysely<Database>,
-  size: { reps: number; deals: number; activities: number } = { reps: REPS, deals: DEALS, activities: 150_000 },
-): Promise<void> {
-  const { reps: REPS, deals: DEALS } = size;
-  const s = (q: string) => sql.raw(q).execute(db);
-  await s(`select setseed(0.42)`);
-  await s(`insert into connections (id, kind) values ('sf', 'salesforce')`);
-  await s(
-    `insert into persons (id, email, name) select i, 'rep' || i || '@example.com', 'Rep ' || lpad(i::text, 3, '0') from generate_series(1, ${REPS}) i`,
-  );
-  await s(`select setval(pg_get_serial_sequence('persons', 'id'), ${REPS})`);
-  await s(`insert into reps (connection_id, external_id, content_hash, person_id, name, email, is_active, start_date, quota_carrying)
-           select 'sf', '005R' || lpad(i::text, 4, '0'), 'h', i, 'Rep ' || lpad(i::text, 3, '0'), 'rep' || i || '@example.com', true,
-                  date '2020-01-06' + (i * 3), true from generate_series(1, ${REPS}) i`);
-  await s(`insert into org_units (id, kind, name, parent_id, source) values (1, 'org', 'Medium Org', null, 'file')`);
-  await s(
-    `insert into org_units (id, kind, name, parent_id, source) select 1 + r, 'region', 'Region ' || r, 1, 'file' from generate_series(1, 5) r`,
-  );
-  await s(
-    `insert into org_units (id, kind, name, parent_id, source) select 6 + t, 'team', 'Team ' || lpad(t::text, 2, '0'), 2 + (t - 1) / 10, 'file' from generate_series(1, 50) t`,
-  );
-  await s(`select setval(pg_get_serial_sequence('org_units', 'id'), 56)`);
-  // Ten reps a team; every 25th rep moved teams on 2026-05-01, so dated membership is exercised.
-  await s(`insert into memberships (person_id, org_unit_id, valid_from, valid_to, source)
-           select i, 7 + (i - 1) / 10, date '2020-01-01', case when i % 25 = 0 then date '2026-05-01' end, 'file' from generate_series(1, ${REPS}) i`);
-  await s(`insert into memberships (person_id, org_unit_id, valid_from, valid_to, source)
-           select i, 7 + ((i - 1) / 10 + 1) % 50, date '2026-05-01', null, 'file' from generate_series(1, ${REPS}) i where i % 25 = 0`);
-  await s(`insert into fx_rates (connection_id, currency, rate, valid_from, valid_to, source) values
-           ('sf', 'EUR', 0.92, '2024-01-01', '2026-06-01', 'crm_dated'), ('sf', 'EUR', 0.90, '2026-06-01', null, 'crm_dated')`);
-  await s(`insert into quotas (source, connection_id, external_id, owner_external_id, period_start, period_end, amount, currency, content_hash)
-           select 'crm', 'sf', 'Q' || i || '-' || q, '005R' || lpad(i::text, 4, '0'), (date '2025-01-01' + make_interval(months => 3 * q))::date,
-                  (date '2025-01-01' + make_interval(months => 3 * q + 3) - interval '1 day')::date, 600000, 'USD', 'h'
-           from generate_series(1, ${REPS}) i, generate_series(0, 7) q`);
-  await s(`insert into deals (connection_id, external_id, content_hash, name, owner_external_id, amount, currency, stage, stage_category,
-                              probability, close_date, created_date)
-           select 'sf', '006D' || lpad(n::text, 6, '0'), 'h', 'Deal ' || n, '005R' || lpad((1 + (n * 7919) % ${REPS})::text, 4, '0'),
-                  round((5000 + random() * 145000)::numeric, 2), case when random() < 0.1 then 'EUR' else 'USD' end,
-                  case when c < date '${AS_OF}' then (case when r < 0.35 then 'Closed Won' when r < 0.92 then 'Closed Lost' else 'Proposal' end)
-                       else (case when r < 0.5 then 'Qualification' else 'Negotiation' end) end,
-                  case when c < date '${AS_OF}' then (case when r < 0.35 then 'won' when r < 0.92 then 'lost' else 'open' end) else 'open' end,
-                  case when c < date '${AS_OF}' then (case when r < 0.35 then 1 when r < 0.92 then 0 else 0.4 end) else (case when r < 0.5 then 0.2 else 0.6 end) end,
-                  c, c - (30 + (random() * 90)::int)
-           from (select n, random() as r, date '2024-07-01' + (random() * 820)::int as c from generate_series(1, ${DEALS}) n) g`);
-  await s(`insert into activities (connection_id, external_id, content_hash, kind, owner_external_id, activity_type, activity_date)
-           select 'sf', '00T' || n, 'h', 'task', '005R' || lpad((1 + n % ${REPS})::text, 4, '0'),
-                  (array['call', 'call', 'email', 'email', 'meeting', 'task'])[1 + (random() * 5)::int], date '${AS_OF}' - (random() * 59)::int
-           from generate_series(1, ${size.activities}) n`);
-  await s('analyze');
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -94,7 +37,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
   try {
     await migrateToLatest(db);
     let t = performance.now();
-    await generateMediumWarehouse(db);
+    await generateWarehouse(db);
     const generateMs = performance.now() - t;
     const config = validateConfig({ calendar: { timezone: 'America/New_York' } });
 

@@ -28,7 +28,7 @@ import { QUEUE_NAME } from '../src/jobs/runtime.ts';
 import { MetricsEngine } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
 import type { BenchResult, BenchRow } from './index.ts';
-import { generateMediumWarehouse } from './recompute.bench.ts';
+import { generateWarehouse } from './warehouse.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/quota-tracker.js');
 const AS_OF = '2026-06-12';
@@ -111,7 +111,7 @@ export async function run(): Promise<BenchResult> {
   const stages: string[] = [];
   try {
     await migrateToLatest(db);
-    await generateMediumWarehouse(db, size);
+    await generateWarehouse(db, size);
     await writeFile(cfg, stringify(raw));
     const config = validateConfig(raw);
 

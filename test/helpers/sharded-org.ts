@@ -1,11 +1,11 @@
 /**
- * A small org for the sharded recompute's tests: the recompute bench's generator (`medium`'s shape: ten reps a team,
- * a rep in 25 moved teams, EUR deals at dated rates), plus split deals shared with the next rep (most likely in
+ * A small org for the sharded recompute's tests: the benches' warehouse generator (bench/warehouse.ts, `medium`'s
+ * shape: ten reps a team, a rep in 25 moved teams, EUR deals at dated rates), plus split deals shared with the next rep (most likely in
  * another shard), owners no rep row stands for, and stage history for the forecast to learn from. Figures as of
  * SHARDED_AS_OF.
  */
 import { type Kysely, sql } from 'kysely';
-import { generateMediumWarehouse } from '../../bench/recompute.bench.ts';
+import { generateWarehouse } from '../../bench/warehouse.ts';
 import type { Database } from '../../src/db/schema.ts';
 
 export const SHARDED_AS_OF = '2026-06-12';
@@ -14,7 +14,7 @@ export async function seedShardedOrg(
   db: Kysely<Database>,
   size = { reps: 60, deals: 6_000, activities: 9_000 },
 ): Promise<void> {
-  await generateMediumWarehouse(db, size);
+  await generateWarehouse(db, size);
   const s = (q: string) => sql.raw(q).execute(db);
   // Every 9th deal split 60/40 with the rep next in line (most likely in another shard).
   await s(`insert into deal_splits (connection_id, external_id, content_hash, deal_external_id, owner_external_id, split_percent)

@@ -65,7 +65,7 @@ export async function generateWarehouse(db: Kysely<Database>, size: WarehouseSiz
            from generate_series(1, ${REPS}) i, generate_series(0, 7) q`);
   await s(`insert into deals (connection_id, external_id, content_hash, name, owner_external_id, amount, currency, stage, stage_category,
                               probability, close_date, created_date)
-           select 'sf', '006D' || lpad(n::text, ${dealW}, '0'), 'h', 'Deal ' || n, '005R' || lpad((1 + (n * 7919) % ${REPS})::text, 4, '0'),
+           select 'sf', '006D' || lpad(n::text, ${dealW}, '0'), 'h', 'Deal ' || n, '005R' || lpad((1 + (n::bigint * 7919) % ${REPS})::text, 4, '0'),
                   round((5000 + random() * 145000)::numeric, 2), case when random() < 0.1 then 'EUR' else 'USD' end,
                   case when c < date '${AS_OF}' then (case when r < 0.35 then 'Closed Won' when r < 0.92 then 'Closed Lost' else 'Proposal' end)
                        else (case when r < 0.5 then 'Qualification' else 'Negotiation' end) end,

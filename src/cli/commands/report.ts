@@ -75,17 +75,22 @@ export async function run(ctx: CommandContext): Promise<number> {
     const doc =
       kind === 'forecast'
         ? await buildForecastReport(handle.db, engine, { ...who, backtest: o.backtest === true, config })
-        : // Through the web API's read model: today's figures from the stored snapshots while they are current
-          // (no warehouse load, no figure computed), else computed from the warehouse; the same document either way.
+        : // Through the web API's read model: today's figures from the stored snapshots while they are current (no
+          // figure computed, no stage history read), else computed from the warehouse; the same document either way.
           (
-            await new ReportReader({ db: handle.db, config, logger }).read({
-              kind: kind as (typeof REPORT_KINDS)[number],
-              ...who,
-              explain: o.explain === true,
-              ...(trendBy ? { trendBy } : {}),
-              ...(periods !== undefined ? { periods } : {}),
-              ...(metric ? { metric } : {}),
-            })
+            await new ReportReader({ db: handle.db, config, logger }).read(
+              {
+                kind: kind as (typeof REPORT_KINDS)[number],
+                ...who,
+                explain: o.explain === true,
+                ...(trendBy ? { trendBy } : {}),
+                ...(periods !== undefined ? { periods } : {}),
+                ...(metric ? { metric } : {}),
+              },
+              // One document, read once: no cache to keep fresh, so no freshness stamp (it counts every snapshot
+              // and open alert row); whether the snapshots are current is still read, with the figures.
+              'one-shot',
+            )
           ).doc;
     const format = (o.format as string | undefined) ?? 'text';
     const shown = kind === 'forecast' && o.backtest === true ? 'forecast-backtest' : kind;

@@ -95,6 +95,8 @@ async function timedCli(args: string[], cfg: string): Promise<Timed> {
   const s = (performance.now() - t0) / 1000;
   const [user, sys, kb] = (await readFile(times, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
   await rm(times, { force: true });
+  // Progress on stderr: a run takes minutes, and --json keeps stdout for the one document.
+  process.stderr.write(`scale-reports: ${args.slice(0, 2).join(' ')} ${((performance.now() - t0) / 1000) | 0} s\n`);
   if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
   return {
     s: round(s),

@@ -78,7 +78,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         : // Through the web API's read model: today's figures from the stored snapshots while they are current (no
           // figure computed, no stage history read), else computed from the warehouse; the same document either way.
           (
-            await new ReportReader({ db: handle.db, config, logger }).read(
+            await new ReportReader({ db: handle.db, config, logger, oneShot: true }).read(
               {
                 kind: kind as (typeof REPORT_KINDS)[number],
                 ...who,

@@ -75,8 +75,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     const doc =
       kind === 'forecast'
         ? await buildForecastReport(handle.db, engine, { ...who, backtest: o.backtest === true, config })
-        : // Through the web API's read model: today's figures from the stored snapshots while they are current (no
-          // figure computed, no stage history read), else computed from the warehouse; the same document either way.
+        : // Through the web API's read model: today's figures from the stored snapshots while they are current (none
+          // computed; a model of people, quotas and won deals for names, ranks and history), else computed from the
+          // warehouse; the same document either way.
           (
             await new ReportReader({ db: handle.db, config, logger, oneShot: true }).read(
               {

@@ -17,7 +17,7 @@ import { connect } from '../src/db/index.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { MetricsEngine, markDirty } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
-import { generateMediumWarehouse } from './warehouse.ts';
+import { generateWarehouse } from './warehouse.ts';
 
 const AS_OF = '2026-06-12';
 const PERIOD = 'FY2026-Q2';
@@ -37,7 +37,7 @@ export async function run(): Promise<{ name: string; ok: boolean; summary: strin
   try {
     await migrateToLatest(db);
     let t = performance.now();
-    await generateMediumWarehouse(db);
+    await generateWarehouse(db);
     const generateMs = performance.now() - t;
     const config = validateConfig({ calendar: { timezone: 'America/New_York' } });
 

@@ -28,7 +28,7 @@ import { MetricsEngine, markDirty } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
 import type { BenchResult } from './index.ts';
 import { median, row } from './rows.ts';
-import { addSplitsOrphansAndHistory, generateMediumWarehouse, WAREHOUSE_AS_OF } from './warehouse.ts';
+import { addSplitsOrphansAndHistory, generateWarehouse, WAREHOUSE_AS_OF } from './warehouse.ts';
 
 const AS_OF = WAREHOUSE_AS_OF;
 const PERIOD = 'FY2026-Q2';
@@ -60,7 +60,7 @@ async function warehouse(server: string, size: Size) {
   const t = performance.now();
   try {
     await migrateToLatest(db);
-    await generateMediumWarehouse(db, size);
+    await generateWarehouse(db, size);
     await addSplitsOrphansAndHistory(db, size.reps);
   } catch (e) {
     await done();

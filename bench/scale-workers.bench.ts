@@ -34,7 +34,7 @@ import { MetricsEngine } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
 import type { BenchResult } from './index.ts';
 import { median, row } from './rows.ts';
-import { generateMediumWarehouse } from './warehouse.ts';
+import { generateWarehouse } from './warehouse.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/quota-tracker.js');
 const AS_OF = '2026-06-12';
@@ -117,7 +117,7 @@ export async function run(): Promise<BenchResult> {
   const stages: string[] = [];
   try {
     await migrateToLatest(db);
-    await generateMediumWarehouse(db, size);
+    await generateWarehouse(db, size);
     await writeFile(cfg, stringify(raw));
     const config = validateConfig(raw);
 

@@ -1,45 +1,56 @@
 /**
- * The generated warehouse of the recompute and scale benches (and the sharded recompute's tests): `medium` is 500
- * reps in 50 teams and 5 regions, 100,000 deals, ~150,000 activities, 8 quarters of quotas, EUR deals at dated rates,
- * written straight into a fresh database (the sandbox sync is not what these measure).
+ * The benches' generated warehouse (and the sharded recompute tests' small org): reps in teams of ten under regions
+ * of ten teams, dated memberships, eight quarters of quotas, EUR deals at dated rates and activities, generated
+ * straight into a database because the sandbox sync is not what those benches measure.
  */
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../src/db/schema.ts';
 
-/** The as-of date the generated rows are laid out around. */
+/** The as-of date the generated figures are meant to be read at (deals after it are open). */
 export const WAREHOUSE_AS_OF = '2026-06-12';
-const AS_OF = WAREHOUSE_AS_OF;
-const REPS = 500;
-const DEALS = 100_000;
 
-/**
- * Fills the warehouse with deterministic pseudo-random rows (PostgreSQL's setseed): `medium` by default, or fewer
- * reps, deals and activities (tests of the sharded recompute use a small one).
- */
-export async function generateMediumWarehouse(
-  db: Kysely<Database>,
-  size: { reps: number; deals: number; activities: number } = { reps: REPS, deals: DEALS, activities: 150_000 },
-): Promise<void> {
+export interface WarehouseSize {
+  reps: number;
+  deals: number;
+  activities: number;
+  /**
+   * Teams, and regions of ten teams. Default: ten reps a team, at least 50 teams in 5 regions (what `medium` has,
+   * and what the sharded recompute tests were written against).
+   */
+  teams?: number;
+}
+
+/** `medium`: 500 reps in 50 teams and 5 regions, 100,000 deals, 150,000 activities. */
+export const MEDIUM: WarehouseSize = { reps: 500, deals: 100_000, activities: 150_000 };
+
+/** Fills the warehouse with deterministic pseudo-random rows (PostgreSQL's setseed). */
+export async function generateWarehouse(db: Kysely<Database>, size: WarehouseSize = MEDIUM): Promise<void> {
   const { reps: REPS, deals: DEALS } = size;
+  const AS_OF = WAREHOUSE_AS_OF;
+  // Ten reps a team (at least 50 teams, what `medium` and the sharded tests have) unless told.
+  const TEAMS = size.teams ?? Math.max(50, Math.ceil(REPS / 10));
+  const REGIONS = Math.max(1, Math.ceil(TEAMS / 10));
+  // lpad cuts a longer number to the width: widths grow with the counts (medium keeps its 3 and 6).
+  const repW = Math.max(3, String(REPS).length);
+  const teamW = Math.max(2, String(TEAMS).length);
+  const dealW = Math.max(6, String(DEALS).length);
+  if (REPS > 9999) throw new Error('the generator names owners with four digits: at most 9,999 reps');
   const s = (q: string) => sql.raw(q).execute(db);
   await s(`select setseed(0.42)`);
   await s(`insert into connections (id, kind) values ('sf', 'salesforce')`);
   await s(
-    `insert into persons (id, email, name) select i, 'rep' || i || '@example.com', 'Rep ' || lpad(i::text, ${Math.max(3, String(REPS).length)}, '0') from generate_series(1, ${REPS}) i`,
+    `insert into persons (id, email, name) select i, 'rep' || i || '@example.com', 'Rep ' || lpad(i::text, ${repW}, '0') from generate_series(1, ${REPS}) i`,
   );
   await s(`select setval(pg_get_serial_sequence('persons', 'id'), ${REPS})`);
   await s(`insert into reps (connection_id, external_id, content_hash, person_id, name, email, is_active, start_date, quota_carrying)
-           select 'sf', '005R' || lpad(i::text, 4, '0'), 'h', i, 'Rep ' || lpad(i::text, ${Math.max(3, String(REPS).length)}, '0'), 'rep' || i || '@example.com', true,
-                  date '2020-01-06' + (i * 3), true from generate_series(1, ${REPS}) i`);
+           select 'sf', '005R' || lpad(i::text, 4, '0'), 'h', i, 'Rep ' || lpad(i::text, ${repW}, '0'), 'rep' || i || '@example.com', true,
+                  date '2020-01-06' + (i * 3) % 2000, true from generate_series(1, ${REPS}) i`);
   await s(`insert into org_units (id, kind, name, parent_id, source) values (1, 'org', 'Medium Org', null, 'file')`);
-  // Ten reps a team and ten teams a region: 50 teams in 5 regions up to 500 reps (tiny orgs leave teams empty).
-  const TEAMS = Math.max(50, Math.ceil(REPS / 10));
-  const REGIONS = Math.ceil(TEAMS / 10);
   await s(
     `insert into org_units (id, kind, name, parent_id, source) select 1 + r, 'region', 'Region ' || r, 1, 'file' from generate_series(1, ${REGIONS}) r`,
   );
   await s(
-    `insert into org_units (id, kind, name, parent_id, source) select ${1 + REGIONS} + t, 'team', 'Team ' || lpad(t::text, ${String(TEAMS).length}, '0'), 2 + (t - 1) / 10, 'file' from generate_series(1, ${TEAMS}) t`,
+    `insert into org_units (id, kind, name, parent_id, source) select ${1 + REGIONS} + t, 'team', 'Team ' || lpad(t::text, ${teamW}, '0'), 2 + (t - 1) / 10, 'file' from generate_series(1, ${TEAMS}) t`,
   );
   await s(`select setval(pg_get_serial_sequence('org_units', 'id'), ${1 + REGIONS + TEAMS})`);
   // Ten reps a team; every 25th rep moved teams on 2026-05-01, so dated membership is exercised.
@@ -55,7 +66,7 @@ export async function generateMediumWarehouse(
            from generate_series(1, ${REPS}) i, generate_series(0, 7) q`);
   await s(`insert into deals (connection_id, external_id, content_hash, name, owner_external_id, amount, currency, stage, stage_category,
                               probability, close_date, created_date)
-           select 'sf', '006D' || lpad(n::text, ${Math.max(6, String(DEALS).length)}, '0'), 'h', 'Deal ' || n, '005R' || lpad((1 + (n::bigint * 7919) % ${REPS})::text, 4, '0'),
+           select 'sf', '006D' || lpad(n::text, ${dealW}, '0'), 'h', 'Deal ' || n, '005R' || lpad((1 + (n::bigint * 7919) % ${REPS})::text, 4, '0'),
                   round((5000 + random() * 145000)::numeric, 2), case when random() < 0.1 then 'EUR' else 'USD' end,
                   case when c < date '${AS_OF}' then (case when r < 0.35 then 'Closed Won' when r < 0.92 then 'Closed Lost' else 'Proposal' end)
                        else (case when r < 0.5 then 'Qualification' else 'Negotiation' end) end,
@@ -96,6 +107,6 @@ export async function addSplitsOrphansAndHistory(db: Kysely<Database>, reps: num
                   created_date::timestamp + interval '9 hours' from deals
            union all
            select 'sf', 'H2' || external_id, 'h', external_id, stage, stage_category, amount, close_date, probability,
-                  close_date::timestamp + interval '9 hours' from deals where stage_category <> 'open' and close_date < '${AS_OF}'`);
+                  close_date::timestamp + interval '9 hours' from deals where stage_category <> 'open' and close_date < '${WAREHOUSE_AS_OF}'`);
   await s('analyze');
 }

@@ -67,9 +67,14 @@ export class CurrentPeriod {
   private kept: Kept | null = null;
   private flight: { stamp: string; state: Promise<CurrentState> } | null = null;
 
+  /**
+   * `modelWhenStale: false` (a one-shot reader, the CLI): while the snapshots cannot answer, no model is loaded
+   * beside them and the state is `NotStored`; the caller computes from the warehouse and loads that model only.
+   */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly engine: MetricsEngine,
+    private readonly options: { modelWhenStale?: boolean } = {},
   ) {}
 
   /** The state under `stamp` (the read model's freshness stamp): refreshed once per stamp, shared by requests. */
@@ -130,6 +135,16 @@ export class CurrentPeriod {
         if (k.startsWith('rep:')) changedReps.add(k.slice(4));
       }
 
+    let stale: string | null = null;
+    if (row.rows.length === 0) stale = `no snapshots of ${resolved.period.id} are stored`;
+    else if (row.dirty > 0) stale = `${row.dirty} dirty keys wait for a recompute`;
+    else if (row.config !== settings.configHash || otherConfig > 0)
+      stale = 'the snapshots were computed under another config';
+    else if (earlier > 0) stale = `${earlier} snapshots of ${resolved.period.id} are as of an earlier day`;
+
+    // A one-shot reader computes a stale answer from the warehouse: a model loaded here would be loaded twice.
+    if (stale !== null && !prev && this.options.modelWhenStale === false) throw new NotStored(stale);
+
     const periods = [...resolved.history, resolved.period];
     let model: MetricsModel;
     let reps = 0;
@@ -155,13 +170,6 @@ export class CurrentPeriod {
         reps = changedReps.size;
       }
     }
-
-    let stale: string | null = null;
-    if (row.rows.length === 0) stale = `no snapshots of ${resolved.period.id} are stored`;
-    else if (row.dirty > 0) stale = `${row.dirty} dirty keys wait for a recompute`;
-    else if (row.config !== settings.configHash || otherConfig > 0)
-      stale = 'the snapshots were computed under another config';
-    else if (earlier > 0) stale = `${earlier} snapshots of ${resolved.period.id} are as of an earlier day`;
 
     const figures = (subject: SubjectRef): FiguresDocument => {
       const e = docs.get(`${subject.kind}:${subject.id}`);

@@ -87,6 +87,11 @@ export interface ReportReaderOptions {
    * `snapshots`: today's from the stored snapshots while they are current.
    */
   today?: ReportSource;
+  /**
+   * One document and done (the CLI): while today's snapshots cannot answer, the model beside them is not loaded,
+   * only the warehouse's for computing. Default false: a server keeps that model for access checks and names.
+   */
+  oneShot?: boolean;
 }
 
 /** One instance per process: it owns the cache. */
@@ -120,7 +125,10 @@ export class ReportReader {
     this.engine = new MetricsEngine({ db: options.db, config: options.config, logger: options.logger });
     this.maxDocuments = options.maxDocuments ?? 256;
     this.maxChars = options.maxChars ?? 256_000_000;
-    this.current = options.today === 'warehouse' ? null : new CurrentPeriod(options.db, this.engine);
+    this.current =
+      options.today === 'warehouse'
+        ? null
+        : new CurrentPeriod(options.db, this.engine, { modelWhenStale: options.oneShot !== true });
   }
 
   /** Whether a request is for today's figures of the current period: what the snapshots hold. */
@@ -247,22 +255,22 @@ export class ReportReader {
     if (this.current && this.isToday(resolved)) {
       // `explain` shows the deals behind each figure, which no snapshot holds: computed.
       let why = req.explain ? 'explain needs the deals behind each figure' : null;
-      if (why === null) {
-        const state = await this.current.state(resolved, stamp);
-        why = state.stale;
-        if (why === null)
-          try {
+      if (why === null)
+        try {
+          const state = await this.current.state(resolved, stamp);
+          why = state.stale;
+          if (why === null) {
             const forecast =
               req.kind === 'rep'
                 ? (p: FiscalPeriod) => this.learnedForecast(resolved, stamp, state.model, p)
                 : undefined;
             const doc = await buildReportFrom(this.db, state.model, resolved, req, state.figures, forecast);
             built = { doc, model: state.model };
-          } catch (e) {
-            if (!(e instanceof NotStored)) throw e;
-            why = e.message;
           }
-      }
+        } catch (e) {
+          if (!(e instanceof NotStored)) throw e;
+          why = e.message;
+        }
       if (built) this.stats.fromSnapshots++;
       else {
         this.stats.fallbacks++;

@@ -43,7 +43,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   const o = ctx.options;
   const { createDb } = await import('../../db/index.ts');
   const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
-  const { buildReport, REPORT_KINDS } = await import('../../reports/report.ts');
+  const { REPORT_KINDS } = await import('../../reports/report.ts');
+  const { ReportReader } = await import('../../reports/read-model.ts');
   const { buildForecastReport } = await import('../../reports/forecast-report.ts');
   const { renderReport } = await import('../../reports/render.ts');
   if (!(REPORT_KINDS as readonly string[]).includes(kind) && kind !== 'forecast')
@@ -74,14 +75,24 @@ export async function run(ctx: CommandContext): Promise<number> {
     const doc =
       kind === 'forecast'
         ? await buildForecastReport(handle.db, engine, { ...who, backtest: o.backtest === true, config })
-        : await buildReport(handle.db, engine, {
-            kind: kind as (typeof REPORT_KINDS)[number],
-            ...who,
-            explain: o.explain === true,
-            ...(trendBy ? { trendBy } : {}),
-            ...(periods !== undefined ? { periods } : {}),
-            ...(metric ? { metric } : {}),
-          });
+        : // Through the web API's read model: today's figures from the stored snapshots while they are current (none
+          // computed; a model of people, quotas and won deals for names, ranks and history), else computed from the
+          // warehouse; the same document either way.
+          (
+            await new ReportReader({ db: handle.db, config, logger, oneShot: true }).read(
+              {
+                kind: kind as (typeof REPORT_KINDS)[number],
+                ...who,
+                explain: o.explain === true,
+                ...(trendBy ? { trendBy } : {}),
+                ...(periods !== undefined ? { periods } : {}),
+                ...(metric ? { metric } : {}),
+              },
+              // One document, read once: no cache to keep fresh, so no freshness stamp (it counts every snapshot
+              // and open alert row); whether the snapshots are current is still read, with the figures.
+              'one-shot',
+            )
+          ).doc;
     const format = (o.format as string | undefined) ?? 'text';
     const shown = kind === 'forecast' && o.backtest === true ? 'forecast-backtest' : kind;
     ctx.io.stdout(format === 'csv' ? toCsv(shown, doc) : renderReport(format, shown, doc));

@@ -90,7 +90,7 @@ export async function applyPage(
   // Last record wins when a page holds the same id twice (it cannot with keyset paging, but a CRM may).
   const byId = new Map(page.records.map((r) => [r.externalId, r]));
   const existing = await table.load(trx, tctx, [...byId.keys()]);
-  const batch: Array<{ rec: NormalizedRecord; hash: string; stored: boolean }> = [];
+  const batch: Array<{ rec: NormalizedRecord; hash: string }> = [];
   const restamp: NormalizedRecord[] = [];
   for (const rec of byId.values()) {
     const hash = rowHash(rec.row);
@@ -101,7 +101,7 @@ export async function applyPage(
       if (table.keepsStamp && rec.sourceModifiedAt && old.stamp !== rec.sourceModifiedAt) restamp.push(rec);
       continue;
     }
-    batch.push({ rec, hash, stored: old !== undefined });
+    batch.push({ rec, hash });
     changes.push(changeOf(tctx, rec, old));
   }
   await table.write(trx, tctx, batch);

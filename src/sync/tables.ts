@@ -67,15 +67,11 @@ export interface TableStrategy {
   readonly checks: SanityChecks;
   /** The stored rows of these ids. */
   load(trx: Transaction<Database>, ctx: TableContext, ids: readonly string[]): Promise<Map<string, StoredRow>>;
-  /**
-   * Writes the records whose content changed. `stored: false` says `load` found no row of that id (in this
-   * transaction): such rows are inserted without the upsert's conflict check, which falls back to it if one
-   * appeared meanwhile.
-   */
+  /** Writes the records whose content changed. */
   write(
     trx: Transaction<Database>,
     ctx: TableContext,
-    items: ReadonlyArray<{ rec: NormalizedRecord; hash: string; stored?: boolean }>,
+    items: ReadonlyArray<{ rec: NormalizedRecord; hash: string }>,
   ): Promise<void>;
   /** Whether an unchanged record's newer CRM stamp is kept (tables that store one). */
   readonly keepsStamp: boolean;
@@ -211,7 +207,6 @@ async function upsertRows(
   columns: readonly string[],
   rows: ReadonlyArray<Record<string, unknown>>,
   opts: HashedOptions,
-  fresh = false,
 ): Promise<void> {
   if (rows.length === 0) return;
   const arrays = columns.map((c) => {
@@ -227,23 +222,8 @@ async function upsertRows(
   const updates = columns
     .filter((c) => c !== 'connection_id' && c !== 'external_id')
     .map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`);
-  const rowsOf = sql`SELECT * FROM unnest(${sql.join(arrays)}) AS v(${names})`;
-  if (fresh) {
-    // Rows no stored row had a moment ago (the first sync writes nothing else): a plain insert, a third cheaper
-    // for PostgreSQL than the upsert's speculative one. Should a row of one of these ids have been committed since
-    // (another writer of the table), the savepoint takes the insert back and the upsert below writes them.
-    await sql`SAVEPOINT fresh_rows`.execute(trx);
-    try {
-      await sql`INSERT INTO ${sql.table(table)} (${names}) ${rowsOf}`.execute(trx);
-      await sql`RELEASE SAVEPOINT fresh_rows`.execute(trx);
-      return;
-    } catch (e) {
-      if ((e as { code?: unknown }).code !== '23505') throw e;
-      await sql`ROLLBACK TO SAVEPOINT fresh_rows`.execute(trx);
-      await sql`RELEASE SAVEPOINT fresh_rows`.execute(trx);
-    }
-  }
-  await sql`INSERT INTO ${sql.table(table)} (${names}) ${rowsOf}
+  await sql`INSERT INTO ${sql.table(table)} (${names})
+    SELECT * FROM unnest(${sql.join(arrays)}) AS v(${names})
     ON CONFLICT (connection_id, external_id) ${opts.partialKey ? sql`WHERE external_id IS NOT NULL` : sql``}
     DO UPDATE SET ${sql.join(updates)}`.execute(trx);
 }
@@ -297,8 +277,8 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
       // Rows are grouped by the columns they set (a normalizer gives every row the same ones). A column a row
       // leaves out, or sets to undefined, keeps its default, as in a multi-row VALUES: it is not written as null.
       // One object a row, its columns set in the order a spread of the same parts would give.
-      const groups = new Map<string, { columns: string[]; rows: Array<Record<string, unknown>>; fresh: boolean }>();
-      for (const { rec, hash, stored } of items) {
+      const groups = new Map<string, { columns: string[]; rows: Array<Record<string, unknown>> }>();
+      for (const { rec, hash } of items) {
         const set: Record<string, unknown> = {
           connection_id: ctx.connectionId,
           external_id: rec.externalId,
@@ -312,27 +292,19 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
         set.deleted_at = rec.isDeleted ? stamp : null;
         set.last_seen_run_id = ctx.runId;
         if (opts.extra) for (const k in opts.extra) set[k] = opts.extra[k];
-        const fresh = stored === false;
-        let key = fresh ? 'fresh:' : '';
+        let key = '';
         for (const k in set) if (set[k] !== undefined) key += `${k},`;
         let group = groups.get(key);
         if (!group) {
-          group = {
-            columns: key
-              .replace(/^fresh:/, '')
-              .split(',')
-              .slice(0, -1),
-            rows: [],
-            fresh,
-          };
+          group = { columns: key.split(',').slice(0, -1), rows: [] };
           groups.set(key, group);
         }
         group.rows.push(set);
       }
       const types = groups.size > 0 ? await typesOf(trx, table) : new Map<string, string>();
-      for (const { columns, rows, fresh } of groups.values()) {
+      for (const { columns, rows } of groups.values()) {
         for (let i = 0; i < rows.length; i += UPSERT_CHUNK)
-          await upsertRows(trx, table, types, columns, rows.slice(i, i + UPSERT_CHUNK), opts, fresh);
+          await upsertRows(trx, table, types, columns, rows.slice(i, i + UPSERT_CHUNK), opts);
       }
       if (opts.afterWrite && items.length > 0)
         await opts.afterWrite(

@@ -9,7 +9,7 @@ import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import type { ActivityRow, DealRow, NormalizedRecord, Page, QuotaRow, StreamSpec } from '../../src/connectors/types.ts';
 import { applyPage } from '../../src/sync/apply-page.ts';
 import { ensureConnection } from '../../src/sync/org-binding.ts';
-import { arrayLiteral, rowHash, tableStrategy } from '../../src/sync/tables.ts';
+import { arrayLiteral } from '../../src/sync/tables.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
@@ -131,44 +131,6 @@ describe('the page upsert', () => {
         stamp: '2026-11-20T10:00:00.123Z',
       })),
     );
-  });
-
-  it('writes a row it was told is new through the upsert when one of its id was stored meanwhile', async () => {
-    const rec = (subtype: string): NormalizedRecord<'activities'> => ({
-      externalId: 'RACE1',
-      sourceModifiedAt: '2026-11-20T10:00:00.000Z',
-      isDeleted: false,
-      row: {
-        kind: 'task',
-        owner_external_id: null,
-        activity_type: 'call',
-        subtype,
-        activity_date: '2026-11-19',
-        is_completed: true,
-        deal_external_id: null,
-      } satisfies ActivityRow,
-    });
-    await apply(spec('tasks', 'activities'), [rec('first')]);
-    const run = await t.db
-      .insertInto('sync_runs')
-      .values({ connection_id: 'sf', stream: 'tasks', trigger: 'test', full_scan: false })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const ctx = { connectionId: 'sf', runId: run.id, stream: spec('tasks', 'activities'), today: '2026-11-20' };
-    // `stored: false` as a page would say had its load run before another writer committed the row.
-    await t.db.transaction().execute(async (trx) => {
-      await tableStrategy('activities').write(trx, ctx, [
-        { rec: rec('second'), hash: rowHash(rec('second').row), stored: false },
-      ]);
-      // The transaction goes on after the savepoint took the plain insert back.
-      await sql`select 1`.execute(trx);
-    });
-    const rows = await t.db
-      .selectFrom('activities')
-      .select(['subtype', 'last_seen_run_id'])
-      .where('external_id', '=', 'RACE1')
-      .execute();
-    expect(rows).toEqual([{ subtype: 'second', last_seen_run_id: run.id }]);
   });
 
   it('writes array literals PostgreSQL reads back element for element', async () => {

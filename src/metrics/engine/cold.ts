@@ -22,11 +22,11 @@ import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Database } from '../../db/schema.ts';
 import { laterOf, type PlainDate } from '../../util/date.ts';
 import type { SubjectPartial } from '../math/rep-metrics.ts';
-import type { MetricsEngine } from './engine.ts';
 import { decodeLearned, forecastFrom } from './forecast-model.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadWindow } from './load.ts';
 import { MetricsModel } from './model.ts';
-import { decodePartial, encodePartial, encodeRunForecast, forecastInput, type RunForecastJson } from './shards.ts';
+import { decodePartial, encodePartial, encodeRunForecast, forecastInput, type RunForecastJson } from './partials.ts';
+import type { EngineSettings } from './settings.ts';
 
 /** Team partials per insert (each up to 80 kB of trials at 10,000). */
 const CHUNK = 50;
@@ -118,9 +118,15 @@ export async function storeLearnedForecasts(
     .execute();
 }
 
+/** What the cold path reads of the engine (not the engine itself, which calls it). */
+export interface EngineParts {
+  db: Kysely<Database>;
+  settings: EngineSettings;
+}
+
 /** The teams whose members' rows a change of these reps needs: every team they counted for in the periods' windows. */
 function teamsOf(
-  engine: MetricsEngine,
+  engine: EngineParts,
   model: MetricsModel,
   repKeys: Iterable<string>,
   asOf: PlainDate,
@@ -141,7 +147,7 @@ function teamsOf(
  * that state does not match (see the file comment). `loaded`: the rep keys whose rows it holds.
  */
 export async function coldModel(
-  engine: MetricsEngine,
+  engine: EngineParts,
   asOf: PlainDate,
   periods: readonly FiscalPeriod[],
   dirty: ReadonlySet<string>,
@@ -180,7 +186,7 @@ export async function coldModel(
   for (const period of periods) {
     const f = learned.get(period.id) as { hash: string; json: RunForecastJson };
     const l = decodeLearned(f.json.learned);
-    model.presetForecast(period.id, forecastFrom(l, forecastInput(engine, period, asOf, f.json)), l, f.hash);
+    model.presetForecast(period.id, forecastFrom(l, forecastInput(engine.settings, period, asOf, f.json)), l, f.hash);
   }
   const keys = new Set([...dirty].map((k) => (k.startsWith('person:') ? k : (base.ownerToRep.get(k) ?? k))));
   const loadedTeams = teamsOf(engine, model, keys, asOf, periods);

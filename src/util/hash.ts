@@ -31,6 +31,9 @@ function flatStringify(value: unknown): string | undefined {
   if (Object.getPrototypeOf(value) !== Object.prototype) return undefined;
   const o = value as Record<string, unknown>;
   const keys = Object.keys(o).sort();
+  // The replacer's sorted copy is an object too, so its integer-like keys come out first in numeric order, not in
+  // the sort's: leave such objects to it (no normalized row has one).
+  if (keys.some((k) => /^(0|[1-9]\d*)$/.test(k))) return undefined;
   let out = '{';
   for (const k of keys) {
     const v = o[k];

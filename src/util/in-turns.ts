@@ -12,6 +12,9 @@ export async function inTurns<T, R>(
   startOrder?: readonly number[],
 ): Promise<void> {
   const order = startOrder ?? items.map((_, i) => i);
+  // An item left out would never run and never be reported: refuse anything but each index once.
+  if (order.length !== items.length || new Set(order).size !== items.length || order.some((i) => !(i in items)))
+    throw new RangeError(`startOrder must name each of the ${items.length} items once: [${order.join(', ')}]`);
   const results = new Array<{ value: R } | undefined>(items.length);
   let next = 0;
   let flushed = 0;

@@ -20,6 +20,8 @@ describe('stableStringify', () => {
       {},
       { b: 1, a: 'x"\n\u2028\\', c: null, d: undefined, e: true, f: -0, g: 1e21, h: 0.1, i: false },
       { '"key': 'v', a: '', ü: 'é' },
+      // Integer-like keys: an object's own order puts them first, ascending, whatever the sort said.
+      { '10': 1, '9': 2, b: 3, '01': 4 },
       { x: Number.NaN, y: Number.POSITIVE_INFINITY },
       { d: new Date(0) },
       [1, { b: 2, a: 1 }],
@@ -30,5 +32,24 @@ describe('stableStringify', () => {
     ];
     for (const c of cases) expect(stableStringify(c)).toBe(sortedCopyStringify(c));
     expect(contentHash({ b: 1, a: 'x' })).toBe(contentHash({ a: 'x', b: 1 }));
+    // A deal row as the Salesforce normalizer gives it, and the hash stored for it since the first sync: a change to
+    // both paths at once (which the comparison above cannot see) would make every record look changed.
+    const row = {
+      name: 'Acme renewal',
+      owner_external_id: '005000000000001AAA',
+      amount: '12500.00',
+      currency: 'USD',
+      stage: 'Closed Won',
+      stage_category: 'won',
+      probability: 100,
+      close_date: '2026-03-31',
+      is_closed: true,
+      lead_source: null,
+    };
+    expect(stableStringify(row)).toBe(
+      '{"amount":"12500.00","close_date":"2026-03-31","currency":"USD","is_closed":true,"lead_source":null,' +
+        '"name":"Acme renewal","owner_external_id":"005000000000001AAA","probability":100,"stage":"Closed Won",' +
+        '"stage_category":"won"}',
+    );
   });
 });

@@ -85,4 +85,11 @@ describe('inTurns', () => {
     expect(await outcome).toBe('bad failed');
     expect(done).toEqual(['b', 'c']);
   });
+
+  it('refuses a start order that leaves an item out or names one twice, rather than never running it', async () => {
+    const task = async (x: string) => x;
+    await expect(inTurns(['a', 'b', 'c'], 2, task, () => {}, [2, 0])).rejects.toThrow(/each of the 3 items once/);
+    await expect(inTurns(['a', 'b'], 2, task, () => {}, [1, 1])).rejects.toThrow(RangeError);
+    await expect(inTurns(['a', 'b'], 2, task, () => {}, [0, 2])).rejects.toThrow(RangeError);
+  });
 });

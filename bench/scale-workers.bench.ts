@@ -128,14 +128,43 @@ export async function run(): Promise<BenchResult> {
 
     const queue = backend.queue(QUEUE_NAME);
     /**
-     * CPU seconds used so far by the workers and by the PostgreSQL backends serving this database (this process's
-     * own polling left out): what a run costs whatever else the machine runs, unlike its wall time.
+     * The CPU seconds each of the workers and of the PostgreSQL backends serving this database (this process's own
+     * polling left out) has used, read into `seen` (the most seen per process: a backend that closes keeps what it
+     * used until its last reading). What a run costs whatever else the machine runs, unlike its wall time. Read
+     * from this machine's /proc: a PostgreSQL elsewhere (or in a container) gives no readings, and the figures then
+     * count the workers only.
      */
-    const cpuNow = async (workers: ChildProcess[]): Promise<number> => {
+    const readCpu = async (workers: ChildProcess[], seen: Map<number, number>): Promise<void> => {
       const backends = await sql<{ pid: number }>`select pid from pg_stat_activity
         where datname = current_database() and pid <> pg_backend_pid()`.execute(db);
-      const pids = [...workers.map((w) => w.pid ?? 0), ...backends.rows.map((b) => b.pid)];
-      return pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+      for (const pid of [...workers.map((w) => w.pid ?? 0), ...backends.rows.map((b) => b.pid)]) {
+        const c = cpuSecondsOf(pid);
+        if (c > 0) seen.set(pid, Math.max(seen.get(pid) ?? 0, c));
+      }
+    };
+    /** `run`'s result and the CPU seconds used while it ran: each process's last reading less its first (0 if new). */
+    const cpuOf = async <T>(workers: ChildProcess[], run: () => Promise<T>): Promise<{ value: T; cpu: number }> => {
+      const base = new Map<number, number>();
+      await readCpu(workers, base);
+      const seen = new Map(base);
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          await readCpu(workers, seen);
+          await sleep(200);
+        }
+      })();
+      let value: T;
+      try {
+        value = await run();
+      } finally {
+        sampling = false;
+        await sampler;
+      }
+      await readCpu(workers, seen);
+      let cpu = 0;
+      for (const [pid, c] of seen) cpu += c - (base.get(pid) ?? 0);
+      return { value, cpu };
     };
     /** Seconds from a daily-recompute queued to its sharded run merged. */
     const measure = async (): Promise<number> => {
@@ -165,9 +194,9 @@ export async function run(): Promise<BenchResult> {
       const started = await Promise.all(Array.from({ length: n }, () => startWorker(cfg, dir)));
       children.push(...started);
       for (let i = 0; i < RUNS; i++) {
-        const c0 = await cpuNow(started);
-        timed[n]?.push(await measure());
-        cpu[n]?.push((await cpuNow(started)) - c0);
+        const r = await cpuOf(started, measure);
+        timed[n]?.push(r.value);
+        cpu[n]?.push(r.cpu);
       }
       await stop(started);
     }

@@ -135,6 +135,13 @@ export const PEOPLE_FINGERPRINT = sql<string>`concat_ws('|',
     (select concat_ws(',', count(*), max(updated_at)) from persons),
     (select md5(coalesce(string_agg(concat_ws(',', id, kind, name, parent_id, manager_person_id), ';' order by id), '')) from org_units))`;
 
+/**
+ * The FX rates a model converts with (`fx_rates` is small: every rate of every source). Team partials hold converted
+ * amounts, so a stored one is usable only under the same rates.
+ */
+export const RATES_FINGERPRINT = sql<string>`(select md5(coalesce(string_agg(concat_ws(',', connection_id, source,
+    currency, rate, valid_from, valid_to), ';' order by connection_id, source, currency, valid_from), '')) from fx_rates)`;
+
 export type People = Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>;
 
 export async function loadPeople(db: Kysely<Database>): Promise<People> {

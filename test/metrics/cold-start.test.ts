@@ -203,5 +203,18 @@ describe.skipIf(repeatPass)('one change in a fresh process', () => {
     expect(forecasts.map((p) => String(p.as_of))).toEqual([AS_OF]);
     await editDeal(`owner_external_id = '005R0024' and stage_category = 'open'`, 'amount = amount + 10');
     expect((await coldRun()).path).toBe('stored');
+    // Today's snapshots again for whatever runs next (the run as of yesterday replaced them).
+    await new MetricsEngine({ db: t.db, config, workerId: 'today' }).recomputeAll(AS_OF);
+  });
+
+  it('a user re-linked to another person (its rep row not rewritten) changes the people fingerprint', async () => {
+    // A binding change in the org file moves the user to an existing person: persons, memberships unchanged.
+    await sql`update reps set person_id = 15 where external_id = '005R0005'`.execute(t.db);
+    await markDirty(t.db, [
+      { subjectKey: 'person:5', periodId: PERIOD, reason: 'test' },
+      { subjectKey: 'person:15', periodId: PERIOD, reason: 'test' },
+    ]);
+    expect((await coldRun()).path).toBe('full');
+    await expectFullRecomputeAgrees();
   });
 });

@@ -9,8 +9,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
+import { raiseRatesChanged, takeRatesChanged } from '../../src/dirty/queue.ts';
 import { MetricsEngine, markDirty } from '../../src/metrics/engine/engine.ts';
 import { mergeRun, runShard, startShardedRun } from '../../src/metrics/engine/shards.ts';
+import { addDays } from '../../src/util/date.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { SHARDED_AS_OF as AS_OF, seedShardedOrg } from '../helpers/sharded-org.ts';
@@ -47,6 +49,15 @@ async function coldRun(): Promise<{ path: string; recomputed: string[] }> {
   const r = await engine.runDirty(AS_OF);
   const path = 'cold' in engine.lastTimings ? 'stored' : 'coldMissed' in engine.lastTimings ? 'full' : 'warm';
   return { path, recomputed: r.recomputed };
+}
+
+/** The snapshots of the subjects a run recomputed equal the ones a fresh full recompute stores after it. */
+async function expectRecomputedAgree(recomputed: string[]): Promise<void> {
+  const now = await snapshots();
+  await new MetricsEngine({ db: t.db, config, workerId: 'full-check' }).recomputeAll(AS_OF);
+  const full = await snapshots();
+  expect(recomputed.length).toBeGreaterThan(0);
+  for (const k of recomputed) expect(now.get(k), k).toEqual(full.get(k));
 }
 
 async function editDeal(where: string, set: string): Promise<string> {
@@ -134,6 +145,75 @@ describe.skipIf(repeatPass)('one change in a fresh process', () => {
     for (const shard of ref.todo) await runShard(engine, ref.runId, shard, 'w');
     expect((await mergeRun(engine, ref.runId)).status).toBe('done');
     await editDeal(`owner_external_id = '005R0011' and stage_category = 'open'`, 'amount = amount + 10');
+    expect((await coldRun()).path).toBe('full');
+    await expectFullRecomputeAgrees();
+  });
+
+  it("does not merge stored partials while another worker's change is under way (its mark claimed elsewhere)", async () => {
+    // Rep a's change is claimed by a worker that has not stored yet: its team's stored partial is behind.
+    const a = await editDeal(
+      `owner_external_id = '005R0003' and stage_category = 'won' and close_date >= '2026-04-01'`,
+      'amount = amount + 777',
+    );
+    await sql`update dirty_keys set claimed_by = 'busy-worker', claimed_at = now()
+      where subject_key = ${`sf:${a}`}`.execute(t.db); // wall-clock: a claim as a worker takes it
+    await editDeal(`owner_external_id = '005R0043' and stage_category = 'open'`, 'amount = amount + 10');
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'cold-b' });
+    const r = await engine.runDirty(AS_OF);
+    // What it stored for the org and its regions includes a's change, as a full load read it.
+    await sql`update dirty_keys set claimed_by = null, claimed_at = null`.execute(t.db);
+    await expectRecomputedAgree(r.recomputed.filter((k) => !k.startsWith('rep:')));
+    expect('coldMissed' in engine.lastTimings).toBe(true);
+    expect(engine.coldMissedWhy).toBe('marks_outstanding');
+  });
+
+  it('does not merge team partials converted at other rates (rates changed, or a sharded run under way)', async () => {
+    await sql`update fx_rates set rate = rate * 1.5`.execute(t.db);
+    await editDeal(`owner_external_id = '005R0021' and stage_category = 'open'`, 'amount = amount + 10');
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'cold-rates' });
+    const r = await engine.runDirty(AS_OF);
+    await expectRecomputedAgree(r.recomputed);
+    expect(engine.coldMissedWhy).toBe('state_mismatch');
+    // The flag a rate sync raises is enough on its own.
+    await raiseRatesChanged(t.db);
+    await editDeal(`owner_external_id = '005R0022' and stage_category = 'open'`, 'amount = amount + 10');
+    const flagged = new MetricsEngine({ db: t.db, config, workerId: 'cold-flag' });
+    await flagged.runDirty(AS_OF);
+    expect(flagged.coldMissedWhy).toBe('rates_changed');
+    await takeRatesChanged(t.db);
+    // A sharded run started (not merged): its start invalidates the stored forecasts, and it is in progress.
+    const sharder = new MetricsEngine({ db: t.db, config, workerId: 'sharder' });
+    const ref = await startShardedRun(sharder, AS_OF, { shards: 2, reason: 'test', alwaysWriteback: false });
+    expect((await t.db.selectFrom('learned_forecasts').select('period_id').execute()).length).toBe(0);
+    await editDeal(`owner_external_id = '005R0023' and stage_category = 'open'`, 'amount = amount + 10');
+    const during = new MetricsEngine({ db: t.db, config, workerId: 'cold-during' });
+    await during.runDirty(AS_OF);
+    expect(during.coldMissedWhy).toBe('run_in_progress');
+    await sql`update recompute_runs set status = 'abandoned' where id = ${ref.runId}`.execute(t.db);
+    await sql`update dirty_keys set claimed_by = null, claimed_at = null`.execute(t.db);
+    await expectFullRecomputeAgrees();
+  });
+
+  it('an older date never replaces the stored state of a later one', async () => {
+    const before = addDays(AS_OF, -1);
+    await new MetricsEngine({ db: t.db, config, workerId: 'yesterday' }).recomputeAll(before);
+    const parts = await t.db.selectFrom('team_parts').select('as_of').distinct().execute();
+    expect(parts.map((p) => String(p.as_of))).toEqual([AS_OF]);
+    const forecasts = await t.db.selectFrom('learned_forecasts').select('as_of').distinct().execute();
+    expect(forecasts.map((p) => String(p.as_of))).toEqual([AS_OF]);
+    await editDeal(`owner_external_id = '005R0024' and stage_category = 'open'`, 'amount = amount + 10');
+    expect((await coldRun()).path).toBe('stored');
+    // Today's snapshots again for whatever runs next (the run as of yesterday replaced them).
+    await new MetricsEngine({ db: t.db, config, workerId: 'today' }).recomputeAll(AS_OF);
+  });
+
+  it('a user re-linked to another person (its rep row not rewritten) changes the people fingerprint', async () => {
+    // A binding change in the org file moves the user to an existing person: persons, memberships unchanged.
+    await sql`update reps set person_id = 15 where external_id = '005R0005'`.execute(t.db);
+    await markDirty(t.db, [
+      { subjectKey: 'person:5', periodId: PERIOD, reason: 'test' },
+      { subjectKey: 'person:15', periodId: PERIOD, reason: 'test' },
+    ]);
     expect((await coldRun()).path).toBe('full');
     await expectFullRecomputeAgrees();
   });

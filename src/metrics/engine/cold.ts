@@ -28,6 +28,14 @@ import { MetricsModel } from './model.ts';
 import { decodePartial, encodePartial, encodeRunForecast, forecastInput, type RunForecastJson } from './partials.ts';
 import type { EngineSettings } from './settings.ts';
 
+/**
+ * The tag a stored partial or forecast carries beside its date and config: the people and FX rates fingerprints of
+ * the model that made it (amounts are converted at its rates). Undefined: the model stores nothing (a shard's).
+ */
+export function stateTag(m: { people?: string | undefined; rates?: string | undefined }): string | undefined {
+  return m.people === undefined || m.rates === undefined ? undefined : `${m.people}|fx:${m.rates}`;
+}
+
 /** Team partials per insert (each up to 80 kB of trials at 10,000). */
 const CHUNK = 50;
 
@@ -38,7 +46,7 @@ export async function storeTeamParts(
   teams: readonly { teamId: string; period: FiscalPeriod }[],
   o: { configHash: string; inputsAt: string },
 ): Promise<void> {
-  const people = model.people;
+  const people = stateTag(model);
   if (people === undefined) return;
   const rows = [];
   for (const { teamId, period } of teams) {
@@ -74,7 +82,11 @@ export async function storeTeamParts(
             part: eb.ref('excluded.part'),
             trials: eb.ref('excluded.trials'),
           }))
-          .where(sql<boolean>`team_parts.inputs_at <= excluded.inputs_at or team_parts.as_of <> excluded.as_of`),
+          // Never a partial as of an earlier date over a later one (a recompute of yesterday finishing after midnight).
+          .where(
+            sql<boolean>`excluded.as_of > team_parts.as_of
+              or (excluded.as_of = team_parts.as_of and team_parts.inputs_at <= excluded.inputs_at)`,
+          ),
       )
       .execute();
 }
@@ -86,7 +98,7 @@ export async function storeLearnedForecasts(
   periods: readonly FiscalPeriod[],
   configHash: string,
 ): Promise<void> {
-  const people = model.people;
+  const people = stateTag(model);
   if (people === undefined) return;
   const rows = [];
   for (const period of periods) {
@@ -107,13 +119,17 @@ export async function storeLearnedForecasts(
     .insertInto('learned_forecasts')
     .values(rows)
     .onConflict((oc) =>
-      oc.column('period_id').doUpdateSet((eb) => ({
-        as_of: eb.ref('excluded.as_of'),
-        config_hash: eb.ref('excluded.config_hash'),
-        people: eb.ref('excluded.people'),
-        hash: eb.ref('excluded.hash'),
-        forecast: eb.ref('excluded.forecast'),
-      })),
+      oc
+        .column('period_id')
+        .doUpdateSet((eb) => ({
+          as_of: eb.ref('excluded.as_of'),
+          config_hash: eb.ref('excluded.config_hash'),
+          people: eb.ref('excluded.people'),
+          hash: eb.ref('excluded.hash'),
+          forecast: eb.ref('excluded.forecast'),
+        }))
+        // As for team partials: yesterday's recompute finishing late does not replace today's forecast.
+        .where(sql<boolean>`excluded.as_of >= learned_forecasts.as_of`),
     )
     .execute();
 }
@@ -151,12 +167,13 @@ export async function coldModel(
   asOf: PlainDate,
   periods: readonly FiscalPeriod[],
   dirty: ReadonlySet<string>,
-  people: string,
+  probe: { people: string; rates: string },
   options: LoadOptions,
 ): Promise<{ model: MetricsModel; loaded: Set<string> } | null> {
   const db = engine.db;
   const configHash = engine.settings.configHash;
   const ids = periods.map((p) => p.id);
+  const people = stateTag(probe) as string;
   const [base, forecasts, parts] = await Promise.all([
     loadGroupInputs(db, options),
     db
@@ -182,7 +199,8 @@ export async function coldModel(
   if (periods.some((p) => !learned.has(p.id))) return null;
 
   const model = new MetricsModel(base, engine.settings);
-  model.people = people;
+  model.people = probe.people;
+  model.rates = probe.rates;
   for (const period of periods) {
     const f = learned.get(period.id) as { hash: string; json: RunForecastJson };
     const l = decodeLearned(f.json.learned);

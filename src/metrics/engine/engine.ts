@@ -16,7 +16,15 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Database } from '../../db/schema.ts';
-import { type ClaimedKey, claimAll, claimBatch, completeClaims, markDirty, releaseClaims } from '../../dirty/queue.ts';
+import {
+  type ClaimedKey,
+  claimAll,
+  claimBatch,
+  completeClaims,
+  markDirty,
+  RATES_CHANGED_KEY,
+  releaseClaims,
+} from '../../dirty/queue.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
@@ -34,7 +42,7 @@ import {
 } from './alerts.ts';
 import { coldModel, storeLearnedForecasts, storeTeamParts } from './cold.ts';
 import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
-import { type LoadOptions, loadAll, loadForReps, loadWindow, PEOPLE_FINGERPRINT } from './load.ts';
+import { type LoadOptions, loadAll, loadForReps, loadWindow, PEOPLE_FINGERPRINT, RATES_FINGERPRINT } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { type EngineSettings, engineSettings } from './settings.ts';
 import { paceIndexesOnOrBefore, type SnapshotWrite, stampOf, storeSnapshots } from './snapshots.ts';
@@ -86,6 +94,14 @@ export interface Probe {
   /** Rep snapshots stamped after the cache's `loadedAt` less the look-back (before a full load: after now less it). */
   others: [string, string, string][];
   people: string;
+  /** The FX rates' fingerprint (`RATES_FINGERPRINT`): stored team partials were converted at the rates it names. */
+  rates: string;
+  /**
+   * Why the stored team partials may be behind, read in the claim's statement (so before `team_parts` is read: a
+   * run stores its partials before it deletes its marks): marks this run did not claim (another worker's changes
+   * under way, or not yet claimed), a sharded run in progress, or the rates-changed flag raised. Null: none.
+   */
+  unsettled: string | null;
 }
 
 /**
@@ -146,6 +162,8 @@ export class MetricsEngine {
    * marks deleted).
    */
   lastTimings: Record<string, number> = {};
+  /** Why the last run that had nothing cached did not use the stored state (`Probe.unsettled`, or `state_mismatch`). */
+  coldMissedWhy: string | null = null;
 
   constructor(options: MetricsEngineOptions) {
     this.db = options.db;
@@ -236,15 +254,38 @@ export class MetricsEngine {
               and computed_at > ${from} - make_interval(secs => ${KNOWN_LOOKBACK_SECONDS})), '[]'::json)`;
     // Uncorrelated subqueries under CASE run only when their branch is taken: an empty claim reads nothing more.
     const wanted = claim !== null && ifClaimed ? sql`exists (select 1 from claimed)` : sql`true`;
-    type Row = { claimed: ClaimedKey[]; now: string; others: Probe['others'] | null; people: string | null };
+    const mine = claim === null ? sql`'{}'::bigint[]` : sql`array(select id from claimed)`;
+    const unsettled = sql`case
+        when exists (select 1 from config_state where key = ${RATES_CHANGED_KEY}) then 'rates_changed'
+        when exists (select 1 from recompute_runs where status = 'running') then 'run_in_progress'
+        when exists (select 1 from dirty_keys where id <> all(${mine})) then 'marks_outstanding' end`;
+    type Row = {
+      claimed: ClaimedKey[];
+      now: string;
+      others: Probe['others'] | null;
+      people: string | null;
+      rates: string | null;
+      unsettled: string | null;
+    };
     const r = await sql<Row>`
       ${claim === null ? sql`` : sql`with claimed as (${claim})`}
       select ${claim === null ? sql`'[]'::json` : sql`coalesce((select json_agg(c) from claimed c), '[]'::json)`} as claimed,
              ${stampOf(sql`now()`)} as now, -- wall-clock: see above
              case when ${wanted} then ${others} end as others,
-             case when ${wanted} then ${PEOPLE_FINGERPRINT} end as people`.execute(db);
+             case when ${wanted} then ${PEOPLE_FINGERPRINT} end as people,
+             case when ${wanted} then ${RATES_FINGERPRINT} end as rates,
+             case when ${wanted} then ${unsettled} else 'not_probed' end as unsettled`.execute(db);
     const row = r.rows[0] as Row;
-    return { claimed: row.claimed, probe: { now: row.now, others: row.others ?? [], people: row.people ?? '' } };
+    return {
+      claimed: row.claimed,
+      probe: {
+        now: row.now,
+        others: row.others ?? [],
+        people: row.people ?? '',
+        rates: row.rates ?? '',
+        unsettled: row.unsettled,
+      },
+    };
   }
 
   /**
@@ -287,10 +328,15 @@ export class MetricsEngine {
       for (const [k, at] of c.own) if (at.slice(0, 19) < horizon) c.own.delete(k);
       return { model: c.model, inputsAt: probe.now };
     }
+    this.coldMissedWhy = null;
     if (this.coldStart === 'stored' && this.coldRuns < this.warmAfterColdRuns && probe.people !== '') {
       // Not cached: it holds the rows of the changed reps' teams only.
       const t = performance.now();
-      const cold = await coldModel(this, asOf, periods, repKeys, probe.people, this.loadOptions(asOf, periods));
+      const cold =
+        probe.unsettled === null
+          ? await coldModel(this, asOf, periods, repKeys, probe, this.loadOptions(asOf, periods))
+          : null;
+      this.coldMissedWhy = probe.unsettled ?? (cold ? null : 'state_mismatch');
       // `cold`: the targeted load's time; `coldMissed`: its stored state did not match and the full load follows.
       this.lastTimings[cold ? 'cold' : 'coldMissed'] = performance.now() - t;
       if (cold) {
@@ -300,6 +346,7 @@ export class MetricsEngine {
     }
     const model = await this.loadModel(asOf, periods);
     model.people = probe.people;
+    model.rates = probe.rates;
     this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: knownStamps(probe) };
     return { model, inputsAt: probe.now };
   }
@@ -395,6 +442,7 @@ export class MetricsEngine {
     try {
       const model = await this.loadModel(asOf, periods);
       model.people = probe.people;
+      model.rates = probe.rates;
       this.cache = { model, periods, loadedAt: probe.now, people: probe.people, own: knownStamps(probe) };
       const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
       for (const period of periods) {

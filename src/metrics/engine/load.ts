@@ -131,9 +131,17 @@ interface RepRow {
  */
 export const PEOPLE_FINGERPRINT = sql<string>`concat_ws('|',
     (select md5(coalesce(string_agg(concat_ws(',', id, person_id, org_unit_id, valid_from, valid_to), ';' order by id), '')) from memberships),
-    (select concat_ws(',', count(*), max(synced_at)) from reps),
+    (select concat_ws(',', count(*), max(synced_at), md5(coalesce(string_agg(concat_ws(':', connection_id, external_id,
+       person_id, is_deleted), ';' order by connection_id, external_id), ''))) from reps),
     (select concat_ws(',', count(*), max(updated_at)) from persons),
     (select md5(coalesce(string_agg(concat_ws(',', id, kind, name, parent_id, manager_person_id), ';' order by id), '')) from org_units))`;
+
+/**
+ * The FX rates a model converts with (`fx_rates` is small: every rate of every source). Team partials hold converted
+ * amounts, so a stored one is usable only under the same rates.
+ */
+export const RATES_FINGERPRINT = sql<string>`(select md5(coalesce(string_agg(concat_ws(',', connection_id, source,
+    currency, rate, valid_from, valid_to), ';' order by connection_id, source, currency, valid_from), '')) from fx_rates)`;
 
 export type People = Pick<WarehouseData, 'reps' | 'ownerToRep' | 'units' | 'memberships'>;
 

@@ -120,6 +120,8 @@ export class MetricsModel {
   private storedTeams: { parts: ReadonlyMap<string, SubjectPartial>; loaded: ReadonlySet<string> } | null = null;
   /** The people fingerprint the model's people were read under; set, its recomputes store their team partials. */
   people?: string;
+  /** The rates fingerprint the model's rates were read under (a warm model keeps the one of its full load). */
+  rates?: string;
 
   constructor(data: WarehouseData, settings: EngineSettings) {
     this.asOf = data.asOf;

@@ -198,6 +198,9 @@ export async function startShardedRun(
       id: string;
     }>`select nextval(pg_get_serial_sequence('recompute_runs', 'id')) as id`.execute(trx);
     const runId = Number(next.rows[0]?.id);
+    // From the run's start the team partials may be behind what it recomputes (a rate change, a config change):
+    // without a learned forecast the cold path takes the full load until a full recompute stores the state again.
+    await trx.deleteFrom('learned_forecasts').execute();
     const forecast = await learnRunForecast(engine, trx, asOf, periods);
     const { claimed, probe } = await engine.claimAndProbe(
       claimAll(runWorkerId(runId), engine.staleClaimSeconds),

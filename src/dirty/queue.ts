@@ -112,14 +112,31 @@ export async function releaseClaims(db: Kysely<Database>, ids: readonly number[]
 /** `config_state` key of the rates-changed flag. */
 export const RATES_CHANGED_KEY = 'fx_rates_changed';
 
-/** Raises the rates-changed flag (in the transaction that writes the rates). */
+/**
+ * Raises the rates-changed flag (in the transaction that writes the rates). A flag taken by a recompute still
+ * running is raised again: that recompute may have read the rates before this change.
+ */
 export async function raiseRatesChanged(db: Kysely<Database>): Promise<void> {
   await sql`insert into config_state (key, hash, value) values (${RATES_CHANGED_KEY}, 'raised', null)
-    on conflict (key) do update set applied_at = now()`.execute(db); // wall-clock: an audit stamp
+    on conflict (key) do update set hash = 'raised', applied_at = now()`.execute(db); // wall-clock: an audit stamp
 }
 
-/** Takes the rates-changed flag: true when it was raised (and is now lowered). */
+/**
+ * Takes the rates-changed flag for a full recompute: true when it was raised (or left taken by a recompute that
+ * died). The flag stays in place, marked taken, until `settleRatesChanged`: while it is there the stored snapshots
+ * hold figures at the old rates and no reader may call them current (`src/reports/current-period.ts`).
+ */
 export async function takeRatesChanged(db: Kysely<Database>): Promise<boolean> {
-  const rows = await db.deleteFrom('config_state').where('key', '=', RATES_CHANGED_KEY).returning('key').execute();
+  const rows = await db
+    .updateTable('config_state')
+    .set({ hash: 'taken' })
+    .where('key', '=', RATES_CHANGED_KEY)
+    .returning('key')
+    .execute();
   return rows.length > 0;
+}
+
+/** Lowers the flag after the recompute that took it stored its snapshots, unless a sync raised it again since. */
+export async function settleRatesChanged(db: Kysely<Database>): Promise<void> {
+  await db.deleteFrom('config_state').where('key', '=', RATES_CHANGED_KEY).where('hash', '=', 'taken').execute();
 }

@@ -17,6 +17,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { RATES_CHANGED_KEY } from '../dirty/queue.ts';
 import { type FiguresDocument, inDocumentOrder, parseFiguresDocument, type SubjectInfo } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
 import { loadForReps, PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
@@ -53,6 +54,17 @@ interface Kept {
 }
 
 type SnapshotRow = [kind: string, id: string, version: string, asOf: string, configHash: string, metrics: unknown];
+
+interface StateRow {
+  rows: SnapshotRow[];
+  dirty: number;
+  config: string | null;
+  /** The rates-changed flag is up: raised by a sync, or taken by a full recompute that has not stored yet. */
+  rates: boolean;
+  /** A sharded recompute run is open: some snapshots may be moved on, others not. */
+  running: boolean;
+  people: string;
+}
 
 const sameSubject = (a: SubjectInfo, b: SubjectInfo): boolean =>
   a.type === b.type &&
@@ -94,36 +106,79 @@ export class CurrentPeriod {
     return state;
   }
 
+  /**
+   * One statement, one snapshot of the database: every row's version, the documents of the rows not known in that
+   * version (none without `documents`), and what else decides whether they are today's.
+   */
+  private async refreshRows(resolved: ResolvedRequest, known: string[], documents: boolean): Promise<StateRow> {
+    const r = await sql<StateRow>`
+      with known as (select unnest(${known}::text[]) as k)
+      select coalesce((select json_agg(json_build_array(s.subject_kind, s.subject_id, s.xmin::text, s.as_of::text,
+                 s.config_hash, case when not ${documents}::boolean or s.subject_kind || ':' || s.subject_id || '@'
+                 || s.xmin::text in (select k from known) then null else s.metrics end))
+               from metric_snapshots s where s.period_id = ${resolved.period.id}), '[]'::json) as rows,
+             (select count(*)::int from dirty_keys) as dirty,
+             (select hash from config_state where key = 'metrics') as config,
+             exists (select 1 from config_state where key = ${RATES_CHANGED_KEY}) as rates,
+             exists (select 1 from recompute_runs where status = 'running') as running,
+             ${PEOPLE_FINGERPRINT} as people`.execute(this.db);
+    return r.rows[0] as StateRow;
+  }
+
   private async refresh(resolved: ResolvedRequest, key: string, stamp: string): Promise<CurrentState> {
     const settings = this.engine.settings;
     const prev = this.kept?.key === key ? this.kept : null;
     const known = prev ? [...prev.docs].map(([k, e]) => `${k}@${e.version}`) : [];
-    // One statement, one snapshot of the database: every row's version, the documents of the rows not known in
-    // that version, and what else decides whether they are today's.
-    const r = await sql<{ rows: SnapshotRow[]; dirty: number; config: string | null; people: string }>`
-      with known as (select unnest(${known}::text[]) as k)
-      select coalesce((select json_agg(json_build_array(s.subject_kind, s.subject_id, s.xmin::text, s.as_of::text,
-                 s.config_hash, case when s.subject_kind || ':' || s.subject_id || '@' || s.xmin::text in
-                 (select k from known) then null else s.metrics end))
-               from metric_snapshots s where s.period_id = ${resolved.period.id}), '[]'::json) as rows,
-             (select count(*)::int from dirty_keys) as dirty,
-             (select hash from config_state where key = 'metrics') as config,
-             ${PEOPLE_FINGERPRINT} as people`.execute(this.db);
-    const row = r.rows[0] as { rows: SnapshotRow[]; dirty: number; config: string | null; people: string };
+    // A one-shot reader with nothing kept decides staleness from the rows' dates and configs first and fetches no
+    // document: a stale answer is computed, so parsing every document only to throw them away would be waste.
+    const documents = !(this.options.modelWhenStale === false && !prev);
+    let row = await this.refreshRows(resolved, known, documents);
+    let stale: string | null = null;
+    const earlier = row.rows.filter((x) => x[3] !== resolved.asOf).length;
+    const otherConfig = row.rows.filter((x) => x[4] !== settings.configHash).length;
+    if (row.rows.length === 0) stale = `no snapshots of ${resolved.period.id} are stored`;
+    else if (row.dirty > 0) stale = `${row.dirty} dirty keys wait for a recompute`;
+    else if (row.rates) stale = 'an exchange-rate change waits for a full recompute';
+    else if (row.running) stale = 'a full recompute is under way';
+    else if (row.config !== settings.configHash || otherConfig > 0)
+      stale = 'the snapshots were computed under another config';
+    else if (earlier > 0) stale = `${earlier} snapshots of ${resolved.period.id} are as of an earlier day`;
+
+    // A one-shot reader computes a stale answer from the warehouse: a model loaded here would be loaded twice.
+    if (stale !== null && !prev && this.options.modelWhenStale === false) throw new NotStored(stale);
+    if (!documents) {
+      // Current: now the documents (the same statement again; whatever moved in between is judged afresh).
+      const again = await this.refreshRows(resolved, [], true);
+      const versions = new Set(row.rows.map((x) => `${x[0]}:${x[1]}@${x[2]}`));
+      if (
+        again.rows.length !== row.rows.length ||
+        again.rows.some((x) => !versions.has(`${x[0]}:${x[1]}@${x[2]}`)) ||
+        again.dirty > 0 ||
+        again.rates ||
+        again.running ||
+        again.config !== row.config ||
+        again.people !== row.people
+      )
+        throw new NotStored('the snapshots moved while they were read');
+      row = again;
+    }
+
     // A copy: a build still running under the previous stamp keeps reading the documents it started with.
     const docs = new Map(prev?.docs);
     const seen = new Set<string>();
     const changedReps = new Set<string>();
     let parsed = 0;
-    let earlier = 0;
-    let otherConfig = 0;
-    for (const [kind, id, version, asOf, configHash, metrics] of row.rows) {
+    for (const [kind, id, version, , , metrics] of row.rows) {
       const k = `${kind}:${id}`;
       seen.add(k);
-      if (asOf !== resolved.asOf) earlier++;
-      if (configHash !== settings.configHash) otherConfig++;
       if (metrics === null) continue;
-      const doc = inDocumentOrder(parseFiguresDocument(metrics, `${kind} ${id} in ${resolved.period.id}`));
+      let doc: FiguresDocument;
+      try {
+        doc = inDocumentOrder(parseFiguresDocument(metrics, `${kind} ${id} in ${resolved.period.id}`));
+      } catch (e) {
+        // A document this version cannot read (written by another version): computed, as before a recompute.
+        throw new NotStored(`the snapshot of ${kind} ${id} cannot be read: ${(e as Error).message}`);
+      }
       docs.set(k, { version, doc });
       parsed++;
       if (kind === 'rep') changedReps.add(id);
@@ -134,16 +189,6 @@ export class CurrentPeriod {
         parsed++;
         if (k.startsWith('rep:')) changedReps.add(k.slice(4));
       }
-
-    let stale: string | null = null;
-    if (row.rows.length === 0) stale = `no snapshots of ${resolved.period.id} are stored`;
-    else if (row.dirty > 0) stale = `${row.dirty} dirty keys wait for a recompute`;
-    else if (row.config !== settings.configHash || otherConfig > 0)
-      stale = 'the snapshots were computed under another config';
-    else if (earlier > 0) stale = `${earlier} snapshots of ${resolved.period.id} are as of an earlier day`;
-
-    // A one-shot reader computes a stale answer from the warehouse: a model loaded here would be loaded twice.
-    if (stale !== null && !prev && this.options.modelWhenStale === false) throw new NotStored(stale);
 
     const periods = [...resolved.history, resolved.period];
     let model: MetricsModel;

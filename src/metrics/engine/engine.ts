@@ -23,7 +23,10 @@ import {
   completeClaims,
   markDirty,
   RATES_CHANGED_KEY,
+  raiseRatesChanged,
   releaseClaims,
+  settleRatesChanged,
+  takeRatesChanged,
 } from '../../dirty/queue.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
@@ -437,6 +440,10 @@ export class MetricsEngine {
     // The marks this run covers are those committed before the load reads the warehouse; it claims them first, so
     // a change made during the load marks a new row (a time cut-off would not do: a sync's marks carry its
     // transaction's start time, so a sync committing during the load would have its marks dropped, rows unread).
+    // A full recompute reads the rates as they are now: it takes the rates-changed flag first (in place, so readers
+    // still see the snapshots as not current) and lowers it once its snapshots are stored, the `recompute` command's
+    // run as the daily step's.
+    const rates = await takeRatesChanged(this.db);
     const { claimed, probe } = await this.claimAndProbe(claimAll(this.workerId, this.staleClaimSeconds), null);
     const ids = claimed.map((r) => r.id);
     try {
@@ -454,9 +461,11 @@ export class MetricsEngine {
       await storeLearnedForecasts(this.db, model, periods, this.settings.configHash);
       await this.settleClaims(ids, superseded);
       await markFullRecompute(this.db, this.settings.configHash, asOf);
+      if (rates) await settleRatesChanged(this.db);
       return result;
     } catch (e) {
       await releaseClaims(this.db, ids);
+      if (rates) await raiseRatesChanged(this.db);
       throw e;
     }
   }

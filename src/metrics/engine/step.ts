@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { loadOrgFile } from '../../config/org-file.ts';
-import { markDirty, raiseRatesChanged, takeRatesChanged } from '../../dirty/queue.ts';
+import { markDirty, raiseRatesChanged, settleRatesChanged, takeRatesChanged } from '../../dirty/queue.ts';
 import { loadPlanningFiles, loadPlanningFilesKeepingLastGood } from '../../planning/files.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { lastFullRecompute, type MetricsEngine } from './engine.ts';
@@ -65,13 +65,18 @@ export async function runMetricsStep(
   await markDirty(db, org.dirty);
   // A rate change carries no owner, so the sync marks no rep: it raises a flag in the same transaction as the rates
   // (see src/dirty/queue.ts), and any money in another currency may move, so every subject is recomputed. The
-  // flag is taken before the recompute reads the rates (a sync committing later raises it again) and given back if
-  // the recompute fails.
+  // flag is taken before the recompute reads the rates (a sync committing later raises it again), stays in place
+  // while it runs (the snapshots still hold the old rates' figures: readers must not call them current), is
+  // lowered once the recompute has stored its snapshots and given back if it fails.
   const rates = await takeRatesChanged(db);
   const full = options.full ?? (() => engine.recomputeAll(asOf));
   try {
-    if (await engine.configChanged()) return { ...(await full('config_changed')), mode: 'full', why: 'config_changed' };
-    if (rates) return { ...(await full('rates_changed')), mode: 'full', why: 'rates_changed' };
+    const why = (await engine.configChanged()) ? 'config_changed' : rates ? 'rates_changed' : null;
+    if (why !== null) {
+      const result = await full(why);
+      if (rates) await settleRatesChanged(db);
+      return { ...result, mode: 'full', why };
+    }
   } catch (e) {
     if (rates) await raiseRatesChanged(db);
     throw e;

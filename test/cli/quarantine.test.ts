@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { hubspotSandboxConnection } from '../../src/cli/commands/sandbox.ts';
 import { type HubSpotSandbox, startHubSpotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 import { configFile, runBin } from './helpers.ts';
@@ -93,7 +94,8 @@ const dealIds = async (connection: string) =>
     ),
   );
 
-describe('quarantine at the sync', () => {
+// The sandboxes' anchor and the CLI's clock are pinned: the same day in every CI pass, so the first pass runs it.
+describe.skipIf(repeatPass)('quarantine at the sync', () => {
   it('sync goes on past the bad records, exits 0 and counts them quarantined', { timeout: 240_000 }, async () => {
     const r = await runBin(['sync', '--no-writeback', '--config', config], { env, timeoutMs: 230_000 });
     expect(r.code, r.stderr).toBe(0);

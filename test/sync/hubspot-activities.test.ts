@@ -17,6 +17,7 @@ import { associate } from '../../src/sandbox/hubspot/populate.ts';
 import { runSync } from '../../src/sync/run.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { Dec } from '../../src/util/money.ts';
+import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
@@ -197,7 +198,8 @@ afterAll(async () => {
   await t?.drop();
 });
 
-describe('HubSpot line items, activities and leads against the sandbox', () => {
+// The sandbox's anchor and clock are pinned: the same day in every CI pass, so the first pass runs it.
+describe.skipIf(repeatPass)('HubSpot line items, activities and leads against the sandbox', () => {
   it('the initial sync leaves line items, activities and leads equal to the oracle, one association call a page', async () => {
     const c = connector();
     await sync(c, 'owners');

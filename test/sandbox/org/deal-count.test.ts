@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateOrg, type OrgModel } from '../../../src/sandbox/org/index.ts';
+import { repeatPass } from '../../helpers/ci-pass.ts';
 
 function dirtyKinds(org: OrgModel): (string | null)[] {
   return org.deals
@@ -11,7 +12,8 @@ function dirtyKinds(org: OrgModel): (string | null)[] {
 // `quota-tracker sandbox --size medium` anchors on today, so the promise of exactly 100,000 deals must hold on
 // any day. The natural draw comes out a little above or below it depending on the anchor: seed 42 on 2026-03-02
 // drew 6 short and on 2026-03-31 (a quarter's last day) 1,188 short, seed 1 on 2026-04-01 drew 2,086 over.
-describe('the medium org has exactly 100,000 deals for any seed and anchor', () => {
+// Pure generation from the anchors given: the same in every CI pass, so the first pass runs it.
+describe.skipIf(repeatPass)('the medium org has exactly 100,000 deals for any seed and anchor', () => {
   it.each([
     [42, '2026-03-02'],
     [42, '2026-03-31'],
@@ -32,7 +34,7 @@ describe('the medium org has exactly 100,000 deals for any seed and anchor', () 
 
 // On a quarter's last day no open deal is due later in the quarter; the deal without an amount then comes from
 // next quarter's pipeline (generation used to throw "no deal fits the dirty record").
-describe('an org anchored on the last day of a quarter', () => {
+describe.skipIf(repeatPass)('an org anchored on the last day of a quarter', () => {
   it.each(['2026-03-31', '2026-06-30', '2026-12-31'])('small, anchor %s, has its three dirty deals', (anchorDate) => {
     const org = generateOrg({ seed: 42, size: 'small', anchorDate });
     expect(dirtyKinds(org)).toEqual(['no_amount', 'null_close_date', 'unknown_currency']);

@@ -17,15 +17,11 @@ import { connect } from '../src/db/index.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { MetricsEngine, markDirty } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
+import { median } from './rows.ts';
 import { generateWarehouse } from './warehouse.ts';
 
 const AS_OF = '2026-06-12';
 const PERIOD = 'FY2026-Q2';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 export async function run(): Promise<{ name: string; ok: boolean; summary: string; metrics: Record<string, number> }> {
   const server = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';

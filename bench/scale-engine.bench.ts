@@ -27,7 +27,7 @@ import { migrateToLatest } from '../src/db/migrate.ts';
 import { MetricsEngine, markDirty } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
 import type { BenchResult } from './index.ts';
-import { median, row } from './rows.ts';
+import { incomplete, median, row } from './rows.ts';
 import { addSplitsOrphansAndHistory, generateWarehouse, WAREHOUSE_AS_OF } from './warehouse.ts';
 
 const AS_OF = WAREHOUSE_AS_OF;
@@ -228,14 +228,7 @@ export async function run(): Promise<BenchResult> {
       figures,
     };
   } catch (e) {
-    return {
-      name: 'scale-engine',
-      ok: false,
-      summary: `a stage did not complete: ${(e as Error).message}`,
-      metrics: {},
-      rows: {},
-      figures: {},
-    };
+    return incomplete('scale-engine', (e as Error).message);
   } finally {
     await w.done();
   }

@@ -33,21 +33,10 @@ import { MetricsEngine } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
 import { changeFeedWeek } from './change-feed-week.ts';
 import type { BenchResult, BenchRow } from './index.ts';
+import { incomplete, median, row } from './rows.ts';
 import { generateWarehouse, WAREHOUSE_AS_OF, type WarehouseSize } from './warehouse.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/quota-tracker.js');
-
-function row(value: number, unit: string, goal: string, minimum?: number): BenchRow {
-  const [op, bound] = goal.split(' ') as [string, string];
-  const b = Number(bound);
-  const met = op === '>=' ? value >= b : op === '<=' ? value <= b : op === '<' ? value < b : value > b;
-  return { value: Number(value.toFixed(3)), unit, goal, met, ...(minimum !== undefined ? { minimum } : {}) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 const round = (x: number, d = 2) => Number(x.toFixed(d));
 const load1 = () => round(loadavg()[0] ?? 0);
@@ -230,13 +219,6 @@ export async function run(): Promise<BenchResult> {
     };
   } catch (e) {
     stages.push((e as Error).message);
-    return {
-      name: 'scale-reports',
-      ok: false,
-      summary: `a stage did not complete: ${stages.join('; ')}`,
-      metrics: {},
-      rows: {},
-      figures: { stages },
-    };
+    return incomplete('scale-reports', stages.join('; '), { stages });
   }
 }

@@ -33,7 +33,7 @@ import { QUEUE_NAME } from '../src/jobs/runtime.ts';
 import { MetricsEngine } from '../src/metrics/engine/engine.ts';
 import { admin } from './admin.ts';
 import type { BenchResult } from './index.ts';
-import { median, row } from './rows.ts';
+import { incomplete, median, row } from './rows.ts';
 import { generateWarehouse } from './warehouse.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/quota-tracker.js');
@@ -239,14 +239,7 @@ export async function run(): Promise<BenchResult> {
     };
   } catch (e) {
     stages.push((e as Error).message);
-    return {
-      name: 'scale-workers',
-      ok: false,
-      summary: `a stage did not complete: ${stages.join('; ')}`,
-      metrics: {},
-      rows: {},
-      figures: { stages },
-    };
+    return incomplete('scale-workers', stages.join('; '), { stages });
   } finally {
     await stop(children);
     await backend.close();

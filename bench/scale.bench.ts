@@ -29,7 +29,8 @@ import { sandboxLogin } from '../src/cli/commands/sandbox.ts';
 import { BULK_MAX_RECORDS } from '../src/connectors/salesforce/read.ts';
 import { startEmbeddedServer } from '../src/db/embedded.ts';
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.ts';
-import type { BenchResult, BenchRow } from './index.ts';
+import type { BenchResult } from './index.ts';
+import { incomplete, row } from './rows.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/quota-tracker.js');
 const CHANGED = 2_000;
@@ -45,13 +46,6 @@ const SYNCED_TABLES = [
   'quotas',
   'crm_fiscal_periods',
 ];
-
-function row(value: number, unit: string, goal: string): BenchRow {
-  const [op, bound] = goal.split(' ') as [string, string];
-  const b = Number(bound);
-  const met = op === '>=' ? value >= b : op === '<=' ? value <= b : op === '<' ? value < b : value > b;
-  return { value: Number(value.toFixed(3)), unit, goal, met };
-}
 
 async function query<T>(url: string, text: string): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
@@ -318,14 +312,7 @@ export async function run(): Promise<BenchResult> {
       figures,
     };
   } catch (e) {
-    return {
-      name: 'scale',
-      ok: false,
-      summary: `a stage did not complete: ${(e as Error).message}`,
-      metrics: {},
-      rows: {},
-      figures: { stages },
-    };
+    return incomplete('scale', (e as Error).message, { stages });
   } finally {
     await sb.close();
     await query(server, `drop database if exists ${name} with (force)`).catch(() => undefined);

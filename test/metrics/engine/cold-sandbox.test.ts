@@ -13,6 +13,7 @@ import { runSync } from '../../../src/sync/run.ts';
 import { dateInZone } from '../../../src/util/date.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
 import { sandboxConnector } from '../../helpers/sandbox.ts';
+import { snapshotHashes } from '../../helpers/snapshots.ts';
 
 let sb: SalesforceSandbox;
 let t: TestDatabase;
@@ -24,14 +25,6 @@ afterAll(async () => {
   await sb?.close();
   await t?.drop();
 });
-
-async function snapshots(): Promise<Map<string, string>> {
-  const rows = await t.db
-    .selectFrom('metric_snapshots')
-    .select(['subject_kind', 'subject_id', 'period_id', 'value_hash'])
-    .execute();
-  return new Map(rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r.value_hash]));
-}
 
 it('a changed opportunity, recomputed by a fresh engine from the stored state, ends on a full recompute`s figures', async () => {
   const config = validateConfig({ forecast: { trials: 100 } });
@@ -73,10 +66,10 @@ it('a changed opportunity, recomputed by a fresh engine from the stored state, e
   expect('cold' in cold.lastTimings).toBe(true);
   expect(r.recomputed.some((k) => k.startsWith('org:'))).toBe(true);
   expect(r.changes.length).toBeGreaterThan(0);
-  const incremental = await snapshots();
+  const incremental = await snapshotHashes(t.db);
 
   await new MetricsEngine({ db: t.db, config }).recomputeAll(asOf);
-  const full = await snapshots();
+  const full = await snapshotHashes(t.db);
   const differ = [...new Set([...full.keys(), ...incremental.keys()])]
     .filter((k) => incremental.get(k) !== full.get(k))
     .sort();

@@ -14,6 +14,7 @@ import { runSync } from '../../../src/sync/run.ts';
 import { dateInZone } from '../../../src/util/date.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
 import { sandboxConnector } from '../../helpers/sandbox.ts';
+import { snapshotHashes } from '../../helpers/snapshots.ts';
 
 let sb: SalesforceSandbox;
 let t: TestDatabase;
@@ -25,14 +26,6 @@ afterAll(async () => {
   await sb?.close();
   await t?.drop();
 });
-
-async function snapshots(): Promise<Map<string, string>> {
-  const rows = await t.db
-    .selectFrom('metric_snapshots')
-    .select(['subject_kind', 'subject_id', 'period_id', 'value_hash'])
-    .execute();
-  return new Map(rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r.value_hash]));
-}
 
 it('a full recompute keeps the marks of a sync that commits while it reads the warehouse', async () => {
   const config = validateConfig({ forecast: { trials: 100 } });
@@ -77,11 +70,11 @@ it('deals and quotas synced before their users end on the figures of a full reco
   await runMetricsStep(engine, asOf);
   for (const stream of ['user_roles', 'users']) await sync(stream);
   await runMetricsStep(engine, asOf);
-  const incremental = await snapshots();
+  const incremental = await snapshotHashes(t.db);
 
   // (an inactive rep with deals this quarter, Mei Rossi, has no team: only her own users row marks her)
   await new MetricsEngine({ db: t.db, config }).recomputeAll(asOf);
-  const full = await snapshots();
+  const full = await snapshotHashes(t.db);
   const differ = [...new Set([...full.keys(), ...incremental.keys()])]
     .filter((k) => incremental.get(k) !== full.get(k))
     .sort();

@@ -7,6 +7,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Derivation } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
+import { byKey } from './tables.ts';
 
 type Db = Kysely<Database>;
 
@@ -62,26 +63,29 @@ export async function runDerivations(
  */
 async function deriveProductLine(trx: Db, input: DerivationInput): Promise<DerivedDirty[]> {
   const ids = [...input.touchedIds];
+  const c = input.connectionId;
+  // Each deal and line item is found by one probe of its key (byKey in tables.ts says why the planner must not
+  // choose), and the update finds its row by the ctid the probe returned: no statement here reads more rows than
+  // the page moved, however large the tables have grown since their last ANALYZE.
   const dealIds =
     input.table === 'deals'
-      ? sql`SELECT unnest(${ids}::text[]) AS id`
-      : sql`SELECT DISTINCT deal_external_id AS id FROM deal_line_items
-          WHERE connection_id = ${input.connectionId} AND external_id = ANY(${ids}::text[])`;
+      ? sql`SELECT DISTINCT k.id FROM unnest(${ids}::text[]) AS k(id)`
+      : sql`SELECT DISTINCT t.deal_external_id AS id FROM ${byKey('deal_line_items', c, ids)}`;
   const { rows } = await sql<{ owner: string | null; day: string | null }>`
     WITH target AS (${dealIds}),
     pick AS (
-      SELECT d.external_id,
+      SELECT d.ctid AS row, d.product_line,
         (SELECT li.product_family FROM deal_line_items li
           WHERE li.connection_id = d.connection_id AND li.deal_external_id = d.external_id AND NOT li.is_deleted
           ORDER BY coalesce(li.amount, 0) DESC, li.external_id
           LIMIT 1) AS family
-      FROM deals d JOIN target t ON t.id = d.external_id
-      WHERE d.connection_id = ${input.connectionId}
+      FROM target
+      CROSS JOIN LATERAL (SELECT x.ctid, x.connection_id, x.external_id, x.product_line FROM deals x
+        WHERE x.connection_id = ${c} AND x.external_id = target.id LIMIT 1) AS d
     )
     UPDATE deals d SET product_line = pick.family
     FROM pick
-    WHERE d.connection_id = ${input.connectionId} AND d.external_id = pick.external_id
-      AND d.product_line IS DISTINCT FROM pick.family
+    WHERE d.ctid = pick.row AND pick.product_line IS DISTINCT FROM pick.family
     RETURNING d.owner_external_id AS owner, d.close_date::text AS day`.execute(trx);
   return rows.flatMap((r) => (r.owner && r.day ? [{ owner: r.owner, day: r.day }] : []));
 }

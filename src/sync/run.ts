@@ -215,6 +215,29 @@ async function storedCursor(opts: RunSyncOptions, spec: StreamSpec): Promise<{ c
   return row ? { cursor: (row.cursor ?? null) as StreamCursor } : undefined;
 }
 
+/** Below this many rows changed, autovacuum's own ANALYZE (within a minute or so) is soon enough. */
+const ANALYZE_MIN_CHANGED = 5_000;
+
+/**
+ * ANALYZE of the stream's table after a run that wrote a tenth of it or more (an initial sync, a full re-read),
+ * before anything plans a query on it. Autovacuum analyzes a table a while after it grew (its naptime, then its
+ * thresholds), but the recompute, the reports and the next stream's pages plan their statements right away, and
+ * with statistics that say a million-row table is empty PostgreSQL picks plans that read it whole in a loop. A
+ * failure (a role that does not own the table) is logged: the run's outcome stands.
+ */
+async function refreshStatistics(db: Kysely<Database>, table: string, changed: number, log: Logger): Promise<void> {
+  if (changed < ANALYZE_MIN_CHANGED) return;
+  try {
+    const { rows } = await sql<{ n: number }>`SELECT reltuples::float8 AS n FROM pg_class
+      WHERE oid = ${table}::regclass`.execute(db);
+    // reltuples is -1 for a table never analyzed.
+    if (changed < 0.1 * Math.max(0, rows[0]?.n ?? 0)) return;
+    await sql`ANALYZE ${sql.table(table)}`.execute(db);
+  } catch (e) {
+    log.warn({ table, err: (e as Error).message }, 'the statistics of the table could not be refreshed after the sync');
+  }
+}
+
 async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): Promise<SyncSummary> {
   const { db, connector, connectionId } = opts;
   // Holding the stream's lock, any run still marked running has no live process behind it.
@@ -296,6 +319,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     log.warn({ stream: spec.name, code: error.code, err: error.message }, `sync ${status}`);
   }
   if (!error && skipped) status = 'skipped';
+  await refreshStatistics(db, spec.table, progress.changed + progress.deleted, log);
   await db
     .updateTable('sync_runs')
     .set({

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
 import type { SyncCursor } from '../../src/connectors/salesforce/cursor.ts';
@@ -286,5 +287,41 @@ describe('runSync', () => {
     expect(isAppError(second, 'SYNC_IN_PROGRESS')).toBe(true);
     release();
     expect((await first).status).toBe('succeeded');
+  });
+
+  it('refreshes the statistics of a table a run wrote a large part of, and not after a small run', async () => {
+    // Its own database: autovacuum off for deals, so only the run can have analyzed it.
+    const own = await createTestDatabase();
+    try {
+      await sql`ALTER TABLE deals SET (autovacuum_enabled = false)`.execute(own.db);
+      const estimate = async () =>
+        Number(
+          (
+            await sql<{ n: number }>`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'deals'::regclass`.execute(
+              own.db,
+            )
+          ).rows[0]?.n,
+        );
+      const pages = (from: number, count: number, size: number) =>
+        Array.from({ length: count }, (_, p) => ({
+          records: Array.from({ length: size }, (_, i) => deal(`B${from + p * size + i}`)),
+        }));
+      const sync = (script: Array<Partial<Page>>) =>
+        runSync({
+          db: own.db,
+          connector: scripted(ORG, script),
+          connectionId: 'sf',
+          stream: 'opportunities',
+          calendar,
+        });
+      expect(await estimate()).toBe(-1); // never analyzed
+      expect((await sync(pages(0, 3, 2_000))).changed).toBe(6_000);
+      expect(await estimate()).toBe(6_000);
+      // 100 more rows: under the threshold, the estimate stays where the last ANALYZE left it.
+      expect((await sync(pages(6_000, 1, 100))).changed).toBe(100);
+      expect(await estimate()).toBe(6_000);
+    } finally {
+      await own.drop();
+    }
   });
 });

@@ -114,6 +114,13 @@ export interface SyncRunsTable {
   error_message: string | null;
 }
 
+/** Sync runs by connection and outcome, counted once each when it finished (kept past the runs' retention). */
+export interface SyncRunTotalsTable {
+  connection_id: string;
+  status: SyncRunStatus;
+  runs: ColumnType<number, never, never>;
+}
+
 /** API calls per connection and UTC day, shared by all workers for the daily budget. */
 export interface CrmApiUsageTable {
   connection_id: string;
@@ -619,6 +626,7 @@ export interface Database {
   sync_cursors: SyncCursorsTable;
   sync_sweep_seen: SyncSweepSeenTable;
   sync_runs: SyncRunsTable;
+  sync_run_totals: SyncRunTotalsTable;
   crm_api_usage: CrmApiUsageTable;
   crm_rate_slots: CrmRateSlotsTable;
   crm_daily_budget: CrmDailyBudgetTable;
@@ -708,6 +716,7 @@ export const TABLE_NAMES = [
   'recompute_parts',
   'learned_forecasts',
   'team_parts',
+  'sync_run_totals',
 ] as const satisfies readonly (keyof Database)[];
 
 export type Deal = Selectable<DealsTable>;

@@ -215,6 +215,22 @@ async function storedCursor(opts: RunSyncOptions, spec: StreamSpec): Promise<{ c
   return row ? { cursor: (row.cursor ?? null) as StreamCursor } : undefined;
 }
 
+/** Days a stream's finished runs are kept (its last run of each outcome is kept whatever its age). */
+export const SYNC_RUNS_KEEP_DAYS = 30;
+
+/**
+ * Removes the stream's finished runs older than SYNC_RUNS_KEEP_DAYS, as a new one starts (runs every few minutes
+ * on every stream would grow without end; their counts live on in sync_run_totals). The last run of each outcome
+ * stays: the operator's status shows the last success, and the schedule's health check reads it.
+ */
+async function pruneRuns(db: Kysely<Database>, connectionId: string, stream: string): Promise<void> {
+  await sql`DELETE FROM sync_runs r WHERE r.connection_id = ${connectionId} AND r.stream = ${stream}
+    AND r.status <> 'running'
+    AND r.started_at < now() - make_interval(days => ${SYNC_RUNS_KEEP_DAYS}) -- wall-clock: retention by real age
+    AND r.id <> ALL (SELECT max(l.id) FROM sync_runs l WHERE l.connection_id = ${connectionId} AND l.stream = ${stream}
+      GROUP BY l.status)`.execute(db);
+}
+
 /** Below this many rows changed, autovacuum's own ANALYZE (within a minute or so) is soon enough. */
 const ANALYZE_MIN_CHANGED = 5_000;
 
@@ -253,6 +269,7 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     })
     .returning('id')
     .executeTakeFirstOrThrow();
+  await pruneRuns(db, connectionId, spec.name);
   const progress: SyncProgress = {
     stream: spec.name,
     pages: 0,

@@ -143,11 +143,13 @@ export async function operatorStatus(s: OperatorSources): Promise<OperatorStatus
       from sync_runs r
       left join sync_cursors c on c.connection_id = r.connection_id and c.stream = r.stream
       order by r.connection_id, r.stream, r.started_at desc, r.id desc`.execute(db),
-    db
-      .selectFrom('sync_runs')
-      .select(['connection_id', 'status', sql<string>`count(*)::text`.as('n')])
-      .groupBy(['connection_id', 'status'])
-      .execute(),
+    // Finished runs from their totals (old runs are pruned, their counts are not), running ones as they stand.
+    sql<{ connection_id: string; status: string; n: string }>`
+      select connection_id, status, runs::text as n from sync_run_totals where runs > 0
+      union all
+      select connection_id, status, count(*)::text from sync_runs where status = 'running' group by connection_id, status`
+      .execute(db)
+      .then((r) => r.rows),
     db
       .selectFrom('crm_api_usage')
       .select(['connection_id', 'api_calls', 'reported_used', 'reported_limit'])
@@ -314,13 +316,15 @@ export function operatorRegistry(sources: OperatorSources): Registry {
 
   new Counter({
     name: 'quota_tracker_sync_runs_total',
-    help: 'Sync runs recorded, by connection and outcome.',
+    help: 'Sync runs finished, by connection and outcome.',
     labelNames: ['connection', 'status'],
     registers,
     async collect() {
       this.reset();
+      // Finished runs only: a counter never goes down, and a running run leaves `running` when it ends.
       for (const c of (await status()).connections)
-        for (const [st, n] of Object.entries(c.runs.byStatus)) this.inc({ connection: c.id, status: st }, n);
+        for (const [st, n] of Object.entries(c.runs.byStatus))
+          if (st !== 'running') this.inc({ connection: c.id, status: st }, n);
     },
   });
   new Gauge({

@@ -324,4 +324,46 @@ describe('runSync', () => {
       await own.drop();
     }
   });
+
+  it("keeps a stream's runs 30 days, and the last of each outcome whatever its age; the totals keep every run", async () => {
+    const own = await createTestDatabase();
+    try {
+      await own.db.insertInto('connections').values({ id: 'sf', kind: 'salesforce' }).execute();
+      // Finished runs 40, 39, 38 (succeeded), 35 (failed) and 10 (succeeded) days ago, and one of another stream.
+      await sql`insert into sync_runs (connection_id, stream, trigger, started_at, finished_at, status) values
+        ('sf', 'opportunities', 'schedule', now() - interval '40 days', now() - interval '40 days', 'succeeded'),
+        ('sf', 'opportunities', 'schedule', now() - interval '39 days', now() - interval '39 days', 'succeeded'),
+        ('sf', 'opportunities', 'schedule', now() - interval '38 days', now() - interval '38 days', 'succeeded'),
+        ('sf', 'opportunities', 'schedule', now() - interval '35 days', now() - interval '35 days', 'failed'),
+        ('sf', 'opportunities', 'schedule', now() - interval '10 days', now() - interval '10 days', 'succeeded'),
+        ('sf', 'users', 'schedule', now() - interval '40 days', now() - interval '40 days', 'succeeded')`.execute(
+        own.db,
+      );
+      const s = await runSync({
+        db: own.db,
+        connector: scripted(ORG, [{ records: [deal('K1')] }]),
+        connectionId: 'sf',
+        stream: 'opportunities',
+        calendar,
+      });
+      expect(s.status).toBe('succeeded');
+      const left = await sql<{ stream: string; status: string; days: number }>`select stream, status,
+          round(extract(epoch from now() - started_at) / 86400)::int as days -- wall-clock: the runs' real age
+        from sync_runs order by stream, started_at`.execute(own.db);
+      // The 40- to 38-day successes went; the 35-day failure stays (the last failure), as does the other stream's.
+      expect(left.rows).toEqual([
+        { stream: 'opportunities', status: 'failed', days: 35 },
+        { stream: 'opportunities', status: 'succeeded', days: 10 },
+        { stream: 'opportunities', status: 'succeeded', days: 0 },
+        { stream: 'users', status: 'succeeded', days: 40 },
+      ]);
+      const totals = await own.db.selectFrom('sync_run_totals').select(['status', 'runs']).orderBy('status').execute();
+      expect(totals).toEqual([
+        { status: 'failed', runs: 1 },
+        { status: 'succeeded', runs: 6 },
+      ]);
+    } finally {
+      await own.drop();
+    }
+  });
 });

@@ -134,6 +134,29 @@ describe('/metrics', () => {
     expect(text).toContain('quota_tracker_alerts_open{severity="critical"} 1');
   });
 
+  it('counts runs past their retention, and a running run only once it has finished', async () => {
+    // The users run goes (pruned, as runs older than the retention are), one starts and then fails.
+    await sql`delete from sync_runs where stream = 'users'`.execute(t.db);
+    const { id } = await t.db
+      .insertInto('sync_runs')
+      .values({ connection_id: 'sf', stream: 'leads', trigger: 'schedule' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const runs = async () =>
+      (await (await get('/metrics', 'admin')).text()).match(/^quota_tracker_sync_runs_total.*$/gm)?.sort();
+    expect(await runs()).toEqual([
+      'quota_tracker_sync_runs_total{connection="sf",status="failed"} 1',
+      'quota_tracker_sync_runs_total{connection="sf",status="succeeded"} 2',
+    ]);
+    const finished = new Date(); // wall-clock: an audit stamp
+    await t.db.updateTable('sync_runs').set({ status: 'failed', finished_at: finished }).where('id', '=', id).execute();
+    expect(await runs()).toEqual([
+      'quota_tracker_sync_runs_total{connection="sf",status="failed"} 2',
+      'quota_tracker_sync_runs_total{connection="sf",status="succeeded"} 2',
+    ]);
+    await t.db.deleteFrom('sync_runs').where('id', '=', id).execute();
+  });
+
   it('answers 401 without a token and 403 to a manager or a rep', async () => {
     expect((await get('/metrics')).status).toBe(401);
     expect((await get('/metrics', 'manager')).status).toBe(403);

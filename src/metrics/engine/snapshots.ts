@@ -7,6 +7,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { contentHash, stableStringify } from '../../util/hash.ts';
+import type { Dec } from '../../util/money.ts';
 import type { FiguresDocument } from '../document.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
 
@@ -14,6 +15,11 @@ export interface SnapshotWrite {
   subject: SubjectRef;
   periodId: string;
   doc: FiguresDocument;
+  /**
+   * The attainment at full precision (the document's is rounded to four places), stored beside it for ranks
+   * (src/reports/current-period.ts); null without a quota. Left out, the row says it has none (`exact_stored`).
+   */
+  exact?: Dec | null;
 }
 
 /** Top-level fields whose values differ (nested objects compared whole, by their stable JSON). */
@@ -106,8 +112,9 @@ async function storeChunk(
   const r = await sql<{ at: string; previous: PreviousRow[]; written: string[] }>`
     with input as (
       select * from unnest(${writes.map((w) => w.subject.kind)}::text[], ${writes.map((w) => w.subject.id)}::text[],
-        ${writes.map((w) => w.periodId)}::text[], ${writes.map((w) => toJsonb(w.doc))}::jsonb[], ${hashes}::text[])
-        as i(kind, id, period, metrics, value_hash)
+        ${writes.map((w) => w.periodId)}::text[], ${writes.map((w) => toJsonb(w.doc))}::jsonb[], ${hashes}::text[],
+        ${writes.map((w) => w.exact?.toString() ?? null)}::numeric[], ${writes.map((w) => w.exact !== undefined)}::boolean[])
+        as i(kind, id, period, metrics, value_hash, exact_attainment, exact_stored)
     ),
     previous as (
       select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
@@ -122,16 +129,29 @@ async function storeChunk(
       from input i left join previous p on p.subject_kind = i.kind and p.subject_id = i.id and p.period_id = i.period
     ),
     snapshots as (
-      insert into metric_snapshots (subject_kind, subject_id, period_id, as_of, metrics, value_hash, config_hash, inputs_at)
-      select kind, id, period, ${asOf}, metrics, value_hash, ${configHash}, ${inputsAt}::timestamptz
+      insert into metric_snapshots (subject_kind, subject_id, period_id, as_of, metrics, value_hash, config_hash,
+        inputs_at, exact_attainment, exact_stored)
+      select kind, id, period, ${asOf}, metrics, value_hash, ${configHash}, ${inputsAt}::timestamptz,
+        exact_attainment, exact_stored
       from decided where changed and not newer
       on conflict (subject_kind, subject_id, period_id) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
-        inputs_at = excluded.inputs_at,
+        inputs_at = excluded.inputs_at, exact_attainment = excluded.exact_attainment,
+        exact_stored = excluded.exact_stored,
         computed_at = now() -- wall-clock: commit-time stamps the change probes compare
         -- checked again on the row as it is now: a newer one may have committed since this statement began
         where metric_snapshots.inputs_at <= excluded.inputs_at
       returning subject_kind || ':' || subject_id || '@' || period_id as key
+    ),
+    exact as (
+      -- The document unchanged (attainment equal to four places) while the exact value moved: the value alone, so
+      -- ranks read from these rows stay those of today's figures; not a change (nothing printed moved). Disjoint
+      -- from the rows the insert above touches.
+      update metric_snapshots s set exact_attainment = d.exact_attainment, exact_stored = d.exact_stored
+      from decided d
+      where not d.changed and not d.newer and s.subject_kind = d.kind and s.subject_id = d.id
+        and s.period_id = d.period and s.inputs_at <= ${inputsAt}::timestamptz
+        and (s.exact_stored, s.exact_attainment) is distinct from (d.exact_stored, d.exact_attainment)
     ),
     history as (
       -- a day's history row is replaced by the newer computation of that day

@@ -118,6 +118,7 @@ async function storeChunk(
     ),
     previous as (
       select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
+             (s.exact_stored, s.exact_attainment) is distinct from (i.exact_stored, i.exact_attainment) as exact_moved,
              s.inputs_at > ${inputsAt}::timestamptz as newer,
              exists (select 1 from metric_snapshot_history h where h.subject_kind = s.subject_kind
                      and h.subject_id = s.subject_id and h.period_id = s.period_id and h.day = ${asOf}) as has_day
@@ -125,6 +126,7 @@ async function storeChunk(
     ),
     decided as (
       select i.*, (p.subject_id is null or p.value_hash <> i.value_hash or p.config_hash <> ${configHash}) as changed,
+             coalesce(p.exact_moved, false) as exact_moved,
              coalesce(p.has_day, false) as has_day, coalesce(p.newer, false) as newer
       from input i left join previous p on p.subject_kind = i.kind and p.subject_id = i.id and p.period_id = i.period
     ),
@@ -133,25 +135,20 @@ async function storeChunk(
         inputs_at, exact_attainment, exact_stored)
       select kind, id, period, ${asOf}, metrics, value_hash, ${configHash}, ${inputsAt}::timestamptz,
         exact_attainment, exact_stored
-      from decided where changed and not newer
+      -- The document unchanged (attainment equal to four places) while the exact value moved: rewritten for the
+      -- value alone, so ranks read from these rows stay those of today's figures; not a change (nothing printed
+      -- moved: no history row, the same computed_at, and the caller finds the same value hash).
+      from decided where (changed or exact_moved) and not newer
       on conflict (subject_kind, subject_id, period_id) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
         inputs_at = excluded.inputs_at, exact_attainment = excluded.exact_attainment,
         exact_stored = excluded.exact_stored,
-        computed_at = now() -- wall-clock: commit-time stamps the change probes compare
+        computed_at = case when metric_snapshots.value_hash = excluded.value_hash
+          and metric_snapshots.config_hash = excluded.config_hash then metric_snapshots.computed_at
+          else now() end -- wall-clock: commit-time stamps the change probes compare
         -- checked again on the row as it is now: a newer one may have committed since this statement began
         where metric_snapshots.inputs_at <= excluded.inputs_at
       returning subject_kind || ':' || subject_id || '@' || period_id as key
-    ),
-    exact as (
-      -- The document unchanged (attainment equal to four places) while the exact value moved: the value alone, so
-      -- ranks read from these rows stay those of today's figures; not a change (nothing printed moved). Disjoint
-      -- from the rows the insert above touches.
-      update metric_snapshots s set exact_attainment = d.exact_attainment, exact_stored = d.exact_stored
-      from decided d
-      where not d.changed and not d.newer and s.subject_kind = d.kind and s.subject_id = d.id
-        and s.period_id = d.period and s.inputs_at <= ${inputsAt}::timestamptz
-        and (s.exact_stored, s.exact_attainment) is distinct from (d.exact_stored, d.exact_attainment)
     ),
     history as (
       -- a day's history row is replaced by the newer computation of that day

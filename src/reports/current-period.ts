@@ -269,13 +269,18 @@ export class CurrentPeriod {
       return e.doc;
     };
     // Read in the statement that read the documents: the ranks are those of the figures shown.
-    const exacts = new Map<string, string | null | undefined>();
+    const exacts = new Map<string, string | Dec | null | undefined>();
     for (const [kind, id, , , , , stored, value] of row.rows) exacts.set(`${kind}:${id}`, stored ? value : undefined);
     const exact = (subject: SubjectRef): Dec | null => {
-      const e = exacts.get(`${subject.kind}:${subject.id}`);
+      const k = `${subject.kind}:${subject.id}`;
+      const e = exacts.get(k);
       // Written before the column existed: ranked from the warehouse instead.
       if (e === undefined) throw new NotStored(`no exact attainment is stored for ${subject.kind} ${subject.id}`);
-      return e === null ? null : new Dec(e);
+      if (typeof e !== 'string') return e;
+      // Parsed once: a rep is ranked in its team, its region and the org.
+      const d = new Dec(e);
+      exacts.set(k, d);
+      return d;
     };
     const state: CurrentState = { model, figures, exact, stale, refreshed: { documents: parsed, reps, fullLoad } };
     this.kept = { key, stamp, model, people: row.people, docs, state };

@@ -25,7 +25,7 @@ import type { Database } from '../db/schema.ts';
 import { RATES_CHANGED_KEY } from '../dirty/queue.ts';
 import { type FiguresDocument, inDocumentOrder, parseFiguresDocument, type SubjectInfo } from '../metrics/document.ts';
 import type { MetricsEngine } from '../metrics/engine/engine.ts';
-import { loadForReps, loadPeople, PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
+import { loadDeals, loadForReps, loadGroupInputs, loadPeople, PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
 import { MetricsModel } from '../metrics/engine/model.ts';
 import { describeSubject } from '../metrics/engine/subjects.ts';
 import type { SubjectRef } from '../metrics/engine/types.ts';
@@ -118,16 +118,23 @@ export class CurrentPeriod {
   ) {}
 
   /** The state under `stamp` (the read model's freshness stamp): refreshed once per stamp, shared by requests. */
-  state(resolved: ResolvedRequest, stamp: string, scope?: Scope): Promise<CurrentState> {
-    // A scope narrows only a one-shot reader's first (and only) state: a server keeps the whole org's, by difference.
-    const scoped = scope && this.options.modelWhenStale === false && !this.kept ? scope : undefined;
+  state(
+    resolved: ResolvedRequest,
+    stamp: string,
+    narrow: { scope?: Scope | undefined; activities?: boolean } = {},
+  ): Promise<CurrentState> {
+    // Narrowing applies to a one-shot reader's first (and only) state: a server keeps the whole org's, by difference.
+    const oneShot = this.options.modelWhenStale === false && !this.kept;
+    const scoped = oneShot ? narrow.scope : undefined;
+    // Without activities: no stored figure is computed again, and only trends compute figures from the model.
+    const lean = oneShot && narrow.activities === false;
     const key = `${resolved.asOf}:${[...resolved.history, resolved.period].map((p) => p.id).join(',')}${
       scoped ? `|${scoped.kind}:${scoped.name.trim().toLowerCase()}` : ''
-    }`;
+    }${lean ? '|lean' : ''}`;
     const k = this.kept;
     if (k && k.key === key && k.stamp === stamp) return Promise.resolve(k.state);
     if (this.flight?.stamp === `${key}@${stamp}`) return this.flight.state;
-    const state = this.refresh(resolved, key, stamp, scoped);
+    const state = this.refresh(resolved, key, stamp, scoped, lean);
     this.flight = { stamp: `${key}@${stamp}`, state };
     // A failed refresh is not kept: the next request tries again.
     state
@@ -164,7 +171,13 @@ export class CurrentPeriod {
     return r.rows[0] as StateRow;
   }
 
-  private async refresh(resolved: ResolvedRequest, key: string, stamp: string, scope?: Scope): Promise<CurrentState> {
+  private async refresh(
+    resolved: ResolvedRequest,
+    key: string,
+    stamp: string,
+    scope?: Scope,
+    lean = false,
+  ): Promise<CurrentState> {
     const settings = this.engine.settings;
     const prev = this.kept?.key === key ? this.kept : null;
     const known = prev ? [...prev.docs].map(([k, e]) => `${k}@${e.version}`) : [];
@@ -238,6 +251,14 @@ export class CurrentPeriod {
     if (narrowed) {
       model = narrowed.model;
       reps = narrowed.reps;
+    } else if (!prev && lean) {
+      // A one-shot report that computes no figure: the people, quotas, rates and deals, not the activities (at
+      // 2,000 reps, 600,000 rows that only the stored figures were made from).
+      const o = this.engine.loadOptions(resolved.asOf, periods);
+      const inputs = await loadGroupInputs(this.db, o);
+      const deals = await loadDeals(this.db, o.asOf, o.timezone, o.window, null, inputs.ownerToRep, o.splits);
+      model = new MetricsModel({ ...inputs, ...deals }, this.engine.settings);
+      fullLoad = true;
     } else if (!prev) {
       // Read after the statement above: a snapshot written since is found by the next refresh and its rep reloaded.
       model = await this.engine.loadModel(resolved.asOf, periods, { forecast: false });

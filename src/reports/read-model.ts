@@ -264,7 +264,11 @@ export class ReportReader {
               : req.kind === 'region' && req.region !== undefined
                 ? { kind: 'region', name: req.region }
                 : undefined;
-          const state = await this.current.state(resolved, stamp, scope);
+          // Trends compute every period's figures from the model (activities among them); the rest read stored ones.
+          const state = await this.current.state(resolved, stamp, {
+            scope,
+            activities: req.kind === 'trends' || req.kind === 'rep',
+          });
           why = state.stale;
           if (why === null) {
             const forecast =

@@ -6,7 +6,9 @@
  * reps, 400,000 deals) by default, so a run takes minutes; `medium` and `large` (5,000 reps, 1,000,000 deals) with
  * QT_BENCH_SIZE=large; QT_BENCH_SIZE=tiny (60 and 240 reps) to try the bench. Rows:
  *
- * - `teamReport`: seconds of `report team --format json` on the larger org (median of three). Goal < 1.
+ * - `teamReport`: seconds of `report team --format json` on the larger org (median of three). Goal < 1. From the
+ *   snapshots it reads that team's members' rows and the stored exact attainments (ranks), not the org's deals;
+ *   most of what is left is the process start (tsx), so the summary gives its CPU seconds and RSS beside it.
  * - `orgReport`: seconds of `report org --format json` on the larger org. Goal < 30.
  * - `orgReportGrowth`: the org report's CPU seconds at the larger size over its CPU seconds at `medium` (the wall
  *   time's ratio is the machine's load as much as the report's), beside the ratio of the rep counts (`minimum`).
@@ -212,7 +214,7 @@ export async function run(): Promise<BenchResult> {
     return {
       name: `scale-reports (${a.reps} and ${b.reps} reps)`,
       ok: rows.sameBytes?.met === true,
-      summary: `team report ${teamS} s at ${b.reps} reps (computed ${b.teamComputed?.s} s); org report ${a.org.s} s at ${a.reps} reps, ${b.org.s} s at ${b.reps} (${round(growth)}x CPU for ${repRatio}x the reps; computed ${a.orgComputed.s} / ${b.orgComputed.s} s); JSON from snapshots and computed the same: ${a.orgSameJson && b.orgSameJson && b.teamSameJson}; ${feed.summary}; load ${round(loadBefore[0] ?? 0, 1)} -> ${round(loadAfter[0] ?? 0, 1)} on ${cpus().length} cores; ${missed.length === 0 ? 'every goal met' : `missed: ${missed.map(([k]) => k).join(', ')}`}`,
+      summary: `team report ${teamS} s (${median((b.team ?? []).map((x) => x.cpuS))} CPU s, ${median((b.team ?? []).map((x) => x.rssMb))} MB) at ${b.reps} reps (computed ${b.teamComputed?.s} s); org report ${a.org.s} s at ${a.reps} reps, ${b.org.s} s at ${b.reps} (${round(growth)}x CPU for ${repRatio}x the reps; computed ${a.orgComputed.s} / ${b.orgComputed.s} s); JSON from snapshots and computed the same: ${a.orgSameJson && b.orgSameJson && b.teamSameJson}; ${feed.summary}; load ${round(loadBefore[0] ?? 0, 1)} -> ${round(loadAfter[0] ?? 0, 1)} on ${cpus().length} cores; ${missed.length === 0 ? 'every goal met' : `missed: ${missed.map(([k]) => k).join(', ')}`}`,
       metrics: Object.fromEntries(Object.entries(rows).map(([k, r]) => [k, r.value])),
       rows,
       figures,

@@ -39,6 +39,7 @@ import * as m21 from './migrations/2026-12-14_01_person_bindings.ts';
 import * as m22 from './migrations/2026-12-14_02_alert_tasks_open.ts';
 import * as m23 from './migrations/2026-12-15_01_recompute_runs.ts';
 import * as m24 from './migrations/2026-12-16_10_engine_state.ts';
+import * as m25 from './migrations/2026-12-17_01_snapshot_attainment.ts';
 import * as m27 from './migrations/2026-12-17_03_sync_run_totals.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
@@ -67,6 +68,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-14_02_alert_tasks_open': m22,
   '2026-12-15_01_recompute_runs': m23,
   '2026-12-16_10_engine_state': m24,
+  '2026-12-17_01_snapshot_attainment': m25,
   '2026-12-17_03_sync_run_totals': m27,
 };
 

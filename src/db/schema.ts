@@ -463,6 +463,10 @@ interface SnapshotColumns {
 export interface MetricSnapshotsTable extends SnapshotColumns {
   /** When the warehouse reads behind the figures began: a write that read earlier never replaces this row. */
   inputs_at: TimestampDefault;
+  /** The attainment at full precision (the document rounds it), for ranks; null without a quota. */
+  exact_attainment: string | null;
+  /** Whether the writer set `exact_attainment` (false on rows written before it existed). */
+  exact_stored: Generated<boolean>;
 }
 
 export interface MetricSnapshotHistoryTable extends SnapshotColumns {

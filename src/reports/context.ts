@@ -36,6 +36,12 @@ export interface ReportContext {
    * model; the model then serves names, memberships, ranks and history only. Absent: computed (the CLI).
    */
   stored?: (subject: SubjectRef) => FiguresDocument;
+  /**
+   * With `stored`: a rep's or team's attainment in `period` at full precision as the engine stored it beside its
+   * snapshot (null without a quota), from which ranks are made instead of from the model: a model of one team's
+   * rows can then rank its reps in their region and the org, and the team among the org's teams.
+   */
+  exact?: (subject: SubjectRef) => Dec | null;
   /** The period's open alerts by subject (`kind:id`), read once for a report on many subjects. */
   alertsBySubject?: Map<string, Json[]>;
   /**

@@ -31,7 +31,7 @@ import { PEOPLE_FINGERPRINT } from '../metrics/engine/load.ts';
 import { MetricsModel } from '../metrics/engine/model.ts';
 import { today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
-import { CurrentPeriod, NotStored } from './current-period.ts';
+import { CurrentPeriod, NotStored, type Scope } from './current-period.ts';
 import { renderReport } from './render.ts';
 import { buildReportFrom, type ReportRequest, type ResolvedRequest, resolveRequest } from './report.ts';
 
@@ -257,14 +257,33 @@ export class ReportReader {
       let why = req.explain ? 'explain needs the deals behind each figure' : null;
       if (why === null)
         try {
-          const state = await this.current.state(resolved, stamp);
+          // The CLI's report on one team or region reads that unit's rows only (its ranks are stored).
+          const scope: Scope | undefined =
+            req.kind === 'team' && req.team !== undefined
+              ? { kind: 'team', name: req.team }
+              : req.kind === 'region' && req.region !== undefined
+                ? { kind: 'region', name: req.region }
+                : undefined;
+          // Trends compute every period's figures from the model (activities among them); the rest read stored ones.
+          const state = await this.current.state(resolved, stamp, {
+            scope,
+            activities: req.kind === 'trends' || req.kind === 'rep',
+          });
           why = state.stale;
           if (why === null) {
             const forecast =
               req.kind === 'rep'
                 ? (p: FiscalPeriod) => this.learnedForecast(resolved, stamp, state.model, p)
                 : undefined;
-            const doc = await buildReportFrom(this.db, state.model, resolved, req, state.figures, forecast);
+            const doc = await buildReportFrom(
+              this.db,
+              state.model,
+              resolved,
+              req,
+              state.figures,
+              forecast,
+              state.exact,
+            );
             built = { doc, model: state.model };
           }
         } catch (e) {

@@ -92,10 +92,13 @@ export async function buildReportFrom(
   req: ReportRequest,
   stored?: ReportContext['stored'],
   forecast?: ReportContext['forecast'],
+  exact?: ReportContext['exact'],
 ): Promise<JsonObject> {
   const ctx: ReportContext = { db, model, period: r.period, historyPeriods: r.history, explain: req.explain ?? false };
   if (stored) ctx.stored = stored;
   if (forecast) ctx.forecast = forecast;
+  // Ranks from the stored attainments go with the stored figures only (`explain` is always computed).
+  if (stored && exact && !ctx.explain) ctx.exact = exact;
   const scope = (): SubjectRef =>
     req.team !== undefined
       ? findUnit(model, 'team', req.team)

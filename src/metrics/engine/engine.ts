@@ -526,6 +526,7 @@ export class MetricsEngine {
         subject: t.subject,
         periodId: t.period.id,
         doc: figuresDocument(describeSubject(model, t.subject), t.period, metrics, this.settings.baseCurrency),
+        exact: metrics.attainment.value, // for ranks read from the snapshots (src/reports/current-period.ts)
       });
       timings.document = (timings.document ?? 0) + performance.now() - started;
       if (t.subject.kind === 'rep' && t.period.id === current.id) repMetrics.set(t.subject.id, metrics);

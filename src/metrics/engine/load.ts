@@ -276,7 +276,7 @@ function ownerFilter(owners: Owners | null, alias: string) {
   return sql`((${conn}, ${owner}) in (select * from unnest(${conns}::text[], ${ids}::text[])) or ${orphans})`;
 }
 
-async function loadDeals(
+export async function loadDeals(
   db: Kysely<Database>,
   asOf: PlainDate,
   timezone: string,

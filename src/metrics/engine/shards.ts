@@ -432,6 +432,7 @@ export async function mergeRun(engine: MetricsEngine, runId: number): Promise<Me
           subject,
           periodId: period.id,
           doc: figuresDocument(describeSubject(model, subject), period, metrics, engine.settings.baseCurrency),
+          exact: metrics.attainment.value, // for ranks read from the snapshots (src/reports/current-period.ts)
         });
       }
     }

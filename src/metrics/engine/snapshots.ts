@@ -7,6 +7,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type Database, toJsonb } from '../../db/schema.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { contentHash, stableStringify } from '../../util/hash.ts';
+import type { Dec } from '../../util/money.ts';
 import type { FiguresDocument } from '../document.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
 
@@ -14,6 +15,11 @@ export interface SnapshotWrite {
   subject: SubjectRef;
   periodId: string;
   doc: FiguresDocument;
+  /**
+   * The attainment at full precision (the document's is rounded to four places), stored beside it for ranks
+   * (src/reports/current-period.ts); null without a quota. Left out, the row says it has none (`exact_stored`).
+   */
+  exact?: Dec | null;
 }
 
 /** Top-level fields whose values differ (nested objects compared whole, by their stable JSON). */
@@ -106,11 +112,13 @@ async function storeChunk(
   const r = await sql<{ at: string; previous: PreviousRow[]; written: string[] }>`
     with input as (
       select * from unnest(${writes.map((w) => w.subject.kind)}::text[], ${writes.map((w) => w.subject.id)}::text[],
-        ${writes.map((w) => w.periodId)}::text[], ${writes.map((w) => toJsonb(w.doc))}::jsonb[], ${hashes}::text[])
-        as i(kind, id, period, metrics, value_hash)
+        ${writes.map((w) => w.periodId)}::text[], ${writes.map((w) => toJsonb(w.doc))}::jsonb[], ${hashes}::text[],
+        ${writes.map((w) => w.exact?.toString() ?? null)}::numeric[], ${writes.map((w) => w.exact !== undefined)}::boolean[])
+        as i(kind, id, period, metrics, value_hash, exact_attainment, exact_stored)
     ),
     previous as (
       select s.subject_kind, s.subject_id, s.period_id, s.value_hash, s.config_hash, s.metrics,
+             (s.exact_stored, s.exact_attainment) is distinct from (i.exact_stored, i.exact_attainment) as exact_moved,
              s.inputs_at > ${inputsAt}::timestamptz as newer,
              exists (select 1 from metric_snapshot_history h where h.subject_kind = s.subject_kind
                      and h.subject_id = s.subject_id and h.period_id = s.period_id and h.day = ${asOf}) as has_day
@@ -118,17 +126,26 @@ async function storeChunk(
     ),
     decided as (
       select i.*, (p.subject_id is null or p.value_hash <> i.value_hash or p.config_hash <> ${configHash}) as changed,
+             coalesce(p.exact_moved, false) as exact_moved,
              coalesce(p.has_day, false) as has_day, coalesce(p.newer, false) as newer
       from input i left join previous p on p.subject_kind = i.kind and p.subject_id = i.id and p.period_id = i.period
     ),
     snapshots as (
-      insert into metric_snapshots (subject_kind, subject_id, period_id, as_of, metrics, value_hash, config_hash, inputs_at)
-      select kind, id, period, ${asOf}, metrics, value_hash, ${configHash}, ${inputsAt}::timestamptz
-      from decided where changed and not newer
+      insert into metric_snapshots (subject_kind, subject_id, period_id, as_of, metrics, value_hash, config_hash,
+        inputs_at, exact_attainment, exact_stored)
+      select kind, id, period, ${asOf}, metrics, value_hash, ${configHash}, ${inputsAt}::timestamptz,
+        exact_attainment, exact_stored
+      -- The document unchanged (attainment equal to four places) while the exact value moved: rewritten for the
+      -- value alone, so ranks read from these rows stay those of today's figures; not a change (nothing printed
+      -- moved: no history row, the same computed_at, and the caller finds the same value hash).
+      from decided where (changed or exact_moved) and not newer
       on conflict (subject_kind, subject_id, period_id) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
-        inputs_at = excluded.inputs_at,
-        computed_at = now() -- wall-clock: commit-time stamps the change probes compare
+        inputs_at = excluded.inputs_at, exact_attainment = excluded.exact_attainment,
+        exact_stored = excluded.exact_stored,
+        computed_at = case when metric_snapshots.value_hash = excluded.value_hash
+          and metric_snapshots.config_hash = excluded.config_hash then metric_snapshots.computed_at
+          else now() end -- wall-clock: commit-time stamps the change probes compare
         -- checked again on the row as it is now: a newer one may have committed since this statement began
         where metric_snapshots.inputs_at <= excluded.inputs_at
       returning subject_kind || ':' || subject_id || '@' || period_id as key

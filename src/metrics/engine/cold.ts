@@ -23,8 +23,9 @@ import type { Database } from '../../db/schema.ts';
 import { laterOf, type PlainDate } from '../../util/date.ts';
 import { contentHash } from '../../util/hash.ts';
 import type { SubjectPartial } from '../math/rep-metrics.ts';
-import { decodeLearned, forecastFrom, learnForecast } from './forecast-model.ts';
-import { loadForecastInputs } from './forecast-store.ts';
+import { dealTimelinePages, learnForecastsByPage } from './forecast-history.ts';
+import { decodeLearned, forecastFrom, type LearnedForecast } from './forecast-model.ts';
+import { loadBacktests } from './forecast-store.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadWindow } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { decodePartial, encodePartial, encodeRunForecast, forecastInput, type RunForecastJson } from './partials.ts';
@@ -164,35 +165,36 @@ export async function writeLearnedForecasts(
 }
 
 /**
- * Learns each period's forecast from the stage history as of D, as a full load's model would, without the model:
- * for a sharded run's plan and the shard-by-shard full recompute (whose shards hold some reps' rows only).
+ * Learns each period's forecast from the stage history as of D, as a full load's model would, without the model
+ * and without holding the history: a page of deals at a time (forecast-history.ts). For a sharded run's plan and
+ * the shard-by-shard full recompute, whose shards hold some reps' rows only.
  */
 export async function learnForecasts(
   db: Kysely<Database>,
   settings: EngineSettings,
-  o: { options: LoadOptions; periods: readonly FiscalPeriod[]; forecastConfig: string },
+  o: { options: LoadOptions; periods: readonly FiscalPeriod[]; forecastConfig: string; pageSize?: number },
 ): Promise<Record<string, RunForecastJson>> {
   const { options, periods } = o;
+  const asOf = options.asOf;
+  // The owners' rep keys and the rates, as a full load reads them (the groups' inputs: no deal or activity).
   const base = new MetricsModel(await loadGroupInputs(db, options), settings);
-  const inputs = await loadForecastInputs(db, {
-    asOf: options.asOf,
-    timezone: settings.timezone,
-    ownerToRep: base.data.ownerToRep,
-    fx: base.fx,
-    configHash: o.forecastConfig,
-  });
-  const out: Record<string, RunForecastJson> = {};
-  for (const period of periods) {
-    const l = learnForecast({
-      timelines: inputs.dealTimelines,
+  const pages = dealTimelinePages(
+    db,
+    { asOf, timezone: settings.timezone, ownerToRep: base.data.ownerToRep, fx: base.fx },
+    o.pageSize,
+  );
+  const [learned, backtests] = await Promise.all([
+    learnForecastsByPage(pages, {
       calendar: settings.calendar,
-      period,
-      asOf: options.asOf,
+      periods,
+      asOf,
       settings: settings.forecast.calibration,
-    });
-    const b = inputs.forecastBacktests.get(period.kind) ?? null;
-    out[period.id] = encodeRunForecast(l, b);
-  }
+    }),
+    loadBacktests(db, { asOf, configHash: o.forecastConfig }),
+  ]);
+  const out: Record<string, RunForecastJson> = {};
+  for (const period of periods)
+    out[period.id] = encodeRunForecast(learned.get(period.id) as LearnedForecast, backtests.get(period.kind) ?? null);
   return out;
 }
 

@@ -533,9 +533,9 @@ export class MetricsEngine {
     const people: People = base.data;
     const keys = [...people.reps.keys()].sort();
     const shards = Math.max(1, Math.ceil(keys.length / this.repsPerShard));
-    const trials = this.settings.forecast.trials;
     const shares = new Map<string, SubjectPartial[]>();
     const result: Stored = { asOf, recomputed: [], changes: [], alertEvents: [], superseded: 0 };
+    const teams: TeamPartRow[] = [];
     for (let shard = 0; shard < shards; shard++) {
       const mine = keys.slice(shard * this.repsPerShard, (shard + 1) * this.repsPerShard);
       // Shard 0 also reads the owners no rep row stands for: a whole load books them as reps of their own.
@@ -550,13 +550,7 @@ export class MetricsEngine {
       const subjects = shard === 0 ? [...mine, ...model.repKeys().filter((k) => !people.reps.has(k))].sort() : mine;
       const targets: { subject: SubjectRef; period: FiscalPeriod }[] = [];
       for (const period of periods) for (const id of subjects) targets.push({ subject: { kind: 'rep', id }, period });
-      const stored = await this.commit(model, this.prepare(model, targets), probe.now);
-      for (const k of ['rep', 'document', 'store', 'alerts'] as const)
-        timings[k] = (timings[k] ?? 0) + (this.lastTimings[k] ?? 0);
-      result.recomputed.push(...stored.recomputed);
-      result.changes.push(...stored.changes);
-      result.alertEvents.push(...stored.alertEvents);
-      result.superseded += stored.superseded;
+      const prepared = this.prepare(model, targets);
       // The shard's share of each group, without the credit lists (no group figure reads them): what is kept of it.
       await time('shares', () => {
         for (const period of periods)
@@ -565,36 +559,22 @@ export class MetricsEngine {
             pushTo(shares, `${group}|${period.id}`, decodePartial(JSON.parse(e.part) as PartJson, e.trials));
           }
       });
+      // The last shard's store takes the groups' snapshots with its reps' (one statement for a small org's run).
+      if (shard === shards - 1)
+        await time('groups', () => {
+          const groups = this.groupWrites(base, periods, forecasts, shares, teams);
+          prepared.writes.push(...groups);
+          for (const w of groups) result.recomputed.push(subjectPeriodKey(w.subject, w.periodId));
+        });
+      const stored = await this.commit(model, prepared, probe.now);
+      for (const k of ['rep', 'document', 'store', 'alerts'] as const)
+        timings[k] = (timings[k] ?? 0) + (this.lastTimings[k] ?? 0);
+      result.recomputed.push(...stored.recomputed);
+      result.changes.push(...stored.changes);
+      result.alertEvents.push(...stored.alertEvents);
+      result.superseded += stored.superseded;
     }
 
-    const writes: SnapshotWrite[] = [];
-    const teams: TeamPartRow[] = [];
-    await time('groups', () => {
-      for (const period of periods) {
-        const f = forecasts.get(period.id);
-        for (const level of ['team', 'region', 'org'] as const) {
-          for (const id of base.groups(level)) {
-            const subject: SubjectRef = { kind: level, id };
-            const key = `${level}|${id}|${period.id}`;
-            const merged = mergeSubjectPartials(shares.get(key) ?? [], trials);
-            shares.delete(key);
-            if (level === 'team' && f) teams.push({ teamId: id, period, part: merged, forecastHash: f.hash });
-            const metrics = base.computeGroupFrom(level, id, period, [merged], f?.forecast.info);
-            writes.push({
-              subject,
-              periodId: period.id,
-              doc: figuresDocument(describeSubject(base, subject), period, metrics, this.settings.baseCurrency),
-            });
-            result.recomputed.push(subjectPeriodKey(subject, period.id));
-          }
-        }
-      }
-    });
-    const stored = await time('storeGroups', () =>
-      storeSnapshots(db, writes, asOf, this.settings.configHash, probe.now),
-    );
-    result.changes.push(...stored.changes);
-    result.superseded += stored.superseded.length;
     const tag = stateTag(probe) as string;
     await time('parts', async () => {
       await writeTeamParts(db, teams, { configHash: this.settings.configHash, inputsAt: probe.now, asOf, people: tag });
@@ -611,6 +591,39 @@ export class MetricsEngine {
     result.recomputed.sort();
     this.lastTimings = { ...timings, shards };
     return result;
+  }
+
+  /**
+   * Every group's snapshot writes from the shards' shares (`computeGroupFrom`, as `mergeRun` makes a sharded run's),
+   * the teams' merged partials added to `teams` for the cold path.
+   */
+  private groupWrites(
+    base: MetricsModel,
+    periods: readonly FiscalPeriod[],
+    forecasts: ReadonlyMap<string, { forecast: PeriodForecast; hash: string }>,
+    shares: Map<string, SubjectPartial[]>,
+    teams: TeamPartRow[],
+  ): SnapshotWrite[] {
+    const writes: SnapshotWrite[] = [];
+    for (const period of periods) {
+      const f = forecasts.get(period.id);
+      for (const level of ['team', 'region', 'org'] as const) {
+        for (const id of base.groups(level)) {
+          const subject: SubjectRef = { kind: level, id };
+          const key = `${level}|${id}|${period.id}`;
+          const merged = mergeSubjectPartials(shares.get(key) ?? [], this.settings.forecast.trials);
+          shares.delete(key);
+          if (level === 'team' && f) teams.push({ teamId: id, period, part: merged, forecastHash: f.hash });
+          const metrics = base.computeGroupFrom(level, id, period, [merged], f?.forecast.info);
+          writes.push({
+            subject,
+            periodId: period.id,
+            doc: figuresDocument(describeSubject(base, subject), period, metrics, this.settings.baseCurrency),
+          });
+        }
+      }
+    }
+    return writes;
   }
 
   /** True when the snapshots were computed under another config (or never): a full recompute is due. */

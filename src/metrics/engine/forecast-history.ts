@@ -183,8 +183,14 @@ interface EndedPeriodFold {
   /** By stage and by `stage|weeks left` cell, in first-seen order (the rate table's maps keep that order). */
   stages: Map<string, Tally>;
   cells: Map<string, Tally & { stage: string; weeksLeft: number }>;
-  /** (deal, period) pairs: won when any of the deal's snapshots in the period was (`countOutcomes`). */
+  /**
+   * (deal, period) pairs: won when any of the deal's snapshots in the period was (`countOutcomes`, which keys them
+   * by deal id). With ids unique in the warehouse (one connection) they are counted as they come (a deal's snapshots
+   * are together); else kept by id, as two CRMs' deals of the same id make one pair there.
+   */
   pairs: Map<string, boolean>;
+  pairCount: number;
+  pairWins: number;
   /** Per week origin, in first-seen order: each snapshot as its (stage, weeks left, CRM probability) code * 2 + won. */
   origins: Map<number, number[]>;
 }
@@ -275,7 +281,8 @@ function calibrationOf(
   let wins = 0;
   let pairs = 0;
   for (const f of used) {
-    pairs += f.pairs.size;
+    pairs += f.pairs.size + f.pairCount;
+    wins += f.pairWins;
     for (const w of f.pairs.values()) if (w) wins++;
   }
   const losses = pairs - wins;
@@ -320,6 +327,8 @@ export async function learnForecastsByPage(
     periods: readonly FiscalPeriod[];
     asOf: PlainDate;
     settings: CalibrationSettings;
+    /** Deal ids are unique across the timelines (the warehouse has one connection): pairs need not keep them. */
+    uniqueIds?: boolean;
   },
 ): Promise<Map<string, LearnedForecast>> {
   const { calendar, asOf } = input;
@@ -343,10 +352,27 @@ export async function learnForecastsByPage(
     for (const e of ended.values()) {
       let f = folds.get(e.id);
       if (!f) {
-        f = { period: e, n: 0, wins: 0, stages: new Map(), cells: new Map(), pairs: new Map(), origins: new Map() };
+        f = {
+          period: e,
+          n: 0,
+          wins: 0,
+          stages: new Map(),
+          cells: new Map(),
+          pairs: new Map(),
+          pairCount: 0,
+          pairWins: 0,
+          origins: new Map(),
+        };
         folds.set(e.id, f);
       }
       const fold = f;
+      let deal: string | null = null;
+      let dealWon = false;
+      const endDeal = () => {
+        if (deal === null) return;
+        fold.pairCount++;
+        if (dealWon) fold.pairWins++;
+      };
       for (const s of periodSnapshots(page, e)) {
         fold.n++;
         if (s.won) fold.wins++;
@@ -357,7 +383,12 @@ export async function learnForecastsByPage(
           stage: s.stage,
           weeksLeft: s.weeksLeft,
         }));
-        fold.pairs.set(s.dealId, (fold.pairs.get(s.dealId) ?? false) || s.won);
+        if (!input.uniqueIds) fold.pairs.set(s.dealId, (fold.pairs.get(s.dealId) ?? false) || s.won);
+        else if (s.dealId !== deal) {
+          endDeal();
+          deal = s.dealId;
+          dealWon = s.won;
+        } else dealWon ||= s.won;
         const key = `${s.stage}|${s.weeksLeft}|${s.crmProbability}`;
         let code = codeOf.get(key);
         if (code === undefined) {
@@ -372,6 +403,7 @@ export async function learnForecastsByPage(
         }
         list.push(code * 2 + (s.won ? 1 : 0));
       }
+      endDeal();
     }
     // New pipeline (`newPipelineTerms`): deals created after the target's week origin in an ended period, won in it.
     for (const target of input.periods) {
@@ -403,6 +435,8 @@ export async function learnForecastsByPage(
       stages: new Map(),
       cells: new Map(),
       pairs: new Map(),
+      pairCount: 0,
+      pairWins: 0,
       origins: new Map(),
     });
     const calibration = calibrationOf(

@@ -127,14 +127,17 @@ export async function run(): Promise<BenchResult> {
     const child = await recomputeInChild(w.url);
     const t = performance.now();
     const c = process.cpuUsage();
-    const warm = new MetricsEngine({ db, config, workerId: 'bench-warm' });
+    // `coldStart: 'full'`: its first change loads the whole model and keeps it (the full recompute, shard by shard,
+    // leaves nothing cached); that change primes it and is not counted.
+    const warm = new MetricsEngine({ db, config, workerId: 'bench-warm', coldStart: 'full' });
     await warm.recomputeAll(AS_OF);
     const fullS = (performance.now() - t) / 1000;
     const fullCpuS = cpuS(process.cpuUsage(c));
+    const fullTimingsMs = Object.fromEntries(Object.entries(warm.lastTimings).map(([k, v]) => [k, round(v, 0)]));
 
     const deals = await sql<{ external_id: string; owner_external_id: string }>`
       select external_id, owner_external_id from deals where stage_category = 'won' and close_date between '2026-04-01' and ${AS_OF}
-      order by external_id limit ${2 * RUNS + 3}`.execute(db);
+      order by external_id limit ${2 * RUNS + 4}`.execute(db);
     const change = async (engine: MetricsEngine, i: number) => {
       const d = deals.rows[i];
       if (!d) throw new Error('too few won deals this quarter');
@@ -153,6 +156,7 @@ export async function run(): Promise<BenchResult> {
         timings: { ...engine.lastTimings },
       };
     };
+    await change(warm, 2 * RUNS + 3);
     const warmRuns = [];
     for (let i = 0; i < RUNS; i++) warmRuns.push(await change(warm, i));
     const coldRuns = [];
@@ -203,6 +207,7 @@ export async function run(): Promise<BenchResult> {
       generateS: round(w.generateS),
       fullRecomputeS: round(fullS),
       fullRecomputeCpuS: round(fullCpuS),
+      fullRecomputeTimingsMs: fullTimingsMs,
       fullRecomputeChild: { s: round(child.s), cpuS: round(child.cpuS), rssMb: round(child.rssMb, 0) },
       warmRunsMs: warmRuns.map((r) => round(r.ms, 1)),
       warmCpuS: round(median(warmRuns.map((r) => r.cpuS)), 3),

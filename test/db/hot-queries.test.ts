@@ -190,24 +190,11 @@ function unboundedScans(node: PlanNode, partial: ReadonlySet<string>, limited = 
   return out;
 }
 
-/**
- * Statements that read a whole big table by design today: the metrics engine's full model load and the reports'
- * (src/metrics/engine/load.ts), which issue 22's flat-memory work replaces. Each is named here so that a new one
- * fails until it is looked at.
- */
-const KNOWN_WHOLE: readonly RegExp[] = [
-  // The model's deals, stage history (the forecast's training) and activities (load.ts, forecast-store.ts).
-  /^\s*select connection_id, external_id, owner_external_id, created_date::text as created_date, amount, currency, stage, stage_category, close_date::text as close_date, probability from deals where not is_deleted/,
-  /^\s*select h\.connection_id, h\.deal_external_id, h\.stage, h\.stage_category, h\.amount, h\.close_date::text as close_date, h\.probability, \(h\.changed_at at time zone \$1\)::date::text as day from deal_stage_history h/,
-  /^\s*select a\.connection_id, a\.external_id, a\.owner_external_id, a\.activity_type, a\.activity_date from activities a where not a\.is_deleted/,
-];
-
 describe.skipIf(repeatPass)('the statements of a whole pipeline on the small sandbox org', () => {
   it('never read a big table without an index condition, for a condition or whole', async () => {
     const missing: string[] = [];
     const whole: string[] = [];
     const unplanned: string[] = [];
-    const known = new Set<string>();
     const planned = new Map<string, number>();
     const databaseOf = (t: TestDatabase) => new URL(t.url).pathname.slice(1);
     // Controls, first in each database: a condition no index serves, no condition at all, and a whole index read.
@@ -253,7 +240,6 @@ describe.skipIf(repeatPass)('the statements of a whole pipeline on the small san
             const plan = (r.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]?.Plan as PlanNode;
             for (const scan of unboundedScans(plan, partial)) {
               if (scan.kind === 'missing') missing.push(`${crm} ${scan.what}: ${where}`);
-              else if (KNOWN_WHOLE.some((k) => k.test(flat))) known.add(where);
               else whole.push(`${crm} ${scan.what}: ${where}`);
             }
           } catch (e) {
@@ -270,7 +256,7 @@ describe.skipIf(repeatPass)('the statements of a whole pipeline on the small san
     console.log(
       `distinct statements: Salesforce ${seen.get(databaseOf(sf))?.size ?? 0}, HubSpot ${seen.get(databaseOf(hub))?.size ?? 0}; ` +
         `on big tables planned: Salesforce ${(planned.get('Salesforce') ?? 0) - 3}, HubSpot ${(planned.get('HubSpot') ?? 0) - 3}; ` +
-        `whole reads by design (the model load): ${known.size}\n` +
+        '\n' +
         [...missing, ...whole].filter((x) => !isControl(x)).join('\n'),
     );
     // Each control is caught in each database: 1 missing index, 2 whole reads.
@@ -281,7 +267,5 @@ describe.skipIf(repeatPass)('the statements of a whole pipeline on the small san
     expect(unplanned).toEqual([]);
     expect(missing.filter((x) => !isControl(x))).toEqual([]);
     expect(whole.filter((x) => !isControl(x))).toEqual([]);
-    // The model load's reads are still there (when issue 22 removes them, this list and KNOWN_WHOLE go).
-    expect(known.size).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -21,8 +21,11 @@ import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Database } from '../../db/schema.ts';
 import { laterOf, type PlainDate } from '../../util/date.ts';
+import { contentHash } from '../../util/hash.ts';
 import type { SubjectPartial } from '../math/rep-metrics.ts';
-import { decodeLearned, forecastFrom } from './forecast-model.ts';
+import { dealTimelinePages, learnForecastsByPage } from './forecast-history.ts';
+import { decodeLearned, forecastFrom, type LearnedForecast } from './forecast-model.ts';
+import { loadBacktests } from './forecast-store.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadWindow } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { decodePartial, encodePartial, encodeRunForecast, forecastInput, type RunForecastJson } from './partials.ts';
@@ -39,6 +42,14 @@ export function stateTag(m: { people?: string | undefined; rates?: string | unde
 /** Team partials per insert (each up to 80 kB of trials at 10,000). */
 const CHUNK = 50;
 
+/** A team's merged partial for a period, with the hash of the forecast it was computed with. */
+export interface TeamPartRow {
+  teamId: string;
+  period: FiscalPeriod;
+  part: SubjectPartial;
+  forecastHash: string;
+}
+
 /** Stores the merged partials of the teams a recompute computed, unless a recompute that read later stored first. */
 export async function storeTeamParts(
   db: Kysely<Database>,
@@ -48,19 +59,35 @@ export async function storeTeamParts(
 ): Promise<void> {
   const people = stateTag(model);
   if (people === undefined) return;
-  const rows = [];
+  const rows: TeamPartRow[] = [];
   for (const { teamId, period } of teams) {
     const part = model.lastTeamPartial(teamId, period.id);
     const learned = model.learnedOf(period);
     if (!part || !learned) continue;
+    rows.push({ teamId, period, part, forecastHash: learned.hash });
+  }
+  await writeTeamParts(db, rows, { ...o, asOf: model.asOf, people });
+}
+
+/**
+ * Stores team partials made elsewhere than in one model (the shard-by-shard full recompute merges them from its
+ * shards' shares), tagged with `people` (`stateTag`).
+ */
+export async function writeTeamParts(
+  db: Kysely<Database>,
+  teams: readonly TeamPartRow[],
+  o: { configHash: string; inputsAt: string; asOf: PlainDate; people: string },
+): Promise<void> {
+  const rows = [];
+  for (const { teamId, period, part, forecastHash } of teams) {
     const { part: json, trials } = encodePartial(part);
     rows.push({
       period_id: period.id,
       team_id: teamId,
-      as_of: model.asOf,
+      as_of: o.asOf,
       config_hash: o.configHash,
-      people,
-      forecast_hash: learned.hash,
+      people: o.people,
+      forecast_hash: forecastHash,
       inputs_at: o.inputsAt,
       part: json,
       trials,
@@ -91,29 +118,32 @@ export async function storeTeamParts(
       .execute();
 }
 
-/** Stores the forecasts a full recompute learned, one per period. */
-export async function storeLearnedForecasts(
+/** A period's learned forecast as `learned_forecasts` keeps it, with its content hash (`learnedHash`). */
+export interface LearnedRow {
+  periodId: string;
+  hash: string;
+  forecast: RunForecastJson;
+}
+
+/** The hash a model gives what it learned (`MetricsModel.learnedOf`): of the learned forecast's JSON. */
+export function learnedHash(f: RunForecastJson): string {
+  return contentHash(f.learned);
+}
+
+/** Stores learned forecasts made elsewhere than in one model (the shard-by-shard full recompute's). */
+export async function writeLearnedForecasts(
   db: Kysely<Database>,
-  model: MetricsModel,
-  periods: readonly FiscalPeriod[],
-  configHash: string,
+  learned: readonly LearnedRow[],
+  o: { asOf: PlainDate; configHash: string; people: string },
 ): Promise<void> {
-  const people = stateTag(model);
-  if (people === undefined) return;
-  const rows = [];
-  for (const period of periods) {
-    const l = model.learnedOf(period);
-    if (!l) continue;
-    const backtest = model.data.forecastBacktests?.get(period.kind) ?? null;
-    rows.push({
-      period_id: period.id,
-      as_of: model.asOf,
-      config_hash: configHash,
-      people,
-      hash: l.hash,
-      forecast: JSON.stringify(encodeRunForecast(l.learned, backtest)),
-    });
-  }
+  const rows = learned.map((l) => ({
+    period_id: l.periodId,
+    as_of: o.asOf,
+    config_hash: o.configHash,
+    people: o.people,
+    hash: l.hash,
+    forecast: JSON.stringify(l.forecast),
+  }));
   if (rows.length === 0) return;
   await db
     .insertInto('learned_forecasts')
@@ -132,6 +162,40 @@ export async function storeLearnedForecasts(
         .where(sql<boolean>`excluded.as_of >= learned_forecasts.as_of`),
     )
     .execute();
+}
+
+/**
+ * Learns each period's forecast from the stage history as of D, as a full load's model would, without the model
+ * and without holding the history: a page of deals at a time (forecast-history.ts). For a sharded run's plan and
+ * the shard-by-shard full recompute, whose shards hold some reps' rows only.
+ */
+export async function learnForecasts(
+  db: Kysely<Database>,
+  settings: EngineSettings,
+  o: { options: LoadOptions; periods: readonly FiscalPeriod[]; forecastConfig: string; pageSize?: number },
+): Promise<Record<string, RunForecastJson>> {
+  const { options, periods } = o;
+  const asOf = options.asOf;
+  // The owners' rep keys and the rates, as a full load reads them (the groups' inputs: no deal or activity).
+  const base = new MetricsModel(await loadGroupInputs(db, options), settings);
+  const pages = dealTimelinePages(
+    db,
+    { asOf, timezone: settings.timezone, ownerToRep: base.data.ownerToRep, fx: base.fx },
+    o.pageSize,
+  );
+  const [learned, backtests] = await Promise.all([
+    learnForecastsByPage(pages, {
+      calendar: settings.calendar,
+      periods,
+      asOf,
+      settings: settings.forecast.calibration,
+    }),
+    loadBacktests(db, { asOf, configHash: o.forecastConfig }),
+  ]);
+  const out: Record<string, RunForecastJson> = {};
+  for (const period of periods)
+    out[period.id] = encodeRunForecast(learned.get(period.id) as LearnedForecast, backtests.get(period.kind) ?? null);
+  return out;
 }
 
 /** What the cold path reads of the engine (not the engine itself, which calls it). */

@@ -4,12 +4,31 @@
  * calibration learns from every ended period the warehouse has.
  */
 import { type Kysely, sql } from 'kysely';
+import type { FiscalCalendar, FiscalPeriod } from '../../config/calendar.ts';
 import type { Database } from '../../db/schema.ts';
 import type { PlainDate } from '../../util/date.ts';
+import { addDays } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
-import type { DealHistoryRow, DealTimeline } from '../math/calibration.ts';
+import {
+  type Calibration,
+  type CalibrationBasis,
+  type CalibrationSettings,
+  type DealHistoryRow,
+  type DealTimeline,
+  dealProbability,
+  FALLBACK_SIGMA,
+  type IsotonicMap,
+  MAX_SIGMA,
+  periodSnapshots,
+  type RateTable,
+  tableRate,
+  weekIndex,
+  wonDay,
+} from '../math/calibration.ts';
 import { convertAmount, type FxTable } from '../math/currency.ts';
+import type { NewPipelineInput } from '../math/rep-metrics.ts';
 import type { StageCategory } from '../math/types.ts';
+import type { LearnedForecast } from './forecast-model.ts';
 import type { HistoryRow } from './load.ts';
 
 interface DealRow {
@@ -41,29 +60,63 @@ const num = (s: string | null) => (s === null ? null : Number(s));
  * Amounts are in base currency at D's rates; a deal that cannot be converted keeps a null amount.
  */
 export async function loadDealTimelines(db: Kysely<Database>, o: TimelineOptions): Promise<DealTimeline[]> {
-  const [deals, history] = await Promise.all([
-    sql<DealRow>`
+  const out: DealTimeline[] = [];
+  for await (const page of dealTimelinePages(db, o)) for (const t of page) out.push(t);
+  return out;
+}
+
+/** Deals per page of `dealTimelinePages`. */
+export const TIMELINE_PAGE = 10_000;
+
+/**
+ * `loadDealTimelines` a page of deals at a time, in (connection, deal id) order: each page's deals and the stage
+ * history rows of their key range (both reads served by the key's index), so a reader that folds each page into
+ * what it learns (`learnForecastsByPage`) never holds the whole history.
+ */
+export async function* dealTimelinePages(
+  db: Kysely<Database>,
+  o: TimelineOptions,
+  pageSize = TIMELINE_PAGE,
+): AsyncGenerator<DealTimeline[]> {
+  // Every deal key sorts after ('', ''): the first page's read has the same key condition as the others'.
+  let after: [string, string] = ['', ''];
+  for (;;) {
+    const deals = await sql<DealRow>`
       select connection_id, external_id, owner_external_id, created_date::text as created_date, amount, currency,
              stage, stage_category, close_date::text as close_date, probability
       from deals
-      where not is_deleted and owner_external_id is not null and created_date <= ${o.asOf}
-      order by connection_id, external_id`.execute(db),
-    sql<HistoryRow>`
+      where (connection_id, external_id) > (${after[0]}, ${after[1]})
+        and not is_deleted and owner_external_id is not null and created_date <= ${o.asOf}
+      order by connection_id, external_id
+      limit ${pageSize}`.execute(db);
+    const first = deals.rows[0];
+    const last = deals.rows[deals.rows.length - 1];
+    if (!first || !last) return;
+    const history = await sql<HistoryRow>`
       select h.connection_id, h.deal_external_id, h.stage, h.stage_category, h.amount,
              h.close_date::text as close_date, h.probability, (h.changed_at at time zone ${o.timezone})::date::text as day
       from deal_stage_history h
-      where not h.is_deleted and (h.changed_at at time zone ${o.timezone})::date <= ${o.asOf}
-      order by h.connection_id, h.deal_external_id, h.changed_at, h.external_id`.execute(db),
-  ]);
+      where (h.connection_id, h.deal_external_id) >= (${first.connection_id}, ${first.external_id})
+        and (h.connection_id, h.deal_external_id) <= (${last.connection_id}, ${last.external_id})
+        and not h.is_deleted and (h.changed_at at time zone ${o.timezone})::date <= ${o.asOf}
+      order by h.connection_id, h.deal_external_id, h.changed_at, h.external_id`.execute(db);
+    yield timelinesOf(deals.rows, history.rows, o);
+    if (deals.rows.length < pageSize) return;
+    after = [last.connection_id, last.external_id];
+  }
+}
+
+/** The timelines of some deals from their rows and stage history (see `loadDealTimelines`). */
+function timelinesOf(deals: readonly DealRow[], history: readonly HistoryRow[], o: TimelineOptions): DealTimeline[] {
   const rowsOf = new Map<string, HistoryRow[]>();
-  for (const h of history.rows) {
+  for (const h of history) {
     const key = `${h.connection_id}:${h.deal_external_id}`;
     const list = rowsOf.get(key);
     if (list) list.push(h);
     else rowsOf.set(key, [h]);
   }
   const out: DealTimeline[] = [];
-  for (const d of deals.rows) {
+  for (const d of deals) {
     const key = `${d.connection_id}:${d.external_id}`;
     const h = rowsOf.get(key) ?? [];
     let rows: DealHistoryRow[];
@@ -112,3 +165,303 @@ export async function loadDealTimelines(db: Kysely<Database>, o: TimelineOptions
   }
   return out;
 }
+
+// --- learning page by page: what `learnForecast` (forecast-model.ts) learns from all the timelines at once, folded
+// one page of timelines at a time into counts that keep the order the one-pass math adds in, so the calibration,
+// its sigma and the new-pipeline terms come out the same to the last bit (floating-point sums included).
+
+interface Tally {
+  wins: number;
+  n: number;
+}
+
+/** What one ended period's snapshots add to a calibration (`learnCalibration`), kept in their order. */
+interface EndedPeriodFold {
+  period: FiscalPeriod;
+  n: number;
+  wins: number;
+  /** By stage and by `stage|weeks left` cell, in first-seen order (the rate table's maps keep that order). */
+  stages: Map<string, Tally>;
+  cells: Map<string, Tally & { stage: string; weeksLeft: number }>;
+  /**
+   * (deal, period) pairs: won when any of the deal's snapshots in the period was (`countOutcomes`, which keys them
+   * by deal id). With ids unique in the warehouse (one connection) they are counted as they come (a deal's snapshots
+   * are together); else kept by id, as two CRMs' deals of the same id make one pair there.
+   */
+  pairs: Map<string, boolean>;
+  pairCount: number;
+  pairWins: number;
+  /** Per week origin, in first-seen order: each snapshot as its (stage, weeks left, CRM probability) code * 2 + won. */
+  origins: Map<number, number[]>;
+}
+
+/** The new-pipeline wins of a target period's week in one ended period, per owner in first-seen order. */
+type PipelineFold = Map<string, Dec[]>;
+
+function tallyInto<K>(map: Map<K, Tally>, key: K, won: boolean, make: () => Tally = () => ({ wins: 0, n: 0 })) {
+  let t = map.get(key);
+  if (!t) {
+    t = make();
+    map.set(key, t);
+  }
+  t.n++;
+  if (won) t.wins++;
+}
+
+/** `fitRateTable` of the snapshots of some periods, from their folds (in period order). */
+function rateTableOf(folds: readonly EndedPeriodFold[], priorWeight: number): RateTable {
+  const k = priorWeight;
+  let wins = 0;
+  let n = 0;
+  const stages = new Map<string, Tally>();
+  const cells = new Map<string, Tally>();
+  for (const f of folds) {
+    wins += f.wins;
+    n += f.n;
+    for (const [stage, t] of f.stages) {
+      const s = stages.get(stage) ?? { wins: 0, n: 0 };
+      stages.set(stage, { wins: s.wins + t.wins, n: s.n + t.n });
+    }
+    for (const [key, t] of f.cells) {
+      const c = cells.get(key) ?? { wins: 0, n: 0 };
+      cells.set(key, { wins: c.wins + t.wins, n: c.n + t.n });
+    }
+  }
+  const orgRate = n === 0 ? 0 : wins / n;
+  const stageRates = new Map<string, Tally & { rate: number }>();
+  for (const [stage, t] of stages) stageRates.set(stage, { ...t, rate: (t.wins + k * orgRate) / (t.n + k) });
+  const cellRates = new Map<string, Tally & { rate: number }>();
+  for (const [key, t] of cells) {
+    const stage = key.slice(0, key.lastIndexOf('|'));
+    const parent = stageRates.get(stage)?.rate ?? orgRate;
+    cellRates.set(key, { ...t, rate: (t.wins + k * parent) / (t.n + k) });
+  }
+  return { priorWeight: k, org: { wins, n, rate: orgRate }, stages: stageRates, cells: cellRates };
+}
+
+/** `fitIsotonic` of the held periods' snapshots at the early table's rates: points of equal x pool first anyway. */
+function isotonicOf(folds: readonly EndedPeriodFold[], early: RateTable): IsotonicMap {
+  const byX = new Map<number, { n: number; sy: number }>();
+  for (const f of folds)
+    for (const c of f.cells.values()) {
+      const x = tableRate(early, c.stage, c.weeksLeft).rate;
+      const p = byX.get(x) ?? { n: 0, sy: 0 };
+      p.n += c.n;
+      p.sy += c.wins;
+      byX.set(x, p);
+    }
+  const blocks: { sx: number; sy: number; n: number }[] = [];
+  for (const x of [...byX.keys()].sort((a, b) => a - b)) {
+    const { n, sy } = byX.get(x) as { n: number; sy: number };
+    blocks.push({ sx: x * n, sy, n });
+    while (blocks.length >= 2) {
+      const b = blocks[blocks.length - 1] as { sx: number; sy: number; n: number };
+      const a = blocks[blocks.length - 2] as { sx: number; sy: number; n: number };
+      if (a.sy / a.n < b.sy / b.n) break;
+      blocks.splice(blocks.length - 2, 2, { sx: a.sx + b.sx, sy: a.sy + b.sy, n: a.n + b.n });
+    }
+  }
+  return { x: blocks.map((b) => b.sx / b.n), y: blocks.map((b) => b.sy / b.n) };
+}
+
+/** `learnCalibration` from the folds of the ended periods learned from (in time order). */
+function calibrationOf(
+  learnedFrom: readonly EndedPeriodFold[],
+  codes: readonly { stage: string; weeksLeft: number; crm: number | null }[],
+  settings: CalibrationSettings,
+): Calibration {
+  const used = learnedFrom.filter((f) => f.n > 0);
+  const table = rateTableOf(used, settings.priorWeight);
+  let isotonic: IsotonicMap = { x: [], y: [] };
+  if (used.length >= 2) {
+    const held = Math.ceil(used.length / 3);
+    const early = rateTableOf(used.slice(0, used.length - held), settings.priorWeight);
+    isotonic = isotonicOf(used.slice(used.length - held), early);
+  }
+  let wins = 0;
+  let pairs = 0;
+  for (const f of used) {
+    pairs += f.pairs.size + f.pairCount;
+    wins += f.pairWins;
+    for (const w of f.pairs.values()) if (w) wins++;
+  }
+  const losses = pairs - wins;
+  const basis: CalibrationBasis =
+    wins >= settings.minWins && losses >= settings.minLosses ? 'calibrated' : 'crm_fallback';
+  const partial = { basis, periods: used.length, wins, losses, table, isotonic, sigma: 0, settings };
+  let sigma = FALLBACK_SIGMA;
+  if (basis === 'calibrated') {
+    // `fitShockSigma`: per origin, its snapshots' probabilities added in the one-pass order.
+    const p = codes.map((c) => dealProbability(partial, c.stage, c.weeksLeft, c.crm).p);
+    let excess = 0;
+    let v2 = 0;
+    for (const f of used)
+      for (const list of f.origins.values()) {
+        let o = 0;
+        let e = 0;
+        let v = 0;
+        for (const code of list) {
+          const q = p[code >> 1] as number;
+          if (code & 1) o++;
+          e += q;
+          v += q * (1 - q);
+        }
+        excess += (o - e) ** 2 - v;
+        v2 += v * v;
+      }
+    sigma = v2 === 0 || excess <= 0 ? 0 : Math.min(Math.sqrt(excess / v2), MAX_SIGMA);
+  }
+  return { ...partial, sigma };
+}
+
+/**
+ * Each target period's `learnForecast` (forecast-model.ts), from the timelines a page at a time: memory is a page of
+ * timelines and the counts, not the history. The ended periods a target learns from start at the period of the
+ * earliest deal, known only at the end: each page is folded into the ended periods from its own earliest deal on
+ * (a period ending before a page's earliest deal sees none of its deals).
+ */
+export async function learnForecastsByPage(
+  pages: AsyncIterable<readonly DealTimeline[]>,
+  input: {
+    calendar: FiscalCalendar;
+    periods: readonly FiscalPeriod[];
+    asOf: PlainDate;
+    settings: CalibrationSettings;
+    /** Deal ids are unique across the timelines (the warehouse has one connection): pairs need not keep them. */
+    uniqueIds?: boolean;
+  },
+): Promise<Map<string, LearnedForecast>> {
+  const { calendar, asOf } = input;
+  const folds = new Map<string, EndedPeriodFold>();
+  /** Pipeline folds per target period and ended period (`target|ended`). */
+  const pipelines = new Map<string, PipelineFold>();
+  const codeOf = new Map<string, number>();
+  const codes: { stage: string; weeksLeft: number; crm: number | null }[] = [];
+  let first: PlainDate | null = null;
+  const endedFrom = (from: PlainDate, target: FiscalPeriod) =>
+    from >= target.start
+      ? []
+      : calendar.periodsBetween(from, target.start, target.kind).filter((p) => p.end < target.start && p.end < asOf);
+  for await (const page of pages) {
+    let pageFirst: PlainDate | null = null;
+    for (const t of page) if (pageFirst === null || t.createdDate < pageFirst) pageFirst = t.createdDate;
+    if (pageFirst === null) continue;
+    if (first === null || pageFirst < first) first = pageFirst;
+    const ended = new Map<string, FiscalPeriod>();
+    for (const target of input.periods) for (const e of endedFrom(pageFirst, target)) ended.set(e.id, e);
+    for (const e of ended.values()) {
+      let f = folds.get(e.id);
+      if (!f) {
+        f = {
+          period: e,
+          n: 0,
+          wins: 0,
+          stages: new Map(),
+          cells: new Map(),
+          pairs: new Map(),
+          pairCount: 0,
+          pairWins: 0,
+          origins: new Map(),
+        };
+        folds.set(e.id, f);
+      }
+      const fold = f;
+      let deal: string | null = null;
+      let dealWon = false;
+      const endDeal = () => {
+        if (deal === null) return;
+        fold.pairCount++;
+        if (dealWon) fold.pairWins++;
+      };
+      for (const s of periodSnapshots(page, e)) {
+        fold.n++;
+        if (s.won) fold.wins++;
+        tallyInto(fold.stages, s.stage, s.won);
+        tallyInto(fold.cells, `${s.stage}|${s.weeksLeft}`, s.won, () => ({
+          wins: 0,
+          n: 0,
+          stage: s.stage,
+          weeksLeft: s.weeksLeft,
+        }));
+        if (!input.uniqueIds) fold.pairs.set(s.dealId, (fold.pairs.get(s.dealId) ?? false) || s.won);
+        else if (s.dealId !== deal) {
+          endDeal();
+          deal = s.dealId;
+          dealWon = s.won;
+        } else dealWon ||= s.won;
+        const key = `${s.stage}|${s.weeksLeft}|${s.crmProbability}`;
+        let code = codeOf.get(key);
+        if (code === undefined) {
+          code = codes.length;
+          codes.push({ stage: s.stage, weeksLeft: s.weeksLeft, crm: s.crmProbability });
+          codeOf.set(key, code);
+        }
+        let list = fold.origins.get(s.week);
+        if (!list) {
+          list = [];
+          fold.origins.set(s.week, list);
+        }
+        list.push(code * 2 + (s.won ? 1 : 0));
+      }
+      endDeal();
+    }
+    // New pipeline (`newPipelineTerms`): deals created after the target's week origin in an ended period, won in it.
+    for (const target of input.periods) {
+      const week = weekIndex(target, asOf);
+      for (const e of endedFrom(pageFirst, target)) {
+        const origin = addDays(e.start, 7 * week);
+        if (origin > e.end) continue;
+        const key = `${target.id}|${e.id}`;
+        const fold = pipelines.get(key) ?? new Map<string, Dec[]>();
+        pipelines.set(key, fold);
+        for (const t of page) {
+          if (t.createdDate <= origin || t.amount === null) continue;
+          const won = wonDay(t);
+          if (won === null || won < origin || won > e.end) continue;
+          const list = fold.get(t.ownerId);
+          if (list) list.push(t.amount);
+          else fold.set(t.ownerId, [t.amount]);
+        }
+      }
+    }
+  }
+  const out = new Map<string, LearnedForecast>();
+  for (const target of input.periods) {
+    const learnedFrom = first === null ? [] : endedFrom(first, target);
+    const empty = (p: FiscalPeriod): EndedPeriodFold => ({
+      period: p,
+      n: 0,
+      wins: 0,
+      stages: new Map(),
+      cells: new Map(),
+      pairs: new Map(),
+      pairCount: 0,
+      pairWins: 0,
+      origins: new Map(),
+    });
+    const calibration = calibrationOf(
+      learnedFrom.map((p) => folds.get(p.id) ?? empty(p)),
+      codes,
+      input.settings,
+    );
+    const newPipeline: [string, NewPipelineInput][] = [];
+    if (calibration.basis === 'calibrated' && learnedFrom.length > 0) {
+      const terms = new Map<string, Dec[]>();
+      for (const p of learnedFrom)
+        for (const [owner, amounts] of pipelines.get(`${target.id}|${p.id}`) ?? []) {
+          const list = terms.get(owner);
+          if (list) list.push(...amounts);
+          else terms.set(owner, [...amounts]);
+        }
+      for (const [owner, amounts] of terms)
+        newPipeline.push([
+          owner,
+          { streamKey: owner, lambda: amounts.length / learnedFrom.length, cents: amounts.map(centsOf) },
+        ]);
+    }
+    out.set(target.id, { calibration, learnedFrom: learnedFrom.map((p) => p.id), newPipeline });
+  }
+  return out;
+}
+
+const centsOf = (d: Dec) => d.times(100).toDecimalPlaces(0, Dec.ROUND_HALF_UP).toNumber();

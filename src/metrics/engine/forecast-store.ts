@@ -39,14 +39,20 @@ export async function loadForecastInputs(
   db: Kysely<Database>,
   o: { asOf: PlainDate; timezone: string; ownerToRep: ReadonlyMap<string, string>; fx: FxTable; configHash: string },
 ): Promise<{ dealTimelines: DealTimeline[]; forecastBacktests: Map<string, StoredBacktestSummary> }> {
-  const [dealTimelines, rows] = await Promise.all([
-    loadDealTimelines(db, o),
-    sql<{ period_kind: string; as_of: PlainDate; periods: number; p10_held: string | null }>`
+  const [dealTimelines, forecastBacktests] = await Promise.all([loadDealTimelines(db, o), loadBacktests(db, o)]);
+  return { dealTimelines, forecastBacktests };
+}
+
+/** The last stored backtest of each period kind on or before D under the forecast's settings (`forecastConfigHash`). */
+export async function loadBacktests(
+  db: Kysely<Database>,
+  o: { asOf: PlainDate; configHash: string },
+): Promise<Map<string, StoredBacktestSummary>> {
+  const rows = await sql<{ period_kind: string; as_of: PlainDate; periods: number; p10_held: string | null }>`
       select distinct on (period_kind) period_kind, as_of::text as as_of, periods, p10_held
       from forecast_calibrations
       where as_of <= ${o.asOf} and config_hash = ${o.configHash}
-      order by period_kind, as_of desc, id desc`.execute(db),
-  ]);
+      order by period_kind, as_of desc, id desc`.execute(db);
   const forecastBacktests = new Map<string, StoredBacktestSummary>();
   for (const r of rows.rows)
     forecastBacktests.set(r.period_kind, {
@@ -54,7 +60,7 @@ export async function loadForecastInputs(
       periods: r.periods,
       p10Held: r.p10_held === null ? null : new Dec(r.p10_held),
     });
-  return { dealTimelines, forecastBacktests };
+  return forecastBacktests;
 }
 
 export async function storeBacktest(

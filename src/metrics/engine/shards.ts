@@ -30,19 +30,13 @@ import { Dec } from '../../util/money.ts';
 import { figuresDocument } from '../document.ts';
 import type { ForecastCalibrationInfo, SubjectPartial } from '../math/rep-metrics.ts';
 import type { RollupLevel } from '../math/rollup.ts';
+import { learnForecasts } from './cold.ts';
 import { type MetricsEngine, markFullRecompute } from './engine.ts';
-import { decodeLearned, forecastFrom, learnForecast } from './forecast-model.ts';
-import { forecastConfigHash, loadForecastInputs } from './forecast-store.ts';
-import { type LoadOptions, loadForReps, loadGroupInputs, loadPeople } from './load.ts';
+import { decodeLearned, forecastFrom } from './forecast-model.ts';
+import { forecastConfigHash } from './forecast-store.ts';
+import { loadForReps, loadGroupInputs, loadPeople } from './load.ts';
 import { MetricsModel } from './model.ts';
-import {
-  decodePartial,
-  encodePartial,
-  encodeRunForecast,
-  forecastInput,
-  type PartJson,
-  type RunForecastJson,
-} from './partials.ts';
+import { decodePartial, encodePartial, forecastInput, type PartJson, type RunForecastJson } from './partials.ts';
 import { type SnapshotWrite, stampOf, storeSnapshots } from './snapshots.ts';
 import { describeSubject } from './subjects.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
@@ -201,7 +195,11 @@ export async function startShardedRun(
     // From the run's start the team partials may be behind what it recomputes (a rate change, a config change):
     // without a learned forecast the cold path takes the full load until a full recompute stores the state again.
     await trx.deleteFrom('learned_forecasts').execute();
-    const forecast = await learnRunForecast(engine, trx, asOf, periods);
+    const forecast = await learnForecasts(trx, engine.settings, {
+      options: engine.loadOptions(asOf, periods),
+      periods,
+      forecastConfig: forecastConfigHash(engine.config),
+    });
     const { claimed, probe } = await engine.claimAndProbe(
       claimAll(runWorkerId(runId), engine.staleClaimSeconds),
       null,
@@ -502,37 +500,4 @@ function decodeInfo(j: InfoJson): ForecastCalibrationInfo {
     ...j,
     backtest: b === null ? null : { ...b, p10Held: b.p10Held === null ? null : new Dec(b.p10Held) },
   };
-}
-
-// --- the forecast learned once per run (partials.ts encodes it).
-
-/** Learns each period's forecast from the stage history as of D, as a full load's model would. */
-async function learnRunForecast(
-  engine: MetricsEngine,
-  db: Kysely<Database>,
-  asOf: PlainDate,
-  periods: readonly FiscalPeriod[],
-): Promise<Record<string, RunForecastJson>> {
-  const options: LoadOptions = engine.loadOptions(asOf, periods);
-  const base = new MetricsModel(await loadGroupInputs(db, options), engine.settings);
-  const inputs = await loadForecastInputs(db, {
-    asOf,
-    timezone: engine.settings.timezone,
-    ownerToRep: base.data.ownerToRep,
-    fx: base.fx,
-    configHash: forecastConfigHash(engine.config),
-  });
-  const out: Record<string, RunForecastJson> = {};
-  for (const period of periods) {
-    const l = learnForecast({
-      timelines: inputs.dealTimelines,
-      calendar: engine.settings.calendar,
-      period,
-      asOf,
-      settings: engine.settings.forecast.calibration,
-    });
-    const b = inputs.forecastBacktests.get(period.kind) ?? null;
-    out[period.id] = encodeRunForecast(l, b);
-  }
-  return out;
 }

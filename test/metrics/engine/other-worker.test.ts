@@ -43,7 +43,9 @@ async function orgHash(): Promise<string> {
 }
 
 it("reloads a rep whose snapshot another worker committed after this worker's probe, with an older stamp", async () => {
-  const a = new MetricsEngine({ db: t.db, config, workerId: 'a' });
+  // `coldStart: 'full'`: A's first change loads the whole model and keeps it (a full recompute, shard by shard,
+  // caches nothing), so the second one is the warm path's reload under test.
+  const a = new MetricsEngine({ db: t.db, config, workerId: 'a', coldStart: 'full' });
   await a.recomputeAll(asOf);
   await a.recompute([{ subjectKey: 'sf:005SARAH', periodId: 'FY2026-Q2' }], asOf);
 

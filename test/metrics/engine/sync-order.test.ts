@@ -33,19 +33,22 @@ it('a full recompute keeps the marks of a sync that commits while it reads the w
   const sync = new pg.Client({ connectionString: t.url });
   await sync.connect();
   try {
-    // A sync's transaction: begun before the recompute, committed while the recompute is loading.
+    // A sync's transaction: begun before the recompute, committed while the recompute runs (its first shard's
+    // store: after the claim, before the shards are done).
     await sync.query('begin');
     await sync.query(
       `insert into dirty_keys (subject_kind, subject_key, period_id, reason) values ('rep', 'sf:005LATE', 'FY2026-Q4', 'test')`,
     );
+    let committed = false;
     class Racing extends MetricsEngine {
-      override async loadModel(...args: Parameters<MetricsEngine['loadModel']>) {
-        const model = await super.loadModel(...args);
-        await sync.query('commit');
-        return model;
+      override async commit(...args: Parameters<MetricsEngine['commit']>) {
+        if (!committed) await sync.query('commit');
+        committed = true;
+        return super.commit(...args);
       }
     }
     await new Racing({ db: t.db, config }).recomputeAll(asOf);
+    expect(committed).toBe(true);
     const left = await t.db
       .selectFrom('dirty_keys')
       .select('subject_key')

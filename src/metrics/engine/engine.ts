@@ -619,6 +619,7 @@ export class MetricsEngine {
             subject,
             periodId: period.id,
             doc: figuresDocument(describeSubject(base, subject), period, metrics, this.settings.baseCurrency),
+            exact: metrics.attainment.value, // for ranks read from the snapshots (src/reports/current-period.ts)
           });
         }
       }

@@ -77,19 +77,20 @@ function rankingOf(ctx: ReportContext, scope: SubjectRef): Map<string, Ranked> {
 }
 
 /**
- * Significant digits attainments are ranked on. The report's attainment of a group sums its members' credits in
- * one pass, the engine's (stored beside the snapshot) merges its members' sums: the same amounts added in another
- * order, which at 40 digits can differ in the last few (33 of 555 teams and regions of a generated 500-rep org, by
- * 1 to 4 units of the 40th). Two attainments equal to 30 digits are a tie either way, so ranks made from the stored
- * values equal those made from the warehouse.
+ * Decimal places attainments are ranked on. The report's attainment of a group sums its members' credits in one
+ * pass, the engine's (stored beside the snapshot) merges its members' sums: the same amounts added in another
+ * order, which at 40 significant digits can differ in the last few (33 of 555 teams and regions of a generated
+ * 500-rep org, by 1 to 4 units of the 40th). Two attainments equal to 30 places are a tie either way, so ranks made
+ * from the stored values equal those made from the warehouse; places, not significant digits, so that noise around
+ * zero (a group whose credits cancel) ties with zero in both.
  */
-const RANK_DIGITS = 30;
+const RANK_PLACES = 30;
 
-/** `rankSubjects` on attainments taken to `RANK_DIGITS`; each entry keeps its attainment as given. */
+/** `rankSubjects` on attainments taken to `RANK_PLACES`; each entry keeps its attainment as given. */
 function rankExact(entries: readonly { id: string; value: Dec | null }[]): Map<string, Ranked> {
   const given = new Map(entries.map((e) => [e.id, e.value] as const));
   const list = rankSubjects(
-    entries.map((e) => ({ id: e.id, value: e.value === null ? null : e.value.toSignificantDigits(RANK_DIGITS) })),
+    entries.map((e) => ({ id: e.id, value: e.value === null ? null : e.value.toDecimalPlaces(RANK_PLACES) })),
   );
   return new Map(list.map((r) => [r.id, { ...r, value: given.get(r.id) ?? null }] as const));
 }

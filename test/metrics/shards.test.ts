@@ -83,6 +83,11 @@ describe('a full recompute in rep shards', () => {
     expect(outcomes.map((o) => o.mergeDue)).toEqual([false, false, false, true]);
     const merged = await mergeRun(engine, ref.runId);
     expect(merged.status).toBe('done');
+    // Every snapshot the shards and the merge stored has its exact attainment (ranks read from the snapshots).
+    const unranked = await sql<{
+      n: number;
+    }>`select count(*)::int as n from metric_snapshots where not exact_stored`.execute(t.db);
+    expect(unranked.rows[0]?.n).toBe(0);
     // Asked again (the merge job's retry after its worker died past the commit): the follow-ups are queued again.
     expect(await mergeRun(engine, ref.runId)).toMatchObject({ status: 'merged', groups: 0 });
     const queued: string[] = [];

@@ -13,6 +13,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   await run(db, [
     'ALTER TABLE metric_snapshots ADD COLUMN exact_attainment numeric',
     'ALTER TABLE metric_snapshots ADD COLUMN exact_stored boolean NOT NULL DEFAULT false',
+    // Stored snapshots have no exact values yet: raise the flag that makes the next recompute a full one (the one
+    // an exchange-rate change raises: until it has run, no reader calls the snapshots current), so reports read
+    // from snapshots again within minutes of the upgrade instead of after the next daily full recompute.
+    `INSERT INTO config_state (key, hash, value) SELECT 'fx_rates_changed', 'raised', null
+      WHERE EXISTS (SELECT 1 FROM metric_snapshots)
+      ON CONFLICT (key) DO UPDATE SET hash = 'raised', applied_at = now()`, // wall-clock: an audit stamp
   ]);
 }
 

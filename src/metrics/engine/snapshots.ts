@@ -137,14 +137,19 @@ async function storeChunk(
         exact_attainment, exact_stored
       -- The document unchanged (attainment equal to four places) while the exact value moved: rewritten for the
       -- value alone, so ranks read from these rows stay those of today's figures; not a change (nothing printed
-      -- moved: no history row, the same computed_at, and the caller finds the same value hash).
+      -- moved: no history row, and the caller finds the same value hash).
       from decided where (changed or exact_moved) and not newer
       on conflict (subject_kind, subject_id, period_id) do update set as_of = excluded.as_of,
         metrics = excluded.metrics, value_hash = excluded.value_hash, config_hash = excluded.config_hash,
         inputs_at = excluded.inputs_at, exact_attainment = excluded.exact_attainment,
         exact_stored = excluded.exact_stored,
+        -- An exact-only rewrite moves the stamp too: another worker's probe reloads a rep by it, and a group
+        -- summed from that rep's old exact value would store a stale rank.
         computed_at = case when metric_snapshots.value_hash = excluded.value_hash
-          and metric_snapshots.config_hash = excluded.config_hash then metric_snapshots.computed_at
+          and metric_snapshots.config_hash = excluded.config_hash
+          and metric_snapshots.exact_stored = excluded.exact_stored
+          and metric_snapshots.exact_attainment is not distinct from excluded.exact_attainment
+          then metric_snapshots.computed_at
           else now() end -- wall-clock: commit-time stamps the change probes compare
         -- checked again on the row as it is now: a newer one may have committed since this statement began
         where metric_snapshots.inputs_at <= excluded.inputs_at

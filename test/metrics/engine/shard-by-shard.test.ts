@@ -86,6 +86,13 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
     expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
     expect([...got.keys()].some((k) => k.startsWith('rep:sf:005X'))).toBe(true);
     for (const [k, doc] of expected) expect(got.get(k), k).toEqual(doc);
+    // Each with its exact attainment, groups included (ranks read from the snapshots).
+    const unranked = await t.db
+      .selectFrom('metric_snapshots')
+      .select('subject_id')
+      .where('exact_stored', '=', false)
+      .execute();
+    expect(unranked).toEqual([]);
 
     // The cold path's state: each team's partial as the whole model merges it, under the forecast it learned.
     const parts = await t.db

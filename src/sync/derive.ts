@@ -7,7 +7,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Derivation } from '../connectors/types.ts';
 import type { Database } from '../db/schema.ts';
-import { byKey } from './tables.ts';
+import { byKey } from './by-key.ts';
 
 type Db = Kysely<Database>;
 
@@ -64,7 +64,7 @@ export async function runDerivations(
 async function deriveProductLine(trx: Db, input: DerivationInput): Promise<DerivedDirty[]> {
   const ids = [...input.touchedIds];
   const c = input.connectionId;
-  // Each deal and line item is found by one probe of its key (byKey in tables.ts says why the planner must not
+  // Each deal and line item is found by one probe of its key (by-key.ts says why the planner must not
   // choose), and the update finds its row by the ctid the probe returned: no statement here reads more rows than
   // the page moved, however large the tables have grown since their last ANALYZE.
   const dealIds =

@@ -18,6 +18,7 @@ import type {
 import type { Database, SyncedColumns } from '../db/schema.ts';
 import { raiseRatesChanged } from '../dirty/queue.ts';
 import { contentHash } from '../util/hash.ts';
+import { byKey } from './by-key.ts';
 import type { Change } from './change-feed.ts';
 
 /** What a table's strategy needs of the page's context. */
@@ -53,21 +54,6 @@ export interface DeleteFilter {
 function unswept(table: WarehouseTable, ctx: TableContext) {
   return sql<boolean>`NOT EXISTS (SELECT 1 FROM sync_sweep_seen s WHERE s.connection_id = ${ctx.connectionId}
     AND s.stream = ${ctx.stream.name} AND s.external_id = ${sql.ref(`${table}.external_id`)})`;
-}
-
-/**
- * The stored rows of these ids, as a FROM item aliased `t` (with its `ctid`): one probe of the table's key per id.
- * Written as a LATERAL subquery with LIMIT 1 because the planner must not get a choice: during an initial sync
- * a table grows by millions of rows between two ANALYZEs, and with statistics that still say it is small,
- * PostgreSQL planned `external_id = ANY($ids)` as a scan of every row of the connection (the key's prefix) filtered
- * by the array, and a join with the ids as a hash join over the whole table: each page then read the whole table,
- * and the sync grew with the square of its size (26 ms a page at 150,000 rows, 3.7 of the initial sync's 15.5
- * PostgreSQL seconds on `large`/20). A LIMIT cannot be pulled up into a join, so each id is one index probe.
- */
-export function byKey(table: WarehouseTable, connectionId: string, ids: readonly string[]) {
-  return sql`unnest(${[...ids]}::text[]) AS k(id)
-    CROSS JOIN LATERAL (SELECT x.*, x.ctid FROM ${sql.table(table)} AS x
-      WHERE x.connection_id = ${connectionId} AND x.external_id = k.id LIMIT 1) AS t`;
 }
 
 /** Which sanity rules (sanity.ts) look at a table's rows beyond the bounds every row keeps. */

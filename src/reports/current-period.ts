@@ -156,11 +156,13 @@ export class CurrentPeriod {
     only: string[] | null = null,
   ): Promise<StateRow> {
     const r = await sql<StateRow>`
+      -- not in (select unnest(...)) is one hashed lookup a row; <> all(array) compared each row with the whole list
       with known as (select unnest(${known}::text[]) as k)
       select coalesce((select json_agg(json_build_array(s.subject_kind, s.subject_id, s.xmin::text, s.as_of::text,
                  s.config_hash, case when not ${documents}::boolean or s.subject_kind || ':' || s.subject_id || '@'
                  || s.xmin::text in (select k from known) or (${only}::text[] is not null and
-                 s.subject_kind || ':' || s.subject_id <> all(${only}::text[])) then null else s.metrics end,
+                 s.subject_kind || ':' || s.subject_id not in (select unnest(${only}::text[]))) then null
+                 else s.metrics end,
                  s.exact_stored, s.exact_attainment::text))
                from metric_snapshots s where s.period_id = ${resolved.period.id}), '[]'::json) as rows,
              (select count(*)::int from dirty_keys) as dirty,

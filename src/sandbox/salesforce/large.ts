@@ -53,9 +53,15 @@ interface LazySpec {
   prefix: string;
   /** Index slots; `make` may answer null for a slot without a row. */
   slots: number;
+  /**
+   * The row of a slot, or null. A made row is never in the recycle bin (IsDeleted false): counts and scans without
+   * a condition rely on it to know the untouched rows without making them.
+   */
   make(index: number, id: string): SRecord | null;
   /** Rows with a non-null `make` (computed on first need when absent). */
   rows?: number;
+  /** Whether `make` answers a row for a slot, without making it (default: every slot when `rows` is `slots`). */
+  exists?(index: number): boolean;
 }
 
 /** A store table whose rows are made on read; API writes go to an overlay. */
@@ -92,17 +98,62 @@ export class LazyTable extends Map<string, SRecord> implements IndexedTable {
     return had;
   }
 
-  override get size(): number {
+  /** Whether slot `i` has a made row (whatever the API wrote since). */
+  private exists(i: number): boolean {
+    if (this.spec.exists) return this.spec.exists(i);
+    if (this.spec.rows === this.spec.slots) return true;
+    return this.spec.make(i, lazyId(this.spec.prefix, i)) !== null;
+  }
+
+  /** How many slots have a made row. */
+  private made(): number {
     if (this.madeRows === undefined) {
       let n = 0;
-      for (let i = 0; i < this.spec.slots; i++) if (this.spec.make(i, lazyId(this.spec.prefix, i)) !== null) n++;
+      for (let i = 0; i < this.spec.slots; i++) if (this.exists(i)) n++;
       this.madeRows = n;
     }
+    return this.madeRows;
+  }
+
+  /** The slot an id names, when iteration would look it up there (its 18-character id, within the slots). */
+  private slotOf(id: string): number | null {
+    const i = lazyIndex(this.spec.prefix, id);
+    return i !== null && i < this.spec.slots && id === lazyId(this.spec.prefix, i) ? i : null;
+  }
+
+  /**
+   * The rows iteration yields that are not in the recycle bin (all of them with `includeDeleted`), without making
+   * the untouched ones: the store's count (the Record Count resource, `SELECT COUNT()`) would otherwise make every
+   * row of the table. Only the rows the API wrote or deleted are looked at.
+   */
+  liveCount(includeDeleted: boolean): number {
+    let n = this.made();
+    for (const [id, row] of super.entries()) {
+      const i = lazyIndex(this.spec.prefix, id);
+      if (i !== null) {
+        const slot = this.slotOf(id);
+        // An overlay row with a lazy id outside the slots is never iterated.
+        if (slot === null) continue;
+        // It stands in for the made row of its slot.
+        if (this.exists(slot)) n--;
+      }
+      if (includeDeleted || row.IsDeleted !== true) n++;
+    }
+    for (const id of this.tombstones) {
+      if (super.has(id)) continue;
+      const slot = this.slotOf(id);
+      if (slot !== null && this.exists(slot)) n--;
+    }
+    return n;
+  }
+
+  override get size(): number {
+    const made = this.made();
     let extra = 0;
     for (const id of super.keys()) if (lazyIndex(this.spec.prefix, id) === null) extra++;
     let gone = 0;
     for (const id of this.tombstones) if (!super.has(id)) gone++;
-    return this.madeRows + extra - gone;
+    return made + extra - gone;
   }
 
   override *values(): MapIterator<SRecord> {
@@ -147,6 +198,18 @@ export class LazyTable extends Map<string, SRecord> implements IndexedTable {
       if (row !== null) yield [row, i];
     }
     for (const [id, row] of super.entries()) if (lazyIndex(this.spec.prefix, id) === null) yield [row, row];
+  }
+
+  /**
+   * The references `refEntries` gives, for a query without a condition: while the API has written nothing to the
+   * table, the made rows' indexes, none of them made (a made row is live, see LazySpec).
+   */
+  *refs(includeDeleted: boolean): IterableIterator<number | SRecord> {
+    if (super.size === 0 && this.tombstones.size === 0) {
+      for (let i = 0; i < this.spec.slots; i++) if (this.exists(i)) yield i;
+      return;
+    }
+    for (const [row, ref] of this.refEntries()) if (includeDeleted || row.IsDeleted !== true) yield ref;
   }
 
   rowAt(i: number): SRecord | undefined {
@@ -202,8 +265,15 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
 
   // Consecutive reads of one deal (its row, then its history rows) make it once.
   let cached: { i: number; deal: Deal } | null = null;
+  // How many history rows each deal has (0: not known yet), learnt whenever a deal is made: a byte a deal (1 MB at
+  // a million), so that counting OpportunityHistory or listing its rows for a job without a condition makes no deal
+  // a read of the opportunities made already.
+  const historyLengths = new Uint8Array(lazy.dealCount);
   const dealAt = (i: number): Deal => {
-    if (cached?.i !== i) cached = { i, deal: lazy.deal(i) };
+    if (cached?.i !== i) {
+      cached = { i, deal: lazy.deal(i) };
+      historyLengths[i] = Math.min(cached.deal.history.length, HISTORY_SLOTS);
+    }
     return cached.deal;
   };
   const money = (s: string | null): number | null => (s === null ? null : Number(s));
@@ -244,6 +314,12 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
   const history = new LazyTable({
     prefix: '008',
     slots: lazy.dealCount * HISTORY_SLOTS,
+    exists(slot) {
+      const i = Math.floor(slot / HISTORY_SLOTS);
+      // Every deal has its creation row, so 0 is "not made yet".
+      const n = historyLengths[i] || Math.min(dealAt(i).history.length, HISTORY_SLOTS);
+      return slot % HISTORY_SLOTS < n;
+    },
     make(slot, id) {
       const d = dealAt(Math.floor(slot / HISTORY_SLOTS));
       const step = slot % HISTORY_SLOTS;

@@ -277,7 +277,6 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
     return cached.deal;
   };
   const money = (s: string | null): number | null => (s === null ? null : Number(s));
-  const currency = (code: string) => ({ CurrencyIsoCode: code });
 
   const opportunity = new LazyTable({
     prefix: '006',
@@ -295,7 +294,7 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
         Type: opportunityType(d.type),
         LeadSource: d.leadSource,
         Segment__c: d.segment,
-        ...currency(d.currency),
+        CurrencyIsoCode: d.currency,
         StageName: last.stage,
         Amount: money(last.amount),
         CloseDate: last.closeDate,
@@ -338,7 +337,7 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
         ForecastCategory: h.forecastCategory,
         PrevAmount: prev ? money(prev.amount) : null,
         PrevCloseDate: prev ? prev.closeDate : null,
-        ...currency(d.currency),
+        CurrencyIsoCode: d.currency,
         Id: id,
         CreatedDate: stamp,
         CreatedById: admin,
@@ -352,18 +351,6 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
     const i = dealKey === null ? null : lazy.dealIndexOf(dealKey);
     return i === null ? null : lazyId('006', i);
   };
-  const audit = (id: string, at: string): SRecord => {
-    const stamp = formatSfDateTime(new Date(at));
-    return {
-      Id: id,
-      CreatedDate: stamp,
-      CreatedById: admin,
-      SystemModstamp: stamp,
-      LastModifiedDate: stamp,
-      LastModifiedById: admin,
-      IsDeleted: false,
-    };
-  };
   const meetings = Math.floor(lazy.activityCount / MEETING_EVERY);
   const taskCount = lazy.activityCount - meetings;
   // Task t is activity t + floor(t / 4) (every fifth activity is skipped: it is a meeting); Event e is 5e + 4.
@@ -375,6 +362,8 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
       const a = lazy.activity(t + Math.floor(t / (MEETING_EVERY - 1)));
       if (a.type === 'meeting') return null;
       const kind = TASK_KIND[a.type];
+      const stamp = formatSfDateTime(new Date(a.createdAt));
+      // One literal, the audit fields last (as in every written row): no spread of a second object a row.
       return {
         Subject: a.subject,
         Status: a.completed ? 'Completed' : 'Not Started',
@@ -384,9 +373,15 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
         ActivityDate: a.date,
         TaskSubtype: a.type === 'email' && a.bulk ? 'ListEmail' : kind.subtype,
         Type: kind.type,
-        CompletedDateTime: a.completed ? formatSfDateTime(new Date(a.createdAt)) : null,
+        CompletedDateTime: a.completed ? stamp : null,
         CallDurationInSeconds: a.type === 'call' && a.durationMinutes !== null ? a.durationMinutes * 60 : null,
-        ...audit(id, a.createdAt),
+        Id: id,
+        CreatedDate: stamp,
+        CreatedById: admin,
+        SystemModstamp: stamp,
+        LastModifiedDate: stamp,
+        LastModifiedById: admin,
+        IsDeleted: false,
       };
     },
   });
@@ -398,18 +393,25 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
       const a = lazy.activity(e * MEETING_EVERY + MEETING_EVERY - 1);
       const start = new Date(a.createdAt);
       const minutes = a.durationMinutes ?? 30;
+      const stamp = formatSfDateTime(start);
       return {
         Subject: a.subject,
         OwnerId: userOf(a.ownerKey),
         WhatId: whatOf(a.dealKey),
         ActivityDate: a.date,
-        ActivityDateTime: formatSfDateTime(start),
-        StartDateTime: formatSfDateTime(start),
+        ActivityDateTime: stamp,
+        StartDateTime: stamp,
         EndDateTime: formatSfDateTime(new Date(start.getTime() + minutes * 60_000)),
         DurationInMinutes: minutes,
         Type: 'Meeting',
         EventSubtype: 'Event',
-        ...audit(id, a.createdAt),
+        Id: id,
+        CreatedDate: stamp,
+        CreatedById: admin,
+        SystemModstamp: stamp,
+        LastModifiedDate: stamp,
+        LastModifiedById: admin,
+        IsDeleted: false,
       };
     },
   });

@@ -5,8 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { date, instant, type RawRecord } from '../../../src/connectors/salesforce/normalize/fields.ts';
+import {
+  date,
+  decimal,
+  instant,
+  percentAsRatio,
+  type RawRecord,
+} from '../../../src/connectors/salesforce/normalize/fields.ts';
 import { dateInZone, isPlainDate } from '../../../src/util/date.ts';
+import { Dec } from '../../../src/util/money.ts';
 
 /** The reading before the fast paths: Date.parse, then toISOString and its year checks. */
 function plainInstant(v: unknown): string | null {
@@ -93,6 +100,38 @@ describe('instant and date', () => {
           expect(outcome(() => date({ D: v }, 'D', 'America/New_York'))).toBe(
             outcome(() => plainDate(v, 'America/New_York')),
           );
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('read numbers and percents as decimal.js does, whole percents and exponent-free numbers included', () => {
+    const plainDecimal = (v: unknown): string | null => {
+      if (v === null || v === undefined || v === '') return null;
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error('BAD_NUMBER');
+      if (typeof v !== 'number' && typeof v !== 'string') throw new Error('BAD_NUMBER');
+      if (typeof v === 'string' && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim()))
+        throw new Error('BAD_NUMBER');
+      return new Dec(String(v).trim()).toFixed();
+    };
+    const plainPercent = (v: unknown): string | null => {
+      const d = plainDecimal(v);
+      if (d === null) return null;
+      const r = new Dec(d).div(100);
+      if (r.lt(0) || r.gt(1)) throw new Error('BAD_PERCENT');
+      return r.toFixed();
+    };
+    const v = fc.oneof(
+      fc.double(),
+      fc.integer({ min: -5, max: 105 }),
+      fc.double({ min: -1, max: 101, noNaN: true }),
+      fc.constantFrom(1e-7, 1e21, -0, 5e-324, 0.1 + 0.2, '12.50', ' 7 ', '1e3', '100', 'abc', '', null),
+      fc.integer({ min: -5, max: 105 }).map(String),
+    );
+    fc.assert(
+      fc.property(v, (x) => {
+        expect(outcome(() => decimal({ N: x }, 'N'))).toBe(outcome(() => plainDecimal(x)));
+        expect(outcome(() => percentAsRatio({ N: x }, 'N'))).toBe(outcome(() => plainPercent(x)));
       }),
       { numRuns: 5000 },
     );

@@ -104,13 +104,26 @@ export function decimal(raw: RawRecord, path: string): string | null {
   if (typeof v === 'string' && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) {
     throw new Unnormalizable('BAD_NUMBER', `${path} is not a number: ${JSON.stringify(v)}`);
   }
+  if (typeof v === 'number') {
+    // A number's own text without an exponent is already the canonical decimal (at most 17 significant digits,
+    // no trailing zeros): the decimal.js round trip gives the same.
+    const text = String(v);
+    if (!text.includes('e')) return text;
+  }
   return new Dec(String(v).trim()).toFixed();
 }
+
+/** The ratio of each whole percent 0..100, as the division below writes it (most Probability values are). */
+const WHOLE_PERCENTS = new Map(
+  Array.from({ length: 101 }, (_, n) => [String(n), new Dec(n).div(100).toFixed()] as const),
+);
 
 /** A Percent field (0..100) as a 0..1 ratio. */
 export function percentAsRatio(raw: RawRecord, path: string): string | null {
   const d = decimal(raw, path);
   if (d === null) return null;
+  const whole = WHOLE_PERCENTS.get(d);
+  if (whole !== undefined) return whole;
   const r = new Dec(d).div(100);
   if (r.lt(0) || r.gt(1)) throw new Unnormalizable('BAD_PERCENT', `${path} is outside 0..100: ${d}`);
   return r.toFixed();

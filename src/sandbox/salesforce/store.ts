@@ -261,6 +261,15 @@ export interface IndexedTable {
   refs(includeDeleted: boolean): IterableIterator<number | SRecord>;
   /** How many rows `values()` yields (those not in the recycle bin unless `includeDeleted`). */
   liveCount(includeDeleted: boolean): number;
+  /**
+   * The references of the rows `test` keeps, when the table can tell without making its rows: `test` reads only
+   * the fields `reads`, and no made row carries one of them. Null when it cannot.
+   */
+  refsBlindTo(
+    includeDeleted: boolean,
+    reads: readonly string[],
+    test: (row: SRecord) => boolean,
+  ): Array<number | SRecord> | null;
 }
 
 export class SalesforceStore {
@@ -554,6 +563,17 @@ export class SalesforceStore {
       return;
     }
     for (const [, ref] of this.scanRefs(type, options)) yield ref;
+  }
+
+  /** `IndexedTable.refsBlindTo` of a lazy table; null for any other table, or when it cannot tell. */
+  refsBlindTo(
+    type: string,
+    options: { includeDeleted?: boolean },
+    reads: readonly string[],
+    test: (row: SRecord) => boolean,
+  ): Array<number | SRecord> | null {
+    const table = this.rows.get(this.describe(type).name)! as Map<string, SRecord> & Partial<IndexedTable>;
+    return table.refsBlindTo ? table.refsBlindTo(options.includeDeleted === true, reads, test) : null;
   }
 
   /** The row a `scanRefs` reference stands for. */

@@ -9,6 +9,7 @@ import { lazyFigures } from '../../../src/sandbox/org/lazy-figures.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { lazyId } from '../../../src/sandbox/salesforce/large.ts';
 import { expectedRepFigures } from '../../../src/sandbox/salesforce/oracle-figures.ts';
+import { SOBJECTS } from '../../../src/sandbox/salesforce/schema.ts';
 import { runQuery, selectRows } from '../../../src/sandbox/salesforce/soql/evaluate.ts';
 import { Dec } from '../../../src/util/money.ts';
 import { connect } from './helpers.ts';
@@ -178,6 +179,39 @@ describe('counts and condition-free reads of the lazy tables', () => {
       check();
       expect(s.count('Opportunity')).toBe(300 - 2 + 1);
       expect(s.count('Opportunity', { includeDeleted: true })).toBe(300 - 1 + 2);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers a condition on fields the made rows never carry as reading every row does, for every field', async () => {
+    const small = await startSalesforceSandbox({
+      seed: 6,
+      size: 'large',
+      anchorDate,
+      largeCounts: { reps: 10, deals: 120, activities: 200 },
+    });
+    try {
+      const s = small.store;
+      const ids = (soql: string) => {
+        const sel = selectRows(s, soql, { includeDeleted: false });
+        return Array.from({ length: sel.size }, (_, k) => sel.rowAt(k).Id);
+      };
+      for (const type of ['Opportunity', 'OpportunityHistory', 'Task', 'Event'] as const) {
+        // Each stored field: alone (the table may answer without making rows, when no made row carries it) and
+        // beside `Id != null` (every row made and tested). A made row carrying a field the table does not list
+        // would make the two differ for `= null` or `!= null`.
+        for (const f of SOBJECTS[type]!.fields.filter((x) => !x.compute && s.apiHasField(type, x.name))) {
+          for (const op of ['=', '!='])
+            expect(ids(`SELECT Id FROM ${type} WHERE ${f.name} ${op} null`), `${type}.${f.name} ${op}`).toEqual(
+              ids(`SELECT Id FROM ${type} WHERE ${f.name} ${op} null AND Id != null`),
+            );
+        }
+      }
+      // After a write the table no longer answers for its made rows: the written row is tested as it is.
+      s.update('Task', lazyId('00T', 3), { Quota_Alert_Key__c: 'k1' });
+      expect(ids('SELECT Id FROM Task WHERE Quota_Alert_Key__c = null')).toHaveLength(s.count('Task') - 1);
+      expect(ids("SELECT Id FROM Task WHERE Quota_Alert_Key__c = 'k1'")).toEqual([lazyId('00T', 3)]);
     } finally {
       await small.close();
     }

@@ -178,7 +178,13 @@ function matchRows(
   }
   if (byRef && order.length === 0) {
     let refs: Array<number | SRecord> = [];
-    if (where) {
+    // A condition on fields a lazy table's made rows never carry (the sync's `Quota_Alert_Key__c = null` on Task)
+    // answers the same for every untouched made row: the table asks it once instead of making every row.
+    const reads = q.where ? ownFieldsRead(soql, obj, q.where) : null;
+    const blind = where && reads ? store.refsBlindTo(obj.name, { includeDeleted }, reads, (r) => where(ctx, r)) : null;
+    if (blind) {
+      refs = blind;
+    } else if (where) {
       for (const [r, ref] of store.scanRefs(obj.name, { includeDeleted })) if (where(ctx, r)) refs.push(ref);
     } else {
       // Every row matches: a lazy table's untouched rows are listed by index without being made.
@@ -305,6 +311,35 @@ function shape(ctx: Ctx, obj: SObjectDef, row: SRecord, select: ResolvedPath[], 
 // ---- WHERE ----
 
 type Predicate = (ctx: Ctx, row: SRecord) => boolean;
+
+/**
+ * The fields a condition reads, when it reads only the row's own stored fields (no lookup, no computed field, no
+ * semi-join): then its answer for a row depends on those fields' values alone. Null otherwise.
+ */
+function ownFieldsRead(soql: string, obj: SObjectDef, c: Condition): string[] | null {
+  switch (c.kind) {
+    case 'and':
+    case 'or': {
+      const out: string[] = [];
+      for (const item of c.items) {
+        const fields = ownFieldsRead(soql, obj, item);
+        if (!fields) return null;
+        out.push(...fields);
+      }
+      return out;
+    }
+    case 'not':
+      return ownFieldsRead(soql, obj, c.item);
+    case 'like':
+    case 'in':
+    case 'cmp': {
+      const path = resolvePath(soql, obj, c.field);
+      return path.hops.length === 0 && !path.leaf.compute ? [path.leaf.name] : null;
+    }
+    case 'semiJoin':
+      return null;
+  }
+}
 
 const TEXT_TYPES = new Set(['string', 'textarea', 'picklist', 'email', 'phone', 'url', 'id', 'reference']);
 const NUMBER_TYPES = new Set(['int', 'double', 'currency', 'percent']);

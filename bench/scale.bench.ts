@@ -79,8 +79,11 @@ function cpuSeconds(pid: number): number {
 interface ChildRun {
   code: number;
   stderr: string;
-  /** [ms since start, RSS bytes, child CPU s, PostgreSQL backends' CPU s] every 200 ms. */
-  samples: Array<[number, number, number, number]>;
+  /**
+   * [ms since start, RSS bytes, child CPU s, PostgreSQL backends' CPU s, this process's CPU s] every 200 ms. This
+   * process is the sandbox the child reads from (and the sampling, a small part).
+   */
+  samples: Array<[number, number, number, number, number]>;
   peakRss: number;
   startedAt: number;
 }
@@ -136,7 +139,8 @@ function runBin(args: string[], cwd: string, server?: string, dbName?: string): 
         const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
         pollBackends();
         const pgCpu = [...backends.values()].reduce((a, b) => a + b, 0);
-        samples.push([Date.now(), rss, cpuSeconds(child.pid ?? 0), pgCpu]); // wall-clock: see startedAt
+        const own = process.cpuUsage();
+        samples.push([Date.now(), rss, cpuSeconds(child.pid ?? 0), pgCpu, (own.user + own.system) / 1e6]); // wall-clock: see startedAt
         peakRss = Math.max(peakRss, hwm);
       } catch {
         // the child has exited between two samples
@@ -219,7 +223,7 @@ export async function run(): Promise<BenchResult> {
     const rssDuringSync = Math.max(0, ...initial.samples.filter(([t]) => t <= syncEnd).map(([, r]) => r));
     // CPU seconds over the sync's span (the samples nearest its first start and last end).
     const during = initial.samples.filter(([t]) => t >= runs!.first.getTime() && t <= syncEnd);
-    const cpuSpan = (k: 2 | 3) =>
+    const cpuSpan = (k: 2 | 3 | 4) =>
       during.length > 1 ? Number(((during.at(-1)![k] as number) - (during[0]![k] as number)).toFixed(1)) : null;
     const bulkStreams = new Set(['opportunities', 'opportunity_history', 'tasks', 'events']);
     const minimumInitial = perStream.reduce(
@@ -299,6 +303,8 @@ export async function run(): Promise<BenchResult> {
       peakRssWholeProcessMb: Math.round(initial.peakRss / 1e6),
       syncCpuClientS: cpuSpan(2),
       syncCpuPostgresS: cpuSpan(3),
+      // The bench's own process over the same span: the sandbox serving the sync's calls.
+      syncCpuSandboxS: cpuSpan(4),
       loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
       perStream: Object.fromEntries(perStream.map((s) => [s.stream, { read: Number(s.read), calls: Number(s.calls) }])),
     };

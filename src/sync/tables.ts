@@ -176,20 +176,45 @@ async function typesOf(trx: Transaction<Database>, table: HashedTable): Promise<
  * objects as JSON.
  */
 export function arrayLiteral(values: readonly unknown[]): string {
-  const parts = new Array<string>(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    let text: string;
+  return columnLiteral(values, (v) => v);
+}
+
+/**
+ * The array literal of one column of `rows` (`pick` reads it from a row), without an array of its values first.
+ * A Date repeated down the column (a page's audit stamp) is written out once. Whether any value needs escaping is
+ * asked of the column's text once, not of each value: most columns have no quote or backslash anywhere.
+ */
+function columnLiteral<R>(rows: readonly R[], pick: (row: R) => unknown): string {
+  if (rows.length === 0) return '{}';
+  const texts = new Array<string | null>(rows.length);
+  let nulls = 0;
+  let lastDate: Date | undefined;
+  let lastDateText = '';
+  for (let i = 0; i < rows.length; i++) {
+    const v = pick(rows[i] as R);
     if (v === null || v === undefined) {
-      parts[i] = 'NULL';
-      continue;
-    }
-    if (typeof v === 'string') text = v;
-    else if (typeof v === 'number' || typeof v === 'bigint') text = String(v);
-    else if (typeof v === 'boolean') text = v ? 'true' : 'false';
-    else if (v instanceof Date) text = v.toISOString();
-    else text = JSON.stringify(v);
-    parts[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`;
+      texts[i] = null;
+      nulls++;
+    } else if (typeof v === 'string') texts[i] = v;
+    else if (typeof v === 'number' || typeof v === 'bigint') texts[i] = String(v);
+    else if (typeof v === 'boolean') texts[i] = v ? 'true' : 'false';
+    else if (v instanceof Date) {
+      if (v !== lastDate) {
+        lastDate = v;
+        lastDateText = v.toISOString();
+      }
+      texts[i] = lastDateText;
+    } else texts[i] = JSON.stringify(v);
+  }
+  // (join writes a null as nothing.)
+  const clean = !NEEDS_ESCAPE.test(texts.join(''));
+  if (clean && nulls === 0) return `{"${texts.join('","')}"}`;
+  const parts = texts as string[];
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i] as string | null;
+    if (text === null) parts[i] = 'NULL';
+    else if (clean || !NEEDS_ESCAPE.test(text)) parts[i] = `"${text}"`;
+    else parts[i] = `"${text.replace(ESCAPED, '\\$&')}"`;
   }
   return `{${parts.join(',')}}`;
 }
@@ -215,9 +240,7 @@ async function upsertRows(
     if (!type) throw new Error(`${table} has no column ${c}`);
     if (type.endsWith(']') || type.includes('('))
       throw new Error(`${table}.${c} is ${type}: the page upsert carries only unbounded scalar columns`);
-    const values = new Array<unknown>(rows.length);
-    for (let i = 0; i < rows.length; i++) values[i] = rows[i]![c];
-    return sql`${arrayLiteral(values)}::${sql.raw(type)}[]`;
+    return sql`${columnLiteral(rows, (r) => r[c])}::${sql.raw(type)}[]`;
   });
   const names = sql.join(columns.map((c) => sql.ref(c)));
   const updates = columns
@@ -227,6 +250,67 @@ async function upsertRows(
     SELECT * FROM unnest(${sql.join(arrays)}) AS v(${names})
     ON CONFLICT (connection_id, external_id) ${opts.partialKey ? sql`WHERE external_id IS NOT NULL` : sql``}
     DO UPDATE SET ${sql.join(updates)}`.execute(trx);
+}
+
+/** Rows that set the same columns, in the order the first of them set them. */
+export interface RowGroup {
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
+}
+
+/** Whether a row sets exactly these columns (undefined values unset), in this order. */
+function setsColumns(set: Record<string, unknown>, columns: readonly string[]): boolean {
+  let j = 0;
+  for (const k in set) {
+    if (set[k] === undefined) continue;
+    if (columns[j] !== k) return false;
+    j++;
+  }
+  return j === columns.length;
+}
+
+/**
+ * A page's changed records as the rows written, grouped by the columns they set (a normalizer gives every row the
+ * same ones). A column a row leaves out, or sets to undefined, keeps its default, as in a multi-row VALUES: it is
+ * not written as null. One object a row, its columns set in the order a spread of the same parts would give. A row
+ * with the previous row's columns joins its group without a key being built for it.
+ */
+export function rowGroups(
+  ctx: TableContext,
+  items: ReadonlyArray<{ rec: NormalizedRecord; hash: string }>,
+  stamp: Date,
+  extra: Readonly<Record<string, ColumnValue>> | undefined,
+): RowGroup[] {
+  const groups = new Map<string, RowGroup>();
+  let last: RowGroup | undefined;
+  for (const { rec, hash } of items) {
+    const set: Record<string, unknown> = {
+      connection_id: ctx.connectionId,
+      external_id: rec.externalId,
+      source_modified_at: rec.sourceModifiedAt,
+      synced_at: stamp,
+    };
+    const row = rec.row as unknown as Record<string, unknown>;
+    for (const k in row) set[k] = row[k];
+    set.content_hash = hash;
+    set.is_deleted = rec.isDeleted;
+    set.deleted_at = rec.isDeleted ? stamp : null;
+    set.last_seen_run_id = ctx.runId;
+    if (extra) for (const k in extra) set[k] = extra[k];
+    let group = last && setsColumns(set, last.columns) ? last : undefined;
+    if (!group) {
+      let key = '';
+      for (const k in set) if (set[k] !== undefined) key += `${k},`;
+      group = groups.get(key);
+      if (!group) {
+        group = { columns: key.split(',').slice(0, -1), rows: [] };
+        groups.set(key, group);
+      }
+    }
+    group.rows.push(set);
+    last = group;
+  }
+  return [...groups.values()];
 }
 
 interface HashedOptions {
@@ -264,35 +348,9 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
 
     async write(trx, ctx, items) {
       const stamp = new Date(); // wall-clock: an audit stamp
-      // Rows are grouped by the columns they set (a normalizer gives every row the same ones). A column a row
-      // leaves out, or sets to undefined, keeps its default, as in a multi-row VALUES: it is not written as null.
-      // One object a row, its columns set in the order a spread of the same parts would give.
-      const groups = new Map<string, { columns: string[]; rows: Array<Record<string, unknown>> }>();
-      for (const { rec, hash } of items) {
-        const set: Record<string, unknown> = {
-          connection_id: ctx.connectionId,
-          external_id: rec.externalId,
-          source_modified_at: rec.sourceModifiedAt,
-          synced_at: stamp,
-        };
-        const row = rec.row as unknown as Record<string, unknown>;
-        for (const k in row) set[k] = row[k];
-        set.content_hash = hash;
-        set.is_deleted = rec.isDeleted;
-        set.deleted_at = rec.isDeleted ? stamp : null;
-        set.last_seen_run_id = ctx.runId;
-        if (opts.extra) for (const k in opts.extra) set[k] = opts.extra[k];
-        let key = '';
-        for (const k in set) if (set[k] !== undefined) key += `${k},`;
-        let group = groups.get(key);
-        if (!group) {
-          group = { columns: key.split(',').slice(0, -1), rows: [] };
-          groups.set(key, group);
-        }
-        group.rows.push(set);
-      }
-      const types = groups.size > 0 ? await typesOf(trx, table) : new Map<string, string>();
-      for (const { columns, rows } of groups.values()) {
+      const groups = rowGroups(ctx, items, stamp, opts.extra);
+      const types = groups.length > 0 ? await typesOf(trx, table) : new Map<string, string>();
+      for (const { columns, rows } of groups) {
         for (let i = 0; i < rows.length; i += UPSERT_CHUNK)
           await upsertRows(trx, table, types, columns, rows.slice(i, i + UPSERT_CHUNK), opts);
       }

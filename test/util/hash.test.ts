@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { contentHash, stableStringify } from '../../src/util/hash.ts';
 
@@ -50,6 +52,40 @@ describe('stableStringify', () => {
       '{"amount":"12500.00","close_date":"2026-03-31","currency":"USD","is_closed":true,"lead_source":null,' +
         '"name":"Acme renewal","owner_external_id":"005000000000001AAA","probability":100,"stage":"Closed Won",' +
         '"stage_category":"won"}',
+    );
+  });
+
+  it('gives the same text and hash as the replacer path for any flat or nested row, in any key order', () => {
+    // Keys a normalizer uses, odd ones (quotes, integer-like, unicode) and many shapes, so that the shape cache
+    // (32 key lists) is filled and cycled.
+    const key = fc.oneof(
+      fc.constantFrom('amount', 'stage', 'close_date', 'a', 'b', 'z', '10', '9', '01', '"q', 'ü', 'é', '', '__proto__'),
+      fc.string({ maxLength: 6 }),
+    );
+    const scalar = fc.oneof(
+      fc.string(),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.constantFrom(-0, Number.NaN, Number.POSITIVE_INFINITY, 1e21, 0.1),
+    );
+    const value = fc.oneof(
+      { weight: 8, arbitrary: scalar },
+      { weight: 1, arbitrary: fc.array(scalar, { maxLength: 3 }) },
+    );
+    const row = fc.dictionary(key, value, { maxKeys: 14 });
+    fc.assert(
+      fc.property(row, (r) => {
+        // The same row built in another insertion order: the same text.
+        const reversed = Object.fromEntries(Object.entries(r).reverse());
+        const want = sortedCopyStringify(r);
+        expect(stableStringify(r)).toBe(want);
+        expect(stableStringify(reversed)).toBe(want);
+        expect(contentHash(r)).toBe(createHash('sha256').update(want).digest('hex'));
+      }),
+      { numRuns: 3000 },
     );
   });
 });

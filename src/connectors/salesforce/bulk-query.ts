@@ -192,15 +192,25 @@ export function parseResultSet(text: string, types: ReadonlyMap<string, string>)
   const header = rows.shift();
   if (!header) return [];
   const paths = header.map((h) => h.split('.'));
-  const typeOf = header.map((h) => types.get(h) ?? types.get(h.split('.').at(-1) ?? h));
+  // Per column, once: how its cells are typed (0 text, 1 boolean, 2 number) and whether it is a lookup's.
+  const kinds = header.map((h) => {
+    const type = types.get(h) ?? types.get(h.split('.').at(-1) ?? h);
+    return type === 'boolean' ? 1 : type && NUMBER_TYPES.has(type) ? 2 : 0;
+  });
+  // The record keys that hold a lookup's object (only they can be an empty lookup).
+  const lookups = [...new Set(paths.filter((p) => p.length > 1).map((p) => p[0]!))];
   const out: SalesforceRecord[] = [];
   for (const cells of rows) {
     if (cells.length === 1 && cells[0] === '' && header.length > 1) continue;
     const rec: Record<string, unknown> = {};
     for (let c = 0; c < paths.length; c++) {
       const raw = cells[c] ?? '';
-      const value = raw === '' ? null : typed(raw, typeOf[c]);
+      const value = raw === '' ? null : typed(raw, kinds[c]!);
       const path = paths[c]!;
+      if (path.length === 1) {
+        rec[path[0]!] = value;
+        continue;
+      }
       let target = rec;
       for (let k = 0; k < path.length - 1; k++) {
         const key = path[k]!;
@@ -212,7 +222,7 @@ export function parseResultSet(text: string, types: ReadonlyMap<string, string>)
       target[path[path.length - 1]!] = value;
     }
     // A lookup whose every column is empty is null, as REST answers an empty lookup.
-    for (const key of Object.keys(rec)) {
+    for (const key of lookups) {
       const v = rec[key];
       if (v && typeof v === 'object' && Object.values(v).every((x) => x === null)) rec[key] = null;
     }
@@ -221,9 +231,9 @@ export function parseResultSet(text: string, types: ReadonlyMap<string, string>)
   return out;
 }
 
-function typed(raw: string, type: string | undefined): unknown {
-  if (type === 'boolean') return raw === 'true';
-  if (type && NUMBER_TYPES.has(type)) {
+function typed(raw: string, kind: number): unknown {
+  if (kind === 1) return raw === 'true';
+  if (kind === 2) {
     const n = Number(raw);
     return Number.isFinite(n) ? n : raw;
   }

@@ -5,6 +5,14 @@
  * computes identically on every platform we ship to).
  */
 
+/** The `k`-th splitmix32 output (1-based) from `seed`. */
+function splitmix(seed: number, k: number): number {
+  let z = (seed + Math.imul(k, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
 /** A seeded pseudo-random stream with the draws the generator needs. */
 export class Rng {
   private a: number;
@@ -14,18 +22,12 @@ export class Rng {
 
   constructor(seed: number) {
     // splitmix32 spreads a small integer seed over the 128-bit sfc32 state, so seeds 1 and 2 diverge at once.
-    let s = seed >>> 0;
-    const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
+    // (No closure for the steps: the large org makes an Rng for every deal and activity it serves.)
+    const s = seed >>> 0;
+    this.a = splitmix(s, 1);
+    this.b = splitmix(s, 2);
+    this.c = splitmix(s, 3);
+    this.d = splitmix(s, 4);
     for (let i = 0; i < 12; i++) this.uint32();
   }
 
@@ -62,12 +64,14 @@ export class Rng {
 
   /** Picks by relative weights (which need not sum to 1). */
   weighted<T>(items: readonly (readonly [T, number])[]): T {
+    // Index loops rather than destructuring iteration: the same sums in the same order, without an iterator.
     let total = 0;
-    for (const [, w] of items) total += w;
+    for (let i = 0; i < items.length; i++) total += (items[i] as readonly [T, number])[1];
     let r = this.next() * total;
-    for (const [item, w] of items) {
-      r -= w;
-      if (r < 0) return item;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as readonly [T, number];
+      r -= item[1];
+      if (r < 0) return item[0];
     }
     const last = items[items.length - 1];
     if (!last) throw new RangeError('weighted pick from an empty list');

@@ -53,9 +53,17 @@ interface LazySpec {
   prefix: string;
   /** Index slots; `make` may answer null for a slot without a row. */
   slots: number;
+  /**
+   * The row of a slot, or null. A made row is never in the recycle bin (IsDeleted false): counts and scans without
+   * a condition rely on it to know the untouched rows without making them.
+   */
   make(index: number, id: string): SRecord | null;
   /** Rows with a non-null `make` (computed on first need when absent). */
   rows?: number;
+  /** Whether `make` answers a row for a slot, without making it (default: every slot when `rows` is `slots`). */
+  exists?(index: number): boolean;
+  /** Every field a made row carries (a condition on other fields is the same for every made row). */
+  fields?: ReadonlySet<string>;
 }
 
 /** A store table whose rows are made on read; API writes go to an overlay. */
@@ -92,17 +100,62 @@ export class LazyTable extends Map<string, SRecord> implements IndexedTable {
     return had;
   }
 
-  override get size(): number {
+  /** Whether slot `i` has a made row (whatever the API wrote since). */
+  private exists(i: number): boolean {
+    if (this.spec.exists) return this.spec.exists(i);
+    if (this.spec.rows === this.spec.slots) return true;
+    return this.spec.make(i, lazyId(this.spec.prefix, i)) !== null;
+  }
+
+  /** How many slots have a made row. */
+  private made(): number {
     if (this.madeRows === undefined) {
       let n = 0;
-      for (let i = 0; i < this.spec.slots; i++) if (this.spec.make(i, lazyId(this.spec.prefix, i)) !== null) n++;
+      for (let i = 0; i < this.spec.slots; i++) if (this.exists(i)) n++;
       this.madeRows = n;
     }
+    return this.madeRows;
+  }
+
+  /** The slot an id names, when iteration would look it up there (its 18-character id, within the slots). */
+  private slotOf(id: string): number | null {
+    const i = lazyIndex(this.spec.prefix, id);
+    return i !== null && i < this.spec.slots && id === lazyId(this.spec.prefix, i) ? i : null;
+  }
+
+  /**
+   * The rows iteration yields that are not in the recycle bin (all of them with `includeDeleted`), without making
+   * the untouched ones: the store's count (the Record Count resource, `SELECT COUNT()`) would otherwise make every
+   * row of the table. Only the rows the API wrote or deleted are looked at.
+   */
+  liveCount(includeDeleted: boolean): number {
+    let n = this.made();
+    for (const [id, row] of super.entries()) {
+      const i = lazyIndex(this.spec.prefix, id);
+      if (i !== null) {
+        const slot = this.slotOf(id);
+        // An overlay row with a lazy id outside the slots is never iterated.
+        if (slot === null) continue;
+        // It stands in for the made row of its slot.
+        if (this.exists(slot)) n--;
+      }
+      if (includeDeleted || row.IsDeleted !== true) n++;
+    }
+    for (const id of this.tombstones) {
+      if (super.has(id)) continue;
+      const slot = this.slotOf(id);
+      if (slot !== null && this.exists(slot)) n--;
+    }
+    return n;
+  }
+
+  override get size(): number {
+    const made = this.made();
     let extra = 0;
     for (const id of super.keys()) if (lazyIndex(this.spec.prefix, id) === null) extra++;
     let gone = 0;
     for (const id of this.tombstones) if (!super.has(id)) gone++;
-    return this.madeRows + extra - gone;
+    return made + extra - gone;
   }
 
   override *values(): MapIterator<SRecord> {
@@ -147,6 +200,33 @@ export class LazyTable extends Map<string, SRecord> implements IndexedTable {
       if (row !== null) yield [row, i];
     }
     for (const [id, row] of super.entries()) if (lazyIndex(this.spec.prefix, id) === null) yield [row, row];
+  }
+
+  /**
+   * The references `refEntries` gives, for a query without a condition: while the API has written nothing to the
+   * table, the made rows' indexes, none of them made (a made row is live, see LazySpec).
+   */
+  *refs(includeDeleted: boolean): IterableIterator<number | SRecord> {
+    if (super.size === 0 && this.tombstones.size === 0) {
+      for (let i = 0; i < this.spec.slots; i++) if (this.exists(i)) yield i;
+      return;
+    }
+    for (const [row, ref] of this.refEntries()) if (includeDeleted || row.IsDeleted !== true) yield ref;
+  }
+
+  /**
+   * For a condition `test` that reads only `reads`: while the API has written nothing to the table and no made row
+   * carries one of those fields, every made row answers as a row without them does, so `test` is asked once.
+   */
+  refsBlindTo(
+    includeDeleted: boolean,
+    reads: readonly string[],
+    test: (row: SRecord) => boolean,
+  ): Array<number | SRecord> | null {
+    const fields = this.spec.fields;
+    if (!fields || super.size !== 0 || this.tombstones.size !== 0) return null;
+    if (reads.some((f) => fields.has(f))) return null;
+    return test({}) ? [...this.refs(includeDeleted)] : [];
   }
 
   rowAt(i: number): SRecord | undefined {
@@ -202,17 +282,44 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
 
   // Consecutive reads of one deal (its row, then its history rows) make it once.
   let cached: { i: number; deal: Deal } | null = null;
+  // How many history rows each deal has (0: not known yet), learnt whenever a deal is made: a byte a deal (1 MB at
+  // a million), so that counting OpportunityHistory or listing its rows for a job without a condition makes no deal
+  // a read of the opportunities made already.
+  const historyLengths = new Uint8Array(lazy.dealCount);
   const dealAt = (i: number): Deal => {
-    if (cached?.i !== i) cached = { i, deal: lazy.deal(i) };
+    if (cached?.i !== i) {
+      cached = { i, deal: lazy.deal(i) };
+      historyLengths[i] = Math.min(cached.deal.history.length, HISTORY_SLOTS);
+    }
     return cached.deal;
   };
   const money = (s: string | null): number | null => (s === null ? null : Number(s));
-  const currency = (code: string) => ({ CurrencyIsoCode: code });
 
   const opportunity = new LazyTable({
     prefix: '006',
     slots: lazy.dealCount,
     rows: lazy.dealCount,
+    fields: new Set([
+      'Name',
+      'AccountId',
+      'OwnerId',
+      'Type',
+      'LeadSource',
+      'Segment__c',
+      'CurrencyIsoCode',
+      'StageName',
+      'Amount',
+      'CloseDate',
+      'Probability',
+      'ForecastCategoryName',
+      'Id',
+      'CreatedDate',
+      'CreatedById',
+      'SystemModstamp',
+      'LastModifiedDate',
+      'LastModifiedById',
+      'IsDeleted',
+    ]),
     make(i, id) {
       const d = dealAt(i);
       const last = d.history[d.history.length - 1]!;
@@ -225,7 +332,7 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
         Type: opportunityType(d.type),
         LeadSource: d.leadSource,
         Segment__c: d.segment,
-        ...currency(d.currency),
+        CurrencyIsoCode: d.currency,
         StageName: last.stage,
         Amount: money(last.amount),
         CloseDate: last.closeDate,
@@ -244,6 +351,29 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
   const history = new LazyTable({
     prefix: '008',
     slots: lazy.dealCount * HISTORY_SLOTS,
+    fields: new Set([
+      'OpportunityId',
+      'StageName',
+      'Amount',
+      'ExpectedRevenue',
+      'CloseDate',
+      'Probability',
+      'ForecastCategory',
+      'PrevAmount',
+      'PrevCloseDate',
+      'CurrencyIsoCode',
+      'Id',
+      'CreatedDate',
+      'CreatedById',
+      'SystemModstamp',
+      'IsDeleted',
+    ]),
+    exists(slot) {
+      const i = Math.floor(slot / HISTORY_SLOTS);
+      // Every deal has its creation row, so 0 is "not made yet".
+      const n = historyLengths[i] || Math.min(dealAt(i).history.length, HISTORY_SLOTS);
+      return slot % HISTORY_SLOTS < n;
+    },
     make(slot, id) {
       const d = dealAt(Math.floor(slot / HISTORY_SLOTS));
       const step = slot % HISTORY_SLOTS;
@@ -262,7 +392,7 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
         ForecastCategory: h.forecastCategory,
         PrevAmount: prev ? money(prev.amount) : null,
         PrevCloseDate: prev ? prev.closeDate : null,
-        ...currency(d.currency),
+        CurrencyIsoCode: d.currency,
         Id: id,
         CreatedDate: stamp,
         CreatedById: admin,
@@ -276,18 +406,6 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
     const i = dealKey === null ? null : lazy.dealIndexOf(dealKey);
     return i === null ? null : lazyId('006', i);
   };
-  const audit = (id: string, at: string): SRecord => {
-    const stamp = formatSfDateTime(new Date(at));
-    return {
-      Id: id,
-      CreatedDate: stamp,
-      CreatedById: admin,
-      SystemModstamp: stamp,
-      LastModifiedDate: stamp,
-      LastModifiedById: admin,
-      IsDeleted: false,
-    };
-  };
   const meetings = Math.floor(lazy.activityCount / MEETING_EVERY);
   const taskCount = lazy.activityCount - meetings;
   // Task t is activity t + floor(t / 4) (every fifth activity is skipped: it is a meeting); Event e is 5e + 4.
@@ -295,10 +413,31 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
     prefix: '00T',
     slots: taskCount,
     rows: taskCount,
+    fields: new Set([
+      'Subject',
+      'Status',
+      'Priority',
+      'OwnerId',
+      'WhatId',
+      'ActivityDate',
+      'TaskSubtype',
+      'Type',
+      'CompletedDateTime',
+      'CallDurationInSeconds',
+      'Id',
+      'CreatedDate',
+      'CreatedById',
+      'SystemModstamp',
+      'LastModifiedDate',
+      'LastModifiedById',
+      'IsDeleted',
+    ]),
     make(t, id) {
       const a = lazy.activity(t + Math.floor(t / (MEETING_EVERY - 1)));
       if (a.type === 'meeting') return null;
       const kind = TASK_KIND[a.type];
+      const stamp = formatSfDateTime(new Date(a.createdAt));
+      // One literal, the audit fields last (as in every written row): no spread of a second object a row.
       return {
         Subject: a.subject,
         Status: a.completed ? 'Completed' : 'Not Started',
@@ -308,9 +447,15 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
         ActivityDate: a.date,
         TaskSubtype: a.type === 'email' && a.bulk ? 'ListEmail' : kind.subtype,
         Type: kind.type,
-        CompletedDateTime: a.completed ? formatSfDateTime(new Date(a.createdAt)) : null,
+        CompletedDateTime: a.completed ? stamp : null,
         CallDurationInSeconds: a.type === 'call' && a.durationMinutes !== null ? a.durationMinutes * 60 : null,
-        ...audit(id, a.createdAt),
+        Id: id,
+        CreatedDate: stamp,
+        CreatedById: admin,
+        SystemModstamp: stamp,
+        LastModifiedDate: stamp,
+        LastModifiedById: admin,
+        IsDeleted: false,
       };
     },
   });
@@ -318,22 +463,48 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
     prefix: '00U',
     slots: meetings,
     rows: meetings,
+    fields: new Set([
+      'Subject',
+      'OwnerId',
+      'WhatId',
+      'ActivityDate',
+      'ActivityDateTime',
+      'StartDateTime',
+      'EndDateTime',
+      'DurationInMinutes',
+      'Type',
+      'EventSubtype',
+      'Id',
+      'CreatedDate',
+      'CreatedById',
+      'SystemModstamp',
+      'LastModifiedDate',
+      'LastModifiedById',
+      'IsDeleted',
+    ]),
     make(e, id) {
       const a = lazy.activity(e * MEETING_EVERY + MEETING_EVERY - 1);
       const start = new Date(a.createdAt);
       const minutes = a.durationMinutes ?? 30;
+      const stamp = formatSfDateTime(start);
       return {
         Subject: a.subject,
         OwnerId: userOf(a.ownerKey),
         WhatId: whatOf(a.dealKey),
         ActivityDate: a.date,
-        ActivityDateTime: formatSfDateTime(start),
-        StartDateTime: formatSfDateTime(start),
+        ActivityDateTime: stamp,
+        StartDateTime: stamp,
         EndDateTime: formatSfDateTime(new Date(start.getTime() + minutes * 60_000)),
         DurationInMinutes: minutes,
         Type: 'Meeting',
         EventSubtype: 'Event',
-        ...audit(id, a.createdAt),
+        Id: id,
+        CreatedDate: stamp,
+        CreatedById: admin,
+        SystemModstamp: stamp,
+        LastModifiedDate: stamp,
+        LastModifiedById: admin,
+        IsDeleted: false,
       };
     },
   });

@@ -257,6 +257,19 @@ export interface IndexedTable {
   refEntries(): IterableIterator<[SRecord, number | SRecord]>;
   /** The row made for index `i`, whatever the API wrote since. */
   rowAt(i: number): SRecord | undefined;
+  /** The references of `refEntries` (of the rows not in the recycle bin unless `includeDeleted`) alone. */
+  refs(includeDeleted: boolean): IterableIterator<number | SRecord>;
+  /** How many rows `values()` yields (those not in the recycle bin unless `includeDeleted`). */
+  liveCount(includeDeleted: boolean): number;
+  /**
+   * The references of the rows `test` keeps, when the table can tell without making its rows: `test` reads only
+   * the fields `reads`, and no made row carries one of them. Null when it cannot.
+   */
+  refsBlindTo(
+    includeDeleted: boolean,
+    reads: readonly string[],
+    test: (row: SRecord) => boolean,
+  ): Array<number | SRecord> | null;
 }
 
 export class SalesforceStore {
@@ -539,6 +552,30 @@ export class SalesforceStore {
     }
   }
 
+  /**
+   * The references `scanRefs` gives, without the rows: for a query without a condition, a lazy table's untouched
+   * rows are not made.
+   */
+  *refs(type: string, options: { includeDeleted?: boolean } = {}): IterableIterator<number | SRecord> {
+    const table = this.rows.get(this.describe(type).name)! as Map<string, SRecord> & Partial<IndexedTable>;
+    if (table.refs) {
+      yield* table.refs(options.includeDeleted === true);
+      return;
+    }
+    for (const [, ref] of this.scanRefs(type, options)) yield ref;
+  }
+
+  /** `IndexedTable.refsBlindTo` of a lazy table; null for any other table, or when it cannot tell. */
+  refsBlindTo(
+    type: string,
+    options: { includeDeleted?: boolean },
+    reads: readonly string[],
+    test: (row: SRecord) => boolean,
+  ): Array<number | SRecord> | null {
+    const table = this.rows.get(this.describe(type).name)! as Map<string, SRecord> & Partial<IndexedTable>;
+    return table.refsBlindTo ? table.refsBlindTo(options.includeDeleted === true, reads, test) : null;
+  }
+
   /** The row a `scanRefs` reference stands for. */
   deref(type: string, ref: number | SRecord): SRecord {
     if (typeof ref !== 'number') return ref;
@@ -571,8 +608,11 @@ export class SalesforceStore {
   }
 
   count(type: string, options: { includeDeleted?: boolean } = {}): number {
+    const table = this.rows.get(this.describe(type).name)! as Map<string, SRecord> & Partial<IndexedTable>;
+    // A lazy table counts without making its rows.
+    if (table.liveCount) return table.liveCount(options.includeDeleted === true);
     let n = 0;
-    for (const row of this.rows.get(this.describe(type).name)!.values()) {
+    for (const row of table.values()) {
       if (row.IsDeleted !== true || options.includeDeleted) n++;
     }
     return n;

@@ -9,6 +9,8 @@ import { lazyFigures } from '../../../src/sandbox/org/lazy-figures.ts';
 import { type SalesforceSandbox, startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { lazyId } from '../../../src/sandbox/salesforce/large.ts';
 import { expectedRepFigures } from '../../../src/sandbox/salesforce/oracle-figures.ts';
+import { SOBJECTS } from '../../../src/sandbox/salesforce/schema.ts';
+import { runQuery, selectRows } from '../../../src/sandbox/salesforce/soql/evaluate.ts';
 import { Dec } from '../../../src/util/money.ts';
 import { connect } from './helpers.ts';
 
@@ -126,5 +128,92 @@ describe('the large org, lazily', () => {
     }
     expect([...streamed.reps.values()].filter((r) => r.actual !== '0.00').length).toBeGreaterThan(10);
     expect(streamed.dealsRead).toBe(1_000);
+  });
+});
+
+describe('counts and condition-free reads of the lazy tables', () => {
+  it('agree with reading every row, before and after API writes, in and out of the recycle bin', async () => {
+    const small = await startSalesforceSandbox({
+      seed: 5,
+      size: 'large',
+      anchorDate,
+      largeCounts: { reps: 10, deals: 300, activities: 500 },
+    });
+    try {
+      const s = small.store;
+      const types = ['Opportunity', 'OpportunityHistory', 'Task', 'Event'] as const;
+      const check = () => {
+        for (const type of types) {
+          for (const includeDeleted of [false, true]) {
+            // The reference: every row made and looked at, through a condition every row meets.
+            const read = [...s.scan(type, { includeDeleted })];
+            expect(s.count(type, { includeDeleted }), `${type} ${includeDeleted}`).toBe(read.length);
+            const all = runQuery(s, `SELECT COUNT() FROM ${type}`, { includeDeleted, apiVersion: '62.0' });
+            expect(all.totalSize).toBe(read.length);
+            const limited = runQuery(s, `SELECT COUNT() FROM ${type} LIMIT 7 OFFSET 3`, {
+              includeDeleted,
+              apiVersion: '62.0',
+            });
+            expect(limited.totalSize).toBe(Math.max(0, Math.min(read.length, 10) - 3));
+            const ids = (soql: string) => {
+              const sel = selectRows(s, soql, { includeDeleted });
+              return Array.from({ length: sel.size }, (_, k) => sel.values(sel.rowAt(k))[0]);
+            };
+            const plain = ids(`SELECT Id FROM ${type}`);
+            expect(plain).toEqual(ids(`SELECT Id FROM ${type} WHERE Id != null`));
+            expect(new Set(plain)).toEqual(new Set(read.map((r) => r.Id)));
+          }
+        }
+      };
+      // Fresh: OpportunityHistory is counted before any deal was made.
+      check();
+      s.update('Opportunity', lazyId('006', 4), { StageName: 'Negotiation/Review' });
+      s.softDelete('Opportunity', lazyId('006', 5));
+      s.hardDelete('Opportunity', lazyId('006', 6));
+      s.softDelete('Task', lazyId('00T', 9));
+      s.hardDelete('Task', lazyId('00T', 9));
+      s.softDelete('Event', lazyId('00U', 3));
+      const added = s.insert('Opportunity', { Name: 'New', StageName: 'Prospecting', CloseDate: '2026-06-30' });
+      s.softDelete('Opportunity', added.Id as string);
+      s.insert('Opportunity', { Name: 'Kept', StageName: 'Prospecting', CloseDate: '2026-06-30' });
+      check();
+      expect(s.count('Opportunity')).toBe(300 - 2 + 1);
+      expect(s.count('Opportunity', { includeDeleted: true })).toBe(300 - 1 + 2);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers a condition on fields the made rows never carry as reading every row does, for every field', async () => {
+    const small = await startSalesforceSandbox({
+      seed: 6,
+      size: 'large',
+      anchorDate,
+      largeCounts: { reps: 10, deals: 120, activities: 200 },
+    });
+    try {
+      const s = small.store;
+      const ids = (soql: string) => {
+        const sel = selectRows(s, soql, { includeDeleted: false });
+        return Array.from({ length: sel.size }, (_, k) => sel.rowAt(k).Id);
+      };
+      for (const type of ['Opportunity', 'OpportunityHistory', 'Task', 'Event'] as const) {
+        // Each stored field: alone (the table may answer without making rows, when no made row carries it) and
+        // beside `Id != null` (every row made and tested). A made row carrying a field the table does not list
+        // would make the two differ for `= null` or `!= null`.
+        for (const f of SOBJECTS[type]!.fields.filter((x) => !x.compute && s.apiHasField(type, x.name))) {
+          for (const op of ['=', '!='])
+            expect(ids(`SELECT Id FROM ${type} WHERE ${f.name} ${op} null`), `${type}.${f.name} ${op}`).toEqual(
+              ids(`SELECT Id FROM ${type} WHERE ${f.name} ${op} null AND Id != null`),
+            );
+        }
+      }
+      // After a write the table no longer answers for its made rows: the written row is tested as it is.
+      s.update('Task', lazyId('00T', 3), { Quota_Alert_Key__c: 'k1' });
+      expect(ids('SELECT Id FROM Task WHERE Quota_Alert_Key__c = null')).toHaveLength(s.count('Task') - 1);
+      expect(ids("SELECT Id FROM Task WHERE Quota_Alert_Key__c = 'k1'")).toEqual([lazyId('00T', 3)]);
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -78,8 +78,8 @@ function visibleSObject(name: string): SObjectDef | undefined {
 }
 
 function runQueryOn(store: SalesforceStore, soql: string, options: QueryOptions): QueryResult {
-  const { obj, select, rows, ctx } = matchRows(store, soql, options.includeDeleted);
-  if (!select) return { object: obj.name, countOnly: true, totalSize: rows.length, records: [] };
+  const { obj, select, rows, count, ctx } = matchRows(store, soql, options.includeDeleted);
+  if (!select) return { object: obj.name, countOnly: true, totalSize: count, records: [] };
   const records = rows.map((r) => shape(ctx, obj, r, select, options.apiVersion));
   return { object: obj.name, countOnly: false, totalSize: records.length, records };
 }
@@ -136,6 +136,8 @@ function matchRows(
   select: ResolvedPath[] | null;
   rows: SRecord[];
   refs: Array<number | SRecord> | null;
+  /** How many rows matched (within OFFSET and LIMIT). */
+  count: number;
   ctx: Ctx;
 } {
   const q = parseSoql(soql);
@@ -165,14 +167,31 @@ function matchRows(
   const order = q.orderBy.map((o) => ({ path: resolvePath(soql, obj, o.field), desc: o.desc, nullsLast: o.nullsLast }));
 
   const ctx: Ctx = { store, includeDeleted };
+  const offset = q.offset ?? 0;
+  const end = q.limit === null ? undefined : offset + q.limit;
+  if (!select && !where && !byRef) {
+    // `SELECT COUNT()` with no condition: the store's count (a lazy table makes no row for it); the order changes
+    // no count.
+    const n = store.count(obj.name, { includeDeleted });
+    const count = Math.max(0, Math.min(n, end ?? n) - offset);
+    return { q, obj, select, rows: [], refs: null, count, ctx };
+  }
   if (byRef && order.length === 0) {
     let refs: Array<number | SRecord> = [];
-    for (const [r, ref] of store.scanRefs(obj.name, { includeDeleted })) {
-      if (!where || where(ctx, r)) refs.push(ref);
+    // A condition on fields a lazy table's made rows never carry (the sync's `Quota_Alert_Key__c = null` on Task)
+    // answers the same for every untouched made row: the table asks it once instead of making every row.
+    const reads = q.where ? ownFieldsRead(soql, obj, q.where) : null;
+    const blind = where && reads ? store.refsBlindTo(obj.name, { includeDeleted }, reads, (r) => where(ctx, r)) : null;
+    if (blind) {
+      refs = blind;
+    } else if (where) {
+      for (const [r, ref] of store.scanRefs(obj.name, { includeDeleted })) if (where(ctx, r)) refs.push(ref);
+    } else {
+      // Every row matches: a lazy table's untouched rows are listed by index without being made.
+      for (const ref of store.refs(obj.name, { includeDeleted })) refs.push(ref);
     }
-    const from = q.offset ?? 0;
-    if (from > 0 || q.limit !== null) refs = refs.slice(from, q.limit === null ? undefined : from + q.limit);
-    return { q, obj, select, rows: [], refs, ctx };
+    if (offset > 0 || end !== undefined) refs = refs.slice(offset, end);
+    return { q, obj, select, rows: [], refs, count: refs.length, ctx };
   }
   // Rows are the store's own (not copies); only the selected fields of the returned page are copied out.
   let rows: SRecord[] = [];
@@ -190,10 +209,8 @@ function matchRows(
     });
     rows = keyed.map((x) => x.r);
   }
-  const offset = q.offset ?? 0;
-  const end = q.limit === null ? undefined : offset + q.limit;
   if (offset > 0 || end !== undefined) rows = rows.slice(offset, end);
-  return { q, obj, select, rows, refs: null, ctx };
+  return { q, obj, select, rows, refs: null, count: rows.length, ctx };
 }
 
 interface Ctx {
@@ -294,6 +311,35 @@ function shape(ctx: Ctx, obj: SObjectDef, row: SRecord, select: ResolvedPath[], 
 // ---- WHERE ----
 
 type Predicate = (ctx: Ctx, row: SRecord) => boolean;
+
+/**
+ * The fields a condition reads, when it reads only the row's own stored fields (no lookup, no computed field, no
+ * semi-join): then its answer for a row depends on those fields' values alone. Null otherwise.
+ */
+function ownFieldsRead(soql: string, obj: SObjectDef, c: Condition): string[] | null {
+  switch (c.kind) {
+    case 'and':
+    case 'or': {
+      const out: string[] = [];
+      for (const item of c.items) {
+        const fields = ownFieldsRead(soql, obj, item);
+        if (!fields) return null;
+        out.push(...fields);
+      }
+      return out;
+    }
+    case 'not':
+      return ownFieldsRead(soql, obj, c.item);
+    case 'like':
+    case 'in':
+    case 'cmp': {
+      const path = resolvePath(soql, obj, c.field);
+      return path.hops.length === 0 && !path.leaf.compute ? [path.leaf.name] : null;
+    }
+    case 'semiJoin':
+      return null;
+  }
+}
 
 const TEXT_TYPES = new Set(['string', 'textarea', 'picklist', 'email', 'phone', 'url', 'id', 'reference']);
 const NUMBER_TYPES = new Set(['int', 'double', 'currency', 'percent']);

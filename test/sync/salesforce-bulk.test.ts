@@ -145,6 +145,29 @@ describe('Salesforce reads through Bulk API 2.0 above bulkThreshold', () => {
     await expectWarehouseEqualsOracle(bulk.db, sb, 'sf');
   }, 180_000);
 
+  it("fetches a job's next result set while the pages of the current one are still being written", async () => {
+    // Sets of 100 rows in pages of 50: only the first page of the first set is taken from the reader.
+    const reader = connector(0, 50, 100)
+      .read('tasks', null, { log: silentLogger, now: () => sb.store.now() })
+      [Symbol.asyncIterator]();
+    await admin(sb, 'DELETE', 'log');
+    try {
+      // The pages before the bulk job's first (the delete check's) carry no records.
+      let page = await reader.next();
+      while (!page.done && page.value.records.length === 0) page = await reader.next();
+      expect(page.done).toBe(false);
+      let sets = 0;
+      for (let i = 0; i < 250 && sets < 2; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        sets = resultSets(await requests()).length;
+      }
+      // The second set was asked for while the first set's second page had not been taken yet.
+      expect(sets).toBe(2);
+    } finally {
+      await reader.return?.(undefined);
+    }
+  }, 60_000);
+
   it('incremental syncs stay on REST and keep both warehouses equal', async () => {
     const store = sb.store;
     const opp = store.all('Opportunity').find((o) => !o.IsDeleted)!;

@@ -492,7 +492,7 @@ async function* readBulk(
 ): AsyncGenerator<SalesforcePage, string> {
   const { client } = opts;
   const start = state.cursor.phase === 'initial' ? state.cursor.bulk : undefined;
-  let before = client.apiCalls();
+  const before = client.apiCalls();
   const types = await bulkTypes(client, spec.obj.sobject, spec.select);
   let bulk: BulkRead | undefined = start;
   let skip = start?.skip ?? 0;
@@ -509,51 +509,80 @@ async function* readBulk(
     sleep: opts.sleep ?? abortableSleep,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  for await (const set of pages) {
-    let calls = client.apiCalls() - before + state.carried;
-    state.carried = 0;
-    let begin = false;
-    if (set.restarted || !bulk) {
-      // A new job: its snapshot is no older than the delete check before it, else than its creation.
-      const created = set.jobCreatedDate ? new Date(Date.parse(set.jobCreatedDate)).toISOString() : undefined;
-      const since = bulk?.since ?? spec.snapshotNoOlderThan ?? created ?? spec.runStartIso;
-      bulk = { jobId: set.jobId, locator: null, skip: 0, since, ...(spec.sweep ? { sweep: true } : {}) };
-      setPosition = { jobId: set.jobId, locator: null };
-      skip = 0;
-      begin = spec.sweep;
-      if (set.restarted) opts.log.warn({ stream: opts.stream.name }, 'salesforce: bulk job started again; re-reading');
-    }
-    const here = setPosition ?? { jobId: set.jobId, locator: null };
-    const rows = set.records;
-    // A set with nothing left to apply still moves the cursor to the next set.
-    let offset = Math.min(skip, rows.length);
-    do {
-      opts.signal?.throwIfAborted();
-      const end = Math.min(rows.length, offset + opts.batchSize);
-      const chunk = rows.slice(offset, end);
-      offset = end;
-      const finished = offset >= rows.length;
-      bulk =
-        finished && set.next
-          ? { ...bulk, jobId: set.next.jobId, locator: set.next.locator, skip: 0 }
-          : { ...bulk, jobId: here.jobId, locator: here.locator, skip: offset };
-      state.cursor = { ...state.cursor, phase: 'initial', bulk } as SyncCursor;
-      const n = normalizeRecords(chunk, spec.obj, spec.nctx, spec.cursorField);
-      const page: SalesforcePage = { ...n, cursor: state.cursor, apiCalls: calls };
-      if (spec.sweep) {
-        const seenIds: string[] = [];
-        for (const r of chunk) if (typeof r.Id === 'string' && r.IsDeleted !== true) seenIds.push(r.Id);
-        page.sweep = { begin, seenIds };
-        begin = false;
+  // The next result set is fetched (and parsed) while this one's pages are written: one set of maxRecords rows
+  // more in memory, and the CRM, this process and PostgreSQL busy at once instead of in turn (without it, the sync's
+  // wall time was the sum of the three). Only applied pages' cursors are stored, so a set fetched ahead and never
+  // applied is read again by the next run.
+  const sets = pages[Symbol.asyncIterator]();
+  // A set's calls are those made while it was fetched (the client's count over that window), not over the time its
+  // pages were written, when the streams beside this one make theirs.
+  const fetchSet = () => {
+    const from = client.apiCalls();
+    const p = sets.next().then((got) => ({ got, calls: client.apiCalls() - from }));
+    p.catch(() => undefined);
+    return p;
+  };
+  // The type describe before the first set.
+  let extra = client.apiCalls() - before;
+  let ahead = fetchSet();
+  try {
+    for (;;) {
+      const { got, calls: fetched } = await ahead;
+      if (got.done) {
+        state.carried += fetched;
+        break;
       }
-      yield page;
-      calls = 0;
-    } while (offset < rows.length);
-    skip = 0;
-    setPosition = set.next;
-    before = client.apiCalls();
+      const set = got.value;
+      let calls = fetched + extra + state.carried;
+      extra = 0;
+      state.carried = 0;
+      ahead = fetchSet();
+      let begin = false;
+      if (set.restarted || !bulk) {
+        // A new job: its snapshot is no older than the delete check before it, else than its creation.
+        const created = set.jobCreatedDate ? new Date(Date.parse(set.jobCreatedDate)).toISOString() : undefined;
+        const since = bulk?.since ?? spec.snapshotNoOlderThan ?? created ?? spec.runStartIso;
+        bulk = { jobId: set.jobId, locator: null, skip: 0, since, ...(spec.sweep ? { sweep: true } : {}) };
+        setPosition = { jobId: set.jobId, locator: null };
+        skip = 0;
+        begin = spec.sweep;
+        if (set.restarted)
+          opts.log.warn({ stream: opts.stream.name }, 'salesforce: bulk job started again; re-reading');
+      }
+      const here = setPosition ?? { jobId: set.jobId, locator: null };
+      const rows = set.records;
+      // A set with nothing left to apply still moves the cursor to the next set.
+      let offset = Math.min(skip, rows.length);
+      do {
+        opts.signal?.throwIfAborted();
+        const end = Math.min(rows.length, offset + opts.batchSize);
+        const chunk = rows.slice(offset, end);
+        offset = end;
+        const finished = offset >= rows.length;
+        bulk =
+          finished && set.next
+            ? { ...bulk, jobId: set.next.jobId, locator: set.next.locator, skip: 0 }
+            : { ...bulk, jobId: here.jobId, locator: here.locator, skip: offset };
+        state.cursor = { ...state.cursor, phase: 'initial', bulk } as SyncCursor;
+        const n = normalizeRecords(chunk, spec.obj, spec.nctx, spec.cursorField);
+        const page: SalesforcePage = { ...n, cursor: state.cursor, apiCalls: calls };
+        if (spec.sweep) {
+          const seenIds: string[] = [];
+          for (const r of chunk) if (typeof r.Id === 'string' && r.IsDeleted !== true) seenIds.push(r.Id);
+          page.sweep = { begin, seenIds };
+          begin = false;
+        }
+        yield page;
+        calls = 0;
+      } while (offset < rows.length);
+      skip = 0;
+      setPosition = set.next;
+    }
+  } finally {
+    // Stopped early (an error, a stop, the budget): the set fetched ahead settles, then the job reader closes.
+    await ahead.catch(() => undefined);
+    await sets.return?.(undefined);
   }
-  state.carried += client.apiCalls() - before;
   return bulk?.since ?? spec.runStartIso;
 }
 

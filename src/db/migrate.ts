@@ -41,6 +41,7 @@ import * as m23 from './migrations/2026-12-15_01_recompute_runs.ts';
 import * as m24 from './migrations/2026-12-16_10_engine_state.ts';
 import * as m25 from './migrations/2026-12-17_01_snapshot_attainment.ts';
 import * as m27 from './migrations/2026-12-17_03_sync_run_totals.ts';
+import * as m28 from './migrations/2026-12-17_04_synced_rows_unchecked_connection.ts';
 
 /** Every migration, by name; names sort in the order they apply. Append new files here. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -70,6 +71,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-12-16_10_engine_state': m24,
   '2026-12-17_01_snapshot_attainment': m25,
   '2026-12-17_03_sync_run_totals': m27,
+  '2026-12-17_04_synced_rows_unchecked_connection': m28,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

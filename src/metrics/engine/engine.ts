@@ -497,6 +497,9 @@ export class MetricsEngine {
       await this.settleClaims(ids, superseded);
       await markFullRecompute(this.db, this.settings.configHash, asOf);
       if (rates) await settleRatesChanged(this.db);
+      // The stored state is now whole and current, as a fresh worker finds it: the next changes start from it (cold)
+      // again, not from a whole load because cold runs before this one used up `warmAfterColdRuns`.
+      this.coldRuns = 0;
       return result;
     } catch (e) {
       await releaseClaims(this.db, ids);

@@ -125,6 +125,36 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
     }
   }, 120_000);
 
+  it('after each full recompute, the next change starts from the stored state, not a whole load', async () => {
+    // One cold run allowed: before the fix the counter ran for the engine's life, so after a second recompute the
+    // first change loaded the whole warehouse.
+    const engine = new MetricsEngine({
+      db: t.db,
+      config,
+      workerId: 'warm-after',
+      warmAfterColdRuns: 1,
+      repsPerShard: 20,
+    });
+    const periods = engine.activePeriods(AS_OF);
+    let wholeLoads = 0;
+    const load = engine.loadModel.bind(engine);
+    engine.loadModel = (...a: Parameters<MetricsEngine['loadModel']>) => {
+      wholeLoads++;
+      return load(...a);
+    };
+    const change = async () => {
+      await engine.recompute([{ subjectKey: 'person:3', periodId: periods[0]?.id ?? '' }], AS_OF);
+      return { cold: engine.lastTimings.cold !== undefined, wholeLoads };
+    };
+    await engine.recomputeAll(AS_OF);
+    expect(await change()).toEqual({ cold: true, wholeLoads: 0 });
+    // The one cold run is used: the next change loads the whole model, and the one after is warm.
+    expect(await change()).toEqual({ cold: false, wholeLoads: 1 });
+    expect(await change()).toEqual({ cold: false, wholeLoads: 1 });
+    await engine.recomputeAll(AS_OF);
+    expect(await change()).toEqual({ cold: true, wholeLoads: 1 });
+  }, 120_000);
+
   it('learns the forecast a page of deals at a time as from the whole history, to the last bit', async () => {
     const engine = new MetricsEngine({ db: t.db, config });
     const settings = engine.settings.forecast.calibration;

@@ -68,6 +68,7 @@ import {
 } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { decodePartial, encodePartial, forecastInput, type PartJson, type RunForecastJson } from './partials.ts';
+import { abandonStuckInProcessRuns, closeInProcessRun, openInProcessRun } from './run-marker.ts';
 import { type EngineSettings, engineSettings } from './settings.ts';
 import { paceIndexesOnOrBefore, type SnapshotWrite, stampOf, storeSnapshots } from './snapshots.ts';
 import { describeSubject } from './subjects.ts';
@@ -488,15 +489,29 @@ export class MetricsEngine {
     // still see the snapshots as not current) and lowers it once its snapshots are stored, the `recompute` command's
     // run as the daily step's.
     const rates = await takeRatesChanged(this.db);
+    // A run a dead process left marked running keeps readers off the snapshots: given up once stuck (run-marker.ts),
+    // before the claim below, which then takes the marks it released.
+    await abandonStuckInProcessRuns(this.db);
     const { claimed, probe } = await this.claimAndProbe(claimAll(this.workerId, this.staleClaimSeconds), null);
     const ids = claimed.map((r) => r.id);
     // A cached model would reload every rep this run rewrites (their stamps are newer than its load): dropped.
     this.cache = null;
+    // Each shard commits alone and the groups come with the last: until the end the snapshots mix new reps with old
+    // groups, so the run is marked running (run-marker.ts) for readers and write-back, as a sharded run is.
+    let runId: number | null = null;
     try {
+      runId = await openInProcessRun(this.db, {
+        asOf,
+        periods,
+        configHash: this.settings.configHash,
+        inputsAt: probe.now,
+        claimed: ids,
+      });
       const { superseded, ...result } = await this.recomputeByShard(asOf, periods, probe);
       await this.settleClaims(ids, superseded);
       await markFullRecompute(this.db, this.settings.configHash, asOf);
       if (rates) await settleRatesChanged(this.db);
+      await closeInProcessRun(this.db, runId, 'done');
       // The stored state is now whole and current, as a fresh worker finds it: the next changes start from it (cold)
       // again, not from a whole load because cold runs before this one used up `warmAfterColdRuns`.
       this.coldRuns = 0;
@@ -504,6 +519,7 @@ export class MetricsEngine {
     } catch (e) {
       await releaseClaims(this.db, ids);
       if (rates) await raiseRatesChanged(this.db);
+      if (runId !== null) await closeInProcessRun(this.db, runId, 'abandoned');
       throw e;
     }
   }

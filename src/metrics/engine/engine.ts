@@ -31,7 +31,6 @@ import {
 import { AppError, isAppError } from '../../errors.ts';
 import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
-import { pushTo } from '../../util/multimap.ts';
 import { figuresDocument } from '../document.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import { mergeSubjectPartials, type SubjectMetrics, type SubjectPartial } from '../math/rep-metrics.ts';
@@ -552,7 +551,10 @@ export class MetricsEngine {
     const people: People = base.data;
     const keys = [...people.reps.keys()].sort();
     const shards = Math.max(1, Math.ceil(keys.length / this.repsPerShard));
-    const shares = new Map<string, SubjectPartial[]>();
+    // Each group-period's shares merged as they come, one partial kept (its trials and shared-deal ids), not one
+    // per shard: the same sums in the same order as merging every shard's share at the end (integer cents in the
+    // trials, exact decimals in the money sums), so the figures are those of the whole model to the bit.
+    const running = new Map<string, SubjectPartial>();
     const result: Stored = { asOf, recomputed: [], changes: [], alertEvents: [], superseded: 0 };
     const teams: TeamPartRow[] = [];
     for (let shard = 0; shard < shards; shard++) {
@@ -574,14 +576,20 @@ export class MetricsEngine {
       await time('shares', () => {
         for (const period of periods)
           for (const [group, part] of model.shardPartials(subjects, period)) {
-            const e = encodePartial(part);
-            pushTo(shares, `${group}|${period.id}`, decodePartial(JSON.parse(e.part) as PartJson, e.trials));
+            const key = `${group}|${period.id}`;
+            const before = running.get(key);
+            const e = encodePartial(
+              before ? mergeSubjectPartials([before, part], this.settings.forecast.trials) : part,
+            );
+            // Through its encoding: what is kept holds no credit list nor the merge's lazy lists (their closures
+            // would keep every earlier share).
+            running.set(key, decodePartial(JSON.parse(e.part) as PartJson, e.trials));
           }
       });
       // The last shard's store takes the groups' snapshots with its reps' (one statement for a small org's run).
       if (shard === shards - 1)
         await time('groups', () => {
-          const groups = this.groupWrites(base, periods, forecasts, shares, teams);
+          const groups = this.groupWrites(base, periods, forecasts, running, teams);
           prepared.writes.push(...groups);
           for (const w of groups) result.recomputed.push(subjectPeriodKey(w.subject, w.periodId));
         });
@@ -589,7 +597,9 @@ export class MetricsEngine {
       for (const k of ['rep', 'document', 'store', 'alerts'] as const)
         timings[k] = (timings[k] ?? 0) + (this.lastTimings[k] ?? 0);
       result.recomputed.push(...stored.recomputed);
-      result.changes.push(...stored.changes);
+      // Without their documents: a new day changes every subject, and the run would hold two documents of each.
+      for (const c of stored.changes)
+        result.changes.push({ subject: c.subject, periodId: c.periodId, asOf: c.asOf, changedFields: c.changedFields });
       result.alertEvents.push(...stored.alertEvents);
       result.superseded += stored.superseded;
     }
@@ -613,14 +623,15 @@ export class MetricsEngine {
   }
 
   /**
-   * Every group's snapshot writes from the shards' shares (`computeGroupFrom`, as `mergeRun` makes a sharded run's),
+   * Every group's snapshot writes from the shards' shares, merged as they came (`computeGroupFrom`, as `mergeRun`
+   * makes a sharded run's),
    * the teams' merged partials added to `teams` for the cold path.
    */
   private groupWrites(
     base: MetricsModel,
     periods: readonly FiscalPeriod[],
     forecasts: ReadonlyMap<string, { forecast: PeriodForecast; hash: string }>,
-    shares: Map<string, SubjectPartial[]>,
+    shares: Map<string, SubjectPartial>,
     teams: TeamPartRow[],
   ): SnapshotWrite[] {
     const writes: SnapshotWrite[] = [];
@@ -630,7 +641,8 @@ export class MetricsEngine {
         for (const id of base.groups(level)) {
           const subject: SubjectRef = { kind: level, id };
           const key = `${level}|${id}|${period.id}`;
-          const merged = mergeSubjectPartials(shares.get(key) ?? [], this.settings.forecast.trials);
+          const share = shares.get(key);
+          const merged = mergeSubjectPartials(share ? [share] : [], this.settings.forecast.trials);
           shares.delete(key);
           if (level === 'team' && f) teams.push({ teamId: id, period, part: merged, forecastHash: f.hash });
           const metrics = base.computeGroupFrom(level, id, period, [merged], f?.forecast.info);

@@ -83,6 +83,10 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
       .execute();
     const got = new Map(rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r.metrics]));
     expect(result.recomputed).toEqual([...expected.keys()].sort());
+    // Its changes say which subjects and fields changed, without the documents (two a subject-period otherwise).
+    expect(result.changes.length).toBe(expected.size);
+    for (const c of result.changes)
+      expect(Object.keys(c).sort()).toEqual(['asOf', 'changedFields', 'periodId', 'subject']);
     expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
     expect([...got.keys()].some((k) => k.startsWith('rep:sf:005X'))).toBe(true);
     for (const [k, doc] of expected) expect(got.get(k), k).toEqual(doc);

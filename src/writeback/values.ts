@@ -8,11 +8,16 @@ import type { FiscalPeriod } from '../config/calendar.ts';
 import type { FieldLayout, WriteTarget } from '../connectors/types.ts';
 import { carriesQuota } from '../db/quota-carrying.ts';
 import type { Database } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
 import { type FiguresDocument, parseFiguresDocument } from '../metrics/document.ts';
+import { recomputeRunning } from '../metrics/engine/run-marker.ts';
 import { rankSubjects } from '../metrics/math/ranking.ts';
 import { Dec } from '../util/money.ts';
 import { metricFieldValues, type RepMetricValues } from './fields.ts';
 import type { DesiredRecord } from './ledger.ts';
+
+/** When a write-back job deferred by a full recompute under way comes back. */
+const RECOMPUTE_RETRY_SECONDS = 60;
 
 /** Where the values go (the connector's write target). */
 export type WritebackTargetShape = WriteTarget;
@@ -48,6 +53,14 @@ export async function desiredFromSnapshots(
   db: Kysely<Database>,
   opts: { connectionId: string; period: FiscalPeriod; target: WritebackTargetShape; layout: FieldLayout },
 ): Promise<DesiredValues> {
+  // A full recompute under way has stored some reps' new figures and not yet the others' (it commits shard by
+  // shard): ranks over that mix would be written to the CRM. Plan nothing; the job comes back later (the run's own
+  // write-back follows it anyway).
+  if (await recomputeRunning(db))
+    throw new AppError('WRITEBACK_DEFERRED', 'write-back waits: a full recompute is storing new snapshots', {
+      where: `connection ${opts.connectionId}`,
+      retryAfterSeconds: RECOMPUTE_RETRY_SECONDS,
+    });
   const snapshots = await db
     .selectFrom('metric_snapshots')
     .select(['subject_id', 'metrics'])

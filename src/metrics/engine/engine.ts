@@ -31,7 +31,6 @@ import {
 import { AppError, isAppError } from '../../errors.ts';
 import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
-import { pushTo } from '../../util/multimap.ts';
 import { figuresDocument } from '../document.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import { mergeSubjectPartials, type SubjectMetrics, type SubjectPartial } from '../math/rep-metrics.ts';
@@ -68,6 +67,7 @@ import {
 } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { decodePartial, encodePartial, forecastInput, type PartJson, type RunForecastJson } from './partials.ts';
+import { abandonStuckInProcessRuns, closeInProcessRun, openInProcessRun } from './run-marker.ts';
 import { type EngineSettings, engineSettings } from './settings.ts';
 import { paceIndexesOnOrBefore, type SnapshotWrite, stampOf, storeSnapshots } from './snapshots.ts';
 import { describeSubject } from './subjects.ts';
@@ -488,19 +488,37 @@ export class MetricsEngine {
     // still see the snapshots as not current) and lowers it once its snapshots are stored, the `recompute` command's
     // run as the daily step's.
     const rates = await takeRatesChanged(this.db);
+    // A run a dead process left marked running keeps readers off the snapshots: given up once stuck (run-marker.ts),
+    // before the claim below, which then takes the marks it released.
+    await abandonStuckInProcessRuns(this.db);
     const { claimed, probe } = await this.claimAndProbe(claimAll(this.workerId, this.staleClaimSeconds), null);
     const ids = claimed.map((r) => r.id);
     // A cached model would reload every rep this run rewrites (their stamps are newer than its load): dropped.
     this.cache = null;
+    // Each shard commits alone and the groups come with the last: until the end the snapshots mix new reps with old
+    // groups, so the run is marked running (run-marker.ts) for readers and write-back, as a sharded run is.
+    let runId: number | null = null;
     try {
+      runId = await openInProcessRun(this.db, {
+        asOf,
+        periods,
+        configHash: this.settings.configHash,
+        inputsAt: probe.now,
+        claimed: ids,
+      });
       const { superseded, ...result } = await this.recomputeByShard(asOf, periods, probe);
       await this.settleClaims(ids, superseded);
       await markFullRecompute(this.db, this.settings.configHash, asOf);
       if (rates) await settleRatesChanged(this.db);
+      await closeInProcessRun(this.db, runId, 'done');
+      // The stored state is now whole and current, as a fresh worker finds it: the next changes start from it (cold)
+      // again, not from a whole load because cold runs before this one used up `warmAfterColdRuns`.
+      this.coldRuns = 0;
       return result;
     } catch (e) {
       await releaseClaims(this.db, ids);
       if (rates) await raiseRatesChanged(this.db);
+      if (runId !== null) await closeInProcessRun(this.db, runId, 'abandoned');
       throw e;
     }
   }
@@ -533,7 +551,10 @@ export class MetricsEngine {
     const people: People = base.data;
     const keys = [...people.reps.keys()].sort();
     const shards = Math.max(1, Math.ceil(keys.length / this.repsPerShard));
-    const shares = new Map<string, SubjectPartial[]>();
+    // Each group-period's shares merged as they come, one partial kept (its trials and shared-deal ids), not one
+    // per shard: the same sums in the same order as merging every shard's share at the end (integer cents in the
+    // trials, exact decimals in the money sums), so the figures are those of the whole model to the bit.
+    const running = new Map<string, SubjectPartial>();
     const result: Stored = { asOf, recomputed: [], changes: [], alertEvents: [], superseded: 0 };
     const teams: TeamPartRow[] = [];
     for (let shard = 0; shard < shards; shard++) {
@@ -555,14 +576,20 @@ export class MetricsEngine {
       await time('shares', () => {
         for (const period of periods)
           for (const [group, part] of model.shardPartials(subjects, period)) {
-            const e = encodePartial(part);
-            pushTo(shares, `${group}|${period.id}`, decodePartial(JSON.parse(e.part) as PartJson, e.trials));
+            const key = `${group}|${period.id}`;
+            const before = running.get(key);
+            const e = encodePartial(
+              before ? mergeSubjectPartials([before, part], this.settings.forecast.trials) : part,
+            );
+            // Through its encoding: what is kept holds no credit list nor the merge's lazy lists (their closures
+            // would keep every earlier share).
+            running.set(key, decodePartial(JSON.parse(e.part) as PartJson, e.trials));
           }
       });
       // The last shard's store takes the groups' snapshots with its reps' (one statement for a small org's run).
       if (shard === shards - 1)
         await time('groups', () => {
-          const groups = this.groupWrites(base, periods, forecasts, shares, teams);
+          const groups = this.groupWrites(base, periods, forecasts, running, teams);
           prepared.writes.push(...groups);
           for (const w of groups) result.recomputed.push(subjectPeriodKey(w.subject, w.periodId));
         });
@@ -570,7 +597,9 @@ export class MetricsEngine {
       for (const k of ['rep', 'document', 'store', 'alerts'] as const)
         timings[k] = (timings[k] ?? 0) + (this.lastTimings[k] ?? 0);
       result.recomputed.push(...stored.recomputed);
-      result.changes.push(...stored.changes);
+      // Without their documents: a new day changes every subject, and the run would hold two documents of each.
+      for (const c of stored.changes)
+        result.changes.push({ subject: c.subject, periodId: c.periodId, asOf: c.asOf, changedFields: c.changedFields });
       result.alertEvents.push(...stored.alertEvents);
       result.superseded += stored.superseded;
     }
@@ -594,14 +623,15 @@ export class MetricsEngine {
   }
 
   /**
-   * Every group's snapshot writes from the shards' shares (`computeGroupFrom`, as `mergeRun` makes a sharded run's),
+   * Every group's snapshot writes from the shards' shares, merged as they came (`computeGroupFrom`, as `mergeRun`
+   * makes a sharded run's),
    * the teams' merged partials added to `teams` for the cold path.
    */
   private groupWrites(
     base: MetricsModel,
     periods: readonly FiscalPeriod[],
     forecasts: ReadonlyMap<string, { forecast: PeriodForecast; hash: string }>,
-    shares: Map<string, SubjectPartial[]>,
+    shares: Map<string, SubjectPartial>,
     teams: TeamPartRow[],
   ): SnapshotWrite[] {
     const writes: SnapshotWrite[] = [];
@@ -611,7 +641,8 @@ export class MetricsEngine {
         for (const id of base.groups(level)) {
           const subject: SubjectRef = { kind: level, id };
           const key = `${level}|${id}|${period.id}`;
-          const merged = mergeSubjectPartials(shares.get(key) ?? [], this.settings.forecast.trials);
+          const share = shares.get(key);
+          const merged = mergeSubjectPartials(share ? [share] : [], this.settings.forecast.trials);
           shares.delete(key);
           if (level === 'team' && f) teams.push({ teamId: id, period, part: merged, forecastHash: f.hash });
           const metrics = base.computeGroupFrom(level, id, period, [merged], f?.forecast.info);

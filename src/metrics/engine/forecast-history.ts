@@ -317,8 +317,9 @@ function calibrationOf(
 /**
  * Each target period's `learnForecast` (forecast-model.ts), from the timelines a page at a time: memory is a page of
  * timelines and the counts, not the history. The ended periods a target learns from start at the period of the
- * earliest deal, known only at the end: each page is folded into the ended periods from its own earliest deal on
- * (a period ending before a page's earliest deal sees none of its deals).
+ * earliest deal, known only at the end: each page's snapshots are folded into the ended periods from its own
+ * earliest deal on (a period ending before a page's earliest deal sees none of its deals' snapshots), its new-pipeline
+ * wins into the period of their won day (a deal entered after the fact is won before it was created).
  */
 export async function learnForecastsByPage(
   pages: AsyncIterable<readonly DealTimeline[]>,
@@ -406,22 +407,28 @@ export async function learnForecastsByPage(
       endDeal();
     }
     // New pipeline (`newPipelineTerms`): deals created after the target's week origin in an ended period, won in it.
+    // Folded into the period of the won day whatever the page's earliest deal: a deal entered after the fact (won
+    // before it was created, no stage history) counts in a period ended before its creation. Only the periods the
+    // target learns from (known at the end) are kept.
     for (const target of input.periods) {
       const week = weekIndex(target, asOf);
-      for (const e of endedFrom(pageFirst, target)) {
+      for (const t of page) {
+        if (t.amount === null) continue;
+        const won = wonDay(t);
+        if (won === null) continue;
+        const e = calendar.periodContaining(won, target.kind);
+        if (!(e.end < target.start && e.end < asOf)) continue;
         const origin = addDays(e.start, 7 * week);
-        if (origin > e.end) continue;
+        if (origin > e.end || t.createdDate <= origin || won < origin) continue;
         const key = `${target.id}|${e.id}`;
-        const fold = pipelines.get(key) ?? new Map<string, Dec[]>();
-        pipelines.set(key, fold);
-        for (const t of page) {
-          if (t.createdDate <= origin || t.amount === null) continue;
-          const won = wonDay(t);
-          if (won === null || won < origin || won > e.end) continue;
-          const list = fold.get(t.ownerId);
-          if (list) list.push(t.amount);
-          else fold.set(t.ownerId, [t.amount]);
+        let fold = pipelines.get(key);
+        if (!fold) {
+          fold = new Map<string, Dec[]>();
+          pipelines.set(key, fold);
         }
+        const list = fold.get(t.ownerId);
+        if (list) list.push(t.amount);
+        else fold.set(t.ownerId, [t.amount]);
       }
     }
   }

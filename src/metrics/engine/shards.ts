@@ -37,6 +37,7 @@ import { forecastConfigHash } from './forecast-store.ts';
 import { loadForReps, loadGroupInputs, loadPeople } from './load.ts';
 import { MetricsModel } from './model.ts';
 import { decodePartial, encodePartial, forecastInput, type PartJson, type RunForecastJson } from './partials.ts';
+import { IN_PROCESS_RUN, STUCK_RUN_SECONDS } from './run-marker.ts';
 import { type SnapshotWrite, stampOf, storeSnapshots } from './snapshots.ts';
 import { describeSubject } from './subjects.ts';
 import type { MetricChange, SubjectRef } from './types.ts';
@@ -65,9 +66,6 @@ export interface RunRef {
   /** True when an unfinished run of the same date and config was found rather than a new one planned. */
   joined: boolean;
 }
-
-/** A run left running this long is taken for dead (its jobs failed for good) and a new one may be planned. */
-const STUCK_RUN_SECONDS = 3600;
 
 interface RunRow {
   id: number;
@@ -153,6 +151,8 @@ export async function runningRun(engine: MetricsEngine, asOf: PlainDate): Promis
       await abandon(db, run);
       continue;
     }
+    // A full recompute in one process (run-marker.ts) has no shards to join.
+    if (run.reason === IN_PROCESS_RUN) continue;
     if (run.config_hash === engine.settings.configHash) return refOf(db, run, true);
   }
   return null;
@@ -177,6 +177,8 @@ export async function startShardedRun(
     for (const { id } of open) {
       const run = await readRun(trx, Number(id));
       if (run?.status !== 'running') continue;
+      // A full recompute in one process (run-marker.ts): neither joined (no shards) nor given up while alive.
+      if (run.reason === IN_PROCESS_RUN && !run.stuck) continue;
       const same =
         run.as_of === asOf &&
         run.config_hash === engine.settings.configHash &&

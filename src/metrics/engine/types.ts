@@ -28,13 +28,19 @@ export interface MetricChange {
   previous: Record<string, unknown> | null;
 }
 
+/** Which subject-period changed, and which of its fields (a `MetricChange` without its documents). */
+export type ChangeSummary = Pick<MetricChange, 'subject' | 'periodId' | 'asOf' | 'changedFields'>;
+
 /** What one recompute did. */
 export interface RecomputeResult {
   asOf: PlainDate;
   /** Every subject-period recomputed, as `kind:id@period`, sorted. */
   recomputed: string[];
-  /** Only those whose value changed (a snapshot was written). */
-  changes: MetricChange[];
+  /**
+   * Only those whose value changed (a snapshot was written). A full recompute keeps what its callers read (which
+   * subjects changed, and which fields), not the documents: two per subject-period of the org otherwise.
+   */
+  changes: ChangeSummary[];
   /** Alerts opened, escalated or resolved by this recompute. */
   alertEvents: AlertEvent[];
 }

@@ -5,7 +5,7 @@
  * issues reads the deals, splits or activities of more than one shard's reps. The stored state a cold start reads
  * (team partials, learned forecasts) is the one the whole model gives.
  */
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
@@ -83,6 +83,10 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
       .execute();
     const got = new Map(rows.map((r) => [`${r.subject_kind}:${r.subject_id}@${r.period_id}`, r.metrics]));
     expect(result.recomputed).toEqual([...expected.keys()].sort());
+    // Its changes say which subjects and fields changed, without the documents (two a subject-period otherwise).
+    expect(result.changes.length).toBe(expected.size);
+    for (const c of result.changes)
+      expect(Object.keys(c).sort()).toEqual(['asOf', 'changedFields', 'periodId', 'subject']);
     expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
     expect([...got.keys()].some((k) => k.startsWith('rep:sf:005X'))).toBe(true);
     for (const [k, doc] of expected) expect(got.get(k), k).toEqual(doc);
@@ -125,6 +129,36 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
     }
   }, 120_000);
 
+  it('after each full recompute, the next change starts from the stored state, not a whole load', async () => {
+    // One cold run allowed: before the fix the counter ran for the engine's life, so after a second recompute the
+    // first change loaded the whole warehouse.
+    const engine = new MetricsEngine({
+      db: t.db,
+      config,
+      workerId: 'warm-after',
+      warmAfterColdRuns: 1,
+      repsPerShard: 20,
+    });
+    const periods = engine.activePeriods(AS_OF);
+    let wholeLoads = 0;
+    const load = engine.loadModel.bind(engine);
+    engine.loadModel = (...a: Parameters<MetricsEngine['loadModel']>) => {
+      wholeLoads++;
+      return load(...a);
+    };
+    const change = async () => {
+      await engine.recompute([{ subjectKey: 'person:3', periodId: periods[0]?.id ?? '' }], AS_OF);
+      return { cold: engine.lastTimings.cold !== undefined, wholeLoads };
+    };
+    await engine.recomputeAll(AS_OF);
+    expect(await change()).toEqual({ cold: true, wholeLoads: 0 });
+    // The one cold run is used: the next change loads the whole model, and the one after is warm.
+    expect(await change()).toEqual({ cold: false, wholeLoads: 1 });
+    expect(await change()).toEqual({ cold: false, wholeLoads: 1 });
+    await engine.recomputeAll(AS_OF);
+    expect(await change()).toEqual({ cold: true, wholeLoads: 1 });
+  }, 120_000);
+
   it('learns the forecast a page of deals at a time as from the whole history, to the last bit', async () => {
     const engine = new MetricsEngine({ db: t.db, config });
     const settings = engine.settings.forecast.calibration;
@@ -164,5 +198,49 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
     }
     // Some week has new-pipeline wins in its history (their amounts' order counted too).
     expect(pipelines).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('learns the new-pipeline win of a deal entered after its period ended from one-deal pages as from the whole', async () => {
+    // Last in the file: the deal it adds would change the figures the tests above compare.
+    const engine = new MetricsEngine({ db: t.db, config });
+    const calendar = engine.settings.calendar;
+    const settings = engine.settings.forecast.calibration;
+    const periods = engine.activePeriods(AS_OF);
+    const target = periods[0];
+    if (!target) throw new Error('no period');
+    const previous = calendar.periodsBetween('2025-01-01', target.start, 'quarter').filter((x) => x.end < target.start);
+    const last = previous.at(-1);
+    if (!last) throw new Error('no ended period');
+    const owner = await sql<{ owner: string }>`select owner_external_id as owner from deals
+      order by external_id limit 1`.execute(t.db);
+    const ownerId = owner.rows[0]?.owner as string;
+    // Won on the last day of the previous quarter, created in this one, with no stage history: its timeline has
+    // one row dated at its close, and it counts as new pipeline of a period that ended before it was created.
+    await sql`insert into deals (connection_id, external_id, content_hash, name, owner_external_id, amount, currency,
+        stage, stage_category, probability, close_date, created_date)
+      values ('sf', '006ZZZZ1', 'h', 'entered late', ${ownerId}, 12345.67, 'USD', 'Closed Won', 'won', 1, ${last.end},
+        ${target.start})`.execute(t.db);
+    const whole = await engine.loadModel(AS_OF, periods);
+    const o = { asOf: AS_OF, timezone: engine.settings.timezone, ownerToRep: whole.data.ownerToRep, fx: whole.fx };
+    const expected = learnForecast({
+      timelines: whole.data.dealTimelines ?? [],
+      calendar,
+      period: target,
+      asOf: AS_OF,
+      settings,
+    });
+    const rep = whole.data.ownerToRep.get(`sf:${ownerId}`) ?? `sf:${ownerId}`;
+    const term = expected.newPipeline.find(([k]) => k === rep)?.[1];
+    expect(term?.cents).toContain(1234567);
+    // One deal a page: the page holding the late deal starts after the period it counts in.
+    const byPage = await learnForecastsByPage(dealTimelinePages(t.db, o, 1), {
+      calendar,
+      periods,
+      asOf: AS_OF,
+      settings,
+    });
+    const got = byPage.get(target.id);
+    if (!got) throw new Error('nothing learned');
+    expect(JSON.stringify(encodeLearned(got))).toBe(JSON.stringify(encodeLearned(expected)));
   }, 120_000);
 });

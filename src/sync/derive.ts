@@ -65,27 +65,31 @@ async function deriveProductLine(trx: Db, input: DerivationInput): Promise<Deriv
   const ids = [...input.touchedIds];
   const c = input.connectionId;
   // Each deal and line item is found by one probe of its key (by-key.ts says why the planner must not
-  // choose), and the update finds its row by the ctid the probe returned: no statement here reads more rows than
-  // the page moved, however large the tables have grown since their last ANALYZE.
+  // choose), and the update finds its row by the ctid the locking probe returned: no statement here reads more
+  // rows than the page moved, however large the tables have grown since their last ANALYZE.
   const dealIds =
     input.table === 'deals'
       ? sql`SELECT DISTINCT k.id FROM unnest(${ids}::text[]) AS k(id)`
       : sql`SELECT DISTINCT t.deal_external_id AS id FROM ${byKey('deal_line_items', c, ids)}`;
+  // The deals are locked as they are found (lockedRows in by-key.ts says why the update is a second statement).
+  const picked = await sql<{ row: string; family: string | null; product_line: string | null }>`
+    WITH target AS (${dealIds})
+    SELECT d.ctid::text AS row,
+      (SELECT li.product_family FROM deal_line_items li
+        WHERE li.connection_id = d.connection_id AND li.deal_external_id = d.external_id AND NOT li.is_deleted
+        ORDER BY coalesce(li.amount, 0) DESC, li.external_id
+        LIMIT 1) AS family,
+      d.product_line
+    FROM target
+    CROSS JOIN LATERAL (SELECT x.ctid, x.connection_id, x.external_id, x.product_line FROM deals x
+      WHERE x.connection_id = ${c} AND x.external_id = target.id LIMIT 1 FOR NO KEY UPDATE) AS d`.execute(trx);
+  const moved = picked.rows.filter((p) => p.family !== p.product_line);
+  if (moved.length === 0) return [];
   const { rows } = await sql<{ owner: string | null; day: string | null }>`
-    WITH target AS (${dealIds}),
-    pick AS (
-      SELECT d.ctid AS row, d.product_line,
-        (SELECT li.product_family FROM deal_line_items li
-          WHERE li.connection_id = d.connection_id AND li.deal_external_id = d.external_id AND NOT li.is_deleted
-          ORDER BY coalesce(li.amount, 0) DESC, li.external_id
-          LIMIT 1) AS family
-      FROM target
-      CROSS JOIN LATERAL (SELECT x.ctid, x.connection_id, x.external_id, x.product_line FROM deals x
-        WHERE x.connection_id = ${c} AND x.external_id = target.id LIMIT 1) AS d
-    )
-    UPDATE deals d SET product_line = pick.family
-    FROM pick
-    WHERE d.ctid = pick.row AND pick.product_line IS DISTINCT FROM pick.family
+    UPDATE deals d SET product_line = v.family
+    FROM unnest(${moved.map((m) => m.row)}::tid[], ${moved.map((m) => m.family)}::text[]) AS v(row, family)
+    -- The ctid list as a condition of its own: a TID scan of those rows, whatever the join below it.
+    WHERE d.ctid = ANY(${moved.map((m) => m.row)}::tid[]) AND d.ctid = v.row
     RETURNING d.owner_external_id AS owner, d.close_date::text AS day`.execute(trx);
   return rows.flatMap((r) => (r.owner && r.day ? [{ owner: r.owner, day: r.day }] : []));
 }

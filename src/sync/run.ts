@@ -269,7 +269,10 @@ async function runLocked(opts: RunSyncOptions, spec: StreamSpec, log: Logger): P
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  await pruneRuns(db, connectionId, spec.name);
+  // Housekeeping: a failure here is logged, and the run goes on.
+  await pruneRuns(db, connectionId, spec.name).catch((e: unknown) =>
+    log.warn({ stream: spec.name, err: (e as Error).message }, 'old sync runs could not be pruned'),
+  );
   const progress: SyncProgress = {
     stream: spec.name,
     pages: 0,

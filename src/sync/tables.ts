@@ -18,7 +18,7 @@ import type {
 import type { Database, SyncedColumns } from '../db/schema.ts';
 import { raiseRatesChanged } from '../dirty/queue.ts';
 import { contentHash } from '../util/hash.ts';
-import { byKey } from './by-key.ts';
+import { byKey, lockedRows } from './by-key.ts';
 import type { Change } from './change-feed.ts';
 
 /** What a table's strategy needs of the page's context. */
@@ -365,12 +365,12 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
     async restamp(trx, ctx, recs) {
       if (recs.length === 0) return;
       const stamps = new Map(recs.map((r) => [r.externalId, r.sourceModifiedAt]));
+      const found = await lockedRows(trx, table, ctx.connectionId, [...stamps.keys()]);
+      if (found.length === 0) return;
       await sql`UPDATE ${sql.table(table)} AS t SET source_modified_at = v.stamp::timestamptz
-        FROM (SELECT t.ctid AS row, s.stamp
-          FROM unnest(${[...stamps.keys()]}::text[], ${[...stamps.values()]}::text[]) AS s(id, stamp)
-          CROSS JOIN LATERAL (SELECT ctid FROM ${sql.table(table)}
-            WHERE connection_id = ${ctx.connectionId} AND external_id = s.id LIMIT 1) AS t) AS v
-        WHERE t.ctid = v.row`.execute(trx);
+        FROM unnest(${found.map((f) => f.row)}::tid[], ${found.map((f) => stamps.get(f.id) ?? null)}::text[])
+          AS v(row, stamp)
+        WHERE t.ctid = ANY(${found.map((f) => f.row)}::tid[]) AND t.ctid = v.row`.execute(trx);
     },
 
     async patch(trx, ctx, patches) {
@@ -411,8 +411,11 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
         .where('connection_id', '=', ctx.connectionId)
         .where('is_deleted', '=', false);
       if (ctx.stream.scope) q = q.where(ctx.stream.scope.column, '=', ctx.stream.scope.value);
-      if (filter.ids)
-        q = q.where(sql<boolean>`ctid = ANY(ARRAY(SELECT t.ctid FROM ${byKey(table, ctx.connectionId, filter.ids)}))`);
+      if (filter.ids) {
+        const found = await lockedRows(trx, table, ctx.connectionId, filter.ids);
+        if (found.length === 0) return [];
+        q = q.where(sql<boolean>`ctid = ANY(${found.map((f) => f.row)}::tid[])`);
+      }
       if (filter.notIn) q = q.where(sql<boolean>`NOT (external_id = ANY(${[...filter.notIn]}::text[]))`);
       if (filter.notSwept) q = q.where(unswept(table, ctx));
       const rows = (await q

@@ -5,7 +5,7 @@
  * scan of every row of the connection filtered by the array, and the product-line derivation as hash joins over
  * all deals: each page read the whole table, and an initial sync grew with the square of its size.
  *
- * The tables here hold 20,000 rows that were never analyzed (autovacuum off for them), and the rows a statement
+ * The tables here hold 100,000 rows that were never analyzed (autovacuum off for them), and the rows a statement
  * fetched are counted by PostgreSQL itself (`pg_stat_xact_user_tables`, this transaction's own counters).
  */
 import { sql, type Transaction } from 'kysely';
@@ -18,7 +18,7 @@ import { ensureConnection } from '../../src/sync/org-binding.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
-const STORED = 20_000;
+const STORED = 100_000;
 const PAGE = 400;
 
 let t: TestDatabase;
@@ -194,5 +194,55 @@ describe('a page reads only its own rows of a big table with stale statistics', 
       .where('external_id', '=', 'N5')
       .execute();
     expect(row?.day).toBe('2026-11-21');
+  });
+});
+
+describe('a row another transaction updates while a page writes it by key', () => {
+  it('is still deleted, and still gets its derived product line', async () => {
+    // Another transaction has updated D500 and D501 and not committed yet.
+    let commit!: () => void;
+    const gate = new Promise<void>((r) => {
+      commit = r;
+    });
+    let holding!: () => void;
+    const held = new Promise<void>((r) => {
+      holding = r;
+    });
+    const other = t.db.transaction().execute(async (trx) => {
+      await sql`UPDATE deals SET name = name || ' (edited)' WHERE external_id IN ('D500', 'D501')`.execute(trx);
+      holding();
+      await gate;
+    });
+    await held;
+    const apply = async (stream: StreamSpec, p: Page) => {
+      const run = await t.db
+        .insertInto('sync_runs')
+        .values({ connection_id: 'sf', stream: stream.name, trigger: 'test', full_scan: false })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return t.db
+        .transaction()
+        .execute((trx) =>
+          applyPage(trx, { connectionId: 'sf', stream, runId: run.id, calendar, today: '2026-11-20' }, p, null),
+        );
+    };
+    // The delete feed names D500; a larger Services item arrives for D501. Both wait for the other transaction.
+    const deleting = apply(dealsStream, page([], ['D500']));
+    const deriving = apply(itemsStream, page([item('Q1', 'D501')]));
+    await new Promise((r) => setTimeout(r, 300));
+    commit();
+    await other;
+    expect((await deleting).deleted).toBe(1);
+    await deriving;
+    const rows = await t.db
+      .selectFrom('deals')
+      .select(['external_id', 'name', 'is_deleted', 'product_line'])
+      .where('external_id', 'in', ['D500', 'D501'])
+      .orderBy('external_id')
+      .execute();
+    expect(rows).toEqual([
+      { external_id: 'D500', name: 'Deal 500 (edited)', is_deleted: true, product_line: 'Platform' },
+      { external_id: 'D501', name: 'Deal 501 (edited)', is_deleted: false, product_line: 'Services' },
+    ]);
   });
 });

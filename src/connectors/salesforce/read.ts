@@ -497,6 +497,11 @@ async function* readBulk(
   let bulk: BulkRead | undefined = start;
   let skip = start?.skip ?? 0;
   let setPosition: BulkPosition | null = start ? { jobId: start.jobId, locator: start.locator } : null;
+  // Stopped early (a page that failed to write, a stop), the set being fetched ahead is abandoned, not waited for: it
+  // may be a restarted job's first set, polled for up to an hour.
+  const ahead = new AbortController();
+  const stopAhead = () => ahead.abort();
+  opts.signal?.addEventListener('abort', stopAhead, { once: true });
   const pages = bulkQuery({
     client,
     soql: spec.soql,
@@ -507,7 +512,7 @@ async function* readBulk(
     pollIntervalMs: opts.bulkPollMs ?? 1000,
     log: opts.log,
     sleep: opts.sleep ?? abortableSleep,
-    ...(opts.signal ? { signal: opts.signal } : {}),
+    signal: ahead.signal,
   });
   // The next result set is fetched (and parsed) while this one's pages are written: one set of maxRecords rows
   // more in memory, and the CRM, this process and PostgreSQL busy at once instead of in turn (without it, the sync's
@@ -524,10 +529,10 @@ async function* readBulk(
   };
   // The type describe before the first set.
   let extra = client.apiCalls() - before;
-  let ahead = fetchSet();
+  let next = fetchSet();
   try {
     for (;;) {
-      const { got, calls: fetched } = await ahead;
+      const { got, calls: fetched } = await next;
       if (got.done) {
         state.carried += fetched;
         break;
@@ -536,7 +541,7 @@ async function* readBulk(
       let calls = fetched + extra + state.carried;
       extra = 0;
       state.carried = 0;
-      ahead = fetchSet();
+      next = fetchSet();
       let begin = false;
       if (set.restarted || !bulk) {
         // A new job: its snapshot is no older than the delete check before it, else than its creation.
@@ -579,8 +584,11 @@ async function* readBulk(
       setPosition = set.next;
     }
   } finally {
-    // Stopped early (an error, a stop, the budget): the set fetched ahead settles, then the job reader closes.
-    await ahead.catch(() => undefined);
+    // Ended or stopped early (an error, a stop, the budget): the fetch ahead is aborted and settles, then the job
+    // reader closes.
+    ahead.abort();
+    opts.signal?.removeEventListener('abort', stopAhead);
+    await next.catch(() => undefined);
     await sets.return?.(undefined);
   }
   return bulk?.since ?? spec.runStartIso;

@@ -11,6 +11,9 @@ import { run } from './sql.ts';
 // biome-ignore lint/suspicious/noExplicitAny: migrations never see the app's types
 export async function up(db: Kysely<any>): Promise<void> {
   await run(db, [
+    // No run may finish between the count below and the trigger's creation (a worker of the old version still
+    // running): it would be counted by neither.
+    'LOCK TABLE sync_runs IN SHARE ROW EXCLUSIVE MODE',
     `CREATE TABLE sync_run_totals (
       connection_id text NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
       status text NOT NULL,

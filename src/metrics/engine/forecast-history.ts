@@ -20,6 +20,7 @@ import {
   type IsotonicMap,
   MAX_SIGMA,
   periodSnapshots,
+  poolAdjacentViolators,
   type RateTable,
   tableRate,
   weekIndex,
@@ -195,6 +196,21 @@ interface EndedPeriodFold {
   origins: Map<number, number[]>;
 }
 
+/** An ended period's fold before any snapshot was added to it. */
+function emptyFold(period: FiscalPeriod): EndedPeriodFold {
+  return {
+    period,
+    n: 0,
+    wins: 0,
+    stages: new Map(),
+    cells: new Map(),
+    pairs: new Map(),
+    pairCount: 0,
+    pairWins: 0,
+    origins: new Map(),
+  };
+}
+
 /** The new-pipeline wins of a target period's week in one ended period, per owner in first-seen order. */
 type PipelineFold = Map<string, Dec[]>;
 
@@ -250,18 +266,9 @@ function isotonicOf(folds: readonly EndedPeriodFold[], early: RateTable): Isoton
       p.sy += c.wins;
       byX.set(x, p);
     }
-  const blocks: { sx: number; sy: number; n: number }[] = [];
-  for (const x of [...byX.keys()].sort((a, b) => a - b)) {
-    const { n, sy } = byX.get(x) as { n: number; sy: number };
-    blocks.push({ sx: x * n, sy, n });
-    while (blocks.length >= 2) {
-      const b = blocks[blocks.length - 1] as { sx: number; sy: number; n: number };
-      const a = blocks[blocks.length - 2] as { sx: number; sy: number; n: number };
-      if (a.sy / a.n < b.sy / b.n) break;
-      blocks.splice(blocks.length - 2, 2, { sx: a.sx + b.sx, sy: a.sy + b.sy, n: a.n + b.n });
-    }
-  }
-  return { x: blocks.map((b) => b.sx / b.n), y: blocks.map((b) => b.sy / b.n) };
+  return poolAdjacentViolators(
+    [...byX.keys()].sort((a, b) => a - b).map((x) => ({ x, ...(byX.get(x) as { n: number; sy: number }) })),
+  );
 }
 
 /** `learnCalibration` from the folds of the ended periods learned from (in time order). */
@@ -353,17 +360,7 @@ export async function learnForecastsByPage(
     for (const e of ended.values()) {
       let f = folds.get(e.id);
       if (!f) {
-        f = {
-          period: e,
-          n: 0,
-          wins: 0,
-          stages: new Map(),
-          cells: new Map(),
-          pairs: new Map(),
-          pairCount: 0,
-          pairWins: 0,
-          origins: new Map(),
-        };
+        f = emptyFold(e);
         folds.set(e.id, f);
       }
       const fold = f;
@@ -435,19 +432,8 @@ export async function learnForecastsByPage(
   const out = new Map<string, LearnedForecast>();
   for (const target of input.periods) {
     const learnedFrom = first === null ? [] : endedFrom(first, target);
-    const empty = (p: FiscalPeriod): EndedPeriodFold => ({
-      period: p,
-      n: 0,
-      wins: 0,
-      stages: new Map(),
-      cells: new Map(),
-      pairs: new Map(),
-      pairCount: 0,
-      pairWins: 0,
-      origins: new Map(),
-    });
     const calibration = calibrationOf(
-      learnedFrom.map((p) => folds.get(p.id) ?? empty(p)),
+      learnedFrom.map((p) => folds.get(p.id) ?? emptyFold(p)),
       codes,
       input.settings,
     );

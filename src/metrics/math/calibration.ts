@@ -211,7 +211,7 @@ export interface IsotonicMap {
  */
 export function fitIsotonic(points: readonly { x: number; y: number }[]): IsotonicMap {
   const sorted = [...points].sort((a, b) => a.x - b.x);
-  const blocks: { sx: number; sy: number; n: number }[] = [];
+  const groups: { x: number; n: number; sy: number }[] = [];
   for (let i = 0; i < sorted.length; ) {
     const x = (sorted[i] as { x: number }).x;
     let sy = 0;
@@ -221,6 +221,18 @@ export function fitIsotonic(points: readonly { x: number; y: number }[]): Isoton
       n++;
       i++;
     }
+    groups.push({ x, n, sy });
+  }
+  return poolAdjacentViolators(groups);
+}
+
+/**
+ * Pool adjacent violators over points already pooled by x (`n` points at `x`, their y summing to `sy`), in
+ * increasing x: each block's mean x and mean y, both increasing.
+ */
+export function poolAdjacentViolators(groups: Iterable<{ x: number; n: number; sy: number }>): IsotonicMap {
+  const blocks: { sx: number; sy: number; n: number }[] = [];
+  for (const { x, n, sy } of groups) {
     blocks.push({ sx: x * n, sy, n });
     while (blocks.length >= 2) {
       const b = blocks[blocks.length - 1] as { sx: number; sy: number; n: number };

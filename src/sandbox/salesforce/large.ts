@@ -295,6 +295,17 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
   };
   const money = (s: string | null): number | null => (s === null ? null : Number(s));
 
+  /** The system fields of every made row that can be edited (history rows have no LastModified pair). */
+  const SYSTEM_FIELDS = [
+    'Id',
+    'CreatedDate',
+    'CreatedById',
+    'SystemModstamp',
+    'LastModifiedDate',
+    'LastModifiedById',
+    'IsDeleted',
+  ];
+
   const opportunity = new LazyTable({
     prefix: '006',
     slots: lazy.dealCount,
@@ -312,13 +323,7 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
       'CloseDate',
       'Probability',
       'ForecastCategoryName',
-      'Id',
-      'CreatedDate',
-      'CreatedById',
-      'SystemModstamp',
-      'LastModifiedDate',
-      'LastModifiedById',
-      'IsDeleted',
+      ...SYSTEM_FIELDS,
     ]),
     make(i, id) {
       const d = dealAt(i);
@@ -424,13 +429,7 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
       'Type',
       'CompletedDateTime',
       'CallDurationInSeconds',
-      'Id',
-      'CreatedDate',
-      'CreatedById',
-      'SystemModstamp',
-      'LastModifiedDate',
-      'LastModifiedById',
-      'IsDeleted',
+      ...SYSTEM_FIELDS,
     ]),
     make(t, id) {
       const a = lazy.activity(t + Math.floor(t / (MEETING_EVERY - 1)));
@@ -474,13 +473,7 @@ export function populateLarge(store: SalesforceStore, org: OrgModel, shape: Popu
       'DurationInMinutes',
       'Type',
       'EventSubtype',
-      'Id',
-      'CreatedDate',
-      'CreatedById',
-      'SystemModstamp',
-      'LastModifiedDate',
-      'LastModifiedById',
-      'IsDeleted',
+      ...SYSTEM_FIELDS,
     ]),
     make(e, id) {
       const a = lazy.activity(e * MEETING_EVERY + MEETING_EVERY - 1);

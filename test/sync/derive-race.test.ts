@@ -5,10 +5,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFiscalCalendar } from '../../src/config/calendar.ts';
-import type { DealLineItemRow, DealRow, NormalizedRecord, Page, StreamSpec } from '../../src/connectors/types.ts';
+import type { DealLineItemRow, DealRow, NormalizedRecord, StreamSpec } from '../../src/connectors/types.ts';
 import { applyPage } from '../../src/sync/apply-page.ts';
 import { ensureConnection } from '../../src/sync/org-binding.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { dealsStream, itemsStream, page } from '../helpers/deal-pages.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
 let t: TestDatabase;
@@ -19,20 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.drop();
 });
-
-const deals: StreamSpec = {
-  name: 'opportunities',
-  table: 'deals',
-  mode: 'incremental',
-  dirty: { ownerColumn: 'owner_external_id', dateColumn: 'close_date' },
-  derives: ['deal_product_line'],
-};
-const items: StreamSpec = {
-  name: 'opportunity_line_items',
-  table: 'deal_line_items',
-  mode: 'incremental',
-  derives: ['deal_product_line'],
-};
 
 const deal: NormalizedRecord<'deals'> = {
   externalId: 'D1',
@@ -67,13 +54,6 @@ const item: NormalizedRecord<'deal_line_items'> = {
     amount: '1000',
   } satisfies DealLineItemRow,
 };
-const page = (records: NormalizedRecord[]): Page => ({
-  records,
-  deletedIds: [],
-  quarantined: [],
-  cursor: null,
-  apiCalls: 1,
-});
 
 async function run(stream: StreamSpec): Promise<number> {
   const r = await t.db
@@ -92,8 +72,8 @@ it('a deals page committed while a line-items page of its deal is open still get
     calendar,
     today: '2026-11-20',
   });
-  const itemsCtx = await ctx(items);
-  const dealsCtx = await ctx(deals);
+  const itemsCtx = await ctx(itemsStream);
+  const dealsCtx = await ctx(dealsStream);
   let release!: () => void;
   const gate = new Promise<void>((r) => {
     release = r;

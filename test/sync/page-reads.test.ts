@@ -16,6 +16,7 @@ import type { Database } from '../../src/db/schema.ts';
 import { applyPage } from '../../src/sync/apply-page.ts';
 import { ensureConnection } from '../../src/sync/org-binding.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { dealsStream, itemsStream, page } from '../helpers/deal-pages.ts';
 
 const calendar = createFiscalCalendar({ type: 'calendar', fiscalYearStartMonth: 1 });
 const STORED = 100_000;
@@ -47,20 +48,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.drop();
 });
-
-const dealsStream: StreamSpec = {
-  name: 'opportunities',
-  table: 'deals',
-  mode: 'incremental',
-  dirty: { ownerColumn: 'owner_external_id', dateColumn: 'close_date' },
-  derives: ['deal_product_line'],
-};
-const itemsStream: StreamSpec = {
-  name: 'opportunity_line_items',
-  table: 'deal_line_items',
-  mode: 'incremental',
-  derives: ['deal_product_line'],
-};
 
 function deal(id: string, name: string): NormalizedRecord<'deals'> {
   return {
@@ -100,14 +87,6 @@ function item(id: string, dealId: string): NormalizedRecord<'deal_line_items'> {
     } satisfies DealLineItemRow,
   };
 }
-
-const page = (records: NormalizedRecord[], deletedIds: string[] = []): Page => ({
-  records,
-  deletedIds,
-  quarantined: [],
-  cursor: null,
-  apiCalls: 1,
-});
 
 /** Rows of `table` read by sequential and by index (bitmap included) scans, as this connection's counters stand. */
 async function rowsRead(trx: Transaction<Database>, table: string): Promise<number> {

@@ -195,6 +195,8 @@ export class MetricsEngine {
   lastTimings: Record<string, number> = {};
   /** Why the last run that had nothing cached did not use the stored state (`Probe.unsettled`, or `state_mismatch`). */
   coldMissedWhy: string | null = null;
+  /** The end of the last recompute queued on this engine (`exclusive`). */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(options: MetricsEngineOptions) {
     this.db = options.db;
@@ -420,15 +422,30 @@ export class MetricsEngine {
     return out;
   }
 
+  /**
+   * Runs one recompute of this engine at a time, in call order. A worker runs several jobs at once and they share
+   * this engine's cached model: a recompute that reloaded a changed rep into it let a concurrent one compute that
+   * rep's team and org from the new rows and store them first, so for a moment the stored org counted a won deal
+   * its rep's snapshot did not show yet (the inputs-at guard orders writers by when they read, not by what their
+   * model held). The figures are CPU work on one thread anyway; other processes have models of their own.
+   */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(f, f);
+    this.turn = run.catch(() => {});
+    return run;
+  }
+
   /** Recomputes what the dirty rep-periods touch, as of D. */
-  async recompute(
-    dirty: readonly DirtyKey[],
-    asOf: PlainDate,
-    options: RecomputeAllOptions = {},
-  ): Promise<RecomputeResult> {
-    this.lastTimings = {};
-    const { superseded: _, ...result } = await this.recomputeKeys(dirty, asOf, this.activePeriods(asOf, options.from));
-    return result;
+  recompute(dirty: readonly DirtyKey[], asOf: PlainDate, options: RecomputeAllOptions = {}): Promise<RecomputeResult> {
+    return this.exclusive(async () => {
+      this.lastTimings = {};
+      const { superseded: _, ...result } = await this.recomputeKeys(
+        dirty,
+        asOf,
+        this.activePeriods(asOf, options.from),
+      );
+      return result;
+    });
   }
 
   private async recomputeKeys(
@@ -478,7 +495,11 @@ export class MetricsEngine {
    * starts from (cold.ts). The figures are those of one model loaded whole. Nothing is cached: a later incremental
    * recompute starts from the stored state.
    */
-  async recomputeAll(asOf: PlainDate, options: RecomputeAllOptions = {}): Promise<RecomputeResult> {
+  recomputeAll(asOf: PlainDate, options: RecomputeAllOptions = {}): Promise<RecomputeResult> {
+    return this.exclusive(() => this.recomputeAllNow(asOf, options));
+  }
+
+  private async recomputeAllNow(asOf: PlainDate, options: RecomputeAllOptions): Promise<RecomputeResult> {
     const periods = this.activePeriods(asOf, options.from);
     this.lastTimings = {};
     // The marks this run covers are those committed before the load reads the warehouse; it claims them first, so
@@ -837,7 +858,11 @@ export class MetricsEngine {
    * Claims up to `limit` dirty keys (`FOR UPDATE SKIP LOCKED`: workers never wait for or share a key), recomputes
    * them as of D and deletes them; on failure the claims are released for another try.
    */
-  async runDirty(asOf: PlainDate, limit = 1000): Promise<RecomputeResult & { claimed: number }> {
+  runDirty(asOf: PlainDate, limit = 1000): Promise<RecomputeResult & { claimed: number }> {
+    return this.exclusive(() => this.runDirtyNow(asOf, limit));
+  }
+
+  private async runDirtyNow(asOf: PlainDate, limit: number): Promise<RecomputeResult & { claimed: number }> {
     this.lastTimings = {};
     const started = performance.now();
     const periods = this.activePeriods(asOf);

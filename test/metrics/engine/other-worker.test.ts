@@ -113,3 +113,46 @@ it('gives its marks back when a recompute that read later stored first, and the 
   expect(second.changes.map((c) => c.subject.id)).toContain(subject);
   expect(await t.db.selectFrom('dirty_keys').select('id').execute()).toEqual([]);
 }, 60_000);
+
+it('runs the recomputes of one engine one at a time: a second reads the warehouse after the first has stored', async () => {
+  // A worker runs several jobs at once on one engine and its cached model: a second recompute reading while the
+  // first is storing could compute a team and org from rows the first loaded into that model and store them before
+  // the first stores the rep they came from (the org counted a won deal its rep's snapshot did not show).
+  await new MetricsEngine({ db: t.db, config, workerId: 'setup' }).recomputeAll(asOf);
+  const events: string[] = [];
+  let release = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  let storing = () => {};
+  const firstStoring = new Promise<void>((r) => {
+    storing = r;
+  });
+  class Watched extends MetricsEngine {
+    override async claimAndProbe(...args: Parameters<MetricsEngine['claimAndProbe']>) {
+      events.push('read');
+      return super.claimAndProbe(...args);
+    }
+    override async commit(...args: Parameters<MetricsEngine['commit']>) {
+      const first = !events.includes('store');
+      events.push('store');
+      if (first) {
+        storing();
+        await held;
+      }
+      const r = await super.commit(...args);
+      events.push('stored');
+      return r;
+    }
+  }
+  const e = new Watched({ db: t.db, config, workerId: 'one-at-a-time' });
+  const sarah = e.recompute([{ subjectKey: 'sf:005SARAH', periodId: 'FY2026-Q2' }], asOf);
+  await firstStoring;
+  const tom = e.recompute([{ subjectKey: 'sf:005TOM', periodId: 'FY2026-Q2' }], asOf);
+  // Long enough for the second call's first query, had it not waited.
+  await new Promise((r) => setTimeout(r, 300));
+  expect(events).toEqual(['read', 'store']);
+  release();
+  await Promise.all([sarah, tom]);
+  expect(events).toEqual(['read', 'store', 'stored', 'read', 'store', 'stored']);
+}, 60_000);

@@ -101,6 +101,16 @@ export async function completeClaims(db: Kysely<Database>, ids: readonly number[
   await sql`delete from dirty_keys where id = any(${ids}::bigint[]) and claimed_by = ${workerId}`.execute(db);
 }
 
+/**
+ * Renews this worker's lease on marks it still holds (a full recompute longer than the lease): without it another
+ * worker takes them as abandoned and computes them a second time while this one is still at work.
+ */
+export async function renewClaims(db: Kysely<Database>, ids: readonly number[], workerId: string): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`update dirty_keys set claimed_at = now() -- wall-clock: a lease
+    where id = any(${ids}::bigint[]) and claimed_by = ${workerId}`.execute(db);
+}
+
 /** Gives claimed marks back after a failed recompute (a newer unclaimed mark of the same key already covers one). */
 export async function releaseClaims(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
   await sql`delete from dirty_keys d where d.id = any(${ids}::bigint[]) and exists (

@@ -25,6 +25,7 @@ import {
   RATES_CHANGED_KEY,
   raiseRatesChanged,
   releaseClaims,
+  renewClaims,
   settleRatesChanged,
   takeRatesChanged,
 } from '../../dirty/queue.ts';
@@ -527,7 +528,7 @@ export class MetricsEngine {
         inputsAt: probe.now,
         claimed: ids,
       });
-      const { superseded, ...result } = await this.recomputeByShard(asOf, periods, probe);
+      const { superseded, ...result } = await this.recomputeByShard(asOf, periods, probe, ids);
       await this.settleClaims(ids, superseded);
       await markFullRecompute(this.db, this.settings.configHash, asOf);
       if (rates) await settleRatesChanged(this.db);
@@ -545,8 +546,21 @@ export class MetricsEngine {
   }
 
   /** The shards of `recomputeAll` (see there). */
-  private async recomputeByShard(asOf: PlainDate, periods: FiscalPeriod[], probe: Probe): Promise<Stored> {
+  private async recomputeByShard(
+    asOf: PlainDate,
+    periods: FiscalPeriod[],
+    probe: Probe,
+    claimed: readonly number[],
+  ): Promise<Stored> {
     const db = this.db;
+    // The claimed marks are a lease of `staleClaimSeconds`; a run at scale can outlast it, so it is renewed between
+    // shards once a third of it has passed (a shard is far shorter than the rest).
+    let leased = performance.now(); // wall-clock: the lease is timed in real time
+    const renew = async () => {
+      if (performance.now() - leased < (this.staleClaimSeconds * 1000) / 3) return; // wall-clock: see above
+      await renewClaims(db, claimed, this.workerId);
+      leased = performance.now(); // wall-clock: see above
+    };
     const options = this.loadOptions(asOf, periods);
     const timings: Record<string, number> = {};
     const time = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -579,6 +593,7 @@ export class MetricsEngine {
     const result: Stored = { asOf, recomputed: [], changes: [], alertEvents: [], superseded: 0 };
     const teams: TeamPartRow[] = [];
     for (let shard = 0; shard < shards; shard++) {
+      await renew();
       const mine = keys.slice(shard * this.repsPerShard, (shard + 1) * this.repsPerShard);
       // Shard 0 also reads the owners no rep row stands for: a whole load books them as reps of their own.
       const data = await time('fetch', () =>

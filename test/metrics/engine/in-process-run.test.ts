@@ -10,6 +10,7 @@ import { fixedClock, setClock } from '../../../src/clock.ts';
 import { createFiscalCalendar } from '../../../src/config/calendar.ts';
 import { validateConfig } from '../../../src/config/load.ts';
 import { defaultLayout } from '../../../src/connectors/salesforce/write-fields.ts';
+import { claimBatch } from '../../../src/dirty/queue.ts';
 import { isAppError } from '../../../src/errors.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
 import {
@@ -136,5 +137,33 @@ describe('a full recompute in one process is marked running', () => {
     expect(row.status).toBe('abandoned');
     expect(await t.db.selectFrom('dirty_keys').select('id').execute()).toEqual([]);
     expect(await report()).toBe('snapshots');
+  }, 120_000);
+
+  it('keeps its lease on the marks it covers while it runs longer than the lease', async () => {
+    // A three-second lease and shards slower than a third of it: unrenewed, the run's claim would look abandoned to
+    // another worker by the fourth shard, which would take the marks and compute them a second time. (Checked as
+    // that shard begins to store: renewed, the lease is then only that shard's load and compute old.)
+    const mark = await t.db
+      .insertInto('dirty_keys')
+      .values({ subject_kind: 'rep', subject_key: 'sf:005SARAH', period_id: period.id, reason: 'test' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const engine = new MetricsEngine({ db: t.db, config, repsPerShard: 1, staleClaimSeconds: 3, workerId: 'slow' });
+    const commit = engine.commit.bind(engine);
+    const takenByOther: number[] = [];
+    let shards = 0;
+    engine.commit = async (...a: Parameters<MetricsEngine['commit']>) => {
+      if (++shards === 4) {
+        const other = await sql<{ id: string }>`${claimBatch('other', 3, 100)}`.execute(t.db);
+        takenByOther.push(...other.rows.map((r) => Number(r.id)));
+      }
+      await new Promise((r) => setTimeout(r, 1200));
+      return commit(...a);
+    };
+    await engine.recomputeAll(TODAY);
+    expect(shards).toBeGreaterThanOrEqual(4);
+    expect(takenByOther).toEqual([]);
+    // And the run, still holding it, settled it.
+    expect(await t.db.selectFrom('dirty_keys').select('id').where('id', '=', mark.id).execute()).toEqual([]);
   }, 120_000);
 });

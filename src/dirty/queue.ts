@@ -103,12 +103,19 @@ export async function completeClaims(db: Kysely<Database>, ids: readonly number[
 
 /**
  * Renews this worker's lease on marks it still holds (a full recompute longer than the lease): without it another
- * worker takes them as abandoned and computes them a second time while this one is still at work.
+ * worker takes them as abandoned and computes them a second time while this one is still at work. Only leases at
+ * least `olderThanSeconds` old are written (the shards of a run renew its lease one after another).
  */
-export async function renewClaims(db: Kysely<Database>, ids: readonly number[], workerId: string): Promise<void> {
+export async function renewClaims(
+  db: Kysely<Database>,
+  ids: readonly number[],
+  workerId: string,
+  olderThanSeconds = 0,
+): Promise<void> {
   if (ids.length === 0) return;
   await sql`update dirty_keys set claimed_at = now() -- wall-clock: a lease
-    where id = any(${ids}::bigint[]) and claimed_by = ${workerId}`.execute(db);
+    where id = any(${ids}::bigint[]) and claimed_by = ${workerId}
+      and claimed_at <= now() - make_interval(secs => ${olderThanSeconds})`.execute(db); // wall-clock: a lease
 }
 
 /** Gives claimed marks back after a failed recompute (a newer unclaimed mark of the same key already covers one). */

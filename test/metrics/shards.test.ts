@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockStartingAt, setClock } from '../../src/clock.ts';
 import { validateConfig } from '../../src/config/load.ts';
-import { completeClaims } from '../../src/dirty/queue.ts';
+import { claimBatch, completeClaims } from '../../src/dirty/queue.ts';
 import type { QueueBackend } from '../../src/jobs/backend.ts';
 import { JOB_NAMES } from '../../src/jobs/names.ts';
 import { createPipeline } from '../../src/jobs/pipeline.ts';
@@ -262,6 +262,42 @@ describe('a full recompute in rep shards', () => {
     expect(new JobRuntime(fake, handlers, silentLogger).startWorkers({ count: 2, shards: true })).toHaveLength(4);
     expect(opened.filter((n) => n === SHARD_QUEUE_NAME)).toHaveLength(2);
   });
+
+  it("each shard renews the lease on the run's marks once a third of it is gone", async () => {
+    // A run outlasting staleClaimSeconds must keep its marks: another worker would take them for abandoned and
+    // compute them a second time.
+    const engine = new MetricsEngine({ db: t.db, config, workerId: 'sharded', staleClaimSeconds: 3 });
+    await t.db
+      .insertInto('dirty_keys')
+      .values({ subject_kind: 'rep', subject_key: 'lease:1', period_id: 'FY2026-Q1', reason: 'test' })
+      .execute();
+    const ref = await startShardedRun(engine, AS_OF, {
+      shards: 3,
+      reason: 'test',
+      alwaysWriteback: false,
+      force: true,
+    });
+    const age = async () =>
+      (
+        await sql<{ s: number }>`select extract(epoch from now() - claimed_at)::float8 as s
+          from dirty_keys where subject_key = 'lease:1'`.execute(t.db)
+      ).rows[0]?.s;
+    // Two seconds into a three-second lease: the next shard renews it.
+    await sql`update dirty_keys set claimed_at = now() - interval '2 seconds' where subject_key = 'lease:1'`.execute(
+      t.db,
+    );
+    await runShard(engine, ref.runId, 0, 'w1');
+    expect(await age()).toBeLessThan(1);
+    expect((await sql<{ id: string }>`${claimBatch('other', 3, 100)}`.execute(t.db)).rows).toEqual([]);
+    // Half a second old: left as it is (the shards of a run do not each write every mark).
+    await sql`update dirty_keys set claimed_at = now() - interval '0.5 seconds' where subject_key = 'lease:1'`.execute(
+      t.db,
+    );
+    await runShard(engine, ref.runId, 1, 'w1');
+    expect(await age()).toBeGreaterThanOrEqual(0.5);
+    await startShardedRun(engine, AS_OF, { shards: 3, reason: 'test', alwaysWriteback: false, force: true });
+    await t.db.deleteFrom('dirty_keys').where('subject_key', '=', 'lease:1').execute();
+  }, 60_000);
 
   it("settles a run's claimed marks however many there are (above the 65,535 bind parameters)", async () => {
     const ids = await sql<{ id: string }>`insert into dirty_keys (subject_kind, subject_key, period_id, reason,

@@ -24,7 +24,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { FiscalPeriod } from '../../config/calendar.ts';
 import type { Database } from '../../db/schema.ts';
-import { claimAll, completeClaims, raiseRatesChanged, releaseClaims } from '../../dirty/queue.ts';
+import { claimAll, completeClaims, raiseRatesChanged, releaseClaims, renewClaims } from '../../dirty/queue.ts';
 import type { PlainDate } from '../../util/date.ts';
 import { Dec } from '../../util/money.ts';
 import { figuresDocument } from '../document.ts';
@@ -283,6 +283,9 @@ export async function runShard(
   if (!done) return skipped(`run ${runId} has no shard ${shard}`);
   if (done.done_at !== null) return skipped('already done', run.pending === 0);
 
+  // The run's marks are leased for staleClaimSeconds from its plan; a run at scale outlasts that, and another worker
+  // would take them for abandoned and compute them again: each shard renews the lease once a third of it is gone.
+  await renewClaims(db, run.claimed.map(Number), runWorkerId(runId), engine.staleClaimSeconds / 3);
   const asOf = run.as_of;
   const cal = engine.settings.calendar;
   const periods: FiscalPeriod[] = run.period_ids.map((id) => cal.periodById(id));

@@ -269,11 +269,14 @@ function ownerFilter(owners: Owners | null, alias: string) {
   const owner = sql.ref(`${alias}.owner_external_id`);
   const orphans = owners.orphans
     ? sql`not exists (select 1 from reps r where r.connection_id = ${conn} and r.external_id = ${owner} and not r.is_deleted)`
-    : sql`false`;
-  if (owners.pairs.length === 0) return orphans;
+    : null;
+  if (owners.pairs.length === 0) return orphans ?? sql`false`;
   const conns = owners.pairs.map((o) => o.connectionId);
   const ids = owners.pairs.map((o) => o.externalId);
-  return sql`((${conn}, ${owner}) in (select * from unnest(${conns}::text[], ${ids}::text[])) or ${orphans})`;
+  const mine = sql`(${conn}, ${owner}) in (select * from unnest(${conns}::text[], ${ids}::text[]))`;
+  // No "or false" after it: an IN under an OR is a filter on every row, not a join on the owner index, and a team's
+  // ten reps read all 1,500,000 activities of a 5,000-rep org (246 ms against 5 ms).
+  return orphans ? sql`(${mine} or ${orphans})` : mine;
 }
 
 export async function loadDeals(
@@ -287,11 +290,16 @@ export async function loadDeals(
 ): Promise<{ deals: Deal[]; splits: DealSplit[] }> {
   // Deals whose current close date or category could matter; the as-of rewrite below may move a deal, so deals
   // changed after D are read whatever their current close date.
-  const splitDeals =
+  // With splits, also the deals these owners hold a split of: as one IN over a union, each side on its owner
+  // index (an OR of the two would filter every deal of the org).
+  const mine =
     withSplits && owners !== null
-      ? sql`or (d.connection_id, d.external_id) in (select s.connection_id, s.deal_external_id from deal_splits s
+      ? sql`(d.connection_id, d.external_id) in (
+             select x.connection_id, x.external_id from deals x where ${ownerFilter(owners, 'x')}
+             union
+             select s.connection_id, s.deal_external_id from deal_splits s
              where not s.is_deleted and ${ownerFilter(owners, 's')})`
-      : sql``;
+      : ownerFilter(owners, 'd');
   // The two reads are independent: taken together, one round trip.
   const [rows, changedAfter] = await Promise.all([
     sql<DealRow>`
@@ -299,10 +307,13 @@ export async function loadDeals(
            d.stage_category, d.probability, d.close_date, d.created_date, d.deal_type, d.product_line, d.segment
     from deals d
     where not d.is_deleted and d.created_date <= ${asOf} and d.owner_external_id is not null
-      and (${ownerFilter(owners, 'd')} ${splitDeals})
+      and ${mine}
       and (d.stage_category = 'open' or d.close_date >= ${window.closedFrom}
            or exists (select 1 from deal_stage_history h where h.connection_id = d.connection_id
-                      and h.deal_external_id = d.external_id and h.changed_at >= ${asOf}::date - 1))`.execute(db),
+                      and h.deal_external_id = d.external_id and h.changed_at >= ${asOf}::date - 1))
+    -- In the table's order whatever the plan (a whole load scans it, a few owners' load reads their index): the
+    -- figures sum decimals in the deals' order, and a shard's must be the whole load's to the last digit.
+    order by d.ctid`.execute(db),
     sql<HistoryRow>`
     select h.connection_id, h.deal_external_id, h.stage, h.stage_category, h.amount, h.close_date, h.probability,
            (h.changed_at at time zone ${timezone})::date::text as day

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
@@ -22,8 +23,17 @@ describe('alert lifecycle', () => {
     const engine = new MetricsEngine({ db: t.db, config });
     const first = await engine.recomputeAll('2026-06-12');
     expect(sarah(first.alertEvents)).toEqual(['activity_drop:opened', 'conversion_decline:opened']);
+    // The same figures again: the alerts still fire as they did, and no alert row is written.
+    const versions = async () =>
+      (
+        await sql<{ k: string }>`select dedupe_key || '@' || xmin::text || '@' || updated_at::text as k
+          from alerts order by dedupe_key`.execute(t.db)
+      ).rows.map((r) => r.k);
+    const before = await versions();
+    expect(before.length).toBeGreaterThan(0);
     const again = await engine.recomputeAll('2026-06-12');
     expect(sarah(again.alertEvents)).toEqual([]);
+    expect(await versions()).toEqual(before);
 
     const week = await engine.recomputeAll('2026-06-19');
     expect(sarah(week.alertEvents)).toEqual(['activity_drop:escalated', 'conversion_decline:escalated']);

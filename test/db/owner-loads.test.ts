@@ -40,8 +40,9 @@ beforeAll(async () => {
     ['activities', `'owner_external_id', 'other' || (g % 500)`],
   ] as const)
     await sql
-      .raw(`insert into ${table} select (jsonb_populate_record(null::${table}, to_jsonb(r) || jsonb_build_object(
-          'external_id', 'x' || g, ${keys}))).* from (select * from ${table} limit 1) r, generate_series(1, 20000) g`)
+      // Lateral: (f(...)).* would call f once a column.
+      .raw(`insert into ${table} select p.* from (select * from ${table} limit 1) r, generate_series(1, 20000) g,
+          lateral jsonb_populate_record(null::${table}, to_jsonb(r) || jsonb_build_object('external_id', 'x' || g, ${keys})) p`)
       .execute(t.db);
   // The fixture has no splits: the other owners' splits of their deals.
   await sql`insert into deal_splits (connection_id, external_id, content_hash, deal_external_id, owner_external_id,

@@ -212,9 +212,16 @@ export async function run(): Promise<BenchResult> {
       `select sum(records_read + records_quarantined) as read, sum(api_calls) as calls,
          min(started_at) as first, max(finished_at) as last from sync_runs where status = 'succeeded'`,
     );
-    const perStream = await query<{ stream: string; read: string; calls: string }>(
+    const perStream = await query<{
+      stream: string;
+      read: string;
+      calls: string;
+      started_at: Date;
+      finished_at: Date | null;
+    }>(
       dbUrl,
-      `select stream, records_read + records_quarantined as read, api_calls as calls from sync_runs order by id`,
+      `select stream, records_read + records_quarantined as read, api_calls as calls, started_at, finished_at
+         from sync_runs order by id`,
     );
     const records = Number(runs!.read);
     const syncS = (runs!.last.getTime() - runs!.first.getTime()) / 1000;
@@ -306,7 +313,21 @@ export async function run(): Promise<BenchResult> {
       // The bench's own process over the same span: the sandbox serving the sync's calls.
       syncCpuSandboxS: cpuSpan(4),
       loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
-      perStream: Object.fromEntries(perStream.map((s) => [s.stream, { read: Number(s.read), calls: Number(s.calls) }])),
+      // Seconds from the first stream's start: where each stream sits in the span, and which one ends it.
+      perStream: Object.fromEntries(
+        perStream.map((s) => [
+          s.stream,
+          {
+            read: Number(s.read),
+            calls: Number(s.calls),
+            startS: Number(((s.started_at.getTime() - runs!.first.getTime()) / 1000).toFixed(2)),
+            endS: s.finished_at ? Number(((s.finished_at.getTime() - runs!.first.getTime()) / 1000).toFixed(2)) : null,
+            seconds: s.finished_at
+              ? Number(((s.finished_at.getTime() - s.started_at.getTime()) / 1000).toFixed(2))
+              : null,
+          },
+        ]),
+      ),
     };
     const missed = Object.entries(rows).filter(([, r]) => !r.met);
     return {

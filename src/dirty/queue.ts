@@ -25,30 +25,6 @@ export function repSubjectKey(connectionId: string, ownerExternalId: string): st
   return `${connectionId}:${ownerExternalId}`;
 }
 
-/** Dirty keys for a set of owners and days of one connection: every owner x the fiscal quarter of every day. */
-export function dirtyKeysFor(
-  connectionId: string,
-  owners: ReadonlyArray<string | null>,
-  days: ReadonlyArray<string | null>,
-  calendar: { periodContaining(day: string, kind: 'quarter'): { id: string } },
-  reason?: string,
-): DirtyKey[] {
-  const out = new Map<string, DirtyKey>();
-  const periods = new Set<string>();
-  for (const d of days) if (d) periods.add(calendar.periodContaining(d, 'quarter').id);
-  for (const o of owners) {
-    if (!o) continue;
-    for (const p of periods) {
-      out.set(`${o}|${p}`, {
-        subjectKey: repSubjectKey(connectionId, o),
-        periodId: p,
-        ...(reason !== undefined ? { reason } : {}),
-      });
-    }
-  }
-  return [...out.values()];
-}
-
 /** Marks rep-periods dirty, coalescing with unclaimed marks of the same key (and with each other). */
 export async function markDirty(db: Kysely<Database>, keys: readonly DirtyKey[]): Promise<void> {
   if (keys.length === 0) return;

@@ -24,6 +24,7 @@ import { connectorFor } from '../sync/connectors.ts';
 import { runSync } from '../sync/run.ts';
 import { type PlainDate, today } from '../util/date.ts';
 import type { Logger } from '../util/log.ts';
+import { processWorkerId } from '../util/worker-id.ts';
 import {
   deliverAlerts,
   runWriteback,
@@ -102,7 +103,7 @@ async function followUps(
 export function createPipeline(ctx: PipelineContext): Pipeline {
   const { db, config, log } = ctx;
   const calendar = createFiscalCalendar(config.calendar);
-  const engine = createMetricsEngine({ db, config, logger: log, workerId: `pid-${process.pid}` });
+  const engine = createMetricsEngine({ db, config, logger: log, workerId: processWorkerId() });
   const connectors = new Map<string, Promise<Connector>>();
   const connector = (id: string): Promise<Connector> => {
     let c = connectors.get(id);
@@ -145,7 +146,7 @@ export function createPipeline(ctx: PipelineContext): Pipeline {
   // A full recompute split into rep shards (queue.recomputeShards): planned here, computed by whichever workers take
   // the shard jobs, merged by the last one's merge job, which queues the follow-ups.
   const shards = config.queue.recomputeShards;
-  const workerId = `pid-${process.pid}`;
+  const workerId = processWorkerId();
   const queueRun = async (ref: RunRef, enqueue: Enqueue) => {
     for (const shard of ref.todo) await enqueue('recompute-shard', { v: 1, runId: ref.runId, shard });
     if (ref.mergeDue) await enqueue('recompute-merge', { v: 1, runId: ref.runId });

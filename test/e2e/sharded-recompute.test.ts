@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
@@ -170,7 +170,7 @@ describe.skipIf(repeatPass)('many workers', () => {
       .select(['shard', 'done_by'])
       .where('run_id', '=', run.id)
       .execute();
-    expect(taken.find((s) => s.shard === shard)?.done_by).toBe(`pid-${b.pid}`);
+    expect(taken.find((s) => s.shard === shard)?.done_by).toBe(`${hostname()}:${b.pid}`);
     expect(taken.every((s) => s.done_by !== null)).toBe(true);
 
     const writes = await sql<{ key: string; n: number }>`

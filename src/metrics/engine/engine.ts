@@ -32,6 +32,7 @@ import {
 import { AppError, isAppError } from '../../errors.ts';
 import { earlierOf, laterOf, type PlainDate } from '../../util/date.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
+import { processWorkerId } from '../../util/worker-id.ts';
 import { figuresDocument } from '../document.ts';
 import type { RuleOutcome } from '../math/alerts.ts';
 import { mergeSubjectPartials, type SubjectMetrics, type SubjectPartial } from '../math/rep-metrics.ts';
@@ -203,7 +204,7 @@ export class MetricsEngine {
     this.db = options.db;
     this.config = options.config;
     this.settings = engineSettings(options.config);
-    this.workerId = options.workerId ?? `pid-${process.pid}`;
+    this.workerId = options.workerId ?? processWorkerId();
     this.log = options.logger ?? silentLogger;
     this.staleClaimSeconds = options.staleClaimSeconds ?? 600;
     this.coldStart = options.coldStart ?? 'stored';

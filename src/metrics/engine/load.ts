@@ -10,7 +10,7 @@
  * - Two modes with the same output: `loadAll` (one pass over each table, for the full recompute) and
  *   `loadForReps` (only the rows of some reps, for an incremental recompute).
  */
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { carriesQuota } from '../../db/quota-carrying.ts';
 import type { Database } from '../../db/schema.ts';
 import { addDays, addMonths, type PlainDate } from '../../util/date.ts';
@@ -300,9 +300,23 @@ export async function loadDeals(
              select s.connection_id, s.deal_external_id from deal_splits s
              where not s.is_deleted and ${ownerFilter(owners, 's')})`
       : ownerFilter(owners, 'd');
+  // The deals in the table's order, whatever the plan: the figures sum decimals in the deals' order, and a shard's
+  // (a few owners' load, read through their index and sorted) must be the whole load's to the last digit. A whole
+  // load is a sequential scan, in that order already unless it joins another scan of the table midway (synchronized
+  // scans) or is split among parallel workers: both are off for it, rather than sorting 1,000,000 rows (1.2-1.5 s
+  // against 2.2-3.2 s and a 142 MB sort file).
+  const inTableOrder = async <R>(q: RawBuilder<R>) => {
+    if (owners !== null) return q.execute(db);
+    const whole = async (trx: Kysely<Database>) => {
+      await sql`set local synchronize_seqscans = off`.execute(trx);
+      await sql`set local max_parallel_workers_per_gather = 0`.execute(trx);
+      return q.execute(trx);
+    };
+    return db.isTransaction ? whole(db) : db.transaction().execute(whole);
+  };
   // The two reads are independent: taken together, one round trip.
   const [rows, changedAfter] = await Promise.all([
-    sql<DealRow>`
+    inTableOrder(sql<DealRow>`
     select d.connection_id, d.external_id, d.name, d.owner_external_id, d.amount, d.currency, d.stage,
            d.stage_category, d.probability, d.close_date, d.created_date, d.deal_type, d.product_line, d.segment
     from deals d
@@ -311,9 +325,7 @@ export async function loadDeals(
       and (d.stage_category = 'open' or d.close_date >= ${window.closedFrom}
            or exists (select 1 from deal_stage_history h where h.connection_id = d.connection_id
                       and h.deal_external_id = d.external_id and h.changed_at >= ${asOf}::date - 1))
-    -- In the table's order whatever the plan (a whole load scans it, a few owners' load reads their index): the
-    -- figures sum decimals in the deals' order, and a shard's must be the whole load's to the last digit.
-    order by d.ctid`.execute(db),
+    ${owners === null ? sql`` : sql`order by d.ctid`}`),
     sql<HistoryRow>`
     select h.connection_id, h.deal_external_id, h.stage, h.stage_category, h.amount, h.close_date, h.probability,
            (h.changed_at at time zone ${timezone})::date::text as day

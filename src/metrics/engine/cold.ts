@@ -23,7 +23,7 @@ import type { Database } from '../../db/schema.ts';
 import { laterOf, type PlainDate } from '../../util/date.ts';
 import { contentHash } from '../../util/hash.ts';
 import type { SubjectPartial } from '../math/rep-metrics.ts';
-import { dealTimelinePages, learnForecastsByPage } from './forecast-history.ts';
+import { dealTimelinePages, learnForecastsByPage, repeatedDealIds } from './forecast-history.ts';
 import { decodeLearned, forecastFrom, type LearnedForecast } from './forecast-model.ts';
 import { loadBacktests } from './forecast-store.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadWindow } from './load.ts';
@@ -183,12 +183,15 @@ export async function learnForecasts(
     { asOf, timezone: settings.timezone, ownerToRep: base.data.ownerToRep, fx: base.fx },
     o.pageSize,
   );
+  // Pairs are counted as they come but for the ids two connections share: no map entry a deal.
+  const repeatedIds = await repeatedDealIds(db);
   const [learned, backtests] = await Promise.all([
     learnForecastsByPage(pages, {
       calendar: settings.calendar,
       periods,
       asOf,
       settings: settings.forecast.calibration,
+      repeatedIds,
     }),
     loadBacktests(db, { asOf, configHash: o.forecastConfig }),
   ]);

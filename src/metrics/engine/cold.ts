@@ -172,12 +172,19 @@ export async function writeLearnedForecasts(
 export async function learnForecasts(
   db: Kysely<Database>,
   settings: EngineSettings,
-  o: { options: LoadOptions; periods: readonly FiscalPeriod[]; forecastConfig: string; pageSize?: number },
+  o: {
+    options: LoadOptions;
+    periods: readonly FiscalPeriod[];
+    forecastConfig: string;
+    pageSize?: number;
+    /** The groups' model the caller has already loaded (`loadGroupInputs`): not read a second time. */
+    base?: MetricsModel;
+  },
 ): Promise<Record<string, RunForecastJson>> {
   const { options, periods } = o;
   const asOf = options.asOf;
   // The owners' rep keys and the rates, as a full load reads them (the groups' inputs: no deal or activity).
-  const base = new MetricsModel(await loadGroupInputs(db, options), settings);
+  const base = o.base ?? new MetricsModel(await loadGroupInputs(db, options), settings);
   const pages = dealTimelinePages(
     db,
     { asOf, timezone: settings.timezone, ownerToRep: base.data.ownerToRep, fx: base.fx },

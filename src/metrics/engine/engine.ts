@@ -557,8 +557,11 @@ export class MetricsEngine {
         timings[name] = (timings[name] ?? 0) + performance.now() - t;
       }
     };
+    // The groups' model: people, org units, memberships, every quota row and the rates; no deal or activity. Read
+    // once: the learning maps owners to reps and converts amounts with it, the shards share its people.
+    const base = new MetricsModel(await time('groupInputs', () => loadGroupInputs(db, options)), this.settings);
     const learned = await time('learn', () =>
-      learnForecasts(db, this.settings, { options, periods, forecastConfig: forecastConfigHash(this.config) }),
+      learnForecasts(db, this.settings, { options, periods, forecastConfig: forecastConfigHash(this.config), base }),
     );
     const forecasts = new Map<string, { forecast: PeriodForecast; learned: LearnedForecast; hash: string }>();
     for (const period of periods) {
@@ -567,8 +570,6 @@ export class MetricsEngine {
       const forecast = forecastFrom(l, forecastInput(this.settings, period, asOf, f));
       forecasts.set(period.id, { forecast, learned: l, hash: learnedHash(f) });
     }
-    // The groups' model: people, org units, memberships, every quota row and the rates; no deal or activity.
-    const base = new MetricsModel(await time('groupInputs', () => loadGroupInputs(db, options)), this.settings);
     const people: People = base.data;
     const keys = [...people.reps.keys()].sort();
     const shards = Math.max(1, Math.ceil(keys.length / this.repsPerShard));

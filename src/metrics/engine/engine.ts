@@ -94,8 +94,9 @@ export interface MetricsEngineOptions {
   warmAfterColdRuns?: number;
   /**
    * Reps per shard of a full recompute (`recomputeAll`): its memory is one shard's rows, not the org's. Default
-   * 100: about 85 MB of rows at the bench warehouse's 200 deals a rep (287 MB peak RSS at `medium` against 370 MB
-   * with 200, for 10% more CPU; 25 saved nothing more: the forecast's learning holds as much).
+   * 50: at `large` (1,000 activities and 200 deals a rep) the shards held the peak once the learning stopped
+   * growing with the deals, 482 MB in-process against 550 MB with 100, for 5% more CPU (issue 22 part two). At
+   * `medium` 100 gave 287 MB against 370 MB with 200, and 25 saved nothing more (the learning held as much then).
    */
   repsPerShard?: number;
 }
@@ -207,7 +208,7 @@ export class MetricsEngine {
     this.staleClaimSeconds = options.staleClaimSeconds ?? 600;
     this.coldStart = options.coldStart ?? 'stored';
     this.warmAfterColdRuns = options.warmAfterColdRuns ?? 10;
-    this.repsPerShard = Math.max(1, options.repsPerShard ?? 100);
+    this.repsPerShard = Math.max(1, options.repsPerShard ?? 50);
   }
 
   /** The periods snapshotted as of D: the fiscal quarter containing D, and with `from` every quarter since. */

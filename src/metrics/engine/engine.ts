@@ -94,9 +94,9 @@ export interface MetricsEngineOptions {
   warmAfterColdRuns?: number;
   /**
    * Reps per shard of a full recompute (`recomputeAll`): its memory is one shard's rows, not the org's. Default
-   * 50: at `large` (1,000 activities and 200 deals a rep) the shards held the peak once the learning stopped
-   * growing with the deals, 482 MB in-process against 550 MB with 100, for 5% more CPU (issue 22 part two). At
-   * `medium` 100 gave 287 MB against 370 MB with 200, and 25 saved nothing more (the learning held as much then).
+   * 25: at `large` (1,000 activities and 200 deals a rep) the shards hold the peak now that the learning does not
+   * grow with the deals: `quota-tracker recompute` 474 MB with 25, 529 MB with 50 (goal 512), for 15% more CPU
+   * (80.7 s against 70.0 s) and more round trips (445 s against 265 s wall, load 3-7; issue 22 part two).
    */
   repsPerShard?: number;
 }
@@ -208,7 +208,7 @@ export class MetricsEngine {
     this.staleClaimSeconds = options.staleClaimSeconds ?? 600;
     this.coldStart = options.coldStart ?? 'stored';
     this.warmAfterColdRuns = options.warmAfterColdRuns ?? 10;
-    this.repsPerShard = Math.max(1, options.repsPerShard ?? 50);
+    this.repsPerShard = Math.max(1, options.repsPerShard ?? 25);
   }
 
   /** The periods snapshotted as of D: the fiscal quarter containing D, and with `from` every quarter since. */

@@ -23,7 +23,7 @@ import type { Database } from '../../db/schema.ts';
 import { laterOf, type PlainDate } from '../../util/date.ts';
 import { contentHash } from '../../util/hash.ts';
 import type { SubjectPartial } from '../math/rep-metrics.ts';
-import { dealTimelinePages, learnForecastsByPage } from './forecast-history.ts';
+import { dealTimelinePages, learnForecastsByPage, repeatedDealIds } from './forecast-history.ts';
 import { decodeLearned, forecastFrom, type LearnedForecast } from './forecast-model.ts';
 import { loadBacktests } from './forecast-store.ts';
 import { type LoadOptions, loadForReps, loadGroupInputs, loadWindow } from './load.ts';
@@ -172,23 +172,33 @@ export async function writeLearnedForecasts(
 export async function learnForecasts(
   db: Kysely<Database>,
   settings: EngineSettings,
-  o: { options: LoadOptions; periods: readonly FiscalPeriod[]; forecastConfig: string; pageSize?: number },
+  o: {
+    options: LoadOptions;
+    periods: readonly FiscalPeriod[];
+    forecastConfig: string;
+    pageSize?: number;
+    /** The groups' model the caller has already loaded (`loadGroupInputs`): not read a second time. */
+    base?: MetricsModel;
+  },
 ): Promise<Record<string, RunForecastJson>> {
   const { options, periods } = o;
   const asOf = options.asOf;
   // The owners' rep keys and the rates, as a full load reads them (the groups' inputs: no deal or activity).
-  const base = new MetricsModel(await loadGroupInputs(db, options), settings);
+  const base = o.base ?? new MetricsModel(await loadGroupInputs(db, options), settings);
   const pages = dealTimelinePages(
     db,
     { asOf, timezone: settings.timezone, ownerToRep: base.data.ownerToRep, fx: base.fx },
     o.pageSize,
   );
+  // Pairs are counted as they come but for the ids two connections share: no map entry a deal.
+  const repeatedIds = await repeatedDealIds(db);
   const [learned, backtests] = await Promise.all([
     learnForecastsByPage(pages, {
       calendar: settings.calendar,
       periods,
       asOf,
       settings: settings.forecast.calibration,
+      repeatedIds,
     }),
     loadBacktests(db, { asOf, configHash: o.forecastConfig }),
   ]);

@@ -96,8 +96,9 @@ export interface MetricsEngineOptions {
   warmAfterColdRuns?: number;
   /**
    * Reps per shard of a full recompute (`recomputeAll`): its memory is one shard's rows, not the org's. Default
-   * 100: about 85 MB of rows at the bench warehouse's 200 deals a rep (287 MB peak RSS at `medium` against 370 MB
-   * with 200, for 10% more CPU; 25 saved nothing more: the forecast's learning holds as much).
+   * 25: at `large` (1,000 activities and 200 deals a rep) the shards hold the peak now that the learning does not
+   * grow with the deals: `quota-tracker recompute` 474 MB with 25, 529 MB with 50 (goal 512), for 15% more CPU
+   * (80.7 s against 70.0 s) and more round trips (445 s against 265 s wall, load 3-7; issue 22 part two).
    */
   repsPerShard?: number;
 }
@@ -209,7 +210,7 @@ export class MetricsEngine {
     this.staleClaimSeconds = options.staleClaimSeconds ?? 600;
     this.coldStart = options.coldStart ?? 'stored';
     this.warmAfterColdRuns = options.warmAfterColdRuns ?? 10;
-    this.repsPerShard = Math.max(1, options.repsPerShard ?? 100);
+    this.repsPerShard = Math.max(1, options.repsPerShard ?? 25);
   }
 
   /** The periods snapshotted as of D: the fiscal quarter containing D, and with `from` every quarter since. */
@@ -572,8 +573,11 @@ export class MetricsEngine {
         timings[name] = (timings[name] ?? 0) + performance.now() - t;
       }
     };
+    // The groups' model: people, org units, memberships, every quota row and the rates; no deal or activity. Read
+    // once: the learning maps owners to reps and converts amounts with it, the shards share its people.
+    const base = new MetricsModel(await time('groupInputs', () => loadGroupInputs(db, options)), this.settings);
     const learned = await time('learn', () =>
-      learnForecasts(db, this.settings, { options, periods, forecastConfig: forecastConfigHash(this.config) }),
+      learnForecasts(db, this.settings, { options, periods, forecastConfig: forecastConfigHash(this.config), base }),
     );
     const forecasts = new Map<string, { forecast: PeriodForecast; learned: LearnedForecast; hash: string }>();
     for (const period of periods) {
@@ -582,8 +586,6 @@ export class MetricsEngine {
       const forecast = forecastFrom(l, forecastInput(this.settings, period, asOf, f));
       forecasts.set(period.id, { forecast, learned: l, hash: learnedHash(f) });
     }
-    // The groups' model: people, org units, memberships, every quota row and the rates; no deal or activity.
-    const base = new MetricsModel(await time('groupInputs', () => loadGroupInputs(db, options)), this.settings);
     const people: People = base.data;
     const keys = [...people.reps.keys()].sort();
     const shards = Math.max(1, Math.ceil(keys.length / this.repsPerShard));

@@ -66,6 +66,22 @@ export async function loadDealTimelines(db: Kysely<Database>, o: TimelineOptions
   return out;
 }
 
+/**
+ * The deal ids that two connections' deals share (an id is unique within its connection, the deals' key): the ids
+ * whose (deal, period) pairs `learnForecastsByPage` must keep by id. With one connection's deals there are none,
+ * known from two index probes without reading the deals.
+ */
+export async function repeatedDealIds(db: Kysely<Database>): Promise<Set<string>> {
+  const many = await sql<{ many: boolean }>`
+    select exists (select 1 from deals where connection_id > (select min(connection_id) from deals)) as many`.execute(
+    db,
+  );
+  if (!many.rows[0]?.many) return new Set();
+  const ids = await sql<{ external_id: string }>`
+    select external_id from deals group by external_id having count(*) > 1`.execute(db);
+  return new Set(ids.rows.map((r) => r.external_id));
+}
+
 /** Deals per page of `dealTimelinePages`. */
 export const TIMELINE_PAGE = 10_000;
 
@@ -186,14 +202,49 @@ interface EndedPeriodFold {
   cells: Map<string, Tally & { stage: string; weeksLeft: number }>;
   /**
    * (deal, period) pairs: won when any of the deal's snapshots in the period was (`countOutcomes`, which keys them
-   * by deal id). With ids unique in the warehouse (one connection) they are counted as they come (a deal's snapshots
-   * are together); else kept by id, as two CRMs' deals of the same id make one pair there.
+   * by deal id). Counted as they come (a deal's snapshots are together), but for the ids that may repeat (two CRMs'
+   * deals of the same id make one pair there), kept by id.
    */
   pairs: Map<string, boolean>;
   pairCount: number;
   pairWins: number;
   /** Per week origin, in first-seen order: each snapshot as its (stage, weeks left, CRM probability) code * 2 + won. */
-  origins: Map<number, number[]>;
+  origins: Map<number, CodeRuns>;
+}
+
+/**
+ * A sequence of snapshot codes, run-length encoded in typed arrays: a few bytes a run, where a list of numbers took
+ * some 20 bytes a snapshot (an origin's snapshots mostly share a stage and CRM probability, so runs are long). The
+ * sigma adds each snapshot's probability in this order (a float sum), so the sequence is kept, not counts per code.
+ */
+class CodeRuns {
+  private values = new Uint32Array(4);
+  private lengths = new Uint16Array(4);
+  private size = 0;
+
+  push(value: number): void {
+    const last = this.size - 1;
+    if (last >= 0 && this.values[last] === value && (this.lengths[last] as number) < 0xffff) {
+      this.lengths[last] = (this.lengths[last] as number) + 1;
+      return;
+    }
+    if (this.size === this.values.length) {
+      const values = new Uint32Array(this.size * 2);
+      values.set(this.values);
+      this.values = values;
+      const lengths = new Uint16Array(this.size * 2);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+    }
+    this.values[this.size] = value;
+    this.lengths[this.size] = 1;
+    this.size++;
+  }
+
+  /** Each run as (value, how many times in a row). */
+  *runs(): Generator<[number, number]> {
+    for (let i = 0; i < this.size; i++) yield [this.values[i] as number, this.lengths[i] as number];
+  }
 }
 
 /** An ended period's fold before any snapshot was added to it. */
@@ -211,8 +262,8 @@ function emptyFold(period: FiscalPeriod): EndedPeriodFold {
   };
 }
 
-/** The new-pipeline wins of a target period's week in one ended period, per owner in first-seen order. */
-type PipelineFold = Map<string, Dec[]>;
+/** The new-pipeline wins of a target period's week in one ended period, per owner in first-seen order, in cents. */
+type PipelineFold = Map<string, number[]>;
 
 function tallyInto<K>(map: Map<K, Tally>, key: K, won: boolean, make: () => Tally = () => ({ wins: 0, n: 0 })) {
   let t = map.get(key);
@@ -303,15 +354,18 @@ function calibrationOf(
     let excess = 0;
     let v2 = 0;
     for (const f of used)
-      for (const list of f.origins.values()) {
+      for (const runs of f.origins.values()) {
         let o = 0;
         let e = 0;
         let v = 0;
-        for (const code of list) {
-          const q = p[code >> 1] as number;
-          if (code & 1) o++;
-          e += q;
-          v += q * (1 - q);
+        for (const [code, times] of runs.runs()) {
+          const q = p[code >>> 1] as number;
+          if (code & 1) o += times;
+          // One addition a snapshot, as the one-pass sum makes them (the same bits).
+          for (let i = 0; i < times; i++) {
+            e += q;
+            v += q * (1 - q);
+          }
         }
         excess += (o - e) ** 2 - v;
         v2 += v * v;
@@ -335,11 +389,15 @@ export async function learnForecastsByPage(
     periods: readonly FiscalPeriod[];
     asOf: PlainDate;
     settings: CalibrationSettings;
-    /** Deal ids are unique across the timelines (the warehouse has one connection): pairs need not keep them. */
-    uniqueIds?: boolean;
+    /**
+     * The deal ids that may occur more than once among the timelines (`repeatedDealIds`): only their pairs are kept
+     * by id, the others counted as they come. Absent: any id may repeat (every pair kept by id, a map entry a deal).
+     */
+    repeatedIds?: ReadonlySet<string>;
   },
 ): Promise<Map<string, LearnedForecast>> {
   const { calendar, asOf } = input;
+  const repeated = input.repeatedIds;
   const folds = new Map<string, EndedPeriodFold>();
   /** Pipeline folds per target period and ended period (`target|ended`). */
   const pipelines = new Map<string, PipelineFold>();
@@ -381,7 +439,7 @@ export async function learnForecastsByPage(
           stage: s.stage,
           weeksLeft: s.weeksLeft,
         }));
-        if (!input.uniqueIds) fold.pairs.set(s.dealId, (fold.pairs.get(s.dealId) ?? false) || s.won);
+        if (!repeated || repeated.has(s.dealId)) fold.pairs.set(s.dealId, (fold.pairs.get(s.dealId) ?? false) || s.won);
         else if (s.dealId !== deal) {
           endDeal();
           deal = s.dealId;
@@ -394,12 +452,12 @@ export async function learnForecastsByPage(
           codes.push({ stage: s.stage, weeksLeft: s.weeksLeft, crm: s.crmProbability });
           codeOf.set(key, code);
         }
-        let list = fold.origins.get(s.week);
-        if (!list) {
-          list = [];
-          fold.origins.set(s.week, list);
+        let runs = fold.origins.get(s.week);
+        if (!runs) {
+          runs = new CodeRuns();
+          fold.origins.set(s.week, runs);
         }
-        list.push(code * 2 + (s.won ? 1 : 0));
+        runs.push(code * 2 + (s.won ? 1 : 0));
       }
       endDeal();
     }
@@ -420,12 +478,14 @@ export async function learnForecastsByPage(
         const key = `${target.id}|${e.id}`;
         let fold = pipelines.get(key);
         if (!fold) {
-          fold = new Map<string, Dec[]>();
+          fold = new Map<string, number[]>();
           pipelines.set(key, fold);
         }
+        // In cents now (what the learned forecast keeps), not as a decimal object a win.
+        const cents = centsOf(t.amount);
         const list = fold.get(t.ownerId);
-        if (list) list.push(t.amount);
-        else fold.set(t.ownerId, [t.amount]);
+        if (list) list.push(cents);
+        else fold.set(t.ownerId, [cents]);
       }
     }
   }
@@ -439,7 +499,7 @@ export async function learnForecastsByPage(
     );
     const newPipeline: [string, NewPipelineInput][] = [];
     if (calibration.basis === 'calibrated' && learnedFrom.length > 0) {
-      const terms = new Map<string, Dec[]>();
+      const terms = new Map<string, number[]>();
       for (const p of learnedFrom)
         for (const [owner, amounts] of pipelines.get(`${target.id}|${p.id}`) ?? []) {
           const list = terms.get(owner);
@@ -447,10 +507,7 @@ export async function learnForecastsByPage(
           else terms.set(owner, [...amounts]);
         }
       for (const [owner, amounts] of terms)
-        newPipeline.push([
-          owner,
-          { streamKey: owner, lambda: amounts.length / learnedFrom.length, cents: amounts.map(centsOf) },
-        ]);
+        newPipeline.push([owner, { streamKey: owner, lambda: amounts.length / learnedFrom.length, cents: amounts }]);
     }
     out.set(target.id, { calibration, learnedFrom: learnedFrom.map((p) => p.id), newPipeline });
   }

@@ -12,9 +12,14 @@ import { validateConfig } from '../../../src/config/load.ts';
 import { typeParsers } from '../../../src/db/index.ts';
 import type { Database } from '../../../src/db/schema.ts';
 import { figuresDocument } from '../../../src/metrics/document.ts';
+import { learnForecasts } from '../../../src/metrics/engine/cold.ts';
 import { MetricsEngine } from '../../../src/metrics/engine/engine.ts';
-import { dealTimelinePages, learnForecastsByPage } from '../../../src/metrics/engine/forecast-history.ts';
-import { encodeLearned, learnForecast } from '../../../src/metrics/engine/forecast-model.ts';
+import {
+  dealTimelinePages,
+  learnForecastsByPage,
+  repeatedDealIds,
+} from '../../../src/metrics/engine/forecast-history.ts';
+import { encodeLearned, type LearnedForecast, learnForecast } from '../../../src/metrics/engine/forecast-model.ts';
 import { encodePartial } from '../../../src/metrics/engine/partials.ts';
 import { describeSubject } from '../../../src/metrics/engine/subjects.ts';
 import type { SubjectRef } from '../../../src/metrics/engine/types.ts';
@@ -171,7 +176,7 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
       const timelines = whole.data.dealTimelines ?? [];
       const o = { asOf, timezone: engine.settings.timezone, ownerToRep: whole.data.ownerToRep, fx: whole.fx };
       // Pairs kept by deal id, and counted as they come (ids unique: the warehouse has one connection).
-      for (const uniqueIds of [false, true]) {
+      for (const repeatedIds of [undefined, new Set<string>()]) {
         let count = 0;
         const pages = dealTimelinePages(t.db, o, 700);
         const counted = (async function* () {
@@ -180,7 +185,7 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
             yield page;
           }
         })();
-        const byPage = await learnForecastsByPage(counted, { calendar, periods, asOf, settings, uniqueIds });
+        const byPage = await learnForecastsByPage(counted, { calendar, periods, asOf, settings, repeatedIds });
         expect(count).toBeGreaterThan(5);
         for (const period of periods) {
           const expected = learnForecast({ timelines, calendar, period, asOf, settings });
@@ -190,7 +195,7 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
           expect(expected.learnedFrom.length).toBeGreaterThan(1);
           pipelines += expected.newPipeline.length;
           // Map order and float bits included: the stored hash (team partials' forecast) is of this JSON.
-          expect(JSON.stringify(encodeLearned(got)), `${asOf} ${period.id} ${uniqueIds}`).toBe(
+          expect(JSON.stringify(encodeLearned(got)), `${asOf} ${period.id} ${repeatedIds?.size}`).toBe(
             JSON.stringify(encodeLearned(expected)),
           );
         }
@@ -242,5 +247,58 @@ describe.skipIf(repeatPass)('a full recompute in one process, shard by shard', (
     const got = byPage.get(target.id);
     if (!got) throw new Error('nothing learned');
     expect(JSON.stringify(encodeLearned(got))).toBe(JSON.stringify(encodeLearned(expected)));
+  }, 120_000);
+  it('keeps by id the pairs of deal ids two connections share, and counts the others as they come', async () => {
+    // After the tests above: the second connection's deals would change the figures they compare.
+    const engine = new MetricsEngine({ db: t.db, config });
+    const settings = engine.settings.forecast.calibration;
+    const calendar = engine.settings.calendar;
+    const periods = engine.activePeriods(AS_OF);
+    // A second CRM whose deals and stage history repeat some of the first's ids: one (deal, period) pair each in
+    // the whole-history count (countOutcomes keys pairs by deal id), two if counted as they come.
+    await sql`insert into connections (id, kind) values ('hs', 'hubspot')`.execute(t.db);
+    await sql`insert into deals (connection_id, external_id, content_hash, name, owner_external_id, amount, currency,
+        stage, stage_category, probability, close_date, created_date)
+      select 'hs', external_id, content_hash, name, owner_external_id, amount, currency, stage, stage_category,
+        probability, close_date, created_date from deals where connection_id = 'sf' and external_id like '%3'`.execute(
+      t.db,
+    );
+    await sql`insert into deal_stage_history (connection_id, external_id, content_hash, deal_external_id, stage,
+        stage_category, amount, close_date, probability, changed_at)
+      select 'hs', h.external_id, h.content_hash, h.deal_external_id, h.stage, h.stage_category, h.amount, h.close_date,
+        h.probability, h.changed_at from deal_stage_history h
+      where h.connection_id = 'sf' and h.deal_external_id like '%3'`.execute(t.db);
+    const repeated = await repeatedDealIds(t.db);
+    const copied = await sql<{ n: number }>`select count(*)::int as n from deals where connection_id = 'hs'`.execute(
+      t.db,
+    );
+    expect(repeated.size).toBe(copied.rows[0]?.n);
+    expect(repeated.size).toBeGreaterThan(10);
+    const whole = await engine.loadModel(AS_OF, periods);
+    const expected = (p: (typeof periods)[number]) =>
+      JSON.stringify(
+        encodeLearned(
+          learnForecast({ timelines: whole.data.dealTimelines ?? [], calendar, period: p, asOf: AS_OF, settings }),
+        ),
+      );
+    const learned = await learnForecasts(t.db, engine.settings, {
+      options: engine.loadOptions(AS_OF, periods),
+      periods,
+      forecastConfig: 'x',
+      pageSize: 300,
+    });
+    for (const period of periods) expect(JSON.stringify(learned[period.id]?.learned)).toBe(expected(period));
+    // Without the repeated ids (every pair counted as it comes) the wins and losses differ: the ids matter here.
+    const o = { asOf: AS_OF, timezone: engine.settings.timezone, ownerToRep: whole.data.ownerToRep, fx: whole.fx };
+    const asTheyCome = await learnForecastsByPage(dealTimelinePages(t.db, o, 300), {
+      calendar,
+      periods,
+      asOf: AS_OF,
+      settings,
+      repeatedIds: new Set(),
+    });
+    const first = periods[0];
+    if (!first) throw new Error('no period');
+    expect(JSON.stringify(encodeLearned(asTheyCome.get(first.id) as LearnedForecast))).not.toBe(expected(first));
   }, 120_000);
 });

@@ -226,7 +226,8 @@ export function wonSumsIn(
       if (i >= 0 && d <= (chain.ends[i] as PlainDate)) chain.acc[i] = (chain.acc[i] as Dec).plus(c.amount);
     }
   }
-  for (const chain of chains) chain.keys.forEach((k, i) => sums.set(k, chain.acc[i] as Dec));
+  for (const chain of chains)
+    for (let i = 0; i < chain.keys.length; i++) sums.set(chain.keys[i] as string, chain.acc[i] as Dec);
   wonSums.set(credits, { windows: [...all.values()], sums });
   return sums;
 }

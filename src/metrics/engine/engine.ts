@@ -98,7 +98,9 @@ export interface MetricsEngineOptions {
    * Reps per shard of a full recompute (`recomputeAll`): its memory is one shard's rows, not the org's. Default
    * 25: at `large` (1,000 activities and 200 deals a rep) the shards hold the peak now that the learning does not
    * grow with the deals: `quota-tracker recompute` 474 MB with 25, 529 MB with 50 (goal 512), for 15% more CPU
-   * (80.7 s against 70.0 s) and more round trips (445 s against 265 s wall, load 3-7; issue 22 part two).
+   * (80.7 s against 70.0 s) and more round trips (445 s against 265 s wall, load 3-7; issue 22 part two; both
+   * measured while each shard's load still filtered the whole deals and activities tables, see load.ts's
+   * ownerFilter: after that fix, 63 s in process at 5,000 reps and 1,500,000 activities, load 2-4).
    */
   repsPerShard?: number;
 }

@@ -10,10 +10,10 @@
  *   delayed for that long (`moveToDelayed` + `DelayedError`), which is not a failed attempt;
  * - anything else is retried with exponential backoff and jitter, up to `attempts`.
  */
-import { hostname } from 'node:os';
 import { DelayedError, type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
+import { processWorkerId } from '../util/worker-id.ts';
 import type { QueueBackend } from './backend.ts';
 import {
   dedupeId,
@@ -190,7 +190,7 @@ export class JobRuntime {
         {
           concurrency: shardWorker ? 1 : (options.concurrency ?? 4),
           // Each job records the process that took it (`processedBy`, shown by Bull Board).
-          name: `${hostname()}:${process.pid}`,
+          name: processWorkerId(),
           // A sync page can take a while; the lock is renewed in the background meanwhile. A worker that dies holds
           // its jobs until the lock expires, then another worker takes them over (QUOTA_TRACKER_JOB_LOCK_MS shortens
           // that, e.g. in tests).

@@ -3,6 +3,7 @@
  * every quarter since PERIOD), then run whatever rep-periods are still marked dirty. Prints what changed.
  */
 import { today } from '../../util/date.ts';
+import { processWorkerId } from '../../util/worker-id.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
@@ -19,7 +20,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const handle = await createDb({ url: config.database.url, dataDir: config.database.dataDir, logger });
   try {
     await migrateToLatest(handle.db, { log: logger });
-    const engine = new MetricsEngine({ db: handle.db, config, logger, workerId: `cli-${process.pid}` });
+    const engine = new MetricsEngine({ db: handle.db, config, logger, workerId: `cli-${processWorkerId()}` });
     const asOf = today(config.calendar.timezone);
     const from = ctx.options.from as string | undefined;
     const started = performance.now();

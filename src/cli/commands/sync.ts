@@ -10,6 +10,7 @@ import { AppError } from '../../errors.ts';
 import type { SyncProgress, SyncSummary } from '../../sync/run.ts';
 import { count } from '../../util/count.ts';
 import { inTurns } from '../../util/in-turns.ts';
+import { processWorkerId } from '../../util/worker-id.ts';
 import { loadForCommand } from '../config-for-command.ts';
 import type { CommandContext } from '../program.ts';
 
@@ -240,7 +241,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       const { MetricsEngine } = await import('../../metrics/engine/engine.ts');
       const { runMetricsStep } = await import('../../metrics/engine/step.ts');
       const { today } = await import('../../util/date.ts');
-      const engine = new MetricsEngine({ db: handle.db, config, logger, workerId: `cli-${process.pid}` });
+      const engine = new MetricsEngine({ db: handle.db, config, logger, workerId: `cli-${processWorkerId()}` });
       const day = asOf ?? today(config.calendar.timezone);
       const step = await runMetricsStep(engine, day, config.org.file);
       ctx.io.stdout(

@@ -533,6 +533,14 @@ function hashedTable(table: HashedTable, opts: HashedOptions = {}): TableStrateg
  * and its rep links to that one, so the page's inserts and links are one statement each, with the same outcome as
  * in turn. Otherwise (an email moved, two users sharing one) the records go in turn as before.
  */
+/**
+ * A person already there under the email takes the CRM user's name, unless the org file named them (the file wins
+ * where it says): the conflict rule of both ways of linking below.
+ */
+const PERSON_FOLLOWS_NAME = sql`ON CONFLICT ((lower(email))) DO UPDATE SET name = excluded.name, updated_at = now() -- wall-clock: an audit stamp
+  WHERE excluded.name IS NOT NULL AND persons.name IS DISTINCT FROM excluded.name
+    AND (persons.source = 'crm' OR coalesce(persons.name, '') = '')`;
+
 async function linkPersons(
   trx: Transaction<Database>,
   ctx: TableContext,
@@ -565,9 +573,7 @@ async function linkPersons(
     await sql`INSERT INTO persons (email, name)
       SELECT v.e, v.n FROM unnest(${emails}::text[], ${arrayLiteral(links.map((l) => l.name))}::text[]) WITH ORDINALITY AS v(e, n, i)
       ORDER BY v.i
-      ON CONFLICT ((lower(email))) DO UPDATE SET name = excluded.name, updated_at = now() -- wall-clock: an audit stamp
-      WHERE excluded.name IS NOT NULL AND persons.name IS DISTINCT FROM excluded.name
-        AND (persons.source = 'crm' OR coalesce(persons.name, '') = '')`.execute(trx);
+      ${PERSON_FOLLOWS_NAME}`.execute(trx);
     await sql`UPDATE reps r SET person_id = p.id
       FROM unnest(${ids}::text[], ${emails}::text[]) AS v(id, e) JOIN persons p ON lower(p.email) = lower(v.e)
       WHERE r.connection_id = ${ctx.connectionId} AND r.external_id = v.id`.execute(trx);
@@ -585,9 +591,7 @@ async function linkPersons(
           AND lower(s.email) = lower(p.email))`.execute(trx);
     }
     await sql`INSERT INTO persons (email, name) VALUES (${email}, ${name})
-      ON CONFLICT ((lower(email))) DO UPDATE SET name = excluded.name, updated_at = now() -- wall-clock: an audit stamp
-      WHERE excluded.name IS NOT NULL AND persons.name IS DISTINCT FROM excluded.name
-        AND (persons.source = 'crm' OR coalesce(persons.name, '') = '')`.execute(trx);
+      ${PERSON_FOLLOWS_NAME}`.execute(trx);
     await sql`UPDATE reps SET person_id = (SELECT id FROM persons WHERE lower(email) = lower(${email}))
       WHERE connection_id = ${ctx.connectionId} AND external_id = ${id}`.execute(trx);
   }

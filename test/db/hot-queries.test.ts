@@ -22,6 +22,7 @@ import { type SalesforceSandbox, startSalesforceSandbox } from '../../src/sandbo
 import { runCliCaptured, writeConfig } from '../e2e/run-cli.ts';
 import { repeatPass } from '../helpers/ci-pass.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { type PlanNode, planWithoutScans } from '../helpers/plans.ts';
 import { sandboxConnectionEntry } from '../helpers/sandbox.ts';
 
 const AS_OF = '2026-11-20';
@@ -152,15 +153,6 @@ afterAll(async () => {
   await hub?.drop();
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Index Cond'?: string;
-  Filter?: string;
-  Plans?: PlanNode[];
-}
-
 /** The indexes of the big tables (a bitmap index scan names its index, not its table). */
 const BIG_INDEX = new RegExp(`^(${[...BIG].join('|')})_`);
 
@@ -228,24 +220,15 @@ describe.skipIf(repeatPass)('the statements of a whole pipeline on the small san
           if (![...BIG].some((b) => new RegExp(`\\b${b}\\b`).test(text))) continue;
           const flat = text.replace(/\s+/g, ' ');
           const where = flat.slice(0, 200);
-          await client.query('begin');
           try {
-            // Sequential scans, hash and merge joins priced out: a join that can look its rows up by an index does
-            // (as it must at size), so a whole read left in the plan is one no index can serve.
-            await client.query('set local enable_seqscan = off');
-            await client.query('set local enable_hashjoin = off');
-            await client.query('set local enable_mergejoin = off');
-            const r = await client.query(`explain (format json) ${text}`, values);
+            const plan = await planWithoutScans(client, text, values);
             planned.set(crm, (planned.get(crm) ?? 0) + 1);
-            const plan = (r.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]?.Plan as PlanNode;
             for (const scan of unboundedScans(plan, partial)) {
               if (scan.kind === 'missing') missing.push(`${crm} ${scan.what}: ${where}`);
               else whole.push(`${crm} ${scan.what}: ${where}`);
             }
           } catch (e) {
             unplanned.push(`${crm} ${(e as Error).message}: ${where}`);
-          } finally {
-            await client.query('rollback');
           }
         }
       } finally {

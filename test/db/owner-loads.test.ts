@@ -14,17 +14,10 @@ import { MetricsEngine } from '../../src/metrics/engine/engine.ts';
 import { loadForReps } from '../../src/metrics/engine/load.ts';
 import { goldenWarehouse } from '../fixtures/warehouse/load.ts';
 import type { TestDatabase } from '../helpers/db.ts';
+import { type PlanNode, planWithoutScans } from '../helpers/plans.ts';
 
 const AS_OF = '2026-06-12';
 const BOUNDED = new Set(['deals', 'activities', 'deal_splits']);
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Index Cond'?: string;
-  Plans?: PlanNode[];
-}
 
 let t: TestDatabase;
 const seen = new Map<string, unknown[]>();
@@ -103,17 +96,8 @@ describe('loads of a few reps', () => {
       try {
         await client.query('analyze');
         for (const [text, values] of seen) {
-          await client.query('begin');
-          try {
-            await client.query('set local enable_seqscan = off');
-            await client.query('set local enable_hashjoin = off');
-            await client.query('set local enable_mergejoin = off');
-            const r = await client.query(`explain (format json) ${text}`, values);
-            const plan = (r.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]?.Plan as PlanNode;
-            found.push(...unbounded(plan).map((x) => `${x}: ${text.replace(/\s+/g, ' ').slice(0, 90)}`));
-          } finally {
-            await client.query('rollback');
-          }
+          const plan = await planWithoutScans(client, text, values);
+          found.push(...unbounded(plan).map((x) => `${x}: ${text.replace(/\s+/g, ' ').slice(0, 90)}`));
         }
       } finally {
         await client.end();
